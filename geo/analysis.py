@@ -1,0 +1,575 @@
+"""Coverage analysis: where the border and its corridor are watched, and where they are not.
+
+:func:`analyse` is the one entry point the command line, the app and the exports share. It
+takes validated layers in EPSG:4326 (see :mod:`geo.io`) and returns an :class:`Analysis`: the
+JSON report (a contract, see the README) and GeoDataFrames in EPSG:4326 for maps and exports.
+
+Along the border everything is exact interval arithmetic on a geodesic chainage
+(:mod:`geo.intervals`, :mod:`geo.footprints`); in the corridor it is polygon overlay in the
+analysis CRS with areas measured on the ellipsoid (:mod:`geo.projection`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from geo import intervals as iv
+from geo import settings
+from geo.border import Border, prepare_border
+from geo.errors import ValidationError
+from geo.footprints import FootprintParams, footprint_polygons, segment_intervals
+from geo.projection import (
+    AnalysisCRS,
+    geodesic_area_m2,
+    local_scale_and_convergence,
+    to_lonlat,
+    to_projected,
+)
+
+_WGS84 = "EPSG:4326"
+
+
+@dataclass
+class Analysis:
+    """Result of :func:`analyse`.
+
+    Attributes
+    ----------
+    report
+        The JSON-ready report (keys documented in the README; a contract).
+    acrs
+        The analysis CRS.
+    layers
+        GeoDataFrames in EPSG:4326, by name: ``border``, ``corridor``, ``footprints``,
+        ``sensors``, ``sectors``, ``gaps`` (border lines), ``overlaps`` (border lines),
+        ``gap_areas``, ``overlap_areas`` (corridor polygons), ``detections``.
+    """
+
+    report: dict[str, Any]
+    acrs: AnalysisCRS
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+
+
+def _check_wgs84(gdf: gpd.GeoDataFrame | None, what: str) -> None:
+    if gdf is not None and (gdf.crs is None or not gdf.crs.equals(_WGS84)):
+        raise ValueError(f"{what} must be in EPSG:4326 (load it with geo.io), got {gdf.crs}")
+
+
+def sensor_footprints(sensors: gpd.GeoDataFrame, acrs: AnalysisCRS) -> FootprintParams:
+    """Footprint parameters of every sensor in the analysis CRS.
+
+    Ranges are scaled by the local scale factor and azimuths turned by the local meridian
+    convergence, both measured on the ellipsoid at each sensor.
+    """
+    lon = sensors.geometry.x.to_numpy(dtype=float)
+    lat = sensors.geometry.y.to_numpy(dtype=float)
+    scale, north = local_scale_and_convergence(acrs, lon, lat)
+    x, y = acrs.to_proj.transform(lon, lat)
+    fov = sensors["fov_deg"].to_numpy(dtype=float) if "fov_deg" in sensors else np.full(lon.size, 360.0)
+    fov = np.where(np.isnan(fov), 360.0, fov)
+    az = sensors["azimuth_deg"].to_numpy(dtype=float) if "azimuth_deg" in sensors else np.zeros(lon.size)
+    r_in = sensors["min_range_m"].to_numpy(dtype=float) if "min_range_m" in sensors else np.zeros(lon.size)
+    return FootprintParams(
+        x=np.asarray(x, dtype=float),
+        y=np.asarray(y, dtype=float),
+        r_out=sensors["range_m"].to_numpy(dtype=float) * scale,
+        r_in=np.nan_to_num(r_in) * scale,
+        bearing_deg=np.nan_to_num(az) + north,
+        fov_deg=fov,
+    )
+
+
+def border_intervals(border: Border, fp: FootprintParams) -> tuple[NDArray[np.int64], iv.Intervals]:
+    """Exact pieces of border inside each footprint.
+
+    Returns
+    -------
+    (footprint, (start, end))
+        For every piece, the footprint it belongs to and its global chainage (m).
+    """
+    e = border.edges()
+    if len(fp) == 0 or e["ax"].size == 0:
+        return np.empty(0, dtype=np.int64), (np.empty(0), np.empty(0))
+    edge_boxes = shapely.box(
+        np.minimum(e["ax"], e["bx"]),
+        np.minimum(e["ay"], e["by"]),
+        np.maximum(e["ax"], e["bx"]),
+        np.maximum(e["ay"], e["by"]),
+    )
+    fp_boxes = shapely.box(fp.x - fp.r_out, fp.y - fp.r_out, fp.x + fp.r_out, fp.y + fp.r_out)
+    f_idx, e_idx = shapely.STRtree(edge_boxes).query(fp_boxes)
+    sub = fp.take(f_idx)
+    t_lo, t_hi = segment_intervals(e["ax"][e_idx], e["ay"][e_idx], e["bx"][e_idx], e["by"][e_idx], sub)
+    valid = t_hi > t_lo  # NaN compares False
+    rows, _ = np.nonzero(valid)
+    c0, c1 = e["c0"][e_idx][rows], e["c1"][e_idx][rows]
+    start = c0 + t_lo[valid] * (c1 - c0)
+    end = c0 + t_hi[valid] * (c1 - c0)
+    return f_idx[rows], (start, end)
+
+
+def polygon_border_intervals(
+    border: Border, polygons: NDArray[np.object_]
+) -> tuple[NDArray[np.int64], iv.Intervals]:
+    """Pieces of border inside each polygon (analysis CRS), as global chainage intervals."""
+    e = border.edges()
+    polygons = np.asarray(polygons, dtype=object)
+    if polygons.size == 0 or e["ax"].size == 0:
+        return np.empty(0, dtype=np.int64), (np.empty(0), np.empty(0))
+    a = np.column_stack([e["ax"], e["ay"]])
+    b = np.column_stack([e["bx"], e["by"]])
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    tree = shapely.STRtree(lines)
+    out_p, out_s, out_e = [], [], []
+    for j, poly in enumerate(polygons):
+        if poly is None or shapely.is_empty(poly):
+            continue
+        cand = tree.query(poly)
+        if cand.size == 0:
+            continue
+        shapely.prepare(poly)
+        inside = shapely.covers(poly, lines[cand])
+        full = cand[inside]
+        out_p.append(np.full(full.size, j))
+        out_s.append(e["c0"][full])
+        out_e.append(e["c1"][full])
+        crossing = cand[~inside & shapely.intersects(poly, lines[cand])]
+        if crossing.size:
+            pieces, which = shapely.get_parts(
+                shapely.intersection(lines[crossing], poly), return_index=True
+            )
+            is_line = shapely.get_type_id(pieces) == 1
+            pieces, which = pieces[is_line], crossing[which[is_line]]
+            if pieces.size:
+                coords, cidx = shapely.get_coordinates(pieces, return_index=True)
+                ei = which[cidx]
+                d = b[ei] - a[ei]
+                t = np.einsum("ij,ij->i", coords - a[ei], d) / np.einsum("ij,ij->i", d, d)
+                first = np.flatnonzero(np.r_[True, cidx[1:] != cidx[:-1]])
+                t_lo = np.minimum.reduceat(t, first).clip(0, 1)
+                t_hi = np.maximum.reduceat(t, first).clip(0, 1)
+                c0, c1 = e["c0"][which], e["c1"][which]
+                out_p.append(np.full(pieces.size, j))
+                out_s.append(c0 + t_lo * (c1 - c0))
+                out_e.append(c0 + t_hi * (c1 - c0))
+        shapely.destroy_prepared(poly)
+    if not out_p:
+        return np.empty(0, dtype=np.int64), (np.empty(0), np.empty(0))
+    return np.concatenate(out_p), (np.concatenate(out_s), np.concatenate(out_e))
+
+
+def _select(owner: NDArray[np.int64], ivs: iv.Intervals, mask: NDArray[np.bool_]) -> iv.Intervals:
+    keep = mask[owner]
+    return ivs[0][keep], ivs[1][keep]
+
+
+def _km(m: float) -> float:
+    return round(float(m) / 1000.0, 6)
+
+
+def _km2(m2: float) -> float:
+    return round(float(m2) / 1e6, 6)
+
+
+def _pct(part: float, whole: float) -> float:
+    return round(100.0 * part / whole, 4) if whole > 0 else 0.0
+
+
+def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
+    if value is None or value == "":
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(
+            f"{name}: expected an ISO 8601 time such as 2026-11-01T06:00:00Z, got {value!r}"
+        ) from exc
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _merged_by_partner(
+    owner: NDArray[np.int64], ivs: iv.Intervals, owner_partner: NDArray[np.object_], partners: list[str]
+) -> dict[str, iv.Intervals]:
+    return {p: iv.union(_select(owner, ivs, owner_partner == p)) for p in partners}
+
+
+def _union_all(geoms: NDArray[np.object_]) -> shapely.Geometry:
+    geoms = np.asarray(geoms, dtype=object)
+    if geoms.size == 0:
+        return shapely.Polygon()
+    return shapely.union_all(geoms)
+
+
+def analyse(
+    border: gpd.GeoDataFrame,
+    sensors: gpd.GeoDataFrame,
+    *,
+    sectors: gpd.GeoDataFrame | None = None,
+    detections: gpd.GeoDataFrame | None = None,
+    corridor_km: float = settings.CORRIDOR_KM,
+    min_gap_m: float = settings.MIN_GAP_M,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+) -> Analysis:
+    """Compute coverage of a border and its corridor by sensors.
+
+    Parameters
+    ----------
+    border, sensors, sectors, detections
+        Layers in EPSG:4326 as returned by :mod:`geo.io` (sensors need ``sensor_id``,
+        ``partner``, ``kind``, ``range_m``; optional columns take their defaults).
+    corridor_km
+        Depth of the corridor on each side of the border (km, > 0).
+    min_gap_m
+        Uncovered stretches shorter than this are not listed as gaps (m, >= 0).
+    time_from, time_to
+        Optional time window for detections (ISO 8601; without a zone, UTC).
+
+    Returns
+    -------
+    Analysis
+        Report and map layers.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
+    ...                       "range_m": [10_000.0]}, geometry=[shapely.Point(0.5, 0)], crs=4326)
+    >>> round(analyse(b, s).report["border"]["covered_km"], 2)
+    20.0
+    """
+    for gdf, what in ((border, "border"), (sensors, "sensors"), (sectors, "sectors"), (detections, "detections")):
+        _check_wgs84(gdf, what)
+    if not np.isfinite(corridor_km) or corridor_km <= 0:
+        raise ValidationError(f"corridor_km: expected a number > 0, got {corridor_km!r}")
+    if not np.isfinite(min_gap_m) or min_gap_m < 0:
+        raise ValidationError(f"min_gap_m: expected a number >= 0, got {min_gap_m!r}")
+    t_from = _parse_time(time_from, "time_from")
+    t_to = _parse_time(time_to, "time_to")
+    if t_from is not None and t_to is not None and t_to < t_from:
+        raise ValidationError(f"time window: time_to ({t_to}) is before time_from ({t_from})")
+
+    b = prepare_border(border)
+    acrs = b.acrs
+    total_m = float(b.length_m.sum())
+    spans = b.spans
+
+    # ---- sensors -------------------------------------------------------------------------
+    sensors = sensors.reset_index(drop=True)
+    status = sensors["status"].to_numpy(dtype=object) if "status" in sensors else np.full(len(sensors), "active", dtype=object)
+    active = status == "active"
+    fp_all = sensor_footprints(sensors, acrs)
+    sensor_partner = sensors["partner"].astype(str).to_numpy(dtype=object)
+    fp_owner, fp_ivs = border_intervals(b, fp_all.take(np.flatnonzero(active)))
+    active_idx = np.flatnonzero(active)
+    fp_owner = active_idx[fp_owner]
+
+    covered = iv.union(fp_ivs)
+    redundant = iv.at_least(*fp_ivs, k=2)
+
+    sector_partner = (
+        sectors["partner"].astype(str).to_numpy(dtype=object) if sectors is not None else np.empty(0, dtype=object)
+    )
+    partners = sorted(set(sensor_partner) | set(sector_partner))
+    by_partner_cov = _merged_by_partner(fp_owner, fp_ivs, sensor_partner, partners)
+    overlap = iv.at_least(
+        np.concatenate([v[0] for v in by_partner_cov.values()] or [np.empty(0)]),
+        np.concatenate([v[1] for v in by_partner_cov.values()] or [np.empty(0)]),
+        k=2,
+    )
+
+    # ---- sectors -------------------------------------------------------------------------
+    if sectors is not None and len(sectors):
+        sectors = sectors.reset_index(drop=True)
+        sector_poly = to_projected(sectors.geometry.to_numpy(), acrs)
+        sec_owner, sec_ivs = polygon_border_intervals(b, sector_poly)
+    else:
+        sector_poly = np.empty(0, dtype=object)
+        sec_owner, sec_ivs = np.empty(0, dtype=np.int64), (np.empty(0), np.empty(0))
+    by_partner_sec = _merged_by_partner(sec_owner, sec_ivs, sector_partner, partners)
+    any_sector = iv.union(sec_ivs)
+    unassigned = iv.subtract(spans, any_sector)
+    contested = iv.at_least(
+        np.concatenate([v[0] for v in by_partner_sec.values()] or [np.empty(0)]),
+        np.concatenate([v[1] for v in by_partner_sec.values()] or [np.empty(0)]),
+        k=2,
+    )
+    sector_ivs = [iv.union(_select(sec_owner, sec_ivs, np.arange(len(sector_poly)) == j)) for j in range(len(sector_poly))]
+
+    # ---- gaps along the border -----------------------------------------------------------
+    gap_s, gap_e = iv.subtract(spans, covered)
+    gap_len = gap_e - gap_s
+    listed = gap_len >= min_gap_m
+    gap_s, gap_e, gap_len = gap_s[listed], gap_e[listed], gap_len[listed]
+    gap_seg, gap_local_s = b.locate(gap_s)
+    gap_local_e = gap_e - b.offset_m[gap_seg]
+    mid_xy = b.point_at((gap_s + gap_e) / 2)
+    mid_lon, mid_lat = acrs.to_lonlat.transform(mid_xy[:, 0], mid_xy[:, 1]) if gap_s.size else ([], [])
+    gap_sector_hit = np.zeros((gap_s.size, len(sector_ivs)), dtype=bool)
+    for j, s_iv in enumerate(sector_ivs):
+        gap_sector_hit[:, j] = iv.overlap_lengths((gap_s, gap_e), s_iv) > 1e-6
+    sector_ids = sectors["sector_id"].astype(str).to_numpy(dtype=object) if len(sector_ivs) else np.empty(0, dtype=object)
+    gaps = []
+    for i in range(gap_s.size):
+        hit = np.flatnonzero(gap_sector_hit[i])
+        gaps.append(
+            {
+                "segment": int(gap_seg[i]),
+                "start_km": _km(gap_local_s[i]),
+                "end_km": _km(gap_local_e[i]),
+                "length_km": _km(gap_len[i]),
+                "midpoint": [round(float(mid_lon[i]), 7), round(float(mid_lat[i]), 7)],
+                "sector_ids": [str(sector_ids[j]) for j in hit],
+                "partners": sorted({str(sector_partner[j]) for j in hit}),
+            }
+        )
+
+    # ---- corridor ------------------------------------------------------------------------
+    border_lines = [shapely.LineString(xy) for xy in b.xy]
+    k_mean = float(np.mean(local_scale_and_convergence(acrs, *shapely.get_coordinates(b.lines_lonlat).T)[0]))
+    corridor = shapely.union_all(shapely.buffer(np.asarray(border_lines, dtype=object), corridor_km * 1000.0 * k_mean))
+    fp_polys = footprint_polygons(fp_all)
+    coverage = _union_all(fp_polys[active])
+    partner_cov_poly = {p: _union_all(fp_polys[active & (sensor_partner == p)]) for p in partners}
+    overlap_poly = _union_all(
+        np.array(
+            [shapely.intersection(partner_cov_poly[p], partner_cov_poly[q]) for p, q in itertools.combinations(partners, 2)],
+            dtype=object,
+        )
+    )
+    corridor_covered = shapely.intersection(corridor, coverage)
+    corridor_gap = shapely.difference(corridor, coverage)
+    corridor_overlap = shapely.intersection(corridor, overlap_poly)
+    area = geodesic_area_m2([corridor, corridor_covered, corridor_gap, corridor_overlap], acrs)
+
+    # ---- detections ----------------------------------------------------------------------
+    det_report = {"total": 0, "in_coverage": 0, "in_gaps": 0, "outside_corridor": 0}
+    det_layer = None
+    sector_det_counts = np.zeros(len(sector_poly), dtype=np.int64)
+    partner_det_counts = dict.fromkeys(partners, 0)
+    if detections is not None:
+        det = detections
+        if (t_from is not None or t_to is not None) and "time" in det:
+            t = det["time"]
+            keep = np.ones(len(det), dtype=bool)
+            if t_from is not None:
+                keep &= (t >= t_from).to_numpy()
+            if t_to is not None:
+                keep &= (t <= t_to).to_numpy()
+            det = det[keep]
+        det = det.reset_index(drop=True)
+        status_col, in_sector = classify_points(det, acrs, corridor=corridor, coverage=coverage, sectors=sector_poly)
+        sector_det_counts = in_sector.sum(axis=0)
+        for p in partners:
+            cols = sector_partner == p
+            partner_det_counts[p] = int(in_sector[:, cols].any(axis=1).sum()) if cols.any() else 0
+        det_report = {
+            "total": int(len(det)),
+            "in_coverage": int((status_col == "coverage").sum()),
+            "in_gaps": int((status_col == "gap").sum()),
+            "outside_corridor": int((status_col == "outside").sum()),
+        }
+        det_layer = det.assign(coverage_status=status_col)
+        det_layer["sector_ids"] = _joined_ids(in_sector, sector_ids)
+
+    # ---- report --------------------------------------------------------------------------
+    covered_m = iv.length(covered)
+    sectors_out = []
+    for j in range(len(sector_poly)):
+        held = iv.length(sector_ivs[j])
+        cov = iv.length(iv.intersect(sector_ivs[j], covered))
+        sectors_out.append(
+            {
+                "sector_id": str(sector_ids[j]),
+                "partner": str(sector_partner[j]),
+                "name": None if "name" not in sectors or pd.isna(sectors["name"].iloc[j]) else str(sectors["name"].iloc[j]),
+                "border_km": _km(held),
+                "covered_km": _km(cov),
+                "coverage_pct": _pct(cov, held),
+                "detections": int(sector_det_counts[j]),
+            }
+        )
+    partners_out = {}
+    for p in partners:
+        sec_len = iv.length(by_partner_sec[p])
+        partners_out[p] = {
+            "sensors": int((sensor_partner == p).sum()),
+            "active_sensors": int((active & (sensor_partner == p)).sum()),
+            "covered_km": _km(iv.length(by_partner_cov[p])),
+            "sector_border_km": _km(sec_len),
+            "sector_covered_km": _km(iv.length(iv.intersect(by_partner_sec[p], covered))),
+            "sector_coverage_pct": _pct(iv.length(iv.intersect(by_partner_sec[p], covered)), sec_len),
+            "detections": int(partner_det_counts[p]),
+        }
+    report: dict[str, Any] = {
+        "analysis_crs": str(acrs),
+        "analysis_crs_name": acrs.name,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "parameters": {
+            "corridor_km": float(corridor_km),
+            "min_gap_m": float(min_gap_m),
+            "time_from": None if t_from is None else t_from.isoformat().replace("+00:00", "Z"),
+            "time_to": None if t_to is None else t_to.isoformat().replace("+00:00", "Z"),
+        },
+        "border": {
+            "length_km": _km(total_m),
+            "covered_km": _km(covered_m),
+            "coverage_pct": _pct(covered_m, total_m),
+            "overlap_km": _km(iv.length(overlap)),
+            "redundant_km": _km(iv.length(redundant)),
+            "segments": b.n_segments,
+            "gap_km": _km(total_m - covered_m),
+            "longest_gap_km": max((g["length_km"] for g in gaps), default=0.0),
+        },
+        "gaps": gaps,
+        "corridor": {
+            "area_km2": _km2(area[0]),
+            "covered_km2": _km2(area[1]),
+            "gap_km2": _km2(area[2]),
+            "overlap_km2": _km2(area[3]),
+        },
+        "partners": partners_out,
+        "sectors": sectors_out,
+        "unassigned_border_km": _km(iv.length(unassigned)),
+        "contested_border_km": _km(iv.length(contested)),
+        "detections": det_report,
+    }
+
+    # ---- layers for maps and exports (EPSG:4326) -----------------------------------------
+    layers = _layers(
+        b,
+        acrs,
+        sensors=sensors,
+        fp_polys=fp_polys,
+        gaps=gaps,
+        gap_ivs=(gap_s, gap_e),
+        overlap=overlap,
+        corridor=corridor,
+        corridor_gap=corridor_gap,
+        corridor_overlap=corridor_overlap,
+        sectors=sectors,
+        sectors_out=sectors_out,
+        detections=det_layer,
+    )
+    return Analysis(report=report, acrs=acrs, layers=layers)
+
+
+def _joined_ids(member: NDArray[np.bool_], ids: NDArray[np.object_]) -> NDArray[np.object_]:
+    out = np.full(member.shape[0], "", dtype=object)
+    for j, sid in enumerate(ids):
+        hit = member[:, j]
+        out[hit] = np.where(out[hit] == "", sid, out[hit] + "," + str(sid))
+    return out
+
+
+def classify_points(
+    points: gpd.GeoDataFrame,
+    acrs: AnalysisCRS,
+    *,
+    corridor: shapely.Geometry,
+    coverage: shapely.Geometry,
+    sectors: NDArray[np.object_],
+) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+    """Classify points against the corridor, the coverage and the sectors.
+
+    Returns
+    -------
+    status : ndarray of str
+        ``"coverage"`` (in the corridor and covered), ``"gap"`` (in the corridor, not
+        covered) or ``"outside"`` (outside the corridor).
+    in_sector : ndarray of bool, shape (n_points, n_sectors)
+    """
+    n = len(points)
+    lon = points.geometry.x.to_numpy(dtype=float)
+    lat = points.geometry.y.to_numpy(dtype=float)
+    x, y = acrs.to_proj.transform(lon, lat)
+    x, y = np.asarray(x), np.asarray(y)
+    shapely.prepare(corridor)
+    in_corr = shapely.contains_xy(corridor, x, y)
+    in_cov = np.zeros(n, dtype=bool)
+    if in_corr.any() and not shapely.is_empty(coverage):
+        shapely.prepare(coverage)
+        in_cov[in_corr] = shapely.contains_xy(coverage, x[in_corr], y[in_corr])
+    status = np.where(in_corr, np.where(in_cov, "coverage", "gap"), "outside").astype(object)
+    in_sector = np.zeros((n, len(sectors)), dtype=bool)
+    for j, poly in enumerate(sectors):
+        if poly is None or shapely.is_empty(poly):
+            continue
+        xmin, ymin, xmax, ymax = shapely.bounds(poly)
+        box = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+        shapely.prepare(poly)
+        in_sector[box, j] = shapely.contains_xy(poly, x[box], y[box])
+    return status, in_sector
+
+
+def _layers(
+    b: Border,
+    acrs: AnalysisCRS,
+    *,
+    sensors: gpd.GeoDataFrame,
+    fp_polys: NDArray[np.object_],
+    gaps: list[dict[str, Any]],
+    gap_ivs: iv.Intervals,
+    overlap: iv.Intervals,
+    corridor: shapely.Geometry,
+    corridor_gap: shapely.Geometry,
+    corridor_overlap: shapely.Geometry,
+    sectors: gpd.GeoDataFrame | None,
+    sectors_out: list[dict[str, Any]],
+    detections: gpd.GeoDataFrame | None,
+) -> dict[str, gpd.GeoDataFrame]:
+    def gdf(data: dict[str, Any] | pd.DataFrame, geoms: Any) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame(data, geometry=list(geoms), crs=_WGS84)
+
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    layers["border"] = gdf(
+        {"segment": np.arange(b.n_segments), "name": b.names, "length_km": b.length_m / 1000.0},
+        b.lines_lonlat,
+    )
+    layers["corridor"] = gdf({"name": ["corridor"]}, to_lonlat([corridor], acrs))
+    attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name))
+    layers["footprints"] = gdf(attrs, to_lonlat(fp_polys, acrs))
+    layers["sensors"] = sensors.copy()
+    gap_lines = [b.slice(s, e) for s, e in zip(*gap_ivs, strict=True)]
+    layers["gaps"] = gdf(
+        pd.DataFrame(gaps, columns=["segment", "start_km", "end_km", "length_km", "midpoint", "sector_ids", "partners"]).drop(
+            columns="midpoint"
+        ),
+        to_lonlat(gap_lines, acrs) if gap_lines else [],
+    )
+    ov_s, ov_e = overlap
+    ov_seg, ov_local = b.locate(ov_s)
+    ov_lines = [b.slice(s, e) for s, e in zip(ov_s, ov_e, strict=True)]
+    layers["overlaps"] = gdf(
+        {"segment": ov_seg, "start_km": ov_local / 1000.0, "length_km": (ov_e - ov_s) / 1000.0},
+        to_lonlat(ov_lines, acrs) if ov_lines else [],
+    )
+    layers["gap_areas"] = _explode_polys(corridor_gap, acrs, "gap")
+    layers["overlap_areas"] = _explode_polys(corridor_overlap, acrs, "overlap")
+    if sectors is not None:
+        stats = pd.DataFrame(sectors_out).drop(columns=["sector_id", "partner", "name"], errors="ignore")
+        layers["sectors"] = pd.concat([sectors.reset_index(drop=True), stats], axis=1)
+    else:
+        layers["sectors"] = gdf({"sector_id": [], "partner": []}, [])
+    if detections is not None:
+        layers["detections"] = detections
+    return layers
+
+
+def _explode_polys(geom: shapely.Geometry, acrs: AnalysisCRS, kind: str) -> gpd.GeoDataFrame:
+    parts = shapely.get_parts(geom)
+    parts = parts[shapely.get_type_id(parts) == 3] if parts.size else parts
+    area = geodesic_area_m2(parts, acrs) / 1e6 if parts.size else np.empty(0)
+    return gpd.GeoDataFrame(
+        {"kind": [kind] * parts.size, "area_km2": area}, geometry=list(to_lonlat(parts, acrs)), crs=_WGS84
+    )

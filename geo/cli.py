@@ -1,0 +1,115 @@
+"""The Limes command line. A contract: scripts and checks depend on these flags and keys.
+
+::
+
+    python -m geo analyse --border B --sensors S [--sectors P] [--detections D]
+        [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--out report.json]
+
+Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from geo import settings
+from geo.errors import ValidationError
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m geo", description="Limes: border coverage analysis."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser(
+        "analyse",
+        aliases=["analyze"],
+        help="coverage report of a border by sensors, as JSON",
+        description="Compute where the border and its corridor are covered by sensors and "
+        "where they are not; write the report as JSON.",
+    )
+    a.add_argument("--border", required=True, type=Path, help="border lines (any supported format)")
+    a.add_argument("--sensors", required=True, type=Path, help="sensor points")
+    a.add_argument("--sectors", type=Path, help="patrol sector polygons")
+    a.add_argument("--detections", type=Path, help="detection points")
+    a.add_argument(
+        "--corridor-km", type=_finite_float, default=settings.CORRIDOR_KM,
+        help=f"corridor depth on each side of the border, km (default {settings.CORRIDOR_KM:g})",
+    )
+    a.add_argument(
+        "--min-gap-m", type=_finite_float, default=settings.MIN_GAP_M,
+        help=f"shortest uncovered stretch listed as a gap, m (default {settings.MIN_GAP_M:g})",
+    )
+    a.add_argument("--time-from", help="only detections at or after this ISO 8601 time")
+    a.add_argument("--time-to", help="only detections at or before this ISO 8601 time")
+    a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
+    return parser
+
+
+def run_analyse(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the inputs named by ``args``, analyse them and return the report."""
+    from geo import io
+    from geo.analysis import analyse
+
+    border, border_rep = io.read_border(args.border)
+    sensors, sensors_rep = io.read_sensors(args.sensors)
+    inputs = {"border": border_rep, "sensors": sensors_rep}
+    sectors = detections = None
+    if args.sectors:
+        sectors, inputs["sectors"] = io.read_sectors(args.sectors)
+    if args.detections:
+        detections, inputs["detections"] = io.read_detections(args.detections)
+    result = analyse(
+        border,
+        sensors,
+        sectors=sectors,
+        detections=detections,
+        corridor_km=args.corridor_km,
+        min_gap_m=args.min_gap_m,
+        time_from=args.time_from,
+        time_to=args.time_to,
+    )
+    report = result.report
+    if "detections" in inputs:
+        report["detections"]["naive_times_assumed_utc"] = inputs["detections"].naive_times
+    report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        report = run_analyse(args)
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False)
+    if args.out:
+        try:
+            args.out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+            return 2
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
