@@ -23,6 +23,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo import intervals as iv
+from geo import pointindex
 from geo import settings
 from geo.border import Border, prepare_border
 from geo.errors import ValidationError
@@ -489,26 +490,15 @@ def classify_points(
         covered) or ``"outside"`` (outside the corridor).
     in_sector : ndarray of bool, shape (n_points, n_sectors)
     """
-    n = len(points)
     lon = points.geometry.x.to_numpy(dtype=float)
     lat = points.geometry.y.to_numpy(dtype=float)
-    x, y = acrs.to_proj.transform(lon, lat)
-    x, y = np.asarray(x), np.asarray(y)
-    shapely.prepare(corridor)
-    in_corr = shapely.contains_xy(corridor, x, y)
-    in_cov = np.zeros(n, dtype=bool)
-    if in_corr.any() and not shapely.is_empty(coverage):
-        shapely.prepare(coverage)
-        in_cov[in_corr] = shapely.contains_xy(coverage, x[in_corr], y[in_corr])
+    # Work in lon/lat: outlines are densified to 500 m first, so their straight edges in
+    # degrees follow the analysis-CRS edges to well under a metre, and a million points need
+    # no reprojection.
+    polys = to_lonlat(shapely.segmentize(np.asarray([corridor, coverage, *sectors], dtype=object), 500.0), acrs)
+    member = pointindex.membership(list(polys), lon, lat)
+    in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
     status = np.where(in_corr, np.where(in_cov, "coverage", "gap"), "outside").astype(object)
-    in_sector = np.zeros((n, len(sectors)), dtype=bool)
-    for j, poly in enumerate(sectors):
-        if poly is None or shapely.is_empty(poly):
-            continue
-        xmin, ymin, xmax, ymax = shapely.bounds(poly)
-        box = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
-        shapely.prepare(poly)
-        in_sector[box, j] = shapely.contains_xy(poly, x[box], y[box])
     return status, in_sector
 
 

@@ -63,6 +63,10 @@ class AnalysisCRS:
         """Transformer from the analysis CRS to EPSG:4326 (lon, lat)."""
         return pyproj.Transformer.from_crs(self.crs, WGS84, always_xy=True)
 
+    def __reduce__(self) -> tuple[type[AnalysisCRS], tuple[pyproj.CRS, str, str]]:
+        # Transformers are rebuilt on demand rather than pickled (st.cache_data pickles).
+        return (AnalysisCRS, (self.crs, self.name, self.definition))
+
     def __str__(self) -> str:
         """Return the CRS as a string a user can paste into GDAL or pyproj."""
         return self.definition

@@ -1,0 +1,31 @@
+# Limes. `make run` starts the app on the sample scenario; `make test` runs every test.
+# Both create .venv and install requirements.txt first when needed.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: run test bench sample clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/streamlit run app.py --server.address localhost --server.port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+sample: $(STAMP)
+	$(BIN)/python sample_data/make_sample.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,373 @@
+"""pydeck layer builders: one function per layer type.
+
+Every builder takes a GeoDataFrame in EPSG:4326 (and refuses anything else, as lonboard
+does), turns it into plain records with a pre-rendered ``tooltip`` text, and returns a
+:class:`pydeck.Layer`. Coordinates are rounded to 5 decimals (about 1 m) to keep the payload
+small. Nothing here fetches tiles: the basemap is the offline country layer.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+import shapely
+
+from layers import style
+
+_COUNTRIES = Path(__file__).resolve().parent.parent / "geo" / "data" / "countries.geojson"
+_DECIMALS = 5
+
+
+def _require_wgs84(gdf: gpd.GeoDataFrame, what: str) -> None:
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"{what}: expected a GeoDataFrame, got {type(gdf).__name__}")
+    if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
+        raise ValueError(
+            f"{what}: map layers need data in EPSG:4326 (lon/lat), got {gdf.crs}; "
+            "reproject with gdf.to_crs(4326) first"
+        )
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return html.escape(str(value))
+
+
+def _tooltip(title: str, fields: Mapping[str, Any]) -> str:
+    rows = "".join(f"<br/>{html.escape(k)}: <b>{_fmt(v)}</b>" for k, v in fields.items())
+    return f"<b>{html.escape(title)}</b>{rows}"
+
+
+def _rings(poly: shapely.Polygon) -> list[list[list[float]]]:
+    rings = [poly.exterior, *poly.interiors]
+    return [np.round(np.asarray(r.coords)[:, :2], _DECIMALS).tolist() for r in rings]
+
+
+def _polygon_records(
+    gdf: gpd.GeoDataFrame, props: Callable[[pd.Series], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    out = []
+    for _, row in gdf.iterrows():
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            continue
+        p = props(row)
+        for part in shapely.get_parts(geom):
+            if part.geom_type == "Polygon":
+                out.append({"polygon": _rings(part), **p})
+    return out
+
+
+def _path_records(
+    gdf: gpd.GeoDataFrame, props: Callable[[pd.Series], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    out = []
+    for _, row in gdf.iterrows():
+        geom = row.geometry
+        if geom is None or geom.is_empty:
+            continue
+        p = props(row)
+        for part in shapely.get_parts(geom):
+            if part.geom_type == "LineString":
+                path = np.round(np.asarray(part.coords)[:, :2], _DECIMALS).tolist()
+                out.append({"path": path, **p})
+    return out
+
+
+def _rgba(rgb: tuple[int, int, int] | list[int], alpha: int) -> list[int]:
+    return [int(rgb[0]), int(rgb[1]), int(rgb[2]), alpha]
+
+
+def basemap_layer(countries: gpd.GeoDataFrame | None = None) -> pdk.Layer:
+    """Country outlines shipped with Limes (Natural Earth 1:50m): the offline basemap."""
+    if countries is None:
+        countries = load_countries()
+    _require_wgs84(countries, "basemap")
+    data = _polygon_records(
+        countries, lambda r: {"tooltip": _tooltip("Country", {"name": r.get("name")})}
+    )
+    return pdk.Layer(
+        "PolygonLayer",
+        data=data,
+        id="basemap",
+        get_polygon="polygon",
+        get_fill_color=style.BASEMAP_FILL,
+        get_line_color=style.BASEMAP_LINE,
+        line_width_min_pixels=1,
+        stroked=True,
+        filled=True,
+        pickable=False,
+    )
+
+
+def load_countries(bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+    """Read the shipped country outlines, optionally only those meeting ``bounds``."""
+    import pyogrio
+
+    return pyogrio.read_dataframe(_COUNTRIES, bbox=bounds) if bounds else pyogrio.read_dataframe(_COUNTRIES)
+
+
+def border_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
+    """The border lines."""
+    _require_wgs84(border, "border")
+    data = _path_records(
+        border,
+        lambda r: {
+            "tooltip": _tooltip(
+                "Border", {"name": r.get("name"), "segment": r.get("segment"), "length km": r.get("length_km")}
+            )
+        },
+    )
+    return pdk.Layer(
+        "PathLayer", data=data, id="border", get_path="path", get_color=style.BORDER,
+        get_width=3, width_units="pixels", pickable=True,
+    )
+
+
+def corridor_layer(corridor: gpd.GeoDataFrame, *, corridor_km: float | None = None) -> pdk.Layer:
+    """The corridor on both sides of the border."""
+    _require_wgs84(corridor, "corridor")
+    title = f"Corridor ({corridor_km:g} km each side)" if corridor_km else "Corridor"
+    data = _polygon_records(corridor, lambda r: {"tooltip": _tooltip(title, {})})
+    return pdk.Layer(
+        "PolygonLayer", data=data, id="corridor", get_polygon="polygon",
+        get_fill_color=style.CORRIDOR, get_line_color=[90, 90, 90, 160],
+        line_width_min_pixels=1, stroked=True, pickable=False,
+    )
+
+
+def sectors_layer(
+    sectors: gpd.GeoDataFrame,
+    colors: Mapping[str, tuple[int, int, int]],
+    *,
+    highlight: str | None = None,
+) -> pdk.Layer:
+    """Patrol sectors coloured by partner; other partners muted when one is highlighted."""
+    _require_wgs84(sectors, "sectors")
+
+    def props(r: pd.Series) -> dict[str, Any]:
+        partner = str(r["partner"])
+        mine = highlight is None or partner == highlight
+        rgb = colors.get(partner, (120, 120, 120))
+        return {
+            "fill": _rgba(rgb, 70 if mine else 18),
+            "line": _rgba(rgb, 230 if mine else 70),
+            "sector_id": str(r["sector_id"]),
+            "tooltip": _tooltip(
+                f"Sector {r['sector_id']}",
+                {
+                    "partner": partner,
+                    "name": r.get("name"),
+                    "border km": r.get("border_km"),
+                    "coverage %": r.get("coverage_pct"),
+                    "detections": r.get("detections"),
+                },
+            ),
+        }
+
+    return pdk.Layer(
+        "PolygonLayer", data=_polygon_records(sectors, props), id="sectors",
+        get_polygon="polygon", get_fill_color="fill", get_line_color="line",
+        line_width_min_pixels=2, stroked=True, pickable=True, auto_highlight=True,
+    )
+
+
+def footprints_layer(
+    footprints: gpd.GeoDataFrame,
+    colors: Mapping[str, tuple[int, int, int]],
+    *,
+    highlight: str | None = None,
+) -> pdk.Layer:
+    """Sensor footprints (disks, annuli, wedges); inactive ones drawn as grey outlines."""
+    _require_wgs84(footprints, "footprints")
+
+    def props(r: pd.Series) -> dict[str, Any]:
+        partner = str(r["partner"])
+        active = r.get("status", "active") == "active"
+        mine = highlight is None or partner == highlight
+        rgb = colors.get(partner, (120, 120, 120)) if active else (130, 130, 130)
+        return {
+            "fill": _rgba(rgb, (45 if mine else 12) if active else 0),
+            "line": _rgba(rgb, 200 if mine else 50),
+            "tooltip": _tooltip(
+                f"Sensor {r['sensor_id']}",
+                {
+                    "kind": r.get("kind"),
+                    "partner": partner,
+                    "range m": r.get("range_m"),
+                    "status": r.get("status", "active"),
+                },
+            ),
+        }
+
+    return pdk.Layer(
+        "PolygonLayer", data=_polygon_records(footprints, props), id="footprints",
+        get_polygon="polygon", get_fill_color="fill", get_line_color="line",
+        line_width_min_pixels=1, stroked=True, pickable=True,
+    )
+
+
+def sensors_layer(
+    sensors: gpd.GeoDataFrame,
+    colors: Mapping[str, tuple[int, int, int]],
+    *,
+    highlight: str | None = None,
+) -> pdk.Layer:
+    """Sensor positions, coloured by partner."""
+    _require_wgs84(sensors, "sensors")
+    df = pd.DataFrame(
+        {
+            "lon": sensors.geometry.x.round(_DECIMALS),
+            "lat": sensors.geometry.y.round(_DECIMALS),
+        }
+    )
+    partners = sensors["partner"].astype(str)
+    active = sensors.get("status", pd.Series("active", index=sensors.index)) == "active"
+    df["color"] = [
+        _rgba(colors.get(p, (120, 120, 120)) if a else (140, 140, 140), 255 if (highlight is None or p == highlight) else 80)
+        for p, a in zip(partners, active, strict=True)
+    ]
+    df["tooltip"] = [
+        _tooltip(f"Sensor {sid}", {"kind": k, "partner": p, "range m": rng, "status": "active" if a else "inactive"})
+        for sid, k, p, rng, a in zip(sensors["sensor_id"], sensors["kind"], partners, sensors["range_m"], active, strict=True)
+    ]
+    return pdk.Layer(
+        "ScatterplotLayer", data=df, id="sensors", get_position=["lon", "lat"],
+        get_fill_color="color", get_line_color=[20, 20, 20, 255], stroked=True,
+        line_width_min_pixels=1, get_radius=4, radius_units="pixels", pickable=True,
+    )
+
+
+def gaps_layer(gaps: gpd.GeoDataFrame) -> pdk.Layer:
+    """Uncovered stretches of border, drawn loud and thick."""
+    _require_wgs84(gaps, "gaps")
+    data = _path_records(
+        gaps,
+        lambda r: {
+            "tooltip": _tooltip(
+                "Gap",
+                {
+                    "segment": r.get("segment"),
+                    "chainage km": f"{r['start_km']:,.2f} – {r['end_km']:,.2f}",
+                    "length km": r.get("length_km"),
+                    "sectors": ", ".join(r.get("sector_ids") or []) or "none (unassigned)",
+                },
+            )
+        },
+    )
+    return pdk.Layer(
+        "PathLayer", data=data, id="gaps", get_path="path", get_color=style.GAP,
+        get_width=7, width_units="pixels", cap_rounded=True, pickable=True, auto_highlight=True,
+    )
+
+
+def overlaps_layer(overlaps: gpd.GeoDataFrame) -> pdk.Layer:
+    """Stretches of border covered by sensors of two or more partners."""
+    _require_wgs84(overlaps, "overlaps")
+    data = _path_records(
+        overlaps,
+        lambda r: {"tooltip": _tooltip("Partner overlap", {"length km": r.get("length_km")})},
+    )
+    return pdk.Layer(
+        "PathLayer", data=data, id="overlaps", get_path="path", get_color=style.OVERLAP,
+        get_width=3, width_units="pixels", get_dash_array=[4, 3], pickable=True,
+    )
+
+
+def areas_layer(areas: gpd.GeoDataFrame, *, kind: str) -> pdk.Layer:
+    """Corridor gap or overlap polygons (``kind`` is ``"gap"`` or ``"overlap"``)."""
+    if kind not in ("gap", "overlap"):
+        raise ValueError(f"kind must be 'gap' or 'overlap', got {kind!r}")
+    _require_wgs84(areas, f"{kind} areas")
+    color = style.GAP_AREA if kind == "gap" else style.OVERLAP_AREA
+    title = "Blind area in corridor" if kind == "gap" else "Partner overlap area"
+    data = _polygon_records(areas, lambda r: {"tooltip": _tooltip(title, {"area km²": r.get("area_km2")})})
+    return pdk.Layer(
+        "PolygonLayer", data=data, id=f"{kind}_areas", get_polygon="polygon",
+        get_fill_color=color, stroked=False, pickable=True,
+    )
+
+
+def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
+    """Detection points, coloured by coverage status (in a gap: loud)."""
+    _require_wgs84(detections, "detections")
+    status = detections.get("coverage_status", pd.Series("coverage", index=detections.index))
+    df = pd.DataFrame(
+        {
+            "lon": detections.geometry.x.round(_DECIMALS).to_numpy(),
+            "lat": detections.geometry.y.round(_DECIMALS).to_numpy(),
+            "color": status.map(style.DETECTION).to_numpy(),
+        }
+    )
+    times = detections["time"].dt.strftime("%Y-%m-%d %H:%M:%SZ") if "time" in detections else ""
+    cls = detections.get("class", pd.Series("", index=detections.index)).astype(str)
+    src = detections.get("source", pd.Series("", index=detections.index)).astype(str)
+    df["tooltip"] = (
+        "<b>Detection</b><br/>time: <b>" + pd.Series(times).astype(str).to_numpy()
+        + "</b><br/>class: <b>" + cls.map(html.escape).to_numpy()
+        + "</b><br/>source: <b>" + src.map(html.escape).to_numpy()
+        + "</b><br/>status: <b>" + status.astype(str).to_numpy() + "</b>"
+    )
+    return pdk.Layer(
+        "ScatterplotLayer", data=df, id="detections", get_position=["lon", "lat"],
+        get_fill_color="color", get_radius=2.5, radius_units="pixels", radius_min_pixels=1.5,
+        pickable=True,
+    )
+
+
+def view_state(bounds: tuple[float, float, float, float], *, width_px: int = 1000) -> pdk.ViewState:
+    """A view that fits ``bounds`` (min lon, min lat, max lon, max lat)."""
+    xmin, ymin, xmax, ymax = bounds
+    lon, lat = (xmin + xmax) / 2, (ymin + ymax) / 2
+    span = max(xmax - xmin, (ymax - ymin) / max(math.cos(math.radians(lat)), 0.05), 1e-6)
+    zoom = math.log2(360.0 * width_px / 512.0 / span)
+    return pdk.ViewState(longitude=lon, latitude=lat, zoom=max(min(zoom, 16.0), 1.0), pitch=0, bearing=0)
+
+
+def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 640) -> pdk.Deck:
+    """A deck with no basemap provider (no tiles fetched) and one tooltip for every layer."""
+    return pdk.Deck(
+        layers=layers,
+        initial_view_state=view,
+        map_provider=None,
+        map_style=None,
+        height=height,
+        tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}},
+        parameters={"clearColor": [c / 255 for c in style.BACKGROUND]},
+    )
+
+
+def legend_html(
+    colors: Mapping[str, tuple[int, int, int]], *, partner_names: Mapping[str, str] | None = None
+) -> str:
+    """A small HTML legend: partner swatches, then the fixed map symbols."""
+    names = partner_names or {}
+
+    def swatch(rgba: list[int] | tuple[int, ...], label: str, *, line: bool = False) -> str:
+        r, g, b = rgba[:3]
+        shape = "height:4px;margin-top:6px" if line else "height:12px"
+        return (
+            f'<span style="display:inline-flex;align-items:flex-start;margin-right:14px">'
+            f'<span style="display:inline-block;width:16px;{shape};background:rgb({r},{g},{b});'
+            f'margin-right:5px;border:1px solid #555"></span>{html.escape(label)}</span>'
+        )
+
+    items = [swatch(rgb, f"{p} — {names[p]}" if p in names else p) for p, rgb in colors.items()]
+    items += [
+        swatch(style.GAP, "gap (blind border)", line=True),
+        swatch(style.BORDER, "border", line=True),
+        swatch(style.DETECTION["gap"], "detection in a gap"),
+        swatch(style.DETECTION["coverage"], "detection in coverage"),
+    ]
+    return f'<div style="font-size:0.85rem;line-height:1.8">{"".join(items)}</div>'
