@@ -6,9 +6,9 @@ This entry point only sets up the page and the navigation; each page reads widge
 
 import streamlit as st
 
-st.set_page_config(page_title="Limes — border coverage", page_icon=":material/radar:", layout="wide")
+st.set_page_config(page_title="Limes — border coverage", layout="wide")
 
 page = st.navigation(
-    [st.Page("pages/map.py", title="Map", icon=":material/map:", default=True)],
+    [st.Page("pages/map.py", title="Map", default=True)],
 )
 page.run()

@@ -25,7 +25,7 @@ def at_least(starts: ArrayLike, ends: ArrayLike, k: int = 1) -> Intervals:
     starts, ends
         Interval bounds; intervals with ``end <= start`` are ignored.
     k
-        Minimum depth. ``k=1`` is the union.
+        Minimum depth (>= 1). ``k=1`` is the union.
 
     Returns
     -------
@@ -37,6 +37,8 @@ def at_least(starts: ArrayLike, ends: ArrayLike, k: int = 1) -> Intervals:
     >>> at_least([0, 5, 8], [6, 10, 9], k=2)
     (array([5., 8.]), array([6., 9.]))
     """
+    if k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
     s = np.asarray(starts, dtype=float).ravel()
     e = np.asarray(ends, dtype=float).ravel()
     keep = e > s
@@ -103,7 +105,8 @@ def length(a: Intervals) -> float:
 def overlap_lengths(a: Intervals, b: Intervals) -> NDArray[np.float64]:
     """For each interval of ``a``, the length of it that ``b`` covers.
 
-    ``b`` is merged first; ``a`` is taken as given (its intervals may overlap each other).
+    ``b`` is merged first; ``a`` is taken as given (its intervals may overlap each other;
+    one with ``end <= start`` holds nothing, so its overlap is 0).
     """
     a_s = np.asarray(a[0], dtype=float)
     a_e = np.asarray(a[1], dtype=float)
@@ -120,4 +123,5 @@ def overlap_lengths(a: Intervals, b: Intervals) -> NDArray[np.float64]:
         part = np.minimum(part, (b_e - b_s)[np.maximum(i - 1, 0)])
         return np.where(i > 0, full + part, 0.0)
 
-    return covered_upto(a_e) - covered_upto(a_s)
+    # An inverted interval (end < start) would come out negative: it covers nothing.
+    return np.maximum(covered_upto(a_e) - covered_upto(a_s), 0.0)

@@ -19,7 +19,7 @@ import shapely
 from numpy.typing import ArrayLike, NDArray
 from rasterio import features
 from rasterio.enums import MergeAlg
-from rasterio.transform import from_origin
+from rasterio.transform import Affine
 
 #: Largest grid (cells) built; 4 M cells of 4 bytes.
 _MAX_CELLS: Final[int] = 4_000_000
@@ -91,7 +91,7 @@ def _grid_membership(
     w, h = xmax - xmin, ymax - ymin
     cell = max(np.sqrt(max(w * h, 1e-18) / _MAX_CELLS), max(w, h) / 50_000, 1e-12)
     ncols, nrows = int(np.ceil(w / cell)) + 1, int(np.ceil(h / cell)) + 1
-    transform = from_origin(xmin - cell / 2, ymax + cell / 2, cell, cell)
+    transform = Affine(cell, 0.0, xmin - cell / 2, 0.0, -cell, ymax + cell / 2)
     shape = (nrows, ncols)
     bits = features.rasterize(
         [(p, 1 << k) for k, p in enumerate(polys)], out_shape=shape, transform=transform,

@@ -341,7 +341,6 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 640) -> 
         layers=layers,
         initial_view_state=view,
         map_provider=None,
-        map_style=None,
         height=height,
         tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}},
         parameters={"clearColor": [c / 255 for c in style.BACKGROUND]},
