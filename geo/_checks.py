@@ -307,6 +307,14 @@ def build_geometry(raw: RawLayer, family: Family, rej: Rejects) -> Geometry:
     source_crs = f"{label} (assumed: {raw.crs_assumed})" if raw.crs_assumed else label
     with np.errstate(all="ignore"):
         if raw.lonlat_cols is not None:
+            if family != "point":
+                lon_col, lat_col = raw.lonlat_cols
+                raise ValidationError(describe(
+                    source, f"latitude/longitude columns hold points, but this layer needs "
+                    f"{family}s", field=f"{lat_col}, {lon_col}", expected=f"{family} geometry",
+                    got="one point per row",
+                    fix=f"Give the {family}s as a WKT column (e.g. 'wkt') or in a vector format "
+                    "such as GeoJSON or GeoPackage"))
             values = _points_from_columns(raw, rej)
             return Geometry(values, 0, source_crs, notes)
         assert raw.geometry is not None

@@ -21,6 +21,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo import settings
+from geo.errors import ValidationError
 from geo.projection import GEOD, AnalysisCRS, choose_analysis_crs, to_projected
 
 _SPACER_M = 10.0
@@ -170,7 +171,7 @@ def prepare_border(border: gpd.GeoDataFrame, *, acrs: AnalysisCRS | None = None)
     keep = ~shapely.is_empty(parts) & (shapely.get_num_coordinates(parts) >= 2)
     parts, part_feature = parts[keep], part_feature[keep]
     if parts.size == 0:
-        raise ValueError("the border has no line with two or more vertices")
+        raise ValidationError("border: no line with two or more distinct vertices; give the border as lines")
     lines, first = _merge_in_input_order(parts)
     if acrs is None:
         coords = shapely.get_coordinates(np.asarray(lines, dtype=object))

@@ -473,12 +473,6 @@ def test_polygon_file_as_border() -> None:
     _assert_clean_failure(proc, SECTORS.name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: geo/io.py read_border turns a CSV's lat/lon columns into Points instead "
-    "of rejecting them (a GeoJSON of points is rejected), then geo/border.py prepare_border "
-    "raises a plain ValueError, which the CLI does not catch: exit 1 with a traceback",
-)
 def test_points_csv_as_border() -> None:
     proc = run_cli("--border", str(SENSORS), "--sensors", str(SENSORS))
     _assert_clean_failure(proc, SENSORS.name)
