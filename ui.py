@@ -1,7 +1,7 @@
-"""Streamlit glue shared by the pages: cached loading and analysis, error display.
+"""Streamlit glue shared by the pages: cached loading, analysis and map building.
 
-Caches are shared by every user of the server, so nothing partner-specific is cached here:
-partner filtering happens after these functions return.
+Caches are shared by every user of the server. The scenario and its analysis are the same for
+everyone; the map deck depends on the partner view, and the partner is part of its key.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from datetime import datetime
 
 import streamlit as st
 
-from geo import settings
 from geo.analysis import Analysis, analyse
 from geo.scenario import Scenario, load_scenario
+from layers.deck import CompactDeck
+from layers.map import DEFAULT_OFF, LAYERS, build_map
+
+__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario"]
 
 
 @st.cache_data(show_spinner="Loading scenario…", max_entries=8)
@@ -22,23 +25,25 @@ def scenario(directory: str) -> Scenario:
 
 
 @st.cache_data(show_spinner="Computing coverage…", max_entries=32)
-def analysis(
-    directory: str,
-    *,
-    corridor_km: float = settings.CORRIDOR_KM,
-    min_gap_m: float = settings.MIN_GAP_M,
-    time_from: datetime | None = None,
-    time_to: datetime | None = None,
-) -> Analysis:
-    """Analyse a scenario (cached on the folder and the parameters)."""
+def analysis(directory: str, corridor_km: float, min_gap_m: float) -> Analysis:
+    """Analyse a scenario for all time (cached on the folder and the parameters)."""
     sc = scenario(directory)
     return analyse(
-        sc.border,
-        sc.sensors,
-        sectors=sc.sectors,
-        detections=sc.detections,
-        corridor_km=corridor_km,
-        min_gap_m=min_gap_m,
-        time_from=time_from,
-        time_to=time_to,
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections,
+        corridor_km=corridor_km, min_gap_m=min_gap_m,
     )
+
+
+@st.cache_resource(show_spinner="Drawing the map…", max_entries=64)
+def map_deck(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    partner: str | None,
+    shown: tuple[str, ...],
+) -> CompactDeck:
+    """Build the deck for one view (cached; the partner is part of the key; read-only)."""
+    result = analysis(directory, corridor_km, min_gap_m).windowed(time_from, time_to)
+    return build_map(result, partner=partner, shown=shown)

@@ -12,7 +12,8 @@ analysis CRS with areas measured on the ellipsoid (:mod:`geo.projection`).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,59 @@ class Analysis:
     report: dict[str, Any]
     acrs: AnalysisCRS
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    #: Per detection (all of them, whatever the window): membership of each sector.
+    det_in_sector: NDArray[np.bool_] | None = None
+    #: Partner of each sector, in the order of ``report["sectors"]``.
+    sector_partner: NDArray[np.object_] = field(default_factory=lambda: np.empty(0, dtype=object))
+    #: All classified detections; ``layers["detections"]`` holds those in the time window.
+    all_detections: gpd.GeoDataFrame | None = None
+    #: The prepared border (segments, chainage) the analysis ran on.
+    border: Border | None = None
+
+    def windowed(
+        self, time_from: str | datetime | None = None, time_to: str | datetime | None = None
+    ) -> Analysis:
+        """The same analysis with detections restricted to a time window.
+
+        Coverage does not depend on time, so only detection counts (overall, per sector, per
+        partner) and the detections layer change; nothing is recomputed geometrically.
+        """
+        t_from = _parse_time(time_from, "time_from")
+        t_to = _parse_time(time_to, "time_to")
+        if t_from is not None and t_to is not None and t_to < t_from:
+            raise ValidationError(f"time window: time_to ({t_to}) is before time_from ({t_from})")
+        report = copy.deepcopy(self.report)
+        report["parameters"]["time_from"] = _iso(t_from)
+        report["parameters"]["time_to"] = _iso(t_to)
+        layers = dict(self.layers)
+        det = self.all_detections
+        if det is None or self.det_in_sector is None:
+            return replace(self, report=report, layers=layers)
+        keep = np.ones(len(det), dtype=bool)
+        if t_from is not None:
+            keep &= (det["time"] >= t_from).to_numpy()
+        if t_to is not None:
+            keep &= (det["time"] <= t_to).to_numpy()
+        status = det["coverage_status"].to_numpy()[keep]
+        in_sector = self.det_in_sector[keep]
+        report["detections"].update(
+            {
+                "total": int(keep.sum()),
+                "in_coverage": int((status == "coverage").sum()),
+                "in_gaps": int((status == "gap").sum()),
+                "outside_corridor": int((status == "outside").sum()),
+            }
+        )
+        for j, sec in enumerate(report["sectors"]):
+            sec["detections"] = int(in_sector[:, j].sum())
+        in_gap = status == "gap"
+        for p, entry in report["partners"].items():
+            cols = self.sector_partner == p
+            mine = in_sector[:, cols].any(axis=1) if cols.any() else np.zeros(len(status), dtype=bool)
+            entry["detections"] = int(mine.sum())
+            entry["detections_in_gaps"] = int((mine & in_gap).sum())
+        layers["detections"] = det[keep].reset_index(drop=True)
+        return replace(self, report=report, layers=layers)
 
 
 def _check_wgs84(gdf: gpd.GeoDataFrame | None, what: str) -> None:
@@ -356,30 +410,10 @@ def analyse(
     # ---- detections ----------------------------------------------------------------------
     det_report = {"total": 0, "in_coverage": 0, "in_gaps": 0, "outside_corridor": 0}
     det_layer = None
-    sector_det_counts = np.zeros(len(sector_poly), dtype=np.int64)
-    partner_det_counts = dict.fromkeys(partners, 0)
+    in_sector = None
     if detections is not None:
-        det = detections
-        if (t_from is not None or t_to is not None) and "time" in det:
-            t = det["time"]
-            keep = np.ones(len(det), dtype=bool)
-            if t_from is not None:
-                keep &= (t >= t_from).to_numpy()
-            if t_to is not None:
-                keep &= (t <= t_to).to_numpy()
-            det = det[keep]
-        det = det.reset_index(drop=True)
+        det = detections.reset_index(drop=True)
         status_col, in_sector = classify_points(det, acrs, corridor=corridor, coverage=coverage, sectors=sector_poly)
-        sector_det_counts = in_sector.sum(axis=0)
-        for p in partners:
-            cols = sector_partner == p
-            partner_det_counts[p] = int(in_sector[:, cols].any(axis=1).sum()) if cols.any() else 0
-        det_report = {
-            "total": int(len(det)),
-            "in_coverage": int((status_col == "coverage").sum()),
-            "in_gaps": int((status_col == "gap").sum()),
-            "outside_corridor": int((status_col == "outside").sum()),
-        }
         det_layer = det.assign(coverage_status=status_col)
         det_layer["sector_ids"] = _joined_ids(in_sector, sector_ids)
 
@@ -397,7 +431,7 @@ def analyse(
                 "border_km": _km(held),
                 "covered_km": _km(cov),
                 "coverage_pct": _pct(cov, held),
-                "detections": int(sector_det_counts[j]),
+                "detections": 0,
             }
         )
     partners_out = {}
@@ -410,7 +444,8 @@ def analyse(
             "sector_border_km": _km(sec_len),
             "sector_covered_km": _km(iv.length(iv.intersect(by_partner_sec[p], covered))),
             "sector_coverage_pct": _pct(iv.length(iv.intersect(by_partner_sec[p], covered)), sec_len),
-            "detections": int(partner_det_counts[p]),
+            "detections": 0,
+            "detections_in_gaps": 0,
         }
     report: dict[str, Any] = {
         "analysis_crs": str(acrs),
@@ -419,8 +454,8 @@ def analyse(
         "parameters": {
             "corridor_km": float(corridor_km),
             "min_gap_m": float(min_gap_m),
-            "time_from": None if t_from is None else t_from.isoformat().replace("+00:00", "Z"),
-            "time_to": None if t_to is None else t_to.isoformat().replace("+00:00", "Z"),
+            "time_from": None,
+            "time_to": None,
         },
         "border": {
             "length_km": _km(total_m),
@@ -462,7 +497,20 @@ def analyse(
         sectors_out=sectors_out,
         detections=det_layer,
     )
-    return Analysis(report=report, acrs=acrs, layers=layers)
+    full = Analysis(
+        report=report,
+        acrs=acrs,
+        layers=layers,
+        det_in_sector=in_sector,
+        sector_partner=sector_partner,
+        all_detections=det_layer,
+        border=b,
+    )
+    return full.windowed(t_from, t_to)
+
+
+def _iso(ts: pd.Timestamp | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
 
 
 def _joined_ids(member: NDArray[np.bool_], ids: NDArray[np.object_]) -> NDArray[np.object_]:
@@ -563,3 +611,37 @@ def _explode_polys(geom: shapely.Geometry, acrs: AnalysisCRS, kind: str) -> gpd.
     return gpd.GeoDataFrame(
         {"kind": [kind] * parts.size, "area_km2": area}, geometry=list(to_lonlat(parts, acrs)), crs=_WGS84
     )
+
+
+def nearest_chainage(
+    border: Border, points: gpd.GeoDataFrame
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Nearest point of the border for each point.
+
+    Returns
+    -------
+    segment : ndarray of int
+        Border segment of the nearest border point.
+    chainage_km : ndarray of float
+        Its chainage along that segment (km).
+    distance_m : ndarray of float
+        Distance to it in the analysis CRS (m, to within the local scale factor).
+    """
+    n = len(points)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+    e = border.edges()
+    a = np.column_stack([e["ax"], e["ay"]])
+    b = np.column_stack([e["bx"], e["by"]])
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    x, y = border.acrs.to_proj.transform(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    pts = shapely.points(np.asarray(x), np.asarray(y))
+    (pi, ei), dist = shapely.STRtree(lines).query_nearest(pts, return_distance=True, all_matches=False)
+    order = np.argsort(pi)
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    d = b[ei] - a[ei]
+    p_xy = np.column_stack([np.asarray(x)[pi], np.asarray(y)[pi]])
+    t = np.clip(np.einsum("ij,ij->i", p_xy - a[ei], d) / np.einsum("ij,ij->i", d, d), 0, 1)
+    chain = e["c0"][ei] + t * (e["c1"][ei] - e["c0"][ei])
+    seg, local = border.locate(chain)
+    return seg, local / 1000.0, dist

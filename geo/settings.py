@@ -63,3 +63,10 @@ DATA_DIR: Final[Path] = Path("data")
 
 #: The bundled sample scenario.
 SAMPLE_DIR: Final[Path] = Path(__file__).resolve().parent.parent / "sample_data"
+
+#: Above this many detections in the time window the map shows hexagons with counts
+#: (computed on the server) instead of points, so the page stays light.
+MAX_MAP_POINTS: Final[int] = 50_000
+
+#: Circumradius of the detection hexagons (m).
+HEXAGON_SIZE_M: Final[float] = 1_500.0

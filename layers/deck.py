@@ -9,6 +9,7 @@ small. Nothing here fetches tiles: the basemap is the offline country layer.
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 import shapely
+from pydeck.bindings.json_tools import default_serialize
 
 from layers import style
 
@@ -226,25 +228,21 @@ def sensors_layer(
 ) -> pdk.Layer:
     """Sensor positions, coloured by partner."""
     _require_wgs84(sensors, "sensors")
-    df = pd.DataFrame(
-        {
-            "lon": sensors.geometry.x.round(_DECIMALS),
-            "lat": sensors.geometry.y.round(_DECIMALS),
-        }
-    )
     partners = sensors["partner"].astype(str)
     active = sensors.get("status", pd.Series("active", index=sensors.index)) == "active"
-    df["color"] = [
-        _rgba(colors.get(p, (120, 120, 120)) if a else (140, 140, 140), 255 if (highlight is None or p == highlight) else 80)
-        for p, a in zip(partners, active, strict=True)
-    ]
-    df["tooltip"] = [
-        _tooltip(f"Sensor {sid}", {"kind": k, "partner": p, "range m": rng, "status": "active" if a else "inactive"})
-        for sid, k, p, rng, a in zip(sensors["sensor_id"], sensors["kind"], partners, sensors["range_m"], active, strict=True)
+    data = [
+        {
+            "p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)],
+            "c": _rgba(colors.get(p, (120, 120, 120)) if a else (140, 140, 140), 255 if (highlight is None or p == highlight) else 80),
+            "kind": str(k),
+            "sensor_id": str(sid),
+            "tooltip": _tooltip(f"Sensor {sid}", {"kind": k, "partner": p, "range m": rng, "status": "active" if a else "inactive"}),
+        }
+        for pt, sid, k, p, rng, a in zip(sensors.geometry, sensors["sensor_id"], sensors["kind"], partners, sensors["range_m"], active, strict=True)
     ]
     return pdk.Layer(
-        "ScatterplotLayer", data=df, id="sensors", get_position=["lon", "lat"],
-        get_fill_color="color", get_line_color=[20, 20, 20, 255], stroked=True,
+        "ScatterplotLayer", data=data, id="sensors", get_position="p",
+        get_fill_color="c", get_line_color=[20, 20, 20, 255], stroked=True,
         line_width_min_pixels=1, get_radius=4, radius_units="pixels", pickable=True,
     )
 
@@ -255,6 +253,9 @@ def gaps_layer(gaps: gpd.GeoDataFrame) -> pdk.Layer:
     data = _path_records(
         gaps,
         lambda r: {
+            "segment": int(r["segment"]),
+            "start_km": float(r["start_km"]),
+            "end_km": float(r["end_km"]),
             "tooltip": _tooltip(
                 "Gap",
                 {
@@ -302,27 +303,51 @@ def areas_layer(areas: gpd.GeoDataFrame, *, kind: str) -> pdk.Layer:
 def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
     """Detection points, coloured by coverage status (in a gap: loud)."""
     _require_wgs84(detections, "detections")
-    status = detections.get("coverage_status", pd.Series("coverage", index=detections.index))
-    df = pd.DataFrame(
-        {
-            "lon": detections.geometry.x.round(_DECIMALS).to_numpy(),
-            "lat": detections.geometry.y.round(_DECIMALS).to_numpy(),
-            "color": status.map(style.DETECTION).to_numpy(),
-        }
+    n = len(detections)
+    status = detections["coverage_status"].astype(str) if "coverage_status" in detections else pd.Series("coverage", index=detections.index)
+    times = detections["time"].dt.strftime("%Y-%m-%d %H:%M:%SZ").to_numpy() if "time" in detections else np.full(n, "")
+
+    def col(name: str) -> np.ndarray:
+        if name not in detections:
+            return np.full(n, "–", dtype=object)
+        return detections[name].astype(object).where(detections[name].notna(), "–").astype(str).map(html.escape).to_numpy()
+
+    label = {"coverage": "in coverage", "gap": "IN A GAP", "outside": "outside corridor"}
+    tips = (
+        "<b>Detection</b> " + times.astype(object) + "<br/>" + col("class") + " · " + col("source")
+        + " · " + status.map(label).fillna(status).to_numpy()
     )
-    times = detections["time"].dt.strftime("%Y-%m-%d %H:%M:%SZ") if "time" in detections else ""
-    cls = detections.get("class", pd.Series("", index=detections.index)).astype(str)
-    src = detections.get("source", pd.Series("", index=detections.index)).astype(str)
-    df["tooltip"] = (
-        "<b>Detection</b><br/>time: <b>" + pd.Series(times).astype(str).to_numpy()
-        + "</b><br/>class: <b>" + cls.map(html.escape).to_numpy()
-        + "</b><br/>source: <b>" + src.map(html.escape).to_numpy()
-        + "</b><br/>status: <b>" + status.astype(str).to_numpy() + "</b>"
-    )
+    lon = detections.geometry.x.round(_DECIMALS).to_numpy()
+    lat = detections.geometry.y.round(_DECIMALS).to_numpy()
+    colors = status.map(style.DETECTION).to_numpy()
+    data = [
+        {"p": [x, y], "c": c, "tooltip": t}
+        for x, y, c, t in zip(lon.tolist(), lat.tolist(), colors.tolist(), tips.tolist(), strict=True)
+    ]
     return pdk.Layer(
-        "ScatterplotLayer", data=df, id="detections", get_position=["lon", "lat"],
-        get_fill_color="color", get_radius=2.5, radius_units="pixels", radius_min_pixels=1.5,
+        "ScatterplotLayer", data=data, id="detections", get_position="p",
+        get_fill_color="c", get_radius=2.5, radius_units="pixels", radius_min_pixels=1.5,
         pickable=True,
+    )
+
+
+def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
+    """Detections aggregated in hexagons (from :func:`geo.hexbin.hexbin`), shaded by count."""
+    _require_wgs84(hexagons, "detection hexagons")
+    counts = hexagons["count"].to_numpy(dtype=float)
+    top = max(float(np.percentile(counts, 98)), 1.0) if counts.size else 1.0
+
+    def props(r: pd.Series) -> dict[str, Any]:
+        share = min(float(r["count"]) / top, 1.0)
+        flagged = int(r.get("flagged", 0) or 0)
+        return {
+            "fill": [255, int(210 - 190 * share), int(120 - 100 * share), int(60 + 170 * share)],
+            "tooltip": _tooltip("Detections", {"count": int(r["count"]), "in gaps": flagged}),
+        }
+
+    return pdk.Layer(
+        "PolygonLayer", data=_polygon_records(hexagons, props), id="detections",
+        get_polygon="polygon", get_fill_color="fill", stroked=False, pickable=True,
     )
 
 
@@ -335,9 +360,30 @@ def view_state(bounds: tuple[float, float, float, float], *, width_px: int = 100
     return pdk.ViewState(longitude=lon, latitude=lat, zoom=max(min(zoom, 16.0), 1.0), pitch=0, bearing=0)
 
 
-def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 640) -> pdk.Deck:
-    """A deck with no basemap provider (no tiles fetched) and one tooltip for every layer."""
-    return pdk.Deck(
+class CompactDeck(pdk.Deck):
+    """A :class:`pydeck.Deck` whose JSON is compact and computed once.
+
+    pydeck indents its JSON by two spaces, which triples the size of point data;
+    ``st.pydeck_chart`` calls :meth:`to_json` on every rerun. Build the deck, then treat it
+    as read-only: the first :meth:`to_json` result is kept.
+    """
+
+    _json: str | None = None
+
+    def to_json(self) -> str:
+        """Compact JSON of the deck (memoised)."""
+        if self._json is None:
+            self._json = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"), ensure_ascii=False)
+        return self._json
+
+
+def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 640) -> CompactDeck:
+    """A deck with no basemap provider (no tiles fetched) and one tooltip for every layer.
+
+    ``map_style`` is left at pydeck's placeholder on purpose: ``st.pydeck_chart`` fills an
+    empty style with an online Carto basemap, but drops the placeholder.
+    """
+    return CompactDeck(
         layers=layers,
         initial_view_state=view,
         map_provider=None,

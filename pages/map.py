@@ -1,13 +1,17 @@
-"""Map page: where the border is watched and where it is blind."""
+"""Map page: where the border is watched and where it is blind, for every partner."""
 
 from __future__ import annotations
+
+from datetime import UTC, timedelta
 
 import pandas as pd
 import streamlit as st
 
 import ui
 from geo import settings
+from geo.analysis import nearest_chainage
 from geo.errors import ValidationError
+from geo.views import JOINT, headline
 from layers import deck as lk
 from layers.style import partner_colors
 
@@ -15,53 +19,98 @@ SCENARIO_DIR = str(settings.SAMPLE_DIR)
 
 try:
     sc = ui.scenario(SCENARIO_DIR)
-    result = ui.analysis(SCENARIO_DIR)
 except ValidationError as exc:
     st.error(f"The scenario could not be loaded: {exc}")
     st.stop()
 
+# ---- sidebar: view, parameters, time window, layers --------------------------------------
+partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
+options = [JOINT, *partners]
+if "partner" not in st.session_state:
+    wanted = st.query_params.get("partner", JOINT)
+    st.session_state.partner = wanted if wanted in options else JOINT
+side = st.sidebar
+view = side.selectbox("Partner view", options, key="partner", format_func=lambda p: p if p == JOINT else f"{p} — {sc.partners.get(p, {}).get('name', p)}")
+if view == JOINT:
+    st.query_params.pop("partner", None)
+else:
+    st.query_params["partner"] = view
+partner = None if view == JOINT else view
+
+side.subheader("Parameters")
+corridor_km = side.number_input("Corridor depth (km each side)", min_value=0.0, value=settings.CORRIDOR_KM, step=1.0, key="corridor_km")
+min_gap_m = side.number_input("Shortest gap listed (m)", min_value=0.0, value=settings.MIN_GAP_M, step=50.0, key="min_gap_m")
+
+t_from = t_to = None
+if sc.detections is not None and len(sc.detections):
+    t0 = sc.detections["time"].min().floor("h").to_pydatetime().replace(tzinfo=None)
+    t1 = sc.detections["time"].max().ceil("h").to_pydatetime().replace(tzinfo=None)
+    side.subheader("Detections")
+    t_from, t_to = side.slider("Time window (UTC)", min_value=t0, max_value=t1, value=(t0, t1), step=timedelta(hours=1), format="YYYY-MM-DD HH:mm", key="window")
+    t_from, t_to = t_from.replace(tzinfo=UTC), t_to.replace(tzinfo=UTC)
+
+with side.expander("Layers", expanded=True):
+    shown = tuple(k for k, label in ui.LAYERS.items() if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}"))
+
+# ---- analysis ----------------------------------------------------------------------------
+try:
+    result = ui.analysis(SCENARIO_DIR, corridor_km, min_gap_m).windowed(t_from, t_to)
+except ValidationError as exc:
+    st.error(f"Cannot analyse with these parameters: {exc}")
+    st.stop()
 rep = result.report
-b = rep["border"]
+head = headline(rep, partner)
+
 st.title(sc.name)
-st.caption(f"Analysis CRS: {result.acrs.name} · generated {rep['generated_at']}")
+side.caption(f"Scenario: **{sc.name}**  \nAnalysed {rep['generated_at']} · CRS: {result.acrs.name}")
+st.caption(("Joint view: every partner's assets" if partner is None else f"{partner} view: its sectors and sensors lead, others are muted") + f" · coverage of the {head.scope}")
 
-longest = max(rep["gaps"], key=lambda g: g["length_km"], default=None)
 c = st.columns(6)
-c[0].metric("Border covered", f"{b['coverage_pct']:.1f} %", help=f"{b['covered_km']:,.1f} of {b['length_km']:,.1f} km")
-c[1].metric("Gaps", f"{b['gap_km']:,.1f} km", help=f"{len(rep['gaps'])} uncovered stretches")
-c[2].metric(
-    "Longest gap",
-    f"{longest['length_km']:,.1f} km" if longest else "none",
-    help=f"segment {longest['segment']}, km {longest['start_km']:,.1f}–{longest['end_km']:,.1f}" if longest else None,
-)
-c[3].metric("Partner overlap", f"{b['overlap_km']:,.1f} km")
-c[4].metric("Unassigned / contested", f"{rep['unassigned_border_km']:,.1f} / {rep['contested_border_km']:,.1f} km")
-c[5].metric("Detections in gaps", f"{rep['detections']['in_gaps']:,}", help=f"of {rep['detections']['total']:,} detections")
+c[0].metric("Coverage", f"{head.coverage_pct:.1f} %", help=f"{head.covered_km:,.1f} of {head.length_km:,.1f} km of {head.scope} watched")
+c[1].metric("Gaps", f"{head.gap_km:,.1f} km", help=f"{len(head.gaps)} blind stretches listed")
+lg = head.longest
+c[2].metric("Longest gap", f"{lg['length_km']:,.1f} km" if lg else "none", help=f"segment {lg['segment']}, km {lg['start_km']:,.1f}–{lg['end_km']:,.1f}" if lg else None)
+c[3].metric("Partner overlap", f"{head.overlap_km:,.1f} km")
+c[4].metric("Unassigned / contested", f"{head.unassigned_km:,.1f} / {head.contested_km:,.1f} km")
+c[5].metric("Detections in gaps", f"{head.detections_in_gaps:,}", help=f"of {head.detections:,} detections in the {head.scope} in the time window")
 
-L = result.layers
+# ---- map -----------------------------------------------------------------------------------
+deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown)
+event = st.pydeck_chart(deck, height=620, on_select="rerun", selection_mode="single-object", key="map")
 colors = partner_colors(rep["partners"])
-bounds = tuple(L["corridor"].total_bounds)
-pad = 0.5
-layers = [lk.basemap_layer(lk.load_countries((bounds[0] - 5, bounds[1] - 5, bounds[2] + 5, bounds[3] + 5)))]
-layers.append(lk.corridor_layer(L["corridor"], corridor_km=rep["parameters"]["corridor_km"]))
-if len(L["sectors"]):
-    layers.append(lk.sectors_layer(L["sectors"], colors))
-layers += [
-    lk.footprints_layer(L["footprints"], colors),
-    lk.border_layer(L["border"]),
-    lk.gaps_layer(L["gaps"]),
-    lk.sensors_layer(L["sensors"], colors),
-]
-if "detections" in L:
-    layers.append(lk.detections_layer(L["detections"]))
-view = lk.view_state((bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad))
-st.pydeck_chart(lk.deck(layers, view), height=640)
-
 st.html(lk.legend_html(colors, partner_names={p: v.get("name", p) for p, v in sc.partners.items()}))
-st.subheader("Gaps, longest first")
-gaps = pd.DataFrame(rep["gaps"])
-if len(gaps):
-    gaps = gaps.sort_values("length_km", ascending=False)
-    gaps["sector_ids"] = gaps["sector_ids"].map(", ".join)
-    gaps["partners"] = gaps["partners"].map(", ".join)
-    st.dataframe(gaps.drop(columns="midpoint"), hide_index=True, width="stretch")
+
+# ---- selection: a gap or a sector and the detections inside it ------------------------------
+picked = (event.selection.get("objects", {}) if event and event.selection else {}) or {}
+det = result.layers.get("detections")
+if picked.get("gaps"):
+    g = picked["gaps"][0]
+    st.subheader(f"Gap: segment {g['segment']}, km {g['start_km']:,.2f}–{g['end_km']:,.2f}")
+    entry = next((x for x in rep["gaps"] if x["segment"] == g["segment"] and abs(x["start_km"] - g["start_km"]) < 1e-6), None)
+    if entry:
+        st.write(f"{entry['length_km']:,.2f} km blind · sectors: {', '.join(entry['sector_ids']) or 'none (unassigned)'} · partners: {', '.join(entry['partners']) or '–'}")
+    if det is not None and len(det):
+        blind = det[det["coverage_status"] == "gap"]
+        seg, km, _ = nearest_chainage(result.border, blind)
+        inside = blind[(seg == g["segment"]) & (km >= g["start_km"]) & (km <= g["end_km"])]
+        st.write(f"**{len(inside):,} detections** in the blind corridor along this gap in the time window.")
+        st.dataframe(pd.DataFrame(inside.drop(columns="geometry")), hide_index=True, width="stretch")
+elif picked.get("sectors"):
+    sid = picked["sectors"][0]["sector_id"]
+    sec = next(x for x in rep["sectors"] if x["sector_id"] == sid)
+    st.subheader(f"Sector {sid} ({sec['partner']})")
+    st.write(f"{sec['border_km']:,.1f} km of border, {sec['coverage_pct']:.1f} % covered · {sec['detections']:,} detections in the time window")
+    if det is not None and len(det):
+        inside = det[det["sector_ids"].str.split(",").map(lambda ids: sid in ids)]
+        st.dataframe(pd.DataFrame(inside.drop(columns="geometry")), hide_index=True, width="stretch")
+else:
+    st.caption("Click a gap or a sector on the map to see its details and the detections inside it.")
+
+# ---- gap table -----------------------------------------------------------------------------
+st.subheader(f"Gaps in the {head.scope}, longest first")
+gaps = pd.DataFrame(head.gaps, columns=["segment", "start_km", "end_km", "length_km", "midpoint", "sector_ids", "partners"])
+gaps["sector_ids"] = gaps["sector_ids"].map(", ".join)
+gaps["partners"] = gaps["partners"].map(", ".join)
+gaps[["mid_lon", "mid_lat"]] = pd.DataFrame(gaps.pop("midpoint").tolist(), index=gaps.index, columns=["mid_lon", "mid_lat"]) if len(gaps) else None
+st.dataframe(gaps, hide_index=True, width="stretch")
+st.download_button("Download gap table (CSV)", gaps.to_csv(index=False).encode(), file_name=f"limes_gaps_{(partner or 'joint').lower()}.csv", mime="text/csv")

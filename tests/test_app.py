@@ -1,23 +1,25 @@
-"""The Streamlit app, run headless with AppTest."""
+"""The Streamlit app, run headless with AppTest: joint and partner views, layers, time window."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.analysis import analyse
 from geo.scenario import load_scenario
+from geo.views import JOINT
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def sample_report():
+def sample():
     sc = load_scenario(ROOT / "sample_data")
-    return analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections).report
+    return sc, analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections)
 
 
 @pytest.fixture
@@ -25,23 +27,95 @@ def app():
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
 
 
-def test_map_page_renders_sample_scenario(app, sample_report):
-    assert not app.exception
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Border covered"] == f"{sample_report['border']['coverage_pct']:.1f} %"
-    assert metrics["Detections in gaps"] == f"{sample_report['detections']['in_gaps']:,}"
-    longest = max(g["length_km"] for g in sample_report["gaps"])
-    assert metrics["Longest gap"] == f"{longest:,.1f} km"
-    charts = app.get("deck_gl_json_chart")
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def deck_spec(at: AppTest) -> dict:
+    charts = at.get("deck_gl_json_chart")
     assert len(charts) == 1
-    spec = json.loads(charts[0].proto.json)
-    ids = {layer["id"] for layer in spec["layers"]}
-    assert {"basemap", "border", "corridor", "sectors", "footprints", "gaps", "sensors", "detections"} <= ids
-    # No basemap tiles are fetched: no map style URL in the spec.
-    assert "mapbox://" not in charts[0].proto.json and "basemaps.cartocdn" not in charts[0].proto.json
+    return json.loads(charts[0].proto.json)
 
 
-def test_gap_table_lists_gaps_longest_first(app, sample_report):
-    table = app.dataframe[0].value
-    assert len(table) == len(sample_report["gaps"])
+def test_joint_view_renders_sample_scenario(app, sample):
+    _, result = sample
+    rep = result.report
+    assert not app.exception
+    m = metrics(app)
+    assert m["Coverage"] == f"{rep['border']['coverage_pct']:.1f} %"
+    assert m["Detections in gaps"] == f"{rep['detections']['in_gaps']:,}"
+    assert m["Longest gap"] == f"{max(g['length_km'] for g in rep['gaps']):,.1f} km"
+    spec = deck_spec(app)
+    ids = [layer["id"] for layer in spec["layers"]]
+    assert {"basemap", "border", "corridor", "sectors", "footprints", "gaps", "sensors", "detections"} <= set(ids)
+    raw = app.get("deck_gl_json_chart")[0].proto.json
+    assert "cartocdn" not in raw and "mapbox://" not in raw and spec.get("mapStyle") in (None, "__MAP_STYLE__")
+    assert len(raw.encode()) < 10_000_000
+
+
+@pytest.mark.parametrize("partner", ["EU", "LTU", "LVA", "POL"])
+def test_partner_view_leads_with_its_numbers(app, sample, partner):
+    _, result = sample
+    p = result.report["partners"][partner]
+    app.selectbox(key="partner").set_value(partner).run()
+    assert not app.exception
+    m = metrics(app)
+    assert m["Coverage"] == f"{p['sector_coverage_pct']:.1f} %"
+    assert m["Gaps"] == f"{p['sector_border_km'] - p['sector_covered_km']:,.1f} km"
+    assert m["Detections in gaps"] == f"{p['detections_in_gaps']:,}"
+    assert app.query_params["partner"] == [partner] or app.query_params["partner"] == partner
+    # Its sectors lead: full fill alpha; other partners' sectors are muted.
+    sectors = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "sectors")["data"]
+    alphas = {rec["sector_id"].split("-")[0]: rec["fill"][3] for rec in sectors}
+    assert alphas[partner] > max(a for p2, a in alphas.items() if p2 != partner)
+    # The gap table lists only gaps through this partner's sectors.
+    table = app.dataframe[-1].value
+    assert all(partner in cell.split(", ") for cell in table["partners"])
+
+
+def test_partner_view_opens_from_a_link(sample):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["partner"] = "POL"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="partner").value == "POL"
+
+
+def test_toggling_layers_removes_them_from_the_map(app):
+    app.checkbox(key="layer_detections").uncheck().run()
+    app.checkbox(key="layer_footprints").uncheck().run()
+    ids = {layer["id"] for layer in deck_spec(app)["layers"]}
+    assert "detections" not in ids and "footprints" not in ids and "gaps" in ids
+    app.checkbox(key="layer_overlaps").check().run()
+    assert "overlaps" in {layer["id"] for layer in deck_spec(app)["layers"]}
+
+
+def test_time_window_changes_detection_counts(app, sample):
+    sc, _ = sample
+    lo, hi = app.slider(key="window").value
+    mid = lo + (hi - lo) / 2
+    app.slider(key="window").set_range(lo, mid).run()
+    assert not app.exception
+    times = sc.detections["time"]
+    lo_utc, mid_utc = pd.Timestamp(lo, tz="UTC"), pd.Timestamp(mid, tz="UTC")
+    expected = ((times >= lo_utc) & (times <= mid_utc)).sum()
+    det_layer = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "detections")
+    assert len(det_layer["data"]) == expected
+    assert expected < len(sc.detections)
+    in_gaps = int(metrics(app)["Detections in gaps"].replace(",", ""))
+    whole = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, time_from=lo_utc, time_to=mid_utc)
+    assert in_gaps == whole.report["detections"]["in_gaps"]
+
+
+def test_invalid_parameter_shows_a_message_not_an_exception(app):
+    app.number_input(key="corridor_km").set_value(0.0).run()
+    assert not app.exception
+    assert any("corridor_km" in e.value for e in app.error)
+
+
+def test_gap_table_lists_gaps_longest_first(app, sample):
+    _, result = sample
+    table = app.dataframe[-1].value
+    assert len(table) == len(result.report["gaps"])
     assert list(table["length_km"]) == sorted(table["length_km"], reverse=True)
+    assert JOINT == app.selectbox(key="partner").value

@@ -1,0 +1,99 @@
+"""What a commander sees first: headline numbers for the joint view or one partner's view.
+
+Pure functions of an analysis report, so the app, the exports and tests share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+JOINT = "Joint view"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """Headline numbers of one view.
+
+    Attributes
+    ----------
+    scope
+        What the numbers cover: ``"border"`` (joint view) or ``"sectors of P"``.
+    coverage_pct, covered_km, length_km
+        Coverage of the scope.
+    gap_km
+        Uncovered length in the scope.
+    gaps
+        Gaps (report entries) in the scope, longest first.
+    overlap_km, unassigned_km, contested_km
+        Border-wide figures (the same in every view).
+    detections, detections_in_gaps
+        Detections in the scope and, of those, in blind parts of the corridor.
+    """
+
+    scope: str
+    coverage_pct: float
+    covered_km: float
+    length_km: float
+    gap_km: float
+    gaps: list[dict[str, Any]]
+    overlap_km: float
+    unassigned_km: float
+    contested_km: float
+    detections: int
+    detections_in_gaps: int
+
+    @property
+    def longest(self) -> dict[str, Any] | None:
+        """The longest gap in the scope, or ``None``."""
+        return self.gaps[0] if self.gaps else None
+
+
+def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
+    """Headline numbers for the joint view (``partner=None``) or one partner's view.
+
+    In a partner's view coverage, gaps and detections are those of the partner's sectors;
+    a gap is listed when it runs through one of them.
+
+    Examples
+    --------
+    >>> r = {"border": {"length_km": 10.0, "covered_km": 4.0, "coverage_pct": 40.0, "overlap_km": 0.0},
+    ...      "gaps": [{"length_km": 6.0, "partners": ["A"]}], "partners": {}, "unassigned_border_km": 0.0,
+    ...      "contested_border_km": 0.0, "detections": {"total": 3, "in_gaps": 1}}
+    >>> headline(r).gap_km
+    6.0
+    """
+    b = report["border"]
+    common = {
+        "overlap_km": b["overlap_km"],
+        "unassigned_km": report["unassigned_border_km"],
+        "contested_km": report["contested_border_km"],
+    }
+    if partner is None or partner == JOINT:
+        gaps = sorted(report["gaps"], key=lambda g: -g["length_km"])
+        return Headline(
+            scope="border",
+            coverage_pct=b["coverage_pct"],
+            covered_km=b["covered_km"],
+            length_km=b["length_km"],
+            gap_km=round(b["length_km"] - b["covered_km"], 6),
+            gaps=gaps,
+            detections=report["detections"]["total"],
+            detections_in_gaps=report["detections"]["in_gaps"],
+            **common,
+        )
+    if partner not in report["partners"]:
+        raise ValueError(f"unknown partner {partner!r}; expected one of {sorted(report['partners'])}")
+    p = report["partners"][partner]
+    gaps = sorted((g for g in report["gaps"] if partner in g["partners"]), key=lambda g: -g["length_km"])
+    return Headline(
+        scope=f"sectors of {partner}",
+        coverage_pct=p.get("sector_coverage_pct", 0.0),
+        covered_km=p["sector_covered_km"],
+        length_km=p["sector_border_km"],
+        gap_km=round(p["sector_border_km"] - p["sector_covered_km"], 6),
+        gaps=gaps,
+        detections=p["detections"],
+        detections_in_gaps=p.get("detections_in_gaps", 0),
+        **common,
+    )

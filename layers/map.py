@@ -1,0 +1,96 @@
+"""The whole map of one view: which layers, in which order, with what data.
+
+Shared by the app (cached in ``ui.map_deck``), the benchmarks and the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import pydeck as pdk
+
+from geo import settings
+from geo.analysis import Analysis
+from geo.hexbin import hexbin
+from layers import deck as lk
+from layers.style import partner_colors
+
+#: Map layers the user can switch, in drawing order, with their labels.
+LAYERS: dict[str, str] = {
+    "corridor": "Corridor",
+    "sectors": "Sectors",
+    "footprints": "Sensor footprints",
+    "gap_areas": "Blind areas in corridor",
+    "overlap_areas": "Overlap areas",
+    "border": "Border",
+    "overlaps": "Partner overlap (border)",
+    "gaps": "Gaps (border)",
+    "sensors": "Sensor positions",
+    "detections": "Detections",
+    "basemap": "Country outlines",
+}
+DEFAULT_OFF = {"overlap_areas", "overlaps"}
+
+
+def build_map(
+    result: Analysis,
+    *,
+    partner: str | None = None,
+    shown: Iterable[str] = tuple(k for k in LAYERS if k not in DEFAULT_OFF),
+    height: int = 620,
+) -> lk.CompactDeck:
+    """Build the deck of one view of an analysis.
+
+    Parameters
+    ----------
+    result
+        The analysis (already restricted to the time window, see ``Analysis.windowed``).
+    partner
+        Partner whose assets lead; others are muted. ``None``: joint view.
+    shown
+        Keys of :data:`LAYERS` to draw.
+    height
+        Map height (px).
+
+    Notes
+    -----
+    Above ``settings.MAX_MAP_POINTS`` detections the detections are drawn as hexagons with
+    counts. The view fits the corridor and depends on nothing else, so a user's pan and zoom
+    survive ordinary reruns.
+    """
+    shown = set(shown)
+    unknown = shown - set(LAYERS)
+    if unknown:
+        raise ValueError(f"unknown layers {sorted(unknown)}; expected some of {list(LAYERS)}")
+    L = result.layers
+    colors = partner_colors(result.report["partners"])
+    corridor_km = result.report["parameters"]["corridor_km"]
+    xmin, ymin, xmax, ymax = L["corridor"].total_bounds
+    builders: dict[str, Callable[[], pdk.Layer]] = {
+        "basemap": lambda: lk.basemap_layer(lk.load_countries((xmin - 6, ymin - 4, xmax + 6, ymax + 4))),
+        "corridor": lambda: lk.corridor_layer(L["corridor"], corridor_km=corridor_km),
+        "sectors": lambda: lk.sectors_layer(L["sectors"], colors, highlight=partner),
+        "footprints": lambda: lk.footprints_layer(L["footprints"], colors, highlight=partner),
+        "gap_areas": lambda: lk.areas_layer(L["gap_areas"], kind="gap"),
+        "overlap_areas": lambda: lk.areas_layer(L["overlap_areas"], kind="overlap"),
+        "border": lambda: lk.border_layer(L["border"]),
+        "overlaps": lambda: lk.overlaps_layer(L["overlaps"]),
+        "gaps": lambda: lk.gaps_layer(L["gaps"]),
+        "sensors": lambda: lk.sensors_layer(L["sensors"], colors, highlight=partner),
+        "detections": lambda: _detections(result),
+    }
+    order = ["basemap", *[k for k in LAYERS if k != "basemap"]]
+    layers = [builders[k]() for k in order if k in shown and (k != "detections" or "detections" in L)]
+    view = lk.view_state((xmin - 0.3, ymin - 0.3, xmax + 0.3, ymax + 0.3))
+    return lk.deck(layers, view, height=height)
+
+
+def _detections(result: Analysis) -> pdk.Layer:
+    det = result.layers["detections"]
+    if len(det) > settings.MAX_MAP_POINTS:
+        hexes = hexbin(
+            det.assign(in_gap=det["coverage_status"] == "gap"), result.acrs,
+            size_m=settings.HEXAGON_SIZE_M, flag="in_gap",
+        )
+        return lk.hexagons_layer(hexes)
+    return lk.detections_layer(det)
