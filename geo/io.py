@@ -180,8 +180,9 @@ class LoadReport:
 
         Examples
         --------
-        >>> report.summary()  # doctest: +SKIP
-        'sensors.csv (CSV, CRS EPSG:4326 (assumed: ...)): 12 rows read, 11 accepted, ...'
+        >>> from geo.settings import SAMPLE_DIR
+        >>> read_sensors(SAMPLE_DIR / "sensors.csv")[1].summary()[:40]
+        'sensors.csv (CSV, CRS EPSG:4326 (assumed'
         """
         label = self.row_label
         text = (f"{self.source} ({self.format}, CRS {self.source_crs}): {self.rows_read} "
@@ -247,8 +248,10 @@ def read_border(path: str | os.PathLike[str], *,
 
     Examples
     --------
-    >>> border, report = read_border("border.geojson")  # doctest: +SKIP
-    >>> print(report.summary())  # doctest: +SKIP
+    >>> from geo.settings import SAMPLE_DIR
+    >>> border, report = read_border(SAMPLE_DIR / "border.geojson")
+    >>> border.geom_type.tolist(), report.rows_accepted
+    (['LineString'], 1)
     """
     return _load(path, "border", source_name, _border_columns)
 
@@ -282,7 +285,10 @@ def read_sectors(path: str | os.PathLike[str], *,
 
     Examples
     --------
-    >>> sectors, report = read_sectors("sectors.gpkg")  # doctest: +SKIP
+    >>> from geo.settings import SAMPLE_DIR
+    >>> sectors, report = read_sectors(SAMPLE_DIR / "sectors.geojson")
+    >>> sectors["sector_id"].iloc[0], report.repaired
+    ('LTU-1', 0)
     """
     return _load(path, "sectors", source_name, _sector_columns)
 
@@ -322,8 +328,10 @@ def read_sensors(path: str | os.PathLike[str], *,
 
     Examples
     --------
-    >>> sensors, report = read_sensors("sensors.csv")  # doctest: +SKIP
-    >>> sensors[["sensor_id", "kind", "range_m"]].head()  # doctest: +SKIP
+    >>> from geo.settings import SAMPLE_DIR
+    >>> sensors, report = read_sensors(SAMPLE_DIR / "sensors.csv")
+    >>> sensors.loc[0, "sensor_id"], sensors.loc[0, "kind"], float(sensors.loc[0, "range_m"])
+    ('LTU-CAM-001', 'camera', 3000.0)
     """
     return _load(path, "sensors", source_name, _sensor_columns)
 
@@ -361,9 +369,10 @@ def read_detections(path: str | os.PathLike[str], *,
 
     Examples
     --------
-    >>> detections, report = read_detections("detections.csv")  # doctest: +SKIP
-    >>> report.naive_times  # doctest: +SKIP
-    0
+    >>> from geo.settings import SAMPLE_DIR
+    >>> detections, report = read_detections(SAMPLE_DIR / "detections.csv")
+    >>> report.naive_times, str(detections["time"].dt.tz)
+    (0, 'UTC')
     """
     return _load(path, "detections", source_name, _detection_columns)
 

@@ -254,8 +254,8 @@ def test_point_records_one_per_point(name: str) -> None:
     build, gdf = BUILDERS[name]()
     records = _records(build(gdf))
     assert len(records) == len(gdf)
-    _assert_rounded([r["lon"] for r in records], gdf.geometry.x)
-    _assert_rounded([r["lat"] for r in records], gdf.geometry.y)
+    _assert_rounded([r["p"][0] for r in records], gdf.geometry.x)
+    _assert_rounded([r["p"][1] for r in records], gdf.geometry.y)
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
