@@ -24,9 +24,14 @@ def scenario(directory: str) -> Scenario:
     return load_scenario(directory)
 
 
-@st.cache_data(show_spinner="Computing coverage…", max_entries=32)
+@st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
 def analysis(directory: str, corridor_km: float, min_gap_m: float) -> Analysis:
-    """Analyse a scenario for all time (cached on the folder and the parameters)."""
+    """Analyse a scenario for all time (cached on the folder and the parameters).
+
+    A resource cache (one shared object, no copy per rerun: unpickling 22,000 detections on
+    every rerun cost more than the rest of the page). Treat the result as read-only:
+    :meth:`Analysis.windowed` returns a new object and nothing in the app mutates it.
+    """
     sc = scenario(directory)
     return analyse(
         sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections,
