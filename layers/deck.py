@@ -243,7 +243,32 @@ def sensors_layer(
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="sensors", get_position="p",
         get_fill_color="c", get_line_color=[20, 20, 20, 255], stroked=True,
-        line_width_min_pixels=1, get_radius=4, radius_units="pixels", pickable=True,
+        line_width_min_pixels=1, get_radius=7, radius_units="pixels", pickable=True,
+    )
+
+
+#: One letter per sensor kind, drawn on the sensor's dot (ASCII, so no font download).
+KIND_SYMBOLS: dict[str, str] = {
+    "camera": "C",
+    "radar": "R",
+    "tower": "T",
+    "ground_sensor": "G",
+    "drone": "D",
+    "other": "O",
+}
+
+
+def sensor_symbols_layer(sensors: gpd.GeoDataFrame) -> pdk.Layer:
+    """A letter for each sensor's kind (see :data:`KIND_SYMBOLS`), drawn over its dot."""
+    _require_wgs84(sensors, "sensors")
+    data = [
+        {"p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)], "t": KIND_SYMBOLS.get(str(k), "O")}
+        for pt, k in zip(sensors.geometry, sensors["kind"], strict=True)
+    ]
+    return pdk.Layer(
+        "TextLayer", data=data, id="sensor_symbols", get_position="p", get_text="t",
+        get_size=10, size_units="pixels", get_color=[255, 255, 255, 255], font_weight=700,
+        get_text_anchor="'middle'", get_alignment_baseline="'center'", pickable=False,
     )
 
 
@@ -415,4 +440,6 @@ def legend_html(
         swatch(style.DETECTION["gap"], "detection in a gap"),
         swatch(style.DETECTION["coverage"], "detection in coverage"),
     ]
+    kinds = " ".join(f"<b>{sym}</b> {kind.replace('_', ' ')}" for kind, sym in KIND_SYMBOLS.items())
+    items.append(f'<span style="margin-right:14px">sensors: {kinds}</span>')
     return f'<div style="font-size:0.85rem;line-height:1.8">{"".join(items)}</div>'

@@ -81,6 +81,9 @@ def build_map(
     }
     order = ["basemap", *[k for k in LAYERS if k != "basemap"]]
     layers = [builders[k]() for k in order if k in shown and (k != "detections" or "detections" in L)]
+    if "sensors" in shown:
+        at = next(i for i, layer in enumerate(layers) if layer.id == "sensors")
+        layers.insert(at + 1, lk.sensor_symbols_layer(L["sensors"]))
     view = lk.view_state((xmin - 0.3, ymin - 0.3, xmax + 0.3, ymax + 0.3))
     return lk.deck(layers, view, height=height)
 
