@@ -538,8 +538,10 @@ def classify_points(
         covered) or ``"outside"`` (outside the corridor).
     in_sector : ndarray of bool, shape (n_points, n_sectors)
     """
-    lon = points.geometry.x.to_numpy(dtype=float)
-    lat = points.geometry.y.to_numpy(dtype=float)
+    xy = shapely.get_coordinates(points.geometry.to_numpy())
+    if len(xy) != len(points):
+        raise ValueError("classify_points needs one non-empty Point per row")
+    lon, lat = xy[:, 0], xy[:, 1]
     # Work in lon/lat: outlines are densified to 500 m first, so their straight edges in
     # degrees follow the analysis-CRS edges to well under a metre, and a million points need
     # no reprojection.

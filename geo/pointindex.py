@@ -5,8 +5,9 @@ million detections against the coverage, the corridor and a dozen sectors would 
 :func:`membership` rasterises all the polygons once on one grid (rasterio, i.e. GDAL), each
 polygon as one bit of a cell's value. A cell that no outline touches is wholly inside or
 wholly outside each polygon, so points there are answered by one array lookup. Only points in
-cells an outline touches (dilated by one cell for safety) go to GEOS. The answer is the same as
-``shapely.contains_xy`` (points exactly on an edge may fall either way, as there).
+cells an outline crosses (found by sampling every edge, then dilated by one cell) go to GEOS.
+The answer is the same as ``shapely.contains_xy`` (points exactly on an edge may fall either
+way, as there).
 """
 
 from __future__ import annotations
@@ -38,6 +39,30 @@ def _dilate(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     grown[:, 1:] |= out[:, :-1]
     grown[:, :-1] |= out[:, 1:]
     return grown
+
+
+def _edge_cells(
+    polys: list[shapely.Geometry], transform: Affine, shape: tuple[int, int], cell: float
+) -> NDArray[np.bool_]:
+    """Cells crossed by any outline: every edge is sampled at half-cell steps.
+
+    Consecutive samples are less than a cell apart, so a cell the edge crosses without a
+    sample in it neighbours a sampled cell; the one-cell dilation that follows covers it.
+    """
+    parts = shapely.get_parts(np.asarray(polys, dtype=object))
+    coords, ring = shapely.get_coordinates(shapely.get_rings(parts), return_index=True)
+    same = ring[1:] == ring[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    steps = np.maximum(np.ceil(np.hypot(*(b - a).T) / (cell / 2)).astype(np.int64), 1)
+    seg = np.repeat(np.arange(a.shape[0]), steps + 1)
+    first = np.concatenate([[0], np.cumsum(steps + 1)[:-1]])
+    t = (np.arange(seg.size) - np.repeat(first, steps + 1)) / np.repeat(steps, steps + 1)
+    pts = a[seg] + t[:, None] * (b[seg] - a[seg])
+    col = np.clip(((pts[:, 0] - transform.c) / cell).astype(np.int64), 0, shape[1] - 1)
+    row = np.clip(((transform.f - pts[:, 1]) / cell).astype(np.int64), 0, shape[0] - 1)
+    mask = np.zeros(shape, dtype=bool)
+    mask[row, col] = True
+    return mask
 
 
 def membership(
@@ -97,12 +122,7 @@ def _grid_membership(
         [(p, 1 << k) for k, p in enumerate(polys)], out_shape=shape, transform=transform,
         dtype="uint32", merge_alg=MergeAlg.add,
     )
-    edge = _dilate(
-        features.rasterize(
-            [(shapely.boundary(p), 1) for p in polys], out_shape=shape, transform=transform,
-            dtype="uint8", all_touched=True,
-        ).astype(bool)
-    )
+    edge = _dilate(_edge_cells(polys, transform, shape, cell))
     inbox = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
     idx = np.flatnonzero(inbox)
     col = np.clip(((x[idx] - (xmin - cell / 2)) / cell).astype(np.int64), 0, ncols - 1)
