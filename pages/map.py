@@ -49,6 +49,10 @@ if sc.detections is not None and len(sc.detections):
     t_from, t_to = side.slider("Time window (UTC)", min_value=t0, max_value=t1, value=(t0, t1), step=timedelta(hours=1), format="YYYY-MM-DD HH:mm", key="window")
     t_from, t_to = t_from.replace(tzinfo=UTC), t_to.replace(tzinfo=UTC)
 
+with side.expander("Input files"):
+    for name, load_report in sc.reports.items():
+        st.caption(f"**{name}** — {load_report.summary()}")
+
 with side.expander("Layers", expanded=True):
     shown = tuple(k for k, label in ui.LAYERS.items() if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}"))
 
