@@ -4,6 +4,8 @@
 
     python -m geo analyse --border B --sensors S [--sectors P] [--detections D]
         [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--out report.json]
+    python -m geo viewshed --dem DEM --lon LON --lat LAT --observer-height-m H --range-m R
+        [--target-height-m 2] [--refraction-coeff 0.13] --out viewshed.tif
 
 Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
 """
@@ -59,7 +61,43 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--time-from", help="only detections at or after this ISO 8601 time")
     a.add_argument("--time-to", help="only detections at or before this ISO 8601 time")
     a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
+
+    v = sub.add_parser(
+        "viewshed",
+        help="what one observer sees over a DEM, as a GeoTIFF",
+        description="Write a uint8 GeoTIFF on the DEM's grid, a window around the observer: "
+        "1 visible, 0 hidden, 255 out of range or no data. Prints a JSON summary.",
+    )
+    # A string, not a Path: GDAL paths such as /vsizip//dir/dem.zip/dem.hgt must stay intact.
+    v.add_argument("--dem", required=True, help="DEM: any raster GDAL reads, any CRS")
+    v.add_argument("--lon", required=True, type=_finite_float, help="observer longitude, degrees")
+    v.add_argument("--lat", required=True, type=_finite_float, help="observer latitude, degrees")
+    v.add_argument("--observer-height-m", required=True, type=_finite_float,
+                   help="observer's eye above the ground, m")
+    v.add_argument("--target-height-m", type=_finite_float, default=settings.TARGET_HEIGHT_M,
+                   help=f"target above the ground, m (default {settings.TARGET_HEIGHT_M:g})")
+    v.add_argument("--range-m", required=True, type=_finite_float, help="range, ground m")
+    v.add_argument("--refraction-coeff", type=_finite_float, default=settings.REFRACTION_COEFF,
+                   help="refraction coefficient k; curvature is corrected with 1 - k "
+                   f"(default {settings.REFRACTION_COEFF:g})")
+    v.add_argument("--out", required=True, type=Path, help="the GeoTIFF to write")
     return parser
+
+
+def run_viewshed(args: argparse.Namespace) -> dict[str, Any]:
+    """Compute the viewshed named by ``args``, write it and return a summary."""
+    from geo.viewshed import viewshed_geotiff
+
+    return viewshed_geotiff(
+        args.dem,
+        args.lon,
+        args.lat,
+        observer_height_m=args.observer_height_m,
+        range_m=args.range_m,
+        out_path=args.out,
+        target_height_m=args.target_height_m,
+        refraction_coeff=args.refraction_coeff,
+    )
 
 
 def run_analyse(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,6 +133,14 @@ def run_analyse(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "viewshed":
+        try:
+            summary = run_viewshed(args)
+        except ValidationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        sys.stdout.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        return 0
     try:
         report = run_analyse(args)
     except ValidationError as exc:

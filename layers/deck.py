@@ -4,6 +4,10 @@ Every builder takes a GeoDataFrame in EPSG:4326 (and refuses anything else, as l
 does), turns it into plain records with a pre-rendered ``tooltip`` text, and returns a
 :class:`pydeck.Layer`. Coordinates are rounded to 5 decimals (about 1 m) to keep the payload
 small. Nothing here fetches tiles: the basemap is the offline country layer.
+
+pydeck sends every plain string keyword as an accessor *expression*: a constant string such as
+a unit must be quoted inside the string (``width_units="'pixels'"``), or deck.gl receives an
+unknown unit, falls back to metres and draws a 7-pixel line 7 × 2^zoom pixels wide.
 """
 
 from __future__ import annotations
@@ -133,7 +137,7 @@ def border_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
     )
     return pdk.Layer(
         "PathLayer", data=data, id="border", get_path="path", get_color=style.BORDER,
-        get_width=3, width_units="pixels", pickable=True,
+        get_width=3, width_units="'pixels'", pickable=True,
     )
 
 
@@ -243,7 +247,7 @@ def sensors_layer(
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="sensors", get_position="p",
         get_fill_color="c", get_line_color=[20, 20, 20, 255], stroked=True,
-        line_width_min_pixels=1, get_radius=7, radius_units="pixels", pickable=True,
+        line_width_min_pixels=1, get_radius=7, radius_units="'pixels'", pickable=True,
     )
 
 
@@ -267,7 +271,7 @@ def sensor_symbols_layer(sensors: gpd.GeoDataFrame) -> pdk.Layer:
     ]
     return pdk.Layer(
         "TextLayer", data=data, id="sensor_symbols", get_position="p", get_text="t",
-        get_size=10, size_units="pixels", get_color=[255, 255, 255, 255], font_weight=700,
+        get_size=10, size_units="'pixels'", get_color=[255, 255, 255, 255], font_weight=700,
         get_text_anchor="'middle'", get_alignment_baseline="'center'", pickable=False,
     )
 
@@ -294,7 +298,7 @@ def gaps_layer(gaps: gpd.GeoDataFrame) -> pdk.Layer:
     )
     return pdk.Layer(
         "PathLayer", data=data, id="gaps", get_path="path", get_color=style.GAP,
-        get_width=7, width_units="pixels", cap_rounded=True, pickable=True, auto_highlight=True,
+        get_width=7, width_units="'pixels'", cap_rounded=True, pickable=True, auto_highlight=True,
     )
 
 
@@ -307,7 +311,7 @@ def overlaps_layer(overlaps: gpd.GeoDataFrame) -> pdk.Layer:
     )
     return pdk.Layer(
         "PathLayer", data=data, id="overlaps", get_path="path", get_color=style.OVERLAP,
-        get_width=3, width_units="pixels", get_dash_array=[4, 3], pickable=True,
+        get_width=3, width_units="'pixels'", get_dash_array=[4, 3], pickable=True,
     )
 
 
@@ -351,7 +355,7 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
     ]
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="detections", get_position="p",
-        get_fill_color="c", get_radius=2.5, radius_units="pixels", radius_min_pixels=1.5,
+        get_fill_color="c", get_radius=2.5, radius_units="'pixels'", radius_min_pixels=1.5,
         pickable=True,
     )
 
@@ -376,12 +380,23 @@ def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
-def view_state(bounds: tuple[float, float, float, float], *, width_px: int = 1000) -> pdk.ViewState:
-    """A view that fits ``bounds`` (min lon, min lat, max lon, max lat)."""
+def view_state(
+    bounds: tuple[float, float, float, float], *, width_px: int = 1000, height_px: int = 620
+) -> pdk.ViewState:
+    """A Web Mercator view that fits ``bounds`` (min lon, min lat, max lon, max lat) in a map of
+    ``width_px`` × ``height_px``."""
     xmin, ymin, xmax, ymax = bounds
-    lon, lat = (xmin + xmax) / 2, (ymin + ymax) / 2
-    span = max(xmax - xmin, (ymax - ymin) / max(math.cos(math.radians(lat)), 0.05), 1e-6)
-    zoom = math.log2(360.0 * width_px / 512.0 / span)
+    lon = (xmin + xmax) / 2
+
+    def merc_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(max(min(lat, 85.0), -85.0)) / 2))
+
+    y0, y1 = merc_y(ymin), merc_y(ymax)
+    lat = math.degrees(2 * math.atan(math.exp((y0 + y1) / 2)) - math.pi / 2)
+    # At zoom z the world is 512·2^z px wide: 360° of longitude, 2π of Mercator y.
+    zoom_x = math.log2(width_px * 360.0 / 512.0 / max(xmax - xmin, 1e-9))
+    zoom_y = math.log2(height_px * 2 * math.pi / 512.0 / max(y1 - y0, 1e-9))
+    zoom = min(zoom_x, zoom_y)
     return pdk.ViewState(longitude=lon, latitude=lat, zoom=max(min(zoom, 16.0), 1.0), pitch=0, bearing=0)
 
 

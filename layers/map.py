@@ -22,11 +22,11 @@ LAYERS: dict[str, str] = {
     "footprints": "Sensor footprints",
     "gap_areas": "Blind areas in corridor",
     "overlap_areas": "Overlap areas",
+    "detections": "Detections",
     "border": "Border",
     "overlaps": "Partner overlap (border)",
     "gaps": "Gaps (border)",
     "sensors": "Sensor positions",
-    "detections": "Detections",
     "basemap": "Country outlines",
 }
 DEFAULT_OFF = {"overlap_areas", "overlaps"}
@@ -84,7 +84,7 @@ def build_map(
     if "sensors" in shown:
         at = next(i for i, layer in enumerate(layers) if layer.id == "sensors")
         layers.insert(at + 1, lk.sensor_symbols_layer(L["sensors"]))
-    view = lk.view_state((xmin - 0.3, ymin - 0.3, xmax + 0.3, ymax + 0.3))
+    view = lk.view_state((xmin - 0.2, ymin - 0.25, xmax + 0.2, ymax + 0.25), height_px=height)
     return lk.deck(layers, view, height=height)
 
 

@@ -34,11 +34,12 @@ BASEMAP_LINE: Final[RGBA] = [160, 155, 145, 255]
 BACKGROUND: Final[RGBA] = [200, 220, 235, 255]
 MUTED: Final[RGBA] = [150, 150, 150, 60]
 
-#: Detection colours by coverage status.
+#: Detection colours by coverage status. Detections in gaps are yellow so they stand out on
+#: the magenta gap line without merging into it.
 DETECTION: Final[dict[str, RGBA]] = {
-    "coverage": [30, 30, 30, 160],
-    "gap": [255, 0, 110, 220],
-    "outside": [110, 110, 110, 120],
+    "coverage": [40, 40, 40, 150],
+    "gap": [255, 214, 0, 255],
+    "outside": [120, 120, 120, 110],
 }
 
 

@@ -7,6 +7,7 @@ reads; plus the sample scenario for the payload size.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 from collections.abc import Callable
 from typing import Any
@@ -378,3 +379,18 @@ def test_sample_deck_layers_are_complete(sample_deck: pdk.Deck) -> None:
     for layer in sample_deck.layers:
         for rec in _records(layer):
             assert rec["tooltip"]
+
+
+def test_constant_strings_reach_deckgl_as_strings() -> None:
+    """pydeck turns bare strings into expressions: units must arrive as 'pixels', not @@=pixels."""
+    from geo.analysis import analyse
+    from geo.scenario import load_scenario
+    from layers.map import LAYERS, build_map
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "sample_data")
+    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections)
+    spec = json.loads(build_map(result, shown=list(LAYERS)).to_json())
+    for layer in spec["layers"]:
+        for key, value in layer.items():
+            if key.endswith("Units"):
+                assert value == "@@='pixels'" or value in ("pixels", "meters", "common"), (layer["id"], key, value)
