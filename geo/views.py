@@ -6,7 +6,12 @@ Pure functions of an analysis report, so the app, the exports and tests share th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from geo.analysis import Analysis
 
 JOINT = "Joint view"
 
@@ -97,3 +102,31 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
         detections_in_gaps=p.get("detections_in_gaps", 0),
         **common,
     )
+
+
+def detections_in_gap(result: Analysis, segment: int, start_km: float, end_km: float) -> gpd.GeoDataFrame:
+    """Detections in the blind corridor along one gap (in the analysis' time window).
+
+    A detection belongs to the gap when it is in the corridor but in no footprint, and its
+    nearest border point lies on the gap's stretch (``segment``, ``start_km``–``end_km``).
+    """
+    from geo.analysis import nearest_chainage
+
+    det = result.layers.get("detections")
+    if det is None or result.border is None or not len(det):
+        return det.iloc[0:0] if det is not None else det
+    blind = det[det["coverage_status"] == "gap"]
+    seg, km, _ = nearest_chainage(result.border, blind)
+    return blind[(seg == segment) & (km >= start_km) & (km <= end_km)].reset_index(drop=True)
+
+
+def detections_in_sector(result: Analysis, sector_id: str) -> gpd.GeoDataFrame:
+    """Detections inside one sector (in the analysis' time window)."""
+    det = result.layers.get("detections")
+    ids = [s["sector_id"] for s in result.report["sectors"]]
+    if sector_id not in ids:
+        raise ValueError(f"unknown sector {sector_id!r}; expected one of {ids}")
+    if det is None or not len(det):
+        return det
+    inside = det["sector_ids"].str.split(",").map(lambda xs: sector_id in xs)
+    return det[inside.to_numpy(dtype=bool)].reset_index(drop=True)

@@ -9,9 +9,8 @@ import streamlit as st
 
 import ui
 from geo import settings
-from geo.analysis import nearest_chainage
 from geo.errors import ValidationError
-from geo.views import JOINT, headline
+from geo.views import JOINT, detections_in_gap, detections_in_sector, headline
 from layers import deck as lk
 from layers.style import partner_colors
 
@@ -94,9 +93,7 @@ if picked.get("gaps"):
     if entry:
         st.write(f"{entry['length_km']:,.2f} km blind · sectors: {', '.join(entry['sector_ids']) or 'none (unassigned)'} · partners: {', '.join(entry['partners']) or '–'}")
     if det is not None and len(det):
-        blind = det[det["coverage_status"] == "gap"]
-        seg, km, _ = nearest_chainage(result.border, blind)
-        inside = blind[(seg == g["segment"]) & (km >= g["start_km"]) & (km <= g["end_km"])]
+        inside = detections_in_gap(result, g["segment"], g["start_km"], g["end_km"])
         st.write(f"**{len(inside):,} detections** in the blind corridor along this gap in the time window.")
         st.dataframe(pd.DataFrame(inside.drop(columns="geometry")), hide_index=True, width="stretch")
 elif picked.get("sectors"):
@@ -105,7 +102,7 @@ elif picked.get("sectors"):
     st.subheader(f"Sector {sid} ({sec['partner']})")
     st.write(f"{sec['border_km']:,.1f} km of border, {sec['coverage_pct']:.1f} % covered · {sec['detections']:,} detections in the time window")
     if det is not None and len(det):
-        inside = det[det["sector_ids"].str.split(",").map(lambda ids: sid in ids)]
+        inside = detections_in_sector(result, sid)
         st.dataframe(pd.DataFrame(inside.drop(columns="geometry")), hide_index=True, width="stretch")
 else:
     st.caption("Click a gap or a sector on the map to see its details and the detections inside it.")

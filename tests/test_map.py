@@ -92,3 +92,32 @@ def test_headline_of_a_partner_is_its_sectors(sample, partner):
     assert h.detections_in_gaps == int((in_mine & (det["coverage_status"] == "gap")).sum())
     with pytest.raises(ValueError, match="unknown partner"):
         headline(rep, "XX")
+
+
+def test_detections_in_a_gap_are_blind_and_beside_it(sample):
+    from pyproj import Geod
+
+    from geo.views import detections_in_gap
+
+    gap = max(sample.report["gaps"], key=lambda g: g["length_km"])
+    inside = detections_in_gap(sample, gap["segment"], gap["start_km"], gap["end_km"])
+    assert len(inside) > 0
+    assert (inside["coverage_status"] == "gap").all()
+    # Outside truth: each one is nearer (geodesically) to the gap's own line than to the rest
+    # of the border, within the corridor depth.
+    gaps = sample.layers["gaps"]
+    gap_line = gaps.geometry[(gaps["segment"] == gap["segment"]) & (gaps["start_km"] == gap["start_km"])].iloc[0]
+    geod = Geod(ellps="WGS84")
+    coords = np.asarray(gap_line.coords)
+    for pt in inside.geometry[:50]:
+        d = geod.inv(np.full(len(coords), pt.x), np.full(len(coords), pt.y), coords[:, 0], coords[:, 1])[2].min()
+        assert d <= sample.report["parameters"]["corridor_km"] * 1000 * 1.05
+
+
+def test_detections_in_a_sector(sample):
+    from geo.views import detections_in_sector
+
+    for sec in sample.report["sectors"]:
+        assert len(detections_in_sector(sample, sec["sector_id"])) == sec["detections"]
+    with pytest.raises(ValueError, match="unknown sector"):
+        detections_in_sector(sample, "nope")
