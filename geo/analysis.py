@@ -528,12 +528,12 @@ def classify_points(
     corridor: shapely.Geometry,
     coverage: shapely.Geometry,
     sectors: NDArray[np.object_],
-) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+) -> tuple[pd.Categorical, NDArray[np.bool_]]:
     """Classify points against the corridor, the coverage and the sectors.
 
     Returns
     -------
-    status : ndarray of str
+    status : pandas.Categorical
         ``"coverage"`` (in the corridor and covered), ``"gap"`` (in the corridor, not
         covered) or ``"outside"`` (outside the corridor).
     in_sector : ndarray of bool, shape (n_points, n_sectors)
@@ -548,7 +548,8 @@ def classify_points(
     polys = to_lonlat(shapely.segmentize(np.asarray([corridor, coverage, *sectors], dtype=object), 500.0), acrs)
     member = pointindex.membership(list(polys), lon, lat)
     in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
-    status = np.where(in_corr, np.where(in_cov, "coverage", "gap"), "outside").astype(object)
+    codes = np.where(in_corr, np.where(in_cov, 0, 1), 2).astype(np.int8)
+    status = pd.Categorical.from_codes(codes, categories=["coverage", "gap", "outside"])
     return status, in_sector
 
 

@@ -5,7 +5,8 @@ million detections against the coverage, the corridor and a dozen sectors would 
 :func:`membership` rasterises all the polygons once on one grid (rasterio, i.e. GDAL), each
 polygon as one bit of a cell's value. A cell that no outline touches is wholly inside or
 wholly outside each polygon, so points there are answered by one array lookup. Only points in
-cells an outline crosses (found by sampling every edge, then dilated by one cell) go to GEOS.
+cells that polygon's outline crosses (found by sampling every edge, then dilated by one cell)
+are checked by GEOS, and only against that polygon.
 The answer is the same as ``shapely.contains_xy`` (points exactly on an edge may fall either
 way, as there).
 """
@@ -41,18 +42,21 @@ def _dilate(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
     return grown
 
 
-def _edge_cells(
+def _edge_bits(
     polys: list[shapely.Geometry], transform: Affine, shape: tuple[int, int], cell: float
-) -> NDArray[np.bool_]:
-    """Cells crossed by any outline: every edge is sampled at half-cell steps.
+) -> NDArray[np.uint32]:
+    """Cells crossed by each outline, as bit ``k`` for ``polys[k]``.
 
-    Consecutive samples are less than a cell apart, so a cell the edge crosses without a
-    sample in it neighbours a sampled cell; the one-cell dilation that follows covers it.
+    Every edge is sampled at half-cell steps. Consecutive samples are less than a cell apart,
+    so a cell an edge crosses without a sample in it neighbours a sampled cell; the one-cell
+    dilation that follows covers it.
     """
-    parts = shapely.get_parts(np.asarray(polys, dtype=object))
-    coords, ring = shapely.get_coordinates(shapely.get_rings(parts), return_index=True)
+    parts, part_poly = shapely.get_parts(np.asarray(polys, dtype=object), return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    owner = part_poly[ring_part[ring]]
     same = ring[1:] == ring[:-1]
-    a, b = coords[:-1][same], coords[1:][same]
+    a, b, k = coords[:-1][same], coords[1:][same], owner[:-1][same]
     steps = np.maximum(np.ceil(np.hypot(*(b - a).T) / (cell / 2)).astype(np.int64), 1)
     seg = np.repeat(np.arange(a.shape[0]), steps + 1)
     first = np.concatenate([[0], np.cumsum(steps + 1)[:-1]])
@@ -60,9 +64,11 @@ def _edge_cells(
     pts = a[seg] + t[:, None] * (b[seg] - a[seg])
     col = np.clip(((pts[:, 0] - transform.c) / cell).astype(np.int64), 0, shape[1] - 1)
     row = np.clip(((transform.f - pts[:, 1]) / cell).astype(np.int64), 0, shape[0] - 1)
-    mask = np.zeros(shape, dtype=bool)
-    mask[row, col] = True
-    return mask
+    flat = row * shape[1] + col
+    bits = np.zeros(shape[0] * shape[1], dtype=np.uint32)
+    for j in np.unique(k):
+        bits[flat[k[seg] == j]] |= np.uint32(1 << int(j))
+    return bits.reshape(shape)
 
 
 def membership(
@@ -122,15 +128,21 @@ def _grid_membership(
         [(p, 1 << k) for k, p in enumerate(polys)], out_shape=shape, transform=transform,
         dtype="uint32", merge_alg=MergeAlg.add,
     )
-    edge = _dilate(_edge_cells(polys, transform, shape, cell))
+    edge = _dilate(_edge_bits(polys, transform, shape, cell))
     inbox = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
     idx = np.flatnonzero(inbox)
     col = np.clip(((x[idx] - (xmin - cell / 2)) / cell).astype(np.int64), 0, ncols - 1)
     row = np.clip((((ymax + cell / 2) - y[idx]) / cell).astype(np.int64), 0, nrows - 1)
-    on_edge = edge[row, col]
-    clear, exact = idx[~on_edge], idx[on_edge]
-    values = bits[row[~on_edge], col[~on_edge]]
+    k_max = len(polys)
+
+    def unpack(words: NDArray[np.uint32]) -> NDArray[np.bool_]:
+        as_bytes = np.ascontiguousarray(words.astype("<u4")).view(np.uint8).reshape(-1, 4)
+        return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :k_max].view(bool)
+
+    inside = unpack(bits[row, col])
+    near = unpack(edge[row, col])
+    out[np.ix_(idx, columns)] = inside
     for k, (j, p) in enumerate(zip(columns, polys, strict=True)):
-        out[clear, j] = (values >> k) & 1 == 1
+        exact = idx[near[:, k]]
         if exact.size:
             out[exact, j] = shapely.contains_xy(p, x[exact], y[exact])
