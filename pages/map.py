@@ -79,33 +79,35 @@ c[5].metric("Detections in gaps", f"{head.detections_in_gaps:,}", help=f"of {hea
 
 # ---- map -----------------------------------------------------------------------------------
 deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown)
-event = st.pydeck_chart(deck, height=620, on_select="rerun", selection_mode="single-object", key="map")
+map_col, info_col = st.columns([3, 1])
+with map_col:
+    event = st.pydeck_chart(deck, height=620, on_select="rerun", selection_mode="single-object", key="map")
 colors = partner_colors(rep["partners"])
 st.html(lk.legend_html(colors, partner_names={p: v.get("name", p) for p, v in sc.partners.items()}))
 
-# ---- selection: a gap or a sector and the detections inside it ------------------------------
-picked = (event.selection.get("objects", {}) if event and event.selection else {}) or {}
+# ---- selection, beside the map: a gap or a sector and the detections inside it -------------
+picked = ((event or {}).get("selection") or {}).get("objects") or {}
 det = result.layers.get("detections")
-if picked.get("gaps"):
-    g = picked["gaps"][0]
-    st.subheader(f"Gap: segment {g['segment']}, km {g['start_km']:,.2f}–{g['end_km']:,.2f}")
-    entry = next((x for x in rep["gaps"] if x["segment"] == g["segment"] and abs(x["start_km"] - g["start_km"]) < 1e-6), None)
-    if entry:
-        st.write(f"{entry['length_km']:,.2f} km blind · sectors: {', '.join(entry['sector_ids']) or 'none (unassigned)'} · partners: {', '.join(entry['partners']) or '–'}")
-    if det is not None and len(det):
-        inside = detections_in_gap(result, g["segment"], g["start_km"], g["end_km"])
-        st.write(f"**{len(inside):,} detections** in the blind corridor along this gap in the time window.")
-        st.dataframe(pd.DataFrame(inside.drop(columns="geometry")), hide_index=True, width="stretch")
-elif picked.get("sectors"):
-    sid = picked["sectors"][0]["sector_id"]
-    sec = next(x for x in rep["sectors"] if x["sector_id"] == sid)
-    st.subheader(f"Sector {sid} ({sec['partner']})")
-    st.write(f"{sec['border_km']:,.1f} km of border, {sec['coverage_pct']:.1f} % covered · {sec['detections']:,} detections in the time window")
-    if det is not None and len(det):
-        inside = detections_in_sector(result, sid)
-        st.dataframe(pd.DataFrame(inside.drop(columns="geometry")), hide_index=True, width="stretch")
-else:
-    st.caption("Click a gap or a sector on the map to see its details and the detections inside it.")
+with info_col:
+    if picked.get("gaps"):
+        g = picked["gaps"][0]
+        st.subheader(f"Gap: segment {g['segment']}, km {g['start_km']:,.2f}–{g['end_km']:,.2f}")
+        entry = next((x for x in rep["gaps"] if x["segment"] == g["segment"] and abs(x["start_km"] - g["start_km"]) < 1e-6), None)
+        if entry:
+            st.write(f"{entry['length_km']:,.2f} km blind · sectors: {', '.join(entry['sector_ids']) or 'none (unassigned)'} · partners: {', '.join(entry['partners']) or '–'}")
+        if det is not None and len(det):
+            inside = detections_in_gap(result, g["segment"], g["start_km"], g["end_km"])
+            st.write(f"**{len(inside):,} detections** in the blind corridor along this gap in the time window.")
+            st.dataframe(pd.DataFrame(inside.drop(columns="geometry")), hide_index=True, width="stretch", height=420)
+    elif picked.get("sectors"):
+        sid = picked["sectors"][0]["sector_id"]
+        sec = next(x for x in rep["sectors"] if x["sector_id"] == sid)
+        st.subheader(f"Sector {sid} ({sec['partner']})")
+        st.write(f"{sec['border_km']:,.1f} km of border, {sec['coverage_pct']:.1f} % covered · {sec['detections']:,} detections in the time window")
+        if det is not None and len(det):
+            st.dataframe(pd.DataFrame(detections_in_sector(result, sid).drop(columns="geometry")), hide_index=True, width="stretch", height=420)
+    else:
+        st.caption("Click a gap or a sector on the map to see its details and the detections inside it here.")
 
 # ---- gap table -----------------------------------------------------------------------------
 st.subheader(f"Gaps in the {head.scope}, longest first")

@@ -119,3 +119,31 @@ def test_gap_table_lists_gaps_longest_first(app, sample):
     assert len(table) == len(result.report["gaps"])
     assert list(table["length_km"]) == sorted(table["length_km"], reverse=True)
     assert JOINT == app.selectbox(key="partner").value
+
+
+def _click(at: AppTest, layer_id: str, pick) -> None:
+    """Simulate a pydeck selection of the first record of ``layer_id`` matching ``pick``."""
+    layer = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == layer_id)
+    index, record = next((i, rec) for i, rec in enumerate(layer["data"]) if pick(rec))
+    at.session_state["map"] = {"selection": {"indices": {layer_id: [index]}, "objects": {layer_id: [record]}}}
+    at.run()
+    assert not at.exception
+
+
+def test_clicking_a_gap_shows_it_and_its_detections(app, sample):
+    _, result = sample
+    longest = max(result.report["gaps"], key=lambda g: g["length_km"])
+    _click(app, "gaps", lambda rec: rec["start_km"] == longest["start_km"])
+    assert any(f"km {longest['start_km']:,.2f}" in s.value for s in app.subheader)
+    table = app.dataframe[0].value
+    assert len(table) > 0 and set(table["coverage_status"]) == {"gap"}
+
+
+def test_clicking_a_sector_lists_its_detections(app, sample):
+    _, result = sample
+    sec = result.report["sectors"][0]
+    _click(app, "sectors", lambda rec: rec["sector_id"] == sec["sector_id"])
+    assert any(f"Sector {sec['sector_id']}" in s.value for s in app.subheader)
+    table = app.dataframe[0].value
+    assert len(table) == sec["detections"]
+    assert all(sec["sector_id"] in ids.split(",") for ids in table["sector_ids"])
