@@ -22,6 +22,8 @@ except ValidationError as exc:
     st.error(f"The scenario could not be loaded: {exc}")
     st.stop()
 
+st.set_page_config(page_title=f"{sc.name} — Limes")
+
 # ---- sidebar: view, parameters, time window, layers --------------------------------------
 partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
 options = [JOINT, *partners]
