@@ -100,15 +100,20 @@ def basemap_layer(countries: gpd.GeoDataFrame | None = None) -> pdk.Layer:
     if countries is None:
         countries = load_countries()
     _require_wgs84(countries, "basemap")
-    data = _polygon_records(
-        countries, lambda r: {"tooltip": _tooltip("Country", {"name": r.get("name")})}
+    land = _polygon_records(
+        countries,
+        lambda r: {"fill": style.BASEMAP_FILL, "tooltip": _tooltip("Country", {"name": r.get("name")})},
     )
+    # Sea: one rectangle under the countries, so water reads as water in every theme.
+    xmin, ymin, xmax, ymax = countries.total_bounds if len(countries) else (-180.0, -85.0, 180.0, 85.0)
+    sea_ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
+    sea = {"polygon": [sea_ring], "fill": style.BACKGROUND, "tooltip": "<b>Sea</b>"}
     return pdk.Layer(
         "PolygonLayer",
-        data=data,
+        data=[sea, *land],
         id="basemap",
         get_polygon="polygon",
-        get_fill_color=style.BASEMAP_FILL,
+        get_fill_color="fill",
         get_line_color=style.BASEMAP_LINE,
         line_width_min_pixels=1,
         stroked=True,
@@ -429,7 +434,6 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 640) -> 
         map_provider=None,
         height=height,
         tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}},
-        parameters={"clearColor": [c / 255 for c in style.BACKGROUND]},
     )
 
 
