@@ -1,0 +1,1 @@
+"""Limes geospatial core: loading, validation and coverage analysis (no Streamlit here)."""

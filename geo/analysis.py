@@ -11,8 +11,8 @@ analysis CRS with areas measured on the ellipsoid (:mod:`geo.projection`).
 
 from __future__ import annotations
 
-import itertools
 import copy
+import itertools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +24,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo import intervals as iv
-from geo import pointindex
-from geo import settings
+from geo import pointindex, settings
 from geo.border import Border, prepare_border
 from geo.errors import ValidationError
 from geo.footprints import FootprintParams, footprint_polygons, segment_intervals

@@ -130,7 +130,7 @@ def _merge_in_input_order(lines: NDArray[np.object_]) -> tuple[list[shapely.Line
     else:
         mid = shapely.line_interpolate_point(lines, 0.5, normalized=True)
         owner = np.argmin(shapely.distance(mid[:, None], merged[None, :]), axis=1)
-    order, first_input = [], []
+    order = []
     for j in range(merged.size):
         members = np.flatnonzero(owner == j)
         first = int(members.min()) if members.size else lines.size + j

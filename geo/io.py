@@ -592,7 +592,7 @@ def _sector_columns(ctx: _Ctx) -> dict[str, Any]:
 
 
 def _sensor_columns(ctx: _Ctx) -> dict[str, Any]:
-    rej, n = ctx.rej, len(ctx.raw.attrs)
+    rej = ctx.rej
     sensor_id = _required_text(ctx, "sensor_id", "a sensor id")
     partner = _required_text(ctx, "partner", "the partner operating the sensor")
 

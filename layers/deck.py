@@ -388,8 +388,10 @@ def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
 def view_state(
     bounds: tuple[float, float, float, float], *, width_px: int = 1000, height_px: int = 620
 ) -> pdk.ViewState:
-    """A Web Mercator view that fits ``bounds`` (min lon, min lat, max lon, max lat) in a map of
-    ``width_px`` × ``height_px``."""
+    """Return a Web Mercator view that fits ``bounds`` in a map of the given size.
+
+    ``bounds`` is (min lon, min lat, max lon, max lat); the map is ``width_px`` × ``height_px``.
+    """
     xmin, ymin, xmax, ymax = bounds
     lon = (xmin + xmax) / 2
 

@@ -62,28 +62,28 @@ def build_map(
     unknown = shown - set(LAYERS)
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; expected some of {list(LAYERS)}")
-    L = result.layers
+    lay = result.layers
     colors = partner_colors(result.report["partners"])
     corridor_km = result.report["parameters"]["corridor_km"]
-    xmin, ymin, xmax, ymax = L["corridor"].total_bounds
+    xmin, ymin, xmax, ymax = lay["corridor"].total_bounds
     builders: dict[str, Callable[[], pdk.Layer]] = {
         "basemap": lambda: lk.basemap_layer(lk.load_countries((xmin - 6, ymin - 4, xmax + 6, ymax + 4))),
-        "corridor": lambda: lk.corridor_layer(L["corridor"], corridor_km=corridor_km),
-        "sectors": lambda: lk.sectors_layer(L["sectors"], colors, highlight=partner),
-        "footprints": lambda: lk.footprints_layer(L["footprints"], colors, highlight=partner),
-        "gap_areas": lambda: lk.areas_layer(L["gap_areas"], kind="gap"),
-        "overlap_areas": lambda: lk.areas_layer(L["overlap_areas"], kind="overlap"),
-        "border": lambda: lk.border_layer(L["border"]),
-        "overlaps": lambda: lk.overlaps_layer(L["overlaps"]),
-        "gaps": lambda: lk.gaps_layer(L["gaps"]),
-        "sensors": lambda: lk.sensors_layer(L["sensors"], colors, highlight=partner),
+        "corridor": lambda: lk.corridor_layer(lay["corridor"], corridor_km=corridor_km),
+        "sectors": lambda: lk.sectors_layer(lay["sectors"], colors, highlight=partner),
+        "footprints": lambda: lk.footprints_layer(lay["footprints"], colors, highlight=partner),
+        "gap_areas": lambda: lk.areas_layer(lay["gap_areas"], kind="gap"),
+        "overlap_areas": lambda: lk.areas_layer(lay["overlap_areas"], kind="overlap"),
+        "border": lambda: lk.border_layer(lay["border"]),
+        "overlaps": lambda: lk.overlaps_layer(lay["overlaps"]),
+        "gaps": lambda: lk.gaps_layer(lay["gaps"]),
+        "sensors": lambda: lk.sensors_layer(lay["sensors"], colors, highlight=partner),
         "detections": lambda: _detections(result),
     }
     order = ["basemap", *[k for k in LAYERS if k != "basemap"]]
-    layers = [builders[k]() for k in order if k in shown and (k != "detections" or "detections" in L)]
+    layers = [builders[k]() for k in order if k in shown and (k != "detections" or "detections" in lay)]
     if "sensors" in shown:
         at = next(i for i, layer in enumerate(layers) if layer.id == "sensors")
-        layers.insert(at + 1, lk.sensor_symbols_layer(L["sensors"]))
+        layers.insert(at + 1, lk.sensor_symbols_layer(lay["sensors"]))
     view = lk.view_state((xmin - 0.2, ymin - 0.25, xmax + 0.2, ymax + 0.25), height_px=height)
     return lk.deck(layers, view, height=height)
 
