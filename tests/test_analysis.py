@@ -322,3 +322,17 @@ def test_layers_are_wgs84_and_match_the_report(setting):
     assert len(gaps) == len(a.report["gaps"])
     for geom, g in zip(gaps.geometry, a.report["gaps"]):
         assert GEOD.geometry_length(geom) / 1000 == pytest.approx(g["length_km"], rel=1e-4)
+
+
+@pytest.mark.parametrize(("lat0", "azimuth"), [(75.0, 90.0), (-45.0, 90.0), (-60.0, 45.0), (20.0, 135.0)])
+def test_long_borders_anywhere_are_geodesic(lat0, azimuth):
+    """High latitudes, the southern hemisphere, oblique borders: still within 0.5 % (here ~1e-5)."""
+    line = geodesic_border(-10.0, lat0, azimuth, 3_000_000.0, n=400)
+    start = np.asarray(line.coords)[0]
+    dists = np.arange(50_000.0, 3_000_000.0, 100_000.0)
+    lon, lat, _ = GEOD.fwd(np.full(dists.size, start[0]), np.full(dists.size, start[1]), np.full(dists.size, azimuth), dists)
+    rep = analyse(border_gdf(line), sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat)])).report
+    length_m = GEOD.geometry_length(line)
+    assert rep["border"]["length_km"] == pytest.approx(length_m / 1000, rel=1e-5)
+    assert rep["border"]["covered_km"] == pytest.approx(dists.size * 20.0, rel=1e-4)
+    assert rep["corridor"]["area_km2"] == pytest.approx((2 * 5_000 * length_m + math.pi * 5_000**2) / 1e6, rel=1e-3)
