@@ -6,6 +6,9 @@
         [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--out report.json]
     python -m geo viewshed --dem DEM --lon LON --lat LAT --observer-height-m H --range-m R
         [--target-height-m 2] [--refraction-coeff 0.13] --out viewshed.tif
+    python -m geo export --border B --sensors S [--sectors P] [--detections D]
+        [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--partner P]
+        --format geojson|gpkg|kml|csv --out PATH
 
 Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
 """
@@ -34,18 +37,8 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m geo", description="Limes: border coverage analysis."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    a = sub.add_parser(
-        "analyse",
-        aliases=["analyze"],
-        help="coverage report of a border by sensors, as JSON",
-        description="Compute where the border and its corridor are covered by sensors and "
-        "where they are not; write the report as JSON.",
-    )
+def _add_analysis_args(a: argparse.ArgumentParser) -> None:
+    """Add the input and analysis options shared by ``analyse`` and ``export``."""
     a.add_argument("--border", required=True, type=Path, help="border lines (any supported format)")
     a.add_argument("--sensors", required=True, type=Path, help="sensor points")
     a.add_argument("--sectors", type=Path, help="patrol sector polygons")
@@ -60,6 +53,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--time-from", help="only detections at or after this ISO 8601 time")
     a.add_argument("--time-to", help="only detections at or before this ISO 8601 time")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m geo", description="Limes: border coverage analysis."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser(
+        "analyse",
+        aliases=["analyze"],
+        help="coverage report of a border by sensors, as JSON",
+        description="Compute where the border and its corridor are covered by sensors and "
+        "where they are not; write the report as JSON.",
+    )
+    _add_analysis_args(a)
     a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
 
     v = sub.add_parser(
@@ -81,6 +89,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="refraction coefficient k; curvature is corrected with 1 - k "
                    f"(default {settings.REFRACTION_COEFF:g})")
     v.add_argument("--out", required=True, type=Path, help="the GeoTIFF to write")
+
+    e = sub.add_parser(
+        "export",
+        help="the map layers (gaps, coverage, overlaps, sectors, detections) as files",
+        description="Run the analysis and export its map layers for briefings: GeoJSON or CSV "
+        "(a directory, one file per layer), GeoPackage or KML (one file). Prints a JSON summary.",
+    )
+    _add_analysis_args(e)
+    e.add_argument("--partner", help="export only this partner's view")
+    # Not argparse choices: an unknown format is reported like any other invalid input.
+    e.add_argument("--format", required=True, help="geojson, gpkg, kml or csv")
+    e.add_argument("--out", required=True, type=Path,
+                   help="directory (geojson, csv) or file (gpkg, kml) to write")
     return parser
 
 
@@ -100,8 +121,8 @@ def run_viewshed(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def run_analyse(args: argparse.Namespace) -> dict[str, Any]:
-    """Load the inputs named by ``args``, analyse them and return the report."""
+def _load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Load the inputs named by ``args`` and analyse them; return the analysis and inputs."""
     from geo import io
     from geo.analysis import analyse
 
@@ -123,11 +144,30 @@ def run_analyse(args: argparse.Namespace) -> dict[str, Any]:
         time_from=args.time_from,
         time_to=args.time_to,
     )
+    return result, inputs
+
+
+def run_analyse(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the inputs named by ``args``, analyse them and return the report."""
+    result, inputs = _load_and_analyse(args)
     report = result.report
     if "detections" in inputs:
         report["detections"]["naive_times_assumed_utc"] = inputs["detections"].naive_times
     report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
     return report
+
+
+def run_export(args: argparse.Namespace) -> dict[str, Any]:
+    """Analyse the inputs named by ``args``, write the export and return its summary."""
+    from geo.export import FORMATS, export_layers, write_export
+
+    if args.format not in FORMATS:
+        raise ValidationError(
+            f"--format: expected one of {', '.join(FORMATS)}, got {args.format!r}"
+        )
+    result, _ = _load_and_analyse(args)
+    layers = export_layers(result, partner=args.partner)
+    return write_export(layers, args.out, fmt=args.format)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -140,6 +180,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         sys.stdout.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        return 0
+    if args.command == "export":
+        try:
+            summary = run_export(args)
+        except ValidationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except FileNotFoundError as exc:
+            print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
+            return 2
+        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         return 0
     try:
         report = run_analyse(args)

@@ -1,0 +1,253 @@
+"""``python -m geo export``: every format written, read back with GDAL/pandas and counted.
+
+Expected counts come from :func:`geo.analysis.analyse` on the same sample inputs, filtered
+here independently of :mod:`geo.export`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from geo import io
+from geo.analysis import analyse
+from geo.errors import ValidationError
+from geo.export import escape_csv_cell, escape_csv_frame, export_layers, write_export
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+BORDER = SAMPLE / "border.geojson"
+SENSORS = SAMPLE / "sensors.csv"
+SECTORS = SAMPLE / "sectors.geojson"
+DETECTIONS = SAMPLE / "detections.csv"
+TIME_FROM = "2026-11-02T00:00:00Z"
+TIME_TO = "2026-11-05T00:00:00Z"
+LAYER_NAMES = ["gaps", "coverage", "overlaps", "sectors", "detections"]
+
+
+def _inputs(detections: Path = DETECTIONS) -> list[str]:
+    return ["--border", str(BORDER), "--sensors", str(SENSORS), "--sectors", str(SECTORS),
+            "--detections", str(detections)]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "geo", "export", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def analysis() -> Any:
+    border, _ = io.read_border(BORDER)
+    sensors, _ = io.read_sensors(SENSORS)
+    sectors, _ = io.read_sectors(SECTORS)
+    detections, _ = io.read_detections(DETECTIONS)
+    return analyse(border, sensors, sectors=sectors, detections=detections,
+                   time_from=TIME_FROM, time_to=TIME_TO)
+
+
+@pytest.fixture(scope="module")
+def expected(analysis: Any) -> dict[str, int]:
+    lay = analysis.layers
+    return {
+        "gaps": len(lay["gaps"]),
+        "coverage": int((lay["footprints"]["status"] == "active").sum()),
+        "overlaps": len(lay["overlaps"]),
+        "sectors": len(lay["sectors"]),
+        "detections": len(lay["detections"]),
+    }
+
+
+def _read_counts(fmt: str, out: Path) -> dict[str, int]:
+    if fmt == "geojson":
+        return {p.stem: len(pyogrio.read_dataframe(p)) for p in sorted(out.glob("*.geojson"))}
+    if fmt == "csv":
+        return {p.stem: len(pd.read_csv(p)) for p in sorted(out.glob("*.csv"))}
+    driver = "LIBKML" if fmt == "kml" else None
+    return {
+        str(name): pyogrio.read_info(out, layer=str(name), driver=driver)["features"]
+        for name, _ in pyogrio.list_layers(out)
+    }
+
+
+@pytest.mark.parametrize(
+    ("fmt", "out_name"),
+    [("geojson", "geojson_dir"), ("gpkg", "limes.gpkg"), ("kml", "limes.kml"),
+     ("csv", "csv_dir")],
+)
+def test_each_format_round_trips_the_layer_counts(
+    tmp_path: Path, fmt: str, out_name: str, expected: dict[str, int]
+) -> None:
+    out = tmp_path / out_name
+    proc = _run(*_inputs(), "--time-from", TIME_FROM, "--time-to", TIME_TO,
+                "--format", fmt, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary == {"format": fmt, "out": str(out), "layers": expected}
+    counts = _read_counts(fmt, out)
+    assert counts == expected
+    if fmt in ("gpkg", "kml"):
+        assert out.is_file()
+        assert [str(n) for n, _ in pyogrio.list_layers(out)] == LAYER_NAMES
+
+
+def test_geojson_is_lonlat_with_joined_lists(tmp_path: Path, analysis: Any) -> None:
+    write_export(export_layers(analysis), tmp_path, fmt="geojson")
+    gaps = gpd.read_file(tmp_path / "gaps.geojson")
+    assert gaps.crs.to_epsg() == 4326
+    want = [",".join(v) for v in analysis.layers["gaps"]["partners"]]
+    assert gaps["partners"].tolist() == want
+    minx, miny, maxx, maxy = gaps.total_bounds
+    assert 20 < minx < maxx < 30
+    assert 50 < miny < maxy < 60
+
+
+def test_kml_has_one_folder_per_layer_with_names(tmp_path: Path, analysis: Any) -> None:
+    out = tmp_path / "brief.kml"
+    write_export(export_layers(analysis), out, fmt="kml")
+    text = out.read_text(encoding="utf-8")
+    for name in LAYER_NAMES:
+        assert f'<Folder id="{name}">' in text
+    assert "<description>" in text
+    # The plain KML driver (as other clients parse it) sees the same layers.
+    assert [str(n) for n, _ in pyogrio.list_layers(out)] == LAYER_NAMES
+    det = pyogrio.read_dataframe(out, layer="detections", driver="KML")
+    assert len(det) == len(analysis.layers["detections"])
+    sectors = pyogrio.read_dataframe(out, layer="sectors", driver="LIBKML")
+    assert sorted(sectors["Name"]) == sorted(analysis.layers["sectors"]["sector_id"])
+
+
+def test_export_layers_does_not_change_the_analysis(analysis: Any) -> None:
+    before = {k: v.copy() for k, v in analysis.layers.items()}
+    layers = export_layers(analysis, partner="LTU")
+    layers["sectors"]["partner"] = "X"
+    for k, v in before.items():
+        pd.testing.assert_frame_equal(analysis.layers[k], v)
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv"])
+def test_partner_exports_only_its_view(tmp_path: Path, fmt: str, analysis: Any) -> None:
+    out = tmp_path / ("ltu.gpkg" if fmt == "gpkg" else "ltu")
+    proc = _run(*_inputs(), "--time-from", TIME_FROM, "--time-to", TIME_TO,
+                "--partner", "LTU", "--format", fmt, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    lay = analysis.layers
+    ltu_ids = set(lay["sectors"].loc[lay["sectors"]["partner"] == "LTU", "sector_id"])
+    fp = lay["footprints"]
+    want = {
+        "gaps": int(lay["gaps"]["partners"].map(lambda p: "LTU" in p).sum()),
+        "coverage": int(((fp["partner"] == "LTU") & (fp["status"] == "active")).sum()),
+        "sectors": len(ltu_ids),
+        "detections": int(lay["detections"]["sector_ids"].map(
+            lambda s: bool(ltu_ids & set(s.split(",")))).sum()),
+    }
+    assert 0 < want["gaps"] < len(lay["gaps"])
+    assert json.loads(proc.stdout)["layers"] == want
+
+    def read(name: str) -> pd.DataFrame:
+        if fmt == "gpkg":
+            return pyogrio.read_dataframe(out, layer=name)
+        return pd.read_csv(out / f"{name}.csv")
+
+    assert _read_counts(fmt, out) == want
+    assert set(read("sectors")["partner"]) == {"LTU"}
+    assert read("gaps")["partners"].map(lambda p: "LTU" in p.split(",")).all()
+    assert set(read("coverage")["partner"]) == {"LTU"}
+
+
+def test_unknown_partner_exits_2_listing_partners(tmp_path: Path) -> None:
+    proc = _run(*_inputs(), "--partner", "XXX", "--format", "csv", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "unknown partner 'XXX'" in proc.stderr
+    assert "LTU" in proc.stderr
+    assert "POL" in proc.stderr
+
+
+def test_unknown_format_exits_2(tmp_path: Path) -> None:
+    proc = _run(*_inputs(), "--format", "shp", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "expected one of geojson, gpkg, kml, csv, got 'shp'" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_export_layers_rejects_unknown_partner(analysis: Any) -> None:
+    with pytest.raises(ValidationError, match=r"unknown partner 'XXX'; expected one of: .*LTU"):
+        export_layers(analysis, partner="XXX")
+
+
+def test_write_export_rejects_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="expected one of geojson, gpkg, kml, csv"):
+        write_export({}, tmp_path / "x", fmt="shp")  # type: ignore[arg-type]
+
+
+# ---- CSV injection ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["=", "+", "-", "@", "\t", "\r"])
+def test_escape_csv_cell_escapes_formula_prefixes(prefix: str) -> None:
+    assert escape_csv_cell(prefix + "SUM(A1)") == "'" + prefix + "SUM(A1)"
+
+
+@pytest.mark.parametrize("value", ["patrol", "LTU-RAD-001", "", "a=b", 3, -3.5, None])
+def test_escape_csv_cell_leaves_other_values(value: object) -> None:
+    assert escape_csv_cell(value) == value
+
+
+def test_escape_csv_frame_only_touches_text_columns() -> None:
+    df = pd.DataFrame({
+        "s": pd.Series(["=1+1", "ok", None], dtype="string"),
+        "o": pd.Series(["-x", "@y", "z"], dtype=object),
+        "lon": [-3.5, 2.0, -0.1],
+        "n": [-1, 2, 3],
+    })
+    before = df.copy()
+    got = escape_csv_frame(df)
+    pd.testing.assert_frame_equal(df, before)
+    assert got["s"].tolist()[:2] == ["'=1+1", "ok"]
+    assert pd.isna(got["s"].iloc[2])
+    assert got["o"].tolist() == ["'-x", "'@y", "z"]
+    assert got["lon"].tolist() == [-3.5, 2.0, -0.1]
+    assert got["n"].tolist() == [-1, 2, 3]
+
+
+def test_csv_negative_longitude_stays_a_number(tmp_path: Path) -> None:
+    pts = gpd.GeoDataFrame(
+        {"label": ["-west", "east"], "value": [-1.25, 2.0]},
+        geometry=[shapely.Point(-3.5, 40.0), shapely.Point(2.0, 41.0)], crs="EPSG:4326",
+    )
+    write_export({"detections": pts}, tmp_path, fmt="csv")
+    back = pd.read_csv(tmp_path / "detections.csv")
+    assert pd.api.types.is_float_dtype(back["lon"])
+    assert back["lon"].tolist() == [-3.5, 2.0]
+    assert back["value"].tolist() == [-1.25, 2.0]
+    assert back["label"].tolist() == ["'-west", "east"]
+    assert back["wkt"].tolist() == ["POINT (-3.5 40)", "POINT (2 41)"]
+
+
+def test_csv_export_escapes_a_hostile_detection_source(tmp_path: Path) -> None:
+    det = pd.read_csv(DETECTIONS, dtype=str, nrows=200)
+    hostile = '=HYPERLINK("http://evil.example","click")'
+    det.loc[0, "source"] = hostile
+    det_path = tmp_path / "detections.csv"
+    det.to_csv(det_path, index=False)
+    out = tmp_path / "csv"
+    proc = _run(*_inputs(det_path), "--format", "csv", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    back = pd.read_csv(out / "detections.csv")
+    row = back[back["detection_id"] == det.loc[0, "detection_id"]]
+    assert row["source"].tolist() == ["'" + hostile]
+    assert (back["source"] == "patrol").any()  # ordinary text untouched
+    assert pd.api.types.is_float_dtype(back["lon"])
+    assert pd.api.types.is_float_dtype(back["lat"])
