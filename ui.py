@@ -1,7 +1,8 @@
 """Streamlit glue shared by the pages: cached loading, analysis and map building.
 
 Caches are shared by every user of the server. The scenario and its analysis are the same for
-everyone; the map deck depends on the partner view, and the partner is part of its key.
+everyone; the map deck depends on the partner view, and the partner is part of its key. All
+three are resource caches handing out one read-only object, not a copy per rerun.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from layers.map import DEFAULT_OFF, LAYERS, build_map
 __all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario"]
 
 
-@st.cache_data(show_spinner="Loading scenario…", max_entries=8)
+@st.cache_resource(show_spinner="Loading scenario…", max_entries=8)
 def scenario(directory: str) -> Scenario:
-    """Load and validate a scenario folder (cached on the folder path)."""
+    """Load and validate a scenario folder (cached on the folder path).
+
+    Shared and read-only like :func:`analysis`: nothing in the app or in ``geo`` mutates
+    its frames (``analyse`` is tested not to), so no copy is made per rerun.
+    """
     return load_scenario(directory)
 
 
