@@ -56,4 +56,4 @@ def map_deck(
 ) -> CompactDeck:
     """Build the deck for one view (cached; the partner is part of the key; read-only)."""
     result = analysis(directory, corridor_km, min_gap_m).windowed(time_from, time_to)
-    return build_map(result, partner=partner, shown=shown)
+    return build_map(result, partner=partner, shown=shown, dem=scenario(directory).dem)

@@ -27,6 +27,8 @@ class Scenario:
         From the manifest.
     partners
         Partner id -> {"name": ...} from the manifest (may be empty).
+    dem
+        Path of the terrain model named by the manifest's ``dem`` key, if any.
     border, sensors, sectors, detections
         The layers; ``sectors`` and ``detections`` may be ``None``.
     reports
@@ -41,6 +43,8 @@ class Scenario:
     sectors: gpd.GeoDataFrame | None = None
     detections: gpd.GeoDataFrame | None = None
     reports: dict[str, io.LoadReport] = field(default_factory=dict)
+    #: Terrain model (any raster GDAL reads), if the manifest names one.
+    dem: Path | None = None
 
 
 def load_scenario(directory: str | Path) -> Scenario:
@@ -78,7 +82,11 @@ def load_scenario(directory: str | Path) -> Scenario:
     for key, reader in readers.items():
         if manifest.get(key):
             layers[key], reports[key] = reader(directory / manifest[key])
+    dem = directory / manifest["dem"] if manifest.get("dem") else None
+    if dem is not None and not dem.is_file():
+        raise ValidationError(f"{manifest_path}: the DEM {manifest['dem']!r} named in the manifest does not exist")
     return Scenario(
+        dem=dem,
         name=str(manifest.get("name", directory.name)),
         description=str(manifest.get("description", "")),
         partners=dict(manifest.get("partners", {})),

@@ -122,6 +122,30 @@ def basemap_layer(countries: gpd.GeoDataFrame | None = None) -> pdk.Layer:
     )
 
 
+def hillshade_layer(shade: np.ndarray, bounds: tuple[float, float, float, float]) -> pdk.Layer:
+    """Terrain shading from :func:`geo.terrain.read_hillshade`, as an image in the page.
+
+    The image travels inside the deck as a PNG data URL (no tile or file is fetched);
+    ``bounds`` is (west, south, east, north) in degrees, EPSG:4326.
+    """
+    import base64
+    from io import BytesIO
+
+    from PIL import Image
+
+    v = np.nan_to_num(np.asarray(shade, dtype=float), nan=1.0)
+    grey = np.clip(v * 255.0, 0, 255).astype(np.uint8)
+    alpha = np.where(np.isnan(shade), 0, 120).astype(np.uint8)
+    buf = BytesIO()
+    Image.fromarray(np.dstack([grey, grey, grey, alpha]), mode="RGBA").save(buf, format="PNG", optimize=True)
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    west, south, east, north = (float(b) for b in bounds)
+    return pdk.Layer(
+        "BitmapLayer", data=None, id="hillshade", image=pdk.types.String(url),
+        bounds=[west, south, east, north], pickable=False,
+    )
+
+
 def load_countries(bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
     """Read the shipped country outlines, optionally only those meeting ``bounds``."""
     import pyogrio

@@ -6,12 +6,14 @@ Shared by the app (cached in ``ui.map_deck``), the benchmarks and the tests.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pydeck as pdk
 
 from geo import settings
 from geo.analysis import Analysis
 from geo.hexbin import hexbin
+from geo.terrain import read_hillshade
 from layers import deck as lk
 from layers.style import partner_colors
 
@@ -28,8 +30,9 @@ LAYERS: dict[str, str] = {
     "gaps": "Gaps (border)",
     "sensors": "Sensor positions",
     "basemap": "Country outlines",
+    "hillshade": "Terrain (hillshade)",
 }
-DEFAULT_OFF = {"overlap_areas", "overlaps"}
+DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade"}
 
 
 def build_map(
@@ -38,6 +41,7 @@ def build_map(
     partner: str | None = None,
     shown: Iterable[str] = tuple(k for k in LAYERS if k not in DEFAULT_OFF),
     height: int = 620,
+    dem: str | Path | None = None,
 ) -> lk.CompactDeck:
     """Build the deck of one view of an analysis.
 
@@ -51,6 +55,8 @@ def build_map(
         Keys of :data:`LAYERS` to draw.
     height
         Map height (px).
+    dem
+        Terrain model for the ``hillshade`` layer (drawn only when given).
 
     Notes
     -----
@@ -67,6 +73,7 @@ def build_map(
     corridor_km = result.report["parameters"]["corridor_km"]
     xmin, ymin, xmax, ymax = lay["corridor"].total_bounds
     builders: dict[str, Callable[[], pdk.Layer]] = {
+        "hillshade": lambda: lk.hillshade_layer(*read_hillshade(str(dem), z_factor=8.0)),
         "basemap": lambda: lk.basemap_layer(lk.load_countries((xmin - 6, ymin - 4, xmax + 6, ymax + 4))),
         "corridor": lambda: lk.corridor_layer(lay["corridor"], corridor_km=corridor_km),
         "sectors": lambda: lk.sectors_layer(lay["sectors"], colors, highlight=partner),
@@ -79,8 +86,9 @@ def build_map(
         "sensors": lambda: lk.sensors_layer(lay["sensors"], colors, highlight=partner),
         "detections": lambda: _detections(result),
     }
-    order = ["basemap", *[k for k in LAYERS if k != "basemap"]]
-    layers = [builders[k]() for k in order if k in shown and (k != "detections" or "detections" in lay)]
+    order = ["basemap", "hillshade", *[k for k in LAYERS if k not in ("basemap", "hillshade")]]
+    available = {k for k in order if (k != "detections" or "detections" in lay) and (k != "hillshade" or dem is not None)}
+    layers = [builders[k]() for k in order if k in shown and k in available]
     if "sensors" in shown:
         at = next(i for i, layer in enumerate(layers) if layer.id == "sensors")
         layers.insert(at + 1, lk.sensor_symbols_layer(lay["sensors"]))

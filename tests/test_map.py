@@ -121,3 +121,32 @@ def test_detections_in_a_sector(sample):
         assert len(detections_in_sector(sample, sec["sector_id"])) == sec["detections"]
     with pytest.raises(ValueError, match="unknown sector"):
         detections_in_sector(sample, "nope")
+
+
+def test_hillshade_of_a_tilted_plane_matches_lambert():
+    import math
+
+    from geo.terrain import hillshade
+
+    s = math.radians(20)
+    x = np.arange(50) * 30.0
+    z = np.tile(x * math.tan(s), (40, 1))  # rises to the east: faces west (downslope 270°)
+    shade = hillshade(z, cell_size_m=(30.0, 30.0), azimuth_deg=315, altitude_deg=45)
+    zen = math.radians(45)
+    expected = math.cos(zen) * math.cos(s) + math.sin(zen) * math.sin(s) * math.cos(math.radians(315 - 270))
+    assert np.allclose(shade[1:-1, 1:-1], expected, atol=1e-9)
+    # Facing away from the sun is darker.
+    assert hillshade(-z, cell_size_m=(30.0, 30.0))[5, 5] < expected
+
+
+def test_hillshade_layer_only_with_a_dem(sample):
+    dem = ROOT / "sample_data" / "dem.tif"
+    spec = json.loads(build_map(sample, shown=["hillshade", "border"], dem=dem).to_json())
+    hs = next(layer for layer in spec["layers"] if layer["id"] == "hillshade")
+    assert hs["@@type"] == "BitmapLayer"
+    assert hs["image"].startswith("data:image/png;base64,")
+    west, south, east, north = hs["bounds"]
+    xmin, ymin, xmax, ymax = sample.layers["corridor"].total_bounds
+    assert west < xmin and east > xmax and south < ymin and north > ymax
+    spec = json.loads(build_map(sample, shown=["hillshade", "border"]).to_json())
+    assert [layer["id"] for layer in spec["layers"]] == ["border"]
