@@ -407,7 +407,6 @@ def analyse(
     area = geodesic_area_m2([corridor, corridor_covered, corridor_gap, corridor_overlap], acrs)
 
     # ---- detections ----------------------------------------------------------------------
-    det_report = {"total": 0, "in_coverage": 0, "in_gaps": 0, "outside_corridor": 0}
     det_layer = None
     in_sector = None
     if detections is not None:
@@ -477,7 +476,8 @@ def analyse(
         "sectors": sectors_out,
         "unassigned_border_km": _km(iv.length(unassigned)),
         "contested_border_km": _km(iv.length(contested)),
-        "detections": det_report,
+        # Counted by Analysis.windowed below, from the classified detections.
+        "detections": {"total": 0, "in_coverage": 0, "in_gaps": 0, "outside_corridor": 0},
     }
 
     # ---- layers for maps and exports (EPSG:4326) -----------------------------------------

@@ -173,33 +173,19 @@ def run_export(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "viewshed":
-        try:
-            summary = run_viewshed(args)
-        except ValidationError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        sys.stdout.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-        return 0
-    if args.command == "export":
-        try:
-            summary = run_export(args)
-        except ValidationError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except FileNotFoundError as exc:
-            print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
-            return 2
-        sys.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-        return 0
+    run = {"viewshed": run_viewshed, "export": run_export}.get(args.command, run_analyse)
     try:
-        report = run_analyse(args)
+        result = run(args)
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
         return 2
+    if run is not run_analyse:  # viewshed and export print a summary; their output is a file
+        sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        return 0
+    report = result
     text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False)
     if args.out:
         try:

@@ -59,8 +59,14 @@ class FootprintParams:
         )
 
 
-def _ragged(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """For ragged groups of ``counts`` items: the group of each item and its index within it."""
+def ragged(counts: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """For ragged groups of ``counts`` items: the group of each item and its index within it.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in ragged(np.array([2, 3]))]
+    [[0, 0, 1, 1, 1], [0, 1, 0, 1, 2]]
+    """
     group = np.repeat(np.arange(counts.size), counts)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     local = np.arange(counts.sum()) - np.repeat(starts, counts)
@@ -98,7 +104,7 @@ def footprint_polygons(fp: FootprintParams, *, n_circle: int | None = None) -> N
     arc_n = np.where(full, n_circle, np.maximum(3, np.ceil(n_circle * fov / 360.0)).astype(int) + 1)
     # Outer ring: full circle, or outer arc then inner arc back (annular wedge) or apex.
     counts = np.where(full, arc_n, np.where(annulus, 2 * arc_n, arc_n + 1)).astype(np.int64)
-    g, k = _ragged(counts)
+    g, k = ragged(counts)
     m = arc_n[g]
     start = np.where(full[g], 0.0, fp.bearing_deg[g] - fov[g] / 2)
     step = np.where(full[g], 360.0 / m, fov[g] / np.maximum(m - 1, 1))
@@ -112,7 +118,7 @@ def footprint_polygons(fp: FootprintParams, *, n_circle: int | None = None) -> N
 
     holes_for = np.flatnonzero(full & annulus)
     if holes_for.size:
-        hg, hk = _ragged(np.full(holes_for.size, n_circle, dtype=np.int64))
+        hg, hk = ragged(np.full(holes_for.size, n_circle, dtype=np.int64))
         src = holes_for[hg]
         ht = np.radians(360.0 * hk / n_circle)
         hcoords = np.column_stack(

@@ -23,6 +23,8 @@ from rasterio import features
 from rasterio.enums import MergeAlg
 from rasterio.transform import Affine
 
+from geo.footprints import ragged
+
 #: Largest grid (cells) built; 4 M cells of 4 bytes.
 _MAX_CELLS: Final[int] = 4_000_000
 #: Below this many points GEOS alone is faster than building a grid.
@@ -58,9 +60,8 @@ def _edge_bits(
     same = ring[1:] == ring[:-1]
     a, b, k = coords[:-1][same], coords[1:][same], owner[:-1][same]
     steps = np.maximum(np.ceil(np.hypot(*(b - a).T) / (cell / 2)).astype(np.int64), 1)
-    seg = np.repeat(np.arange(a.shape[0]), steps + 1)
-    first = np.concatenate([[0], np.cumsum(steps + 1)[:-1]])
-    t = (np.arange(seg.size) - np.repeat(first, steps + 1)) / np.repeat(steps, steps + 1)
+    seg, i = ragged(steps + 1)
+    t = i / steps[seg]
     pts = a[seg] + t[:, None] * (b[seg] - a[seg])
     col = np.clip(((pts[:, 0] - transform.c) / cell).astype(np.int64), 0, shape[1] - 1)
     row = np.clip(((transform.f - pts[:, 1]) / cell).astype(np.int64), 0, shape[0] - 1)
