@@ -9,6 +9,12 @@
     python -m geo export --border B --sensors S [--sectors P] [--detections D]
         [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--partner P]
         --format geojson|gpkg|kml|csv --out PATH
+    python -m geo snapshot --border B --sensors S [--sectors P] [--detections D] [--dem DEM]
+        [--partner P] [--title T] [--banner TEXT] --out FILE.png|FILE.pdf
+    python -m geo ingest FILE --store STORE --partner P [--releasable-to A,B|ALL] [--user NAME]
+    python -m geo detections --store STORE --as-partner P [--out FILE.geojson]
+    python -m geo backup --store STORE --out COPY.gpkg
+    python -m geo users add|remove|list ... [--users-file FILE]
 
 Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
 """
@@ -102,6 +108,74 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", required=True, help="geojson, gpkg, kml or csv")
     e.add_argument("--out", required=True, type=Path,
                    help="directory (geojson, csv) or file (gpkg, kml) to write")
+
+    s = sub.add_parser(
+        "snapshot",
+        help="a briefing snapshot of the map (PNG or PDF), rendered without a browser",
+        description="Run the analysis and render the map with legend, scale bar, north arrow, "
+        "parameters, headline numbers and classification banners as a PNG (2400 px wide or "
+        "more, 200 dpi) or a PDF (landscape, page 2: gap table and per-sector coverage). "
+        "Prints a JSON summary.",
+    )
+    _add_analysis_args(s)
+    s.add_argument("--partner", help="render this partner's view (default: the joint view)")
+    s.add_argument("--title", help="title printed above the map")
+    s.add_argument("--banner", default=settings.BANNER,
+                   help=f"classification banner, top and bottom (default {settings.BANNER!r})")
+    s.add_argument("--out", required=True, type=Path, help="FILE.png or FILE.pdf")
+
+    i = sub.add_parser(
+        "ingest",
+        help="add a detection file to the shared store",
+        description="Validate a detection file and add its accepted rows to the store, all or "
+        "nothing, with an audit record. Prints JSON: upload_id, accepted, rejected, "
+        "duplicates, errors.",
+    )
+    i.add_argument("file", type=Path, help="detection file (any supported format)")
+    i.add_argument("--store", required=True, type=Path, help="the store (GeoPackage)")
+    i.add_argument("--partner", required=True, help="partner that owns the rows")
+    i.add_argument("--releasable-to", help="partners the rows are released to, A,B or ALL "
+                   "(default: the owner only)")
+    i.add_argument("--user", help="who uploads (kept in the audit log)")
+
+    d = sub.add_parser(
+        "detections",
+        help="the detections one partner may see, as GeoJSON",
+        description="Write a GeoJSON FeatureCollection of the stored detections the partner "
+        "may see: its own rows and rows released to it.",
+    )
+    d.add_argument("--store", required=True, type=Path, help="the store (GeoPackage)")
+    d.add_argument("--as-partner", required=True, help="the partner who looks")
+    d.add_argument("--out", type=Path, help="GeoJSON file to write (default: stdout)")
+
+    bk = sub.add_parser(
+        "backup",
+        help="copy the store safely while it is in use",
+        description="Copy the store with SQLite's online backup API. Prints a JSON summary.",
+    )
+    bk.add_argument("--store", required=True, type=Path, help="the store (GeoPackage)")
+    bk.add_argument("--out", required=True, type=Path, help="the copy to write")
+
+    u = sub.add_parser(
+        "users",
+        help="manage sign-in accounts (the users file)",
+        description="Add, remove or list users. Passwords are read from the terminal or, with "
+        "--password-stdin, from standard input; only a slow salted hash is stored.",
+    )
+    uu = u.add_subparsers(dest="users_command", required=True)
+    ua = uu.add_parser("add", help="add a user or change their partner, roles or password")
+    ua.add_argument("name", help="user name (sign-in)")
+    ua.add_argument("--partner", required=True, help="the partner the user works for")
+    ua.add_argument("--roles", required=True,
+                    help=f"comma-separated roles from {', '.join(settings.ROLES)}")
+    ua.add_argument("--password-stdin", action="store_true",
+                    help="read the password from standard input (for scripts)")
+    ur = uu.add_parser("remove", help="remove a user")
+    ur.add_argument("name", help="user name")
+    ul = uu.add_parser("list", help="list users (never their passwords)")
+    for q in (ua, ur, ul):
+        q.add_argument("--users-file", type=Path, default=settings.USERS_FILE,
+                       help=f"the users file (default {settings.USERS_FILE})")
     return parser
 
 
@@ -170,10 +244,35 @@ def run_export(args: argparse.Namespace) -> dict[str, Any]:
     return write_export(layers, args.out, fmt=args.format)
 
 
+def run_snapshot(args: argparse.Namespace) -> dict[str, Any]:
+    """Analyse the inputs named by ``args``, render the snapshot and return its summary."""
+    from geo.snapshot import run_snapshot as run
+
+    return run(args, _load_and_analyse)
+
+
+def _runner(command: str) -> Any:
+    if command == "viewshed":
+        return run_viewshed
+    if command == "export":
+        return run_export
+    if command == "snapshot":
+        return run_snapshot
+    if command in ("ingest", "detections", "backup"):
+        from geo import store
+
+        return getattr(store, f"run_{command}")
+    if command == "users":
+        from geo import auth
+
+        return auth.run_cli
+    return run_analyse
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    run = {"viewshed": run_viewshed, "export": run_export}.get(args.command, run_analyse)
+    run = _runner(args.command)
     try:
         result = run(args)
     except ValidationError as exc:

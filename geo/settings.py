@@ -70,3 +70,24 @@ MAX_MAP_POINTS: Final[int] = 50_000
 
 #: Circumradius of the detection hexagons (m).
 HEXAGON_SIZE_M: Final[float] = 1_500.0
+
+#: Classification banner printed at the top and bottom of snapshots (and shown in the app).
+BANNER: Final[str] = "UNCLASSIFIED // EXERCISE"
+
+#: The shared detection store (a GeoPackage), created on first use.
+STORE_PATH: Final[Path] = DATA_DIR / "limes.gpkg"
+
+#: The users file. While it does not exist the app runs in local demo mode (no sign-in).
+USERS_FILE: Final[Path] = DATA_DIR / "users.json"
+
+#: Roles a user may hold.
+ROLES: Final[tuple[str, ...]] = ("analyst", "commander", "briefer", "admin")
+
+#: Largest upload accepted (MB). Keep equal to ``server.maxUploadSize`` in
+#: ``.streamlit/config.toml``; the server enforces it again on every file it reads.
+MAX_UPLOAD_MB: Final[int] = 200
+
+#: A zip or KMZ is refused when its entries would expand past this many bytes in total...
+MAX_UNZIPPED_BYTES: Final[int] = 1_000_000_000
+#: ...or past this ratio of uncompressed to compressed size (zip bombs compress ~1000:1).
+MAX_ZIP_RATIO: Final[float] = 200.0
