@@ -15,12 +15,15 @@ import copy
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
+from affine import Affine
 from numpy.typing import NDArray
 
 from geo import intervals as iv
@@ -36,7 +39,14 @@ from geo.projection import (
     to_projected,
 )
 
+if TYPE_CHECKING:
+    from geo.terrain_coverage import CoverageGrid
+
 _WGS84 = "EPSG:4326"
+
+#: Terrain-following footprints (per partner, for display) are polygonized on a grid reduced
+#: to at most this many cells a side.
+_FOOTPRINT_GRID_MAX = 1500
 
 
 @dataclass
@@ -66,6 +76,8 @@ class Analysis:
     all_detections: gpd.GeoDataFrame | None = None
     #: The prepared border (segments, chainage) the analysis ran on.
     border: Border | None = None
+    #: Terrain coverage counts on the DEM's grid, when the analysis used a DEM.
+    coverage: CoverageGrid | None = None
 
     def windowed(
         self, time_from: str | datetime | None = None, time_to: str | datetime | None = None
@@ -273,6 +285,9 @@ def analyse(
     min_gap_m: float = settings.MIN_GAP_M,
     time_from: str | datetime | None = None,
     time_to: str | datetime | None = None,
+    dem: str | Path | None = None,
+    target_height_m: float = settings.TARGET_HEIGHT_M,
+    refraction_coeff: float = settings.REFRACTION_COEFF,
 ) -> Analysis:
     """Compute coverage of a border and its corridor by sensors.
 
@@ -287,6 +302,18 @@ def analyse(
         Uncovered stretches shorter than this are not listed as gaps (m, >= 0).
     time_from, time_to
         Optional time window for detections (ISO 8601; without a zone, UTC).
+    dem
+        A terrain model (any raster GDAL reads, any CRS). With it every sensor's footprint is
+        its viewshed over the terrain (line of sight from ``height_m`` above the ground to a
+        target ``target_height_m`` above the ground, with earth curvature and refraction),
+        cut to its range, annulus and wedge; coverage is counted on the DEM's grid
+        (:mod:`geo.terrain_coverage`) and the border results are read from that grid.
+    target_height_m
+        Height of the target above the ground (m, >= 0); a sensor's own ``target_height_m``
+        overrides it. Used with ``dem``.
+    refraction_coeff
+        Atmospheric refraction coefficient ``k`` (-1 to 1); curvature is corrected with
+        ``1 - k``. Used with ``dem``.
 
     Returns
     -------
@@ -324,18 +351,34 @@ def analyse(
     active = status == "active"
     fp_all = sensor_footprints(sensors, acrs)
     sensor_partner = sensors["partner"].astype(str).to_numpy(dtype=object)
-    fp_owner, fp_ivs = border_intervals(b, fp_all.take(np.flatnonzero(active)))
-    active_idx = np.flatnonzero(active)
-    fp_owner = active_idx[fp_owner]
-
-    covered = iv.union(fp_ivs)
-    redundant = iv.at_least(*fp_ivs, k=2)
-
     sector_partner = (
         sectors["partner"].astype(str).to_numpy(dtype=object) if sectors is not None else np.empty(0, dtype=object)
     )
     partners = sorted(set(sensor_partner) | set(sector_partner))
-    by_partner_cov = _merged_by_partner(fp_owner, fp_ivs, sensor_partner, partners)
+
+    border_lines = [shapely.LineString(xy) for xy in b.xy]
+    k_mean = float(np.mean(local_scale_and_convergence(acrs, *shapely.get_coordinates(b.lines_lonlat).T)[0]))
+    corridor = shapely.union_all(shapely.buffer(np.asarray(border_lines, dtype=object), corridor_km * 1000.0 * k_mean))
+
+    grid = None
+    if dem is None:
+        fp_owner, fp_ivs = border_intervals(b, fp_all.take(np.flatnonzero(active)))
+        fp_owner = np.flatnonzero(active)[fp_owner]
+        covered = iv.union(fp_ivs)
+        redundant = iv.at_least(*fp_ivs, k=2)
+        by_partner_cov = _merged_by_partner(fp_owner, fp_ivs, sensor_partner, partners)
+    else:
+        from geo import terrain_coverage as tc
+
+        tc._check_params(target_height_m, refraction_coeff)
+        grid = tc.terrain_coverage(
+            dem,
+            tc.sensor_terrain(sensors[active], target_height_m=target_height_m),
+            partners=partners,
+            extent_lonlat=list(to_lonlat([corridor], acrs)),
+            refraction_coeff=refraction_coeff,
+        )
+        covered, redundant, by_partner_cov = _raster_border(b, grid, partners)
     overlap = iv.at_least(
         np.concatenate([v[0] for v in by_partner_cov.values()] or [np.empty(0)]),
         np.concatenate([v[1] for v in by_partner_cov.values()] or [np.empty(0)]),
@@ -389,18 +432,20 @@ def analyse(
         )
 
     # ---- corridor ------------------------------------------------------------------------
-    border_lines = [shapely.LineString(xy) for xy in b.xy]
-    k_mean = float(np.mean(local_scale_and_convergence(acrs, *shapely.get_coordinates(b.lines_lonlat).T)[0]))
-    corridor = shapely.union_all(shapely.buffer(np.asarray(border_lines, dtype=object), corridor_km * 1000.0 * k_mean))
-    fp_polys = footprint_polygons(fp_all)
-    coverage = _union_all(fp_polys[active])
-    partner_cov_poly = {p: _union_all(fp_polys[active & (sensor_partner == p)]) for p in partners}
-    overlap_poly = _union_all(
-        np.array(
-            [shapely.intersection(partner_cov_poly[p], partner_cov_poly[q]) for p, q in itertools.combinations(partners, 2)],
-            dtype=object,
+    if grid is None:
+        fp_polys = footprint_polygons(fp_all)
+        coverage = _union_all(fp_polys[active])
+        partner_cov_poly = {p: _union_all(fp_polys[active & (sensor_partner == p)]) for p in partners}
+        overlap_poly = _union_all(
+            np.array(
+                [shapely.intersection(partner_cov_poly[p], partner_cov_poly[q]) for p, q in itertools.combinations(partners, 2)],
+                dtype=object,
+            )
         )
-    )
+        footprints = _footprint_layer(sensors, fp_polys, acrs)
+    else:
+        coverage, overlap_poly = _raster_corridor(grid, corridor, acrs)
+        footprints = _terrain_footprint_layer(grid, sensors[active])
     corridor_covered = shapely.intersection(corridor, coverage)
     corridor_gap = shapely.difference(corridor, coverage)
     corridor_overlap = shapely.intersection(corridor, overlap_poly)
@@ -454,6 +499,16 @@ def analyse(
             "min_gap_m": float(min_gap_m),
             "time_from": None,
             "time_to": None,
+            # With a DEM only: the same report without one is unchanged.
+            **(
+                {}
+                if grid is None
+                else {
+                    "dem": str(dem),
+                    "target_height_m": float(target_height_m),
+                    "refraction_coeff": float(refraction_coeff),
+                }
+            ),
         },
         "border": {
             "length_km": _km(total_m),
@@ -479,13 +534,15 @@ def analyse(
         # Counted by Analysis.windowed below, from the classified detections.
         "detections": {"total": 0, "in_coverage": 0, "in_gaps": 0, "outside_corridor": 0},
     }
+    if grid is not None:
+        report["terrain"] = _terrain_report(grid, sensors)
 
     # ---- layers for maps and exports (EPSG:4326) -----------------------------------------
     layers = _layers(
         b,
         acrs,
         sensors=sensors,
-        fp_polys=fp_polys,
+        footprints=footprints,
         gaps=gaps,
         gap_ivs=(gap_s, gap_e),
         overlap=overlap,
@@ -504,6 +561,7 @@ def analyse(
         sector_partner=sector_partner,
         all_detections=det_layer,
         border=b,
+        coverage=grid,
     )
     return full.windowed(t_from, t_to)
 
@@ -557,7 +615,7 @@ def _layers(
     acrs: AnalysisCRS,
     *,
     sensors: gpd.GeoDataFrame,
-    fp_polys: NDArray[np.object_],
+    footprints: gpd.GeoDataFrame,
     gaps: list[dict[str, Any]],
     gap_ivs: iv.Intervals,
     overlap: iv.Intervals,
@@ -577,8 +635,7 @@ def _layers(
         b.lines_lonlat,
     )
     layers["corridor"] = gdf({"name": ["corridor"]}, to_lonlat([corridor], acrs))
-    attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name))
-    layers["footprints"] = gdf(attrs, to_lonlat(fp_polys, acrs))
+    layers["footprints"] = footprints
     layers["sensors"] = sensors.copy()
     gap_lines = [b.slice(s, e) for s, e in zip(*gap_ivs, strict=True)]
     layers["gaps"] = gdf(
@@ -647,3 +704,119 @@ def nearest_chainage(
     chain = e["c0"][ei] + t * (e["c1"][ei] - e["c0"][ei])
     seg, local = border.locate(chain)
     return seg, local / 1000.0, dist
+
+
+def _footprint_layer(sensors: gpd.GeoDataFrame, fp_polys: NDArray[np.object_], acrs: AnalysisCRS) -> gpd.GeoDataFrame:
+    attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name))
+    return gpd.GeoDataFrame(attrs, geometry=list(to_lonlat(fp_polys, acrs)), crs=_WGS84)
+
+
+def _raster_border(
+    b: Border, grid: CoverageGrid, partners: list[str]
+) -> tuple[iv.Intervals, iv.Intervals, dict[str, iv.Intervals]]:
+    """Covered, redundant (2+ sensors) and per-partner border intervals, read from the grid."""
+    from geo.terrain_coverage import border_pieces
+
+    e = b.edges()
+    start, end, row, col = border_pieces(grid, e["ax"], e["ay"], e["bx"], e["by"], e["c0"], e["c1"], b.acrs.to_lonlat)
+    on = row >= 0
+    count = np.zeros(start.size, dtype=np.int64)
+    count[on] = grid.count[row[on], col[on]]
+    covered = iv.union((start[count >= 1], end[count >= 1]))
+    redundant = iv.union((start[count >= 2], end[count >= 2]))
+    by_partner: dict[str, iv.Intervals] = {}
+    for k, p in enumerate(grid.partners):
+        seen = np.zeros(start.size, dtype=bool)
+        seen[on] = grid.partner_count[k, row[on], col[on]] > 0
+        by_partner[p] = iv.union((start[seen], end[seen]))
+    for p in partners:
+        by_partner.setdefault(p, (np.empty(0), np.empty(0)))
+    return covered, redundant, by_partner
+
+
+def _grow(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The mask and its 8 neighbours of every set cell."""
+    out = mask.copy()
+    out[1:, :] |= mask[:-1, :]
+    out[:-1, :] |= mask[1:, :]
+    grown = out.copy()
+    grown[:, 1:] |= out[:, :-1]
+    grown[:, :-1] |= out[:, 1:]
+    return grown
+
+
+def _raster_corridor(
+    grid: CoverageGrid, corridor: shapely.Geometry, acrs: AnalysisCRS
+) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """Covered cells and cells seen by two or more partners, near the corridor, as polygons.
+
+    Both are polygonized once from the count grids, only where a cell touches the corridor
+    (cells whose centre is inside, grown by one cell so cells cut by the outline count), in
+    the analysis CRS. The caller intersects them with the corridor.
+    """
+    from geo.terrain_coverage import corridor_mask, grid_transformer, mask_polygons
+
+    to_grid = pyproj.Transformer.from_crs(acrs.crs, grid.pcrs, always_xy=True)
+    corridor_g = shapely.transform(
+        shapely.segmentize(corridor, 500.0), lambda xy: np.column_stack(to_grid.transform(xy[:, 0], xy[:, 1]))
+    )
+    near = _grow(corridor_mask(grid, corridor_g))
+    to_acrs = grid_transformer(grid, acrs.crs)
+    covered = mask_polygons(grid, near & (grid.count > 0), to_acrs)
+    overlap = mask_polygons(grid, near & (grid.partners_seeing() >= 2), to_acrs)
+    return covered, overlap
+
+
+def _terrain_footprint_layer(grid: CoverageGrid, active_sensors: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """What each partner's sensors see over the terrain, one (multi)polygon per partner.
+
+    Polygonized on the grid reduced by blocks (a block is seen when any of its cells is) to
+    at most :data:`_FOOTPRINT_GRID_MAX` cells a side: for display, not for measuring.
+    """
+    from geo.terrain_coverage import coarse_mask, grid_transformer, mask_polygons
+
+    to_ll = grid_transformer(grid, _WGS84)
+    rows, geoms = [], []
+    for k, partner in enumerate(grid.partners):
+        seen = grid.partner_count[k] > 0
+        if not seen.any():
+            continue
+        small, factor = coarse_mask(seen, _FOOTPRINT_GRID_MAX)
+        coarse = replace(grid, count=np.zeros(small.shape, dtype=np.uint16), transform=grid.transform @ Affine.scale(factor))
+        geom = mask_polygons(coarse, small, to_ll)
+        mine = active_sensors["partner"].astype(str) == partner
+        rows.append(
+            {
+                "sensor_id": f"{partner} (terrain)",
+                "partner": partner,
+                "kind": "viewshed",
+                "status": "active",
+                "sensors": int(mine.sum()),
+                "range_m": float(active_sensors.loc[mine, "range_m"].max()) if mine.any() else 0.0,
+                "max_count": int(grid.partner_count[k].max()),
+            }
+        )
+        geoms.append(geom)
+    return gpd.GeoDataFrame(
+        pd.DataFrame(rows, columns=["sensor_id", "partner", "kind", "status", "sensors", "range_m", "max_count"]),
+        geometry=geoms,
+        crs=_WGS84,
+    )
+
+
+def _terrain_report(grid: CoverageGrid, sensors: gpd.GeoDataFrame) -> dict[str, Any]:
+    rows, cols = grid.shape
+    return {
+        "dem_crs": grid.crs.to_string(),
+        "grid": {
+            "width": int(cols),
+            "height": int(rows),
+            "col_off": int(grid.window.col_off),
+            "row_off": int(grid.window.row_off),
+        },
+        "cell_size_m": [round(grid.cell_size_m[0], 3), round(grid.cell_size_m[1], 3)],
+        "distances": grid.distances,
+        "viewsheds": grid.sensors_seen,
+        "sensors_off_terrain": list(grid.sensors_off_terrain),
+        "max_count": int(grid.count.max()) if grid.count.size else 0,
+    }

@@ -4,6 +4,7 @@
 
     python -m geo analyse --border B --sensors S [--sectors P] [--detections D]
         [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--out report.json]
+        [--dem DEM [--target-height-m 2] [--refraction-coeff 0.13] [--coverage-tif FILE.tif]]
     python -m geo viewshed --dem DEM --lon LON --lat LAT --observer-height-m H --range-m R
         [--target-height-m 2] [--refraction-coeff 0.13] --out viewshed.tif
     python -m geo export --border B --sensors S [--sectors P] [--detections D]
@@ -59,6 +60,15 @@ def _add_analysis_args(a: argparse.ArgumentParser) -> None:
     )
     a.add_argument("--time-from", help="only detections at or after this ISO 8601 time")
     a.add_argument("--time-to", help="only detections at or before this ISO 8601 time")
+    # A string, not a Path: GDAL paths such as /vsizip//dir/dem.zip/dem.hgt must stay intact.
+    a.add_argument("--dem", help="terrain model (any raster GDAL reads, any CRS): footprints "
+                   "become line-of-sight viewsheds over the terrain")
+    a.add_argument("--target-height-m", type=_finite_float, default=settings.TARGET_HEIGHT_M,
+                   help="with --dem: height of the target above the ground, m; a sensor's own "
+                   f"target_height_m overrides it (default {settings.TARGET_HEIGHT_M:g})")
+    a.add_argument("--refraction-coeff", type=_finite_float, default=settings.REFRACTION_COEFF,
+                   help="with --dem: refraction coefficient k; curvature is corrected with "
+                   f"1 - k, so 0 still corrects for curvature (default {settings.REFRACTION_COEFF:g})")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_analysis_args(a)
     a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
+    a.add_argument("--coverage-tif", type=Path,
+                   help="with --dem: write the cumulative coverage here, a GeoTIFF on the DEM's "
+                   "grid: band 1 = sensors seeing each cell, then one band per partner")
 
     v = sub.add_parser(
         "viewshed",
@@ -217,14 +230,21 @@ def _load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         min_gap_m=args.min_gap_m,
         time_from=args.time_from,
         time_to=args.time_to,
+        dem=args.dem,
+        target_height_m=args.target_height_m,
+        refraction_coeff=args.refraction_coeff,
     )
     return result, inputs
 
 
 def run_analyse(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, analyse them and return the report."""
+    if args.coverage_tif and not args.dem:
+        raise ValidationError("--coverage-tif: needs --dem (the coverage surface lies on the DEM's grid)")
     result, inputs = _load_and_analyse(args)
     report = result.report
+    if args.coverage_tif:
+        report["terrain"]["coverage_tif"] = result.coverage.write_geotiff(args.coverage_tif)
     if "detections" in inputs:
         report["detections"]["naive_times_assumed_utc"] = inputs["detections"].naive_times
     report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}

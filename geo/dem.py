@@ -150,10 +150,14 @@ def ground_metric(
         n_radius = a / np.sqrt(w)
         width = abs(transform.a) * to_rad * n_radius * np.cos(mid)
         height = abs(transform.e) * to_rad * m_radius
+        zero = np.zeros(n_rows)
         return GridMetric(
             xx_m2=width**2,
-            xy_m2=np.zeros(n_rows),
+            xy_m2=zero,
             yy_m2=height**2,
+            frame=np.column_stack(
+                [np.copysign(width, transform.a), zero, zero, np.copysign(height, transform.e)]
+            ),
             description=(
                 f"geographic grid on the {ell.name} ellipsoid: cell size at the mean latitude "
                 f"of each row and the observer's (at the observer {width[row]:.3f} m wide, "
@@ -183,6 +187,7 @@ def ground_metric(
         xx_m2=np.full(n_rows, xx),
         xy_m2=np.full(n_rows, xy),
         yy_m2=np.full(n_rows, yy),
+        frame=np.tile(np.concatenate([e_col, e_row]), (n_rows, 1)),
         description=(
             f"{pcrs.name}: cell size on the {ell.name} ellipsoid at the observer "
             f"({math.sqrt(xx):.3f} m wide, {math.sqrt(yy):.3f} m tall)"

@@ -106,12 +106,18 @@ class GridMetric:
         Coefficients (m² per cell²), float64 arrays with one value per row.
     description
         How the coefficients were obtained, for reports.
+    frame
+        Ground vectors (m) of one column step and one row step, per row, as
+        ``(col_east, col_north, row_east, row_north)`` (shape ``(rows, 4)``), with east and
+        north the true directions at the observer; ``None`` when unknown. The coefficients are
+        their dot products. Used to find the true bearing of a cell from the observer.
     """
 
     xx_m2: NDArray[np.float64]
     xy_m2: NDArray[np.float64]
     yy_m2: NDArray[np.float64]
     description: str = "regular grid"
+    frame: NDArray[np.float64] | None = None
 
     @classmethod
     def from_cell_size(cls, cell_size_m: float | tuple[float, float], n_rows: int) -> GridMetric:
@@ -153,6 +159,8 @@ class GridMetric:
             xy_m2=np.zeros(n_rows),
             yy_m2=np.full(n_rows, height * height),
             description=f"regular grid, cells {width:g} m x {height:g} m",
+            # North-up: a column step goes east, a row step goes south.
+            frame=np.tile([width, 0.0, 0.0, -height], (n_rows, 1)),
         )
 
     def take_rows(self, rows: slice) -> GridMetric:
@@ -168,6 +176,7 @@ class GridMetric:
             xy_m2=self.xy_m2[rows].copy(),
             yy_m2=self.yy_m2[rows].copy(),
             description=self.description,
+            frame=None if self.frame is None else self.frame[rows].copy(),
         )
 
 
