@@ -91,3 +91,39 @@ MAX_UPLOAD_MB: Final[int] = 200
 MAX_UNZIPPED_BYTES: Final[int] = 1_000_000_000
 #: ...or past this ratio of uncompressed to compressed size (zip bombs compress ~1000:1).
 MAX_ZIP_RATIO: Final[float] = 200.0
+
+#: Environment variable naming the users file the app reads (default :data:`USERS_FILE`).
+USERS_FILE_ENV: Final[str] = "LIMES_USERS_FILE"
+
+#: Password hashing with scrypt (memory-hard): CPU/memory cost ``n`` (a power of two), block
+#: size ``r`` and parallelism ``p``. 2**15 × 8 uses 32 MiB and ~0.1 s per hash. Each stored
+#: hash carries its own parameters, so raising them later leaves existing passwords valid.
+SCRYPT_N: Final[int] = 2**15
+SCRYPT_R: Final[int] = 8
+SCRYPT_P: Final[int] = 1
+#: Memory limit handed to scrypt (bytes); stored parameters needing more are refused.
+SCRYPT_MAXMEM_BYTES: Final[int] = 64 * 1024 * 1024
+
+#: Shortest password accepted (characters).
+PASSWORD_MIN_CHARS: Final[int] = 12
+
+#: After this many failed sign-ins in a row (per browser session and per user name)...
+SIGNIN_MAX_FAILURES: Final[int] = 5
+#: ...the next attempt waits this long (s), doubling with every further failure...
+SIGNIN_LOCKOUT_S: Final[float] = 30.0
+#: ...up to this wait (s).
+SIGNIN_MAX_LOCKOUT_S: Final[float] = 900.0
+
+#: A zip or KMZ with more entries than this is refused before any entry is read.
+MAX_ZIP_ENTRIES: Final[int] = 10_000
+#: The :data:`MAX_ZIP_RATIO` check applies once the entries together expand past this many
+#: bytes: small archives harm nobody, and e.g. a blank-padded .dbf compresses very well.
+ZIP_RATIO_FLOOR_BYTES: Final[int] = 10_000_000
+
+#: GDAL vector drivers kept in the GDAL that reads uploads (pyogrio's). Every other driver is
+#: deregistered when :mod:`geo.io` is first imported: VRT and GDALG (they make GDAL open other
+#: files or run pipelines), network services (WFS, OAPIF, Elasticsearch, ...), databases and
+#: formats Limes does not read. Add a driver here before using it with pyogrio in Limes.
+GDAL_VECTOR_DRIVERS: Final[tuple[str, ...]] = (
+    "ESRI Shapefile", "GPKG", "GeoJSON", "KML", "LIBKML", "GPX", "FlatGeobuf", "CSV", "MEM",
+)

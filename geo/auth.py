@@ -1,0 +1,788 @@
+"""Users, passwords and roles: the users file behind sign-in (no Streamlit here).
+
+The users file (default :data:`geo.settings.USERS_FILE`, ``data/users.json``) maps each user
+to a partner and roles::
+
+    {"version": 1,
+     "users": {
+       "alice": {"partner": "LTU", "roles": ["analyst", "commander"],
+                 "password": "scrypt$32768$8$1$<salt b64>$<hash b64>",
+                 "created_at": "2025-05-01T08:00:00+00:00"},
+       "bob@example.org": {"partner": "POL", "roles": ["commander"], "oidc": true,
+                           "created_at": "2025-05-01T08:00:00+00:00"}}}
+
+It is created and changed with ``python -m geo users add|remove|list`` and written atomically
+with mode 0600. Passwords are never stored: only a salted scrypt hash (memory-hard, 32 MiB and
+~0.1 s per guess with the default :data:`geo.settings.SCRYPT_N`), compared in constant time.
+
+Roles (:data:`geo.settings.ROLES`): ``analyst`` uploads, ``commander`` views, ``briefer``
+exports, ``admin`` holds every other role too. Whatever the roles, a user sees only what
+their partner may see.
+
+Users who sign in through an OpenID Connect provider (Streamlit's ``st.login``) are listed too,
+under their e-mail address (lower case), with ``"oidc": true`` and no password: the identity
+comes from the provider, the partner and the roles from this file. Someone the provider
+vouches for but who is not listed here gets no access.
+
+While the file does not exist or lists nobody, the app runs in local demo mode
+(:func:`demo_mode`).
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import hmac
+import ipaddress
+import json
+import os
+import re
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from geo import settings
+from geo.errors import ValidationError
+
+__all__ = [
+    "Throttle",
+    "User",
+    "Viewer",
+    "add_user",
+    "check_password",
+    "default_users_file",
+    "demo_exposure",
+    "demo_mode",
+    "hash_password",
+    "load_users",
+    "oidc_configured",
+    "oidc_providers",
+    "oidc_user",
+    "parse_roles",
+    "remove_user",
+    "run_cli",
+    "verify",
+]
+
+FILE_VERSION = 1
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+_PARTNER_MAX_CHARS = 64
+_PASSWORD_MAX_CHARS = 1024
+_SALT_BYTES = 16
+_HASH_BYTES = 32
+
+
+# ---- passwords -----------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
+        maxmem=settings.SCRYPT_MAXMEM_BYTES, dklen=_HASH_BYTES,
+    )
+
+
+def hash_password(
+    password: str,
+    *,
+    n: int = settings.SCRYPT_N,
+    r: int = settings.SCRYPT_R,
+    p: int = settings.SCRYPT_P,
+) -> str:
+    """Hash a password with scrypt and a fresh 16-byte random salt.
+
+    Parameters
+    ----------
+    password
+        The password, any length up to 1024 characters.
+    n, r, p
+        scrypt cost (a power of two), block size and parallelism; the defaults come from
+        :mod:`geo.settings`. They are stored in the result, so :func:`check_password` needs
+        only the string.
+
+    Returns
+    -------
+    str
+        ``"scrypt$n$r$p$salt_b64$hash_b64"``.
+
+    Examples
+    --------
+    >>> h = hash_password("correct horse battery", n=2**10)
+    >>> h.startswith("scrypt$1024$8$1$"), "correct" in h
+    (True, False)
+    >>> check_password("correct horse battery", h), check_password("wrong horse", h)
+    (True, False)
+    """
+    salt = secrets.token_bytes(_SALT_BYTES)
+    digest = _scrypt(password, salt, n, r, p)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def _parse_hash(encoded: str) -> tuple[int, int, int, bytes, bytes]:
+    """Split a stored hash; ValueError if it is not one :func:`hash_password` wrote."""
+    parts = encoded.split("$")
+    if len(parts) != 6 or parts[0] != "scrypt":
+        raise ValueError("not an scrypt hash")
+    n, r, p = (int(v) for v in parts[1:4])
+    if n < 2 or n & (n - 1) or r < 1 or p < 1:
+        raise ValueError("bad scrypt parameters")
+    if 128 * r * (n + p + 2) > settings.SCRYPT_MAXMEM_BYTES:
+        raise ValueError("scrypt parameters need more memory than SCRYPT_MAXMEM_BYTES")
+    salt = base64.b64decode(parts[4], validate=True)
+    digest = base64.b64decode(parts[5], validate=True)
+    if len(salt) < 8 or len(digest) < 16:
+        raise ValueError("salt or hash too short")
+    return n, r, p, salt, digest
+
+
+def check_password(password: str, encoded: str) -> bool:
+    """True if ``password`` matches ``encoded`` (from :func:`hash_password`).
+
+    The comparison takes constant time. A malformed ``encoded`` is simply no match.
+    """
+    try:
+        n, r, p, salt, digest = _parse_hash(encoded)
+    except ValueError:
+        return False
+    return hmac.compare_digest(_scrypt(password, salt, n, r, p), digest)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of a random password, checked for unknown users so they take as long."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+# ---- users ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class User:
+    """One entry of the users file.
+
+    Attributes
+    ----------
+    name
+        Sign-in name; for an OIDC user, the e-mail address in lower case.
+    partner
+        The partner the user works for.
+    roles
+        Roles from :data:`geo.settings.ROLES`.
+    oidc
+        True when the user signs in through the OIDC provider (no password stored).
+    created_at
+        ISO 8601 time the user was first added.
+    """
+
+    name: str
+    partner: str
+    roles: frozenset[str]
+    oidc: bool = False
+    created_at: str | None = field(default=None, compare=False)
+    password_hash: str | None = field(default=None, repr=False, compare=False)
+
+    def can(self, role: str) -> bool:
+        """True if the user holds ``role``; ``admin`` holds every role.
+
+        Examples
+        --------
+        >>> u = User("alice", "LTU", frozenset({"analyst"}))
+        >>> u.can("analyst"), u.can("briefer")
+        (True, False)
+        >>> User("root", "LTU", frozenset({"admin"})).can("briefer")
+        True
+        """
+        return _can(self.roles, role)
+
+    @property
+    def stamp(self) -> str:
+        """A fingerprint of the user's credential: it changes when the password changes.
+
+        A session remembers it at sign-in; a new password (or a switch between password and
+        OIDC) signs the user's other sessions out.
+        """
+        secret = "oidc" if self.oidc else (self.password_hash or "")
+        return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+def _can(roles: frozenset[str], role: str) -> bool:
+    if role not in settings.ROLES:
+        raise ValueError(f"unknown role {role!r}: expected one of {', '.join(settings.ROLES)}")
+    return role in roles or "admin" in roles
+
+
+def parse_roles(text: str | Iterable[str]) -> frozenset[str]:
+    """Roles from ``"analyst,commander"`` (or a list), checked against :data:`settings.ROLES`.
+
+    Examples
+    --------
+    >>> sorted(parse_roles(" analyst, commander,"))
+    ['analyst', 'commander']
+    >>> parse_roles("pilot")
+    Traceback (most recent call last):
+    ...
+    geo.errors.ValidationError: --roles: unknown role 'pilot': expected one of analyst, commander, briefer, admin
+    """
+    items = text.split(",") if isinstance(text, str) else list(text)
+    roles = [str(r).strip() for r in items if str(r).strip()]
+    allowed = ", ".join(settings.ROLES)
+    if not roles:
+        raise ValidationError(f"--roles: no role given: expected one or more of {allowed}")
+    for r in roles:
+        if r not in settings.ROLES:
+            raise ValidationError(f"--roles: unknown role {r!r}: expected one of {allowed}")
+    return frozenset(roles)
+
+
+def _check_name(name: str) -> str:
+    if not _NAME_RE.fullmatch(name):
+        raise ValidationError(
+            f"user name: expected 1–128 letters, digits or . _ @ + - (starting with a letter "
+            f"or digit), got {name!r}"
+        )
+    return name
+
+
+def _check_partner(partner: str) -> str:
+    p = partner.strip()
+    if not p or len(p) > _PARTNER_MAX_CHARS or not p.isprintable():
+        raise ValidationError(
+            f"--partner: expected a partner code of 1–{_PARTNER_MAX_CHARS} printable "
+            f"characters, got {partner!r}"
+        )
+    return p
+
+
+def _check_new_password(name: str, password: str) -> str:
+    if not password:
+        raise ValidationError(f"password for {name!r}: empty. Give a password.")
+    if len(password) < settings.PASSWORD_MIN_CHARS:
+        raise ValidationError(
+            f"password for {name!r}: too short: expected at least "
+            f"{settings.PASSWORD_MIN_CHARS} characters, got {len(password)}"
+        )
+    if len(password) > _PASSWORD_MAX_CHARS:
+        raise ValidationError(
+            f"password for {name!r}: too long: expected at most {_PASSWORD_MAX_CHARS} "
+            f"characters, got {len(password)}"
+        )
+    if password.casefold() == name.casefold():
+        raise ValidationError(f"password for {name!r}: must not be the user name")
+    return password
+
+
+def default_users_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The users file the app reads: ``$LIMES_USERS_FILE`` if set, else ``data/users.json``.
+
+    Examples
+    --------
+    >>> str(default_users_file({"LIMES_USERS_FILE": "/srv/limes/users.json"}))
+    '/srv/limes/users.json'
+    >>> default_users_file({}) == settings.USERS_FILE
+    True
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(settings.USERS_FILE_ENV, "").strip()
+    return Path(value) if value else settings.USERS_FILE
+
+
+def _malformed(path: Path, problem: str) -> ValidationError:
+    return ValidationError(
+        f"users file {path}: {problem}. Fix or delete the file and re-create the users with "
+        "`python -m geo users add`."
+    )
+
+
+def _read_raw(path: Path) -> dict[str, Any]:
+    """The file's JSON, checked; an empty document when the file does not exist."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {"version": FILE_VERSION, "users": {}}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _malformed(path, f"cannot be read ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _malformed(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("users"), dict):
+        raise _malformed(path, 'expected an object with a "users" object')
+    if data.get("version") != FILE_VERSION:
+        raise _malformed(
+            path, f"expected version {FILE_VERSION}, got {data.get('version')!r}"
+        )
+    for name, entry in data["users"].items():
+        _user_from_entry(path, name, entry)  # raises on a bad entry
+    return data
+
+
+def _user_from_entry(path: Path, name: Any, entry: Any) -> User:
+    where = f"user {name!r}"
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise _malformed(path, f"{where}: invalid user name")
+    if not isinstance(entry, dict):
+        raise _malformed(path, f"{where}: expected an object")
+    partner = entry.get("partner")
+    if not isinstance(partner, str) or not partner.strip():
+        raise _malformed(path, f"{where}: expected a partner, got {partner!r}")
+    roles = entry.get("roles")
+    if (
+        not isinstance(roles, list)
+        or not roles
+        or any(r not in settings.ROLES for r in roles)
+    ):
+        raise _malformed(
+            path, f"{where}: roles must be a list from {', '.join(settings.ROLES)}, got {roles!r}"
+        )
+    oidc = entry.get("oidc", False)
+    if not isinstance(oidc, bool):
+        raise _malformed(path, f"{where}: oidc must be true or false, got {oidc!r}")
+    password = entry.get("password")
+    if oidc:
+        if password is not None:
+            raise _malformed(path, f"{where}: an OIDC user has no password")
+    else:
+        if not isinstance(password, str):
+            raise _malformed(path, f"{where}: no password hash (and not an OIDC user)")
+        try:
+            _parse_hash(password)
+        except ValueError as exc:
+            raise _malformed(path, f"{where}: password is not a valid scrypt hash ({exc})") from None
+    created_at = entry.get("created_at")
+    return User(
+        name=name,
+        partner=partner,
+        roles=frozenset(roles),
+        oidc=oidc,
+        created_at=created_at if isinstance(created_at, str) else None,
+        password_hash=password,
+    )
+
+
+def load_users(path: Path | str) -> dict[str, User]:
+    """All users in the users file, by name; empty when the file does not exist.
+
+    Raises
+    ------
+    ValidationError
+        The file exists but is not a valid users file (the message names the file).
+    """
+    path = Path(path)
+    data = _read_raw(path)
+    return {name: _user_from_entry(path, name, e) for name, e in data["users"].items()}
+
+
+def demo_mode(users_file: Path | str) -> bool:
+    """True while no user is configured: the file does not exist or lists nobody.
+
+    A file that exists but cannot be read raises :class:`ValidationError`: the app fails
+    closed rather than opening every partner view.
+
+    Examples
+    --------
+    >>> demo_mode("/nonexistent/users.json")
+    True
+    """
+    return not load_users(users_file)
+
+
+def _write_raw(path: Path, data: dict[str, Any]) -> None:
+    """Write the users file atomically (temporary file, fsync, rename), mode 0600."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, ensure_ascii=False, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def add_user(
+    users_file: Path | str,
+    name: str,
+    *,
+    partner: str,
+    roles: str | Iterable[str],
+    password: str | None = None,
+    oidc: bool = False,
+) -> tuple[User, bool]:
+    """Add a user, or change an existing user's partner, roles and password.
+
+    Parameters
+    ----------
+    users_file
+        The users file; created (with its folder) when missing.
+    name
+        Sign-in name. For an OIDC user, the e-mail address the provider reports (stored in
+        lower case).
+    partner, roles
+        The user's partner and roles (``"analyst,commander"`` or a list).
+    password
+        The password (at least :data:`settings.PASSWORD_MIN_CHARS` characters); only its hash
+        is stored. Must be None for an OIDC user.
+    oidc
+        The user signs in through the OIDC provider and has no password.
+
+    Returns
+    -------
+    tuple[User, bool]
+        The stored user and True if they were new.
+    """
+    path = Path(users_file)
+    name = _check_name(name.strip())
+    if oidc:
+        name = name.lower()
+        if "@" not in name:
+            raise ValidationError(
+                f"user name {name!r}: an OIDC user is named by the e-mail address the identity "
+                "provider reports"
+            )
+        if password is not None:
+            raise ValidationError(f"user {name!r}: an OIDC user has no password")
+    else:
+        _check_new_password(name, password or "")
+    partner = _check_partner(partner)
+    role_set = parse_roles(roles)
+    data = _read_raw(path)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    old = data["users"].get(name)
+    entry: dict[str, Any] = {
+        "partner": partner,
+        "roles": [r for r in settings.ROLES if r in role_set],
+        "created_at": old.get("created_at", now) if old else now,
+    }
+    if old:
+        entry["updated_at"] = now
+    if oidc:
+        entry["oidc"] = True
+    else:
+        entry["password"] = hash_password(password or "")
+    data["users"][name] = entry
+    data["version"] = FILE_VERSION
+    _write_raw(path, data)
+    return _user_from_entry(path, name, entry), old is None
+
+
+def remove_user(users_file: Path | str, name: str) -> None:
+    """Remove a user; sessions they have open are signed out at their next rerun.
+
+    Raises
+    ------
+    ValidationError
+        No such user (the message lists who is there).
+    """
+    path = Path(users_file)
+    data = _read_raw(path)
+    if name not in data["users"]:
+        known = ", ".join(sorted(data["users"])) or "nobody"
+        raise ValidationError(f"users file {path}: no user {name!r} (users: {known})")
+    del data["users"][name]
+    _write_raw(path, data)
+
+
+def verify(users_file: Path | str, name: str, password: str) -> User | None:
+    """The user if ``name`` and ``password`` match a password user of the file, else None.
+
+    An unknown name, an OIDC user or an over-long password costs the same scrypt work as a
+    wrong password, so the time taken does not tell which names exist.
+
+    Raises
+    ------
+    ValidationError
+        The users file exists but is malformed.
+    """
+    user = load_users(users_file).get(name)
+    password = password[:_PASSWORD_MAX_CHARS]
+    if user is None or user.oidc or not user.password_hash:
+        check_password(password, _dummy_hash())
+        return None
+    return user if check_password(password, user.password_hash) else None
+
+
+# ---- OpenID Connect ------------------------------------------------------------------------
+
+
+def oidc_providers(secrets: Mapping[str, Any]) -> list[str | None]:
+    """The OIDC providers configured in Streamlit's ``[auth]`` secrets section.
+
+    ``None`` stands for the single provider configured directly in ``[auth]``; a name for
+    each ``[auth.NAME]`` subsection with a ``client_id`` (pass it to ``st.login(NAME)``).
+
+    Examples
+    --------
+    >>> oidc_providers({})
+    []
+    >>> oidc_providers({"auth": {"redirect_uri": "u", "cookie_secret": "s", "client_id": "c"}})
+    [None]
+    >>> oidc_providers({"auth": {"redirect_uri": "u", "cookie_secret": "s",
+    ...                          "microsoft": {"client_id": "c"}}})
+    ['microsoft']
+    """
+    section = secrets.get("auth") if isinstance(secrets, Mapping) else None
+    if not isinstance(section, Mapping):
+        return []
+    found: list[str | None] = []
+    if "client_id" in section:
+        found.append(None)
+    found += [k for k, v in section.items() if isinstance(v, Mapping) and "client_id" in v]
+    return found
+
+
+def oidc_configured(secrets: Mapping[str, Any]) -> bool:
+    """True if ``secrets`` has an ``[auth]`` section with at least one OIDC provider."""
+    return bool(oidc_providers(secrets))
+
+
+def oidc_user(users: Mapping[str, User], email: str | None) -> User | None:
+    """The OIDC user listed under ``email`` (case-insensitive), else None.
+
+    Examples
+    --------
+    >>> users = {"bob@example.org": User("bob@example.org", "POL", frozenset({"commander"}),
+    ...                                  oidc=True)}
+    >>> oidc_user(users, "Bob@Example.org").partner
+    'POL'
+    >>> oidc_user(users, "eve@example.org") is None
+    True
+    """
+    if not email:
+        return None
+    wanted = email.strip().casefold()
+    return next((u for u in users.values() if u.oidc and u.name.casefold() == wanted), None)
+
+
+# ---- who is looking ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is using the app in this rerun, and what they may do.
+
+    Attributes
+    ----------
+    name
+        The signed-in user; None in demo mode.
+    partner
+        The user's partner; None in demo mode.
+    roles
+        The user's roles (every role in demo mode).
+    demo
+        True in local demo mode (no users configured, sign-in off).
+    """
+
+    name: str | None
+    partner: str | None
+    roles: frozenset[str]
+    demo: bool = False
+
+    @classmethod
+    def demo_viewer(cls) -> Viewer:
+        """The viewer of local demo mode: no name, no partner, every role."""
+        return cls(name=None, partner=None, roles=frozenset(settings.ROLES), demo=True)
+
+    @classmethod
+    def for_user(cls, user: User) -> Viewer:
+        """The viewer of a signed-in user."""
+        return cls(name=user.name, partner=user.partner, roles=user.roles)
+
+    def can(self, role: str) -> bool:
+        """True if the viewer holds ``role`` (``admin`` holds all; demo mode holds all)."""
+        return _can(self.roles, role)
+
+    def visible_partners(self, all_partners: Iterable[str]) -> list[str]:
+        """The partner views this viewer may open.
+
+        In demo mode every partner of ``all_partners`` (in their order). Signed in, only the
+        user's own partner, whether or not ``all_partners`` lists it: the joint view and other
+        partners' views are not offered. Which rows a partner may see (its own and those
+        released to it) is decided by the store, not here.
+
+        Examples
+        --------
+        >>> Viewer.demo_viewer().visible_partners(["LTU", "POL"])
+        ['LTU', 'POL']
+        >>> Viewer("alice", "POL", frozenset({"commander"})).visible_partners(["LTU", "POL"])
+        ['POL']
+        """
+        if self.demo:
+            return list(all_partners)
+        return [self.partner] if self.partner else []
+
+
+_PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+
+
+def demo_exposure(address: str | None, headers: Mapping[str, str] | None = None) -> str | None:
+    """Why demo mode must not serve this request, or None if it is local.
+
+    Demo mode opens every partner view without sign-in, so it is for this machine only: the
+    server must listen on a loopback address (``server.address``; unset means every network
+    interface) and the request must not come through a reverse proxy (which would publish a
+    localhost-bound server).
+
+    Examples
+    --------
+    >>> demo_exposure("localhost") is None, demo_exposure("127.0.0.1") is None
+    (True, True)
+    >>> demo_exposure("0.0.0.0")
+    'the server listens on 0.0.0.0, not on localhost only'
+    >>> demo_exposure(None)
+    'the server listens on every network interface, not on localhost only'
+    >>> demo_exposure("localhost", {"X-Forwarded-For": "203.0.113.7"})
+    'the request came through a proxy (X-Forwarded-For header)'
+    """
+    where = (address or "").strip()
+    if not _is_loopback(where):
+        shown = where or "every network interface"
+        return f"the server listens on {shown}, not on localhost only"
+    for key in headers or {}:
+        if key.lower() in _PROXY_HEADERS:
+            return f"the request came through a proxy ({key} header)"
+    return None
+
+
+def _is_loopback(address: str) -> bool:
+    if address.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# ---- failed sign-ins -----------------------------------------------------------------------
+
+
+class Throttle:
+    """Counts failed sign-ins per key and says how long the next attempt must wait.
+
+    After ``max_failures`` failures in a row the key waits ``lockout_s``, doubling with each
+    further failure up to ``max_lockout_s``, counted from the last failure. A success resets
+    the key. Thread-safe; at most ``max_keys`` keys are kept (oldest dropped first).
+
+    Examples
+    --------
+    >>> now = [0.0]
+    >>> t = Throttle(max_failures=2, lockout_s=10, clock=lambda: now[0])
+    >>> t.failure("alice"); t.wait_s("alice")
+    0.0
+    >>> t.failure("alice"); t.wait_s("alice")
+    10.0
+    >>> now[0] = 4.0; t.wait_s("alice")
+    6.0
+    >>> t.success("alice"); t.wait_s("alice")
+    0.0
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = settings.SIGNIN_MAX_FAILURES,
+        lockout_s: float = settings.SIGNIN_LOCKOUT_S,
+        max_lockout_s: float = settings.SIGNIN_MAX_LOCKOUT_S,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.lockout_s = lockout_s
+        self.max_lockout_s = max_lockout_s
+        self.max_keys = max_keys
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, last failure)
+
+    def wait_s(self, key: str) -> float:
+        """Seconds before ``key`` may try again (0 if now)."""
+        with self._lock:
+            count, last = self._failures.get(key, (0, 0.0))
+        if count < self.max_failures:
+            return 0.0
+        lock = min(self.lockout_s * 2 ** (count - self.max_failures), self.max_lockout_s)
+        return max(0.0, last + lock - self._clock())
+
+    def failure(self, key: str) -> None:
+        """Record a failed attempt for ``key``."""
+        with self._lock:
+            count, _ = self._failures.pop(key, (0, 0.0))
+            self._failures[key] = (count + 1, self._clock())
+            while len(self._failures) > self.max_keys:
+                del self._failures[next(iter(self._failures))]
+
+    def success(self, key: str) -> None:
+        """Forget the failures of ``key``."""
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+# ---- command line --------------------------------------------------------------------------
+
+
+def _read_password(args: Any) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(f"Password for {args.name}: ")
+    again = getpass.getpass("Repeat the password: ")
+    if not hmac.compare_digest(first.encode("utf-8"), again.encode("utf-8")):
+        raise ValidationError(f"password for {args.name!r}: the two entries differ. Try again.")
+    return first
+
+
+def _summary(user: User) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "partner": user.partner,
+        "roles": [r for r in settings.ROLES if r in user.roles],
+        "sign_in": "oidc" if user.oidc else "password",
+        "created_at": user.created_at,
+    }
+
+
+def run_cli(args: Any) -> dict[str, Any]:
+    """Run ``python -m geo users add|remove|list``; return a JSON-able summary (no hashes).
+
+    ``args`` carries ``users_command``, ``users_file`` (None: :func:`default_users_file`) and,
+    for ``add``, ``name``, ``partner``, ``roles``, ``password_stdin`` and optionally ``oidc``.
+    """
+    path = Path(args.users_file) if args.users_file is not None else default_users_file()
+    command = args.users_command
+    out: dict[str, Any] = {"users_file": str(path)}
+    if command == "add":
+        oidc = bool(getattr(args, "oidc", False))
+        # Check the cheap arguments before asking for a password.
+        parse_roles(args.roles)
+        _check_partner(args.partner)
+        _check_name(args.name.strip())
+        password = None if oidc else _read_password(args)
+        user, created = add_user(
+            path, args.name, partner=args.partner, roles=args.roles, password=password, oidc=oidc
+        )
+        out |= {"action": "added" if created else "updated", "user": _summary(user)}
+    elif command == "remove":
+        remove_user(path, args.name)
+        out |= {"action": "removed", "user": args.name}
+    elif command == "list":
+        out["users"] = [_summary(u) for _, u in sorted(load_users(path).items())]
+    else:
+        raise ValidationError(f"users: expected add, remove or list, got {command!r}")
+    out["demo_mode"] = demo_mode(path)
+    return out

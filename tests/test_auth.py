@@ -1,0 +1,402 @@
+"""Sign-in: the users file, password hashing, the `users` command and the app's sign-in page."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from geo import auth, settings
+from geo.auth import Throttle, User, Viewer
+from geo.errors import ValidationError
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def users_file(tmp_path) -> Path:
+    path = tmp_path / "users.json"
+    auth.add_user(path, "alice", partner="LTU", roles="analyst,commander", password=PASSWORD)
+    return path
+
+
+# ---- hashing and the users file -------------------------------------------------------------
+
+
+def test_file_holds_no_plaintext_and_is_private(users_file):
+    text = users_file.read_text()
+    assert PASSWORD not in text
+    entry = json.loads(text)["users"]["alice"]
+    assert entry["partner"] == "LTU"
+    assert entry["roles"] == ["analyst", "commander"]
+    assert entry["password"].startswith(f"scrypt${settings.SCRYPT_N}${settings.SCRYPT_R}$")
+    assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
+    assert [p.name for p in users_file.parent.iterdir()] == ["users.json"]  # no temp file left
+
+
+def test_salt_differs_for_the_same_password():
+    a, b = auth.hash_password(PASSWORD, n=2**10), auth.hash_password(PASSWORD, n=2**10)
+    assert a != b
+    assert a.split("$")[4] != b.split("$")[4]
+    assert auth.check_password(PASSWORD, a)
+    assert auth.check_password(PASSWORD, b)
+
+
+def test_verify(users_file):
+    user = auth.verify(users_file, "alice", PASSWORD)
+    assert user == User("alice", "LTU", frozenset({"analyst", "commander"}))
+    assert "scrypt" not in repr(user)
+    assert auth.verify(users_file, "alice", PASSWORD + "!") is None
+    assert auth.verify(users_file, "mallory", PASSWORD) is None
+    assert auth.verify(users_file, "alice", "") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"version": 1}', 'expected an object with a "users" object'),
+        ('{"version": 2, "users": {}}', "expected version 1, got 2"),
+        ('{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["pilot"], "password": "x"}}}',
+         "roles must be a list from analyst, commander, briefer, admin"),
+        ('{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["analyst"], "password": "plain"}}}',
+         "password is not a valid scrypt hash"),
+        ('{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["analyst"]}}}',
+         "no password hash"),
+    ],
+)
+def test_malformed_file_names_the_file(tmp_path, content, match):
+    path = tmp_path / "users.json"
+    path.write_text(content)
+    with pytest.raises(ValidationError, match=match) as err:
+        auth.load_users(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ValidationError, match="users file"):
+        auth.demo_mode(path)  # fails closed: a broken file is not demo mode
+
+
+def test_demo_mode(tmp_path, users_file):
+    assert auth.demo_mode(tmp_path / "missing.json")
+    assert not auth.demo_mode(users_file)
+    auth.remove_user(users_file, "alice")
+    assert auth.demo_mode(users_file)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"roles": "pilot"}, r"unknown role 'pilot': expected one of analyst, commander, briefer, admin"),
+        ({"roles": ""}, "no role given"),
+        ({"password": ""}, "empty"),
+        ({"password": "short"}, f"at least {settings.PASSWORD_MIN_CHARS} characters, got 5"),
+        ({"partner": " "}, "--partner: expected a partner code"),
+        ({"name": "bad name"}, "user name: expected"),
+        ({"name": "carol", "password": "CAROL"}, "at least"),
+    ],
+)
+def test_add_user_rejects(tmp_path, kwargs, match):
+    args = {"name": "bob", "partner": "POL", "roles": "commander", "password": PASSWORD} | kwargs
+    path = tmp_path / "users.json"
+    with pytest.raises(ValidationError, match=match):
+        auth.add_user(path, args.pop("name"), **args)
+    assert not path.exists()
+
+
+def test_add_updates_and_remove_unknown(users_file):
+    _, created = auth.add_user(users_file, "alice", partner="POL", roles=["briefer"], password=PASSWORD)
+    assert not created
+    assert auth.load_users(users_file)["alice"].partner == "POL"
+    with pytest.raises(ValidationError, match=r"no user 'bob' \(users: alice\)"):
+        auth.remove_user(users_file, "bob")
+
+
+def test_roles_and_viewer():
+    admin = User("root", "LTU", frozenset({"admin"}))
+    assert all(admin.can(r) for r in settings.ROLES)
+    analyst = Viewer.for_user(User("a", "LTU", frozenset({"analyst"})))
+    assert analyst.can("analyst")
+    assert not analyst.can("briefer")
+    assert analyst.visible_partners(["LTU", "POL"]) == ["LTU"]
+    demo = Viewer.demo_viewer()
+    assert demo.demo
+    assert demo.partner is None
+    assert all(demo.can(r) for r in settings.ROLES)
+    with pytest.raises(ValueError, match="unknown role 'pilot': expected one of"):
+        analyst.can("pilot")
+
+
+def test_oidc_users(tmp_path):
+    path = tmp_path / "users.json"
+    auth.add_user(path, "Bob@Example.org", partner="POL", roles="commander", oidc=True)
+    users = auth.load_users(path)
+    assert auth.oidc_user(users, "bob@example.ORG").partner == "POL"
+    assert "password" not in json.loads(path.read_text())["users"]["bob@example.org"]
+    assert auth.verify(path, "bob@example.org", "") is None  # no password sign-in
+    with pytest.raises(ValidationError, match="e-mail address"):
+        auth.add_user(path, "bob", partner="POL", roles="commander", oidc=True)
+    assert not auth.oidc_configured({})
+    assert auth.oidc_configured({"auth": {"client_id": "x", "redirect_uri": "u", "cookie_secret": "s"}})
+
+
+def test_throttle_doubles_and_caps():
+    now = [0.0]
+    t = Throttle(max_failures=2, lockout_s=10, max_lockout_s=25, clock=lambda: now[0])
+    for _ in range(2):
+        t.failure("k")
+    assert t.wait_s("k") == 10
+    t.failure("k")
+    assert t.wait_s("k") == 20
+    t.failure("k")
+    assert t.wait_s("k") == 25
+    assert t.wait_s("other") == 0
+
+
+def test_run_cli_list_without_file(tmp_path):
+    out = auth.run_cli(Namespace(users_command="list", users_file=tmp_path / "none.json"))
+    assert out["users"] == []
+    assert out["demo_mode"] is True
+
+
+# ---- the command line -----------------------------------------------------------------------
+
+
+def geo_users(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "geo", "users", *args],
+        cwd=ROOT, input=stdin, capture_output=True, text=True, check=False, timeout=60,
+    )
+
+
+def test_cli_add_list_remove(tmp_path):
+    path = str(tmp_path / "users.json")
+    proc = geo_users("add", "alice", "--partner", "LTU", "--roles", "analyst,commander",
+                     "--password-stdin", "--users-file", path, stdin=PASSWORD + "\n")
+    assert proc.returncode == 0, proc.stderr
+    added = json.loads(proc.stdout)
+    assert added["action"] == "added"
+    assert added["user"]["roles"] == ["analyst", "commander"]
+    assert auth.verify(path, "alice", PASSWORD) is not None  # the newline is not in the password
+
+    proc = geo_users("list", "--users-file", path)
+    assert proc.returncode == 0, proc.stderr
+    assert [u["name"] for u in json.loads(proc.stdout)["users"]] == ["alice"]
+    assert "scrypt" not in proc.stdout
+    assert PASSWORD not in proc.stdout
+
+    proc = geo_users("remove", "alice", "--users-file", path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["demo_mode"] is True
+    assert auth.load_users(path) == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "match"),
+    [
+        (["add", "bob", "--partner", "POL", "--roles", "pilot", "--password-stdin"], PASSWORD,
+         "unknown role 'pilot': expected one of analyst, commander, briefer, admin"),
+        (["add", "bob", "--partner", "POL", "--roles", "commander", "--password-stdin"], "\n",
+         "empty"),
+        (["add", "bob", "--partner", "POL", "--roles", "commander", "--password-stdin"], "short\n",
+         "too short"),
+        (["remove", "bob"], "", "no user 'bob'"),
+    ],
+)
+def test_cli_errors_exit_2(tmp_path, args, stdin, match):
+    proc = geo_users(*args, "--users-file", str(tmp_path / "users.json"), stdin=stdin)
+    assert proc.returncode == 2
+    assert match in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_malformed_file_exit_2(tmp_path):
+    path = tmp_path / "users.json"
+    path.write_text("[]")
+    proc = geo_users("list", "--users-file", str(path))
+    assert proc.returncode == 2
+    assert f"users file {path}" in proc.stderr
+
+
+# ---- the app: AppTest of sign-in -------------------------------------------------------------
+
+APP = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+import streamlit as st
+import signin
+
+v = signin.current_viewer()
+st.markdown(f"VIEWER name={{v.name}} partner={{v.partner}} demo={{v.demo}}")
+assert signin.viewer() == v
+st.selectbox("Partner view", signin.partner_options(v, ["LTU", "POL"]), key="partner")
+"""
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """An AppTest of a tiny app that signs in, with its own users file (not yet created)."""
+    script = tmp_path / "app.py"
+    script.write_text(APP)
+    monkeypatch.setenv(settings.USERS_FILE_ENV, str(tmp_path / "users.json"))
+    return AppTest.from_file(str(script), default_timeout=60)
+
+
+def page_text(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    at.text_input(key="signin_name").input(name)
+    at.text_input(key="signin_password").input(password)
+    return at.button(key="signin_submit").click().run()
+
+
+def test_demo_mode_banner_and_every_view(app):
+    at = app.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "Local demo mode: sign-in is off and every partner view is open. "
+        "The app listens on localhost only."
+    ]
+    assert "VIEWER name=None partner=None demo=True" in page_text(at)
+    assert at.selectbox(key="partner").options == ["Joint view", "LTU", "POL"]
+
+
+def test_demo_mode_refuses_to_serve_the_network(app):
+    old = st_config.get_option("server.address")
+    st_config.set_option("server.address", "0.0.0.0")
+    try:
+        at = app.run()
+    finally:
+        st_config.set_option("server.address", old)
+    assert not at.exception
+    assert "0.0.0.0, not on localhost only" in at.error[0].value
+    assert "python -m geo users add" in at.error[0].value
+    assert "VIEWER" not in page_text(at)
+
+
+def test_users_file_requires_sign_in(app, tmp_path):
+    auth.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    at = app.run()
+    assert not at.exception
+    assert not at.warning  # no demo banner
+    assert at.title[0].value == "Sign in to Limes"
+    assert "VIEWER" not in page_text(at)
+    assert len(at.selectbox) == 0
+
+    at = sign_in(at, "alice", "wrong password!")
+    assert [e.value for e in at.error] == ["Wrong user name or password."]
+    assert "VIEWER" not in page_text(at)
+
+    at = sign_in(at, "alice", PASSWORD)
+    assert not at.exception
+    assert "VIEWER name=alice partner=LTU demo=False" in page_text(at)
+    assert at.selectbox(key="partner").options == ["LTU"]  # own partner only, no joint view
+    assert "Signed in as alice" in at.sidebar.text[0].value
+    assert PASSWORD not in repr(at.session_state)
+
+    # Every rerun looks the user up again: a partner change applies at once...
+    path = tmp_path / "users.json"
+    data = json.loads(path.read_text())
+    data["users"]["alice"]["partner"] = "POL"
+    path.write_text(json.dumps(data))
+    at.run()
+    assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
+    assert at.selectbox(key="partner").options == ["POL"]
+    # ...and a new password (`users add` always sets one) signs other sessions out.
+    auth.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD)
+    at.run()
+    assert at.title[0].value == "Sign in to Limes"
+    assert "password changed" in at.info[0].value
+    assert "VIEWER" not in page_text(at)
+
+    at = sign_in(at, "alice", PASSWORD)
+    assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
+
+
+def test_removed_user_is_signed_out_at_next_rerun(app, tmp_path):
+    path = tmp_path / "users.json"
+    auth.add_user(path, "alice", partner="LTU", roles="commander", password=PASSWORD)
+    auth.add_user(path, "bob", partner="POL", roles="analyst", password=PASSWORD)
+    at = sign_in(app.run(), "alice", PASSWORD)
+    assert "VIEWER name=alice" in page_text(at)
+    auth.remove_user(path, "alice")
+    at.run()
+    assert "VIEWER" not in page_text(at)
+    assert at.title[0].value == "Sign in to Limes"
+    assert "account was removed" in at.info[0].value
+
+
+def test_sign_out_button(app, tmp_path):
+    auth.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    at = sign_in(app.run(), "alice", PASSWORD)
+    at.sidebar.button(key="signout").click().run()
+    assert "VIEWER" not in page_text(at)
+    assert at.info[0].value == "You signed out."
+
+
+def test_failed_sign_ins_are_throttled(app, tmp_path):
+    auth.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    at = app.run()
+    for _ in range(settings.SIGNIN_MAX_FAILURES):
+        at = sign_in(at, "alice", "not the password")
+    at = sign_in(at, "alice", PASSWORD)  # even the right password must wait now
+    assert "Too many failed sign-ins" in at.error[0].value
+    assert "VIEWER" not in page_text(at)
+
+
+def test_malformed_users_file_closes_the_app(app, tmp_path):
+    (tmp_path / "users.json").write_text("{")
+    at = app.run()
+    assert not at.exception
+    assert "Sign-in is unavailable" in at.error[0].value
+    assert "VIEWER" not in page_text(at)
+    assert not at.warning
+
+
+def test_oidc_sign_in(app, tmp_path):
+    path = tmp_path / "users.json"
+    auth.add_user(path, "bob@example.org", partner="POL", roles="briefer", oidc=True)
+    app.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "limes",
+        "client_secret": "s",
+        "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration",
+    }
+    app.user = {"is_logged_in": False}
+    at = app.run()
+    assert [b.label for b in at.button] == ["Sign in with single sign-on"]
+    assert len(at.text_input) == 0  # only OIDC users: no password form
+
+    app.user = {"is_logged_in": True, "email": "Bob@example.org", "email_verified": True}
+    at = app.run()
+    assert not at.exception
+    assert "VIEWER name=bob@example.org partner=POL demo=False" in page_text(at)
+
+    app.user = {"is_logged_in": True, "email": "eve@example.org"}
+    at = app.run()
+    assert "not a verified address of a Limes OIDC user" in at.error[0].value
+    assert "VIEWER" not in page_text(at)
+
+
+@pytest.mark.parametrize(("entries", "ok"), [((PASSWORD, PASSWORD), True), ((PASSWORD, PASSWORD + "x"), False)])
+def test_run_cli_asks_the_password_twice(tmp_path, monkeypatch, entries, ok):
+    answers = iter(entries)
+    monkeypatch.setattr(auth.getpass, "getpass", lambda prompt: next(answers))
+    args = Namespace(users_command="add", name="alice", partner="LTU", roles="commander",
+                     password_stdin=False, users_file=tmp_path / "users.json")
+    if ok:
+        assert auth.run_cli(args)["user"]["sign_in"] == "password"
+        assert auth.verify(args.users_file, "alice", PASSWORD) is not None
+    else:
+        with pytest.raises(ValidationError, match="the two entries differ"):
+            auth.run_cli(args)
+        assert not args.users_file.exists()
