@@ -30,8 +30,10 @@ def scenario(directory: str) -> Scenario:
 
 
 @st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
-def analysis(directory: str, corridor_km: float, min_gap_m: float) -> Analysis:
+def analysis(directory: str, corridor_km: float, min_gap_m: float, terrain: bool = False) -> Analysis:
     """Analyse a scenario for all time (cached on the folder and the parameters).
+
+    ``terrain``: line-of-sight coverage over the scenario's DEM (when it has one).
 
     A resource cache (one shared object, no copy per rerun: unpickling 22,000 detections on
     every rerun cost more than the rest of the page). Treat the result as read-only:
@@ -40,7 +42,7 @@ def analysis(directory: str, corridor_km: float, min_gap_m: float) -> Analysis:
     sc = scenario(directory)
     return analyse(
         sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections,
-        corridor_km=corridor_km, min_gap_m=min_gap_m,
+        corridor_km=corridor_km, min_gap_m=min_gap_m, dem=sc.dem if terrain else None,
     )
 
 
@@ -53,7 +55,8 @@ def map_deck(
     time_to: datetime | None,
     partner: str | None,
     shown: tuple[str, ...],
+    terrain: bool = False,
 ) -> CompactDeck:
     """Build the deck for one view (cached; the partner is part of the key; read-only)."""
-    result = analysis(directory, corridor_km, min_gap_m).windowed(time_from, time_to)
+    result = analysis(directory, corridor_km, min_gap_m, terrain).windowed(time_from, time_to)
     return build_map(result, partner=partner, shown=shown, dem=scenario(directory).dem)

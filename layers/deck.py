@@ -125,25 +125,46 @@ def basemap_layer(countries: gpd.GeoDataFrame | None = None) -> pdk.Layer:
 def hillshade_layer(shade: np.ndarray, bounds: tuple[float, float, float, float]) -> pdk.Layer:
     """Terrain shading from :func:`geo.terrain.read_hillshade`, as an image in the page.
 
-    The image travels inside the deck as a PNG data URL (no tile or file is fetched);
-    ``bounds`` is (west, south, east, north) in degrees, EPSG:4326.
+    The image travels inside the deck as a PNG data URL (no tile or file is fetched). It
+    must lie on a Web Mercator grid (``read_hillshade(..., crs="EPSG:3857")``): deck.gl
+    stretches an image linearly in the map's projection. ``bounds`` is (west, south, east,
+    north) in degrees.
     """
-    import base64
-    from io import BytesIO
-
-    from PIL import Image
-
     v = np.nan_to_num(np.asarray(shade, dtype=float), nan=1.0)
     grey = np.clip(v * 255.0, 0, 255).astype(np.uint8)
     alpha = np.where(np.isnan(shade), 0, 120).astype(np.uint8)
-    buf = BytesIO()
-    Image.fromarray(np.dstack([grey, grey, grey, alpha]), mode="RGBA").save(buf, format="PNG", optimize=True)
-    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    url = _png_url(np.dstack([grey, grey, grey, alpha]))
     west, south, east, north = (float(b) for b in bounds)
     return pdk.Layer(
         "BitmapLayer", data=None, id="hillshade", image=pdk.types.String(url),
         bounds=[west, south, east, north], pickable=False,
     )
+
+
+def coverage_count_layer(counts: np.ndarray, bounds: tuple[float, float, float, float]) -> pdk.Layer:
+    """Terrain coverage count (sensors seeing each cell) from :func:`geo.terrain.coverage_image`.
+
+    ``counts`` must lie on a Web Mercator grid (what the map projects to), ``bounds`` is
+    (west, south, east, north) in degrees. Sent as a PNG data URL: nothing is fetched.
+    """
+    from layers.style import coverage_rgba
+
+    west, south, east, north = (float(b) for b in bounds)
+    return pdk.Layer(
+        "BitmapLayer", data=None, id="coverage_count", image=pdk.types.String(_png_url(coverage_rgba(counts))),
+        bounds=[west, south, east, north], pickable=False,
+    )
+
+
+def _png_url(rgba: np.ndarray) -> str:
+    import base64
+    from io import BytesIO
+
+    from PIL import Image
+
+    buf = BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def load_countries(bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:

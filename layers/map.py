@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import numpy as np
 import pydeck as pdk
 
 from geo import settings
 from geo.analysis import Analysis
 from geo.hexbin import hexbin
-from geo.terrain import read_hillshade
+from geo.terrain import coverage_image, read_hillshade
 from layers import deck as lk
 from layers.style import partner_colors
 
@@ -31,8 +32,9 @@ LAYERS: dict[str, str] = {
     "sensors": "Sensor positions",
     "basemap": "Country outlines",
     "hillshade": "Terrain (hillshade)",
+    "coverage_count": "Coverage count (terrain)",
 }
-DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade"}
+DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade", "coverage_count"}
 
 
 def build_map(
@@ -56,7 +58,8 @@ def build_map(
     height
         Map height (px).
     dem
-        Terrain model for the ``hillshade`` layer (drawn only when given).
+        Terrain model for the ``hillshade`` layer (drawn only when given). The
+        ``coverage_count`` layer is drawn when the analysis used a DEM.
 
     Notes
     -----
@@ -73,7 +76,8 @@ def build_map(
     corridor_km = result.report["parameters"]["corridor_km"]
     xmin, ymin, xmax, ymax = lay["corridor"].total_bounds
     builders: dict[str, Callable[[], pdk.Layer]] = {
-        "hillshade": lambda: lk.hillshade_layer(*read_hillshade(str(dem), z_factor=8.0)),
+        "hillshade": lambda: lk.hillshade_layer(*read_hillshade(str(dem), z_factor=8.0, crs="EPSG:3857")),
+        "coverage_count": lambda: lk.coverage_count_layer(*_coverage(result, partner)),
         "basemap": lambda: lk.basemap_layer(lk.load_countries((xmin - 6, ymin - 4, xmax + 6, ymax + 4))),
         "corridor": lambda: lk.corridor_layer(lay["corridor"], corridor_km=corridor_km),
         "sectors": lambda: lk.sectors_layer(lay["sectors"], colors, highlight=partner),
@@ -86,14 +90,27 @@ def build_map(
         "sensors": lambda: lk.sensors_layer(lay["sensors"], colors, highlight=partner),
         "detections": lambda: _detections(result),
     }
-    order = ["basemap", "hillshade", *[k for k in LAYERS if k not in ("basemap", "hillshade")]]
-    available = {k for k in order if (k != "detections" or "detections" in lay) and (k != "hillshade" or dem is not None)}
+    order = ["basemap", "hillshade", "coverage_count", *[k for k in LAYERS if k not in ("basemap", "hillshade", "coverage_count")]]
+    available = {
+        k for k in order
+        if (k != "detections" or "detections" in lay)
+        and (k != "hillshade" or dem is not None)
+        and (k != "coverage_count" or result.coverage is not None)
+    }
     layers = [builders[k]() for k in order if k in shown and k in available]
     if "sensors" in shown:
         at = next(i for i, layer in enumerate(layers) if layer.id == "sensors")
         layers.insert(at + 1, lk.sensor_symbols_layer(lay["sensors"]))
     view = lk.view_state((xmin - 0.2, ymin - 0.25, xmax + 0.2, ymax + 0.25), height_px=height)
     return lk.deck(layers, view, height=height)
+
+
+def _coverage(result: Analysis, partner: str | None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The count to draw: all sensors in the joint view, the partner's own in a partner view."""
+    grid = result.coverage
+    assert grid is not None
+    count = grid.count if partner is None or partner not in grid.partners else grid.partner_count[grid.partners.index(partner)]
+    return coverage_image(count, grid.valid, transform=grid.transform, crs=grid.crs)
 
 
 def _detections(result: Analysis) -> pdk.Layer:

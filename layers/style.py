@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+import numpy as np
+
 RGBA = list[int]
 
 #: Okabe–Ito colours (vermillion left out: it is too close to the gap colour).
@@ -41,6 +43,33 @@ DETECTION: Final[dict[str, RGBA]] = {
     "gap": [255, 214, 0, 255],
     "outside": [120, 120, 120, 110],
 }
+
+#: Terrain coverage count: sensors seeing a cell, 1 to 6 or more (ColorBrewer YlGnBu, which
+#: reads as "more" from light to dark and avoids the gap and partner colours). 0 is clear.
+COVERAGE_RAMP: Final[tuple[tuple[int, int, int], ...]] = (
+    (199, 233, 180),
+    (127, 205, 187),
+    (65, 182, 196),
+    (29, 145, 192),
+    (34, 94, 168),
+    (12, 44, 132),
+)
+COVERAGE_ALPHA: Final[int] = 150
+
+
+def coverage_rgba(counts: np.ndarray) -> np.ndarray:
+    """RGBA (uint8) image of a count grid: the ramp for 1, 2, ..., 6+; clear for 0 and NaN.
+
+    Examples
+    --------
+    >>> coverage_rgba(np.array([[0.0, 1.0, 9.0, np.nan]]))[0, :, 3].tolist()
+    [0, 150, 150, 0]
+    """
+    c = np.nan_to_num(np.asarray(counts, dtype=float), nan=0.0)
+    idx = np.clip(c.astype(np.int64), 1, len(COVERAGE_RAMP)) - 1
+    rgb = np.asarray(COVERAGE_RAMP, dtype=np.uint8)[idx]
+    alpha = np.where(c >= 1, COVERAGE_ALPHA, 0).astype(np.uint8)
+    return np.dstack([rgb, alpha])
 
 
 def partner_colors(partners: Iterable[str]) -> dict[str, tuple[int, int, int]]:

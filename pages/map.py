@@ -41,6 +41,11 @@ partner = None if view == JOINT else view
 side.subheader("Parameters")
 corridor_km = side.number_input("Corridor depth (km each side)", min_value=0.0, value=settings.CORRIDOR_KM, step=1.0, key="corridor_km")
 min_gap_m = side.number_input("Shortest gap listed (m)", min_value=0.0, value=settings.MIN_GAP_M, step=50.0, key="min_gap_m")
+terrain = sc.dem is not None and side.toggle(
+    "Line of sight over terrain", value=True, key="terrain",
+    help=f"Each sensor sees what its viewshed over the scenario's DEM allows (target {settings.TARGET_HEIGHT_M:g} m above "
+    f"the ground, refraction {settings.REFRACTION_COEFF:g}), cut to its range and wedge. Off: flat-earth footprints.",
+)
 
 t_from = t_to = None
 if sc.detections is not None and len(sc.detections):
@@ -59,7 +64,7 @@ with side.expander("Layers", expanded=True):
 
 # ---- analysis ----------------------------------------------------------------------------
 try:
-    result = ui.analysis(SCENARIO_DIR, corridor_km, min_gap_m).windowed(t_from, t_to)
+    result = ui.analysis(SCENARIO_DIR, corridor_km, min_gap_m, terrain).windowed(t_from, t_to)
 except ValidationError as exc:
     st.error(f"Cannot analyse with these parameters: {exc}")
     st.stop()
@@ -67,7 +72,7 @@ rep = result.report
 head = headline(rep, partner)
 
 st.title(sc.name)
-side.caption(f"Scenario: **{sc.name}**  \nAnalysed {rep['generated_at']} · CRS: {result.acrs.name}")
+side.caption(f"Scenario: **{sc.name}**  \nAnalysed {rep['generated_at']} · CRS: {result.acrs.name}" + (f"  \nTerrain: {rep['terrain']['cell_size_m'][0]:.0f} × {rep['terrain']['cell_size_m'][1]:.0f} m cells, {rep['terrain']['viewsheds']} viewsheds" if "terrain" in rep else ""))
 st.caption(("Joint view: every partner's assets" if partner is None else f"{partner} view: its sectors and sensors lead, others are muted") + f" · coverage of the {head.scope}")
 
 c = st.columns(6)
@@ -80,7 +85,7 @@ c[4].metric("Unassigned / contested", f"{head.unassigned_km:,.1f} / {head.contes
 c[5].metric("Detections in gaps", f"{head.detections_in_gaps:,}", help=f"of {head.detections:,} detections in the {head.scope} in the time window")
 
 # ---- map -----------------------------------------------------------------------------------
-deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown)
+deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, terrain)
 map_col, info_col = st.columns([3, 1])
 with map_col:
     event = st.pydeck_chart(deck, height=620, on_select="rerun", selection_mode="single-object", key="map")

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def sample():
+    """The sample scenario as the app shows it by default: line of sight over its DEM."""
     sc = load_scenario(ROOT / "sample_data")
-    return sc, analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections)
+    return sc, analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_time_window_changes_detection_counts(app, sample):
     assert len(det_layer["data"]) == expected
     assert expected < len(sc.detections)
     in_gaps = int(metrics(app)["Detections in gaps"].replace(",", ""))
-    whole = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, time_from=lo_utc, time_to=mid_utc)
+    whole = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, time_from=lo_utc, time_to=mid_utc, dem=sc.dem)
     assert in_gaps == whole.report["detections"]["in_gaps"]
 
 
@@ -147,3 +148,34 @@ def test_clicking_a_sector_lists_its_detections(app, sample):
     table = app.dataframe[0].value
     assert len(table) == sec["detections"]
     assert all(sec["sector_id"] in ids.split(",") for ids in table["sector_ids"])
+
+
+def test_terrain_toggle_switches_between_line_of_sight_and_flat_footprints(app, sample):
+    sc, result = sample
+    m = metrics(app)
+    assert m["Coverage"] == f"{result.report['border']['coverage_pct']:.1f} %"
+    fp = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "footprints")["data"]
+    # Terrain footprints: what each partner's sensors see (drawn as the parts of one
+    # multipolygon per partner), not per-sensor disks.
+    assert all("viewshed" in rec["tooltip"] for rec in fp)
+    assert len(result.layers["footprints"]) == len(result.report["partners"])
+    app.toggle(key="terrain").set_value(False).run()
+    assert not app.exception
+    flat = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections).report
+    assert metrics(app)["Coverage"] == f"{flat['border']['coverage_pct']:.1f} %"
+    assert flat["border"]["coverage_pct"] > result.report["border"]["coverage_pct"]
+    fp = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "footprints")["data"]
+    assert len(fp) == len(sc.sensors)  # one geometric footprint per sensor
+    assert not any("viewshed" in rec["tooltip"] for rec in fp)
+    assert not app.checkbox(key="layer_coverage_count").value  # off by default
+
+
+def test_coverage_count_layer_is_an_image_on_the_map(app, sample):
+    _, result = sample
+    app.checkbox(key="layer_coverage_count").check().run()
+    assert not app.exception
+    layer = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "coverage_count")
+    assert layer["@@type"] == "BitmapLayer" and layer["image"].startswith("data:image/png;base64,")
+    west, south, east, north = layer["bounds"]
+    grid_w, grid_s, grid_e, grid_n = result.layers["corridor"].total_bounds
+    assert west <= grid_w and east >= grid_e and south <= grid_s and north >= grid_n

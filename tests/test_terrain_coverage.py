@@ -362,3 +362,31 @@ def test_cli_coverage_tif_needs_a_dem(tmp_path: Path) -> None:
     out = _cli("analyse", "--border", str(tmp_path / "b.geojson"), "--sensors", str(tmp_path / "s.geojson"),
                "--dem", str(tmp_path / "missing.tif"))
     assert out.returncode == 2 and "file not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_coverage_image_is_placed_on_web_mercator() -> None:
+    """A web map stretches an image linearly in Web Mercator: a row of counted cells at
+    55.5°N on a geographic grid spanning 53–58°N must land on the image row of 55.5°N in
+    Mercator, not where a linear-in-latitude image would put it (about 3 km off)."""
+    from geo.terrain import coverage_image
+
+    step = 1 / 1200  # 3"
+    t = Affine(step, 0, 24.0, 0, -step, 58.0)
+    count = np.zeros((6000, 1200), dtype=np.uint16)
+    row = int((58.0 - 55.5) / step)
+    count[row, :] = 3
+    img, (west, south, east, north) = coverage_image(count, np.ones_like(count, dtype=bool), transform=t,
+                                                     crs="EPSG:4326", max_size_px=6000)
+    assert (west, east) == pytest.approx((24.0, 25.0), abs=1e-3)
+    assert (south, north) == pytest.approx((53.0, 58.0), abs=1e-3)
+
+    def merc(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    lat_row = 55.5 - step / 2
+    frac = (merc(north) - merc(lat_row)) / (merc(north) - merc(south))
+    hit = np.flatnonzero(np.nan_to_num(img[:, img.shape[1] // 2]) == 3)
+    assert hit.size >= 1
+    assert abs(hit.mean() - frac * img.shape[0]) <= 1.5
+    linear = (north - lat_row) / (north - south) * img.shape[0]
+    assert abs(hit.mean() - linear) > 20  # the naive placement is far off
