@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,6 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from affine import Affine
 from numpy.typing import NDArray
 
 from geo import intervals as iv
@@ -44,9 +44,11 @@ if TYPE_CHECKING:
 
 _WGS84 = "EPSG:4326"
 
-#: Terrain-following footprints (per partner, for display) are polygonized on a grid reduced
-#: to at most this many cells a side.
-_FOOTPRINT_GRID_MAX = 1500
+#: With a DEM, map polygons (terrain footprints, blind and overlap areas) are polygonized on
+#: the grid reduced to at most this many cells a side, and patches smaller than
+#: ``_DISPLAY_MIN_CELLS`` cells are left out. For display only: numbers come from the grid.
+_DISPLAY_GRID_MAX = 2500
+_DISPLAY_MIN_CELLS = 4
 
 
 @dataclass
@@ -444,19 +446,30 @@ def analyse(
         )
         footprints = _footprint_layer(sensors, fp_polys, acrs)
     else:
-        coverage, overlap_poly = _raster_corridor(grid, corridor, acrs)
+        coverage = None
         footprints = _terrain_footprint_layer(grid, sensors[active])
-    corridor_covered = shapely.intersection(corridor, coverage)
-    corridor_gap = shapely.difference(corridor, coverage)
-    corridor_overlap = shapely.intersection(corridor, overlap_poly)
-    area = geodesic_area_m2([corridor, corridor_covered, corridor_gap, corridor_overlap], acrs)
+    if grid is None:
+        corridor_covered = shapely.intersection(corridor, coverage)
+        corridor_gap = shapely.difference(corridor, coverage)
+        corridor_overlap = shapely.intersection(corridor, overlap_poly)
+        area = geodesic_area_m2([corridor, corridor_covered, corridor_gap, corridor_overlap], acrs)
+    else:
+        # From the counts: cells whose centre is in the corridor, by their ground area.
+        ras = _raster_corridor(grid, corridor, acrs)
+        corridor_gap, corridor_overlap = ras["gap"], ras["overlap"]
+        area_m2 = float(geodesic_area_m2([corridor], acrs)[0])
+        covered_m2 = min(ras["covered_m2"], area_m2)
+        area = [area_m2, covered_m2, area_m2 - covered_m2, min(ras["overlap_m2"], covered_m2)]
 
     # ---- detections ----------------------------------------------------------------------
     det_layer = None
     in_sector = None
     if detections is not None:
         det = detections.reset_index(drop=True)
-        status_col, in_sector = classify_points(det, acrs, corridor=corridor, coverage=coverage, sectors=sector_poly)
+        status_col, in_sector = classify_points(
+            det, acrs, corridor=corridor, coverage=coverage, sectors=sector_poly,
+            covered_at=None if grid is None else grid.seen_at,
+        )
         det_layer = det.assign(coverage_status=status_col)
         det_layer["sector_ids"] = _joined_ids(in_sector, sector_ids)
 
@@ -583,10 +596,15 @@ def classify_points(
     acrs: AnalysisCRS,
     *,
     corridor: shapely.Geometry,
-    coverage: shapely.Geometry,
+    coverage: shapely.Geometry | None,
     sectors: NDArray[np.object_],
+    covered_at: Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.bool_]] | None = None,
 ) -> tuple[pd.Categorical, NDArray[np.bool_]]:
     """Classify points against the corridor, the coverage and the sectors.
+
+    Coverage is the ``coverage`` polygon (analysis CRS) or, when given, ``covered_at(lon,
+    lat)`` (e.g. :meth:`geo.terrain_coverage.CoverageGrid.seen_at`: the cell under the point
+    is seen).
 
     Returns
     -------
@@ -602,9 +620,14 @@ def classify_points(
     # Work in lon/lat: outlines are densified to 500 m first, so their straight edges in
     # degrees follow the analysis-CRS edges to well under a metre, and a million points need
     # no reprojection.
-    polys = to_lonlat(shapely.segmentize(np.asarray([corridor, coverage, *sectors], dtype=object), 500.0), acrs)
+    outlines = [corridor, *sectors] if covered_at is not None else [corridor, coverage, *sectors]
+    polys = to_lonlat(shapely.segmentize(np.asarray(outlines, dtype=object), 500.0), acrs)
     member = pointindex.membership(list(polys), lon, lat)
-    in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
+    if covered_at is not None:
+        in_corr, in_sector = member[:, 0], member[:, 1:]
+        in_cov = covered_at(lon, lat)
+    else:
+        in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
     codes = np.where(in_corr, np.where(in_cov, 0, 1), 2).astype(np.int8)
     status = pd.Categorical.from_codes(codes, categories=["coverage", "gap", "outside"])
     return status, in_sector
@@ -734,46 +757,51 @@ def _raster_border(
     return covered, redundant, by_partner
 
 
-def _grow(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """The mask and its 8 neighbours of every set cell."""
-    out = mask.copy()
-    out[1:, :] |= mask[:-1, :]
-    out[:-1, :] |= mask[1:, :]
-    grown = out.copy()
-    grown[:, 1:] |= out[:, :-1]
-    grown[:, :-1] |= out[:, 1:]
-    return grown
+def _raster_corridor(grid: CoverageGrid, corridor: shapely.Geometry, acrs: AnalysisCRS) -> dict[str, Any]:
+    """Corridor coverage from the count grids.
 
-
-def _raster_corridor(
-    grid: CoverageGrid, corridor: shapely.Geometry, acrs: AnalysisCRS
-) -> tuple[shapely.Geometry, shapely.Geometry]:
-    """Covered cells and cells seen by two or more partners, near the corridor, as polygons.
-
-    Both are polygonized once from the count grids, only where a cell touches the corridor
-    (cells whose centre is inside, grown by one cell so cells cut by the outline count), in
-    the analysis CRS. The caller intersects them with the corridor.
+    Areas: the ground area of the cells whose centre is in the corridor and that at least
+    one sensor sees (``covered_m2``), or two or more partners see (``overlap_m2``). For the
+    map: the blind and the overlap cells of the corridor, polygonized once each (reduced to
+    at most :data:`_DISPLAY_GRID_MAX` cells a side, specks under :data:`_DISPLAY_MIN_CELLS`
+    cells dropped), in the analysis CRS.
     """
-    from geo.terrain_coverage import corridor_mask, grid_transformer, mask_polygons
+    from geo.terrain_coverage import (
+        corridor_mask,
+        grid_transformer,
+        mask_polygons,
+        row_cell_areas_m2,
+    )
 
     to_grid = pyproj.Transformer.from_crs(acrs.crs, grid.pcrs, always_xy=True)
     corridor_g = shapely.transform(
         shapely.segmentize(corridor, 500.0), lambda xy: np.column_stack(to_grid.transform(xy[:, 0], xy[:, 1]))
     )
-    near = _grow(corridor_mask(grid, corridor_g))
+    inside = corridor_mask(grid, corridor_g)
+    cell_m2 = row_cell_areas_m2(grid)
+    seen = inside & (grid.count > 0)
+    both = inside & (grid.partners_seeing() >= 2)
     to_acrs = grid_transformer(grid, acrs.crs)
-    covered = mask_polygons(grid, near & (grid.count > 0), to_acrs)
-    overlap = mask_polygons(grid, near & (grid.partners_seeing() >= 2), to_acrs)
-    return covered, overlap
+
+    def polys(mask: NDArray[np.bool_]) -> shapely.Geometry:
+        parts = mask_polygons(grid, mask, to_acrs, max_cells=_DISPLAY_GRID_MAX, min_cells=_DISPLAY_MIN_CELLS)
+        return shapely.MultiPolygon(list(parts))
+
+    return {
+        "covered_m2": float(seen.sum(axis=1) @ cell_m2),
+        "overlap_m2": float(both.sum(axis=1) @ cell_m2),
+        "gap": polys(inside & ~seen),
+        "overlap": polys(both),
+    }
 
 
 def _terrain_footprint_layer(grid: CoverageGrid, active_sensors: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """What each partner's sensors see over the terrain, one (multi)polygon per partner.
 
-    Polygonized on the grid reduced by blocks (a block is seen when any of its cells is) to
-    at most :data:`_FOOTPRINT_GRID_MAX` cells a side: for display, not for measuring.
+    Polygonized on the grid reduced to at most :data:`_DISPLAY_GRID_MAX` cells a side,
+    specks dropped: for display, not for measuring.
     """
-    from geo.terrain_coverage import coarse_mask, grid_transformer, mask_polygons
+    from geo.terrain_coverage import grid_transformer, mask_polygons
 
     to_ll = grid_transformer(grid, _WGS84)
     rows, geoms = [], []
@@ -781,9 +809,9 @@ def _terrain_footprint_layer(grid: CoverageGrid, active_sensors: gpd.GeoDataFram
         seen = grid.partner_count[k] > 0
         if not seen.any():
             continue
-        small, factor = coarse_mask(seen, _FOOTPRINT_GRID_MAX)
-        coarse = replace(grid, count=np.zeros(small.shape, dtype=np.uint16), transform=grid.transform @ Affine.scale(factor))
-        geom = mask_polygons(coarse, small, to_ll)
+        geom = shapely.MultiPolygon(
+            list(mask_polygons(grid, seen, to_ll, max_cells=_DISPLAY_GRID_MAX, min_cells=_DISPLAY_MIN_CELLS))
+        )
         mine = active_sensors["partner"].astype(str) == partner
         rows.append(
             {

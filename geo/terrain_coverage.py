@@ -518,25 +518,107 @@ def border_pieces(
     return start, end, row, col
 
 
-def mask_polygons(grid: CoverageGrid, mask: NDArray[np.bool_], to_target: pyproj.Transformer) -> shapely.Geometry:
-    """Polygonize the cells of ``mask`` (one pass) and return them in the target CRS.
+def mask_polygons(
+    grid: CoverageGrid,
+    mask: NDArray[np.bool_],
+    to_target: pyproj.Transformer,
+    *,
+    max_cells: int | None = None,
+    min_cells: int = 0,
+) -> NDArray[np.object_]:
+    """Polygonize the cells of ``mask`` (one pass) and return the polygons in the target CRS.
 
-    ``to_target`` transforms from the grid's CRS. Cells touching by an edge are one polygon.
+    Parameters
+    ----------
+    grid
+        The grid ``mask`` lies on.
+    mask
+        Cells to outline (bool, the grid's shape).
+    to_target
+        Transformer from the grid's CRS to the target CRS.
+    max_cells
+        For display: above this many cells a side, the mask is first reduced by blocks (a
+        block is set when at least half of its cells are).
+    min_cells
+        For display: patches smaller than this many cells (after reduction) are dropped
+        (``rasterio.features.sieve``).
+
+    Returns
+    -------
+    ndarray of shapely.Polygon
+        Cells touching by an edge form one polygon.
     """
-    if not mask.any():
-        return shapely.MultiPolygon()
-    polys = [
-        shapely.geometry.shape(geom)
-        for geom, _ in rasterio.features.shapes(
-            mask.astype(np.uint8), mask=mask, connectivity=4, transform=grid.transform
-        )
-    ]
-    geoms = np.asarray(polys, dtype=object)
-    # Densify along cell edges a little so long straight runs follow the target CRS.
-    span = max(abs(grid.transform.a), abs(grid.transform.e)) * 16
-    geoms = shapely.segmentize(geoms, span)
-    geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_target.transform(xy[:, 0], xy[:, 1])))
-    return shapely.MultiPolygon(list(shapely.get_parts(geoms)))
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return np.empty(0, dtype=object)
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    sub = mask[r0:r1, c0:c1]
+    t = grid.transform @ Affine.translation(c0, r0)
+    factor = 1
+    if max_cells is not None:
+        sub, factor = coarse_mask(sub, max_cells)
+        t = t @ Affine.scale(factor)
+    data = sub.astype(np.uint8)
+    if min_cells > 1 and data.any():
+        data = rasterio.features.sieve(data, size=min_cells, connectivity=4)
+    out = []
+    for geom, value in rasterio.features.shapes(data, mask=data.astype(bool), connectivity=4, transform=t):
+        if value != 1:
+            continue
+        rings = [np.asarray(ring, dtype=float) for ring in geom["coordinates"]]
+        out.append(shapely.Polygon(rings[0], rings[1:]))
+    geoms = np.asarray(out, dtype=object)
+    if geoms.size:
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_target.transform(xy[:, 0], xy[:, 1])))
+    return geoms
+
+
+def row_cell_areas_m2(grid: CoverageGrid) -> NDArray[np.float64]:
+    """Ground area of a cell in each row of the grid (m², on the ellipsoid).
+
+    Measured with :class:`pyproj.Geod` on the cell in the middle column of each row: exact
+    for a geographic grid, and for a projected grid within the change of the projection's
+    scale across a row (0.06 % for UTM 150 km from its central meridian).
+    """
+    rows, cols = grid.shape
+    pcrs = grid.pcrs
+    ell = pcrs.ellipsoid
+    geod = pyproj.Geod(a=float(ell.semi_major_metre), b=float(ell.semi_minor_metre))  # type: ignore[union-attr]
+    to_ll = pyproj.Transformer.from_crs(pcrs, pcrs.geodetic_crs, always_xy=True)
+    c = cols // 2
+    r = np.arange(rows, dtype=float)
+    corners = [(c, r), (c + 1, r), (c + 1, r + 1), (c, r + 1)]
+    lon, lat = [], []
+    for cc, rr in corners:
+        x, y = grid.transform @ (np.full(rows, float(cc)), rr)
+        lo, la = to_ll.transform(np.asarray(x), np.asarray(y))
+        lon.append(np.asarray(lo))
+        lat.append(np.asarray(la))
+    lon_a, lat_a = np.column_stack(lon), np.column_stack(lat)
+    return np.array([abs(geod.polygon_area_perimeter(lon_a[i], lat_a[i])[0]) for i in range(rows)])
+
+
+def coarse_mask(mask: NDArray[np.bool_], max_cells: int) -> tuple[NDArray[np.bool_], int]:
+    """Reduce a mask by square blocks to at most ``max_cells`` a side.
+
+    A block is set when at least half of its cells are (cells beyond the mask's edge count
+    as unset). Returns the reduced mask and the block size.
+
+    Examples
+    --------
+    >>> m = np.zeros((4, 4), dtype=bool); m[:2, :2] = True; m[2, 2] = True
+    >>> coarse_mask(m, 2)[0].tolist()
+    [[True, False], [False, False]]
+    """
+    factor = max(1, math.ceil(max(mask.shape) / max_cells))
+    if factor == 1:
+        return mask, 1
+    rows, cols = mask.shape
+    pad = np.zeros((math.ceil(rows / factor) * factor, math.ceil(cols / factor) * factor), dtype=np.uint16)
+    pad[:rows, :cols] = mask
+    blocks = pad.reshape(pad.shape[0] // factor, factor, pad.shape[1] // factor, factor).sum(axis=(1, 3))
+    return blocks * 2 >= factor * factor, factor
 
 
 def grid_transformer(grid: CoverageGrid, to_crs: pyproj.CRS | str) -> pyproj.Transformer:
@@ -554,17 +636,6 @@ def corridor_mask(grid: CoverageGrid, corridor_grid_crs: shapely.Geometry) -> ND
     ).astype(bool)
 
 
-def coarse_mask(mask: NDArray[np.bool_], max_cells: int) -> tuple[NDArray[np.bool_], int]:
-    """Reduce a mask by blocks (a block is set when any of its cells is) to at most ``max_cells`` a side."""
-    factor = max(1, math.ceil(max(mask.shape) / max_cells))
-    if factor == 1:
-        return mask, 1
-    rows, cols = mask.shape
-    pad = np.zeros((math.ceil(rows / factor) * factor, math.ceil(cols / factor) * factor), dtype=bool)
-    pad[:rows, :cols] = mask
-    return pad.reshape(pad.shape[0] // factor, factor, pad.shape[1] // factor, factor).any(axis=(1, 3)), factor
-
-
 __all__ = [
     "COUNT_NODATA",
     "VISIBLE",
@@ -575,6 +646,7 @@ __all__ = [
     "corridor_mask",
     "grid_transformer",
     "mask_polygons",
+    "row_cell_areas_m2",
     "sensor_terrain",
     "terrain_coverage",
 ]
