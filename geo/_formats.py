@@ -5,11 +5,16 @@ sidecar files, container layers, what CRS a format implies); it does not know wh
 sensor or a border is beyond which *geometry family* (points, lines, polygons) a layer
 needs. Validation of values happens in :mod:`geo.io` and :mod:`geo._checks`.
 
-A user's file is only ever read in this module: raw bytes through :func:`read_head`,
-:func:`read_bytes`, :func:`read_zip_member` and :func:`zip_members`; GDAL formats through
-:func:`list_layers`/:func:`open_vector`; CSV through :func:`_csv_table`; Parquet through
-:func:`_read_parquet`. Hostile-file checks (size limits, zip bombs, XML entity expansion)
-belong in these few functions.
+A user's file is only ever read in this module: raw bytes through :func:`check_file`,
+:func:`read_head`, :func:`read_bytes`, :func:`open_zip` and :func:`read_zip_entry`; GDAL
+formats through :func:`list_layers`/:func:`open_vector`/:func:`feature_count`, which take
+those bytes (never a path: GDAL would follow ``/vsicurl/``, a VRT, a zip path); CSV through
+:func:`_csv_table`; Parquet through :func:`_read_parquet`; Cursor-on-Target through
+:mod:`geo._cot`. Hostile-file checks belong in these few functions: size limit, GDAL virtual
+datasets (:func:`refuse_virtual`), signatures (:func:`check_signature`), XML DTDs and entities
+(:func:`check_xml`), zip bombs and unsafe zip entries (:func:`open_zip`). Importing this
+module removes the GDAL drivers Limes does not use and GDAL's network access
+(:func:`_restrict_gdal`).
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
+import stat
+import struct
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +46,10 @@ import pyogrio.errors
 import pyproj
 import shapely
 import shapely.errors
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
+from geo import settings
 from geo.errors import ValidationError, describe
 
 #: Geometry family a layer needs.
@@ -70,6 +79,8 @@ EXTENSIONS: dict[str, tuple[str, str]] = {
     ".fgb": ("fgb", "FlatGeobuf"),
     ".parquet": ("parquet", "GeoParquet"),
     ".geoparquet": ("parquet", "GeoParquet"),
+    ".cot": ("cot", "CoT"),
+    ".xml": ("cot", "CoT"),
 }
 
 #: Formats whose standard fixes the CRS to WGS84 longitude/latitude.
@@ -79,6 +90,7 @@ WGS84_BY_STANDARD: dict[str, str] = {
     "kml": "KML is WGS84 by standard",
     "kmz": "KML is WGS84 by standard",
     "gpx": "GPX is WGS84 by standard",
+    "cot": "Cursor-on-Target points are WGS84 by standard",
 }
 
 #: Names (normalised) of a WKT geometry column and of lat/lon columns, in order of preference.
@@ -228,8 +240,91 @@ def decode_geometries(values: np.ndarray, encoding: Literal["wkb", "wkt"]) -> tu
 
 
 # --------------------------------------------------------------------------------------
+# GDAL: only the drivers Limes reads, no network
+# --------------------------------------------------------------------------------------
+
+#: Configuration of the GDAL that reads uploads (pyogrio's; rasterio has its own copy for
+#: DEMs): no URL "exists" for /vsicurl/ and the other network file systems.
+GDAL_CONFIG: dict[str, str] = {
+    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".limes-network-is-disabled",
+}
+
+
+def _restrict_gdal() -> tuple[str, ...]:
+    """Deregister every GDAL vector driver not in :data:`settings.GDAL_VECTOR_DRIVERS`.
+
+    GDAL unloads the drivers named in ``GDAL_SKIP`` when drivers are registered. pyogrio
+    registers them when it is imported, which may have happened before Limes was (geopandas,
+    a test, the app), so the option is set in pyogrio's GDAL and registration run again:
+    GDAL then deregisters the drivers named. Driver names with a space cannot be listed in
+    ``GDAL_SKIP`` ("MapInfo File" stays; it only opens files named ``.tab``/``.mif``, and
+    uploads reach GDAL as nameless in-memory bytes). Fails closed: if the drivers cannot be
+    removed, importing this module raises.
+
+    Returns
+    -------
+    tuple of str
+        The drivers removed.
+    """
+    keep = set(settings.GDAL_VECTOR_DRIVERS)
+    skip = tuple(sorted(d for d in pyogrio.list_drivers() if d not in keep and " " not in d))
+    options = dict(GDAL_CONFIG)
+    if skip:
+        options["GDAL_SKIP"] = " ".join(skip)
+    pyogrio.set_gdal_config_options(options)
+    register = getattr(pyogrio.core, "_register_drivers", None)
+    if register is None:  # pragma: no cover - a pyogrio without it
+        raise ImportError(f"pyogrio {pyogrio.__version__}: cannot deregister GDAL drivers, so "
+                          "Limes will not read files with it")
+    register()
+    left = sorted(set(skip) & set(pyogrio.list_drivers()))
+    if left:  # pragma: no cover - GDAL ignored GDAL_SKIP
+        raise ImportError(f"GDAL drivers {', '.join(left)} could not be deregistered")
+    return skip
+
+
+#: GDAL vector drivers removed when this module was imported.
+REMOVED_DRIVERS: tuple[str, ...] = _restrict_gdal()
+
+
+# --------------------------------------------------------------------------------------
 # Reading bytes: the only places that touch a user's file directly.
 # --------------------------------------------------------------------------------------
+
+
+def max_file_bytes() -> int:
+    """Largest file read (bytes): :data:`settings.MAX_UPLOAD_MB` mebibytes, as Streamlit."""
+    return settings.MAX_UPLOAD_MB * 1024 * 1024
+
+
+def _mb(n_bytes: float) -> str:
+    return f"{n_bytes / 1024 / 1024:,.1f} MB"
+
+
+def _too_large(source: str, size: int | str) -> ValidationError:
+    got = _mb(size) if isinstance(size, int) else size
+    return ValidationError(describe(
+        source, "the file is too large", expected=f"at most {settings.MAX_UPLOAD_MB} MB",
+        got=got, fix="Split it into smaller files (e.g. one per day or per partner), or ask "
+        "an administrator to raise the upload limit"))
+
+
+def check_file(path: Path, source: str) -> bytes:
+    """Refuse a missing, empty or too large file; return its first bytes."""
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError:
+        size = None
+    if size is None:
+        raise ValidationError(describe(source, "file not found", got=str(path.name),
+                                       fix="Check the path"))
+    if size > max_file_bytes():
+        raise _too_large(source, size)
+    head = read_head(path)
+    if not head:
+        raise ValidationError(describe(source, "the file is empty", expected="a file with data",
+                                       got="0 bytes"))
+    return head
 
 
 def read_head(path: Path, n_bytes: int = _HEAD_BYTES) -> bytes:
@@ -238,41 +333,141 @@ def read_head(path: Path, n_bytes: int = _HEAD_BYTES) -> bytes:
         return f.read(n_bytes)
 
 
-def read_bytes(path: Path) -> bytes:
-    """Return a whole (small) file's bytes."""
-    return path.read_bytes()
+def read_bytes(path: Path, source: str) -> bytes:
+    """Return a whole file's bytes, refusing more than :func:`max_file_bytes`."""
+    limit = max_file_bytes()
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise _too_large(source, size)
+        data = f.read(size + 1)  # read(n) allocates n bytes: never the whole limit
+    if len(data) > size:  # the file grew while being read
+        raise _too_large(source, f"more than {_mb(size)} and growing")
+    return data
 
 
-def read_zip_member(path: Path, member: str) -> bytes:
-    """Return the bytes of one member of a zip file."""
-    with zipfile.ZipFile(path) as zf:
-        return zf.read(member)
+def _zip_directory(data: bytes, source: str) -> tuple[int, int]:
+    """Entries and central directory size (bytes) from a zip's end records (zip64 too)."""
+    tail_start = max(0, len(data) - (65_535 + 22))
+    at = data.rfind(b"PK\x05\x06", tail_start)
+    if at < 0 or at + 22 > len(data):
+        raise _not_a_zip(source, "no zip end of central directory record")
+    entries, cd_size = struct.unpack_from("<HL", data, at + 10)
+    if entries == 0xFFFF or cd_size == 0xFFFFFFFF:
+        loc = at - 20
+        if loc < 0 or data[loc:loc + 4] != b"PK\x06\x07":
+            raise _not_a_zip(source, "damaged zip64 end records")
+        (offset,) = struct.unpack_from("<Q", data, loc + 8)
+        if offset + 56 > len(data) or data[offset:offset + 4] != b"PK\x06\x06":
+            raise _not_a_zip(source, "damaged zip64 end records")
+        entries, cd_size = struct.unpack_from("<QQ", data, offset + 32)
+    return int(entries), int(cd_size)
 
 
-def _vsizip(path: Path, member: str) -> str:
-    """GDAL path of a zip member; braces let GDAL open archives without a .zip extension."""
-    return f"/vsizip/{{{path.resolve()}}}/{member}"
+def _not_a_zip(source: str, detail: str) -> ValidationError:
+    return ValidationError(describe(
+        source, "is not a readable zip archive", got=detail, expected="a zip file",
+        fix="Zip the files again, or upload them unzipped"))
 
 
-def zip_members(path: Path, source: str) -> list[str]:
-    """List the member names of a zip file (directories and macOS metadata left out)."""
+def _unsafe_entry(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry may not be read (path escaping the archive, link), else ``None``."""
+    name = info.filename.replace("\\", "/")
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "an absolute path"
+    if ".." in name.split("/"):
+        return "a '..' path (it points outside the archive)"
+    if "\x00" in name:
+        return "a NUL character in its name"
+    return None
+
+
+def open_zip(data: bytes, source: str,
+             label: str) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """Open a zip held in memory after checking it; return it and its file entries.
+
+    Refused before any entry is decompressed: more than :data:`settings.MAX_ZIP_ENTRIES`
+    entries, an entry with an absolute path, a ``..`` component or a symbolic link, an
+    encrypted entry, entries that would expand past :data:`settings.MAX_UNZIPPED_BYTES` in
+    total, or past :data:`settings.MAX_ZIP_RATIO` times their compressed size (once above
+    :data:`settings.ZIP_RATIO_FLOOR_BYTES`). Directories and macOS metadata are left out of
+    the entries returned. Entries are read with :func:`read_zip_entry`, which never returns
+    more than an entry's declared size.
+    """
+    entries, cd_size = _zip_directory(data, source)
+    if entries > settings.MAX_ZIP_ENTRIES or cd_size > settings.MAX_ZIP_ENTRIES * 1024:
+        raise ValidationError(describe(
+            source, f"the {label} holds too many entries", expected=f"at most "
+            f"{settings.MAX_ZIP_ENTRIES:,} files", got=f"{entries:,} entries",
+            fix="Zip only the files of the layer"))
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ValidationError(
-            describe(source, "is not a readable zip archive", got=str(exc),
-                     expected="a zip file", fix="Zip the files again, or upload them unzipped")
-        ) from exc
-    return [
-        n for n in names
-        if not n.endswith("/") and not n.startswith("__MACOSX/")
-        and not Path(n).name.startswith("._")
-    ]
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
+            struct.error) as exc:
+        raise _not_a_zip(source, str(exc)) from exc
+    for info in infos:
+        why = _unsafe_entry(info)
+        if why is not None:
+            raise ValidationError(describe(
+                source, f"the {label} entry {info.filename!r} is {why}, which Limes never "
+                "reads", expected="plain files inside the archive", got=info.filename,
+                fix="Zip the files again from their folder, without links"))
+        if info.flag_bits & 0x1:
+            raise ValidationError(describe(
+                source, f"the {label} entry {info.filename!r} is encrypted",
+                expected="an archive without a password", got="an encrypted entry",
+                fix="Zip the files again without a password"))
+    expanded = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if expanded > settings.MAX_UNZIPPED_BYTES:
+        raise ValidationError(describe(
+            source, f"the {label} would expand past the size limit", expected=f"at most "
+            f"{_mb(settings.MAX_UNZIPPED_BYTES)} unzipped", got=f"{_mb(expanded)} unzipped",
+            fix="Upload a smaller archive, or split the data into several files"))
+    ratio = expanded / max(packed, 1)
+    if expanded > settings.ZIP_RATIO_FLOOR_BYTES and ratio > settings.MAX_ZIP_RATIO:
+        raise ValidationError(describe(
+            source, f"the {label} expands {ratio:,.0f} times (a zip bomb?)",
+            expected=f"at most {settings.MAX_ZIP_RATIO:g} times its compressed size",
+            got=f"{_mb(packed)} compressed, {_mb(expanded)} unzipped",
+            fix="Upload the data unzipped, or zip only the files of the layer"))
+    files = [i for i in infos if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+             and not Path(i.filename).name.startswith("._")]
+    return zf, files
+
+
+def read_zip_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
+    """Decompress one entry checked by :func:`open_zip` (never more than its declared size)."""
+    try:
+        with zf.open(info) as f:
+            data = f.read(info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError,
+            OSError, ValueError) as exc:
+        raise ValidationError(describe(
+            source, f"the zip entry {info.filename!r} could not be read",
+            got=" ".join(str(exc).split())[:160], fix="Zip the files again")) from exc
+    if len(data) > info.file_size:  # pragma: no cover - zipfile stops at the declared size
+        raise _not_a_zip(source, f"{info.filename!r} is longer than declared")
+    return data
+
+
+# --------------------------------------------------------------------------------------
+# GDAL reads: in-memory bytes only, never a path
+# --------------------------------------------------------------------------------------
+
+#: pyogrio's in-memory file names (``/vsimem/pyogrio_<hex>``, maybe in ``/vsizip/``).
+_VSIMEM = re.compile(r"(?:/vsizip/)?/vsimem/pyogrio_[0-9a-f]+(?:\.zip)?(?:/[^\s'\":;,]*)?")
+
+#: GDAL warnings that only concern the nameless in-memory copy, not the user's file.
+_IN_MEMORY_WARNINGS = ("non conformant file extension",)
 
 
 @contextmanager
-def _gdal_call(source: str, path_text: str, what: str, notes: list[str]) -> Iterator[None]:
+def _gdal_call(source: str, what: str, notes: list[str]) -> Iterator[None]:
     """Run a GDAL read: its warnings become notes, its errors a :class:`ValidationError`."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -289,7 +484,7 @@ def _gdal_call(source: str, path_text: str, what: str, notes: list[str]) -> Iter
             pa.ArrowException,
             OSError,
         ) as exc:
-            detail = _clean_gdal_message(str(exc), path_text, source)
+            detail = _clean_gdal_message(str(exc), source)
             raise ValidationError(
                 describe(source, f"could not be read as {what}", got=detail,
                          expected=f"a valid {what} file",
@@ -297,33 +492,60 @@ def _gdal_call(source: str, path_text: str, what: str, notes: list[str]) -> Iter
                          "re-export it)")
             ) from exc
     for w in caught:
-        text = _clean_gdal_message(str(w.message), path_text, source)
+        text = _clean_gdal_message(str(w.message), source)
+        if any(s in text for s in _IN_MEMORY_WARNINGS):
+            continue
         note = f"GDAL: {text}"
         if note not in notes:
             notes.append(note)
 
 
-def _clean_gdal_message(text: str, path_text: str, source: str) -> str:
-    """Replace server paths in a GDAL message by the user's file name."""
-    text = text.replace(path_text, source).replace(os.fspath(Path(path_text).parent), "")
+def _clean_gdal_message(text: str, source: str) -> str:
+    """Replace GDAL's in-memory file names in a message by the user's file name."""
+    text = _VSIMEM.sub(source, text)
     text = text.split("; It might help to specify the correct driver")[0]
     return " ".join(text.split())
 
 
-def list_layers(path_text: str, source: str, what: str, notes: list[str]) -> list[tuple[str, str]]:
-    """Return ``(layer name, declared geometry type)`` of every layer GDAL sees."""
-    with _gdal_call(source, path_text, what, notes):
-        layers = pyogrio.list_layers(path_text)
-    return [(str(name), str(gtype)) for name, gtype in layers]
+def _gdal_bytes(data: bytes) -> bytes:
+    """GDAL is only ever handed bytes (read and checked here), never a path it could follow."""
+    if not isinstance(data, bytes):
+        raise TypeError(f"GDAL reads bytes only, got {type(data).__name__}")
+    return data
+
+
+_VSIMEM_NAME = re.compile(r"pyogrio_[0-9a-f]{32}")
+
+
+def list_layers(data: bytes, source: str, what: str, notes: list[str]) -> list[tuple[str, str]]:
+    """Return ``(layer name, declared geometry type)`` of every layer GDAL sees, in order.
+
+    A layer GDAL names after the file (GeoJSON, FlatGeobuf, a KML without folders) is named
+    after the user's file here, not after the in-memory copy.
+    """
+    with _gdal_call(source, what, notes):
+        layers = pyogrio.list_layers(_gdal_bytes(data))
+    stem = Path(source).stem
+    return [(_VSIMEM_NAME.sub(stem, str(name)), str(gtype)) for name, gtype in layers]
 
 
 def open_vector(
-    path_text: str, source: str, what: str, notes: list[str], *, layer: str | None = None
+    data: bytes, source: str, what: str, notes: list[str], *, layer: int | str | None = None
 ) -> tuple[dict[str, object], pa.Table]:
-    """Read one layer through GDAL into Arrow (geometry as WKB, date-times as ISO text)."""
-    with _gdal_call(source, path_text, what, notes):
-        meta, table = pyogrio.read_arrow(path_text, layer=layer, datetime_as_string=True)
+    """Read one layer (by position or name) through GDAL into Arrow.
+
+    Geometry comes as WKB, date-times as ISO text.
+    """
+    with _gdal_call(source, what, notes):
+        meta, table = pyogrio.read_arrow(_gdal_bytes(data), layer=layer, datetime_as_string=True)
     return meta, table
+
+
+def feature_count(data: bytes, source: str, what: str, notes: list[str], *, layer: str) -> int:
+    """Number of features in one layer (counted by GDAL)."""
+    with _gdal_call(source, what, notes):
+        info = pyogrio.read_info(_gdal_bytes(data), layer=layer, force_feature_count=True)
+    return int(info.get("features") or 0)
 
 
 # --------------------------------------------------------------------------------------
@@ -331,18 +553,25 @@ def open_vector(
 # --------------------------------------------------------------------------------------
 
 
-def detect_format(path: Path, source: str) -> tuple[str, str]:
-    """Choose the format from the extension (of the path, else of the source name)."""
+def detect_format(path: Path, source: str, head: bytes = b"") -> tuple[str, str]:
+    """Choose the format from the extension (of the path, else of the source name).
+
+    A file with neither extension known whose content is a Cursor-on-Target ``<event>`` is
+    read as CoT.
+    """
     for name in (path.name, source):
         ext = _extension(name)
         if ext in EXTENSIONS:
             return EXTENSIONS[ext]
+    root = _xml_root(_text_start(head))
+    if root is not None and _local_name(root) == "event":
+        return "cot", "CoT"
     supported = ", ".join(sorted(EXTENSIONS))
     raise ValidationError(
         describe(source, "unsupported file type", expected=f"one of {supported}",
                  got=_extension(source) or "(no extension)",
                  fix="Export the layer as GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, GPX, "
-                 "FlatGeobuf, GeoParquet or CSV")
+                 "FlatGeobuf, GeoParquet, CSV or Cursor-on-Target XML")
     )
 
 
@@ -351,16 +580,51 @@ def _extension(name: str) -> str:
     return ".geoparquet" if lower.endswith(".geoparquet") else Path(lower).suffix
 
 
-def check_signature(path: Path, kind: str, label: str, source: str) -> bytes:
+def _text_start(head: bytes) -> bytes:
+    return head.lstrip(b"\xef\xbb\xbf").lstrip()
+
+
+def _local_name(tag: str) -> str:
+    return tag.split(":")[-1].rsplit("}", 1)[-1]
+
+
+#: Root elements of XML files that make GDAL open other files, URLs or services.
+_VIRTUAL_XML: dict[str, str] = {
+    "OGRVRTDataSource": "an OGR virtual vector dataset (VRT)",
+    "VRTDataset": "a GDAL virtual raster (VRT)",
+    "GDAL_WMS": "a GDAL WMS service description",
+    "GDAL_WMTS": "a GDAL WMTS service description",
+    "WCS_GDAL": "a GDAL WCS service description",
+    "GDAL_WCS": "a GDAL WCS service description",
+}
+_GDALG = re.compile(rb'"type"\s*:\s*"gdal_streamed_alg"')
+
+
+def refuse_virtual(head: bytes, source: str) -> None:
+    """Refuse a GDAL virtual dataset (VRT, GDALG pipeline, service description), any name.
+
+    Such a file is a recipe that makes GDAL read other files or URLs, or run commands; the
+    drivers that would follow it are removed too (:func:`_restrict_gdal`), but the user gets
+    this message rather than a parse error.
+    """
+    text = _text_start(head)
+    what: str | None = None
+    if text[:1] == b"<":
+        root = _xml_root(text)
+        what = _VIRTUAL_XML.get(root or "")
+    elif text[:1] == b"{" and _GDALG.search(text[:4096]):
+        what = "a GDAL pipeline (GDALG)"
+    if what is not None:
+        raise ValidationError(describe(
+            source, f"the file is {what}, which Limes never opens: it would make the server "
+            "read other files or addresses", expected="the data itself",
+            got=f"{what} ({len(head):,}+ bytes)",
+            fix="Export the layer itself (e.g. with ogr2ogr or QGIS 'Export') and upload that"))
+
+
+def check_signature(head: bytes, kind: str, label: str, source: str) -> bytes:
     """Check that the file's first bytes match its extension; return those bytes."""
-    if not path.is_file():
-        raise ValidationError(describe(source, "file not found", got=str(path.name),
-                                       fix="Check the path"))
-    head = read_head(path)
-    if not head:
-        raise ValidationError(describe(source, "the file is empty", expected=f"a {label} file",
-                                       got="0 bytes"))
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    text = _text_start(head)
     ok: bool
     expected: str
     if kind == "gpkg":
@@ -376,20 +640,30 @@ def check_signature(path: Path, kind: str, label: str, source: str) -> bytes:
         ok, expected = head[:4] == b"PAR1", "a Parquet file ('PAR1')"
     elif kind == "geojson":
         ok, expected = text[:1] in (b"{", b"["), "JSON text starting with '{'"
-    elif kind in ("kml", "gpx"):
+    elif kind in ("kml", "gpx", "cot"):
         root = _xml_root(text)
-        want = "kml" if kind == "kml" else "gpx"
-        ok = root is not None and root.split(":")[-1].lower() == want
-        expected = f"an XML document with a <{want}> root element"
+        name = _local_name(root).lower() if root else None
+        if kind == "cot":
+            want = "event"
+            ok = name == "event" or (root is not None and b"<event" in text)
+            expected = "an XML document with an <event> root element (or a root holding <event>s)"
+        else:
+            want = kind
+            ok = name == want
+            expected = f"an XML document with a <{want}> root element"
         if text[:1] == b"<" and root is not None and not ok:
+            hint = {"kml": " (a .kml file is read as KML)", "gpx": " (a .gpx file is read as "
+                    "GPX)", "event": " (a .cot or .xml file is read as CoT)"}
             raise ValidationError(
                 describe(source, f"is not a {label} document", expected=expected,
                          got=f"<{root}> as root element",
                          fix=f"Wrap the content in a complete <{want}> document, or export it "
-                         f"again as {label}")
+                         f"again as {label}" + (hint.get(name or "", "") if name != want else ""))
             )
     else:  # csv
-        ok, expected = b"\x00" not in head, "text"
+        ok, expected = b"\x00" not in head and text[:1] != b"<", "text with a header line"
+        if text[:1] == b"<":
+            expected += " (this is XML or HTML)"
     if not ok:
         got = head[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
         raise ValidationError(
@@ -419,59 +693,158 @@ def _xml_root(text: bytes) -> str | None:
         return m.group(2).decode("utf-8", "replace") if m.group(2) else None
 
 
+class _RootReached(Exception):
+    """The XML prolog has been read: the root element starts."""
+
+
+class _RootTarget:
+    """Parser target that stops at the root element."""
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        raise _RootReached(tag)
+
+    def end(self, tag: str) -> None:  # pragma: no cover - never reached
+        pass
+
+    def data(self, data: str) -> None:
+        pass
+
+    def close(self) -> None:
+        return None
+
+
+def check_xml(data: bytes, source: str, label: str) -> None:
+    """Refuse XML with a DOCTYPE, entity declarations or external references.
+
+    The prolog (everything before the root element) is parsed with :mod:`defusedxml`; a DTD,
+    and so any entity declaration ("billion laughs", an external entity reading a local file
+    or a URL), can only stand there, so this is complete and costs microseconds whatever the
+    file's size. A file refused here never reaches GDAL.
+    """
+    parser = DefusedXMLParser(target=_RootTarget(), forbid_dtd=True, forbid_entities=True,
+                              forbid_external=True)
+    try:
+        for start in range(0, len(data), 4096):
+            parser.feed(data[start:start + 4096])
+        parser.close()
+    except _RootReached:
+        return
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as exc:
+        raise xml_refused(source, label, exc) from exc
+    except ParseError as exc:
+        raise ValidationError(describe(
+            source, "is not well-formed XML", expected=f"a {label} document",
+            got=" ".join(str(exc).split())[:160],
+            fix=f"Check the file is complete {label} (open it in a text editor)")) from exc
+    raise ValidationError(describe(source, "holds no XML element", expected=f"a {label} "
+                                   "document", got="no root element"))
+
+
+def xml_refused(source: str, label: str, exc: Exception) -> ValidationError:
+    """The message for XML with a DOCTYPE/entities (shared with the CoT reader)."""
+    what = {"DTDForbidden": "a DOCTYPE declaration", "EntitiesForbidden": "an entity "
+            "declaration", "ExternalReferenceForbidden": "an external reference"}.get(
+        type(exc).__name__, "a DOCTYPE")
+    return ValidationError(describe(
+        source, f"the {label} file contains {what} (DTD), which Limes refuses: entities can "
+        "expand to gigabytes ('billion laughs') or pull in local files and URLs",
+        expected=f"{label} without <!DOCTYPE ...> or <!ENTITY ...>", got=what,
+        fix=f"Export the file again from the GIS or device; standard {label} has no DOCTYPE"))
+
+
 # --------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------
 
 
 def read_raw(path: Path, *, layer_kind: str, source: str) -> RawLayer:
-    """Read any supported file into a :class:`RawLayer` for ``layer_kind``."""
-    kind, label = detect_format(path, source)
-    head = check_signature(path, kind, label, source)
+    """Read any supported file into a :class:`RawLayer` for ``layer_kind``.
+
+    Checks first, before anything is parsed: the file exists, is not empty and not larger
+    than :func:`max_file_bytes`; it is no GDAL virtual dataset (:func:`refuse_virtual`); its
+    first bytes match its extension; XML has no DTD (:func:`check_xml`); zips pass
+    :func:`open_zip`. GDAL is then handed the checked bytes, never ``path``.
+    """
+    head = check_file(path, source)
+    refuse_virtual(head, source)
+    kind, label = detect_format(path, source, head)
+    check_signature(head, kind, label, source)
     family = FAMILY_OF[layer_kind]
     if kind == "csv":
         return _read_csv(path, head, source)
     if kind == "parquet":
         return _read_parquet(path, source)
-    if kind == "shpzip":
-        return _read_shapefile_zip(path, source, family)
     if kind == "shp":
         return _read_shapefile(path, source, family)
+    data = read_bytes(path, source)
+    if kind == "cot":
+        from geo._cot import read_cot
+
+        if family != "point":
+            raise ValidationError(describe(
+                source, f"Cursor-on-Target events are points, but the {layer_kind} need "
+                f"{family}s", expected=f"{family} geometry", got="CoT events",
+                fix="Load CoT files as detections"))
+        return read_cot(data, source)
+    if kind == "shpzip":
+        return _read_shapefile_zip(data, source, family)
+    if kind in ("kml", "gpx"):
+        check_xml(data, source, label)
     if kind == "gpx":
-        return _read_gpx(path, head, source, layer_kind)
-    kml_member: str | None = None
+        return _read_gpx(data, head, source, layer_kind)
     if kind == "kmz":
-        members = zip_members(path, source)
-        kmls = sorted((m for m in members if m.lower().endswith(".kml")),
-                      key=lambda m: (Path(m).name.lower() != "doc.kml", m.count("/"), m))
-        if not kmls:
-            raise ValidationError(
-                describe(source, "the KMZ holds no .kml document", expected="a zip with doc.kml",
-                         got=", ".join(members[:10]) or "an empty zip",
-                         fix="Save the file again as KMZ from Google Earth/QGIS, or upload the "
-                         ".kml itself")
-            )
-        kml_member = kmls[0]
-    if kind == "kmz" and path.suffix.lower() != ".kmz":
-        # GDAL knows a KMZ by its extension (and follows the links between its KML files
-        # only from the KMZ itself): give an upload saved under another name a .kmz alias
-        with tempfile.TemporaryDirectory() as tmp:
-            alias = Path(tmp) / "upload.kmz"
-            try:
-                alias.symlink_to(path.resolve())
-            except OSError:
-                shutil.copyfile(path, alias)
-            raw = _read_vector(str(alias), source, kind, label, family)
+        named = _kmz_documents(data, source)
+        documents = [doc for _, doc in named]
+        raw = _read_kml_documents(named, source, family)
     else:
-        raw = _read_vector(str(path), source, kind, label, family)
+        documents = [data]
+        raw = _read_vector(data, source, kind, label, family)
     if layer_kind == "detections" and kind in ("kml", "kmz"):
         from geo._kml import expand_tracks, read_tracks
 
-        data = read_bytes(path) if kml_member is None else read_zip_member(path, kml_member)
-        if b"Track" in data:
-            raw = expand_tracks(raw, read_tracks(data, source))
+        tracks = [t for doc in documents if b"Track" in doc for t in read_tracks(doc, source)]
+        raw = expand_tracks(raw, tracks)
         _kml_time_span(raw)
     return raw
+
+
+def _kmz_documents(data: bytes, source: str) -> list[tuple[str, bytes]]:
+    """The KML documents of a KMZ (``doc.kml`` first), each checked by :func:`check_xml`.
+
+    A KMZ written by GDAL/QGIS holds a ``doc.kml`` linking to ``layers/<name>.kml``; GDAL only
+    ever sees each document's bytes, so links are never followed: every document is read.
+    """
+    zf, files = open_zip(data, source, "KMZ")
+    with zf:
+        kmls = sorted((i for i in files if i.filename.lower().endswith(".kml")),
+                      key=lambda i: (Path(i.filename).name.lower() != "doc.kml",
+                                     i.filename.count("/"), i.filename))
+        if not kmls:
+            raise ValidationError(
+                describe(source, "the KMZ holds no .kml document", expected="a zip with doc.kml",
+                         got=", ".join(i.filename for i in files[:10]) or "an empty zip",
+                         fix="Save the file again as KMZ from Google Earth/QGIS, or upload the "
+                         ".kml itself")
+            )
+        documents = []
+        for info in kmls:
+            doc = read_zip_entry(zf, info, source)
+            name = f"{source} ({info.filename})"
+            refuse_virtual(doc[:_HEAD_BYTES], name)
+            check_xml(doc, name, "KML")
+            documents.append((info.filename, doc))
+    return documents
+
+
+def _read_kml_documents(documents: list[tuple[str, bytes]], source: str,
+                        family: Family) -> RawLayer:
+    """Read the KML documents of a KMZ and concatenate those with features."""
+    notes: list[str] = []
+    read = [(name, _read_vector(doc, source, "kmz", "KMZ", family, notes=notes))
+            for name, doc in documents]
+    with_rows = [(n, r) for n, r in read if len(r.attrs)] or read[:1]
+    return _merge_raws([r for _, r in with_rows], [n for n, _ in with_rows], source,
+                       what="KML documents")
 
 
 # --------------------------------------------------------------------------------------
@@ -500,7 +873,7 @@ def _fits(gtype: str, family: Family) -> bool:
 
 
 def _read_vector(
-    path_text: str,
+    data: bytes,
     source: str,
     kind: str,
     label: str,
@@ -509,11 +882,15 @@ def _read_vector(
     layers: Sequence[str] | None = None,
     notes: list[str] | None = None,
 ) -> RawLayer:
-    """Read one or several layers of a GDAL vector file and concatenate them."""
+    """Read one or several layers of a GDAL vector file (its bytes) and concatenate them."""
     notes = [] if notes is None else notes
+    found = list_layers(data, source, label, notes)
     if layers is None:
-        found = list_layers(path_text, source, label, notes)
         layers = _choose_layers(found, family, kind, source, label, notes)
+    # layers are read by position: GDAL names a layer without a name of its own after the
+    # (random) in-memory file name, which changes from one call to the next
+    wanted = set(layers)
+    positions = [(i, name) for i, (name, _) in enumerate(found) if name in wanted]
     frames: list[pd.DataFrame] = []
     geoms: list[np.ndarray] = []
     rejects: list[tuple[int, str | None, str]] = []
@@ -521,8 +898,8 @@ def _read_vector(
     crs_layer = ""
     offset = 0
     ranges: list[str] = []
-    for lyr in layers:
-        meta, table = open_vector(path_text, source, label, notes, layer=lyr)
+    for pos, lyr in positions:
+        meta, table = open_vector(data, source, label, notes, layer=pos)
         geom_name = str(meta.get("geometry_name") or "wkb_geometry")
         if geom_name in table.column_names:
             wkb = table.column(geom_name).to_numpy(zero_copy_only=False)
@@ -547,10 +924,10 @@ def _read_vector(
                 )
         frames.append(table.to_pandas())
         geoms.append(np.asarray(g, dtype=object))
-        if len(layers) > 1 and table.num_rows:
+        if len(positions) > 1 and table.num_rows:
             ranges.append(f"{lyr!r} (features {offset + 1}-{offset + table.num_rows})")
         offset += table.num_rows
-    if len(ranges) > 1:
+    if len(positions) > 1 and len(ranges) > 1:
         notes.append(f"read {len(ranges)} layers: " + ", ".join(ranges))
     attrs = concat_frames(frames)
     geometry = np.concatenate(geoms) if geoms else np.empty(0, dtype=object)
@@ -664,50 +1041,87 @@ def _sidecar_problem(base: str, have: set[str], source: str) -> None:
         )
 
 
-def _read_shapefile_zip(path: Path, source: str, family: Family) -> RawLayer:
-    members = zip_members(path, source)
-    lower = {m.lower(): m for m in members}
-    shps = [m for m in members if m.lower().endswith(".shp")]
-    if not shps:
-        shown = ", ".join(members[:10]) or "nothing"
-        raise ValidationError(
-            describe(source, "the zip holds no shapefile", expected="a .shp with its .shx, .dbf "
-                     "and .prj", got=shown,
-                     fix="Zip the shapefile's parts (.shp, .shx, .dbf, .prj), or upload another "
-                     "supported format directly")
-        )
-    have = set(lower)
-    for shp in shps:
-        _sidecar_problem(shp[:-4], have, source)
-    vsi = [_vsizip(path, m) for m in shps]
-    return _read_shapefiles(vsi, [Path(m).stem for m in shps], source, "ESRI Shapefile (zip)",
-                            family)
+#: Parts of a shapefile handed to GDAL (lower case); others in a zip are not read.
+_SHAPEFILE_PARTS: tuple[str, ...] = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def _shapefile_bundle(parts: dict[str, bytes], stem: str) -> bytes:
+    """One shapefile's parts as an uncompressed in-memory zip, for GDAL."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as out:
+        for ext, part in parts.items():
+            out.writestr(f"{stem}{ext}", part)
+    return buf.getvalue()
+
+
+def _safe_stem(name: str) -> str:
+    return re.sub(r"[^\w.-]", "_", Path(name).stem) or "layer"
+
+
+def _read_shapefile_zip(data: bytes, source: str, family: Family) -> RawLayer:
+    zf, files = open_zip(data, source, "zip")
+    with zf:
+        by_lower = {i.filename.lower(): i for i in files}
+        shps = [i.filename for i in files if i.filename.lower().endswith(".shp")]
+        if not shps:
+            shown = ", ".join(i.filename for i in files[:10]) or "nothing"
+            raise ValidationError(
+                describe(source, "the zip holds no shapefile", expected="a .shp with its .shx, "
+                         ".dbf and .prj", got=shown,
+                         fix="Zip the shapefile's parts (.shp, .shx, .dbf, .prj), or upload "
+                         "another supported format directly")
+            )
+        have = set(by_lower)
+        for shp in shps:
+            _sidecar_problem(shp[:-4], have, source)
+        bundles = []
+        for shp in shps:
+            base = shp[:-4].lower()
+            parts = {ext: read_zip_entry(zf, by_lower[base + ext], source)
+                     for ext in _SHAPEFILE_PARTS if base + ext in by_lower}
+            bundles.append(_shapefile_bundle(parts, _safe_stem(shp)))
+    return _read_shapefiles(bundles, [Path(m).stem for m in shps], source,
+                            "ESRI Shapefile (zip)", family)
 
 
 def _read_shapefile(path: Path, source: str, family: Family) -> RawLayer:
+    """A ``.shp`` given on the command line, next to its other parts."""
     siblings = {p.name.lower(): p for p in path.parent.iterdir()} if path.parent.is_dir() else {}
     base = path.name[:-4]
     _sidecar_problem(base, set(siblings), source)
-    return _read_shapefiles([str(path)], [path.stem], source, "ESRI Shapefile", family)
+    parts: dict[str, bytes] = {}
+    total = 0
+    for ext in _SHAPEFILE_PARTS:
+        part = siblings.get((base + ext).lower())
+        if part is None:
+            continue
+        check_file(part, part.name)
+        parts[ext] = read_bytes(part, part.name)
+        total += len(parts[ext])
+        if total > max_file_bytes():
+            raise _too_large(source, f"{_mb(total)} with its .shx/.dbf/.prj")
+    bundle = _shapefile_bundle(parts, _safe_stem(path.name))
+    return _read_shapefiles([bundle], [path.stem], source, "ESRI Shapefile", family)
 
 
-def _read_shapefiles(paths: list[str], names: list[str], source: str, label: str,
+def _read_shapefiles(bundles: list[bytes], names: list[str], source: str, label: str,
                      family: Family) -> RawLayer:
     notes: list[str] = []
-    if len(paths) == 1:
-        return _read_vector(paths[0], source, "shp", label, family, layers=None, notes=notes)
+    if len(bundles) == 1:
+        return _read_vector(bundles[0], source, "shp", label, family, layers=None, notes=notes)
     found: list[tuple[str, str]] = []
-    for p, n in zip(paths, names, strict=True):
-        types = list_layers(p, source, label, notes)
+    for b, n in zip(bundles, names, strict=True):
+        types = list_layers(b, source, label, notes)
         found.append((n, types[0][1] if types else "Unknown"))
     chosen = _choose_layers(found, family, "shp", source, label, notes)
-    pairs = [(n, _read_vector(p, source, "shp", label, family, layers=None, notes=notes))
-             for p, n in zip(paths, names, strict=True) if n in chosen]
+    pairs = [(n, _read_vector(b, source, "shp", label, family, layers=None, notes=notes))
+             for b, n in zip(bundles, names, strict=True) if n in chosen]
     return _merge_raws([r for _, r in pairs], [n for n, _ in pairs], source)
 
 
-def _merge_raws(raws: list[RawLayer], names: list[str], source: str) -> RawLayer:
-    """Concatenate the shapefiles of one zip (same CRS required)."""
+def _merge_raws(raws: list[RawLayer], names: list[str], source: str, *,
+                what: str = "shapefiles") -> RawLayer:
+    """Concatenate the shapefiles (or KML documents) of one zip (same CRS required)."""
     first = raws[0]
     if len(raws) == 1:
         return first
@@ -715,11 +1129,11 @@ def _merge_raws(raws: list[RawLayer], names: list[str], source: str) -> RawLayer
         if (r.crs is None) != (first.crs is None) or (r.crs is not None and first.crs is not None
                                                       and not r.crs.equals(first.crs)):
             raise ValidationError(
-                describe(source, "the shapefiles in the zip use different CRSs",
-                         fix="Export them to one CRS, or zip only one shapefile")
+                describe(source, f"the {what} in the zip use different CRSs",
+                         fix="Export them to one CRS, or zip only one of them")
             )
     offsets = np.cumsum([0] + [len(r.attrs) for r in raws])
-    first.notes.append("read shapefiles " + ", ".join(
+    first.notes.append(f"read {what} " + ", ".join(
         f"{n!r} (features {o + 1}-{o + len(r.attrs)})"
         for n, r, o in zip(names, raws, offsets, strict=False)))
     rejects = [(int(o) + i, f, why) for r, o in zip(raws, offsets, strict=False)
@@ -738,15 +1152,11 @@ def _merge_raws(raws: list[RawLayer], names: list[str], source: str) -> RawLayer
 # --------------------------------------------------------------------------------------
 
 
-def _read_gpx(path: Path, head: bytes, source: str, layer_kind: str) -> RawLayer:
+def _read_gpx(data: bytes, head: bytes, source: str, layer_kind: str) -> RawLayer:
     notes: list[str] = []
-    found = dict(list_layers(str(path), source, "GPX", notes))
+    found = dict(list_layers(data, source, "GPX", notes))
     wanted = [n for n in _GPX_LAYERS[layer_kind] if n in found]
-    counts: dict[str, int] = {}
-    for name in wanted:
-        with _gdal_call(source, str(path), "GPX", notes):
-            info = pyogrio.read_info(str(path), layer=name, force_feature_count=True)
-        counts[name] = int(info.get("features") or 0)
+    counts = {name: feature_count(data, source, "GPX", notes, layer=name) for name in wanted}
     non_empty = [n for n in wanted if counts.get(n, 0) > 0]
     if layer_kind == "sensors" and non_empty:
         non_empty = non_empty[:1]  # waypoints if any, else route points, else track points
@@ -758,7 +1168,7 @@ def _read_gpx(path: Path, head: bytes, source: str, layer_kind: str) -> RawLayer
                      got=", ".join(f"{n}: {c}" for n, c in counts.items()) or "no GPX layers",
                      fix="Export the data as GPX " + what)
         )
-    raw = _read_vector(str(path), source, "gpx", "GPX", FAMILY_OF[layer_kind],
+    raw = _read_vector(data, source, "gpx", "GPX", FAMILY_OF[layer_kind],
                        layers=non_empty, notes=notes)
     if len(non_empty) == 1:
         raw.notes.append(f"read GPX {non_empty[0]} ({counts[non_empty[0]]})")
@@ -989,6 +1399,13 @@ def _parse_wkt(values: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]], in
 def _read_parquet(path: Path, source: str) -> RawLayer:
     notes: list[str] = []
     try:
+        meta = pq.read_metadata(path)
+        expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if expanded > settings.MAX_UNZIPPED_BYTES:
+            raise ValidationError(describe(
+                source, "the Parquet file would expand past the size limit",
+                expected=f"at most {_mb(settings.MAX_UNZIPPED_BYTES)} uncompressed",
+                got=f"{_mb(expanded)} uncompressed", fix="Split the data into several files"))
         schema = pq.read_schema(path)
         geo_meta = (schema.metadata or {}).get(b"geo")
         table = pq.read_table(path)

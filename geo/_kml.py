@@ -37,7 +37,7 @@ def _local(tag: str) -> str:
 def read_tracks(data: bytes, source: str) -> list[Track]:
     """All ``gx:Track`` elements of a KML document, in document order."""
     try:
-        root = SafeET.fromstring(data)
+        root = SafeET.fromstring(data, forbid_dtd=True)
     except (ParseError, DefusedXmlException) as exc:
         raise ValidationError(describe(
             source, "the KML could not be parsed to read its gx:Track times",

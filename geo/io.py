@@ -1,7 +1,8 @@
 """Load and validate the four input layers of Limes: border, sectors, sensors, detections.
 
 Each ``read_*`` function takes a file (GeoJSON, GeoPackage, zipped or plain Shapefile, KML,
-KMZ, GPX, FlatGeobuf, GeoParquet or CSV), checks every row, and returns
+KMZ, GPX, FlatGeobuf, GeoParquet, CSV or, for detections, Cursor-on-Target XML), checks every
+row, and returns
 
 * a :class:`geopandas.GeoDataFrame` in EPSG:4326 with a fresh RangeIndex, the layer's
   columns under their normalised names and dtypes (see each function), and ``src_row``:
@@ -38,6 +39,21 @@ file's first bytes.
   (``wkt``, ``geometry``, ``geom``, ``the_geom``; an EWKT ``SRID=`` prefix sets the CRS)
   or latitude/longitude columns (``lat``/``latitude``/``y`` and
   ``lon``/``lng``/``long``/``longitude``/``x``); lat/lon points suit sensors and detections.
+- Cursor-on-Target (``.cot``/``.xml``, or any name whose content is an ``<event>``): one
+  event, a root holding many, or several event documents one after the other; detections
+  only (see :mod:`geo._cot` for how each event maps to a row).
+
+Hostile input
+-------------
+Files are checked before they are parsed, and refused as a whole with a message naming the
+problem: larger than :data:`geo.settings.MAX_UPLOAD_MB`; a GDAL virtual dataset (VRT, GDALG,
+WMS description), whatever its extension; content that does not match the extension; XML
+(KML, GPX, CoT) with a DOCTYPE or entities; a zip or KMZ with too many entries, entries that
+would expand past :data:`geo.settings.MAX_UNZIPPED_BYTES` or :data:`geo.settings.MAX_ZIP_RATIO`,
+or ``..``, absolute or symbolic-link entries; a shapefile without its .shx, .dbf or .prj.
+GDAL is handed the checked bytes, never a path (so ``/vsicurl/...``, a VRT or a zip path as
+a name is harmless), and the GDAL drivers Limes does not use, network access included, are
+switched off (:data:`geo.settings.GDAL_VECTOR_DRIVERS`).
 
 CSV, GeoJSON, KML and GPX are WGS84 by their standards; any other file without a CRS is
 refused (Limes never guesses), as is a CRS PROJ cannot transform to EPSG:4326. Curved
@@ -56,6 +72,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geo import settings
 from geo._checks import (
@@ -106,7 +123,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "source": ("source", "src", "sensor", "sensor_id"),
     "class": ("class", "classification", "category", "type"),
     "confidence": ("confidence", "conf", "score", "probability"),
+    "access": ("access",),
+    "caveat": ("caveat", "caveats"),
+    "releasable_to": ("releasable_to", "releasableto", "releaseable_to", "releaseableto",
+                      "rel_to"),
+    "hae_m": ("hae_m", "hae"),
+    "ce_m": ("ce_m", "ce"),
+    "le_m": ("le_m", "le"),
 }
+
+#: CoT writes this (or more) in hae/ce/le for "unknown" (m).
+UNKNOWN_METRES = 999_999.0
 
 
 @dataclass
@@ -141,7 +168,8 @@ class LoadReport:
     format
         ``"CSV"``, ``"GeoJSON"``, ``"GPKG"``, ``"ESRI Shapefile (zip)"``,
         ``"ESRI Shapefile"``, ``"KML"``, ``"KMZ"``, ``"GPX"``, ``"FlatGeobuf"``,
-        ``"GeoParquet"`` or ``"Parquet"`` (a plain table with lat/lon or WKT columns).
+        ``"GeoParquet"``, ``"Parquet"`` (a plain table with lat/lon or WKT columns) or
+        ``"CoT"`` (Cursor-on-Target XML).
     source_crs
         The file's CRS, e.g. ``"EPSG:32634"`` or
         ``"EPSG:4326 (assumed: GeoJSON is WGS84 by standard)"``.
@@ -359,6 +387,10 @@ def read_detections(path: str | os.PathLike[str], *,
     detections : geopandas.GeoDataFrame
         EPSG:4326. Columns ``time`` (datetime64[us, UTC]), ``detection_id``, ``source``,
         ``partner``, ``class`` (str or NaN), ``confidence`` (float64 in [0, 1] or NaN),
+        the markings ``access``, ``caveat`` and ``releasable_to`` (str or NaN;
+        ``releasable_to`` is ``"ALL"`` or partner ids joined by commas, e.g. ``"SI,HR"``),
+        ``hae_m`` (height above the ellipsoid), ``ce_m`` and ``le_m`` (circular and linear
+        error) (float64 metres or NaN; CoT's ``9999999`` for "unknown" becomes NaN),
         ``src_row`` (int64), ``geometry`` (Point, 2D).
     report : LoadReport
 
@@ -451,7 +483,8 @@ _OPTIONAL: dict[str, tuple[str, ...]] = {
     "border": ("name",),
     "sectors": ("name",),
     "sensors": ("min_range_m", "azimuth_deg", "fov_deg", "height_m", "status"),
-    "detections": ("detection_id", "source", "partner", "class", "confidence"),
+    "detections": ("detection_id", "source", "partner", "class", "confidence", "access",
+                   "caveat", "releasable_to", "hae_m", "ce_m", "le_m"),
 }
 #: Columns that are never the file's own data (KML/GPX bookkeeping), ignored silently.
 _FORMAT_COLUMNS = frozenset(
@@ -538,8 +571,8 @@ def _resolve_columns(raw: RawLayer, layer: str) -> dict[str, str | None]:
 
 def _text_col(ctx: _Ctx, fld: str) -> pd.Series:
     col = ctx.cols.get(fld)
-    if col is None:
-        return pd.Series(np.full(len(ctx.raw.attrs), np.nan), dtype="str")
+    if col is None:  # all missing (built from Arrow nulls: 200x faster than from NaNs)
+        return pd.Series(pd.array(pa.nulls(len(ctx.raw.attrs), pa.large_string()), dtype="str"))
     return to_text(ctx.raw.attrs[col])
 
 
@@ -729,4 +762,41 @@ def _detection_columns(ctx: _Ctx) -> dict[str, Any]:
         "time": values, "detection_id": _text_col(ctx, "detection_id"),
         "source": _text_col(ctx, "source"), "partner": _text_col(ctx, "partner"),
         "class": _text_col(ctx, "class"), "confidence": conf,
+        "access": _text_col(ctx, "access"), "caveat": _text_col(ctx, "caveat"),
+        "releasable_to": _releasable_to(_text_col(ctx, "releasable_to")),
+        **_position_errors(ctx),
     }
+
+
+def _releasable_to(values: pd.Series) -> pd.Series:
+    """``"ALL"``, or the partner ids as in the file joined by commas ("SI HR" -> "SI,HR")."""
+    if not values.notna().any():
+        return values
+    ids = values.str.replace(r"[\s,;/]+", ",", regex=True).str.strip(",")
+    ids = ids.mask(ids.str.upper() == "ALL", "ALL")
+    return ids.mask(ids == "").astype("str")
+
+
+def _position_errors(ctx: _Ctx) -> dict[str, np.ndarray]:
+    """``hae_m``, ``ce_m`` and ``le_m``: metres, NaN where absent or unknown (CoT 9999999)."""
+    out: dict[str, np.ndarray] = {}
+    unknown = 0
+    for fld, what in (("hae_m", "a height above the ellipsoid in metres"),
+                      ("ce_m", "a circular error in metres >= 0"),
+                      ("le_m", "a linear error in metres >= 0")):
+        if ctx.cols.get(fld) is None:
+            out[fld] = np.full(len(ctx.raw.attrs), np.nan)
+            continue
+        metres = _number_col(ctx, fld, what)
+        big = np.abs(metres) >= UNKNOWN_METRES
+        unknown += int((big & ctx.rej.alive).sum())
+        metres = np.where(big | ~np.isfinite(metres), np.nan, metres)
+        if fld != "hae_m":
+            col = ctx.cols[fld] or fld
+            ctx.rej.reject(metres < 0, col, lambda i, m=metres, w=what: reason(
+                "an error cannot be negative", expected=w, got=fmt_value(m[i])))
+        out[fld] = metres
+    if unknown:
+        ctx.notes.append(f"{unknown} hae/ce/le value(s) of 9999999 or more mean 'unknown' "
+                         "(CoT): left empty")
+    return out

@@ -127,3 +127,10 @@ ZIP_RATIO_FLOOR_BYTES: Final[int] = 10_000_000
 GDAL_VECTOR_DRIVERS: Final[tuple[str, ...]] = (
     "ESRI Shapefile", "GPKG", "GeoJSON", "KML", "LIBKML", "GPX", "FlatGeobuf", "CSV", "MEM",
 )
+
+#: How long an upload waits for another upload to the store to finish before it is refused
+#: with "the store is busy, retry" (s). Readers never wait.
+STORE_BUSY_TIMEOUT_S: Final[float] = 30.0
+
+#: Rejected rows listed in an ingest result (``errors``); ``rejected`` counts them all.
+INGEST_MAX_ERRORS: Final[int] = 1_000

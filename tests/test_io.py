@@ -251,7 +251,14 @@ def test_output_dtypes(tmp_path: Path) -> None:
     assert sensors["src_row"].dtype == np.int64
     det, _ = read_detections(write_layer(DETECTIONS, tmp_path, "geojson", "det"))
     assert list(det.columns) == ["time", "detection_id", "source", "partner", "class",
-                                 "confidence", "src_row", "geometry"]
+                                 "confidence", "access", "caveat", "releasable_to", "hae_m",
+                                 "ce_m", "le_m", "src_row", "geometry"]
+    for col in ("access", "caveat", "releasable_to"):
+        assert det[col].dtype == "str"
+        assert det[col].isna().all()
+    for col in ("hae_m", "ce_m", "le_m"):
+        assert det[col].dtype == np.float64
+        assert det[col].isna().all()
     sectors, _ = read_sectors(write_layer(SECTORS, tmp_path, "gpkg", "sectors"))
     assert list(sectors.columns) == ["sector_id", "partner", "name", "src_row", "geometry"]
     border, _ = read_border(write_layer(BORDER, tmp_path, "fgb", "border"))
@@ -405,6 +412,27 @@ def test_kml_folders_are_concatenated(tmp_path: Path) -> None:
     got, report = read_sensors(path)
     assert got["sensor_id"].tolist() == ["R-01", "C-02", "T-03"]
     assert any("'north' (features 1-2), 'south' (features 3-3)" in n for n in report.notes)
+
+
+def test_kmz_with_one_document_per_layer_reads_them_all(tmp_path: Path) -> None:
+    """GDAL/QGIS write a KMZ as doc.kml linking to layers/<name>.kml: every one is read."""
+    one = tmp_path / "north.kmz"
+    SENSORS.iloc[:2].to_file(one, driver="LIBKML", layer="north")
+    with zipfile.ZipFile(one) as zf:
+        assert set(zf.namelist()) == {"doc.kml", "layers/", "layers/north.kml"}
+        doc, north = zf.read("doc.kml"), zf.read("layers/north.kml")
+    SENSORS.iloc[2:].to_file(tmp_path / "south.kml", driver="LIBKML", layer="south")
+    path = tmp_path / "two.kmz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("doc.kml", doc.replace(b"</Document>", b"<NetworkLink><Link><href>"
+                                           b"layers/south.kml</href></Link></NetworkLink>"
+                                           b"</Document>"))
+        zf.writestr("layers/north.kml", north)
+        zf.writestr("layers/south.kml", (tmp_path / "south.kml").read_bytes())
+    got, report = read_sensors(path)
+    assert got["sensor_id"].tolist() == ["R-01", "C-02", "T-03"]
+    assert any("read KML documents 'layers/north.kml' (features 1-2), 'layers/south.kml' "
+               "(features 3-3)" in n for n in report.notes)
 
 
 def test_gpx_sectors_from_closed_tracks_and_open_track_error(tmp_path: Path) -> None:
@@ -922,7 +950,7 @@ def test_untransformable_crs(tmp_path: Path) -> None:
 def test_unknown_extension(tmp_path: Path) -> None:
     path = write_text(tmp_path, "sensors.xlsx", "x")
     with pytest.raises(ValidationError, match=r"sensors\.xlsx: unsupported file type: expected "
-                       r"one of \.csv, \.fgb, \.geojson.*got '\.xlsx'"):
+                       r"one of \.cot, \.csv, \.fgb, \.geojson.*got '\.xlsx'"):
         read_sensors(path)
 
 
