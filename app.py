@@ -16,6 +16,6 @@ st.warning(
 )
 
 page = st.navigation(
-    [st.Page("pages/map.py", title="Map", default=True)],
+    [st.Page("pages/map.py", title="Map", default=True), st.Page("pages/export.py", title="Export")],
 )
 page.run()

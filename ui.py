@@ -15,8 +15,9 @@ from geo.analysis import Analysis, analyse
 from geo.scenario import Scenario, load_scenario
 from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, LAYERS, build_map
+from layers.snapshot import snapshot_bytes
 
-__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario"]
+__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario", "snapshot"]
 
 
 @st.cache_resource(show_spinner="Loading scenario…", max_entries=8)
@@ -60,3 +61,28 @@ def map_deck(
     """Build the deck for one view (cached; the partner is part of the key; read-only)."""
     result = analysis(directory, corridor_km, min_gap_m, terrain).windowed(time_from, time_to)
     return build_map(result, partner=partner, shown=shown, dem=scenario(directory).dem)
+
+
+@st.cache_data(show_spinner="Rendering the snapshot…", max_entries=16)
+def snapshot(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    partner: str | None,
+    shown: tuple[str, ...],
+    fmt: str,
+    title: str,
+    banner: str,
+    paper: str = "a4",
+    terrain: bool = False,
+) -> bytes:
+    """A briefing snapshot (PNG or PDF) of one view (cached; the partner is part of the key)."""
+    sc = scenario(directory)
+    result = analysis(directory, corridor_km, min_gap_m, terrain).windowed(time_from, time_to)
+    return snapshot_bytes(
+        result, fmt=fmt, partner=partner, shown=shown, title=title, banner=banner, dem=sc.dem,
+        partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()}, paper=paper,
+    )
+

@@ -269,7 +269,7 @@ def run_export(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_snapshot(args: argparse.Namespace) -> dict[str, Any]:
     """Analyse the inputs named by ``args``, render the snapshot and return its summary."""
-    from geo.snapshot import run_snapshot as run
+    from layers.snapshot import run_snapshot as run
 
     return run(args, _load_and_analyse)
 

@@ -163,7 +163,7 @@ def _png_url(rgba: np.ndarray) -> str:
     from PIL import Image
 
     buf = BytesIO()
-    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=True)
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG")  # optimize=True: 10 % smaller, 3 s slower
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

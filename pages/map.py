@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +13,7 @@ from geo import settings
 from geo.errors import ValidationError
 from geo.views import JOINT, detections_in_gap, detections_in_sector, headline
 from layers import deck as lk
+from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
@@ -91,6 +93,19 @@ with map_col:
     event = st.pydeck_chart(deck, height=620, on_select="rerun", selection_mode="single-object", key="map")
 colors = partner_colors(rep["partners"])
 st.html(lk.legend_html(colors, partner_names={p: v.get("name", p) for p, v in sc.partners.items()}))
+
+# ---- download this view: snapshot files, made when their button is clicked -----------------
+with st.expander("Download this view"):
+    snap = {"partner": partner, "shown": shown, "title": sc.name, "banner": settings.BANNER, "dem": sc.dem,
+            "partner_names": {p: str(v.get("name", p)) for p, v in sc.partners.items()}}
+    stem = f"limes_{(partner or 'joint').lower()}"
+    dl = st.columns(3)
+    dl[0].download_button("Snapshot (PNG)", data=partial(snapshot_bytes, result, fmt="png", **snap), file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="map_snapshot_png")
+    dl[1].download_button("Snapshot (PDF)", data=partial(snapshot_bytes, result, fmt="pdf", **snap), file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore", key="map_snapshot_pdf")
+    dl[2].page_link("pages/export.py", label="Export page: title, banner, preview")
+    data = st.columns(len(EXPORT_FILES))
+    for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
+        col.download_button(f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}", data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown), file_name=f"{stem}{suffix}", mime=mime, on_click="ignore", key=f"map_data_{fmt}", disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()))
 
 # ---- selection, beside the map: a gap or a sector and the detections inside it -------------
 picked = ((event or {}).get("selection") or {}).get("objects") or {}

@@ -1,0 +1,409 @@
+"""Briefing snapshots (``layers.snapshot``): the sample scenario as a PNG and a PDF, checked without eyes.
+
+One render per fixture (module scope) keeps this quick. What is checked: image size and dpi,
+page count and size, the banner, title and legend text in the PDF, that the map is not blank,
+that the gap colour lies on the gaps (and nowhere else), a partner's view (its numbers lead,
+others are muted, its tables hold only what its view shows), the scale bar against
+``pyproj.Geod`` and the north arrow against PROJ's meridian convergence, the command line, and
+that bad input is refused with a message.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyproj
+import pytest
+import shapely
+from PIL import Image
+from pypdf import PdfReader
+
+from geo.analysis import analyse
+from geo.errors import ValidationError
+from geo.scenario import load_scenario
+from layers.snapshot import EXPORT_FILES, export_bytes, render_snapshot, snapshot_bytes
+from layers.map import LAYERS
+from layers.style import GAP, partner_colors
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data"
+GEOD = pyproj.Geod(ellps="WGS84")
+BANNER = "UNCLASSIFIED // EXERCISE"
+INPUTS = ["--border", str(SAMPLE / "border.geojson"), "--sensors", str(SAMPLE / "sensors.csv"),
+          "--sectors", str(SAMPLE / "sectors.geojson"), "--detections", str(SAMPLE / "detections.csv")]
+
+
+@pytest.fixture(scope="module")
+def sample():
+    sc = load_scenario(SAMPLE)
+    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections)
+    return sc, result
+
+
+@pytest.fixture(scope="module")
+def png(sample, tmp_path_factory):
+    sc, result = sample
+    before = copy.deepcopy(result.report), {k: len(v) for k, v in result.layers.items()}
+    out = tmp_path_factory.mktemp("snap") / "joint.png"
+    summary = render_snapshot(result, out=out, title=sc.name)
+    with Image.open(out) as img:
+        info = dict(img.info)
+        pixels = np.asarray(img.convert("RGB")).astype(int)
+    return summary, pixels, info, before
+
+
+@pytest.fixture(scope="module")
+def pdf(sample):
+    sc, result = sample
+    buf = io.BytesIO()
+    names = {p: v["name"] for p, v in sc.partners.items()}
+    summary = render_snapshot(result, out=buf, fmt="pdf", title=sc.name, partner_names=names)
+    reader = PdfReader(io.BytesIO(buf.getvalue()))
+    return summary, reader, [page.extract_text() for page in reader.pages]
+
+
+@pytest.fixture(scope="module")
+def partner_png(sample):
+    _, result = sample
+    buf = io.BytesIO()
+    summary = render_snapshot(result, out=buf, fmt="png", partner="LTU")
+    with Image.open(io.BytesIO(buf.getvalue())) as img:
+        return summary, np.asarray(img.convert("RGB")).astype(int)
+
+
+def to_pixels(summary: dict, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (column, row) of lon/lat points, from the map's CRS, extent and frame on the page."""
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True).transform(lon, lat)
+    xmin, ymin, xmax, ymax = summary["map_extent"]
+    left, top, right, bottom = summary["map_box"]
+    col = left + (np.asarray(x) - xmin) / (xmax - xmin) * (right - left)
+    row = top + (ymax - np.asarray(y)) / (ymax - ymin) * (bottom - top)
+    return col, row
+
+
+def is_colour(pixels: np.ndarray, rgb, tol: int = 6) -> np.ndarray:
+    return (np.abs(pixels - np.asarray(rgb[:3])) <= tol).all(axis=-1)
+
+
+# ---- PNG -------------------------------------------------------------------------------------
+
+
+def test_png_is_wide_enough_at_200_dpi(png):
+    summary, pixels, info, _ = png
+    height, width, _ = pixels.shape
+    assert width >= 2400
+    assert (summary["width_px"], summary["height_px"]) == (width, height)
+    assert summary["dpi"] == 200 and summary["pages"] == 1
+    assert [round(v) for v in info["dpi"]] == [200, 200]
+    assert width > height  # landscape
+
+
+def test_png_map_is_not_blank(png):
+    summary, pixels, _, _ = png
+    left, top, right, bottom = (round(v) for v in summary["map_box"])
+    assert right - left > 1500 and bottom - top > 1200
+    area = pixels[top + 3:bottom - 3, left + 3:right - 3]
+    colours = np.unique(area.reshape(-1, 3), axis=0)
+    assert len(colours) > 200
+    assert area.std() > 20
+
+
+def test_gap_colour_is_drawn_on_the_gaps_and_nowhere_else(png, sample):
+    summary, pixels, _, _ = png
+    _, result = sample
+    longest = sorted(result.report["gaps"], key=lambda g: -g["length_km"])[:8]
+    mid = np.array([g["midpoint"] for g in longest])
+    cols, rows = to_pixels(summary, mid[:, 0], mid[:, 1])
+    gap = is_colour(pixels, GAP)
+    for c, r, g in zip(cols, rows, longest, strict=True):
+        c, r = round(c), round(r)
+        assert gap[r - 4:r + 5, c - 4:c + 5].any(), f"no gap colour at the midpoint of the gap at km {g['start_km']}"
+    # Every gap-coloured pixel of the map lies on a gap line (within its drawn half-width).
+    left, top, right, bottom = (round(v) for v in summary["map_box"])
+    rr, cc = np.nonzero(gap[top:bottom, left:right])
+    assert rr.size > 500
+    lines = []
+    for line in shapely.get_parts(shapely.segmentize(result.layers["gaps"].geometry.to_numpy(), 0.002)):
+        xy = shapely.get_coordinates(line)
+        c, r = to_pixels(summary, xy[:, 0], xy[:, 1])
+        lines.append(shapely.LineString(np.column_stack([c, r])) if len(xy) > 1 else shapely.Point(c[0], r[0]))
+    near = shapely.buffer(shapely.union_all(lines), 14.0)
+    inside = shapely.contains_xy(near, cc + left + 0.5, rr + top + 0.5)
+    assert inside.mean() > 0.999
+
+
+def test_rendering_does_not_change_the_analysis(png, sample):
+    _, _, _, (report, sizes) = png
+    _, result = sample
+    assert result.report == report
+    assert {k: len(v) for k, v in result.layers.items()} == sizes
+
+
+def test_scale_bar_matches_geodesic_length(png):
+    summary, _, _, _ = png
+    bar = summary["scale_bar"]
+    assert bar["km"] in (1, 2, 5, 10, 20, 50, 100, 200, 500)
+    lon, lat = bar["centre"]
+    to_map = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True)
+    cx, cy = to_map.transform(lon, lat)
+    (lon0, lon1), (lat0, lat1) = to_map.transform([cx - bar["map_units"] / 2, cx + bar["map_units"] / 2],
+                                                  [cy, cy], direction="INVERSE")
+    _, _, ground_m = GEOD.inv(lon0, lat0, lon1, lat1)
+    assert ground_m == pytest.approx(bar["km"] * 1000.0, rel=2e-4)
+    # and the scale the bar used agrees with PROJ's own scale factor at the centre
+    factors = pyproj.Proj(summary["crs"]).get_factors(lon, lat)
+    assert bar["map_units"] / (bar["km"] * 1000.0) == pytest.approx(factors.meridional_scale, rel=1e-4)
+
+
+def test_north_arrow_points_along_the_meridian(png):
+    summary, _, _, _ = png
+    lon, lat = summary["scale_bar"]["centre"]
+    to_map = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True)
+    lon_n, lat_n, _ = GEOD.fwd(lon, lat, 0.0, 5000.0)
+    (x0, x1), (y0, y1) = to_map.transform([lon, lon_n], [lat, lat_n])
+    expected = np.degrees(np.arctan2(x1 - x0, y1 - y0))
+    assert summary["north_deg"] == pytest.approx(expected, abs=0.02)
+    convergence = pyproj.Proj(summary["crs"]).get_factors(lon, lat).meridian_convergence
+    assert abs(summary["north_deg"]) == pytest.approx(abs(convergence), abs=0.02)
+
+
+def test_partner_view_mutes_other_partners(partner_png, png, sample):
+    """Only what leads is drawn at full strength: count pixels of each partner's exact colour."""
+    _, result = sample
+    colors = partner_colors(result.report["partners"])
+
+    def full_strength(summary: dict, pixels: np.ndarray) -> dict[str, int]:
+        left, top, right, bottom = (round(v) for v in summary["map_box"])
+        area = pixels[top:bottom, left:right]
+        return {p: int(is_colour(area, rgb, tol=4).sum()) for p, rgb in colors.items()}
+
+    joint = full_strength(png[0], png[1])
+    ltu = full_strength(*partner_png)
+    assert partner_png[0]["partner"] == "LTU"
+    assert all(n > 300 for n in joint.values()), joint  # every partner's sensors at full colour
+    assert ltu["LTU"] > 300
+    for p in colors:
+        if p != "LTU":
+            assert ltu[p] < joint[p] / 20, (p, ltu[p], joint[p])
+
+
+# ---- PDF -------------------------------------------------------------------------------------
+
+
+def test_pdf_has_two_landscape_a4_pages(pdf):
+    summary, reader, _ = pdf
+    assert summary["pages"] == 2 == len(reader.pages)
+    for page in reader.pages:
+        w, h = float(page.mediabox.width), float(page.mediabox.height)
+        assert (w, h) == pytest.approx((841.89, 595.28), abs=0.5)  # A4 landscape, pt
+    assert summary["page_size_mm"] == [297, 210]
+
+
+def test_pdf_text_has_banner_title_and_a_legend_entry_for_each_layer(pdf, sample):
+    summary, _, texts = pdf
+    sc, _ = sample
+    for text in texts:
+        assert text.count(BANNER) >= 2  # top and bottom of every page
+        assert sc.name in text
+    drawn = [k for k in summary["layers"] if k in LAYERS]
+    assert {"basemap", "corridor", "sectors", "footprints", "gaps", "border", "sensors", "detections"} <= set(drawn)
+    for key in drawn:
+        assert LAYERS[key] in texts[0], f"no legend entry for {key}"
+        assert any(entry.startswith(LAYERS[key]) for entry in summary["legend"])
+    for word in ("Headline", "Coverage", "Corridor depth", "5 km each side", "Generated", "(UTC)", "km",
+                 "State Border Guard Service of Lithuania"):
+        assert word in texts[0]
+    assert "detections 2026-11-01 00:00" in texts[0].replace("\n", " ")
+
+
+def test_pdf_page_two_lists_gaps_longest_first_and_every_sector(pdf, sample):
+    _, _, texts = pdf
+    _, result = sample
+    page = texts[1]
+    assert "Gaps in the border, longest first" in page and "Coverage by sector" in page
+    lengths = sorted((g["length_km"] for g in result.report["gaps"]), reverse=True)
+    positions = [page.index(f"{v:,.2f}") for v in lengths[:5]]
+    assert positions == sorted(positions)
+    for sec in result.report["sectors"]:
+        assert sec["sector_id"] in page
+
+
+def test_pdf_is_vector(pdf):
+    _, reader, _ = pdf
+    page = reader.pages[0]
+    xobjects = page["/Resources"].get("/XObject", {})
+    images = [k for k, v in xobjects.items() if v.get_object().get("/Subtype") == "/Image"]
+    assert images == []  # no hillshade asked for: nothing rasterised
+
+
+# ---- options and bad input -------------------------------------------------------------------
+
+
+def test_letter_paper_and_an_extent(sample):
+    _, result = sample
+    buf = io.BytesIO()
+    summary = render_snapshot(result, out=buf, fmt="pdf", paper="letter", extent=(25.0, 54.0, 26.0, 54.6),
+                              shown=("border", "gaps"))
+    reader = PdfReader(io.BytesIO(buf.getvalue()))
+    assert (float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)) == (792.0, 612.0)
+    assert summary["layers"] == ["border", "gaps"] and summary["legend"] == ["Border", "Gaps (border)"]
+    # the map shows at least the extent asked for
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True).transform(
+        [25.0, 26.0, 25.0, 26.0], [54.0, 54.0, 54.6, 54.6])
+    xmin, ymin, xmax, ymax = summary["map_extent"]
+    assert xmin <= min(x) and max(x) <= xmax and ymin <= min(y) and max(y) <= ymax
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"fmt": "svg"}, "expected one of png, pdf"),
+        ({"partner": "XYZ"}, "unknown partner 'XYZ'"),
+        ({"shown": ("gaps", "roads")}, "unknown.*roads"),
+        ({"extent": (26.0, 54.0, 25.0, 55.0)}, "west < east"),
+        ({"paper": "a3"}, "a4, letter"),
+    ],
+)
+def test_bad_options_are_refused_with_a_message(sample, options, match):
+    _, result = sample
+    with pytest.raises(ValidationError, match=match):
+        render_snapshot(result, out=io.BytesIO(), **{"fmt": "png", **options})
+
+
+def test_file_name_and_format_must_agree(sample, tmp_path):
+    _, result = sample
+    with pytest.raises(ValidationError, match=r"ends in \.png but the format is pdf"):
+        render_snapshot(result, out=tmp_path / "x.png", fmt="pdf")
+    with pytest.raises(ValidationError, match=r"\.png or \.pdf"):
+        render_snapshot(result, out=tmp_path / "x.jpg")
+
+
+def test_data_export_of_a_partner_view_as_one_file(sample):
+    _, result = sample
+    data = export_bytes(result, fmt="csv", partner="LTU", shown=("gaps", "sectors", "border"))
+    assert EXPORT_FILES["csv"] == (".csv.zip", "application/zip")
+
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert sorted(zf.namelist()) == ["gaps.csv", "sectors.csv"]
+        sectors = zf.read("sectors.csv").decode()
+    assert "LTU-1" in sectors and "POL-1" not in sectors
+    with pytest.raises(ValidationError, match="no exported layer is shown"):
+        export_bytes(result, fmt="gpkg", shown=("border",))
+
+
+def test_snapshot_bytes(sample):
+    _, result = sample
+    assert snapshot_bytes(result, fmt="png", shown=("border",))[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- command line ----------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "geo", "snapshot", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, check=False)
+
+
+def test_cli_renders_a_partner_pdf(tmp_path, sample):
+    _, result = sample
+    out = tmp_path / "brief" / "ltu.pdf"
+    proc = run_cli(*INPUTS, "--partner", "LTU", "--title", "Morning brief 7", "--banner", "SECRET // TEST ONLY",
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["out"] == str(out) and summary["format"] == "pdf" and summary["pages"] == 2
+    assert summary["partner"] == "LTU" and summary["seconds"] > 0
+    texts = [p.extract_text() for p in PdfReader(out).pages]
+    assert "Morning brief 7" in texts[0] and texts[0].count("SECRET // TEST ONLY") >= 2
+    assert "LTU view" in texts[0] and "sectors of LTU" in texts[0]
+    # Page 2 holds only what the LTU view shows: its gaps and its sectors.
+    ltu_gaps = [g for g in result.report["gaps"] if "LTU" in g["partners"]]
+    assert f"longest first ({len(ltu_gaps)})" in texts[1]
+    shown_ids = {s for g in ltu_gaps for s in g["sector_ids"]}
+    for sec in result.report["sectors"]:
+        if sec["partner"] == "LTU":
+            assert sec["sector_id"] in texts[1]
+        elif sec["sector_id"] not in shown_ids:
+            assert sec["sector_id"] not in texts[1]
+
+
+def test_cli_refuses_another_extension(tmp_path):
+    proc = run_cli(*INPUTS, "--out", str(tmp_path / "x.tiff"))
+    assert proc.returncode == 2
+    assert "--out" in proc.stderr and ".png or .pdf" in proc.stderr and ".tiff" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.tiff").exists()
+
+
+def test_cli_refuses_an_unknown_partner(tmp_path):
+    proc = run_cli(*INPUTS, "--partner", "NOPE", "--out", str(tmp_path / "x.png"))
+    assert proc.returncode == 2
+    assert "unknown partner 'NOPE'" in proc.stderr and "LTU" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_long_gap_table_ends_with_how_many_more():
+    import geopandas as gpd
+
+    border = gpd.GeoDataFrame(geometry=[shapely.LineString([(20.0, 50.0), (23.0, 50.0)])], crs=4326)
+    # 70 sensors of 600 m range spread along the 215 km geodesic: 71 gaps
+    lonlat = np.array(GEOD.npts(20.0, 50.0, 23.0, 50.0, 70))
+    sensors = gpd.GeoDataFrame(
+        {"sensor_id": [f"s{i}" for i in range(len(lonlat))], "partner": "P", "kind": "camera", "range_m": 600.0},
+        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs=4326,
+    )
+    result = analyse(border, sensors)
+    n = len(result.report["gaps"])
+    assert n > 60
+    reader = PdfReader(io.BytesIO(snapshot_bytes(result, fmt="pdf")))
+    page = reader.pages[1].extract_text()
+    more = re.search(r"… and (\d+) more", page)
+    assert more is not None
+    fits = n - int(more.group(1))
+    assert 25 <= fits < n
+    assert f"longest first ({n})" in page
+
+
+def test_past_the_point_limit_detections_are_drawn_as_hexagons():
+    import geopandas as gpd
+    import pandas as pd
+
+    border = gpd.GeoDataFrame(geometry=[shapely.LineString([(24.0, 54.0), (24.6, 54.2)])], crs=4326)
+    sensors = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [9000.0]},
+                               geometry=[shapely.Point(24.2, 54.07)], crs=4326)
+    rng = np.random.default_rng(7)
+    n = 60_000
+    detections = gpd.GeoDataFrame(
+        {"time": pd.date_range("2026-11-01", periods=n, freq="s", tz="UTC")},
+        geometry=gpd.points_from_xy(rng.uniform(24.0, 24.6, n), rng.uniform(53.95, 54.25, n)), crs=4326,
+    )
+    result = analyse(border, sensors, detections=detections)
+    buf = io.BytesIO()
+    summary = render_snapshot(result, out=buf, fmt="pdf")
+    assert "detections" in summary["layers"]
+    assert any(entry.startswith("Detections (hexagons") for entry in summary["legend"])
+    assert len(PdfReader(io.BytesIO(buf.getvalue())).pages) == 2
+
+
+def test_terrain_view_names_the_dem_and_draws_its_layers(sample):
+    sc, _ = sample
+    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    shown = ("basemap", "hillshade", "coverage_count", "border", "gaps")
+    buf = io.BytesIO()
+    summary = render_snapshot(result, out=buf, fmt="pdf", shown=shown, dem=sc.dem)
+    assert summary["layers"] == ["basemap", "hillshade", "coverage_count", "border", "gaps"]
+    reader = PdfReader(io.BytesIO(buf.getvalue()))
+    text = reader.pages[0].extract_text().replace("\n", " ")
+    assert "Terrain (hillshade)" in text and "Coverage count (terrain)" in text
+    assert "line of sight over DEM dem.tif" in text and "target 2 m above ground" in text
+    images = [v.get_object() for v in reader.pages[0]["/Resources"]["/XObject"].values()
+              if v.get_object().get("/Subtype") == "/Image"]
+    assert len(images) == 2  # the two terrain rasters; everything else stays vector
