@@ -6,16 +6,18 @@ This entry point only sets up the page and the navigation; each page reads widge
 
 import streamlit as st
 
+import signin
+
 st.set_page_config(page_title="Limes — border coverage", layout="wide")
 
-# Sign-in and partner accounts are not built yet (see the uploads issue): say so on every page.
-st.warning(
-    "Local demo mode: sign-in is off and every partner view is open. "
-    "The app listens on localhost only.",
-    icon="⚠️",
-)
+# Who is looking, checked on the server on every rerun: the demo banner (no users file), or
+# the sign-in page until signed in (the run stops there).
+viewer = signin.current_viewer()
 
-page = st.navigation(
-    [st.Page("pages/map.py", title="Map", default=True), st.Page("pages/export.py", title="Export")],
-)
+pages = [st.Page("pages/map.py", title="Map", default=True)]
+if viewer.can("analyst"):
+    pages.append(st.Page("pages/upload.py", title="Upload"))
+if viewer.can("briefer"):
+    pages.append(st.Page("pages/export.py", title="Export"))
+page = st.navigation(pages)
 page.run()

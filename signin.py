@@ -39,7 +39,7 @@ from geo.auth import User, Viewer
 from geo.errors import ValidationError
 from geo.views import JOINT
 
-__all__ = ["DEMO_BANNER", "Viewer", "current_viewer", "partner_options", "users_file", "viewer"]
+__all__ = ["DEMO_BANNER", "Viewer", "current_viewer", "detection_viewers", "partner_options", "users_file", "viewer"]
 
 DEMO_BANNER = (
     "Local demo mode: sign-in is off and every partner view is open. "
@@ -112,12 +112,25 @@ def viewer() -> Viewer:
 def partner_options(current: Viewer, partners: Iterable[str]) -> list[str]:
     """Choices of the partner-view selector.
 
-    Demo mode: the joint view, then every partner. Signed in: the user's own partner only
-    (no joint view of everyone's assets).
+    Demo mode: the joint view, then every partner. Signed in: the joint view and the user's
+    own partner. The joint view of a signed-in user is the union of what they may see: the
+    operation's sectors and sensors, and only the detections released to their partner
+    (:func:`detection_viewers`).
     """
     if current.demo:
         return [JOINT, *partners]
-    return current.visible_partners(partners)
+    return [JOINT, *current.visible_partners(partners)]
+
+
+def detection_viewers(current: Viewer) -> tuple[str, ...] | None:
+    """Partners whose releasability decides which detections this viewer sees.
+
+    ``None`` in local demo mode (everything is open); else the user's own partner. Pass it
+    to :func:`geo.views.visible_rows` (and into the key of any cache holding the result).
+    """
+    if current.demo:
+        return None
+    return (current.partner,) if current.partner else ()
 
 
 # ---- internals -----------------------------------------------------------------------------

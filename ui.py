@@ -1,23 +1,63 @@
 """Streamlit glue shared by the pages: cached loading, analysis and map building.
 
-Caches are shared by every user of the server. The scenario and its analysis are the same for
-everyone; the map deck depends on the partner view, and the partner is part of its key. All
-three are resource caches handing out one read-only object, not a copy per rerun.
+Caches are shared by every user of the server. The scenario and its analysis (coverage, and
+every detection of the scenario and of the shared store, classified once) are the same for
+everyone. What a viewer may see is cut out *after* that cache (:func:`view`); the caches that
+hold anything viewer-specific (the map deck, snapshots) have the partner view and the
+viewer's releasability (``viewers``) in their key. Resource caches hand out one read-only
+object, not a copy per rerun.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
 import streamlit as st
 
+import signin
+from geo import settings, store
 from geo.analysis import Analysis, analyse
+from geo.auth import Viewer
 from geo.scenario import Scenario, load_scenario
+from geo.views import visible_rows
 from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, LAYERS, build_map
 from layers.snapshot import snapshot_bytes
 
-__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario", "snapshot"]
+__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario", "snapshot", "store_path", "store_version", "view"]
+
+
+def store_path() -> Path:
+    """The shared detection store: ``$LIMES_STORE``, else :data:`geo.settings.STORE_PATH`."""
+    return Path(os.environ.get("LIMES_STORE") or settings.STORE_PATH)
+
+
+def store_version() -> int:
+    """Changes whenever an upload lands in the store (part of the analysis cache key)."""
+    return store.version(store_path())
+
+
+def _with_store(scenario_det: gpd.GeoDataFrame | None, path: Path) -> gpd.GeoDataFrame | None:
+    """The scenario's detections and every stored one, with their owner and marking.
+
+    A scenario row is owned by its ``partner`` and keeps its ``releasable_to`` (empty: the
+    owner only); stored rows carry both from the store.
+    """
+    frames = []
+    if scenario_det is not None and len(scenario_det):
+        frames.append(scenario_det.assign(owner=scenario_det["partner"], upload_id=-1))
+    stored = store.visible_detections(path, store.owners(path))
+    if len(stored):
+        frames.append(stored)
+    if not frames:
+        return scenario_det
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
 @st.cache_resource(show_spinner="Loading scenario…", max_entries=8)
@@ -31,10 +71,14 @@ def scenario(directory: str) -> Scenario:
 
 
 @st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
-def analysis(directory: str, corridor_km: float, min_gap_m: float, terrain: bool = False) -> Analysis:
-    """Analyse a scenario for all time (cached on the folder and the parameters).
+def analysis(
+    directory: str, corridor_km: float, min_gap_m: float, terrain: bool = False, store_version: int = 0
+) -> Analysis:
+    """Analyse a scenario for all time, with every detection (cached on the folder and the parameters).
 
     ``terrain``: line-of-sight coverage over the scenario's DEM (when it has one).
+    ``store_version``: :func:`store_version`, so a new upload is analysed on the next rerun.
+    The result holds every detection: cut it to a viewer with :func:`view`.
 
     A resource cache (one shared object, no copy per rerun: unpickling 22,000 detections on
     every rerun cost more than the rest of the page). Treat the result as read-only:
@@ -42,9 +86,42 @@ def analysis(directory: str, corridor_km: float, min_gap_m: float, terrain: bool
     """
     sc = scenario(directory)
     return analyse(
-        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections,
+        sc.border, sc.sensors, sectors=sc.sectors, detections=_with_store(sc.detections, store_path()),
         corridor_km=corridor_km, min_gap_m=min_gap_m, dem=sc.dem if terrain else None,
     )
+
+
+def viewers_for(viewer: Viewer, partner: str | None) -> tuple[str, ...] | None:
+    """Whose releasability applies to a view.
+
+    Signed in: the user's partner, in every view (a joint view shows the union of what the
+    user may see). Local demo mode, where every view is open: a partner view shows what that
+    partner may see, the joint view everything.
+    """
+    if viewer.demo:
+        return None if partner is None else (partner,)
+    return signin.detection_viewers(viewer)
+
+
+def view(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> Analysis:
+    """The shared analysis cut to a time window and to what ``viewers`` may see.
+
+    ``viewers``: the partners whose releasability applies (:func:`signin.detection_viewers`,
+    or the partner of a demo partner view); ``None`` sees everything (demo joint view).
+    """
+    full = analysis(directory, corridor_km, min_gap_m, terrain, store_version)
+    det = full.all_detections
+    visible = None if det is None or viewers is None else visible_rows(det, viewers)
+    return full.windowed(time_from, time_to, visible=visible)
 
 
 @st.cache_resource(show_spinner="Drawing the map…", max_entries=64)
@@ -57,9 +134,11 @@ def map_deck(
     partner: str | None,
     shown: tuple[str, ...],
     terrain: bool = False,
+    store_version: int = 0,
+    viewers: tuple[str, ...] | None = None,
 ) -> CompactDeck:
-    """Build the deck for one view (cached; the partner is part of the key; read-only)."""
-    result = analysis(directory, corridor_km, min_gap_m, terrain).windowed(time_from, time_to)
+    """Build the deck for one view (cached; the partner and the viewers are in the key; read-only)."""
+    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
     return build_map(result, partner=partner, shown=shown, dem=scenario(directory).dem)
 
 
@@ -77,10 +156,12 @@ def snapshot(
     banner: str,
     paper: str = "a4",
     terrain: bool = False,
+    store_version: int = 0,
+    viewers: tuple[str, ...] | None = None,
 ) -> bytes:
-    """A briefing snapshot (PNG or PDF) of one view (cached; the partner is part of the key)."""
+    """A briefing snapshot (PNG or PDF) of one view (cached; the partner and the viewers are in the key)."""
     sc = scenario(directory)
-    result = analysis(directory, corridor_km, min_gap_m, terrain).windowed(time_from, time_to)
+    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
     return snapshot_bytes(
         result, fmt=fmt, partner=partner, shown=shown, title=title, banner=banner, dem=sc.dem,
         partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()}, paper=paper,

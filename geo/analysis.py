@@ -82,12 +82,19 @@ class Analysis:
     coverage: CoverageGrid | None = None
 
     def windowed(
-        self, time_from: str | datetime | None = None, time_to: str | datetime | None = None
+        self,
+        time_from: str | datetime | None = None,
+        time_to: str | datetime | None = None,
+        *,
+        visible: NDArray[np.bool_] | None = None,
     ) -> Analysis:
-        """The same analysis with detections restricted to a time window.
+        """The same analysis with detections restricted to a time window (and to a viewer).
 
         Coverage does not depend on time, so only detection counts (overall, per sector, per
         partner) and the detections layer change; nothing is recomputed geometrically.
+
+        ``visible``: which of :attr:`all_detections` the viewer may see (see
+        :func:`geo.views.visible_rows`); the others leave every count and layer.
         """
         t_from = _parse_time(time_from, "time_from")
         t_to = _parse_time(time_to, "time_to")
@@ -101,6 +108,10 @@ class Analysis:
         if det is None or self.det_in_sector is None:
             return replace(self, report=report, layers=layers)
         keep = np.ones(len(det), dtype=bool)
+        if visible is not None:
+            if visible.shape != keep.shape:
+                raise ValueError(f"visible: expected one flag per detection ({keep.size}), got {visible.shape}")
+            keep &= visible
         if t_from is not None:
             keep &= (det["time"] >= t_from).to_numpy()
         if t_to is not None:

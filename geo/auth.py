@@ -257,11 +257,14 @@ def _check_name(name: str) -> str:
 
 
 def _check_partner(partner: str) -> str:
+    # The store's partner ids: they appear in comma-separated releasability markings.
+    from geo.store import ALL, PARTNER_ID
+
     p = partner.strip()
-    if not p or len(p) > _PARTNER_MAX_CHARS or not p.isprintable():
+    if not PARTNER_ID.fullmatch(p) or p.upper() == ALL:
         raise ValidationError(
-            f"--partner: expected a partner code of 1–{_PARTNER_MAX_CHARS} printable "
-            f"characters, got {partner!r}"
+            f"--partner: expected a partner code (letters, digits, '_', '.', '-'; up to "
+            f"{_PARTNER_MAX_CHARS} characters, not ALL), got {partner!r}. Use the partner's short code, e.g. LTU"
         )
     return p
 

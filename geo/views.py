@@ -5,8 +5,13 @@ Pure functions of an analysis report, so the app, the exports and tests share th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -130,3 +135,39 @@ def detections_in_sector(result: Analysis, sector_id: str) -> gpd.GeoDataFrame:
         return det
     inside = det["sector_ids"].str.split(",").map(lambda xs: sector_id in xs)
     return det[inside.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDArray[np.bool_]:
+    """Which detections a viewer may see: the releasability rule of the shared store.
+
+    A row is visible to a partner that owns it (``owner``, else the ``partner`` column), to
+    every partner when its ``releasable_to`` marking is ``ALL``, and to the partners the
+    marking lists. A missing or unknown marking means the owner only (default deny); a row
+    with no owner is visible only when marked ``ALL``. ``viewers`` is the set of partners whose rows the
+    viewer may see (a signed-in user: their partner); ``None`` (local demo mode) sees all.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"partner": ["A", "A", "B", "B", None],
+    ...                      "releasable_to": ["", "C", "ALL", "zz?", "ALL"]})
+    >>> visible_rows(rows, {"C"}).tolist()
+    [False, True, True, False, True]
+    >>> visible_rows(rows, {"B"}).tolist()
+    [False, False, True, True, True]
+    """
+    from geo.store import ALL, parse_releasability
+
+    n = len(detections)
+    if viewers is None:
+        return np.ones(n, dtype=bool)
+    viewers = {str(v) for v in viewers}
+    owner_col = "owner" if "owner" in detections else "partner"
+    owner = detections[owner_col].astype("string").fillna("").to_numpy(dtype=object) if owner_col in detections else np.full(n, "", dtype=object)
+    out = np.isin(owner, list(viewers)) & (owner != "")
+    if "releasable_to" in detections:
+        marking = detections["releasable_to"].astype("string").fillna("").to_numpy(dtype=object)
+        for text in np.unique(marking):
+            norm = parse_releasability(text)
+            if norm and (norm == ALL or viewers & set(norm.split(","))):
+                out |= marking == text
+    return out

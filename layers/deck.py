@@ -393,9 +393,13 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
 
     label = {"coverage": "in coverage", "gap": "IN A GAP", "outside": "outside corridor"}
     tips = (
-        "<b>Detection</b> " + times.astype(object) + "<br/>" + col("class") + " · " + col("source")
-        + " · " + status.map(label).fillna(status).to_numpy()
+        "<b>Detection " + col("detection_id") + "</b> " + times.astype(object) + "<br/>" + col("class") + " · "
+        + col("source") + " · " + status.map(label).fillna(status).to_numpy()
     )
+    if "owner" in detections:  # rows of the shared store: whose, and who else may see them
+        marking = detections["releasable_to"].fillna("").astype(str) if "releasable_to" in detections else pd.Series("", index=detections.index)
+        released = marking.where(marking != "", "owner only").map(html.escape).to_numpy()
+        tips = tips + "<br/>owner " + col("owner") + " · released to " + released.astype(object)
     lon = detections.geometry.x.round(_DECIMALS).to_numpy()
     lat = detections.geometry.y.round(_DECIMALS).to_numpy()
     colors = status.map(style.DETECTION).to_numpy()

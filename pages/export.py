@@ -7,6 +7,7 @@ from functools import partial
 
 import streamlit as st
 
+import signin
 import ui
 from geo import settings
 from geo.errors import ValidationError
@@ -33,9 +34,13 @@ st.title("Export a briefing")
 st.caption(f"Scenario: **{sc.name}** — the current view of the Map page, as a snapshot and as data.")
 
 # ---- the view: partner (same widget key as the Map page), the rest as set on the Map page ----
+viewer = signin.viewer()
+if not viewer.can("briefer"):
+    st.error("Exports are for briefers: your account does not have the briefer role.")
+    st.stop()
 partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
-options = [JOINT, *partners]
-if "partner" not in st.session_state:
+options = signin.partner_options(viewer, partners)
+if "partner" not in st.session_state or st.session_state.partner not in options:
     wanted = st.query_params.get("partner", JOINT)
     st.session_state.partner = wanted if wanted in options else JOINT
 view = st.selectbox("Partner view", options, key="partner", format_func=lambda p: p if p == JOINT else f"{p} — {sc.partners.get(p, {}).get('name', p)}", persist_state="session")
@@ -44,6 +49,8 @@ if view == JOINT:
 else:
     st.query_params["partner"] = view
 partner = None if view == JOINT else view
+viewers = ui.viewers_for(viewer, partner)
+version = ui.store_version()
 
 corridor_km = float(st.session_state.get("corridor_km", settings.CORRIDOR_KM))
 min_gap_m = float(st.session_state.get("min_gap_m", settings.MIN_GAP_M))
@@ -59,7 +66,7 @@ st.caption(
 )
 
 try:
-    result = ui.analysis(SCENARIO_DIR, corridor_km, min_gap_m, terrain).windowed(t_from, t_to)
+    result = ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers)
 except ValidationError as exc:
     st.error(f"Cannot analyse with these parameters: {exc}")
     st.stop()
@@ -71,13 +78,13 @@ title = c[0].text_input("Title", value=sc.name, key="export_title")
 banner = c[1].text_input("Classification banner (top and bottom)", value=settings.BANNER, key="export_banner")
 paper = c[2].selectbox("PDF paper", ["a4", "letter"], format_func=str.upper, key="export_paper")
 stem = f"limes_{(partner or 'joint').lower()}"
-wanted = (partner, corridor_km, min_gap_m, terrain, t_from, t_to, shown, title, banner, paper)
+wanted = (partner, corridor_km, min_gap_m, terrain, t_from, t_to, shown, title, banner, paper, version, viewers)
 if st.button("Generate snapshot", type="primary", key="export_generate"):
     st.session_state.export_ready = wanted
 if st.session_state.get("export_ready") == wanted:
     try:
-        png = ui.snapshot(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, "png", title, banner, paper, terrain)
-        pdf = ui.snapshot(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, "pdf", title, banner, paper, terrain)
+        png = ui.snapshot(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, "png", title, banner, paper, terrain, version, viewers)
+        pdf = ui.snapshot(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, "pdf", title, banner, paper, terrain, version, viewers)
     except ValidationError as exc:
         st.error(f"Cannot render the snapshot: {exc}")
         st.stop()

@@ -8,6 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+import signin
 import ui
 from geo import settings
 from geo.errors import ValidationError
@@ -27,9 +28,10 @@ except ValidationError as exc:
 st.set_page_config(page_title=f"{sc.name} — Limes")
 
 # ---- sidebar: view, parameters, time window, layers --------------------------------------
+viewer = signin.viewer()
 partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
-options = [JOINT, *partners]
-if "partner" not in st.session_state:
+options = signin.partner_options(viewer, partners)
+if "partner" not in st.session_state or st.session_state.partner not in options:
     wanted = st.query_params.get("partner", JOINT)
     st.session_state.partner = wanted if wanted in options else JOINT
 side = st.sidebar
@@ -39,6 +41,8 @@ if view == JOINT:
 else:
     st.query_params["partner"] = view
 partner = None if view == JOINT else view
+viewers = ui.viewers_for(viewer, partner)
+version = ui.store_version()
 
 side.subheader("Parameters")
 corridor_km = side.number_input("Corridor depth (km each side)", min_value=0.0, value=settings.CORRIDOR_KM, step=1.0, key="corridor_km")
@@ -50,9 +54,15 @@ terrain = sc.dem is not None and side.toggle(
 )
 
 t_from = t_to = None
-if sc.detections is not None and len(sc.detections):
-    t0 = sc.detections["time"].min().floor("h").to_pydatetime().replace(tzinfo=None)
-    t1 = sc.detections["time"].max().ceil("h").to_pydatetime().replace(tzinfo=None)
+try:
+    everything = ui.analysis(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version)
+except ValidationError as exc:
+    st.error(f"Cannot analyse with these parameters: {exc}")
+    st.stop()
+times = everything.all_detections["time"] if everything.all_detections is not None else pd.Series([], dtype="datetime64[us, UTC]")
+if len(times):
+    t0 = times.min().floor("h").to_pydatetime().replace(tzinfo=None)
+    t1 = max(times.max().ceil("h"), times.min().floor("h") + pd.Timedelta(hours=1)).to_pydatetime().replace(tzinfo=None)
     side.subheader("Detections")
     t_from, t_to = side.slider("Time window (UTC)", min_value=t0, max_value=t1, value=(t0, t1), step=timedelta(hours=1), format="YYYY-MM-DD HH:mm", key="window")
     t_from, t_to = t_from.replace(tzinfo=UTC), t_to.replace(tzinfo=UTC)
@@ -65,11 +75,7 @@ with side.expander("Layers", expanded=True):
     shown = tuple(k for k, label in ui.LAYERS.items() if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}"))
 
 # ---- analysis ----------------------------------------------------------------------------
-try:
-    result = ui.analysis(SCENARIO_DIR, corridor_km, min_gap_m, terrain).windowed(t_from, t_to)
-except ValidationError as exc:
-    st.error(f"Cannot analyse with these parameters: {exc}")
-    st.stop()
+result = ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers)
 rep = result.report
 head = headline(rep, partner)
 
@@ -87,7 +93,7 @@ c[4].metric("Unassigned / contested", f"{head.unassigned_km:,.1f} / {head.contes
 c[5].metric("Detections in gaps", f"{head.detections_in_gaps:,}", help=f"of {head.detections:,} detections in the {head.scope} in the time window")
 
 # ---- map -----------------------------------------------------------------------------------
-deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, terrain)
+deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, terrain, version, viewers)
 map_col, info_col = st.columns([3, 1])
 with map_col:
     event = st.pydeck_chart(deck, height=620, on_select="rerun", selection_mode="single-object", key="map")
@@ -95,17 +101,18 @@ colors = partner_colors(rep["partners"])
 st.html(lk.legend_html(colors, partner_names={p: v.get("name", p) for p, v in sc.partners.items()}))
 
 # ---- download this view: snapshot files, made when their button is clicked -----------------
-with st.expander("Download this view"):
-    snap = {"partner": partner, "shown": shown, "title": sc.name, "banner": settings.BANNER, "dem": sc.dem,
-            "partner_names": {p: str(v.get("name", p)) for p, v in sc.partners.items()}}
-    stem = f"limes_{(partner or 'joint').lower()}"
-    dl = st.columns(3)
-    dl[0].download_button("Snapshot (PNG)", data=partial(snapshot_bytes, result, fmt="png", **snap), file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="map_snapshot_png")
-    dl[1].download_button("Snapshot (PDF)", data=partial(snapshot_bytes, result, fmt="pdf", **snap), file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore", key="map_snapshot_pdf")
-    dl[2].page_link("pages/export.py", label="Export page: title, banner, preview")
-    data = st.columns(len(EXPORT_FILES))
-    for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
-        col.download_button(f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}", data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown), file_name=f"{stem}{suffix}", mime=mime, on_click="ignore", key=f"map_data_{fmt}", disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()))
+if viewer.can("briefer"):
+    with st.expander("Download this view"):
+        snap = {"partner": partner, "shown": shown, "title": sc.name, "banner": settings.BANNER, "dem": sc.dem,
+                "partner_names": {p: str(v.get("name", p)) for p, v in sc.partners.items()}}
+        stem = f"limes_{(partner or 'joint').lower()}"
+        dl = st.columns(3)
+        dl[0].download_button("Snapshot (PNG)", data=partial(snapshot_bytes, result, fmt="png", **snap), file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="map_snapshot_png")
+        dl[1].download_button("Snapshot (PDF)", data=partial(snapshot_bytes, result, fmt="pdf", **snap), file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore", key="map_snapshot_pdf")
+        dl[2].page_link("pages/export.py", label="Export page: title, banner, preview")
+        data = st.columns(len(EXPORT_FILES))
+        for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
+            col.download_button(f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}", data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown), file_name=f"{stem}{suffix}", mime=mime, on_click="ignore", key=f"map_data_{fmt}", disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()))
 
 # ---- selection, beside the map: a gap or a sector and the detections inside it -------------
 picked = ((event or {}).get("selection") or {}).get("objects") or {}

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from geo.analysis import analyse
 from geo.scenario import load_scenario
-from geo.views import JOINT
+from geo.views import JOINT, visible_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,11 @@ def test_partner_view_leads_with_its_numbers(app, sample, partner):
     m = metrics(app)
     assert m["Coverage"] == f"{p['sector_coverage_pct']:.1f} %"
     assert m["Gaps"] == f"{p['sector_border_km'] - p['sector_covered_km']:,.1f} km"
-    assert m["Detections in gaps"] == f"{p['detections_in_gaps']:,}"
+    # Detections: only the rows this partner may see (its own; the sample's rows carry no
+    # releasability marking, so no one else's), even in demo mode's open partner views.
+    mine = result.windowed(visible=visible_rows(result.all_detections, {partner})).report["partners"][partner]
+    assert m["Detections in gaps"] == f"{mine['detections_in_gaps']:,}"
+    assert mine["detections_in_gaps"] <= p["detections_in_gaps"]
     assert app.query_params["partner"] == [partner] or app.query_params["partner"] == partner
     # Its sectors lead: full fill alpha; other partners' sectors are muted.
     sectors = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "sectors")["data"]

@@ -298,7 +298,8 @@ def test_users_file_requires_sign_in(app, tmp_path):
     at = sign_in(at, "alice", PASSWORD)
     assert not at.exception
     assert "VIEWER name=alice partner=LTU demo=False" in page_text(at)
-    assert at.selectbox(key="partner").options == ["LTU"]  # own partner only, no joint view
+    # The joint view (of what the user may see) and their own partner; no other partner.
+    assert at.selectbox(key="partner").options == ["Joint view", "LTU"]
     assert "Signed in as alice" in at.sidebar.text[0].value
     assert PASSWORD not in repr(at.session_state)
 
@@ -309,7 +310,7 @@ def test_users_file_requires_sign_in(app, tmp_path):
     path.write_text(json.dumps(data))
     at.run()
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
-    assert at.selectbox(key="partner").options == ["POL"]
+    assert at.selectbox(key="partner").options == ["Joint view", "POL"]
     # ...and a new password (`users add` always sets one) signs other sessions out.
     auth.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD)
     at.run()

@@ -1,0 +1,1315 @@
+"""The shared detection store: a GeoPackage that partners upload into and read from.
+
+One file (default :data:`geo.settings.STORE_PATH`), created on first use, so Limes needs
+no database server. It is a GeoPackage 1.3 (SQLite) that GDAL, QGIS and pyogrio open as is,
+with two layers:
+
+``detections`` (features, points, EPSG:4326)
+    One row per stored detection: the columns of :func:`geo.io.read_detections` plus
+    ``owner`` (the partner that uploaded it), ``releasable_to`` (its marking) and
+    ``upload_id`` (the audit record it came with). Times are kept exactly as ``time_us``
+    (microseconds since 1970-01-01 UTC); ``time`` is the same instant as GeoPackage
+    DATETIME text (milliseconds), computed from ``time_us`` when read.
+``uploads`` (attributes)
+    The audit log, one row per upload: when, who (``uploaded_by``), which partner, the file
+    name and its SHA-256, the rows read, accepted, rejected and duplicated, the marking the
+    analyst chose and notes.
+
+Writing
+-------
+An upload is one SQLite transaction (``BEGIN IMMEDIATE``, WAL journal,
+``synchronous=FULL``): all of it lands or none of it does, also when the process is
+killed half-way. Two uploads at the same time are written one after the other; one that
+cannot get the store within :data:`geo.settings.STORE_BUSY_TIMEOUT_S` is refused with "the
+store is busy, retry" and changes nothing. Readers never wait for writers.
+
+Rows are stored in file order. Indexes: the two duplicate keys below (per owner) and the
+UTC day of ``time_us`` (a time window reads its days, then filters to the microsecond); no
+R-tree, since queries go by partner and time.
+
+Duplicates
+----------
+- A file whose SHA-256 the same partner has uploaded before is recognised and adds nothing
+  (no detection, no audit record): the result names the earlier upload and counts every
+  usable row as a duplicate.
+- A detection with the same ``source`` and ``detection_id`` as one the partner already
+  stored, or as an earlier row of the same file, is a duplicate and is not stored again
+  (a missing source counts as the empty source). The first one stored is kept as it is.
+- A detection without ``detection_id`` is a duplicate when the same source reported the
+  same position (exact longitude and latitude) at the same instant (to the microsecond).
+- Duplicates are found among one partner's rows only. Two partners may hold the same
+  detection, each under its own marking: matching across partners would let one partner's
+  upload be swallowed by a row it may not see, and the duplicate count would tell it that
+  the row exists.
+
+Releasability
+-------------
+Every row carries its ``owner`` and a marking in ``releasable_to``: ``"ALL"``, partner ids
+joined by commas (``"LVA,POL"``, sorted), or ``""`` for the owner only. A partner sees a
+row when it owns the row, when the marking is ``ALL`` or when the marking lists it
+(:func:`may_see`); nothing else, anywhere (map, counts, tables, exports, command line). A
+joint view of several partners is the union of what each may see.
+
+A missing marking means the owner only, and so does an unknown one (default deny, as TAK
+Server and GeoServer GeoFence do): text that is not ``ALL`` nor a list of partner ids, or
+``ALL`` together with partner ids. The analyst picks the marking of an upload (default: the
+owner only), which applies to every row without a marking of its own; rows that carry one
+in the file (Cursor-on-Target ``releasableTo``, a ``releasable_to`` column) keep it (an empty
+cell is no marking), and an unknown file marking makes its row owner-only, with a note in
+the audit record.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> from geo.settings import SAMPLE_DIR
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     store = Path(tmp) / "limes.gpkg"
+...     first = ingest_file(store, SAMPLE_DIR / "detections.csv", partner="LTU",
+...                         releasable_to="LVA")
+...     again = ingest_file(store, SAMPLE_DIR / "detections.csv", partner="LTU")
+...     seen = {p: len(visible_detections(store, [p])) for p in ("LTU", "LVA", "POL")}
+>>> first.accepted, again.accepted, again.already_uploaded, seen["POL"]
+(22000, 0, True, 0)
+>>> seen["LTU"] == seen["LVA"] == 22000
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from geo import settings
+from geo.errors import ValidationError, describe
+
+__all__ = [
+    "ALL",
+    "IngestResult",
+    "backup",
+    "feature_collection",
+    "ingest",
+    "ingest_file",
+    "may_see",
+    "open_store",
+    "owners",
+    "parse_releasability",
+    "run_backup",
+    "run_detections",
+    "run_ingest",
+    "uploads",
+    "version",
+    "visible_detections",
+]
+
+#: The marking that releases a row to every partner.
+ALL = "ALL"
+
+#: A partner id: a letter or digit, then letters, digits, ``_``, ``.`` or ``-`` (at most 64
+#: characters in all). Compared exactly: ``LTU`` and ``ltu`` are different partners.
+PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+#: What separates partner ids in a marking (as :mod:`geo.io` reads file markings).
+_SEPARATORS = re.compile(r"[\s,;/]+")
+
+#: GeoPackage ``application_id`` ('GPKG') and ``user_version`` (1.3.0).
+GPKG_APPLICATION_ID = 0x47504B47
+GPKG_USER_VERSION = 10300
+
+#: Layout of the store; written into the layers' descriptions.
+SCHEMA_VERSION = 1
+
+#: GeoPackage binary header of a little-endian point without envelope in EPSG:4326, then
+#: the WKB point (little endian, type 1): 8 + 21 bytes.
+_POINT_BLOB = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"),
+                        ("order", "u1"), ("wkb_type", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+#: Rows converted to Python objects at a time (memory stays bounded for large uploads).
+_CHUNK_ROWS = 100_000
+
+#: Rows per INSERT statement: one statement per row costs about as much again as binding
+#: the values (sqlite3 steps and resets it per row).
+_ROWS_PER_STATEMENT = 256
+
+#: Page cache of the connection that writes an upload (KiB): a million rows fit.
+_INGEST_CACHE_KIB = 262_144
+
+_WGS84_DEFINITION = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+    'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+    'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]'
+)
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+#: GeoPackage core tables (GeoPackage 1.3, clauses 1.1.2, 1.1.3, 2.1.5) and the two layers.
+_SCHEMA = f"""
+CREATE TABLE gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT ({_NOW}),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+INSERT INTO gpkg_spatial_ref_sys VALUES
+  ('Undefined Cartesian SRS', -1, 'NONE', -1, 'undefined',
+   'undefined Cartesian coordinate reference system'),
+  ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined',
+   'undefined geographic coordinate reference system'),
+  ('WGS 84 geodetic', 4326, 'EPSG', 4326, '{_WGS84_DEFINITION}',
+   'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+CREATE TABLE uploads (
+  upload_id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  uploaded_at DATETIME NOT NULL DEFAULT ({_NOW}),
+  uploaded_by TEXT,
+  partner TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  format TEXT,
+  rows_read INTEGER NOT NULL,
+  accepted INTEGER NOT NULL,
+  rejected INTEGER NOT NULL,
+  duplicates INTEGER NOT NULL,
+  releasable_to TEXT NOT NULL,
+  file_markings INTEGER NOT NULL,
+  notes TEXT);
+CREATE INDEX uploads_partner_sha256 ON uploads(partner, sha256);
+CREATE TABLE detections (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT NOT NULL,
+  time_us INTEGER NOT NULL,
+  time DATETIME GENERATED ALWAYS AS
+    (strftime('%Y-%m-%dT%H:%M:%fZ', (time_us / 1000) / 1000.0, 'unixepoch')) VIRTUAL,
+  detection_id TEXT,
+  source TEXT,
+  partner TEXT,
+  class TEXT,
+  confidence REAL,
+  access TEXT,
+  caveat TEXT,
+  hae_m REAL,
+  ce_m REAL,
+  le_m REAL,
+  lon REAL NOT NULL,
+  lat REAL NOT NULL,
+  owner TEXT NOT NULL,
+  releasable_to TEXT NOT NULL,
+  upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
+  src_row INTEGER);
+CREATE UNIQUE INDEX detections_owner_source_id
+  ON detections(owner, ifnull(source, ''), detection_id);
+CREATE UNIQUE INDEX detections_owner_source_time_position
+  ON detections(owner, ifnull(source, ''), time_us, lon, lat) WHERE detection_id IS NULL;
+-- By UTC day, then insertion order: an upload appends at one point per day it covers
+-- (cheap, unlike a full time index), and a time window reads its days, then filters.
+CREATE INDEX detections_day ON detections(time_us / 86400000000);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
+  ('detections', 'features', 'detections',
+   'Limes shared detections (store schema {SCHEMA_VERSION})', 4326),
+  ('uploads', 'attributes', 'uploads',
+   'Limes upload audit log (store schema {SCHEMA_VERSION})', NULL);
+INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0, 0);
+"""
+
+#: Columns a store's tables must have (checked when an existing file is opened).
+_REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
+    "detections": frozenset({"fid", "geom", "time_us", "detection_id", "source", "partner",
+                             "class", "confidence", "access", "caveat", "hae_m", "ce_m",
+                             "le_m", "lon", "lat", "owner", "releasable_to", "upload_id",
+                             "src_row"}),
+    "uploads": frozenset({"upload_id", "uploaded_at", "uploaded_by", "partner", "file_name",
+                          "sha256", "format", "rows_read", "accepted", "rejected", "duplicates",
+                          "releasable_to", "file_markings", "notes"}),
+}
+
+#: Optional text and number columns of a detections frame, stored when present.
+_TEXT_COLUMNS = ("detection_id", "source", "partner", "class", "access", "caveat")
+_FLOAT_COLUMNS = ("confidence", "hae_m", "ce_m", "le_m")
+
+#: Columns of :func:`visible_detections`, in order (``geometry`` last).
+COLUMNS: tuple[str, ...] = (
+    "time", "detection_id", "source", "partner", "class", "confidence", "access", "caveat",
+    "hae_m", "ce_m", "le_m", "src_row", "owner", "releasable_to", "upload_id",
+)
+
+
+# --------------------------------------------------------------------------------------
+# Releasability
+# --------------------------------------------------------------------------------------
+
+
+def _parse_marking(text: object) -> tuple[str, str | None]:
+    """Normalised marking and, if the text is not a valid marking, what is wrong with it."""
+    if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
+        return "", None
+    tokens = [t for t in _SEPARATORS.split(str(text).strip()) if t]
+    if not tokens:
+        return "", None
+    if any(t.upper() == ALL for t in tokens):
+        if len(tokens) == 1:
+            return ALL, None
+        return "", "ALL cannot be combined with partner ids"
+    bad = [t for t in tokens if not PARTNER_ID.fullmatch(t)]
+    if bad:
+        return "", f"not partner ids: {', '.join(repr(t) for t in bad[:5])}"
+    return ",".join(sorted(set(tokens))), None
+
+
+def parse_releasability(text: str | None, *, strict: bool = False) -> str:
+    """Normalise a releasability marking.
+
+    Parameters
+    ----------
+    text
+        ``"ALL"`` (any case), or partner ids separated by commas, spaces, semicolons or
+        slashes; ``None`` or empty for the owner only.
+    strict
+        Raise on an unknown marking instead of falling back to the owner only (used for
+        the marking an analyst types; markings read from files are lenient).
+
+    Returns
+    -------
+    str
+        ``"ALL"``, the partner ids sorted and joined by commas (``"LVA,POL"``), or ``""``
+        for the owner only, which is also what an unknown marking means: text that is not a
+        partner id (see :data:`PARTNER_ID`), or ``ALL`` together with partner ids.
+
+    Raises
+    ------
+    ValidationError
+        With ``strict=True``, for an unknown marking.
+
+    Examples
+    --------
+    >>> parse_releasability("POL, LVA"), parse_releasability("all"), parse_releasability(None)
+    ('LVA,POL', 'ALL', '')
+    >>> parse_releasability("LVA;?!")  # unknown: the owner only
+    ''
+    >>> parse_releasability("ALL,LVA", strict=True)
+    Traceback (most recent call last):
+    ...
+    geo.errors.ValidationError: releasable_to: unknown marking: ALL cannot be combined with \
+partner ids: expected ALL or partner ids separated by commas (e.g. LVA,POL), got \
+'ALL,LVA'. Leave it empty to release to your own partner only
+    """
+    marking, problem = _parse_marking(text)
+    if problem is not None and strict:
+        raise ValidationError(_marking_message("releasable_to", text, problem))
+    return marking
+
+
+def _marking_message(where: str, text: object, problem: str) -> str:
+    return describe(where, f"unknown marking: {problem}",
+                    expected="ALL or partner ids separated by commas (e.g. LVA,POL)", got=text,
+                    fix="Leave it empty to release to your own partner only")
+
+
+def may_see(partner: str, owner: str, marking: str | None) -> bool:
+    """Whether ``partner`` may see a row owned by ``owner`` with this marking.
+
+    The rule for every view of stored detections: a partner sees its own rows, rows marked
+    ``ALL`` and rows whose marking lists it. A missing or unknown marking releases to
+    nobody but the owner (see :func:`parse_releasability`).
+
+    Parameters
+    ----------
+    partner
+        The partner who looks (a partner id; anything else sees nothing).
+    owner
+        The partner that owns the row.
+    marking
+        The row's ``releasable_to``.
+
+    Examples
+    --------
+    >>> may_see("LTU", "LTU", None), may_see("LVA", "LTU", "LVA,POL"), may_see("EU", "LTU", "ALL")
+    (True, True, True)
+    >>> may_see("POL", "LTU", "LVA"), may_see("LVA", "LTU", None), may_see("LVA", "LTU", "lva?")
+    (False, False, False)
+    """
+    if not _is_partner(partner):
+        return False
+    if partner == owner:
+        return True
+    normalised = parse_releasability(marking)
+    return normalised == ALL or partner in normalised.split(",")
+
+
+def _is_partner(partner: object) -> bool:
+    """A partner id (see :data:`PARTNER_ID`), and not the keyword ``ALL``."""
+    return isinstance(partner, str) and bool(PARTNER_ID.fullmatch(partner)) \
+        and partner.upper() != ALL
+
+
+def _check_partner(partner: object, what: str) -> str:
+    if not _is_partner(partner):
+        raise ValidationError(describe(
+            what, "not a partner id", expected="letters, digits, '_', '.' or '-' (at most 64, "
+            "starting with a letter or digit, not ALL), e.g. LTU", got=partner,
+            fix="Use the partner id your account belongs to"))
+    return partner
+
+
+def _viewers(partners: Iterable[str] | str) -> list[str]:
+    items = [partners] if isinstance(partners, str) else list(partners)
+    return sorted({_check_partner(p, "partner") for p in items})
+
+
+# --------------------------------------------------------------------------------------
+# Opening the store
+# --------------------------------------------------------------------------------------
+
+
+def _connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+    try:
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL to 64 MiB
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ValidationError(_not_a_store(path, str(exc))) from exc
+    return conn
+
+
+def _not_a_store(path: Path, got: str) -> str:
+    return describe(str(path), "not a Limes store", expected="a GeoPackage written by Limes "
+                    "(python -m geo ingest creates one)", got=got,
+                    fix="Point --store at the store file, or at a new file name to create one")
+
+
+def _busy(path: Path) -> ValidationError:
+    return ValidationError(
+        f"{path}: the store is busy (another upload is being written); nothing was changed. "
+        "Retry in a moment")
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def open_store(path: str | os.PathLike[str], *, create: bool = True,
+               busy_timeout_s: float | None = None) -> sqlite3.Connection:
+    """Open the store, creating it (and its directory) on first use.
+
+    The connection is in autocommit mode (transactions are explicit), with WAL journal,
+    ``synchronous=FULL`` and a busy timeout. Close it when done.
+
+    Parameters
+    ----------
+    path
+        The store, a GeoPackage file.
+    create
+        Create the store when the file does not exist (else raise).
+    busy_timeout_s
+        How long to wait for another writer (default
+        :data:`geo.settings.STORE_BUSY_TIMEOUT_S`).
+
+    Returns
+    -------
+    sqlite3.Connection
+
+    Raises
+    ------
+    ValidationError
+        The file is not a Limes store (another GeoPackage, not SQLite at all), the store
+        does not exist and ``create`` is false, the file system does not support SQLite's
+        WAL journal, or the store stayed busy.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     conn = open_store(Path(tmp) / "new" / "limes.gpkg")
+    ...     tables = [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")]
+    ...     conn.close()
+    >>> sorted(tables)
+    ['detections', 'uploads']
+    """
+    path = Path(path)
+    timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+    exists = path.exists()
+    if not exists and not create:
+        raise ValidationError(describe(str(path), "no such store", expected="an existing store "
+                                       "file", got="nothing at that path",
+                                       fix="Check --store, or ingest a file first"))
+    if exists and path.is_dir():
+        raise ValidationError(_not_a_store(path, "a directory"))
+    if not exists:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = _connect(path, busy_timeout_s=timeout)
+    try:
+        _prepare(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Check an existing store (before changing anything), switch to WAL, create on first use."""
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id not in (0, GPKG_APPLICATION_ID):
+            raise ValidationError(_not_a_store(path, f"SQLite application_id {app_id:#x}"))
+        if _has_table(conn, "detections"):
+            _check_schema(conn, path)
+        else:
+            _check_empty(conn, path)
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise ValidationError(describe(
+                    str(path), "the file system does not support SQLite's WAL journal",
+                    expected="journal mode wal", got=mode,
+                    fix="Put the store on a local disk (not a network share)"))
+        if not _has_table(conn, "detections"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not _has_table(conn, "detections"):  # another process may have won
+                    _check_empty(conn, path)
+                    _create(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            _check_schema(conn, path)
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise _busy(path) from exc
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            raise ValidationError(describe(
+                str(path), "cannot open the store for writing", expected="a file and folder "
+                "Limes may write to", got=str(exc), fix="Check the permissions")) from exc
+        raise ValidationError(_not_a_store(path, str(exc))) from exc
+    except sqlite3.DatabaseError as exc:
+        raise ValidationError(_not_a_store(path, str(exc))) from exc
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                       (name,)).fetchone()
+    return row is not None
+
+
+def _check_empty(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file with tables of its own: someone else's GeoPackage is never touched."""
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    if tables:
+        raise ValidationError(_not_a_store(path, "tables " + ", ".join(sorted(tables)[:8])))
+
+
+def _create(conn: sqlite3.Connection) -> None:
+    # Statement by statement: executescript would COMMIT the caller's transaction first.
+    conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+    for statement in _SCHEMA.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    for table, required in _REQUIRED_COLUMNS.items():
+        # table_xinfo: also the generated ``time`` column (table_info hides it)
+        have = {r[1] for r in conn.execute(f"PRAGMA table_xinfo({table})")}
+        missing = required - have
+        if missing:
+            raise ValidationError(_not_a_store(
+                path, f"table {table!r} without column(s) {', '.join(sorted(missing))}"))
+
+
+@contextlib.contextmanager
+def _reading(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection | None]:
+    """A connection to an existing store, or ``None`` when there is no store yet."""
+    if not Path(path).exists():
+        yield None
+        return
+    conn = open_store(path, create=False)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def owners(path: str | os.PathLike[str]) -> list[str]:
+    """Partners that have uploaded into the store, sorted (for a demo or admin view of all).
+
+    Examples
+    --------
+    >>> owners("no-such-store.gpkg")
+    []
+    """
+    with _reading(path) as conn:
+        if conn is None:
+            return []
+        return [r[0] for r in conn.execute(
+            "SELECT DISTINCT partner FROM uploads ORDER BY partner")]
+
+
+def version(path: str | os.PathLike[str]) -> int:
+    """A number that changes whenever an upload lands in the store (for cache keys).
+
+    The last upload id: ids only grow (AUTOINCREMENT), and a refused, failed or repeated
+    upload leaves it as it was. ``0`` for a store that does not exist yet or has no upload.
+
+    Examples
+    --------
+    >>> version("no-such-store.gpkg")
+    0
+    """
+    with _reading(path) as conn:
+        if conn is None:
+            return 0
+        return int(conn.execute("SELECT ifnull(max(upload_id), 0) FROM uploads").fetchone()[0])
+
+
+# --------------------------------------------------------------------------------------
+# Ingest
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    """What one upload did.
+
+    Attributes
+    ----------
+    upload_id
+        The audit record of the upload; for a file already uploaded by the partner, the
+        earlier upload's.
+    accepted
+        Rows added to the store.
+    rejected
+        Rows of the file that failed validation (nothing of them is stored).
+    duplicates
+        Valid rows not added because the partner's store already holds them, or an earlier
+        row of the file is the same detection; every valid row when the file was uploaded
+        before (``accepted + rejected + duplicates`` = rows read).
+    errors
+        The first :data:`geo.settings.INGEST_MAX_ERRORS` rejected rows, each
+        ``{"row", "reason"}``.
+    already_uploaded
+        The partner had uploaded this very file (same SHA-256) before: nothing was added.
+    releasable_to
+        The marking applied to rows without their own (``""``: the owner only).
+    file_markings
+        Rows that kept the marking they carried in the file.
+    notes
+        Sentences on what else happened (markings kept or refused, the earlier upload).
+    """
+
+    upload_id: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    already_uploaded: bool = False
+    releasable_to: str = ""
+    file_markings: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-ready types, contract keys first."""
+        return {
+            "upload_id": self.upload_id, "accepted": self.accepted, "rejected": self.rejected,
+            "duplicates": self.duplicates, "errors": list(self.errors),
+            "already_uploaded": self.already_uploaded, "releasable_to": self.releasable_to,
+            "file_markings": self.file_markings, "notes": list(self.notes),
+        }
+
+
+def _errors(report: Any) -> list[dict[str, Any]]:
+    out = []
+    for err in list(getattr(report, "rejected", []))[:settings.INGEST_MAX_ERRORS]:
+        row = err.row if isinstance(err.row, str) else int(err.row)
+        why = f"field '{err.field}': {err.reason}" if err.field else err.reason
+        out.append({"row": row, "reason": why})
+    return out
+
+
+@dataclass
+class _Rows:
+    """The rows of one upload, checked and converted for writing (in file order)."""
+
+    columns: dict[str, np.ndarray | pd.Series]
+    n: int
+    file_markings: int
+    notes: list[str]
+    bounds: tuple[float, float, float, float] | None
+
+
+def _text_values(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    """The column as pandas ``str`` (missing and empty text as NaN), or None if all missing."""
+    if name not in frame.columns:
+        return None
+    values = frame[name]
+    if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+        values = values.astype("str")
+    values = values.mask(values == "")
+    return values if values.notna().any() else None
+
+
+def _prepare_rows(detections: gpd.GeoDataFrame, source: str, default_marking: str) -> _Rows:
+    """Check the frame and resolve the markings (the file's where a row has one)."""
+    if detections.crs is None or detections.crs.to_epsg() != 4326:
+        raise ValidationError(describe(source, "detections are not in EPSG:4326",
+                                       expected="EPSG:4326", got=str(detections.crs),
+                                       fix="Load the file with geo.io.read_detections"))
+    if "time" not in detections.columns:
+        raise ValidationError(describe(source, "no time column", field="time",
+                                       expected="a time column", got=list(detections.columns)))
+    geoms = np.asarray(detections.geometry.array, dtype=object)
+    n = len(detections)
+    src_row = (detections["src_row"].to_numpy(dtype=np.int64) if "src_row" in detections
+               else np.arange(1, n + 1, dtype=np.int64))
+    lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
+    bad = (shapely.get_type_id(geoms) != 0) | shapely.is_empty(geoms) | ~np.isfinite(lon) \
+        | ~np.isfinite(lat)
+    times = pd.to_datetime(detections["time"], utc=True).astype("datetime64[us, UTC]")
+    bad_time = times.isna().to_numpy()
+    for mask, fld, what in ((bad, "geometry", "a point with finite coordinates"),
+                            (bad_time, "time", "a time")):
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            raise ValidationError(describe(
+                source, "unusable detection", row=int(src_row[i]), field=fld, expected=what,
+                got=str(geoms[i]) if fld == "geometry" else None,
+                fix="Load the file with geo.io.read_detections"))
+
+    columns: dict[str, np.ndarray | pd.Series] = {
+        "time_us": times.array.asi8, "lon": lon, "lat": lat, "src_row": src_row,
+    }
+    for name in _TEXT_COLUMNS:
+        text = _text_values(detections, name)
+        if text is not None:
+            columns[name] = text
+    for name in _FLOAT_COLUMNS:
+        if name in detections.columns:
+            values = detections[name].to_numpy(dtype=float, na_value=np.nan)
+            if not np.isnan(values).all():
+                columns[name] = values
+
+    # Markings: the file's where a row has one, else the analyst's.
+    notes: list[str] = []
+    file_markings = 0
+    own = _text_values(detections, "releasable_to")
+    if own is not None:
+        parsed = {v: _parse_marking(v) for v in pd.unique(own.dropna())}
+        unknown = [v for v, (_, why) in parsed.items() if why is not None]
+        n_unknown = int(own.isin(unknown).sum()) if unknown else 0
+        file_markings = int(own.notna().sum()) - n_unknown
+        columns["releasable_to"] = own.map({v: m for v, (m, _) in parsed.items()}).fillna(
+            default_marking).astype("str")
+        if file_markings:
+            notes.append(f"{file_markings} row(s) keep the marking they carry in the file")
+        if n_unknown:
+            shown = "; ".join(f"{v!r} ({parsed[v][1]})" for v in unknown[:3])
+            notes.append(f"{n_unknown} row(s) carry an unknown marking, so only the owner may "
+                         f"see them: {shown}")
+    bounds = ((float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+              if n else None)
+    return _Rows(columns=columns, n=n, file_markings=file_markings, notes=notes, bounds=bounds)
+
+
+def _point_blobs(lon: np.ndarray, lat: np.ndarray) -> list[bytearray]:
+    """GeoPackage geometry blobs of points (bytearray: sqlite3 binds those without adapting)."""
+    rec = np.empty(len(lon), dtype=_POINT_BLOB)
+    rec["magic"], rec["version"], rec["flags"], rec["srs_id"] = b"GP", 0, 1, 4326
+    rec["order"], rec["wkb_type"], rec["x"], rec["y"] = 1, 1, lon, lat
+    buf = bytearray(rec.tobytes())
+    size = _POINT_BLOB.itemsize
+    return [buf[i:i + size] for i in range(0, len(buf), size)]
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: _Rows, *, owner: str, marking: str,
+                 upload_id: int) -> int:
+    """Insert the rows (in the caller's transaction); return how many were new.
+
+    Rows go in ``_ROWS_PER_STATEMENT`` at a time through multi-row ``INSERT ... VALUES``;
+    ``ON CONFLICT DO NOTHING`` skips the partner's duplicates (and only those: a missing
+    required value still fails the upload).
+    """
+    cols = rows.columns
+    names = ["geom", "time_us", "lon", "lat", "src_row"]
+    values = ["?", "?", "?", "?", "?"]
+    for name in (*_TEXT_COLUMNS, *_FLOAT_COLUMNS, "releasable_to"):
+        if name in cols:
+            names.append(name)
+            # Missing text travels as '' (sqlite3 binds str faster than None): NULL again here.
+            column = cols[name]
+            gaps = name in _TEXT_COLUMNS and isinstance(column, pd.Series) and bool(
+                column.isna().any())
+            values.append("nullif(?, '')" if gaps else "?")
+    names += ["owner", "upload_id"]
+    values += [_sql_text(owner), str(int(upload_id))]
+    if "releasable_to" not in cols:
+        names.append("releasable_to")
+        values.append(_sql_text(marking))
+    row_sql = f"({', '.join(values)})"
+    per_row = sum(v.count("?") for v in values)
+
+    def statement(n_rows: int) -> str:
+        return (f"INSERT INTO detections ({', '.join(names)}) VALUES "
+                f"{', '.join([row_sql] * n_rows)} ON CONFLICT DO NOTHING")
+
+    full_sql = statement(_ROWS_PER_STATEMENT)
+    before = conn.total_changes
+    for start in range(0, rows.n, _CHUNK_ROWS):
+        stop = min(start + _CHUNK_ROWS, rows.n)
+        parts: list[list[Any]] = []
+        for name in names:
+            column = cols.get("lon" if name == "geom" else name)
+            if column is None:
+                continue  # a constant, written into the SQL
+            if isinstance(column, pd.Series):
+                chunk = column.iloc[start:stop].to_numpy(dtype=object, na_value="").tolist()
+            elif name == "geom":
+                chunk = _point_blobs(column[start:stop], np.asarray(cols["lat"])[start:stop])
+            else:
+                chunk = column[start:stop].tolist()
+            parts.append(chunk)
+        assert len(parts) == per_row
+        n = stop - start
+        whole = n - n % _ROWS_PER_STATEMENT
+        flat = itertools.chain.from_iterable(zip(*parts, strict=True))
+        # The values of _ROWS_PER_STATEMENT rows per parameter tuple, in row order (the
+        # short last group is dropped here and written below).
+        conn.executemany(full_sql, zip(*[flat] * (per_row * _ROWS_PER_STATEMENT), strict=False))
+        if n > whole:
+            rest = zip(*(p[whole:] for p in parts), strict=True)
+            conn.execute(statement(n - whole), list(itertools.chain.from_iterable(rest)))
+    return conn.total_changes - before
+
+
+def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: Any, *,
+           file_name: str, sha256: str, partner: str, releasable_to: str | None = None,
+           user: str | None = None, busy_timeout_s: float | None = None) -> IngestResult:
+    """Add loaded detections to the store as one upload: all of it or nothing.
+
+    Parameters
+    ----------
+    path
+        The store (created on first use).
+    detections
+        Rows from :func:`geo.io.read_detections` (EPSG:4326 points with ``time``; the
+        optional columns are stored when present; ``releasable_to`` is the row's own
+        marking). Not modified.
+    report
+        Its :class:`geo.io.LoadReport` (rows read, rejected rows and why, format).
+    file_name
+        The file's name as the user knows it (audit log).
+    sha256
+        Hex SHA-256 of the file's bytes: the same partner uploading the same file again adds
+        nothing.
+    partner
+        The partner that owns the rows (a partner id).
+    releasable_to
+        The marking for rows without their own: ``"ALL"`` or partner ids such as
+        ``"LVA,POL"``; ``None`` (default) or empty: the owner only.
+    user
+        Who uploads (audit log).
+    busy_timeout_s
+        How long to wait for another upload to finish (default
+        :data:`geo.settings.STORE_BUSY_TIMEOUT_S`).
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    ValidationError
+        Invalid partner or marking, rows that did not come from the loader (no time, not
+        EPSG:4326 points), a store that is not a Limes store, or a store that stayed busy
+        (nothing written: retry).
+    """
+    owner = _check_partner(partner, "partner")
+    marking = parse_releasability(releasable_to, strict=True)
+    if not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
+        raise ValidationError(describe("sha256", "not a SHA-256 digest", expected="64 "
+                                       "lower-case hex digits", got=sha256))
+    rows = _prepare_rows(detections, file_name, marking)
+    rejected = len(getattr(report, "rejected", []))
+    rows_read = int(getattr(report, "rows_read", len(detections) + rejected))
+    store = Path(path)
+    conn = open_store(store, busy_timeout_s=busy_timeout_s)
+    try:
+        conn.execute(f"PRAGMA cache_size = -{_INGEST_CACHE_KIB}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise _busy(store) from exc
+            raise
+        try:
+            result = _write_upload(conn, rows, detections, report, file_name=file_name,
+                                   sha256=sha256, owner=owner, marking=marking, user=user,
+                                   rows_read=rows_read, rejected=rejected)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):  # disk full, read-only, I/O error
+                raise ValidationError(describe(
+                    str(store), "cannot write the store", expected="a writable store with "
+                    "free disk space", got=str(exc), fix="Nothing was added; fix that and "
+                    "upload the file again")) from exc
+            raise
+    finally:
+        conn.close()
+    return result
+
+
+def _write_upload(conn: sqlite3.Connection, rows: _Rows, detections: gpd.GeoDataFrame,
+                  report: Any, *, file_name: str, sha256: str, owner: str, marking: str,
+                  user: str | None, rows_read: int, rejected: int) -> IngestResult:
+    earlier = conn.execute(
+        "SELECT upload_id, uploaded_at, uploaded_by FROM uploads WHERE partner = ? AND "
+        "sha256 = ? ORDER BY upload_id LIMIT 1", (owner, sha256)).fetchone()
+    if earlier is not None:
+        by = f" by {earlier[2]}" if earlier[2] else ""
+        return IngestResult(
+            upload_id=int(earlier[0]), accepted=0, rejected=rejected,
+            duplicates=len(detections), errors=_errors(report), already_uploaded=True,
+            releasable_to=marking, notes=[f"{owner} uploaded this file (same SHA-256) already "
+                                          f"as upload {earlier[0]} on {earlier[1]}{by}; "
+                                          "nothing was added"])
+    cur = conn.execute(
+        "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
+        "accepted, rejected, duplicates, releasable_to, file_markings, notes) "
+        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?)",
+        (user, owner, file_name, sha256, getattr(report, "format", None), rows_read, rejected,
+         marking, rows.file_markings, "; ".join(rows.notes) or None))
+    upload_id = int(cur.lastrowid or 0)
+    accepted = _insert_rows(conn, rows, owner=owner, marking=marking, upload_id=upload_id)
+    duplicates = len(detections) - accepted
+    conn.execute("UPDATE uploads SET accepted = ?, duplicates = ? WHERE upload_id = ?",
+                 (accepted, duplicates, upload_id))
+    if accepted and rows.bounds is not None:
+        x0, y0, x1, y1 = rows.bounds
+        conn.execute(
+            "UPDATE gpkg_contents SET min_x = min(ifnull(min_x, ?1), ?1), "
+            "min_y = min(ifnull(min_y, ?2), ?2), max_x = max(ifnull(max_x, ?3), ?3), "
+            f"max_y = max(ifnull(max_y, ?4), ?4), last_change = {_NOW} "
+            "WHERE table_name = 'detections'", (x0, y0, x1, y1))
+    conn.execute(f"UPDATE gpkg_contents SET last_change = {_NOW} WHERE table_name = 'uploads'")
+    return IngestResult(upload_id=upload_id, accepted=accepted, rejected=rejected,
+                        duplicates=duplicates, errors=_errors(report), releasable_to=marking,
+                        file_markings=rows.file_markings, notes=list(rows.notes))
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_file(path: str | os.PathLike[str], file: str | os.PathLike[str], *, partner: str,
+                releasable_to: str | None = None, user: str | None = None,
+                file_name: str | None = None,
+                busy_timeout_s: float | None = None) -> IngestResult:
+    """Validate a detection file and add it to the store (see :func:`ingest`).
+
+    Parameters
+    ----------
+    path
+        The store (created on first use).
+    file
+        The detection file, any format :func:`geo.io.read_detections` reads.
+    partner, releasable_to, user, busy_timeout_s
+        As for :func:`ingest`.
+    file_name
+        The name the user gave the file (e.g. of a browser upload saved to a temporary
+        file); picks the format and is logged. Default: ``file``'s name.
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    ValidationError
+        The whole file is refused (unreadable, no usable row, ...), or as for
+        :func:`ingest`. Nothing is written then.
+    """
+    from geo.io import read_detections
+
+    _check_partner(partner, "partner")
+    parse_releasability(releasable_to, strict=True)
+    file = Path(file)
+    name = Path(file_name).name if file_name else file.name
+    detections, report = read_detections(file, source_name=name)
+    return ingest(path, detections, report, file_name=name, sha256=_sha256(file),
+                  partner=partner, releasable_to=releasable_to, user=user,
+                  busy_timeout_s=busy_timeout_s)
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> int | None:
+    """Microseconds since the epoch (UTC; a time without zone is taken as UTC)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(describe(name, "not a time", expected="an ISO 8601 time such as "
+                                       "2026-11-01T06:00:00Z", got=value)) from exc
+    if ts is pd.NaT:
+        raise ValidationError(describe(name, "not a time", expected="an ISO 8601 time",
+                                       got=value))
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(ts.value) // 1000  # ns -> us
+
+
+#: Microseconds in a day: the time index is on ``time_us / DAY_US`` (see ``_SCHEMA``).
+_DAY_US = 86_400_000_000
+
+
+def _visible_where(viewers: Sequence[str], t_from: int | None, t_to: int | None) -> str:
+    """SQL condition for the rows any of ``viewers`` may see in the window.
+
+    Literal SQL (GDAL takes no parameters): the viewers are checked partner ids, quoted all
+    the same, and the times integers.
+    """
+    owned = ", ".join(_sql_text(v) for v in viewers)
+    listed = " OR ".join(f"instr(',' || releasable_to || ',', {_sql_text(f',{v},')}) > 0"
+                         for v in viewers)
+    where = f"(owner IN ({owned}) OR releasable_to = 'ALL' OR {listed})"
+    # The day is indexed; the exact bound follows. SQLite computes both sides' day alike.
+    if t_from is not None:
+        where += f" AND time_us / {_DAY_US} >= {int(t_from)} / {_DAY_US} AND time_us >= {int(t_from)}"
+    if t_to is not None:
+        where += f" AND time_us / {_DAY_US} <= {int(t_to)} / {_DAY_US} AND time_us <= {int(t_to)}"
+    return where
+
+
+def _frame(raw: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Rows read by GDAL (index ``fid``) as a detections frame, in time order."""
+    if raw is None:
+        raw = gpd.GeoDataFrame({"time_us": np.empty(0, dtype=np.int64)},
+                               geometry=gpd.array.from_shapely(np.empty(0, dtype=object)),
+                               crs="EPSG:4326")
+    time_us = raw["time_us"].to_numpy(dtype=np.int64)
+    if len(raw) > 1 and not (np.diff(time_us) >= 0).all():  # stored in file order
+        raw = raw.iloc[np.lexsort((raw.index.to_numpy(dtype=np.int64), time_us))]
+    data: dict[str, Any] = {"time": pd.Series(
+        raw["time_us"].to_numpy(dtype=np.int64).view("datetime64[us]")).dt.tz_localize("UTC")}
+    for name in COLUMNS[1:]:
+        values = raw[name] if name in raw else pd.Series(np.full(len(raw), None, dtype=object))
+        if name in ("src_row", "upload_id"):
+            data[name] = values.to_numpy(dtype=np.int64)
+        elif name in _FLOAT_COLUMNS:
+            data[name] = values.to_numpy(dtype=float, na_value=np.nan)
+        elif values.dtype == "str":
+            data[name] = values.reset_index(drop=True)
+        else:  # all NULL (GDAL gives objects)
+            data[name] = pd.Series(pd.array(values.to_numpy(dtype=object), dtype="str"))
+    geometry = np.asarray(raw.geometry.array, dtype=object)
+    return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(geometry), crs="EPSG:4326")
+
+
+def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | str, *,
+                       time_from: str | datetime | None = None,
+                       time_to: str | datetime | None = None) -> gpd.GeoDataFrame:
+    """The stored detections any of ``partners`` may see, in time order.
+
+    What a partner may see: its own rows, rows marked ``ALL`` and rows released to it (see
+    :func:`may_see`). Several partners give their joint view: the union, not everything.
+
+    Parameters
+    ----------
+    path
+        The store. A store that does not exist yet holds nothing.
+    partners
+        The viewer(s): partner ids (one string is one partner). None sees nothing.
+    time_from, time_to
+        Only detections at or after / at or before these instants (ISO 8601 text,
+        :class:`datetime.datetime` or :class:`pandas.Timestamp`; without zone: UTC).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, RangeIndex, columns ``time`` (datetime64[us, UTC]), ``detection_id``,
+        ``source``, ``partner`` (as in the file), ``class``, ``confidence``, ``access``,
+        ``caveat``, ``hae_m``, ``ce_m``, ``le_m``, ``src_row``, ``owner``,
+        ``releasable_to``, ``upload_id`` and ``geometry`` (points). Text is pandas ``str``
+        (NaN where missing), numbers float64 (NaN where missing).
+
+    Raises
+    ------
+    ValidationError
+        A viewer that is not a partner id, a time that cannot be read, or a file that is not
+        a Limes store.
+
+    Examples
+    --------
+    >>> len(visible_detections("no-such-store.gpkg", ["LTU"]))
+    0
+    """
+    viewers = _viewers(partners)
+    t_from = _parse_time(time_from, "time_from")
+    t_to = _parse_time(time_to, "time_to")
+    if t_from is not None and t_to is not None and t_to < t_from:
+        raise ValidationError(describe("time window", "time_to is before time_from",
+                                       expected=f"a time at or after {time_from}", got=time_to))
+    with _reading(path) as conn:  # checks the file is a store
+        if conn is None or not viewers:
+            return _frame(None)
+    # GDAL reads the rows into Arrow in C++: 3-4 times faster than sqlite3 for big results.
+    # Ordered in numpy afterwards: cheaper than ORDER BY.
+    raw = pyogrio.read_dataframe(
+        path, sql=f"SELECT fid, time_us, {', '.join(COLUMNS[1:])}, geom FROM detections "
+        f"WHERE {_visible_where(viewers, t_from, t_to)}", use_arrow=True, fid_as_index=True)
+    return _frame(raw)
+
+
+def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.DataFrame:
+    """The audit log of the uploads of ``partners`` (their own uploads only), oldest first.
+
+    Parameters
+    ----------
+    path
+        The store. A store that does not exist yet has no uploads.
+    partners
+        The partner(s) whose uploads to list (one string is one partner).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``upload_id``, ``uploaded_at`` (datetime64[ms, UTC]), ``uploaded_by``,
+        ``partner``, ``file_name``, ``sha256``, ``format``, ``rows_read``, ``accepted``,
+        ``rejected``, ``duplicates``, ``releasable_to`` (the analyst's marking; ``""``: the
+        owner only), ``file_markings`` (rows that kept their own) and ``notes``.
+
+    Examples
+    --------
+    >>> list(uploads("no-such-store.gpkg", "LTU").columns[:4])
+    ['upload_id', 'uploaded_at', 'uploaded_by', 'partner']
+    """
+    viewers = _viewers(partners)
+    names = ["upload_id", "uploaded_at", "uploaded_by", "partner", "file_name", "sha256",
+             "format", "rows_read", "accepted", "rejected", "duplicates", "releasable_to",
+             "file_markings", "notes"]
+    rows: list[tuple[Any, ...]] = []
+    with _reading(path) as conn:
+        if conn is not None and viewers:
+            rows = conn.execute(
+                f"SELECT {', '.join(names)} FROM uploads WHERE partner IN "
+                f"({', '.join('?' * len(viewers))}) ORDER BY upload_id", viewers).fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=names)
+    for name in ("upload_id", "rows_read", "accepted", "rejected", "duplicates",
+                 "file_markings"):
+        frame[name] = frame[name].astype(np.int64)
+    for name in ("uploaded_by", "partner", "file_name", "sha256", "format", "releasable_to",
+                 "notes"):
+        frame[name] = frame[name].astype("str")
+    frame["uploaded_at"] = pd.to_datetime(frame["uploaded_at"], utc=True,
+                                          format="ISO8601").astype("datetime64[ms, UTC]")
+    return frame
+
+
+# --------------------------------------------------------------------------------------
+# Backup
+# --------------------------------------------------------------------------------------
+
+
+def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[str, Any]:
+    """Copy the store with SQLite's online backup API (safe while uploads are written).
+
+    The copy is written next to ``out`` under a temporary name, checked
+    (``PRAGMA integrity_check``) and then renamed over ``out``, so ``out`` is never half
+    written.
+
+    Parameters
+    ----------
+    path
+        The store.
+    out
+        The copy (a GeoPackage); replaced if it exists. Never the store itself.
+
+    Returns
+    -------
+    dict
+        ``{"store", "out", "bytes", "detections", "uploads"}``.
+
+    Raises
+    ------
+    ValidationError
+        No store at ``path``, ``out`` is the store (or one of its journal files) or a
+        directory, or the copy cannot be written.
+    """
+    store = Path(path)
+    target = Path(out)
+    if not store.exists():
+        raise ValidationError(describe(str(store), "no such store", expected="an existing store",
+                                       got="nothing at that path", fix="Check --store"))
+    resolved = target.resolve()
+    if resolved in {store.resolve(), *(Path(f"{store.resolve()}{s}") for s in ("-wal", "-shm"))}:
+        raise ValidationError(describe("--out", "the backup would overwrite the store",
+                                       expected="another file", got=str(target),
+                                       fix="Write the copy to a new file name"))
+    if target.is_dir():
+        raise ValidationError(describe("--out", "is a directory", expected="a file name",
+                                       got=str(target), fix="Add a file name, e.g. copy.gpkg"))
+    src = open_store(store, create=False)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            dst = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+                check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+                counts = [dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                          for t in ("detections", "uploads")]
+            finally:
+                dst.close()
+            if check != "ok":
+                raise ValidationError(describe(str(target), "the copy failed its integrity "
+                                               "check", expected="ok", got=check))
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ValidationError(describe(str(target), "cannot write the backup", expected="a "
+                                       "writable file", got=exc.strerror or str(exc))) from exc
+    finally:
+        src.close()
+    return {"store": str(store), "out": str(target), "bytes": target.stat().st_size,
+            "detections": int(counts[0]), "uploads": int(counts[1])}
+
+
+# --------------------------------------------------------------------------------------
+# GeoJSON and the command line
+# --------------------------------------------------------------------------------------
+
+
+def _iso_times(times: pd.Series) -> list[str]:
+    values = times.dt.tz_convert(None).to_numpy().astype("datetime64[us]")
+    whole = np.datetime_as_string(values, unit="s")
+    fine = np.datetime_as_string(values, unit="us")
+    text = np.where(values.astype(np.int64) % 1_000_000 == 0, whole, fine)
+    return [f"{t}Z" for t in text.tolist()]
+
+
+def feature_collection(detections: gpd.GeoDataFrame) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection (a dict) of :func:`visible_detections` rows.
+
+    Times are ISO 8601 UTC text (``...Z``, microseconds only when not whole seconds);
+    missing values are ``null``.
+
+    Examples
+    --------
+    >>> feature_collection(visible_detections("no-such-store.gpkg", "LTU"))
+    {'type': 'FeatureCollection', 'features': []}
+    """
+    props: dict[str, list[Any]] = {"time": _iso_times(detections["time"])}
+    for name in COLUMNS[1:]:
+        values = detections[name]
+        if values.dtype.kind == "f":
+            props[name] = [None if math.isnan(v) else v for v in values.tolist()]
+        elif values.dtype.kind in "iu":
+            props[name] = values.tolist()
+        else:
+            props[name] = values.to_numpy(dtype=object, na_value=None).tolist()
+    lon = shapely.get_x(detections.geometry.array).tolist()
+    lat = shapely.get_y(detections.geometry.array).tolist()
+    names = list(props)
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+         "properties": dict(zip(names, values, strict=True))}
+        for x, y, *values in zip(lon, lat, *props.values(), strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (e.g. a container without passwd entry)
+        return None
+
+
+def run_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    """``python -m geo ingest``: the :class:`IngestResult` as a dict.
+
+    ``--user`` defaults to the login name of whoever runs the command.
+    """
+    if not Path(args.file).is_file():
+        raise ValidationError(describe(str(args.file), "no such file", expected="a detection "
+                                       "file", got="nothing at that path"))
+    return ingest_file(args.store, args.file, partner=args.partner,
+                       releasable_to=args.releasable_to, user=args.user or _os_user()).to_dict()
+
+
+def run_detections(args: argparse.Namespace) -> dict[str, Any]:
+    """``python -m geo detections``: what the partner may see, as GeoJSON.
+
+    Returns the FeatureCollection, or with ``--out`` writes it there and returns
+    ``{"out", "features"}``.
+    """
+    store = Path(args.store)
+    if not store.exists():
+        raise ValidationError(describe(str(store), "no such store", expected="an existing store",
+                                       got="nothing at that path", fix="Check --store"))
+    collection = feature_collection(visible_detections(store, [args.as_partner]))
+    if args.out is None:
+        return collection
+    try:
+        with Path(args.out).open("w", encoding="utf-8") as f:
+            json.dump(collection, f, ensure_ascii=False, allow_nan=False)
+    except OSError as exc:
+        raise ValidationError(describe(str(args.out), "cannot write", expected="a writable "
+                                       "file", got=exc.strerror or str(exc))) from exc
+    return {"out": str(args.out), "features": len(collection["features"])}
+
+
+def run_backup(args: argparse.Namespace) -> dict[str, Any]:
+    """``python -m geo backup``: copy the store; the summary of :func:`backup`."""
+    return backup(args.store, args.out)

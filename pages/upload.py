@@ -1,0 +1,155 @@
+"""Upload page: analysts add detection files to the shared store, with a releasability marking."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import signin
+import ui
+from geo import io, settings, store
+from geo.errors import ValidationError
+from layers import deck as lk
+
+SCENARIO_DIR = str(settings.SAMPLE_DIR)
+
+viewer = signin.viewer()
+if not viewer.can("analyst"):
+    st.error("Uploads are for analysts: your account does not have the analyst role.")
+    st.stop()
+
+try:
+    sc = ui.scenario(SCENARIO_DIR)
+except ValidationError as exc:
+    st.error(f"The scenario could not be loaded: {exc}")
+    st.stop()
+
+st.title("Upload detections")
+path = ui.store_path()
+partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
+
+# ---- who owns the rows ---------------------------------------------------------------------
+if viewer.demo:
+    owner = st.selectbox("Upload as partner (demo mode: any)", partners, key="upload_partner")
+else:
+    owner = viewer.partner
+    st.caption(f"Signed in as **{viewer.name}**: rows are owned by **{owner}**.")
+st.caption(
+    "CSV, GeoJSON, KML/KMZ, GPX, zipped Shapefile, GeoPackage, GeoParquet, FlatGeobuf or Cursor-on-Target XML; "
+    f"up to {settings.MAX_UPLOAD_MB} MB each. Each file is checked before anything is stored; "
+    "an upload is stored whole or not at all."
+)
+
+# A new key empties the uploader after a confirmed upload.
+st.session_state.setdefault("upload_round", 0)
+files = st.file_uploader("Detection files", accept_multiple_files=True, key=f"upload_files_{st.session_state.upload_round}")
+
+
+def _safe_name(name: str) -> str:
+    """The file's base name, kept only for messages and the format (never a path GDAL reads)."""
+    base = Path(name.replace("\\", "/")).name or "upload"
+    return re.sub(r"[^\w.\- ]", "_", base)[:200]
+
+
+@st.cache_data(show_spinner="Checking the file…", max_entries=32)
+def _validate(name: str, data: bytes) -> tuple[pd.DataFrame | None, dict, str | None]:
+    """Read one uploaded file as detections: (accepted rows, report, refusal message)."""
+    if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
+        return None, {}, f"{name}: the file is too large: at most {settings.MAX_UPLOAD_MB} MB"
+    with tempfile.TemporaryDirectory(prefix="limes-upload-") as tmp:
+        local = Path(tmp) / name
+        local.write_bytes(data)
+        try:
+            det, report = io.read_detections(local, source_name=name)
+        except ValidationError as exc:
+            return None, {}, str(exc)
+    return det, report.to_dict() | {"_summary": report.summary(), "_report": report}, None
+
+
+checked = []
+for f in files or []:
+    name = _safe_name(f.name)
+    data = f.getvalue()
+    det, rep, refused = _validate(name, data)
+    checked.append((name, data, det, rep, refused))
+
+for name, _, det, rep, refused in checked:
+    with st.container(border=True):
+        st.subheader(name)
+        if refused:
+            st.error(f"Refused, nothing will be stored: {refused}")
+            continue
+        c = st.columns(3)
+        c[0].metric("Rows read", f"{rep['rows_read']:,}")
+        c[1].metric("Accepted", f"{rep['rows_accepted']:,}")
+        c[2].metric("Rejected", f"{len(rep['_report'].rejected):,}")
+        st.caption(rep["_summary"])
+        if rep["_report"].rejected:
+            with st.expander(f"Rejected rows and why ({len(rep['_report'].rejected):,})"):
+                st.dataframe(
+                    pd.DataFrame([{"row": e.row, "field": e.field, "reason": e.reason} for e in rep["_report"].rejected]),
+                    hide_index=True, width="stretch",
+                )
+        if rep.get("repaired"):
+            st.caption(f"Repaired: {rep['repaired']:,}")
+        if len(det):
+            left, right = st.columns([3, 2])
+            with left:
+                x0, y0, x1, y1 = det.total_bounds
+                layers = [lk.basemap_layer(lk.load_countries((x0 - 3, y0 - 3, x1 + 3, y1 + 3))), lk.detections_layer(det.assign(coverage_status="coverage"))]
+                st.pydeck_chart(lk.deck(layers, lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=320), height=320), height=320, key=f"preview_{name}")
+            with right:
+                st.dataframe(pd.DataFrame(det.drop(columns="geometry")).head(200), hide_index=True, width="stretch", height=320)
+
+ok = [(n, d, det, rep) for n, d, det, rep, refused in checked if not refused and det is not None and len(det)]
+
+# ---- releasability -------------------------------------------------------------------------
+if ok:
+    st.subheader("Releasability")
+    choice = st.radio(
+        "Who may see these rows", ["Our partner only", "All partners", "Selected partners"], key="upload_release",
+        help="Default deny: without a marking, rows are seen by the owner only. Markings a file carries "
+        "(e.g. Cursor-on-Target releasableTo) are kept for its rows.",
+    )
+    marking = ""
+    if choice == "All partners":
+        marking = store.ALL
+    elif choice == "Selected partners":
+        chosen = st.multiselect("Release to", [p for p in partners if p != owner], key="upload_release_to")
+        marking = ",".join(chosen)
+    rows = sum(len(det) for _, _, det, _ in ok)
+    if st.button(f"Store {rows:,} accepted row(s) from {len(ok)} file(s)", type="primary", key="upload_confirm"):
+        results = []
+        for name, data, det, rep in ok:
+            try:
+                res = store.ingest(
+                    path, det, rep["_report"], file_name=name, sha256=hashlib.sha256(data).hexdigest(),
+                    partner=owner, releasable_to=marking or None, user=viewer.name,
+                )
+            except ValidationError as exc:
+                results.append({"file": name, "stored": "no", "message": str(exc)})
+                continue
+            results.append({
+                "file": name, "stored": "yes", "upload_id": res.upload_id, "accepted": res.accepted,
+                "rejected": res.rejected, "duplicates": res.duplicates, "message": "; ".join(res.notes),
+            })
+        st.session_state.upload_results = results
+        st.session_state.upload_round += 1
+        st.rerun()
+
+if st.session_state.get("upload_results"):
+    st.success("Upload finished: the map of every partner allowed to see the rows shows them now.")
+    st.dataframe(pd.DataFrame(st.session_state.pop("upload_results")), hide_index=True, width="stretch")
+
+# ---- history -------------------------------------------------------------------------------
+st.subheader("Upload history")
+history = store.uploads(path, partners if viewer.demo else [owner])
+if len(history):
+    st.dataframe(history.sort_values("upload_id", ascending=False), hide_index=True, width="stretch")
+else:
+    st.caption("No uploads yet.")
