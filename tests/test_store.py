@@ -488,6 +488,63 @@ def test_duplicates_are_never_matched_across_partners(db: Path) -> None:
     assert len(visible_detections(db, "POL")) == 3
 
 
+def _mixed_duplicates() -> gpd.GeoDataFrame:
+    no_id = {"detection_id": np.nan, "time": "2026-11-01T10:00:00Z", "lon": 25.0, "lat": 54.5}
+    return frame([det(i) for i in range(6)]
+                 + [det(3, confidence=0.9), det(3, source="cam-2"), det(4, source=np.nan),
+                    det(4, source=np.nan, confidence=0.8),
+                    det(0, **no_id), det(0, **no_id, confidence=0.7),
+                    det(0, **{**no_id, "lon": -0.0}), det(0, **{**no_id, "lon": 0.0}),
+                    det(0, **{**no_id, "source": np.nan})])
+
+
+def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT time_us, detection_id, source, confidence, lon, lat, src_row, hex(geom) "
+            "FROM detections WHERE owner = ? ORDER BY fid", (owner,)).fetchall()
+    finally:
+        conn.close()
+
+
+def _index_sql(path: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                            "tbl_name = 'detections' ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_first_upload_into_an_empty_store_dedupes_like_later_ones(tmp_path: Path) -> None:
+    # An empty store takes the rows without indexes and builds them afterwards; a store
+    # with rows inserts them one by one with ON CONFLICT DO NOTHING: the same outcome.
+    empty, busy = tmp_path / "empty.gpkg", tmp_path / "busy.gpkg"
+    put(busy, frame([det(99)]), partner="POL")
+    first = put(empty, _mixed_duplicates(), partner="LTU")
+    later = put(busy, _mixed_duplicates(), partner="LTU")
+    assert (first.accepted, first.duplicates) == (later.accepted, later.duplicates) == (11, 4)
+    assert _stored(empty, "LTU") == _stored(busy, "LTU")
+    assert _index_sql(empty) == _index_sql(busy)
+    assert [r[6] for r in _stored(empty, "LTU")] == [1, 2, 3, 4, 5, 6, 8, 9, 11, 13, 15]
+    again = put(empty, _mixed_duplicates(), partner="LTU")  # the rebuilt indexes dedupe
+    assert (again.accepted, again.duplicates) == (0, 15)
+
+
+def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypatch) -> None:
+    monkeypatch.setattr(store, "_first_rows", lambda rows: np.ones(rows.n, dtype=bool))
+    result = put(db, _mixed_duplicates(), partner="LTU")
+    assert (result.accepted, result.duplicates) == (11, 4)
+    assert [name for name, _ in _index_sql(db)] == [
+        "detections_day", "detections_owner_source_id", "detections_owner_source_time_position"]
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        conn.close()
+
+
 # --------------------------------------------------------------------------------------
 # All or nothing, crashes, concurrency
 # --------------------------------------------------------------------------------------
