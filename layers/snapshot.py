@@ -181,7 +181,9 @@ def render_snapshot(
             scale = PNG_WIDTH_PX / PNG_DPI / page_w
             fig = Figure(figsize=(page_w * scale, page_h * scale), dpi=PNG_DPI)
             info = _map_page(fig, view, unit=scale)
-            fig.savefig(out, format="png", dpi=PNG_DPI, metadata={"Title": view.title, "Software": "Limes"})
+            # zlib level 3 instead of 6: a fifth larger, twice as fast on a terrain-shaded map.
+            fig.savefig(out, format="png", dpi=PNG_DPI, metadata={"Title": view.title, "Software": "Limes"},
+                        pil_kwargs={"compress_level": 3})
             size = fig.get_size_inches() * PNG_DPI
             extra: dict[str, Any] = {
                 "width_px": round(size[0]), "height_px": round(size[1]), "dpi": PNG_DPI, "pages": 1,
