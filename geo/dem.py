@@ -35,6 +35,7 @@ import numpy as np
 import pyproj
 import rasterio
 import rasterio.errors
+import rasterio.io
 from numpy.typing import NDArray
 from rasterio.crs import CRS
 from rasterio.transform import Affine
@@ -212,6 +213,33 @@ def _open_error(path: str, exc: Exception) -> ValidationError:
     )
 
 
+def open_dem(source: str) -> rasterio.io.DatasetReader:
+    """Open a DEM for reading (use it in a ``with`` block); refuse one without georeferencing.
+
+    Raises
+    ------
+    geo.errors.ValidationError
+        The file is missing or not a raster GDAL reads, has no CRS or a degenerate
+        geotransform.
+    """
+    try:
+        with warnings.catch_warnings():
+            # A raster without georeferencing is refused below, with a message.
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            dataset = rasterio.open(source)
+    except rasterio.errors.RasterioError as exc:
+        raise _open_error(source, exc) from None
+    problem = None
+    if dataset.crs is None:
+        problem = "expected a georeferenced raster with a CRS, got none. Assign one with gdal_edit.py -a_srs EPSG:..."
+    elif dataset.transform.determinant == 0:
+        problem = "its geotransform is degenerate"
+    if problem:
+        dataset.close()
+        raise ValidationError(f"DEM {source!r}: {problem}")
+    return dataset
+
+
 def read_window(path: str | Path, lon: float, lat: float, *, radius_m: float) -> DemWindow:
     """Read the part of a DEM within ``radius_m`` of a point.
 
@@ -244,22 +272,8 @@ def read_window(path: str | Path, lon: float, lat: float, *, radius_m: float) ->
         raise ValidationError(f"lat: expected degrees in [-90, 90], got {lat!r}")
     if not (math.isfinite(radius_m) and radius_m > 0):
         raise ValidationError(f"range_m: expected a number > 0 (m), got {radius_m!r}")
-    try:
-        with warnings.catch_warnings():
-            # A raster without georeferencing is refused below, with a message.
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            dataset = rasterio.open(source)
-    except rasterio.errors.RasterioError as exc:
-        raise _open_error(source, exc) from None
-    with dataset as ds:
-        if ds.crs is None:
-            raise ValidationError(
-                f"DEM {source!r}: expected a georeferenced raster with a CRS, got none. "
-                "Assign one with gdal_edit.py -a_srs EPSG:..."
-            )
+    with open_dem(source) as ds:
         transform = ds.transform
-        if transform.determinant == 0:
-            raise ValidationError(f"DEM {source!r}: its geotransform is degenerate")
         pcrs = _pyproj_crs(ds.crs, source)
         to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
         x, y = to_dem.transform(lon, lat)

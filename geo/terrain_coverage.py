@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import os
 import threading
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from geo import settings
-from geo.dem import MAX_WINDOW_CELLS, _open_error, _pyproj_crs, _window_transform, ground_metric
+from geo.dem import MAX_WINDOW_CELLS, _pyproj_crs, _window_transform, ground_metric, open_dem
 from geo.errors import ValidationError
 from geo.viewshed import VISIBLE, GridMetric, range_window, viewshed
 
@@ -317,18 +316,7 @@ def terrain_coverage(
     unknown = sorted(set(sensors.partner) - set(partner_index))
     if unknown:
         raise ValueError(f"partners: sensors of {unknown} have no band")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-            dataset = rasterio.open(source)
-    except rasterio.errors.RasterioError as exc:
-        raise _open_error(source, exc) from None
-    with dataset as ds:
-        if ds.crs is None:
-            raise ValidationError(
-                f"DEM {source!r}: expected a georeferenced raster with a CRS, got none. "
-                "Assign one with gdal_edit.py -a_srs EPSG:..."
-            )
+    with open_dem(source) as ds:
         pcrs = _pyproj_crs(ds.crs, source)
         full_t = ds.transform
         to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
