@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -23,7 +24,7 @@ from geo import settings, store
 from geo.analysis import Analysis, analyse
 from geo.auth import Viewer
 from geo.scenario import Scenario, load_scenario
-from geo.views import visible_rows
+from geo.views import JOINT, visible_rows
 from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, LAYERS, build_map
 from layers.snapshot import snapshot_bytes
@@ -89,6 +90,34 @@ def analysis(
         sc.border, sc.sensors, sectors=sc.sectors, detections=_with_store(sc.detections, store_path()),
         corridor_km=corridor_km, min_gap_m=min_gap_m, dem=sc.dem if terrain else None,
     )
+
+
+def scenario_partners(sc: Scenario) -> list[str]:
+    """Partners of a scenario: those owning sensors or sectors, sorted."""
+    sectors = set(sc.sectors["partner"].astype(str)) if sc.sectors is not None else set()
+    return sorted(set(sc.sensors["partner"].astype(str)) | sectors)
+
+
+def partner_view(container: Any, sc: Scenario, viewer: Viewer, **selectbox_options: Any) -> str | None:
+    """The "Partner view" selector (key ``partner``), mirrored into ``?partner=`` of the URL.
+
+    Offers what the viewer may choose (:func:`signin.partner_options`); a link's
+    ``?partner=`` opens that view when allowed. Returns the partner, ``None`` for the joint view.
+    """
+    options = signin.partner_options(viewer, scenario_partners(sc))
+    if st.session_state.get("partner") not in options:
+        wanted = st.query_params.get("partner", JOINT)
+        st.session_state.partner = wanted if wanted in options else options[0]
+    view = container.selectbox(
+        "Partner view", options, key="partner",
+        format_func=lambda p: p if p == JOINT else f"{p} — {sc.partners.get(p, {}).get('name', p)}",
+        **selectbox_options,
+    )
+    if view == JOINT:
+        st.query_params.pop("partner", None)
+        return None
+    st.query_params["partner"] = view
+    return view
 
 
 def viewers_for(viewer: Viewer, partner: str | None) -> tuple[str, ...] | None:

@@ -46,7 +46,7 @@ from rasterio.windows import Window
 from geo import settings
 from geo.dem import MAX_WINDOW_CELLS, _pyproj_crs, _window_transform, ground_metric, open_dem
 from geo.errors import ValidationError
-from geo.viewshed import VISIBLE, GridMetric, range_window, viewshed
+from geo.viewshed import GridMetric, range_window, viewshed
 
 _WGS84: Final[pyproj.CRS] = pyproj.CRS.from_epsg(4326)
 
@@ -626,7 +626,6 @@ def corridor_mask(grid: CoverageGrid, corridor_grid_crs: shapely.Geometry) -> ND
 
 __all__ = [
     "COUNT_NODATA",
-    "VISIBLE",
     "CoverageGrid",
     "SensorTerrain",
     "border_pieces",

@@ -12,7 +12,6 @@ import ui
 from geo import settings
 from geo.errors import ValidationError
 from geo.export import FORMATS
-from geo.views import JOINT
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
@@ -38,17 +37,7 @@ viewer = signin.viewer()
 if not viewer.can("briefer"):
     st.error("Exports are for briefers: your account does not have the briefer role.")
     st.stop()
-partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
-options = signin.partner_options(viewer, partners)
-if "partner" not in st.session_state or st.session_state.partner not in options:
-    wanted = st.query_params.get("partner", JOINT)
-    st.session_state.partner = wanted if wanted in options else JOINT
-view = st.selectbox("Partner view", options, key="partner", format_func=lambda p: p if p == JOINT else f"{p} — {sc.partners.get(p, {}).get('name', p)}", persist_state="session")
-if view == JOINT:
-    st.query_params.pop("partner", None)
-else:
-    st.query_params["partner"] = view
-partner = None if view == JOINT else view
+partner = ui.partner_view(st, sc, viewer, persist_state="session")
 viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()
 

@@ -12,7 +12,7 @@ import signin
 import ui
 from geo import settings
 from geo.errors import ValidationError
-from geo.views import JOINT, detections_in_gap, detections_in_sector, headline
+from geo.views import detections_in_gap, detections_in_sector, headline
 from layers import deck as lk
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
@@ -29,18 +29,8 @@ st.set_page_config(page_title=f"{sc.name} — Limes")
 
 # ---- sidebar: view, parameters, time window, layers --------------------------------------
 viewer = signin.viewer()
-partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
-options = signin.partner_options(viewer, partners)
-if "partner" not in st.session_state or st.session_state.partner not in options:
-    wanted = st.query_params.get("partner", JOINT)
-    st.session_state.partner = wanted if wanted in options else JOINT
 side = st.sidebar
-view = side.selectbox("Partner view", options, key="partner", format_func=lambda p: p if p == JOINT else f"{p} — {sc.partners.get(p, {}).get('name', p)}")
-if view == JOINT:
-    st.query_params.pop("partner", None)
-else:
-    st.query_params["partner"] = view
-partner = None if view == JOINT else view
+partner = ui.partner_view(side, sc, viewer)
 viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()
 

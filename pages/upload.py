@@ -31,7 +31,7 @@ except ValidationError as exc:
 
 st.title("Upload detections")
 path = ui.store_path()
-partners = sorted(set(sc.sensors["partner"].astype(str)) | set(sc.sectors["partner"].astype(str) if sc.sectors is not None else []))
+partners = ui.scenario_partners(sc)
 
 # ---- who owns the rows ---------------------------------------------------------------------
 if viewer.demo:
