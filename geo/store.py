@@ -2,18 +2,21 @@
 
 One file (default :data:`geo.settings.STORE_PATH`), created on first use, so Limes needs
 no database server. It is a GeoPackage 1.3 (SQLite) that GDAL, QGIS and pyogrio open as is,
-with two layers:
+with two layers and a view:
 
 ``detections`` (features, points, EPSG:4326)
     One row per stored detection: the columns of :func:`geo.io.read_detections` plus
     ``owner`` (the partner that uploaded it), ``releasable_to`` (its marking) and
     ``upload_id`` (the audit record it came with). Times are kept exactly as ``time_us``
-    (microseconds since 1970-01-01 UTC); ``time`` is the same instant as GeoPackage
-    DATETIME text (milliseconds), computed from ``time_us`` when read.
+    (microseconds since 1970-01-01 UTC). ``fid`` is ``(UTC day + 2**20) * 2**32 + n``: the
+    table is clustered by day.
 ``uploads`` (attributes)
     The audit log, one row per upload: when, who (``uploaded_by``), which partner, the file
     name and its SHA-256, the rows read, accepted, rejected and duplicated, the marking the
     analyst chose and notes.
+``detections_timed`` (a view)
+    The detections with ``time``, the same instant as GeoPackage DATETIME text
+    (milliseconds), for GIS tools.
 
 Writing
 -------
@@ -23,11 +26,14 @@ killed half-way. Two uploads at the same time are written one after the other; o
 cannot get the store within :data:`geo.settings.STORE_BUSY_TIMEOUT_S` is refused with "the
 store is busy, retry" and changes nothing. Readers never wait for writers.
 
-Rows are stored in file order. Indexes: the two duplicate keys below (per owner) and the
-UTC day of ``time_us`` (a time window reads its days, then filters to the microsecond); no
-R-tree, since queries go by partner and time. The first upload into an empty store writes
-its rows without indexes (the file's own duplicates left out beforehand) and builds them
-afterwards, in the same transaction: sorting is far cheaper than a million B-tree inserts.
+Rows are stored by UTC day, then in upload and file order: a time window reads the rows of
+its days (a range of ``fid``), then filters to the microsecond. Indexes: the two duplicate
+keys below (per owner); no R-tree, since queries go by partner and time. The rows go from
+Arrow columns into SQLite in C (the ADBC SQLite driver, see :class:`Connection`). The first
+upload into an empty store writes its rows without indexes (the file's own duplicates left
+out beforehand) and builds them afterwards, in the same transaction: sorting is far cheaper
+than a million B-tree inserts. Later uploads go through a temporary table and ``INSERT ...
+ON CONFLICT DO NOTHING``.
 
 Duplicates
 ----------
@@ -81,10 +87,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import getpass
 import hashlib
-import itertools
 import json
 import math
 import os
@@ -97,10 +101,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import adbc_driver_sqlite.dbapi as adbc
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
+import pyarrow as pa
 import shapely
 
 from geo import settings
@@ -139,23 +144,38 @@ _SEPARATORS = re.compile(r"[\s,;/]+")
 GPKG_APPLICATION_ID = 0x47504B47
 GPKG_USER_VERSION = 10300
 
-#: Layout of the store; written into the layers' descriptions.
-SCHEMA_VERSION = 1
+#: Layout of the store; written into the layers' descriptions. Schema 1 (the first
+#: release) is upgraded in place when a store is opened for writing (see ``_upgrade``).
+SCHEMA_VERSION = 2
 
 #: GeoPackage binary header of a little-endian point without envelope in EPSG:4326, then
 #: the WKB point (little endian, type 1): 8 + 21 bytes.
 _POINT_BLOB = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"),
                         ("order", "u1"), ("wkb_type", "<u4"), ("x", "<f8"), ("y", "<f8")])
 
-#: Rows converted to Python objects at a time (memory stays bounded for large uploads).
-_CHUNK_ROWS = 100_000
+#: Microseconds in a day.
+_DAY_US = 86_400_000_000
 
-#: Rows per INSERT statement: one statement per row costs about as much again as binding
-#: the values (sqlite3 steps and resets it per row).
-_ROWS_PER_STATEMENT = 256
+#: ``fid`` of a detection: ``(UTC day + _DAY_OFFSET) << _DAY_SHIFT`` plus its number within
+#: the day, so the table is clustered by day and a time window is a range of ``fid``.
+#: Days from about 900 BC to AD 4800 give positive ids below 2**53 (exact in JavaScript and
+#: JSON); 2**32 detections a day.
+_DAY_SHIFT = 32
+_DAY_OFFSET = 1 << 20
+_MIN_DAY = 1 - _DAY_OFFSET
+_MAX_DAY = _DAY_OFFSET - 1
 
 #: Page cache of the connection that writes an upload (KiB): a million rows fit.
 _INGEST_CACHE_KIB = 262_144
+
+#: Page cache while indexes are built by sorting (KiB): SQLite's sorter merges cache-sized
+#: runs, and small runs sort faster than one huge one.
+_SORT_CACHE_KIB = 2_000
+
+#: Rows read into one Arrow batch: the whole result, so that the SQLite driver infers each
+#: column's type from all of it (it refuses a later batch whose type differs, e.g. a column
+#: that was NULL in the first batch).
+_READ_BATCH_ROWS = str(2**30)
 
 _WGS84_DEFINITION = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
@@ -166,7 +186,25 @@ _WGS84_DEFINITION = (
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
-#: GeoPackage core tables (GeoPackage 1.3, clauses 1.1.2, 1.1.3, 2.1.5) and the two layers.
+#: The duplicate keys (see "Duplicates" above): the same source's detection id, or for a
+#: detection without id the same instant and position (the geometry's bytes; -0.0 is
+#: written as 0.0), among one owner's rows.
+_DEDUPE_INDEXES = """CREATE UNIQUE INDEX detections_owner_source_id
+  ON detections(owner, ifnull(source, ''), detection_id) WHERE detection_id IS NOT NULL;
+CREATE UNIQUE INDEX detections_owner_source_time_position
+  ON detections(owner, ifnull(source, ''), time_us, geom) WHERE detection_id IS NULL;"""
+
+#: ``time_us`` as GeoPackage DATETIME text, milliseconds rounded down (also before 1970:
+#: SQLite's ``/`` truncates towards zero), for GIS tools.
+_TIME_SQL = ("strftime('%Y-%m-%dT%H:%M:%fZ', (time_us - (time_us % 1000 + 1000) % 1000) / 1000 "
+             "/ 1000.0, 'unixepoch')")
+
+#: Description of the view in ``gpkg_contents``.
+_TIMED_DESCRIPTION = ("Limes shared detections with their time as GeoPackage DATETIME (a view; "
+                      f"store schema {SCHEMA_VERSION})")
+
+#: GeoPackage core tables (GeoPackage 1.3, clauses 1.1.2, 1.1.3, 2.1.5), the two layers
+#: and a view of the detections with a DATETIME ``time`` column.
 _SCHEMA = f"""
 CREATE TABLE gpkg_spatial_ref_sys (
   srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,
@@ -210,8 +248,6 @@ CREATE TABLE detections (
   fid INTEGER PRIMARY KEY NOT NULL,
   geom POINT NOT NULL,
   time_us INTEGER NOT NULL,
-  time DATETIME GENERATED ALWAYS AS
-    (strftime('%Y-%m-%dT%H:%M:%fZ', (time_us / 1000) / 1000.0, 'unixepoch')) VIRTUAL,
   detection_id TEXT,
   source TEXT,
   partner TEXT,
@@ -222,33 +258,28 @@ CREATE TABLE detections (
   hae_m REAL,
   ce_m REAL,
   le_m REAL,
-  lon REAL NOT NULL,
-  lat REAL NOT NULL,
   owner TEXT NOT NULL,
   releasable_to TEXT NOT NULL,
   upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
   src_row INTEGER);
-CREATE UNIQUE INDEX detections_owner_source_id
-  ON detections(owner, ifnull(source, ''), detection_id) WHERE detection_id IS NOT NULL;
-CREATE UNIQUE INDEX detections_owner_source_time_position
-  ON detections(owner, ifnull(source, ''), time_us, lon, lat) WHERE detection_id IS NULL;
--- By UTC day, then insertion order: an upload appends at one point per day it covers
--- (cheap, unlike a full time index), and a time window reads its days, then filters.
-CREATE INDEX detections_day ON detections(time_us / 86400000000);
+{_DEDUPE_INDEXES}
+CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time, time_us, detection_id,
+  source, partner, class, confidence, access, caveat, hae_m, ce_m, le_m, owner,
+  releasable_to, upload_id, src_row FROM detections;
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
   ('detections', 'features', 'detections',
    'Limes shared detections (store schema {SCHEMA_VERSION})', 4326),
   ('uploads', 'attributes', 'uploads',
-   'Limes upload audit log (store schema {SCHEMA_VERSION})', NULL);
+   'Limes upload audit log (store schema {SCHEMA_VERSION})', NULL),
+  ('detections_timed', 'features', 'detections_timed', '{_TIMED_DESCRIPTION}', 4326);
 INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0, 0);
-"""
+INSERT INTO gpkg_geometry_columns VALUES ('detections_timed', 'geom', 'POINT', 4326, 0, 0)"""
 
 #: Columns a store's tables must have (checked when an existing file is opened).
 _REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
     "detections": frozenset({"fid", "geom", "time_us", "detection_id", "source", "partner",
                              "class", "confidence", "access", "caveat", "hae_m", "ce_m",
-                             "le_m", "lon", "lat", "owner", "releasable_to", "upload_id",
-                             "src_row"}),
+                             "le_m", "owner", "releasable_to", "upload_id", "src_row"}),
     "uploads": frozenset({"upload_id", "uploaded_at", "uploaded_by", "partner", "file_name",
                           "sha256", "format", "rows_read", "accepted", "rejected", "duplicates",
                           "releasable_to", "file_markings", "notes"}),
@@ -392,15 +423,97 @@ def _viewers(partners: Iterable[str] | str) -> list[str]:
 # --------------------------------------------------------------------------------------
 
 
-def _connect(path: Path, *, busy_timeout_s: float) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
+#: What the SQLite driver raises (DB-API classes of ADBC).
+_DatabaseError = adbc.DatabaseError
+_IntegrityError = adbc.IntegrityError
+_OperationalError = adbc.OperationalError
+
+
+class Connection:
+    """One connection to the store, through the ADBC SQLite driver.
+
+    Every store connection of Limes goes through this one SQLite library (the driver's own,
+    a recent SQLite): two SQLite libraries in one process must not hold the same file open,
+    since closing one library's file releases the other's POSIX locks. (Only
+    :func:`backup` opens the store with Python's ``sqlite3``, after this connection is
+    closed, for the online backup API.)
+
+    Autocommit: transactions are explicit (``BEGIN IMMEDIATE`` ... ``COMMIT``).
+    :meth:`execute` returns the connection, for :meth:`fetchone` / :meth:`fetchall`.
+    """
+
+    def __init__(self, path: Path) -> None:
+        # An absolute path: SQLite reads a name that starts with "file:" as a URI.
+        self._conn = adbc.connect(str(path.absolute()), autocommit=True)
+        self._cur = self._conn.cursor()
+        self.in_transaction = False
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Connection:
+        self._cur.execute(sql, params)
+        word = sql.lstrip()[:9].upper()
+        if word.startswith("BEGIN"):
+            self.in_transaction = True
+        elif word.startswith(("COMMIT", "END")) or (word.startswith("ROLLBACK")
+                                                    and " TO " not in sql.upper()):
+            self.in_transaction = False
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        """The rows of a query as one Arrow table (see ``_READ_BATCH_ROWS``)."""
+        self._cur.adbc_statement.set_options(
+            **{"adbc.sqlite.query.batch_rows": _READ_BATCH_ROWS})
+        self._cur.execute(sql)
+        return self._cur.fetch_arrow_table()
+
+    def append(self, table: str, data: pa.Table) -> None:
+        """Insert the rows of an Arrow table (bound column by column in C)."""
+        self._cur.adbc_ingest(table, data, mode="append")
+
+    def stage(self, table: str, data: pa.Table) -> None:
+        """Create a temporary table holding the rows of an Arrow table."""
+        self._cur.adbc_ingest(table, data, mode="create", temporary=True)
+
+    @property
+    def total_changes(self) -> int:
+        return int(self.execute("SELECT total_changes()").fetchone()[0])
+
+    def close(self) -> None:
+        try:
+            self._cur.close()
+        finally:
+            self._conn.close()
+
+
+def _connect(path: Path, *, busy_timeout_s: float) -> Connection:
     try:
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA journal_size_limit = 67108864")  # truncate the WAL to 64 MiB
-    except sqlite3.DatabaseError as exc:
+        conn = Connection(path)
+    except _DatabaseError as exc:
+        raise ValidationError(describe(
+            str(path), "cannot open the store", expected="a file Limes may read and write",
+            got=_message(exc), fix="Check the path and its permissions")) from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout_s * 1000))}").fetchall()
+        conn.execute("PRAGMA synchronous = FULL").fetchall()
+        conn.execute("PRAGMA journal_size_limit = 67108864").fetchall()  # WAL kept ≤ 64 MiB
+    except _DatabaseError as exc:
         conn.close()
-        raise ValidationError(_not_a_store(path, str(exc))) from exc
+        raise ValidationError(_not_a_store(path, _message(exc))) from exc
     return conn
+
+
+def _message(exc: BaseException) -> str:
+    """The driver's message without its prefix ("IO: Failed to step query: ...")."""
+    text = str(exc)
+    return text.rsplit(": ", 1)[-1] if "Failed to" in text else text
 
 
 def _not_a_store(path: Path, got: str) -> str:
@@ -415,17 +528,18 @@ def _busy(path: Path) -> ValidationError:
         "Retry in a moment")
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def _is_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
 
 
 def open_store(path: str | os.PathLike[str], *, create: bool = True,
-               busy_timeout_s: float | None = None) -> sqlite3.Connection:
+               busy_timeout_s: float | None = None) -> Connection:
     """Open the store, creating it (and its directory) on first use.
 
     The connection is in autocommit mode (transactions are explicit), with WAL journal,
-    ``synchronous=FULL`` and a busy timeout. Close it when done.
+    ``synchronous=FULL`` and a busy timeout; a store of an older schema is upgraded first.
+    Close it when done.
 
     Parameters
     ----------
@@ -439,7 +553,7 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
 
     Returns
     -------
-    sqlite3.Connection
+    Connection
 
     Raises
     ------
@@ -456,7 +570,7 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
     ...     tables = [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")]
     ...     conn.close()
     >>> sorted(tables)
-    ['detections', 'uploads']
+    ['detections', 'detections_timed', 'uploads']
     """
     path = Path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
@@ -478,8 +592,11 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
-    """Check an existing store (before changing anything), switch to WAL, create on first use."""
+def _prepare(conn: Connection, path: Path) -> None:
+    """Check an existing store (before changing anything), then switch to WAL.
+
+    Creates the store on first use and upgrades an older schema.
+    """
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         if app_id not in (0, GPKG_APPLICATION_ID):
@@ -495,37 +612,48 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
                     str(path), "the file system does not support SQLite's WAL journal",
                     expected="journal mode wal", got=mode,
                     fix="Put the store on a local disk (not a network share)"))
-        if not _has_table(conn, "detections"):
+        if not _has_table(conn, "detections") or _schema_version(conn) < SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if not _has_table(conn, "detections"):  # another process may have won
                     _check_empty(conn, path)
                     _create(conn)
+                elif _schema_version(conn) < SCHEMA_VERSION:
+                    _upgrade(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
             _check_schema(conn, path)
-    except sqlite3.OperationalError as exc:
+    except _OperationalError as exc:
         if _is_busy(exc):
             raise _busy(path) from exc
-        if "readonly" in str(exc) or "unable to open" in str(exc):
+        text = str(exc)
+        if "readonly" in text or "unable to open" in text:
             raise ValidationError(describe(
                 str(path), "cannot open the store for writing", expected="a file and folder "
-                "Limes may write to", got=str(exc), fix="Check the permissions")) from exc
-        raise ValidationError(_not_a_store(path, str(exc))) from exc
-    except sqlite3.DatabaseError as exc:
-        raise ValidationError(_not_a_store(path, str(exc))) from exc
+                "Limes may write to", got=_message(exc), fix="Check the permissions")) from exc
+        raise ValidationError(_not_a_store(path, _message(exc))) from exc
+    except _DatabaseError as exc:
+        raise ValidationError(_not_a_store(path, _message(exc))) from exc
 
 
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+def _has_table(conn: Connection, name: str) -> bool:
     row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                        (name,)).fetchone()
     return row is not None
 
 
-def _check_empty(conn: sqlite3.Connection, path: Path) -> None:
+def _schema_version(conn: Connection) -> int:
+    """The store schema written in the detections layer's description (1 when absent)."""
+    row = conn.execute("SELECT description FROM gpkg_contents WHERE table_name = "
+                       "'detections'").fetchone()
+    found = re.search(r"store schema (\d+)", str(row[0] if row else ""))
+    return int(found.group(1)) if found else 1
+
+
+def _check_empty(conn: Connection, path: Path) -> None:
     """Refuse a file with tables of its own: someone else's GeoPackage is never touched."""
     tables = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
@@ -533,18 +661,60 @@ def _check_empty(conn: sqlite3.Connection, path: Path) -> None:
         raise ValidationError(_not_a_store(path, "tables " + ", ".join(sorted(tables)[:8])))
 
 
-def _create(conn: sqlite3.Connection) -> None:
-    # Statement by statement: executescript would COMMIT the caller's transaction first.
+def _statements(script: str) -> list[str]:
+    return [s for s in script.split(";\n") if s.strip()]
+
+
+def _create(conn: Connection) -> None:
+    # Statement by statement, in the caller's transaction.
     conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
-    for statement in _SCHEMA.split(";\n"):
-        if statement.strip():
+    for statement in _statements(_SCHEMA):
+        conn.execute(statement)
+
+
+def _day_sql(expr: str) -> str:
+    """SQL for the UTC day of a ``time_us`` expression, rounded down like numpy's ``//``."""
+    return (f"(CASE WHEN {expr} >= 0 THEN {expr} / {_DAY_US} "
+            f"ELSE -((-({expr}) - 1) / {_DAY_US}) - 1 END)")
+
+
+def _upgrade(conn: Connection) -> None:
+    """Schema 1 to 2, in the caller's transaction: the same rows and upload ids.
+
+    Schema 1 had ``lon``/``lat`` columns (the geometry holds them), a generated ``time``
+    column (now the ``detections_timed`` view) and an index on the day (now the ``fid``).
+    """
+    new_table = _SCHEMA[_SCHEMA.index("CREATE TABLE detections ("):
+                        _SCHEMA.index(");\n", _SCHEMA.index("CREATE TABLE detections ("))] + ")"
+    columns = ("geom, time_us, detection_id, source, partner, class, confidence, access, "
+               "caveat, hae_m, ce_m, le_m, owner, releasable_to, upload_id, src_row")
+    day = _day_sql("time_us")
+    conn.execute("ALTER TABLE detections RENAME TO detections_schema1")
+    conn.execute(new_table)
+    # Coordinates of -0.0 written as 0.0 like new uploads (the position key compares bytes).
+    conn.execute(
+        f"INSERT INTO detections (fid, {columns}) SELECT "
+        f"(({day} + {_DAY_OFFSET}) << {_DAY_SHIFT}) + row_number() OVER "
+        f"(PARTITION BY {day} ORDER BY fid), {columns} FROM detections_schema1 ORDER BY 1")
+    conn.execute("DROP TABLE detections_schema1")
+    script = _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX detections_owner_source_id"):]
+    for statement in _statements(script):
+        if statement.lstrip().startswith(("CREATE", "INSERT INTO gpkg_geometry_columns "
+                                                    "VALUES ('detections_timed'")):
             conn.execute(statement)
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, "
+        "srs_id) VALUES ('detections_timed', 'features', 'detections_timed', ?, 4326)",
+        (_TIMED_DESCRIPTION,))
+    for table in ("detections", "uploads"):
+        conn.execute(f"UPDATE gpkg_contents SET description = replace(description, "
+                     f"'store schema 1', 'store schema {SCHEMA_VERSION}') WHERE table_name = ?",
+                     (table,))
 
 
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+def _check_schema(conn: Connection, path: Path) -> None:
     for table, required in _REQUIRED_COLUMNS.items():
-        # table_xinfo: also the generated ``time`` column (table_info hides it)
         have = {r[1] for r in conn.execute(f"PRAGMA table_xinfo({table})")}
         missing = required - have
         if missing:
@@ -553,7 +723,7 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _reading(path: str | os.PathLike[str]) -> Iterator[sqlite3.Connection | None]:
+def _reading(path: str | os.PathLike[str]) -> Iterator[Connection | None]:
     """A connection to an existing store, or ``None`` when there is no store yet."""
     if not Path(path).exists():
         yield None
@@ -745,14 +915,46 @@ def _prepare_rows(detections: gpd.GeoDataFrame, source: str, default_marking: st
     return _Rows(columns=columns, n=n, file_markings=file_markings, notes=notes, bounds=bounds)
 
 
-def _point_blobs(lon: np.ndarray, lat: np.ndarray) -> list[bytearray]:
-    """GeoPackage geometry blobs of points (bytearray: sqlite3 binds those without adapting)."""
-    rec = np.empty(len(lon), dtype=_POINT_BLOB)
+def _geometry_array(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+    """GeoPackage geometry blobs of points as one Arrow binary array (no Python objects).
+
+    ``-0.0`` is written as ``0.0``: the position duplicate key compares the blobs' bytes.
+    """
+    n = len(lon)
+    rec = np.empty(n, dtype=_POINT_BLOB)
     rec["magic"], rec["version"], rec["flags"], rec["srs_id"] = b"GP", 0, 1, 4326
-    rec["order"], rec["wkb_type"], rec["x"], rec["y"] = 1, 1, lon, lat
-    buf = bytearray(rec.tobytes())
+    rec["order"], rec["wkb_type"] = 1, 1
+    rec["x"], rec["y"] = np.asarray(lon, dtype=float) + 0.0, np.asarray(lat, dtype=float) + 0.0
     size = _POINT_BLOB.itemsize
-    return [buf[i:i + size] for i in range(0, len(buf), size)]
+    large = (n + 1) * size >= 2**31
+    offsets = np.arange(0, (n + 1) * size, size, dtype=np.int64 if large else np.int32)
+    return pa.Array.from_buffers(pa.large_binary() if large else pa.binary(), n,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(rec)])
+
+
+def _points(blobs: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Shapely points of GeoPackage geometry blobs (vectorised for the store's own)."""
+    arr = blobs.combine_chunks() if isinstance(blobs, pa.ChunkedArray) else blobs
+    n = len(arr)
+    if n == 0:
+        return np.empty(0, dtype=object)
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64 if pa.types.is_large_binary(
+            arr.type) else np.int32)[arr.offset:arr.offset + n + 1]
+        data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+        size = _POINT_BLOB.itemsize
+        if arr.null_count == 0 and (np.diff(offsets) == size).all():
+            rec = data[offsets[0]:offsets[-1]].view(_POINT_BLOB)
+            if ((rec["magic"] == b"GP") & (rec["flags"] == 1) & (rec["order"] == 1)
+                    & (rec["wkb_type"] == 1)).all():
+                return shapely.points(rec["x"], rec["y"])
+    # Blobs written by another tool (e.g. a feature edited in QGIS): header, then WKB.
+    envelope_bytes = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+    wkb = []
+    for blob in arr.to_pylist():
+        flags = blob[3] if blob is not None and len(blob) > 8 else 0
+        wkb.append(None if blob is None else blob[8 + envelope_bytes.get((flags >> 1) & 7, 0):])
+    return shapely.from_wkb(wkb)
 
 
 def _sql_text(value: str) -> str:
@@ -775,8 +977,9 @@ def _first_rows(rows: _Rows) -> np.ndarray:
         first[has_id] = ~keys.duplicated().to_numpy()
     no_id = ~has_id
     if no_id.any():
+        # + 0.0: -0.0 and 0.0 are one position (as in the store's key)
         keys = pd.DataFrame({"s": src[no_id], "t": cols["time_us"][no_id],
-                             "x": cols["lon"][no_id], "y": cols["lat"][no_id]})
+                             "x": cols["lon"][no_id] + 0.0, "y": cols["lat"][no_id] + 0.0})
         first[no_id] = ~keys.duplicated().to_numpy()
     return first
 
@@ -787,107 +990,119 @@ def _subset(rows: _Rows, keep: np.ndarray) -> _Rows:
                  notes=rows.notes, bounds=rows.bounds)
 
 
-def _bulk_insert_rows(conn: sqlite3.Connection, rows: _Rows, *, owner: str, marking: str,
-                      upload_id: int) -> int:
-    """Insert the rows into an empty ``detections`` table; return how many were new.
+def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """``fid`` of each row (see ``_DAY_SHIFT``) and the row order that sorts them.
 
-    Building an index by sorting is several times cheaper than inserting a million rows
-    into it one by one, so the indexes are dropped, the rows written (the file's duplicates
-    left out beforehand) and the indexes built again, all in the caller's transaction. If
-    an index cannot be built (the rows hold duplicates after all), everything since is
-    undone and the rows go in one by one with ``ON CONFLICT DO NOTHING``.
+    Rows of a day are numbered on from the store's last row of that day, in file order.
     """
-    keep = _first_rows(rows)
-    indexes = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall()
-    conn.execute("SAVEPOINT bulk_insert")
-    try:
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name.replace(chr(34), chr(34) * 2)}"')
-        accepted = _insert_rows(conn, rows if keep.all() else _subset(rows, keep),
-                                owner=owner, marking=marking, upload_id=upload_id,
-                                on_conflict="")
-        for _, sql in indexes:
-            conn.execute(sql)
-    except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK TO bulk_insert")
-        conn.execute("RELEASE bulk_insert")
-        return _insert_rows(conn, rows, owner=owner, marking=marking, upload_id=upload_id)
-    conn.execute("RELEASE bulk_insert")
-    return accepted
+    day = time_us // _DAY_US
+    for bad, what in ((day < _MIN_DAY, "earliest"), (day > _MAX_DAY, "latest")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValidationError(describe(
+                source, f"a time outside what the store keeps ({what} row shown)",
+                expected="a time between about 900 BC and AD 4800",
+                got=str(np.datetime64(int(time_us[i]), "us")), fix="Check the time column"))
+    order = (np.arange(len(day)) if len(day) < 2 or (np.diff(day) >= 0).all()
+             else np.argsort(day, kind="stable"))
+    days, starts, counts = np.unique(day[order], return_index=True, return_counts=True)
+    found = dict(conn.execute(
+        f"SELECT value, (SELECT max(fid) FROM detections WHERE "
+        f"fid >= ((value + {_DAY_OFFSET}) << {_DAY_SHIFT}) AND "
+        f"fid < ((value + {_DAY_OFFSET + 1}) << {_DAY_SHIFT})) FROM json_each(?)",
+        (json.dumps(days.tolist()),)).fetchall())
+    last = np.array([found.get(d) or 0 for d in days.tolist()], dtype=np.int64)
+    first_number = np.where(last > 0, (last & ((1 << _DAY_SHIFT) - 1)) + 1, 1)
+    number = (np.arange(len(day), dtype=np.int64) - np.repeat(starts, counts)
+              + np.repeat(first_number, counts))
+    if len(number) and int(number.max()) >= 1 << _DAY_SHIFT:
+        raise ValidationError(describe(source, "too many detections in one day",
+                                       expected=f"fewer than {1 << _DAY_SHIFT:,} a day"))
+    return ((day[order] + _DAY_OFFSET) << _DAY_SHIFT) + number, order
 
 
-def _insert_rows(conn: sqlite3.Connection, rows: _Rows, *, owner: str, marking: str,
-                 upload_id: int, on_conflict: str = " ON CONFLICT DO NOTHING") -> int:
+def _arrow_rows(rows: _Rows, fid: np.ndarray, order: np.ndarray, *, owner: str,
+                marking: str, upload_id: int) -> pa.Table:
+    """The rows as the ``detections`` table's columns, in ``fid`` order."""
+    cols = rows.columns
+    n = rows.n
+    identity = bool(n == 0 or (order == np.arange(n)).all())
+    take = None if identity else pa.array(order)
+
+    def arrow(values: np.ndarray | pd.Series) -> pa.Array:
+        if isinstance(values, pd.Series):
+            array = pa.array(values)
+            return array if take is None else array.take(take)
+        return pa.array(values if identity else values[order])
+
+    data: dict[str, pa.Array] = {
+        "fid": pa.array(fid),
+        "geom": _geometry_array(*((cols["lon"], cols["lat"]) if identity
+                                  else (cols["lon"][order], cols["lat"][order]))),
+        "time_us": arrow(cols["time_us"]),
+    }
+    for name in (*_TEXT_COLUMNS, *_FLOAT_COLUMNS):
+        if name in cols:
+            data[name] = arrow(cols[name])
+    data["owner"] = pa.repeat(owner, n)
+    data["releasable_to"] = (arrow(cols["releasable_to"]) if "releasable_to" in cols
+                             else pa.repeat(marking, n))
+    data["upload_id"] = pa.repeat(pa.scalar(upload_id, pa.int64()), n)
+    data["src_row"] = arrow(cols["src_row"])
+    return pa.table(data)
+
+
+def _insert_rows(conn: Connection, rows: _Rows, *, owner: str, marking: str,
+                 upload_id: int, source: str = "upload") -> int:
     """Insert the rows (in the caller's transaction); return how many were new.
 
-    Rows go in ``_ROWS_PER_STATEMENT`` at a time through multi-row ``INSERT ... VALUES``;
-    ``ON CONFLICT DO NOTHING`` skips the partner's duplicates (and only those: a missing
-    required value still fails the upload).
+    The file's own duplicates are left out first (the first row of a detection is kept).
+    The rest go through the SQLite driver's bulk insert: Arrow columns bound in C, one
+    prepared statement. Into an empty table they go straight in, with the duplicate keys'
+    indexes dropped and built again afterwards (sorting is several times cheaper than a
+    million B-tree inserts); otherwise through a temporary table and ``INSERT ... SELECT
+    ... ON CONFLICT DO NOTHING``, which skips the partner's stored duplicates (and only
+    those: a missing required value still fails the upload).
     """
-    enabled = gc.isenabled()
-    gc.disable()  # millions of short-lived tuples: collections would only cost time
-    try:
-        return _insert_chunks(conn, rows, owner=owner, marking=marking, upload_id=upload_id,
-                              on_conflict=on_conflict)
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _insert_chunks(conn: sqlite3.Connection, rows: _Rows, *, owner: str, marking: str,
-                   upload_id: int, on_conflict: str) -> int:
-    cols = rows.columns
-    names = ["geom", "time_us", "lon", "lat", "src_row"]
-    values = ["?", "?", "?", "?", "?"]
-    for name in (*_TEXT_COLUMNS, *_FLOAT_COLUMNS, "releasable_to"):
-        if name in cols:
-            names.append(name)
-            # Missing text travels as '' (sqlite3 binds str faster than None): NULL again here.
-            column = cols[name]
-            gaps = name in _TEXT_COLUMNS and isinstance(column, pd.Series) and bool(
-                column.isna().any())
-            values.append("nullif(?, '')" if gaps else "?")
-    names += ["owner", "upload_id"]
-    values += [_sql_text(owner), str(int(upload_id))]
-    if "releasable_to" not in cols:
-        names.append("releasable_to")
-        values.append(_sql_text(marking))
-    row_sql = f"({', '.join(values)})"
-    per_row = sum(v.count("?") for v in values)
-
-    def statement(n_rows: int) -> str:
-        return (f"INSERT INTO detections ({', '.join(names)}) VALUES "
-                f"{', '.join([row_sql] * n_rows)}{on_conflict}")
-
-    full_sql = statement(_ROWS_PER_STATEMENT)
+    keep = _first_rows(rows)
+    if not keep.all():
+        rows = _subset(rows, keep)
+    if rows.n == 0:
+        return 0
+    fid, order = _fids(conn, rows.columns["time_us"], source)
+    table = _arrow_rows(rows, fid, order, owner=owner, marking=marking, upload_id=upload_id)
+    empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0]
+    if empty:
+        indexes = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+            "tbl_name = 'detections' AND sql IS NOT NULL").fetchall()
+        before = conn.total_changes
+        conn.execute("SAVEPOINT bulk_insert")
+        try:
+            for name, _ in indexes:
+                conn.execute(f'DROP INDEX "{name.replace(chr(34), chr(34) * 2)}"')
+            conn.append("detections", table)
+            inserted = conn.total_changes - before
+            conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
+            conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+            for _, sql in indexes:
+                conn.execute(sql)
+        except _IntegrityError:  # not expected: the file's duplicates were left out
+            conn.execute("ROLLBACK TO bulk_insert")
+            conn.execute("RELEASE bulk_insert")
+        else:
+            conn.execute("RELEASE bulk_insert")
+            return inserted
+    names = ", ".join(f'"{c}"' for c in table.column_names)
+    conn.execute("DROP TABLE IF EXISTS temp.upload_rows")
+    conn.stage("upload_rows", table)
     before = conn.total_changes
-    for start in range(0, rows.n, _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, rows.n)
-        parts: list[list[Any]] = []
-        for name in names:
-            column = cols.get("lon" if name == "geom" else name)
-            if column is None:
-                continue  # a constant, written into the SQL
-            if isinstance(column, pd.Series):
-                chunk = column.iloc[start:stop].to_numpy(dtype=object, na_value="").tolist()
-            elif name == "geom":
-                chunk = _point_blobs(column[start:stop], np.asarray(cols["lat"])[start:stop])
-            else:
-                chunk = column[start:stop].tolist()
-            parts.append(chunk)
-        assert len(parts) == per_row
-        n = stop - start
-        whole = n - n % _ROWS_PER_STATEMENT
-        flat = itertools.chain.from_iterable(zip(*parts, strict=True))
-        # The values of _ROWS_PER_STATEMENT rows per parameter tuple, in row order (the
-        # short last group is dropped here and written below).
-        conn.executemany(full_sql, zip(*[flat] * (per_row * _ROWS_PER_STATEMENT), strict=False))
-        if n > whole:
-            rest = zip(*(p[whole:] for p in parts), strict=True)
-            conn.execute(statement(n - whole), list(itertools.chain.from_iterable(rest)))
-    return conn.total_changes - before
+    # "WHERE true": SQLite's upsert after INSERT ... SELECT needs a WHERE clause.
+    conn.execute(f"INSERT INTO detections ({names}) SELECT {names} FROM temp.upload_rows "
+                 "WHERE true ON CONFLICT DO NOTHING")
+    inserted = conn.total_changes - before
+    conn.execute("DROP TABLE temp.upload_rows")
+    return inserted
 
 
 def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: Any, *,
@@ -946,7 +1161,7 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: A
         conn.execute(f"PRAGMA cache_size = -{_INGEST_CACHE_KIB}")
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+        except _OperationalError as exc:
             if _is_busy(exc):
                 raise _busy(store) from exc
             raise
@@ -958,10 +1173,10 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: A
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError):  # disk full, read-only, I/O error
+            if isinstance(exc, _OperationalError):  # disk full, read-only, I/O error
                 raise ValidationError(describe(
                     str(store), "cannot write the store", expected="a writable store with "
-                    "free disk space", got=str(exc), fix="Nothing was added; fix that and "
+                    "free disk space", got=_message(exc), fix="Nothing was added; fix that and "
                     "upload the file again")) from exc
             raise
     finally:
@@ -969,7 +1184,7 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: A
     return result
 
 
-def _write_upload(conn: sqlite3.Connection, rows: _Rows, detections: gpd.GeoDataFrame,
+def _write_upload(conn: Connection, rows: _Rows, detections: gpd.GeoDataFrame,
                   report: Any, *, file_name: str, sha256: str, owner: str, marking: str,
                   user: str | None, rows_read: int, rejected: int) -> IngestResult:
     earlier = conn.execute(
@@ -983,16 +1198,14 @@ def _write_upload(conn: sqlite3.Connection, rows: _Rows, detections: gpd.GeoData
             releasable_to=marking, notes=[f"{owner} uploaded this file (same SHA-256) already "
                                           f"as upload {earlier[0]} on {earlier[1]}{by}; "
                                           "nothing was added"])
-    cur = conn.execute(
+    upload_id = int(conn.execute(
         "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
         "accepted, rejected, duplicates, releasable_to, file_markings, notes) "
-        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) RETURNING upload_id",
         (user, owner, file_name, sha256, getattr(report, "format", None), rows_read, rejected,
-         marking, rows.file_markings, "; ".join(rows.notes) or None))
-    upload_id = int(cur.lastrowid or 0)
-    empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0]
-    write = _bulk_insert_rows if empty else _insert_rows
-    accepted = write(conn, rows, owner=owner, marking=marking, upload_id=upload_id)
+         marking, rows.file_markings, "; ".join(rows.notes) or None)).fetchone()[0])
+    accepted = _insert_rows(conn, rows, owner=owner, marking=marking, upload_id=upload_id,
+                            source=file_name)
     duplicates = len(detections) - accepted
     conn.execute("UPDATE uploads SET accepted = ?, duplicates = ? WHERE upload_id = ?",
                  (accepted, duplicates, upload_id))
@@ -1002,7 +1215,7 @@ def _write_upload(conn: sqlite3.Connection, rows: _Rows, detections: gpd.GeoData
             "UPDATE gpkg_contents SET min_x = min(ifnull(min_x, ?1), ?1), "
             "min_y = min(ifnull(min_y, ?2), ?2), max_x = max(ifnull(max_x, ?3), ?3), "
             f"max_y = max(ifnull(max_y, ?4), ?4), last_change = {_NOW} "
-            "WHERE table_name = 'detections'", (x0, y0, x1, y1))
+            "WHERE table_name IN ('detections', 'detections_timed')", (x0, y0, x1, y1))
     conn.execute(f"UPDATE gpkg_contents SET last_change = {_NOW} WHERE table_name = 'uploads'")
     return IngestResult(upload_id=upload_id, accepted=accepted, rejected=rejected,
                         duplicates=duplicates, errors=_errors(report), releasable_to=marking,
@@ -1078,51 +1291,55 @@ def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> int |
     return int(ts.value) // 1000  # ns -> us
 
 
-#: Microseconds in a day: the time index is on ``time_us / DAY_US`` (see ``_SCHEMA``).
-_DAY_US = 86_400_000_000
-
-
 def _visible_where(viewers: Sequence[str], t_from: int | None, t_to: int | None) -> str:
     """SQL condition for the rows any of ``viewers`` may see in the window.
 
-    Literal SQL (GDAL takes no parameters): the viewers are checked partner ids, quoted all
-    the same, and the times integers.
+    Literal SQL: the viewers are checked partner ids, quoted all the same, and the times
+    integers. A window is first a range of ``fid`` (the rows of its days), then exact.
     """
     owned = ", ".join(_sql_text(v) for v in viewers)
     listed = " OR ".join(f"instr(',' || releasable_to || ',', {_sql_text(f',{v},')}) > 0"
                          for v in viewers)
     where = f"(owner IN ({owned}) OR releasable_to = 'ALL' OR {listed})"
-    # The day is indexed; the exact bound follows. SQLite computes both sides' day alike.
     if t_from is not None:
-        where += f" AND time_us / {_DAY_US} >= {int(t_from)} / {_DAY_US} AND time_us >= {int(t_from)}"
+        day = min(max(t_from // _DAY_US, _MIN_DAY), _MAX_DAY + 1)
+        where += f" AND fid >= {(day + _DAY_OFFSET) << _DAY_SHIFT} AND time_us >= {int(t_from)}"
     if t_to is not None:
-        where += f" AND time_us / {_DAY_US} <= {int(t_to)} / {_DAY_US} AND time_us <= {int(t_to)}"
+        day = min(max(t_to // _DAY_US, _MIN_DAY - 1), _MAX_DAY)
+        where += (f" AND fid < {(day + _DAY_OFFSET + 1) << _DAY_SHIFT} "
+                  f"AND time_us <= {int(t_to)}")
     return where
 
 
-def _frame(raw: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
-    """Rows read by GDAL (index ``fid``) as a detections frame, in time order."""
-    if raw is None:
-        raw = gpd.GeoDataFrame({"time_us": np.empty(0, dtype=np.int64)},
-                               geometry=gpd.array.from_shapely(np.empty(0, dtype=object)),
-                               crs="EPSG:4326")
-    time_us = raw["time_us"].to_numpy(dtype=np.int64)
-    if len(raw) > 1 and not (np.diff(time_us) >= 0).all():  # stored in file order
-        raw = raw.iloc[np.lexsort((raw.index.to_numpy(dtype=np.int64), time_us))]
-    data: dict[str, Any] = {"time": pd.Series(
-        raw["time_us"].to_numpy(dtype=np.int64).view("datetime64[us]")).dt.tz_localize("UTC")}
+def _frame(raw: pa.Table | None) -> gpd.GeoDataFrame:
+    """Rows read from the store (Arrow) as a detections frame, in time order."""
+    if raw is None or raw.num_rows == 0:
+        data: dict[str, Any] = {"time": pd.Series(np.empty(0, dtype="datetime64[us]"))
+                                .dt.tz_localize("UTC")}
+        for name in COLUMNS[1:]:
+            data[name] = (np.empty(0, dtype=np.int64) if name in ("src_row", "upload_id")
+                          else np.empty(0) if name in _FLOAT_COLUMNS
+                          else pd.Series(pd.array([], dtype="str")))
+        return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(
+            np.empty(0, dtype=object)), crs="EPSG:4326")
+    time_us = raw["time_us"].to_numpy().astype(np.int64, copy=False)
+    fid = raw["fid"].to_numpy().astype(np.int64, copy=False)
+    order = None
+    if len(time_us) > 1 and not (np.diff(time_us) >= 0).all():  # by day, then upload order
+        order = np.lexsort((fid, time_us))
+        raw = raw.take(pa.array(order))
+        time_us = time_us[order]
+    data = {"time": pd.Series(time_us.view("datetime64[us]")).dt.tz_localize("UTC")}
     for name in COLUMNS[1:]:
-        values = raw[name] if name in raw else pd.Series(np.full(len(raw), None, dtype=object))
+        column = raw[name]
         if name in ("src_row", "upload_id"):
-            data[name] = values.to_numpy(dtype=np.int64)
+            data[name] = column.cast(pa.int64()).fill_null(0).to_numpy()
         elif name in _FLOAT_COLUMNS:
-            data[name] = values.to_numpy(dtype=float, na_value=np.nan)
-        elif values.dtype == "str":
-            data[name] = values.reset_index(drop=True)
-        else:  # all NULL (GDAL gives objects)
-            data[name] = pd.Series(pd.array(values.to_numpy(dtype=object), dtype="str"))
-    geometry = np.asarray(raw.geometry.array, dtype=object)
-    return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(geometry), crs="EPSG:4326")
+            data[name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        else:  # text (a column with no value at all comes back typed as integers)
+            data[name] = pd.Series(pd.array(column.cast(pa.large_string()), dtype="str"))
+    return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(_points(raw["geom"])),
+                            crs="EPSG:4326")
 
 
 def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | str, *,
@@ -1172,11 +1389,11 @@ def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | s
     with _reading(path) as conn:  # checks the file is a store
         if conn is None or not viewers:
             return _frame(None)
-    # GDAL reads the rows into Arrow in C++: 3-4 times faster than sqlite3 for big results.
-    # Ordered in numpy afterwards: cheaper than ORDER BY.
-    raw = pyogrio.read_dataframe(
-        path, sql=f"SELECT fid, time_us, {', '.join(COLUMNS[1:])}, geom FROM detections "
-        f"WHERE {_visible_where(viewers, t_from, t_to)}", use_arrow=True, fid_as_index=True)
+        # The SQLite driver reads the rows into Arrow in C; ordered in numpy afterwards
+        # (cheaper than ORDER BY).
+        raw = conn.fetch_arrow(
+            f"SELECT fid, time_us, {', '.join(COLUMNS[1:])}, geom FROM detections "
+            f"WHERE {_visible_where(viewers, t_from, t_to)}")
     return _frame(raw)
 
 
@@ -1268,7 +1485,8 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
     if target.is_dir():
         raise ValidationError(describe("--out", "is a directory", expected="a file name",
                                        got=str(target), fix="Add a file name, e.g. copy.gpkg"))
-    src = open_store(store, create=False)
+    open_store(store, create=False).close()  # a store (upgraded if older), then closed:
+    # the backup API is Python's sqlite3, another SQLite library (see Connection)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
@@ -1276,6 +1494,8 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
         os.close(fd)
         tmp = Path(tmp_name)
         try:
+            src = sqlite3.connect(store, isolation_level=None,
+                                  timeout=settings.STORE_BUSY_TIMEOUT_S)
             dst = sqlite3.connect(tmp, isolation_level=None)
             try:
                 src.backup(dst)
@@ -1285,6 +1505,7 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
                           for t in ("detections", "uploads")]
             finally:
                 dst.close()
+                src.close()
             if check != "ok":
                 raise ValidationError(describe(str(target), "the copy failed its integrity "
                                                "check", expected="ok", got=check))
@@ -1295,8 +1516,11 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
     except OSError as exc:
         raise ValidationError(describe(str(target), "cannot write the backup", expected="a "
                                        "writable file", got=exc.strerror or str(exc))) from exc
-    finally:
-        src.close()
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise _busy(store) from exc
+        raise ValidationError(describe(str(store), "cannot read the store", expected="a "
+                                       "readable store", got=str(exc))) from exc
     return {"store": str(store), "out": str(target), "bytes": target.stat().st_size,
             "detections": int(counts[0]), "uploads": int(counts[1])}
 

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import adbc_driver_manager
+import adbc_driver_sqlite.dbapi as adbc
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -136,34 +138,39 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
         srs = {r[0] for r in conn.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")}
         assert srs == {-1, 0, 4326}
         contents = dict(conn.execute("SELECT table_name, data_type FROM gpkg_contents"))
-        assert contents == {"detections": "features", "uploads": "attributes"}
-        assert conn.execute("SELECT * FROM gpkg_geometry_columns").fetchall() == [
-            ("detections", "geom", "POINT", 4326, 0, 0)]
+        assert contents == {"detections": "features", "uploads": "attributes",
+                            "detections_timed": "features"}
+        assert conn.execute("SELECT * FROM gpkg_geometry_columns ORDER BY 1").fetchall() == [
+            ("detections", "geom", "POINT", 4326, 0, 0),
+            ("detections_timed", "geom", "POINT", 4326, 0, 0)]
     finally:
         conn.close()
     layers = pyogrio.list_layers(db)
-    assert [tuple(x) for x in layers] == [("detections", "Point"), ("uploads", None)]
+    assert sorted(tuple(x) for x in layers) == [
+        ("detections", "Point"), ("detections_timed", "Point"), ("uploads", None)]
 
 
 def test_gdal_reads_back_what_was_stored(db: Path) -> None:
     df, rep = read_detections(SAMPLE)
     ingest_file(db, SAMPLE, partner="LTU", releasable_to="LVA")
-    back = pyogrio.read_dataframe(db, layer="detections")
-    assert back.crs.to_epsg() == 4326
-    assert len(back) == len(df) == rep.rows_accepted
-    back = back.sort_values("src_row").reset_index(drop=True)
-    assert back["detection_id"].tolist() == df["detection_id"].tolist()
-    # GeoPackage DATETIME is milliseconds; the sample's times are whole seconds.
+    x0, y0, x1, y1 = df.total_bounds
+    for layer in ("detections", "detections_timed"):
+        back = pyogrio.read_dataframe(db, layer=layer)
+        assert back.crs.to_epsg() == 4326
+        assert len(back) == len(df) == rep.rows_accepted
+        back = back.sort_values("src_row").reset_index(drop=True)
+        assert back["detection_id"].tolist() == df["detection_id"].tolist()
+        assert back["time_us"].tolist() == df["time"].array.asi8.tolist()
+        assert np.array_equal(shapely.get_coordinates(back.geometry.array),
+                              shapely.get_coordinates(df.geometry.array))
+        assert set(back["owner"]) == {"LTU"}
+        assert set(back["releasable_to"]) == {"LVA"}
+        info = pyogrio.read_info(db, layer=layer)
+        assert info["features"] == len(df)
+        assert np.allclose(info["total_bounds"], (x0, y0, x1, y1))
+    # The view's GeoPackage DATETIME is milliseconds; the sample's times are whole seconds.
     pd.testing.assert_series_equal(back["time"].astype("datetime64[us, UTC]"), df["time"],
                                    check_names=False)
-    assert np.array_equal(shapely.get_coordinates(back.geometry.array),
-                          shapely.get_coordinates(df.geometry.array))
-    assert set(back["owner"]) == {"LTU"}
-    assert set(back["releasable_to"]) == {"LVA"}
-    info = pyogrio.read_info(db, layer="detections")
-    assert info["features"] == len(df)
-    x0, y0, x1, y1 = df.total_bounds
-    assert np.allclose(info["total_bounds"], (x0, y0, x1, y1))
     audit = pyogrio.read_dataframe(db, layer="uploads")
     assert audit["sha256"].tolist() == [store._sha256(SAMPLE)]
 
@@ -171,14 +178,18 @@ def test_gdal_reads_back_what_was_stored(db: Path) -> None:
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo not installed")
 def test_ogrinfo_opens_the_store_without_warnings(db: Path) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
+    first = sqlite3.connect(db).execute("SELECT min(fid) FROM detections").fetchone()[0]
     for args in (["-so", "-al", str(db)], ["-q", str(db), "uploads"],
-                 ["-q", str(db), "detections", "-where", "fid <= 3"]):
+                 ["-q", str(db), "detections_timed", "-where", f"fid < {first + 3}"]):
         proc = subprocess.run(["ogrinfo", *args], capture_output=True, text=True, timeout=120,
                               check=False)
         assert proc.returncode == 0, proc.stderr
         assert "Warning" not in proc.stderr + proc.stdout, proc.stderr
         assert "ERROR" not in proc.stderr + proc.stdout, proc.stderr
-    assert "time (DateTime) = 2026/11/01 00:00:10+00" in proc.stdout
+    # The view's time is GeoPackage DATETIME text (GDAL types a view's computed column as
+    # String); the layer's own time_us is exact.
+    assert "time (String) = 2026-11-01T00:00:10.000Z" in proc.stdout
+    assert "time_us (Integer64) = 1793491210000000" in proc.stdout
 
 
 def test_times_and_positions_round_trip_exactly(db: Path) -> None:
@@ -199,9 +210,9 @@ def test_times_and_positions_round_trip_exactly(db: Path) -> None:
     assert back["time"].dtype == "datetime64[us, UTC]"
     assert back.crs.to_epsg() == 4326
     assert list(back.columns) == [*store.COLUMNS, "geometry"]
-    # The GeoPackage text time is the same instant, to the millisecond (truncated).
+    # The view's GeoPackage text time is the same instant, to the millisecond (truncated).
     conn = sqlite3.connect(db)
-    text = [r[0] for r in conn.execute("SELECT time FROM detections ORDER BY time_us")]
+    text = [r[0] for r in conn.execute("SELECT time FROM detections_timed ORDER BY time_us")]
     conn.close()
     assert text == ["2026-11-01T00:00:00.123Z", "2026-11-01T23:59:59.999Z"]
 
@@ -502,7 +513,7 @@ def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
         return conn.execute(
-            "SELECT time_us, detection_id, source, confidence, lon, lat, src_row, hex(geom) "
+            "SELECT time_us, detection_id, source, confidence, src_row, hex(geom) "
             "FROM detections WHERE owner = ? ORDER BY fid", (owner,)).fetchall()
     finally:
         conn.close()
@@ -527,9 +538,100 @@ def test_first_upload_into_an_empty_store_dedupes_like_later_ones(tmp_path: Path
     assert (first.accepted, first.duplicates) == (later.accepted, later.duplicates) == (11, 4)
     assert _stored(empty, "LTU") == _stored(busy, "LTU")
     assert _index_sql(empty) == _index_sql(busy)
-    assert [r[6] for r in _stored(empty, "LTU")] == [1, 2, 3, 4, 5, 6, 8, 9, 11, 13, 15]
+    assert [r[4] for r in _stored(empty, "LTU")] == [1, 2, 3, 4, 5, 6, 8, 9, 11, 13, 15]
     again = put(empty, _mixed_duplicates(), partner="LTU")  # the rebuilt indexes dedupe
     assert (again.accepted, again.duplicates) == (0, 15)
+
+
+#: Schema 1 of the detections table (the first release), to make a store of that schema.
+_SCHEMA_1_DETECTIONS = """
+CREATE TABLE detections (
+  fid INTEGER PRIMARY KEY NOT NULL, geom POINT NOT NULL, time_us INTEGER NOT NULL,
+  time DATETIME GENERATED ALWAYS AS
+    (strftime('%Y-%m-%dT%H:%M:%fZ', (time_us / 1000) / 1000.0, 'unixepoch')) VIRTUAL,
+  detection_id TEXT, source TEXT, partner TEXT, class TEXT, confidence REAL, access TEXT,
+  caveat TEXT, hae_m REAL, ce_m REAL, le_m REAL, lon REAL NOT NULL, lat REAL NOT NULL,
+  owner TEXT NOT NULL, releasable_to TEXT NOT NULL,
+  upload_id INTEGER NOT NULL REFERENCES uploads(upload_id), src_row INTEGER);
+CREATE UNIQUE INDEX detections_owner_source_id
+  ON detections(owner, ifnull(source, ''), detection_id) WHERE detection_id IS NOT NULL;
+CREATE UNIQUE INDEX detections_owner_source_time_position
+  ON detections(owner, ifnull(source, ''), time_us, lon, lat) WHERE detection_id IS NULL;
+CREATE INDEX detections_day ON detections(time_us / 86400000000)"""
+
+
+def _as_schema_1(path: Path) -> None:
+    """Rewrite a store as the first release wrote it (rows in upload order, fid 1, 2, ...)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        conn.execute("DROP VIEW detections_timed")
+        conn.execute("ALTER TABLE detections RENAME TO new_layout")
+        conn.execute("DROP INDEX detections_owner_source_id")
+        conn.execute("DROP INDEX detections_owner_source_time_position")
+        conn.execute("DELETE FROM gpkg_contents WHERE table_name = 'detections_timed'")
+        conn.execute("DELETE FROM gpkg_geometry_columns WHERE table_name = 'detections_timed'")
+        for statement in _SCHEMA_1_DETECTIONS.split(";\n"):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO detections (fid, geom, time_us, detection_id, source, partner, class, "
+            "confidence, access, caveat, hae_m, ce_m, le_m, lon, lat, owner, releasable_to, "
+            "upload_id, src_row) SELECT row_number() OVER (ORDER BY upload_id, src_row), geom, "
+            "time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, "
+            "ce_m, le_m, 0, 0, owner, releasable_to, upload_id, src_row FROM new_layout")
+        conn.execute("DROP TABLE new_layout")
+        conn.execute("UPDATE gpkg_contents SET description = replace(description, "
+                     "'store schema 2', 'store schema 1')")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    # lon/lat from the geometry bytes (x, y: little-endian doubles after the 13-byte header)
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT fid, geom FROM detections").fetchall()
+    conn.executemany("UPDATE detections SET lon = ?, lat = ? WHERE fid = ?",
+                     [(*np.frombuffer(g[13:29], "<f8").tolist(), f) for f, g in rows])
+    conn.commit()
+    conn.close()
+
+
+def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
+    rows = [det(i) for i in range(40)] + [
+        det(100, time="1969-12-31T23:00:00.000001Z"), det(101, time="2027-03-04T05:06:07Z"),
+        det(2, detection_id=np.nan, lon=-0.0), det(3, detection_id=np.nan, source=np.nan)]
+    put(db, frame(rows[:30]), partner="LTU", releasable_to="LVA")
+    put(db, frame(rows[30:]), partner="LTU")
+    put(db, frame(rows[:5]), partner="POL", releasable_to="ALL")
+    before = {p: visible_detections(db, p) for p in ("LTU", "LVA", "POL")}
+    _as_schema_1(db)
+    conn = sqlite3.connect(db)
+    assert {r[1] for r in conn.execute("PRAGMA table_xinfo(detections)")} >= {"lon", "time"}
+    conn.close()
+
+    assert store.version(db) == 3  # opening upgrades
+    for partner, frame_before in before.items():
+        pd.testing.assert_frame_equal(visible_detections(db, partner), frame_before)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        columns = {r[1] for r in conn.execute("PRAGMA table_xinfo(detections)")}
+        assert not columns & {"lon", "lat", "time"}
+        assert {r[0] for r in conn.execute("SELECT description FROM gpkg_contents")} == {
+            "Limes shared detections (store schema 2)",
+            "Limes upload audit log (store schema 2)", store._TIMED_DESCRIPTION}
+        fids = conn.execute("SELECT fid, time_us FROM detections ORDER BY fid").fetchall()
+        days = [t // 86_400_000_000 for _, t in fids]
+        assert days == sorted(days)  # clustered by UTC day (1969 first: floor, not truncation)
+        assert [f >> 32 for f, _ in fids] == [d + (1 << 20) for d in days]
+    finally:
+        conn.close()
+    assert [name for name, _ in _index_sql(db)] == [
+        "detections_owner_source_id", "detections_owner_source_time_position"]
+    # the rebuilt keys dedupe as before, also the -0.0 row against a 0.0 one
+    again = put(db, frame([*rows, det(2, detection_id=np.nan, lon=0.0)]), partner="LTU")
+    assert (again.accepted, again.duplicates) == (0, len(rows) + 1)
+    timed = pyogrio.read_dataframe(db, layer="detections_timed")
+    assert len(timed) == counts(db)[0] == len(before["LTU"]) == 44 + 5  # LTU's and POL's
+    assert "1969-12-31T23:00:00.000Z" in set(timed["time"])
 
 
 def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypatch) -> None:
@@ -537,7 +639,7 @@ def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypa
     result = put(db, _mixed_duplicates(), partner="LTU")
     assert (result.accepted, result.duplicates) == (11, 4)
     assert [name for name, _ in _index_sql(db)] == [
-        "detections_day", "detections_owner_source_id", "detections_owner_source_time_position"]
+        "detections_owner_source_id", "detections_owner_source_time_position"]
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -571,7 +673,8 @@ def test_a_store_that_cannot_be_written_says_so(db: Path, monkeypatch) -> None:
     put(db, frame([det(0)]), partner="LTU")
 
     def disk_full(*args: Any, **kwargs: Any) -> int:
-        raise sqlite3.OperationalError("database or disk is full")
+        raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
+                                    status_code=adbc_driver_manager.AdbcStatusCode.IO)
 
     monkeypatch.setattr(store, "_insert_rows", disk_full)
     with pytest.raises(ValidationError, match=r"cannot write the store.*disk is full.*Nothing"):
