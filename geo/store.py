@@ -30,10 +30,10 @@ Rows are stored by UTC day, then in upload and file order: a time window reads t
 its days (a range of ``fid``), then filters to the microsecond. Indexes: the two duplicate
 keys below (per owner); no R-tree, since queries go by partner and time. The rows go from
 Arrow columns into SQLite in C (the ADBC SQLite driver, see :class:`Connection`). The first
-upload into an empty store writes its rows without indexes (the file's own duplicates left
-out beforehand) and builds them afterwards, in the same transaction: sorting is far cheaper
-than a million B-tree inserts. Later uploads go through a temporary table and ``INSERT ...
-ON CONFLICT DO NOTHING``.
+upload into an empty store writes its rows without indexes and builds them afterwards, in
+the same transaction: sorting is far cheaper than a million B-tree inserts (an index that
+cannot be built means the file holds duplicates: undone, they are left out, written again). Later uploads insert row by row (still bound in C) with
+``INSERT ... ON CONFLICT DO NOTHING``.
 
 Duplicates
 ----------
@@ -96,6 +96,7 @@ import re
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -168,6 +169,9 @@ _MAX_DAY = _DAY_OFFSET - 1
 #: Page cache of the connection that writes an upload (KiB): a million rows fit.
 _INGEST_CACHE_KIB = 262_144
 
+#: Rows given to the SQLite driver at a time (see ``_write_rows``).
+_APPEND_CHUNK_ROWS = 131_072
+
 #: Page cache while indexes are built by sorting (KiB): SQLite's sorter merges cache-sized
 #: runs, and small runs sort faster than one huge one.
 _SORT_CACHE_KIB = 2_000
@@ -188,11 +192,12 @@ _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 #: The duplicate keys (see "Duplicates" above): the same source's detection id, or for a
 #: detection without id the same instant and position (the geometry's bytes; -0.0 is
-#: written as 0.0), among one owner's rows.
-_DEDUPE_INDEXES = """CREATE UNIQUE INDEX detections_owner_source_id
-  ON detections(owner, ifnull(source, ''), detection_id) WHERE detection_id IS NOT NULL;
-CREATE UNIQUE INDEX detections_owner_source_time_position
-  ON detections(owner, ifnull(source, ''), time_us, geom) WHERE detection_id IS NULL;"""
+#: written as 0.0), among one owner's rows. The most selective column first: building the
+#: index compares keys a million times, and most comparisons end at the first column.
+_DEDUPE_INDEXES = """CREATE UNIQUE INDEX detections_dedupe_id
+  ON detections(detection_id, ifnull(source, ''), owner) WHERE detection_id IS NOT NULL;
+CREATE UNIQUE INDEX detections_dedupe_position
+  ON detections(time_us, geom, ifnull(source, ''), owner) WHERE detection_id IS NULL;"""
 
 #: ``time_us`` as GeoPackage DATETIME text, milliseconds rounded down (also before 1970:
 #: SQLite's ``/`` truncates towards zero), for GIS tools.
@@ -478,9 +483,12 @@ class Connection:
         """Insert the rows of an Arrow table (bound column by column in C)."""
         self._cur.adbc_ingest(table, data, mode="append")
 
-    def stage(self, table: str, data: pa.Table) -> None:
-        """Create a temporary table holding the rows of an Arrow table."""
-        self._cur.adbc_ingest(table, data, mode="create", temporary=True)
+    def insert_new(self, table: str, data: pa.Table) -> None:
+        """Insert the rows of an Arrow table that conflict with no unique key (bound in C)."""
+        names = ", ".join(f'"{c}"' for c in data.column_names)
+        self._cur.executemany(f'INSERT INTO "{table}" ({names}) VALUES '
+                              f"({', '.join('?' * data.num_columns)}) ON CONFLICT DO NOTHING",
+                              data)
 
     @property
     def total_changes(self) -> int:
@@ -698,7 +706,7 @@ def _upgrade(conn: Connection) -> None:
         f"(({day} + {_DAY_OFFSET}) << {_DAY_SHIFT}) + row_number() OVER "
         f"(PARTITION BY {day} ORDER BY fid), {columns} FROM detections_schema1 ORDER BY 1")
     conn.execute("DROP TABLE detections_schema1")
-    script = _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX detections_owner_source_id"):]
+    script = _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX detections_dedupe_id"):]
     for statement in _statements(script):
         if statement.lstrip().startswith(("CREATE", "INSERT INTO gpkg_geometry_columns "
                                                     "VALUES ('detections_timed'")):
@@ -1021,23 +1029,22 @@ def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarra
     return ((day[order] + _DAY_OFFSET) << _DAY_SHIFT) + number, order
 
 
-def _arrow_rows(rows: _Rows, fid: np.ndarray, order: np.ndarray, *, owner: str,
+def _arrow_rows(rows: _Rows, fid: np.ndarray, order: np.ndarray | None, *, owner: str,
                 marking: str, upload_id: int) -> pa.Table:
-    """The rows as the ``detections`` table's columns, in ``fid`` order."""
+    """Rows as the ``detections`` table's columns: those at ``order`` (all: ``None``)."""
     cols = rows.columns
-    n = rows.n
-    identity = bool(n == 0 or (order == np.arange(n)).all())
-    take = None if identity else pa.array(order)
+    n = len(fid)
+    take = None if order is None else pa.array(order)
 
     def arrow(values: np.ndarray | pd.Series) -> pa.Array:
         if isinstance(values, pd.Series):
             array = pa.array(values)
             return array if take is None else array.take(take)
-        return pa.array(values if identity else values[order])
+        return pa.array(values if order is None else values[order])
 
     data: dict[str, pa.Array] = {
         "fid": pa.array(fid),
-        "geom": _geometry_array(*((cols["lon"], cols["lat"]) if identity
+        "geom": _geometry_array(*((cols["lon"], cols["lat"]) if order is None
                                   else (cols["lon"][order], cols["lat"][order]))),
         "time_us": arrow(cols["time_us"]),
     }
@@ -1052,56 +1059,90 @@ def _arrow_rows(rows: _Rows, fid: np.ndarray, order: np.ndarray, *, owner: str,
     return pa.table(data)
 
 
+def _write_rows(conn: Connection, rows: _Rows, *, skip_duplicates: bool, owner: str,
+                marking: str, upload_id: int, source: str) -> int:
+    """Write the rows into ``detections`` in ``fid`` order, a chunk at a time.
+
+    The driver binds a chunk in C without Python's lock, on a second thread, while this one
+    makes the next chunk's Arrow columns. ``skip_duplicates``: ``ON CONFLICT DO NOTHING``
+    (the indexes are in place), else a plain insert. Returns the rows inserted.
+    """
+    fid, order = _fids(conn, rows.columns["time_us"], source)
+    sorted_already = bool((order == np.arange(rows.n)).all())
+    write = conn.insert_new if skip_duplicates else conn.append
+    before = conn.total_changes
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-store") as writer:
+        pending = None
+        for start in range(0, rows.n, _APPEND_CHUNK_ROWS):
+            stop = min(start + _APPEND_CHUNK_ROWS, rows.n)
+            if sorted_already and start == 0 and stop == rows.n:
+                part = _arrow_rows(rows, fid, None, owner=owner, marking=marking,
+                                   upload_id=upload_id)
+            else:
+                part = _arrow_rows(rows, fid[start:stop], order[start:stop], owner=owner,
+                                   marking=marking, upload_id=upload_id)
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(write, "detections", part)
+        if pending is not None:
+            pending.result()
+    return conn.total_changes - before
+
+
 def _insert_rows(conn: Connection, rows: _Rows, *, owner: str, marking: str,
                  upload_id: int, source: str = "upload") -> int:
     """Insert the rows (in the caller's transaction); return how many were new.
 
-    The file's own duplicates are left out first (the first row of a detection is kept).
-    The rest go through the SQLite driver's bulk insert: Arrow columns bound in C, one
-    prepared statement. Into an empty table they go straight in, with the duplicate keys'
-    indexes dropped and built again afterwards (sorting is several times cheaper than a
-    million B-tree inserts); otherwise through a temporary table and ``INSERT ... SELECT
-    ... ON CONFLICT DO NOTHING``, which skips the partner's stored duplicates (and only
-    those: a missing required value still fails the upload).
+    The file's own duplicates are left out (the first row of a detection is kept). The rows
+    go through the SQLite driver's bulk insert: Arrow columns bound in C, one prepared
+    statement. Into an empty table they go straight in, with the duplicate keys' indexes
+    dropped and built again afterwards (sorting is several times cheaper than a million
+    B-tree inserts); a failed index build means the file holds duplicates: undone, they are
+    left out and the rows written again. Otherwise each row goes in with ``INSERT ... ON
+    CONFLICT DO NOTHING``, which skips the partner's stored duplicates (and only those: a
+    missing required value still fails the upload).
     """
+    if rows.n == 0:
+        return 0
+    kw = {"owner": owner, "marking": marking, "upload_id": upload_id, "source": source}
+    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0]:
+        inserted = _bulk_insert_rows(conn, rows, **kw)
+        if inserted is not None:
+            return inserted
     keep = _first_rows(rows)
     if not keep.all():
         rows = _subset(rows, keep)
-    if rows.n == 0:
-        return 0
-    fid, order = _fids(conn, rows.columns["time_us"], source)
-    table = _arrow_rows(rows, fid, order, owner=owner, marking=marking, upload_id=upload_id)
-    empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0]
-    if empty:
-        indexes = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-            "tbl_name = 'detections' AND sql IS NOT NULL").fetchall()
-        before = conn.total_changes
-        conn.execute("SAVEPOINT bulk_insert")
-        try:
-            for name, _ in indexes:
-                conn.execute(f'DROP INDEX "{name.replace(chr(34), chr(34) * 2)}"')
-            conn.append("detections", table)
-            inserted = conn.total_changes - before
-            conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
-            conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
-            for _, sql in indexes:
-                conn.execute(sql)
-        except _IntegrityError:  # not expected: the file's duplicates were left out
-            conn.execute("ROLLBACK TO bulk_insert")
-            conn.execute("RELEASE bulk_insert")
-        else:
-            conn.execute("RELEASE bulk_insert")
+    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0]:
+        inserted = _bulk_insert_rows(conn, rows, **kw)
+        if inserted is not None:
             return inserted
-    names = ", ".join(f'"{c}"' for c in table.column_names)
-    conn.execute("DROP TABLE IF EXISTS temp.upload_rows")
-    conn.stage("upload_rows", table)
-    before = conn.total_changes
-    # "WHERE true": SQLite's upsert after INSERT ... SELECT needs a WHERE clause.
-    conn.execute(f"INSERT INTO detections ({names}) SELECT {names} FROM temp.upload_rows "
-                 "WHERE true ON CONFLICT DO NOTHING")
-    inserted = conn.total_changes - before
-    conn.execute("DROP TABLE temp.upload_rows")
+    return _write_rows(conn, rows, skip_duplicates=True, **kw)
+
+
+def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
+    """Write into the empty table without its indexes, then build them.
+
+    ``None`` (and nothing written) when an index cannot be built: the rows hold duplicates.
+    """
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall()
+    conn.execute("SAVEPOINT bulk_insert")
+    try:
+        for name, _ in indexes:
+            conn.execute(f'DROP INDEX "{name.replace(chr(34), chr(34) * 2)}"')
+        inserted = _write_rows(conn, rows, skip_duplicates=False, **kw)
+        conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
+        conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+        for _, sql in indexes:
+            conn.execute(sql)
+    except _IntegrityError:
+        conn.execute("ROLLBACK TO bulk_insert")
+        conn.execute("RELEASE bulk_insert")
+        return None
+    finally:
+        conn.execute(f"PRAGMA cache_size = -{_INGEST_CACHE_KIB}")
+    conn.execute("RELEASE bulk_insert")
     return inserted
 
 

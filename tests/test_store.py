@@ -567,8 +567,8 @@ def _as_schema_1(path: Path) -> None:
         conn.execute("BEGIN")
         conn.execute("DROP VIEW detections_timed")
         conn.execute("ALTER TABLE detections RENAME TO new_layout")
-        conn.execute("DROP INDEX detections_owner_source_id")
-        conn.execute("DROP INDEX detections_owner_source_time_position")
+        conn.execute("DROP INDEX detections_dedupe_id")
+        conn.execute("DROP INDEX detections_dedupe_position")
         conn.execute("DELETE FROM gpkg_contents WHERE table_name = 'detections_timed'")
         conn.execute("DELETE FROM gpkg_geometry_columns WHERE table_name = 'detections_timed'")
         for statement in _SCHEMA_1_DETECTIONS.split(";\n"):
@@ -625,7 +625,7 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     finally:
         conn.close()
     assert [name for name, _ in _index_sql(db)] == [
-        "detections_owner_source_id", "detections_owner_source_time_position"]
+        "detections_dedupe_id", "detections_dedupe_position"]
     # the rebuilt keys dedupe as before, also the -0.0 row against a 0.0 one
     again = put(db, frame([*rows, det(2, detection_id=np.nan, lon=0.0)]), partner="LTU")
     assert (again.accepted, again.duplicates) == (0, len(rows) + 1)
@@ -639,7 +639,7 @@ def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypa
     result = put(db, _mixed_duplicates(), partner="LTU")
     assert (result.accepted, result.duplicates) == (11, 4)
     assert [name for name, _ in _index_sql(db)] == [
-        "detections_owner_source_id", "detections_owner_source_time_position"]
+        "detections_dedupe_id", "detections_dedupe_position"]
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
