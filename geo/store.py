@@ -172,10 +172,6 @@ _INGEST_CACHE_KIB = 262_144
 #: Rows given to the SQLite driver at a time (see ``_write_rows``).
 _APPEND_CHUNK_ROWS = 131_072
 
-#: Page cache while indexes are built by sorting (KiB): SQLite's sorter merges cache-sized
-#: runs, and small runs sort faster than one huge one.
-_SORT_CACHE_KIB = 2_000
-
 #: Rows read into one Arrow batch: the whole result, so that the SQLite driver infers each
 #: column's type from all of it (it refuses a later batch whose type differs, e.g. a column
 #: that was NULL in the first batch).
@@ -1132,16 +1128,13 @@ def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
         for name, _ in indexes:
             conn.execute(f'DROP INDEX "{name.replace(chr(34), chr(34) * 2)}"')
         inserted = _write_rows(conn, rows, skip_duplicates=False, **kw)
-        conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
-        conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
+        conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")  # sorter threads
         for _, sql in indexes:
             conn.execute(sql)
     except _IntegrityError:
         conn.execute("ROLLBACK TO bulk_insert")
         conn.execute("RELEASE bulk_insert")
         return None
-    finally:
-        conn.execute(f"PRAGMA cache_size = -{_INGEST_CACHE_KIB}")
     conn.execute("RELEASE bulk_insert")
     return inserted
 

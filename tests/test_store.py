@@ -217,6 +217,41 @@ def test_times_and_positions_round_trip_exactly(db: Path) -> None:
     assert text == ["2026-11-01T00:00:00.123Z", "2026-11-01T23:59:59.999Z"]
 
 
+def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path,
+                                                                monkeypatch) -> None:
+    # Written sorted by day (the fid clusters by day), in several chunks: every value must
+    # stay with its row, and missing text stay NULL (not empty text).
+    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 7)
+    rows = [det(i, time=f"2026-11-{30 - i % 29:02d}T{i % 24:02d}:00:00Z",
+                source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
+                **{"class": np.nan if i % 4 == 0 else f"c{i}"},
+                confidence=np.nan if i % 5 == 0 else i / 100)
+            for i in range(60)]
+    for target in (db, db.with_name("filled.gpkg")):
+        if target != db:
+            put(target, frame([det(999, time="2026-11-15T00:00:00Z")]), partner="POL")
+        put(target, frame(rows), partner="LTU")
+        back = visible_detections(target, "LTU").set_index("detection_id").sort_index()
+        want = frame(rows).set_index("detection_id").sort_index()
+        assert back["time"].tolist() == want["time"].tolist()
+        for name in ("source", "class", "confidence"):
+            pd.testing.assert_series_equal(back[name], want[name], check_names=False,
+                                           check_dtype=False)
+        assert shapely.get_coordinates(back.geometry.array).tolist() == \
+            shapely.get_coordinates(want.geometry.array).tolist()
+        conn = sqlite3.connect(target)
+        try:
+            kinds = dict(conn.execute(
+                "SELECT typeof(source), count(*) FROM detections WHERE owner = 'LTU' "
+                "GROUP BY 1").fetchall())
+            days = [r[0] for r in conn.execute(
+                "SELECT time_us / 86400000000 FROM detections ORDER BY fid")]
+        finally:
+            conn.close()
+        assert kinds == {"null": 20, "text": 40}
+        assert days == sorted(days)
+
+
 def test_ingest_leaves_its_inputs_unchanged(db: Path) -> None:
     df = frame([det(i, releasable_to="ALL" if i % 2 else np.nan) for i in range(5)])
     before = df.copy()
