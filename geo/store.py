@@ -1111,17 +1111,18 @@ def _insert_rows(conn: Connection, rows: _Rows, *, owner: str, marking: str,
     if rows.n == 0:
         return 0
     kw = {"owner": owner, "marking": marking, "upload_id": upload_id, "source": source}
-    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0]:
+    empty = bool(conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0])
+    if empty:  # most files hold no duplicates: the index build tells
         inserted = _bulk_insert_rows(conn, rows, **kw)
         if inserted is not None:
             return inserted
     keep = _first_rows(rows)
     if not keep.all():
         rows = _subset(rows, keep)
-    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0]:
-        inserted = _bulk_insert_rows(conn, rows, **kw)
-        if inserted is not None:
-            return inserted
+        if empty:
+            inserted = _bulk_insert_rows(conn, rows, **kw)
+            if inserted is not None:
+                return inserted
     return _write_rows(conn, rows, skip_duplicates=True, **kw)
 
 

@@ -252,6 +252,26 @@ def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path,
         assert days == sorted(days)
 
 
+def test_geometry_written_by_another_tool_is_read(db: Path) -> None:
+    # A GeoPackage blob with an envelope (as other tools may write after an edit): header,
+    # 32 bytes of envelope, then the WKB point.
+    put(db, frame([det(1)]), partner="LTU")
+    x, y = 24.123456789, 55.987654321
+    blob = (b"GP\x00\x03" + np.int32(4326).tobytes() + np.array([x, x, y, y], "<f8").tobytes()
+            + shapely.to_wkb(shapely.Point(x, y), byte_order=1))
+    conn = sqlite3.connect(db)
+    try:
+        fid = conn.execute("SELECT max(fid) + 1 FROM detections").fetchone()[0]
+        conn.execute("INSERT INTO detections (fid, geom, time_us, detection_id, owner, "
+                     "releasable_to, upload_id) SELECT ?, ?, time_us + 1, 'edited', owner, "
+                     "releasable_to, upload_id FROM detections LIMIT 1", (fid, blob))
+        conn.commit()
+    finally:
+        conn.close()
+    back = visible_detections(db, "LTU").set_index("detection_id")
+    assert shapely.get_coordinates(back.geometry.array).tolist() == [[25.001, 54.5], [x, y]]
+
+
 def test_ingest_leaves_its_inputs_unchanged(db: Path) -> None:
     df = frame([det(i, releasable_to="ALL" if i % 2 else np.nan) for i in range(5)])
     before = df.copy()
