@@ -11,6 +11,7 @@ object, not a copy per rerun.
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,37 @@ def store_version() -> int:
     return store.version(store_path())
 
 
-def _with_store(scenario_det: gpd.GeoDataFrame | None, path: Path) -> gpd.GeoDataFrame | None:
+@st.cache_resource(max_entries=4)
+def _stored(path: str) -> dict[str, Any]:
+    """Per store: every stored row read so far and the store version they are (shared)."""
+    return {"lock": threading.Lock(), "version": None, "rows": None}
+
+
+def stored_rows(path: Path, version: int) -> gpd.GeoDataFrame:
+    """Every row of the store through upload ``version``, all owners (cut to a viewer later).
+
+    Read once: uploads only grow and their rows never change, so a new upload adds just its
+    own rows to what the server holds (a million-row store is not read again per upload).
+    """
+    held = _stored(str(path))
+    with held["lock"]:
+        rows, since = held["rows"], held["version"]
+        if rows is not None and since == version:
+            return rows
+        if rows is not None and since is not None and since < version:
+            new = store.visible_detections(path, store.owners(path), after_upload=since,
+                                           through_upload=version)
+            if len(new):
+                rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True),
+                                        crs="EPSG:4326")
+        else:
+            rows = store.visible_detections(path, store.owners(path), through_upload=version)
+        held.update(version=version, rows=rows)
+        return rows
+
+
+def _with_store(scenario_det: gpd.GeoDataFrame | None, path: Path,
+                version: int) -> gpd.GeoDataFrame | None:
     """The scenario's detections and every stored one, with their owner and marking.
 
     A scenario row is owned by its ``partner`` and keeps its ``releasable_to`` (empty: the
@@ -51,7 +82,7 @@ def _with_store(scenario_det: gpd.GeoDataFrame | None, path: Path) -> gpd.GeoDat
     frames = []
     if scenario_det is not None and len(scenario_det):
         frames.append(scenario_det.assign(owner=scenario_det["partner"], upload_id=-1))
-    stored = store.visible_detections(path, store.owners(path))
+    stored = stored_rows(path, version)
     if len(stored):
         frames.append(stored)
     if not frames:
@@ -87,7 +118,7 @@ def analysis(
     """
     sc = scenario(directory)
     return analyse(
-        sc.border, sc.sensors, sectors=sc.sectors, detections=_with_store(sc.detections, store_path()),
+        sc.border, sc.sensors, sectors=sc.sectors, detections=_with_store(sc.detections, store_path(), store_version),
         corridor_km=corridor_km, min_gap_m=min_gap_m, dem=sc.dem if terrain else None,
     )
 

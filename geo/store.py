@@ -1389,7 +1389,9 @@ def _frame(raw: pa.Table | None) -> gpd.GeoDataFrame:
 
 def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | str, *,
                        time_from: str | datetime | None = None,
-                       time_to: str | datetime | None = None) -> gpd.GeoDataFrame:
+                       time_to: str | datetime | None = None,
+                       after_upload: int | None = None,
+                       through_upload: int | None = None) -> gpd.GeoDataFrame:
     """The stored detections any of ``partners`` may see, in time order.
 
     What a partner may see: its own rows, rows marked ``ALL`` and rows released to it (see
@@ -1404,6 +1406,10 @@ def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | s
     time_from, time_to
         Only detections at or after / at or before these instants (ISO 8601 text,
         :class:`datetime.datetime` or :class:`pandas.Timestamp`; without zone: UTC).
+    after_upload, through_upload
+        Only rows of the uploads with an id above / at most these (uploads only grow and
+        their rows never change: a reader that holds the rows through upload ``n`` reads
+        ``after_upload=n`` to catch up).
 
     Returns
     -------
@@ -1436,9 +1442,13 @@ def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | s
             return _frame(None)
         # The SQLite driver reads the rows into Arrow in C; ordered in numpy afterwards
         # (cheaper than ORDER BY).
+        where = _visible_where(viewers, t_from, t_to)
+        for bound, op in ((after_upload, ">"), (through_upload, "<=")):
+            if bound is not None:
+                where += f" AND upload_id {op} {int(bound)}"
         raw = conn.fetch_arrow(
             f"SELECT fid, time_us, {', '.join(COLUMNS[1:])}, geom FROM detections "
-            f"WHERE {_visible_where(viewers, t_from, t_to)}")
+            f"WHERE {where}")
     return _frame(raw)
 
 

@@ -171,3 +171,38 @@ def _fresh_caches():
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
+
+
+def test_the_server_reads_a_new_upload_only(tmp_path: Path, monkeypatch) -> None:
+    # The app holds every stored row; after an upload it reads that upload's rows only, and
+    # what it holds equals a full read.
+    import ui
+
+    db = tmp_path / "store.gpkg"
+    files = []
+    for i, partner in enumerate(("LTU", "LVA", "LTU")):
+        csv = tmp_path / f"u{i}.csv"
+        csv.write_bytes(CSV.replace(b"U", f"F{i}-".encode()))
+        files.append((csv, partner))
+    calls: list[dict] = []
+    original = store.visible_detections
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "visible_detections", recording)
+    store.ingest_file(db, files[0][0], partner=files[0][1], releasable_to="ALL")
+    first = ui.stored_rows(db, store.version(db))
+    assert len(first) == 3 and calls[-1].get("after_upload") is None
+    assert ui.stored_rows(db, store.version(db)) is first  # nothing new: nothing read
+    assert len(calls) == 1
+    for csv, partner in files[1:]:
+        store.ingest_file(db, csv, partner=partner)
+    held = ui.stored_rows(db, store.version(db))
+    assert (calls[-1]["after_upload"], calls[-1]["through_upload"]) == (1, 3)
+    full = original(db, store.owners(db))
+    key = ["upload_id", "detection_id"]
+    assert held.sort_values(key).reset_index(drop=True).equals(
+        full.sort_values(key).reset_index(drop=True))
+    assert sorted(held["detection_id"]) == sorted(f"F{i}-{j}" for i in range(3) for j in (1, 2, 3))
