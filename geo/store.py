@@ -1369,7 +1369,6 @@ def _frame(raw: pa.Table | None) -> gpd.GeoDataFrame:
             np.empty(0, dtype=object)), crs="EPSG:4326")
     time_us = raw["time_us"].to_numpy().astype(np.int64, copy=False)
     fid = raw["fid"].to_numpy().astype(np.int64, copy=False)
-    order = None
     if len(time_us) > 1 and not (np.diff(time_us) >= 0).all():  # by day, then upload order
         order = np.lexsort((fid, time_us))
         raw = raw.take(pa.array(order))
