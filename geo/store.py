@@ -178,7 +178,7 @@ _APPEND_CHUNK_ROWS = 131_072
 
 #: Rows read into one Arrow batch: the whole result, so that the SQLite driver infers each
 #: column's type from all of it (it refuses a later batch whose type differs, e.g. a column
-#: that was NULL in the first batch).
+#: that was NULL in the first 1,024 rows, its default batch).
 _READ_BATCH_ROWS = str(2**30)
 
 _WGS84_DEFINITION = (
@@ -451,6 +451,9 @@ class Connection:
         # An absolute path: SQLite reads a name that starts with "file:" as a URI.
         self._conn = adbc.connect(str(path.absolute()), autocommit=True)
         self._cur = self._conn.cursor()
+        # Every result in one batch (see _READ_BATCH_ROWS), also for fetchone/fetchall.
+        self._cur.adbc_statement.set_options(
+            **{"adbc.sqlite.query.batch_rows": _READ_BATCH_ROWS})
         self.in_transaction = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Connection:
@@ -474,8 +477,6 @@ class Connection:
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         """The rows of a query as one Arrow table (see ``_READ_BATCH_ROWS``)."""
-        self._cur.adbc_statement.set_options(
-            **{"adbc.sqlite.query.batch_rows": _READ_BATCH_ROWS})
         self._cur.execute(sql)
         return self._cur.fetch_arrow_table()
 

@@ -272,6 +272,31 @@ def test_geometry_written_by_another_tool_is_read(db: Path) -> None:
     assert shapely.get_coordinates(back.geometry.array).tolist() == [[25.001, 54.5], [x, y]]
 
 
+def test_columns_empty_in_the_first_thousand_rows_read_back(db: Path) -> None:
+    # The SQLite driver types a column from the first rows it reads: a column that is NULL
+    # there and set later must still read (detections and the audit log).
+    rows = [det(i, **{"class": np.nan if i < 1100 else "vehicle"}) for i in range(1500)]
+    put(db, frame(rows), partner="LTU")
+    back = visible_detections(db, "LTU")
+    assert back["class"].isna().sum() == 1100
+    assert set(back["class"].dropna()) == {"vehicle"}
+    conn = sqlite3.connect(db)
+    try:
+        conn.executemany(
+            "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, rows_read, accepted, "
+            "rejected, duplicates, releasable_to, file_markings, notes) "
+            "VALUES (?, 'LTU', 'f.csv', ?, 0, 0, 0, 0, '', 0, ?)",
+            [(None if i < 1100 else "ana", f"{i:064x}", None if i < 1100 else "a note")
+             for i in range(1200)])
+        conn.commit()
+    finally:
+        conn.close()
+    audit = store.uploads(db, "LTU")
+    assert len(audit) == 1201
+    assert audit["notes"].notna().sum() == 100
+    assert audit["uploaded_by"].iloc[-1] == "ana"
+
+
 def test_ingest_leaves_its_inputs_unchanged(db: Path) -> None:
     df = frame([det(i, releasable_to="ALL" if i % 2 else np.nan) for i in range(5)])
     before = df.copy()
