@@ -204,6 +204,31 @@ CREATE UNIQUE INDEX detections_dedupe_position
 _TIME_SQL = ("strftime('%Y-%m-%dT%H:%M:%fZ', (time_us - (time_us % 1000 + 1000) % 1000) / 1000 "
              "/ 1000.0, 'unixepoch')")
 
+#: The detections layer, its view with a DATETIME ``time`` and the view's registration.
+_DETECTIONS_TABLE = """CREATE TABLE detections (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT NOT NULL,
+  time_us INTEGER NOT NULL,
+  detection_id TEXT,
+  source TEXT,
+  partner TEXT,
+  class TEXT,
+  confidence REAL,
+  access TEXT,
+  caveat TEXT,
+  hae_m REAL,
+  ce_m REAL,
+  le_m REAL,
+  owner TEXT NOT NULL,
+  releasable_to TEXT NOT NULL,
+  upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
+  src_row INTEGER)"""
+_TIMED_VIEW = f"""CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time,
+  time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, ce_m, le_m, owner,
+  releasable_to, upload_id, src_row FROM detections"""
+_TIMED_GEOMETRY = ("INSERT INTO gpkg_geometry_columns VALUES "
+                   "('detections_timed', 'geom', 'POINT', 4326, 0, 0)")
+
 #: Description of the view in ``gpkg_contents``.
 _TIMED_DESCRIPTION = ("Limes shared detections with their time as GeoPackage DATETIME (a view; "
                       f"store schema {SCHEMA_VERSION})")
@@ -249,28 +274,9 @@ CREATE TABLE uploads (
   file_markings INTEGER NOT NULL,
   notes TEXT);
 CREATE INDEX uploads_partner_sha256 ON uploads(partner, sha256);
-CREATE TABLE detections (
-  fid INTEGER PRIMARY KEY NOT NULL,
-  geom POINT NOT NULL,
-  time_us INTEGER NOT NULL,
-  detection_id TEXT,
-  source TEXT,
-  partner TEXT,
-  class TEXT,
-  confidence REAL,
-  access TEXT,
-  caveat TEXT,
-  hae_m REAL,
-  ce_m REAL,
-  le_m REAL,
-  owner TEXT NOT NULL,
-  releasable_to TEXT NOT NULL,
-  upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
-  src_row INTEGER);
+{_DETECTIONS_TABLE};
 {_DEDUPE_INDEXES}
-CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time, time_us, detection_id,
-  source, partner, class, confidence, access, caveat, hae_m, ce_m, le_m, owner,
-  releasable_to, upload_id, src_row FROM detections;
+{_TIMED_VIEW};
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
   ('detections', 'features', 'detections',
    'Limes shared detections (store schema {SCHEMA_VERSION})', 4326),
@@ -278,7 +284,7 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_i
    'Limes upload audit log (store schema {SCHEMA_VERSION})', NULL),
   ('detections_timed', 'features', 'detections_timed', '{_TIMED_DESCRIPTION}', 4326);
 INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0, 0);
-INSERT INTO gpkg_geometry_columns VALUES ('detections_timed', 'geom', 'POINT', 4326, 0, 0)"""
+{_TIMED_GEOMETRY}"""
 
 #: Columns a store's tables must have (checked when an existing file is opened).
 _REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
@@ -690,30 +696,34 @@ def _day_sql(expr: str) -> str:
             f"ELSE -((-({expr}) - 1) / {_DAY_US}) - 1 END)")
 
 
+#: The geometry blob with a coordinate of -0.0 written as 0.0, as new uploads write it (the
+#: position key compares bytes; schema 1 compared lon/lat as numbers). Bytes 14-21 and
+#: 22-29 (1-based) are x and y of the store's 29-byte little-endian points.
+_POSITIVE_ZERO_SQL = (
+    "CASE WHEN length(geom) = 29 THEN CAST(substr(geom, 1, 13) "
+    "|| iif(substr(geom, 14, 8) = x'0000000000000080', zeroblob(8), substr(geom, 14, 8)) "
+    "|| iif(substr(geom, 22, 8) = x'0000000000000080', zeroblob(8), substr(geom, 22, 8)) "
+    "AS BLOB) ELSE geom END")  # || makes text: cast back
+
+
 def _upgrade(conn: Connection) -> None:
     """Schema 1 to 2, in the caller's transaction: the same rows and upload ids.
 
     Schema 1 had ``lon``/``lat`` columns (the geometry holds them), a generated ``time``
     column (now the ``detections_timed`` view) and an index on the day (now the ``fid``).
     """
-    new_table = _SCHEMA[_SCHEMA.index("CREATE TABLE detections ("):
-                        _SCHEMA.index(");\n", _SCHEMA.index("CREATE TABLE detections ("))] + ")"
-    columns = ("geom, time_us, detection_id, source, partner, class, confidence, access, "
-               "caveat, hae_m, ce_m, le_m, owner, releasable_to, upload_id, src_row")
+    columns = ", ".join(sorted(_REQUIRED_COLUMNS["detections"] - {"fid", "geom"}))
     day = _day_sql("time_us")
     conn.execute("ALTER TABLE detections RENAME TO detections_schema1")
-    conn.execute(new_table)
-    # Coordinates of -0.0 written as 0.0 like new uploads (the position key compares bytes).
+    conn.execute(_DETECTIONS_TABLE)
     conn.execute(
-        f"INSERT INTO detections (fid, {columns}) SELECT "
+        f"INSERT INTO detections (fid, geom, {columns}) SELECT "
         f"(({day} + {_DAY_OFFSET}) << {_DAY_SHIFT}) + row_number() OVER "
-        f"(PARTITION BY {day} ORDER BY fid), {columns} FROM detections_schema1 ORDER BY 1")
+        f"(PARTITION BY {day} ORDER BY fid), {_POSITIVE_ZERO_SQL}, {columns} "
+        "FROM detections_schema1 ORDER BY 1")
     conn.execute("DROP TABLE detections_schema1")
-    script = _SCHEMA[_SCHEMA.index("CREATE UNIQUE INDEX detections_dedupe_id"):]
-    for statement in _statements(script):
-        if statement.lstrip().startswith(("CREATE", "INSERT INTO gpkg_geometry_columns "
-                                                    "VALUES ('detections_timed'")):
-            conn.execute(statement)
+    for statement in (*_statements(_DEDUPE_INDEXES), _TIMED_VIEW, _TIMED_GEOMETRY):
+        conn.execute(statement)
     conn.execute(
         "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, "
         "srs_id) VALUES ('detections_timed', 'features', 'detections_timed', ?, 4326)",

@@ -670,6 +670,11 @@ def _as_schema_1(path: Path) -> None:
     rows = conn.execute("SELECT fid, geom FROM detections").fetchall()
     conn.executemany("UPDATE detections SET lon = ?, lat = ? WHERE fid = ?",
                      [(*np.frombuffer(g[13:29], "<f8").tolist(), f) for f, g in rows])
+    # Schema 1 wrote a longitude of -0.0 as it came (its key compared lon as a number).
+    conn.execute("UPDATE detections SET geom = CAST(substr(geom, 1, 13) || "
+                 "x'0000000000000080' || substr(geom, 22) AS BLOB) "
+                 "WHERE substr(geom, 14, 8) = zeroblob(8)")
+    assert conn.total_changes > len(rows)
     conn.commit()
     conn.close()
 
@@ -695,6 +700,8 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         columns = {r[1] for r in conn.execute("PRAGMA table_xinfo(detections)")}
         assert not columns & {"lon", "lat", "time"}
+        assert conn.execute("SELECT DISTINCT typeof(geom) FROM detections").fetchall() == [
+            ("blob",)]
         assert {r[0] for r in conn.execute("SELECT description FROM gpkg_contents")} == {
             "Limes shared detections (store schema 2)",
             "Limes upload audit log (store schema 2)", store._TIMED_DESCRIPTION}
