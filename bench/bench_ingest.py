@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import write_detections_csv
 
 from geo import store
-from geo.io import read_detections
+from geo.io import read_detection_columns
 
 
 def _peak_rss_mb() -> float:
@@ -48,7 +48,7 @@ def _peak_rss_mb() -> float:
 def _child(db: Path, csv: Path) -> None:
     """One ingest as ``ingest_file`` does it, timed step by step; prints a JSON line."""
     t0 = time.perf_counter()
-    detections, report = read_detections(csv)
+    detections, report = read_detection_columns(csv)
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
     digest = store._sha256(csv)

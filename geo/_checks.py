@@ -97,8 +97,43 @@ def to_text(values: pd.Series) -> pd.Series:
         finite = num.dropna()
         if len(finite) and np.all(np.mod(finite.to_numpy(dtype=float), 1) == 0):
             values = num.astype("Int64")
-    s = values.astype("str").str.strip()
+    s = values.astype("str")
+    if _padded(s):
+        s = s.str.strip()
     return s.mask(s == "").reset_index(drop=True)
+
+
+#: Bytes a value may start or end with that ``str.strip`` could remove: ASCII whitespace
+#: and the lead/continuation bytes of UTF-8 characters (Unicode spaces such as U+00A0).
+_MAY_STRIP = np.zeros(256, dtype=bool)
+_MAY_STRIP[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_MAY_STRIP[128:] = True
+
+
+def _padded(values: pd.Series) -> bool:
+    """Whether any value may start or end with whitespace (False: stripping changes nothing).
+
+    Looks at the first and last byte of each value in the Arrow buffers: a few milliseconds
+    for a million values, where stripping them costs tens.
+    """
+    try:
+        chunks = pa.chunked_array(pa.array(values)).chunks
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return True
+    for chunk in chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True
+        _, offsets_buf, data_buf = chunk.buffers()
+        if data_buf is None:
+            continue
+        offsets = np.frombuffer(offsets_buf, dtype=np.int64 if pa.types.is_large_string(
+            chunk.type) else np.int32)[chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(data_buf, dtype=np.uint8)
+        filled = offsets[1:] > offsets[:-1]  # nulls and "" have no bytes
+        if _MAY_STRIP[data[offsets[:-1][filled]]].any() or \
+                _MAY_STRIP[data[offsets[1:][filled] - 1]].any():
+            return True
+    return False
 
 
 def to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -109,18 +144,29 @@ def to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(values.dtype):
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan), \
             np.zeros(n, dtype=bool)
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        out = _cast_float(values)  # plain numbers as text (a CSV column): as they are
+        if out is not None:
+            return out, np.zeros(n, dtype=bool)
     text = to_text(values)
-    try:
-        out = pc.cast(pa.array(text), pa.float64()).to_numpy(zero_copy_only=False)
-        return np.asarray(out, dtype=float), np.zeros(n, dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        pass
+    out = _cast_float(text)
+    if out is not None:
+        return out, np.zeros(n, dtype=bool)
     num = pd.to_numeric(text, errors="coerce")
     comma = num.isna() & text.str.fullmatch(r"[+-]?\d+,\d+").fillna(False).astype(bool)
     if comma.any():
         num[comma] = pd.to_numeric(text[comma].str.replace(",", ".", regex=False))
     bad = text.notna() & num.isna() & (text.str.lower() != "nan")
     return num.to_numpy(dtype=float, na_value=np.nan), bad.to_numpy(dtype=bool)
+
+
+def _cast_float(text: pd.Series) -> np.ndarray | None:
+    """float64 of text that is all plain numbers (or missing), else None."""
+    try:
+        out = pc.cast(pa.array(text), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return np.asarray(out, dtype=float)
 
 
 @dataclass
@@ -260,12 +306,36 @@ def _epoch(num: np.ndarray) -> Times:
 
 @dataclass
 class Geometry:
-    """Checked geometries in EPSG:4326 (object array, ``None`` for rejected rows)."""
+    """Checked geometries in EPSG:4326.
 
-    values: np.ndarray
+    ``values``: object array, ``None`` for rejected rows; or ``None`` for points read from
+    longitude/latitude columns, whose coordinates are in ``lonlat`` until :meth:`take`
+    makes the points (a million shapely points cost a quarter of a second, and the store
+    needs only the coordinates).
+    """
+
+    values: np.ndarray | None
     repaired: int
     source_crs: str
     notes: list[str]
+    lonlat: tuple[np.ndarray, np.ndarray] | None = None
+
+    def take(self, keep: np.ndarray) -> np.ndarray:
+        """The geometries of the rows in ``keep`` (a boolean mask), as an object array."""
+        if self.values is not None:
+            return self.values[keep]
+        assert self.lonlat is not None
+        lon, lat = self.lonlat
+        with no_gc():
+            return shapely.points(lon[keep], lat[keep])
+
+    def coordinates(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Longitude and latitude of the points in ``keep`` (point layers only)."""
+        if self.lonlat is not None:
+            return self.lonlat[0][keep], self.lonlat[1][keep]
+        assert self.values is not None
+        points = self.values[keep]
+        return shapely.get_x(points), shapely.get_y(points)
 
 
 def crs_label(crs: pyproj.CRS) -> str:
@@ -315,8 +385,8 @@ def build_geometry(raw: RawLayer, family: Family, rej: Rejects) -> Geometry:
                     got="one point per row",
                     fix=f"Give the {family}s as a WKT column (e.g. 'wkt') or in a vector format "
                     "such as GeoJSON or GeoPackage"))
-            values = _points_from_columns(raw, rej)
-            return Geometry(values, 0, source_crs, notes)
+            lonlat = _points_from_columns(raw, rej)
+            return Geometry(None, 0, source_crs, notes, lonlat=lonlat)
         assert raw.geometry is not None
         g = raw.geometry.copy()
         gf = raw.geometry_field
@@ -461,8 +531,8 @@ def _convert_one(geom: shapely.Geometry, family: Family,
     return (polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)), ""
 
 
-def _points_from_columns(raw: RawLayer, rej: Rejects) -> np.ndarray:
-    """Points from longitude/latitude columns (CSV, plain Parquet)."""
+def _points_from_columns(raw: RawLayer, rej: Rejects) -> tuple[np.ndarray, np.ndarray]:
+    """Checked longitude and latitude columns (CSV, plain Parquet); rows rejected in ``rej``."""
     assert raw.lonlat_cols is not None
     lon_col, lat_col = raw.lonlat_cols
     cols = {}
@@ -507,11 +577,7 @@ def _points_from_columns(raw: RawLayer, rej: Rejects) -> np.ndarray:
     rej.reject(null_island, lat_col, reason(
         "position (0, 0) is almost always a missing position", expected="a real position",
         got="latitude 0, longitude 0", fix="Fill in the position or remove the row"))
-    values = np.full(len(lon), None, dtype=object)
-    alive = rej.alive
-    with no_gc():
-        values[alive] = shapely.points(lon[alive], lat[alive])
-    return values
+    return lon, lat
 
 
 #: Fewest valid points from which swapped rows inside the coordinate range are looked for.

@@ -1324,9 +1324,12 @@ class _NotUtf8(Exception):
 def _csv_table(
     path: Path, source: str, header: list[str], encoding: str, delimiter: str
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
-    """Read a CSV with every column as text (values are checked later, vectorised)."""
+    """Read a CSV with every column as text (values are checked later, vectorised).
+
+    Large strings: what pandas' ``str`` columns hold, so the frame is made without a copy.
+    """
     convert = pacsv.ConvertOptions(
-        column_types={h: pa.string() for h in header}, strings_can_be_null=True,
+        column_types={h: pa.large_string() for h in header}, strings_can_be_null=True,
         null_values=CSV_NULLS, quoted_strings_can_be_null=True,
     )
     enc = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding

@@ -29,11 +29,14 @@ store is busy, retry" and changes nothing. Readers never wait for writers.
 Rows are stored by UTC day, then in upload and file order: a time window reads the rows of
 its days (a range of ``fid``), then filters to the microsecond. Indexes: the two duplicate
 keys below (per owner); no R-tree, since queries go by partner and time. The rows go from
-Arrow columns into SQLite in C (the ADBC SQLite driver, see :class:`Connection`). The first
-upload into an empty store writes its rows without indexes and builds them afterwards, in
-the same transaction: sorting is far cheaper than a million B-tree inserts (an index that
-cannot be built means the file holds duplicates: undone, they are left out, written again). Later uploads insert row by row (still bound in C) with
-``INSERT ... ON CONFLICT DO NOTHING``.
+Arrow columns into SQLite in C (the ADBC SQLite driver, see :class:`Connection`);
+:func:`ingest_file` reads the file as columns, without a shapely point per row. An upload
+into an empty store, or one holding fewer than twice the upload's rows, writes its rows
+without the duplicate-key indexes and builds them afterwards, in the same transaction:
+sorting is far cheaper than a million B-tree inserts at random places (an index that cannot
+be built means duplicates: undone, the file's own are left out and the rows written again;
+rows the partner stored before send the upload the other way). Other uploads insert row by
+row (still bound in C) with ``INSERT ... ON CONFLICT DO NOTHING``.
 
 Duplicates
 ----------
@@ -42,7 +45,9 @@ Duplicates
   usable row as a duplicate.
 - A detection with the same ``source`` and ``detection_id`` as one the partner already
   stored, or as an earlier row of the same file, is a duplicate and is not stored again
-  (a missing source counts as the empty source). The first one stored is kept as it is.
+  (a missing source counts as the empty source). The first one stored is kept as it is;
+  within a file, rows are stored day by day (UTC), each day in file order, so of two rows
+  with one id on different days the earlier day's is kept.
 - A detection without ``detection_id`` is a duplicate when the same source reported the
   same position (exact longitude and latitude) at the same instant (to the microsecond).
 - Duplicates are found among one partner's rows only. Two partners may hold the same
@@ -95,7 +100,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,6 +177,12 @@ _PAGE_SIZE = 65_536
 
 #: Page cache of the connection that writes an upload (KiB): a million rows fit.
 _INGEST_CACHE_KIB = 262_144
+
+#: A store holding fewer rows than this many times an upload's takes it without its
+#: duplicate-key indexes and builds them again (see ``_insert_rows``): on a 2-core machine
+#: a million keys inserted at random places into an index cost about 2.5 s, and building
+#: the index from all rows about 0.6 s per million.
+_REBUILD_FACTOR = 2
 
 #: Rows given to the SQLite driver at a time (see ``_write_rows``).
 _APPEND_CHUNK_ROWS = 131_072
@@ -486,15 +497,20 @@ class Connection:
         self._cur.execute(sql)
         return self._cur.fetch_arrow_table()
 
-    def append(self, table: str, data: pa.Table) -> None:
-        """Insert the rows of an Arrow table (bound column by column in C)."""
-        self._cur.adbc_ingest(table, data, mode="append")
+    def insert(self, table: str, data: pa.Table, *, constants: Mapping[str, str | int],
+               skip_conflicts: bool = False) -> None:
+        """Insert the rows of an Arrow table (bound column by column in C).
 
-    def insert_new(self, table: str, data: pa.Table) -> None:
-        """Insert the rows of an Arrow table that conflict with no unique key (bound in C)."""
-        names = ", ".join(f'"{c}"' for c in data.column_names)
-        self._cur.executemany(f'INSERT INTO "{table}" ({names}) VALUES '
-                              f"({', '.join('?' * data.num_columns)}) ON CONFLICT DO NOTHING",
+        ``constants``: columns with one value for every row, written into the statement
+        (cheaper than binding a value per row). ``skip_conflicts``: rows that would break a
+        unique key are left out (``ON CONFLICT DO NOTHING``).
+        """
+        names = ", ".join(f'"{c}"' for c in (*data.column_names, *constants))
+        values = ", ".join(["?"] * data.num_columns
+                           + [str(v) if isinstance(v, int) else _sql_text(v)
+                              for v in constants.values()])
+        conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        self._cur.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({values}){conflict}',
                               data)
 
     @property
@@ -863,43 +879,59 @@ class _Rows:
     bounds: tuple[float, float, float, float] | None
 
 
-def _text_values(frame: pd.DataFrame, name: str) -> pd.Series | None:
+def _text_values(frame: pd.DataFrame | Mapping[str, Any], name: str) -> pd.Series | None:
     """The column as pandas ``str`` (missing and empty text as NaN), or None if all missing."""
-    if name not in frame.columns:
+    if name not in frame:
         return None
-    values = frame[name]
+    values = pd.Series(frame[name])
     if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
         values = values.astype("str")
     values = values.mask(values == "")
     return values if values.notna().any() else None
 
 
-def _prepare_rows(detections: gpd.GeoDataFrame, source: str, default_marking: str) -> _Rows:
-    """Check the frame and resolve the markings (the file's where a row has one)."""
-    if detections.crs is None or detections.crs.to_epsg() != 4326:
-        raise ValidationError(describe(source, "detections are not in EPSG:4326",
-                                       expected="EPSG:4326", got=str(detections.crs),
-                                       fix="Load the file with geo.io.read_detections"))
-    if "time" not in detections.columns:
+def _prepare_rows(detections: gpd.GeoDataFrame | Mapping[str, Any], source: str,
+                  default_marking: str) -> _Rows:
+    """Check the rows and resolve the markings (the file's where a row has one).
+
+    ``detections``: a frame of :func:`geo.io.read_detections`, or the columns of
+    :func:`geo.io.read_detection_columns` (``lon``/``lat`` instead of a geometry).
+    """
+    if isinstance(detections, gpd.GeoDataFrame):
+        if detections.crs is None or detections.crs.to_epsg() != 4326:
+            raise ValidationError(describe(source, "detections are not in EPSG:4326",
+                                           expected="EPSG:4326", got=str(detections.crs),
+                                           fix="Load the file with geo.io.read_detections"))
+        geoms = np.asarray(detections.geometry.array, dtype=object)
+        lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
+        bad = (shapely.get_type_id(geoms) != 0) | shapely.is_empty(geoms)
+        shown: np.ndarray | None = geoms
+    else:
+        lon = np.asarray(detections["lon"], dtype=float)
+        lat = np.asarray(detections["lat"], dtype=float)
+        bad = (np.abs(lon) > 180) | (np.abs(lat) > 90)
+        shown = None
+    bad = bad | ~np.isfinite(lon) | ~np.isfinite(lat)
+    if "time" not in detections:
         raise ValidationError(describe(source, "no time column", field="time",
-                                       expected="a time column", got=list(detections.columns)))
-    geoms = np.asarray(detections.geometry.array, dtype=object)
-    n = len(detections)
-    src_row = (detections["src_row"].to_numpy(dtype=np.int64) if "src_row" in detections
+                                       expected="a time column", got=list(detections.keys())))
+    n = len(lon)
+    src_row = (np.asarray(detections["src_row"], dtype=np.int64) if "src_row" in detections
                else np.arange(1, n + 1, dtype=np.int64))
-    lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
-    bad = (shapely.get_type_id(geoms) != 0) | shapely.is_empty(geoms) | ~np.isfinite(lon) \
-        | ~np.isfinite(lat)
-    times = pd.to_datetime(detections["time"], utc=True).astype("datetime64[us, UTC]")
+    times = pd.to_datetime(pd.Series(detections["time"]), utc=True).astype(
+        "datetime64[us, UTC]")
     bad_time = times.isna().to_numpy()
     for mask, fld, what in ((bad, "geometry", "a point with finite coordinates"),
                             (bad_time, "time", "a time")):
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
+            got = None
+            if fld == "geometry":
+                got = (str(shown[i]) if shown is not None
+                       else f"longitude {lon[i]}, latitude {lat[i]}")
             raise ValidationError(describe(
                 source, "unusable detection", row=int(src_row[i]), field=fld, expected=what,
-                got=str(geoms[i]) if fld == "geometry" else None,
-                fix="Load the file with geo.io.read_detections"))
+                got=got, fix="Load the file with geo.io.read_detections"))
 
     columns: dict[str, np.ndarray | pd.Series] = {
         "time_us": times.array.asi8, "lon": lon, "lat": lat, "src_row": src_row,
@@ -909,8 +941,8 @@ def _prepare_rows(detections: gpd.GeoDataFrame, source: str, default_marking: st
         if text is not None:
             columns[name] = text
     for name in _FLOAT_COLUMNS:
-        if name in detections.columns:
-            values = detections[name].to_numpy(dtype=float, na_value=np.nan)
+        if name in detections:
+            values = pd.Series(detections[name]).to_numpy(dtype=float, na_value=np.nan)
             if not np.isnan(values).all():
                 columns[name] = values
 
@@ -983,26 +1015,34 @@ def _sql_text(value: str) -> str:
 
 
 def _first_rows(rows: _Rows) -> np.ndarray:
-    """Which rows are the first of their detection in the upload (the duplicate keys)."""
+    """Which rows are the first of their detection (the duplicate keys) in writing order.
+
+    Rows are written day by day (UTC), each day in file order (see :func:`_day_order`), as
+    ``INSERT ... ON CONFLICT DO NOTHING`` would keep them.
+    """
     cols = rows.columns
     n = rows.n
+    _, order = _day_order(cols["time_us"], "upload")
     source = cols.get("source")
     src = (pd.array(np.full(n, "", dtype=object), dtype="str") if source is None
-           else source.fillna("").array)
+           else source.fillna("").array)[order]
     ids = cols.get("detection_id")
-    has_id = np.zeros(n, dtype=bool) if ids is None else ids.notna().to_numpy()
+    has_id = (np.zeros(n, dtype=bool) if ids is None else ids.notna().to_numpy())[order]
     first = np.ones(n, dtype=bool)
     if has_id.any():
         assert ids is not None
-        keys = pd.DataFrame({"s": src[has_id], "i": ids.array[has_id]})
+        keys = pd.DataFrame({"s": src[has_id], "i": ids.array[order][has_id]})
         first[has_id] = ~keys.duplicated().to_numpy()
     no_id = ~has_id
     if no_id.any():
         # + 0.0: -0.0 and 0.0 are one position (as in the store's key)
-        keys = pd.DataFrame({"s": src[no_id], "t": cols["time_us"][no_id],
-                             "x": cols["lon"][no_id] + 0.0, "y": cols["lat"][no_id] + 0.0})
+        keys = pd.DataFrame({"s": src[no_id], "t": cols["time_us"][order][no_id],
+                             "x": cols["lon"][order][no_id] + 0.0,
+                             "y": cols["lat"][order][no_id] + 0.0})
         first[no_id] = ~keys.duplicated().to_numpy()
-    return first
+    out = np.empty(n, dtype=bool)
+    out[order] = first
+    return out
 
 
 def _subset(rows: _Rows, keep: np.ndarray) -> _Rows:
@@ -1011,11 +1051,8 @@ def _subset(rows: _Rows, keep: np.ndarray) -> _Rows:
                  notes=rows.notes, bounds=rows.bounds)
 
 
-def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """``fid`` of each row (see ``_DAY_SHIFT``) and the row order that sorts them.
-
-    Rows of a day are numbered on from the store's last row of that day, in file order.
-    """
+def _day_order(time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """UTC day of each row and the order rows are written in: by day, then in file order."""
     day = time_us // _DAY_US
     for bad, what in ((day < _MIN_DAY, "earliest"), (day > _MAX_DAY, "latest")):
         if bad.any():
@@ -1025,11 +1062,19 @@ def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarra
                 expected="a time between about 900 BC and AD 4800",
                 got=str(np.datetime64(int(time_us[i]), "us")), fix="Check the time column"))
     if len(day) < 2 or (np.diff(day) >= 0).all():
-        order = np.arange(len(day))
-    else:  # stable: file order within a day (radix sort when the days span < 2**15)
-        span = int(day.max() - day.min())
-        order = np.argsort((day - day.min()).astype(np.int16) if span < 2**15 else day,
+        return day, np.arange(len(day))
+    # stable: file order within a day (radix sort when the days span < 2**15)
+    span = int(day.max() - day.min())
+    return day, np.argsort((day - day.min()).astype(np.int16) if span < 2**15 else day,
                            kind="stable")
+
+
+def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """``fid`` of each row (see ``_DAY_SHIFT``) and the row order that sorts them.
+
+    Rows of a day are numbered on from the store's last row of that day, in file order.
+    """
+    day, order = _day_order(time_us, source)
     days, starts, counts = np.unique(day[order], return_index=True, return_counts=True)
     found = dict(conn.execute(
         f"SELECT value, (SELECT max(fid) FROM detections WHERE "
@@ -1046,17 +1091,34 @@ def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarra
     return ((day[order] + _DAY_OFFSET) << _DAY_SHIFT) + number, order
 
 
-def _arrow_rows(rows: _Rows, fid: np.ndarray, order: np.ndarray | None, *, owner: str,
-                marking: str, upload_id: int) -> pa.Table:
-    """Rows as the ``detections`` table's columns: those at ``order`` (all: ``None``)."""
-    cols = rows.columns
-    n = len(fid)
-    take = None if order is None else pa.array(order)
+def _arrow_columns(rows: _Rows) -> dict[str, pa.Array | np.ndarray]:
+    """The rows' columns as contiguous Arrow arrays (text) and numpy arrays (numbers).
 
-    def arrow(values: np.ndarray | pd.Series) -> pa.Array:
+    A text column read from a file comes in many Arrow chunks; picking rows out of one
+    contiguous array is several times faster.
+    """
+    out: dict[str, pa.Array | np.ndarray] = {}
+    for name, values in rows.columns.items():
         if isinstance(values, pd.Series):
             array = pa.array(values)
-            return array if take is None else array.take(take)
+            out[name] = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        else:
+            out[name] = np.asarray(values)
+    return out
+
+
+def _arrow_rows(cols: dict[str, pa.Array | np.ndarray], fid: np.ndarray,
+                order: np.ndarray | None) -> pa.Table:
+    """Rows as the ``detections`` table's columns: those at ``order`` (all: ``None``).
+
+    The columns with one value for the whole upload are not among them (see
+    :func:`_write_rows`).
+    """
+    take = None if order is None else pa.array(order)
+
+    def arrow(values: pa.Array | np.ndarray) -> pa.Array:
+        if isinstance(values, pa.Array):
+            return values if take is None else values.take(take)
         return pa.array(values if order is None else values[order])
 
     data: dict[str, pa.Array] = {
@@ -1065,14 +1127,9 @@ def _arrow_rows(rows: _Rows, fid: np.ndarray, order: np.ndarray | None, *, owner
                                   else (cols["lon"][order], cols["lat"][order]))),
         "time_us": arrow(cols["time_us"]),
     }
-    for name in (*_TEXT_COLUMNS, *_FLOAT_COLUMNS):
+    for name in (*_TEXT_COLUMNS, *_FLOAT_COLUMNS, "releasable_to", "src_row"):
         if name in cols:
             data[name] = arrow(cols[name])
-    data["owner"] = pa.repeat(owner, n)
-    data["releasable_to"] = (arrow(cols["releasable_to"]) if "releasable_to" in cols
-                             else pa.repeat(marking, n))
-    data["upload_id"] = pa.repeat(pa.scalar(upload_id, pa.int64()), n)
-    data["src_row"] = arrow(cols["src_row"])
     return pa.table(data)
 
 
@@ -1081,26 +1138,30 @@ def _write_rows(conn: Connection, rows: _Rows, *, skip_duplicates: bool, owner: 
     """Write the rows into ``detections`` in ``fid`` order, a chunk at a time.
 
     The driver binds a chunk in C without Python's lock, on a second thread, while this one
-    makes the next chunk's Arrow columns. ``skip_duplicates``: ``ON CONFLICT DO NOTHING``
-    (the indexes are in place), else a plain insert. Returns the rows inserted.
+    makes the next chunk's Arrow columns. ``owner``, ``upload_id`` and (unless the file
+    gives rows their own) the marking are the same for every row: written into the
+    statement, not bound per row. ``skip_duplicates``: ``ON CONFLICT DO NOTHING`` (the
+    indexes are in place), else a plain insert. Returns the rows inserted.
     """
     fid, order = _fids(conn, rows.columns["time_us"], source)
     sorted_already = bool((order == np.arange(rows.n)).all())
-    write = conn.insert_new if skip_duplicates else conn.append
+    cols = _arrow_columns(rows)
+    constants: dict[str, str | int] = {"owner": owner, "upload_id": upload_id}
+    if "releasable_to" not in cols:
+        constants["releasable_to"] = marking
     before = conn.total_changes
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-store") as writer:
         pending = None
         for start in range(0, rows.n, _APPEND_CHUNK_ROWS):
             stop = min(start + _APPEND_CHUNK_ROWS, rows.n)
             if sorted_already and start == 0 and stop == rows.n:
-                part = _arrow_rows(rows, fid, None, owner=owner, marking=marking,
-                                   upload_id=upload_id)
+                part = _arrow_rows(cols, fid, None)
             else:
-                part = _arrow_rows(rows, fid[start:stop], order[start:stop], owner=owner,
-                                   marking=marking, upload_id=upload_id)
+                part = _arrow_rows(cols, fid[start:stop], order[start:stop])
             if pending is not None:
                 pending.result()
-            pending = writer.submit(write, "detections", part)
+            pending = writer.submit(conn.insert, "detections", part, constants=constants,
+                                    skip_conflicts=skip_duplicates)
         if pending is not None:
             pending.result()
     return conn.total_changes - before
@@ -1110,41 +1171,75 @@ def _insert_rows(conn: Connection, rows: _Rows, *, owner: str, marking: str,
                  upload_id: int, source: str = "upload") -> int:
     """Insert the rows (in the caller's transaction); return how many were new.
 
-    The file's own duplicates are left out (the first row of a detection is kept). The rows
-    go through the SQLite driver's bulk insert: Arrow columns bound in C, one prepared
-    statement. Into an empty table they go straight in, with the duplicate keys' indexes
-    dropped and built again afterwards (sorting is several times cheaper than a million
-    B-tree inserts); a failed index build means the file holds duplicates: undone, they are
-    left out and the rows written again. Otherwise each row goes in with ``INSERT ... ON
-    CONFLICT DO NOTHING``, which skips the partner's stored duplicates (and only those: a
-    missing required value still fails the upload).
+    The rows go through the SQLite driver's bulk insert: Arrow columns bound in C, one
+    prepared statement, day by day and in file order within a day. Duplicates (see the
+    module's "Duplicates") are left out: the first row of a detection written is kept.
+
+    Two ways, the same outcome:
+
+    - Into an empty table, or one holding fewer than :data:`_REBUILD_FACTOR` times the
+      upload's rows, the rows go straight in, with the duplicate keys' indexes dropped and
+      built again afterwards: sorting every key is several times cheaper than a million
+      B-tree inserts at random places. An index that cannot be built means duplicates:
+      undone, the file's own duplicates are left out and the rows written again; if the
+      build still fails (rows the partner stored before), the other way is taken.
+    - Otherwise each row goes in with ``INSERT ... ON CONFLICT DO NOTHING``, which skips
+      duplicates (and only those: a missing required value still fails the upload).
     """
     if rows.n == 0:
         return 0
     kw = {"owner": owner, "marking": marking, "upload_id": upload_id, "source": source}
-    empty = bool(conn.execute("SELECT NOT EXISTS (SELECT 1 FROM detections)").fetchone()[0])
-    if empty:  # most files hold no duplicates: the index build tells
+    stored = int(conn.execute("SELECT ifnull(sum(accepted), 0) FROM uploads").fetchone()[0])
+    if stored < _REBUILD_FACTOR * rows.n and not (stored and _stored_keys(conn, rows, owner)):
         inserted = _bulk_insert_rows(conn, rows, **kw)
         if inserted is not None:
             return inserted
-    keep = _first_rows(rows)
-    if not keep.all():
-        rows = _subset(rows, keep)
-        if empty:
+        keep = _first_rows(rows)
+        if not keep.all():
+            rows = _subset(rows, keep)
             inserted = _bulk_insert_rows(conn, rows, **kw)
             if inserted is not None:
                 return inserted
     return _write_rows(conn, rows, skip_duplicates=True, **kw)
 
 
-def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
-    """Write into the empty table without its indexes, then build them.
+def _stored_keys(conn: Connection, rows: _Rows, owner: str) -> bool:
+    """Whether a sample of the rows' detection ids (up to 1,000) is stored already.
 
-    ``None`` (and nothing written) when an index cannot be built: the rows hold duplicates.
+    A re-upload of overlapping data finds some at once and goes the row-by-row way instead
+    of trying a bulk write whose index build would fail.
     """
-    indexes = conn.execute(
+    ids = rows.columns.get("detection_id")
+    if ids is None:
+        return False
+    pos = np.unique(np.linspace(0, rows.n - 1, min(rows.n, 1000)).astype(np.int64))
+    source = rows.columns.get("source")
+    keys = [[i, s] for i, s in zip(
+        ids.iloc[pos].tolist(), (source.iloc[pos].fillna("").tolist() if source is not None
+                                 else [""] * len(pos)), strict=True) if isinstance(i, str)]
+    if not keys:
+        return False
+    found = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM json_each(?) AS k JOIN detections AS d ON "
+        "d.detection_id = k.value ->> 0 AND ifnull(d.source, '') = k.value ->> 1 "
+        "AND d.owner = ?)", (json.dumps(keys), owner)).fetchone()[0]
+    return bool(found)
+
+
+def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
+    """Write into the table without its indexes, then build them again.
+
+    A duplicate key's index that none of the rows enter (it is partial: rows with or
+    without a detection id) is left as it is. ``None`` (and nothing written) when an index
+    cannot be built: the rows hold duplicates.
+    """
+    ids = rows.columns.get("detection_id")
+    with_id = 0 if ids is None else int(ids.notna().sum())
+    untouched = {"detections_dedupe_id"} if with_id == 0 else (
+        {"detections_dedupe_position"} if with_id == rows.n else set())
+    indexes = [(name, sql) for name, sql in conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall()
+        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall() if name not in untouched]
     conn.execute("SAVEPOINT bulk_insert")
     try:
         for name, _ in indexes:
@@ -1161,7 +1256,8 @@ def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
     return inserted
 
 
-def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: Any, *,
+def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame | Mapping[str, Any],
+           report: Any, *,
            file_name: str, sha256: str, partner: str, releasable_to: str | None = None,
            user: str | None = None, busy_timeout_s: float | None = None) -> IngestResult:
     """Add loaded detections to the store as one upload: all of it or nothing.
@@ -1173,7 +1269,7 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: A
     detections
         Rows from :func:`geo.io.read_detections` (EPSG:4326 points with ``time``; the
         optional columns are stored when present; ``releasable_to`` is the row's own
-        marking). Not modified.
+        marking), or the columns of :func:`geo.io.read_detection_columns`. Not modified.
     report
         Its :class:`geo.io.LoadReport` (rows read, rejected rows and why, format).
     file_name
@@ -1210,7 +1306,7 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: A
                                        "lower-case hex digits", got=sha256))
     rows = _prepare_rows(detections, file_name, marking)
     rejected = len(getattr(report, "rejected", []))
-    rows_read = int(getattr(report, "rows_read", len(detections) + rejected))
+    rows_read = int(getattr(report, "rows_read", rows.n + rejected))
     store = Path(path)
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
     try:
@@ -1222,7 +1318,7 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: A
                 raise _busy(store) from exc
             raise
         try:
-            result = _write_upload(conn, rows, detections, report, file_name=file_name,
+            result = _write_upload(conn, rows, report, file_name=file_name,
                                    sha256=sha256, owner=owner, marking=marking, user=user,
                                    rows_read=rows_read, rejected=rejected)
             conn.execute("COMMIT")
@@ -1240,8 +1336,7 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame, report: A
     return result
 
 
-def _write_upload(conn: Connection, rows: _Rows, detections: gpd.GeoDataFrame,
-                  report: Any, *, file_name: str, sha256: str, owner: str, marking: str,
+def _write_upload(conn: Connection, rows: _Rows, report: Any, *, file_name: str, sha256: str, owner: str, marking: str,
                   user: str | None, rows_read: int, rejected: int) -> IngestResult:
     earlier = conn.execute(
         "SELECT upload_id, uploaded_at, uploaded_by FROM uploads WHERE partner = ? AND "
@@ -1250,7 +1345,7 @@ def _write_upload(conn: Connection, rows: _Rows, detections: gpd.GeoDataFrame,
         by = f" by {earlier[2]}" if earlier[2] else ""
         return IngestResult(
             upload_id=int(earlier[0]), accepted=0, rejected=rejected,
-            duplicates=len(detections), errors=_errors(report), already_uploaded=True,
+            duplicates=rows.n, errors=_errors(report), already_uploaded=True,
             releasable_to=marking, notes=[f"{owner} uploaded this file (same SHA-256) already "
                                           f"as upload {earlier[0]} on {earlier[1]}{by}; "
                                           "nothing was added"])
@@ -1262,7 +1357,7 @@ def _write_upload(conn: Connection, rows: _Rows, detections: gpd.GeoDataFrame,
          marking, rows.file_markings, "; ".join(rows.notes) or None)).fetchone()[0])
     accepted = _insert_rows(conn, rows, owner=owner, marking=marking, upload_id=upload_id,
                             source=file_name)
-    duplicates = len(detections) - accepted
+    duplicates = rows.n - accepted
     conn.execute("UPDATE uploads SET accepted = ?, duplicates = ? WHERE upload_id = ?",
                  (accepted, duplicates, upload_id))
     if accepted and rows.bounds is not None:
@@ -1314,13 +1409,13 @@ def ingest_file(path: str | os.PathLike[str], file: str | os.PathLike[str], *, p
         The whole file is refused (unreadable, no usable row, ...), or as for
         :func:`ingest`. Nothing is written then.
     """
-    from geo.io import read_detections
+    from geo.io import read_detection_columns
 
     _check_partner(partner, "partner")
     parse_releasability(releasable_to, strict=True)
     file = Path(file)
     name = Path(file_name).name if file_name else file.name
-    detections, report = read_detections(file, source_name=name)
+    detections, report = read_detection_columns(file, source_name=name)
     return ingest(path, detections, report, file_name=name, sha256=_sha256(file),
                   partner=partner, releasable_to=releasable_to, user=user,
                   busy_timeout_s=busy_timeout_s)

@@ -20,11 +20,13 @@ import shapely
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 
 from geo import settings
+from geo._checks import to_text
 from geo.errors import ValidationError
 from geo.io import (
     LoadReport,
     RowError,
     read_border,
+    read_detection_columns,
     read_detections,
     read_sectors,
     read_sensors,
@@ -1294,3 +1296,47 @@ def test_upload_saved_under_a_temporary_name(tmp_path: Path, fmt: str) -> None:
     assert report.source == path.name
     assert got["sensor_id"].tolist() == ["R-01", "C-02", "T-03"]
     assert_coords(got, SENSORS.geometry)
+
+
+# --------------------------------------------------------------------------------------
+# Detections as columns (bulk loading)
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["detections.csv", "detections.geojson"])
+def test_detection_columns_are_the_frame_without_points(tmp_path: Path, name: str) -> None:
+    rows = pd.DataFrame({
+        "detection_id": ["a", " b ", "c", "d", "e\u00a0", "f"],
+        "time": ["2024-05-01T10:00:00Z", "2024-05-01T11:00:00Z", "bad", "2024-05-01T12:00Z",
+                 "2024-05-02T00:00:00+02:00", "2024-05-03T00:00:00Z"],
+        "lat": [45.5, 45.6, 45.7, 95.0, 45.8, 45.9], "lon": [14.5, 14.6, 14.7, 14.8, -0.0, 15.0],
+        "source": ["cam 1", "\tcam-2", None, "x", "y", "é"], "confidence": [0.5, 1, 0.2, 0.1,
+                                                                           None, "0.7"]})
+    path = tmp_path / name
+    if name.endswith(".csv"):
+        rows.to_csv(path, index=False)
+    else:
+        gpd.GeoDataFrame(rows.drop(columns=["lat", "lon"]), crs="EPSG:4326",
+                         geometry=gpd.points_from_xy(rows["lon"], rows["lat"])).to_file(path)
+    frame, report = read_detections(path)
+    columns, col_report = read_detection_columns(path)
+    assert col_report.to_dict() == report.to_dict()
+    assert report.rows_accepted == 4
+    assert set(columns) == (set(frame.columns) - {"geometry"}) | {"lon", "lat"}
+    for name_ in set(frame.columns) - {"geometry"}:
+        pd.testing.assert_series_equal(pd.Series(columns[name_], name=name_), frame[name_],
+                                       check_names=False)
+    np.testing.assert_array_equal(columns["lon"], shapely.get_x(frame.geometry.array))
+    np.testing.assert_array_equal(columns["lat"], shapely.get_y(frame.geometry.array))
+    assert frame["detection_id"].tolist() == ["a", "b", "e", "f"]  # stripped, also U+00A0
+    assert frame["source"].tolist()[:2] == ["cam 1", "cam-2"]
+    assert frame["source"].tolist()[3] == "é"
+
+
+def test_text_without_surrounding_spaces_is_left_as_it_is() -> None:
+    # The fast check looks at each value's first and last byte only
+    values = pd.Series(["a b", "é", "x\u00a0y", None, "", "\u3000z", "q\n"], dtype="str")
+    assert to_text(values).tolist()[:3] == ["a b", "é", "x\u00a0y"]
+    assert to_text(values).isna().tolist() == [False, False, False, True, True, False, False]
+    assert to_text(values).tolist()[5:] == ["z", "q"]
+    assert to_text(pd.Series(["a", "b"], dtype="str")).tolist() == ["a", "b"]

@@ -557,6 +557,21 @@ def test_first_row_of_a_file_wins_among_duplicates(db: Path) -> None:
     assert visible_detections(db, "LTU")["confidence"].tolist() == [0.1]
 
 
+@pytest.mark.parametrize("store_rows", [0, 1, 10], ids=["empty", "bulk", "row-by-row"])
+def test_of_one_id_on_two_days_the_earlier_day_is_kept(db: Path, store_rows: int) -> None:
+    # Rows are written day by day, so every way of writing keeps the same row: into an
+    # empty store, a small one (bulk) and one holding more than twice the upload.
+    if store_rows:
+        put(db, frame([det(i) for i in range(90, 90 + store_rows)]), partner="LTU")
+    df = frame([det(1, confidence=0.1, time="2026-11-02T09:00:00Z"),
+                det(1, confidence=0.9, time="2026-11-01T23:00:00Z"),
+                det(1, confidence=0.3, time="2026-11-01T23:30:00Z")])
+    result = put(db, df, partner="LTU")
+    assert (result.accepted, result.duplicates) == (1, 2)
+    seen = visible_detections(db, "LTU")
+    assert seen.loc[seen["detection_id"] == "D1", "confidence"].tolist() == [0.9]
+
+
 def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match(
         db: Path) -> None:
     base = {"detection_id": np.nan, "time": "2026-11-01T10:00:00Z", "lon": 25.0, "lat": 54.5}
@@ -719,6 +734,102 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     timed = pyogrio.read_dataframe(db, layer="detections_timed")
     assert len(timed) == counts(db)[0] == len(before["LTU"]) == 44 + 5  # LTU's and POL's
     assert "1969-12-31T23:00:00.000Z" in set(timed["time"])
+
+
+def _upload_over(stored: list[dict[str, Any]], upload: list[dict[str, Any]], path: Path,
+                 monkeypatch: pytest.MonkeyPatch, *, factor: int) -> store.IngestResult:
+    """``upload`` into a store holding ``stored``, with ``_REBUILD_FACTOR`` = ``factor``."""
+    put(path, frame(stored), partner="LTU")
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "_REBUILD_FACTOR", factor)
+        return put(path, frame(upload), partner="LTU")
+
+
+def _integrity(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_large_upload_into_a_small_store_rebuilds_the_indexes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 100 rows into a store of 40: written without the indexes, which are built again
+    # from all 140 rows; the outcome is the same as row by row.
+    stored = [det(i) for i in range(40)]
+    upload = [det(i) for i in range(100, 200)] + [det(150, confidence=0.9)]
+    bulk = []
+    real = store._bulk_insert_rows
+    monkeypatch.setattr(store, "_bulk_insert_rows",
+                        lambda *a, **kw: bulk.append(real(*a, **kw)) or bulk[-1])
+    rebuilt = _upload_over(stored, upload, tmp_path / "a.gpkg", monkeypatch, factor=2)
+    assert bulk == [40, None, 100]  # first upload; the file's own duplicate; without it
+    bulk.clear()
+    row_by_row = _upload_over(stored, upload, tmp_path / "b.gpkg", monkeypatch, factor=0)
+    assert bulk == [40]  # only the first upload, into the empty store
+    assert (rebuilt.accepted, rebuilt.duplicates) == (row_by_row.accepted,
+                                                      row_by_row.duplicates) == (100, 1)
+    assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
+    assert _index_sql(tmp_path / "a.gpkg") == _index_sql(tmp_path / "b.gpkg")
+    assert _integrity(tmp_path / "a.gpkg") == "ok"
+    again = put(tmp_path / "a.gpkg", frame(upload[:5] + stored[:5]), partner="LTU")
+    assert (again.accepted, again.duplicates) == (0, 10)  # the rebuilt index dedupes
+
+
+@pytest.mark.parametrize("probe", [True, False], ids=["sample-finds-them", "build-fails"])
+def test_a_large_upload_overlapping_the_store_skips_the_stored_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe: bool) -> None:
+    # The upload repeats stored rows: a sample of its ids finds them (row by row at once),
+    # or, when the sample misses them, the index build fails and is undone.
+    if not probe:
+        monkeypatch.setattr(store, "_stored_keys", lambda *a: False)
+    stored = [det(i) for i in range(40)]
+    upload = [det(i) for i in range(30, 130)] + [det(35, confidence=0.9)]
+    rebuilt = _upload_over(stored, upload, tmp_path / "a.gpkg", monkeypatch, factor=2)
+    row_by_row = _upload_over(stored, upload, tmp_path / "b.gpkg", monkeypatch, factor=0)
+    assert (rebuilt.accepted, rebuilt.duplicates) == (row_by_row.accepted,
+                                                      row_by_row.duplicates) == (90, 11)
+    assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
+    assert _index_sql(tmp_path / "a.gpkg") == _index_sql(tmp_path / "b.gpkg")
+    assert _integrity(tmp_path / "a.gpkg") == "ok"
+
+
+def test_the_id_sample_finds_stored_rows_of_the_same_owner_only(db: Path) -> None:
+    put(db, frame([det(i) for i in range(5)] + [det(7, source=np.nan)]), partner="LTU")
+    conn = store.open_store(db)
+    try:
+        def found(rows: list[dict[str, Any]], owner: str = "LTU") -> bool:
+            return store._stored_keys(conn, store._prepare_rows(frame(rows), "t", ""), owner)
+
+        assert found([det(i) for i in range(3, 9)])
+        assert not found([det(i) for i in range(5, 9)])
+        assert not found([det(2, source="cam-2")])
+        assert found([det(7, source=np.nan)])  # a missing source is the empty source
+        assert not found([det(2)], owner="POL")
+        assert not found([det(2, detection_id=np.nan)])  # no ids: nothing to look up
+    finally:
+        conn.close()
+
+
+def test_ingest_file_stores_what_ingest_of_the_loaded_frame_stores(tmp_path: Path) -> None:
+    # ingest_file reads columns (no shapely points); ingest takes read_detections' frame.
+    rows = [det(i) for i in range(30)] + [
+        det(30, source="  cam-2 ", detection_id=" D30\t", partner="LVA"),
+        det(31, lon=200.0), det(32, time="not a time"), det(33, confidence=7),
+        det(34, detection_id=np.nan), det(35, source=np.nan, lon=-0.0)]
+    csv = write_csv(tmp_path / "mixed.csv", rows)
+    by_file = ingest_file(tmp_path / "a.gpkg", csv, partner="LTU", releasable_to="LVA")
+    loaded, report = read_detections(csv)
+    by_frame = ingest(tmp_path / "b.gpkg", loaded, report, file_name="mixed.csv",
+                      sha256="0" * 64, partner="LTU", releasable_to="LVA")
+    assert (by_file.accepted, by_file.rejected, by_file.errors) == (
+        by_frame.accepted, by_frame.rejected, by_frame.errors)
+    assert by_file.accepted == 33
+    assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
+    seen = visible_detections(tmp_path / "a.gpkg", "LVA")
+    assert seen.loc[seen["detection_id"] == "D30", ["source", "partner"]].values.tolist() == [
+        ["cam-2", "LVA"]]  # stripped
 
 
 def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypatch) -> None:
