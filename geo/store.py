@@ -1000,7 +1000,10 @@ def _points(blobs: pa.ChunkedArray | pa.Array) -> np.ndarray:
             rec = data[offsets[0]:offsets[-1]].view(_POINT_BLOB)
             if ((rec["magic"] == b"GP") & (rec["flags"] == 1) & (rec["order"] == 1)
                     & (rec["wkb_type"] == 1)).all():
-                return shapely.points(rec["x"], rec["y"])
+                from geo._formats import no_gc  # (GDAL's drivers are set up on import)
+
+                with no_gc():  # a million points: 0.2 s instead of up to 1 s
+                    return shapely.points(rec["x"], rec["y"])
     # Blobs written by another tool (e.g. a feature edited in QGIS): header, then WKB.
     envelope_bytes = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
     wkb = []

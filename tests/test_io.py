@@ -1333,6 +1333,21 @@ def test_detection_columns_are_the_frame_without_points(tmp_path: Path, name: st
     assert frame["source"].tolist()[3] == "é"
 
 
+@pytest.mark.parametrize("name", [
+    "tracks/gps/movingpandas_liverpool_bus_route14_outbound.csv",
+    "tracks/gpx/gpxpy_korita-zbevnica.gpx", "tracks/kml/togeojson_gxmultitrack.kml",
+    "tracks/cot/atak_Marker_-_2525.cot", "malformed/gpxpy_unicode_with_bom.gpx"])
+def test_real_files_give_the_same_detections_as_columns(realdata: Path, name: str) -> None:
+    frame, report = read_detections(realdata / name)
+    columns, col_report = read_detection_columns(realdata / name)
+    assert col_report.to_dict() == report.to_dict()
+    for column in set(frame.columns) - {"geometry"}:
+        pd.testing.assert_series_equal(pd.Series(columns[column], name=column),
+                                       frame[column], check_names=False)
+    np.testing.assert_array_equal(columns["lon"], shapely.get_x(frame.geometry.array))
+    np.testing.assert_array_equal(columns["lat"], shapely.get_y(frame.geometry.array))
+
+
 def test_text_without_surrounding_spaces_is_left_as_it_is() -> None:
     # The fast check looks at each value's first and last byte only
     values = pd.Series(["a b", "é", "x\u00a0y", None, "", "\u3000z", "q\n"], dtype="str")
