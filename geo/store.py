@@ -1465,8 +1465,35 @@ def _visible_where(viewers: Sequence[str], t_from: int | None, t_to: int | None)
     return where
 
 
-def _frame(raw: pa.Table | None) -> gpd.GeoDataFrame:
-    """Rows read from the store (Arrow) as a detections frame, in time order."""
+def _numbers(column: pa.ChunkedArray, to: pa.DataType) -> np.ndarray:
+    """A numeric column as numpy; values another tool stored as text that is no number: NaN.
+
+    SQLite keeps any value in any column; the driver reads a column holding numbers and
+    text as text.
+    """
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or \
+            pa.types.is_null(column.type):
+        return column.cast(to).to_numpy(zero_copy_only=False)
+    values = pd.to_numeric(pd.Series(column.to_pylist(), dtype=object), errors="coerce")
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _texts(column: pa.ChunkedArray) -> pd.Series:
+    """A text column as pandas ``str`` (numbers another tool stored in it as their text)."""
+    try:
+        return pd.Series(pd.array(column.cast(pa.large_string()), dtype="str"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. bytes that are not UTF-8
+        return pd.Series([None if v is None else str(v) for v in column.to_pylist()],
+                         dtype="str")
+
+
+def _frame(raw: pa.Table | None, store: str = "store") -> gpd.GeoDataFrame:
+    """Rows read from the store (Arrow) as a detections frame, in time order.
+
+    A row whose time or position another tool made unreadable raises
+    :class:`ValidationError` naming it; other values that are not of their column's type
+    read as missing.
+    """
     if raw is None or raw.num_rows == 0:
         data: dict[str, Any] = {"time": pd.Series(np.empty(0, dtype="datetime64[us]"))
                                 .dt.tz_localize("UTC")}
@@ -1476,23 +1503,43 @@ def _frame(raw: pa.Table | None) -> gpd.GeoDataFrame:
                           else pd.Series(pd.array([], dtype="str")))
         return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(
             np.empty(0, dtype=object)), crs="EPSG:4326")
-    time_us = raw["time_us"].to_numpy().astype(np.int64, copy=False)
     fid = raw["fid"].to_numpy().astype(np.int64, copy=False)
+    if pa.types.is_integer(raw["time_us"].type):
+        time_us = raw["time_us"].to_numpy().astype(np.int64, copy=False)
+    else:
+        times = _numbers(raw["time_us"], pa.float64())
+        bad = ~np.isfinite(times) | (np.mod(times, 1) != 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValidationError(describe(
+                store, "a stored detection has no usable time", field="time_us",
+                expected="microseconds since 1970-01-01 UTC (an integer)",
+                got=raw["time_us"][i].as_py(), fix=f"Another tool changed the detections "
+                f"table: correct or delete the row with fid {fid[i]}"))
+        time_us = times.astype(np.int64)
     if len(time_us) > 1 and not (np.diff(time_us) >= 0).all():  # by day, then upload order
         order = np.lexsort((fid, time_us))
         raw = raw.take(pa.array(order))
-        time_us = time_us[order]
+        time_us, fid = time_us[order], fid[order]
     data = {"time": pd.Series(time_us.view("datetime64[us]")).dt.tz_localize("UTC")}
     for name in COLUMNS[1:]:
         column = raw[name]
         if name in ("src_row", "upload_id"):
-            data[name] = column.cast(pa.int64()).fill_null(0).to_numpy()
+            values = _numbers(column, pa.float64())
+            data[name] = np.where(np.isfinite(values), values, 0).astype(np.int64)
         elif name in _FLOAT_COLUMNS:
-            data[name] = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            data[name] = _numbers(column, pa.float64())
         else:  # text (a column with no value at all comes back typed as integers)
-            data[name] = pd.Series(pd.array(column.cast(pa.large_string()), dtype="str"))
-    return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(_points(raw["geom"])),
-                            crs="EPSG:4326")
+            data[name] = _texts(column)
+    try:
+        points = _points(raw["geom"])
+    except (shapely.errors.GEOSException, TypeError, ValueError, IndexError) as exc:
+        raise ValidationError(describe(
+            store, "a stored detection has no readable position", field="geom",
+            expected="a GeoPackage point geometry", got=str(exc),
+            fix="Another tool changed the detections table: correct or delete that row "
+            "(ogrinfo lists the rows GDAL cannot read)")) from exc
+    return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(points), crs="EPSG:4326")
 
 
 def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | str, *,
@@ -1557,7 +1604,7 @@ def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | s
         raw = conn.fetch_arrow(
             f"SELECT fid, time_us, {', '.join(COLUMNS[1:])}, geom FROM detections "
             f"WHERE {where}")
-    return _frame(raw)
+    return _frame(raw, str(path))
 
 
 def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.DataFrame:

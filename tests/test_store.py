@@ -832,6 +832,41 @@ def test_ingest_file_stores_what_ingest_of_the_loaded_frame_stores(tmp_path: Pat
         ["cam-2", "LVA"]]  # stripped
 
 
+def _edit(path: Path, sql: str) -> None:
+    """Change the store as another tool could (SQLite keeps any value in any column)."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_values_another_tool_stored_with_the_wrong_type_read_as_missing(db: Path) -> None:
+    put(db, frame([det(i) for i in range(5)]), partner="LTU")
+    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 'x' "
+              "WHERE detection_id = 'D1'")
+    _edit(db, "UPDATE detections SET detection_id = 7, hae_m = '12.5' "
+              "WHERE detection_id = 'D2'")
+    seen = visible_detections(db, "LTU")
+    assert len(seen) == 5
+    row = seen.set_index(seen["detection_id"])
+    assert np.isnan(row.loc["D1", "confidence"]) and row.loc["D1", "src_row"] == 0
+    assert row.loc["7", "hae_m"] == 12.5  # a number stored as text is still the number
+    assert row.loc["D3", "confidence"] == 0.5
+
+
+@pytest.mark.parametrize(("column", "value", "field"), [
+    ("time_us", "'yesterday'", "time_us"), ("geom", "x'00ff'", "geom"),
+    ("geom", "'POINT (1 2)'", "geom")])
+def test_a_row_another_tool_made_unreadable_is_named(db: Path, column: str, value: str,
+                                                     field: str) -> None:
+    put(db, frame([det(i) for i in range(5)]), partner="LTU")
+    _edit(db, f"UPDATE detections SET {column} = {value} WHERE detection_id = 'D3'")
+    with pytest.raises(ValidationError, match=f"field '{field}'.*correct or delete"):
+        visible_detections(db, "LTU")
+
+
 def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypatch) -> None:
     monkeypatch.setattr(store, "_first_rows", lambda rows: np.ones(rows.n, dtype=bool))
     result = put(db, _mixed_duplicates(), partner="LTU")
