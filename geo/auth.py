@@ -31,6 +31,8 @@ While the file does not exist or lists nobody, the app runs in local demo mode
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import getpass
 import hashlib
 import hmac
@@ -43,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -402,6 +404,25 @@ def demo_mode(users_file: Path | str) -> bool:
     return not load_users(users_file)
 
 
+@contextlib.contextmanager
+def _changing(path: Path) -> Iterator[None]:
+    """Hold the users file's lock while it is read, changed and written again.
+
+    Two ``users add`` at the same time would otherwise each write the file as they read it,
+    and one user would be lost. The lock is a sidecar file (the users file itself is
+    replaced on every write).
+    """
+    if not path.parent.is_dir():  # no users file either: nothing to change
+        yield
+        return
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _write_raw(path: Path, data: dict[str, Any]) -> None:
     """Write the users file atomically (temporary file, fsync, rename), mode 0600."""
     path = Path(path)
@@ -466,23 +487,26 @@ def add_user(
         _check_new_password(name, password or "")
     partner = _check_partner(partner)
     role_set = parse_roles(roles)
-    data = _read_raw(path)
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    old = data["users"].get(name)
-    entry: dict[str, Any] = {
-        "partner": partner,
-        "roles": [r for r in settings.ROLES if r in role_set],
-        "created_at": old.get("created_at", now) if old else now,
-    }
-    if old:
-        entry["updated_at"] = now
-    if oidc:
-        entry["oidc"] = True
-    else:
-        entry["password"] = hash_password(password or "")
-    data["users"][name] = entry
-    data["version"] = FILE_VERSION
-    _write_raw(path, data)
+    hashed = None if oidc else hash_password(password or "")  # slow: before the lock
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _changing(path):
+        data = _read_raw(path)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        old = data["users"].get(name)
+        entry: dict[str, Any] = {
+            "partner": partner,
+            "roles": [r for r in settings.ROLES if r in role_set],
+            "created_at": old.get("created_at", now) if old else now,
+        }
+        if old:
+            entry["updated_at"] = now
+        if hashed is None:
+            entry["oidc"] = True
+        else:
+            entry["password"] = hashed
+        data["users"][name] = entry
+        data["version"] = FILE_VERSION
+        _write_raw(path, data)
     return _user_from_entry(path, name, entry), old is None
 
 
@@ -495,12 +519,13 @@ def remove_user(users_file: Path | str, name: str) -> None:
         No such user (the message lists who is there).
     """
     path = Path(users_file)
-    data = _read_raw(path)
-    if name not in data["users"]:
-        known = ", ".join(sorted(data["users"])) or "nobody"
-        raise ValidationError(f"users file {path}: no user {name!r} (users: {known})")
-    del data["users"][name]
-    _write_raw(path, data)
+    with _changing(path):
+        data = _read_raw(path)
+        if name not in data["users"]:
+            known = ", ".join(sorted(data["users"])) or "nobody"
+            raise ValidationError(f"users file {path}: no user {name!r} (users: {known})")
+        del data["users"][name]
+        _write_raw(path, data)
 
 
 def verify(users_file: Path | str, name: str, password: str) -> User | None:

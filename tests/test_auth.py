@@ -118,6 +118,39 @@ def test_add_updates_and_remove_unknown(users_file):
         auth.remove_user(users_file, "bob")
 
 
+def _add_users_in_step(users_file: str, worker: int, barrier, rounds: int) -> None:
+    for k in range(rounds):
+        barrier.wait()  # every worker changes the file at the same moment
+        auth.add_user(users_file, f"user{worker}x{k}", partner="LTU", roles="commander",
+                      password=PASSWORD)
+
+
+def test_users_added_at_the_same_time_are_all_kept(tmp_path):
+    # Each add reads the file, adds its user and writes it again: without the lock, two
+    # adds at once write what each read, and one user is lost.
+    import multiprocessing
+
+    users_file = tmp_path / "users.json"
+    workers, rounds = 6, 4
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(workers)
+    procs = [ctx.Process(target=_add_users_in_step, args=(str(users_file), w, barrier, rounds))
+             for w in range(workers)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+        assert proc.exitcode == 0
+    assert set(auth.load_users(users_file)) == {
+        f"user{w}x{k}" for w in range(workers) for k in range(rounds)}
+
+
+def test_removing_from_a_missing_users_file_creates_nothing(tmp_path):
+    with pytest.raises(ValidationError, match="no user 'bob'"):
+        auth.remove_user(tmp_path / "nowhere" / "users.json", "bob")
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_roles_and_viewer():
     admin = User("root", "LTU", frozenset({"admin"}))
     assert all(admin.can(r) for r in settings.ROLES)
