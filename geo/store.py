@@ -205,9 +205,11 @@ _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 #: detection without id the same instant and position (the geometry's bytes; -0.0 is
 #: written as 0.0), among one owner's rows. The most selective column first: building the
 #: index compares keys a million times, and most comparisons end at the first column.
-_DEDUPE_INDEXES = """CREATE UNIQUE INDEX detections_dedupe_id
+_ID_INDEX = "detections_dedupe_id"
+_POSITION_INDEX = "detections_dedupe_position"
+_DEDUPE_INDEXES = f"""CREATE UNIQUE INDEX {_ID_INDEX}
   ON detections(detection_id, ifnull(source, ''), owner) WHERE detection_id IS NOT NULL;
-CREATE UNIQUE INDEX detections_dedupe_position
+CREATE UNIQUE INDEX {_POSITION_INDEX}
   ON detections(time_us, geom, ifnull(source, ''), owner) WHERE detection_id IS NULL;"""
 
 #: ``time_us`` as GeoPackage DATETIME text, milliseconds rounded down (also before 1970:
@@ -1238,8 +1240,7 @@ def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
     """
     ids = rows.columns.get("detection_id")
     with_id = 0 if ids is None else int(ids.notna().sum())
-    untouched = {"detections_dedupe_id"} if with_id == 0 else (
-        {"detections_dedupe_position"} if with_id == rows.n else set())
+    untouched = {_ID_INDEX} if with_id == 0 else {_POSITION_INDEX} if with_id == rows.n else set()
     indexes = [(name, sql) for name, sql in conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
         "tbl_name = 'detections' AND sql IS NOT NULL").fetchall() if name not in untouched]
@@ -1525,8 +1526,11 @@ def _frame(raw: pa.Table | None, store: str = "store") -> gpd.GeoDataFrame:
     for name in COLUMNS[1:]:
         column = raw[name]
         if name in ("src_row", "upload_id"):
-            values = _numbers(column, pa.float64())
-            data[name] = np.where(np.isfinite(values), values, 0).astype(np.int64)
+            if pa.types.is_integer(column.type) or pa.types.is_null(column.type):
+                data[name] = column.cast(pa.int64()).fill_null(0).to_numpy()
+            else:
+                values = _numbers(column, pa.float64())
+                data[name] = np.where(np.isfinite(values), values, 0).astype(np.int64)
         elif name in _FLOAT_COLUMNS:
             data[name] = _numbers(column, pa.float64())
         else:  # text (a column with no value at all comes back typed as integers)
