@@ -100,7 +100,8 @@ def to_text(values: pd.Series) -> pd.Series:
     s = values.astype("str")
     if _padded(s):
         s = s.str.strip()
-    return s.mask(s == "").reset_index(drop=True)
+    empty = s == ""
+    return (s.mask(empty) if empty.any() else s).reset_index(drop=True)
 
 
 #: Bytes a value may start or end with that ``str.strip`` could remove: ASCII whitespace

@@ -500,12 +500,13 @@ def _checked(path: str | os.PathLike[str], layer: str, source_name: str | None,
             f"{shown}{more}"
         )
     frame: dict[str, Any] = {}
+    every = bool(keep.all())  # most files: no copy of every column
     for name, values in data.items():
         if isinstance(values, pd.Series):
-            frame[name] = values[keep].reset_index(drop=True)
+            frame[name] = (values if every else values[keep]).reset_index(drop=True)
         else:
-            frame[name] = np.asarray(values)[keep]
-    frame["src_row"] = raw.src_row[keep].astype(np.int64)
+            frame[name] = np.asarray(values) if every else np.asarray(values)[keep]
+    frame["src_row"] = (raw.src_row if every else raw.src_row[keep]).astype(np.int64)
     return frame, geometry, keep, report
 
 

@@ -888,7 +888,9 @@ def _text_values(frame: pd.DataFrame | Mapping[str, Any], name: str) -> pd.Serie
     values = pd.Series(frame[name])
     if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
         values = values.astype("str")
-    values = values.mask(values == "")
+    empty = values == ""
+    if empty.any():
+        values = values.mask(empty)
     return values if values.notna().any() else None
 
 
