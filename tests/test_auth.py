@@ -39,7 +39,9 @@ def test_file_holds_no_plaintext_and_is_private(users_file):
     assert entry["roles"] == ["analyst", "commander"]
     assert entry["password"].startswith(f"scrypt${settings.SCRYPT_N}${settings.SCRYPT_R}$")
     assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
-    assert [p.name for p in users_file.parent.iterdir()] == ["users.json"]  # no temp file left
+    # no temp file left; the lock file stays (removing it would let two writers lock two files)
+    assert sorted(p.name for p in users_file.parent.iterdir()) == [".users.json.lock",
+                                                                   "users.json"]
 
 
 def test_salt_differs_for_the_same_password():
