@@ -1415,16 +1415,27 @@ def ingest_file(path: str | os.PathLike[str], file: str | os.PathLike[str], *, p
         The whole file is refused (unreadable, no usable row, ...), or as for
         :func:`ingest`. Nothing is written then.
     """
-    from geo.io import read_detection_columns
-
     _check_partner(partner, "partner")
     parse_releasability(releasable_to, strict=True)
     file = Path(file)
     name = Path(file_name).name if file_name else file.name
-    detections, report = read_detection_columns(file, source_name=name)
-    return ingest(path, detections, report, file_name=name, sha256=_sha256(file),
+    detections, report, digest = _read_file(file, name)
+    return ingest(path, detections, report, file_name=name, sha256=digest,
                   partner=partner, releasable_to=releasable_to, user=user,
                   busy_timeout_s=busy_timeout_s)
+
+
+def _read_file(file: Path, name: str) -> tuple[dict[str, Any], Any, str]:
+    """A detection file's checked columns, its load report and its SHA-256.
+
+    The file is hashed on a second thread while it is read and checked.
+    """
+    from geo.io import read_detection_columns
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-sha256") as pool:
+        digest = pool.submit(_sha256, file)
+        detections, report = read_detection_columns(file, source_name=name)
+        return detections, report, digest.result()
 
 
 # --------------------------------------------------------------------------------------
