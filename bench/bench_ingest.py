@@ -1,7 +1,8 @@
 """Benchmark: 1,000,000-row detection CSVs into the shared store, then one partner's query.
 
 Prints figures; never asserts on time. Target (issue 5): 200,000 rows/s or better for the
-whole ingest (read + validate + hash + write, one transaction with ``synchronous=FULL``).
+whole ingest (read + validate, the file hashed alongside, + write: one transaction with
+``synchronous=FULL``).
 
 Two uploads are timed: the CSV :mod:`bench_load` writes (random times over 30 days, ids in
 file order, partners SI and HR) into a new store, then another such file (other ids and
