@@ -79,7 +79,7 @@ c[1].metric("Gaps", f"{head.gap_km:,.1f} km", help=f"{len(head.gaps)} blind stre
 lg = head.longest
 c[2].metric("Longest gap", f"{lg['length_km']:,.1f} km" if lg else "none", help=f"segment {lg['segment']}, km {lg['start_km']:,.1f}–{lg['end_km']:,.1f}" if lg else None)
 c[3].metric("Partner overlap", f"{head.overlap_km:,.1f} km")
-c[4].metric("Unassigned / contested km", f"{head.unassigned_km:,.1f} / {head.contested_km:,.1f}", help="Border in no sector / in sectors of two or more partners")
+c[4].metric("Unassigned", f"{head.unassigned_km:,.1f} km", delta=f"{head.contested_km:,.1f} km contested", delta_color="off", delta_arrow="off", help="Border in no sector; below it, border in sectors of two or more partners")
 c[5].metric("Detections in gaps", f"{head.detections_in_gaps:,}", help=f"of {head.detections:,} detections in the {head.scope} in the time window")
 
 # ---- map -----------------------------------------------------------------------------------

@@ -46,6 +46,9 @@ def test_joint_view_renders_sample_scenario(app, sample):
     assert m["Coverage"] == f"{rep['border']['coverage_pct']:.1f} %"
     assert m["Detections in gaps"] == f"{rep['detections']['in_gaps']:,}"
     assert m["Longest gap"] == f"{max(g['length_km'] for g in rep['gaps']):,.1f} km"
+    unassigned = next(x for x in app.metric if x.label == "Unassigned")
+    assert unassigned.value == f"{rep['unassigned_border_km']:,.1f} km"
+    assert unassigned.proto.delta == f"{rep['contested_border_km']:,.1f} km contested"
     spec = deck_spec(app)
     ids = [layer["id"] for layer in spec["layers"]]
     assert {"basemap", "border", "corridor", "sectors", "footprints", "gaps", "sensors", "detections"} <= set(ids)
