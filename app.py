@@ -14,10 +14,10 @@ st.set_page_config(page_title="Limes — border coverage", layout="wide")
 # the sign-in page until signed in (the run stops there).
 viewer = signin.current_viewer()
 
-pages = [st.Page("pages/map.py", title="Map", default=True)]
+pages = [st.Page("app_pages/map.py", title="Map", default=True)]
 if viewer.can("analyst"):
-    pages.append(st.Page("pages/upload.py", title="Upload"))
+    pages.append(st.Page("app_pages/upload.py", title="Upload"))
 if viewer.can("briefer"):
-    pages.append(st.Page("pages/export.py", title="Export"))
+    pages.append(st.Page("app_pages/export.py", title="Export"))
 page = st.navigation(pages)
 page.run()

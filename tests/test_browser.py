@@ -208,3 +208,24 @@ def test_map_draws_layers_offline(
     assert "Traceback" not in server.log.read_text(errors="replace"), (
         f"the server logged an exception:\n{tail(server.log)}"
     )
+
+
+@pytest.mark.parametrize(("path", "heading"), [("upload", "Upload detections"),
+                                               ("export", "Export a briefing")])
+def test_a_new_servers_first_visit_to_a_page_url_goes_through_the_app(
+    browser: sync_api.Browser, tmp_path: Path, path: str, heading: str
+) -> None:
+    # A bookmarked page URL is often the first thing a restarted server sees. With a
+    # `pages/` folder beside app.py, Streamlit ran that page's script directly (without
+    # app.py, its sign-in and navigation) until some session had run app.py: the page
+    # failed with a traceback.
+    with streamlit_server(ROOT / "app.py", log=tmp_path / "streamlit.log") as url:
+        page = browser.new_page(viewport=VIEWPORT)
+        try:
+            page.goto(f"{url}/{path}", timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text(heading).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert page.get_by_test_id("stException").count() == 0
+            assert page.get_by_text("Local demo mode").count() == 1  # app.py's banner
+        finally:
+            page.close()
+        assert "Traceback" not in (tmp_path / "streamlit.log").read_text()

@@ -30,7 +30,7 @@ def test_map_page_offers_snapshot_and_data_downloads(app):
 
 
 def test_export_page_generates_a_snapshot_to_download(app):
-    app.switch_page("pages/export.py").run()
+    app.switch_page("app_pages/export.py").run()
     assert not app.exception
     assert any("Export a briefing" in t.value for t in app.title)
     before = downloads(app)
@@ -47,7 +47,7 @@ def test_export_page_generates_a_snapshot_to_download(app):
 def test_export_page_shows_the_map_pages_view_and_keeps_it(app):
     app.selectbox(key="partner").set_value("LTU").run()
     app.checkbox(key="layer_detections").uncheck().run()
-    app.switch_page("pages/export.py").run()
+    app.switch_page("app_pages/export.py").run()
     assert not app.exception
     assert app.selectbox(key="partner").value == "LTU"
     layers_caption = next(c.value for c in app.caption if "layers:" in c.value)
@@ -59,7 +59,7 @@ def test_export_page_shows_the_map_pages_view_and_keeps_it(app):
     # A partner chosen here is the Map page's partner too; the rest of the view is kept.
     app.selectbox(key="partner").set_value("POL").run()
     assert not app.exception
-    app.switch_page("pages/map.py").run()
+    app.switch_page("app_pages/map.py").run()
     assert not app.exception
     assert app.selectbox(key="partner").value == "POL"
     assert app.checkbox(key="layer_detections").value is False

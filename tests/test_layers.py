@@ -343,7 +343,7 @@ def test_deck_sets_no_map_provider() -> None:
 
 @pytest.fixture(scope="module")
 def sample_deck() -> pdk.Deck:
-    """The map page's deck for the sample scenario (same layers as pages/map.py)."""
+    """The map page's deck for the sample scenario (same layers as app_pages/map.py)."""
     sc = load_scenario(settings.SAMPLE_DIR)
     result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections)
     rep, layers_ = result.report, result.layers

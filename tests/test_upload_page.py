@@ -39,7 +39,7 @@ def map_detection_count(at: AppTest) -> int:
 def upload_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240).run()
     assert not at.exception
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     assert not at.exception
     return at
 
@@ -52,7 +52,7 @@ def test_demo_upload_releases_to_the_chosen_partners_only() -> None:
     at.selectbox(key="partner").set_value("LTU").run()
     before_ltu = map_detection_count(at)
 
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     at.selectbox(key="upload_partner").set_value("LVA").run()
     at.file_uploader[0].set_value(("patrol.csv", CSV, "text/csv")).run()
     assert not at.exception
@@ -72,7 +72,7 @@ def test_demo_upload_releases_to_the_chosen_partners_only() -> None:
     assert list(history["file_name"]) == ["patrol.csv"] and int(history["accepted"][0]) == 3
 
     # On the next rerun, the map of POL (released to) shows them; LTU's does not.
-    at.switch_page("pages/map.py").run()
+    at.switch_page("app_pages/map.py").run()
     at.selectbox(key="partner").set_value("POL").run()
     assert map_detection_count(at) == before_pol + 3
     at.selectbox(key="partner").set_value("LTU").run()
@@ -122,7 +122,7 @@ def test_signed_in_partners_see_only_what_is_released_to_them() -> None:
     # A signed-in user has the joint view (of what they may see) and their own partner only.
     assert [o.split(" — ")[0] for o in at.selectbox(key="partner").options] == ["Joint view", "LTU"]
     before = map_detection_count(at)
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("app_pages/upload.py").run()
     assert "upload_partner" not in [s.key for s in at.selectbox]  # the owner is the user's partner
     at.file_uploader[0].set_value(("ltu.csv", CSV, "text/csv")).run()
     at.button(key="upload_confirm").click().run()  # default marking: our partner only
@@ -130,7 +130,7 @@ def test_signed_in_partners_see_only_what_is_released_to_them() -> None:
     rows = store.visible_detections(path, ["LTU"])
     assert set(rows["owner"]) == {"LTU"} and set(rows["releasable_to"].fillna("")) == {""}
     assert store.uploads(path, ["LTU"])["uploaded_by"].tolist() == ["alice"]
-    at.switch_page("pages/map.py").run()
+    at.switch_page("app_pages/map.py").run()
     assert map_detection_count(at) == before + 3
 
     # Piotr (POL, commander): no Upload page, and LTU's owner-only rows are not on his map,
@@ -143,8 +143,8 @@ def test_signed_in_partners_see_only_what_is_released_to_them() -> None:
     data = json.dumps(next(lay for lay in spec["layers"] if lay["id"] == "detections")["data"])
     assert "U1" not in data and "U2" not in data
     # Without the analyst (or briefer) role the Upload (Export) page is not registered at all.
-    with pytest.raises(ValueError, match=r"Known pages: \['.*pages/map.py'\]"):
-        other.switch_page("pages/upload.py")
+    with pytest.raises(ValueError, match=r"Known pages: \['.*app_pages/map.py'\]"):
+        other.switch_page("app_pages/upload.py")
 
 
 def test_cache_rule_partner_a_then_b_on_a_warm_cache() -> None:

@@ -99,7 +99,7 @@ if viewer.can("briefer"):
         dl = st.columns(3)
         dl[0].download_button("Snapshot (PNG)", data=partial(snapshot_bytes, result, fmt="png", **snap), file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="map_snapshot_png")
         dl[1].download_button("Snapshot (PDF)", data=partial(snapshot_bytes, result, fmt="pdf", **snap), file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore", key="map_snapshot_pdf")
-        dl[2].page_link("pages/export.py", label="Export page: title, banner, preview")
+        dl[2].page_link("app_pages/export.py", label="Export page: title, banner, preview")
         data = st.columns(len(EXPORT_FILES))
         for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
             col.download_button(f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}", data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown), file_name=f"{stem}{suffix}", mime=mime, on_click="ignore", key=f"map_data_{fmt}", disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()))
