@@ -24,6 +24,7 @@ import signin
 from geo import settings, store
 from geo.analysis import Analysis, analyse
 from geo.auth import Viewer
+from geo.errors import ValidationError
 from geo.scenario import Scenario, load_scenario
 from geo.views import JOINT, visible_rows
 from layers.deck import CompactDeck
@@ -100,6 +101,15 @@ def scenario(directory: str) -> Scenario:
     its frames (``analyse`` is tested not to), so no copy is made per rerun.
     """
     return load_scenario(directory)
+
+
+def scenario_or_stop(directory: str) -> Scenario:
+    """:func:`scenario`, or the page shows why it cannot be loaded and stops."""
+    try:
+        return scenario(directory)
+    except ValidationError as exc:
+        st.error(f"The scenario could not be loaded: {exc}")
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Computing coverage…", max_entries=32)

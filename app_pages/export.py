@@ -23,11 +23,7 @@ for key in ("partner", "corridor_km", "min_gap_m", "terrain", "window", *(f"laye
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
-try:
-    sc = ui.scenario(SCENARIO_DIR)
-except ValidationError as exc:
-    st.error(f"The scenario could not be loaded: {exc}")
-    st.stop()
+sc = ui.scenario_or_stop(SCENARIO_DIR)
 
 st.title("Export a briefing")
 st.caption(f"Scenario: **{sc.name}** — the current view of the Map page, as a snapshot and as data.")

@@ -19,11 +19,7 @@ from layers.style import partner_colors
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
 
-try:
-    sc = ui.scenario(SCENARIO_DIR)
-except ValidationError as exc:
-    st.error(f"The scenario could not be loaded: {exc}")
-    st.stop()
+sc = ui.scenario_or_stop(SCENARIO_DIR)
 
 st.set_page_config(page_title=f"{sc.name} — Limes")
 

@@ -23,11 +23,7 @@ if not viewer.can("analyst"):
     st.error("Uploads are for analysts: your account does not have the analyst role.")
     st.stop()
 
-try:
-    sc = ui.scenario(SCENARIO_DIR)
-except ValidationError as exc:
-    st.error(f"The scenario could not be loaded: {exc}")
-    st.stop()
+sc = ui.scenario_or_stop(SCENARIO_DIR)
 
 st.title("Upload detections")
 path = ui.store_path()

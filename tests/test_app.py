@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from geo import settings
 from geo.analysis import analyse
 from geo.scenario import load_scenario
 from geo.views import JOINT, visible_rows
@@ -186,3 +187,17 @@ def test_coverage_count_layer_is_an_image_on_the_map(app, sample):
     west, south, east, north = layer["bounds"]
     grid_w, grid_s, grid_e, grid_n = result.layers["corridor"].total_bounds
     assert west <= grid_w and east >= grid_e and south <= grid_s and north >= grid_n
+
+
+@pytest.mark.parametrize("page", ["app_pages/map.py", "app_pages/upload.py",
+                                  "app_pages/export.py"])
+def test_a_scenario_that_cannot_be_loaded_is_explained_on_every_page(
+        tmp_path, monkeypatch, page):
+    monkeypatch.setattr(settings, "SAMPLE_DIR", tmp_path)  # no scenario.json there
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    if page != "app_pages/map.py":
+        at.switch_page(page).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"The scenario could not be loaded: {tmp_path / 'scenario.json'}: no scenario "
+        "manifest found"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import stat
 import subprocess
 import sys
@@ -130,8 +131,6 @@ def _add_users_in_step(users_file: str, worker: int, barrier, rounds: int) -> No
 def test_users_added_at_the_same_time_are_all_kept(tmp_path):
     # Each add reads the file, adds its user and writes it again: without the lock, two
     # adds at once write what each read, and one user is lost.
-    import multiprocessing
-
     users_file = tmp_path / "users.json"
     workers, rounds = 6, 4
     ctx = multiprocessing.get_context("spawn")
