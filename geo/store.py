@@ -35,8 +35,10 @@ into an empty store, or one holding fewer than twice the upload's rows, writes i
 without the duplicate-key indexes and builds them afterwards, in the same transaction:
 sorting is far cheaper than a million B-tree inserts at random places (an index that cannot
 be built means duplicates: undone, the file's own are left out and the rows written again;
-rows the partner stored before send the upload the other way). Other uploads insert row by
-row (still bound in C) with ``INSERT ... ON CONFLICT DO NOTHING``.
+rows the partner stored before send the upload the other way). Such an upload of 50,000 rows
+or more is written by two threads at once: the first half into the store, the second into a
+private in-memory table, whose records SQLite then copies into the store as they are. Other
+uploads insert row by row (still bound in C) with ``INSERT ... ON CONFLICT DO NOTHING``.
 
 Duplicates
 ----------
@@ -100,6 +102,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -186,6 +189,16 @@ _REBUILD_FACTOR = 2
 
 #: Rows given to the SQLite driver at a time (see ``_write_rows``).
 _APPEND_CHUNK_ROWS = 131_072
+
+#: An upload written without its indexes (see ``_write_rows``) of at least this many rows
+#: is written by two threads: the later half into a private in-memory database, at the
+#: same time as the first half goes into the store, and then copied over in one statement
+#: (SQLite copies whole records, without decoding them).
+_SIDE_MIN_ROWS = 50_000
+
+#: At most this many bytes (of Arrow columns) go into that in-memory database: SQLite's
+#: in-memory file may grow to 1 GiB, and the memory is held until the upload ends.
+_SIDE_MAX_BYTES = 256 * 2**20
 
 #: Rows read into one Arrow batch: the whole result, so that the SQLite driver infers each
 #: column's type from all of it (it refuses a later batch whose type differs, e.g. a column
@@ -466,9 +479,11 @@ class Connection:
     :meth:`execute` returns the connection, for :meth:`fetchone` / :meth:`fetchall`.
     """
 
-    def __init__(self, path: Path) -> None:
-        # An absolute path: SQLite reads a name that starts with "file:" as a URI.
-        self._conn = adbc.connect(str(path.absolute()), autocommit=True)
+    def __init__(self, path: Path | str) -> None:
+        # An absolute path: SQLite reads a name that starts with "file:" as a URI (a str
+        # is taken as it is: see :meth:`scratch`).
+        target = str(path.absolute()) if isinstance(path, Path) else path
+        self._conn = adbc.connect(target, autocommit=True)
         self._cur = self._conn.cursor()
         # Every result in one batch (see _READ_BATCH_ROWS), also for fetchone/fetchall.
         self._cur.adbc_statement.set_options(
@@ -514,6 +529,23 @@ class Connection:
         conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
         self._cur.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({values}){conflict}',
                               data)
+
+    @classmethod
+    def scratch(cls) -> tuple[Connection, str]:
+        """A new private in-memory database (SQLite's ``memdb``) and its URI.
+
+        Another connection of this process may ``ATTACH`` it; it is gone when both are closed.
+        """
+        uri = f"file:/limes-side-{uuid.uuid4().hex}?vfs=memdb"
+        conn = cls(uri)
+        try:
+            for pragma in ("journal_mode = OFF", "synchronous = OFF",
+                           f"page_size = {_PAGE_SIZE}", f"cache_size = -{_INGEST_CACHE_KIB}"):
+                conn.execute(f"PRAGMA {pragma}").fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        return conn, uri
 
     @property
     def total_changes(self) -> int:
@@ -1115,29 +1147,73 @@ def _arrow_columns(rows: _Rows) -> dict[str, pa.Array | np.ndarray]:
 
 
 def _arrow_rows(cols: dict[str, pa.Array | np.ndarray], fid: np.ndarray,
-                order: np.ndarray | None) -> pa.Table:
-    """Rows as the ``detections`` table's columns: those at ``order`` (all: ``None``).
+                rows: slice | np.ndarray) -> pa.Table:
+    """Rows as the ``detections`` table's columns: a slice (no copy) or the rows at an index.
 
     The columns with one value for the whole upload are not among them (see
     :func:`_write_rows`).
     """
-    take = None if order is None else pa.array(order)
+    if isinstance(rows, slice):
+        start, stop, _ = rows.indices(len(fid) if rows.stop is None else rows.stop)
 
-    def arrow(values: pa.Array | np.ndarray) -> pa.Array:
-        if isinstance(values, pa.Array):
-            return values if take is None else values.take(take)
-        return pa.array(values if order is None else values[order])
+        def arrow(values: pa.Array | np.ndarray) -> pa.Array:
+            if isinstance(values, pa.Array):
+                return values.slice(start, stop - start)
+            return pa.array(values[start:stop])
+    else:
+        take = pa.array(rows)
 
+        def arrow(values: pa.Array | np.ndarray) -> pa.Array:
+            if isinstance(values, pa.Array):
+                return values.take(take)
+            return pa.array(values[rows])
+
+    lon, lat = cols["lon"], cols["lat"]
     data: dict[str, pa.Array] = {
         "fid": pa.array(fid),
-        "geom": _geometry_array(*((cols["lon"], cols["lat"]) if order is None
-                                  else (cols["lon"][order], cols["lat"][order]))),
+        "geom": _geometry_array(lon[rows], lat[rows]),
         "time_us": arrow(cols["time_us"]),
     }
     for name in (*_TEXT_COLUMNS, *_FLOAT_COLUMNS, "releasable_to", "src_row"):
         if name in cols:
             data[name] = arrow(cols[name])
     return pa.table(data)
+
+
+def _side_start(cols: dict[str, pa.Array | np.ndarray], n: int) -> int:
+    """Where the rows that go into the side database begin (``n``: none do)."""
+    if n < _SIDE_MIN_ROWS:
+        return n
+    row_bytes = sum(v.nbytes for v in cols.values()) / n + 64  # + geometry, record overhead
+    return n - min(n // 2, int(_SIDE_MAX_BYTES / row_bytes))
+
+
+def _side_table(conn: Connection) -> tuple[Connection, str]:
+    """A private in-memory ``detections`` table like the store's, attached to ``conn``.
+
+    Returns its connection and the name it is attached under. Its table is created from
+    the store's own definition, so that ``INSERT INTO main.detections SELECT * FROM ...``
+    copies records as they are (SQLite's transfer optimisation).
+    """
+    ddl = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND "
+                       "name = 'detections'").fetchone()[0]
+    side, uri = Connection.scratch()
+    try:
+        side.execute(ddl)
+        name = f"limes_side_{uuid.uuid4().hex[:12]}"
+        conn.execute(f"ATTACH DATABASE ? AS {name}", (uri,))
+    except BaseException:
+        side.close()
+        raise
+    return side, name
+
+
+def _side_insert(side: Connection, parts: Iterator[pa.Table], constants: Mapping[str, str | int]
+                 ) -> None:
+    side.execute("BEGIN")
+    for part in parts:
+        side.insert("detections", part, constants=constants)
+    side.execute("COMMIT")
 
 
 def _write_rows(conn: Connection, rows: _Rows, *, skip_duplicates: bool, owner: str,
@@ -1148,7 +1224,10 @@ def _write_rows(conn: Connection, rows: _Rows, *, skip_duplicates: bool, owner: 
     makes the next chunk's Arrow columns. ``owner``, ``upload_id`` and (unless the file
     gives rows their own) the marking are the same for every row: written into the
     statement, not bound per row. ``skip_duplicates``: ``ON CONFLICT DO NOTHING`` (the
-    indexes are in place), else a plain insert. Returns the rows inserted.
+    indexes are in place), else a plain insert: then the table must have no index, and
+    a large upload's later rows (see :data:`_SIDE_MIN_ROWS`) are written at the same time
+    into a private in-memory table on a third thread and copied into the store at the end
+    (whole records, in ``fid`` order). Returns the rows inserted.
     """
     fid, order = _fids(conn, rows.columns["time_us"], source)
     sorted_already = bool((order == np.arange(rows.n)).all())
@@ -1156,21 +1235,36 @@ def _write_rows(conn: Connection, rows: _Rows, *, skip_duplicates: bool, owner: 
     constants: dict[str, str | int] = {"owner": owner, "upload_id": upload_id}
     if "releasable_to" not in cols:
         constants["releasable_to"] = marking
+    split = rows.n if skip_duplicates else _side_start(cols, rows.n)
+
+    def parts(start: int, stop: int) -> Iterator[pa.Table]:
+        for at in range(start, stop, _APPEND_CHUNK_ROWS):
+            end = min(at + _APPEND_CHUNK_ROWS, stop)
+            yield _arrow_rows(cols, fid[at:end],
+                              slice(at, end) if sorted_already else order[at:end])
+
     before = conn.total_changes
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-store") as writer:
-        pending = None
-        for start in range(0, rows.n, _APPEND_CHUNK_ROWS):
-            stop = min(start + _APPEND_CHUNK_ROWS, rows.n)
-            if sorted_already and start == 0 and stop == rows.n:
-                part = _arrow_rows(cols, fid, None)
-            else:
-                part = _arrow_rows(cols, fid[start:stop], order[start:stop])
+    with contextlib.ExitStack() as stack:
+        side_name = None
+        if split < rows.n:
+            side, side_name = _side_table(conn)
+            stack.callback(side.close)
+            side_writer = stack.enter_context(
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-store-side"))
+            # The side thread makes its own chunks: it is the smaller share.
+            side_done = side_writer.submit(_side_insert, side, parts(split, rows.n), constants)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-store") as writer:
+            pending = None
+            for part in parts(0, split):
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(conn.insert, "detections", part, constants=constants,
+                                        skip_conflicts=skip_duplicates)
             if pending is not None:
                 pending.result()
-            pending = writer.submit(conn.insert, "detections", part, constants=constants,
-                                    skip_conflicts=skip_duplicates)
-        if pending is not None:
-            pending.result()
+        if side_name is not None:
+            side_done.result()
+            conn.execute(f"INSERT INTO main.detections SELECT * FROM {side_name}.detections")
     return conn.total_changes - before
 
 
@@ -1236,16 +1330,15 @@ def _stored_keys(conn: Connection, rows: _Rows, owner: str) -> bool:
 def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
     """Write into the table without its indexes, then build them again.
 
-    A duplicate key's index that none of the rows enter (it is partial: rows with or
-    without a detection id) is left as it is. ``None`` (and nothing written) when an index
-    cannot be built: the rows hold duplicates.
+    Every index of the table is dropped, also a partial one that none of the rows enter:
+    rows are only copied as whole records into a table without indexes (see
+    :func:`_write_rows`), and building an index that no row enters is one pass over the
+    table. ``None`` (and nothing written) when an index cannot be built: the rows hold
+    duplicates.
     """
-    ids = rows.columns.get("detection_id")
-    with_id = 0 if ids is None else int(ids.notna().sum())
-    untouched = {_ID_INDEX} if with_id == 0 else {_POSITION_INDEX} if with_id == rows.n else set()
-    indexes = [(name, sql) for name, sql in conn.execute(
+    indexes = conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall() if name not in untouched]
+        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall()
     conn.execute("SAVEPOINT bulk_insert")
     try:
         for name, _ in indexes:

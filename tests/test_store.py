@@ -18,6 +18,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import adbc_driver_sqlite.dbapi as adbc
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import pytest
 import shapely
@@ -793,6 +795,136 @@ def test_a_large_upload_overlapping_the_store_skips_the_stored_rows(
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
     assert _index_sql(tmp_path / "a.gpkg") == _index_sql(tmp_path / "b.gpkg")
     assert _integrity(tmp_path / "a.gpkg") == "ok"
+
+
+def _table(path: Path) -> list[tuple[Any, ...]]:
+    """Every stored row with every column (the geometry as hex), in ``fid`` order."""
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[1] for r in conn.execute("PRAGMA table_info(detections)")]
+        return conn.execute(f"SELECT {', '.join(f'hex({n})' if n == 'geom' else n for n in names)} "
+                            "FROM detections ORDER BY fid").fetchall()
+    finally:
+        conn.close()
+
+
+def _side_rows(patch: pytest.MonkeyPatch, *, on: bool) -> list[int]:
+    """Write uploads of 10 rows or more side by side (``on``) or with one writer only;
+    returns a list that gets the rows each side table takes."""
+    patch.setattr(store, "_SIDE_MIN_ROWS", 10 if on else 10**12)
+    taken: list[int] = []
+    real = store._side_insert
+
+    def counting(side: Any, parts: Any, constants: Any) -> None:
+        taken.append(0)
+
+        def counted() -> Iterator[Any]:
+            for part in parts:
+                taken[-1] += part.num_rows
+                yield part
+
+        real(side, counted(), constants)
+
+    patch.setattr(store, "_side_insert", counting)
+    return taken
+
+
+def _mixed_rows(first: int, n: int) -> list[dict[str, Any]]:
+    """Rows over days out of order, some without id, source, class or confidence."""
+    return [det(i, time=f"2026-11-{28 - i % 17:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+                detection_id=np.nan if i % 7 == 0 else f"D{i}",
+                source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
+                **{"class": np.nan if i % 4 == 0 else f"c{i}"},
+                confidence=np.nan if i % 5 == 0 else i / 100)
+            for i in range(first, first + n)]
+
+
+@pytest.mark.parametrize("case", ["new-store", "filled-store", "file-duplicates"])
+def test_rows_written_side_by_side_are_stored_as_one_writer_stores_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    # A large upload without indexes is written by two threads, the later rows into an
+    # in-memory table that is copied into the store at the end: every column of every row,
+    # the fids, the indexes and the counts must be what one writer makes.
+    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 7)
+    stored = _mixed_rows(1000, 30) if case == "filled-store" else []
+    upload = _mixed_rows(0, 80)
+    if case == "file-duplicates":  # the index build fails, the rows are written again
+        upload += [{**upload[5], "time": "2026-11-02T00:00:00Z", "confidence": 0.9}, upload[14]]
+    outcome = {}
+    for on in (True, False):
+        path = tmp_path / f"side-{on}.gpkg"
+        with monkeypatch.context() as patch:
+            taken = _side_rows(patch, on=on)
+            if stored:
+                put(path, frame(stored), partner="LTU", sha="1" * 64)
+            result = put(path, frame(upload), partner="LTU", releasable_to="LVA",
+                         sha="2" * 64)
+        if on:
+            assert taken and all(t > 0 for t in taken)
+            assert len(taken) == len(stored) // 30 + (2 if case == "file-duplicates" else 1)
+        else:
+            assert taken == []
+        outcome[on] = (result.accepted, result.duplicates, _table(path), _index_sql(path))
+        assert _integrity(path) == "ok"
+    assert outcome[True] == outcome[False]
+    accepted, duplicates, table, _ = outcome[True]
+    assert (accepted, duplicates) == (80, 2 if case == "file-duplicates" else 0)
+    assert len(table) == len(stored) + 80
+    days = [(fid >> 32) for fid, *_ in table]
+    assert days == sorted(days)
+
+
+def test_a_side_writer_that_fails_leaves_the_store_as_it_was(
+        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(db, frame(_mixed_rows(1000, 30)), partner="LTU")
+    before = _table(db)
+
+    def full(side: Any, parts: Any, constants: Any) -> None:
+        side.execute("BEGIN")
+        side.insert("detections", next(iter(parts)), constants=constants)
+        raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
+                                    status_code=adbc_driver_manager.AdbcStatusCode.IO)
+
+    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 10)
+    monkeypatch.setattr(store, "_side_insert", full)
+    with pytest.raises(ValidationError, match=r"cannot write the store.*disk is full.*Nothing"):
+        put(db, frame(_mixed_rows(0, 80)), partner="LVA")
+    assert _table(db) == before
+    assert counts(db) == (30, 1)
+    assert _integrity(db) == "ok"
+    monkeypatch.undo()
+    assert put(db, frame(_mixed_rows(0, 80)), partner="LVA").accepted == 80
+
+
+def test_two_uploads_in_one_process_write_side_by_side_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each upload has its own in-memory table (the app uploads from several sessions'
+    # threads): neither sees the other's rows.
+    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 10)
+    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 50)
+    uploads_ = {"a": [det(i) for i in range(3_000)],
+                "b": [det(i, source="cam-9") for i in range(5_000, 7_500)]}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = {k: pool.submit(put, tmp_path / f"{k}.gpkg", frame(rows), partner="LTU")
+                for k, rows in uploads_.items()}
+        results = {k: f.result() for k, f in done.items()}
+    for k, rows in uploads_.items():
+        assert results[k].accepted == len(rows)
+        seen = visible_detections(tmp_path / f"{k}.gpkg", "LTU")
+        assert ids(seen) == {r["detection_id"] for r in rows}
+        assert set(seen["source"]) == {rows[0]["source"]}
+
+
+def test_the_side_table_takes_at_most_half_and_a_bounded_size(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cols = {"time_us": np.zeros(1000, dtype=np.int64),  # 8 bytes a row (+ 64 assumed)
+            "detection_id": pa.array(["x" * 28] * 1000)}  # 28 + 4 bytes a row
+    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 100)
+    assert store._side_start(cols, 1000) == 500  # half
+    monkeypatch.setattr(store, "_SIDE_MAX_BYTES", 104 * 300)
+    assert store._side_start(cols, 1000) == 700  # 300 rows of 104 bytes
+    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 1001)
+    assert store._side_start(cols, 1000) == 1000  # too few rows: one writer
 
 
 def test_the_id_sample_finds_stored_rows_of_the_same_owner_only(db: Path) -> None:
