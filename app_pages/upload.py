@@ -14,7 +14,7 @@ import signin
 import ui
 from geo import io, settings, store
 from geo.errors import ValidationError
-from layers import deck as lk
+from layers.map import preview_deck
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
 
@@ -52,29 +52,40 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^\w.\- ]", "_", base)[:200]
 
 
-@st.cache_data(show_spinner="Checking the file…", max_entries=32)
-def _validate(name: str, data: bytes) -> tuple[pd.DataFrame | None, dict, str | None]:
-    """Read one uploaded file as detections: (accepted rows, report, refusal message)."""
+def _check(name: str, data: bytes) -> dict:
+    """Read one uploaded file as detections: its rows, report, preview map, or why it is refused."""
+    out: dict = {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "det": None, "rep": {}, "refused": None}
     if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
-        return None, {}, f"{name}: the file is too large: at most {settings.MAX_UPLOAD_MB} MB"
+        out["refused"] = f"{name}: the file is too large: at most {settings.MAX_UPLOAD_MB} MB"
+        return out
     with tempfile.TemporaryDirectory(prefix="limes-upload-") as tmp:
         local = Path(tmp) / name
         local.write_bytes(data)
         try:
             det, report = io.read_detections(local, source_name=name)
         except ValidationError as exc:
-            return None, {}, str(exc)
-    return det, report.to_dict() | {"_summary": report.summary(), "_report": report}, None
+            out["refused"] = str(exc)
+            return out
+    out["det"], out["rep"] = det, report.to_dict() | {"_summary": report.summary(), "_report": report}
+    if len(det):
+        out["preview"] = preview_deck(det, height=320)
+    return out
 
 
-checked = []
+# Each file in the uploader is checked once and kept in this session only (its rows, report and
+# preview), until it leaves the uploader: no copy per rerun, nothing shared between sessions.
+before = st.session_state.get("upload_checks", {})
+checks = {}
 for f in files or []:
-    name = _safe_name(f.name)
-    data = f.getvalue()
-    det, rep, refused = _validate(name, data)
-    checked.append((name, data, det, rep, refused))
+    if f.file_id not in before:
+        with st.spinner(f"Checking {_safe_name(f.name)}…"):
+            before[f.file_id] = _check(_safe_name(f.name), f.getvalue())
+    checks[f.file_id] = before[f.file_id]
+st.session_state.upload_checks = checks
+checked = list(checks.values())
 
-for name, _, det, rep, refused in checked:
+for file_id, entry in checks.items():
+    name, det, rep, refused = entry["name"], entry["det"], entry["rep"], entry["refused"]
     with st.container(border=True):
         st.subheader(name)
         if refused:
@@ -96,13 +107,15 @@ for name, _, det, rep, refused in checked:
         if len(det):
             left, right = st.columns([3, 2])
             with left:
-                x0, y0, x1, y1 = det.total_bounds
-                layers = [lk.basemap_layer(lk.load_countries((x0 - 3, y0 - 3, x1 + 3, y1 + 3))), lk.detections_layer(det.assign(coverage_status="coverage"))]
-                st.pydeck_chart(lk.deck(layers, lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=320), height=320), height=320, key=f"preview_{name}")
+                preview, caption = entry["preview"]
+                st.pydeck_chart(preview, height=320, key=f"preview_{file_id}")
+                st.caption(f"Preview: {caption}")
             with right:
                 st.dataframe(pd.DataFrame(det.drop(columns="geometry")).head(200), hide_index=True, width="stretch", height=320)
+                if len(det) > 200:
+                    st.caption(f"The first 200 of {len(det):,} rows")
 
-ok = [(n, d, det, rep) for n, d, det, rep, refused in checked if not refused and det is not None and len(det)]
+ok = [e for e in checked if not e["refused"] and e["det"] is not None and len(e["det"])]
 
 # ---- releasability -------------------------------------------------------------------------
 if ok:
@@ -118,15 +131,17 @@ if ok:
     elif choice == "Selected partners":
         chosen = st.multiselect("Release to", [p for p in partners if p != owner], key="upload_release_to")
         marking = ",".join(chosen)
-    rows = sum(len(det) for _, _, det, _ in ok)
+    rows = sum(len(e["det"]) for e in ok)
     if st.button(f"Store {rows:,} accepted row(s) from {len(ok)} file(s)", type="primary", key="upload_confirm"):
         results = []
-        for name, data, det, rep in ok:
+        for e in ok:
+            name = e["name"]
             try:
-                res = store.ingest(
-                    path, det, rep["_report"], file_name=name, sha256=hashlib.sha256(data).hexdigest(),
-                    partner=owner, releasable_to=marking or None, user=viewer.name,
-                )
+                with st.spinner(f"Storing {len(e['det']):,} rows of {name}…"):
+                    res = store.ingest(
+                        path, e["det"], e["rep"]["_report"], file_name=name, sha256=e["sha256"],
+                        partner=owner, releasable_to=marking or None, user=viewer.name,
+                    )
             except ValidationError as exc:
                 results.append({"file": name, "stored": "no", "message": str(exc)})
                 continue

@@ -414,22 +414,41 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
+def _polygon_parts(geoms: np.ndarray) -> tuple[list[list[list[list[float]]]], np.ndarray]:
+    """The rings of every polygon part (vectorised) and the row each part belongs to.
+
+    Empty and missing geometries and parts that are not polygons give nothing.
+    """
+    parts, row = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
+    parts, row = parts[keep], row[keep]
+    if not len(parts):
+        return [], row
+    _, coords, (ring_offsets, part_offsets) = shapely.to_ragged_array(parts)
+    xy = np.round(coords[:, :2], _DECIMALS).tolist()
+    rings = [xy[a:b] for a, b in zip(ring_offsets[:-1].tolist(), ring_offsets[1:].tolist(),
+                                     strict=True)]
+    return [rings[a:b] for a, b in zip(part_offsets[:-1].tolist(), part_offsets[1:].tolist(),
+                                       strict=True)], row
+
+
 def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
     """Detections aggregated in hexagons (from :func:`geo.hexbin.hexbin`), shaded by count."""
     _require_wgs84(hexagons, "detection hexagons")
     counts = hexagons["count"].to_numpy(dtype=float)
     top = max(float(np.percentile(counts, 98)), 1.0) if counts.size else 1.0
-
-    def props(r: pd.Series) -> dict[str, Any]:
-        share = min(float(r["count"]) / top, 1.0)
-        flagged = int(r.get("flagged", 0) or 0)
-        return {
-            "fill": [255, int(210 - 190 * share), int(120 - 100 * share), int(60 + 170 * share)],
-            "tooltip": _tooltip("Detections", {"count": int(r["count"]), "in gaps": flagged}),
-        }
-
+    share = np.minimum(counts / top, 1.0)
+    fill = np.column_stack([np.full(len(share), 255), (210 - 190 * share).astype(int),
+                            (120 - 100 * share).astype(int), (60 + 170 * share).astype(int)])
+    flagged = (hexagons["flagged"].fillna(0).to_numpy(dtype=np.int64) if "flagged" in hexagons
+               else np.zeros(len(counts), dtype=np.int64))
+    polygons, row = _polygon_parts(hexagons.geometry.array)
+    fills, n_all, n_flagged = fill.tolist(), counts.astype(np.int64).tolist(), flagged.tolist()
+    data = [{"polygon": rings, "fill": fills[i],
+             "tooltip": _tooltip("Detections", {"count": n_all[i], "in gaps": n_flagged[i]})}
+            for rings, i in zip(polygons, row.tolist(), strict=True)]
     return pdk.Layer(
-        "PolygonLayer", data=_polygon_records(hexagons, props), id="detections",
+        "PolygonLayer", data=data, id="detections",
         get_polygon="polygon", get_fill_color="fill", stroked=False, pickable=True,
     )
 

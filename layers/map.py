@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pydeck as pdk
+from pyproj import Geod
 
 from geo import settings
 from geo.analysis import Analysis
 from geo.hexbin import hexbin
+from geo.projection import choose_analysis_crs
 from geo.terrain import coverage_image, read_hillshade
 from layers import deck as lk
 from layers.style import partner_colors
@@ -122,3 +125,37 @@ def _detections(result: Analysis) -> pdk.Layer:
         )
         return lk.hexagons_layer(hexes)
     return lk.detections_layer(det)
+
+
+#: Hexagons across the longest side of an upload preview, at most (their size grows with
+#: the data's extent, so that a file spread over a continent stays a few thousand polygons).
+PREVIEW_HEXAGONS_ACROSS: int = 200
+
+
+def preview_deck(detections: gpd.GeoDataFrame, *, height: int = 320) -> tuple[pdk.Deck, str]:
+    """A small map of the rows of a file about to be uploaded, and a caption saying how.
+
+    Up to ``settings.MAX_MAP_POINTS`` rows are drawn as points; more are counted in hexagons
+    (as on the main map), laid out in a metric CRS fitted to the rows, at least
+    ``settings.HEXAGON_SIZE_M`` across and larger for data spread wider (see
+    :data:`PREVIEW_HEXAGONS_ACROSS`). Every row is counted either way.
+    """
+    x0, y0, x1, y1 = (float(v) for v in detections.total_bounds)
+    basemap = lk.basemap_layer(lk.load_countries((x0 - 3, y0 - 3, x1 + 3, y1 + 3)))
+    view = lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=height)
+    n = len(detections)
+    if n <= settings.MAX_MAP_POINTS:
+        points = lk.detections_layer(detections.assign(coverage_status="coverage"))
+        return lk.deck([basemap, points], view, height=height), f"{n:,} row(s) as points"
+    lon, lat = detections.geometry.x.to_numpy(), detections.geometry.y.to_numpy()
+    # the extent along the ground: the bounding box's diagonal on the WGS 84 ellipsoid
+    extent_m = float(Geod(ellps="WGS84").inv(x0, y0, x1, y1)[2])
+    size_m = max(settings.HEXAGON_SIZE_M, extent_m / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3))
+    # The CRS is fitted to a spread of the rows and their extreme ones (fast for millions).
+    some = np.unique(np.concatenate([
+        np.linspace(0, n - 1, min(n, 20_000)).astype(np.int64),
+        [np.argmin(lon), np.argmax(lon), np.argmin(lat), np.argmax(lat)]]))
+    hexes = hexbin(detections, choose_analysis_crs(lon[some], lat[some]), size_m=size_m)
+    caption = (f"{n:,} rows: more than {settings.MAX_MAP_POINTS:,}, so counted in "
+               f"{len(hexes):,} hexagons of {size_m / 1000:,.1f} km")
+    return lk.deck([basemap, lk.hexagons_layer(hexes)], view, height=height), caption

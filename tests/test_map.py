@@ -16,7 +16,8 @@ from geo.hexbin import hexbin
 from geo.projection import choose_analysis_crs
 from geo.scenario import load_scenario
 from geo.views import headline
-from layers.map import LAYERS, build_map
+from layers import deck as lk
+from layers.map import LAYERS, PREVIEW_HEXAGONS_ACROSS, build_map, preview_deck
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,6 +44,84 @@ def test_hexbin_puts_every_point_in_its_hexagon():
     # Hexagons of 5 km circumradius: area 3·√3/2·r² on the ground, within 1 %.
     area = np.array([abs(settings_geod().geometry_area_perimeter(h)[0]) for h in hexes.geometry[:20]])
     assert np.allclose(area, 1.5 * np.sqrt(3) * 5_000**2, rtol=0.01)
+
+
+@pytest.mark.parametrize("size_m", [2_000.0, 1e-4], ids=["km", "cells-too-small-for-one-key"])
+def test_hexbin_cells_on_both_sides_of_the_crs_origin(size_m):
+    # Points around the fitted CRS's origin (an oblique Mercator centred on them), so axial
+    # coordinates of both signs; and cells so small that their coordinates do not fit the
+    # packed 64-bit key (the 2-column fallback).
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(-3, 3, 2_000), rng.uniform(-2, 2, 2_000)
+    lon[1], lat[1] = lon[0], lat[0]  # two points in one cell
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    acrs = choose_analysis_crs(lon, lat)
+    x, y = acrs.to_proj.transform(lon, lat)
+    assert min(x) < 0 < max(x) and min(y) < 0 < max(y)
+    if size_m < 1:
+        assert max(np.abs(x).max(), np.abs(y).max()) / size_m > 2**31
+    hexes = hexbin(pts, acrs, size_m=size_m)
+    assert hexes["count"].sum() == len(pts) and hexes["count"].max() >= 2
+    tree = shapely.STRtree(hexes.geometry.to_numpy())
+    p_idx, h_idx = tree.query(pts.geometry.to_numpy(), predicate="intersects")
+    assert np.unique(p_idx).size == len(pts)
+    np.testing.assert_array_equal(np.bincount(h_idx, minlength=len(hexes)), hexes["count"].to_numpy())
+
+
+def test_hexagons_layer_draws_every_polygon_part_with_its_count():
+    hexes = gpd.GeoDataFrame(
+        {"count": [3, 10, 7, 1], "flagged": [1, 0, 2, None]},
+        geometry=[shapely.box(24, 54, 24.1, 54.1),
+                  shapely.MultiPolygon([shapely.box(25, 54, 25.1, 54.1),
+                                        shapely.box(26, 54, 26.2, 54.2).difference(
+                                            shapely.box(26.05, 54.05, 26.1, 54.1))]),
+                  shapely.Polygon(), None],
+        crs=4326)
+    data = lk.hexagons_layer(hexes).data
+    # outside truth: shapely's own parts and rings, in order
+    want = [(shapely.box(24, 54, 24.1, 54.1), 3, 1)] + [
+        (part, 10, 0) for part in shapely.get_parts(hexes.geometry[1])]
+    assert len(data) == len(want)
+    for rec, (poly, count, flagged) in zip(data, want, strict=True):
+        rings = [poly.exterior, *poly.interiors]
+        assert rec["polygon"] == [np.round(np.asarray(r.coords), 5).tolist() for r in rings]
+        assert f"count: <b>{count}</b>" in rec["tooltip"] and f"in gaps: <b>{flagged}</b>" in rec["tooltip"]
+    assert data[1]["fill"][3] == 60 + 170  # the largest count is the darkest
+    assert data[0]["fill"][3] < data[1]["fill"][3]
+
+
+def _points(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"time": gpd.pd.Timestamp("2026-11-01", tz="UTC"), "detection_id": [f"d{i}" for i in range(len(lon))]},
+                            geometry=gpd.points_from_xy(lon, lat), crs=4326)
+
+
+def test_an_upload_preview_draws_points_up_to_the_limit_then_hexagons(monkeypatch):
+    rng = np.random.default_rng(9)
+    few = _points(rng.uniform(24, 25, 300), rng.uniform(54, 55, 300))
+    spec = json.loads(preview_deck(few)[0].to_json())
+    det = next(layer for layer in spec["layers"] if layer["id"] == "detections")
+    assert det["@@type"] == "ScatterplotLayer" and len(det["data"]) == 300
+    monkeypatch.setattr(settings, "MAX_MAP_POINTS", 299)
+    deck, caption = preview_deck(few)
+    det = next(layer for layer in json.loads(deck.to_json())["layers"] if layer["id"] == "detections")
+    assert det["@@type"] == "PolygonLayer"
+    total = sum(int(rec["tooltip"].split("count: <b>")[1].split("<")[0]) for rec in det["data"])
+    assert total == 300
+    assert caption.startswith("300 rows") and f"{len(det['data']):,} hexagons of 1.5 km" in caption
+
+
+def test_an_upload_preview_of_points_spread_wide_stays_a_bounded_number_of_hexagons(monkeypatch):
+    monkeypatch.setattr(settings, "MAX_MAP_POINTS", 1_000)
+    rng = np.random.default_rng(11)
+    wide = _points(rng.uniform(-10, 40, 60_000), rng.uniform(35, 70, 60_000))
+    deck, caption = preview_deck(wide)
+    det = next(layer for layer in json.loads(deck.to_json())["layers"] if layer["id"] == "detections")
+    assert len(det["data"]) <= PREVIEW_HEXAGONS_ACROSS**2
+    # the hexagons grew with the extent (a 1.5 km grid would give one hexagon per point)
+    size_km = float(caption.split("hexagons of ")[1].split(" km")[0].replace(",", ""))
+    diagonal_km = settings_geod().inv(-10, 35, 40, 70)[2] / 1000
+    assert size_km == pytest.approx(diagonal_km / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3), rel=0.01)
+    assert sum(int(r["tooltip"].split("count: <b>")[1].split("<")[0].replace(",", "")) for r in det["data"]) == 60_000
 
 
 def settings_geod():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from geo import store
+from geo import io, settings, store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,6 +93,35 @@ def test_a_hostile_file_is_refused_with_a_message_and_nothing_stored() -> None:
     assert any("Refused" in e.value and "DOCTYPE" in e.value for e in at.error)
     assert not [b for b in at.button if b.key == "upload_confirm"]
     assert not path.exists()
+
+
+def test_each_file_is_checked_once_and_a_large_one_is_previewed_in_hexagons(monkeypatch) -> None:
+    # Two files of one name: each checked once (not again on the reruns that follow), each
+    # with its own preview; one has more rows than the map draws as points: hexagons.
+    monkeypatch.setattr(settings, "MAX_MAP_POINTS", 2)
+    calls: list[str] = []
+    real = io.read_detections
+    monkeypatch.setattr(io, "read_detections",
+                        lambda *a, **kw: calls.append(kw.get("source_name", "")) or real(*a, **kw))
+    small = b"detection_id,time,lat,lon\nW1,2026-11-03T10:00:00Z,54.60,25.77\nW2,2026-11-03T10:05:00Z,54.61,25.78\n"
+    at = upload_page()
+    at.file_uploader[0].set_value([("patrol.csv", CSV, "text/csv"), ("patrol.csv", small, "text/csv")]).run()
+    assert not at.exception
+    uploads_checked = [c for c in calls if c == "patrol.csv"]
+    assert uploads_checked == ["patrol.csv", "patrol.csv"]
+    kinds = [next(lay for lay in json.loads(c.proto.json)["layers"] if lay["id"] == "detections")["@@type"]
+             for c in at.get("deck_gl_json_chart")]
+    assert kinds == ["PolygonLayer", "ScatterplotLayer"]  # 3 rows > 2; 2 rows
+    captions = [c.value for c in at.caption if c.value.startswith("Preview:")]
+    assert re.fullmatch(r"Preview: 3 rows: more than 2, so counted in \d hexagons of 1\.5 km", captions[0])
+    assert captions[1] == "Preview: 2 row(s) as points"
+    at.radio(key="upload_release").set_value("All partners").run()
+    at.button(key="upload_confirm").click().run()
+    assert not at.exception
+    assert [c for c in calls if c == "patrol.csv"] == uploads_checked  # reruns reused the checks
+    stored = store.visible_detections(Path(os.environ["LIMES_STORE"]), ["EU"])
+    assert sorted(stored["detection_id"]) == ["U1", "U2", "U3", "W1", "W2"]
+    assert at.session_state["upload_checks"] == {}  # the uploader is empty again: checks gone
 
 
 def _add_user(users: Path, name: str, partner: str, roles: str) -> None:
