@@ -181,6 +181,11 @@ _PAGE_SIZE = 65_536
 #: Page cache of the connection that writes an upload (KiB): a million rows fit.
 _INGEST_CACHE_KIB = 262_144
 
+#: Page cache while the duplicate-key indexes are built (KiB). SQLite sorts the keys in runs
+#: of this size, on its sorter threads, and merges them: with a cache that holds every key it
+#: sorts them all at once on one thread (2,000,000 keys: 1.6 s instead of 0.9-1.2 s).
+_SORT_CACHE_KIB = 16_384
+
 #: A store holding fewer rows than this many times an upload's takes it without its
 #: duplicate-key indexes and builds them again (see ``_insert_rows``): on a 2-core machine
 #: a million keys inserted at random places into an index cost about 2.5 s, and building
@@ -1336,17 +1341,28 @@ def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
     table. ``None`` (and nothing written) when an index cannot be built: the rows hold
     duplicates.
     """
-    indexes = conn.execute(
+    ids = rows.columns.get("detection_id")
+    with_id = 0 if ids is None else int(ids.notna().sum())
+    untouched = {_ID_INDEX} if with_id == 0 else {_POSITION_INDEX} if with_id == rows.n else set()
+    # An index the rows do not enter is built first, while the table is in the page cache;
+    # the others with a small cache (see _SORT_CACHE_KIB).
+    indexes = sorted(conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall()
+        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall(),
+        key=lambda index: index[0] not in untouched)
     conn.execute("SAVEPOINT bulk_insert")
     try:
         for name, _ in indexes:
             conn.execute(f'DROP INDEX "{name.replace(chr(34), chr(34) * 2)}"')
         inserted = _write_rows(conn, rows, skip_duplicates=False, **kw)
         conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")  # sorter threads
-        for _, sql in indexes:
-            conn.execute(sql)
+        try:
+            for name, sql in indexes:
+                if name not in untouched:
+                    conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
+                conn.execute(sql)
+        finally:
+            conn.execute(f"PRAGMA cache_size = -{_INGEST_CACHE_KIB}")
     except _IntegrityError:
         conn.execute("ROLLBACK TO bulk_insert")
         conn.execute("RELEASE bulk_insert")

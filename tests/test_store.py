@@ -915,6 +915,38 @@ def test_two_uploads_in_one_process_write_side_by_side_at_once(
         assert set(seen["source"]) == {rows[0]["source"]}
 
 
+@pytest.mark.parametrize("duplicates", [False, True], ids=["built", "build-fails"])
+def test_the_index_build_gives_the_page_cache_back(db: Path, duplicates: bool) -> None:
+    # The keys are sorted with a small page cache; whatever happens, the upload's own cache
+    # is back afterwards (a failed build is followed by writing the rows again).
+    open_store(db).close()
+    rows = store._prepare_rows(frame([det(i) for i in range(50)] + ([det(3)] if duplicates else [])),
+                               "t", "")
+    conn = store._connect(db, busy_timeout_s=5)
+    try:
+        conn.execute(f"PRAGMA cache_size = -{store._INGEST_CACHE_KIB}")
+        conn.execute("BEGIN IMMEDIATE")
+        seen: list[int] = []
+        real = conn.execute
+
+        def spy(sql: str, params: Any = None) -> Any:
+            if sql.lstrip().upper().startswith("CREATE UNIQUE INDEX"):
+                seen.append(real("PRAGMA cache_size").fetchone()[0])
+            return real(sql, params)
+
+        conn.execute = spy  # type: ignore[method-assign]
+        got = store._bulk_insert_rows(conn, rows, owner="LTU", marking="LTU", upload_id=1,
+                                      source="t")
+        assert got == (None if duplicates else 50)
+        # the id index (the rows enter it) is sorted with the small cache; the position
+        # index (no row enters it) is built first, with the upload's cache
+        assert seen[:2] == [-store._INGEST_CACHE_KIB, -store._SORT_CACHE_KIB]
+        assert real("PRAGMA cache_size").fetchone()[0] == -store._INGEST_CACHE_KIB
+        real("ROLLBACK")
+    finally:
+        conn.close()
+
+
 def test_the_side_table_takes_at_most_half_and_a_bounded_size(
         monkeypatch: pytest.MonkeyPatch) -> None:
     cols = {"time_us": np.zeros(1000, dtype=np.int64),  # 8 bytes a row (+ 64 assumed)
