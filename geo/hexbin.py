@@ -75,12 +75,12 @@ def hexbin(
     x, y = np.asarray(x), np.asarray(y)
     ok = np.isfinite(x) & np.isfinite(y)
     q, r = _axial(x[ok], y[ok], size_m)
-    # One int64 key per cell, (q, r) in its high and low 32 bits: sorted like the pairs, and
-    # many times faster to find unique than rows of a 2-column array.
     if q.size and max(np.abs(q).max(), np.abs(r).max()) >= _HALF:  # tiny cells, huge extent
         cells, inverse, counts = np.unique(np.stack([q, r], axis=1), axis=0,
                                            return_inverse=True, return_counts=True)
     else:
+        # One int64 key per cell, (q, r) in its high and low 32 bits: sorted like the pairs,
+        # and many times faster to make unique than the rows of a 2-column array.
         key = ((q + _HALF) << 32) | (r + _HALF)
         cell_keys, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
         cells = np.stack([(cell_keys >> 32) - _HALF, (cell_keys & 0xFFFFFFFF) - _HALF], axis=1)

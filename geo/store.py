@@ -181,9 +181,11 @@ _PAGE_SIZE = 65_536
 #: Page cache of the connection that writes an upload (KiB): a million rows fit.
 _INGEST_CACHE_KIB = 262_144
 
-#: Page cache while the duplicate-key indexes are built (KiB). SQLite sorts the keys in runs
-#: of this size, on its sorter threads, and merges them: with a cache that holds every key it
-#: sorts them all at once on one thread (2,000,000 keys: 1.6 s instead of 0.9-1.2 s).
+#: Page cache while the duplicate-key indexes are built over a table that held at least as
+#: many rows as the upload brings (KiB). SQLite then sorts the keys in runs of this size, on
+#: its sorter threads, and merges them; with a cache that holds every key it sorts them all
+#: at once on one thread (2,000,000 keys: 1.6 s, against 0.9-1.25 s). For fewer keys the
+#: gain is less than the cost of writing the upload's pages out of the shrunk cache early.
 _SORT_CACHE_KIB = 16_384
 
 #: A store holding fewer rows than this many times an upload's takes it without its
@@ -1155,11 +1157,13 @@ def _arrow_rows(cols: dict[str, pa.Array | np.ndarray], fid: np.ndarray,
                 rows: slice | np.ndarray) -> pa.Table:
     """Rows as the ``detections`` table's columns: a slice (no copy) or the rows at an index.
 
+    A slice gives its start and stop.
+
     The columns with one value for the whole upload are not among them (see
     :func:`_write_rows`).
     """
     if isinstance(rows, slice):
-        start, stop, _ = rows.indices(len(fid) if rows.stop is None else rows.stop)
+        start, stop = rows.start, rows.stop
 
         def arrow(values: pa.Array | np.ndarray) -> pa.Array:
             if isinstance(values, pa.Array):
@@ -1256,7 +1260,7 @@ def _write_rows(conn: Connection, rows: _Rows, *, skip_duplicates: bool, owner: 
             stack.callback(side.close)
             side_writer = stack.enter_context(
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-store-side"))
-            # The side thread makes its own chunks: it is the smaller share.
+            # The side thread makes its own chunks (at most half of them).
             side_done = side_writer.submit(_side_insert, side, parts(split, rows.n), constants)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-store") as writer:
             pending = None
@@ -1297,13 +1301,15 @@ def _insert_rows(conn: Connection, rows: _Rows, *, owner: str, marking: str,
     kw = {"owner": owner, "marking": marking, "upload_id": upload_id, "source": source}
     stored = int(conn.execute("SELECT ifnull(sum(accepted), 0) FROM uploads").fetchone()[0])
     if stored < _REBUILD_FACTOR * rows.n and not (stored and _stored_keys(conn, rows, owner)):
-        inserted = _bulk_insert_rows(conn, rows, **kw)
+        # Sorting at least twice the upload's keys: in runs, on the sorter threads.
+        sort_in_runs = stored >= rows.n
+        inserted = _bulk_insert_rows(conn, rows, sort_in_runs=sort_in_runs, **kw)
         if inserted is not None:
             return inserted
         keep = _first_rows(rows)
         if not keep.all():
             rows = _subset(rows, keep)
-            inserted = _bulk_insert_rows(conn, rows, **kw)
+            inserted = _bulk_insert_rows(conn, rows, sort_in_runs=sort_in_runs, **kw)
             if inserted is not None:
                 return inserted
     return _write_rows(conn, rows, skip_duplicates=True, **kw)
@@ -1332,20 +1338,21 @@ def _stored_keys(conn: Connection, rows: _Rows, owner: str) -> bool:
     return bool(found)
 
 
-def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
+def _bulk_insert_rows(conn: Connection, rows: _Rows, *, sort_in_runs: bool = False,
+                      **kw: Any) -> int | None:
     """Write into the table without its indexes, then build them again.
 
     Every index of the table is dropped, also a partial one that none of the rows enter:
     rows are only copied as whole records into a table without indexes (see
     :func:`_write_rows`), and building an index that no row enters is one pass over the
-    table. ``None`` (and nothing written) when an index cannot be built: the rows hold
-    duplicates.
+    table. ``sort_in_runs``: build the indexes the rows enter with a small page cache (see
+    :data:`_SORT_CACHE_KIB`). ``None`` (and nothing written) when an index cannot be built:
+    the rows hold duplicates.
     """
     ids = rows.columns.get("detection_id")
     with_id = 0 if ids is None else int(ids.notna().sum())
     untouched = {_ID_INDEX} if with_id == 0 else {_POSITION_INDEX} if with_id == rows.n else set()
-    # An index the rows do not enter is built first, while the table is in the page cache;
-    # the others with a small cache (see _SORT_CACHE_KIB).
+    # An index the rows do not enter is built first, while the table is in the page cache.
     indexes = sorted(conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
         "tbl_name = 'detections' AND sql IS NOT NULL").fetchall(),
@@ -1358,7 +1365,7 @@ def _bulk_insert_rows(conn: Connection, rows: _Rows, **kw: Any) -> int | None:
         conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")  # sorter threads
         try:
             for name, sql in indexes:
-                if name not in untouched:
+                if sort_in_runs and name not in untouched:
                     conn.execute(f"PRAGMA cache_size = -{_SORT_CACHE_KIB}")
                 conn.execute(sql)
         finally:

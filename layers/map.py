@@ -127,8 +127,8 @@ def _detections(result: Analysis) -> pdk.Layer:
     return lk.detections_layer(det)
 
 
-#: Hexagons across the longest side of an upload preview, at most (their size grows with
-#: the data's extent, so that a file spread over a continent stays a few thousand polygons).
+#: Hexagons along the diagonal of an upload preview's extent, at most: their size grows with
+#: the extent, so that a file spread over a continent stays some thousands of polygons.
 PREVIEW_HEXAGONS_ACROSS: int = 200
 
 

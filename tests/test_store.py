@@ -915,10 +915,13 @@ def test_two_uploads_in_one_process_write_side_by_side_at_once(
         assert set(seen["source"]) == {rows[0]["source"]}
 
 
+@pytest.mark.parametrize("in_runs", [False, True], ids=["one-sort", "in-runs"])
 @pytest.mark.parametrize("duplicates", [False, True], ids=["built", "build-fails"])
-def test_the_index_build_gives_the_page_cache_back(db: Path, duplicates: bool) -> None:
-    # The keys are sorted with a small page cache; whatever happens, the upload's own cache
-    # is back afterwards (a failed build is followed by writing the rows again).
+def test_the_index_build_gives_the_page_cache_back(db: Path, duplicates: bool,
+                                                   in_runs: bool) -> None:
+    # The keys of a large store are sorted with a small page cache; whatever happens, the
+    # upload's own cache is back afterwards (a failed build is followed by writing the rows
+    # again).
     open_store(db).close()
     rows = store._prepare_rows(frame([det(i) for i in range(50)] + ([det(3)] if duplicates else [])),
                                "t", "")
@@ -935,16 +938,29 @@ def test_the_index_build_gives_the_page_cache_back(db: Path, duplicates: bool) -
             return real(sql, params)
 
         conn.execute = spy  # type: ignore[method-assign]
-        got = store._bulk_insert_rows(conn, rows, owner="LTU", marking="LTU", upload_id=1,
-                                      source="t")
+        got = store._bulk_insert_rows(conn, rows, sort_in_runs=in_runs, owner="LTU",
+                                      marking="LTU", upload_id=1, source="t")
         assert got == (None if duplicates else 50)
-        # the id index (the rows enter it) is sorted with the small cache; the position
-        # index (no row enters it) is built first, with the upload's cache
-        assert seen[:2] == [-store._INGEST_CACHE_KIB, -store._SORT_CACHE_KIB]
+        # the position index (no row enters it) is built first, with the upload's cache;
+        # the id index (the rows enter it) with the small one when sorting in runs
+        assert seen[:2] == [-store._INGEST_CACHE_KIB,
+                            -(store._SORT_CACHE_KIB if in_runs else store._INGEST_CACHE_KIB)]
         assert real("PRAGMA cache_size").fetchone()[0] == -store._INGEST_CACHE_KIB
         real("ROLLBACK")
     finally:
         conn.close()
+
+
+def test_keys_are_sorted_in_runs_once_the_store_holds_as_many_rows_as_the_upload(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[bool] = []
+    real = store._bulk_insert_rows
+    monkeypatch.setattr(store, "_bulk_insert_rows",
+                        lambda *a, **kw: runs.append(kw["sort_in_runs"]) or real(*a, **kw))
+    put(tmp_path / "s.gpkg", frame([det(i) for i in range(40)]), partner="LTU")  # empty store
+    put(tmp_path / "s.gpkg", frame([det(i) for i in range(100, 150)]), partner="LTU")  # 40 < 50
+    put(tmp_path / "s.gpkg", frame([det(i) for i in range(200, 260)]), partner="LTU")  # 90 >= 60
+    assert runs == [False, False, True]
 
 
 def test_the_side_table_takes_at_most_half_and_a_bounded_size(
