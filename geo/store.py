@@ -1432,6 +1432,7 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame | Mapping[
     store = Path(path)
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
     try:
+        _check_no_triggers(conn, store)
         conn.execute(f"PRAGMA cache_size = -{_INGEST_CACHE_KIB}")
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -1456,6 +1457,27 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame | Mapping[
     finally:
         conn.close()
     return result
+
+
+def _check_no_triggers(conn: Connection, path: Path) -> None:
+    """Refuse a store whose detections table has triggers another tool added.
+
+    GDAL and QGIS keep a GeoPackage spatial index up to date with triggers that call their
+    own SQL functions (``ST_IsEmpty``, ``ST_MinX`` ...), which Limes's SQLite does not have:
+    every insert would fail. Limes needs no spatial index (queries go by partner and time).
+    """
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'detections' "
+        "ORDER BY name").fetchall()]
+    if names:
+        spatial = any(n.startswith("rtree_detections_") for n in names)
+        raise ValidationError(describe(
+            str(path), "the detections table has triggers another tool added"
+            + (" (a GDAL/QGIS spatial index)" if spatial else ""),
+            expected="no triggers on detections (uploads cannot run them)", got=names,
+            fix=("Nothing was added. Remove the spatial index, e.g. ogrinfo STORE -sql "
+                 "\"SELECT DisableSpatialIndex('detections', 'geom')\", then upload again"
+                 if spatial else "Nothing was added. Drop those triggers, then upload again")))
 
 
 def _write_upload(conn: Connection, rows: _Rows, report: Any, *, file_name: str, sha256: str, owner: str, marking: str,

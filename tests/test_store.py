@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -961,6 +962,41 @@ def test_keys_are_sorted_in_runs_once_the_store_holds_as_many_rows_as_the_upload
     put(tmp_path / "s.gpkg", frame([det(i) for i in range(100, 150)]), partner="LTU")  # 40 < 50
     put(tmp_path / "s.gpkg", frame([det(i) for i in range(200, 260)]), partner="LTU")  # 90 >= 60
     assert runs == [False, False, True]
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo not installed")
+def test_a_spatial_index_another_tool_added_is_named_with_the_fix(db: Path) -> None:
+    # GDAL's spatial index keeps itself up to date with triggers calling GDAL's own SQL
+    # functions; Limes's SQLite cannot run them: the upload is refused with what to do, and
+    # the fix it names works.
+    put(db, frame([det(i) for i in range(5)]), partner="LTU")
+
+    def ogr_sql(sql: str) -> None:
+        subprocess.run(["ogrinfo", str(db), "-sql", sql], check=True, capture_output=True,
+                       timeout=120)
+
+    ogr_sql("SELECT CreateSpatialIndex('detections', 'geom')")
+    before = _table(db)
+    with pytest.raises(ValidationError) as refused:
+        put(db, frame([det(i) for i in range(5, 9)]), partner="LTU")
+    message = str(refused.value)
+    assert "GDAL/QGIS spatial index" in message and "rtree_detections_geom_insert" in message
+    assert "Nothing was added" in message
+    assert _table(db) == before and counts(db) == (5, 1)
+    fix = re.search(r'-sql "(SELECT DisableSpatialIndex[^"]+)"', message)
+    assert fix is not None
+    ogr_sql(fix.group(1))
+    assert put(db, frame([det(i) for i in range(5, 9)]), partner="LTU").accepted == 4
+    assert _integrity(db) == "ok"
+
+
+def test_other_triggers_on_the_detections_table_are_named(db: Path) -> None:
+    put(db, frame([det(0)]), partner="LTU")
+    _edit(db, "CREATE TRIGGER audit AFTER INSERT ON detections BEGIN SELECT 1; END")
+    with pytest.raises(ValidationError, match=r"triggers another tool added: .*\['audit'\]"
+                                              r".*Drop those triggers"):
+        put(db, frame([det(1)]), partner="LTU")
+    assert counts(db) == (1, 1)
 
 
 def test_the_side_table_takes_at_most_half_and_a_bounded_size(
