@@ -1453,6 +1453,12 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame | Mapping[
                     str(store), "cannot write the store", expected="a writable store with "
                     "free disk space", got=_message(exc), fix="Nothing was added; fix that and "
                     "upload the file again")) from exc
+            if isinstance(exc, _DatabaseError):  # a store another tool changed
+                raise ValidationError(describe(
+                    str(store), "the store refused the upload", expected="a Limes store "
+                    "(tables as Limes writes them)", got=_message(exc), fix="Nothing was "
+                    "added; undo what another tool changed in the store, or upload into a "
+                    "new one")) from exc
             raise
     finally:
         conn.close()

@@ -999,6 +999,25 @@ def test_other_triggers_on_the_detections_table_are_named(db: Path) -> None:
     assert counts(db) == (1, 1)
 
 
+def test_a_store_another_tool_changed_refuses_the_upload_with_a_message(db: Path) -> None:
+    # Not a trigger, but a constraint the rows cannot meet (another tool's CHECK): no driver
+    # error escapes, and nothing is added.
+    put(db, frame([det(0)]), partner="LTU")
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA writable_schema = ON")
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'detections'").fetchone()[0]
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'detections'",
+                     (sql.replace("src_row INTEGER)", "src_row INTEGER CHECK (src_row < 0))"),))
+        conn.commit()
+    finally:
+        conn.close()
+    with pytest.raises(ValidationError, match=r"the store refused the upload.*CHECK constraint"
+                                              r".*Nothing was added"):
+        put(db, frame([det(1)]), partner="LTU")
+    assert counts(db) == (1, 1)
+
+
 def test_the_side_table_takes_at_most_half_and_a_bounded_size(
         monkeypatch: pytest.MonkeyPatch) -> None:
     cols = {"time_us": np.zeros(1000, dtype=np.int64),  # 8 bytes a row (+ 64 assumed)
