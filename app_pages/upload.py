@@ -74,15 +74,14 @@ def _check(name: str, data: bytes) -> dict:
 
 # Each file in the uploader is checked once and kept in this session only (its rows, report and
 # preview), until it leaves the uploader: no copy per rerun, nothing shared between sessions.
-before = st.session_state.get("upload_checks", {})
+held = st.session_state.get("upload_checks", {})
 checks = {}
 for f in files or []:
-    if f.file_id not in before:
+    if f.file_id not in held:
         with st.spinner(f"Checking {_safe_name(f.name)}…"):
-            before[f.file_id] = _check(_safe_name(f.name), f.getvalue())
-    checks[f.file_id] = before[f.file_id]
+            held[f.file_id] = _check(_safe_name(f.name), f.getvalue())
+    checks[f.file_id] = held[f.file_id]
 st.session_state.upload_checks = checks
-checked = list(checks.values())
 
 for file_id, entry in checks.items():
     name, det, rep, refused = entry["name"], entry["det"], entry["rep"], entry["refused"]
@@ -115,7 +114,7 @@ for file_id, entry in checks.items():
                 if len(det) > 200:
                     st.caption(f"The first 200 of {len(det):,} rows")
 
-ok = [e for e in checked if not e["refused"] and e["det"] is not None and len(e["det"])]
+ok = [e for e in checks.values() if not e["refused"] and len(e["det"])]
 
 # ---- releasability -------------------------------------------------------------------------
 if ok:

@@ -55,23 +55,35 @@ def _tooltip(title: str, fields: Mapping[str, Any]) -> str:
     return f"<b>{html.escape(title)}</b>{rows}"
 
 
-def _rings(poly: shapely.Polygon) -> list[list[list[float]]]:
-    rings = [poly.exterior, *poly.interiors]
-    return [np.round(np.asarray(r.coords)[:, :2], _DECIMALS).tolist() for r in rings]
+def _polygon_parts(geoms: np.ndarray) -> tuple[list[list[list[list[float]]]], np.ndarray]:
+    """The rings of every polygon part (vectorised) and the row each part belongs to.
+
+    Empty and missing geometries and parts that are not polygons give nothing.
+    """
+    parts, row = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
+    parts, row = parts[keep], row[keep]
+    if not len(parts):
+        return [], row
+    _, coords, (ring_offsets, part_offsets) = shapely.to_ragged_array(parts)
+    xy = np.round(coords[:, :2], _DECIMALS).tolist()
+    rings = [xy[a:b] for a, b in zip(ring_offsets[:-1].tolist(), ring_offsets[1:].tolist(),
+                                     strict=True)]
+    return [rings[a:b] for a, b in zip(part_offsets[:-1].tolist(), part_offsets[1:].tolist(),
+                                       strict=True)], row
 
 
 def _polygon_records(
     gdf: gpd.GeoDataFrame, props: Callable[[pd.Series], dict[str, Any]]
 ) -> list[dict[str, Any]]:
+    """One record per polygon part (its rings, see :func:`_polygon_parts`) with ``props`` of its row."""
+    polygons, row = _polygon_parts(gdf.geometry.array)
+    of_row: dict[int, dict[str, Any]] = {}
     out = []
-    for _, row in gdf.iterrows():
-        geom = row.geometry
-        if geom is None or geom.is_empty:
-            continue
-        p = props(row)
-        for part in shapely.get_parts(geom):
-            if part.geom_type == "Polygon":
-                out.append({"polygon": _rings(part), **p})
+    for rings, i in zip(polygons, row.tolist(), strict=True):
+        if i not in of_row:
+            of_row[i] = props(gdf.iloc[i])
+        out.append({"polygon": rings, **of_row[i]})
     return out
 
 
@@ -412,24 +424,6 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
         get_fill_color="c", get_radius=2.5, radius_units="'pixels'", radius_min_pixels=1.5,
         pickable=True,
     )
-
-
-def _polygon_parts(geoms: np.ndarray) -> tuple[list[list[list[list[float]]]], np.ndarray]:
-    """The rings of every polygon part (vectorised) and the row each part belongs to.
-
-    Empty and missing geometries and parts that are not polygons give nothing.
-    """
-    parts, row = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)
-    keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
-    parts, row = parts[keep], row[keep]
-    if not len(parts):
-        return [], row
-    _, coords, (ring_offsets, part_offsets) = shapely.to_ragged_array(parts)
-    xy = np.round(coords[:, :2], _DECIMALS).tolist()
-    rings = [xy[a:b] for a, b in zip(ring_offsets[:-1].tolist(), ring_offsets[1:].tolist(),
-                                     strict=True)]
-    return [rings[a:b] for a, b in zip(part_offsets[:-1].tolist(), part_offsets[1:].tolist(),
-                                       strict=True)], row
 
 
 def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:

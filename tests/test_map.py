@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -91,7 +92,7 @@ def test_hexagons_layer_draws_every_polygon_part_with_its_count():
 
 
 def _points(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"time": gpd.pd.Timestamp("2026-11-01", tz="UTC"), "detection_id": [f"d{i}" for i in range(len(lon))]},
+    return gpd.GeoDataFrame({"time": pd.Timestamp("2026-11-01", tz="UTC"), "detection_id": [f"d{i}" for i in range(len(lon))]},
                             geometry=gpd.points_from_xy(lon, lat), crs=4326)
 
 
