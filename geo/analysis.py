@@ -135,7 +135,28 @@ class Analysis:
             entry["detections"] = int(mine.sum())
             entry["detections_in_gaps"] = int((mine & in_gap).sum())
         layers["detections"] = det[keep].reset_index(drop=True)
+        if "sectors" in layers:
+            layers["sectors"] = _sector_layer_counts(layers["sectors"], report["sectors"])
         return replace(self, report=report, layers=layers)
+
+
+def _sector_layer_counts(
+    sectors: gpd.GeoDataFrame, sectors_report: list[dict[str, Any]]
+) -> gpd.GeoDataFrame:
+    """A copy of the sectors layer whose ``detections`` are the report's, row by row.
+
+    The layer's rows are the report's sectors in the same order (see :func:`_layers`), so
+    the map's tooltips and every export carry the report's counts. The layer passed in (shared
+    by every window of the analysis) is not changed.
+    """
+    if len(sectors) != len(sectors_report):
+        raise ValueError(
+            f"sectors layer: expected one row per report sector ({len(sectors_report)}), "
+            f"got {len(sectors)}"
+        )
+    out = sectors.copy()
+    out["detections"] = np.array([int(s["detections"]) for s in sectors_report], dtype=np.int64)
+    return out
 
 
 def _check_wgs84(gdf: gpd.GeoDataFrame | None, what: str) -> None:
