@@ -12,6 +12,7 @@ import signin
 import ui
 from geo import settings
 from geo.errors import ValidationError
+from geo.export import csv_bytes
 from geo.views import detections_in_gap, detections_in_sector, headline
 from layers import deck as lk
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
@@ -131,4 +132,4 @@ gaps["sector_ids"] = gaps["sector_ids"].map(", ".join)
 gaps["partners"] = gaps["partners"].map(", ".join)
 gaps[["mid_lon", "mid_lat"]] = pd.DataFrame(gaps.pop("midpoint").tolist(), index=gaps.index, columns=["mid_lon", "mid_lat"]) if len(gaps) else None
 st.dataframe(gaps, hide_index=True, width="stretch")
-st.download_button("Download gap table (CSV)", gaps.to_csv(index=False).encode(), file_name=f"limes_gaps_{(partner or 'joint').lower()}.csv", mime="text/csv")
+st.download_button("Download gap table (CSV)", csv_bytes(gaps), file_name=f"limes_gaps_{(partner or 'joint').lower()}.csv", mime="text/csv")

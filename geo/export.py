@@ -16,6 +16,9 @@ what the map shows:
 
 All layers are EPSG:4326. List-valued cells (``sector_ids``, ``partners``) are joined with
 ``","`` in every format.
+
+Every CSV the app or the command line writes goes through :func:`csv_bytes` (files:
+:func:`write_csv`), which escapes text a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
@@ -75,9 +78,54 @@ def escape_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for col in out.columns:
         dtype = out[col].dtype
-        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+        if isinstance(dtype, pd.CategoricalDtype):  # text categories are cells like any other
+            out[col] = out[col].astype(object).map(escape_csv_cell)
+        elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
             out[col] = out[col].map(escape_csv_cell)
     return out
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    r"""The CSV of ``df``: the one writer every CSV of the app and the command line goes through.
+
+    UTF-8 without a byte-order mark, no index, ``\r\n`` line ends (RFC 4180: with ``\n``
+    alone Python's csv writer leaves a cell holding a bare ``\r`` unquoted, and readers split
+    the row there). Text cells and column names a spreadsheet would run as a formula are
+    escaped (:func:`escape_csv_cell`); numbers, booleans and datetimes are written as they
+    are, so a negative longitude stays a number. ``df`` is not changed.
+
+    Parameters
+    ----------
+    df
+        The table to write (a GeoDataFrame's geometry should already be text, e.g. WKT).
+
+    Returns
+    -------
+    bytes
+        The CSV file.
+
+    Examples
+    --------
+    >>> csv_bytes(pd.DataFrame({"sector": ["=1+1", "LTU-1"], "lon": [-3.5, 24.0]}))
+    b"sector,lon\r\n'=1+1,-3.5\r\nLTU-1,24.0\r\n"
+    """
+    table = escape_csv_frame(df)
+    table.columns = [escape_csv_cell(c) for c in table.columns]
+    return table.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    r"""Write :func:`csv_bytes` of ``df`` to the file ``path`` (replaced if it exists).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_csv(pd.DataFrame({"id": ["@x"]}), Path(tmp) / "t.csv")
+    ...     (Path(tmp) / "t.csv").read_bytes()
+    b"id\r\n'@x\r\n"
+    """
+    Path(path).write_bytes(csv_bytes(df))
 
 
 def export_layers(
@@ -197,7 +245,7 @@ def write_export(
                     layer_options={"FOLDER": "YES"},
                 )
             else:
-                _to_csv_table(gdf).to_csv(out / f"{name}.csv", index=False)
+                write_csv(_to_csv_table(gdf), out / f"{name}.csv")
     except OSError as exc:
         raise ValidationError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     return {"format": fmt, "out": str(out), "layers": {n: len(g) for n, g in layers.items()}}
@@ -291,11 +339,13 @@ def _for_kml(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
 
 
 def _to_csv_table(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Attributes (escaped), geometry as WKT ``wkt``, and ``lon``/``lat`` for point layers."""
+    """Attributes, geometry as WKT ``wkt``, and ``lon``/``lat`` for point layers.
+
+    Not escaped here: :func:`write_csv` escapes every text cell it writes.
+    """
     flat = _flatten(gdf, datetimes_as_text=True)
     geom = flat.geometry
     table = pd.DataFrame(flat.drop(columns=geom.name))
-    table = escape_csv_frame(table)
     table["wkt"] = geom.to_wkt().astype(object)
     if len(geom) and (geom.geom_type == "Point").all():
         table["lon"] = geom.x.to_numpy()

@@ -6,6 +6,9 @@ here independently of :mod:`geo.export`.
 
 from __future__ import annotations
 
+import ast
+import csv
+import io as stdio
 import json
 import subprocess
 import sys
@@ -21,7 +24,14 @@ import shapely
 from geo import io
 from geo.analysis import analyse
 from geo.errors import ValidationError
-from geo.export import escape_csv_cell, escape_csv_frame, export_layers, write_export
+from geo.export import (
+    csv_bytes,
+    escape_csv_cell,
+    escape_csv_frame,
+    export_layers,
+    write_csv,
+    write_export,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
@@ -251,3 +261,107 @@ def test_csv_export_escapes_a_hostile_detection_source(tmp_path: Path) -> None:
     assert (back["source"] == "patrol").any()  # ordinary text untouched
     assert pd.api.types.is_float_dtype(back["lon"])
     assert pd.api.types.is_float_dtype(back["lat"])
+
+
+# ---- the one CSV writer ----------------------------------------------------------------------
+
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+
+
+def _hostile_frame() -> pd.DataFrame:
+    n = len(HOSTILE) + 1
+    return pd.DataFrame({
+        "sector_id": pd.Series([*HOSTILE, "Adutiškis"], dtype=object),
+        "partner": pd.Series(["=A", *["LTU"] * (n - 1)], dtype="string"),
+        "kind": pd.Categorical(["@k", *["tower"] * (n - 1)]),
+        "lon": [-3.5, *[24.25] * (n - 1)],
+        "count": [-2, *range(1, n)],
+        "=cmd()": [True] * n,
+    })
+
+
+def test_csv_bytes_escapes_text_cells_and_keeps_numbers() -> None:
+    df = _hostile_frame()
+    before = df.copy()
+    data = csv_bytes(df)
+    pd.testing.assert_frame_equal(df, before)  # the caller's frame is not changed
+    assert not data.startswith(b"\xef\xbb\xbf")  # UTF-8 without a byte-order mark
+    rows = list(csv.reader(stdio.StringIO(data.decode("utf-8"), newline="")))
+    header, first, *rest = rows
+    assert header == ["sector_id", "partner", "kind", "lon", "count", "'=cmd()"]
+    assert [r[0] for r in [first, *rest]] == ["'" + v for v in HOSTILE] + ["Adutiškis"]
+    assert first[1:3] == ["'=A", "'@k"]  # string and categorical columns too
+    assert [r[1:3] for r in rest] == [["LTU", "tower"]] * len(rest)
+    # Numbers are written as numbers: no quote, no apostrophe, the minus sign kept.
+    assert (first[3], first[4]) == ("-3.5", "-2")
+    assert b",-3.5," in data
+    assert b",-2," in data
+    back = pd.read_csv(stdio.BytesIO(data))
+    assert back["lon"].tolist() == df["lon"].tolist()
+    assert back["count"].tolist() == df["count"].tolist()
+
+
+def test_csv_bytes_keeps_a_row_whose_cell_holds_line_breaks() -> None:
+    df = pd.DataFrame({"note": ["a\rb", "c\nd", "e\r\nf"], "n": [1, 2, 3]})
+    data = csv_bytes(df)
+    rows = list(csv.reader(stdio.StringIO(data.decode("utf-8"), newline="")))
+    assert rows == [["note", "n"], ["a\rb", "1"], ["c\nd", "2"], ["e\r\nf", "3"]]
+    pd.testing.assert_frame_equal(pd.read_csv(stdio.BytesIO(data)), df)
+
+
+def test_write_csv_writes_the_csv_bytes(tmp_path: Path) -> None:
+    df = _hostile_frame()
+    write_csv(df, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_bytes() == csv_bytes(df)
+
+
+#: Production code: every module the app and the command line run.
+PRODUCTION = [*sorted((ROOT / "geo").rglob("*.py")), *sorted((ROOT / "layers").rglob("*.py")),
+              *sorted((ROOT / "app_pages").rglob("*.py")),
+              ROOT / "ui.py", ROOT / "signin.py", ROOT / "app.py"]
+
+
+def _is_csv_write(node: ast.AST, csv_names: set[str]) -> bool:
+    """``x.to_csv(...)``, ``csv.writer``/``csv.DictWriter`` or importing them from csv."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr == "to_csv"
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return node.attr in ("writer", "DictWriter") and node.value.id in csv_names
+    if isinstance(node, ast.ImportFrom) and node.module == "csv":
+        return any(a.name in ("writer", "DictWriter", "*") for a in node.names)
+    return False
+
+
+def _csv_writes(source: str) -> list[tuple[int, str | None]]:
+    """(line, enclosing function) of every CSV write (:func:`_is_csv_write`) in ``source``."""
+    tree = ast.parse(source)
+    csv_names = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names if a.name == "csv"}
+    found: list[tuple[int, str | None]] = []
+
+    def visit(node: ast.AST, func: str | None) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            func = node.name
+        if _is_csv_write(node, csv_names):
+            found.append((node.lineno, func))
+        for child in ast.iter_child_nodes(node):
+            visit(child, func)
+
+    visit(tree, None)
+    return found
+
+
+def test_csv_write_finder_sees_calls_not_comments() -> None:
+    source = (
+        "import csv as c\nfrom csv import DictWriter\n"
+        "def f(df, fh):\n    # df.to_csv(fh)\n    s = 'x.to_csv('\n"
+        "    df.to_csv(fh)\n    return c.writer(fh), c.reader(fh)\n"
+    )
+    assert _csv_writes(source) == [(2, None), (6, "f"), (7, "f")]
+
+
+def test_every_csv_is_written_by_the_one_writer() -> None:
+    writes = {str(p.relative_to(ROOT)): _csv_writes(p.read_text(encoding="utf-8")) for p in PRODUCTION}
+    # geo/export.py: the one .to_csv call, inside csv_bytes (write_csv calls csv_bytes).
+    assert [func for _, func in writes.pop("geo/export.py")] == ["csv_bytes"]
+    assert {path: found for path, found in writes.items() if found} == {}
