@@ -27,6 +27,7 @@ bench: $(STAMP)
 sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py
 	$(BIN)/python sample_data/make_dem.py
+	$(BIN)/python sample_data/make_places.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
