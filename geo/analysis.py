@@ -525,13 +525,17 @@ def analyse(
     partners_out = {}
     for p in partners:
         sec_len = iv.length(by_partner_sec[p])
+        sec_cov = iv.length(iv.intersect(by_partner_sec[p], covered))
         partners_out[p] = {
             "sensors": int((sensor_partner == p).sum()),
             "active_sensors": int((active & (sensor_partner == p)).sum()),
             "covered_km": _km(iv.length(by_partner_cov[p])),
             "sector_border_km": _km(sec_len),
-            "sector_covered_km": _km(iv.length(iv.intersect(by_partner_sec[p], covered))),
-            "sector_coverage_pct": _pct(iv.length(iv.intersect(by_partner_sec[p], covered)), sec_len),
+            "sector_covered_km": _km(sec_cov),
+            "sector_coverage_pct": _pct(sec_cov, sec_len),
+            # The border-wide overlap and contested stretches, within this partner's sectors.
+            "sector_overlap_km": _km(iv.length(iv.intersect(by_partner_sec[p], overlap))),
+            "contested_km": _km(iv.length(iv.intersect(by_partner_sec[p], contested))),
             "detections": 0,
             "detections_in_gaps": 0,
         }

@@ -5,13 +5,13 @@ Pure functions of an analysis report, so the app, the exports and tests share th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -21,24 +21,50 @@ if TYPE_CHECKING:
 JOINT = "Joint view"
 
 
+#: Headline fields a partner view takes from ``report["partners"][p]`` (new report keys: a
+#: report made before them has none, and the view then shows the border's figure, named joint).
+_PARTNER_KEYS = {"overlap_km": "sector_overlap_km", "contested_km": "contested_km"}
+
+
 @dataclass(frozen=True)
 class Headline:
     """Headline numbers of one view.
+
+    In the joint view every figure is the border's. In a partner's view every figure is of
+    that partner's sectors, except those named in :attr:`joint`: those are the border's
+    (joint) figures and must be labelled so.
 
     Attributes
     ----------
     scope
         What the numbers cover: ``"border"`` (joint view) or ``"sectors of P"``.
     coverage_pct, covered_km, length_km
-        Coverage of the scope.
+        Coverage of the scope (%, km, km).
     gap_km
-        Uncovered length in the scope.
+        Uncovered length in the scope (km).
     gaps
-        Gaps (report entries) in the scope, longest first.
-    overlap_km, unassigned_km, contested_km
-        Border-wide figures (the same in every view).
+        Gaps (report entries) in the scope, longest first (ties: by segment, then
+        ``start_km``): the gap ranked ``i`` (``"G<i>"`` on the map, in the table and the PDF)
+        is ``gaps[i - 1]``. Ranks are per view: a partner's G1 is the longest gap through
+        its sectors. A gap is listed whole, also where it runs on beyond the scope.
+    overlap_km
+        Border length in the scope covered by sensors of two or more partners (km; in a
+        partner's view ``partners.<P>.sector_overlap_km``).
+    unassigned_km
+        Border length in no sector (km). Always the border's figure: border in no sector
+        belongs to no partner, so in a partner's view it is named in :attr:`joint`.
+    contested_km
+        Border length in the scope that lies in sectors of two or more partners (km; in a
+        partner's view ``partners.<P>.contested_km``: its sectors' border that another
+        partner's sectors hold too).
     detections, detections_in_gaps
         Detections in the scope and, of those, in blind parts of the corridor.
+    partner
+        The partner of the view, or ``None`` for the joint view.
+    joint
+        Names of the fields that are border-wide (joint) figures although the view is a
+        partner's; the page labels them as joint. Empty in the joint view, whose scope is
+        the border itself.
     """
 
     scope: str
@@ -52,35 +78,149 @@ class Headline:
     contested_km: float
     detections: int
     detections_in_gaps: int
+    partner: str | None = None
+    joint: frozenset[str] = frozenset()
 
     @property
     def longest(self) -> dict[str, Any] | None:
-        """The longest gap in the scope, or ``None``."""
+        """The longest gap in the scope (rank G1), or ``None``."""
         return self.gaps[0] if self.gaps else None
+
+    def scope_of(self, name: str) -> str:
+        """What the field ``name`` covers: ``"border"`` when it is joint, else :attr:`scope`.
+
+        Examples
+        --------
+        >>> h = Headline("sectors of A", 50.0, 5.0, 10.0, 5.0, [], 1.0, 2.0, 0.5, 0, 0,
+        ...              partner="A", joint=frozenset({"unassigned_km"}))
+        >>> h.scope_of("unassigned_km"), h.scope_of("overlap_km")
+        ('border', 'sectors of A')
+        """
+        if name not in {f.name for f in fields(self)}:
+            raise ValueError(f"unknown headline field {name!r}")
+        return "border" if name in self.joint else self.scope
+
+
+def _is_joint(partner: str | None) -> bool:
+    return partner is None or partner == JOINT
+
+
+def _gap_order(length_km: ArrayLike, segment: ArrayLike, start_km: ArrayLike) -> NDArray[np.intp]:
+    """Indices that put gaps longest first; ties by segment, then ``start_km``."""
+    return np.lexsort((np.asarray(start_km, dtype=float), np.asarray(segment, dtype=np.int64), -np.asarray(length_km, dtype=float)))
+
+
+def gaps_in_view(report: dict[str, Any], partner: str | None = None) -> list[dict[str, Any]]:
+    """Gaps (report entries, not copies) of a view, longest first: the gap table's rows.
+
+    The joint view (``partner`` ``None`` or :data:`JOINT`) has every listed gap; a partner's
+    view the gaps that run through one of its sectors. Ties in length are ordered by
+    segment, then ``start_km``, so the ``i``-th entry is the view's gap ``G<i>``.
+
+    Examples
+    --------
+    >>> r = {"gaps": [{"segment": 0, "start_km": 0.0, "length_km": 2.0, "partners": []},
+    ...               {"segment": 0, "start_km": 5.0, "length_km": 3.0, "partners": ["A"]}]}
+    >>> [g["start_km"] for g in gaps_in_view(r)], [g["start_km"] for g in gaps_in_view(r, "A")]
+    ([5.0, 0.0], [5.0])
+    """
+    mine = [g for g in report["gaps"] if _is_joint(partner) or partner in g["partners"]]
+    if not mine:
+        return []
+    order = _gap_order([g["length_km"] for g in mine], [g["segment"] for g in mine], [g["start_km"] for g in mine])
+    return [mine[i] for i in order]
+
+
+def gap_ranks(gaps: Sequence[Mapping[str, Any]] | pd.DataFrame) -> NDArray[np.int64]:
+    """Rank of each gap among ``gaps``, in the order given: 1 = longest.
+
+    Ties in length are ranked by segment, then ``start_km`` (the order of
+    :func:`gaps_in_view`), so the same gaps always get the same ranks, and the ranks of a
+    view's gaps (:func:`gaps_in_view`, or the rows :func:`gap_rows_in_view` selects) are
+    the ``G<i>`` of its map labels, gap table and PDF.
+
+    Parameters
+    ----------
+    gaps
+        Report gap entries, or a frame of them (``analysis.layers["gaps"]``) with columns
+        ``segment``, ``start_km``, ``length_km``.
+
+    Returns
+    -------
+    ndarray of int
+        One rank per gap, ``1..n``.
+
+    Examples
+    --------
+    >>> gap_ranks([{"segment": 1, "start_km": 0.0, "length_km": 2.0},
+    ...            {"segment": 0, "start_km": 4.0, "length_km": 2.0},
+    ...            {"segment": 0, "start_km": 0.0, "length_km": 9.5}]).tolist()
+    [3, 2, 1]
+    """
+    if isinstance(gaps, pd.DataFrame):
+        cols = (gaps["length_km"], gaps["segment"], gaps["start_km"])
+    else:
+        cols = tuple([g[k] for g in gaps] for k in ("length_km", "segment", "start_km"))
+    order = _gap_order(*cols)
+    ranks = np.empty(order.size, dtype=np.int64)
+    ranks[order] = np.arange(1, order.size + 1)
+    return ranks
+
+
+def gap_rows_in_view(gaps_frame: pd.DataFrame, partner: str | None = None) -> NDArray[np.bool_]:
+    """Which rows of the gaps layer belong to a view (the rows of :func:`gaps_in_view`).
+
+    A row belongs to partner ``P``'s view when ``P`` is in its ``partners`` (a list, or the
+    ids joined by commas as in a file export); every row belongs to the joint view.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"partners": [["A", "B"], [], ["B"], "A,EU"]})
+    >>> gap_rows_in_view(frame, "A").tolist(), gap_rows_in_view(frame).tolist()
+    ([True, False, False, True], [True, True, True, True])
+    """
+    n = len(gaps_frame)
+    if _is_joint(partner):
+        return np.ones(n, dtype=bool)
+
+    def holds(ps: Any) -> bool:
+        if isinstance(ps, str):
+            ps = ps.split(",")
+        return ps is not None and partner in list(ps)
+
+    return np.fromiter((holds(ps) for ps in gaps_frame["partners"]), dtype=bool, count=n)
 
 
 def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
     """Headline numbers for the joint view (``partner=None``) or one partner's view.
 
-    In a partner's view coverage, gaps and detections are those of the partner's sectors;
-    a gap is listed when it runs through one of them.
+    In a partner's view every figure is of the partner's sectors: coverage, gaps (those that
+    run through one of them), overlap (``partners.<P>.sector_overlap_km``), contested
+    border (``partners.<P>.contested_km``) and detections. Unassigned border belongs to no
+    partner: it stays the border's figure and is named in :attr:`Headline.joint` (as is any
+    figure a report made before the per-partner keys lacks).
 
     Examples
     --------
     >>> r = {"border": {"length_km": 10.0, "covered_km": 4.0, "coverage_pct": 40.0, "overlap_km": 0.0},
-    ...      "gaps": [{"length_km": 6.0, "partners": ["A"]}], "partners": {}, "unassigned_border_km": 0.0,
-    ...      "contested_border_km": 0.0, "detections": {"total": 3, "in_gaps": 1}}
+    ...      "gaps": [{"segment": 0, "start_km": 4.0, "length_km": 6.0, "partners": ["A"]}],
+    ...      "partners": {"A": {"sector_border_km": 8.0, "sector_covered_km": 2.0, "sector_overlap_km": 0.0,
+    ...                         "contested_km": 1.0, "detections": 2}},
+    ...      "unassigned_border_km": 2.0, "contested_border_km": 1.0, "detections": {"total": 3, "in_gaps": 1}}
     >>> headline(r).gap_km
     6.0
+    >>> h = headline(r, "A")
+    >>> h.gap_km, h.contested_km, h.unassigned_km, sorted(h.joint)
+    (6.0, 1.0, 2.0, ['unassigned_km'])
     """
     b = report["border"]
-    common = {
+    joint_figures = {
         "overlap_km": b["overlap_km"],
         "unassigned_km": report["unassigned_border_km"],
         "contested_km": report["contested_border_km"],
     }
-    if partner is None or partner == JOINT:
-        gaps = sorted(report["gaps"], key=lambda g: -g["length_km"])
+    gaps = gaps_in_view(report, partner)
+    if _is_joint(partner):
         return Headline(
             scope="border",
             coverage_pct=b["coverage_pct"],
@@ -90,12 +230,12 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
             gaps=gaps,
             detections=report["detections"]["total"],
             detections_in_gaps=report["detections"]["in_gaps"],
-            **common,
+            **joint_figures,
         )
     if partner not in report["partners"]:
         raise ValueError(f"unknown partner {partner!r}; expected one of {sorted(report['partners'])}")
     p = report["partners"][partner]
-    gaps = sorted((g for g in report["gaps"] if partner in g["partners"]), key=lambda g: -g["length_km"])
+    own = {name: p[key] for name, key in _PARTNER_KEYS.items() if key in p}
     return Headline(
         scope=f"sectors of {partner}",
         coverage_pct=p.get("sector_coverage_pct", 0.0),
@@ -105,7 +245,9 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
         gaps=gaps,
         detections=p["detections"],
         detections_in_gaps=p.get("detections_in_gaps", 0),
-        **common,
+        partner=partner,
+        joint=frozenset(joint_figures.keys() - own.keys()),
+        **{**joint_figures, **own},
     )
 
 
