@@ -47,12 +47,26 @@ def _fmt(value: Any) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:,.2f}"
-    return html.escape(str(value))
+    return str(value)
+
+
+#: Lines of a tooltip at most (title included): a tooltip is a glance, details go beside the map.
+TOOLTIP_LINES = 6
 
 
 def _tooltip(title: str, fields: Mapping[str, Any]) -> str:
-    rows = "".join(f"<br/>{html.escape(k)}: <b>{_fmt(v)}</b>" for k, v in fields.items())
-    return f"<b>{html.escape(title)}</b>{rows}"
+    """Plain text of a tooltip: the title, then one ``name: value`` line per field.
+
+    The deck shows it as text (``{"text": "{tooltip}"}``): line breaks are kept, nothing is
+    read as markup, so user text needs no escaping and never shows as raw HTML.
+
+    Examples
+    --------
+    >>> _tooltip("Gap G1", {"length km": 26.91, "sectors": "<b>x</b>"})
+    'Gap G1\nlength km: 26.91\nsectors: <b>x</b>'
+    """
+    rows = [f"{k}: {_fmt(v)}" for k, v in fields.items()][: TOOLTIP_LINES - 1]
+    return "\n".join([title, *rows])
 
 
 def _polygon_parts(geoms: np.ndarray) -> tuple[list[list[list[list[float]]]], np.ndarray]:
@@ -114,12 +128,12 @@ def basemap_layer(countries: gpd.GeoDataFrame | None = None) -> pdk.Layer:
     _require_wgs84(countries, "basemap")
     land = _polygon_records(
         countries,
-        lambda r: {"fill": style.BASEMAP_FILL, "tooltip": _tooltip("Country", {"name": r.get("name")})},
+        lambda r: {"fill": style.BASEMAP_FILL},
     )
     # Sea: one rectangle under the countries, so water reads as water in every theme.
     xmin, ymin, xmax, ymax = countries.total_bounds if len(countries) else (-180.0, -85.0, 180.0, 85.0)
     sea_ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
-    sea = {"polygon": [sea_ring], "fill": style.BACKGROUND, "tooltip": "<b>Sea</b>"}
+    sea = {"polygon": [sea_ring], "fill": style.BACKGROUND}
     return pdk.Layer(
         "PolygonLayer",
         data=[sea, *land],
@@ -187,7 +201,7 @@ def load_countries(bounds: tuple[float, float, float, float] | None = None) -> g
 
 
 def border_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
-    """The border lines."""
+    """The border drawn as watched: a calm line under the gaps (see :func:`border_line_layer`)."""
     _require_wgs84(border, "border")
     data = _path_records(
         border,
@@ -198,8 +212,18 @@ def border_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
         },
     )
     return pdk.Layer(
-        "PathLayer", data=data, id="border", get_path="path", get_color=style.BORDER,
-        get_width=3, width_units="'pixels'", pickable=True,
+        "PathLayer", data=data, id="border", get_path="path", get_color=style.COVERED,
+        get_width=4, width_units="'pixels'", cap_rounded=True, pickable=True,
+    )
+
+
+def border_line_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
+    """A thin dark line along the border, drawn over the gaps so the border always shows."""
+    _require_wgs84(border, "border")
+    data = _path_records(border, lambda r: {})
+    return pdk.Layer(
+        "PathLayer", data=data, id="border_line", get_path="path", get_color=style.BORDER,
+        get_width=1.2, width_units="'pixels'", pickable=False,
     )
 
 
@@ -228,18 +252,17 @@ def sectors_layer(
         partner = str(r["partner"])
         mine = highlight is None or partner == highlight
         rgb = colors.get(partner, (120, 120, 120))
+        name = r.get("name")
         return {
-            "fill": _rgba(rgb, 70 if mine else 18),
+            "fill": _rgba(rgb, 45 if mine else 12),
             "line": _rgba(rgb, 230 if mine else 70),
             "sector_id": str(r["sector_id"]),
             "tooltip": _tooltip(
-                f"Sector {r['sector_id']}",
+                f"Sector {r['sector_id']}" + (f" {name}" if isinstance(name, str) and name else ""),
                 {
                     "partner": partner,
-                    "name": r.get("name"),
-                    "border km": r.get("border_km"),
-                    "coverage %": r.get("coverage_pct"),
-                    "detections": r.get("detections"),
+                    "border": f"{r.get('border_km', 0.0):,.1f} km, {r.get('coverage_pct', 0.0):.1f} % watched",
+                    "detections": f"{int(r.get('detections', 0)):,}",
                 },
             ),
         }
@@ -248,6 +271,7 @@ def sectors_layer(
         "PolygonLayer", data=_polygon_records(sectors, props), id="sectors",
         get_polygon="polygon", get_fill_color="fill", get_line_color="line",
         line_width_min_pixels=2, stroked=True, pickable=True, auto_highlight=True,
+        highlight_color=[255, 255, 255, 60],
     )
 
 
@@ -257,7 +281,12 @@ def footprints_layer(
     *,
     highlight: str | None = None,
 ) -> pdk.Layer:
-    """Sensor footprints (disks, annuli, wedges); inactive ones drawn as grey outlines."""
+    """Sensor footprints (disks, annuli, wedges); inactive ones drawn as grey outlines.
+
+    Not pickable: picking re-draws every pickable polygon, and on software WebGL large
+    footprints made a click slower than the browser's tap limit (the click was lost). The
+    sensor's dot carries its tooltip.
+    """
     _require_wgs84(footprints, "footprints")
 
     def props(r: pd.Series) -> dict[str, Any]:
@@ -266,23 +295,14 @@ def footprints_layer(
         mine = highlight is None or partner == highlight
         rgb = colors.get(partner, (120, 120, 120)) if active else (130, 130, 130)
         return {
-            "fill": _rgba(rgb, (45 if mine else 12) if active else 0),
-            "line": _rgba(rgb, 200 if mine else 50),
-            "tooltip": _tooltip(
-                f"Sensor {r['sensor_id']}",
-                {
-                    "kind": r.get("kind"),
-                    "partner": partner,
-                    "range m": r.get("range_m"),
-                    "status": r.get("status", "active"),
-                },
-            ),
+            "fill": _rgba(rgb, (40 if mine else 10) if active else 0),
+            "line": _rgba(rgb, 170 if mine else 40),
         }
 
     return pdk.Layer(
         "PolygonLayer", data=_polygon_records(footprints, props), id="footprints",
         get_polygon="polygon", get_fill_color="fill", get_line_color="line",
-        line_width_min_pixels=1, stroked=True, pickable=True,
+        line_width_min_pixels=1, stroked=True, pickable=False,
     )
 
 
@@ -291,25 +311,35 @@ def sensors_layer(
     colors: Mapping[str, tuple[int, int, int]],
     *,
     highlight: str | None = None,
+    only_km: Mapping[str, float] | None = None,
 ) -> pdk.Layer:
-    """Sensor positions, coloured by partner."""
+    """Sensor positions, coloured by partner: small dots that grow as the map zooms in.
+
+    The radius is in metres (600 m) clamped to 3–8 px, so 171 sensors stay separate dots at
+    the fitted zoom and become readable symbols up close. ``only_km``: per sensor id, the
+    km of border that only it watches (shown in the tooltip).
+    """
     _require_wgs84(sensors, "sensors")
     partners = sensors["partner"].astype(str)
     active = sensors.get("status", pd.Series("active", index=sensors.index)) == "active"
-    data = [
-        {
+    only = only_km or {}
+    data = []
+    for pt, sid, k, p, rng, a in zip(sensors.geometry, sensors["sensor_id"], sensors["kind"], partners,
+                                     sensors["range_m"], active, strict=True):
+        fields = {"partner": p, "range m": f"{float(rng):,.0f}", "status": "active" if a else "inactive"}
+        if str(sid) in only:
+            fields["only it watches"] = f"{only[str(sid)]:,.2f} km of border"
+        data.append({
             "p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)],
             "c": _rgba(colors.get(p, (120, 120, 120)) if a else (140, 140, 140), 255 if (highlight is None or p == highlight) else 80),
-            "kind": str(k),
             "sensor_id": str(sid),
-            "tooltip": _tooltip(f"Sensor {sid}", {"kind": k, "partner": p, "range m": rng, "status": "active" if a else "inactive"}),
-        }
-        for pt, sid, k, p, rng, a in zip(sensors.geometry, sensors["sensor_id"], sensors["kind"], partners, sensors["range_m"], active, strict=True)
-    ]
+            "tooltip": _tooltip(f"Sensor {sid} ({str(k).replace('_', ' ')})", fields),
+        })
     return pdk.Layer(
         "ScatterplotLayer", data=data, id="sensors", get_position="p",
-        get_fill_color="c", get_line_color=[20, 20, 20, 255], stroked=True,
-        line_width_min_pixels=1, get_radius=7, radius_units="'pixels'", pickable=True,
+        get_fill_color="c", get_line_color=[255, 255, 255, 230], stroked=True,
+        line_width_min_pixels=1, get_radius=600, radius_min_pixels=3, radius_max_pixels=8,
+        pickable=True, auto_highlight=True,
     )
 
 
@@ -325,7 +355,11 @@ KIND_SYMBOLS: dict[str, str] = {
 
 
 def sensor_symbols_layer(sensors: gpd.GeoDataFrame) -> pdk.Layer:
-    """A letter for each sensor's kind (see :data:`KIND_SYMBOLS`), drawn over its dot."""
+    """A letter for each sensor's kind (see :data:`KIND_SYMBOLS`), readable once zoomed in.
+
+    Sized in metres (900 m, at most 12 px): at the fitted zoom the letters are smaller than a
+    pixel and the dots stay clean; zoomed in they appear on the dots.
+    """
     _require_wgs84(sensors, "sensors")
     data = [
         {"p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)], "t": KIND_SYMBOLS.get(str(k), "O")}
@@ -333,35 +367,51 @@ def sensor_symbols_layer(sensors: gpd.GeoDataFrame) -> pdk.Layer:
     ]
     return pdk.Layer(
         "TextLayer", data=data, id="sensor_symbols", get_position="p", get_text="t",
-        get_size=10, size_units="'pixels'", get_color=[255, 255, 255, 255], font_weight=700,
-        get_text_anchor="'middle'", get_alignment_baseline="'center'", pickable=False,
+        get_size=900, size_units="'meters'", size_max_pixels=12, get_color=[255, 255, 255, 255],
+        font_weight=700, get_text_anchor="'middle'", get_alignment_baseline="'center'", pickable=False,
     )
 
 
-def gaps_layer(gaps: gpd.GeoDataFrame) -> pdk.Layer:
-    """Uncovered stretches of border, drawn loud and thick."""
+def gaps_layer(gaps: gpd.GeoDataFrame, *, ranks: Mapping[int, int] | None = None) -> pdk.Layer:
+    """Uncovered stretches of border, drawn loud over the calm watched border.
+
+    ``ranks``: per row of ``gaps``, its rank in the view's gap table (1 = longest), shown
+    as "G1" in the tooltip.
+    """
     _require_wgs84(gaps, "gaps")
-    data = _path_records(
-        gaps,
-        lambda r: {
+    ranks = ranks or {}
+
+    def props(r: pd.Series) -> dict[str, Any]:
+        rank = ranks.get(int(r.name))
+        return {
             "segment": int(r["segment"]),
             "start_km": float(r["start_km"]),
             "end_km": float(r["end_km"]),
             "tooltip": _tooltip(
-                "Gap",
+                f"Gap G{rank}" if rank else "Gap",
                 {
-                    "segment": r.get("segment"),
-                    "chainage km": f"{r['start_km']:,.2f} – {r['end_km']:,.2f}",
-                    "length km": r.get("length_km"),
-                    "sectors": ", ".join(r.get("sector_ids") or []) or "none (unassigned)",
+                    "length": f"{r['length_km']:,.2f} km",
+                    "chainage": f"km {r['start_km']:,.2f}–{r['end_km']:,.2f} of segment {r['segment']}",
+                    "sectors": ", ".join(_ids(r.get("sector_ids"))) or "none (unassigned)",
+                    "partners": ", ".join(_ids(r.get("partners"))) or "–",
                 },
-            )
-        },
-    )
+            ),
+        }
+
+    data = _path_records(gaps, props)
     return pdk.Layer(
         "PathLayer", data=data, id="gaps", get_path="path", get_color=style.GAP,
-        get_width=7, width_units="'pixels'", cap_rounded=True, pickable=True, auto_highlight=True,
+        get_width=5, width_units="'pixels'", cap_rounded=True, pickable=True, auto_highlight=True,
+        highlight_color=[255, 255, 255, 120],
     )
+
+
+def _ids(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    return [str(v) for v in value]
 
 
 def overlaps_layer(overlaps: gpd.GeoDataFrame) -> pdk.Layer:
@@ -369,7 +419,7 @@ def overlaps_layer(overlaps: gpd.GeoDataFrame) -> pdk.Layer:
     _require_wgs84(overlaps, "overlaps")
     data = _path_records(
         overlaps,
-        lambda r: {"tooltip": _tooltip("Partner overlap", {"length km": r.get("length_km")})},
+        lambda r: {"tooltip": _tooltip("Partner overlap", {"length": f"{r.get('length_km', 0.0):,.2f} km"})},
     )
     return pdk.Layer(
         "PathLayer", data=data, id="overlaps", get_path="path", get_color=style.OVERLAP,
@@ -378,21 +428,87 @@ def overlaps_layer(overlaps: gpd.GeoDataFrame) -> pdk.Layer:
 
 
 def areas_layer(areas: gpd.GeoDataFrame, *, kind: str) -> pdk.Layer:
-    """Corridor gap or overlap polygons (``kind`` is ``"gap"`` or ``"overlap"``)."""
+    """Corridor gap or overlap polygons (``kind`` is ``"gap"`` or ``"overlap"``), not pickable."""
     if kind not in ("gap", "overlap"):
         raise ValueError(f"kind must be 'gap' or 'overlap', got {kind!r}")
     _require_wgs84(areas, f"{kind} areas")
     color = style.GAP_AREA if kind == "gap" else style.OVERLAP_AREA
-    title = "Blind area in corridor" if kind == "gap" else "Partner overlap area"
-    data = _polygon_records(areas, lambda r: {"tooltip": _tooltip(title, {"area km²": r.get("area_km2")})})
+    data = _polygon_records(areas, lambda r: {})
     return pdk.Layer(
         "PolygonLayer", data=data, id=f"{kind}_areas", get_polygon="polygon",
-        get_fill_color=color, stroked=False, pickable=True,
+        get_fill_color=color, stroked=False, pickable=False,
+    )
+
+
+def labels_layer(
+    labels: pd.DataFrame,
+    *,
+    id: str,
+    size_px: float = 12,
+    color: list[int] | None = None,
+    background: list[int] | None = None,
+    weight: int = 600,
+    anchor: str = "middle",
+    baseline: str = "center",
+    offset_px: tuple[float, float] = (0.0, 0.0),
+) -> pdk.Layer:
+    """Text labels at points: ``labels`` has ``lon``, ``lat``, ``text`` (and optionally ``color``).
+
+    Drawn in the browser's own sans-serif font (no font is fetched); any Unicode text
+    (``character_set="auto"``). Not pickable.
+    """
+    data = [
+        {"p": [round(float(x), _DECIMALS), round(float(y), _DECIMALS)], "t": str(t),
+         **({"c": list(c)} if "color" in labels else {})}
+        for x, y, t, c in zip(labels["lon"], labels["lat"], labels["text"],
+                              labels["color"] if "color" in labels else [None] * len(labels), strict=True)
+    ]
+    extra: dict[str, Any] = {}
+    if background is not None:
+        extra.update(background=True, get_background_color=background, background_padding=[3, 1, 3, 1])
+    return pdk.Layer(
+        "TextLayer", data=data, id=id, get_position="p", get_text="t",
+        get_size=size_px, size_units="'pixels'", get_color="c" if "color" in labels else (color or [30, 30, 30, 255]),
+        font_family="'Helvetica Neue, Helvetica, Arial, sans-serif'", font_weight=weight,
+        character_set="'auto'", get_text_anchor=f"'{anchor}'", get_alignment_baseline=f"'{baseline}'",
+        get_pixel_offset=list(offset_px), outline_width=0, pickable=False, **extra,
+    )
+
+
+def places_layer(places: gpd.GeoDataFrame) -> pdk.Layer:
+    """Gazetteer places as small dark dots (their names: :func:`labels_layer`)."""
+    _require_wgs84(places, "places")
+    data = [{"p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)]} for pt in places.geometry]
+    return pdk.Layer(
+        "ScatterplotLayer", data=data, id="places", get_position="p", get_fill_color=style.PLACE,
+        get_radius=2.5, radius_units="'pixels'", pickable=False,
+    )
+
+
+def detection_points_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
+    """Detection points coloured by status, visible only once the map is zoomed in.
+
+    Their radius is in metres (60 m, at most 5 px): at the fitted zoom they are far below a
+    pixel and the density hexagons tell the story; zoomed in to a stretch they become dots,
+    detections in gaps loud. The switch happens in the browser as the user zooms. Not
+    pickable (picking 22,000 points is slow on software WebGL; click a hexagon instead).
+    """
+    _require_wgs84(detections, "detections")
+    status = detections["coverage_status"].astype(str) if "coverage_status" in detections else pd.Series("coverage", index=detections.index)
+    lon = detections.geometry.x.round(4).to_numpy()
+    lat = detections.geometry.y.round(4).to_numpy()
+    order = np.argsort((status == "gap").to_numpy(), kind="stable")  # in-gap ones drawn last, on top
+    code = status.map({"coverage": 0, "gap": 1, "outside": 2}).fillna(0).astype(int).to_numpy()
+    colours = [style.DETECTION["coverage"], style.DETECTION["gap"], style.DETECTION["outside"]]
+    data = [{"p": [x, y], "c": colours[k]} for x, y, k in zip(lon[order].tolist(), lat[order].tolist(), code[order].tolist(), strict=True)]
+    return pdk.Layer(
+        "ScatterplotLayer", data=data, id="detection_points", get_position="p", get_fill_color="c",
+        get_radius=60, radius_min_pixels=0, radius_max_pixels=5, pickable=False,
     )
 
 
 def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
-    """Detection points, coloured by coverage status (in a gap: loud)."""
+    """Detection points, coloured by coverage status, each with a tooltip (upload previews)."""
     _require_wgs84(detections, "detections")
     n = len(detections)
     status = detections["coverage_status"].astype(str) if "coverage_status" in detections else pd.Series("coverage", index=detections.index)
@@ -401,17 +517,17 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
     def col(name: str) -> np.ndarray:
         if name not in detections:
             return np.full(n, "–", dtype=object)
-        return detections[name].astype(object).where(detections[name].notna(), "–").astype(str).map(html.escape).to_numpy()
+        return detections[name].astype(object).where(detections[name].notna(), "–").astype(str).to_numpy()
 
     label = {"coverage": "in coverage", "gap": "IN A GAP", "outside": "outside corridor"}
     tips = (
-        "<b>Detection " + col("detection_id") + "</b> " + times.astype(object) + "<br/>" + col("class") + " · "
+        "Detection " + col("detection_id") + "\n" + times.astype(object) + "\n" + col("class") + " · "
         + col("source") + " · " + status.map(label).fillna(status).to_numpy()
     )
     if "owner" in detections:  # rows of the shared store: whose, and who else may see them
         marking = detections["releasable_to"].fillna("").astype(str) if "releasable_to" in detections else pd.Series("", index=detections.index)
-        released = marking.where(marking != "", "owner only").map(html.escape).to_numpy()
-        tips = tips + "<br/>owner " + col("owner") + " · released to " + released.astype(object)
+        released = marking.where(marking != "", "owner only").to_numpy()
+        tips = tips + "\nowner " + col("owner") + " · released to " + released.astype(object)
     lon = detections.geometry.x.round(_DECIMALS).to_numpy()
     lat = detections.geometry.y.round(_DECIMALS).to_numpy()
     colors = status.map(style.DETECTION).to_numpy()
@@ -426,35 +542,56 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
+def hexagon_fill(counts: np.ndarray) -> np.ndarray:
+    """RGBA fill of detection hexagons by count: :data:`style.DENSITY_RAMP`, scaled to the 98th percentile."""
+    counts = np.asarray(counts, dtype=float)
+    top = max(float(np.percentile(counts, 98)), 1.0) if counts.size else 1.0
+    ramp = np.asarray(style.DENSITY_RAMP, dtype=float)
+    pos = np.minimum(counts / top, 1.0) * (len(ramp) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(ramp) - 1)
+    t = (pos - lo)[:, None]
+    return np.rint(ramp[lo] * (1 - t) + ramp[hi] * t).astype(int)
+
+
 def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
-    """Detections aggregated in hexagons (from :func:`geo.hexbin.hexbin`), shaded by count."""
+    """Detections counted in hexagons (:func:`geo.hexbin.hexbin`): the density at a glance.
+
+    Shaded by count (:func:`hexagon_fill`); a hexagon holding detections in gaps gets a loud
+    outline. Pickable: its tooltip gives the counts, a click lists its detections.
+    """
     _require_wgs84(hexagons, "detection hexagons")
     counts = hexagons["count"].to_numpy(dtype=float)
-    top = max(float(np.percentile(counts, 98)), 1.0) if counts.size else 1.0
-    share = np.minimum(counts / top, 1.0)
-    fill = np.column_stack([np.full(len(share), 255), (210 - 190 * share).astype(int),
-                            (120 - 100 * share).astype(int), (60 + 170 * share).astype(int)])
+    fill = hexagon_fill(counts)
     flagged = (hexagons["flagged"].fillna(0).to_numpy(dtype=np.int64) if "flagged" in hexagons
                else np.zeros(len(counts), dtype=np.int64))
+    line = np.where(flagged[:, None] > 0, np.asarray(style.DETECTION["gap"])[None, :],
+                    np.asarray([0, 0, 0, 0])[None, :])
     polygons, row = _polygon_parts(hexagons.geometry.array)
-    fills, n_all, n_flagged = fill.tolist(), counts.astype(np.int64).tolist(), flagged.tolist()
-    data = [{"polygon": rings, "fill": fills[i],
-             "tooltip": _tooltip("Detections", {"count": n_all[i], "in gaps": n_flagged[i]})}
+    fills, lines, n_all, n_flagged = fill.tolist(), line.tolist(), counts.astype(np.int64).tolist(), flagged.tolist()
+    data = [{"polygon": rings, "fill": fills[i], "line": lines[i], "hex": i, "n": n_all[i],
+             "tooltip": _tooltip(f"{n_all[i]:,} detection{'s' if n_all[i] != 1 else ''}",
+                                 {"in gaps": f"{n_flagged[i]:,}"} if "flagged" in hexagons else {})}
             for rings, i in zip(polygons, row.tolist(), strict=True)]
     return pdk.Layer(
         "PolygonLayer", data=data, id="detections",
-        get_polygon="polygon", get_fill_color="fill", stroked=False, pickable=True,
+        get_polygon="polygon", get_fill_color="fill", get_line_color="line", line_width_min_pixels=1.5,
+        stroked=True, pickable=True, auto_highlight=True, highlight_color=[255, 255, 255, 90],
     )
 
 
 def view_state(
-    bounds: tuple[float, float, float, float], *, width_px: int = 1000, height_px: int = 620
+    bounds: tuple[float, float, float, float], *, width_px: int = 1000, height_px: int = 620,
+    margin_px: int = 0,
 ) -> pdk.ViewState:
     """Return a Web Mercator view that fits ``bounds`` in a map of the given size.
 
-    ``bounds`` is (min lon, min lat, max lon, max lat); the map is ``width_px`` × ``height_px``.
+    ``bounds`` is (min lon, min lat, max lon, max lat); the map is ``width_px`` × ``height_px``
+    and ``bounds`` stays ``margin_px`` inside each of its edges.
     """
     xmin, ymin, xmax, ymax = bounds
+    width_px = max(width_px - 2 * margin_px, 1)
+    height_px = max(height_px - 2 * margin_px, 1)
     lon = (xmin + xmax) / 2
 
     def merc_y(lat: float) -> float:
@@ -467,6 +604,14 @@ def view_state(
     zoom_y = math.log2(height_px * 2 * math.pi / 512.0 / max(y1 - y0, 1e-9))
     zoom = min(zoom_x, zoom_y)
     return pdk.ViewState(longitude=lon, latitude=lat, zoom=max(min(zoom, 16.0), 1.0), pitch=0, bearing=0)
+
+
+#: The tooltip box: short plain text, wrapped, never wider than a fifth of a laptop screen.
+TOOLTIP_STYLE: dict[str, str] = {
+    "fontSize": "12px", "lineHeight": "1.35", "maxWidth": "260px", "whiteSpace": "normal",
+    "overflowWrap": "anywhere", "padding": "6px 8px", "borderRadius": "4px",
+    "backgroundColor": "rgba(25, 28, 33, 0.92)", "color": "#ffffff",
+}
 
 
 class CompactDeck(pdk.Deck):
@@ -497,32 +642,5 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 640) -> 
         initial_view_state=view,
         map_provider=None,
         height=height,
-        tooltip={"html": "{tooltip}", "style": {"fontSize": "12px"}},
+        tooltip={"text": "{tooltip}", "style": TOOLTIP_STYLE},
     )
-
-
-def legend_html(
-    colors: Mapping[str, tuple[int, int, int]], *, partner_names: Mapping[str, str] | None = None
-) -> str:
-    """A small HTML legend: partner swatches, then the fixed map symbols."""
-    names = partner_names or {}
-
-    def swatch(rgba: list[int] | tuple[int, ...], label: str, *, line: bool = False) -> str:
-        r, g, b = rgba[:3]
-        shape = "height:4px;margin-top:6px" if line else "height:12px"
-        return (
-            f'<span style="display:inline-flex;align-items:flex-start;margin-right:14px">'
-            f'<span style="display:inline-block;width:16px;{shape};background:rgb({r},{g},{b});'
-            f'margin-right:5px;border:1px solid #555"></span>{html.escape(label)}</span>'
-        )
-
-    items = [swatch(rgb, f"{p} — {names[p]}" if p in names else p) for p, rgb in colors.items()]
-    items += [
-        swatch(style.GAP, "gap (blind border)", line=True),
-        swatch(style.BORDER, "border", line=True),
-        swatch(style.DETECTION["gap"], "detection in a gap"),
-        swatch(style.DETECTION["coverage"], "detection in coverage"),
-    ]
-    kinds = " ".join(f"<b>{sym}</b> {kind.replace('_', ' ')}" for kind, sym in KIND_SYMBOLS.items())
-    items.append(f'<span style="margin-right:14px">sensors: {kinds}</span>')
-    return f'<div style="font-size:0.85rem;line-height:1.8">{"".join(items)}</div>'

@@ -81,3 +81,19 @@ def partner_colors(partners: Iterable[str]) -> dict[str, tuple[int, int, int]]:
     (0, 114, 178)
     """
     return {p: PARTNER_PALETTE[i % len(PARTNER_PALETTE)] for i, p in enumerate(sorted(set(partners)))}
+
+
+#: Watched border: a calm line under the loud gaps.
+COVERED: Final[RGBA] = [70, 110, 130, 255]
+#: Gazetteer place dots and names.
+PLACE: Final[RGBA] = [60, 60, 60, 220]
+#: Country names: large, light, out of the way.
+COUNTRY_LABEL: Final[RGBA] = [110, 105, 95, 200]
+#: Detection density (hexagon fill) from few to many: light to dark blue-grey, translucent,
+#: away from the gap and partner hues.
+DENSITY_RAMP: Final[tuple[tuple[int, int, int, int], ...]] = (
+    (208, 214, 222, 110),
+    (150, 163, 181, 150),
+    (96, 112, 138, 185),
+    (48, 60, 84, 215),
+)
