@@ -206,10 +206,14 @@ def map_deck(
     terrain: bool = False,
     store_version: int = 0,
     viewers: tuple[str, ...] | None = None,
+    focus: tuple[float, float, float] | None = None,
 ) -> CompactDeck:
-    """Build the deck for one view (cached; the partner and the viewers are in the key; read-only)."""
+    """Build the deck for one view (cached; the partner and the viewers are in the key; read-only).
+
+    ``focus``: ``(lon, lat, zoom)`` to open on (a gap picked in the table), else the corridor.
+    """
     result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
-    return build_map(result, partner=partner, shown=shown, dem=scenario(directory).dem)
+    return build_map(result, partner=partner, shown=shown, dem=scenario(directory).dem, focus=focus)
 
 
 @st.cache_data(show_spinner="Rendering the snapshot…", max_entries=16)

@@ -313,3 +313,72 @@ def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDA
             if norm and (norm == ALL or viewers & set(norm.split(","))):
                 out |= marking == text
     return out
+
+
+def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> pd.DataFrame:
+    """The ``n`` sensors nearest to a point, on the WGS 84 ellipsoid, nearest first.
+
+    Returns a frame with ``sensor_id``, ``kind``, ``partner``, ``status``, ``range_m`` and
+    ``distance_km`` (geodesic, pyproj ``Geod``).
+    """
+    from pyproj import Geod
+
+    sensors = result.layers["sensors"]
+    cols = [c for c in ("sensor_id", "kind", "partner", "status", "range_m") if c in sensors]
+    if not len(sensors):
+        return pd.DataFrame(columns=[*cols, "distance_km"])
+    x, y = sensors.geometry.x.to_numpy(), sensors.geometry.y.to_numpy()
+    _, _, dist_m = Geod(ellps="WGS84").inv(np.full(x.size, lon), np.full(x.size, lat), x, y)
+    order = np.argsort(dist_m, kind="stable")[:n]
+    out = pd.DataFrame(sensors[cols].iloc[order]).reset_index(drop=True)
+    out["distance_km"] = np.round(np.asarray(dist_m)[order] / 1000.0, 2)
+    return out
+
+
+def detections_in_polygon(result: Analysis, rings: Sequence[Sequence[Sequence[float]]]) -> gpd.GeoDataFrame:
+    """Detections (of the analysis' window) inside a lon/lat polygon given as rings, e.g. a map hexagon."""
+    import shapely
+
+    det = result.layers.get("detections")
+    if det is None or not len(det) or not rings:
+        return det.iloc[0:0] if det is not None else det
+    poly = shapely.Polygon(rings[0], rings[1:])
+    inside = shapely.contains_xy(poly, det.geometry.x.to_numpy(), det.geometry.y.to_numpy())
+    return det[inside].reset_index(drop=True)
+
+
+def gaps_of_sector(report: dict[str, Any], sector_id: str, partner: str | None = None) -> list[dict[str, Any]]:
+    """The view's gaps (longest first, with their rank ``G<i>`` as ``rank``) that run through a sector."""
+    gaps = gaps_in_view(report, partner)
+    return [{**g, "rank": i} for i, g in enumerate(gaps, start=1) if sector_id in g.get("sector_ids", [])]
+
+
+def bulk_span(times: pd.Series, *, share: float = 0.95) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The span where the bulk of ``times`` is: outliers far from it left out.
+
+    The shortest span holding ``share`` of the times, widened to every time within half its
+    width of it: times spread evenly are all kept, while a handful of outliers (old tracks
+    uploaded by mistake, a clock at 1970) cannot stretch the default window over years.
+    ``None`` for no times.
+
+    Examples
+    --------
+    >>> t = pd.Series(pd.to_datetime(["2010-01-01"] + [f"2026-11-0{d}" for d in range(1, 10)] * 4, utc=True))
+    >>> [str(x.date()) for x in bulk_span(t, share=0.9)]
+    ['2026-11-01', '2026-11-09']
+    >>> even = pd.Series(pd.date_range("2026-11-01", periods=100, freq="h", tz="UTC"))
+    >>> bulk_span(even) == (even.min(), even.max())
+    True
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    v = np.sort(times.dropna().to_numpy(dtype="datetime64[us]").astype(np.int64))
+    if not v.size:
+        return None
+    k = max(int(np.ceil(share * v.size)), 1)
+    widths = v[k - 1:] - v[: v.size - k + 1]
+    i = int(np.argmin(widths))
+    a, b = int(v[i]), int(v[i + k - 1])
+    pad = (b - a) // 2
+    kept = v[(v >= a - pad) & (v <= b + pad)]
+    return (pd.Timestamp(int(kept[0]), unit="us", tz="UTC"), pd.Timestamp(int(kept[-1]), unit="us", tz="UTC"))

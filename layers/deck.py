@@ -213,7 +213,7 @@ def border_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
     )
     return pdk.Layer(
         "PathLayer", data=data, id="border", get_path="path", get_color=style.COVERED,
-        get_width=4, width_units="'pixels'", cap_rounded=True, pickable=True,
+        get_width=5, width_units="'pixels'", cap_rounded=True, pickable=True,
     )
 
 
@@ -254,7 +254,7 @@ def sectors_layer(
         rgb = colors.get(partner, (120, 120, 120))
         name = r.get("name")
         return {
-            "fill": _rgba(rgb, 45 if mine else 12),
+            "fill": _rgba(rgb, 22 if mine else 8),
             "line": _rgba(rgb, 230 if mine else 70),
             "sector_id": str(r["sector_id"]),
             "tooltip": _tooltip(
@@ -295,7 +295,7 @@ def footprints_layer(
         mine = highlight is None or partner == highlight
         rgb = colors.get(partner, (120, 120, 120)) if active else (130, 130, 130)
         return {
-            "fill": _rgba(rgb, (40 if mine else 10) if active else 0),
+            "fill": _rgba(rgb, (30 if mine else 8) if active else 0),
             "line": _rgba(rgb, 170 if mine else 40),
         }
 
@@ -401,7 +401,7 @@ def gaps_layer(gaps: gpd.GeoDataFrame, *, ranks: Mapping[int, int] | None = None
     data = _path_records(gaps, props)
     return pdk.Layer(
         "PathLayer", data=data, id="gaps", get_path="path", get_color=style.GAP,
-        get_width=5, width_units="'pixels'", cap_rounded=True, pickable=True, auto_highlight=True,
+        get_width=6, width_units="'pixels'", cap_rounded=True, pickable=True, auto_highlight=True,
         highlight_color=[255, 255, 255, 120],
     )
 
@@ -485,26 +485,30 @@ def places_layer(places: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
-def detection_points_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
-    """Detection points coloured by status, visible only once the map is zoomed in.
+def detection_points_layers(detections: gpd.GeoDataFrame) -> list[pdk.Layer]:
+    """Detection points, one layer per status, visible only once the map is zoomed in.
 
     Their radius is in metres (60 m, at most 5 px): at the fitted zoom they are far below a
     pixel and the density hexagons tell the story; zoomed in to a stretch they become dots,
-    detections in gaps loud. The switch happens in the browser as the user zooms. Not
-    pickable (picking 22,000 points is slow on software WebGL; click a hexagon instead).
+    detections in gaps loud and on top. The switch happens in the browser as the user
+    zooms. Not pickable (picking 22,000 points is slow on software WebGL; click a hexagon
+    instead). Positions are rounded to 4 decimals (about 10 m).
     """
     _require_wgs84(detections, "detections")
-    status = detections["coverage_status"].astype(str) if "coverage_status" in detections else pd.Series("coverage", index=detections.index)
+    status = (detections["coverage_status"].astype(str).to_numpy() if "coverage_status" in detections
+              else np.full(len(detections), "coverage", dtype=object))
     lon = detections.geometry.x.round(4).to_numpy()
     lat = detections.geometry.y.round(4).to_numpy()
-    order = np.argsort((status == "gap").to_numpy(), kind="stable")  # in-gap ones drawn last, on top
-    code = status.map({"coverage": 0, "gap": 1, "outside": 2}).fillna(0).astype(int).to_numpy()
-    colours = [style.DETECTION["coverage"], style.DETECTION["gap"], style.DETECTION["outside"]]
-    data = [{"p": [x, y], "c": colours[k]} for x, y, k in zip(lon[order].tolist(), lat[order].tolist(), code[order].tolist(), strict=True)]
-    return pdk.Layer(
-        "ScatterplotLayer", data=data, id="detection_points", get_position="p", get_fill_color="c",
-        get_radius=60, radius_min_pixels=0, radius_max_pixels=5, pickable=False,
-    )
+    out = []
+    for kind in ("outside", "coverage", "gap"):  # drawn in this order: in-gap ones on top
+        sel = status == kind
+        data = [{"p": [x, y]} for x, y in zip(lon[sel].tolist(), lat[sel].tolist(), strict=True)]
+        out.append(pdk.Layer(
+            "ScatterplotLayer", data=data, id=f"detection_points_{kind}", get_position="p",
+            get_fill_color=style.DETECTION[kind], get_radius=60 if kind != "gap" else 80,
+            radius_min_pixels=0, radius_max_pixels=5 if kind != "gap" else 6, pickable=False,
+        ))
+    return out
 
 
 def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
@@ -557,26 +561,47 @@ def hexagon_fill(counts: np.ndarray) -> np.ndarray:
 def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
     """Detections counted in hexagons (:func:`geo.hexbin.hexbin`): the density at a glance.
 
-    Shaded by count (:func:`hexagon_fill`); a hexagon holding detections in gaps gets a loud
-    outline. Pickable: its tooltip gives the counts, a click lists its detections.
+    Shaded by count (:func:`hexagon_fill`), calm, with no outline: the loud part is the
+    detections in gaps (:func:`gap_detections_layer`). Pickable: its tooltip gives the
+    counts, a click lists its detections.
     """
     _require_wgs84(hexagons, "detection hexagons")
     counts = hexagons["count"].to_numpy(dtype=float)
     fill = hexagon_fill(counts)
     flagged = (hexagons["flagged"].fillna(0).to_numpy(dtype=np.int64) if "flagged" in hexagons
                else np.zeros(len(counts), dtype=np.int64))
-    line = np.where(flagged[:, None] > 0, np.asarray(style.DETECTION["gap"])[None, :],
-                    np.asarray([0, 0, 0, 0])[None, :])
     polygons, row = _polygon_parts(hexagons.geometry.array)
-    fills, lines, n_all, n_flagged = fill.tolist(), line.tolist(), counts.astype(np.int64).tolist(), flagged.tolist()
-    data = [{"polygon": rings, "fill": fills[i], "line": lines[i], "hex": i, "n": n_all[i],
+    fills, n_all, n_flagged = fill.tolist(), counts.astype(np.int64).tolist(), flagged.tolist()
+    data = [{"polygon": rings, "fill": fills[i], "n": n_all[i],
              "tooltip": _tooltip(f"{n_all[i]:,} detection{'s' if n_all[i] != 1 else ''}",
                                  {"in gaps": f"{n_flagged[i]:,}"} if "flagged" in hexagons else {})}
             for rings, i in zip(polygons, row.tolist(), strict=True)]
     return pdk.Layer(
         "PolygonLayer", data=data, id="detections",
-        get_polygon="polygon", get_fill_color="fill", get_line_color="line", line_width_min_pixels=1.5,
-        stroked=True, pickable=True, auto_highlight=True, highlight_color=[255, 255, 255, 90],
+        get_polygon="polygon", get_fill_color="fill", stroked=False, pickable=True,
+        auto_highlight=True, highlight_color=[255, 255, 255, 90],
+    )
+
+
+def gap_detections_layer(hexagons: gpd.GeoDataFrame, *, size_m: float) -> pdk.Layer:
+    """Detections in gaps per hexagon as circles at the hexagon's centre, area ∝ count.
+
+    The largest circle fills about half the hexagon (radius ``0.45 · size_m / 2``, in metres,
+    so it scales with the hexagons as the map zooms). Not pickable (the hexagon under it is).
+    """
+    _require_wgs84(hexagons, "detection hexagons")
+    flagged = (hexagons["flagged"].fillna(0).to_numpy(dtype=float) if "flagged" in hexagons
+               else np.zeros(len(hexagons)))
+    keep = flagged > 0
+    centre = shapely.centroid(hexagons.geometry.to_numpy()[keep])
+    top = float(flagged[keep].max()) if keep.any() else 1.0
+    radius = 0.45 * size_m / 2 * np.sqrt(flagged[keep] / top)
+    data = [{"p": [round(float(x), _DECIMALS), round(float(y), _DECIMALS)], "r": round(float(r), 1)}
+            for x, y, r in zip(shapely.get_x(centre), shapely.get_y(centre), radius, strict=True)]
+    return pdk.Layer(
+        "ScatterplotLayer", data=data, id="gap_detections", get_position="p", get_radius="r",
+        get_fill_color=style.DETECTION["gap"], get_line_color=[60, 40, 0, 200], stroked=True,
+        line_width_min_pixels=0.5, radius_min_pixels=1.5, pickable=False,
     )
 
 

@@ -117,11 +117,13 @@ def legend_entries(
             counts = [int(d.get("n", 0)) for d in data]
             top = int(np.percentile(counts, 98)) if counts else 0
             out.append(LegendEntry("detections", "Detections per hexagon", "ramp", ramp,
-                                   notes=(f"light: 1 · dark: {top:,} or more",
-                                          "orange outline: holds detections in gaps")))
+                                   notes=(f"light: 1 · dark: {top:,} or more",)))
+            if "gap_detections" in by_id:
+                out.append(LegendEntry("detections", "Detections in gaps (circle area: count)", "dot",
+                                       (tuple(style.DETECTION["gap"]),)))
         else:
             out.append(LegendEntry("detections", "Detections", "none"))
-        if "detection_points" in by_id or layer.type == "ScatterplotLayer":
+        if "detection_points_gap" in by_id or layer.type == "ScatterplotLayer":
             label = "zoomed in, as points:" if layer.type == "PolygonLayer" else "points:"
             out.append(LegendEntry("detections", f"{label} in a gap", "dot", (tuple(style.DETECTION["gap"]),)))
             out.append(LegendEntry("detections", f"{label} in coverage", "dot", (tuple(style.DETECTION["coverage"]),)))

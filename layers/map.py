@@ -13,12 +13,18 @@ import numpy as np
 import pydeck as pdk
 from pyproj import Geod
 
+import pandas as pd
+import shapely
+
+from geo import places as places_mod
 from geo import settings
 from geo.analysis import Analysis
 from geo.hexbin import hexbin
-from geo.projection import choose_analysis_crs
+from geo.projection import choose_analysis_crs, to_lonlat, to_projected
 from geo.terrain import coverage_image, read_hillshade
+from geo.views import gap_ranks, gap_rows_in_view, gaps_in_view
 from layers import deck as lk
+from layers import style
 from layers.style import partner_colors
 
 #: Map layers the user can switch, in drawing order, with their labels.
@@ -33,11 +39,24 @@ LAYERS: dict[str, str] = {
     "overlaps": "Partner overlap (border)",
     "gaps": "Gaps (border)",
     "sensors": "Sensor positions",
-    "basemap": "Country outlines",
+    "basemap": "Countries and places",
     "hillshade": "Terrain (hillshade)",
     "coverage_count": "Coverage count (terrain)",
 }
 DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade", "coverage_count"}
+
+#: Width (px) the initial view is fitted to: the map column at 1600 px with the sidebar open
+#: is 847 px; fitting to less leaves a margin on wider screens rather than cutting the ends.
+MAP_WIDTH_PX: int = 760
+#: Margin (px) kept between the corridor and the map's edges in the initial view.
+MAP_MARGIN_PX: int = 28
+#: Gaps labelled on the map ("G1 26.9 km"), longest first.
+GAP_LABELS: int = 8
+#: Detection hexagons on the map (m across flats): about 8 px at the fitted zoom of a
+#: 300 km border.
+MAP_HEXAGON_M: float = 4_000.0
+#: Gazetteer places labelled on the map, most important first.
+PLACE_LABELS: int = 14
 
 
 def build_map(
@@ -46,7 +65,9 @@ def build_map(
     partner: str | None = None,
     shown: Iterable[str] = tuple(k for k in LAYERS if k not in DEFAULT_OFF),
     height: int = 620,
+    width: int = MAP_WIDTH_PX,
     dem: str | Path | None = None,
+    focus: tuple[float, float, float] | None = None,
 ) -> lk.CompactDeck:
     """Build the deck of one view of an analysis.
 
@@ -55,57 +76,210 @@ def build_map(
     result
         The analysis (already restricted to the time window, see ``Analysis.windowed``).
     partner
-        Partner whose assets lead; others are muted. ``None``: joint view.
+        Partner whose assets lead; others are muted; only its gaps are drawn and labelled.
+        ``None``: joint view.
     shown
         Keys of :data:`LAYERS` to draw.
-    height
-        Map height (px).
+    height, width
+        Map size (px) the initial view is fitted to.
     dem
         Terrain model for the ``hillshade`` layer (drawn only when given). The
         ``coverage_count`` layer is drawn when the analysis used a DEM.
+    focus
+        ``(lon, lat, zoom)`` to open on instead of the whole corridor (a selected gap).
 
     Notes
     -----
-    Above ``settings.MAX_MAP_POINTS`` detections the detections are drawn as hexagons with
-    counts. The view fits the corridor and depends on nothing else, so a user's pan and zoom
-    survive ordinary reruns.
+    Detections are counted in hexagons at the fitted zoom and appear as points when the
+    user zooms in (in the browser, no rerun). The view depends only on the corridor and
+    ``focus``, so a user's pan and zoom survive ordinary reruns.
     """
     shown = set(shown)
     unknown = shown - set(LAYERS)
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; expected some of {list(LAYERS)}")
     lay = result.layers
-    colors = partner_colors(result.report["partners"])
-    corridor_km = result.report["parameters"]["corridor_km"]
-    xmin, ymin, xmax, ymax = lay["corridor"].total_bounds
-    builders: dict[str, Callable[[], pdk.Layer]] = {
-        "hillshade": lambda: lk.hillshade_layer(*read_hillshade(str(dem), z_factor=8.0, crs="EPSG:3857")),
-        "coverage_count": lambda: lk.coverage_count_layer(*_coverage(result, partner)),
-        "basemap": lambda: lk.basemap_layer(lk.load_countries((xmin - 6, ymin - 4, xmax + 6, ymax + 4))),
-        "corridor": lambda: lk.corridor_layer(lay["corridor"], corridor_km=corridor_km),
-        "sectors": lambda: lk.sectors_layer(lay["sectors"], colors, highlight=partner),
-        "footprints": lambda: lk.footprints_layer(lay["footprints"], colors, highlight=partner),
-        "gap_areas": lambda: lk.areas_layer(lay["gap_areas"], kind="gap"),
-        "overlap_areas": lambda: lk.areas_layer(lay["overlap_areas"], kind="overlap"),
-        "border": lambda: lk.border_layer(lay["border"]),
-        "overlaps": lambda: lk.overlaps_layer(lay["overlaps"]),
-        "gaps": lambda: lk.gaps_layer(lay["gaps"]),
-        "sensors": lambda: lk.sensors_layer(lay["sensors"], colors, highlight=partner),
-        "detections": lambda: _detections(result),
-    }
-    order = ["basemap", "hillshade", "coverage_count", *[k for k in LAYERS if k not in ("basemap", "hillshade", "coverage_count")]]
     available = {
-        k for k in order
+        k for k in LAYERS
         if (k != "detections" or "detections" in lay)
         and (k != "hillshade" or dem is not None)
         and (k != "coverage_count" or result.coverage is not None)
     }
-    layers = [builders[k]() for k in order if k in shown and k in available]
-    if "sensors" in shown:
-        at = next(i for i, layer in enumerate(layers) if layer.id == "sensors")
-        layers.insert(at + 1, lk.sensor_symbols_layer(lay["sensors"]))
-    view = lk.view_state((xmin - 0.2, ymin - 0.25, xmax + 0.2, ymax + 0.25), height_px=height)
+    draw = shown & available
+    layers = [layer for key in _ORDER if key in draw for layer in _BUILDERS[key](result, partner, dem)]
+    layers = _labels_on_top(layers)
+    if focus is not None:
+        view = pdk.ViewState(longitude=focus[0], latitude=focus[1], zoom=focus[2], pitch=0, bearing=0)
+    else:
+        view = lk.view_state(_extent(result), width_px=width, height_px=height, margin_px=MAP_MARGIN_PX)
     return lk.deck(layers, view, height=height)
+
+
+def focus_on(lon: float, lat: float, length_km: float, *, width: int = MAP_WIDTH_PX,
+             height: int = 620) -> tuple[float, float, float]:
+    """``(lon, lat, zoom)`` that shows a stretch of ``length_km`` around a point with room around it."""
+    half_deg = max(length_km, 4.0) / 111.32 * 1.5
+    cos = max(np.cos(np.radians(lat)), 0.05)
+    box = (lon - half_deg / cos, lat - half_deg, lon + half_deg / cos, lat + half_deg)
+    v = lk.view_state(box, width_px=width, height_px=height)
+    return (round(lon, 5), round(lat, 5), round(float(v.zoom), 2))
+
+
+def _labels_on_top(layers: list[pdk.Layer]) -> list[pdk.Layer]:
+    """Text and place layers drawn last (in their own order), so no fill hides a name."""
+    text = [layer for layer in layers if layer.id in _LABEL_IDS]
+    return [layer for layer in layers if layer.id not in _LABEL_IDS] + sorted(text, key=lambda layer: _LABEL_IDS.index(layer.id))
+
+
+_LABEL_IDS = ["country_labels", "places", "place_labels", "sector_labels", "gap_labels"]
+
+
+def _extent(result: Analysis) -> tuple[float, float, float, float]:
+    """What the initial view fits: the corridor and the sectors."""
+    boxes = [result.layers["corridor"].total_bounds]
+    if len(result.layers["sectors"]):
+        boxes.append(result.layers["sectors"].total_bounds)
+    b = np.asarray(boxes, dtype=float)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
+def _bounds(result: Analysis, pad: tuple[float, float] = (6.0, 4.0)) -> tuple[float, float, float, float]:
+    xmin, ymin, xmax, ymax = result.layers["corridor"].total_bounds
+    return (xmin - pad[0], ymin - pad[1], xmax + pad[0], ymax + pad[1])
+
+
+def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    out = [lk.basemap_layer(lk.load_countries(_bounds(result)))]
+    xmin, ymin, xmax, ymax = _extent(result)
+    near = (xmin - 0.6, ymin - 0.3, xmax + 0.6, ymax + 0.3)
+    countries = places_mod.country_labels(near)
+    if len(countries):
+        out.append(lk.labels_layer(
+            pd.DataFrame({"lon": countries.geometry.x, "lat": countries.geometry.y,
+                          "text": countries["name"].str.upper()}),
+            id="country_labels", size_px=15, color=list(style.COUNTRY_LABEL), weight=700))
+    towns = places_mod.places(near, limit=PLACE_LABELS)
+    if len(towns):
+        out.append(lk.places_layer(towns))
+        out.append(lk.labels_layer(
+            pd.DataFrame({"lon": towns.geometry.x, "lat": towns.geometry.y, "text": towns["name"]}),
+            id="place_labels", size_px=11, color=list(style.PLACE), weight=500, anchor="start",
+            offset_px=(5.0, 0.0)))
+    return out
+
+
+def _sectors(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    sectors = result.layers["sectors"]
+    colors = partner_colors(result.report["partners"])
+    out = [lk.sectors_layer(sectors, colors, highlight=partner)]
+    if len(sectors):
+        acrs = result.acrs
+        pts = to_lonlat(shapely.point_on_surface(to_projected(sectors.geometry.to_numpy(), acrs)), acrs)
+        names = sectors["name"].fillna("").astype(str) if "name" in sectors else pd.Series("", index=sectors.index)
+        text = sectors["sector_id"].astype(str) + np.where(names != "", "\n" + names, "")
+        dark = [list(_darker(colors.get(str(p), (90, 90, 90)))) + [255 if partner in (None, str(p)) else 110]
+                for p in sectors["partner"]]
+        out.append(lk.labels_layer(
+            pd.DataFrame({"lon": shapely.get_x(pts), "lat": shapely.get_y(pts), "text": text, "color": dark}),
+            id="sector_labels", size_px=11, weight=700, background=[255, 255, 255, 150]))
+    return out
+
+
+def _darker(rgb: tuple[int, int, int], factor: float = 0.55) -> tuple[int, int, int]:
+    return (int(rgb[0] * factor), int(rgb[1] * factor), int(rgb[2] * factor))
+
+
+def _gaps(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    gaps = result.layers["gaps"]
+    mine = gaps[gap_rows_in_view(gaps, partner)]
+    ranks = gap_ranks(mine) if len(mine) else np.empty(0, dtype=np.int64)
+    out = [lk.gaps_layer(mine, ranks=dict(zip(mine.index.tolist(), ranks.tolist(), strict=True)))]
+    head = gaps_in_view(result.report, partner)[:GAP_LABELS]
+    if head:
+        out.append(lk.labels_layer(
+            pd.DataFrame({"lon": [g["midpoint"][0] for g in head], "lat": [g["midpoint"][1] for g in head],
+                          "text": [f"G{i} {g['length_km']:,.1f} km" for i, g in enumerate(head, start=1)]}),
+            id="gap_labels", size_px=12, color=[255, 255, 255, 255], weight=700,
+            background=list(style.GAP), anchor="start", offset_px=(9.0, 0.0)))
+    return out
+
+
+def _border(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    return [lk.border_layer(result.layers["border"])]
+
+
+def _border_line(result: Analysis) -> pdk.Layer:
+    return lk.border_line_layer(result.layers["border"])
+
+
+def _sensors(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    sensors = result.layers["sensors"]
+    colors = partner_colors(result.report["partners"])
+    only = (dict(zip(sensors["sensor_id"].astype(str), sensors["sole_km"].astype(float), strict=True))
+            if "sole_km" in sensors else None)
+    return [lk.sensors_layer(sensors, colors, highlight=partner, only_km=only), lk.sensor_symbols_layer(sensors)]
+
+
+def _detections(result: Analysis, partner: str | None = None, dem: str | Path | None = None) -> list[pdk.Layer]:
+    det = result.layers["detections"]
+    if not len(det):
+        return [lk.detections_layer(det)]
+    hexes = detection_hexagons(result)
+    out = [lk.hexagons_layer(hexes), lk.gap_detections_layer(hexes, size_m=MAP_HEXAGON_M)]
+    if len(det) <= settings.MAX_MAP_POINTS:
+        out.extend(lk.detection_points_layers(det))
+    return out
+
+
+def detection_hexagons(result: Analysis) -> gpd.GeoDataFrame:
+    """The map's detection hexagons of an analysis (the hexagon a click on the map names)."""
+    det = result.layers["detections"]
+    return hexbin(det.assign(in_gap=det["coverage_status"] == "gap"), result.acrs,
+                  size_m=MAP_HEXAGON_M, flag="in_gap")
+
+
+def _coverage_layer(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    return [lk.coverage_count_layer(*_coverage(result, partner))]
+
+
+def _hillshade(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    return [lk.hillshade_layer(*read_hillshade(str(dem), z_factor=8.0, crs="EPSG:3857"))]
+
+
+def _simple(key: str) -> Callable[[Analysis, str | None, str | Path | None], list[pdk.Layer]]:
+    def build(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+        lay = result.layers
+        colors = partner_colors(result.report["partners"])
+        if key == "corridor":
+            return [lk.corridor_layer(lay["corridor"], corridor_km=result.report["parameters"]["corridor_km"])]
+        if key == "footprints":
+            return [lk.footprints_layer(lay["footprints"], colors, highlight=partner)]
+        if key in ("gap_areas", "overlap_areas"):
+            return [lk.areas_layer(lay[key], kind=key.split("_")[0])]
+        if key == "overlaps":
+            return [lk.overlaps_layer(lay["overlaps"])]
+        raise ValueError(key)
+    return build
+
+
+_BUILDERS: dict[str, Callable[[Analysis, str | None, str | Path | None], list[pdk.Layer]]] = {
+    "basemap": _basemap,
+    "hillshade": _hillshade,
+    "coverage_count": _coverage_layer,
+    "corridor": _simple("corridor"),
+    "sectors": _sectors,
+    "footprints": _simple("footprints"),
+    "gap_areas": _simple("gap_areas"),
+    "overlap_areas": _simple("overlap_areas"),
+    "detections": _detections,
+    "border": _border,
+    "overlaps": _simple("overlaps"),
+    "gaps": lambda r, p, d: [*_gaps(r, p, d), _border_line(r)],
+    "sensors": _sensors,
+}
+#: Drawing order, bottom first: ground, areas, density, the border story, assets, labels.
+_ORDER = ["basemap", "hillshade", "coverage_count", "corridor", "sectors", "footprints", "gap_areas",
+          "overlap_areas", "detections", "border", "overlaps", "gaps", "sensors"]
 
 
 def _coverage(result: Analysis, partner: str | None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
@@ -114,17 +288,6 @@ def _coverage(result: Analysis, partner: str | None) -> tuple[np.ndarray, tuple[
     assert grid is not None
     count = grid.count if partner is None or partner not in grid.partners else grid.partner_count[grid.partners.index(partner)]
     return coverage_image(count, grid.valid, transform=grid.transform, crs=grid.crs)
-
-
-def _detections(result: Analysis) -> pdk.Layer:
-    det = result.layers["detections"]
-    if len(det) > settings.MAX_MAP_POINTS:
-        hexes = hexbin(
-            det.assign(in_gap=det["coverage_status"] == "gap"), result.acrs,
-            size_m=settings.HEXAGON_SIZE_M, flag="in_gap",
-        )
-        return lk.hexagons_layer(hexes)
-    return lk.detections_layer(det)
 
 
 #: Hexagons along the diagonal of an upload preview's extent, at most: their size grows with
