@@ -61,7 +61,7 @@ def users_file() -> Path:
 
 @st.cache_resource
 def _throttle() -> auth.Throttle:
-    """Failed sign-ins of the whole server, per browser session and per user name."""
+    """Failed sign-ins of the whole server, per browser session, user name and address."""
     return auth.Throttle()
 
 
@@ -143,6 +143,19 @@ def _headers() -> Mapping[str, str]:
         return {}
 
 
+def _client_address() -> str | None:
+    """The client's IP address; None on this machine (or with no browser connection).
+
+    The address of the connection's peer or, when that peer is a trusted proxy, the nearest
+    address in its ``X-Forwarded-For`` that is not one (uvicorn trusts the proxies listed in
+    ``$FORWARDED_ALLOW_IPS``, by default 127.0.0.1 and ::1).
+    """
+    try:
+        return st.context.ip_address
+    except (AttributeError, RuntimeError):  # no browser connection (scripts, AppTest)
+        return None
+
+
 def _secrets() -> Mapping[str, Any]:
     """``st.secrets``, or nothing when no secrets file exists (reading it would raise)."""
     return st.secrets if st.secrets.load_if_toml_exists() else {}
@@ -200,25 +213,20 @@ def _sign_in_page(path: Path, users: Mapping[str, User]) -> NoReturn:
 
 def _attempt(path: Path, name: str, password: str) -> None:
     """Check a password sign-in; on success start the session and rerun."""
-    throttle = _throttle()
-    session_key = "session:" + st.session_state.setdefault(_SESSION_ID, secrets.token_hex(16))
-    name_key = f"user:{path.resolve()}:{name}"
-    wait = max(throttle.wait_s(session_key), throttle.wait_s(name_key))
-    if wait > 0:
-        st.error(f"Too many failed sign-ins. Try again in {math.ceil(wait)} s.")
-        return
+    session = st.session_state.setdefault(_SESSION_ID, secrets.token_hex(16))
     try:
-        user = auth.verify(path, name, password)
+        result = auth.authenticate(path, name, password, throttle=_throttle(),
+                                   session=session, address=_client_address())
     except ValidationError as exc:
         st.error(f"Sign-in is unavailable: {exc}")
         return
+    if result.wait_s > 0:
+        st.error(f"Too many failed sign-ins. Try again in {math.ceil(result.wait_s)} s.")
+        return
+    user = result.user
     if user is None:
-        throttle.failure(session_key)
-        throttle.failure(name_key)
         st.error("Wrong user name or password.")
         return
-    throttle.success(session_key)
-    throttle.success(name_key)
     _clear_session()
     st.session_state[_USER] = user.name
     st.session_state[_STAMP] = user.stamp
