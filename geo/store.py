@@ -654,7 +654,7 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
     if exists and path.is_dir():
         raise ValidationError(_not_a_store(path, "a directory"))
     if not exists:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
     conn = _connect(path, busy_timeout_s=timeout)
     try:
         _prepare(conn, path)
@@ -662,6 +662,29 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
         conn.close()
         raise
     return conn
+
+
+def _create_private(path: Path) -> None:
+    """Create the store's empty file (and its folder), readable by its owner only (0600).
+
+    Whatever the umask: the mode is set again after the file is made. SQLite gives the
+    ``-wal`` and ``-shm`` files it makes next to the store the store's own mode. A file
+    another process created meanwhile is left as it is.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) and path.is_file():
+            return  # another upload created it first
+        raise ValidationError(describe(
+            str(path), "cannot create the store", expected="a file name in a folder Limes may "
+            "write to", got=exc.strerror or str(exc), fix="Check --store and the permissions")
+        ) from exc
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _prepare(conn: Connection, path: Path) -> None:
