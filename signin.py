@@ -12,7 +12,9 @@ Three ways in:
 - **Local demo mode**: no users file, or one listing nobody (:func:`geo.auth.demo_mode`).
   Sign-in is off, every partner view is open and a banner on every page says so. Served only
   when the server listens on localhost and the request is not proxied
-  (:func:`geo.auth.demo_exposure`); otherwise the app refuses and says how to fix it.
+  (:func:`geo.auth.demo_exposure`); otherwise the app refuses and says how to fix it. A page
+  opened under another name than localhost (:func:`geo.auth.host_is_local`) gets only a short
+  refusal.
 - **Password**: a user of the users file signs in with the form. The session keeps the user
   name and a fingerprint of the password hash; every rerun looks the user up in the file
   again, so a removed user or a new password signs the session out at once and a changed
@@ -39,11 +41,18 @@ from geo.auth import User, Viewer
 from geo.errors import ValidationError
 from geo.views import JOINT
 
-__all__ = ["DEMO_BANNER", "Viewer", "current_viewer", "detection_viewers", "partner_options", "users_file", "viewer"]
+__all__ = ["DEMO_BANNER", "DEMO_HOST_REFUSED", "Viewer", "current_viewer", "detection_viewers", "partner_options", "users_file", "viewer"]
 
 DEMO_BANNER = (
     "Local demo mode: sign-in is off and every partner view is open. "
     "The app listens on localhost only."
+)
+
+#: Shown, and nothing else, when a demo-mode page was opened under another name than
+#: localhost (e.g. a web page that pointed its own name at 127.0.0.1: DNS rebinding).
+DEMO_HOST_REFUSED = (
+    "Refused: in local demo mode Limes answers only at localhost (or 127.0.0.1) on this "
+    "machine, not under another name."
 )
 
 # Session-state keys (server side; the browser cannot set them).
@@ -88,6 +97,9 @@ def current_viewer() -> Viewer:
                 "commander`), or serve this machine only (`streamlit run app.py "
                 "--server.address localhost`, as `make run` does)."
             )
+            st.stop()
+        if not auth.host_is_local(_headers()):
+            st.error(DEMO_HOST_REFUSED)
             st.stop()
         st.warning(DEMO_BANNER, icon="⚠️")
         current = Viewer.demo_viewer()

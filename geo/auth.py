@@ -67,6 +67,7 @@ __all__ = [
     "demo_exposure",
     "demo_mode",
     "hash_password",
+    "host_is_local",
     "load_users",
     "oidc_configured",
     "oidc_providers",
@@ -689,6 +690,39 @@ def demo_exposure(address: str | None, headers: Mapping[str, str] | None = None)
         if key.lower() in _PROXY_HEADERS:
             return f"the request came through a proxy ({key} header)"
     return None
+
+
+def host_is_local(headers: Mapping[str, str]) -> bool:
+    """True if the request's ``Host`` header names this machine: localhost or a loopback address.
+
+    Demo mode answers only such requests. A web page elsewhere can point a name of its own at
+    127.0.0.1 (DNS rebinding) and so reach a server that listens on localhost only; the browser
+    then sends that name, not localhost, as the ``Host`` of the page and of its websocket.
+    Any port is fine. No headers at all means no browser connection (a script, a test): there
+    is nothing to check. A connection without a ``Host`` header is refused.
+
+    Examples
+    --------
+    >>> [host_is_local({"Host": h}) for h in ("localhost:8501", "127.0.0.1", "[::1]:8501")]
+    [True, True, True]
+    >>> [host_is_local({"host": h}) for h in ("rebind.example:8501", "localhost.evil", "")]
+    [False, False, False]
+    >>> host_is_local({}), host_is_local({"User-Agent": "x"})
+    (True, False)
+    """
+    if not headers:
+        return True
+    host = next((v for k, v in headers.items() if k.lower() == "host"), "").strip().lower()
+    if host.startswith("["):  # an IPv6 literal: [::1] or [::1]:8501
+        name, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else (None if rest else "")
+    elif host.count(":") == 1:
+        name, _, port = host.partition(":")
+    else:
+        name, port = host, ""
+    if port is None or (port and not port.isdigit()):
+        return False
+    return bool(name) and _is_loopback(name)
 
 
 def _is_loopback(address: str) -> bool:

@@ -95,6 +95,17 @@ def test_demo_mode(tmp_path, users_file):
     assert auth.demo_mode(users_file)
 
 
+@pytest.mark.parametrize(("host", "local"), [
+    ("localhost", True), ("LOCALHOST:8501", True), ("127.0.0.1:8501", True), ("127.0.0.1", True),
+    ("[::1]:8501", True), ("[::1]", True),
+    ("rebind.example:8501", False), ("localhost.rebind.example", False),
+    ("127.0.0.1.nip.io:8501", False), ("localhost:85o1", False), ("[::1]x", False),
+    ("[::2]:8501", False), ("192.168.1.5:8501", False), ("", False),
+])
+def test_host_is_local(host, local):
+    assert auth.host_is_local({"Host": host, "Upgrade": "websocket"}) is local
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

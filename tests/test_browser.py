@@ -32,6 +32,7 @@ from PIL import Image
 
 from geo.scenario import load_scenario
 from layers.style import GAP, PARTNER_PALETTE, partner_colors
+from signin import DEMO_HOST_REFUSED
 
 pytestmark = pytest.mark.browser
 
@@ -225,7 +226,42 @@ def test_a_new_servers_first_visit_to_a_page_url_goes_through_the_app(
             page.goto(f"{url}/{path}", timeout=PAGE_TIMEOUT_MS)
             page.get_by_text(heading).first.wait_for(timeout=PAGE_TIMEOUT_MS)
             assert page.get_by_test_id("stException").count() == 0
-            assert page.get_by_text("Local demo mode").count() == 1  # app.py's banner
+            assert page.get_by_text("sign-in is off").count() == 1  # the demo banner  # app.py's banner
         finally:
             page.close()
         assert "Traceback" not in (tmp_path / "streamlit.log").read_text()
+
+
+#: A name of someone else's that points at this machine, as a DNS-rebinding page makes its own.
+REBIND_HOST = "rebind.example"
+
+
+def test_demo_mode_answers_only_at_localhost(server: Server, browser: sync_api.Browser) -> None:
+    # Chromium resolves REBIND_HOST to 127.0.0.1, as a rebinding DNS server would: the page and
+    # its websocket reach the demo server with "Host: rebind.example:PORT".
+    rebinding = browser.browser_type.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {REBIND_HOST} 127.0.0.1"],
+    )
+    port = server.url.rsplit(":", 1)[1]
+    try:
+        page = rebinding.new_page(viewport=VIEWPORT)
+        page.goto(f"http://{REBIND_HOST}:{port}", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text(DEMO_HOST_REFUSED).wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+        shown = page.get_by_test_id("stMain").inner_text()
+        assert shown.strip() == DEMO_HOST_REFUSED
+        for absent in ("stMetric", "stDeckGlJsonChart", "stSidebarNav", "stException"):
+            assert page.get_by_test_id(absent).count() == 0, absent
+        assert page.get_by_text("sign-in is off").count() == 0  # no demo banner
+        page.close()
+        for url in (server.url, server.url.replace("localhost", "127.0.0.1")):
+            page = rebinding.new_page(viewport=VIEWPORT)
+            page.goto(url, timeout=PAGE_TIMEOUT_MS)
+            page.get_by_test_id("stMetric").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert page.get_by_text("sign-in is off").count() == 1  # the demo banner
+            assert page.get_by_text(DEMO_HOST_REFUSED).count() == 0
+            page.close()
+    finally:
+        rebinding.close()
+    assert "Traceback" not in server.log.read_text(errors="replace")
