@@ -74,11 +74,17 @@ def _throttle() -> auth.Throttle:
     return auth.Throttle()
 
 
-def current_viewer() -> Viewer:
+def current_viewer(*, url_paths: Iterable[str] = ()) -> Viewer:
     """Who is looking in this rerun; shows the sign-in page and stops the run until known.
 
     Call it at the top of every rerun (``app.py`` does, before the pages run). In demo mode
     it shows the demo banner; signed in, the account and a sign-out button in the sidebar.
+
+    Parameters
+    ----------
+    url_paths
+        The URL paths of the app's pages (``st.Page(...).url_path``). The sign-in page, the
+        only page listed until someone signs in, answers at each of them too.
     """
     st.session_state.pop(_VIEWER, None)
     path = users_file()
@@ -106,7 +112,7 @@ def current_viewer() -> Viewer:
     else:
         user = _signed_in(users)
         if user is None:
-            _sign_in_page(path, users)  # stops the run
+            _sign_in_page(path, users, url_paths)  # stops the run
         _account_sidebar(user)
         current = Viewer.for_user(user)
     st.session_state[_VIEWER] = current
@@ -198,7 +204,25 @@ def _signed_in(users: Mapping[str, User]) -> User | None:
     return None
 
 
-def _sign_in_page(path: Path, users: Mapping[str, User]) -> NoReturn:
+def _sign_in_page(path: Path, users: Mapping[str, User], url_paths: Iterable[str]) -> NoReturn:
+    """Show the sign-in page as the app's only page, and stop the run.
+
+    It is the only page of the navigation, so no page of a user who signed out stays listed.
+    It also answers, unlisted, at the app's other URL paths: a bookmarked page shows the
+    sign-in page and, once signed in, that page (if the user may open it).
+    """
+
+    def sign_in() -> None:
+        _sign_in_form(path, users)
+
+    pages = [st.Page(sign_in, title="Sign in", default=True)]
+    pages += [st.Page(sign_in, title="Sign in", url_path=u, visibility="hidden")
+              for u in dict.fromkeys(url_paths) if u]
+    st.navigation(pages).run()
+    st.stop()
+
+
+def _sign_in_form(path: Path, users: Mapping[str, User]) -> None:
     st.title("Sign in to Limes")
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
@@ -220,7 +244,6 @@ def _sign_in_page(path: Path, users: Mapping[str, User]) -> NoReturn:
             submitted = st.form_submit_button("Sign in", key="signin_submit")
         if submitted:
             _attempt(path, name.strip(), password)
-    st.stop()
 
 
 def _attempt(path: Path, name: str, password: str) -> None:
