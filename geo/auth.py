@@ -455,6 +455,10 @@ def add_user(
 ) -> tuple[User, bool]:
     """Add a user, or change an existing user's partner, roles and password.
 
+    Changing an existing password user keeps their password hash, and so their open
+    sessions, when ``password`` is empty or None or is the current password; a new password
+    is hashed again and signs their sessions out.
+
     Parameters
     ----------
     users_file
@@ -466,7 +470,8 @@ def add_user(
         The user's partner and roles (``"analyst,commander"`` or a list).
     password
         The password (at least :data:`settings.PASSWORD_MIN_CHARS` characters); only its hash
-        is stored. Must be None for an OIDC user.
+        is stored. Empty or None keeps an existing password user's password. Must be None
+        for an OIDC user.
     oidc
         The user signs in through the OIDC provider and has no password.
 
@@ -486,16 +491,22 @@ def add_user(
             )
         if password is not None:
             raise ValidationError(f"user {name!r}: an OIDC user has no password")
-    else:
-        _check_new_password(name, password or "")
+    before = None if oidc else _password_hash(_read_raw(path), name)
+    if not oidc and (password or before is None):
+        _check_new_password(name, password or "")  # (an empty one keeps the current one)
     partner = _check_partner(partner)
     role_set = parse_roles(roles)
-    hashed = None if oidc else hash_password(password or "")  # slow: before the lock
+    hashed = None if oidc else _hash_to_store(password, before)  # slow: before the lock
     path.parent.mkdir(parents=True, exist_ok=True)
     with _changing(path):
         data = _read_raw(path)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         old = data["users"].get(name)
+        current = None if oidc else _password_hash(data, name)
+        if current != before:  # another `users add` or `remove` changed the user meanwhile
+            if current is None:
+                _check_new_password(name, password or "")
+            hashed = _hash_to_store(password, current)
         entry: dict[str, Any] = {
             "partner": partner,
             "roles": [r for r in settings.ROLES if r in role_set],
@@ -511,6 +522,26 @@ def add_user(
         data["version"] = FILE_VERSION
         _write_raw(path, data)
     return _user_from_entry(path, name, entry), old is None
+
+
+def _password_hash(data: Mapping[str, Any], name: str) -> str | None:
+    """The stored password hash of ``name`` in a read users file (None: no password user)."""
+    entry = data["users"].get(name)
+    if not isinstance(entry, dict) or entry.get("oidc"):
+        return None
+    found = entry.get("password")
+    return found if isinstance(found, str) else None
+
+
+def _hash_to_store(password: str | None, current: str | None) -> str:
+    """The hash to store: ``current`` for no password or the current one, else a new hash.
+
+    Keeping the hash keeps the user's sessions (:attr:`User.stamp`): changing a user's
+    partner or roles does not sign them out.
+    """
+    if current is not None and (not password or check_password(password, current)):
+        return current
+    return hash_password(password or "")
 
 
 def remove_user(users_file: Path | str, name: str) -> None:
@@ -993,10 +1024,11 @@ def authenticate(
 # ---- command line --------------------------------------------------------------------------
 
 
-def _read_password(args: Any) -> str:
+def _read_password(args: Any, *, has_one: bool) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(f"Password for {args.name}: ")
+    keep = " (Enter keeps the current one)" if has_one else ""
+    first = getpass.getpass(f"Password for {args.name}{keep}: ")
     again = getpass.getpass("Repeat the password: ")
     if not hmac.compare_digest(first.encode("utf-8"), again.encode("utf-8")):
         raise ValidationError(f"password for {args.name!r}: the two entries differ. Try again.")
@@ -1028,7 +1060,8 @@ def run_cli(args: Any) -> dict[str, Any]:
         parse_roles(args.roles)
         _check_partner(args.partner)
         _check_name(args.name.strip())
-        password = None if oidc else _read_password(args)
+        has_one = _password_hash(_read_raw(path), args.name.strip()) is not None
+        password = None if oidc else _read_password(args, has_one=has_one)
         user, created = add_user(
             path, args.name, partner=args.partner, roles=args.roles, password=password, oidc=oidc
         )

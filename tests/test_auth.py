@@ -141,6 +141,42 @@ def _add_users_in_step(users_file: str, worker: int, barrier, rounds: int) -> No
                       password=PASSWORD)
 
 
+@pytest.mark.parametrize("password", [PASSWORD, "", None], ids=["same", "empty", "none"])
+def test_a_role_change_keeps_the_password_hash(users_file, password):
+    stored = json.loads(users_file.read_text())["users"]["alice"]["password"]
+    user, created = auth.add_user(users_file, "alice", partner="POL", roles="briefer",
+                                  password=password)
+    assert not created
+    assert (user.partner, user.roles) == ("POL", frozenset({"briefer"}))
+    assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
+    assert auth.verify(users_file, "alice", PASSWORD) is not None
+
+
+def test_a_new_password_is_hashed_again(users_file):
+    before = auth.load_users(users_file)["alice"]
+    auth.add_user(users_file, "alice", partner="LTU", roles="commander",
+                  password=PASSWORD + " again")
+    after = auth.load_users(users_file)["alice"]
+    assert after.stamp != before.stamp
+    assert auth.verify(users_file, "alice", PASSWORD) is None
+    assert auth.verify(users_file, "alice", PASSWORD + " again") is not None
+
+
+def test_cli_empty_password_keeps_an_existing_users_password(users_file):
+    stored = json.loads(users_file.read_text())["users"]["alice"]["password"]
+    proc = geo_users("add", "alice", "--partner", "LTU", "--roles", "commander",
+                     "--password-stdin", "--users-file", str(users_file), stdin="\n")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["user"]["roles"] == ["commander"]
+    assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
+    # An OIDC user has no password to keep: an empty one is refused.
+    auth.add_user(users_file, "bob@example.org", partner="POL", roles="commander", oidc=True)
+    proc = geo_users("add", "bob@example.org", "--partner", "POL", "--roles", "commander",
+                     "--password-stdin", "--users-file", str(users_file), stdin="\n")
+    assert proc.returncode == 2
+    assert "empty" in proc.stderr
+
+
 def test_users_added_at_the_same_time_are_all_kept(tmp_path):
     # Each add reads the file, adds its user and writes it again: without the lock, two
     # adds at once write what each read, and one user is lost.
@@ -569,14 +605,19 @@ def test_users_file_requires_sign_in(app, tmp_path):
     at.run()
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
     assert at.selectbox(key="partner").options == ["Joint view", "POL"]
-    # ...and a new password (`users add` always sets one) signs other sessions out.
-    auth.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD)
+    # ...so does a role change with `users add` (the password hash is kept)...
+    auth.add_user(path, "alice", partner="POL", roles="analyst", password=PASSWORD)
+    auth.add_user(path, "alice", partner="POL", roles="commander", password=None)
+    at.run()
+    assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
+    # ...and a new password signs other sessions out.
+    auth.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD + "!")
     at.run()
     assert at.title[0].value == "Sign in to Limes"
     assert "password changed" in at.info[0].value
     assert "VIEWER" not in page_text(at)
 
-    at = sign_in(at, "alice", PASSWORD)
+    at = sign_in(at, "alice", PASSWORD + "!")
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
 
 
