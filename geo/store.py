@@ -999,6 +999,8 @@ def _prepare_rows(detections: gpd.GeoDataFrame | Mapping[str, Any], source: str,
                 source, "unusable detection", row=int(src_row[i]), field=fld, expected=what,
                 got=got, fix="Load the file with geo.io.read_detections"))
 
+    # Before the store is opened: a refused upload creates no store.
+    _check_days(times.array.asi8, source)
     columns: dict[str, np.ndarray | pd.Series] = {
         "time_us": times.array.asi8, "lon": lon, "lat": lat, "src_row": src_row,
     }
@@ -1120,8 +1122,8 @@ def _subset(rows: _Rows, keep: np.ndarray) -> _Rows:
                  notes=rows.notes, bounds=rows.bounds)
 
 
-def _day_order(time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """UTC day of each row and the order rows are written in: by day, then in file order."""
+def _check_days(time_us: np.ndarray, source: str) -> None:
+    """Refuse times on days the row ids cannot number (see ``_DAY_SHIFT``)."""
     day = time_us // _DAY_US
     for bad, what in ((day < _MIN_DAY, "earliest"), (day > _MAX_DAY, "latest")):
         if bad.any():
@@ -1130,6 +1132,14 @@ def _day_order(time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray
                 source, f"a time outside what the store keeps ({what} row shown)",
                 expected="a time between about 900 BC and AD 4800",
                 got=str(np.datetime64(int(time_us[i]), "us")), fix="Check the time column"))
+
+
+def _day_order(time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """UTC day of each row and the order rows are written in: by day, then in file order.
+
+    The days were checked by :func:`_check_days` (in :func:`_prepare_rows`).
+    """
+    day = time_us // _DAY_US
     if len(day) < 2 or (np.diff(day) >= 0).all():
         return day, np.arange(len(day))
     # stable: file order within a day (radix sort when the days span < 2**15)

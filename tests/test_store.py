@@ -1466,17 +1466,26 @@ def test_cli_refuses_bad_markings_and_partners(db: Path, args: list[str], messag
     assert proc.stderr.startswith("error: ")
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert not db.exists() or counts(db)[0] == 0
+    assert not db.parent.exists()  # nothing created: no store, no folder
 
 
-def test_cli_refuses_a_whole_file_with_exit_2(db: Path, tmp_path: Path) -> None:
-    no_time = tmp_path / "no-time.csv"
-    no_time.write_text("detection_id,lat,lon\nD1,54.5,25.0\n", encoding="utf-8")
-    proc = run_cli("ingest", str(no_time), "--store", str(db), "--partner", "LTU")
+@pytest.mark.parametrize(("content", "message"), [
+    ("detection_id,lat,lon\nD1,54.5,25.0\n", "no time column"),
+    ("time,detection_id,lat,lon\n9999-01-01T00:00:00Z,D1,54.5,25.0\n",
+     "a time outside what the store keeps"),
+    ("time,detection_id,lat,lon\n2026-11-01T00:00:00Z,D1,54.5,25.0\n"
+     "4900-06-01T00:00:00Z,D2,54.5,25.0\n", "a time outside what the store keeps"),
+], ids=["no-time-column", "year-9999", "one-row-after-4800"])
+def test_cli_refuses_a_whole_file_with_exit_2(db: Path, tmp_path: Path, content: str,
+                                              message: str) -> None:
+    refused = tmp_path / "refused.csv"
+    refused.write_text(content, encoding="utf-8")
+    proc = run_cli("ingest", str(refused), "--store", str(db), "--partner", "LTU")
     assert proc.returncode == 2
-    assert "no time column" in proc.stderr
+    assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+    assert not db.parent.exists()  # a refused upload creates nothing: no store, no folder
     proc = run_cli("ingest", str(tmp_path / "missing.csv"), "--store", str(db), "--partner", "LTU")
     assert proc.returncode == 2
     assert "no such file" in proc.stderr
