@@ -10,14 +10,16 @@ import signin
 
 st.set_page_config(page_title="Limes — border coverage", layout="wide")
 
-# Who is looking, checked on the server on every rerun: the demo banner (no users file), or
-# the sign-in page until signed in (the run stops there).
-viewer = signin.current_viewer()
+# The pages, and the role each needs (None: every user).
+PAGES = [
+    (None, st.Page("app_pages/map.py", title="Map", default=True)),
+    ("analyst", st.Page("app_pages/upload.py", title="Upload")),
+    ("briefer", st.Page("app_pages/export.py", title="Export")),
+]
 
-pages = [st.Page("app_pages/map.py", title="Map", default=True)]
-if viewer.can("analyst"):
-    pages.append(st.Page("app_pages/upload.py", title="Upload"))
-if viewer.can("briefer"):
-    pages.append(st.Page("app_pages/export.py", title="Export"))
-page = st.navigation(pages)
+# Who is looking, checked on the server on every rerun: the demo banner (no users file), or
+# the sign-in page, the only page listed until signed in (the run stops there).
+viewer = signin.current_viewer(url_paths=[p.url_path for _, p in PAGES])
+
+page = st.navigation([p for role, p in PAGES if role is None or viewer.can(role)])
 page.run()

@@ -12,7 +12,9 @@ Three ways in:
 - **Local demo mode**: no users file, or one listing nobody (:func:`geo.auth.demo_mode`).
   Sign-in is off, every partner view is open and a banner on every page says so. Served only
   when the server listens on localhost and the request is not proxied
-  (:func:`geo.auth.demo_exposure`); otherwise the app refuses and says how to fix it.
+  (:func:`geo.auth.demo_exposure`); otherwise the app refuses and says how to fix it. A page
+  opened under another name than localhost (:func:`geo.auth.host_is_local`) gets only a short
+  refusal.
 - **Password**: a user of the users file signs in with the form. The session keeps the user
   name and a fingerprint of the password hash; every rerun looks the user up in the file
   again, so a removed user or a new password signs the session out at once and a changed
@@ -39,11 +41,18 @@ from geo.auth import User, Viewer
 from geo.errors import ValidationError
 from geo.views import JOINT
 
-__all__ = ["DEMO_BANNER", "Viewer", "current_viewer", "detection_viewers", "partner_options", "users_file", "viewer"]
+__all__ = ["DEMO_BANNER", "DEMO_HOST_REFUSED", "Viewer", "current_viewer", "detection_viewers", "partner_options", "users_file", "viewer"]
 
 DEMO_BANNER = (
     "Local demo mode: sign-in is off and every partner view is open. "
     "The app listens on localhost only."
+)
+
+#: Shown, and nothing else, when a demo-mode page was opened under another name than
+#: localhost (e.g. a web page that pointed its own name at 127.0.0.1: DNS rebinding).
+DEMO_HOST_REFUSED = (
+    "Refused: in local demo mode Limes answers only at localhost (or 127.0.0.1) on this "
+    "machine, not under another name."
 )
 
 # Session-state keys (server side; the browser cannot set them).
@@ -61,15 +70,21 @@ def users_file() -> Path:
 
 @st.cache_resource
 def _throttle() -> auth.Throttle:
-    """Failed sign-ins of the whole server, per browser session and per user name."""
+    """Failed sign-ins of the whole server, per browser session, user name and address."""
     return auth.Throttle()
 
 
-def current_viewer() -> Viewer:
+def current_viewer(*, url_paths: Iterable[str] = ()) -> Viewer:
     """Who is looking in this rerun; shows the sign-in page and stops the run until known.
 
     Call it at the top of every rerun (``app.py`` does, before the pages run). In demo mode
     it shows the demo banner; signed in, the account and a sign-out button in the sidebar.
+
+    Parameters
+    ----------
+    url_paths
+        The URL paths of the app's pages (``st.Page(...).url_path``). The sign-in page, the
+        only page listed until someone signs in, answers at each of them too.
     """
     st.session_state.pop(_VIEWER, None)
     path = users_file()
@@ -89,12 +104,15 @@ def current_viewer() -> Viewer:
                 "--server.address localhost`, as `make run` does)."
             )
             st.stop()
+        if not auth.host_is_local(_headers()):
+            st.error(DEMO_HOST_REFUSED)
+            st.stop()
         st.warning(DEMO_BANNER, icon="⚠️")
         current = Viewer.demo_viewer()
     else:
         user = _signed_in(users)
         if user is None:
-            _sign_in_page(path, users)  # stops the run
+            _sign_in_page(path, users, url_paths)  # stops the run
         _account_sidebar(user)
         current = Viewer.for_user(user)
     st.session_state[_VIEWER] = current
@@ -143,6 +161,19 @@ def _headers() -> Mapping[str, str]:
         return {}
 
 
+def _client_address() -> str | None:
+    """The client's IP address; None on this machine (or with no browser connection).
+
+    The address of the connection's peer or, when that peer is a trusted proxy, the nearest
+    address in its ``X-Forwarded-For`` that is not one (uvicorn trusts the proxies listed in
+    ``$FORWARDED_ALLOW_IPS``, by default 127.0.0.1 and ::1).
+    """
+    try:
+        return st.context.ip_address
+    except (AttributeError, RuntimeError):  # no browser connection (scripts, AppTest)
+        return None
+
+
 def _secrets() -> Mapping[str, Any]:
     """``st.secrets``, or nothing when no secrets file exists (reading it would raise)."""
     return st.secrets if st.secrets.load_if_toml_exists() else {}
@@ -173,7 +204,25 @@ def _signed_in(users: Mapping[str, User]) -> User | None:
     return None
 
 
-def _sign_in_page(path: Path, users: Mapping[str, User]) -> NoReturn:
+def _sign_in_page(path: Path, users: Mapping[str, User], url_paths: Iterable[str]) -> NoReturn:
+    """Show the sign-in page as the app's only page, and stop the run.
+
+    It is the only page of the navigation, so no page of a user who signed out stays listed.
+    It also answers, unlisted, at the app's other URL paths: a bookmarked page shows the
+    sign-in page and, once signed in, that page (if the user may open it).
+    """
+
+    def sign_in() -> None:
+        _sign_in_form(path, users)
+
+    pages = [st.Page(sign_in, title="Sign in", default=True)]
+    pages += [st.Page(sign_in, title="Sign in", url_path=u, visibility="hidden")
+              for u in dict.fromkeys(url_paths) if u]
+    st.navigation(pages).run()
+    st.stop()
+
+
+def _sign_in_form(path: Path, users: Mapping[str, User]) -> None:
     st.title("Sign in to Limes")
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
@@ -195,30 +244,24 @@ def _sign_in_page(path: Path, users: Mapping[str, User]) -> NoReturn:
             submitted = st.form_submit_button("Sign in", key="signin_submit")
         if submitted:
             _attempt(path, name.strip(), password)
-    st.stop()
 
 
 def _attempt(path: Path, name: str, password: str) -> None:
     """Check a password sign-in; on success start the session and rerun."""
-    throttle = _throttle()
-    session_key = "session:" + st.session_state.setdefault(_SESSION_ID, secrets.token_hex(16))
-    name_key = f"user:{path.resolve()}:{name}"
-    wait = max(throttle.wait_s(session_key), throttle.wait_s(name_key))
-    if wait > 0:
-        st.error(f"Too many failed sign-ins. Try again in {math.ceil(wait)} s.")
-        return
+    session = st.session_state.setdefault(_SESSION_ID, secrets.token_hex(16))
     try:
-        user = auth.verify(path, name, password)
+        result = auth.authenticate(path, name, password, throttle=_throttle(),
+                                   session=session, address=_client_address())
     except ValidationError as exc:
         st.error(f"Sign-in is unavailable: {exc}")
         return
+    if result.wait_s > 0:
+        st.error(f"Too many failed sign-ins. Try again in {math.ceil(result.wait_s)} s.")
+        return
+    user = result.user
     if user is None:
-        throttle.failure(session_key)
-        throttle.failure(name_key)
         st.error("Wrong user name or password.")
         return
-    throttle.success(session_key)
-    throttle.success(name_key)
     _clear_session()
     st.session_state[_USER] = user.name
     st.session_state[_STAMP] = user.stamp

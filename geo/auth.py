@@ -56,15 +56,18 @@ from geo import settings
 from geo.errors import ValidationError
 
 __all__ = [
+    "SignIn",
     "Throttle",
     "User",
     "Viewer",
     "add_user",
+    "authenticate",
     "check_password",
     "default_users_file",
     "demo_exposure",
     "demo_mode",
     "hash_password",
+    "host_is_local",
     "load_users",
     "oidc_configured",
     "oidc_providers",
@@ -452,6 +455,10 @@ def add_user(
 ) -> tuple[User, bool]:
     """Add a user, or change an existing user's partner, roles and password.
 
+    Changing an existing password user keeps their password hash, and so their open
+    sessions, when ``password`` is empty or None or is the current password; a new password
+    is hashed again and signs their sessions out.
+
     Parameters
     ----------
     users_file
@@ -463,7 +470,8 @@ def add_user(
         The user's partner and roles (``"analyst,commander"`` or a list).
     password
         The password (at least :data:`settings.PASSWORD_MIN_CHARS` characters); only its hash
-        is stored. Must be None for an OIDC user.
+        is stored. Empty or None keeps an existing password user's password. Must be None
+        for an OIDC user.
     oidc
         The user signs in through the OIDC provider and has no password.
 
@@ -483,16 +491,22 @@ def add_user(
             )
         if password is not None:
             raise ValidationError(f"user {name!r}: an OIDC user has no password")
-    else:
-        _check_new_password(name, password or "")
+    before = None if oidc else _password_hash(_read_raw(path), name)
+    if not oidc and (password or before is None):
+        _check_new_password(name, password or "")  # (an empty one keeps the current one)
     partner = _check_partner(partner)
     role_set = parse_roles(roles)
-    hashed = None if oidc else hash_password(password or "")  # slow: before the lock
+    hashed = None if oidc else _hash_to_store(password, before)  # slow: before the lock
     path.parent.mkdir(parents=True, exist_ok=True)
     with _changing(path):
         data = _read_raw(path)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         old = data["users"].get(name)
+        current = None if oidc else _password_hash(data, name)
+        if current != before:  # another `users add` or `remove` changed the user meanwhile
+            if current is None:
+                _check_new_password(name, password or "")
+            hashed = _hash_to_store(password, current)
         entry: dict[str, Any] = {
             "partner": partner,
             "roles": [r for r in settings.ROLES if r in role_set],
@@ -508,6 +522,26 @@ def add_user(
         data["version"] = FILE_VERSION
         _write_raw(path, data)
     return _user_from_entry(path, name, entry), old is None
+
+
+def _password_hash(data: Mapping[str, Any], name: str) -> str | None:
+    """The stored password hash of ``name`` in a read users file (None: no password user)."""
+    entry = data["users"].get(name)
+    if not isinstance(entry, dict) or entry.get("oidc"):
+        return None
+    found = entry.get("password")
+    return found if isinstance(found, str) else None
+
+
+def _hash_to_store(password: str | None, current: str | None) -> str:
+    """The hash to store: ``current`` for no password or the current one, else a new hash.
+
+    Keeping the hash keeps the user's sessions (:attr:`User.stamp`): changing a user's
+    partner or roles does not sign them out.
+    """
+    if current is not None and (not password or check_password(password, current)):
+        return current
+    return hash_password(password or "")
 
 
 def remove_user(users_file: Path | str, name: str) -> None:
@@ -689,6 +723,39 @@ def demo_exposure(address: str | None, headers: Mapping[str, str] | None = None)
     return None
 
 
+def host_is_local(headers: Mapping[str, str]) -> bool:
+    """True if the request's ``Host`` header names this machine: localhost or a loopback address.
+
+    Demo mode answers only such requests. A web page elsewhere can point a name of its own at
+    127.0.0.1 (DNS rebinding) and so reach a server that listens on localhost only; the browser
+    then sends that name, not localhost, as the ``Host`` of the page and of its websocket.
+    Any port is fine. No headers at all means no browser connection (a script, a test): there
+    is nothing to check. A connection without a ``Host`` header is refused.
+
+    Examples
+    --------
+    >>> [host_is_local({"Host": h}) for h in ("localhost:8501", "127.0.0.1", "[::1]:8501")]
+    [True, True, True]
+    >>> [host_is_local({"host": h}) for h in ("rebind.example:8501", "localhost.evil", "")]
+    [False, False, False]
+    >>> host_is_local({}), host_is_local({"User-Agent": "x"})
+    (True, False)
+    """
+    if not headers:
+        return True
+    host = next((v for k, v in headers.items() if k.lower() == "host"), "").strip().lower()
+    if host.startswith("["):  # an IPv6 literal: [::1] or [::1]:8501
+        name, _, rest = host[1:].partition("]")
+        port = rest.removeprefix(":") if rest.startswith(":") else (None if rest else "")
+    elif host.count(":") == 1:
+        name, _, port = host.partition(":")
+    else:
+        name, port = host, ""
+    if port is None or (port and not port.isdigit()):
+        return False
+    return bool(name) and _is_loopback(name)
+
+
 def _is_loopback(address: str) -> bool:
     if address.lower() == "localhost":
         return True
@@ -704,17 +771,35 @@ def _is_loopback(address: str) -> bool:
 class Throttle:
     """Counts failed sign-ins per key and says how long the next attempt must wait.
 
-    After ``max_failures`` failures in a row the key waits ``lockout_s``, doubling with each
-    further failure up to ``max_lockout_s``, counted from the last failure. A success resets
-    the key. Thread-safe; at most ``max_keys`` keys are kept (oldest dropped first).
+    An attempt is counted as a failure *before* its password is checked: :meth:`attempt`
+    reserves a slot in each of its keys under the lock, and a success then clears the key
+    (:meth:`success`) or gives the one slot back (:meth:`refund`). Attempts made at the same
+    time therefore share one budget: with ``max_failures`` N, at most N of them are checked
+    (and after a lock-out has run out, one), however many arrive at once; the others are
+    refused unchecked. (Checking the wait before the slow password hash and recording the
+    failure after it let ten parallel attempts through.)
+
+    After N failures in a row a key waits ``lockout_s``, doubling with each further failure up
+    to ``max_lockout_s``, counted from the last failure. Thread-safe.
+
+    At most ``max_keys`` keys are kept. A new key that finds the table full pushes out the
+    oldest records that lock nobody (their wait is over, or they are below their limit).
+    Locked records are never dropped, since otherwise anyone could unlock a user by failing
+    under ``max_keys`` fresh names. When every record is locked, attempts that need a new key
+    are refused until the first lock runs out: a flood of locked keys (each costs its sender
+    several slow password checks, and one address only
+    :data:`geo.settings.SIGNIN_MAX_FAILURES_PER_ADDRESS` failures in a row) can keep new
+    sessions out for a while, but it never lets anyone in.
 
     Examples
     --------
     >>> now = [0.0]
     >>> t = Throttle(max_failures=2, lockout_s=10, clock=lambda: now[0])
-    >>> t.failure("alice"); t.wait_s("alice")
-    0.0
-    >>> t.failure("alice"); t.wait_s("alice")
+    >>> t.attempt(["alice"]), t.wait_s("alice")  # granted: counted as a failure already
+    (0.0, 0.0)
+    >>> t.attempt(["alice"]), t.wait_s("alice")  # the second failure locks the key
+    (0.0, 10.0)
+    >>> t.attempt(["alice"])  # refused unchecked (and not counted)
     10.0
     >>> now[0] = 4.0; t.wait_s("alice")
     6.0
@@ -728,7 +813,7 @@ class Throttle:
         max_failures: int = settings.SIGNIN_MAX_FAILURES,
         lockout_s: float = settings.SIGNIN_LOCKOUT_S,
         max_lockout_s: float = settings.SIGNIN_MAX_LOCKOUT_S,
-        max_keys: int = 10_000,
+        max_keys: int = settings.SIGNIN_MAX_RECORDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_failures = max_failures
@@ -737,38 +822,213 @@ class Throttle:
         self.max_keys = max_keys
         self._clock = clock
         self._lock = threading.Lock()
-        self._failures: dict[str, tuple[int, float]] = {}  # key -> (count, last failure)
+        # key -> (failures in a row, time of the last, the key's max_failures); oldest first
+        self._records: dict[str, tuple[int, float, int]] = {}
+
+    def __len__(self) -> int:
+        """Number of keys with a record."""
+        with self._lock:
+            return len(self._records)
+
+    def _lock_s(self, count: int, limit: int) -> float:
+        """How long ``count`` failures in a row lock a key of ``limit`` (0 below it)."""
+        if count < limit:
+            return 0.0
+        return min(self.lockout_s * 2 ** (count - limit), self.max_lockout_s)
+
+    def _wait(self, record: tuple[int, float, int], now: float) -> float:
+        count, last, limit = record
+        return max(0.0, last + self._lock_s(count, limit) - now)
 
     def wait_s(self, key: str) -> float:
         """Seconds before ``key`` may try again (0 if now)."""
         with self._lock:
-            count, last = self._failures.get(key, (0, 0.0))
-        if count < self.max_failures:
-            return 0.0
-        lock = min(self.lockout_s * 2 ** (count - self.max_failures), self.max_lockout_s)
-        return max(0.0, last + lock - self._clock())
+            record = self._records.get(key)
+            return 0.0 if record is None else self._wait(record, self._clock())
 
-    def failure(self, key: str) -> None:
-        """Record a failed attempt for ``key``."""
+    def attempt(self, keys: Iterable[str] | Mapping[str, int]) -> float:
+        """Reserve a slot for one sign-in attempt in every key, or say how long to wait.
+
+        Parameters
+        ----------
+        keys
+            The keys the attempt counts against (e.g. its session, user name and address),
+            or a mapping of each key to its own ``max_failures`` (else :attr:`max_failures`).
+            A key's limit is the one it was first recorded with.
+
+        Returns
+        -------
+        float
+            0.0 when the attempt may go ahead: it is now recorded as a failure in every key,
+            until :meth:`success` or :meth:`refund`. Otherwise the seconds to wait (at least
+            one key is locked, or the table is full of locks); nothing is recorded then.
+        """
+        limits = (dict(keys) if isinstance(keys, Mapping)
+                  else dict.fromkeys(keys, self.max_failures))
         with self._lock:
-            count, _ = self._failures.pop(key, (0, 0.0))
-            self._failures[key] = (count + 1, self._clock())
-            while len(self._failures) > self.max_keys:
-                del self._failures[next(iter(self._failures))]
+            now = self._clock()
+            waits = [self._wait(self._records[k], now) for k in limits if k in self._records]
+            wait = max(waits, default=0.0)
+            if wait > 0:
+                return wait
+            if not self._make_room(sum(k not in self._records for k in limits), limits, now):
+                return max(min(self._wait(r, now) for r in self._records.values()), 1.0)
+            for key, limit in limits.items():
+                count, _, limit = self._records.pop(key, (0, 0.0, limit))
+                self._records[key] = (count + 1, now, limit)
+            return 0.0
+
+    def _make_room(self, new: int, keep: Mapping[str, int], now: float) -> bool:
+        """Drop the oldest unlocked records (not in ``keep``) until ``new`` keys fit."""
+        excess = len(self._records) + new - self.max_keys
+        if excess <= 0:
+            return True
+        victims = []
+        for key, record in self._records.items():  # oldest first
+            if key not in keep and self._wait(record, now) == 0:
+                victims.append(key)
+                if len(victims) == excess:
+                    break
+        else:
+            return False  # every record that could go is a lock: keep them all
+        for key in victims:
+            del self._records[key]
+        return True
 
     def success(self, key: str) -> None:
-        """Forget the failures of ``key``."""
+        """Forget the failures of ``key`` (its reserved slot included)."""
         with self._lock:
-            self._failures.pop(key, None)
+            self._records.pop(key, None)
+
+    def refund(self, key: str) -> None:
+        """Give back the slot :meth:`attempt` reserved in ``key``; earlier failures stay.
+
+        For a key whose lock had run out when the slot was reserved, the lock stays run out.
+        """
+        with self._lock:
+            record = self._records.get(key)
+            if record is None:
+                return
+            count, last, limit = record
+            if count <= 1:
+                del self._records[key]
+                return
+            # While count >= limit only one attempt at a time is granted (each locks the
+            # key), so this slot is the only one outstanding: the key was free before it.
+            if count - 1 >= limit:
+                last = min(last, self._clock() - self._lock_s(count - 1, limit))
+            self._records[key] = (count - 1, last, limit)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of :func:`authenticate`.
+
+    Attributes
+    ----------
+    user
+        The user, when name and password matched; else None.
+    wait_s
+        Seconds to wait when the attempt was refused unchecked (too many failures); else 0.
+    """
+
+    user: User | None
+    wait_s: float = 0.0
+
+
+def authenticate(
+    users_file: Path | str,
+    name: str,
+    password: str,
+    *,
+    throttle: Throttle,
+    session: str,
+    address: str | None,
+    max_failures_per_address: int | None = settings.SIGNIN_MAX_FAILURES_PER_ADDRESS,
+) -> SignIn:
+    """Check a password sign-in against the users file, throttled.
+
+    The attempt counts against its browser session, the user name and (unless
+    ``max_failures_per_address`` is None) the client address. It reserves its slot in each
+    before the slow password check (:meth:`Throttle.attempt`), so parallel attempts share one
+    budget. A success clears the session's and the name's failures and gives back the
+    address's slot (the address's other failures stay: signing in to one's own account does
+    not reset the budget for guessing others').
+
+    Parameters
+    ----------
+    users_file
+        The users file.
+    name, password
+        What the user typed.
+    throttle
+        The server's :class:`Throttle` (one for every session); its ``max_failures`` applies
+        to the session and the user name.
+    session
+        A random id of the browser session.
+    address
+        The client's IP address; None for a client on this machine.
+    max_failures_per_address
+        Failures in a row before an address must wait.
+
+    Returns
+    -------
+    SignIn
+
+    Raises
+    ------
+    ValidationError
+        The users file is malformed (the reserved slots are given back).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = Path(tmp) / "users.json"
+    ...     _ = add_user(path, "alice", partner="LTU", roles="commander",
+    ...                  password="correct horse battery")
+    ...     t = Throttle(max_failures=1)
+    ...     wrong = authenticate(path, "alice", "wrong password", throttle=t, session="s1",
+    ...                          address="203.0.113.7")
+    ...     right = authenticate(path, "alice", "correct horse battery", throttle=t,
+    ...                          session="s2", address="203.0.113.8")
+    >>> wrong.user, wrong.wait_s
+    (None, 0.0)
+    >>> right.user, right.wait_s > 0  # refused unchecked: the name is locked
+    (None, True)
+    """
+    where = Path(users_file).resolve()
+    # The name typed may be anything, of any length: the key holds its digest.
+    typed = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+    limit = throttle.max_failures
+    clear = {f"session:{session}": limit, f"user:{where}:{typed}": limit}
+    refund = ({f"address:{where}:{address or 'local'}": max_failures_per_address}
+              if max_failures_per_address is not None else {})
+    wait = throttle.attempt(clear | refund)
+    if wait > 0:
+        return SignIn(None, wait)
+    try:
+        user = verify(users_file, name, password)
+    except ValidationError:  # the file, not the password: nothing was checked
+        for key in (*clear, *refund):
+            throttle.refund(key)
+        raise
+    if user is not None:
+        for key in clear:
+            throttle.success(key)
+        for key in refund:
+            throttle.refund(key)
+    return SignIn(user)
 
 
 # ---- command line --------------------------------------------------------------------------
 
 
-def _read_password(args: Any) -> str:
+def _read_password(args: Any, *, has_one: bool) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(f"Password for {args.name}: ")
+    keep = " (Enter keeps the current one)" if has_one else ""
+    first = getpass.getpass(f"Password for {args.name}{keep}: ")
     again = getpass.getpass("Repeat the password: ")
     if not hmac.compare_digest(first.encode("utf-8"), again.encode("utf-8")):
         raise ValidationError(f"password for {args.name!r}: the two entries differ. Try again.")
@@ -800,7 +1060,8 @@ def run_cli(args: Any) -> dict[str, Any]:
         parse_roles(args.roles)
         _check_partner(args.partner)
         _check_name(args.name.strip())
-        password = None if oidc else _read_password(args)
+        has_one = _password_hash(_read_raw(path), args.name.strip()) is not None
+        password = None if oidc else _read_password(args, has_one=has_one)
         user, created = add_user(
             path, args.name, partner=args.partner, roles=args.roles, password=password, oidc=oidc
         )

@@ -182,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     ua.add_argument("--roles", required=True,
                     help=f"comma-separated roles from {', '.join(settings.ROLES)}")
     ua.add_argument("--password-stdin", action="store_true",
-                    help="read the password from standard input (for scripts)")
+                    help="read the password from standard input (for scripts); an empty line "
+                    "keeps an existing user's password")
     ua.add_argument("--oidc", action="store_true",
                     help="the user signs in through the OIDC provider: NAME is their e-mail; "
                     "no password is stored")

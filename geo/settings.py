@@ -113,6 +113,14 @@ SIGNIN_MAX_FAILURES: Final[int] = 5
 SIGNIN_LOCKOUT_S: Final[float] = 30.0
 #: ...up to this wait (s).
 SIGNIN_MAX_LOCKOUT_S: Final[float] = 900.0
+#: Failed sign-ins in a row from one client address (whatever the user names) before that
+#: address waits as above; ``None`` turns the per-address limit off. Higher than
+#: :data:`SIGNIN_MAX_FAILURES`: several people may share an address (an office behind NAT,
+#: everyone on this machine).
+SIGNIN_MAX_FAILURES_PER_ADDRESS: Final[int | None] = 20
+#: Records of failed sign-ins kept in memory (per session, user name and address). When it is
+#: full the oldest records that do not lock anyone are dropped; locks are never dropped.
+SIGNIN_MAX_RECORDS: Final[int] = 10_000
 
 #: A zip or KMZ with more entries than this is refused before any entry is read.
 MAX_ZIP_ENTRIES: Final[int] = 10_000

@@ -654,7 +654,7 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
     if exists and path.is_dir():
         raise ValidationError(_not_a_store(path, "a directory"))
     if not exists:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
     conn = _connect(path, busy_timeout_s=timeout)
     try:
         _prepare(conn, path)
@@ -662,6 +662,29 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
         conn.close()
         raise
     return conn
+
+
+def _create_private(path: Path) -> None:
+    """Create the store's empty file (and its folder), readable by its owner only (0600).
+
+    Whatever the umask: the mode is set again after the file is made. SQLite gives the
+    ``-wal`` and ``-shm`` files it makes next to the store the store's own mode. A file
+    another process created meanwhile is left as it is.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) and path.is_file():
+            return  # another upload created it first
+        raise ValidationError(describe(
+            str(path), "cannot create the store", expected="a file name in a folder Limes may "
+            "write to", got=exc.strerror or str(exc), fix="Check --store and the permissions")
+        ) from exc
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _prepare(conn: Connection, path: Path) -> None:
@@ -976,6 +999,8 @@ def _prepare_rows(detections: gpd.GeoDataFrame | Mapping[str, Any], source: str,
                 source, "unusable detection", row=int(src_row[i]), field=fld, expected=what,
                 got=got, fix="Load the file with geo.io.read_detections"))
 
+    # Before the store is opened: a refused upload creates no store.
+    _check_days(times.array.asi8, source)
     columns: dict[str, np.ndarray | pd.Series] = {
         "time_us": times.array.asi8, "lon": lon, "lat": lat, "src_row": src_row,
     }
@@ -1097,8 +1122,8 @@ def _subset(rows: _Rows, keep: np.ndarray) -> _Rows:
                  notes=rows.notes, bounds=rows.bounds)
 
 
-def _day_order(time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """UTC day of each row and the order rows are written in: by day, then in file order."""
+def _check_days(time_us: np.ndarray, source: str) -> None:
+    """Refuse times on days the row ids cannot number (see ``_DAY_SHIFT``)."""
     day = time_us // _DAY_US
     for bad, what in ((day < _MIN_DAY, "earliest"), (day > _MAX_DAY, "latest")):
         if bad.any():
@@ -1107,6 +1132,14 @@ def _day_order(time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray
                 source, f"a time outside what the store keeps ({what} row shown)",
                 expected="a time between about 900 BC and AD 4800",
                 got=str(np.datetime64(int(time_us[i]), "us")), fix="Check the time column"))
+
+
+def _day_order(time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """UTC day of each row and the order rows are written in: by day, then in file order.
+
+    The days were checked by :func:`_check_days` (in :func:`_prepare_rows`).
+    """
+    day = time_us // _DAY_US
     if len(day) < 2 or (np.diff(day) >= 0).all():
         return day, np.arange(len(day))
     # stable: file order within a day (radix sort when the days span < 2**15)

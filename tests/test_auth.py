@@ -7,6 +7,8 @@ import multiprocessing
 import stat
 import subprocess
 import sys
+import threading
+import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -93,6 +95,17 @@ def test_demo_mode(tmp_path, users_file):
     assert auth.demo_mode(users_file)
 
 
+@pytest.mark.parametrize(("host", "local"), [
+    ("localhost", True), ("LOCALHOST:8501", True), ("127.0.0.1:8501", True), ("127.0.0.1", True),
+    ("[::1]:8501", True), ("[::1]", True),
+    ("rebind.example:8501", False), ("localhost.rebind.example", False),
+    ("127.0.0.1.nip.io:8501", False), ("localhost:85o1", False), ("[::1]x", False),
+    ("[::2]:8501", False), ("192.168.1.5:8501", False), ("", False),
+])
+def test_host_is_local(host, local):
+    assert auth.host_is_local({"Host": host, "Upgrade": "websocket"}) is local
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -126,6 +139,42 @@ def _add_users_in_step(users_file: str, worker: int, barrier, rounds: int) -> No
         barrier.wait()  # every worker changes the file at the same moment
         auth.add_user(users_file, f"user{worker}x{k}", partner="LTU", roles="commander",
                       password=PASSWORD)
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "", None], ids=["same", "empty", "none"])
+def test_a_role_change_keeps_the_password_hash(users_file, password):
+    stored = json.loads(users_file.read_text())["users"]["alice"]["password"]
+    user, created = auth.add_user(users_file, "alice", partner="POL", roles="briefer",
+                                  password=password)
+    assert not created
+    assert (user.partner, user.roles) == ("POL", frozenset({"briefer"}))
+    assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
+    assert auth.verify(users_file, "alice", PASSWORD) is not None
+
+
+def test_a_new_password_is_hashed_again(users_file):
+    before = auth.load_users(users_file)["alice"]
+    auth.add_user(users_file, "alice", partner="LTU", roles="commander",
+                  password=PASSWORD + " again")
+    after = auth.load_users(users_file)["alice"]
+    assert after.stamp != before.stamp
+    assert auth.verify(users_file, "alice", PASSWORD) is None
+    assert auth.verify(users_file, "alice", PASSWORD + " again") is not None
+
+
+def test_cli_empty_password_keeps_an_existing_users_password(users_file):
+    stored = json.loads(users_file.read_text())["users"]["alice"]["password"]
+    proc = geo_users("add", "alice", "--partner", "LTU", "--roles", "commander",
+                     "--password-stdin", "--users-file", str(users_file), stdin="\n")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["user"]["roles"] == ["commander"]
+    assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
+    # An OIDC user has no password to keep: an empty one is refused.
+    auth.add_user(users_file, "bob@example.org", partner="POL", roles="commander", oidc=True)
+    proc = geo_users("add", "bob@example.org", "--partner", "POL", "--roles", "commander",
+                     "--password-stdin", "--users-file", str(users_file), stdin="\n")
+    assert proc.returncode == 2
+    assert "empty" in proc.stderr
 
 
 def test_users_added_at_the_same_time_are_all_kept(tmp_path):
@@ -184,13 +233,224 @@ def test_throttle_doubles_and_caps():
     now = [0.0]
     t = Throttle(max_failures=2, lockout_s=10, max_lockout_s=25, clock=lambda: now[0])
     for _ in range(2):
-        t.failure("k")
+        assert t.attempt(["k"]) == 0
     assert t.wait_s("k") == 10
-    t.failure("k")
-    assert t.wait_s("k") == 20
-    t.failure("k")
-    assert t.wait_s("k") == 25
+    assert t.attempt(["k"]) == 10  # refused while locked, and not counted
+    for wait in (20, 25):
+        now[0] += 100
+        assert t.attempt(["k"]) == 0
+        assert t.wait_s("k") == wait
     assert t.wait_s("other") == 0
+
+
+def test_throttle_refund_and_success():
+    now = [0.0]
+    t = Throttle(max_failures=2, lockout_s=10, clock=lambda: now[0])
+    t.attempt(["a"])
+    t.attempt(["a"])
+    now[0] = 50.0  # the lock ran out
+    assert t.attempt(["a"]) == 0  # one attempt, which locks the key again meanwhile
+    assert t.wait_s("a") == 20
+    t.refund("a")  # it succeeded: back to before it (run out, two failures)
+    assert t.wait_s("a") == 0
+    assert t.attempt(["a"]) == 0
+    assert t.wait_s("a") == 20  # the next failure still doubles
+    t.success("a")
+    assert t.wait_s("a") == 0
+    assert len(t) == 0
+
+
+def test_throttle_limit_per_key():
+    t = Throttle(max_failures=1)
+    keys = {"address:x": 3, "user:a": 1}
+    assert t.attempt(keys) == 0
+    assert t.wait_s("user:a") > 0
+    assert t.wait_s("address:x") == 0
+    assert t.attempt({"address:x": 3, "user:b": 1}) == 0
+    assert t.attempt({"address:x": 3, "user:c": 1}) == 0
+    assert t.attempt({"address:x": 3, "user:d": 1}) > 0  # the address's third failure locks it
+    assert t.wait_s("user:d") == 0  # a refused attempt records nothing
+
+
+SIGN_IN_THREADS = 10
+
+
+@pytest.mark.parametrize("after_lockout", [False, True], ids=["from-zero", "after-lockout"])
+def test_parallel_sign_ins_share_one_budget(users_file, monkeypatch, after_lockout):
+    # Ten browser sessions (threads of one Streamlit process, as the server runs them) try
+    # alice at once: nine wrong passwords and the right one. Every password check is held
+    # until all ten attempts have been checked or refused, so all ten arrive while no check
+    # has finished. Only the budget's slots may be checked: from zero failures max_failures,
+    # right after a lock-out ran out one. The right password signs in only if it got a slot.
+    now = [1000.0]
+    throttle = Throttle(max_failures=3, lockout_s=30, clock=lambda: now[0])
+    budget = 3
+    if after_lockout:
+        for i in range(3):
+            assert auth.authenticate(users_file, "alice", "wrong guess", throttle=throttle,
+                                     session=f"old{i}", address=None).user is None
+        now[0] += 31.0  # the 30 s lock-out has run out
+        budget = 1
+    checked: list[str] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+    release = threading.Event()
+    real_check = auth.check_password
+
+    def held_check(password: str, encoded: str) -> bool:
+        with lock:
+            checked.append(password)
+        assert release.wait(60)
+        return real_check(password, encoded)
+
+    monkeypatch.setattr(auth, "check_password", held_check)
+    passwords = [f"wrong guess {i}" for i in range(SIGN_IN_THREADS - 1)] + [PASSWORD]
+    results: dict[str, auth.SignIn] = {}
+    start = threading.Barrier(SIGN_IN_THREADS)
+
+    def sign_in_thread(i: int, password: str) -> None:
+        start.wait()
+        result = auth.authenticate(users_file, "alice", password, throttle=throttle,
+                                   session=f"session{i}", address="198.51.100.7")
+        with lock:
+            results[password] = result
+            if result.wait_s > 0:
+                refused.append(password)
+
+    threads = [threading.Thread(target=sign_in_thread, args=(i, pw))
+               for i, pw in enumerate(passwords)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with lock:
+            if len(checked) + len(refused) >= SIGN_IN_THREADS:
+                break
+        time.sleep(0.01)
+    with lock:
+        checked_now, refused_now = list(checked), list(refused)
+    release.set()
+    for th in threads:
+        th.join(60)
+    assert len(checked_now) == budget, checked_now
+    assert len(refused_now) == SIGN_IN_THREADS - budget
+    assert sorted(checked_now + refused_now) == sorted(passwords)
+    signed_in = [pw for pw, r in results.items() if r.user is not None]
+    assert signed_in == ([PASSWORD] if PASSWORD in checked_now else [])
+    assert all(results[pw].user is None and results[pw].wait_s > 0 for pw in refused_now)
+
+
+def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_file,
+                                                                          monkeypatch):
+    # Nine wrong passwords at once use the budget while their checks still run; the right
+    # password, sent then, is refused unchecked.
+    throttle = Throttle(max_failures=5)
+    checked: list[str] = []
+    lock = threading.Lock()
+    release = threading.Event()
+    real_check = auth.check_password
+
+    def held_check(password: str, encoded: str) -> bool:
+        with lock:
+            checked.append(password)
+        if password != PASSWORD:
+            assert release.wait(60)
+        return real_check(password, encoded)
+
+    monkeypatch.setattr(auth, "check_password", held_check)
+    done: list[auth.SignIn] = []
+    start = threading.Barrier(9)
+
+    def wrong(i: int) -> None:
+        start.wait()
+        done.append(auth.authenticate(users_file, "alice", f"wrong guess {i}",
+                                      throttle=throttle, session=f"s{i}", address=None))
+
+    threads = [threading.Thread(target=wrong, args=(i,)) for i in range(9)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 60
+    while len(checked) + len(done) < 9 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        right = auth.authenticate(users_file, "alice", PASSWORD, throttle=throttle,
+                                  session="s9", address=None)
+    finally:
+        release.set()
+        for th in threads:
+            th.join(60)
+    assert len(checked) == 5
+    assert right.user is None
+    assert right.wait_s > 0
+    assert PASSWORD not in checked
+    assert [r.wait_s > 0 for r in done].count(True) == 4
+    assert all(r.user is None for r in done)
+
+
+def test_a_success_clears_the_name_but_not_the_address():
+    throttle = Throttle(max_failures=2)
+    keys = {"session:s": 2, "user:alice": 2, "address:a": 3}
+    throttle.attempt(keys)  # a wrong password...
+    throttle.attempt(keys)  # ...and the right one:
+    for key in ("session:s", "user:alice"):
+        throttle.success(key)
+    throttle.refund("address:a")
+    assert throttle.wait_s("user:alice") == 0
+    assert throttle.attempt({"address:a": 3, "user:bob": 2}) == 0  # the address's 2nd failure
+    assert throttle.attempt({"address:a": 3, "user:carol": 2}) == 0  # its 3rd: locked now
+    assert throttle.wait_s("address:a") > 0
+
+
+def test_per_address_limit_across_user_names(users_file):
+    limit = settings.SIGNIN_MAX_FAILURES_PER_ADDRESS
+    assert limit is not None
+    assert limit > settings.SIGNIN_MAX_FAILURES
+    on_by_default = Throttle()
+    auth.authenticate(users_file, "alice", "wrong guess", throttle=on_by_default,
+                      session="s", address="203.0.113.9")
+    assert len(on_by_default) == 3  # the session, the name and the address
+    t = Throttle(max_failures=100)
+    for i in range(3):  # one wrong password for each of three names, from one address
+        assert auth.authenticate(users_file, f"user{i}", "wrong guess", throttle=t,
+                                 session=f"s{i}", address="203.0.113.9",
+                                 max_failures_per_address=3).wait_s == 0
+    locked = auth.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s9",
+                               address="203.0.113.9", max_failures_per_address=3)
+    assert locked.user is None
+    assert locked.wait_s > 0
+    other = auth.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s10",
+                              address="203.0.113.10", max_failures_per_address=3)
+    assert other.user is not None
+    assert other.user.name == "alice"
+
+
+def test_junk_keys_do_not_evict_a_locked_record():
+    # Each failed sign-in makes a session key and a user-name key: 5,000 junk attempts are
+    # 10,000 new keys, as many as the throttle keeps. The oldest record, alice's lock, stays.
+    throttle = Throttle()
+    assert throttle.max_keys == 10_000
+    for _ in range(settings.SIGNIN_MAX_FAILURES):
+        throttle.attempt(["user:alice"])
+    locked_for = throttle.wait_s("user:alice")
+    assert locked_for > 0
+    for i in range(5_000):
+        assert throttle.attempt([f"session:{i}", f"user:junk{i}"]) == 0
+    assert len(throttle) == 10_000
+    assert throttle.wait_s("user:alice") > locked_for - 60
+    assert throttle.attempt(["user:alice"]) > 0
+
+
+def test_a_table_full_of_locks_refuses_new_keys():
+    now = [0.0]
+    t = Throttle(max_failures=1, lockout_s=10, max_keys=2, clock=lambda: now[0])
+    assert t.attempt(["a"]) == 0
+    assert t.attempt(["b"]) == 0
+    assert t.attempt(["c"]) == 10  # no room without dropping a lock: refused
+    assert t.wait_s("a") == t.wait_s("b") == 10
+    now[0] = 10.0
+    assert t.attempt(["c"]) == 0  # a's lock ran out: its record made room
+    assert (t.wait_s("a"), t.wait_s("b"), t.wait_s("c")) == (0, 0, 10)
+    assert len(t) == 2
 
 
 def test_run_cli_list_without_file(tmp_path):
@@ -345,14 +605,19 @@ def test_users_file_requires_sign_in(app, tmp_path):
     at.run()
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
     assert at.selectbox(key="partner").options == ["Joint view", "POL"]
-    # ...and a new password (`users add` always sets one) signs other sessions out.
-    auth.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD)
+    # ...so does a role change with `users add` (the password hash is kept)...
+    auth.add_user(path, "alice", partner="POL", roles="analyst", password=PASSWORD)
+    auth.add_user(path, "alice", partner="POL", roles="commander", password=None)
+    at.run()
+    assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
+    # ...and a new password signs other sessions out.
+    auth.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD + "!")
     at.run()
     assert at.title[0].value == "Sign in to Limes"
     assert "password changed" in at.info[0].value
     assert "VIEWER" not in page_text(at)
 
-    at = sign_in(at, "alice", PASSWORD)
+    at = sign_in(at, "alice", PASSWORD + "!")
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
 
 

@@ -12,6 +12,7 @@ could be installed or the ``playwright`` package is missing.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +31,10 @@ from browser_util import (
 )
 from PIL import Image
 
+from geo import auth
 from geo.scenario import load_scenario
 from layers.style import GAP, PARTNER_PALETTE, partner_colors
+from signin import DEMO_HOST_REFUSED
 
 pytestmark = pytest.mark.browser
 
@@ -225,7 +228,88 @@ def test_a_new_servers_first_visit_to_a_page_url_goes_through_the_app(
             page.goto(f"{url}/{path}", timeout=PAGE_TIMEOUT_MS)
             page.get_by_text(heading).first.wait_for(timeout=PAGE_TIMEOUT_MS)
             assert page.get_by_test_id("stException").count() == 0
-            assert page.get_by_text("Local demo mode").count() == 1  # app.py's banner
+            assert page.get_by_text("sign-in is off").count() == 1  # the demo banner  # app.py's banner
         finally:
             page.close()
         assert "Traceback" not in (tmp_path / "streamlit.log").read_text()
+
+
+#: A name of someone else's that points at this machine, as a DNS-rebinding page makes its own.
+REBIND_HOST = "rebind.example"
+
+
+def test_demo_mode_answers_only_at_localhost(server: Server, browser: sync_api.Browser) -> None:
+    # Chromium resolves REBIND_HOST to 127.0.0.1, as a rebinding DNS server would: the page and
+    # its websocket reach the demo server with "Host: rebind.example:PORT".
+    rebinding = browser.browser_type.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {REBIND_HOST} 127.0.0.1"],
+    )
+    port = server.url.rsplit(":", 1)[1]
+    try:
+        page = rebinding.new_page(viewport=VIEWPORT)
+        page.goto(f"http://{REBIND_HOST}:{port}", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text(DEMO_HOST_REFUSED).wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+        shown = page.get_by_test_id("stMain").inner_text()
+        assert shown.strip() == DEMO_HOST_REFUSED
+        for absent in ("stMetric", "stDeckGlJsonChart", "stSidebarNav", "stException"):
+            assert page.get_by_test_id(absent).count() == 0, absent
+        assert page.get_by_text("sign-in is off").count() == 0  # no demo banner
+        page.close()
+        for url in (server.url, server.url.replace("localhost", "127.0.0.1")):
+            page = rebinding.new_page(viewport=VIEWPORT)
+            page.goto(url, timeout=PAGE_TIMEOUT_MS)
+            page.get_by_test_id("stMetric").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert page.get_by_text("sign-in is off").count() == 1  # the demo banner
+            assert page.get_by_text(DEMO_HOST_REFUSED).count() == 0
+            page.close()
+    finally:
+        rebinding.close()
+    assert "Traceback" not in server.log.read_text(errors="replace")
+
+
+def test_after_sign_out_the_navigation_shows_only_the_sign_in_page(
+    browser: sync_api.Browser, tmp_path: Path
+) -> None:
+    # The server reads the users file the test points LIMES_USERS_FILE at (conftest).
+    password = "correct horse battery staple"
+    auth.add_user(os.environ["LIMES_USERS_FILE"], "alice", partner="LTU",
+                  roles="analyst,commander,briefer", password=password)
+    log = tmp_path / "streamlit.log"
+    with streamlit_server(ROOT / "app.py", log=log) as url:
+        page = browser.new_page(viewport=VIEWPORT)
+        nav = page.get_by_test_id("stSidebarNav")
+
+        def settled() -> None:
+            page.get_by_test_id("stStatusWidget").wait_for(state="hidden",
+                                                           timeout=PAGE_TIMEOUT_MS)
+            assert page.get_by_text("Page not found").count() == 0
+            assert page.get_by_test_id("stException").count() == 0
+
+        try:
+            # A bookmarked page: the sign-in page answers there, then the page itself.
+            page.goto(f"{url}/export", timeout=PAGE_TIMEOUT_MS)
+            page.get_by_label("User name").wait_for(timeout=PAGE_TIMEOUT_MS)
+            settled()
+            assert nav.count() == 0
+            page.get_by_label("User name").fill("alice")
+            page.get_by_label("Password", exact=True).fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_text("Export a briefing").wait_for(timeout=PAGE_TIMEOUT_MS)
+            settled()
+            assert nav.get_by_role("link").count() == 3  # Map, Upload, Export
+            nav.get_by_role("link", name="Upload").click()
+            page.get_by_text("Upload detections").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            # Signing out on the Upload page leaves the sign-in page as the only page.
+            page.get_by_role("button", name="Sign out").click()
+            page.get_by_text("You signed out.").wait_for(timeout=PAGE_TIMEOUT_MS)
+            settled()
+            assert page.get_by_role("heading", name="Sign in to Limes").count() == 1
+            assert nav.count() == 0
+            for name in ("Map", "Upload", "Export"):
+                assert page.get_by_role("link", name=name).count() == 0, name
+            assert page.get_by_text("Upload detections").count() == 0
+        finally:
+            page.close()
+    assert "Traceback" not in log.read_text(errors="replace")

@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -151,6 +152,34 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
     layers = pyogrio.list_layers(db)
     assert sorted(tuple(x) for x in layers) == [
         ("detections", "Point"), ("detections_timed", "Point"), ("uploads", None)]
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o002, 0o022, 0o077, 0o277])
+def test_a_new_store_and_its_wal_and_shm_are_private(db: Path, umask: int) -> None:
+    # The store holds every partner's detections: only its owner may read it (the users
+    # file is 0600 too), whatever umask the server or the command line runs under.
+    old = os.umask(umask)
+    try:
+        put(db, frame([det(1), det(2)]), partner="LTU")
+        conn = open_store(db)  # a connection in WAL mode: SQLite makes -wal and -shm
+        try:
+            assert conn.execute("SELECT count(*) FROM detections").fetchone()[0] == 2
+            files = [db, Path(f"{db}-wal"), Path(f"{db}-shm")]
+            modes = {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files}
+        finally:
+            conn.close()
+    finally:
+        os.umask(old)
+    assert modes == {f.name: "0o600" for f in files}
+
+
+@pytest.mark.parametrize("store_path", ["a-file/limes.gpkg", "a-file"])
+def test_a_store_that_cannot_be_created_is_refused_with_a_message(tmp_path: Path,
+                                                                  store_path: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ValidationError, match=r"cannot create the store|not a Limes store"):
+        put(tmp_path / store_path, frame([det(1)]), partner="LTU")
+    assert (tmp_path / "a-file").read_text() == "not a folder"
 
 
 def test_gdal_reads_back_what_was_stored(db: Path) -> None:
@@ -861,7 +890,8 @@ def test_rows_written_side_by_side_are_stored_as_one_writer_stores_them(
             result = put(path, frame(upload), partner="LTU", releasable_to="LVA",
                          sha="2" * 64)
         if on:
-            assert taken and all(t > 0 for t in taken)
+            assert taken
+            assert all(t > 0 for t in taken)
             assert len(taken) == len(stored) // 30 + (2 if case == "file-duplicates" else 1)
         else:
             assert taken == []
@@ -980,9 +1010,11 @@ def test_a_spatial_index_another_tool_added_is_named_with_the_fix(db: Path) -> N
     with pytest.raises(ValidationError) as refused:
         put(db, frame([det(i) for i in range(5, 9)]), partner="LTU")
     message = str(refused.value)
-    assert "GDAL/QGIS spatial index" in message and "rtree_detections_geom_insert" in message
+    assert "GDAL/QGIS spatial index" in message
+    assert "rtree_detections_geom_insert" in message
     assert "Nothing was added" in message
-    assert _table(db) == before and counts(db) == (5, 1)
+    assert _table(db) == before
+    assert counts(db) == (5, 1)
     fix = re.search(r'-sql "(SELECT DisableSpatialIndex[^"]+)"', message)
     assert fix is not None
     ogr_sql(fix.group(1))
@@ -1086,7 +1118,8 @@ def test_values_another_tool_stored_with_the_wrong_type_read_as_missing(db: Path
     seen = visible_detections(db, "LTU")
     assert len(seen) == 5
     row = seen.set_index(seen["detection_id"])
-    assert np.isnan(row.loc["D1", "confidence"]) and row.loc["D1", "src_row"] == 0
+    assert np.isnan(row.loc["D1", "confidence"])
+    assert row.loc["D1", "src_row"] == 0
     assert row.loc["7", "hae_m"] == 12.5  # a number stored as text is still the number
     assert row.loc["D3", "confidence"] == 0.5
 
@@ -1433,17 +1466,26 @@ def test_cli_refuses_bad_markings_and_partners(db: Path, args: list[str], messag
     assert proc.stderr.startswith("error: ")
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert not db.exists() or counts(db)[0] == 0
+    assert not db.parent.exists()  # nothing created: no store, no folder
 
 
-def test_cli_refuses_a_whole_file_with_exit_2(db: Path, tmp_path: Path) -> None:
-    no_time = tmp_path / "no-time.csv"
-    no_time.write_text("detection_id,lat,lon\nD1,54.5,25.0\n", encoding="utf-8")
-    proc = run_cli("ingest", str(no_time), "--store", str(db), "--partner", "LTU")
+@pytest.mark.parametrize(("content", "message"), [
+    ("detection_id,lat,lon\nD1,54.5,25.0\n", "no time column"),
+    ("time,detection_id,lat,lon\n9999-01-01T00:00:00Z,D1,54.5,25.0\n",
+     "a time outside what the store keeps"),
+    ("time,detection_id,lat,lon\n2026-11-01T00:00:00Z,D1,54.5,25.0\n"
+     "4900-06-01T00:00:00Z,D2,54.5,25.0\n", "a time outside what the store keeps"),
+], ids=["no-time-column", "year-9999", "one-row-after-4800"])
+def test_cli_refuses_a_whole_file_with_exit_2(db: Path, tmp_path: Path, content: str,
+                                              message: str) -> None:
+    refused = tmp_path / "refused.csv"
+    refused.write_text(content, encoding="utf-8")
+    proc = run_cli("ingest", str(refused), "--store", str(db), "--partner", "LTU")
     assert proc.returncode == 2
-    assert "no time column" in proc.stderr
+    assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+    assert not db.parent.exists()  # a refused upload creates nothing: no store, no folder
     proc = run_cli("ingest", str(tmp_path / "missing.csv"), "--store", str(db), "--partner", "LTU")
     assert proc.returncode == 2
     assert "no such file" in proc.stderr
