@@ -14,9 +14,10 @@ a caller may change what it gets without changing the next call's answer.
 Bounds are ``(west, south, east, north)`` in degrees (EPSG:4326), as ``total_bounds`` gives
 them. A box never crosses the antimeridian: ``west <= east`` is required, and a view that
 spans it is asked for as two boxes (one ending at 180, one starting at -180). The basemap's
-few polygons that cross the antimeridian (Russia's Chukotka, Fiji, Antarctica) are stored
-with longitudes that jump from 180 to -180; :func:`country_labels` cuts them at the
-antimeridian first, so they are not read as bands spanning the globe.
+polygons that cross the antimeridian (Russia's Chukotka, Fiji, Antarctica) are stored cut
+there; :func:`country_labels` cuts whatever it reads again with
+:func:`geo.antimeridian.cut_at_antimeridian` (a no-op on the shipped file), so a basemap
+whose longitudes jump from 180 to -180 is never read as bands spanning the globe.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from shapely.affinity import translate
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polylabel
 
+from geo.antimeridian import cut_at_antimeridian, polygonal
 from geo.errors import ValidationError, describe
 
 _DATA: Final[Path] = Path(__file__).resolve().parent / "data"
@@ -154,7 +155,7 @@ def country_labels(bounds: tuple[float, float, float, float]) -> gpd.GeoDataFram
     countries = _countries()
     rows: list[tuple[str, str | None, BaseGeometry, float]] = []
     for i in countries.sindex.query(frame, predicate="intersects"):
-        visible = _polygonal(shapely.intersection(countries.geometry.iat[i], frame))
+        visible = polygonal(shapely.intersection(countries.geometry.iat[i], frame))
         parts = [p for p in getattr(visible, "geoms", [visible]) if not p.is_empty]
         areas = [_scaled_area(p) for p in parts]
         if not parts or max(areas) <= 0.0:
@@ -240,7 +241,7 @@ def _countries() -> gpd.GeoDataFrame:
     if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
         msg = f"{COUNTRIES_FILE}: expected EPSG:4326, got {gdf.crs}"
         raise ValidationError(msg)
-    gdf["geometry"] = [_cut_at_antimeridian(g) for g in gdf.geometry]
+    gdf["geometry"] = [cut_at_antimeridian(g) for g in gdf.geometry]
     _ = gdf.sindex  # built once, here, not on every call
     return gdf
 
@@ -248,14 +249,6 @@ def _countries() -> gpd.GeoDataFrame:
 # --------------------------------------------------------------------------------------------
 # Geometry
 # --------------------------------------------------------------------------------------------
-
-
-def _polygonal(geom: BaseGeometry) -> BaseGeometry:
-    """Only the polygon parts of a geometry (an intersection may add lines or points)."""
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [p for p in getattr(geom, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else Polygon()
 
 
 def _scale(geom: BaseGeometry) -> float:
@@ -283,56 +276,3 @@ def _label_point(part: Polygon) -> shapely.Point:
     if not scaled.contains(pt):  # polylabel returns a centroid-like fallback for slivers
         pt = scaled.point_on_surface()
     return shapely.Point(pt.x / k, pt.y)
-
-
-def _unwrap_ring(xy: np.ndarray) -> np.ndarray:
-    """A ring's coordinates with every jump of more than 180° in longitude undone.
-
-    A ring that goes round a pole ends 360° from where it started; it is closed along that
-    pole (the nearer one), so the polygon covers the polar cap as on the globe.
-    """
-    dx = np.diff(xy[:, 0])
-    step = np.where(dx > 180.0, -360.0, np.where(dx < -180.0, 360.0, 0.0))
-    out = xy.copy()
-    out[1:, 0] += np.cumsum(step)
-    if abs(out[-1, 0] - out[0, 0]) > 180.0:
-        pole = math.copysign(90.0, float(out[:, 1].mean()))
-        out = np.vstack([out, [[out[-1, 0], pole], [out[0, 0], pole]], out[:1]])
-    return out
-
-
-def _cut_polygon(poly: Polygon) -> BaseGeometry:
-    """A polygon whose rings jump across the antimeridian as pieces within ±180°."""
-    shell = _unwrap_ring(np.asarray(poly.exterior.coords)[:, :2])
-    centre = (shell[:, 0].min() + shell[:, 0].max()) / 2.0
-    holes = []
-    for ring in poly.interiors:
-        hole = _unwrap_ring(np.asarray(ring.coords)[:, :2])
-        hole[:, 0] += 360.0 * round((centre - hole[:, 0].mean()) / 360.0)
-        holes.append(hole)
-    whole = shapely.make_valid(Polygon(shell, holes))
-    pieces = [
-        translate(
-            shapely.intersection(whole, box(-180.0 + 360.0 * k, -90.0, 180.0 + 360.0 * k, 90.0)),
-            xoff=-360.0 * k,
-        )
-        for k in (-1, 0, 1)
-    ]
-    return _polygonal(shapely.union_all(pieces))
-
-
-def _cut_at_antimeridian(geom: BaseGeometry) -> BaseGeometry:
-    """``geom`` with every polygon part that jumps across the antimeridian cut there.
-
-    Parts that never jump by more than 180° in longitude are returned unchanged.
-    """
-    parts = list(getattr(geom, "geoms", [geom]))
-
-    def jumps(p: Polygon) -> bool:
-        return any(np.abs(np.diff(np.asarray(r.coords)[:, 0])).max(initial=0.0) > 180.0
-                   for r in (p.exterior, *p.interiors))
-
-    if not any(jumps(p) for p in parts):
-        return geom
-    # A union, not a plain MultiPolygon: the cut pieces may share edges with other parts.
-    return _polygonal(shapely.union_all([_cut_polygon(p) if jumps(p) else p for p in parts]))

@@ -24,6 +24,10 @@ Files written (paths relative to the repository root)
     The manifest that ties the files together.
 ``geo/data/countries.geojson``
     Country outline polygons for the offline basemap (coordinates rounded to 4 decimals).
+    world-atlas stores the few polygons that cross the antimeridian (Russia's Chukotka, Fiji,
+    Antarctica) with longitudes jumping from 180 to -180, which flat lon/lat geometry reads as
+    bands round the globe; they are cut at ±180° as they are read (``geo.antimeridian``), so
+    every consumer of the file reads them as on the globe.
 
 Getting the source data
 -----------------------
@@ -69,6 +73,9 @@ import shapely
 from pyproj import Geod, Transformer
 from shapely.geometry import LineString, MultiLineString, Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: geo
+from geo.antimeridian import cut_at_antimeridian, jumps_antimeridian, polygonal
 
 # --------------------------------------------------------------------------------------------
 # Fixed inputs of the scenario
@@ -266,6 +273,11 @@ def fetch_world_atlas(dest_dir: Path) -> Path:
 def read_countries(path: Path) -> gpd.GeoDataFrame:
     """Read the ``countries`` layer of a world-atlas TopoJSON file as valid EPSG:4326 polygons.
 
+    world-atlas is made for a globe: the polygons that cross the antimeridian (Russia's
+    Chukotka, Fiji, Antarctica) have rings whose longitudes jump from 180 to -180. They are
+    cut at ±180° (:func:`geo.antimeridian.cut_at_antimeridian`) before anything else reads
+    them; ``make_valid`` on the uncut rings would keep them as bands and slits round the globe.
+
     Parameters
     ----------
     path
@@ -279,19 +291,10 @@ def read_countries(path: Path) -> gpd.GeoDataFrame:
     gdf = pyogrio.read_dataframe(path, layer="countries")
     gdf = gdf.set_crs("EPSG:4326", allow_override=True)
     gdf = gdf.rename(columns={"id": "iso_n3"})[["name", "iso_n3", "geometry"]]
+    gdf["geometry"] = [cut_at_antimeridian(g) for g in gdf.geometry]
     gdf["geometry"] = shapely.make_valid(gdf.geometry.values)
-    gdf["geometry"] = [_polygonal(g) for g in gdf.geometry]
+    gdf["geometry"] = [polygonal(g) for g in gdf.geometry]
     return gdf[~gdf.geometry.is_empty].reset_index(drop=True)
-
-
-def _polygonal(geom: BaseGeometry) -> BaseGeometry:
-    """Keep only the polygon parts of a geometry (make_valid may add lines or points)."""
-    if geom.geom_type in ("Polygon", "MultiPolygon"):
-        return geom
-    parts = [
-        p for p in getattr(geom, "geoms", [geom]) if p.geom_type in ("Polygon", "MultiPolygon")
-    ]
-    return shapely.union_all(parts) if parts else Polygon()
 
 
 def shared_border(countries: gpd.GeoDataFrame, a: str, b: str) -> LineString:
@@ -913,11 +916,11 @@ def write_basemap(path: Path, countries: gpd.GeoDataFrame) -> None:
     for name, iso, geom in zip(
         countries["name"], countries["iso_n3"], countries.geometry, strict=True
     ):
-        g = _polygonal(shapely.set_precision(geom, 1e-4))
+        g = polygonal(shapely.set_precision(geom, 1e-4))
         if g.is_empty:
             continue
         if not g.is_valid:
-            g = _polygonal(shapely.make_valid(g))
+            g = polygonal(shapely.make_valid(g))
         geoms.append(g)
         records.append({"name": name, "iso_n3": iso if isinstance(iso, str) else None})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -942,6 +945,10 @@ def _check_outputs(paths: dict[str, Path]) -> None:
         minx, miny, maxx, maxy = gdf.total_bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             msg = f"{paths[key]}: bounds {gdf.total_bounds} are not lon/lat"
+            raise RuntimeError(msg)
+        jumping = [i for i, g in enumerate(gdf.geometry) if jumps_antimeridian(g)]
+        if jumping:
+            msg = f"{paths[key]}: features {jumping} jump across the antimeridian"
             raise RuntimeError(msg)
     for key in ("sensors", "detections"):
         df = pd.read_csv(paths[key])
