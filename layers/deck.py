@@ -12,7 +12,6 @@ unknown unit, falls back to metres and draws a 7-pixel line 7 × 2^zoom pixels w
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -55,7 +54,7 @@ TOOLTIP_LINES = 6
 
 
 def _tooltip(title: str, fields: Mapping[str, Any]) -> str:
-    """Plain text of a tooltip: the title, then one ``name: value`` line per field.
+    r"""Plain text of a tooltip: the title, then one ``name: value`` line per field.
 
     The deck shows it as text (``{"text": "{tooltip}"}``): line breaks are kept, nothing is
     read as markup, so user text needs no escaping and never shows as raw HTML.
@@ -230,8 +229,7 @@ def border_line_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
 def corridor_layer(corridor: gpd.GeoDataFrame, *, corridor_km: float | None = None) -> pdk.Layer:
     """The corridor on both sides of the border."""
     _require_wgs84(corridor, "corridor")
-    title = f"Corridor ({corridor_km:g} km each side)" if corridor_km else "Corridor"
-    data = _polygon_records(corridor, lambda r: {"tooltip": _tooltip(title, {})})
+    data = _polygon_records(corridor, lambda r: {})
     return pdk.Layer(
         "PolygonLayer", data=data, id="corridor", get_polygon="polygon",
         get_fill_color=style.CORRIDOR, get_line_color=[90, 90, 90, 160],

@@ -144,7 +144,7 @@ def legend_entries(
         out.append(LegendEntry("corridor", f"Corridor{depth}", "box", (tuple(style.CORRIDOR),),
                                outline=(90, 90, 90, 160)))
     if "coverage_count" in by_id:
-        ramp = tuple(tuple(int(v) for v in c) + (style.COVERAGE_ALPHA,) for c in style.COVERAGE_RAMP)
+        ramp = tuple((*(int(v) for v in c), style.COVERAGE_ALPHA) for c in style.COVERAGE_RAMP)
         whose = "the partner's sensors" if partner else "sensors"
         out.append(LegendEntry("coverage_count", f"Line of sight: {whose} seeing each place", "ramp", ramp,
                                notes=("light: 1 · dark: 6 or more",)))

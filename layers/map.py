@@ -10,11 +10,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pydeck as pdk
-from pyproj import Geod
-
 import pandas as pd
+import pydeck as pdk
 import shapely
+from pyproj import Geod
 
 from geo import places as places_mod
 from geo import settings
@@ -177,7 +176,7 @@ def _sectors(result: Analysis, partner: str | None, dem: str | Path | None) -> l
         pts = to_lonlat(shapely.point_on_surface(to_projected(sectors.geometry.to_numpy(), acrs)), acrs)
         names = sectors["name"].fillna("").astype(str) if "name" in sectors else pd.Series("", index=sectors.index)
         text = sectors["sector_id"].astype(str) + np.where(names != "", "\n" + names, "")
-        dark = [list(_darker(colors.get(str(p), (90, 90, 90)))) + [255 if partner in (None, str(p)) else 110]
+        dark = [[*_darker(colors.get(str(p), (90, 90, 90))), 255 if partner in (None, str(p)) else 110]
                 for p in sectors["partner"]]
         out.append(lk.labels_layer(
             pd.DataFrame({"lon": shapely.get_x(pts), "lat": shapely.get_y(pts), "text": text, "color": dark}),

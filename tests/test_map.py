@@ -19,6 +19,7 @@ from geo.scenario import load_scenario
 from geo.views import headline
 from layers import deck as lk
 from layers.map import LAYERS, PREVIEW_HEXAGONS_ACROSS, build_map, preview_deck
+from layers.style import DENSITY_RAMP
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,8 +87,9 @@ def test_hexagons_layer_draws_every_polygon_part_with_its_count():
     for rec, (poly, count, flagged) in zip(data, want, strict=True):
         rings = [poly.exterior, *poly.interiors]
         assert rec["polygon"] == [np.round(np.asarray(r.coords), 5).tolist() for r in rings]
-        assert f"count: <b>{count}</b>" in rec["tooltip"] and f"in gaps: <b>{flagged}</b>" in rec["tooltip"]
-    assert data[1]["fill"][3] == 60 + 170  # the largest count is the darkest
+        assert rec["n"] == count
+        assert rec["tooltip"] == f"{count} detections\nin gaps: {flagged}"
+    assert data[1]["fill"] == list(DENSITY_RAMP[-1])  # the largest count is the darkest
     assert data[0]["fill"][3] < data[1]["fill"][3]
 
 
@@ -106,8 +108,7 @@ def test_an_upload_preview_draws_points_up_to_the_limit_then_hexagons(monkeypatc
     deck, caption = preview_deck(few)
     det = next(layer for layer in json.loads(deck.to_json())["layers"] if layer["id"] == "detections")
     assert det["@@type"] == "PolygonLayer"
-    total = sum(int(rec["tooltip"].split("count: <b>")[1].split("<")[0]) for rec in det["data"])
-    assert total == 300
+    assert sum(rec["n"] for rec in det["data"]) == 300
     assert caption.startswith("300 rows") and f"{len(det['data']):,} hexagons of 1.5 km" in caption
 
 
@@ -122,7 +123,7 @@ def test_an_upload_preview_of_points_spread_wide_stays_a_bounded_number_of_hexag
     size_km = float(caption.split("hexagons of ")[1].split(" km")[0].replace(",", ""))
     diagonal_km = settings_geod().inv(-10, 35, 40, 70)[2] / 1000
     assert size_km == pytest.approx(diagonal_km / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3), rel=0.01)
-    assert sum(int(r["tooltip"].split("count: <b>")[1].split("<")[0].replace(",", "")) for r in det["data"]) == 60_000
+    assert sum(r["n"] for r in det["data"]) == 60_000
 
 
 def settings_geod():
@@ -131,25 +132,41 @@ def settings_geod():
     return Geod(ellps="WGS84")
 
 
-def test_many_detections_become_hexagons(sample, monkeypatch):
+def _ids(spec):
+    return [layer["id"] for layer in spec["layers"]]
+
+
+def test_many_detections_are_only_hexagons(sample, monkeypatch):
     monkeypatch.setattr(settings, "MAX_MAP_POINTS", 1_000)
     spec = json.loads(build_map(sample).to_json())
     det = next(layer for layer in spec["layers"] if layer["id"] == "detections")
     assert det["@@type"] == "PolygonLayer"
-    total = sum(int(rec["tooltip"].split("count: <b>")[1].split("<")[0].replace(",", "")) for rec in det["data"])
-    assert total == len(sample.layers["detections"])
+    assert sum(rec["n"] for rec in det["data"]) == len(sample.layers["detections"])
+    assert not [i for i in _ids(spec) if i.startswith("detection_points")]
 
 
-def test_points_below_the_threshold(sample):
+def test_detections_are_hexagons_with_points_for_zooming_in(sample):
+    det = sample.layers["detections"]
     spec = json.loads(build_map(sample).to_json())
-    det = next(layer for layer in spec["layers"] if layer["id"] == "detections")
-    assert det["@@type"] == "ScatterplotLayer"
-    assert len(det["data"]) == len(sample.layers["detections"])
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    hexes = layers["detections"]
+    assert hexes["@@type"] == "PolygonLayer" and hexes["pickable"]
+    assert sum(rec["n"] for rec in hexes["data"]) == len(det)
+    # every point in a layer of its status, sized in metres so that it shows only zoomed in
+    for status in ("coverage", "gap", "outside"):
+        points = layers[f"detection_points_{status}"]
+        assert len(points["data"]) == int((det["coverage_status"] == status).sum())
+        assert points.get("radiusUnits", "meters") == "meters" and points["radiusMinPixels"] == 0
+        assert not points["pickable"]
+    # the circles of detections in gaps: one per hexagon holding any, the largest for the most
+    circles = layers["gap_detections"]["data"]
+    in_gap = [int(rec["tooltip"].split("in gaps: ")[1].replace(",", "")) for rec in hexes["data"]]
+    assert len(circles) == sum(n > 0 for n in in_gap)
 
 
 def test_layer_choice_and_unknown_layers(sample):
     spec = json.loads(build_map(sample, shown=["border", "gaps"]).to_json())
-    assert [layer["id"] for layer in spec["layers"]] == ["border", "gaps"]
+    assert _ids(spec) == ["border", "gaps", "border_line", "gap_labels"]
     with pytest.raises(ValueError, match="unknown layers"):
         build_map(sample, shown=["nope"])
     assert set(LAYERS) >= {"border", "gaps", "detections", "basemap"}
