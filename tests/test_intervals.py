@@ -87,6 +87,33 @@ def test_union_of_several_sets() -> None:
         np.testing.assert_array_equal(_inside(res), expected, err_msg=where)
 
 
+def test_union_by_keeps_owners_apart() -> None:
+    for where, rng in _cases(9):
+        a = _random_intervals(rng)
+        owner = rng.integers(0, 4, a[0].size) * 7  # sparse owner numbers
+        res_owner, res = iv.union_by(owner, a)
+        assert res_owner.dtype == np.int64, where
+        assert np.all(np.diff(res_owner) >= 0), where
+        assert sorted(set(res_owner.tolist())) == sorted(set(owner[a[1] > a[0]].tolist())), where
+        for o in np.unique(owner):
+            mine = res_owner == o
+            _assert_merged((res[0][mine], res[1][mine]), f"{where} owner {o}")
+            expected = _inside((a[0][owner == o], a[1][owner == o]))
+            np.testing.assert_array_equal(_inside((res[0][mine], res[1][mine])), expected, err_msg=where)
+
+
+def test_union_by_float_bounds_match_union_per_owner() -> None:
+    rng = np.random.default_rng(10)
+    s = rng.uniform(-1e4, 1e4, 500)
+    a = (s, s + rng.exponential(800.0, s.size))
+    owner = rng.integers(0, 30, s.size)
+    res_owner, res = iv.union_by(owner, a)
+    for o in range(30):
+        ref = iv.union((a[0][owner == o], a[1][owner == o]))
+        np.testing.assert_array_equal(res[0][res_owner == o], ref[0])  # exact: no arithmetic
+        np.testing.assert_array_equal(res[1][res_owner == o], ref[1])
+
+
 def test_touching_intervals_merge_into_one() -> None:
     s, e = iv.union((np.array([5.0, 0.0, 10.0]), np.array([10.0, 5.0, 12.0])))
     np.testing.assert_array_equal(s, [0.0])
@@ -206,5 +233,6 @@ def test_inputs_are_not_modified() -> None:
     iv.complement(a, 10.0, 90.0)
     iv.length(a)
     iv.overlap_lengths(a, b)
+    iv.union_by(np.arange(20) % 3, a)
     for x, y in zip((*a, *b), before, strict=True):
         np.testing.assert_array_equal(x, y)
