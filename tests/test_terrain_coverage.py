@@ -120,6 +120,54 @@ def test_flat_ground_matches_the_geometric_footprints(tmp_path: Path) -> None:
     assert ter["corridor"]["covered_km2"] + ter["corridor"]["gap_km2"] == pytest.approx(ter["corridor"]["area_km2"], abs=1e-3)
 
 
+def test_flat_ground_per_sensor_km_match_the_geometric_engine(tmp_path: Path) -> None:
+    """covered_km and sole_km from the probed viewsheds equal the interval engine's on flat ground."""
+    dem = write_dem(tmp_path / "flat.tif", flat())
+    # Along the border (10 m north of a row of cells, so no piece runs along a cell edge):
+    # A [-15, -5] km, B [-7, 3], D [-3, 1] inside B, R an annulus [5, 8] + [12, 15], W a wedge
+    # [7, 13] overlapping R, X a wedge facing away, C inactive.
+    b = border((-20_000.0, 10.0), (20_000.0, 10.0))
+    mast = {"height_m": 60.0}
+    s = sensors(
+        {"sensor_id": "A", "partner": "P", "range_m": 5_000.0, "e": -10_000.0, "n": 10.0, **mast},
+        {"sensor_id": "B", "partner": "Q", "range_m": 5_000.0, "e": -2_000.0, "n": 10.0, **mast},
+        {"sensor_id": "D", "partner": "P", "range_m": 2_000.0, "e": -1_000.0, "n": 10.0, **mast},
+        {"sensor_id": "R", "partner": "P", "range_m": 5_000.0, "min_range_m": 2_000.0, "e": 10_000.0,
+         "n": 10.0, **mast},
+        {"sensor_id": "W", "partner": "Q", "range_m": 6_000.0, "azimuth_deg": 0.0, "fov_deg": 90.0,
+         "e": 10_000.0, "n": -2_990.0, **mast},
+        {"sensor_id": "X", "partner": "Q", "range_m": 6_000.0, "azimuth_deg": 180.0, "fov_deg": 90.0,
+         "e": 18_000.0, "n": -1_000.0, **mast},
+        {"sensor_id": "C", "partner": "Q", "range_m": 5_000.0, "status": "inactive", "e": 15_000.0, "n": 10.0, **mast},
+    )
+    geo = analyse(b, s, corridor_km=3.0)
+    ter = analyse(b, s, corridor_km=3.0, dem=dem)
+    g = geo.layers["sensors"].set_index("sensor_id")
+    t = ter.layers["sensors"].set_index("sensor_id")
+    assert list(ter.layers["sensors"].columns) == list(geo.layers["sensors"].columns)
+    # The analytic values (flat engine) first: km of border on the UTM plane, to 0.1 %.
+    covered = {"A": 10.0, "B": 10.0, "D": 4.0, "R": 6.0, "W": 6.0, "X": 0.0, "C": 0.0}
+    sole = {"A": 8.0, "B": 4.0, "D": 0.0, "R": 4.0, "W": 4.0, "X": 0.0, "C": 0.0}
+    for sid in covered:
+        assert g.loc[sid, "covered_km"] == pytest.approx(covered[sid], rel=1e-3, abs=1e-9), sid
+        assert g.loc[sid, "sole_km"] == pytest.approx(sole[sid], rel=1e-3, abs=1e-9), sid
+    # Terrain: within one cell (its diagonal) per end of each interval measured.
+    cell_km = math.hypot(CELL, CELL) / 1000
+    covered_ends = {"A": 2, "B": 2, "D": 2, "R": 4, "W": 2, "X": 0, "C": 0}
+    sole_ends = {"A": 2, "B": 4, "D": 0, "R": 4, "W": 2, "X": 0, "C": 0}
+    for sid in covered:
+        assert t.loc[sid, "covered_km"] == pytest.approx(g.loc[sid, "covered_km"], abs=covered_ends[sid] * cell_km + 1e-9), sid
+        assert t.loc[sid, "sole_km"] == pytest.approx(g.loc[sid, "sole_km"], abs=sole_ends[sid] * cell_km + 1e-9), sid
+    assert t.loc["D", "sole_km"] == 0.0
+    # The same identity as on the plane: sole km of all plus the redundant km is the covered km.
+    for result in (geo, ter):
+        rep = result.report["border"]
+        km = result.layers["sensors"]
+        assert km["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+        assert (km["sole_km"] <= km["covered_km"]).all()
+        assert (km["sole_km"] >= 0).all()
+
+
 # ---- walls, pits, per-sensor targets --------------------------------------------------------
 
 
@@ -227,6 +275,26 @@ def test_detections_are_classified_on_the_raster(sample_terrain) -> None:
     agree = (status[in_corridor] == "coverage") == seen[in_corridor]
     assert agree.mean() > 0.999
     assert result.report["detections"]["in_gaps"] > 0
+
+
+def test_probed_border_cells_agree_with_the_counts(sample_terrain) -> None:
+    _, result = sample_terrain
+    grid = result.coverage
+    assert grid.probe_row.size > 1_000
+    # As many sensors see each probed cell as the count grid says; pairs are unique.
+    seen_by = np.bincount(grid.probe_seen[:, 0], minlength=grid.probe_row.size)
+    np.testing.assert_array_equal(seen_by, grid.count[grid.probe_row, grid.probe_col])
+    assert np.unique(grid.probe_seen, axis=0).shape == grid.probe_seen.shape
+    km = result.layers["sensors"]
+    active = (km["status"] == "active").to_numpy()
+    assert (km["sole_km"] >= 0).all()
+    assert (km["sole_km"] <= km["covered_km"]).all()
+    assert (km.loc[~active, ["covered_km", "sole_km"]].to_numpy() == 0).all()
+    rep = result.report["border"]
+    assert km["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+    # A partner's covered km is at most the sum of its sensors'.
+    for p, entry in result.report["partners"].items():
+        assert entry["covered_km"] <= km.loc[km["partner"] == p, "covered_km"].sum() + 1e-6
 
 
 def test_sample_terrain_cuts_coverage_and_reports_parameters(sample_terrain) -> None:
