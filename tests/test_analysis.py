@@ -74,7 +74,8 @@ def test_disk_centred_on_border_covers_its_chord(setting):
     assert rep["border"]["covered_km"] == pytest.approx(2 * r / 1000, rel=1e-4)
     # The gap before the disk ends, and the one after begins, one radius either side.
     first, second = rep["gaps"]
-    assert first["start_km"] == 0 and first["end_km"] == pytest.approx(30.0, rel=1e-4)
+    assert first["start_km"] == 0
+    assert first["end_km"] == pytest.approx(30.0, rel=1e-4)
     assert second["start_km"] == pytest.approx(50.0, rel=1e-4)
     assert second["end_km"] == pytest.approx(100.0, rel=1e-6)
     assert first["midpoint"][0] == pytest.approx(point_along(lat0, 80.0, 15_000.0)[0], abs=1e-4)
@@ -176,7 +177,7 @@ def test_long_border_lengths_and_coverage_are_geodesic(lat0, azimuth):
     # Sensors every 100 km along the border, 10 km range: 20 km covered each.
     dists = np.arange(50_000.0, 3_000_000.0, 100_000.0)
     lon, lat, _ = GEOD.fwd(np.full(dists.size, coords[0, 0]), np.full(dists.size, coords[0, 1]), np.full(dists.size, azimuth), dists)
-    s = sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat)])
+    s = sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)])
     rep = analyse(border_gdf(line), s, corridor_km=5).report
     assert rep["border"]["length_km"] == pytest.approx(GEOD.geometry_length(line) / 1000, rel=1e-5)
     assert rep["border"]["covered_km"] == pytest.approx(dists.size * 20.0, rel=1e-3)
@@ -234,7 +235,8 @@ def test_sectors_unassigned_and_contested(setting):
     assert rep["partners"]["A"]["sector_border_km"] == pytest.approx(45.0, rel=1e-4)
     assert rep["partners"]["A"]["sector_covered_km"] == pytest.approx(20.0, rel=1e-4)
     gap_after = [g for g in rep["gaps"] if g["start_km"] == pytest.approx(30.0, rel=1e-4)]
-    assert gap_after and gap_after[0]["sector_ids"] == ["A1", "B1", "A2"]
+    assert gap_after
+    assert gap_after[0]["sector_ids"] == ["A1", "B1", "A2"]
     assert gap_after[0]["partners"] == ["A", "B"]
 
 
@@ -321,7 +323,7 @@ def test_layers_are_wgs84_and_match_the_report(setting):
         assert layer.crs.equals("EPSG:4326"), name
     gaps = a.layers["gaps"]
     assert len(gaps) == len(a.report["gaps"])
-    for geom, g in zip(gaps.geometry, a.report["gaps"]):
+    for geom, g in zip(gaps.geometry, a.report["gaps"], strict=True):
         assert GEOD.geometry_length(geom) / 1000 == pytest.approx(g["length_km"], rel=1e-4)
 
 
@@ -332,7 +334,7 @@ def test_long_borders_anywhere_are_geodesic(lat0, azimuth):
     start = np.asarray(line.coords)[0]
     dists = np.arange(50_000.0, 3_000_000.0, 100_000.0)
     lon, lat, _ = GEOD.fwd(np.full(dists.size, start[0]), np.full(dists.size, start[1]), np.full(dists.size, azimuth), dists)
-    rep = analyse(border_gdf(line), sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat)])).report
+    rep = analyse(border_gdf(line), sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)])).report
     length_m = GEOD.geometry_length(line)
     assert rep["border"]["length_km"] == pytest.approx(length_m / 1000, rel=1e-5)
     assert rep["border"]["covered_km"] == pytest.approx(dists.size * 20.0, rel=1e-4)

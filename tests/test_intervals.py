@@ -50,12 +50,14 @@ def _inside(a: iv.Intervals, pts: np.ndarray = PTS) -> np.ndarray:
 def _assert_merged(res: iv.Intervals, where: str) -> None:
     """Sorted, disjoint (not even touching), positive length, integer bounds, float arrays."""
     s, e = res
-    assert isinstance(s, np.ndarray) and isinstance(e, np.ndarray), where
-    assert s.dtype == np.float64 and e.dtype == np.float64, where
-    assert s.shape == e.shape and s.ndim == 1, where
+    for bounds in (s, e):
+        assert isinstance(bounds, np.ndarray), where
+        assert bounds.dtype == np.float64, where
+        assert bounds.ndim == 1, where
+        assert np.array_equal(bounds, np.round(bounds)), where
+    assert s.shape == e.shape, where
     assert np.all(e > s), f"{where}: empty piece in {res}"
     assert np.all(s[1:] > e[:-1]), f"{where}: pieces overlap, touch or are unsorted: {res}"
-    assert np.array_equal(s, np.round(s)) and np.array_equal(e, np.round(e)), where
 
 
 def _cases(seed: int):
@@ -122,7 +124,8 @@ def test_touching_intervals_merge_into_one() -> None:
 
 def test_intervals_meeting_at_a_point_have_no_depth_two() -> None:
     s, e = iv.at_least([0, 5], [5, 10], k=2)
-    assert s.size == 0 and e.size == 0
+    assert s.size == 0
+    assert e.size == 0
 
 
 @pytest.mark.parametrize("k", [0, -1])
@@ -142,7 +145,8 @@ def test_empty_inputs() -> None:
         iv.subtract((np.empty(0), np.empty(0)), ([0.0], [10.0])),
         iv.subtract(([2.0], [5.0]), ([0.0], [10.0])),
     ):
-        assert res[0].size == 0 and res[1].size == 0
+        assert res[0].size == 0
+        assert res[1].size == 0
     assert iv.length((np.empty(0), np.empty(0))) == 0.0
     np.testing.assert_array_equal(iv.complement((np.empty(0), np.empty(0)), 2.0, 7.0), ([2.0], [7.0]))
     np.testing.assert_array_equal(iv.subtract(([2.0], [5.0]), (np.empty(0), np.empty(0))), ([2.0], [5.0]))
@@ -175,7 +179,7 @@ def test_complement_matches_brute_force() -> None:
         lo, hi = sorted(rng.integers(LO, HI + 1, 2).astype(float))
         res = iv.complement(a, lo, hi)
         _assert_merged(res, where)
-        in_range = (PTS > lo) & (PTS < hi)
+        in_range = (lo < PTS) & (hi > PTS)
         np.testing.assert_array_equal(_inside(res), in_range & ~_inside(a), err_msg=where)
 
 
@@ -199,7 +203,7 @@ def test_overlap_lengths_per_interval() -> None:
         res = iv.overlap_lengths((a_s, a_e), b)
         assert res.shape == (n,), where
         in_b = _inside(b)
-        expected = [float((in_b & (PTS > s) & (PTS < e)).sum()) for s, e in zip(a_s, a_e, strict=True)]
+        expected = [float((in_b & (s < PTS) & (e > PTS)).sum()) for s, e in zip(a_s, a_e, strict=True)]
         np.testing.assert_allclose(res, expected, rtol=0, atol=1e-9, err_msg=where)
 
 

@@ -192,10 +192,11 @@ def test_a_wall_hides_the_border_behind_it(tmp_path: Path) -> None:
     # 2 x 1 km x 3,000 / 1,455 = 4.12 km, centred. GDAL's algorithm, which the kernel
     # follows, interpolates the horizon between neighbouring cells and so widens shadows
     # cast by a high blocker a little: gdal_viewshed 3.6 hides 4.68 km here, as does Limes.
-    shadow = [g for g in rep["gaps"] if 0 < g["start_km"] and g["end_km"] < 19.9]
+    shadow = [g for g in rep["gaps"] if g["start_km"] > 0 and g["end_km"] < 19.9]
     assert len(shadow) == 1
     g = shadow[0]
-    assert g["start_km"] <= 10.0 - 2.06 and g["end_km"] >= 10.0 + 2.06
+    assert g["start_km"] <= 10.0 - 2.06
+    assert g["end_km"] >= 10.0 + 2.06
     assert 4.12 <= g["length_km"] <= 4.8
     assert (g["start_km"] + g["end_km"]) / 2 == pytest.approx(10.0, abs=0.06)
     assert rep["border"]["covered_km"] == pytest.approx(free["border"]["covered_km"] - g["length_km"], abs=0.1)
@@ -310,7 +311,8 @@ def test_sample_terrain_cuts_coverage_and_reports_parameters(sample_terrain) -> 
     # Footprints follow the terrain: one polygon per partner, inside the geometric ones.
     fp = result.layers["footprints"]
     assert set(fp["partner"]) <= set(rep["partners"])
-    assert fp.crs.equals("EPSG:4326") and fp.geometry.is_valid.all()
+    assert fp.crs.equals("EPSG:4326")
+    assert fp.geometry.is_valid.all()
 
 
 def test_inputs_are_unchanged_and_off_terrain_sensors_are_listed(tmp_path: Path) -> None:
@@ -335,7 +337,7 @@ def test_nodata_is_seen_by_nobody(tmp_path: Path) -> None:
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
     s = sensors({"sensor_id": "t", "partner": "A", "range_m": 6_000.0, "height_m": 20.0, "e": 0.0, "n": -1_000.0})
     rep = analyse(b, s, dem=dem).report
-    inner = [g for g in rep["gaps"] if 0 < g["start_km"] and g["end_km"] < 19.9]
+    inner = [g for g in rep["gaps"] if g["start_km"] > 0 and g["end_km"] < 19.9]
     assert len(inner) == 1
     assert inner[0]["start_km"] == pytest.approx(11.0, abs=0.06)
     assert inner[0]["length_km"] == pytest.approx(2.0, abs=0.08)
@@ -395,9 +397,11 @@ def test_cli_dem_and_coverage_tif(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     rep = json.loads(out.stdout)
     assert rep["parameters"]["dem"] == str(dem)
-    assert rep["parameters"]["target_height_m"] == 1.5 and rep["parameters"]["refraction_coeff"] == 0.2
+    assert rep["parameters"]["target_height_m"] == 1.5
+    assert rep["parameters"]["refraction_coeff"] == 0.2
     with rasterio.open(tmp_path / "cov.tif") as src:
-        assert src.count == 3 and src.dtypes[0] == "uint16"
+        assert src.count == 3
+        assert src.dtypes[0] == "uint16"
         assert src.descriptions[1:] == ("sensors of A seeing the cell", "sensors of B seeing the cell")
         assert src.crs.to_string() == UTM
         bands = src.read()
@@ -415,7 +419,8 @@ def test_cli_dem_and_coverage_tif(tmp_path: Path) -> None:
     with rasterio.open(dem) as src:
         d = src.transform
     assert (t.a, t.e) == (d.a, d.e)
-    assert ((t.c - d.c) / d.a).is_integer() and ((t.f - d.f) / d.e).is_integer()
+    assert ((t.c - d.c) / d.a).is_integer()
+    assert ((t.f - d.f) / d.e).is_integer()
 
 
 def test_cli_coverage_tif_needs_a_dem(tmp_path: Path) -> None:
@@ -429,7 +434,9 @@ def test_cli_coverage_tif_needs_a_dem(tmp_path: Path) -> None:
     assert "--coverage-tif: needs --dem" in out.stderr
     out = _cli("analyse", "--border", str(tmp_path / "b.geojson"), "--sensors", str(tmp_path / "s.geojson"),
                "--dem", str(tmp_path / "missing.tif"))
-    assert out.returncode == 2 and "file not found" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2
+    assert "file not found" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_coverage_image_is_placed_on_web_mercator() -> None:
