@@ -65,6 +65,14 @@ class Analysis:
         GeoDataFrames in EPSG:4326, by name: ``border``, ``corridor``, ``footprints``,
         ``sensors``, ``sectors``, ``gaps`` (border lines), ``overlaps`` (border lines),
         ``gap_areas``, ``overlap_areas`` (corridor polygons), ``detections``.
+
+        ``sensors`` is the input sensors (every column kept) plus, per sensor, in km of
+        border: ``covered_km``, the border it watches (its own pieces merged), and
+        ``sole_km``, the part of that no other active sensor watches, i.e. the gap that
+        would open without it (``sole_km <= covered_km``; the ``sole_km`` of all sensors
+        plus ``border.redundant_km`` make ``border.covered_km``). Both are 0 for inactive
+        sensors. With a DEM both are read from the grid along the border like every border
+        figure: a sensor watches a piece of border when its cut viewshed sees the piece's cell.
     """
 
     report: dict[str, Any]
@@ -267,6 +275,40 @@ def polygon_border_intervals(
     return np.concatenate(out_p), (np.concatenate(out_s), np.concatenate(out_e))
 
 
+def sensor_border_m(
+    owner: NDArray[np.int64], ivs: iv.Intervals, n_sensors: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Border each sensor watches, and the part of it no other sensor watches.
+
+    Parameters
+    ----------
+    owner, ivs
+        Pieces of border (global chainage, m) and the sensor each belongs to, as
+        :func:`border_intervals` gives them (a sensor's pieces may overlap or touch).
+    n_sensors
+        Number of sensors (owners are ``0 .. n_sensors - 1``).
+
+    Returns
+    -------
+    covered_m, sole_m : ndarray of float, shape (n_sensors,)
+        Per sensor, the length (m) of the union of its pieces, and of the part of that union
+        covered by no other sensor's pieces (0 for a sensor without pieces).
+
+    Examples
+    --------
+    >>> cov, sole = sensor_border_m(np.array([0, 1]), (np.array([0.0, 6.0]), np.array([10.0, 15.0])), 3)
+    >>> cov.tolist(), sole.tolist()
+    ([10.0, 9.0, 0.0], [6.0, 5.0, 0.0])
+    """
+    own, merged = iv.union_by(owner, ivs)
+    # Each sensor's pieces merged first, so depth counts sensors, not pieces.
+    once = iv.subtract(iv.union(merged), iv.at_least(*merged, k=2))
+    piece_m = merged[1] - merged[0]
+    covered_m = np.bincount(own, weights=piece_m, minlength=n_sensors)
+    sole_m = np.bincount(own, weights=np.minimum(iv.overlap_lengths(merged, once), piece_m), minlength=n_sensors)
+    return covered_m, sole_m
+
+
 def _select(owner: NDArray[np.int64], ivs: iv.Intervals, mask: NDArray[np.bool_]) -> iv.Intervals:
     keep = mask[owner]
     return ivs[0][keep], ivs[1][keep]
@@ -401,18 +443,28 @@ def analyse(
         covered = iv.union(fp_ivs)
         redundant = iv.at_least(*fp_ivs, k=2)
         by_partner_cov = _merged_by_partner(fp_owner, fp_ivs, sensor_partner, partners)
+        sensor_cov_m, sensor_sole_m = sensor_border_m(fp_owner, fp_ivs, len(sensors))
     else:
         from geo import terrain_coverage as tc
 
         tc._check_params(target_height_m, refraction_coeff)
+        # The border's cells are probed: each sensor's viewshed is read there as it is counted.
+        e = b.edges()
+        a_lon, a_lat = acrs.to_lonlat.transform(e["ax"], e["ay"])
+        b_lon, b_lat = acrs.to_lonlat.transform(e["bx"], e["by"])
+        edges_lonlat = (np.asarray(a_lon, dtype=float), np.asarray(a_lat, dtype=float),
+                        np.asarray(b_lon, dtype=float), np.asarray(b_lat, dtype=float))
         grid = tc.terrain_coverage(
             dem,
             tc.sensor_terrain(sensors[active], target_height_m=target_height_m),
             partners=partners,
             extent_lonlat=list(to_lonlat([corridor], acrs)),
             refraction_coeff=refraction_coeff,
+            probe_edges_lonlat=edges_lonlat,
         )
-        covered, redundant, by_partner_cov = _raster_border(b, grid, partners)
+        covered, redundant, by_partner_cov, (cov_m, sole_m) = _raster_border(b, grid, partners)
+        sensor_cov_m, sensor_sole_m = np.zeros(len(sensors)), np.zeros(len(sensors))
+        sensor_cov_m[active], sensor_sole_m[active] = cov_m, sole_m
     overlap = iv.at_least(
         np.concatenate([v[0] for v in by_partner_cov.values()] or [np.empty(0)]),
         np.concatenate([v[1] for v in by_partner_cov.values()] or [np.empty(0)]),
@@ -601,6 +653,7 @@ def analyse(
         sectors=sectors,
         sectors_out=sectors_out,
         detections=det_layer,
+        sensor_km=(sensor_cov_m / 1000.0, sensor_sole_m / 1000.0),
     )
     full = Analysis(
         report=report,
@@ -684,6 +737,7 @@ def _layers(
     sectors: gpd.GeoDataFrame | None,
     sectors_out: list[dict[str, Any]],
     detections: gpd.GeoDataFrame | None,
+    sensor_km: tuple[NDArray[np.float64], NDArray[np.float64]],
 ) -> dict[str, gpd.GeoDataFrame]:
     def gdf(data: dict[str, Any] | pd.DataFrame, geoms: Any) -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(data, geometry=list(geoms), crs=_WGS84)
@@ -695,7 +749,7 @@ def _layers(
     )
     layers["corridor"] = gdf({"name": ["corridor"]}, to_lonlat([corridor], acrs))
     layers["footprints"] = footprints
-    layers["sensors"] = sensors.copy()
+    layers["sensors"] = sensors.assign(covered_km=sensor_km[0], sole_km=sensor_km[1])
     gap_lines = [b.slice(s, e) for s, e in zip(*gap_ivs, strict=True)]
     layers["gaps"] = gdf(
         pd.DataFrame(gaps, columns=["segment", "start_km", "end_km", "length_km", "midpoint", "sector_ids", "partners"]).drop(
@@ -772,8 +826,12 @@ def _footprint_layer(sensors: gpd.GeoDataFrame, fp_polys: NDArray[np.object_], a
 
 def _raster_border(
     b: Border, grid: CoverageGrid, partners: list[str]
-) -> tuple[iv.Intervals, iv.Intervals, dict[str, iv.Intervals]]:
-    """Covered, redundant (2+ sensors) and per-partner border intervals, read from the grid."""
+) -> tuple[iv.Intervals, iv.Intervals, dict[str, iv.Intervals], tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Border intervals read from the grid, and what each sensor watches.
+
+    Returns the covered, redundant (2+ sensors) and per-partner intervals, and per sensor of
+    the grid (:func:`_raster_sensor_m`) the length watched and watched by it alone (m).
+    """
     from geo.terrain_coverage import border_pieces
 
     e = b.edges()
@@ -781,6 +839,7 @@ def _raster_border(
     on = row >= 0
     count = np.zeros(start.size, dtype=np.int64)
     count[on] = grid.count[row[on], col[on]]
+    per_sensor = _raster_sensor_m(grid, end - start, row, col, count)
     covered = iv.union((start[count >= 1], end[count >= 1]))
     redundant = iv.union((start[count >= 2], end[count >= 2]))
     by_partner: dict[str, iv.Intervals] = {}
@@ -790,7 +849,37 @@ def _raster_border(
         by_partner[p] = iv.union((start[seen], end[seen]))
     for p in partners:
         by_partner.setdefault(p, (np.empty(0), np.empty(0)))
-    return covered, redundant, by_partner
+    return covered, redundant, by_partner, per_sensor
+
+
+def _raster_sensor_m(
+    grid: CoverageGrid, piece_m: NDArray[np.float64], row: NDArray[np.int64], col: NDArray[np.int64],
+    count: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per sensor of the grid, the border length (m) it sees, and sees alone.
+
+    Border pieces (disjoint, each in one cell: ``row = -1`` off the grid, ``count`` the
+    sensors seeing its cell) are summed per probed cell, then per sensor through
+    :attr:`~geo.terrain_coverage.CoverageGrid.probe_seen`.
+    """
+    n_sensors = grid.sensors_seen + len(grid.sensors_off_terrain)
+    cols_n = grid.shape[1]
+    probe_key = grid.probe_row * cols_n + grid.probe_col
+    on = row >= 0
+    key = row[on] * cols_n + col[on]
+    at = np.searchsorted(probe_key, key)
+    # Every piece's cell was probed, and as many sensors see it there as the count says.
+    probed = bool(np.all(at < probe_key.size)) and np.array_equal(probe_key[np.minimum(at, probe_key.size - 1)], key)
+    seen_by = np.bincount(grid.probe_seen[:, 0], minlength=probe_key.size)
+    if not (probed and np.array_equal(seen_by[at], count[on])):
+        raise RuntimeError("terrain coverage: the probed border cells do not match the count grid")
+    cell_m = np.bincount(at, weights=piece_m[on], minlength=probe_key.size)
+    alone = np.bincount(at, weights=np.where(count[on] == 1, piece_m[on], 0.0), minlength=probe_key.size)
+    cell, sensor = grid.probe_seen[:, 0], grid.probe_seen[:, 1]
+    return (
+        np.bincount(sensor, weights=cell_m[cell], minlength=n_sensors),
+        np.bincount(sensor, weights=alone[cell], minlength=n_sensors),
+    )
 
 
 def _raster_corridor(grid: CoverageGrid, corridor: shapely.Geometry, acrs: AnalysisCRS) -> dict[str, Any]:

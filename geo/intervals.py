@@ -69,6 +69,47 @@ def union(*sets: Intervals) -> Intervals:
     return at_least(np.concatenate([s for s, _ in sets]), np.concatenate([e for _, e in sets]))
 
 
+def union_by(owner: ArrayLike, a: Intervals) -> tuple[NDArray[np.int64], Intervals]:
+    """Union of the intervals of each owner, owners kept apart.
+
+    Parameters
+    ----------
+    owner
+        Owner of each interval (integers).
+    a
+        The intervals; those with ``end <= start`` are ignored.
+
+    Returns
+    -------
+    owner, (starts, ends)
+        Each owner's merged intervals (disjoint, of positive length; touching ones merge, as
+        in :func:`union`), sorted by owner, then start. Intervals of different owners are
+        never merged.
+
+    Examples
+    --------
+    >>> union_by([0, 1, 0], ([0, 2, 3], [4, 5, 6]))
+    (array([0, 1]), (array([0., 2.]), array([6., 5.])))
+    """
+    o = np.asarray(owner, dtype=np.int64).ravel()
+    s = np.asarray(a[0], dtype=float).ravel()
+    e = np.asarray(a[1], dtype=float).ravel()
+    keep = e > s
+    o, s, e = o[keep], s[keep], e[keep]
+    if s.size == 0:
+        return np.empty(0, dtype=np.int64), _EMPTY
+    order = np.lexsort((s, o))
+    o, s, e = o[order], s[order], e[order]
+    # Running maximum of the ends within each owner, exactly: on the ranks of the ends,
+    # offset by the owner's place so that no maximum crosses from one owner into the next.
+    ends, rank = np.unique(e, return_inverse=True)
+    group = np.concatenate([[0], np.cumsum(o[1:] != o[:-1])])
+    reach = ends[np.maximum.accumulate(group * ends.size + rank) - group * ends.size]
+    first = np.concatenate([[True], (o[1:] != o[:-1]) | (s[1:] > reach[:-1])])
+    idx = np.flatnonzero(first)
+    return o[idx], (s[idx], np.maximum.reduceat(e, idx))
+
+
 def intersect(a: Intervals, b: Intervals) -> Intervals:
     """Intersection of two interval sets."""
     a, b = union(a), union(b)

@@ -15,6 +15,9 @@ sensors on a 10,000 x 10,000 DEM take seconds, not hours:
    partners); the border is cut at every cell edge it crosses and each piece takes the value
    of its cell (:func:`border_pieces`), so the along-border results agree with the raster
    exactly; areas come from polygonizing the count masks once (:func:`mask_polygons`).
+4. Optionally, the cells the border crosses are *probed*: each sensor's cut viewshed is read
+   at those cells before it is dropped (:attr:`CoverageGrid.probe_seen`), so the border each
+   single sensor sees comes from the same pass, not from a second one.
 
 Viewsheds are never polygonized one by one and unioned: measured, 100 viewsheds took more
 than 200 s that way.
@@ -52,6 +55,9 @@ _WGS84: Final[pyproj.CRS] = pyproj.CRS.from_epsg(4326)
 
 #: Value of a count band where the DEM has no data (or outside the DEM), in ``--coverage-tif``.
 COUNT_NODATA: Final[int] = 65535
+
+#: Straight edges by their ends in lon/lat (degrees): ``(a_lon, a_lat, b_lon, b_lat)``.
+EdgesLonLat = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,6 +151,14 @@ class CoverageGrid:
         Sensors whose viewshed was computed.
     sensors_off_terrain
         Ids of active sensors outside the DEM or on a cell without data: they see nothing.
+    probe_row, probe_col
+        The probed cells (int64, sorted by row then column, unique): the cells the border
+        edges given to :func:`terrain_coverage` cross (empty without them).
+    probe_seen
+        Which sensor sees which probed cell (after its annulus and wedge cut): int64 pairs,
+        shape ``(n_pairs, 2)``, columns probed cell (index into ``probe_row``) and sensor
+        (index into the sensors passed to :func:`terrain_coverage`). At every probed cell
+        the number of pairs equals ``count``.
     """
 
     count: NDArray[np.uint16]
@@ -159,6 +173,9 @@ class CoverageGrid:
     distances: str
     sensors_seen: int = 0
     sensors_off_terrain: tuple[str, ...] = field(default_factory=tuple)
+    probe_row: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    probe_col: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    probe_seen: NDArray[np.int64] = field(default_factory=lambda: np.empty((0, 2), dtype=np.int64))
 
     @property
     def pcrs(self) -> pyproj.CRS:
@@ -226,6 +243,28 @@ class CoverageGrid:
 # ---- accumulation kernel ----------------------------------------------------------------------
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _in_shape(
+    dr: int, dc: int, ce: float, cn: float, re: float, rn: float, r_in2: float, bearing: float,
+    half_fov: float,
+) -> bool:  # pragma: no cover - compiled
+    """Whether a cell ``dr`` rows and ``dc`` columns from the sensor is in its annulus and wedge.
+
+    ``ce, cn, re, rn``: east and north ground metres of one column and one row step (the
+    cell's row of :attr:`geo.viewshed.GridMetric.frame`).
+    """
+    east = dc * ce + dr * re
+    north = dc * cn + dr * rn
+    if east * east + north * north < r_in2:
+        return False
+    if half_fov < math.pi and (dr != 0 or dc != 0):
+        diff = math.atan2(east, north) - bearing
+        diff = (diff + math.pi) % (2.0 * math.pi) - math.pi
+        if abs(diff) > half_fov:
+            return False
+    return True
+
+
 @numba.njit(cache=True, nogil=True)
 def _accumulate(
     vis: NDArray[np.uint8], row0: int, col0: int, frame: NDArray[np.float64], r_in2: float,
@@ -234,7 +273,6 @@ def _accumulate(
 ) -> int:  # pragma: no cover - compiled
     """Add the visible cells of one viewshed, cut to the sensor's annulus and wedge."""
     nrows, ncols = vis.shape
-    wedge = half_fov < math.pi
     added = 0
     for r in range(nrows):
         dr = r - row0
@@ -242,20 +280,31 @@ def _accumulate(
         for c in range(ncols):
             if vis[r, c] != 1:
                 continue
-            dc = c - col0
-            east = dc * ce + dr * re
-            north = dc * cn + dr * rn
-            if east * east + north * north < r_in2:
+            if not _in_shape(dr, c - col0, ce, cn, re, rn, r_in2, bearing, half_fov):
                 continue
-            if wedge and (dr != 0 or dc != 0):
-                diff = math.atan2(east, north) - bearing
-                diff = (diff + math.pi) % (2.0 * math.pi) - math.pi
-                if abs(diff) > half_fov:
-                    continue
             count[r + roff, c + coff] += 1
             pcount[band, r + roff, c + coff] += 1
             added += 1
     return added
+
+
+@numba.njit(cache=True, nogil=True)
+def _seen_cells(
+    vis: NDArray[np.uint8], row0: int, col0: int, frame: NDArray[np.float64], r_in2: float,
+    bearing: float, half_fov: float, rows: NDArray[np.int64], cols: NDArray[np.int64],
+) -> NDArray[np.bool_]:  # pragma: no cover - compiled
+    """Whether one viewshed, cut as :func:`_accumulate` cuts it, sees each given cell.
+
+    ``rows, cols``: cells in the viewshed's window (its own row and column numbers).
+    """
+    out = np.zeros(rows.size, dtype=np.bool_)
+    for k in range(rows.size):
+        r, c = rows[k], cols[k]
+        if vis[r, c] != 1:
+            continue
+        out[k] = _in_shape(r - row0, c - col0, frame[r, 0], frame[r, 1], frame[r, 2], frame[r, 3],
+                           r_in2, bearing, half_fov)
+    return out
 
 
 # ---- the grid ------------------------------------------------------------------------------
@@ -276,6 +325,7 @@ def terrain_coverage(
     extent_lonlat: Sequence[shapely.Geometry] = (),
     refraction_coeff: float = settings.REFRACTION_COEFF,
     n_threads: int | None = None,
+    probe_edges_lonlat: EdgesLonLat | None = None,
 ) -> CoverageGrid:
     """Count, on the DEM's grid, how many sensors (all, and per partner) see each cell.
 
@@ -294,6 +344,11 @@ def terrain_coverage(
         Atmospheric refraction coefficient ``k``; curvature is corrected with ``1 - k``.
     n_threads
         Threads for the viewsheds (default: the number of cores).
+    probe_edges_lonlat
+        Straight edges ``(a_lon, a_lat, b_lon, b_lat)`` (degrees), e.g. the border's: every
+        cell they cross (as :func:`border_pieces` cuts them) is probed, and which sensor sees
+        which of these cells is kept (:attr:`CoverageGrid.probe_seen`). It costs a lookup per
+        probed cell in each sensor's window, not a second viewshed.
 
     Returns
     -------
@@ -369,6 +424,7 @@ def terrain_coverage(
             heights = (heights * scale + offset).astype(np.float32)
         transform = _window_transform(full_t, window)
         crs = ds.crs
+    probe_row, probe_col = _probe_cells(probe_edges_lonlat, pcrs, transform, (r_hi - r_lo, c_hi - c_lo))
     earth_radius = float(pcrs.ellipsoid.semi_major_metre)  # type: ignore[union-attr]
     curvature_coeff = 1.0 - refraction_coeff
 
@@ -379,6 +435,8 @@ def terrain_coverage(
     lock = threading.Lock()
     off_terrain: list[str] = []
     seen = 0
+    # Per sensor: the probed cells its cut viewshed sees (indices into probe_row).
+    probe_hits: list[NDArray[np.int64]] = [np.empty(0, dtype=np.int64)] * len(sensors)
 
     def one(i: int) -> bool:
         win = sensor_win[i]
@@ -401,9 +459,17 @@ def terrain_coverage(
         fov = float(sensors.fov_deg[i])
         half = math.pi if not math.isfinite(fov) or fov >= 360.0 else math.radians(fov) / 2.0
         assert metric.frame is not None
+        frame = np.ascontiguousarray(metric.frame)
+        r_in2, bearing = float(sensors.min_range_m[i]) ** 2, math.radians(float(sensors.azimuth_deg[i]))
+        # Probed cells in this window (probe_row is sorted): read before the viewshed is dropped.
+        lo, hi = np.searchsorted(probe_row, [rs.start - r_lo, rs.stop - r_lo])
+        inside = lo + np.flatnonzero((probe_col[lo:hi] >= cs.start - c_lo) & (probe_col[lo:hi] < cs.stop - c_lo))
+        if inside.size:
+            hit = _seen_cells(vis, r0 - rs.start, c0 - cs.start, frame, r_in2, bearing, half,
+                              probe_row[inside] - (rs.start - r_lo), probe_col[inside] - (cs.start - c_lo))
+            probe_hits[i] = inside[hit]
         with lock:
-            _accumulate(vis, r0 - rs.start, c0 - cs.start, np.ascontiguousarray(metric.frame),
-                        float(sensors.min_range_m[i]) ** 2, math.radians(float(sensors.azimuth_deg[i])),
+            _accumulate(vis, r0 - rs.start, c0 - cs.start, frame, r_in2, bearing,
                         half, count, pcount, partner_index[sensors.partner[i]],
                         rs.start - r_lo, cs.start - c_lo)
         return True
@@ -428,7 +494,25 @@ def terrain_coverage(
         distances=centre.description,
         sensors_seen=seen,
         sensors_off_terrain=tuple(off_terrain),
+        probe_row=probe_row,
+        probe_col=probe_col,
+        probe_seen=np.column_stack([
+            np.concatenate([np.empty(0, dtype=np.int64), *probe_hits]),
+            np.repeat(np.arange(len(sensors), dtype=np.int64), [h.size for h in probe_hits]),
+        ]),
     )
+
+
+def _probe_cells(
+    edges: EdgesLonLat | None, pcrs: pyproj.CRS, transform: Affine, shape: tuple[int, int]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Cells of the grid the edges cross, as :func:`border_pieces` finds them (sorted, unique)."""
+    if edges is None or np.asarray(edges[0]).size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    _, _, _, row, col = _cut_at_cells(*_edge_pixels(pcrs, transform, *edges), shape)
+    on = row >= 0
+    key = np.unique(row[on] * shape[1] + col[on])
+    return key // shape[1], key % shape[1]
 
 
 # ---- from the grid to the border and to polygons -----------------------------------------------
@@ -461,18 +545,42 @@ def border_pieces(
     if ax.size == 0:
         e = np.empty(0)
         return e, e, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    to_grid = pyproj.Transformer.from_crs(_WGS84, grid.pcrs, always_xy=True)
-    inv = ~grid.transform
+    a_lon, a_lat = to_lonlat.transform(ax, ay)
+    b_lon, b_lat = to_lonlat.transform(bx, by)
+    pixels = _edge_pixels(grid.pcrs, grid.transform, np.asarray(a_lon), np.asarray(a_lat),
+                          np.asarray(b_lon), np.asarray(b_lat))
+    e, t_lo, t_hi, row, col = _cut_at_cells(*pixels, grid.shape)
+    start = c0[e] + t_lo * (c1[e] - c0[e])
+    end = c0[e] + t_hi * (c1[e] - c0[e])
+    return start, end, row, col
 
-    def pixel(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        lon, lat = to_lonlat.transform(x, y)
+
+def _edge_pixels(
+    pcrs: pyproj.CRS, transform: Affine, a_lon: NDArray[np.float64], a_lat: NDArray[np.float64],
+    b_lon: NDArray[np.float64], b_lat: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Fractional (column, row) on the grid of both ends of each edge: ``(a_c, a_r, b_c, b_r)``."""
+    to_grid = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    inv = ~transform
+
+    def pixel(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         gx, gy = to_grid.transform(lon, lat)
         col, row = inv @ (np.asarray(gx), np.asarray(gy))
         return np.asarray(col, dtype=float), np.asarray(row, dtype=float)
 
-    pa_c, pa_r = pixel(ax, ay)
-    pb_c, pb_r = pixel(bx, by)
-    n = ax.size
+    return (*pixel(a_lon, a_lat), *pixel(b_lon, b_lat))
+
+
+def _cut_at_cells(
+    pa_c: NDArray[np.float64], pa_r: NDArray[np.float64], pb_c: NDArray[np.float64],
+    pb_r: NDArray[np.float64], shape: tuple[int, int],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+    """Cut edges (ends in fractional pixels) at every integer column and row line they cross.
+
+    Returns ``(edge, t_lo, t_hi, row, col)``: for every piece its edge, its parameters along
+    the edge and the cell it lies in (``row = col = -1`` off the grid).
+    """
+    n = pa_c.size
     # Crossing parameters of every integer column and row line between the ends of each edge.
     ts = [np.zeros(n), np.ones(n)]
     owners = [np.arange(n), np.arange(n)]
@@ -497,13 +605,11 @@ def border_pieces(
     tm = 0.5 * (t_lo + t_hi)
     mc = pa_c[e] + tm * (pb_c[e] - pa_c[e])
     mr = pa_r[e] + tm * (pb_r[e] - pa_r[e])
-    rows_n, cols_n = grid.shape
+    rows_n, cols_n = shape
     inside = np.isfinite(mc) & np.isfinite(mr) & (mr >= 0) & (mr < rows_n) & (mc >= 0) & (mc < cols_n)
     row = np.where(inside, np.floor(np.nan_to_num(mr)), -1).astype(np.int64)
     col = np.where(inside, np.floor(np.nan_to_num(mc)), -1).astype(np.int64)
-    start = c0[e] + t_lo * (c1[e] - c0[e])
-    end = c0[e] + t_hi * (c1[e] - c0[e])
-    return start, end, row, col
+    return e, t_lo, t_hi, row, col
 
 
 def mask_polygons(

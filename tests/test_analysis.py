@@ -16,8 +16,9 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from geo.analysis import analyse
+from geo.analysis import analyse, sensor_footprints
 from geo.errors import ValidationError
+from geo.footprints import footprint_polygons
 
 GEOD = Geod(ellps="WGS84")
 LATITUDES = [0.0, 60.0]
@@ -73,7 +74,8 @@ def test_disk_centred_on_border_covers_its_chord(setting):
     assert rep["border"]["covered_km"] == pytest.approx(2 * r / 1000, rel=1e-4)
     # The gap before the disk ends, and the one after begins, one radius either side.
     first, second = rep["gaps"]
-    assert first["start_km"] == 0 and first["end_km"] == pytest.approx(30.0, rel=1e-4)
+    assert first["start_km"] == 0
+    assert first["end_km"] == pytest.approx(30.0, rel=1e-4)
     assert second["start_km"] == pytest.approx(50.0, rel=1e-4)
     assert second["end_km"] == pytest.approx(100.0, rel=1e-6)
     assert first["midpoint"][0] == pytest.approx(point_along(lat0, 80.0, 15_000.0)[0], abs=1e-4)
@@ -175,7 +177,7 @@ def test_long_border_lengths_and_coverage_are_geodesic(lat0, azimuth):
     # Sensors every 100 km along the border, 10 km range: 20 km covered each.
     dists = np.arange(50_000.0, 3_000_000.0, 100_000.0)
     lon, lat, _ = GEOD.fwd(np.full(dists.size, coords[0, 0]), np.full(dists.size, coords[0, 1]), np.full(dists.size, azimuth), dists)
-    s = sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat)])
+    s = sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)])
     rep = analyse(border_gdf(line), s, corridor_km=5).report
     assert rep["border"]["length_km"] == pytest.approx(GEOD.geometry_length(line) / 1000, rel=1e-5)
     assert rep["border"]["covered_km"] == pytest.approx(dists.size * 20.0, rel=1e-3)
@@ -233,7 +235,8 @@ def test_sectors_unassigned_and_contested(setting):
     assert rep["partners"]["A"]["sector_border_km"] == pytest.approx(45.0, rel=1e-4)
     assert rep["partners"]["A"]["sector_covered_km"] == pytest.approx(20.0, rel=1e-4)
     gap_after = [g for g in rep["gaps"] if g["start_km"] == pytest.approx(30.0, rel=1e-4)]
-    assert gap_after and gap_after[0]["sector_ids"] == ["A1", "B1", "A2"]
+    assert gap_after
+    assert gap_after[0]["sector_ids"] == ["A1", "B1", "A2"]
     assert gap_after[0]["partners"] == ["A", "B"]
 
 
@@ -320,7 +323,7 @@ def test_layers_are_wgs84_and_match_the_report(setting):
         assert layer.crs.equals("EPSG:4326"), name
     gaps = a.layers["gaps"]
     assert len(gaps) == len(a.report["gaps"])
-    for geom, g in zip(gaps.geometry, a.report["gaps"]):
+    for geom, g in zip(gaps.geometry, a.report["gaps"], strict=True):
         assert GEOD.geometry_length(geom) / 1000 == pytest.approx(g["length_km"], rel=1e-4)
 
 
@@ -331,8 +334,110 @@ def test_long_borders_anywhere_are_geodesic(lat0, azimuth):
     start = np.asarray(line.coords)[0]
     dists = np.arange(50_000.0, 3_000_000.0, 100_000.0)
     lon, lat, _ = GEOD.fwd(np.full(dists.size, start[0]), np.full(dists.size, start[1]), np.full(dists.size, azimuth), dists)
-    rep = analyse(border_gdf(line), sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat)])).report
+    rep = analyse(border_gdf(line), sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)])).report
     length_m = GEOD.geometry_length(line)
     assert rep["border"]["length_km"] == pytest.approx(length_m / 1000, rel=1e-5)
     assert rep["border"]["covered_km"] == pytest.approx(dists.size * 20.0, rel=1e-4)
     assert rep["corridor"]["area_km2"] == pytest.approx((2 * 5_000 * length_m + math.pi * 5_000**2) / 1e6, rel=1e-3)
+
+
+# ---- per sensor: the border it watches, and the border only it watches ------------------------
+
+
+def equator_scene(*rows: tuple[str, float, float, str]):
+    """A 50 km border east along the equator (a geodesic) and disks centred on it.
+
+    Each row: sensor id, chainage of the centre (m from the border's west end, along the
+    geodesic), range (m), status.
+    """
+    line = geodesic_border(0.0, 0.0, 90.0, 50_000.0)
+    recs = []
+    for sid, at_m, r, status in rows:
+        lon, lat, _ = GEOD.fwd(0.0, 0.0, 90.0, at_m)
+        recs.append({"sensor_id": sid, "lon": lon, "lat": lat, "range_m": r, "status": status})
+    return border_gdf(line), sensors_gdf(recs)
+
+
+def test_sensor_covered_and_sole_km_are_geodesic():
+    # A watches [0, 10] km, B [8, 18] km: each is alone on 8 km, both on [8, 10]; C is off.
+    b, s = equator_scene(("A", 5_000.0, 5_000.0, "active"), ("B", 13_000.0, 5_000.0, "active"),
+                         ("C", 30_000.0, 5_000.0, "inactive"))
+    a = analyse(b, s)
+    assert list(a.layers["sensors"].columns) == [*s.columns, "covered_km", "sole_km"]  # every column kept
+    layer = a.layers["sensors"].set_index("sensor_id")
+    m = 1e-3  # 1 m in km
+    assert layer.loc["A", "covered_km"] == pytest.approx(10.0, abs=m)
+    assert layer.loc["A", "sole_km"] == pytest.approx(8.0, abs=m)
+    assert layer.loc["B", "covered_km"] == pytest.approx(10.0, abs=m)
+    assert layer.loc["B", "sole_km"] == pytest.approx(8.0, abs=m)
+    assert layer.loc["C", "covered_km"] == 0.0
+    assert layer.loc["C", "sole_km"] == 0.0
+    rep = a.report["border"]
+    assert rep["covered_km"] == pytest.approx(18.0, abs=m)
+    assert rep["redundant_km"] == pytest.approx(2.0, abs=m)
+    # Identity: what one sensor alone watches plus what two or more watch is all that is watched.
+    assert layer["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+    assert (layer["sole_km"] <= layer["covered_km"]).all()
+
+
+def test_a_footprint_inside_another_is_never_sole():
+    # D's disk lies inside B's: D watches [12, 16] km and nothing of it alone; B alone keeps
+    # [10, 12] and [16, 18]. E, far from the others, is alone on all it watches.
+    b, s = equator_scene(("A", 5_000.0, 5_000.0, "active"), ("B", 13_000.0, 5_000.0, "active"),
+                         ("D", 14_000.0, 2_000.0, "active"), ("E", 40_000.0, 3_000.0, "active"))
+    a = analyse(b, s)
+    layer = a.layers["sensors"].set_index("sensor_id")
+    m = 1e-3
+    assert layer.loc["D", "covered_km"] == pytest.approx(4.0, abs=m)
+    assert layer.loc["D", "sole_km"] == 0.0
+    assert layer.loc["B", "sole_km"] == pytest.approx(4.0, abs=m)
+    assert layer.loc["A", "sole_km"] == pytest.approx(8.0, abs=m)
+    assert layer.loc["E", "sole_km"] == pytest.approx(layer.loc["E", "covered_km"], abs=1e-9)
+    assert layer.loc["E", "sole_km"] == pytest.approx(6.0, abs=m)
+    rep = a.report["border"]
+    assert layer["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+
+
+def test_sample_sensor_km_against_polygon_overlay():
+    """The sample scenario: each sensor's km checked against shapely's overlay of footprints."""
+    from geo import settings
+    from geo.projection import to_lonlat, to_projected
+    from geo.scenario import load_scenario
+
+    sc = load_scenario(settings.SAMPLE_DIR)
+    a = analyse(sc.border, sc.sensors, sectors=sc.sectors)
+    layer = a.layers["sensors"]
+    assert list(layer.columns[:-2]) == list(sc.sensors.columns)
+    assert list(layer.columns[-2:]) == ["covered_km", "sole_km"]
+    cov, sole = layer["covered_km"].to_numpy(), layer["sole_km"].to_numpy()
+    active = (layer["status"] == "active").to_numpy()
+    assert (cov >= 0).all()
+    assert (sole >= 0).all()
+    assert (sole <= cov).all()
+    assert (cov[~active] == 0).all()
+    assert (sole[~active] == 0).all()
+    rep = a.report["border"]
+    assert sole.sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+
+    # Reference by another road: polygon overlay of fine footprint polygons (4,096 vertices a
+    # circle: chords within 5 mm of the arcs) with the border, measured on the ellipsoid.
+    acrs = a.acrs
+    fp = footprint_polygons(sensor_footprints(sc.sensors.reset_index(drop=True), acrs), n_circle=4096)
+    border = shapely.union_all(to_projected(a.layers["border"].geometry.to_numpy(), acrs))
+    idx = np.flatnonzero(active)
+    tree = shapely.STRtree(fp)
+
+    def geodesic_km(lines: shapely.Geometry) -> float:
+        return GEOD.geometry_length(to_lonlat([lines], acrs)[0]) / 1000
+
+    nested = 0
+    for i in idx:
+        near = [j for j in tree.query(fp[i]) if j != i and active[j]]
+        own = shapely.intersection(border, fp[i])
+        alone = shapely.difference(own, shapely.union_all(fp[near]))
+        assert geodesic_km(own) == pytest.approx(cov[i], abs=1e-3), layer["sensor_id"].iloc[i]
+        assert geodesic_km(alone) == pytest.approx(sole[i], abs=1e-3), layer["sensor_id"].iloc[i]
+        if cov[i] > 0 and any(shapely.covers(fp[j], fp[i]) for j in near):
+            nested += 1
+            assert sole[i] == 0.0, layer["sensor_id"].iloc[i]
+    assert nested > 0  # the sample has footprints inside others

@@ -50,12 +50,14 @@ def _inside(a: iv.Intervals, pts: np.ndarray = PTS) -> np.ndarray:
 def _assert_merged(res: iv.Intervals, where: str) -> None:
     """Sorted, disjoint (not even touching), positive length, integer bounds, float arrays."""
     s, e = res
-    assert isinstance(s, np.ndarray) and isinstance(e, np.ndarray), where
-    assert s.dtype == np.float64 and e.dtype == np.float64, where
-    assert s.shape == e.shape and s.ndim == 1, where
+    for bounds in (s, e):
+        assert isinstance(bounds, np.ndarray), where
+        assert bounds.dtype == np.float64, where
+        assert bounds.ndim == 1, where
+        assert np.array_equal(bounds, np.round(bounds)), where
+    assert s.shape == e.shape, where
     assert np.all(e > s), f"{where}: empty piece in {res}"
     assert np.all(s[1:] > e[:-1]), f"{where}: pieces overlap, touch or are unsorted: {res}"
-    assert np.array_equal(s, np.round(s)) and np.array_equal(e, np.round(e)), where
 
 
 def _cases(seed: int):
@@ -87,6 +89,33 @@ def test_union_of_several_sets() -> None:
         np.testing.assert_array_equal(_inside(res), expected, err_msg=where)
 
 
+def test_union_by_keeps_owners_apart() -> None:
+    for where, rng in _cases(9):
+        a = _random_intervals(rng)
+        owner = rng.integers(0, 4, a[0].size) * 7  # sparse owner numbers
+        res_owner, res = iv.union_by(owner, a)
+        assert res_owner.dtype == np.int64, where
+        assert np.all(np.diff(res_owner) >= 0), where
+        assert sorted(set(res_owner.tolist())) == sorted(set(owner[a[1] > a[0]].tolist())), where
+        for o in np.unique(owner):
+            mine = res_owner == o
+            _assert_merged((res[0][mine], res[1][mine]), f"{where} owner {o}")
+            expected = _inside((a[0][owner == o], a[1][owner == o]))
+            np.testing.assert_array_equal(_inside((res[0][mine], res[1][mine])), expected, err_msg=where)
+
+
+def test_union_by_float_bounds_match_union_per_owner() -> None:
+    rng = np.random.default_rng(10)
+    s = rng.uniform(-1e4, 1e4, 500)
+    a = (s, s + rng.exponential(800.0, s.size))
+    owner = rng.integers(0, 30, s.size)
+    res_owner, res = iv.union_by(owner, a)
+    for o in range(30):
+        ref = iv.union((a[0][owner == o], a[1][owner == o]))
+        np.testing.assert_array_equal(res[0][res_owner == o], ref[0])  # exact: no arithmetic
+        np.testing.assert_array_equal(res[1][res_owner == o], ref[1])
+
+
 def test_touching_intervals_merge_into_one() -> None:
     s, e = iv.union((np.array([5.0, 0.0, 10.0]), np.array([10.0, 5.0, 12.0])))
     np.testing.assert_array_equal(s, [0.0])
@@ -95,7 +124,8 @@ def test_touching_intervals_merge_into_one() -> None:
 
 def test_intervals_meeting_at_a_point_have_no_depth_two() -> None:
     s, e = iv.at_least([0, 5], [5, 10], k=2)
-    assert s.size == 0 and e.size == 0
+    assert s.size == 0
+    assert e.size == 0
 
 
 @pytest.mark.parametrize("k", [0, -1])
@@ -115,7 +145,8 @@ def test_empty_inputs() -> None:
         iv.subtract((np.empty(0), np.empty(0)), ([0.0], [10.0])),
         iv.subtract(([2.0], [5.0]), ([0.0], [10.0])),
     ):
-        assert res[0].size == 0 and res[1].size == 0
+        assert res[0].size == 0
+        assert res[1].size == 0
     assert iv.length((np.empty(0), np.empty(0))) == 0.0
     np.testing.assert_array_equal(iv.complement((np.empty(0), np.empty(0)), 2.0, 7.0), ([2.0], [7.0]))
     np.testing.assert_array_equal(iv.subtract(([2.0], [5.0]), (np.empty(0), np.empty(0))), ([2.0], [5.0]))
@@ -148,7 +179,7 @@ def test_complement_matches_brute_force() -> None:
         lo, hi = sorted(rng.integers(LO, HI + 1, 2).astype(float))
         res = iv.complement(a, lo, hi)
         _assert_merged(res, where)
-        in_range = (PTS > lo) & (PTS < hi)
+        in_range = (lo < PTS) & (hi > PTS)
         np.testing.assert_array_equal(_inside(res), in_range & ~_inside(a), err_msg=where)
 
 
@@ -172,7 +203,7 @@ def test_overlap_lengths_per_interval() -> None:
         res = iv.overlap_lengths((a_s, a_e), b)
         assert res.shape == (n,), where
         in_b = _inside(b)
-        expected = [float((in_b & (PTS > s) & (PTS < e)).sum()) for s, e in zip(a_s, a_e, strict=True)]
+        expected = [float((in_b & (s < PTS) & (e > PTS)).sum()) for s, e in zip(a_s, a_e, strict=True)]
         np.testing.assert_allclose(res, expected, rtol=0, atol=1e-9, err_msg=where)
 
 
@@ -206,5 +237,6 @@ def test_inputs_are_not_modified() -> None:
     iv.complement(a, 10.0, 90.0)
     iv.length(a)
     iv.overlap_lengths(a, b)
+    iv.union_by(np.arange(20) % 3, a)
     for x, y in zip((*a, *b), before, strict=True):
         np.testing.assert_array_equal(x, y)

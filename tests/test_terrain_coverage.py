@@ -120,6 +120,54 @@ def test_flat_ground_matches_the_geometric_footprints(tmp_path: Path) -> None:
     assert ter["corridor"]["covered_km2"] + ter["corridor"]["gap_km2"] == pytest.approx(ter["corridor"]["area_km2"], abs=1e-3)
 
 
+def test_flat_ground_per_sensor_km_match_the_geometric_engine(tmp_path: Path) -> None:
+    """covered_km and sole_km from the probed viewsheds equal the interval engine's on flat ground."""
+    dem = write_dem(tmp_path / "flat.tif", flat())
+    # Along the border (10 m north of a row of cells, so no piece runs along a cell edge):
+    # A [-15, -5] km, B [-7, 3], D [-3, 1] inside B, R an annulus [5, 8] + [12, 15], W a wedge
+    # [7, 13] overlapping R, X a wedge facing away, C inactive.
+    b = border((-20_000.0, 10.0), (20_000.0, 10.0))
+    mast = {"height_m": 60.0}
+    s = sensors(
+        {"sensor_id": "A", "partner": "P", "range_m": 5_000.0, "e": -10_000.0, "n": 10.0, **mast},
+        {"sensor_id": "B", "partner": "Q", "range_m": 5_000.0, "e": -2_000.0, "n": 10.0, **mast},
+        {"sensor_id": "D", "partner": "P", "range_m": 2_000.0, "e": -1_000.0, "n": 10.0, **mast},
+        {"sensor_id": "R", "partner": "P", "range_m": 5_000.0, "min_range_m": 2_000.0, "e": 10_000.0,
+         "n": 10.0, **mast},
+        {"sensor_id": "W", "partner": "Q", "range_m": 6_000.0, "azimuth_deg": 0.0, "fov_deg": 90.0,
+         "e": 10_000.0, "n": -2_990.0, **mast},
+        {"sensor_id": "X", "partner": "Q", "range_m": 6_000.0, "azimuth_deg": 180.0, "fov_deg": 90.0,
+         "e": 18_000.0, "n": -1_000.0, **mast},
+        {"sensor_id": "C", "partner": "Q", "range_m": 5_000.0, "status": "inactive", "e": 15_000.0, "n": 10.0, **mast},
+    )
+    geo = analyse(b, s, corridor_km=3.0)
+    ter = analyse(b, s, corridor_km=3.0, dem=dem)
+    g = geo.layers["sensors"].set_index("sensor_id")
+    t = ter.layers["sensors"].set_index("sensor_id")
+    assert list(ter.layers["sensors"].columns) == list(geo.layers["sensors"].columns)
+    # The analytic values (flat engine) first: km of border on the UTM plane, to 0.1 %.
+    covered = {"A": 10.0, "B": 10.0, "D": 4.0, "R": 6.0, "W": 6.0, "X": 0.0, "C": 0.0}
+    sole = {"A": 8.0, "B": 4.0, "D": 0.0, "R": 4.0, "W": 4.0, "X": 0.0, "C": 0.0}
+    for sid in covered:
+        assert g.loc[sid, "covered_km"] == pytest.approx(covered[sid], rel=1e-3, abs=1e-9), sid
+        assert g.loc[sid, "sole_km"] == pytest.approx(sole[sid], rel=1e-3, abs=1e-9), sid
+    # Terrain: within one cell (its diagonal) per end of each interval measured.
+    cell_km = math.hypot(CELL, CELL) / 1000
+    covered_ends = {"A": 2, "B": 2, "D": 2, "R": 4, "W": 2, "X": 0, "C": 0}
+    sole_ends = {"A": 2, "B": 4, "D": 0, "R": 4, "W": 2, "X": 0, "C": 0}
+    for sid in covered:
+        assert t.loc[sid, "covered_km"] == pytest.approx(g.loc[sid, "covered_km"], abs=covered_ends[sid] * cell_km + 1e-9), sid
+        assert t.loc[sid, "sole_km"] == pytest.approx(g.loc[sid, "sole_km"], abs=sole_ends[sid] * cell_km + 1e-9), sid
+    assert t.loc["D", "sole_km"] == 0.0
+    # The same identity as on the plane: sole km of all plus the redundant km is the covered km.
+    for result in (geo, ter):
+        rep = result.report["border"]
+        km = result.layers["sensors"]
+        assert km["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+        assert (km["sole_km"] <= km["covered_km"]).all()
+        assert (km["sole_km"] >= 0).all()
+
+
 # ---- walls, pits, per-sensor targets --------------------------------------------------------
 
 
@@ -144,10 +192,11 @@ def test_a_wall_hides_the_border_behind_it(tmp_path: Path) -> None:
     # 2 x 1 km x 3,000 / 1,455 = 4.12 km, centred. GDAL's algorithm, which the kernel
     # follows, interpolates the horizon between neighbouring cells and so widens shadows
     # cast by a high blocker a little: gdal_viewshed 3.6 hides 4.68 km here, as does Limes.
-    shadow = [g for g in rep["gaps"] if 0 < g["start_km"] and g["end_km"] < 19.9]
+    shadow = [g for g in rep["gaps"] if g["start_km"] > 0 and g["end_km"] < 19.9]
     assert len(shadow) == 1
     g = shadow[0]
-    assert g["start_km"] <= 10.0 - 2.06 and g["end_km"] >= 10.0 + 2.06
+    assert g["start_km"] <= 10.0 - 2.06
+    assert g["end_km"] >= 10.0 + 2.06
     assert 4.12 <= g["length_km"] <= 4.8
     assert (g["start_km"] + g["end_km"]) / 2 == pytest.approx(10.0, abs=0.06)
     assert rep["border"]["covered_km"] == pytest.approx(free["border"]["covered_km"] - g["length_km"], abs=0.1)
@@ -229,6 +278,26 @@ def test_detections_are_classified_on_the_raster(sample_terrain) -> None:
     assert result.report["detections"]["in_gaps"] > 0
 
 
+def test_probed_border_cells_agree_with_the_counts(sample_terrain) -> None:
+    _, result = sample_terrain
+    grid = result.coverage
+    assert grid.probe_row.size > 1_000
+    # As many sensors see each probed cell as the count grid says; pairs are unique.
+    seen_by = np.bincount(grid.probe_seen[:, 0], minlength=grid.probe_row.size)
+    np.testing.assert_array_equal(seen_by, grid.count[grid.probe_row, grid.probe_col])
+    assert np.unique(grid.probe_seen, axis=0).shape == grid.probe_seen.shape
+    km = result.layers["sensors"]
+    active = (km["status"] == "active").to_numpy()
+    assert (km["sole_km"] >= 0).all()
+    assert (km["sole_km"] <= km["covered_km"]).all()
+    assert (km.loc[~active, ["covered_km", "sole_km"]].to_numpy() == 0).all()
+    rep = result.report["border"]
+    assert km["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+    # A partner's covered km is at most the sum of its sensors'.
+    for p, entry in result.report["partners"].items():
+        assert entry["covered_km"] <= km.loc[km["partner"] == p, "covered_km"].sum() + 1e-6
+
+
 def test_sample_terrain_cuts_coverage_and_reports_parameters(sample_terrain) -> None:
     sc, result = sample_terrain
     plain = analyse(sc.border, sc.sensors, sectors=sc.sectors).report
@@ -242,7 +311,8 @@ def test_sample_terrain_cuts_coverage_and_reports_parameters(sample_terrain) -> 
     # Footprints follow the terrain: one polygon per partner, inside the geometric ones.
     fp = result.layers["footprints"]
     assert set(fp["partner"]) <= set(rep["partners"])
-    assert fp.crs.equals("EPSG:4326") and fp.geometry.is_valid.all()
+    assert fp.crs.equals("EPSG:4326")
+    assert fp.geometry.is_valid.all()
 
 
 def test_inputs_are_unchanged_and_off_terrain_sensors_are_listed(tmp_path: Path) -> None:
@@ -267,7 +337,7 @@ def test_nodata_is_seen_by_nobody(tmp_path: Path) -> None:
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
     s = sensors({"sensor_id": "t", "partner": "A", "range_m": 6_000.0, "height_m": 20.0, "e": 0.0, "n": -1_000.0})
     rep = analyse(b, s, dem=dem).report
-    inner = [g for g in rep["gaps"] if 0 < g["start_km"] and g["end_km"] < 19.9]
+    inner = [g for g in rep["gaps"] if g["start_km"] > 0 and g["end_km"] < 19.9]
     assert len(inner) == 1
     assert inner[0]["start_km"] == pytest.approx(11.0, abs=0.06)
     assert inner[0]["length_km"] == pytest.approx(2.0, abs=0.08)
@@ -327,9 +397,11 @@ def test_cli_dem_and_coverage_tif(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     rep = json.loads(out.stdout)
     assert rep["parameters"]["dem"] == str(dem)
-    assert rep["parameters"]["target_height_m"] == 1.5 and rep["parameters"]["refraction_coeff"] == 0.2
+    assert rep["parameters"]["target_height_m"] == 1.5
+    assert rep["parameters"]["refraction_coeff"] == 0.2
     with rasterio.open(tmp_path / "cov.tif") as src:
-        assert src.count == 3 and src.dtypes[0] == "uint16"
+        assert src.count == 3
+        assert src.dtypes[0] == "uint16"
         assert src.descriptions[1:] == ("sensors of A seeing the cell", "sensors of B seeing the cell")
         assert src.crs.to_string() == UTM
         bands = src.read()
@@ -347,7 +419,8 @@ def test_cli_dem_and_coverage_tif(tmp_path: Path) -> None:
     with rasterio.open(dem) as src:
         d = src.transform
     assert (t.a, t.e) == (d.a, d.e)
-    assert ((t.c - d.c) / d.a).is_integer() and ((t.f - d.f) / d.e).is_integer()
+    assert ((t.c - d.c) / d.a).is_integer()
+    assert ((t.f - d.f) / d.e).is_integer()
 
 
 def test_cli_coverage_tif_needs_a_dem(tmp_path: Path) -> None:
@@ -361,7 +434,9 @@ def test_cli_coverage_tif_needs_a_dem(tmp_path: Path) -> None:
     assert "--coverage-tif: needs --dem" in out.stderr
     out = _cli("analyse", "--border", str(tmp_path / "b.geojson"), "--sensors", str(tmp_path / "s.geojson"),
                "--dem", str(tmp_path / "missing.tif"))
-    assert out.returncode == 2 and "file not found" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2
+    assert "file not found" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_coverage_image_is_placed_on_web_mercator() -> None:
