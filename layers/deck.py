@@ -147,18 +147,23 @@ def basemap_layer(countries: gpd.GeoDataFrame | None = None) -> pdk.Layer:
     )
 
 
-def hillshade_layer(shade: np.ndarray, bounds: tuple[float, float, float, float]) -> pdk.Layer:
+def hillshade_layer(
+    shade: np.ndarray, bounds: tuple[float, float, float, float], *, alpha: np.ndarray | None = None
+) -> pdk.Layer:
     """Terrain shading from :func:`geo.terrain.read_hillshade`, as an image in the page.
 
     The image travels inside the deck as a PNG data URL (no tile or file is fetched). It
     must lie on a Web Mercator grid (``read_hillshade(..., crs="EPSG:3857")``): deck.gl
     stretches an image linearly in the map's projection. ``bounds`` is (west, south, east,
-    north) in degrees.
+    north) in degrees. ``alpha`` (0–1, same grid): how much of the shading shows, e.g. fading
+    out beyond the corridor (:func:`geo.terrain.read_hillshade_faded`).
     """
     v = np.nan_to_num(np.asarray(shade, dtype=float), nan=1.0)
     grey = np.clip(v * 255.0, 0, 255).astype(np.uint8)
-    alpha = np.where(np.isnan(shade), 0, 120).astype(np.uint8)
-    url = _png_url(np.dstack([grey, grey, grey, alpha]))
+    weight = 1.0 if alpha is None else np.nan_to_num(np.asarray(alpha, dtype=float), nan=0.0)
+    opacity = np.where(np.isnan(shade), 0, np.rint(120 * weight)).astype(np.uint8)
+    grey = np.where(opacity == 0, 0, grey).astype(np.uint8)  # clear pixels compress to nothing
+    url = _png_url(np.dstack([grey, grey, grey, opacity]))
     west, south, east, north = (float(b) for b in bounds)
     return pdk.Layer(
         "BitmapLayer", data=None, id="hillshade", image=pdk.types.String(url),

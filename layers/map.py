@@ -20,7 +20,7 @@ from geo import settings
 from geo.analysis import Analysis
 from geo.hexbin import hexbin
 from geo.projection import choose_analysis_crs, to_lonlat, to_projected
-from geo.terrain import coverage_image, read_hillshade
+from geo.terrain import coverage_image, read_hillshade_faded
 from geo.views import gap_ranks, gap_rows_in_view, gaps_in_view
 from layers import deck as lk
 from layers import style
@@ -54,6 +54,9 @@ GAP_LABELS: int = 8
 #: Detection hexagons on the map (m across flats): about 8 px at the fitted zoom of a
 #: 300 km border.
 MAP_HEXAGON_M: float = 4_000.0
+#: The hillshade fades out this far beyond the corridor (km), on a grid this many px across.
+HILLSHADE_FADE_KM: float = 8.0
+HILLSHADE_PX: int = 900
 #: Gazetteer places labelled on the map, most important first.
 PLACE_LABELS: int = 14
 
@@ -242,7 +245,9 @@ def _coverage_layer(result: Analysis, partner: str | None, dem: str | Path | Non
 
 
 def _hillshade(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
-    return [lk.hillshade_layer(*read_hillshade(str(dem), z_factor=8.0, crs="EPSG:3857"))]
+    shade, alpha, bounds = read_hillshade_faded(str(dem), result.layers["corridor"].union_all(), fade_km=HILLSHADE_FADE_KM,
+                                                max_size_px=HILLSHADE_PX, z_factor=8.0)
+    return [lk.hillshade_layer(shade, bounds, alpha=alpha)]
 
 
 def _simple(key: str) -> Callable[[Analysis, str | None, str | Path | None], list[pdk.Layer]]:

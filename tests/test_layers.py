@@ -358,27 +358,27 @@ def test_deck_sets_no_map_provider() -> None:
 
 @pytest.fixture(scope="module")
 def sample_deck() -> pdk.Deck:
-    """The map page's deck for the sample scenario (same layers as app_pages/map.py)."""
+    """The map page's deck for the sample scenario, every layer on (as app_pages/map.py builds it)."""
+    from layers.map import LAYERS, build_map
+
     sc = load_scenario(settings.SAMPLE_DIR)
-    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections)
-    rep, layers_ = result.report, result.layers
-    colors = partner_colors(rep["partners"])
-    bounds = tuple(layers_["corridor"].total_bounds)
-    layers = [lk.basemap_layer(lk.load_countries((bounds[0] - 5, bounds[1] - 5, bounds[2] + 5, bounds[3] + 5)))]
-    layers.append(lk.corridor_layer(layers_["corridor"], corridor_km=rep["parameters"]["corridor_km"]))
-    if len(layers_["sectors"]):
-        layers.append(lk.sectors_layer(layers_["sectors"], colors))
-    layers += [
-        lk.footprints_layer(layers_["footprints"], colors),
-        lk.border_layer(layers_["border"]),
-        lk.gaps_layer(layers_["gaps"]),
-        lk.sensors_layer(layers_["sensors"], colors),
-    ]
-    if "detections" in layers_:
-        layers.append(lk.detections_layer(layers_["detections"]))
-    pad = 0.5
-    view = lk.view_state((bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad))
-    return lk.deck(layers, view)
+    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    return build_map(result, shown=list(LAYERS), dem=sc.dem)
+
+
+def test_sample_map_json_is_under_1_5_mb() -> None:
+    # issue 13's hard target: the map the app opens on (default layers, line of sight); every
+    # rerun sends it (it was 3.6 MB). With every layer on (hillshade and count images too) it
+    # stays under 2 MB.
+    from layers.map import DEFAULT_OFF, LAYERS, build_map
+
+    sc = load_scenario(settings.SAMPLE_DIR)
+    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    default = build_map(result, shown=[k for k in LAYERS if k not in DEFAULT_OFF], dem=sc.dem)
+    size = len(default.to_json().encode("utf-8"))
+    assert size < 1.5e6, f"map JSON of the sample is {size / 1e6:.2f} MB"
+    everything = len(build_map(result, shown=list(LAYERS), dem=sc.dem).to_json().encode("utf-8"))
+    assert everything < 2.0e6, f"map JSON with every layer on is {everything / 1e6:.2f} MB"
 
 
 def test_sample_deck_payload_under_10_mb(sample_deck: pdk.Deck) -> None:
