@@ -87,15 +87,18 @@ if len(mine):
             win = (lo_n, hi_n)
         st.session_state.win = win
         st.session_state.win_bounds = (lo_n, hi_n)
-    if not st.session_state.get("playing"):
+    # The slider shows the applied window when that changed elsewhere (playback, widening);
+    # otherwise it keeps what the user is proposing.
+    if st.session_state.get("_win_shown") != win:
         st.session_state["window"] = win
+        st.session_state._win_shown = win
     side.subheader("Detections")
     with side.form("window_form", border=False):
         proposed = st.slider("Time window (UTC)", min_value=lo_n, max_value=hi_n, step=step,
                              format="YYYY-MM-DD HH:mm", key="window")
         applied = st.form_submit_button("Apply window", width="stretch")
     if applied and proposed[0] < proposed[1]:
-        st.session_state.win = tuple(proposed)
+        st.session_state.win = st.session_state._win_shown = tuple(proposed)
         st.session_state.playing = False
     n_outside_bulk = int(((mine < lo) | (mine > hi)).sum())
     if n_outside_bulk and not wide:
