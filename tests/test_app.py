@@ -78,9 +78,19 @@ def test_partner_view_leads_with_its_numbers(app, sample, partner):
     sectors = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "sectors")["data"]
     alphas = {rec["sector_id"].split("-")[0]: rec["fill"][3] for rec in sectors}
     assert alphas[partner] > max(a for p2, a in alphas.items() if p2 != partner)
-    # The gap table lists only gaps through this partner's sectors.
+    # The gap table lists only gaps through this partner's sectors, and so does the map.
     table = app.dataframe[-1].value
     assert all(partner in cell.split(", ") for cell in table["partners"])
+    gaps = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "gaps")["data"]
+    assert {(g["segment"], round(g["start_km"], 6)) for g in gaps} == {
+        (g["segment"], round(g["start_km"], 6)) for g in result.report["gaps"] if partner in g["partners"]}
+    labels = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "gap_labels")["data"]
+    assert [lab["t"] for lab in labels] == [f"{g} {km:,.1f} km" for g, km in zip(table["gap"], table["length_km"], strict=False)][: len(labels)]
+    # Every headline figure is the partner's, or says it is joint.
+    assert m["Partner overlap"] == f"{p['sector_overlap_km']:,.1f} km"
+    unassigned = next(x for x in app.metric if x.label == "Unassigned (joint)")
+    assert unassigned.value == f"{result.report['unassigned_border_km']:,.1f} km"
+    assert unassigned.proto.delta == f"{p['contested_km']:,.1f} km contested with {partner}"
 
 
 def test_partner_view_opens_from_a_link(sample):
@@ -204,3 +214,32 @@ def test_a_scenario_that_cannot_be_loaded_is_explained_on_every_page(
     assert [e.value for e in at.error] == [
         f"The scenario could not be loaded: {tmp_path / 'scenario.json'}: no scenario "
         "manifest found"]
+
+
+def test_outliers_do_not_stretch_the_time_window(sample):
+    # Three rows of old tracks (2010) uploaded into the store: the window opens on the bulk
+    # of the detections, says how many are outside it, and can be widened to all of them.
+    import os
+
+    from geo import store
+
+    csv = Path(os.environ["LIMES_STORE"]).parent / "old.csv"
+    csv.write_text("time,lat,lon,detection_id,source,class\n" + "".join(
+        f"2010-06-0{i}T12:00:00Z,54.6,25.3,OLD{i},archive,person\n" for i in (1, 2, 3)))
+    store.ingest_file(os.environ["LIMES_STORE"], csv, partner="LTU", releasable_to="ALL")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception
+    sc, _ = sample
+    lo, hi = at.slider(key="window").value
+    times = sc.detections["time"]
+    assert lo == times.min().floor("h").to_pydatetime().replace(tzinfo=None)
+    assert hi == times.max().ceil("h").to_pydatetime().replace(tzinfo=None)
+    assert at.slider(key="window").proto.step == 3600 * 10**6  # µs: hours over a week of detections
+    assert any("3 detection(s) fall outside" in c.value for c in at.sidebar.caption)
+    assert any("3 detection(s) outside the window" in c.value for c in at.caption)
+    at.button(key="window_widen").click().run()
+    assert not at.exception
+    lo, hi = at.slider(key="window").value
+    assert lo.year == 2010 and hi == times.max().ceil("h").to_pydatetime().replace(tzinfo=None)
+    assert at.slider(key="window").proto.step == 24 * 3600 * 10**6  # µs: days over 16 years
+    assert not any("outside the window" in c.value for c in at.caption)
