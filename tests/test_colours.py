@@ -1,7 +1,8 @@
-"""The colour science of ``layers.colour`` against outside references.
+"""The map's colours (issue 13): partner colours never look like a status colour, in any vision.
 
-Sharma, Wu & Dalal's CIEDE2000 test data; CIELAB of the sRGB primaries; colorspacious's
-implementation of Machado et al.'s colour-blindness simulation.
+First the colour science of ``layers.colour`` against outside references (Sharma, Wu &
+Dalal's CIEDE2000 test data; CIELAB of the sRGB primaries; colorspacious's implementation of
+Machado et al.'s colour-blindness simulation); then the rules for ``layers.style``.
 """
 
 from __future__ import annotations
@@ -154,3 +155,82 @@ def test_composite_blends_straight_alpha_over_the_background():
     assert composite([0, 0, 0, 51], [255, 255, 255]).tolist() == [204.0, 204.0, 204.0]
     both = composite([[0, 0, 0, 51], [255, 255, 255, 255]], [100, 100, 100, 255])
     np.testing.assert_allclose(both, [[80, 80, 80], [255, 255, 255]])
+
+
+# ---- the palette rules -----------------------------------------------------------------------
+
+
+def seen(rgba, vision: str) -> np.ndarray:
+    """CIELAB of a map colour (composited over the land where translucent) in a vision."""
+    rgb = composite(np.asarray(rgba, dtype=float), LAND)
+    return srgb_to_lab(rgb if vision == "normal" else simulate_cvd(rgb, vision))
+
+
+def test_status_colours_name_every_status_constant():
+    expected = [style.GAP, style.GAP_AREA, style.OVERLAP, style.OVERLAP_AREA, style.COVERED,
+                *style.DETECTION.values()]
+    assert len(style.STATUS_COLOURS) == len(expected)
+    for rgba in expected:
+        assert any(rgba is v for v in style.STATUS_COLOURS.values()), rgba
+    assert all(len(v) == 4 and all(0 <= c <= 255 for c in v) for v in style.STATUS_COLOURS.values())
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_every_partner_colour_is_far_from_every_status_colour(vision):
+    """Issue 13: CIEDE2000 >= 20 between each partner and each status colour, in every vision."""
+    bad = []
+    for i, partner in enumerate(style.PARTNER_PALETTE):
+        for name, status in style.STATUS_COLOURS.items():
+            d = float(ciede2000(seen(partner, vision), seen(status, vision)))
+            if d < 20.0:
+                bad.append(f"partner colour {i} {partner} vs {name} {status}: ΔE00 {d:.2f}")
+    assert not bad, f"{vision} vision: " + "; ".join(bad)
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_the_gap_line_stands_out_from_the_covered_border_the_border_and_the_map(vision):
+    gap = seen(style.GAP, vision)
+    for name, other in [("COVERED", style.COVERED), ("BORDER", style.BORDER),
+                        ("BASEMAP_FILL", style.BASEMAP_FILL), ("BACKGROUND", style.BACKGROUND)]:
+        d = float(ciede2000(gap, seen(other, vision)))
+        assert d >= 20.0, f"{vision} vision: GAP {style.GAP} vs {name} {other}: ΔE00 {d:.2f}"
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_border_lines_are_visible_on_land_and_sea(vision):
+    for name, line in [("GAP", style.GAP), ("COVERED", style.COVERED), ("BORDER", style.BORDER)]:
+        for ground in (style.BASEMAP_FILL, style.BACKGROUND):
+            d = float(ciede2000(seen(line, vision), srgb_to_lab(
+                ground[:3] if vision == "normal" else simulate_cvd(ground[:3], vision))))
+            assert d >= 20.0, f"{vision} vision: {name} {line} on {ground}: ΔE00 {d:.2f}"
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_detections_in_a_gap_are_told_from_the_gap_and_from_calm_detections(vision):
+    loud = seen(style.DETECTION["gap"], vision)
+    for name, other in [("GAP", style.GAP), ("GAP_AREA (beneath them)", style.GAP_AREA),
+                        ('DETECTION["coverage"]', style.DETECTION["coverage"])]:
+        d = float(ciede2000(loud, seen(other, vision)))
+        assert d >= 20.0, f"{vision} vision: DETECTION['gap'] vs {name}: ΔE00 {d:.2f}"
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_the_first_six_partner_colours_stay_apart(vision):
+    """Not issue 13's hard rule: a floor under the palette as chosen (worst 8.8, protan)."""
+    lab = np.array([seen(p, vision) for p in style.PARTNER_PALETTE[:6]])
+    d = ciede2000(lab[:, None], lab[None])
+    d[np.eye(6, dtype=bool)] = np.inf
+    i, j = np.unravel_index(d.argmin(), d.shape)
+    floor = 20.0 if vision == "normal" else 8.5
+    assert d.min() >= floor, (
+        f"{vision} vision: partner colours {style.PARTNER_PALETTE[i]} and {style.PARTNER_PALETTE[j]}: "
+        f"ΔE00 {d.min():.2f} < {floor}"
+    )
+
+
+def test_partner_colours_follow_sorted_partners_in_palette_order():
+    got = style.partner_colors(["C", "A", "B", "A"])
+    assert list(got) == ["A", "B", "C"]
+    assert list(got.values()) == list(style.PARTNER_PALETTE[:3])
+    many = style.partner_colors([f"P{i:02d}" for i in range(9)])
+    assert many["P07"] == style.PARTNER_PALETTE[0]  # the palette repeats past its length
