@@ -1,8 +1,35 @@
 """Colours and sizes shared by every map (the app's and the exported snapshots).
 
-Partner colours come from the Okabe–Ito palette, which stays distinguishable under the
-common forms of colour blindness. Gaps use a loud magenta-red that is not in the partner
-palette, so a gap never reads as someone's sector.
+Two families of colours share the map and must never be confused: the *partner* colours
+(whose sector, footprint or sensor this is) and the *status* colours (what the analysis
+found: a gap, a blind area, an overlap, covered border, a detection's status). The rule,
+checked by ``tests/test_colours.py`` with :mod:`layers.colour`: every partner colour differs
+from every status colour (translucent ones composited over the land fill) by a CIEDE2000
+ΔE00 of at least 20, for normal vision and under simulated protanopia, deuteranopia and
+tritanopia (Machado et al. 2009, severity 1). ΔE00 ≈ 1 is a just-noticeable difference;
+20 is an obvious one.
+
+How the colours were chosen:
+
+- Status colours sit where partner colours cannot be: the calm ones are dark, nearly
+  neutral lines and dots (``COVERED`` a dark slate, ``OVERLAP``, the in-coverage detections)
+  or faint tints of the land (``OVERLAP_AREA``, detections outside the corridor). The two
+  loud ones are a crimson (``GAP``, with its tint ``GAP_AREA``) and a deep violet for
+  detections in a gap. Crimson rather than the earlier magenta: magenta turns into a
+  nearly neutral grey (protans) or grey-olive (deutans), right where a partner's bluish
+  green or reddish purple falls, while crimson stays a distinct dark olive-brown. The violet
+  stays dark and saturated under every simulation (a blue for protans and deutans), so it
+  is told apart from the crimson gap line, the pale blind area it sits on and the dark grey
+  of in-coverage detections.
+- The partner palette keeps the hues of Okabe & Ito's colour-blind-safe palette (blue,
+  orange, bluish green, reddish purple, sky blue, yellow) with their lightness and chroma
+  moved, by a max–min search over the sRGB cube, until each stays 20 from every status
+  colour in all four visions while the six stay as far apart from each other as possible
+  (worst pair under any simulation ≈ 8.8, normal vision ≈ 24) and at least 20 from the land
+  fill. Okabe–Ito's vermillion cannot be a partner next to a red gap, nor its grey next to
+  grey status colours; magenta, the seventh colour, serves only maps with seven or more
+  partners and is close to the blue under protanopia (ΔE00 ≈ 6.8).
+- ``bench/colour_palette.py`` prints the full ΔE00 tables and reruns the search.
 """
 
 from __future__ import annotations
@@ -14,21 +41,29 @@ import numpy as np
 
 RGBA = list[int]
 
-#: Okabe–Ito colours (vermillion left out: it is too close to the gap colour).
+#: Partner colours in assignment order (see :func:`partner_colors`): Okabe–Ito hues moved
+#: clear of every status colour (module docstring). The first six are the ones real
+#: operations use.
 PARTNER_PALETTE: Final[tuple[tuple[int, int, int], ...]] = (
-    (0, 114, 178),  # blue
-    (230, 159, 0),  # orange
-    (0, 158, 115),  # bluish green
-    (204, 121, 167),  # reddish purple
-    (86, 180, 233),  # sky blue
-    (240, 228, 66),  # yellow
-    (120, 120, 120),  # grey
+    (85, 135, 255),  # blue
+    (255, 115, 0),  # orange
+    (65, 180, 65),  # green
+    (180, 105, 150),  # reddish purple
+    (0, 215, 255),  # sky blue
+    (195, 255, 0),  # yellow-green
+    (255, 0, 255),  # magenta (seventh partner only)
 )
 
-GAP: Final[RGBA] = [255, 0, 110, 255]
-GAP_AREA: Final[RGBA] = [255, 0, 110, 70]
+#: Uncovered border (the gap line, 7 px): a loud crimson.
+GAP: Final[RGBA] = [180, 0, 20, 255]
+#: Blind area in the corridor: the gap crimson as a tint.
+GAP_AREA: Final[RGBA] = [180, 0, 20, 50]
+#: Border covered by sensors of two or more partners (dashed line).
 OVERLAP: Final[RGBA] = [40, 40, 40, 255]
-OVERLAP_AREA: Final[RGBA] = [60, 60, 60, 60]
+#: Corridor area covered by two or more partners: a faint grey tint.
+OVERLAP_AREA: Final[RGBA] = [60, 60, 60, 40]
+#: Covered border: a calm dark slate, clearly not the gap crimson in any vision.
+COVERED: Final[RGBA] = [45, 65, 75, 255]
 BORDER: Final[RGBA] = [20, 20, 20, 255]
 CORRIDOR: Final[RGBA] = [120, 120, 120, 35]
 BASEMAP_FILL: Final[RGBA] = [236, 233, 224, 255]
@@ -36,12 +71,24 @@ BASEMAP_LINE: Final[RGBA] = [160, 155, 145, 255]
 BACKGROUND: Final[RGBA] = [200, 220, 235, 255]
 MUTED: Final[RGBA] = [150, 150, 150, 60]
 
-#: Detection colours by coverage status. Detections in gaps are yellow so they stand out on
-#: the magenta gap line without merging into it.
+#: Detection colours by coverage status: in a gap a loud deep violet (distinct from the gap
+#: crimson and the blind area beneath it), in coverage a calm dark grey, outside the corridor
+#: a faint grey.
 DETECTION: Final[dict[str, RGBA]] = {
-    "coverage": [40, 40, 40, 150],
-    "gap": [255, 214, 0, 255],
-    "outside": [120, 120, 120, 110],
+    "coverage": [40, 40, 40, 200],
+    "gap": [130, 0, 160, 255],
+    "outside": [100, 100, 100, 80],
+}
+
+#: Every colour that marks a status, by name: what a partner colour must never look like.
+#: Built from the constants above, so a new detection status is checked too.
+STATUS_COLOURS: Final[dict[str, RGBA]] = {
+    "gap": GAP,
+    "gap_area": GAP_AREA,
+    "overlap": OVERLAP,
+    "overlap_area": OVERLAP_AREA,
+    "covered": COVERED,
+    **{f"detection_{status}": rgba for status, rgba in DETECTION.items()},
 }
 
 #: Terrain coverage count: sensors seeing a cell, 1 to 6 or more (ColorBrewer YlGnBu, which
@@ -78,7 +125,7 @@ def partner_colors(partners: Iterable[str]) -> dict[str, tuple[int, int, int]]:
     Examples
     --------
     >>> partner_colors(["B", "A"])["A"]
-    (0, 114, 178)
+    (85, 135, 255)
     """
     return {p: PARTNER_PALETTE[i % len(PARTNER_PALETTE)] for i, p in enumerate(sorted(set(partners)))}
 
