@@ -117,6 +117,32 @@ def build_map(
     return lk.deck(layers, view, height=height)
 
 
+#: The layer key of :data:`LAYERS` each drawn sub-layer belongs to (the rest are their own key).
+PART_OF: dict[str, str] = {
+    "country_labels": "basemap", "places": "basemap", "place_labels": "basemap",
+    "sector_labels": "sectors", "gap_labels": "gaps", "border_line": "gaps",
+    "gap_detections": "detections", "detection_points_outside": "detections",
+    "detection_points_coverage": "detections", "detection_points_gap": "detections",
+    "sensor_symbols": "sensors",
+}
+
+
+def layer_keys(layer_ids: Iterable[str]) -> list[str]:
+    """The :data:`LAYERS` keys a deck's layers draw, in drawing order, each once.
+
+    Examples
+    --------
+    >>> layer_keys(["border", "gaps", "border_line", "gap_labels"])
+    ['border', 'gaps']
+    """
+    out: list[str] = []
+    for layer_id in layer_ids:
+        key = PART_OF.get(layer_id, layer_id)
+        if key not in out:
+            out.append(key)
+    return out
+
+
 def focus_on(lon: float, lat: float, length_km: float, *, width: int = MAP_WIDTH_PX,
              height: int = 620) -> tuple[float, float, float]:
     """``(lon, lat, zoom)`` that shows a stretch of ``length_km`` around a point with room around it."""

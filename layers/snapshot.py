@@ -209,7 +209,7 @@ def render_snapshot(
         "title": view.title,
         "banner": view.banner,
         "generated_at": view.generated_at,
-        "layers": [layer["id"] for layer in view.spec_layers],
+        "layers": _layer_keys(layer["id"] for layer in view.spec_layers),
         **info,
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -351,6 +351,12 @@ class _View:
     limits: tuple[float, float, float, float]  # the region to show, analysis CRS (m)
     content: shapely.Geometry  # the corridor, analysis CRS: map furniture keeps off it
     time_text: str | None  # the detection time window; None: no detections
+
+
+def _layer_keys(ids: Any) -> list[str]:
+    from layers.map import layer_keys
+
+    return layer_keys(ids)
 
 
 def _resolve_format(out: Any, fmt: str | None, *, flag: str = "out") -> str:
@@ -709,6 +715,8 @@ class _Drawer:
         unit_pt = self.pt_per_px if layer.get("radiusUnits", "meters") == "pixels" else 1.0 / self.m_per_pt
         min_pt = float(layer.get("radiusMinPixels", 0.0)) * self.pt_per_px
         radius = np.maximum(radii * unit_pt, min_pt)[keep]
+        if float(layer.get("radiusMinPixels", 1.0)) == 0 and radius.max() < 0.25:
+            return  # shown in the browser only when zoomed in: below a quarter point on paper
         stroked = bool(layer.get("stroked", False))
         lw = float(layer.get("lineWidthMinPixels", 0.0)) * self.pt_per_px if stroked else 0.0
         edges = _rgba_array(self.values(layer, "getLineColor", [0, 0, 0, 255]))[keep]
@@ -736,6 +744,8 @@ class _Drawer:
         text = [t for t, k in zip(self.values(layer, "getText", ""), keep, strict=True) if k]
         colors = [c for c, k in zip(self.values(layer, "getColor", [0, 0, 0, 255]), keep, strict=True) if k]
         size = self.size_pt(layer, float(layer.get("getSize", 32)), "sizeUnits", "sizeMinPixels")
+        if size < 3.0:
+            return  # letters shown in the browser only when zoomed in: unreadable on paper
         weight = "bold" if int(layer.get("fontWeight", 400) or 400) >= 600 else "normal"
         ha = {"start": "left", "end": "right"}.get(str(layer.get("getTextAnchor", "middle")), "center")
         va = {"top": "top", "bottom": "bottom"}.get(str(layer.get("getAlignmentBaseline", "center")), "center")

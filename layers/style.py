@@ -130,8 +130,6 @@ def partner_colors(partners: Iterable[str]) -> dict[str, tuple[int, int, int]]:
     return {p: PARTNER_PALETTE[i % len(PARTNER_PALETTE)] for i, p in enumerate(sorted(set(partners)))}
 
 
-#: Watched border: a calm line under the loud gaps.
-COVERED: Final[RGBA] = [70, 110, 130, 255]
 #: Gazetteer place dots and names.
 PLACE: Final[RGBA] = [60, 60, 60, 220]
 #: Country names: large, light, out of the way.

@@ -184,7 +184,7 @@ def _sector_counts_from_deck(result: Analysis, partner: str | None) -> dict[str,
     (layer,) = [lay for lay in spec["layers"] if lay["id"] == "sectors"]
     out: dict[str, int] = {}
     for rec in layer["data"]:  # one record per polygon part: a sector may have several
-        (count,) = re.findall(r"detections: <b>([\d,]+)</b>", rec["tooltip"])
+        (count,) = re.findall(r"detections: ([\d,]+)$", rec["tooltip"], flags=re.M)
         out.setdefault(rec["sector_id"], int(count.replace(",", "")))
         assert out[rec["sector_id"]] == int(count.replace(",", ""))
     return out
