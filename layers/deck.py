@@ -273,8 +273,7 @@ def sectors_layer(
     return pdk.Layer(
         "PolygonLayer", data=_polygon_records(sectors, props), id="sectors",
         get_polygon="polygon", get_fill_color="fill", get_line_color="line",
-        line_width_min_pixels=2, stroked=True, pickable=True, auto_highlight=True,
-        highlight_color=[255, 255, 255, 60],
+        line_width_min_pixels=2, stroked=True, pickable=True,
     )
 
 
@@ -286,9 +285,11 @@ def footprints_layer(
 ) -> pdk.Layer:
     """Sensor footprints (disks, annuli, wedges); inactive ones drawn as grey outlines.
 
-    Not pickable: picking re-draws every pickable polygon, and on software WebGL large
-    footprints made a click slower than the browser's tap limit (the click was lost). The
-    sensor's dot carries its tooltip.
+    Not pickable: deck.gl picks on the pointer-down, and on software WebGL (machines without
+    a GPU) picking large footprints took longer than the 250 ms a press may last to count as
+    a click: the click was lost. The sensor's dot carries its tooltip. For the same reason no
+    layer highlights on hover (each highlight redraws the map while the user is about to
+    click).
     """
     _require_wgs84(footprints, "footprints")
 
@@ -342,7 +343,7 @@ def sensors_layer(
         "ScatterplotLayer", data=data, id="sensors", get_position="p",
         get_fill_color="c", get_line_color=[255, 255, 255, 230], stroked=True,
         line_width_min_pixels=1, get_radius=600, radius_min_pixels=3, radius_max_pixels=8,
-        pickable=True, auto_highlight=True,
+        pickable=True,
     )
 
 
@@ -404,8 +405,7 @@ def gaps_layer(gaps: gpd.GeoDataFrame, *, ranks: Mapping[int, int] | None = None
     data = _path_records(gaps, props)
     return pdk.Layer(
         "PathLayer", data=data, id="gaps", get_path="path", get_color=style.GAP,
-        get_width=6, width_units="'pixels'", cap_rounded=True, pickable=True, auto_highlight=True,
-        highlight_color=[255, 255, 255, 120],
+        get_width=6, width_units="'pixels'", cap_rounded=True, pickable=True,
     )
 
 
@@ -582,7 +582,6 @@ def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
     return pdk.Layer(
         "PolygonLayer", data=data, id="detections",
         get_polygon="polygon", get_fill_color="fill", stroked=False, pickable=True,
-        auto_highlight=True, highlight_color=[255, 255, 255, 90],
     )
 
 
