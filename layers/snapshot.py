@@ -5,7 +5,8 @@ A snapshot draws exactly what the app's map draws: the deck of the view
 JSON, the very spec the browser receives, and every layer of it is drawn with matplotlib. So
 the layers, colours, muted partners and any filtering of a partner's view are the app's by
 construction, not by a second copy of the rules. Around the map come a title, the partner and
-the time window, a legend of every layer drawn, a km scale bar, a north arrow, the analysis
+the time window, a legend of every layer drawn (the app's own, :func:`layers.legend.legend_entries`,
+less what shows only zoomed in), a km scale bar, a north arrow, the analysis
 parameters, the headline numbers, the time of rendering (UTC) and a classification banner at
 the top and bottom of every page. A PDF has a second page: the gaps of the view, longest
 first, and the coverage of each sector.
@@ -52,6 +53,7 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrow, Rectangle
 from matplotlib.path import Path as MplPath
+from matplotlib.transforms import offset_copy
 from numpy.typing import NDArray
 
 from geo import settings
@@ -144,7 +146,8 @@ def render_snapshot(
     dict
         JSON-ready summary: ``format``, ``out``, ``width_px``/``height_px`` and ``dpi`` (PNG)
         or ``page_size_mm`` and ``paper`` (PDF), ``pages``, ``layers`` (deck layers drawn),
-        ``legend`` (its entries), ``partner``, ``title``, ``banner``, ``generated_at`` (UTC),
+        ``legend`` (its lines: entries and their notes), ``headline`` (label -> value of the
+        headline numbers, as printed), ``partner``, ``title``, ``banner``, ``generated_at`` (UTC),
         ``crs`` (of the map), ``map_extent`` (its x/y limits in that CRS, m), ``map_box``
         (left, top, right, bottom of the map frame from the top-left corner of the page: px
         for a PNG, pt for a PDF), ``scale_bar`` (``km``, ``map_units`` and the ``centre``
@@ -343,6 +346,7 @@ class _View:
     partner: str | None
     partner_names: Mapping[str, str]
     colors: Mapping[str, tuple[int, int, int]]
+    deck: Any  # the pydeck Deck of the view (its legend is the app's)
     spec_layers: list[dict[str, Any]]
     title: str
     subtitle: str
@@ -424,6 +428,7 @@ def _prepare(
         partner=partner,
         partner_names=names,
         colors=partner_colors(report["partners"]),
+        deck=deck,
         spec_layers=spec["layers"],
         title=str(title),
         subtitle=f"{view_text} · " + (f"detections {time_text}" if time_text else "no detections loaded"),
@@ -545,13 +550,15 @@ def _map_page(fig: Figure, view: _View, *, unit: float) -> dict[str, Any]:
             va="bottom", fontsize=5.5 * unit, color="#555555", zorder=n_layers)
     fig.text(m, 0.3 * unit + 0.1 * unit, f"Map projection: {view.acrs.name}. All lengths geodesic (WGS84).",
              transform=fig.dpi_scale_trans, ha="left", va="bottom", fontsize=6 * unit, color="#555555")
-    legend = _side_panel(fig, view, (w - m - panel_w, body_bottom, panel_w, body_top - body_bottom), unit=unit)
+    legend, head = _side_panel(fig, view, (w - m - panel_w, body_bottom, panel_w, body_top - body_bottom), unit=unit,
+                               off_paper=drawer.off_paper)
 
     # Where the map sits on the page, from the top-left corner: px (PNG) or pt (PDF).
     (x0, y0), (x1, y1) = ax.transData.transform([(xmin, ymin), (xmax, ymax)])
     height_units = h * fig.dpi
     return {
         "legend": legend,
+        "headline": head,
         "crs": view.acrs.definition,
         "map_extent": [xmin, ymin, xmax, ymax],
         "map_box": [float(x0), float(height_units - y1), float(x1), float(height_units - y0)],
@@ -601,7 +608,18 @@ def _rgba_array(colors: Sequence[Sequence[float]]) -> NDArray[np.float64]:
 
 
 class _Drawer:
-    """Draw deck.gl JSON layers (as :func:`layers.map.build_map` makes them) on an Axes."""
+    """Draw deck.gl JSON layers (as :func:`layers.map.build_map` makes them) on an Axes.
+
+    Sizes follow deck.gl's rules: a size in metres or pixels (``*Units``), times ``*Scale``,
+    clamped to ``*MinPixels`` … ``*MaxPixels``; a pixel of the app's map is
+    ``pt_per_px`` points on paper. Every artist carries the id of its layer as its ``gid``.
+
+    Attributes
+    ----------
+    off_paper
+        Ids of the layers left off the map because they show in the browser only when
+        zoomed in (points under a quarter point, letters under 3 pt at this scale).
+    """
 
     def __init__(
         self, ax: Any, acrs: AnalysisCRS, lonlat_box: tuple[float, float, float, float], *,
@@ -612,6 +630,7 @@ class _Drawer:
         self.box = lonlat_box
         self.pt_per_px = pt_per_px
         self.m_per_pt = m_per_pt
+        self.off_paper: set[str] = set()
 
     # accessors: a constant, or "@@=field" read from each record
     def values(self, layer: Mapping[str, Any], key: str, default: Any) -> list[Any]:
@@ -621,13 +640,23 @@ class _Drawer:
             name = value[3:]
             if not name.isidentifier():
                 raise ValueError(f"snapshot: layer {layer.get('id')!r}: cannot evaluate accessor {key}={value!r}")
-            return [rec.get(name) for rec in data]
+            return [rec.get(name, default) for rec in data]
         return [value] * len(data)
 
-    def size_pt(self, layer: Mapping[str, Any], value: float, units_key: str, min_key: str) -> float:
-        units = layer.get(units_key, "meters")
-        pt = value * self.pt_per_px if units == "pixels" else value / self.m_per_pt
-        return max(pt, float(layer.get(min_key, 0.0)) * self.pt_per_px)
+    def size_pt(self, layer: Mapping[str, Any], values: Any, prop: str, *, units: str = "meters") -> NDArray[np.float64]:
+        """Sizes on paper (pt) of deck sizes of ``prop`` (``"radius"``, ``"width"`` or ``"size"``).
+
+        As deck.gl does: in ``<prop>Units`` (default ``units``), times ``<prop>Scale``,
+        clamped to ``<prop>MinPixels`` … ``<prop>MaxPixels`` (each a pixel of the app's map).
+        """
+        unit = str(layer.get(f"{prop}Units", units))
+        if unit not in ("meters", "pixels"):
+            raise ValueError(f"snapshot: layer {layer.get('id')!r}: {prop}Units must be 'meters' or 'pixels', got {unit!r}")
+        scale = float(layer.get(f"{prop}Scale", 1.0))
+        pt = np.asarray(values, dtype=float) * scale * (self.pt_per_px if unit == "pixels" else 1.0 / self.m_per_pt)
+        low = float(layer.get(f"{prop}MinPixels", 0.0)) * self.pt_per_px
+        high = layer.get(f"{prop}MaxPixels")
+        return np.clip(pt, low, np.inf if high is None else max(float(high) * self.pt_per_px, low))
 
     def project(self, geoms: NDArray[np.object_]) -> NDArray[np.object_]:
         tr = self.acrs.to_proj
@@ -672,6 +701,7 @@ class _Drawer:
         if paths:
             self.ax.add_collection(PathCollection(
                 paths, facecolors=fc, edgecolors=ec, linewidths=width, zorder=zorder, joinstyle="round",
+                gid=layer.get("id"),
             ))
 
     def paths(self, layer: Mapping[str, Any], zorder: int) -> None:
@@ -689,14 +719,16 @@ class _Drawer:
                     continue
                 segs.append(np.asarray(part.coords)[:, :2])
                 cs.append(_rgba(c))
-                ws.append(self.size_pt(layer, float(wd), "widthUnits", "widthMinPixels"))
+                ws.append(float(wd))
         if not segs:
             return
+        ws = self.size_pt(layer, ws, "width").tolist()
         dash = layer.get("getDashArray")
         style: Any = (0, tuple(float(d) for d in dash)) if isinstance(dash, list) and len(dash) >= 2 and dash[0] else "solid"
         cap = "round" if layer.get("capRounded") else "butt"
         self.ax.add_collection(LineCollection(
             segs, colors=cs, linewidths=ws, linestyles=style, capstyle=cap, joinstyle="round", zorder=zorder,
+            gid=layer.get("id"),
         ))
 
     def _positions(self, layer: Mapping[str, Any]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
@@ -707,16 +739,16 @@ class _Drawer:
         return np.asarray(x), np.asarray(y), keep
 
     def points(self, layer: Mapping[str, Any], zorder: int) -> None:
+        radii = self.size_pt(layer, self.values(layer, "getRadius", 1.0), "radius")
+        if float(layer.get("radiusMinPixels", 1.0)) == 0 and radii.max() < 0.25:
+            # shown in the browser only when zoomed in: below a quarter point on paper
+            self.off_paper.add(str(layer.get("id")))
+            return
         x, y, keep = self._positions(layer)
         if not keep.any():
             return
         fills = _rgba_array(self.values(layer, "getFillColor", [0, 0, 0, 255]))[keep]
-        radii = np.asarray(self.values(layer, "getRadius", 1.0), dtype=float)
-        unit_pt = self.pt_per_px if layer.get("radiusUnits", "meters") == "pixels" else 1.0 / self.m_per_pt
-        min_pt = float(layer.get("radiusMinPixels", 0.0)) * self.pt_per_px
-        radius = np.maximum(radii * unit_pt, min_pt)[keep]
-        if float(layer.get("radiusMinPixels", 1.0)) == 0 and radius.max() < 0.25:
-            return  # shown in the browser only when zoomed in: below a quarter point on paper
+        radius = radii[keep]
         stroked = bool(layer.get("stroked", False))
         lw = float(layer.get("lineWidthMinPixels", 0.0)) * self.pt_per_px if stroked else 0.0
         edges = _rgba_array(self.values(layer, "getLineColor", [0, 0, 0, 255]))[keep]
@@ -736,22 +768,60 @@ class _Drawer:
             self.ax.plot(
                 x[sel], y[sel], linestyle="none", marker="o", markersize=2 * r, markerfacecolor=tuple(fill),
                 markeredgecolor=tuple(edge) if edge[3] > 0 else "none", markeredgewidth=lw,
-                zorder=zorder, rasterized=rasterized,
+                zorder=zorder, rasterized=rasterized, gid=layer.get("id"),
             )
 
     def texts(self, layer: Mapping[str, Any], zorder: int) -> None:
-        x, y, keep = self._positions(layer)
-        text = [t for t, k in zip(self.values(layer, "getText", ""), keep, strict=True) if k]
-        colors = [c for c, k in zip(self.values(layer, "getColor", [0, 0, 0, 255]), keep, strict=True) if k]
-        size = self.size_pt(layer, float(layer.get("getSize", 32)), "sizeUnits", "sizeMinPixels")
-        if size < 3.0:
+        """Labels as deck.gl's TextLayer draws them.
+
+        Honoured: per-record or constant ``getText``, ``getColor``, ``getSize`` (units, scale,
+        min/max pixels), ``getPixelOffset`` (pixels of the app's map, y down),
+        ``getTextAnchor``, ``getAlignmentBaseline``, ``fontWeight``, several lines of text,
+        and a ``background`` box in ``getBackgroundColor`` padded by ``backgroundPadding``
+        (``[x, y]`` or ``[left, top, right, bottom]`` px) with ``getBorderColor`` /
+        ``getBorderWidth``.
+        """
+        sizes = self.size_pt(layer, self.values(layer, "getSize", 32), "size", units="pixels")
+        if sizes.max() < 3.0:
+            self.off_paper.add(str(layer.get("id")))
             return  # letters shown in the browser only when zoomed in: unreadable on paper
-        weight = "bold" if int(layer.get("fontWeight", 400) or 400) >= 600 else "normal"
-        ha = {"start": "left", "end": "right"}.get(str(layer.get("getTextAnchor", "middle")), "center")
-        va = {"top": "top", "bottom": "bottom"}.get(str(layer.get("getAlignmentBaseline", "center")), "center")
-        for xi, yi, t, c in zip(x, y, text, colors, strict=True):
-            self.ax.text(xi, yi, str(t), fontsize=size, color=_rgba(c), fontweight=weight, ha=ha, va=va,
-                         zorder=zorder, clip_on=True)
+        x, y, keep = self._positions(layer)
+
+        def kept(key: str, default: Any) -> list[Any]:
+            return [v for v, k in zip(self.values(layer, key, default), keep, strict=True) if k]
+
+        weight = layer.get("fontWeight", 400)
+        bold = weight == "bold" if isinstance(weight, str) else float(weight or 400) >= 600
+        box = bool(layer.get("background", False))
+        pad_pt = tuple(p * self.pt_per_px for p in _padding(layer.get("backgroundPadding", [0, 0, 0, 0])))
+        records = zip(
+            x, y, kept("getText", ""), kept("getColor", [0, 0, 0, 255]), sizes[keep],
+            kept("getPixelOffset", [0, 0]), kept("getTextAnchor", "middle"), kept("getAlignmentBaseline", "center"),
+            kept("getBackgroundColor", [255, 255, 255, 255]), kept("getBorderColor", [0, 0, 0, 255]),
+            kept("getBorderWidth", 0), strict=True,
+        )
+        offsets: dict[tuple[float, float], Any] = {}
+        for xi, yi, text, color, size, offset, anchor, baseline, fill, edge, edge_px in records:
+            if size < 3.0:
+                continue
+            dx, dy = (float(v) * self.pt_per_px for v in (offset or (0, 0))[:2])
+            if (dx, dy) not in offsets:  # deck.gl's pixel offset points down the screen
+                offsets[dx, dy] = offset_copy(self.ax.transData, fig=self.ax.figure, x=dx, y=-dy, units="points")
+            ha = _TEXT_ANCHOR.get(str(anchor))
+            va = _TEXT_BASELINE.get(str(baseline))
+            if ha is None or va is None:
+                raise ValueError(
+                    f"snapshot: layer {layer.get('id')!r}: text anchor {anchor!r} / baseline {baseline!r}; expected "
+                    f"one of {', '.join(_TEXT_ANCHOR)} / {', '.join(_TEXT_BASELINE)}"
+                )
+            bbox = None
+            if box:
+                edge_pt = float(edge_px or 0) * self.pt_per_px
+                bbox = {"boxstyle": _PadBox(tuple(p / size for p in pad_pt)), "facecolor": _rgba(fill),
+                        "edgecolor": _rgba(edge) if edge_pt > 0 else "none", "linewidth": edge_pt}
+            self.ax.text(xi, yi, str(text), transform=offsets[dx, dy], fontsize=size, color=_rgba(color),
+                         fontweight="bold" if bold else "normal", ha=ha, va=va, multialignment=ha,
+                         linespacing=1.1, bbox=bbox, zorder=zorder, clip_on=True, gid=layer.get("id"))
 
     def bitmap(self, layer: Mapping[str, Any], zorder: int) -> None:
         from PIL import Image
@@ -787,6 +857,41 @@ def _mercator_y(lat_deg: Any) -> Any:
     """Web Mercator northing on the unit sphere (radians) of latitudes in degrees."""
     phi = np.radians(np.clip(lat_deg, -85.06, 85.06))
     return np.log(np.tan(np.pi / 4 + phi / 2))
+
+
+#: deck.gl ``getTextAnchor`` / ``getAlignmentBaseline`` -> matplotlib ``ha`` / ``va``.
+_TEXT_ANCHOR = {"start": "left", "middle": "center", "end": "right"}
+_TEXT_BASELINE = {"top": "top", "center": "center", "bottom": "bottom"}
+
+
+def _padding(value: Any) -> tuple[float, float, float, float]:
+    """deck.gl ``backgroundPadding`` (``[x, y]`` or ``[left, top, right, bottom]``) as four values."""
+    pad = [float(v) for v in (value or [])]
+    if len(pad) == 2:
+        return pad[0], pad[1], pad[0], pad[1]
+    if len(pad) == 4:
+        return pad[0], pad[1], pad[2], pad[3]
+    raise ValueError(f"snapshot: backgroundPadding: expected [x, y] or [left, top, right, bottom], got {value!r}")
+
+
+class _PadBox:
+    """A matplotlib box style: a rectangle around text, padded unevenly like deck.gl's label backgrounds.
+
+    Parameters
+    ----------
+    pad_em
+        Padding (left, top, right, bottom) in fractions of the font size.
+    """
+
+    def __init__(self, pad_em: tuple[float, ...]) -> None:
+        self.pad_em = pad_em
+
+    def __call__(self, x0: float, y0: float, width: float, height: float, mutation_size: float) -> MplPath:
+        """The box around a text of ``width`` × ``height`` at (``x0``, ``y0``); ``mutation_size``: font size (px)."""
+        left, top, right, bottom = (p * mutation_size for p in self.pad_em)
+        x1, y1 = x0 + width + right, y0 + height + top
+        x0, y0 = x0 - left, y0 - bottom
+        return MplPath([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)], closed=True)
 
 
 def _polygon_path(geom: shapely.Geometry) -> MplPath | None:
@@ -889,14 +994,19 @@ def _north_arrow(
 
 
 class _Column:
-    """Rows of text and swatches written downwards in a box on the page (inches)."""
+    """Rows of text and swatches written downwards in a box on the page (inches).
+
+    :attr:`labels` records the legend lines written (entries and their notes) and
+    :attr:`pairs` the label/value rows, for the render's summary.
+    """
 
     def __init__(self, fig: Figure, box: tuple[float, float, float, float], *, unit: float) -> None:
         self.fig = fig
         self.x, self.bottom, self.w, top_h = box
         self.y = self.bottom + top_h
         self.u = unit
-        self.labels: list[str] = []
+        self.labels: list[str] = []  # legend lines, as written
+        self.pairs: dict[str, str] = {}  # label -> value rows, as written
 
     def gap(self, inches: float) -> None:
         self.y -= inches * self.u
@@ -914,13 +1024,18 @@ class _Column:
             self.gap(0.135 * size / 7.0)
 
     def pair(self, label: str, value: str) -> None:
-        self.fig.text(self.x, self.y, label, transform=self.fig.dpi_scale_trans, ha="left", va="top",
-                      fontsize=7 * self.u, color="#444444")
-        lines = textwrap.wrap(value, 31) or [""]
-        for line in lines:
-            self.fig.text(self.x + 1.3 * self.u, self.y, line, transform=self.fig.dpi_scale_trans, ha="left",
-                          va="top", fontsize=7 * self.u, color="#111111", fontweight="bold")
+        """A label and its value (bold) beside it, each wrapped to its column; recorded in :attr:`pairs`."""
+        labels = textwrap.wrap(label, 25) or [""]
+        values = textwrap.wrap(value, 31) or [""]
+        for i in range(max(len(labels), len(values))):
+            if i < len(labels):
+                self.fig.text(self.x, self.y, labels[i], transform=self.fig.dpi_scale_trans, ha="left", va="top",
+                              fontsize=7 * self.u, color="#444444")
+            if i < len(values):
+                self.fig.text(self.x + 1.3 * self.u, self.y, values[i], transform=self.fig.dpi_scale_trans, ha="left",
+                              va="top", fontsize=7 * self.u, color="#111111", fontweight="bold")
             self.gap(0.135)
+        self.pairs[label] = value
 
     def entry(self, label: str, draw: Callable[[float, float, float, float], None], *, indent: float = 0.0,
               record: bool = True) -> None:
@@ -1009,79 +1124,112 @@ def _style_of(layer: Mapping[str, Any], key: str, default: Any, *, lead: bool = 
     return max(counts.values(), key=lambda nv: nv[0])[1]
 
 
-def _side_panel(fig: Figure, view: _View, box: tuple[float, float, float, float], *, unit: float) -> list[str]:
-    from layers.deck import KIND_SYMBOLS
-    from layers.map import LAYERS
-    from layers.style import DETECTION, coverage_rgba
-
+def _side_panel(
+    fig: Figure, view: _View, box: tuple[float, float, float, float], *, unit: float, off_paper: set[str],
+) -> tuple[list[str], dict[str, str]]:
+    """Legend, headline numbers and parameters; returns the legend lines and the headline rows."""
     col = _Column(fig, box, unit=unit)
-    layers = {layer["id"]: layer for layer in view.spec_layers}
-    report = view.result.report
-    mine = view.partner
-
     col.heading("Legend")
-    if {"sectors", "footprints", "sensors"} & set(layers):
-        col.text("Partners" + ("" if mine is None else f" ({mine} leads, others muted)"), color="#444444")
-        for p, rgb in view.colors.items():
-            name = view.partner_names.get(p)
-            label = f"{p} — {name}" if name else p
-            col.entry(label, col.box((*rgb, 255 if mine in (None, p) else 90), (20, 20, 20, 255), 0.4), indent=0.1, record=False)
-        col.gap(0.03)
-    for key in ("basemap", "hillshade", "coverage_count", "corridor", "sectors", "footprints", "gap_areas", "overlap_areas",
-                "detections", "border", "overlaps", "gaps", "sensors"):
-        layer = layers.get(key)
-        if layer is None:
-            continue
-        label = LAYERS[key]
-        if not layer.get("data") and layer.get("@@type") != "BitmapLayer":
-            col.entry(f"{label}: none in this view", col.blank)
-        elif key == "coverage_count":
-            ramp = coverage_rgba(np.arange(1.0, 7.0)[None, :])[0]
-            col.entry(label + (" of the partner's sensors" if mine else "") + ": 1 to 6+ sensors", col.ramp(ramp))
-        elif key == "basemap":
-            col.entry(label, col.box(_style_of(layer, "getFillColor", [0, 0, 0, 255]),
-                                     _style_of(layer, "getLineColor", [0, 0, 0, 255])))
-        elif key == "hillshade":
-            col.entry(label, col.box((150, 150, 150, 160)))
-        elif key in ("corridor", "sectors", "footprints"):
-            fill = _style_of(layer, "getFillColor", [0, 0, 0, 255], lead=True)
-            edge = _style_of(layer, "getLineColor", [0, 0, 0, 255], lead=True)
-            extra = {"corridor": f" ({report['parameters']['corridor_km']:g} km each side)",
-                     "sectors": " (partner colours)", "footprints": " (partner colours; inactive: grey outline)"}[key]
-            col.entry(label + extra, col.box(fill, edge))
-        elif key in ("gap_areas", "overlap_areas"):
-            col.entry(label, col.box(_style_of(layer, "getFillColor", [0, 0, 0, 255])))
-        elif key == "detections":
-            if layer.get("@@type") == "PolygonLayer":
-                col.entry(label + " (hexagons, darker: more)", col.box(_style_of(layer, "getFillColor", [0, 0, 0, 255], lead=True)))
-            else:
-                col.entry(label, col.blank)
-                for status, text in (("coverage", "in coverage"), ("gap", "in a gap (blind corridor)"), ("outside", "outside the corridor")):
-                    col.entry(text, col.dot(DETECTION[status], size=4.0), indent=0.15, record=False)
-        elif key in ("border", "overlaps", "gaps"):
-            width = float(_style_of(layer, "getWidth", 1)) * 0.75
-            col.entry(label, col.line(_style_of(layer, "getColor", [0, 0, 0, 255]), width, layer.get("getDashArray")))
-        elif key == "sensors":
-            col.entry(label, col.dot(_style_of(layer, "getFillColor", [0, 0, 0, 255], lead=True),
-                                     _style_of(layer, "getLineColor", None), size=6.0))
-            col.text(" · ".join(f"{sym} {kind.replace('_', ' ')}" for kind, sym in KIND_SYMBOLS.items()), indent=0.15, size=6.5)
-
-    head = headline(report, mine)
+    _legend(col, view, off_paper)
+    head = headline(view.result.report, view.partner)
     col.gap(0.05)
     col.heading(f"Headline ({head.scope})")
-    col.pair("Coverage", f"{head.coverage_pct:.1f} % ({head.covered_km:,.1f} of {head.length_km:,.1f} km)")
-    col.pair("Gaps", f"{head.gap_km:,.1f} km, {len(head.gaps)} stretches listed")
-    lg = head.longest
-    col.pair("Longest gap", f"{lg['length_km']:,.1f} km (segment {lg['segment']}, km {lg['start_km']:,.1f}–{lg['end_km']:,.1f})" if lg else "none")
-    col.pair("Partner overlap", f"{head.overlap_km:,.1f} km")
-    col.pair("Unassigned / contested", f"{head.unassigned_km:,.1f} / {head.contested_km:,.1f} km")
-    col.pair("Detections in gaps", f"{head.detections_in_gaps:,} of {head.detections:,}")
-
+    for label, value in _headline_rows(head):
+        col.pair(label, value)
+    rows = dict(col.pairs)
     col.gap(0.05)
     col.heading("Analysis parameters")
     for label, value in _parameter_rows(view):
         col.pair(label, value)
-    return col.labels
+    return col.labels, rows
+
+
+def _legend(col: _Column, view: _View, off_paper: set[str]) -> None:
+    """The app's legend (:func:`layers.legend.legend_entries`) of what this page's map draws.
+
+    The legend is read from the view's deck less the layers this map leaves out: those
+    shown only when zoomed in (``off_paper``) and sub-layers with nothing to draw. A layer
+    switched on with nothing in the view is listed as "none in this view".
+    """
+    import pydeck as pdk
+
+    from layers.legend import legend_entries
+    from layers.map import LAYERS
+
+    spec = {layer["id"]: layer for layer in view.spec_layers}
+
+    def empty(layer_id: str) -> bool:
+        layer = spec.get(layer_id, {})
+        return not layer.get("data") and layer.get("@@type") != "BitmapLayer"
+
+    kept = [layer for layer in view.deck.layers
+            if layer.id not in off_paper and (layer.id in LAYERS or not empty(layer.id))]
+    entries = legend_entries(
+        pdk.Deck(layers=kept, map_provider=None), partner_colours=view.colors, partner_names=view.partner_names,
+        partner=view.partner, corridor_km=view.result.report["parameters"]["corridor_km"],
+    )
+    partners = [e for e in entries if e.layer == "partners"]
+    if partners:
+        mine = view.partner
+        col.text("Partners" + ("" if mine is None else f" ({mine} leads, others muted)"), color="#444444")
+        for e in partners:
+            col.entry(e.label, col.box(e.colours[0], (20, 20, 20, 255), 0.4), indent=0.1, record=False)
+        col.gap(0.03)
+    said_none: set[str] = set()
+    for e in entries:
+        if e.layer == "partners" or e.layer in said_none:
+            continue
+        if e.layer in LAYERS and empty(e.layer):
+            said_none.add(e.layer)
+            col.entry(f"{e.label}: none in this view", col.blank)
+            continue
+        col.entry(e.label, _swatch(col, e, spec.get(e.layer, {})))
+        for note in e.notes:
+            col.text(note, indent=0.36, size=6.5, color="#555555")
+            col.labels.append(note)
+        col.gap(0.015 if e.notes else 0.0)
+
+
+def _swatch(col: _Column, entry: Any, layer: Mapping[str, Any]) -> Callable[[float, float, float, float], None]:
+    """The swatch painter of a legend entry (:class:`layers.legend.LegendEntry`); ``layer``: its deck layer."""
+    colours = entry.colours or ((0, 0, 0, 0),)
+    if entry.symbol == "line":
+        width = float(_style_of(layer, "getWidth", 4)) * 0.75  # px of the app's legend -> pt
+        dash = layer.get("getDashArray")
+        return col.line(colours[0], width, dash if isinstance(dash, list) and len(dash) >= 2 and dash[0] else None)
+    if entry.symbol == "dot":
+        if entry.layer == "sensors":  # the leading partner's colour (the app takes the first sensor's)
+            fill = _style_of(layer, "getFillColor", colours[0], lead=True)
+            return col.dot(fill, entry.outline or (255, 255, 255, 255), size=6.0)
+        return col.dot(colours[0], entry.outline, size=4.0)
+    if entry.symbol == "ramp":
+        return col.ramp(colours)
+    if entry.symbol == "box":
+        return col.box(colours[0], entry.outline)
+    return col.blank
+
+
+def _headline_rows(head: Any) -> list[tuple[str, str]]:
+    """Label and value of each headline number (:class:`geo.views.Headline`) as the page prints them.
+
+    In a partner's view a border-wide figure (named in ``head.joint``) is labelled
+    "(joint)", as in the app; the contested border is the partner's own: "contested with P".
+    """
+    def joint(name: str) -> str:
+        return " (joint)" if head.partner is not None and head.scope_of(name) != head.scope else ""
+
+    lg = head.longest
+    contested = "contested" if head.partner is None or joint("contested_km") else f"contested with {head.partner}"
+    return [
+        ("Coverage", f"{head.coverage_pct:.1f} % ({head.covered_km:,.1f} of {head.length_km:,.1f} km)"),
+        ("Gaps", f"{head.gap_km:,.1f} km, {len(head.gaps)} stretches listed"),
+        ("Longest gap", f"{lg['length_km']:,.1f} km (G1: segment {lg['segment']}, km "
+                        f"{lg['start_km']:,.1f}–{lg['end_km']:,.1f})" if lg else "none"),
+        (f"Partner overlap{joint('overlap_km')}", f"{head.overlap_km:,.1f} km"),
+        (f"Unassigned{joint('unassigned_km')} / {contested}{joint('contested_km')}",
+         f"{head.unassigned_km:,.1f} / {head.contested_km:,.1f} km"),
+        ("Detections in gaps", f"{head.detections_in_gaps:,} of {head.detections:,}"),
+    ]
 
 
 def _parameter_rows(view: _View) -> list[tuple[str, str]]:

@@ -5,12 +5,16 @@ page count and size, the banner, title and legend text in the PDF, that the map 
 that the gap colour lies on the gaps (and nowhere else), a partner's view (its numbers lead,
 others are muted, its tables hold only what its view shows), the scale bar against
 ``pyproj.Geod`` and the north arrow against PROJ's meridian convergence, the command line, and
-that bad input is refused with a message.
+that bad input is refused with a message. The map page is also drawn on its own (the figure
+kept) to check what is on it: gap labels white on crimson with the view's ranks, sector labels
+in their partner's dark colour, sensor dots clamped as in the browser, a legend of exactly
+what is drawn, and border-wide headline figures labelled "(joint)" in a partner's view.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import re
@@ -23,14 +27,19 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+from matplotlib import rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from PIL import Image
 from pypdf import PdfReader
 
 from geo.analysis import analyse
 from geo.errors import ValidationError
 from geo.scenario import load_scenario
+from geo.views import headline
+from layers import snapshot
+from layers.map import GAP_LABELS, LAYERS, detection_hexagons
 from layers.snapshot import EXPORT_FILES, export_bytes, render_snapshot, snapshot_bytes
-from layers.map import LAYERS
 from layers.style import GAP, partner_colors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,14 +131,22 @@ def test_gap_colour_is_drawn_on_the_gaps_and_nowhere_else(png, sample):
     longest = sorted(result.report["gaps"], key=lambda g: -g["length_km"])[:8]
     mid = np.array([g["midpoint"] for g in longest])
     cols, rows = to_pixels(summary, mid[:, 0], mid[:, 1])
-    gap = is_colour(pixels, GAP)
+    gap = is_colour(pixels, GAP).copy()
     for c, r, g in zip(cols, rows, longest, strict=True):
         c, r = round(c), round(r)
         assert gap[r - 4:r + 5, c - 4:c + 5].any(), f"no gap colour at the midpoint of the gap at km {g['start_km']}"
-    # Every gap-coloured pixel of the map lies on a gap line (within its drawn half-width).
+    # The labels "G1 26.9 km" of the longest gaps sit right of their midpoints on crimson
+    # boxes: a solid run of gap colour there, and nowhere else off the gap lines.
     left, top, right, bottom = (round(v) for v in summary["map_box"])
+    px = (right - left) / 1000  # page px per px of the app's map
+    for c, r in zip(cols, rows, strict=True):
+        c, r = round(c), round(r)
+        box = gap[r - round(12 * px):r + round(12 * px), c + round(4 * px):c + round(140 * px)]
+        assert (box.sum(axis=1) > 25 * px).sum() >= 10 * px, "no crimson label box beside the gap midpoint"
+        gap[r - round(12 * px):r + round(12 * px), c + round(4 * px):c + round(140 * px)] = False
     rr, cc = np.nonzero(gap[top:bottom, left:right])
     assert rr.size > 500
+    # Every other gap-coloured pixel of the map lies on a gap line (within its drawn half-width).
     lines = []
     for line in shapely.get_parts(shapely.segmentize(result.layers["gaps"].geometry.to_numpy(), 0.002)):
         xy = shapely.get_coordinates(line)
@@ -215,13 +232,22 @@ def test_pdf_text_has_banner_title_and_a_legend_entry_for_each_layer(pdf, sample
         assert sc.name in text
     drawn = [k for k in summary["layers"] if k in LAYERS]
     assert {"basemap", "corridor", "sectors", "footprints", "gaps", "border", "sensors", "detections"} <= set(drawn)
-    for key in drawn:
-        assert LAYERS[key] in texts[0], f"no legend entry for {key}"
-        assert any(entry.startswith(LAYERS[key]) for entry in summary["legend"])
+    # the app's wording (layers.legend), one entry per layer drawn
+    expected = {"gaps": "Gap: border no sensor watches", "border": "Border, watched",
+                "sensors": "Sensor (partner colour; grey: inactive)", "detections": "Detections per hexagon",
+                "gap_areas": "Blind area in corridor", "footprints": "Sensor footprint (partner colour)",
+                "sectors": "Patrol sector (partner colour, labelled)", "corridor": "Corridor (5 km each side)",
+                "basemap": "Land · sea (country outlines)"}
+    assert set(drawn) == set(expected)
+    page = texts[0].replace("\n", " ")
+    for label in expected.values():
+        assert label in summary["legend"]
+        assert label in page
     for word in ("Headline", "Coverage", "Corridor depth", "5 km each side", "Generated", "(UTC)", "km",
-                 "State Border Guard Service of Lithuania"):
-        assert word in texts[0]
-    assert "detections 2026-11-01 00:00" in texts[0].replace("\n", " ")
+                 "State Border Guard Service of Lithuania", "Unassigned / contested"):
+        assert word in page
+    assert "(joint)" not in page  # the joint view's figures are all the border's
+    assert "detections 2026-11-01 00:00" in page
 
 
 def test_pdf_page_two_lists_gaps_longest_first_and_every_sector(pdf, sample):
@@ -244,6 +270,222 @@ def test_pdf_is_vector(pdf):
     assert images == []  # no hillshade asked for: nothing rasterised
 
 
+# ---- the map page drawn on its own: labels, dots, legend, headline -------------------------
+
+
+@dataclasses.dataclass
+class Page:
+    ax: object
+    info: dict
+    view: object
+    pixels: np.ndarray  # RGB, rows from the top of the page
+    renderer: object
+    pt_per_px: float  # points on paper per pixel of the app's map
+    m_per_pt: float  # map metres per point
+
+    def texts(self, gid: str) -> list:
+        return [t for t in self.ax.texts if t.get_gid() == gid]
+
+    def dots(self, gid: str) -> list:
+        return [line for line in self.ax.lines if line.get_gid() == gid]
+
+    def box(self, artist) -> tuple[int, int, int, int]:
+        """An artist's drawn box as (row0, row1, col0, col1) of the page's pixels."""
+        ext = artist.get_window_extent(self.renderer)
+        return round(len(self.pixels) - ext.y1), round(len(self.pixels) - ext.y0), round(ext.x0), round(ext.x1)
+
+
+def draw_page(result, *, partner=None, shown=None, extent=None) -> Page:
+    """The snapshot's map page as the PNG draws it, with its figure kept for inspection."""
+    view = snapshot._prepare(result, partner=partner, shown=shown, title=None, banner=BANNER, extent=extent, dem=None,
+                             partner_names=None)
+    w, h = snapshot.PAPER_IN["a4"]
+    scale = snapshot.PNG_WIDTH_PX / snapshot.PNG_DPI / w
+    with rc_context(snapshot._RC):
+        fig = Figure(figsize=(w * scale, h * scale), dpi=snapshot.PNG_DPI)
+        info = snapshot._map_page(fig, view, unit=scale)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        pixels = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+        renderer = canvas.get_renderer()
+    left, _, right, _ = info["map_box"]
+    xmin, _, xmax, _ = info["map_extent"]
+    width_pt = (right - left) / snapshot.PNG_DPI * 72.0
+    return Page(fig.axes[0], info, view, pixels, renderer, width_pt / 1000.0, (xmax - xmin) / width_pt)
+
+
+@pytest.fixture(scope="module", params=[None, "POL"], ids=["joint", "POL"])
+def page(sample, request):
+    _, result = sample
+    return request.param, draw_page(result, partner=request.param)
+
+
+def test_gap_labels_are_the_views_ranks_white_on_crimson_boxes(page, sample):
+    partner, pg = page
+    _, result = sample
+    gaps = headline(result.report, partner).gaps[:GAP_LABELS]  # the app's gap table, G1 first
+    labels = pg.texts("gap_labels")
+    assert [t.get_text() for t in labels] == [f"G{i} {g['length_km']:,.1f} km" for i, g in enumerate(gaps, start=1)]
+    assert len(labels) >= 3
+    dpi = snapshot.PNG_DPI
+    to_map = pyproj.Transformer.from_crs("EPSG:4326", pg.info["crs"], always_xy=True)
+    for t, g in zip(labels, gaps, strict=True):
+        patch = t.get_bbox_patch()
+        assert patch is not None, t.get_text()
+        assert patch.get_facecolor() == pytest.approx(np.array(GAP) / 255)
+        assert t.get_color() == pytest.approx((1.0, 1.0, 1.0, 1.0))
+        assert t.get_fontweight() == "bold"
+        assert t.get_horizontalalignment() == "left"
+        assert t.get_fontsize() == pytest.approx(12 * pg.pt_per_px)
+        # anchored 9 px of the app's map right of the gap's midpoint, on its row
+        anchor = t.get_transform().transform(t.get_position())
+        mid = pg.ax.transData.transform(to_map.transform(*g["midpoint"]))
+        assert anchor - mid == pytest.approx([9 * pg.pt_per_px * dpi / 72, 0.0], abs=0.01)
+        # the box pads the text by 3 px of the app's map left and right, 1 px above and below
+        text, box = t.get_window_extent(pg.renderer), patch.get_window_extent(pg.renderer)
+        pad = np.array([text.x0 - box.x0, box.x1 - text.x1, box.y1 - text.y1, text.y0 - box.y0])
+        assert pad == pytest.approx(np.array([3, 3, 1, 1]) * pg.pt_per_px * dpi / 72, abs=0.6)
+        # and it reads as white on crimson on the rendered page
+        r0, r1, c0, c1 = pg.box(patch)
+        inside = pg.pixels[r0 + 2:r1 - 2, c0 + 2:c1 - 2]
+        assert is_colour(inside, GAP, tol=10).mean() > 0.45, t.get_text()
+        assert is_colour(inside, (255, 255, 255), tol=10).mean() > 0.08, t.get_text()
+
+
+def test_sector_labels_are_two_lines_in_the_partners_dark_colour_on_a_translucent_box(page, sample):
+    partner, pg = page
+    _, result = sample
+    colours = partner_colors(result.report["partners"])
+    labels = {t.get_text(): t for t in pg.texts("sector_labels")}
+    sectors = result.layers["sectors"]
+    assert len(labels) == len(sectors) > 0
+    for sid, p, name in zip(sectors["sector_id"], sectors["partner"], sectors["name"], strict=True):
+        t = labels[f"{sid}\n{name}"]
+        rgb = np.array(colours[p]) / 255
+        r, g, b, a = t.get_color()
+        assert np.allclose([r, g, b], rgb * 0.55, atol=0.01)  # the partner's hue, darkened
+        assert a == pytest.approx(1.0 if partner in (None, p) else 110 / 255, abs=0.01)  # others muted
+        assert t.get_bbox_patch().get_facecolor() == pytest.approx((1.0, 1.0, 1.0, 150 / 255))
+        assert t.get_horizontalalignment() == "center"
+        assert t.get_window_extent(pg.renderer).height > 1.8 * t.get_fontsize() * snapshot.PNG_DPI / 72  # two lines
+
+
+def test_place_labels_start_right_of_their_dots(page):
+    _, pg = page
+    labels = pg.texts("place_labels")
+    (dots,) = pg.dots("places")
+    assert len(labels) == len(dots.get_xdata()) > 5
+    for t, x, y in zip(labels, dots.get_xdata(), dots.get_ydata(), strict=True):
+        assert t.get_horizontalalignment() == "left"
+        anchor = t.get_transform().transform(t.get_position())
+        dot = pg.ax.transData.transform((x, y))
+        assert anchor - dot == pytest.approx([5 * pg.pt_per_px * snapshot.PNG_DPI / 72, 0.0], abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("extent", "clamp"),
+    [(None, "min"), ((24.90, 54.08, 25.10, 54.20), "max")],
+    ids=["whole-border", "zoomed-in"],
+)
+def test_sensor_dots_are_clamped_to_3_to_8_px_of_the_app(sample, extent, clamp):
+    """600 m is below 3 px over the whole border and above 8 px zoomed in: the clamp holds both ends."""
+    _, result = sample
+    pg = draw_page(result, extent=extent, shown=("sensors", "border", "detections"))
+    lines = pg.dots("sensors")
+    assert lines
+    radius_pt = np.array([line.get_markersize() / 2 for line in lines])
+    unclamped = 600.0 / pg.m_per_pt
+    if clamp == "min":
+        assert unclamped < 3 * pg.pt_per_px
+        assert radius_pt == pytest.approx(3 * pg.pt_per_px)
+    else:
+        assert unclamped > 8 * pg.pt_per_px
+        assert radius_pt == pytest.approx(8 * pg.pt_per_px)
+    # Zoomed in, the sensor letters and the detection points show, as in the browser, and
+    # the legend lists the points then and only then.
+    legend = pg.info["legend"]
+    points = ["zoomed in, as points: in a gap", "zoomed in, as points: in coverage",
+              "zoomed in, as points: outside the corridor"]
+    if clamp == "max":
+        assert pg.texts("sensor_symbols")
+        assert pg.dots("detection_points_gap")
+        assert set(points) <= set(legend)
+    else:
+        assert not pg.texts("sensor_symbols")
+        assert not pg.dots("detection_points_gap")
+        assert not set(points) & set(legend)
+
+
+def test_legend_lists_the_new_layers_as_the_app_words_them(page, sample):
+    _, pg = page
+    _, result = sample
+    legend = pg.info["legend"]
+    counts = detection_hexagons(result)["count"].to_numpy()
+    top = int(np.percentile(counts, 98))
+    for line in ("Gap: border no sensor watches", "Border, watched", "Detections per hexagon",
+                 f"light: 1 · dark: {top:,} or more", "Detections in gaps (circle area: count)",
+                 "Town or city (GeoNames)"):
+        assert line in legend
+    # the gap labels' note comes right under the gap entry; each line once
+    i = legend.index("Gap: border no sensor watches")
+    assert legend[i + 1].startswith("G1, G2")
+    assert "gap table" in legend[i + 1]
+    assert len(legend) == len(set(legend))
+    for drawn in (pg.dots("gap_detections"), pg.dots("places"), pg.texts("gap_labels")):
+        assert drawn
+
+
+def test_legend_has_an_entry_exactly_when_its_layer_is_drawn(sample):
+    _, result = sample
+    pg = draw_page(result, shown=("border", "detections"))
+    legend = pg.info["legend"]
+    assert not any(line.startswith(("Gap", "G1")) for line in legend)  # gaps not shown
+    assert "Town or city (GeoNames)" not in legend
+    assert "Land · sea (country outlines)" not in legend
+    assert not pg.dots("places")
+    assert legend[:2] == ["Border, watched", "thin dark line: the border itself"]
+    assert "Detections in gaps (circle area: count)" in legend
+
+
+def test_a_view_without_gaps_says_so_and_has_no_gap_labels():
+    import geopandas as gpd
+
+    border = gpd.GeoDataFrame(geometry=[shapely.LineString([(24.0, 54.0), (24.2, 54.05)])], crs=4326)
+    sensors = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [30_000.0]},
+                               geometry=[shapely.Point(24.1, 54.02)], crs=4326)
+    result = analyse(border, sensors)
+    assert result.report["gaps"] == []
+    pg = draw_page(result, shown=("border", "gaps", "sensors"))
+    legend = pg.info["legend"]
+    assert "Gap: border no sensor watches: none in this view" in legend
+    assert not any(line.startswith("G1") for line in legend)
+    assert not pg.texts("gap_labels")
+    assert "Border, watched" in legend
+    assert "Sensor (partner colour; grey: inactive)" in legend
+
+
+def test_headline_names_border_wide_figures_joint_in_a_partner_view(sample):
+    _, result = sample
+    report = result.report
+    joint = draw_page(result, shown=("border",)).info["headline"]
+    assert joint["Partner overlap"] == f"{report['border']['overlap_km']:,.1f} km"
+    assert joint["Unassigned / contested"] == (f"{report['unassigned_border_km']:,.1f} / "
+                                               f"{report['contested_border_km']:,.1f} km")
+    own = report["partners"]["POL"]
+    pol = draw_page(result, partner="POL", shown=("border",)).info["headline"]
+    assert pol["Partner overlap"] == f"{own['sector_overlap_km']:,.1f} km"  # POL's own
+    assert pol["Unassigned (joint) / contested with POL"] == (f"{report['unassigned_border_km']:,.1f} / "
+                                                              f"{own['contested_km']:,.1f} km")
+    # A report made before the per-partner figures: overlap and contested are the border's too.
+    old = copy.deepcopy(report)
+    for p in old["partners"].values():
+        p.pop("sector_overlap_km"), p.pop("contested_km")
+    legacy = draw_page(dataclasses.replace(result, report=old), partner="POL", shown=("border",)).info["headline"]
+    assert legacy["Partner overlap (joint)"] == f"{report['border']['overlap_km']:,.1f} km"
+    assert legacy["Unassigned (joint) / contested (joint)"] == (f"{report['unassigned_border_km']:,.1f} / "
+                                                                f"{report['contested_border_km']:,.1f} km")
+
+
 # ---- options and bad input -------------------------------------------------------------------
 
 
@@ -254,7 +496,9 @@ def test_letter_paper_and_an_extent(sample):
                               shown=("border", "gaps"))
     reader = PdfReader(io.BytesIO(buf.getvalue()))
     assert (float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)) == (792.0, 612.0)
-    assert summary["layers"] == ["border", "gaps"] and summary["legend"] == ["Border", "Gaps (border)"]
+    assert summary["layers"] == ["border", "gaps"]
+    assert summary["legend"] == ["Gap: border no sensor watches", "G1, G2 … : the longest gaps, as in the gap table",
+                                 "Border, watched", "thin dark line: the border itself"]
     # the map shows at least the extent asked for
     x, y = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True).transform(
         [25.0, 26.0, 25.0, 26.0], [54.0, 54.0, 54.6, 54.6])
@@ -324,6 +568,9 @@ def test_cli_renders_a_partner_pdf(tmp_path, sample):
     texts = [p.extract_text() for p in PdfReader(out).pages]
     assert "Morning brief 7" in texts[0] and texts[0].count("SECRET // TEST ONLY") >= 2
     assert "LTU view" in texts[0] and "sectors of LTU" in texts[0]
+    # border in no sector is the border's figure (joint); the contested border is LTU's own
+    assert "Unassigned (joint) /" in texts[0]
+    assert "contested with LTU" in texts[0]
     # Page 2 holds only what the LTU view shows: its gaps and its sectors.
     ltu_gaps = [g for g in result.report["gaps"] if "LTU" in g["partners"]]
     assert f"longest first ({len(ltu_gaps)})" in texts[1]
@@ -389,7 +636,7 @@ def test_past_the_point_limit_detections_are_drawn_as_hexagons():
     buf = io.BytesIO()
     summary = render_snapshot(result, out=buf, fmt="pdf")
     assert "detections" in summary["layers"]
-    assert any(entry.startswith("Detections (hexagons") for entry in summary["legend"])
+    assert "Detections per hexagon" in summary["legend"]
     assert len(PdfReader(io.BytesIO(buf.getvalue())).pages) == 2
 
 
@@ -402,7 +649,8 @@ def test_terrain_view_names_the_dem_and_draws_its_layers(sample):
     assert summary["layers"] == ["basemap", "hillshade", "coverage_count", "border", "gaps"]
     reader = PdfReader(io.BytesIO(buf.getvalue()))
     text = reader.pages[0].extract_text().replace("\n", " ")
-    assert "Terrain (hillshade)" in text and "Coverage count (terrain)" in text
+    assert "Terrain (hillshade)" in text
+    assert "Line of sight: sensors seeing each place" in text
     assert "line of sight over DEM dem.tif" in text and "target 2 m above ground" in text
     images = [v.get_object() for v in reader.pages[0]["/Resources"]["/XObject"].values()
               if v.get_object().get("/Subtype") == "/Image"]
