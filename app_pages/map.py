@@ -181,6 +181,9 @@ def _details(result: Any, rep: dict[str, Any], head: Any, pick: dict[str, Any] |
         return
     if pick.get("gaps"):
         _gap_details(result, rep, head.gaps, pick["gaps"][0])
+    elif pick.get("gaps_others"):
+        _gap_details(result, rep, headline(rep).gaps, pick["gaps_others"][0])
+        st.caption("A gap in other partners' sectors (its rank is in the joint gap table).")
     elif pick.get("sectors"):
         sid = pick["sectors"][0]["sector_id"]
         sec = next((x for x in rep["sectors"] if x["sector_id"] == sid), None)

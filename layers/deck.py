@@ -376,11 +376,14 @@ def sensor_symbols_layer(sensors: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
-def gaps_layer(gaps: gpd.GeoDataFrame, *, ranks: Mapping[int, int] | None = None) -> pdk.Layer:
+def gaps_layer(
+    gaps: gpd.GeoDataFrame, *, ranks: Mapping[int, int] | None = None, muted: bool = False
+) -> pdk.Layer:
     """Uncovered stretches of border, drawn loud over the calm watched border.
 
     ``ranks``: per row of ``gaps``, its rank in the view's gap table (1 = longest), shown
-    as "G1" in the tooltip.
+    as "G1" in the tooltip. ``muted``: other partners' gaps in a partner view (id
+    ``gaps_others``): a thin faded line.
     """
     _require_wgs84(gaps, "gaps")
     ranks = ranks or {}
@@ -392,7 +395,7 @@ def gaps_layer(gaps: gpd.GeoDataFrame, *, ranks: Mapping[int, int] | None = None
             "start_km": float(r["start_km"]),
             "end_km": float(r["end_km"]),
             "tooltip": _tooltip(
-                f"Gap G{rank}" if rank else "Gap",
+                f"Gap G{rank}" if rank else ("Gap of another partner" if muted else "Gap"),
                 {
                     "length": f"{r['length_km']:,.2f} km",
                     "chainage": f"km {r['start_km']:,.2f}–{r['end_km']:,.2f} of segment {r['segment']}",
@@ -403,6 +406,11 @@ def gaps_layer(gaps: gpd.GeoDataFrame, *, ranks: Mapping[int, int] | None = None
         }
 
     data = _path_records(gaps, props)
+    if muted:
+        return pdk.Layer(
+            "PathLayer", data=data, id="gaps_others", get_path="path", get_color=[*style.GAP[:3], 110],
+            get_width=3, width_units="'pixels'", cap_rounded=True, pickable=True,
+        )
     return pdk.Layer(
         "PathLayer", data=data, id="gaps", get_path="path", get_color=style.GAP,
         get_width=6, width_units="'pixels'", cap_rounded=True, pickable=True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pydeck as pdk
@@ -50,17 +50,6 @@ class LegendEntry:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _first(layer: pdk.Layer, key: str, default: Any = None) -> Any:
-    """A layer's constant colour, or the first record's value of a per-record accessor."""
-    value = getattr(layer, key, None)
-    if value is None:
-        value = layer.__dict__.get(key, default) if hasattr(layer, "__dict__") else default
-    if isinstance(value, str):
-        data = layer.data if isinstance(layer.data, list) else []
-        return data[0].get(value, default) if data else default
-    return value if value is not None else default
-
-
 def legend_entries(
     deck: pdk.Deck,
     *,
@@ -98,6 +87,8 @@ def legend_entries(
     if "gaps" in by_id:
         notes = ("G1, G2 … : the longest gaps, as in the gap table",) if "gap_labels" in by_id else ()
         out.append(LegendEntry("gaps", "Gap: border no sensor watches", "line", (tuple(style.GAP),), notes=notes))
+        if "gaps_others" in by_id:
+            out.append(LegendEntry("gaps", "Gap in other partners' sectors", "line", ((*style.GAP[:3], 110),)))
     if "border" in by_id:
         out.append(LegendEntry("border", "Border, watched", "line", (tuple(style.COVERED),),
                                notes=("thin dark line: the border itself",)))
@@ -106,8 +97,9 @@ def legend_entries(
                                (tuple(style.OVERLAP),)))
     if "sensors" in by_id:
         kinds = " · ".join(f"{sym} {kind.replace('_', ' ')}" for kind, sym in _kind_symbols().items())
+        lead = partner_colours.get(partner, (90, 90, 90)) if partner else next(iter(partner_colours.values()), (90, 90, 90))
         out.append(LegendEntry("sensors", "Sensor (partner colour; grey: inactive)", "dot",
-                               (tuple(_first(by_id["sensors"], "get_fill_color", [90, 90, 90, 255])),),
+                               ((*lead[:3], 255),),
                                outline=(255, 255, 255, 255), notes=(f"letters when zoomed in: {kinds}",)))
     if "detections" in by_id:
         layer = by_id["detections"]

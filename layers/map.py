@@ -120,7 +120,7 @@ def build_map(
 #: The layer key of :data:`LAYERS` each drawn sub-layer belongs to (the rest are their own key).
 PART_OF: dict[str, str] = {
     "country_labels": "basemap", "places": "basemap", "place_labels": "basemap",
-    "sector_labels": "sectors", "gap_labels": "gaps", "border_line": "gaps",
+    "sector_labels": "sectors", "gap_labels": "gaps", "border_line": "gaps", "gaps_others": "gaps",
     "gap_detections": "detections", "detection_points_outside": "detections",
     "detection_points_coverage": "detections", "detection_points_gap": "detections",
     "sensor_symbols": "sensors",
@@ -218,10 +218,19 @@ def _darker(rgb: tuple[int, int, int], factor: float = 0.55) -> tuple[int, int, 
 
 
 def _gaps(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+    """The view's gaps, loud and labelled; in a partner view, the others' gaps muted beneath.
+
+    Another partner's gap is still blind border: drawn as watched it would tell the partner
+    a lie, drawn loud it would not be the partner's story. It is a thin faded gap line.
+    """
     gaps = result.layers["gaps"]
-    mine = gaps[gap_rows_in_view(gaps, partner)]
+    in_view = gap_rows_in_view(gaps, partner)
+    mine = gaps[in_view]
     ranks = gap_ranks(mine) if len(mine) else np.empty(0, dtype=np.int64)
-    out = [lk.gaps_layer(mine, ranks=dict(zip(mine.index.tolist(), ranks.tolist(), strict=True)))]
+    out = []
+    if partner is not None and (~in_view).any():
+        out.append(lk.gaps_layer(gaps[~in_view], muted=True))
+    out.append(lk.gaps_layer(mine, ranks=dict(zip(mine.index.tolist(), ranks.tolist(), strict=True))))
     head = gaps_in_view(result.report, partner)[:GAP_LABELS]
     if head:
         out.append(lk.labels_layer(
