@@ -28,7 +28,7 @@ from geo.errors import ValidationError
 from geo.scenario import Scenario, load_scenario
 from geo.views import JOINT, visible_rows
 from layers.deck import CompactDeck
-from layers.map import DEFAULT_OFF, LAYERS, build_map
+from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
 from layers.snapshot import snapshot_bytes
 
 __all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario", "snapshot", "store_path", "store_version", "view"]
@@ -194,6 +194,30 @@ def view(
     return full.windowed(time_from, time_to, visible=visible)
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
+def map_layers(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    key: str,
+    partner: str | None,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> list[Any]:
+    """The deck layers of one map layer key, cached on what it depends on (read-only).
+
+    :func:`map_deck` passes ``None`` for the partner, window and viewers of a key that does
+    not depend on them (:data:`layers.map.DEPENDS_ON`), so a toggle or a partner switch
+    reuses every layer it does not change. The viewer's releasability is in the key of the
+    layers that hold detections.
+    """
+    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
+    return build_layers(result, key, partner=partner, dem=scenario(directory).dem)
+
+
 @st.cache_resource(show_spinner="Drawing the map…", max_entries=64)
 def map_deck(
     directory: str,
@@ -210,10 +234,17 @@ def map_deck(
 ) -> CompactDeck:
     """Build the deck for one view (cached; the partner and the viewers are in the key; read-only).
 
-    ``focus``: ``(lon, lat, zoom)`` to open on (a gap picked in the table), else the corridor.
+    Each layer comes from :func:`map_layers`. ``focus``: ``(lon, lat, zoom)`` to open on (a
+    gap picked in the table), else the corridor.
     """
     result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
-    return build_map(result, partner=partner, shown=shown, dem=scenario(directory).dem, focus=focus)
+    parts = {}
+    for key in drawable(result, shown, dem=scenario(directory).dem):
+        needs = DEPENDS_ON[key]
+        window = (time_from, time_to, viewers) if "window" in needs else (None, None, None)
+        parts[key] = map_layers(directory, corridor_km, min_gap_m, terrain, store_version, key,
+                                partner if "partner" in needs else None, *window)
+    return assemble(result, parts, focus=focus)
 
 
 @st.cache_data(show_spinner="Rendering the snapshot…", max_entries=16)

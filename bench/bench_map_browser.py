@@ -74,6 +74,7 @@ def main() -> None:
         server: dict[str, list[float]] = {"toggle": [], "partner": []}
         for i in range(args.runs):
             for what in ("toggle", "partner"):
+                page.wait_for_timeout(2000)  # let the last rerun finish
                 before = _crop(page, out / "before.png")
                 n0 = len(received)
                 t0 = time.perf_counter()

@@ -5,7 +5,7 @@ Shared by the app (cached in ``ui.map_deck``), the benchmarks and the tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -96,20 +96,55 @@ def build_map(
     user zooms in (in the browser, no rerun). The view depends only on the corridor and
     ``focus``, so a user's pan and zoom survive ordinary reruns.
     """
+    keys = drawable(result, shown, dem=dem)
+    return assemble(result, {k: build_layers(result, k, partner=partner, dem=dem) for k in keys},
+                    height=height, width=width, focus=focus)
+
+
+#: What each layer key depends on besides the analysis' geometry: the partner view (its
+#: colours lead, its gaps are loud) and the time window and viewer (detection counts). A
+#: cache of built layers keys each on these only, so a toggle or a partner switch rebuilds
+#: just the layers that change.
+DEPENDS_ON: dict[str, frozenset[str]] = {
+    "basemap": frozenset(), "hillshade": frozenset(), "corridor": frozenset(),
+    "gap_areas": frozenset(), "overlap_areas": frozenset(), "border": frozenset(), "overlaps": frozenset(),
+    "coverage_count": frozenset({"partner"}), "footprints": frozenset({"partner"}),
+    "gaps": frozenset({"partner"}), "sensors": frozenset({"partner"}),
+    "sectors": frozenset({"partner", "window"}), "detections": frozenset({"window"}),
+}
+
+
+def drawable(result: Analysis, shown: Iterable[str], *, dem: str | Path | None = None) -> list[str]:
+    """The keys of ``shown`` this analysis can draw, in drawing order (unknown keys refused)."""
     shown = set(shown)
     unknown = shown - set(LAYERS)
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; expected some of {list(LAYERS)}")
-    lay = result.layers
     available = {
         k for k in LAYERS
-        if (k != "detections" or "detections" in lay)
+        if (k != "detections" or "detections" in result.layers)
         and (k != "hillshade" or dem is not None)
         and (k != "coverage_count" or result.coverage is not None)
     }
-    draw = shown & available
-    layers = [layer for key in _ORDER if key in draw for layer in _BUILDERS[key](result, partner, dem)]
-    layers = _labels_on_top(layers)
+    return [k for k in _ORDER if k in shown & available]
+
+
+def build_layers(result: Analysis, key: str, *, partner: str | None = None,
+                 dem: str | Path | None = None) -> list[pdk.Layer]:
+    """The deck layers of one key of :data:`LAYERS` (a key may draw several, e.g. labels)."""
+    return _BUILDERS[key](result, partner, dem)
+
+
+def assemble(
+    result: Analysis,
+    parts: Mapping[str, list[pdk.Layer]],
+    *,
+    height: int = 620,
+    width: int = MAP_WIDTH_PX,
+    focus: tuple[float, float, float] | None = None,
+) -> lk.CompactDeck:
+    """The deck from the layers of each key (:func:`build_layers`), labels on top, and its view."""
+    layers = _labels_on_top([layer for key in _ORDER if key in parts for layer in parts[key]])
     if focus is not None:
         view = pdk.ViewState(longitude=focus[0], latitude=focus[1], zoom=focus[2], pitch=0, bearing=0)
     else:
