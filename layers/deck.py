@@ -86,11 +86,22 @@ def _polygon_parts(geoms: np.ndarray) -> tuple[list[list[list[list[float]]]], np
                                        strict=True)], row
 
 
+#: Polygons sent to the map are simplified to this tolerance (degrees; about 20 m north–south):
+#: less than a pixel up to zoom 12, and the browser tessellates a third of the vertices.
+SIMPLIFY_DEG: float = 0.0002
+
+
 def _polygon_records(
-    gdf: gpd.GeoDataFrame, props: Callable[[pd.Series], dict[str, Any]]
+    gdf: gpd.GeoDataFrame, props: Callable[[pd.Series], dict[str, Any]], *, simplify_deg: float = SIMPLIFY_DEG
 ) -> list[dict[str, Any]]:
-    """One record per polygon part (its rings, see :func:`_polygon_parts`) with ``props`` of its row."""
-    polygons, row = _polygon_parts(gdf.geometry.array)
+    """One record per polygon part (its rings, see :func:`_polygon_parts`) with ``props`` of its row.
+
+    Geometries are simplified to ``simplify_deg`` first (topology kept; 0: as they are).
+    """
+    geoms = gdf.geometry.array
+    if simplify_deg > 0:
+        geoms = shapely.simplify(np.asarray(geoms, dtype=object), simplify_deg, preserve_topology=True)
+    polygons, row = _polygon_parts(geoms)
     of_row: dict[int, dict[str, Any]] = {}
     out = []
     for rings, i in zip(polygons, row.tolist(), strict=True):
@@ -120,15 +131,20 @@ def _rgba(rgb: tuple[int, int, int] | list[int], alpha: int) -> list[int]:
     return [int(rgb[0]), int(rgb[1]), int(rgb[2]), alpha]
 
 
-def basemap_layer(countries: gpd.GeoDataFrame | None = None) -> pdk.Layer:
-    """Country outlines shipped with Limes (Natural Earth 1:50m): the offline basemap."""
+def basemap_layer(
+    countries: gpd.GeoDataFrame | None = None, *, clip_to: tuple[float, float, float, float] | None = None
+) -> pdk.Layer:
+    """Country outlines shipped with Limes (Natural Earth 1:50m): the offline basemap.
+
+    ``clip_to`` (west, south, east, north): keep only what lies in this box (the whole of
+    Russia is most of the basemap's vertices).
+    """
     if countries is None:
         countries = load_countries()
     _require_wgs84(countries, "basemap")
-    land = _polygon_records(
-        countries,
-        lambda r: {"fill": style.BASEMAP_FILL},
-    )
+    if clip_to is not None:
+        countries = countries.set_geometry(shapely.clip_by_rect(countries.geometry.to_numpy(), *clip_to))
+    land = _polygon_records(countries, lambda r: {"fill": style.BASEMAP_FILL}, simplify_deg=0.005)
     # Sea: one rectangle under the countries, so water reads as water in every theme.
     xmin, ymin, xmax, ymax = countries.total_bounds if len(countries) else (-180.0, -85.0, 180.0, 85.0)
     sea_ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
@@ -282,6 +298,7 @@ def footprints_layer(
     colors: Mapping[str, tuple[int, int, int]],
     *,
     highlight: str | None = None,
+    simplify_deg: float = SIMPLIFY_DEG,
 ) -> pdk.Layer:
     """Sensor footprints (disks, annuli, wedges); inactive ones drawn as grey outlines.
 
@@ -304,7 +321,7 @@ def footprints_layer(
         }
 
     return pdk.Layer(
-        "PolygonLayer", data=_polygon_records(footprints, props), id="footprints",
+        "PolygonLayer", data=_polygon_records(footprints, props, simplify_deg=simplify_deg), id="footprints",
         get_polygon="polygon", get_fill_color="fill", get_line_color="line",
         line_width_min_pixels=1, stroked=True, pickable=False,
     )
@@ -438,13 +455,13 @@ def overlaps_layer(overlaps: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
-def areas_layer(areas: gpd.GeoDataFrame, *, kind: str) -> pdk.Layer:
+def areas_layer(areas: gpd.GeoDataFrame, *, kind: str, simplify_deg: float = SIMPLIFY_DEG) -> pdk.Layer:
     """Corridor gap or overlap polygons (``kind`` is ``"gap"`` or ``"overlap"``), not pickable."""
     if kind not in ("gap", "overlap"):
         raise ValueError(f"kind must be 'gap' or 'overlap', got {kind!r}")
     _require_wgs84(areas, f"{kind} areas")
     color = style.GAP_AREA if kind == "gap" else style.OVERLAP_AREA
-    data = _polygon_records(areas, lambda r: {})
+    data = _polygon_records(areas, lambda r: {}, simplify_deg=simplify_deg)
     return pdk.Layer(
         "PolygonLayer", data=data, id=f"{kind}_areas", get_polygon="polygon",
         get_fill_color=color, stroked=False, pickable=False,

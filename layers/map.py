@@ -57,6 +57,8 @@ MAP_HEXAGON_M: float = 4_000.0
 #: The hillshade fades out this far beyond the corridor (km), on a grid this many px across.
 HILLSHADE_FADE_KM: float = 8.0
 HILLSHADE_PX: int = 900
+#: Simplification (degrees) of polygons traced from DEM cells: about one sample cell.
+RASTER_SIMPLIFY_DEG: float = 0.001
 #: Gazetteer places labelled on the map, most important first.
 PLACE_LABELS: int = 14
 
@@ -212,7 +214,8 @@ def _bounds(result: Analysis, pad: tuple[float, float] = (6.0, 4.0)) -> tuple[fl
 
 
 def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
-    out = [lk.basemap_layer(lk.load_countries(_bounds(result)))]
+    box = _bounds(result)
+    out = [lk.basemap_layer(lk.load_countries(box), clip_to=box)]
     xmin, ymin, xmax, ymax = _extent(result)
     near = (xmin - 0.6, ymin - 0.3, xmax + 0.6, ymax + 0.3)
     countries = places_mod.country_labels(near)
@@ -326,10 +329,13 @@ def _simple(key: str) -> Callable[[Analysis, str | None, str | Path | None], lis
         colors = partner_colors(result.report["partners"])
         if key == "corridor":
             return [lk.corridor_layer(lay["corridor"], corridor_km=result.report["parameters"]["corridor_km"])]
+        # Polygons of a terrain analysis follow DEM cells: simplified to about a cell, their
+        # staircase edges drop out (at the fitted zoom a cell is a fifth of a pixel).
+        tol = RASTER_SIMPLIFY_DEG if result.coverage is not None else lk.SIMPLIFY_DEG
         if key == "footprints":
-            return [lk.footprints_layer(lay["footprints"], colors, highlight=partner)]
+            return [lk.footprints_layer(lay["footprints"], colors, highlight=partner, simplify_deg=tol)]
         if key in ("gap_areas", "overlap_areas"):
-            return [lk.areas_layer(lay[key], kind=key.split("_")[0])]
+            return [lk.areas_layer(lay[key], kind=key.split("_")[0], simplify_deg=tol)]
         if key == "overlaps":
             return [lk.overlaps_layer(lay["overlaps"])]
         raise ValueError(key)
