@@ -5,6 +5,8 @@ Shared by the app (cached in ``ui.map_deck``), the benchmarks and the tests.
 
 from __future__ import annotations
 
+import copy
+
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -147,13 +149,104 @@ def assemble(
 ) -> lk.CompactDeck:
     """The deck from the layers of each key (:func:`build_layers`), labels on top, and its view."""
     layers = _labels_on_top([layer for key in _ORDER if key in parts for layer in parts[key]])
+    fitted = lk.view_state(_extent(result), width_px=width, height_px=height, margin_px=MAP_MARGIN_PX)
+    layers = declutter(layers, fitted)
     if focus is not None:
         view = pdk.ViewState(longitude=focus[0], latitude=focus[1], zoom=focus[2], pitch=0, bearing=0)
     else:
-        view = lk.view_state(_extent(result), width_px=width, height_px=height, margin_px=MAP_MARGIN_PX)
+        view = fitted
     return lk.deck(layers, view, height=height)
 
 
+#: Labels that give way (dropped where they would overlap a label of a layer before them,
+#: at the fitted zoom); gap and sector labels never do.
+YIELDING_LABELS: tuple[str, ...] = ("country_labels", "place_labels")
+
+
+def label_boxes(layer: pdk.Layer, view: pdk.ViewState) -> np.ndarray:
+    """Approximate screen boxes (x0, y0, x1, y1, px) of a text layer's labels in a view.
+
+    Glyphs are taken as 0.6 em wide and lines 1.2 em high, which holds for the sans-serif
+    fonts browsers use; positions are projected as deck.gl does (512-px Web Mercator world).
+    """
+    data = layer.data if isinstance(layer.data, list) else []
+    if not data:
+        return np.empty((0, 4))
+    size = float(getattr(layer, "get_size", 12) or 12)
+    n = len(data)
+    offset = getattr(layer, "get_pixel_offset", None) or [0.0, 0.0]
+    if isinstance(offset, str):  # per label ("@@=o", after declutter)
+        dx = np.array([d[offset[3:]][0] for d in data], dtype=float)
+        dy = np.array([d[offset[3:]][1] for d in data], dtype=float)
+    else:
+        dx, dy = np.full(n, float(offset[0])), np.full(n, float(offset[1]))
+    anchor_of = str(getattr(layer, "get_text_anchor", "'middle'")).strip("'")
+    anchor = (np.array([d[anchor_of[3:]] for d in data]) if anchor_of.startswith("@@=")
+              else np.full(n, anchor_of))
+    scale = 512 * 2 ** view.zoom
+    lon = np.array([d["p"][0] for d in data], dtype=float)
+    lat = np.array([d["p"][1] for d in data], dtype=float)
+
+    def merc(phi: np.ndarray) -> np.ndarray:
+        return np.log(np.tan(np.pi / 4 + np.radians(phi) / 2))
+
+    x = (lon - view.longitude) / 360 * scale + dx
+    y = (merc(np.asarray(view.latitude)) - merc(lat)) / (2 * np.pi) * scale + dy
+    lines = [str(d["t"]).split("\n") for d in data]
+    w = np.array([0.6 * size * max(len(t) for t in ls) + 6 for ls in lines])
+    h = np.array([1.2 * size * len(ls) + 2 for ls in lines])
+    x0 = np.where(anchor == "start", x, np.where(anchor == "end", x - w, x - w / 2))
+    return np.column_stack([x0, y - h / 2, x0 + w, y + h / 2])
+
+
+def declutter(layers: list[pdk.Layer], view: pdk.ViewState) -> list[pdk.Layer]:
+    """Give way with yielding labels (:data:`YIELDING_LABELS`) that overlap labels before them.
+
+    A place's name moves to the left of its dot when the right is taken, and is dropped
+    (with its dot) when both are; a country name is dropped. Returns new layer objects where
+    labels moved or went (built layers are shared by the cache and never changed).
+    """
+    by_id = {layer.id: layer for layer in layers}
+    taken = [label_boxes(by_id[i], view) for i in ("gap_labels", "sector_labels") if i in by_id]
+    placed: dict[str, list[tuple[int, bool]]] = {}  # per layer: (label index, flipped left)
+    for layer_id in YIELDING_LABELS:
+        if layer_id not in by_id:
+            continue
+        layer = by_id[layer_id]
+        tries = [label_boxes(layer, view)]
+        if layer_id == "place_labels":  # the same labels to the left of their dots
+            dx = float((getattr(layer, "get_pixel_offset", None) or [0.0])[0])
+            width = tries[0][:, 2] - tries[0][:, 0]
+            left = tries[0].copy()
+            left[:, 2] = left[:, 0] - 2 * dx
+            left[:, 0] = left[:, 2] - width
+            tries.append(left)
+        keep: list[tuple[int, bool]] = []
+        for i in range(len(tries[0])):
+            for flipped, boxes in enumerate(tries):
+                b = boxes[i]
+                others = np.vstack(taken) if taken else np.empty((0, 4))
+                if not ((others[:, 0] < b[2]) & (others[:, 2] > b[0]) & (others[:, 1] < b[3]) & (others[:, 3] > b[1])).any():
+                    keep.append((i, bool(flipped)))
+                    taken.append(b[None, :])
+                    break
+        placed[layer_id] = keep
+    out = []
+    for layer in layers:
+        which = placed.get("place_labels" if layer.id == "places" else layer.id)
+        if which is None or (len(which) == len(layer.data) and not any(f for _, f in which)):
+            out.append(layer)
+            continue
+        clone = copy.copy(layer)
+        clone.data = [layer.data[i] for i, _ in which]
+        if layer.id == "place_labels" and any(f for _, f in which):
+            dx, dy = (getattr(layer, "get_pixel_offset", None) or [0.0, 0.0])[:2]
+            clone.data = [{**layer.data[i], "a": "end" if f else "start", "o": [-dx if f else dx, dy]}
+                          for i, f in which]
+            clone.get_text_anchor = "@@=a"
+            clone.get_pixel_offset = "@@=o"
+        out.append(clone)
+    return out
 #: The layer key of :data:`LAYERS` each drawn sub-layer belongs to (the rest are their own key).
 PART_OF: dict[str, str] = {
     "country_labels": "basemap", "places": "basemap", "place_labels": "basemap",

@@ -247,3 +247,32 @@ def test_hillshade_layer_only_with_a_dem(sample):
     assert west < xmin and east > xmax and south < ymin and north > ymax
     spec = json.loads(build_map(sample, shown=["hillshade", "border"]).to_json())
     assert [layer["id"] for layer in spec["layers"]] == ["border"]
+
+
+def test_yielding_labels_move_or_give_way_and_cached_layers_stay_as_built():
+    import pydeck as pdk
+
+    from layers.map import declutter, label_boxes
+
+    view = pdk.ViewState(longitude=25.0, latitude=54.5, zoom=8)
+    gap = lk.labels_layer(pd.DataFrame({"lon": [25.0], "lat": [54.5], "text": ["G1 26.9 km"]}),
+                          id="gap_labels", anchor="start", offset_px=(9.0, 0.0))
+    # A place right on the gap label's left edge (its name would run into it), one free.
+    towns = pd.DataFrame({"lon": [24.995, 24.2], "lat": [54.5, 54.9], "text": ["Blocked", "Free"]})
+    dots = lk.places_layer(gpd.GeoDataFrame(geometry=gpd.points_from_xy(towns.lon, towns.lat), crs=4326))
+    names = lk.labels_layer(towns, id="place_labels", anchor="start", offset_px=(5.0, 0.0))
+    before = json.dumps(names.data)
+    out = {layer.id: layer for layer in declutter([gap, dots, names], view)}
+    assert json.dumps(names.data) == before  # the built (cached) layer is not changed
+    texts = {d["t"]: d for d in out["place_labels"].data}
+    assert texts["Blocked"]["a"] == "end"  # moved to the left of its dot
+    assert texts["Free"]["a"] == "start"
+    boxes = label_boxes(out["place_labels"], view)
+    g = label_boxes(gap, view)[0]
+    assert not ((boxes[:, 0] < g[2]) & (boxes[:, 2] > g[0]) & (boxes[:, 1] < g[3]) & (boxes[:, 3] > g[1])).any()
+    # Boxed in on both sides: the name and its dot go.
+    wall = lk.labels_layer(pd.DataFrame({"lon": [24.98, 25.0], "lat": [54.5, 54.5], "text": ["XXXXXXXXXXXX"] * 2}),
+                           id="gap_labels", anchor="middle")
+    out = {layer.id: layer for layer in declutter([wall, dots, names], view)}
+    assert [d["t"] for d in out["place_labels"].data] == ["Free"]
+    assert len(out["places"].data) == 1
