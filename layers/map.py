@@ -6,7 +6,6 @@ Shared by the app (cached in ``ui.map_deck``), the benchmarks and the tests.
 from __future__ import annotations
 
 import copy
-
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
