@@ -276,3 +276,49 @@ def test_yielding_labels_move_or_give_way_and_cached_layers_stay_as_built():
     out = {layer.id: layer for layer in declutter([wall, dots, names], view)}
     assert [d["t"] for d in out["place_labels"].data] == ["Free"]
     assert len(out["places"].data) == 1
+
+
+@pytest.mark.parametrize("shown", [
+    tuple(k for k in LAYERS if k not in {"overlap_areas", "overlaps", "hillshade", "coverage_count"}),
+    ("border", "gaps"),
+    ("detections", "sectors", "basemap"),
+    tuple(LAYERS),
+])
+@pytest.mark.parametrize("partner", [None, "POL"])
+def test_the_legend_lists_exactly_the_layers_drawn(sample, shown, partner):
+    from layers.legend import legend_entries
+    from layers.map import layer_keys
+    from layers.style import partner_colors
+
+    deck = build_map(sample, shown=shown, partner=partner)
+    entries = legend_entries(deck, partner_colours=partner_colors(sample.report["partners"]), partner=partner)
+    drawn = set(layer_keys(layer.id for layer in deck.layers))
+    assert {e.layer for e in entries} - {"partners"} == drawn
+    assert any(e.layer == "partners" for e in entries) == bool(drawn & {"sectors", "footprints", "sensors"})
+    if "detections" in drawn:  # the density ramp is shown as a ramp
+        assert any(e.symbol == "ramp" and e.layer == "detections" for e in entries)
+    muted = [e.label for e in entries if e.layer == "partners" and "(muted)" in e.label]
+    assert (len(muted) == len(sample.report["partners"]) - 1) if partner and "partners" in {e.layer for e in entries} else not muted
+
+
+def test_the_initial_view_fits_the_corridor_in_the_map_as_the_page_lays_it_out(sample):
+    # At 1600 x 1000 with the sidebar open the map is 816-847 px wide and 620 px high: the
+    # corridor and the sectors stay inside it with a margin (deck.gl's Web Mercator, 512-px world).
+    import math
+
+    from layers.map import MAP_MARGIN_PX
+
+    v = build_map(sample).initial_view_state
+    scale = 512 * 2 ** v.zoom
+
+    def px(lon, lat):
+        merc = lambda phi: math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))  # noqa: E731
+        return (lon - v.longitude) / 360 * scale, (merc(v.latitude) - merc(lat)) / (2 * math.pi) * scale
+
+    boxes = [sample.layers["corridor"].total_bounds, sample.layers["sectors"].total_bounds]
+    for width in (816, 847, 1000):
+        for x0, y0, x1, y1 in boxes:
+            for lon, lat in ((x0, y0), (x0, y1), (x1, y0), (x1, y1)):
+                x, y = px(lon, lat)
+                assert abs(x) <= width / 2 - MAP_MARGIN_PX + 1, (width, lon, lat, x)
+                assert abs(y) <= 620 / 2 - MAP_MARGIN_PX + 1, (lon, lat, y)
