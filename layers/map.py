@@ -50,8 +50,9 @@ DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade", "coverage_count"}
 MAP_WIDTH_PX: int = 760
 #: Margin (px) kept between the corridor and the map's edges in the initial view.
 MAP_MARGIN_PX: int = 28
-#: Gaps labelled on the map ("G1 26.9 km"), longest first.
+#: Gaps labelled on the map ("G1 26.9 km"), longest first, if at least GAP_LABEL_MIN_KM long.
 GAP_LABELS: int = 8
+GAP_LABEL_MIN_KM: float = 1.0
 #: Detection hexagons on the map (m across flats): about 8 px at the fitted zoom of a
 #: 300 km border.
 MAP_HEXAGON_M: float = 4_000.0
@@ -158,7 +159,7 @@ def assemble(
 
 
 #: Labels that give way (dropped where they would overlap a label of a layer before them,
-#: at the fitted zoom); gap and sector labels never do.
+#: at the fitted zoom); sector labels never do, a gap's label only to a longer gap's.
 YIELDING_LABELS: tuple[str, ...] = ("country_labels", "place_labels")
 
 
@@ -206,8 +207,18 @@ def declutter(layers: list[pdk.Layer], view: pdk.ViewState) -> list[pdk.Layer]:
     labels moved or went (built layers are shared by the cache and never changed).
     """
     by_id = {layer.id: layer for layer in layers}
-    taken = [label_boxes(by_id[i], view) for i in ("gap_labels", "sector_labels") if i in by_id]
     placed: dict[str, list[tuple[int, bool]]] = {}  # per layer: (label index, flipped left)
+    taken: list[np.ndarray] = []
+    if "gap_labels" in by_id:  # a gap label gives way only to a longer gap's (they come longest first)
+        keep_gaps: list[tuple[int, bool]] = []
+        for i, b in enumerate(label_boxes(by_id["gap_labels"], view)):
+            others = np.vstack(taken) if taken else np.empty((0, 4))
+            if not ((others[:, 0] < b[2]) & (others[:, 2] > b[0]) & (others[:, 1] < b[3]) & (others[:, 3] > b[1])).any():
+                keep_gaps.append((i, False))
+                taken.append(b[None, :])
+        placed["gap_labels"] = keep_gaps
+    if "sector_labels" in by_id:
+        taken.append(label_boxes(by_id["sector_labels"], view))
     for layer_id in YIELDING_LABELS:
         if layer_id not in by_id:
             continue
@@ -361,11 +372,12 @@ def _gaps(result: Analysis, partner: str | None, dem: str | Path | None) -> list
     if partner is not None and (~in_view).any():
         out.append(lk.gaps_layer(gaps[~in_view], muted=True))
     out.append(lk.gaps_layer(mine, ranks=dict(zip(mine.index.tolist(), ranks.tolist(), strict=True))))
-    head = gaps_in_view(result.report, partner)[:GAP_LABELS]
+    head = [(i, g) for i, g in enumerate(gaps_in_view(result.report, partner)[:GAP_LABELS], start=1)
+            if g["length_km"] >= GAP_LABEL_MIN_KM]
     if head:
         out.append(lk.labels_layer(
-            pd.DataFrame({"lon": [g["midpoint"][0] for g in head], "lat": [g["midpoint"][1] for g in head],
-                          "text": [f"G{i} {g['length_km']:,.1f} km" for i, g in enumerate(head, start=1)]}),
+            pd.DataFrame({"lon": [g["midpoint"][0] for _, g in head], "lat": [g["midpoint"][1] for _, g in head],
+                          "text": [f"G{i} {g['length_km']:,.1f} km" for i, g in head]}),
             id="gap_labels", size_px=12, color=[255, 255, 255, 255], weight=700,
             background=list(style.GAP), anchor="start", offset_px=(9.0, 0.0)))
     return out

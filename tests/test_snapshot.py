@@ -38,7 +38,7 @@ from geo.errors import ValidationError
 from geo.scenario import load_scenario
 from geo.views import headline
 from layers import snapshot
-from layers.map import GAP_LABELS, LAYERS, detection_hexagons
+from layers.map import GAP_LABEL_MIN_KM, GAP_LABELS, LAYERS, detection_hexagons
 from layers.snapshot import EXPORT_FILES, export_bytes, render_snapshot, snapshot_bytes
 from layers.style import GAP, partner_colors
 
@@ -323,10 +323,16 @@ def page(sample, request):
 def test_gap_labels_are_the_views_ranks_white_on_crimson_boxes(page, sample):
     partner, pg = page
     _, result = sample
-    gaps = headline(result.report, partner).gaps[:GAP_LABELS]  # the app's gap table, G1 first
+    table = headline(result.report, partner).gaps  # the app's gap table, G1 first
     labels = pg.texts("gap_labels")
-    assert [t.get_text() for t in labels] == [f"G{i} {g['length_km']:,.1f} km" for i, g in enumerate(gaps, start=1)]
-    assert len(labels) >= 3
+    # Each label is its gap's row of the table (same G-number and km); the longest is always
+    # labelled; shorter ones only from GAP_LABEL_MIN_KM and where a longer gap's label is not.
+    ranks = [int(t.get_text().split()[0][1:]) for t in labels]
+    assert ranks[0] == 1 and ranks == sorted(ranks) and max(ranks) <= GAP_LABELS
+    gaps = [table[r - 1] for r in ranks]
+    assert [t.get_text() for t in labels] == [f"G{r} {g['length_km']:,.1f} km" for r, g in zip(ranks, gaps, strict=True)]
+    assert all(g["length_km"] >= GAP_LABEL_MIN_KM for g in gaps)
+    assert len(labels) >= 2
     dpi = snapshot.PNG_DPI
     to_map = pyproj.Transformer.from_crs("EPSG:4326", pg.info["crs"], always_xy=True)
     for t, g in zip(labels, gaps, strict=True):
