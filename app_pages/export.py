@@ -12,6 +12,7 @@ import ui
 from geo import settings
 from geo.errors import ValidationError
 from geo.export import FORMATS
+from geo.views import hide_foreign_upload_ids
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
@@ -51,7 +52,8 @@ st.caption(
 )
 
 try:
-    result = ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers)
+    # Rows other partners released to the viewer are exported without their upload ids.
+    result = hide_foreign_upload_ids(ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers), viewers)
 except ValidationError as exc:
     st.error(f"Cannot analyse with these parameters: {exc}")
     st.stop()

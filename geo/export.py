@@ -17,12 +17,17 @@ what the map shows:
 All layers are EPSG:4326. List-valued cells (``sector_ids``, ``partners``) are joined with
 ``","`` in every format.
 
+Text is escaped for the format that reads it, since detections carry text other partners
+supplied: in KML every text (placemark name, description and the data fields) is HTML-escaped,
+as Google Earth renders them as HTML (:func:`escape_kml_text`).
+
 Every CSV the app or the command line writes goes through :func:`csv_bytes` (files:
 :func:`write_csv`), which escapes text a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -83,6 +88,25 @@ def escape_csv_frame(df: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
             out[col] = out[col].map(escape_csv_cell)
     return out
+
+
+def escape_kml_text(value: Any) -> Any:
+    """Text as HTML shows it literally: Google Earth renders a placemark's text as HTML.
+
+    ``&``, ``<``, ``>`` and quotes become character references, so ``<script>`` or
+    ``<img onerror=...>`` in a partner's field is shown as text, not run; a reader that is
+    not a browser sees the references. Anything but text is returned unchanged.
+
+    Examples
+    --------
+    >>> escape_kml_text('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    >>> escape_kml_text(2.5)
+    2.5
+    """
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    return value
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
@@ -312,7 +336,11 @@ _KML_NAME_FIELDS = ("sector_id", "sensor_id", "detection_id")
 
 
 def _for_kml(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
-    """Flatten for KML: datetimes as ISO text, a ``name`` and a ``description`` per placemark."""
+    """Flatten for KML: datetimes as ISO text, a ``name`` and a ``description`` per placemark.
+
+    Every text is HTML-escaped (:func:`escape_kml_text`): Google Earth renders names,
+    descriptions and data fields as HTML.
+    """
     flat = _for_gdal(gdf, datetimes_as_text=True)
     attrs = [c for c in flat.columns if c != flat.geometry.name]
     label = next((c for c in _KML_NAME_FIELDS if c in flat.columns), None)
@@ -333,8 +361,14 @@ def _for_kml(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     ]
     # LIBKML writes the "name"/"description" fields as the placemark's own name/description.
     flat = flat.rename(columns={c: f"{c}_" for c in ("name", "description") if c in flat})
-    flat.insert(0, "description", pd.Series(descriptions, index=flat.index, dtype=object))
-    flat.insert(0, "name", names.astype(object))
+    for col in flat.columns:  # the data fields (ExtendedData): Google Earth shows them too
+        dtype = flat[col].dtype
+        if col != flat.geometry.name and (pd.api.types.is_object_dtype(dtype)
+                                          or pd.api.types.is_string_dtype(dtype)):
+            flat[col] = flat[col].map(escape_kml_text)
+    flat.insert(0, "description",
+                pd.Series([escape_kml_text(d) for d in descriptions], index=flat.index, dtype=object))
+    flat.insert(0, "name", names.astype(object).map(escape_kml_text))
     return flat
 
 

@@ -6,7 +6,7 @@ Pure functions of an analysis report, so the app, the exports and tests share th
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -303,9 +303,7 @@ def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDA
     if viewers is None:
         return np.ones(n, dtype=bool)
     viewers = {str(v) for v in viewers}
-    owner_col = "owner" if "owner" in detections else "partner"
-    owner = detections[owner_col].astype("string").fillna("").to_numpy(dtype=object) if owner_col in detections else np.full(n, "", dtype=object)
-    out = np.isin(owner, list(viewers)) & (owner != "")
+    out = _owned_by(detections, viewers)
     if "releasable_to" in detections:
         marking = detections["releasable_to"].astype("string").fillna("").to_numpy(dtype=object)
         for text in np.unique(marking):
@@ -314,6 +312,57 @@ def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDA
                 out |= marking == text
     return out
 
+
+
+def _owned_by(detections: pd.DataFrame, partners: set[str]) -> NDArray[np.bool_]:
+    """Rows whose owner (``owner``, else the ``partner`` column) is one of ``partners``."""
+    owner_col = "owner" if "owner" in detections else "partner"
+    if owner_col not in detections:
+        return np.zeros(len(detections), dtype=bool)
+    owner = detections[owner_col].astype("string").fillna("").to_numpy(dtype=object)
+    return np.isin(owner, list(partners)) & (owner != "")
+
+
+def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> Analysis:
+    """``result`` with the ``upload_id`` of detections the viewers do not own blanked.
+
+    An upload id numbers every upload to the shared store, of every partner, released or
+    not: another partner's ids tell how often it uploads. A viewer sees the ids of its own
+    uploads only; rows released to it by others keep everything else (their owner and
+    marking included) and get ``<NA>`` as ``upload_id`` (the column becomes ``Int64``).
+
+    Parameters
+    ----------
+    result
+        An analysis cut to what ``viewers`` may see (``ui.view``). Not changed.
+    viewers
+        The partners whose own upload ids stay (as for :func:`visible_rows`); ``None``
+        (local demo mode's joint view, which shows everything) keeps every id.
+
+    Returns
+    -------
+    Analysis
+        ``result`` itself when there is nothing to hide, else a copy with a new
+        ``detections`` layer.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from geo.analysis import Analysis
+    >>> det = gpd.GeoDataFrame({"owner": ["A", "B"], "upload_id": [3, 4]})
+    >>> result = Analysis(report={}, acrs=None, layers={"detections": det})
+    >>> hide_foreign_upload_ids(result, ["A"]).layers["detections"]["upload_id"].tolist()
+    [3, <NA>]
+    """
+    det = result.layers.get("detections")
+    if viewers is None or det is None or "upload_id" not in det:
+        return result
+    foreign = ~_owned_by(det, {str(v) for v in viewers}) & det["upload_id"].notna().to_numpy()
+    if not foreign.any():
+        return result
+    det = det.copy()
+    det["upload_id"] = det["upload_id"].astype("Int64").mask(foreign)
+    return replace(result, layers={**result.layers, "detections": det})
 
 def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> pd.DataFrame:
     """The ``n`` sensors nearest to a point, on the WGS 84 ellipsoid, nearest first.

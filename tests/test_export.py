@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import ast
 import csv
+import html
 import io as stdio
 import json
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +31,7 @@ from geo.export import (
     csv_bytes,
     escape_csv_cell,
     escape_csv_frame,
+    escape_kml_text,
     export_layers,
     write_csv,
     write_export,
@@ -261,6 +265,89 @@ def test_csv_export_escapes_a_hostile_detection_source(tmp_path: Path) -> None:
     assert (back["source"] == "patrol").any()  # ordinary text untouched
     assert pd.api.types.is_float_dtype(back["lon"])
     assert pd.api.types.is_float_dtype(back["lat"])
+
+
+# ---- KML: partner text is shown as text in Google Earth ---------------------------------------
+
+#: Text a partner could put in a released row's fields; Google Earth renders KML text as HTML.
+HTML_ATTACKS = {
+    "detection_id": "<img src=x onerror=alert(1)>",
+    "source": "<script>alert('source')</script>",
+    "class": 'person"><svg onload=alert(2)>',
+    "caveat": "R&D <b>bold</b> &amp; <!-- comment --> <a href='javascript:alert(3)'>x</a>",
+}
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+class _Elements(HTMLParser):
+    """Every element, comment and declaration an HTML parse of a text finds."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append(tag)
+
+    def handle_comment(self, data: str) -> None:
+        self.found.append("<!--")
+
+
+def _html_elements(text: str) -> list[str]:
+    parser = _Elements()
+    parser.feed(text)
+    parser.close()
+    return parser.found
+
+
+def _hostile_detections() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {**{k: [v, "ok"] for k, v in HTML_ATTACKS.items()},
+         "time": pd.to_datetime(["2026-11-03T10:00:00Z"] * 2), "confidence": [0.5, 1.0],
+         "sector_ids": [["LTU-1", "<i>LTU-2</i>"], ["LTU-1"]]},
+        geometry=[shapely.Point(25.77, 54.60), shapely.Point(25.78, 54.61)], crs="EPSG:4326",
+    )
+
+
+def test_escape_kml_text_escapes_markup_and_leaves_other_values() -> None:
+    assert escape_kml_text("<b>&'\"") == "&lt;b&gt;&amp;&#x27;&quot;"
+    assert escape_kml_text("LTU-1, patrol") == "LTU-1, patrol"
+    assert escape_kml_text(-3.5) == -3.5
+    assert escape_kml_text(None) is None
+
+
+def test_kml_export_shows_partner_html_as_text(tmp_path: Path) -> None:
+    det = _hostile_detections()
+    before = det.copy()
+    out = tmp_path / "brief.kml"
+    write_export({"detections": det}, out, fmt="kml")
+    pd.testing.assert_frame_equal(det, before)  # the layer is not changed
+    data = out.read_bytes()
+    for markup in (b"<img", b"<script", b"<svg", b"<b>", b"<a ", b"<i>", b"<!--"):
+        assert markup not in data.lower()
+    placemarks = ET.fromstring(data).findall(f".//{KML}Placemark")
+    assert len(placemarks) == 2
+    texts = {}
+    for pm in placemarks:
+        name = pm.findtext(f"{KML}name") or ""
+        description = pm.findtext(f"{KML}description") or ""
+        fields = {d.get("name"): d.text or "" for d in pm.iter(f"{KML}SimpleData")}
+        # Google Earth renders these as HTML: a parse finds text only, no element.
+        for text in (name, description, *fields.values()):
+            assert _html_elements(text) == [], text
+        texts[html.unescape(name)] = (description, fields)
+    # What Google Earth shows is exactly what the partner wrote.
+    description, fields = texts[HTML_ATTACKS["detection_id"]]
+    for key, value in HTML_ATTACKS.items():
+        assert html.unescape(fields[key]) == value
+        assert f"{key}: {value}" in html.unescape(description)
+    assert html.unescape(fields["sector_ids"]) == "LTU-1,<i>LTU-2</i>"
+    assert texts["ok"][1]["source"] == "ok"  # ordinary text untouched
+    # GDAL's own KML readers get the rows back, one per detection.
+    assert len(pyogrio.read_dataframe(out, layer="detections", driver="LIBKML")) == 2
 
 
 # ---- the one CSV writer ----------------------------------------------------------------------
