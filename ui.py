@@ -26,7 +26,7 @@ from geo.analysis import Analysis, analyse
 from geo.auth import Viewer
 from geo.errors import ValidationError
 from geo.scenario import Scenario, load_scenario
-from geo.views import JOINT, visible_rows
+from geo.views import JOINT, hide_foreign_upload_ids, visible_rows
 from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
 from layers.snapshot import snapshot_bytes
@@ -191,7 +191,7 @@ def view(
     full = analysis(directory, corridor_km, min_gap_m, terrain, store_version)
     det = full.all_detections
     visible = None if det is None or viewers is None else visible_rows(det, viewers)
-    return full.windowed(time_from, time_to, visible=visible)
+    return hide_foreign_upload_ids(full.windowed(time_from, time_to, visible=visible), viewers)
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)

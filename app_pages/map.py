@@ -128,6 +128,11 @@ else:
 
 with side.expander("Input files"):
     for name, load_report in sc.reports.items():
+        if name == "detections" and viewers is not None:
+            # the file's report counts every partner's rows: say only what this viewer may see
+            seen = int(visible_rows(sc.detections, viewers).sum()) if sc.detections is not None else 0
+            st.caption(f"**{name}** — {seen:,} of the scenario's detections are visible to {', '.join(viewers)}.")
+            continue
         st.caption(f"**{name}** — {load_report.summary()}")
 
 with side.expander("Layers", expanded=True):

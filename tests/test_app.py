@@ -244,3 +244,18 @@ def test_outliers_do_not_stretch_the_time_window(sample):
     assert lo.year == 2010 and hi == times.max().ceil("h").to_pydatetime().replace(tzinfo=None)
     assert at.slider(key="window").proto.step == 24 * 3600 * 10**6  # µs: days over 16 years
     assert not any("outside the window" in c.value for c in at.caption)
+
+
+def test_input_files_panel_counts_only_what_the_partner_may_see(sample):
+    # The detection file's own report counts every partner's rows: a partner view says only
+    # how many it may see (issue 14: nothing about hidden rows is visible).
+    sc, _ = sample
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params["partner"] = "POL"
+    at.run()
+    assert not at.exception
+    captions = [c.value for c in at.sidebar.caption if c.value.startswith("**detections**")]
+    mine = int(visible_rows(sc.detections, {"POL"}).sum())
+    assert captions == [f"**detections** — {mine:,} of the scenario's detections are visible to POL."]
+    assert mine < len(sc.detections)
+    assert f"{len(sc.detections):,}" not in " ".join(c.value for c in at.sidebar.caption)

@@ -177,9 +177,14 @@ def test_cli_empty_password_keeps_an_existing_users_password(users_file):
     assert "empty" in proc.stderr
 
 
-def test_users_added_at_the_same_time_are_all_kept(tmp_path):
+def test_users_added_at_the_same_time_are_all_kept(tmp_path, monkeypatch):
     # Each add reads the file, adds its user and writes it again: without the lock, two
     # adds at once write what each read, and one user is lost.
+    # A spawned child re-runs the parent's __main__; after an AppTest that is app.py (the
+    # script runner leaves it in sys.modules), which has no business running in a worker.
+    import types
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     users_file = tmp_path / "users.json"
     workers, rounds = 6, 4
     ctx = multiprocessing.get_context("spawn")
