@@ -259,3 +259,34 @@ def test_input_files_panel_counts_only_what_the_partner_may_see(sample):
     assert captions == [f"**detections** — {mine:,} of the scenario's detections are visible to POL."]
     assert mine < len(sc.detections)
     assert f"{len(sc.detections):,}" not in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_a_partners_time_window_ends_at_rows_it_may_see(sample):
+    # Another partner's owner-only row, later than everything else, moves nothing in this
+    # partner's view: not the slider's end, not the count outside the window (issue 14).
+    import os
+
+    from geo import store
+
+    csv = Path(os.environ["LIMES_STORE"]).parent / "late.csv"
+    csv.write_text("time,lat,lon,detection_id,source,class\n2027-03-15T16:10:00Z,54.6,25.3,LATE1,radar,person\n")
+    store.ingest_file(os.environ["LIMES_STORE"], csv, partner="LVA")  # owner only
+    sc, _ = sample
+    end = sc.detections["time"].max().ceil("h").to_pydatetime().replace(tzinfo=None)
+    views = {}
+    for partner in ("POL", "LVA"):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.query_params["partner"] = partner
+        at.run()
+        assert not at.exception
+        if partner == "LVA":
+            at.button(key="window_widen").click().run()
+        views[partner] = at
+    def slider_max(at):  # the slider's bounds travel as µs since the epoch
+        return pd.Timestamp(at.slider(key="window").max, unit="us").to_pydatetime()
+
+    assert slider_max(views["POL"]) == end
+    assert views["POL"].slider(key="window").value[1] == end
+    assert not [b for b in views["POL"].button if b.key == "window_widen"]
+    assert "2027" not in " ".join([c.value for c in views["POL"].caption] + [c.value for c in views["POL"].sidebar.caption])
+    assert slider_max(views["LVA"]).year == 2027  # its own row: widened to it
