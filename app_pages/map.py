@@ -25,7 +25,7 @@ from geo.views import (
     visible_rows,
 )
 from layers.legend import legend_entries, legend_html
-from layers.map import focus_on
+from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
 
@@ -283,7 +283,7 @@ def body() -> None:
     deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, tf, tt, partner, shown, terrain, version, viewers, focus)
     map_col, info_col = st.columns([3, 1.15])
     with map_col:
-        event = st.pydeck_chart(deck, height=620, on_select="rerun", selection_mode="single-object", key="map")
+        event = st.pydeck_chart(deck, height=MAP_HEIGHT_PX, on_select="rerun", selection_mode="single-object", key="map")
     pick = _picked(event, gap_rows)
     with info_col:
         colors = partner_colors(rep["partners"])

@@ -45,6 +45,9 @@ LAYERS: dict[str, str] = {
 }
 DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade", "coverage_count"}
 
+#: Height (px) of the map: with the title and the headline above it, the whole map shows
+#: without scrolling in a 1600 × 1000 window.
+MAP_HEIGHT_PX: int = 560
 #: Width (px) the initial view is fitted to: the map column at 1600 px with the sidebar open
 #: is 847 px; fitting to less leaves a margin on wider screens rather than cutting the ends.
 MAP_WIDTH_PX: int = 760
@@ -70,7 +73,7 @@ def build_map(
     *,
     partner: str | None = None,
     shown: Iterable[str] = tuple(k for k in LAYERS if k not in DEFAULT_OFF),
-    height: int = 620,
+    height: int = MAP_HEIGHT_PX,
     width: int = MAP_WIDTH_PX,
     dem: str | Path | None = None,
     focus: tuple[float, float, float] | None = None,
@@ -143,7 +146,7 @@ def assemble(
     result: Analysis,
     parts: Mapping[str, list[pdk.Layer]],
     *,
-    height: int = 620,
+    height: int = MAP_HEIGHT_PX,
     width: int = MAP_WIDTH_PX,
     focus: tuple[float, float, float] | None = None,
 ) -> lk.CompactDeck:
@@ -284,7 +287,7 @@ def layer_keys(layer_ids: Iterable[str]) -> list[str]:
 
 
 def focus_on(lon: float, lat: float, length_km: float, *, width: int = MAP_WIDTH_PX,
-             height: int = 620) -> tuple[float, float, float]:
+             height: int = MAP_HEIGHT_PX) -> tuple[float, float, float]:
     """``(lon, lat, zoom)`` that shows a stretch of ``length_km`` around a point with room around it."""
     half_deg = max(length_km, 4.0) / 111.32 * 1.5
     cos = max(np.cos(np.radians(lat)), 0.05)

@@ -152,7 +152,8 @@ def test_hover_and_click_the_longest_gap_then_pick_a_row_of_the_gap_table(
         img = open_map(page, server.url, tmp_path / "map.png")
         box = _canvas_box(page)
 
-        # The legend is beside the map, whole, without scrolling.
+        # The map and the legend beside it are whole in the window, without scrolling.
+        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], f"the map {box} is cut off"
         legend = page.locator(".limes-legend").bounding_box()
         assert legend is not None
         assert legend["x"] >= box["x"] + box["width"] - 1, "the legend is not beside the map"

@@ -302,11 +302,11 @@ def test_the_legend_lists_exactly_the_layers_drawn(sample, shown, partner):
 
 
 def test_the_initial_view_fits_the_corridor_in_the_map_as_the_page_lays_it_out(sample):
-    # At 1600 x 1000 with the sidebar open the map is 816-847 px wide and 620 px high: the
+    # At 1600 x 1000 with the sidebar open the map is 816-847 px wide and MAP_HEIGHT_PX high: the
     # corridor and the sectors stay inside it with a margin (deck.gl's Web Mercator, 512-px world).
     import math
 
-    from layers.map import MAP_MARGIN_PX
+    from layers.map import MAP_HEIGHT_PX, MAP_MARGIN_PX
 
     v = build_map(sample).initial_view_state
     scale = 512 * 2 ** v.zoom
@@ -321,4 +321,4 @@ def test_the_initial_view_fits_the_corridor_in_the_map_as_the_page_lays_it_out(s
             for lon, lat in ((x0, y0), (x0, y1), (x1, y0), (x1, y1)):
                 x, y = px(lon, lat)
                 assert abs(x) <= width / 2 - MAP_MARGIN_PX + 1, (width, lon, lat, x)
-                assert abs(y) <= 620 / 2 - MAP_MARGIN_PX + 1, (lon, lat, y)
+                assert abs(y) <= MAP_HEIGHT_PX / 2 - MAP_MARGIN_PX + 1, (lon, lat, y)
