@@ -1,10 +1,12 @@
 # Limes. `make run` starts the app on the sample scenario; `make test` runs every test.
-# Both create .venv and install requirements.txt first when needed.
+# Both create .venv first when needed: `make run` installs requirements.txt (what the app needs),
+# `make test` also requirements-dev.txt (tests and tools).
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
 PORT ?= 8501
 
 .PHONY: run test bench sample clean
@@ -15,13 +17,17 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(DEVSTAMP): $(STAMP) requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(DEVSTAMP)
+
 run: $(STAMP)
 	$(BIN)/streamlit run app.py --server.address localhost --server.port $(PORT)
 
-test: $(STAMP)
+test: $(DEVSTAMP)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(DEVSTAMP)
 	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 sample: $(STAMP)
