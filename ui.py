@@ -10,7 +10,6 @@ object, not a copy per rerun.
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +35,7 @@ __all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario", "snapsho
 
 def store_path() -> Path:
     """The shared detection store: ``$LIMES_STORE``, else :data:`geo.settings.STORE_PATH`."""
-    return Path(os.environ.get("LIMES_STORE") or settings.STORE_PATH)
+    return settings.store_path()
 
 
 def store_version() -> int:

@@ -12,9 +12,9 @@
         --format geojson|gpkg|kml|csv --out PATH
     python -m geo snapshot --border B --sensors S [--sectors P] [--detections D] [--dem DEM]
         [--partner P] [--title T] [--banner TEXT] --out FILE.png|FILE.pdf
-    python -m geo ingest FILE --store STORE --partner P [--releasable-to A,B|ALL] [--user NAME]
-    python -m geo detections --store STORE --as-partner P [--out FILE.geojson]
-    python -m geo backup --store STORE --out COPY.gpkg
+    python -m geo ingest FILE [--store STORE] --partner P [--releasable-to A,B|ALL] [--user NAME]
+    python -m geo detections [--store STORE] --as-partner P [--out FILE.geojson]
+    python -m geo backup [--store STORE] --out COPY.gpkg
     python -m geo users add|remove|list ... [--users-file FILE]
 
 Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
@@ -32,6 +32,8 @@ from typing import Any
 
 from geo import settings
 from geo.errors import ValidationError
+
+STORE_HELP = "the store (GeoPackage); default $LIMES_STORE, else the app's store (geo.settings.STORE_PATH)"
 
 
 def _finite_float(text: str) -> float:
@@ -145,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         "duplicates, errors.",
     )
     i.add_argument("file", type=Path, help="detection file (any supported format)")
-    i.add_argument("--store", required=True, type=Path, help="the store (GeoPackage)")
+    i.add_argument("--store", type=Path, default=None, help=STORE_HELP)
     i.add_argument("--partner", required=True, help="partner that owns the rows")
     i.add_argument("--releasable-to", help="partners the rows are released to, A,B or ALL "
                    "(default: the owner only)")
@@ -157,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a GeoJSON FeatureCollection of the stored detections the partner "
         "may see: its own rows and rows released to it.",
     )
-    d.add_argument("--store", required=True, type=Path, help="the store (GeoPackage)")
+    d.add_argument("--store", type=Path, default=None, help=STORE_HELP)
     d.add_argument("--as-partner", required=True, help="the partner who looks")
     d.add_argument("--out", type=Path, help="GeoJSON file to write (default: stdout)")
 
@@ -166,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         help="copy the store safely while it is in use",
         description="Copy the store with SQLite's online backup API. Prints a JSON summary.",
     )
-    bk.add_argument("--store", required=True, type=Path, help="the store (GeoPackage)")
+    bk.add_argument("--store", type=Path, default=None, help=STORE_HELP)
     bk.add_argument("--out", required=True, type=Path, help="the copy to write")
 
     u = sub.add_parser(
@@ -296,6 +298,8 @@ def _runner(command: str) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
+    if "store" in vars(args) and args.store is None:
+        args.store = settings.store_path()
     run = _runner(args.command)
     try:
         result = run(args)

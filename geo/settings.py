@@ -6,6 +6,7 @@ elsewhere. Units are in the names.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final, Literal
 
@@ -76,6 +77,24 @@ BANNER: Final[str] = "UNCLASSIFIED // EXERCISE"
 
 #: The shared detection store (a GeoPackage), created on first use.
 STORE_PATH: Final[Path] = DATA_DIR / "limes.gpkg"
+
+
+def store_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The shared store the app and the command line use: ``$LIMES_STORE``, else :data:`STORE_PATH`.
+
+    ``environ``: the environment to read (default ``os.environ``).
+
+    Examples
+    --------
+    >>> str(store_path({"LIMES_STORE": "/srv/limes/store.gpkg"}))
+    '/srv/limes/store.gpkg'
+    >>> store_path({}) == STORE_PATH
+    True
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    return Path(env.get("LIMES_STORE") or STORE_PATH)
 
 #: The users file. While it does not exist the app runs in local demo mode (no sign-in).
 USERS_FILE: Final[Path] = DATA_DIR / "users.json"

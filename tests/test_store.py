@@ -1493,3 +1493,18 @@ def test_cli_refuses_a_whole_file_with_exit_2(db: Path, tmp_path: Path, content:
     assert proc.returncode == 2
     assert "no such store" in proc.stderr
     assert not (tmp_path / "nope.gpkg").exists()
+
+
+def test_cli_store_defaults_to_limes_store(tmp_path, monkeypatch):
+    # Without --store the commands use $LIMES_STORE, as the app does (then the app's default).
+    target = tmp_path / "env-store.gpkg"
+    monkeypatch.setenv("LIMES_STORE", str(target))
+    csv = tmp_path / "d.csv"
+    csv.write_text("time,lat,lon,detection_id\n2026-11-03T10:00:00Z,54.6,25.3,E1\n")
+    proc = run_cli("ingest", str(csv), "--partner", "LTU")
+    assert proc.returncode == 0, proc.stderr
+    assert target.exists()
+    assert json.loads(proc.stdout)["accepted"] == 1
+    proc = run_cli("detections", "--as-partner", "LTU")
+    assert proc.returncode == 0, proc.stderr
+    assert "E1" in proc.stdout
