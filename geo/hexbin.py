@@ -12,6 +12,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
+from geo import settings
 from geo.projection import AnalysisCRS, to_lonlat
 
 _SQRT3 = np.sqrt(3.0)
@@ -41,7 +42,7 @@ def hexbin(
     points: gpd.GeoDataFrame,
     acrs: AnalysisCRS,
     *,
-    size_m: float = 1_000.0,
+    size_m: float = settings.HEXAGON_SIZE_M,
     flag: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Count points in hexagons of circumradius ``size_m`` (ground metres).
@@ -53,7 +54,7 @@ def hexbin(
     acrs
         The analysis CRS the hexagons are laid out in.
     size_m
-        Hexagon circumradius (m, > 0).
+        Hexagon circumradius (m, > 0); default :data:`geo.settings.HEXAGON_SIZE_M`.
     flag
         Optional boolean column; its count per hexagon is returned as ``flagged``.
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 #: Sensor kinds Limes knows. Anything else in a ``kind`` column is rejected with this list.
-SensorKind = Literal["camera", "radar", "tower", "ground_sensor", "drone", "other"]
 SENSOR_KINDS: Final[tuple[str, ...]] = (
     "camera",
     "radar",

@@ -69,7 +69,6 @@ CORRIDOR: Final[RGBA] = [120, 120, 120, 35]
 BASEMAP_FILL: Final[RGBA] = [236, 233, 224, 255]
 BASEMAP_LINE: Final[RGBA] = [160, 155, 145, 255]
 BACKGROUND: Final[RGBA] = [200, 220, 235, 255]
-MUTED: Final[RGBA] = [150, 150, 150, 60]
 
 #: Detection colours by coverage status: in a gap a loud deep violet (distinct from the gap
 #: crimson and the blind area beneath it), in coverage a calm dark grey, outside the corridor

@@ -562,12 +562,6 @@ def test_observer_above_a_summit_sees_the_slopes_below() -> None:
     assert np.count_nonzero(legacy == HIDDEN) > 0.3 * legacy.size
 
 
-def test_zz_print_agreement_figures() -> None:
-    # Named to run last in this module: shows the figures gathered above (pytest -s).
-    for line in AGREEMENT:
-        print("agreement:", line)
-
-
 # ---- the command line -----------------------------------------------------------------------
 
 
