@@ -142,3 +142,11 @@ STORE_BUSY_TIMEOUT_S: Final[float] = 30.0
 
 #: Rejected rows listed in an ingest result (``errors``); ``rejected`` counts them all.
 INGEST_MAX_ERRORS: Final[int] = 1_000
+
+#: Most rows (features) one file may hold. Counted from the format's own figures before its
+#: rows are decoded where it has them (Parquet metadata, GeoPackage tables, GPX), while
+#: reading otherwise (CSV lines, GDAL features); a file with more is refused whole: split it.
+MAX_ROWS_PER_FILE: Final[int] = 5_000_000
+#: Most bytes a file's values may decode to (Parquet pages, dictionary and run-length
+#: encoded columns: a few hundred KB of Parquet can stand for gigabytes of text).
+MAX_DECODED_BYTES: Final[int] = 2_000_000_000
