@@ -55,7 +55,8 @@ GeoPackage that is more than plain tables (a view, which may return rows without
 virtual table, a computed column, a trigger of its own: read with :mod:`sqlite3` before GDAL
 opens it); more rows than :data:`geo.settings.MAX_ROWS_PER_FILE` or values decoding past
 :data:`geo.settings.MAX_DECODED_BYTES` (e.g. Parquet dictionaries), counted before decoding
-where the format says (see :mod:`geo._limits`).
+where the format says (see :mod:`geo._limits`). Uploads are read with :mod:`geo.bounded`, in
+a child process with memory and time limits, for what no check foresees.
 GDAL is handed the checked bytes, never a path (so ``/vsicurl/...``, a VRT or a zip path as
 a name is harmless), and the GDAL drivers Limes does not use, network access included, are
 switched off (:data:`geo.settings.GDAL_VECTOR_DRIVERS`).

@@ -1,15 +1,24 @@
-"""Uploads that expand without limit (issue 14, point 1) are refused before they are decoded.
+"""Uploads that expand without limit (issue 14, point 1) are refused, the server unharmed.
 
 A few KB can stand for endless work: a GeoPackage whose layer is a recursive SQL view (rows
 without end), a view returning 300 MB strings, a 270 KB Parquet file of 20 million
 dictionary-encoded rows. Each is made here and refused with a message saying which limit, what
-the file holds and how to fix it, before its rows are decoded (:mod:`geo._limits`).
+the file holds and how to fix it, before its rows are decoded (:mod:`geo._limits`); what no
+check foresees is stopped by the reader process's memory and time limits (:mod:`geo.bounded`),
+which the app and ``python -m geo ingest`` read every upload with. Normal files read exactly
+as before.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sqlite3
 import struct
+import subprocess
+import sys
+import time
+import types
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,12 +29,16 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
+from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
+from streamlit.testing.v1 import AppTest
 
 import geo._formats
 import geo._limits
-from geo import io, settings
+from geo import bounded, io, settings, store
 from geo.errors import ValidationError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DETECTIONS = gpd.GeoDataFrame(
     {"detection_id": ["d1", "d2", "d3"], "time": ["2024-05-01T12:00:00Z",
@@ -43,6 +56,16 @@ def no_gdal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for name in ("list_layers", "read_arrow", "read_info", "read_dataframe", "open_arrow"):
         monkeypatch.setattr(pyogrio, name, boom)
+
+
+def _rss_mb() -> tuple[float, float]:
+    """This process's resident memory now and its peak since :func:`_reset_peak` (MB)."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux >= 4.0)
 
 
 # --------------------------------------------------------------------------------------
@@ -242,3 +265,178 @@ def test_gdal_stops_one_feature_past_the_cap(tmp_path: Path,
                        r"expected at most 20 features per file, got 'more than 20 features'"):
         io.read_detections(path)
     assert asked == [21]
+
+
+# --------------------------------------------------------------------------------------
+# The reader process: time and memory limits, nothing of the parent's __main__
+# --------------------------------------------------------------------------------------
+
+
+def test_recursive_view_geopackage_is_refused_within_seconds_in_bounded_memory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _geopackage(tmp_path / "endless.gpkg", RECURSIVE_VIEW)
+    assert path.stat().st_size < 64 * 1024
+    bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")  # reader process ready
+    monkeypatch.setattr(settings, "READ_TIME_LIMIT_S", 20.0)  # without the check: 20 s, fail
+    _reset_peak()
+    before, _ = _rss_mb()
+    started = time.perf_counter()
+    with pytest.raises(ValidationError, match=r"endless\.gpkg: the GeoPackage holds the view "
+                       r"'detections': a stored SQL query, which Limes never runs") as info:
+        bounded.read_detections(path, source_name="endless.gpkg")
+    assert time.perf_counter() - started < 10
+    assert _rss_mb()[1] - before < 200
+    assert "Save the layer as a plain table" in str(info.value)
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("limes-reader")]
+
+
+def _big_csv(path: Path, rows: int) -> Path:
+    times = pd.date_range("2024-05-01", periods=rows, freq="s").strftime("%Y-%m-%dT%H:%M:%SZ")
+    pd.DataFrame({"time": times, "lat": 45.5, "lon": 14.5,
+                  "detection_id": [f"d{i}" for i in range(rows)]}).to_csv(path, index=False)
+    return path
+
+
+def test_reader_running_past_the_time_limit_is_killed(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _big_csv(tmp_path / "slow.csv", 300_000)
+    bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")  # reader process ready
+    monkeypatch.setattr(settings, "READ_TIME_LIMIT_S", 0.05)
+    started = time.perf_counter()
+    with pytest.raises(ValidationError, match=r"slow\.csv: reading the file took longer than the "
+                       r"time limit \(0\.05 s\) and was stopped.*Split it into smaller files"):
+        bounded.read_detection_columns(path)
+    assert time.perf_counter() - started < 5
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("limes-reader")]
+    monkeypatch.undo()
+    assert len(bounded.read_detection_columns(path)[0]["lon"]) == 300_000
+
+
+def test_reader_needing_more_than_the_memory_limit_is_stopped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _big_csv(tmp_path / "big.csv", 100_000)
+    monkeypatch.setattr(settings, "READ_MEMORY_LIMIT_MB", 300)  # less than a reader starts with
+    _reset_peak()
+    before, _ = _rss_mb()
+    with pytest.raises(ValidationError, match=r"big\.csv: .*memory.* limit.*300 MB"):
+        bounded.read_detections(path)
+    assert _rss_mb()[1] - before < 200
+
+
+def test_reader_never_runs_the_parents_main_module(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Streamlit installs the page it runs as __main__; a child must not run it again.
+    marker = tmp_path / "ran"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    frame, _ = bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")
+    assert len(frame) == 22000
+    assert not marker.exists()
+
+
+# --------------------------------------------------------------------------------------
+# Normal files read exactly as before
+# --------------------------------------------------------------------------------------
+
+
+def _write(directory: Path, fmt: str) -> Path:
+    if fmt == "csv":
+        return settings.SAMPLE_DIR / "detections.csv"
+    path = directory / f"det.{fmt}"
+    if fmt == "gpkg":
+        _gdal_geopackage(path, rows=12)
+    elif fmt == "gpx":
+        frame = DETECTIONS.rename(columns={"detection_id": "name"})
+        frame["time"] = pd.to_datetime(frame["time"])
+        pyogrio.write_dataframe(frame[["name", "time", "geometry"]], path, driver="GPX",
+                                layer="waypoints")
+    elif fmt == "kml":
+        DETECTIONS.to_file(path, driver="LIBKML")
+    elif fmt == "parquet":
+        DETECTIONS.to_parquet(path)
+    elif fmt == "cot":
+        path.write_text("<events>" + "".join(
+            f'<event version="2.0" uid="u{i}" type="a-h-G" how="m-g" time="2024-05-01T12:0{i}:00Z"'
+            f' start="2024-05-01T12:00:00Z" stale="2024-05-01T13:00:00Z"><point lat="45.5"'
+            f' lon="14.{i}" hae="9999999" ce="5" le="9999999"/></event>' for i in range(5))
+            + "</events>")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "gpx", "kml", "gpkg", "parquet", "cot"])
+def test_normal_files_read_exactly_as_in_process(tmp_path: Path, fmt: str) -> None:
+    path = _write(tmp_path, fmt)
+    expected, expected_report = io.read_detections(path)
+    frame, report = bounded.read_detections(path)
+    assert_geodataframe_equal(frame, expected, check_less_precise=False)
+    assert report == expected_report
+    columns, report = bounded.read_detection_columns(path)
+    want, want_report = io.read_detection_columns(path)
+    assert list(columns) == list(want)
+    assert report == want_report
+    for name, values in want.items():
+        if isinstance(values, pd.Series):
+            pd.testing.assert_series_equal(columns[name], values, check_exact=True)
+        else:
+            assert columns[name].dtype == values.dtype
+            assert columns[name].flags.writeable
+            np.testing.assert_array_equal(columns[name], values)
+
+
+# --------------------------------------------------------------------------------------
+# Command line and app: the message, nothing stored
+# --------------------------------------------------------------------------------------
+
+
+def test_cli_ingest_of_a_hostile_file_exits_2_with_the_message(tmp_path: Path) -> None:
+    path = _geopackage(tmp_path / "endless.gpkg", RECURSIVE_VIEW)
+    db = tmp_path / "store.gpkg"
+    proc = subprocess.run(
+        [sys.executable, "-m", "geo", "ingest", str(path), "--store", str(db), "--partner", "SI"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2, proc.stderr
+    assert "endless.gpkg: the GeoPackage holds the view 'detections'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not proc.stdout
+    assert not db.exists()
+
+
+def _upload(files: list[tuple[str, bytes, str]]) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240).run()
+    at.switch_page("app_pages/upload.py").run()
+    at.file_uploader[0].set_value(files).run()
+    return at
+
+
+def test_upload_page_shows_the_refusals_and_stores_nothing(tmp_path: Path) -> None:
+    endless = _geopackage(tmp_path / "endless.gpkg", RECURSIVE_VIEW).read_bytes()
+    rows = _dictionary_parquet(tmp_path / "rows.parquet", 20_000_000, groups=20).read_bytes()
+    at = _upload([("endless.gpkg", endless, "application/geopackage+sqlite3"),
+                  ("rows.parquet", rows, "application/octet-stream")])
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Refused, nothing will be stored: endless.gpkg: the GeoPackage holds "
+                            "the view 'detections'") for e in errors), errors
+    assert any(e.startswith("Refused, nothing will be stored: rows.parquet: the file holds too "
+                            "many rows") and "20,000,000 rows" in e for e in errors), errors
+    assert not [b for b in at.button if b.key == "upload_confirm"]
+    assert not Path(os.environ["LIMES_STORE"]).exists()
+
+
+def test_store_ingest_reads_in_the_reader_process(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The parent never reads the file itself: a reader past its time limit refuses it.
+    path = _big_csv(tmp_path / "det.csv", 300_000)
+    bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")
+    calls: list[object] = []
+    monkeypatch.setattr(io, "read_detection_columns", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(settings, "READ_TIME_LIMIT_S", 0.05)
+    db = tmp_path / "store.gpkg"
+    with pytest.raises(ValidationError, match="took longer than the time limit"):
+        store.ingest_file(db, path, partner="SI")
+    assert not calls
+    assert not db.exists()
