@@ -12,7 +12,7 @@ import streamlit as st
 
 import signin
 import ui
-from geo import io, settings, store
+from geo import bounded, settings, store
 from geo.errors import ValidationError
 from layers.map import preview_deck
 
@@ -62,7 +62,7 @@ def _check(name: str, data: bytes) -> dict:
         local = Path(tmp) / name
         local.write_bytes(data)
         try:
-            det, report = io.read_detections(local, source_name=name)
+            det, report = bounded.read_detections(local, source_name=name)  # child process, limited
         except ValidationError as exc:
             out["refused"] = str(exc)
             return out

@@ -12,7 +12,8 @@ those bytes (never a path: GDAL would follow ``/vsicurl/``, a VRT, a zip path); 
 :func:`_csv_table`; Parquet through :func:`_read_parquet`; Cursor-on-Target through
 :mod:`geo._cot`. Hostile-file checks belong in these few functions: size limit, GDAL virtual
 datasets (:func:`refuse_virtual`), signatures (:func:`check_signature`), XML DTDs and entities
-(:func:`check_xml`), zip bombs and unsafe zip entries (:func:`open_zip`). Importing this
+(:func:`check_xml`), zip bombs and unsafe zip entries (:func:`open_zip`); rows, decoded
+size and GeoPackage views/triggers in :mod:`geo._limits`. Importing this
 module removes the GDAL drivers Limes does not use and GDAL's network access
 (:func:`_restrict_gdal`).
 """
@@ -40,7 +41,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import pyogrio
 import pyogrio.errors
 import pyproj
@@ -50,6 +50,13 @@ from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidd
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
 from geo import settings
+from geo._limits import (
+    check_geopackage,
+    check_rows,
+    csv_rows_over_cap,
+    read_parquet_table,
+    too_many_rows,
+)
 from geo.errors import ValidationError, describe
 
 #: Geometry family a layer needs.
@@ -530,14 +537,21 @@ def list_layers(data: bytes, source: str, what: str, notes: list[str]) -> list[t
 
 
 def open_vector(
-    data: bytes, source: str, what: str, notes: list[str], *, layer: int | str | None = None
+    data: bytes, source: str, what: str, notes: list[str], *, layer: int | str | None = None,
+    before: int = 0,
 ) -> tuple[dict[str, object], pa.Table]:
     """Read one layer (by position or name) through GDAL into Arrow.
 
-    Geometry comes as WKB, date-times as ISO text.
+    Geometry comes as WKB, date-times as ISO text. GDAL stops one feature past
+    :data:`settings.MAX_ROWS_PER_FILE` (less the ``before`` features of the file already
+    read), and the file is then refused.
     """
+    room = settings.MAX_ROWS_PER_FILE - before
     with _gdal_call(source, what, notes):
-        meta, table = pyogrio.read_arrow(_gdal_bytes(data), layer=layer, datetime_as_string=True)
+        meta, table = pyogrio.read_arrow(_gdal_bytes(data), layer=layer, datetime_as_string=True,
+                                         max_features=max(room, 0) + 1)
+    if table.num_rows > room:
+        raise too_many_rows(source, None, label="feature")
     return meta, table
 
 
@@ -763,8 +777,17 @@ def read_raw(path: Path, *, layer_kind: str, source: str) -> RawLayer:
     Checks first, before anything is parsed: the file exists, is not empty and not larger
     than :func:`max_file_bytes`; it is no GDAL virtual dataset (:func:`refuse_virtual`); its
     first bytes match its extension; XML has no DTD (:func:`check_xml`); zips pass
-    :func:`open_zip`. GDAL is then handed the checked bytes, never ``path``.
+    :func:`open_zip`; a GeoPackage holds plain tables only (:func:`check_geopackage`). GDAL
+    is then handed the checked bytes, never ``path``. No file yields more rows than
+    :data:`settings.MAX_ROWS_PER_FILE`: counted before decoding where the format says
+    (CSV, Parquet, GeoPackage, GPX), else while reading.
     """
+    raw = _read_raw(path, layer_kind=layer_kind, source=source)
+    check_rows(source, len(raw.attrs) + len(raw.dropped), label=raw.row_label)
+    return raw
+
+
+def _read_raw(path: Path, *, layer_kind: str, source: str) -> RawLayer:
     head = check_file(path, source)
     refuse_virtual(head, source)
     kind, label = detect_format(path, source, head)
@@ -776,6 +799,8 @@ def read_raw(path: Path, *, layer_kind: str, source: str) -> RawLayer:
         return _read_parquet(path, source)
     if kind == "shp":
         return _read_shapefile(path, source, family)
+    if kind == "gpkg":
+        check_geopackage(path, source)
     data = read_bytes(path, source)
     if kind == "cot":
         from geo._cot import read_cot
@@ -899,7 +924,7 @@ def _read_vector(
     offset = 0
     ranges: list[str] = []
     for pos, lyr in positions:
-        meta, table = open_vector(data, source, label, notes, layer=pos)
+        meta, table = open_vector(data, source, label, notes, layer=pos, before=offset)
         geom_name = str(meta.get("geometry_name") or "wkb_geometry")
         if geom_name in table.column_names:
             wkb = table.column(geom_name).to_numpy(zero_copy_only=False)
@@ -1160,6 +1185,7 @@ def _read_gpx(data: bytes, head: bytes, source: str, layer_kind: str) -> RawLaye
     non_empty = [n for n in wanted if counts.get(n, 0) > 0]
     if layer_kind == "sensors" and non_empty:
         non_empty = non_empty[:1]  # waypoints if any, else route points, else track points
+    check_rows(source, sum(counts[n] for n in non_empty), label="feature")
     if not non_empty:
         what = {"border": "tracks or routes", "sectors": "closed tracks or routes",
                 "sensors": "waypoints", "detections": "waypoints or track/route points"}[layer_kind]
@@ -1281,6 +1307,8 @@ def _read_csv(path: Path, head: bytes, source: str) -> RawLayer:
         notes.append("the file is not UTF-8: read as Windows-1252 (Western European)")
     if delimiter != ",":
         notes.append(f"columns are separated by {delimiter!r}")
+    if csv_rows_over_cap(path, delimiter):
+        raise too_many_rows(source, None)
     try:
         table, skipped = _csv_table(path, source, header, encoding, delimiter)
     except _NotUtf8:
@@ -1402,16 +1430,8 @@ def _parse_wkt(values: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]], in
 def _read_parquet(path: Path, source: str) -> RawLayer:
     notes: list[str] = []
     try:
-        meta = pq.read_metadata(path)
-        expanded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        if expanded > settings.MAX_UNZIPPED_BYTES:
-            raise ValidationError(describe(
-                source, "the Parquet file would expand past the size limit",
-                expected=f"at most {_mb(settings.MAX_UNZIPPED_BYTES)} uncompressed",
-                got=f"{_mb(expanded)} uncompressed", fix="Split the data into several files"))
-        schema = pq.read_schema(path)
-        geo_meta = (schema.metadata or {}).get(b"geo")
-        table = pq.read_table(path)
+        table = read_parquet_table(path, source)
+        geo_meta = (table.schema.metadata or {}).get(b"geo")
     except (pa.ArrowException, OSError) as exc:
         raise ValidationError(
             describe(source, "could not be read as Parquet", got=" ".join(str(exc).split())[:200],

@@ -160,3 +160,19 @@ STORE_BUSY_TIMEOUT_S: Final[float] = 30.0
 
 #: Rejected rows listed in an ingest result (``errors``); ``rejected`` counts them all.
 INGEST_MAX_ERRORS: Final[int] = 1_000
+
+#: Most rows (features) one file may hold. Counted from the format's own figures before its
+#: rows are decoded where it has them (Parquet metadata, GeoPackage tables, GPX), while
+#: reading otherwise (CSV lines, GDAL features); a file with more is refused whole: split it.
+MAX_ROWS_PER_FILE: Final[int] = 5_000_000
+#: Most bytes a file's values may decode to (Parquet pages, dictionary and run-length
+#: encoded columns: a few hundred KB of Parquet can stand for gigabytes of text).
+MAX_DECODED_BYTES: Final[int] = 2_000_000_000
+
+#: Every upload (the Upload page, ``python -m geo ingest``) is read and checked in a child
+#: process (:mod:`geo.bounded`) that may use at most this much memory (address space, MB;
+#: reading a 5,000,000-row CSV takes about 2,100, a 2,500,000-point GeoPackage about 2,750)...
+READ_MEMORY_LIMIT_MB: Final[int] = 6_144
+#: ...and is killed when it has not finished after this long (s; a 5,000,000-row CSV takes
+#: about 8). The file is then refused, nothing stored.
+READ_TIME_LIMIT_S: Final[float] = 120.0

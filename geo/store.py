@@ -30,7 +30,8 @@ Rows are stored by UTC day, then in upload and file order: a time window reads t
 its days (a range of ``fid``), then filters to the microsecond. Indexes: the two duplicate
 keys below (per owner); no R-tree, since queries go by partner and time. The rows go from
 Arrow columns into SQLite in C (the ADBC SQLite driver, see :class:`Connection`);
-:func:`ingest_file` reads the file as columns, without a shapely point per row. An upload
+:func:`ingest_file` reads the file as columns, without a shapely point per row, in a child
+process with memory and time limits that reads the file only (:mod:`geo.bounded`). An upload
 into an empty store, or one holding fewer than twice the upload's rows, writes its rows
 without the duplicate-key indexes and builds them afterwards, in the same transaction:
 sorting is far cheaper than a million B-tree inserts at random places (an index that cannot
@@ -1605,9 +1606,10 @@ def ingest_file(path: str | os.PathLike[str], file: str | os.PathLike[str], *, p
 def _read_file(file: Path, name: str) -> tuple[dict[str, Any], Any, str]:
     """A detection file's checked columns, its load report and its SHA-256.
 
-    The file is hashed on a second thread while it is read and checked.
+    The file is read and checked in a child process with memory and time limits
+    (:mod:`geo.bounded`), and hashed here on a second thread meanwhile.
     """
-    from geo.io import read_detection_columns
+    from geo.bounded import read_detection_columns
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-sha256") as pool:
         digest = pool.submit(_sha256, file)

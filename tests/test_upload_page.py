@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from geo import io, settings, store
+from geo import bounded, settings, store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,8 +107,8 @@ def test_each_file_is_checked_once_and_a_large_one_is_previewed_in_hexagons(monk
     # with its own preview; one has more rows than the map draws as points: hexagons.
     monkeypatch.setattr(settings, "MAX_MAP_POINTS", 2)
     calls: list[str] = []
-    real = io.read_detections
-    monkeypatch.setattr(io, "read_detections",
+    real = bounded.read_detections
+    monkeypatch.setattr(bounded, "read_detections",
                         lambda *a, **kw: calls.append(kw.get("source_name", "")) or real(*a, **kw))
     small = b"detection_id,time,lat,lon\nW1,2026-11-03T10:00:00Z,54.60,25.77\nW2,2026-11-03T10:05:00Z,54.61,25.78\n"
     at = upload_page()
