@@ -217,7 +217,20 @@ def test_a_scenario_that_cannot_be_loaded_is_explained_on_every_page(
         "manifest found"]
 
 
-def test_outliers_do_not_stretch_the_time_window(sample):
+@pytest.fixture
+def cold_caches():
+    """Start from cold Streamlit caches: they are process-wide and keyed on the store's version
+    (one store per server), while each test here fills a store of its own to version 1."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def test_outliers_do_not_stretch_the_time_window(sample, cold_caches):
     # Three rows of old tracks (2010) uploaded into the store: the window opens on the bulk
     # of the detections, says how many are outside it, and can be widened to all of them.
     import os
@@ -261,7 +274,7 @@ def test_input_files_panel_counts_only_what_the_partner_may_see(sample):
     assert f"{len(sc.detections):,}" not in " ".join(c.value for c in at.sidebar.caption)
 
 
-def test_a_partners_time_window_ends_at_rows_it_may_see(sample):
+def test_a_partners_time_window_ends_at_rows_it_may_see(sample, cold_caches):
     # Another partner's owner-only row, later than everything else, moves nothing in this
     # partner's view: not the slider's end, not the count outside the window (issue 14).
     import os
