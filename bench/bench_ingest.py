@@ -12,7 +12,8 @@ on it; ``--runs`` rounds of both (default 3), each on a new store, and the media
 reported with the range. ``--time-ordered`` writes the files sorted by time with ids in time
 order, as a sensor log usually is. SI uploads both released to HR; then the time for
 ``visible_detections`` of one partner in a one-day window is measured (best of
-``--repeat``), and for all of HR's rows.
+``--repeat``), and for all of HR's rows. First, the peak virtual memory (address space)
+and peak RSS of a one-row ``python -m geo ingest`` into a new store are printed.
 
 Run: ``.venv/bin/python bench/bench_ingest.py [--rows N] [--runs R] [--repeat K]
 [--time-ordered]``.
@@ -65,6 +66,29 @@ def _ingest(db: Path, csv: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+#: ``python -m geo ARGS``, then the process's peak virtual memory and peak RSS (kB).
+_PEAKS = """
+import sys
+from geo.cli import main
+status = main(sys.argv[1:])
+peaks = dict(line.split(":") for line in open("/proc/self/status")
+             if line.startswith(("VmPeak", "VmHWM")))
+print("peaks", peaks["VmPeak"].split()[0], peaks["VmHWM"].split()[0], status)
+"""
+
+
+def _one_row_peaks(tmp: Path) -> None:
+    """Peak virtual memory and RSS of a one-row ``python -m geo ingest`` into a new store."""
+    csv = tmp / "one.csv"
+    csv.write_text("time,detection_id,lat,lon\n2024-05-01T00:00:00Z,one,45.5,15.0\n")
+    proc = subprocess.run([sys.executable, "-c", _PEAKS, "ingest", str(csv), "--store",
+                           str(tmp / "one.gpkg"), "--partner", "SI"], capture_output=True,
+                          text=True, check=True, cwd=ROOT)
+    _, vm_kb, rss_kb, status = proc.stdout.strip().splitlines()[-1].split()
+    print(f"1-row python -m geo ingest (exit {status}): peak virtual memory "
+          f"{int(vm_kb) / 1024:,.0f} MB, peak RSS {int(rss_kb) / 1024:,.0f} MB")
+
+
 def _write_csv(path: Path, rows: int, *, seed: int, prefix: str, time_ordered: bool) -> None:
     write_detections_csv(path, rows, seed=seed)
     frame = pd.read_csv(path)
@@ -104,6 +128,7 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as tmp:
+        _one_row_peaks(Path(tmp))
         first, second = Path(tmp) / "detections.csv", Path(tmp) / "more.csv"
         t0 = time.perf_counter()
         _write_csv(first, args.rows, seed=0, prefix="d", time_ordered=args.time_ordered)

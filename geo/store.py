@@ -41,6 +41,14 @@ or more is written by two threads at once: the first half into the store, the se
 private in-memory table, whose records SQLite then copies into the store as they are. Other
 uploads insert row by row (still bound in C) with ``INSERT ... ON CONFLICT DO NOTHING``.
 
+Reading
+-------
+Reads go through the driver in Arrow batches of a bounded size (``_READ_BATCH_ROWS``), every
+column typed up front (see :meth:`Connection.fetch_arrow`), so a query holds memory for its
+rows, not for a batch "as large as any result". A read or upload that runs out of memory
+raises :class:`StoreMemoryError` (a :class:`~geo.errors.ValidationError` and a
+:class:`MemoryError`) saying so; the store is unchanged.
+
 Duplicates
 ----------
 - A file whose SHA-256 the same partner has uploaded before is recognised and adds nothing
@@ -95,6 +103,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import getpass
 import hashlib
 import json
@@ -109,7 +118,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import adbc_driver_sqlite.dbapi as adbc
 import geopandas as gpd
@@ -124,6 +133,7 @@ from geo.errors import ValidationError, describe
 __all__ = [
     "ALL",
     "IngestResult",
+    "StoreMemoryError",
     "backup",
     "feature_collection",
     "ingest",
@@ -208,10 +218,33 @@ _SIDE_MIN_ROWS = 50_000
 #: in-memory file may grow to 1 GiB, and the memory is held until the upload ends.
 _SIDE_MAX_BYTES = 256 * 2**20
 
-#: Rows read into one Arrow batch: the whole result, so that the SQLite driver infers each
-#: column's type from all of it (it refuses a later batch whose type differs, e.g. a column
-#: that was NULL in the first 1,024 rows, its default batch).
-_READ_BATCH_ROWS = str(2**30)
+#: Rows the SQLite driver reads into one Arrow batch. Before the first batch it reserves
+#: this many values of every column (8 bytes each, whatever the result holds): a batch "as
+#: large as any result" (2**30 rows) reserved about 95 GB of address space for a one-row
+#: query and failed under a memory limit. It also types each column from that first batch
+#: and refuses a later value of another type, so only :meth:`Connection.fetch_arrow`, which
+#: fixes the types up front, reads in batches this large; other statements read the few
+#: rows they return in batches of ``_QUERY_BATCH_ROWS`` (the driver's default).
+_READ_BATCH_ROWS = 65_536
+_QUERY_BATCH_ROWS = 1_024
+
+#: The kinds of column :meth:`Connection.fetch_arrow` reads: the Arrow type, the value of
+#: the typing row that goes first, and the SQL that makes any stored value of the column
+#: (``{0}``) one of that kind or NULL. SQLite keeps any value in any column (beside what
+#: its column affinity converts): such SQL reads text or bytes in a number column, or a
+#: number that is no integer in an integer column, as missing, and bytes in a text column
+#: as their text, as the driver itself does.
+_Kind = Literal["integer", "real", "text", "blob"]
+_KINDS: dict[str, tuple[pa.DataType, str, str]] = {
+    "integer": (pa.int64(), "0", "CASE WHEN typeof({0}) = 'integer' THEN {0} END"),
+    "real": (pa.float64(), "0.0", "CASE WHEN typeof({0}) IN ('integer', 'real') THEN {0} END"),
+    "text": (pa.string(), "''", "CAST({0} AS TEXT)"),
+    "blob": (pa.binary(), "x''", "CAST({0} AS BLOB)"),
+}
+
+#: Messages of an allocation failure: the driver's (errno ENOMEM), SQLite's and GEOS's.
+_OUT_OF_MEMORY = re.compile(r"cannot allocate memory|out of memory|\bENOMEM\b|bad_alloc",
+                            re.IGNORECASE)
 
 _WGS84_DEFINITION = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
@@ -339,6 +372,20 @@ COLUMNS: tuple[str, ...] = (
     "time", "detection_id", "source", "partner", "class", "confidence", "access", "caveat",
     "hae_m", "ce_m", "le_m", "src_row", "owner", "releasable_to", "upload_id",
 )
+
+#: Columns :func:`visible_detections` reads, and their kinds (see ``Connection.fetch_arrow``).
+_READ_COLUMNS: dict[str, _Kind] = {
+    "fid": "integer", "time_us": "integer",
+    **{name: "real" if name in _FLOAT_COLUMNS else "integer" if name in ("src_row", "upload_id")
+       else "text" for name in COLUMNS[1:]},
+    "geom": "blob"}
+
+#: The audit log's columns (:func:`uploads`), in order, and their kinds.
+_UPLOAD_COLUMNS: dict[str, _Kind] = {
+    "upload_id": "integer", "uploaded_at": "text", "uploaded_by": "text", "partner": "text",
+    "file_name": "text", "sha256": "text", "format": "text", "rows_read": "integer",
+    "accepted": "integer", "rejected": "integer", "duplicates": "integer",
+    "releasable_to": "text", "file_markings": "integer", "notes": "text"}
 
 
 # --------------------------------------------------------------------------------------
@@ -474,6 +521,49 @@ _IntegrityError = adbc.IntegrityError
 _OperationalError = adbc.OperationalError
 
 
+class StoreMemoryError(ValidationError, MemoryError):
+    """The store could not be read or written for want of memory (not a fault of the file).
+
+    A :class:`~geo.errors.ValidationError` (its message is shown as it is, like other store
+    messages) and a :class:`MemoryError`.
+    """
+
+
+#: What an allocation failure may raise (Python, Arrow, the SQLite driver, GEOS).
+_MAYBE_MEMORY = (MemoryError, OSError, _DatabaseError, pa.ArrowException,
+                 shapely.errors.GEOSException)
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure (Python's, Arrow's, the driver's, GEOS's)."""
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+        return True
+    return isinstance(exc, _MAYBE_MEMORY) and bool(_OUT_OF_MEMORY.search(str(exc)))
+
+
+def _out_of_memory(where: str, exc: BaseException) -> StoreMemoryError:
+    lines = _message(exc).splitlines()  # the driver's message, without its "Detail:" line
+    got = lines[0] if lines else type(exc).__name__
+    return StoreMemoryError(describe(
+        where, "out of memory", expected="enough free memory (and address space, if a limit "
+        "such as ulimit -v is set) for the rows read or written", got=got,
+        fix="Nothing in the store was changed. Free memory or raise the limit, or read a "
+        "shorter time window or upload a smaller file"))
+
+
+@contextlib.contextmanager
+def _memory_reported(where: str) -> Iterator[None]:
+    """Raise an allocation failure inside the block as :class:`StoreMemoryError`."""
+    try:
+        yield
+    except StoreMemoryError:
+        raise
+    except _MAYBE_MEMORY as exc:
+        if not _is_out_of_memory(exc):
+            raise
+        raise _out_of_memory(where, exc) from exc
+
+
 class Connection:
     """One connection to the store, through the ADBC SQLite driver.
 
@@ -491,15 +581,26 @@ class Connection:
         # An absolute path: SQLite reads a name that starts with "file:" as a URI (a str
         # is taken as it is: see :meth:`scratch`).
         target = str(path.absolute()) if isinstance(path, Path) else path
-        self._conn = adbc.connect(target, autocommit=True)
-        self._cur = self._conn.cursor()
-        # Every result in one batch (see _READ_BATCH_ROWS), also for fetchone/fetchall.
-        self._cur.adbc_statement.set_options(
-            **{"adbc.sqlite.query.batch_rows": _READ_BATCH_ROWS})
+        self._name = str(path)
+        with _memory_reported(self._name):
+            self._conn = adbc.connect(target, autocommit=True)
+            try:
+                # Batches of a bounded size (see _READ_BATCH_ROWS): one cursor for the
+                # statements, one for the reads of fetch_arrow.
+                self._cur = self._conn.cursor()
+                self._cur.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(_QUERY_BATCH_ROWS)})
+                self._reader = self._conn.cursor()
+                self._reader.adbc_statement.set_options(
+                    **{"adbc.sqlite.query.batch_rows": str(_READ_BATCH_ROWS)})
+            except BaseException:
+                self._conn.close()
+                raise
         self.in_transaction = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Connection:
-        self._cur.execute(sql, params)
+        with _memory_reported(self._name):
+            self._cur.execute(sql, params)
         word = sql.lstrip()[:9].upper()
         if word.startswith("BEGIN"):
             self.in_transaction = True
@@ -509,18 +610,68 @@ class Connection:
         return self
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        return self._cur.fetchone()
+        """The next row of the last query (its columns typed by the driver: few rows only)."""
+        with _memory_reported(self._name):
+            return self._cur.fetchone()
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cur.fetchall()
+        """The rows of the last query (typed by the driver: see :meth:`fetch_arrow`)."""
+        with _memory_reported(self._name):
+            return self._cur.fetchall()
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self.fetchall())
 
-    def fetch_arrow(self, sql: str) -> pa.Table:
-        """The rows of a query as one Arrow table (see ``_READ_BATCH_ROWS``)."""
-        self._cur.execute(sql)
-        return self._cur.fetch_arrow_table()
+    def fetch_arrow(self, columns: Mapping[str, _Kind], source: str) -> pa.Table:
+        """The rows of ``SELECT <columns> <source>`` as Arrow, each column of its kind.
+
+        The SQLite driver types a column from the first batch it reads and refuses a later
+        value of another type (a column NULL in its first batch, then text). So a typing
+        row, a value of each column's kind, goes first (and is dropped): results of any size
+        read in batches of ``_READ_BATCH_ROWS``. Should the driver still refuse a value or
+        type a column otherwise (one of another kind, which another tool may store), the
+        query is read again with each value made its column's kind in SQL (see ``_KINDS``;
+        half as slow again, so only then).
+
+        Parameters
+        ----------
+        columns
+            Column names and their kinds (``"integer"``: int64, ``"real"``: float64,
+            ``"text"``: string, ``"blob"``: binary), in the order of the table.
+        source
+            ``FROM ... [WHERE ...]`` (no ORDER BY or LIMIT: the rows come in SQLite's order),
+            values written into it (no ``?``: with parameters, the driver ignores a
+            reservation that failed for want of memory, and crashes).
+
+        Raises
+        ------
+        StoreMemoryError
+            Not enough memory for the rows.
+        """
+        types = [_KINDS[kind][0] for kind in columns.values()]
+        try:
+            table = self._fetch_typed(columns, source, made_of_kind=False)
+        except (_DatabaseError, OSError, pa.ArrowException):  # a value of another type
+            table = None  # (any other error is raised again by the second read)
+        if table is None or table.schema.types != types:
+            table = self._fetch_typed(columns, source, made_of_kind=True)
+        return table
+
+    def _fetch_typed(self, columns: Mapping[str, _Kind], source: str, *,
+                     made_of_kind: bool) -> pa.Table:
+        """:meth:`fetch_arrow` after a typing row, the values as stored or made their kind."""
+        typing_row = ", ".join(["1 AS limes_typing_row"] + [
+            f'{_KINDS[kind][1]} AS "{name}"' for name, kind in columns.items()])
+        values = ", ".join(["NULL"] + [
+            _KINDS[kind][2].format(f'"{name}"') if made_of_kind else f'"{name}"'
+            for name, kind in columns.items()])
+        with _memory_reported(self._name):
+            self._reader.execute(f"SELECT {typing_row} UNION ALL SELECT {values} {source}")
+            table = self._reader.fetch_arrow_table()
+        mark = table.column(0)
+        if table.num_rows == 0 or mark[0].as_py() != 1 or mark.null_count != table.num_rows - 1:
+            raise RuntimeError("SQLite did not return the typing row first")  # cannot happen
+        return table.slice(1).remove_column(0)
 
     def insert(self, table: str, data: pa.Table, *, constants: Mapping[str, str | int],
                skip_conflicts: bool = False) -> None:
@@ -535,8 +686,9 @@ class Connection:
                            + [str(v) if isinstance(v, int) else _sql_text(v)
                               for v in constants.values()])
         conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
-        self._cur.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({values}){conflict}',
-                              data)
+        with _memory_reported(self._name):
+            self._cur.executemany(
+                f'INSERT INTO "{table}" ({names}) VALUES ({values}){conflict}', data)
 
     @classmethod
     def scratch(cls) -> tuple[Connection, str]:
@@ -561,7 +713,10 @@ class Connection:
 
     def close(self) -> None:
         try:
-            self._cur.close()
+            try:
+                self._cur.close()
+            finally:
+                self._reader.close()
         finally:
             self._conn.close()
 
@@ -826,13 +981,18 @@ def _check_schema(conn: Connection, path: Path) -> None:
 
 @contextlib.contextmanager
 def _reading(path: str | os.PathLike[str]) -> Iterator[Connection | None]:
-    """A connection to an existing store, or ``None`` when there is no store yet."""
+    """A connection to an existing store, or ``None`` when there is no store yet.
+
+    An allocation failure in the block (reading, or making a frame of what was read) raises
+    :class:`StoreMemoryError`.
+    """
     if not Path(path).exists():
         yield None
         return
     conn = open_store(path, create=False)
     try:
-        yield conn
+        with _memory_reported(str(path)):
+            yield conn
     finally:
         conn.close()
 
@@ -1482,6 +1642,8 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame | Mapping[
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, MemoryError) and not isinstance(exc, StoreMemoryError):
+                raise _out_of_memory(str(store), exc) from exc
             if isinstance(exc, _OperationalError):  # disk full, read-only, I/O error
                 raise ValidationError(describe(
                     str(store), "cannot write the store", expected="a writable store with "
@@ -1658,34 +1820,37 @@ def _visible_where(viewers: Sequence[str], t_from: int | None, t_to: int | None)
     return where
 
 
-def _numbers(column: pa.ChunkedArray, to: pa.DataType) -> np.ndarray:
-    """A numeric column as numpy; values another tool stored as text that is no number: NaN.
+def _numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """A float column read from the store as numpy float64, NaN where missing.
 
-    SQLite keeps any value in any column; the driver reads a column holding numbers and
-    text as text.
+    Values another tool stored as text or bytes arrive as missing (see ``_KINDS``); text
+    that is a number never stays text in a REAL column (SQLite's column affinity).
     """
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or \
-            pa.types.is_null(column.type):
-        return column.cast(to).to_numpy(zero_copy_only=False)
-    values = pd.to_numeric(pd.Series(column.to_pylist(), dtype=object), errors="coerce")
-    return values.to_numpy(dtype=float, na_value=np.nan)
+    return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
 def _texts(column: pa.ChunkedArray) -> pd.Series:
-    """A text column as pandas ``str`` (numbers another tool stored in it as their text)."""
+    """A text column as pandas ``str``.
+
+    Bytes that are not UTF-8 (a blob another tool stored in a text column: the driver
+    reads it as text) read with U+FFFD in their place.
+    """
     try:
+        column.validate(full=True)  # UTF-8 (a million values: about 4 ms)
         return pd.Series(pd.array(column.cast(pa.large_string()), dtype="str"))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. bytes that are not UTF-8
-        return pd.Series([None if v is None else str(v) for v in column.to_pylist()],
-                         dtype="str")
+    except pa.ArrowInvalid:
+        pass
+    return pd.Series([None if v is None else v.decode("utf-8", "replace")
+                      for v in column.cast(pa.large_binary()).to_pylist()], dtype="str")
 
 
-def _frame(raw: pa.Table | None, store: str = "store") -> gpd.GeoDataFrame:
-    """Rows read from the store (Arrow) as a detections frame, in time order.
+def _frame(raw: pa.Table | None, store: str = "store",
+           conn: Connection | None = None) -> gpd.GeoDataFrame:
+    """Rows read from the store (:data:`_READ_COLUMNS`) as a detections frame, in time order.
 
     A row whose time or position another tool made unreadable raises
-    :class:`ValidationError` naming it; other values that are not of their column's type
-    read as missing.
+    :class:`ValidationError` naming it (and the stored time, read through ``conn``); other
+    values that are not of their column's type read as missing.
     """
     if raw is None or raw.num_rows == 0:
         data: dict[str, Any] = {"time": pd.Series(np.empty(0, dtype="datetime64[us]"))
@@ -1697,19 +1862,16 @@ def _frame(raw: pa.Table | None, store: str = "store") -> gpd.GeoDataFrame:
         return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(
             np.empty(0, dtype=object)), crs="EPSG:4326")
     fid = raw["fid"].to_numpy().astype(np.int64, copy=False)
-    if pa.types.is_integer(raw["time_us"].type):
-        time_us = raw["time_us"].to_numpy().astype(np.int64, copy=False)
-    else:
-        times = _numbers(raw["time_us"], pa.float64())
-        bad = ~np.isfinite(times) | (np.mod(times, 1) != 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValidationError(describe(
-                store, "a stored detection has no usable time", field="time_us",
-                expected="microseconds since 1970-01-01 UTC (an integer)",
-                got=raw["time_us"][i].as_py(), fix=f"Another tool changed the detections "
-                f"table: correct or delete the row with fid {fid[i]}"))
-        time_us = times.astype(np.int64)
+    if raw["time_us"].null_count:  # not an integer (see _KINDS)
+        i = int(np.flatnonzero(raw["time_us"].is_null().to_numpy(zero_copy_only=False))[0])
+        got = None if conn is None else conn.execute(
+            f"SELECT time_us FROM detections WHERE fid = {int(fid[i])}").fetchone()[0]
+        raise ValidationError(describe(
+            store, "a stored detection has no usable time", field="time_us",
+            expected="microseconds since 1970-01-01 UTC (an integer)", got=got,
+            fix=f"Another tool changed the detections table: correct or delete the row with "
+            f"fid {fid[i]}"))
+    time_us = raw["time_us"].to_numpy().astype(np.int64, copy=False)
     if len(time_us) > 1 and not (np.diff(time_us) >= 0).all():  # by day, then upload order
         order = np.lexsort((fid, time_us))
         raw = raw.take(pa.array(order))
@@ -1718,18 +1880,16 @@ def _frame(raw: pa.Table | None, store: str = "store") -> gpd.GeoDataFrame:
     for name in COLUMNS[1:]:
         column = raw[name]
         if name in ("src_row", "upload_id"):
-            if pa.types.is_integer(column.type) or pa.types.is_null(column.type):
-                data[name] = column.cast(pa.int64()).fill_null(0).to_numpy()
-            else:
-                values = _numbers(column, pa.float64())
-                data[name] = np.where(np.isfinite(values), values, 0).astype(np.int64)
+            data[name] = column.fill_null(0).to_numpy()
         elif name in _FLOAT_COLUMNS:
-            data[name] = _numbers(column, pa.float64())
-        else:  # text (a column with no value at all comes back typed as integers)
+            data[name] = _numbers(column)
+        else:
             data[name] = _texts(column)
     try:
         points = _points(raw["geom"])
     except (shapely.errors.GEOSException, TypeError, ValueError, IndexError) as exc:
+        if _is_out_of_memory(exc):  # GEOS: std::bad_alloc
+            raise _out_of_memory(store, exc) from exc
         raise ValidationError(describe(
             store, "a stored detection has no readable position", field="geom",
             expected="a GeoPackage point geometry", got=str(exc),
@@ -1797,10 +1957,8 @@ def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | s
         for bound, op in ((after_upload, ">"), (through_upload, "<=")):
             if bound is not None:
                 where += f" AND upload_id {op} {int(bound)}"
-        raw = conn.fetch_arrow(
-            f"SELECT fid, time_us, {', '.join(COLUMNS[1:])}, geom FROM detections "
-            f"WHERE {where}")
-    return _frame(raw, str(path))
+        raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM detections WHERE {where}")
+        return _frame(raw, str(path), conn)
 
 
 def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.DataFrame:
@@ -1827,24 +1985,18 @@ def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.D
     ['upload_id', 'uploaded_at', 'uploaded_by', 'partner']
     """
     viewers = _viewers(partners)
-    names = ["upload_id", "uploaded_at", "uploaded_by", "partner", "file_name", "sha256",
-             "format", "rows_read", "accepted", "rejected", "duplicates", "releasable_to",
-             "file_markings", "notes"]
-    rows: list[tuple[Any, ...]] = []
     with _reading(path) as conn:
         if conn is not None and viewers:
-            rows = conn.execute(
-                f"SELECT {', '.join(names)} FROM uploads WHERE partner IN "
-                f"({', '.join('?' * len(viewers))}) ORDER BY upload_id", viewers).fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=names)
-    for name in ("upload_id", "rows_read", "accepted", "rejected", "duplicates",
-                 "file_markings"):
-        frame[name] = frame[name].astype(np.int64)
-    for name in ("uploaded_by", "partner", "file_name", "sha256", "format", "releasable_to",
-                 "notes"):
-        frame[name] = frame[name].astype("str")
-    frame["uploaded_at"] = pd.to_datetime(frame["uploaded_at"], utc=True,
-                                          format="ISO8601").astype("datetime64[ms, UTC]")
+            raw = conn.fetch_arrow(_UPLOAD_COLUMNS, "FROM uploads WHERE partner IN "
+                                   f"({', '.join(_sql_text(v) for v in viewers)})")
+        else:
+            raw = pa.table({name: pa.array([], pa.int64() if kind == "integer" else pa.string())
+                            for name, kind in _UPLOAD_COLUMNS.items()})
+        raw = raw.sort_by("upload_id")
+        frame = pd.DataFrame({name: raw[name].fill_null(0).to_numpy() if kind == "integer"
+                              else _texts(raw[name]) for name, kind in _UPLOAD_COLUMNS.items()})
+        frame["uploaded_at"] = pd.to_datetime(frame["uploaded_at"], utc=True,
+                                              format="ISO8601").astype("datetime64[ms, UTC]")
     return frame
 
 

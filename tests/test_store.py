@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -327,6 +328,60 @@ def test_columns_empty_in_the_first_thousand_rows_read_back(db: Path) -> None:
     assert len(audit) == 1201
     assert audit["notes"].notna().sum() == 100
     assert audit["uploaded_by"].iloc[-1] == "ana"
+
+
+def test_columns_empty_beyond_the_first_read_batch_read_back(db: Path) -> None:
+    # Reads go in batches of _READ_BATCH_ROWS (65,536) rows, and the driver types a column
+    # from the first: NULL in the first 70,000 rows, then text or numbers, must still read.
+    n = 70_000
+    assert n > store._READ_BATCH_ROWS
+    rows = [det(i, **{"class": np.nan if i < n else "vehicle", "confidence": np.nan if i < n
+                      else 0.75}) for i in range(n + 5)]
+    put(db, frame(rows), partner="LTU")
+    back = visible_detections(db, "LTU")
+    assert len(back) == n + 5
+    assert back["class"].isna().sum() == n
+    assert set(back["class"].dropna()) == {"vehicle"}
+    assert back["confidence"].isna().sum() == n
+    assert set(back["confidence"].dropna()) == {0.75}
+    conn = sqlite3.connect(db)
+    try:
+        conn.executemany(
+            "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, rows_read, accepted, "
+            "rejected, duplicates, releasable_to, file_markings, notes) "
+            "VALUES (?, 'LTU', 'f.csv', ?, 0, 0, 0, 0, '', 0, ?)",
+            [(None if i < n else "ana", f"{i:064x}", None if i < n else "a note")
+             for i in range(n + 100)])
+        conn.commit()
+    finally:
+        conn.close()
+    audit = store.uploads(db, "LTU")
+    assert len(audit) == n + 101
+    assert audit["upload_id"].is_monotonic_increasing
+    assert audit["notes"].notna().sum() == 100
+    assert audit["uploaded_by"].iloc[-1] == "ana"
+
+
+def test_values_of_another_type_beyond_the_first_read_batch_read_as_missing(db: Path) -> None:
+    # Values another tool stored with the wrong type, in the first batch the driver reads
+    # (row 3) or only after it (row 69,000: the driver refuses them there), read as they do
+    # in a small store.
+    put(db, frame([det(i) for i in range(70_000)]), partner="LTU")
+    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 1.5, caveat = x'ff41' "
+              "WHERE detection_id = 'D3'")
+    _edit(db, "UPDATE detections SET ce_m = 'deep', upload_id = 'x', access = x'ff42' "
+              "WHERE detection_id = 'D69000'")
+    seen = visible_detections(db, "LTU").set_index("detection_id")
+    assert len(seen) == 70_000
+    assert np.isnan(seen.loc["D3", "confidence"])
+    assert seen.loc["D3", "src_row"] == 0
+    assert seen.loc["D3", "caveat"] == "\ufffdA"  # bytes that are not UTF-8 in a text column
+    assert np.isnan(seen.loc["D69000", "ce_m"])
+    assert seen.loc["D69000", "upload_id"] == 0
+    assert seen.loc["D69000", "access"] == "\ufffdB"
+    assert seen.loc["D4", "confidence"] == 0.5
+    assert seen.loc["D4", "upload_id"] == 1
+    assert seen["caveat"].isna().sum() == seen["access"].isna().sum() == 70_000 - 1
 
 
 def test_ingest_leaves_its_inputs_unchanged(db: Path) -> None:
@@ -1398,6 +1453,146 @@ def test_backup_refuses_to_overwrite_the_store(db: Path) -> None:
             store.backup(db, out)
     assert db.stat().st_size == size
     assert counts(db) == (22000, 1)
+
+
+# --------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------
+
+
+def _address_space_4_gib() -> None:
+    """In the child, before it runs: at most 4 GiB of address space (``ulimit -v 4194304``)."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+def _run_limited(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False,
+                          preexec_fn=_address_space_4_gib)
+
+
+@pytest.fixture(scope="module")
+def million_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of 1,000,000 detections over 30 days, written by the store's own ingest."""
+    tmp = tmp_path_factory.mktemp("million")
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    times = np.datetime64("2024-05-01T00:00:00", "s") + rng.integers(0, 86_400 * 30, n)
+    csv = tmp / "detections.csv"
+    pd.DataFrame({
+        "detection_id": [f"d{i}" for i in range(n)],
+        "time": pd.Series(np.datetime_as_string(times, unit="s")) + "Z",
+        "lat": rng.uniform(45.3, 46.5, n).round(6), "lon": rng.uniform(13.6, 16.5, n).round(6),
+        "source": rng.choice(["radar-1", "cam-7", "patrol"], n),
+        "class": rng.choice(["person", "vehicle", "animal"], n),
+        "confidence": rng.uniform(0, 1, n).round(3),
+    }).to_csv(csv, index=False)
+    db = tmp / "limes.gpkg"
+    assert ingest_file(db, csv, partner="SI", releasable_to="HR").accepted == n
+    csv.unlink()
+    return db
+
+
+def test_a_one_row_ingest_runs_in_4_gib_of_address_space(db: Path, tmp_path: Path) -> None:
+    # Each query's driver reserved 2**30 rows per column: about 95 GB of address space for
+    # one row (a segmentation fault under ulimit -v 4194304).
+    one = write_csv(tmp_path / "one.csv", [det(0)])
+    proc = _run_limited(["-m", "geo", "ingest", str(one), "--store", str(db), "--partner",
+                         "LTU", "--releasable-to", "ALL"])
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["accepted"] == 1
+    proc = _run_limited(["-m", "geo", "detections", "--store", str(db), "--as-partner", "POL"])
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["features"]) == 1
+
+
+_READ_MILLION = """
+import json, sys
+from geo import store
+path = sys.argv[1]
+print(json.dumps({
+    "all": len(store.visible_detections(path, "HR")),
+    "day": len(store.visible_detections(path, "HR", time_from="2024-05-10T00:00:00Z",
+                                        time_to="2024-05-10T23:59:59Z")),
+    "uploads": len(store.uploads(path, "SI")), "owners": store.owners(path),
+    "version": store.version(path)}))
+"""
+
+
+def test_a_million_row_store_reads_in_4_gib_of_address_space(million_store: Path) -> None:
+    proc = _run_limited(["-c", _READ_MILLION, str(million_store)])
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["all"] == 1_000_000
+    assert 30_000 < out["day"] < 37_000  # a thirtieth
+    assert (out["uploads"], out["owners"], out["version"]) == (1, ["SI"], 1)
+
+
+#: Reads a small window (Python, Arrow and GEOS set up), then limits the address space to
+#: what the process holds plus argv[2] MiB and reads every row: too little for a million.
+_READ_WITH_TOO_LITTLE_MEMORY = """
+import resource, sys
+from geo import store
+path = sys.argv[1]
+store.visible_detections(path, "HR", time_from="2024-05-10", time_to="2024-05-10T01:00Z")
+held = next(int(line.split()[1]) for line in open("/proc/self/status")
+            if line.startswith("VmSize:")) * 1024
+limit = held + int(sys.argv[2]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    store.visible_detections(path, "HR")
+except MemoryError as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.parametrize("spare_mib", [100, 300])
+def test_a_read_that_runs_out_of_memory_says_so(million_store: Path, spare_mib: int) -> None:
+    proc = subprocess.run([sys.executable, "-c", _READ_WITH_TOO_LITTLE_MEMORY,
+                           str(million_store), str(spare_mib)], cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"StoreMemoryError {million_store}: out of memory: "), \
+        proc.stdout
+    assert "Free memory or raise the limit" in proc.stdout
+    assert "not a Limes store" not in proc.stdout
+    assert "no readable position" not in proc.stdout
+
+
+#: Ingests argv[2] once (Python, Arrow, GDAL set up), then makes the driver reserve 2**26
+#: rows (512 MiB) per column before each query's first batch and limits the address space
+#: to what the process holds plus 1,000 MiB: a one-column query fits, but not its first
+#: text value, for which the driver reserves that much twice again (the failure of the
+#: issue: "ArrowBufferReserve(&offsets, ...) failed: (12) Cannot allocate memory"). The
+#: ingest into the new store argv[1] meets it at ``PRAGMA journal_mode``. (A reservation
+#: that fails before the first row crashes the driver: it frees buffers it never set up.)
+_RESERVE_TOO_MUCH = """
+import resource, sys
+from geo import cli, store
+assert cli.main(["ingest", sys.argv[2], "--store", sys.argv[3], "--partner", "LTU"]) == 0
+store._QUERY_BATCH_ROWS = 2**26
+held = next(int(line.split()[1]) for line in open("/proc/self/status")
+            if line.startswith("VmSize:")) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (held + 1000 * 2**20, held + 1000 * 2**20))
+sys.exit(cli.main(["ingest", sys.argv[2], "--store", sys.argv[1], "--partner", "LTU"]))
+"""
+
+
+def test_the_drivers_failed_reservation_is_reported_as_memory(db: Path, tmp_path: Path) -> None:
+    # It was reported as "not a Limes store".
+    one = write_csv(tmp_path / "one.csv", [det(0)])
+    proc = subprocess.run([sys.executable, "-c", _RESERVE_TOO_MUCH, str(db), str(one),
+                           str(tmp_path / "warm.gpkg")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {db}: out of memory: expected enough free memory")
+    assert "ArrowBufferReserve" in proc.stderr
+    assert "Cannot allocate memory" in proc.stderr
+    assert "not a Limes store" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.count('"upload_id"') == 1  # the first ingest's report only
 
 
 # --------------------------------------------------------------------------------------
