@@ -361,11 +361,22 @@ def _pickles(obj: object) -> None:
 
 
 def _limit_self(time_limit_s: float, memory_mb: int) -> None:
-    """Cap this process's address space and CPU time (what it gets past them, it never gets)."""
-    memory = memory_mb * 1024 * 1024
+    """Cap this process's address space and CPU time (what it gets past them, it never gets).
+
+    A limit already lower (the server run under ``ulimit -v``, say) stays: a process may
+    lower its limits, never raise them.
+    """
+    memory = _within_hard(resource.RLIMIT_AS, memory_mb * 1024 * 1024)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu_s = math.ceil(time_limit_s * (os.cpu_count() or 1)) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    cpu_s = _within_hard(resource.RLIMIT_CPU, math.ceil(time_limit_s * (os.cpu_count() or 1)) + 1)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, _within_hard(resource.RLIMIT_CPU, cpu_s + 1)))
+
+
+def _within_hard(which: int, wanted: int) -> int:
+    """``wanted``, or the hard limit already set when that is lower."""
+    soft, hard = resource.getrlimit(which)
+    limits = [v for v in (wanted, soft, hard) if v != resource.RLIM_INFINITY]
+    return min(limits)
 
 
 def _exit_with_parent() -> None:

@@ -440,3 +440,18 @@ def test_store_ingest_reads_in_the_reader_process(tmp_path: Path,
         store.ingest_file(db, path, partner="SI")
     assert not calls
     assert not db.exists()
+
+
+def test_a_reader_under_a_lower_memory_limit_keeps_it(tmp_path):
+    # A server run under `ulimit -v` lower than READ_MEMORY_LIMIT_MB: the reader may not raise
+    # the limit (setrlimit refuses), so it keeps the lower one and still reads.
+    csv = tmp_path / "d.csv"
+    csv.write_text("time,lat,lon,detection_id\n2026-11-03T10:00:00Z,54.6,25.3,E1\n")
+    code = ("import resource, sys; from geo import bounded, settings; "
+            "assert settings.READ_MEMORY_LIMIT_MB * 2**20 > 3 * 2**30; "
+            "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30)); "
+            "rows, report = bounded.read_detections(sys.argv[1]); print(len(rows))")
+    proc = subprocess.run([sys.executable, "-c", code, str(csv)], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
