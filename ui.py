@@ -30,7 +30,7 @@ from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
 from layers.snapshot import snapshot_bytes
 
-__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "scenario", "snapshot", "store_path", "store_version", "view"]
+__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "map_layers", "scenario", "snapshot", "store_path", "store_version", "view"]
 
 
 def store_path() -> Path:

@@ -431,3 +431,67 @@ def bulk_span(times: pd.Series, *, share: float = 0.95) -> tuple[pd.Timestamp, p
     pad = (b - a) // 2
     kept = v[(v >= a - pad) & (v <= b + pad)]
     return (pd.Timestamp(int(kept[0]), unit="us", tz="UTC"), pd.Timestamp(int(kept[-1]), unit="us", tz="UTC"))
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """Where a viewer's detections lie in time, whole-hour bounds (UTC).
+
+    Attributes
+    ----------
+    full
+        From the first to the last detection.
+    bulk
+        Where their bulk is (:func:`bulk_span`): the window opens on it.
+    """
+
+    full: tuple[pd.Timestamp, pd.Timestamp]
+    bulk: tuple[pd.Timestamp, pd.Timestamp]
+
+    def span(self, *, wide: bool = False) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The slider's range: all of it (``wide``) or the bulk."""
+        return self.full if wide else self.bulk
+
+    def step(self, *, wide: bool = False) -> pd.Timedelta:
+        """The slider's step: an hour over three weeks or less, a day beyond."""
+        lo, hi = self.span(wide=wide)
+        return pd.Timedelta(hours=1) if hi - lo <= pd.Timedelta(days=21) else pd.Timedelta(days=1)
+
+
+def time_bounds(times: pd.Series) -> TimeBounds | None:
+    """:class:`TimeBounds` of detection times, ``None`` for none.
+
+    Examples
+    --------
+    >>> t = pd.Series(pd.to_datetime(["2010-01-01T00:00"] + ["2026-11-01T10:20"] * 20 + ["2026-11-02T03:10"], utc=True))
+    >>> b = time_bounds(t)
+    >>> [str(x) for x in b.bulk], str(b.full[0].date()), b.step()
+    (['2026-11-01 10:00:00+00:00', '2026-11-02 04:00:00+00:00'], '2010-01-01', Timedelta('0 days 01:00:00'))
+    """
+    times = times.dropna()
+    if not len(times):
+        return None
+
+    def hours(lo: pd.Timestamp, hi: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+        lo = lo.floor("h")
+        return lo, max(hi.ceil("h"), lo + pd.Timedelta(hours=1))
+
+    full = hours(times.min(), times.max())
+    bulk = bulk_span(times)
+    return TimeBounds(full=full, bulk=hours(*bulk) if bulk else full)
+
+
+def gap_table(gaps: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The gap table of a view from its gaps, longest first (:attr:`Headline.gaps`).
+
+    One row per gap: ``gap`` (its rank, ``G1`` the longest), segment, chainage, length,
+    sectors and partners joined by ", ", and the midpoint as ``mid_lon``/``mid_lat``.
+    """
+    table = pd.DataFrame(list(gaps), columns=["segment", "start_km", "end_km", "length_km", "midpoint",
+                                              "sector_ids", "partners"])
+    table.insert(0, "gap", [f"G{i}" for i in range(1, len(table) + 1)])
+    table["sector_ids"] = table["sector_ids"].map(", ".join)
+    table["partners"] = table["partners"].map(", ".join)
+    mid = pd.DataFrame(table.pop("midpoint").tolist(), index=table.index, columns=["mid_lon", "mid_lat"]) \
+        if len(table) else pd.DataFrame(columns=["mid_lon", "mid_lat"], dtype=float)
+    return pd.concat([table, mid], axis=1)

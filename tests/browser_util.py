@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -44,6 +45,13 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
 )
+
+class Server(NamedTuple):
+    """A running ``streamlit run app.py``: its base URL and its log file."""
+
+    url: str
+    log: Path
+
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 

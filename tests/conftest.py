@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from browser_util import CHROMIUM, CHROMIUM_ARGS, Server, streamlit_server
 
 #: Real-world files written by others (see its PROVENANCE.md); ../shared from the project.
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -29,3 +32,27 @@ def _isolated_accounts_and_store(tmp_path_factory: pytest.TempPathFactory, monke
     home = tmp_path_factory.mktemp("limes-data")
     monkeypatch.setenv("LIMES_USERS_FILE", str(home / "users.json"))
     monkeypatch.setenv("LIMES_STORE", str(home / "limes.gpkg"))
+
+
+# ---- the browser tests (test_browser*.py): one server and one Chromium per module ----------
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on a free localhost port, for the module's tests; skipped without Chromium."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser: {CHROMIUM} not found (.ci/run installs Debian's chromium with apt-get)")
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    with streamlit_server(Path(__file__).resolve().parents[1] / "app.py", log=log) as url:
+        yield Server(url, log)
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server) -> Iterator[Any]:
+    """Debian's Chromium, headless with software WebGL (:data:`browser_util.CHROMIUM_ARGS`)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS))
+        try:
+            yield b
+        finally:
+            b.close()

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pytest
 from browser_util import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    Server,
     colour_shares,
     is_local,
     near,
@@ -57,34 +56,6 @@ RENDER_TIMEOUT_S = 60.0
 
 #: "Not blank": at least this many colours, each on at least this share of the map.
 MIN_COLOURS, MIN_SHARE = 5, 0.001
-
-
-class Server(NamedTuple):
-    url: str
-    log: Path
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"no browser: {CHROMIUM} not found (.ci/run installs Debian's chromium with apt-get)"
-        )
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with streamlit_server(ROOT / "app.py", log=log) as url:
-        yield Server(url, log)
-
-
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
-        )
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,12 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pytest
-from browser_util import CHROMIUM, CHROMIUM_ARGS, near, streamlit_server, tail
+from browser_util import Server, near, tail
 from PIL import Image
 
 from geo.analysis import analyse
@@ -43,30 +42,6 @@ PAGE_TIMEOUT_MS = 180_000
 ZOOM_WHEEL_STEPS = 5
 #: From the canvas appearing to a steady frame: 12-25 s in software WebGL on 2 cores.
 DRAW_TIMEOUT_S = 90.0
-
-
-class Server(NamedTuple):
-    url: str
-    log: Path
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"no browser: {CHROMIUM} not found (.ci/run installs Debian's chromium with apt-get)")
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with streamlit_server(ROOT / "app.py", log=log) as url:
-        yield Server(url, log)
-
-
-@pytest.fixture(scope="module")
-def browser(server: Server) -> Iterator[Any]:
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS))
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")
