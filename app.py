@@ -6,7 +6,7 @@ This entry point only sets up the page and the navigation; each page reads widge
 
 import streamlit as st
 
-import signin
+from ui import signin
 
 st.set_page_config(page_title="Limes — border coverage", layout="wide")
 

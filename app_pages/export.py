@@ -7,13 +7,13 @@ from functools import partial
 
 import streamlit as st
 
-import signin
-import ui
-from geo import settings
-from geo.errors import ValidationError
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.coverage.views import hide_foreign_upload_ids
 from geo.export import FORMATS
-from geo.views import hide_foreign_upload_ids
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes
+from ui import shared as ui
+from ui import signin
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
 FORMAT_LABELS = {"geojson": "GeoJSON (zip)", "gpkg": "GeoPackage", "kml": "KML", "csv": "CSV (zip)"}

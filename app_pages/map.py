@@ -7,17 +7,17 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-import map_panels as mp
-import signin
-import ui
-from geo import settings
-from geo.errors import ValidationError
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.coverage.views import gap_table, headline, time_bounds, visible_rows
 from geo.export import csv_bytes
-from geo.views import gap_table, headline, time_bounds, visible_rows
 from layers.legend import legend_entries, legend_html
 from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
+from ui import map_panels as mp
+from ui import shared as ui
+from ui import signin
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
 

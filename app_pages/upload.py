@@ -10,11 +10,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-import signin
-import ui
-from geo import bounded, settings, store
-from geo.errors import ValidationError
+from geo import store
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.inputs import bounded
 from layers.map import preview_deck
+from ui import shared as ui
+from ui import signin
 
 SCENARIO_DIR = str(settings.SAMPLE_DIR)
 

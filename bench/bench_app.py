@@ -21,8 +21,8 @@ from pyproj import Geod
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo.analysis import analyse  # noqa: E402
-from geo.scenario import load_scenario  # noqa: E402
+from geo.coverage.analysis import analyse  # noqa: E402
+from geo.inputs.scenario import load_scenario  # noqa: E402
 from layers.map import build_map  # noqa: E402
 
 

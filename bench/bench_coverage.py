@@ -20,11 +20,16 @@ from pyproj import Geod
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo import intervals as iv  # noqa: E402
-from geo.analysis import analyse, border_intervals, classify_points, sensor_footprints  # noqa: E402
-from geo.border import prepare_border  # noqa: E402
-from geo.footprints import footprint_polygons  # noqa: E402
-from geo.projection import to_projected  # noqa: E402
+from geo.core.projection import to_projected  # noqa: E402
+from geo.coverage import intervals as iv  # noqa: E402
+from geo.coverage.analysis import (  # noqa: E402
+    analyse,
+    border_intervals,
+    classify_points,
+    sensor_footprints,
+)
+from geo.coverage.border import prepare_border  # noqa: E402
+from geo.coverage.footprints import footprint_polygons  # noqa: E402
 
 GEOD = Geod(ellps="WGS84")
 rng = np.random.default_rng(42)

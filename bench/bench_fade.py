@@ -18,9 +18,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo.analysis import analyse  # noqa: E402
-from geo.scenario import load_scenario  # noqa: E402
-from geo.terrain import corridor_fade, read_hillshade, read_hillshade_faded  # noqa: E402
+from geo.coverage.analysis import analyse  # noqa: E402
+from geo.inputs.scenario import load_scenario  # noqa: E402
+from geo.terrain.hillshade import corridor_fade, read_hillshade, read_hillshade_faded  # noqa: E402
 
 
 def best_of(n: int, fn) -> float:

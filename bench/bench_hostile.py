@@ -35,12 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from geo import bounded, settings  # noqa: E402
-from geo.errors import ValidationError  # noqa: E402
+from geo.core import settings  # noqa: E402
+from geo.core.errors import ValidationError  # noqa: E402
+from geo.inputs import bounded
 
 
 class _ReaderLog(logging.Handler):
-    """Keeps the child's peak RSS that :mod:`geo.bounded` logs after each read."""
+    """Keeps the child's peak RSS that :mod:`geo.inputs.bounded` logs after each read."""
 
     child_rss_mb = 0.0
 
@@ -129,9 +130,9 @@ def _files(folder: Path) -> list[tuple[str, Path]]:
 
 def _unchecked_child(*args: Any) -> None:
     """The reader with its GeoPackage check switched off: only its limits are left."""
-    import geo._formats
+    import geo.inputs.formats
 
-    geo._formats.check_geopackage = lambda path, source: None  # type: ignore[assignment]
+    geo.inputs.formats.check_geopackage = lambda path, source: None  # type: ignore[assignment]
     bounded._child(*args)
 
 
@@ -158,8 +159,8 @@ def main() -> None:
                         help="reader time limit for the last case (s)")
     args = parser.parse_args()
     log = _ReaderLog()
-    logging.getLogger("geo.bounded").addHandler(log)
-    logging.getLogger("geo.bounded").setLevel(logging.INFO)
+    logging.getLogger("geo.inputs.bounded").addHandler(log)
+    logging.getLogger("geo.inputs.bounded").setLevel(logging.INFO)
     print(f"limits: {settings.MAX_ROWS_PER_FILE:,} rows, {settings.MAX_DECODED_BYTES / 1e9:g} "
           f"GB decoded, reader {settings.READ_MEMORY_LIMIT_MB:,} MB and "
           f"{settings.READ_TIME_LIMIT_S:g} s")

@@ -69,7 +69,7 @@ def _ingest(db: Path, csv: Path) -> dict:
 #: ``python -m geo ARGS``, then the process's peak virtual memory and peak RSS (kB).
 _PEAKS = """
 import sys
-from geo.cli import main
+from cli import main
 status = main(sys.argv[1:])
 peaks = dict(line.split(":") for line in open("/proc/self/status")
              if line.startswith(("VmPeak", "VmHWM")))

@@ -1,4 +1,4 @@
-"""Benchmark: load a 1,000,000-row detection CSV with :func:`geo.io.read_detections`.
+"""Benchmark: load a 1,000,000-row detection CSV with :func:`geo.inputs.loader.read_detections`.
 
 Prints figures; never asserts on time. The performance contract is < 2 s on a 2-core
 machine for ``detection_id,time,lat,lon,source,partner,class,confidence`` with ISO times
@@ -22,7 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.io import read_detections, read_sensors  # noqa: E402
+from geo.inputs.loader import read_detections, read_sensors  # noqa: E402
 
 
 def write_detections_csv(path: Path, n_rows: int, *, seed: int = 0,

@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo.analysis import analyse  # noqa: E402
-from geo.scenario import load_scenario  # noqa: E402
-from layers.snapshot import snapshot_bytes  # noqa: E402
+from geo.coverage.analysis import analyse  # noqa: E402
+from geo.inputs.scenario import load_scenario  # noqa: E402
 from layers.map import DEFAULT_OFF, LAYERS  # noqa: E402
+from layers.snapshot import snapshot_bytes  # noqa: E402
 
 RUNS = 3
 

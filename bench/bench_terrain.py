@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_viewshed import CELL_M, CRS, write_dem  # noqa: E402
 
-from geo import terrain_coverage as tc  # noqa: E402
-from geo.analysis import analyse  # noqa: E402
+from geo.coverage.analysis import analyse  # noqa: E402
+from geo.terrain import grids as tc  # noqa: E402
 
 RANGE_M = 10_000.0
 

@@ -38,8 +38,8 @@ from affine import Affine
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo import dem as dem_io  # noqa: E402
-from geo.viewshed import VISIBLE, range_window, viewshed, viewshed_geotiff  # noqa: E402
+from geo.terrain import dem as dem_io  # noqa: E402
+from geo.terrain.viewshed import VISIBLE, range_window, viewshed, viewshed_geotiff  # noqa: E402
 
 CELL_M = 30.0
 CRS = "EPSG:32633"

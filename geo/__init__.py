@@ -1,1 +1,16 @@
-"""Limes geospatial core: loading, validation and coverage analysis (no Streamlit here)."""
+"""Limes' geospatial core: reading inputs, computing coverage, storing detections.
+
+Packages, lowest first (a package imports only from packages above it in this list):
+
+``geo.core``
+    Settings, errors, the analysis CRS and the antimeridian.
+``geo.inputs``, ``geo.terrain``, ``geo.access``, ``geo.basemap``, ``geo.export``
+    Input files (formats, the hostile-input guard, value checks); the terrain (DEM,
+    viewshed kernel, count grids, hillshade); who may see what (accounts, the
+    releasability rule); the offline basemap and gazetteer; writing layers to files.
+``geo.coverage``, ``geo.store``
+    Coverage of the border and its corridor (engines, report, partner views); the shared
+    detection store.
+
+``python -m geo`` runs the command line (the top-level :mod:`cli` package).
+"""

@@ -1,7 +1,7 @@
-"""``python -m geo``: the Limes command line (see :mod:`geo.cli`)."""
+"""``python -m geo``: the Limes command line (see :mod:`cli`)."""
 
 import sys
 
-from geo.cli import main
+from cli import main
 
 sys.exit(main())

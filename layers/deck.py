@@ -27,7 +27,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 from layers import style
 
-_COUNTRIES = Path(__file__).resolve().parent.parent / "geo" / "data" / "countries.geojson"
+_COUNTRIES = Path(__file__).resolve().parent.parent / "geo" / "basemap" / "data" / "countries.geojson"
 _DECIMALS = 5
 
 
@@ -166,13 +166,13 @@ def basemap_layer(
 def hillshade_layer(
     shade: np.ndarray, bounds: tuple[float, float, float, float], *, alpha: np.ndarray | None = None
 ) -> pdk.Layer:
-    """Terrain shading from :func:`geo.terrain.read_hillshade`, as an image in the page.
+    """Terrain shading from :func:`geo.terrain.hillshade.read_hillshade`, as an image in the page.
 
     The image travels inside the deck as a PNG data URL (no tile or file is fetched). It
     must lie on a Web Mercator grid (``read_hillshade(..., crs="EPSG:3857")``): deck.gl
     stretches an image linearly in the map's projection. ``bounds`` is (west, south, east,
     north) in degrees. ``alpha`` (0–1, same grid): how much of the shading shows, e.g. fading
-    out beyond the corridor (:func:`geo.terrain.read_hillshade_faded`).
+    out beyond the corridor (:func:`geo.terrain.hillshade.read_hillshade_faded`).
     """
     v = np.nan_to_num(np.asarray(shade, dtype=float), nan=1.0)
     grey = np.clip(v * 255.0, 0, 255).astype(np.uint8)
@@ -188,7 +188,7 @@ def hillshade_layer(
 
 
 def coverage_count_layer(counts: np.ndarray, bounds: tuple[float, float, float, float]) -> pdk.Layer:
-    """Terrain coverage count (sensors seeing each cell) from :func:`geo.terrain.coverage_image`.
+    """Terrain coverage count (sensors seeing each cell) from :func:`geo.terrain.hillshade.coverage_image`.
 
     ``counts`` must lie on a Web Mercator grid (what the map projects to), ``bounds`` is
     (west, south, east, north) in degrees. Sent as a PNG data URL: nothing is fetched.
@@ -587,7 +587,7 @@ def hexagon_fill(counts: np.ndarray) -> np.ndarray:
 
 
 def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
-    """Detections counted in hexagons (:func:`geo.hexbin.hexbin`): the density at a glance.
+    """Detections counted in hexagons (:func:`geo.coverage.hexbin.hexbin`): the density at a glance.
 
     Shaded by count (:func:`hexagon_fill`), calm, with no outline: the loud part is the
     detections in gaps (:func:`gap_detections_layer`). Pickable: its tooltip gives the

@@ -16,13 +16,13 @@ import pydeck as pdk
 import shapely
 from pyproj import Geod
 
-from geo import places as places_mod
-from geo import settings
-from geo.analysis import Analysis
-from geo.hexbin import hexbin
-from geo.projection import choose_analysis_crs, to_lonlat, to_projected
-from geo.terrain import coverage_image, read_hillshade_faded
-from geo.views import gap_ranks, gap_rows_in_view, gaps_in_view
+from geo.basemap import gazetteer as places_mod
+from geo.core import settings
+from geo.core.projection import choose_analysis_crs, to_lonlat, to_projected
+from geo.coverage.analysis import Analysis
+from geo.coverage.hexbin import hexbin
+from geo.coverage.views import gap_ranks, gap_rows_in_view, gaps_in_view
+from geo.terrain.hillshade import coverage_image, read_hillshade_faded
 from layers import deck as lk
 from layers import style
 from layers.style import partner_colors

@@ -29,7 +29,6 @@ page, no pyplot), and renders are serialised by a lock: matplotlib's settings ar
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
@@ -56,10 +55,10 @@ from matplotlib.path import Path as MplPath
 from matplotlib.transforms import offset_copy
 from numpy.typing import NDArray
 
-from geo import settings
-from geo.errors import ValidationError
-from geo.projection import AnalysisCRS, local_scale_and_convergence, to_projected
-from geo.views import JOINT, headline
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.core.projection import AnalysisCRS, local_scale_and_convergence, to_projected
+from geo.coverage.views import JOINT, headline
 
 SnapshotFormat = Literal["png", "pdf"]
 #: Snapshot formats.
@@ -116,15 +115,15 @@ def render_snapshot(
     Parameters
     ----------
     result
-        The :class:`geo.analysis.Analysis`, already restricted to the time window
-        (:meth:`~geo.analysis.Analysis.windowed`). Not changed.
+        The :class:`geo.coverage.analysis.Analysis`, already restricted to the time window
+        (:meth:`~geo.coverage.analysis.Analysis.windowed`). Not changed.
     out
         File path (``.png`` or ``.pdf``) or a binary file object.
     fmt
         ``"png"`` or ``"pdf"``; taken from the suffix of ``out`` when not given.
     partner
         The partner whose view is drawn (others muted, as in the app); ``None`` or
-        :data:`geo.views.JOINT` for the joint view.
+        :data:`geo.coverage.views.JOINT` for the joint view.
     shown
         Keys of :data:`layers.map.LAYERS` to draw; default: the app's default layers.
     title
@@ -162,7 +161,7 @@ def render_snapshot(
     Examples
     --------
     >>> import io, geopandas as gpd, shapely
-    >>> from geo.analysis import analyse
+    >>> from geo.coverage.analysis import analyse
     >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(24, 54), (24.5, 54.1)])], crs=4326)
     >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
     ...     "range_m": [8000.0]}, geometry=[shapely.Point(24.1, 54.02)], crs=4326)
@@ -171,7 +170,7 @@ def render_snapshot(
     (2600, 200, 1)
     """
     t0 = time.perf_counter()
-    fmt = _resolve_format(out, fmt)
+    fmt = resolve_format(out, fmt)
     if paper not in PAPER_IN:
         raise ValidationError(f"paper: expected one of {', '.join(PAPER_IN)}, got {paper!r}")
     view = _prepare(
@@ -224,7 +223,7 @@ def snapshot_bytes(result: Any, *, fmt: SnapshotFormat, **options: Any) -> bytes
     Examples
     --------
     >>> import geopandas as gpd, shapely
-    >>> from geo.analysis import analyse
+    >>> from geo.coverage.analysis import analyse
     >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(24, 54), (24.5, 54.1)])], crs=4326)
     >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
     ...     "range_m": [8000.0]}, geometry=[shapely.Point(24.1, 54.02)], crs=4326)
@@ -291,51 +290,6 @@ def export_bytes(
         return Path(archive).read_bytes()
 
 
-def run_snapshot(
-    args: argparse.Namespace,
-    load_and_analyse: Callable[[argparse.Namespace], tuple[Any, dict[str, Any]]],
-) -> dict[str, Any]:
-    """``python -m geo snapshot``: analyse the inputs, render the snapshot, return a summary.
-
-    Parameters
-    ----------
-    args
-        Parsed arguments of the ``snapshot`` command (``out``, ``partner``, ``title``,
-        ``banner``, and the analysis flags; ``dem`` when the parser has it).
-    load_and_analyse
-        Loads the inputs named by ``args`` and analyses them: ``(analysis, input reports)``.
-
-    Raises
-    ------
-    ValidationError
-        When ``--out`` does not end in ``.png`` or ``.pdf``, or ``--partner`` is unknown.
-    """
-    out = Path(args.out)
-    fmt = _resolve_format(out, None, flag="--out")
-    result, _ = load_and_analyse(args)
-    partner = getattr(args, "partner", None)
-    if partner not in (None, JOINT) and partner not in result.report["partners"]:
-        raise ValidationError(
-            f"--partner: unknown partner {partner!r}; expected one of: "
-            f"{', '.join(sorted(result.report['partners'])) or '(none)'}"
-        )
-    dem = getattr(args, "dem", None)
-    from layers.map import DEFAULT_OFF, LAYERS
-
-    shown = [k for k in LAYERS if k not in DEFAULT_OFF or (k == "hillshade" and dem)]
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("wb") as fh:
-            summary = render_snapshot(
-                result, out=fh, fmt=fmt, partner=partner, shown=shown, title=args.title,
-                banner=args.banner, dem=dem,
-            )
-    except OSError as exc:
-        raise ValidationError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
-    summary["out"] = str(out)
-    return summary
-
-
 # ---- the view: everything the pages draw, computed once ------------------------------------
 
 
@@ -363,7 +317,8 @@ def _layer_keys(ids: Any) -> list[str]:
     return layer_keys(ids)
 
 
-def _resolve_format(out: Any, fmt: str | None, *, flag: str = "out") -> str:
+def resolve_format(out: Any, fmt: str | None, *, flag: str = "out") -> str:
+    """The snapshot format (png or pdf) from ``fmt`` or the file name; refuses a mismatch."""
     suffix = Path(out).suffix.lower().lstrip(".") if isinstance(out, (str, Path)) else None
     if fmt is None:
         if suffix is None:
@@ -1210,7 +1165,7 @@ def _swatch(col: _Column, entry: Any, layer: Mapping[str, Any]) -> Callable[[flo
 
 
 def _headline_rows(head: Any) -> list[tuple[str, str]]:
-    """Label and value of each headline number (:class:`geo.views.Headline`) as the page prints them.
+    """Label and value of each headline number (:class:`geo.coverage.views.Headline`) as the page prints them.
 
     In a partner's view a border-wide figure (named in ``head.joint``) is labelled
     "(joint)", as in the app; the contested border is the partner's own: "contested with P".

@@ -1,4 +1,4 @@
-"""Build the offline gazetteer ``geo/data/places.csv.gz`` that map labels are drawn from.
+"""Build the offline gazetteer ``geo/basemap/data/places.csv.gz`` that map labels are drawn from.
 
 Source
 ------
@@ -27,7 +27,7 @@ then population, then name).
 
 File written
 ------------
-``geo/data/places.csv.gz``: gzip-compressed UTF-8 CSV with columns ``name`` (GeoNames' name, in
+``geo/basemap/data/places.csv.gz``: gzip-compressed UTF-8 CSV with columns ``name`` (GeoNames' name, in
 the local Latin spelling with diacritics), ``country`` (ISO 3166-1 alpha-2, e.g. ``LT``; ``NA``
 is Namibia), ``lon``, ``lat`` (WGS84 degrees, 4 decimals, about 11 m), ``population`` and
 ``rank``. The gzip header carries no time or name, so running the script twice gives
@@ -248,7 +248,7 @@ def _check(path: Path) -> list[dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build ``geo/data/places.csv.gz`` and print a summary."""
+    """Build ``geo/basemap/data/places.csv.gz`` and print a summary."""
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        default=here.parent / "geo" / "data" / "places.csv.gz",
+        default=here.parent / "geo" / "basemap" / "data" / "places.csv.gz",
         help="where to write the gazetteer",
     )
     args = parser.parse_args(argv)

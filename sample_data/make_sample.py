@@ -22,11 +22,11 @@ Files written (paths relative to the repository root)
     A week of detections clustered around crossing hotspots, more at night.
 ``sample_data/scenario.json``
     The manifest that ties the files together.
-``geo/data/countries.geojson``
+``geo/basemap/data/countries.geojson``
     Country outline polygons for the offline basemap (coordinates rounded to 4 decimals).
     world-atlas stores the few polygons that cross the antimeridian (Russia's Chukotka, Fiji,
     Antarctica) with longitudes jumping from 180 to -180, which flat lon/lat geometry reads as
-    bands round the globe; they are cut at ±180° as they are read (``geo.antimeridian``), so
+    bands round the globe; they are cut at ±180° as they are read (``geo.core.antimeridian``), so
     every consumer of the file reads them as on the globe.
 
 Getting the source data
@@ -75,7 +75,7 @@ from shapely.geometry import LineString, MultiLineString, Point, Polygon, mappin
 from shapely.geometry.base import BaseGeometry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root: geo
-from geo.antimeridian import cut_at_antimeridian, jumps_antimeridian, polygonal
+from geo.core.antimeridian import cut_at_antimeridian, jumps_antimeridian, polygonal
 
 # --------------------------------------------------------------------------------------------
 # Fixed inputs of the scenario
@@ -275,7 +275,7 @@ def read_countries(path: Path) -> gpd.GeoDataFrame:
 
     world-atlas is made for a globe: the polygons that cross the antimeridian (Russia's
     Chukotka, Fiji, Antarctica) have rings whose longitudes jump from 180 to -180. They are
-    cut at ±180° (:func:`geo.antimeridian.cut_at_antimeridian`) before anything else reads
+    cut at ±180° (:func:`geo.core.antimeridian.cut_at_antimeridian`) before anything else reads
     them; ``make_valid`` on the uncut rings would keep them as bands and slits round the globe.
 
     Parameters
@@ -970,7 +970,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--basemap",
         type=Path,
-        default=here.parent / "geo" / "data" / "countries.geojson",
+        default=here.parent / "geo" / "basemap" / "data" / "countries.geojson",
         help="where to write the basemap countries GeoJSON",
     )
     args = parser.parse_args(argv)

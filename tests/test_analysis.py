@@ -16,9 +16,9 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from geo.analysis import analyse, sensor_footprints
-from geo.errors import ValidationError
-from geo.footprints import footprint_polygons
+from geo.core.errors import ValidationError
+from geo.coverage.analysis import analyse, sensor_footprints
+from geo.coverage.footprints import footprint_polygons
 
 GEOD = Geod(ellps="WGS84")
 LATITUDES = [0.0, 60.0]
@@ -400,9 +400,9 @@ def test_a_footprint_inside_another_is_never_sole():
 
 def test_sample_sensor_km_against_polygon_overlay():
     """The sample scenario: each sensor's km checked against shapely's overlay of footprints."""
-    from geo import settings
-    from geo.projection import to_lonlat, to_projected
-    from geo.scenario import load_scenario
+    from geo.core import settings
+    from geo.core.projection import to_lonlat, to_projected
+    from geo.inputs.scenario import load_scenario
 
     sc = load_scenario(settings.SAMPLE_DIR)
     a = analyse(sc.border, sc.sensors, sectors=sc.sectors)

@@ -10,10 +10,10 @@ import pytest
 import shapely
 from streamlit.testing.v1 import AppTest
 
-from geo import settings
-from geo.analysis import analyse
-from geo.scenario import load_scenario
-from geo.views import JOINT, visible_rows
+from geo.core import settings
+from geo.coverage.analysis import analyse
+from geo.coverage.views import JOINT, visible_rows
+from geo.inputs.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 

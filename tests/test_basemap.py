@@ -1,6 +1,6 @@
 """The basemap countries are cut at the antimeridian (issue 13), and the cutting itself.
 
-geo/data/countries.geojson is read by the map (as flat polygons), by geo.places and by the
+geo/basemap/data/countries.geojson is read by the map (as flat polygons), by geo.basemap.gazetteer and by the
 snapshot. Checked against pyproj's geodesic areas, known country areas and known places.
 """
 
@@ -15,8 +15,8 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import Polygon
 
-from geo.antimeridian import cut_at_antimeridian, jumps_antimeridian
-from geo.places import COUNTRIES_FILE
+from geo.basemap.gazetteer import COUNTRIES_FILE
+from geo.core.antimeridian import cut_at_antimeridian, jumps_antimeridian
 
 GEOD = Geod(ellps="WGS84")
 
@@ -116,7 +116,7 @@ def test_the_file_keeps_its_properties_and_precision():
     np.testing.assert_allclose(coords * 1e4, np.round(coords * 1e4), atol=1e-6)  # 4 decimals
 
 
-# ---- geo.antimeridian --------------------------------------------------------------------
+# ---- geo.core.antimeridian --------------------------------------------------------------------
 
 
 def test_a_polygon_across_180_is_cut_into_two_with_its_geodesic_area():

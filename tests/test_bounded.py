@@ -3,8 +3,8 @@
 A few KB can stand for endless work: a GeoPackage whose layer is a recursive SQL view (rows
 without end), a view returning 300 MB strings, a 270 KB Parquet file of 20 million
 dictionary-encoded rows. Each is made here and refused with a message saying which limit, what
-the file holds and how to fix it, before its rows are decoded (:mod:`geo._limits`); what no
-check foresees is stopped by the reader process's memory and time limits (:mod:`geo.bounded`),
+the file holds and how to fix it, before its rows are decoded (:mod:`geo.inputs.guard`); what no
+check foresees is stopped by the reader process's memory and time limits (:mod:`geo.inputs.bounded`),
 which the app and ``python -m geo ingest`` read every upload with. Normal files read exactly
 as before.
 """
@@ -33,10 +33,12 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
-import geo._formats
-import geo._limits
-from geo import bounded, io, settings, store
-from geo.errors import ValidationError
+import geo.inputs.formats
+import geo.inputs.guard
+from geo import store
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.inputs import bounded, loader
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +132,7 @@ def test_geopackage_that_is_more_than_plain_tables_never_reaches_gdal(
         tmp_path: Path, sql: str, match: str, no_gdal: None) -> None:
     path = _geopackage(tmp_path / "det.gpkg", sql)
     with pytest.raises(ValidationError, match=match):
-        io.read_detections(path)
+        loader.read_detections(path)
 
 
 def _gdal_geopackage(path: Path, rows: int = 3) -> Path:
@@ -149,7 +151,7 @@ def test_trigger_in_a_geopackage_is_refused(tmp_path: Path, no_gdal: None) -> No
                      "DELETE FROM detections; END")
     conn.close()
     with pytest.raises(ValidationError, match=r"holds the trigger 'wipe' on 'detections'"):
-        io.read_detections(path)
+        loader.read_detections(path)
 
 
 def test_geopackage_layer_over_the_row_cap_is_refused_by_its_count(
@@ -159,7 +161,7 @@ def test_geopackage_layer_over_the_row_cap_is_refused_by_its_count(
     with pytest.raises(ValidationError, match=r"too many features in layer 'detections': "
                        r"expected at most 20 features per file, got '30 features'\. Split it "
                        r"into files of at most 20 features each"):
-        io.read_detections(path)
+        loader.read_detections(path)
 
 
 # --------------------------------------------------------------------------------------
@@ -192,7 +194,7 @@ def test_twenty_million_row_parquet_is_refused_by_the_row_cap_before_decoding(
     match = (r"det\.parquet: the file holds too many rows: expected at most 5,000,000 rows per "
              r"file, got '20,000,000 rows'\. Split it into files of at most 5,000,000 rows")
     with pytest.raises(ValidationError, match=match):
-        io.read_detections(path)
+        loader.read_detections(path)
 
 
 @pytest.mark.parametrize("typed", [False, True], ids=["text", "arrow_dictionary"])
@@ -210,9 +212,9 @@ def test_parquet_dictionary_expanding_past_the_size_cap_is_refused(
     with pytest.raises(ValidationError, match=r"det\.parquet: the file would decode to more than "
                        r"the size limit \(repeated dictionary values\): expected at most 47\.7 MB"
                        r" of values, got '95\.\d MB of values'"):
-        io.read_detections(path)
+        loader.read_detections(path)
     monkeypatch.setattr(settings, "MAX_DECODED_BYTES", 200_000_000)
-    assert len(io.read_detections(path)[0]) == 1000
+    assert len(loader.read_detections(path)[0]) == 1000
 
 
 def test_parquet_read_within_the_caps_equals_pyarrow(tmp_path: Path) -> None:
@@ -221,7 +223,7 @@ def test_parquet_read_within_the_caps_equals_pyarrow(tmp_path: Path) -> None:
                           "kind": pd.Categorical(["a", "b", "a"] * 100)})
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)
-    assert geo._limits.read_parquet_table(path, "t.parquet").equals(pq.read_table(path),
+    assert geo.inputs.guard.read_parquet_table(path, "t.parquet").equals(pq.read_table(path),
                                                                    check_metadata=True)
 
 
@@ -241,14 +243,14 @@ def test_csv_over_the_row_cap_is_refused_while_streaming(
         raise AssertionError("the table was built")
 
     with monkeypatch.context() as m:
-        m.setattr(geo._formats, "_csv_table", boom)
+        m.setattr(geo.inputs.formats, "_csv_table", boom)
         with pytest.raises(ValidationError, match=r"det\.csv: the file holds too many rows: "
                            r"expected at most 1,000 rows per file, got 'more than 1,000 rows'"):
-            io.read_detections(path)
+            loader.read_detections(path)
     # At the cap it reads; line breaks inside quotes are not rows (counted by parsing).
     path.write_text("time,lat,lon,note\n" + "".join(
         row.format('"two\nlines"') for _ in range(1000)))
-    assert len(io.read_detections(path)[0]) == 1000
+    assert len(loader.read_detections(path)[0]) == 1000
 
 
 def test_gdal_stops_one_feature_past_the_cap(tmp_path: Path,
@@ -263,7 +265,7 @@ def test_gdal_stops_one_feature_past_the_cap(tmp_path: Path,
         kw.get("max_features")) or real(*a, **kw))
     with pytest.raises(ValidationError, match=r"det\.geojson: the file holds too many features: "
                        r"expected at most 20 features per file, got 'more than 20 features'"):
-        io.read_detections(path)
+        loader.read_detections(path)
     assert asked == [21]
 
 
@@ -369,12 +371,12 @@ def _write(directory: Path, fmt: str) -> Path:
 @pytest.mark.parametrize("fmt", ["csv", "gpx", "kml", "gpkg", "parquet", "cot"])
 def test_normal_files_read_exactly_as_in_process(tmp_path: Path, fmt: str) -> None:
     path = _write(tmp_path, fmt)
-    expected, expected_report = io.read_detections(path)
+    expected, expected_report = loader.read_detections(path)
     frame, report = bounded.read_detections(path)
     assert_geodataframe_equal(frame, expected, check_less_precise=False)
     assert report == expected_report
     columns, report = bounded.read_detection_columns(path)
-    want, want_report = io.read_detection_columns(path)
+    want, want_report = loader.read_detection_columns(path)
     assert list(columns) == list(want)
     assert report == want_report
     for name, values in want.items():
@@ -433,7 +435,7 @@ def test_store_ingest_reads_in_the_reader_process(tmp_path: Path,
     path = _big_csv(tmp_path / "det.csv", 300_000)
     bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")
     calls: list[object] = []
-    monkeypatch.setattr(io, "read_detection_columns", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(loader, "read_detection_columns", lambda *a, **k: calls.append(a))
     monkeypatch.setattr(settings, "READ_TIME_LIMIT_S", 0.05)
     db = tmp_path / "store.gpkg"
     with pytest.raises(ValidationError, match="took longer than the time limit"):

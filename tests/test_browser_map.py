@@ -22,9 +22,9 @@ import pytest
 from browser_util import Server, near, tail
 from PIL import Image
 
-from geo.analysis import analyse
-from geo.scenario import load_scenario
-from geo.views import gaps_in_view
+from geo.coverage.analysis import analyse
+from geo.coverage.views import gaps_in_view
+from geo.inputs.scenario import load_scenario
 from layers.map import build_map
 from layers.style import DETECTION, GAP
 

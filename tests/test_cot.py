@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.errors import ValidationError
-from geo.io import read_border, read_detections, read_sensors
+from geo.core.errors import ValidationError
+from geo.inputs.loader import read_border, read_detections, read_sensors
 
 DECLARATION = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
 

@@ -2,13 +2,13 @@
 
 The report's ``sectors[*].detections`` is the count of record. Every other place a user reads a
 sector's count must show the same number, for the whole analysis and for every
-:meth:`geo.analysis.Analysis.windowed` result (time window and viewer filter): the data
+:meth:`geo.coverage.analysis.Analysis.windowed` result (time window and viewer filter): the data
 exports in each format, read back with GDAL as a user's GIS would; the PDF snapshot's sector
 table, read back from the PDF's text; and the map's sector tooltips, read from the deck's JSON.
 
 The report itself is checked against outside truths: hand counts on a small synthetic case,
 and on the sample scenario a point-in-polygon recount with shapely in the analysis CRS
-(projected with pyproj directly, not through :mod:`geo.pointindex`).
+(projected with pyproj directly, not through :mod:`geo.coverage.pointindex`).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ import pytest
 import shapely
 from pypdf import PdfReader
 
-from geo.analysis import Analysis, analyse
-from geo.cli import main
-from geo.scenario import load_scenario
-from geo.views import visible_rows
+from cli import main
+from geo.coverage.analysis import Analysis, analyse
+from geo.coverage.views import visible_rows
+from geo.inputs.scenario import load_scenario
 from layers.map import build_map
 from layers.snapshot import EXPORT_FILES, export_bytes, snapshot_bytes
 

@@ -24,9 +24,9 @@ import pyogrio.errors
 import pytest
 from shapely.geometry import LineString
 
-from geo import settings
-from geo.errors import ValidationError
-from geo.io import read_border, read_detections, read_sensors
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.inputs.loader import read_border, read_detections, read_sensors
 
 ROOT = Path(__file__).resolve().parents[1]
 

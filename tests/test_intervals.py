@@ -1,4 +1,4 @@
-"""geo.intervals against a brute-force reference.
+"""geo.coverage.intervals against a brute-force reference.
 
 Random intervals have integer bounds in [0, 1000]; every set they produce has integer bounds
 too, so membership at the half-integers 0.5, 1.5, ... decides the whole set, and a set's
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo import intervals as iv
+from geo.coverage import intervals as iv
 
 N_CASES = 300
 LO, HI = 0, 1000

@@ -1,4 +1,4 @@
-"""Tests for :mod:`geo.io`: every loader on every format, every validation rule, real files."""
+"""Tests for :mod:`geo.inputs.loader`: every loader on every format, every validation rule, real files."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 
-from geo import settings
-from geo._checks import to_text
-from geo.errors import ValidationError
-from geo.io import (
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.inputs.checks import to_text
+from geo.inputs.loader import (
     LoadReport,
     RowError,
     read_border,

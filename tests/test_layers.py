@@ -7,9 +7,9 @@ reads; plus the sample scenario for the payload size.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -19,11 +19,10 @@ import pydeck as pdk
 import pytest
 import shapely
 
-from geo import settings
-from geo.analysis import analyse
-from geo.scenario import load_scenario
+from geo.core import settings
+from geo.coverage.analysis import analyse
+from geo.inputs.scenario import load_scenario
 from layers import deck as lk
-from layers.style import partner_colors
 
 COLORS = {"A": (0, 114, 178), "B": (230, 159, 0)}
 
@@ -406,8 +405,8 @@ def test_sample_deck_layers_are_complete(sample_deck: pdk.Deck) -> None:
 
 def test_constant_strings_reach_deckgl_as_strings() -> None:
     """pydeck turns bare strings into expressions: units must arrive as 'pixels', not @@=pixels."""
-    from geo.analysis import analyse
-    from geo.scenario import load_scenario
+    from geo.coverage.analysis import analyse
+    from geo.inputs.scenario import load_scenario
     from layers.map import LAYERS, build_map
 
     sc = load_scenario(Path(__file__).resolve().parents[1] / "sample_data")

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import settings
-from geo.analysis import analyse
-from geo.hexbin import hexbin
-from geo.projection import choose_analysis_crs
-from geo.scenario import load_scenario
-from geo.views import headline
+from geo.core import settings
+from geo.core.projection import choose_analysis_crs
+from geo.coverage.analysis import analyse
+from geo.coverage.hexbin import hexbin
+from geo.coverage.views import headline
+from geo.inputs.scenario import load_scenario
 from layers import deck as lk
 from layers.map import LAYERS, PREVIEW_HEXAGONS_ACROSS, build_map, preview_deck
 from layers.style import DENSITY_RAMP
@@ -194,7 +194,7 @@ def test_headline_of_a_partner_is_its_sectors(sample, partner):
 def test_detections_in_a_gap_are_blind_and_beside_it(sample):
     from pyproj import Geod
 
-    from geo.views import detections_in_gap
+    from geo.coverage.views import detections_in_gap
 
     gap = max(sample.report["gaps"], key=lambda g: g["length_km"])
     inside = detections_in_gap(sample, gap["segment"], gap["start_km"], gap["end_km"])
@@ -212,7 +212,7 @@ def test_detections_in_a_gap_are_blind_and_beside_it(sample):
 
 
 def test_detections_in_a_sector(sample):
-    from geo.views import detections_in_sector
+    from geo.coverage.views import detections_in_sector
 
     for sec in sample.report["sectors"]:
         assert len(detections_in_sector(sample, sec["sector_id"])) == sec["detections"]
@@ -223,7 +223,7 @@ def test_detections_in_a_sector(sample):
 def test_hillshade_of_a_tilted_plane_matches_lambert():
     import math
 
-    from geo.terrain import hillshade
+    from geo.terrain.hillshade import hillshade
 
     s = math.radians(20)
     x = np.arange(50) * 30.0

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import ui
-from geo import settings
+from geo.core import settings
 from layers.map import DEFAULT_OFF, LAYERS, build_map
+from ui import shared as ui
 
 DIR = str(settings.SAMPLE_DIR)
 SHOWN = tuple(k for k in LAYERS if k not in DEFAULT_OFF)

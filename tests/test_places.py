@@ -1,4 +1,4 @@
-"""Map labels: places from the bundled gazetteer and country label points (geo.places)."""
+"""Map labels: places from the bundled gazetteer and country label points (geo.basemap.gazetteer)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import shapely.affinity
 from geopandas.testing import assert_geodataframe_equal
 from pyproj import Geod
 
-from geo.errors import ValidationError
-from geo.places import COUNTRIES_FILE, PLACES_FILE, country_labels, places
+from geo.basemap.gazetteer import COUNTRIES_FILE, PLACES_FILE, country_labels, places
+from geo.core.errors import ValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOD = Geod(ellps="WGS84")

@@ -1,4 +1,4 @@
-"""geo.pointindex.membership against shapely.contains_xy (GEOS), point for point.
+"""geo.coverage.pointindex.membership against shapely.contains_xy (GEOS), point for point.
 
 The grid path (rasterised bits, edge cells sent to GEOS) must give exactly what GEOS gives;
 the only allowed differences are points within 1e-9 of an outline, where "inside" is a
@@ -13,7 +13,7 @@ import pytest
 import shapely
 import shapely.affinity
 
-from geo import pointindex
+from geo.coverage import pointindex
 
 N_POINTS = 200_000
 EDGE_TOL = 1e-9

@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 from shapely.geometry import Point
 
-from geo.errors import ValidationError
-from geo.io import read_detections
+from geo.core.errors import ValidationError
+from geo.inputs.loader import read_detections
 
 ROOT = Path(__file__).resolve().parents[1]
 

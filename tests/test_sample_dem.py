@@ -9,7 +9,7 @@ import numpy as np
 import pyogrio
 import rasterio
 
-from geo.viewshed import viewshed_geotiff
+from geo.terrain.viewshed import viewshed_geotiff
 
 ROOT = Path(__file__).resolve().parents[1]
 DEM = ROOT / "sample_data" / "dem.tif"

@@ -33,10 +33,10 @@ from matplotlib.figure import Figure
 from PIL import Image
 from pypdf import PdfReader
 
-from geo.analysis import analyse
-from geo.errors import ValidationError
-from geo.scenario import load_scenario
-from geo.views import headline
+from geo.core.errors import ValidationError
+from geo.coverage.analysis import analyse
+from geo.coverage.views import headline
+from geo.inputs.scenario import load_scenario
 from layers import snapshot
 from layers.map import GAP_LABEL_MIN_KM, GAP_LABELS, LAYERS, detection_hexagons
 from layers.snapshot import EXPORT_FILES, export_bytes, render_snapshot, snapshot_bytes

@@ -36,8 +36,8 @@ import pytest
 import shapely
 
 from geo import store
-from geo.errors import ValidationError
-from geo.io import LoadReport, read_detections
+from geo.core.errors import ValidationError
+from geo.inputs.loader import LoadReport, read_detections
 from geo.store import (
     ALL,
     ingest,
@@ -1262,7 +1262,7 @@ print("done", result.upload_id, result.accepted, flush=True)
 _INGEST = """
 import sys
 from geo import store
-from geo.errors import ValidationError
+from geo.core.errors import ValidationError
 print("started", flush=True)
 try:
     result = store.ingest_file(sys.argv[1], sys.argv[2], partner=sys.argv[3],
@@ -1570,7 +1570,8 @@ def test_a_read_that_runs_out_of_memory_says_so(million_store: Path, spare_mib: 
 #: that fails before the first row crashes the driver: it frees buffers it never set up.)
 _RESERVE_TOO_MUCH = """
 import resource, sys
-from geo import cli, store
+import cli
+from geo import store
 assert cli.main(["ingest", sys.argv[2], "--store", sys.argv[3], "--partner", "LTU"]) == 0
 store._QUERY_BATCH_ROWS = 2**26
 held = next(int(line.split()[1]) for line in open("/proc/self/status")

@@ -13,9 +13,9 @@ import rasterio
 import shapely
 from rasterio.transform import Affine
 
-from geo.errors import ValidationError
-from geo.raster_distance import distance_to_mask
-from geo.terrain import corridor_distance_km, corridor_fade, read_hillshade_faded
+from geo.core.errors import ValidationError
+from geo.terrain.hillshade import corridor_distance_km, corridor_fade, read_hillshade_faded
+from geo.terrain.raster_distance import distance_to_mask
 
 GEOD = pyproj.Geod(ellps="WGS84")
 TO_MERC = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)

@@ -22,9 +22,9 @@ import shapely
 from affine import Affine
 from rasterio.warp import Resampling, reproject
 
-from geo import settings
-from geo.analysis import analyse
-from geo.errors import ValidationError
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.coverage.analysis import analyse
 
 ROOT = Path(__file__).resolve().parent.parent
 UTM = "EPSG:32634"  # zone 34N: central meridian 21°E, as the analysis CRS will choose
@@ -236,7 +236,7 @@ def test_a_pit_hides_its_floor(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def sample_terrain():
-    from geo.scenario import load_scenario
+    from geo.inputs.scenario import load_scenario
 
     sc = load_scenario(settings.SAMPLE_DIR)
     return sc, analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
@@ -443,7 +443,7 @@ def test_coverage_image_is_placed_on_web_mercator() -> None:
     """A web map stretches an image linearly in Web Mercator: a row of counted cells at
     55.5°N on a geographic grid spanning 53–58°N must land on the image row of 55.5°N in
     Mercator, not where a linear-in-latitude image would put it (about 3 km off)."""
-    from geo.terrain import coverage_image
+    from geo.terrain.hillshade import coverage_image
 
     step = 1 / 1200  # 3"
     t = Affine(step, 0, 24.0, 0, -step, 58.0)

@@ -25,8 +25,8 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from geo import store
-from geo.analysis import Analysis
-from geo.views import hide_foreign_upload_ids
+from geo.coverage.analysis import Analysis
+from geo.coverage.views import hide_foreign_upload_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from geo import bounded, settings, store
+from geo import store
+from geo.core import settings
+from geo.inputs import bounded
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -212,8 +214,7 @@ def _fresh_caches():
 def test_the_server_reads_a_new_upload_only(tmp_path: Path, monkeypatch) -> None:
     # The app holds every stored row; after an upload it reads that upload's rows only, and
     # what it holds equals a full read.
-    import ui
-
+    from ui import shared as ui
     db = tmp_path / "store.gpkg"
     files = []
     for i, partner in enumerate(("LTU", "LVA", "LTU")):

@@ -18,9 +18,9 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from geo.analysis import analyse
-from geo.scenario import load_scenario
-from geo.views import JOINT, Headline, gap_ranks, gap_rows_in_view, gaps_in_view, headline
+from geo.coverage.analysis import analyse
+from geo.coverage.views import JOINT, Headline, gap_ranks, gap_rows_in_view, gaps_in_view, headline
+from geo.inputs.scenario import load_scenario
 
 GEOD = Geod(ellps="WGS84")
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Viewsheds (:mod:`geo.viewshed`, :mod:`geo.dem`, ``python -m geo viewshed``).
+"""Viewsheds (:mod:`geo.terrain.viewshed`, :mod:`geo.terrain.dem`, ``python -m geo viewshed``).
 
 Checked against outside truth:
 
@@ -28,8 +28,8 @@ import pytest
 import rasterio
 from affine import Affine
 
-from geo.errors import ValidationError
-from geo.viewshed import HIDDEN, OUTSIDE, VISIBLE, GridMetric, range_window, viewshed
+from geo.core.errors import ValidationError
+from geo.terrain.viewshed import HIDDEN, OUTSIDE, VISIBLE, GridMetric, range_window, viewshed
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -449,7 +449,7 @@ def metric_copy_for_gdal(src: str, tmp_path: Path, row: int, col: int, name: str
 #: (observer height m, target height m, range m, refraction coefficient) per observer: a
 #: radar mast, a camera pole, a tower, another mast (settings.DEFAULT_HEIGHT_M). Observers a
 #: metre or two above a summit are left to the cell-for-cell test: GDAL before 3.10 hides the
-#: slopes below them (OSGeo/gdal#10205, see geo.viewshed).
+#: slopes below them (OSGeo/gdal#10205, see geo.terrain.viewshed).
 CASES = [(10.0, 2.0, 5_000.0, 0.13), (6.0, 0.0, 8_000.0, 0.13), (20.0, 5.0, 10_000.0, 0.0),
          (30.0, 2.0, 7_000.0, 0.25)]
 

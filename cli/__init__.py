@@ -1,0 +1,77 @@
+"""The Limes command line, one module per command. A contract: scripts and checks depend on these flags and keys.
+
+::
+
+    python -m geo analyse --border B --sensors S [--sectors P] [--detections D]
+        [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--out report.json]
+        [--dem DEM [--target-height-m 2] [--refraction-coeff 0.13] [--coverage-tif FILE.tif]]
+    python -m geo viewshed --dem DEM --lon LON --lat LAT --observer-height-m H --range-m R
+        [--target-height-m 2] [--refraction-coeff 0.13] --out viewshed.tif
+    python -m geo export --border B --sensors S [--sectors P] [--detections D]
+        [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--partner P]
+        --format geojson|gpkg|kml|csv --out PATH
+    python -m geo snapshot --border B --sensors S [--sectors P] [--detections D] [--dem DEM]
+        [--partner P] [--title T] [--banner TEXT] --out FILE.png|FILE.pdf
+    python -m geo ingest FILE [--store STORE] --partner P [--releasable-to A,B|ALL] [--user NAME]
+    python -m geo detections [--store STORE] --as-partner P [--out FILE.geojson]
+    python -m geo backup [--store STORE] --out COPY.gpkg
+    python -m geo users add|remove|list ... [--users-file FILE]
+
+Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cli import analyse, export, snapshot, store, users, viewshed
+from geo.core import settings
+from geo.core.errors import ValidationError
+
+__all__ = ["main"]
+
+#: The commands, in the order ``--help`` lists them.
+COMMANDS = (analyse, viewshed, export, snapshot, store, users)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    p = argparse.ArgumentParser(prog="python -m geo", description="Limes: border coverage analysis.")
+    sub = p.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.register(sub)
+    return p
+
+
+def _write(text: str, out: object) -> int:
+    if out is None:
+        sys.stdout.write(text + "\n")
+        return 0
+    try:
+        Path(str(out)).write_text(text + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 done, 2 invalid input)."""
+    args = parser().parse_args(argv)
+    if "store" in vars(args) and args.store is None:
+        args.store = settings.store_path()
+    try:
+        result = args.run(args)
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
+        return 2
+    text = json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False)
+    # The report of ``analyse`` goes to --out; the other commands write files and print a summary.
+    return _write(text, args.out if getattr(args, "writes_report", False) else None)

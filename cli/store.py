@@ -1,0 +1,102 @@
+"""``python -m geo ingest|detections|backup``: the shared detection store."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from pathlib import Path
+from typing import Any
+
+from cli.options import add_store_arg
+from geo.core.errors import ValidationError, describe
+
+
+def register(sub: Any) -> None:
+    """Add the ``ingest``, ``detections`` and ``backup`` commands."""
+    i = sub.add_parser(
+        "ingest",
+        help="add a detection file to the shared store",
+        description="Validate a detection file and add its accepted rows to the store, all or "
+        "nothing, with an audit record. Prints JSON: upload_id, accepted, rejected, "
+        "duplicates, errors.",
+    )
+    i.add_argument("file", type=Path, help="detection file (any supported format)")
+    add_store_arg(i)
+    i.add_argument("--partner", required=True, help="partner that owns the rows")
+    i.add_argument("--releasable-to", help="partners the rows are released to, A,B or ALL "
+                   "(default: the owner only)")
+    i.add_argument("--user", help="who uploads (kept in the audit log)")
+    i.set_defaults(run=run_ingest)
+
+    d = sub.add_parser(
+        "detections",
+        help="the detections one partner may see, as GeoJSON",
+        description="Write a GeoJSON FeatureCollection of the stored detections the partner "
+        "may see: its own rows and rows released to it.",
+    )
+    add_store_arg(d)
+    d.add_argument("--as-partner", required=True, help="the partner who looks")
+    d.add_argument("--out", type=Path, help="GeoJSON file to write (default: stdout)")
+    d.set_defaults(run=run_detections)
+
+    bk = sub.add_parser(
+        "backup",
+        help="copy the store safely while it is in use",
+        description="Copy the store with SQLite's online backup API. Prints a JSON summary.",
+    )
+    add_store_arg(bk)
+    bk.add_argument("--out", required=True, type=Path, help="the copy to write")
+    bk.set_defaults(run=run_backup)
+
+
+def _os_user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (e.g. a container without passwd entry)
+        return None
+
+
+def run_ingest(args: argparse.Namespace) -> dict[str, Any]:
+    """``ingest``: the :class:`geo.store.IngestResult` as a dict.
+
+    ``--user`` defaults to the login name of whoever runs the command.
+    """
+    from geo.store import ingest_file
+
+    if not Path(args.file).is_file():
+        raise ValidationError(describe(str(args.file), "no such file", expected="a detection "
+                                       "file", got="nothing at that path"))
+    return ingest_file(args.store, args.file, partner=args.partner,
+                       releasable_to=args.releasable_to, user=args.user or _os_user()).to_dict()
+
+
+def run_detections(args: argparse.Namespace) -> dict[str, Any]:
+    """``detections``: what the partner may see, as GeoJSON.
+
+    Returns the FeatureCollection, or with ``--out`` writes it there and returns
+    ``{"out", "features"}``.
+    """
+    from geo.store import feature_collection, visible_detections
+
+    store = Path(args.store)
+    if not store.exists():
+        raise ValidationError(describe(str(store), "no such store", expected="an existing store",
+                                       got="nothing at that path", fix="Check --store"))
+    collection = feature_collection(visible_detections(store, [args.as_partner]))
+    if args.out is None:
+        return collection
+    try:
+        with Path(args.out).open("w", encoding="utf-8") as f:
+            json.dump(collection, f, ensure_ascii=False, allow_nan=False)
+    except OSError as exc:
+        raise ValidationError(describe(str(args.out), "cannot write", expected="a writable "
+                                       "file", got=exc.strerror or str(exc))) from exc
+    return {"out": str(args.out), "features": len(collection["features"])}
+
+
+def run_backup(args: argparse.Namespace) -> dict[str, Any]:
+    """``backup``: copy the store with SQLite's online backup; the summary of the copy."""
+    from geo.store import backup
+
+    return backup(args.store, args.out)

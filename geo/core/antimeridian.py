@@ -1,0 +1,139 @@
+"""Polygons that cross the antimeridian, cut there into pieces within ±180° of longitude.
+
+Data made for a globe (TopoJSON, d3) may store a polygon crossing 180° with longitudes that
+jump from 180 to -180 along its edge: Russia's Chukotka, Fiji and Antarctica in Natural
+Earth via world-atlas. Read as flat lon/lat coordinates, as GEOS and a web map read them,
+such a polygon is a band round the globe (Russia drawn over northern Sweden and Canada).
+:func:`cut_at_antimeridian` undoes the jumps and cuts the polygon at ±180°, so flat
+geometry and the globe agree again. ``sample_data/make_sample.py`` applies it when it writes
+the basemap, and :mod:`geo.basemap.gazetteer` applies it again to what it reads (a no-op on that file).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.affinity import translate
+from shapely.geometry import Polygon, box
+from shapely.geometry.base import BaseGeometry
+
+#: Longest step (degrees of longitude) of the edge that closes a ring along a pole. Edges
+#: longer than 180° would be read the short way round by renderers that wrap longitudes.
+_POLE_STEP_DEG: Final[float] = 90.0
+
+
+def cut_at_antimeridian(geom: BaseGeometry) -> BaseGeometry:
+    """``geom`` with every polygon whose longitudes jump across the antimeridian cut there.
+
+    A ring that jumps (two consecutive vertices more than 180° of longitude apart) is
+    unwrapped to continuous longitudes, the polygon is cut at ±180° and the pieces beyond are
+    shifted back by 360°. A ring that goes round a pole (Antarctica) is closed along that
+    pole, in steps of at most 90° of longitude, so it covers the polar cap as on the globe.
+    Parts that never jump are returned unchanged, and so is ``geom`` when none does.
+
+    Parameters
+    ----------
+    geom
+        Polygon or MultiPolygon in EPSG:4326 (lon, lat degrees); other geometries are
+        returned as they are.
+
+    Returns
+    -------
+    shapely.Geometry
+        Polygon or MultiPolygon within -180 <= lon <= 180 whose edges are all shorter than
+        180° of longitude, except edges along a pole.
+
+    Examples
+    --------
+    >>> band = Polygon([(179, 0), (-179, 0), (-179, 1), (179, 1)])  # 2° wide, across 180°
+    >>> cut = cut_at_antimeridian(band)
+    >>> cut.geom_type, round(cut.area, 6), [round(p.area, 6) for p in cut.geoms]
+    ('MultiPolygon', 2.0, [1.0, 1.0])
+    """
+    if not jumps_antimeridian(geom):
+        return geom
+    parts = list(getattr(geom, "geoms", [geom]))
+    # A union, not a plain MultiPolygon: the cut pieces may share edges with other parts.
+    return polygonal(shapely.union_all([_cut_polygon(p) if _jumps(p) else p for p in parts]))
+
+
+def jumps_antimeridian(geom: BaseGeometry) -> bool:
+    """Whether a ring of a (Multi)Polygon steps more than 180° of longitude between two vertices.
+
+    Such a step is a jump across the antimeridian in data made for a globe; on a flat map
+    it is an edge the long way round. Other geometry types never jump.
+
+    Examples
+    --------
+    >>> jumps_antimeridian(Polygon([(179, 0), (-179, 0), (-179, 1), (179, 1)]))
+    True
+    >>> jumps_antimeridian(cut_at_antimeridian(Polygon([(179, 0), (-179, 0), (-179, 1), (179, 1)])))
+    False
+    """
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return False
+    return any(_jumps(p) for p in getattr(geom, "geoms", [geom]))
+
+
+def polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """Only the polygon parts of a geometry (an overlay or ``make_valid`` may add lines or points).
+
+    Examples
+    --------
+    >>> mixed = shapely.GeometryCollection([shapely.box(0, 0, 1, 1), shapely.Point(5, 5)])
+    >>> polygonal(mixed).wkt
+    'POLYGON ((1 0, 1 1, 0 1, 0 0, 1 0))'
+    """
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [p for p in getattr(geom, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else Polygon()
+
+
+def _jumps(poly: Polygon) -> bool:
+    """Whether a ring of ``poly`` steps more than 180° in longitude between two vertices."""
+    return any(np.abs(np.diff(np.asarray(r.coords)[:, 0])).max(initial=0.0) > 180.0
+               for r in (poly.exterior, *poly.interiors))
+
+
+def _unwrap_ring(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A ring's coordinates with every jump of more than 180° in longitude undone.
+
+    A ring that goes round a pole ends 360° from where it started; it is closed along that
+    pole (the nearer one), in steps of at most :data:`_POLE_STEP_DEG`, so the polygon covers
+    the polar cap as on the globe.
+    """
+    dx = np.diff(xy[:, 0])
+    step = np.where(dx > 180.0, -360.0, np.where(dx < -180.0, 360.0, 0.0))
+    out = xy.copy()
+    out[1:, 0] += np.cumsum(step)
+    if abs(out[-1, 0] - out[0, 0]) > 180.0:
+        pole = math.copysign(90.0, float(out[:, 1].mean()))
+        n = math.ceil(abs(out[0, 0] - out[-1, 0]) / _POLE_STEP_DEG)
+        along = np.linspace(out[-1, 0], out[0, 0], n + 1)
+        out = np.vstack([out, np.column_stack([along, np.full(n + 1, pole)]), out[:1]])
+    return out
+
+
+def _cut_polygon(poly: Polygon) -> BaseGeometry:
+    """A polygon whose rings jump across the antimeridian as pieces within ±180°."""
+    shell = _unwrap_ring(np.asarray(poly.exterior.coords)[:, :2])
+    centre = (shell[:, 0].min() + shell[:, 0].max()) / 2.0
+    holes = []
+    for ring in poly.interiors:
+        hole = _unwrap_ring(np.asarray(ring.coords)[:, :2])
+        hole[:, 0] += 360.0 * round((centre - hole[:, 0].mean()) / 360.0)
+        holes.append(hole)
+    whole = shapely.make_valid(Polygon(shell, holes))
+    pieces = [
+        translate(
+            shapely.intersection(whole, box(-180.0 + 360.0 * k, -90.0, 180.0 + 360.0 * k, 90.0)),
+            xoff=-360.0 * k,
+        )
+        for k in (-1, 0, 1)
+    ]
+    return polygonal(shapely.union_all(pieces))

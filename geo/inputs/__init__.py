@@ -1,0 +1,22 @@
+"""Reading what users bring: borders, sectors, sensors and detections in any supported format.
+
+``formats`` reads each file format into raw columns (CSV, GeoJSON, KML/KMZ, GPX, Shapefile,
+GeoPackage, Cursor-on-Target); ``guard`` refuses hostile files before they are decoded;
+``checks`` validates values row by row; ``loader`` turns raw layers into checked frames
+with a report; ``bounded`` runs the loader in a child process under a memory limit;
+``scenario`` loads a folder of layers.
+"""
+
+from geo.inputs.loader import (
+    LoadReport,
+    RowError,
+    read_border,
+    read_detection_columns,
+    read_detections,
+    read_sectors,
+    read_sensors,
+)
+from geo.inputs.scenario import Scenario, load_scenario
+
+__all__ = ["LoadReport", "RowError", "Scenario", "load_scenario", "read_border",
+           "read_detection_columns", "read_detections", "read_sectors", "read_sensors"]

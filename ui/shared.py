@@ -1,0 +1,274 @@
+"""Streamlit glue shared by the pages: cached loading, analysis and map building.
+
+Caches are shared by every user of the server. The scenario and its analysis (coverage, and
+every detection of the scenario and of the shared store, classified once) are the same for
+everyone. What a viewer may see is cut out *after* that cache (:func:`view`); the caches that
+hold anything viewer-specific (the map deck, snapshots) have the partner view and the
+viewer's releasability (``viewers``) in their key. Resource caches hand out one read-only
+object, not a copy per rerun.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from geo import store
+from geo.access.accounts import Viewer
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.coverage.analysis import Analysis, analyse
+from geo.coverage.views import JOINT, hide_foreign_upload_ids, visible_rows
+from geo.inputs.scenario import Scenario, load_scenario
+from layers.deck import CompactDeck
+from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
+from layers.snapshot import snapshot_bytes
+from ui import signin
+
+__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "map_layers", "scenario", "snapshot", "store_path", "store_version", "view"]
+
+
+def store_path() -> Path:
+    """The shared detection store: ``$LIMES_STORE``, else :data:`geo.core.settings.STORE_PATH`."""
+    return settings.store_path()
+
+
+def store_version() -> int:
+    """Changes whenever an upload lands in the store (part of the analysis cache key)."""
+    return store.version(store_path())
+
+
+@st.cache_resource(max_entries=4)
+def _stored(path: str) -> dict[str, Any]:
+    """Per store: every stored row read so far and the store version they are (shared)."""
+    return {"lock": threading.Lock(), "version": None, "rows": None}
+
+
+def stored_rows(path: Path, version: int) -> gpd.GeoDataFrame:
+    """Every row of the store through upload ``version``, all owners (cut to a viewer later).
+
+    Read once: uploads only grow and their rows never change, so a new upload adds just its
+    own rows to what the server holds (a million-row store is not read again per upload).
+    """
+    held = _stored(str(path))
+    with held["lock"]:
+        rows, since = held["rows"], held["version"]
+        if rows is not None and since == version:
+            return rows
+        if rows is not None and since is not None and since < version:
+            new = store.visible_detections(path, store.owners(path), after_upload=since,
+                                           through_upload=version)
+            if len(new):
+                rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True),
+                                        crs="EPSG:4326")
+        else:
+            rows = store.visible_detections(path, store.owners(path), through_upload=version)
+        held.update(version=version, rows=rows)
+        return rows
+
+
+def _with_store(scenario_det: gpd.GeoDataFrame | None, path: Path,
+                version: int) -> gpd.GeoDataFrame | None:
+    """The scenario's detections and every stored one, with their owner and marking.
+
+    A scenario row is owned by its ``partner`` and keeps its ``releasable_to`` (empty: the
+    owner only); stored rows carry both from the store.
+    """
+    frames = []
+    if scenario_det is not None and len(scenario_det):
+        frames.append(scenario_det.assign(owner=scenario_det["partner"], upload_id=-1))
+    stored = stored_rows(path, version)
+    if len(stored):
+        frames.append(stored)
+    if not frames:
+        return scenario_det
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
+
+@st.cache_resource(show_spinner="Loading scenario…", max_entries=8)
+def scenario(directory: str) -> Scenario:
+    """Load and validate a scenario folder (cached on the folder path).
+
+    Shared and read-only like :func:`analysis`: nothing in the app or in ``geo`` mutates
+    its frames (``analyse`` is tested not to), so no copy is made per rerun.
+    """
+    return load_scenario(directory)
+
+
+def scenario_or_stop(directory: str) -> Scenario:
+    """:func:`scenario`, or the page shows why it cannot be loaded and stops."""
+    try:
+        return scenario(directory)
+    except ValidationError as exc:
+        st.error(f"The scenario could not be loaded: {exc}")
+        st.stop()
+
+
+@st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
+def analysis(
+    directory: str, corridor_km: float, min_gap_m: float, terrain: bool = False, store_version: int = 0
+) -> Analysis:
+    """Analyse a scenario for all time, with every detection (cached on the folder and the parameters).
+
+    ``terrain``: line-of-sight coverage over the scenario's DEM (when it has one).
+    ``store_version``: :func:`store_version`, so a new upload is analysed on the next rerun.
+    The result holds every detection: cut it to a viewer with :func:`view`.
+
+    A resource cache (one shared object, no copy per rerun: unpickling 22,000 detections on
+    every rerun cost more than the rest of the page). Treat the result as read-only:
+    :meth:`Analysis.windowed` returns a new object and nothing in the app mutates it.
+    """
+    sc = scenario(directory)
+    return analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=_with_store(sc.detections, store_path(), store_version),
+        corridor_km=corridor_km, min_gap_m=min_gap_m, dem=sc.dem if terrain else None,
+    )
+
+
+def scenario_partners(sc: Scenario) -> list[str]:
+    """Partners of a scenario: those owning sensors or sectors, sorted."""
+    sectors = set(sc.sectors["partner"].astype(str)) if sc.sectors is not None else set()
+    return sorted(set(sc.sensors["partner"].astype(str)) | sectors)
+
+
+def partner_view(container: Any, sc: Scenario, viewer: Viewer, **selectbox_options: Any) -> str | None:
+    """The "Partner view" selector (key ``partner``), mirrored into ``?partner=`` of the URL.
+
+    Offers what the viewer may choose (:func:`signin.partner_options`); a link's
+    ``?partner=`` opens that view when allowed. Returns the partner, ``None`` for the joint view.
+    """
+    options = signin.partner_options(viewer, scenario_partners(sc))
+    if st.session_state.get("partner") not in options:
+        wanted = st.query_params.get("partner", JOINT)
+        st.session_state.partner = wanted if wanted in options else options[0]
+    view = container.selectbox(
+        "Partner view", options, key="partner",
+        format_func=lambda p: p if p == JOINT else f"{p} — {sc.partners.get(p, {}).get('name', p)}",
+        **selectbox_options,
+    )
+    if view == JOINT:
+        st.query_params.pop("partner", None)
+        return None
+    st.query_params["partner"] = view
+    return view
+
+
+def viewers_for(viewer: Viewer, partner: str | None) -> tuple[str, ...] | None:
+    """Whose releasability applies to a view.
+
+    Signed in: the user's partner, in every view (a joint view shows the union of what the
+    user may see). Local demo mode, where every view is open: a partner view shows what that
+    partner may see, the joint view everything.
+    """
+    if viewer.demo:
+        return None if partner is None else (partner,)
+    return signin.detection_viewers(viewer)
+
+
+def view(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> Analysis:
+    """The shared analysis cut to a time window and to what ``viewers`` may see.
+
+    ``viewers``: the partners whose releasability applies (:func:`signin.detection_viewers`,
+    or the partner of a demo partner view); ``None`` sees everything (demo joint view).
+    """
+    full = analysis(directory, corridor_km, min_gap_m, terrain, store_version)
+    det = full.all_detections
+    visible = None if det is None or viewers is None else visible_rows(det, viewers)
+    return hide_foreign_upload_ids(full.windowed(time_from, time_to, visible=visible), viewers)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def map_layers(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    key: str,
+    partner: str | None,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> list[Any]:
+    """The deck layers of one map layer key, cached on what it depends on (read-only).
+
+    :func:`map_deck` passes ``None`` for the partner, window and viewers of a key that does
+    not depend on them (:data:`layers.map.DEPENDS_ON`), so a toggle or a partner switch
+    reuses every layer it does not change. The viewer's releasability is in the key of the
+    layers that hold detections.
+    """
+    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
+    return build_layers(result, key, partner=partner, dem=scenario(directory).dem)
+
+
+@st.cache_resource(show_spinner="Drawing the map…", max_entries=64)
+def map_deck(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    partner: str | None,
+    shown: tuple[str, ...],
+    terrain: bool = False,
+    store_version: int = 0,
+    viewers: tuple[str, ...] | None = None,
+    focus: tuple[float, float, float] | None = None,
+) -> CompactDeck:
+    """Build the deck for one view (cached; the partner and the viewers are in the key; read-only).
+
+    Each layer comes from :func:`map_layers`. ``focus``: ``(lon, lat, zoom)`` to open on (a
+    gap picked in the table), else the corridor.
+    """
+    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
+    parts = {}
+    for key in drawable(result, shown, dem=scenario(directory).dem):
+        needs = DEPENDS_ON[key]
+        window = (time_from, time_to, viewers) if "window" in needs else (None, None, None)
+        parts[key] = map_layers(directory, corridor_km, min_gap_m, terrain, store_version, key,
+                                partner if "partner" in needs else None, *window)
+    return assemble(result, parts, focus=focus)
+
+
+@st.cache_data(show_spinner="Rendering the snapshot…", max_entries=16)
+def snapshot(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    partner: str | None,
+    shown: tuple[str, ...],
+    fmt: str,
+    title: str,
+    banner: str,
+    paper: str = "a4",
+    terrain: bool = False,
+    store_version: int = 0,
+    viewers: tuple[str, ...] | None = None,
+) -> bytes:
+    """A briefing snapshot (PNG or PDF) of one view (cached; the partner and the viewers are in the key)."""
+    sc = scenario(directory)
+    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
+    return snapshot_bytes(
+        result, fmt=fmt, partner=partner, shown=shown, title=title, banner=banner, dem=sc.dem,
+        partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()}, paper=paper,
+    )
+
