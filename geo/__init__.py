@@ -3,11 +3,13 @@
 Packages, lowest first (a package imports only from packages above it in this list):
 
 ``geo.core``
-    Settings, errors, the analysis CRS and the antimeridian.
-``geo.inputs``, ``geo.terrain``, ``geo.access``, ``geo.basemap``, ``geo.export``
-    Input files (formats, the hostile-input guard, value checks); the terrain (DEM,
-    viewshed kernel, count grids, hillshade); who may see what (accounts, the
-    releasability rule); the offline basemap and gazetteer; writing layers to files.
+    Settings, errors, times, the analysis CRS and the antimeridian.
+``geo.access``, ``geo.terrain``, ``geo.basemap``, ``geo.export``
+    Who may see what (accounts, the releasability rule); the terrain (DEM, viewshed
+    kernel, count grids, hillshade); the offline basemap and gazetteer; writing layers to
+    files.
+``geo.inputs``
+    Input files: formats, the hostile-input guard, value checks.
 ``geo.coverage``, ``geo.store``
     Coverage of the border and its corridor (engines, report, partner views); the shared
     detection store.

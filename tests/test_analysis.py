@@ -306,7 +306,7 @@ def test_inputs_are_not_mutated(setting):
     [
         ({"corridor_km": 0}, "corridor_km: expected a number > 0"),
         ({"min_gap_m": -1}, "min_gap_m: expected a number >= 0"),
-        ({"time_from": "yesterday"}, "time_from: expected an ISO 8601 time"),
+        ({"time_from": "yesterday"}, "time_from: not a time: expected an ISO 8601 time"),
         ({"time_from": "2026-11-02", "time_to": "2026-11-01"}, "time_to .* is before time_from"),
     ],
 )

@@ -17,12 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: lower rank, never one of the same or a higher rank.
 RANKS: dict[str, int] = {
     "geo.core": 0,
-    "geo.inputs": 1, "geo.terrain": 1, "geo.access": 1, "geo.basemap": 1, "geo.export": 1,
-    "geo.coverage": 2, "geo.store": 2,
-    "layers": 3,
-    "cli": 4, "ui": 4,
-    "app_pages": 5,
-    "app": 6,
+    "geo.access": 1, "geo.terrain": 1, "geo.basemap": 1, "geo.export": 1,
+    "geo.inputs": 2,
+    "geo.coverage": 3, "geo.store": 3,
+    "layers": 4,
+    "cli": 5, "ui": 5,
+    "app_pages": 6,
+    "app": 7,
 }
 
 #: Entry points that only hand over to a higher component (``python -m geo`` runs :mod:`cli`).
@@ -162,9 +163,9 @@ def test_the_checker_finds_a_cycle_and_an_upward_import() -> None:
     graph = {"geo.terrain.dem": {"geo.terrain.viewshed"}, "geo.terrain.viewshed": {"geo.terrain.dem"},
              "geo.core.settings": {"layers.map"}, "layers.map": set()}
     assert cycles(graph) == [["geo.terrain.dem", "geo.terrain.viewshed"]]
-    assert layering_violations(graph) == ["geo.core.settings (rank 0) imports layers.map (rank 3)"]
+    assert layering_violations(graph) == ["geo.core.settings (rank 0) imports layers.map (rank 4)"]
     sideways = {"geo.store": {"geo.coverage.views"}, "geo.coverage.views": set()}
-    assert layering_violations(sideways) == ["geo.store (rank 2) imports geo.coverage.views (rank 2)"]
+    assert layering_violations(sideways) == ["geo.store (rank 3) imports geo.coverage.views (rank 3)"]
 
 
 # ---- the project --------------------------------------------------------------------------
@@ -222,3 +223,36 @@ def test_no_package_shadows_its_own_modules() -> None:
                              if (a.asname or a.name) in modules
                              and f"{node.module}.{a.name}" != f"{module_name(init)}.{a.name}"]
     assert shadowed == []
+
+
+#: The longest a function may be without a reason written beside it.
+MAX_FUNCTION_LINES = 80
+#: The mark of that reason: a comment on the ``def`` line or the line above it.
+LONG_REASON = "# long:"
+
+
+def long_functions(source: str) -> list[tuple[str, int]]:
+    """Functions longer than :data:`MAX_FUNCTION_LINES` lines without a ``# long:`` reason."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+            near = " ".join(lines[max(first - 2, 0):node.lineno])
+            if length > MAX_FUNCTION_LINES and LONG_REASON not in near:
+                found.append((node.name, length))
+    return found
+
+
+def test_long_function_finder() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def f():\n{body}\n") == [("f", MAX_FUNCTION_LINES + 1)]
+    assert long_functions(f"# long: a numba kernel reads best in one piece\ndef f():\n{body}\n") == []
+    assert long_functions("def g():\n    return 1\n") == []
+
+
+def test_no_long_function_without_a_reason() -> None:
+    found = {f"{m}.{name}": n for m, p in project_files().items()
+             for name, n in long_functions(p.read_text(encoding="utf-8"))}
+    assert found == {}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["ALL", "PARTNER_ID", "check_partner", "is_partner", "may_see", "parse_marking",
+__all__ = ["ALL", "PARTNER_ID", "SEPARATORS", "check_partner", "is_partner", "may_see", "parse_marking",
            "parse_releasability", "viewers"]
 
 #: The marking that releases a row to every partner.
@@ -26,8 +26,9 @@ ALL = "ALL"
 #: characters in all). Compared exactly: ``LTU`` and ``ltu`` are different partners.
 PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
-#: What separates partner ids in a marking (as :mod:`geo.inputs.loader` reads file markings).
-_SEPARATORS = re.compile(r"[\s,;/]+")
+#: What separates partner ids in a marking (here and where :mod:`geo.inputs.loader` reads a
+#: file's markings).
+SEPARATORS = re.compile(r"[\s,;/]+")
 
 
 
@@ -36,7 +37,7 @@ def parse_marking(text: object) -> tuple[str, str | None]:
     """Normalised marking and, if the text is not a valid marking, what is wrong with it."""
     if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
         return "", None
-    tokens = [t for t in _SEPARATORS.split(str(text).strip()) if t]
+    tokens = [t for t in SEPARATORS.split(str(text).strip()) if t]
     if not tokens:
         return "", None
     if any(t.upper() == ALL for t in tokens):

@@ -35,6 +35,7 @@ from geo.core.projection import (
     to_lonlat,
     to_projected,
 )
+from geo.core.times import parse_utc
 from geo.coverage import intervals as iv
 from geo.coverage import pointindex
 from geo.coverage.border import Border, prepare_border
@@ -105,8 +106,8 @@ class Analysis:
         ``visible``: which of :attr:`all_detections` the viewer may see (see
         :func:`geo.coverage.views.visible_rows`); the others leave every count and layer.
         """
-        t_from = _parse_time(time_from, "time_from")
-        t_to = _parse_time(time_to, "time_to")
+        t_from = parse_utc(time_from, "time_from")
+        t_to = parse_utc(time_to, "time_to")
         if t_from is not None and t_to is not None and t_to < t_from:
             raise ValidationError(f"time window: time_to ({t_to}) is before time_from ({t_from})")
         report = copy.deepcopy(self.report)
@@ -327,18 +328,6 @@ def _pct(part: float, whole: float) -> float:
     return round(100.0 * part / whole, 4) if whole > 0 else 0.0
 
 
-def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> pd.Timestamp | None:
-    if value is None or value == "":
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(
-            f"{name}: expected an ISO 8601 time such as 2026-11-01T06:00:00Z, got {value!r}"
-        ) from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _merged_by_partner(
     owner: NDArray[np.int64], ivs: iv.Intervals, owner_partner: NDArray[np.object_], partners: list[str]
 ) -> dict[str, iv.Intervals]:
@@ -412,8 +401,8 @@ def analyse(
         raise ValidationError(f"corridor_km: expected a number > 0, got {corridor_km!r}")
     if not np.isfinite(min_gap_m) or min_gap_m < 0:
         raise ValidationError(f"min_gap_m: expected a number >= 0, got {min_gap_m!r}")
-    t_from = _parse_time(time_from, "time_from")
-    t_to = _parse_time(time_to, "time_to")
+    t_from = parse_utc(time_from, "time_from")
+    t_to = parse_utc(time_to, "time_to")
     if t_from is not None and t_to is not None and t_to < t_from:
         raise ValidationError(f"time window: time_to ({t_to}) is before time_from ({t_from})")
 

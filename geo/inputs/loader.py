@@ -80,6 +80,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from geo.access.releasability import SEPARATORS
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.inputs.checks import (
@@ -815,7 +816,7 @@ def _releasable_to(values: pd.Series) -> pd.Series:
     """``"ALL"``, or the partner ids as in the file joined by commas ("SI HR" -> "SI,HR")."""
     if not values.notna().any():
         return values
-    ids = values.str.replace(r"[\s,;/]+", ",", regex=True).str.strip(",")
+    ids = values.str.replace(SEPARATORS, ",", regex=True).str.strip(",")
     ids = ids.mask(ids.str.upper() == "ALL", "ALL")
     return ids.mask(ids == "").astype("str")
 

@@ -141,6 +141,7 @@ from geo.access.releasability import (
 )
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.core.times import parse_utc
 
 __all__ = [
     "ALL",
@@ -1664,18 +1665,8 @@ def _read_file(file: Path, name: str) -> tuple[dict[str, Any], Any, str]:
 
 def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> int | None:
     """Microseconds since the epoch (UTC; a time without zone is taken as UTC)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(describe(name, "not a time", expected="an ISO 8601 time such as "
-                                       "2026-11-01T06:00:00Z", got=value)) from exc
-    if ts is pd.NaT:
-        raise ValidationError(describe(name, "not a time", expected="an ISO 8601 time",
-                                       got=value))
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.value) // 1000  # ns -> us
+    ts = parse_utc(value, name)
+    return None if ts is None else int(ts.value) // 1000  # ns -> us
 
 
 def _visible_where(viewers: Sequence[str], t_from: int | None, t_to: int | None) -> str:
