@@ -17,8 +17,8 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from cli import users as users_cli
-from geo.access import accounts
-from geo.access.accounts import Throttle, User, Viewer
+from geo import access
+from geo.access import Throttle, User, Viewer, signin
 from geo.core import settings
 from geo.core.errors import ValidationError
 
@@ -29,7 +29,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def users_file(tmp_path) -> Path:
     path = tmp_path / "users.json"
-    accounts.add_user(path, "alice", partner="LTU", roles="analyst,commander", password=PASSWORD)
+    access.add_user(path, "alice", partner="LTU", roles="analyst,commander", password=PASSWORD)
     return path
 
 
@@ -50,20 +50,20 @@ def test_file_holds_no_plaintext_and_is_private(users_file):
 
 
 def test_salt_differs_for_the_same_password():
-    a, b = accounts.hash_password(PASSWORD, n=2**10), accounts.hash_password(PASSWORD, n=2**10)
+    a, b = access.hash_password(PASSWORD, n=2**10), access.hash_password(PASSWORD, n=2**10)
     assert a != b
     assert a.split("$")[4] != b.split("$")[4]
-    assert accounts.check_password(PASSWORD, a)
-    assert accounts.check_password(PASSWORD, b)
+    assert access.check_password(PASSWORD, a)
+    assert access.check_password(PASSWORD, b)
 
 
 def test_verify(users_file):
-    user = accounts.verify(users_file, "alice", PASSWORD)
+    user = access.verify(users_file, "alice", PASSWORD)
     assert user == User("alice", "LTU", frozenset({"analyst", "commander"}))
     assert "scrypt" not in repr(user)
-    assert accounts.verify(users_file, "alice", PASSWORD + "!") is None
-    assert accounts.verify(users_file, "mallory", PASSWORD) is None
-    assert accounts.verify(users_file, "alice", "") is None
+    assert access.verify(users_file, "alice", PASSWORD + "!") is None
+    assert access.verify(users_file, "mallory", PASSWORD) is None
+    assert access.verify(users_file, "alice", "") is None
 
 
 @pytest.mark.parametrize(
@@ -84,17 +84,17 @@ def test_malformed_file_names_the_file(tmp_path, content, match):
     path = tmp_path / "users.json"
     path.write_text(content)
     with pytest.raises(ValidationError, match=match) as err:
-        accounts.load_users(path)
+        access.load_users(path)
     assert str(path) in str(err.value)
     with pytest.raises(ValidationError, match="users file"):
-        accounts.demo_mode(path)  # fails closed: a broken file is not demo mode
+        access.demo_mode(path)  # fails closed: a broken file is not demo mode
 
 
 def test_demo_mode(tmp_path, users_file):
-    assert accounts.demo_mode(tmp_path / "missing.json")
-    assert not accounts.demo_mode(users_file)
-    accounts.remove_user(users_file, "alice")
-    assert accounts.demo_mode(users_file)
+    assert access.demo_mode(tmp_path / "missing.json")
+    assert not access.demo_mode(users_file)
+    access.remove_user(users_file, "alice")
+    assert access.demo_mode(users_file)
 
 
 @pytest.mark.parametrize(("host", "local"), [
@@ -105,7 +105,7 @@ def test_demo_mode(tmp_path, users_file):
     ("[::2]:8501", False), ("192.168.1.5:8501", False), ("", False),
 ])
 def test_host_is_local(host, local):
-    assert accounts.host_is_local({"Host": host, "Upgrade": "websocket"}) is local
+    assert access.host_is_local({"Host": host, "Upgrade": "websocket"}) is local
 
 
 @pytest.mark.parametrize(
@@ -124,44 +124,44 @@ def test_add_user_rejects(tmp_path, kwargs, match):
     args = {"name": "bob", "partner": "POL", "roles": "commander", "password": PASSWORD} | kwargs
     path = tmp_path / "users.json"
     with pytest.raises(ValidationError, match=match):
-        accounts.add_user(path, args.pop("name"), **args)
+        access.add_user(path, args.pop("name"), **args)
     assert not path.exists()
 
 
 def test_add_updates_and_remove_unknown(users_file):
-    _, created = accounts.add_user(users_file, "alice", partner="POL", roles=["briefer"], password=PASSWORD)
+    _, created = access.add_user(users_file, "alice", partner="POL", roles=["briefer"], password=PASSWORD)
     assert not created
-    assert accounts.load_users(users_file)["alice"].partner == "POL"
+    assert access.load_users(users_file)["alice"].partner == "POL"
     with pytest.raises(ValidationError, match=r"no user 'bob' \(users: alice\)"):
-        accounts.remove_user(users_file, "bob")
+        access.remove_user(users_file, "bob")
 
 
 def _add_users_in_step(users_file: str, worker: int, barrier, rounds: int) -> None:
     for k in range(rounds):
         barrier.wait()  # every worker changes the file at the same moment
-        accounts.add_user(users_file, f"user{worker}x{k}", partner="LTU", roles="commander",
+        access.add_user(users_file, f"user{worker}x{k}", partner="LTU", roles="commander",
                       password=PASSWORD)
 
 
 @pytest.mark.parametrize("password", [PASSWORD, "", None], ids=["same", "empty", "none"])
 def test_a_role_change_keeps_the_password_hash(users_file, password):
     stored = json.loads(users_file.read_text())["users"]["alice"]["password"]
-    user, created = accounts.add_user(users_file, "alice", partner="POL", roles="briefer",
+    user, created = access.add_user(users_file, "alice", partner="POL", roles="briefer",
                                   password=password)
     assert not created
     assert (user.partner, user.roles) == ("POL", frozenset({"briefer"}))
     assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
-    assert accounts.verify(users_file, "alice", PASSWORD) is not None
+    assert access.verify(users_file, "alice", PASSWORD) is not None
 
 
 def test_a_new_password_is_hashed_again(users_file):
-    before = accounts.load_users(users_file)["alice"]
-    accounts.add_user(users_file, "alice", partner="LTU", roles="commander",
+    before = access.load_users(users_file)["alice"]
+    access.add_user(users_file, "alice", partner="LTU", roles="commander",
                   password=PASSWORD + " again")
-    after = accounts.load_users(users_file)["alice"]
+    after = access.load_users(users_file)["alice"]
     assert after.stamp != before.stamp
-    assert accounts.verify(users_file, "alice", PASSWORD) is None
-    assert accounts.verify(users_file, "alice", PASSWORD + " again") is not None
+    assert access.verify(users_file, "alice", PASSWORD) is None
+    assert access.verify(users_file, "alice", PASSWORD + " again") is not None
 
 
 def test_cli_empty_password_keeps_an_existing_users_password(users_file):
@@ -172,7 +172,7 @@ def test_cli_empty_password_keeps_an_existing_users_password(users_file):
     assert json.loads(proc.stdout)["user"]["roles"] == ["commander"]
     assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
     # An OIDC user has no password to keep: an empty one is refused.
-    accounts.add_user(users_file, "bob@example.org", partner="POL", roles="commander", oidc=True)
+    access.add_user(users_file, "bob@example.org", partner="POL", roles="commander", oidc=True)
     proc = geo_users("add", "bob@example.org", "--partner", "POL", "--roles", "commander",
                      "--password-stdin", "--users-file", str(users_file), stdin="\n")
     assert proc.returncode == 2
@@ -198,13 +198,13 @@ def test_users_added_at_the_same_time_are_all_kept(tmp_path, monkeypatch):
     for proc in procs:
         proc.join(timeout=120)
         assert proc.exitcode == 0
-    assert set(accounts.load_users(users_file)) == {
+    assert set(access.load_users(users_file)) == {
         f"user{w}x{k}" for w in range(workers) for k in range(rounds)}
 
 
 def test_removing_from_a_missing_users_file_creates_nothing(tmp_path):
     with pytest.raises(ValidationError, match="no user 'bob'"):
-        accounts.remove_user(tmp_path / "nowhere" / "users.json", "bob")
+        access.remove_user(tmp_path / "nowhere" / "users.json", "bob")
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -225,15 +225,15 @@ def test_roles_and_viewer():
 
 def test_oidc_users(tmp_path):
     path = tmp_path / "users.json"
-    accounts.add_user(path, "Bob@Example.org", partner="POL", roles="commander", oidc=True)
-    users = accounts.load_users(path)
-    assert accounts.oidc_user(users, "bob@example.ORG").partner == "POL"
+    access.add_user(path, "Bob@Example.org", partner="POL", roles="commander", oidc=True)
+    users = access.load_users(path)
+    assert access.oidc_user(users, "bob@example.ORG").partner == "POL"
     assert "password" not in json.loads(path.read_text())["users"]["bob@example.org"]
-    assert accounts.verify(path, "bob@example.org", "") is None  # no password sign-in
+    assert access.verify(path, "bob@example.org", "") is None  # no password sign-in
     with pytest.raises(ValidationError, match="e-mail address"):
-        accounts.add_user(path, "bob", partner="POL", roles="commander", oidc=True)
-    assert not accounts.oidc_configured({})
-    assert accounts.oidc_configured({"auth": {"client_id": "x", "redirect_uri": "u", "cookie_secret": "s"}})
+        access.add_user(path, "bob", partner="POL", roles="commander", oidc=True)
+    assert not access.oidc_configured({})
+    assert access.oidc_configured({"auth": {"client_id": "x", "redirect_uri": "u", "cookie_secret": "s"}})
 
 
 def test_throttle_doubles_and_caps():
@@ -294,7 +294,7 @@ def test_parallel_sign_ins_share_one_budget(users_file, monkeypatch, after_locko
     budget = 3
     if after_lockout:
         for i in range(3):
-            assert accounts.authenticate(users_file, "alice", "wrong guess", throttle=throttle,
+            assert access.authenticate(users_file, "alice", "wrong guess", throttle=throttle,
                                      session=f"old{i}", address=None).user is None
         now[0] += 31.0  # the 30 s lock-out has run out
         budget = 1
@@ -302,7 +302,7 @@ def test_parallel_sign_ins_share_one_budget(users_file, monkeypatch, after_locko
     refused: list[str] = []
     lock = threading.Lock()
     release = threading.Event()
-    real_check = accounts.check_password
+    real_check = access.check_password
 
     def held_check(password: str, encoded: str) -> bool:
         with lock:
@@ -310,14 +310,14 @@ def test_parallel_sign_ins_share_one_budget(users_file, monkeypatch, after_locko
         assert release.wait(60)
         return real_check(password, encoded)
 
-    monkeypatch.setattr(accounts, "check_password", held_check)
+    monkeypatch.setattr(signin, "check_password", held_check)
     passwords = [f"wrong guess {i}" for i in range(SIGN_IN_THREADS - 1)] + [PASSWORD]
-    results: dict[str, accounts.SignIn] = {}
+    results: dict[str, access.SignIn] = {}
     start = threading.Barrier(SIGN_IN_THREADS)
 
     def sign_in_thread(i: int, password: str) -> None:
         start.wait()
-        result = accounts.authenticate(users_file, "alice", password, throttle=throttle,
+        result = access.authenticate(users_file, "alice", password, throttle=throttle,
                                    session=f"session{i}", address="198.51.100.7")
         with lock:
             results[password] = result
@@ -355,7 +355,7 @@ def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_
     checked: list[str] = []
     lock = threading.Lock()
     release = threading.Event()
-    real_check = accounts.check_password
+    real_check = access.check_password
 
     def held_check(password: str, encoded: str) -> bool:
         with lock:
@@ -364,13 +364,13 @@ def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_
             assert release.wait(60)
         return real_check(password, encoded)
 
-    monkeypatch.setattr(accounts, "check_password", held_check)
-    done: list[accounts.SignIn] = []
+    monkeypatch.setattr(signin, "check_password", held_check)
+    done: list[access.SignIn] = []
     start = threading.Barrier(9)
 
     def wrong(i: int) -> None:
         start.wait()
-        done.append(accounts.authenticate(users_file, "alice", f"wrong guess {i}",
+        done.append(access.authenticate(users_file, "alice", f"wrong guess {i}",
                                       throttle=throttle, session=f"s{i}", address=None))
 
     threads = [threading.Thread(target=wrong, args=(i,)) for i in range(9)]
@@ -380,7 +380,7 @@ def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_
     while len(checked) + len(done) < 9 and time.monotonic() < deadline:
         time.sleep(0.01)
     try:
-        right = accounts.authenticate(users_file, "alice", PASSWORD, throttle=throttle,
+        right = access.authenticate(users_file, "alice", PASSWORD, throttle=throttle,
                                   session="s9", address=None)
     finally:
         release.set()
@@ -413,19 +413,19 @@ def test_per_address_limit_across_user_names(users_file):
     assert limit is not None
     assert limit > settings.SIGNIN_MAX_FAILURES
     on_by_default = Throttle()
-    accounts.authenticate(users_file, "alice", "wrong guess", throttle=on_by_default,
+    access.authenticate(users_file, "alice", "wrong guess", throttle=on_by_default,
                       session="s", address="203.0.113.9")
     assert len(on_by_default) == 3  # the session, the name and the address
     t = Throttle(max_failures=100)
     for i in range(3):  # one wrong password for each of three names, from one address
-        assert accounts.authenticate(users_file, f"user{i}", "wrong guess", throttle=t,
+        assert access.authenticate(users_file, f"user{i}", "wrong guess", throttle=t,
                                  session=f"s{i}", address="203.0.113.9",
                                  max_failures_per_address=3).wait_s == 0
-    locked = accounts.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s9",
+    locked = access.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s9",
                                address="203.0.113.9", max_failures_per_address=3)
     assert locked.user is None
     assert locked.wait_s > 0
-    other = accounts.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s10",
+    other = access.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s10",
                               address="203.0.113.10", max_failures_per_address=3)
     assert other.user is not None
     assert other.user.name == "alice"
@@ -484,7 +484,7 @@ def test_cli_add_list_remove(tmp_path):
     added = json.loads(proc.stdout)
     assert added["action"] == "added"
     assert added["user"]["roles"] == ["analyst", "commander"]
-    assert accounts.verify(path, "alice", PASSWORD) is not None  # the newline is not in the password
+    assert access.verify(path, "alice", PASSWORD) is not None  # the newline is not in the password
 
     proc = geo_users("list", "--users-file", path)
     assert proc.returncode == 0, proc.stderr
@@ -495,7 +495,7 @@ def test_cli_add_list_remove(tmp_path):
     proc = geo_users("remove", "alice", "--users-file", path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["demo_mode"] is True
-    assert accounts.load_users(path) == {}
+    assert access.load_users(path) == {}
 
 
 @pytest.mark.parametrize(
@@ -583,7 +583,7 @@ def test_demo_mode_refuses_to_serve_the_network(app):
 
 
 def test_users_file_requires_sign_in(app, tmp_path):
-    accounts.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
     at = app.run()
     assert not at.exception
     assert not at.warning  # no demo banner
@@ -612,12 +612,12 @@ def test_users_file_requires_sign_in(app, tmp_path):
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
     assert at.selectbox(key="partner").options == ["Joint view", "POL"]
     # ...so does a role change with `users add` (the password hash is kept)...
-    accounts.add_user(path, "alice", partner="POL", roles="analyst", password=PASSWORD)
-    accounts.add_user(path, "alice", partner="POL", roles="commander", password=None)
+    access.add_user(path, "alice", partner="POL", roles="analyst", password=PASSWORD)
+    access.add_user(path, "alice", partner="POL", roles="commander", password=None)
     at.run()
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
     # ...and a new password signs other sessions out.
-    accounts.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD + "!")
+    access.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD + "!")
     at.run()
     assert at.title[0].value == "Sign in to Limes"
     assert "password changed" in at.info[0].value
@@ -629,11 +629,11 @@ def test_users_file_requires_sign_in(app, tmp_path):
 
 def test_removed_user_is_signed_out_at_next_rerun(app, tmp_path):
     path = tmp_path / "users.json"
-    accounts.add_user(path, "alice", partner="LTU", roles="commander", password=PASSWORD)
-    accounts.add_user(path, "bob", partner="POL", roles="analyst", password=PASSWORD)
+    access.add_user(path, "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(path, "bob", partner="POL", roles="analyst", password=PASSWORD)
     at = sign_in(app.run(), "alice", PASSWORD)
     assert "VIEWER name=alice" in page_text(at)
-    accounts.remove_user(path, "alice")
+    access.remove_user(path, "alice")
     at.run()
     assert "VIEWER" not in page_text(at)
     assert at.title[0].value == "Sign in to Limes"
@@ -641,7 +641,7 @@ def test_removed_user_is_signed_out_at_next_rerun(app, tmp_path):
 
 
 def test_sign_out_button(app, tmp_path):
-    accounts.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
     at = sign_in(app.run(), "alice", PASSWORD)
     at.sidebar.button(key="signout").click().run()
     assert "VIEWER" not in page_text(at)
@@ -649,7 +649,7 @@ def test_sign_out_button(app, tmp_path):
 
 
 def test_failed_sign_ins_are_throttled(app, tmp_path):
-    accounts.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
     at = app.run()
     for _ in range(settings.SIGNIN_MAX_FAILURES):
         at = sign_in(at, "alice", "not the password")
@@ -669,7 +669,7 @@ def test_malformed_users_file_closes_the_app(app, tmp_path):
 
 def test_oidc_sign_in(app, tmp_path):
     path = tmp_path / "users.json"
-    accounts.add_user(path, "bob@example.org", partner="POL", roles="briefer", oidc=True)
+    access.add_user(path, "bob@example.org", partner="POL", roles="briefer", oidc=True)
     app.secrets["auth"] = {
         "redirect_uri": "http://localhost:8501/oauth2callback",
         "cookie_secret": "x" * 32,
@@ -701,7 +701,7 @@ def test_run_cli_asks_the_password_twice(tmp_path, monkeypatch, entries, ok):
                      password_stdin=False, users_file=tmp_path / "users.json")
     if ok:
         assert users_cli.run(args)["user"]["sign_in"] == "password"
-        assert accounts.verify(args.users_file, "alice", PASSWORD) is not None
+        assert access.verify(args.users_file, "alice", PASSWORD) is not None
     else:
         with pytest.raises(ValidationError, match="the two entries differ"):
             users_cli.run(args)
