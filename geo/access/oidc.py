@@ -16,7 +16,6 @@ from geo.access.users import User
 __all__ = ["oidc_configured", "oidc_providers", "oidc_user"]
 
 
-
 def oidc_providers(secrets: Mapping[str, Any]) -> list[str | None]:
     """The OIDC providers configured in Streamlit's ``[auth]`` secrets section.
 
@@ -64,4 +63,3 @@ def oidc_user(users: Mapping[str, User], email: str | None) -> User | None:
         return None
     wanted = email.strip().casefold()
     return next((u for u in users.values() if u.oidc and u.name.casefold() == wanted), None)
-

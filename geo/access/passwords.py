@@ -35,8 +35,13 @@ def _b64(data: bytes) -> str:
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-        maxmem=settings.SCRYPT_MAXMEM_BYTES, dklen=_HASH_BYTES,
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        maxmem=settings.SCRYPT_MAXMEM_BYTES,
+        dklen=_HASH_BYTES,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -125,20 +125,20 @@ def authenticate(
     >>> right.user, right.wait_s > 0  # refused unchecked: the name is locked
     (None, True)
     """
-    clear, refund = _throttle_keys(users_file, name, session=session, address=address,
-                                   limit=throttle.max_failures,
-                                   address_limit=max_failures_per_address)
+    clear, refund = _throttle_keys(
+        users_file,
+        name,
+        session=session,
+        address=address,
+        limit=throttle.max_failures,
+        address_limit=max_failures_per_address,
+    )
     wait = throttle.attempt(clear | refund)
     if wait > 0:
         return SignIn(None, wait)
-    try:
-        user = verify(users_file, name, password)
-    except ValidationError:  # the file, not the password: nothing was checked
-        _settle(throttle, cleared=(), refunded=(*clear, *refund))
-        raise
-    if user is not None:
-        _settle(throttle, cleared=clear, refunded=refund)
-    return SignIn(user)
+    return SignIn(
+        _verify_reserved(users_file, name, password, throttle=throttle, clear=clear, refund=refund)
+    )
 
 
 def _throttle_keys(
@@ -159,14 +159,38 @@ def _throttle_keys(
     # The name typed may be anything, of any length: the key holds its digest.
     typed = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
     clear = {f"session:{session}": limit, f"user:{where}:{typed}": limit}
-    refund = ({f"address:{where}:{address or 'local'}": address_limit}
-              if address_limit is not None else {})
+    refund = (
+        {f"address:{where}:{address or 'local'}": address_limit}
+        if address_limit is not None
+        else {}
+    )
     return clear, refund
 
 
-def _settle(throttle: Throttle, *, cleared: Iterable[str], refunded: Iterable[str]) -> None:
-    """Forget the failures of the ``cleared`` keys; give the ``refunded`` keys their slot back."""
-    for key in cleared:
-        throttle.success(key)
-    for key in refunded:
-        throttle.refund(key)
+def _verify_reserved(
+    users_file: Path | str,
+    name: str,
+    password: str,
+    *,
+    throttle: Throttle,
+    clear: Collection[str],
+    refund: Collection[str],
+) -> User | None:
+    """:func:`verify`, then settle the slots :meth:`Throttle.attempt` reserved for it.
+
+    A success forgets the failures of the ``clear`` keys and gives the ``refund`` keys their
+    slot back (their earlier failures stay). A malformed users file checked nothing: every
+    key gets its slot back and the ValidationError goes on.
+    """
+    try:
+        user = verify(users_file, name, password)
+    except ValidationError:  # the file, not the password: nothing was checked
+        for key in (*clear, *refund):
+            throttle.refund(key)
+        raise
+    if user is not None:
+        for key in clear:
+            throttle.success(key)
+        for key in refund:
+            throttle.refund(key)
+    return user

@@ -11,7 +11,6 @@ from geo.core import settings
 __all__ = ["Throttle"]
 
 
-
 class Throttle:
     """Counts failed sign-ins per key and says how long the next attempt must wait.
 
@@ -107,8 +106,7 @@ class Throttle:
             until :meth:`success` or :meth:`refund`. Otherwise the seconds to wait (at least
             one key is locked, or the table is full of locks); nothing is recorded then.
         """
-        limits = (dict(keys) if isinstance(keys, Mapping)
-                  else dict.fromkeys(keys, self.max_failures))
+        limits = dict(keys) if isinstance(keys, Mapping) else dict.fromkeys(keys, self.max_failures)
         with self._lock:
             now = self._clock()
             waits = [self._wait(self._records[k], now) for k in limits if k in self._records]
@@ -162,4 +160,3 @@ class Throttle:
             if count - 1 >= limit:
                 last = min(last, self._clock() - self._lock_s(count - 1, limit))
             self._records[key] = (count - 1, last, limit)
-

@@ -171,9 +171,7 @@ def _read_raw(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("users"), dict):
         raise _malformed(path, 'expected an object with a "users" object')
     if data.get("version") != FILE_VERSION:
-        raise _malformed(
-            path, f"expected version {FILE_VERSION}, got {data.get('version')!r}"
-        )
+        raise _malformed(path, f"expected version {FILE_VERSION}, got {data.get('version')!r}")
     for name, entry in data["users"].items():
         _user_from_entry(path, name, entry)  # raises on a bad entry
     return data
@@ -189,11 +187,7 @@ def _user_from_entry(path: Path, name: Any, entry: Any) -> User:
     if not isinstance(partner, str) or not partner.strip():
         raise _malformed(path, f"{where}: expected a partner, got {partner!r}")
     roles = entry.get("roles")
-    if (
-        not isinstance(roles, list)
-        or not roles
-        or any(r not in settings.ROLES for r in roles)
-    ):
+    if not isinstance(roles, list) or not roles or any(r not in settings.ROLES for r in roles):
         raise _malformed(
             path, f"{where}: roles must be a list from {', '.join(settings.ROLES)}, got {roles!r}"
         )
@@ -210,7 +204,9 @@ def _user_from_entry(path: Path, name: Any, entry: Any) -> User:
         try:
             parse_hash(password)
         except ValueError as exc:
-            raise _malformed(path, f"{where}: password is not a valid scrypt hash ({exc})") from None
+            raise _malformed(
+                path, f"{where}: password is not a valid scrypt hash ({exc})"
+            ) from None
     created_at = entry.get("created_at")
     return User(
         name=name,
@@ -325,14 +321,7 @@ def add_user(
     path = Path(users_file)
     name = _check_name(name.strip())
     if oidc:
-        name = name.lower()
-        if "@" not in name:
-            raise ValidationError(
-                f"user name {name!r}: an OIDC user is named by the e-mail address the identity "
-                "provider reports"
-            )
-        if password is not None:
-            raise ValidationError(f"user {name!r}: an OIDC user has no password")
+        name = _check_oidc_user(name, password)
     before = None if oidc else _password_hash(_read_raw(path), name)
     if not oidc and (password or before is None):
         check_new_password(name, password or "")  # (an empty one keeps the current one)
@@ -364,6 +353,19 @@ def add_user(
         data["version"] = FILE_VERSION
         _write_raw(path, data)
     return _user_from_entry(path, name, entry), old is None
+
+
+def _check_oidc_user(name: str, password: str | None) -> str:
+    """The stored name of an OIDC user (lower case); they are named by e-mail, without password."""
+    name = name.lower()
+    if "@" not in name:
+        raise ValidationError(
+            f"user name {name!r}: an OIDC user is named by the e-mail address the identity "
+            "provider reports"
+        )
+    if password is not None:
+        raise ValidationError(f"user {name!r}: an OIDC user has no password")
+    return name
 
 
 def _password_hash(data: Mapping[str, Any], name: str) -> str | None:

@@ -65,4 +65,3 @@ class Viewer:
         if self.demo:
             return list(all_partners)
         return [self.partner] if self.partner else []
-
