@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import geopandas as gpd
 import numpy as np
@@ -406,7 +406,7 @@ def gaps_layer(
     ranks = ranks or {}
 
     def props(r: pd.Series) -> dict[str, Any]:
-        rank = ranks.get(int(r.name))
+        rank = ranks.get(int(cast(SupportsInt, r.name)))  # a gap frame's row labels are integers
         return {
             "segment": int(r["segment"]),
             "start_km": float(r["start_km"]),

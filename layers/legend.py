@@ -74,16 +74,35 @@ def legend_entries(
         Corridor depth, for the corridor's label.
     """
     names = partner_names or {}
-    ids = [layer.id for layer in deck.layers]
     by_id = {layer.id: layer for layer in deck.layers}
     out: list[LegendEntry] = []
+    if {"sectors", "footprints", "sensors"} & by_id.keys():
+        out += _partner_entries(partner_colours, names, partner)
+    out += _line_entries(by_id, partner_colours, partner)
+    if "detections" in by_id:
+        out += _detection_entries(by_id)
+    out += _area_entries(by_id, partner=partner, corridor_km=corridor_km)
+    return out
 
-    if {"sectors", "footprints", "sensors"} & set(ids):
-        for p, rgb in partner_colours.items():
-            lead = partner in (None, p)
-            label = f"{p} — {names[p]}" if names.get(p) and names[p] != p else p
-            out.append(LegendEntry("partners", label + ("" if lead else " (muted)"), "box",
-                                   ((*rgb, 255 if lead else 90),)))
+
+def _partner_entries(
+    partner_colours: Mapping[str, tuple[int, int, int]], names: Mapping[str, str], partner: str | None
+) -> list[LegendEntry]:
+    """One box per partner in its colour; in a partner's view the others are muted."""
+    out = []
+    for p, rgb in partner_colours.items():
+        lead = partner in (None, p)
+        label = f"{p} — {names[p]}" if names.get(p) and names[p] != p else p
+        out.append(LegendEntry("partners", label + ("" if lead else " (muted)"), "box",
+                               ((*rgb, 255 if lead else 90),)))
+    return out
+
+
+def _line_entries(
+    by_id: Mapping[str, pdk.Layer], partner_colours: Mapping[str, tuple[int, int, int]], partner: str | None
+) -> list[LegendEntry]:
+    """The border's layers (gaps, watched border, overlaps) and the sensors."""
+    out = []
     if "gaps" in by_id:
         notes = ("G1, G2 … : the longest gaps, as in the gap table",) if "gap_labels" in by_id else ()
         out.append(LegendEntry("gaps", "Gap: border no sensor watches", "line", (tuple(style.GAP),), notes=notes))
@@ -101,26 +120,39 @@ def legend_entries(
         out.append(LegendEntry("sensors", "Sensor (partner colour; grey: inactive)", "dot",
                                ((*lead[:3], 255),),
                                outline=(255, 255, 255, 255), notes=(f"letters when zoomed in: {kinds}",)))
-    if "detections" in by_id:
-        layer = by_id["detections"]
-        if layer.type == "PolygonLayer":
-            ramp = tuple(tuple(int(v) for v in c) for c in style.DENSITY_RAMP)
-            data = layer.data if isinstance(layer.data, list) else []
-            counts = [int(d.get("n", 0)) for d in data]
-            top = int(np.percentile(counts, 98)) if counts else 0
-            out.append(LegendEntry("detections", "Detections per hexagon", "ramp", ramp,
-                                   notes=(f"light: 1 · dark: {top:,} or more",)))
-            if "gap_detections" in by_id:
-                out.append(LegendEntry("detections", "Detections in gaps (circle area: count)", "dot",
-                                       (tuple(style.DETECTION["gap"]),)))
-        else:
-            out.append(LegendEntry("detections", "Detections", "none"))
-        if "detection_points_gap" in by_id or layer.type == "ScatterplotLayer":
-            label = "zoomed in, as points:" if layer.type == "PolygonLayer" else "points:"
-            out.append(LegendEntry("detections", f"{label} in a gap", "dot", (tuple(style.DETECTION["gap"]),)))
-            out.append(LegendEntry("detections", f"{label} in coverage", "dot", (tuple(style.DETECTION["coverage"]),)))
-            out.append(LegendEntry("detections", f"{label} outside the corridor", "dot",
-                                   (tuple(style.DETECTION["outside"]),)))
+    return out
+
+
+def _detection_entries(by_id: Mapping[str, pdk.Layer]) -> list[LegendEntry]:
+    """The detections: hexagons (a ramp with its ends) and circles in gaps, or points."""
+    out = []
+    layer = by_id["detections"]
+    if layer.type == "PolygonLayer":
+        ramp = tuple(tuple(int(v) for v in c) for c in style.DENSITY_RAMP)
+        data = layer.data if isinstance(layer.data, list) else []
+        counts = [int(d.get("n", 0)) for d in data]
+        top = int(np.percentile(counts, 98)) if counts else 0
+        out.append(LegendEntry("detections", "Detections per hexagon", "ramp", ramp,
+                               notes=(f"light: 1 · dark: {top:,} or more",)))
+        if "gap_detections" in by_id:
+            out.append(LegendEntry("detections", "Detections in gaps (circle area: count)", "dot",
+                                   (tuple(style.DETECTION["gap"]),)))
+    else:
+        out.append(LegendEntry("detections", "Detections", "none"))
+    if "detection_points_gap" in by_id or layer.type == "ScatterplotLayer":
+        label = "zoomed in, as points:" if layer.type == "PolygonLayer" else "points:"
+        out.append(LegendEntry("detections", f"{label} in a gap", "dot", (tuple(style.DETECTION["gap"]),)))
+        out.append(LegendEntry("detections", f"{label} in coverage", "dot", (tuple(style.DETECTION["coverage"]),)))
+        out.append(LegendEntry("detections", f"{label} outside the corridor", "dot",
+                               (tuple(style.DETECTION["outside"]),)))
+    return out
+
+
+def _area_entries(
+    by_id: Mapping[str, pdk.Layer], *, partner: str | None, corridor_km: float | None
+) -> list[LegendEntry]:
+    """The areas under the border: corridor areas, footprints, sectors, terrain and the basemap."""
+    out = []
     if "overlap_areas" in by_id:
         out.append(LegendEntry("overlap_areas", "Overlap area in corridor", "box", (tuple(style.OVERLAP_AREA),)))
     if "gap_areas" in by_id:

@@ -44,6 +44,8 @@ LAYERS: dict[str, str] = {
     "coverage_count": "Coverage count (terrain)",
 }
 DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade", "coverage_count"}
+#: The layers a map shows unless told otherwise: every one not in :data:`DEFAULT_OFF`.
+DEFAULT_SHOWN: tuple[str, ...] = tuple(k for k in LAYERS if k not in DEFAULT_OFF)
 
 #: Height (px) of the map: with the title and the headline above it, the whole map shows
 #: without scrolling in a 1600 × 1000 window.
@@ -72,7 +74,7 @@ def build_map(
     result: Analysis,
     *,
     partner: str | None = None,
-    shown: Iterable[str] = tuple(k for k in LAYERS if k not in DEFAULT_OFF),
+    shown: Iterable[str] = DEFAULT_SHOWN,
     height: int = MAP_HEIGHT_PX,
     width: int = MAP_WIDTH_PX,
     dem: str | Path | None = None,

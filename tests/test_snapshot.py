@@ -40,6 +40,9 @@ from geo.inputs.scenario import load_scenario
 from layers import snapshot
 from layers.map import GAP_LABEL_MIN_KM, GAP_LABELS, LAYERS, detection_hexagons
 from layers.snapshot import EXPORT_FILES, export_bytes, render_snapshot, snapshot_bytes
+from layers.snapshot.map_page import map_page
+from layers.snapshot.output import MATPLOTLIB_RC
+from layers.snapshot.view import prepare_view
 from layers.style import GAP, partner_colors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -297,13 +300,13 @@ class Page:
 
 def draw_page(result, *, partner=None, shown=None, extent=None) -> Page:
     """The snapshot's map page as the PNG draws it, with its figure kept for inspection."""
-    view = snapshot._prepare(result, partner=partner, shown=shown, title=None, banner=BANNER, extent=extent, dem=None,
-                             partner_names=None)
+    view = prepare_view(result, partner=partner, shown=shown, title=None, banner=BANNER, extent=extent, dem=None,
+                        partner_names=None)
     w, h = snapshot.PAPER_IN["a4"]
     scale = snapshot.PNG_WIDTH_PX / snapshot.PNG_DPI / w
-    with rc_context(snapshot._RC):
+    with rc_context(MATPLOTLIB_RC):
         fig = Figure(figsize=(w * scale, h * scale), dpi=snapshot.PNG_DPI)
-        info = snapshot._map_page(fig, view, unit=scale)
+        info = map_page(fig, view, unit=scale)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         pixels = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
