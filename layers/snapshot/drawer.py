@@ -64,8 +64,13 @@ class DeckDrawer:
     """
 
     def __init__(
-        self, ax: Any, acrs: AnalysisCRS, lonlat_box: tuple[float, float, float, float], *,
-        pt_per_px: float, m_per_pt: float,
+        self,
+        ax: Any,
+        acrs: AnalysisCRS,
+        lonlat_box: tuple[float, float, float, float],
+        *,
+        pt_per_px: float,
+        m_per_pt: float,
     ) -> None:
         self.ax = ax
         self.acrs = acrs
@@ -82,11 +87,15 @@ class DeckDrawer:
         if isinstance(value, str) and value.startswith("@@="):
             name = value[3:]
             if not name.isidentifier():
-                raise ValueError(f"snapshot: layer {layer.get('id')!r}: cannot evaluate accessor {key}={value!r}")
+                raise ValueError(
+                    f"snapshot: layer {layer.get('id')!r}: cannot evaluate accessor {key}={value!r}"
+                )
             return [rec.get(name, default) for rec in data]
         return [value] * len(data)
 
-    def size_pt(self, layer: Mapping[str, Any], values: Any, prop: str, *, units: str = "meters") -> NDArray[np.float64]:
+    def size_pt(
+        self, layer: Mapping[str, Any], values: Any, prop: str, *, units: str = "meters"
+    ) -> NDArray[np.float64]:
         """Sizes on paper (pt) of deck sizes of ``prop`` (``"radius"``, ``"width"`` or ``"size"``).
 
         As deck.gl does: in ``<prop>Units`` (default ``units``), times ``<prop>Scale``,
@@ -94,9 +103,15 @@ class DeckDrawer:
         """
         unit = str(layer.get(f"{prop}Units", units))
         if unit not in ("meters", "pixels"):
-            raise ValueError(f"snapshot: layer {layer.get('id')!r}: {prop}Units must be 'meters' or 'pixels', got {unit!r}")
+            raise ValueError(
+                f"snapshot: layer {layer.get('id')!r}: {prop}Units must be 'meters' or 'pixels', got {unit!r}"
+            )
         scale = float(layer.get(f"{prop}Scale", 1.0))
-        pt = np.asarray(values, dtype=float) * scale * (self.pt_per_px if unit == "pixels" else 1.0 / self.m_per_pt)
+        pt = (
+            np.asarray(values, dtype=float)
+            * scale
+            * (self.pt_per_px if unit == "pixels" else 1.0 / self.m_per_pt)
+        )
         low = float(layer.get(f"{prop}MinPixels", 0.0)) * self.pt_per_px
         high = layer.get(f"{prop}MaxPixels")
         return np.clip(pt, low, np.inf if high is None else max(float(high) * self.pt_per_px, low))
@@ -117,7 +132,9 @@ class DeckDrawer:
             "BitmapLayer": self.bitmap,
         }.get(str(kind))
         if handler is None:
-            raise ValueError(f"snapshot: layer {layer.get('id')!r} of type {kind!r} cannot be drawn")
+            raise ValueError(
+                f"snapshot: layer {layer.get('id')!r} of type {kind!r} cannot be drawn"
+            )
         if layer.get("data") or kind == "BitmapLayer":
             handler(layer, zorder)
 
@@ -125,8 +142,12 @@ class DeckDrawer:
         """A PolygonLayer: one compound path per record (holes kept), clipped to the map."""
         data = layer["data"]
         polys = np.array(
-            [shapely.Polygon(rings[0], rings[1:]) if rings and len(rings[0]) >= 4 else shapely.Polygon()
-             for rings in self.values(layer, "getPolygon", None)],
+            [
+                shapely.Polygon(rings[0], rings[1:])
+                if rings and len(rings[0]) >= 4
+                else shapely.Polygon()
+                for rings in self.values(layer, "getPolygon", None)
+            ],
             dtype=object,
         )
         polys = shapely.clip_by_rect(shapely.make_valid(polys), *self.box)
@@ -145,15 +166,25 @@ class DeckDrawer:
             fc.append(rgba(fills[i]) if filled else (0, 0, 0, 0))
             ec.append(rgba(lines[i]) if width > 0 else (0, 0, 0, 0))
         if paths:
-            self.ax.add_collection(PathCollection(
-                paths, facecolors=fc, edgecolors=ec, linewidths=width, zorder=zorder, joinstyle="round",
-                gid=layer.get("id"),
-            ))
+            self.ax.add_collection(
+                PathCollection(
+                    paths,
+                    facecolors=fc,
+                    edgecolors=ec,
+                    linewidths=width,
+                    zorder=zorder,
+                    joinstyle="round",
+                    gid=layer.get("id"),
+                )
+            )
 
     def paths(self, layer: Mapping[str, Any], zorder: int) -> None:
         """A PathLayer: its lines with their colours, widths, dashes and caps."""
         lines = np.array(
-            [shapely.LineString(p) if p and len(p) >= 2 else shapely.LineString() for p in self.values(layer, "getPath", None)],
+            [
+                shapely.LineString(p) if p and len(p) >= 2 else shapely.LineString()
+                for p in self.values(layer, "getPath", None)
+            ],
             dtype=object,
         )
         lines = self.project(shapely.clip_by_rect(lines, *self.box))
@@ -171,17 +202,33 @@ class DeckDrawer:
             return
         ws = self.size_pt(layer, ws, "width").tolist()
         dash = layer.get("getDashArray")
-        style: Any = (0, tuple(float(d) for d in dash)) if isinstance(dash, list) and len(dash) >= 2 and dash[0] else "solid"
+        style: Any = (
+            (0, tuple(float(d) for d in dash))
+            if isinstance(dash, list) and len(dash) >= 2 and dash[0]
+            else "solid"
+        )
         cap = "round" if layer.get("capRounded") else "butt"
-        self.ax.add_collection(LineCollection(
-            segs, colors=cs, linewidths=ws, linestyles=style, capstyle=cap, joinstyle="round", zorder=zorder,
-            gid=layer.get("id"),
-        ))
+        self.ax.add_collection(
+            LineCollection(
+                segs,
+                colors=cs,
+                linewidths=ws,
+                linestyles=style,
+                capstyle=cap,
+                joinstyle="round",
+                zorder=zorder,
+                gid=layer.get("id"),
+            )
+        )
 
-    def _positions(self, layer: Mapping[str, Any]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+    def _positions(
+        self, layer: Mapping[str, Any]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
         pos = np.asarray(self.values(layer, "getPosition", None), dtype=float).reshape(-1, 2)
         west, south, east, north = self.box
-        keep = (pos[:, 0] >= west) & (pos[:, 0] <= east) & (pos[:, 1] >= south) & (pos[:, 1] <= north)
+        keep = (
+            (pos[:, 0] >= west) & (pos[:, 0] <= east) & (pos[:, 1] >= south) & (pos[:, 1] <= north)
+        )
         x, y = self.acrs.to_proj.transform(pos[keep, 0], pos[keep, 1])
         return np.asarray(x), np.asarray(y), keep
 
@@ -214,9 +261,17 @@ class DeckDrawer:
             sel = group == g
             fill, edge, r = kinds[g, :4], kinds[g, 4:8], kinds[g, 8]
             self.ax.plot(
-                x[sel], y[sel], linestyle="none", marker="o", markersize=2 * r, markerfacecolor=tuple(fill),
-                markeredgecolor=tuple(edge) if edge[3] > 0 else "none", markeredgewidth=lw,
-                zorder=zorder, rasterized=rasterized, gid=layer.get("id"),
+                x[sel],
+                y[sel],
+                linestyle="none",
+                marker="o",
+                markersize=2 * r,
+                markerfacecolor=tuple(fill),
+                markeredgecolor=tuple(edge) if edge[3] > 0 else "none",
+                markeredgewidth=lw,
+                zorder=zorder,
+                rasterized=rasterized,
+                gid=layer.get("id"),
             )
 
     def texts(self, layer: Mapping[str, Any], zorder: int) -> None:
@@ -241,12 +296,22 @@ class DeckDrawer:
         weight = layer.get("fontWeight", 400)
         bold = weight == "bold" if isinstance(weight, str) else float(weight or 400) >= 600
         box = bool(layer.get("background", False))
-        pad_pt = tuple(p * self.pt_per_px for p in _padding(layer.get("backgroundPadding", [0, 0, 0, 0])))
+        pad_pt = tuple(
+            p * self.pt_per_px for p in _padding(layer.get("backgroundPadding", [0, 0, 0, 0]))
+        )
         records = zip(
-            x, y, kept("getText", ""), kept("getColor", [0, 0, 0, 255]), sizes[keep],
-            kept("getPixelOffset", [0, 0]), kept("getTextAnchor", "middle"), kept("getAlignmentBaseline", "center"),
-            kept("getBackgroundColor", [255, 255, 255, 255]), kept("getBorderColor", [0, 0, 0, 255]),
-            kept("getBorderWidth", 0), strict=True,
+            x,
+            y,
+            kept("getText", ""),
+            kept("getColor", [0, 0, 0, 255]),
+            sizes[keep],
+            kept("getPixelOffset", [0, 0]),
+            kept("getTextAnchor", "middle"),
+            kept("getAlignmentBaseline", "center"),
+            kept("getBackgroundColor", [255, 255, 255, 255]),
+            kept("getBorderColor", [0, 0, 0, 255]),
+            kept("getBorderWidth", 0),
+            strict=True,
         )
         offsets: dict[tuple[float, float], Any] = {}
         for xi, yi, text, color, size, offset, anchor, baseline, fill, edge, edge_px in records:
@@ -254,20 +319,38 @@ class DeckDrawer:
                 continue
             dx, dy = (float(v) * self.pt_per_px for v in (offset or (0, 0))[:2])
             if (dx, dy) not in offsets:  # deck.gl's pixel offset points down the screen
-                offsets[dx, dy] = offset_copy(self.ax.transData, fig=self.ax.figure, x=dx, y=-dy, units="points")
+                offsets[dx, dy] = offset_copy(
+                    self.ax.transData, fig=self.ax.figure, x=dx, y=-dy, units="points"
+                )
             ha, va = _alignment(layer, anchor, baseline)
             bbox = None
             if box:
                 bbox = _label_box(fill, edge, float(edge_px or 0) * self.pt_per_px, pad_pt, size)
-            self.ax.text(xi, yi, str(text), transform=offsets[dx, dy], fontsize=size, color=rgba(color),
-                         fontweight="bold" if bold else "normal", ha=ha, va=va, multialignment=ha,
-                         linespacing=1.1, bbox=bbox, zorder=zorder, clip_on=True, gid=layer.get("id"))
+            self.ax.text(
+                xi,
+                yi,
+                str(text),
+                transform=offsets[dx, dy],
+                fontsize=size,
+                color=rgba(color),
+                fontweight="bold" if bold else "normal",
+                ha=ha,
+                va=va,
+                multialignment=ha,
+                linespacing=1.1,
+                bbox=bbox,
+                zorder=zorder,
+                clip_on=True,
+                gid=layer.get("id"),
+            )
 
     def bitmap(self, layer: Mapping[str, Any], zorder: int) -> None:
         """A BitmapLayer with an inline (data URL) image, resampled onto the map's grid."""
         url = str(layer.get("image", ""))
         if not url.startswith("data:image/") or ";base64," not in url:
-            raise ValueError(f"snapshot: layer {layer.get('id')!r}: only inline (data URL) images can be drawn")
+            raise ValueError(
+                f"snapshot: layer {layer.get('id')!r}: only inline (data URL) images can be drawn"
+            )
         with Image.open(io.BytesIO(base64.b64decode(url.split(";base64,", 1)[1]))) as img:
             src = np.asarray(img.convert("RGBA"))
         west, south, east, north = (float(v) for v in layer["bounds"])
@@ -277,17 +360,27 @@ class DeckDrawer:
         ymin, ymax = self.ax.get_ylim()
         nx = 1400
         ny = max(int(nx * (ymax - ymin) / (xmax - xmin)), 1)
-        gx, gy = np.meshgrid(xmin + (np.arange(nx) + 0.5) * (xmax - xmin) / nx,
-                             ymax - (np.arange(ny) + 0.5) * (ymax - ymin) / ny)
+        gx, gy = np.meshgrid(
+            xmin + (np.arange(nx) + 0.5) * (xmax - xmin) / nx,
+            ymax - (np.arange(ny) + 0.5) * (ymax - ymin) / ny,
+        )
         lon, lat = self.acrs.to_lonlat.transform(gx.ravel(), gy.ravel())
         top, bottom = _mercator_y(north), _mercator_y(south)
         col = np.floor((np.asarray(lon) - west) / (east - west) * src.shape[1]).astype(np.int64)
-        row = np.floor((top - _mercator_y(np.asarray(lat))) / (top - bottom) * src.shape[0]).astype(np.int64)
+        row = np.floor((top - _mercator_y(np.asarray(lat))) / (top - bottom) * src.shape[0]).astype(
+            np.int64
+        )
         inside = (col >= 0) & (col < src.shape[1]) & (row >= 0) & (row < src.shape[0])
         out = np.zeros((nx * ny, 4), dtype=np.uint8)
         out[inside] = src[row[inside], col[inside]]
-        self.ax.imshow(out.reshape(ny, nx, 4), extent=(xmin, xmax, ymin, ymax), origin="upper",
-                       interpolation="bilinear", zorder=zorder, aspect="auto")
+        self.ax.imshow(
+            out.reshape(ny, nx, 4),
+            extent=(xmin, xmax, ymin, ymax),
+            origin="upper",
+            interpolation="bilinear",
+            zorder=zorder,
+            aspect="auto",
+        )
         self.ax.set_xlim(xmin, xmax)
         self.ax.set_ylim(ymin, ymax)
 
@@ -316,11 +409,19 @@ def _alignment(layer: Mapping[str, Any], anchor: Any, baseline: Any) -> tuple[st
 
 
 def _label_box(
-    fill: Sequence[float], edge: Sequence[float], edge_pt: float, pad_pt: Sequence[float], size: float
+    fill: Sequence[float],
+    edge: Sequence[float],
+    edge_pt: float,
+    pad_pt: Sequence[float],
+    size: float,
 ) -> dict[str, Any]:
     """The ``bbox`` of a label of ``size`` pt: deck.gl's background, padded by ``pad_pt`` (pt)."""
-    return {"boxstyle": _PadBox(tuple(p / size for p in pad_pt)), "facecolor": rgba(fill),
-            "edgecolor": rgba(edge) if edge_pt > 0 else "none", "linewidth": edge_pt}
+    return {
+        "boxstyle": _PadBox(tuple(p / size for p in pad_pt)),
+        "facecolor": rgba(fill),
+        "edgecolor": rgba(edge) if edge_pt > 0 else "none",
+        "linewidth": edge_pt,
+    }
 
 
 def _padding(value: Any) -> tuple[float, float, float, float]:
@@ -330,7 +431,9 @@ def _padding(value: Any) -> tuple[float, float, float, float]:
         return pad[0], pad[1], pad[0], pad[1]
     if len(pad) == 4:
         return pad[0], pad[1], pad[2], pad[3]
-    raise ValueError(f"snapshot: backgroundPadding: expected [x, y] or [left, top, right, bottom], got {value!r}")
+    raise ValueError(
+        f"snapshot: backgroundPadding: expected [x, y] or [left, top, right, bottom], got {value!r}"
+    )
 
 
 class _PadBox:
@@ -345,7 +448,9 @@ class _PadBox:
     def __init__(self, pad_em: tuple[float, ...]) -> None:
         self.pad_em = pad_em
 
-    def __call__(self, x0: float, y0: float, width: float, height: float, mutation_size: float) -> MplPath:
+    def __call__(
+        self, x0: float, y0: float, width: float, height: float, mutation_size: float
+    ) -> MplPath:
         """The box around a text of ``width`` × ``height`` at (``x0``, ``y0``); ``mutation_size``: font size (px)."""
         left, top, right, bottom = (p * mutation_size for p in self.pad_em)
         x1, y1 = x0 + width + right, y0 + height + top
@@ -377,4 +482,3 @@ def _polygon_path(geom: shapely.Geometry) -> MplPath | None:
     if not verts:
         return None
     return MplPath(np.concatenate(verts), np.concatenate(codes))
-

@@ -33,11 +33,23 @@ def banner(fig: Figure, text: str, *, top: bool, unit: float) -> None:
     w, h = fig.get_size_inches()
     band = 0.3 * unit
     y = h - band if top else 0.0
-    fill, ink = next(((f, i) for word, f, i in _BANNER_COLORS if text.upper().startswith(word)), ("#333333", "white"))
-    fig.add_artist(Rectangle((0, y), w, band, transform=fig.dpi_scale_trans, facecolor=fill, edgecolor="none"))
+    fill, ink = next(
+        ((f, i) for word, f, i in _BANNER_COLORS if text.upper().startswith(word)),
+        ("#333333", "white"),
+    )
+    fig.add_artist(
+        Rectangle((0, y), w, band, transform=fig.dpi_scale_trans, facecolor=fill, edgecolor="none")
+    )
     fig.text(
-        w / 2, y + band / 2, text, transform=fig.dpi_scale_trans, ha="center", va="center",
-        fontsize=11 * unit, fontweight="bold", color=ink,
+        w / 2,
+        y + band / 2,
+        text,
+        transform=fig.dpi_scale_trans,
+        ha="center",
+        va="center",
+        fontsize=11 * unit,
+        fontweight="bold",
+        color=ink,
     )
 
 
@@ -46,17 +58,49 @@ def header(fig: Figure, view: View, *, unit: float, page: str) -> float:
     w, h = fig.get_size_inches()
     m = 0.3 * unit
     top = h - 0.3 * unit - 0.12 * unit
-    fig.text(m, top, view.title, transform=fig.dpi_scale_trans, ha="left", va="top",
-             fontsize=15 * unit, fontweight="bold", color="#111111")
-    fig.text(m, top - 0.32 * unit, view.subtitle, transform=fig.dpi_scale_trans, ha="left", va="top",
-             fontsize=8.5 * unit, color="#333333")
-    fig.text(w - m, top, f"Generated {view.generated_at} (UTC)", transform=fig.dpi_scale_trans,
-             ha="right", va="top", fontsize=8 * unit, color="#333333")
+    fig.text(
+        m,
+        top,
+        view.title,
+        transform=fig.dpi_scale_trans,
+        ha="left",
+        va="top",
+        fontsize=15 * unit,
+        fontweight="bold",
+        color="#111111",
+    )
+    fig.text(
+        m,
+        top - 0.32 * unit,
+        view.subtitle,
+        transform=fig.dpi_scale_trans,
+        ha="left",
+        va="top",
+        fontsize=8.5 * unit,
+        color="#333333",
+    )
+    fig.text(
+        w - m,
+        top,
+        f"Generated {view.generated_at} (UTC)",
+        transform=fig.dpi_scale_trans,
+        ha="right",
+        va="top",
+        fontsize=8 * unit,
+        color="#333333",
+    )
     analysed = view.result.report.get("generated_at", "–")
-    fig.text(w - m, 0.4 * unit, f"Limes border coverage · analysed {analysed} (UTC) · {page}",
-             transform=fig.dpi_scale_trans, ha="right", va="bottom", fontsize=6 * unit, color="#555555")
+    fig.text(
+        w - m,
+        0.4 * unit,
+        f"Limes border coverage · analysed {analysed} (UTC) · {page}",
+        transform=fig.dpi_scale_trans,
+        ha="right",
+        va="bottom",
+        fontsize=6 * unit,
+        color="#555555",
+    )
     return top - 0.62 * unit
-
 
 
 def _nice_km(max_km: float) -> float:
@@ -68,15 +112,25 @@ def _nice_km(max_km: float) -> float:
     return float(10 ** (exp - 1) * 5)
 
 
-def _quietest(content: shapely.Geometry, boxes: Sequence[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+def _quietest(
+    content: shapely.Geometry, boxes: Sequence[tuple[float, float, float, float]]
+) -> tuple[float, float, float, float]:
     """The box (x, y, w, h) that hides least of ``content`` (the first of equals)."""
-    hidden = [shapely.area(shapely.intersection(content, shapely.box(x, y, x + w, y + h))) for x, y, w, h in boxes]
+    hidden = [
+        shapely.area(shapely.intersection(content, shapely.box(x, y, x + w, y + h)))
+        for x, y, w, h in boxes
+    ]
     return boxes[int(np.argmin(hidden))]
 
 
 def scale_bar(
-    ax: Any, acrs: AnalysisCRS, limits: tuple[float, float, float, float], content: shapely.Geometry, *,
-    unit: float, zorder: int,
+    ax: Any,
+    acrs: AnalysisCRS,
+    limits: tuple[float, float, float, float],
+    content: shapely.Geometry,
+    *,
+    unit: float,
+    zorder: int,
 ) -> dict[str, Any]:
     """Draw a km scale bar in a lower corner; its length uses the scale at the map centre."""
     xmin, ymin, xmax, ymax = limits
@@ -87,24 +141,59 @@ def scale_bar(
     length = km * 1000.0 * k
     w, h = xmax - xmin, ymax - ymin
     bw, bh = length + 0.055 * w, 0.085 * h
-    bx, by, _, _ = _quietest(content, [(xmin + 0.015 * w, ymin + 0.015 * h, bw, bh),
-                                       (xmax - 0.015 * w - bw, ymin + 0.015 * h, bw, bh)])
-    ax.add_patch(Rectangle((bx, by), bw, bh, facecolor=(1, 1, 1, 0.85), edgecolor="#888888",
-                           linewidth=0.5 * unit, zorder=zorder))
+    bx, by, _, _ = _quietest(
+        content,
+        [
+            (xmin + 0.015 * w, ymin + 0.015 * h, bw, bh),
+            (xmax - 0.015 * w - bw, ymin + 0.015 * h, bw, bh),
+        ],
+    )
+    ax.add_patch(
+        Rectangle(
+            (bx, by),
+            bw,
+            bh,
+            facecolor=(1, 1, 1, 0.85),
+            edgecolor="#888888",
+            linewidth=0.5 * unit,
+            zorder=zorder,
+        )
+    )
     x0, y0 = bx + 0.015 * w, by + 0.03 * h
     bar_h = 0.011 * h
     for i in range(4):
-        ax.add_patch(Rectangle((x0 + i * length / 4, y0), length / 4, bar_h, facecolor="black" if i % 2 == 0 else "white",
-                               edgecolor="black", linewidth=0.6 * unit, zorder=zorder + 1))
+        ax.add_patch(
+            Rectangle(
+                (x0 + i * length / 4, y0),
+                length / 4,
+                bar_h,
+                facecolor="black" if i % 2 == 0 else "white",
+                edgecolor="black",
+                linewidth=0.6 * unit,
+                zorder=zorder + 1,
+            )
+        )
     for frac, label in ((0.0, "0"), (0.5, f"{km / 2:g}"), (1.0, f"{km:g} km")):
-        ax.text(x0 + frac * length, y0 + bar_h + 0.008 * h, label, ha="center", va="bottom",
-                fontsize=7 * unit, zorder=zorder + 1)
+        ax.text(
+            x0 + frac * length,
+            y0 + bar_h + 0.008 * h,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=7 * unit,
+            zorder=zorder + 1,
+        )
     return {"km": km, "map_units": length, "centre": [float(clon), float(clat)], "at": [x0, y0]}
 
 
 def north_arrow(
-    ax: Any, acrs: AnalysisCRS, limits: tuple[float, float, float, float], content: shapely.Geometry, *,
-    unit: float, zorder: int,
+    ax: Any,
+    acrs: AnalysisCRS,
+    limits: tuple[float, float, float, float],
+    content: shapely.Geometry,
+    *,
+    unit: float,
+    zorder: int,
 ) -> float:
     """Draw an arrow along the meridian at the map centre, in an upper corner.
 
@@ -116,14 +205,48 @@ def north_arrow(
     w, h = xmax - xmin, ymax - ymin
     size = 0.055 * h
     bw, bh = 0.06 * w, 2.1 * size
-    bx, by, _, _ = _quietest(content, [(xmax - 0.015 * w - bw, ymax - 0.015 * h - bh, bw, bh),
-                                       (xmin + 0.015 * w, ymax - 0.015 * h - bh, bw, bh)])
-    ax.add_patch(Rectangle((bx, by), bw, bh, facecolor=(1, 1, 1, 0.85), edgecolor="#888888",
-                           linewidth=0.5 * unit, zorder=zorder))
+    bx, by, _, _ = _quietest(
+        content,
+        [
+            (xmax - 0.015 * w - bw, ymax - 0.015 * h - bh, bw, bh),
+            (xmin + 0.015 * w, ymax - 0.015 * h - bh, bw, bh),
+        ],
+    )
+    ax.add_patch(
+        Rectangle(
+            (bx, by),
+            bw,
+            bh,
+            facecolor=(1, 1, 1, 0.85),
+            edgecolor="#888888",
+            linewidth=0.5 * unit,
+            zorder=zorder,
+        )
+    )
     cx, cy = bx + bw / 2, by + 0.8 * size
     dx, dy = math.sin(math.radians(north)) * size, math.cos(math.radians(north)) * size
-    ax.add_patch(FancyArrow(cx - dx / 2, cy - dy / 2, dx, dy, width=0.18 * size, head_width=0.55 * size,
-                            head_length=0.45 * size, length_includes_head=True, color="black", zorder=zorder + 1))
-    ax.text(cx + dx * 0.6, cy + dy * 0.6 + 0.1 * size, "N", ha="center", va="bottom", fontsize=10 * unit,
-            fontweight="bold", zorder=zorder + 1)
+    ax.add_patch(
+        FancyArrow(
+            cx - dx / 2,
+            cy - dy / 2,
+            dx,
+            dy,
+            width=0.18 * size,
+            head_width=0.55 * size,
+            head_length=0.45 * size,
+            length_includes_head=True,
+            color="black",
+            zorder=zorder + 1,
+        )
+    )
+    ax.text(
+        cx + dx * 0.6,
+        cy + dy * 0.6 + 0.1 * size,
+        "N",
+        ha="center",
+        va="bottom",
+        fontsize=10 * unit,
+        fontweight="bold",
+        zorder=zorder + 1,
+    )
     return north

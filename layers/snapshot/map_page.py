@@ -46,11 +46,26 @@ def map_page(fig: Figure, view: View, *, unit: float) -> dict[str, Any]:
     panel_w = 2.95 * unit
     map_box_in = (m, body_bottom, w - 2 * m - panel_w - 0.15 * unit, body_top - body_bottom)
     ax, (xmin, ymin, xmax, ymax) = _map_axes(fig, map_box_in, view.limits, unit=unit)
-    off_paper, scale, north = _draw_map(ax, view, (xmin, ymin, xmax, ymax), width_in=map_box_in[2], unit=unit)
-    fig.text(m, 0.3 * unit + 0.1 * unit, f"Map projection: {view.acrs.name}. All lengths geodesic (WGS84).",
-             transform=fig.dpi_scale_trans, ha="left", va="bottom", fontsize=6 * unit, color="#555555")
-    legend, head = side_panel(fig, view, (w - m - panel_w, body_bottom, panel_w, body_top - body_bottom), unit=unit,
-                               off_paper=off_paper)
+    off_paper, scale, north = _draw_map(
+        ax, view, (xmin, ymin, xmax, ymax), width_in=map_box_in[2], unit=unit
+    )
+    fig.text(
+        m,
+        0.3 * unit + 0.1 * unit,
+        f"Map projection: {view.acrs.name}. All lengths geodesic (WGS84).",
+        transform=fig.dpi_scale_trans,
+        ha="left",
+        va="bottom",
+        fontsize=6 * unit,
+        color="#555555",
+    )
+    legend, head = side_panel(
+        fig,
+        view,
+        (w - m - panel_w, body_bottom, panel_w, body_top - body_bottom),
+        unit=unit,
+        off_paper=off_paper,
+    )
 
     # Where the map sits on the page, from the top-left corner: px (PNG) or pt (PDF).
     (x0, y0), (x1, y1) = ax.transData.transform([(xmin, ymin), (xmax, ymax)])
@@ -78,14 +93,25 @@ def _draw_map(
     xmin, _, xmax, _ = limits
     pt_per_px = width_in * 72.0 / _APP_MAP_WIDTH_PX
     lonlat_box = _lonlat_box(view.acrs, limits)
-    drawer = DeckDrawer(ax, view.acrs, lonlat_box, pt_per_px=pt_per_px, m_per_pt=(xmax - xmin) / (width_in * 72.0))
+    drawer = DeckDrawer(
+        ax, view.acrs, lonlat_box, pt_per_px=pt_per_px, m_per_pt=(xmax - xmin) / (width_in * 72.0)
+    )
     for z, layer in enumerate(view.spec_layers, start=1):
         drawer.draw(layer, zorder=z)
     n_layers = len(view.spec_layers) + 2
     scale = scale_bar(ax, view.acrs, limits, view.content, unit=unit, zorder=n_layers)
     north = north_arrow(ax, view.acrs, limits, view.content, unit=unit, zorder=n_layers)
-    ax.text(0.995, 0.005, "Basemap: Natural Earth (offline)", transform=ax.transAxes, ha="right",
-            va="bottom", fontsize=5.5 * unit, color="#555555", zorder=n_layers)
+    ax.text(
+        0.995,
+        0.005,
+        "Basemap: Natural Earth (offline)",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=5.5 * unit,
+        color="#555555",
+        zorder=n_layers,
+    )
     return drawer.off_paper, scale, north
 
 
@@ -113,7 +139,9 @@ def _map_axes(
     return ax, (xmin, ymin, xmax, ymax)
 
 
-def _fit(limits: tuple[float, float, float, float], aspect: float) -> tuple[float, float, float, float]:
+def _fit(
+    limits: tuple[float, float, float, float], aspect: float
+) -> tuple[float, float, float, float]:
     """Widen ``limits`` in x or y (about their centre, plus a 4 % margin) to ``aspect`` (w/h)."""
     xmin, ymin, xmax, ymax = limits
     cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
@@ -125,15 +153,28 @@ def _fit(limits: tuple[float, float, float, float], aspect: float) -> tuple[floa
     return cx - half_w, cy - half_h, cx + half_w, cy + half_h
 
 
-def _lonlat_box(acrs: AnalysisCRS, limits: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+def _lonlat_box(
+    acrs: AnalysisCRS, limits: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
     """A lon/lat box holding the map's frame with a wide margin: data is clipped to it first."""
     xmin, ymin, xmax, ymax = limits
     dx, dy = (xmax - xmin) * 0.25, (ymax - ymin) * 0.25
     t = np.linspace(0.0, 1.0, 33)
-    xs = np.concatenate([xmin - dx + (xmax - xmin + 2 * dx) * t, np.full(33, xmax + dx),
-                         xmax + dx - (xmax - xmin + 2 * dx) * t, np.full(33, xmin - dx)])
-    ys = np.concatenate([np.full(33, ymin - dy), ymin - dy + (ymax - ymin + 2 * dy) * t,
-                         np.full(33, ymax + dy), ymax + dy - (ymax - ymin + 2 * dy) * t])
+    xs = np.concatenate(
+        [
+            xmin - dx + (xmax - xmin + 2 * dx) * t,
+            np.full(33, xmax + dx),
+            xmax + dx - (xmax - xmin + 2 * dx) * t,
+            np.full(33, xmin - dx),
+        ]
+    )
+    ys = np.concatenate(
+        [
+            np.full(33, ymin - dy),
+            ymin - dy + (ymax - ymin + 2 * dy) * t,
+            np.full(33, ymax + dy),
+            ymax + dy - (ymax - ymin + 2 * dy) * t,
+        ]
+    )
     lon, lat = acrs.to_lonlat.transform(xs, ys)
     return float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))
-

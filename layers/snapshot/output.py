@@ -99,9 +99,7 @@ def resolve_format(out: Any, fmt: str | None, *, flag: str = "out") -> SnapshotF
             )
         return suffix
     if not is_format(fmt):
-        raise ValidationError(
-            f"snapshot format: expected one of {', '.join(FORMATS)}, got {fmt!r}"
-        )
+        raise ValidationError(f"snapshot format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     if suffix is not None and suffix != fmt:
         raise ValidationError(
             f"{flag} {out}: the file name ends in .{suffix} but the format is {fmt}"

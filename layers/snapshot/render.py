@@ -100,8 +100,14 @@ def render_snapshot(
     fmt = resolve_format(out, fmt)
     check_paper(paper)
     view = prepare_view(
-        result, partner=partner, shown=shown, title=title, banner=banner, extent=extent,
-        dem=dem, partner_names=partner_names,
+        result,
+        partner=partner,
+        shown=shown,
+        title=title,
+        banner=banner,
+        extent=extent,
+        dem=dem,
+        partner_names=partner_names,
     )
     with _LOCK, rc_context(MATPLOTLIB_RC):
         page, file = (_write_png if fmt == "png" else _write_pdf)(view, out, paper)
@@ -144,8 +150,13 @@ def _write_png(
     fig = Figure(figsize=(page_w * scale, page_h * scale), dpi=PNG_DPI)
     info = map_page(fig, view, unit=scale)
     # zlib level 3 instead of 6: a fifth larger, twice as fast on a terrain-shaded map.
-    fig.savefig(out, format="png", dpi=PNG_DPI, metadata={"Title": view.title, "Software": "Limes"},
-                pil_kwargs={"compress_level": 3})
+    fig.savefig(
+        out,
+        format="png",
+        dpi=PNG_DPI,
+        metadata={"Title": view.title, "Software": "Limes"},
+        pil_kwargs={"compress_level": 3},
+    )
     size = fig.get_size_inches() * PNG_DPI
     extra = {"width_px": round(size[0]), "height_px": round(size[1]), "dpi": PNG_DPI, "pages": 1}
     return info, extra
@@ -159,7 +170,12 @@ def _write_pdf(
     Returns the map page's summary and the file's (paper, page size, pages).
     """
     page_w, page_h = PAPER_IN[paper]
-    meta = {"Title": view.title, "Subject": view.banner, "Creator": "Limes", "Keywords": view.banner}
+    meta = {
+        "Title": view.title,
+        "Subject": view.banner,
+        "Creator": "Limes",
+        "Keywords": view.banner,
+    }
     with PdfPages(out, metadata=meta) as pdf:
         fig = Figure(figsize=(page_w, page_h), dpi=72)
         info = map_page(fig, view, unit=1.0)
@@ -167,7 +183,11 @@ def _write_pdf(
         pages = table_pages(view, page_w, page_h)
         for page in pages:
             pdf.savefig(page)
-    extra = {"paper": paper, "page_size_mm": [round(page_w * 25.4), round(page_h * 25.4)], "pages": 1 + len(pages)}
+    extra = {
+        "paper": paper,
+        "page_size_mm": [round(page_w * 25.4), round(page_h * 25.4)],
+        "pages": 1 + len(pages),
+    }
     return info, extra
 
 
@@ -187,4 +207,3 @@ def snapshot_bytes(result: Any, *, fmt: SnapshotFormat, **options: Any) -> bytes
     buf = io.BytesIO()
     render_snapshot(result, out=buf, fmt=fmt, **options)
     return buf.getvalue()
-

@@ -48,7 +48,12 @@ def _style_of(layer: Mapping[str, Any], key: str, default: Any, *, lead: bool = 
 
 
 def side_panel(
-    fig: Figure, view: View, box: tuple[float, float, float, float], *, unit: float, off_paper: set[str],
+    fig: Figure,
+    view: View,
+    box: tuple[float, float, float, float],
+    *,
+    unit: float,
+    off_paper: set[str],
 ) -> tuple[list[str], dict[str, str]]:
     """Legend, headline numbers and parameters; returns the legend lines and the headline rows."""
     col = Column(fig, box, unit=unit)
@@ -81,8 +86,11 @@ def _legend(col: Column, view: View, off_paper: set[str]) -> None:
         if layer.id not in off_paper and (layer.id in LAYERS or not _empty(spec.get(layer.id, {})))
     ]
     entries = legend_entries(
-        pdk.Deck(layers=kept, map_provider=None), partner_colours=view.colors, partner_names=view.partner_names,
-        partner=view.partner, corridor_km=view.result.report["parameters"]["corridor_km"],
+        pdk.Deck(layers=kept, map_provider=None),
+        partner_colours=view.colors,
+        partner_names=view.partner_names,
+        partner=view.partner,
+        corridor_km=view.result.report["parameters"]["corridor_km"],
     )
     _partner_rows(col, [e for e in entries if e.layer == "partners"], view.partner)
     said_none: set[str] = set()
@@ -109,7 +117,9 @@ def _partner_rows(col: Column, partners: list[LegendEntry], mine: str | None) ->
     """The legend's partner colours (not recorded in the summary's legend lines), if any."""
     if not partners:
         return
-    col.text("Partners" + ("" if mine is None else f" ({mine} leads, others muted)"), color="#444444")
+    col.text(
+        "Partners" + ("" if mine is None else f" ({mine} leads, others muted)"), color="#444444"
+    )
     for e in partners:
         col.entry(e.label, col.box(e.colours[0], (20, 20, 20, 255), 0.4), indent=0.1, record=False)
     col.gap(0.03)
@@ -121,9 +131,15 @@ def _swatch(col: Column, entry: LegendEntry, layer: Mapping[str, Any]) -> Painte
     if entry.symbol == "line":
         width = float(_style_of(layer, "getWidth", 4)) * 0.75  # px of the app's legend -> pt
         dash = layer.get("getDashArray")
-        return col.line(colours[0], width, dash if isinstance(dash, list) and len(dash) >= 2 and dash[0] else None)
+        return col.line(
+            colours[0],
+            width,
+            dash if isinstance(dash, list) and len(dash) >= 2 and dash[0] else None,
+        )
     if entry.symbol == "dot":
-        if entry.layer == "sensors":  # the leading partner's colour (the app takes the first sensor's)
+        if (
+            entry.layer == "sensors"
+        ):  # the leading partner's colour (the app takes the first sensor's)
             fill = _style_of(layer, "getFillColor", colours[0], lead=True)
             return col.dot(fill, entry.outline or (255, 255, 255, 255), size=6.0)
         return col.dot(colours[0], entry.outline, size=4.0)
@@ -140,19 +156,34 @@ def _headline_rows(head: Headline) -> list[tuple[str, str]]:
     In a partner's view a border-wide figure (named in ``head.joint``) is labelled
     "(joint)", as in the app; the contested border is the partner's own: "contested with P".
     """
+
     def joint(name: str) -> str:
         return " (joint)" if head.partner is not None and head.scope_of(name) != head.scope else ""
 
     lg = head.longest
-    contested = "contested" if head.partner is None or joint("contested_km") else f"contested with {head.partner}"
+    contested = (
+        "contested"
+        if head.partner is None or joint("contested_km")
+        else f"contested with {head.partner}"
+    )
     return [
-        ("Coverage", f"{head.coverage_pct:.1f} % ({head.covered_km:,.1f} of {head.length_km:,.1f} km)"),
+        (
+            "Coverage",
+            f"{head.coverage_pct:.1f} % ({head.covered_km:,.1f} of {head.length_km:,.1f} km)",
+        ),
         ("Gaps", f"{head.gap_km:,.1f} km, {len(head.gaps)} stretches listed"),
-        ("Longest gap", f"{lg['length_km']:,.1f} km (G1: segment {lg['segment']}, km "
-                        f"{lg['start_km']:,.1f}–{lg['end_km']:,.1f})" if lg else "none"),
+        (
+            "Longest gap",
+            f"{lg['length_km']:,.1f} km (G1: segment {lg['segment']}, km "
+            f"{lg['start_km']:,.1f}–{lg['end_km']:,.1f})"
+            if lg
+            else "none",
+        ),
         (f"Partner overlap{joint('overlap_km')}", f"{head.overlap_km:,.1f} km"),
-        (f"Unassigned{joint('unassigned_km')} / {contested}{joint('contested_km')}",
-         f"{head.unassigned_km:,.1f} / {head.contested_km:,.1f} km"),
+        (
+            f"Unassigned{joint('unassigned_km')} / {contested}{joint('contested_km')}",
+            f"{head.unassigned_km:,.1f} / {head.contested_km:,.1f} km",
+        ),
         ("Detections in gaps", f"{head.detections_in_gaps:,} of {head.detections:,}"),
     ]
 
@@ -172,7 +203,10 @@ def _parameter_rows(view: View) -> list[tuple[str, str]]:
         cells = view.result.report.get("terrain", {}).get("cell_size_m")
         if cells:
             terrain += f" ({cells[0]:.0f} × {cells[1]:.0f} m cells)"
-        for key, text in (("target_height_m", "target {:g} m above ground"), ("refraction_coeff", "refraction k {:g}")):
+        for key, text in (
+            ("target_height_m", "target {:g} m above ground"),
+            ("refraction_coeff", "refraction k {:g}"),
+        ):
             if key in extra:
                 terrain += ", " + text.format(extra.pop(key))
         rows.append(("Terrain", terrain))

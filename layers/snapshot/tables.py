@@ -16,14 +16,29 @@ from layers.snapshot.view import View
 
 
 def _table(
-    fig: Figure, box: tuple[float, float, float, float], title: str, columns: Sequence[tuple[str, float, str]],
-    rows: Sequence[Sequence[str]], *, unit: float, footer: str | None = None,
+    fig: Figure,
+    box: tuple[float, float, float, float],
+    title: str,
+    columns: Sequence[tuple[str, float, str]],
+    rows: Sequence[Sequence[str]],
+    *,
+    unit: float,
+    footer: str | None = None,
 ) -> int:
     """Draw a table in ``box`` (inches); return how many rows fit (the rest are left out)."""
     x, bottom, w, h = box
     y = bottom + h
     row_h = 0.165 * unit
-    fig.text(x, y, title, transform=fig.dpi_scale_trans, ha="left", va="top", fontsize=10 * unit, fontweight="bold")
+    fig.text(
+        x,
+        y,
+        title,
+        transform=fig.dpi_scale_trans,
+        ha="left",
+        va="top",
+        fontsize=10 * unit,
+        fontweight="bold",
+    )
     y -= 0.3 * unit
     widths = np.array([c[1] for c in columns], dtype=float)
     xs = x + np.concatenate([[0.0], np.cumsum(widths / widths.sum() * w)])
@@ -36,27 +51,55 @@ def _table(
     for i, row in enumerate(rows[:fits]):
         if i % 2:
             _band(fig, (x, y - row_h, w, row_h), "#f5f5f5")
-        cells = [_clip_text(cell, (x1 - x0) / unit - 0.1) for cell, x0, x1 in zip(row, xs[:-1], xs[1:], strict=True)]
+        cells = [
+            _clip_text(cell, (x1 - x0) / unit - 0.1)
+            for cell, x0, x1 in zip(row, xs[:-1], xs[1:], strict=True)
+        ]
         _cells(fig, cells, columns, xs, y - row_h / 2, unit=unit, fontsize=6.8 * unit)
         y -= row_h
     if fits < len(rows):
-        fig.text(x + 0.05 * unit, y - row_h / 2, f"… and {len(rows) - fits:,} more (all of them are in the data export)",
-                 transform=fig.dpi_scale_trans, ha="left", va="center", fontsize=7 * unit, color="#444444")
+        fig.text(
+            x + 0.05 * unit,
+            y - row_h / 2,
+            f"… and {len(rows) - fits:,} more (all of them are in the data export)",
+            transform=fig.dpi_scale_trans,
+            ha="left",
+            va="center",
+            fontsize=7 * unit,
+            color="#444444",
+        )
         y -= row_h
     if footer:
-        fig.text(x, y - 0.08 * unit, footer, transform=fig.dpi_scale_trans, ha="left", va="top", fontsize=6.5 * unit, color="#444444")
+        fig.text(
+            x,
+            y - 0.08 * unit,
+            footer,
+            transform=fig.dpi_scale_trans,
+            ha="left",
+            va="top",
+            fontsize=6.5 * unit,
+            color="#444444",
+        )
     return fits
 
 
 def _band(fig: Figure, box: tuple[float, float, float, float], colour: str) -> None:
     """A filled band behind a table row; ``box``: left, bottom, width, height (inches)."""
     x, y, w, h = box
-    fig.add_artist(Rectangle((x, y), w, h, transform=fig.dpi_scale_trans, facecolor=colour, edgecolor="none"))
+    fig.add_artist(
+        Rectangle((x, y), w, h, transform=fig.dpi_scale_trans, facecolor=colour, edgecolor="none")
+    )
 
 
 def _cells(
-    fig: Figure, texts: Sequence[str], columns: Sequence[tuple[str, float, str]], xs: NDArray[np.float64],
-    y: float, *, unit: float, **style: Any,
+    fig: Figure,
+    texts: Sequence[str],
+    columns: Sequence[tuple[str, float, str]],
+    xs: NDArray[np.float64],
+    y: float,
+    *,
+    unit: float,
+    **style: Any,
 ) -> None:
     """One row of a table: each text in its column (edges ``xs``, inches), centred on ``y``.
 
@@ -105,34 +148,74 @@ def _gap_table(fig: Figure, view: View, box: tuple[float, float, float, float]) 
     report = view.result.report
     head = headline(report, view.partner)
     gaps = [
-        (f"{i}", f"{g['length_km']:,.2f}", f"{g['segment']}", f"{g['start_km']:,.2f}", f"{g['end_km']:,.2f}",
-         ", ".join(g["sector_ids"]) or "unassigned", ", ".join(g["partners"]) or "–",
-         f"{g['midpoint'][1]:.5f}, {g['midpoint'][0]:.5f}")
+        (
+            f"{i}",
+            f"{g['length_km']:,.2f}",
+            f"{g['segment']}",
+            f"{g['start_km']:,.2f}",
+            f"{g['end_km']:,.2f}",
+            ", ".join(g["sector_ids"]) or "unassigned",
+            ", ".join(g["partners"]) or "–",
+            f"{g['midpoint'][1]:.5f}, {g['midpoint'][0]:.5f}",
+        )
         for i, g in enumerate(head.gaps, start=1)
     ]
     _table(
-        fig, box, f"Gaps in the {head.scope}, longest first ({len(gaps):,})",
-        [("#", 0.5, "right"), ("Length km", 1.0, "right"), ("Seg.", 0.5, "right"), ("From km", 0.95, "right"),
-         ("To km", 0.95, "right"), ("Sectors", 1.3, "left"), ("Partners", 1.0, "left"), ("Midpoint lat, lon", 1.9, "left")],
-        gaps, unit=1.0,
+        fig,
+        box,
+        f"Gaps in the {head.scope}, longest first ({len(gaps):,})",
+        [
+            ("#", 0.5, "right"),
+            ("Length km", 1.0, "right"),
+            ("Seg.", 0.5, "right"),
+            ("From km", 0.95, "right"),
+            ("To km", 0.95, "right"),
+            ("Sectors", 1.3, "left"),
+            ("Partners", 1.0, "left"),
+            ("Midpoint lat, lon", 1.9, "left"),
+        ],
+        gaps,
+        unit=1.0,
         footer=f"{head.gap_km:,.2f} km uncovered in the {head.scope}; stretches shorter than "
-               f"{report['parameters']['min_gap_m']:g} m are not listed. Chainage from the first vertex of each border segment.",
+        f"{report['parameters']['min_gap_m']:g} m are not listed. Chainage from the first vertex of each border segment.",
     )
 
 
 def _sector_table(fig: Figure, view: View, box: tuple[float, float, float, float]) -> None:
     """Coverage of each sector of the view, in ``box`` (inches)."""
-    sectors = [s for s in view.result.report["sectors"] if view.partner is None or s["partner"] == view.partner]
+    sectors = [
+        s
+        for s in view.result.report["sectors"]
+        if view.partner is None or s["partner"] == view.partner
+    ]
     rows = [
-        (s["sector_id"], s["partner"], s.get("name") or "–", f"{s['border_km']:,.1f}", f"{s['covered_km']:,.1f}",
-         f"{s['coverage_pct']:.1f}", f"{s['detections']:,}")
+        (
+            s["sector_id"],
+            s["partner"],
+            s.get("name") or "–",
+            f"{s['border_km']:,.1f}",
+            f"{s['covered_km']:,.1f}",
+            f"{s['coverage_pct']:.1f}",
+            f"{s['detections']:,}",
+        )
         for s in sectors
     ]
     _table(
-        fig, box,
+        fig,
+        box,
         "Coverage by sector" + ("" if view.partner is None else f" ({view.partner})"),
-        [("Sector", 0.9, "left"), ("Partner", 0.8, "left"), ("Name", 1.4, "left"), ("Border km", 1.0, "right"),
-         ("Covered km", 1.1, "right"), ("Cover %", 0.9, "right"), ("Detections", 1.05, "right")],
-        rows, unit=1.0,
-        footer=(f"Detections in the window: {view.time_text}." if view.time_text else None) if sectors else "No sectors in this view.",
+        [
+            ("Sector", 0.9, "left"),
+            ("Partner", 0.8, "left"),
+            ("Name", 1.4, "left"),
+            ("Border km", 1.0, "right"),
+            ("Covered km", 1.1, "right"),
+            ("Cover %", 0.9, "right"),
+            ("Detections", 1.05, "right"),
+        ],
+        rows,
+        unit=1.0,
+        footer=(f"Detections in the window: {view.time_text}." if view.time_text else None)
+        if sectors
+        else "No sectors in this view.",
     )

@@ -173,7 +173,12 @@ def _limits(acrs: AnalysisCRS, extent: Sequence[float]) -> tuple[float, float, f
         [west + (east - west) * t, np.full(65, east), east - (east - west) * t, np.full(65, west)]
     )
     lat = np.concatenate(
-        [np.full(65, south), south + (north - south) * t, np.full(65, north), north - (north - south) * t]
+        [
+            np.full(65, south),
+            south + (north - south) * t,
+            np.full(65, north),
+            north - (north - south) * t,
+        ]
     )
     x, y = acrs.to_proj.transform(lon, lat)
     x, y = np.asarray(x), np.asarray(y)
