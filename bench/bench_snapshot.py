@@ -32,8 +32,10 @@ def timed(label: str, runs: int = RUNS, **options) -> None:
         size = len(snapshot_bytes(**options))
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
-    print(f"{label:<44} median {statistics.median(walls):6.2f} s  (min {min(walls):5.2f} s, "
-          f"CPU {statistics.median(cpus):5.2f} s)  {size / 1e6:5.2f} MB")
+    print(
+        f"{label:<44} median {statistics.median(walls):6.2f} s  (min {min(walls):5.2f} s, "
+        f"CPU {statistics.median(cpus):5.2f} s)  {size / 1e6:5.2f} MB"
+    )
 
 
 def main() -> None:
@@ -48,7 +50,14 @@ def main() -> None:
     timed("snapshot PNG, partner view (LTU)", fmt="png", partner="LTU", **common)
     timed("snapshot PDF, partner view (LTU)", fmt="pdf", partner="LTU", **common)
     shown = (*[k for k in LAYERS if k not in DEFAULT_OFF], "hillshade")
-    timed("snapshot PNG with the terrain hillshade", runs=1, fmt="png", shown=shown, dem=sc.dem, **common)
+    timed(
+        "snapshot PNG with the terrain hillshade",
+        runs=1,
+        fmt="png",
+        shown=shown,
+        dem=sc.dem,
+        **common,
+    )
 
 
 if __name__ == "__main__":

@@ -62,10 +62,18 @@ def audit(palette: np.ndarray) -> None:
             pp[np.eye(k, dtype=bool)] = np.inf
             i, j = np.unravel_index(pp.argmin(), pp.shape)
             print(f"  closest partners of the first {k}: {labels[i]} / {labels[j]}: {pp.min():.2f}")
-    lines = {"covered": style.COVERED, "border": style.BORDER, "land": style.BASEMAP_FILL, "sea": style.BACKGROUND}
+    lines = {
+        "covered": style.COVERED,
+        "border": style.BORDER,
+        "land": style.BASEMAP_FILL,
+        "sea": style.BACKGROUND,
+    }
     for name, rgba in lines.items():
         d = ciede2000(lab4(np.asarray(style.GAP[:3])), lab4(np.asarray(rgba[:3])))
-        print(f"gap line vs {name:8}: " + ", ".join(f"{v} {x:.1f}" for v, x in zip(VISIONS, d, strict=True)))
+        print(
+            f"gap line vs {name:8}: "
+            + ", ".join(f"{v} {x:.1f}" for v, x in zip(VISIONS, d, strict=True))
+        )
 
 
 def pair_scores(lab: np.ndarray) -> np.ndarray:
@@ -98,7 +106,7 @@ def search(k: int = 6, starts: int = 60, seed: int = 0) -> np.ndarray:
         while improved:
             improved = False
             for i in range(k):
-                others = cur[:i] + cur[i + 1:]
+                others = cur[:i] + cur[i + 1 :]
                 col = score[:, others].min(axis=1)
                 col[others] = -np.inf
                 if col.max() > score[cur[i], others].min() + 1e-9:
@@ -122,7 +130,7 @@ def refine(palette: np.ndarray, k: int, box: int = 25, step: int = 5) -> np.ndar
             near = near[admissible(near)]
             peers = [j for j in range(len(palette)) if j != i and (i >= k or j < k)]
             both = lab4(np.vstack([near, palette[peers]]))
-            s = pair_scores(both)[: len(near), len(near):].min(axis=1)
+            s = pair_scores(both)[: len(near), len(near) :].min(axis=1)
             now = pair_scores(lab4(palette[[i, *peers]]))[0, 1:].min()
             if s.max() > now + 0.05:
                 palette[i], moved = near[s.argmax()], True

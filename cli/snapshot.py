@@ -24,8 +24,11 @@ def register(sub: Any) -> None:
     add_analysis_args(s)
     s.add_argument("--partner", help="render this partner's view (default: the joint view)")
     s.add_argument("--title", help="title printed above the map")
-    s.add_argument("--banner", default=settings.BANNER,
-                   help=f"classification banner, top and bottom (default {settings.BANNER!r})")
+    s.add_argument(
+        "--banner",
+        default=settings.BANNER,
+        help=f"classification banner, top and bottom (default {settings.BANNER!r})",
+    )
     s.add_argument("--out", required=True, type=Path, help="FILE.png or FILE.pdf")
     s.set_defaults(run=run)
 
@@ -56,8 +59,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("wb") as fh:
             summary: dict[str, Any] = render_snapshot(
-                result, out=fh, fmt=fmt, partner=partner, shown=shown, title=args.title,
-                banner=args.banner, dem=args.dem,
+                result,
+                out=fh,
+                fmt=fmt,
+                partner=partner,
+                shown=shown,
+                title=args.title,
+                banner=args.banner,
+                dem=args.dem,
             )
     except OSError as exc:
         raise ValidationError(f"--out {out}: cannot write: {exc.strerror or exc}") from None

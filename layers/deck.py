@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 import geopandas as gpd
 import numpy as np
@@ -27,7 +27,9 @@ from pydeck.bindings.json_tools import default_serialize
 
 from layers import style
 
-_COUNTRIES = Path(__file__).resolve().parent.parent / "geo" / "basemap" / "data" / "countries.geojson"
+_COUNTRIES = (
+    Path(__file__).resolve().parent.parent / "geo" / "basemap" / "data" / "countries.geojson"
+)
 _DECIMALS = 5
 
 
@@ -80,10 +82,13 @@ def _polygon_parts(geoms: np.ndarray) -> tuple[list[list[list[list[float]]]], np
         return [], row
     _, coords, (ring_offsets, part_offsets) = shapely.to_ragged_array(parts)
     xy = np.round(coords[:, :2], _DECIMALS).tolist()
-    rings = [xy[a:b] for a, b in zip(ring_offsets[:-1].tolist(), ring_offsets[1:].tolist(),
-                                     strict=True)]
-    return [rings[a:b] for a, b in zip(part_offsets[:-1].tolist(), part_offsets[1:].tolist(),
-                                       strict=True)], row
+    rings = [
+        xy[a:b] for a, b in zip(ring_offsets[:-1].tolist(), ring_offsets[1:].tolist(), strict=True)
+    ]
+    return [
+        rings[a:b]
+        for a, b in zip(part_offsets[:-1].tolist(), part_offsets[1:].tolist(), strict=True)
+    ], row
 
 
 #: Polygons sent to the map are simplified to this tolerance (degrees; about 20 m north–south):
@@ -92,7 +97,10 @@ SIMPLIFY_DEG: float = 0.0002
 
 
 def _polygon_records(
-    gdf: gpd.GeoDataFrame, props: Callable[[pd.Series], dict[str, Any]], *, simplify_deg: float = SIMPLIFY_DEG
+    gdf: gpd.GeoDataFrame,
+    props: Callable[[pd.Series], dict[str, Any]],
+    *,
+    simplify_deg: float = SIMPLIFY_DEG,
 ) -> list[dict[str, Any]]:
     """One record per polygon part (its rings, see :func:`_polygon_parts`) with ``props`` of its row.
 
@@ -100,7 +108,9 @@ def _polygon_records(
     """
     geoms = gdf.geometry.array
     if simplify_deg > 0:
-        geoms = shapely.simplify(np.asarray(geoms, dtype=object), simplify_deg, preserve_topology=True)
+        geoms = shapely.simplify(
+            np.asarray(geoms, dtype=object), simplify_deg, preserve_topology=True
+        )
     polygons, row = _polygon_parts(geoms)
     of_row: dict[int, dict[str, Any]] = {}
     out = []
@@ -132,7 +142,9 @@ def _rgba(rgb: tuple[int, int, int] | list[int], alpha: int) -> list[int]:
 
 
 def basemap_layer(
-    countries: gpd.GeoDataFrame | None = None, *, clip_to: tuple[float, float, float, float] | None = None
+    countries: gpd.GeoDataFrame | None = None,
+    *,
+    clip_to: tuple[float, float, float, float] | None = None,
 ) -> pdk.Layer:
     """Country outlines shipped with Limes (Natural Earth 1:50m): the offline basemap.
 
@@ -143,10 +155,14 @@ def basemap_layer(
         countries = load_countries()
     _require_wgs84(countries, "basemap")
     if clip_to is not None:
-        countries = countries.set_geometry(shapely.clip_by_rect(countries.geometry.to_numpy(), *clip_to))
+        countries = countries.set_geometry(
+            shapely.clip_by_rect(countries.geometry.to_numpy(), *clip_to)
+        )
     land = _polygon_records(countries, lambda r: {"fill": style.BASEMAP_FILL}, simplify_deg=0.005)
     # Sea: one rectangle under the countries, so water reads as water in every theme.
-    xmin, ymin, xmax, ymax = countries.total_bounds if len(countries) else (-180.0, -85.0, 180.0, 85.0)
+    xmin, ymin, xmax, ymax = (
+        countries.total_bounds if len(countries) else (-180.0, -85.0, 180.0, 85.0)
+    )
     sea_ring = [[xmin, ymin], [xmax, ymin], [xmax, ymax], [xmin, ymax], [xmin, ymin]]
     sea = {"polygon": [sea_ring], "fill": style.BACKGROUND}
     return pdk.Layer(
@@ -182,12 +198,18 @@ def hillshade_layer(
     url = _png_url(np.dstack([grey, grey, grey, opacity]))
     west, south, east, north = (float(b) for b in bounds)
     return pdk.Layer(
-        "BitmapLayer", data=None, id="hillshade", image=pdk.types.String(url),
-        bounds=[west, south, east, north], pickable=False,
+        "BitmapLayer",
+        data=None,
+        id="hillshade",
+        image=pdk.types.String(url),
+        bounds=[west, south, east, north],
+        pickable=False,
     )
 
 
-def coverage_count_layer(counts: np.ndarray, bounds: tuple[float, float, float, float]) -> pdk.Layer:
+def coverage_count_layer(
+    counts: np.ndarray, bounds: tuple[float, float, float, float]
+) -> pdk.Layer:
     """Terrain coverage count (sensors seeing each cell) from :func:`geo.terrain.hillshade.coverage_image`.
 
     ``counts`` must lie on a Web Mercator grid (what the map projects to), ``bounds`` is
@@ -197,8 +219,12 @@ def coverage_count_layer(counts: np.ndarray, bounds: tuple[float, float, float, 
 
     west, south, east, north = (float(b) for b in bounds)
     return pdk.Layer(
-        "BitmapLayer", data=None, id="coverage_count", image=pdk.types.String(_png_url(coverage_rgba(counts))),
-        bounds=[west, south, east, north], pickable=False,
+        "BitmapLayer",
+        data=None,
+        id="coverage_count",
+        image=pdk.types.String(_png_url(coverage_rgba(counts))),
+        bounds=[west, south, east, north],
+        pickable=False,
     )
 
 
@@ -209,7 +235,9 @@ def _png_url(rgba: np.ndarray) -> str:
     from PIL import Image
 
     buf = BytesIO()
-    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG")  # optimize=True: 10 % smaller, 3 s slower
+    Image.fromarray(rgba, mode="RGBA").save(
+        buf, format="PNG"
+    )  # optimize=True: 10 % smaller, 3 s slower
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -217,7 +245,11 @@ def load_countries(bounds: tuple[float, float, float, float] | None = None) -> g
     """Read the shipped country outlines, optionally only those meeting ``bounds``."""
     import pyogrio
 
-    return pyogrio.read_dataframe(_COUNTRIES, bbox=bounds) if bounds else pyogrio.read_dataframe(_COUNTRIES)
+    return (
+        pyogrio.read_dataframe(_COUNTRIES, bbox=bounds)
+        if bounds
+        else pyogrio.read_dataframe(_COUNTRIES)
+    )
 
 
 def border_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
@@ -227,13 +259,25 @@ def border_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
         border,
         lambda r: {
             "tooltip": _tooltip(
-                "Border", {"name": r.get("name"), "segment": r.get("segment"), "length km": r.get("length_km")}
+                "Border",
+                {
+                    "name": r.get("name"),
+                    "segment": r.get("segment"),
+                    "length km": r.get("length_km"),
+                },
             )
         },
     )
     return pdk.Layer(
-        "PathLayer", data=data, id="border", get_path="path", get_color=style.COVERED,
-        get_width=5, width_units="'pixels'", cap_rounded=True, pickable=True,
+        "PathLayer",
+        data=data,
+        id="border",
+        get_path="path",
+        get_color=style.COVERED,
+        get_width=5,
+        width_units="'pixels'",
+        cap_rounded=True,
+        pickable=True,
     )
 
 
@@ -242,8 +286,14 @@ def border_line_layer(border: gpd.GeoDataFrame) -> pdk.Layer:
     _require_wgs84(border, "border")
     data = _path_records(border, lambda r: {})
     return pdk.Layer(
-        "PathLayer", data=data, id="border_line", get_path="path", get_color=style.BORDER,
-        get_width=1.2, width_units="'pixels'", pickable=False,
+        "PathLayer",
+        data=data,
+        id="border_line",
+        get_path="path",
+        get_color=style.BORDER,
+        get_width=1.2,
+        width_units="'pixels'",
+        pickable=False,
     )
 
 
@@ -252,9 +302,15 @@ def corridor_layer(corridor: gpd.GeoDataFrame, *, corridor_km: float | None = No
     _require_wgs84(corridor, "corridor")
     data = _polygon_records(corridor, lambda r: {})
     return pdk.Layer(
-        "PolygonLayer", data=data, id="corridor", get_polygon="polygon",
-        get_fill_color=style.CORRIDOR, get_line_color=[90, 90, 90, 160],
-        line_width_min_pixels=1, stroked=True, pickable=False,
+        "PolygonLayer",
+        data=data,
+        id="corridor",
+        get_polygon="polygon",
+        get_fill_color=style.CORRIDOR,
+        get_line_color=[90, 90, 90, 160],
+        line_width_min_pixels=1,
+        stroked=True,
+        pickable=False,
     )
 
 
@@ -287,9 +343,15 @@ def sectors_layer(
         }
 
     return pdk.Layer(
-        "PolygonLayer", data=_polygon_records(sectors, props), id="sectors",
-        get_polygon="polygon", get_fill_color="fill", get_line_color="line",
-        line_width_min_pixels=2, stroked=True, pickable=True,
+        "PolygonLayer",
+        data=_polygon_records(sectors, props),
+        id="sectors",
+        get_polygon="polygon",
+        get_fill_color="fill",
+        get_line_color="line",
+        line_width_min_pixels=2,
+        stroked=True,
+        pickable=True,
     )
 
 
@@ -321,9 +383,15 @@ def footprints_layer(
         }
 
     return pdk.Layer(
-        "PolygonLayer", data=_polygon_records(footprints, props, simplify_deg=simplify_deg), id="footprints",
-        get_polygon="polygon", get_fill_color="fill", get_line_color="line",
-        line_width_min_pixels=1, stroked=True, pickable=False,
+        "PolygonLayer",
+        data=_polygon_records(footprints, props, simplify_deg=simplify_deg),
+        id="footprints",
+        get_polygon="polygon",
+        get_fill_color="fill",
+        get_line_color="line",
+        line_width_min_pixels=1,
+        stroked=True,
+        pickable=False,
     )
 
 
@@ -345,21 +413,45 @@ def sensors_layer(
     active = sensors.get("status", pd.Series("active", index=sensors.index)) == "active"
     only = only_km or {}
     data = []
-    for pt, sid, k, p, rng, a in zip(sensors.geometry, sensors["sensor_id"], sensors["kind"], partners,
-                                     sensors["range_m"], active, strict=True):
-        fields = {"partner": p, "range m": f"{float(rng):,.0f}", "status": "active" if a else "inactive"}
+    for pt, sid, k, p, rng, a in zip(
+        sensors.geometry,
+        sensors["sensor_id"],
+        sensors["kind"],
+        partners,
+        sensors["range_m"],
+        active,
+        strict=True,
+    ):
+        fields = {
+            "partner": p,
+            "range m": f"{float(rng):,.0f}",
+            "status": "active" if a else "inactive",
+        }
         if str(sid) in only:
             fields["only it watches"] = f"{only[str(sid)]:,.2f} km of border"
-        data.append({
-            "p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)],
-            "c": _rgba(colors.get(p, (120, 120, 120)) if a else (140, 140, 140), 255 if (highlight is None or p == highlight) else 80),
-            "sensor_id": str(sid),
-            "tooltip": _tooltip(f"Sensor {sid} ({str(k).replace('_', ' ')})", fields),
-        })
+        data.append(
+            {
+                "p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)],
+                "c": _rgba(
+                    colors.get(p, (120, 120, 120)) if a else (140, 140, 140),
+                    255 if (highlight is None or p == highlight) else 80,
+                ),
+                "sensor_id": str(sid),
+                "tooltip": _tooltip(f"Sensor {sid} ({str(k).replace('_', ' ')})", fields),
+            }
+        )
     return pdk.Layer(
-        "ScatterplotLayer", data=data, id="sensors", get_position="p",
-        get_fill_color="c", get_line_color=[255, 255, 255, 230], stroked=True,
-        line_width_min_pixels=1, get_radius=600, radius_min_pixels=3, radius_max_pixels=8,
+        "ScatterplotLayer",
+        data=data,
+        id="sensors",
+        get_position="p",
+        get_fill_color="c",
+        get_line_color=[255, 255, 255, 230],
+        stroked=True,
+        line_width_min_pixels=1,
+        get_radius=600,
+        radius_min_pixels=3,
+        radius_max_pixels=8,
         pickable=True,
     )
 
@@ -383,13 +475,26 @@ def sensor_symbols_layer(sensors: gpd.GeoDataFrame) -> pdk.Layer:
     """
     _require_wgs84(sensors, "sensors")
     data = [
-        {"p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)], "t": KIND_SYMBOLS.get(str(k), "O")}
+        {
+            "p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)],
+            "t": KIND_SYMBOLS.get(str(k), "O"),
+        }
         for pt, k in zip(sensors.geometry, sensors["kind"], strict=True)
     ]
     return pdk.Layer(
-        "TextLayer", data=data, id="sensor_symbols", get_position="p", get_text="t",
-        get_size=900, size_units="'meters'", size_max_pixels=12, get_color=[255, 255, 255, 255],
-        font_weight=700, get_text_anchor="'middle'", get_alignment_baseline="'center'", pickable=False,
+        "TextLayer",
+        data=data,
+        id="sensor_symbols",
+        get_position="p",
+        get_text="t",
+        get_size=900,
+        size_units="'meters'",
+        size_max_pixels=12,
+        get_color=[255, 255, 255, 255],
+        font_weight=700,
+        get_text_anchor="'middle'",
+        get_alignment_baseline="'center'",
+        pickable=False,
     )
 
 
@@ -406,7 +511,7 @@ def gaps_layer(
     ranks = ranks or {}
 
     def props(r: pd.Series) -> dict[str, Any]:
-        rank = ranks.get(int(r.name))
+        rank = ranks.get(int(cast(SupportsInt, r.name)))  # a gap frame's row labels are integers
         return {
             "segment": int(r["segment"]),
             "start_km": float(r["start_km"]),
@@ -425,12 +530,26 @@ def gaps_layer(
     data = _path_records(gaps, props)
     if muted:
         return pdk.Layer(
-            "PathLayer", data=data, id="gaps_others", get_path="path", get_color=[*style.GAP[:3], 110],
-            get_width=3, width_units="'pixels'", cap_rounded=True, pickable=True,
+            "PathLayer",
+            data=data,
+            id="gaps_others",
+            get_path="path",
+            get_color=[*style.GAP[:3], 110],
+            get_width=3,
+            width_units="'pixels'",
+            cap_rounded=True,
+            pickable=True,
         )
     return pdk.Layer(
-        "PathLayer", data=data, id="gaps", get_path="path", get_color=style.GAP,
-        get_width=6, width_units="'pixels'", cap_rounded=True, pickable=True,
+        "PathLayer",
+        data=data,
+        id="gaps",
+        get_path="path",
+        get_color=style.GAP,
+        get_width=6,
+        width_units="'pixels'",
+        cap_rounded=True,
+        pickable=True,
     )
 
 
@@ -447,15 +566,26 @@ def overlaps_layer(overlaps: gpd.GeoDataFrame) -> pdk.Layer:
     _require_wgs84(overlaps, "overlaps")
     data = _path_records(
         overlaps,
-        lambda r: {"tooltip": _tooltip("Partner overlap", {"length": f"{r.get('length_km', 0.0):,.2f} km"})},
+        lambda r: {
+            "tooltip": _tooltip("Partner overlap", {"length": f"{r.get('length_km', 0.0):,.2f} km"})
+        },
     )
     return pdk.Layer(
-        "PathLayer", data=data, id="overlaps", get_path="path", get_color=style.OVERLAP,
-        get_width=3, width_units="'pixels'", get_dash_array=[4, 3], pickable=True,
+        "PathLayer",
+        data=data,
+        id="overlaps",
+        get_path="path",
+        get_color=style.OVERLAP,
+        get_width=3,
+        width_units="'pixels'",
+        get_dash_array=[4, 3],
+        pickable=True,
     )
 
 
-def areas_layer(areas: gpd.GeoDataFrame, *, kind: str, simplify_deg: float = SIMPLIFY_DEG) -> pdk.Layer:
+def areas_layer(
+    areas: gpd.GeoDataFrame, *, kind: str, simplify_deg: float = SIMPLIFY_DEG
+) -> pdk.Layer:
     """Corridor gap or overlap polygons (``kind`` is ``"gap"`` or ``"overlap"``), not pickable."""
     if kind not in ("gap", "overlap"):
         raise ValueError(f"kind must be 'gap' or 'overlap', got {kind!r}")
@@ -463,8 +593,13 @@ def areas_layer(areas: gpd.GeoDataFrame, *, kind: str, simplify_deg: float = SIM
     color = style.GAP_AREA if kind == "gap" else style.OVERLAP_AREA
     data = _polygon_records(areas, lambda r: {}, simplify_deg=simplify_deg)
     return pdk.Layer(
-        "PolygonLayer", data=data, id=f"{kind}_areas", get_polygon="polygon",
-        get_fill_color=color, stroked=False, pickable=False,
+        "PolygonLayer",
+        data=data,
+        id=f"{kind}_areas",
+        get_polygon="polygon",
+        get_fill_color=color,
+        stroked=False,
+        pickable=False,
     )
 
 
@@ -486,30 +621,61 @@ def labels_layer(
     (``character_set="auto"``). Not pickable.
     """
     data = [
-        {"p": [round(float(x), _DECIMALS), round(float(y), _DECIMALS)], "t": str(t),
-         **({"c": list(c)} if "color" in labels else {})}
-        for x, y, t, c in zip(labels["lon"], labels["lat"], labels["text"],
-                              labels["color"] if "color" in labels else [None] * len(labels), strict=True)
+        {
+            "p": [round(float(x), _DECIMALS), round(float(y), _DECIMALS)],
+            "t": str(t),
+            **({"c": list(c)} if "color" in labels else {}),
+        }
+        for x, y, t, c in zip(
+            labels["lon"],
+            labels["lat"],
+            labels["text"],
+            labels["color"] if "color" in labels else [None] * len(labels),
+            strict=True,
+        )
     ]
     extra: dict[str, Any] = {}
     if background is not None:
-        extra.update(background=True, get_background_color=background, background_padding=[3, 1, 3, 1])
+        extra.update(
+            background=True, get_background_color=background, background_padding=[3, 1, 3, 1]
+        )
     return pdk.Layer(
-        "TextLayer", data=data, id=id, get_position="p", get_text="t",
-        get_size=size_px, size_units="'pixels'", get_color="c" if "color" in labels else (color or [30, 30, 30, 255]),
-        font_family="'Helvetica Neue, Helvetica, Arial, sans-serif'", font_weight=weight,
-        character_set="'auto'", get_text_anchor=f"'{anchor}'", get_alignment_baseline=f"'{baseline}'",
-        get_pixel_offset=list(offset_px), outline_width=0, pickable=False, **extra,
+        "TextLayer",
+        data=data,
+        id=id,
+        get_position="p",
+        get_text="t",
+        get_size=size_px,
+        size_units="'pixels'",
+        get_color="c" if "color" in labels else (color or [30, 30, 30, 255]),
+        font_family="'Helvetica Neue, Helvetica, Arial, sans-serif'",
+        font_weight=weight,
+        character_set="'auto'",
+        get_text_anchor=f"'{anchor}'",
+        get_alignment_baseline=f"'{baseline}'",
+        get_pixel_offset=list(offset_px),
+        outline_width=0,
+        pickable=False,
+        **extra,
     )
 
 
 def places_layer(places: gpd.GeoDataFrame) -> pdk.Layer:
     """Gazetteer places as small dark dots (their names: :func:`labels_layer`)."""
     _require_wgs84(places, "places")
-    data = [{"p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)]} for pt in places.geometry]
+    data = [
+        {"p": [round(float(pt.x), _DECIMALS), round(float(pt.y), _DECIMALS)]}
+        for pt in places.geometry
+    ]
     return pdk.Layer(
-        "ScatterplotLayer", data=data, id="places", get_position="p", get_fill_color=style.PLACE,
-        get_radius=2.5, radius_units="'pixels'", pickable=False,
+        "ScatterplotLayer",
+        data=data,
+        id="places",
+        get_position="p",
+        get_fill_color=style.PLACE,
+        get_radius=2.5,
+        radius_units="'pixels'",
+        pickable=False,
     )
 
 
@@ -523,19 +689,30 @@ def detection_points_layers(detections: gpd.GeoDataFrame) -> list[pdk.Layer]:
     instead). Positions are rounded to 4 decimals (about 10 m).
     """
     _require_wgs84(detections, "detections")
-    status = (detections["coverage_status"].astype(str).to_numpy() if "coverage_status" in detections
-              else np.full(len(detections), "coverage", dtype=object))
+    status = (
+        detections["coverage_status"].astype(str).to_numpy()
+        if "coverage_status" in detections
+        else np.full(len(detections), "coverage", dtype=object)
+    )
     lon = detections.geometry.x.round(4).to_numpy()
     lat = detections.geometry.y.round(4).to_numpy()
     out = []
     for kind in ("outside", "coverage", "gap"):  # drawn in this order: in-gap ones on top
         sel = status == kind
         data = [{"p": [x, y]} for x, y in zip(lon[sel].tolist(), lat[sel].tolist(), strict=True)]
-        out.append(pdk.Layer(
-            "ScatterplotLayer", data=data, id=f"detection_points_{kind}", get_position="p",
-            get_fill_color=style.DETECTION[kind], get_radius=60 if kind != "gap" else 80,
-            radius_min_pixels=0, radius_max_pixels=5 if kind != "gap" else 6, pickable=False,
-        ))
+        out.append(
+            pdk.Layer(
+                "ScatterplotLayer",
+                data=data,
+                id=f"detection_points_{kind}",
+                get_position="p",
+                get_fill_color=style.DETECTION[kind],
+                get_radius=60 if kind != "gap" else 80,
+                radius_min_pixels=0,
+                radius_max_pixels=5 if kind != "gap" else 6,
+                pickable=False,
+            )
+        )
     return out
 
 
@@ -543,21 +720,47 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
     """Detection points, coloured by coverage status, each with a tooltip (upload previews)."""
     _require_wgs84(detections, "detections")
     n = len(detections)
-    status = detections["coverage_status"].astype(str) if "coverage_status" in detections else pd.Series("coverage", index=detections.index)
-    times = detections["time"].dt.strftime("%Y-%m-%d %H:%M:%SZ").to_numpy() if "time" in detections else np.full(n, "")
+    status = (
+        detections["coverage_status"].astype(str)
+        if "coverage_status" in detections
+        else pd.Series("coverage", index=detections.index)
+    )
+    times = (
+        detections["time"].dt.strftime("%Y-%m-%d %H:%M:%SZ").to_numpy()
+        if "time" in detections
+        else np.full(n, "")
+    )
 
     def col(name: str) -> np.ndarray:
         if name not in detections:
             return np.full(n, "–", dtype=object)
-        return detections[name].astype(object).where(detections[name].notna(), "–").astype(str).to_numpy()
+        return (
+            detections[name]
+            .astype(object)
+            .where(detections[name].notna(), "–")
+            .astype(str)
+            .to_numpy()
+        )
 
     label = {"coverage": "in coverage", "gap": "IN A GAP", "outside": "outside corridor"}
     tips = (
-        "Detection " + col("detection_id") + "\n" + times.astype(object) + "\n" + col("class") + " · "
-        + col("source") + " · " + status.map(label).fillna(status).to_numpy()
+        "Detection "
+        + col("detection_id")
+        + "\n"
+        + times.astype(object)
+        + "\n"
+        + col("class")
+        + " · "
+        + col("source")
+        + " · "
+        + status.map(label).fillna(status).to_numpy()
     )
     if "owner" in detections:  # rows of the shared store: whose, and who else may see them
-        marking = detections["releasable_to"].fillna("").astype(str) if "releasable_to" in detections else pd.Series("", index=detections.index)
+        marking = (
+            detections["releasable_to"].fillna("").astype(str)
+            if "releasable_to" in detections
+            else pd.Series("", index=detections.index)
+        )
         released = marking.where(marking != "", "owner only").to_numpy()
         tips = tips + "\nowner " + col("owner") + " · released to " + released.astype(object)
     lon = detections.geometry.x.round(_DECIMALS).to_numpy()
@@ -565,11 +768,19 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
     colors = status.map(style.DETECTION).to_numpy()
     data = [
         {"p": [x, y], "c": c, "tooltip": t}
-        for x, y, c, t in zip(lon.tolist(), lat.tolist(), colors.tolist(), tips.tolist(), strict=True)
+        for x, y, c, t in zip(
+            lon.tolist(), lat.tolist(), colors.tolist(), tips.tolist(), strict=True
+        )
     ]
     return pdk.Layer(
-        "ScatterplotLayer", data=data, id="detections", get_position="p",
-        get_fill_color="c", get_radius=2.5, radius_units="'pixels'", radius_min_pixels=1.5,
+        "ScatterplotLayer",
+        data=data,
+        id="detections",
+        get_position="p",
+        get_fill_color="c",
+        get_radius=2.5,
+        radius_units="'pixels'",
+        radius_min_pixels=1.5,
         pickable=True,
     )
 
@@ -596,17 +807,33 @@ def hexagons_layer(hexagons: gpd.GeoDataFrame) -> pdk.Layer:
     _require_wgs84(hexagons, "detection hexagons")
     counts = hexagons["count"].to_numpy(dtype=float)
     fill = hexagon_fill(counts)
-    flagged = (hexagons["flagged"].fillna(0).to_numpy(dtype=np.int64) if "flagged" in hexagons
-               else np.zeros(len(counts), dtype=np.int64))
+    flagged = (
+        hexagons["flagged"].fillna(0).to_numpy(dtype=np.int64)
+        if "flagged" in hexagons
+        else np.zeros(len(counts), dtype=np.int64)
+    )
     polygons, row = _polygon_parts(hexagons.geometry.array)
     fills, n_all, n_flagged = fill.tolist(), counts.astype(np.int64).tolist(), flagged.tolist()
-    data = [{"polygon": rings, "fill": fills[i], "n": n_all[i],
-             "tooltip": _tooltip(f"{n_all[i]:,} detection{'s' if n_all[i] != 1 else ''}",
-                                 {"in gaps": f"{n_flagged[i]:,}"} if "flagged" in hexagons else {})}
-            for rings, i in zip(polygons, row.tolist(), strict=True)]
+    data = [
+        {
+            "polygon": rings,
+            "fill": fills[i],
+            "n": n_all[i],
+            "tooltip": _tooltip(
+                f"{n_all[i]:,} detection{'s' if n_all[i] != 1 else ''}",
+                {"in gaps": f"{n_flagged[i]:,}"} if "flagged" in hexagons else {},
+            ),
+        }
+        for rings, i in zip(polygons, row.tolist(), strict=True)
+    ]
     return pdk.Layer(
-        "PolygonLayer", data=data, id="detections",
-        get_polygon="polygon", get_fill_color="fill", stroked=False, pickable=True,
+        "PolygonLayer",
+        data=data,
+        id="detections",
+        get_polygon="polygon",
+        get_fill_color="fill",
+        stroked=False,
+        pickable=True,
     )
 
 
@@ -617,23 +844,39 @@ def gap_detections_layer(hexagons: gpd.GeoDataFrame, *, size_m: float) -> pdk.La
     so it scales with the hexagons as the map zooms). Not pickable (the hexagon under it is).
     """
     _require_wgs84(hexagons, "detection hexagons")
-    flagged = (hexagons["flagged"].fillna(0).to_numpy(dtype=float) if "flagged" in hexagons
-               else np.zeros(len(hexagons)))
+    flagged = (
+        hexagons["flagged"].fillna(0).to_numpy(dtype=float)
+        if "flagged" in hexagons
+        else np.zeros(len(hexagons))
+    )
     keep = flagged > 0
     centre = shapely.centroid(hexagons.geometry.to_numpy()[keep])
     top = float(flagged[keep].max()) if keep.any() else 1.0
     radius = 0.45 * size_m / 2 * np.sqrt(flagged[keep] / top)
-    data = [{"p": [round(float(x), _DECIMALS), round(float(y), _DECIMALS)], "r": round(float(r), 1)}
-            for x, y, r in zip(shapely.get_x(centre), shapely.get_y(centre), radius, strict=True)]
+    data = [
+        {"p": [round(float(x), _DECIMALS), round(float(y), _DECIMALS)], "r": round(float(r), 1)}
+        for x, y, r in zip(shapely.get_x(centre), shapely.get_y(centre), radius, strict=True)
+    ]
     return pdk.Layer(
-        "ScatterplotLayer", data=data, id="gap_detections", get_position="p", get_radius="r",
-        get_fill_color=style.DETECTION["gap"], get_line_color=[60, 40, 0, 200], stroked=True,
-        line_width_min_pixels=0.5, radius_min_pixels=1.5, pickable=False,
+        "ScatterplotLayer",
+        data=data,
+        id="gap_detections",
+        get_position="p",
+        get_radius="r",
+        get_fill_color=style.DETECTION["gap"],
+        get_line_color=[60, 40, 0, 200],
+        stroked=True,
+        line_width_min_pixels=0.5,
+        radius_min_pixels=1.5,
+        pickable=False,
     )
 
 
 def view_state(
-    bounds: tuple[float, float, float, float], *, width_px: int = 1000, height_px: int = 620,
+    bounds: tuple[float, float, float, float],
+    *,
+    width_px: int = 1000,
+    height_px: int = 620,
     margin_px: int = 0,
 ) -> pdk.ViewState:
     """Return a Web Mercator view that fits ``bounds`` in a map of the given size.
@@ -655,14 +898,22 @@ def view_state(
     zoom_x = math.log2(width_px * 360.0 / 512.0 / max(xmax - xmin, 1e-9))
     zoom_y = math.log2(height_px * 2 * math.pi / 512.0 / max(y1 - y0, 1e-9))
     zoom = min(zoom_x, zoom_y)
-    return pdk.ViewState(longitude=lon, latitude=lat, zoom=max(min(zoom, 16.0), 1.0), pitch=0, bearing=0)
+    return pdk.ViewState(
+        longitude=lon, latitude=lat, zoom=max(min(zoom, 16.0), 1.0), pitch=0, bearing=0
+    )
 
 
 #: The tooltip box: short plain text, wrapped, never wider than a fifth of a laptop screen.
 TOOLTIP_STYLE: dict[str, str] = {
-    "fontSize": "12px", "lineHeight": "1.35", "maxWidth": "260px", "whiteSpace": "normal",
-    "overflowWrap": "anywhere", "padding": "6px 8px", "borderRadius": "4px",
-    "backgroundColor": "rgba(25, 28, 33, 0.92)", "color": "#ffffff",
+    "fontSize": "12px",
+    "lineHeight": "1.35",
+    "maxWidth": "260px",
+    "whiteSpace": "normal",
+    "overflowWrap": "anywhere",
+    "padding": "6px 8px",
+    "borderRadius": "4px",
+    "backgroundColor": "rgba(25, 28, 33, 0.92)",
+    "color": "#ffffff",
 }
 
 
@@ -679,7 +930,13 @@ class CompactDeck(pdk.Deck):
     def to_json(self) -> str:
         """Compact JSON of the deck (memoised)."""
         if self._json is None:
-            self._json = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"), ensure_ascii=False)
+            self._json = json.dumps(
+                self,
+                sort_keys=True,
+                default=default_serialize,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
         return self._json
 
 

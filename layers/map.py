@@ -44,6 +44,8 @@ LAYERS: dict[str, str] = {
     "coverage_count": "Coverage count (terrain)",
 }
 DEFAULT_OFF = {"overlap_areas", "overlaps", "hillshade", "coverage_count"}
+#: The layers a map shows unless told otherwise: every one not in :data:`DEFAULT_OFF`.
+DEFAULT_SHOWN: tuple[str, ...] = tuple(k for k in LAYERS if k not in DEFAULT_OFF)
 
 #: Height (px) of the map: with the title and the headline above it, the whole map shows
 #: without scrolling in a 1600 × 1000 window.
@@ -72,7 +74,7 @@ def build_map(
     result: Analysis,
     *,
     partner: str | None = None,
-    shown: Iterable[str] = tuple(k for k in LAYERS if k not in DEFAULT_OFF),
+    shown: Iterable[str] = DEFAULT_SHOWN,
     height: int = MAP_HEIGHT_PX,
     width: int = MAP_WIDTH_PX,
     dem: str | Path | None = None,
@@ -104,8 +106,13 @@ def build_map(
     ``focus``, so a user's pan and zoom survive ordinary reruns.
     """
     keys = drawable(result, shown, dem=dem)
-    return assemble(result, {k: build_layers(result, k, partner=partner, dem=dem) for k in keys},
-                    height=height, width=width, focus=focus)
+    return assemble(
+        result,
+        {k: build_layers(result, k, partner=partner, dem=dem) for k in keys},
+        height=height,
+        width=width,
+        focus=focus,
+    )
 
 
 #: What each layer key depends on besides the analysis' geometry: the partner view (its
@@ -113,11 +120,19 @@ def build_map(
 #: cache of built layers keys each on these only, so a toggle or a partner switch rebuilds
 #: just the layers that change.
 DEPENDS_ON: dict[str, frozenset[str]] = {
-    "basemap": frozenset(), "hillshade": frozenset(), "corridor": frozenset(),
-    "gap_areas": frozenset(), "overlap_areas": frozenset(), "border": frozenset(), "overlaps": frozenset(),
-    "coverage_count": frozenset({"partner"}), "footprints": frozenset({"partner"}),
-    "gaps": frozenset({"partner"}), "sensors": frozenset({"partner"}),
-    "sectors": frozenset({"partner", "window"}), "detections": frozenset({"window"}),
+    "basemap": frozenset(),
+    "hillshade": frozenset(),
+    "corridor": frozenset(),
+    "gap_areas": frozenset(),
+    "overlap_areas": frozenset(),
+    "border": frozenset(),
+    "overlaps": frozenset(),
+    "coverage_count": frozenset({"partner"}),
+    "footprints": frozenset({"partner"}),
+    "gaps": frozenset({"partner"}),
+    "sensors": frozenset({"partner"}),
+    "sectors": frozenset({"partner", "window"}),
+    "detections": frozenset({"window"}),
 }
 
 
@@ -128,7 +143,8 @@ def drawable(result: Analysis, shown: Iterable[str], *, dem: str | Path | None =
     if unknown:
         raise ValueError(f"unknown layers {sorted(unknown)}; expected some of {list(LAYERS)}")
     available = {
-        k for k in LAYERS
+        k
+        for k in LAYERS
         if (k != "detections" or "detections" in result.layers)
         and (k != "hillshade" or dem is not None)
         and (k != "coverage_count" or result.coverage is not None)
@@ -136,8 +152,9 @@ def drawable(result: Analysis, shown: Iterable[str], *, dem: str | Path | None =
     return [k for k in _ORDER if k in shown & available]
 
 
-def build_layers(result: Analysis, key: str, *, partner: str | None = None,
-                 dem: str | Path | None = None) -> list[pdk.Layer]:
+def build_layers(
+    result: Analysis, key: str, *, partner: str | None = None, dem: str | Path | None = None
+) -> list[pdk.Layer]:
     """The deck layers of one key of :data:`LAYERS` (a key may draw several, e.g. labels)."""
     return _BUILDERS[key](result, partner, dem)
 
@@ -152,10 +169,14 @@ def assemble(
 ) -> lk.CompactDeck:
     """The deck from the layers of each key (:func:`build_layers`), labels on top, and its view."""
     layers = _labels_on_top([layer for key in _ORDER if key in parts for layer in parts[key]])
-    fitted = lk.view_state(_extent(result), width_px=width, height_px=height, margin_px=MAP_MARGIN_PX)
+    fitted = lk.view_state(
+        _extent(result), width_px=width, height_px=height, margin_px=MAP_MARGIN_PX
+    )
     layers = declutter(layers, fitted)
     if focus is not None:
-        view = pdk.ViewState(longitude=focus[0], latitude=focus[1], zoom=focus[2], pitch=0, bearing=0)
+        view = pdk.ViewState(
+            longitude=focus[0], latitude=focus[1], zoom=focus[2], pitch=0, bearing=0
+        )
     else:
         view = fitted
     return lk.deck(layers, view, height=height)
@@ -184,9 +205,12 @@ def label_boxes(layer: pdk.Layer, view: pdk.ViewState) -> np.ndarray:
     else:
         dx, dy = np.full(n, float(offset[0])), np.full(n, float(offset[1]))
     anchor_of = str(getattr(layer, "get_text_anchor", "'middle'")).strip("'")
-    anchor = (np.array([d[anchor_of[3:]] for d in data]) if anchor_of.startswith("@@=")
-              else np.full(n, anchor_of))
-    scale = 512 * 2 ** view.zoom
+    anchor = (
+        np.array([d[anchor_of[3:]] for d in data])
+        if anchor_of.startswith("@@=")
+        else np.full(n, anchor_of)
+    )
+    scale = 512 * 2**view.zoom
     lon = np.array([d["p"][0] for d in data], dtype=float)
     lat = np.array([d["p"][1] for d in data], dtype=float)
 
@@ -212,11 +236,18 @@ def declutter(layers: list[pdk.Layer], view: pdk.ViewState) -> list[pdk.Layer]:
     by_id = {layer.id: layer for layer in layers}
     placed: dict[str, list[tuple[int, bool]]] = {}  # per layer: (label index, flipped left)
     taken: list[np.ndarray] = []
-    if "gap_labels" in by_id:  # a gap label gives way only to a longer gap's (they come longest first)
+    if (
+        "gap_labels" in by_id
+    ):  # a gap label gives way only to a longer gap's (they come longest first)
         keep_gaps: list[tuple[int, bool]] = []
         for i, b in enumerate(label_boxes(by_id["gap_labels"], view)):
             others = np.vstack(taken) if taken else np.empty((0, 4))
-            if not ((others[:, 0] < b[2]) & (others[:, 2] > b[0]) & (others[:, 1] < b[3]) & (others[:, 3] > b[1])).any():
+            if not (
+                (others[:, 0] < b[2])
+                & (others[:, 2] > b[0])
+                & (others[:, 1] < b[3])
+                & (others[:, 3] > b[1])
+            ).any():
                 keep_gaps.append((i, False))
                 taken.append(b[None, :])
         placed["gap_labels"] = keep_gaps
@@ -239,7 +270,12 @@ def declutter(layers: list[pdk.Layer], view: pdk.ViewState) -> list[pdk.Layer]:
             for flipped, boxes in enumerate(tries):
                 b = boxes[i]
                 others = np.vstack(taken) if taken else np.empty((0, 4))
-                if not ((others[:, 0] < b[2]) & (others[:, 2] > b[0]) & (others[:, 1] < b[3]) & (others[:, 3] > b[1])).any():
+                if not (
+                    (others[:, 0] < b[2])
+                    & (others[:, 2] > b[0])
+                    & (others[:, 1] < b[3])
+                    & (others[:, 3] > b[1])
+                ).any():
                     keep.append((i, bool(flipped)))
                     taken.append(b[None, :])
                     break
@@ -254,18 +290,29 @@ def declutter(layers: list[pdk.Layer], view: pdk.ViewState) -> list[pdk.Layer]:
         clone.data = [layer.data[i] for i, _ in which]
         if layer.id == "place_labels" and any(f for _, f in which):
             dx, dy = (getattr(layer, "get_pixel_offset", None) or [0.0, 0.0])[:2]
-            clone.data = [{**layer.data[i], "a": "end" if f else "start", "o": [-dx if f else dx, dy]}
-                          for i, f in which]
+            clone.data = [
+                {**layer.data[i], "a": "end" if f else "start", "o": [-dx if f else dx, dy]}
+                for i, f in which
+            ]
             clone.get_text_anchor = "@@=a"
             clone.get_pixel_offset = "@@=o"
         out.append(clone)
     return out
+
+
 #: The layer key of :data:`LAYERS` each drawn sub-layer belongs to (the rest are their own key).
 PART_OF: dict[str, str] = {
-    "country_labels": "basemap", "places": "basemap", "place_labels": "basemap",
-    "sector_labels": "sectors", "gap_labels": "gaps", "border_line": "gaps", "gaps_others": "gaps",
-    "gap_detections": "detections", "detection_points_outside": "detections",
-    "detection_points_coverage": "detections", "detection_points_gap": "detections",
+    "country_labels": "basemap",
+    "places": "basemap",
+    "place_labels": "basemap",
+    "sector_labels": "sectors",
+    "gap_labels": "gaps",
+    "border_line": "gaps",
+    "gaps_others": "gaps",
+    "gap_detections": "detections",
+    "detection_points_outside": "detections",
+    "detection_points_coverage": "detections",
+    "detection_points_gap": "detections",
     "sensor_symbols": "sensors",
 }
 
@@ -286,8 +333,14 @@ def layer_keys(layer_ids: Iterable[str]) -> list[str]:
     return out
 
 
-def focus_on(lon: float, lat: float, length_km: float, *, width: int = MAP_WIDTH_PX,
-             height: int = MAP_HEIGHT_PX) -> tuple[float, float, float]:
+def focus_on(
+    lon: float,
+    lat: float,
+    length_km: float,
+    *,
+    width: int = MAP_WIDTH_PX,
+    height: int = MAP_HEIGHT_PX,
+) -> tuple[float, float, float]:
     """``(lon, lat, zoom)`` that shows a stretch of ``length_km`` around a point with room around it."""
     half_deg = max(length_km, 4.0) / 111.32 * 1.5
     cos = max(np.cos(np.radians(lat)), 0.05)
@@ -299,7 +352,9 @@ def focus_on(lon: float, lat: float, length_km: float, *, width: int = MAP_WIDTH
 def _labels_on_top(layers: list[pdk.Layer]) -> list[pdk.Layer]:
     """Text and place layers drawn last (in their own order), so no fill hides a name."""
     text = [layer for layer in layers if layer.id in _LABEL_IDS]
-    return [layer for layer in layers if layer.id not in _LABEL_IDS] + sorted(text, key=lambda layer: _LABEL_IDS.index(layer.id))
+    return [layer for layer in layers if layer.id not in _LABEL_IDS] + sorted(
+        text, key=lambda layer: _LABEL_IDS.index(layer.id)
+    )
 
 
 _LABEL_IDS = ["country_labels", "places", "place_labels", "sector_labels", "gap_labels"]
@@ -314,7 +369,9 @@ def _extent(result: Analysis) -> tuple[float, float, float, float]:
     return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
 
 
-def _bounds(result: Analysis, pad: tuple[float, float] = (6.0, 4.0)) -> tuple[float, float, float, float]:
+def _bounds(
+    result: Analysis, pad: tuple[float, float] = (6.0, 4.0)
+) -> tuple[float, float, float, float]:
     xmin, ymin, xmax, ymax = result.layers["corridor"].total_bounds
     return (xmin - pad[0], ymin - pad[1], xmax + pad[0], ymax + pad[1])
 
@@ -326,17 +383,37 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
     near = (xmin - 0.6, ymin - 0.3, xmax + 0.6, ymax + 0.3)
     countries = places_mod.country_labels(near)
     if len(countries):
-        out.append(lk.labels_layer(
-            pd.DataFrame({"lon": countries.geometry.x, "lat": countries.geometry.y,
-                          "text": countries["name"].str.upper()}),
-            id="country_labels", size_px=15, color=list(style.COUNTRY_LABEL), weight=700))
+        out.append(
+            lk.labels_layer(
+                pd.DataFrame(
+                    {
+                        "lon": countries.geometry.x,
+                        "lat": countries.geometry.y,
+                        "text": countries["name"].str.upper(),
+                    }
+                ),
+                id="country_labels",
+                size_px=15,
+                color=list(style.COUNTRY_LABEL),
+                weight=700,
+            )
+        )
     towns = places_mod.places(near, limit=PLACE_LABELS)
     if len(towns):
         out.append(lk.places_layer(towns))
-        out.append(lk.labels_layer(
-            pd.DataFrame({"lon": towns.geometry.x, "lat": towns.geometry.y, "text": towns["name"]}),
-            id="place_labels", size_px=11, color=list(style.PLACE), weight=500, anchor="start",
-            offset_px=(5.0, 0.0)))
+        out.append(
+            lk.labels_layer(
+                pd.DataFrame(
+                    {"lon": towns.geometry.x, "lat": towns.geometry.y, "text": towns["name"]}
+                ),
+                id="place_labels",
+                size_px=11,
+                color=list(style.PLACE),
+                weight=500,
+                anchor="start",
+                offset_px=(5.0, 0.0),
+            )
+        )
     return out
 
 
@@ -346,14 +423,35 @@ def _sectors(result: Analysis, partner: str | None, dem: str | Path | None) -> l
     out = [lk.sectors_layer(sectors, colors, highlight=partner)]
     if len(sectors):
         acrs = result.acrs
-        pts = to_lonlat(shapely.point_on_surface(to_projected(sectors.geometry.to_numpy(), acrs)), acrs)
-        names = sectors["name"].fillna("").astype(str) if "name" in sectors else pd.Series("", index=sectors.index)
+        pts = to_lonlat(
+            shapely.point_on_surface(to_projected(sectors.geometry.to_numpy(), acrs)), acrs
+        )
+        names = (
+            sectors["name"].fillna("").astype(str)
+            if "name" in sectors
+            else pd.Series("", index=sectors.index)
+        )
         text = sectors["sector_id"].astype(str) + np.where(names != "", "\n" + names, "")
-        dark = [[*_darker(colors.get(str(p), (90, 90, 90))), 255 if partner in (None, str(p)) else 110]
-                for p in sectors["partner"]]
-        out.append(lk.labels_layer(
-            pd.DataFrame({"lon": shapely.get_x(pts), "lat": shapely.get_y(pts), "text": text, "color": dark}),
-            id="sector_labels", size_px=11, weight=700, background=[255, 255, 255, 150]))
+        dark = [
+            [*_darker(colors.get(str(p), (90, 90, 90))), 255 if partner in (None, str(p)) else 110]
+            for p in sectors["partner"]
+        ]
+        out.append(
+            lk.labels_layer(
+                pd.DataFrame(
+                    {
+                        "lon": shapely.get_x(pts),
+                        "lat": shapely.get_y(pts),
+                        "text": text,
+                        "color": dark,
+                    }
+                ),
+                id="sector_labels",
+                size_px=11,
+                weight=700,
+                background=[255, 255, 255, 150],
+            )
+        )
     return out
 
 
@@ -374,15 +472,33 @@ def _gaps(result: Analysis, partner: str | None, dem: str | Path | None) -> list
     out = []
     if partner is not None and (~in_view).any():
         out.append(lk.gaps_layer(gaps[~in_view], muted=True))
-    out.append(lk.gaps_layer(mine, ranks=dict(zip(mine.index.tolist(), ranks.tolist(), strict=True))))
-    head = [(i, g) for i, g in enumerate(gaps_in_view(result.report, partner)[:GAP_LABELS], start=1)
-            if g["length_km"] >= GAP_LABEL_MIN_KM]
+    out.append(
+        lk.gaps_layer(mine, ranks=dict(zip(mine.index.tolist(), ranks.tolist(), strict=True)))
+    )
+    head = [
+        (i, g)
+        for i, g in enumerate(gaps_in_view(result.report, partner)[:GAP_LABELS], start=1)
+        if g["length_km"] >= GAP_LABEL_MIN_KM
+    ]
     if head:
-        out.append(lk.labels_layer(
-            pd.DataFrame({"lon": [g["midpoint"][0] for _, g in head], "lat": [g["midpoint"][1] for _, g in head],
-                          "text": [f"G{i} {g['length_km']:,.1f} km" for i, g in head]}),
-            id="gap_labels", size_px=12, color=[255, 255, 255, 255], weight=700,
-            background=list(style.GAP), anchor="start", offset_px=(9.0, 0.0)))
+        out.append(
+            lk.labels_layer(
+                pd.DataFrame(
+                    {
+                        "lon": [g["midpoint"][0] for _, g in head],
+                        "lat": [g["midpoint"][1] for _, g in head],
+                        "text": [f"G{i} {g['length_km']:,.1f} km" for i, g in head],
+                    }
+                ),
+                id="gap_labels",
+                size_px=12,
+                color=[255, 255, 255, 255],
+                weight=700,
+                background=list(style.GAP),
+                anchor="start",
+                offset_px=(9.0, 0.0),
+            )
+        )
     return out
 
 
@@ -397,12 +513,20 @@ def _border_line(result: Analysis) -> pdk.Layer:
 def _sensors(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
     sensors = result.layers["sensors"]
     colors = partner_colors(result.report["partners"])
-    only = (dict(zip(sensors["sensor_id"].astype(str), sensors["sole_km"].astype(float), strict=True))
-            if "sole_km" in sensors else None)
-    return [lk.sensors_layer(sensors, colors, highlight=partner, only_km=only), lk.sensor_symbols_layer(sensors)]
+    only = (
+        dict(zip(sensors["sensor_id"].astype(str), sensors["sole_km"].astype(float), strict=True))
+        if "sole_km" in sensors
+        else None
+    )
+    return [
+        lk.sensors_layer(sensors, colors, highlight=partner, only_km=only),
+        lk.sensor_symbols_layer(sensors),
+    ]
 
 
-def _detections(result: Analysis, partner: str | None = None, dem: str | Path | None = None) -> list[pdk.Layer]:
+def _detections(
+    result: Analysis, partner: str | None = None, dem: str | Path | None = None
+) -> list[pdk.Layer]:
     det = result.layers["detections"]
     if not len(det):
         return [lk.detections_layer(det)]
@@ -416,17 +540,28 @@ def _detections(result: Analysis, partner: str | None = None, dem: str | Path | 
 def detection_hexagons(result: Analysis) -> gpd.GeoDataFrame:
     """The map's detection hexagons of an analysis (the hexagon a click on the map names)."""
     det = result.layers["detections"]
-    return hexbin(det.assign(in_gap=det["coverage_status"] == "gap"), result.acrs,
-                  size_m=MAP_HEXAGON_M, flag="in_gap")
+    return hexbin(
+        det.assign(in_gap=det["coverage_status"] == "gap"),
+        result.acrs,
+        size_m=MAP_HEXAGON_M,
+        flag="in_gap",
+    )
 
 
-def _coverage_layer(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
+def _coverage_layer(
+    result: Analysis, partner: str | None, dem: str | Path | None
+) -> list[pdk.Layer]:
     return [lk.coverage_count_layer(*_coverage(result, partner))]
 
 
 def _hillshade(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
-    shade, alpha, bounds = read_hillshade_faded(str(dem), result.layers["corridor"].union_all(), fade_km=HILLSHADE_FADE_KM,
-                                                max_size_px=HILLSHADE_PX, z_factor=8.0)
+    shade, alpha, bounds = read_hillshade_faded(
+        str(dem),
+        result.layers["corridor"].union_all(),
+        fade_km=HILLSHADE_FADE_KM,
+        max_size_px=HILLSHADE_PX,
+        z_factor=8.0,
+    )
     return [lk.hillshade_layer(shade, bounds, alpha=alpha)]
 
 
@@ -435,17 +570,24 @@ def _simple(key: str) -> Callable[[Analysis, str | None, str | Path | None], lis
         lay = result.layers
         colors = partner_colors(result.report["partners"])
         if key == "corridor":
-            return [lk.corridor_layer(lay["corridor"], corridor_km=result.report["parameters"]["corridor_km"])]
+            return [
+                lk.corridor_layer(
+                    lay["corridor"], corridor_km=result.report["parameters"]["corridor_km"]
+                )
+            ]
         # Polygons of a terrain analysis follow DEM cells: simplified to about a cell, their
         # staircase edges drop out (at the fitted zoom a cell is a fifth of a pixel).
         tol = RASTER_SIMPLIFY_DEG if result.coverage is not None else lk.SIMPLIFY_DEG
         if key == "footprints":
-            return [lk.footprints_layer(lay["footprints"], colors, highlight=partner, simplify_deg=tol)]
+            return [
+                lk.footprints_layer(lay["footprints"], colors, highlight=partner, simplify_deg=tol)
+            ]
         if key in ("gap_areas", "overlap_areas"):
             return [lk.areas_layer(lay[key], kind=key.split("_")[0], simplify_deg=tol)]
         if key == "overlaps":
             return [lk.overlaps_layer(lay["overlaps"])]
         raise ValueError(key)
+
     return build
 
 
@@ -465,15 +607,34 @@ _BUILDERS: dict[str, Callable[[Analysis, str | None, str | Path | None], list[pd
     "sensors": _sensors,
 }
 #: Drawing order, bottom first: ground, areas, density, the border story, assets, labels.
-_ORDER = ["basemap", "hillshade", "coverage_count", "corridor", "sectors", "footprints", "gap_areas",
-          "overlap_areas", "detections", "border", "overlaps", "gaps", "sensors"]
+_ORDER = [
+    "basemap",
+    "hillshade",
+    "coverage_count",
+    "corridor",
+    "sectors",
+    "footprints",
+    "gap_areas",
+    "overlap_areas",
+    "detections",
+    "border",
+    "overlaps",
+    "gaps",
+    "sensors",
+]
 
 
-def _coverage(result: Analysis, partner: str | None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def _coverage(
+    result: Analysis, partner: str | None
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The count to draw: all sensors in the joint view, the partner's own in a partner view."""
     grid = result.coverage
     assert grid is not None
-    count = grid.count if partner is None or partner not in grid.partners else grid.partner_count[grid.partners.index(partner)]
+    count = (
+        grid.count
+        if partner is None or partner not in grid.partners
+        else grid.partner_count[grid.partners.index(partner)]
+    )
     return coverage_image(count, grid.valid, transform=grid.transform, crs=grid.crs)
 
 
@@ -502,10 +663,17 @@ def preview_deck(detections: gpd.GeoDataFrame, *, height: int = 320) -> tuple[pd
     extent_m = float(Geod(ellps="WGS84").inv(x0, y0, x1, y1)[2])
     size_m = max(settings.HEXAGON_SIZE_M, extent_m / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3))
     # The CRS is fitted to a spread of the rows and their extreme ones (fast for millions).
-    some = np.unique(np.concatenate([
-        np.linspace(0, n - 1, min(n, 20_000)).astype(np.int64),
-        [np.argmin(lon), np.argmax(lon), np.argmin(lat), np.argmax(lat)]]))
+    some = np.unique(
+        np.concatenate(
+            [
+                np.linspace(0, n - 1, min(n, 20_000)).astype(np.int64),
+                [np.argmin(lon), np.argmax(lon), np.argmin(lat), np.argmax(lat)],
+            ]
+        )
+    )
     hexes = hexbin(detections, choose_analysis_crs(lon[some], lat[some]), size_m=size_m)
-    caption = (f"{n:,} rows: more than {settings.MAX_MAP_POINTS:,}, so counted in "
-               f"{len(hexes):,} hexagons of {size_m / 1000:,.1f} km")
+    caption = (
+        f"{n:,} rows: more than {settings.MAX_MAP_POINTS:,}, so counted in "
+        f"{len(hexes):,} hexagons of {size_m / 1000:,.1f} km"
+    )
     return lk.deck([basemap, lk.hexagons_layer(hexes)], view, height=height), caption

@@ -126,7 +126,9 @@ def partner_colors(partners: Iterable[str]) -> dict[str, tuple[int, int, int]]:
     >>> partner_colors(["B", "A"])["A"]
     (85, 135, 255)
     """
-    return {p: PARTNER_PALETTE[i % len(PARTNER_PALETTE)] for i, p in enumerate(sorted(set(partners)))}
+    return {
+        p: PARTNER_PALETTE[i % len(PARTNER_PALETTE)] for i, p in enumerate(sorted(set(partners)))
+    }
 
 
 #: Gazetteer place dots and names.

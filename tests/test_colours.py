@@ -80,14 +80,17 @@ def test_ciede2000_vectorised_equals_pairwise():
 # ---- sRGB -> CIELAB --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("rgb", "lab"), [
-    # Bruce Lindbloom's colour calculator (sRGB, D65, 2°); red is also in most textbooks.
-    ((255, 0, 0), (53.2408, 80.0925, 67.2032)),
-    ((0, 255, 0), (87.7347, -86.1827, 83.1793)),
-    ((0, 0, 255), (32.2970, 79.1875, -107.8602)),
-    ((255, 255, 255), (100.0, 0.0, 0.0)),
-    ((0, 0, 0), (0.0, 0.0, 0.0)),
-])
+@pytest.mark.parametrize(
+    ("rgb", "lab"),
+    [
+        # Bruce Lindbloom's colour calculator (sRGB, D65, 2°); red is also in most textbooks.
+        ((255, 0, 0), (53.2408, 80.0925, 67.2032)),
+        ((0, 255, 0), (87.7347, -86.1827, 83.1793)),
+        ((0, 0, 255), (32.2970, 79.1875, -107.8602)),
+        ((255, 255, 255), (100.0, 0.0, 0.0)),
+        ((0, 0, 0), (0.0, 0.0, 0.0)),
+    ],
+)
 def test_srgb_to_lab_matches_reference(rgb, lab):
     np.testing.assert_allclose(srgb_to_lab(rgb), lab, atol=1e-3)
 
@@ -109,18 +112,33 @@ def test_srgb_to_lab_keeps_shape_and_input():
 #:                                "severity": 100}, "sRGB1")
 #: clipped to 0..1 and scaled by 255 (colorspacious does not clip).
 COLORSPACIOUS = {
-    ("protan", 1.0): {(255, 0, 0): (108.785, 95.027, 0.0), (0, 255, 0): (255.0, 229.354, 0.0),
-                      (0, 0, 255): (0.0, 88.706, 255.0), (230, 159, 0): (185.049, 162.386, 0.0),
-                      (204, 121, 167): (127.501, 138.91, 168.658)},
-    ("deutan", 1.0): {(255, 0, 0): (163.215, 144.281, 0.0), (0, 255, 0): (238.693, 214.008, 58.444),
-                      (0, 0, 255): (0.0, 61.499, 251.48), (230, 159, 0): (201.761, 179.712, 16.836),
-                      (204, 121, 167): (148.483, 152.448, 164.844)},
-    ("tritan", 1.0): {(255, 0, 0): (255.0, 0.0, 14.888), (0, 255, 0): (0.0, 247.082, 216.652),
-                      (0, 0, 255): (0.0, 107.197, 149.756), (230, 159, 0): (251.252, 139.612, 135.298),
-                      (204, 121, 167): (214.271, 119.953, 137.584)},
+    ("protan", 1.0): {
+        (255, 0, 0): (108.785, 95.027, 0.0),
+        (0, 255, 0): (255.0, 229.354, 0.0),
+        (0, 0, 255): (0.0, 88.706, 255.0),
+        (230, 159, 0): (185.049, 162.386, 0.0),
+        (204, 121, 167): (127.501, 138.91, 168.658),
+    },
+    ("deutan", 1.0): {
+        (255, 0, 0): (163.215, 144.281, 0.0),
+        (0, 255, 0): (238.693, 214.008, 58.444),
+        (0, 0, 255): (0.0, 61.499, 251.48),
+        (230, 159, 0): (201.761, 179.712, 16.836),
+        (204, 121, 167): (148.483, 152.448, 164.844),
+    },
+    ("tritan", 1.0): {
+        (255, 0, 0): (255.0, 0.0, 14.888),
+        (0, 255, 0): (0.0, 247.082, 216.652),
+        (0, 0, 255): (0.0, 107.197, 149.756),
+        (230, 159, 0): (251.252, 139.612, 135.298),
+        (204, 121, 167): (214.271, 119.953, 137.584),
+    },
     # between Machado's tabulated severities (0.5 and 0.6): linear interpolation
     ("protan", 0.55): {(255, 0, 0): (173.72, 87.593, 0.0), (0, 255, 0): (221.167, 235.908, 0.0)},
-    ("deutan", 0.55): {(255, 0, 0): (191.358, 121.658, 0.0), (0, 255, 0): (209.532, 227.02, 47.618)},
+    ("deutan", 0.55): {
+        (255, 0, 0): (191.358, 121.658, 0.0),
+        (0, 255, 0): (209.532, 227.02, 47.618),
+    },
     ("tritan", 0.55): {(255, 0, 0): (255.0, 0.0, 12.526), (0, 255, 0): (0.0, 251.042, 145.039)},
 }
 
@@ -143,7 +161,10 @@ def test_simulation_leaves_greys_alone_and_severity_zero_is_normal_vision(kind):
 
 
 def test_simulation_refuses_unknown_kind_and_severity():
-    with pytest.raises(ValueError, match=r"kind must be one of \['protan', 'deutan', 'tritan'\], got 'deuteranopia'"):
+    with pytest.raises(
+        ValueError,
+        match=r"kind must be one of \['protan', 'deutan', 'tritan'\], got 'deuteranopia'",
+    ):
         simulate_cvd([255, 0, 0], "deuteranopia")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"severity must be between 0 and 1, got 1\.5"):
         simulate_cvd([255, 0, 0], "protan", 1.5)
@@ -167,8 +188,14 @@ def seen(rgba, vision: str) -> np.ndarray:
 
 
 def test_status_colours_name_every_status_constant():
-    expected = [style.GAP, style.GAP_AREA, style.OVERLAP, style.OVERLAP_AREA, style.COVERED,
-                *style.DETECTION.values()]
+    expected = [
+        style.GAP,
+        style.GAP_AREA,
+        style.OVERLAP,
+        style.OVERLAP_AREA,
+        style.COVERED,
+        *style.DETECTION.values(),
+    ]
     assert len(style.STATUS_COLOURS) == len(expected)
     for rgba in expected:
         assert any(rgba is v for v in style.STATUS_COLOURS.values()), rgba
@@ -190,8 +217,12 @@ def test_every_partner_colour_is_far_from_every_status_colour(vision):
 @pytest.mark.parametrize("vision", VISIONS)
 def test_the_gap_line_stands_out_from_the_covered_border_the_border_and_the_map(vision):
     gap = seen(style.GAP, vision)
-    for name, other in [("COVERED", style.COVERED), ("BORDER", style.BORDER),
-                        ("BASEMAP_FILL", style.BASEMAP_FILL), ("BACKGROUND", style.BACKGROUND)]:
+    for name, other in [
+        ("COVERED", style.COVERED),
+        ("BORDER", style.BORDER),
+        ("BASEMAP_FILL", style.BASEMAP_FILL),
+        ("BACKGROUND", style.BACKGROUND),
+    ]:
         d = float(ciede2000(gap, seen(other, vision)))
         assert d >= 20.0, f"{vision} vision: GAP {style.GAP} vs {name} {other}: ΔE00 {d:.2f}"
 
@@ -200,16 +231,25 @@ def test_the_gap_line_stands_out_from_the_covered_border_the_border_and_the_map(
 def test_border_lines_are_visible_on_land_and_sea(vision):
     for name, line in [("GAP", style.GAP), ("COVERED", style.COVERED), ("BORDER", style.BORDER)]:
         for ground in (style.BASEMAP_FILL, style.BACKGROUND):
-            d = float(ciede2000(seen(line, vision), srgb_to_lab(
-                ground[:3] if vision == "normal" else simulate_cvd(ground[:3], vision))))
+            d = float(
+                ciede2000(
+                    seen(line, vision),
+                    srgb_to_lab(
+                        ground[:3] if vision == "normal" else simulate_cvd(ground[:3], vision)
+                    ),
+                )
+            )
             assert d >= 20.0, f"{vision} vision: {name} {line} on {ground}: ΔE00 {d:.2f}"
 
 
 @pytest.mark.parametrize("vision", VISIONS)
 def test_detections_in_a_gap_are_told_from_the_gap_and_from_calm_detections(vision):
     loud = seen(style.DETECTION["gap"], vision)
-    for name, other in [("GAP", style.GAP), ("GAP_AREA (beneath them)", style.GAP_AREA),
-                        ('DETECTION["coverage"]', style.DETECTION["coverage"])]:
+    for name, other in [
+        ("GAP", style.GAP),
+        ("GAP_AREA (beneath them)", style.GAP_AREA),
+        ('DETECTION["coverage"]', style.DETECTION["coverage"]),
+    ]:
         d = float(ciede2000(loud, seen(other, vision)))
         assert d >= 20.0, f"{vision} vision: DETECTION['gap'] vs {name}: ΔE00 {d:.2f}"
 

@@ -59,15 +59,23 @@ def _polys() -> list[shapely.Geometry]:
 def _lines() -> list[shapely.Geometry]:
     """A LineString and a two-part MultiLineString."""
     return [
-        shapely.LineString([(25.1234567, 54.7654321), (25.5555555, 54.9999999), (25.8888888, 55.1234567)]),
+        shapely.LineString(
+            [(25.1234567, 54.7654321), (25.5555555, 54.9999999), (25.8888888, 55.1234567)]
+        ),
         shapely.MultiLineString(
-            [[(24.1111111, 54.2222222), (24.3333333, 54.4444444)], [(24.5555555, 54.6666666), (24.7777777, 54.8888888)]]
+            [
+                [(24.1111111, 54.2222222), (24.3333333, 54.4444444)],
+                [(24.5555555, 54.6666666), (24.7777777, 54.8888888)],
+            ]
         ),
     ]
 
 
 def _points(n: int = 5) -> list[shapely.Point]:
-    return [shapely.Point(xy) for xy in np.column_stack([25 + _jitter(n) * 1000, 54 + _jitter(n) * 1000])]
+    return [
+        shapely.Point(xy)
+        for xy in np.column_stack([25 + _jitter(n) * 1000, 54 + _jitter(n) * 1000])
+    ]
 
 
 def _gdf(data: dict[str, Any], geoms: list[shapely.Geometry]) -> gpd.GeoDataFrame:
@@ -82,11 +90,15 @@ def _basemap() -> tuple[Callable[[gpd.GeoDataFrame], pdk.Layer], gpd.GeoDataFram
 
 
 def _border():
-    return lk.border_layer, _gdf({"name": ["LT-BY", "LT-LV"], "segment": [0, 1], "length_km": [12.5, 3.25]}, _lines())
+    return lk.border_layer, _gdf(
+        {"name": ["LT-BY", "LT-LV"], "segment": [0, 1], "length_km": [12.5, 3.25]}, _lines()
+    )
 
 
 def _corridor():
-    return (lambda g: lk.corridor_layer(g, corridor_km=5.0)), _gdf({"name": ["c", "c", "c"]}, _polys())
+    return (lambda g: lk.corridor_layer(g, corridor_km=5.0)), _gdf(
+        {"name": ["c", "c", "c"]}, _polys()
+    )
 
 
 def _sectors():
@@ -136,15 +148,21 @@ def _gaps():
 
 
 def _overlaps():
-    return lk.overlaps_layer, _gdf({"segment": [0, 0], "start_km": [1.0, 5.0], "length_km": [0.5, 1.5]}, _lines())
+    return lk.overlaps_layer, _gdf(
+        {"segment": [0, 0], "start_km": [1.0, 5.0], "length_km": [0.5, 1.5]}, _lines()
+    )
 
 
 def _gap_areas():
-    return (lambda g: lk.areas_layer(g, kind="gap")), _gdf({"kind": ["gap"] * 3, "area_km2": [1.0, 2.0, 3.5]}, _polys())
+    return (lambda g: lk.areas_layer(g, kind="gap")), _gdf(
+        {"kind": ["gap"] * 3, "area_km2": [1.0, 2.0, 3.5]}, _polys()
+    )
 
 
 def _overlap_areas():
-    return (lambda g: lk.areas_layer(g, kind="overlap")), _gdf({"kind": ["overlap"] * 3, "area_km2": [1.0, 2.0, 3.5]}, _polys())
+    return (lambda g: lk.areas_layer(g, kind="overlap")), _gdf(
+        {"kind": ["overlap"] * 3, "area_km2": [1.0, 2.0, 3.5]}, _polys()
+    )
 
 
 def _detections():
@@ -344,7 +362,9 @@ def _assert_no_basemap(spec: dict[str, Any], text: str) -> None:
     # st.pydeck_chart (Streamlit 1.67 DeckGlJsonChart) puts a Carto style in when mapStyle is
     # null or empty ("map_style=None: use Streamlit theme"); only pydeck's "__MAP_STYLE__"
     # placeholder, with no provider, is read as "no basemap".
-    assert spec.get("mapStyle") == "__MAP_STYLE__", f"mapStyle {spec.get('mapStyle')!r} loads a basemap"
+    assert spec.get("mapStyle") == "__MAP_STYLE__", (
+        f"mapStyle {spec.get('mapStyle')!r} loads a basemap"
+    )
 
 
 def test_deck_sets_no_map_provider() -> None:
@@ -361,7 +381,9 @@ def sample_deck() -> pdk.Deck:
     from layers.map import LAYERS, build_map
 
     sc = load_scenario(settings.SAMPLE_DIR)
-    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    result = analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem
+    )
     return build_map(result, shown=list(LAYERS), dem=sc.dem)
 
 
@@ -372,7 +394,9 @@ def test_sample_map_json_is_under_1_5_mb() -> None:
     from layers.map import DEFAULT_OFF, LAYERS, build_map
 
     sc = load_scenario(settings.SAMPLE_DIR)
-    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    result = analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem
+    )
     default = build_map(result, shown=[k for k in LAYERS if k not in DEFAULT_OFF], dem=sc.dem)
     size = len(default.to_json().encode("utf-8"))
     assert size < 1.5e6, f"map JSON of the sample is {size / 1e6:.2f} MB"
@@ -385,7 +409,13 @@ def test_sample_deck_payload_under_10_mb(sample_deck: pdk.Deck) -> None:
     size = len(text.encode("utf-8"))
     assert size < 10 * 1024 * 1024, f"deck JSON is {size / 1e6:.1f} MB"
     spec = json.loads(text)
-    assert {layer["id"] for layer in spec["layers"]} >= {"basemap", "border", "gaps", "sensors", "detections"}
+    assert {layer["id"] for layer in spec["layers"]} >= {
+        "basemap",
+        "border",
+        "gaps",
+        "sensors",
+        "detections",
+    }
     _assert_no_basemap(spec, text)
 
 
@@ -415,4 +445,8 @@ def test_constant_strings_reach_deckgl_as_strings() -> None:
     for layer in spec["layers"]:
         for key, value in layer.items():
             if key.endswith("Units"):
-                assert value == "@@='pixels'" or value in ("pixels", "meters", "common"), (layer["id"], key, value)
+                assert value == "@@='pixels'" or value in ("pixels", "meters", "common"), (
+                    layer["id"],
+                    key,
+                    value,
+                )

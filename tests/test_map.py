@@ -33,7 +33,9 @@ def sample():
 def test_hexbin_puts_every_point_in_its_hexagon():
     rng = np.random.default_rng(3)
     lon, lat = rng.uniform(24, 26, 5_000), rng.uniform(54, 55, 5_000)
-    pts = gpd.GeoDataFrame({"flag": rng.random(5_000) < 0.3}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    pts = gpd.GeoDataFrame(
+        {"flag": rng.random(5_000) < 0.3}, geometry=gpd.points_from_xy(lon, lat), crs=4326
+    )
     hexes = hexbin(pts, choose_analysis_crs(lon, lat), size_m=5_000, flag="flag")
     assert hexes["count"].sum() == len(pts)
     assert hexes["flagged"].sum() == pts["flag"].sum()
@@ -44,7 +46,9 @@ def test_hexbin_puts_every_point_in_its_hexagon():
     assert np.unique(p_idx).size == len(pts)
     np.testing.assert_array_equal(counted, hexes["count"].to_numpy())
     # Hexagons of 5 km circumradius: area 3·√3/2·r² on the ground, within 1 %.
-    area = np.array([abs(settings_geod().geometry_area_perimeter(h)[0]) for h in hexes.geometry[:20]])
+    area = np.array(
+        [abs(settings_geod().geometry_area_perimeter(h)[0]) for h in hexes.geometry[:20]]
+    )
     assert np.allclose(area, 1.5 * np.sqrt(3) * 5_000**2, rtol=0.01)
 
 
@@ -67,22 +71,34 @@ def test_hexbin_cells_on_both_sides_of_the_crs_origin(size_m):
     tree = shapely.STRtree(hexes.geometry.to_numpy())
     p_idx, h_idx = tree.query(pts.geometry.to_numpy(), predicate="intersects")
     assert np.unique(p_idx).size == len(pts)
-    np.testing.assert_array_equal(np.bincount(h_idx, minlength=len(hexes)), hexes["count"].to_numpy())
+    np.testing.assert_array_equal(
+        np.bincount(h_idx, minlength=len(hexes)), hexes["count"].to_numpy()
+    )
 
 
 def test_hexagons_layer_draws_every_polygon_part_with_its_count():
     hexes = gpd.GeoDataFrame(
         {"count": [3, 10, 7, 1], "flagged": [1, 0, 2, None]},
-        geometry=[shapely.box(24, 54, 24.1, 54.1),
-                  shapely.MultiPolygon([shapely.box(25, 54, 25.1, 54.1),
-                                        shapely.box(26, 54, 26.2, 54.2).difference(
-                                            shapely.box(26.05, 54.05, 26.1, 54.1))]),
-                  shapely.Polygon(), None],
-        crs=4326)
+        geometry=[
+            shapely.box(24, 54, 24.1, 54.1),
+            shapely.MultiPolygon(
+                [
+                    shapely.box(25, 54, 25.1, 54.1),
+                    shapely.box(26, 54, 26.2, 54.2).difference(
+                        shapely.box(26.05, 54.05, 26.1, 54.1)
+                    ),
+                ]
+            ),
+            shapely.Polygon(),
+            None,
+        ],
+        crs=4326,
+    )
     data = lk.hexagons_layer(hexes).data
     # outside truth: shapely's own parts and rings, in order
     want = [(shapely.box(24, 54, 24.1, 54.1), 3, 1)] + [
-        (part, 10, 0) for part in shapely.get_parts(hexes.geometry[1])]
+        (part, 10, 0) for part in shapely.get_parts(hexes.geometry[1])
+    ]
     assert len(data) == len(want)
     for rec, (poly, count, flagged) in zip(data, want, strict=True):
         rings = [poly.exterior, *poly.interiors]
@@ -94,8 +110,14 @@ def test_hexagons_layer_draws_every_polygon_part_with_its_count():
 
 
 def _points(lon: np.ndarray, lat: np.ndarray) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"time": pd.Timestamp("2026-11-01", tz="UTC"), "detection_id": [f"d{i}" for i in range(len(lon))]},
-                            geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    return gpd.GeoDataFrame(
+        {
+            "time": pd.Timestamp("2026-11-01", tz="UTC"),
+            "detection_id": [f"d{i}" for i in range(len(lon))],
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    )
 
 
 def test_an_upload_preview_draws_points_up_to_the_limit_then_hexagons(monkeypatch):
@@ -106,7 +128,9 @@ def test_an_upload_preview_draws_points_up_to_the_limit_then_hexagons(monkeypatc
     assert det["@@type"] == "ScatterplotLayer" and len(det["data"]) == 300
     monkeypatch.setattr(settings, "MAX_MAP_POINTS", 299)
     deck, caption = preview_deck(few)
-    det = next(layer for layer in json.loads(deck.to_json())["layers"] if layer["id"] == "detections")
+    det = next(
+        layer for layer in json.loads(deck.to_json())["layers"] if layer["id"] == "detections"
+    )
     assert det["@@type"] == "PolygonLayer"
     assert sum(rec["n"] for rec in det["data"]) == 300
     assert caption.startswith("300 rows") and f"{len(det['data']):,} hexagons of 1.5 km" in caption
@@ -117,7 +141,9 @@ def test_an_upload_preview_of_points_spread_wide_stays_a_bounded_number_of_hexag
     rng = np.random.default_rng(11)
     wide = _points(rng.uniform(-10, 40, 60_000), rng.uniform(35, 70, 60_000))
     deck, caption = preview_deck(wide)
-    det = next(layer for layer in json.loads(deck.to_json())["layers"] if layer["id"] == "detections")
+    det = next(
+        layer for layer in json.loads(deck.to_json())["layers"] if layer["id"] == "detections"
+    )
     assert len(det["data"]) <= PREVIEW_HEXAGONS_ACROSS**2
     # the hexagons grew with the extent (a 1.5 km grid would give one hexagon per point)
     size_km = float(caption.split("hexagons of ")[1].split(" km")[0].replace(",", ""))
@@ -181,7 +207,9 @@ def test_headline_of_a_partner_is_its_sectors(sample, partner):
     assert h.length_km == pytest.approx(sum(s["border_km"] for s in mine), rel=1e-6)
     assert h.covered_km == pytest.approx(sum(s["covered_km"] for s in mine), rel=1e-6)
     assert all(partner in g["partners"] for g in h.gaps)
-    assert [g["length_km"] for g in h.gaps] == sorted((g["length_km"] for g in h.gaps), reverse=True)
+    assert [g["length_km"] for g in h.gaps] == sorted(
+        (g["length_km"] for g in h.gaps), reverse=True
+    )
     det = sample.layers["detections"]
     ids = {s["sector_id"] for s in mine}
     in_mine = det["sector_ids"].str.split(",").map(lambda xs: bool(ids & set(xs)))
@@ -203,11 +231,15 @@ def test_detections_in_a_gap_are_blind_and_beside_it(sample):
     # Outside truth: each one is nearer (geodesically) to the gap's own line than to the rest
     # of the border, within the corridor depth.
     gaps = sample.layers["gaps"]
-    gap_line = gaps.geometry[(gaps["segment"] == gap["segment"]) & (gaps["start_km"] == gap["start_km"])].iloc[0]
+    gap_line = gaps.geometry[
+        (gaps["segment"] == gap["segment"]) & (gaps["start_km"] == gap["start_km"])
+    ].iloc[0]
     geod = Geod(ellps="WGS84")
     coords = np.asarray(gap_line.coords)
     for pt in inside.geometry[:50]:
-        d = geod.inv(np.full(len(coords), pt.x), np.full(len(coords), pt.y), coords[:, 0], coords[:, 1])[2].min()
+        d = geod.inv(
+            np.full(len(coords), pt.x), np.full(len(coords), pt.y), coords[:, 0], coords[:, 1]
+        )[2].min()
         assert d <= sample.report["parameters"]["corridor_km"] * 1000 * 1.05
 
 
@@ -230,7 +262,9 @@ def test_hillshade_of_a_tilted_plane_matches_lambert():
     z = np.tile(x * math.tan(s), (40, 1))  # rises to the east: faces west (downslope 270°)
     shade = hillshade(z, cell_size_m=(30.0, 30.0), azimuth_deg=315, altitude_deg=45)
     zen = math.radians(45)
-    expected = math.cos(zen) * math.cos(s) + math.sin(zen) * math.sin(s) * math.cos(math.radians(315 - 270))
+    expected = math.cos(zen) * math.cos(s) + math.sin(zen) * math.sin(s) * math.cos(
+        math.radians(315 - 270)
+    )
     assert np.allclose(shade[1:-1, 1:-1], expected, atol=1e-9)
     # Facing away from the sun is darker.
     assert hillshade(-z, cell_size_m=(30.0, 30.0))[5, 5] < expected
@@ -255,11 +289,17 @@ def test_yielding_labels_move_or_give_way_and_cached_layers_stay_as_built():
     from layers.map import declutter, label_boxes
 
     view = pdk.ViewState(longitude=25.0, latitude=54.5, zoom=8)
-    gap = lk.labels_layer(pd.DataFrame({"lon": [25.0], "lat": [54.5], "text": ["G1 26.9 km"]}),
-                          id="gap_labels", anchor="start", offset_px=(9.0, 0.0))
+    gap = lk.labels_layer(
+        pd.DataFrame({"lon": [25.0], "lat": [54.5], "text": ["G1 26.9 km"]}),
+        id="gap_labels",
+        anchor="start",
+        offset_px=(9.0, 0.0),
+    )
     # A place right on the gap label's left edge (its name would run into it), one free.
     towns = pd.DataFrame({"lon": [24.995, 24.2], "lat": [54.5, 54.9], "text": ["Blocked", "Free"]})
-    dots = lk.places_layer(gpd.GeoDataFrame(geometry=gpd.points_from_xy(towns.lon, towns.lat), crs=4326))
+    dots = lk.places_layer(
+        gpd.GeoDataFrame(geometry=gpd.points_from_xy(towns.lon, towns.lat), crs=4326)
+    )
     names = lk.labels_layer(towns, id="place_labels", anchor="start", offset_px=(5.0, 0.0))
     before = json.dumps(names.data)
     out = {layer.id: layer for layer in declutter([gap, dots, names], view)}
@@ -269,21 +309,33 @@ def test_yielding_labels_move_or_give_way_and_cached_layers_stay_as_built():
     assert texts["Free"]["a"] == "start"
     boxes = label_boxes(out["place_labels"], view)
     g = label_boxes(gap, view)[0]
-    assert not ((boxes[:, 0] < g[2]) & (boxes[:, 2] > g[0]) & (boxes[:, 1] < g[3]) & (boxes[:, 3] > g[1])).any()
+    assert not (
+        (boxes[:, 0] < g[2]) & (boxes[:, 2] > g[0]) & (boxes[:, 1] < g[3]) & (boxes[:, 3] > g[1])
+    ).any()
     # Boxed in on both sides: the name and its dot go.
-    wall = lk.labels_layer(pd.DataFrame({"lon": [24.98, 25.0], "lat": [54.5, 54.5], "text": ["XXXXXXXXXXXX"] * 2}),
-                           id="gap_labels", anchor="middle")
+    wall = lk.labels_layer(
+        pd.DataFrame({"lon": [24.98, 25.0], "lat": [54.5, 54.5], "text": ["XXXXXXXXXXXX"] * 2}),
+        id="gap_labels",
+        anchor="middle",
+    )
     out = {layer.id: layer for layer in declutter([wall, dots, names], view)}
     assert [d["t"] for d in out["place_labels"].data] == ["Free"]
     assert len(out["places"].data) == 1
 
 
-@pytest.mark.parametrize("shown", [
-    tuple(k for k in LAYERS if k not in {"overlap_areas", "overlaps", "hillshade", "coverage_count"}),
-    ("border", "gaps"),
-    ("detections", "sectors", "basemap"),
-    tuple(LAYERS),
-])
+@pytest.mark.parametrize(
+    "shown",
+    [
+        tuple(
+            k
+            for k in LAYERS
+            if k not in {"overlap_areas", "overlaps", "hillshade", "coverage_count"}
+        ),
+        ("border", "gaps"),
+        ("detections", "sectors", "basemap"),
+        tuple(LAYERS),
+    ],
+)
 @pytest.mark.parametrize("partner", [None, "POL"])
 def test_the_legend_lists_exactly_the_layers_drawn(sample, shown, partner):
     from layers.legend import legend_entries
@@ -291,14 +343,22 @@ def test_the_legend_lists_exactly_the_layers_drawn(sample, shown, partner):
     from layers.style import partner_colors
 
     deck = build_map(sample, shown=shown, partner=partner)
-    entries = legend_entries(deck, partner_colours=partner_colors(sample.report["partners"]), partner=partner)
+    entries = legend_entries(
+        deck, partner_colours=partner_colors(sample.report["partners"]), partner=partner
+    )
     drawn = set(layer_keys(layer.id for layer in deck.layers))
     assert {e.layer for e in entries} - {"partners"} == drawn
-    assert any(e.layer == "partners" for e in entries) == bool(drawn & {"sectors", "footprints", "sensors"})
+    assert any(e.layer == "partners" for e in entries) == bool(
+        drawn & {"sectors", "footprints", "sensors"}
+    )
     if "detections" in drawn:  # the density ramp is shown as a ramp
         assert any(e.symbol == "ramp" and e.layer == "detections" for e in entries)
     muted = [e.label for e in entries if e.layer == "partners" and "(muted)" in e.label]
-    assert (len(muted) == len(sample.report["partners"]) - 1) if partner and "partners" in {e.layer for e in entries} else not muted
+    assert (
+        (len(muted) == len(sample.report["partners"]) - 1)
+        if partner and "partners" in {e.layer for e in entries}
+        else not muted
+    )
 
 
 def test_the_initial_view_fits_the_corridor_in_the_map_as_the_page_lays_it_out(sample):
@@ -309,11 +369,13 @@ def test_the_initial_view_fits_the_corridor_in_the_map_as_the_page_lays_it_out(s
     from layers.map import MAP_HEIGHT_PX, MAP_MARGIN_PX
 
     v = build_map(sample).initial_view_state
-    scale = 512 * 2 ** v.zoom
+    scale = 512 * 2**v.zoom
 
     def px(lon, lat):
         merc = lambda phi: math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))  # noqa: E731
-        return (lon - v.longitude) / 360 * scale, (merc(v.latitude) - merc(lat)) / (2 * math.pi) * scale
+        return (lon - v.longitude) / 360 * scale, (merc(v.latitude) - merc(lat)) / (
+            2 * math.pi
+        ) * scale
 
     boxes = [sample.layers["corridor"].total_bounds, sample.layers["sectors"].total_bounds]
     for width in (816, 847, 1000):

@@ -40,14 +40,25 @@ from geo.inputs.scenario import load_scenario
 from layers import snapshot
 from layers.map import GAP_LABEL_MIN_KM, GAP_LABELS, LAYERS, detection_hexagons
 from layers.snapshot import EXPORT_FILES, export_bytes, render_snapshot, snapshot_bytes
+from layers.snapshot.map_page import map_page
+from layers.snapshot.output import MATPLOTLIB_RC
+from layers.snapshot.view import prepare_view
 from layers.style import GAP, partner_colors
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data"
 GEOD = pyproj.Geod(ellps="WGS84")
 BANNER = "UNCLASSIFIED // EXERCISE"
-INPUTS = ["--border", str(SAMPLE / "border.geojson"), "--sensors", str(SAMPLE / "sensors.csv"),
-          "--sectors", str(SAMPLE / "sectors.geojson"), "--detections", str(SAMPLE / "detections.csv")]
+INPUTS = [
+    "--border",
+    str(SAMPLE / "border.geojson"),
+    "--sensors",
+    str(SAMPLE / "sensors.csv"),
+    "--sectors",
+    str(SAMPLE / "sectors.geojson"),
+    "--detections",
+    str(SAMPLE / "detections.csv"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +101,9 @@ def partner_png(sample):
 
 def to_pixels(summary: dict, lon, lat) -> tuple[np.ndarray, np.ndarray]:
     """Pixel (column, row) of lon/lat points, from the map's CRS, extent and frame on the page."""
-    x, y = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True).transform(lon, lat)
+    x, y = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True).transform(
+        lon, lat
+    )
     xmin, ymin, xmax, ymax = summary["map_extent"]
     left, top, right, bottom = summary["map_box"]
     col = left + (np.asarray(x) - xmin) / (xmax - xmin) * (right - left)
@@ -119,7 +132,7 @@ def test_png_map_is_not_blank(png):
     summary, pixels, _, _ = png
     left, top, right, bottom = (round(v) for v in summary["map_box"])
     assert right - left > 1500 and bottom - top > 1200
-    area = pixels[top + 3:bottom - 3, left + 3:right - 3]
+    area = pixels[top + 3 : bottom - 3, left + 3 : right - 3]
     colours = np.unique(area.reshape(-1, 3), axis=0)
     assert len(colours) > 200
     assert area.std() > 20
@@ -134,24 +147,36 @@ def test_gap_colour_is_drawn_on_the_gaps_and_nowhere_else(png, sample):
     gap = is_colour(pixels, GAP).copy()
     for c, r, g in zip(cols, rows, longest, strict=True):
         c, r = round(c), round(r)
-        assert gap[r - 4:r + 5, c - 4:c + 5].any(), f"no gap colour at the midpoint of the gap at km {g['start_km']}"
+        assert gap[r - 4 : r + 5, c - 4 : c + 5].any(), (
+            f"no gap colour at the midpoint of the gap at km {g['start_km']}"
+        )
     # The labels "G1 26.9 km" of the longest gaps sit right of their midpoints on crimson
     # boxes: a solid run of gap colour there, and nowhere else off the gap lines.
     left, top, right, bottom = (round(v) for v in summary["map_box"])
     px = (right - left) / 1000  # page px per px of the app's map
     for c, r in zip(cols, rows, strict=True):
         c, r = round(c), round(r)
-        box = gap[r - round(12 * px):r + round(12 * px), c + round(4 * px):c + round(140 * px)]
-        assert (box.sum(axis=1) > 25 * px).sum() >= 10 * px, "no crimson label box beside the gap midpoint"
-        gap[r - round(12 * px):r + round(12 * px), c + round(4 * px):c + round(140 * px)] = False
+        box = gap[r - round(12 * px) : r + round(12 * px), c + round(4 * px) : c + round(140 * px)]
+        assert (box.sum(axis=1) > 25 * px).sum() >= 10 * px, (
+            "no crimson label box beside the gap midpoint"
+        )
+        gap[r - round(12 * px) : r + round(12 * px), c + round(4 * px) : c + round(140 * px)] = (
+            False
+        )
     rr, cc = np.nonzero(gap[top:bottom, left:right])
     assert rr.size > 500
     # Every other gap-coloured pixel of the map lies on a gap line (within its drawn half-width).
     lines = []
-    for line in shapely.get_parts(shapely.segmentize(result.layers["gaps"].geometry.to_numpy(), 0.002)):
+    for line in shapely.get_parts(
+        shapely.segmentize(result.layers["gaps"].geometry.to_numpy(), 0.002)
+    ):
         xy = shapely.get_coordinates(line)
         c, r = to_pixels(summary, xy[:, 0], xy[:, 1])
-        lines.append(shapely.LineString(np.column_stack([c, r])) if len(xy) > 1 else shapely.Point(c[0], r[0]))
+        lines.append(
+            shapely.LineString(np.column_stack([c, r]))
+            if len(xy) > 1
+            else shapely.Point(c[0], r[0])
+        )
     near = shapely.buffer(shapely.union_all(lines), 14.0)
     inside = shapely.contains_xy(near, cc + left + 0.5, rr + top + 0.5)
     assert inside.mean() > 0.999
@@ -171,13 +196,16 @@ def test_scale_bar_matches_geodesic_length(png):
     lon, lat = bar["centre"]
     to_map = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True)
     cx, cy = to_map.transform(lon, lat)
-    (lon0, lon1), (lat0, lat1) = to_map.transform([cx - bar["map_units"] / 2, cx + bar["map_units"] / 2],
-                                                  [cy, cy], direction="INVERSE")
+    (lon0, lon1), (lat0, lat1) = to_map.transform(
+        [cx - bar["map_units"] / 2, cx + bar["map_units"] / 2], [cy, cy], direction="INVERSE"
+    )
     _, _, ground_m = GEOD.inv(lon0, lat0, lon1, lat1)
     assert ground_m == pytest.approx(bar["km"] * 1000.0, rel=2e-4)
     # and the scale the bar used agrees with PROJ's own scale factor at the centre
     factors = pyproj.Proj(summary["crs"]).get_factors(lon, lat)
-    assert bar["map_units"] / (bar["km"] * 1000.0) == pytest.approx(factors.meridional_scale, rel=1e-4)
+    assert bar["map_units"] / (bar["km"] * 1000.0) == pytest.approx(
+        factors.meridional_scale, rel=1e-4
+    )
 
 
 def test_north_arrow_points_along_the_meridian(png):
@@ -231,20 +259,44 @@ def test_pdf_text_has_banner_title_and_a_legend_entry_for_each_layer(pdf, sample
         assert text.count(BANNER) >= 2  # top and bottom of every page
         assert sc.name in text
     drawn = [k for k in summary["layers"] if k in LAYERS]
-    assert {"basemap", "corridor", "sectors", "footprints", "gaps", "border", "sensors", "detections"} <= set(drawn)
+    assert {
+        "basemap",
+        "corridor",
+        "sectors",
+        "footprints",
+        "gaps",
+        "border",
+        "sensors",
+        "detections",
+    } <= set(drawn)
     # the app's wording (layers.legend), one entry per layer drawn
-    expected = {"gaps": "Gap: border no sensor watches", "border": "Border, watched",
-                "sensors": "Sensor (partner colour; grey: inactive)", "detections": "Detections per hexagon",
-                "gap_areas": "Blind area in corridor", "footprints": "Sensor footprint (partner colour)",
-                "sectors": "Patrol sector (partner colour, labelled)", "corridor": "Corridor (5 km each side)",
-                "basemap": "Land · sea (country outlines)"}
+    expected = {
+        "gaps": "Gap: border no sensor watches",
+        "border": "Border, watched",
+        "sensors": "Sensor (partner colour; grey: inactive)",
+        "detections": "Detections per hexagon",
+        "gap_areas": "Blind area in corridor",
+        "footprints": "Sensor footprint (partner colour)",
+        "sectors": "Patrol sector (partner colour, labelled)",
+        "corridor": "Corridor (5 km each side)",
+        "basemap": "Land · sea (country outlines)",
+    }
     assert set(drawn) == set(expected)
     page = texts[0].replace("\n", " ")
     for label in expected.values():
         assert label in summary["legend"]
         assert label in page
-    for word in ("Headline", "Coverage", "Corridor depth", "5 km each side", "Generated", "(UTC)", "km",
-                 "State Border Guard Service of Lithuania", "Unassigned / contested"):
+    for word in (
+        "Headline",
+        "Coverage",
+        "Corridor depth",
+        "5 km each side",
+        "Generated",
+        "(UTC)",
+        "km",
+        "State Border Guard Service of Lithuania",
+        "Unassigned / contested",
+    ):
         assert word in page
     assert "(joint)" not in page  # the joint view's figures are all the border's
     assert "detections 2026-11-01 00:00" in page
@@ -292,18 +344,31 @@ class Page:
     def box(self, artist) -> tuple[int, int, int, int]:
         """An artist's drawn box as (row0, row1, col0, col1) of the page's pixels."""
         ext = artist.get_window_extent(self.renderer)
-        return round(len(self.pixels) - ext.y1), round(len(self.pixels) - ext.y0), round(ext.x0), round(ext.x1)
+        return (
+            round(len(self.pixels) - ext.y1),
+            round(len(self.pixels) - ext.y0),
+            round(ext.x0),
+            round(ext.x1),
+        )
 
 
 def draw_page(result, *, partner=None, shown=None, extent=None) -> Page:
     """The snapshot's map page as the PNG draws it, with its figure kept for inspection."""
-    view = snapshot._prepare(result, partner=partner, shown=shown, title=None, banner=BANNER, extent=extent, dem=None,
-                             partner_names=None)
+    view = prepare_view(
+        result,
+        partner=partner,
+        shown=shown,
+        title=None,
+        banner=BANNER,
+        extent=extent,
+        dem=None,
+        partner_names=None,
+    )
     w, h = snapshot.PAPER_IN["a4"]
     scale = snapshot.PNG_WIDTH_PX / snapshot.PNG_DPI / w
-    with rc_context(snapshot._RC):
+    with rc_context(MATPLOTLIB_RC):
         fig = Figure(figsize=(w * scale, h * scale), dpi=snapshot.PNG_DPI)
-        info = snapshot._map_page(fig, view, unit=scale)
+        info = map_page(fig, view, unit=scale)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         pixels = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
@@ -311,7 +376,9 @@ def draw_page(result, *, partner=None, shown=None, extent=None) -> Page:
     left, _, right, _ = info["map_box"]
     xmin, _, xmax, _ = info["map_extent"]
     width_pt = (right - left) / snapshot.PNG_DPI * 72.0
-    return Page(fig.axes[0], info, view, pixels, renderer, width_pt / 1000.0, (xmax - xmin) / width_pt)
+    return Page(
+        fig.axes[0], info, view, pixels, renderer, width_pt / 1000.0, (xmax - xmin) / width_pt
+    )
 
 
 @pytest.fixture(scope="module", params=[None, "POL"], ids=["joint", "POL"])
@@ -330,7 +397,9 @@ def test_gap_labels_are_the_views_ranks_white_on_crimson_boxes(page, sample):
     ranks = [int(t.get_text().split()[0][1:]) for t in labels]
     assert ranks[0] == 1 and ranks == sorted(ranks) and max(ranks) <= GAP_LABELS
     gaps = [table[r - 1] for r in ranks]
-    assert [t.get_text() for t in labels] == [f"G{r} {g['length_km']:,.1f} km" for r, g in zip(ranks, gaps, strict=True)]
+    assert [t.get_text() for t in labels] == [
+        f"G{r} {g['length_km']:,.1f} km" for r, g in zip(ranks, gaps, strict=True)
+    ]
     assert all(g["length_km"] >= GAP_LABEL_MIN_KM for g in gaps)
     assert len(labels) >= 2
     dpi = snapshot.PNG_DPI
@@ -353,7 +422,7 @@ def test_gap_labels_are_the_views_ranks_white_on_crimson_boxes(page, sample):
         assert pad == pytest.approx(np.array([3, 3, 1, 1]) * pg.pt_per_px * dpi / 72, abs=0.6)
         # and it reads as white on crimson on the rendered page
         r0, r1, c0, c1 = pg.box(patch)
-        inside = pg.pixels[r0 + 2:r1 - 2, c0 + 2:c1 - 2]
+        inside = pg.pixels[r0 + 2 : r1 - 2, c0 + 2 : c1 - 2]
         assert is_colour(inside, GAP, tol=10).mean() > 0.45, t.get_text()
         assert is_colour(inside, (255, 255, 255), tol=10).mean() > 0.08, t.get_text()
 
@@ -370,10 +439,14 @@ def test_sector_labels_are_two_lines_in_the_partners_dark_colour_on_a_translucen
         rgb = np.array(colours[p]) / 255
         r, g, b, a = t.get_color()
         assert np.allclose([r, g, b], rgb * 0.55, atol=0.01)  # the partner's hue, darkened
-        assert a == pytest.approx(1.0 if partner in (None, p) else 110 / 255, abs=0.01)  # others muted
+        assert a == pytest.approx(
+            1.0 if partner in (None, p) else 110 / 255, abs=0.01
+        )  # others muted
         assert t.get_bbox_patch().get_facecolor() == pytest.approx((1.0, 1.0, 1.0, 150 / 255))
         assert t.get_horizontalalignment() == "center"
-        assert t.get_window_extent(pg.renderer).height > 1.8 * t.get_fontsize() * snapshot.PNG_DPI / 72  # two lines
+        assert (
+            t.get_window_extent(pg.renderer).height > 1.8 * t.get_fontsize() * snapshot.PNG_DPI / 72
+        )  # two lines
 
 
 def test_place_labels_sit_beside_their_dots(page):
@@ -388,7 +461,9 @@ def test_place_labels_sit_beside_their_dots(page):
         sides.append(side)
         anchor = t.get_transform().transform(t.get_position())
         dot = pg.ax.transData.transform((x, y))
-        assert anchor - dot == pytest.approx([side * 5 * pg.pt_per_px * snapshot.PNG_DPI / 72, 0.0], abs=0.01)
+        assert anchor - dot == pytest.approx(
+            [side * 5 * pg.pt_per_px * snapshot.PNG_DPI / 72, 0.0], abs=0.01
+        )
     assert sides.count(1) > sides.count(-1)  # most names sit right of their dot
 
 
@@ -414,8 +489,11 @@ def test_sensor_dots_are_clamped_to_3_to_8_px_of_the_app(sample, extent, clamp):
     # Zoomed in, the sensor letters and the detection points show, as in the browser, and
     # the legend lists the points then and only then.
     legend = pg.info["legend"]
-    points = ["zoomed in, as points: in a gap", "zoomed in, as points: in coverage",
-              "zoomed in, as points: outside the corridor"]
+    points = [
+        "zoomed in, as points: in a gap",
+        "zoomed in, as points: in coverage",
+        "zoomed in, as points: outside the corridor",
+    ]
     if clamp == "max":
         assert pg.texts("sensor_symbols")
         assert pg.dots("detection_points_gap")
@@ -432,9 +510,14 @@ def test_legend_lists_the_new_layers_as_the_app_words_them(page, sample):
     legend = pg.info["legend"]
     counts = detection_hexagons(result)["count"].to_numpy()
     top = int(np.percentile(counts, 98))
-    for line in ("Gap: border no sensor watches", "Border, watched", "Detections per hexagon",
-                 f"light: 1 · dark: {top:,} or more", "Detections in gaps (circle area: count)",
-                 "Town or city (GeoNames)"):
+    for line in (
+        "Gap: border no sensor watches",
+        "Border, watched",
+        "Detections per hexagon",
+        f"light: 1 · dark: {top:,} or more",
+        "Detections in gaps (circle area: count)",
+        "Town or city (GeoNames)",
+    ):
         assert line in legend
     # the gap labels' note comes right under the gap entry; each line once
     i = legend.index("Gap: border no sensor watches")
@@ -460,9 +543,14 @@ def test_legend_has_an_entry_exactly_when_its_layer_is_drawn(sample):
 def test_a_view_without_gaps_says_so_and_has_no_gap_labels():
     import geopandas as gpd
 
-    border = gpd.GeoDataFrame(geometry=[shapely.LineString([(24.0, 54.0), (24.2, 54.05)])], crs=4326)
-    sensors = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [30_000.0]},
-                               geometry=[shapely.Point(24.1, 54.02)], crs=4326)
+    border = gpd.GeoDataFrame(
+        geometry=[shapely.LineString([(24.0, 54.0), (24.2, 54.05)])], crs=4326
+    )
+    sensors = gpd.GeoDataFrame(
+        {"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [30_000.0]},
+        geometry=[shapely.Point(24.1, 54.02)],
+        crs=4326,
+    )
     result = analyse(border, sensors)
     assert result.report["gaps"] == []
     pg = draw_page(result, shown=("border", "gaps", "sensors"))
@@ -479,21 +567,26 @@ def test_headline_names_border_wide_figures_joint_in_a_partner_view(sample):
     report = result.report
     joint = draw_page(result, shown=("border",)).info["headline"]
     assert joint["Partner overlap"] == f"{report['border']['overlap_km']:,.1f} km"
-    assert joint["Unassigned / contested"] == (f"{report['unassigned_border_km']:,.1f} / "
-                                               f"{report['contested_border_km']:,.1f} km")
+    assert joint["Unassigned / contested"] == (
+        f"{report['unassigned_border_km']:,.1f} / {report['contested_border_km']:,.1f} km"
+    )
     own = report["partners"]["POL"]
     pol = draw_page(result, partner="POL", shown=("border",)).info["headline"]
     assert pol["Partner overlap"] == f"{own['sector_overlap_km']:,.1f} km"  # POL's own
-    assert pol["Unassigned (joint) / contested with POL"] == (f"{report['unassigned_border_km']:,.1f} / "
-                                                              f"{own['contested_km']:,.1f} km")
+    assert pol["Unassigned (joint) / contested with POL"] == (
+        f"{report['unassigned_border_km']:,.1f} / {own['contested_km']:,.1f} km"
+    )
     # A report made before the per-partner figures: overlap and contested are the border's too.
     old = copy.deepcopy(report)
     for p in old["partners"].values():
         p.pop("sector_overlap_km"), p.pop("contested_km")
-    legacy = draw_page(dataclasses.replace(result, report=old), partner="POL", shown=("border",)).info["headline"]
+    legacy = draw_page(
+        dataclasses.replace(result, report=old), partner="POL", shown=("border",)
+    ).info["headline"]
     assert legacy["Partner overlap (joint)"] == f"{report['border']['overlap_km']:,.1f} km"
-    assert legacy["Unassigned (joint) / contested (joint)"] == (f"{report['unassigned_border_km']:,.1f} / "
-                                                                f"{report['contested_border_km']:,.1f} km")
+    assert legacy["Unassigned (joint) / contested (joint)"] == (
+        f"{report['unassigned_border_km']:,.1f} / {report['contested_border_km']:,.1f} km"
+    )
 
 
 # ---- options and bad input -------------------------------------------------------------------
@@ -502,16 +595,30 @@ def test_headline_names_border_wide_figures_joint_in_a_partner_view(sample):
 def test_letter_paper_and_an_extent(sample):
     _, result = sample
     buf = io.BytesIO()
-    summary = render_snapshot(result, out=buf, fmt="pdf", paper="letter", extent=(25.0, 54.0, 26.0, 54.6),
-                              shown=("border", "gaps"))
+    summary = render_snapshot(
+        result,
+        out=buf,
+        fmt="pdf",
+        paper="letter",
+        extent=(25.0, 54.0, 26.0, 54.6),
+        shown=("border", "gaps"),
+    )
     reader = PdfReader(io.BytesIO(buf.getvalue()))
-    assert (float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)) == (792.0, 612.0)
+    assert (float(reader.pages[0].mediabox.width), float(reader.pages[0].mediabox.height)) == (
+        792.0,
+        612.0,
+    )
     assert summary["layers"] == ["border", "gaps"]
-    assert summary["legend"] == ["Gap: border no sensor watches", "G1, G2 … : the longest gaps, as in the gap table",
-                                 "Border, watched", "thin dark line: the border itself"]
+    assert summary["legend"] == [
+        "Gap: border no sensor watches",
+        "G1, G2 … : the longest gaps, as in the gap table",
+        "Border, watched",
+        "thin dark line: the border itself",
+    ]
     # the map shows at least the extent asked for
     x, y = pyproj.Transformer.from_crs("EPSG:4326", summary["crs"], always_xy=True).transform(
-        [25.0, 26.0, 25.0, 26.0], [54.0, 54.0, 54.6, 54.6])
+        [25.0, 26.0, 25.0, 26.0], [54.0, 54.0, 54.6, 54.6]
+    )
     xmin, ymin, xmax, ymax = summary["map_extent"]
     assert xmin <= min(x) and max(x) <= xmax and ymin <= min(y) and max(y) <= ymax
 
@@ -562,15 +669,30 @@ def test_snapshot_bytes(sample):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "geo", "snapshot", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "geo", "snapshot", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_cli_renders_a_partner_pdf(tmp_path, sample):
     _, result = sample
     out = tmp_path / "brief" / "ltu.pdf"
-    proc = run_cli(*INPUTS, "--partner", "LTU", "--title", "Morning brief 7", "--banner", "SECRET // TEST ONLY",
-                   "--out", str(out))
+    proc = run_cli(
+        *INPUTS,
+        "--partner",
+        "LTU",
+        "--title",
+        "Morning brief 7",
+        "--banner",
+        "SECRET // TEST ONLY",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["out"] == str(out) and summary["format"] == "pdf" and summary["pages"] == 2
@@ -614,8 +736,14 @@ def test_a_long_gap_table_ends_with_how_many_more():
     # 70 sensors of 600 m range spread along the 215 km geodesic: 71 gaps
     lonlat = np.array(GEOD.npts(20.0, 50.0, 23.0, 50.0, 70))
     sensors = gpd.GeoDataFrame(
-        {"sensor_id": [f"s{i}" for i in range(len(lonlat))], "partner": "P", "kind": "camera", "range_m": 600.0},
-        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs=4326,
+        {
+            "sensor_id": [f"s{i}" for i in range(len(lonlat))],
+            "partner": "P",
+            "kind": "camera",
+            "range_m": 600.0,
+        },
+        geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]),
+        crs=4326,
     )
     result = analyse(border, sensors)
     n = len(result.report["gaps"])
@@ -634,13 +762,17 @@ def test_past_the_point_limit_detections_are_drawn_as_hexagons():
     import pandas as pd
 
     border = gpd.GeoDataFrame(geometry=[shapely.LineString([(24.0, 54.0), (24.6, 54.2)])], crs=4326)
-    sensors = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [9000.0]},
-                               geometry=[shapely.Point(24.2, 54.07)], crs=4326)
+    sensors = gpd.GeoDataFrame(
+        {"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [9000.0]},
+        geometry=[shapely.Point(24.2, 54.07)],
+        crs=4326,
+    )
     rng = np.random.default_rng(7)
     n = 60_000
     detections = gpd.GeoDataFrame(
         {"time": pd.date_range("2026-11-01", periods=n, freq="s", tz="UTC")},
-        geometry=gpd.points_from_xy(rng.uniform(24.0, 24.6, n), rng.uniform(53.95, 54.25, n)), crs=4326,
+        geometry=gpd.points_from_xy(rng.uniform(24.0, 24.6, n), rng.uniform(53.95, 54.25, n)),
+        crs=4326,
     )
     result = analyse(border, sensors, detections=detections)
     buf = io.BytesIO()
@@ -652,7 +784,9 @@ def test_past_the_point_limit_detections_are_drawn_as_hexagons():
 
 def test_terrain_view_names_the_dem_and_draws_its_layers(sample):
     sc, _ = sample
-    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    result = analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem
+    )
     shown = ("basemap", "hillshade", "coverage_count", "border", "gaps")
     buf = io.BytesIO()
     summary = render_snapshot(result, out=buf, fmt="pdf", shown=shown, dem=sc.dem)
@@ -662,6 +796,9 @@ def test_terrain_view_names_the_dem_and_draws_its_layers(sample):
     assert "Terrain (hillshade)" in text
     assert "Line of sight: sensors seeing each place" in text
     assert "line of sight over DEM dem.tif" in text and "target 2 m above ground" in text
-    images = [v.get_object() for v in reader.pages[0]["/Resources"]["/XObject"].values()
-              if v.get_object().get("/Subtype") == "/Image"]
+    images = [
+        v.get_object()
+        for v in reader.pages[0]["/Resources"]["/XObject"].values()
+        if v.get_object().get("/Subtype") == "/Image"
+    ]
     assert len(images) == 2  # the two terrain rasters; everything else stays vector

@@ -1,0 +1,101 @@
+"""The data export of one view (:mod:`geo.export`) as one downloadable file, for the app."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from geo.core.errors import ValidationError
+from geo.coverage.views import JOINT
+from geo.export import FORMATS as EXPORT_FORMATS
+from geo.export import ExportFormat, export_layers, write_export
+
+#: Data export format -> (file suffix, MIME type) of :func:`export_bytes`' one file.
+EXPORT_FILES: dict[str, tuple[str, str]] = {
+    "geojson": (".geojson.zip", "application/zip"),
+    "gpkg": (".gpkg", "application/geopackage+sqlite3"),
+    "kml": (".kml", "application/vnd.google-earth.kml+xml"),
+    "csv": (".csv.zip", "application/zip"),
+}
+#: Data-export layers and the map layer that shows each (export only what the map shows).
+EXPORT_SHOWN_BY: dict[str, str] = {
+    "gaps": "gaps",
+    "coverage": "footprints",
+    "overlaps": "overlaps",
+    "sectors": "sectors",
+    "detections": "detections",
+}
+
+
+def _is_export_format(value: str) -> TypeGuard[ExportFormat]:
+    """Whether ``value`` is one of :data:`geo.export.FORMATS`."""
+    return value in EXPORT_FORMATS
+
+
+def export_bytes(
+    result: Any,
+    *,
+    fmt: str,
+    partner: str | None = None,
+    shown: Iterable[str] | None = None,
+) -> bytes:
+    """The data export of one view (:mod:`geo.export`) as one downloadable file.
+
+    Parameters
+    ----------
+    result
+        The analysis (already restricted to the time window).
+    fmt
+        One of :data:`geo.export.FORMATS`. GeoJSON and CSV (a folder, one file per layer)
+        come zipped; GeoPackage and KML are one file.
+    partner
+        Export only this partner's view (as ``python -m geo export --partner``).
+    shown
+        Map layers shown (keys of :data:`layers.map.LAYERS`): only the export layers they show
+        are written (``coverage`` with ``footprints``). ``None``: every export layer.
+
+    Returns
+    -------
+    bytes
+        The file; its suffix and MIME type are in :data:`EXPORT_FILES`.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown format or partner, or when no exported layer is shown.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from geo.coverage.analysis import analyse
+    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(24, 54), (24.5, 54.1)])], crs=4326)
+    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [8000.0],
+    ...     "status": ["active"]}, geometry=[shapely.Point(24.1, 54.02)], crs=4326)
+    >>> export_bytes(analyse(b, s), fmt="kml", shown=["gaps"])[:5]
+    b'<?xml'
+    """
+    if not _is_export_format(fmt):
+        raise ValidationError(
+            f"export format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}"
+        )
+    layers = export_layers(result, partner=None if partner in (None, JOINT) else partner)
+    if shown is not None:
+        shown = set(shown)
+        layers = {k: v for k, v in layers.items() if EXPORT_SHOWN_BY[k] in shown}
+        if not layers:
+            wanted = ", ".join(sorted(set(EXPORT_SHOWN_BY.values())))
+            raise ValidationError(
+                f"data export: no exported layer is shown on the map; show one of: {wanted}"
+            )
+    with tempfile.TemporaryDirectory(prefix="limes-export-") as tmp:
+        if fmt in ("gpkg", "kml"):
+            path = Path(tmp) / f"limes.{fmt}"
+            write_export(layers, path, fmt=fmt)
+            return path.read_bytes()
+        folder = Path(tmp) / f"limes_{fmt}"
+        write_export(layers, folder, fmt=fmt)
+        archive = shutil.make_archive(str(Path(tmp) / "export"), "zip", root_dir=folder)
+        return Path(archive).read_bytes()
