@@ -22,7 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geo.inputs.loader import read_detections, read_sensors  # noqa: E402
+from geo.inputs.loader import read_detections, read_sensors
 
 
 def write_detections_csv(path: Path, n_rows: int, *, seed: int = 0,

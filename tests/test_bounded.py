@@ -33,8 +33,8 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
-import geo.inputs.formats
 import geo.inputs.guard
+import geo.inputs.readers.delimited
 from geo import store
 from geo.core import settings
 from geo.core.errors import ValidationError
@@ -243,7 +243,7 @@ def test_csv_over_the_row_cap_is_refused_while_streaming(
         raise AssertionError("the table was built")
 
     with monkeypatch.context() as m:
-        m.setattr(geo.inputs.formats, "_csv_table", boom)
+        m.setattr(geo.inputs.readers.delimited, "_csv_table", boom)
         with pytest.raises(ValidationError, match=r"det\.csv: the file holds too many rows: "
                            r"expected at most 1,000 rows per file, got 'more than 1,000 rows'"):
             loader.read_detections(path)

@@ -49,11 +49,10 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from multiprocessing import spawn
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -62,7 +61,8 @@ import pyarrow as pa
 
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
-from geo.inputs.loader import LoadReport
+from geo.inputs.loader import LoadReport, RowError
+from geo.inputs.readers import no_gc
 
 __all__ = ["read_detection_columns", "read_detections"]
 
@@ -150,7 +150,13 @@ def read_detection_columns(path: str | os.PathLike[str], *, source_name: str | N
 # --------------------------------------------------------------------------------------
 
 
-def _without_main(get: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+class _Preparation(Protocol):
+    """The signature of :func:`multiprocessing.spawn.get_preparation_data`."""
+
+    def __call__(self, name: str) -> dict[str, Any]: ...
+
+
+def _without_main(get: _Preparation) -> _Preparation:
     """Wrap :func:`multiprocessing.spawn.get_preparation_data`: no main module for readers.
 
     A spawned or forkserver child first imports the parent's ``__main__`` again. Under
@@ -283,9 +289,6 @@ class _ChildTraceback(Exception):
 
 def _unpacked(report: LoadReport, rejected: tuple[list[Any], ...]) -> LoadReport:
     """The report :func:`_packed` sent, its rejected rows made :class:`RowError` again."""
-    from geo.inputs.formats import no_gc
-    from geo.inputs.loader import RowError
-
     with no_gc():  # a million objects: the collector would scan them again and again
         report.rejected = list(map(RowError, *rejected))
     return report

@@ -1,6 +1,6 @@
 """What one file may make the reader do: its rows, what it decodes to, what it runs.
 
-Private to :mod:`geo.inputs.formats`. A few kilobytes can stand for far more than their size:
+Private to :mod:`geo.inputs.readers`. A few kilobytes can stand for far more than their size:
 a Parquet column of 20 million dictionary-encoded values, a GeoPackage layer that is a
 recursive SQL view producing rows without end, a view or computed column returning
 strings of hundreds of MB. The checks here look at each format's own figures *before* its
@@ -348,7 +348,7 @@ def _check_schema(conn: sqlite3.Connection, source: str) -> None:
     layers = [str(t) for (t,) in conn.execute(
         "SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes')")]
     for layer in layers:
-        table = by_name.get(layer.lower())
-        if table is not None:  # else GDAL refuses the layer itself
-            (count,) = conn.execute(f"SELECT COUNT(*) FROM {_quote(table)}").fetchone()
+        stored = by_name.get(layer.lower())
+        if stored is not None:  # else GDAL refuses the layer itself
+            (count,) = conn.execute(f"SELECT COUNT(*) FROM {_quote(stored)}").fetchone()
             check_rows(source, int(count), label="feature", where=f" in layer {layer!r}")

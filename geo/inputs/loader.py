@@ -41,7 +41,7 @@ file's first bytes.
   ``lon``/``lng``/``long``/``longitude``/``x``); lat/lon points suit sensors and detections.
 - Cursor-on-Target (``.cot``/``.xml``, or any name whose content is an ``<event>``): one
   event, a root holding many, or several event documents one after the other; detections
-  only (see :mod:`geo.inputs.cot` for how each event maps to a row).
+  only (see :mod:`geo.inputs.readers.cot` for how each event maps to a row).
 
 Hostile input
 -------------
@@ -94,7 +94,7 @@ from geo.inputs.checks import (
     to_text,
     to_time,
 )
-from geo.inputs.formats import FAMILY_OF, RawLayer, normalise_name, read_raw
+from geo.inputs.readers import FAMILY_OF, RawLayer, normalise_name, read_raw
 
 __all__ = [
     "LoadReport",
@@ -559,7 +559,7 @@ def _resolve_columns(raw: RawLayer, layer: str) -> dict[str, str | None]:
         """First column matching ``names`` (in order) that has values, else first match."""
         candidates = [c for alias in names for c in matches(alias) if c not in used]
         with_values = [c for c in candidates if raw.attrs[c].notna().any()]
-        return (with_values or candidates or [None])[0]
+        return next(iter(with_values or candidates), None)
 
     cols: dict[str, str | None] = {}
     if layer == "detections":
@@ -647,7 +647,8 @@ def _reject_duplicates(ctx: _Ctx, ids: pd.Series, fld: str) -> None:
     dup = live.duplicated(keep="first")
     if not dup.any():
         return
-    first_row = {v: int(ctx.raw.src_row[i]) for i, v in live[~dup].items()}
+    kept = live[~dup]
+    first_row = dict(zip(kept, ctx.raw.src_row[kept.index.to_numpy()].tolist(), strict=True))
     mask = np.zeros(len(ids), dtype=bool)
     mask[dup[dup].index.to_numpy()] = True
     label = ctx.raw.row_label
@@ -669,99 +670,138 @@ def _sector_columns(ctx: _Ctx) -> dict[str, Any]:
 
 
 def _sensor_columns(ctx: _Ctx) -> dict[str, Any]:
-    rej = ctx.rej
+    # The checks run in this order: a row is reported with the first problem found.
     sensor_id = _required_text(ctx, "sensor_id", "a sensor id")
     partner = _required_text(ctx, "partner", "the partner operating the sensor")
-
-    kcol = ctx.cols["kind"] or "kind"
-    kind_raw = _text_col(ctx, "kind")
-    kind = kind_raw.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
-    allowed = ", ".join(settings.SENSOR_KINDS)
-    rej.reject(kind.isna().to_numpy(), kcol, reason("the value is missing",
-                                                    expected=f"one of {allowed}", got=None))
-    rej.reject((~kind.isin(settings.SENSOR_KINDS)).to_numpy(), kcol,
-               lambda i: reason("unknown sensor kind", expected=f"one of {allowed}",
-                                got=kind_raw.iloc[i], fix="Use one of the listed kinds "
-                                "(upper/lower case does not matter)"))
-
-    rcol = ctx.cols["range_m"] or "range_m"
-    range_m = _number_col(ctx, "range_m", "a range in metres > 0")
-    rej.reject(np.isnan(range_m), rcol, reason("the value is missing",
-                                               expected="a range in metres > 0", got=None))
-    rej.reject(~(range_m > 0) | ~np.isfinite(range_m), rcol, lambda i: reason(
-        "the range must be positive", expected="a number of metres > 0",
-        got=fmt_value(range_m[i])))
-
-    min_range = _number_col(ctx, "min_range_m", "a minimum range in metres >= 0")
-    no_min = np.isnan(min_range)
-    min_range = np.where(np.isnan(min_range), 0.0, min_range)
-    mcol = ctx.cols["min_range_m"] or "min_range_m"
-    rej.reject(~(min_range >= 0) | ~np.isfinite(min_range), mcol, lambda i: reason(
-        "the minimum range must be >= 0", expected="a number of metres >= 0",
-        got=fmt_value(min_range[i])))
-    rej.reject(min_range >= range_m, mcol, lambda i: reason(
-        "the minimum range must be smaller than range_m", expected=f"less than range_m "
-        f"{fmt_value(range_m[i])}", got=fmt_value(min_range[i])))
-
-    fov = _number_col(ctx, "fov_deg", "a field of view in degrees")
-    no_fov = np.isnan(fov)
-    fov = np.where(np.isnan(fov), 360.0, fov)
-    fcol = ctx.cols["fov_deg"] or "fov_deg"
-    rej.reject(~((fov > 0) & (fov <= 360)), fcol, lambda i: reason(
-        "field of view out of range", expected="degrees in (0, 360]", got=fmt_value(fov[i]),
-        fix="Use 360 for an all-round sensor"))
-
-    azimuth = _number_col(ctx, "azimuth_deg", "an azimuth in degrees")
-    acol = ctx.cols["azimuth_deg"] or "azimuth_deg"
-    rej.reject(np.isinf(azimuth), acol, reason("not a finite number",
-                                               expected="degrees clockwise from north",
-                                               got="infinity"))
-    rej.reject(np.isnan(azimuth) & (fov < 360), acol, lambda i: reason(
-        "an azimuth is required when fov_deg < 360", expected="degrees clockwise from north",
-        got=None, fix=f"Give the direction the sensor looks at (its fov_deg is "
-        f"{fmt_value(fov[i])})"))
-    with np.errstate(invalid="ignore"):
-        azimuth = np.mod(azimuth, 360.0)
-
-    status_raw = _text_col(ctx, "status")
-    no_status = status_raw.isna().to_numpy()
-    status = status_raw.str.lower().fillna("active")
-    statuses = ", ".join(settings.SENSOR_STATUSES)
-    rej.reject((~status.isin(settings.SENSOR_STATUSES)).to_numpy(),
-               ctx.cols["status"] or "status",
-               lambda i: reason("unknown status", expected=f"one of {statuses}",
-                                got=status_raw.iloc[i]))
-
-    height = _number_col(ctx, "height_m", "a height in metres >= 0")
-    defaults = kind.map(settings.DEFAULT_HEIGHT_M).to_numpy(dtype=float, na_value=np.nan)
-    no_height = np.isnan(height)
-    height = np.where(no_height, defaults, height)
-    rej.reject(~(height >= 0) | ~np.isfinite(height), ctx.cols["height_m"] or "height_m",
-               lambda i: reason("the height must be >= 0", expected="metres above ground",
-                                got=fmt_value(height[i])))
+    kind = _sensor_kind(ctx)
+    range_m = _sensor_range(ctx)
+    min_range, no_min = _sensor_min_range(ctx, range_m)
+    fov, no_fov = _sensor_fov(ctx)
+    azimuth = _sensor_azimuth(ctx, fov)
+    status, no_status = _sensor_status(ctx)
+    height, no_height = _sensor_height(ctx, kind)
     _reject_duplicates(ctx, sensor_id, "sensor_id")
-
-    alive = rej.alive
-    n_height_default = int((no_height & alive).sum())
-    n_min_default = int((no_min & alive).sum())
-    n_fov_default = int((no_fov & alive).sum())
-    n_status_default = int((no_status & alive).sum())
-    if n_height_default:
-        used = kind[alive & no_height].value_counts()
-        parts = ", ".join(f"{k} {settings.DEFAULT_HEIGHT_M[k]:g} m" for k in used.index)
-        ctx.notes.append(f"height_m not given for {n_height_default} sensor(s): used the "
-                         f"default height by kind ({parts})")
-    for count, what in ((n_min_default, "min_range_m not given for {} sensor(s): 0 m used"),
-                        (n_fov_default, "fov_deg not given for {} sensor(s): 360° (all-round) "
-                                        "used"),
-                        (n_status_default, "status not given for {} sensor(s): 'active' used")):
-        if count:
-            ctx.notes.append(what.format(count))
+    _note_sensor_defaults(ctx, kind, no_height=no_height, no_min=no_min, no_fov=no_fov,
+                          no_status=no_status)
     return {
         "sensor_id": sensor_id, "partner": partner, "kind": kind.astype("str"),
         "range_m": range_m, "min_range_m": min_range, "azimuth_deg": azimuth, "fov_deg": fov,
         "height_m": height, "status": status.astype("str"),
     }
+
+
+def _sensor_kind(ctx: _Ctx) -> pd.Series:
+    """``kind`` in lower case with underscores; missing or unknown kinds reject the row."""
+    kcol = ctx.cols["kind"] or "kind"
+    kind_raw = _text_col(ctx, "kind")
+    kind = kind_raw.str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    allowed = ", ".join(settings.SENSOR_KINDS)
+    ctx.rej.reject(kind.isna().to_numpy(), kcol, reason("the value is missing",
+                                                        expected=f"one of {allowed}", got=None))
+    ctx.rej.reject((~kind.isin(settings.SENSOR_KINDS)).to_numpy(), kcol,
+                   lambda i: reason("unknown sensor kind", expected=f"one of {allowed}",
+                                    got=kind_raw.iloc[i], fix="Use one of the listed kinds "
+                                    "(upper/lower case does not matter)"))
+    return kind
+
+
+def _sensor_range(ctx: _Ctx) -> np.ndarray:
+    """``range_m``: required, a positive number of metres."""
+    rcol = ctx.cols["range_m"] or "range_m"
+    range_m = _number_col(ctx, "range_m", "a range in metres > 0")
+    ctx.rej.reject(np.isnan(range_m), rcol, reason("the value is missing",
+                                                   expected="a range in metres > 0", got=None))
+    ctx.rej.reject(~(range_m > 0) | ~np.isfinite(range_m), rcol, lambda i: reason(
+        "the range must be positive", expected="a number of metres > 0",
+        got=fmt_value(range_m[i])))
+    return range_m
+
+
+def _sensor_min_range(ctx: _Ctx, range_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``min_range_m`` (0 where not given) and where it was not given."""
+    min_range = _number_col(ctx, "min_range_m", "a minimum range in metres >= 0")
+    no_min = np.isnan(min_range)
+    min_range = np.where(np.isnan(min_range), 0.0, min_range)
+    mcol = ctx.cols["min_range_m"] or "min_range_m"
+    ctx.rej.reject(~(min_range >= 0) | ~np.isfinite(min_range), mcol, lambda i: reason(
+        "the minimum range must be >= 0", expected="a number of metres >= 0",
+        got=fmt_value(min_range[i])))
+    ctx.rej.reject(min_range >= range_m, mcol, lambda i: reason(
+        "the minimum range must be smaller than range_m", expected=f"less than range_m "
+        f"{fmt_value(range_m[i])}", got=fmt_value(min_range[i])))
+    return min_range, no_min
+
+
+def _sensor_fov(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray]:
+    """``fov_deg`` in (0, 360] (360 where not given) and where it was not given."""
+    fov = _number_col(ctx, "fov_deg", "a field of view in degrees")
+    no_fov = np.isnan(fov)
+    fov = np.where(np.isnan(fov), 360.0, fov)
+    fcol = ctx.cols["fov_deg"] or "fov_deg"
+    ctx.rej.reject(~((fov > 0) & (fov <= 360)), fcol, lambda i: reason(
+        "field of view out of range", expected="degrees in (0, 360]", got=fmt_value(fov[i]),
+        fix="Use 360 for an all-round sensor"))
+    return fov, no_fov
+
+
+def _sensor_azimuth(ctx: _Ctx, fov: np.ndarray) -> np.ndarray:
+    """``azimuth_deg`` in [0, 360); required unless the sensor looks all round."""
+    azimuth = _number_col(ctx, "azimuth_deg", "an azimuth in degrees")
+    acol = ctx.cols["azimuth_deg"] or "azimuth_deg"
+    ctx.rej.reject(np.isinf(azimuth), acol, reason("not a finite number",
+                                                   expected="degrees clockwise from north",
+                                                   got="infinity"))
+    ctx.rej.reject(np.isnan(azimuth) & (fov < 360), acol, lambda i: reason(
+        "an azimuth is required when fov_deg < 360", expected="degrees clockwise from north",
+        got=None, fix=f"Give the direction the sensor looks at (its fov_deg is "
+        f"{fmt_value(fov[i])})"))
+    with np.errstate(invalid="ignore"):
+        return np.mod(azimuth, 360.0)
+
+
+def _sensor_status(ctx: _Ctx) -> tuple[pd.Series, np.ndarray]:
+    """``status`` in lower case ("active" where not given) and where it was not given."""
+    status_raw = _text_col(ctx, "status")
+    no_status = status_raw.isna().to_numpy()
+    status = status_raw.str.lower().fillna("active")
+    statuses = ", ".join(settings.SENSOR_STATUSES)
+    ctx.rej.reject((~status.isin(settings.SENSOR_STATUSES)).to_numpy(),
+                   ctx.cols["status"] or "status",
+                   lambda i: reason("unknown status", expected=f"one of {statuses}",
+                                    got=status_raw.iloc[i]))
+    return status, no_status
+
+
+def _sensor_height(ctx: _Ctx, kind: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``height_m`` >= 0 (the default of the sensor's kind where not given), and where not."""
+    height = _number_col(ctx, "height_m", "a height in metres >= 0")
+    defaults = kind.map(settings.DEFAULT_HEIGHT_M).to_numpy(dtype=float, na_value=np.nan)
+    no_height = np.isnan(height)
+    height = np.where(no_height, defaults, height)
+    ctx.rej.reject(~(height >= 0) | ~np.isfinite(height), ctx.cols["height_m"] or "height_m",
+                   lambda i: reason("the height must be >= 0", expected="metres above ground",
+                                    got=fmt_value(height[i])))
+    return height, no_height
+
+
+def _note_sensor_defaults(ctx: _Ctx, kind: pd.Series, *, no_height: np.ndarray,
+                          no_min: np.ndarray, no_fov: np.ndarray, no_status: np.ndarray) -> None:
+    """Say in the report how many accepted sensors got a default value, field by field."""
+    alive = ctx.rej.alive
+    n_height_default = int((no_height & alive).sum())
+    if n_height_default:
+        used = kind[alive & no_height].value_counts()
+        parts = ", ".join(f"{k} {settings.DEFAULT_HEIGHT_M[k]:g} m" for k in used.index)
+        ctx.notes.append(f"height_m not given for {n_height_default} sensor(s): used the "
+                         f"default height by kind ({parts})")
+    for count, what in ((int((no_min & alive).sum()),
+                         "min_range_m not given for {} sensor(s): 0 m used"),
+                        (int((no_fov & alive).sum()),
+                         "fov_deg not given for {} sensor(s): 360° (all-round) used"),
+                        (int((no_status & alive).sum()),
+                         "status not given for {} sensor(s): 'active' used")):
+        if count:
+            ctx.notes.append(what.format(count))
 
 
 def _detection_columns(ctx: _Ctx) -> dict[str, Any]:
@@ -837,10 +877,15 @@ def _position_errors(ctx: _Ctx) -> dict[str, np.ndarray]:
         metres = np.where(big | ~np.isfinite(metres), np.nan, metres)
         if fld != "hae_m":
             col = ctx.cols[fld] or fld
-            ctx.rej.reject(metres < 0, col, lambda i, m=metres, w=what: reason(
-                "an error cannot be negative", expected=w, got=fmt_value(m[i])))
+            ctx.rej.reject(metres < 0, col, _negative(metres, what))
         out[fld] = metres
     if unknown:
         ctx.notes.append(f"{unknown} hae/ce/le value(s) of 9999999 or more mean 'unknown' "
                          "(CoT): left empty")
     return out
+
+
+def _negative(metres: np.ndarray, what: str) -> Callable[[int], str]:
+    """The reason for the row at a position whose error in ``metres`` is negative."""
+    return lambda i: reason("an error cannot be negative", expected=what,
+                            got=fmt_value(metres[i]))

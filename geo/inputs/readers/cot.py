@@ -1,4 +1,4 @@
-"""Cursor-on-Target (CoT) XML events as detections (private to :mod:`geo.inputs.loader`).
+"""Cursor-on-Target (CoT) XML events as detections.
 
 A CoT file holds one ``<event>`` (what ATAK, WinTAK and most CoT tools write), a root element
 holding many (``<events>``, a TAK server export, ...), or several ``<event>`` documents one
@@ -21,18 +21,18 @@ stream: processed events are freed, so memory stays proportional to one event, n
 
 from __future__ import annotations
 
-import io
 import re
 from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml.ElementTree as SafeET
 import numpy as np
 import pandas as pd
 import pyproj
-from defusedxml import DefusedXmlException
 
 from geo.core.errors import ValidationError, describe
-from geo.inputs.formats import WGS84_BY_STANDARD, RawLayer, xml_refused
+from geo.inputs.readers.raw import WGS84_BY_STANDARD, RawLayer
+from geo.inputs.readers.xmlsafe import DefusedXmlException, iter_elements, local_name, xml_refused
+
+__all__ = ["COLUMNS", "read_cot"]
 
 #: Columns of the raw table, in order.
 COLUMNS: tuple[str, ...] = (
@@ -49,10 +49,6 @@ _MARKINGS: dict[str, str] = {
 }
 
 _XML_DECLARATION = re.compile(rb"<\?xml[^>]*\?>")
-
-
-def _local(tag: object) -> str:
-    return str(tag).rsplit("}", 1)[-1]
 
 
 def read_cot(data: bytes, source: str) -> RawLayer:
@@ -115,14 +111,12 @@ class _Reader:
         rows: list[Row] = []
         stack: list[Element] = []
         try:
-            for what, elem in SafeET.iterparse(io.BytesIO(data), events=("start", "end"),
-                                               forbid_dtd=True, forbid_entities=True,
-                                               forbid_external=True):
+            for what, elem in iter_elements(data):
                 if what == "start":
                     stack.append(elem)
                     continue
                 stack.pop()
-                if _local(elem.tag) != "event":
+                if local_name(elem.tag) != "event":
                     continue
                 rows.append(self._row(elem))
                 elem.clear()
@@ -145,15 +139,15 @@ class _Reader:
         if time is None and a.get("start"):
             time = a.get("start")
             self.from_start += 1
-        point = next((c for c in ev if _local(c.tag) == "point"), None)
+        point = next((c for c in ev if local_name(c.tag) == "point"), None)
         p = point.attrib if point is not None else {}
         marks = {col: a[attr] for attr, col in _MARKINGS.items() if a.get(attr)}
         producer: str | None = None
-        detail = next((c for c in ev if _local(c.tag) == "detail"), None)
+        detail = next((c for c in ev if local_name(c.tag) == "detail"), None)
         if detail is not None:
             for el in detail.iter():
                 da = el.attrib
-                if producer is None and _local(el.tag) == "link" and da.get("relation") == "p-p":
+                if producer is None and local_name(el.tag) == "link" and da.get("relation") == "p-p":
                     producer = da.get("parent_callsign") or da.get("uid") or None
                 for attr, col in _MARKINGS.items():
                     if col not in marks and da.get(attr):
