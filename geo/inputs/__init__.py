@@ -3,10 +3,10 @@
 ``readers`` reads each file format into raw columns, one module per format family (CSV,
 Parquet, GeoJSON/GeoPackage/FlatGeobuf through GDAL, Shapefile, KML/KMZ, GPX,
 Cursor-on-Target); ``guard`` refuses hostile files before they are decoded (rows, decoded
-size, GeoPackage schemas); ``checks`` validates values column by column (values, times,
-coordinates, geometry); ``loader`` turns raw layers into checked frames with a report;
-``bounded`` runs the loader in a child process under a memory limit; ``scenario`` loads a
-folder of layers.
+size, GeoPackage schemas); ``checks`` validates values column by column (which column is
+which field, each layer's fields, times, coordinates, geometry); ``loader`` turns raw layers
+into checked frames with a report; ``bounded`` runs the loader in a child process under a
+memory limit; ``scenario`` loads a folder of layers.
 """
 
 from geo.inputs.loader import (

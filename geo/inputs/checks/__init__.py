@@ -3,6 +3,8 @@
 Every check works on whole columns (numpy/pandas/pyarrow); only rows that fail get a
 Python object, their reason (``rejects``). By what they check:
 
+- ``columns``: which column of a file is which field (names, aliases)
+- ``fields``: each layer's fields (sensor ranges, detection times, markings, ...)
 - ``values``: text and numbers; ``times``: times to UTC
 - ``coordinates``: positions in range, not swapped, not (0, 0); ``crs``: CRS names
 - ``geometry``: each row's geometry in its layer's family, in EPSG:4326

@@ -86,17 +86,30 @@ def open_zip(data: bytes, source: str,
             struct.error) as exc:
         raise _not_a_zip(source, str(exc)) from exc
     for info in infos:
-        why = _unsafe_entry(info)
-        if why is not None:
-            raise ValidationError(describe(
-                source, f"the {label} entry {info.filename!r} is {why}, which Limes never "
-                "reads", expected="plain files inside the archive", got=info.filename,
-                fix="Zip the files again from their folder, without links"))
-        if info.flag_bits & 0x1:
-            raise ValidationError(describe(
-                source, f"the {label} entry {info.filename!r} is encrypted",
-                expected="an archive without a password", got="an encrypted entry",
-                fix="Zip the files again without a password"))
+        _check_entry(info, source, label)
+    _check_expansion(infos, source, label)
+    files = [i for i in infos if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+             and not Path(i.filename).name.startswith("._")]
+    return zf, files
+
+
+def _check_entry(info: zipfile.ZipInfo, source: str, label: str) -> None:
+    """Refuse an entry Limes never reads: unsafe (:func:`_unsafe_entry`) or encrypted."""
+    why = _unsafe_entry(info)
+    if why is not None:
+        raise ValidationError(describe(
+            source, f"the {label} entry {info.filename!r} is {why}, which Limes never "
+            "reads", expected="plain files inside the archive", got=info.filename,
+            fix="Zip the files again from their folder, without links"))
+    if info.flag_bits & 0x1:
+        raise ValidationError(describe(
+            source, f"the {label} entry {info.filename!r} is encrypted",
+            expected="an archive without a password", got="an encrypted entry",
+            fix="Zip the files again without a password"))
+
+
+def _check_expansion(infos: list[zipfile.ZipInfo], source: str, label: str) -> None:
+    """Refuse entries that would expand past the size limit, or too many times (a zip bomb)."""
     expanded = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
     if expanded > settings.MAX_UNZIPPED_BYTES:
@@ -111,9 +124,6 @@ def open_zip(data: bytes, source: str,
             expected=f"at most {settings.MAX_ZIP_RATIO:g} times its compressed size",
             got=f"{mb(packed)} compressed, {mb(expanded)} unzipped",
             fix="Upload the data unzipped, or zip only the files of the layer"))
-    files = [i for i in infos if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-             and not Path(i.filename).name.startswith("._")]
-    return zf, files
 
 
 def read_zip_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
