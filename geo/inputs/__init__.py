@@ -20,5 +20,14 @@ from geo.inputs.loader import (
 )
 from geo.inputs.scenario import Scenario, load_scenario
 
-__all__ = ["LoadReport", "RowError", "Scenario", "load_scenario", "read_border",
-           "read_detection_columns", "read_detections", "read_sectors", "read_sensors"]
+__all__ = [
+    "LoadReport",
+    "RowError",
+    "Scenario",
+    "load_scenario",
+    "read_border",
+    "read_detection_columns",
+    "read_detections",
+    "read_sectors",
+    "read_sensors",
+]

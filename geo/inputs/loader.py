@@ -101,6 +101,7 @@ __all__ = [
     "read_sensors",
 ]
 
+
 @dataclass
 class RowError:
     """One rejected row.
@@ -178,8 +179,10 @@ class LoadReport:
         'sensors.csv (CSV, CRS EPSG:4326 (assumed'
         """
         label = self.row_label
-        text = (f"{self.source} ({self.format}, CRS {self.source_crs}): {self.rows_read} "
-                f"{label}s read, {self.rows_accepted} accepted, {len(self.rejected)} rejected.")
+        text = (
+            f"{self.source} ({self.format}, CRS {self.source_crs}): {self.rows_read} "
+            f"{label}s read, {self.rows_accepted} accepted, {len(self.rejected)} rejected."
+        )
         if self.repaired:
             text += f" {self.repaired} invalid polygon(s) repaired."
         if self.naive_times:
@@ -214,8 +217,9 @@ def _full(source: str, label: str, err: RowError) -> str:
 # --------------------------------------------------------------------------------------
 
 
-def read_border(path: str | os.PathLike[str], *,
-                source_name: str | None = None) -> tuple[gpd.GeoDataFrame, LoadReport]:
+def read_border(
+    path: str | os.PathLike[str], *, source_name: str | None = None
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Load the border as lines.
 
     Parameters
@@ -249,8 +253,9 @@ def read_border(path: str | os.PathLike[str], *,
     return _load(path, "border", source_name, border_fields)
 
 
-def read_sectors(path: str | os.PathLike[str], *,
-                 source_name: str | None = None) -> tuple[gpd.GeoDataFrame, LoadReport]:
+def read_sectors(
+    path: str | os.PathLike[str], *, source_name: str | None = None
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Load the partners' sectors (areas of responsibility) as polygons.
 
     Invalid polygons (e.g. a bow-tie) are repaired with :func:`shapely.make_valid`, keeping
@@ -286,8 +291,9 @@ def read_sectors(path: str | os.PathLike[str], *,
     return _load(path, "sectors", source_name, sector_fields)
 
 
-def read_sensors(path: str | os.PathLike[str], *,
-                 source_name: str | None = None) -> tuple[gpd.GeoDataFrame, LoadReport]:
+def read_sensors(
+    path: str | os.PathLike[str], *, source_name: str | None = None
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Load the sensors as points with their coverage parameters.
 
     Parameters
@@ -329,8 +335,9 @@ def read_sensors(path: str | os.PathLike[str], *,
     return _load(path, "sensors", source_name, sensor_fields)
 
 
-def read_detections(path: str | os.PathLike[str], *,
-                    source_name: str | None = None) -> tuple[gpd.GeoDataFrame, LoadReport]:
+def read_detections(
+    path: str | os.PathLike[str], *, source_name: str | None = None
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Load detections (observed positions with a time) as points.
 
     Times are ISO 8601 text (``Z`` or offsets converted to UTC; without zone taken as UTC
@@ -375,8 +382,9 @@ def read_detections(path: str | os.PathLike[str], *,
     return _load(path, "detections", source_name, detection_fields)
 
 
-def read_detection_columns(path: str | os.PathLike[str], *, source_name: str | None = None
-                           ) -> tuple[dict[str, Any], LoadReport]:
+def read_detection_columns(
+    path: str | os.PathLike[str], *, source_name: str | None = None
+) -> tuple[dict[str, Any], LoadReport]:
     """Load detections as :func:`read_detections` does, as columns instead of a frame.
 
     For bulk loading (:func:`geo.store.ingest_file`): the same rows, checks and report,
@@ -397,8 +405,7 @@ def read_detection_columns(path: str | os.PathLike[str], *, source_name: str | N
     >>> len(columns["lon"]) == report.rows_accepted
     True
     """
-    frame, geometry, keep, report = _checked(path, "detections", source_name,
-                                             detection_fields)
+    frame, geometry, keep, report = _checked(path, "detections", source_name, detection_fields)
     frame["lon"], frame["lat"] = geometry.coordinates(keep)
     return frame, report
 
@@ -408,27 +415,35 @@ def read_detection_columns(path: str | os.PathLike[str], *, source_name: str | N
 # --------------------------------------------------------------------------------------
 
 
-def _load(path: str | os.PathLike[str], layer: str, source_name: str | None,
-          build: FieldCheck) -> tuple[gpd.GeoDataFrame, LoadReport]:
+def _load(
+    path: str | os.PathLike[str], layer: str, source_name: str | None, build: FieldCheck
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """Read and check a file into a frame of points, lines or polygons, and its report."""
     frame, geometry, keep, report = _checked(path, layer, source_name, build)
-    out = gpd.GeoDataFrame(frame, geometry=gpd.array.from_shapely(geometry.take(keep)),
-                           crs="EPSG:4326")
+    out = gpd.GeoDataFrame(
+        frame, geometry=gpd.array.from_shapely(geometry.take(keep)), crs="EPSG:4326"
+    )
     return out, report
 
 
-def _checked(path: str | os.PathLike[str], layer: str, source_name: str | None,
-             build: FieldCheck) -> tuple[dict[str, Any], Geometry, np.ndarray, LoadReport]:
+def _checked(
+    path: str | os.PathLike[str], layer: str, source_name: str | None, build: FieldCheck
+) -> tuple[dict[str, Any], Geometry, np.ndarray, LoadReport]:
     """Read and check a file: the kept rows' columns, the geometry, which rows, the report."""
     path = Path(path)
     source = Path(source_name).name if source_name else path.name
     raw = read_raw(path, layer_kind=layer, source=source)
     n = len(raw.attrs)
     if n == 0 and not raw.dropped:
-        raise ValidationError(describe(
-            source, f"the file contains no {raw.row_label}s", expected=f"at least one {layer} "
-            f"{raw.row_label}", got=f"0 {raw.row_label}s", fix="Check that the right file/layer "
-            "was exported"))
+        raise ValidationError(
+            describe(
+                source,
+                f"the file contains no {raw.row_label}s",
+                expected=f"at least one {layer} {raw.row_label}",
+                got=f"0 {raw.row_label}s",
+                fix="Check that the right file/layer was exported",
+            )
+        )
     rej = Rejects(n)
     rej.reject_rows(raw.rejects)
     cols = resolve_columns(raw, layer)
@@ -440,9 +455,16 @@ def _checked(path: str | os.PathLike[str], layer: str, source_name: str | None,
     errors += [RowError(int(raw.src_row[i]), f, why) for i, f, why in rej.found]
     errors.sort(key=lambda e: int(e.row))
     report = LoadReport(
-        source=source, layer=layer, format=raw.format, source_crs=geometry.source_crs,
-        rows_read=n + len(raw.dropped), rows_accepted=int(keep.sum()), rejected=errors,
-        repaired=geometry.repaired, naive_times=ctx.naive_times, notes=ctx.notes,
+        source=source,
+        layer=layer,
+        format=raw.format,
+        source_crs=geometry.source_crs,
+        rows_read=n + len(raw.dropped),
+        rows_accepted=int(keep.sum()),
+        rejected=errors,
+        repaired=geometry.repaired,
+        naive_times=ctx.naive_times,
+        notes=ctx.notes,
     )
     if not keep.any():
         shown = "; ".join(_full(source, report.row_label, e) for e in errors[:3])

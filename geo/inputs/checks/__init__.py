@@ -17,5 +17,17 @@ from geo.inputs.checks.rejects import Rejects, fmt_value, reason
 from geo.inputs.checks.times import Times, to_time
 from geo.inputs.checks.values import to_float, to_text
 
-__all__ = ["Geometry", "Rejects", "Times", "build_geometry", "crs_description", "crs_label",
-           "fmt_value", "reason", "swapped_outliers", "to_float", "to_text", "to_time"]
+__all__ = [
+    "Geometry",
+    "Rejects",
+    "Times",
+    "build_geometry",
+    "crs_description",
+    "crs_label",
+    "fmt_value",
+    "reason",
+    "swapped_outliers",
+    "to_float",
+    "to_text",
+    "to_time",
+]

@@ -35,8 +35,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "confidence": ("confidence", "conf", "score", "probability"),
     "access": ("access",),
     "caveat": ("caveat", "caveats"),
-    "releasable_to": ("releasable_to", "releasableto", "releaseable_to", "releaseableto",
-                      "rel_to"),
+    "releasable_to": ("releasable_to", "releasableto", "releaseable_to", "releaseableto", "rel_to"),
     "hae_m": ("hae_m", "hae"),
     "ce_m": ("ce_m", "ce"),
     "le_m": ("le_m", "le"),
@@ -54,8 +53,19 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
     "border": ("name",),
     "sectors": ("name",),
     "sensors": ("min_range_m", "azimuth_deg", "fov_deg", "height_m", "status"),
-    "detections": ("detection_id", "source", "partner", "class", "confidence", "access",
-                   "caveat", "releasable_to", "hae_m", "ce_m", "le_m"),
+    "detections": (
+        "detection_id",
+        "source",
+        "partner",
+        "class",
+        "confidence",
+        "access",
+        "caveat",
+        "releasable_to",
+        "hae_m",
+        "ce_m",
+        "le_m",
+    ),
 }
 #: Columns that are never the file's own data (KML/GPX bookkeeping), ignored silently.
 _FORMAT_COLUMNS = frozenset(
@@ -86,11 +96,17 @@ def resolve_columns(raw: RawLayer, layer: str) -> dict[str, str | None]:
     if missing:
         shown = ", ".join(repr(c) for c in raw.attrs.columns[:25]) or "none"
         fld = missing[0]
-        raise ValidationError(describe(
-            raw.source, f"required column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(m) for m in missing)} missing", field=fld,
-            expected=f"a column named {fld!r} (or {', '.join(ALIASES[fld][1:]) or 'no alias'})",
-            got=f"columns {shown}", fix=f"Add the {', '.join(missing)} column(s) to the file"))
+        raise ValidationError(
+            describe(
+                raw.source,
+                f"required column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(repr(m) for m in missing)} missing",
+                field=fld,
+                expected=f"a column named {fld!r} (or {', '.join(ALIASES[fld][1:]) or 'no alias'})",
+                got=f"columns {shown}",
+                fix=f"Add the {', '.join(missing)} column(s) to the file",
+            )
+        )
     _note_ignored(raw, picker.used)
     return cols
 
@@ -125,15 +141,22 @@ def _time_column(raw: RawLayer, picker: _Picker) -> str:
     tcol = picker.pick(present)
     if tcol is None:
         shown = ", ".join(repr(c) for c in raw.attrs.columns[:20]) or "none"
-        raise ValidationError(describe(
-            raw.source, "no time column", field="time",
-            expected="a column named one of " + ", ".join(TIME_COLUMNS),
-            got=f"columns {shown}", fix="Add a 'time' column with ISO 8601 times such "
-            "as 2024-05-01T12:00:00Z"))
+        raise ValidationError(
+            describe(
+                raw.source,
+                "no time column",
+                field="time",
+                expected="a column named one of " + ", ".join(TIME_COLUMNS),
+                got=f"columns {shown}",
+                fix="Add a 'time' column with ISO 8601 times such as 2024-05-01T12:00:00Z",
+            )
+        )
     picker.used.add(tcol)
     others = [c for n in present for c in picker.by_norm[n] if c != tcol]
-    raw.notes.append(f"time read from column {tcol!r}" + (
-        f" (also found {', '.join(repr(c) for c in others)}, not used)" if others else ""))
+    raw.notes.append(
+        f"time read from column {tcol!r}"
+        + (f" (also found {', '.join(repr(c) for c in others)}, not used)" if others else "")
+    )
     return tcol
 
 
@@ -153,10 +176,17 @@ def _field_column(raw: RawLayer, picker: _Picker, fld: str) -> str | None:
 
 def _note_ignored(raw: RawLayer, used: set[str]) -> None:
     """Name the columns with values that no field uses (format bookkeeping aside)."""
-    ignored = [str(c) for c in raw.attrs.columns if c not in used
-               and normalise_name(c) not in _FORMAT_COLUMNS
-               and (raw.lonlat_cols is None or c not in raw.lonlat_cols)
-               and raw.attrs[c].notna().any()]
+    ignored = [
+        str(c)
+        for c in raw.attrs.columns
+        if c not in used
+        and normalise_name(c) not in _FORMAT_COLUMNS
+        and (raw.lonlat_cols is None or c not in raw.lonlat_cols)
+        and raw.attrs[c].notna().any()
+    ]
     if ignored:
-        raw.notes.append("ignored columns not used by Limes: " + ", ".join(ignored[:15])
-                         + (" ..." if len(ignored) > 15 else ""))
+        raw.notes.append(
+            "ignored columns not used by Limes: "
+            + ", ".join(ignored[:15])
+            + (" ..." if len(ignored) > 15 else "")
+        )

@@ -31,8 +31,14 @@ __all__ = ["BORDER_AS_LINES_FIX", "Geometry", "build_geometry"]
 
 
 _TYPE_NAMES = {
-    0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
-    5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection",
+    0: "Point",
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
 }
 
 BORDER_AS_LINES_FIX = (
@@ -85,10 +91,14 @@ def build_geometry(raw: RawLayer, family: Family, rej: Rejects) -> Geometry:
     notes: list[str] = []
     if raw.crs is None:
         raise ValidationError(
-            describe(raw.source, "the file has no CRS (coordinate reference system)",
-                     expected=f"a CRS stored in the {raw.format} file", got="none",
-                     fix="Limes never guesses a CRS: export the file again with its CRS (e.g. a "
-                     ".prj for shapefiles), or convert it to WGS84 (EPSG:4326)")
+            describe(
+                raw.source,
+                "the file has no CRS (coordinate reference system)",
+                expected=f"a CRS stored in the {raw.format} file",
+                got="none",
+                fix="Limes never guesses a CRS: export the file again with its CRS (e.g. a "
+                ".prj for shapefiles), or convert it to WGS84 (EPSG:4326)",
+            )
         )
     label = crs_label(raw.crs)
     source_crs = f"{label} (assumed: {raw.crs_assumed})" if raw.crs_assumed else label
@@ -107,38 +117,50 @@ def build_geometry(raw: RawLayer, family: Family, rej: Rejects) -> Geometry:
     return Geometry(g, repaired, source_crs, notes)
 
 
-def _points_from_lonlat(raw: RawLayer, family: Family,
-                        rej: Rejects) -> tuple[np.ndarray, np.ndarray]:
+def _points_from_lonlat(
+    raw: RawLayer, family: Family, rej: Rejects
+) -> tuple[np.ndarray, np.ndarray]:
     """Longitude and latitude of a table's coordinate columns, which only points may use."""
     assert raw.lonlat_cols is not None
     if family != "point":
         lon_col, lat_col = raw.lonlat_cols
-        raise ValidationError(describe(
-            raw.source, f"latitude/longitude columns hold points, but this layer needs "
-            f"{family}s", field=f"{lat_col}, {lon_col}", expected=f"{family} geometry",
-            got="one point per row",
-            fix=f"Give the {family}s as a WKT column (e.g. 'wkt') or in a vector format "
-            "such as GeoJSON or GeoPackage"))
+        raise ValidationError(
+            describe(
+                raw.source,
+                f"latitude/longitude columns hold points, but this layer needs {family}s",
+                field=f"{lat_col}, {lon_col}",
+                expected=f"{family} geometry",
+                got="one point per row",
+                fix=f"Give the {family}s as a WKT column (e.g. 'wkt') or in a vector format "
+                "such as GeoJSON or GeoPackage",
+            )
+        )
     return points_from_columns(raw, rej)
 
 
 def _reject_unusable(g: np.ndarray, family: Family, rej: Rejects, gf: str) -> None:
     """Reject missing and empty geometries, and those with coordinates that are not finite."""
     missing = pd.isna(g)
-    rej.reject(missing, gf, reason("the geometry is missing", expected=f"a {family}",
-                                   got=None))
+    rej.reject(missing, gf, reason("the geometry is missing", expected=f"a {family}", got=None))
     present = rej.alive.copy()
     empty = np.zeros(len(g), dtype=bool)
     empty[present] = shapely.is_empty(g[present])
-    rej.reject(empty, gf, reason("the geometry is empty", expected=f"a {family} with "
-                                 "coordinates", got="EMPTY"))
+    rej.reject(
+        empty,
+        gf,
+        reason("the geometry is empty", expected=f"a {family} with coordinates", got="EMPTY"),
+    )
     nonfinite = per_geometry(g, rej.alive, lambda c: ~np.isfinite(c).all(axis=1))
-    rej.reject(nonfinite, gf, reason("coordinates are not finite numbers",
-                                     expected="numbers", got="NaN or infinity"))
+    rej.reject(
+        nonfinite,
+        gf,
+        reason("coordinates are not finite numbers", expected="numbers", got="NaN or infinity"),
+    )
 
 
-def _to_wgs84(g: np.ndarray, rej: Rejects, raw: RawLayer, label: str,
-              notes: list[str]) -> np.ndarray:
+def _to_wgs84(
+    g: np.ndarray, rej: Rejects, raw: RawLayer, label: str, notes: list[str]
+) -> np.ndarray:
     """Drop heights, check the coordinates fit the file's CRS, reproject to EPSG:4326."""
     assert raw.crs is not None
     alive = rej.alive
@@ -174,13 +196,21 @@ def _check_family(g: np.ndarray, family: Family, rej: Rejects, gf: str) -> int:
         alive = rej.alive
         zero = np.zeros(len(g), dtype=bool)
         zero[alive] = shapely.length(g[alive]) == 0
-        rej.reject(zero, gf, reason("the line has no length", expected="a line through at "
-                                    "least 2 different points", got="a single point"))
+        rej.reject(
+            zero,
+            gf,
+            reason(
+                "the line has no length",
+                expected="a line through at least 2 different points",
+                got="a single point",
+            ),
+        )
     return 0
 
 
-def _to_family(g: np.ndarray, family: Family, rej: Rejects, gf: str,
-               closed_lines: bool) -> np.ndarray:
+def _to_family(
+    g: np.ndarray, family: Family, rej: Rejects, gf: str, closed_lines: bool
+) -> np.ndarray:
     """Convert geometries to the family's types (MultiPoint of one -> Point, ...)."""
     alive = rej.alive
     tid = np.full(len(g), -1)
@@ -200,41 +230,59 @@ def _to_family(g: np.ndarray, family: Family, rej: Rejects, gf: str,
     return g
 
 
-def _convert_one(geom: shapely.Geometry, family: Family,
-                 closed_lines: bool) -> tuple[shapely.Geometry | None, str]:
+def _convert_one(
+    geom: shapely.Geometry, family: Family, closed_lines: bool
+) -> tuple[shapely.Geometry | None, str]:
     tname = _TYPE_NAMES.get(int(shapely.get_type_id(geom)), geom.geom_type)
-    parts = list(shapely.get_parts(geom)) if tname in (
-        "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection") else [geom]
+    parts = (
+        list(shapely.get_parts(geom))
+        if tname in ("MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection")
+        else [geom]
+    )
     ptypes = {p.geom_type for p in parts}
     if family == "point":
-        if tname in ("MultiPoint", "GeometryCollection") and len(parts) == 1 and \
-                ptypes == {"Point"}:
+        if (
+            tname in ("MultiPoint", "GeometryCollection")
+            and len(parts) == 1
+            and ptypes == {"Point"}
+        ):
             return parts[0], ""
         if tname == "MultiPoint":
-            return None, reason("one point per row", expected="a Point",
-                                got=f"a MultiPoint of {len(parts)} points",
-                                fix="Split the MultiPoint into single points")
+            return None, reason(
+                "one point per row",
+                expected="a Point",
+                got=f"a MultiPoint of {len(parts)} points",
+                fix="Split the MultiPoint into single points",
+            )
         return None, reason("not a point", expected="a Point", got=f"a {tname}")
     if family == "line":
         if ptypes <= {"LineString", "LinearRing", "MultiLineString"}:
-            lines = [shapely.LineString(p.coords) if p.geom_type == "LinearRing" else p
-                     for p in parts]
+            lines = [
+                shapely.LineString(p.coords) if p.geom_type == "LinearRing" else p for p in parts
+            ]
             flat = [q for p in lines for q in shapely.get_parts(p)]
             return (flat[0] if len(flat) == 1 else shapely.MultiLineString(flat)), ""
         if ptypes & {"Polygon", "MultiPolygon"}:
-            return None, reason("the border must be given as lines",
-                                expected="LineString or MultiLineString", got=f"a {tname}",
-                                fix=BORDER_AS_LINES_FIX)
-        return None, reason("the border must be lines", expected="LineString or "
-                            "MultiLineString", got=f"a {tname}",
-                            fix="Export the border as LineString features")
+            return None, reason(
+                "the border must be given as lines",
+                expected="LineString or MultiLineString",
+                got=f"a {tname}",
+                fix=BORDER_AS_LINES_FIX,
+            )
+        return None, reason(
+            "the border must be lines",
+            expected="LineString or MultiLineString",
+            got=f"a {tname}",
+            fix="Export the border as LineString features",
+        )
     # polygons
     polys: list[shapely.Geometry] = []
     for p in parts:
         if p.geom_type in ("Polygon", "MultiPolygon"):
             polys.extend(shapely.get_parts(p))
-        elif p.geom_type == "LinearRing" or (closed_lines and p.geom_type in (
-                "LineString", "MultiLineString")):
+        elif p.geom_type == "LinearRing" or (
+            closed_lines and p.geom_type in ("LineString", "MultiLineString")
+        ):
             for line in shapely.get_parts(p):
                 if len(line.coords) >= 4 and line.coords[0] == line.coords[-1]:
                     polys.append(shapely.Polygon(line.coords))
@@ -244,13 +292,16 @@ def _convert_one(geom: shapely.Geometry, family: Family,
                         expected="a closed track or route (first point = last point)",
                         got="an open line",
                         fix="Close the track (repeat the first point at the end), or export "
-                        "the sectors as polygons (GeoJSON, GeoPackage, KML)")
+                        "the sectors as polygons (GeoJSON, GeoPackage, KML)",
+                    )
         else:
-            return None, reason("sectors must be polygons", expected="Polygon or MultiPolygon",
-                                got=f"a {tname}")
+            return None, reason(
+                "sectors must be polygons", expected="Polygon or MultiPolygon", got=f"a {tname}"
+            )
     if not polys:
-        return None, reason("sectors must be polygons", expected="Polygon or MultiPolygon",
-                            got=f"a {tname}")
+        return None, reason(
+            "sectors must be polygons", expected="Polygon or MultiPolygon", got=f"a {tname}"
+        )
     return (polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)), ""
 
 
@@ -259,20 +310,32 @@ def _reproject(g: np.ndarray, rej: Rejects, raw: RawLayer, label: str) -> np.nda
     try:
         transformer = pyproj.Transformer.from_crs(raw.crs, 4326, always_xy=True)
     except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError) as exc:
-        raise ValidationError(describe(
-            raw.source, f"the file's CRS ({crs_description(raw.crs)}) cannot be transformed to "
-            "WGS84 (EPSG:4326)", expected="a CRS PROJ can convert to longitude/latitude",
-            got=" ".join(str(exc).split())[:160],
-            fix="Reproject the file to EPSG:4326 (or a standard projected CRS such as UTM) in "
-            "the software that made it")) from exc
+        raise ValidationError(
+            describe(
+                raw.source,
+                f"the file's CRS ({crs_description(raw.crs)}) cannot be transformed to "
+                "WGS84 (EPSG:4326)",
+                expected="a CRS PROJ can convert to longitude/latitude",
+                got=" ".join(str(exc).split())[:160],
+                fix="Reproject the file to EPSG:4326 (or a standard projected CRS such as UTM) in "
+                "the software that made it",
+            )
+        ) from exc
     alive = rej.alive
     if alive.any():
-        g[alive] = shapely.transform(g[alive], lambda x, y: transformer.transform(x, y),
-                                     interleaved=False)
+        g[alive] = shapely.transform(
+            g[alive], lambda x, y: transformer.transform(x, y), interleaved=False
+        )
     bad = per_geometry(g, rej.alive, lambda c: ~np.isfinite(c).all(axis=1))
-    rej.reject(bad, raw.geometry_field, reason(
-        f"the coordinates could not be transformed from {label} to WGS84",
-        expected=f"coordinates inside the area of use of {label}", got="out of the CRS's range"))
+    rej.reject(
+        bad,
+        raw.geometry_field,
+        reason(
+            f"the coordinates could not be transformed from {label} to WGS84",
+            expected=f"coordinates inside the area of use of {label}",
+            got="out of the CRS's range",
+        ),
+    )
     return g
 
 
@@ -290,12 +353,21 @@ def _repair_polygons(g: np.ndarray, rej: Rejects, gf: str) -> int:
             no_area[i] = True
             continue
         g[i] = flat[0] if len(flat) == 1 else shapely.MultiPolygon(flat)
-    rej.reject(no_area, gf, reason("the polygon has no area (all its points are on a line)",
-                                   expected="a polygon enclosing an area", got="a degenerate "
-                                   "polygon"))
+    rej.reject(
+        no_area,
+        gf,
+        reason(
+            "the polygon has no area (all its points are on a line)",
+            expected="a polygon enclosing an area",
+            got="a degenerate polygon",
+        ),
+    )
     alive = rej.alive
     zero = np.zeros(len(g), dtype=bool)
     zero[alive] = shapely.area(g[alive]) == 0
-    rej.reject(zero, gf, reason("the polygon has no area", expected="a polygon enclosing an "
-                                "area", got="area 0"))
+    rej.reject(
+        zero,
+        gf,
+        reason("the polygon has no area", expected="a polygon enclosing an area", got="area 0"),
+    )
     return int((invalid & ~no_area).sum())

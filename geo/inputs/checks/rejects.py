@@ -16,8 +16,9 @@ from geo.core.errors import describe
 __all__ = ["Rejects", "fmt_value", "reason"]
 
 
-def reason(problem: str, *, expected: str | None = None, got: object = None,
-           fix: str | None = None) -> str:
+def reason(
+    problem: str, *, expected: str | None = None, got: object = None, fix: str | None = None
+) -> str:
     """The part of a :func:`geo.core.errors.describe` message after the file/row/field."""
     return describe("", problem, expected=expected, got=got, fix=fix)[2:]
 
@@ -48,8 +49,9 @@ class Rejects:
     def __post_init__(self) -> None:
         self.alive = np.ones(self.n_rows, dtype=bool)
 
-    def reject(self, mask: np.ndarray, field_name: str | None,
-               why: str | Callable[[int], str]) -> None:
+    def reject(
+        self, mask: np.ndarray, field_name: str | None, why: str | Callable[[int], str]
+    ) -> None:
         """Reject the still-alive rows in ``mask``; ``why`` may build a reason per position."""
         new = np.asarray(mask, dtype=bool) & self.alive
         if not new.any():

@@ -32,13 +32,21 @@ class Times:
 #: Unit of the times returned (microseconds).
 _UNIT: Final = "us"
 #: Strict ISO 8601 date or date-time, with or without a zone (what Arrow parses).
-_ISO = (r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
-        r"(?:Z|[+-]\d{2}(?::?\d{2})?)?$")
+_ISO = (
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?$"
+)
 _ZONE = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|(?:UTC|GMT)|[+-]\d{2}(?::?\d{2})?)$"
-_DTG = (r"^(?P<d>\d{2})(?P<h>\d{2})(?P<m>\d{2})(?P<s>\d{2})?\s*(?P<z>[A-IK-Za-ik-z])\s*"
-        r"(?P<mon>[A-Za-z]{3})\s*(?P<y>\d{4}|\d{2})$")
-_MONTHS = {m: i for i, m in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
+_DTG = (
+    r"^(?P<d>\d{2})(?P<h>\d{2})(?P<m>\d{2})(?P<s>\d{2})?\s*(?P<z>[A-IK-Za-ik-z])\s*"
+    r"(?P<mon>[A-Za-z]{3})\s*(?P<y>\d{4}|\d{2})$"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1
+    )
+}
 
 
 def _zone_hours(letter: str) -> float:
@@ -65,14 +73,17 @@ def to_time(values: pd.Series) -> Times:
     n = len(values)
     none = np.zeros(n, dtype=bool)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return Times(values.dt.tz_convert("UTC").dt.as_unit(_UNIT).reset_index(drop=True),
-                     none, none)
+        return Times(
+            values.dt.tz_convert("UTC").dt.as_unit(_UNIT).reset_index(drop=True), none, none
+        )
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        return Times(values.dt.tz_localize("UTC").dt.as_unit(_UNIT).reset_index(drop=True),
-                     none, values.notna().to_numpy())
+        return Times(
+            values.dt.tz_localize("UTC").dt.as_unit(_UNIT).reset_index(drop=True),
+            none,
+            values.notna().to_numpy(),
+        )
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
-        return _epoch(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float,
-                                                                       na_value=np.nan))
+        return _epoch(pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
     text = to_text(values)
     arr = pa.array(text, type=pa.string())
     try:  # the common case: every value ISO 8601 with a zone
@@ -88,8 +99,10 @@ def to_time(values: pd.Series) -> Times:
     has_zone = pc.fill_null(pc.match_substring_regex(arr, _ZONE), False)
     iso = pc.fill_null(pc.match_substring_regex(arr, _ISO), False)
     done = np.zeros(n, dtype=bool)
-    for group, target in ((pc.and_(iso, has_zone), pa.timestamp(_UNIT, tz="UTC")),
-                          (pc.and_(iso, pc.invert(has_zone)), pa.timestamp(_UNIT))):
+    for group, target in (
+        (pc.and_(iso, has_zone), pa.timestamp(_UNIT, tz="UTC")),
+        (pc.and_(iso, pc.invert(has_zone)), pa.timestamp(_UNIT)),
+    ):
         try:
             parsed = pc.cast(pc.filter(arr, group), target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -130,9 +143,16 @@ def _parse_dtg(text: pd.Series) -> pd.Series:
     year = p["y"].astype(int)
     year = year.where(year >= 100, year + 2000)
     month = p["mon"].str.upper().map(_MONTHS)
-    frame = pd.DataFrame({"year": year, "month": month, "day": p["d"].astype(int),
-                          "hour": p["h"].astype(int), "minute": p["m"].astype(int),
-                          "second": p["s"].fillna("0").astype(int)})
+    frame = pd.DataFrame(
+        {
+            "year": year,
+            "month": month,
+            "day": p["d"].astype(int),
+            "hour": p["h"].astype(int),
+            "minute": p["m"].astype(int),
+            "second": p["s"].fillna("0").astype(int),
+        }
+    )
     local = pd.to_datetime(frame, errors="coerce", utc=True)
     offset = pd.to_timedelta(p["z"].map(_zone_hours), unit="h")
     out[ok] = (local - offset).dt.as_unit("us")
@@ -141,11 +161,14 @@ def _parse_dtg(text: pd.Series) -> pd.Series:
 
 def _epoch(num: np.ndarray) -> Times:
     finite = num[np.isfinite(num)]
-    unit: Literal["ms", "s"] = (
-        "ms" if finite.size and np.median(np.abs(finite)) > 1e11 else "s")
+    unit: Literal["ms", "s"] = "ms" if finite.size and np.median(np.abs(finite)) > 1e11 else "s"
     with np.errstate(all="ignore"):
         parsed = pd.to_datetime(pd.Series(num), unit=unit, utc=True, errors="coerce")
     bad = (pd.isna(parsed) & ~np.isnan(num)).to_numpy(dtype=bool)
     what = "milliseconds" if unit == "ms" else "seconds"
-    return Times(parsed.dt.as_unit("us"), bad, np.zeros(len(num), dtype=bool),
-                 f"times are numbers: read as Unix epoch {what} (UTC)")
+    return Times(
+        parsed.dt.as_unit("us"),
+        bad,
+        np.zeros(len(num), dtype=bool),
+        f"times are numbers: read as Unix epoch {what} (UTC)",
+    )

@@ -57,12 +57,17 @@ def _padded(values: pd.Series) -> bool:
         if data_buf is None:
             continue
         width: type[np.signedinteger[Any]] = (
-            np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
-        offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset:chunk.offset + len(chunk) + 1]
+            np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        )
+        offsets = np.frombuffer(offsets_buf, dtype=width)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
         data = np.frombuffer(data_buf, dtype=np.uint8)
         filled = offsets[1:] > offsets[:-1]  # nulls and "" have no bytes
-        if _MAY_STRIP[data[offsets[:-1][filled]]].any() or \
-                _MAY_STRIP[data[offsets[1:][filled] - 1]].any():
+        if (
+            _MAY_STRIP[data[offsets[:-1][filled]]].any()
+            or _MAY_STRIP[data[offsets[1:][filled] - 1]].any()
+        ):
             return True
     return False
 
@@ -73,8 +78,9 @@ def to_float(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_bool_dtype(values.dtype):
         return np.full(n, np.nan), values.notna().to_numpy()
     if pd.api.types.is_numeric_dtype(values.dtype):
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan), \
-            np.zeros(n, dtype=bool)
+        return pd.to_numeric(values, errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        ), np.zeros(n, dtype=bool)
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         out = _cast_float(values)  # plain numbers as text (a CSV column): as they are
         if out is not None:

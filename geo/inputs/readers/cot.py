@@ -36,8 +36,18 @@ __all__ = ["COLUMNS", "read_cot"]
 
 #: Columns of the raw table, in order.
 COLUMNS: tuple[str, ...] = (
-    "time", "detection_id", "class", "source", "lat", "lon", "hae_m", "ce_m", "le_m",
-    "access", "caveat", "releasable_to",
+    "time",
+    "detection_id",
+    "class",
+    "source",
+    "lat",
+    "lon",
+    "hae_m",
+    "ce_m",
+    "le_m",
+    "access",
+    "caveat",
+    "releasable_to",
 )
 
 #: Marking attributes -> column (both spellings of releasableTo).
@@ -76,20 +86,33 @@ def read_cot(data: bytes, source: str) -> RawLayer:
         rows = reader.events(b"<events>" + _XML_DECLARATION.sub(b"", data) + b"</events>")
         notes.append(f"the file holds {len(rows)} CoT documents one after the other")
     if not rows:
-        raise ValidationError(describe(
-            source, "the file holds no CoT <event>", expected="one or more <event> elements",
-            got="none", fix="Export the events as Cursor-on-Target XML"))
+        raise ValidationError(
+            describe(
+                source,
+                "the file holds no CoT <event>",
+                expected="one or more <event> elements",
+                got="none",
+                fix="Export the events as Cursor-on-Target XML",
+            )
+        )
     attrs = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
     if reader.from_start:
-        notes.append(f"{reader.from_start} event time(s) taken from 'start' (no 'time' "
-                     "attribute)")
+        notes.append(f"{reader.from_start} event time(s) taken from 'start' (no 'time' attribute)")
     if attrs["source"].notna().any():
         notes.append("source read from each event's producer (<link relation='p-p'>)")
     return RawLayer(
-        source=source, format="CoT", attrs=attrs, geometry=None,
-        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64), row_label="feature",
-        crs=pyproj.CRS.from_epsg(4326), crs_assumed=WGS84_BY_STANDARD["cot"], kind="cot",
-        lonlat_cols=("lon", "lat"), geometry_field="point", notes=notes,
+        source=source,
+        format="CoT",
+        attrs=attrs,
+        geometry=None,
+        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64),
+        row_label="feature",
+        crs=pyproj.CRS.from_epsg(4326),
+        crs_assumed=WGS84_BY_STANDARD["cot"],
+        kind="cot",
+        lonlat_cols=("lon", "lat"),
+        geometry_field="point",
+        notes=notes,
     )
 
 
@@ -127,10 +150,15 @@ class _Reader:
         except ParseError as exc:
             if "junk after document element" in str(exc) and rows:
                 raise _NotOneDocument from exc
-            raise ValidationError(describe(
-                self.source, "is not well-formed XML", expected="a CoT document",
-                got=" ".join(str(exc).split())[:160],
-                fix="Check the file is complete Cursor-on-Target XML")) from exc
+            raise ValidationError(
+                describe(
+                    self.source,
+                    "is not well-formed XML",
+                    expected="a CoT document",
+                    got=" ".join(str(exc).split())[:160],
+                    fix="Check the file is complete Cursor-on-Target XML",
+                )
+            ) from exc
         return rows
 
     def _row(self, ev: Element) -> Row:
@@ -147,13 +175,26 @@ class _Reader:
         if detail is not None:
             for el in detail.iter():
                 da = el.attrib
-                if producer is None and local_name(el.tag) == "link" and da.get("relation") == "p-p":
+                if (
+                    producer is None
+                    and local_name(el.tag) == "link"
+                    and da.get("relation") == "p-p"
+                ):
                     producer = da.get("parent_callsign") or da.get("uid") or None
                 for attr, col in _MARKINGS.items():
                     if col not in marks and da.get(attr):
                         marks[col] = da[attr]
         return (
-            time, a.get("uid") or None, a.get("type") or None, producer,
-            p.get("lat"), p.get("lon"), p.get("hae"), p.get("ce"), p.get("le"),
-            marks.get("access"), marks.get("caveat"), marks.get("releasable_to"),
+            time,
+            a.get("uid") or None,
+            a.get("type") or None,
+            producer,
+            p.get("lat"),
+            p.get("lon"),
+            p.get("hae"),
+            p.get("ce"),
+            p.get("le"),
+            marks.get("access"),
+            marks.get("caveat"),
+            marks.get("releasable_to"),
         )

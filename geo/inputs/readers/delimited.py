@@ -27,7 +27,17 @@ __all__ = ["CSV_NULLS", "read_csv"]
 
 #: Text read as "no value" in CSV files ("NA" is deliberately absent: it is Namibia's code).
 CSV_NULLS: list[str] = [
-    "", "null", "NULL", "Null", "NaN", "nan", "None", "none", "N/A", "n/a", "#N/A",
+    "",
+    "null",
+    "NULL",
+    "Null",
+    "NaN",
+    "nan",
+    "None",
+    "none",
+    "N/A",
+    "n/a",
+    "#N/A",
 ]
 
 
@@ -48,8 +58,13 @@ def _sniff_csv(head: bytes, source: str) -> tuple[str, str, list[str]]:
     header = next(csv.reader(io.StringIO(first), delimiter=delimiter), [])
     if not [h for h in header if h.strip()]:
         raise ValidationError(
-            describe(source, "the CSV has no header line", expected="column names on line 1",
-                     got=first[:80], fix="Put the column names on the first line")
+            describe(
+                source,
+                "the CSV has no header line",
+                expected="column names on line 1",
+                got=first[:80],
+                fix="Put the column names on the first line",
+            )
         )
     return encoding, delimiter, [h.strip().lstrip("\ufeff") for h in header]
 
@@ -65,9 +80,14 @@ def read_csv(path: Path, head: bytes, source: str) -> RawLayer:
     dupes = sorted({n for n in norm if norm.count(n) > 1})
     if dupes:
         raise ValidationError(
-            describe(source, "column names repeat", field=dupes[0],
-                     expected="each column name once", got=header,
-                     fix="Rename or remove the repeated columns")
+            describe(
+                source,
+                "column names repeat",
+                field=dupes[0],
+                expected="each column name once",
+                got=header,
+                fix="Rename or remove the repeated columns",
+            )
         )
     wkt, lonlat, gnotes = find_geometry_columns(header, source)
     notes.extend(gnotes)
@@ -100,10 +120,19 @@ def read_csv(path: Path, head: bytes, source: str) -> RawLayer:
         rejects.extend((i, wkt, why) for i, why in wkt_rejects)
         attrs = attrs.drop(columns=[wkt])
     raw = RawLayer(
-        source=source, format="CSV", attrs=attrs, geometry=geometry, src_row=src_row,
-        row_label="row", crs=pyproj.CRS.from_epsg(4326),
-        crs_assumed=WGS84_BY_STANDARD["csv"], kind="csv", lonlat_cols=lonlat,
-        geometry_field=wkt or "geometry", notes=notes, rejects=rejects,
+        source=source,
+        format="CSV",
+        attrs=attrs,
+        geometry=geometry,
+        src_row=src_row,
+        row_label="row",
+        crs=pyproj.CRS.from_epsg(4326),
+        crs_assumed=WGS84_BY_STANDARD["csv"],
+        kind="csv",
+        lonlat_cols=lonlat,
+        geometry_field=wkt or "geometry",
+        notes=notes,
+        rejects=rejects,
     )
     if wkt is not None and srid is not None:
         raw.crs = parse_crs(f"EPSG:{srid}", source)
@@ -125,17 +154,19 @@ def _csv_table(
     Large strings: what pandas' ``str`` columns hold, so the frame is made without a copy.
     """
     convert = pacsv.ConvertOptions(
-        column_types={h: pa.large_string() for h in header}, strings_can_be_null=True,
-        null_values=CSV_NULLS, quoted_strings_can_be_null=True,
+        column_types={h: pa.large_string() for h in header},
+        strings_can_be_null=True,
+        null_values=CSV_NULLS,
+        quoted_strings_can_be_null=True,
     )
     enc = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
 
     def read(handler: object = None) -> pa.Table:
-        parse = pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
-                                   invalid_row_handler=handler)
+        parse = pacsv.ParseOptions(
+            delimiter=delimiter, ignore_empty_lines=False, invalid_row_handler=handler
+        )
         opts = pacsv.ReadOptions(encoding=enc, use_threads=handler is None)
-        return pacsv.read_csv(path, read_options=opts, parse_options=parse,
-                              convert_options=convert)
+        return pacsv.read_csv(path, read_options=opts, parse_options=parse, convert_options=convert)
 
     try:
         return read(), []
@@ -144,28 +175,44 @@ def _csv_table(
             raise _NotUtf8 from exc
         if "Expected" not in str(exc) or "columns" not in str(exc):
             raise ValidationError(
-                describe(source, "could not be read as CSV", got=" ".join(str(exc).split())[:200],
-                         fix="Check the file is comma/semicolon separated text with one header "
-                         "line")
+                describe(
+                    source,
+                    "could not be read as CSV",
+                    got=" ".join(str(exc).split())[:200],
+                    fix="Check the file is comma/semicolon separated text with one header line",
+                )
             ) from exc
     except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise ValidationError(
-            describe(source, "could not be read as CSV", got=" ".join(str(exc).split())[:200],
-                     fix="Save it as UTF-8 CSV with one header line")
+            describe(
+                source,
+                "could not be read as CSV",
+                got=" ".join(str(exc).split())[:200],
+                fix="Save it as UTF-8 CSV with one header line",
+            )
         ) from exc
     bad: list[tuple[int, str]] = []
 
     def handler(row: pacsv.InvalidRow) -> str:
         line = int(row.number) if row.number is not None else -1
-        bad.append((line - 1, f"expected {row.expected_columns} fields, got "
-                    f"{row.actual_columns}: {row.text[:60]!r}"))
+        bad.append(
+            (
+                line - 1,
+                f"expected {row.expected_columns} fields, got "
+                f"{row.actual_columns}: {row.text[:60]!r}",
+            )
+        )
         return "skip"
 
     try:
         table = read(handler)
     except (pa.ArrowException, OSError) as exc:
         raise ValidationError(
-            describe(source, "could not be read as CSV", got=" ".join(str(exc).split())[:200],
-                     fix="Check the file is delimited text with one header line")
+            describe(
+                source,
+                "could not be read as CSV",
+                got=" ".join(str(exc).split())[:200],
+                fix="Check the file is delimited text with one header line",
+            )
         ) from exc
     return table, bad

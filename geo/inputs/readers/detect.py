@@ -51,10 +51,14 @@ def detect_format(path: Path, source: str, head: bytes = b"") -> tuple[str, str]
         return "cot", "CoT"
     supported = ", ".join(sorted(EXTENSIONS))
     raise ValidationError(
-        describe(source, "unsupported file type", expected=f"one of {supported}",
-                 got=_extension(source) or "(no extension)",
-                 fix="Export the layer as GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, GPX, "
-                 "FlatGeobuf, GeoParquet, CSV or Cursor-on-Target XML")
+        describe(
+            source,
+            "unsupported file type",
+            expected=f"one of {supported}",
+            got=_extension(source) or "(no extension)",
+            fix="Export the layer as GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, GPX, "
+            "FlatGeobuf, GeoParquet, CSV or Cursor-on-Target XML",
+        )
     )
 
 
@@ -95,11 +99,16 @@ def refuse_virtual(head: bytes, source: str) -> None:
     elif text[:1] == b"{" and _GDALG.search(text[:4096]):
         what = "a GDAL pipeline (GDALG)"
     if what is not None:
-        raise ValidationError(describe(
-            source, f"the file is {what}, which Limes never opens: it would make the server "
-            "read other files or addresses", expected="the data itself",
-            got=f"{what} ({len(head):,}+ bytes)",
-            fix="Export the layer itself (e.g. with ogr2ogr or QGIS 'Export') and upload that"))
+        raise ValidationError(
+            describe(
+                source,
+                f"the file is {what}, which Limes never opens: it would make the server "
+                "read other files or addresses",
+                expected="the data itself",
+                got=f"{what} ({len(head):,}+ bytes)",
+                fix="Export the layer itself (e.g. with ogr2ogr or QGIS 'Export') and upload that",
+            )
+        )
 
 
 def check_signature(head: bytes, kind: str, label: str, source: str) -> bytes:
@@ -132,13 +141,20 @@ def check_signature(head: bytes, kind: str, label: str, source: str) -> bytes:
             ok = name == want
             expected = f"an XML document with a <{want}> root element"
         if text[:1] == b"<" and root is not None and not ok:
-            hint = {"kml": " (a .kml file is read as KML)", "gpx": " (a .gpx file is read as "
-                    "GPX)", "event": " (a .cot or .xml file is read as CoT)"}
+            hint = {
+                "kml": " (a .kml file is read as KML)",
+                "gpx": " (a .gpx file is read as GPX)",
+                "event": " (a .cot or .xml file is read as CoT)",
+            }
             raise ValidationError(
-                describe(source, f"is not a {label} document", expected=expected,
-                         got=f"<{root}> as root element",
-                         fix=f"Wrap the content in a complete <{want}> document, or export it "
-                         f"again as {label}" + (hint.get(name or "", "") if name != want else ""))
+                describe(
+                    source,
+                    f"is not a {label} document",
+                    expected=expected,
+                    got=f"<{root}> as root element",
+                    fix=f"Wrap the content in a complete <{want}> document, or export it "
+                    f"again as {label}" + (hint.get(name or "", "") if name != want else ""),
+                )
             )
     else:  # csv
         ok, expected = b"\x00" not in head and text[:1] != b"<", "text with a header line"
@@ -147,8 +163,12 @@ def check_signature(head: bytes, kind: str, label: str, source: str) -> bytes:
     if not ok:
         got = head[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
         raise ValidationError(
-            describe(source, f"the file content does not look like {label}", expected=expected,
-                     got=f"file starting with {got!r}",
-                     fix=f"Check that the file really is {label} (the extension may be wrong)")
+            describe(
+                source,
+                f"the file content does not look like {label}",
+                expected=expected,
+                got=f"file starting with {got!r}",
+                fix=f"Check that the file really is {label} (the extension may be wrong)",
+            )
         )
     return head

@@ -80,10 +80,15 @@ def _read_raw(path: Path, *, layer_kind: str, source: str) -> RawLayer:
     data = read_bytes(path, source)
     if kind == "cot":
         if family != "point":
-            raise ValidationError(describe(
-                source, f"Cursor-on-Target events are points, but the {layer_kind} need "
-                f"{family}s", expected=f"{family} geometry", got="CoT events",
-                fix="Load CoT files as detections"))
+            raise ValidationError(
+                describe(
+                    source,
+                    f"Cursor-on-Target events are points, but the {layer_kind} need {family}s",
+                    expected=f"{family} geometry",
+                    got="CoT events",
+                    fix="Load CoT files as detections",
+                )
+            )
         return read_cot(data, source)
     if kind == "shpzip":
         return read_shapefile_zip(data, source, family)

@@ -13,8 +13,15 @@ from pathlib import Path
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["HEAD_BYTES", "check_file", "max_file_bytes", "mb", "read_bytes", "read_head",
-           "too_large"]
+__all__ = [
+    "HEAD_BYTES",
+    "check_file",
+    "max_file_bytes",
+    "mb",
+    "read_bytes",
+    "read_head",
+    "too_large",
+]
 
 #: Bytes read from the start of a file for its signature and a CSV's header.
 HEAD_BYTES = 65_536
@@ -33,10 +40,16 @@ def mb(n_bytes: float) -> str:
 def too_large(source: str, size: int | str) -> ValidationError:
     """The refusal of a file over the size limit; ``size`` in bytes, or said in words."""
     got = mb(size) if isinstance(size, int) else size
-    return ValidationError(describe(
-        source, "the file is too large", expected=f"at most {settings.MAX_UPLOAD_MB} MB",
-        got=got, fix="Split it into smaller files (e.g. one per day or per partner), or ask "
-        "an administrator to raise the upload limit"))
+    return ValidationError(
+        describe(
+            source,
+            "the file is too large",
+            expected=f"at most {settings.MAX_UPLOAD_MB} MB",
+            got=got,
+            fix="Split it into smaller files (e.g. one per day or per partner), or ask "
+            "an administrator to raise the upload limit",
+        )
+    )
 
 
 def check_file(path: Path, source: str) -> bytes:
@@ -46,14 +59,16 @@ def check_file(path: Path, source: str) -> bytes:
     except OSError:
         size = None
     if size is None:
-        raise ValidationError(describe(source, "file not found", got=str(path.name),
-                                       fix="Check the path"))
+        raise ValidationError(
+            describe(source, "file not found", got=str(path.name), fix="Check the path")
+        )
     if size > max_file_bytes():
         raise too_large(source, size)
     head = read_head(path)
     if not head:
-        raise ValidationError(describe(source, "the file is empty", expected="a file with data",
-                                       got="0 bytes"))
+        raise ValidationError(
+            describe(source, "the file is empty", expected="a file with data", got="0 bytes")
+        )
     return head
 
 

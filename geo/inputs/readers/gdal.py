@@ -54,8 +54,10 @@ def _restrict_gdal() -> None:
     pyogrio.set_gdal_config_options(options)
     register = getattr(pyogrio.core, "_register_drivers", None)
     if register is None:  # pragma: no cover - a pyogrio without it
-        raise ImportError(f"pyogrio {pyogrio.__version__}: cannot deregister GDAL drivers, so "
-                          "Limes will not read files with it")
+        raise ImportError(
+            f"pyogrio {pyogrio.__version__}: cannot deregister GDAL drivers, so "
+            "Limes will not read files with it"
+        )
     register()
     left = sorted(set(skip) & set(pyogrio.list_drivers()))
     if left:  # pragma: no cover - GDAL ignored GDAL_SKIP
@@ -93,10 +95,14 @@ def _gdal_call(source: str, what: str, notes: list[str]) -> Iterator[None]:
         ) as exc:
             detail = _clean_gdal_message(str(exc), source)
             raise ValidationError(
-                describe(source, f"could not be read as {what}", got=detail,
-                         expected=f"a valid {what} file",
-                         fix=f"Check that the file is a complete {what} file (open it in QGIS or "
-                         "re-export it)")
+                describe(
+                    source,
+                    f"could not be read as {what}",
+                    got=detail,
+                    expected=f"a valid {what} file",
+                    fix=f"Check that the file is a complete {what} file (open it in QGIS or "
+                    "re-export it)",
+                )
             ) from exc
     for w in caught:
         text = _clean_gdal_message(str(w.message), source)
@@ -137,7 +143,12 @@ def list_layers(data: bytes, source: str, what: str, notes: list[str]) -> list[t
 
 
 def open_vector(
-    data: bytes, source: str, what: str, notes: list[str], *, layer: int | str | None = None,
+    data: bytes,
+    source: str,
+    what: str,
+    notes: list[str],
+    *,
+    layer: int | str | None = None,
     before: int = 0,
 ) -> tuple[dict[str, object], pa.Table]:
     """Read one layer (by position or name) through GDAL into Arrow.
@@ -148,8 +159,9 @@ def open_vector(
     """
     room = settings.MAX_ROWS_PER_FILE - before
     with _gdal_call(source, what, notes):
-        meta, table = pyogrio.read_arrow(_gdal_bytes(data), layer=layer, datetime_as_string=True,
-                                         max_features=max(room, 0) + 1)
+        meta, table = pyogrio.read_arrow(
+            _gdal_bytes(data), layer=layer, datetime_as_string=True, max_features=max(room, 0) + 1
+        )
     if table.num_rows > room:
         raise too_many_rows(source, None, label="feature")
     return meta, table

@@ -52,15 +52,24 @@ def read_gpx(data: bytes, head: bytes, source: str, layer_kind: str) -> RawLayer
         non_empty = non_empty[:1]  # waypoints if any, else route points, else track points
     check_rows(source, sum(counts[n] for n in non_empty), label="feature")
     if not non_empty:
-        what = {"border": "tracks or routes", "sectors": "closed tracks or routes",
-                "sensors": "waypoints", "detections": "waypoints or track/route points"}[layer_kind]
+        what = {
+            "border": "tracks or routes",
+            "sectors": "closed tracks or routes",
+            "sensors": "waypoints",
+            "detections": "waypoints or track/route points",
+        }[layer_kind]
         raise ValidationError(
-            describe(source, f"the GPX file has no {what}", expected=what,
-                     got=", ".join(f"{n}: {c}" for n, c in counts.items()) or "no GPX layers",
-                     fix="Export the data as GPX " + what)
+            describe(
+                source,
+                f"the GPX file has no {what}",
+                expected=what,
+                got=", ".join(f"{n}: {c}" for n, c in counts.items()) or "no GPX layers",
+                fix="Export the data as GPX " + what,
+            )
         )
-    raw = read_vector(data, source, "gpx", "GPX", FAMILY_OF[layer_kind],
-                      layers=non_empty, notes=notes)
+    raw = read_vector(
+        data, source, "gpx", "GPX", FAMILY_OF[layer_kind], layers=non_empty, notes=notes
+    )
     if len(non_empty) == 1:
         raw.notes.append(f"read GPX {non_empty[0]} ({counts[non_empty[0]]})")
     raw.attrs = _strip_gpx_prefixes(raw.attrs, head)
@@ -79,7 +88,7 @@ def _strip_gpx_prefixes(attrs: pd.DataFrame, head: bytes) -> pd.DataFrame:
             continue
         for p in prefixes:
             if col.startswith(p + "_") and len(col) > len(p) + 1:
-                new = col[len(p) + 1:]
+                new = col[len(p) + 1 :]
                 if new not in attrs.columns and new not in rename.values():
                     rename[col] = new
                 break

@@ -62,15 +62,24 @@ def _kmz_documents(data: bytes, source: str) -> list[tuple[str, bytes]]:
     """
     zf, files = open_zip(data, source, "KMZ")
     with zf:
-        kmls = sorted((i for i in files if i.filename.lower().endswith(".kml")),
-                      key=lambda i: (Path(i.filename).name.lower() != "doc.kml",
-                                     i.filename.count("/"), i.filename))
+        kmls = sorted(
+            (i for i in files if i.filename.lower().endswith(".kml")),
+            key=lambda i: (
+                Path(i.filename).name.lower() != "doc.kml",
+                i.filename.count("/"),
+                i.filename,
+            ),
+        )
         if not kmls:
             raise ValidationError(
-                describe(source, "the KMZ holds no .kml document", expected="a zip with doc.kml",
-                         got=", ".join(i.filename for i in files[:10]) or "an empty zip",
-                         fix="Save the file again as KMZ from Google Earth/QGIS, or upload the "
-                         ".kml itself")
+                describe(
+                    source,
+                    "the KMZ holds no .kml document",
+                    expected="a zip with doc.kml",
+                    got=", ".join(i.filename for i in files[:10]) or "an empty zip",
+                    fix="Save the file again as KMZ from Google Earth/QGIS, or upload the "
+                    ".kml itself",
+                )
             )
         documents = []
         for info in kmls:
@@ -82,15 +91,19 @@ def _kmz_documents(data: bytes, source: str) -> list[tuple[str, bytes]]:
     return documents
 
 
-def _read_kml_documents(documents: list[tuple[str, bytes]], source: str,
-                        family: Family) -> RawLayer:
+def _read_kml_documents(
+    documents: list[tuple[str, bytes]], source: str, family: Family
+) -> RawLayer:
     """Read the KML documents of a KMZ and concatenate those with features."""
     notes: list[str] = []
-    read = [(name, read_vector(doc, source, "kmz", "KMZ", family, notes=notes))
-            for name, doc in documents]
+    read = [
+        (name, read_vector(doc, source, "kmz", "KMZ", family, notes=notes))
+        for name, doc in documents
+    ]
     with_rows = [(n, r) for n, r in read if len(r.attrs)] or read[:1]
-    return merge_raws([r for _, r in with_rows], [n for n, _ in with_rows], source,
-                      what="KML documents")
+    return merge_raws(
+        [r for _, r in with_rows], [n for n, _ in with_rows], source, what="KML documents"
+    )
 
 
 def _kml_time_span(raw: RawLayer) -> None:
@@ -99,14 +112,19 @@ def _kml_time_span(raw: RawLayer) -> None:
     if "begin" not in cols:
         return
     begin = raw.attrs[cols["begin"]]
-    stamp = raw.attrs[cols["timestamp"]] if "timestamp" in cols else pd.Series(
-        [None] * len(begin), dtype=object)
+    stamp = (
+        raw.attrs[cols["timestamp"]]
+        if "timestamp" in cols
+        else pd.Series([None] * len(begin), dtype=object)
+    )
     use = stamp.isna() & begin.notna()
     if use.any():
         raw.attrs[cols.get("timestamp", "timestamp")] = stamp.astype(object).where(
-            ~use, begin.astype(object))
-        raw.notes.append(f"{int(use.sum())} placemark time(s) taken from <TimeSpan><begin> "
-                         "(no <TimeStamp>)")
+            ~use, begin.astype(object)
+        )
+        raw.notes.append(
+            f"{int(use.sum())} placemark time(s) taken from <TimeSpan><begin> (no <TimeStamp>)"
+        )
 
 
 @dataclass
@@ -123,15 +141,21 @@ def read_tracks(data: bytes, source: str) -> list[Track]:
     try:
         root = parse_document(data)
     except (ParseError, DefusedXmlException) as exc:
-        raise ValidationError(describe(
-            source, "the KML could not be parsed to read its gx:Track times",
-            got=str(exc)[:160], fix="Check the file is complete, well-formed KML")) from exc
+        raise ValidationError(
+            describe(
+                source,
+                "the KML could not be parsed to read its gx:Track times",
+                got=str(exc)[:160],
+                fix="Check the file is complete, well-formed KML",
+            )
+        ) from exc
     tracks: list[Track] = []
     for placemark in root.iter():
         if local_name(placemark.tag) != "Placemark":
             continue
-        name = next((c.text.strip() for c in placemark if local_name(c.tag) == "name" and c.text),
-                    None)
+        name = next(
+            (c.text.strip() for c in placemark if local_name(c.tag) == "name" and c.text), None
+        )
         for el in placemark.iter():
             if local_name(el.tag) == "Track":
                 tracks.append(_track(el, name))
@@ -154,8 +178,11 @@ def _track(el: Element, name: str | None) -> Track:
 
 def _signature(line: shapely.Geometry) -> tuple[int, float, float]:
     xy = shapely.get_coordinates(line)
-    return (len(xy), round(float(xy[0, 0]), 6), round(float(xy[0, 1]), 6)) if len(xy) else (
-        0, 0.0, 0.0)
+    return (
+        (len(xy), round(float(xy[0, 0]), 6), round(float(xy[0, 1]), 6))
+        if len(xy)
+        else (0, 0.0, 0.0)
+    )
 
 
 def expand_tracks(raw: RawLayer, tracks: list[Track]) -> RawLayer:
@@ -173,28 +200,32 @@ def expand_tracks(raw: RawLayer, tracks: list[Track]) -> RawLayer:
         if g is None or g.geom_type not in ("LineString", "MultiLineString") or g.is_empty:
             continue
         is_track[i] = all(_signature(p) in signatures for p in shapely.get_parts(g))
-    rows = [(t.name, w, x, y) for t in tracks
-            for w, (x, y) in zip(t.whens, t.coords, strict=False)]
+    rows = [(t.name, w, x, y) for t in tracks for w, (x, y) in zip(t.whens, t.coords, strict=False)]
     if not rows:
         return raw
     points = pd.DataFrame(rows, columns=["name", "timestamp", "lon", "lat"])
     time_col = next((c for c in raw.attrs.columns if str(c).lower() == "timestamp"), "timestamp")
     name_col = next((c for c in raw.attrs.columns if str(c).lower() == "name"), "name")
-    new_attrs = points[["name", "timestamp"]].rename(columns={"name": name_col,
-                                                              "timestamp": time_col})
+    new_attrs = points[["name", "timestamp"]].rename(
+        columns={"name": name_col, "timestamp": time_col}
+    )
     keep = ~is_track
     first = int(raw.src_row.max()) + 1 if len(raw.src_row) else 1
     kept_pos = np.flatnonzero(keep)
     remap = {int(p): k for k, p in enumerate(kept_pos)}
     raw.rejects = [(remap[p], f, why) for p, f, why in raw.rejects if p in remap]
     raw.attrs = concat_frames([raw.attrs.loc[keep].reset_index(drop=True), new_attrs])
-    raw.geometry = np.concatenate([
-        geoms[keep],
-        np.asarray(shapely.points(points["lon"].to_numpy(), points["lat"].to_numpy()),
-                   dtype=object),
-    ])
-    raw.src_row = np.concatenate([raw.src_row[keep],
-                                  np.arange(first, first + len(points), dtype=np.int64)])
+    raw.geometry = np.concatenate(
+        [
+            geoms[keep],
+            np.asarray(
+                shapely.points(points["lon"].to_numpy(), points["lat"].to_numpy()), dtype=object
+            ),
+        ]
+    )
+    raw.src_row = np.concatenate(
+        [raw.src_row[keep], np.arange(first, first + len(points), dtype=np.int64)]
+    )
     n_tracks = len(tracks)
     raw.notes.append(
         f"expanded {n_tracks} gx:Track{'s' if n_tracks > 1 else ''} into {len(points)} "
@@ -203,6 +234,8 @@ def expand_tracks(raw: RawLayer, tracks: list[Track]) -> RawLayer:
     )
     mismatched = [t for t in tracks if len(t.whens) != len(t.coords)]
     if mismatched:
-        raw.notes.append(f"{len(mismatched)} gx:Track(s) have different numbers of <when> and "
-                         "<gx:coord>: only complete pairs were used")
+        raw.notes.append(
+            f"{len(mismatched)} gx:Track(s) have different numbers of <when> and "
+            "<gx:coord>: only complete pairs were used"
+        )
     return raw

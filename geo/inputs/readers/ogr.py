@@ -38,8 +38,14 @@ _DECLARED_TYPES: dict[Family, frozenset[str]] = {
         {"Point", "MultiPoint", "Point Z", "MultiPoint Z", "3D Point", "3D MultiPoint"}
     ),
     "line": frozenset(
-        {"LineString", "MultiLineString", "LineString Z", "MultiLineString Z", "3D LineString",
-         "3D MultiLineString"}
+        {
+            "LineString",
+            "MultiLineString",
+            "LineString Z",
+            "MultiLineString Z",
+            "3D LineString",
+            "3D MultiLineString",
+        }
     ),
     "polygon": frozenset(
         {"Polygon", "MultiPolygon", "Polygon Z", "MultiPolygon Z", "3D Polygon", "3D MultiPolygon"}
@@ -93,14 +99,26 @@ def read_vector(
     geometry = np.concatenate(geoms) if geoms else np.empty(0, dtype=object)
     crs, assumed = _layer_crs(first_crs[0] if first_crs else None, kind, source)
     return RawLayer(
-        source=source, format=label, attrs=attrs, geometry=geometry,
-        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64), row_label="feature", crs=crs,
-        crs_assumed=assumed, kind=kind, notes=notes, rejects=rejects,
+        source=source,
+        format=label,
+        attrs=attrs,
+        geometry=geometry,
+        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64),
+        row_label="feature",
+        crs=crs,
+        crs_assumed=assumed,
+        kind=kind,
+        notes=notes,
+        rejects=rejects,
     )
 
 
-def _split_geometry(meta: dict[str, object], table: pa.Table, offset: int,
-                    rejects: list[tuple[int, str | None, str]]) -> tuple[pa.Table, np.ndarray]:
+def _split_geometry(
+    meta: dict[str, object],
+    table: pa.Table,
+    offset: int,
+    rejects: list[tuple[int, str | None, str]],
+) -> tuple[pa.Table, np.ndarray]:
     """The attribute table and the decoded geometries of one layer read by GDAL.
 
     Features whose geometry cannot be decoded are added to ``rejects``, numbered on from
@@ -114,14 +132,22 @@ def _split_geometry(meta: dict[str, object], table: pa.Table, offset: int,
         wkb = np.full(table.num_rows, None, dtype=object)
     g, curves = decode_geometries(wkb, "wkb")
     for i in np.flatnonzero(pd.notna(wkb) & pd.isna(g)):
-        rejects.append((offset + int(i), "geometry", CURVE_REASON if curves[i] else
-                        "the geometry could not be decoded (unsupported or corrupt geometry, "
-                        "e.g. a TIN or a polyhedral surface); export it as simple features"))
+        rejects.append(
+            (
+                offset + int(i),
+                "geometry",
+                CURVE_REASON
+                if curves[i]
+                else "the geometry could not be decoded (unsupported or corrupt geometry, "
+                "e.g. a TIN or a polyhedral surface); export it as simple features",
+            )
+        )
     return table, np.asarray(g, dtype=object)
 
 
-def _same_crs(first: tuple[str, str] | None, layer_crs: object, lyr: str,
-              source: str) -> tuple[str, str]:
+def _same_crs(
+    first: tuple[str, str] | None, layer_crs: object, lyr: str, source: str
+) -> tuple[str, str]:
     """``(CRS text, layer)`` of the first layer with features; raise if ``lyr``'s differs."""
     text = str(layer_crs) if layer_crs else ""
     if first is None:
@@ -129,16 +155,20 @@ def _same_crs(first: tuple[str, str] | None, layer_crs: object, lyr: str,
     crs_text, crs_layer = first
     if text != crs_text:
         raise ValidationError(
-            describe(source, "layers use different CRSs", got=f"layer {lyr!r}: "
-                     f"{layer_crs}, layer {crs_layer!r}: {crs_text or 'none'}",
-                     expected="one CRS for all layers read",
-                     fix="Export the layers to one CRS, or keep only one layer")
+            describe(
+                source,
+                "layers use different CRSs",
+                got=f"layer {lyr!r}: {layer_crs}, layer {crs_layer!r}: {crs_text or 'none'}",
+                expected="one CRS for all layers read",
+                fix="Export the layers to one CRS, or keep only one layer",
+            )
         )
     return first
 
 
-def _layer_crs(crs_text: str | None, kind: str,
-               source: str) -> tuple[pyproj.CRS | None, str | None]:
+def _layer_crs(
+    crs_text: str | None, kind: str, source: str
+) -> tuple[pyproj.CRS | None, str | None]:
     """The CRS of the layers read, and why it is assumed (formats that are WGS84 by standard)."""
     crs = parse_crs(crs_text, source) if crs_text else None
     assumed: str | None = None
@@ -151,7 +181,11 @@ def _layer_crs(crs_text: str | None, kind: str,
 
 
 def choose_layers(
-    found: list[tuple[str, str]], family: Family, kind: str, source: str, label: str,
+    found: list[tuple[str, str]],
+    family: Family,
+    kind: str,
+    source: str,
+    label: str,
     notes: list[str],
 ) -> list[str]:
     """Pick the layers to read: all for KML/KMZ, else the ones whose geometry type fits."""
@@ -161,19 +195,25 @@ def choose_layers(
         return [name for name, _ in found]
     fitting = [name for name, gtype in found if _fits(gtype, family)]
     if not fitting:
-        fitting = [name for name, gtype in found if gtype in ("Unknown", "Geometry",
-                                                             "GeometryCollection")]
+        fitting = [
+            name for name, gtype in found if gtype in ("Unknown", "Geometry", "GeometryCollection")
+        ]
     listing = ", ".join(f"{n!r} ({t})" for n, t in found)
     if not fitting:
         hint = {
             "line": "The border must be lines: use the polygon's boundary (e.g. QGIS 'Polygons "
-                    "to lines') or export the border as LineString",
+            "to lines') or export the border as LineString",
             "polygon": "Sectors must be polygons (Polygon/MultiPolygon)",
             "point": "Sensors and detections must be points",
         }[family]
         raise ValidationError(
-            describe(source, f"has no layer with {family} geometries",
-                     expected=f"a layer of {family}s", got=listing, fix=hint)
+            describe(
+                source,
+                f"has no layer with {family} geometries",
+                expected=f"a layer of {family}s",
+                got=listing,
+                fix=hint,
+            )
         )
     skipped = [f"{n!r} ({t})" for n, t in found if n not in fitting]
     if skipped or len(fitting) > 1:
@@ -184,29 +224,46 @@ def choose_layers(
     return fitting
 
 
-def merge_raws(raws: list[RawLayer], names: list[str], source: str, *,
-               what: str = "shapefiles") -> RawLayer:
+def merge_raws(
+    raws: list[RawLayer], names: list[str], source: str, *, what: str = "shapefiles"
+) -> RawLayer:
     """Concatenate the shapefiles (or KML documents) of one zip (same CRS required)."""
     first = raws[0]
     if len(raws) == 1:
         return first
     for r in raws[1:]:
-        if (r.crs is None) != (first.crs is None) or (r.crs is not None and first.crs is not None
-                                                      and not r.crs.equals(first.crs)):
+        if (r.crs is None) != (first.crs is None) or (
+            r.crs is not None and first.crs is not None and not r.crs.equals(first.crs)
+        ):
             raise ValidationError(
-                describe(source, f"the {what} in the zip use different CRSs",
-                         fix="Export them to one CRS, or zip only one of them")
+                describe(
+                    source,
+                    f"the {what} in the zip use different CRSs",
+                    fix="Export them to one CRS, or zip only one of them",
+                )
             )
     offsets = np.cumsum([0] + [len(r.attrs) for r in raws])
-    first.notes.append(f"read {what} " + ", ".join(
-        f"{n!r} (features {o + 1}-{o + len(r.attrs)})"
-        for n, r, o in zip(names, raws, offsets, strict=False)))
-    rejects = [(int(o) + i, f, why) for r, o in zip(raws, offsets, strict=False)
-               for i, f, why in r.rejects]
+    first.notes.append(
+        f"read {what} "
+        + ", ".join(
+            f"{n!r} (features {o + 1}-{o + len(r.attrs)})"
+            for n, r, o in zip(names, raws, offsets, strict=False)
+        )
+    )
+    rejects = [
+        (int(o) + i, f, why) for r, o in zip(raws, offsets, strict=False) for i, f, why in r.rejects
+    ]
     geometry = np.concatenate([r.geometry for r in raws if r.geometry is not None])
     return RawLayer(
-        source=source, format=first.format, attrs=concat_frames([r.attrs for r in raws]),
-        geometry=geometry, src_row=np.arange(1, len(geometry) + 1, dtype=np.int64),
-        row_label="feature", crs=first.crs, crs_assumed=first.crs_assumed, kind=first.kind,
-        notes=first.notes, rejects=rejects,
+        source=source,
+        format=first.format,
+        attrs=concat_frames([r.attrs for r in raws]),
+        geometry=geometry,
+        src_row=np.arange(1, len(geometry) + 1, dtype=np.int64),
+        row_label="feature",
+        crs=first.crs,
+        crs_assumed=first.crs_assumed,
+        kind=first.kind,
+        notes=first.notes,
+        rejects=rejects,
     )

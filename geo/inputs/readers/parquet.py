@@ -33,8 +33,12 @@ def read_parquet(path: Path, source: str) -> RawLayer:
         geo_meta = (table.schema.metadata or {}).get(b"geo")
     except (pa.ArrowException, OSError) as exc:
         raise ValidationError(
-            describe(source, "could not be read as Parquet", got=" ".join(str(exc).split())[:200],
-                     fix="Check that the file is a complete (Geo)Parquet file")
+            describe(
+                source,
+                "could not be read as Parquet",
+                got=" ".join(str(exc).split())[:200],
+                fix="Check that the file is a complete (Geo)Parquet file",
+            )
         ) from exc
     if geo_meta is None:
         return _plain_parquet(table, source, notes)
@@ -58,9 +62,17 @@ def read_parquet(path: Path, source: str) -> RawLayer:
     else:
         crs = _geoparquet_crs(col_meta["crs"], f"columns.{primary}.crs", source)
     return RawLayer(
-        source=source, format="GeoParquet", attrs=attrs, geometry=geometry,
-        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64), row_label="feature", crs=crs,
-        crs_assumed=assumed, kind="parquet", notes=notes, rejects=rejects,
+        source=source,
+        format="GeoParquet",
+        attrs=attrs,
+        geometry=geometry,
+        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64),
+        row_label="feature",
+        crs=crs,
+        crs_assumed=assumed,
+        kind="parquet",
+        notes=notes,
+        rejects=rejects,
     )
 
 
@@ -72,15 +84,17 @@ def _geoarrow_geometry(path: Path, source: str, primary: str, encoding: str) -> 
         with warnings.catch_warnings(record=True):
             warnings.simplefilter("always")
             gdf = gpd.read_parquet(path)
-    except (ValueError, TypeError, AttributeError, KeyError, pa.ArrowException,
-            OSError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, pa.ArrowException, OSError) as exc:
         raise ValidationError(
-            describe(source, f"could not decode the GeoParquet geometry ({encoding!r} "
-                     "encoding)", field=f"geo.columns.{primary}",
-                     expected="a GeoArrow column as the GeoParquet metadata describes it",
-                     got=_shown(str(exc)),
-                     fix="Write the file again with geopandas (GeoDataFrame.to_parquet) or "
-                     "GDAL (ogr2ogr -f Parquet), ideally with WKB geometry encoding")
+            describe(
+                source,
+                f"could not decode the GeoParquet geometry ({encoding!r} encoding)",
+                field=f"geo.columns.{primary}",
+                expected="a GeoArrow column as the GeoParquet metadata describes it",
+                got=_shown(str(exc)),
+                fix="Write the file again with geopandas (GeoDataFrame.to_parquet) or "
+                "GDAL (ogr2ogr -f Parquet), ideally with WKB geometry encoding",
+            )
         ) from None
     return np.asarray(gdf.geometry.values, dtype=object)
 
@@ -88,7 +102,13 @@ def _geoarrow_geometry(path: Path, source: str, primary: str, encoding: str) -> 
 #: GeoParquet geometry encodings (``geo`` metadata ``columns.<name>.encoding``): WKB and the
 #: GeoArrow ("native") encodings of GeoParquet 1.1.
 GEOPARQUET_ENCODINGS: tuple[str, ...] = (
-    "WKB", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+    "WKB",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
 )
 
 _GEOPARQUET_FIX = (
@@ -105,13 +125,19 @@ def _shown(value: object, limit: int = 80) -> object:
     return text[:limit] + "..."
 
 
-def _geo_meta_error(source: str, key: str, problem: str, *, expected: str,
-                    got: object) -> ValidationError:
+def _geo_meta_error(
+    source: str, key: str, problem: str, *, expected: str, got: object
+) -> ValidationError:
     """The error for ``key`` (dotted path; ``""``: the whole value) of the ``geo`` metadata."""
     return ValidationError(
-        describe(source, f"unusable GeoParquet metadata: {problem}",
-                 field=f"geo.{key}" if key else "geo",
-                 expected=expected, got=_shown(got), fix=_GEOPARQUET_FIX)
+        describe(
+            source,
+            f"unusable GeoParquet metadata: {problem}",
+            field=f"geo.{key}" if key else "geo",
+            expected=expected,
+            got=_shown(got),
+            fix=_GEOPARQUET_FIX,
+        )
     )
 
 
@@ -145,34 +171,49 @@ def _geoparquet_column(
     try:
         meta = json.loads(geo_meta)
     except ValueError as exc:  # also UnicodeDecodeError
-        raise _geo_meta_error(source, "", "the value is not JSON",
-                              expected="a JSON object", got=f"{exc}") from None
+        raise _geo_meta_error(
+            source, "", "the value is not JSON", expected="a JSON object", got=f"{exc}"
+        ) from None
     if not isinstance(meta, dict):
-        raise _geo_meta_error(source, "", "the value is not a JSON object",
-                              expected="a JSON object", got=meta)
+        raise _geo_meta_error(
+            source, "", "the value is not a JSON object", expected="a JSON object", got=meta
+        )
     columns = meta.get("columns")
     if not isinstance(columns, dict) or not columns:
         raise _geo_meta_error(
-            source, "columns", "no geometry columns are described",
+            source,
+            "columns",
+            "no geometry columns are described",
             expected="an object of geometry column name -> its metadata",
-            got=columns if "columns" in meta else "no 'columns' key")
+            got=columns if "columns" in meta else "no 'columns' key",
+        )
     primary = meta.get("primary_column")
     if not isinstance(primary, str):
         raise _geo_meta_error(
-            source, "primary_column", "the geometry column is not named",
+            source,
+            "primary_column",
+            "the geometry column is not named",
             expected="the name of a geometry column, one of " + ", ".join(map(repr, columns)),
-            got=primary if "primary_column" in meta else "no 'primary_column' key")
+            got=primary if "primary_column" in meta else "no 'primary_column' key",
+        )
     col_meta = columns.get(primary)
     if not isinstance(col_meta, dict):
         raise _geo_meta_error(
-            source, f"columns.{primary}", "the primary geometry column is not described",
+            source,
+            f"columns.{primary}",
+            "the primary geometry column is not described",
             expected="an object with 'encoding' and 'geometry_types'",
-            got=col_meta if primary in columns else f"no key {primary!r}")
+            got=col_meta if primary in columns else f"no key {primary!r}",
+        )
     if primary not in schema.names:
         shown = ", ".join(repr(n) for n in schema.names[:20])
         raise _geo_meta_error(
-            source, "primary_column", "the geometry column is not in the file",
-            expected=f"one of the file's columns ({shown})", got=primary)
+            source,
+            "primary_column",
+            "the geometry column is not in the file",
+            expected=f"one of the file's columns ({shown})",
+            got=primary,
+        )
     encoding = _geoparquet_encoding(col_meta.get("encoding", "WKB"), primary, source)
     _check_geometry_type(schema.field(primary).type, encoding, primary, source)
     return primary, col_meta, encoding
@@ -183,26 +224,40 @@ def _geoparquet_encoding(value: object, column: str, source: str) -> str:
     by_lower = {e.lower(): e for e in GEOPARQUET_ENCODINGS}
     if not isinstance(value, str) or value.lower() not in by_lower:
         raise _geo_meta_error(
-            source, f"columns.{column}.encoding", "unknown geometry encoding",
-            expected="one of " + ", ".join(GEOPARQUET_ENCODINGS), got=value)
+            source,
+            f"columns.{column}.encoding",
+            "unknown geometry encoding",
+            expected="one of " + ", ".join(GEOPARQUET_ENCODINGS),
+            got=value,
+        )
     return by_lower[value.lower()]
 
 
 def _check_geometry_type(dtype: pa.DataType, encoding: str, column: str, source: str) -> None:
     """Raise unless the Arrow type of the geometry column fits its ``encoding``."""
     if encoding == "WKB":
-        fits = (pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype)
-                or pa.types.is_binary_view(dtype))
+        fits = (
+            pa.types.is_binary(dtype)
+            or pa.types.is_large_binary(dtype)
+            or pa.types.is_binary_view(dtype)
+        )
         expected = "a binary column of WKB"
     else:
-        fits = (pa.types.is_struct(dtype) or pa.types.is_list(dtype)
-                or pa.types.is_large_list(dtype) or pa.types.is_fixed_size_list(dtype))
+        fits = (
+            pa.types.is_struct(dtype)
+            or pa.types.is_list(dtype)
+            or pa.types.is_large_list(dtype)
+            or pa.types.is_fixed_size_list(dtype)
+        )
         expected = f"a GeoArrow {encoding} column (struct or list of coordinates)"
     if not fits:
         raise _geo_meta_error(
-            source, f"columns.{column}.encoding",
+            source,
+            f"columns.{column}.encoding",
             f"the geometry column {column!r} does not hold {encoding} geometry",
-            expected=expected, got=f"type {dtype}")
+            expected=expected,
+            got=f"type {dtype}",
+        )
 
 
 def _geoparquet_crs(value: object, key: str, source: str) -> pyproj.CRS | None:
@@ -210,15 +265,23 @@ def _geoparquet_crs(value: object, key: str, source: str) -> pyproj.CRS | None:
     if value is None:
         return None
     if not isinstance(value, dict | str):
-        raise _geo_meta_error(source, key, "the CRS is not PROJJSON",
-                              expected="a PROJJSON object, or no 'crs' key for WGS84",
-                              got=value)
+        raise _geo_meta_error(
+            source,
+            key,
+            "the CRS is not PROJJSON",
+            expected="a PROJJSON object, or no 'crs' key for WGS84",
+            got=value,
+        )
     try:
         return pyproj.CRS.from_user_input(json.dumps(value) if isinstance(value, dict) else value)
     except pyproj.exceptions.CRSError:
-        raise _geo_meta_error(source, key, "the CRS cannot be understood",
-                              expected="a PROJJSON object, or no 'crs' key for WGS84",
-                              got=value) from None
+        raise _geo_meta_error(
+            source,
+            key,
+            "the CRS cannot be understood",
+            expected="a PROJJSON object, or no 'crs' key for WGS84",
+            got=value,
+        ) from None
 
 
 def _plain_parquet(table: pa.Table, source: str, notes: list[str]) -> RawLayer:
@@ -234,17 +297,29 @@ def _plain_parquet(table: pa.Table, source: str, notes: list[str]) -> RawLayer:
         col = attrs[wkt]
         if col.map(lambda v: isinstance(v, bytes | bytearray), na_action="ignore").any():
             geometry, _ = decode_geometries(col.to_numpy(dtype=object), "wkb")
-            rejects = [(int(i), wkt, "could not decode the WKB geometry")
-                       for i in np.flatnonzero(col.notna().to_numpy() & pd.isna(geometry))]
+            rejects = [
+                (int(i), wkt, "could not decode the WKB geometry")
+                for i in np.flatnonzero(col.notna().to_numpy() & pd.isna(geometry))
+            ]
         else:
             geometry, fails, srid = parse_wkt(col)
             rejects = [(i, wkt, why) for i, why in fails]
         attrs = attrs.drop(columns=[wkt])
     crs = pyproj.CRS.from_epsg(srid if srid else 4326)
     return RawLayer(
-        source=source, format="Parquet", attrs=attrs, geometry=geometry,
-        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64), row_label="row", crs=crs,
-        crs_assumed=None if srid else "a plain Parquet table has no CRS; coordinates are taken "
-        "as WGS84", kind="parquet", lonlat_cols=lonlat, geometry_field=wkt or "geometry",
-        notes=notes, rejects=rejects,
+        source=source,
+        format="Parquet",
+        attrs=attrs,
+        geometry=geometry,
+        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64),
+        row_label="row",
+        crs=crs,
+        crs_assumed=None
+        if srid
+        else "a plain Parquet table has no CRS; coordinates are taken as WGS84",
+        kind="parquet",
+        lonlat_cols=lonlat,
+        geometry_field=wkt or "geometry",
+        notes=notes,
+        rejects=rejects,
     )

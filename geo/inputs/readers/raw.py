@@ -136,13 +136,16 @@ def no_gc() -> Iterator[None]:
 
 
 #: Why a curved geometry is rejected, and how to fix it.
-CURVE_REASON = ("curved geometry (CIRCULARSTRING, COMPOUNDCURVE, CURVEPOLYGON, ...) is not "
-                 "supported: expected straight-segment geometry, e.g. convert it with QGIS "
-                 "'Segmentize' or ogr2ogr -nlt CONVERT_TO_LINEAR")
+CURVE_REASON = (
+    "curved geometry (CIRCULARSTRING, COMPOUNDCURVE, CURVEPOLYGON, ...) is not "
+    "supported: expected straight-segment geometry, e.g. convert it with QGIS "
+    "'Segmentize' or ogr2ogr -nlt CONVERT_TO_LINEAR"
+)
 
 
-def decode_geometries(values: np.ndarray, encoding: Literal["wkb", "wkt"]) -> tuple[
-        np.ndarray, np.ndarray]:
+def decode_geometries(
+    values: np.ndarray, encoding: Literal["wkb", "wkt"]
+) -> tuple[np.ndarray, np.ndarray]:
     """Decode WKB/WKT to shapely; return (geometries with None where undecodable, curve mask).
 
     Undecodable values give ``None`` instead of an exception; curved geometry (which shapely
@@ -194,8 +197,12 @@ def parse_crs(text: str, source: str) -> pyproj.CRS:
         return pyproj.CRS.from_user_input(text)
     except pyproj.exceptions.CRSError as exc:
         raise ValidationError(
-            describe(source, "has a CRS that cannot be understood", got=text[:120],
-                     fix="Re-export the file with a standard CRS such as EPSG:4326")
+            describe(
+                source,
+                "has a CRS that cannot be understood",
+                got=text[:120],
+                fix="Re-export the file with a standard CRS such as EPSG:4326",
+            )
         ) from exc
 
 

@@ -28,17 +28,25 @@ def _sidecar_problem(base: str, have: set[str], source: str) -> None:
     for ext, what in ((".shx", "the shape index"), (".dbf", "the attribute table")):
         if (base + ext).lower() not in have:
             raise ValidationError(
-                describe(source, f"the shapefile '{stem}.shp' has no '{stem}{ext}' ({what})",
-                         expected=".shp, .shx, .dbf and .prj together", got=f"no {ext}",
-                         fix="A shapefile is several files: include all of them (.shp, .shx, "
-                         ".dbf, .prj) in the zip")
+                describe(
+                    source,
+                    f"the shapefile '{stem}.shp' has no '{stem}{ext}' ({what})",
+                    expected=".shp, .shx, .dbf and .prj together",
+                    got=f"no {ext}",
+                    fix="A shapefile is several files: include all of them (.shp, .shx, "
+                    ".dbf, .prj) in the zip",
+                )
             )
     if (base + ".prj").lower() not in have:
         raise ValidationError(
-            describe(source, f"CRS unknown, add the .prj: the shapefile '{stem}.shp' has no "
-                     f"'{stem}.prj'", expected="a .prj file naming the CRS", got="no .prj",
-                     fix="Limes never guesses a shapefile's CRS; export it again with its .prj "
-                     "(or save as GeoPackage)")
+            describe(
+                source,
+                f"CRS unknown, add the .prj: the shapefile '{stem}.shp' has no '{stem}.prj'",
+                expected="a .prj file naming the CRS",
+                got="no .prj",
+                fix="Limes never guesses a shapefile's CRS; export it again with its .prj "
+                "(or save as GeoPackage)",
+            )
         )
 
 
@@ -69,10 +77,14 @@ def read_shapefile_zip(data: bytes, source: str, family: Family) -> RawLayer:
         if not shps:
             shown = ", ".join(i.filename for i in files[:10]) or "nothing"
             raise ValidationError(
-                describe(source, "the zip holds no shapefile", expected="a .shp with its .shx, "
-                         ".dbf and .prj", got=shown,
-                         fix="Zip the shapefile's parts (.shp, .shx, .dbf, .prj), or upload "
-                         "another supported format directly")
+                describe(
+                    source,
+                    "the zip holds no shapefile",
+                    expected="a .shp with its .shx, .dbf and .prj",
+                    got=shown,
+                    fix="Zip the shapefile's parts (.shp, .shx, .dbf, .prj), or upload "
+                    "another supported format directly",
+                )
             )
         have = set(by_lower)
         for shp in shps:
@@ -80,11 +92,15 @@ def read_shapefile_zip(data: bytes, source: str, family: Family) -> RawLayer:
         bundles = []
         for shp in shps:
             base = shp[:-4].lower()
-            parts = {ext: read_zip_entry(zf, by_lower[base + ext], source)
-                     for ext in _SHAPEFILE_PARTS if base + ext in by_lower}
+            parts = {
+                ext: read_zip_entry(zf, by_lower[base + ext], source)
+                for ext in _SHAPEFILE_PARTS
+                if base + ext in by_lower
+            }
             bundles.append(_shapefile_bundle(parts, _safe_stem(shp)))
-    return _read_shapefiles(bundles, [Path(m).stem for m in shps], source,
-                            "ESRI Shapefile (zip)", family)
+    return _read_shapefiles(
+        bundles, [Path(m).stem for m in shps], source, "ESRI Shapefile (zip)", family
+    )
 
 
 def read_shapefile(path: Path, source: str, family: Family) -> RawLayer:
@@ -107,8 +123,9 @@ def read_shapefile(path: Path, source: str, family: Family) -> RawLayer:
     return _read_shapefiles([bundle], [path.stem], source, "ESRI Shapefile", family)
 
 
-def _read_shapefiles(bundles: list[bytes], names: list[str], source: str, label: str,
-                     family: Family) -> RawLayer:
+def _read_shapefiles(
+    bundles: list[bytes], names: list[str], source: str, label: str, family: Family
+) -> RawLayer:
     """Read the shapefiles whose geometry fits ``family`` and concatenate them."""
     notes: list[str] = []
     if len(bundles) == 1:
@@ -118,6 +135,9 @@ def _read_shapefiles(bundles: list[bytes], names: list[str], source: str, label:
         types = list_layers(b, source, label, notes)
         found.append((n, types[0][1] if types else "Unknown"))
     chosen = choose_layers(found, family, "shp", source, label, notes)
-    pairs = [(n, read_vector(b, source, "shp", label, family, layers=None, notes=notes))
-             for b, n in zip(bundles, names, strict=True) if n in chosen]
+    pairs = [
+        (n, read_vector(b, source, "shp", label, family, layers=None, notes=notes))
+        for b, n in zip(bundles, names, strict=True)
+        if n in chosen
+    ]
     return merge_raws([r for _, r in pairs], [n for n, _ in pairs], source)

@@ -39,23 +39,36 @@ def find_geometry_columns(
             notes.append(f"ignored coordinate columns {lon!r}/{lat!r}: the WKT column is used")
         return wkt, None, notes
     if lat is not None and lon is not None:
-        return None, (lon, lat), [f"positions read from columns {lat!r} (latitude) and {lon!r} "
-                                  "(longitude)"]
+        return (
+            None,
+            (lon, lat),
+            [f"positions read from columns {lat!r} (latitude) and {lon!r} (longitude)"],
+        )
     shown = ", ".join(repr(c) for c in columns[:20]) or "none"
     if lat is not None or lon is not None:
-        have, miss, names = ("latitude", "longitude", LON_NAMES) if lat else (
-            "longitude", "latitude", LAT_NAMES)
+        have, miss, names = (
+            ("latitude", "longitude", LON_NAMES) if lat else ("longitude", "latitude", LAT_NAMES)
+        )
         raise ValidationError(
-            describe(source, f"found a {have} column but no {miss} column", field=miss,
-                     expected=f"a column named one of {', '.join(names)}", got=shown,
-                     fix=f"Add or rename the {miss} column")
+            describe(
+                source,
+                f"found a {have} column but no {miss} column",
+                field=miss,
+                expected=f"a column named one of {', '.join(names)}",
+                got=shown,
+                fix=f"Add or rename the {miss} column",
+            )
         )
     raise ValidationError(
-        describe(source, "no geometry columns", field="geometry",
-                 expected="a WKT column (" + ", ".join(WKT_NAMES) + ") or latitude/longitude "
-                 "columns (" + "/".join(LAT_NAMES) + " and " + "/".join(LON_NAMES) + ")",
-                 got=f"columns {shown}",
-                 fix="Add 'lat' and 'lon' columns in WGS84 degrees, or a 'wkt' column")
+        describe(
+            source,
+            "no geometry columns",
+            field="geometry",
+            expected="a WKT column (" + ", ".join(WKT_NAMES) + ") or latitude/longitude "
+            "columns (" + "/".join(LAT_NAMES) + " and " + "/".join(LON_NAMES) + ")",
+            got=f"columns {shown}",
+            fix="Add 'lat' and 'lon' columns in WGS84 degrees, or a 'wkt' column",
+        )
     )
 
 
@@ -75,9 +88,15 @@ def parse_wkt(values: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]], int
         text[present] = s.to_numpy(dtype=object)
     geoms, curves = decode_geometries(text, "wkt")
     fails = [
-        (int(i), f"could not parse the WKT {str(text[i])[:60]!r}: " + (
-            CURVE_REASON if curves[i] else
-            "expected e.g. 'POINT (14.5 45.8)' (longitude latitude)"))
+        (
+            int(i),
+            f"could not parse the WKT {str(text[i])[:60]!r}: "
+            + (
+                CURVE_REASON
+                if curves[i]
+                else "expected e.g. 'POINT (14.5 45.8)' (longitude latitude)"
+            ),
+        )
         for i in np.flatnonzero(present & pd.isna(geoms))
     ]
     return np.asarray(geoms, dtype=object), fails, srid

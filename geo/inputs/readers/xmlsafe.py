@@ -26,8 +26,15 @@ from defusedxml import (
 
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["DefusedXmlException", "check_xml", "iter_elements", "local_name", "parse_document",
-           "xml_refused", "xml_root"]
+__all__ = [
+    "DefusedXmlException",
+    "check_xml",
+    "iter_elements",
+    "local_name",
+    "parse_document",
+    "xml_refused",
+    "xml_root",
+]
 
 
 def local_name(tag: object) -> str:
@@ -58,8 +65,12 @@ def iter_elements(data: bytes) -> Iterator[tuple[str, Element]]:
     :class:`xml.etree.ElementTree.ParseError` when reached.
     """
     events: Iterator[tuple[str, Element]] = SafeET.iterparse(
-        io.BytesIO(data), events=("start", "end"), forbid_dtd=True, forbid_entities=True,
-        forbid_external=True)
+        io.BytesIO(data),
+        events=("start", "end"),
+        forbid_dtd=True,
+        forbid_entities=True,
+        forbid_external=True,
+    )
     return events
 
 
@@ -110,32 +121,48 @@ def check_xml(data: bytes, source: str, label: str) -> None:
     or a URL), can only stand there, so this is complete and costs microseconds whatever the
     file's size. A file refused here never reaches GDAL.
     """
-    parser = SafeET.DefusedXMLParser(target=_RootTarget(), forbid_dtd=True, forbid_entities=True,
-                              forbid_external=True)
+    parser = SafeET.DefusedXMLParser(
+        target=_RootTarget(), forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
     try:
         for start in range(0, len(data), 4096):
-            parser.feed(data[start:start + 4096])
+            parser.feed(data[start : start + 4096])
         parser.close()
     except _RootReached:
         return
     except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as exc:
         raise xml_refused(source, label, exc) from exc
     except ParseError as exc:
-        raise ValidationError(describe(
-            source, "is not well-formed XML", expected=f"a {label} document",
-            got=" ".join(str(exc).split())[:160],
-            fix=f"Check the file is complete {label} (open it in a text editor)")) from exc
-    raise ValidationError(describe(source, "holds no XML element", expected=f"a {label} "
-                                   "document", got="no root element"))
+        raise ValidationError(
+            describe(
+                source,
+                "is not well-formed XML",
+                expected=f"a {label} document",
+                got=" ".join(str(exc).split())[:160],
+                fix=f"Check the file is complete {label} (open it in a text editor)",
+            )
+        ) from exc
+    raise ValidationError(
+        describe(
+            source, "holds no XML element", expected=f"a {label} document", got="no root element"
+        )
+    )
 
 
 def xml_refused(source: str, label: str, exc: Exception) -> ValidationError:
     """The message for XML with a DOCTYPE/entities (shared with the CoT reader)."""
-    what = {"DTDForbidden": "a DOCTYPE declaration", "EntitiesForbidden": "an entity "
-            "declaration", "ExternalReferenceForbidden": "an external reference"}.get(
-        type(exc).__name__, "a DOCTYPE")
-    return ValidationError(describe(
-        source, f"the {label} file contains {what} (DTD), which Limes refuses: entities can "
-        "expand to gigabytes ('billion laughs') or pull in local files and URLs",
-        expected=f"{label} without <!DOCTYPE ...> or <!ENTITY ...>", got=what,
-        fix=f"Export the file again from the GIS or device; standard {label} has no DOCTYPE"))
+    what = {
+        "DTDForbidden": "a DOCTYPE declaration",
+        "EntitiesForbidden": "an entity declaration",
+        "ExternalReferenceForbidden": "an external reference",
+    }.get(type(exc).__name__, "a DOCTYPE")
+    return ValidationError(
+        describe(
+            source,
+            f"the {label} file contains {what} (DTD), which Limes refuses: entities can "
+            "expand to gigabytes ('billion laughs') or pull in local files and URLs",
+            expected=f"{label} without <!DOCTYPE ...> or <!ENTITY ...>",
+            got=what,
+            fix=f"Export the file again from the GIS or device; standard {label} has no DOCTYPE",
+        )
+    )
