@@ -214,7 +214,8 @@ def test_round_trip_every_format(tmp_path: Path, layer: str, fmt: str) -> None:
     assert report.rows_read == report.rows_accepted == len(expected)
     assert report.rejected == []
     assert got.crs == "EPSG:4326"
-    assert isinstance(got.index, pd.RangeIndex) and got.index.start == 0
+    assert isinstance(got.index, pd.RangeIndex)
+    assert got.index.start == 0
     assert got["src_row"].tolist() == list(range(1, len(expected) + 1))
     assert_coords(got, expected.geometry, normalize=layer == "sectors")
     assert not shapely.has_z(got.geometry.values).any()
@@ -233,12 +234,15 @@ def test_format_labels_and_crs_notes(tmp_path: Path) -> None:
     assert labels["geojson"] == ("GeoJSON", "EPSG:4326 (assumed: GeoJSON is WGS84 by standard)")
     assert labels["gpkg"] == ("GPKG", "EPSG:4326")
     assert labels["shpzip"][0] == "ESRI Shapefile (zip)"
-    assert labels["kml"][0] == "KML" and "KML is WGS84 by standard" in labels["kml"][1]
+    assert labels["kml"][0] == "KML"
+    assert "KML is WGS84 by standard" in labels["kml"][1]
     assert labels["kmz"][0] == "KMZ"
-    assert labels["gpx"][0] == "GPX" and "GPX is WGS84 by standard" in labels["gpx"][1]
+    assert labels["gpx"][0] == "GPX"
+    assert "GPX is WGS84 by standard" in labels["gpx"][1]
     assert labels["fgb"] == ("FlatGeobuf", "EPSG:4326")
     assert labels["parquet"][0] == "GeoParquet"
-    assert labels["csv_latlon"][0] == "CSV" and "assumed" in labels["csv_latlon"][1]
+    assert labels["csv_latlon"][0] == "CSV"
+    assert "assumed" in labels["csv_latlon"][1]
 
 
 def test_output_dtypes(tmp_path: Path) -> None:
@@ -365,7 +369,8 @@ def test_csv_semicolon_decimal_comma_and_aliases(tmp_path: Path) -> None:
     assert got["sensor_id"].tolist() == ["R-01", "C-02"]
     assert got["kind"].tolist() == ["radar", "ground_sensor"]
     assert got["range_m"].tolist() == [12000.5, 300.0]
-    assert got["azimuth_deg"].tolist()[0] == 10.0 and np.isnan(got["azimuth_deg"].iloc[1])
+    assert got["azimuth_deg"].tolist()[0] == 10.0
+    assert np.isnan(got["azimuth_deg"].iloc[1])
     assert_coords(got, [Point(14.1, 45.5), Point(14.2, 45.6)])
     assert "columns are separated by ';'" in report.notes
     assert "azimuth_deg read from column 'Azimuth'" in report.notes
@@ -454,7 +459,7 @@ def test_gpx_sectors_from_closed_tracks_and_open_track_error(tmp_path: Path) -> 
 def test_gpx_border_from_routes(tmp_path: Path) -> None:
     path = tmp_path / "route.gpx"
     pyogrio.write_dataframe(BORDER.iloc[:1], path, driver="GPX", layer="routes")
-    got, report = read_border(path)
+    got, _report = read_border(path)
     assert_coords(got, BORDER.geometry.iloc[:1])
     assert got["name"].tolist() == ["north"]
 
@@ -469,7 +474,8 @@ def test_geometry_collections_and_multipoint_of_one(tmp_path: Path) -> None:
     assert got["sensor_id"].tolist() == ["a", "c"]
     assert set(got.geom_type) == {"Point"}
     assert not shapely.has_z(got.geometry.values).any()
-    assert report.rejected[0].row == 2 and "MultiPoint of 2 points" in report.rejected[0].reason
+    assert report.rejected[0].row == 2
+    assert "MultiPoint of 2 points" in report.rejected[0].reason
     border_path = write_text(tmp_path, "border.csv",
                              "wkt\n"
                              '"GEOMETRYCOLLECTION (LINESTRING (14 45, 14.1 45.1), '
@@ -505,7 +511,8 @@ def test_geoparquet_without_crs_key_is_crs84_and_with_null_crs_is_an_error(
             {**table.schema.metadata, b"geo": json.dumps(new).encode()}), out)
         if variant == "absent":
             got, report = read_sensors(out)
-            assert "OGC:CRS84" in report.source_crs and "assumed" in report.source_crs
+            assert "OGC:CRS84" in report.source_crs
+            assert "assumed" in report.source_crs
             assert_coords(got, SENSORS.geometry)
         else:
             with pytest.raises(ValidationError, match=r"null\.parquet: the file has no CRS"):
@@ -578,7 +585,8 @@ def test_bad_and_missing_and_implausibly_early_times_are_rejected(tmp_path: Path
     assert len(got) == 1
     assert [(e.row, e.field) for e in report.rejected] == [(2, "time"), (3, "time"),
                                                             (4, "time")]
-    assert "not a time" in report.rejected[0].reason and "'yesterday'" in report.rejected[0].reason
+    assert "not a time" in report.rejected[0].reason
+    assert "'yesterday'" in report.rejected[0].reason
     assert "missing" in report.rejected[1].reason
     assert "unset device clock" in report.rejected[2].reason
 
@@ -622,7 +630,8 @@ def test_confidence_out_of_range(tmp_path: Path) -> None:
                       "2024-05-01T12:00:00Z,45.5,14.1,high\n"
                       "2024-05-01T12:00:00Z,45.5,14.1,\n")
     got, report = read_detections(path)
-    assert got["confidence"].tolist()[0] == 0.3 and np.isnan(got["confidence"].iloc[1])
+    assert got["confidence"].tolist()[0] == 0.3
+    assert np.isnan(got["confidence"].iloc[1])
     assert [(e.row, e.field) for e in report.rejected] == [(2, "confidence"),
                                                             (3, "confidence"),
                                                             (4, "confidence")]
@@ -692,9 +701,10 @@ def test_duplicate_sensor_id_later_rows_rejected(tmp_path: Path) -> None:
     got, report = read_sensors(path)
     assert got["kind"].tolist() == ["radar"]
     assert [(e.row, e.field) for e in report.rejected] == [(2, "sensor_id"), (3, "sensor_id")]
-    assert "duplicate sensor_id: expected each sensor_id once, got 'ok'. It is already used in " \
-           "row 1" in report.rejected[0].reason
-    assert "sensors.csv (CSV" in report.summary() and "row 2, field 'sensor_id'" in \
+    assert ("duplicate sensor_id: expected each sensor_id once, got 'ok'. It is already used in "
+            "row 1") in report.rejected[0].reason
+    assert "sensors.csv (CSV" in report.summary()
+    assert "row 2, field 'sensor_id'" in \
         report.summary()
 
 
@@ -763,7 +773,8 @@ def test_nan_inf_empty_and_null_geometries_are_rejected(tmp_path: Path) -> None:
     got, report = read_sensors(path)
     assert got["sensor_id"].tolist() == ["ok"]
     reasons = {e.row: (e.field, e.reason) for e in report.rejected}
-    assert reasons[2][0] == "wkt" and "not finite" in reasons[2][1]
+    assert reasons[2][0] == "wkt"
+    assert "not finite" in reasons[2][1]
     assert "not finite" in reasons[3][1]
     assert "empty" in reasons[4][1]
     assert "missing" in reasons[5][1]
@@ -792,8 +803,10 @@ def test_out_of_range_rows_are_rejected_with_swap_hint(tmp_path: Path) -> None:
     assert len(got) == 8
     (swap, far) = report.rejected
     assert (swap.row, swap.field) == (9, "lat")
-    assert "look swapped" in swap.reason and "Swap the 'lat' and 'lon' values" in swap.reason
-    assert (far.row, far.field) == (10, "lat") and "swapped" not in far.reason
+    assert "look swapped" in swap.reason
+    assert "Swap the 'lat' and 'lon' values" in swap.reason
+    assert (far.row, far.field) == (10, "lat")
+    assert "swapped" not in far.reason
 
 
 def test_out_of_range_features_are_rejected(tmp_path: Path) -> None:
@@ -849,7 +862,8 @@ def test_null_island_is_rejected(tmp_path: Path) -> None:
     path = write_text(tmp_path, "det.csv", "time,lat,lon\n2024-05-01T12:00:00Z,45,14\n"
                       "2024-05-01T12:00:00Z,0,0\n")
     got, report = read_detections(path)
-    assert len(got) == 1 and "(0, 0)" in report.rejected[0].reason
+    assert len(got) == 1
+    assert "(0, 0)" in report.rejected[0].reason
 
 
 def test_bow_tie_sector_is_repaired_and_counted(tmp_path: Path) -> None:
@@ -881,7 +895,8 @@ def test_zero_length_border_is_rejected(tmp_path: Path) -> None:
     path = write_text(tmp_path, "border.csv", "wkt\n\"LINESTRING (14 45, 14 45)\"\n"
                       "\"LINESTRING (14 45, 14.1 45)\"\n")
     got, report = read_border(path)
-    assert len(got) == 1 and "no length" in report.rejected[0].reason
+    assert len(got) == 1
+    assert "no length" in report.rejected[0].reason
 
 
 # --------------------------------------------------------------------------------------
@@ -1009,7 +1024,8 @@ def test_csv_malformed_line_is_rejected_with_its_row(tmp_path: Path) -> None:
     got, report = read_detections(path)
     assert got["src_row"].tolist() == [1, 4]
     assert report.rows_read == 3
-    assert report.rejected[0].row == 2 and "expected 3 fields, got 2" in report.rejected[0].reason
+    assert report.rejected[0].row == 2
+    assert "expected 3 fields, got 2" in report.rejected[0].reason
     assert "skipped 1 blank line(s)" in report.notes
 
 
@@ -1032,7 +1048,8 @@ def test_report_summary_and_to_dict(tmp_path: Path) -> None:
     assert len(report.rejected) == 7
     text = report.summary()
     assert "8 rows read, 1 accepted, 7 rejected" in text
-    assert text.count("unknown sensor kind") == 5 and "and 2 more" in text
+    assert text.count("unknown sensor kind") == 5
+    assert "and 2 more" in text
     data = report.to_dict()
     assert json.loads(json.dumps(data)) == data
     assert data["rejected"][0] == {"row": 1, "field": "kind", "reason": report.rejected[0].reason}
@@ -1049,7 +1066,8 @@ NE10 = "borders/ne_10m_boundary_lines_land/ne_10m_admin_0_boundary_lines_land.sh
 
 def test_real_natural_earth_shapefile_as_border(realdata: Path, tmp_path: Path) -> None:
     got, report = read_border(realdata / NE110)
-    assert report.rows_accepted == 185 and report.rejected == []
+    assert report.rows_accepted == 185
+    assert report.rejected == []
     assert report.source_crs == "EPSG:4326"
     assert got["name"].isna().all()  # this NE version leaves 'name' empty
     assert pyogrio.read_info(realdata / NE110)["features"] == 185
@@ -1066,7 +1084,8 @@ def test_real_natural_earth_shapefile_as_border(realdata: Path, tmp_path: Path) 
 
 def test_real_natural_earth_10m(realdata: Path) -> None:
     got, report = read_border(realdata / NE10)
-    assert report.rows_read == 461 and report.rows_accepted == 461
+    assert report.rows_read == 461
+    assert report.rows_accepted == 461
     assert set(got.geom_type) == {"LineString", "MultiLineString"}
     ref = gpd.read_file(realdata / NE10)
     assert_coords(got.iloc[:20], ref.geometry.iloc[:20])
@@ -1084,7 +1103,8 @@ def test_real_wagner_vii_fails_clearly(realdata: Path, name: str) -> None:
 def test_real_gpx_tracks_as_border_and_detections(realdata: Path) -> None:
     path = realdata / "tracks/gpx/gpxpy_korita-zbevnica.gpx"
     border, report = read_border(path)
-    assert report.rows_read == 4 and report.rows_accepted == 3  # one track is empty
+    assert report.rows_read == 4
+    assert report.rows_accepted == 3
     assert "empty" in report.rejected[0].reason
     ref = gpd.read_file(path, layer="tracks")
     assert_coords(border, ref.geometry[~ref.geometry.is_empty])
@@ -1111,9 +1131,11 @@ def test_real_gpx_with_1901_times_is_rejected(realdata: Path) -> None:
 
 def test_real_gpx_route_and_bom(realdata: Path) -> None:
     route, _ = read_border(realdata / "tracks/gpx/togeojson_opencpn.gpx")
-    assert len(route) == 1 and len(shapely.get_coordinates(route.geometry.iloc[0])) == 16
+    assert len(route) == 1
+    assert len(shapely.get_coordinates(route.geometry.iloc[0])) == 16
     det, report = read_detections(realdata / "malformed/gpxpy_unicode_with_bom.gpx")
-    assert len(det) == 1 and det["time"].iloc[0] == pd.Timestamp("2016-05-27T10:08:47.800Z")
+    assert len(det) == 1
+    assert det["time"].iloc[0] == pd.Timestamp("2016-05-27T10:08:47.800Z")
     assert any("GPX schema version is unknown" in n for n in report.notes)
     seg, _ = read_border(realdata / "malformed/gpxpy_track-with-empty-segment.gpx")
     assert len(seg) == 1
@@ -1140,17 +1162,19 @@ def test_real_kml_gx_tracks(realdata: Path) -> None:
     assert len(shapely.get_coordinates(one.geometry.iloc[0])) == 7
     multi, report = read_border(realdata / "tracks/kml/togeojson_gxmultitrack.kml")
     assert multi.geom_type.tolist() == ["MultiLineString"]
-    assert report.rows_read == 3 and len(report.rejected) == 2  # the two Points
+    assert report.rows_read == 3
+    assert len(report.rejected) == 2
 
 
 def test_real_kml_gx_tracks_as_detections_keep_their_times(realdata: Path) -> None:
     det, report = read_detections(realdata / "tracks/kml/togeojson_gxtrack.kml")
-    assert len(det) == 7 and report.rejected == []
+    assert len(det) == 7
+    assert report.rejected == []
     assert det["time"].iloc[0] == pd.Timestamp("2010-05-28T02:02:09Z")
     assert det["time"].iloc[-1] == pd.Timestamp("2010-05-28T02:02:56Z")
     assert_coords(det.iloc[[0]], [Point(-122.207881, 37.371915)])
     assert any("expanded 1 gx:Track into 7 timestamped points" in n for n in report.notes)
-    multi, mreport = read_detections(realdata / "tracks/kml/togeojson_gxmultitrack.kml")
+    multi, _mreport = read_detections(realdata / "tracks/kml/togeojson_gxmultitrack.kml")
     assert len(multi) == 28  # 2 time-stamped Points + 26 positions of 2 gx:Tracks
     assert multi["time"].notna().all()
 
@@ -1198,7 +1222,8 @@ def test_real_kmz(realdata: Path) -> None:
 
 def test_real_garmin_kml_with_nested_folders(realdata: Path) -> None:
     border, report = read_border(realdata / "tracks/kml/gpxpy_cerknicko-jezero.kml")
-    assert len(border) >= 1 and report.format == "KML"
+    assert len(border) >= 1
+    assert report.format == "KML"
 
 
 @pytest.mark.parametrize(("name", "reader", "message"), [
@@ -1227,8 +1252,9 @@ def test_real_malformed_files_fail_clearly(realdata: Path, name: str,
 
 
 def test_real_csv_with_curves_keeps_the_straight_rows(realdata: Path) -> None:
-    got, report = read_border(realdata / "malformed/fiona_curves_line.csv")
-    assert report.rows_read == 9 and report.rows_accepted == 5
+    _got, report = read_border(realdata / "malformed/fiona_curves_line.csv")
+    assert report.rows_read == 9
+    assert report.rows_accepted == 5
     assert {e.row for e in report.rejected} == {2, 3, 6, 8}
     assert all("curved geometry" in e.reason and "Segmentize" in e.reason
                for e in report.rejected)
@@ -1241,7 +1267,8 @@ def test_real_bad_gpx_zero_positions_are_rejected(realdata: Path) -> None:
 
 def test_real_tiny_lines_geojson(realdata: Path) -> None:
     got, report = read_border(realdata / "malformed/rasterio_issue1446.geojson")
-    assert len(got) == 7 and report.source_crs.startswith("EPSG:4326")
+    assert len(got) == 7
+    assert report.source_crs.startswith("EPSG:4326")
 
 
 def test_real_bus_positions_csv(realdata: Path) -> None:
@@ -1251,7 +1278,8 @@ def test_real_bus_positions_csv(realdata: Path) -> None:
     assert report.naive_times == 1533
     assert "time read from column 'timestamp'" in report.notes
     assert any("'latitude' (latitude) and 'longitude' (longitude)" in n for n in report.notes)
-    assert got.total_bounds[1] > 53 and got.total_bounds[0] < -2.8
+    assert got.total_bounds[1] > 53
+    assert got.total_bounds[0] < -2.8
 
 
 def test_real_atak_data_package_zip_is_not_a_shapefile(realdata: Path) -> None:
