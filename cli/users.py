@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from geo.access import accounts
+from geo import access
 from geo.core import settings
 from geo.core.errors import ValidationError
 
@@ -54,7 +54,7 @@ def _read_password(args: argparse.Namespace, *, has_one: bool) -> str:
     return first
 
 
-def _summary(user: accounts.User) -> dict[str, Any]:
+def _summary(user: access.User) -> dict[str, Any]:
     return {
         "name": user.name,
         "partner": user.partner,
@@ -70,25 +70,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ``args`` carries ``users_command``, ``users_file`` (None: the default users file) and,
     for ``add``, ``name``, ``partner``, ``roles``, ``password_stdin`` and optionally ``oidc``.
     """
-    path = Path(args.users_file) if args.users_file is not None else accounts.default_users_file()
+    path = Path(args.users_file) if args.users_file is not None else access.default_users_file()
     command = args.users_command
     out: dict[str, Any] = {"users_file": str(path)}
     if command == "add":
         oidc = bool(getattr(args, "oidc", False))
         # Check the cheap arguments before asking for a password.
-        accounts.check_account(args.name, partner=args.partner, roles=args.roles)
-        has_one = accounts.has_password(path, args.name)
+        access.check_account(args.name, partner=args.partner, roles=args.roles)
+        has_one = access.has_password(path, args.name)
         password = None if oidc else _read_password(args, has_one=has_one)
-        user, created = accounts.add_user(
+        user, created = access.add_user(
             path, args.name, partner=args.partner, roles=args.roles, password=password, oidc=oidc
         )
         out |= {"action": "added" if created else "updated", "user": _summary(user)}
     elif command == "remove":
-        accounts.remove_user(path, args.name)
+        access.remove_user(path, args.name)
         out |= {"action": "removed", "user": args.name}
     elif command == "list":
-        out["users"] = [_summary(u) for _, u in sorted(accounts.load_users(path).items())]
+        out["users"] = [_summary(u) for _, u in sorted(access.load_users(path).items())]
     else:
         raise ValidationError(f"users: expected add, remove or list, got {command!r}")
-    out["demo_mode"] = accounts.demo_mode(path)
+    out["demo_mode"] = access.demo_mode(path)
     return out

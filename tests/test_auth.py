@@ -17,8 +17,9 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from cli import users as users_cli
-from geo.access import accounts
-from geo.access.accounts import Throttle, User, Viewer
+from geo import access
+from geo.access import Throttle, User, Viewer, signin
+from geo.access.releasability import is_partner
 from geo.core import settings
 from geo.core.errors import ValidationError
 
@@ -29,7 +30,7 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def users_file(tmp_path) -> Path:
     path = tmp_path / "users.json"
-    accounts.add_user(path, "alice", partner="LTU", roles="analyst,commander", password=PASSWORD)
+    access.add_user(path, "alice", partner="LTU", roles="analyst,commander", password=PASSWORD)
     return path
 
 
@@ -45,25 +46,24 @@ def test_file_holds_no_plaintext_and_is_private(users_file):
     assert entry["password"].startswith(f"scrypt${settings.SCRYPT_N}${settings.SCRYPT_R}$")
     assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
     # no temp file left; the lock file stays (removing it would let two writers lock two files)
-    assert sorted(p.name for p in users_file.parent.iterdir()) == [".users.json.lock",
-                                                                   "users.json"]
+    assert sorted(p.name for p in users_file.parent.iterdir()) == [".users.json.lock", "users.json"]
 
 
 def test_salt_differs_for_the_same_password():
-    a, b = accounts.hash_password(PASSWORD, n=2**10), accounts.hash_password(PASSWORD, n=2**10)
+    a, b = access.hash_password(PASSWORD, n=2**10), access.hash_password(PASSWORD, n=2**10)
     assert a != b
     assert a.split("$")[4] != b.split("$")[4]
-    assert accounts.check_password(PASSWORD, a)
-    assert accounts.check_password(PASSWORD, b)
+    assert access.check_password(PASSWORD, a)
+    assert access.check_password(PASSWORD, b)
 
 
 def test_verify(users_file):
-    user = accounts.verify(users_file, "alice", PASSWORD)
+    user = access.verify(users_file, "alice", PASSWORD)
     assert user == User("alice", "LTU", frozenset({"analyst", "commander"}))
     assert "scrypt" not in repr(user)
-    assert accounts.verify(users_file, "alice", PASSWORD + "!") is None
-    assert accounts.verify(users_file, "mallory", PASSWORD) is None
-    assert accounts.verify(users_file, "alice", "") is None
+    assert access.verify(users_file, "alice", PASSWORD + "!") is None
+    assert access.verify(users_file, "mallory", PASSWORD) is None
+    assert access.verify(users_file, "alice", "") is None
 
 
 @pytest.mark.parametrize(
@@ -72,46 +72,67 @@ def test_verify(users_file):
         ("{not json", "not valid JSON"),
         ('{"version": 1}', 'expected an object with a "users" object'),
         ('{"version": 2, "users": {}}', "expected version 1, got 2"),
-        ('{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["pilot"], "password": "x"}}}',
-         "roles must be a list from analyst, commander, briefer, admin"),
-        ('{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["analyst"], "password": "plain"}}}',
-         "password is not a valid scrypt hash"),
-        ('{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["analyst"]}}}',
-         "no password hash"),
+        (
+            '{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["pilot"], "password": "x"}}}',
+            "roles must be a list from analyst, commander, briefer, admin",
+        ),
+        (
+            '{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["analyst"], "password": "plain"}}}',
+            "password is not a valid scrypt hash",
+        ),
+        (
+            '{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["analyst"]}}}',
+            "no password hash",
+        ),
     ],
 )
 def test_malformed_file_names_the_file(tmp_path, content, match):
     path = tmp_path / "users.json"
     path.write_text(content)
     with pytest.raises(ValidationError, match=match) as err:
-        accounts.load_users(path)
+        access.load_users(path)
     assert str(path) in str(err.value)
     with pytest.raises(ValidationError, match="users file"):
-        accounts.demo_mode(path)  # fails closed: a broken file is not demo mode
+        access.demo_mode(path)  # fails closed: a broken file is not demo mode
 
 
 def test_demo_mode(tmp_path, users_file):
-    assert accounts.demo_mode(tmp_path / "missing.json")
-    assert not accounts.demo_mode(users_file)
-    accounts.remove_user(users_file, "alice")
-    assert accounts.demo_mode(users_file)
+    assert access.demo_mode(tmp_path / "missing.json")
+    assert not access.demo_mode(users_file)
+    access.remove_user(users_file, "alice")
+    assert access.demo_mode(users_file)
 
 
-@pytest.mark.parametrize(("host", "local"), [
-    ("localhost", True), ("LOCALHOST:8501", True), ("127.0.0.1:8501", True), ("127.0.0.1", True),
-    ("[::1]:8501", True), ("[::1]", True),
-    ("rebind.example:8501", False), ("localhost.rebind.example", False),
-    ("127.0.0.1.nip.io:8501", False), ("localhost:85o1", False), ("[::1]x", False),
-    ("[::2]:8501", False), ("192.168.1.5:8501", False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        ("localhost", True),
+        ("LOCALHOST:8501", True),
+        ("127.0.0.1:8501", True),
+        ("127.0.0.1", True),
+        ("[::1]:8501", True),
+        ("[::1]", True),
+        ("rebind.example:8501", False),
+        ("localhost.rebind.example", False),
+        ("127.0.0.1.nip.io:8501", False),
+        ("localhost:85o1", False),
+        ("[::1]x", False),
+        ("[::2]:8501", False),
+        ("192.168.1.5:8501", False),
+        ("", False),
+    ],
+)
 def test_host_is_local(host, local):
-    assert accounts.host_is_local({"Host": host, "Upgrade": "websocket"}) is local
+    assert access.host_is_local({"Host": host, "Upgrade": "websocket"}) is local
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"roles": "pilot"}, r"unknown role 'pilot': expected one of analyst, commander, briefer, admin"),
+        (
+            {"roles": "pilot"},
+            r"unknown role 'pilot': expected one of analyst, commander, briefer, admin",
+        ),
         ({"roles": ""}, "no role given"),
         ({"password": ""}, "empty"),
         ({"password": "short"}, f"at least {settings.PASSWORD_MIN_CHARS} characters, got 5"),
@@ -124,57 +145,95 @@ def test_add_user_rejects(tmp_path, kwargs, match):
     args = {"name": "bob", "partner": "POL", "roles": "commander", "password": PASSWORD} | kwargs
     path = tmp_path / "users.json"
     with pytest.raises(ValidationError, match=match):
-        accounts.add_user(path, args.pop("name"), **args)
+        access.add_user(path, args.pop("name"), **args)
     assert not path.exists()
 
 
+@pytest.mark.parametrize(
+    "partner",
+    ["LTU", "ltu", "a.b-c_1", "X" * 64, "X" * 65, "ALL", "all", "_LTU", "LT U", "LTU,POL", "", "Ł"],
+)
+def test_a_users_partner_follows_the_releasability_rule(partner):
+    # One rule of what a partner id is (releasability.is_partner), the users file's own message.
+    if is_partner(partner):
+        access.check_account("bob", partner=partner, roles="commander")
+    else:
+        with pytest.raises(ValidationError, match="--partner: expected a partner code"):
+            access.check_account("bob", partner=partner, roles="commander")
+
+
 def test_add_updates_and_remove_unknown(users_file):
-    _, created = accounts.add_user(users_file, "alice", partner="POL", roles=["briefer"], password=PASSWORD)
+    _, created = access.add_user(
+        users_file, "alice", partner="POL", roles=["briefer"], password=PASSWORD
+    )
     assert not created
-    assert accounts.load_users(users_file)["alice"].partner == "POL"
+    assert access.load_users(users_file)["alice"].partner == "POL"
     with pytest.raises(ValidationError, match=r"no user 'bob' \(users: alice\)"):
-        accounts.remove_user(users_file, "bob")
+        access.remove_user(users_file, "bob")
 
 
 def _add_users_in_step(users_file: str, worker: int, barrier, rounds: int) -> None:
     for k in range(rounds):
         barrier.wait()  # every worker changes the file at the same moment
-        accounts.add_user(users_file, f"user{worker}x{k}", partner="LTU", roles="commander",
-                      password=PASSWORD)
+        access.add_user(
+            users_file, f"user{worker}x{k}", partner="LTU", roles="commander", password=PASSWORD
+        )
 
 
 @pytest.mark.parametrize("password", [PASSWORD, "", None], ids=["same", "empty", "none"])
 def test_a_role_change_keeps_the_password_hash(users_file, password):
     stored = json.loads(users_file.read_text())["users"]["alice"]["password"]
-    user, created = accounts.add_user(users_file, "alice", partner="POL", roles="briefer",
-                                  password=password)
+    user, created = access.add_user(
+        users_file, "alice", partner="POL", roles="briefer", password=password
+    )
     assert not created
     assert (user.partner, user.roles) == ("POL", frozenset({"briefer"}))
     assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
-    assert accounts.verify(users_file, "alice", PASSWORD) is not None
+    assert access.verify(users_file, "alice", PASSWORD) is not None
 
 
 def test_a_new_password_is_hashed_again(users_file):
-    before = accounts.load_users(users_file)["alice"]
-    accounts.add_user(users_file, "alice", partner="LTU", roles="commander",
-                  password=PASSWORD + " again")
-    after = accounts.load_users(users_file)["alice"]
+    before = access.load_users(users_file)["alice"]
+    access.add_user(
+        users_file, "alice", partner="LTU", roles="commander", password=PASSWORD + " again"
+    )
+    after = access.load_users(users_file)["alice"]
     assert after.stamp != before.stamp
-    assert accounts.verify(users_file, "alice", PASSWORD) is None
-    assert accounts.verify(users_file, "alice", PASSWORD + " again") is not None
+    assert access.verify(users_file, "alice", PASSWORD) is None
+    assert access.verify(users_file, "alice", PASSWORD + " again") is not None
 
 
 def test_cli_empty_password_keeps_an_existing_users_password(users_file):
     stored = json.loads(users_file.read_text())["users"]["alice"]["password"]
-    proc = geo_users("add", "alice", "--partner", "LTU", "--roles", "commander",
-                     "--password-stdin", "--users-file", str(users_file), stdin="\n")
+    proc = geo_users(
+        "add",
+        "alice",
+        "--partner",
+        "LTU",
+        "--roles",
+        "commander",
+        "--password-stdin",
+        "--users-file",
+        str(users_file),
+        stdin="\n",
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["user"]["roles"] == ["commander"]
     assert json.loads(users_file.read_text())["users"]["alice"]["password"] == stored
     # An OIDC user has no password to keep: an empty one is refused.
-    accounts.add_user(users_file, "bob@example.org", partner="POL", roles="commander", oidc=True)
-    proc = geo_users("add", "bob@example.org", "--partner", "POL", "--roles", "commander",
-                     "--password-stdin", "--users-file", str(users_file), stdin="\n")
+    access.add_user(users_file, "bob@example.org", partner="POL", roles="commander", oidc=True)
+    proc = geo_users(
+        "add",
+        "bob@example.org",
+        "--partner",
+        "POL",
+        "--roles",
+        "commander",
+        "--password-stdin",
+        "--users-file",
+        str(users_file),
+        stdin="\n",
+    )
     assert proc.returncode == 2
     assert "empty" in proc.stderr
 
@@ -191,20 +250,23 @@ def test_users_added_at_the_same_time_are_all_kept(tmp_path, monkeypatch):
     workers, rounds = 6, 4
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(workers)
-    procs = [ctx.Process(target=_add_users_in_step, args=(str(users_file), w, barrier, rounds))
-             for w in range(workers)]
+    procs = [
+        ctx.Process(target=_add_users_in_step, args=(str(users_file), w, barrier, rounds))
+        for w in range(workers)
+    ]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(timeout=120)
         assert proc.exitcode == 0
-    assert set(accounts.load_users(users_file)) == {
-        f"user{w}x{k}" for w in range(workers) for k in range(rounds)}
+    assert set(access.load_users(users_file)) == {
+        f"user{w}x{k}" for w in range(workers) for k in range(rounds)
+    }
 
 
 def test_removing_from_a_missing_users_file_creates_nothing(tmp_path):
     with pytest.raises(ValidationError, match="no user 'bob'"):
-        accounts.remove_user(tmp_path / "nowhere" / "users.json", "bob")
+        access.remove_user(tmp_path / "nowhere" / "users.json", "bob")
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -225,15 +287,17 @@ def test_roles_and_viewer():
 
 def test_oidc_users(tmp_path):
     path = tmp_path / "users.json"
-    accounts.add_user(path, "Bob@Example.org", partner="POL", roles="commander", oidc=True)
-    users = accounts.load_users(path)
-    assert accounts.oidc_user(users, "bob@example.ORG").partner == "POL"
+    access.add_user(path, "Bob@Example.org", partner="POL", roles="commander", oidc=True)
+    users = access.load_users(path)
+    assert access.oidc_user(users, "bob@example.ORG").partner == "POL"
     assert "password" not in json.loads(path.read_text())["users"]["bob@example.org"]
-    assert accounts.verify(path, "bob@example.org", "") is None  # no password sign-in
+    assert access.verify(path, "bob@example.org", "") is None  # no password sign-in
     with pytest.raises(ValidationError, match="e-mail address"):
-        accounts.add_user(path, "bob", partner="POL", roles="commander", oidc=True)
-    assert not accounts.oidc_configured({})
-    assert accounts.oidc_configured({"auth": {"client_id": "x", "redirect_uri": "u", "cookie_secret": "s"}})
+        access.add_user(path, "bob", partner="POL", roles="commander", oidc=True)
+    assert not access.oidc_configured({})
+    assert access.oidc_configured(
+        {"auth": {"client_id": "x", "redirect_uri": "u", "cookie_secret": "s"}}
+    )
 
 
 def test_throttle_doubles_and_caps():
@@ -294,15 +358,24 @@ def test_parallel_sign_ins_share_one_budget(users_file, monkeypatch, after_locko
     budget = 3
     if after_lockout:
         for i in range(3):
-            assert accounts.authenticate(users_file, "alice", "wrong guess", throttle=throttle,
-                                     session=f"old{i}", address=None).user is None
+            assert (
+                access.authenticate(
+                    users_file,
+                    "alice",
+                    "wrong guess",
+                    throttle=throttle,
+                    session=f"old{i}",
+                    address=None,
+                ).user
+                is None
+            )
         now[0] += 31.0  # the 30 s lock-out has run out
         budget = 1
     checked: list[str] = []
     refused: list[str] = []
     lock = threading.Lock()
     release = threading.Event()
-    real_check = accounts.check_password
+    real_check = access.check_password
 
     def held_check(password: str, encoded: str) -> bool:
         with lock:
@@ -310,22 +383,29 @@ def test_parallel_sign_ins_share_one_budget(users_file, monkeypatch, after_locko
         assert release.wait(60)
         return real_check(password, encoded)
 
-    monkeypatch.setattr(accounts, "check_password", held_check)
+    monkeypatch.setattr(signin, "check_password", held_check)
     passwords = [f"wrong guess {i}" for i in range(SIGN_IN_THREADS - 1)] + [PASSWORD]
-    results: dict[str, accounts.SignIn] = {}
+    results: dict[str, access.SignIn] = {}
     start = threading.Barrier(SIGN_IN_THREADS)
 
     def sign_in_thread(i: int, password: str) -> None:
         start.wait()
-        result = accounts.authenticate(users_file, "alice", password, throttle=throttle,
-                                   session=f"session{i}", address="198.51.100.7")
+        result = access.authenticate(
+            users_file,
+            "alice",
+            password,
+            throttle=throttle,
+            session=f"session{i}",
+            address="198.51.100.7",
+        )
         with lock:
             results[password] = result
             if result.wait_s > 0:
                 refused.append(password)
 
-    threads = [threading.Thread(target=sign_in_thread, args=(i, pw))
-               for i, pw in enumerate(passwords)]
+    threads = [
+        threading.Thread(target=sign_in_thread, args=(i, pw)) for i, pw in enumerate(passwords)
+    ]
     for th in threads:
         th.start()
     deadline = time.monotonic() + 60
@@ -347,15 +427,14 @@ def test_parallel_sign_ins_share_one_budget(users_file, monkeypatch, after_locko
     assert all(results[pw].user is None and results[pw].wait_s > 0 for pw in refused_now)
 
 
-def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_file,
-                                                                          monkeypatch):
+def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_file, monkeypatch):
     # Nine wrong passwords at once use the budget while their checks still run; the right
     # password, sent then, is refused unchecked.
     throttle = Throttle(max_failures=5)
     checked: list[str] = []
     lock = threading.Lock()
     release = threading.Event()
-    real_check = accounts.check_password
+    real_check = access.check_password
 
     def held_check(password: str, encoded: str) -> bool:
         with lock:
@@ -364,14 +443,22 @@ def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_
             assert release.wait(60)
         return real_check(password, encoded)
 
-    monkeypatch.setattr(accounts, "check_password", held_check)
-    done: list[accounts.SignIn] = []
+    monkeypatch.setattr(signin, "check_password", held_check)
+    done: list[access.SignIn] = []
     start = threading.Barrier(9)
 
     def wrong(i: int) -> None:
         start.wait()
-        done.append(accounts.authenticate(users_file, "alice", f"wrong guess {i}",
-                                      throttle=throttle, session=f"s{i}", address=None))
+        done.append(
+            access.authenticate(
+                users_file,
+                "alice",
+                f"wrong guess {i}",
+                throttle=throttle,
+                session=f"s{i}",
+                address=None,
+            )
+        )
 
     threads = [threading.Thread(target=wrong, args=(i,)) for i in range(9)]
     for th in threads:
@@ -380,8 +467,9 @@ def test_right_password_is_refused_once_parallel_attempts_used_the_budget(users_
     while len(checked) + len(done) < 9 and time.monotonic() < deadline:
         time.sleep(0.01)
     try:
-        right = accounts.authenticate(users_file, "alice", PASSWORD, throttle=throttle,
-                                  session="s9", address=None)
+        right = access.authenticate(
+            users_file, "alice", PASSWORD, throttle=throttle, session="s9", address=None
+        )
     finally:
         release.set()
         for th in threads:
@@ -413,20 +501,49 @@ def test_per_address_limit_across_user_names(users_file):
     assert limit is not None
     assert limit > settings.SIGNIN_MAX_FAILURES
     on_by_default = Throttle()
-    accounts.authenticate(users_file, "alice", "wrong guess", throttle=on_by_default,
-                      session="s", address="203.0.113.9")
+    access.authenticate(
+        users_file,
+        "alice",
+        "wrong guess",
+        throttle=on_by_default,
+        session="s",
+        address="203.0.113.9",
+    )
     assert len(on_by_default) == 3  # the session, the name and the address
     t = Throttle(max_failures=100)
     for i in range(3):  # one wrong password for each of three names, from one address
-        assert accounts.authenticate(users_file, f"user{i}", "wrong guess", throttle=t,
-                                 session=f"s{i}", address="203.0.113.9",
-                                 max_failures_per_address=3).wait_s == 0
-    locked = accounts.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s9",
-                               address="203.0.113.9", max_failures_per_address=3)
+        assert (
+            access.authenticate(
+                users_file,
+                f"user{i}",
+                "wrong guess",
+                throttle=t,
+                session=f"s{i}",
+                address="203.0.113.9",
+                max_failures_per_address=3,
+            ).wait_s
+            == 0
+        )
+    locked = access.authenticate(
+        users_file,
+        "alice",
+        PASSWORD,
+        throttle=t,
+        session="s9",
+        address="203.0.113.9",
+        max_failures_per_address=3,
+    )
     assert locked.user is None
     assert locked.wait_s > 0
-    other = accounts.authenticate(users_file, "alice", PASSWORD, throttle=t, session="s10",
-                              address="203.0.113.10", max_failures_per_address=3)
+    other = access.authenticate(
+        users_file,
+        "alice",
+        PASSWORD,
+        throttle=t,
+        session="s10",
+        address="203.0.113.10",
+        max_failures_per_address=3,
+    )
     assert other.user is not None
     assert other.user.name == "alice"
 
@@ -472,19 +589,34 @@ def test_run_cli_list_without_file(tmp_path):
 def geo_users(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "geo", "users", *args],
-        cwd=ROOT, input=stdin, capture_output=True, text=True, check=False, timeout=60,
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
 
 
 def test_cli_add_list_remove(tmp_path):
     path = str(tmp_path / "users.json")
-    proc = geo_users("add", "alice", "--partner", "LTU", "--roles", "analyst,commander",
-                     "--password-stdin", "--users-file", path, stdin=PASSWORD + "\n")
+    proc = geo_users(
+        "add",
+        "alice",
+        "--partner",
+        "LTU",
+        "--roles",
+        "analyst,commander",
+        "--password-stdin",
+        "--users-file",
+        path,
+        stdin=PASSWORD + "\n",
+    )
     assert proc.returncode == 0, proc.stderr
     added = json.loads(proc.stdout)
     assert added["action"] == "added"
     assert added["user"]["roles"] == ["analyst", "commander"]
-    assert accounts.verify(path, "alice", PASSWORD) is not None  # the newline is not in the password
+    assert access.verify(path, "alice", PASSWORD) is not None  # the newline is not in the password
 
     proc = geo_users("list", "--users-file", path)
     assert proc.returncode == 0, proc.stderr
@@ -495,18 +627,27 @@ def test_cli_add_list_remove(tmp_path):
     proc = geo_users("remove", "alice", "--users-file", path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["demo_mode"] is True
-    assert accounts.load_users(path) == {}
+    assert access.load_users(path) == {}
 
 
 @pytest.mark.parametrize(
     ("args", "stdin", "match"),
     [
-        (["add", "bob", "--partner", "POL", "--roles", "pilot", "--password-stdin"], PASSWORD,
-         "unknown role 'pilot': expected one of analyst, commander, briefer, admin"),
-        (["add", "bob", "--partner", "POL", "--roles", "commander", "--password-stdin"], "\n",
-         "empty"),
-        (["add", "bob", "--partner", "POL", "--roles", "commander", "--password-stdin"], "short\n",
-         "too short"),
+        (
+            ["add", "bob", "--partner", "POL", "--roles", "pilot", "--password-stdin"],
+            PASSWORD,
+            "unknown role 'pilot': expected one of analyst, commander, briefer, admin",
+        ),
+        (
+            ["add", "bob", "--partner", "POL", "--roles", "commander", "--password-stdin"],
+            "\n",
+            "empty",
+        ),
+        (
+            ["add", "bob", "--partner", "POL", "--roles", "commander", "--password-stdin"],
+            "short\n",
+            "too short",
+        ),
         (["remove", "bob"], "", "no user 'bob'"),
     ],
 )
@@ -583,7 +724,9 @@ def test_demo_mode_refuses_to_serve_the_network(app):
 
 
 def test_users_file_requires_sign_in(app, tmp_path):
-    accounts.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(
+        tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD
+    )
     at = app.run()
     assert not at.exception
     assert not at.warning  # no demo banner
@@ -612,12 +755,12 @@ def test_users_file_requires_sign_in(app, tmp_path):
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
     assert at.selectbox(key="partner").options == ["Joint view", "POL"]
     # ...so does a role change with `users add` (the password hash is kept)...
-    accounts.add_user(path, "alice", partner="POL", roles="analyst", password=PASSWORD)
-    accounts.add_user(path, "alice", partner="POL", roles="commander", password=None)
+    access.add_user(path, "alice", partner="POL", roles="analyst", password=PASSWORD)
+    access.add_user(path, "alice", partner="POL", roles="commander", password=None)
     at.run()
     assert "VIEWER name=alice partner=POL demo=False" in page_text(at)
     # ...and a new password signs other sessions out.
-    accounts.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD + "!")
+    access.add_user(path, "alice", partner="POL", roles="commander", password=PASSWORD + "!")
     at.run()
     assert at.title[0].value == "Sign in to Limes"
     assert "password changed" in at.info[0].value
@@ -629,11 +772,11 @@ def test_users_file_requires_sign_in(app, tmp_path):
 
 def test_removed_user_is_signed_out_at_next_rerun(app, tmp_path):
     path = tmp_path / "users.json"
-    accounts.add_user(path, "alice", partner="LTU", roles="commander", password=PASSWORD)
-    accounts.add_user(path, "bob", partner="POL", roles="analyst", password=PASSWORD)
+    access.add_user(path, "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(path, "bob", partner="POL", roles="analyst", password=PASSWORD)
     at = sign_in(app.run(), "alice", PASSWORD)
     assert "VIEWER name=alice" in page_text(at)
-    accounts.remove_user(path, "alice")
+    access.remove_user(path, "alice")
     at.run()
     assert "VIEWER" not in page_text(at)
     assert at.title[0].value == "Sign in to Limes"
@@ -641,7 +784,9 @@ def test_removed_user_is_signed_out_at_next_rerun(app, tmp_path):
 
 
 def test_sign_out_button(app, tmp_path):
-    accounts.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(
+        tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD
+    )
     at = sign_in(app.run(), "alice", PASSWORD)
     at.sidebar.button(key="signout").click().run()
     assert "VIEWER" not in page_text(at)
@@ -649,7 +794,9 @@ def test_sign_out_button(app, tmp_path):
 
 
 def test_failed_sign_ins_are_throttled(app, tmp_path):
-    accounts.add_user(tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD)
+    access.add_user(
+        tmp_path / "users.json", "alice", partner="LTU", roles="commander", password=PASSWORD
+    )
     at = app.run()
     for _ in range(settings.SIGNIN_MAX_FAILURES):
         at = sign_in(at, "alice", "not the password")
@@ -669,7 +816,7 @@ def test_malformed_users_file_closes_the_app(app, tmp_path):
 
 def test_oidc_sign_in(app, tmp_path):
     path = tmp_path / "users.json"
-    accounts.add_user(path, "bob@example.org", partner="POL", roles="briefer", oidc=True)
+    access.add_user(path, "bob@example.org", partner="POL", roles="briefer", oidc=True)
     app.secrets["auth"] = {
         "redirect_uri": "http://localhost:8501/oauth2callback",
         "cookie_secret": "x" * 32,
@@ -693,15 +840,23 @@ def test_oidc_sign_in(app, tmp_path):
     assert "VIEWER" not in page_text(at)
 
 
-@pytest.mark.parametrize(("entries", "ok"), [((PASSWORD, PASSWORD), True), ((PASSWORD, PASSWORD + "x"), False)])
+@pytest.mark.parametrize(
+    ("entries", "ok"), [((PASSWORD, PASSWORD), True), ((PASSWORD, PASSWORD + "x"), False)]
+)
 def test_run_cli_asks_the_password_twice(tmp_path, monkeypatch, entries, ok):
     answers = iter(entries)
     monkeypatch.setattr(users_cli.getpass, "getpass", lambda prompt: next(answers))
-    args = Namespace(users_command="add", name="alice", partner="LTU", roles="commander",
-                     password_stdin=False, users_file=tmp_path / "users.json")
+    args = Namespace(
+        users_command="add",
+        name="alice",
+        partner="LTU",
+        roles="commander",
+        password_stdin=False,
+        users_file=tmp_path / "users.json",
+    )
     if ok:
         assert users_cli.run(args)["user"]["sign_in"] == "password"
-        assert accounts.verify(args.users_file, "alice", PASSWORD) is not None
+        assert access.verify(args.users_file, "alice", PASSWORD) is not None
     else:
         with pytest.raises(ValidationError, match="the two entries differ"):
             users_cli.run(args)

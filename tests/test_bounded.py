@@ -543,7 +543,7 @@ def test_a_reader_under_a_lower_memory_limit_keeps_it(tmp_path):
     csv = tmp_path / "d.csv"
     csv.write_text("time,lat,lon,detection_id\n2026-11-03T10:00:00Z,54.6,25.3,E1\n")
     code = (
-        "import resource, sys; from geo import bounded, settings; "
+        "import resource, sys; from geo.core import settings; from geo.inputs import bounded; "
         "assert settings.READ_MEMORY_LIMIT_MB * 2**20 > 3 * 2**30; "
         "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30)); "
         "rows, report = bounded.read_detections(sys.argv[1]); print(len(rows))"

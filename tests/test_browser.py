@@ -30,7 +30,7 @@ from browser_util import (
 )
 from PIL import Image
 
-from geo.access import accounts
+from geo import access
 from geo.inputs.scenario import load_scenario
 from layers.style import GAP, PARTNER_PALETTE, partner_colors
 from ui.signin import DEMO_HOST_REFUSED
@@ -245,7 +245,7 @@ def test_after_sign_out_the_navigation_shows_only_the_sign_in_page(
 ) -> None:
     # The server reads the users file the test points LIMES_USERS_FILE at (conftest).
     password = "correct horse battery staple"
-    accounts.add_user(os.environ["LIMES_USERS_FILE"], "alice", partner="LTU",
+    access.add_user(os.environ["LIMES_USERS_FILE"], "alice", partner="LTU",
                   roles="analyst,commander,briefer", password=password)
     log = tmp_path / "streamlit.log"
     with streamlit_server(ROOT / "app.py", log=log) as url:

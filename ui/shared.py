@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from geo import store
-from geo.access.accounts import Viewer
+from geo.access import Viewer
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.coverage.analysis import Analysis, analyse

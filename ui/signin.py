@@ -9,11 +9,11 @@ for the partner selector)::
 
 Three ways in:
 
-- **Local demo mode**: no users file, or one listing nobody (:func:`geo.access.accounts.demo_mode`).
+- **Local demo mode**: no users file, or one listing nobody (:func:`geo.access.users.demo_mode`).
   Sign-in is off, every partner view is open and a banner on every page says so. Served only
   when the server listens on localhost and the request is not proxied
-  (:func:`geo.access.accounts.demo_exposure`); otherwise the app refuses and says how to fix it. A page
-  opened under another name than localhost (:func:`geo.access.accounts.host_is_local`) gets only a short
+  (:func:`geo.access.exposure.demo_exposure`); otherwise the app refuses and says how to fix it. A page
+  opened under another name than localhost (:func:`geo.access.exposure.host_is_local`) gets only a short
   refusal.
 - **Password**: a user of the users file signs in with the form. The session keeps the user
   name and a fingerprint of the password hash; every rerun looks the user up in the file
@@ -21,7 +21,7 @@ Three ways in:
   partner or role applies at once.
 - **OpenID Connect**: when ``.streamlit/secrets.toml`` has an ``[auth]`` section, the sign-in
   page offers ``st.login``. The provider's e-mail address must be listed in the users file as
-  an OIDC user, which gives the partner and roles (see :mod:`geo.access.accounts`).
+  an OIDC user, which gives the partner and roles (see :mod:`geo.access.oidc`).
 
 The users file is ``$LIMES_USERS_FILE`` if that is set, else ``data/users.json``.
 """
@@ -36,8 +36,8 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from geo.access import accounts
-from geo.access.accounts import User, Viewer
+from geo import access
+from geo.access import User, Viewer
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.coverage.views import JOINT
@@ -66,13 +66,13 @@ _SESSION_ID = "_limes_session_id"
 
 def users_file() -> Path:
     """The users file the app reads: ``$LIMES_USERS_FILE`` or ``data/users.json``."""
-    return accounts.default_users_file()
+    return access.default_users_file()
 
 
 @st.cache_resource
-def _throttle() -> accounts.Throttle:
+def _throttle() -> access.Throttle:
     """Failed sign-ins of the whole server, per browser session, user name and address."""
-    return accounts.Throttle()
+    return access.Throttle()
 
 
 def current_viewer(*, url_paths: Iterable[str] = ()) -> Viewer:
@@ -90,12 +90,12 @@ def current_viewer(*, url_paths: Iterable[str] = ()) -> Viewer:
     st.session_state.pop(_VIEWER, None)
     path = users_file()
     try:
-        users = accounts.load_users(path)
+        users = access.load_users(path)
     except ValidationError as exc:
         st.error(f"Sign-in is unavailable, so the app is closed: {exc}")
         st.stop()
     if not users:
-        exposure = accounts.demo_exposure(st.get_option("server.address"), _headers())
+        exposure = access.demo_exposure(st.get_option("server.address"), _headers())
         if exposure:
             st.error(
                 f"No users are configured (local demo mode), but {exposure}: the app will "
@@ -105,7 +105,7 @@ def current_viewer(*, url_paths: Iterable[str] = ()) -> Viewer:
                 "--server.address localhost`, as `make run` does)."
             )
             st.stop()
-        if not accounts.host_is_local(_headers()):
+        if not access.host_is_local(_headers()):
             st.error(DEMO_HOST_REFUSED)
             st.stop()
         st.warning(DEMO_BANNER, icon="⚠️")
@@ -189,9 +189,9 @@ def _signed_in(users: Mapping[str, User]) -> User | None:
             _end_session("You were signed out: your account was removed or its password changed.")
             return None
         return user
-    if accounts.oidc_configured(_secrets()) and st.user.get("is_logged_in"):
+    if access.oidc_configured(_secrets()) and st.user.get("is_logged_in"):
         email = st.user.get("email")
-        user = accounts.oidc_user(users, str(email) if email else None)
+        user = access.oidc_user(users, str(email) if email else None)
         if user is None or st.user.get("email_verified") is False:
             who = email or "an account with no e-mail address"
             st.error(
@@ -228,7 +228,7 @@ def _sign_in_form(path: Path, users: Mapping[str, User]) -> None:
     notice = st.session_state.pop(_NOTICE, None)
     if notice:
         st.info(notice)
-    for provider in accounts.oidc_providers(_secrets()):
+    for provider in access.oidc_providers(_secrets()):
         st.button(
             "Sign in with single sign-on" if provider is None else f"Sign in with {provider}",
             key=f"signin_oidc_{provider or 'default'}",
@@ -251,7 +251,7 @@ def _attempt(path: Path, name: str, password: str) -> None:
     """Check a password sign-in; on success start the session and rerun."""
     session = st.session_state.setdefault(_SESSION_ID, secrets.token_hex(16))
     try:
-        result = accounts.authenticate(path, name, password, throttle=_throttle(),
+        result = access.authenticate(path, name, password, throttle=_throttle(),
                                    session=session, address=_client_address())
     except ValidationError as exc:
         st.error(f"Sign-in is unavailable: {exc}")
