@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from geo.core import settings  # noqa: E402
 from geo.core.errors import ValidationError  # noqa: E402
-from geo.inputs import bounded
+from geo.inputs import bounded  # noqa: E402
 
 
 class _ReaderLog(logging.Handler):
@@ -130,9 +130,9 @@ def _files(folder: Path) -> list[tuple[str, Path]]:
 
 def _unchecked_child(*args: Any) -> None:
     """The reader with its GeoPackage check switched off: only its limits are left."""
-    import geo.inputs.formats
+    import geo.inputs.readers.dispatch
 
-    geo.inputs.formats.check_geopackage = lambda path, source: None  # type: ignore[assignment]
+    geo.inputs.readers.dispatch.check_geopackage = lambda path, source: None  # type: ignore[assignment]
     bounded._child(*args)
 
 

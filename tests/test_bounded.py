@@ -33,8 +33,8 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
-import geo.inputs.formats
 import geo.inputs.guard
+import geo.inputs.readers.delimited
 from geo import store
 from geo.core import settings
 from geo.core.errors import ValidationError
@@ -43,16 +43,21 @@ from geo.inputs import bounded, loader
 ROOT = Path(__file__).resolve().parents[1]
 
 DETECTIONS = gpd.GeoDataFrame(
-    {"detection_id": ["d1", "d2", "d3"], "time": ["2024-05-01T12:00:00Z",
-                                                  "2024-05-01T13:30:15Z", "2024-05-02T00:00:00Z"],
-     "source": ["R-01", "C-02", "patrol"], "confidence": [0.5, 0.95, 1.0]},
-    geometry=[Point(14.2, 45.52), Point(14.31, 45.6), Point(14.65, 45.43)], crs="EPSG:4326",
+    {
+        "detection_id": ["d1", "d2", "d3"],
+        "time": ["2024-05-01T12:00:00Z", "2024-05-01T13:30:15Z", "2024-05-02T00:00:00Z"],
+        "source": ["R-01", "C-02", "patrol"],
+        "confidence": [0.5, 0.95, 1.0],
+    },
+    geometry=[Point(14.2, 45.52), Point(14.31, 45.6), Point(14.65, 45.43)],
+    crs="EPSG:4326",
 )
 
 
 @pytest.fixture
 def no_gdal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make any GDAL read fail the test: the file must be refused before GDAL sees it."""
+
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("GDAL was handed a file that should have been refused")
 
@@ -105,31 +110,43 @@ def _geopackage(path: Path, *statements: str) -> Path:
             INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0, 0);
             CREATE TABLE one (geom BLOB, time TEXT);
         """)
-        conn.execute("INSERT INTO one VALUES (?, '2024-05-01T12:00:00Z')", (_gpkg_point(14.5, 45.5),))
+        conn.execute(
+            "INSERT INTO one VALUES (?, '2024-05-01T12:00:00Z')", (_gpkg_point(14.5, 45.5),)
+        )
         for sql in statements:
             conn.execute(sql)
     conn.close()
     return path
 
 
-RECURSIVE_VIEW = ("CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL "
-                  "SELECT i + 1 FROM r) SELECT i AS fid, one.geom, one.time FROM r, one")
-HUGE_STRINGS_VIEW = ("CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL "
-                     "SELECT i + 1 FROM r WHERE i < 3) SELECT i AS fid, one.geom, one.time, "
-                     "printf('%.*c', 300000000, 'x') AS note FROM r, one")
-COMPUTED_COLUMN = ("CREATE TABLE detections (fid INTEGER PRIMARY KEY, geom BLOB, time TEXT, note "
-                   "TEXT GENERATED ALWAYS AS (printf('%.*c', 300000000, 'x')) VIRTUAL)")
+RECURSIVE_VIEW = (
+    "CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL "
+    "SELECT i + 1 FROM r) SELECT i AS fid, one.geom, one.time FROM r, one"
+)
+HUGE_STRINGS_VIEW = (
+    "CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL "
+    "SELECT i + 1 FROM r WHERE i < 3) SELECT i AS fid, one.geom, one.time, "
+    "printf('%.*c', 300000000, 'x') AS note FROM r, one"
+)
+COMPUTED_COLUMN = (
+    "CREATE TABLE detections (fid INTEGER PRIMARY KEY, geom BLOB, time TEXT, note "
+    "TEXT GENERATED ALWAYS AS (printf('%.*c', 300000000, 'x')) VIRTUAL)"
+)
 VIRTUAL_TABLE = "CREATE VIRTUAL TABLE detections USING rtree(id, minx, maxx, miny, maxy)"
 
 
-@pytest.mark.parametrize(("sql", "match"), [
-    (RECURSIVE_VIEW, r"holds the view 'detections'"),
-    (HUGE_STRINGS_VIEW, r"holds the view 'detections'"),
-    (COMPUTED_COLUMN, r"table 'detections' has the computed column 'note' \(GENERATED ALWAYS"),
-    (VIRTUAL_TABLE, r"holds the virtual table 'detections'"),
-])
+@pytest.mark.parametrize(
+    ("sql", "match"),
+    [
+        (RECURSIVE_VIEW, r"holds the view 'detections'"),
+        (HUGE_STRINGS_VIEW, r"holds the view 'detections'"),
+        (COMPUTED_COLUMN, r"table 'detections' has the computed column 'note' \(GENERATED ALWAYS"),
+        (VIRTUAL_TABLE, r"holds the virtual table 'detections'"),
+    ],
+)
 def test_geopackage_that_is_more_than_plain_tables_never_reaches_gdal(
-        tmp_path: Path, sql: str, match: str, no_gdal: None) -> None:
+    tmp_path: Path, sql: str, match: str, no_gdal: None
+) -> None:
     path = _geopackage(tmp_path / "det.gpkg", sql)
     with pytest.raises(ValidationError, match=match):
         loader.read_detections(path)
@@ -145,22 +162,29 @@ def _gdal_geopackage(path: Path, rows: int = 3) -> Path:
 def test_trigger_in_a_geopackage_is_refused(tmp_path: Path, no_gdal: None) -> None:
     path = _gdal_geopackage(tmp_path / "det.gpkg")
     with sqlite3.connect(path) as conn:  # GDAL's own triggers (spatial index, counts) are fine
-        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
-                            ).fetchone()[0] > 5
-        conn.execute("CREATE TRIGGER wipe AFTER INSERT ON detections BEGIN "
-                     "DELETE FROM detections; END")
+        assert (
+            conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0]
+            > 5
+        )
+        conn.execute(
+            "CREATE TRIGGER wipe AFTER INSERT ON detections BEGIN DELETE FROM detections; END"
+        )
     conn.close()
     with pytest.raises(ValidationError, match=r"holds the trigger 'wipe' on 'detections'"):
         loader.read_detections(path)
 
 
 def test_geopackage_layer_over_the_row_cap_is_refused_by_its_count(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_gdal: None) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_gdal: None
+) -> None:
     path = _gdal_geopackage(tmp_path / "det.gpkg", rows=30)
     monkeypatch.setattr(settings, "MAX_ROWS_PER_FILE", 20)
-    with pytest.raises(ValidationError, match=r"too many features in layer 'detections': "
-                       r"expected at most 20 features per file, got '30 features'\. Split it "
-                       r"into files of at most 20 features each"):
+    with pytest.raises(
+        ValidationError,
+        match=r"too many features in layer 'detections': "
+        r"expected at most 20 features per file, got '30 features'\. Split it "
+        r"into files of at most 20 features each",
+    ):
         loader.read_detections(path)
 
 
@@ -172,8 +196,13 @@ def test_geopackage_layer_over_the_row_cap_is_refused_by_its_count(
 def _dictionary_parquet(path: Path, rows: int, *, groups: int = 1) -> Path:
     """``rows`` identical detections (dictionary and run-length encoded: a few hundred KB)."""
     n = rows // groups
-    batch = pa.table({"time": pa.array(["2024-05-01T12:00:00Z"]).take(np.zeros(n, np.int32)),
-                      "lat": np.full(n, 45.5), "lon": np.full(n, 14.5)})
+    batch = pa.table(
+        {
+            "time": pa.array(["2024-05-01T12:00:00Z"]).take(np.zeros(n, np.int32)),
+            "lat": np.full(n, 45.5),
+            "lon": np.full(n, 14.5),
+        }
+    )
     with pq.ParquetWriter(path, batch.schema, compression="zstd") as writer:
         for _ in range(groups):
             writer.write_table(batch)
@@ -181,7 +210,8 @@ def _dictionary_parquet(path: Path, rows: int, *, groups: int = 1) -> Path:
 
 
 def test_twenty_million_row_parquet_is_refused_by_the_row_cap_before_decoding(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _dictionary_parquet(tmp_path / "det.parquet", 20_000_000, groups=20)
     assert path.stat().st_size < 400 * 1024
 
@@ -191,40 +221,57 @@ def test_twenty_million_row_parquet_is_refused_by_the_row_cap_before_decoding(
     for name in ("read", "read_row_group", "read_row_groups", "iter_batches"):
         monkeypatch.setattr(pq.ParquetFile, name, boom)
     monkeypatch.setattr(pq, "read_table", boom)
-    match = (r"det\.parquet: the file holds too many rows: expected at most 5,000,000 rows per "
-             r"file, got '20,000,000 rows'\. Split it into files of at most 5,000,000 rows")
+    match = (
+        r"det\.parquet: the file holds too many rows: expected at most 5,000,000 rows per "
+        r"file, got '20,000,000 rows'\. Split it into files of at most 5,000,000 rows"
+    )
     with pytest.raises(ValidationError, match=match):
         loader.read_detections(path)
 
 
 @pytest.mark.parametrize("typed", [False, True], ids=["text", "arrow_dictionary"])
 def test_parquet_dictionary_expanding_past_the_size_cap_is_refused(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, typed: bool) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, typed: bool
+) -> None:
     # 1,000 rows sharing one 100 KB note: 100 MB of text from a file of a few KB.
     note = pa.array(["x" * 100_000]).take(np.zeros(1000, np.int32))
-    table = pa.table({"time": pa.array(["2024-05-01T12:00:00Z"] * 1000),
-                      "lat": np.full(1000, 45.5), "lon": np.full(1000, 14.5),
-                      "note": note.dictionary_encode() if typed else note})
+    table = pa.table(
+        {
+            "time": pa.array(["2024-05-01T12:00:00Z"] * 1000),
+            "lat": np.full(1000, 45.5),
+            "lon": np.full(1000, 14.5),
+            "note": note.dictionary_encode() if typed else note,
+        }
+    )
     path = tmp_path / "det.parquet"
     pq.write_table(table, path, compression="zstd")
     assert path.stat().st_size < 20_000
     monkeypatch.setattr(settings, "MAX_DECODED_BYTES", 50_000_000)
-    with pytest.raises(ValidationError, match=r"det\.parquet: the file would decode to more than "
-                       r"the size limit \(repeated dictionary values\): expected at most 47\.7 MB"
-                       r" of values, got '95\.\d MB of values'"):
+    with pytest.raises(
+        ValidationError,
+        match=r"det\.parquet: the file would decode to more than "
+        r"the size limit \(repeated dictionary values\): expected at most 47\.7 MB"
+        r" of values, got '95\.\d MB of values'",
+    ):
         loader.read_detections(path)
     monkeypatch.setattr(settings, "MAX_DECODED_BYTES", 200_000_000)
     assert len(loader.read_detections(path)[0]) == 1000
 
 
 def test_parquet_read_within_the_caps_equals_pyarrow(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"time": ["2024-05-01T12:00:00Z", None, "2024-05-01T12:01:00Z"] * 100,
-                          "id": [f"x{i}" for i in range(300)], "lat": np.arange(300.0),
-                          "kind": pd.Categorical(["a", "b", "a"] * 100)})
+    frame = pd.DataFrame(
+        {
+            "time": ["2024-05-01T12:00:00Z", None, "2024-05-01T12:01:00Z"] * 100,
+            "id": [f"x{i}" for i in range(300)],
+            "lat": np.arange(300.0),
+            "kind": pd.Categorical(["a", "b", "a"] * 100),
+        }
+    )
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)
-    assert geo.inputs.guard.read_parquet_table(path, "t.parquet").equals(pq.read_table(path),
-                                                                   check_metadata=True)
+    assert geo.inputs.guard.read_parquet_table(path, "t.parquet").equals(
+        pq.read_table(path), check_metadata=True
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -233,7 +280,8 @@ def test_parquet_read_within_the_caps_equals_pyarrow(tmp_path: Path) -> None:
 
 
 def test_csv_over_the_row_cap_is_refused_while_streaming(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(settings, "MAX_ROWS_PER_FILE", 1000)
     row = "2024-05-01T12:00:00Z,45.5,14.5,{}\n"
     path = tmp_path / "det.csv"
@@ -243,28 +291,39 @@ def test_csv_over_the_row_cap_is_refused_while_streaming(
         raise AssertionError("the table was built")
 
     with monkeypatch.context() as m:
-        m.setattr(geo.inputs.formats, "_csv_table", boom)
-        with pytest.raises(ValidationError, match=r"det\.csv: the file holds too many rows: "
-                           r"expected at most 1,000 rows per file, got 'more than 1,000 rows'"):
+        m.setattr(geo.inputs.readers.delimited, "_csv_table", boom)
+        with pytest.raises(
+            ValidationError,
+            match=r"det\.csv: the file holds too many rows: "
+            r"expected at most 1,000 rows per file, got 'more than 1,000 rows'",
+        ):
             loader.read_detections(path)
     # At the cap it reads; line breaks inside quotes are not rows (counted by parsing).
-    path.write_text("time,lat,lon,note\n" + "".join(
-        row.format('"two\nlines"') for _ in range(1000)))
+    path.write_text(
+        "time,lat,lon,note\n" + "".join(row.format('"two\nlines"') for _ in range(1000))
+    )
     assert len(loader.read_detections(path)[0]) == 1000
 
 
-def test_gdal_stops_one_feature_past_the_cap(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gdal_stops_one_feature_past_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(settings, "MAX_ROWS_PER_FILE", 20)
     frame = DETECTIONS.iloc[np.arange(30) % 3].reset_index(drop=True)
     path = tmp_path / "det.geojson"
     frame.to_file(path, driver="GeoJSON")
     asked: list[object] = []
     real = pyogrio.read_arrow
-    monkeypatch.setattr(pyogrio, "read_arrow", lambda *a, **kw: asked.append(
-        kw.get("max_features")) or real(*a, **kw))
-    with pytest.raises(ValidationError, match=r"det\.geojson: the file holds too many features: "
-                       r"expected at most 20 features per file, got 'more than 20 features'"):
+    monkeypatch.setattr(
+        pyogrio,
+        "read_arrow",
+        lambda *a, **kw: asked.append(kw.get("max_features")) or real(*a, **kw),
+    )
+    with pytest.raises(
+        ValidationError,
+        match=r"det\.geojson: the file holds too many features: "
+        r"expected at most 20 features per file, got 'more than 20 features'",
+    ):
         loader.read_detections(path)
     assert asked == [21]
 
@@ -275,7 +334,8 @@ def test_gdal_stops_one_feature_past_the_cap(tmp_path: Path,
 
 
 def test_recursive_view_geopackage_is_refused_within_seconds_in_bounded_memory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _geopackage(tmp_path / "endless.gpkg", RECURSIVE_VIEW)
     assert path.stat().st_size < 64 * 1024
     bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")  # reader process ready
@@ -283,8 +343,11 @@ def test_recursive_view_geopackage_is_refused_within_seconds_in_bounded_memory(
     _reset_peak()
     before, _ = _rss_mb()
     started = time.perf_counter()
-    with pytest.raises(ValidationError, match=r"endless\.gpkg: the GeoPackage holds the view "
-                       r"'detections': a stored SQL query, which Limes never runs") as info:
+    with pytest.raises(
+        ValidationError,
+        match=r"endless\.gpkg: the GeoPackage holds the view "
+        r"'detections': a stored SQL query, which Limes never runs",
+    ) as info:
         bounded.read_detections(path, source_name="endless.gpkg")
     assert time.perf_counter() - started < 10
     assert _rss_mb()[1] - before < 200
@@ -294,19 +357,24 @@ def test_recursive_view_geopackage_is_refused_within_seconds_in_bounded_memory(
 
 def _big_csv(path: Path, rows: int) -> Path:
     times = pd.date_range("2024-05-01", periods=rows, freq="s").strftime("%Y-%m-%dT%H:%M:%SZ")
-    pd.DataFrame({"time": times, "lat": 45.5, "lon": 14.5,
-                  "detection_id": [f"d{i}" for i in range(rows)]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"time": times, "lat": 45.5, "lon": 14.5, "detection_id": [f"d{i}" for i in range(rows)]}
+    ).to_csv(path, index=False)
     return path
 
 
-def test_reader_running_past_the_time_limit_is_killed(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reader_running_past_the_time_limit_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _big_csv(tmp_path / "slow.csv", 300_000)
     bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")  # reader process ready
     monkeypatch.setattr(settings, "READ_TIME_LIMIT_S", 0.05)
     started = time.perf_counter()
-    with pytest.raises(ValidationError, match=r"slow\.csv: reading the file took longer than the "
-                       r"time limit \(0\.05 s\) and was stopped.*Split it into smaller files"):
+    with pytest.raises(
+        ValidationError,
+        match=r"slow\.csv: reading the file took longer than the "
+        r"time limit \(0\.05 s\) and was stopped.*Split it into smaller files",
+    ):
         bounded.read_detection_columns(path)
     assert time.perf_counter() - started < 5
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("limes-reader")]
@@ -315,7 +383,8 @@ def test_reader_running_past_the_time_limit_is_killed(tmp_path: Path,
 
 
 def test_reader_needing_more_than_the_memory_limit_is_stopped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _big_csv(tmp_path / "big.csv", 100_000)
     monkeypatch.setattr(settings, "READ_MEMORY_LIMIT_MB", 300)  # less than a reader starts with
     _reset_peak()
@@ -325,8 +394,9 @@ def test_reader_needing_more_than_the_memory_limit_is_stopped(
     assert _rss_mb()[1] - before < 200
 
 
-def test_reader_never_runs_the_parents_main_module(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reader_never_runs_the_parents_main_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Streamlit installs the page it runs as __main__; a child must not run it again.
     marker = tmp_path / "ran"
     page = tmp_path / "page.py"
@@ -353,18 +423,24 @@ def _write(directory: Path, fmt: str) -> Path:
     elif fmt == "gpx":
         frame = DETECTIONS.rename(columns={"detection_id": "name"})
         frame["time"] = pd.to_datetime(frame["time"])
-        pyogrio.write_dataframe(frame[["name", "time", "geometry"]], path, driver="GPX",
-                                layer="waypoints")
+        pyogrio.write_dataframe(
+            frame[["name", "time", "geometry"]], path, driver="GPX", layer="waypoints"
+        )
     elif fmt == "kml":
         DETECTIONS.to_file(path, driver="LIBKML")
     elif fmt == "parquet":
         DETECTIONS.to_parquet(path)
     elif fmt == "cot":
-        path.write_text("<events>" + "".join(
-            f'<event version="2.0" uid="u{i}" type="a-h-G" how="m-g" time="2024-05-01T12:0{i}:00Z"'
-            f' start="2024-05-01T12:00:00Z" stale="2024-05-01T13:00:00Z"><point lat="45.5"'
-            f' lon="14.{i}" hae="9999999" ce="5" le="9999999"/></event>' for i in range(5))
-            + "</events>")
+        path.write_text(
+            "<events>"
+            + "".join(
+                f'<event version="2.0" uid="u{i}" type="a-h-G" how="m-g" time="2024-05-01T12:0{i}:00Z"'
+                f' start="2024-05-01T12:00:00Z" stale="2024-05-01T13:00:00Z"><point lat="45.5"'
+                f' lon="14.{i}" hae="9999999" ce="5" le="9999999"/></event>'
+                for i in range(5)
+            )
+            + "</events>"
+        )
     return path
 
 
@@ -398,8 +474,12 @@ def test_cli_ingest_of_a_hostile_file_exits_2_with_the_message(tmp_path: Path) -
     db = tmp_path / "store.gpkg"
     proc = subprocess.run(
         [sys.executable, "-m", "geo", "ingest", str(path), "--store", str(db), "--partner", "SI"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 2, proc.stderr
     assert "endless.gpkg: the GeoPackage holds the view 'detections'" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -417,20 +497,33 @@ def _upload(files: list[tuple[str, bytes, str]]) -> AppTest:
 def test_upload_page_shows_the_refusals_and_stores_nothing(tmp_path: Path) -> None:
     endless = _geopackage(tmp_path / "endless.gpkg", RECURSIVE_VIEW).read_bytes()
     rows = _dictionary_parquet(tmp_path / "rows.parquet", 20_000_000, groups=20).read_bytes()
-    at = _upload([("endless.gpkg", endless, "application/geopackage+sqlite3"),
-                  ("rows.parquet", rows, "application/octet-stream")])
+    at = _upload(
+        [
+            ("endless.gpkg", endless, "application/geopackage+sqlite3"),
+            ("rows.parquet", rows, "application/octet-stream"),
+        ]
+    )
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert any(e.startswith("Refused, nothing will be stored: endless.gpkg: the GeoPackage holds "
-                            "the view 'detections'") for e in errors), errors
-    assert any(e.startswith("Refused, nothing will be stored: rows.parquet: the file holds too "
-                            "many rows") and "20,000,000 rows" in e for e in errors), errors
+    assert any(
+        e.startswith(
+            "Refused, nothing will be stored: endless.gpkg: the GeoPackage holds "
+            "the view 'detections'"
+        )
+        for e in errors
+    ), errors
+    assert any(
+        e.startswith("Refused, nothing will be stored: rows.parquet: the file holds too many rows")
+        and "20,000,000 rows" in e
+        for e in errors
+    ), errors
     assert not [b for b in at.button if b.key == "upload_confirm"]
     assert not Path(os.environ["LIMES_STORE"]).exists()
 
 
-def test_store_ingest_reads_in_the_reader_process(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_ingest_reads_in_the_reader_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The parent never reads the file itself: a reader past its time limit refuses it.
     path = _big_csv(tmp_path / "det.csv", 300_000)
     bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")
@@ -449,11 +542,18 @@ def test_a_reader_under_a_lower_memory_limit_keeps_it(tmp_path):
     # the limit (setrlimit refuses), so it keeps the lower one and still reads.
     csv = tmp_path / "d.csv"
     csv.write_text("time,lat,lon,detection_id\n2026-11-03T10:00:00Z,54.6,25.3,E1\n")
-    code = ("import resource, sys; from geo.core import settings; from geo.inputs import bounded; "
-            "assert settings.READ_MEMORY_LIMIT_MB * 2**20 > 3 * 2**30; "
-            "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30)); "
-            "rows, report = bounded.read_detections(sys.argv[1]); print(len(rows))")
-    proc = subprocess.run([sys.executable, "-c", code, str(csv)], capture_output=True, text=True,
-                          timeout=300, cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import resource, sys; from geo.core import settings; from geo.inputs import bounded; "
+        "assert settings.READ_MEMORY_LIMIT_MB * 2**20 > 3 * 2**30; "
+        "resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30)); "
+        "rows, report = bounded.read_detections(sys.argv[1]); print(len(rows))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(csv)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"

@@ -15,16 +15,25 @@ from geo.inputs.loader import read_border, read_detections, read_sensors
 DECLARATION = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
 
 
-def event(uid: str = "e1", *, lat: str | None = "45.5", lon: str | None = "14.5",
-          time: str | None = "2024-05-01T12:00:00Z", attrs: str = "", detail: str = "",
-          point: str = 'hae="250.5" ce="12.0" le="9999999.0"') -> str:
+def event(
+    uid: str = "e1",
+    *,
+    lat: str | None = "45.5",
+    lon: str | None = "14.5",
+    time: str | None = "2024-05-01T12:00:00Z",
+    attrs: str = "",
+    detail: str = "",
+    point: str = 'hae="250.5" ce="12.0" le="9999999.0"',
+) -> str:
     """One CoT event; ``lat=None`` leaves the <point> out, ``time=None`` the time."""
     t = f' time="{time}"' if time is not None else ""
     pt = f'<point lat="{lat}" lon="{lon}" {point}/>' if lat is not None else ""
     det = f"<detail>{detail}</detail>" if detail else ""
-    return (f'<event version="2.0" uid="{uid}" type="a-h-G-E-V"{t} how="m-g" '
-            f'start="2024-05-01T11:59:00Z" stale="2024-05-01T12:10:00Z"{attrs}>{pt}{det}'
-            "</event>")
+    return (
+        f'<event version="2.0" uid="{uid}" type="a-h-G-E-V"{t} how="m-g" '
+        f'start="2024-05-01T11:59:00Z" stale="2024-05-01T12:10:00Z"{attrs}>{pt}{det}'
+        "</event>"
+    )
 
 
 def write(tmp_path: Path, text: str, name: str = "det.cot") -> Path:
@@ -34,11 +43,16 @@ def write(tmp_path: Path, text: str, name: str = "det.cot") -> Path:
 
 
 def test_one_event_maps_to_one_detection(tmp_path: Path) -> None:
-    path = write(tmp_path, DECLARATION + event(
-        "radar-7.track-42",
-        attrs=' access="Unclassified" caveat="FOUO" releasableTo="SI HR"',
-        detail='<link uid="RADAR-7" parent_callsign="Radar Sv. Gera" relation="p-p" '
-               'type="a-f-G-E-S"/><contact callsign="T42"/>'))
+    path = write(
+        tmp_path,
+        DECLARATION
+        + event(
+            "radar-7.track-42",
+            attrs=' access="Unclassified" caveat="FOUO" releasableTo="SI HR"',
+            detail='<link uid="RADAR-7" parent_callsign="Radar Sv. Gera" relation="p-p" '
+            'type="a-f-G-E-S"/><contact callsign="T42"/>',
+        ),
+    )
     got, report = read_detections(path)
     row = got.iloc[0]
     assert report.format == "CoT"
@@ -48,8 +62,7 @@ def test_one_event_maps_to_one_detection(tmp_path: Path) -> None:
     assert row["class"] == "a-h-G-E-V"
     assert row["time"] == pd.Timestamp("2024-05-01T12:00:00Z")
     assert row["source"] == "Radar Sv. Gera"
-    assert (row["access"], row["caveat"], row["releasable_to"]) == ("Unclassified", "FOUO",
-                                                                    "SI,HR")
+    assert (row["access"], row["caveat"], row["releasable_to"]) == ("Unclassified", "FOUO", "SI,HR")
     assert row["hae_m"] == 250.5
     assert row["ce_m"] == 12.0
     assert np.isnan(row["le_m"])  # 9999999 = unknown in CoT
@@ -60,21 +73,33 @@ def test_one_event_maps_to_one_detection(tmp_path: Path) -> None:
     assert any("producer (<link relation='p-p'>)" in n for n in report.notes)
 
 
-@pytest.mark.parametrize(("attrs", "detail", "expected"), [
-    (' releaseableTo="ALL"', "", ("ALL", None, None)),
-    (' releasableTo="all"', "", ("ALL", None, None)),
-    (' releasableTo="SI,HR;AT"', "", ("SI,HR,AT", None, None)),
-    ("", '<__group name="Cyan" role="Team Member"/><marking access="Restricted" '
-         'caveat="REL EXERCISE" releasableTo="HR"/>', ("HR", "Restricted", "REL EXERCISE")),
-    (' access="Unclassified"', '<marking access="Secret" releaseableTo="SI"/>',
-     ("SI", "Unclassified", None)),  # the event's own attribute wins
-    ("", "", (None, None, None)),
-])
-def test_markings_from_the_event_or_its_detail(tmp_path: Path, attrs: str, detail: str,
-                                               expected: tuple[str | None, ...]) -> None:
+@pytest.mark.parametrize(
+    ("attrs", "detail", "expected"),
+    [
+        (' releaseableTo="ALL"', "", ("ALL", None, None)),
+        (' releasableTo="all"', "", ("ALL", None, None)),
+        (' releasableTo="SI,HR;AT"', "", ("SI,HR,AT", None, None)),
+        (
+            "",
+            '<__group name="Cyan" role="Team Member"/><marking access="Restricted" '
+            'caveat="REL EXERCISE" releasableTo="HR"/>',
+            ("HR", "Restricted", "REL EXERCISE"),
+        ),
+        (
+            ' access="Unclassified"',
+            '<marking access="Secret" releaseableTo="SI"/>',
+            ("SI", "Unclassified", None),
+        ),  # the event's own attribute wins
+        ("", "", (None, None, None)),
+    ],
+)
+def test_markings_from_the_event_or_its_detail(
+    tmp_path: Path, attrs: str, detail: str, expected: tuple[str | None, ...]
+) -> None:
     got, _ = read_detections(write(tmp_path, event(attrs=attrs, detail=detail)))
-    values = tuple(None if pd.isna(v) else v
-                   for v in got.loc[0, ["releasable_to", "access", "caveat"]])
+    values = tuple(
+        None if pd.isna(v) else v for v in got.loc[0, ["releasable_to", "access", "caveat"]]
+    )
     assert values == expected
 
 
@@ -95,10 +120,13 @@ def test_many_events(tmp_path: Path, layout: str) -> None:
 
 
 def test_time_from_start_when_there_is_no_time(tmp_path: Path) -> None:
-    got, report = read_detections(write(tmp_path, "<events>" + event("a", time=None)
-                                        + event("b") + "</events>"))
-    assert got["time"].tolist() == [pd.Timestamp("2024-05-01T11:59:00Z"),
-                                    pd.Timestamp("2024-05-01T12:00:00Z")]
+    got, report = read_detections(
+        write(tmp_path, "<events>" + event("a", time=None) + event("b") + "</events>")
+    )
+    assert got["time"].tolist() == [
+        pd.Timestamp("2024-05-01T11:59:00Z"),
+        pd.Timestamp("2024-05-01T12:00:00Z"),
+    ]
     assert "1 event time(s) taken from 'start' (no 'time' attribute)" in report.notes
 
 
@@ -122,8 +150,10 @@ def test_bad_events_are_rejected_with_reasons_the_rest_kept(tmp_path: Path) -> N
     got, report = read_detections(write(tmp_path, "<events>" + "".join(events) + "</events>"))
     assert got["detection_id"].tolist() == ["ok1", "ok2"]
     why = {e.row: (e.field, e.reason) for e in report.rejected}
-    assert why[2] == ("lon", "the value is missing: expected a longitude in decimal degrees, "
-                             "got None")
+    assert why[2] == (
+        "lon",
+        "the value is missing: expected a longitude in decimal degrees, got None",
+    )
     assert why[3][0] == "lat"
     assert "not a number" in why[3][1]
     assert "'abc'" in why[3][1]
@@ -136,8 +166,10 @@ def test_bad_events_are_rejected_with_reasons_the_rest_kept(tmp_path: Path) -> N
     assert "not a time" in why[9][1]
     assert "'yesterday'" in why[9][1]
     assert "unset device clock" in why[10][1]
-    assert why[11] == ("ce_m", "an error cannot be negative: expected a circular error in "
-                               "metres >= 0, got -3.0")
+    assert why[11] == (
+        "ce_m",
+        "an error cannot be negative: expected a circular error in metres >= 0, got -3.0",
+    )
     assert report.rows_read == 12
 
 
@@ -152,13 +184,19 @@ def test_cot_is_recognised_by_content_and_by_xml_extension(tmp_path: Path) -> No
     assert report.format == "CoT"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("<events></events>", r"det\.cot: the file holds no CoT <event>"),
-    ("<events><event uid='a'></events>", r"det\.cot: is not well-formed XML: expected a CoT "
-                                         r"document, got 'mismatched tag"),
-    ("<kml/>", r"det\.cot: is not a CoT document"),
-    ("just text", r"det\.cot: the file content does not look like CoT"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("<events></events>", r"det\.cot: the file holds no CoT <event>"),
+        (
+            "<events><event uid='a'></events>",
+            r"det\.cot: is not well-formed XML: expected a CoT "
+            r"document, got 'mismatched tag",
+        ),
+        ("<kml/>", r"det\.cot: is not a CoT document"),
+        ("just text", r"det\.cot: the file content does not look like CoT"),
+    ],
+)
 def test_unusable_cot_files(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         read_detections(write(tmp_path, text))
@@ -166,20 +204,28 @@ def test_unusable_cot_files(tmp_path: Path, text: str, message: str) -> None:
 
 def test_cot_for_lines_or_polygons_says_what_to_do(tmp_path: Path) -> None:
     path = write(tmp_path, event())
-    with pytest.raises(ValidationError, match=r"det\.cot: Cursor-on-Target events are points, "
-                       r"but the border need lines.*Load CoT files as detections"):
+    with pytest.raises(
+        ValidationError,
+        match=r"det\.cot: Cursor-on-Target events are points, "
+        r"but the border need lines.*Load CoT files as detections",
+    ):
         read_border(path)
-    with pytest.raises(ValidationError, match=r"det\.cot, field 'sensor_id': required columns "
-                       r"'sensor_id', 'partner', 'kind', 'range_m' missing"):
+    with pytest.raises(
+        ValidationError,
+        match=r"det\.cot, field 'sensor_id': required columns "
+        r"'sensor_id', 'partner', 'kind', 'range_m' missing",
+    ):
         read_sensors(path)
 
 
 def test_markings_in_other_formats(tmp_path: Path) -> None:
     path = tmp_path / "det.csv"
-    path.write_text("time,lat,lon,Access,Caveat,releasableTo,hae,CE\n"
-                    "2024-05-01T12:00:00Z,45.5,14.5,Unclassified,FOUO,SI HR,310.5,8\n"
-                    "2024-05-01T12:00:00Z,45.6,14.6,,,ALL,,\n"
-                    "2024-05-01T12:00:00Z,45.7,14.7,,,,,\n")
+    path.write_text(
+        "time,lat,lon,Access,Caveat,releasableTo,hae,CE\n"
+        "2024-05-01T12:00:00Z,45.5,14.5,Unclassified,FOUO,SI HR,310.5,8\n"
+        "2024-05-01T12:00:00Z,45.6,14.6,,,ALL,,\n"
+        "2024-05-01T12:00:00Z,45.7,14.7,,,,,\n"
+    )
     got, _ = read_detections(path)
     assert got["hae_m"].tolist()[0] == 310.5
     assert got["ce_m"].tolist()[0] == 8.0
@@ -204,15 +250,19 @@ def test_real_atak_marker(realdata: Path) -> None:
     assert row["source"] == "HOPE"
     assert row["time"] == pd.Timestamp("2020-12-16T19:59:34.910Z")
     assert np.isnan(row["hae_m"])  # 9999999.0 in the file
-    np.testing.assert_allclose(shapely.get_coordinates(row.geometry),
-                               [[-77.06364199776728, 38.856650047254725]])
+    np.testing.assert_allclose(
+        shapely.get_coordinates(row.geometry), [[-77.06364199776728, 38.856650047254725]]
+    )
     assert report.rejected == []
 
 
 def test_real_atak_route_at_0_0_is_refused_clearly(realdata: Path) -> None:
-    with pytest.raises(ValidationError, match=r"atak_Route\.cot: none of the 1 features can be "
-                       r"used.*feature 1, field 'lat': position \(0, 0\) is almost always a "
-                       r"missing position"):
+    with pytest.raises(
+        ValidationError,
+        match=r"atak_Route\.cot: none of the 1 features can be "
+        r"used.*feature 1, field 'lat': position \(0, 0\) is almost always a "
+        r"missing position",
+    ):
         read_detections(realdata / "tracks/cot/atak_Route.cot")
 
 

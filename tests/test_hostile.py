@@ -31,17 +31,21 @@ from geo.inputs.loader import read_border, read_detections, read_sensors
 ROOT = Path(__file__).resolve().parents[1]
 
 BORDER = gpd.GeoDataFrame(
-    {"name": ["north"]}, geometry=[LineString([(14.0, 45.5), (14.2, 45.6), (14.4, 45.55)])],
+    {"name": ["north"]},
+    geometry=[LineString([(14.0, 45.5), (14.2, 45.6), (14.4, 45.55)])],
     crs="EPSG:4326",
 )
 
-CSV_DETECTIONS = ("time,lat,lon,detection_id\n"
-                  "2024-05-01T12:00:00Z,45.5,14.5,d1\n2024-05-01T12:05:00Z,45.6,14.6,d2\n")
+CSV_DETECTIONS = (
+    "time,lat,lon,detection_id\n"
+    "2024-05-01T12:00:00Z,45.5,14.5,d1\n2024-05-01T12:05:00Z,45.6,14.6,d2\n"
+)
 
 
 @pytest.fixture
 def no_gdal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make any GDAL read fail the test: the file must be refused before GDAL sees it."""
+
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("GDAL was handed a file that should have been refused")
 
@@ -56,8 +60,7 @@ def _vsimem() -> list[str]:
         return []
 
 
-def refused(reader: Callable[..., object], path: Path | str, match: str,
-            **kwargs: object) -> str:
+def refused(reader: Callable[..., object], path: Path | str, match: str, **kwargs: object) -> str:
     """Assert ``reader`` refuses ``path`` with ``match``, touching nothing; return the message.
 
     No side effects: the file's folder and GDAL's in-memory file system are unchanged.
@@ -97,20 +100,27 @@ def shapefile_parts(tmp_path: Path) -> dict[str, bytes]:
 # XML with a DOCTYPE or entities: KML, KMZ, GPX, CoT
 # --------------------------------------------------------------------------------------
 
-LAUGHS = "".join(
-    f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
-)
+LAUGHS = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
 BODIES = {
-    "kml": ('kml', '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
-            '<name>{value}</name><TimeStamp><when>2024-05-01T12:00:00Z</when></TimeStamp>'
-            '<Point><coordinates>14.5,45.5</coordinates></Point></Placemark></Document></kml>'),
-    "gpx": ('gpx', '<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
-            '<wpt lat="45.5" lon="14.5"><time>2024-05-01T12:00:00Z</time><name>{value}</name>'
-            '</wpt></gpx>'),
-    "cot": ('event', '<event version="2.0" uid="{value}" type="a-h-G" how="m-g" '
-            'time="2024-05-01T12:00:00Z" start="2024-05-01T12:00:00Z" '
-            'stale="2024-05-01T12:10:00Z"><point lat="45.5" lon="14.5" hae="0" ce="5" le="5"/>'
-            '</event>'),
+    "kml": (
+        "kml",
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark>'
+        "<name>{value}</name><TimeStamp><when>2024-05-01T12:00:00Z</when></TimeStamp>"
+        "<Point><coordinates>14.5,45.5</coordinates></Point></Placemark></Document></kml>",
+    ),
+    "gpx": (
+        "gpx",
+        '<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
+        '<wpt lat="45.5" lon="14.5"><time>2024-05-01T12:00:00Z</time><name>{value}</name>'
+        "</wpt></gpx>",
+    ),
+    "cot": (
+        "event",
+        '<event version="2.0" uid="{value}" type="a-h-G" how="m-g" '
+        'time="2024-05-01T12:00:00Z" start="2024-05-01T12:00:00Z" '
+        'stale="2024-05-01T12:10:00Z"><point lat="45.5" lon="14.5" hae="0" ce="5" le="5"/>'
+        "</event>",
+    ),
 }
 
 
@@ -119,11 +129,12 @@ def _xml(fmt: str, attack: str, secret: Path) -> str:
     doctype, value = {
         "none": ("", "plain"),
         "billion_laughs": (f'<!DOCTYPE {root} [<!ENTITY lol "lol">{LAUGHS}]>', "&lol9;"),
-        "external_file": (f'<!DOCTYPE {root} [<!ENTITY xxe SYSTEM "file://{secret}">]>',
-                          "&xxe;"),
+        "external_file": (f'<!DOCTYPE {root} [<!ENTITY xxe SYSTEM "file://{secret}">]>', "&xxe;"),
         "external_dtd": (f'<!DOCTYPE {root} SYSTEM "http://127.0.0.1:9/evil.dtd">', "plain"),
-        "parameter_entity": (f'<!DOCTYPE {root} [<!ENTITY % p SYSTEM "file://{secret}"> %p;]>',
-                             "plain"),
+        "parameter_entity": (
+            f'<!DOCTYPE {root} [<!ENTITY % p SYSTEM "file://{secret}"> %p;]>',
+            "plain",
+        ),
         "empty_doctype": (f"<!DOCTYPE {root}>", "plain"),
     }[attack]
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + doctype + "\n" + body.format(value=value)
@@ -141,8 +152,7 @@ def _write_xml(tmp_path: Path, fmt: str, text: str) -> Path:
 
 
 XML_FORMATS = ["kml", "kmz", "gpx", "cot", "xml"]
-ATTACKS = ["billion_laughs", "external_file", "external_dtd", "parameter_entity",
-           "empty_doctype"]
+ATTACKS = ["billion_laughs", "external_file", "external_dtd", "parameter_entity", "empty_doctype"]
 
 
 @pytest.mark.parametrize("fmt", XML_FORMATS)
@@ -156,14 +166,18 @@ def test_xml_without_doctype_loads(tmp_path: Path, fmt: str) -> None:
 @pytest.mark.parametrize("attack", ATTACKS)
 @pytest.mark.parametrize("fmt", XML_FORMATS)
 def test_xml_with_doctype_or_entities_is_refused_before_gdal(
-        tmp_path: Path, fmt: str, attack: str, no_gdal: None) -> None:
+    tmp_path: Path, fmt: str, attack: str, no_gdal: None
+) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOPSECRET")
     path = _write_xml(tmp_path, fmt, _xml(fmt, attack, secret))
-    msg = refused(read_detections, path,
-                  rf"det\.{fmt}.*contains a DOCTYPE declaration \(DTD\), which Limes refuses: "
-                  r"entities can expand to gigabytes \('billion laughs'\) or pull in local "
-                  r"files and URLs.*standard .* has no DOCTYPE")
+    msg = refused(
+        read_detections,
+        path,
+        rf"det\.{fmt}.*contains a DOCTYPE declaration \(DTD\), which Limes refuses: "
+        r"entities can expand to gigabytes \('billion laughs'\) or pull in local "
+        r"files and URLs.*standard .* has no DOCTYPE",
+    )
     assert "TOPSECRET" not in msg
 
 
@@ -186,8 +200,12 @@ def test_kmz_with_doctype_in_a_linked_document_is_refused(tmp_path: Path, no_gda
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("doc.kml", _xml("kml", "none", tmp_path / "s"))
         zf.writestr("layers/b.kml", _xml("kml", "external_file", tmp_path / "s"))
-    refused(read_detections, path, r"det\.kmz \(layers/b\.kml\): the KML file contains a "
-            r"DOCTYPE")
+    refused(
+        read_detections,
+        path,
+        r"det\.kmz \(layers/b\.kml\): the KML file contains a "
+        r"DOCTYPE",
+    )
 
 
 def test_kml_network_link_to_a_local_file_is_not_followed(tmp_path: Path) -> None:
@@ -196,10 +214,11 @@ def test_kml_network_link_to_a_local_file_is_not_followed(tmp_path: Path) -> Non
     path = tmp_path / "det.kml"
     path.write_text(
         '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
-        f'<NetworkLink><name>x</name><Link><href>{secret}</href></Link></NetworkLink>'
-        f'<NetworkLink><name>y</name><Link><href>file://{secret}</href></Link></NetworkLink>'
-        '<Placemark><name>mine</name><TimeStamp><when>2024-05-01T12:00:00Z</when></TimeStamp>'
-        '<Point><coordinates>14.6,45.6</coordinates></Point></Placemark></Document></kml>')
+        f"<NetworkLink><name>x</name><Link><href>{secret}</href></Link></NetworkLink>"
+        f"<NetworkLink><name>y</name><Link><href>file://{secret}</href></Link></NetworkLink>"
+        "<Placemark><name>mine</name><TimeStamp><when>2024-05-01T12:00:00Z</when></TimeStamp>"
+        "<Point><coordinates>14.6,45.6</coordinates></Point></Placemark></Document></kml>"
+    )
     got, report = read_detections(path)
     assert report.rows_read == 1
     assert len(got) == 1
@@ -228,8 +247,9 @@ def _zeros_entry(zf: zipfile.ZipFile, name: str, n_bytes: int) -> None:
 
 
 @pytest.mark.parametrize("kind", ["zip", "kmz"])
-def test_zip_bomb_is_refused_by_ratio_in_bounded_memory(tmp_path: Path, kind: str,
-                                                        no_gdal: None) -> None:
+def test_zip_bomb_is_refused_by_ratio_in_bounded_memory(
+    tmp_path: Path, kind: str, no_gdal: None
+) -> None:
     path = tmp_path / f"bomb.{kind}"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         if kind == "zip":
@@ -240,39 +260,57 @@ def test_zip_bomb_is_refused_by_ratio_in_bounded_memory(tmp_path: Path, kind: st
             _zeros_entry(zf, "doc.kml", 60 << 20)
     assert path.stat().st_size < 200_000
     label = "zip" if kind == "zip" else "KMZ"
-    refused(read_border, path, rf"bomb\.{kind}: the {label} expands [\d,]+ times \(a zip "
-            rf"bomb\?\): expected at most {settings.MAX_ZIP_RATIO:g} times its compressed size")
+    refused(
+        read_border,
+        path,
+        rf"bomb\.{kind}: the {label} expands [\d,]+ times \(a zip "
+        rf"bomb\?\): expected at most {settings.MAX_ZIP_RATIO:g} times its compressed size",
+    )
     assert peak_memory(lambda: read_border(path)) < 5_000_000
 
 
-def test_zip_expanding_past_the_size_limit_is_refused(tmp_path: Path, no_gdal: None,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zip_expanding_past_the_size_limit_is_refused(
+    tmp_path: Path, no_gdal: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _zip(tmp_path / "border.zip", shapefile_parts(tmp_path))
     monkeypatch.setattr(settings, "MAX_UNZIPPED_BYTES", 500)
-    refused(read_border, path, r"border\.zip: the zip would expand past the size limit: "
-            r"expected at most 0\.0 MB unzipped")
+    refused(
+        read_border,
+        path,
+        r"border\.zip: the zip would expand past the size limit: "
+        r"expected at most 0\.0 MB unzipped",
+    )
 
 
-def test_zip_with_too_many_entries_is_refused(tmp_path: Path, no_gdal: None,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zip_with_too_many_entries_is_refused(
+    tmp_path: Path, no_gdal: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     entries: dict[str | zipfile.ZipInfo, bytes] = dict(shapefile_parts(tmp_path))
     entries.update({f"junk/{i}.txt": b"x" for i in range(20)})
     path = _zip(tmp_path / "border.zip", entries)
     monkeypatch.setattr(settings, "MAX_ZIP_ENTRIES", 10)
-    refused(read_border, path, r"border\.zip: the zip holds too many entries: expected at "
-            r"most 10 files, got '2\d entries'")
+    refused(
+        read_border,
+        path,
+        r"border\.zip: the zip holds too many entries: expected at "
+        r"most 10 files, got '2\d entries'",
+    )
 
 
-@pytest.mark.parametrize(("entry", "why"), [
-    ("../border.shp", r"a '\.\.' path \(it points outside the archive\)"),
-    ("data/../../border.shp", r"a '\.\.' path"),
-    ("..\\border.shp", r"a '\.\.' path"),
-    ("/tmp/border.shp", r"an absolute path"),
-    ("C:/border.shp", r"an absolute path"),
-])
+@pytest.mark.parametrize(
+    ("entry", "why"),
+    [
+        ("../border.shp", r"a '\.\.' path \(it points outside the archive\)"),
+        ("data/../../border.shp", r"a '\.\.' path"),
+        ("..\\border.shp", r"a '\.\.' path"),
+        ("/tmp/border.shp", r"an absolute path"),
+        ("C:/border.shp", r"an absolute path"),
+    ],
+)
 @pytest.mark.parametrize("kind", ["zip", "kmz"])
-def test_zip_entries_escaping_the_archive_are_refused(tmp_path: Path, kind: str, entry: str,
-                                                      why: str, no_gdal: None) -> None:
+def test_zip_entries_escaping_the_archive_are_refused(
+    tmp_path: Path, kind: str, entry: str, why: str, no_gdal: None
+) -> None:
     entries: dict[str | zipfile.ZipInfo, bytes] = dict(shapefile_parts(tmp_path))
     if kind == "kmz":
         entries = {"doc.kml": _xml("kml", "none", tmp_path / "s").encode()}
@@ -280,22 +318,32 @@ def test_zip_entries_escaping_the_archive_are_refused(tmp_path: Path, kind: str,
     entries[entry] = b"x"
     path = _zip(tmp_path / f"border.{kind}", entries)
     label = "zip" if kind == "zip" else "KMZ"
-    refused(read_border, path, rf"border\.{kind}: the {label} entry .* is {why}.*, which Limes "
-            r"never reads")
+    refused(
+        read_border,
+        path,
+        rf"border\.{kind}: the {label} entry .* is {why}.*, which Limes "
+        r"never reads",
+    )
 
 
 @pytest.mark.parametrize("kind", ["zip", "kmz"])
 def test_zip_symlink_entry_is_refused(tmp_path: Path, kind: str, no_gdal: None) -> None:
     entries: dict[str | zipfile.ZipInfo, bytes] = (
-        dict(shapefile_parts(tmp_path)) if kind == "zip"
-        else {"doc.kml": _xml("kml", "none", tmp_path / "s").encode()})
+        dict(shapefile_parts(tmp_path))
+        if kind == "zip"
+        else {"doc.kml": _xml("kml", "none", tmp_path / "s").encode()}
+    )
     link = zipfile.ZipInfo("border.prj" if kind == "zip" else "layers/a.kml")
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
     entries.pop("border.prj", None)
     entries[link] = b"/etc/passwd"
     path = _zip(tmp_path / f"border.{kind}", entries)
-    refused(read_border, path, rf"border\.{kind}: the .* entry '.*' is a symbolic link, which "
-            r"Limes never reads")
+    refused(
+        read_border,
+        path,
+        rf"border\.{kind}: the .* entry '.*' is a symbolic link, which "
+        r"Limes never reads",
+    )
 
 
 def test_damaged_zip_is_refused(tmp_path: Path, no_gdal: None) -> None:
@@ -311,39 +359,71 @@ def test_damaged_zip_is_refused(tmp_path: Path, no_gdal: None) -> None:
 
 
 def _ogr_vrt(csv: Path) -> str:
-    return (f'<OGRVRTDataSource><OGRVRTLayer name="det"><SrcDataSource>{csv}</SrcDataSource>'
-            '<GeometryType>wkbPoint</GeometryType><LayerSRS>EPSG:4326</LayerSRS>'
-            '<GeometryField encoding="PointFromColumns" x="lon" y="lat"/></OGRVRTLayer>'
-            '</OGRVRTDataSource>')
+    return (
+        f'<OGRVRTDataSource><OGRVRTLayer name="det"><SrcDataSource>{csv}</SrcDataSource>'
+        "<GeometryType>wkbPoint</GeometryType><LayerSRS>EPSG:4326</LayerSRS>"
+        '<GeometryField encoding="PointFromColumns" x="lon" y="lat"/></OGRVRTLayer>'
+        "</OGRVRTDataSource>"
+    )
 
 
-@pytest.mark.parametrize("name", ["det.csv", "det.tif", "det.geojson", "det.gpkg", "det.kml",
-                                  "det.gpx", "det.cot", "det.zip", "det.vrt", "det"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "det.csv",
+        "det.tif",
+        "det.geojson",
+        "det.gpkg",
+        "det.kml",
+        "det.gpx",
+        "det.cot",
+        "det.zip",
+        "det.vrt",
+        "det",
+    ],
+)
 def test_ogr_vrt_under_any_name_is_never_opened(tmp_path: Path, name: str, no_gdal: None) -> None:
     target = tmp_path / "target.csv"  # read, this would give two detections
     target.write_text(CSV_DETECTIONS)
     path = tmp_path / name
     path.write_text("\n  " + _ogr_vrt(target))
-    refused(read_detections, path, rf"{name.replace('.', chr(92) + '.')}: the file is an OGR "
-            r"virtual vector dataset \(VRT\), which Limes never opens: it would make the server "
-            r"read other files or addresses")
+    refused(
+        read_detections,
+        path,
+        rf"{name.replace('.', chr(92) + '.')}: the file is an OGR "
+        r"virtual vector dataset \(VRT\), which Limes never opens: it would make the server "
+        r"read other files or addresses",
+    )
 
 
 @pytest.mark.parametrize("name", ["dem.tif", "sensors.geojson", "sensors.csv"])
-def test_raster_vrt_and_gdal_pipeline_are_never_opened(tmp_path: Path, name: str,
-                                                       no_gdal: None) -> None:
+def test_raster_vrt_and_gdal_pipeline_are_never_opened(
+    tmp_path: Path, name: str, no_gdal: None
+) -> None:
     target = tmp_path / "target.csv"
     target.write_text(CSV_DETECTIONS)
     path = tmp_path / name
-    path.write_text('<VRTDataset rasterXSize="1" rasterYSize="1"><VRTRasterBand band="1">'
-                    f'<SimpleSource><SourceFilename>{target}</SourceFilename></SimpleSource>'
-                    '</VRTRasterBand></VRTDataset>')
-    refused(read_sensors, path, r"the file is a GDAL virtual raster \(VRT\), which Limes never "
-            r"opens")
-    path.write_text('{"type": "gdal_streamed_alg", "command_line": "gdal vector pipeline ! '
-                    f'read {target} ! write --of stream streamed_dataset"}}')
-    refused(read_sensors, path, r"the file is a GDAL pipeline \(GDALG\), which Limes never "
-            r"opens")
+    path.write_text(
+        '<VRTDataset rasterXSize="1" rasterYSize="1"><VRTRasterBand band="1">'
+        f"<SimpleSource><SourceFilename>{target}</SourceFilename></SimpleSource>"
+        "</VRTRasterBand></VRTDataset>"
+    )
+    refused(
+        read_sensors,
+        path,
+        r"the file is a GDAL virtual raster \(VRT\), which Limes never "
+        r"opens",
+    )
+    path.write_text(
+        '{"type": "gdal_streamed_alg", "command_line": "gdal vector pipeline ! '
+        f'read {target} ! write --of stream streamed_dataset"}}'
+    )
+    refused(
+        read_sensors,
+        path,
+        r"the file is a GDAL pipeline \(GDALG\), which Limes never "
+        r"opens",
+    )
 
 
 def test_gdal_cannot_follow_a_vrt_even_if_handed_one(tmp_path: Path) -> None:
@@ -357,25 +437,32 @@ def test_gdal_cannot_follow_a_vrt_even_if_handed_one(tmp_path: Path) -> None:
     with pytest.raises(pyogrio.errors.DataSourceError, match="not recognized"):
         pyogrio.read_arrow(_ogr_vrt(target).encode())
     assert pyogrio.get_gdal_config_option("CPL_VSIL_CURL_ALLOWED_EXTENSIONS") == (
-        ".limes-network-is-disabled")
+        ".limes-network-is-disabled"
+    )
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("det.csv", b"PK\x03\x04\x14\x00\x00\x00\x08\x00", r"does not look like CSV"),
-    ("det.csv", b"SQLite format 3\x00\x10\x00", r"does not look like CSV"),
-    ("det.csv", b'<?xml version="1.0"?><kml><Document/></kml>', r"does not look like CSV"),
-    ("det.gpkg", b"PK\x03\x04\x14\x00\x00\x00\x08\x00", r"does not look like GPKG"),
-    ("det.kml", b"PK\x03\x04\x14\x00\x00\x00\x08\x00", r"does not look like KML"),
-    ("det.geojson", b'<gpx version="1.1"></gpx>', r"does not look like GeoJSON"),
-    ("det.gpx", b"SQLite format 3\x00", r"does not look like GPX"),
-    ("det.cot", b'<kml xmlns="http://www.opengis.net/kml/2.2"/>',
-     r"is not a CoT document.*got '<kml> as root element'.*\(a \.kml file is read as KML\)"),
-    ("det.xml", b"<gpx/>", r"is not a CoT document.*\(a \.gpx file is read as GPX\)"),
-    ("det.fgb", b"{}", r"does not look like FlatGeobuf"),
-])
-def test_content_not_matching_the_extension_is_refused(tmp_path: Path, name: str,
-                                                       content: bytes, message: str,
-                                                       no_gdal: None) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("det.csv", b"PK\x03\x04\x14\x00\x00\x00\x08\x00", r"does not look like CSV"),
+        ("det.csv", b"SQLite format 3\x00\x10\x00", r"does not look like CSV"),
+        ("det.csv", b'<?xml version="1.0"?><kml><Document/></kml>', r"does not look like CSV"),
+        ("det.gpkg", b"PK\x03\x04\x14\x00\x00\x00\x08\x00", r"does not look like GPKG"),
+        ("det.kml", b"PK\x03\x04\x14\x00\x00\x00\x08\x00", r"does not look like KML"),
+        ("det.geojson", b'<gpx version="1.1"></gpx>', r"does not look like GeoJSON"),
+        ("det.gpx", b"SQLite format 3\x00", r"does not look like GPX"),
+        (
+            "det.cot",
+            b'<kml xmlns="http://www.opengis.net/kml/2.2"/>',
+            r"is not a CoT document.*got '<kml> as root element'.*\(a \.kml file is read as KML\)",
+        ),
+        ("det.xml", b"<gpx/>", r"is not a CoT document.*\(a \.gpx file is read as GPX\)"),
+        ("det.fgb", b"{}", r"does not look like FlatGeobuf"),
+    ],
+)
+def test_content_not_matching_the_extension_is_refused(
+    tmp_path: Path, name: str, content: bytes, message: str, no_gdal: None
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     refused(read_detections, path, rf"{name.replace('.', chr(92) + '.')}: .*{message}")
@@ -386,18 +473,24 @@ def test_content_not_matching_the_extension_is_refused(tmp_path: Path, name: str
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source_name", [
-    "/vsicurl/http://127.0.0.1:9/sensors.geojson",
-    "/vsizip//etc/passwd.zip/sensors.geojson",
-    "/vsicurl_streaming/https://example.invalid/sensors.geojson",
-])
-def test_gdal_path_as_upload_name_is_harmless(tmp_path: Path, source_name: str,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "source_name",
+    [
+        "/vsicurl/http://127.0.0.1:9/sensors.geojson",
+        "/vsizip//etc/passwd.zip/sensors.geojson",
+        "/vsicurl_streaming/https://example.invalid/sensors.geojson",
+    ],
+)
+def test_gdal_path_as_upload_name_is_harmless(
+    tmp_path: Path, source_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     upload = tmp_path / "upload_3f9a"
-    upload.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
-                      '"properties": {"sensor_id": "S1", "partner": "SI", "kind": "radar", '
-                      '"range_m": 5000}, "geometry": {"type": "Point", '
-                      '"coordinates": [14.5, 45.5]}}]}')
+    upload.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", '
+        '"properties": {"sensor_id": "S1", "partner": "SI", "kind": "radar", '
+        '"range_m": 5000}, "geometry": {"type": "Point", '
+        '"coordinates": [14.5, 45.5]}}]}'
+    )
     seen: list[type] = []
     real = pyogrio.read_arrow
 
@@ -412,11 +505,14 @@ def test_gdal_path_as_upload_name_is_harmless(tmp_path: Path, source_name: str,
     assert seen == [bytes]
 
 
-@pytest.mark.parametrize("path", [
-    "/vsicurl/http://127.0.0.1:9/sensors.geojson",
-    "/vsimem/sensors.geojson",
-    "/vsistdin/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/vsicurl/http://127.0.0.1:9/sensors.geojson",
+        "/vsimem/sensors.geojson",
+        "/vsistdin/",
+    ],
+)
 def test_gdal_path_as_file_path_is_not_found(path: str, no_gdal: None) -> None:
     refused(read_sensors, path, r": file not found")
 
@@ -436,26 +532,34 @@ def test_upload_limit_in_streamlit_config_equals_the_server_limit() -> None:
     assert config["server"]["maxUploadSize"] == settings.MAX_UPLOAD_MB
 
 
-def test_file_over_the_upload_limit_is_refused_unread(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_over_the_upload_limit_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "det.csv"
     with path.open("w") as f:
         f.write(CSV_DETECTIONS)
         f.write("2024-05-01T12:05:00Z,45.6,14.6,d2\n" * 40_000)  # 1.4 MB
     monkeypatch.setattr(settings, "MAX_UPLOAD_MB", 1)
     for reader in (read_detections,):
-        refused(reader, path, r"det\.csv: the file is too large: expected at most 1 MB, got "
-                r"'1\.\d MB'\. Split it into smaller files")
+        refused(
+            reader,
+            path,
+            r"det\.csv: the file is too large: expected at most 1 MB, got "
+            r"'1\.\d MB'\. Split it into smaller files",
+        )
     assert peak_memory(lambda: read_detections(path)) < 500_000
 
 
-def test_sparse_file_over_the_real_limit_is_refused_unread(tmp_path: Path,
-                                                           no_gdal: None) -> None:
+def test_sparse_file_over_the_real_limit_is_refused_unread(tmp_path: Path, no_gdal: None) -> None:
     path = tmp_path / "huge.geojson"
     with path.open("wb") as f:
         f.truncate(settings.MAX_UPLOAD_MB * 1024 * 1024 + 1)  # sparse: no disk used
-    refused(read_border, path, rf"huge\.geojson: the file is too large: expected at most "
-            rf"{settings.MAX_UPLOAD_MB} MB")
+    refused(
+        read_border,
+        path,
+        rf"huge\.geojson: the file is too large: expected at most "
+        rf"{settings.MAX_UPLOAD_MB} MB",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -483,9 +587,11 @@ def _csv(tmp_path: Path) -> Path:
 
 
 def _cot(tmp_path: Path) -> Path:
-    events = [f'<event version="2.0" uid="e{i}" type="a-h-G" time="2024-05-01T12:00:00Z">'
-              f'<point lat="{lat}" lon="{lon}" hae="0" ce="5" le="5"/></event>'
-              for i, (lon, lat, *_) in enumerate(GOOD + BAD)]
+    events = [
+        f'<event version="2.0" uid="e{i}" type="a-h-G" time="2024-05-01T12:00:00Z">'
+        f'<point lat="{lat}" lon="{lon}" hae="0" ce="5" le="5"/></event>'
+        for i, (lon, lat, *_) in enumerate(GOOD + BAD)
+    ]
     path = tmp_path / "det.cot"
     path.write_text("<events>" + "".join(events) + "</events>")
     return path
@@ -495,9 +601,12 @@ def _geojson(tmp_path: Path) -> Path:
     feats = []
     for lon, lat, *_ in GOOD + BAD:
         coords = f"[{lon or ''}{', ' if lon else ''}{lat}]".replace("nan", "NaN").replace(
-            "inf", "Infinity")
-        feats.append('{"type": "Feature", "properties": {"time": "2024-05-01T12:00:00Z"}, '
-                     f'"geometry": {{"type": "Point", "coordinates": {coords}}}}}')
+            "inf", "Infinity"
+        )
+        feats.append(
+            '{"type": "Feature", "properties": {"time": "2024-05-01T12:00:00Z"}, '
+            f'"geometry": {{"type": "Point", "coordinates": {coords}}}}}'
+        )
     path = tmp_path / "det.geojson"
     path.write_text('{"type": "FeatureCollection", "features": [' + ",".join(feats) + "]}")
     return path
@@ -513,8 +622,9 @@ def _wkt(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("write", [_csv, _wkt, _geojson, _cot])
-def test_bad_coordinates_are_rejected_row_by_row(tmp_path: Path,
-                                                 write: Callable[[Path], Path]) -> None:
+def test_bad_coordinates_are_rejected_row_by_row(
+    tmp_path: Path, write: Callable[[Path], Path]
+) -> None:
     got, report = read_detections(write(tmp_path))
     assert len(got) == len(GOOD)
     assert report.rows_read == len(GOOD) + len(BAD)
@@ -526,10 +636,18 @@ def test_bad_coordinates_are_rejected_row_by_row(tmp_path: Path,
 
 def test_mostly_swapped_file_is_refused_with_the_fix(tmp_path: Path) -> None:
     path = tmp_path / "det.csv"
-    path.write_text("time,lat,lon\n" + "".join(
-        f"2024-05-01T12:00:00Z,{lon},{lat}\n" for lon, lat in [(145.1, 45.2), (146.0, 45.3)]))
-    refused(read_detections, path, r"det\.csv: looks like latitude and longitude are swapped.*"
-            r"Swap the columns")
+    path.write_text(
+        "time,lat,lon\n"
+        + "".join(
+            f"2024-05-01T12:00:00Z,{lon},{lat}\n" for lon, lat in [(145.1, 45.2), (146.0, 45.3)]
+        )
+    )
+    refused(
+        read_detections,
+        path,
+        r"det\.csv: looks like latitude and longitude are swapped.*"
+        r"Swap the columns",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -537,20 +655,23 @@ def test_mostly_swapped_file_is_refused_with_the_fix(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("leave_out", "message"), [
-    (".shx", r"the shapefile 'border\.shp' has no 'border\.shx' \(the shape index\)"),
-    (".dbf", r"the shapefile 'border\.shp' has no 'border\.dbf' \(the attribute table\)"),
-    (".prj", r"CRS unknown, add the \.prj: .*Limes never guesses a shapefile's CRS"),
-])
-def test_shapefile_zip_without_its_parts_is_refused(tmp_path: Path, leave_out: str,
-                                                    message: str, no_gdal: None) -> None:
+@pytest.mark.parametrize(
+    ("leave_out", "message"),
+    [
+        (".shx", r"the shapefile 'border\.shp' has no 'border\.shx' \(the shape index\)"),
+        (".dbf", r"the shapefile 'border\.shp' has no 'border\.dbf' \(the attribute table\)"),
+        (".prj", r"CRS unknown, add the \.prj: .*Limes never guesses a shapefile's CRS"),
+    ],
+)
+def test_shapefile_zip_without_its_parts_is_refused(
+    tmp_path: Path, leave_out: str, message: str, no_gdal: None
+) -> None:
     parts = {n: b for n, b in shapefile_parts(tmp_path).items() if not n.endswith(leave_out)}
     path = _zip(tmp_path / "border.zip", dict(parts))
     refused(read_border, path, rf"border\.zip: {message}")
 
 
-def test_projected_shapefile_without_prj_is_never_guessed(tmp_path: Path,
-                                                          no_gdal: None) -> None:
+def test_projected_shapefile_without_prj_is_never_guessed(tmp_path: Path, no_gdal: None) -> None:
     folder = tmp_path / "utm"
     folder.mkdir()
     BORDER.to_crs("EPSG:32633").to_file(folder / "border.shp")
@@ -569,8 +690,9 @@ def gdal_inputs(monkeypatch: pytest.MonkeyPatch) -> list[type]:
     for name in ("list_layers", "read_arrow", "read_info"):
         real = getattr(pyogrio, name)
 
-        def spy(data: object, *args: object, _real: Callable[..., object] = real,
-                **kwargs: object) -> object:
+        def spy(
+            data: object, *args: object, _real: Callable[..., object] = real, **kwargs: object
+        ) -> object:
             seen.append(type(data))
             return _real(data, *args, **kwargs)
 
@@ -578,8 +700,7 @@ def gdal_inputs(monkeypatch: pytest.MonkeyPatch) -> list[type]:
     return seen
 
 
-def test_gdal_gets_bytes_for_every_gdal_format(tmp_path: Path,
-                                               gdal_inputs: list[type]) -> None:
+def test_gdal_gets_bytes_for_every_gdal_format(tmp_path: Path, gdal_inputs: list[type]) -> None:
     BORDER.to_file(tmp_path / "b.geojson", driver="GeoJSON")
     BORDER.to_file(tmp_path / "b.gpkg", driver="GPKG")
     BORDER.to_file(tmp_path / "b.fgb", driver="FlatGeobuf")

@@ -49,11 +49,10 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from multiprocessing import spawn
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -62,7 +61,8 @@ import pyarrow as pa
 
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
-from geo.inputs.loader import LoadReport
+from geo.inputs.loader import LoadReport, RowError
+from geo.inputs.readers import no_gc
 
 __all__ = ["read_detection_columns", "read_detections"]
 
@@ -77,8 +77,9 @@ _SETUP = threading.Lock()
 _COLUMNS_FILE = "columns.arrow"
 
 
-def read_detections(path: str | os.PathLike[str], *, source_name: str | None = None
-                    ) -> tuple[gpd.GeoDataFrame, LoadReport]:
+def read_detections(
+    path: str | os.PathLike[str], *, source_name: str | None = None
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
     """:func:`geo.inputs.loader.read_detections` in a child process with memory and time limits.
 
     Parameters
@@ -102,13 +103,13 @@ def read_detections(path: str | os.PathLike[str], *, source_name: str | None = N
     """
     columns, report = read_detection_columns(path, source_name=source_name)
     lon, lat = columns.pop("lon"), columns.pop("lat")
-    frame = gpd.GeoDataFrame(columns, geometry=gpd.points_from_xy(lon, lat),
-                             crs="EPSG:4326")
+    frame = gpd.GeoDataFrame(columns, geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
     return frame, report
 
 
-def read_detection_columns(path: str | os.PathLike[str], *, source_name: str | None = None
-                           ) -> tuple[dict[str, Any], LoadReport]:
+def read_detection_columns(
+    path: str | os.PathLike[str], *, source_name: str | None = None
+) -> tuple[dict[str, Any], LoadReport]:
     """:func:`geo.inputs.loader.read_detection_columns` in a child process with memory and time limits.
 
     Parameters
@@ -137,8 +138,13 @@ def read_detection_columns(path: str | os.PathLike[str], *, source_name: str | N
     with tempfile.TemporaryDirectory(prefix="limes-read-") as folder:
         outcome, payload, child_rss_mb = _run_child(path, source_name, Path(folder), source)
         seconds = time.perf_counter() - started
-        _log.info("read %s in a child process: %s after %.2f s, child peak RSS %.0f MB",
-                  source, outcome, seconds, child_rss_mb)
+        _log.info(
+            "read %s in a child process: %s after %.2f s, child peak RSS %.0f MB",
+            source,
+            outcome,
+            seconds,
+            child_rss_mb,
+        )
         if outcome != "ok":
             raise payload
         columns = _load_columns(Path(folder) / _COLUMNS_FILE)
@@ -150,7 +156,13 @@ def read_detection_columns(path: str | os.PathLike[str], *, source_name: str | N
 # --------------------------------------------------------------------------------------
 
 
-def _without_main(get: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+class _Preparation(Protocol):
+    """The signature of :func:`multiprocessing.spawn.get_preparation_data`."""
+
+    def __call__(self, name: str) -> dict[str, Any]: ...
+
+
+def _without_main(get: _Preparation) -> _Preparation:
     """Wrap :func:`multiprocessing.spawn.get_preparation_data`: no main module for readers.
 
     A spawned or forkserver child first imports the parent's ``__main__`` again. Under
@@ -158,6 +170,7 @@ def _without_main(get: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[
     child would run whole. Reader processes (named ``limes-reader-<n>``) need nothing from
     ``__main__``: their target lives in this module. Other processes are left as they are.
     """
+
     @functools.wraps(get)
     def preparation_data(name: str) -> dict[str, Any]:
         data = get(name)
@@ -186,15 +199,19 @@ def _settings() -> dict[str, Any]:
     return {name: value for name, value in vars(settings).items() if name.isupper()}
 
 
-def _run_child(path: Path, source_name: str | None, folder: Path,
-               source: str) -> tuple[str, Any, float]:
+def _run_child(
+    path: Path, source_name: str | None, folder: Path, source: str
+) -> tuple[str, Any, float]:
     """Run :func:`_child`; return ``(outcome, report or exception, child peak RSS MB)``."""
     context = _context()
     limit_s = float(settings.READ_TIME_LIMIT_S)
     receive, send = context.Pipe(duplex=False)
     process = context.Process(
-        target=_child, name=f"{_NAME}-{next(_COUNTER)}", daemon=True,
-        args=(send, str(path), source_name, str(folder), _settings()))
+        target=_child,
+        name=f"{_NAME}-{next(_COUNTER)}",
+        daemon=True,
+        args=(send, str(path), source_name, str(folder), _settings()),
+    )
     try:
         process.start()
         send.close()  # the child holds the only writer: its end means end of file here
@@ -247,31 +264,44 @@ def _peak_rss_mb(pid: int | None) -> float:
 
 
 def _time_refusal(source: str, limit_s: float) -> ValidationError:
-    return ValidationError(describe(
-        source, f"reading the file took longer than the time limit ({limit_s:g} s) and was "
-        "stopped", expected=f"a file Limes can read within {limit_s:g} s",
-        got=f"still reading after {limit_s:g} s",
-        fix="Split it into smaller files (e.g. one per day or per partner), or export it "
-        "again as CSV or a GeoPackage of plain tables"))
+    return ValidationError(
+        describe(
+            source,
+            f"reading the file took longer than the time limit ({limit_s:g} s) and was stopped",
+            expected=f"a file Limes can read within {limit_s:g} s",
+            got=f"still reading after {limit_s:g} s",
+            fix="Split it into smaller files (e.g. one per day or per partner), or export it "
+            "again as CSV or a GeoPackage of plain tables",
+        )
+    )
 
 
 def _memory_refusal(source: str) -> ValidationError:
     limit = settings.READ_MEMORY_LIMIT_MB
-    return ValidationError(describe(
-        source, f"reading the file needs more memory than the limit ({limit:,} MB) and was "
-        "stopped", expected=f"a file Limes can read within {limit:,} MB",
-        got=f"more than {limit:,} MB needed",
-        fix="Split it into smaller files (e.g. one per day or per partner)"))
+    return ValidationError(
+        describe(
+            source,
+            f"reading the file needs more memory than the limit ({limit:,} MB) and was stopped",
+            expected=f"a file Limes can read within {limit:,} MB",
+            got=f"more than {limit:,} MB needed",
+            fix="Split it into smaller files (e.g. one per day or per partner)",
+        )
+    )
 
 
 def _died_refusal(source: str, exitcode: int | None) -> ValidationError:
     how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit {exitcode}"
     limit = settings.READ_MEMORY_LIMIT_MB
-    return ValidationError(describe(
-        source, "the reader stopped while reading the file (it went past the memory limit of "
-        f"{limit:,} MB or the file crashed it)", expected="a file Limes can read",
-        got=f"the reader ended with {how}",
-        fix="Split it into smaller files, or export it again (e.g. as CSV or a GeoPackage)"))
+    return ValidationError(
+        describe(
+            source,
+            "the reader stopped while reading the file (it went past the memory limit of "
+            f"{limit:,} MB or the file crashed it)",
+            expected="a file Limes can read",
+            got=f"the reader ended with {how}",
+            fix="Split it into smaller files, or export it again (e.g. as CSV or a GeoPackage)",
+        )
+    )
 
 
 class _ChildTraceback(Exception):
@@ -283,9 +313,6 @@ class _ChildTraceback(Exception):
 
 def _unpacked(report: LoadReport, rejected: tuple[list[Any], ...]) -> LoadReport:
     """The report :func:`_packed` sent, its rejected rows made :class:`RowError` again."""
-    from geo.inputs.formats import no_gc
-    from geo.inputs.loader import RowError
-
     with no_gc():  # a million objects: the collector would scan them again and again
         report.rejected = list(map(RowError, *rejected))
     return report
@@ -314,8 +341,13 @@ def _load_columns(file: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-def _child(send: multiprocessing.connection.Connection, path: str, source_name: str | None,
-           folder: str, values: dict[str, Any]) -> None:
+def _child(
+    send: multiprocessing.connection.Connection,
+    path: str,
+    source_name: str | None,
+    folder: str,
+    values: dict[str, Any],
+) -> None:
     """Read and check one file under the limits; write the columns, send the outcome."""
     for name, value in values.items():
         setattr(settings, name, value)

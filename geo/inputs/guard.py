@@ -1,6 +1,6 @@
 """What one file may make the reader do: its rows, what it decodes to, what it runs.
 
-Private to :mod:`geo.inputs.formats`. A few kilobytes can stand for far more than their size:
+Private to :mod:`geo.inputs.readers`. A few kilobytes can stand for far more than their size:
 a Parquet column of 20 million dictionary-encoded values, a GeoPackage layer that is a
 recursive SQL view producing rows without end, a view or computed column returning
 strings of hundreds of MB. The checks here look at each format's own figures *before* its
@@ -51,8 +51,9 @@ def _mb(n_bytes: float) -> str:
     return f"{n_bytes / 1024 / 1024:,.1f} MB"
 
 
-def too_many_rows(source: str, count: int | None, *, label: str = "row",
-                  where: str = "") -> ValidationError:
+def too_many_rows(
+    source: str, count: int | None, *, label: str = "row", where: str = ""
+) -> ValidationError:
     """The refusal of a file holding more than :data:`settings.MAX_ROWS_PER_FILE` rows.
 
     Parameters
@@ -68,10 +69,15 @@ def too_many_rows(source: str, count: int | None, *, label: str = "row",
     """
     cap = settings.MAX_ROWS_PER_FILE
     got = f"{count:,} {label}s" if count is not None else f"more than {cap:,} {label}s"
-    return ValidationError(describe(
-        source, f"the file holds too many {label}s{where}",
-        expected=f"at most {cap:,} {label}s per file", got=got,
-        fix=_SPLIT.format(cap=cap, label=label) + " and upload them one by one"))
+    return ValidationError(
+        describe(
+            source,
+            f"the file holds too many {label}s{where}",
+            expected=f"at most {cap:,} {label}s per file",
+            got=got,
+            fix=_SPLIT.format(cap=cap, label=label) + " and upload them one by one",
+        )
+    )
 
 
 def check_rows(source: str, count: int, *, label: str = "row", where: str = "") -> None:
@@ -82,10 +88,15 @@ def check_rows(source: str, count: int, *, label: str = "row", where: str = "") 
 
 def _too_much_decoded(source: str, n_bytes: int, how: str) -> ValidationError:
     cap = settings.MAX_DECODED_BYTES
-    return ValidationError(describe(
-        source, f"the file would decode to more than the size limit ({how})",
-        expected=f"at most {_mb(cap)} of values", got=f"{_mb(n_bytes)} of values",
-        fix="Split the data into several smaller files"))
+    return ValidationError(
+        describe(
+            source,
+            f"the file would decode to more than the size limit ({how})",
+            expected=f"at most {_mb(cap)} of values",
+            got=f"{_mb(n_bytes)} of values",
+            fix="Split the data into several smaller files",
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -104,18 +115,23 @@ def _line_bound(path: Path) -> int:
 
 def _csv_batches(path: Path, delimiter: str, bad: list[int]) -> Iterator[pa.RecordBatch]:
     """The CSV's rows in batches of its first column as bytes (only counted: any encoding)."""
+
     def skip(row: pacsv.InvalidRow) -> str:
         bad[0] += 1
         return "skip"
 
     reader = pacsv.open_csv(
         path,
-        read_options=pacsv.ReadOptions(skip_rows=1, autogenerate_column_names=True,
-                                       use_threads=False),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
-                                         invalid_row_handler=skip),
-        convert_options=pacsv.ConvertOptions(include_columns=["f0"],
-                                             column_types={"f0": pa.large_binary()}))
+        read_options=pacsv.ReadOptions(
+            skip_rows=1, autogenerate_column_names=True, use_threads=False
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, ignore_empty_lines=False, invalid_row_handler=skip
+        ),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=["f0"], column_types={"f0": pa.large_binary()}
+        ),
+    )
     yield from reader
 
 
@@ -180,15 +196,18 @@ def _dictionary_columns(meta: pq.FileMetaData, schema: pa.Schema) -> list[str]:
             continue
         if schema.get_field_index(name) < 0 or pa.types.is_dictionary(schema.field(name).type):
             continue
-        if any(meta.row_group(i).column(j).has_dictionary_page
-               for i in range(meta.num_row_groups)):
+        if any(meta.row_group(i).column(j).has_dictionary_page for i in range(meta.num_row_groups)):
             names.append(name)
     return names
 
 
 def _is_text(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind)
-                or pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+    )
 
 
 def _dictionary_bytes(column: pa.ChunkedArray) -> int:
@@ -223,15 +242,19 @@ def read_parquet_table(path: Path, source: str) -> pa.Table:
     schema = pq.read_schema(path)
     encoded = _dictionary_columns(meta, schema)
     table = pq.ParquetFile(path, read_dictionary=encoded).read()
-    texts = [f.name for f in table.schema if pa.types.is_dictionary(f.type) and (
-        _is_text(f.type.value_type))]  # also those Arrow's schema keeps as dictionaries
+    texts = [
+        f.name
+        for f in table.schema
+        if pa.types.is_dictionary(f.type) and (_is_text(f.type.value_type))
+    ]  # also those Arrow's schema keeps as dictionaries
     expanded = estimate + sum(_dictionary_bytes(table.column(name)) for name in texts)
     if expanded > settings.MAX_DECODED_BYTES:
         raise _too_much_decoded(source, expanded, "repeated dictionary values")
     for name in encoded:
         i = table.schema.get_field_index(name)
-        table = table.set_column(i, schema.field(name), table.column(i).cast(
-            schema.field(name).type))
+        table = table.set_column(
+            i, schema.field(name), table.column(i).cast(schema.field(name).type)
+        )
     return table
 
 
@@ -239,17 +262,25 @@ def read_parquet_table(path: Path, source: str) -> pa.Table:
 # GeoPackage: plain tables only, checked with sqlite3 before GDAL opens the file
 # --------------------------------------------------------------------------------------
 
-_GPKG_FIX = ("Save the layer as a plain table in a new GeoPackage (QGIS: Export > Save "
-             "Features As...; or ogr2ogr -f GPKG new.gpkg file.gpkg) and upload that")
+_GPKG_FIX = (
+    "Save the layer as a plain table in a new GeoPackage (QGIS: Export > Save "
+    "Features As...; or ogr2ogr -f GPKG new.gpkg file.gpkg) and upload that"
+)
 _VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\b", re.I)
 _RTREE = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*\bUSING\s+rtree\s*\(", re.I | re.S)
 _RTREE_TRIGGERS = ("insert", *(f"update{i}" for i in range(1, 8)), "delete")
 
 
 def _refused(source: str, problem: str, got: str) -> ValidationError:
-    return ValidationError(describe(
-        source, problem, expected="a GeoPackage whose layers are plain tables of features",
-        got=got, fix=_GPKG_FIX))
+    return ValidationError(
+        describe(
+            source,
+            problem,
+            expected="a GeoPackage whose layers are plain tables of features",
+            got=got,
+            fix=_GPKG_FIX,
+        )
+    )
 
 
 def _quote(name: str) -> str:
@@ -267,8 +298,9 @@ def _standard_triggers(conn: sqlite3.Connection, tables: set[str]) -> set[tuple[
     for table in tables:
         allowed |= {(f"trigger_{op}_feature_count_{table}", table) for op in ("insert", "delete")}
     if "gpkg_geometry_columns" in tables:
-        for table, column in conn.execute("SELECT table_name, column_name "
-                                          "FROM gpkg_geometry_columns"):
+        for table, column in conn.execute(
+            "SELECT table_name, column_name FROM gpkg_geometry_columns"
+        ):
             allowed |= {(f"rtree_{table}_{column}_{op}", str(table)) for op in _RTREE_TRIGGERS}
     return allowed
 
@@ -299,11 +331,16 @@ def check_geopackage(path: Path, source: str) -> None:
         with closing(sqlite3.connect(uri, uri=True)) as conn:
             _check_schema(conn, source)
     except sqlite3.Error as exc:
-        raise ValidationError(describe(
-            source, "could not be read as GPKG", got=" ".join(str(exc).split())[:160],
-            expected="a valid GeoPackage (SQLite) file",
-            fix="Check that the file is a complete GeoPackage (open it in QGIS or re-export "
-            "it)")) from exc
+        raise ValidationError(
+            describe(
+                source,
+                "could not be read as GPKG",
+                got=" ".join(str(exc).split())[:160],
+                expected="a valid GeoPackage (SQLite) file",
+                fix="Check that the file is a complete GeoPackage (open it in QGIS or re-export "
+                "it)",
+            )
+        ) from exc
 
 
 def _check_schema(conn: sqlite3.Connection, source: str) -> None:
@@ -311,44 +348,69 @@ def _check_schema(conn: sqlite3.Connection, source: str) -> None:
     views = [str(name) for kind, name, _, _ in entries if kind == "view"]
     if views:
         more = f" (and {len(views) - 1} more)" if len(views) > 1 else ""
-        raise _refused(source, f"the GeoPackage holds the view {views[0]!r}{more}: a stored "
-                       "SQL query, which Limes never runs (a query can return rows without end "
-                       "or values of any size)", f"view {views[0]!r}")
+        raise _refused(
+            source,
+            f"the GeoPackage holds the view {views[0]!r}{more}: a stored "
+            "SQL query, which Limes never runs (a query can return rows without end "
+            "or values of any size)",
+            f"view {views[0]!r}",
+        )
     tables = {str(name) for kind, name, _, _ in entries if kind == "table"}
-    virtual = {str(name) for kind, name, _, sql in entries
-               if kind == "table" and _VIRTUAL.match(str(sql or ""))}
+    virtual = {
+        str(name)
+        for kind, name, _, sql in entries
+        if kind == "table" and _VIRTUAL.match(str(sql or ""))
+    }
     for name in sorted(virtual):
         sql = next(str(s) for _, n, _, s in entries if n == name)
         if not (name.startswith("rtree_") and _RTREE.match(sql)):
-            raise _refused(source, f"the GeoPackage holds the virtual table {name!r}: "
-                           "computed by an SQLite module, not stored rows, which Limes never "
-                           "reads", f"virtual table {name!r}")
+            raise _refused(
+                source,
+                f"the GeoPackage holds the virtual table {name!r}: "
+                "computed by an SQLite module, not stored rows, which Limes never "
+                "reads",
+                f"virtual table {name!r}",
+            )
     for table in sorted(tables - virtual):
         if table.startswith("sqlite_"):
             continue
-        for column, hidden in conn.execute("SELECT name, hidden FROM pragma_table_xinfo(?)",
-                                           (table,)):
+        for column, hidden in conn.execute(
+            "SELECT name, hidden FROM pragma_table_xinfo(?)", (table,)
+        ):
             if hidden in (2, 3):
-                raise _refused(source, f"the GeoPackage table {table!r} has the computed column "
-                               f"{column!r} (GENERATED ALWAYS AS ...), which Limes never "
-                               "evaluates", f"computed column {column!r}")
+                raise _refused(
+                    source,
+                    f"the GeoPackage table {table!r} has the computed column "
+                    f"{column!r} (GENERATED ALWAYS AS ...), which Limes never "
+                    "evaluates",
+                    f"computed column {column!r}",
+                )
     allowed = _standard_triggers(conn, tables)
     for kind, name, table, _ in entries:
         if kind != "trigger":
             continue
         if (str(name), str(table)) in allowed or (
-                str(name).startswith("gpkg_") and str(table).startswith("gpkg_")):
+            str(name).startswith("gpkg_") and str(table).startswith("gpkg_")
+        ):
             continue
-        raise _refused(source, f"the GeoPackage holds the trigger {name!r} on {table!r}: SQL "
-                       "that runs when the file changes, which Limes does not accept (only the "
-                       "spatial index's and feature count's are)", f"trigger {name!r}")
+        raise _refused(
+            source,
+            f"the GeoPackage holds the trigger {name!r} on {table!r}: SQL "
+            "that runs when the file changes, which Limes does not accept (only the "
+            "spatial index's and feature count's are)",
+            f"trigger {name!r}",
+        )
     if "gpkg_contents" not in tables:
         return  # GDAL refuses it with its own message
     by_name = {t.lower(): t for t in tables - virtual}
-    layers = [str(t) for (t,) in conn.execute(
-        "SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes')")]
+    layers = [
+        str(t)
+        for (t,) in conn.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes')"
+        )
+    ]
     for layer in layers:
-        table = by_name.get(layer.lower())
-        if table is not None:  # else GDAL refuses the layer itself
-            (count,) = conn.execute(f"SELECT COUNT(*) FROM {_quote(table)}").fetchone()
+        stored = by_name.get(layer.lower())
+        if stored is not None:  # else GDAL refuses the layer itself
+            (count,) = conn.execute(f"SELECT COUNT(*) FROM {_quote(stored)}").fetchone()
             check_rows(source, int(count), label="feature", where=f" in layer {layer!r}")

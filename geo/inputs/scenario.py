@@ -67,7 +67,9 @@ def load_scenario(directory: str | Path) -> Scenario:
     except FileNotFoundError:
         raise ValidationError(f"{manifest_path}: no scenario manifest found") from None
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"{manifest_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise ValidationError(
+            f"{manifest_path}: not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
     for key in ("border", "sensors"):
         if key not in manifest:
             raise ValidationError(f"{manifest_path}: the manifest must name a '{key}' file")
@@ -84,7 +86,9 @@ def load_scenario(directory: str | Path) -> Scenario:
             layers[key], reports[key] = reader(directory / manifest[key])
     dem = directory / manifest["dem"] if manifest.get("dem") else None
     if dem is not None and not dem.is_file():
-        raise ValidationError(f"{manifest_path}: the DEM {manifest['dem']!r} named in the manifest does not exist")
+        raise ValidationError(
+            f"{manifest_path}: the DEM {manifest['dem']!r} named in the manifest does not exist"
+        )
     return Scenario(
         dem=dem,
         name=str(manifest.get("name", directory.name)),

@@ -1,4 +1,4 @@
-"""Cursor-on-Target (CoT) XML events as detections (private to :mod:`geo.inputs.loader`).
+"""Cursor-on-Target (CoT) XML events as detections.
 
 A CoT file holds one ``<event>`` (what ATAK, WinTAK and most CoT tools write), a root element
 holding many (``<events>``, a TAK server export, ...), or several ``<event>`` documents one
@@ -21,23 +21,33 @@ stream: processed events are freed, so memory stays proportional to one event, n
 
 from __future__ import annotations
 
-import io
 import re
 from xml.etree.ElementTree import Element, ParseError
 
-import defusedxml.ElementTree as SafeET
 import numpy as np
 import pandas as pd
 import pyproj
-from defusedxml import DefusedXmlException
 
 from geo.core.errors import ValidationError, describe
-from geo.inputs.formats import WGS84_BY_STANDARD, RawLayer, xml_refused
+from geo.inputs.readers.raw import WGS84_BY_STANDARD, RawLayer
+from geo.inputs.readers.xmlsafe import DefusedXmlException, iter_elements, local_name, xml_refused
+
+__all__ = ["COLUMNS", "read_cot"]
 
 #: Columns of the raw table, in order.
 COLUMNS: tuple[str, ...] = (
-    "time", "detection_id", "class", "source", "lat", "lon", "hae_m", "ce_m", "le_m",
-    "access", "caveat", "releasable_to",
+    "time",
+    "detection_id",
+    "class",
+    "source",
+    "lat",
+    "lon",
+    "hae_m",
+    "ce_m",
+    "le_m",
+    "access",
+    "caveat",
+    "releasable_to",
 )
 
 #: Marking attributes -> column (both spellings of releasableTo).
@@ -49,10 +59,6 @@ _MARKINGS: dict[str, str] = {
 }
 
 _XML_DECLARATION = re.compile(rb"<\?xml[^>]*\?>")
-
-
-def _local(tag: object) -> str:
-    return str(tag).rsplit("}", 1)[-1]
 
 
 def read_cot(data: bytes, source: str) -> RawLayer:
@@ -80,20 +86,33 @@ def read_cot(data: bytes, source: str) -> RawLayer:
         rows = reader.events(b"<events>" + _XML_DECLARATION.sub(b"", data) + b"</events>")
         notes.append(f"the file holds {len(rows)} CoT documents one after the other")
     if not rows:
-        raise ValidationError(describe(
-            source, "the file holds no CoT <event>", expected="one or more <event> elements",
-            got="none", fix="Export the events as Cursor-on-Target XML"))
+        raise ValidationError(
+            describe(
+                source,
+                "the file holds no CoT <event>",
+                expected="one or more <event> elements",
+                got="none",
+                fix="Export the events as Cursor-on-Target XML",
+            )
+        )
     attrs = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
     if reader.from_start:
-        notes.append(f"{reader.from_start} event time(s) taken from 'start' (no 'time' "
-                     "attribute)")
+        notes.append(f"{reader.from_start} event time(s) taken from 'start' (no 'time' attribute)")
     if attrs["source"].notna().any():
         notes.append("source read from each event's producer (<link relation='p-p'>)")
     return RawLayer(
-        source=source, format="CoT", attrs=attrs, geometry=None,
-        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64), row_label="feature",
-        crs=pyproj.CRS.from_epsg(4326), crs_assumed=WGS84_BY_STANDARD["cot"], kind="cot",
-        lonlat_cols=("lon", "lat"), geometry_field="point", notes=notes,
+        source=source,
+        format="CoT",
+        attrs=attrs,
+        geometry=None,
+        src_row=np.arange(1, len(attrs) + 1, dtype=np.int64),
+        row_label="feature",
+        crs=pyproj.CRS.from_epsg(4326),
+        crs_assumed=WGS84_BY_STANDARD["cot"],
+        kind="cot",
+        lonlat_cols=("lon", "lat"),
+        geometry_field="point",
+        notes=notes,
     )
 
 
@@ -115,14 +134,12 @@ class _Reader:
         rows: list[Row] = []
         stack: list[Element] = []
         try:
-            for what, elem in SafeET.iterparse(io.BytesIO(data), events=("start", "end"),
-                                               forbid_dtd=True, forbid_entities=True,
-                                               forbid_external=True):
+            for what, elem in iter_elements(data):
                 if what == "start":
                     stack.append(elem)
                     continue
                 stack.pop()
-                if _local(elem.tag) != "event":
+                if local_name(elem.tag) != "event":
                     continue
                 rows.append(self._row(elem))
                 elem.clear()
@@ -133,10 +150,15 @@ class _Reader:
         except ParseError as exc:
             if "junk after document element" in str(exc) and rows:
                 raise _NotOneDocument from exc
-            raise ValidationError(describe(
-                self.source, "is not well-formed XML", expected="a CoT document",
-                got=" ".join(str(exc).split())[:160],
-                fix="Check the file is complete Cursor-on-Target XML")) from exc
+            raise ValidationError(
+                describe(
+                    self.source,
+                    "is not well-formed XML",
+                    expected="a CoT document",
+                    got=" ".join(str(exc).split())[:160],
+                    fix="Check the file is complete Cursor-on-Target XML",
+                )
+            ) from exc
         return rows
 
     def _row(self, ev: Element) -> Row:
@@ -145,21 +167,34 @@ class _Reader:
         if time is None and a.get("start"):
             time = a.get("start")
             self.from_start += 1
-        point = next((c for c in ev if _local(c.tag) == "point"), None)
+        point = next((c for c in ev if local_name(c.tag) == "point"), None)
         p = point.attrib if point is not None else {}
         marks = {col: a[attr] for attr, col in _MARKINGS.items() if a.get(attr)}
         producer: str | None = None
-        detail = next((c for c in ev if _local(c.tag) == "detail"), None)
+        detail = next((c for c in ev if local_name(c.tag) == "detail"), None)
         if detail is not None:
             for el in detail.iter():
                 da = el.attrib
-                if producer is None and _local(el.tag) == "link" and da.get("relation") == "p-p":
+                if (
+                    producer is None
+                    and local_name(el.tag) == "link"
+                    and da.get("relation") == "p-p"
+                ):
                     producer = da.get("parent_callsign") or da.get("uid") or None
                 for attr, col in _MARKINGS.items():
                     if col not in marks and da.get(attr):
                         marks[col] = da[attr]
         return (
-            time, a.get("uid") or None, a.get("type") or None, producer,
-            p.get("lat"), p.get("lon"), p.get("hae"), p.get("ce"), p.get("le"),
-            marks.get("access"), marks.get("caveat"), marks.get("releasable_to"),
+            time,
+            a.get("uid") or None,
+            a.get("type") or None,
+            producer,
+            p.get("lat"),
+            p.get("lon"),
+            p.get("hae"),
+            p.get("ce"),
+            p.get("le"),
+            marks.get("access"),
+            marks.get("caveat"),
+            marks.get("releasable_to"),
         )
