@@ -13,6 +13,8 @@ Packages, lowest first (a package imports only from packages above it in this li
 ``geo.coverage``, ``geo.store``
     Coverage of the border and its corridor (engines, report, partner views); the shared
     detection store.
+``geo.operations``
+    Operations and their versions: what a change of sensors does.
 
 ``python -m geo`` runs the command line (the top-level :mod:`cli` package).
 """

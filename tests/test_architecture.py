@@ -20,7 +20,7 @@ RANKS: dict[str, int] = {
     "geo.access": 1, "geo.terrain": 1, "geo.basemap": 1, "geo.export": 1,
     "geo.inputs": 2,
     "geo.coverage": 3, "geo.store": 3,
-    "layers": 4,
+    "geo.operations": 4, "layers": 4,
     "cli": 5, "ui": 5,
     "app_pages": 6,
     "app": 7,

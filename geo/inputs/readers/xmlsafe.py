@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element, ParseError
 
 # defusedxml 0.7 ships no type information (and types-defusedxml is not a dependency): its
 # imports stand here only, and every use below is typed through the standard library's types.
-import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
+import defusedxml.ElementTree as SafeET
 from defusedxml import (
     DefusedXmlException,
     DTDForbidden,
