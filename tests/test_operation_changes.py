@@ -61,6 +61,7 @@ def test_moving_a_sensor_reports_its_position(sample):
     moved.loc[moved.index[0], "geometry"] = moved.geometry.iloc[0].__class__(
         moved.geometry.iloc[0].x + 0.01, moved.geometry.iloc[0].y)
     diff = sensor_changes(sensors, moved).changed
-    (sid, fields), = diff.items()
+    ((sid, fields),) = diff.items()
+    assert sid == sensors["sensor_id"].iloc[0]
     assert set(fields) == {"lon"}
     assert fields["lon"][1] - fields["lon"][0] == pytest.approx(0.01)
