@@ -20,14 +20,23 @@ FORMAT_LABELS = {"geojson": "GeoJSON (zip)", "gpkg": "GeoPackage", "kml": "KML",
 
 # The Map page's choices are the current view. Streamlit forgets the state of widgets that are
 # not on the page being shown; writing each value back keeps it for this page and the next.
-for key in ("partner", "corridor_km", "min_gap_m", "terrain", "window", *(f"layer_{k}" for k in ui.LAYERS)):
+for key in (
+    "partner",
+    "corridor_km",
+    "min_gap_m",
+    "terrain",
+    "window",
+    *(f"layer_{k}" for k in ui.LAYERS),
+):
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
 sc = ui.scenario_or_stop(SCENARIO_DIR)
 
 st.title("Export a briefing")
-st.caption(f"Scenario: **{sc.name}** — the current view of the Map page, as a snapshot and as data.")
+st.caption(
+    f"Scenario: **{sc.name}** — the current view of the Map page, as a snapshot and as data."
+)
 
 # ---- the view: partner (same widget key as the Map page), the rest as set on the Map page ----
 viewer = signin.viewer()
@@ -42,7 +51,9 @@ corridor_km = float(st.session_state.get("corridor_km", settings.CORRIDOR_KM))
 min_gap_m = float(st.session_state.get("min_gap_m", settings.MIN_GAP_M))
 terrain = sc.dem is not None and bool(st.session_state.get("terrain", True))
 window = st.session_state.get("window")
-t_from, t_to = (window[0].replace(tzinfo=UTC), window[1].replace(tzinfo=UTC)) if window else (None, None)
+t_from, t_to = (
+    (window[0].replace(tzinfo=UTC), window[1].replace(tzinfo=UTC)) if window else (None, None)
+)
 shown = tuple(k for k in ui.LAYERS if st.session_state.get(f"layer_{k}", k not in ui.DEFAULT_OFF))
 when = f"{t_from:%Y-%m-%d %H:%M} – {t_to:%Y-%m-%d %H:%M} UTC" if window else "the whole time span"
 st.caption(
@@ -53,7 +64,10 @@ st.caption(
 
 try:
     # Rows other partners released to the viewer are exported without their upload ids.
-    result = hide_foreign_upload_ids(ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers), viewers)
+    result = hide_foreign_upload_ids(
+        ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers),
+        viewers,
+    )
 except ValidationError as exc:
     st.error(f"Cannot analyse with these parameters: {exc}")
     st.stop()
@@ -62,25 +76,90 @@ except ValidationError as exc:
 st.subheader("Snapshot (PNG and PDF)")
 c = st.columns([3, 3, 1])
 title = c[0].text_input("Title", value=sc.name, key="export_title")
-banner = c[1].text_input("Classification banner (top and bottom)", value=settings.BANNER, key="export_banner")
+banner = c[1].text_input(
+    "Classification banner (top and bottom)", value=settings.BANNER, key="export_banner"
+)
 paper = c[2].selectbox("PDF paper", ["a4", "letter"], format_func=str.upper, key="export_paper")
 stem = f"limes_{(partner or 'joint').lower()}"
-wanted = (partner, corridor_km, min_gap_m, terrain, t_from, t_to, shown, title, banner, paper, version, viewers)
+wanted = (
+    partner,
+    corridor_km,
+    min_gap_m,
+    terrain,
+    t_from,
+    t_to,
+    shown,
+    title,
+    banner,
+    paper,
+    version,
+    viewers,
+)
 if st.button("Generate snapshot", type="primary", key="export_generate"):
     st.session_state.export_ready = wanted
 if st.session_state.get("export_ready") == wanted:
     try:
-        png = ui.snapshot(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, "png", title, banner, paper, terrain, version, viewers)
-        pdf = ui.snapshot(SCENARIO_DIR, corridor_km, min_gap_m, t_from, t_to, partner, shown, "pdf", title, banner, paper, terrain, version, viewers)
+        png = ui.snapshot(
+            SCENARIO_DIR,
+            corridor_km,
+            min_gap_m,
+            t_from,
+            t_to,
+            partner,
+            shown,
+            "png",
+            title,
+            banner,
+            paper,
+            terrain,
+            version,
+            viewers,
+        )
+        pdf = ui.snapshot(
+            SCENARIO_DIR,
+            corridor_km,
+            min_gap_m,
+            t_from,
+            t_to,
+            partner,
+            shown,
+            "pdf",
+            title,
+            banner,
+            paper,
+            terrain,
+            version,
+            viewers,
+        )
     except ValidationError as exc:
         st.error(f"Cannot render the snapshot: {exc}")
         st.stop()
     d = st.columns(2)
-    d[0].download_button("Download snapshot (PNG)", png, file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="export_png")
-    d[1].download_button("Download snapshot (PDF, 2 pages)", pdf, file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore", key="export_pdf")
-    st.image(png, caption="Page 1 of the snapshot (the PDF adds the gap table and the coverage by sector)", width="stretch")
+    d[0].download_button(
+        "Download snapshot (PNG)",
+        png,
+        file_name=f"{stem}.png",
+        mime="image/png",
+        on_click="ignore",
+        key="export_png",
+    )
+    d[1].download_button(
+        "Download snapshot (PDF, 2 pages)",
+        pdf,
+        file_name=f"{stem}.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        key="export_pdf",
+    )
+    st.image(
+        png,
+        caption="Page 1 of the snapshot (the PDF adds the gap table and the coverage by sector)",
+        width="stretch",
+    )
 else:
-    st.caption("Renders the map of this view with legend, scale bar, north arrow, headline numbers and parameters.")
+    st.caption(
+        "Renders the map of this view with legend, scale bar, north arrow, headline numbers and parameters."
+    )
 
 # ---- data ----------------------------------------------------------------------------------
 st.subheader("Data of this view")
@@ -90,11 +169,18 @@ st.caption(
 )
 exportable = any(v in shown for v in EXPORT_SHOWN_BY.values())
 if not exportable:
-    st.info(f"No exported layer is shown on the map: show one of {', '.join(ui.LAYERS[v] for v in EXPORT_SHOWN_BY.values())}.")
+    st.info(
+        f"No exported layer is shown on the map: show one of {', '.join(ui.LAYERS[v] for v in EXPORT_SHOWN_BY.values())}."
+    )
 cols = st.columns(len(FORMATS))
 for col, fmt in zip(cols, FORMATS, strict=True):
     suffix, mime = EXPORT_FILES[fmt]
     col.download_button(
-        FORMAT_LABELS.get(fmt, fmt), data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown), file_name=f"{stem}{suffix}",
-        mime=mime, on_click="ignore", key=f"export_data_{fmt}", disabled=not exportable,
+        FORMAT_LABELS.get(fmt, fmt),
+        data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown),
+        file_name=f"{stem}{suffix}",
+        mime=mime,
+        on_click="ignore",
+        key=f"export_data_{fmt}",
+        disabled=not exportable,
     )

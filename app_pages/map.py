@@ -33,10 +33,20 @@ viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()
 
 side.subheader("Parameters")
-corridor_km = side.number_input("Corridor depth (km each side)", min_value=0.0, value=settings.CORRIDOR_KM, step=1.0, key="corridor_km")
-min_gap_m = side.number_input("Shortest gap listed (m)", min_value=0.0, value=settings.MIN_GAP_M, step=50.0, key="min_gap_m")
+corridor_km = side.number_input(
+    "Corridor depth (km each side)",
+    min_value=0.0,
+    value=settings.CORRIDOR_KM,
+    step=1.0,
+    key="corridor_km",
+)
+min_gap_m = side.number_input(
+    "Shortest gap listed (m)", min_value=0.0, value=settings.MIN_GAP_M, step=50.0, key="min_gap_m"
+)
 terrain = sc.dem is not None and side.toggle(
-    "Line of sight over terrain", value=True, key="terrain",
+    "Line of sight over terrain",
+    value=True,
+    key="terrain",
     help=f"Each sensor sees what its viewshed over the scenario's DEM allows (target {settings.TARGET_HEIGHT_M:g} m above "
     f"the ground, refraction {settings.REFRACTION_COEFF:g}), cut to its range and wedge. Off: flat-earth footprints.",
 )
@@ -50,8 +60,11 @@ except ValidationError as exc:
 
 # ---- time window: bounds from the rows this viewer may see, default the bulk of them ------
 det_all = everything.all_detections
-mine = (det_all["time"][visible_rows(det_all, viewers)] if viewers is not None else det_all["time"]) \
-    if det_all is not None else pd.Series([], dtype="datetime64[us, UTC]")
+mine = (
+    (det_all["time"][visible_rows(det_all, viewers)] if viewers is not None else det_all["time"])
+    if det_all is not None
+    else pd.Series([], dtype="datetime64[us, UTC]")
+)
 bounds = time_bounds(mine)
 if bounds is not None:
     mp.time_window(side, bounds, mine)
@@ -63,13 +76,21 @@ with side.expander("Input files"):
     for name, load_report in sc.reports.items():
         if name == "detections" and viewers is not None:
             # the file's report counts every partner's rows: say only what this viewer may see
-            seen = int(visible_rows(sc.detections, viewers).sum()) if sc.detections is not None else 0
-            st.caption(f"**{name}** — {seen:,} of the scenario's detections are visible to {', '.join(viewers)}.")
+            seen = (
+                int(visible_rows(sc.detections, viewers).sum()) if sc.detections is not None else 0
+            )
+            st.caption(
+                f"**{name}** — {seen:,} of the scenario's detections are visible to {', '.join(viewers)}."
+            )
             continue
         st.caption(f"**{name}** — {load_report.summary()}")
 
 with side.expander("Layers", expanded=True):
-    shown = tuple(k for k, label in ui.LAYERS.items() if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}"))
+    shown = tuple(
+        k
+        for k, label in ui.LAYERS.items()
+        if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}")
+    )
 
 
 # ---- the view: numbers, map, details, gaps (a fragment: playback reruns only this) --------
@@ -84,57 +105,137 @@ def body() -> None:
     head = headline(rep, partner)
 
     st.title(sc.name)
-    scope = "Joint view: every partner's assets" if partner is None else f"{partner} view: its sectors and sensors lead, others are muted"
+    scope = (
+        "Joint view: every partner's assets"
+        if partner is None
+        else f"{partner} view: its sectors and sensors lead, others are muted"
+    )
     window = f" · window {tf:%Y-%m-%d %H:%M}–{tt:%Y-%m-%d %H:%M} UTC" if tf is not None else ""
-    st.caption(f"{scope} · coverage of the {head.scope}{window}" + (" · ▶ playing" if st.session_state.get("playing") else ""))
+    st.caption(
+        f"{scope} · coverage of the {head.scope}{window}"
+        + (" · ▶ playing" if st.session_state.get("playing") else "")
+    )
     if tf is not None:
         outside = int(((mine < pd.Timestamp(tf)) | (mine > pd.Timestamp(tt))).sum())
         if outside:
-            st.caption(f"{outside:,} detection(s) outside the window (of {len(mine):,}): widen it in the sidebar.")
+            st.caption(
+                f"{outside:,} detection(s) outside the window (of {len(mine):,}): widen it in the sidebar."
+            )
 
     mp.metrics(head, partner)
 
     # ---- map and, beside it, the legend and what was clicked ------------------------------
     gap_rows = head.gaps
     focus = st.session_state.get("_focus")
-    deck = ui.map_deck(SCENARIO_DIR, corridor_km, min_gap_m, tf, tt, partner, shown, terrain, version, viewers, focus)
+    deck = ui.map_deck(
+        SCENARIO_DIR,
+        corridor_km,
+        min_gap_m,
+        tf,
+        tt,
+        partner,
+        shown,
+        terrain,
+        version,
+        viewers,
+        focus,
+    )
     map_col, info_col = st.columns([3, 1.15])
     with map_col:
-        event = st.pydeck_chart(deck, height=MAP_HEIGHT_PX, on_select="rerun", selection_mode="single-object", key="map")
+        event = st.pydeck_chart(
+            deck, height=MAP_HEIGHT_PX, on_select="rerun", selection_mode="single-object", key="map"
+        )
     pick = mp.picked(event, gap_rows)
     with info_col:
         colors = partner_colors(rep["partners"])
         names = {p: str(v.get("name", p)) for p, v in sc.partners.items()}
-        st.html(legend_html(legend_entries(deck, partner_colours=colors, partner_names=names, partner=partner,
-                                           corridor_km=rep["parameters"]["corridor_km"])))
+        st.html(
+            legend_html(
+                legend_entries(
+                    deck,
+                    partner_colours=colors,
+                    partner_names=names,
+                    partner=partner,
+                    corridor_km=rep["parameters"]["corridor_km"],
+                )
+            )
+        )
         with st.container(key="details"):
             mp.details(result, head, pick, partner)
 
     # ---- gap table: a row picks the gap and centres the map on it --------------------------
     st.subheader(f"Gaps in the {head.scope}, longest first")
     gaps = gap_table(gap_rows)
-    sel = st.dataframe(gaps, hide_index=True, width="stretch", height=300, on_select="rerun",
-                       selection_mode="single-row", key="gap_table")
+    sel = st.dataframe(
+        gaps,
+        hide_index=True,
+        width="stretch",
+        height=300,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="gap_table",
+    )
     rows = list(sel.selection.rows) if sel else []
-    want = focus_on(gaps["mid_lon"].iloc[rows[0]], gaps["mid_lat"].iloc[rows[0]], gaps["length_km"].iloc[rows[0]]) if rows and rows[0] < len(gaps) else None
+    want = (
+        focus_on(
+            gaps["mid_lon"].iloc[rows[0]],
+            gaps["mid_lat"].iloc[rows[0]],
+            gaps["length_km"].iloc[rows[0]],
+        )
+        if rows and rows[0] < len(gaps)
+        else None
+    )
     if want is not None and want != focus:
         st.session_state._focus = want
         st.rerun(scope="fragment")
-    st.download_button("Download gap table (CSV)", csv_bytes(gaps), file_name=f"limes_gaps_{(partner or 'joint').lower()}.csv", mime="text/csv")
+    st.download_button(
+        "Download gap table (CSV)",
+        csv_bytes(gaps),
+        file_name=f"limes_gaps_{(partner or 'joint').lower()}.csv",
+        mime="text/csv",
+    )
 
     # ---- download this view: snapshot files, made when their button is clicked -------------
     if viewer.can("briefer"):
         with st.expander("Download this view"):
-            snap = {"partner": partner, "shown": shown, "title": sc.name, "banner": settings.BANNER, "dem": sc.dem,
-                    "partner_names": names}
+            snap = {
+                "partner": partner,
+                "shown": shown,
+                "title": sc.name,
+                "banner": settings.BANNER,
+                "dem": sc.dem,
+                "partner_names": names,
+            }
             stem = f"limes_{(partner or 'joint').lower()}"
             dl = st.columns(3)
-            dl[0].download_button("Snapshot (PNG)", data=partial(snapshot_bytes, result, fmt="png", **snap), file_name=f"{stem}.png", mime="image/png", on_click="ignore", key="map_snapshot_png")
-            dl[1].download_button("Snapshot (PDF)", data=partial(snapshot_bytes, result, fmt="pdf", **snap), file_name=f"{stem}.pdf", mime="application/pdf", on_click="ignore", key="map_snapshot_pdf")
+            dl[0].download_button(
+                "Snapshot (PNG)",
+                data=partial(snapshot_bytes, result, fmt="png", **snap),
+                file_name=f"{stem}.png",
+                mime="image/png",
+                on_click="ignore",
+                key="map_snapshot_png",
+            )
+            dl[1].download_button(
+                "Snapshot (PDF)",
+                data=partial(snapshot_bytes, result, fmt="pdf", **snap),
+                file_name=f"{stem}.pdf",
+                mime="application/pdf",
+                on_click="ignore",
+                key="map_snapshot_pdf",
+            )
             dl[2].page_link("app_pages/export.py", label="Export page: title, banner, preview")
             data = st.columns(len(EXPORT_FILES))
             for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
-                col.download_button(f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}", data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown), file_name=f"{stem}{suffix}", mime=mime, on_click="ignore", key=f"map_data_{fmt}", disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()))
+                col.download_button(
+                    f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}",
+                    data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown),
+                    file_name=f"{stem}{suffix}",
+                    mime=mime,
+                    on_click="ignore",
+                    key=f"map_data_{fmt}",
+                    disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()),
+                )
 
 
 body()

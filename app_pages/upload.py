@@ -45,7 +45,11 @@ st.caption(
 
 # A new key empties the uploader after a confirmed upload.
 st.session_state.setdefault("upload_round", 0)
-files = st.file_uploader("Detection files", accept_multiple_files=True, key=f"upload_files_{st.session_state.upload_round}")
+files = st.file_uploader(
+    "Detection files",
+    accept_multiple_files=True,
+    key=f"upload_files_{st.session_state.upload_round}",
+)
 
 
 def _safe_name(name: str) -> str:
@@ -56,7 +60,13 @@ def _safe_name(name: str) -> str:
 
 def _check(name: str, data: bytes) -> dict:
     """Read one uploaded file as detections: its rows, report, preview map, or why it is refused."""
-    out: dict = {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "det": None, "rep": {}, "refused": None}
+    out: dict = {
+        "name": name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "det": None,
+        "rep": {},
+        "refused": None,
+    }
     if len(data) > settings.MAX_UPLOAD_MB * 1024 * 1024:
         out["refused"] = f"{name}: the file is too large: at most {settings.MAX_UPLOAD_MB} MB"
         return out
@@ -68,7 +78,10 @@ def _check(name: str, data: bytes) -> dict:
         except ValidationError as exc:
             out["refused"] = str(exc)
             return out
-    out["det"], out["rep"] = det, report.to_dict() | {"_summary": report.summary(), "_report": report}
+    out["det"], out["rep"] = (
+        det,
+        report.to_dict() | {"_summary": report.summary(), "_report": report},
+    )
     if len(det):
         out["preview"] = preview_deck(det, height=320)
     return out
@@ -100,8 +113,14 @@ for file_id, entry in checks.items():
         if rep["_report"].rejected:
             with st.expander(f"Rejected rows and why ({len(rep['_report'].rejected):,})"):
                 st.dataframe(
-                    pd.DataFrame([{"row": e.row, "field": e.field, "reason": e.reason} for e in rep["_report"].rejected]),
-                    hide_index=True, width="stretch",
+                    pd.DataFrame(
+                        [
+                            {"row": e.row, "field": e.field, "reason": e.reason}
+                            for e in rep["_report"].rejected
+                        ]
+                    ),
+                    hide_index=True,
+                    width="stretch",
                 )
         if rep.get("repaired"):
             st.caption(f"Repaired: {rep['repaired']:,}")
@@ -112,7 +131,12 @@ for file_id, entry in checks.items():
                 st.pydeck_chart(preview, height=320, key=f"preview_{file_id}")
                 st.caption(f"Preview: {caption}")
             with right:
-                st.dataframe(pd.DataFrame(det.drop(columns="geometry")).head(200), hide_index=True, width="stretch", height=320)
+                st.dataframe(
+                    pd.DataFrame(det.drop(columns="geometry")).head(200),
+                    hide_index=True,
+                    width="stretch",
+                    height=320,
+                )
                 if len(det) > 200:
                     st.caption(f"The first 200 of {len(det):,} rows")
 
@@ -122,7 +146,9 @@ ok = [e for e in checks.values() if not e["refused"] and len(e["det"])]
 if ok:
     st.subheader("Releasability")
     choice = st.radio(
-        "Who may see these rows", ["Our partner only", "All partners", "Selected partners"], key="upload_release",
+        "Who may see these rows",
+        ["Our partner only", "All partners", "Selected partners"],
+        key="upload_release",
         help="Default deny: without a marking, rows are seen by the owner only. Markings a file carries "
         "(e.g. Cursor-on-Target releasableTo) are kept for its rows.",
     )
@@ -130,38 +156,61 @@ if ok:
     if choice == "All partners":
         marking = store.ALL
     elif choice == "Selected partners":
-        chosen = st.multiselect("Release to", [p for p in partners if p != owner], key="upload_release_to")
+        chosen = st.multiselect(
+            "Release to", [p for p in partners if p != owner], key="upload_release_to"
+        )
         marking = ",".join(chosen)
     rows = sum(len(e["det"]) for e in ok)
-    if st.button(f"Store {rows:,} accepted row(s) from {len(ok)} file(s)", type="primary", key="upload_confirm"):
+    if st.button(
+        f"Store {rows:,} accepted row(s) from {len(ok)} file(s)",
+        type="primary",
+        key="upload_confirm",
+    ):
         results = []
         for e in ok:
             name = e["name"]
             try:
                 with st.spinner(f"Storing {len(e['det']):,} rows of {name}…"):
                     res = store.ingest(
-                        path, e["det"], e["rep"]["_report"], file_name=name, sha256=e["sha256"],
-                        partner=owner, releasable_to=marking or None, user=viewer.name,
+                        path,
+                        e["det"],
+                        e["rep"]["_report"],
+                        file_name=name,
+                        sha256=e["sha256"],
+                        partner=owner,
+                        releasable_to=marking or None,
+                        user=viewer.name,
                     )
             except ValidationError as exc:
                 results.append({"file": name, "stored": "no", "message": str(exc)})
                 continue
-            results.append({
-                "file": name, "stored": "yes", "upload_id": res.upload_id, "accepted": res.accepted,
-                "rejected": res.rejected, "duplicates": res.duplicates, "message": "; ".join(res.notes),
-            })
+            results.append(
+                {
+                    "file": name,
+                    "stored": "yes",
+                    "upload_id": res.upload_id,
+                    "accepted": res.accepted,
+                    "rejected": res.rejected,
+                    "duplicates": res.duplicates,
+                    "message": "; ".join(res.notes),
+                }
+            )
         st.session_state.upload_results = results
         st.session_state.upload_round += 1
         st.rerun()
 
 if st.session_state.get("upload_results"):
     st.success("Upload finished: the map of every partner allowed to see the rows shows them now.")
-    st.dataframe(pd.DataFrame(st.session_state.pop("upload_results")), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(st.session_state.pop("upload_results")), hide_index=True, width="stretch"
+    )
 
 # ---- history -------------------------------------------------------------------------------
 st.subheader("Upload history")
 history = store.uploads(path, partners if viewer.demo else [owner])
 if len(history):
-    st.dataframe(history.sort_values("upload_id", ascending=False), hide_index=True, width="stretch")
+    st.dataframe(
+        history.sort_values("upload_id", ascending=False), hide_index=True, width="stretch"
+    )
 else:
     st.caption("No uploads yet.")

@@ -40,7 +40,9 @@ COMMANDS = (analyse, viewshed, export, snapshot, store, users)
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    p = argparse.ArgumentParser(prog="python -m geo", description="Limes: border coverage analysis.")
+    p = argparse.ArgumentParser(
+        prog="python -m geo", description="Limes: border coverage analysis."
+    )
     sub = p.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)

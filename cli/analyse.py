@@ -21,16 +21,21 @@ def register(sub: Any) -> None:
     )
     add_analysis_args(a)
     a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
-    a.add_argument("--coverage-tif", type=Path,
-                   help="with --dem: write the cumulative coverage here, a GeoTIFF on the DEM's "
-                   "grid: band 1 = sensors seeing each cell, then one band per partner")
+    a.add_argument(
+        "--coverage-tif",
+        type=Path,
+        help="with --dem: write the cumulative coverage here, a GeoTIFF on the DEM's "
+        "grid: band 1 = sensors seeing each cell, then one band per partner",
+    )
     a.set_defaults(run=run, writes_report=True)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, analyse them and return the report."""
     if args.coverage_tif and not args.dem:
-        raise ValidationError("--coverage-tif: needs --dem (the coverage surface lies on the DEM's grid)")
+        raise ValidationError(
+            "--coverage-tif: needs --dem (the coverage surface lies on the DEM's grid)"
+        )
     result, inputs = load_and_analyse(args)
     report: dict[str, Any] = result.report
     if args.coverage_tif:

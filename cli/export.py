@@ -22,8 +22,12 @@ def register(sub: Any) -> None:
     e.add_argument("--partner", help="export only this partner's view")
     # Not argparse choices: an unknown format is reported like any other invalid input.
     e.add_argument("--format", required=True, help="geojson, gpkg, kml or csv")
-    e.add_argument("--out", required=True, type=Path,
-                   help="directory (geojson, csv) or file (gpkg, kml) to write")
+    e.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="directory (geojson, csv) or file (gpkg, kml) to write",
+    )
     e.set_defaults(run=run)
 
 
@@ -32,7 +36,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from geo.export import FORMATS, export_layers, write_export
 
     if args.format not in FORMATS:
-        raise ValidationError(f"--format: expected one of {', '.join(FORMATS)}, got {args.format!r}")
+        raise ValidationError(
+            f"--format: expected one of {', '.join(FORMATS)}, got {args.format!r}"
+        )
     result, _ = load_and_analyse(args)
     layers = export_layers(result, partner=args.partner)
     return write_export(layers, args.out, fmt=args.format)

@@ -37,24 +37,39 @@ def add_analysis_args(a: argparse.ArgumentParser) -> None:
     a.add_argument("--sectors", type=Path, help="patrol sector polygons")
     a.add_argument("--detections", type=Path, help="detection points")
     a.add_argument(
-        "--corridor-km", type=finite_float, default=settings.CORRIDOR_KM,
+        "--corridor-km",
+        type=finite_float,
+        default=settings.CORRIDOR_KM,
         help=f"corridor depth on each side of the border, km (default {settings.CORRIDOR_KM:g})",
     )
     a.add_argument(
-        "--min-gap-m", type=finite_float, default=settings.MIN_GAP_M,
+        "--min-gap-m",
+        type=finite_float,
+        default=settings.MIN_GAP_M,
         help=f"shortest uncovered stretch listed as a gap, m (default {settings.MIN_GAP_M:g})",
     )
     a.add_argument("--time-from", help="only detections at or after this ISO 8601 time")
     a.add_argument("--time-to", help="only detections at or before this ISO 8601 time")
     # A string, not a Path: GDAL paths such as /vsizip//dir/dem.zip/dem.hgt must stay intact.
-    a.add_argument("--dem", help="terrain model (any raster GDAL reads, any CRS): footprints "
-                   "become line-of-sight viewsheds over the terrain")
-    a.add_argument("--target-height-m", type=finite_float, default=settings.TARGET_HEIGHT_M,
-                   help="with --dem: height of the target above the ground, m; a sensor's own "
-                   f"target_height_m overrides it (default {settings.TARGET_HEIGHT_M:g})")
-    a.add_argument("--refraction-coeff", type=finite_float, default=settings.REFRACTION_COEFF,
-                   help="with --dem: refraction coefficient k; curvature is corrected with "
-                   f"1 - k, so 0 still corrects for curvature (default {settings.REFRACTION_COEFF:g})")
+    a.add_argument(
+        "--dem",
+        help="terrain model (any raster GDAL reads, any CRS): footprints "
+        "become line-of-sight viewsheds over the terrain",
+    )
+    a.add_argument(
+        "--target-height-m",
+        type=finite_float,
+        default=settings.TARGET_HEIGHT_M,
+        help="with --dem: height of the target above the ground, m; a sensor's own "
+        f"target_height_m overrides it (default {settings.TARGET_HEIGHT_M:g})",
+    )
+    a.add_argument(
+        "--refraction-coeff",
+        type=finite_float,
+        default=settings.REFRACTION_COEFF,
+        help="with --dem: refraction coefficient k; curvature is corrected with "
+        f"1 - k, so 0 still corrects for curvature (default {settings.REFRACTION_COEFF:g})",
+    )
 
 
 def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -71,9 +86,16 @@ def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     if args.detections:
         detections, inputs["detections"] = read_detections(args.detections)
     result = analyse(
-        border, sensors, sectors=sectors, detections=detections,
-        corridor_km=args.corridor_km, min_gap_m=args.min_gap_m,
-        time_from=args.time_from, time_to=args.time_to, dem=args.dem,
-        target_height_m=args.target_height_m, refraction_coeff=args.refraction_coeff,
+        border,
+        sensors,
+        sectors=sectors,
+        detections=detections,
+        corridor_km=args.corridor_km,
+        min_gap_m=args.min_gap_m,
+        time_from=args.time_from,
+        time_to=args.time_to,
+        dem=args.dem,
+        target_height_m=args.target_height_m,
+        refraction_coeff=args.refraction_coeff,
     )
     return result, inputs

@@ -24,8 +24,10 @@ def register(sub: Any) -> None:
     i.add_argument("file", type=Path, help="detection file (any supported format)")
     add_store_arg(i)
     i.add_argument("--partner", required=True, help="partner that owns the rows")
-    i.add_argument("--releasable-to", help="partners the rows are released to, A,B or ALL "
-                   "(default: the owner only)")
+    i.add_argument(
+        "--releasable-to",
+        help="partners the rows are released to, A,B or ALL (default: the owner only)",
+    )
     i.add_argument("--user", help="who uploads (kept in the audit log)")
     i.set_defaults(run=run_ingest)
 
@@ -65,10 +67,21 @@ def run_ingest(args: argparse.Namespace) -> dict[str, Any]:
     from geo.store import ingest_file
 
     if not Path(args.file).is_file():
-        raise ValidationError(describe(str(args.file), "no such file", expected="a detection "
-                                       "file", got="nothing at that path"))
-    return ingest_file(args.store, args.file, partner=args.partner,
-                       releasable_to=args.releasable_to, user=args.user or _os_user()).to_dict()
+        raise ValidationError(
+            describe(
+                str(args.file),
+                "no such file",
+                expected="a detection file",
+                got="nothing at that path",
+            )
+        )
+    return ingest_file(
+        args.store,
+        args.file,
+        partner=args.partner,
+        releasable_to=args.releasable_to,
+        user=args.user or _os_user(),
+    ).to_dict()
 
 
 def run_detections(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,8 +94,15 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
 
     store = Path(args.store)
     if not store.exists():
-        raise ValidationError(describe(str(store), "no such store", expected="an existing store",
-                                       got="nothing at that path", fix="Check --store"))
+        raise ValidationError(
+            describe(
+                str(store),
+                "no such store",
+                expected="an existing store",
+                got="nothing at that path",
+                fix="Check --store",
+            )
+        )
     collection = feature_collection(visible_detections(store, [args.as_partner]))
     if args.out is None:
         return collection
@@ -90,8 +110,14 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
         with Path(args.out).open("w", encoding="utf-8") as f:
             json.dump(collection, f, ensure_ascii=False, allow_nan=False)
     except OSError as exc:
-        raise ValidationError(describe(str(args.out), "cannot write", expected="a writable "
-                                       "file", got=exc.strerror or str(exc))) from exc
+        raise ValidationError(
+            describe(
+                str(args.out),
+                "cannot write",
+                expected="a writable file",
+                got=exc.strerror or str(exc),
+            )
+        ) from exc
     return {"out": str(args.out), "features": len(collection["features"])}
 
 

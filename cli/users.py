@@ -26,20 +26,31 @@ def register(sub: Any) -> None:
     ua = uu.add_parser("add", help="add a user or change their partner, roles or password")
     ua.add_argument("name", help="user name (sign-in)")
     ua.add_argument("--partner", required=True, help="the partner the user works for")
-    ua.add_argument("--roles", required=True,
-                    help=f"comma-separated roles from {', '.join(settings.ROLES)}")
-    ua.add_argument("--password-stdin", action="store_true",
-                    help="read the password from standard input (for scripts); an empty line "
-                    "keeps an existing user's password")
-    ua.add_argument("--oidc", action="store_true",
-                    help="the user signs in through the OIDC provider: NAME is their e-mail; "
-                    "no password is stored")
+    ua.add_argument(
+        "--roles", required=True, help=f"comma-separated roles from {', '.join(settings.ROLES)}"
+    )
+    ua.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (for scripts); an empty line "
+        "keeps an existing user's password",
+    )
+    ua.add_argument(
+        "--oidc",
+        action="store_true",
+        help="the user signs in through the OIDC provider: NAME is their e-mail; "
+        "no password is stored",
+    )
     ur = uu.add_parser("remove", help="remove a user")
     ur.add_argument("name", help="user name")
     ul = uu.add_parser("list", help="list users (never their passwords)")
     for q in (ua, ur, ul):
-        q.add_argument("--users-file", type=Path, default=None,
-                       help=f"the users file (default: $LIMES_USERS_FILE, else {settings.USERS_FILE})")
+        q.add_argument(
+            "--users-file",
+            type=Path,
+            default=None,
+            help=f"the users file (default: $LIMES_USERS_FILE, else {settings.USERS_FILE})",
+        )
     u.set_defaults(run=run)
 
 

@@ -22,14 +22,26 @@ def register(sub: Any) -> None:
     v.add_argument("--dem", required=True, help="DEM: any raster GDAL reads, any CRS")
     v.add_argument("--lon", required=True, type=finite_float, help="observer longitude, degrees")
     v.add_argument("--lat", required=True, type=finite_float, help="observer latitude, degrees")
-    v.add_argument("--observer-height-m", required=True, type=finite_float,
-                   help="observer's eye above the ground, m")
-    v.add_argument("--target-height-m", type=finite_float, default=settings.TARGET_HEIGHT_M,
-                   help=f"target above the ground, m (default {settings.TARGET_HEIGHT_M:g})")
+    v.add_argument(
+        "--observer-height-m",
+        required=True,
+        type=finite_float,
+        help="observer's eye above the ground, m",
+    )
+    v.add_argument(
+        "--target-height-m",
+        type=finite_float,
+        default=settings.TARGET_HEIGHT_M,
+        help=f"target above the ground, m (default {settings.TARGET_HEIGHT_M:g})",
+    )
     v.add_argument("--range-m", required=True, type=finite_float, help="range, ground m")
-    v.add_argument("--refraction-coeff", type=finite_float, default=settings.REFRACTION_COEFF,
-                   help="refraction coefficient k; curvature is corrected with 1 - k "
-                   f"(default {settings.REFRACTION_COEFF:g})")
+    v.add_argument(
+        "--refraction-coeff",
+        type=finite_float,
+        default=settings.REFRACTION_COEFF,
+        help="refraction coefficient k; curvature is corrected with 1 - k "
+        f"(default {settings.REFRACTION_COEFF:g})",
+    )
     v.add_argument("--out", required=True, type=Path, help="the GeoTIFF to write")
     v.set_defaults(run=run)
 
@@ -39,7 +51,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from geo.terrain import viewshed_geotiff
 
     return viewshed_geotiff(
-        args.dem, args.lon, args.lat,
-        observer_height_m=args.observer_height_m, range_m=args.range_m, out_path=args.out,
-        target_height_m=args.target_height_m, refraction_coeff=args.refraction_coeff,
+        args.dem,
+        args.lon,
+        args.lat,
+        observer_height_m=args.observer_height_m,
+        range_m=args.range_m,
+        out_path=args.out,
+        target_height_m=args.target_height_m,
+        refraction_coeff=args.refraction_coeff,
     )

@@ -17,11 +17,17 @@ ROOT = Path(__file__).resolve().parents[1]
 #: lower rank, never one of the same or a higher rank.
 RANKS: dict[str, int] = {
     "geo.core": 0,
-    "geo.access": 1, "geo.terrain": 1, "geo.basemap": 1, "geo.export": 1,
+    "geo.access": 1,
+    "geo.terrain": 1,
+    "geo.basemap": 1,
+    "geo.export": 1,
     "geo.inputs": 2,
-    "geo.coverage": 3, "geo.store": 3,
-    "geo.operations": 4, "layers": 4,
-    "cli": 5, "ui": 5,
+    "geo.coverage": 3,
+    "geo.store": 3,
+    "geo.operations": 4,
+    "layers": 4,
+    "cli": 5,
+    "ui": 5,
     "app_pages": 6,
     "app": 7,
 }
@@ -92,7 +98,9 @@ def layering_violations(graph: Mapping[str, set[str]]) -> list[str]:
         if mod == "geo":  # the package's docstring only
             continue
         if mod in ENTRY_POINTS:
-            bad.extend(f"{mod} (an entry point) imports {dep}" for dep in sorted(deps - ENTRY_POINTS[mod]))
+            bad.extend(
+                f"{mod} (an entry point) imports {dep}" for dep in sorted(deps - ENTRY_POINTS[mod])
+            )
             continue
         here = component(mod)
         for dep in sorted(deps):
@@ -155,17 +163,27 @@ def test_imports_resolve_modules_and_see_lazy_imports() -> None:
         "def f():\n    import layers.map\n    from geo.terrain.dem import x\n"
         "import numpy\n"
     )
-    assert imports(source, modules) == {"geo.core.settings", "geo.terrain", "layers.map",
-                                        "geo.terrain.dem"}
+    assert imports(source, modules) == {
+        "geo.core.settings",
+        "geo.terrain",
+        "layers.map",
+        "geo.terrain.dem",
+    }
 
 
 def test_the_checker_finds_a_cycle_and_an_upward_import() -> None:
-    graph = {"geo.terrain.dem": {"geo.terrain.viewshed"}, "geo.terrain.viewshed": {"geo.terrain.dem"},
-             "geo.core.settings": {"layers.map"}, "layers.map": set()}
+    graph = {
+        "geo.terrain.dem": {"geo.terrain.viewshed"},
+        "geo.terrain.viewshed": {"geo.terrain.dem"},
+        "geo.core.settings": {"layers.map"},
+        "layers.map": set(),
+    }
     assert cycles(graph) == [["geo.terrain.dem", "geo.terrain.viewshed"]]
     assert layering_violations(graph) == ["geo.core.settings (rank 0) imports layers.map (rank 4)"]
     sideways = {"geo.store": {"geo.coverage.views"}, "geo.coverage.views": set()}
-    assert layering_violations(sideways) == ["geo.store (rank 3) imports geo.coverage.views (rank 3)"]
+    assert layering_violations(sideways) == [
+        "geo.store (rank 3) imports geo.coverage.views (rank 3)"
+    ]
 
 
 # ---- the project --------------------------------------------------------------------------
@@ -190,8 +208,13 @@ def test_only_the_app_imports_streamlit(package: str) -> None:
     offenders = []
     for path in sorted((ROOT / package).rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(n == "streamlit" or n.startswith("streamlit.") for n in names):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
@@ -199,12 +222,19 @@ def test_only_the_app_imports_streamlit(package: str) -> None:
 
 def test_every_package_states_its_public_api() -> None:
     missing = []
-    for init in sorted(p for s in ("geo", "layers", "cli", "ui") for p in (ROOT / s).rglob("__init__.py")):
+    for init in sorted(
+        p for s in ("geo", "layers", "cli", "ui") for p in (ROOT / s).rglob("__init__.py")
+    ):
         tree = ast.parse(init.read_text(encoding="utf-8"))
         if init.parent.name in ("geo", "ui", "layers") and init.parent.parent == ROOT:
             continue  # namespaces: their docstring maps the sub-packages / modules
-        names = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets
-                 if isinstance(t, ast.Name)}
+        names = {
+            t.id
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
         if "__all__" not in names:
             missing.append(str(init.relative_to(ROOT)))
     assert missing == []
@@ -213,15 +243,21 @@ def test_every_package_states_its_public_api() -> None:
 def test_no_package_shadows_its_own_modules() -> None:
     # ``from geo.terrain import viewshed`` must give the module, not a function of that name.
     shadowed = []
-    for init in sorted(p for s in ("geo", "layers", "cli", "ui") for p in (ROOT / s).rglob("__init__.py")):
+    for init in sorted(
+        p for s in ("geo", "layers", "cli", "ui") for p in (ROOT / s).rglob("__init__.py")
+    ):
         tree = ast.parse(init.read_text(encoding="utf-8"))
         modules = {p.stem for p in init.parent.glob("*.py")} | {
-            p.name for p in init.parent.iterdir() if (p / "__init__.py").exists()}
+            p.name for p in init.parent.iterdir() if (p / "__init__.py").exists()
+        }
         for node in tree.body:
             if isinstance(node, ast.ImportFrom):
-                shadowed += [f"{init.relative_to(ROOT)}: {a.asname or a.name}" for a in node.names
-                             if (a.asname or a.name) in modules
-                             and f"{node.module}.{a.name}" != f"{module_name(init)}.{a.name}"]
+                shadowed += [
+                    f"{init.relative_to(ROOT)}: {a.asname or a.name}"
+                    for a in node.names
+                    if (a.asname or a.name) in modules
+                    and f"{node.module}.{a.name}" != f"{module_name(init)}.{a.name}"
+                ]
     assert shadowed == []
 
 
@@ -239,7 +275,7 @@ def long_functions(source: str) -> list[tuple[str, int]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = (node.end_lineno or node.lineno) - node.lineno + 1
             first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
-            near = " ".join(lines[max(first - 2, 0):node.lineno])
+            near = " ".join(lines[max(first - 2, 0) : node.lineno])
             if length > MAX_FUNCTION_LINES and LONG_REASON not in near:
                 found.append((node.name, length))
     return found
@@ -248,11 +284,16 @@ def long_functions(source: str) -> list[tuple[str, int]]:
 def test_long_function_finder() -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
     assert long_functions(f"def f():\n{body}\n") == [("f", MAX_FUNCTION_LINES + 1)]
-    assert long_functions(f"# long: a numba kernel reads best in one piece\ndef f():\n{body}\n") == []
+    assert (
+        long_functions(f"# long: a numba kernel reads best in one piece\ndef f():\n{body}\n") == []
+    )
     assert long_functions("def g():\n    return 1\n") == []
 
 
 def test_no_long_function_without_a_reason() -> None:
-    found = {f"{m}.{name}": n for m, p in project_files().items()
-             for name, n in long_functions(p.read_text(encoding="utf-8"))}
+    found = {
+        f"{m}.{name}": n
+        for m, p in project_files().items()
+        for name, n in long_functions(p.read_text(encoding="utf-8"))
+    }
     assert found == {}

@@ -11,7 +11,23 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_ruff_is_clean_on_production_code():
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--output-format", "concise", "geo", "layers", "cli", "ui", "app.py", "app_pages"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--output-format",
+            "concise",
+            "geo",
+            "layers",
+            "cli",
+            "ui",
+            "app.py",
+            "app_pages",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

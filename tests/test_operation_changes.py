@@ -34,7 +34,10 @@ def test_removing_a_sensor_only_loses_and_the_books_balance(sample):
     # The difference of two independent runs equals what the comparison says was lost.
     assert change.net_km == pytest.approx(change.gained_km - change.lost_km, abs=2e-3)
     assert sensor_changes(sensors, sensors[sensors["sensor_id"] != dropped]).to_dict() == {
-        "added": [], "removed": [dropped], "changed": {}}
+        "added": [],
+        "removed": [dropped],
+        "changed": {},
+    }
 
 
 def test_a_longer_range_closes_gaps_and_reports_the_field(sample):
@@ -59,7 +62,8 @@ def test_moving_a_sensor_reports_its_position(sample):
     _, sensors = sample
     moved = sensors.copy()
     moved.loc[moved.index[0], "geometry"] = moved.geometry.iloc[0].__class__(
-        moved.geometry.iloc[0].x + 0.01, moved.geometry.iloc[0].y)
+        moved.geometry.iloc[0].x + 0.01, moved.geometry.iloc[0].y
+    )
     diff = sensor_changes(sensors, moved).changed
     ((sid, fields),) = diff.items()
     assert sid == sensors["sensor_id"].iloc[0]

@@ -23,7 +23,15 @@ from geo.coverage.views import (
     nearest_sensors,
 )
 
-__all__ = ["STEPS", "advance_playback", "applied_window", "details", "metrics", "picked", "time_window"]
+__all__ = [
+    "STEPS",
+    "advance_playback",
+    "applied_window",
+    "details",
+    "metrics",
+    "picked",
+    "time_window",
+]
 
 #: Steps of playback.
 STEPS = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}
@@ -44,7 +52,10 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series) -> None:
     lo, hi = bounds.span(wide=wide)
     lo_n, hi_n = _naive(lo), _naive(hi)
     if st.session_state.get("win") is None or st.session_state.get("win_bounds") != (lo_n, hi_n):
-        st.session_state.win = (lo_n, hi_n)  # new bounds (first run, widened, an upload): all of them
+        st.session_state.win = (
+            lo_n,
+            hi_n,
+        )  # new bounds (first run, widened, an upload): all of them
         st.session_state.win_bounds = (lo_n, hi_n)
     win = st.session_state.win
     # The slider shows the applied window when that changed elsewhere (playback, widening);
@@ -54,27 +65,48 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series) -> None:
         st.session_state._win_shown = win
     side.subheader("Detections")
     with side.form("window_form", border=False):
-        proposed = st.slider("Time window (UTC)", min_value=lo_n, max_value=hi_n, step=bounds.step(wide=wide).to_pytimedelta(),
-                             format="YYYY-MM-DD HH:mm", key="window")
+        proposed = st.slider(
+            "Time window (UTC)",
+            min_value=lo_n,
+            max_value=hi_n,
+            step=bounds.step(wide=wide).to_pytimedelta(),
+            format="YYYY-MM-DD HH:mm",
+            key="window",
+        )
         applied = st.form_submit_button("Apply window", width="stretch")
     if applied and proposed[0] < proposed[1]:
         st.session_state.win = st.session_state._win_shown = tuple(proposed)
         st.session_state.playing = False
     outside = int(((times < lo) | (times > hi)).sum())
     if outside and not wide:
-        side.caption(f"{outside:,} detection(s) fall outside {lo:%Y-%m-%d}–{hi:%Y-%m-%d}, where the bulk is.")
+        side.caption(
+            f"{outside:,} detection(s) fall outside {lo:%Y-%m-%d}–{hi:%Y-%m-%d}, where the bulk is."
+        )
         full_lo, full_hi = bounds.full
-        if side.button(f"Widen to all {len(times):,} ({full_lo:%Y-%m-%d} – {full_hi:%Y-%m-%d})", key="window_widen"):
+        if side.button(
+            f"Widen to all {len(times):,} ({full_lo:%Y-%m-%d} – {full_hi:%Y-%m-%d})",
+            key="window_widen",
+        ):
             st.session_state.window_all = True
             st.rerun()
-    elif wide and bounds.bulk != bounds.full and side.button("Back to the bulk of the detections", key="window_narrow"):
+    elif (
+        wide
+        and bounds.bulk != bounds.full
+        and side.button("Back to the bulk of the detections", key="window_narrow")
+    ):
         st.session_state.window_all = False
         st.rerun()
     play_cols = side.columns([1, 1])
-    play_step = play_cols[0].selectbox("Play step", list(STEPS), key="play_step", label_visibility="collapsed")
+    play_step = play_cols[0].selectbox(
+        "Play step", list(STEPS), key="play_step", label_visibility="collapsed"
+    )
     playing = bool(st.session_state.get("playing"))
-    if play_cols[1].button("⏸ Pause" if playing else "▶ Play", key="play", width="stretch",
-                           help="Move the window forward one step a second, to watch detections appear"):
+    if play_cols[1].button(
+        "⏸ Pause" if playing else "▶ Play",
+        key="play",
+        width="stretch",
+        help="Move the window forward one step a second, to watch detections appear",
+    ):
         st.session_state.playing = not playing
         if st.session_state.playing and st.session_state.win == (lo_n, hi_n):
             # the whole span cannot move: start with one step at the beginning
@@ -103,23 +135,53 @@ def applied_window() -> tuple[datetime | None, datetime | None]:
 def metrics(head: Headline, partner: str | None) -> None:
     """The six headline numbers; in a partner view the border-wide one says it is joint."""
     c = st.columns(6)
-    c[0].metric("Coverage", f"{head.coverage_pct:.1f} %", help=f"{head.covered_km:,.1f} of {head.length_km:,.1f} km of {head.scope} watched")
+    c[0].metric(
+        "Coverage",
+        f"{head.coverage_pct:.1f} %",
+        help=f"{head.covered_km:,.1f} of {head.length_km:,.1f} km of {head.scope} watched",
+    )
     c[1].metric("Gaps", f"{head.gap_km:,.1f} km", help=f"{len(head.gaps)} blind stretches listed")
     lg = head.longest
-    c[2].metric("Longest gap", f"{lg['length_km']:,.1f} km" if lg else "none",
-                help=f"G1: segment {lg['segment']}, km {lg['start_km']:,.1f}–{lg['end_km']:,.1f}" if lg else None)
+    c[2].metric(
+        "Longest gap",
+        f"{lg['length_km']:,.1f} km" if lg else "none",
+        help=f"G1: segment {lg['segment']}, km {lg['start_km']:,.1f}–{lg['end_km']:,.1f}"
+        if lg
+        else None,
+    )
     if partner is None:
-        c[3].metric("Partner overlap", f"{head.overlap_km:,.1f} km", help="Border watched by sensors of two or more partners")
-        c[4].metric("Unassigned", f"{head.unassigned_km:,.1f} km", delta=f"{head.contested_km:,.1f} km contested",
-                    delta_color="off", delta_arrow="off",
-                    help="Border in no sector; below it, border in sectors of two or more partners")
+        c[3].metric(
+            "Partner overlap",
+            f"{head.overlap_km:,.1f} km",
+            help="Border watched by sensors of two or more partners",
+        )
+        c[4].metric(
+            "Unassigned",
+            f"{head.unassigned_km:,.1f} km",
+            delta=f"{head.contested_km:,.1f} km contested",
+            delta_color="off",
+            delta_arrow="off",
+            help="Border in no sector; below it, border in sectors of two or more partners",
+        )
     else:
-        c[3].metric("Partner overlap", f"{head.overlap_km:,.1f} km",
-                    help=f"Border in {partner}'s sectors watched by sensors of two or more partners")
-        c[4].metric("Unassigned (joint)", f"{head.unassigned_km:,.1f} km", delta=f"{head.contested_km:,.1f} km contested with {partner}",
-                    delta_color="off", delta_arrow="off",
-                    help=f"Border in no sector belongs to no partner: this is the joint figure. Below it: border in {partner}'s sectors that another partner's sectors also hold")
-    c[5].metric("Detections in gaps", f"{head.detections_in_gaps:,}", help=f"of {head.detections:,} detections in the {head.scope} in the time window")
+        c[3].metric(
+            "Partner overlap",
+            f"{head.overlap_km:,.1f} km",
+            help=f"Border in {partner}'s sectors watched by sensors of two or more partners",
+        )
+        c[4].metric(
+            "Unassigned (joint)",
+            f"{head.unassigned_km:,.1f} km",
+            delta=f"{head.contested_km:,.1f} km contested with {partner}",
+            delta_color="off",
+            delta_arrow="off",
+            help=f"Border in no sector belongs to no partner: this is the joint figure. Below it: border in {partner}'s sectors that another partner's sectors also hold",
+        )
+    c[5].metric(
+        "Detections in gaps",
+        f"{head.detections_in_gaps:,}",
+        help=f"of {head.detections:,} detections in the {head.scope} in the time window",
+    )
 
 
 def picked(event: Any, gap_rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -129,7 +191,9 @@ def picked(event: Any, gap_rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     rows = list(((table or {}).get("selection") or {}).get("rows") or []) if table else []
     seen = st.session_state.get("_seen_pick", ({}, []))
     if rows != seen[1] and rows:
-        pick: dict[str, Any] | None = {"gaps": [gap_rows[rows[0]]]} if rows[0] < len(gap_rows) else None
+        pick: dict[str, Any] | None = (
+            {"gaps": [gap_rows[rows[0]]]} if rows[0] < len(gap_rows) else None
+        )
     elif on_map != seen[0]:
         pick = dict(on_map) or None
     else:
@@ -140,27 +204,44 @@ def picked(event: Any, gap_rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 def _table(frame: Any) -> None:
-    st.dataframe(pd.DataFrame(frame.drop(columns="geometry")), hide_index=True, width="stretch", height=260)
+    st.dataframe(
+        pd.DataFrame(frame.drop(columns="geometry")), hide_index=True, width="stretch", height=260
+    )
 
 
 def _gap(result: Any, gaps: list[dict[str, Any]], g: dict[str, Any]) -> None:
-    rank, entry = next(((i, x) for i, x in enumerate(gaps, start=1)
-                        if x["segment"] == g["segment"] and abs(x["start_km"] - g["start_km"]) < 1e-6), (None, None))
+    rank, entry = next(
+        (
+            (i, x)
+            for i, x in enumerate(gaps, start=1)
+            if x["segment"] == g["segment"] and abs(x["start_km"] - g["start_km"]) < 1e-6
+        ),
+        (None, None),
+    )
     st.subheader(f"Gap G{rank}" if rank else "Gap")
     if entry is None:
         st.caption("This gap is not in this view.")
         return
-    st.markdown(f"**{entry['length_km']:,.2f} km blind** · segment {entry['segment']}, "
-                f"km {entry['start_km']:,.2f}–{entry['end_km']:,.2f}  \n"
-                f"Sectors: {', '.join(entry['sector_ids']) or 'none (unassigned)'} · "
-                f"partners: {', '.join(entry['partners']) or '–'}")
+    st.markdown(
+        f"**{entry['length_km']:,.2f} km blind** · segment {entry['segment']}, "
+        f"km {entry['start_km']:,.2f}–{entry['end_km']:,.2f}  \n"
+        f"Sectors: {', '.join(entry['sector_ids']) or 'none (unassigned)'} · "
+        f"partners: {', '.join(entry['partners']) or '–'}"
+    )
     near = nearest_sensors(result, *entry["midpoint"], n=3)
     if len(near):
-        st.caption("Nearest sensors: " + "; ".join(
-            f"{r.sensor_id} ({r.partner}, {r.kind}) {r.distance_km:,.1f} km" for r in near.itertuples()))
+        st.caption(
+            "Nearest sensors: "
+            + "; ".join(
+                f"{r.sensor_id} ({r.partner}, {r.kind}) {r.distance_km:,.1f} km"
+                for r in near.itertuples()
+            )
+        )
     if result.layers.get("detections") is not None:
         inside = detections_in_gap(result, entry["segment"], entry["start_km"], entry["end_km"])
-        st.write(f"**{len(inside):,} detections** in the blind corridor along this gap in the time window.")
+        st.write(
+            f"**{len(inside):,} detections** in the blind corridor along this gap in the time window."
+        )
         if len(inside):
             _table(inside)
 
@@ -171,12 +252,17 @@ def _sector(result: Any, sid: str, partner: str | None) -> None:
     if sec is None:
         return
     st.subheader(f"Sector {sid} ({sec['partner']})")
-    st.markdown(f"{sec['border_km']:,.1f} km of border, **{sec['coverage_pct']:.1f} % watched** · "
-                f"{sec['detections']:,} detections in the time window")
+    st.markdown(
+        f"{sec['border_km']:,.1f} km of border, **{sec['coverage_pct']:.1f} % watched** · "
+        f"{sec['detections']:,} detections in the time window"
+    )
     own = gaps_of_sector(rep, sid, partner)
     if own:
-        st.caption("Its gaps: " + ", ".join(f"G{g['rank']} {g['length_km']:,.1f} km" for g in own[:8])
-                   + (f" and {len(own) - 8} more" if len(own) > 8 else ""))
+        st.caption(
+            "Its gaps: "
+            + ", ".join(f"G{g['rank']} {g['length_km']:,.1f} km" for g in own[:8])
+            + (f" and {len(own) - 8} more" if len(own) > 8 else "")
+        )
     if result.layers.get("detections") is not None and sec["detections"]:
         _table(detections_in_sector(result, sid))
 
@@ -188,21 +274,46 @@ def _sensor(result: Any, sid: str) -> None:
         return
     r = row.iloc[0]
     st.subheader(f"Sensor {sid}")
-    attrs = {k: r[k] for k in ("kind", "partner", "status", "range_m", "min_range_m", "azimuth_deg", "fov_deg",
-                               "height_m", "covered_km", "sole_km") if k in row and pd.notna(r[k])}
-    st.dataframe(pd.DataFrame({"attribute": list(attrs),
-                               "value": [f"{v:,.2f}" if isinstance(v, float) else str(v) for v in attrs.values()]}),
-                 hide_index=True, width="stretch")
+    attrs = {
+        k: r[k]
+        for k in (
+            "kind",
+            "partner",
+            "status",
+            "range_m",
+            "min_range_m",
+            "azimuth_deg",
+            "fov_deg",
+            "height_m",
+            "covered_km",
+            "sole_km",
+        )
+        if k in row and pd.notna(r[k])
+    }
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "attribute": list(attrs),
+                "value": [f"{v:,.2f}" if isinstance(v, float) else str(v) for v in attrs.values()],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     if "sole_km" in attrs:
-        st.caption(f"Only this sensor watches {float(attrs['sole_km']):,.2f} km of border: "
-                   "switching it off opens that much gap.")
+        st.caption(
+            f"Only this sensor watches {float(attrs['sole_km']):,.2f} km of border: "
+            "switching it off opens that much gap."
+        )
 
 
 def details(result: Any, head: Headline, pick: dict[str, Any] | None, partner: str | None) -> None:
     """The details of what was picked: a gap, a sector, a sensor or a detection hexagon."""
     if not pick:
-        st.caption("Click a gap, a sector, a sensor or a detection hexagon on the map, or a row of the gap "
-                   "table, to see its details here.")
+        st.caption(
+            "Click a gap, a sector, a sensor or a detection hexagon on the map, or a row of the gap "
+            "table, to see its details here."
+        )
     elif pick.get("gaps"):
         _gap(result, head.gaps, pick["gaps"][0])
     elif pick.get("gaps_others"):

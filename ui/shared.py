@@ -31,7 +31,18 @@ from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, 
 from layers.snapshot import snapshot_bytes
 from ui import signin
 
-__all__ = ["DEFAULT_OFF", "LAYERS", "analysis", "map_deck", "map_layers", "scenario", "snapshot", "store_path", "store_version", "view"]
+__all__ = [
+    "DEFAULT_OFF",
+    "LAYERS",
+    "analysis",
+    "map_deck",
+    "map_layers",
+    "scenario",
+    "snapshot",
+    "store_path",
+    "store_version",
+    "view",
+]
 
 
 def store_path() -> Path:
@@ -62,19 +73,20 @@ def stored_rows(path: Path, version: int) -> gpd.GeoDataFrame:
         if rows is not None and since == version:
             return rows
         if rows is not None and since is not None and since < version:
-            new = store.visible_detections(path, store.owners(path), after_upload=since,
-                                           through_upload=version)
+            new = store.visible_detections(
+                path, store.owners(path), after_upload=since, through_upload=version
+            )
             if len(new):
-                rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True),
-                                        crs="EPSG:4326")
+                rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True), crs="EPSG:4326")
         else:
             rows = store.visible_detections(path, store.owners(path), through_upload=version)
         held.update(version=version, rows=rows)
         return rows
 
 
-def _with_store(scenario_det: gpd.GeoDataFrame | None, path: Path,
-                version: int) -> gpd.GeoDataFrame | None:
+def _with_store(
+    scenario_det: gpd.GeoDataFrame | None, path: Path, version: int
+) -> gpd.GeoDataFrame | None:
     """The scenario's detections and every stored one, with their owner and marking.
 
     A scenario row is owned by its ``partner`` and keeps its ``releasable_to`` (empty: the
@@ -114,7 +126,11 @@ def scenario_or_stop(directory: str) -> Scenario:
 
 @st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
 def analysis(
-    directory: str, corridor_km: float, min_gap_m: float, terrain: bool = False, store_version: int = 0
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool = False,
+    store_version: int = 0,
 ) -> Analysis:
     """Analyse a scenario for all time, with every detection (cached on the folder and the parameters).
 
@@ -128,8 +144,13 @@ def analysis(
     """
     sc = scenario(directory)
     return analyse(
-        sc.border, sc.sensors, sectors=sc.sectors, detections=_with_store(sc.detections, store_path(), store_version),
-        corridor_km=corridor_km, min_gap_m=min_gap_m, dem=sc.dem if terrain else None,
+        sc.border,
+        sc.sensors,
+        sectors=sc.sectors,
+        detections=_with_store(sc.detections, store_path(), store_version),
+        corridor_km=corridor_km,
+        min_gap_m=min_gap_m,
+        dem=sc.dem if terrain else None,
     )
 
 
@@ -139,7 +160,9 @@ def scenario_partners(sc: Scenario) -> list[str]:
     return sorted(set(sc.sensors["partner"].astype(str)) | sectors)
 
 
-def partner_view(container: Any, sc: Scenario, viewer: Viewer, **selectbox_options: Any) -> str | None:
+def partner_view(
+    container: Any, sc: Scenario, viewer: Viewer, **selectbox_options: Any
+) -> str | None:
     """The "Partner view" selector (key ``partner``), mirrored into ``?partner=`` of the URL.
 
     Offers what the viewer may choose (:func:`signin.partner_options`); a link's
@@ -150,7 +173,9 @@ def partner_view(container: Any, sc: Scenario, viewer: Viewer, **selectbox_optio
         wanted = st.query_params.get("partner", JOINT)
         st.session_state.partner = wanted if wanted in options else options[0]
     view = container.selectbox(
-        "Partner view", options, key="partner",
+        "Partner view",
+        options,
+        key="partner",
         format_func=lambda p: p if p == JOINT else f"{p} — {sc.partners.get(p, {}).get('name', p)}",
         **selectbox_options,
     )
@@ -214,7 +239,9 @@ def map_layers(
     reuses every layer it does not change. The viewer's releasability is in the key of the
     layers that hold detections.
     """
-    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
+    result = view(
+        directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
+    )
     return build_layers(result, key, partner=partner, dem=scenario(directory).dem)
 
 
@@ -237,13 +264,23 @@ def map_deck(
     Each layer comes from :func:`map_layers`. ``focus``: ``(lon, lat, zoom)`` to open on (a
     gap picked in the table), else the corridor.
     """
-    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
+    result = view(
+        directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
+    )
     parts = {}
     for key in drawable(result, shown, dem=scenario(directory).dem):
         needs = DEPENDS_ON[key]
         window = (time_from, time_to, viewers) if "window" in needs else (None, None, None)
-        parts[key] = map_layers(directory, corridor_km, min_gap_m, terrain, store_version, key,
-                                partner if "partner" in needs else None, *window)
+        parts[key] = map_layers(
+            directory,
+            corridor_km,
+            min_gap_m,
+            terrain,
+            store_version,
+            key,
+            partner if "partner" in needs else None,
+            *window,
+        )
     return assemble(result, parts, focus=focus)
 
 
@@ -266,9 +303,17 @@ def snapshot(
 ) -> bytes:
     """A briefing snapshot (PNG or PDF) of one view (cached; the partner and the viewers are in the key)."""
     sc = scenario(directory)
-    result = view(directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers)
-    return snapshot_bytes(
-        result, fmt=fmt, partner=partner, shown=shown, title=title, banner=banner, dem=sc.dem,
-        partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()}, paper=paper,
+    result = view(
+        directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
     )
-
+    return snapshot_bytes(
+        result,
+        fmt=fmt,
+        partner=partner,
+        shown=shown,
+        title=title,
+        banner=banner,
+        dem=sc.dem,
+        partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()},
+        paper=paper,
+    )

@@ -42,7 +42,16 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.coverage.views import JOINT
 
-__all__ = ["DEMO_BANNER", "DEMO_HOST_REFUSED", "Viewer", "current_viewer", "detection_viewers", "partner_options", "users_file", "viewer"]
+__all__ = [
+    "DEMO_BANNER",
+    "DEMO_HOST_REFUSED",
+    "Viewer",
+    "current_viewer",
+    "detection_viewers",
+    "partner_options",
+    "users_file",
+    "viewer",
+]
 
 DEMO_BANNER = (
     "Local demo mode: sign-in is off and every partner view is open. "
@@ -217,8 +226,11 @@ def _sign_in_page(path: Path, users: Mapping[str, User], url_paths: Iterable[str
         _sign_in_form(path, users)
 
     pages = [st.Page(sign_in, title="Sign in", default=True)]
-    pages += [st.Page(sign_in, title="Sign in", url_path=u, visibility="hidden")
-              for u in dict.fromkeys(url_paths) if u]
+    pages += [
+        st.Page(sign_in, title="Sign in", url_path=u, visibility="hidden")
+        for u in dict.fromkeys(url_paths)
+        if u
+    ]
     st.navigation(pages).run()
     st.stop()
 
@@ -239,7 +251,9 @@ def _sign_in_form(path: Path, users: Mapping[str, User]) -> None:
         with st.form("signin", clear_on_submit=True):
             name = st.text_input("User name", key="signin_name", autocomplete="username")
             password = st.text_input(
-                "Password", type="password", key="signin_password",
+                "Password",
+                type="password",
+                key="signin_password",
                 autocomplete="current-password",
             )
             submitted = st.form_submit_button("Sign in", key="signin_submit")
@@ -251,8 +265,9 @@ def _attempt(path: Path, name: str, password: str) -> None:
     """Check a password sign-in; on success start the session and rerun."""
     session = st.session_state.setdefault(_SESSION_ID, secrets.token_hex(16))
     try:
-        result = access.authenticate(path, name, password, throttle=_throttle(),
-                                   session=session, address=_client_address())
+        result = access.authenticate(
+            path, name, password, throttle=_throttle(), session=session, address=_client_address()
+        )
     except ValidationError as exc:
         st.error(f"Sign-in is unavailable: {exc}")
         return

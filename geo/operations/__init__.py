@@ -9,5 +9,14 @@ the diff of two versions).
 from geo.operations.changes import CoverageChange, SensorChanges, coverage_change, sensor_changes
 from geo.operations.model import SAMPLE, Operation, Partner, check_name, read_partners
 
-__all__ = ["SAMPLE", "CoverageChange", "Operation", "Partner", "SensorChanges", "check_name",
-           "coverage_change", "read_partners", "sensor_changes"]
+__all__ = [
+    "SAMPLE",
+    "CoverageChange",
+    "Operation",
+    "Partner",
+    "SensorChanges",
+    "check_name",
+    "coverage_change",
+    "read_partners",
+    "sensor_changes",
+]

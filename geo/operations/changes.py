@@ -20,8 +20,19 @@ from geo.coverage import intervals as iv
 __all__ = ["EDITABLE", "CoverageChange", "SensorChanges", "coverage_change", "sensor_changes"]
 
 #: The sensor fields whose change is reported, in this order (the position as lon/lat).
-EDITABLE: tuple[str, ...] = ("partner", "kind", "status", "lon", "lat", "range_m", "min_range_m",
-                             "azimuth_deg", "fov_deg", "height_m", "target_height_m")
+EDITABLE: tuple[str, ...] = (
+    "partner",
+    "kind",
+    "status",
+    "lon",
+    "lat",
+    "range_m",
+    "min_range_m",
+    "azimuth_deg",
+    "fov_deg",
+    "height_m",
+    "target_height_m",
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +51,11 @@ class SensorChanges:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: ``{"added", "removed", "changed"}``."""
-        return {"added": list(self.added), "removed": list(self.removed),
-                "changed": {k: dict(v) for k, v in self.changed.items()}}
+        return {
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "changed": {k: dict(v) for k, v in self.changed.items()},
+        }
 
 
 def _value(v: Any) -> Any:
@@ -68,8 +82,9 @@ def _table(sensors: pd.DataFrame) -> pd.DataFrame:
     return df.set_index("sensor_id", drop=False)
 
 
-def sensor_changes(before: pd.DataFrame, after: pd.DataFrame,
-                   fields: Sequence[str] = EDITABLE) -> SensorChanges:
+def sensor_changes(
+    before: pd.DataFrame, after: pd.DataFrame, fields: Sequence[str] = EDITABLE
+) -> SensorChanges:
     """Compare two sensor tables (frames with ``sensor_id``; a geometry gives lon/lat).
 
     Examples
@@ -94,8 +109,9 @@ def sensor_changes(before: pd.DataFrame, after: pd.DataFrame,
                 diffs[f] = [a, b]
         if diffs:
             changed[sid] = diffs
-    return SensorChanges(added=[str(s) for s in added], removed=[str(s) for s in removed],
-                         changed=changed)
+    return SensorChanges(
+        added=[str(s) for s in added], removed=[str(s) for s in removed], changed=changed
+    )
 
 
 @dataclass(frozen=True)
@@ -122,11 +138,15 @@ class CoverageChange:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, every length in km rounded to the metre."""
-        return {"covered_before_km": round(self.covered_before_km, 3),
-                "covered_after_km": round(self.covered_after_km, 3),
-                "net_km": round(self.net_km, 3), "gained_km": round(self.gained_km, 3),
-                "lost_km": round(self.lost_km, 3), "gaps_opened": self.opened,
-                "gaps_closed": self.closed}
+        return {
+            "covered_before_km": round(self.covered_before_km, 3),
+            "covered_after_km": round(self.covered_after_km, 3),
+            "net_km": round(self.net_km, 3),
+            "gained_km": round(self.gained_km, 3),
+            "lost_km": round(self.lost_km, 3),
+            "gaps_opened": self.opened,
+            "gaps_closed": self.closed,
+        }
 
 
 def _by_segment(gaps: Iterable[Mapping[str, Any]]) -> dict[int, iv.Intervals]:
@@ -139,7 +159,9 @@ def _by_segment(gaps: Iterable[Mapping[str, Any]]) -> dict[int, iv.Intervals]:
     return {s: iv.union((np.asarray(starts[s]), np.asarray(ends[s]))) for s in starts}
 
 
-def _isolated(gaps: Sequence[Mapping[str, Any]], others: dict[int, iv.Intervals]) -> list[dict[str, Any]]:
+def _isolated(
+    gaps: Sequence[Mapping[str, Any]], others: dict[int, iv.Intervals]
+) -> list[dict[str, Any]]:
     """The gaps that share no stretch with ``others`` (on their segment)."""
     out = []
     for g in gaps:
@@ -147,8 +169,14 @@ def _isolated(gaps: Sequence[Mapping[str, Any]], others: dict[int, iv.Intervals]
         mine = (np.asarray([float(g["start_km"])]), np.asarray([float(g["end_km"])]))
         other = others.get(seg, (np.empty(0), np.empty(0)))
         if iv.length(iv.intersect(mine, other)) <= 0.0:
-            out.append({"segment": seg, "start_km": g["start_km"], "end_km": g["end_km"],
-                        "length_km": g["length_km"]})
+            out.append(
+                {
+                    "segment": seg,
+                    "start_km": g["start_km"],
+                    "end_km": g["end_km"],
+                    "length_km": g["length_km"],
+                }
+            )
     return out
 
 
@@ -173,6 +201,8 @@ def coverage_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> Cove
     return CoverageChange(
         covered_before_km=float(before["border"]["covered_km"]),
         covered_after_km=float(after["border"]["covered_km"]),
-        gained_km=float(gained), lost_km=float(lost),
-        opened=_isolated(after["gaps"], b), closed=_isolated(before["gaps"], a),
+        gained_km=float(gained),
+        lost_km=float(lost),
+        opened=_isolated(after["gaps"], b),
+        closed=_isolated(before["gaps"], a),
     )

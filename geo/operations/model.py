@@ -19,8 +19,16 @@ from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.core.times import parse_utc
 
-__all__ = ["OPERATION_NAME", "SAMPLE", "Operation", "Partner", "check_name", "check_timezone",
-           "parse_colour", "read_partners"]
+__all__ = [
+    "OPERATION_NAME",
+    "SAMPLE",
+    "Operation",
+    "Partner",
+    "check_name",
+    "check_timezone",
+    "parse_colour",
+    "read_partners",
+]
 
 #: An operation's name: what ``--operation`` and ``?op=`` take. A letter or digit, then letters,
 #: digits, ``_``, ``.`` or ``-``; at most 64 characters.
@@ -47,9 +55,16 @@ digits, '_', '.' or '-' (at most 64, starting with a letter or digit), got 'my o
 Use e.g. baltic-2026
     """
     if not isinstance(name, str) or not OPERATION_NAME.fullmatch(name):
-        raise ValidationError(describe(
-            where, "not an operation name", expected="letters, digits, '_', '.' or '-' (at most "
-            "64, starting with a letter or digit)", got=name, fix="Use e.g. baltic-2026"))
+        raise ValidationError(
+            describe(
+                where,
+                "not an operation name",
+                expected="letters, digits, '_', '.' or '-' (at most "
+                "64, starting with a letter or digit)",
+                got=name,
+                fix="Use e.g. baltic-2026",
+            )
+        )
     return name
 
 
@@ -67,8 +82,14 @@ def check_timezone(name: object, where: str = "timezone") -> str:
             return name
     except (ZoneInfoNotFoundError, ValueError):
         pass
-    raise ValidationError(describe(where, "unknown time zone", expected="an IANA time zone "
-                                   "name such as Europe/Vilnius or UTC", got=name))
+    raise ValidationError(
+        describe(
+            where,
+            "unknown time zone",
+            expected="an IANA time zone name such as Europe/Vilnius or UTC",
+            got=name,
+        )
+    )
 
 
 def parse_colour(text: object, where: str) -> tuple[int, int, int] | None:
@@ -83,8 +104,9 @@ def parse_colour(text: object, where: str) -> tuple[int, int, int] | None:
         return None
     m = _HEX.fullmatch(str(text).strip())
     if m is None:
-        raise ValidationError(describe(where, "not a colour", expected="#RRGGBB, e.g. #5587ff",
-                                       got=text))
+        raise ValidationError(
+            describe(where, "not a colour", expected="#RRGGBB, e.g. #5587ff", got=text)
+        )
     h = m.group(1)
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
 
@@ -116,33 +138,64 @@ def read_partners(path: str | Path) -> list[Partner]:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
-        raise ValidationError(describe(str(path), "no such file", expected="a partners CSV",
-                                       got="nothing at that path")) from None
+        raise ValidationError(
+            describe(
+                str(path), "no such file", expected="a partners CSV", got="nothing at that path"
+            )
+        ) from None
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValidationError(describe(path.name, "not a readable CSV", expected="UTF-8 CSV "
-                                       "with columns id,name[,colour]", got=str(exc)[:120])) from None
+        raise ValidationError(
+            describe(
+                path.name,
+                "not a readable CSV",
+                expected="UTF-8 CSV with columns id,name[,colour]",
+                got=str(exc)[:120],
+            )
+        ) from None
     df.columns = [str(c).strip().lower() for c in df.columns]
     for col in ("id", "name"):
         if col not in df.columns:
-            raise ValidationError(describe(path.name, f"no '{col}' column", expected="columns "
-                                           "id,name[,colour]", got=list(df.columns)))
+            raise ValidationError(
+                describe(
+                    path.name,
+                    f"no '{col}' column",
+                    expected="columns id,name[,colour]",
+                    got=list(df.columns),
+                )
+            )
     partners: list[Partner] = []
     seen: set[str] = set()
     for i, row in enumerate(df.to_dict("records"), start=1):
         pid = str(row["id"]).strip()
         if not is_partner(pid):
-            raise ValidationError(describe(path.name, "not a partner id", row=i, field="id",
-                                           expected="letters, digits, '_', '.' or '-' (not ALL)",
-                                           got=row["id"]))
+            raise ValidationError(
+                describe(
+                    path.name,
+                    "not a partner id",
+                    row=i,
+                    field="id",
+                    expected="letters, digits, '_', '.' or '-' (not ALL)",
+                    got=row["id"],
+                )
+            )
         if pid in seen:
-            raise ValidationError(describe(path.name, "partner listed twice", row=i, field="id",
-                                           expected="each id once", got=pid))
+            raise ValidationError(
+                describe(
+                    path.name,
+                    "partner listed twice",
+                    row=i,
+                    field="id",
+                    expected="each id once",
+                    got=pid,
+                )
+            )
         seen.add(pid)
         colour = parse_colour(row.get("colour"), f"{path.name} row {i}, field 'colour'")
         partners.append(Partner(pid, str(row["name"]).strip() or pid, colour))
     if not partners:
-        raise ValidationError(describe(path.name, "no partners", expected="one row per partner",
-                                       got="an empty table"))
+        raise ValidationError(
+            describe(path.name, "no partners", expected="one row per partner", got="an empty table")
+        )
     return partners
 
 
@@ -167,16 +220,25 @@ class Operation:
     def __post_init__(self) -> None:
         check_name(self.name)
         check_timezone(self.timezone)
-        start, end = (parse_utc(t, k) for t, k in zip(self.period, ("period_start", "period_end"),
-                                                          strict=True))
+        start, end = (
+            parse_utc(t, k)
+            for t, k in zip(self.period, ("period_start", "period_end"), strict=True)
+        )
         if start is not None and end is not None and end < start:
-            raise ValidationError(describe("period", "ends before it starts", expected="start "
-                                           "<= end", got=f"{start.isoformat()} .. {end.isoformat()}"))
+            raise ValidationError(
+                describe(
+                    "period",
+                    "ends before it starts",
+                    expected="start <= end",
+                    got=f"{start.isoformat()} .. {end.isoformat()}",
+                )
+            )
         object.__setattr__(self, "period", (start, end))
         for what, value in (("corridor_km", self.corridor_km), ("min_gap_m", self.min_gap_m)):
             if not (isinstance(value, (int, float)) and value >= 0 and value == value):
-                raise ValidationError(describe(what, "not a distance", expected="a number >= 0",
-                                               got=value))
+                raise ValidationError(
+                    describe(what, "not a distance", expected="a number >= 0", got=value)
+                )
 
     @property
     def partner_ids(self) -> list[str]:
@@ -186,8 +248,13 @@ class Operation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description of the operation."""
         start, end = self.period
-        return {"operation": self.name, "title": self.title, "description": self.description,
-                "partners": [p.to_dict() for p in self.partners],
-                "corridor_km": self.corridor_km, "min_gap_m": self.min_gap_m,
-                "period": [None if t is None else t.isoformat() for t in (start, end)],
-                "timezone": self.timezone}
+        return {
+            "operation": self.name,
+            "title": self.title,
+            "description": self.description,
+            "partners": [p.to_dict() for p in self.partners],
+            "corridor_km": self.corridor_km,
+            "min_gap_m": self.min_gap_m,
+            "period": [None if t is None else t.isoformat() for t in (start, end)],
+            "timezone": self.timezone,
+        }
