@@ -8,6 +8,7 @@ Targets (2-core machine): coverage for 10,000 sensors along a 3,000 km border in
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -20,16 +21,13 @@ from pyproj import Geod
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.core.projection import to_projected  # noqa: E402
-from geo.coverage import intervals as iv  # noqa: E402
-from geo.coverage.analysis import (  # noqa: E402
-    analyse,
-    border_intervals,
-    classify_points,
-    sensor_footprints,
-)
-from geo.coverage.border import prepare_border  # noqa: E402
-from geo.coverage.footprints import footprint_polygons  # noqa: E402
+from geo.core.projection import to_projected
+from geo.coverage import intervals as iv
+from geo.coverage.analysis import analyse
+from geo.coverage.border import prepare_border
+from geo.coverage.detections import classify_points
+from geo.coverage.flat import border_intervals, sensor_footprints
+from geo.coverage.footprints import footprint_polygons
 
 GEOD = Geod(ellps="WGS84")
 rng = np.random.default_rng(42)
@@ -79,8 +77,10 @@ def main() -> None:
     line = wiggly_border()
     border = gpd.GeoDataFrame({"name": ["bench"]}, geometry=[line], crs=4326)
     sensors = sensors_along(line, 10_000)
-    print(f"border {GEOD.geometry_length(line) / 1000:,.0f} km, {len(line.coords):,} vertices; "
-          f"{len(sensors):,} sensors")
+    print(
+        f"border {GEOD.geometry_length(line) / 1000:,.0f} km, {len(line.coords):,} vertices; "
+        f"{len(sensors):,} sensors"
+    )
 
     def along_border():
         b = prepare_border(border)
@@ -90,37 +90,68 @@ def main() -> None:
         covered = iv.union(ivs)
         partner = sensors["partner"].to_numpy()[active][owner]
         per_partner = [iv.union((ivs[0][partner == p], ivs[1][partner == p])) for p in "ABCD"]
-        overlap = iv.at_least(np.concatenate([p[0] for p in per_partner]), np.concatenate([p[1] for p in per_partner]), 2)
+        overlap = iv.at_least(
+            np.concatenate([p[0] for p in per_partner]),
+            np.concatenate([p[1] for p in per_partner]),
+            2,
+        )
         gaps = iv.subtract(b.spans, covered)
         return b, iv.length(covered), iv.length(overlap), gaps
 
-    (b, cov, ovl, gaps), t_border = timed("coverage along the border (10k sensors, 3,000 km)", along_border)
-    print(f"  covered {cov / 1000:,.1f} km of {b.length_m.sum() / 1000:,.1f} km, overlap {ovl / 1000:,.1f} km, "
-          f"{gaps[0].size:,} gaps")
+    (b, cov, ovl, gaps), t_border = timed(
+        "coverage along the border (10k sensors, 3,000 km)", along_border
+    )
+    print(
+        f"  covered {cov / 1000:,.1f} km of {b.length_m.sum() / 1000:,.1f} km, overlap {ovl / 1000:,.1f} km, "
+        f"{gaps[0].size:,} gaps"
+    )
     fp = sensor_footprints(sensors, b.acrs)
     polys, _ = timed("footprint polygons (10k)", footprint_polygons, fp)
-    _, t_full = timed("full analyse() incl. corridor areas and map layers", analyse, border, sensors, repeat=1)
+    _, t_full = timed(
+        "full analyse() incl. corridor areas and map layers", analyse, border, sensors, repeat=1
+    )
 
     # Detection classification: 1,000,000 points around the border, 10 sectors.
     n = 1_000_000
     pts = shapely.line_interpolate_point(line, rng.uniform(0, 1, n), normalized=True)
-    lon, lat = GEOD.fwd(shapely.get_x(pts), shapely.get_y(pts), rng.uniform(0, 360, n), rng.exponential(4_000, n))[:2]
-    det = gpd.GeoDataFrame({"time": np.full(n, pd.Timestamp("2026-11-01", tz="UTC"))}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    lon, lat = GEOD.fwd(
+        shapely.get_x(pts), shapely.get_y(pts), rng.uniform(0, 360, n), rng.exponential(4_000, n)
+    )[:2]
+    det = gpd.GeoDataFrame(
+        {"time": np.full(n, pd.Timestamp("2026-11-01", tz="UTC"))},
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    )
     cuts = np.linspace(0, 1, 11)
-    sector_lines = [shapely.ops.substring(line, a, b2, normalized=True) for a, b2 in zip(cuts[:-1], cuts[1:])]
-    sec_proj = shapely.buffer(to_projected(np.asarray(sector_lines, dtype=object), b.acrs), 15_000.0, cap_style="flat")
-    corridor = shapely.union_all(shapely.buffer(to_projected(np.asarray([line], dtype=object), b.acrs), 5_000.0))
+    sector_lines = [
+        shapely.ops.substring(line, a, b2, normalized=True) for a, b2 in itertools.pairwise(cuts)
+    ]
+    sec_proj = shapely.buffer(
+        to_projected(np.asarray(sector_lines, dtype=object), b.acrs), 15_000.0, cap_style="flat"
+    )
+    corridor = shapely.union_all(
+        shapely.buffer(to_projected(np.asarray([line], dtype=object), b.acrs), 5_000.0)
+    )
     coverage = shapely.union_all(polys[sensors["status"].to_numpy() == "active"])
     (status, in_sector), t_cls = timed(
         "classify 1,000,000 detections (corridor, coverage, 10 sectors)",
-        classify_points, det, b.acrs, corridor=corridor, coverage=coverage, sectors=sec_proj,
+        classify_points,
+        det,
+        b.acrs,
+        corridor=corridor,
+        coverage=coverage,
+        sectors=sec_proj,
     )
-    print(f"  {n / t_cls:,.0f} points/s; in coverage {np.mean(status == 'coverage'):.1%}, in gaps "
-          f"{np.mean(status == 'gap'):.1%}, outside {np.mean(status == 'outside'):.1%}, "
-          f"in a sector {in_sector.any(axis=1).mean():.1%}")
+    print(
+        f"  {n / t_cls:,.0f} points/s; in coverage {np.mean(status == 'coverage'):.1%}, in gaps "
+        f"{np.mean(status == 'gap'):.1%}, outside {np.mean(status == 'outside'):.1%}, "
+        f"in a sector {in_sector.any(axis=1).mean():.1%}"
+    )
     print()
-    print(f"SUMMARY coverage_10k_sensors_s={t_border:.3f} (target < 2) "
-          f"full_analyse_s={t_full:.3f} classify_points_per_s={n / t_cls:,.0f} (target >= 1,000,000)")
+    print(
+        f"SUMMARY coverage_10k_sensors_s={t_border:.3f} (target < 2) "
+        f"full_analyse_s={t_full:.3f} classify_points_per_s={n / t_cls:,.0f} (target >= 1,000,000)"
+    )
 
 
 if __name__ == "__main__":

@@ -37,12 +37,18 @@ def main() -> None:
     sc = load_scenario(ROOT / "sample_data")
     corridor = analyse(sc.border, sc.sensors).layers["corridor"].union_all()
     shade, bounds = read_hillshade(str(sc.dem), z_factor=8.0, crs="EPSG:3857")
-    corridor_fade(shade, bounds, corridor, fade_km=fade_km)  # load the compiled kernel from numba's cache
+    corridor_fade(
+        shade, bounds, corridor, fade_km=fade_km
+    )  # load the compiled kernel from numba's cache
     for grid in (shade, np.zeros((1600, 1600))):
         t = best_of(5, lambda g=grid: corridor_fade(g, bounds, corridor, fade_km=fade_km))
-        print(f"corridor_fade, {grid.shape[0]:,} x {grid.shape[1]:,} cells, fade {fade_km:g} km: {t * 1000:.0f} ms")
+        print(
+            f"corridor_fade, {grid.shape[0]:,} x {grid.shape[1]:,} cells, fade {fade_km:g} km: {t * 1000:.0f} ms"
+        )
     t_read = best_of(3, lambda: read_hillshade(str(sc.dem), z_factor=8.0, crs="EPSG:3857"))
-    t_faded = best_of(3, lambda: read_hillshade_faded(str(sc.dem), corridor, fade_km=fade_km, z_factor=8.0))
+    t_faded = best_of(
+        3, lambda: read_hillshade_faded(str(sc.dem), corridor, fade_km=fade_km, z_factor=8.0)
+    )
     print(f"read_hillshade {t_read:.2f} s, read_hillshade_faded {t_faded:.2f} s (sample DEM)")
 
 

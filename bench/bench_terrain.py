@@ -56,7 +56,9 @@ def scene(n_cells: int, n_sensors: int, tr) -> tuple[gpd.GeoDataFrame, gpd.GeoDa
     bx = x0 + t * size_m + 6_000 * np.sin(t * 40)
     by = y0 - t * size_m + 6_000 * np.cos(t * 33)
     blon, blat = to_ll.transform(bx, by)
-    border = gpd.GeoDataFrame(geometry=[shapely.LineString(np.column_stack([blon, blat]))], crs=4326)
+    border = gpd.GeoDataFrame(
+        geometry=[shapely.LineString(np.column_stack([blon, blat]))], crs=4326
+    )
     # Sensors anywhere on the DEM (so the grid is the whole DEM), a few km inside its edge.
     sx = x0 + rng.uniform(0.02, 0.98, n_sensors) * size_m
     sy = y0 - rng.uniform(0.02, 0.98, n_sensors) * size_m
@@ -85,38 +87,50 @@ def main() -> None:
     n_cells = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     n_sensors = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
     load = os.getloadavg()[0]
-    print(f"CPUs available: {len(os.sched_getaffinity(0))}; load average {load:.1f} "
-          "(wall times stretch when other processes share the cores)")
+    print(
+        f"CPUs available: {len(os.sched_getaffinity(0))}; load average {load:.1f} "
+        "(wall times stretch when other processes share the cores)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "dem.tif"
         t = time.perf_counter()
         tr = write_dem(path, n_cells, tiled=True)
-        print(f"DEM: {n_cells:,} x {n_cells:,} cells of {CELL_M:g} m ({CRS}), written in "
-              f"{time.perf_counter() - t:.1f} s")
+        print(
+            f"DEM: {n_cells:,} x {n_cells:,} cells of {CELL_M:g} m ({CRS}), written in "
+            f"{time.perf_counter() - t:.1f} s"
+        )
         border, sensors = scene(n_cells, n_sensors, tr)
-        print(f"{n_sensors:,} sensors ({RANGE_M / 1000:g} km range, a third of them 90° wedges), "
-              f"4 partners; border {border.to_crs(CRS).length.iloc[0] / 1000:,.0f} km")
+        print(
+            f"{n_sensors:,} sensors ({RANGE_M / 1000:g} km range, a third of them 90° wedges), "
+            f"4 partners; border {border.to_crs(CRS).length.iloc[0] / 1000:,.0f} km"
+        )
 
         # Compile the kernels once, outside the timings (numba caches them on disk too).
-        tc.terrain_coverage(path, tc.sensor_terrain(sensors.iloc[:2]), partners=["A", "B", "C", "D"])
+        tc.terrain_coverage(
+            path, tc.sensor_terrain(sensors.iloc[:2]), partners=["A", "B", "C", "D"]
+        )
 
         t = time.perf_counter()
         grid = tc.terrain_coverage(path, tc.sensor_terrain(sensors), partners=["A", "B", "C", "D"])
         t_grid = time.perf_counter() - t
         rows, cols = grid.shape
-        print(f"1. terrain_coverage: {t_grid:.1f} s wall for {grid.sensors_seen:,} viewsheds on "
-              f"a {rows:,} x {cols:,} grid ({t_grid / max(grid.sensors_seen, 1) * 1e3:.1f} ms per "
-              f"sensor); cells seen: {np.count_nonzero(grid.count):,}; max count "
-              f"{int(grid.count.max())}; peak RSS {peak_rss_mb():,.0f} MB  (target < 60 s)")
+        print(
+            f"1. terrain_coverage: {t_grid:.1f} s wall for {grid.sensors_seen:,} viewsheds on "
+            f"a {rows:,} x {cols:,} grid ({t_grid / max(grid.sensors_seen, 1) * 1e3:.1f} ms per "
+            f"sensor); cells seen: {np.count_nonzero(grid.count):,}; max count "
+            f"{int(grid.count.max())}; peak RSS {peak_rss_mb():,.0f} MB  (target < 60 s)"
+        )
         del grid
 
         t = time.perf_counter()
         result = analyse(border, sensors, dem=path, corridor_km=5.0)
         t_all = time.perf_counter() - t
         rep = result.report
-        print(f"2. analyse(..., dem=...): {t_all:.1f} s wall (coverage {rep['border']['coverage_pct']:.1f} %, "
-              f"{len(rep['gaps'])} gaps, corridor {rep['corridor']['area_km2']:,.0f} km², "
-              f"covered {rep['corridor']['covered_km2']:,.0f} km²); peak RSS {peak_rss_mb():,.0f} MB")
+        print(
+            f"2. analyse(..., dem=...): {t_all:.1f} s wall (coverage {rep['border']['coverage_pct']:.1f} %, "
+            f"{len(rep['gaps'])} gaps, corridor {rep['corridor']['area_km2']:,.0f} km², "
+            f"covered {rep['corridor']['covered_km2']:,.0f} km²); peak RSS {peak_rss_mb():,.0f} MB"
+        )
 
 
 if __name__ == "__main__":

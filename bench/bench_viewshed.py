@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo.terrain import dem as dem_io  # noqa: E402
-from geo.terrain.viewshed import VISIBLE, range_window, viewshed, viewshed_geotiff  # noqa: E402
+from geo.terrain.grid_metric import range_window  # noqa: E402
+from geo.terrain.viewshed import VISIBLE, viewshed  # noqa: E402
+from geo.terrain.viewshed_file import viewshed_geotiff  # noqa: E402
 
 CELL_M = 30.0
 CRS = "EPSG:32633"
@@ -57,7 +59,7 @@ def peak_rss_mb() -> float:
 def rugged(n_rows: int, n_cols: int, *, seed: int = 1, row0: int = 0) -> np.ndarray:
     """Ridges and valleys a few km across, with roughness (m, float32)."""
     rng = np.random.default_rng(seed + row0)
-    y, x = np.mgrid[row0: row0 + n_rows, 0:n_cols].astype(np.float32)
+    y, x = np.mgrid[row0 : row0 + n_rows, 0:n_cols].astype(np.float32)
     z = (
         90 * np.sin(x / 23.0) * np.cos(y / 31.0)
         + 70 * np.sin((x + 2 * y) / 47.0)
@@ -71,8 +73,18 @@ def rugged(n_rows: int, n_cols: int, *, seed: int = 1, row0: int = 0) -> np.ndar
 def write_dem(path: Path, n: int, *, tiled: bool) -> Affine:
     tr = Affine(CELL_M, 0, ORIGIN[0], 0, -CELL_M, ORIGIN[1])
     opts = {"tiled": True, "blockxsize": 256, "blockysize": 256} if tiled else {}
-    with rasterio.open(path, "w", driver="GTiff", width=n, height=n, count=1,
-                       dtype="float32", crs=CRS, transform=tr, **opts) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=n,
+        height=n,
+        count=1,
+        dtype="float32",
+        crs=CRS,
+        transform=tr,
+        **opts,
+    ) as dst:
         step = 512
         for r in range(0, n, step):
             h = min(step, n - r)
@@ -98,49 +110,103 @@ def part1(tmp: Path) -> None:
     lon, lat = TO_LL.transform(x, y)
     range_m = 500 * CELL_M
     heights = rugged(n, n).astype(np.float64)
-    kwargs = {"observer_height_m": 10.0, "target_height_m": 2.0, "max_distance_m": range_m,
-              "cell_size_m": CELL_M}
+    kwargs = {
+        "observer_height_m": 10.0,
+        "target_height_m": 2.0,
+        "max_distance_m": range_m,
+        "cell_size_m": CELL_M,
+    }
     viewshed(heights, row, col, **kwargs)  # load the compiled kernel from numba's cache
     t_kernel = median_time(lambda: viewshed(heights, row, col, **kwargs), 20)
     out = tmp / "ours.tif"
     viewshed_geotiff(path, lon, lat, observer_height_m=10.0, range_m=range_m, out_path=out)
-    t_geotiff = median_time(lambda: viewshed_geotiff(
-        path, lon, lat, observer_height_m=10.0, range_m=range_m, out_path=out), 10)
+    t_geotiff = median_time(
+        lambda: viewshed_geotiff(
+            path, lon, lat, observer_height_m=10.0, range_m=range_m, out_path=out
+        ),
+        10,
+    )
     with rasterio.open(out) as ds:
         shape = ds.shape
 
-    print(f"1. One viewshed, {shape[0]:,} x {shape[1]:,} window, 30 m cells, 15 km range "
-          "(measured)")
+    print(
+        f"1. One viewshed, {shape[0]:,} x {shape[1]:,} window, 30 m cells, 15 km range (measured)"
+    )
     print(f"   kernel alone (array API, float64)          {t_kernel * 1e3:8.1f} ms")
     print(f"   GeoTIFF path in-process (read+kernel+write) {t_geotiff * 1e3:8.1f} ms")
 
-    cli = [sys.executable, "-m", "geo", "viewshed", "--dem", str(path), "--lon", repr(lon),
-           "--lat", repr(lat), "--observer-height-m", "10", "--range-m", repr(range_m),
-           "--out", str(tmp / "cli.tif")]
-    t_cli = median_time(lambda: subprocess.run(cli, cwd=ROOT, check=True,
-                                               capture_output=True), 3)
-    print(f"   python -m geo viewshed (process)           {t_cli * 1e3:8.1f} ms "
-          "(mostly interpreter start and imports)")
+    cli = [
+        sys.executable,
+        "-m",
+        "geo",
+        "viewshed",
+        "--dem",
+        str(path),
+        "--lon",
+        repr(lon),
+        "--lat",
+        repr(lat),
+        "--observer-height-m",
+        "10",
+        "--range-m",
+        repr(range_m),
+        "--out",
+        str(tmp / "cli.tif"),
+    ]
+    t_cli = median_time(lambda: subprocess.run(cli, cwd=ROOT, check=True, capture_output=True), 3)
+    print(
+        f"   python -m geo viewshed (process)           {t_cli * 1e3:8.1f} ms "
+        "(mostly interpreter start and imports)"
+    )
     gdal = shutil.which("gdal_viewshed")
     if gdal is None:
         print("   gdal_viewshed not installed: no comparison")
         return
-    cmd = [gdal, "-q", "-om", "NORMAL", "-vv", "1", "-iv", "0", "-ov", "255", "-oz", "10",
-           "-tz", "2", "-md", repr(range_m), "-cc", "0.87", "-ox", repr(x), "-oy", repr(y),
-           str(path), str(tmp / "gdal.tif")]
+    cmd = [
+        gdal,
+        "-q",
+        "-om",
+        "NORMAL",
+        "-vv",
+        "1",
+        "-iv",
+        "0",
+        "-ov",
+        "255",
+        "-oz",
+        "10",
+        "-tz",
+        "2",
+        "-md",
+        repr(range_m),
+        "-cc",
+        "0.87",
+        "-ox",
+        repr(x),
+        "-oy",
+        repr(y),
+        str(path),
+        str(tmp / "gdal.tif"),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     t_gdal = median_time(lambda: subprocess.run(cmd, check=True, capture_output=True), 10)
-    t_start = median_time(lambda: subprocess.run([gdal, "--version"], capture_output=True,
-                                                 check=False), 10)
-    print(f"   gdal_viewshed (process)                    {t_gdal * 1e3:8.1f} ms "
-          f"(of which ~{t_start * 1e3:.0f} ms process start)")
-    print(f"   ratio Limes in-process / gdal_viewshed: {t_geotiff / t_gdal:.2f} "
-          f"(without GDAL's process start: {t_geotiff / max(t_gdal - t_start, 1e-9):.2f}); "
-          "target <= 2")
+    t_start = median_time(
+        lambda: subprocess.run([gdal, "--version"], capture_output=True, check=False), 10
+    )
+    print(
+        f"   gdal_viewshed (process)                    {t_gdal * 1e3:8.1f} ms "
+        f"(of which ~{t_start * 1e3:.0f} ms process start)"
+    )
+    print(
+        f"   ratio Limes in-process / gdal_viewshed: {t_geotiff / t_gdal:.2f} "
+        f"(without GDAL's process start: {t_geotiff / max(t_gdal - t_start, 1e-9):.2f}); "
+        "target <= 2"
+    )
 
 
 def run_sensors(
-    n_threads: int, sensors: list[tuple[int, int, float, float, float]],
+    n_threads: int,
+    sensors: list[tuple[int, int, float, float, float]],
     task: Callable[..., None],
     shape: tuple[int, int],
 ) -> tuple[float, float, np.ndarray]:
@@ -172,21 +238,27 @@ def part2(tmp: Path) -> None:
     t_write = time.perf_counter() - t
     # (row, col, observer height m, lon, lat): a camera, a radar mast or a tower.
     sensors: list[tuple[int, int, float, float, float]] = []
-    for r, c, h in zip(rng.integers(margin, BIG - margin, N_SENSORS),
-                       rng.integers(margin, BIG - margin, N_SENSORS),
-                       rng.choice([6.0, 10.0, 20.0], N_SENSORS), strict=True):
+    for r, c, h in zip(
+        rng.integers(margin, BIG - margin, N_SENSORS),
+        rng.integers(margin, BIG - margin, N_SENSORS),
+        rng.choice([6.0, 10.0, 20.0], N_SENSORS),
+        strict=True,
+    ):
         lon, lat = TO_LL.transform(*(tr @ (int(c) + 0.5, int(r) + 0.5)))
         sensors.append((int(r), int(c), float(h), lon, lat))
     print()
-    print(f"2. Many sensors: {N_SENSORS} sensors, {SENSOR_RANGE_M / 1000:g} km range "
-          f"(windows up to {2 * margin - 1} x {2 * margin - 1} cells), on a {BIG:,} x {BIG:,} "
-          f"DEM (30 m cells); synthetic DEM written as a tiled GeoTIFF in {t_write:.1f} s")
+    print(
+        f"2. Many sensors: {N_SENSORS} sensors, {SENSOR_RANGE_M / 1000:g} km range "
+        f"(windows up to {2 * margin - 1} x {2 * margin - 1} cells), on a {BIG:,} x {BIG:,} "
+        f"DEM (30 m cells); synthetic DEM written as a tiled GeoTIFF in {t_write:.1f} s"
+    )
 
     # (a) The DEM in memory (float32), a window cut per sensor.
     with rasterio.open(path) as ds:
         heights = ds.read(1)
-    print(f"   DEM in memory: {heights.nbytes / 1e6:,.0f} MB; peak RSS so far "
-          f"{peak_rss_mb():,.0f} MB")
+    print(
+        f"   DEM in memory: {heights.nbytes / 1e6:,.0f} MB; peak RSS so far {peak_rss_mb():,.0f} MB"
+    )
     shape = heights.shape
 
     crs = pyproj.CRS(CRS)
@@ -195,47 +267,68 @@ def part2(tmp: Path) -> None:
         r, c, h, _, _ = sensor
         # Ground metres, as the GeoTIFF path measures them (UTM's scale factor removed).
         metric = dem_io.ground_metric(tr, crs, row=r, col=c, n_rows=shape[0])
-        rows, cols = range_window(r, c, shape=shape, max_distance_m=SENSOR_RANGE_M,
-                                  metric=metric)
-        vis = viewshed(heights[rows, cols], r - rows.start, c - cols.start,
-                       observer_height_m=h, max_distance_m=SENSOR_RANGE_M,
-                       cell_size_m=metric.take_rows(rows))
+        rows, cols = range_window(r, c, shape=shape, max_distance_m=SENSOR_RANGE_M, metric=metric)
+        vis = viewshed(
+            heights[rows, cols],
+            r - rows.start,
+            c - cols.start,
+            observer_height_m=h,
+            max_distance_m=SENSOR_RANGE_M,
+            cell_size_m=metric.take_rows(rows),
+        )
         counts[rows, cols] += vis == VISIBLE
 
     in_memory(sensors[0], np.zeros(shape, dtype=np.uint16))  # kernel for this array layout
+
     # (b) A windowed read of the GeoTIFF per sensor (the CLI's path, without the write).
     def from_file(sensor: tuple[int, int, float, float, float], counts: np.ndarray) -> None:
         _, _, h, lon, lat = sensor
         win = dem_io.read_window(path, lon, lat, radius_m=SENSOR_RANGE_M)
-        vis = viewshed(win.heights, win.row, win.col, observer_height_m=h,
-                       max_distance_m=SENSOR_RANGE_M, cell_size_m=win.metric,
-                       earth_radius_m=win.earth_radius_m)
+        vis = viewshed(
+            win.heights,
+            win.row,
+            win.col,
+            observer_height_m=h,
+            max_distance_m=SENSOR_RANGE_M,
+            cell_size_m=win.metric,
+            earth_radius_m=win.earth_radius_m,
+        )
         r0, c0 = int(win.window.row_off), int(win.window.col_off)
-        counts[r0: r0 + vis.shape[0], c0: c0 + vis.shape[1]] += vis == VISIBLE
+        counts[r0 : r0 + vis.shape[0], c0 : c0 + vis.shape[1]] += vis == VISIBLE
 
     results = {}
     for name, task in (("DEM in memory", in_memory), ("windowed reads", from_file)):
         for n_threads in (1, 2):
             wall, cpu, counts = run_sensors(n_threads, sensors, task, shape)
             results[name, n_threads] = (wall, cpu, counts)
-            print(f"   {name:<15} {n_threads} thread(s): {wall:6.2f} s wall, {cpu:6.2f} s CPU "
-                  f"for {N_SENSORS} sensors = {wall / N_SENSORS * 1e3:5.1f} ms wall, "
-                  f"{cpu / N_SENSORS * 1e3:5.1f} ms CPU per sensor (measured); peak RSS "
-                  f"{peak_rss_mb():,.0f} MB")
+            print(
+                f"   {name:<15} {n_threads} thread(s): {wall:6.2f} s wall, {cpu:6.2f} s CPU "
+                f"for {N_SENSORS} sensors = {wall / N_SENSORS * 1e3:5.1f} ms wall, "
+                f"{cpu / N_SENSORS * 1e3:5.1f} ms CPU per sensor (measured); peak RSS "
+                f"{peak_rss_mb():,.0f} MB"
+            )
     same = np.array_equal(results["DEM in memory", 2][2], results["windowed reads", 2][2])
     seen = np.count_nonzero(results["DEM in memory", 2][2])
-    print(f"   count grids of both paths identical: {same}; cells seen by at least one "
-          f"sensor: {seen:,}")
+    print(
+        f"   count grids of both paths identical: {same}; cells seen by at least one "
+        f"sensor: {seen:,}"
+    )
 
-    print("   Extrapolated to 1,000 sensors on a 10,000 x 10,000 DEM (2 threads), from the "
-          "measured wall time, and from CPU time / 2 (two free cores):")
+    print(
+        "   Extrapolated to 1,000 sensors on a 10,000 x 10,000 DEM (2 threads), from the "
+        "measured wall time, and from CPU time / 2 (two free cores):"
+    )
     for name in ("DEM in memory", "windowed reads"):
         wall, cpu, _ = results[name, 2]
-        print(f"     {name:<15} {wall / N_SENSORS * 1000:6.1f} s wall, "
-              f"{cpu / N_SENSORS * 1000 / 2:6.1f} s CPU/2 (target < 60 s)")
-    print("     memory: DEM in memory 400 MB (float32) + a uint16 count grid of 200 MB per "
-          "thread; windowed reads hold only a window per thread (~3.6 MB float64 here) + "
-          "the count grids")
+        print(
+            f"     {name:<15} {wall / N_SENSORS * 1000:6.1f} s wall, "
+            f"{cpu / N_SENSORS * 1000 / 2:6.1f} s CPU/2 (target < 60 s)"
+        )
+    print(
+        "     memory: DEM in memory 400 MB (float32) + a uint16 count grid of 200 MB per "
+        "thread; windowed reads hold only a window per thread (~3.6 MB float64 here) + "
+        "the count grids"
+    )
     print(f"   peak RSS of this run (getrusage): {peak_rss_mb():,.0f} MB")
 
 
@@ -243,8 +336,10 @@ def main() -> None:
     import os
 
     load = os.getloadavg()
-    print(f"CPUs available: {len(os.sched_getaffinity(0))}; load average {load[0]:.1f} "
-          "(wall times stretch when other processes share the cores)")
+    print(
+        f"CPUs available: {len(os.sched_getaffinity(0))}; load average {load[0]:.1f} "
+        "(wall times stretch when other processes share the cores)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         part1(Path(tmp))
         part2(Path(tmp))

@@ -32,16 +32,28 @@ def geodesic_border(lon0: float, lat0: float, azimuth: float, length_m: float, n
 
 
 def border_gdf(*lines, names=None) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"name": names or [f"b{i}" for i in range(len(lines))]}, geometry=list(lines), crs=4326)
+    return gpd.GeoDataFrame(
+        {"name": names or [f"b{i}" for i in range(len(lines))]}, geometry=list(lines), crs=4326
+    )
 
 
 def sensors_gdf(rows: list[dict]) -> gpd.GeoDataFrame:
-    defaults = {"kind": "tower", "min_range_m": 0.0, "azimuth_deg": np.nan, "fov_deg": 360.0, "status": "active", "height_m": 20.0}
+    defaults = {
+        "kind": "tower",
+        "min_range_m": 0.0,
+        "azimuth_deg": np.nan,
+        "fov_deg": 360.0,
+        "status": "active",
+        "height_m": 20.0,
+    }
     recs = []
     for i, r in enumerate(rows):
         rec = {**defaults, "sensor_id": f"s{i}", "partner": "P", **r}
         recs.append(rec)
-    df = pd.DataFrame(recs, columns=[*defaults, "sensor_id", "partner", "range_m", "lon", "lat"] if not recs else None)
+    df = pd.DataFrame(
+        recs,
+        columns=[*defaults, "sensor_id", "partner", "range_m", "lon", "lat"] if not recs else None,
+    )
     geom = gpd.points_from_xy(df.pop("lon"), df.pop("lat"), crs=4326)
     return gpd.GeoDataFrame(df, geometry=geom, crs=4326)
 
@@ -70,7 +82,9 @@ def test_disk_centred_on_border_covers_its_chord(setting):
     lat0, _ = setting
     r = 10_000.0
     lon, lat, _ = point_along(lat0, 80.0, 40_000.0)
-    rep = analyse(border_gdf(setting[1]), sensors_gdf([{"lon": lon, "lat": lat, "range_m": r}])).report
+    rep = analyse(
+        border_gdf(setting[1]), sensors_gdf([{"lon": lon, "lat": lat, "range_m": r}])
+    ).report
     assert rep["border"]["covered_km"] == pytest.approx(2 * r / 1000, rel=1e-4)
     # The gap before the disk ends, and the one after begins, one radius either side.
     first, second = rep["gaps"]
@@ -100,7 +114,9 @@ def test_wedge_covers_only_what_it_faces(setting, facing):
     lon, lat, back2 = GEOD.fwd(lon_c, lat_c, border_az - 90, h)  # 3 km to the left (north side)
     towards = (back2) % 360  # azimuth from the sensor back to the border point
     az = towards if facing == "towards" else (towards + 180) % 360
-    s = sensors_gdf([{"lon": lon, "lat": lat, "range_m": 20_000.0, "azimuth_deg": az, "fov_deg": fov}])
+    s = sensors_gdf(
+        [{"lon": lon, "lat": lat, "range_m": 20_000.0, "azimuth_deg": az, "fov_deg": fov}]
+    )
     rep = analyse(border_gdf(line), s).report
     expected = 2 * h * math.tan(math.radians(fov / 2)) / 1000 if facing == "towards" else 0.0
     assert rep["border"]["covered_km"] == pytest.approx(expected, rel=2e-3, abs=1e-9)
@@ -112,7 +128,17 @@ def test_reflex_wedge_is_the_complement_of_a_cone(setting):
     lon_c, lat_c, back = point_along(lat0, 80.0, 50_000.0)
     lon, lat, back2 = GEOD.fwd(lon_c, lat_c, back - 180 - 90, h)
     # 300° of view facing away: the 60° cone towards the border is blind.
-    s = sensors_gdf([{"lon": lon, "lat": lat, "range_m": 10_000.0, "azimuth_deg": (back2 + 180) % 360, "fov_deg": 300.0}])
+    s = sensors_gdf(
+        [
+            {
+                "lon": lon,
+                "lat": lat,
+                "range_m": 10_000.0,
+                "azimuth_deg": (back2 + 180) % 360,
+                "fov_deg": 300.0,
+            }
+        ]
+    )
     rep = analyse(border_gdf(line), s).report
     chord = 2 * math.sqrt(10_000.0**2 - h**2)
     blind = 2 * h * math.tan(math.radians(30))
@@ -130,7 +156,9 @@ def test_annulus_leaves_a_hole(setting):
     assert hole[0]["start_km"] == pytest.approx(37.0, rel=1e-4)
     assert hole[0]["length_km"] == pytest.approx(6.0, rel=1e-4)
     total_gap = sum(g["length_km"] for g in rep["gaps"])
-    assert total_gap == pytest.approx(rep["border"]["length_km"] - rep["border"]["covered_km"], abs=1e-5)
+    assert total_gap == pytest.approx(
+        rep["border"]["length_km"] - rep["border"]["covered_km"], abs=1e-5
+    )
 
 
 def test_two_partners_overlap_exactly(setting):
@@ -176,15 +204,26 @@ def test_long_border_lengths_and_coverage_are_geodesic(lat0, azimuth):
     coords = np.asarray(line.coords)
     # Sensors every 100 km along the border, 10 km range: 20 km covered each.
     dists = np.arange(50_000.0, 3_000_000.0, 100_000.0)
-    lon, lat, _ = GEOD.fwd(np.full(dists.size, coords[0, 0]), np.full(dists.size, coords[0, 1]), np.full(dists.size, azimuth), dists)
-    s = sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)])
+    lon, lat, _ = GEOD.fwd(
+        np.full(dists.size, coords[0, 0]),
+        np.full(dists.size, coords[0, 1]),
+        np.full(dists.size, azimuth),
+        dists,
+    )
+    s = sensors_gdf(
+        [{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)]
+    )
     rep = analyse(border_gdf(line), s, corridor_km=5).report
     assert rep["border"]["length_km"] == pytest.approx(GEOD.geometry_length(line) / 1000, rel=1e-5)
     assert rep["border"]["covered_km"] == pytest.approx(dists.size * 20.0, rel=1e-3)
     # Corridor: a 10 km wide band with round ends. Footprints: inscribed 64-gons.
     length_m = GEOD.geometry_length(line)
-    assert rep["corridor"]["area_km2"] == pytest.approx((2 * 5_000 * length_m + math.pi * 5_000**2) / 1e6, rel=5e-3)
-    assert rep["corridor"]["covered_km2"] + rep["corridor"]["gap_km2"] == pytest.approx(rep["corridor"]["area_km2"], rel=1e-6)
+    assert rep["corridor"]["area_km2"] == pytest.approx(
+        (2 * 5_000 * length_m + math.pi * 5_000**2) / 1e6, rel=5e-3
+    )
+    assert rep["corridor"]["covered_km2"] + rep["corridor"]["gap_km2"] == pytest.approx(
+        rep["corridor"]["area_km2"], rel=1e-6
+    )
 
 
 def test_footprint_area_in_corridor_is_geodesic(setting):
@@ -203,6 +242,7 @@ def test_footprint_area_in_corridor_is_geodesic(setting):
 
 def test_sectors_unassigned_and_contested(setting):
     lat0, line = setting
+
     # Sector polygons: corridor-wide boxes around border stretches, built from geodesic points.
     def sector(d0, d1):
         pts = []
@@ -249,7 +289,9 @@ def test_detections_classified_and_windowed(setting):
         "gap": point_along(lat0, 80.0, 60_000.0)[:2],
         "outside": GEOD.fwd(*point_along(lat0, 80.0, 60_000.0)[:2], back - 90, 8_000)[:2],
     }
-    times = pd.to_datetime(["2026-11-01T00:00Z", "2026-11-02T00:00Z", "2026-11-03T00:00Z"], utc=True)
+    times = pd.to_datetime(
+        ["2026-11-01T00:00Z", "2026-11-02T00:00Z", "2026-11-03T00:00Z"], utc=True
+    )
     det = gpd.GeoDataFrame(
         {"time": times, "detection_id": ["d1", "d2", "d3"]},
         geometry=gpd.points_from_xy([p[0] for p in where.values()], [p[1] for p in where.values()]),
@@ -257,7 +299,13 @@ def test_detections_classified_and_windowed(setting):
     )
     rep = analyse(border_gdf(line), s, detections=det).report
     assert rep["detections"] == {"total": 3, "in_coverage": 1, "in_gaps": 1, "outside_corridor": 1}
-    rep = analyse(border_gdf(line), s, detections=det, time_from="2026-11-01T12:00", time_to="2026-11-03T00:00Z").report
+    rep = analyse(
+        border_gdf(line),
+        s,
+        detections=det,
+        time_from="2026-11-01T12:00",
+        time_to="2026-11-03T00:00Z",
+    ).report
     assert rep["detections"] == {"total": 2, "in_coverage": 0, "in_gaps": 1, "outside_corridor": 1}
     assert rep["parameters"]["time_from"] == "2026-11-01T12:00:00Z"
 
@@ -284,10 +332,19 @@ def test_min_gap_filters_short_gaps(setting):
     lat0, line = setting
     a = point_along(lat0, 80.0, 40_000.0)
     b = point_along(lat0, 80.0, 40_000.0 + 20_500.0)  # 500 m gap between two 10 km disks
-    s = sensors_gdf([{"lon": a[0], "lat": a[1], "range_m": 10_000.0}, {"lon": b[0], "lat": b[1], "range_m": 10_000.0}])
-    short = [g for g in analyse(border_gdf(line), s, min_gap_m=0).report["gaps"] if g["length_km"] < 1]
+    s = sensors_gdf(
+        [
+            {"lon": a[0], "lat": a[1], "range_m": 10_000.0},
+            {"lon": b[0], "lat": b[1], "range_m": 10_000.0},
+        ]
+    )
+    short = [
+        g for g in analyse(border_gdf(line), s, min_gap_m=0).report["gaps"] if g["length_km"] < 1
+    ]
     assert [g["length_km"] for g in short] == [pytest.approx(0.5, rel=1e-3)]
-    assert not [g for g in analyse(border_gdf(line), s, min_gap_m=600).report["gaps"] if g["length_km"] < 1]
+    assert not [
+        g for g in analyse(border_gdf(line), s, min_gap_m=600).report["gaps"] if g["length_km"] < 1
+    ]
 
 
 def test_inputs_are_not_mutated(setting):
@@ -327,18 +384,32 @@ def test_layers_are_wgs84_and_match_the_report(setting):
         assert GEOD.geometry_length(geom) / 1000 == pytest.approx(g["length_km"], rel=1e-4)
 
 
-@pytest.mark.parametrize(("lat0", "azimuth"), [(75.0, 90.0), (-45.0, 90.0), (-60.0, 45.0), (20.0, 135.0)])
+@pytest.mark.parametrize(
+    ("lat0", "azimuth"), [(75.0, 90.0), (-45.0, 90.0), (-60.0, 45.0), (20.0, 135.0)]
+)
 def test_long_borders_anywhere_are_geodesic(lat0, azimuth):
     """High latitudes, the southern hemisphere, oblique borders: still within 0.5 % (here ~1e-5)."""
     line = geodesic_border(-10.0, lat0, azimuth, 3_000_000.0, n=400)
     start = np.asarray(line.coords)[0]
     dists = np.arange(50_000.0, 3_000_000.0, 100_000.0)
-    lon, lat, _ = GEOD.fwd(np.full(dists.size, start[0]), np.full(dists.size, start[1]), np.full(dists.size, azimuth), dists)
-    rep = analyse(border_gdf(line), sensors_gdf([{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)])).report
+    lon, lat, _ = GEOD.fwd(
+        np.full(dists.size, start[0]),
+        np.full(dists.size, start[1]),
+        np.full(dists.size, azimuth),
+        dists,
+    )
+    rep = analyse(
+        border_gdf(line),
+        sensors_gdf(
+            [{"lon": x, "lat": y, "range_m": 10_000.0} for x, y in zip(lon, lat, strict=True)]
+        ),
+    ).report
     length_m = GEOD.geometry_length(line)
     assert rep["border"]["length_km"] == pytest.approx(length_m / 1000, rel=1e-5)
     assert rep["border"]["covered_km"] == pytest.approx(dists.size * 20.0, rel=1e-4)
-    assert rep["corridor"]["area_km2"] == pytest.approx((2 * 5_000 * length_m + math.pi * 5_000**2) / 1e6, rel=1e-3)
+    assert rep["corridor"]["area_km2"] == pytest.approx(
+        (2 * 5_000 * length_m + math.pi * 5_000**2) / 1e6, rel=1e-3
+    )
 
 
 # ---- per sensor: the border it watches, and the border only it watches ------------------------
@@ -360,10 +431,17 @@ def equator_scene(*rows: tuple[str, float, float, str]):
 
 def test_sensor_covered_and_sole_km_are_geodesic():
     # A watches [0, 10] km, B [8, 18] km: each is alone on 8 km, both on [8, 10]; C is off.
-    b, s = equator_scene(("A", 5_000.0, 5_000.0, "active"), ("B", 13_000.0, 5_000.0, "active"),
-                         ("C", 30_000.0, 5_000.0, "inactive"))
+    b, s = equator_scene(
+        ("A", 5_000.0, 5_000.0, "active"),
+        ("B", 13_000.0, 5_000.0, "active"),
+        ("C", 30_000.0, 5_000.0, "inactive"),
+    )
     a = analyse(b, s)
-    assert list(a.layers["sensors"].columns) == [*s.columns, "covered_km", "sole_km"]  # every column kept
+    assert list(a.layers["sensors"].columns) == [
+        *s.columns,
+        "covered_km",
+        "sole_km",
+    ]  # every column kept
     layer = a.layers["sensors"].set_index("sensor_id")
     m = 1e-3  # 1 m in km
     assert layer.loc["A", "covered_km"] == pytest.approx(10.0, abs=m)
@@ -376,15 +454,21 @@ def test_sensor_covered_and_sole_km_are_geodesic():
     assert rep["covered_km"] == pytest.approx(18.0, abs=m)
     assert rep["redundant_km"] == pytest.approx(2.0, abs=m)
     # Identity: what one sensor alone watches plus what two or more watch is all that is watched.
-    assert layer["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+    assert layer["sole_km"].sum() + rep["redundant_km"] == pytest.approx(
+        rep["covered_km"], abs=1e-5
+    )
     assert (layer["sole_km"] <= layer["covered_km"]).all()
 
 
 def test_a_footprint_inside_another_is_never_sole():
     # D's disk lies inside B's: D watches [12, 16] km and nothing of it alone; B alone keeps
     # [10, 12] and [16, 18]. E, far from the others, is alone on all it watches.
-    b, s = equator_scene(("A", 5_000.0, 5_000.0, "active"), ("B", 13_000.0, 5_000.0, "active"),
-                         ("D", 14_000.0, 2_000.0, "active"), ("E", 40_000.0, 3_000.0, "active"))
+    b, s = equator_scene(
+        ("A", 5_000.0, 5_000.0, "active"),
+        ("B", 13_000.0, 5_000.0, "active"),
+        ("D", 14_000.0, 2_000.0, "active"),
+        ("E", 40_000.0, 3_000.0, "active"),
+    )
     a = analyse(b, s)
     layer = a.layers["sensors"].set_index("sensor_id")
     m = 1e-3
@@ -395,7 +479,9 @@ def test_a_footprint_inside_another_is_never_sole():
     assert layer.loc["E", "sole_km"] == pytest.approx(layer.loc["E", "covered_km"], abs=1e-9)
     assert layer.loc["E", "sole_km"] == pytest.approx(6.0, abs=m)
     rep = a.report["border"]
-    assert layer["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+    assert layer["sole_km"].sum() + rep["redundant_km"] == pytest.approx(
+        rep["covered_km"], abs=1e-5
+    )
 
 
 def test_sample_sensor_km_against_polygon_overlay():
@@ -422,7 +508,9 @@ def test_sample_sensor_km_against_polygon_overlay():
     # Reference by another road: polygon overlay of fine footprint polygons (4,096 vertices a
     # circle: chords within 5 mm of the arcs) with the border, measured on the ellipsoid.
     acrs = a.acrs
-    fp = footprint_polygons(sensor_footprints(sc.sensors.reset_index(drop=True), acrs), n_circle=4096)
+    fp = footprint_polygons(
+        sensor_footprints(sc.sensors.reset_index(drop=True), acrs), n_circle=4096
+    )
     border = shapely.union_all(to_projected(a.layers["border"].geometry.to_numpy(), acrs))
     idx = np.flatnonzero(active)
     tree = shapely.STRtree(fp)

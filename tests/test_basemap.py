@@ -50,21 +50,27 @@ def test_every_polygon_is_valid_lon_lat(countries):
     assert ymax <= 90.0
 
 
-@pytest.mark.parametrize(("lon", "lat", "where"), [
-    (18.0, 67.0, "northern Sweden"),
-    (-100.0, 60.0, "Canada"),
-    (-100.0, 67.0, "Nunavut"),
-    (0.0, 75.0, "Greenland Sea"),
-])
+@pytest.mark.parametrize(
+    ("lon", "lat", "where"),
+    [
+        (18.0, 67.0, "northern Sweden"),
+        (-100.0, 60.0, "Canada"),
+        (-100.0, 67.0, "Nunavut"),
+        (0.0, 75.0, "Greenland Sea"),
+    ],
+)
 def test_russia_does_not_cover_the_rest_of_the_arctic(countries, lon, lat, where):
     assert not countries.loc["Russia", "geometry"].covers(shapely.Point(lon, lat)), where
 
 
-@pytest.mark.parametrize(("lon", "lat", "where"), [
-    (37.62, 55.75, "Moscow"),
-    (172.0, 66.0, "Chukotka west of 180°"),
-    (-175.0, 66.5, "Chukotka east of 180°"),
-])
+@pytest.mark.parametrize(
+    ("lon", "lat", "where"),
+    [
+        (37.62, 55.75, "Moscow"),
+        (172.0, 66.0, "Chukotka west of 180°"),
+        (-175.0, 66.5, "Chukotka east of 180°"),
+    ],
+)
 def test_russia_still_covers_its_land_on_both_sides_of_180(countries, lon, lat, where):
     assert countries.loc["Russia", "geometry"].covers(shapely.Point(lon, lat)), where
 
@@ -85,14 +91,17 @@ def test_fiji_stays_within_its_longitudes(countries):
     assert all(p.bounds[2] <= 180.0 for p in east)
 
 
-@pytest.mark.parametrize(("name", "known_km2", "rel"), [
-    # 17,098,246 km² (Rosstat), plus Crimea (27,000 km²), which Natural Earth gives Russia;
-    # the 1:50m coastline leaves ~1 % out.
-    ("Russia", 17_125_000, 0.03),
-    ("Fiji", 18_274, 0.03),
-    # Natural Earth's Antarctica is the land and grounded ice, without the ice shelves.
-    ("Antarctica", 12_300_000, 0.03),
-])
+@pytest.mark.parametrize(
+    ("name", "known_km2", "rel"),
+    [
+        # 17,098,246 km² (Rosstat), plus Crimea (27,000 km²), which Natural Earth gives Russia;
+        # the 1:50m coastline leaves ~1 % out.
+        ("Russia", 17_125_000, 0.03),
+        ("Fiji", 18_274, 0.03),
+        # Natural Earth's Antarctica is the land and grounded ice, without the ice shelves.
+        ("Antarctica", 12_300_000, 0.03),
+    ],
+)
 def test_areas_across_the_antimeridian_are_the_real_ones(countries, name, known_km2, rel):
     assert geodesic_area_km2(countries.loc[name, "geometry"]) == pytest.approx(known_km2, rel=rel)
 
@@ -111,8 +120,9 @@ def test_the_file_keeps_its_properties_and_precision():
     assert all(list(f["properties"]) == ["name", "iso_n3"] for f in features)
     names = [f["properties"]["name"] for f in features]
     assert len(set(names)) == len(names)
-    coords = np.concatenate([shapely.get_coordinates(shapely.geometry.shape(f["geometry"]))
-                             for f in features])
+    coords = np.concatenate(
+        [shapely.get_coordinates(shapely.geometry.shape(f["geometry"])) for f in features]
+    )
     np.testing.assert_allclose(coords * 1e4, np.round(coords * 1e4), atol=1e-6)  # 4 decimals
 
 
@@ -124,11 +134,16 @@ def test_a_polygon_across_180_is_cut_into_two_with_its_geodesic_area():
     cut = cut_at_antimeridian(Polygon(ring))
     assert cut.geom_type == "MultiPolygon"
     assert sorted(np.round(p.bounds, 9).tolist() for p in cut.geoms) == [
-        [-180.0, -17.0, -178.0, -16.0], [178.0, -17.0, 180.0, -16.0]]
+        [-180.0, -17.0, -178.0, -16.0],
+        [178.0, -17.0, 180.0, -16.0],
+    ]
     # pyproj reads longitudes continuously: the ring unwrapped (178° to 182°) is the truth,
     # with the vertices the cut adds at 180° (a geodesic edge is not a parallel).
-    truth = abs(GEOD.polygon_area_perimeter([178.0, 180.0, 182.0, 182.0, 180.0, 178.0],
-                                            [-17.0, -17.0, -17.0, -16.0, -16.0, -16.0])[0])
+    truth = abs(
+        GEOD.polygon_area_perimeter(
+            [178.0, 180.0, 182.0, 182.0, 180.0, 178.0], [-17.0, -17.0, -17.0, -16.0, -16.0, -16.0]
+        )[0]
+    )
     assert geodesic_area_km2(cut) * 1e6 == pytest.approx(truth, rel=1e-9)
 
 

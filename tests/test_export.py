@@ -49,14 +49,26 @@ LAYER_NAMES = ["gaps", "coverage", "overlaps", "sectors", "detections"]
 
 
 def _inputs(detections: Path = DETECTIONS) -> list[str]:
-    return ["--border", str(BORDER), "--sensors", str(SENSORS), "--sectors", str(SECTORS),
-            "--detections", str(detections)]
+    return [
+        "--border",
+        str(BORDER),
+        "--sensors",
+        str(SENSORS),
+        "--sectors",
+        str(SECTORS),
+        "--detections",
+        str(detections),
+    ]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "geo", "export", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -66,8 +78,14 @@ def analysis() -> Any:
     sensors, _ = loader.read_sensors(SENSORS)
     sectors, _ = loader.read_sectors(SECTORS)
     detections, _ = loader.read_detections(DETECTIONS)
-    return analyse(border, sensors, sectors=sectors, detections=detections,
-                   time_from=TIME_FROM, time_to=TIME_TO)
+    return analyse(
+        border,
+        sensors,
+        sectors=sectors,
+        detections=detections,
+        time_from=TIME_FROM,
+        time_to=TIME_TO,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,15 +114,23 @@ def _read_counts(fmt: str, out: Path) -> dict[str, int]:
 
 @pytest.mark.parametrize(
     ("fmt", "out_name"),
-    [("geojson", "geojson_dir"), ("gpkg", "limes.gpkg"), ("kml", "limes.kml"),
-     ("csv", "csv_dir")],
+    [("geojson", "geojson_dir"), ("gpkg", "limes.gpkg"), ("kml", "limes.kml"), ("csv", "csv_dir")],
 )
 def test_each_format_round_trips_the_layer_counts(
     tmp_path: Path, fmt: str, out_name: str, expected: dict[str, int]
 ) -> None:
     out = tmp_path / out_name
-    proc = _run(*_inputs(), "--time-from", TIME_FROM, "--time-to", TIME_TO,
-                "--format", fmt, "--out", str(out))
+    proc = _run(
+        *_inputs(),
+        "--time-from",
+        TIME_FROM,
+        "--time-to",
+        TIME_TO,
+        "--format",
+        fmt,
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary == {"format": fmt, "out": str(out), "layers": expected}
@@ -152,8 +178,19 @@ def test_export_layers_does_not_change_the_analysis(analysis: Any) -> None:
 @pytest.mark.parametrize("fmt", ["gpkg", "csv"])
 def test_partner_exports_only_its_view(tmp_path: Path, fmt: str, analysis: Any) -> None:
     out = tmp_path / ("ltu.gpkg" if fmt == "gpkg" else "ltu")
-    proc = _run(*_inputs(), "--time-from", TIME_FROM, "--time-to", TIME_TO,
-                "--partner", "LTU", "--format", fmt, "--out", str(out))
+    proc = _run(
+        *_inputs(),
+        "--time-from",
+        TIME_FROM,
+        "--time-to",
+        TIME_TO,
+        "--partner",
+        "LTU",
+        "--format",
+        fmt,
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     lay = analysis.layers
     ltu_ids = set(lay["sectors"].loc[lay["sectors"]["partner"] == "LTU", "sector_id"])
@@ -162,8 +199,9 @@ def test_partner_exports_only_its_view(tmp_path: Path, fmt: str, analysis: Any) 
         "gaps": int(lay["gaps"]["partners"].map(lambda p: "LTU" in p).sum()),
         "coverage": int(((fp["partner"] == "LTU") & (fp["status"] == "active")).sum()),
         "sectors": len(ltu_ids),
-        "detections": int(lay["detections"]["sector_ids"].map(
-            lambda s: bool(ltu_ids & set(s.split(",")))).sum()),
+        "detections": int(
+            lay["detections"]["sector_ids"].map(lambda s: bool(ltu_ids & set(s.split(",")))).sum()
+        ),
     }
     assert 0 < want["gaps"] < len(lay["gaps"])
     assert json.loads(proc.stdout)["layers"] == want
@@ -220,12 +258,14 @@ def test_escape_csv_cell_leaves_other_values(value: object) -> None:
 
 
 def test_escape_csv_frame_only_touches_text_columns() -> None:
-    df = pd.DataFrame({
-        "s": pd.Series(["=1+1", "ok", None], dtype="string"),
-        "o": pd.Series(["-x", "@y", "z"], dtype=object),
-        "lon": [-3.5, 2.0, -0.1],
-        "n": [-1, 2, 3],
-    })
+    df = pd.DataFrame(
+        {
+            "s": pd.Series(["=1+1", "ok", None], dtype="string"),
+            "o": pd.Series(["-x", "@y", "z"], dtype=object),
+            "lon": [-3.5, 2.0, -0.1],
+            "n": [-1, 2, 3],
+        }
+    )
     before = df.copy()
     got = escape_csv_frame(df)
     pd.testing.assert_frame_equal(df, before)
@@ -239,7 +279,8 @@ def test_escape_csv_frame_only_touches_text_columns() -> None:
 def test_csv_negative_longitude_stays_a_number(tmp_path: Path) -> None:
     pts = gpd.GeoDataFrame(
         {"label": ["-west", "east"], "value": [-1.25, 2.0]},
-        geometry=[shapely.Point(-3.5, 40.0), shapely.Point(2.0, 41.0)], crs="EPSG:4326",
+        geometry=[shapely.Point(-3.5, 40.0), shapely.Point(2.0, 41.0)],
+        crs="EPSG:4326",
     )
     write_export({"detections": pts}, tmp_path, fmt="csv")
     back = pd.read_csv(tmp_path / "detections.csv")
@@ -305,10 +346,14 @@ def _html_elements(text: str) -> list[str]:
 
 def _hostile_detections() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {**{k: [v, "ok"] for k, v in HTML_ATTACKS.items()},
-         "time": pd.to_datetime(["2026-11-03T10:00:00Z"] * 2), "confidence": [0.5, 1.0],
-         "sector_ids": [["LTU-1", "<i>LTU-2</i>"], ["LTU-1"]]},
-        geometry=[shapely.Point(25.77, 54.60), shapely.Point(25.78, 54.61)], crs="EPSG:4326",
+        {
+            **{k: [v, "ok"] for k, v in HTML_ATTACKS.items()},
+            "time": pd.to_datetime(["2026-11-03T10:00:00Z"] * 2),
+            "confidence": [0.5, 1.0],
+            "sector_ids": [["LTU-1", "<i>LTU-2</i>"], ["LTU-1"]],
+        },
+        geometry=[shapely.Point(25.77, 54.60), shapely.Point(25.78, 54.61)],
+        crs="EPSG:4326",
     )
 
 
@@ -357,14 +402,16 @@ HOSTILE = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(A1)", "\tcmd", "\rc
 
 def _hostile_frame() -> pd.DataFrame:
     n = len(HOSTILE) + 1
-    return pd.DataFrame({
-        "sector_id": pd.Series([*HOSTILE, "Adutiškis"], dtype=object),
-        "partner": pd.Series(["=A", *["LTU"] * (n - 1)], dtype="string"),
-        "kind": pd.Categorical(["@k", *["tower"] * (n - 1)]),
-        "lon": [-3.5, *[24.25] * (n - 1)],
-        "count": [-2, *range(1, n)],
-        "=cmd()": [True] * n,
-    })
+    return pd.DataFrame(
+        {
+            "sector_id": pd.Series([*HOSTILE, "Adutiškis"], dtype=object),
+            "partner": pd.Series(["=A", *["LTU"] * (n - 1)], dtype="string"),
+            "kind": pd.Categorical(["@k", *["tower"] * (n - 1)]),
+            "lon": [-3.5, *[24.25] * (n - 1)],
+            "count": [-2, *range(1, n)],
+            "=cmd()": [True] * n,
+        }
+    )
 
 
 def test_csv_bytes_escapes_text_cells_and_keeps_numbers() -> None:
@@ -403,9 +450,14 @@ def test_write_csv_writes_the_csv_bytes(tmp_path: Path) -> None:
 
 
 #: Production code: every module the app and the command line run.
-PRODUCTION = [*sorted((ROOT / "geo").rglob("*.py")), *sorted((ROOT / "layers").rglob("*.py")),
-              *sorted((ROOT / "app_pages").rglob("*.py")),
-              *sorted((ROOT / "ui").rglob("*.py")), *sorted((ROOT / "cli").rglob("*.py")), ROOT / "app.py"]
+PRODUCTION = [
+    *sorted((ROOT / "geo").rglob("*.py")),
+    *sorted((ROOT / "layers").rglob("*.py")),
+    *sorted((ROOT / "app_pages").rglob("*.py")),
+    *sorted((ROOT / "ui").rglob("*.py")),
+    *sorted((ROOT / "cli").rglob("*.py")),
+    ROOT / "app.py",
+]
 
 
 def _is_csv_write(node: ast.AST, csv_names: set[str]) -> bool:
@@ -422,8 +474,13 @@ def _is_csv_write(node: ast.AST, csv_names: set[str]) -> bool:
 def _csv_writes(source: str) -> list[tuple[int, str | None]]:
     """(line, enclosing function) of every CSV write (:func:`_is_csv_write`) in ``source``."""
     tree = ast.parse(source)
-    csv_names = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                 for a in node.names if a.name == "csv"}
+    csv_names = {
+        a.asname or a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if a.name == "csv"
+    }
     found: list[tuple[int, str | None]] = []
 
     def visit(node: ast.AST, func: str | None) -> None:
@@ -448,7 +505,9 @@ def test_csv_write_finder_sees_calls_not_comments() -> None:
 
 
 def test_every_csv_is_written_by_the_one_writer() -> None:
-    writes = {str(p.relative_to(ROOT)): _csv_writes(p.read_text(encoding="utf-8")) for p in PRODUCTION}
+    writes = {
+        str(p.relative_to(ROOT)): _csv_writes(p.read_text(encoding="utf-8")) for p in PRODUCTION
+    }
     # geo/export/__init__.py: the one .to_csv call, inside csv_bytes (write_csv calls csv_bytes).
     assert [func for _, func in writes.pop("geo/export/__init__.py")] == ["csv_bytes"]
     assert {path: found for path, found in writes.items() if found} == {}

@@ -28,7 +28,9 @@ def _random_intervals(rng: np.random.Generator, *, lo: int = LO, hi: int = HI) -
     lengths = np.where(
         kind < 0.5,
         rng.integers(1, 30, n),  # short: many disjoint pieces
-        np.where(kind < 0.8, rng.integers(30, 400, n), rng.integers(-5, 1, n)),  # long; empty/inverted
+        np.where(
+            kind < 0.8, rng.integers(30, 400, n), rng.integers(-5, 1, n)
+        ),  # long; empty/inverted
     )
     ends = np.minimum(starts + lengths, hi).astype(float)
     if n >= 2 and rng.random() < 0.5:  # make two intervals touch exactly
@@ -101,7 +103,9 @@ def test_union_by_keeps_owners_apart() -> None:
             mine = res_owner == o
             _assert_merged((res[0][mine], res[1][mine]), f"{where} owner {o}")
             expected = _inside((a[0][owner == o], a[1][owner == o]))
-            np.testing.assert_array_equal(_inside((res[0][mine], res[1][mine])), expected, err_msg=where)
+            np.testing.assert_array_equal(
+                _inside((res[0][mine], res[1][mine])), expected, err_msg=where
+            )
 
 
 def test_union_by_float_bounds_match_union_per_owner() -> None:
@@ -148,9 +152,15 @@ def test_empty_inputs() -> None:
         assert res[0].size == 0
         assert res[1].size == 0
     assert iv.length((np.empty(0), np.empty(0))) == 0.0
-    np.testing.assert_array_equal(iv.complement((np.empty(0), np.empty(0)), 2.0, 7.0), ([2.0], [7.0]))
-    np.testing.assert_array_equal(iv.subtract(([2.0], [5.0]), (np.empty(0), np.empty(0))), ([2.0], [5.0]))
-    assert iv.overlap_lengths((np.array([0.0, 1.0]), np.array([1.0, 3.0])), (np.empty(0), np.empty(0))).tolist() == [0, 0]
+    np.testing.assert_array_equal(
+        iv.complement((np.empty(0), np.empty(0)), 2.0, 7.0), ([2.0], [7.0])
+    )
+    np.testing.assert_array_equal(
+        iv.subtract(([2.0], [5.0]), (np.empty(0), np.empty(0))), ([2.0], [5.0])
+    )
+    assert iv.overlap_lengths(
+        (np.array([0.0, 1.0]), np.array([1.0, 3.0])), (np.empty(0), np.empty(0))
+    ).tolist() == [0, 0]
 
 
 # ---- intersect / subtract / complement ------------------------------------------------------
@@ -203,7 +213,9 @@ def test_overlap_lengths_per_interval() -> None:
         res = iv.overlap_lengths((a_s, a_e), b)
         assert res.shape == (n,), where
         in_b = _inside(b)
-        expected = [float((in_b & (s < PTS) & (e > PTS)).sum()) for s, e in zip(a_s, a_e, strict=True)]
+        expected = [
+            float((in_b & (s < PTS) & (e > PTS)).sum()) for s, e in zip(a_s, a_e, strict=True)
+        ]
         np.testing.assert_allclose(res, expected, rtol=0, atol=1e-9, err_msg=where)
 
 
@@ -221,7 +233,9 @@ def test_float_bounds_against_python_sweep() -> None:
             else:
                 merged.append([lo, hi])
         res = iv.union((s, e))
-        np.testing.assert_allclose(np.column_stack(res), np.array(merged), rtol=0, atol=1e-9, err_msg=f"case {i}")
+        np.testing.assert_allclose(
+            np.column_stack(res), np.array(merged), rtol=0, atol=1e-9, err_msg=f"case {i}"
+        )
         assert iv.length((s, e)) == pytest.approx(sum(hi - lo for lo, hi in merged), abs=1e-6)
 
 

@@ -98,8 +98,9 @@ def test_min_population_leaves_small_places_out():
     big = places(REGION, limit=10_000, min_population=20_000)
     assert (big["population"] >= 20_000).all()
     assert "Druskininkai" not in big["name"].tolist()
-    assert big["name"].tolist() == [n for n, p in zip(small["name"], small["population"],
-                                                      strict=True) if p >= 20_000]
+    assert big["name"].tolist() == [
+        n for n, p in zip(small["name"], small["population"], strict=True) if p >= 20_000
+    ]
 
 
 def test_country_code_na_is_namibia_not_a_missing_value():
@@ -153,8 +154,9 @@ def test_bad_bounds_are_refused(bounds, match):
         country_labels(bounds)
 
 
-@pytest.mark.parametrize(("option", "value"), [("limit", -1), ("min_population", -5),
-                                               ("limit", 2.5)])
+@pytest.mark.parametrize(
+    ("option", "value"), [("limit", -1), ("min_population", -5), ("limit", 2.5)]
+)
 def test_bad_counts_are_refused(option, value):
     with pytest.raises(ValidationError, match=f"{option}.*integer >= 0"):
         places(REGION, **{option: value})
@@ -254,8 +256,9 @@ def test_chukotka_label_is_on_land_east_of_the_antimeridian():
     # Independent reference: Russia's only negative longitudes are Chukotka's east of 180°, so
     # adding 360° to them makes the stored polygons continuous (19° E to 190° E).
     russia = _countries().loc["Russia", "geometry"]
-    shifted = shapely.make_valid(shapely.transform(
-        russia, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0)))
+    shifted = shapely.make_valid(
+        shapely.transform(russia, lambda xy: xy + [[360.0, 0.0]] * (xy[:, :1] < 0))
+    )
     east = shapely.affinity.translate(shifted.intersection(shapely.box(180, 64, 188, 70)), -360)
     assert east.area > 1.0  # a real piece of land, some 50,000 km²
     assert east.contains(point)
@@ -275,7 +278,9 @@ def test_changing_returned_labels_does_not_change_the_next_answer():
 
 
 def _load_make_places():
-    spec = importlib.util.spec_from_file_location("make_places", ROOT / "sample_data" / "make_places.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_places", ROOT / "sample_data" / "make_places.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["make_places"] = module  # dataclasses look their module up
     try:
@@ -315,16 +320,37 @@ def test_build_script_decodes_ranks_and_selects(tmp_path):
     # difference to the previous place's.
     vilnius = (2_527_980, 5_468_916)
     village = (-1_000_000, -500_000)
-    pbf = _message([(1, _zigzag(593116)), (2, "Vilnius"), (3, "LT"), (7, "PPLC"),
-                    (8, "65"), (9, 542_366), (10, _zigzag(vilnius[0])), (11, _zigzag(vilnius[1]))])
-    pbf += _message([(1, _zigzag(1)), (2, "Żółw"), (3, "NA"), (6, "sub"), (7, "PPLX"),
-                     (9, 50_000), (10, _zigzag(village[0] - vilnius[0])),
-                     (11, _zigzag(village[1] - vilnius[1]))])
+    pbf = _message(
+        [
+            (1, _zigzag(593116)),
+            (2, "Vilnius"),
+            (3, "LT"),
+            (7, "PPLC"),
+            (8, "65"),
+            (9, 542_366),
+            (10, _zigzag(vilnius[0])),
+            (11, _zigzag(vilnius[1])),
+        ]
+    )
+    pbf += _message(
+        [
+            (1, _zigzag(1)),
+            (2, "Żółw"),
+            (3, "NA"),
+            (6, "sub"),
+            (7, "PPLX"),
+            (9, 50_000),
+            (10, _zigzag(village[0] - vilnius[0])),
+            (11, _zigzag(village[1] - vilnius[1])),
+        ]
+    )
     path = tmp_path / "cities.pbf"
     path.write_bytes(pbf)
     got = mp.read_cities_pbf(path)
     assert [(p.name, p.country, p.feature_code, p.population) for p in got] == [
-        ("Vilnius", "LT", "PPLC", 542_366), ("Żółw", "NA", "PPLX", 50_000)]
+        ("Vilnius", "LT", "PPLC", 542_366),
+        ("Żółw", "NA", "PPLX", 50_000),
+    ]
     assert (got[0].lon, got[0].lat) == (25.2798, 54.68916)
     assert (got[1].lon, got[1].lat) == (-10.0, -5.0)
     assert mp.rank(got[0]) == 1  # 500,000+ is rank 3, raised two for a capital
@@ -333,4 +359,5 @@ def test_build_script_decodes_ranks_and_selects(tmp_path):
     out.write_bytes(mp.to_csv_gz(mp.select(got)))
     assert mp.to_csv_gz(mp.select(got)) == out.read_bytes()  # deterministic
     assert gzip.decompress(out.read_bytes()).decode() == (
-        "name,country,lon,lat,population,rank\nVilnius,LT,25.2798,54.6892,542366,1\n")
+        "name,country,lon,lat,population,rank\nVilnius,LT,25.2798,54.6892,542366,1\n"
+    )

@@ -31,7 +31,11 @@ def _assert_same_as_geos(polys: list, x: np.ndarray, y: np.ndarray) -> np.ndarra
     got = pointindex.membership(polys, x, y)
     assert got.shape == (x.size, len(polys))
     assert got.dtype == np.bool_
-    ref = np.column_stack([_reference(p, x, y) for p in polys]) if polys else np.zeros((x.size, 0), bool)
+    ref = (
+        np.column_stack([_reference(p, x, y) for p in polys])
+        if polys
+        else np.zeros((x.size, 0), bool)
+    )
     for j, p in enumerate(polys):
         bad = np.flatnonzero(got[:, j] != ref[:, j])
         if bad.size:
@@ -44,7 +48,9 @@ def _assert_same_as_geos(polys: list, x: np.ndarray, y: np.ndarray) -> np.ndarra
     return ref
 
 
-def _near_outline(rng: np.random.Generator, geom: shapely.Geometry, n: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
+def _near_outline(
+    rng: np.random.Generator, geom: shapely.Geometry, n: int, spread: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Points scattered within about ``spread`` of the outline of ``geom``."""
     rings = shapely.get_parts(shapely.boundary(geom))
     lengths = shapely.length(rings)
@@ -117,7 +123,9 @@ def _tiny_shapes(rng: np.random.Generator, size: float) -> tuple[list[shapely.Po
         k = int(rng.integers(3, 5))
         ang = np.sort(rng.uniform(0, 2 * np.pi, k))
         r = rng.uniform(0.05, 0.25, k) * cell
-        shapes.append(shapely.Polygon(np.column_stack([x0 + r * np.cos(ang), y0 + r * np.sin(ang)])))
+        shapes.append(
+            shapely.Polygon(np.column_stack([x0 + r * np.cos(ang), y0 + r * np.sin(ang)]))
+        )
     return [s for s in shapes if s.is_valid and s.area > 0], cell
 
 
@@ -202,8 +210,17 @@ def test_empty_and_none_polygons_contain_nothing(disks: shapely.Geometry) -> Non
     rng = np.random.default_rng(5)
     blobs = [_blob(rng) for _ in range(36)]
     # None / empty slots before, between and after the 31-polygon chunk boundary
-    polys: list = [None, *blobs[:10], shapely.Polygon(), *blobs[10:30], shapely.MultiPolygon(),
-                   disks, *blobs[30:], None, shapely.GeometryCollection()]
+    polys: list = [
+        None,
+        *blobs[:10],
+        shapely.Polygon(),
+        *blobs[10:30],
+        shapely.MultiPolygon(),
+        disks,
+        *blobs[30:],
+        None,
+        shapely.GeometryCollection(),
+    ]
     x, y = _points_for(rng, polys)
     got = pointindex.membership(polys, x, y)
     for j, p in enumerate(polys):
@@ -213,7 +230,9 @@ def test_empty_and_none_polygons_contain_nothing(disks: shapely.Geometry) -> Non
     assert ref.any(axis=0).sum() == len(blobs) + 1
 
 
-@pytest.mark.parametrize("polys", [[], [None], [None, shapely.Polygon()]], ids=["none", "None", "None+empty"])
+@pytest.mark.parametrize(
+    "polys", [[], [None], [None, shapely.Polygon()]], ids=["none", "None", "None+empty"]
+)
 def test_no_live_polygon(polys: list) -> None:
     x = np.random.default_rng(6).uniform(0, 1, N_POINTS)
     got = pointindex.membership(polys, x, x)

@@ -9,7 +9,7 @@ import numpy as np
 import pyogrio
 import rasterio
 
-from geo.terrain.viewshed import viewshed_geotiff
+from geo.terrain.viewshed_file import viewshed_geotiff
 
 ROOT = Path(__file__).resolve().parents[1]
 DEM = ROOT / "sample_data" / "dem.tif"
@@ -43,7 +43,11 @@ def test_terrain_hides_part_of_every_tower_range(tmp_path):
     towers = sensors[sensors["kind"] == "tower"].head(5)
     for _, t in towers.iterrows():
         summary = viewshed_geotiff(
-            DEM, float(t["lon"]), float(t["lat"]), observer_height_m=20.0, range_m=float(t["range_m"]),
+            DEM,
+            float(t["lon"]),
+            float(t["lat"]),
+            observer_height_m=20.0,
+            range_m=float(t["range_m"]),
             out_path=tmp_path / f"{t['sensor_id']}.tif",
         )
         cells = summary["cells"]

@@ -49,11 +49,14 @@ def test_distance_to_an_empty_mask_is_infinite():
     assert np.isinf(distance_to_mask(np.zeros((3, 5), dtype=bool), cell_size_m=(1.0, 1.0))).all()
 
 
-@pytest.mark.parametrize(("mask", "cell", "match"), [
-    (np.zeros(4, dtype=bool), (1.0, 1.0), "2-D grid"),
-    (np.zeros((2, 2), dtype=bool), (0.0, 1.0), "cell_size_m"),
-    (np.zeros((2, 2), dtype=bool), (1.0, np.nan), "cell_size_m"),
-])
+@pytest.mark.parametrize(
+    ("mask", "cell", "match"),
+    [
+        (np.zeros(4, dtype=bool), (1.0, 1.0), "2-D grid"),
+        (np.zeros((2, 2), dtype=bool), (0.0, 1.0), "cell_size_m"),
+        (np.zeros((2, 2), dtype=bool), (1.0, np.nan), "cell_size_m"),
+    ],
+)
 def test_distance_to_mask_rejects_bad_input(mask, cell, match):
     with pytest.raises(ValueError, match=match):
         distance_to_mask(mask, cell_size_m=cell)
@@ -84,8 +87,9 @@ def geodesic_km_to_rect(lon, lat, rect=RECT, step_deg=2e-4):
     lat = np.atleast_1d(lat).astype(float)
     plon = np.repeat(lon[:, None], len(edge), axis=1)
     plat = np.repeat(lat[:, None], len(edge), axis=1)
-    _, _, d_m = GEOD.inv(plon, plat, np.broadcast_to(edge[:, 0], plon.shape),
-                         np.broadcast_to(edge[:, 1], plat.shape))
+    _, _, d_m = GEOD.inv(
+        plon, plat, np.broadcast_to(edge[:, 0], plon.shape), np.broadcast_to(edge[:, 1], plat.shape)
+    )
     inside = (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
     return np.where(inside, 0.0, d_m.min(axis=1) / 1000.0)
 
@@ -109,8 +113,16 @@ def dem_path(tmp_path_factory):
     z = (150.0 + 60.0 * np.sin(xx / 3000.0) * np.cos(yy / 4000.0)).astype(np.float32)
     z[20:60, 20:60] = -9999.0  # a nodata patch in the north-west corner, far from the corridor
     path = tmp_path_factory.mktemp("dem") / "hills.tif"
-    profile = {"driver": "GTiff", "width": n, "height": n, "count": 1, "dtype": "float32",
-               "crs": "EPSG:32635", "transform": Affine(cell, 0.0, west, 0.0, -cell, north), "nodata": -9999.0}
+    profile = {
+        "driver": "GTiff",
+        "width": n,
+        "height": n,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:32635",
+        "transform": Affine(cell, 0.0, west, 0.0, -cell, north),
+        "nodata": -9999.0,
+    }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(z, 1)
     return str(path)
@@ -163,8 +175,12 @@ def test_fade_falls_steadily_with_the_geodesic_distance(faded, direction):
     mid_lon, mid_lat = (RECT[0] + RECT[2]) / 2, (RECT[1] + RECT[3]) / 2
     r = int(np.argmin(np.abs(lat[:, 0] - mid_lat)))
     c = int(np.argmin(np.abs(lon[0] - mid_lon)))
-    line = {"east": (np.s_[r, c:]), "west": (np.s_[r, c::-1]),
-            "north": (np.s_[r::-1, c]), "south": (np.s_[r:, c])}[direction]
+    line = {
+        "east": (np.s_[r, c:]),
+        "west": (np.s_[r, c::-1]),
+        "north": (np.s_[r::-1, c]),
+        "south": (np.s_[r:, c]),
+    }[direction]
     alpha = corridor_fade(shade, bounds, shapely.box(*RECT), fade_km=FADE_KM)
     d_km = corridor_distance_km(shade, bounds, shapely.box(*RECT), within_km=FADE_KM)[line]
     truth = geodesic_km_to_rect(lon[line], lat[line])
@@ -179,7 +195,9 @@ def test_fade_falls_steadily_with_the_geodesic_distance(faded, direction):
     np.testing.assert_allclose(d_km[known], truth[known], atol=half_cell + 0.01)
     # The opacity is the smoothstep of that distance (slope at most 1.5 / fade).
     t = np.clip(truth / FADE_KM, 0.0, 1.0)
-    np.testing.assert_allclose(a, 1.0 - t * t * (3.0 - 2.0 * t), atol=1.5 * (half_cell + 0.01) / FADE_KM)
+    np.testing.assert_allclose(
+        a, 1.0 - t * t * (3.0 - 2.0 * t), atol=1.5 * (half_cell + 0.01) / FADE_KM
+    )
 
 
 # ---- the fade on a bare grid -------------------------------------------------------------
@@ -194,7 +212,9 @@ def test_corridor_just_off_the_grid_still_fades_it_in():
     lon, lat = cell_centres_lonlat(grid.shape, bounds)
     r = 150
     truth = geodesic_km_to_rect(lon[r, -40:], lat[r, -40:], rect=off.bounds)
-    np.testing.assert_allclose(d_km[r, -40:], truth, atol=0.5 * ground_cell_km(grid.shape, bounds) + 0.01)
+    np.testing.assert_allclose(
+        d_km[r, -40:], truth, atol=0.5 * ground_cell_km(grid.shape, bounds) + 0.01
+    )
     assert np.isinf(d_km[:, 0]).all()
 
 
@@ -212,19 +232,31 @@ def test_nothing_is_changed_in_place():
 
 
 def test_an_empty_corridor_hides_everything():
-    alpha = corridor_fade(np.zeros((10, 10)), (26.0, 54.0, 27.0, 54.5), shapely.Polygon(), fade_km=FADE_KM)
+    alpha = corridor_fade(
+        np.zeros((10, 10)), (26.0, 54.0, 27.0, 54.5), shapely.Polygon(), fade_km=FADE_KM
+    )
     assert (alpha == 0.0).all()
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"corridor": shapely.box(500000, 6000000, 510000, 6010000)}, "not in lon/lat degrees"),
-    ({"corridor": shapely.LineString([(26, 54), (27, 54)])}, "a shapely Polygon or MultiPolygon"),
-    ({"fade_km": 0.0}, "fade_km.*a number of km > 0"),
-    ({"fade_km": float("nan")}, "fade_km.*a number of km > 0"),
-    ({"bounds": (27.0, 54.0, 26.0, 54.5)}, "bounds: not a lon/lat box"),
-    ({"bounds": (2.9e6, 7.1e6, 3.0e6, 7.2e6)}, "bounds: not a lon/lat box"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"corridor": shapely.box(500000, 6000000, 510000, 6010000)}, "not in lon/lat degrees"),
+        (
+            {"corridor": shapely.LineString([(26, 54), (27, 54)])},
+            "a shapely Polygon or MultiPolygon",
+        ),
+        ({"fade_km": 0.0}, "fade_km.*a number of km > 0"),
+        ({"fade_km": float("nan")}, "fade_km.*a number of km > 0"),
+        ({"bounds": (27.0, 54.0, 26.0, 54.5)}, "bounds: not a lon/lat box"),
+        ({"bounds": (2.9e6, 7.1e6, 3.0e6, 7.2e6)}, "bounds: not a lon/lat box"),
+    ],
+)
 def test_bad_input_is_named(kwargs, match):
-    args = {"corridor": shapely.box(*RECT), "fade_km": FADE_KM, "bounds": (26.0, 54.0, 27.0, 54.5)} | kwargs
+    args = {
+        "corridor": shapely.box(*RECT),
+        "fade_km": FADE_KM,
+        "bounds": (26.0, 54.0, 27.0, 54.5),
+    } | kwargs
     with pytest.raises(ValidationError, match=match):
         corridor_fade(np.zeros((10, 10)), args["bounds"], args["corridor"], fade_km=args["fade_km"])

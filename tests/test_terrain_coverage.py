@@ -35,11 +35,27 @@ TO_LL = pyproj.Transformer.from_crs(UTM, "EPSG:4326", always_xy=True)
 R_WGS84 = 6_378_137.0
 
 
-def write_dem(path: Path, z: np.ndarray, *, crs: str = UTM, transform: Affine | None = None,
-              nodata: float | None = None) -> Path:
+def write_dem(
+    path: Path,
+    z: np.ndarray,
+    *,
+    crs: str = UTM,
+    transform: Affine | None = None,
+    nodata: float | None = None,
+) -> Path:
     transform = transform or Affine(CELL, 0, E0 - SIZE * CELL / 2, 0, -CELL, N0 + SIZE * CELL / 2)
-    with rasterio.open(path, "w", driver="GTiff", width=z.shape[1], height=z.shape[0], count=1,
-                       dtype="float32", crs=crs, transform=transform, nodata=nodata) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=z.shape[1],
+        height=z.shape[0],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as dst:
         dst.write(z.astype(np.float32), 1)
     return path
 
@@ -59,7 +75,13 @@ def border(*pts_m: tuple[float, float]) -> gpd.GeoDataFrame:
 
 
 def sensors(*rows: dict) -> gpd.GeoDataFrame:
-    base = {"kind": "tower", "status": "active", "min_range_m": 0.0, "azimuth_deg": 0.0, "fov_deg": 360.0}
+    base = {
+        "kind": "tower",
+        "status": "active",
+        "min_range_m": 0.0,
+        "azimuth_deg": 0.0,
+        "fov_deg": 360.0,
+    }
     recs = [{**base, **r} for r in rows]
     lon, lat = TO_LL.transform([E0 + r.pop("e") for r in recs], [N0 + r.pop("n") for r in recs])
     return gpd.GeoDataFrame(recs, geometry=gpd.points_from_xy(lon, lat), crs=4326)
@@ -78,7 +100,16 @@ def horizon_m(h_obs: float, h_target: float, k: float) -> float:
 def test_flat_ground_horizon_of_a_10_m_mast(tmp_path: Path, k: float) -> None:
     dem = write_dem(tmp_path / "flat.tif", flat())
     b = border((-21_000.0, 0.0), (21_000.0, 0.0))
-    s = sensors({"sensor_id": "m", "partner": "A", "range_m": 40_000.0, "height_m": 10.0, "e": 0.0, "n": 0.0})
+    s = sensors(
+        {
+            "sensor_id": "m",
+            "partner": "A",
+            "range_m": 40_000.0,
+            "height_m": 10.0,
+            "e": 0.0,
+            "n": 0.0,
+        }
+    )
     rep = analyse(b, s, dem=dem, target_height_m=2.0, refraction_coeff=k).report
     expected_km = 2 * horizon_m(10.0, 2.0, k) / 1000.0  # 35.0 km with k = 0.13, 32.7 with 0
     # The horizon is found cell by cell: within two cells at each end.
@@ -92,15 +123,52 @@ def test_flat_ground_matches_the_geometric_footprints(tmp_path: Path) -> None:
     dem = write_dem(tmp_path / "flat.tif", flat())
     b = border((-20_000.0, 500.0), (-5_000.0, -800.0), (6_000.0, 300.0), (20_000.0, 0.0))
     s = sensors(
-        {"sensor_id": "disk", "partner": "A", "range_m": 4_000.0, "height_m": 60.0, "e": -14_000.0, "n": 1_500.0},
-        {"sensor_id": "ring", "partner": "A", "range_m": 5_000.0, "min_range_m": 2_000.0, "height_m": 60.0,
-         "e": -3_000.0, "n": -2_000.0},
-        {"sensor_id": "wedge", "partner": "B", "range_m": 6_000.0, "azimuth_deg": 20.0, "fov_deg": 90.0,
-         "height_m": 60.0, "e": 4_000.0, "n": -2_500.0},
-        {"sensor_id": "away", "partner": "B", "range_m": 6_000.0, "azimuth_deg": 180.0, "fov_deg": 60.0,
-         "height_m": 60.0, "e": 14_000.0, "n": -1_000.0},
-        {"sensor_id": "off", "partner": "B", "range_m": 6_000.0, "height_m": 60.0, "status": "inactive",
-         "e": 12_000.0, "n": 0.0},
+        {
+            "sensor_id": "disk",
+            "partner": "A",
+            "range_m": 4_000.0,
+            "height_m": 60.0,
+            "e": -14_000.0,
+            "n": 1_500.0,
+        },
+        {
+            "sensor_id": "ring",
+            "partner": "A",
+            "range_m": 5_000.0,
+            "min_range_m": 2_000.0,
+            "height_m": 60.0,
+            "e": -3_000.0,
+            "n": -2_000.0,
+        },
+        {
+            "sensor_id": "wedge",
+            "partner": "B",
+            "range_m": 6_000.0,
+            "azimuth_deg": 20.0,
+            "fov_deg": 90.0,
+            "height_m": 60.0,
+            "e": 4_000.0,
+            "n": -2_500.0,
+        },
+        {
+            "sensor_id": "away",
+            "partner": "B",
+            "range_m": 6_000.0,
+            "azimuth_deg": 180.0,
+            "fov_deg": 60.0,
+            "height_m": 60.0,
+            "e": 14_000.0,
+            "n": -1_000.0,
+        },
+        {
+            "sensor_id": "off",
+            "partner": "B",
+            "range_m": 6_000.0,
+            "height_m": 60.0,
+            "status": "inactive",
+            "e": 12_000.0,
+            "n": 0.0,
+        },
     )
     geo = analyse(b, s, corridor_km=3.0).report
     ter = analyse(b, s, corridor_km=3.0, dem=dem).report
@@ -109,7 +177,9 @@ def test_flat_ground_matches_the_geometric_footprints(tmp_path: Path) -> None:
     for key in ("covered_km", "overlap_km", "redundant_km"):
         assert ter["border"][key] == pytest.approx(geo["border"][key], abs=n_ends * cell_km), key
     for p in ("A", "B"):
-        assert ter["partners"][p]["covered_km"] == pytest.approx(geo["partners"][p]["covered_km"], abs=n_ends * cell_km)
+        assert ter["partners"][p]["covered_km"] == pytest.approx(
+            geo["partners"][p]["covered_km"], abs=n_ends * cell_km
+        )
     assert len(ter["gaps"]) == len(geo["gaps"])
     for g_t, g_g in zip(ter["gaps"], geo["gaps"], strict=True):
         assert g_t["start_km"] == pytest.approx(g_g["start_km"], abs=2 * cell_km)
@@ -117,7 +187,9 @@ def test_flat_ground_matches_the_geometric_footprints(tmp_path: Path) -> None:
     # Corridor areas: the raster edge of a footprint is within a cell of the true circle.
     assert ter["corridor"]["area_km2"] == geo["corridor"]["area_km2"]
     assert ter["corridor"]["covered_km2"] == pytest.approx(geo["corridor"]["covered_km2"], rel=0.02)
-    assert ter["corridor"]["covered_km2"] + ter["corridor"]["gap_km2"] == pytest.approx(ter["corridor"]["area_km2"], abs=1e-3)
+    assert ter["corridor"]["covered_km2"] + ter["corridor"]["gap_km2"] == pytest.approx(
+        ter["corridor"]["area_km2"], abs=1e-3
+    )
 
 
 def test_flat_ground_per_sensor_km_match_the_geometric_engine(tmp_path: Path) -> None:
@@ -132,13 +204,44 @@ def test_flat_ground_per_sensor_km_match_the_geometric_engine(tmp_path: Path) ->
         {"sensor_id": "A", "partner": "P", "range_m": 5_000.0, "e": -10_000.0, "n": 10.0, **mast},
         {"sensor_id": "B", "partner": "Q", "range_m": 5_000.0, "e": -2_000.0, "n": 10.0, **mast},
         {"sensor_id": "D", "partner": "P", "range_m": 2_000.0, "e": -1_000.0, "n": 10.0, **mast},
-        {"sensor_id": "R", "partner": "P", "range_m": 5_000.0, "min_range_m": 2_000.0, "e": 10_000.0,
-         "n": 10.0, **mast},
-        {"sensor_id": "W", "partner": "Q", "range_m": 6_000.0, "azimuth_deg": 0.0, "fov_deg": 90.0,
-         "e": 10_000.0, "n": -2_990.0, **mast},
-        {"sensor_id": "X", "partner": "Q", "range_m": 6_000.0, "azimuth_deg": 180.0, "fov_deg": 90.0,
-         "e": 18_000.0, "n": -1_000.0, **mast},
-        {"sensor_id": "C", "partner": "Q", "range_m": 5_000.0, "status": "inactive", "e": 15_000.0, "n": 10.0, **mast},
+        {
+            "sensor_id": "R",
+            "partner": "P",
+            "range_m": 5_000.0,
+            "min_range_m": 2_000.0,
+            "e": 10_000.0,
+            "n": 10.0,
+            **mast,
+        },
+        {
+            "sensor_id": "W",
+            "partner": "Q",
+            "range_m": 6_000.0,
+            "azimuth_deg": 0.0,
+            "fov_deg": 90.0,
+            "e": 10_000.0,
+            "n": -2_990.0,
+            **mast,
+        },
+        {
+            "sensor_id": "X",
+            "partner": "Q",
+            "range_m": 6_000.0,
+            "azimuth_deg": 180.0,
+            "fov_deg": 90.0,
+            "e": 18_000.0,
+            "n": -1_000.0,
+            **mast,
+        },
+        {
+            "sensor_id": "C",
+            "partner": "Q",
+            "range_m": 5_000.0,
+            "status": "inactive",
+            "e": 15_000.0,
+            "n": 10.0,
+            **mast,
+        },
     )
     geo = analyse(b, s, corridor_km=3.0)
     ter = analyse(b, s, corridor_km=3.0, dem=dem)
@@ -156,14 +259,20 @@ def test_flat_ground_per_sensor_km_match_the_geometric_engine(tmp_path: Path) ->
     covered_ends = {"A": 2, "B": 2, "D": 2, "R": 4, "W": 2, "X": 0, "C": 0}
     sole_ends = {"A": 2, "B": 4, "D": 0, "R": 4, "W": 2, "X": 0, "C": 0}
     for sid in covered:
-        assert t.loc[sid, "covered_km"] == pytest.approx(g.loc[sid, "covered_km"], abs=covered_ends[sid] * cell_km + 1e-9), sid
-        assert t.loc[sid, "sole_km"] == pytest.approx(g.loc[sid, "sole_km"], abs=sole_ends[sid] * cell_km + 1e-9), sid
+        assert t.loc[sid, "covered_km"] == pytest.approx(
+            g.loc[sid, "covered_km"], abs=covered_ends[sid] * cell_km + 1e-9
+        ), sid
+        assert t.loc[sid, "sole_km"] == pytest.approx(
+            g.loc[sid, "sole_km"], abs=sole_ends[sid] * cell_km + 1e-9
+        ), sid
     assert t.loc["D", "sole_km"] == 0.0
     # The same identity as on the plane: sole km of all plus the redundant km is the covered km.
     for result in (geo, ter):
         rep = result.report["border"]
         km = result.layers["sensors"]
-        assert km["sole_km"].sum() + rep["redundant_km"] == pytest.approx(rep["covered_km"], abs=1e-5)
+        assert km["sole_km"].sum() + rep["redundant_km"] == pytest.approx(
+            rep["covered_km"], abs=1e-5
+        )
         assert (km["sole_km"] <= km["covered_km"]).all()
         assert (km["sole_km"] >= 0).all()
 
@@ -176,14 +285,23 @@ def walled() -> np.ndarray:
     z = flat()
     r, c0 = cell_of(-1_000.0, -1_500.0)
     _, c1 = cell_of(1_000.0, -1_500.0)
-    z[r - 1: r + 2, c0: c1 + 1] = 100.0
+    z[r - 1 : r + 2, c0 : c1 + 1] = 100.0
     return z
 
 
 def test_a_wall_hides_the_border_behind_it(tmp_path: Path) -> None:
     dem = write_dem(tmp_path / "wall.tif", walled())
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
-    s = sensors({"sensor_id": "t", "partner": "A", "range_m": 6_000.0, "height_m": 10.0, "e": 0.0, "n": -3_000.0})
+    s = sensors(
+        {
+            "sensor_id": "t",
+            "partner": "A",
+            "range_m": 6_000.0,
+            "height_m": 10.0,
+            "e": 0.0,
+            "n": -3_000.0,
+        }
+    )
     free = analyse(b, s, dem=write_dem(tmp_path / "flat.tif", flat())).report
     rep = analyse(b, s, dem=dem).report
     # Without the wall: the chord of a 6 km disk 3 km from its centre.
@@ -199,30 +317,51 @@ def test_a_wall_hides_the_border_behind_it(tmp_path: Path) -> None:
     assert g["end_km"] >= 10.0 + 2.06
     assert 4.12 <= g["length_km"] <= 4.8
     assert (g["start_km"] + g["end_km"]) / 2 == pytest.approx(10.0, abs=0.06)
-    assert rep["border"]["covered_km"] == pytest.approx(free["border"]["covered_km"] - g["length_km"], abs=0.1)
+    assert rep["border"]["covered_km"] == pytest.approx(
+        free["border"]["covered_km"] - g["length_km"], abs=0.1
+    )
 
 
 def test_a_sensor_target_height_overrides_the_default(tmp_path: Path) -> None:
     dem = write_dem(tmp_path / "wall.tif", walled())
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
-    row = {"sensor_id": "t", "partner": "A", "range_m": 6_000.0, "height_m": 10.0, "e": 0.0, "n": -3_000.0}
+    row = {
+        "sensor_id": "t",
+        "partner": "A",
+        "range_m": 6_000.0,
+        "height_m": 10.0,
+        "e": 0.0,
+        "n": -3_000.0,
+    }
     # Eye 10 m, target 250 m: the sight line passes the wall (halfway) at 130 m > 100 m.
     tall = analyse(b, sensors({**row, "target_height_m": 250.0}), dem=dem).report
-    low = analyse(b, sensors({**row, "target_height_m": np.nan}), dem=dem).report  # NaN: the default
+    low = analyse(
+        b, sensors({**row, "target_height_m": np.nan}), dem=dem
+    ).report  # NaN: the default
     assert tall["border"]["covered_km"] == pytest.approx(2 * math.sqrt(27), abs=0.1)
     assert 2 * math.sqrt(27) - 4.8 <= low["border"]["covered_km"] <= 2 * math.sqrt(27) - 4.1
     # The command-line default can also be raised for every sensor.
-    assert analyse(b, sensors(row), dem=dem, target_height_m=250.0).report["border"]["covered_km"] == pytest.approx(
-        tall["border"]["covered_km"], abs=1e-6)
+    assert analyse(b, sensors(row), dem=dem, target_height_m=250.0).report["border"][
+        "covered_km"
+    ] == pytest.approx(tall["border"]["covered_km"], abs=1e-6)
 
 
 def test_a_pit_hides_its_floor(tmp_path: Path) -> None:
     z = flat()
     r, c = cell_of(0.0, 0.0)
-    z[r - 40: r + 41, c - 40: c + 41] = -50.0  # a pit 2.4 km across, 50 m deep, on the border
+    z[r - 40 : r + 41, c - 40 : c + 41] = -50.0  # a pit 2.4 km across, 50 m deep, on the border
     dem = write_dem(tmp_path / "pit.tif", z)
     b = border((-5_000.0, 0.0), (5_000.0, 0.0))
-    s = sensors({"sensor_id": "t", "partner": "A", "range_m": 8_000.0, "height_m": 10.0, "e": 0.0, "n": -4_000.0})
+    s = sensors(
+        {
+            "sensor_id": "t",
+            "partner": "A",
+            "range_m": 8_000.0,
+            "height_m": 10.0,
+            "e": 0.0,
+            "n": -4_000.0,
+        }
+    )
     rep = analyse(b, s, dem=dem).report
     assert len(rep["gaps"]) == 1
     # The floor is hidden except its far part: the gap starts at the near rim.
@@ -239,7 +378,9 @@ def sample_terrain():
     from geo.inputs.scenario import load_scenario
 
     sc = load_scenario(settings.SAMPLE_DIR)
-    return sc, analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    return sc, analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem
+    )
 
 
 def test_border_results_agree_with_the_raster(sample_terrain) -> None:
@@ -248,8 +389,13 @@ def test_border_results_agree_with_the_raster(sample_terrain) -> None:
     covered = np.ones(0)
     step = 40.0
     chain = np.arange(step / 2, float(b.length_m.sum()), step)
-    gaps = [(b.offset_m[g["segment"]] + g["start_km"] * 1000, b.offset_m[g["segment"]] + g["end_km"] * 1000)
-            for g in result.report["gaps"]]
+    gaps = [
+        (
+            b.offset_m[g["segment"]] + g["start_km"] * 1000,
+            b.offset_m[g["segment"]] + g["end_km"] * 1000,
+        )
+        for g in result.report["gaps"]
+    ]
     in_gap = np.zeros(chain.size, dtype=bool)
     near_end = np.zeros(chain.size, dtype=bool)
     for s, e in gaps:
@@ -319,8 +465,22 @@ def test_inputs_are_unchanged_and_off_terrain_sensors_are_listed(tmp_path: Path)
     dem = write_dem(tmp_path / "flat.tif", flat())
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
     s = sensors(
-        {"sensor_id": "in", "partner": "A", "range_m": 3_000.0, "height_m": 10.0, "e": 0.0, "n": -1_000.0},
-        {"sensor_id": "out", "partner": "A", "range_m": 3_000.0, "height_m": 10.0, "e": 0.0, "n": -40_000.0},
+        {
+            "sensor_id": "in",
+            "partner": "A",
+            "range_m": 3_000.0,
+            "height_m": 10.0,
+            "e": 0.0,
+            "n": -1_000.0,
+        },
+        {
+            "sensor_id": "out",
+            "partner": "A",
+            "range_m": 3_000.0,
+            "height_m": 10.0,
+            "e": 0.0,
+            "n": -40_000.0,
+        },
     )
     before = s.copy()
     rep = analyse(b, s, dem=dem).report
@@ -332,10 +492,19 @@ def test_inputs_are_unchanged_and_off_terrain_sensors_are_listed(tmp_path: Path)
 def test_nodata_is_seen_by_nobody(tmp_path: Path) -> None:
     z = flat()
     r, c = cell_of(2_000.0, 0.0)
-    z[r - 20: r + 21, c - 33: c + 34] = -9999.0  # a 2 km hole in the DEM on the border
+    z[r - 20 : r + 21, c - 33 : c + 34] = -9999.0  # a 2 km hole in the DEM on the border
     dem = write_dem(tmp_path / "hole.tif", z, nodata=-9999.0)
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
-    s = sensors({"sensor_id": "t", "partner": "A", "range_m": 6_000.0, "height_m": 20.0, "e": 0.0, "n": -1_000.0})
+    s = sensors(
+        {
+            "sensor_id": "t",
+            "partner": "A",
+            "range_m": 6_000.0,
+            "height_m": 20.0,
+            "e": 0.0,
+            "n": -1_000.0,
+        }
+    )
     rep = analyse(b, s, dem=dem).report
     inner = [g for g in rep["gaps"] if g["start_km"] > 0 and g["end_km"] < 19.9]
     assert len(inner) == 1
@@ -351,10 +520,25 @@ def test_geographic_and_projected_dems_agree(tmp_path: Path) -> None:
     t_ll = Affine(step_lon, 0, west, 0, -step_lat, north)
     z_ll = np.zeros((1400, 1300), dtype=np.float32)
     with rasterio.open(utm) as src:
-        reproject(rasterio.band(src, 1), z_ll, dst_transform=t_ll, dst_crs="EPSG:4326", resampling=Resampling.nearest)
+        reproject(
+            rasterio.band(src, 1),
+            z_ll,
+            dst_transform=t_ll,
+            dst_crs="EPSG:4326",
+            resampling=Resampling.nearest,
+        )
     ll = write_dem(tmp_path / "wall_ll.tif", z_ll, crs="EPSG:4326", transform=t_ll)
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
-    s = sensors({"sensor_id": "t", "partner": "A", "range_m": 6_000.0, "height_m": 10.0, "e": 0.0, "n": -3_000.0})
+    s = sensors(
+        {
+            "sensor_id": "t",
+            "partner": "A",
+            "range_m": 6_000.0,
+            "height_m": 10.0,
+            "e": 0.0,
+            "n": -3_000.0,
+        }
+    )
     a = analyse(b, s, dem=utm).report
     g = analyse(b, s, dem=ll).report
     assert g["terrain"]["dem_crs"] == "EPSG:4326"
@@ -365,7 +549,9 @@ def test_geographic_and_projected_dems_agree(tmp_path: Path) -> None:
 def test_bad_terrain_options_are_refused(tmp_path: Path) -> None:
     dem = write_dem(tmp_path / "flat.tif", flat())
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
-    s = sensors({"sensor_id": "t", "partner": "A", "range_m": 3_000.0, "height_m": 10.0, "e": 0.0, "n": 0.0})
+    s = sensors(
+        {"sensor_id": "t", "partner": "A", "range_m": 3_000.0, "height_m": 10.0, "e": 0.0, "n": 0.0}
+    )
     with pytest.raises(ValidationError, match="refraction_coeff: expected a number from -1 to 1"):
         analyse(b, s, dem=dem, refraction_coeff=2.0)
     with pytest.raises(ValidationError, match="target_height_m: expected a number >= 0"):
@@ -379,21 +565,49 @@ def test_bad_terrain_options_are_refused(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "geo", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "geo", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_dem_and_coverage_tif(tmp_path: Path) -> None:
     dem = write_dem(tmp_path / "wall.tif", walled())
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
     s = sensors(
-        {"sensor_id": "t", "partner": "A", "range_m": 6_000.0, "height_m": 10.0, "e": 0.0, "n": -3_000.0},
-        {"sensor_id": "u", "partner": "B", "range_m": 4_000.0, "height_m": 10.0, "e": 3_000.0, "n": 1_000.0},
+        {
+            "sensor_id": "t",
+            "partner": "A",
+            "range_m": 6_000.0,
+            "height_m": 10.0,
+            "e": 0.0,
+            "n": -3_000.0,
+        },
+        {
+            "sensor_id": "u",
+            "partner": "B",
+            "range_m": 4_000.0,
+            "height_m": 10.0,
+            "e": 3_000.0,
+            "n": 1_000.0,
+        },
     )
     b.to_file(tmp_path / "b.geojson")
     s.to_file(tmp_path / "s.geojson")
-    out = _cli("analyse", "--border", str(tmp_path / "b.geojson"), "--sensors", str(tmp_path / "s.geojson"),
-               "--dem", str(dem), "--target-height-m", "1.5", "--refraction-coeff", "0.2",
-               "--coverage-tif", str(tmp_path / "cov.tif"))
+    out = _cli(
+        "analyse",
+        "--border",
+        str(tmp_path / "b.geojson"),
+        "--sensors",
+        str(tmp_path / "s.geojson"),
+        "--dem",
+        str(dem),
+        "--target-height-m",
+        "1.5",
+        "--refraction-coeff",
+        "0.2",
+        "--coverage-tif",
+        str(tmp_path / "cov.tif"),
+    )
     assert out.returncode == 0, out.stderr
     rep = json.loads(out.stdout)
     assert rep["parameters"]["dem"] == str(dem)
@@ -402,7 +616,10 @@ def test_cli_dem_and_coverage_tif(tmp_path: Path) -> None:
     with rasterio.open(tmp_path / "cov.tif") as src:
         assert src.count == 3
         assert src.dtypes[0] == "uint16"
-        assert src.descriptions[1:] == ("sensors of A seeing the cell", "sensors of B seeing the cell")
+        assert src.descriptions[1:] == (
+            "sensors of A seeing the cell",
+            "sensors of B seeing the cell",
+        )
         assert src.crs.to_string() == UTM
         bands = src.read()
         t = src.transform
@@ -425,15 +642,31 @@ def test_cli_dem_and_coverage_tif(tmp_path: Path) -> None:
 
 def test_cli_coverage_tif_needs_a_dem(tmp_path: Path) -> None:
     b = border((-10_000.0, 0.0), (10_000.0, 0.0))
-    s = sensors({"sensor_id": "t", "partner": "A", "range_m": 3_000.0, "height_m": 10.0, "e": 0.0, "n": 0.0})
+    s = sensors(
+        {"sensor_id": "t", "partner": "A", "range_m": 3_000.0, "height_m": 10.0, "e": 0.0, "n": 0.0}
+    )
     b.to_file(tmp_path / "b.geojson")
     s.to_file(tmp_path / "s.geojson")
-    out = _cli("analyse", "--border", str(tmp_path / "b.geojson"), "--sensors", str(tmp_path / "s.geojson"),
-               "--coverage-tif", str(tmp_path / "cov.tif"))
+    out = _cli(
+        "analyse",
+        "--border",
+        str(tmp_path / "b.geojson"),
+        "--sensors",
+        str(tmp_path / "s.geojson"),
+        "--coverage-tif",
+        str(tmp_path / "cov.tif"),
+    )
     assert out.returncode == 2
     assert "--coverage-tif: needs --dem" in out.stderr
-    out = _cli("analyse", "--border", str(tmp_path / "b.geojson"), "--sensors", str(tmp_path / "s.geojson"),
-               "--dem", str(tmp_path / "missing.tif"))
+    out = _cli(
+        "analyse",
+        "--border",
+        str(tmp_path / "b.geojson"),
+        "--sensors",
+        str(tmp_path / "s.geojson"),
+        "--dem",
+        str(tmp_path / "missing.tif"),
+    )
     assert out.returncode == 2
     assert "file not found" in out.stderr
     assert "Traceback" not in out.stderr
@@ -450,8 +683,9 @@ def test_coverage_image_is_placed_on_web_mercator() -> None:
     count = np.zeros((6000, 1200), dtype=np.uint16)
     row = int((58.0 - 55.5) / step)
     count[row, :] = 3
-    img, (west, south, east, north) = coverage_image(count, np.ones_like(count, dtype=bool), transform=t,
-                                                     crs="EPSG:4326", max_size_px=6000)
+    img, (west, south, east, north) = coverage_image(
+        count, np.ones_like(count, dtype=bool), transform=t, crs="EPSG:4326", max_size_px=6000
+    )
     assert (west, east) == pytest.approx((24.0, 25.0), abs=1e-3)
     assert (south, north) == pytest.approx((53.0, 58.0), abs=1e-3)
 

@@ -29,7 +29,8 @@ import rasterio
 from affine import Affine
 
 from geo.core.errors import ValidationError
-from geo.terrain.viewshed import HIDDEN, OUTSIDE, VISIBLE, GridMetric, range_window, viewshed
+from geo.terrain.grid_metric import GridMetric, range_window
+from geo.terrain.viewshed import HIDDEN, OUTSIDE, VISIBLE, viewshed
 
 ROOT = Path(__file__).resolve().parents[1]
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -42,10 +43,12 @@ needs_gdal = pytest.mark.skipif(GDAL_VIEWSHED is None, reason="gdal_viewshed is 
 def gdal_version() -> tuple[int, int]:
     assert GDAL_VIEWSHED is not None
     # Prints "GDAL 3.6.2, released 2023/01/02", then complains of no input (exit status 1).
-    out = subprocess.run([GDAL_VIEWSHED, "--version"], capture_output=True, text=True,
-                         check=False, timeout=60).stdout
+    out = subprocess.run(
+        [GDAL_VIEWSHED, "--version"], capture_output=True, text=True, check=False, timeout=60
+    ).stdout
     major, minor = out.split()[1].rstrip(",").split(".")[:2]
     return int(major), int(minor)
+
 
 #: Agreement figures with gdal_viewshed, collected for the summary printed at the end.
 AGREEMENT: list[str] = []
@@ -58,8 +61,16 @@ def write_dem(
     path: Path, heights: np.ndarray, transform: Affine, crs: str, *, nodata: float | None = None
 ) -> Path:
     with rasterio.open(
-        path, "w", driver="GTiff", width=heights.shape[1], height=heights.shape[0], count=1,
-        dtype=heights.dtype, crs=crs, transform=transform, nodata=nodata,
+        path,
+        "w",
+        driver="GTiff",
+        width=heights.shape[1],
+        height=heights.shape[0],
+        count=1,
+        dtype=heights.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
     ) as dst:
         dst.write(heights, 1)
     return path
@@ -73,28 +84,74 @@ def read_raster(path: Path | str) -> tuple[np.ndarray, Affine, Any]:
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "geo", "viewshed", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
-def run_viewshed_cli(dem: Path | str, lon: float, lat: float, out: Path, *, oz: float, tz: float,
-                     md: float, k: float) -> dict[str, Any]:
-    proc = run_cli("--dem", str(dem), "--lon", repr(lon), "--lat", repr(lat),
-                   "--observer-height-m", str(oz), "--target-height-m", str(tz),
-                   "--range-m", str(md), "--refraction-coeff", str(k), "--out", str(out))
+def run_viewshed_cli(
+    dem: Path | str, lon: float, lat: float, out: Path, *, oz: float, tz: float, md: float, k: float
+) -> dict[str, Any]:
+    proc = run_cli(
+        "--dem",
+        str(dem),
+        "--lon",
+        repr(lon),
+        "--lat",
+        repr(lat),
+        "--observer-height-m",
+        str(oz),
+        "--target-height-m",
+        str(tz),
+        "--range-m",
+        str(md),
+        "--refraction-coeff",
+        str(k),
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
     return json.loads(proc.stdout)
 
 
-def run_gdal_viewshed(dem: Path | str, x: float, y: float, out: Path, *, oz: float, tz: float,
-                      md: float, k: float) -> None:
+def run_gdal_viewshed(
+    dem: Path | str, x: float, y: float, out: Path, *, oz: float, tz: float, md: float, k: float
+) -> None:
     assert GDAL_VIEWSHED is not None
     subprocess.run(
-        [GDAL_VIEWSHED, "-q", "-om", "NORMAL", "-vv", "1", "-iv", "0", "-ov", "255",
-         "-oz", str(oz), "-tz", str(tz), "-md", str(md), "-cc", repr(1.0 - k),
-         "-ox", repr(x), "-oy", repr(y), str(dem), str(out)],
-        check=True, capture_output=True, timeout=600,
+        [
+            GDAL_VIEWSHED,
+            "-q",
+            "-om",
+            "NORMAL",
+            "-vv",
+            "1",
+            "-iv",
+            "0",
+            "-ov",
+            "255",
+            "-oz",
+            str(oz),
+            "-tz",
+            str(tz),
+            "-md",
+            str(md),
+            "-cc",
+            repr(1.0 - k),
+            "-ox",
+            repr(x),
+            "-oy",
+            repr(y),
+            str(dem),
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
 
 
@@ -116,7 +173,7 @@ def on_common_grid(
     out = []
     for arr, (ro, co) in ((a, a_off), (b, b_off)):
         full = np.full((r1 - r0, c1 - c0), OUTSIDE, dtype=np.uint8)
-        full[ro - r0: ro - r0 + arr.shape[0], co - c0: co - c0 + arr.shape[1]] = arr
+        full[ro - r0 : ro - r0 + arr.shape[0], co - c0 : co - c0 + arr.shape[1]] = arr
         out.append(full)
     return out[0], out[1]
 
@@ -150,14 +207,24 @@ def rugged(n_rows: int, n_cols: int, seed: int) -> np.ndarray:
 # ---- analytic answers --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("h_obs", "h_tgt", "k"), [(10.0, 2.0, 0.13), (10.0, 2.0, 0.0),
-                                                   (30.0, 0.0, 0.13), (10.0, 2.0, -0.1)])
+@pytest.mark.parametrize(
+    ("h_obs", "h_tgt", "k"),
+    [(10.0, 2.0, 0.13), (10.0, 2.0, 0.0), (30.0, 0.0, 0.13), (10.0, 2.0, -0.1)],
+)
 def test_flat_ground_radio_horizon(h_obs: float, h_tgt: float, k: float) -> None:
     cell = 25.0
     dem = np.zeros((3, 1600))
-    vis = viewshed(dem, 1, 0, observer_height_m=h_obs, target_height_m=h_tgt,
-                   max_distance_m=39_000.0, cell_size_m=cell, curvature_coeff=1.0 - k,
-                   earth_radius_m=A_WGS84)
+    vis = viewshed(
+        dem,
+        1,
+        0,
+        observer_height_m=h_obs,
+        target_height_m=h_tgt,
+        max_distance_m=39_000.0,
+        cell_size_m=cell,
+        curvature_coeff=1.0 - k,
+        earth_radius_m=A_WGS84,
+    )
     r_eff = A_WGS84 / (1.0 - k)
     horizon_m = math.sqrt(2 * r_eff * h_obs) + math.sqrt(2 * r_eff * h_tgt)
     row = vis[1]
@@ -165,7 +232,7 @@ def test_flat_ground_radio_horizon(h_obs: float, h_tgt: float, k: float) -> None
     assert abs(last_visible * cell - horizon_m) <= cell
     # One horizon: everything nearer is visible, everything farther (in range) is hidden.
     assert np.all(row[: last_visible + 1] == VISIBLE)
-    assert np.all(row[last_visible + 1: 1560] == HIDDEN)
+    assert np.all(row[last_visible + 1 : 1560] == HIDDEN)
 
 
 @pytest.mark.parametrize(
@@ -177,8 +244,9 @@ def test_flat_ground_radio_horizon(h_obs: float, h_tgt: float, k: float) -> None
         ("EPSG:2277", -97.2, 31.5, 100.0),
     ],
 )
-def test_flat_ground_horizon_in_any_crs(tmp_path: Path, crs: str, lon0: float, lat0: float,
-                                        cell: float) -> None:
+def test_flat_ground_horizon_in_any_crs(
+    tmp_path: Path, crs: str, lon0: float, lat0: float, cell: float
+) -> None:
     to_crs = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     to_ll = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     x0, y0 = to_crs.transform(lon0, lat0)
@@ -208,29 +276,46 @@ def test_flat_ground_horizon_in_any_crs(tmp_path: Path, crs: str, lon0: float, l
         ("north", vis[orow::-1, ocol], (-1, 0)),
     ]:
         last = int(np.flatnonzero(line == VISIBLE).max())
-        assert np.all(line[last + 1:][line[last + 1:] != OUTSIDE] == HIDDEN)
+        assert np.all(line[last + 1 :][line[last + 1 :] != OUTSIDE] == HIDDEN)
         assert abs(ground_m(last * ur, last * uc) - horizon_m) <= 1.5 * ground_m(ur, uc), name
 
 
 def test_wall_hides_everything_behind_it() -> None:
     dem = np.zeros((201, 400))
     dem[:, 150] = 30.0  # a N-S wall, 100 cells east of the observer, above the eye (20 m)
-    vis = viewshed(dem, 100, 50, observer_height_m=20.0, target_height_m=0.0,
-                   max_distance_m=5_000.0, cell_size_m=10.0, curvature_coeff=0.0)
+    vis = viewshed(
+        dem,
+        100,
+        50,
+        observer_height_m=20.0,
+        target_height_m=0.0,
+        max_distance_m=5_000.0,
+        cell_size_m=10.0,
+        curvature_coeff=0.0,
+    )
     assert np.all(vis[:, :151] == VISIBLE)
     behind = vis[:, 151:]
     assert np.all(behind[behind != OUTSIDE] == HIDDEN)
     assert np.count_nonzero(behind == HIDDEN) > 10_000
 
 
-@pytest.mark.parametrize(("eye", "wall", "target"), [(20.0, 10.0, 0.0), (30.0, 10.0, 2.0),
-                                                     (12.0, 8.0, 1.0)])
+@pytest.mark.parametrize(
+    ("eye", "wall", "target"), [(20.0, 10.0, 0.0), (30.0, 10.0, 2.0), (12.0, 8.0, 1.0)]
+)
 def test_wall_shadow_length_by_similar_triangles(eye: float, wall: float, target: float) -> None:
     d_wall = 100  # cells from the observer to the wall
     dem = np.zeros((201, 700))
     dem[:, 50 + d_wall] = wall
-    vis = viewshed(dem, 100, 50, observer_height_m=eye, target_height_m=target,
-                   max_distance_m=1e6, cell_size_m=10.0, curvature_coeff=0.0)
+    vis = viewshed(
+        dem,
+        100,
+        50,
+        observer_height_m=eye,
+        target_height_m=target,
+        max_distance_m=1e6,
+        cell_size_m=10.0,
+        curvature_coeff=0.0,
+    )
     # A target at distance x behind the wall shows once the sight line over the wall top
     # comes down to it: eye - (eye - wall) * x / d_wall <= target, whatever the direction
     # (every ray crosses the wall at the same fraction of its length).
@@ -253,8 +338,15 @@ def test_observer_in_a_pit_sees_only_the_pit() -> None:
     y, x = np.mgrid[0:n, 0:n] - 60
     r = np.hypot(x, y)
     dem = np.where(r <= 10, -20.0, 0.0)
-    vis = viewshed(dem, 60, 60, observer_height_m=2.0, target_height_m=0.0,
-                   max_distance_m=5_000.0, cell_size_m=30.0)
+    vis = viewshed(
+        dem,
+        60,
+        60,
+        observer_height_m=2.0,
+        target_height_m=0.0,
+        max_distance_m=5_000.0,
+        cell_size_m=30.0,
+    )
     assert np.all(vis[r <= 10] == VISIBLE)
     # Beyond the rim (the first ring of cells outside the pit, which faces the observer)
     # nothing is seen.
@@ -272,16 +364,24 @@ def test_ridge_shadow_matches_the_analytic_profile() -> None:
     dem = np.repeat(profile[None, :], 201, axis=0)
     eye = 5.0
     col0 = 20
-    vis = viewshed(dem, 100, col0, observer_height_m=eye, target_height_m=0.0,
-                   max_distance_m=1e6, cell_size_m=30.0, curvature_coeff=0.0)
+    vis = viewshed(
+        dem,
+        100,
+        col0,
+        observer_height_m=eye,
+        target_height_m=0.0,
+        max_distance_m=1e6,
+        cell_size_m=30.0,
+        curvature_coeff=0.0,
+    )
     # Analytic: the largest slope seen so far from the eye along x.
-    dx = x[col0 + 1:] - col0
-    slope = (profile[col0 + 1:] - (profile[col0] + eye)) / dx
+    dx = x[col0 + 1 :] - col0
+    slope = (profile[col0 + 1 :] - (profile[col0] + eye)) / dx
     best = np.maximum.accumulate(np.concatenate([[-np.inf], slope[:-1]]))
     expected = np.concatenate([[VISIBLE], np.where(slope >= best, VISIBLE, HIDDEN)])
     assert np.array_equal(vis[100, col0:], expected)
     assert np.count_nonzero(expected == HIDDEN) > 50  # the valley is in shadow
-    assert np.all(expected[225 - col0: 250 - col0] == VISIBLE)  # the far range's face shows
+    assert np.all(expected[225 - col0 : 250 - col0] == VISIBLE)  # the far range's face shows
     # Whole grid (east of the observer): interpolated off the row, the same almost everywhere.
     full = np.repeat(expected[None, :], 201, axis=0)
     assert (vis[:, col0:] == full).mean() >= 0.97
@@ -291,8 +391,16 @@ def test_nodata_is_outside_and_does_not_block() -> None:
     dem = np.zeros((41, 81))
     dem[15:26, 30:36] = np.nan  # a hole in front of the observer
     dem[:, 70] = 5.0
-    vis = viewshed(dem, 20, 10, observer_height_m=2.0, target_height_m=0.0,
-                   max_distance_m=1e6, cell_size_m=10.0, curvature_coeff=0.0)
+    vis = viewshed(
+        dem,
+        20,
+        10,
+        observer_height_m=2.0,
+        target_height_m=0.0,
+        max_distance_m=1e6,
+        cell_size_m=10.0,
+        curvature_coeff=0.0,
+    )
     assert np.all(vis[15:26, 30:36] == OUTSIDE)
     assert np.all(vis[15:26, 36:71] == VISIBLE)  # seen through the hole up to the ridge
 
@@ -304,11 +412,12 @@ def test_inputs_are_not_modified(dtype: type) -> None:
     metric = GridMetric.from_cell_size((30.0, 25.0), dem.shape[0])
     metric_before = [m.copy() for m in (metric.xx_m2, metric.xy_m2, metric.yy_m2)]
     dem.setflags(write=False)  # a write would raise, not just change values
-    vis = viewshed(dem, 70, 90, observer_height_m=10.0, max_distance_m=3000.0,
-                   cell_size_m=metric)
+    vis = viewshed(dem, 70, 90, observer_height_m=10.0, max_distance_m=3000.0, cell_size_m=metric)
     assert np.array_equal(dem, dem_before)
-    assert all(np.array_equal(a, b) for a, b in zip(
-        (metric.xx_m2, metric.xy_m2, metric.yy_m2), metric_before, strict=True))
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip((metric.xx_m2, metric.xy_m2, metric.yy_m2), metric_before, strict=True)
+    )
     assert vis.dtype == np.uint8
     assert vis.shape == dem.shape
     assert set(np.unique(vis)) <= {VISIBLE, HIDDEN, OUTSIDE}
@@ -321,12 +430,12 @@ def test_range_and_window() -> None:
     rows, cols = range_window(200, 200, shape=(401, 401), max_distance_m=500.0, metric=metric)
     assert (rows, cols) == (slice(150, 251), slice(150, 251))
     dem = np.zeros((401, 401))
-    vis = viewshed(dem, 200, 200, observer_height_m=2.0, max_distance_m=500.0,
-                   cell_size_m=10.0)
+    vis = viewshed(dem, 200, 200, observer_height_m=2.0, max_distance_m=500.0, cell_size_m=10.0)
     y, x = np.mgrid[0:401, 0:401] - 200
     assert np.array_equal(vis != OUTSIDE, np.hypot(x, y) * 10.0 <= 500.0)
-    cut = viewshed(dem[rows, cols], 50, 50, observer_height_m=2.0, max_distance_m=500.0,
-                   cell_size_m=10.0)
+    cut = viewshed(
+        dem[rows, cols], 50, 50, observer_height_m=2.0, max_distance_m=500.0, cell_size_m=10.0
+    )
     assert np.array_equal(cut, vis[rows, cols])
 
 
@@ -341,8 +450,13 @@ def test_range_and_window() -> None:
     ],
 )
 def test_invalid_options_are_refused(kwargs: dict[str, Any], match: str) -> None:
-    args: dict[str, Any] = {"row": 5, "col": 5, "observer_height_m": 2.0,
-                            "max_distance_m": 100.0, "cell_size_m": 10.0}
+    args: dict[str, Any] = {
+        "row": 5,
+        "col": 5,
+        "observer_height_m": 2.0,
+        "max_distance_m": 100.0,
+        "cell_size_m": 10.0,
+    }
     args.update(kwargs)
     row, col = args.pop("row"), args.pop("col")
     with pytest.raises(ValidationError, match=match):
@@ -392,10 +506,12 @@ def test_same_answer_for_the_same_place_in_4326_and_utm(tmp_path: Path) -> None:
 
     obs_lon, obs_lat = to_ll.transform(499_400.0, 5_200_700.0)
     range_m = 5_000.0
-    run_viewshed_cli(utm, obs_lon, obs_lat, tmp_path / "vs_utm.tif", oz=15.0, tz=2.0,
-                     md=range_m, k=0.13)
-    run_viewshed_cli(geo, obs_lon, obs_lat, tmp_path / "vs_geo.tif", oz=15.0, tz=2.0,
-                     md=range_m, k=0.13)
+    run_viewshed_cli(
+        utm, obs_lon, obs_lat, tmp_path / "vs_utm.tif", oz=15.0, tz=2.0, md=range_m, k=0.13
+    )
+    run_viewshed_cli(
+        geo, obs_lon, obs_lat, tmp_path / "vs_geo.tif", oz=15.0, tz=2.0, md=range_m, k=0.13
+    )
     vis_utm, tr_vu, _ = read_raster(tmp_path / "vs_utm.tif")
     vis_geo, tr_vg, _ = read_raster(tmp_path / "vs_geo.tif")
 
@@ -437,11 +553,24 @@ def metric_copy_for_gdal(src: str, tmp_path: Path, row: int, col: int, name: str
     ulx, uly = -(col + 0.5) * width_m, (row + 0.5) * height_m
     out = tmp_path / f"{name}_metric_{row}_{col}.vrt"
     subprocess.run(
-        ["gdal_translate", "-q", "-of", "VRT",
-         "-a_srs", f"+proj=aeqd +lat_0={lat!r} +lon_0={lon!r} +datum=WGS84 +units=m",
-         "-a_ullr", repr(ulx), repr(uly), repr(ulx + width * width_m),
-         repr(uly - height * height_m), src, str(out)],
-        check=True, capture_output=True, timeout=600,
+        [
+            "gdal_translate",
+            "-q",
+            "-of",
+            "VRT",
+            "-a_srs",
+            f"+proj=aeqd +lat_0={lat!r} +lon_0={lon!r} +datum=WGS84 +units=m",
+            "-a_ullr",
+            repr(ulx),
+            repr(uly),
+            repr(ulx + width * width_m),
+            repr(uly - height * height_m),
+            src,
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
     return out
 
@@ -450,8 +579,12 @@ def metric_copy_for_gdal(src: str, tmp_path: Path, row: int, col: int, name: str
 #: radar mast, a camera pole, a tower, another mast (settings.DEFAULT_HEIGHT_M). Observers a
 #: metre or two above a summit are left to the cell-for-cell test: GDAL before 3.10 hides the
 #: slopes below them (OSGeo/gdal#10205, see geo.terrain.viewshed).
-CASES = [(10.0, 2.0, 5_000.0, 0.13), (6.0, 0.0, 8_000.0, 0.13), (20.0, 5.0, 10_000.0, 0.0),
-         (30.0, 2.0, 7_000.0, 0.25)]
+CASES = [
+    (10.0, 2.0, 5_000.0, 0.13),
+    (6.0, 0.0, 8_000.0, 0.13),
+    (20.0, 5.0, 10_000.0, 0.0),
+    (30.0, 2.0, 7_000.0, 0.25),
+]
 
 
 def compare_geographic_with_gdal(
@@ -473,8 +606,10 @@ def compare_geographic_with_gdal(
         ref, ref_tr, _ = read_raster(gdal_path)
         a, b = on_common_grid(ours, pixel_offset(ours_tr, tr), ref, pixel_offset(ref_tr, metric_tr))
         share, n = agreement(a, b)
-        AGREEMENT.append(f"{name} observer ({row}, {col}) oz={oz:g} tz={tz:g} md={md:g} "
-                         f"k={k:g}: {share:.3%} of {n} cells")
+        AGREEMENT.append(
+            f"{name} observer ({row}, {col}) oz={oz:g} tz={tz:g} md={md:g} "
+            f"k={k:g}: {share:.3%} of {n} cells"
+        )
         assert share >= 0.99, AGREEMENT[-1]
         assert np.count_nonzero(a == HIDDEN) > 0
         assert np.count_nonzero(a == VISIBLE) > 0
@@ -483,16 +618,18 @@ def compare_geographic_with_gdal(
 @needs_gdal
 def test_agrees_with_gdal_on_pysheds_dem_epsg4326(realdata: Path, tmp_path: Path) -> None:
     src = str(realdata / "dem" / "pysheds_dem.tif")
-    compare_geographic_with_gdal(src, tmp_path, "pysheds_dem.tif",
-                                 [(180, 185), (60, 70), (300, 320), (20, 340), (250, 40)])
+    compare_geographic_with_gdal(
+        src, tmp_path, "pysheds_dem.tif", [(180, 185), (60, 70), (300, 320), (20, 340), (250, 40)]
+    )
 
 
 @needs_gdal
 def test_agrees_with_gdal_on_zipped_srtm_hgt(realdata: Path, tmp_path: Path) -> None:
     src = f"/vsizip/{realdata / 'dem' / 'rasterio_N10W110.hgt.zip'}/N10W110.hgt"
     # Clipperton Island (up to 9 m) in the sea: on the island, on its shore, out at sea.
-    compare_geographic_with_gdal(src, tmp_path, "N10W110.hgt (zip)",
-                                 [(837, 940), (820, 925), (850, 960), (800, 900)])
+    compare_geographic_with_gdal(
+        src, tmp_path, "N10W110.hgt (zip)", [(837, 940), (820, 925), (850, 960), (800, 900)]
+    )
 
 
 @needs_gdal
@@ -516,8 +653,10 @@ def test_agrees_with_gdal_on_rugged_projected_dem(tmp_path: Path) -> None:
         assert ours_crs == "EPSG:32633"
         a, b = on_common_grid(ours, pixel_offset(ours_tr, tr), ref, pixel_offset(ref_tr, tr))
         share, count = agreement(a, b)
-        AGREEMENT.append(f"rugged UTM 33N observer ({row}, {col}) oz={oz:g} tz={tz:g} "
-                         f"md={md:g} k={k:g}: {share:.3%} of {count} cells")
+        AGREEMENT.append(
+            f"rugged UTM 33N observer ({row}, {col}) oz={oz:g} tz={tz:g} "
+            f"md={md:g} k={k:g}: {share:.3%} of {count} cells"
+        )
         assert share >= 0.99, AGREEMENT[-1]
 
 
@@ -538,13 +677,24 @@ def test_kernel_matches_gdal_cell_for_cell(tmp_path: Path) -> None:
         run_gdal_viewshed(src, x, y, tmp_path / "g.tif", oz=oz, tz=tz, md=md, k=k)
         ref, ref_tr, _ = read_raster(tmp_path / "g.tif")
         r0, c0 = pixel_offset(ref_tr, tr)
-        win = heights[r0: r0 + ref.shape[0], c0: c0 + ref.shape[1]]
-        ours = viewshed(win, row - r0, col - c0, observer_height_m=oz, target_height_m=tz,
-                        max_distance_m=md, cell_size_m=cell, curvature_coeff=1.0 - k,
-                        earth_radius_m=A_WGS84, legacy_gdal=legacy)
+        win = heights[r0 : r0 + ref.shape[0], c0 : c0 + ref.shape[1]]
+        ours = viewshed(
+            win,
+            row - r0,
+            col - c0,
+            observer_height_m=oz,
+            target_height_m=tz,
+            max_distance_m=md,
+            cell_size_m=cell,
+            curvature_coeff=1.0 - k,
+            earth_radius_m=A_WGS84,
+            legacy_gdal=legacy,
+        )
         assert np.array_equal(ours, ref), (row, col)
-        AGREEMENT.append(f"array API (legacy_gdal={legacy}) vs GDAL {gdal_version()}, "
-                         f"observer ({row}, {col}) oz={oz:g}: identical, {ours.size} cells")
+        AGREEMENT.append(
+            f"array API (legacy_gdal={legacy}) vs GDAL {gdal_version()}, "
+            f"observer ({row}, {col}) oz={oz:g}: identical, {ours.size} cells"
+        )
 
 
 def test_observer_above_a_summit_sees_the_slopes_below() -> None:
@@ -554,9 +704,13 @@ def test_observer_above_a_summit_sees_the_slopes_below() -> None:
     n = 101
     y, x = np.mgrid[0:n, 0:n] - 50
     cone = 500.0 - 15.0 * np.hypot(x, y)  # 15 m drop per 30 m cell
-    kwargs: dict[str, Any] = {"observer_height_m": 2.0, "target_height_m": 0.0,
-                              "max_distance_m": 1e6, "cell_size_m": 30.0,
-                              "curvature_coeff": 0.0}
+    kwargs: dict[str, Any] = {
+        "observer_height_m": 2.0,
+        "target_height_m": 0.0,
+        "max_distance_m": 1e6,
+        "cell_size_m": 30.0,
+        "curvature_coeff": 0.0,
+    }
     assert np.all(viewshed(cone, 50, 50, **kwargs) == VISIBLE)
     legacy = viewshed(cone, 50, 50, legacy_gdal=True, **kwargs)
     assert np.count_nonzero(legacy == HIDDEN) > 0.3 * legacy.size
@@ -573,8 +727,9 @@ def small_dem(tmp_path: Path) -> tuple[Path, Affine]:
     return write_dem(tmp_path / "small.tif", heights, tr, "EPSG:32633", nodata=-9999.0), tr
 
 
-def test_cli_writes_uint8_geotiff_on_the_dem_grid(small_dem: tuple[Path, Affine],
-                                                  tmp_path: Path) -> None:
+def test_cli_writes_uint8_geotiff_on_the_dem_grid(
+    small_dem: tuple[Path, Affine], tmp_path: Path
+) -> None:
     dem, tr = small_dem
     to_ll = pyproj.Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
     lon, lat = to_ll.transform(*pixel_centre(tr, 20, 15))
@@ -590,9 +745,12 @@ def test_cli_writes_uint8_geotiff_on_the_dem_grid(small_dem: tuple[Path, Affine]
     assert vis[20 - r0, 15 - c0] == VISIBLE
     assert vis[10 - r0, 10 - c0] == OUTSIDE  # nodata
     assert set(np.unique(vis)) == {VISIBLE, HIDDEN, OUTSIDE}
-    assert summary["observer"] == {"row": 20, "col": 15, "ground_m": pytest.approx(
-        float(rugged(100, 100, seed=2)[20, 15])), "eye_m": pytest.approx(
-        float(rugged(100, 100, seed=2)[20, 15]) + 10.0)}
+    assert summary["observer"] == {
+        "row": 20,
+        "col": 15,
+        "ground_m": pytest.approx(float(rugged(100, 100, seed=2)[20, 15])),
+        "eye_m": pytest.approx(float(rugged(100, 100, seed=2)[20, 15]) + 10.0),
+    }
     assert sum(summary["cells"].values()) == vis.size
 
 
@@ -610,14 +768,21 @@ def test_cli_writes_uint8_geotiff_on_the_dem_grid(small_dem: tuple[Path, Affine]
         ({"--out": "no_such_dir/o.tif"}, "cannot write the GeoTIFF"),
     ],
 )
-def test_cli_refuses_bad_input_with_exit_2(small_dem: tuple[Path, Affine], tmp_path: Path,
-                                           change: dict[str, str], message: str) -> None:
+def test_cli_refuses_bad_input_with_exit_2(
+    small_dem: tuple[Path, Affine], tmp_path: Path, change: dict[str, str], message: str
+) -> None:
     dem, tr = small_dem
     to_ll = pyproj.Transformer.from_crs("EPSG:32633", "EPSG:4326", always_xy=True)
     row, col = (10, 10) if "nodata" in change else (20, 15)
     lon, lat = to_ll.transform(*pixel_centre(tr, row, col))
-    args = {"--dem": str(dem), "--lon": repr(lon), "--lat": repr(lat),
-            "--observer-height-m": "10", "--range-m": "1000", "--out": str(tmp_path / "o.tif")}
+    args = {
+        "--dem": str(dem),
+        "--lon": repr(lon),
+        "--lat": repr(lat),
+        "--observer-height-m": "10",
+        "--range-m": "1000",
+        "--out": str(tmp_path / "o.tif"),
+    }
     if change.get("--dem") == "not_a_raster":
         bogus = tmp_path / "bogus.tif"
         bogus.write_text("not a raster", encoding="utf-8")
@@ -637,11 +802,31 @@ def test_cli_refuses_bad_input_with_exit_2(small_dem: tuple[Path, Affine], tmp_p
 
 def test_cli_refuses_a_dem_without_crs(tmp_path: Path) -> None:
     dem = tmp_path / "nocrs.tif"
-    with rasterio.open(dem, "w", driver="GTiff", width=10, height=10, count=1, dtype="float32",
-                       transform=Affine(30.0, 0, 0.0, 0, -30.0, 300.0)) as dst:
+    with rasterio.open(
+        dem,
+        "w",
+        driver="GTiff",
+        width=10,
+        height=10,
+        count=1,
+        dtype="float32",
+        transform=Affine(30.0, 0, 0.0, 0, -30.0, 300.0),
+    ) as dst:
         dst.write(np.zeros((10, 10), np.float32), 1)
-    proc = run_cli("--dem", str(dem), "--lon", "0", "--lat", "0", "--observer-height-m", "2",
-                   "--range-m", "100", "--out", str(tmp_path / "o.tif"))
+    proc = run_cli(
+        "--dem",
+        str(dem),
+        "--lon",
+        "0",
+        "--lat",
+        "0",
+        "--observer-height-m",
+        "2",
+        "--range-m",
+        "100",
+        "--out",
+        str(tmp_path / "o.tif"),
+    )
     assert proc.returncode == 2
     assert "expected a georeferenced raster with a CRS" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -162,12 +162,20 @@ def country_labels(bounds: tuple[float, float, float, float]) -> gpd.GeoDataFram
             continue  # touches the box only along an edge or at a point
         largest = parts[int(np.argmax(areas))]
         iso = countries["iso_n3"].iat[i]
-        rows.append((countries["name"].iat[i], iso if isinstance(iso, str) else None,
-                     _label_point(largest), sum(areas)))
+        rows.append(
+            (
+                countries["name"].iat[i],
+                iso if isinstance(iso, str) else None,
+                _label_point(largest),
+                sum(areas),
+            )
+        )
     rows.sort(key=lambda r: (-r[3], r[0]))
     return gpd.GeoDataFrame(
-        {"name": pd.Series([r[0] for r in rows], dtype="str"),
-         "iso_n3": pd.Series([r[1] for r in rows], dtype="str")},
+        {
+            "name": pd.Series([r[0] for r in rows], dtype="str"),
+            "iso_n3": pd.Series([r[1] for r in rows], dtype="str"),
+        },
         geometry=gpd.GeoSeries([r[2] for r in rows], crs="EPSG:4326"),
     )
 
@@ -182,34 +190,54 @@ def _check_bounds(bounds: tuple[float, float, float, float]) -> tuple[float, flo
     try:
         west, south, east, north = (float(v) for v in bounds)
     except (TypeError, ValueError):
-        raise ValidationError(describe(
-            "bounds", "not a box", expected="four numbers (west, south, east, north)",
-            got=bounds)) from None
+        raise ValidationError(
+            describe(
+                "bounds",
+                "not a box",
+                expected="four numbers (west, south, east, north)",
+                got=bounds,
+            )
+        ) from None
     if not all(math.isfinite(v) for v in (west, south, east, north)):
-        raise ValidationError(describe("bounds", "not a box", expected="finite numbers",
-                                       got=bounds))
-    if not (-180.0 <= west <= 180.0 and -180.0 <= east <= 180.0
-            and -90.0 <= south <= 90.0 and -90.0 <= north <= 90.0):
-        raise ValidationError(describe(
-            "bounds", "not lon/lat degrees",
-            expected="longitudes within ±180 and latitudes within ±90 (EPSG:4326)", got=bounds,
-            fix="Reproject the view's bounds to EPSG:4326"))
+        raise ValidationError(
+            describe("bounds", "not a box", expected="finite numbers", got=bounds)
+        )
+    if not (
+        -180.0 <= west <= 180.0
+        and -180.0 <= east <= 180.0
+        and -90.0 <= south <= 90.0
+        and -90.0 <= north <= 90.0
+    ):
+        raise ValidationError(
+            describe(
+                "bounds",
+                "not lon/lat degrees",
+                expected="longitudes within ±180 and latitudes within ±90 (EPSG:4326)",
+                got=bounds,
+                fix="Reproject the view's bounds to EPSG:4326",
+            )
+        )
     if south > north:
-        raise ValidationError(describe(
-            "bounds", "south is north of north", expected="south <= north", got=bounds))
+        raise ValidationError(
+            describe("bounds", "south is north of north", expected="south <= north", got=bounds)
+        )
     if west > east:
-        raise ValidationError(describe(
-            "bounds", "the box crosses the antimeridian or west and east are swapped",
-            expected="west <= east", got=bounds,
-            fix="Ask for a box that spans the antimeridian as two boxes, (west, south, 180, "
-                "north) and (-180, south, east, north)"))
+        raise ValidationError(
+            describe(
+                "bounds",
+                "the box crosses the antimeridian or west and east are swapped",
+                expected="west <= east",
+                got=bounds,
+                fix="Ask for a box that spans the antimeridian as two boxes, (west, south, 180, "
+                "north) and (-180, south, east, north)",
+            )
+        )
     return west, south, east, north
 
 
 def _check_count(field: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-        raise ValidationError(describe(field, "not a count", expected="an integer >= 0",
-                                       got=value))
+        raise ValidationError(describe(field, "not a count", expected="an integer >= 0", got=value))
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,11 +254,21 @@ def _places_table() -> pd.DataFrame:
         # "NA" is Namibia and "Nan" a Thai city: no string is a missing value here.
         keep_default_na=False,
         na_filter=False,
-        dtype={"name": str, "country": str, "lon": float, "lat": float,
-               "population": np.int64, "rank": np.int64},
+        dtype={
+            "name": str,
+            "country": str,
+            "lon": float,
+            "lat": float,
+            "population": np.int64,
+            "rank": np.int64,
+        },
     )
-    table = table.sort_values(["rank", "population", "name"], ascending=[True, False, True],
-                              kind="stable", ignore_index=True)
+    table = table.sort_values(
+        ["rank", "population", "name"],
+        ascending=[True, False, True],
+        kind="stable",
+        ignore_index=True,
+    )
     return table
 
 

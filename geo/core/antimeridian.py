@@ -96,8 +96,10 @@ def polygonal(geom: BaseGeometry) -> BaseGeometry:
 
 def _jumps(poly: Polygon) -> bool:
     """Whether a ring of ``poly`` steps more than 180° in longitude between two vertices."""
-    return any(np.abs(np.diff(np.asarray(r.coords)[:, 0])).max(initial=0.0) > 180.0
-               for r in (poly.exterior, *poly.interiors))
+    return any(
+        np.abs(np.diff(np.asarray(r.coords)[:, 0])).max(initial=0.0) > 180.0
+        for r in (poly.exterior, *poly.interiors)
+    )
 
 
 def _unwrap_ring(xy: NDArray[np.float64]) -> NDArray[np.float64]:

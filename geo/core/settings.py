@@ -95,6 +95,7 @@ def store_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     return Path(env.get("LIMES_STORE") or STORE_PATH)
 
+
 #: The users file. While it does not exist the app runs in local demo mode (no sign-in).
 USERS_FILE: Final[Path] = DATA_DIR / "users.json"
 
@@ -151,7 +152,15 @@ ZIP_RATIO_FLOOR_BYTES: Final[int] = 10_000_000
 #: files or run pipelines), network services (WFS, OAPIF, Elasticsearch, ...), databases and
 #: formats Limes does not read. Add a driver here before using it with pyogrio in Limes.
 GDAL_VECTOR_DRIVERS: Final[tuple[str, ...]] = (
-    "ESRI Shapefile", "GPKG", "GeoJSON", "KML", "LIBKML", "GPX", "FlatGeobuf", "CSV", "MEM",
+    "ESRI Shapefile",
+    "GPKG",
+    "GeoJSON",
+    "KML",
+    "LIBKML",
+    "GPX",
+    "FlatGeobuf",
+    "CSV",
+    "MEM",
 )
 
 #: How long an upload waits for another upload to the store to finish before it is refused

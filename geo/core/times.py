@@ -36,11 +36,18 @@ def parse_utc(value: str | datetime | pd.Timestamp | None, name: str) -> pd.Time
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    ts: pd.Timestamp | None
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise ValidationError(describe(name, "not a time", expected="an ISO 8601 time such as "
-                                       "2026-11-01T06:00:00Z", got=value))
+        ts = None
+    if ts is None or ts is pd.NaT:
+        raise ValidationError(
+            describe(
+                name,
+                "not a time",
+                expected="an ISO 8601 time such as 2026-11-01T06:00:00Z",
+                got=value,
+            )
+        )
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

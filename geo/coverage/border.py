@@ -9,6 +9,10 @@ Each segment is projected to the analysis CRS and split into short straight edge
 (``settings.BORDER_MAX_SEGMENT_M``); every vertex carries its geodesic chainage (m), measured
 on the ellipsoid between consecutive vertices. Segments are laid end to end on one global
 axis, a 10 m spacer between them so no interval ever spans two segments.
+
+On that axis, :func:`polygon_border_intervals` finds the pieces of border inside polygons
+(the sectors) and :func:`nearest_chainage` the border point nearest to each of a set of
+points.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from numpy.typing import NDArray
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.core.projection import GEOD, AnalysisCRS, choose_analysis_crs, to_projected
+from geo.coverage import intervals as iv
 
 _SPACER_M = 10.0
 
@@ -171,7 +176,9 @@ def prepare_border(border: gpd.GeoDataFrame, *, acrs: AnalysisCRS | None = None)
     keep = ~shapely.is_empty(parts) & (shapely.get_num_coordinates(parts) >= 2)
     parts, part_feature = parts[keep], part_feature[keep]
     if parts.size == 0:
-        raise ValidationError("border: no line with two or more distinct vertices; give the border as lines")
+        raise ValidationError(
+            "border: no line with two or more distinct vertices; give the border as lines"
+        )
     lines, first = _merge_in_input_order(parts)
     if acrs is None:
         coords = shapely.get_coordinates(np.asarray(lines, dtype=object))
@@ -188,8 +195,96 @@ def prepare_border(border: gpd.GeoDataFrame, *, acrs: AnalysisCRS | None = None)
         xy.append(c)
         chain.append(np.concatenate([[0.0], np.cumsum(step)]))
         name = names_col[part_feature[f]] if f < parts.size else None
-        names.append(None if name is None or (isinstance(name, float) and np.isnan(name)) else str(name))
+        names.append(
+            None if name is None or (isinstance(name, float) and np.isnan(name)) else str(name)
+        )
         lonlat_lines.append(shapely.LineString(np.column_stack([lon, lat])))
     lengths = np.array([c[-1] for c in chain])
     offsets = np.concatenate([[0.0], np.cumsum(lengths + _SPACER_M)[:-1]])
     return Border(acrs, np.asarray(lonlat_lines, dtype=object), names, xy, chain, offsets)
+
+
+def polygon_border_intervals(
+    border: Border, polygons: NDArray[np.object_]
+) -> tuple[NDArray[np.int64], iv.Intervals]:
+    """Pieces of border inside each polygon (analysis CRS), as global chainage intervals."""
+    e = border.edges()
+    polygons = np.asarray(polygons, dtype=object)
+    if polygons.size == 0 or e["ax"].size == 0:
+        return np.empty(0, dtype=np.int64), (np.empty(0), np.empty(0))
+    a = np.column_stack([e["ax"], e["ay"]])
+    b = np.column_stack([e["bx"], e["by"]])
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    tree = shapely.STRtree(lines)
+    out_p, out_s, out_e = [], [], []
+    for j, poly in enumerate(polygons):
+        if poly is None or shapely.is_empty(poly):
+            continue
+        cand = tree.query(poly)
+        if cand.size == 0:
+            continue
+        shapely.prepare(poly)
+        inside = shapely.covers(poly, lines[cand])
+        full = cand[inside]
+        out_p.append(np.full(full.size, j))
+        out_s.append(e["c0"][full])
+        out_e.append(e["c1"][full])
+        crossing = cand[~inside & shapely.intersects(poly, lines[cand])]
+        if crossing.size:
+            pieces, which = shapely.get_parts(
+                shapely.intersection(lines[crossing], poly), return_index=True
+            )
+            is_line = shapely.get_type_id(pieces) == 1
+            pieces, which = pieces[is_line], crossing[which[is_line]]
+            if pieces.size:
+                coords, cidx = shapely.get_coordinates(pieces, return_index=True)
+                ei = which[cidx]
+                d = b[ei] - a[ei]
+                t = np.einsum("ij,ij->i", coords - a[ei], d) / np.einsum("ij,ij->i", d, d)
+                first = np.flatnonzero(np.r_[True, cidx[1:] != cidx[:-1]])
+                t_lo = np.minimum.reduceat(t, first).clip(0, 1)
+                t_hi = np.maximum.reduceat(t, first).clip(0, 1)
+                c0, c1 = e["c0"][which], e["c1"][which]
+                out_p.append(np.full(pieces.size, j))
+                out_s.append(c0 + t_lo * (c1 - c0))
+                out_e.append(c0 + t_hi * (c1 - c0))
+        shapely.destroy_prepared(poly)
+    if not out_p:
+        return np.empty(0, dtype=np.int64), (np.empty(0), np.empty(0))
+    return np.concatenate(out_p), (np.concatenate(out_s), np.concatenate(out_e))
+
+
+def nearest_chainage(
+    border: Border, points: gpd.GeoDataFrame
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Nearest point of the border for each point.
+
+    Returns
+    -------
+    segment : ndarray of int
+        Border segment of the nearest border point.
+    chainage_km : ndarray of float
+        Its chainage along that segment (km).
+    distance_m : ndarray of float
+        Distance to it in the analysis CRS (m, to within the local scale factor).
+    """
+    n = len(points)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+    e = border.edges()
+    a = np.column_stack([e["ax"], e["ay"]])
+    b = np.column_stack([e["bx"], e["by"]])
+    lines = shapely.linestrings(np.stack([a, b], axis=1))
+    x, y = border.acrs.to_proj.transform(points.geometry.x.to_numpy(), points.geometry.y.to_numpy())
+    pts = shapely.points(np.asarray(x), np.asarray(y))
+    (pi, ei), dist = shapely.STRtree(lines).query_nearest(
+        pts, return_distance=True, all_matches=False
+    )
+    order = np.argsort(pi)
+    pi, ei, dist = pi[order], ei[order], dist[order]
+    d = b[ei] - a[ei]
+    p_xy = np.column_stack([np.asarray(x)[pi], np.asarray(y)[pi]])
+    t = np.clip(np.einsum("ij,ij->i", p_xy - a[ei], d) / np.einsum("ij,ij->i", d, d), 0, 1)
+    chain = e["c0"][ei] + t * (e["c1"][ei] - e["c0"][ei])
+    seg, local = border.locate(chain)
+    return seg, local / 1000.0, dist

@@ -17,7 +17,9 @@ Two representations, one geometry:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -52,10 +54,11 @@ class FootprintParams:
     def __len__(self) -> int:
         return int(self.x.size)
 
-    def take(self, idx: ArrayLike) -> FootprintParams:
+    def take(self, idx: NDArray[np.integer[Any]] | Sequence[int]) -> FootprintParams:
         """Return the footprints at positions ``idx``."""
+        at = np.asarray(idx, dtype=np.intp)
         return FootprintParams(
-            *(np.asarray(getattr(self, f))[idx] for f in self.__dataclass_fields__)
+            *(np.asarray(getattr(self, f))[at] for f in self.__dataclass_fields__)
         )
 
 

@@ -22,7 +22,9 @@ _SQRT3 = np.sqrt(3.0)
 _HALF = 1 << 30
 
 
-def _axial(x: NDArray[np.float64], y: NDArray[np.float64], size: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _axial(
+    x: NDArray[np.float64], y: NDArray[np.float64], size: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Axial coordinates of the pointy-top hexagon (circumradius ``size``) holding each point."""
     q = (_SQRT3 / 3 * x - y / 3) / size
     r = (2 / 3 * y) / size
@@ -77,8 +79,9 @@ def hexbin(
     ok = np.isfinite(x) & np.isfinite(y)
     q, r = _axial(x[ok], y[ok], size_m)
     if q.size and max(np.abs(q).max(), np.abs(r).max()) >= _HALF:  # tiny cells, huge extent
-        cells, inverse, counts = np.unique(np.stack([q, r], axis=1), axis=0,
-                                           return_inverse=True, return_counts=True)
+        cells, inverse, counts = np.unique(
+            np.stack([q, r], axis=1), axis=0, return_inverse=True, return_counts=True
+        )
     else:
         # One int64 key per cell, (q, r) in its high and low 32 bits: sorted like the pairs,
         # and many times faster to make unique than the rows of a 2-column array.
@@ -87,7 +90,9 @@ def hexbin(
         cells = np.stack([(cell_keys >> 32) - _HALF, (cell_keys & 0xFFFFFFFF) - _HALF], axis=1)
     data: dict[str, NDArray] = {"count": counts}
     if flag is not None:
-        data["flagged"] = np.bincount(inverse.ravel(), weights=points[flag].to_numpy()[ok].astype(float), minlength=len(cells)).astype(np.int64)
+        data["flagged"] = np.bincount(
+            inverse.ravel(), weights=points[flag].to_numpy()[ok].astype(float), minlength=len(cells)
+        ).astype(np.int64)
     cq, cr = cells[:, 0].astype(float), cells[:, 1].astype(float)
     centre_x = size_m * _SQRT3 * (cq + cr / 2)
     centre_y = size_m * 1.5 * cr

@@ -9,6 +9,8 @@ disjoint, non-empty).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -67,6 +69,39 @@ def union(*sets: Intervals) -> Intervals:
     if not sets:
         return _EMPTY
     return at_least(np.concatenate([s for s, _ in sets]), np.concatenate([e for _, e in sets]))
+
+
+def at_least_of(sets: Iterable[Intervals], k: int = 2) -> Intervals:
+    """Merged intervals where at least ``k`` of the given interval sets overlap.
+
+    Each set should be merged first (see :func:`union`): depth counts intervals, so two
+    overlapping intervals of one set count twice.
+
+    Examples
+    --------
+    >>> a = (np.array([0.0]), np.array([5.0]))
+    >>> b = (np.array([3.0]), np.array([9.0]))
+    >>> at_least_of([a, b], k=2)
+    (array([3.]), array([5.]))
+    """
+    sets = list(sets)
+    return at_least(
+        np.concatenate([s for s, _ in sets] or [np.empty(0)]),
+        np.concatenate([e for _, e in sets] or [np.empty(0)]),
+        k=k,
+    )
+
+
+def select(a: Intervals, owner: NDArray[np.int64], keep_owner: NDArray[np.bool_]) -> Intervals:
+    """The intervals of ``a`` whose owner (``owner[i]`` for interval ``i``) is kept.
+
+    Examples
+    --------
+    >>> select((np.array([0.0, 2.0]), np.array([1.0, 3.0])), np.array([0, 1]), np.array([False, True]))
+    (array([2.]), array([3.]))
+    """
+    keep = keep_owner[owner]
+    return a[0][keep], a[1][keep]
 
 
 def union_by(owner: ArrayLike, a: Intervals) -> tuple[NDArray[np.int64], Intervals]:

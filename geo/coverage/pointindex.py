@@ -34,7 +34,8 @@ _MIN_POINTS: Final[int] = 20_000
 _BITS: Final[int] = 31
 
 
-def _dilate(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def _dilate(mask: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    """Each cell's bits ORed with those of its 8 neighbours (a one-cell dilation of every bit)."""
     out = mask.copy()
     out[1:, :] |= mask[:-1, :]
     out[:-1, :] |= mask[1:, :]
@@ -108,7 +109,9 @@ def membership(
             out[:, j] = shapely.contains_xy(polys[j], x, y)
         return out
     for start in range(0, len(live), _BITS):
-        _grid_membership([polys[j] for j in live[start : start + _BITS]], x, y, out, live[start : start + _BITS])
+        _grid_membership(
+            [polys[j] for j in live[start : start + _BITS]], x, y, out, live[start : start + _BITS]
+        )
     return out
 
 
@@ -126,8 +129,11 @@ def _grid_membership(
     transform = Affine(cell, 0.0, xmin - cell / 2, 0.0, -cell, ymax + cell / 2)
     shape = (nrows, ncols)
     bits = features.rasterize(
-        [(p, 1 << k) for k, p in enumerate(polys)], out_shape=shape, transform=transform,
-        dtype="uint32", merge_alg=MergeAlg.add,
+        [(p, 1 << k) for k, p in enumerate(polys)],
+        out_shape=shape,
+        transform=transform,
+        dtype="uint32",
+        merge_alg=MergeAlg.add,
     )
     edge = _dilate(_edge_bits(polys, transform, shape, cell))
     inbox = (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
@@ -142,7 +148,7 @@ def _grid_membership(
 
     inside = unpack(bits[row, col])
     near = unpack(edge[row, col])
-    out[np.ix_(idx, columns)] = inside
+    out[np.ix_(idx, np.asarray(columns, dtype=np.intp))] = inside
     for k, (j, p) in enumerate(zip(columns, polys, strict=True)):
         exact = idx[near[:, k]]
         if exact.size:

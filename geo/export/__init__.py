@@ -39,8 +39,16 @@ import pyogrio
 
 from geo.core.errors import ValidationError
 
-__all__ = ["FORMATS", "csv_bytes", "escape_csv_cell", "escape_csv_frame", "escape_kml_text",
-           "export_layers", "write_csv", "write_export"]
+__all__ = [
+    "FORMATS",
+    "csv_bytes",
+    "escape_csv_cell",
+    "escape_csv_frame",
+    "escape_kml_text",
+    "export_layers",
+    "write_csv",
+    "write_export",
+]
 
 ExportFormat = Literal["geojson", "gpkg", "kml", "csv"]
 #: The export formats, in the order the command line lists them.
@@ -155,9 +163,7 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     Path(path).write_bytes(csv_bytes(df))
 
 
-def export_layers(
-    result: Any, *, partner: str | None = None
-) -> dict[str, gpd.GeoDataFrame]:
+def export_layers(result: Any, *, partner: str | None = None) -> dict[str, gpd.GeoDataFrame]:
     """Pick the exported layers from an analysis, optionally one partner's view only.
 
     Parameters
@@ -241,9 +247,7 @@ def write_export(
         ``{"format": fmt, "out": str(out), "layers": {name: feature_count}}``.
     """
     if fmt not in FORMATS:
-        raise ValidationError(
-            f"export format: expected one of {', '.join(FORMATS)}, got {fmt!r}"
-        )
+        raise ValidationError(f"export format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(out)
     try:
         if fmt in ("geojson", "csv"):
@@ -258,17 +262,27 @@ def write_export(
                 path = out / f"{name}.geojson"
                 path.unlink(missing_ok=True)
                 pyogrio.write_dataframe(
-                    _for_gdal(gdf, datetimes_as_text=False), path, driver="GeoJSON",
-                    layer=name, layer_options={"RFC7946": "YES"},
+                    _for_gdal(gdf, datetimes_as_text=False),
+                    path,
+                    driver="GeoJSON",
+                    layer=name,
+                    layer_options={"RFC7946": "YES"},
                 )
             elif fmt == "gpkg":
                 pyogrio.write_dataframe(
-                    _for_gdal(gdf, datetimes_as_text=False), out, driver="GPKG", layer=name,
+                    _for_gdal(gdf, datetimes_as_text=False),
+                    out,
+                    driver="GPKG",
+                    layer=name,
                     append=i > 0,
                 )
             elif fmt == "kml":
                 pyogrio.write_dataframe(
-                    _for_kml(gdf, name), out, driver="LIBKML", layer=name, append=i > 0,
+                    _for_kml(gdf, name),
+                    out,
+                    driver="LIBKML",
+                    layer=name,
+                    append=i > 0,
                     layer_options={"FOLDER": "YES"},
                 )
             else:
@@ -313,9 +327,10 @@ def _flatten(df: pd.DataFrame, *, datetimes_as_text: bool) -> pd.DataFrame:
             if datetimes_as_text:
                 text = s.map(lambda t: t.isoformat() if pd.notna(t) else None)
                 out[col] = text.astype(object)
-        elif pd.api.types.is_object_dtype(s.dtype) and s.map(
-            lambda v: isinstance(v, (list, tuple, set))
-        ).any():
+        elif (
+            pd.api.types.is_object_dtype(s.dtype)
+            and s.map(lambda v: isinstance(v, (list, tuple, set))).any()
+        ):
             out[col] = s.map(lambda v: ",".join(_as_list(v)) if v is not None else None)
     renames: dict[str, str] = {}
     seen: set[str] = {geom} if geom else set()
@@ -351,13 +366,17 @@ def _for_kml(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
         names = flat[label].astype(object).where(flat[label].notna(), layer)
     elif {"start_km", "length_km"} <= set(flat.columns):
         names = pd.Series(
-            [f"{layer} at km {s:.1f} ({ln:.2f} km)"
-             for s, ln in zip(flat["start_km"], flat["length_km"], strict=True)],
-            index=flat.index, dtype=object,
+            [
+                f"{layer} at km {s:.1f} ({ln:.2f} km)"
+                for s, ln in zip(flat["start_km"], flat["length_km"], strict=True)
+            ],
+            index=flat.index,
+            dtype=object,
         )
     else:
-        names = pd.Series([f"{layer} {i + 1}" for i in range(len(flat))],
-                          index=flat.index, dtype=object)
+        names = pd.Series(
+            [f"{layer} {i + 1}" for i in range(len(flat))], index=flat.index, dtype=object
+        )
     descriptions = [
         "\n".join(f"{c}: {v}" for c, v in zip(attrs, row, strict=True) if pd.notna(v))
         for row in flat[attrs].itertuples(index=False, name=None)
@@ -366,11 +385,15 @@ def _for_kml(gdf: gpd.GeoDataFrame, layer: str) -> gpd.GeoDataFrame:
     flat = flat.rename(columns={c: f"{c}_" for c in ("name", "description") if c in flat})
     for col in flat.columns:  # the data fields (ExtendedData): Google Earth shows them too
         dtype = flat[col].dtype
-        if col != flat.geometry.name and (pd.api.types.is_object_dtype(dtype)
-                                          or pd.api.types.is_string_dtype(dtype)):
+        if col != flat.geometry.name and (
+            pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+        ):
             flat[col] = flat[col].map(escape_kml_text)
-    flat.insert(0, "description",
-                pd.Series([escape_kml_text(d) for d in descriptions], index=flat.index, dtype=object))
+    flat.insert(
+        0,
+        "description",
+        pd.Series([escape_kml_text(d) for d in descriptions], index=flat.index, dtype=object),
+    )
     flat.insert(0, "name", names.astype(object).map(escape_kml_text))
     return flat
 

@@ -37,12 +37,14 @@ import rasterio
 import rasterio.errors
 import rasterio.io
 from numpy.typing import NDArray
+from pyproj.crs import Ellipsoid
 from rasterio.crs import CRS
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from geo.core.errors import ValidationError
-from geo.terrain.viewshed import OUTSIDE, GridMetric, range_window
+from geo.terrain.grid_metric import GridMetric, range_window
+from geo.terrain.viewshed import OUTSIDE
 
 #: Largest window (cells) :func:`read_window` reads: 200 million cells are 1.6 GB of float64.
 MAX_WINDOW_CELLS: Final[int] = 200_000_000
@@ -136,38 +138,50 @@ def ground_metric(
     ell = pcrs.ellipsoid
     if ell is None:
         raise ValidationError(f"CRS {pcrs.name!r}: expected a CRS with an ellipsoid")
-    a = float(ell.semi_major_metre)
     if pcrs.is_geographic and transform.b == 0 and transform.d == 0:
-        to_rad = math.radians(1.0)
-        unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else None
-        if unit:
-            to_rad = float(unit)
-        e2 = 1.0 - (float(ell.semi_minor_metre) / a) ** 2
-        lat = (transform.f + transform.e * (np.arange(n_rows) + 0.5)) * to_rad
-        lat0 = lat[row]
-        mid = 0.5 * (lat + lat0)
-        w = 1.0 - e2 * np.sin(mid) ** 2
-        m_radius = a * (1.0 - e2) / w**1.5
-        n_radius = a / np.sqrt(w)
-        width = abs(transform.a) * to_rad * n_radius * np.cos(mid)
-        height = abs(transform.e) * to_rad * m_radius
-        zero = np.zeros(n_rows)
-        return GridMetric(
-            xx_m2=width**2,
-            xy_m2=zero,
-            yy_m2=height**2,
-            frame=np.column_stack(
-                [np.copysign(width, transform.a), zero, zero, np.copysign(height, transform.e)]
-            ),
-            description=(
-                f"geographic grid on the {ell.name} ellipsoid: cell size at the mean latitude "
-                f"of each row and the observer's (at the observer {width[row]:.3f} m wide, "
-                f"{height[row]:.3f} m tall)"
-            ),
-        )
+        return _geographic_metric(transform, pcrs, ell, row=row, n_rows=n_rows)
+    return _local_metric(transform, pcrs, ell, row=row, col=col, n_rows=n_rows)
 
-    # Any other grid: ground vectors of one column and one row step at the observer.
-    geod = pyproj.Geod(a=a, b=float(ell.semi_minor_metre))
+
+def _geographic_metric(
+    transform: Affine, pcrs: pyproj.CRS, ell: Ellipsoid, *, row: int, n_rows: int
+) -> GridMetric:
+    """A north-up geographic grid: cell sizes at the mean latitude of each row and the observer's."""
+    a = float(ell.semi_major_metre)
+    to_rad = math.radians(1.0)
+    unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else None
+    if unit:
+        to_rad = float(unit)
+    e2 = 1.0 - (float(ell.semi_minor_metre) / a) ** 2
+    lat = (transform.f + transform.e * (np.arange(n_rows) + 0.5)) * to_rad
+    lat0 = lat[row]
+    mid = 0.5 * (lat + lat0)
+    w = 1.0 - e2 * np.sin(mid) ** 2
+    m_radius = a * (1.0 - e2) / w**1.5
+    n_radius = a / np.sqrt(w)
+    width = abs(transform.a) * to_rad * n_radius * np.cos(mid)
+    height = abs(transform.e) * to_rad * m_radius
+    zero = np.zeros(n_rows)
+    return GridMetric(
+        xx_m2=width**2,
+        xy_m2=zero,
+        yy_m2=height**2,
+        frame=np.column_stack(
+            [np.copysign(width, transform.a), zero, zero, np.copysign(height, transform.e)]
+        ),
+        description=(
+            f"geographic grid on the {ell.name} ellipsoid: cell size at the mean latitude "
+            f"of each row and the observer's (at the observer {width[row]:.3f} m wide, "
+            f"{height[row]:.3f} m tall)"
+        ),
+    )
+
+
+def _local_metric(
+    transform: Affine, pcrs: pyproj.CRS, ell: Ellipsoid, *, row: int, col: int, n_rows: int
+) -> GridMetric:
+    """Any other grid: ground vectors of one column and one row step at the observer (Geod)."""
+    geod = pyproj.Geod(a=float(ell.semi_major_metre), b=float(ell.semi_minor_metre))
     to_geo = pyproj.Transformer.from_crs(pcrs, pcrs.geodetic_crs, always_xy=True)
     cx, cy = col + 0.5, row + 0.5
     steps = np.array([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]], dtype=float)
@@ -275,22 +289,7 @@ def read_window(path: str | Path, lon: float, lat: float, *, radius_m: float) ->
     with open_dem(source) as ds:
         transform = ds.transform
         pcrs = _pyproj_crs(ds.crs, source)
-        to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
-        x, y = to_dem.transform(lon, lat)
-        colf, rowf = ~transform @ (x, y)
-        if not (math.isfinite(colf) and math.isfinite(rowf)):
-            raise ValidationError(
-                f"observer ({lon:g}, {lat:g}): PROJ cannot place it in the DEM's CRS "
-                f"{pcrs.name!r}"
-            )
-        col, row = math.floor(colf), math.floor(rowf)
-        if not (0 <= row < ds.height and 0 <= col < ds.width):
-            to_ll = pyproj.Transformer.from_crs(pcrs, _WGS84, always_xy=True)
-            west, south, east, north = to_ll.transform_bounds(*ds.bounds)
-            raise ValidationError(
-                f"observer ({lon:g}, {lat:g}): outside the DEM {source!r}, which covers "
-                f"longitude {west:.5f} to {east:.5f}, latitude {south:.5f} to {north:.5f}"
-            )
+        row, col = _observer_cell(ds, pcrs, lon, lat, source)
         metric = ground_metric(transform, pcrs, row=row, col=col, n_rows=ds.height)
         rows, cols = range_window(
             row, col, shape=(ds.height, ds.width), max_distance_m=radius_m, metric=metric
@@ -320,6 +319,28 @@ def read_window(path: str | Path, lon: float, lat: float, *, radius_m: float) ->
         earth_radius_m=float(pcrs.ellipsoid.semi_major_metre),  # type: ignore[union-attr]
         source=source,
     )
+
+
+def _observer_cell(
+    ds: rasterio.io.DatasetReader, pcrs: pyproj.CRS, lon: float, lat: float, source: str
+) -> tuple[int, int]:
+    """Row and column of the DEM cell under a point (lon, lat), refused off the DEM."""
+    to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    x, y = to_dem.transform(lon, lat)
+    colf, rowf = ~ds.transform @ (x, y)
+    if not (math.isfinite(colf) and math.isfinite(rowf)):
+        raise ValidationError(
+            f"observer ({lon:g}, {lat:g}): PROJ cannot place it in the DEM's CRS {pcrs.name!r}"
+        )
+    col, row = math.floor(colf), math.floor(rowf)
+    if not (0 <= row < ds.height and 0 <= col < ds.width):
+        to_ll = pyproj.Transformer.from_crs(pcrs, _WGS84, always_xy=True)
+        west, south, east, north = to_ll.transform_bounds(*ds.bounds)
+        raise ValidationError(
+            f"observer ({lon:g}, {lat:g}): outside the DEM {source!r}, which covers "
+            f"longitude {west:.5f} to {east:.5f}, latitude {south:.5f} to {north:.5f}"
+        )
+    return row, col
 
 
 def write_uint8_geotiff(

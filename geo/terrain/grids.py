@@ -6,7 +6,7 @@ sensors on a 10,000 x 10,000 DEM take seconds, not hours:
 1. The part of the DEM within range of any sensor or inside the corridor is read once
    (one windowed read; nodata becomes NaN).
 2. Each active sensor's viewshed is computed in the window of its range
-   (:func:`geo.terrain.viewshed.range_window`, the compiled kernel of :mod:`geo.terrain.viewshed`), on as many
+   (:func:`geo.terrain.grid_metric.range_window`, the compiled kernel of :mod:`geo.terrain.viewshed`), on as many
    threads as there are cores (the kernel releases the GIL), and cut to the sensor's shape:
    cells nearer than ``min_range_m`` or outside its wedge (``azimuth_deg`` +- ``fov_deg / 2``,
    true bearings on the ground) are dropped. What is left is added into count grids: one for
@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numba
 import numpy as np
@@ -40,6 +40,7 @@ import pyproj
 import rasterio
 import rasterio.errors
 import rasterio.features
+import rasterio.io
 import shapely
 from numpy.typing import NDArray
 from rasterio.crs import CRS
@@ -55,7 +56,8 @@ from geo.terrain.dem import (
     ground_metric,
     open_dem,
 )
-from geo.terrain.viewshed import GridMetric, range_window, viewshed
+from geo.terrain.grid_metric import GridMetric, range_window
+from geo.terrain.viewshed import viewshed
 
 _WGS84: Final[pyproj.CRS] = pyproj.CRS.from_epsg(4326)
 
@@ -63,7 +65,9 @@ _WGS84: Final[pyproj.CRS] = pyproj.CRS.from_epsg(4326)
 COUNT_NODATA: Final[int] = 65535
 
 #: Straight edges by their ends in lon/lat (degrees): ``(a_lon, a_lat, b_lon, b_lat)``.
-EdgesLonLat = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+EdgesLonLat = tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,7 +105,9 @@ class SensorTerrain:
         return int(self.lon.size)
 
 
-def sensor_terrain(sensors: Any, *, target_height_m: float = settings.TARGET_HEIGHT_M) -> SensorTerrain:
+def sensor_terrain(
+    sensors: Any, *, target_height_m: float = settings.TARGET_HEIGHT_M
+) -> SensorTerrain:
     """Collect the terrain parameters of sensors loaded by :func:`geo.inputs.loader.read_sensors`.
 
     A sensor's own ``target_height_m`` (when the column exists and the value is given)
@@ -191,21 +197,29 @@ class CoverageGrid:
     @property
     def shape(self) -> tuple[int, int]:
         """``(rows, cols)`` of the grid."""
-        return self.count.shape  # type: ignore[return-value]
+        return self.count.shape
 
     def partners_seeing(self) -> NDArray[np.uint8]:
         """Number of partners with at least one sensor seeing each cell."""
         return (self.partner_count > 0).sum(axis=0, dtype=np.uint8)
 
-    def cells_of_lonlat(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[
-            NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    def cells_of_lonlat(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
         """Row and column of the cell under each point, and whether it is inside the grid."""
         to_grid = pyproj.Transformer.from_crs(_WGS84, self.pcrs, always_xy=True)
         x, y = to_grid.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         colf, rowf = ~self.transform @ (np.asarray(x), np.asarray(y))
         rowf, colf = np.asarray(rowf), np.asarray(colf)
         rows_n, cols_n = self.shape
-        inside = np.isfinite(rowf) & np.isfinite(colf) & (rowf >= 0) & (rowf < rows_n) & (colf >= 0) & (colf < cols_n)
+        inside = (
+            np.isfinite(rowf)
+            & np.isfinite(colf)
+            & (rowf >= 0)
+            & (rowf < rows_n)
+            & (colf >= 0)
+            & (colf < cols_n)
+        )
         row = np.where(inside, np.floor(np.nan_to_num(rowf)), 0).astype(np.int64)
         col = np.where(inside, np.floor(np.nan_to_num(colf)), 0).astype(np.int64)
         return row, col, inside
@@ -215,7 +229,9 @@ class CoverageGrid:
         row, col, inside = self.cells_of_lonlat(lon, lat)
         return inside & (self.count[row, col] > 0)
 
-    def write_geotiff(self, path: str | Path, *, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    def write_geotiff(
+        self, path: str | Path, *, tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """Write the coverage surface: band 1 the count of all sensors, then one band per partner.
 
         uint16 on the DEM's grid (the window of it the analysis read), cells without DEM data
@@ -224,16 +240,28 @@ class CoverageGrid:
         n_bands = 1 + len(self.partners)
         rows, cols = self.shape
         profile = {
-            "driver": "GTiff", "width": cols, "height": rows, "count": n_bands, "dtype": "uint16",
-            "crs": self.crs, "transform": self.transform, "nodata": COUNT_NODATA,
-            "compress": "deflate", "tiled": True, "blockxsize": 256, "blockysize": 256,
+            "driver": "GTiff",
+            "width": cols,
+            "height": rows,
+            "count": n_bands,
+            "dtype": "uint16",
+            "crs": self.crs,
+            "transform": self.transform,
+            "nodata": COUNT_NODATA,
+            "compress": "deflate",
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
         }
         try:
             with rasterio.open(path, "w", **profile) as dst:
                 dst.write(np.where(self.valid, self.count, COUNT_NODATA).astype(np.uint16), 1)
                 dst.set_band_description(1, "sensors seeing the cell (all partners)")
                 for k, partner in enumerate(self.partners):
-                    dst.write(np.where(self.valid, self.partner_count[k], COUNT_NODATA).astype(np.uint16), k + 2)
+                    dst.write(
+                        np.where(self.valid, self.partner_count[k], COUNT_NODATA).astype(np.uint16),
+                        k + 2,
+                    )
                     dst.set_band_description(k + 2, f"sensors of {partner} seeing the cell")
                 dst.update_tags(
                     LIMES_COVERAGE="band 1: sensors seeing each cell; bands 2..: per partner",
@@ -242,7 +270,9 @@ class CoverageGrid:
                     **(tags or {}),
                 )
         except (rasterio.errors.RasterioError, OSError) as exc:
-            raise ValidationError(f"coverage_tif {str(path)!r}: cannot write the GeoTIFF ({exc})") from None
+            raise ValidationError(
+                f"coverage_tif {str(path)!r}: cannot write the GeoTIFF ({exc})"
+            ) from None
         return {"path": str(path), "bands": ["all", *self.partners], "width": cols, "height": rows}
 
 
@@ -251,13 +281,20 @@ class CoverageGrid:
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _in_shape(
-    dr: int, dc: int, ce: float, cn: float, re: float, rn: float, r_in2: float, bearing: float,
+    dr: int,
+    dc: int,
+    ce: float,
+    cn: float,
+    re: float,
+    rn: float,
+    r_in2: float,
+    bearing: float,
     half_fov: float,
 ) -> bool:  # pragma: no cover - compiled
     """Whether a cell ``dr`` rows and ``dc`` columns from the sensor is in its annulus and wedge.
 
     ``ce, cn, re, rn``: east and north ground metres of one column and one row step (the
-    cell's row of :attr:`geo.terrain.viewshed.GridMetric.frame`).
+    cell's row of :attr:`geo.terrain.grid_metric.GridMetric.frame`).
     """
     east = dc * ce + dr * re
     north = dc * cn + dr * rn
@@ -273,9 +310,18 @@ def _in_shape(
 
 @numba.njit(cache=True, nogil=True)
 def _accumulate(
-    vis: NDArray[np.uint8], row0: int, col0: int, frame: NDArray[np.float64], r_in2: float,
-    bearing: float, half_fov: float, count: NDArray[np.uint16], pcount: NDArray[np.uint16],
-    band: int, roff: int, coff: int,
+    vis: NDArray[np.uint8],
+    row0: int,
+    col0: int,
+    frame: NDArray[np.float64],
+    r_in2: float,
+    bearing: float,
+    half_fov: float,
+    count: NDArray[np.uint16],
+    pcount: NDArray[np.uint16],
+    band: int,
+    roff: int,
+    coff: int,
 ) -> int:  # pragma: no cover - compiled
     """Add the visible cells of one viewshed, cut to the sensor's annulus and wedge."""
     nrows, ncols = vis.shape
@@ -296,8 +342,15 @@ def _accumulate(
 
 @numba.njit(cache=True, nogil=True)
 def _seen_cells(
-    vis: NDArray[np.uint8], row0: int, col0: int, frame: NDArray[np.float64], r_in2: float,
-    bearing: float, half_fov: float, rows: NDArray[np.int64], cols: NDArray[np.int64],
+    vis: NDArray[np.uint8],
+    row0: int,
+    col0: int,
+    frame: NDArray[np.float64],
+    r_in2: float,
+    bearing: float,
+    half_fov: float,
+    rows: NDArray[np.int64],
+    cols: NDArray[np.int64],
 ) -> NDArray[np.bool_]:  # pragma: no cover - compiled
     """Whether one viewshed, cut as :func:`_accumulate` cuts it, sees each given cell.
 
@@ -308,19 +361,41 @@ def _seen_cells(
         r, c = rows[k], cols[k]
         if vis[r, c] != 1:
             continue
-        out[k] = _in_shape(r - row0, c - col0, frame[r, 0], frame[r, 1], frame[r, 2], frame[r, 3],
-                           r_in2, bearing, half_fov)
+        out[k] = _in_shape(
+            r - row0,
+            c - col0,
+            frame[r, 0],
+            frame[r, 1],
+            frame[r, 2],
+            frame[r, 3],
+            r_in2,
+            bearing,
+            half_fov,
+        )
     return out
 
 
 # ---- the grid ------------------------------------------------------------------------------
 
 
-def _check_params(target_height_m: float, refraction_coeff: float) -> None:
+def check_terrain_params(target_height_m: float, refraction_coeff: float) -> None:
+    """Refuse a target height below 0 (m) or a refraction coefficient outside -1 to 1.
+
+    Examples
+    --------
+    >>> check_terrain_params(2.0, 1.5)
+    Traceback (most recent call last):
+    ...
+    geo.core.errors.ValidationError: refraction_coeff: expected a number from -1 to 1, got 1.5
+    """
     if not (math.isfinite(target_height_m) and target_height_m >= 0):
-        raise ValidationError(f"target_height_m: expected a number >= 0 (m), got {target_height_m!r}")
+        raise ValidationError(
+            f"target_height_m: expected a number >= 0 (m), got {target_height_m!r}"
+        )
     if not (math.isfinite(refraction_coeff) and -1.0 <= refraction_coeff <= 1.0):
-        raise ValidationError(f"refraction_coeff: expected a number from -1 to 1, got {refraction_coeff!r}")
+        raise ValidationError(
+            f"refraction_coeff: expected a number from -1 to 1, got {refraction_coeff!r}"
+        )
 
 
 def terrain_coverage(
@@ -371,141 +446,324 @@ def terrain_coverage(
     See ``tests/test_terrain_coverage.py``: flat ground gives the geometric footprints, a wall
     hides what lies behind it.
     """
-    _check_params(0.0, refraction_coeff)
+    check_terrain_params(0.0, refraction_coeff)
     source = str(dem_path)
+    bands, n_bands = _partner_bands(sensors, partners)
+    dem = _read_grid(source, sensors, extent_lonlat)
+    counts = _Counts(
+        dem, n_partners=n_bands, refraction_coeff=refraction_coeff, probe_edges=probe_edges_lonlat
+    )
+    hits = counts.add_all(sensors, bands, n_threads=n_threads or os.cpu_count() or 1)
+    return _coverage_grid(
+        dem, counts, hits, sensor_ids=sensors.sensor_id, partners=partners, source=source
+    )
+
+
+def _coverage_grid(
+    dem: _DemGrid,
+    counts: _Counts,
+    hits: Sequence[NDArray[np.int64] | None],
+    *,
+    sensor_ids: NDArray[np.object_],
+    partners: Sequence[str],
+    source: str,
+) -> CoverageGrid:
+    """The :class:`CoverageGrid` of the filled counts (``hits``: see :meth:`_Counts.add`)."""
+    cell_size_m, distances = _centre_cell(dem.transform, dem.pcrs, dem.heights.shape)
+    return CoverageGrid(
+        count=counts.count,
+        partner_count=counts.pcount,
+        partners=tuple(partners),
+        valid=counts.valid,
+        transform=dem.transform,
+        crs=dem.crs,
+        window=dem.window,
+        source=source,
+        cell_size_m=cell_size_m,
+        distances=distances,
+        sensors_seen=sum(h is not None for h in hits),
+        sensors_off_terrain=tuple(
+            str(s) for s, h in zip(sensor_ids, hits, strict=True) if h is None
+        ),
+        probe_row=counts.probe_row,
+        probe_col=counts.probe_col,
+        probe_seen=_probe_pairs(hits),
+    )
+
+
+def _partner_bands(sensors: SensorTerrain, partners: Sequence[str]) -> tuple[list[int], int]:
+    """The band of ``partner_count`` of each sensor, and the number of bands."""
     partner_index = {p: k for k, p in enumerate(partners)}
     unknown = sorted(set(sensors.partner) - set(partner_index))
     if unknown:
         raise ValueError(f"partners: sensors of {unknown} have no band")
+    return [partner_index[p] for p in sensors.partner], len(partner_index)
+
+
+def _centre_cell(
+    transform: Affine, pcrs: pyproj.CRS, shape: tuple[int, ...]
+) -> tuple[tuple[float, float], str]:
+    """Width and height (m) of the cell at the centre of the grid, and how they were measured."""
+    rows_n, cols_n = shape
+    centre = ground_metric(transform, pcrs, row=rows_n // 2, col=cols_n // 2, n_rows=rows_n)
+    size = (
+        math.sqrt(float(centre.xx_m2[rows_n // 2])),
+        math.sqrt(float(centre.yy_m2[rows_n // 2])),
+    )
+    return size, centre.description
+
+
+class _DemGrid(NamedTuple):
+    """The part of the DEM :func:`terrain_coverage` counts on, as read."""
+
+    pcrs: pyproj.CRS
+    #: Each sensor's range window on the whole DEM (``None`` off the DEM).
+    windows: list[_RangeWindow | None]
+    window: Window
+    heights: NDArray[np.float32]
+    transform: Affine
+    crs: CRS
+
+
+def _read_grid(
+    source: str, sensors: SensorTerrain, extent_lonlat: Sequence[shapely.Geometry]
+) -> _DemGrid:
+    """Read, in one windowed read, the DEM within range of any sensor or under the extents."""
     with open_dem(source) as ds:
         pcrs = _pyproj_crs(ds.crs, source)
-        full_t = ds.transform
-        to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
-        x, y = to_dem.transform(sensors.lon, sensors.lat)
-        colf, rowf = ~full_t @ (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-        colf, rowf = np.atleast_1d(np.asarray(colf)), np.atleast_1d(np.asarray(rowf))
-        on_dem = np.isfinite(colf) & np.isfinite(rowf) & (rowf >= 0) & (rowf < ds.height) & (colf >= 0) & (colf < ds.width)
-        rows0 = np.where(on_dem, np.floor(np.nan_to_num(rowf)), 0).astype(np.int64)
-        cols0 = np.where(on_dem, np.floor(np.nan_to_num(colf)), 0).astype(np.int64)
+        windows = _range_windows(ds, pcrs, sensors)
+        window = _grid_window(ds, pcrs, windows, extent_lonlat, source)
+        return _DemGrid(
+            pcrs,
+            windows,
+            window,
+            _read_heights(ds, window),
+            _window_transform(ds.transform, window),
+            ds.crs,
+        )
 
-        # Each sensor's range window on the whole DEM, and the grid that holds them all.
-        sensor_win: list[tuple[slice, slice, GridMetric] | None] = []
-        r_lo, r_hi, c_lo, c_hi = ds.height, 0, ds.width, 0
-        for i in range(len(sensors)):
-            if not on_dem[i]:
-                sensor_win.append(None)
-                continue
-            metric = ground_metric(full_t, pcrs, row=int(rows0[i]), col=int(cols0[i]), n_rows=ds.height)
-            rs, cs = range_window(int(rows0[i]), int(cols0[i]), shape=(ds.height, ds.width),
-                                  max_distance_m=float(sensors.range_m[i]), metric=metric)
-            sensor_win.append((rs, cs, metric.take_rows(rs)))
-            r_lo, r_hi = min(r_lo, rs.start), max(r_hi, rs.stop)
-            c_lo, c_hi = min(c_lo, cs.start), max(c_hi, cs.stop)
-        for geom in extent_lonlat:
-            if geom is None or shapely.is_empty(geom):
-                continue
-            ring = shapely.segmentize(shapely.envelope(geom), 0.01)
-            gx, gy = to_dem.transform(*shapely.get_coordinates(ring).T)
-            gc, gr = ~full_t @ (np.asarray(gx), np.asarray(gy))
-            gc, gr = np.asarray(gc), np.asarray(gr)
-            ok = np.isfinite(gc) & np.isfinite(gr)
-            if ok.any():
-                r_lo = min(r_lo, max(0, math.floor(gr[ok].min())))
-                r_hi = max(r_hi, min(ds.height, math.ceil(gr[ok].max()) + 1))
-                c_lo = min(c_lo, max(0, math.floor(gc[ok].min())))
-                c_hi = max(c_hi, min(ds.width, math.ceil(gc[ok].max()) + 1))
-        if r_hi <= r_lo or c_hi <= c_lo:  # nothing on the DEM at all: a one-cell grid
-            r_lo, r_hi, c_lo, c_hi = 0, 1, 0, 1
-        n_cells = (r_hi - r_lo) * (c_hi - c_lo)
-        if n_cells > MAX_WINDOW_CELLS:
-            raise ValidationError(
-                f"DEM {source!r}: the sensors' ranges and the corridor cover {n_cells:,} cells, "
-                f"more than {MAX_WINDOW_CELLS:,}; use a coarser DEM (gdalwarp -tr) or fewer sensors"
-            )
-        window = Window.from_slices(slice(r_lo, r_hi), slice(c_lo, c_hi))
-        band = ds.read(1, window=window, masked=True, out_dtype="float32")
-        heights = np.ma.filled(band, np.nan).astype(np.float32, copy=False)
-        scale, offset = ds.scales[0], ds.offsets[0]
-        if scale != 1.0 or offset != 0.0:
-            heights = (heights * scale + offset).astype(np.float32)
-        transform = _window_transform(full_t, window)
-        crs = ds.crs
-    probe_row, probe_col = _probe_cells(probe_edges_lonlat, pcrs, transform, (r_hi - r_lo, c_hi - c_lo))
-    earth_radius = float(pcrs.ellipsoid.semi_major_metre)  # type: ignore[union-attr]
-    curvature_coeff = 1.0 - refraction_coeff
 
-    rows_n, cols_n = heights.shape
-    count = np.zeros((rows_n, cols_n), dtype=np.uint16)
-    pcount = np.zeros((len(partner_index), rows_n, cols_n), dtype=np.uint16)
-    valid = np.isfinite(heights)
-    lock = threading.Lock()
-    off_terrain: list[str] = []
-    seen = 0
-    # Per sensor: the probed cells its cut viewshed sees (indices into probe_row).
-    probe_hits: list[NDArray[np.int64]] = [np.empty(0, dtype=np.int64)] * len(sensors)
+class _RangeWindow(NamedTuple):
+    """A sensor's cell on the whole DEM and the rows and columns within its range."""
 
-    def one(i: int) -> bool:
-        win = sensor_win[i]
-        if win is None:
-            return False
+    row: int
+    col: int
+    rows: slice
+    cols: slice
+    #: The ground metric from the sensor's cell, for the rows of the window.
+    metric: GridMetric
+
+
+def _range_windows(
+    ds: rasterio.io.DatasetReader, pcrs: pyproj.CRS, sensors: SensorTerrain
+) -> list[_RangeWindow | None]:
+    """Each sensor's range window on the whole DEM (``None`` for a sensor off the DEM)."""
+    to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    x, y = to_dem.transform(sensors.lon, sensors.lat)
+    colf, rowf = ~ds.transform @ (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    colf, rowf = np.atleast_1d(np.asarray(colf)), np.atleast_1d(np.asarray(rowf))
+    on_dem = (
+        np.isfinite(colf)
+        & np.isfinite(rowf)
+        & (rowf >= 0)
+        & (rowf < ds.height)
+        & (colf >= 0)
+        & (colf < ds.width)
+    )
+    rows0 = np.where(on_dem, np.floor(np.nan_to_num(rowf)), 0).astype(np.int64)
+    cols0 = np.where(on_dem, np.floor(np.nan_to_num(colf)), 0).astype(np.int64)
+    out: list[_RangeWindow | None] = []
+    for i in range(len(sensors)):
+        if not on_dem[i]:
+            out.append(None)
+            continue
         r0, c0 = int(rows0[i]), int(cols0[i])
-        if not valid[r0 - r_lo, c0 - c_lo]:
-            return False
-        rs, cs, metric = win
-        sub = np.ascontiguousarray(heights[rs.start - r_lo: rs.stop - r_lo, cs.start - c_lo: cs.stop - c_lo])
+        metric = ground_metric(ds.transform, pcrs, row=r0, col=c0, n_rows=ds.height)
+        rs, cs = range_window(
+            r0,
+            c0,
+            shape=(ds.height, ds.width),
+            max_distance_m=float(sensors.range_m[i]),
+            metric=metric,
+        )
+        out.append(_RangeWindow(r0, c0, rs, cs, metric.take_rows(rs)))
+    return out
+
+
+def _grid_window(
+    ds: rasterio.io.DatasetReader,
+    pcrs: pyproj.CRS,
+    windows: Sequence[_RangeWindow | None],
+    extent_lonlat: Sequence[shapely.Geometry],
+    source: str,
+) -> Window:
+    """The window of the DEM holding every range window and the bounds of the extents."""
+    r_lo, r_hi, c_lo, c_hi = ds.height, 0, ds.width, 0
+    for win in windows:
+        if win is not None:
+            r_lo, r_hi = min(r_lo, win.rows.start), max(r_hi, win.rows.stop)
+            c_lo, c_hi = min(c_lo, win.cols.start), max(c_hi, win.cols.stop)
+    to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    for geom in extent_lonlat:
+        if geom is None or shapely.is_empty(geom):
+            continue
+        ring = shapely.segmentize(shapely.envelope(geom), 0.01)
+        gx, gy = to_dem.transform(*shapely.get_coordinates(ring).T)
+        gc, gr = ~ds.transform @ (np.asarray(gx), np.asarray(gy))
+        gc, gr = np.asarray(gc), np.asarray(gr)
+        ok = np.isfinite(gc) & np.isfinite(gr)
+        if ok.any():
+            r_lo = min(r_lo, max(0, math.floor(gr[ok].min())))
+            r_hi = max(r_hi, min(ds.height, math.ceil(gr[ok].max()) + 1))
+            c_lo = min(c_lo, max(0, math.floor(gc[ok].min())))
+            c_hi = max(c_hi, min(ds.width, math.ceil(gc[ok].max()) + 1))
+    if r_hi <= r_lo or c_hi <= c_lo:  # nothing on the DEM at all: a one-cell grid
+        r_lo, r_hi, c_lo, c_hi = 0, 1, 0, 1
+    n_cells = (r_hi - r_lo) * (c_hi - c_lo)
+    if n_cells > MAX_WINDOW_CELLS:
+        raise ValidationError(
+            f"DEM {source!r}: the sensors' ranges and the corridor cover {n_cells:,} cells, "
+            f"more than {MAX_WINDOW_CELLS:,}; use a coarser DEM (gdalwarp -tr) or fewer sensors"
+        )
+    return Window.from_slices(slice(r_lo, r_hi), slice(c_lo, c_hi))
+
+
+def _read_heights(ds: rasterio.io.DatasetReader, window: Window) -> NDArray[np.float32]:
+    """Band 1 in the window as float32 heights (m): nodata NaN, scale and offset applied."""
+    band = ds.read(1, window=window, masked=True, out_dtype="float32")
+    heights = np.ma.filled(band, np.nan).astype(np.float32, copy=False)
+    scale, offset = ds.scales[0], ds.offsets[0]
+    if scale != 1.0 or offset != 0.0:
+        heights = (heights * scale + offset).astype(np.float32)
+    return heights
+
+
+class _Counts:
+    """The count grids of :func:`terrain_coverage`, filled one viewshed at a time.
+
+    Viewsheds are computed on several threads (the kernels release the GIL); adding one into
+    the counts holds a lock.
+    """
+
+    def __init__(
+        self,
+        dem: _DemGrid,
+        *,
+        n_partners: int,
+        refraction_coeff: float,
+        probe_edges: EdgesLonLat | None,
+    ) -> None:
+        self.heights = dem.heights
+        self.windows = dem.windows
+        window = dem.window
+        self.r_lo, self.c_lo = int(window.row_off), int(window.col_off)
+        rows_n, cols_n = dem.heights.shape
+        self.count = np.zeros((rows_n, cols_n), dtype=np.uint16)
+        self.pcount = np.zeros((n_partners, rows_n, cols_n), dtype=np.uint16)
+        self.valid = np.isfinite(dem.heights)
+        shape = (int(window.height), int(window.width))
+        self.probe_row, self.probe_col = _probe_cells(probe_edges, dem.pcrs, dem.transform, shape)
+        self.earth_radius_m = float(dem.pcrs.ellipsoid.semi_major_metre)  # type: ignore[union-attr]
+        self.curvature_coeff = 1.0 - refraction_coeff
+        self._lock = threading.Lock()
+
+    def add_all(
+        self, sensors: SensorTerrain, bands: Sequence[int], *, n_threads: int
+    ) -> list[NDArray[np.int64] | None]:
+        """Add every sensor (see :meth:`add`), on ``n_threads`` threads."""
+        if not len(sensors):
+            return []
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            return list(
+                pool.map(
+                    lambda i: self.add(sensors, i, self.windows[i], bands[i]), range(len(sensors))
+                )
+            )
+
+    def add(
+        self, sensors: SensorTerrain, i: int, win: _RangeWindow | None, band: int
+    ) -> NDArray[np.int64] | None:
+        """Add sensor ``i``'s viewshed, cut to its annulus and wedge, into the counts.
+
+        Returns the probed cells it sees (indices into ``probe_row``), or ``None`` for a
+        sensor off the terrain (off the DEM or on a cell without data): it sees nothing.
+        """
+        if win is None or not self.valid[win.row - self.r_lo, win.col - self.c_lo]:
+            return None
+        rs, cs = win.rows, win.cols
+        sub = np.ascontiguousarray(
+            self.heights[
+                rs.start - self.r_lo : rs.stop - self.r_lo,
+                cs.start - self.c_lo : cs.stop - self.c_lo,
+            ]
+        )
+        r0, c0 = win.row - rs.start, win.col - cs.start
         vis = viewshed(
-            sub, r0 - rs.start, c0 - cs.start,
+            sub,
+            r0,
+            c0,
             observer_height_m=float(sensors.height_m[i]),
             max_distance_m=float(sensors.range_m[i]),
-            cell_size_m=metric,
+            cell_size_m=win.metric,
             target_height_m=float(sensors.target_height_m[i]),
-            curvature_coeff=curvature_coeff,
-            earth_radius_m=earth_radius,
+            curvature_coeff=self.curvature_coeff,
+            earth_radius_m=self.earth_radius_m,
         )
         fov = float(sensors.fov_deg[i])
         half = math.pi if not math.isfinite(fov) or fov >= 360.0 else math.radians(fov) / 2.0
-        assert metric.frame is not None
-        frame = np.ascontiguousarray(metric.frame)
-        r_in2, bearing = float(sensors.min_range_m[i]) ** 2, math.radians(float(sensors.azimuth_deg[i]))
+        assert win.metric.frame is not None
+        frame = np.ascontiguousarray(win.metric.frame)
+        cut = (
+            frame,
+            float(sensors.min_range_m[i]) ** 2,
+            math.radians(float(sensors.azimuth_deg[i])),
+            half,
+        )
         # Probed cells in this window (probe_row is sorted): read before the viewshed is dropped.
-        lo, hi = np.searchsorted(probe_row, [rs.start - r_lo, rs.stop - r_lo])
-        inside = lo + np.flatnonzero((probe_col[lo:hi] >= cs.start - c_lo) & (probe_col[lo:hi] < cs.stop - c_lo))
-        if inside.size:
-            hit = _seen_cells(vis, r0 - rs.start, c0 - cs.start, frame, r_in2, bearing, half,
-                              probe_row[inside] - (rs.start - r_lo), probe_col[inside] - (cs.start - c_lo))
-            probe_hits[i] = inside[hit]
-        with lock:
-            _accumulate(vis, r0 - rs.start, c0 - cs.start, frame, r_in2, bearing,
-                        half, count, pcount, partner_index[sensors.partner[i]],
-                        rs.start - r_lo, cs.start - c_lo)
-        return True
+        hits = self._probed(vis, win, r0, c0, cut)
+        with self._lock:
+            _accumulate(
+                vis,
+                r0,
+                c0,
+                *cut,
+                self.count,
+                self.pcount,
+                band,
+                rs.start - self.r_lo,
+                cs.start - self.c_lo,
+            )
+        return hits
 
-    workers = n_threads or os.cpu_count() or 1
-    if len(sensors):
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(one, range(len(sensors))))
-        seen = int(sum(done))
-        off_terrain = [str(s) for s, ok in zip(sensors.sensor_id, done, strict=True) if not ok]
-    centre = ground_metric(transform, pcrs, row=rows_n // 2, col=cols_n // 2, n_rows=rows_n)
-    return CoverageGrid(
-        count=count,
-        partner_count=pcount,
-        partners=tuple(partners),
-        valid=valid,
-        transform=transform,
-        crs=crs,
-        window=window,
-        source=source,
-        cell_size_m=(math.sqrt(float(centre.xx_m2[rows_n // 2])), math.sqrt(float(centre.yy_m2[rows_n // 2]))),
-        distances=centre.description,
-        sensors_seen=seen,
-        sensors_off_terrain=tuple(off_terrain),
-        probe_row=probe_row,
-        probe_col=probe_col,
-        probe_seen=np.column_stack([
-            np.concatenate([np.empty(0, dtype=np.int64), *probe_hits]),
-            np.repeat(np.arange(len(sensors), dtype=np.int64), [h.size for h in probe_hits]),
-        ]),
+    def _probed(
+        self,
+        vis: NDArray[np.uint8],
+        win: _RangeWindow,
+        r0: int,
+        c0: int,
+        cut: tuple[NDArray[np.float64], float, float, float],
+    ) -> NDArray[np.int64]:
+        """The probed cells in the window that the cut viewshed ``vis`` sees."""
+        row_off, col_off = win.rows.start - self.r_lo, win.cols.start - self.c_lo
+        lo, hi = np.searchsorted(self.probe_row, [row_off, win.rows.stop - self.r_lo])
+        cols = self.probe_col[lo:hi]
+        inside = lo + np.flatnonzero((cols >= col_off) & (cols < win.cols.stop - self.c_lo))
+        if not inside.size:
+            return np.empty(0, dtype=np.int64)
+        hit = _seen_cells(
+            vis, r0, c0, *cut, self.probe_row[inside] - row_off, self.probe_col[inside] - col_off
+        )
+        return inside[hit]
+
+
+def _probe_pairs(hits: Sequence[NDArray[np.int64] | None]) -> NDArray[np.int64]:
+    """``(probed cell, sensor)`` pairs from each sensor's probed cells seen (see :meth:`_Counts.add`)."""
+    per_sensor = [np.empty(0, dtype=np.int64) if h is None else h for h in hits]
+    return np.column_stack(
+        [
+            np.concatenate([np.empty(0, dtype=np.int64), *per_sensor]),
+            np.repeat(np.arange(len(hits), dtype=np.int64), [h.size for h in per_sensor]),
+        ]
     )
 
 
@@ -525,8 +783,14 @@ def _probe_cells(
 
 
 def border_pieces(
-    grid: CoverageGrid, ax: NDArray[np.float64], ay: NDArray[np.float64], bx: NDArray[np.float64],
-    by: NDArray[np.float64], c0: NDArray[np.float64], c1: NDArray[np.float64], to_lonlat: pyproj.Transformer,
+    grid: CoverageGrid,
+    ax: NDArray[np.float64],
+    ay: NDArray[np.float64],
+    bx: NDArray[np.float64],
+    by: NDArray[np.float64],
+    c0: NDArray[np.float64],
+    c1: NDArray[np.float64],
+    to_lonlat: pyproj.Transformer,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
     """Cut border edges at every cell edge of the grid they cross.
 
@@ -549,12 +813,18 @@ def border_pieces(
         the raster.
     """
     if ax.size == 0:
-        e = np.empty(0)
-        return e, e, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        none = np.empty(0)
+        return none, none, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     a_lon, a_lat = to_lonlat.transform(ax, ay)
     b_lon, b_lat = to_lonlat.transform(bx, by)
-    pixels = _edge_pixels(grid.pcrs, grid.transform, np.asarray(a_lon), np.asarray(a_lat),
-                          np.asarray(b_lon), np.asarray(b_lat))
+    pixels = _edge_pixels(
+        grid.pcrs,
+        grid.transform,
+        np.asarray(a_lon),
+        np.asarray(a_lat),
+        np.asarray(b_lon),
+        np.asarray(b_lat),
+    )
     e, t_lo, t_hi, row, col = _cut_at_cells(*pixels, grid.shape)
     start = c0[e] + t_lo * (c1[e] - c0[e])
     end = c0[e] + t_hi * (c1[e] - c0[e])
@@ -562,14 +832,20 @@ def border_pieces(
 
 
 def _edge_pixels(
-    pcrs: pyproj.CRS, transform: Affine, a_lon: NDArray[np.float64], a_lat: NDArray[np.float64],
-    b_lon: NDArray[np.float64], b_lat: NDArray[np.float64],
+    pcrs: pyproj.CRS,
+    transform: Affine,
+    a_lon: NDArray[np.float64],
+    a_lat: NDArray[np.float64],
+    b_lon: NDArray[np.float64],
+    b_lat: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Fractional (column, row) on the grid of both ends of each edge: ``(a_c, a_r, b_c, b_r)``."""
     to_grid = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
     inv = ~transform
 
-    def pixel(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def pixel(
+        lon: NDArray[np.float64], lat: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         gx, gy = to_grid.transform(lon, lat)
         col, row = inv @ (np.asarray(gx), np.asarray(gy))
         return np.asarray(col, dtype=float), np.asarray(row, dtype=float)
@@ -578,9 +854,18 @@ def _edge_pixels(
 
 
 def _cut_at_cells(
-    pa_c: NDArray[np.float64], pa_r: NDArray[np.float64], pb_c: NDArray[np.float64],
-    pb_r: NDArray[np.float64], shape: tuple[int, int],
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64]]:
+    pa_c: NDArray[np.float64],
+    pa_r: NDArray[np.float64],
+    pb_c: NDArray[np.float64],
+    pb_r: NDArray[np.float64],
+    shape: tuple[int, int],
+) -> tuple[
+    NDArray[np.int64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.int64],
+    NDArray[np.int64],
+]:
     """Cut edges (ends in fractional pixels) at every integer column and row line they cross.
 
     Returns ``(edge, t_lo, t_hi, row, col)``: for every piece its edge, its parameters along
@@ -593,7 +878,9 @@ def _cut_at_cells(
     for a, b in ((pa_c, pb_c), (pa_r, pb_r)):
         lo = np.floor(np.minimum(a, b)) + 1
         hi = np.floor(np.maximum(a, b))
-        k = np.where(np.isfinite(lo) & np.isfinite(hi), np.maximum(hi - lo + 1, 0), 0).astype(np.int64)
+        k = np.where(np.isfinite(lo) & np.isfinite(hi), np.maximum(hi - lo + 1, 0), 0).astype(
+            np.int64
+        )
         if k.sum():
             owner = np.repeat(np.arange(n), k)
             first = np.repeat(np.cumsum(k) - k, k)
@@ -612,7 +899,9 @@ def _cut_at_cells(
     mc = pa_c[e] + tm * (pb_c[e] - pa_c[e])
     mr = pa_r[e] + tm * (pb_r[e] - pa_r[e])
     rows_n, cols_n = shape
-    inside = np.isfinite(mc) & np.isfinite(mr) & (mr >= 0) & (mr < rows_n) & (mc >= 0) & (mc < cols_n)
+    inside = (
+        np.isfinite(mc) & np.isfinite(mr) & (mr >= 0) & (mr < rows_n) & (mc >= 0) & (mc < cols_n)
+    )
     row = np.where(inside, np.floor(np.nan_to_num(mr)), -1).astype(np.int64)
     col = np.where(inside, np.floor(np.nan_to_num(mc)), -1).astype(np.int64)
     return e, t_lo, t_hi, row, col
@@ -663,14 +952,18 @@ def mask_polygons(
     if min_cells > 1 and data.any():
         data = rasterio.features.sieve(data, size=min_cells, connectivity=4)
     out = []
-    for geom, value in rasterio.features.shapes(data, mask=data.astype(bool), connectivity=4, transform=t):
+    for geom, value in rasterio.features.shapes(
+        data, mask=data.astype(bool), connectivity=4, transform=t
+    ):
         if value != 1:
             continue
         rings = [np.asarray(ring, dtype=float) for ring in geom["coordinates"]]
         out.append(shapely.Polygon(rings[0], rings[1:]))
     geoms = np.asarray(out, dtype=object)
     if geoms.size:
-        geoms = shapely.transform(geoms, lambda xy: np.column_stack(to_target.transform(xy[:, 0], xy[:, 1])))
+        geoms = shapely.transform(
+            geoms, lambda xy: np.column_stack(to_target.transform(xy[:, 0], xy[:, 1]))
+        )
     return geoms
 
 
@@ -715,9 +1008,13 @@ def coarse_mask(mask: NDArray[np.bool_], max_cells: int) -> tuple[NDArray[np.boo
     if factor == 1:
         return mask, 1
     rows, cols = mask.shape
-    pad = np.zeros((math.ceil(rows / factor) * factor, math.ceil(cols / factor) * factor), dtype=np.uint16)
+    pad = np.zeros(
+        (math.ceil(rows / factor) * factor, math.ceil(cols / factor) * factor), dtype=np.uint16
+    )
     pad[:rows, :cols] = mask
-    blocks = pad.reshape(pad.shape[0] // factor, factor, pad.shape[1] // factor, factor).sum(axis=(1, 3))
+    blocks = pad.reshape(pad.shape[0] // factor, factor, pad.shape[1] // factor, factor).sum(
+        axis=(1, 3)
+    )
     return blocks * 2 >= factor * factor, factor
 
 
@@ -731,7 +1028,11 @@ def corridor_mask(grid: CoverageGrid, corridor_grid_crs: shapely.Geometry) -> ND
     if shapely.is_empty(corridor_grid_crs):
         return np.zeros(grid.shape, dtype=bool)
     return rasterio.features.rasterize(
-        [corridor_grid_crs], out_shape=grid.shape, transform=grid.transform, fill=0, default_value=1,
+        [corridor_grid_crs],
+        out_shape=grid.shape,
+        transform=grid.transform,
+        fill=0,
+        default_value=1,
         dtype="uint8",
     ).astype(bool)
 
@@ -741,6 +1042,7 @@ __all__ = [
     "CoverageGrid",
     "SensorTerrain",
     "border_pieces",
+    "check_terrain_params",
     "coarse_mask",
     "corridor_mask",
     "grid_transformer",

@@ -67,11 +67,18 @@ def hillshade(
 
 
 def _target_grid(
-    src_crs: Any, dst_crs: str, width: int, height: int, bounds: tuple[float, float, float, float], max_size_px: int
+    src_crs: Any,
+    dst_crs: str,
+    width: int,
+    height: int,
+    bounds: tuple[float, float, float, float],
+    max_size_px: int,
 ) -> tuple[Affine, int, int]:
     with warnings.catch_warnings():
         # rasterio 1.4 multiplies affines with `*`, which affine 3 flags as pending deprecation.
-        warnings.filterwarnings("ignore", message="Use `@` matmul", category=PendingDeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
         transform, w, h = calculate_default_transform(src_crs, dst_crs, width, height, *bounds)
     scale = max(w, h) / max_size_px
     if scale > 1:
@@ -80,7 +87,9 @@ def _target_grid(
     return transform, w, h
 
 
-def _lonlat_bounds(transform: Affine, width: int, height: int, crs: str) -> tuple[float, float, float, float]:
+def _lonlat_bounds(
+    transform: Affine, width: int, height: int, crs: str
+) -> tuple[float, float, float, float]:
     west, north = transform.c, transform.f
     east, south = west + transform.a * width, north + transform.e * height
     if crs != "EPSG:4326":
@@ -90,7 +99,11 @@ def _lonlat_bounds(transform: Affine, width: int, height: int, crs: str) -> tupl
 
 
 def read_hillshade(
-    path: str, *, max_size_px: int = 1600, z_factor: float = 3.0, crs: Literal["EPSG:4326", "EPSG:3857"] = "EPSG:4326"
+    path: str,
+    *,
+    max_size_px: int = 1600,
+    z_factor: float = 3.0,
+    crs: Literal["EPSG:4326", "EPSG:3857"] = "EPSG:4326",
 ) -> tuple[NDArray[np.float64], tuple[float, float, float, float]]:
     """Hillshade of a DEM file, resampled to at most ``max_size_px`` on a side.
 
@@ -115,14 +128,22 @@ def read_hillshade(
     """
     with rasterio.open(path) as src, warnings.catch_warnings():
         # rasterio 1.4 multiplies affines with `*`, which affine 3 flags as pending deprecation.
-        warnings.filterwarnings("ignore", message="Use `@` matmul", category=PendingDeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
         if src.crs is None:
             raise ValueError(f"{path}: the DEM has no CRS")
-        transform, width, height = _target_grid(src.crs, crs, src.width, src.height, src.bounds, max_size_px)
+        transform, width, height = _target_grid(
+            src.crs, crs, src.width, src.height, src.bounds, max_size_px
+        )
         z = np.full((height, width), np.nan)
         reproject(
-            rasterio.band(src, 1), z, dst_transform=transform, dst_crs=crs,
-            dst_nodata=np.nan, resampling=Resampling.bilinear,
+            rasterio.band(src, 1),
+            z,
+            dst_transform=transform,
+            dst_crs=crs,
+            dst_nodata=np.nan,
+            resampling=Resampling.bilinear,
         )
     west, south, east, north = _lonlat_bounds(transform, width, height, crs)
     mid_lat = np.radians((north + south) / 2)
@@ -134,7 +155,12 @@ def read_hillshade(
 
 
 def coverage_image(
-    count: NDArray[np.integer], valid: NDArray[np.bool_], *, transform: Affine, crs: Any, max_size_px: int = 1600
+    count: NDArray[np.integer],
+    valid: NDArray[np.bool_],
+    *,
+    transform: Affine,
+    crs: Any,
+    max_size_px: int = 1600,
 ) -> tuple[NDArray[np.float64], tuple[float, float, float, float]]:
     """A count grid (e.g. :attr:`geo.terrain.grids.CoverageGrid.count`) on Web Mercator, for a web map.
 
@@ -156,14 +182,28 @@ def coverage_image(
         xs, ys = transform @ (np.array([0, cols, cols, 0]), np.array([0, 0, rows, rows]))
         bounds = (float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
     else:
-        bounds = (min(bounds[0], bounds[2]), min(bounds[1], bounds[3]), max(bounds[0], bounds[2]), max(bounds[1], bounds[3]))
+        bounds = (
+            min(bounds[0], bounds[2]),
+            min(bounds[1], bounds[3]),
+            max(bounds[0], bounds[2]),
+            max(bounds[1], bounds[3]),
+        )
     dst_t, w, h = _target_grid(crs, "EPSG:3857", cols, rows, bounds, max_size_px)
     out = np.full((h, w), np.nan, dtype=np.float32)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Use `@` matmul", category=PendingDeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message="Use `@` matmul", category=PendingDeprecationWarning
+        )
         reproject(
-            src, out, src_transform=transform, src_crs=crs, src_nodata=np.nan, dst_transform=dst_t,
-            dst_crs="EPSG:3857", dst_nodata=np.nan, resampling=Resampling.nearest,
+            src,
+            out,
+            src_transform=transform,
+            src_crs=crs,
+            src_nodata=np.nan,
+            dst_transform=dst_t,
+            dst_crs="EPSG:3857",
+            dst_nodata=np.nan,
+            resampling=Resampling.nearest,
         )
     return out.astype(np.float64), _lonlat_bounds(dst_t, w, h, "EPSG:3857")
 
@@ -240,20 +280,36 @@ def corridor_distance_km(
     pad = int(np.ceil(within_m / worst / min(cell_m))) + 1
     padded = transform @ Affine.translation(-pad, -pad)
     shape = (rows + 2 * pad, cols + 2 * pad)
-    polar_cut = shapely.box(-180.0, -_MERCATOR_MAX_LAT, 180.0, _MERCATOR_MAX_LAT)
-    merc = shapely.transform(
-        shapely.intersection(corridor, polar_cut), lambda x, y: to_merc.transform(x, y), interleaved=False
-    )
-    inside = np.zeros(shape, dtype=bool)
-    if not merc.is_empty:
-        inside = rasterize([merc], out_shape=shape, transform=padded, dtype="uint8").astype(bool)
-    d_merc = distance_to_mask(inside, cell_size_m=cell_m)[pad:pad + rows, pad:pad + cols]
-    # Ground scale of each row: cos(latitude) of its cell centres.
-    y = transform.f + (np.arange(rows) + 0.5) * transform.e
-    scale = np.cos(np.arctan(np.sinh(y / pyproj.CRS("EPSG:3857").ellipsoid.semi_major_metre)))[:, None]
+    inside = _mercator_mask(corridor, to_merc, padded, shape)
+    d_merc = distance_to_mask(inside, cell_size_m=cell_m)[pad : pad + rows, pad : pad + cols]
+    scale = _mercator_row_scale(transform, rows)[:, None]
     half_cell = 0.5 * min(cell_m)
     d_m = np.where(d_merc > 0, np.maximum(d_merc - half_cell, 0.0) * scale, 0.0)
     return np.where(d_m <= within_m, d_m / 1000.0, np.inf)
+
+
+def _mercator_mask(
+    corridor: BaseGeometry, to_merc: pyproj.Transformer, transform: Affine, shape: tuple[int, int]
+) -> NDArray[np.bool_]:
+    """Cells of a Web Mercator grid whose centre lies in the corridor (lon/lat, cut at the poles)."""
+    polar_cut = shapely.box(-180.0, -_MERCATOR_MAX_LAT, 180.0, _MERCATOR_MAX_LAT)
+    merc = shapely.transform(
+        shapely.intersection(corridor, polar_cut),
+        lambda x, y: to_merc.transform(x, y),
+        interleaved=False,
+    )
+    if merc.is_empty:
+        return np.zeros(shape, dtype=bool)
+    return rasterize([merc], out_shape=shape, transform=transform, dtype="uint8").astype(bool)
+
+
+def _mercator_row_scale(transform: Affine, rows: int) -> NDArray[np.float64]:
+    """Ground metres per Web Mercator metre in each row: cos(latitude) of its cell centres."""
+    ellipsoid = pyproj.CRS("EPSG:3857").ellipsoid
+    if ellipsoid is None:  # pragma: no cover - EPSG:3857 is on the WGS84 ellipsoid
+        raise RuntimeError("EPSG:3857: PROJ gives no ellipsoid")
+    y = transform.f + (np.arange(rows) + 0.5) * transform.e
+    return np.cos(np.arctan(np.sinh(y / ellipsoid.semi_major_metre)))
 
 
 def corridor_fade(
@@ -344,7 +400,9 @@ def read_hillshade_faded(
     geo.core.errors.ValidationError
         As :func:`corridor_distance_km`.
     """
-    shade, bounds = read_hillshade(path, max_size_px=max_size_px, z_factor=z_factor, crs="EPSG:3857")
+    shade, bounds = read_hillshade(
+        path, max_size_px=max_size_px, z_factor=z_factor, crs="EPSG:3857"
+    )
     alpha = corridor_fade(shade, bounds, corridor_lonlat, fade_km=fade_km)
     alpha[np.isnan(shade)] = 0.0
     shade[alpha == 0.0] = np.nan
@@ -357,35 +415,63 @@ def _positive_km(field: str, value: float) -> float:
     except (TypeError, ValueError):
         km = float("nan")
     if not (np.isfinite(km) and km > 0):
-        raise ValidationError(describe(field, "not a distance", expected="a number of km > 0", got=value))
+        raise ValidationError(
+            describe(field, "not a distance", expected="a number of km > 0", got=value)
+        )
     return km
 
 
-def _check_lonlat_bounds(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+def _check_lonlat_bounds(
+    bounds: tuple[float, float, float, float],
+) -> tuple[float, float, float, float]:
     try:
         west, south, east, north = (float(v) for v in bounds)
     except (TypeError, ValueError):
-        raise ValidationError(describe(
-            "bounds", "not a box", expected="four numbers (west, south, east, north)", got=bounds)) from None
+        raise ValidationError(
+            describe(
+                "bounds",
+                "not a box",
+                expected="four numbers (west, south, east, north)",
+                got=bounds,
+            )
+        ) from None
     if not (-180.0 <= west < east <= 180.0 and -90.0 <= south < north <= 90.0):
-        raise ValidationError(describe(
-            "bounds", "not a lon/lat box",
-            expected="degrees with -180 <= west < east <= 180 and -90 <= south < north <= 90",
-            got=bounds, fix="Pass the bounds read_hillshade returned"))
+        raise ValidationError(
+            describe(
+                "bounds",
+                "not a lon/lat box",
+                expected="degrees with -180 <= west < east <= 180 and -90 <= south < north <= 90",
+                got=bounds,
+                fix="Pass the bounds read_hillshade returned",
+            )
+        )
     return west, south, east, north
 
 
 def _check_corridor(corridor: BaseGeometry) -> BaseGeometry:
-    if not isinstance(corridor, BaseGeometry) or corridor.geom_type not in ("Polygon", "MultiPolygon"):
-        raise ValidationError(describe(
-            "corridor_lonlat", "not a corridor", expected="a shapely Polygon or MultiPolygon",
-            got=getattr(corridor, "geom_type", type(corridor).__name__),
-            fix="Pass the corridor layer's union_all()"))
+    if not isinstance(corridor, BaseGeometry) or corridor.geom_type not in (
+        "Polygon",
+        "MultiPolygon",
+    ):
+        raise ValidationError(
+            describe(
+                "corridor_lonlat",
+                "not a corridor",
+                expected="a shapely Polygon or MultiPolygon",
+                got=getattr(corridor, "geom_type", type(corridor).__name__),
+                fix="Pass the corridor layer's union_all()",
+            )
+        )
     if not corridor.is_empty:
         xmin, ymin, xmax, ymax = corridor.bounds
         if not (xmin >= -180.0 and xmax <= 180.0 and ymin >= -90.0 and ymax <= 90.0):
-            raise ValidationError(describe(
-                "corridor_lonlat", "not in lon/lat degrees", expected="EPSG:4326 coordinates",
-                got=tuple(round(v, 3) for v in corridor.bounds),
-                fix="Reproject the corridor to EPSG:4326"))
+            raise ValidationError(
+                describe(
+                    "corridor_lonlat",
+                    "not in lon/lat degrees",
+                    expected="EPSG:4326 coordinates",
+                    got=tuple(round(v, 3) for v in corridor.bounds),
+                    fix="Reproject the corridor to EPSG:4326",
+                )
+            )
     return corridor

@@ -34,7 +34,7 @@ the two agree cell for cell on a projected DEM in metres:
 
 Where Limes differs from GDAL, on purpose:
 
-- Distances (range and curvature) are ground metres, from a :class:`GridMetric` (see
+- Distances (range and curvature) are ground metres, from a :class:`~geo.terrain.grid_metric.GridMetric` (see
   :func:`geo.terrain.dem.ground_metric`), not CRS units: correct for geographic DEMs (degrees) and
   for projected CRSs in feet or with a scale factor; GDAL uses CRS units as metres.
 - Nodata cells (NaN) are reported as :data:`OUTSIDE` and do not block the view: the sight line
@@ -61,10 +61,7 @@ Examples
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import numba
 import numpy as np
@@ -72,6 +69,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from geo.core import settings
 from geo.core.errors import ValidationError
+from geo.terrain.grid_metric import GridMetric, as_metric, check_number
 
 #: Output value of a visible cell.
 VISIBLE: Final[int] = 1
@@ -85,99 +83,6 @@ WGS84_SEMI_MAJOR_M: Final[float] = 6_378_137.0
 
 #: GDAL's ``-cc`` for Limes' default refraction coefficient: ``1 - k``.
 DEFAULT_CURVATURE_COEFF: Final[float] = 1.0 - settings.REFRACTION_COEFF
-
-
-@dataclass(frozen=True, eq=False)
-class GridMetric:
-    """Ground distance between a DEM cell and the observer, from their row/column offsets.
-
-    For a cell at column offset ``dc`` and row offset ``dr`` from the observer, in row ``r``
-    of the DEM (window), the squared ground distance is
-
-    ``d**2 = xx_m2[r] * dc**2 + 2 * xy_m2[r] * dc * dr + yy_m2[r] * dr**2`` (m²).
-
-    A square or rectangular grid in metres has the same coefficients in every row
-    (``xx = width**2``, ``yy = height**2``, ``xy = 0``); a geographic grid has narrower cells
-    towards the poles, hence one set per row (see :func:`geo.terrain.dem.ground_metric`).
-
-    Attributes
-    ----------
-    xx_m2, xy_m2, yy_m2
-        Coefficients (m² per cell²), float64 arrays with one value per row.
-    description
-        How the coefficients were obtained, for reports.
-    frame
-        Ground vectors (m) of one column step and one row step, per row, as
-        ``(col_east, col_north, row_east, row_north)`` (shape ``(rows, 4)``), with east and
-        north the true directions at the observer; ``None`` when unknown. The coefficients are
-        their dot products. Used to find the true bearing of a cell from the observer.
-    """
-
-    xx_m2: NDArray[np.float64]
-    xy_m2: NDArray[np.float64]
-    yy_m2: NDArray[np.float64]
-    description: str = "regular grid"
-    frame: NDArray[np.float64] | None = None
-
-    @classmethod
-    def from_cell_size(cls, cell_size_m: float | tuple[float, float], n_rows: int) -> GridMetric:
-        """Build the metric of a regular grid of ``n_rows`` rows.
-
-        Parameters
-        ----------
-        cell_size_m
-            Cell width and height on the ground (m): one number for square cells, or
-            ``(width_m, height_m)``.
-        n_rows
-            Number of rows of the DEM (window).
-
-        Returns
-        -------
-        GridMetric
-            The same coefficients in every row.
-
-        Examples
-        --------
-        >>> GridMetric.from_cell_size((30.0, 20.0), 2).yy_m2.tolist()
-        [400.0, 400.0]
-        """
-        if isinstance(cell_size_m, tuple | list):
-            if len(cell_size_m) != 2:
-                raise ValidationError(
-                    f"cell_size_m: expected one number or (width_m, height_m), got {cell_size_m!r}"
-                )
-            width, height = (float(v) for v in cell_size_m)
-        else:
-            width = height = float(cell_size_m)
-        for name, value in (("width", width), ("height", height)):
-            if not (math.isfinite(value) and value > 0):
-                raise ValidationError(
-                    f"cell_size_m: cell {name} must be a finite number > 0 (m), got {value!r}"
-                )
-        return cls(
-            xx_m2=np.full(n_rows, width * width),
-            xy_m2=np.zeros(n_rows),
-            yy_m2=np.full(n_rows, height * height),
-            description=f"regular grid, cells {width:g} m x {height:g} m",
-            # North-up: a column step goes east, a row step goes south.
-            frame=np.tile([width, 0.0, 0.0, -height], (n_rows, 1)),
-        )
-
-    def take_rows(self, rows: slice) -> GridMetric:
-        """Return the metric of a window of the grid: the coefficients of rows ``rows``.
-
-        Examples
-        --------
-        >>> GridMetric.from_cell_size(30.0, 10).take_rows(slice(2, 5)).xx_m2.shape
-        (3,)
-        """
-        return GridMetric(
-            xx_m2=self.xx_m2[rows].copy(),
-            xy_m2=self.xy_m2[rows].copy(),
-            yy_m2=self.yy_m2[rows].copy(),
-            description=self.description,
-            frame=None if self.frame is None else self.frame[rows].copy(),
-        )
 
 
 # ---- the compiled kernel ---------------------------------------------------------------------
@@ -207,8 +112,15 @@ def _own(z: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _settle(z: float, sight: float, target: float, horizon: NDArray[np.float64], c: int,
-            out: NDArray[np.uint8], r: int) -> None:
+def _settle(
+    z: float,
+    sight: float,
+    target: float,
+    horizon: NDArray[np.float64],
+    c: int,
+    out: NDArray[np.uint8],
+    r: int,
+) -> None:
     # Decide cell (r, c) and store its horizon height.
     if np.isnan(z):
         out[r, c] = 255
@@ -219,9 +131,20 @@ def _settle(z: float, sight: float, target: float, horizon: NDArray[np.float64],
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _beyond(dem: NDArray[np.floating], r: int, c: int, step: int, drs: int, curv: float,
-            xx: float, xy: float, yy: float, col0: int, this: NDArray[np.float64],
-            out: NDArray[np.uint8]) -> None:
+def _beyond(
+    dem: NDArray[np.floating],
+    r: int,
+    c: int,
+    step: int,
+    drs: int,
+    curv: float,
+    xx: float,
+    xy: float,
+    yy: float,
+    col0: int,
+    this: NDArray[np.float64],
+    out: NDArray[np.uint8],
+) -> None:
     # Cells from c onwards (by step) are out of range. Their horizon is their own height:
     # GDAL never reads it; with a sheared or per-row metric a cell on the edge of the
     # range may.
@@ -236,9 +159,21 @@ def _beyond(dem: NDArray[np.floating], r: int, c: int, step: int, drs: int, curv
 
 @numba.njit(cache=True, nogil=True)
 def _scan_row(
-    dem: NDArray[np.floating], r: int, dr: int, row0: int, col0: int, zo: float,
-    target: float, d2max: float, curv: float, xx: float, xy: float, yy: float,
-    last: NDArray[np.float64], this: NDArray[np.float64], out: NDArray[np.uint8],
+    dem: NDArray[np.floating],
+    r: int,
+    dr: int,
+    row0: int,
+    col0: int,
+    zo: float,
+    target: float,
+    d2max: float,
+    curv: float,
+    xx: float,
+    xy: float,
+    yy: float,
+    last: NDArray[np.float64],
+    this: NDArray[np.float64],
+    out: NDArray[np.uint8],
     legacy: bool,
 ) -> None:  # pragma: no cover - compiled
     # One row above or below the observer (dr = |r - row0| >= 1). `legacy`: GDAL < 3.10's
@@ -295,9 +230,18 @@ def _scan_row(
 
 @numba.njit(cache=True, nogil=True)
 def _viewshed_kernel(
-    dem: NDArray[np.floating], row0: int, col0: int, observer_height: float, target: float,
-    d2max: float, curv: float, xx: NDArray[np.float64], xy: NDArray[np.float64],
-    yy: NDArray[np.float64], out: NDArray[np.uint8], legacy: bool,
+    dem: NDArray[np.floating],
+    row0: int,
+    col0: int,
+    observer_height: float,
+    target: float,
+    d2max: float,
+    curv: float,
+    xx: NDArray[np.float64],
+    xy: NDArray[np.float64],
+    yy: NDArray[np.float64],
+    out: NDArray[np.uint8],
+    legacy: bool,
 ) -> None:  # pragma: no cover - compiled
     """Fill ``out`` (uint8, shape of ``dem``) with the viewshed; ``dem`` is only read."""
     nrows, ncols = dem.shape
@@ -343,8 +287,24 @@ def _viewshed_kernel(
         r = row0 + step
         while 0 <= r < nrows:
             dr = abs(r - row0)
-            _scan_row(dem, r, dr, row0, col0, zo, target, d2max, curv, xx[r], xy[r], yy[r],
-                      last, this, out, legacy)
+            _scan_row(
+                dem,
+                r,
+                dr,
+                row0,
+                col0,
+                zo,
+                target,
+                d2max,
+                curv,
+                xx[r],
+                xy[r],
+                yy[r],
+                last,
+                this,
+                out,
+                legacy,
+            )
             last, this = this, last
             r += step
 
@@ -352,29 +312,30 @@ def _viewshed_kernel(
 # ---- public API ------------------------------------------------------------------------------
 
 
-def _as_metric(cell_size_m: float | tuple[float, float] | GridMetric, n_rows: int) -> GridMetric:
-    if isinstance(cell_size_m, GridMetric):
-        metric = cell_size_m
-        for name in ("xx_m2", "xy_m2", "yy_m2"):
-            value = getattr(metric, name)
-            if value.shape != (n_rows,):
-                raise ValidationError(
-                    f"cell_size_m.{name}: expected one value per DEM row ({n_rows}), "
-                    f"got shape {value.shape}"
-                )
-        return metric
-    return GridMetric.from_cell_size(cell_size_m, n_rows)
-
-
-def _check_number(name: str, value: float, *, minimum: float | None = None,
-                  strict: bool = False) -> float:
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValidationError(f"{name}: expected a finite number, got {value!r}")
-    if minimum is not None and (value <= minimum if strict else value < minimum):
-        sign = ">" if strict else ">="
-        raise ValidationError(f"{name}: expected a number {sign} {minimum:g}, got {value:g}")
-    return value
+def _heights_and_observer(
+    dem: ArrayLike, row: int, col: int
+) -> tuple[NDArray[np.floating], int, int]:
+    """The DEM as a 2-D float array and the observer's cell, refused off the DEM or on nodata."""
+    heights = np.asarray(dem)
+    if heights.ndim != 2:
+        raise ValidationError(
+            f"dem: expected a 2-D array of heights, got {heights.ndim} dimensions"
+        )
+    if heights.dtype not in (np.float32, np.float64):
+        heights = heights.astype(np.float64)
+    n_rows, n_cols = heights.shape
+    row, col = int(row), int(col)
+    if not (0 <= row < n_rows and 0 <= col < n_cols):
+        raise ValidationError(
+            f"observer: expected a cell inside the DEM (rows 0-{n_rows - 1}, columns "
+            f"0-{n_cols - 1}), got row {row}, column {col}"
+        )
+    if not np.isfinite(heights[row, col]):
+        raise ValidationError(
+            f"observer: the DEM has no height at row {row}, column {col} (nodata); "
+            "move the observer onto a cell with data"
+        )
+    return heights, row, col
 
 
 def viewshed(
@@ -397,7 +358,7 @@ def viewshed(
     dem
         Heights (m), shape ``(rows, cols)``, row 0 at the top as in a north-up raster; NaN
         where there is no data. Usually a window of a larger DEM around the observer (see
-        :func:`range_window`). Not modified.
+        :func:`geo.terrain.grid_metric.range_window`). Not modified.
     row, col
         The observer's cell in ``dem`` (0-based).
     observer_height_m
@@ -406,7 +367,7 @@ def viewshed(
         Range (m, > 0): cells farther away are :data:`OUTSIDE`.
     cell_size_m
         Cell width and height on the ground (m): one number for square cells,
-        ``(width_m, height_m)``, or a :class:`GridMetric` (e.g. a geographic DEM, whose cell
+        ``(width_m, height_m)``, or a :class:`~geo.terrain.grid_metric.GridMetric` (e.g. a geographic DEM, whose cell
         width shrinks with latitude: :func:`geo.terrain.dem.ground_metric`).
     target_height_m
         Height above the ground of what must be seen (m, >= 0; default
@@ -445,211 +406,49 @@ def viewshed(
     >>> int(np.flatnonzero(vis[0] == 1).max()) * 50  # farthest visible cell (m)
     17500
     """
-    heights = np.asarray(dem)
-    if heights.ndim != 2:
-        raise ValidationError(f"dem: expected a 2-D array of heights, got {heights.ndim} dimensions")
-    if heights.dtype not in (np.float32, np.float64):
-        heights = heights.astype(np.float64)
-    n_rows, n_cols = heights.shape
-    row, col = int(row), int(col)
-    if not (0 <= row < n_rows and 0 <= col < n_cols):
-        raise ValidationError(
-            f"observer: expected a cell inside the DEM (rows 0-{n_rows - 1}, columns "
-            f"0-{n_cols - 1}), got row {row}, column {col}"
-        )
-    if not np.isfinite(heights[row, col]):
-        raise ValidationError(
-            f"observer: the DEM has no height at row {row}, column {col} (nodata); "
-            "move the observer onto a cell with data"
-        )
-    observer_height_m = _check_number("observer_height_m", observer_height_m, minimum=0.0)
-    target_height_m = _check_number("target_height_m", target_height_m, minimum=0.0)
-    max_distance_m = _check_number("max_distance_m", max_distance_m, minimum=0.0, strict=True)
-    curvature_coeff = _check_number("curvature_coeff", curvature_coeff)
-    earth_radius_m = _check_number("earth_radius_m", earth_radius_m, minimum=0.0, strict=True)
-    metric = _as_metric(cell_size_m, n_rows)
-
-    out = np.full((n_rows, n_cols), OUTSIDE, dtype=np.uint8)
+    heights, row, col = _heights_and_observer(dem, row, col)
+    eye_m, target_m, d2max, curv = _kernel_options(
+        observer_height_m, target_height_m, max_distance_m, curvature_coeff, earth_radius_m
+    )
+    xx, xy, yy = _coefficients(as_metric(cell_size_m, heights.shape[0]))
+    out = np.full(heights.shape, OUTSIDE, dtype=np.uint8)
     _viewshed_kernel(
-        heights, row, col, observer_height_m, target_height_m, max_distance_m**2,
-        curvature_coeff / (2.0 * earth_radius_m),
-        np.ascontiguousarray(metric.xx_m2, dtype=np.float64),
-        np.ascontiguousarray(metric.xy_m2, dtype=np.float64),
-        np.ascontiguousarray(metric.yy_m2, dtype=np.float64),
-        out,
-        bool(legacy_gdal),
+        heights, row, col, eye_m, target_m, d2max, curv, xx, xy, yy, out, bool(legacy_gdal)
     )
     return out
 
 
-def range_window(
-    row: int,
-    col: int,
-    *,
-    shape: tuple[int, int],
-    max_distance_m: float,
-    metric: GridMetric | float | tuple[float, float],
-) -> tuple[slice, slice]:
-    """Return the rows and columns of a grid within range of an observer cell.
-
-    The extent rule is ``gdal_viewshed``'s: from ``floor(n - h)`` to ``ceil(n + h)``
-    inclusive, ``h`` the range in cells, clipped to the grid.
-
-    Parameters
-    ----------
-    row, col
-        The observer's cell.
-    shape
-        ``(rows, cols)`` of the grid.
-    max_distance_m
-        Range (m, > 0).
-    metric
-        Ground metric of the grid (one row per grid row), or its cell size (m) as in
-        :func:`viewshed`.
-
-    Returns
-    -------
-    tuple of slice
-        Rows and columns to cut from the grid; the observer is at
-        ``(row - rows.start, col - cols.start)`` in the cut.
-
-    Examples
-    --------
-    >>> range_window(500, 3, shape=(1000, 1000), max_distance_m=300.0, metric=30.0)
-    (slice(490, 511, None), slice(0, 14, None))
-    """
-    n_rows, n_cols = shape
-    m = _as_metric(metric, n_rows)
-    radius = _check_number("max_distance_m", max_distance_m, minimum=0.0, strict=True)
-    det = m.xx_m2 * m.yy_m2 - m.xy_m2**2
-    if not np.all(det > 0):
-        raise ValidationError("metric: the column and row steps must not be parallel")
-    # Half-extents (cells) of the ellipse d <= radius: first rows, at the observer's row...
-    h_rows = radius * math.sqrt(m.xx_m2[row] / det[row])
-    r0 = max(0, math.floor(row - h_rows))
-    r1 = min(n_rows, math.ceil(row + h_rows) + 1)
-    # ...then columns, the widest over those rows (geographic cells narrow poleward).
-    h_cols = radius * float(np.sqrt(m.yy_m2[r0:r1] / det[r0:r1]).max())
-    c0 = max(0, math.floor(col - h_cols))
-    c1 = min(n_cols, math.ceil(col + h_cols) + 1)
-    return slice(r0, r1), slice(c0, c1)
-
-
-def viewshed_geotiff(
-    dem_path: str | Path,
-    lon: float,
-    lat: float,
-    *,
+def _kernel_options(
     observer_height_m: float,
-    range_m: float,
-    out_path: str | Path,
-    target_height_m: float = settings.TARGET_HEIGHT_M,
-    refraction_coeff: float = settings.REFRACTION_COEFF,
-) -> dict[str, Any]:
-    """Compute the viewshed of an observer on a DEM file and write it as a GeoTIFF.
+    target_height_m: float,
+    max_distance_m: float,
+    curvature_coeff: float,
+    earth_radius_m: float,
+) -> tuple[float, float, float, float]:
+    """The options of :func:`viewshed`, each refused outside its range, as the kernel takes them.
 
-    Only the window of the DEM within range of the observer is read (see
-    :func:`geo.terrain.dem.read_window`); the output is that window, on the DEM's own grid and CRS:
-    uint8, 1 visible, 0 hidden, 255 out of range or without data (declared nodata).
-
-    Parameters
-    ----------
-    dem_path
-        Any raster GDAL reads (``/vsizip/...`` paths included), in any CRS with an ellipsoid.
-    lon, lat
-        The observer (degrees, WGS84).
-    observer_height_m
-        Height of the observer's eye above the ground (m, >= 0).
-    range_m
-        Range (m, > 0), a ground distance whatever the DEM's CRS.
-    out_path
-        The GeoTIFF to write (overwritten).
-    target_height_m
-        Height above the ground of what must be seen (m, >= 0).
-    refraction_coeff
-        Atmospheric refraction coefficient ``k`` (-1 to 1; default
-        :data:`geo.core.settings.REFRACTION_COEFF`); curvature is corrected with ``1 - k``, so 0
-        still corrects for curvature and 1 turns the correction off.
-
-    Returns
-    -------
-    dict
-        A JSON-ready summary: output path, window, observer cell and ground height, CRS,
-        how distances were measured, curvature settings and cell counts.
-
-    Raises
-    ------
-    geo.core.errors.ValidationError
-        For an unreadable DEM, an observer outside it or on nodata, an option out of range
-        or an output that cannot be written.
+    Returns the eye and target heights (m), the squared range (m²) and the curvature drop per
+    squared metre of distance (``curvature_coeff / (2 * earth_radius_m)``).
     """
-    from geo.terrain import (
-        dem as dem_io,  # geo.terrain.dem imports this module: import it when needed
+    observer_height_m = check_number("observer_height_m", observer_height_m, minimum=0.0)
+    target_height_m = check_number("target_height_m", target_height_m, minimum=0.0)
+    max_distance_m = check_number("max_distance_m", max_distance_m, minimum=0.0, strict=True)
+    curvature_coeff = check_number("curvature_coeff", curvature_coeff)
+    earth_radius_m = check_number("earth_radius_m", earth_radius_m, minimum=0.0, strict=True)
+    return (
+        observer_height_m,
+        target_height_m,
+        max_distance_m**2,
+        curvature_coeff / (2.0 * earth_radius_m),
     )
 
-    k = _check_number("refraction_coeff", refraction_coeff)
-    if not -1.0 <= k <= 1.0:
-        raise ValidationError(f"refraction_coeff: expected a number from -1 to 1, got {k:g}")
-    observer_height_m = _check_number("observer_height_m", observer_height_m, minimum=0.0)
-    target_height_m = _check_number("target_height_m", target_height_m, minimum=0.0)
-    range_m = _check_number("range_m", range_m, minimum=0.0, strict=True)
 
-    win = dem_io.read_window(dem_path, lon, lat, radius_m=range_m)
-    ground = float(win.heights[win.row, win.col])
-    if not math.isfinite(ground):
-        raise ValidationError(
-            f"observer ({lon:g}, {lat:g}): the DEM {str(dem_path)!r} has no height there "
-            f"(nodata at row {win.row + win.window.row_off}, column "
-            f"{win.col + win.window.col_off}); move the observer onto a cell with data"
-        )
-    curvature_coeff = 1.0 - k
-    vis = viewshed(
-        win.heights,
-        win.row,
-        win.col,
-        observer_height_m=observer_height_m,
-        max_distance_m=range_m,
-        cell_size_m=win.metric,
-        target_height_m=target_height_m,
-        curvature_coeff=curvature_coeff,
-        earth_radius_m=win.earth_radius_m,
+def _coefficients(
+    metric: GridMetric,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The metric's per-row coefficients as contiguous float64 arrays, as the kernel takes them."""
+    return (
+        np.ascontiguousarray(metric.xx_m2, dtype=np.float64),
+        np.ascontiguousarray(metric.xy_m2, dtype=np.float64),
+        np.ascontiguousarray(metric.yy_m2, dtype=np.float64),
     )
-    dem_io.write_uint8_geotiff(
-        out_path,
-        vis,
-        transform=win.transform,
-        crs=win.crs,
-        tags={
-            "LIMES_VIEWSHED": "1 visible, 0 hidden, 255 out of range or no data",
-            "OBSERVER_LON_LAT": f"{lon!r} {lat!r}",
-            "OBSERVER_HEIGHT_M": repr(observer_height_m),
-            "TARGET_HEIGHT_M": repr(target_height_m),
-            "RANGE_M": repr(range_m),
-            "REFRACTION_COEFF": repr(k),
-        },
-    )
-    return {
-        "out": str(out_path),
-        "dem": str(dem_path),
-        "crs": win.crs.to_string(),
-        "window": {
-            "col_off": int(win.window.col_off),
-            "row_off": int(win.window.row_off),
-            "width": int(win.window.width),
-            "height": int(win.window.height),
-        },
-        "observer": {
-            "row": int(win.row + win.window.row_off),
-            "col": int(win.col + win.window.col_off),
-            "ground_m": ground,
-            "eye_m": ground + observer_height_m,
-        },
-        "distances": win.metric.description,
-        "earth_radius_m": win.earth_radius_m,
-        "curvature_coeff": curvature_coeff,
-        "cells": {
-            "visible": int(np.count_nonzero(vis == VISIBLE)),
-            "hidden": int(np.count_nonzero(vis == HIDDEN)),
-            "outside": int(np.count_nonzero(vis == OUTSIDE)),
-        },
-    }

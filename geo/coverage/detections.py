@@ -1,0 +1,102 @@
+"""Detections against the coverage: in coverage, in a gap, or outside the corridor; and sectors.
+
+:func:`classify_points` decides, for any number of points, whether each lies in the corridor,
+whether it is watched, and which sectors hold it, in one pass over a point index
+(:mod:`geo.coverage.pointindex`) in lon/lat.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from geo.core.projection import AnalysisCRS, to_lonlat
+from geo.coverage import pointindex
+from geo.coverage.engine import CorridorCoverage, CoveredAt
+from geo.coverage.scene import Scene
+
+
+def classify_detections(
+    scene: Scene, corridor: CorridorCoverage
+) -> tuple[gpd.GeoDataFrame | None, NDArray[np.bool_] | None]:
+    """Every detection of the scene classified (``coverage_status``) and given its ``sector_ids``.
+
+    Returns
+    -------
+    detections : GeoDataFrame or None
+        The scene's detections with the columns ``coverage_status`` (see
+        :func:`classify_points`) and ``sector_ids`` (comma-separated), or ``None`` without
+        detections.
+    in_sector : ndarray of bool, shape (n_detections, n_sectors), or None
+        Which sector holds which detection.
+    """
+    if scene.detections is None:
+        return None, None
+    det = scene.detections
+    status, in_sector = classify_points(
+        det,
+        scene.acrs,
+        corridor=scene.corridor,
+        coverage=corridor.coverage,
+        sectors=scene.sectors.polygons,
+        covered_at=corridor.covered_at,
+    )
+    layer = det.assign(coverage_status=status)
+    layer["sector_ids"] = _joined_ids(in_sector, scene.sectors.ids)
+    return layer, in_sector
+
+
+def classify_points(
+    points: gpd.GeoDataFrame,
+    acrs: AnalysisCRS,
+    *,
+    corridor: shapely.Geometry,
+    coverage: shapely.Geometry | None,
+    sectors: NDArray[np.object_],
+    covered_at: CoveredAt | None = None,
+) -> tuple[pd.Categorical[str], NDArray[np.bool_]]:
+    """Classify points against the corridor, the coverage and the sectors.
+
+    Coverage is the ``coverage`` polygon (analysis CRS) or, when given, ``covered_at(lon,
+    lat)`` (e.g. :meth:`geo.terrain.grids.CoverageGrid.seen_at`: the cell under the point
+    is seen).
+
+    Returns
+    -------
+    status : pandas.Categorical
+        ``"coverage"`` (in the corridor and covered), ``"gap"`` (in the corridor, not
+        covered) or ``"outside"`` (outside the corridor).
+    in_sector : ndarray of bool, shape (n_points, n_sectors)
+    """
+    xy = shapely.get_coordinates(points.geometry.to_numpy())
+    if len(xy) != len(points):
+        raise ValueError("classify_points needs one non-empty Point per row")
+    lon, lat = xy[:, 0], xy[:, 1]
+    # Work in lon/lat: outlines are densified to 500 m first, so their straight edges in
+    # degrees follow the analysis-CRS edges to well under a metre, and a million points need
+    # no reprojection.
+    outlines = [corridor, *sectors] if covered_at is not None else [corridor, coverage, *sectors]
+    polys = to_lonlat(shapely.segmentize(np.asarray(outlines, dtype=object), 500.0), acrs)
+    member = pointindex.membership(list(polys), lon, lat)
+    if covered_at is not None:
+        in_corr, in_sector = member[:, 0], member[:, 1:]
+        in_cov = covered_at(lon, lat)
+    else:
+        in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
+    codes = np.where(in_corr, np.where(in_cov, 0, 1), 2).astype(np.int8)
+    status = pd.Categorical.from_codes(codes, categories=pd.Index(["coverage", "gap", "outside"]))
+    return status, in_sector
+
+
+def _joined_ids(member: NDArray[np.bool_], ids: NDArray[np.object_]) -> NDArray[np.object_]:
+    out = np.full(member.shape[0], "", dtype=object)
+    for j, sid in enumerate(ids):
+        hit = member[:, j]
+        out[hit] = np.where(out[hit] == "", sid, out[hit] + "," + str(sid))
+    return out
+
+
+__all__ = ["classify_detections", "classify_points"]

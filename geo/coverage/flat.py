@@ -1,0 +1,235 @@
+"""The flat engine: sensor footprints as exact shapes on the ellipsoid's conformal map.
+
+Each sensor's footprint (disk, annulus or wedge, :mod:`geo.coverage.footprints`) is set in
+the analysis CRS with the local scale factor and meridian convergence at the sensor. Along the
+border everything is exact interval arithmetic on the geodesic chainage
+(:func:`border_intervals`, :mod:`geo.coverage.intervals`); in the corridor it is polygon
+overlay in the analysis CRS with areas measured on the ellipsoid
+(:func:`geo.core.projection.geodesic_area_m2`).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from geo.core.projection import (
+    AnalysisCRS,
+    geodesic_area_m2,
+    local_scale_and_convergence,
+    to_lonlat,
+)
+from geo.coverage import intervals as iv
+from geo.coverage.border import Border
+from geo.coverage.engine import BorderCoverage, CorridorCoverage, Coverage
+from geo.coverage.footprints import FootprintParams, footprint_polygons, segment_intervals
+from geo.coverage.scene import WGS84, Scene
+
+
+class FlatEngine:
+    """Coverage by footprint polygons, terrain ignored (see the module notes).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> from geo.coverage.scene import prepare_scene
+    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
+    ...                       "range_m": [10_000.0]}, geometry=[shapely.Point(0.5, 0)], crs=4326)
+    >>> scene = prepare_scene(b, s, sectors=None, detections=None, corridor_km=5.0,
+    ...                       min_gap_m=0.0, time_from=None, time_to=None)
+    >>> round(iv.length(FlatEngine().cover(scene).border.covered) / 1000, 2)
+    20.0
+    """
+
+    def cover(self, scene: Scene) -> Coverage:
+        """The border and the corridor inside the active sensors' footprints."""
+        fp = sensor_footprints(scene.sensors, scene.acrs)
+        polygons = footprint_polygons(fp)
+        return Coverage(
+            border=flat_border(scene, fp),
+            corridor=flat_corridor(scene, polygons),
+            footprints=_footprint_layer(scene.sensors, polygons, scene.acrs),
+        )
+
+
+def flat_border(scene: Scene, fp: FootprintParams) -> BorderCoverage:
+    """The border inside the footprints ``fp`` of the scene's sensors (active ones count)."""
+    active = np.flatnonzero(scene.active)
+    owner, ivs = border_intervals(scene.border, fp.take(active))
+    owner = active[owner]
+    covered_m, sole_m = sensor_border_m(owner, ivs, len(scene.sensors))
+    return BorderCoverage(
+        covered=iv.union(ivs),
+        redundant=iv.at_least(*ivs, k=2),
+        by_partner={
+            p: iv.union(iv.select(ivs, owner, scene.sensor_partner == p)) for p in scene.partners
+        },
+        sensor_covered_m=covered_m,
+        sensor_sole_m=sole_m,
+    )
+
+
+def flat_corridor(scene: Scene, polygons: NDArray[np.object_]) -> CorridorCoverage:
+    """The corridor inside the footprint ``polygons`` of the scene's sensors (active ones count)."""
+    active, partner = scene.active, scene.sensor_partner
+    coverage = _union_all(polygons[active])
+    by_partner = {p: _union_all(polygons[active & (partner == p)]) for p in scene.partners}
+    overlap = _union_all(
+        np.array(
+            [
+                shapely.intersection(by_partner[p], by_partner[q])
+                for p, q in itertools.combinations(scene.partners, 2)
+            ],
+            dtype=object,
+        )
+    )
+    corridor = scene.corridor
+    corridor_covered = shapely.intersection(corridor, coverage)
+    corridor_gap = shapely.difference(corridor, coverage)
+    corridor_overlap = shapely.intersection(corridor, overlap)
+    area = geodesic_area_m2(
+        [corridor, corridor_covered, corridor_gap, corridor_overlap], scene.acrs
+    )
+    return CorridorCoverage(
+        area_m2=float(area[0]),
+        covered_m2=float(area[1]),
+        gap_m2=float(area[2]),
+        overlap_m2=float(area[3]),
+        gap=corridor_gap,
+        overlap=corridor_overlap,
+        coverage=coverage,
+    )
+
+
+def sensor_footprints(sensors: gpd.GeoDataFrame, acrs: AnalysisCRS) -> FootprintParams:
+    """Footprint parameters of every sensor in the analysis CRS.
+
+    Ranges are scaled by the local scale factor and azimuths turned by the local meridian
+    convergence, both measured on the ellipsoid at each sensor.
+    """
+    lon = sensors.geometry.x.to_numpy(dtype=float)
+    lat = sensors.geometry.y.to_numpy(dtype=float)
+    scale, north = local_scale_and_convergence(acrs, lon, lat)
+    x, y = acrs.to_proj.transform(lon, lat)
+    fov = (
+        sensors["fov_deg"].to_numpy(dtype=float)
+        if "fov_deg" in sensors
+        else np.full(lon.size, 360.0)
+    )
+    fov = np.where(np.isnan(fov), 360.0, fov)
+    az = (
+        sensors["azimuth_deg"].to_numpy(dtype=float)
+        if "azimuth_deg" in sensors
+        else np.zeros(lon.size)
+    )
+    r_in = (
+        sensors["min_range_m"].to_numpy(dtype=float)
+        if "min_range_m" in sensors
+        else np.zeros(lon.size)
+    )
+    return FootprintParams(
+        x=np.asarray(x, dtype=float),
+        y=np.asarray(y, dtype=float),
+        r_out=sensors["range_m"].to_numpy(dtype=float) * scale,
+        r_in=np.nan_to_num(r_in) * scale,
+        bearing_deg=np.nan_to_num(az) + north,
+        fov_deg=fov,
+    )
+
+
+def border_intervals(border: Border, fp: FootprintParams) -> tuple[NDArray[np.int64], iv.Intervals]:
+    """Exact pieces of border inside each footprint.
+
+    Returns
+    -------
+    (footprint, (start, end))
+        For every piece, the footprint it belongs to and its global chainage (m).
+    """
+    e = border.edges()
+    if len(fp) == 0 or e["ax"].size == 0:
+        return np.empty(0, dtype=np.int64), (np.empty(0), np.empty(0))
+    edge_boxes = shapely.box(
+        np.minimum(e["ax"], e["bx"]),
+        np.minimum(e["ay"], e["by"]),
+        np.maximum(e["ax"], e["bx"]),
+        np.maximum(e["ay"], e["by"]),
+    )
+    fp_boxes = shapely.box(fp.x - fp.r_out, fp.y - fp.r_out, fp.x + fp.r_out, fp.y + fp.r_out)
+    f_idx, e_idx = shapely.STRtree(edge_boxes).query(fp_boxes)
+    sub = fp.take(f_idx)
+    t_lo, t_hi = segment_intervals(
+        e["ax"][e_idx], e["ay"][e_idx], e["bx"][e_idx], e["by"][e_idx], sub
+    )
+    valid = t_hi > t_lo  # NaN compares False
+    rows, _ = np.nonzero(valid)
+    c0, c1 = e["c0"][e_idx][rows], e["c1"][e_idx][rows]
+    start = c0 + t_lo[valid] * (c1 - c0)
+    end = c0 + t_hi[valid] * (c1 - c0)
+    return f_idx[rows], (start, end)
+
+
+def sensor_border_m(
+    owner: NDArray[np.int64], ivs: iv.Intervals, n_sensors: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Border each sensor watches, and the part of it no other sensor watches.
+
+    Parameters
+    ----------
+    owner, ivs
+        Pieces of border (global chainage, m) and the sensor each belongs to, as
+        :func:`border_intervals` gives them (a sensor's pieces may overlap or touch).
+    n_sensors
+        Number of sensors (owners are ``0 .. n_sensors - 1``).
+
+    Returns
+    -------
+    covered_m, sole_m : ndarray of float, shape (n_sensors,)
+        Per sensor, the length (m) of the union of its pieces, and of the part of that union
+        covered by no other sensor's pieces (0 for a sensor without pieces).
+
+    Examples
+    --------
+    >>> cov, sole = sensor_border_m(np.array([0, 1]), (np.array([0.0, 6.0]), np.array([10.0, 15.0])), 3)
+    >>> cov.tolist(), sole.tolist()
+    ([10.0, 9.0, 0.0], [6.0, 5.0, 0.0])
+    """
+    own, merged = iv.union_by(owner, ivs)
+    # Each sensor's pieces merged first, so depth counts sensors, not pieces.
+    once = iv.subtract(iv.union(merged), iv.at_least(*merged, k=2))
+    piece_m = merged[1] - merged[0]
+    covered_m = np.bincount(own, weights=piece_m, minlength=n_sensors)
+    sole_m = np.bincount(
+        own, weights=np.minimum(iv.overlap_lengths(merged, once), piece_m), minlength=n_sensors
+    )
+    # With weights, bincount sums floats (numpy's stubs say integers): no copy is made.
+    return covered_m.astype(np.float64, copy=False), sole_m.astype(np.float64, copy=False)
+
+
+def _footprint_layer(
+    sensors: gpd.GeoDataFrame, fp_polys: NDArray[np.object_], acrs: AnalysisCRS
+) -> gpd.GeoDataFrame:
+    attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name))
+    return gpd.GeoDataFrame(attrs, geometry=list(to_lonlat(fp_polys, acrs)), crs=WGS84)
+
+
+def _union_all(geoms: NDArray[np.object_]) -> shapely.Geometry:
+    geoms = np.asarray(geoms, dtype=object)
+    if geoms.size == 0:
+        return shapely.Polygon()
+    return shapely.union_all(geoms)
+
+
+__all__ = [
+    "FlatEngine",
+    "border_intervals",
+    "flat_border",
+    "flat_corridor",
+    "sensor_border_m",
+    "sensor_footprints",
+]
