@@ -58,7 +58,8 @@ shown = tuple(k for k in ui.LAYERS if st.session_state.get(f"layer_{k}", k not i
 when = f"{t_from:%Y-%m-%d %H:%M} – {t_to:%Y-%m-%d %H:%M} UTC" if window else "the whole time span"
 st.caption(
     f"Corridor {corridor_km:g} km each side · shortest gap {min_gap_m:g} m · "
-    f"{'line of sight over terrain' if terrain else 'flat-earth footprints'} · detections in {when} · "
+    f"{'line of sight over terrain' if terrain else 'flat-earth footprints'} · "
+    f"detections in {when} · "
     f"layers: {', '.join(ui.LAYERS[k] for k in shown) or 'none'}. Change them on the Map page."
 )
 
@@ -158,19 +159,22 @@ if st.session_state.get("export_ready") == wanted:
     )
 else:
     st.caption(
-        "Renders the map of this view with legend, scale bar, north arrow, headline numbers and parameters."
+        "Renders the map of this view with legend, scale bar, north arrow, headline numbers "
+        "and parameters."
     )
 
 # ---- data ----------------------------------------------------------------------------------
 st.subheader("Data of this view")
 st.caption(
-    "Gaps, coverage, overlaps, sectors and detections as the map shows them (only the layers shown; "
-    "a partner's view holds only its own data). Each file is written when its button is clicked."
+    "Gaps, coverage, overlaps, sectors and detections as the map shows them "
+    "(only the layers shown; a partner's view holds only its own data). "
+    "Each file is written when its button is clicked."
 )
 exportable = any(v in shown for v in EXPORT_SHOWN_BY.values())
 if not exportable:
     st.info(
-        f"No exported layer is shown on the map: show one of {', '.join(ui.LAYERS[v] for v in EXPORT_SHOWN_BY.values())}."
+        "No exported layer is shown on the map: show one of "
+        f"{', '.join(ui.LAYERS[v] for v in EXPORT_SHOWN_BY.values())}."
     )
 cols = st.columns(len(FORMATS))
 for col, fmt in zip(cols, FORMATS, strict=True):

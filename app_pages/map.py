@@ -47,8 +47,10 @@ terrain = sc.dem is not None and side.toggle(
     "Line of sight over terrain",
     value=True,
     key="terrain",
-    help=f"Each sensor sees what its viewshed over the scenario's DEM allows (target {settings.TARGET_HEIGHT_M:g} m above "
-    f"the ground, refraction {settings.REFRACTION_COEFF:g}), cut to its range and wedge. Off: flat-earth footprints.",
+    help="Each sensor sees what its viewshed over the scenario's DEM allows "
+    f"(target {settings.TARGET_HEIGHT_M:g} m above the ground, "
+    f"refraction {settings.REFRACTION_COEFF:g}), cut to its range and wedge. "
+    "Off: flat-earth footprints.",
 )
 
 try:
@@ -80,7 +82,8 @@ with side.expander("Input files"):
                 int(visible_rows(sc.detections, viewers).sum()) if sc.detections is not None else 0
             )
             st.caption(
-                f"**{name}** — {seen:,} of the scenario's detections are visible to {', '.join(viewers)}."
+                f"**{name}** — {seen:,} of the scenario's detections are visible to "
+                f"{', '.join(viewers)}."
             )
             continue
         st.caption(f"**{name}** — {load_report.summary()}")
@@ -103,7 +106,6 @@ def body() -> None:
     result = ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, tf, tt, viewers)
     rep = result.report
     head = headline(rep, partner)
-
     st.title(sc.name)
     scope = (
         "Joint view: every partner's assets"
@@ -119,7 +121,8 @@ def body() -> None:
         outside = int(((mine < pd.Timestamp(tf)) | (mine > pd.Timestamp(tt))).sum())
         if outside:
             st.caption(
-                f"{outside:,} detection(s) outside the window (of {len(mine):,}): widen it in the sidebar."
+                f"{outside:,} detection(s) outside the window (of {len(mine):,}): "
+                "widen it in the sidebar."
             )
 
     mp.metrics(head, partner)

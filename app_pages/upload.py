@@ -38,7 +38,8 @@ else:
     owner = viewer.partner
     st.caption(f"Signed in as **{viewer.name}**: rows are owned by **{owner}**.")
 st.caption(
-    "CSV, GeoJSON, KML/KMZ, GPX, zipped Shapefile, GeoPackage, GeoParquet, FlatGeobuf or Cursor-on-Target XML; "
+    "CSV, GeoJSON, KML/KMZ, GPX, zipped Shapefile, GeoPackage, GeoParquet, FlatGeobuf "
+    "or Cursor-on-Target XML; "
     f"up to {settings.MAX_UPLOAD_MB} MB each. Each file is checked before anything is stored; "
     "an upload is stored whole or not at all."
 )
@@ -149,8 +150,8 @@ if ok:
         "Who may see these rows",
         ["Our partner only", "All partners", "Selected partners"],
         key="upload_release",
-        help="Default deny: without a marking, rows are seen by the owner only. Markings a file carries "
-        "(e.g. Cursor-on-Target releasableTo) are kept for its rows.",
+        help="Default deny: without a marking, rows are seen by the owner only. "
+        "Markings a file carries (e.g. Cursor-on-Target releasableTo) are kept for its rows.",
     )
     marking = ""
     if choice == "All partners":

@@ -49,13 +49,17 @@ def rerun_times() -> list[float]:
 
 def main() -> None:
     times = rerun_times()
-    print(f"rerun with warm cache: median {np.median(times) * 1000:6.0f} ms, max {max(times) * 1000:6.0f} ms "
-          f"over {len(times)} reruns (target < 300 ms)")
+    print(
+        f"rerun with warm cache: median {np.median(times) * 1000:6.0f} ms, max {max(times) * 1000:6.0f} ms "
+        f"over {len(times)} reruns (target < 300 ms)"
+    )
 
     sc = load_scenario(ROOT / "sample_data")
     result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections)
     size = len(build_map(result).to_json().encode())
-    print(f"map payload, sample scenario ({len(sc.detections):,} detections): {size / 1e6:6.2f} MB (target < 10 MB)")
+    print(
+        f"map payload, sample scenario ({len(sc.detections):,} detections): {size / 1e6:6.2f} MB (target < 10 MB)"
+    )
 
     # 1,000,000 detections around the sample border.
     rng = np.random.default_rng(7)
@@ -63,10 +67,16 @@ def main() -> None:
     geod = Geod(ellps="WGS84")
     line = sc.border.geometry.iloc[0]
     pts = shapely.line_interpolate_point(line, rng.uniform(0, 1, n), normalized=True)
-    lon, lat = geod.fwd(shapely.get_x(pts), shapely.get_y(pts), rng.uniform(0, 360, n), rng.exponential(3_000, n))[:2]
+    lon, lat = geod.fwd(
+        shapely.get_x(pts), shapely.get_y(pts), rng.uniform(0, 360, n), rng.exponential(3_000, n)
+    )[:2]
     det = gpd.GeoDataFrame(
-        {"time": pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(rng.uniform(0, 7 * 86400, n), unit="s")},
-        geometry=gpd.points_from_xy(lon, lat), crs=4326,
+        {
+            "time": pd.Timestamp("2026-11-01", tz="UTC")
+            + pd.to_timedelta(rng.uniform(0, 7 * 86400, n), unit="s")
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
     )
     t0 = time.perf_counter()
     big = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=det)
@@ -74,8 +84,10 @@ def main() -> None:
     t0 = time.perf_counter()
     payload = build_map(big).to_json().encode()
     t_map = time.perf_counter() - t0
-    print(f"1,000,000 detections: analysis {t_an:.2f} s, map build {t_map:.2f} s, payload {len(payload) / 1e6:6.2f} MB "
-          f"(target < 10 MB)")
+    print(
+        f"1,000,000 detections: analysis {t_an:.2f} s, map build {t_map:.2f} s, payload {len(payload) / 1e6:6.2f} MB "
+        f"(target < 10 MB)"
+    )
 
 
 if __name__ == "__main__":

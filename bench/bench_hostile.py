@@ -56,8 +56,9 @@ def _parent_rss_mb() -> tuple[float, float]:
 
 def _geopackage(path: Path, *statements: str) -> Path:
     """A minimal GeoPackage whose 'detections' layer the statements create (see the tests)."""
-    point = b"GP\x00\x01" + struct.pack("<i", 4326) + shapely.to_wkb(Point(14.5, 45.5),
-                                                                      byte_order=1)
+    point = (
+        b"GP\x00\x01" + struct.pack("<i", 4326) + shapely.to_wkb(Point(14.5, 45.5), byte_order=1)
+    )
     with sqlite3.connect(path) as conn:
         conn.executescript("""
             PRAGMA application_id = 1196444487; PRAGMA user_version = 10300;
@@ -85,45 +86,77 @@ def _geopackage(path: Path, *statements: str) -> Path:
     return path
 
 
-RECURSIVE = ("CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
-             "FROM r) SELECT i AS fid, one.geom, one.time FROM r, one")
+RECURSIVE = (
+    "CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+    "FROM r) SELECT i AS fid, one.geom, one.time FROM r, one"
+)
 
 
 def _files(folder: Path) -> list[tuple[str, Path]]:
     files = [
         ("recursive-view GeoPackage", _geopackage(folder / "endless.gpkg", RECURSIVE)),
-        ("view of three 300 MB strings", _geopackage(
-            folder / "strings.gpkg", "CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 "
-            "UNION ALL SELECT i + 1 FROM r WHERE i < 3) SELECT i AS fid, one.geom, one.time, "
-            "printf('%.*c', 300000000, 'x') AS note FROM r, one")),
-        ("GeoPackage with its own trigger", _geopackage(
-            folder / "trigger.gpkg", "CREATE TABLE detections (fid INTEGER PRIMARY KEY, geom "
-            "BLOB, time TEXT)", "CREATE TRIGGER wipe AFTER INSERT ON detections BEGIN DELETE "
-            "FROM one; END")),
+        (
+            "view of three 300 MB strings",
+            _geopackage(
+                folder / "strings.gpkg",
+                "CREATE VIEW detections AS WITH RECURSIVE r(i) AS (SELECT 1 "
+                "UNION ALL SELECT i + 1 FROM r WHERE i < 3) SELECT i AS fid, one.geom, one.time, "
+                "printf('%.*c', 300000000, 'x') AS note FROM r, one",
+            ),
+        ),
+        (
+            "GeoPackage with its own trigger",
+            _geopackage(
+                folder / "trigger.gpkg",
+                "CREATE TABLE detections (fid INTEGER PRIMARY KEY, geom BLOB, time TEXT)",
+                "CREATE TRIGGER wipe AFTER INSERT ON detections BEGIN DELETE FROM one; END",
+            ),
+        ),
     ]
     rows = folder / "rows.parquet"
-    batch = pa.table({"time": pa.array(["2024-05-01T12:00:00Z"]).take(
-        np.zeros(1_000_000, np.int32)), "lat": np.full(1_000_000, 45.5),
-        "lon": np.full(1_000_000, 14.5)})
+    batch = pa.table(
+        {
+            "time": pa.array(["2024-05-01T12:00:00Z"]).take(np.zeros(1_000_000, np.int32)),
+            "lat": np.full(1_000_000, 45.5),
+            "lon": np.full(1_000_000, 14.5),
+        }
+    )
     with pq.ParquetWriter(rows, batch.schema, compression="zstd") as writer:
         for _ in range(20):
             writer.write_table(batch)
     files.append(("20,000,000-row dictionary Parquet", rows))
     huge = folder / "huge.parquet"
-    pq.write_table(pa.table({
-        "time": pa.array(["2024-05-01T12:00:00Z"] * 1000), "lat": np.full(1000, 45.5),
-        "lon": np.full(1000, 14.5),
-        "note": pa.DictionaryArray.from_arrays(pa.array(np.zeros(1000, np.int32)), pa.array(
-            ["x" * 300_000_000], pa.large_string()))}),
-        huge, compression="zstd")
+    pq.write_table(
+        pa.table(
+            {
+                "time": pa.array(["2024-05-01T12:00:00Z"] * 1000),
+                "lat": np.full(1000, 45.5),
+                "lon": np.full(1000, 14.5),
+                "note": pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(1000, np.int32)),
+                    pa.array(["x" * 300_000_000], pa.large_string()),
+                ),
+            }
+        ),
+        huge,
+        compression="zstd",
+    )
     files.append(("Parquet: one 300 MB dictionary string x 1000", huge))
     for n, label in ((5_000_001, "CSV of 5,000,001 rows"), (1_000_000, "CSV of 1,000,000 rows")):
         csv = folder / f"rows{n}.csv"
         rng = np.random.default_rng(0)
         seconds = rng.integers(0, 30 * 86400, n).astype("timedelta64[s]")
         times = np.char.add((np.datetime64("2024-05-01T00:00:00") + seconds).astype(str), "Z")
-        pacsv.write_csv(pa.table({"time": times, "lat": np.round(45 + rng.random(n), 4),
-                                  "lon": np.round(14 + rng.random(n), 4)}), csv)
+        pacsv.write_csv(
+            pa.table(
+                {
+                    "time": times,
+                    "lat": np.round(45 + rng.random(n), 4),
+                    "lon": np.round(14 + rng.random(n), 4),
+                }
+            ),
+            csv,
+        )
         files.append((label, csv))
     return files
 
@@ -148,22 +181,27 @@ def _measure(label: str, path: Path, log: _ReaderLog) -> None:
         outcome = "refused: " + str(exc).split(": ", 1)[1][:110]
     seconds = time.perf_counter() - started
     size = path.stat().st_size
-    print(f"{label} ({size / 1024:,.0f} KB)\n  {outcome}\n  {seconds:.2f} s, reader peak RSS "
-          f"{log.child_rss_mb:,.0f} MB, this process's peak RSS +{_parent_rss_mb()[1] - before:,.0f}"
-          " MB")
+    print(
+        f"{label} ({size / 1024:,.0f} KB)\n  {outcome}\n  {seconds:.2f} s, reader peak RSS "
+        f"{log.child_rss_mb:,.0f} MB, this process's peak RSS +{_parent_rss_mb()[1] - before:,.0f}"
+        " MB"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-limit", type=float, default=30.0,
-                        help="reader time limit for the last case (s)")
+    parser.add_argument(
+        "--time-limit", type=float, default=30.0, help="reader time limit for the last case (s)"
+    )
     args = parser.parse_args()
     log = _ReaderLog()
     logging.getLogger("geo.inputs.bounded").addHandler(log)
     logging.getLogger("geo.inputs.bounded").setLevel(logging.INFO)
-    print(f"limits: {settings.MAX_ROWS_PER_FILE:,} rows, {settings.MAX_DECODED_BYTES / 1e9:g} "
-          f"GB decoded, reader {settings.READ_MEMORY_LIMIT_MB:,} MB and "
-          f"{settings.READ_TIME_LIMIT_S:g} s")
+    print(
+        f"limits: {settings.MAX_ROWS_PER_FILE:,} rows, {settings.MAX_DECODED_BYTES / 1e9:g} "
+        f"GB decoded, reader {settings.READ_MEMORY_LIMIT_MB:,} MB and "
+        f"{settings.READ_TIME_LIMIT_S:g} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         files = _files(Path(tmp))
         bounded.read_detection_columns(settings.SAMPLE_DIR / "detections.csv")  # reader ready
@@ -173,8 +211,11 @@ def main() -> None:
 
         settings.READ_TIME_LIMIT_S = args.time_limit
         bounded._child = bench_hostile._unchecked_child  # type: ignore[assignment]
-        _measure(f"{files[0][0]}, GeoPackage check off (time limit {args.time_limit:g} s)",
-                 files[0][1], log)
+        _measure(
+            f"{files[0][0]}, GeoPackage check off (time limit {args.time_limit:g} s)",
+            files[0][1],
+            log,
+        )
 
 
 if __name__ == "__main__":

@@ -39,12 +39,18 @@ def _crop(page, path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def _settle(page, before: np.ndarray, path: Path, t0: float, timeout_s: float = 60.0) -> float | None:
+def _settle(
+    page, before: np.ndarray, path: Path, t0: float, timeout_s: float = 60.0
+) -> float | None:
     """Seconds from t0 until the canvas differs from ``before`` and then holds still."""
     previous = None
     while time.perf_counter() - t0 < timeout_s:
         img = _crop(page, path)
-        if previous is not None and np.array_equal(img, previous) and not np.array_equal(img, before):
+        if (
+            previous is not None
+            and np.array_equal(img, previous)
+            and not np.array_equal(img, before)
+        ):
             return changed_at - t0
         if previous is None or not np.array_equal(img, previous):
             changed_at = time.perf_counter()
@@ -59,15 +65,27 @@ def main() -> None:
     args = ap.parse_args()
     out = Path("/tmp/limes_bench_browser")
     out.mkdir(exist_ok=True)
-    with streamlit_server(ROOT / "app.py", log=out / "streamlit.log") as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS))
+    with (
+        streamlit_server(ROOT / "app.py", log=out / "streamlit.log") as url,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+        )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         received: list[tuple[float, int]] = []
-        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: received.append((time.perf_counter(), len(f)))))
+        page.on(
+            "websocket",
+            lambda ws: ws.on(
+                "framereceived", lambda f: received.append((time.perf_counter(), len(f)))
+            ),
+        )
         t0 = time.perf_counter()
         page.goto(url, timeout=300_000)
         page.locator(CANVAS).wait_for(timeout=300_000)
-        first = _settle(page, np.zeros((1, 1, 3), dtype=np.uint8), out / "shot.png", t0, timeout_s=300) or float("nan")
+        first = _settle(
+            page, np.zeros((1, 1, 3), dtype=np.uint8), out / "shot.png", t0, timeout_s=300
+        ) or float("nan")
         print(f"first map: {first:.1f} s after opening the page")
         results: dict[str, list[float]] = {"toggle": [], "partner": []}
         server: dict[str, list[float]] = {"toggle": [], "partner": []}
@@ -78,9 +96,15 @@ def main() -> None:
                 n0 = len(received)
                 t0 = time.perf_counter()
                 if what == "toggle":
-                    page.get_by_test_id("stCheckbox").filter(has_text="Sensor footprints").locator("label").click()
+                    page.get_by_test_id("stCheckbox").filter(has_text="Sensor footprints").locator(
+                        "label"
+                    ).click()
                 else:
-                    box = page.get_by_test_id("stSelectbox").filter(has_text="Partner view").locator("input")
+                    box = (
+                        page.get_by_test_id("stSelectbox")
+                        .filter(has_text="Partner view")
+                        .locator("input")
+                    )
                     box.click()
                     page.keyboard.type("POL" if i % 2 == 0 else "Joint")
                     page.keyboard.press("Enter")
@@ -92,11 +116,23 @@ def main() -> None:
                 results[what].append(dt)
                 if big:
                     server[what].append(big[0] - t0)
-                print(f"run {i + 1} {what}: redrawn after {dt:.2f} s"
-                      + (f" (map JSON arrived after {big[0] - t0:.2f} s, {max(n for _, n in received[n0:]) / 1e6:.2f} MB)" if big else ""))
+                print(
+                    f"run {i + 1} {what}: redrawn after {dt:.2f} s"
+                    + (
+                        f" (map JSON arrived after {big[0] - t0:.2f} s, {max(n for _, n in received[n0:]) / 1e6:.2f} MB)"
+                        if big
+                        else ""
+                    )
+                )
         for what, values in results.items():
-            srv = f"; map JSON arrived after median {statistics.median(server[what]):.2f} s" if server[what] else ""
-            print(f"{what}: median {statistics.median(values):.2f} s (runs {min(values):.2f}–{max(values):.2f}){srv}")
+            srv = (
+                f"; map JSON arrived after median {statistics.median(server[what]):.2f} s"
+                if server[what]
+                else ""
+            )
+            print(
+                f"{what}: median {statistics.median(values):.2f} s (runs {min(values):.2f}–{max(values):.2f}){srv}"
+            )
         browser.close()
 
 

@@ -1,4 +1,6 @@
-"""The Limes command line, one module per command. A contract: scripts and checks depend on these flags and keys.
+"""The Limes command line, one module per command.
+
+A contract: scripts and checks depend on these flags and keys.
 
 ::
 

@@ -11,7 +11,10 @@ from geo.core import settings
 
 __all__ = ["STORE_HELP", "add_analysis_args", "add_store_arg", "finite_float", "load_and_analyse"]
 
-STORE_HELP = "the store (GeoPackage); default $LIMES_STORE, else the app's store (geo.core.settings.STORE_PATH)"
+STORE_HELP = (
+    "the store (GeoPackage); default $LIMES_STORE, "
+    "else the app's store (geo.core.settings.STORE_PATH)"
+)
 
 
 def finite_float(text: str) -> float:

@@ -236,7 +236,9 @@ def srgb_to_linear(rgb: ArrayLike) -> NDArray[np.float64]:
 
 
 def linear_to_srgb(linear: ArrayLike) -> NDArray[np.float64]:
-    """Encode linear light (0–1) as sRGB (0–255, float, not rounded); the inverse of :func:`srgb_to_linear`.
+    """Encode linear light (0–1) as sRGB (0–255, float, not rounded).
+
+    The inverse of :func:`srgb_to_linear`.
 
     Examples
     --------

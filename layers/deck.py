@@ -102,7 +102,7 @@ def _polygon_records(
     *,
     simplify_deg: float = SIMPLIFY_DEG,
 ) -> list[dict[str, Any]]:
-    """One record per polygon part (its rings, see :func:`_polygon_parts`) with ``props`` of its row.
+    """One record per polygon part (rings, see :func:`_polygon_parts`) with ``props`` of its row.
 
     Geometries are simplified to ``simplify_deg`` first (topology kept; 0: as they are).
     """
@@ -210,8 +210,9 @@ def hillshade_layer(
 def coverage_count_layer(
     counts: np.ndarray, bounds: tuple[float, float, float, float]
 ) -> pdk.Layer:
-    """Terrain coverage count (sensors seeing each cell) from :func:`geo.terrain.hillshade.coverage_image`.
+    """Terrain coverage count (sensors seeing each cell) as a bitmap layer.
 
+    ``counts`` and ``bounds`` come from :func:`geo.terrain.hillshade.coverage_image`.
     ``counts`` must lie on a Web Mercator grid (what the map projects to), ``bounds`` is
     (west, south, east, north) in degrees. Sent as a PNG data URL: nothing is fetched.
     """
@@ -336,7 +337,10 @@ def sectors_layer(
                 f"Sector {r['sector_id']}" + (f" {name}" if isinstance(name, str) and name else ""),
                 {
                     "partner": partner,
-                    "border": f"{r.get('border_km', 0.0):,.1f} km, {r.get('coverage_pct', 0.0):.1f} % watched",
+                    "border": (
+                        f"{r.get('border_km', 0.0):,.1f} km, "
+                        f"{r.get('coverage_pct', 0.0):.1f} % watched"
+                    ),
                     "detections": f"{int(r.get('detections', 0)):,}",
                 },
             ),
@@ -520,7 +524,9 @@ def gaps_layer(
                 f"Gap G{rank}" if rank else ("Gap of another partner" if muted else "Gap"),
                 {
                     "length": f"{r['length_km']:,.2f} km",
-                    "chainage": f"km {r['start_km']:,.2f}–{r['end_km']:,.2f} of segment {r['segment']}",
+                    "chainage": (
+                        f"km {r['start_km']:,.2f}–{r['end_km']:,.2f} of segment {r['segment']}"
+                    ),
                     "sectors": ", ".join(_ids(r.get("sector_ids"))) or "none (unassigned)",
                     "partners": ", ".join(_ids(r.get("partners"))) or "–",
                 },
@@ -786,7 +792,10 @@ def detections_layer(detections: gpd.GeoDataFrame) -> pdk.Layer:
 
 
 def hexagon_fill(counts: np.ndarray) -> np.ndarray:
-    """RGBA fill of detection hexagons by count: :data:`style.DENSITY_RAMP`, scaled to the 98th percentile."""
+    """RGBA fill of detection hexagons by count.
+
+    :data:`style.DENSITY_RAMP`, scaled to the 98th percentile.
+    """
     counts = np.asarray(counts, dtype=float)
     top = max(float(np.percentile(counts, 98)), 1.0) if counts.size else 1.0
     ramp = np.asarray(style.DENSITY_RAMP, dtype=float)

@@ -311,14 +311,30 @@ def _css(rgba: Sequence[int]) -> str:
 def _swatch(entry: LegendEntry) -> str:
     outline = f"border:1px solid {_css(entry.outline)};" if entry.outline else ""
     if entry.symbol == "line":
-        return f'<span style="display:inline-block;width:22px;height:5px;border-radius:3px;background:{_css(entry.colours[0])};margin:0 6px 2px 0;vertical-align:middle"></span>'
+        return (
+            '<span style="display:inline-block;width:22px;height:5px;border-radius:3px;'
+            f"background:{_css(entry.colours[0])};margin:0 6px 2px 0;vertical-align:middle"
+            '"></span>'
+        )
     if entry.symbol == "dot":
-        return f'<span style="display:inline-block;width:10px;height:10px;border-radius:50%;background:{_css(entry.colours[0])};{outline}margin:0 8px 0 6px;vertical-align:middle;box-shadow:0 0 0 1px rgba(0,0,0,.25)"></span>'
+        return (
+            '<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
+            f"background:{_css(entry.colours[0])};{outline}margin:0 8px 0 6px;"
+            'vertical-align:middle;box-shadow:0 0 0 1px rgba(0,0,0,.25)"></span>'
+        )
     if entry.symbol == "ramp":
         stops = ",".join(_css(c) for c in entry.colours)
-        return f'<span style="display:inline-block;width:22px;height:12px;background:linear-gradient(90deg,{stops});margin:0 6px 0 0;vertical-align:middle;border:1px solid rgba(0,0,0,.2)"></span>'
+        return (
+            '<span style="display:inline-block;width:22px;height:12px;'
+            f"background:linear-gradient(90deg,{stops});margin:0 6px 0 0;"
+            'vertical-align:middle;border:1px solid rgba(0,0,0,.2)"></span>'
+        )
     if entry.symbol == "box":
-        return f'<span style="display:inline-block;width:20px;height:12px;background:{_css(entry.colours[0])};{outline}margin:0 7px 0 1px;vertical-align:middle"></span>'
+        return (
+            '<span style="display:inline-block;width:20px;height:12px;'
+            f"background:{_css(entry.colours[0])};{outline}margin:0 7px 0 1px;"
+            'vertical-align:middle"></span>'
+        )
     return '<span style="display:inline-block;width:29px"></span>'
 
 
@@ -330,11 +346,13 @@ def legend_html(entries: Sequence[LegendEntry]) -> str:
     rows = []
     for e in entries:
         notes = "".join(
-            f'<div style="margin-left:29px;color:#666;font-size:0.72rem;line-height:1.25">{html.escape(n)}</div>'
+            '<div style="margin-left:29px;color:#666;font-size:0.72rem;line-height:1.25">'
+            f"{html.escape(n)}</div>"
             for n in e.notes
         )
         rows.append(
-            f'<div class="limes-legend-entry" data-layer="{html.escape(e.layer)}" style="margin:1px 0">'
+            f'<div class="limes-legend-entry" data-layer="{html.escape(e.layer)}" '
+            'style="margin:1px 0">'
             f"{_swatch(e)}<span>{html.escape(e.label)}</span>{notes}</div>"
         )
     return (

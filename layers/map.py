@@ -341,7 +341,7 @@ def focus_on(
     width: int = MAP_WIDTH_PX,
     height: int = MAP_HEIGHT_PX,
 ) -> tuple[float, float, float]:
-    """``(lon, lat, zoom)`` that shows a stretch of ``length_km`` around a point with room around it."""
+    """``(lon, lat, zoom)`` that shows a stretch of ``length_km`` around a point, with a margin."""
     half_deg = max(length_km, 4.0) / 111.32 * 1.5
     cos = max(np.cos(np.radians(lat)), 0.05)
     box = (lon - half_deg / cos, lat - half_deg, lon + half_deg / cos, lat + half_deg)

@@ -64,7 +64,12 @@ def build(border: shapely.LineString) -> tuple[np.ndarray, Affine]:
     transform = Affine(RES_DEG, 0.0, west, 0.0, -RES_DEG, north)
     rng = np.random.default_rng(SEED)
     shape = (nrows, ncols)
-    z = 160.0 + 35.0 * _noise(rng, shape, 180) + 12.0 * _noise(rng, shape, 30) + 3.0 * _noise(rng, shape, 5)
+    z = (
+        160.0
+        + 35.0 * _noise(rng, shape, 180)
+        + 12.0 * _noise(rng, shape, 30)
+        + 3.0 * _noise(rng, shape, 5)
+    )
 
     lon = west + (np.arange(ncols) + 0.5) * RES_DEG
     lat = north - (np.arange(nrows) + 0.5) * RES_DEG
@@ -105,15 +110,27 @@ def main() -> int:
     border = pyogrio.read_dataframe(HERE / "border.geojson").geometry.iloc[0]
     z, transform = build(border)
     profile = {
-        "driver": "GTiff", "height": z.shape[0], "width": z.shape[1], "count": 1, "dtype": "int16",
-        "crs": "EPSG:4326", "transform": transform, "nodata": -32768, "compress": "deflate",
-        "predictor": 2, "tiled": True, "blockxsize": 256, "blockysize": 256,
+        "driver": "GTiff",
+        "height": z.shape[0],
+        "width": z.shape[1],
+        "count": 1,
+        "dtype": "int16",
+        "crs": "EPSG:4326",
+        "transform": transform,
+        "nodata": -32768,
+        "compress": "deflate",
+        "predictor": 2,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
     }
     with rasterio.open(OUT, "w", **profile) as dst:
         dst.write(z, 1)
         dst.update_tags(SOURCE="synthetic terrain, sample_data/make_dem.py", UNITS="metre")
-    print(f"wrote {OUT.relative_to(HERE.parent)}: {z.shape[1]} x {z.shape[0]} cells, "
-          f"{z.min()}-{z.max()} m, {OUT.stat().st_size / 1e6:.1f} MB")
+    print(
+        f"wrote {OUT.relative_to(HERE.parent)}: {z.shape[1]} x {z.shape[0]} cells, "
+        f"{z.min()}-{z.max()} m, {OUT.stat().st_size / 1e6:.1f} MB"
+    )
     return 0
 
 

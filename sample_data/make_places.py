@@ -147,8 +147,15 @@ def _zigzag(n: int) -> int:
     return (n >> 1) ^ -(n & 1)
 
 
-_STRING_FIELDS = {2: "name", 3: "country", 4: "alt_country", 5: "muni", 6: "muni_sub",
-                  7: "feature_code", 8: "admin_code"}
+_STRING_FIELDS = {
+    2: "name",
+    3: "country",
+    4: "alt_country",
+    5: "muni",
+    6: "muni_sub",
+    7: "feature_code",
+    8: "admin_code",
+}
 
 
 def read_cities_pbf(path: Path) -> list[Place]:
@@ -273,9 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = _check(args.out)
 
     print(f"source: {PACKAGE} {VERSION}, {len(source):,} GeoNames places")
-    print(f"kept: {len(rows):,} places (population >= {MIN_POPULATION:,}, or a capital / "
-          f"first-order seat; no districts or historical places)")
-    print("by rank: " + ", ".join(f"{k}: {v}" for k, v in sorted(Counter(rank(p) for p in kept).items())))
+    print(
+        f"kept: {len(rows):,} places (population >= {MIN_POPULATION:,}, or a capital / "
+        f"first-order seat; no districts or historical places)"
+    )
+    print(
+        "by rank: "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(Counter(rank(p) for p in kept).items()))
+    )
     print("most important: " + ", ".join(p.name for p in kept[:10]))
     print(f"{args.out}: {args.out.stat().st_size / 1024:.0f} KiB")
     return 0

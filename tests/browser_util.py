@@ -46,6 +46,7 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--enable-unsafe-swiftshader",
 )
 
+
 class Server(NamedTuple):
     """A running ``streamlit run app.py``: its base URL and its log file."""
 

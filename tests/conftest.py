@@ -22,7 +22,9 @@ def realdata() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_accounts_and_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_accounts_and_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Point the app at a users file and a store of the test's own (missing until created).
 
     Without this, a ``data/users.json`` or ``data/limes.gpkg`` in the working copy would
@@ -36,11 +38,14 @@ def _isolated_accounts_and_store(tmp_path_factory: pytest.TempPathFactory, monke
 
 # ---- the browser tests (test_browser*.py): one server and one Chromium per module ----------
 
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The app on a free localhost port, for the module's tests; skipped without Chromium."""
     if not CHROMIUM.exists():
-        pytest.skip(f"no browser: {CHROMIUM} not found (.ci/run installs Debian's chromium with apt-get)")
+        pytest.skip(
+            f"no browser: {CHROMIUM} not found (.ci/run installs Debian's chromium with apt-get)"
+        )
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     with streamlit_server(Path(__file__).resolve().parents[1] / "app.py", log=log) as url:
         yield Server(url, log)
@@ -49,9 +54,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser(server: Server) -> Iterator[Any]:
     """Debian's Chromium, headless with software WebGL (:data:`browser_util.CHROMIUM_ARGS`)."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is not installed"
+    )
     with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS))
+        b = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=list(CHROMIUM_ARGS)
+        )
         try:
             yield b
         finally:

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def sample():
     """The sample scenario as the app shows it by default: line of sight over its DEM."""
     sc = load_scenario(ROOT / "sample_data")
-    return sc, analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    return sc, analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem
+    )
 
 
 @pytest.fixture
@@ -53,9 +55,22 @@ def test_joint_view_renders_sample_scenario(app, sample):
     assert unassigned.proto.delta == f"{rep['contested_border_km']:,.1f} km contested"
     spec = deck_spec(app)
     ids = [layer["id"] for layer in spec["layers"]]
-    assert {"basemap", "border", "corridor", "sectors", "footprints", "gaps", "sensors", "detections"} <= set(ids)
+    assert {
+        "basemap",
+        "border",
+        "corridor",
+        "sectors",
+        "footprints",
+        "gaps",
+        "sensors",
+        "detections",
+    } <= set(ids)
     raw = app.get("deck_gl_json_chart")[0].proto.json
-    assert "cartocdn" not in raw and "mapbox://" not in raw and spec.get("mapStyle") in (None, "__MAP_STYLE__")
+    assert (
+        "cartocdn" not in raw
+        and "mapbox://" not in raw
+        and spec.get("mapStyle") in (None, "__MAP_STYLE__")
+    )
     assert len(raw.encode()) < 10_000_000
 
 
@@ -70,7 +85,9 @@ def test_partner_view_leads_with_its_numbers(app, sample, partner):
     assert m["Gaps"] == f"{p['sector_border_km'] - p['sector_covered_km']:,.1f} km"
     # Detections: only the rows this partner may see (its own; the sample's rows carry no
     # releasability marking, so no one else's), even in demo mode's open partner views.
-    mine = result.windowed(visible=visible_rows(result.all_detections, {partner})).report["partners"][partner]
+    mine = result.windowed(visible=visible_rows(result.all_detections, {partner})).report[
+        "partners"
+    ][partner]
     assert m["Detections in gaps"] == f"{mine['detections_in_gaps']:,}"
     assert mine["detections_in_gaps"] <= p["detections_in_gaps"]
     assert app.query_params["partner"] == [partner] or app.query_params["partner"] == partner
@@ -83,10 +100,19 @@ def test_partner_view_leads_with_its_numbers(app, sample, partner):
     assert all(partner in cell.split(", ") for cell in table["partners"])
     gaps = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "gaps")["data"]
     assert {(g["segment"], round(g["start_km"], 6)) for g in gaps} == {
-        (g["segment"], round(g["start_km"], 6)) for g in result.report["gaps"] if partner in g["partners"]}
-    labels = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "gap_labels")["data"]
-    by_rank = {g: f"{g} {km:,.1f} km" for g, km in zip(table["gap"], table["length_km"], strict=True)}
-    assert labels and all(lab["t"] == by_rank[lab["t"].split()[0]] for lab in labels)  # same G-numbers as the table
+        (g["segment"], round(g["start_km"], 6))
+        for g in result.report["gaps"]
+        if partner in g["partners"]
+    }
+    labels = next(layer for layer in deck_spec(app)["layers"] if layer["id"] == "gap_labels")[
+        "data"
+    ]
+    by_rank = {
+        g: f"{g} {km:,.1f} km" for g, km in zip(table["gap"], table["length_km"], strict=True)
+    }
+    assert labels and all(
+        lab["t"] == by_rank[lab["t"].split()[0]] for lab in labels
+    )  # same G-numbers as the table
     # Every headline figure is the partner's, or says it is joint.
     assert m["Partner overlap"] == f"{p['sector_overlap_km']:,.1f} km"
     unassigned = next(x for x in app.metric if x.label == "Unassigned (joint)")
@@ -126,7 +152,15 @@ def test_time_window_changes_detection_counts(app, sample):
     assert sum(rec["n"] for rec in det_layer["data"]) == expected
     assert expected < len(sc.detections)
     in_gaps = int(metrics(app)["Detections in gaps"].replace(",", ""))
-    whole = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, time_from=lo_utc, time_to=mid_utc, dem=sc.dem)
+    whole = analyse(
+        sc.border,
+        sc.sensors,
+        sectors=sc.sectors,
+        detections=sc.detections,
+        time_from=lo_utc,
+        time_to=mid_utc,
+        dem=sc.dem,
+    )
     assert in_gaps == whole.report["detections"]["in_gaps"]
 
 
@@ -148,7 +182,9 @@ def _click(at: AppTest, layer_id: str, pick) -> None:
     """Simulate a pydeck selection of the first record of ``layer_id`` matching ``pick``."""
     layer = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == layer_id)
     index, record = next((i, rec) for i, rec in enumerate(layer["data"]) if pick(rec))
-    at.session_state["map"] = {"selection": {"indices": {layer_id: [index]}, "objects": {layer_id: [record]}}}
+    at.session_state["map"] = {
+        "selection": {"indices": {layer_id: [index]}, "objects": {layer_id: [record]}}
+    }
     at.run()
     assert not at.exception
 
@@ -158,7 +194,9 @@ def test_clicking_a_gap_shows_it_and_its_detections(app, sample):
     longest = max(result.report["gaps"], key=lambda g: g["length_km"])
     _click(app, "gaps", lambda rec: rec["start_km"] == longest["start_km"])
     assert any(s.value == "Gap G1" for s in app.subheader)  # the longest gap is G1
-    assert any(f"km {longest['start_km']:,.2f}–{longest['end_km']:,.2f}" in m.value for m in app.markdown)
+    assert any(
+        f"km {longest['start_km']:,.2f}–{longest['end_km']:,.2f}" in m.value for m in app.markdown
+    )
     table = app.dataframe[0].value
     assert len(table) > 0 and set(table["coverage_status"]) == {"gap"}
 
@@ -181,7 +219,9 @@ def test_terrain_toggle_switches_between_line_of_sight_and_flat_footprints(app, 
     # Terrain footprints: what each partner's sensors see (drawn as the parts of one
     # multipolygon per partner), not per-sensor disks.
     assert len(result.layers["footprints"]) == len(result.report["partners"])
-    assert len(fp) == int(shapely.get_num_geometries(result.layers["footprints"].geometry.to_numpy()).sum())
+    assert len(fp) == int(
+        shapely.get_num_geometries(result.layers["footprints"].geometry.to_numpy()).sum()
+    )
     app.toggle(key="terrain").set_value(False).run()
     assert not app.exception
     flat = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections).report
@@ -203,10 +243,8 @@ def test_coverage_count_layer_is_an_image_on_the_map(app, sample):
     assert west <= grid_w and east >= grid_e and south <= grid_s and north >= grid_n
 
 
-@pytest.mark.parametrize("page", ["app_pages/map.py", "app_pages/upload.py",
-                                  "app_pages/export.py"])
-def test_a_scenario_that_cannot_be_loaded_is_explained_on_every_page(
-        tmp_path, monkeypatch, page):
+@pytest.mark.parametrize("page", ["app_pages/map.py", "app_pages/upload.py", "app_pages/export.py"])
+def test_a_scenario_that_cannot_be_loaded_is_explained_on_every_page(tmp_path, monkeypatch, page):
     monkeypatch.setattr(settings, "SAMPLE_DIR", tmp_path)  # no scenario.json there
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     if page != "app_pages/map.py":
@@ -214,7 +252,8 @@ def test_a_scenario_that_cannot_be_loaded_is_explained_on_every_page(
     assert not at.exception
     assert [e.value for e in at.error] == [
         f"The scenario could not be loaded: {tmp_path / 'scenario.json'}: no scenario "
-        "manifest found"]
+        "manifest found"
+    ]
 
 
 @pytest.fixture
@@ -238,8 +277,10 @@ def test_outliers_do_not_stretch_the_time_window(sample, cold_caches):
     from geo import store
 
     csv = Path(os.environ["LIMES_STORE"]).parent / "old.csv"
-    csv.write_text("time,lat,lon,detection_id,source,class\n" + "".join(
-        f"2010-06-0{i}T12:00:00Z,54.6,25.3,OLD{i},archive,person\n" for i in (1, 2, 3)))
+    csv.write_text(
+        "time,lat,lon,detection_id,source,class\n"
+        + "".join(f"2010-06-0{i}T12:00:00Z,54.6,25.3,OLD{i},archive,person\n" for i in (1, 2, 3))
+    )
     store.ingest_file(os.environ["LIMES_STORE"], csv, partner="LTU", releasable_to="ALL")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
     assert not at.exception
@@ -269,7 +310,9 @@ def test_input_files_panel_counts_only_what_the_partner_may_see(sample):
     assert not at.exception
     captions = [c.value for c in at.sidebar.caption if c.value.startswith("**detections**")]
     mine = int(visible_rows(sc.detections, {"POL"}).sum())
-    assert captions == [f"**detections** — {mine:,} of the scenario's detections are visible to POL."]
+    assert captions == [
+        f"**detections** — {mine:,} of the scenario's detections are visible to POL."
+    ]
     assert mine < len(sc.detections)
     assert f"{len(sc.detections):,}" not in " ".join(c.value for c in at.sidebar.caption)
 
@@ -282,7 +325,9 @@ def test_a_partners_time_window_ends_at_rows_it_may_see(sample, cold_caches):
     from geo import store
 
     csv = Path(os.environ["LIMES_STORE"]).parent / "late.csv"
-    csv.write_text("time,lat,lon,detection_id,source,class\n2027-03-15T16:10:00Z,54.6,25.3,LATE1,radar,person\n")
+    csv.write_text(
+        "time,lat,lon,detection_id,source,class\n2027-03-15T16:10:00Z,54.6,25.3,LATE1,radar,person\n"
+    )
     store.ingest_file(os.environ["LIMES_STORE"], csv, partner="LVA")  # owner only
     sc, _ = sample
     end = sc.detections["time"].max().ceil("h").to_pydatetime().replace(tzinfo=None)
@@ -295,11 +340,14 @@ def test_a_partners_time_window_ends_at_rows_it_may_see(sample, cold_caches):
         if partner == "LVA":
             at.button(key="window_widen").click().run()
         views[partner] = at
+
     def slider_max(at):  # the slider's bounds travel as µs since the epoch
         return pd.Timestamp(at.slider(key="window").max, unit="us").to_pydatetime()
 
     assert slider_max(views["POL"]) == end
     assert views["POL"].slider(key="window").value[1] == end
     assert not [b for b in views["POL"].button if b.key == "window_widen"]
-    assert "2027" not in " ".join([c.value for c in views["POL"].caption] + [c.value for c in views["POL"].sidebar.caption])
+    assert "2027" not in " ".join(
+        [c.value for c in views["POL"].caption] + [c.value for c in views["POL"].sidebar.caption]
+    )
     assert slider_max(views["LVA"]).year == 2027  # its own row: widened to it

@@ -62,7 +62,8 @@ def _session_config() -> NewSessionConfig:
 
 
 def test_tables_showing_released_rows_have_no_toolbar_download(
-        app_config: None, tmp_path: Path) -> None:
+    app_config: None, tmp_path: Path
+) -> None:
     # st.dataframe has no per-table switch in Streamlit 1.67: the session's
     # disable_data_export hides the toolbar's "Download as CSV" (and copy) of every table.
     assert _session_config().disable_data_export is True
@@ -71,9 +72,26 @@ def test_tables_showing_released_rows_have_no_toolbar_download(
     csv.write_text(RELEASED_CSV)
     store.ingest_file(Path(os.environ["LIMES_STORE"]), csv, partner="LVA", releasable_to="ALL")
     subprocess.run(
-        [sys.executable, "-m", "geo", "users", "add", "cora", "--partner", "LTU", "--roles",
-         "commander", "--password-stdin", "--users-file", os.environ["LIMES_USERS_FILE"]],
-        input=PASSWORD + "\n", text=True, check=True, cwd=ROOT, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "geo",
+            "users",
+            "add",
+            "cora",
+            "--partner",
+            "LTU",
+            "--roles",
+            "commander",
+            "--password-stdin",
+            "--users-file",
+            os.environ["LIMES_USERS_FILE"],
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
     )
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     at.text_input(key="signin_name").input("cora")
@@ -84,8 +102,10 @@ def test_tables_showing_released_rows_have_no_toolbar_download(
     assert not at.exception
     tables = [d.value for d in at.dataframe if "detection_id" in d.value.columns]
     released = [t[t["detection_id"] == "V1"] for t in tables]
-    assert any(len(r) and r["owner"].iloc[0] == "LVA" and r["source"].iloc[0].startswith("=")
-               for r in released), "the sector's table should show LVA's released row"
+    assert any(
+        len(r) and r["owner"].iloc[0] == "LVA" and r["source"].iloc[0].startswith("=")
+        for r in released
+    ), "the sector's table should show LVA's released row"
     # The session this page ran in has the table export off.
     assert config.get_option("client.disableDataExport") is True
     assert _session_config().disable_data_export is True

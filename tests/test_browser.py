@@ -184,8 +184,9 @@ def test_map_draws_layers_offline(
     )
 
 
-@pytest.mark.parametrize(("path", "heading"), [("upload", "Upload detections"),
-                                               ("export", "Export a briefing")])
+@pytest.mark.parametrize(
+    ("path", "heading"), [("upload", "Upload detections"), ("export", "Export a briefing")]
+)
 def test_a_new_servers_first_visit_to_a_page_url_goes_through_the_app(
     browser: sync_api.Browser, tmp_path: Path, path: str, heading: str
 ) -> None:
@@ -199,7 +200,9 @@ def test_a_new_servers_first_visit_to_a_page_url_goes_through_the_app(
             page.goto(f"{url}/{path}", timeout=PAGE_TIMEOUT_MS)
             page.get_by_text(heading).first.wait_for(timeout=PAGE_TIMEOUT_MS)
             assert page.get_by_test_id("stException").count() == 0
-            assert page.get_by_text("sign-in is off").count() == 1  # the demo banner  # app.py's banner
+            assert (
+                page.get_by_text("sign-in is off").count() == 1
+            )  # the demo banner  # app.py's banner
         finally:
             page.close()
         assert "Traceback" not in (tmp_path / "streamlit.log").read_text()
@@ -213,7 +216,8 @@ def test_demo_mode_answers_only_at_localhost(server: Server, browser: sync_api.B
     # Chromium resolves REBIND_HOST to 127.0.0.1, as a rebinding DNS server would: the page and
     # its websocket reach the demo server with "Host: rebind.example:PORT".
     rebinding = browser.browser_type.launch(
-        executable_path=str(CHROMIUM), headless=True,
+        executable_path=str(CHROMIUM),
+        headless=True,
         args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {REBIND_HOST} 127.0.0.1"],
     )
     port = server.url.rsplit(":", 1)[1]
@@ -245,16 +249,20 @@ def test_after_sign_out_the_navigation_shows_only_the_sign_in_page(
 ) -> None:
     # The server reads the users file the test points LIMES_USERS_FILE at (conftest).
     password = "correct horse battery staple"
-    access.add_user(os.environ["LIMES_USERS_FILE"], "alice", partner="LTU",
-                  roles="analyst,commander,briefer", password=password)
+    access.add_user(
+        os.environ["LIMES_USERS_FILE"],
+        "alice",
+        partner="LTU",
+        roles="analyst,commander,briefer",
+        password=password,
+    )
     log = tmp_path / "streamlit.log"
     with streamlit_server(ROOT / "app.py", log=log) as url:
         page = browser.new_page(viewport=VIEWPORT)
         nav = page.get_by_test_id("stSidebarNav")
 
         def settled() -> None:
-            page.get_by_test_id("stStatusWidget").wait_for(state="hidden",
-                                                           timeout=PAGE_TIMEOUT_MS)
+            page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
             assert page.get_by_text("Page not found").count() == 0
             assert page.get_by_test_id("stException").count() == 0
 

@@ -48,7 +48,9 @@ DRAW_TIMEOUT_S = 90.0
 def sample() -> Any:
     """The analysis the page opens on (line of sight over the sample DEM) and its deck."""
     sc = load_scenario(ROOT / "sample_data")
-    result = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem)
+    result = analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem
+    )
     return result, build_map(result, dem=sc.dem)
 
 
@@ -65,7 +67,10 @@ def _canvas_box(page: Any) -> dict[str, float]:
 
 def _crop(img: np.ndarray, box: dict[str, float]) -> np.ndarray:
     top, left = round(box["y"]), round(box["x"])
-    return img[top: min(round(box["y"] + box["height"]), img.shape[0]), left: round(box["x"] + box["width"])]
+    return img[
+        top : min(round(box["y"] + box["height"]), img.shape[0]),
+        left : round(box["x"] + box["width"]),
+    ]
 
 
 def open_map(page: Any, url: str, shot: Path) -> np.ndarray:
@@ -83,8 +88,9 @@ def wait_steady(page: Any, shot: Path, *, timeout_s: float = DRAW_TIMEOUT_S) -> 
     while True:
         img = _screen(page, shot)
         crop = _crop(img, _canvas_box(page))
-        if (previous is not None and np.array_equal(crop, previous) and near(crop, GAP, tol=24) > 50) \
-                or time.monotonic() > deadline:
+        if (
+            previous is not None and np.array_equal(crop, previous) and near(crop, GAP, tol=24) > 50
+        ) or time.monotonic() > deadline:
             return img
         previous = crop
         page.wait_for_timeout(700)
@@ -93,7 +99,7 @@ def wait_steady(page: Any, shot: Path, *, timeout_s: float = DRAW_TIMEOUT_S) -> 
 def project(deck: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
     """Page pixel of a lon/lat in the deck's initial view (deck.gl's Web Mercator, 512-px world)."""
     v = deck.initial_view_state
-    scale = 512 * 2 ** v.zoom
+    scale = 512 * 2**v.zoom
 
     def merc(phi: float) -> float:
         return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
@@ -103,10 +109,12 @@ def project(deck: Any, box: dict[str, float], lon: float, lat: float) -> tuple[f
     return x, y
 
 
-def nearest_pixel(img: np.ndarray, colour: list[int], x: float, y: float, *, within: int = 25) -> tuple[float, float]:
+def nearest_pixel(
+    img: np.ndarray, colour: list[int], x: float, y: float, *, within: int = 25
+) -> tuple[float, float]:
     """The pixel of ``colour`` nearest to (x, y) in the screenshot (page pixels)."""
     x0, y0 = int(x) - within, int(y) - within
-    patch = img[max(y0, 0): int(y) + within, max(x0, 0): int(x) + within].astype(int)
+    patch = img[max(y0, 0) : int(y) + within, max(x0, 0) : int(x) + within].astype(int)
     ys, xs = np.nonzero(np.abs(patch - np.asarray(colour[:3])).max(axis=-1) <= 10)
     assert len(xs), f"no pixel of {colour[:3]} within {within} px of ({x:.0f}, {y:.0f})"
     i = int(np.argmin((xs + max(x0, 0) - x) ** 2 + (ys + max(y0, 0) - y) ** 2))
@@ -128,12 +136,15 @@ def test_hover_and_click_the_longest_gap_then_pick_a_row_of_the_gap_table(
         box = _canvas_box(page)
 
         # The map and the legend beside it are whole in the window, without scrolling.
-        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], f"the map {box} is cut off"
+        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], (
+            f"the map {box} is cut off"
+        )
         legend = page.locator(".limes-legend").bounding_box()
         assert legend is not None
         assert legend["x"] >= box["x"] + box["width"] - 1, "the legend is not beside the map"
         assert legend["y"] >= 0 and legend["y"] + legend["height"] <= VIEWPORT["height"], (
-            f"the legend {legend} is not within the {VIEWPORT} viewport")
+            f"the legend {legend} is not within the {VIEWPORT} viewport"
+        )
 
         # Hover the longest gap: a short plain-text tooltip with its rank and length.
         x, y = nearest_pixel(img, GAP, *project(deck, box, *g1["midpoint"]))
@@ -171,16 +182,22 @@ def test_hover_and_click_the_longest_gap_then_pick_a_row_of_the_gap_table(
         page.locator(CANVAS).scroll_into_view_if_needed()
         img = wait_steady(page, tmp_path / "centred.png")
         box = _canvas_box(page)
-        centre = _crop(img, box)[int(box["height"] / 2) - 40: int(box["height"] / 2) + 40,
-                                 int(box["width"] / 2) - 40: int(box["width"] / 2) + 40]
-        assert near(centre, GAP, tol=12) > 20, "the map is not centred on the gap picked in the table"
+        centre = _crop(img, box)[
+            int(box["height"] / 2) - 40 : int(box["height"] / 2) + 40,
+            int(box["width"] / 2) - 40 : int(box["width"] / 2) + 40,
+        ]
+        assert near(centre, GAP, tol=12) > 20, (
+            "the map is not centred on the gap picked in the table"
+        )
         assert page.get_by_test_id("stException").count() == 0
     finally:
         page.close()
     assert "Traceback" not in server.log.read_text(errors="replace"), tail(server.log)
 
 
-def test_partner_switch_zoom_in_and_play(server: Server, browser: Any, sample: Any, tmp_path: Path) -> None:
+def test_partner_switch_zoom_in_and_play(
+    server: Server, browser: Any, sample: Any, tmp_path: Path
+) -> None:
     result, deck = sample
     page = browser.new_page(viewport=VIEWPORT)
     try:
@@ -214,13 +231,16 @@ def test_partner_switch_zoom_in_and_play(server: Server, browser: Any, sample: A
         after = _dots(_crop(img, _canvas_box(page)), colour)
         assert after >= 30 and after > 3 * max(before, 1), (
             f"zoomed in, the map shows {after} dots of detections in gaps (before: {before}); "
-            f"screenshot {tmp_path / 'zoomed.png'}")
+            f"screenshot {tmp_path / 'zoomed.png'}"
+        )
 
         # Play: the window moves one hour a second; three steps seen, then pause.
         page.get_by_role("button", name="▶ Play").click()
         seen: list[str] = []
         deadline = time.monotonic() + 120
-        pattern = re.compile(r"window (\d{4}-\d\d-\d\d \d\d:\d\d)–(\d{4}-\d\d-\d\d \d\d:\d\d) UTC · ▶ playing")
+        pattern = re.compile(
+            r"window (\d{4}-\d\d-\d\d \d\d:\d\d)–(\d{4}-\d\d-\d\d \d\d:\d\d) UTC · ▶ playing"
+        )
         while len(seen) < 4 and time.monotonic() < deadline:
             caption = page.get_by_text(pattern).first
             try:
@@ -233,7 +253,9 @@ def test_partner_switch_zoom_in_and_play(server: Server, browser: Any, sample: A
         assert len(seen) >= 4, f"the window did not advance three steps while playing: {seen}"
         # Each step is one hour; a slow screen may show two steps as one jump.
         hours = np.diff([np.datetime64(s.replace(" ", "T")) for s in seen]) / np.timedelta64(1, "h")
-        assert all(h >= 1 and h == int(h) for h in hours), f"the window did not move by whole hours: {seen}"
+        assert all(h >= 1 and h == int(h) for h in hours), (
+            f"the window did not move by whole hours: {seen}"
+        )
         page.get_by_role("button", name="⏸ Pause").click()
         page.get_by_role("button", name="▶ Play").wait_for(timeout=60_000)
         assert page.get_by_test_id("stException").count() == 0
@@ -258,7 +280,12 @@ def _dots(crop: np.ndarray, colour: list[int]) -> int:
             size += 1
             for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
                 yy, xx = y + dy, x + dx
-                if 0 <= yy < mask.shape[0] and 0 <= xx < mask.shape[1] and mask[yy, xx] and not labels[yy, xx]:
+                if (
+                    0 <= yy < mask.shape[0]
+                    and 0 <= xx < mask.shape[1]
+                    and mask[yy, xx]
+                    and not labels[yy, xx]
+                ):
                     labels[yy, xx] = n
                     stack.append((yy, xx))
         count += 2 <= size <= 200

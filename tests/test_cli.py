@@ -26,8 +26,16 @@ BORDER = SAMPLE / "border.geojson"
 SENSORS = SAMPLE / "sensors.csv"
 SECTORS = SAMPLE / "sectors.geojson"
 DETECTIONS = SAMPLE / "detections.csv"
-ALL_INPUTS = ["--border", str(BORDER), "--sensors", str(SENSORS), "--sectors", str(SECTORS),
-              "--detections", str(DETECTIONS)]
+ALL_INPUTS = [
+    "--border",
+    str(BORDER),
+    "--sensors",
+    str(SENSORS),
+    "--sectors",
+    str(SECTORS),
+    "--detections",
+    str(DETECTIONS),
+]
 
 GEOD = pyproj.Geod(ellps="WGS84")
 #: UTM 35N: the sample's own metric CRS, used here only for independent reference geometry.
@@ -42,7 +50,11 @@ WINDOW_ROWS = (5000, 9000)
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "geo", "analyse", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -66,7 +78,9 @@ def border_lonlat() -> np.ndarray:
 @pytest.fixture(scope="module")
 def border_chainage(border_lonlat: np.ndarray) -> np.ndarray:
     """Geodesic chainage (m) of every vertex of the border file."""
-    _, _, d = GEOD.inv(border_lonlat[:-1, 0], border_lonlat[:-1, 1], border_lonlat[1:, 0], border_lonlat[1:, 1])
+    _, _, d = GEOD.inv(
+        border_lonlat[:-1, 0], border_lonlat[:-1, 1], border_lonlat[1:, 0], border_lonlat[1:, 1]
+    )
     return np.concatenate([[0.0], np.cumsum(d)])
 
 
@@ -97,8 +111,10 @@ def window(detection_times: pd.Series) -> tuple[dict[str, Any], pd.Timestamp, pd
     t_to = detection_times.iloc[WINDOW_ROWS[1]]
     rep = run_ok(
         *ALL_INPUTS,
-        "--time-from", t_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "--time-to", t_to.strftime("%Y-%m-%dT%H:%M:%S"),
+        "--time-from",
+        t_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "--time-to",
+        t_to.strftime("%Y-%m-%dT%H:%M:%S"),
     )
     return rep, t_from, t_to
 
@@ -130,8 +146,14 @@ def test_exit_zero_and_contract_keys(report: dict[str, Any]) -> None:
     assert params["corridor_km"] == 5.0 and params["min_gap_m"] == 0.0
     assert params["time_from"] is None and params["time_to"] is None
 
-    _assert_numbers(report["border"], ["length_km", "covered_km", "coverage_pct", "overlap_km", "redundant_km"], "border")
-    _assert_numbers(report["corridor"], ["area_km2", "covered_km2", "gap_km2", "overlap_km2"], "corridor")
+    _assert_numbers(
+        report["border"],
+        ["length_km", "covered_km", "coverage_pct", "overlap_km", "redundant_km"],
+        "border",
+    )
+    _assert_numbers(
+        report["corridor"], ["area_km2", "covered_km2", "gap_km2", "overlap_km2"], "corridor"
+    )
     _assert_numbers(report, ["unassigned_border_km", "contested_border_km"], "report")
 
     assert isinstance(report["gaps"], list) and report["gaps"]
@@ -146,7 +168,11 @@ def test_exit_zero_and_contract_keys(report: dict[str, Any]) -> None:
     assert isinstance(report["partners"], dict) and report["partners"]
     for pid, p in report["partners"].items():
         assert isinstance(pid, str)
-        _assert_numbers(p, ["sensors", "covered_km", "sector_border_km", "sector_covered_km", "detections"], f"partners.{pid}")
+        _assert_numbers(
+            p,
+            ["sensors", "covered_km", "sector_border_km", "sector_covered_km", "detections"],
+            f"partners.{pid}",
+        )
         assert isinstance(p["sensors"], int) and isinstance(p["detections"], int)
 
     assert isinstance(report["sectors"], list) and report["sectors"]
@@ -202,7 +228,9 @@ def test_default_min_gap_drops_only_short_gaps(report: dict[str, Any], window) -
     assert [(g["start_km"], g["end_km"]) for g in default_rep["gaps"]] == expected
 
 
-def _chainage_of(lon: float, lat: float, border_lonlat: np.ndarray, chainage: np.ndarray) -> tuple[float, float]:
+def _chainage_of(
+    lon: float, lat: float, border_lonlat: np.ndarray, chainage: np.ndarray
+) -> tuple[float, float]:
     """(distance from the border in m, geodesic chainage in m) of a point near the border."""
     bx, by = TO_UTM.transform(border_lonlat[:, 0], border_lonlat[:, 1])
     px, py = TO_UTM.transform(lon, lat)
@@ -240,7 +268,9 @@ def test_gaps_match_sensor_footprints_on_the_ellipsoid(
         az, _, dist = GEOD.inv(x0, y0, x1, y1)
         steps = np.arange(0.0, dist, 100.0) + 50.0 * (i % 2)  # not always on a vertex
         steps = steps[steps < dist]
-        lo, la, _ = GEOD.fwd(np.full(steps.size, x0), np.full(steps.size, y0), np.full(steps.size, az), steps)
+        lo, la, _ = GEOD.fwd(
+            np.full(steps.size, x0), np.full(steps.size, y0), np.full(steps.size, az), steps
+        )
         lons.append(lo)
         lats.append(la)
         chain.append(border_chainage[i] + steps)
@@ -265,7 +295,11 @@ def test_gaps_match_sensor_footprints_on_the_ellipsoid(
     full = fov >= 360
     tol_m, tol_deg = 5.0, 0.05
     surely_in = (d <= r_out - tol_m) & (d >= r_in + tol_m) & (full | (off <= fov / 2 - tol_deg))
-    surely_out = (d >= r_out + tol_m) | ((d <= r_in - tol_m) & (r_in > 0)) | (~full & (off >= fov / 2 + tol_deg))
+    surely_out = (
+        (d >= r_out + tol_m)
+        | ((d <= r_in - tol_m) & (r_in > 0))
+        | (~full & (off >= fov / 2 + tol_deg))
+    )
     covered, uncovered = surely_in.any(axis=1), surely_out.all(axis=1)
     assert not (covered & uncovered).any()
     assert (covered | uncovered).mean() > 0.98  # few points are left out
@@ -275,8 +309,12 @@ def test_gaps_match_sensor_footprints_on_the_ellipsoid(
     in_gap = ((ch[:, None] >= starts) & (ch[:, None] <= ends)).any(axis=1)
     bad_cov = np.flatnonzero(covered & in_gap)
     bad_unc = np.flatnonzero(uncovered & ~in_gap)
-    assert bad_cov.size == 0, f"{bad_cov.size} covered points reported as gaps, e.g. km {ch[bad_cov[:5]] / 1000}"
-    assert bad_unc.size == 0, f"{bad_unc.size} uncovered points missing from gaps, e.g. km {ch[bad_unc[:5]] / 1000}"
+    assert bad_cov.size == 0, (
+        f"{bad_cov.size} covered points reported as gaps, e.g. km {ch[bad_cov[:5]] / 1000}"
+    )
+    assert bad_unc.size == 0, (
+        f"{bad_unc.size} uncovered points missing from gaps, e.g. km {ch[bad_unc[:5]] / 1000}"
+    )
     # and the covered length agrees with the sampled share
     share = covered.sum() / (covered | uncovered).sum()
     assert share == pytest.approx(report["border"]["coverage_pct"] / 100, abs=0.01)
@@ -289,7 +327,9 @@ def _overlap_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return min(a[1], b[1]) - max(a[0], b[0])
 
 
-def test_gap_sectors_follow_sector_chainage(report: dict[str, Any], sectors_props: pd.DataFrame) -> None:
+def test_gap_sectors_follow_sector_chainage(
+    report: dict[str, Any], sectors_props: pd.DataFrame
+) -> None:
     """sectors.geojson carries each sector's stretch (start_km, end_km) from the generator."""
     partner_of = dict(zip(sectors_props["sector_id"], sectors_props["partner"], strict=True))
     for g in report["gaps"]:
@@ -304,7 +344,9 @@ def test_gap_sectors_follow_sector_chainage(report: dict[str, Any], sectors_prop
     assert any(not g["sector_ids"] for g in report["gaps"])  # the unassigned stretch has gaps
 
 
-def test_unassigned_and_contested_stretches(report: dict[str, Any], sectors_props: pd.DataFrame) -> None:
+def test_unassigned_and_contested_stretches(
+    report: dict[str, Any], sectors_props: pd.DataFrame
+) -> None:
     length = report["border"]["length_km"]
     spans = sorted(zip(sectors_props["start_km"], sectors_props["end_km"], strict=True))
     held, reach = 0.0, 0.0
@@ -347,10 +389,14 @@ def test_partners_table(report: dict[str, Any], sectors_props: pd.DataFrame) -> 
         assert 0 <= p["covered_km"] <= b["covered_km"] + 1e-6
         assert 0 <= p["sector_covered_km"] <= p["sector_border_km"] + 1e-6
         own = sum(s["border_km"] for s in report["sectors"] if s["partner"] == pid)
-        assert p["sector_border_km"] == pytest.approx(own, abs=0.01)  # a partner's sectors do not overlap
+        assert p["sector_border_km"] == pytest.approx(
+            own, abs=0.01
+        )  # a partner's sectors do not overlap
     # border claimed by some partner, counted once per claiming partner (no 3-way claims here)
     claimed = sum(p["sector_border_km"] for p in partners.values())
-    assert claimed == pytest.approx(b["length_km"] - report["unassigned_border_km"] + report["contested_border_km"], abs=0.01)
+    assert claimed == pytest.approx(
+        b["length_km"] - report["unassigned_border_km"] + report["contested_border_km"], abs=0.01
+    )
     # every covered km is covered by at least one partner; km covered by two count twice
     assert sum(p["covered_km"] for p in partners.values()) >= b["covered_km"] - 1e-4
 
@@ -361,7 +407,9 @@ def test_partners_table(report: dict[str, Any], sectors_props: pd.DataFrame) -> 
 def _reference_corridor_km2(border_lonlat: np.ndarray, corridor_km: float) -> float:
     """GEOS buffer in UTM 35N, area on the WGS84 ellipsoid."""
     x, y = TO_UTM.transform(border_lonlat[:, 0], border_lonlat[:, 1])
-    poly = shapely.segmentize(shapely.LineString(np.column_stack([x, y])).buffer(corridor_km * 1000.0), 200.0)
+    poly = shapely.segmentize(
+        shapely.LineString(np.column_stack([x, y])).buffer(corridor_km * 1000.0), 200.0
+    )
     lon, lat = TO_LONLAT.transform(*np.asarray(poly.exterior.coords).T)
     ring_area, _ = GEOD.polygon_area_perimeter(lon, lat)
     holes = 0.0
@@ -371,10 +419,14 @@ def _reference_corridor_km2(border_lonlat: np.ndarray, corridor_km: float) -> fl
     return (abs(ring_area) - holes) / 1e6
 
 
-def test_corridor_area_against_independent_buffer(report: dict[str, Any], wide: dict[str, Any], border_lonlat: np.ndarray) -> None:
+def test_corridor_area_against_independent_buffer(
+    report: dict[str, Any], wide: dict[str, Any], border_lonlat: np.ndarray
+) -> None:
     for rep, km in ((report, 5.0), (wide, 10.0)):
         assert rep["parameters"]["corridor_km"] == km
-        assert rep["corridor"]["area_km2"] == pytest.approx(_reference_corridor_km2(border_lonlat, km), rel=5e-3)
+        assert rep["corridor"]["area_km2"] == pytest.approx(
+            _reference_corridor_km2(border_lonlat, km), rel=5e-3
+        )
     assert wide["corridor"]["area_km2"] > report["corridor"]["area_km2"]
 
 
@@ -397,7 +449,9 @@ def test_detection_counts_add_up(report: dict[str, Any], detection_times: pd.Ser
     assert min(det["in_coverage"], det["in_gaps"], det["outside_corridor"]) > 0
 
 
-def test_outside_corridor_by_geodesic_distance(report: dict[str, Any], border_lonlat: np.ndarray) -> None:
+def test_outside_corridor_by_geodesic_distance(
+    report: dict[str, Any], border_lonlat: np.ndarray
+) -> None:
     """Detections farther than 5 km from the border are outside the corridor, nearer ones inside.
 
     Distances in UTM 35N (scale error < 0.05 %); 30 m either side of the 5 km line is left
@@ -452,7 +506,9 @@ def test_out_writes_the_same_json(tmp_path: Path, report: dict[str, Any]) -> Non
 
 
 def _assert_clean_failure(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert proc.returncode == 2, f"exit {proc.returncode}\nstdout: {proc.stdout[:500]}\nstderr: {proc.stderr}"
+    assert proc.returncode == 2, (
+        f"exit {proc.returncode}\nstdout: {proc.stdout[:500]}\nstderr: {proc.stderr}"
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.stdout.strip() == "", "no report on failure"
     for needle in needles:
@@ -499,8 +555,16 @@ def test_sensors_all_with_negative_range(tmp_path: Path) -> None:
         (["--time-to", "yesterday-ish"], ["time", "yesterday-ish"]),
         (["--time-from", "2026-11-05T00:00:00Z", "--time-to", "2026-11-02T00:00:00Z"], ["time"]),
     ],
-    ids=["corridor-0", "corridor-negative", "corridor-abc", "corridor-nan", "min-gap-negative",
-         "time-from-garbage", "time-to-garbage", "time-window-reversed"],
+    ids=[
+        "corridor-0",
+        "corridor-negative",
+        "corridor-abc",
+        "corridor-nan",
+        "min-gap-negative",
+        "time-from-garbage",
+        "time-to-garbage",
+        "time-window-reversed",
+    ],
 )
 def test_bad_options(extra: list[str], needles: list[str]) -> None:
     with_detections = ["--detections", str(DETECTIONS)] if "--time-from" in extra else []

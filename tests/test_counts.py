@@ -55,9 +55,15 @@ def _synthetic() -> tuple[dict[str, gpd.GeoDataFrame], Analysis]:
         crs=4326,
     )
     sensors = gpd.GeoDataFrame(
-        {"sensor_id": ["a", "b"], "partner": ["A", "B"], "kind": ["tower", "tower"],
-         "range_m": [5000.0, 5000.0], "status": ["active", "active"]},
-        geometry=[shapely.Point(24.15, 54.0), shapely.Point(24.45, 54.0)], crs=4326,
+        {
+            "sensor_id": ["a", "b"],
+            "partner": ["A", "B"],
+            "kind": ["tower", "tower"],
+            "range_m": [5000.0, 5000.0],
+            "status": ["active", "active"],
+        },
+        geometry=[shapely.Point(24.15, 54.0), shapely.Point(24.45, 54.0)],
+        crs=4326,
     )
     rows = [  # id, lon, lat, time, owner, releasable_to; sector by construction
         ("d1", 24.10, 54.02, "2026-11-01T01:00:00Z", "A", ""),  # A-1
@@ -69,10 +75,14 @@ def _synthetic() -> tuple[dict[str, gpd.GeoDataFrame], Analysis]:
         ("d7", 24.30, 54.50, "2026-11-01T04:00:00Z", "A", ""),  # in no sector
     ]
     detections = gpd.GeoDataFrame(
-        {"detection_id": [r[0] for r in rows],
-         "time": pd.to_datetime([r[3] for r in rows], utc=True),
-         "partner": [r[4] for r in rows], "releasable_to": [r[5] for r in rows]},
-        geometry=[shapely.Point(r[1], r[2]) for r in rows], crs=4326,
+        {
+            "detection_id": [r[0] for r in rows],
+            "time": pd.to_datetime([r[3] for r in rows], utc=True),
+            "partner": [r[4] for r in rows],
+            "releasable_to": [r[5] for r in rows],
+        },
+        geometry=[shapely.Point(r[1], r[2]) for r in rows],
+        crs=4326,
     )
     inputs = {"border": border, "sensors": sensors, "sectors": sectors, "detections": detections}
     return inputs, analyse(border, sensors, sectors=sectors, detections=detections)
@@ -106,8 +116,12 @@ def synthetic() -> tuple[dict[str, gpd.GeoDataFrame], Analysis]:
 
 
 CASES = [
-    "sample-joint", "sample-partner", "sample-window-visible-joint",
-    "sample-window-visible-partner", "synthetic-joint", "synthetic-window-visible-joint",
+    "sample-joint",
+    "sample-partner",
+    "sample-window-visible-joint",
+    "sample-window-visible-partner",
+    "synthetic-joint",
+    "synthetic-window-visible-joint",
     "synthetic-window-visible-partner",
 ]
 
@@ -170,7 +184,7 @@ def _sector_counts_from_pdf(pdf: bytes) -> dict[str, int]:
     lines = reader.pages[1].extract_text().splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("Sector Partner Name"))
     out = {}
-    for line in lines[header + 1:]:
+    for line in lines[header + 1 :]:
         if line.startswith(("Detections in the window", "No sectors", "…")):
             break
         words = line.split()
@@ -205,7 +219,9 @@ def test_synthetic_report_matches_the_hand_counts(synthetic: Any) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg", "csv", "kml"])
-def test_every_export_format_carries_the_report_counts(case: Case, fmt: str, tmp_path: Path) -> None:
+def test_every_export_format_carries_the_report_counts(
+    case: Case, fmt: str, tmp_path: Path
+) -> None:
     expected = case.expected()
     assert any(expected.values()), "a case with only zero counts could not catch the bug"
     data = export_bytes(case.result, fmt=fmt, partner=case.partner, shown=("sectors",))
@@ -232,15 +248,21 @@ def test_sample_report_matches_a_recount(sample: Any, windowed: bool) -> None:
     result = full
     if windowed:
         # LTU's own rows: no row of the sample is released to another partner.
-        in_window = (det["time"] >= pd.Timestamp(TIME_FROM)) & (det["time"] <= pd.Timestamp(TIME_TO))
+        in_window = (det["time"] >= pd.Timestamp(TIME_FROM)) & (
+            det["time"] <= pd.Timestamp(TIME_TO)
+        )
         keep = (det["partner"].eq("LTU") & in_window).to_numpy()
         assert 0 < keep.sum() < len(det)
-        result = full.windowed(TIME_FROM, TIME_TO, visible=visible_rows(full.all_detections, {"LTU"}))
+        result = full.windowed(
+            TIME_FROM, TIME_TO, visible=visible_rows(full.all_detections, {"LTU"})
+        )
     to_metric = pyproj.Transformer.from_crs("EPSG:4326", result.acrs.crs, always_xy=True)
     x, y = to_metric.transform(det.geometry.x.to_numpy()[keep], det.geometry.y.to_numpy()[keep])
     recount = {}
     for sid, poly in zip(sc.sectors["sector_id"], sc.sectors.geometry, strict=True):
-        metric = shapely.transform(poly, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
+        metric = shapely.transform(
+            poly, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1]))
+        )
         recount[sid] = int(shapely.contains_xy(metric, x, y).sum())
     assert {s["sector_id"]: s["detections"] for s in result.report["sectors"]} == recount
     assert max(recount.values()) > 0
@@ -255,12 +277,24 @@ def test_windowed_leaves_the_shared_analysis_unchanged(synthetic: Any) -> None:
     assert full.layers["sectors"]["detections"].tolist() == [3, 3]
 
 
-def test_cli_export_carries_the_cli_report_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_export_carries_the_cli_report_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """``python -m geo analyse`` and ``export`` on the same inputs and window agree."""
-    inputs = ["--border", str(SAMPLE / "border.geojson"), "--sensors", str(SAMPLE / "sensors.csv"),
-              "--sectors", str(SAMPLE / "sectors.geojson"),
-              "--detections", str(SAMPLE / "detections.csv"),
-              "--time-from", TIME_FROM, "--time-to", TIME_TO]
+    inputs = [
+        "--border",
+        str(SAMPLE / "border.geojson"),
+        "--sensors",
+        str(SAMPLE / "sensors.csv"),
+        "--sectors",
+        str(SAMPLE / "sectors.geojson"),
+        "--detections",
+        str(SAMPLE / "detections.csv"),
+        "--time-from",
+        TIME_FROM,
+        "--time-to",
+        TIME_TO,
+    ]
     report_path = tmp_path / "report.json"
     assert main(["analyse", *inputs, "--out", str(report_path)]) == 0
     report = json.loads(report_path.read_text(encoding="utf-8"))

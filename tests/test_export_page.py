@@ -23,7 +23,14 @@ def downloads(at: AppTest) -> dict[str, object]:
 def test_map_page_offers_snapshot_and_data_downloads(app):
     assert not app.exception
     buttons = downloads(app)
-    for label in ("Snapshot (PNG)", "Snapshot (PDF)", "Data: geojson (zip)", "Data: gpkg", "Data: kml", "Data: csv (zip)"):
+    for label in (
+        "Snapshot (PNG)",
+        "Snapshot (PDF)",
+        "Data: geojson (zip)",
+        "Data: gpkg",
+        "Data: kml",
+        "Data: csv (zip)",
+    ):
         assert label in buttons, sorted(buttons)
         # made when clicked (deferred), not on every rerun of the map
         assert buttons[label].deferred_file_id or not buttons[label].url

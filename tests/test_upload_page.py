@@ -42,8 +42,12 @@ def map_detection_count(at: AppTest) -> int:
 def map_point_positions(at: AppTest) -> set[tuple[float, float]]:
     """Positions (lon, lat) of every detection point the map holds for zooming in."""
     spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
-    return {tuple(rec["p"]) for lay in spec["layers"] if lay["id"].startswith("detection_points_")
-            for rec in lay["data"]}
+    return {
+        tuple(rec["p"])
+        for lay in spec["layers"]
+        if lay["id"].startswith("detection_points_")
+        for rec in lay["data"]
+    }
 
 
 def upload_page() -> AppTest:
@@ -110,19 +114,30 @@ def test_each_file_is_checked_once_and_a_large_one_is_previewed_in_hexagons(monk
     monkeypatch.setattr(settings, "MAX_MAP_POINTS", 2)
     calls: list[str] = []
     real = bounded.read_detections
-    monkeypatch.setattr(bounded, "read_detections",
-                        lambda *a, **kw: calls.append(kw.get("source_name", "")) or real(*a, **kw))
+    monkeypatch.setattr(
+        bounded,
+        "read_detections",
+        lambda *a, **kw: calls.append(kw.get("source_name", "")) or real(*a, **kw),
+    )
     small = b"detection_id,time,lat,lon\nW1,2026-11-03T10:00:00Z,54.60,25.77\nW2,2026-11-03T10:05:00Z,54.61,25.78\n"
     at = upload_page()
-    at.file_uploader[0].set_value([("patrol.csv", CSV, "text/csv"), ("patrol.csv", small, "text/csv")]).run()
+    at.file_uploader[0].set_value(
+        [("patrol.csv", CSV, "text/csv"), ("patrol.csv", small, "text/csv")]
+    ).run()
     assert not at.exception
     uploads_checked = [c for c in calls if c == "patrol.csv"]
     assert uploads_checked == ["patrol.csv", "patrol.csv"]
-    kinds = [next(lay for lay in json.loads(c.proto.json)["layers"] if lay["id"] == "detections")["@@type"]
-             for c in at.get("deck_gl_json_chart")]
+    kinds = [
+        next(lay for lay in json.loads(c.proto.json)["layers"] if lay["id"] == "detections")[
+            "@@type"
+        ]
+        for c in at.get("deck_gl_json_chart")
+    ]
     assert kinds == ["PolygonLayer", "ScatterplotLayer"]  # 3 rows > 2; 2 rows
     captions = [c.value for c in at.caption if c.value.startswith("Preview:")]
-    assert re.fullmatch(r"Preview: 3 rows: more than 2, so counted in \d hexagons of 1\.5 km", captions[0])
+    assert re.fullmatch(
+        r"Preview: 3 rows: more than 2, so counted in \d hexagons of 1\.5 km", captions[0]
+    )
     assert captions[1] == "Preview: 2 row(s) as points"
     at.radio(key="upload_release").set_value("All partners").run()
     at.button(key="upload_confirm").click().run()
@@ -135,9 +150,26 @@ def test_each_file_is_checked_once_and_a_large_one_is_previewed_in_hexagons(monk
 
 def _add_user(users: Path, name: str, partner: str, roles: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "geo", "users", "add", name, "--partner", partner, "--roles", roles,
-         "--password-stdin", "--users-file", str(users)],
-        input="correct horse battery staple\n", text=True, check=True, cwd=ROOT, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "geo",
+            "users",
+            "add",
+            name,
+            "--partner",
+            partner,
+            "--roles",
+            roles,
+            "--password-stdin",
+            "--users-file",
+            str(users),
+        ],
+        input="correct horse battery staple\n",
+        text=True,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
     )
 
 
@@ -177,7 +209,10 @@ def test_signed_in_partners_see_only_what_is_released_to_them() -> None:
     other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240).run()
     _sign_in(other, "piotr")
     assert not other.exception
-    assert [o.split(" — ")[0] for o in other.selectbox(key="partner").options] == ["Joint view", "POL"]
+    assert [o.split(" — ")[0] for o in other.selectbox(key="partner").options] == [
+        "Joint view",
+        "POL",
+    ]
     spec = json.loads(other.get("deck_gl_json_chart")[0].proto.json)
     data = json.dumps(next(lay for lay in spec["layers"] if lay["id"] == "detections")["data"])
     assert "U1" not in data and "U2" not in data
@@ -215,6 +250,7 @@ def test_the_server_reads_a_new_upload_only(tmp_path: Path, monkeypatch) -> None
     # The app holds every stored row; after an upload it reads that upload's rows only, and
     # what it holds equals a full read.
     from ui import shared as ui
+
     db = tmp_path / "store.gpkg"
     files = []
     for i, partner in enumerate(("LTU", "LVA", "LTU")):
@@ -240,6 +276,9 @@ def test_the_server_reads_a_new_upload_only(tmp_path: Path, monkeypatch) -> None
     assert (calls[-1]["after_upload"], calls[-1]["through_upload"]) == (1, 3)
     full = original(db, store.owners(db))
     key = ["upload_id", "detection_id"]
-    assert held.sort_values(key).reset_index(drop=True).equals(
-        full.sort_values(key).reset_index(drop=True))
+    assert (
+        held.sort_values(key)
+        .reset_index(drop=True)
+        .equals(full.sort_values(key).reset_index(drop=True))
+    )
     assert sorted(held["detection_id"]) == sorted(f"F{i}-{j}" for i in range(3) for j in (1, 2, 3))

@@ -175,7 +175,8 @@ def metrics(head: Headline, partner: str | None) -> None:
             delta=f"{head.contested_km:,.1f} km contested with {partner}",
             delta_color="off",
             delta_arrow="off",
-            help=f"Border in no sector belongs to no partner: this is the joint figure. Below it: border in {partner}'s sectors that another partner's sectors also hold",
+            help="Border in no sector belongs to no partner: this is the joint figure. "
+            f"Below it: border in {partner}'s sectors that another partner's sectors also hold",
         )
     c[5].metric(
         "Detections in gaps",
@@ -240,7 +241,8 @@ def _gap(result: Any, gaps: list[dict[str, Any]], g: dict[str, Any]) -> None:
     if result.layers.get("detections") is not None:
         inside = detections_in_gap(result, entry["segment"], entry["start_km"], entry["end_km"])
         st.write(
-            f"**{len(inside):,} detections** in the blind corridor along this gap in the time window."
+            f"**{len(inside):,} detections** in the blind corridor along this gap "
+            "in the time window."
         )
         if len(inside):
             _table(inside)
@@ -311,8 +313,8 @@ def details(result: Any, head: Headline, pick: dict[str, Any] | None, partner: s
     """The details of what was picked: a gap, a sector, a sensor or a detection hexagon."""
     if not pick:
         st.caption(
-            "Click a gap, a sector, a sensor or a detection hexagon on the map, or a row of the gap "
-            "table, to see its details here."
+            "Click a gap, a sector, a sensor or a detection hexagon on the map, "
+            "or a row of the gap table, to see its details here."
         )
     elif pick.get("gaps"):
         _gap(result, head.gaps, pick["gaps"][0])

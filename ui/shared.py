@@ -132,7 +132,9 @@ def analysis(
     terrain: bool = False,
     store_version: int = 0,
 ) -> Analysis:
-    """Analyse a scenario for all time, with every detection (cached on the folder and the parameters).
+    """Analyse a scenario for all time, with every detection.
+
+    Cached on the folder and the parameters.
 
     ``terrain``: line-of-sight coverage over the scenario's DEM (when it has one).
     ``store_version``: :func:`store_version`, so a new upload is analysed on the next rerun.
@@ -301,7 +303,10 @@ def snapshot(
     store_version: int = 0,
     viewers: tuple[str, ...] | None = None,
 ) -> bytes:
-    """A briefing snapshot (PNG or PDF) of one view (cached; the partner and the viewers are in the key)."""
+    """A briefing snapshot (PNG or PDF) of one view.
+
+    Cached; the partner and the viewers are in the key.
+    """
     sc = scenario(directory)
     result = view(
         directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers

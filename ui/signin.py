@@ -12,9 +12,9 @@ Three ways in:
 - **Local demo mode**: no users file, or one listing nobody (:func:`geo.access.users.demo_mode`).
   Sign-in is off, every partner view is open and a banner on every page says so. Served only
   when the server listens on localhost and the request is not proxied
-  (:func:`geo.access.exposure.demo_exposure`); otherwise the app refuses and says how to fix it. A page
-  opened under another name than localhost (:func:`geo.access.exposure.host_is_local`) gets only a short
-  refusal.
+  (:func:`geo.access.exposure.demo_exposure`); otherwise the app refuses and says how to fix
+  it. A page opened under another name than localhost
+  (:func:`geo.access.exposure.host_is_local`) gets only a short refusal.
 - **Password**: a user of the users file signs in with the form. The session keeps the user
   name and a fingerprint of the password hash; every rerun looks the user up in the file
   again, so a removed user or a new password signs the session out at once and a changed

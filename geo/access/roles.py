@@ -42,10 +42,11 @@ def parse_roles(text: str | Iterable[str]) -> frozenset[str]:
     --------
     >>> sorted(parse_roles(" analyst, commander,"))
     ['analyst', 'commander']
-    >>> parse_roles("pilot")
+    >>> parse_roles("pilot")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    geo.core.errors.ValidationError: --roles: unknown role 'pilot': expected one of analyst, commander, briefer, admin
+    geo.core.errors.ValidationError: --roles: unknown role 'pilot':
+        expected one of analyst, commander, briefer, admin
     """
     items = text.split(",") if isinstance(text, str) else list(text)
     roles = [str(r).strip() for r in items if str(r).strip()]

@@ -129,7 +129,8 @@ def _check_partner(partner: str) -> str:
     if not is_partner(p):
         raise ValidationError(
             f"--partner: expected a partner code (letters, digits, '_', '.', '-'; up to "
-            f"{_PARTNER_MAX_CHARS} characters, not ALL), got {partner!r}. Use the partner's short code, e.g. LTU"
+            f"{_PARTNER_MAX_CHARS} characters, not ALL), got {partner!r}. "
+            "Use the partner's short code, e.g. LTU"
         )
     return p
 

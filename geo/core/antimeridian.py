@@ -6,7 +6,8 @@ Earth via world-atlas. Read as flat lon/lat coordinates, as GEOS and a web map r
 such a polygon is a band round the globe (Russia drawn over northern Sweden and Canada).
 :func:`cut_at_antimeridian` undoes the jumps and cuts the polygon at ±180°, so flat
 geometry and the globe agree again. ``sample_data/make_sample.py`` applies it when it writes
-the basemap, and :mod:`geo.basemap.gazetteer` applies it again to what it reads (a no-op on that file).
+the basemap, and :mod:`geo.basemap.gazetteer` applies it again to what it reads (a no-op on
+that file).
 """
 
 from __future__ import annotations

@@ -148,9 +148,10 @@ MAX_ZIP_ENTRIES: Final[int] = 10_000
 ZIP_RATIO_FLOOR_BYTES: Final[int] = 10_000_000
 
 #: GDAL vector drivers kept in the GDAL that reads uploads (pyogrio's). Every other driver is
-#: deregistered when :mod:`geo.inputs.loader` is first imported: VRT and GDALG (they make GDAL open other
-#: files or run pipelines), network services (WFS, OAPIF, Elasticsearch, ...), databases and
-#: formats Limes does not read. Add a driver here before using it with pyogrio in Limes.
+#: deregistered when :mod:`geo.inputs.loader` is first imported: VRT and GDALG (they make GDAL
+#: open other files or run pipelines), network services (WFS, OAPIF, Elasticsearch, ...),
+#: databases and formats Limes does not read. Add a driver here before using it with pyogrio
+#: in Limes.
 GDAL_VECTOR_DRIVERS: Final[tuple[str, ...]] = (
     "ESRI Shapefile",
     "GPKG",

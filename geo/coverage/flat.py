@@ -195,7 +195,8 @@ def sensor_border_m(
 
     Examples
     --------
-    >>> cov, sole = sensor_border_m(np.array([0, 1]), (np.array([0.0, 6.0]), np.array([10.0, 15.0])), 3)
+    >>> ivs = (np.array([0.0, 6.0]), np.array([10.0, 15.0]))
+    >>> cov, sole = sensor_border_m(np.array([0, 1]), ivs, 3)
     >>> cov.tolist(), sole.tolist()
     ([10.0, 9.0, 0.0], [6.0, 5.0, 0.0])
     """

@@ -68,7 +68,8 @@ def hexbin(
     Examples
     --------
     >>> from geo.core.projection import choose_analysis_crs
-    >>> pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy([21.0, 21.0, 21.5], [54.0, 54.0, 54.0]), crs=4326)
+    >>> xy = gpd.points_from_xy([21.0, 21.0, 21.5], [54.0, 54.0, 54.0])
+    >>> pts = gpd.GeoDataFrame(geometry=xy, crs=4326)
     >>> sorted(hexbin(pts, choose_analysis_crs([21, 21.5], [54, 54]))["count"].tolist())
     [1, 2]
     """

@@ -97,7 +97,8 @@ def select(a: Intervals, owner: NDArray[np.int64], keep_owner: NDArray[np.bool_]
 
     Examples
     --------
-    >>> select((np.array([0.0, 2.0]), np.array([1.0, 3.0])), np.array([0, 1]), np.array([False, True]))
+    >>> a = (np.array([0.0, 2.0]), np.array([1.0, 3.0]))
+    >>> select(a, np.array([0, 1]), np.array([False, True]))
     (array([2.]), array([3.]))
     """
     keep = keep_owner[owner]

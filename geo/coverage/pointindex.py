@@ -92,7 +92,8 @@ def membership(
 
     Examples
     --------
-    >>> membership([shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2)], [0.5, 1.5, 5], [1, 1, 1]).tolist()
+    >>> boxes = [shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2)]
+    >>> membership(boxes, [0.5, 1.5, 5], [1, 1, 1]).tolist()
     [[True, False], [True, True], [False, False]]
     """
     x = np.asarray(x, dtype=float).ravel()

@@ -1,7 +1,7 @@
 """Export the map layers of an analysis for briefings: GeoJSON, GeoPackage, KML or CSV.
 
-Exports read analysis results (:class:`geo.coverage.analysis.Analysis`), never widgets. The layers are
-what the map shows:
+Exports read analysis results (:class:`geo.coverage.analysis.Analysis`), never widgets. The
+layers are what the map shows:
 
 ``gaps``
     uncovered border stretches (lines);

@@ -99,7 +99,8 @@ def read_detections(
     ------
     ValidationError
         As :func:`geo.inputs.loader.read_detections`, or the reading went past
-        :data:`geo.core.settings.READ_MEMORY_LIMIT_MB` or :data:`geo.core.settings.READ_TIME_LIMIT_S`.
+        :data:`geo.core.settings.READ_MEMORY_LIMIT_MB` or
+        :data:`geo.core.settings.READ_TIME_LIMIT_S`.
     """
     columns, report = read_detection_columns(path, source_name=source_name)
     lon, lat = columns.pop("lon"), columns.pop("lat")
@@ -110,7 +111,7 @@ def read_detections(
 def read_detection_columns(
     path: str | os.PathLike[str], *, source_name: str | None = None
 ) -> tuple[dict[str, Any], LoadReport]:
-    """:func:`geo.inputs.loader.read_detection_columns` in a child process with memory and time limits.
+    """:func:`geo.inputs.loader.read_detection_columns` in a memory- and time-limited subprocess.
 
     Parameters
     ----------
@@ -130,7 +131,8 @@ def read_detection_columns(
     ------
     ValidationError
         As :func:`geo.inputs.loader.read_detection_columns`, or the reading went past
-        :data:`geo.core.settings.READ_MEMORY_LIMIT_MB` or :data:`geo.core.settings.READ_TIME_LIMIT_S`.
+        :data:`geo.core.settings.READ_MEMORY_LIMIT_MB` or
+        :data:`geo.core.settings.READ_TIME_LIMIT_S`.
     """
     path = Path(path)
     source = Path(source_name).name if source_name else path.name
@@ -184,7 +186,10 @@ def _without_main(get: _Preparation) -> _Preparation:
 
 
 def _context() -> ForkServerContext:
-    """The forkserver context, set up once: readers without ``__main__``, geo.inputs.loader preloaded."""
+    """The forkserver context, set up once.
+
+    Readers without ``__main__``, geo.inputs.loader preloaded.
+    """
     context = multiprocessing.get_context("forkserver")
     assert isinstance(context, ForkServerContext)
     with _SETUP:
@@ -319,7 +324,10 @@ def _unpacked(report: LoadReport, rejected: tuple[list[Any], ...]) -> LoadReport
 
 
 def _load_columns(file: Path) -> dict[str, Any]:
-    """The columns the child wrote, as :func:`geo.inputs.loader.read_detection_columns` returns them."""
+    """The columns the child wrote.
+
+    As :func:`geo.inputs.loader.read_detection_columns` returns them.
+    """
     with pa.input_stream(str(file)) as f:  # one read, not memory-mapped: the folder goes next
         table = pa.ipc.open_file(pa.BufferReader(f.read_buffer())).read_all()
     kinds = json.loads((table.schema.metadata or {})[b"limes"])

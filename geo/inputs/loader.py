@@ -46,17 +46,19 @@ file's first bytes.
 Hostile input
 -------------
 Files are checked before they are parsed, and refused as a whole with a message naming the
-problem: larger than :data:`geo.core.settings.MAX_UPLOAD_MB`; a GDAL virtual dataset (VRT, GDALG,
-WMS description), whatever its extension; content that does not match the extension; XML
+problem: larger than :data:`geo.core.settings.MAX_UPLOAD_MB`; a GDAL virtual dataset (VRT,
+GDALG, WMS description), whatever its extension; content that does not match the extension; XML
 (KML, GPX, CoT) with a DOCTYPE or entities; a zip or KMZ with too many entries, entries that
-would expand past :data:`geo.core.settings.MAX_UNZIPPED_BYTES` or :data:`geo.core.settings.MAX_ZIP_RATIO`,
-or ``..``, absolute or symbolic-link entries; a shapefile without its .shx, .dbf or .prj; a
-GeoPackage that is more than plain tables (a view, which may return rows without end, a
-virtual table, a computed column, a trigger of its own: read with :mod:`sqlite3` before GDAL
-opens it); more rows than :data:`geo.core.settings.MAX_ROWS_PER_FILE` or values decoding past
+would expand past :data:`geo.core.settings.MAX_UNZIPPED_BYTES` or
+:data:`geo.core.settings.MAX_ZIP_RATIO`, or ``..``, absolute or symbolic-link entries; a
+shapefile without its .shx, .dbf or .prj; a GeoPackage that is more than plain tables (a view,
+which may return rows without end, a virtual table, a computed column, a trigger of its own:
+read with :mod:`sqlite3` before GDAL opens it); more rows than
+:data:`geo.core.settings.MAX_ROWS_PER_FILE` or values decoding past
 :data:`geo.core.settings.MAX_DECODED_BYTES` (e.g. Parquet dictionaries), counted before decoding
-where the format says (see :mod:`geo.inputs.guard`). Uploads are read with :mod:`geo.inputs.bounded`, in
-a child process with memory and time limits, for what no check foresees.
+where the format says (see :mod:`geo.inputs.guard`). Uploads are read with
+:mod:`geo.inputs.bounded`, in a child process with memory and time limits, for what no check
+foresees.
 GDAL is handed the checked bytes, never a path (so ``/vsicurl/...``, a VRT or a zip path as
 a name is harmless), and the GDAL drivers Limes does not use, network access included, are
 switched off (:data:`geo.core.settings.GDAL_VECTOR_DRIVERS`).

@@ -1,7 +1,8 @@
 """A scenario: the four layers of one operation, loaded and validated together.
 
 A scenario folder holds a ``scenario.json`` manifest naming its files (see
-``sample_data/scenario.json``) and the files themselves, in any format :mod:`geo.inputs.loader` reads.
+``sample_data/scenario.json``) and the files themselves, in any format
+:mod:`geo.inputs.loader` reads.
 """
 
 from __future__ import annotations

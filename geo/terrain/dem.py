@@ -54,7 +54,7 @@ _WGS84: Final[pyproj.CRS] = pyproj.CRS.from_epsg(4326)
 
 @dataclass(frozen=True, eq=False)
 class DemWindow:
-    """A pixel-aligned window of a DEM around an observer, ready for :func:`geo.terrain.viewshed.viewshed`.
+    """A pixel-aligned DEM window around an observer, for :func:`geo.terrain.viewshed.viewshed`.
 
     Attributes
     ----------
@@ -146,7 +146,7 @@ def ground_metric(
 def _geographic_metric(
     transform: Affine, pcrs: pyproj.CRS, ell: Ellipsoid, *, row: int, n_rows: int
 ) -> GridMetric:
-    """A north-up geographic grid: cell sizes at the mean latitude of each row and the observer's."""
+    """A north-up geographic grid: cell sizes at each row's mean latitude and the observer's."""
     a = float(ell.semi_major_metre)
     to_rad = math.radians(1.0)
     unit = pcrs.axis_info[0].unit_conversion_factor if pcrs.axis_info else None
@@ -245,7 +245,10 @@ def open_dem(source: str) -> rasterio.io.DatasetReader:
         raise _open_error(source, exc) from None
     problem = None
     if dataset.crs is None:
-        problem = "expected a georeferenced raster with a CRS, got none. Assign one with gdal_edit.py -a_srs EPSG:..."
+        problem = (
+            "expected a georeferenced raster with a CRS, got none. "
+            "Assign one with gdal_edit.py -a_srs EPSG:..."
+        )
     elif dataset.transform.determinant == 0:
         problem = "its geotransform is degenerate"
     if problem:

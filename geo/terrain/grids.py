@@ -6,11 +6,11 @@ sensors on a 10,000 x 10,000 DEM take seconds, not hours:
 1. The part of the DEM within range of any sensor or inside the corridor is read once
    (one windowed read; nodata becomes NaN).
 2. Each active sensor's viewshed is computed in the window of its range
-   (:func:`geo.terrain.grid_metric.range_window`, the compiled kernel of :mod:`geo.terrain.viewshed`), on as many
-   threads as there are cores (the kernel releases the GIL), and cut to the sensor's shape:
-   cells nearer than ``min_range_m`` or outside its wedge (``azimuth_deg`` +- ``fov_deg / 2``,
-   true bearings on the ground) are dropped. What is left is added into count grids: one for
-   all sensors and one per partner (:class:`CoverageGrid`).
+   (:func:`geo.terrain.grid_metric.range_window`, the compiled kernel of
+   :mod:`geo.terrain.viewshed`), on as many threads as there are cores (the kernel releases the
+   GIL), and cut to the sensor's shape: cells nearer than ``min_range_m`` or outside its wedge
+   (``azimuth_deg`` +- ``fov_deg / 2``, true bearings on the ground) are dropped. What is left
+   is added into count grids: one for all sensors and one per partner (:class:`CoverageGrid`).
 3. Union, gaps and overlaps come from the counts (covered: count >= 1; overlap: two or more
    partners); the border is cut at every cell edge it crosses and each piece takes the value
    of its cell (:func:`border_pieces`), so the along-border results agree with the raster
@@ -757,7 +757,10 @@ class _Counts:
 
 
 def _probe_pairs(hits: Sequence[NDArray[np.int64] | None]) -> NDArray[np.int64]:
-    """``(probed cell, sensor)`` pairs from each sensor's probed cells seen (see :meth:`_Counts.add`)."""
+    """``(probed cell, sensor)`` pairs from each sensor's probed cells seen.
+
+    See :meth:`_Counts.add`.
+    """
     per_sensor = [np.empty(0, dtype=np.int64) if h is None else h for h in hits]
     return np.column_stack(
         [

@@ -162,10 +162,10 @@ def coverage_image(
     crs: Any,
     max_size_px: int = 1600,
 ) -> tuple[NDArray[np.float64], tuple[float, float, float, float]]:
-    """A count grid (e.g. :attr:`geo.terrain.grids.CoverageGrid.count`) on Web Mercator, for a web map.
+    """A count grid on Web Mercator, for a web map.
 
-    Resampled with the nearest cell (counts stay whole numbers), to at most ``max_size_px``
-    on a side.
+    The grid is e.g. :attr:`geo.terrain.grids.CoverageGrid.count`. Resampled with the nearest
+    cell (counts stay whole numbers), to at most ``max_size_px`` on a side.
 
     Returns
     -------
@@ -261,7 +261,8 @@ def corridor_distance_km(
     Examples
     --------
     >>> band = shapely.box(24.0, 54.0, 24.1, 55.0)
-    >>> d = corridor_distance_km(np.zeros((100, 200)), (23.0, 54.0, 26.0, 55.0), band, within_km=30.0)
+    >>> bounds = (23.0, 54.0, 26.0, 55.0)
+    >>> d = corridor_distance_km(np.zeros((100, 200)), bounds, band, within_km=30.0)
     >>> float(d[50, 70]), round(float(d[50, 80]))  # 24.06°E is in; 24.21°E is 6.96 km east
     (0.0, 7)
     >>> float(d[50, 150])  # 25.26°E, 75 km east: farther than within_km
@@ -291,7 +292,7 @@ def corridor_distance_km(
 def _mercator_mask(
     corridor: BaseGeometry, to_merc: pyproj.Transformer, transform: Affine, shape: tuple[int, int]
 ) -> NDArray[np.bool_]:
-    """Cells of a Web Mercator grid whose centre lies in the corridor (lon/lat, cut at the poles)."""
+    """Cells of a Web Mercator grid whose centre is in the corridor (lon/lat, cut at the poles)."""
     polar_cut = shapely.box(-180.0, -_MERCATOR_MAX_LAT, 180.0, _MERCATOR_MAX_LAT)
     merc = shapely.transform(
         shapely.intersection(corridor, polar_cut),

@@ -34,9 +34,10 @@ the two agree cell for cell on a projected DEM in metres:
 
 Where Limes differs from GDAL, on purpose:
 
-- Distances (range and curvature) are ground metres, from a :class:`~geo.terrain.grid_metric.GridMetric` (see
-  :func:`geo.terrain.dem.ground_metric`), not CRS units: correct for geographic DEMs (degrees) and
-  for projected CRSs in feet or with a scale factor; GDAL uses CRS units as metres.
+- Distances (range and curvature) are ground metres, from a
+  :class:`~geo.terrain.grid_metric.GridMetric` (see :func:`geo.terrain.dem.ground_metric`), not
+  CRS units: correct for geographic DEMs (degrees) and for projected CRSs in feet or with a scale
+  factor; GDAL uses CRS units as metres.
 - Nodata cells (NaN) are reported as :data:`OUTSIDE` and do not block the view: the sight line
   passes over them unchanged (GDAL reads them as heights, e.g. -32768).
 
@@ -367,8 +368,9 @@ def viewshed(
         Range (m, > 0): cells farther away are :data:`OUTSIDE`.
     cell_size_m
         Cell width and height on the ground (m): one number for square cells,
-        ``(width_m, height_m)``, or a :class:`~geo.terrain.grid_metric.GridMetric` (e.g. a geographic DEM, whose cell
-        width shrinks with latitude: :func:`geo.terrain.dem.ground_metric`).
+        ``(width_m, height_m)``, or a :class:`~geo.terrain.grid_metric.GridMetric` (e.g. a
+        geographic DEM, whose cell width shrinks with latitude:
+        :func:`geo.terrain.dem.ground_metric`).
     target_height_m
         Height above the ground of what must be seen (m, >= 0; default
         :data:`geo.core.settings.TARGET_HEIGHT_M`).

@@ -75,7 +75,10 @@ class Column:
             self.gap(0.135 * size / 7.0)
 
     def pair(self, label: str, value: str) -> None:
-        """A label and its value (bold) beside it, each wrapped to its column; recorded in :attr:`pairs`."""
+        """A label and its value (bold) beside it, each wrapped to its column.
+
+        Recorded in :attr:`pairs`.
+        """
         labels = textwrap.wrap(label, 25) or [""]
         values = textwrap.wrap(value, 31) or [""]
         for i in range(max(len(labels), len(values))):
@@ -173,7 +176,10 @@ class Column:
     def line(
         self, color: Sequence[float], lw: float, dash: Sequence[float] | None = None
     ) -> Painter:
-        """A painter of a line ``lw`` pt wide, dashed as ``dash`` (on, off in line widths) if given."""
+        """A painter of a line ``lw`` pt wide, dashed as ``dash`` if given.
+
+        ``dash``: on, off in line widths.
+        """
 
         def draw(x: float, y: float, w: float, h: float) -> None:
             style: Any = (0, tuple(dash)) if dash else "solid"
@@ -198,7 +204,7 @@ class Column:
         size: float = 5.0,
         letter: str = "",
     ) -> Painter:
-        """A painter of a dot ``size`` pt across, outlined in ``edge``, with a white ``letter`` on it."""
+        """A painter of a dot ``size`` pt across, outlined in ``edge``, a white ``letter`` on it."""
 
         def draw(x: float, y: float, w: float, h: float) -> None:
             self.fig.add_artist(

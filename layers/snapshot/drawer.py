@@ -81,7 +81,7 @@ class DeckDrawer:
 
     # accessors: a constant, or "@@=field" read from each record
     def values(self, layer: Mapping[str, Any], key: str, default: Any) -> list[Any]:
-        """The value of accessor ``key`` for each record of ``layer`` (``default`` where missing)."""
+        """The value of accessor ``key`` for each record of ``layer`` (``default`` if missing)."""
         data = layer.get("data") or []
         value = layer.get(key, default)
         if isinstance(value, str) and value.startswith("@@="):
@@ -104,7 +104,8 @@ class DeckDrawer:
         unit = str(layer.get(f"{prop}Units", units))
         if unit not in ("meters", "pixels"):
             raise ValueError(
-                f"snapshot: layer {layer.get('id')!r}: {prop}Units must be 'meters' or 'pixels', got {unit!r}"
+                f"snapshot: layer {layer.get('id')!r}: "
+                f"{prop}Units must be 'meters' or 'pixels', got {unit!r}"
             )
         scale = float(layer.get(f"{prop}Scale", 1.0))
         pt = (
@@ -402,7 +403,8 @@ def _alignment(layer: Mapping[str, Any], anchor: Any, baseline: Any) -> tuple[st
     va = _TEXT_BASELINE.get(str(baseline))
     if ha is None or va is None:
         raise ValueError(
-            f"snapshot: layer {layer.get('id')!r}: text anchor {anchor!r} / baseline {baseline!r}; expected "
+            f"snapshot: layer {layer.get('id')!r}: "
+            f"text anchor {anchor!r} / baseline {baseline!r}; expected "
             f"one of {', '.join(_TEXT_ANCHOR)} / {', '.join(_TEXT_BASELINE)}"
         )
     return ha, va
@@ -425,7 +427,10 @@ def _label_box(
 
 
 def _padding(value: Any) -> tuple[float, float, float, float]:
-    """deck.gl ``backgroundPadding`` (``[x, y]`` or ``[left, top, right, bottom]``) as four values."""
+    """deck.gl ``backgroundPadding`` as four values.
+
+    The padding is ``[x, y]`` or ``[left, top, right, bottom]``.
+    """
     pad = [float(v) for v in (value or [])]
     if len(pad) == 2:
         return pad[0], pad[1], pad[0], pad[1]
@@ -437,7 +442,7 @@ def _padding(value: Any) -> tuple[float, float, float, float]:
 
 
 class _PadBox:
-    """A matplotlib box style: a rectangle around text, padded unevenly like deck.gl's label backgrounds.
+    """A matplotlib box style: a rectangle around text, padded unevenly like deck.gl's labels.
 
     Parameters
     ----------
@@ -451,7 +456,10 @@ class _PadBox:
     def __call__(
         self, x0: float, y0: float, width: float, height: float, mutation_size: float
     ) -> MplPath:
-        """The box around a text of ``width`` × ``height`` at (``x0``, ``y0``); ``mutation_size``: font size (px)."""
+        """The box around a text of ``width`` × ``height`` at (``x0``, ``y0``).
+
+        ``mutation_size``: the font size (px).
+        """
         left, top, right, bottom = (p * mutation_size for p in self.pad_em)
         x1, y1 = x0 + width + right, y0 + height + top
         x0, y0 = x0 - left, y0 - bottom

@@ -72,8 +72,9 @@ def export_bytes(
     >>> import geopandas as gpd, shapely
     >>> from geo.coverage.analysis import analyse
     >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(24, 54), (24.5, 54.1)])], crs=4326)
-    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"], "range_m": [8000.0],
-    ...     "status": ["active"]}, geometry=[shapely.Point(24.1, 54.02)], crs=4326)
+    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
+    ...     "range_m": [8000.0], "status": ["active"]},
+    ...     geometry=[shapely.Point(24.1, 54.02)], crs=4326)
     >>> export_bytes(analyse(b, s), fmt="kml", shown=["gaps"])[:5]
     b'<?xml'
     """

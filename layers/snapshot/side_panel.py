@@ -126,7 +126,10 @@ def _partner_rows(col: Column, partners: list[LegendEntry], mine: str | None) ->
 
 
 def _swatch(col: Column, entry: LegendEntry, layer: Mapping[str, Any]) -> Painter:
-    """The swatch painter of a legend entry (:class:`layers.legend.LegendEntry`); ``layer``: its deck layer."""
+    """The swatch painter of a legend entry (:class:`layers.legend.LegendEntry`).
+
+    ``layer``: its deck layer.
+    """
     colours = entry.colours or ((0, 0, 0, 0),)
     if entry.symbol == "line":
         width = float(_style_of(layer, "getWidth", 4)) * 0.75  # px of the app's legend -> pt
@@ -151,7 +154,7 @@ def _swatch(col: Column, entry: LegendEntry, layer: Mapping[str, Any]) -> Painte
 
 
 def _headline_rows(head: Headline) -> list[tuple[str, str]]:
-    """Label and value of each headline number (:class:`geo.coverage.views.Headline`) as the page prints them.
+    """Label and value of each :class:`geo.coverage.views.Headline` number as the page prints them.
 
     In a partner's view a border-wide figure (named in ``head.joint``) is labelled
     "(joint)", as in the app; the contested border is the partner's own: "contested with P".

@@ -1,4 +1,4 @@
-"""Page 2 of a PDF snapshot: the gaps of the view, longest first, and the coverage of each sector."""
+"""Page 2 of a PDF snapshot: the gaps of the view, longest first, and each sector's coverage."""
 
 from __future__ import annotations
 
@@ -111,7 +111,10 @@ def _cells(
 
 
 def _clip_text(text: str, width_in: float) -> str:
-    """Shorten ``text`` with an ellipsis to fit ``width_in`` inches at 6.8 pt (about 19 characters an inch)."""
+    """Shorten ``text`` with an ellipsis to fit ``width_in`` inches at 6.8 pt.
+
+    About 19 characters fit an inch.
+    """
     room = max(int(width_in * 19), 2)
     return text if len(text) <= room else text[: room - 1] + "…"
 
@@ -177,7 +180,8 @@ def _gap_table(fig: Figure, view: View, box: tuple[float, float, float, float]) 
         gaps,
         unit=1.0,
         footer=f"{head.gap_km:,.2f} km uncovered in the {head.scope}; stretches shorter than "
-        f"{report['parameters']['min_gap_m']:g} m are not listed. Chainage from the first vertex of each border segment.",
+        f"{report['parameters']['min_gap_m']:g} m are not listed. "
+        "Chainage from the first vertex of each border segment.",
     )
 
 
