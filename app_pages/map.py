@@ -9,6 +9,7 @@ import streamlit as st
 
 from geo.core import settings
 from geo.core.errors import ValidationError
+from geo.coverage import Analysis, Headline
 from geo.coverage.views import gap_table, headline, time_bounds, visible_rows
 from geo.export import csv_bytes
 from layers.legend import legend_entries, legend_html
@@ -97,15 +98,8 @@ with side.expander("Layers", expanded=True):
 
 
 # ---- the view: numbers, map, details, gaps (a fragment: playback reruns only this) --------
-@st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
-def body() -> None:
-    """Numbers, map, details and gap table of the applied window."""
-    if st.session_state.get("playing"):
-        mp.advance_playback()
-    tf, tt = mp.applied_window()
-    result = ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, tf, tt, viewers)
-    rep = result.report
-    head = headline(rep, partner)
+def _title(scope_of_head: str, tf: object, tt: object) -> None:
+    """Title, what the view shows, and how many detections the window leaves out."""
     st.title(sc.name)
     scope = (
         "Joint view: every partner's assets"
@@ -114,7 +108,7 @@ def body() -> None:
     )
     window = f" · window {tf:%Y-%m-%d %H:%M}–{tt:%Y-%m-%d %H:%M} UTC" if tf is not None else ""
     st.caption(
-        f"{scope} · coverage of the {head.scope}{window}"
+        f"{scope} · coverage of the {scope_of_head}{window}"
         + (" · ▶ playing" if st.session_state.get("playing") else "")
     )
     if tf is not None:
@@ -125,10 +119,10 @@ def body() -> None:
                 "widen it in the sidebar."
             )
 
-    mp.metrics(head, partner)
 
-    # ---- map and, beside it, the legend and what was clicked ------------------------------
-    gap_rows = head.gaps
+def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -> None:
+    """The map and, beside it, the legend and what was clicked."""
+    rep = result.report
     focus = st.session_state.get("_focus")
     deck = ui.map_deck(
         SCENARIO_DIR,
@@ -148,16 +142,14 @@ def body() -> None:
         event = st.pydeck_chart(
             deck, height=MAP_HEIGHT_PX, on_select="rerun", selection_mode="single-object", key="map"
         )
-    pick = mp.picked(event, gap_rows)
+    pick = mp.picked(event, head.gaps)
     with info_col:
-        colors = partner_colors(rep["partners"])
-        names = {p: str(v.get("name", p)) for p, v in sc.partners.items()}
         st.html(
             legend_html(
                 legend_entries(
                     deck,
-                    partner_colours=colors,
-                    partner_names=names,
+                    partner_colours=partner_colors(rep["partners"]),
+                    partner_names=PARTNER_NAMES,
                     partner=partner,
                     corridor_km=rep["parameters"]["corridor_km"],
                 )
@@ -166,9 +158,11 @@ def body() -> None:
         with st.container(key="details"):
             mp.details(result, head, pick, partner)
 
-    # ---- gap table: a row picks the gap and centres the map on it --------------------------
+
+def _gap_table(head: Headline) -> None:
+    """The gap table: a row picks the gap and centres the map on it."""
     st.subheader(f"Gaps in the {head.scope}, longest first")
-    gaps = gap_table(gap_rows)
+    gaps = gap_table(head.gaps)
     sel = st.dataframe(
         gaps,
         hide_index=True,
@@ -188,7 +182,7 @@ def body() -> None:
         if rows and rows[0] < len(gaps)
         else None
     )
-    if want is not None and want != focus:
+    if want is not None and want != st.session_state.get("_focus"):
         st.session_state._focus = want
         st.rerun(scope="fragment")
     st.download_button(
@@ -198,47 +192,67 @@ def body() -> None:
         mime="text/csv",
     )
 
-    # ---- download this view: snapshot files, made when their button is clicked -------------
+
+def _downloads(result: Analysis) -> None:
+    """Download this view: snapshot and data files, made when their button is clicked."""
+    snap = {
+        "partner": partner,
+        "shown": shown,
+        "title": sc.name,
+        "banner": settings.BANNER,
+        "dem": sc.dem,
+        "partner_names": PARTNER_NAMES,
+    }
+    stem = f"limes_{(partner or 'joint').lower()}"
+    dl = st.columns(3)
+    dl[0].download_button(
+        "Snapshot (PNG)",
+        data=partial(snapshot_bytes, result, fmt="png", **snap),
+        file_name=f"{stem}.png",
+        mime="image/png",
+        on_click="ignore",
+        key="map_snapshot_png",
+    )
+    dl[1].download_button(
+        "Snapshot (PDF)",
+        data=partial(snapshot_bytes, result, fmt="pdf", **snap),
+        file_name=f"{stem}.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        key="map_snapshot_pdf",
+    )
+    dl[2].page_link("app_pages/export.py", label="Export page: title, banner, preview")
+    data = st.columns(len(EXPORT_FILES))
+    for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
+        col.download_button(
+            f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}",
+            data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown),
+            file_name=f"{stem}{suffix}",
+            mime=mime,
+            on_click="ignore",
+            key=f"map_data_{fmt}",
+            disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()),
+        )
+
+
+PARTNER_NAMES = {p: str(v.get("name", p)) for p, v in sc.partners.items()}
+
+
+@st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
+def body() -> None:
+    """Numbers, map, details and gap table of the applied window."""
+    if st.session_state.get("playing"):
+        mp.advance_playback()
+    tf, tt = mp.applied_window()
+    result = ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, tf, tt, viewers)
+    head = headline(result.report, partner)
+    _title(head.scope, tf, tt)
+    mp.metrics(head, partner)
+    _map_and_details(result, head, tf, tt)
+    _gap_table(head)
     if viewer.can("briefer"):
         with st.expander("Download this view"):
-            snap = {
-                "partner": partner,
-                "shown": shown,
-                "title": sc.name,
-                "banner": settings.BANNER,
-                "dem": sc.dem,
-                "partner_names": names,
-            }
-            stem = f"limes_{(partner or 'joint').lower()}"
-            dl = st.columns(3)
-            dl[0].download_button(
-                "Snapshot (PNG)",
-                data=partial(snapshot_bytes, result, fmt="png", **snap),
-                file_name=f"{stem}.png",
-                mime="image/png",
-                on_click="ignore",
-                key="map_snapshot_png",
-            )
-            dl[1].download_button(
-                "Snapshot (PDF)",
-                data=partial(snapshot_bytes, result, fmt="pdf", **snap),
-                file_name=f"{stem}.pdf",
-                mime="application/pdf",
-                on_click="ignore",
-                key="map_snapshot_pdf",
-            )
-            dl[2].page_link("app_pages/export.py", label="Export page: title, banner, preview")
-            data = st.columns(len(EXPORT_FILES))
-            for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
-                col.download_button(
-                    f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}",
-                    data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown),
-                    file_name=f"{stem}{suffix}",
-                    mime=mime,
-                    on_click="ignore",
-                    key=f"map_data_{fmt}",
-                    disabled=not any(v in shown for v in EXPORT_SHOWN_BY.values()),
-                )
+            _downloads(result)
 
 
 body()
