@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from geo.access.releasability import owns, visible_mask
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -157,11 +159,11 @@ def gap_ranks(gaps: Sequence[Mapping[str, Any]] | pd.DataFrame) -> NDArray[np.in
     ...            {"segment": 0, "start_km": 0.0, "length_km": 9.5}]).tolist()
     [3, 2, 1]
     """
+    keys = ("length_km", "segment", "start_km")
     if isinstance(gaps, pd.DataFrame):
-        cols = (gaps["length_km"], gaps["segment"], gaps["start_km"])
+        order = _gap_order(*(gaps[k].to_numpy() for k in keys))
     else:
-        cols = tuple([g[k] for g in gaps] for k in ("length_km", "segment", "start_km"))
-    order = _gap_order(*cols)
+        order = _gap_order(*([g[k] for g in gaps] for k in keys))
     ranks = np.empty(order.size, dtype=np.int64)
     ranks[order] = np.arange(1, order.size + 1)
     return ranks
@@ -282,11 +284,13 @@ def detections_in_sector(result: Analysis, sector_id: str) -> gpd.GeoDataFrame:
 def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDArray[np.bool_]:
     """Which detections a viewer may see: the releasability rule of the shared store.
 
-    A row is visible to a partner that owns it (``owner``, else the ``partner`` column), to
-    every partner when its ``releasable_to`` marking is ``ALL``, and to the partners the
-    marking lists. A missing or unknown marking means the owner only (default deny); a row
-    with no owner is visible only when marked ``ALL``. ``viewers`` is the set of partners whose rows the
-    viewer may see (a signed-in user: their partner); ``None`` (local demo mode) sees all.
+    The rule is :data:`geo.access.releasability.RULE` (applied by
+    :func:`~geo.access.releasability.visible_mask`): a row is visible to a partner that owns
+    it (``owner``, else the ``partner`` column), to every partner when its ``releasable_to``
+    marking is ``ALL``, and to the partners the marking lists. A missing or unknown marking
+    means the owner only (default deny); a row with no owner is visible only when marked
+    ``ALL``. ``viewers`` is the set of partners whose rows the viewer may see (a signed-in
+    user: their partner); ``None`` (local demo mode) sees all.
 
     Examples
     --------
@@ -297,30 +301,19 @@ def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDA
     >>> visible_rows(rows, {"B"}).tolist()
     [False, False, True, True, True]
     """
-    from geo.access.releasability import ALL, parse_releasability
-
     n = len(detections)
     if viewers is None:
         return np.ones(n, dtype=bool)
-    viewers = {str(v) for v in viewers}
-    out = _owned_by(detections, viewers)
-    if "releasable_to" in detections:
-        marking = detections["releasable_to"].astype("string").fillna("").to_numpy(dtype=object)
-        for text in np.unique(marking):
-            norm = parse_releasability(text)
-            if norm and (norm == ALL or viewers & set(norm.split(","))):
-                out |= marking == text
-    return out
+    markings = detections["releasable_to"] if "releasable_to" in detections else [None] * n
+    return visible_mask(_owners(detections), markings, viewers)
 
 
-
-def _owned_by(detections: pd.DataFrame, partners: set[str]) -> NDArray[np.bool_]:
-    """Rows whose owner (``owner``, else the ``partner`` column) is one of ``partners``."""
-    owner_col = "owner" if "owner" in detections else "partner"
-    if owner_col not in detections:
-        return np.zeros(len(detections), dtype=bool)
-    owner = detections[owner_col].astype("string").fillna("").to_numpy(dtype=object)
-    return np.isin(owner, list(partners)) & (owner != "")
+def _owners(detections: pd.DataFrame) -> pd.Series | list[None]:
+    """The owner of each row: the ``owner`` column, else ``partner``, else none."""
+    for name in ("owner", "partner"):
+        if name in detections:
+            return pd.Series(detections[name])
+    return [None] * len(detections)
 
 
 def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> Analysis:
@@ -357,7 +350,7 @@ def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> 
     det = result.layers.get("detections")
     if viewers is None or det is None or "upload_id" not in det:
         return result
-    foreign = ~_owned_by(det, {str(v) for v in viewers}) & det["upload_id"].notna().to_numpy()
+    foreign = ~owns(_owners(det), viewers) & det["upload_id"].notna().to_numpy()
     if not foreign.any():
         return result
     det = det.copy()
