@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import sqlite3
@@ -30,7 +29,6 @@ import adbc_driver_sqlite.dbapi as adbc
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyogrio
 import pytest
 import shapely
@@ -40,11 +38,15 @@ from geo.core.errors import ValidationError
 from geo.inputs.loader import LoadReport, read_detections
 from geo.store import (
     ALL,
+    bulk,
+    connection,
     ingest,
     ingest_file,
     may_see,
     open_store,
     parse_releasability,
+    schema,
+    upload,
     uploads,
     visible_detections,
 )
@@ -205,7 +207,7 @@ def test_gdal_reads_back_what_was_stored(db: Path) -> None:
     pd.testing.assert_series_equal(back["time"].astype("datetime64[us, UTC]"), df["time"],
                                    check_names=False)
     audit = pyogrio.read_dataframe(db, layer="uploads")
-    assert audit["sha256"].tolist() == [store._sha256(SAMPLE)]
+    assert audit["sha256"].tolist() == [upload._sha256(SAMPLE)]
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo not installed")
@@ -254,7 +256,7 @@ def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path,
                                                                 monkeypatch) -> None:
     # Written sorted by day (the fid clusters by day), in several chunks: every value must
     # stay with its row, and missing text stay NULL (not empty text).
-    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 7)
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
     rows = [det(i, time=f"2026-11-{30 - i % 29:02d}T{i % 24:02d}:00:00Z",
                 source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
                 **{"class": np.nan if i % 4 == 0 else f"c{i}"},
@@ -334,7 +336,7 @@ def test_columns_empty_beyond_the_first_read_batch_read_back(db: Path) -> None:
     # Reads go in batches of _READ_BATCH_ROWS (65,536) rows, and the driver types a column
     # from the first: NULL in the first 70,000 rows, then text or numbers, must still read.
     n = 70_000
-    assert n > store._READ_BATCH_ROWS
+    assert n > connection._READ_BATCH_ROWS
     rows = [det(i, **{"class": np.nan if i < n else "vehicle", "confidence": np.nan if i < n
                       else 0.75}) for i in range(n + 5)]
     put(db, frame(rows), partner="LTU")
@@ -558,7 +560,7 @@ def test_uploads_audit_log_shows_a_partner_its_own_uploads_only(db: Path) -> Non
     assert log["uploaded_by"].tolist() == ["alice"]
     row = log.iloc[0]
     assert row["file_name"] == "detections.csv"
-    assert row["sha256"] == store._sha256(SAMPLE)
+    assert row["sha256"] == upload._sha256(SAMPLE)
     assert (row["rows_read"], row["accepted"], row["rejected"], row["duplicates"]) == \
         (22000, 22000, 0, 0)
     assert row["releasable_to"] == ALL
@@ -806,7 +808,7 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
             ("blob",)]
         assert {r[0] for r in conn.execute("SELECT description FROM gpkg_contents")} == {
             "Limes shared detections (store schema 2)",
-            "Limes upload audit log (store schema 2)", store._TIMED_DESCRIPTION}
+            "Limes upload audit log (store schema 2)", schema.TIMED_DESCRIPTION}
         fids = conn.execute("SELECT fid, time_us FROM detections ORDER BY fid").fetchall()
         days = [t // 86_400_000_000 for _, t in fids]
         assert days == sorted(days)  # clustered by UTC day (1969 first: floor, not truncation)
@@ -828,7 +830,7 @@ def _upload_over(stored: list[dict[str, Any]], upload: list[dict[str, Any]], pat
     """``upload`` into a store holding ``stored``, with ``_REBUILD_FACTOR`` = ``factor``."""
     put(path, frame(stored), partner="LTU")
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_REBUILD_FACTOR", factor)
+        patch.setattr(bulk, "_REBUILD_FACTOR", factor)
         return put(path, frame(upload), partner="LTU")
 
 
@@ -840,21 +842,36 @@ def _integrity(path: Path) -> str:
         conn.close()
 
 
+def _schema_cookie(path: Path) -> int:
+    """SQLite's schema cookie: it changes whenever the schema does (an index dropped and
+    built again), and only then."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA schema_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def test_a_large_upload_into_a_small_store_rebuilds_the_indexes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 100 rows into a store of 40: written without the indexes, which are built again
-    # from all 140 rows; the outcome is the same as row by row.
+    # from all 140 rows (the schema changes); the outcome is the same as row by row (which
+    # leaves the schema as it is).
     stored = [det(i) for i in range(40)]
     upload = [det(i) for i in range(100, 200)] + [det(150, confidence=0.9)]
-    bulk = []
-    real = store._bulk_insert_rows
-    monkeypatch.setattr(store, "_bulk_insert_rows",
-                        lambda *a, **kw: bulk.append(real(*a, **kw)) or bulk[-1])
-    rebuilt = _upload_over(stored, upload, tmp_path / "a.gpkg", monkeypatch, factor=2)
-    assert bulk == [40, None, 100]  # first upload; the file's own duplicate; without it
-    bulk.clear()
-    row_by_row = _upload_over(stored, upload, tmp_path / "b.gpkg", monkeypatch, factor=0)
-    assert bulk == [40]  # only the first upload, into the empty store
+    cookies = {}
+    results = {}
+    for name, factor in (("a", 2), ("b", 0)):
+        path = tmp_path / f"{name}.gpkg"
+        put(path, frame(stored), partner="LTU")
+        before = _schema_cookie(path)
+        with monkeypatch.context() as patch:
+            patch.setattr(bulk, "_REBUILD_FACTOR", factor)
+            results[name] = put(path, frame(upload), partner="LTU")
+        cookies[name] = (before, _schema_cookie(path))
+    assert cookies["a"][0] != cookies["a"][1]  # rebuilt
+    assert cookies["b"][0] == cookies["b"][1]  # row by row
+    rebuilt, row_by_row = results["a"], results["b"]
     assert (rebuilt.accepted, rebuilt.duplicates) == (row_by_row.accepted,
                                                       row_by_row.duplicates) == (100, 1)
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
@@ -870,7 +887,7 @@ def test_a_large_upload_overlapping_the_store_skips_the_stored_rows(
     # The upload repeats stored rows: a sample of its ids finds them (row by row at once),
     # or, when the sample misses them, the index build fails and is undone.
     if not probe:
-        monkeypatch.setattr(store, "_stored_keys", lambda *a: False)
+        monkeypatch.setattr(bulk, "_stored_keys", lambda *a: False)
     stored = [det(i) for i in range(40)]
     upload = [det(i) for i in range(30, 130)] + [det(35, confidence=0.9)]
     rebuilt = _upload_over(stored, upload, tmp_path / "a.gpkg", monkeypatch, factor=2)
@@ -893,25 +910,14 @@ def _table(path: Path) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def _side_rows(patch: pytest.MonkeyPatch, *, on: bool) -> list[int]:
-    """Write uploads of 10 rows or more side by side (``on``) or with one writer only;
-    returns a list that gets the rows each side table takes."""
-    patch.setattr(store, "_SIDE_MIN_ROWS", 10 if on else 10**12)
-    taken: list[int] = []
-    real = store._side_insert
+#: Every speed trick of the store's writer off: the plain way, row by row.
+PLAIN = bulk.SpeedTricks(**dict.fromkeys(bulk.SpeedTricks.__dataclass_fields__, False))
 
-    def counting(side: Any, parts: Any, constants: Any) -> None:
-        taken.append(0)
 
-        def counted() -> Iterator[Any]:
-            for part in parts:
-                taken[-1] += part.num_rows
-                yield part
-
-        real(side, counted(), constants)
-
-    patch.setattr(store, "_side_insert", counting)
-    return taken
+def _rows_by_day(path: Path) -> list[tuple[Any, ...]]:
+    """:func:`_table` with each ``fid`` as its UTC day: a row skipped as a duplicate may
+    leave its number unused, as the plain way does."""
+    return [(fid >> 32, *rest) for fid, *rest in _table(path)]
 
 
 def _mixed_rows(first: int, n: int) -> list[dict[str, Any]]:
@@ -925,69 +931,75 @@ def _mixed_rows(first: int, n: int) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("case", ["new-store", "filled-store", "file-duplicates"])
-def test_rows_written_side_by_side_are_stored_as_one_writer_stores_them(
+def test_rows_written_the_fast_way_are_stored_as_the_plain_way_stores_them(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
-    # A large upload without indexes is written by two threads, the later rows into an
-    # in-memory table that is copied into the store at the end: every column of every row,
-    # the fids, the indexes and the counts must be what one writer makes.
-    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 7)
+    # A large upload into a small store is written without the indexes the rows enter,
+    # which are then built again, with the speed tricks: every column of every row, the
+    # fids, the indexes and the counts must be what the plain way (row by row, every trick
+    # off) makes.
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
     stored = _mixed_rows(1000, 30) if case == "filled-store" else []
     upload = _mixed_rows(0, 80)
     if case == "file-duplicates":  # the index build fails, the rows are written again
         upload += [{**upload[5], "time": "2026-11-02T00:00:00Z", "confidence": 0.9}, upload[14]]
     outcome = {}
-    for on in (True, False):
-        path = tmp_path / f"side-{on}.gpkg"
+    for name, tricks in (("tricks", bulk.SpeedTricks()), ("plain", PLAIN)):
+        path = tmp_path / f"{name}.gpkg"
         with monkeypatch.context() as patch:
-            taken = _side_rows(patch, on=on)
+            patch.setattr(bulk, "TRICKS", tricks)
             if stored:
                 put(path, frame(stored), partner="LTU", sha="1" * 64)
+            before = _schema_cookie(path) if stored else None
             result = put(path, frame(upload), partner="LTU", releasable_to="LVA",
                          sha="2" * 64)
-        if on:
-            assert taken
-            assert all(t > 0 for t in taken)
-            assert len(taken) == len(stored) // 30 + (2 if case == "file-duplicates" else 1)
-        else:
-            assert taken == []
-        outcome[on] = (result.accepted, result.duplicates, _table(path), _index_sql(path))
+        if before is not None:
+            assert (_schema_cookie(path) != before) is (name == "tricks")  # rebuilt
+        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path),
+                         _index_sql(path))
         assert _integrity(path) == "ok"
-    assert outcome[True] == outcome[False]
-    accepted, duplicates, table, _ = outcome[True]
+    assert outcome["tricks"] == outcome["plain"]
+    accepted, duplicates, table, _ = outcome["plain"]
     assert (accepted, duplicates) == (80, 2 if case == "file-duplicates" else 0)
     assert len(table) == len(stored) + 80
-    days = [(fid >> 32) for fid, *_ in table]
+    days = [day for day, *_ in table]
     assert days == sorted(days)
 
 
-def test_a_side_writer_that_fails_leaves_the_store_as_it_was(
-        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("way", ["fast", "plain"])
+def test_a_write_that_fails_half_way_leaves_the_store_as_it_was(
+        db: Path, monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    # The fast way has dropped the indexes when the disk fills up: they are back, with
+    # every row as it was.
     put(db, frame(_mixed_rows(1000, 30)), partner="LTU")
-    before = _table(db)
+    before = (_table(db), _index_sql(db), _schema_cookie(db))
+    real = connection.Connection.insert
+    calls = []
 
-    def full(side: Any, parts: Any, constants: Any) -> None:
-        side.execute("BEGIN")
-        side.insert("detections", next(iter(parts)), constants=constants)
-        raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
-                                    status_code=adbc_driver_manager.AdbcStatusCode.IO)
+    def full(self: Any, table: str, data: Any, **kw: Any) -> None:
+        calls.append(data.num_rows)
+        if len(calls) == 2:
+            raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
+                                        status_code=adbc_driver_manager.AdbcStatusCode.IO)
+        real(self, table, data, **kw)
 
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 10)
-    monkeypatch.setattr(store, "_side_insert", full)
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
+    monkeypatch.setattr(bulk, "TRICKS", bulk.SpeedTricks() if way == "fast" else PLAIN)
+    monkeypatch.setattr(connection.Connection, "insert", full)
     with pytest.raises(ValidationError, match=r"cannot write the store.*disk is full.*Nothing"):
         put(db, frame(_mixed_rows(0, 80)), partner="LVA")
-    assert _table(db) == before
+    assert len(calls) == 2
+    assert (_table(db), _index_sql(db), _schema_cookie(db)) == before
     assert counts(db) == (30, 1)
     assert _integrity(db) == "ok"
     monkeypatch.undo()
     assert put(db, frame(_mixed_rows(0, 80)), partner="LVA").accepted == 80
 
 
-def test_two_uploads_in_one_process_write_side_by_side_at_once(
+def test_two_uploads_in_one_process_at_once_both_land(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Each upload has its own in-memory table (the app uploads from several sessions'
-    # threads): neither sees the other's rows.
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 10)
-    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 50)
+    # The app uploads from several sessions' threads: each upload is written on its own
+    # connection, and neither sees the other's rows.
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 50)
     uploads_ = {"a": [det(i) for i in range(3_000)],
                 "b": [det(i, source="cam-9") for i in range(5_000, 7_500)]}
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -1001,52 +1013,36 @@ def test_two_uploads_in_one_process_write_side_by_side_at_once(
         assert set(seen["source"]) == {rows[0]["source"]}
 
 
-@pytest.mark.parametrize("in_runs", [False, True], ids=["one-sort", "in-runs"])
+@pytest.mark.parametrize("stored_rows", [50, 70], ids=["smaller-store", "larger-store"])
 @pytest.mark.parametrize("duplicates", [False, True], ids=["built", "build-fails"])
-def test_the_index_build_gives_the_page_cache_back(db: Path, duplicates: bool,
-                                                   in_runs: bool) -> None:
-    # The keys of a large store are sorted with a small page cache; whatever happens, the
-    # upload's own cache is back afterwards (a failed build is followed by writing the rows
-    # again).
-    open_store(db).close()
-    rows = store._prepare_rows(frame([det(i) for i in range(50)] + ([det(3)] if duplicates else [])),
-                               "t", "")
-    conn = store._connect(db, busy_timeout_s=5)
-    try:
-        conn.execute(f"PRAGMA cache_size = -{store._INGEST_CACHE_KIB}")
-        conn.execute("BEGIN IMMEDIATE")
-        seen: list[int] = []
-        real = conn.execute
-
-        def spy(sql: str, params: Any = None) -> Any:
-            if sql.lstrip().upper().startswith("CREATE UNIQUE INDEX"):
-                seen.append(real("PRAGMA cache_size").fetchone()[0])
-            return real(sql, params)
-
-        conn.execute = spy  # type: ignore[method-assign]
-        got = store._bulk_insert_rows(conn, rows, sort_in_runs=in_runs, owner="LTU",
-                                      marking="LTU", upload_id=1, source="t")
-        assert got == (None if duplicates else 50)
-        # the position index (no row enters it) is built first, with the upload's cache;
-        # the id index (the rows enter it) with the small one when sorting in runs
-        assert seen[:2] == [-store._INGEST_CACHE_KIB,
-                            -(store._SORT_CACHE_KIB if in_runs else store._INGEST_CACHE_KIB)]
-        assert real("PRAGMA cache_size").fetchone()[0] == -store._INGEST_CACHE_KIB
-        real("ROLLBACK")
-    finally:
-        conn.close()
-
-
-def test_keys_are_sorted_in_runs_once_the_store_holds_as_many_rows_as_the_upload(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    runs: list[bool] = []
-    real = store._bulk_insert_rows
-    monkeypatch.setattr(store, "_bulk_insert_rows",
-                        lambda *a, **kw: runs.append(kw["sort_in_runs"]) or real(*a, **kw))
-    put(tmp_path / "s.gpkg", frame([det(i) for i in range(40)]), partner="LTU")  # empty store
-    put(tmp_path / "s.gpkg", frame([det(i) for i in range(100, 150)]), partner="LTU")  # 40 < 50
-    put(tmp_path / "s.gpkg", frame([det(i) for i in range(200, 260)]), partner="LTU")  # 90 >= 60
-    assert runs == [False, False, True]
+def test_an_upload_about_as_large_as_the_store_is_stored_as_the_plain_way_stores_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, duplicates: bool,
+        stored_rows: int) -> None:
+    # Either side of where the writer stops rebuilding the indexes (a store holding fewer
+    # rows than the upload brings): whatever the tricks, the outcome is the plain way's:
+    # the same rows, counts and indexes, and a sound file; also when the build fails on the
+    # file's own duplicates and the rows are written again.
+    stored = _mixed_rows(1000, stored_rows)
+    upload = _mixed_rows(0, 60)
+    if duplicates:
+        upload += [{**upload[5], "confidence": 0.9}, upload[14]]
+    outcome = {}
+    for name, tricks in (("tricks", bulk.SpeedTricks()), ("plain", PLAIN)):
+        path = tmp_path / f"{name}.gpkg"
+        with monkeypatch.context() as patch:
+            patch.setattr(bulk, "TRICKS", tricks)
+            put(path, frame(stored), partner="LTU", sha="1" * 64)
+            before = _schema_cookie(path)
+            result = put(path, frame(upload), partner="LTU", releasable_to="LVA", sha="2" * 64)
+        rebuilt = _schema_cookie(path) != before
+        assert rebuilt is (name == "tricks" and stored_rows < len(upload))
+        assert _integrity(path) == "ok"
+        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path),
+                         _index_sql(path))
+    assert outcome["tricks"] == outcome["plain"]
+    assert outcome["plain"][:2] == (60, 2 if duplicates else 0)
+    assert [name for name, _ in outcome["plain"][3]] == [
+        "detections_dedupe_id", "detections_dedupe_position"]
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo not installed")
@@ -1105,33 +1101,29 @@ def test_a_store_another_tool_changed_refuses_the_upload_with_a_message(db: Path
     assert counts(db) == (1, 1)
 
 
-def test_the_side_table_takes_at_most_half_and_a_bounded_size(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    cols = {"time_us": np.zeros(1000, dtype=np.int64),  # 8 bytes a row (+ 64 assumed)
-            "detection_id": pa.array(["x" * 28] * 1000)}  # 28 + 4 bytes a row
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 100)
-    assert store._side_start(cols, 1000) == 500  # half
-    monkeypatch.setattr(store, "_SIDE_MAX_BYTES", 104 * 300)
-    assert store._side_start(cols, 1000) == 700  # 300 rows of 104 bytes
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 1001)
-    assert store._side_start(cols, 1000) == 1000  # too few rows: one writer
-
-
-def test_the_id_sample_finds_stored_rows_of_the_same_owner_only(db: Path) -> None:
-    put(db, frame([det(i) for i in range(5)] + [det(7, source=np.nan)]), partner="LTU")
-    conn = store.open_store(db)
-    try:
-        def found(rows: list[dict[str, Any]], owner: str = "LTU") -> bool:
-            return store._stored_keys(conn, store._prepare_rows(frame(rows), "t", ""), owner)
-
-        assert found([det(i) for i in range(3, 9)])
-        assert not found([det(i) for i in range(5, 9)])
-        assert not found([det(2, source="cam-2")])
-        assert found([det(7, source=np.nan)])  # a missing source is the empty source
-        assert not found([det(2)], owner="POL")
-        assert not found([det(2, detection_id=np.nan)])  # no ids: nothing to look up
-    finally:
-        conn.close()
+@pytest.mark.parametrize("case", ["own-rows", "another-partners-rows", "no-ids"])
+def test_a_large_upload_overlapping_stored_rows_is_stored_as_the_plain_way_stores_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    # Before writing without the indexes, a sample of the upload's ids is looked up among
+    # the partner's stored rows. Whether it finds them (the partner's own), must not find
+    # them (another partner's rows: never matched) or has no ids to look up, the outcome is
+    # the plain way's.
+    no_id = case == "no-ids"
+    stored = [det(i, **({"detection_id": np.nan} if no_id else {})) for i in range(40)]
+    upload = [det(i, **({"detection_id": np.nan} if no_id else {})) for i in range(30, 130)]
+    owner = "POL" if case == "another-partners-rows" else "LTU"
+    outcome = {}
+    for name, tricks in (("tricks", bulk.SpeedTricks()), ("plain", PLAIN)):
+        path = tmp_path / f"{name}.gpkg"
+        with monkeypatch.context() as patch:
+            patch.setattr(bulk, "TRICKS", tricks)
+            put(path, frame(stored), partner=owner)
+            result = put(path, frame(upload), partner="LTU")
+        assert _integrity(path) == "ok"
+        outcome[name] = (result.accepted, result.duplicates, _stored(path, "LTU"),
+                         _stored(path, "POL"), _index_sql(path))
+    assert outcome["tricks"] == outcome["plain"]
+    assert outcome["plain"][:2] == ((100, 0) if owner == "POL" else (90, 10))
 
 
 def test_ingest_file_stores_what_ingest_of_the_loaded_frame_stores(tmp_path: Path) -> None:
@@ -1191,7 +1183,7 @@ def test_a_row_another_tool_made_unreadable_is_named(db: Path, column: str, valu
 
 
 def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypatch) -> None:
-    monkeypatch.setattr(store, "_first_rows", lambda rows: np.ones(rows.n, dtype=bool))
+    monkeypatch.setattr(bulk, "first_rows", lambda rows: np.ones(rows.n, dtype=bool))
     result = put(db, _mixed_duplicates(), partner="LTU")
     assert (result.accepted, result.duplicates) == (11, 4)
     assert [name for name, _ in _index_sql(db)] == [
@@ -1211,13 +1203,13 @@ def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypa
 def test_a_failed_upload_leaves_the_store_as_it_was(db: Path, monkeypatch) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     before = counts(db)
-    original = store._insert_rows
+    original = bulk.insert_rows
 
     def insert_then_fail(*args: Any, **kwargs: Any) -> int:
         assert original(*args, **kwargs) == 3
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(store, "_insert_rows", insert_then_fail)
+    monkeypatch.setattr(bulk, "insert_rows", insert_then_fail)
     with pytest.raises(OSError, match="disk on fire"):
         put(db, frame([det(i) for i in range(3)]), partner="LVA")
     assert counts(db) == before
@@ -1232,7 +1224,7 @@ def test_a_store_that_cannot_be_written_says_so(db: Path, monkeypatch) -> None:
         raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
                                     status_code=adbc_driver_manager.AdbcStatusCode.IO)
 
-    monkeypatch.setattr(store, "_insert_rows", disk_full)
+    monkeypatch.setattr(bulk, "insert_rows", disk_full)
     with pytest.raises(ValidationError, match=r"cannot write the store.*disk is full.*Nothing"):
         put(db, frame([det(1)]), partner="LTU")
     assert counts(db) == (1, 1)
@@ -1244,7 +1236,8 @@ def test_a_store_that_cannot_be_written_says_so(db: Path, monkeypatch) -> None:
 _PAUSE_INSIDE = """
 import os, sys, time
 from geo import store
-original = store._insert_rows
+from geo.store import bulk
+original = bulk.insert_rows
 def pause(conn, rows, **kw):
     conn.execute("PRAGMA cache_size = 16")  # uncommitted pages spill into the WAL
     n = original(conn, rows, **kw)
@@ -1253,7 +1246,7 @@ def pause(conn, rows, **kw):
     while not os.path.exists(sys.argv[4]) and time.monotonic() < deadline:
         time.sleep(0.02)
     return n
-store._insert_rows = pause
+bulk.insert_rows = pause
 result = store.ingest_file(sys.argv[1], sys.argv[2], partner=sys.argv[3],
                            busy_timeout_s=float(sys.argv[5]))
 print("done", result.upload_id, result.accepted, flush=True)
@@ -1453,147 +1446,6 @@ def test_backup_refuses_to_overwrite_the_store(db: Path) -> None:
             store.backup(db, out)
     assert db.stat().st_size == size
     assert counts(db) == (22000, 1)
-
-
-# --------------------------------------------------------------------------------------
-# Memory
-# --------------------------------------------------------------------------------------
-
-
-def _address_space_4_gib() -> None:
-    """In the child, before it runs: at most 4 GiB of address space (``ulimit -v 4194304``)."""
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-
-def _run_limited(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False,
-                          preexec_fn=_address_space_4_gib)
-
-
-@pytest.fixture(scope="module")
-def million_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store of 1,000,000 detections over 30 days, written by the store's own ingest."""
-    tmp = tmp_path_factory.mktemp("million")
-    n = 1_000_000
-    rng = np.random.default_rng(0)
-    times = np.datetime64("2024-05-01T00:00:00", "s") + rng.integers(0, 86_400 * 30, n)
-    csv = tmp / "detections.csv"
-    pd.DataFrame({
-        "detection_id": [f"d{i}" for i in range(n)],
-        "time": pd.Series(np.datetime_as_string(times, unit="s")) + "Z",
-        "lat": rng.uniform(45.3, 46.5, n).round(6), "lon": rng.uniform(13.6, 16.5, n).round(6),
-        "source": rng.choice(["radar-1", "cam-7", "patrol"], n),
-        "class": rng.choice(["person", "vehicle", "animal"], n),
-        "confidence": rng.uniform(0, 1, n).round(3),
-    }).to_csv(csv, index=False)
-    db = tmp / "limes.gpkg"
-    assert ingest_file(db, csv, partner="SI", releasable_to="HR").accepted == n
-    csv.unlink()
-    return db
-
-
-def test_a_one_row_ingest_runs_in_4_gib_of_address_space(db: Path, tmp_path: Path) -> None:
-    # Each query's driver reserved 2**30 rows per column: about 95 GB of address space for
-    # one row (a segmentation fault under ulimit -v 4194304).
-    one = write_csv(tmp_path / "one.csv", [det(0)])
-    proc = _run_limited(["-m", "geo", "ingest", str(one), "--store", str(db), "--partner",
-                         "LTU", "--releasable-to", "ALL"])
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["accepted"] == 1
-    proc = _run_limited(["-m", "geo", "detections", "--store", str(db), "--as-partner", "POL"])
-    assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)["features"]) == 1
-
-
-_READ_MILLION = """
-import json, sys
-from geo import store
-path = sys.argv[1]
-print(json.dumps({
-    "all": len(store.visible_detections(path, "HR")),
-    "day": len(store.visible_detections(path, "HR", time_from="2024-05-10T00:00:00Z",
-                                        time_to="2024-05-10T23:59:59Z")),
-    "uploads": len(store.uploads(path, "SI")), "owners": store.owners(path),
-    "version": store.version(path)}))
-"""
-
-
-def test_a_million_row_store_reads_in_4_gib_of_address_space(million_store: Path) -> None:
-    proc = _run_limited(["-c", _READ_MILLION, str(million_store)])
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert out["all"] == 1_000_000
-    assert 30_000 < out["day"] < 37_000  # a thirtieth
-    assert (out["uploads"], out["owners"], out["version"]) == (1, ["SI"], 1)
-
-
-#: Reads a small window (Python, Arrow and GEOS set up), then limits the address space to
-#: what the process holds plus argv[2] MiB and reads every row: too little for a million.
-_READ_WITH_TOO_LITTLE_MEMORY = """
-import resource, sys
-from geo import store
-path = sys.argv[1]
-store.visible_detections(path, "HR", time_from="2024-05-10", time_to="2024-05-10T01:00Z")
-held = next(int(line.split()[1]) for line in open("/proc/self/status")
-            if line.startswith("VmSize:")) * 1024
-limit = held + int(sys.argv[2]) * 2**20
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-try:
-    store.visible_detections(path, "HR")
-except MemoryError as exc:
-    print(type(exc).__name__, exc)
-"""
-
-
-@pytest.mark.parametrize("spare_mib", [100, 300])
-def test_a_read_that_runs_out_of_memory_says_so(million_store: Path, spare_mib: int) -> None:
-    proc = subprocess.run([sys.executable, "-c", _READ_WITH_TOO_LITTLE_MEMORY,
-                           str(million_store), str(spare_mib)], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"StoreMemoryError {million_store}: out of memory: "), \
-        proc.stdout
-    assert "Free memory or raise the limit" in proc.stdout
-    assert "not a Limes store" not in proc.stdout
-    assert "no readable position" not in proc.stdout
-
-
-#: Ingests argv[2] once (Python, Arrow, GDAL set up), then makes the driver reserve 2**26
-#: rows (512 MiB) per column before each query's first batch and limits the address space
-#: to what the process holds plus 1,000 MiB: a one-column query fits, but not its first
-#: text value, for which the driver reserves that much twice again (the failure of the
-#: issue: "ArrowBufferReserve(&offsets, ...) failed: (12) Cannot allocate memory"). The
-#: ingest into the new store argv[1] meets it at ``PRAGMA journal_mode``. (A reservation
-#: that fails before the first row crashes the driver: it frees buffers it never set up.)
-_RESERVE_TOO_MUCH = """
-import resource, sys
-import cli
-from geo import store
-assert cli.main(["ingest", sys.argv[2], "--store", sys.argv[3], "--partner", "LTU"]) == 0
-store._QUERY_BATCH_ROWS = 2**26
-held = next(int(line.split()[1]) for line in open("/proc/self/status")
-            if line.startswith("VmSize:")) * 1024
-resource.setrlimit(resource.RLIMIT_AS, (held + 1000 * 2**20, held + 1000 * 2**20))
-sys.exit(cli.main(["ingest", sys.argv[2], "--store", sys.argv[1], "--partner", "LTU"]))
-"""
-
-
-def test_the_drivers_failed_reservation_is_reported_as_memory(db: Path, tmp_path: Path) -> None:
-    # It was reported as "not a Limes store".
-    one = write_csv(tmp_path / "one.csv", [det(0)])
-    proc = subprocess.run([sys.executable, "-c", _RESERVE_TOO_MUCH, str(db), str(one),
-                           str(tmp_path / "warm.gpkg")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith(f"error: {db}: out of memory: expected enough free memory")
-    assert "ArrowBufferReserve" in proc.stderr
-    assert "Cannot allocate memory" in proc.stderr
-    assert "not a Limes store" not in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout.count('"upload_id"') == 1  # the first ingest's report only
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +42,12 @@ UPLOADS = [("LVA", "ALL", "V"), ("LTU", None, "L"), ("POL", None, "P"), ("LVA", 
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
+def _fresh_caches() -> None:
     """Cold Streamlit caches: they are process-wide and other tests fill them."""
     import streamlit as st
 
     st.cache_data.clear()
     st.cache_resource.clear()
-    yield
 
 
 @pytest.fixture
