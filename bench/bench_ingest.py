@@ -13,9 +13,9 @@ reported with the range. ``--time-ordered`` writes the files sorted by time with
 order, as a sensor log usually is. SI uploads both released to HR; then the time for
 ``visible_detections`` of one partner in a one-day window is measured (best of
 ``--repeat``), and for all of HR's rows. First, the peak virtual memory (address space)
-and peak RSS of a one-row ``python -m geo ingest`` into a new store are printed; last, the
-peak RSS and virtual memory of reading the store of ``2 * N`` rows in a fresh process (all
-of HR's rows, a one-day window, the audit log).
+and peak RSS of a one-row ``python -m geo ingest`` into a new store are printed; and the
+peak RSS and virtual memory of reading the store in a fresh process (all of HR's rows, a
+one-day window, the audit log), once it holds ``N`` rows and once ``2 * N``.
 
 The speed tricks of :mod:`geo.store.bulk` (:class:`~geo.store.bulk.SpeedTricks`) can be
 switched off here, and only here, to see what each gains: ``--without writer_thread,...``
@@ -161,14 +161,14 @@ print("peaks", peaks["VmPeak"].split()[0], peaks["VmHWM"].split()[0], n, day, lo
 """
 
 
-def _read_peaks(db: Path) -> None:
+def _read_peaks(db: Path, rows: int) -> None:
     """Peak virtual memory and RSS of reading every row of the store in a fresh process."""
     proc = subprocess.run([sys.executable, "-c", _READ_PEAKS, str(db)], capture_output=True,
                           text=True, check=True, cwd=ROOT)
     _, vm_kb, rss_kb, n, day, log = proc.stdout.strip().splitlines()[-1].split()
-    print(f"read in a fresh process ({int(n):,} rows of HR, {int(day):,} in one day, {log} "
-          f"uploads of SI): peak virtual memory {int(vm_kb) / 1024:,.0f} MB, peak RSS "
-          f"{int(rss_kb) / 1024:,.0f} MB")
+    print(f"read of the store of {rows:,} rows in a fresh process ({int(n):,} rows of HR, "
+          f"{int(day):,} in one day, {log} uploads of SI): peak virtual memory "
+          f"{int(vm_kb) / 1024:,.0f} MB, peak RSS {int(rss_kb) / 1024:,.0f} MB")
 
 
 def _compare(tmp: Path, first: Path, second: Path, rows: int, runs: int,
@@ -256,6 +256,8 @@ def main() -> None:
         for run in range(args.runs):
             db = Path(tmp) / f"limes-{run}.gpkg"
             into_new.append(_ingest(db, first, without))
+            if run == args.runs - 1:
+                _read_peaks(db, args.rows)
             into_full.append(_ingest(db, second, without))
             if run < args.runs - 1:
                 for f in Path(tmp).glob(f"limes-{run}.gpkg*"):
@@ -286,7 +288,7 @@ def main() -> None:
         print(f"visible_detections('HR', no window): {len(everything):,} rows in "
               f"{time.perf_counter() - t0:.2f} s")
         del everything
-        _read_peaks(db)
+        _read_peaks(db, 2 * args.rows)
     print(f"peak RSS of this process {_peak_rss_mb():.0f} MB")
 
 

@@ -1,9 +1,10 @@
 """The store runs anywhere: in 4 GiB of address space, and out of memory says so.
 
-A one-row upload and the reads of a store of a million detections work under
-``ulimit -v 4194304`` (each in a child process given that limit, as a server started under
-it would be); a read or an upload that does run out of memory raises
-:class:`geo.store.StoreMemoryError` ("out of memory"), never "not a Limes store".
+An upload of a million detections, a one-row upload into that store and its reads work
+under ``ulimit -v 4194304`` (each in a child process given that limit, as a server started
+under it would be), and what they read is checked against the rows written; a read or an
+upload that does run out of memory raises :class:`geo.store.StoreMemoryError` ("out of
+memory"), never "not a Limes store".
 """
 
 from __future__ import annotations

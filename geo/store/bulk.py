@@ -10,11 +10,15 @@ rows, 2 cores shared with other work) shows what it gains; the figures are in
 :class:`SpeedTricks`. (A new store's 64 KiB pages, the one speed choice made elsewhere, are
 a property of the file: :data:`geo.store.opening.PAGE_SIZE`.)
 
-Tried and dropped, since the benchmark showed no gain: a second thread writing half of a
-large upload into an in-memory table copied into the store at the end; building the
-indexes of a store as large as the upload with a small page cache (keys sorted in runs);
-SQLite's sorter threads (``PRAGMA threads``); the large page cache while the indexes are
-rebuilt.
+Tried and dropped, since they did not prove themselves (write time of 1,000,000 rows into a
+new store, median of 5, without against with, in interleaved runs on a machine shared with
+other work): a second thread writing half of a large upload into an in-memory table copied
+into the store at the end (2.15 s against 2.24 s, 2.28 against 2.38; on an idle machine once
+1.97 against 1.76, once 2.01 against 2.12); building the indexes of a store as large as the
+upload with a small page cache, so keys are sorted in runs (into a store of 1,000,000 rows
+3.17 s against 3.28 s, 3.15 against 3.51); SQLite's sorter threads (``PRAGMA threads``:
+1.93 s against 2.10 s, into a store of 1,000,000 rows 2.85 against 2.88); the large page
+cache while the indexes are rebuilt (2.02 s against 2.10 s, 2.68 against 2.88).
 """
 
 from __future__ import annotations
@@ -43,25 +47,28 @@ class SpeedTricks:
     ``bench/bench_ingest.py --without NAME`` switches one off to measure what it gains;
     nothing else changes them.
 
-    Figures: time of writing 1,000,000 rows (one transaction), median of 5 runs, with the
-    trick and without it.
+    Figures: time of writing 1,000,000 rows (one transaction), median of 5 interleaved runs,
+    with the trick and without it.
 
     Attributes
     ----------
     rebuild_indexes
         An upload into a store holding fewer rows than it brings is written without the
         duplicate-key indexes, which are then built again from all rows (sorting every key),
-        instead of a B-tree insert per row at a random place. Into a new store 2.10 s
-        against 2.36 s; into stores of 125,000 to 750,000 rows 2.38-2.57 s against
-        2.64-2.78 s; into a store as large as the upload, no gain (2.88 s against 2.92 s).
+        instead of a B-tree insert per row at a random place. Into a new store 1.93 s
+        against 2.43 s; into stores of 125,000 to 750,000 rows 2.38-2.57 s against
+        2.64-2.78 s; into a store as large as the upload no gain (2.88 s against 2.92 s),
+        hence :data:`_REBUILD_FACTOR`.
     writer_thread
         The driver binds a chunk on a second thread (without Python's lock) while the next
-        chunk's Arrow columns are made. Row by row into a new store 2.44 s against 2.58 s,
-        into a store of 1,000,000 rows 2.76 s against 3.02 s.
+        chunk's Arrow columns are made. Into a new store 1.93 s against 2.20 s; row by row
+        into a new store 2.44 s against 2.58 s, into a store of 1,000,000 rows 2.76 s
+        against 3.02 s.
     large_cache
         Row by row (the indexes in place), the connection has a page cache of
-        :data:`_INGEST_CACHE_KIB` KiB. Into a store of 1,000,000 rows 2.76 s against
-        3.04 s (into a new store, no gain).
+        :data:`_INGEST_CACHE_KIB` KiB: into a store of 1,000,000 rows 2.74 s against 2.95 s
+        and 2.76 s against 3.04 s (once 2.94 s against 2.96 s); 250,000 rows into it, no
+        gain (0.74 s against 0.75 s).
     """
 
     rebuild_indexes: bool = True
@@ -76,9 +83,8 @@ TRICKS = SpeedTricks()
 _INGEST_CACHE_KIB = 262_144
 
 #: A store holding fewer rows than this many times an upload's takes it without its
-#: duplicate-key indexes and builds them again. Measured (1,000,000 rows into a store of
-#: 0 to 1,000,000): the rebuild gains 0.2-0.3 s up to 750,000 stored rows and nothing at
-#: 1,000,000.
+#: duplicate-key indexes and builds them again (see ``SpeedTricks.rebuild_indexes``: the
+#: gain is gone once the store holds as many rows as the upload brings).
 _REBUILD_FACTOR = 1
 
 #: Rows given to the SQLite driver at a time.
@@ -108,11 +114,11 @@ def insert_rows(conn: Connection, rows: Rows, *, owner: str, marking: str, uploa
     Two ways, the same outcome:
 
     - Into an empty table, or one holding fewer rows than the upload brings
-      (:data:`_REBUILD_FACTOR`), the rows go straight in, with the duplicate keys' indexes dropped and
-      built again afterwards (``tricks.rebuild_indexes``). An index that cannot be built
-      means duplicates: undone, the file's own duplicates are left out and the rows written
-      again; if the build still fails (rows the partner stored before), the other way is
-      taken.
+      (:data:`_REBUILD_FACTOR`), the rows go straight in, with the duplicate keys' indexes
+      dropped and built again afterwards (``tricks.rebuild_indexes``). An index that cannot
+      be built means duplicates: undone, the file's own duplicates are left out and the rows
+      written again; if the build still fails (rows the partner stored before), the other
+      way is taken.
     - Otherwise each row goes in with ``INSERT ... ON CONFLICT DO NOTHING``, which skips
       duplicates (and only those: a missing required value still fails the upload).
 

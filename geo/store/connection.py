@@ -113,17 +113,16 @@ class Connection:
     Every store connection of Limes goes through this one SQLite library (the driver's own,
     a recent SQLite): two SQLite libraries in one process must not hold the same file open,
     since closing one library's file releases the other's POSIX locks. (Only
-    :func:`backup` opens the store with Python's ``sqlite3``, after this connection is
-    closed, for the online backup API.)
+    :func:`geo.store.backup` opens the store with Python's ``sqlite3``, after this
+    connection is closed, for the online backup API.)
 
     Autocommit: transactions are explicit (``BEGIN IMMEDIATE`` ... ``COMMIT``).
     :meth:`execute` returns the connection, for :meth:`fetchone` / :meth:`fetchall`.
     """
 
-    def __init__(self, path: Path | str) -> None:
-        # An absolute path: SQLite reads a name that starts with "file:" as a URI (a str
-        # is taken as it is: see :meth:`scratch`).
-        target = str(path.absolute()) if isinstance(path, Path) else path
+    def __init__(self, path: Path) -> None:
+        # An absolute path: SQLite reads a name that starts with "file:" as a URI.
+        target = str(path.absolute())
         self._name = str(path)
         with memory_reported(self._name):
             self._conn = adbc.connect(target, autocommit=True)
