@@ -74,12 +74,28 @@ def _child(db: Path, csv: Path, without: list[str]) -> None:
     detections, report, digest = upload._read_file(csv, csv.name)
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = store.ingest(db, detections, report, file_name=csv.name, sha256=digest,
-                          partner="SI", releasable_to="HR", user="bench")
+    result = store.ingest(
+        db,
+        detections,
+        report,
+        file_name=csv.name,
+        sha256=digest,
+        partner="SI",
+        releasable_to="HR",
+        user="bench",
+    )
     t_write = time.perf_counter() - t0
-    print(json.dumps({"read": t_read, "write": t_write,
-                      "accepted": result.accepted, "duplicates": result.duplicates,
-                      "rss_mb": _peak_rss_mb()}))
+    print(
+        json.dumps(
+            {
+                "read": t_read,
+                "write": t_write,
+                "accepted": result.accepted,
+                "duplicates": result.duplicates,
+                "rss_mb": _peak_rss_mb(),
+            }
+        )
+    )
 
 
 def _small_pages(db: Path) -> None:
@@ -93,9 +109,13 @@ def _small_pages(db: Path) -> None:
 
 
 def _ingest(db: Path, csv: Path, without: list[str] | tuple[str, ...] = ()) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(db), str(csv),
-                           ",".join(without)], capture_output=True, text=True, check=True,
-                          cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(db), str(csv), ",".join(without)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -114,12 +134,28 @@ def _one_row_peaks(tmp: Path) -> None:
     """Peak virtual memory and RSS of a one-row ``python -m geo ingest`` into a new store."""
     csv = tmp / "one.csv"
     csv.write_text("time,detection_id,lat,lon\n2024-05-01T00:00:00Z,one,45.5,15.0\n")
-    proc = subprocess.run([sys.executable, "-c", _PEAKS, "ingest", str(csv), "--store",
-                           str(tmp / "one.gpkg"), "--partner", "SI"], capture_output=True,
-                          text=True, check=True, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PEAKS,
+            "ingest",
+            str(csv),
+            "--store",
+            str(tmp / "one.gpkg"),
+            "--partner",
+            "SI",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     _, vm_kb, rss_kb, status = proc.stdout.strip().splitlines()[-1].split()
-    print(f"1-row python -m geo ingest (exit {status}): peak virtual memory "
-          f"{int(vm_kb) / 1024:,.0f} MB, peak RSS {int(rss_kb) / 1024:,.0f} MB")
+    print(
+        f"1-row python -m geo ingest (exit {status}): peak virtual memory "
+        f"{int(vm_kb) / 1024:,.0f} MB, peak RSS {int(rss_kb) / 1024:,.0f} MB"
+    )
 
 
 def _write_csv(path: Path, rows: int, *, seed: int, prefix: str, time_ordered: bool) -> None:
@@ -133,17 +169,25 @@ def _write_csv(path: Path, rows: int, *, seed: int, prefix: str, time_ordered: b
 
 def _report(what: str, rows: int, runs: list[dict]) -> None:
     totals = [r["read"] + r["write"] for r in runs]
-    print(f"ingest {what}: {runs[0]['accepted']:,} accepted, {runs[0]['duplicates']} "
-          f"duplicates; {len(runs)} runs, each in a fresh process")
-    for key, label in (("read", "read + validate (+ sha256 alongside)"),
-                       ("write", "write (1 txn)")):
+    print(
+        f"ingest {what}: {runs[0]['accepted']:,} accepted, {runs[0]['duplicates']} "
+        f"duplicates; {len(runs)} runs, each in a fresh process"
+    )
+    for key, label in (
+        ("read", "read + validate (+ sha256 alongside)"),
+        ("write", "write (1 txn)"),
+    ):
         values = [r[key] for r in runs]
-        print(f"  {label:36s} median {statistics.median(values):5.2f} s "
-              f"(range {min(values):.2f}-{max(values):.2f})")
+        print(
+            f"  {label:36s} median {statistics.median(values):5.2f} s "
+            f"(range {min(values):.2f}-{max(values):.2f})"
+        )
     med = statistics.median(totals)
-    print(f"  {'total':36s} median {med:5.2f} s (range {min(totals):.2f}-{max(totals):.2f})"
-          f"  ->  median {rows / med:,.0f} rows/s (range {rows / max(totals):,.0f}-"
-          f"{rows / min(totals):,.0f}; target 200,000)")
+    print(
+        f"  {'total':36s} median {med:5.2f} s (range {min(totals):.2f}-{max(totals):.2f})"
+        f"  ->  median {rows / med:,.0f} rows/s (range {rows / max(totals):,.0f}-"
+        f"{rows / min(totals):,.0f}; target 200,000)"
+    )
     print(f"  peak RSS of an ingest {max(r['rss_mb'] for r in runs):.0f} MB")
 
 
@@ -163,16 +207,24 @@ print("peaks", peaks["VmPeak"].split()[0], peaks["VmHWM"].split()[0], n, day, lo
 
 def _read_peaks(db: Path, rows: int) -> None:
     """Peak virtual memory and RSS of reading every row of the store in a fresh process."""
-    proc = subprocess.run([sys.executable, "-c", _READ_PEAKS, str(db)], capture_output=True,
-                          text=True, check=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_PEAKS, str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     _, vm_kb, rss_kb, n, day, log = proc.stdout.strip().splitlines()[-1].split()
-    print(f"read of the store of {rows:,} rows in a fresh process ({int(n):,} rows of HR, "
-          f"{int(day):,} in one day, {log} uploads of SI): peak virtual memory "
-          f"{int(vm_kb) / 1024:,.0f} MB, peak RSS {int(rss_kb) / 1024:,.0f} MB")
+    print(
+        f"read of the store of {rows:,} rows in a fresh process ({int(n):,} rows of HR, "
+        f"{int(day):,} in one day, {log} uploads of SI): peak virtual memory "
+        f"{int(vm_kb) / 1024:,.0f} MB, peak RSS {int(rss_kb) / 1024:,.0f} MB"
+    )
 
 
-def _compare(tmp: Path, first: Path, second: Path, rows: int, runs: int,
-             tricks: list[str], base: list[str]) -> None:
+def _compare(
+    tmp: Path, first: Path, second: Path, rows: int, runs: int, tricks: list[str], base: list[str]
+) -> None:
     """Each round: every variant (all tricks but ``base``, then without each of ``tricks``
     too, in an order shuffled per round) into a new store, then into that store holding
     the first file.
@@ -184,7 +236,8 @@ def _compare(tmp: Path, first: Path, second: Path, rows: int, runs: int,
     if base:
         print(f"every run without: {', '.join(base)}")
     results: dict[tuple[str, ...], dict[str, list[dict]]] = {
-        v: {"new": [], "full": []} for v in variants}
+        v: {"new": [], "full": []} for v in variants
+    }
     shuffle = random.Random(15)
     for run in range(runs):
         for variant in shuffle.sample(variants, len(variants)):
@@ -194,19 +247,26 @@ def _compare(tmp: Path, first: Path, second: Path, rows: int, runs: int,
             for f in tmp.glob(f"{db.name}*"):
                 f.unlink()
         print(f"round {run + 1} of {runs} done", flush=True)
-    print(f"\nrows/s of the whole ingest, median and best of {runs} runs, and the median and "
-          "best time of writing (1 transaction); target 200,000 rows/s")
+    print(
+        f"\nrows/s of the whole ingest, median and best of {runs} runs, and the median and "
+        "best time of writing (1 transaction); target 200,000 rows/s"
+    )
     for key, what in (("new", "into a new store"), ("full", f"into a store of {rows:,} rows")):
         print(f"{what}:")
         for variant in variants:
             done = results[variant][key]
             totals = [rows / (r["read"] + r["write"]) for r in done]
             writes = [r["write"] for r in done]
-            label = "all tricks" + (" but those" if base else "") if not variant else \
-                f"without {variant[0]}"
-            print(f"  {label:26s} {statistics.median(totals):>9,.0f} rows/s (best "
-                  f"{max(totals):>9,.0f})   write {statistics.median(writes):5.2f} s "
-                  f"(best {min(writes):5.2f} s)")
+            label = (
+                "all tricks" + (" but those" if base else "")
+                if not variant
+                else f"without {variant[0]}"
+            )
+            print(
+                f"  {label:26s} {statistics.median(totals):>9,.0f} rows/s (best "
+                f"{max(totals):>9,.0f})   write {statistics.median(writes):5.2f} s "
+                f"(best {min(writes):5.2f} s)"
+            )
     print("raw: " + json.dumps({"-".join(v) or "all": results[v] for v in variants}))
 
 
@@ -215,15 +275,27 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--time-ordered", action="store_true",
-                        help="rows sorted by time, ids in time order (a sensor log)")
-    parser.add_argument("--without", default="",
-                        help=f"speed tricks to switch off, comma-separated: {', '.join(TRICKS)}")
-    parser.add_argument("--compare", nargs="?", const="all", default=None,
-                        help="each round: all tricks (but --without), then without each of "
-                        "these (comma-separated; default all) in turn")
-    parser.add_argument("--child", nargs=3, metavar=("STORE", "CSV", "WITHOUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--time-ordered",
+        action="store_true",
+        help="rows sorted by time, ids in time order (a sensor log)",
+    )
+    parser.add_argument(
+        "--without",
+        default="",
+        help=f"speed tricks to switch off, comma-separated: {', '.join(TRICKS)}",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="?",
+        const="all",
+        default=None,
+        help="each round: all tricks (but --without), then without each of "
+        "these (comma-separated; default all) in turn",
+    )
+    parser.add_argument(
+        "--child", nargs=3, metavar=("STORE", "CSV", "WITHOUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         _child(Path(args.child[0]), Path(args.child[1]), [w for w in args.child[2].split(",") if w])
@@ -240,12 +312,17 @@ def main() -> None:
         _write_csv(first, args.rows, seed=0, prefix="d", time_ordered=args.time_ordered)
         _write_csv(second, args.rows, seed=7, prefix="e", time_ordered=args.time_ordered)
         shape = "time-ordered" if args.time_ordered else "random times, ids in file order"
-        print(f"wrote 2 x {args.rows:,} rows ({shape}), {first.stat().st_size / 1e6:.0f} MB "
-              f"each, in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote 2 x {args.rows:,} rows ({shape}), {first.stat().st_size / 1e6:.0f} MB "
+            f"each, in {time.perf_counter() - t0:.1f} s"
+        )
 
         if args.compare:
-            others = [t for t in TRICKS if t not in without] if args.compare == "all" else [
-                w for w in args.compare.split(",") if w]
+            others = (
+                [t for t in TRICKS if t not in without]
+                if args.compare == "all"
+                else [w for w in args.compare.split(",") if w]
+            )
             if set(others) - set(TRICKS):
                 parser.error(f"--compare: expected some of {list(TRICKS)}")
             _compare(Path(tmp), first, second, args.rows, args.runs, others, without)
@@ -268,8 +345,10 @@ def main() -> None:
 
         t0 = time.perf_counter()
         again = store.ingest_file(db, first, partner="SI")
-        print(f"re-upload of the same file: recognised={again.already_uploaded}, "
-              f"{time.perf_counter() - t0:.2f} s (the file is read and validated again)")
+        print(
+            f"re-upload of the same file: recognised={again.already_uploaded}, "
+            f"{time.perf_counter() - t0:.2f} s (the file is read and validated again)"
+        )
 
         start = pd.Timestamp("2024-05-10T00:00:00Z")
         for viewer in ("SI", "HR", "PL"):
@@ -277,16 +356,21 @@ def main() -> None:
             n = 0
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                seen = store.visible_detections(db, [viewer], time_from=start,
-                                                time_to=start + pd.Timedelta(days=1))
+                seen = store.visible_detections(
+                    db, [viewer], time_from=start, time_to=start + pd.Timedelta(days=1)
+                )
                 best = min(best, time.perf_counter() - t0)
                 n = len(seen)
-            print(f"visible_detections({viewer!r}, one day): {n:,} rows in "
-                  f"{best * 1000:.0f} ms (best of {args.repeat})")
+            print(
+                f"visible_detections({viewer!r}, one day): {n:,} rows in "
+                f"{best * 1000:.0f} ms (best of {args.repeat})"
+            )
         t0 = time.perf_counter()
         everything = store.visible_detections(db, ["HR"])
-        print(f"visible_detections('HR', no window): {len(everything):,} rows in "
-              f"{time.perf_counter() - t0:.2f} s")
+        print(
+            f"visible_detections('HR', no window): {len(everything):,} rows in "
+            f"{time.perf_counter() - t0:.2f} s"
+        )
         del everything
         _read_peaks(db, 2 * args.rows)
     print(f"peak RSS of this process {_peak_rss_mb():.0f} MB")

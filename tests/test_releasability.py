@@ -35,10 +35,38 @@ from geo.store import ingest, visible_detections
 PARTNERS = ["LTU", "LVA", "POL", "EU", "lva", "Ltu", "A.b-1", "x_9", "LV", "EUR"]
 
 #: Markings that are not valid, or valid only after normalising.
-ODD_MARKINGS = [None, np.nan, "", "  ", ALL, "all", " All ", "aLL", "ALL,LVA", "LVA,ALL",
-                "LVA,*", "?", "L*A", "'LVA'", "rel to: lva", "LVA,,POL", ",LVA,", "LVA;POL",
-                "POL/LVA", "EU LTU", "LVA\tPOL", "lva", "LVA, lva", "-LVA", ".EU", "LVA POL*",
-                "A" * 65, "LVA," + "B" * 70, "ALL ALL", "LTU,LTU"]
+ODD_MARKINGS = [
+    None,
+    np.nan,
+    "",
+    "  ",
+    ALL,
+    "all",
+    " All ",
+    "aLL",
+    "ALL,LVA",
+    "LVA,ALL",
+    "LVA,*",
+    "?",
+    "L*A",
+    "'LVA'",
+    "rel to: lva",
+    "LVA,,POL",
+    ",LVA,",
+    "LVA;POL",
+    "POL/LVA",
+    "EU LTU",
+    "LVA\tPOL",
+    "lva",
+    "LVA, lva",
+    "-LVA",
+    ".EU",
+    "LVA POL*",
+    "A" * 65,
+    "LVA," + "B" * 70,
+    "ALL ALL",
+    "LTU,LTU",
+]
 
 rng = np.random.default_rng(15)
 
@@ -60,10 +88,12 @@ def _marking() -> object:
 
 def _rows(n: int) -> pd.DataFrame:
     owners = [*PARTNERS, "", None]
-    return pd.DataFrame({
-        "owner": [owners[i] for i in rng.integers(len(owners), size=n)],
-        "releasable_to": [_marking() for _ in range(n)],
-    })
+    return pd.DataFrame(
+        {
+            "owner": [owners[i] for i in rng.integers(len(owners), size=n)],
+            "releasable_to": [_marking() for _ in range(n)],
+        }
+    )
 
 
 def _viewer_sets(k: int) -> list[list[str]]:
@@ -82,12 +112,19 @@ def test_the_filter_in_python_and_the_sql_agree() -> None:
     rows = _rows(3000)
     conn = sqlite3.connect(":memory:")
     try:
-        conn.execute("CREATE TABLE detections (id INTEGER PRIMARY KEY, owner TEXT, "
-                     "releasable_to TEXT NOT NULL)")
-        conn.executemany("INSERT INTO detections VALUES (?, ?, ?)", [
-            (i, owner, parse_releasability(marking))  # as the store writes it
-            for i, (owner, marking) in enumerate(zip(rows["owner"], rows["releasable_to"],
-                                                     strict=True))])
+        conn.execute(
+            "CREATE TABLE detections (id INTEGER PRIMARY KEY, owner TEXT, "
+            "releasable_to TEXT NOT NULL)"
+        )
+        conn.executemany(
+            "INSERT INTO detections VALUES (?, ?, ?)",
+            [
+                (i, owner, parse_releasability(marking))  # as the store writes it
+                for i, (owner, marking) in enumerate(
+                    zip(rows["owner"], rows["releasable_to"], strict=True)
+                )
+            ],
+        )
         seen_any = 0
         for viewers in _viewer_sets(200):
             mask = visible_mask(rows["owner"], rows["releasable_to"], viewers)
@@ -102,8 +139,9 @@ def test_one_row_at_a_time_is_the_same_rule() -> None:
     rows = _rows(400)
     for viewer in [*PARTNERS, "XYZ", "ALL", "", "l v"]:
         mask = visible_mask(rows["owner"], rows["releasable_to"], [viewer])
-        one_by_one = [may_see(viewer, o, m) for o, m in zip(rows["owner"], rows["releasable_to"],
-                                                             strict=True)]
+        one_by_one = [
+            may_see(viewer, o, m) for o, m in zip(rows["owner"], rows["releasable_to"], strict=True)
+        ]
         if viewer in ("ALL", "", "l v"):  # not a partner id: sees nothing
             assert not any(one_by_one)
         else:
@@ -128,14 +166,29 @@ def test_the_store_shows_what_the_rule_shows(tmp_path: Path) -> None:
     owned = rows[rows["owner"].isin(["LTU", "lva", "A.b-1"])].reset_index(drop=True)
     for owner, part in owned.groupby("owner"):
         n = len(part)
-        columns = {"time": pd.date_range("2026-11-01", periods=n, freq="min", tz="UTC"),
-                   "lon": np.full(n, 25.0), "lat": np.linspace(54.0, 55.0, n),
-                   "detection_id": [f"{owner}-{i}" for i in part.index],
-                   "releasable_to": part["releasable_to"].to_numpy(dtype=object)}
-        report = LoadReport(source="t.csv", layer="detections", format="CSV",
-                            source_crs="EPSG:4326", rows_read=n, rows_accepted=n)
-        ingest(db, columns, report, file_name="t.csv", sha256=f"{hash(owner) & 0xFFFF:064x}",
-               partner=str(owner))
+        columns = {
+            "time": pd.date_range("2026-11-01", periods=n, freq="min", tz="UTC"),
+            "lon": np.full(n, 25.0),
+            "lat": np.linspace(54.0, 55.0, n),
+            "detection_id": [f"{owner}-{i}" for i in part.index],
+            "releasable_to": part["releasable_to"].to_numpy(dtype=object),
+        }
+        report = LoadReport(
+            source="t.csv",
+            layer="detections",
+            format="CSV",
+            source_crs="EPSG:4326",
+            rows_read=n,
+            rows_accepted=n,
+        )
+        ingest(
+            db,
+            columns,
+            report,
+            file_name="t.csv",
+            sha256=f"{hash(owner) & 0xFFFF:064x}",
+            partner=str(owner),
+        )
     ids = np.array([f"{o}-{i}" for o, i in zip(owned["owner"], owned.index, strict=True)])
     for viewers in _viewer_sets(40):
         expected = set(ids[visible_mask(owned["owner"], owned["releasable_to"], viewers)])
@@ -153,8 +206,10 @@ def test_no_viewer_sees_nothing_in_sql() -> None:
     try:
         conn.execute("CREATE TABLE detections (owner TEXT, releasable_to TEXT)")
         conn.execute("INSERT INTO detections VALUES ('LTU', 'ALL')")
-        assert conn.execute(f"SELECT count(*) FROM detections WHERE {sql_where([])}"
-                            ).fetchone()[0] == 0
+        assert (
+            conn.execute(f"SELECT count(*) FROM detections WHERE {sql_where([])}").fetchone()[0]
+            == 0
+        )
     finally:
         conn.close()
 

@@ -66,10 +66,22 @@ def frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows)
     out = gpd.GeoDataFrame(
         {
-            "time": pd.to_datetime(df["time"], utc=True, format="ISO8601").astype("datetime64[us, UTC]"),
-            **{c: df[c].astype("str") for c in ("detection_id", "source", "partner", "class",
-                                                "releasable_to", "access", "caveat")
-               if c in df},
+            "time": pd.to_datetime(df["time"], utc=True, format="ISO8601").astype(
+                "datetime64[us, UTC]"
+            ),
+            **{
+                c: df[c].astype("str")
+                for c in (
+                    "detection_id",
+                    "source",
+                    "partner",
+                    "class",
+                    "releasable_to",
+                    "access",
+                    "caveat",
+                )
+                if c in df
+            },
             **{c: df[c].astype(float) for c in ("confidence",) if c in df},
             "src_row": np.arange(1, len(df) + 1, dtype=np.int64),
         },
@@ -80,21 +92,47 @@ def frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 
 
 def report_for(df: gpd.GeoDataFrame, name: str = "test.csv") -> LoadReport:
-    return LoadReport(source=name, layer="detections", format="CSV", source_crs="EPSG:4326",
-                      rows_read=len(df), rows_accepted=len(df))
+    return LoadReport(
+        source=name,
+        layer="detections",
+        format="CSV",
+        source_crs="EPSG:4326",
+        rows_read=len(df),
+        rows_accepted=len(df),
+    )
 
 
-def put(path: Path, df: gpd.GeoDataFrame, *, partner: str, releasable_to: str | None = None,
-        sha: str | None = None) -> store.IngestResult:
+def put(
+    path: Path,
+    df: gpd.GeoDataFrame,
+    *,
+    partner: str,
+    releasable_to: str | None = None,
+    sha: str | None = None,
+) -> store.IngestResult:
     digest = sha or f"{abs(hash((partner, releasable_to, len(df), time.time_ns()))):064x}"[-64:]
-    return ingest(path, df, report_for(df), file_name="test.csv", sha256=digest,
-                  partner=partner, releasable_to=releasable_to, user="tester")
+    return ingest(
+        path,
+        df,
+        report_for(df),
+        file_name="test.csv",
+        sha256=digest,
+        partner=partner,
+        releasable_to=releasable_to,
+        user="tester",
+    )
 
 
 def det(i: int, **kw: Any) -> dict[str, Any]:
-    row = {"time": f"2026-11-01T{i % 24:02d}:00:{i % 60:02d}Z", "detection_id": f"D{i}",
-           "source": "radar-1", "lon": 25.0 + i % 1000 * 0.001, "lat": 54.5 + i // 1000 * 0.001,
-           "class": "person", "confidence": 0.5}
+    row = {
+        "time": f"2026-11-01T{i % 24:02d}:00:{i % 60:02d}Z",
+        "detection_id": f"D{i}",
+        "source": "radar-1",
+        "lon": 25.0 + i % 1000 * 0.001,
+        "lat": 54.5 + i // 1000 * 0.001,
+        "class": "person",
+        "confidence": 0.5,
+    }
     row.update(kw)
     return row
 
@@ -109,15 +147,23 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "geo", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "geo", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def counts(path: Path) -> tuple[int, int]:
     conn = sqlite3.connect(path)
     try:
-        return (conn.execute("SELECT count(*) FROM detections").fetchone()[0],
-                conn.execute("SELECT count(*) FROM uploads").fetchone()[0])
+        return (
+            conn.execute("SELECT count(*) FROM detections").fetchone()[0],
+            conn.execute("SELECT count(*) FROM uploads").fetchone()[0],
+        )
     finally:
         conn.close()
 
@@ -145,16 +191,23 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
         srs = {r[0] for r in conn.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")}
         assert srs == {-1, 0, 4326}
         contents = dict(conn.execute("SELECT table_name, data_type FROM gpkg_contents"))
-        assert contents == {"detections": "features", "uploads": "attributes",
-                            "detections_timed": "features"}
+        assert contents == {
+            "detections": "features",
+            "uploads": "attributes",
+            "detections_timed": "features",
+        }
         assert conn.execute("SELECT * FROM gpkg_geometry_columns ORDER BY 1").fetchall() == [
             ("detections", "geom", "POINT", 4326, 0, 0),
-            ("detections_timed", "geom", "POINT", 4326, 0, 0)]
+            ("detections_timed", "geom", "POINT", 4326, 0, 0),
+        ]
     finally:
         conn.close()
     layers = pyogrio.list_layers(db)
     assert sorted(tuple(x) for x in layers) == [
-        ("detections", "Point"), ("detections_timed", "Point"), ("uploads", None)]
+        ("detections", "Point"),
+        ("detections_timed", "Point"),
+        ("uploads", None),
+    ]
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o002, 0o022, 0o077, 0o277])
@@ -177,8 +230,9 @@ def test_a_new_store_and_its_wal_and_shm_are_private(db: Path, umask: int) -> No
 
 
 @pytest.mark.parametrize("store_path", ["a-file/limes.gpkg", "a-file"])
-def test_a_store_that_cannot_be_created_is_refused_with_a_message(tmp_path: Path,
-                                                                  store_path: str) -> None:
+def test_a_store_that_cannot_be_created_is_refused_with_a_message(
+    tmp_path: Path, store_path: str
+) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(ValidationError, match=r"cannot create the store|not a Limes store"):
         put(tmp_path / store_path, frame([det(1)]), partner="LTU")
@@ -196,16 +250,18 @@ def test_gdal_reads_back_what_was_stored(db: Path) -> None:
         back = back.sort_values("src_row").reset_index(drop=True)
         assert back["detection_id"].tolist() == df["detection_id"].tolist()
         assert back["time_us"].tolist() == df["time"].array.asi8.tolist()
-        assert np.array_equal(shapely.get_coordinates(back.geometry.array),
-                              shapely.get_coordinates(df.geometry.array))
+        assert np.array_equal(
+            shapely.get_coordinates(back.geometry.array), shapely.get_coordinates(df.geometry.array)
+        )
         assert set(back["owner"]) == {"LTU"}
         assert set(back["releasable_to"]) == {"LVA"}
         info = pyogrio.read_info(db, layer=layer)
         assert info["features"] == len(df)
         assert np.allclose(info["total_bounds"], (x0, y0, x1, y1))
     # The view's GeoPackage DATETIME is milliseconds; the sample's times are whole seconds.
-    pd.testing.assert_series_equal(back["time"].astype("datetime64[us, UTC]"), df["time"],
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        back["time"].astype("datetime64[us, UTC]"), df["time"], check_names=False
+    )
     audit = pyogrio.read_dataframe(db, layer="uploads")
     assert audit["sha256"].tolist() == [upload._sha256(SAMPLE)]
 
@@ -214,10 +270,14 @@ def test_gdal_reads_back_what_was_stored(db: Path) -> None:
 def test_ogrinfo_opens_the_store_without_warnings(db: Path) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     first = sqlite3.connect(db).execute("SELECT min(fid) FROM detections").fetchone()[0]
-    for args in (["-so", "-al", str(db)], ["-q", str(db), "uploads"],
-                 ["-q", str(db), "detections_timed", "-where", f"fid < {first + 3}"]):
-        proc = subprocess.run(["ogrinfo", *args], capture_output=True, text=True, timeout=120,
-                              check=False)
+    for args in (
+        ["-so", "-al", str(db)],
+        ["-q", str(db), "uploads"],
+        ["-q", str(db), "detections_timed", "-where", f"fid < {first + 3}"],
+    ):
+        proc = subprocess.run(
+            ["ogrinfo", *args], capture_output=True, text=True, timeout=120, check=False
+        )
         assert proc.returncode == 0, proc.stderr
         assert "Warning" not in proc.stderr + proc.stdout, proc.stderr
         assert "ERROR" not in proc.stderr + proc.stdout, proc.stderr
@@ -228,16 +288,30 @@ def test_ogrinfo_opens_the_store_without_warnings(db: Path) -> None:
 
 
 def test_times_and_positions_round_trip_exactly(db: Path) -> None:
-    rows = [det(1, time="2026-11-01T00:00:00.123456Z", lon=25.123456789012345,
-                lat=54.98765432109876, confidence=0.1 + 0.2),
-            det(2, time="2026-11-01T23:59:59.999999Z", confidence=np.nan, source=np.nan,
-                **{"class": np.nan})]
+    rows = [
+        det(
+            1,
+            time="2026-11-01T00:00:00.123456Z",
+            lon=25.123456789012345,
+            lat=54.98765432109876,
+            confidence=0.1 + 0.2,
+        ),
+        det(
+            2,
+            time="2026-11-01T23:59:59.999999Z",
+            confidence=np.nan,
+            source=np.nan,
+            **{"class": np.nan},
+        ),
+    ]
     df = frame(rows)
     put(db, df, partner="LTU")
     back = visible_detections(db, ["LTU"])
     assert back["time"].tolist() == df["time"].tolist()
-    assert shapely.get_coordinates(back.geometry.array).tolist() == \
-        shapely.get_coordinates(df.geometry.array).tolist()
+    assert (
+        shapely.get_coordinates(back.geometry.array).tolist()
+        == shapely.get_coordinates(df.geometry.array).tolist()
+    )
     assert back["confidence"].iloc[0] == 0.1 + 0.2
     assert np.isnan(back["confidence"].iloc[1])
     assert pd.isna(back["source"].iloc[1])
@@ -252,16 +326,20 @@ def test_times_and_positions_round_trip_exactly(db: Path) -> None:
     assert text == ["2026-11-01T00:00:00.123Z", "2026-11-01T23:59:59.999Z"]
 
 
-def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path,
-                                                                monkeypatch) -> None:
+def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path, monkeypatch) -> None:
     # Written sorted by day (the fid clusters by day), in several chunks: every value must
     # stay with its row, and missing text stay NULL (not empty text).
     monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
-    rows = [det(i, time=f"2026-11-{30 - i % 29:02d}T{i % 24:02d}:00:00Z",
-                source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
-                **{"class": np.nan if i % 4 == 0 else f"c{i}"},
-                confidence=np.nan if i % 5 == 0 else i / 100)
-            for i in range(60)]
+    rows = [
+        det(
+            i,
+            time=f"2026-11-{30 - i % 29:02d}T{i % 24:02d}:00:00Z",
+            source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
+            **{"class": np.nan if i % 4 == 0 else f"c{i}"},
+            confidence=np.nan if i % 5 == 0 else i / 100,
+        )
+        for i in range(60)
+    ]
     for target in (db, db.with_name("filled.gpkg")):
         if target != db:
             put(target, frame([det(999, time="2026-11-15T00:00:00Z")]), partner="POL")
@@ -270,17 +348,24 @@ def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path,
         want = frame(rows).set_index("detection_id").sort_index()
         assert back["time"].tolist() == want["time"].tolist()
         for name in ("source", "class", "confidence"):
-            pd.testing.assert_series_equal(back[name], want[name], check_names=False,
-                                           check_dtype=False)
-        assert shapely.get_coordinates(back.geometry.array).tolist() == \
-            shapely.get_coordinates(want.geometry.array).tolist()
+            pd.testing.assert_series_equal(
+                back[name], want[name], check_names=False, check_dtype=False
+            )
+        assert (
+            shapely.get_coordinates(back.geometry.array).tolist()
+            == shapely.get_coordinates(want.geometry.array).tolist()
+        )
         conn = sqlite3.connect(target)
         try:
-            kinds = dict(conn.execute(
-                "SELECT typeof(source), count(*) FROM detections WHERE owner = 'LTU' "
-                "GROUP BY 1").fetchall())
-            days = [r[0] for r in conn.execute(
-                "SELECT time_us / 86400000000 FROM detections ORDER BY fid")]
+            kinds = dict(
+                conn.execute(
+                    "SELECT typeof(source), count(*) FROM detections WHERE owner = 'LTU' GROUP BY 1"
+                ).fetchall()
+            )
+            days = [
+                r[0]
+                for r in conn.execute("SELECT time_us / 86400000000 FROM detections ORDER BY fid")
+            ]
         finally:
             conn.close()
         assert kinds == {"null": 20, "text": 40}
@@ -292,14 +377,21 @@ def test_geometry_written_by_another_tool_is_read(db: Path) -> None:
     # 32 bytes of envelope, then the WKB point.
     put(db, frame([det(1)]), partner="LTU")
     x, y = 24.123456789, 55.987654321
-    blob = (b"GP\x00\x03" + np.int32(4326).tobytes() + np.array([x, x, y, y], "<f8").tobytes()
-            + shapely.to_wkb(shapely.Point(x, y), byte_order=1))
+    blob = (
+        b"GP\x00\x03"
+        + np.int32(4326).tobytes()
+        + np.array([x, x, y, y], "<f8").tobytes()
+        + shapely.to_wkb(shapely.Point(x, y), byte_order=1)
+    )
     conn = sqlite3.connect(db)
     try:
         fid = conn.execute("SELECT max(fid) + 1 FROM detections").fetchone()[0]
-        conn.execute("INSERT INTO detections (fid, geom, time_us, detection_id, owner, "
-                     "releasable_to, upload_id) SELECT ?, ?, time_us + 1, 'edited', owner, "
-                     "releasable_to, upload_id FROM detections LIMIT 1", (fid, blob))
+        conn.execute(
+            "INSERT INTO detections (fid, geom, time_us, detection_id, owner, "
+            "releasable_to, upload_id) SELECT ?, ?, time_us + 1, 'edited', owner, "
+            "releasable_to, upload_id FROM detections LIMIT 1",
+            (fid, blob),
+        )
         conn.commit()
     finally:
         conn.close()
@@ -321,8 +413,11 @@ def test_columns_empty_in_the_first_thousand_rows_read_back(db: Path) -> None:
             "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, rows_read, accepted, "
             "rejected, duplicates, releasable_to, file_markings, notes) "
             "VALUES (?, 'LTU', 'f.csv', ?, 0, 0, 0, 0, '', 0, ?)",
-            [(None if i < 1100 else "ana", f"{i:064x}", None if i < 1100 else "a note")
-             for i in range(1200)])
+            [
+                (None if i < 1100 else "ana", f"{i:064x}", None if i < 1100 else "a note")
+                for i in range(1200)
+            ],
+        )
         conn.commit()
     finally:
         conn.close()
@@ -337,8 +432,10 @@ def test_columns_empty_beyond_the_first_read_batch_read_back(db: Path) -> None:
     # from the first: NULL in the first 70,000 rows, then text or numbers, must still read.
     n = 70_000
     assert n > connection._READ_BATCH_ROWS
-    rows = [det(i, **{"class": np.nan if i < n else "vehicle", "confidence": np.nan if i < n
-                      else 0.75}) for i in range(n + 5)]
+    rows = [
+        det(i, **{"class": np.nan if i < n else "vehicle", "confidence": np.nan if i < n else 0.75})
+        for i in range(n + 5)
+    ]
     put(db, frame(rows), partner="LTU")
     back = visible_detections(db, "LTU")
     assert len(back) == n + 5
@@ -352,8 +449,11 @@ def test_columns_empty_beyond_the_first_read_batch_read_back(db: Path) -> None:
             "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, rows_read, accepted, "
             "rejected, duplicates, releasable_to, file_markings, notes) "
             "VALUES (?, 'LTU', 'f.csv', ?, 0, 0, 0, 0, '', 0, ?)",
-            [(None if i < n else "ana", f"{i:064x}", None if i < n else "a note")
-             for i in range(n + 100)])
+            [
+                (None if i < n else "ana", f"{i:064x}", None if i < n else "a note")
+                for i in range(n + 100)
+            ],
+        )
         conn.commit()
     finally:
         conn.close()
@@ -369,10 +469,16 @@ def test_values_of_another_type_beyond_the_first_read_batch_read_as_missing(db: 
     # (row 3) or only after it (row 69,000: the driver refuses them there), read as they do
     # in a small store.
     put(db, frame([det(i) for i in range(70_000)]), partner="LTU")
-    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 1.5, caveat = x'ff41' "
-              "WHERE detection_id = 'D3'")
-    _edit(db, "UPDATE detections SET ce_m = 'deep', upload_id = 'x', access = x'ff42' "
-              "WHERE detection_id = 'D69000'")
+    _edit(
+        db,
+        "UPDATE detections SET confidence = 'high', src_row = 1.5, caveat = x'ff41' "
+        "WHERE detection_id = 'D3'",
+    )
+    _edit(
+        db,
+        "UPDATE detections SET ce_m = 'deep', upload_id = 'x', access = x'ff42' "
+        "WHERE detection_id = 'D69000'",
+    )
     seen = visible_detections(db, "LTU").set_index("detection_id")
     assert len(seen) == 70_000
     assert np.isnan(seen.loc["D3", "confidence"])
@@ -393,8 +499,10 @@ def test_ingest_leaves_its_inputs_unchanged(db: Path) -> None:
     pd.testing.assert_frame_equal(df, before)
 
 
-@pytest.mark.parametrize("content", [b"detection_id,time\n1,2026-11-01T00:00:00Z\n",
-                                     b"SQLite format 3\x00" + b"\x00" * 200])
+@pytest.mark.parametrize(
+    "content",
+    [b"detection_id,time\n1,2026-11-01T00:00:00Z\n", b"SQLite format 3\x00" + b"\x00" * 200],
+)
 def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "not-a-store.gpkg"
     path.write_bytes(content)
@@ -417,40 +525,61 @@ def test_someone_elses_geopackage_is_never_touched(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (None, ""), ("", ""), ("  ", ""), ("ALL", ALL), ("all", ALL), (" All ", ALL),
-    ("LVA", "LVA"), ("POL,LVA", "LVA,POL"), ("LVA, POL;EU/LVA", "EU,LVA,POL"),
-    ("LVA POL", "LVA,POL"),
-    # unknown: the owner only
-    ("ALL,LVA", ""), ("LVA,*", ""), ("rel to: lva", ""), ("?", ""), ("'LVA'", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("  ", ""),
+        ("ALL", ALL),
+        ("all", ALL),
+        (" All ", ALL),
+        ("LVA", "LVA"),
+        ("POL,LVA", "LVA,POL"),
+        ("LVA, POL;EU/LVA", "EU,LVA,POL"),
+        ("LVA POL", "LVA,POL"),
+        # unknown: the owner only
+        ("ALL,LVA", ""),
+        ("LVA,*", ""),
+        ("rel to: lva", ""),
+        ("?", ""),
+        ("'LVA'", ""),
+    ],
+)
 def test_parse_releasability(text: str | None, expected: str) -> None:
     assert parse_releasability(text) == expected
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("ALL,LVA", "ALL cannot be combined"), ("LVA;x*", "not partner ids: 'x\\*'"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("ALL,LVA", "ALL cannot be combined"),
+        ("LVA;x*", "not partner ids: 'x\\*'"),
+    ],
+)
 def test_a_typed_unknown_marking_is_refused(text: str, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         parse_releasability(text, strict=True)
 
 
-@pytest.mark.parametrize(("viewer", "owner", "marking", "sees"), [
-    ("LTU", "LTU", None, True),          # owner, no marking
-    ("LTU", "LTU", "POL", True),         # owner, released elsewhere
-    ("LVA", "LTU", "LVA", True),         # listed partner
-    ("LVA", "LTU", "POL,LVA", True),     # listed among others
-    ("POL", "LTU", "LVA", False),        # other partner
-    ("EU", "LTU", "ALL", True),          # ALL
-    ("LVA", "LTU", None, False),         # missing marking: owner only
-    ("LVA", "LTU", "", False),           # empty marking: owner only
-    ("LVA", "LTU", "LVA,*", False),      # unknown marking: owner only
-    ("LVA", "LTU", "ALL,LVA", False),    # unknown marking: owner only
-    ("lva", "LTU", "LVA", False),        # ids are exact
-    ("", "LTU", "", False),              # not a partner: nothing
-    ("ALL", "LTU", "ALL", False),        # ALL is not a partner
-])
+@pytest.mark.parametrize(
+    ("viewer", "owner", "marking", "sees"),
+    [
+        ("LTU", "LTU", None, True),  # owner, no marking
+        ("LTU", "LTU", "POL", True),  # owner, released elsewhere
+        ("LVA", "LTU", "LVA", True),  # listed partner
+        ("LVA", "LTU", "POL,LVA", True),  # listed among others
+        ("POL", "LTU", "LVA", False),  # other partner
+        ("EU", "LTU", "ALL", True),  # ALL
+        ("LVA", "LTU", None, False),  # missing marking: owner only
+        ("LVA", "LTU", "", False),  # empty marking: owner only
+        ("LVA", "LTU", "LVA,*", False),  # unknown marking: owner only
+        ("LVA", "LTU", "ALL,LVA", False),  # unknown marking: owner only
+        ("lva", "LTU", "LVA", False),  # ids are exact
+        ("", "LTU", "", False),  # not a partner: nothing
+        ("ALL", "LTU", "ALL", False),  # ALL is not a partner
+    ],
+)
 def test_may_see(viewer: str, owner: str, marking: str | None, sees: bool) -> None:
     assert may_see(viewer, owner, marking) is sees
 
@@ -505,8 +634,14 @@ def test_joint_view_is_the_union_not_everything(marked_store) -> None:
 
 
 def test_file_markings_are_kept_and_unknown_ones_are_noted(db: Path) -> None:
-    df = frame([det(0, releasable_to="ALL"), det(1, releasable_to="POL"),
-                det(2, releasable_to=np.nan), det(3, releasable_to="ALL,POL")])
+    df = frame(
+        [
+            det(0, releasable_to="ALL"),
+            det(1, releasable_to="POL"),
+            det(2, releasable_to=np.nan),
+            det(3, releasable_to="ALL,POL"),
+        ]
+    )
     result = put(db, df, partner="LTU", releasable_to="LVA")
     stored = visible_detections(db, ["LTU"]).set_index("detection_id")["releasable_to"]
     assert stored.to_dict() == {"D0": "ALL", "D1": "POL", "D2": "LVA", "D3": ""}
@@ -520,7 +655,8 @@ def test_file_markings_are_kept_and_unknown_ones_are_noted(db: Path) -> None:
 
 def test_cot_markings_from_the_file_are_kept(db: Path, tmp_path: Path) -> None:
     cot = tmp_path / "track.cot"
-    cot.write_text(textwrap.dedent("""\
+    cot.write_text(
+        textwrap.dedent("""\
         <?xml version="1.0" encoding="UTF-8"?>
         <events>
           <event version="2.0" uid="cot-1" type="a-h-G" time="2026-11-01T10:00:00Z"
@@ -533,7 +669,9 @@ def test_cot_markings_from_the_file_are_kept(db: Path, tmp_path: Path) -> None:
             <point lat="54.7" lon="25.3" hae="120" ce="10" le="5"/>
           </event>
         </events>
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     try:
         df, _ = read_detections(cot)
     except ValidationError as exc:  # the CoT reader is a separate piece of work
@@ -544,7 +682,7 @@ def test_cot_markings_from_the_file_are_kept(db: Path, tmp_path: Path) -> None:
     assert result.accepted == 2
     assert result.file_markings == 1
     assert ids(visible_detections(db, ["POL"])) == {"cot-1"}  # the file's marking
-    assert ids(visible_detections(db, ["EU"])) == set()       # default: owner only
+    assert ids(visible_detections(db, ["EU"])) == set()  # default: owner only
     row = visible_detections(db, ["LVA"]).iloc[0]
     assert row["releasable_to"] == "LVA,POL"
     assert row["access"] == "Unrestricted"
@@ -561,8 +699,12 @@ def test_uploads_audit_log_shows_a_partner_its_own_uploads_only(db: Path) -> Non
     row = log.iloc[0]
     assert row["file_name"] == "detections.csv"
     assert row["sha256"] == upload._sha256(SAMPLE)
-    assert (row["rows_read"], row["accepted"], row["rejected"], row["duplicates"]) == \
-        (22000, 22000, 0, 0)
+    assert (row["rows_read"], row["accepted"], row["rejected"], row["duplicates"]) == (
+        22000,
+        22000,
+        0,
+        0,
+    )
     assert row["releasable_to"] == ALL
     assert row["format"] == "CSV"
     assert str(log["uploaded_at"].dtype) == "datetime64[ms, UTC]"
@@ -579,12 +721,22 @@ def test_partner_must_be_a_partner_id(db: Path, bad: Any) -> None:
 
 
 def test_time_window_is_inclusive(db: Path) -> None:
-    rows = [det(i, time=t) for i, t in enumerate([
-        "2026-11-01T05:59:59.999999Z", "2026-11-01T06:00:00Z", "2026-11-02T06:00:00Z",
-        "2026-11-02T06:00:00.000001Z", "2026-11-03T00:00:00Z"])]
+    rows = [
+        det(i, time=t)
+        for i, t in enumerate(
+            [
+                "2026-11-01T05:59:59.999999Z",
+                "2026-11-01T06:00:00Z",
+                "2026-11-02T06:00:00Z",
+                "2026-11-02T06:00:00.000001Z",
+                "2026-11-03T00:00:00Z",
+            ]
+        )
+    ]
     put(db, frame(rows), partner="LTU")
-    got = visible_detections(db, "LTU", time_from="2026-11-01T06:00:00Z",
-                             time_to="2026-11-02T06:00:00")  # no zone: UTC
+    got = visible_detections(
+        db, "LTU", time_from="2026-11-01T06:00:00Z", time_to="2026-11-02T06:00:00"
+    )  # no zone: UTC
     assert got["detection_id"].tolist() == ["D1", "D2"]
     assert len(visible_detections(db, "LTU", time_from="2026-11-02T06:00:00.000001Z")) == 2
     with pytest.raises(ValidationError, match="time_to is before time_from"):
@@ -639,8 +791,12 @@ def test_same_detection_id_and_source_is_stored_once(db: Path, tmp_path: Path) -
 
 
 def test_first_row_of_a_file_wins_among_duplicates(db: Path) -> None:
-    df = frame([det(1, confidence=0.1, time="2026-11-01T09:00:00Z"),
-                det(1, confidence=0.9, time="2026-11-01T01:00:00Z")])
+    df = frame(
+        [
+            det(1, confidence=0.1, time="2026-11-01T09:00:00Z"),
+            det(1, confidence=0.9, time="2026-11-01T01:00:00Z"),
+        ]
+    )
     result = put(db, df, partner="LTU")
     assert (result.accepted, result.duplicates) == (1, 1)
     assert visible_detections(db, "LTU")["confidence"].tolist() == [0.1]
@@ -652,23 +808,30 @@ def test_of_one_id_on_two_days_the_earlier_day_is_kept(db: Path, store_rows: int
     # empty store, a small one (bulk) and one holding more than twice the upload.
     if store_rows:
         put(db, frame([det(i) for i in range(90, 90 + store_rows)]), partner="LTU")
-    df = frame([det(1, confidence=0.1, time="2026-11-02T09:00:00Z"),
-                det(1, confidence=0.9, time="2026-11-01T23:00:00Z"),
-                det(1, confidence=0.3, time="2026-11-01T23:30:00Z")])
+    df = frame(
+        [
+            det(1, confidence=0.1, time="2026-11-02T09:00:00Z"),
+            det(1, confidence=0.9, time="2026-11-01T23:00:00Z"),
+            det(1, confidence=0.3, time="2026-11-01T23:30:00Z"),
+        ]
+    )
     result = put(db, df, partner="LTU")
     assert (result.accepted, result.duplicates) == (1, 2)
     seen = visible_detections(db, "LTU")
     assert seen.loc[seen["detection_id"] == "D1", "confidence"].tolist() == [0.9]
 
 
-def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match(
-        db: Path) -> None:
+def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match(db: Path) -> None:
     base = {"detection_id": np.nan, "time": "2026-11-01T10:00:00Z", "lon": 25.0, "lat": 54.5}
-    rows = [det(0, **base), det(0, **base),                                  # same: once
-            det(0, **{**base, "lon": 25.0000001}),                           # moved
-            det(0, **{**base, "time": "2026-11-01T10:00:00.000001Z"}),       # 1 µs later
-            det(0, **{**base, "source": "cam-2"}),                           # other source
-            det(0, **{**base, "source": np.nan}), det(0, **{**base, "source": np.nan})]
+    rows = [
+        det(0, **base),
+        det(0, **base),  # same: once
+        det(0, **{**base, "lon": 25.0000001}),  # moved
+        det(0, **{**base, "time": "2026-11-01T10:00:00.000001Z"}),  # 1 µs later
+        det(0, **{**base, "source": "cam-2"}),  # other source
+        det(0, **{**base, "source": np.nan}),
+        det(0, **{**base, "source": np.nan}),
+    ]
     result = put(db, frame(rows), partner="LTU")
     assert (result.accepted, result.duplicates) == (5, 2)
     assert put(db, frame(rows[:1]), partner="LTU").duplicates == 1
@@ -685,12 +848,20 @@ def test_duplicates_are_never_matched_across_partners(db: Path) -> None:
 
 def _mixed_duplicates() -> gpd.GeoDataFrame:
     no_id = {"detection_id": np.nan, "time": "2026-11-01T10:00:00Z", "lon": 25.0, "lat": 54.5}
-    return frame([det(i) for i in range(6)]
-                 + [det(3, confidence=0.9), det(3, source="cam-2"), det(4, source=np.nan),
-                    det(4, source=np.nan, confidence=0.8),
-                    det(0, **no_id), det(0, **no_id, confidence=0.7),
-                    det(0, **{**no_id, "lon": -0.0}), det(0, **{**no_id, "lon": 0.0}),
-                    det(0, **{**no_id, "source": np.nan})])
+    return frame(
+        [det(i) for i in range(6)]
+        + [
+            det(3, confidence=0.9),
+            det(3, source="cam-2"),
+            det(4, source=np.nan),
+            det(4, source=np.nan, confidence=0.8),
+            det(0, **no_id),
+            det(0, **no_id, confidence=0.7),
+            det(0, **{**no_id, "lon": -0.0}),
+            det(0, **{**no_id, "lon": 0.0}),
+            det(0, **{**no_id, "source": np.nan}),
+        ]
+    )
 
 
 def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
@@ -698,7 +869,9 @@ def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
     try:
         return conn.execute(
             "SELECT time_us, detection_id, source, confidence, src_row, hex(geom) "
-            "FROM detections WHERE owner = ? ORDER BY fid", (owner,)).fetchall()
+            "FROM detections WHERE owner = ? ORDER BY fid",
+            (owner,),
+        ).fetchall()
     finally:
         conn.close()
 
@@ -706,8 +879,10 @@ def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
 def _index_sql(path: Path) -> list[tuple[str, str]]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                            "tbl_name = 'detections' ORDER BY name").fetchall()
+        return conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+            "tbl_name = 'detections' ORDER BY name"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -762,22 +937,29 @@ def _as_schema_1(path: Path) -> None:
             "confidence, access, caveat, hae_m, ce_m, le_m, lon, lat, owner, releasable_to, "
             "upload_id, src_row) SELECT row_number() OVER (ORDER BY upload_id, src_row), geom, "
             "time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, "
-            "ce_m, le_m, 0, 0, owner, releasable_to, upload_id, src_row FROM new_layout")
+            "ce_m, le_m, 0, 0, owner, releasable_to, upload_id, src_row FROM new_layout"
+        )
         conn.execute("DROP TABLE new_layout")
-        conn.execute("UPDATE gpkg_contents SET description = replace(description, "
-                     "'store schema 2', 'store schema 1')")
+        conn.execute(
+            "UPDATE gpkg_contents SET description = replace(description, "
+            "'store schema 2', 'store schema 1')"
+        )
         conn.execute("COMMIT")
     finally:
         conn.close()
     # lon/lat from the geometry bytes (x, y: little-endian doubles after the 13-byte header)
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT fid, geom FROM detections").fetchall()
-    conn.executemany("UPDATE detections SET lon = ?, lat = ? WHERE fid = ?",
-                     [(*np.frombuffer(g[13:29], "<f8").tolist(), f) for f, g in rows])
+    conn.executemany(
+        "UPDATE detections SET lon = ?, lat = ? WHERE fid = ?",
+        [(*np.frombuffer(g[13:29], "<f8").tolist(), f) for f, g in rows],
+    )
     # Schema 1 wrote a longitude of -0.0 as it came (its key compared lon as a number).
-    conn.execute("UPDATE detections SET geom = CAST(substr(geom, 1, 13) || "
-                 "x'0000000000000080' || substr(geom, 22) AS BLOB) "
-                 "WHERE substr(geom, 14, 8) = zeroblob(8)")
+    conn.execute(
+        "UPDATE detections SET geom = CAST(substr(geom, 1, 13) || "
+        "x'0000000000000080' || substr(geom, 22) AS BLOB) "
+        "WHERE substr(geom, 14, 8) = zeroblob(8)"
+    )
     assert conn.total_changes > len(rows)
     conn.commit()
     conn.close()
@@ -785,8 +967,11 @@ def _as_schema_1(path: Path) -> None:
 
 def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     rows = [det(i) for i in range(40)] + [
-        det(100, time="1969-12-31T23:00:00.000001Z"), det(101, time="2027-03-04T05:06:07Z"),
-        det(2, detection_id=np.nan, lon=-0.0), det(3, detection_id=np.nan, source=np.nan)]
+        det(100, time="1969-12-31T23:00:00.000001Z"),
+        det(101, time="2027-03-04T05:06:07Z"),
+        det(2, detection_id=np.nan, lon=-0.0),
+        det(3, detection_id=np.nan, source=np.nan),
+    ]
     put(db, frame(rows[:30]), partner="LTU", releasable_to="LVA")
     put(db, frame(rows[30:]), partner="LTU")
     put(db, frame(rows[:5]), partner="POL", releasable_to="ALL")
@@ -805,10 +990,13 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
         columns = {r[1] for r in conn.execute("PRAGMA table_xinfo(detections)")}
         assert not columns & {"lon", "lat", "time"}
         assert conn.execute("SELECT DISTINCT typeof(geom) FROM detections").fetchall() == [
-            ("blob",)]
+            ("blob",)
+        ]
         assert {r[0] for r in conn.execute("SELECT description FROM gpkg_contents")} == {
             "Limes shared detections (store schema 2)",
-            "Limes upload audit log (store schema 2)", schema.TIMED_DESCRIPTION}
+            "Limes upload audit log (store schema 2)",
+            schema.TIMED_DESCRIPTION,
+        }
         fids = conn.execute("SELECT fid, time_us FROM detections ORDER BY fid").fetchall()
         days = [t // 86_400_000_000 for _, t in fids]
         assert days == sorted(days)  # clustered by UTC day (1969 first: floor, not truncation)
@@ -816,7 +1004,9 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     finally:
         conn.close()
     assert [name for name, _ in _index_sql(db)] == [
-        "detections_dedupe_id", "detections_dedupe_position"]
+        "detections_dedupe_id",
+        "detections_dedupe_position",
+    ]
     # the rebuilt keys dedupe as before, also the -0.0 row against a 0.0 one
     again = put(db, frame([*rows, det(2, detection_id=np.nan, lon=0.0)]), partner="LTU")
     assert (again.accepted, again.duplicates) == (0, len(rows) + 1)
@@ -825,8 +1015,14 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     assert "1969-12-31T23:00:00.000Z" in set(timed["time"])
 
 
-def _upload_over(stored: list[dict[str, Any]], upload: list[dict[str, Any]], path: Path,
-                 monkeypatch: pytest.MonkeyPatch, *, factor: int) -> store.IngestResult:
+def _upload_over(
+    stored: list[dict[str, Any]],
+    upload: list[dict[str, Any]],
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    factor: int,
+) -> store.IngestResult:
     """``upload`` into a store holding ``stored``, with ``_REBUILD_FACTOR`` = ``factor``."""
     put(path, frame(stored), partner="LTU")
     with monkeypatch.context() as patch:
@@ -853,7 +1049,8 @@ def _schema_cookie(path: Path) -> int:
 
 
 def test_a_large_upload_into_a_small_store_rebuilds_the_indexes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # 100 rows into a store of 40: written without the indexes, which are built again
     # from all 140 rows (the schema changes); the outcome is the same as row by row (which
     # leaves the schema as it is).
@@ -872,8 +1069,11 @@ def test_a_large_upload_into_a_small_store_rebuilds_the_indexes(
     assert cookies["a"][0] != cookies["a"][1]  # rebuilt
     assert cookies["b"][0] == cookies["b"][1]  # row by row
     rebuilt, row_by_row = results["a"], results["b"]
-    assert (rebuilt.accepted, rebuilt.duplicates) == (row_by_row.accepted,
-                                                      row_by_row.duplicates) == (100, 1)
+    assert (
+        (rebuilt.accepted, rebuilt.duplicates)
+        == (row_by_row.accepted, row_by_row.duplicates)
+        == (100, 1)
+    )
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
     assert _index_sql(tmp_path / "a.gpkg") == _index_sql(tmp_path / "b.gpkg")
     assert _integrity(tmp_path / "a.gpkg") == "ok"
@@ -883,7 +1083,8 @@ def test_a_large_upload_into_a_small_store_rebuilds_the_indexes(
 
 @pytest.mark.parametrize("probe", [True, False], ids=["sample-finds-them", "build-fails"])
 def test_a_large_upload_overlapping_the_store_skips_the_stored_rows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe: bool) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe: bool
+) -> None:
     # The upload repeats stored rows: a sample of its ids finds them (row by row at once),
     # or, when the sample misses them, the index build fails and is undone.
     if not probe:
@@ -892,8 +1093,11 @@ def test_a_large_upload_overlapping_the_store_skips_the_stored_rows(
     upload = [det(i) for i in range(30, 130)] + [det(35, confidence=0.9)]
     rebuilt = _upload_over(stored, upload, tmp_path / "a.gpkg", monkeypatch, factor=2)
     row_by_row = _upload_over(stored, upload, tmp_path / "b.gpkg", monkeypatch, factor=0)
-    assert (rebuilt.accepted, rebuilt.duplicates) == (row_by_row.accepted,
-                                                      row_by_row.duplicates) == (90, 11)
+    assert (
+        (rebuilt.accepted, rebuilt.duplicates)
+        == (row_by_row.accepted, row_by_row.duplicates)
+        == (90, 11)
+    )
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
     assert _index_sql(tmp_path / "a.gpkg") == _index_sql(tmp_path / "b.gpkg")
     assert _integrity(tmp_path / "a.gpkg") == "ok"
@@ -904,8 +1108,10 @@ def _table(path: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
         names = [r[1] for r in conn.execute("PRAGMA table_info(detections)")]
-        return conn.execute(f"SELECT {', '.join(f'hex({n})' if n == 'geom' else n for n in names)} "
-                            "FROM detections ORDER BY fid").fetchall()
+        return conn.execute(
+            f"SELECT {', '.join(f'hex({n})' if n == 'geom' else n for n in names)} "
+            "FROM detections ORDER BY fid"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -922,17 +1128,23 @@ def _rows_by_day(path: Path) -> list[tuple[Any, ...]]:
 
 def _mixed_rows(first: int, n: int) -> list[dict[str, Any]]:
     """Rows over days out of order, some without id, source, class or confidence."""
-    return [det(i, time=f"2026-11-{28 - i % 17:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
-                detection_id=np.nan if i % 7 == 0 else f"D{i}",
-                source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
-                **{"class": np.nan if i % 4 == 0 else f"c{i}"},
-                confidence=np.nan if i % 5 == 0 else i / 100)
-            for i in range(first, first + n)]
+    return [
+        det(
+            i,
+            time=f"2026-11-{28 - i % 17:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+            detection_id=np.nan if i % 7 == 0 else f"D{i}",
+            source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
+            **{"class": np.nan if i % 4 == 0 else f"c{i}"},
+            confidence=np.nan if i % 5 == 0 else i / 100,
+        )
+        for i in range(first, first + n)
+    ]
 
 
 @pytest.mark.parametrize("case", ["new-store", "filled-store", "file-duplicates"])
 def test_rows_written_the_fast_way_are_stored_as_the_plain_way_stores_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
     # A large upload into a small store is written without the indexes the rows enter,
     # which are then built again, with the speed tricks: every column of every row, the
     # fids, the indexes and the counts must be what the plain way (row by row, every trick
@@ -950,12 +1162,10 @@ def test_rows_written_the_fast_way_are_stored_as_the_plain_way_stores_them(
             if stored:
                 put(path, frame(stored), partner="LTU", sha="1" * 64)
             before = _schema_cookie(path) if stored else None
-            result = put(path, frame(upload), partner="LTU", releasable_to="LVA",
-                         sha="2" * 64)
+            result = put(path, frame(upload), partner="LTU", releasable_to="LVA", sha="2" * 64)
         if before is not None:
             assert (_schema_cookie(path) != before) is (name == "tricks")  # rebuilt
-        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path),
-                         _index_sql(path))
+        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path), _index_sql(path))
         assert _integrity(path) == "ok"
     assert outcome["tricks"] == outcome["plain"]
     accepted, duplicates, table, _ = outcome["plain"]
@@ -967,7 +1177,8 @@ def test_rows_written_the_fast_way_are_stored_as_the_plain_way_stores_them(
 
 @pytest.mark.parametrize("way", ["fast", "plain"])
 def test_a_write_that_fails_half_way_leaves_the_store_as_it_was(
-        db: Path, monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    db: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
     # The fast way has dropped the indexes when the disk fills up: they are back, with
     # every row as it was.
     put(db, frame(_mixed_rows(1000, 30)), partner="LTU")
@@ -978,8 +1189,10 @@ def test_a_write_that_fails_half_way_leaves_the_store_as_it_was(
     def full(self: Any, table: str, data: Any, **kw: Any) -> None:
         calls.append(data.num_rows)
         if len(calls) == 2:
-            raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
-                                        status_code=adbc_driver_manager.AdbcStatusCode.IO)
+            raise adbc.OperationalError(
+                "IO: Failed to step query: database or disk is full",
+                status_code=adbc_driver_manager.AdbcStatusCode.IO,
+            )
         real(self, table, data, **kw)
 
     monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
@@ -996,15 +1209,20 @@ def test_a_write_that_fails_half_way_leaves_the_store_as_it_was(
 
 
 def test_two_uploads_in_one_process_at_once_both_land(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The app uploads from several sessions' threads: each upload is written on its own
     # connection, and neither sees the other's rows.
     monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 50)
-    uploads_ = {"a": [det(i) for i in range(3_000)],
-                "b": [det(i, source="cam-9") for i in range(5_000, 7_500)]}
+    uploads_ = {
+        "a": [det(i) for i in range(3_000)],
+        "b": [det(i, source="cam-9") for i in range(5_000, 7_500)],
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = {k: pool.submit(put, tmp_path / f"{k}.gpkg", frame(rows), partner="LTU")
-                for k, rows in uploads_.items()}
+        done = {
+            k: pool.submit(put, tmp_path / f"{k}.gpkg", frame(rows), partner="LTU")
+            for k, rows in uploads_.items()
+        }
         results = {k: f.result() for k, f in done.items()}
     for k, rows in uploads_.items():
         assert results[k].accepted == len(rows)
@@ -1016,8 +1234,8 @@ def test_two_uploads_in_one_process_at_once_both_land(
 @pytest.mark.parametrize("stored_rows", [50, 70], ids=["smaller-store", "larger-store"])
 @pytest.mark.parametrize("duplicates", [False, True], ids=["built", "build-fails"])
 def test_an_upload_about_as_large_as_the_store_is_stored_as_the_plain_way_stores_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, duplicates: bool,
-        stored_rows: int) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, duplicates: bool, stored_rows: int
+) -> None:
     # Either side of where the writer stops rebuilding the indexes (a store holding fewer
     # rows than the upload brings): whatever the tricks, the outcome is the plain way's:
     # the same rows, counts and indexes, and a sound file; also when the build fails on the
@@ -1037,12 +1255,13 @@ def test_an_upload_about_as_large_as_the_store_is_stored_as_the_plain_way_stores
         rebuilt = _schema_cookie(path) != before
         assert rebuilt is (name == "tricks" and stored_rows < len(upload))
         assert _integrity(path) == "ok"
-        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path),
-                         _index_sql(path))
+        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path), _index_sql(path))
     assert outcome["tricks"] == outcome["plain"]
     assert outcome["plain"][:2] == (60, 2 if duplicates else 0)
     assert [name for name, _ in outcome["plain"][3]] == [
-        "detections_dedupe_id", "detections_dedupe_position"]
+        "detections_dedupe_id",
+        "detections_dedupe_position",
+    ]
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo not installed")
@@ -1053,8 +1272,9 @@ def test_a_spatial_index_another_tool_added_is_named_with_the_fix(db: Path) -> N
     put(db, frame([det(i) for i in range(5)]), partner="LTU")
 
     def ogr_sql(sql: str) -> None:
-        subprocess.run(["ogrinfo", str(db), "-sql", sql], check=True, capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            ["ogrinfo", str(db), "-sql", sql], check=True, capture_output=True, timeout=120
+        )
 
     ogr_sql("SELECT CreateSpatialIndex('detections', 'geom')")
     before = _table(db)
@@ -1076,8 +1296,11 @@ def test_a_spatial_index_another_tool_added_is_named_with_the_fix(db: Path) -> N
 def test_other_triggers_on_the_detections_table_are_named(db: Path) -> None:
     put(db, frame([det(0)]), partner="LTU")
     _edit(db, "CREATE TRIGGER audit AFTER INSERT ON detections BEGIN SELECT 1; END")
-    with pytest.raises(ValidationError, match=r"triggers another tool added: .*\['audit'\]"
-                                              r".*Drop those triggers"):
+    with pytest.raises(
+        ValidationError,
+        match=r"triggers another tool added: .*\['audit'\]"
+        r".*Drop those triggers",
+    ):
         put(db, frame([det(1)]), partner="LTU")
     assert counts(db) == (1, 1)
 
@@ -1090,20 +1313,26 @@ def test_a_store_another_tool_changed_refuses_the_upload_with_a_message(db: Path
     try:
         conn.execute("PRAGMA writable_schema = ON")
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'detections'").fetchone()[0]
-        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'detections'",
-                     (sql.replace("src_row INTEGER)", "src_row INTEGER CHECK (src_row < 0))"),))
+        conn.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE name = 'detections'",
+            (sql.replace("src_row INTEGER)", "src_row INTEGER CHECK (src_row < 0))"),),
+        )
         conn.commit()
     finally:
         conn.close()
-    with pytest.raises(ValidationError, match=r"the store refused the upload.*CHECK constraint"
-                                              r".*Nothing was added"):
+    with pytest.raises(
+        ValidationError,
+        match=r"the store refused the upload.*CHECK constraint"
+        r".*Nothing was added",
+    ):
         put(db, frame([det(1)]), partner="LTU")
     assert counts(db) == (1, 1)
 
 
 @pytest.mark.parametrize("case", ["own-rows", "another-partners-rows", "no-ids"])
 def test_a_large_upload_overlapping_stored_rows_is_stored_as_the_plain_way_stores_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
     # Before writing without the indexes, a sample of the upload's ids is looked up among
     # the partner's stored rows. Whether it finds them (the partner's own), must not find
     # them (another partner's rows: never matched) or has no ids to look up, the outcome is
@@ -1120,8 +1349,13 @@ def test_a_large_upload_overlapping_stored_rows_is_stored_as_the_plain_way_store
             put(path, frame(stored), partner=owner)
             result = put(path, frame(upload), partner="LTU")
         assert _integrity(path) == "ok"
-        outcome[name] = (result.accepted, result.duplicates, _stored(path, "LTU"),
-                         _stored(path, "POL"), _index_sql(path))
+        outcome[name] = (
+            result.accepted,
+            result.duplicates,
+            _stored(path, "LTU"),
+            _stored(path, "POL"),
+            _index_sql(path),
+        )
     assert outcome["tricks"] == outcome["plain"]
     assert outcome["plain"][:2] == ((100, 0) if owner == "POL" else (90, 10))
 
@@ -1130,20 +1364,35 @@ def test_ingest_file_stores_what_ingest_of_the_loaded_frame_stores(tmp_path: Pat
     # ingest_file reads columns (no shapely points); ingest takes read_detections' frame.
     rows = [det(i) for i in range(30)] + [
         det(30, source="  cam-2 ", detection_id=" D30\t", partner="LVA"),
-        det(31, lon=200.0), det(32, time="not a time"), det(33, confidence=7),
-        det(34, detection_id=np.nan), det(35, source=np.nan, lon=-0.0)]
+        det(31, lon=200.0),
+        det(32, time="not a time"),
+        det(33, confidence=7),
+        det(34, detection_id=np.nan),
+        det(35, source=np.nan, lon=-0.0),
+    ]
     csv = write_csv(tmp_path / "mixed.csv", rows)
     by_file = ingest_file(tmp_path / "a.gpkg", csv, partner="LTU", releasable_to="LVA")
     loaded, report = read_detections(csv)
-    by_frame = ingest(tmp_path / "b.gpkg", loaded, report, file_name="mixed.csv",
-                      sha256="0" * 64, partner="LTU", releasable_to="LVA")
+    by_frame = ingest(
+        tmp_path / "b.gpkg",
+        loaded,
+        report,
+        file_name="mixed.csv",
+        sha256="0" * 64,
+        partner="LTU",
+        releasable_to="LVA",
+    )
     assert (by_file.accepted, by_file.rejected, by_file.errors) == (
-        by_frame.accepted, by_frame.rejected, by_frame.errors)
+        by_frame.accepted,
+        by_frame.rejected,
+        by_frame.errors,
+    )
     assert by_file.accepted == 33
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
     seen = visible_detections(tmp_path / "a.gpkg", "LVA")
     assert seen.loc[seen["detection_id"] == "D30", ["source", "partner"]].values.tolist() == [
-        ["cam-2", "LVA"]]  # stripped
+        ["cam-2", "LVA"]
+    ]  # stripped
 
 
 def _edit(path: Path, sql: str) -> None:
@@ -1158,10 +1407,8 @@ def _edit(path: Path, sql: str) -> None:
 
 def test_values_another_tool_stored_with_the_wrong_type_read_as_missing(db: Path) -> None:
     put(db, frame([det(i) for i in range(5)]), partner="LTU")
-    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 'x' "
-              "WHERE detection_id = 'D1'")
-    _edit(db, "UPDATE detections SET detection_id = 7, hae_m = '12.5' "
-              "WHERE detection_id = 'D2'")
+    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 'x' WHERE detection_id = 'D1'")
+    _edit(db, "UPDATE detections SET detection_id = 7, hae_m = '12.5' WHERE detection_id = 'D2'")
     seen = visible_detections(db, "LTU")
     assert len(seen) == 5
     row = seen.set_index(seen["detection_id"])
@@ -1171,11 +1418,17 @@ def test_values_another_tool_stored_with_the_wrong_type_read_as_missing(db: Path
     assert row.loc["D3", "confidence"] == 0.5
 
 
-@pytest.mark.parametrize(("column", "value", "field"), [
-    ("time_us", "'yesterday'", "time_us"), ("geom", "x'00ff'", "geom"),
-    ("geom", "'POINT (1 2)'", "geom")])
-def test_a_row_another_tool_made_unreadable_is_named(db: Path, column: str, value: str,
-                                                     field: str) -> None:
+@pytest.mark.parametrize(
+    ("column", "value", "field"),
+    [
+        ("time_us", "'yesterday'", "time_us"),
+        ("geom", "x'00ff'", "geom"),
+        ("geom", "'POINT (1 2)'", "geom"),
+    ],
+)
+def test_a_row_another_tool_made_unreadable_is_named(
+    db: Path, column: str, value: str, field: str
+) -> None:
     put(db, frame([det(i) for i in range(5)]), partner="LTU")
     _edit(db, f"UPDATE detections SET {column} = {value} WHERE detection_id = 'D3'")
     with pytest.raises(ValidationError, match=f"field '{field}'.*correct or delete"):
@@ -1187,7 +1440,9 @@ def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypa
     result = put(db, _mixed_duplicates(), partner="LTU")
     assert (result.accepted, result.duplicates) == (11, 4)
     assert [name for name, _ in _index_sql(db)] == [
-        "detections_dedupe_id", "detections_dedupe_position"]
+        "detections_dedupe_id",
+        "detections_dedupe_position",
+    ]
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -1221,8 +1476,10 @@ def test_a_store_that_cannot_be_written_says_so(db: Path, monkeypatch) -> None:
     put(db, frame([det(0)]), partner="LTU")
 
     def disk_full(*args: Any, **kwargs: Any) -> int:
-        raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
-                                    status_code=adbc_driver_manager.AdbcStatusCode.IO)
+        raise adbc.OperationalError(
+            "IO: Failed to step query: database or disk is full",
+            status_code=adbc_driver_manager.AdbcStatusCode.IO,
+        )
 
     monkeypatch.setattr(bulk, "insert_rows", disk_full)
     with pytest.raises(ValidationError, match=r"cannot write the store.*disk is full.*Nothing"):
@@ -1269,8 +1526,14 @@ print("done", result.upload_id, result.accepted, flush=True)
 
 def _child(script: str, *args: Any) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(proc: subprocess.Popen[str], prefix: str, timeout: float = 120) -> str:
@@ -1283,7 +1546,9 @@ def _wait_for(proc: subprocess.Popen[str], prefix: str, timeout: float = 120) ->
         if not line and proc.poll() is not None:
             break
     proc.kill()
-    raise AssertionError(f"child never printed {prefix!r}: {proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(
+        f"child never printed {prefix!r}: {proc.stderr.read() if proc.stderr else ''}"
+    )
 
 
 @pytest.fixture
@@ -1299,8 +1564,9 @@ def children() -> Iterator[list[subprocess.Popen[str]]]:
                 stream.close()
 
 
-def test_kill_9_mid_upload_leaves_exactly_the_rows_before(db: Path, tmp_path: Path,
-                                                           children) -> None:
+def test_kill_9_mid_upload_leaves_exactly_the_rows_before(
+    db: Path, tmp_path: Path, children
+) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     before = counts(db)
     big = write_csv(tmp_path / "big.csv", [det(i) for i in range(30_000)])
@@ -1325,15 +1591,20 @@ def test_kill_9_mid_upload_leaves_exactly_the_rows_before(db: Path, tmp_path: Pa
     assert counts(db) == (before[0] + 30_000, before[1] + 1)
 
 
-def test_kill_9_of_the_cli_while_it_commits_is_all_or_nothing(db: Path, tmp_path: Path,
-                                                              children) -> None:
+def test_kill_9_of_the_cli_while_it_commits_is_all_or_nothing(
+    db: Path, tmp_path: Path, children
+) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     before = counts(db)
     big = write_csv(tmp_path / "big.csv", [det(i) for i in range(150_000)])
     wal = Path(f"{db}-wal")
-    proc = subprocess.Popen([sys.executable, "-m", "geo", "ingest", str(big), "--store",
-                             str(db), "--partner", "LVA"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geo", "ingest", str(big), "--store", str(db), "--partner", "LVA"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     children.append(proc)
     deadline = time.monotonic() + 300
     # The upload's pages stay in its page cache until COMMIT writes them to the WAL: kill it
@@ -1373,8 +1644,7 @@ def test_concurrent_uploads_both_land(db: Path, tmp_path: Path, children) -> Non
     assert ids(visible_detections(db, "LTU")) == {f"D{i}" for i in range(4_000)}
 
 
-def test_a_busy_store_says_retry_and_changes_nothing(db: Path, tmp_path: Path,
-                                                     children) -> None:
+def test_a_busy_store_says_retry_and_changes_nothing(db: Path, tmp_path: Path, children) -> None:
     open_store(db).close()
     a = write_csv(tmp_path / "a.csv", [det(i) for i in range(1_000)])
     b = write_csv(tmp_path / "b.csv", [det(i) for i in range(1_000, 1_500)])
@@ -1395,8 +1665,9 @@ def test_a_busy_store_says_retry_and_changes_nothing(db: Path, tmp_path: Path,
     assert counts(db) == (1_500, 2)
 
 
-def test_the_same_file_uploaded_twice_at_once_lands_once(db: Path, tmp_path: Path,
-                                                          children) -> None:
+def test_the_same_file_uploaded_twice_at_once_lands_once(
+    db: Path, tmp_path: Path, children
+) -> None:
     open_store(db).close()
     a = write_csv(tmp_path / "a.csv", [det(i) for i in range(1_000)])
     release = tmp_path / "release"
@@ -1430,8 +1701,13 @@ def test_backup_copies_a_store_in_use(db: Path, tmp_path: Path) -> None:
         reader.execute("ROLLBACK")
         reader.close()
     copy = tmp_path / "copies" / "copy.gpkg"
-    assert summary == {"store": str(db), "out": str(copy), "bytes": copy.stat().st_size,
-                       "detections": 22000, "uploads": 1}
+    assert summary == {
+        "store": str(db),
+        "out": str(copy),
+        "bytes": copy.stat().st_size,
+        "detections": 22000,
+        "uploads": 1,
+    }
     assert not Path(f"{copy}-wal").exists()
     assert ids(visible_detections(copy, "LVA")) == ids(visible_detections(db, "LVA"))
     assert tuple(pyogrio.list_layers(copy)[0]) == ("detections", "Point")
@@ -1455,8 +1731,18 @@ def test_backup_refuses_to_overwrite_the_store(db: Path) -> None:
 
 def test_cli_ingest_detections_and_backup(db: Path, tmp_path: Path) -> None:
     bad = write_csv(tmp_path / "some-bad.csv", [det(0), det(1, confidence=87), det(2, lat=95)])
-    proc = run_cli("ingest", str(bad), "--store", str(db), "--partner", "LTU",
-                   "--releasable-to", "LVA, POL", "--user", "alice")
+    proc = run_cli(
+        "ingest",
+        str(bad),
+        "--store",
+        str(db),
+        "--partner",
+        "LTU",
+        "--releasable-to",
+        "LVA, POL",
+        "--user",
+        "alice",
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert list(out)[:5] == ["upload_id", "accepted", "rejected", "duplicates", "errors"]
@@ -1491,8 +1777,12 @@ def test_cli_ingest_detections_and_backup(db: Path, tmp_path: Path) -> None:
 def test_cli_geojson_is_read_by_gdal(db: Path, tmp_path: Path) -> None:
     ingest_file(db, SAMPLE, partner="LTU", releasable_to="ALL")
     out = tmp_path / "pol.geojson"
-    assert run_cli("detections", "--store", str(db), "--as-partner", "POL", "--out",
-                   str(out)).returncode == 0
+    assert (
+        run_cli(
+            "detections", "--store", str(db), "--as-partner", "POL", "--out", str(out)
+        ).returncode
+        == 0
+    )
     back = pyogrio.read_dataframe(out)
     assert len(back) == 22000
     assert back.crs.to_epsg() == 4326
@@ -1500,11 +1790,14 @@ def test_cli_geojson_is_read_by_gdal(db: Path, tmp_path: Path) -> None:
     assert sorted(back["detection_id"]) == sorted(ref["detection_id"])
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--releasable-to", "ALL,LVA"], "unknown marking: ALL cannot be combined"),
-    (["--releasable-to", "LVA;?"], "unknown marking: not partner ids"),
-    (["--partner", "ALL"], "not a partner id"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--releasable-to", "ALL,LVA"], "unknown marking: ALL cannot be combined"),
+        (["--releasable-to", "LVA;?"], "unknown marking: not partner ids"),
+        (["--partner", "ALL"], "not a partner id"),
+    ],
+)
 def test_cli_refuses_bad_markings_and_partners(db: Path, args: list[str], message: str) -> None:
     argv = ["ingest", str(SAMPLE), "--store", str(db), "--partner", "LTU", *args]
     if args[0] == "--partner":
@@ -1517,15 +1810,25 @@ def test_cli_refuses_bad_markings_and_partners(db: Path, args: list[str], messag
     assert not db.parent.exists()  # nothing created: no store, no folder
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("detection_id,lat,lon\nD1,54.5,25.0\n", "no time column"),
-    ("time,detection_id,lat,lon\n9999-01-01T00:00:00Z,D1,54.5,25.0\n",
-     "a time outside what the store keeps"),
-    ("time,detection_id,lat,lon\n2026-11-01T00:00:00Z,D1,54.5,25.0\n"
-     "4900-06-01T00:00:00Z,D2,54.5,25.0\n", "a time outside what the store keeps"),
-], ids=["no-time-column", "year-9999", "one-row-after-4800"])
-def test_cli_refuses_a_whole_file_with_exit_2(db: Path, tmp_path: Path, content: str,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("detection_id,lat,lon\nD1,54.5,25.0\n", "no time column"),
+        (
+            "time,detection_id,lat,lon\n9999-01-01T00:00:00Z,D1,54.5,25.0\n",
+            "a time outside what the store keeps",
+        ),
+        (
+            "time,detection_id,lat,lon\n2026-11-01T00:00:00Z,D1,54.5,25.0\n"
+            "4900-06-01T00:00:00Z,D2,54.5,25.0\n",
+            "a time outside what the store keeps",
+        ),
+    ],
+    ids=["no-time-column", "year-9999", "one-row-after-4800"],
+)
+def test_cli_refuses_a_whole_file_with_exit_2(
+    db: Path, tmp_path: Path, content: str, message: str
+) -> None:
     refused = tmp_path / "refused.csv"
     refused.write_text(content, encoding="utf-8")
     proc = run_cli("ingest", str(refused), "--store", str(db), "--partner", "LTU")

@@ -35,14 +35,28 @@ def _address_space_4_gib() -> None:
 
 def _run_limited(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False,
-                          preexec_fn=_address_space_4_gib)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        preexec_fn=_address_space_4_gib,
+    )
 
 
 #: A detection near Vilnius.
-_DET_0 = {"time": "2026-11-01T00:00:00Z", "detection_id": "D0", "source": "radar-1",
-          "lon": 25.0, "lat": 54.5, "class": "person", "confidence": 0.5}
+_DET_0 = {
+    "time": "2026-11-01T00:00:00Z",
+    "detection_id": "D0",
+    "source": "radar-1",
+    "lon": 25.0,
+    "lat": 54.5,
+    "class": "person",
+    "confidence": 0.5,
+}
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -53,15 +67,18 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 def million_rows() -> pd.DataFrame:
     """The :data:`N` detections of the large store (the same on every call)."""
     rng = np.random.default_rng(0)
-    return pd.DataFrame({
-        "detection_id": [f"d{i}" for i in range(N)],
-        "time": pd.Timestamp("2024-05-01", tz="UTC")
-        + pd.to_timedelta(rng.integers(0, 86_400 * 30, N), unit="s"),
-        "lon": rng.uniform(13.6, 16.5, N).round(6), "lat": rng.uniform(45.3, 46.5, N).round(6),
-        "source": rng.choice(["radar-1", "cam-7", "patrol"], N),
-        "class": rng.choice(["person", "vehicle", "animal"], N),
-        "confidence": rng.uniform(0, 1, N).round(3),
-    })
+    return pd.DataFrame(
+        {
+            "detection_id": [f"d{i}" for i in range(N)],
+            "time": pd.Timestamp("2024-05-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 86_400 * 30, N), unit="s"),
+            "lon": rng.uniform(13.6, 16.5, N).round(6),
+            "lat": rng.uniform(45.3, 46.5, N).round(6),
+            "source": rng.choice(["radar-1", "cam-7", "patrol"], N),
+            "class": rng.choice(["person", "vehicle", "animal"], N),
+            "confidence": rng.uniform(0, 1, N).round(3),
+        }
+    )
 
 
 #: Writes :func:`million_rows` into the new store argv[1] as one upload of SI, released to
@@ -123,7 +140,8 @@ print(json.dumps({
 
 
 def test_a_million_row_store_reads_in_4_gib_of_address_space(
-        million: tuple[Path, pd.DataFrame]) -> None:
+    million: tuple[Path, pd.DataFrame],
+) -> None:
     db, rows = million
     proc = _run_limited(["-c", _READ_MILLION, str(db)])
     assert proc.returncode == 0, proc.stderr
@@ -142,18 +160,35 @@ def test_a_million_row_store_reads_in_4_gib_of_address_space(
     assert out["pl"] == 0  # released to HR only
     assert out["log"] == [[1, "SI", N, N, 0]]
     assert (out["owners"], out["version"]) == (["SI"], 1)
-    print(f"read of {N:,} rows under a 4 GiB limit: peak address space "
-          f"{out['vm_peak_mb']:,} MB, peak RSS {out['rss_peak_mb']:,} MB")
+    print(
+        f"read of {N:,} rows under a 4 GiB limit: peak address space "
+        f"{out['vm_peak_mb']:,} MB, peak RSS {out['rss_peak_mb']:,} MB"
+    )
 
 
 def test_a_one_row_ingest_into_a_million_row_store_runs_in_4_gib_of_address_space(
-        million: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    million: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
     db = tmp_path / "copy.gpkg"
     shutil.copyfile(million[0], db)
-    one = _write_csv(tmp_path / "one.csv", [{
-        "time": "2024-05-10T12:00:00Z", "detection_id": "h1", "lat": 45.5, "lon": 15.0}])
-    proc = _run_limited(["-m", "geo", "ingest", str(one), "--store", str(db), "--partner",
-                         "HR", "--releasable-to", "SI"])
+    one = _write_csv(
+        tmp_path / "one.csv",
+        [{"time": "2024-05-10T12:00:00Z", "detection_id": "h1", "lat": 45.5, "lon": 15.0}],
+    )
+    proc = _run_limited(
+        [
+            "-m",
+            "geo",
+            "ingest",
+            str(one),
+            "--store",
+            str(db),
+            "--partner",
+            "HR",
+            "--releasable-to",
+            "SI",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["accepted"] == 1
     proc = _run_limited(["-c", _READ_MILLION, str(db)])
@@ -169,8 +204,20 @@ def test_a_one_row_ingest_runs_in_4_gib_of_address_space(tmp_path: Path) -> None
     # one row (a segmentation fault under ulimit -v 4194304).
     db = tmp_path / "data" / "limes.gpkg"
     one = _write_csv(tmp_path / "one.csv", [_DET_0])
-    proc = _run_limited(["-m", "geo", "ingest", str(one), "--store", str(db), "--partner",
-                         "LTU", "--releasable-to", "ALL"])
+    proc = _run_limited(
+        [
+            "-m",
+            "geo",
+            "ingest",
+            str(one),
+            "--store",
+            str(db),
+            "--partner",
+            "LTU",
+            "--releasable-to",
+            "ALL",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["accepted"] == 1
     proc = _run_limited(["-m", "geo", "detections", "--store", str(db), "--as-partner", "POL"])
@@ -197,16 +244,21 @@ except MemoryError as exc:
 
 
 @pytest.mark.parametrize("spare_mib", [100, 300])
-def test_a_read_that_runs_out_of_memory_says_so(million: tuple[Path, pd.DataFrame],
-                                                spare_mib: int) -> None:
+def test_a_read_that_runs_out_of_memory_says_so(
+    million: tuple[Path, pd.DataFrame], spare_mib: int
+) -> None:
     million_store = million[0]
-    proc = subprocess.run([sys.executable, "-c", _READ_WITH_TOO_LITTLE_MEMORY,
-                           str(million_store), str(spare_mib)], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_WITH_TOO_LITTLE_MEMORY, str(million_store), str(spare_mib)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"StoreMemoryError {million_store}: out of memory: "), \
-        proc.stdout
+    assert proc.stdout.startswith(f"StoreMemoryError {million_store}: out of memory: "), proc.stdout
     assert "Free memory or raise the limit" in proc.stdout
     assert "not a Limes store" not in proc.stdout
     assert "no readable position" not in proc.stdout
@@ -236,10 +288,15 @@ def test_the_drivers_failed_reservation_is_reported_as_memory(tmp_path: Path) ->
     # It was reported as "not a Limes store".
     db = tmp_path / "data" / "limes.gpkg"
     one = _write_csv(tmp_path / "one.csv", [_DET_0])
-    proc = subprocess.run([sys.executable, "-c", _RESERVE_TOO_MUCH, str(db), str(one),
-                           str(tmp_path / "warm.gpkg")], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RESERVE_TOO_MUCH, str(db), str(one), str(tmp_path / "warm.gpkg")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"error: {db}: out of memory: expected enough free memory")
     assert "ArrowBufferReserve" in proc.stderr

@@ -22,9 +22,22 @@ from numpy.typing import NDArray
 
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["ALL", "PARTNER_ID", "RULE", "SEPARATORS", "Grant", "check_partner", "is_partner",
-           "may_see", "owns", "parse_marking", "parse_releasability", "sql_where", "viewers",
-           "visible_mask"]
+__all__ = [
+    "ALL",
+    "PARTNER_ID",
+    "RULE",
+    "SEPARATORS",
+    "Grant",
+    "check_partner",
+    "is_partner",
+    "may_see",
+    "owns",
+    "parse_marking",
+    "parse_releasability",
+    "sql_where",
+    "viewers",
+    "visible_mask",
+]
 
 #: One value per row: a column, an array or a list.
 Values: TypeAlias = "pd.Series[Any] | NDArray[Any] | Sequence[Any]"
@@ -102,9 +115,13 @@ partner ids: expected ALL or partner ids separated by commas (e.g. LVA,POL), got
 
 
 def _marking_message(where: str, text: object, problem: str) -> str:
-    return describe(where, f"unknown marking: {problem}",
-                    expected="ALL or partner ids separated by commas (e.g. LVA,POL)", got=text,
-                    fix="Leave it empty to release to your own partner only")
+    return describe(
+        where,
+        f"unknown marking: {problem}",
+        expected="ALL or partner ids separated by commas (e.g. LVA,POL)",
+        got=text,
+        fix="Leave it empty to release to your own partner only",
+    )
 
 
 # ---- the rule -----------------------------------------------------------------------------
@@ -133,8 +150,8 @@ class Grant:
 #: otherwise (default deny). A missing or unknown marking normalises to ``""``, which no
 #: marking grant matches: the owner only. A row with no owner is seen only when marked ALL.
 RULE: tuple[Grant, ...] = (
-    Grant("owner", "is_viewer"),     # its own rows
-    Grant("marking", "is_all"),      # rows released to every partner
+    Grant("owner", "is_viewer"),  # its own rows
+    Grant("marking", "is_all"),  # rows released to every partner
     Grant("marking", "lists_viewer"),  # rows released to it by name
 )
 
@@ -154,8 +171,11 @@ def _mask_is_all(values: NDArray[np.object_], viewers: frozenset[str]) -> NDArra
 
 
 def _mask_lists_viewer(values: NDArray[np.object_], viewers: frozenset[str]) -> NDArray[np.bool_]:
-    return np.fromiter((bool(v) and not viewers.isdisjoint(v.split(",")) for v in values),
-                       dtype=bool, count=len(values))
+    return np.fromiter(
+        (bool(v) and not viewers.isdisjoint(v.split(",")) for v in values),
+        dtype=bool,
+        count=len(values),
+    )
 
 
 def _sql_text(value: str) -> str:
@@ -171,19 +191,23 @@ def _sql_is_all(column: str, viewers: list[str]) -> str:
 
 
 def _sql_lists_viewer(column: str, viewers: list[str]) -> str:
-    return " OR ".join(f"instr(',' || {column} || ',', {_sql_text(f',{v},')}) > 0"
-                       for v in viewers)
+    return " OR ".join(f"instr(',' || {column} || ',', {_sql_text(f',{v},')}) > 0" for v in viewers)
 
 
 #: Each test of a grant, over many rows in Python and as an SQL condition.
 _MASKS: dict[str, Callable[[NDArray[np.object_], frozenset[str]], NDArray[np.bool_]]] = {
-    "is_viewer": _mask_is_viewer, "is_all": _mask_is_all, "lists_viewer": _mask_lists_viewer}
+    "is_viewer": _mask_is_viewer,
+    "is_all": _mask_is_all,
+    "lists_viewer": _mask_lists_viewer,
+}
 _SQL: dict[str, Callable[[str, list[str]], str]] = {
-    "is_viewer": _sql_is_viewer, "is_all": _sql_is_all, "lists_viewer": _sql_lists_viewer}
+    "is_viewer": _sql_is_viewer,
+    "is_all": _sql_is_all,
+    "lists_viewer": _sql_lists_viewer,
+}
 
 
-def visible_mask(owner: Values, marking: Values, viewers: Iterable[str]
-                 ) -> NDArray[np.bool_]:
+def visible_mask(owner: Values, marking: Values, viewers: Iterable[str]) -> NDArray[np.bool_]:
     """Which rows any of ``viewers`` may see (:data:`RULE`), for many rows at once.
 
     Parameters
@@ -214,8 +238,7 @@ def visible_mask(owner: Values, marking: Values, viewers: Iterable[str]
     owners = _text_array(owner)
     markings = _text_array(marking)
     if len(owners) != len(markings):
-        raise ValueError(f"owner and marking differ in length: {len(owners)} and "
-                         f"{len(markings)}")
+        raise ValueError(f"owner and marking differ in length: {len(owners)} and {len(markings)}")
     # Each distinct marking is normalised once.
     distinct, inverse = np.unique(markings, return_inverse=True)
     normalised = np.array([parse_releasability(m) for m in distinct.tolist()], dtype=object)
@@ -239,8 +262,9 @@ def owns(owner: Values, viewers: Iterable[str]) -> NDArray[np.bool_]:
     return _mask_is_viewer(_text_array(owner), frozenset(str(v) for v in viewers))
 
 
-def sql_where(partners: Iterable[str] | str, *, owner: str = "owner",
-              marking: str = "releasable_to") -> str:
+def sql_where(
+    partners: Iterable[str] | str, *, owner: str = "owner", marking: str = "releasable_to"
+) -> str:
     """The SQL condition for the rows any of ``partners`` may see (:data:`RULE`).
 
     The markings must be normalised (:func:`parse_releasability`), as the store writes
@@ -269,8 +293,7 @@ def sql_where(partners: Iterable[str] | str, *, owner: str = "owner",
     if not checked:
         return "(0)"
     column = {"owner": owner, "marking": marking}
-    return "(" + " OR ".join(_SQL[grant.test](column[grant.field], checked)
-                             for grant in RULE) + ")"
+    return "(" + " OR ".join(_SQL[grant.test](column[grant.field], checked) for grant in RULE) + ")"
 
 
 def may_see(partner: str, owner: str, marking: str | None) -> bool:
@@ -304,18 +327,25 @@ def may_see(partner: str, owner: str, marking: str | None) -> bool:
 
 def is_partner(partner: object) -> bool:
     """A partner id (see :data:`PARTNER_ID`), and not the keyword ``ALL``."""
-    return (isinstance(partner, str) and bool(PARTNER_ID.fullmatch(partner))
-            and partner.upper() != ALL)
+    return (
+        isinstance(partner, str) and bool(PARTNER_ID.fullmatch(partner)) and partner.upper() != ALL
+    )
 
 
 def check_partner(partner: object, what: str) -> str:
     """``partner`` if it is a partner id (:func:`is_partner`); else a ValidationError naming ``what``."""
     if isinstance(partner, str) and is_partner(partner):
         return partner
-    raise ValidationError(describe(
-        what, "not a partner id", expected="letters, digits, '_', '.' or '-' (at most 64, "
-        "starting with a letter or digit, not ALL), e.g. LTU", got=partner,
-        fix="Use the partner id your account belongs to"))
+    raise ValidationError(
+        describe(
+            what,
+            "not a partner id",
+            expected="letters, digits, '_', '.' or '-' (at most 64, "
+            "starting with a letter or digit, not ALL), e.g. LTU",
+            got=partner,
+            fix="Use the partner id your account belongs to",
+        )
+    )
 
 
 def viewers(partners: Iterable[str] | str) -> list[str]:

@@ -109,7 +109,13 @@ def _is_joint(partner: str | None) -> bool:
 
 def _gap_order(length_km: ArrayLike, segment: ArrayLike, start_km: ArrayLike) -> NDArray[np.intp]:
     """Indices that put gaps longest first; ties by segment, then ``start_km``."""
-    return np.lexsort((np.asarray(start_km, dtype=float), np.asarray(segment, dtype=np.int64), -np.asarray(length_km, dtype=float)))
+    return np.lexsort(
+        (
+            np.asarray(start_km, dtype=float),
+            np.asarray(segment, dtype=np.int64),
+            -np.asarray(length_km, dtype=float),
+        )
+    )
 
 
 def gaps_in_view(report: dict[str, Any], partner: str | None = None) -> list[dict[str, Any]]:
@@ -129,7 +135,9 @@ def gaps_in_view(report: dict[str, Any], partner: str | None = None) -> list[dic
     mine = [g for g in report["gaps"] if _is_joint(partner) or partner in g["partners"]]
     if not mine:
         return []
-    order = _gap_order([g["length_km"] for g in mine], [g["segment"] for g in mine], [g["start_km"] for g in mine])
+    order = _gap_order(
+        [g["length_km"] for g in mine], [g["segment"] for g in mine], [g["start_km"] for g in mine]
+    )
     return [mine[i] for i in order]
 
 
@@ -235,7 +243,9 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
             **joint_figures,
         )
     if partner not in report["partners"]:
-        raise ValueError(f"unknown partner {partner!r}; expected one of {sorted(report['partners'])}")
+        raise ValueError(
+            f"unknown partner {partner!r}; expected one of {sorted(report['partners'])}"
+        )
     p = report["partners"][partner]
     own = {name: p[key] for name, key in _PARTNER_KEYS.items() if key in p}
     return Headline(
@@ -253,7 +263,9 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
     )
 
 
-def detections_in_gap(result: Analysis, segment: int, start_km: float, end_km: float) -> gpd.GeoDataFrame:
+def detections_in_gap(
+    result: Analysis, segment: int, start_km: float, end_km: float
+) -> gpd.GeoDataFrame:
     """Detections in the blind corridor along one gap (in the analysis' time window).
 
     A detection belongs to the gap when it is in the corridor but in no footprint, and its
@@ -357,6 +369,7 @@ def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> 
     det["upload_id"] = det["upload_id"].astype("Int64").mask(foreign)
     return replace(result, layers={**result.layers, "detections": det})
 
+
 def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> pd.DataFrame:
     """The ``n`` sensors nearest to a point, on the WGS 84 ellipsoid, nearest first.
 
@@ -377,7 +390,9 @@ def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> 
     return out
 
 
-def detections_in_polygon(result: Analysis, rings: Sequence[Sequence[Sequence[float]]]) -> gpd.GeoDataFrame:
+def detections_in_polygon(
+    result: Analysis, rings: Sequence[Sequence[Sequence[float]]]
+) -> gpd.GeoDataFrame:
     """Detections (of the analysis' window) inside a lon/lat polygon given as rings, e.g. a map hexagon."""
     import shapely
 
@@ -389,10 +404,16 @@ def detections_in_polygon(result: Analysis, rings: Sequence[Sequence[Sequence[fl
     return det[inside].reset_index(drop=True)
 
 
-def gaps_of_sector(report: dict[str, Any], sector_id: str, partner: str | None = None) -> list[dict[str, Any]]:
+def gaps_of_sector(
+    report: dict[str, Any], sector_id: str, partner: str | None = None
+) -> list[dict[str, Any]]:
     """The view's gaps (longest first, with their rank ``G<i>`` as ``rank``) that run through a sector."""
     gaps = gaps_in_view(report, partner)
-    return [{**g, "rank": i} for i, g in enumerate(gaps, start=1) if sector_id in g.get("sector_ids", [])]
+    return [
+        {**g, "rank": i}
+        for i, g in enumerate(gaps, start=1)
+        if sector_id in g.get("sector_ids", [])
+    ]
 
 
 def bulk_span(times: pd.Series, *, share: float = 0.95) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -418,12 +439,15 @@ def bulk_span(times: pd.Series, *, share: float = 0.95) -> tuple[pd.Timestamp, p
     if not v.size:
         return None
     k = max(int(np.ceil(share * v.size)), 1)
-    widths = v[k - 1:] - v[: v.size - k + 1]
+    widths = v[k - 1 :] - v[: v.size - k + 1]
     i = int(np.argmin(widths))
     a, b = int(v[i]), int(v[i + k - 1])
     pad = (b - a) // 2
     kept = v[(v >= a - pad) & (v <= b + pad)]
-    return (pd.Timestamp(int(kept[0]), unit="us", tz="UTC"), pd.Timestamp(int(kept[-1]), unit="us", tz="UTC"))
+    return (
+        pd.Timestamp(int(kept[0]), unit="us", tz="UTC"),
+        pd.Timestamp(int(kept[-1]), unit="us", tz="UTC"),
+    )
 
 
 @dataclass(frozen=True)
@@ -480,11 +504,26 @@ def gap_table(gaps: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     One row per gap: ``gap`` (its rank, ``G1`` the longest), segment, chainage, length,
     sectors and partners joined by ", ", and the midpoint as ``mid_lon``/``mid_lat``.
     """
-    table = pd.DataFrame(list(gaps), columns=["segment", "start_km", "end_km", "length_km", "midpoint",
-                                              "sector_ids", "partners"])
+    table = pd.DataFrame(
+        list(gaps),
+        columns=[
+            "segment",
+            "start_km",
+            "end_km",
+            "length_km",
+            "midpoint",
+            "sector_ids",
+            "partners",
+        ],
+    )
     table.insert(0, "gap", [f"G{i}" for i in range(1, len(table) + 1)])
     table["sector_ids"] = table["sector_ids"].map(", ".join)
     table["partners"] = table["partners"].map(", ".join)
-    mid = pd.DataFrame(table.pop("midpoint").tolist(), index=table.index, columns=["mid_lon", "mid_lat"]) \
-        if len(table) else pd.DataFrame(columns=["mid_lon", "mid_lat"], dtype=float)
+    mid = (
+        pd.DataFrame(
+            table.pop("midpoint").tolist(), index=table.index, columns=["mid_lon", "mid_lat"]
+        )
+        if len(table)
+        else pd.DataFrame(columns=["mid_lon", "mid_lat"], dtype=float)
+    )
     return pd.concat([table, mid], axis=1)

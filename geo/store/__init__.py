@@ -110,7 +110,6 @@ Examples
 True
 """
 
-
 from geo.access.releasability import ALL, may_see, parse_releasability
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError

@@ -48,8 +48,7 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
     # the backup API is Python's sqlite3, another SQLite library (see Connection)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                        dir=target.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
         tmp = Path(tmp_name)
         try:
@@ -59,30 +58,62 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
             tmp.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise ValidationError(describe(str(target), "cannot write the backup", expected="a "
-                                       "writable file", got=exc.strerror or str(exc))) from exc
+        raise ValidationError(
+            describe(
+                str(target),
+                "cannot write the backup",
+                expected="a writable file",
+                got=exc.strerror or str(exc),
+            )
+        ) from exc
     except sqlite3.OperationalError as exc:
         if is_busy(exc):
             raise busy_error(store) from exc
-        raise ValidationError(describe(str(store), "cannot read the store", expected="a "
-                                       "readable store", got=str(exc))) from exc
-    return {"store": str(store), "out": str(target), "bytes": target.stat().st_size,
-            "detections": counts[0], "uploads": counts[1]}
+        raise ValidationError(
+            describe(str(store), "cannot read the store", expected="a readable store", got=str(exc))
+        ) from exc
+    return {
+        "store": str(store),
+        "out": str(target),
+        "bytes": target.stat().st_size,
+        "detections": counts[0],
+        "uploads": counts[1],
+    }
 
 
 def _check_paths(store: Path, target: Path) -> None:
     """Refuse a missing store, and a copy that would overwrite it or is a directory."""
     if not store.exists():
-        raise ValidationError(describe(str(store), "no such store", expected="an existing store",
-                                       got="nothing at that path", fix="Check --store"))
+        raise ValidationError(
+            describe(
+                str(store),
+                "no such store",
+                expected="an existing store",
+                got="nothing at that path",
+                fix="Check --store",
+            )
+        )
     resolved = target.resolve()
     if resolved in {store.resolve(), *(Path(f"{store.resolve()}{s}") for s in ("-wal", "-shm"))}:
-        raise ValidationError(describe("--out", "the backup would overwrite the store",
-                                       expected="another file", got=str(target),
-                                       fix="Write the copy to a new file name"))
+        raise ValidationError(
+            describe(
+                "--out",
+                "the backup would overwrite the store",
+                expected="another file",
+                got=str(target),
+                fix="Write the copy to a new file name",
+            )
+        )
     if target.is_dir():
-        raise ValidationError(describe("--out", "is a directory", expected="a file name",
-                                       got=str(target), fix="Add a file name, e.g. copy.gpkg"))
+        raise ValidationError(
+            describe(
+                "--out",
+                "is a directory",
+                expected="a file name",
+                got=str(target),
+                fix="Add a file name, e.g. copy.gpkg",
+            )
+        )
 
 
 def _copy(store: Path, tmp: Path, target: Path) -> tuple[int, int]:
@@ -96,12 +127,15 @@ def _copy(store: Path, tmp: Path, target: Path) -> tuple[int, int]:
         src.backup(dst)
         dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         check = dst.execute("PRAGMA integrity_check").fetchone()[0]
-        counts = [int(dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
-                  for t in ("detections", "uploads")]
+        counts = [
+            int(dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+            for t in ("detections", "uploads")
+        ]
     finally:
         dst.close()
         src.close()
     if check != "ok":
-        raise ValidationError(describe(str(target), "the copy failed its integrity check",
-                                       expected="ok", got=check))
+        raise ValidationError(
+            describe(str(target), "the copy failed its integrity check", expected="ok", got=check)
+        )
     return counts[0], counts[1]

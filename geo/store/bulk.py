@@ -101,8 +101,16 @@ class _Upload:
     source: str
 
 
-def insert_rows(conn: Connection, rows: Rows, *, owner: str, marking: str, upload_id: int,
-                source: str = "upload", tricks: SpeedTricks | None = None) -> int:
+def insert_rows(
+    conn: Connection,
+    rows: Rows,
+    *,
+    owner: str,
+    marking: str,
+    upload_id: int,
+    source: str = "upload",
+    tricks: SpeedTricks | None = None,
+) -> int:
     """Insert the rows (in the caller's transaction); return how many were new.
 
     The rows go through the SQLite driver's bulk insert: Arrow columns bound in C, one
@@ -137,8 +145,9 @@ def insert_rows(conn: Connection, rows: Rows, *, owner: str, marking: str, uploa
     return _write_rows(conn, rows, upload, tricks, skip_duplicates=True)
 
 
-def _insert_rebuilding(conn: Connection, rows: Rows, upload: _Upload, tricks: SpeedTricks
-                       ) -> tuple[int | None, Rows]:
+def _insert_rebuilding(
+    conn: Connection, rows: Rows, upload: _Upload, tricks: SpeedTricks
+) -> tuple[int | None, Rows]:
     """The rows written without the indexes, which are built again.
 
     Returns the rows inserted, or None when not done; and the rows left to write the plain
@@ -167,20 +176,29 @@ def _stored_keys(conn: Connection, rows: Rows, owner: str) -> bool:
         return False
     pos = np.unique(np.linspace(0, rows.n - 1, min(rows.n, 1000)).astype(np.int64))
     source = rows.texts.get("source")
-    keys = [[i, s] for i, s in zip(
-        ids.iloc[pos].tolist(), (source.iloc[pos].fillna("").tolist() if source is not None
-                                 else [""] * len(pos)), strict=True) if isinstance(i, str)]
+    keys = [
+        [i, s]
+        for i, s in zip(
+            ids.iloc[pos].tolist(),
+            (source.iloc[pos].fillna("").tolist() if source is not None else [""] * len(pos)),
+            strict=True,
+        )
+        if isinstance(i, str)
+    ]
     if not keys:
         return False
     found = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM json_each(?) AS k JOIN detections AS d ON "
         "d.detection_id = k.value ->> 0 AND ifnull(d.source, '') = k.value ->> 1 "
-        "AND d.owner = ?)", (json.dumps(keys), owner)).scalar()
+        "AND d.owner = ?)",
+        (json.dumps(keys), owner),
+    ).scalar()
     return bool(found)
 
 
-def _write_without_indexes(conn: Connection, rows: Rows, upload: _Upload,
-                           tricks: SpeedTricks) -> int | None:
+def _write_without_indexes(
+    conn: Connection, rows: Rows, upload: _Upload, tricks: SpeedTricks
+) -> int | None:
     """Write into the table without the indexes the rows enter, then build them again.
 
     A partial duplicate-key index that none of the rows enter (the position key when every
@@ -190,9 +208,14 @@ def _write_without_indexes(conn: Connection, rows: Rows, upload: _Upload,
     ids = rows.texts.get("detection_id")
     with_id = 0 if ids is None else int(ids.notna().sum())
     untouched = {ID_INDEX} if with_id == 0 else {POSITION_INDEX} if with_id == rows.n else set()
-    indexes = [(name, sql) for name, sql in conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-        "tbl_name = 'detections' AND sql IS NOT NULL").fetchall() if name not in untouched]
+    indexes = [
+        (name, sql)
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+            "tbl_name = 'detections' AND sql IS NOT NULL"
+        ).fetchall()
+        if name not in untouched
+    ]
     conn.execute("SAVEPOINT bulk_insert")
     try:
         for name, _ in indexes:
@@ -208,8 +231,9 @@ def _write_without_indexes(conn: Connection, rows: Rows, upload: _Upload,
     return inserted
 
 
-def _write_rows(conn: Connection, rows: Rows, upload: _Upload, tricks: SpeedTricks, *,
-                skip_duplicates: bool) -> int:
+def _write_rows(
+    conn: Connection, rows: Rows, upload: _Upload, tricks: SpeedTricks, *, skip_duplicates: bool
+) -> int:
     """Write the rows into ``detections`` in ``fid`` order, a chunk at a time.
 
     ``skip_duplicates``: ``ON CONFLICT DO NOTHING`` (the indexes are in place), else a
@@ -221,19 +245,25 @@ def _write_rows(conn: Connection, rows: Rows, upload: _Upload, tricks: SpeedTric
     constants: dict[str, str | int] = {"owner": upload.owner, "upload_id": upload.upload_id}
     if "releasable_to" not in cols:
         constants["releasable_to"] = upload.marking
-    parts = (arrow_rows(cols, fid[at:at + _APPEND_CHUNK_ROWS],
-                        slice(at, min(at + _APPEND_CHUNK_ROWS, rows.n)) if in_order
-                        else order[at:at + _APPEND_CHUNK_ROWS])
-             for at in range(0, rows.n, _APPEND_CHUNK_ROWS))
-    insert = partial(conn.insert, "detections", constants=constants,
-                     skip_conflicts=skip_duplicates)
+    parts = (
+        arrow_rows(
+            cols,
+            fid[at : at + _APPEND_CHUNK_ROWS],
+            slice(at, min(at + _APPEND_CHUNK_ROWS, rows.n))
+            if in_order
+            else order[at : at + _APPEND_CHUNK_ROWS],
+        )
+        for at in range(0, rows.n, _APPEND_CHUNK_ROWS)
+    )
+    insert = partial(conn.insert, "detections", constants=constants, skip_conflicts=skip_duplicates)
     before = conn.total_changes
     _insert_parts(insert, parts, threaded=tricks.writer_thread)
     return conn.total_changes - before
 
 
-def _insert_parts(insert: Callable[[pa.Table], None], parts: Iterator[pa.Table], *,
-                  threaded: bool) -> None:
+def _insert_parts(
+    insert: Callable[[pa.Table], None], parts: Iterator[pa.Table], *, threaded: bool
+) -> None:
     """``insert`` each part; ``threaded``: on a second thread while the next is made."""
     if not threaded:
         for part in parts:
@@ -256,16 +286,27 @@ def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarra
     """
     day, order = day_order(time_us)
     days, starts, counts = np.unique(day[order], return_index=True, return_counts=True)
-    found = dict(conn.execute(
-        f"SELECT value, (SELECT max(fid) FROM detections WHERE "
-        f"fid >= ((value + {DAY_OFFSET}) << {DAY_SHIFT}) AND "
-        f"fid < ((value + {DAY_OFFSET + 1}) << {DAY_SHIFT})) FROM json_each(?)",
-        (json.dumps(days.tolist()),)).fetchall())
+    found = dict(
+        conn.execute(
+            f"SELECT value, (SELECT max(fid) FROM detections WHERE "
+            f"fid >= ((value + {DAY_OFFSET}) << {DAY_SHIFT}) AND "
+            f"fid < ((value + {DAY_OFFSET + 1}) << {DAY_SHIFT})) FROM json_each(?)",
+            (json.dumps(days.tolist()),),
+        ).fetchall()
+    )
     last = np.array([found.get(d) or 0 for d in days.tolist()], dtype=np.int64)
     first_number = np.where(last > 0, (last & ((1 << DAY_SHIFT) - 1)) + 1, 1)
-    number = (np.arange(len(day), dtype=np.int64) - np.repeat(starts, counts)
-              + np.repeat(first_number, counts))
+    number = (
+        np.arange(len(day), dtype=np.int64)
+        - np.repeat(starts, counts)
+        + np.repeat(first_number, counts)
+    )
     if len(number) and int(number.max()) >= 1 << DAY_SHIFT:
-        raise ValidationError(describe(source, "too many detections in one day",
-                                       expected=f"fewer than {1 << DAY_SHIFT:,} a day"))
+        raise ValidationError(
+            describe(
+                source,
+                "too many detections in one day",
+                expected=f"fewer than {1 << DAY_SHIFT:,} a day",
+            )
+        )
     return ((day[order] + DAY_OFFSET) << DAY_SHIFT) + number, order

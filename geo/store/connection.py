@@ -21,9 +21,23 @@ import shapely
 
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["Connection", "DatabaseError", "IntegrityError", "Kind", "OperationalError",
-           "StoreMemoryError", "busy_error", "connect", "driver_message", "is_busy",
-           "is_out_of_memory", "memory_reported", "not_a_store", "out_of_memory", "sql_text"]
+__all__ = [
+    "Connection",
+    "DatabaseError",
+    "IntegrityError",
+    "Kind",
+    "OperationalError",
+    "StoreMemoryError",
+    "busy_error",
+    "connect",
+    "driver_message",
+    "is_busy",
+    "is_out_of_memory",
+    "memory_reported",
+    "not_a_store",
+    "out_of_memory",
+    "sql_text",
+]
 
 
 #: Rows the SQLite driver reads into one Arrow batch. Before the first batch it reserves
@@ -53,8 +67,9 @@ _KINDS: dict[str, tuple[pa.DataType, str, str]] = {
 
 
 #: Messages of an allocation failure: the driver's (errno ENOMEM), SQLite's and GEOS's.
-_OUT_OF_MEMORY = re.compile(r"cannot allocate memory|out of memory|\bENOMEM\b|bad_alloc",
-                            re.IGNORECASE)
+_OUT_OF_MEMORY = re.compile(
+    r"cannot allocate memory|out of memory|\bENOMEM\b|bad_alloc", re.IGNORECASE
+)
 
 
 #: What the SQLite driver raises (DB-API classes of ADBC).
@@ -72,8 +87,13 @@ class StoreMemoryError(ValidationError, MemoryError):
 
 
 #: What an allocation failure may raise (Python, Arrow, the SQLite driver, GEOS).
-_MAYBE_MEMORY = (MemoryError, OSError, DatabaseError, pa.ArrowException,
-                 shapely.errors.GEOSException)
+_MAYBE_MEMORY = (
+    MemoryError,
+    OSError,
+    DatabaseError,
+    pa.ArrowException,
+    shapely.errors.GEOSException,
+)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -87,11 +107,17 @@ def out_of_memory(where: str, exc: BaseException) -> StoreMemoryError:
     """The :class:`StoreMemoryError` for an allocation failure ``exc`` at ``where``."""
     lines = driver_message(exc).splitlines()  # the driver's message, without its "Detail:" line
     got = lines[0] if lines else type(exc).__name__
-    return StoreMemoryError(describe(
-        where, "out of memory", expected="enough free memory (and address space, if a limit "
-        "such as ulimit -v is set) for the rows read or written", got=got,
-        fix="Nothing in the store was changed. Free memory or raise the limit, or read a "
-        "shorter time window or upload a smaller file"))
+    return StoreMemoryError(
+        describe(
+            where,
+            "out of memory",
+            expected="enough free memory (and address space, if a limit "
+            "such as ulimit -v is set) for the rows read or written",
+            got=got,
+            fix="Nothing in the store was changed. Free memory or raise the limit, or read a "
+            "shorter time window or upload a smaller file",
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -131,10 +157,12 @@ class Connection:
                 # statements, one for the reads of fetch_arrow.
                 self._cur = self._conn.cursor()
                 self._cur.adbc_statement.set_options(
-                    **{"adbc.sqlite.query.batch_rows": str(_QUERY_BATCH_ROWS)})
+                    **{"adbc.sqlite.query.batch_rows": str(_QUERY_BATCH_ROWS)}
+                )
                 self._reader = self._conn.cursor()
                 self._reader.adbc_statement.set_options(
-                    **{"adbc.sqlite.query.batch_rows": str(_READ_BATCH_ROWS)})
+                    **{"adbc.sqlite.query.batch_rows": str(_READ_BATCH_ROWS)}
+                )
             except BaseException:
                 self._conn.close()
                 raise
@@ -147,8 +175,9 @@ class Connection:
         word = sql.lstrip()[:9].upper()
         if word.startswith("BEGIN"):
             self.in_transaction = True
-        elif word.startswith(("COMMIT", "END")) or (word.startswith("ROLLBACK")
-                                                    and " TO " not in sql.upper()):
+        elif word.startswith(("COMMIT", "END")) or (
+            word.startswith("ROLLBACK") and " TO " not in sql.upper()
+        ):
             self.in_transaction = False
         return self
 
@@ -207,14 +236,21 @@ class Connection:
             table = self._fetch_typed(columns, source, made_of_kind=True)
         return table
 
-    def _fetch_typed(self, columns: Mapping[str, Kind], source: str, *,
-                     made_of_kind: bool) -> pa.Table:
+    def _fetch_typed(
+        self, columns: Mapping[str, Kind], source: str, *, made_of_kind: bool
+    ) -> pa.Table:
         """:meth:`fetch_arrow` after a typing row, the values as stored or made their kind."""
-        typing_row = ", ".join(["1 AS limes_typing_row"] + [
-            f'{_KINDS[kind][1]} AS "{name}"' for name, kind in columns.items()])
-        values = ", ".join(["NULL"] + [
-            _KINDS[kind][2].format(f'"{name}"') if made_of_kind else f'"{name}"'
-            for name, kind in columns.items()])
+        typing_row = ", ".join(
+            ["1 AS limes_typing_row"]
+            + [f'{_KINDS[kind][1]} AS "{name}"' for name, kind in columns.items()]
+        )
+        values = ", ".join(
+            ["NULL"]
+            + [
+                _KINDS[kind][2].format(f'"{name}"') if made_of_kind else f'"{name}"'
+                for name, kind in columns.items()
+            ]
+        )
         with memory_reported(self._name):
             self._reader.execute(f"SELECT {typing_row} UNION ALL SELECT {values} {source}")
             table = self._reader.fetch_arrow_table()
@@ -223,8 +259,14 @@ class Connection:
             raise RuntimeError("SQLite did not return the typing row first")  # cannot happen
         return table.slice(1).remove_column(0)
 
-    def insert(self, table: str, data: pa.Table, *, constants: Mapping[str, str | int],
-               skip_conflicts: bool = False) -> None:
+    def insert(
+        self,
+        table: str,
+        data: pa.Table,
+        *,
+        constants: Mapping[str, str | int],
+        skip_conflicts: bool = False,
+    ) -> None:
         """Insert the rows of an Arrow table (bound column by column in C).
 
         ``constants``: columns with one value for every row, written into the statement
@@ -232,13 +274,15 @@ class Connection:
         unique key are left out (``ON CONFLICT DO NOTHING``).
         """
         names = ", ".join(f'"{c}"' for c in (*data.column_names, *constants))
-        values = ", ".join(["?"] * data.num_columns
-                           + [str(v) if isinstance(v, int) else sql_text(v)
-                              for v in constants.values()])
+        values = ", ".join(
+            ["?"] * data.num_columns
+            + [str(v) if isinstance(v, int) else sql_text(v) for v in constants.values()]
+        )
         conflict = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
         with memory_reported(self._name):
             self._cur.executemany(
-                f'INSERT INTO "{table}" ({names}) VALUES ({values}){conflict}', data)
+                f'INSERT INTO "{table}" ({names}) VALUES ({values}){conflict}', data
+            )
 
     @property
     def total_changes(self) -> int:
@@ -265,9 +309,15 @@ def connect(path: Path, *, busy_timeout_s: float) -> Connection:
     try:
         conn = Connection(path)
     except DatabaseError as exc:
-        raise ValidationError(describe(
-            str(path), "cannot open the store", expected="a file Limes may read and write",
-            got=driver_message(exc), fix="Check the path and its permissions")) from exc
+        raise ValidationError(
+            describe(
+                str(path),
+                "cannot open the store",
+                expected="a file Limes may read and write",
+                got=driver_message(exc),
+                fix="Check the path and its permissions",
+            )
+        ) from exc
     try:
         conn.execute(f"PRAGMA busy_timeout = {max(0, int(busy_timeout_s * 1000))}").fetchall()
         conn.execute("PRAGMA synchronous = FULL").fetchall()
@@ -286,16 +336,21 @@ def driver_message(exc: BaseException) -> str:
 
 def not_a_store(path: Path, got: str) -> str:
     """The message for a file that is not a Limes store (``got``: what it is instead)."""
-    return describe(str(path), "not a Limes store", expected="a GeoPackage written by Limes "
-                    "(python -m geo ingest creates one)", got=got,
-                    fix="Point --store at the store file, or at a new file name to create one")
+    return describe(
+        str(path),
+        "not a Limes store",
+        expected="a GeoPackage written by Limes (python -m geo ingest creates one)",
+        got=got,
+        fix="Point --store at the store file, or at a new file name to create one",
+    )
 
 
 def busy_error(path: Path) -> ValidationError:
     """The error for a store that stayed locked by another upload."""
     return ValidationError(
         f"{path}: the store is busy (another upload is being written); nothing was changed. "
-        "Retry in a moment")
+        "Retry in a moment"
+    )
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -31,8 +31,9 @@ __all__ = ["open_store", "opened_for_reading"]
 PAGE_SIZE = 65_536
 
 
-def open_store(path: str | os.PathLike[str], *, create: bool = True,
-               busy_timeout_s: float | None = None) -> Connection:
+def open_store(
+    path: str | os.PathLike[str], *, create: bool = True, busy_timeout_s: float | None = None
+) -> Connection:
     """Open the store, creating it (and its directory) on first use.
 
     The connection is in autocommit mode (transactions are explicit), with WAL journal,
@@ -74,9 +75,15 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True,
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     exists = path.exists()
     if not exists and not create:
-        raise ValidationError(describe(str(path), "no such store", expected="an existing store "
-                                       "file", got="nothing at that path",
-                                       fix="Check --store, or ingest a file first"))
+        raise ValidationError(
+            describe(
+                str(path),
+                "no such store",
+                expected="an existing store file",
+                got="nothing at that path",
+                fix="Check --store, or ingest a file first",
+            )
+        )
     if exists and path.is_dir():
         raise ValidationError(not_a_store(path, "a directory"))
     if not exists:
@@ -103,9 +110,14 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         if isinstance(exc, FileExistsError) and path.is_file():
             return  # another upload created it first
-        raise ValidationError(describe(
-            str(path), "cannot create the store", expected="a file name in a folder Limes may "
-            "write to", got=exc.strerror or str(exc), fix="Check --store and the permissions")
+        raise ValidationError(
+            describe(
+                str(path),
+                "cannot create the store",
+                expected="a file name in a folder Limes may write to",
+                got=exc.strerror or str(exc),
+                fix="Check --store and the permissions",
+            )
         ) from exc
     try:
         os.fchmod(fd, 0o600)
@@ -131,11 +143,19 @@ def _prepare(conn: Connection, path: Path) -> None:
         if conn.execute("PRAGMA journal_mode").scalar() != "wal":
             mode = conn.execute("PRAGMA journal_mode = WAL").scalar()
             if mode != "wal":
-                raise ValidationError(describe(
-                    str(path), "the file system does not support SQLite's WAL journal",
-                    expected="journal mode wal", got=mode,
-                    fix="Put the store on a local disk (not a network share)"))
-        if not schema.has_table(conn, "detections") or schema.schema_version(conn) < schema.SCHEMA_VERSION:
+                raise ValidationError(
+                    describe(
+                        str(path),
+                        "the file system does not support SQLite's WAL journal",
+                        expected="journal mode wal",
+                        got=mode,
+                        fix="Put the store on a local disk (not a network share)",
+                    )
+                )
+        if (
+            not schema.has_table(conn, "detections")
+            or schema.schema_version(conn) < schema.SCHEMA_VERSION
+        ):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if not schema.has_table(conn, "detections"):  # another process may have won
@@ -154,9 +174,15 @@ def _prepare(conn: Connection, path: Path) -> None:
             raise busy_error(path) from exc
         text = str(exc)
         if "readonly" in text or "unable to open" in text:
-            raise ValidationError(describe(
-                str(path), "cannot open the store for writing", expected="a file and folder "
-                "Limes may write to", got=driver_message(exc), fix="Check the permissions")) from exc
+            raise ValidationError(
+                describe(
+                    str(path),
+                    "cannot open the store for writing",
+                    expected="a file and folder Limes may write to",
+                    got=driver_message(exc),
+                    fix="Check the permissions",
+                )
+            ) from exc
         raise ValidationError(not_a_store(path, driver_message(exc))) from exc
     except DatabaseError as exc:
         raise ValidationError(not_a_store(path, driver_message(exc))) from exc

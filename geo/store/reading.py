@@ -28,29 +28,60 @@ from geo.store.geometry import points
 from geo.store.opening import opened_for_reading
 from geo.store.schema import DAY_US, FLOAT_COLUMNS, MAX_DAY, MIN_DAY, first_fid
 
-__all__ = ["COLUMNS", "feature_collection", "owners", "uploads", "version",
-           "visible_detections"]
+__all__ = ["COLUMNS", "feature_collection", "owners", "uploads", "version", "visible_detections"]
 
 
 #: Columns of :func:`visible_detections`, in order (``geometry`` last).
 COLUMNS: tuple[str, ...] = (
-    "time", "detection_id", "source", "partner", "class", "confidence", "access", "caveat",
-    "hae_m", "ce_m", "le_m", "src_row", "owner", "releasable_to", "upload_id",
+    "time",
+    "detection_id",
+    "source",
+    "partner",
+    "class",
+    "confidence",
+    "access",
+    "caveat",
+    "hae_m",
+    "ce_m",
+    "le_m",
+    "src_row",
+    "owner",
+    "releasable_to",
+    "upload_id",
 )
 
 #: Columns :func:`visible_detections` reads, and their kinds (see ``Connection.fetch_arrow``).
 _READ_COLUMNS: dict[str, Kind] = {
-    "fid": "integer", "time_us": "integer",
-    **{name: "real" if name in FLOAT_COLUMNS else "integer" if name in ("src_row", "upload_id")
-       else "text" for name in COLUMNS[1:]},
-    "geom": "blob"}
+    "fid": "integer",
+    "time_us": "integer",
+    **{
+        name: "real"
+        if name in FLOAT_COLUMNS
+        else "integer"
+        if name in ("src_row", "upload_id")
+        else "text"
+        for name in COLUMNS[1:]
+    },
+    "geom": "blob",
+}
 
 #: The audit log's columns (:func:`uploads`), in order, and their kinds.
 _UPLOAD_COLUMNS: dict[str, Kind] = {
-    "upload_id": "integer", "uploaded_at": "text", "uploaded_by": "text", "partner": "text",
-    "file_name": "text", "sha256": "text", "format": "text", "rows_read": "integer",
-    "accepted": "integer", "rejected": "integer", "duplicates": "integer",
-    "releasable_to": "text", "file_markings": "integer", "notes": "text"}
+    "upload_id": "integer",
+    "uploaded_at": "text",
+    "uploaded_by": "text",
+    "partner": "text",
+    "file_name": "text",
+    "sha256": "text",
+    "format": "text",
+    "rows_read": "integer",
+    "accepted": "integer",
+    "rejected": "integer",
+    "duplicates": "integer",
+    "releasable_to": "text",
+    "file_markings": "integer",
+    "notes": "text",
+}
 
 
 def owners(path: str | os.PathLike[str]) -> list[str]:
@@ -64,8 +95,7 @@ def owners(path: str | os.PathLike[str]) -> list[str]:
     with opened_for_reading(path) as conn:
         if conn is None:
             return []
-        return [r[0] for r in conn.execute(
-            "SELECT DISTINCT partner FROM uploads ORDER BY partner")]
+        return [r[0] for r in conn.execute("SELECT DISTINCT partner FROM uploads ORDER BY partner")]
 
 
 def version(path: str | os.PathLike[str]) -> int:
@@ -129,12 +159,18 @@ def _texts(column: pa.ChunkedArray) -> pd.Series:
         return pd.Series(pd.array(column.cast(pa.large_string()), dtype="str"))
     except pa.ArrowInvalid:
         pass
-    return pd.Series([None if v is None else v.decode("utf-8", "replace")
-                      for v in column.cast(pa.large_binary()).to_pylist()], dtype="str")
+    return pd.Series(
+        [
+            None if v is None else v.decode("utf-8", "replace")
+            for v in column.cast(pa.large_binary()).to_pylist()
+        ],
+        dtype="str",
+    )
 
 
-def _frame(raw: pa.Table | None, store: str = "store",
-           conn: Connection | None = None) -> gpd.GeoDataFrame:
+def _frame(
+    raw: pa.Table | None, store: str = "store", conn: Connection | None = None
+) -> gpd.GeoDataFrame:
     """Rows read from the store (:data:`_READ_COLUMNS`) as a detections frame, in time order.
 
     A row whose time or position another tool made unreadable raises
@@ -144,21 +180,35 @@ def _frame(raw: pa.Table | None, store: str = "store",
     if raw is None or raw.num_rows == 0:
         data: dict[str, Any] = {"time": pd.Series([], dtype="datetime64[us, UTC]")}
         for name in COLUMNS[1:]:
-            data[name] = (np.empty(0, dtype=np.int64) if name in ("src_row", "upload_id")
-                          else np.empty(0) if name in FLOAT_COLUMNS
-                          else pd.Series(pd.array([], dtype="str")))
-        return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(
-            np.empty(0, dtype=object)), crs="EPSG:4326")
+            data[name] = (
+                np.empty(0, dtype=np.int64)
+                if name in ("src_row", "upload_id")
+                else np.empty(0)
+                if name in FLOAT_COLUMNS
+                else pd.Series(pd.array([], dtype="str"))
+            )
+        return gpd.GeoDataFrame(
+            data, geometry=gpd.array.from_shapely(np.empty(0, dtype=object)), crs="EPSG:4326"
+        )
     fid = raw["fid"].to_numpy().astype(np.int64, copy=False)
     if raw["time_us"].null_count:  # not an integer (see _KINDS)
         i = int(np.flatnonzero(raw["time_us"].is_null().to_numpy(zero_copy_only=False))[0])
-        got = None if conn is None else conn.execute(
-            f"SELECT time_us FROM detections WHERE fid = {int(fid[i])}").scalar()
-        raise ValidationError(describe(
-            store, "a stored detection has no usable time", field="time_us",
-            expected="microseconds since 1970-01-01 UTC (an integer)", got=got,
-            fix=f"Another tool changed the detections table: correct or delete the row with "
-            f"fid {fid[i]}"))
+        got = (
+            None
+            if conn is None
+            else conn.execute(f"SELECT time_us FROM detections WHERE fid = {int(fid[i])}").scalar()
+        )
+        raise ValidationError(
+            describe(
+                store,
+                "a stored detection has no usable time",
+                field="time_us",
+                expected="microseconds since 1970-01-01 UTC (an integer)",
+                got=got,
+                fix=f"Another tool changed the detections table: correct or delete the row with "
+                f"fid {fid[i]}",
+            )
+        )
     time_us = raw["time_us"].to_numpy().astype(np.int64, copy=False)
     if len(time_us) > 1 and not (np.diff(time_us) >= 0).all():  # by day, then upload order
         order = np.lexsort((fid, time_us))
@@ -178,19 +228,29 @@ def _frame(raw: pa.Table | None, store: str = "store",
     except (shapely.errors.GEOSException, TypeError, ValueError, IndexError) as exc:
         if is_out_of_memory(exc):  # GEOS: std::bad_alloc
             raise out_of_memory(store, exc) from exc
-        raise ValidationError(describe(
-            store, "a stored detection has no readable position", field="geom",
-            expected="a GeoPackage point geometry", got=str(exc),
-            fix="Another tool changed the detections table: correct or delete that row "
-            "(ogrinfo lists the rows GDAL cannot read)")) from exc
+        raise ValidationError(
+            describe(
+                store,
+                "a stored detection has no readable position",
+                field="geom",
+                expected="a GeoPackage point geometry",
+                got=str(exc),
+                fix="Another tool changed the detections table: correct or delete that row "
+                "(ogrinfo lists the rows GDAL cannot read)",
+            )
+        ) from exc
     return gpd.GeoDataFrame(data, geometry=gpd.array.from_shapely(geometry), crs="EPSG:4326")
 
 
-def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | str, *,
-                       time_from: str | datetime | None = None,
-                       time_to: str | datetime | None = None,
-                       after_upload: int | None = None,
-                       through_upload: int | None = None) -> gpd.GeoDataFrame:
+def visible_detections(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+    after_upload: int | None = None,
+    through_upload: int | None = None,
+) -> gpd.GeoDataFrame:
     """The stored detections any of ``partners`` may see, in time order.
 
     What a partner may see: its own rows, rows marked ``ALL`` and rows released to it (see
@@ -234,8 +294,14 @@ def visible_detections(path: str | os.PathLike[str], partners: Iterable[str] | s
     t_from = _parse_time(time_from, "time_from")
     t_to = _parse_time(time_to, "time_to")
     if t_from is not None and t_to is not None and t_to < t_from:
-        raise ValidationError(describe("time window", "time_to is before time_from",
-                                       expected=f"a time at or after {time_from}", got=time_to))
+        raise ValidationError(
+            describe(
+                "time window",
+                "time_to is before time_from",
+                expected=f"a time at or after {time_from}",
+                got=time_to,
+            )
+        )
     with opened_for_reading(path) as conn:  # checks the file is a store
         if conn is None or not viewers:
             return _frame(None)
@@ -275,16 +341,27 @@ def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.D
     viewers = checked_viewers(partners)
     with opened_for_reading(path) as conn:
         if conn is not None and viewers:
-            raw = conn.fetch_arrow(_UPLOAD_COLUMNS, "FROM uploads WHERE partner IN "
-                                   f"({', '.join(sql_text(v) for v in viewers)})")
+            raw = conn.fetch_arrow(
+                _UPLOAD_COLUMNS,
+                f"FROM uploads WHERE partner IN ({', '.join(sql_text(v) for v in viewers)})",
+            )
         else:
-            raw = pa.table({name: pa.array([], pa.int64() if kind == "integer" else pa.string())
-                            for name, kind in _UPLOAD_COLUMNS.items()})
+            raw = pa.table(
+                {
+                    name: pa.array([], pa.int64() if kind == "integer" else pa.string())
+                    for name, kind in _UPLOAD_COLUMNS.items()
+                }
+            )
         raw = raw.sort_by("upload_id")
-        frame = pd.DataFrame({name: raw[name].fill_null(0).to_numpy() if kind == "integer"
-                              else _texts(raw[name]) for name, kind in _UPLOAD_COLUMNS.items()})
-        frame["uploaded_at"] = pd.to_datetime(frame["uploaded_at"], utc=True,
-                                              format="ISO8601").astype("datetime64[ms, UTC]")
+        frame = pd.DataFrame(
+            {
+                name: raw[name].fill_null(0).to_numpy() if kind == "integer" else _texts(raw[name])
+                for name, kind in _UPLOAD_COLUMNS.items()
+            }
+        )
+        frame["uploaded_at"] = pd.to_datetime(
+            frame["uploaded_at"], utc=True, format="ISO8601"
+        ).astype("datetime64[ms, UTC]")
     return frame
 
 
@@ -320,8 +397,11 @@ def feature_collection(detections: gpd.GeoDataFrame) -> dict[str, Any]:
     lat = shapely.get_y(detections.geometry.array).tolist()
     names = list(props)
     features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
-         "properties": dict(zip(names, values, strict=True))}
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [x, y]},
+            "properties": dict(zip(names, values, strict=True)),
+        }
         for x, y, *values in zip(lon, lat, *props.values(), strict=True)
     ]
     return {"type": "FeatureCollection", "features": features}

@@ -24,8 +24,15 @@ from geo.core.errors import ValidationError, describe
 from geo.store.geometry import point_blobs
 from geo.store.schema import DAY_US, FLOAT_COLUMNS, MAX_DAY, MIN_DAY, TEXT_COLUMNS
 
-__all__ = ["Rows", "arrow_columns", "arrow_rows", "day_order", "first_rows", "prepare_rows",
-           "subset"]
+__all__ = [
+    "Rows",
+    "arrow_columns",
+    "arrow_rows",
+    "day_order",
+    "first_rows",
+    "prepare_rows",
+    "subset",
+]
 
 
 @dataclass
@@ -77,8 +84,9 @@ def _text_values(frame: pd.DataFrame | Mapping[str, Any], name: str) -> pd.Serie
     return values if values.notna().any() else None
 
 
-def prepare_rows(detections: gpd.GeoDataFrame | Mapping[str, Any], source: str,
-                 default_marking: str) -> Rows:
+def prepare_rows(
+    detections: gpd.GeoDataFrame | Mapping[str, Any], source: str, default_marking: str
+) -> Rows:
     """Check the rows and resolve the markings (the file's where a row has one).
 
     ``detections``: a frame of :func:`geo.inputs.loader.read_detections`, or the columns of
@@ -94,25 +102,45 @@ def prepare_rows(detections: gpd.GeoDataFrame | Mapping[str, Any], source: str,
     """
     lon, lat, bad, shown = _coordinates(detections, source)
     if "time" not in detections:
-        raise ValidationError(describe(source, "no time column", field="time",
-                                       expected="a time column", got=list(detections.keys())))
+        raise ValidationError(
+            describe(
+                source,
+                "no time column",
+                field="time",
+                expected="a time column",
+                got=list(detections.keys()),
+            )
+        )
     n = len(lon)
-    src_row = (np.asarray(detections["src_row"], dtype=np.int64) if "src_row" in detections
-               else np.arange(1, n + 1, dtype=np.int64))
-    times = pd.to_datetime(pd.Series(detections["time"]), utc=True).astype(
-        "datetime64[us, UTC]")
+    src_row = (
+        np.asarray(detections["src_row"], dtype=np.int64)
+        if "src_row" in detections
+        else np.arange(1, n + 1, dtype=np.int64)
+    )
+    times = pd.to_datetime(pd.Series(detections["time"]), utc=True).astype("datetime64[us, UTC]")
     bad_time = times.isna().to_numpy()
-    for mask, fld, what in ((bad, "geometry", "a point with finite coordinates"),
-                            (bad_time, "time", "a time")):
+    for mask, fld, what in (
+        (bad, "geometry", "a point with finite coordinates"),
+        (bad_time, "time", "a time"),
+    ):
         if mask.any():
             i = int(np.flatnonzero(mask)[0])
             got = None
             if fld == "geometry":
-                got = (str(shown[i]) if shown is not None
-                       else f"longitude {lon[i]}, latitude {lat[i]}")
-            raise ValidationError(describe(
-                source, "unusable detection", row=int(src_row[i]), field=fld, expected=what,
-                got=got, fix="Load the file with geo.inputs.loader.read_detections"))
+                got = (
+                    str(shown[i]) if shown is not None else f"longitude {lon[i]}, latitude {lat[i]}"
+                )
+            raise ValidationError(
+                describe(
+                    source,
+                    "unusable detection",
+                    row=int(src_row[i]),
+                    field=fld,
+                    expected=what,
+                    got=got,
+                    fix="Load the file with geo.inputs.loader.read_detections",
+                )
+            )
     time_us = times.to_numpy(dtype="datetime64[us]").view(np.int64)
     # Before the store is opened: a refused upload creates no store.
     _check_days(time_us, source)
@@ -132,15 +160,22 @@ def prepare_rows(detections: gpd.GeoDataFrame | Mapping[str, Any], source: str,
     return rows
 
 
-def _coordinates(detections: gpd.GeoDataFrame | Mapping[str, Any], source: str
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+def _coordinates(
+    detections: gpd.GeoDataFrame | Mapping[str, Any], source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Longitude, latitude, which rows have no usable point, and the geometries (if any)."""
     shown: np.ndarray | None = None
     if isinstance(detections, gpd.GeoDataFrame):
         if detections.crs is None or detections.crs.to_epsg() != 4326:
-            raise ValidationError(describe(source, "detections are not in EPSG:4326",
-                                           expected="EPSG:4326", got=str(detections.crs),
-                                           fix="Load the file with geo.inputs.loader.read_detections"))
+            raise ValidationError(
+                describe(
+                    source,
+                    "detections are not in EPSG:4326",
+                    expected="EPSG:4326",
+                    got=str(detections.crs),
+                    fix="Load the file with geo.inputs.loader.read_detections",
+                )
+            )
         shown = np.asarray(detections.geometry.array, dtype=object)
         lon, lat = shapely.get_x(shown), shapely.get_y(shown)
         bad = (shapely.get_type_id(shown) != 0) | shapely.is_empty(shown)
@@ -162,14 +197,16 @@ def _resolve_markings(rows: Rows, own: pd.Series | None, default_marking: str) -
     unknown = [v for v, (_, why) in parsed.items() if why is not None]
     n_unknown = int(own.isin(unknown).sum()) if unknown else 0
     rows.file_markings = int(own.notna().sum()) - n_unknown
-    rows.texts["releasable_to"] = own.map({v: m for v, (m, _) in parsed.items()}).fillna(
-        default_marking).astype("str")
+    rows.texts["releasable_to"] = (
+        own.map({v: m for v, (m, _) in parsed.items()}).fillna(default_marking).astype("str")
+    )
     if rows.file_markings:
         rows.notes.append(f"{rows.file_markings} row(s) keep the marking they carry in the file")
     if n_unknown:
         shown = "; ".join(f"{v!r} ({parsed[v][1]})" for v in unknown[:3])
-        rows.notes.append(f"{n_unknown} row(s) carry an unknown marking, so only the owner may "
-                          f"see them: {shown}")
+        rows.notes.append(
+            f"{n_unknown} row(s) carry an unknown marking, so only the owner may see them: {shown}"
+        )
 
 
 def _check_days(time_us: np.ndarray, source: str) -> None:
@@ -178,10 +215,15 @@ def _check_days(time_us: np.ndarray, source: str) -> None:
     for bad, what in ((day < MIN_DAY, "earliest"), (day > MAX_DAY, "latest")):
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValidationError(describe(
-                source, f"a time outside what the store keeps ({what} row shown)",
-                expected="a time between about 900 BC and AD 4800",
-                got=str(np.datetime64(int(time_us[i]), "us")), fix="Check the time column"))
+            raise ValidationError(
+                describe(
+                    source,
+                    f"a time outside what the store keeps ({what} row shown)",
+                    expected="a time between about 900 BC and AD 4800",
+                    got=str(np.datetime64(int(time_us[i]), "us")),
+                    fix="Check the time column",
+                )
+            )
 
 
 def day_order(time_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,8 +242,9 @@ def day_order(time_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return day, np.arange(len(day))
     # stable: file order within a day (radix sort when the days span < 2**15)
     span = int(day.max() - day.min())
-    return day, np.argsort((day - day.min()).astype(np.int16) if span < 2**15 else day,
-                           kind="stable")
+    return day, np.argsort(
+        (day - day.min()).astype(np.int16) if span < 2**15 else day, kind="stable"
+    )
 
 
 def first_rows(rows: Rows) -> np.ndarray:
@@ -213,8 +256,11 @@ def first_rows(rows: Rows) -> np.ndarray:
     n = rows.n
     _, order = day_order(rows.time_us)
     source = rows.texts.get("source")
-    src = (pd.array(np.full(n, "", dtype=object), dtype="str") if source is None
-           else source.fillna("").array)[order]
+    src = (
+        pd.array(np.full(n, "", dtype=object), dtype="str")
+        if source is None
+        else source.fillna("").array
+    )[order]
     ids = rows.texts.get("detection_id")
     has_id = (np.zeros(n, dtype=bool) if ids is None else ids.notna().to_numpy())[order]
     first = np.ones(n, dtype=bool)
@@ -224,9 +270,14 @@ def first_rows(rows: Rows) -> np.ndarray:
     no_id = ~has_id
     if no_id.any():
         # + 0.0: -0.0 and 0.0 are one position (as in the store's key)
-        keys = pd.DataFrame({"s": src[no_id], "t": rows.time_us[order][no_id],
-                             "x": rows.numbers["lon"][order][no_id] + 0.0,
-                             "y": rows.numbers["lat"][order][no_id] + 0.0})
+        keys = pd.DataFrame(
+            {
+                "s": src[no_id],
+                "t": rows.time_us[order][no_id],
+                "x": rows.numbers["lon"][order][no_id] + 0.0,
+                "y": rows.numbers["lat"][order][no_id] + 0.0,
+            }
+        )
         first[no_id] = ~keys.duplicated().to_numpy()
     out = np.empty(n, dtype=bool)
     out[order] = first
@@ -235,10 +286,14 @@ def first_rows(rows: Rows) -> np.ndarray:
 
 def subset(rows: Rows, keep: np.ndarray) -> Rows:
     """The rows where ``keep`` is true."""
-    return Rows(numbers={name: values[keep] for name, values in rows.numbers.items()},
-                texts={name: values[keep] for name, values in rows.texts.items()},
-                n=int(keep.sum()), file_markings=rows.file_markings, notes=rows.notes,
-                bounds=rows.bounds)
+    return Rows(
+        numbers={name: values[keep] for name, values in rows.numbers.items()},
+        texts={name: values[keep] for name, values in rows.texts.items()},
+        n=int(keep.sum()),
+        file_markings=rows.file_markings,
+        notes=rows.notes,
+        bounds=rows.bounds,
+    )
 
 
 def arrow_columns(rows: Rows) -> dict[str, pa.Array | np.ndarray]:
@@ -254,8 +309,9 @@ def arrow_columns(rows: Rows) -> dict[str, pa.Array | np.ndarray]:
     return out
 
 
-def arrow_rows(cols: Mapping[str, pa.Array | np.ndarray], fid: np.ndarray,
-               rows: slice | np.ndarray) -> pa.Table:
+def arrow_rows(
+    cols: Mapping[str, pa.Array | np.ndarray], fid: np.ndarray, rows: slice | np.ndarray
+) -> pa.Table:
     """Rows as the ``detections`` table's columns: a slice (no copy) or the rows at an index.
 
     ``cols`` are :func:`arrow_columns`, ``fid`` the rows' ids. The columns with one value

@@ -14,10 +14,27 @@ from pathlib import Path
 from geo.core.errors import ValidationError
 from geo.store.connection import Connection, not_a_store
 
-__all__ = ["DAY_US", "FLOAT_COLUMNS", "GPKG_APPLICATION_ID", "GPKG_USER_VERSION", "ID_INDEX",
-           "MAX_DAY", "MIN_DAY", "NOW", "POSITION_INDEX", "SCHEMA_VERSION", "TEXT_COLUMNS",
-           "TIMED_DESCRIPTION", "check_empty", "check_schema", "create", "first_fid",
-           "has_table", "schema_version", "upgrade"]
+__all__ = [
+    "DAY_US",
+    "FLOAT_COLUMNS",
+    "GPKG_APPLICATION_ID",
+    "GPKG_USER_VERSION",
+    "ID_INDEX",
+    "MAX_DAY",
+    "MIN_DAY",
+    "NOW",
+    "POSITION_INDEX",
+    "SCHEMA_VERSION",
+    "TEXT_COLUMNS",
+    "TIMED_DESCRIPTION",
+    "check_empty",
+    "check_schema",
+    "create",
+    "first_fid",
+    "has_table",
+    "schema_version",
+    "upgrade",
+]
 
 #: GeoPackage ``application_id`` ('GPKG') and ``user_version`` (1.3.0).
 GPKG_APPLICATION_ID = 0x47504B47
@@ -74,8 +91,10 @@ CREATE UNIQUE INDEX {POSITION_INDEX}
 
 #: ``time_us`` as GeoPackage DATETIME text, milliseconds rounded down (also before 1970:
 #: SQLite's ``/`` truncates towards zero), for GIS tools.
-_TIME_SQL = ("strftime('%Y-%m-%dT%H:%M:%fZ', (time_us - (time_us % 1000 + 1000) % 1000) / 1000 "
-             "/ 1000.0, 'unixepoch')")
+_TIME_SQL = (
+    "strftime('%Y-%m-%dT%H:%M:%fZ', (time_us - (time_us % 1000 + 1000) % 1000) / 1000 "
+    "/ 1000.0, 'unixepoch')"
+)
 
 #: The detections layer, its view with a DATETIME ``time`` and the view's registration.
 _DETECTIONS_TABLE = """CREATE TABLE detections (
@@ -99,12 +118,15 @@ _DETECTIONS_TABLE = """CREATE TABLE detections (
 _TIMED_VIEW = f"""CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time,
   time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, ce_m, le_m, owner,
   releasable_to, upload_id, src_row FROM detections"""
-_TIMED_GEOMETRY = ("INSERT INTO gpkg_geometry_columns VALUES "
-                   "('detections_timed', 'geom', 'POINT', 4326, 0, 0)")
+_TIMED_GEOMETRY = (
+    "INSERT INTO gpkg_geometry_columns VALUES ('detections_timed', 'geom', 'POINT', 4326, 0, 0)"
+)
 
 #: Description of the view in ``gpkg_contents``.
-TIMED_DESCRIPTION = ("Limes shared detections with their time as GeoPackage DATETIME (a view; "
-                      f"store schema {SCHEMA_VERSION})")
+TIMED_DESCRIPTION = (
+    "Limes shared detections with their time as GeoPackage DATETIME (a view; "
+    f"store schema {SCHEMA_VERSION})"
+)
 
 #: GeoPackage core tables (GeoPackage 1.3, clauses 1.1.2, 1.1.3, 2.1.5), the two layers
 #: and a view of the detections with a DATETIME ``time`` column.
@@ -161,12 +183,45 @@ INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0
 
 #: Columns a store's tables must have (checked when an existing file is opened).
 _REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
-    "detections": frozenset({"fid", "geom", "time_us", "detection_id", "source", "partner",
-                             "class", "confidence", "access", "caveat", "hae_m", "ce_m",
-                             "le_m", "owner", "releasable_to", "upload_id", "src_row"}),
-    "uploads": frozenset({"upload_id", "uploaded_at", "uploaded_by", "partner", "file_name",
-                          "sha256", "format", "rows_read", "accepted", "rejected", "duplicates",
-                          "releasable_to", "file_markings", "notes"}),
+    "detections": frozenset(
+        {
+            "fid",
+            "geom",
+            "time_us",
+            "detection_id",
+            "source",
+            "partner",
+            "class",
+            "confidence",
+            "access",
+            "caveat",
+            "hae_m",
+            "ce_m",
+            "le_m",
+            "owner",
+            "releasable_to",
+            "upload_id",
+            "src_row",
+        }
+    ),
+    "uploads": frozenset(
+        {
+            "upload_id",
+            "uploaded_at",
+            "uploaded_by",
+            "partner",
+            "file_name",
+            "sha256",
+            "format",
+            "rows_read",
+            "accepted",
+            "rejected",
+            "duplicates",
+            "releasable_to",
+            "file_markings",
+            "notes",
+        }
+    ),
 }
 
 #: Optional text and number columns of a detections frame, stored when present.
@@ -176,23 +231,29 @@ FLOAT_COLUMNS = ("confidence", "hae_m", "ce_m", "le_m")
 
 def has_table(conn: Connection, name: str) -> bool:
     """Whether the file has a table of this name."""
-    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                       (name,)).fetchone()
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
     return row is not None
 
 
 def schema_version(conn: Connection) -> int:
     """The store schema written in the detections layer's description (1 when absent)."""
-    row = conn.execute("SELECT description FROM gpkg_contents WHERE table_name = "
-                       "'detections'").fetchone()
+    row = conn.execute(
+        "SELECT description FROM gpkg_contents WHERE table_name = 'detections'"
+    ).fetchone()
     found = re.search(r"store schema (\d+)", str(row[0] if row else ""))
     return int(found.group(1)) if found else 1
 
 
 def check_empty(conn: Connection, path: Path) -> None:
     """Refuse a file with tables of its own: someone else's GeoPackage is never touched."""
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     if tables:
         raise ValidationError(not_a_store(path, "tables " + ", ".join(sorted(tables)[:8])))
 
@@ -211,8 +272,9 @@ def create(conn: Connection) -> None:
 
 def _day_sql(expr: str) -> str:
     """SQL for the UTC day of a ``time_us`` expression, rounded down like numpy's ``//``."""
-    return (f"(CASE WHEN {expr} >= 0 THEN {expr} / {DAY_US} "
-            f"ELSE -((-({expr}) - 1) / {DAY_US}) - 1 END)")
+    return (
+        f"(CASE WHEN {expr} >= 0 THEN {expr} / {DAY_US} ELSE -((-({expr}) - 1) / {DAY_US}) - 1 END)"
+    )
 
 
 #: The geometry blob with a coordinate of -0.0 written as 0.0, as new uploads write it (the
@@ -222,7 +284,8 @@ _POSITIVE_ZERO_SQL = (
     "CASE WHEN length(geom) = 29 THEN CAST(substr(geom, 1, 13) "
     "|| iif(substr(geom, 14, 8) = x'0000000000000080', zeroblob(8), substr(geom, 14, 8)) "
     "|| iif(substr(geom, 22, 8) = x'0000000000000080', zeroblob(8), substr(geom, 22, 8)) "
-    "AS BLOB) ELSE geom END")  # || makes text: cast back
+    "AS BLOB) ELSE geom END"
+)  # || makes text: cast back
 
 
 def upgrade(conn: Connection) -> None:
@@ -239,18 +302,22 @@ def upgrade(conn: Connection) -> None:
         f"INSERT INTO detections (fid, geom, {columns}) SELECT "
         f"(({day} + {DAY_OFFSET}) << {DAY_SHIFT}) + row_number() OVER "
         f"(PARTITION BY {day} ORDER BY fid), {_POSITIVE_ZERO_SQL}, {columns} "
-        "FROM detections_schema1 ORDER BY 1")
+        "FROM detections_schema1 ORDER BY 1"
+    )
     conn.execute("DROP TABLE detections_schema1")
     for statement in (*_statements(_DEDUPE_INDEXES), _TIMED_VIEW, _TIMED_GEOMETRY):
         conn.execute(statement)
     conn.execute(
         "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, "
         "srs_id) VALUES ('detections_timed', 'features', 'detections_timed', ?, 4326)",
-        (TIMED_DESCRIPTION,))
+        (TIMED_DESCRIPTION,),
+    )
     for table in ("detections", "uploads"):
-        conn.execute(f"UPDATE gpkg_contents SET description = replace(description, "
-                     f"'store schema 1', 'store schema {SCHEMA_VERSION}') WHERE table_name = ?",
-                     (table,))
+        conn.execute(
+            f"UPDATE gpkg_contents SET description = replace(description, "
+            f"'store schema 1', 'store schema {SCHEMA_VERSION}') WHERE table_name = ?",
+            (table,),
+        )
 
 
 def check_schema(conn: Connection, path: Path) -> None:
@@ -259,5 +326,6 @@ def check_schema(conn: Connection, path: Path) -> None:
         have = {r[1] for r in conn.execute(f"PRAGMA table_xinfo({table})")}
         missing = required - have
         if missing:
-            raise ValidationError(not_a_store(
-                path, f"table {table!r} without column(s) {', '.join(sorted(missing))}"))
+            raise ValidationError(
+                not_a_store(path, f"table {table!r} without column(s) {', '.join(sorted(missing))}")
+            )

@@ -83,26 +83,39 @@ class IngestResult:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready types, contract keys first."""
         return {
-            "upload_id": self.upload_id, "accepted": self.accepted, "rejected": self.rejected,
-            "duplicates": self.duplicates, "errors": list(self.errors),
-            "already_uploaded": self.already_uploaded, "releasable_to": self.releasable_to,
-            "file_markings": self.file_markings, "notes": list(self.notes),
+            "upload_id": self.upload_id,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "errors": list(self.errors),
+            "already_uploaded": self.already_uploaded,
+            "releasable_to": self.releasable_to,
+            "file_markings": self.file_markings,
+            "notes": list(self.notes),
         }
 
 
 def _errors(report: Any) -> list[dict[str, Any]]:
     out = []
-    for err in list(getattr(report, "rejected", []))[:settings.INGEST_MAX_ERRORS]:
+    for err in list(getattr(report, "rejected", []))[: settings.INGEST_MAX_ERRORS]:
         row = err.row if isinstance(err.row, str) else int(err.row)
         why = f"field '{err.field}': {err.reason}" if err.field else err.reason
         out.append({"row": row, "reason": why})
     return out
 
 
-def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame | Mapping[str, Any],
-           report: Any, *,
-           file_name: str, sha256: str, partner: str, releasable_to: str | None = None,
-           user: str | None = None, busy_timeout_s: float | None = None) -> IngestResult:
+def ingest(
+    path: str | os.PathLike[str],
+    detections: gpd.GeoDataFrame | Mapping[str, Any],
+    report: Any,
+    *,
+    file_name: str,
+    sha256: str,
+    partner: str,
+    releasable_to: str | None = None,
+    user: str | None = None,
+    busy_timeout_s: float | None = None,
+) -> IngestResult:
     """Add loaded detections to the store as one upload: all of it or nothing.
 
     Parameters
@@ -144,22 +157,29 @@ def ingest(path: str | os.PathLike[str], detections: gpd.GeoDataFrame | Mapping[
     """
     owner = check_partner(partner, "partner")
     marking = parse_releasability(releasable_to, strict=True)
-    if not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
-        raise ValidationError(describe("sha256", "not a SHA-256 digest", expected="64 "
-                                       "lower-case hex digits", got=sha256))
+    _check_sha256(sha256)
     rows = prepare_rows(detections, file_name, marking)
     rejected = len(getattr(report, "rejected", []))
     rows_read = int(getattr(report, "rows_read", rows.n + rejected))
+    audit = _Audit(file_name, sha256, owner, marking, user, report, rows_read, rejected)
     store = Path(path)
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
     try:
         _check_no_triggers(conn, store)
         with _transaction(conn, store):
-            return _write_upload(conn, rows, report, file_name=file_name, sha256=sha256,
-                                 owner=owner, marking=marking, user=user,
-                                 rows_read=rows_read, rejected=rejected)
+            return _write_upload(conn, rows, audit)
     finally:
         conn.close()
+
+
+def _check_sha256(sha256: str) -> None:
+    """Refuse what is not a hex SHA-256 digest."""
+    if not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
+        raise ValidationError(
+            describe(
+                "sha256", "not a SHA-256 digest", expected="64 lower-case hex digits", got=sha256
+            )
+        )
 
 
 @contextlib.contextmanager
@@ -180,16 +200,27 @@ def _transaction(conn: Connection, store: Path) -> Iterator[None]:
         if isinstance(exc, MemoryError) and not isinstance(exc, StoreMemoryError):
             raise out_of_memory(str(store), exc) from exc
         if isinstance(exc, OperationalError):  # disk full, read-only, I/O error
-            raise ValidationError(describe(
-                str(store), "cannot write the store", expected="a writable store with "
-                "free disk space", got=driver_message(exc), fix="Nothing was added; fix that and "
-                "upload the file again")) from exc
+            raise ValidationError(
+                describe(
+                    str(store),
+                    "cannot write the store",
+                    expected="a writable store with free disk space",
+                    got=driver_message(exc),
+                    fix="Nothing was added; fix that and upload the file again",
+                )
+            ) from exc
         if isinstance(exc, DatabaseError):  # a store another tool changed
-            raise ValidationError(describe(
-                str(store), "the store refused the upload", expected="a Limes store "
-                "(tables as Limes writes them)", got=driver_message(exc), fix="Nothing was "
-                "added; undo what another tool changed in the store, or upload into a "
-                "new one")) from exc
+            raise ValidationError(
+                describe(
+                    str(store),
+                    "the store refused the upload",
+                    expected="a Limes store (tables as Limes writes them)",
+                    got=driver_message(exc),
+                    fix="Nothing was "
+                    "added; undo what another tool changed in the store, or upload into a "
+                    "new one",
+                )
+            ) from exc
         raise
 
 
@@ -200,60 +231,135 @@ def _check_no_triggers(conn: Connection, path: Path) -> None:
     own SQL functions (``ST_IsEmpty``, ``ST_MinX`` ...), which Limes's SQLite does not have:
     every insert would fail. Limes needs no spatial index (queries go by partner and time).
     """
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'detections' "
-        "ORDER BY name").fetchall()]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'detections' "
+            "ORDER BY name"
+        ).fetchall()
+    ]
     if names:
         spatial = any(n.startswith("rtree_detections_") for n in names)
-        raise ValidationError(describe(
-            str(path), "the detections table has triggers another tool added"
-            + (" (a GDAL/QGIS spatial index)" if spatial else ""),
-            expected="no triggers on detections (uploads cannot run them)", got=names,
-            fix=("Nothing was added. Remove the spatial index, e.g. ogrinfo STORE -sql "
-                 "\"SELECT DisableSpatialIndex('detections', 'geom')\", then upload again"
-                 if spatial else "Nothing was added. Drop those triggers, then upload again")))
+        raise ValidationError(
+            describe(
+                str(path),
+                "the detections table has triggers another tool added"
+                + (" (a GDAL/QGIS spatial index)" if spatial else ""),
+                expected="no triggers on detections (uploads cannot run them)",
+                got=names,
+                fix=(
+                    "Nothing was added. Remove the spatial index, e.g. ogrinfo STORE -sql "
+                    "\"SELECT DisableSpatialIndex('detections', 'geom')\", then upload again"
+                    if spatial
+                    else "Nothing was added. Drop those triggers, then upload again"
+                ),
+            )
+        )
 
 
-def _write_upload(conn: Connection, rows: Rows, report: Any, *, file_name: str, sha256: str,
-                  owner: str, marking: str,
-                  user: str | None, rows_read: int, rejected: int) -> IngestResult:
+@dataclass(frozen=True)
+class _Audit:
+    """What the audit record of one upload says, beside the rows it adds."""
+
+    file_name: str
+    sha256: str
+    owner: str
+    marking: str
+    user: str | None
+    report: Any
+    rows_read: int
+    rejected: int
+
+
+def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
     """The upload in the open transaction: its audit record, then its rows.
 
     A file the partner uploaded before (same SHA-256) adds nothing and names that upload.
     """
+    earlier = _earlier_upload(conn, rows, audit)
+    if earlier is not None:
+        return earlier
+    upload_id = int(
+        conn.execute(
+            "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
+            "accepted, rejected, duplicates, releasable_to, file_markings, notes) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) RETURNING upload_id",
+            (
+                audit.user,
+                audit.owner,
+                audit.file_name,
+                audit.sha256,
+                getattr(audit.report, "format", None),
+                audit.rows_read,
+                audit.rejected,
+                audit.marking,
+                rows.file_markings,
+                "; ".join(rows.notes) or None,
+            ),
+        ).scalar()
+    )
+    accepted = bulk.insert_rows(
+        conn,
+        rows,
+        owner=audit.owner,
+        marking=audit.marking,
+        upload_id=upload_id,
+        source=audit.file_name,
+    )
+    duplicates = rows.n - accepted
+    conn.execute(
+        "UPDATE uploads SET accepted = ?, duplicates = ? WHERE upload_id = ?",
+        (accepted, duplicates, upload_id),
+    )
+    _update_contents(conn, rows.bounds if accepted else None)
+    return IngestResult(
+        upload_id=upload_id,
+        accepted=accepted,
+        rejected=audit.rejected,
+        duplicates=duplicates,
+        errors=_errors(audit.report),
+        releasable_to=audit.marking,
+        file_markings=rows.file_markings,
+        notes=list(rows.notes),
+    )
+
+
+def _earlier_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult | None:
+    """The result for a file the partner uploaded before (same SHA-256), else None."""
     earlier = conn.execute(
         "SELECT upload_id, uploaded_at, uploaded_by FROM uploads WHERE partner = ? AND "
-        "sha256 = ? ORDER BY upload_id LIMIT 1", (owner, sha256)).fetchone()
-    if earlier is not None:
-        by = f" by {earlier[2]}" if earlier[2] else ""
-        return IngestResult(
-            upload_id=int(earlier[0]), accepted=0, rejected=rejected,
-            duplicates=rows.n, errors=_errors(report), already_uploaded=True,
-            releasable_to=marking, notes=[f"{owner} uploaded this file (same SHA-256) already "
-                                          f"as upload {earlier[0]} on {earlier[1]}{by}; "
-                                          "nothing was added"])
-    upload_id = int(conn.execute(
-        "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
-        "accepted, rejected, duplicates, releasable_to, file_markings, notes) "
-        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) RETURNING upload_id",
-        (user, owner, file_name, sha256, getattr(report, "format", None), rows_read, rejected,
-         marking, rows.file_markings, "; ".join(rows.notes) or None)).scalar())
-    accepted = bulk.insert_rows(conn, rows, owner=owner, marking=marking, upload_id=upload_id,
-                                source=file_name)
-    duplicates = rows.n - accepted
-    conn.execute("UPDATE uploads SET accepted = ?, duplicates = ? WHERE upload_id = ?",
-                 (accepted, duplicates, upload_id))
-    if accepted and rows.bounds is not None:
-        x0, y0, x1, y1 = rows.bounds
+        "sha256 = ? ORDER BY upload_id LIMIT 1",
+        (audit.owner, audit.sha256),
+    ).fetchone()
+    if earlier is None:
+        return None
+    by = f" by {earlier[2]}" if earlier[2] else ""
+    return IngestResult(
+        upload_id=int(earlier[0]),
+        accepted=0,
+        rejected=audit.rejected,
+        duplicates=rows.n,
+        errors=_errors(audit.report),
+        already_uploaded=True,
+        releasable_to=audit.marking,
+        notes=[
+            f"{audit.owner} uploaded this file (same SHA-256) already as upload "
+            f"{earlier[0]} on {earlier[1]}{by}; nothing was added"
+        ],
+    )
+
+
+def _update_contents(conn: Connection, bounds: tuple[float, float, float, float] | None) -> None:
+    """Update the layers' extent (``bounds``: of the rows added, if any) and last change."""
+    if bounds is not None:
         conn.execute(
             "UPDATE gpkg_contents SET min_x = min(ifnull(min_x, ?1), ?1), "
             "min_y = min(ifnull(min_y, ?2), ?2), max_x = max(ifnull(max_x, ?3), ?3), "
             f"max_y = max(ifnull(max_y, ?4), ?4), last_change = {NOW} "
-            "WHERE table_name IN ('detections', 'detections_timed')", (x0, y0, x1, y1))
+            "WHERE table_name IN ('detections', 'detections_timed')",
+            bounds,
+        )
     conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = 'uploads'")
-    return IngestResult(upload_id=upload_id, accepted=accepted, rejected=rejected,
-                        duplicates=duplicates, errors=_errors(report), releasable_to=marking,
-                        file_markings=rows.file_markings, notes=list(rows.notes))
 
 
 def _sha256(file: Path) -> str:
@@ -264,10 +370,16 @@ def _sha256(file: Path) -> str:
     return digest.hexdigest()
 
 
-def ingest_file(path: str | os.PathLike[str], file: str | os.PathLike[str], *, partner: str,
-                releasable_to: str | None = None, user: str | None = None,
-                file_name: str | None = None,
-                busy_timeout_s: float | None = None) -> IngestResult:
+def ingest_file(
+    path: str | os.PathLike[str],
+    file: str | os.PathLike[str],
+    *,
+    partner: str,
+    releasable_to: str | None = None,
+    user: str | None = None,
+    file_name: str | None = None,
+    busy_timeout_s: float | None = None,
+) -> IngestResult:
     """Validate a detection file and add it to the store (see :func:`ingest`).
 
     Parameters
@@ -297,9 +409,17 @@ def ingest_file(path: str | os.PathLike[str], file: str | os.PathLike[str], *, p
     file = Path(file)
     name = Path(file_name).name if file_name else file.name
     detections, report, digest = _read_file(file, name)
-    return ingest(path, detections, report, file_name=name, sha256=digest,
-                  partner=partner, releasable_to=releasable_to, user=user,
-                  busy_timeout_s=busy_timeout_s)
+    return ingest(
+        path,
+        detections,
+        report,
+        file_name=name,
+        sha256=digest,
+        partner=partner,
+        releasable_to=releasable_to,
+        user=user,
+        busy_timeout_s=busy_timeout_s,
+    )
 
 
 def _read_file(file: Path, name: str) -> tuple[dict[str, Any], Any, str]:
