@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import sqlite3
@@ -30,7 +29,6 @@ import adbc_driver_sqlite.dbapi as adbc
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyogrio
 import pytest
 import shapely
@@ -40,11 +38,15 @@ from geo.core.errors import ValidationError
 from geo.inputs.loader import LoadReport, read_detections
 from geo.store import (
     ALL,
+    bulk,
+    connection,
     ingest,
     ingest_file,
     may_see,
     open_store,
     parse_releasability,
+    schema,
+    upload,
     uploads,
     visible_detections,
 )
@@ -64,10 +66,22 @@ def frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     df = pd.DataFrame(rows)
     out = gpd.GeoDataFrame(
         {
-            "time": pd.to_datetime(df["time"], utc=True, format="ISO8601").astype("datetime64[us, UTC]"),
-            **{c: df[c].astype("str") for c in ("detection_id", "source", "partner", "class",
-                                                "releasable_to", "access", "caveat")
-               if c in df},
+            "time": pd.to_datetime(df["time"], utc=True, format="ISO8601").astype(
+                "datetime64[us, UTC]"
+            ),
+            **{
+                c: df[c].astype("str")
+                for c in (
+                    "detection_id",
+                    "source",
+                    "partner",
+                    "class",
+                    "releasable_to",
+                    "access",
+                    "caveat",
+                )
+                if c in df
+            },
             **{c: df[c].astype(float) for c in ("confidence",) if c in df},
             "src_row": np.arange(1, len(df) + 1, dtype=np.int64),
         },
@@ -78,21 +92,47 @@ def frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 
 
 def report_for(df: gpd.GeoDataFrame, name: str = "test.csv") -> LoadReport:
-    return LoadReport(source=name, layer="detections", format="CSV", source_crs="EPSG:4326",
-                      rows_read=len(df), rows_accepted=len(df))
+    return LoadReport(
+        source=name,
+        layer="detections",
+        format="CSV",
+        source_crs="EPSG:4326",
+        rows_read=len(df),
+        rows_accepted=len(df),
+    )
 
 
-def put(path: Path, df: gpd.GeoDataFrame, *, partner: str, releasable_to: str | None = None,
-        sha: str | None = None) -> store.IngestResult:
+def put(
+    path: Path,
+    df: gpd.GeoDataFrame,
+    *,
+    partner: str,
+    releasable_to: str | None = None,
+    sha: str | None = None,
+) -> store.IngestResult:
     digest = sha or f"{abs(hash((partner, releasable_to, len(df), time.time_ns()))):064x}"[-64:]
-    return ingest(path, df, report_for(df), file_name="test.csv", sha256=digest,
-                  partner=partner, releasable_to=releasable_to, user="tester")
+    return ingest(
+        path,
+        df,
+        report_for(df),
+        file_name="test.csv",
+        sha256=digest,
+        partner=partner,
+        releasable_to=releasable_to,
+        user="tester",
+    )
 
 
 def det(i: int, **kw: Any) -> dict[str, Any]:
-    row = {"time": f"2026-11-01T{i % 24:02d}:00:{i % 60:02d}Z", "detection_id": f"D{i}",
-           "source": "radar-1", "lon": 25.0 + i % 1000 * 0.001, "lat": 54.5 + i // 1000 * 0.001,
-           "class": "person", "confidence": 0.5}
+    row = {
+        "time": f"2026-11-01T{i % 24:02d}:00:{i % 60:02d}Z",
+        "detection_id": f"D{i}",
+        "source": "radar-1",
+        "lon": 25.0 + i % 1000 * 0.001,
+        "lat": 54.5 + i // 1000 * 0.001,
+        "class": "person",
+        "confidence": 0.5,
+    }
     row.update(kw)
     return row
 
@@ -107,15 +147,23 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "geo", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "geo", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def counts(path: Path) -> tuple[int, int]:
     conn = sqlite3.connect(path)
     try:
-        return (conn.execute("SELECT count(*) FROM detections").fetchone()[0],
-                conn.execute("SELECT count(*) FROM uploads").fetchone()[0])
+        return (
+            conn.execute("SELECT count(*) FROM detections").fetchone()[0],
+            conn.execute("SELECT count(*) FROM uploads").fetchone()[0],
+        )
     finally:
         conn.close()
 
@@ -143,16 +191,23 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
         srs = {r[0] for r in conn.execute("SELECT srs_id FROM gpkg_spatial_ref_sys")}
         assert srs == {-1, 0, 4326}
         contents = dict(conn.execute("SELECT table_name, data_type FROM gpkg_contents"))
-        assert contents == {"detections": "features", "uploads": "attributes",
-                            "detections_timed": "features"}
+        assert contents == {
+            "detections": "features",
+            "uploads": "attributes",
+            "detections_timed": "features",
+        }
         assert conn.execute("SELECT * FROM gpkg_geometry_columns ORDER BY 1").fetchall() == [
             ("detections", "geom", "POINT", 4326, 0, 0),
-            ("detections_timed", "geom", "POINT", 4326, 0, 0)]
+            ("detections_timed", "geom", "POINT", 4326, 0, 0),
+        ]
     finally:
         conn.close()
     layers = pyogrio.list_layers(db)
     assert sorted(tuple(x) for x in layers) == [
-        ("detections", "Point"), ("detections_timed", "Point"), ("uploads", None)]
+        ("detections", "Point"),
+        ("detections_timed", "Point"),
+        ("uploads", None),
+    ]
 
 
 @pytest.mark.parametrize("umask", [0o000, 0o002, 0o022, 0o077, 0o277])
@@ -175,8 +230,9 @@ def test_a_new_store_and_its_wal_and_shm_are_private(db: Path, umask: int) -> No
 
 
 @pytest.mark.parametrize("store_path", ["a-file/limes.gpkg", "a-file"])
-def test_a_store_that_cannot_be_created_is_refused_with_a_message(tmp_path: Path,
-                                                                  store_path: str) -> None:
+def test_a_store_that_cannot_be_created_is_refused_with_a_message(
+    tmp_path: Path, store_path: str
+) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(ValidationError, match=r"cannot create the store|not a Limes store"):
         put(tmp_path / store_path, frame([det(1)]), partner="LTU")
@@ -194,28 +250,34 @@ def test_gdal_reads_back_what_was_stored(db: Path) -> None:
         back = back.sort_values("src_row").reset_index(drop=True)
         assert back["detection_id"].tolist() == df["detection_id"].tolist()
         assert back["time_us"].tolist() == df["time"].array.asi8.tolist()
-        assert np.array_equal(shapely.get_coordinates(back.geometry.array),
-                              shapely.get_coordinates(df.geometry.array))
+        assert np.array_equal(
+            shapely.get_coordinates(back.geometry.array), shapely.get_coordinates(df.geometry.array)
+        )
         assert set(back["owner"]) == {"LTU"}
         assert set(back["releasable_to"]) == {"LVA"}
         info = pyogrio.read_info(db, layer=layer)
         assert info["features"] == len(df)
         assert np.allclose(info["total_bounds"], (x0, y0, x1, y1))
     # The view's GeoPackage DATETIME is milliseconds; the sample's times are whole seconds.
-    pd.testing.assert_series_equal(back["time"].astype("datetime64[us, UTC]"), df["time"],
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        back["time"].astype("datetime64[us, UTC]"), df["time"], check_names=False
+    )
     audit = pyogrio.read_dataframe(db, layer="uploads")
-    assert audit["sha256"].tolist() == [store._sha256(SAMPLE)]
+    assert audit["sha256"].tolist() == [upload._sha256(SAMPLE)]
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo not installed")
 def test_ogrinfo_opens_the_store_without_warnings(db: Path) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     first = sqlite3.connect(db).execute("SELECT min(fid) FROM detections").fetchone()[0]
-    for args in (["-so", "-al", str(db)], ["-q", str(db), "uploads"],
-                 ["-q", str(db), "detections_timed", "-where", f"fid < {first + 3}"]):
-        proc = subprocess.run(["ogrinfo", *args], capture_output=True, text=True, timeout=120,
-                              check=False)
+    for args in (
+        ["-so", "-al", str(db)],
+        ["-q", str(db), "uploads"],
+        ["-q", str(db), "detections_timed", "-where", f"fid < {first + 3}"],
+    ):
+        proc = subprocess.run(
+            ["ogrinfo", *args], capture_output=True, text=True, timeout=120, check=False
+        )
         assert proc.returncode == 0, proc.stderr
         assert "Warning" not in proc.stderr + proc.stdout, proc.stderr
         assert "ERROR" not in proc.stderr + proc.stdout, proc.stderr
@@ -226,16 +288,30 @@ def test_ogrinfo_opens_the_store_without_warnings(db: Path) -> None:
 
 
 def test_times_and_positions_round_trip_exactly(db: Path) -> None:
-    rows = [det(1, time="2026-11-01T00:00:00.123456Z", lon=25.123456789012345,
-                lat=54.98765432109876, confidence=0.1 + 0.2),
-            det(2, time="2026-11-01T23:59:59.999999Z", confidence=np.nan, source=np.nan,
-                **{"class": np.nan})]
+    rows = [
+        det(
+            1,
+            time="2026-11-01T00:00:00.123456Z",
+            lon=25.123456789012345,
+            lat=54.98765432109876,
+            confidence=0.1 + 0.2,
+        ),
+        det(
+            2,
+            time="2026-11-01T23:59:59.999999Z",
+            confidence=np.nan,
+            source=np.nan,
+            **{"class": np.nan},
+        ),
+    ]
     df = frame(rows)
     put(db, df, partner="LTU")
     back = visible_detections(db, ["LTU"])
     assert back["time"].tolist() == df["time"].tolist()
-    assert shapely.get_coordinates(back.geometry.array).tolist() == \
-        shapely.get_coordinates(df.geometry.array).tolist()
+    assert (
+        shapely.get_coordinates(back.geometry.array).tolist()
+        == shapely.get_coordinates(df.geometry.array).tolist()
+    )
     assert back["confidence"].iloc[0] == 0.1 + 0.2
     assert np.isnan(back["confidence"].iloc[1])
     assert pd.isna(back["source"].iloc[1])
@@ -250,16 +326,20 @@ def test_times_and_positions_round_trip_exactly(db: Path) -> None:
     assert text == ["2026-11-01T00:00:00.123Z", "2026-11-01T23:59:59.999Z"]
 
 
-def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path,
-                                                                monkeypatch) -> None:
+def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path, monkeypatch) -> None:
     # Written sorted by day (the fid clusters by day), in several chunks: every value must
     # stay with its row, and missing text stay NULL (not empty text).
-    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 7)
-    rows = [det(i, time=f"2026-11-{30 - i % 29:02d}T{i % 24:02d}:00:00Z",
-                source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
-                **{"class": np.nan if i % 4 == 0 else f"c{i}"},
-                confidence=np.nan if i % 5 == 0 else i / 100)
-            for i in range(60)]
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
+    rows = [
+        det(
+            i,
+            time=f"2026-11-{30 - i % 29:02d}T{i % 24:02d}:00:00Z",
+            source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
+            **{"class": np.nan if i % 4 == 0 else f"c{i}"},
+            confidence=np.nan if i % 5 == 0 else i / 100,
+        )
+        for i in range(60)
+    ]
     for target in (db, db.with_name("filled.gpkg")):
         if target != db:
             put(target, frame([det(999, time="2026-11-15T00:00:00Z")]), partner="POL")
@@ -268,17 +348,24 @@ def test_rows_over_days_out_of_order_keep_their_values_and_gaps(db: Path,
         want = frame(rows).set_index("detection_id").sort_index()
         assert back["time"].tolist() == want["time"].tolist()
         for name in ("source", "class", "confidence"):
-            pd.testing.assert_series_equal(back[name], want[name], check_names=False,
-                                           check_dtype=False)
-        assert shapely.get_coordinates(back.geometry.array).tolist() == \
-            shapely.get_coordinates(want.geometry.array).tolist()
+            pd.testing.assert_series_equal(
+                back[name], want[name], check_names=False, check_dtype=False
+            )
+        assert (
+            shapely.get_coordinates(back.geometry.array).tolist()
+            == shapely.get_coordinates(want.geometry.array).tolist()
+        )
         conn = sqlite3.connect(target)
         try:
-            kinds = dict(conn.execute(
-                "SELECT typeof(source), count(*) FROM detections WHERE owner = 'LTU' "
-                "GROUP BY 1").fetchall())
-            days = [r[0] for r in conn.execute(
-                "SELECT time_us / 86400000000 FROM detections ORDER BY fid")]
+            kinds = dict(
+                conn.execute(
+                    "SELECT typeof(source), count(*) FROM detections WHERE owner = 'LTU' GROUP BY 1"
+                ).fetchall()
+            )
+            days = [
+                r[0]
+                for r in conn.execute("SELECT time_us / 86400000000 FROM detections ORDER BY fid")
+            ]
         finally:
             conn.close()
         assert kinds == {"null": 20, "text": 40}
@@ -290,14 +377,21 @@ def test_geometry_written_by_another_tool_is_read(db: Path) -> None:
     # 32 bytes of envelope, then the WKB point.
     put(db, frame([det(1)]), partner="LTU")
     x, y = 24.123456789, 55.987654321
-    blob = (b"GP\x00\x03" + np.int32(4326).tobytes() + np.array([x, x, y, y], "<f8").tobytes()
-            + shapely.to_wkb(shapely.Point(x, y), byte_order=1))
+    blob = (
+        b"GP\x00\x03"
+        + np.int32(4326).tobytes()
+        + np.array([x, x, y, y], "<f8").tobytes()
+        + shapely.to_wkb(shapely.Point(x, y), byte_order=1)
+    )
     conn = sqlite3.connect(db)
     try:
         fid = conn.execute("SELECT max(fid) + 1 FROM detections").fetchone()[0]
-        conn.execute("INSERT INTO detections (fid, geom, time_us, detection_id, owner, "
-                     "releasable_to, upload_id) SELECT ?, ?, time_us + 1, 'edited', owner, "
-                     "releasable_to, upload_id FROM detections LIMIT 1", (fid, blob))
+        conn.execute(
+            "INSERT INTO detections (fid, geom, time_us, detection_id, owner, "
+            "releasable_to, upload_id) SELECT ?, ?, time_us + 1, 'edited', owner, "
+            "releasable_to, upload_id FROM detections LIMIT 1",
+            (fid, blob),
+        )
         conn.commit()
     finally:
         conn.close()
@@ -319,8 +413,11 @@ def test_columns_empty_in_the_first_thousand_rows_read_back(db: Path) -> None:
             "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, rows_read, accepted, "
             "rejected, duplicates, releasable_to, file_markings, notes) "
             "VALUES (?, 'LTU', 'f.csv', ?, 0, 0, 0, 0, '', 0, ?)",
-            [(None if i < 1100 else "ana", f"{i:064x}", None if i < 1100 else "a note")
-             for i in range(1200)])
+            [
+                (None if i < 1100 else "ana", f"{i:064x}", None if i < 1100 else "a note")
+                for i in range(1200)
+            ],
+        )
         conn.commit()
     finally:
         conn.close()
@@ -334,9 +431,11 @@ def test_columns_empty_beyond_the_first_read_batch_read_back(db: Path) -> None:
     # Reads go in batches of _READ_BATCH_ROWS (65,536) rows, and the driver types a column
     # from the first: NULL in the first 70,000 rows, then text or numbers, must still read.
     n = 70_000
-    assert n > store._READ_BATCH_ROWS
-    rows = [det(i, **{"class": np.nan if i < n else "vehicle", "confidence": np.nan if i < n
-                      else 0.75}) for i in range(n + 5)]
+    assert n > connection._READ_BATCH_ROWS
+    rows = [
+        det(i, **{"class": np.nan if i < n else "vehicle", "confidence": np.nan if i < n else 0.75})
+        for i in range(n + 5)
+    ]
     put(db, frame(rows), partner="LTU")
     back = visible_detections(db, "LTU")
     assert len(back) == n + 5
@@ -350,8 +449,11 @@ def test_columns_empty_beyond_the_first_read_batch_read_back(db: Path) -> None:
             "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, rows_read, accepted, "
             "rejected, duplicates, releasable_to, file_markings, notes) "
             "VALUES (?, 'LTU', 'f.csv', ?, 0, 0, 0, 0, '', 0, ?)",
-            [(None if i < n else "ana", f"{i:064x}", None if i < n else "a note")
-             for i in range(n + 100)])
+            [
+                (None if i < n else "ana", f"{i:064x}", None if i < n else "a note")
+                for i in range(n + 100)
+            ],
+        )
         conn.commit()
     finally:
         conn.close()
@@ -367,10 +469,16 @@ def test_values_of_another_type_beyond_the_first_read_batch_read_as_missing(db: 
     # (row 3) or only after it (row 69,000: the driver refuses them there), read as they do
     # in a small store.
     put(db, frame([det(i) for i in range(70_000)]), partner="LTU")
-    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 1.5, caveat = x'ff41' "
-              "WHERE detection_id = 'D3'")
-    _edit(db, "UPDATE detections SET ce_m = 'deep', upload_id = 'x', access = x'ff42' "
-              "WHERE detection_id = 'D69000'")
+    _edit(
+        db,
+        "UPDATE detections SET confidence = 'high', src_row = 1.5, caveat = x'ff41' "
+        "WHERE detection_id = 'D3'",
+    )
+    _edit(
+        db,
+        "UPDATE detections SET ce_m = 'deep', upload_id = 'x', access = x'ff42' "
+        "WHERE detection_id = 'D69000'",
+    )
     seen = visible_detections(db, "LTU").set_index("detection_id")
     assert len(seen) == 70_000
     assert np.isnan(seen.loc["D3", "confidence"])
@@ -391,8 +499,10 @@ def test_ingest_leaves_its_inputs_unchanged(db: Path) -> None:
     pd.testing.assert_frame_equal(df, before)
 
 
-@pytest.mark.parametrize("content", [b"detection_id,time\n1,2026-11-01T00:00:00Z\n",
-                                     b"SQLite format 3\x00" + b"\x00" * 200])
+@pytest.mark.parametrize(
+    "content",
+    [b"detection_id,time\n1,2026-11-01T00:00:00Z\n", b"SQLite format 3\x00" + b"\x00" * 200],
+)
 def test_a_file_that_is_not_a_store_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "not-a-store.gpkg"
     path.write_bytes(content)
@@ -415,40 +525,61 @@ def test_someone_elses_geopackage_is_never_touched(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (None, ""), ("", ""), ("  ", ""), ("ALL", ALL), ("all", ALL), (" All ", ALL),
-    ("LVA", "LVA"), ("POL,LVA", "LVA,POL"), ("LVA, POL;EU/LVA", "EU,LVA,POL"),
-    ("LVA POL", "LVA,POL"),
-    # unknown: the owner only
-    ("ALL,LVA", ""), ("LVA,*", ""), ("rel to: lva", ""), ("?", ""), ("'LVA'", ""),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("  ", ""),
+        ("ALL", ALL),
+        ("all", ALL),
+        (" All ", ALL),
+        ("LVA", "LVA"),
+        ("POL,LVA", "LVA,POL"),
+        ("LVA, POL;EU/LVA", "EU,LVA,POL"),
+        ("LVA POL", "LVA,POL"),
+        # unknown: the owner only
+        ("ALL,LVA", ""),
+        ("LVA,*", ""),
+        ("rel to: lva", ""),
+        ("?", ""),
+        ("'LVA'", ""),
+    ],
+)
 def test_parse_releasability(text: str | None, expected: str) -> None:
     assert parse_releasability(text) == expected
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("ALL,LVA", "ALL cannot be combined"), ("LVA;x*", "not partner ids: 'x\\*'"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("ALL,LVA", "ALL cannot be combined"),
+        ("LVA;x*", "not partner ids: 'x\\*'"),
+    ],
+)
 def test_a_typed_unknown_marking_is_refused(text: str, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         parse_releasability(text, strict=True)
 
 
-@pytest.mark.parametrize(("viewer", "owner", "marking", "sees"), [
-    ("LTU", "LTU", None, True),          # owner, no marking
-    ("LTU", "LTU", "POL", True),         # owner, released elsewhere
-    ("LVA", "LTU", "LVA", True),         # listed partner
-    ("LVA", "LTU", "POL,LVA", True),     # listed among others
-    ("POL", "LTU", "LVA", False),        # other partner
-    ("EU", "LTU", "ALL", True),          # ALL
-    ("LVA", "LTU", None, False),         # missing marking: owner only
-    ("LVA", "LTU", "", False),           # empty marking: owner only
-    ("LVA", "LTU", "LVA,*", False),      # unknown marking: owner only
-    ("LVA", "LTU", "ALL,LVA", False),    # unknown marking: owner only
-    ("lva", "LTU", "LVA", False),        # ids are exact
-    ("", "LTU", "", False),              # not a partner: nothing
-    ("ALL", "LTU", "ALL", False),        # ALL is not a partner
-])
+@pytest.mark.parametrize(
+    ("viewer", "owner", "marking", "sees"),
+    [
+        ("LTU", "LTU", None, True),  # owner, no marking
+        ("LTU", "LTU", "POL", True),  # owner, released elsewhere
+        ("LVA", "LTU", "LVA", True),  # listed partner
+        ("LVA", "LTU", "POL,LVA", True),  # listed among others
+        ("POL", "LTU", "LVA", False),  # other partner
+        ("EU", "LTU", "ALL", True),  # ALL
+        ("LVA", "LTU", None, False),  # missing marking: owner only
+        ("LVA", "LTU", "", False),  # empty marking: owner only
+        ("LVA", "LTU", "LVA,*", False),  # unknown marking: owner only
+        ("LVA", "LTU", "ALL,LVA", False),  # unknown marking: owner only
+        ("lva", "LTU", "LVA", False),  # ids are exact
+        ("", "LTU", "", False),  # not a partner: nothing
+        ("ALL", "LTU", "ALL", False),  # ALL is not a partner
+    ],
+)
 def test_may_see(viewer: str, owner: str, marking: str | None, sees: bool) -> None:
     assert may_see(viewer, owner, marking) is sees
 
@@ -503,8 +634,14 @@ def test_joint_view_is_the_union_not_everything(marked_store) -> None:
 
 
 def test_file_markings_are_kept_and_unknown_ones_are_noted(db: Path) -> None:
-    df = frame([det(0, releasable_to="ALL"), det(1, releasable_to="POL"),
-                det(2, releasable_to=np.nan), det(3, releasable_to="ALL,POL")])
+    df = frame(
+        [
+            det(0, releasable_to="ALL"),
+            det(1, releasable_to="POL"),
+            det(2, releasable_to=np.nan),
+            det(3, releasable_to="ALL,POL"),
+        ]
+    )
     result = put(db, df, partner="LTU", releasable_to="LVA")
     stored = visible_detections(db, ["LTU"]).set_index("detection_id")["releasable_to"]
     assert stored.to_dict() == {"D0": "ALL", "D1": "POL", "D2": "LVA", "D3": ""}
@@ -518,7 +655,8 @@ def test_file_markings_are_kept_and_unknown_ones_are_noted(db: Path) -> None:
 
 def test_cot_markings_from_the_file_are_kept(db: Path, tmp_path: Path) -> None:
     cot = tmp_path / "track.cot"
-    cot.write_text(textwrap.dedent("""\
+    cot.write_text(
+        textwrap.dedent("""\
         <?xml version="1.0" encoding="UTF-8"?>
         <events>
           <event version="2.0" uid="cot-1" type="a-h-G" time="2026-11-01T10:00:00Z"
@@ -531,7 +669,9 @@ def test_cot_markings_from_the_file_are_kept(db: Path, tmp_path: Path) -> None:
             <point lat="54.7" lon="25.3" hae="120" ce="10" le="5"/>
           </event>
         </events>
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     try:
         df, _ = read_detections(cot)
     except ValidationError as exc:  # the CoT reader is a separate piece of work
@@ -542,7 +682,7 @@ def test_cot_markings_from_the_file_are_kept(db: Path, tmp_path: Path) -> None:
     assert result.accepted == 2
     assert result.file_markings == 1
     assert ids(visible_detections(db, ["POL"])) == {"cot-1"}  # the file's marking
-    assert ids(visible_detections(db, ["EU"])) == set()       # default: owner only
+    assert ids(visible_detections(db, ["EU"])) == set()  # default: owner only
     row = visible_detections(db, ["LVA"]).iloc[0]
     assert row["releasable_to"] == "LVA,POL"
     assert row["access"] == "Unrestricted"
@@ -558,9 +698,13 @@ def test_uploads_audit_log_shows_a_partner_its_own_uploads_only(db: Path) -> Non
     assert log["uploaded_by"].tolist() == ["alice"]
     row = log.iloc[0]
     assert row["file_name"] == "detections.csv"
-    assert row["sha256"] == store._sha256(SAMPLE)
-    assert (row["rows_read"], row["accepted"], row["rejected"], row["duplicates"]) == \
-        (22000, 22000, 0, 0)
+    assert row["sha256"] == upload._sha256(SAMPLE)
+    assert (row["rows_read"], row["accepted"], row["rejected"], row["duplicates"]) == (
+        22000,
+        22000,
+        0,
+        0,
+    )
     assert row["releasable_to"] == ALL
     assert row["format"] == "CSV"
     assert str(log["uploaded_at"].dtype) == "datetime64[ms, UTC]"
@@ -577,12 +721,22 @@ def test_partner_must_be_a_partner_id(db: Path, bad: Any) -> None:
 
 
 def test_time_window_is_inclusive(db: Path) -> None:
-    rows = [det(i, time=t) for i, t in enumerate([
-        "2026-11-01T05:59:59.999999Z", "2026-11-01T06:00:00Z", "2026-11-02T06:00:00Z",
-        "2026-11-02T06:00:00.000001Z", "2026-11-03T00:00:00Z"])]
+    rows = [
+        det(i, time=t)
+        for i, t in enumerate(
+            [
+                "2026-11-01T05:59:59.999999Z",
+                "2026-11-01T06:00:00Z",
+                "2026-11-02T06:00:00Z",
+                "2026-11-02T06:00:00.000001Z",
+                "2026-11-03T00:00:00Z",
+            ]
+        )
+    ]
     put(db, frame(rows), partner="LTU")
-    got = visible_detections(db, "LTU", time_from="2026-11-01T06:00:00Z",
-                             time_to="2026-11-02T06:00:00")  # no zone: UTC
+    got = visible_detections(
+        db, "LTU", time_from="2026-11-01T06:00:00Z", time_to="2026-11-02T06:00:00"
+    )  # no zone: UTC
     assert got["detection_id"].tolist() == ["D1", "D2"]
     assert len(visible_detections(db, "LTU", time_from="2026-11-02T06:00:00.000001Z")) == 2
     with pytest.raises(ValidationError, match="time_to is before time_from"):
@@ -637,8 +791,12 @@ def test_same_detection_id_and_source_is_stored_once(db: Path, tmp_path: Path) -
 
 
 def test_first_row_of_a_file_wins_among_duplicates(db: Path) -> None:
-    df = frame([det(1, confidence=0.1, time="2026-11-01T09:00:00Z"),
-                det(1, confidence=0.9, time="2026-11-01T01:00:00Z")])
+    df = frame(
+        [
+            det(1, confidence=0.1, time="2026-11-01T09:00:00Z"),
+            det(1, confidence=0.9, time="2026-11-01T01:00:00Z"),
+        ]
+    )
     result = put(db, df, partner="LTU")
     assert (result.accepted, result.duplicates) == (1, 1)
     assert visible_detections(db, "LTU")["confidence"].tolist() == [0.1]
@@ -650,23 +808,30 @@ def test_of_one_id_on_two_days_the_earlier_day_is_kept(db: Path, store_rows: int
     # empty store, a small one (bulk) and one holding more than twice the upload.
     if store_rows:
         put(db, frame([det(i) for i in range(90, 90 + store_rows)]), partner="LTU")
-    df = frame([det(1, confidence=0.1, time="2026-11-02T09:00:00Z"),
-                det(1, confidence=0.9, time="2026-11-01T23:00:00Z"),
-                det(1, confidence=0.3, time="2026-11-01T23:30:00Z")])
+    df = frame(
+        [
+            det(1, confidence=0.1, time="2026-11-02T09:00:00Z"),
+            det(1, confidence=0.9, time="2026-11-01T23:00:00Z"),
+            det(1, confidence=0.3, time="2026-11-01T23:30:00Z"),
+        ]
+    )
     result = put(db, df, partner="LTU")
     assert (result.accepted, result.duplicates) == (1, 2)
     seen = visible_detections(db, "LTU")
     assert seen.loc[seen["detection_id"] == "D1", "confidence"].tolist() == [0.9]
 
 
-def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match(
-        db: Path) -> None:
+def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match(db: Path) -> None:
     base = {"detection_id": np.nan, "time": "2026-11-01T10:00:00Z", "lon": 25.0, "lat": 54.5}
-    rows = [det(0, **base), det(0, **base),                                  # same: once
-            det(0, **{**base, "lon": 25.0000001}),                           # moved
-            det(0, **{**base, "time": "2026-11-01T10:00:00.000001Z"}),       # 1 µs later
-            det(0, **{**base, "source": "cam-2"}),                           # other source
-            det(0, **{**base, "source": np.nan}), det(0, **{**base, "source": np.nan})]
+    rows = [
+        det(0, **base),
+        det(0, **base),  # same: once
+        det(0, **{**base, "lon": 25.0000001}),  # moved
+        det(0, **{**base, "time": "2026-11-01T10:00:00.000001Z"}),  # 1 µs later
+        det(0, **{**base, "source": "cam-2"}),  # other source
+        det(0, **{**base, "source": np.nan}),
+        det(0, **{**base, "source": np.nan}),
+    ]
     result = put(db, frame(rows), partner="LTU")
     assert (result.accepted, result.duplicates) == (5, 2)
     assert put(db, frame(rows[:1]), partner="LTU").duplicates == 1
@@ -683,12 +848,20 @@ def test_duplicates_are_never_matched_across_partners(db: Path) -> None:
 
 def _mixed_duplicates() -> gpd.GeoDataFrame:
     no_id = {"detection_id": np.nan, "time": "2026-11-01T10:00:00Z", "lon": 25.0, "lat": 54.5}
-    return frame([det(i) for i in range(6)]
-                 + [det(3, confidence=0.9), det(3, source="cam-2"), det(4, source=np.nan),
-                    det(4, source=np.nan, confidence=0.8),
-                    det(0, **no_id), det(0, **no_id, confidence=0.7),
-                    det(0, **{**no_id, "lon": -0.0}), det(0, **{**no_id, "lon": 0.0}),
-                    det(0, **{**no_id, "source": np.nan})])
+    return frame(
+        [det(i) for i in range(6)]
+        + [
+            det(3, confidence=0.9),
+            det(3, source="cam-2"),
+            det(4, source=np.nan),
+            det(4, source=np.nan, confidence=0.8),
+            det(0, **no_id),
+            det(0, **no_id, confidence=0.7),
+            det(0, **{**no_id, "lon": -0.0}),
+            det(0, **{**no_id, "lon": 0.0}),
+            det(0, **{**no_id, "source": np.nan}),
+        ]
+    )
 
 
 def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
@@ -696,7 +869,9 @@ def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
     try:
         return conn.execute(
             "SELECT time_us, detection_id, source, confidence, src_row, hex(geom) "
-            "FROM detections WHERE owner = ? ORDER BY fid", (owner,)).fetchall()
+            "FROM detections WHERE owner = ? ORDER BY fid",
+            (owner,),
+        ).fetchall()
     finally:
         conn.close()
 
@@ -704,8 +879,10 @@ def _stored(path: Path, owner: str) -> list[tuple[Any, ...]]:
 def _index_sql(path: Path) -> list[tuple[str, str]]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                            "tbl_name = 'detections' ORDER BY name").fetchall()
+        return conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+            "tbl_name = 'detections' ORDER BY name"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -760,22 +937,29 @@ def _as_schema_1(path: Path) -> None:
             "confidence, access, caveat, hae_m, ce_m, le_m, lon, lat, owner, releasable_to, "
             "upload_id, src_row) SELECT row_number() OVER (ORDER BY upload_id, src_row), geom, "
             "time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, "
-            "ce_m, le_m, 0, 0, owner, releasable_to, upload_id, src_row FROM new_layout")
+            "ce_m, le_m, 0, 0, owner, releasable_to, upload_id, src_row FROM new_layout"
+        )
         conn.execute("DROP TABLE new_layout")
-        conn.execute("UPDATE gpkg_contents SET description = replace(description, "
-                     "'store schema 2', 'store schema 1')")
+        conn.execute(
+            "UPDATE gpkg_contents SET description = replace(description, "
+            "'store schema 2', 'store schema 1')"
+        )
         conn.execute("COMMIT")
     finally:
         conn.close()
     # lon/lat from the geometry bytes (x, y: little-endian doubles after the 13-byte header)
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT fid, geom FROM detections").fetchall()
-    conn.executemany("UPDATE detections SET lon = ?, lat = ? WHERE fid = ?",
-                     [(*np.frombuffer(g[13:29], "<f8").tolist(), f) for f, g in rows])
+    conn.executemany(
+        "UPDATE detections SET lon = ?, lat = ? WHERE fid = ?",
+        [(*np.frombuffer(g[13:29], "<f8").tolist(), f) for f, g in rows],
+    )
     # Schema 1 wrote a longitude of -0.0 as it came (its key compared lon as a number).
-    conn.execute("UPDATE detections SET geom = CAST(substr(geom, 1, 13) || "
-                 "x'0000000000000080' || substr(geom, 22) AS BLOB) "
-                 "WHERE substr(geom, 14, 8) = zeroblob(8)")
+    conn.execute(
+        "UPDATE detections SET geom = CAST(substr(geom, 1, 13) || "
+        "x'0000000000000080' || substr(geom, 22) AS BLOB) "
+        "WHERE substr(geom, 14, 8) = zeroblob(8)"
+    )
     assert conn.total_changes > len(rows)
     conn.commit()
     conn.close()
@@ -783,8 +967,11 @@ def _as_schema_1(path: Path) -> None:
 
 def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     rows = [det(i) for i in range(40)] + [
-        det(100, time="1969-12-31T23:00:00.000001Z"), det(101, time="2027-03-04T05:06:07Z"),
-        det(2, detection_id=np.nan, lon=-0.0), det(3, detection_id=np.nan, source=np.nan)]
+        det(100, time="1969-12-31T23:00:00.000001Z"),
+        det(101, time="2027-03-04T05:06:07Z"),
+        det(2, detection_id=np.nan, lon=-0.0),
+        det(3, detection_id=np.nan, source=np.nan),
+    ]
     put(db, frame(rows[:30]), partner="LTU", releasable_to="LVA")
     put(db, frame(rows[30:]), partner="LTU")
     put(db, frame(rows[:5]), partner="POL", releasable_to="ALL")
@@ -803,10 +990,13 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
         columns = {r[1] for r in conn.execute("PRAGMA table_xinfo(detections)")}
         assert not columns & {"lon", "lat", "time"}
         assert conn.execute("SELECT DISTINCT typeof(geom) FROM detections").fetchall() == [
-            ("blob",)]
+            ("blob",)
+        ]
         assert {r[0] for r in conn.execute("SELECT description FROM gpkg_contents")} == {
             "Limes shared detections (store schema 2)",
-            "Limes upload audit log (store schema 2)", store._TIMED_DESCRIPTION}
+            "Limes upload audit log (store schema 2)",
+            schema.TIMED_DESCRIPTION,
+        }
         fids = conn.execute("SELECT fid, time_us FROM detections ORDER BY fid").fetchall()
         days = [t // 86_400_000_000 for _, t in fids]
         assert days == sorted(days)  # clustered by UTC day (1969 first: floor, not truncation)
@@ -814,7 +1004,9 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     finally:
         conn.close()
     assert [name for name, _ in _index_sql(db)] == [
-        "detections_dedupe_id", "detections_dedupe_position"]
+        "detections_dedupe_id",
+        "detections_dedupe_position",
+    ]
     # the rebuilt keys dedupe as before, also the -0.0 row against a 0.0 one
     again = put(db, frame([*rows, det(2, detection_id=np.nan, lon=0.0)]), partner="LTU")
     assert (again.accepted, again.duplicates) == (0, len(rows) + 1)
@@ -823,12 +1015,18 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
     assert "1969-12-31T23:00:00.000Z" in set(timed["time"])
 
 
-def _upload_over(stored: list[dict[str, Any]], upload: list[dict[str, Any]], path: Path,
-                 monkeypatch: pytest.MonkeyPatch, *, factor: int) -> store.IngestResult:
+def _upload_over(
+    stored: list[dict[str, Any]],
+    upload: list[dict[str, Any]],
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    factor: int,
+) -> store.IngestResult:
     """``upload`` into a store holding ``stored``, with ``_REBUILD_FACTOR`` = ``factor``."""
     put(path, frame(stored), partner="LTU")
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_REBUILD_FACTOR", factor)
+        patch.setattr(bulk, "_REBUILD_FACTOR", factor)
         return put(path, frame(upload), partner="LTU")
 
 
@@ -840,23 +1038,42 @@ def _integrity(path: Path) -> str:
         conn.close()
 
 
+def _schema_cookie(path: Path) -> int:
+    """SQLite's schema cookie: it changes whenever the schema does (an index dropped and
+    built again), and only then."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA schema_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def test_a_large_upload_into_a_small_store_rebuilds_the_indexes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # 100 rows into a store of 40: written without the indexes, which are built again
-    # from all 140 rows; the outcome is the same as row by row.
+    # from all 140 rows (the schema changes); the outcome is the same as row by row (which
+    # leaves the schema as it is).
     stored = [det(i) for i in range(40)]
     upload = [det(i) for i in range(100, 200)] + [det(150, confidence=0.9)]
-    bulk = []
-    real = store._bulk_insert_rows
-    monkeypatch.setattr(store, "_bulk_insert_rows",
-                        lambda *a, **kw: bulk.append(real(*a, **kw)) or bulk[-1])
-    rebuilt = _upload_over(stored, upload, tmp_path / "a.gpkg", monkeypatch, factor=2)
-    assert bulk == [40, None, 100]  # first upload; the file's own duplicate; without it
-    bulk.clear()
-    row_by_row = _upload_over(stored, upload, tmp_path / "b.gpkg", monkeypatch, factor=0)
-    assert bulk == [40]  # only the first upload, into the empty store
-    assert (rebuilt.accepted, rebuilt.duplicates) == (row_by_row.accepted,
-                                                      row_by_row.duplicates) == (100, 1)
+    cookies = {}
+    results = {}
+    for name, factor in (("a", 2), ("b", 0)):
+        path = tmp_path / f"{name}.gpkg"
+        put(path, frame(stored), partner="LTU")
+        before = _schema_cookie(path)
+        with monkeypatch.context() as patch:
+            patch.setattr(bulk, "_REBUILD_FACTOR", factor)
+            results[name] = put(path, frame(upload), partner="LTU")
+        cookies[name] = (before, _schema_cookie(path))
+    assert cookies["a"][0] != cookies["a"][1]  # rebuilt
+    assert cookies["b"][0] == cookies["b"][1]  # row by row
+    rebuilt, row_by_row = results["a"], results["b"]
+    assert (
+        (rebuilt.accepted, rebuilt.duplicates)
+        == (row_by_row.accepted, row_by_row.duplicates)
+        == (100, 1)
+    )
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
     assert _index_sql(tmp_path / "a.gpkg") == _index_sql(tmp_path / "b.gpkg")
     assert _integrity(tmp_path / "a.gpkg") == "ok"
@@ -866,17 +1083,21 @@ def test_a_large_upload_into_a_small_store_rebuilds_the_indexes(
 
 @pytest.mark.parametrize("probe", [True, False], ids=["sample-finds-them", "build-fails"])
 def test_a_large_upload_overlapping_the_store_skips_the_stored_rows(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe: bool) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe: bool
+) -> None:
     # The upload repeats stored rows: a sample of its ids finds them (row by row at once),
     # or, when the sample misses them, the index build fails and is undone.
     if not probe:
-        monkeypatch.setattr(store, "_stored_keys", lambda *a: False)
+        monkeypatch.setattr(bulk, "_stored_keys", lambda *a: False)
     stored = [det(i) for i in range(40)]
     upload = [det(i) for i in range(30, 130)] + [det(35, confidence=0.9)]
     rebuilt = _upload_over(stored, upload, tmp_path / "a.gpkg", monkeypatch, factor=2)
     row_by_row = _upload_over(stored, upload, tmp_path / "b.gpkg", monkeypatch, factor=0)
-    assert (rebuilt.accepted, rebuilt.duplicates) == (row_by_row.accepted,
-                                                      row_by_row.duplicates) == (90, 11)
+    assert (
+        (rebuilt.accepted, rebuilt.duplicates)
+        == (row_by_row.accepted, row_by_row.duplicates)
+        == (90, 11)
+    )
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
     assert _index_sql(tmp_path / "a.gpkg") == _index_sql(tmp_path / "b.gpkg")
     assert _integrity(tmp_path / "a.gpkg") == "ok"
@@ -887,112 +1108,121 @@ def _table(path: Path) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
         names = [r[1] for r in conn.execute("PRAGMA table_info(detections)")]
-        return conn.execute(f"SELECT {', '.join(f'hex({n})' if n == 'geom' else n for n in names)} "
-                            "FROM detections ORDER BY fid").fetchall()
+        return conn.execute(
+            f"SELECT {', '.join(f'hex({n})' if n == 'geom' else n for n in names)} "
+            "FROM detections ORDER BY fid"
+        ).fetchall()
     finally:
         conn.close()
 
 
-def _side_rows(patch: pytest.MonkeyPatch, *, on: bool) -> list[int]:
-    """Write uploads of 10 rows or more side by side (``on``) or with one writer only;
-    returns a list that gets the rows each side table takes."""
-    patch.setattr(store, "_SIDE_MIN_ROWS", 10 if on else 10**12)
-    taken: list[int] = []
-    real = store._side_insert
+#: Every speed trick of the store's writer off: the plain way, row by row.
+PLAIN = bulk.SpeedTricks(**dict.fromkeys(bulk.SpeedTricks.__dataclass_fields__, False))
 
-    def counting(side: Any, parts: Any, constants: Any) -> None:
-        taken.append(0)
 
-        def counted() -> Iterator[Any]:
-            for part in parts:
-                taken[-1] += part.num_rows
-                yield part
-
-        real(side, counted(), constants)
-
-    patch.setattr(store, "_side_insert", counting)
-    return taken
+def _rows_by_day(path: Path) -> list[tuple[Any, ...]]:
+    """:func:`_table` with each ``fid`` as its UTC day: a row skipped as a duplicate may
+    leave its number unused, as the plain way does."""
+    return [(fid >> 32, *rest) for fid, *rest in _table(path)]
 
 
 def _mixed_rows(first: int, n: int) -> list[dict[str, Any]]:
     """Rows over days out of order, some without id, source, class or confidence."""
-    return [det(i, time=f"2026-11-{28 - i % 17:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
-                detection_id=np.nan if i % 7 == 0 else f"D{i}",
-                source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
-                **{"class": np.nan if i % 4 == 0 else f"c{i}"},
-                confidence=np.nan if i % 5 == 0 else i / 100)
-            for i in range(first, first + n)]
+    return [
+        det(
+            i,
+            time=f"2026-11-{28 - i % 17:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+            detection_id=np.nan if i % 7 == 0 else f"D{i}",
+            source=np.nan if i % 3 == 0 else f"radar-{i % 5}",
+            **{"class": np.nan if i % 4 == 0 else f"c{i}"},
+            confidence=np.nan if i % 5 == 0 else i / 100,
+        )
+        for i in range(first, first + n)
+    ]
 
 
 @pytest.mark.parametrize("case", ["new-store", "filled-store", "file-duplicates"])
-def test_rows_written_side_by_side_are_stored_as_one_writer_stores_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
-    # A large upload without indexes is written by two threads, the later rows into an
-    # in-memory table that is copied into the store at the end: every column of every row,
-    # the fids, the indexes and the counts must be what one writer makes.
-    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 7)
+def test_rows_written_the_fast_way_are_stored_as_the_plain_way_stores_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # A large upload into a small store is written without the indexes the rows enter,
+    # which are then built again, with the speed tricks: every column of every row, the
+    # fids, the indexes and the counts must be what the plain way (row by row, every trick
+    # off) makes.
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
     stored = _mixed_rows(1000, 30) if case == "filled-store" else []
     upload = _mixed_rows(0, 80)
     if case == "file-duplicates":  # the index build fails, the rows are written again
         upload += [{**upload[5], "time": "2026-11-02T00:00:00Z", "confidence": 0.9}, upload[14]]
     outcome = {}
-    for on in (True, False):
-        path = tmp_path / f"side-{on}.gpkg"
+    for name, tricks in (("tricks", bulk.SpeedTricks()), ("plain", PLAIN)):
+        path = tmp_path / f"{name}.gpkg"
         with monkeypatch.context() as patch:
-            taken = _side_rows(patch, on=on)
+            patch.setattr(bulk, "TRICKS", tricks)
             if stored:
                 put(path, frame(stored), partner="LTU", sha="1" * 64)
-            result = put(path, frame(upload), partner="LTU", releasable_to="LVA",
-                         sha="2" * 64)
-        if on:
-            assert taken
-            assert all(t > 0 for t in taken)
-            assert len(taken) == len(stored) // 30 + (2 if case == "file-duplicates" else 1)
-        else:
-            assert taken == []
-        outcome[on] = (result.accepted, result.duplicates, _table(path), _index_sql(path))
+            before = _schema_cookie(path) if stored else None
+            result = put(path, frame(upload), partner="LTU", releasable_to="LVA", sha="2" * 64)
+        if before is not None:
+            assert (_schema_cookie(path) != before) is (name == "tricks")  # rebuilt
+        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path), _index_sql(path))
         assert _integrity(path) == "ok"
-    assert outcome[True] == outcome[False]
-    accepted, duplicates, table, _ = outcome[True]
+    assert outcome["tricks"] == outcome["plain"]
+    accepted, duplicates, table, _ = outcome["plain"]
     assert (accepted, duplicates) == (80, 2 if case == "file-duplicates" else 0)
     assert len(table) == len(stored) + 80
-    days = [(fid >> 32) for fid, *_ in table]
+    days = [day for day, *_ in table]
     assert days == sorted(days)
 
 
-def test_a_side_writer_that_fails_leaves_the_store_as_it_was(
-        db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("way", ["fast", "plain"])
+def test_a_write_that_fails_half_way_leaves_the_store_as_it_was(
+    db: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    # The fast way has dropped the indexes when the disk fills up: they are back, with
+    # every row as it was.
     put(db, frame(_mixed_rows(1000, 30)), partner="LTU")
-    before = _table(db)
+    before = (_table(db), _index_sql(db), _schema_cookie(db))
+    real = connection.Connection.insert
+    calls = []
 
-    def full(side: Any, parts: Any, constants: Any) -> None:
-        side.execute("BEGIN")
-        side.insert("detections", next(iter(parts)), constants=constants)
-        raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
-                                    status_code=adbc_driver_manager.AdbcStatusCode.IO)
+    def full(self: Any, table: str, data: Any, **kw: Any) -> None:
+        calls.append(data.num_rows)
+        if len(calls) == 2:
+            raise adbc.OperationalError(
+                "IO: Failed to step query: database or disk is full",
+                status_code=adbc_driver_manager.AdbcStatusCode.IO,
+            )
+        real(self, table, data, **kw)
 
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 10)
-    monkeypatch.setattr(store, "_side_insert", full)
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 7)
+    monkeypatch.setattr(bulk, "TRICKS", bulk.SpeedTricks() if way == "fast" else PLAIN)
+    monkeypatch.setattr(connection.Connection, "insert", full)
     with pytest.raises(ValidationError, match=r"cannot write the store.*disk is full.*Nothing"):
         put(db, frame(_mixed_rows(0, 80)), partner="LVA")
-    assert _table(db) == before
+    assert len(calls) == 2
+    assert (_table(db), _index_sql(db), _schema_cookie(db)) == before
     assert counts(db) == (30, 1)
     assert _integrity(db) == "ok"
     monkeypatch.undo()
     assert put(db, frame(_mixed_rows(0, 80)), partner="LVA").accepted == 80
 
 
-def test_two_uploads_in_one_process_write_side_by_side_at_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Each upload has its own in-memory table (the app uploads from several sessions'
-    # threads): neither sees the other's rows.
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 10)
-    monkeypatch.setattr(store, "_APPEND_CHUNK_ROWS", 50)
-    uploads_ = {"a": [det(i) for i in range(3_000)],
-                "b": [det(i, source="cam-9") for i in range(5_000, 7_500)]}
+def test_two_uploads_in_one_process_at_once_both_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app uploads from several sessions' threads: each upload is written on its own
+    # connection, and neither sees the other's rows.
+    monkeypatch.setattr(bulk, "_APPEND_CHUNK_ROWS", 50)
+    uploads_ = {
+        "a": [det(i) for i in range(3_000)],
+        "b": [det(i, source="cam-9") for i in range(5_000, 7_500)],
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
-        done = {k: pool.submit(put, tmp_path / f"{k}.gpkg", frame(rows), partner="LTU")
-                for k, rows in uploads_.items()}
+        done = {
+            k: pool.submit(put, tmp_path / f"{k}.gpkg", frame(rows), partner="LTU")
+            for k, rows in uploads_.items()
+        }
         results = {k: f.result() for k, f in done.items()}
     for k, rows in uploads_.items():
         assert results[k].accepted == len(rows)
@@ -1001,52 +1231,37 @@ def test_two_uploads_in_one_process_write_side_by_side_at_once(
         assert set(seen["source"]) == {rows[0]["source"]}
 
 
-@pytest.mark.parametrize("in_runs", [False, True], ids=["one-sort", "in-runs"])
+@pytest.mark.parametrize("stored_rows", [50, 70], ids=["smaller-store", "larger-store"])
 @pytest.mark.parametrize("duplicates", [False, True], ids=["built", "build-fails"])
-def test_the_index_build_gives_the_page_cache_back(db: Path, duplicates: bool,
-                                                   in_runs: bool) -> None:
-    # The keys of a large store are sorted with a small page cache; whatever happens, the
-    # upload's own cache is back afterwards (a failed build is followed by writing the rows
-    # again).
-    open_store(db).close()
-    rows = store._prepare_rows(frame([det(i) for i in range(50)] + ([det(3)] if duplicates else [])),
-                               "t", "")
-    conn = store._connect(db, busy_timeout_s=5)
-    try:
-        conn.execute(f"PRAGMA cache_size = -{store._INGEST_CACHE_KIB}")
-        conn.execute("BEGIN IMMEDIATE")
-        seen: list[int] = []
-        real = conn.execute
-
-        def spy(sql: str, params: Any = None) -> Any:
-            if sql.lstrip().upper().startswith("CREATE UNIQUE INDEX"):
-                seen.append(real("PRAGMA cache_size").fetchone()[0])
-            return real(sql, params)
-
-        conn.execute = spy  # type: ignore[method-assign]
-        got = store._bulk_insert_rows(conn, rows, sort_in_runs=in_runs, owner="LTU",
-                                      marking="LTU", upload_id=1, source="t")
-        assert got == (None if duplicates else 50)
-        # the position index (no row enters it) is built first, with the upload's cache;
-        # the id index (the rows enter it) with the small one when sorting in runs
-        assert seen[:2] == [-store._INGEST_CACHE_KIB,
-                            -(store._SORT_CACHE_KIB if in_runs else store._INGEST_CACHE_KIB)]
-        assert real("PRAGMA cache_size").fetchone()[0] == -store._INGEST_CACHE_KIB
-        real("ROLLBACK")
-    finally:
-        conn.close()
-
-
-def test_keys_are_sorted_in_runs_once_the_store_holds_as_many_rows_as_the_upload(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    runs: list[bool] = []
-    real = store._bulk_insert_rows
-    monkeypatch.setattr(store, "_bulk_insert_rows",
-                        lambda *a, **kw: runs.append(kw["sort_in_runs"]) or real(*a, **kw))
-    put(tmp_path / "s.gpkg", frame([det(i) for i in range(40)]), partner="LTU")  # empty store
-    put(tmp_path / "s.gpkg", frame([det(i) for i in range(100, 150)]), partner="LTU")  # 40 < 50
-    put(tmp_path / "s.gpkg", frame([det(i) for i in range(200, 260)]), partner="LTU")  # 90 >= 60
-    assert runs == [False, False, True]
+def test_an_upload_about_as_large_as_the_store_is_stored_as_the_plain_way_stores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, duplicates: bool, stored_rows: int
+) -> None:
+    # Either side of where the writer stops rebuilding the indexes (a store holding fewer
+    # rows than the upload brings): whatever the tricks, the outcome is the plain way's:
+    # the same rows, counts and indexes, and a sound file; also when the build fails on the
+    # file's own duplicates and the rows are written again.
+    stored = _mixed_rows(1000, stored_rows)
+    upload = _mixed_rows(0, 60)
+    if duplicates:
+        upload += [{**upload[5], "confidence": 0.9}, upload[14]]
+    outcome = {}
+    for name, tricks in (("tricks", bulk.SpeedTricks()), ("plain", PLAIN)):
+        path = tmp_path / f"{name}.gpkg"
+        with monkeypatch.context() as patch:
+            patch.setattr(bulk, "TRICKS", tricks)
+            put(path, frame(stored), partner="LTU", sha="1" * 64)
+            before = _schema_cookie(path)
+            result = put(path, frame(upload), partner="LTU", releasable_to="LVA", sha="2" * 64)
+        rebuilt = _schema_cookie(path) != before
+        assert rebuilt is (name == "tricks" and stored_rows < len(upload))
+        assert _integrity(path) == "ok"
+        outcome[name] = (result.accepted, result.duplicates, _rows_by_day(path), _index_sql(path))
+    assert outcome["tricks"] == outcome["plain"]
+    assert outcome["plain"][:2] == (60, 2 if duplicates else 0)
+    assert [name for name, _ in outcome["plain"][3]] == [
+        "detections_dedupe_id",
+        "detections_dedupe_position",
+    ]
 
 
 @pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL's ogrinfo not installed")
@@ -1057,8 +1272,9 @@ def test_a_spatial_index_another_tool_added_is_named_with_the_fix(db: Path) -> N
     put(db, frame([det(i) for i in range(5)]), partner="LTU")
 
     def ogr_sql(sql: str) -> None:
-        subprocess.run(["ogrinfo", str(db), "-sql", sql], check=True, capture_output=True,
-                       timeout=120)
+        subprocess.run(
+            ["ogrinfo", str(db), "-sql", sql], check=True, capture_output=True, timeout=120
+        )
 
     ogr_sql("SELECT CreateSpatialIndex('detections', 'geom')")
     before = _table(db)
@@ -1080,8 +1296,11 @@ def test_a_spatial_index_another_tool_added_is_named_with_the_fix(db: Path) -> N
 def test_other_triggers_on_the_detections_table_are_named(db: Path) -> None:
     put(db, frame([det(0)]), partner="LTU")
     _edit(db, "CREATE TRIGGER audit AFTER INSERT ON detections BEGIN SELECT 1; END")
-    with pytest.raises(ValidationError, match=r"triggers another tool added: .*\['audit'\]"
-                                              r".*Drop those triggers"):
+    with pytest.raises(
+        ValidationError,
+        match=r"triggers another tool added: .*\['audit'\]"
+        r".*Drop those triggers",
+    ):
         put(db, frame([det(1)]), partner="LTU")
     assert counts(db) == (1, 1)
 
@@ -1094,64 +1313,86 @@ def test_a_store_another_tool_changed_refuses_the_upload_with_a_message(db: Path
     try:
         conn.execute("PRAGMA writable_schema = ON")
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'detections'").fetchone()[0]
-        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'detections'",
-                     (sql.replace("src_row INTEGER)", "src_row INTEGER CHECK (src_row < 0))"),))
+        conn.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE name = 'detections'",
+            (sql.replace("src_row INTEGER)", "src_row INTEGER CHECK (src_row < 0))"),),
+        )
         conn.commit()
     finally:
         conn.close()
-    with pytest.raises(ValidationError, match=r"the store refused the upload.*CHECK constraint"
-                                              r".*Nothing was added"):
+    with pytest.raises(
+        ValidationError,
+        match=r"the store refused the upload.*CHECK constraint"
+        r".*Nothing was added",
+    ):
         put(db, frame([det(1)]), partner="LTU")
     assert counts(db) == (1, 1)
 
 
-def test_the_side_table_takes_at_most_half_and_a_bounded_size(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    cols = {"time_us": np.zeros(1000, dtype=np.int64),  # 8 bytes a row (+ 64 assumed)
-            "detection_id": pa.array(["x" * 28] * 1000)}  # 28 + 4 bytes a row
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 100)
-    assert store._side_start(cols, 1000) == 500  # half
-    monkeypatch.setattr(store, "_SIDE_MAX_BYTES", 104 * 300)
-    assert store._side_start(cols, 1000) == 700  # 300 rows of 104 bytes
-    monkeypatch.setattr(store, "_SIDE_MIN_ROWS", 1001)
-    assert store._side_start(cols, 1000) == 1000  # too few rows: one writer
-
-
-def test_the_id_sample_finds_stored_rows_of_the_same_owner_only(db: Path) -> None:
-    put(db, frame([det(i) for i in range(5)] + [det(7, source=np.nan)]), partner="LTU")
-    conn = store.open_store(db)
-    try:
-        def found(rows: list[dict[str, Any]], owner: str = "LTU") -> bool:
-            return store._stored_keys(conn, store._prepare_rows(frame(rows), "t", ""), owner)
-
-        assert found([det(i) for i in range(3, 9)])
-        assert not found([det(i) for i in range(5, 9)])
-        assert not found([det(2, source="cam-2")])
-        assert found([det(7, source=np.nan)])  # a missing source is the empty source
-        assert not found([det(2)], owner="POL")
-        assert not found([det(2, detection_id=np.nan)])  # no ids: nothing to look up
-    finally:
-        conn.close()
+@pytest.mark.parametrize("case", ["own-rows", "another-partners-rows", "no-ids"])
+def test_a_large_upload_overlapping_stored_rows_is_stored_as_the_plain_way_stores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # Before writing without the indexes, a sample of the upload's ids is looked up among
+    # the partner's stored rows. Whether it finds them (the partner's own), must not find
+    # them (another partner's rows: never matched) or has no ids to look up, the outcome is
+    # the plain way's.
+    no_id = case == "no-ids"
+    stored = [det(i, **({"detection_id": np.nan} if no_id else {})) for i in range(40)]
+    upload = [det(i, **({"detection_id": np.nan} if no_id else {})) for i in range(30, 130)]
+    owner = "POL" if case == "another-partners-rows" else "LTU"
+    outcome = {}
+    for name, tricks in (("tricks", bulk.SpeedTricks()), ("plain", PLAIN)):
+        path = tmp_path / f"{name}.gpkg"
+        with monkeypatch.context() as patch:
+            patch.setattr(bulk, "TRICKS", tricks)
+            put(path, frame(stored), partner=owner)
+            result = put(path, frame(upload), partner="LTU")
+        assert _integrity(path) == "ok"
+        outcome[name] = (
+            result.accepted,
+            result.duplicates,
+            _stored(path, "LTU"),
+            _stored(path, "POL"),
+            _index_sql(path),
+        )
+    assert outcome["tricks"] == outcome["plain"]
+    assert outcome["plain"][:2] == ((100, 0) if owner == "POL" else (90, 10))
 
 
 def test_ingest_file_stores_what_ingest_of_the_loaded_frame_stores(tmp_path: Path) -> None:
     # ingest_file reads columns (no shapely points); ingest takes read_detections' frame.
     rows = [det(i) for i in range(30)] + [
         det(30, source="  cam-2 ", detection_id=" D30\t", partner="LVA"),
-        det(31, lon=200.0), det(32, time="not a time"), det(33, confidence=7),
-        det(34, detection_id=np.nan), det(35, source=np.nan, lon=-0.0)]
+        det(31, lon=200.0),
+        det(32, time="not a time"),
+        det(33, confidence=7),
+        det(34, detection_id=np.nan),
+        det(35, source=np.nan, lon=-0.0),
+    ]
     csv = write_csv(tmp_path / "mixed.csv", rows)
     by_file = ingest_file(tmp_path / "a.gpkg", csv, partner="LTU", releasable_to="LVA")
     loaded, report = read_detections(csv)
-    by_frame = ingest(tmp_path / "b.gpkg", loaded, report, file_name="mixed.csv",
-                      sha256="0" * 64, partner="LTU", releasable_to="LVA")
+    by_frame = ingest(
+        tmp_path / "b.gpkg",
+        loaded,
+        report,
+        file_name="mixed.csv",
+        sha256="0" * 64,
+        partner="LTU",
+        releasable_to="LVA",
+    )
     assert (by_file.accepted, by_file.rejected, by_file.errors) == (
-        by_frame.accepted, by_frame.rejected, by_frame.errors)
+        by_frame.accepted,
+        by_frame.rejected,
+        by_frame.errors,
+    )
     assert by_file.accepted == 33
     assert _stored(tmp_path / "a.gpkg", "LTU") == _stored(tmp_path / "b.gpkg", "LTU")
     seen = visible_detections(tmp_path / "a.gpkg", "LVA")
     assert seen.loc[seen["detection_id"] == "D30", ["source", "partner"]].values.tolist() == [
-        ["cam-2", "LVA"]]  # stripped
+        ["cam-2", "LVA"]
+    ]  # stripped
 
 
 def _edit(path: Path, sql: str) -> None:
@@ -1166,10 +1407,8 @@ def _edit(path: Path, sql: str) -> None:
 
 def test_values_another_tool_stored_with_the_wrong_type_read_as_missing(db: Path) -> None:
     put(db, frame([det(i) for i in range(5)]), partner="LTU")
-    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 'x' "
-              "WHERE detection_id = 'D1'")
-    _edit(db, "UPDATE detections SET detection_id = 7, hae_m = '12.5' "
-              "WHERE detection_id = 'D2'")
+    _edit(db, "UPDATE detections SET confidence = 'high', src_row = 'x' WHERE detection_id = 'D1'")
+    _edit(db, "UPDATE detections SET detection_id = 7, hae_m = '12.5' WHERE detection_id = 'D2'")
     seen = visible_detections(db, "LTU")
     assert len(seen) == 5
     row = seen.set_index(seen["detection_id"])
@@ -1179,11 +1418,17 @@ def test_values_another_tool_stored_with_the_wrong_type_read_as_missing(db: Path
     assert row.loc["D3", "confidence"] == 0.5
 
 
-@pytest.mark.parametrize(("column", "value", "field"), [
-    ("time_us", "'yesterday'", "time_us"), ("geom", "x'00ff'", "geom"),
-    ("geom", "'POINT (1 2)'", "geom")])
-def test_a_row_another_tool_made_unreadable_is_named(db: Path, column: str, value: str,
-                                                     field: str) -> None:
+@pytest.mark.parametrize(
+    ("column", "value", "field"),
+    [
+        ("time_us", "'yesterday'", "time_us"),
+        ("geom", "x'00ff'", "geom"),
+        ("geom", "'POINT (1 2)'", "geom"),
+    ],
+)
+def test_a_row_another_tool_made_unreadable_is_named(
+    db: Path, column: str, value: str, field: str
+) -> None:
     put(db, frame([det(i) for i in range(5)]), partner="LTU")
     _edit(db, f"UPDATE detections SET {column} = {value} WHERE detection_id = 'D3'")
     with pytest.raises(ValidationError, match=f"field '{field}'.*correct or delete"):
@@ -1191,11 +1436,13 @@ def test_a_row_another_tool_made_unreadable_is_named(db: Path, column: str, valu
 
 
 def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypatch) -> None:
-    monkeypatch.setattr(store, "_first_rows", lambda rows: np.ones(rows.n, dtype=bool))
+    monkeypatch.setattr(bulk, "first_rows", lambda rows: np.ones(rows.n, dtype=bool))
     result = put(db, _mixed_duplicates(), partner="LTU")
     assert (result.accepted, result.duplicates) == (11, 4)
     assert [name for name, _ in _index_sql(db)] == [
-        "detections_dedupe_id", "detections_dedupe_position"]
+        "detections_dedupe_id",
+        "detections_dedupe_position",
+    ]
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -1211,13 +1458,13 @@ def test_bulk_insert_falls_back_when_an_index_cannot_be_built(db: Path, monkeypa
 def test_a_failed_upload_leaves_the_store_as_it_was(db: Path, monkeypatch) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     before = counts(db)
-    original = store._insert_rows
+    original = bulk.insert_rows
 
     def insert_then_fail(*args: Any, **kwargs: Any) -> int:
         assert original(*args, **kwargs) == 3
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(store, "_insert_rows", insert_then_fail)
+    monkeypatch.setattr(bulk, "insert_rows", insert_then_fail)
     with pytest.raises(OSError, match="disk on fire"):
         put(db, frame([det(i) for i in range(3)]), partner="LVA")
     assert counts(db) == before
@@ -1229,10 +1476,12 @@ def test_a_store_that_cannot_be_written_says_so(db: Path, monkeypatch) -> None:
     put(db, frame([det(0)]), partner="LTU")
 
     def disk_full(*args: Any, **kwargs: Any) -> int:
-        raise adbc.OperationalError("IO: Failed to step query: database or disk is full",
-                                    status_code=adbc_driver_manager.AdbcStatusCode.IO)
+        raise adbc.OperationalError(
+            "IO: Failed to step query: database or disk is full",
+            status_code=adbc_driver_manager.AdbcStatusCode.IO,
+        )
 
-    monkeypatch.setattr(store, "_insert_rows", disk_full)
+    monkeypatch.setattr(bulk, "insert_rows", disk_full)
     with pytest.raises(ValidationError, match=r"cannot write the store.*disk is full.*Nothing"):
         put(db, frame([det(1)]), partner="LTU")
     assert counts(db) == (1, 1)
@@ -1244,7 +1493,8 @@ def test_a_store_that_cannot_be_written_says_so(db: Path, monkeypatch) -> None:
 _PAUSE_INSIDE = """
 import os, sys, time
 from geo import store
-original = store._insert_rows
+from geo.store import bulk
+original = bulk.insert_rows
 def pause(conn, rows, **kw):
     conn.execute("PRAGMA cache_size = 16")  # uncommitted pages spill into the WAL
     n = original(conn, rows, **kw)
@@ -1253,7 +1503,7 @@ def pause(conn, rows, **kw):
     while not os.path.exists(sys.argv[4]) and time.monotonic() < deadline:
         time.sleep(0.02)
     return n
-store._insert_rows = pause
+bulk.insert_rows = pause
 result = store.ingest_file(sys.argv[1], sys.argv[2], partner=sys.argv[3],
                            busy_timeout_s=float(sys.argv[5]))
 print("done", result.upload_id, result.accepted, flush=True)
@@ -1276,8 +1526,14 @@ print("done", result.upload_id, result.accepted, flush=True)
 
 def _child(script: str, *args: Any) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(proc: subprocess.Popen[str], prefix: str, timeout: float = 120) -> str:
@@ -1290,7 +1546,9 @@ def _wait_for(proc: subprocess.Popen[str], prefix: str, timeout: float = 120) ->
         if not line and proc.poll() is not None:
             break
     proc.kill()
-    raise AssertionError(f"child never printed {prefix!r}: {proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(
+        f"child never printed {prefix!r}: {proc.stderr.read() if proc.stderr else ''}"
+    )
 
 
 @pytest.fixture
@@ -1306,8 +1564,9 @@ def children() -> Iterator[list[subprocess.Popen[str]]]:
                 stream.close()
 
 
-def test_kill_9_mid_upload_leaves_exactly_the_rows_before(db: Path, tmp_path: Path,
-                                                           children) -> None:
+def test_kill_9_mid_upload_leaves_exactly_the_rows_before(
+    db: Path, tmp_path: Path, children
+) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     before = counts(db)
     big = write_csv(tmp_path / "big.csv", [det(i) for i in range(30_000)])
@@ -1332,15 +1591,20 @@ def test_kill_9_mid_upload_leaves_exactly_the_rows_before(db: Path, tmp_path: Pa
     assert counts(db) == (before[0] + 30_000, before[1] + 1)
 
 
-def test_kill_9_of_the_cli_while_it_commits_is_all_or_nothing(db: Path, tmp_path: Path,
-                                                              children) -> None:
+def test_kill_9_of_the_cli_while_it_commits_is_all_or_nothing(
+    db: Path, tmp_path: Path, children
+) -> None:
     ingest_file(db, SAMPLE, partner="LTU")
     before = counts(db)
     big = write_csv(tmp_path / "big.csv", [det(i) for i in range(150_000)])
     wal = Path(f"{db}-wal")
-    proc = subprocess.Popen([sys.executable, "-m", "geo", "ingest", str(big), "--store",
-                             str(db), "--partner", "LVA"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "geo", "ingest", str(big), "--store", str(db), "--partner", "LVA"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     children.append(proc)
     deadline = time.monotonic() + 300
     # The upload's pages stay in its page cache until COMMIT writes them to the WAL: kill it
@@ -1380,8 +1644,7 @@ def test_concurrent_uploads_both_land(db: Path, tmp_path: Path, children) -> Non
     assert ids(visible_detections(db, "LTU")) == {f"D{i}" for i in range(4_000)}
 
 
-def test_a_busy_store_says_retry_and_changes_nothing(db: Path, tmp_path: Path,
-                                                     children) -> None:
+def test_a_busy_store_says_retry_and_changes_nothing(db: Path, tmp_path: Path, children) -> None:
     open_store(db).close()
     a = write_csv(tmp_path / "a.csv", [det(i) for i in range(1_000)])
     b = write_csv(tmp_path / "b.csv", [det(i) for i in range(1_000, 1_500)])
@@ -1402,8 +1665,9 @@ def test_a_busy_store_says_retry_and_changes_nothing(db: Path, tmp_path: Path,
     assert counts(db) == (1_500, 2)
 
 
-def test_the_same_file_uploaded_twice_at_once_lands_once(db: Path, tmp_path: Path,
-                                                          children) -> None:
+def test_the_same_file_uploaded_twice_at_once_lands_once(
+    db: Path, tmp_path: Path, children
+) -> None:
     open_store(db).close()
     a = write_csv(tmp_path / "a.csv", [det(i) for i in range(1_000)])
     release = tmp_path / "release"
@@ -1437,8 +1701,13 @@ def test_backup_copies_a_store_in_use(db: Path, tmp_path: Path) -> None:
         reader.execute("ROLLBACK")
         reader.close()
     copy = tmp_path / "copies" / "copy.gpkg"
-    assert summary == {"store": str(db), "out": str(copy), "bytes": copy.stat().st_size,
-                       "detections": 22000, "uploads": 1}
+    assert summary == {
+        "store": str(db),
+        "out": str(copy),
+        "bytes": copy.stat().st_size,
+        "detections": 22000,
+        "uploads": 1,
+    }
     assert not Path(f"{copy}-wal").exists()
     assert ids(visible_detections(copy, "LVA")) == ids(visible_detections(db, "LVA"))
     assert tuple(pyogrio.list_layers(copy)[0]) == ("detections", "Point")
@@ -1456,155 +1725,24 @@ def test_backup_refuses_to_overwrite_the_store(db: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Memory
-# --------------------------------------------------------------------------------------
-
-
-def _address_space_4_gib() -> None:
-    """In the child, before it runs: at most 4 GiB of address space (``ulimit -v 4194304``)."""
-    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
-
-
-def _run_limited(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False,
-                          preexec_fn=_address_space_4_gib)
-
-
-@pytest.fixture(scope="module")
-def million_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store of 1,000,000 detections over 30 days, written by the store's own ingest."""
-    tmp = tmp_path_factory.mktemp("million")
-    n = 1_000_000
-    rng = np.random.default_rng(0)
-    times = np.datetime64("2024-05-01T00:00:00", "s") + rng.integers(0, 86_400 * 30, n)
-    csv = tmp / "detections.csv"
-    pd.DataFrame({
-        "detection_id": [f"d{i}" for i in range(n)],
-        "time": pd.Series(np.datetime_as_string(times, unit="s")) + "Z",
-        "lat": rng.uniform(45.3, 46.5, n).round(6), "lon": rng.uniform(13.6, 16.5, n).round(6),
-        "source": rng.choice(["radar-1", "cam-7", "patrol"], n),
-        "class": rng.choice(["person", "vehicle", "animal"], n),
-        "confidence": rng.uniform(0, 1, n).round(3),
-    }).to_csv(csv, index=False)
-    db = tmp / "limes.gpkg"
-    assert ingest_file(db, csv, partner="SI", releasable_to="HR").accepted == n
-    csv.unlink()
-    return db
-
-
-def test_a_one_row_ingest_runs_in_4_gib_of_address_space(db: Path, tmp_path: Path) -> None:
-    # Each query's driver reserved 2**30 rows per column: about 95 GB of address space for
-    # one row (a segmentation fault under ulimit -v 4194304).
-    one = write_csv(tmp_path / "one.csv", [det(0)])
-    proc = _run_limited(["-m", "geo", "ingest", str(one), "--store", str(db), "--partner",
-                         "LTU", "--releasable-to", "ALL"])
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["accepted"] == 1
-    proc = _run_limited(["-m", "geo", "detections", "--store", str(db), "--as-partner", "POL"])
-    assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)["features"]) == 1
-
-
-_READ_MILLION = """
-import json, sys
-from geo import store
-path = sys.argv[1]
-print(json.dumps({
-    "all": len(store.visible_detections(path, "HR")),
-    "day": len(store.visible_detections(path, "HR", time_from="2024-05-10T00:00:00Z",
-                                        time_to="2024-05-10T23:59:59Z")),
-    "uploads": len(store.uploads(path, "SI")), "owners": store.owners(path),
-    "version": store.version(path)}))
-"""
-
-
-def test_a_million_row_store_reads_in_4_gib_of_address_space(million_store: Path) -> None:
-    proc = _run_limited(["-c", _READ_MILLION, str(million_store)])
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
-    assert out["all"] == 1_000_000
-    assert 30_000 < out["day"] < 37_000  # a thirtieth
-    assert (out["uploads"], out["owners"], out["version"]) == (1, ["SI"], 1)
-
-
-#: Reads a small window (Python, Arrow and GEOS set up), then limits the address space to
-#: what the process holds plus argv[2] MiB and reads every row: too little for a million.
-_READ_WITH_TOO_LITTLE_MEMORY = """
-import resource, sys
-from geo import store
-path = sys.argv[1]
-store.visible_detections(path, "HR", time_from="2024-05-10", time_to="2024-05-10T01:00Z")
-held = next(int(line.split()[1]) for line in open("/proc/self/status")
-            if line.startswith("VmSize:")) * 1024
-limit = held + int(sys.argv[2]) * 2**20
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-try:
-    store.visible_detections(path, "HR")
-except MemoryError as exc:
-    print(type(exc).__name__, exc)
-"""
-
-
-@pytest.mark.parametrize("spare_mib", [100, 300])
-def test_a_read_that_runs_out_of_memory_says_so(million_store: Path, spare_mib: int) -> None:
-    proc = subprocess.run([sys.executable, "-c", _READ_WITH_TOO_LITTLE_MEMORY,
-                           str(million_store), str(spare_mib)], cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
-                          text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith(f"StoreMemoryError {million_store}: out of memory: "), \
-        proc.stdout
-    assert "Free memory or raise the limit" in proc.stdout
-    assert "not a Limes store" not in proc.stdout
-    assert "no readable position" not in proc.stdout
-
-
-#: Ingests argv[2] once (Python, Arrow, GDAL set up), then makes the driver reserve 2**26
-#: rows (512 MiB) per column before each query's first batch and limits the address space
-#: to what the process holds plus 1,000 MiB: a one-column query fits, but not its first
-#: text value, for which the driver reserves that much twice again (the failure of the
-#: issue: "ArrowBufferReserve(&offsets, ...) failed: (12) Cannot allocate memory"). The
-#: ingest into the new store argv[1] meets it at ``PRAGMA journal_mode``. (A reservation
-#: that fails before the first row crashes the driver: it frees buffers it never set up.)
-_RESERVE_TOO_MUCH = """
-import resource, sys
-import cli
-from geo import store
-assert cli.main(["ingest", sys.argv[2], "--store", sys.argv[3], "--partner", "LTU"]) == 0
-store._QUERY_BATCH_ROWS = 2**26
-held = next(int(line.split()[1]) for line in open("/proc/self/status")
-            if line.startswith("VmSize:")) * 1024
-resource.setrlimit(resource.RLIMIT_AS, (held + 1000 * 2**20, held + 1000 * 2**20))
-sys.exit(cli.main(["ingest", sys.argv[2], "--store", sys.argv[1], "--partner", "LTU"]))
-"""
-
-
-def test_the_drivers_failed_reservation_is_reported_as_memory(db: Path, tmp_path: Path) -> None:
-    # It was reported as "not a Limes store".
-    one = write_csv(tmp_path / "one.csv", [det(0)])
-    proc = subprocess.run([sys.executable, "-c", _RESERVE_TOO_MUCH, str(db), str(one),
-                           str(tmp_path / "warm.gpkg")], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith(f"error: {db}: out of memory: expected enough free memory")
-    assert "ArrowBufferReserve" in proc.stderr
-    assert "Cannot allocate memory" in proc.stderr
-    assert "not a Limes store" not in proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout.count('"upload_id"') == 1  # the first ingest's report only
-
-
-# --------------------------------------------------------------------------------------
 # Command line (a contract)
 # --------------------------------------------------------------------------------------
 
 
 def test_cli_ingest_detections_and_backup(db: Path, tmp_path: Path) -> None:
     bad = write_csv(tmp_path / "some-bad.csv", [det(0), det(1, confidence=87), det(2, lat=95)])
-    proc = run_cli("ingest", str(bad), "--store", str(db), "--partner", "LTU",
-                   "--releasable-to", "LVA, POL", "--user", "alice")
+    proc = run_cli(
+        "ingest",
+        str(bad),
+        "--store",
+        str(db),
+        "--partner",
+        "LTU",
+        "--releasable-to",
+        "LVA, POL",
+        "--user",
+        "alice",
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert list(out)[:5] == ["upload_id", "accepted", "rejected", "duplicates", "errors"]
@@ -1639,8 +1777,12 @@ def test_cli_ingest_detections_and_backup(db: Path, tmp_path: Path) -> None:
 def test_cli_geojson_is_read_by_gdal(db: Path, tmp_path: Path) -> None:
     ingest_file(db, SAMPLE, partner="LTU", releasable_to="ALL")
     out = tmp_path / "pol.geojson"
-    assert run_cli("detections", "--store", str(db), "--as-partner", "POL", "--out",
-                   str(out)).returncode == 0
+    assert (
+        run_cli(
+            "detections", "--store", str(db), "--as-partner", "POL", "--out", str(out)
+        ).returncode
+        == 0
+    )
     back = pyogrio.read_dataframe(out)
     assert len(back) == 22000
     assert back.crs.to_epsg() == 4326
@@ -1648,11 +1790,14 @@ def test_cli_geojson_is_read_by_gdal(db: Path, tmp_path: Path) -> None:
     assert sorted(back["detection_id"]) == sorted(ref["detection_id"])
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--releasable-to", "ALL,LVA"], "unknown marking: ALL cannot be combined"),
-    (["--releasable-to", "LVA;?"], "unknown marking: not partner ids"),
-    (["--partner", "ALL"], "not a partner id"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--releasable-to", "ALL,LVA"], "unknown marking: ALL cannot be combined"),
+        (["--releasable-to", "LVA;?"], "unknown marking: not partner ids"),
+        (["--partner", "ALL"], "not a partner id"),
+    ],
+)
 def test_cli_refuses_bad_markings_and_partners(db: Path, args: list[str], message: str) -> None:
     argv = ["ingest", str(SAMPLE), "--store", str(db), "--partner", "LTU", *args]
     if args[0] == "--partner":
@@ -1665,15 +1810,25 @@ def test_cli_refuses_bad_markings_and_partners(db: Path, args: list[str], messag
     assert not db.parent.exists()  # nothing created: no store, no folder
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("detection_id,lat,lon\nD1,54.5,25.0\n", "no time column"),
-    ("time,detection_id,lat,lon\n9999-01-01T00:00:00Z,D1,54.5,25.0\n",
-     "a time outside what the store keeps"),
-    ("time,detection_id,lat,lon\n2026-11-01T00:00:00Z,D1,54.5,25.0\n"
-     "4900-06-01T00:00:00Z,D2,54.5,25.0\n", "a time outside what the store keeps"),
-], ids=["no-time-column", "year-9999", "one-row-after-4800"])
-def test_cli_refuses_a_whole_file_with_exit_2(db: Path, tmp_path: Path, content: str,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("detection_id,lat,lon\nD1,54.5,25.0\n", "no time column"),
+        (
+            "time,detection_id,lat,lon\n9999-01-01T00:00:00Z,D1,54.5,25.0\n",
+            "a time outside what the store keeps",
+        ),
+        (
+            "time,detection_id,lat,lon\n2026-11-01T00:00:00Z,D1,54.5,25.0\n"
+            "4900-06-01T00:00:00Z,D2,54.5,25.0\n",
+            "a time outside what the store keeps",
+        ),
+    ],
+    ids=["no-time-column", "year-9999", "one-row-after-4800"],
+)
+def test_cli_refuses_a_whole_file_with_exit_2(
+    db: Path, tmp_path: Path, content: str, message: str
+) -> None:
     refused = tmp_path / "refused.csv"
     refused.write_text(content, encoding="utf-8")
     proc = run_cli("ingest", str(refused), "--store", str(db), "--partner", "LTU")

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +42,12 @@ UPLOADS = [("LVA", "ALL", "V"), ("LTU", None, "L"), ("POL", None, "P"), ("LVA", 
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
+def _fresh_caches() -> None:
     """Cold Streamlit caches: they are process-wide and other tests fill them."""
     import streamlit as st
 
     st.cache_data.clear()
     st.cache_resource.clear()
-    yield
 
 
 @pytest.fixture
@@ -70,8 +69,9 @@ def deferred(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], Any]]:
     made: dict[str, Callable[[], Any]] = {}
     real = MediaFileManager.add_deferred
 
-    def recording(self: MediaFileManager, data_callable: Callable[[], Any], *args: Any,
-                  **kwargs: Any) -> str:
+    def recording(
+        self: MediaFileManager, data_callable: Callable[[], Any], *args: Any, **kwargs: Any
+    ) -> str:
         file_id = real(self, data_callable, *args, **kwargs)
         made[file_id] = data_callable
         return file_id
@@ -82,9 +82,26 @@ def deferred(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], Any]]:
 
 def signed_in(name: str, partner: str, roles: str) -> AppTest:
     subprocess.run(
-        [sys.executable, "-m", "geo", "users", "add", name, "--partner", partner, "--roles", roles,
-         "--password-stdin", "--users-file", os.environ["LIMES_USERS_FILE"]],
-        input=PASSWORD + "\n", text=True, check=True, cwd=ROOT, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "geo",
+            "users",
+            "add",
+            name,
+            "--partner",
+            partner,
+            "--roles",
+            roles,
+            "--password-stdin",
+            "--users-file",
+            os.environ["LIMES_USERS_FILE"],
+        ],
+        input=PASSWORD + "\n",
+        text=True,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
     )
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     at.text_input(key="signin_name").input(name)
@@ -103,8 +120,9 @@ def test_upload_history_lists_the_viewers_own_uploads_only(shared_store: dict[st
     assert set(history["partner"]) == {"LTU"}
 
 
-def _export_detections(at: AppTest, deferred: dict[str, Callable[[], Any]],
-                       label: str) -> pd.DataFrame:
+def _export_detections(
+    at: AppTest, deferred: dict[str, Callable[[], Any]], label: str
+) -> pd.DataFrame:
     button = next(b.proto for b in at.get("download_button") if b.proto.label == label)
     with zipfile.ZipFile(io.BytesIO(deferred[button.deferred_file_id]())) as zf:
         name = next(n for n in zf.namelist() if n.startswith("detections."))
@@ -117,17 +135,23 @@ def _export_detections(at: AppTest, deferred: dict[str, Callable[[], Any]],
 
 @pytest.mark.parametrize("label", ["CSV (zip)", "GeoJSON (zip)"])
 def test_exported_rows_released_by_others_carry_no_upload_id(
-        shared_store: dict[str, int], deferred: dict[str, Callable[[], Any]], label: str) -> None:
+    shared_store: dict[str, int], deferred: dict[str, Callable[[], Any]], label: str
+) -> None:
     at = signed_in("bria", "LTU", "briefer")
     at.switch_page("app_pages/export.py").run()
     assert not at.exception
     det = _export_detections(at, deferred, label)
-    ids = {str(r.detection_id): r.upload_id for r in det.itertuples() if r.owner in
-           ("LVA", "LTU", "POL")}
+    ids = {
+        str(r.detection_id): r.upload_id
+        for r in det.itertuples()
+        if r.owner in ("LVA", "LTU", "POL")
+    }
     # Own rows keep their upload id; LVA's released rows are there, without theirs; POL's
     # owner-only rows are not there at all.
     assert {k: v for k, v in ids.items() if k.startswith("L")} == {
-        "L1": shared_store["L"], "L2": shared_store["L"]}
+        "L1": shared_store["L"],
+        "L2": shared_store["L"],
+    }
     assert sorted(k for k in ids if k[0] in "VW") == ["V1", "V2", "W1", "W2"]
     assert all(pd.isna(ids[k]) for k in ("V1", "V2", "W1", "W2"))
     assert not [k for k in ids if k.startswith("P")]
@@ -139,9 +163,15 @@ def _analysis(det: gpd.GeoDataFrame) -> Analysis:
 
 def test_hide_foreign_upload_ids_keeps_own_ids_and_the_input() -> None:
     det = gpd.GeoDataFrame(
-        {"owner": ["A", "B", "B", None], "partner": ["A", "B", "B", "C"],
-         "upload_id": [3, 4, 5, -1], "releasable_to": ["", "ALL", "A", "ALL"]},
-        geometry=[Point(0, 0)] * 4, crs="EPSG:4326")
+        {
+            "owner": ["A", "B", "B", None],
+            "partner": ["A", "B", "B", "C"],
+            "upload_id": [3, 4, 5, -1],
+            "releasable_to": ["", "ALL", "A", "ALL"],
+        },
+        geometry=[Point(0, 0)] * 4,
+        crs="EPSG:4326",
+    )
     before = det.copy()
     result = _analysis(det)
     hidden = hide_foreign_upload_ids(result, ["A"]).layers["detections"]

@@ -47,9 +47,19 @@ def sector(d0_km: float, d1_km: float) -> shapely.Polygon:
 
 def disk_sensor(sid: str, partner: str, centre_km: float, range_km: float) -> dict:
     lon, lat = on_border(centre_km)
-    return {"sensor_id": sid, "partner": partner, "kind": "tower", "range_m": range_km * 1000.0,
-            "min_range_m": 0.0, "azimuth_deg": np.nan, "fov_deg": 360.0, "status": "active",
-            "height_m": 20.0, "lon": lon, "lat": lat}
+    return {
+        "sensor_id": sid,
+        "partner": partner,
+        "kind": "tower",
+        "range_m": range_km * 1000.0,
+        "min_range_m": 0.0,
+        "azimuth_deg": np.nan,
+        "fov_deg": 360.0,
+        "status": "active",
+        "height_m": 20.0,
+        "lon": lon,
+        "lat": lat,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +72,32 @@ def two_partners() -> dict:
     Covered: 5-18, 25-62, 80-97; gaps 0-5, 18-25 (A's), 62-80 (B's), 97-100 (no one's).
     """
     end = on_border(BORDER_KM)
-    border = gpd.GeoDataFrame({"name": ["equator"]}, geometry=[shapely.LineString([(LON0, 0.0), end])], crs=4326)
+    border = gpd.GeoDataFrame(
+        {"name": ["equator"]}, geometry=[shapely.LineString([(LON0, 0.0), end])], crs=4326
+    )
     sectors = gpd.GeoDataFrame(
         {"sector_id": ["A1", "A2", "B1"], "partner": ["A", "A", "B"], "name": ["a1", "a2", "b1"]},
         geometry=[sector(0, 30), sector(30, 50), sector(40, 80)],
         crs=4326,
     )
     rows = [
-        disk_sensor("a1", "A", 8, 3), disk_sensor("b1", "B", 14, 4),
-        disk_sensor("a2", "A", 35, 10), disk_sensor("b2", "B", 52, 10),
-        disk_sensor("a3", "A", 85, 5), disk_sensor("b3", "B", 92, 5),
+        disk_sensor("a1", "A", 8, 3),
+        disk_sensor("b1", "B", 14, 4),
+        disk_sensor("a2", "A", 35, 10),
+        disk_sensor("b2", "B", 52, 10),
+        disk_sensor("a3", "A", 85, 5),
+        disk_sensor("b3", "B", 92, 5),
     ]
     df = pd.DataFrame(rows)
-    sensors = gpd.GeoDataFrame(df.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
+    sensors = gpd.GeoDataFrame(
+        df.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326
+    )
     result = analyse(border, sensors, sectors=sectors)
-    return {"result": result, "report": result.report, "border_m": GEOD.geometry_length(border.geometry.iloc[0])}
+    return {
+        "result": result,
+        "report": result.report,
+        "border_m": GEOD.geometry_length(border.geometry.iloc[0]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +132,15 @@ def test_partner_figures_add_up_against_the_joint_ones(two_partners, sample):
             assert p["sector_overlap_km"] <= p["sector_border_km"] + 1e-6
             assert 0 <= p["contested_km"] <= min(joint_contested, p["sector_border_km"]) + 1e-6
         # Contested border lies in the sectors of two or more partners: counted at least twice.
-        assert sum(p["contested_km"] for p in rep["partners"].values()) >= 2 * joint_contested - 1e-5
+        assert (
+            sum(p["contested_km"] for p in rep["partners"].values()) >= 2 * joint_contested - 1e-5
+        )
     # With two partners, each one's contested border is all of it.
     rep = two_partners["report"]
-    assert {p: v["contested_km"] for p, v in rep["partners"].items()} == {"A": rep["contested_border_km"], "B": rep["contested_border_km"]}
+    assert {p: v["contested_km"] for p, v in rep["partners"].items()} == {
+        "A": rep["contested_border_km"],
+        "B": rep["contested_border_km"],
+    }
 
 
 def old_joint_headline(report: dict) -> dict:
@@ -190,10 +216,16 @@ def test_partner_headline_names_every_border_wide_figure(sample):
 
 def test_gaps_of_each_view_are_ranked_longest_first(two_partners):
     rep = two_partners["report"]
-    spans = {None: [(62, 80), (18, 25), (0, 5), (97, 100)], "A": [(18, 25), (0, 5)], "B": [(62, 80)]}
+    spans = {
+        None: [(62, 80), (18, 25), (0, 5), (97, 100)],
+        "A": [(18, 25), (0, 5)],
+        "B": [(62, 80)],
+    }
     for view, expected in spans.items():
         gaps = gaps_in_view(rep, view)
-        assert [(g["start_km"], g["end_km"]) for g in gaps] == [pytest.approx(s, abs=TOL_KM) for s in expected]
+        assert [(g["start_km"], g["end_km"]) for g in gaps] == [
+            pytest.approx(s, abs=TOL_KM) for s in expected
+        ]
         assert gaps == headline(rep, view).gaps
         assert gap_ranks(gaps).tolist() == list(range(1, len(gaps) + 1))
 
@@ -210,7 +242,11 @@ def test_gap_layer_rows_and_ranks_match_the_table(sample, partner):
     # The row ranked i on the map is the table's i-th gap.
     for (_, row), rank in zip(rows.iterrows(), ranks, strict=True):
         g = table[rank - 1]
-        assert (row["segment"], row["start_km"], row["length_km"]) == (g["segment"], g["start_km"], g["length_km"])
+        assert (row["segment"], row["start_km"], row["length_km"]) == (
+            g["segment"],
+            g["start_km"],
+            g["length_km"],
+        )
     if partner is not None:
         assert all(partner in ps for ps in rows["partners"])
         assert not any(partner in ps for ps in frame[~mask]["partners"])

@@ -1,23 +1,46 @@
 """Who may see a stored detection: the releasability rule, written once.
 
 A partner sees a row when it owns the row, when the row's marking is ``ALL`` or when the
-marking lists it. A missing or unknown marking releases to nobody but the owner. The same
-rule filters rows in Python (:func:`may_see`, :func:`visible_mask`) and in SQL
-(:func:`sql_where`), and the tests check the two agree.
+marking lists it. A missing or unknown marking releases to nobody but the owner. The rule
+is stated once, as data (:data:`RULE`: the grants, any one of which shows a row); the
+filters are derived from it: in Python for many rows (:func:`visible_mask`, which
+:func:`may_see` and :func:`geo.coverage.views.visible_rows` use) and in SQL
+(:func:`sql_where`, which the store uses), and the tests check the two agree.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeAlias
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["ALL", "PARTNER_ID", "SEPARATORS", "check_partner", "is_partner", "may_see", "parse_marking",
-           "parse_releasability", "viewers"]
+__all__ = [
+    "ALL",
+    "PARTNER_ID",
+    "RULE",
+    "SEPARATORS",
+    "Grant",
+    "check_partner",
+    "is_partner",
+    "may_see",
+    "owns",
+    "parse_marking",
+    "parse_releasability",
+    "sql_where",
+    "viewers",
+    "visible_mask",
+]
+
+#: One value per row: a column, an array or a list.
+Values: TypeAlias = "pd.Series[Any] | NDArray[Any] | Sequence[Any]"
 
 #: The marking that releases a row to every partner.
 ALL = "ALL"
@@ -29,8 +52,6 @@ PARTNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 #: What separates partner ids in a marking (here and where :mod:`geo.inputs.loader` reads a
 #: file's markings).
 SEPARATORS = re.compile(r"[\s,;/]+")
-
-
 
 
 def parse_marking(text: object) -> tuple[str, str | None]:
@@ -94,17 +115,193 @@ partner ids: expected ALL or partner ids separated by commas (e.g. LVA,POL), got
 
 
 def _marking_message(where: str, text: object, problem: str) -> str:
-    return describe(where, f"unknown marking: {problem}",
-                    expected="ALL or partner ids separated by commas (e.g. LVA,POL)", got=text,
-                    fix="Leave it empty to release to your own partner only")
+    return describe(
+        where,
+        f"unknown marking: {problem}",
+        expected="ALL or partner ids separated by commas (e.g. LVA,POL)",
+        got=text,
+        fix="Leave it empty to release to your own partner only",
+    )
+
+
+# ---- the rule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One way a row is released to a viewer: a test on one of the row's fields.
+
+    Attributes
+    ----------
+    field
+        ``"owner"`` (the partner that owns the row) or ``"marking"`` (its ``releasable_to``,
+        normalised by :func:`parse_releasability`: a missing or unknown marking is ``""``).
+    test
+        ``"is_viewer"``: the field is one of the viewers; ``"is_all"``: the field is
+        :data:`ALL`; ``"lists_viewer"``: the field, partner ids joined by commas, lists one
+        of the viewers.
+    """
+
+    field: Literal["owner", "marking"]
+    test: Literal["is_viewer", "is_all", "lists_viewer"]
+
+
+#: The releasability rule: a viewer sees a row when any of these grants holds, and no row
+#: otherwise (default deny). A missing or unknown marking normalises to ``""``, which no
+#: marking grant matches: the owner only. A row with no owner is seen only when marked ALL.
+RULE: tuple[Grant, ...] = (
+    Grant("owner", "is_viewer"),  # its own rows
+    Grant("marking", "is_all"),  # rows released to every partner
+    Grant("marking", "lists_viewer"),  # rows released to it by name
+)
+
+
+def _text_array(values: Values) -> NDArray[np.object_]:
+    """Values as an object array of ``str``, missing ones (None, NaN, NA) as ``""``."""
+    text = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+    return text.astype("string").fillna("").to_numpy(dtype=object)
+
+
+def _mask_is_viewer(values: NDArray[np.object_], viewers: frozenset[str]) -> NDArray[np.bool_]:
+    return np.isin(values, list(viewers)) & (values != "")
+
+
+def _mask_is_all(values: NDArray[np.object_], viewers: frozenset[str]) -> NDArray[np.bool_]:
+    return np.asarray(values == ALL, dtype=bool)
+
+
+def _mask_lists_viewer(values: NDArray[np.object_], viewers: frozenset[str]) -> NDArray[np.bool_]:
+    return np.fromiter(
+        (bool(v) and not viewers.isdisjoint(v.split(",")) for v in values),
+        dtype=bool,
+        count=len(values),
+    )
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_is_viewer(column: str, viewers: list[str]) -> str:
+    return f"{column} IN ({', '.join(_sql_text(v) for v in viewers)})"
+
+
+def _sql_is_all(column: str, viewers: list[str]) -> str:
+    return f"{column} = {_sql_text(ALL)}"
+
+
+def _sql_lists_viewer(column: str, viewers: list[str]) -> str:
+    return " OR ".join(f"instr(',' || {column} || ',', {_sql_text(f',{v},')}) > 0" for v in viewers)
+
+
+#: Each test of a grant, over many rows in Python and as an SQL condition.
+_MASKS: dict[str, Callable[[NDArray[np.object_], frozenset[str]], NDArray[np.bool_]]] = {
+    "is_viewer": _mask_is_viewer,
+    "is_all": _mask_is_all,
+    "lists_viewer": _mask_lists_viewer,
+}
+_SQL: dict[str, Callable[[str, list[str]], str]] = {
+    "is_viewer": _sql_is_viewer,
+    "is_all": _sql_is_all,
+    "lists_viewer": _sql_lists_viewer,
+}
+
+
+def visible_mask(owner: Values, marking: Values, viewers: Iterable[str]) -> NDArray[np.bool_]:
+    """Which rows any of ``viewers`` may see (:data:`RULE`), for many rows at once.
+
+    Parameters
+    ----------
+    owner
+        The partner that owns each row (missing: no owner, so only a row marked ``ALL`` is
+        seen).
+    marking
+        Each row's ``releasable_to`` as written anywhere (normalised here, see
+        :func:`parse_releasability`; missing or unknown: the owner only).
+    viewers
+        The partners who look, compared exactly (``LTU`` is not ``ltu``); their joint view
+        is the union of what each may see.
+
+    Returns
+    -------
+    ndarray of bool
+        One value per row.
+
+    Examples
+    --------
+    >>> visible_mask(["A", "A", "B", "B", None], ["", "C", "all", "zz?", "ALL"], {"C"}).tolist()
+    [False, True, True, False, True]
+    >>> visible_mask(["A", "B"], ["C, D", "D;C"], ["B"]).tolist()
+    [False, True]
+    """
+    seen = frozenset(str(v) for v in viewers)
+    owners = _text_array(owner)
+    markings = _text_array(marking)
+    if len(owners) != len(markings):
+        raise ValueError(f"owner and marking differ in length: {len(owners)} and {len(markings)}")
+    # Each distinct marking is normalised once.
+    distinct, inverse = np.unique(markings, return_inverse=True)
+    normalised = np.array([parse_releasability(m) for m in distinct.tolist()], dtype=object)
+    out = np.zeros(len(owners), dtype=bool)
+    for grant in RULE:
+        if grant.field == "owner":
+            out |= _MASKS[grant.test](owners, seen)
+        else:
+            out |= _MASKS[grant.test](normalised, seen)[inverse.reshape(-1)]
+    return out
+
+
+def owns(owner: Values, viewers: Iterable[str]) -> NDArray[np.bool_]:
+    """Which rows one of ``viewers`` owns (the first grant of :data:`RULE` alone).
+
+    Examples
+    --------
+    >>> owns(["A", "B", None, ""], ["A"]).tolist()
+    [True, False, False, False]
+    """
+    return _mask_is_viewer(_text_array(owner), frozenset(str(v) for v in viewers))
+
+
+def sql_where(
+    partners: Iterable[str] | str, *, owner: str = "owner", marking: str = "releasable_to"
+) -> str:
+    """The SQL condition for the rows any of ``partners`` may see (:data:`RULE`).
+
+    The markings must be normalised (:func:`parse_releasability`), as the store writes
+    them: the condition compares them as they are. The partner ids are checked and written
+    into the SQL as quoted literals.
+
+    Parameters
+    ----------
+    partners
+        The viewers (partner ids; one string is one partner). None: a condition no row
+        meets.
+    owner, marking
+        The columns holding a row's owner and its marking.
+
+    Raises
+    ------
+    ValidationError
+        A viewer that is not a partner id.
+
+    Examples
+    --------
+    >>> sql_where(["LVA"])
+    "(owner IN ('LVA') OR releasable_to = 'ALL' OR instr(',' || releasable_to || ',', ',LVA,') > 0)"
+    """
+    checked = viewers(partners)
+    if not checked:
+        return "(0)"
+    column = {"owner": owner, "marking": marking}
+    return "(" + " OR ".join(_SQL[grant.test](column[grant.field], checked) for grant in RULE) + ")"
 
 
 def may_see(partner: str, owner: str, marking: str | None) -> bool:
     """Whether ``partner`` may see a row owned by ``owner`` with this marking.
 
-    The rule for every view of stored detections: a partner sees its own rows, rows marked
-    ``ALL`` and rows whose marking lists it. A missing or unknown marking releases to
-    nobody but the owner (see :func:`parse_releasability`).
+    The rule for every view of stored detections (:data:`RULE`): a partner sees its own
+    rows, rows marked ``ALL`` and rows whose marking lists it. A missing or unknown marking
+    releases to nobody but the owner (see :func:`parse_releasability`).
 
     Parameters
     ----------
@@ -122,28 +319,33 @@ def may_see(partner: str, owner: str, marking: str | None) -> bool:
     >>> may_see("POL", "LTU", "LVA"), may_see("LVA", "LTU", None), may_see("LVA", "LTU", "lva?")
     (False, False, False)
     """
-    if not is_partner(partner):
-        return False
-    if partner == owner:
-        return True
-    normalised = parse_releasability(marking)
-    return normalised == ALL or partner in normalised.split(",")
+    return is_partner(partner) and bool(visible_mask([owner], [marking], [partner])[0])
+
+
+# ---- partner ids ----------------------------------------------------------------------------
 
 
 def is_partner(partner: object) -> bool:
     """A partner id (see :data:`PARTNER_ID`), and not the keyword ``ALL``."""
-    return isinstance(partner, str) and bool(PARTNER_ID.fullmatch(partner)) \
-        and partner.upper() != ALL
+    return (
+        isinstance(partner, str) and bool(PARTNER_ID.fullmatch(partner)) and partner.upper() != ALL
+    )
 
 
 def check_partner(partner: object, what: str) -> str:
     """``partner`` if it is a partner id (:func:`is_partner`); else a ValidationError naming ``what``."""
-    if not is_partner(partner):
-        raise ValidationError(describe(
-            what, "not a partner id", expected="letters, digits, '_', '.' or '-' (at most 64, "
-            "starting with a letter or digit, not ALL), e.g. LTU", got=partner,
-            fix="Use the partner id your account belongs to"))
-    return partner
+    if isinstance(partner, str) and is_partner(partner):
+        return partner
+    raise ValidationError(
+        describe(
+            what,
+            "not a partner id",
+            expected="letters, digits, '_', '.' or '-' (at most 64, "
+            "starting with a letter or digit, not ALL), e.g. LTU",
+            got=partner,
+            fix="Use the partner id your account belongs to",
+        )
+    )
 
 
 def viewers(partners: Iterable[str] | str) -> list[str]:

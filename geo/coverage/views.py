@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from geo.access.releasability import owns, visible_mask
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -107,7 +109,13 @@ def _is_joint(partner: str | None) -> bool:
 
 def _gap_order(length_km: ArrayLike, segment: ArrayLike, start_km: ArrayLike) -> NDArray[np.intp]:
     """Indices that put gaps longest first; ties by segment, then ``start_km``."""
-    return np.lexsort((np.asarray(start_km, dtype=float), np.asarray(segment, dtype=np.int64), -np.asarray(length_km, dtype=float)))
+    return np.lexsort(
+        (
+            np.asarray(start_km, dtype=float),
+            np.asarray(segment, dtype=np.int64),
+            -np.asarray(length_km, dtype=float),
+        )
+    )
 
 
 def gaps_in_view(report: dict[str, Any], partner: str | None = None) -> list[dict[str, Any]]:
@@ -127,7 +135,9 @@ def gaps_in_view(report: dict[str, Any], partner: str | None = None) -> list[dic
     mine = [g for g in report["gaps"] if _is_joint(partner) or partner in g["partners"]]
     if not mine:
         return []
-    order = _gap_order([g["length_km"] for g in mine], [g["segment"] for g in mine], [g["start_km"] for g in mine])
+    order = _gap_order(
+        [g["length_km"] for g in mine], [g["segment"] for g in mine], [g["start_km"] for g in mine]
+    )
     return [mine[i] for i in order]
 
 
@@ -157,11 +167,11 @@ def gap_ranks(gaps: Sequence[Mapping[str, Any]] | pd.DataFrame) -> NDArray[np.in
     ...            {"segment": 0, "start_km": 0.0, "length_km": 9.5}]).tolist()
     [3, 2, 1]
     """
+    keys = ("length_km", "segment", "start_km")
     if isinstance(gaps, pd.DataFrame):
-        cols = (gaps["length_km"], gaps["segment"], gaps["start_km"])
+        order = _gap_order(*(gaps[k].to_numpy() for k in keys))
     else:
-        cols = tuple([g[k] for g in gaps] for k in ("length_km", "segment", "start_km"))
-    order = _gap_order(*cols)
+        order = _gap_order(*([g[k] for g in gaps] for k in keys))
     ranks = np.empty(order.size, dtype=np.int64)
     ranks[order] = np.arange(1, order.size + 1)
     return ranks
@@ -233,7 +243,9 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
             **joint_figures,
         )
     if partner not in report["partners"]:
-        raise ValueError(f"unknown partner {partner!r}; expected one of {sorted(report['partners'])}")
+        raise ValueError(
+            f"unknown partner {partner!r}; expected one of {sorted(report['partners'])}"
+        )
     p = report["partners"][partner]
     own = {name: p[key] for name, key in _PARTNER_KEYS.items() if key in p}
     return Headline(
@@ -251,7 +263,9 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
     )
 
 
-def detections_in_gap(result: Analysis, segment: int, start_km: float, end_km: float) -> gpd.GeoDataFrame:
+def detections_in_gap(
+    result: Analysis, segment: int, start_km: float, end_km: float
+) -> gpd.GeoDataFrame:
     """Detections in the blind corridor along one gap (in the analysis' time window).
 
     A detection belongs to the gap when it is in the corridor but in no footprint, and its
@@ -282,11 +296,13 @@ def detections_in_sector(result: Analysis, sector_id: str) -> gpd.GeoDataFrame:
 def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDArray[np.bool_]:
     """Which detections a viewer may see: the releasability rule of the shared store.
 
-    A row is visible to a partner that owns it (``owner``, else the ``partner`` column), to
-    every partner when its ``releasable_to`` marking is ``ALL``, and to the partners the
-    marking lists. A missing or unknown marking means the owner only (default deny); a row
-    with no owner is visible only when marked ``ALL``. ``viewers`` is the set of partners whose rows the
-    viewer may see (a signed-in user: their partner); ``None`` (local demo mode) sees all.
+    The rule is :data:`geo.access.releasability.RULE` (applied by
+    :func:`~geo.access.releasability.visible_mask`): a row is visible to a partner that owns
+    it (``owner``, else the ``partner`` column), to every partner when its ``releasable_to``
+    marking is ``ALL``, and to the partners the marking lists. A missing or unknown marking
+    means the owner only (default deny); a row with no owner is visible only when marked
+    ``ALL``. ``viewers`` is the set of partners whose rows the viewer may see (a signed-in
+    user: their partner); ``None`` (local demo mode) sees all.
 
     Examples
     --------
@@ -297,30 +313,19 @@ def visible_rows(detections: pd.DataFrame, viewers: Iterable[str] | None) -> NDA
     >>> visible_rows(rows, {"B"}).tolist()
     [False, False, True, True, True]
     """
-    from geo.access.releasability import ALL, parse_releasability
-
     n = len(detections)
     if viewers is None:
         return np.ones(n, dtype=bool)
-    viewers = {str(v) for v in viewers}
-    out = _owned_by(detections, viewers)
-    if "releasable_to" in detections:
-        marking = detections["releasable_to"].astype("string").fillna("").to_numpy(dtype=object)
-        for text in np.unique(marking):
-            norm = parse_releasability(text)
-            if norm and (norm == ALL or viewers & set(norm.split(","))):
-                out |= marking == text
-    return out
+    markings = detections["releasable_to"] if "releasable_to" in detections else [None] * n
+    return visible_mask(_owners(detections), markings, viewers)
 
 
-
-def _owned_by(detections: pd.DataFrame, partners: set[str]) -> NDArray[np.bool_]:
-    """Rows whose owner (``owner``, else the ``partner`` column) is one of ``partners``."""
-    owner_col = "owner" if "owner" in detections else "partner"
-    if owner_col not in detections:
-        return np.zeros(len(detections), dtype=bool)
-    owner = detections[owner_col].astype("string").fillna("").to_numpy(dtype=object)
-    return np.isin(owner, list(partners)) & (owner != "")
+def _owners(detections: pd.DataFrame) -> pd.Series | list[None]:
+    """The owner of each row: the ``owner`` column, else ``partner``, else none."""
+    for name in ("owner", "partner"):
+        if name in detections:
+            return pd.Series(detections[name])
+    return [None] * len(detections)
 
 
 def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> Analysis:
@@ -357,12 +362,13 @@ def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> 
     det = result.layers.get("detections")
     if viewers is None or det is None or "upload_id" not in det:
         return result
-    foreign = ~_owned_by(det, {str(v) for v in viewers}) & det["upload_id"].notna().to_numpy()
+    foreign = ~owns(_owners(det), viewers) & det["upload_id"].notna().to_numpy()
     if not foreign.any():
         return result
     det = det.copy()
     det["upload_id"] = det["upload_id"].astype("Int64").mask(foreign)
     return replace(result, layers={**result.layers, "detections": det})
+
 
 def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> pd.DataFrame:
     """The ``n`` sensors nearest to a point, on the WGS 84 ellipsoid, nearest first.
@@ -384,7 +390,9 @@ def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> 
     return out
 
 
-def detections_in_polygon(result: Analysis, rings: Sequence[Sequence[Sequence[float]]]) -> gpd.GeoDataFrame:
+def detections_in_polygon(
+    result: Analysis, rings: Sequence[Sequence[Sequence[float]]]
+) -> gpd.GeoDataFrame:
     """Detections (of the analysis' window) inside a lon/lat polygon given as rings, e.g. a map hexagon."""
     import shapely
 
@@ -396,10 +404,16 @@ def detections_in_polygon(result: Analysis, rings: Sequence[Sequence[Sequence[fl
     return det[inside].reset_index(drop=True)
 
 
-def gaps_of_sector(report: dict[str, Any], sector_id: str, partner: str | None = None) -> list[dict[str, Any]]:
+def gaps_of_sector(
+    report: dict[str, Any], sector_id: str, partner: str | None = None
+) -> list[dict[str, Any]]:
     """The view's gaps (longest first, with their rank ``G<i>`` as ``rank``) that run through a sector."""
     gaps = gaps_in_view(report, partner)
-    return [{**g, "rank": i} for i, g in enumerate(gaps, start=1) if sector_id in g.get("sector_ids", [])]
+    return [
+        {**g, "rank": i}
+        for i, g in enumerate(gaps, start=1)
+        if sector_id in g.get("sector_ids", [])
+    ]
 
 
 def bulk_span(times: pd.Series, *, share: float = 0.95) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -425,12 +439,15 @@ def bulk_span(times: pd.Series, *, share: float = 0.95) -> tuple[pd.Timestamp, p
     if not v.size:
         return None
     k = max(int(np.ceil(share * v.size)), 1)
-    widths = v[k - 1:] - v[: v.size - k + 1]
+    widths = v[k - 1 :] - v[: v.size - k + 1]
     i = int(np.argmin(widths))
     a, b = int(v[i]), int(v[i + k - 1])
     pad = (b - a) // 2
     kept = v[(v >= a - pad) & (v <= b + pad)]
-    return (pd.Timestamp(int(kept[0]), unit="us", tz="UTC"), pd.Timestamp(int(kept[-1]), unit="us", tz="UTC"))
+    return (
+        pd.Timestamp(int(kept[0]), unit="us", tz="UTC"),
+        pd.Timestamp(int(kept[-1]), unit="us", tz="UTC"),
+    )
 
 
 @dataclass(frozen=True)
@@ -487,11 +504,26 @@ def gap_table(gaps: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     One row per gap: ``gap`` (its rank, ``G1`` the longest), segment, chainage, length,
     sectors and partners joined by ", ", and the midpoint as ``mid_lon``/``mid_lat``.
     """
-    table = pd.DataFrame(list(gaps), columns=["segment", "start_km", "end_km", "length_km", "midpoint",
-                                              "sector_ids", "partners"])
+    table = pd.DataFrame(
+        list(gaps),
+        columns=[
+            "segment",
+            "start_km",
+            "end_km",
+            "length_km",
+            "midpoint",
+            "sector_ids",
+            "partners",
+        ],
+    )
     table.insert(0, "gap", [f"G{i}" for i in range(1, len(table) + 1)])
     table["sector_ids"] = table["sector_ids"].map(", ".join)
     table["partners"] = table["partners"].map(", ".join)
-    mid = pd.DataFrame(table.pop("midpoint").tolist(), index=table.index, columns=["mid_lon", "mid_lat"]) \
-        if len(table) else pd.DataFrame(columns=["mid_lon", "mid_lat"], dtype=float)
+    mid = (
+        pd.DataFrame(
+            table.pop("midpoint").tolist(), index=table.index, columns=["mid_lon", "mid_lat"]
+        )
+        if len(table)
+        else pd.DataFrame(columns=["mid_lon", "mid_lat"], dtype=float)
+    )
     return pd.concat([table, mid], axis=1)

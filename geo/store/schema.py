@@ -1,0 +1,331 @@
+"""The store's layout: a GeoPackage 1.3 with the ``detections`` and ``uploads`` layers.
+
+The SQL that creates a store, checks that an existing file is one, and upgrades a store of
+schema 1 in place; the GeoPackage ids; the ``fid`` numbering that clusters the detections
+by UTC day (see :func:`first_fid`); and the duplicate-key indexes (see "Duplicates" in
+:mod:`geo.store`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from geo.core.errors import ValidationError
+from geo.store.connection import Connection, not_a_store
+
+__all__ = [
+    "DAY_US",
+    "FLOAT_COLUMNS",
+    "GPKG_APPLICATION_ID",
+    "GPKG_USER_VERSION",
+    "ID_INDEX",
+    "MAX_DAY",
+    "MIN_DAY",
+    "NOW",
+    "POSITION_INDEX",
+    "SCHEMA_VERSION",
+    "TEXT_COLUMNS",
+    "TIMED_DESCRIPTION",
+    "check_empty",
+    "check_schema",
+    "create",
+    "first_fid",
+    "has_table",
+    "schema_version",
+    "upgrade",
+]
+
+#: GeoPackage ``application_id`` ('GPKG') and ``user_version`` (1.3.0).
+GPKG_APPLICATION_ID = 0x47504B47
+GPKG_USER_VERSION = 10300
+
+#: Layout of the store; written into the layers' descriptions. Schema 1 (the first
+#: release) is upgraded in place when a store is opened for writing (see ``upgrade``).
+SCHEMA_VERSION = 2
+
+
+#: Microseconds in a day.
+DAY_US = 86_400_000_000
+
+#: ``fid`` of a detection: ``(UTC day + DAY_OFFSET) << DAY_SHIFT`` plus its number within
+#: the day, so the table is clustered by day and a time window is a range of ``fid``.
+#: Days from about 900 BC to AD 4800 give positive ids below 2**53 (exact in JavaScript and
+#: JSON); 2**32 detections a day.
+DAY_SHIFT = 32
+DAY_OFFSET = 1 << 20
+MIN_DAY = 1 - DAY_OFFSET
+MAX_DAY = DAY_OFFSET - 1
+
+
+def first_fid(day: int) -> int:
+    """The ``fid`` of the first detection of a UTC day (days since 1970-01-01).
+
+    Examples
+    --------
+    >>> first_fid(0) == 2**52, first_fid(1) - first_fid(0) == 2**32
+    (True, True)
+    """
+    return (day + DAY_OFFSET) << DAY_SHIFT
+
+
+_WGS84_DEFINITION = (
+    'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
+    'AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,'
+    'AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],'
+    'AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]'
+)
+
+NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+#: The duplicate keys (see "Duplicates" in :mod:`geo.store`): the same source's detection id, or for a
+#: detection without id the same instant and position (the geometry's bytes; -0.0 is
+#: written as 0.0), among one owner's rows. The most selective column first: building the
+#: index compares keys a million times, and most comparisons end at the first column.
+ID_INDEX = "detections_dedupe_id"
+POSITION_INDEX = "detections_dedupe_position"
+_DEDUPE_INDEXES = f"""CREATE UNIQUE INDEX {ID_INDEX}
+  ON detections(detection_id, ifnull(source, ''), owner) WHERE detection_id IS NOT NULL;
+CREATE UNIQUE INDEX {POSITION_INDEX}
+  ON detections(time_us, geom, ifnull(source, ''), owner) WHERE detection_id IS NULL;"""
+
+#: ``time_us`` as GeoPackage DATETIME text, milliseconds rounded down (also before 1970:
+#: SQLite's ``/`` truncates towards zero), for GIS tools.
+_TIME_SQL = (
+    "strftime('%Y-%m-%dT%H:%M:%fZ', (time_us - (time_us % 1000 + 1000) % 1000) / 1000 "
+    "/ 1000.0, 'unixepoch')"
+)
+
+#: The detections layer, its view with a DATETIME ``time`` and the view's registration.
+_DETECTIONS_TABLE = """CREATE TABLE detections (
+  fid INTEGER PRIMARY KEY NOT NULL,
+  geom POINT NOT NULL,
+  time_us INTEGER NOT NULL,
+  detection_id TEXT,
+  source TEXT,
+  partner TEXT,
+  class TEXT,
+  confidence REAL,
+  access TEXT,
+  caveat TEXT,
+  hae_m REAL,
+  ce_m REAL,
+  le_m REAL,
+  owner TEXT NOT NULL,
+  releasable_to TEXT NOT NULL,
+  upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
+  src_row INTEGER)"""
+_TIMED_VIEW = f"""CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time,
+  time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, ce_m, le_m, owner,
+  releasable_to, upload_id, src_row FROM detections"""
+_TIMED_GEOMETRY = (
+    "INSERT INTO gpkg_geometry_columns VALUES ('detections_timed', 'geom', 'POINT', 4326, 0, 0)"
+)
+
+#: Description of the view in ``gpkg_contents``.
+TIMED_DESCRIPTION = (
+    "Limes shared detections with their time as GeoPackage DATETIME (a view; "
+    f"store schema {SCHEMA_VERSION})"
+)
+
+#: GeoPackage core tables (GeoPackage 1.3, clauses 1.1.2, 1.1.3, 2.1.5), the two layers
+#: and a view of the detections with a DATETIME ``time`` column.
+_SCHEMA = f"""
+CREATE TABLE gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT ({NOW}),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+INSERT INTO gpkg_spatial_ref_sys VALUES
+  ('Undefined Cartesian SRS', -1, 'NONE', -1, 'undefined',
+   'undefined Cartesian coordinate reference system'),
+  ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined',
+   'undefined geographic coordinate reference system'),
+  ('WGS 84 geodetic', 4326, 'EPSG', 4326, '{_WGS84_DEFINITION}',
+   'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+CREATE TABLE uploads (
+  upload_id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  uploaded_at DATETIME NOT NULL DEFAULT ({NOW}),
+  uploaded_by TEXT,
+  partner TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  format TEXT,
+  rows_read INTEGER NOT NULL,
+  accepted INTEGER NOT NULL,
+  rejected INTEGER NOT NULL,
+  duplicates INTEGER NOT NULL,
+  releasable_to TEXT NOT NULL,
+  file_markings INTEGER NOT NULL,
+  notes TEXT);
+CREATE INDEX uploads_partner_sha256 ON uploads(partner, sha256);
+{_DETECTIONS_TABLE};
+{_DEDUPE_INDEXES}
+{_TIMED_VIEW};
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
+  ('detections', 'features', 'detections',
+   'Limes shared detections (store schema {SCHEMA_VERSION})', 4326),
+  ('uploads', 'attributes', 'uploads',
+   'Limes upload audit log (store schema {SCHEMA_VERSION})', NULL),
+  ('detections_timed', 'features', 'detections_timed', '{TIMED_DESCRIPTION}', 4326);
+INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0, 0);
+{_TIMED_GEOMETRY}"""
+
+#: Columns a store's tables must have (checked when an existing file is opened).
+_REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
+    "detections": frozenset(
+        {
+            "fid",
+            "geom",
+            "time_us",
+            "detection_id",
+            "source",
+            "partner",
+            "class",
+            "confidence",
+            "access",
+            "caveat",
+            "hae_m",
+            "ce_m",
+            "le_m",
+            "owner",
+            "releasable_to",
+            "upload_id",
+            "src_row",
+        }
+    ),
+    "uploads": frozenset(
+        {
+            "upload_id",
+            "uploaded_at",
+            "uploaded_by",
+            "partner",
+            "file_name",
+            "sha256",
+            "format",
+            "rows_read",
+            "accepted",
+            "rejected",
+            "duplicates",
+            "releasable_to",
+            "file_markings",
+            "notes",
+        }
+    ),
+}
+
+#: Optional text and number columns of a detections frame, stored when present.
+TEXT_COLUMNS = ("detection_id", "source", "partner", "class", "access", "caveat")
+FLOAT_COLUMNS = ("confidence", "hae_m", "ce_m", "le_m")
+
+
+def has_table(conn: Connection, name: str) -> bool:
+    """Whether the file has a table of this name."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return row is not None
+
+
+def schema_version(conn: Connection) -> int:
+    """The store schema written in the detections layer's description (1 when absent)."""
+    row = conn.execute(
+        "SELECT description FROM gpkg_contents WHERE table_name = 'detections'"
+    ).fetchone()
+    found = re.search(r"store schema (\d+)", str(row[0] if row else ""))
+    return int(found.group(1)) if found else 1
+
+
+def check_empty(conn: Connection, path: Path) -> None:
+    """Refuse a file with tables of its own: someone else's GeoPackage is never touched."""
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    if tables:
+        raise ValidationError(not_a_store(path, "tables " + ", ".join(sorted(tables)[:8])))
+
+
+def _statements(script: str) -> list[str]:
+    return [s for s in script.split(";\n") if s.strip()]
+
+
+def create(conn: Connection) -> None:
+    """Create the store's tables in an empty file, in the caller's transaction."""
+    conn.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+    for statement in _statements(_SCHEMA):
+        conn.execute(statement)
+
+
+def _day_sql(expr: str) -> str:
+    """SQL for the UTC day of a ``time_us`` expression, rounded down like numpy's ``//``."""
+    return (
+        f"(CASE WHEN {expr} >= 0 THEN {expr} / {DAY_US} ELSE -((-({expr}) - 1) / {DAY_US}) - 1 END)"
+    )
+
+
+#: The geometry blob with a coordinate of -0.0 written as 0.0, as new uploads write it (the
+#: position key compares bytes; schema 1 compared lon/lat as numbers). Bytes 14-21 and
+#: 22-29 (1-based) are x and y of the store's 29-byte little-endian points.
+_POSITIVE_ZERO_SQL = (
+    "CASE WHEN length(geom) = 29 THEN CAST(substr(geom, 1, 13) "
+    "|| iif(substr(geom, 14, 8) = x'0000000000000080', zeroblob(8), substr(geom, 14, 8)) "
+    "|| iif(substr(geom, 22, 8) = x'0000000000000080', zeroblob(8), substr(geom, 22, 8)) "
+    "AS BLOB) ELSE geom END"
+)  # || makes text: cast back
+
+
+def upgrade(conn: Connection) -> None:
+    """Schema 1 to 2, in the caller's transaction: the same rows and upload ids.
+
+    Schema 1 had ``lon``/``lat`` columns (the geometry holds them), a generated ``time``
+    column (now the ``detections_timed`` view) and an index on the day (now the ``fid``).
+    """
+    columns = ", ".join(sorted(_REQUIRED_COLUMNS["detections"] - {"fid", "geom"}))
+    day = _day_sql("time_us")
+    conn.execute("ALTER TABLE detections RENAME TO detections_schema1")
+    conn.execute(_DETECTIONS_TABLE)
+    conn.execute(
+        f"INSERT INTO detections (fid, geom, {columns}) SELECT "
+        f"(({day} + {DAY_OFFSET}) << {DAY_SHIFT}) + row_number() OVER "
+        f"(PARTITION BY {day} ORDER BY fid), {_POSITIVE_ZERO_SQL}, {columns} "
+        "FROM detections_schema1 ORDER BY 1"
+    )
+    conn.execute("DROP TABLE detections_schema1")
+    for statement in (*_statements(_DEDUPE_INDEXES), _TIMED_VIEW, _TIMED_GEOMETRY):
+        conn.execute(statement)
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, "
+        "srs_id) VALUES ('detections_timed', 'features', 'detections_timed', ?, 4326)",
+        (TIMED_DESCRIPTION,),
+    )
+    for table in ("detections", "uploads"):
+        conn.execute(
+            f"UPDATE gpkg_contents SET description = replace(description, "
+            f"'store schema 1', 'store schema {SCHEMA_VERSION}') WHERE table_name = ?",
+            (table,),
+        )
+
+
+def check_schema(conn: Connection, path: Path) -> None:
+    """Refuse a file whose tables lack a column the store needs."""
+    for table, required in _REQUIRED_COLUMNS.items():
+        have = {r[1] for r in conn.execute(f"PRAGMA table_xinfo({table})")}
+        missing = required - have
+        if missing:
+            raise ValidationError(
+                not_a_store(path, f"table {table!r} without column(s) {', '.join(sorted(missing))}")
+            )

@@ -1,0 +1,436 @@
+"""Uploads: a detection file or loaded detections into the store, as one audit record.
+
+:func:`ingest_file` reads and checks a file in a child process (:mod:`geo.inputs.bounded`)
+while it is hashed here; :func:`ingest` writes the rows (:func:`geo.store.bulk.insert_rows`)
+and the upload's audit record in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from geo.access.releasability import check_partner, parse_releasability
+from geo.core import settings
+from geo.core.errors import ValidationError, describe
+from geo.store import bulk
+from geo.store.connection import (
+    Connection,
+    DatabaseError,
+    OperationalError,
+    StoreMemoryError,
+    busy_error,
+    driver_message,
+    is_busy,
+    out_of_memory,
+)
+from geo.store.opening import open_store
+from geo.store.rows import Rows, prepare_rows
+from geo.store.schema import NOW
+
+__all__ = ["IngestResult", "ingest", "ingest_file"]
+
+
+@dataclass
+class IngestResult:
+    """What one upload did.
+
+    Attributes
+    ----------
+    upload_id
+        The audit record of the upload; for a file already uploaded by the partner, the
+        earlier upload's.
+    accepted
+        Rows added to the store.
+    rejected
+        Rows of the file that failed validation (nothing of them is stored).
+    duplicates
+        Valid rows not added because the partner's store already holds them, or an earlier
+        row of the file is the same detection; every valid row when the file was uploaded
+        before (``accepted + rejected + duplicates`` = rows read).
+    errors
+        The first :data:`geo.core.settings.INGEST_MAX_ERRORS` rejected rows, each
+        ``{"row", "reason"}``.
+    already_uploaded
+        The partner had uploaded this very file (same SHA-256) before: nothing was added.
+    releasable_to
+        The marking applied to rows without their own (``""``: the owner only).
+    file_markings
+        Rows that kept the marking they carried in the file.
+    notes
+        Sentences on what else happened (markings kept or refused, the earlier upload).
+    """
+
+    upload_id: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    already_uploaded: bool = False
+    releasable_to: str = ""
+    file_markings: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-ready types, contract keys first."""
+        return {
+            "upload_id": self.upload_id,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "errors": list(self.errors),
+            "already_uploaded": self.already_uploaded,
+            "releasable_to": self.releasable_to,
+            "file_markings": self.file_markings,
+            "notes": list(self.notes),
+        }
+
+
+def _errors(report: Any) -> list[dict[str, Any]]:
+    out = []
+    for err in list(getattr(report, "rejected", []))[: settings.INGEST_MAX_ERRORS]:
+        row = err.row if isinstance(err.row, str) else int(err.row)
+        why = f"field '{err.field}': {err.reason}" if err.field else err.reason
+        out.append({"row": row, "reason": why})
+    return out
+
+
+def ingest(
+    path: str | os.PathLike[str],
+    detections: gpd.GeoDataFrame | Mapping[str, Any],
+    report: Any,
+    *,
+    file_name: str,
+    sha256: str,
+    partner: str,
+    releasable_to: str | None = None,
+    user: str | None = None,
+    busy_timeout_s: float | None = None,
+) -> IngestResult:
+    """Add loaded detections to the store as one upload: all of it or nothing.
+
+    Parameters
+    ----------
+    path
+        The store (created on first use).
+    detections
+        Rows from :func:`geo.inputs.loader.read_detections` (EPSG:4326 points with ``time``; the
+        optional columns are stored when present; ``releasable_to`` is the row's own
+        marking), or the columns of :func:`geo.inputs.loader.read_detection_columns`. Not modified.
+    report
+        Its :class:`geo.inputs.loader.LoadReport` (rows read, rejected rows and why, format).
+    file_name
+        The file's name as the user knows it (audit log).
+    sha256
+        Hex SHA-256 of the file's bytes: the same partner uploading the same file again adds
+        nothing.
+    partner
+        The partner that owns the rows (a partner id).
+    releasable_to
+        The marking for rows without their own: ``"ALL"`` or partner ids such as
+        ``"LVA,POL"``; ``None`` (default) or empty: the owner only.
+    user
+        Who uploads (audit log).
+    busy_timeout_s
+        How long to wait for another upload to finish (default
+        :data:`geo.core.settings.STORE_BUSY_TIMEOUT_S`).
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    ValidationError
+        Invalid partner or marking, rows that did not come from the loader (no time, not
+        EPSG:4326 points), a store that is not a Limes store, or a store that stayed busy
+        (nothing written: retry).
+    """
+    owner = check_partner(partner, "partner")
+    marking = parse_releasability(releasable_to, strict=True)
+    _check_sha256(sha256)
+    rows = prepare_rows(detections, file_name, marking)
+    rejected = len(getattr(report, "rejected", []))
+    rows_read = int(getattr(report, "rows_read", rows.n + rejected))
+    audit = _Audit(file_name, sha256, owner, marking, user, report, rows_read, rejected)
+    store = Path(path)
+    conn = open_store(store, busy_timeout_s=busy_timeout_s)
+    try:
+        _check_no_triggers(conn, store)
+        with _transaction(conn, store):
+            return _write_upload(conn, rows, audit)
+    finally:
+        conn.close()
+
+
+def _check_sha256(sha256: str) -> None:
+    """Refuse what is not a hex SHA-256 digest."""
+    if not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
+        raise ValidationError(
+            describe(
+                "sha256", "not a SHA-256 digest", expected="64 lower-case hex digits", got=sha256
+            )
+        )
+
+
+@contextlib.contextmanager
+def _transaction(conn: Connection, store: Path) -> Iterator[None]:
+    """One upload's transaction: all of it lands, or nothing (and a failure says so)."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise busy_error(store) from exc
+        raise
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, MemoryError) and not isinstance(exc, StoreMemoryError):
+            raise out_of_memory(str(store), exc) from exc
+        if isinstance(exc, OperationalError):  # disk full, read-only, I/O error
+            raise ValidationError(
+                describe(
+                    str(store),
+                    "cannot write the store",
+                    expected="a writable store with free disk space",
+                    got=driver_message(exc),
+                    fix="Nothing was added; fix that and upload the file again",
+                )
+            ) from exc
+        if isinstance(exc, DatabaseError):  # a store another tool changed
+            raise ValidationError(
+                describe(
+                    str(store),
+                    "the store refused the upload",
+                    expected="a Limes store (tables as Limes writes them)",
+                    got=driver_message(exc),
+                    fix="Nothing was "
+                    "added; undo what another tool changed in the store, or upload into a "
+                    "new one",
+                )
+            ) from exc
+        raise
+
+
+def _check_no_triggers(conn: Connection, path: Path) -> None:
+    """Refuse a store whose detections table has triggers another tool added.
+
+    GDAL and QGIS keep a GeoPackage spatial index up to date with triggers that call their
+    own SQL functions (``ST_IsEmpty``, ``ST_MinX`` ...), which Limes's SQLite does not have:
+    every insert would fail. Limes needs no spatial index (queries go by partner and time).
+    """
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'detections' "
+            "ORDER BY name"
+        ).fetchall()
+    ]
+    if names:
+        spatial = any(n.startswith("rtree_detections_") for n in names)
+        raise ValidationError(
+            describe(
+                str(path),
+                "the detections table has triggers another tool added"
+                + (" (a GDAL/QGIS spatial index)" if spatial else ""),
+                expected="no triggers on detections (uploads cannot run them)",
+                got=names,
+                fix=(
+                    "Nothing was added. Remove the spatial index, e.g. ogrinfo STORE -sql "
+                    "\"SELECT DisableSpatialIndex('detections', 'geom')\", then upload again"
+                    if spatial
+                    else "Nothing was added. Drop those triggers, then upload again"
+                ),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class _Audit:
+    """What the audit record of one upload says, beside the rows it adds."""
+
+    file_name: str
+    sha256: str
+    owner: str
+    marking: str
+    user: str | None
+    report: Any
+    rows_read: int
+    rejected: int
+
+
+def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
+    """The upload in the open transaction: its audit record, then its rows.
+
+    A file the partner uploaded before (same SHA-256) adds nothing and names that upload.
+    """
+    earlier = _earlier_upload(conn, rows, audit)
+    if earlier is not None:
+        return earlier
+    upload_id = int(
+        conn.execute(
+            "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
+            "accepted, rejected, duplicates, releasable_to, file_markings, notes) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) RETURNING upload_id",
+            (
+                audit.user,
+                audit.owner,
+                audit.file_name,
+                audit.sha256,
+                getattr(audit.report, "format", None),
+                audit.rows_read,
+                audit.rejected,
+                audit.marking,
+                rows.file_markings,
+                "; ".join(rows.notes) or None,
+            ),
+        ).scalar()
+    )
+    accepted = bulk.insert_rows(
+        conn,
+        rows,
+        owner=audit.owner,
+        marking=audit.marking,
+        upload_id=upload_id,
+        source=audit.file_name,
+    )
+    duplicates = rows.n - accepted
+    conn.execute(
+        "UPDATE uploads SET accepted = ?, duplicates = ? WHERE upload_id = ?",
+        (accepted, duplicates, upload_id),
+    )
+    _update_contents(conn, rows.bounds if accepted else None)
+    return IngestResult(
+        upload_id=upload_id,
+        accepted=accepted,
+        rejected=audit.rejected,
+        duplicates=duplicates,
+        errors=_errors(audit.report),
+        releasable_to=audit.marking,
+        file_markings=rows.file_markings,
+        notes=list(rows.notes),
+    )
+
+
+def _earlier_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult | None:
+    """The result for a file the partner uploaded before (same SHA-256), else None."""
+    earlier = conn.execute(
+        "SELECT upload_id, uploaded_at, uploaded_by FROM uploads WHERE partner = ? AND "
+        "sha256 = ? ORDER BY upload_id LIMIT 1",
+        (audit.owner, audit.sha256),
+    ).fetchone()
+    if earlier is None:
+        return None
+    by = f" by {earlier[2]}" if earlier[2] else ""
+    return IngestResult(
+        upload_id=int(earlier[0]),
+        accepted=0,
+        rejected=audit.rejected,
+        duplicates=rows.n,
+        errors=_errors(audit.report),
+        already_uploaded=True,
+        releasable_to=audit.marking,
+        notes=[
+            f"{audit.owner} uploaded this file (same SHA-256) already as upload "
+            f"{earlier[0]} on {earlier[1]}{by}; nothing was added"
+        ],
+    )
+
+
+def _update_contents(conn: Connection, bounds: tuple[float, float, float, float] | None) -> None:
+    """Update the layers' extent (``bounds``: of the rows added, if any) and last change."""
+    if bounds is not None:
+        conn.execute(
+            "UPDATE gpkg_contents SET min_x = min(ifnull(min_x, ?1), ?1), "
+            "min_y = min(ifnull(min_y, ?2), ?2), max_x = max(ifnull(max_x, ?3), ?3), "
+            f"max_y = max(ifnull(max_y, ?4), ?4), last_change = {NOW} "
+            "WHERE table_name IN ('detections', 'detections_timed')",
+            bounds,
+        )
+    conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = 'uploads'")
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest_file(
+    path: str | os.PathLike[str],
+    file: str | os.PathLike[str],
+    *,
+    partner: str,
+    releasable_to: str | None = None,
+    user: str | None = None,
+    file_name: str | None = None,
+    busy_timeout_s: float | None = None,
+) -> IngestResult:
+    """Validate a detection file and add it to the store (see :func:`ingest`).
+
+    Parameters
+    ----------
+    path
+        The store (created on first use).
+    file
+        The detection file, any format :func:`geo.inputs.loader.read_detections` reads.
+    partner, releasable_to, user, busy_timeout_s
+        As for :func:`ingest`.
+    file_name
+        The name the user gave the file (e.g. of a browser upload saved to a temporary
+        file); picks the format and is logged. Default: ``file``'s name.
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    ValidationError
+        The whole file is refused (unreadable, no usable row, ...), or as for
+        :func:`ingest`. Nothing is written then.
+    """
+    check_partner(partner, "partner")
+    parse_releasability(releasable_to, strict=True)
+    file = Path(file)
+    name = Path(file_name).name if file_name else file.name
+    detections, report, digest = _read_file(file, name)
+    return ingest(
+        path,
+        detections,
+        report,
+        file_name=name,
+        sha256=digest,
+        partner=partner,
+        releasable_to=releasable_to,
+        user=user,
+        busy_timeout_s=busy_timeout_s,
+    )
+
+
+def _read_file(file: Path, name: str) -> tuple[dict[str, Any], Any, str]:
+    """A detection file's checked columns, its load report and its SHA-256.
+
+    The file is read and checked in a child process with memory and time limits
+    (:mod:`geo.inputs.bounded`), and hashed here on a second thread meanwhile.
+    """
+    from geo.inputs.bounded import read_detection_columns
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-sha256") as pool:
+        digest = pool.submit(_sha256, file)
+        detections, report = read_detection_columns(file, source_name=name)
+        return detections, report, digest.result()
