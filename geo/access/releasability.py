@@ -333,7 +333,10 @@ def is_partner(partner: object) -> bool:
 
 
 def check_partner(partner: object, what: str) -> str:
-    """``partner`` if it is a partner id (:func:`is_partner`); else a ValidationError naming ``what``."""
+    """``partner`` if it is a partner id (:func:`is_partner`).
+
+    Otherwise a ValidationError naming ``what``.
+    """
     if isinstance(partner, str) and is_partner(partner):
         return partner
     raise ValidationError(

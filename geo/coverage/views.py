@@ -212,11 +212,13 @@ def headline(report: dict[str, Any], partner: str | None = None) -> Headline:
 
     Examples
     --------
-    >>> r = {"border": {"length_km": 10.0, "covered_km": 4.0, "coverage_pct": 40.0, "overlap_km": 0.0},
+    >>> border = {"length_km": 10.0, "covered_km": 4.0, "coverage_pct": 40.0, "overlap_km": 0.0}
+    >>> a = {"sector_border_km": 8.0, "sector_covered_km": 2.0, "sector_overlap_km": 0.0,
+    ...      "contested_km": 1.0, "detections": 2}
+    >>> r = {"border": border, "partners": {"A": a},
     ...      "gaps": [{"segment": 0, "start_km": 4.0, "length_km": 6.0, "partners": ["A"]}],
-    ...      "partners": {"A": {"sector_border_km": 8.0, "sector_covered_km": 2.0, "sector_overlap_km": 0.0,
-    ...                         "contested_km": 1.0, "detections": 2}},
-    ...      "unassigned_border_km": 2.0, "contested_border_km": 1.0, "detections": {"total": 3, "in_gaps": 1}}
+    ...      "unassigned_border_km": 2.0, "contested_border_km": 1.0,
+    ...      "detections": {"total": 3, "in_gaps": 1}}
     >>> headline(r).gap_km
     6.0
     >>> h = headline(r, "A")
@@ -393,7 +395,10 @@ def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> 
 def detections_in_polygon(
     result: Analysis, rings: Sequence[Sequence[Sequence[float]]]
 ) -> gpd.GeoDataFrame:
-    """Detections (of the analysis' window) inside a lon/lat polygon given as rings, e.g. a map hexagon."""
+    """Detections (of the analysis' window) inside a lon/lat polygon given as rings.
+
+    E.g. a map hexagon.
+    """
     import shapely
 
     det = result.layers.get("detections")
@@ -407,7 +412,10 @@ def detections_in_polygon(
 def gaps_of_sector(
     report: dict[str, Any], sector_id: str, partner: str | None = None
 ) -> list[dict[str, Any]]:
-    """The view's gaps (longest first, with their rank ``G<i>`` as ``rank``) that run through a sector."""
+    """The view's gaps that run through a sector.
+
+    Longest first, with their rank ``G<i>`` as ``rank``.
+    """
     gaps = gaps_in_view(report, partner)
     return [
         {**g, "rank": i}
@@ -426,7 +434,8 @@ def bulk_span(times: pd.Series, *, share: float = 0.95) -> tuple[pd.Timestamp, p
 
     Examples
     --------
-    >>> t = pd.Series(pd.to_datetime(["2010-01-01"] + [f"2026-11-0{d}" for d in range(1, 10)] * 4, utc=True))
+    >>> days = ["2010-01-01"] + [f"2026-11-0{d}" for d in range(1, 10)] * 4
+    >>> t = pd.Series(pd.to_datetime(days, utc=True))
     >>> [str(x.date()) for x in bulk_span(t, share=0.9)]
     ['2026-11-01', '2026-11-09']
     >>> even = pd.Series(pd.date_range("2026-11-01", periods=100, freq="h", tz="UTC"))
@@ -480,10 +489,13 @@ def time_bounds(times: pd.Series) -> TimeBounds | None:
 
     Examples
     --------
-    >>> t = pd.Series(pd.to_datetime(["2010-01-01T00:00"] + ["2026-11-01T10:20"] * 20 + ["2026-11-02T03:10"], utc=True))
+    >>> times = ["2010-01-01T00:00"] + ["2026-11-01T10:20"] * 20 + ["2026-11-02T03:10"]
+    >>> t = pd.Series(pd.to_datetime(times, utc=True))
     >>> b = time_bounds(t)
-    >>> [str(x) for x in b.bulk], str(b.full[0].date()), b.step()
-    (['2026-11-01 10:00:00+00:00', '2026-11-02 04:00:00+00:00'], '2010-01-01', Timedelta('0 days 01:00:00'))
+    >>> [str(x) for x in b.bulk]
+    ['2026-11-01 10:00:00+00:00', '2026-11-02 04:00:00+00:00']
+    >>> str(b.full[0].date()), b.step()
+    ('2010-01-01', Timedelta('0 days 01:00:00'))
     """
     times = times.dropna()
     if not len(times):

@@ -43,11 +43,12 @@ tricks, and the figures that keep them, are in :mod:`geo.store.bulk`.
 
 Reading
 -------
-Reads go through the driver in Arrow batches of a bounded size (``_READ_BATCH_ROWS``), every
-column typed up front (see :meth:`~geo.store.connection.Connection.fetch_arrow`), so a query holds memory for its
-rows, not for a batch "as large as any result". A read or upload that runs out of memory
-raises :class:`StoreMemoryError` (a :class:`~geo.core.errors.ValidationError` and a
-:class:`MemoryError`) saying so; the store is unchanged.
+Reads go through the driver in Arrow batches of a bounded size (``_READ_BATCH_ROWS``),
+every column typed up front (see :meth:`~geo.store.connection.Connection.fetch_arrow`), so
+a query holds memory for its rows, not for a batch "as large as any result". A read or
+upload that runs out of memory raises :class:`StoreMemoryError` (a
+:class:`~geo.core.errors.ValidationError` and a :class:`MemoryError`) saying so; the store
+is unchanged.
 
 Duplicates
 ----------

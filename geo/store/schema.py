@@ -78,8 +78,8 @@ _WGS84_DEFINITION = (
 
 NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
-#: The duplicate keys (see "Duplicates" in :mod:`geo.store`): the same source's detection id, or for a
-#: detection without id the same instant and position (the geometry's bytes; -0.0 is
+#: The duplicate keys (see "Duplicates" in :mod:`geo.store`): the same source's detection id,
+#: or for a detection without id the same instant and position (the geometry's bytes; -0.0 is
 #: written as 0.0), among one owner's rows. The most selective column first: building the
 #: index compares keys a million times, and most comparisons end at the first column.
 ID_INDEX = "detections_dedupe_id"
@@ -115,9 +115,12 @@ _DETECTIONS_TABLE = """CREATE TABLE detections (
   releasable_to TEXT NOT NULL,
   upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
   src_row INTEGER)"""
-_TIMED_VIEW = f"""CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time,
-  time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, ce_m, le_m, owner,
-  releasable_to, upload_id, src_row FROM detections"""
+# The text is kept byte for byte as earlier releases wrote it into stores (split for length).
+_TIMED_VIEW = (
+    f"CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time,\n"
+    "  time_us, detection_id, source, partner, class, confidence, access, caveat, hae_m, ce_m, "
+    "le_m, owner,\n  releasable_to, upload_id, src_row FROM detections"
+)
 _TIMED_GEOMETRY = (
     "INSERT INTO gpkg_geometry_columns VALUES ('detections_timed', 'geom', 'POINT', 4326, 0, 0)"
 )
