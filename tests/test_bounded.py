@@ -34,7 +34,7 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
 import geo.inputs.guard
-import geo.inputs.readers.delimited
+import geo.inputs.readers.csv
 from geo import store
 from geo.core import settings
 from geo.core.errors import ValidationError
@@ -291,7 +291,7 @@ def test_csv_over_the_row_cap_is_refused_while_streaming(
         raise AssertionError("the table was built")
 
     with monkeypatch.context() as m:
-        m.setattr(geo.inputs.readers.delimited, "_csv_table", boom)
+        m.setattr(geo.inputs.readers.csv, "_csv_table", boom)
         with pytest.raises(
             ValidationError,
             match=r"det\.csv: the file holds too many rows: "

@@ -8,7 +8,7 @@ in :mod:`geo.inputs.checks` and :mod:`geo.inputs.loader`.
 
 One module per format family:
 
-- ``delimited``: CSV text; ``tables``: WKT or lat/lon columns of plain tables (CSV, Parquet)
+- ``csv``: CSV (delimited text); ``tables``: WKT or lat/lon columns of plain tables (CSV, Parquet)
 - ``parquet``: GeoParquet and plain Parquet
 - ``ogr``: what GDAL reads (GeoJSON, GeoPackage, FlatGeobuf), and the layer reading the
   next three share; ``shapefile``: zipped or plain Shapefiles; ``kml``: KML/KMZ and

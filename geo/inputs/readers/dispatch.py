@@ -12,7 +12,7 @@ from pathlib import Path
 from geo.core.errors import ValidationError, describe
 from geo.inputs.guard import check_geopackage, check_rows
 from geo.inputs.readers.cot import read_cot
-from geo.inputs.readers.delimited import read_csv
+from geo.inputs.readers.csv import read_csv
 from geo.inputs.readers.detect import check_signature, detect_format, refuse_virtual
 from geo.inputs.readers.files import check_file, read_bytes
 from geo.inputs.readers.gpx import read_gpx
