@@ -52,7 +52,8 @@ def register(sub: Any) -> None:
     bk.set_defaults(run=run_backup)
 
 
-def _os_user() -> str | None:
+def os_user() -> str | None:
+    """The login name of whoever runs the command (None when there is none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (e.g. a container without passwd entry)
@@ -80,7 +81,7 @@ def run_ingest(args: argparse.Namespace) -> dict[str, Any]:
         args.file,
         partner=args.partner,
         releasable_to=args.releasable_to,
-        user=args.user or _os_user(),
+        user=args.user or os_user(),
     ).to_dict()
 
 

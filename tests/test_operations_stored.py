@@ -46,12 +46,15 @@ def _report(border: Path, sensors: Path, sectors: Path | None = None) -> dict:
 def made(tmp_path: Path) -> Path:
     path = tmp_path / "s.gpkg"
     partners = tmp_path / "partners.csv"
-    partners.write_text("id,name,colour\nLTU,Lithuania,#5587ff\nPOL,Poland,\n", encoding="utf-8")
+    partners.write_text(
+        "id,name,colour\nLTU,Lithuania,#5587ff\nPOL,Poland,\nLVA,Latvia,\nEU,Frontex,\n",
+        encoding="utf-8",
+    )
     op = Operation("baltic", title="Baltic", partners=tuple(read_partners(partners)))
     created = create_operation(
         path, op, border=BORDER, sensors=SENSORS, sectors=SECTORS, dem=SAMPLE_DIR / "dem.tif"
     )
-    assert created["partners"] == ["LTU", "POL"]
+    assert created["partners"] == ["LTU", "POL", "LVA", "EU"]
     assert set(created["inputs"]) == {"border", "sensors", "sectors"}
     return path
 
@@ -72,7 +75,7 @@ def test_figures_and_export_read_back_to_the_same_report(made: Path, tmp_path: P
     assert again == truth
     scenario = load_scenario(folder)  # the manifest names the files
     assert (len(scenario.sensors), scenario.dem) == (171, folder / "dem.tif")
-    assert [p.id for p in read_partners(folder / "partners.csv")] == ["LTU", "POL"]
+    assert [p.id for p in read_partners(folder / "partners.csv")] == ["LTU", "POL", "LVA", "EU"]
     assert [o["operation"] for o in list_operations(made)] == ["baltic"]
 
 

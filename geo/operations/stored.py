@@ -24,7 +24,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +40,7 @@ from geo.core.errors import ValidationError, describe
 from geo.coverage import analyse
 from geo.coverage.border import prepare_border
 from geo.coverage.report import km
-from geo.inputs import read_border, read_sectors, read_sensors
+from geo.inputs import LoadReport, read_border, read_sectors, read_sensors
 from geo.operations.changes import coverage_change, sensor_changes
 from geo.operations.model import Operation, Partner, check_name, parse_colour
 from geo.terrain import open_dem
@@ -84,6 +84,25 @@ def _partners_from_sensors(sensors: gpd.GeoDataFrame) -> tuple[Partner, ...]:
     return tuple(Partner(pid, pid) for pid in ids)
 
 
+def _check_sensor_partners(sensors: gpd.GeoDataFrame, ids: list[str], source: str) -> None:
+    """Refuse a sensor whose partner does not take part in the operation."""
+    if "partner" not in sensors:
+        return
+    for partner, row in zip(sensors["partner"], sensors["src_row"], strict=True):
+        if isinstance(partner, str) and partner and partner not in ids:
+            raise ValidationError(
+                describe(
+                    source,
+                    "the sensor's partner does not take part in the operation",
+                    row=int(row),
+                    field="partner",
+                    expected=f"one of {', '.join(ids)}",
+                    got=partner,
+                    fix="Add the partner to the partners file, or correct the sensor",
+                )
+            )
+
+
 def _record(op: Operation) -> dict[str, Any]:
     """What the store keeps of an operation's description."""
     start, end = op.period
@@ -116,6 +135,32 @@ def _operation(record: dict[str, Any]) -> Operation:
         period=(record["period_start"], record["period_end"]),
         timezone=record["timezone"],
     )
+
+
+def _read_whole(
+    reader: Callable[[Source], tuple[gpd.GeoDataFrame, LoadReport]], source: Source
+) -> tuple[gpd.GeoDataFrame, LoadReport]:
+    """A layer read as ``analyse`` reads it, every row accepted.
+
+    ``analyse`` leaves rejected rows out and reports them; an operation keeps its layers, so a
+    file with a rejected row is refused, naming the first one (nothing is stored).
+    """
+    frame, report = reader(source)
+    if report.rejected:
+        first = report.rejected[0]
+        more = len(report.rejected) - 1
+        raise ValidationError(
+            describe(
+                Path(source).name,
+                first.reason,
+                row=first.row,
+                field=first.field,
+                fix="Nothing was stored. Correct the row"
+                + (f" (and {more} more rejected row(s))" if more else "")
+                + " and try again",
+            )
+        )
+    return frame, report
 
 
 def _read_dem(dem: Source) -> tuple[str, bytes]:
@@ -157,12 +202,14 @@ def create_operation(
     """
     layers: dict[str, gpd.GeoDataFrame] = {}
     inputs: dict[str, Any] = {}
-    layers["border"], inputs["border"] = read_border(border)
-    layers["sensors"], inputs["sensors"] = read_sensors(sensors)
+    layers["border"], inputs["border"] = _read_whole(read_border, border)
+    layers["sensors"], inputs["sensors"] = _read_whole(read_sensors, sensors)
     if sectors is not None:
-        layers["sectors"], inputs["sectors"] = read_sectors(sectors)
+        layers["sectors"], inputs["sectors"] = _read_whole(read_sectors, sectors)
     dem_file = None if dem is None else _read_dem(dem)
-    if not op.partners:
+    if op.partners:
+        _check_sensor_partners(layers["sensors"], op.partner_ids, Path(sensors).name)
+    else:
         op = dataclasses.replace(op, partners=_partners_from_sensors(layers["sensors"]))
     length = border_km(layers["border"])
     version = store.put_operation(store_path, _record(op), layers, dem=dem_file, user=user)
@@ -326,7 +373,7 @@ def save_sensors(
     if isinstance(sensors, gpd.GeoDataFrame):
         frame = sensors
     else:
-        frame, report = read_sensors(sensors)
+        frame, report = _read_whole(read_sensors, sensors)
         inputs["sensors"] = report.to_dict()
     latest = load_operation(store_path, name)
     changes = sensor_changes(latest.sensors, frame)
