@@ -326,3 +326,86 @@ def test_bad_input_exits_2_and_stores_nothing(
     stderr = refused("operation", *(a.format(**values) for a in args), "--store", store)
     assert re.search(message, stderr), stderr
     assert (_operation_tables(store), ok("operation", "list", "--store", store)) == before
+
+
+# --------------------------------------------------------------------------------------
+# --operation on analyse, export, snapshot, ingest and detections
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh(files: dict[str, Path], tmp_path: Path) -> Path:
+    store = tmp_path / "fresh.gpkg"
+    ok("operation", "create", "hr-si", "--border", files["border"], "--sensors",
+       files["sensors"], "--partners", files["partners"], "--corridor-km", "3",
+       "--store", store)  # fmt: skip
+    return store
+
+
+def test_analyse_export_and_snapshot_of_a_stored_operation(
+    files: dict[str, Path], fresh: Path, tmp_path: Path
+) -> None:
+    layer_files = ("--border", files["border"], "--sensors", files["sensors"])
+    # the operation's corridor depth (3 km) is the default
+    assert analysed("--operation", "hr-si", "--store", fresh) == analysed(
+        *layer_files, "--corridor-km", "3"
+    )
+    assert analysed("--operation", "hr-si", "--store", fresh, "--corridor-km", "7") == analysed(
+        *layer_files, "--corridor-km", "7"
+    )
+    a = ok("export", "--operation", "hr-si", "--store", fresh, "--format", "geojson",
+           "--out", tmp_path / "a")  # fmt: skip
+    b = ok("export", *layer_files, "--corridor-km", "3", "--format", "geojson",
+           "--out", tmp_path / "b")  # fmt: skip
+    assert {k: v for k, v in a.items() if k != "out"} == {k: v for k, v in b.items() if k != "out"}
+    for name in sorted(p.name for p in (tmp_path / "b").iterdir()):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    shot = ok("snapshot", "--operation", "hr-si", "--store", fresh, "--partner", "SVN",
+              "--out", tmp_path / "s.png")  # fmt: skip
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+    assert shot["partner"] == "SVN"
+
+
+def test_operation_or_layer_files_not_both_nor_neither(files: dict[str, Path], fresh: Path) -> None:
+    both = refused("analyse", "--operation", "hr-si", "--store", fresh, "--border", files["border"])
+    assert re.search(r"--operation: .*not both.*--border", both), both
+    neither = refused("analyse", "--sensors", files["sensors"])
+    assert "required: --border" in neither
+    unknown = refused("export", "--operation", "nope", "--store", fresh, "--format", "csv",
+                      "--out", fresh.parent / "x")  # fmt: skip
+    assert re.search(r"no such operation.*'nope'", unknown)
+
+
+def test_ingest_and_detections_by_operation(
+    files: dict[str, Path], fresh: Path, tmp_path: Path
+) -> None:
+    sensors = pd.read_csv(files["sensors"])
+    rows = pd.DataFrame(
+        {
+            "detection_id": [f"X{i}" for i in range(6)],
+            "time": [f"2026-11-0{1 + i % 3}T0{i}:00:00Z" for i in range(6)],
+            "lat": sensors["lat"][:6],
+            "lon": sensors["lon"][:6],
+            "source": "patrol",
+            "class": "person",
+        }
+    )
+    file = tmp_path / "patrol.csv"
+    rows.to_csv(file, index=False)
+    sample = ok("ingest", file, "--partner", "SVN", "--store", fresh)
+    into_op = ok("ingest", file, "--partner", "SVN", "--operation", "hr-si", "--store", fresh)
+    again = ok("ingest", file, "--partner", "SVN", "--operation", "hr-si", "--store", fresh)
+    assert (sample["accepted"], into_op["accepted"]) == (6, 6)
+    assert (again["accepted"], again["already_uploaded"]) == (0, True)
+    before = _operation_tables(fresh)
+    stderr = refused("ingest", file, "--partner", "SVN", "--operation", "nope", "--store", fresh)
+    assert re.search(r"no such operation.*'nope'.*Nothing was added", stderr), stderr
+    assert _operation_tables(fresh) == before
+    seen = ok("detections", "--as-partner", "SVN", "--operation", "hr-si", "--store", fresh)
+    default = ok("detections", "--as-partner", "SVN", "--store", fresh)
+    assert [f["properties"]["upload_id"] for f in seen["features"]] == [into_op["upload_id"]] * 6
+    assert [f["properties"]["upload_id"] for f in default["features"]] == [sample["upload_id"]] * 6
+    assert ok("detections", "--as-partner", "HRV", "--operation", "hr-si", "--store", fresh) == {
+        "type": "FeatureCollection",
+        "features": [],
+    }
