@@ -198,6 +198,10 @@ def test_an_upload_into_an_unknown_operation_is_refused_and_adds_nothing(tmp_pat
     with pytest.raises(ValidationError, match=r"no such operation.*'nope'.*Create the operation"):
         _ingest(path, _detections(3), "LTU", operation="nope", sha256="c" * 64)
     assert _rows(path, "SELECT count(*) FROM uploads") == before[1]
+    new = tmp_path / "new" / "s.gpkg"
+    with pytest.raises(ValidationError, match=r"no such operation"):
+        _ingest(new, _detections(3), "LTU", operation="nope")
+    assert not new.parent.exists()  # no store, nor its folder, is created
 
 
 def test_an_operation_and_its_versions_round_trip(tmp_path: Path) -> None:

@@ -170,6 +170,8 @@ def ingest(
         file_name, sha256, owner, marking, user, report, rows_read, rejected, str(operation)
     )
     store = Path(path)
+    if audit.operation != DEFAULT_OPERATION and not store.exists():
+        raise _no_operation(store, audit.operation)  # and no store is created
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
     try:
         _check_no_triggers(conn, store)
@@ -271,16 +273,20 @@ def _check_operation(conn: Connection, store: Path, operation: str) -> None:
         return
     found = conn.execute("SELECT 1 FROM operations WHERE name = ?", (operation,)).fetchone()
     if found is None:
-        raise ValidationError(
-            describe(
-                str(store),
-                "no such operation",
-                field="operation",
-                expected="an operation in the store (python -m geo operation list)",
-                got=operation,
-                fix="Nothing was added. Create the operation first, or check its name",
-            )
+        raise _no_operation(store, operation)
+
+
+def _no_operation(store: Path, operation: str) -> ValidationError:
+    return ValidationError(
+        describe(
+            str(store),
+            "no such operation",
+            field="operation",
+            expected="an operation in the store (python -m geo operation list)",
+            got=operation,
+            fix="Nothing was added. Create the operation first, or check its name",
         )
+    )
 
 
 @dataclass(frozen=True)
