@@ -40,6 +40,7 @@ from geo.core.errors import ValidationError, describe
 from geo.coverage import analyse
 from geo.coverage.border import prepare_border
 from geo.coverage.report import km
+from geo.export import write_csv
 from geo.inputs import LoadReport, read_border, read_sectors, read_sensors
 from geo.operations.changes import coverage_change, sensor_changes
 from geo.operations.model import Operation, Partner, check_name, parse_colour
@@ -340,7 +341,7 @@ def export_operation(store_path: Source, name: str, out_dir: Source) -> dict[str
         (out / files["dem"]).write_bytes(loaded.dem[1])
     op = loaded.operation
     partners = pd.DataFrame([p.to_dict() for p in op.partners], columns=["id", "name", "colour"])
-    partners.to_csv(out / "partners.csv", index=False)
+    write_csv(partners, out / "partners.csv")
     manifest = {
         "name": op.title or op.name,
         "description": op.description,
