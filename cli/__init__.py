@@ -4,19 +4,30 @@ A contract: scripts and checks depend on these flags and keys.
 
 ::
 
-    python -m geo analyse --border B --sensors S [--sectors P] [--detections D]
+    python -m geo analyse (--border B --sensors S [--sectors P] | --operation NAME [--store S])
+        [--detections D]
         [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--out report.json]
         [--dem DEM [--target-height-m 2] [--refraction-coeff 0.13] [--coverage-tif FILE.tif]]
     python -m geo viewshed --dem DEM --lon LON --lat LAT --observer-height-m H --range-m R
         [--target-height-m 2] [--refraction-coeff 0.13] --out viewshed.tif
-    python -m geo export --border B --sensors S [--sectors P] [--detections D]
+    python -m geo export (--border B --sensors S [--sectors P] | --operation NAME [--store S])
+        [--detections D]
         [--corridor-km 5] [--min-gap-m 1] [--time-from ISO] [--time-to ISO] [--partner P]
         --format geojson|gpkg|kml|csv --out PATH
-    python -m geo snapshot --border B --sensors S [--sectors P] [--detections D] [--dem DEM]
+    python -m geo snapshot (--border B --sensors S [--sectors P] | --operation NAME [--store S])
+        [--detections D] [--dem DEM]
         [--partner P] [--title T] [--banner TEXT] --out FILE.png|FILE.pdf
     python -m geo ingest FILE [--store STORE] --partner P [--releasable-to A,B|ALL] [--user NAME]
+        [--operation NAME]
     python -m geo detections [--store STORE] --as-partner P [--out FILE.geojson]
+        [--operation NAME]
     python -m geo backup [--store STORE] --out COPY.gpkg
+    python -m geo operation create NAME --border B --sensors S [--sectors P] [--dem D]
+        [--partners partners.csv] [--corridor-km 5] [--min-gap-m 1] [--timezone ZONE]
+        [--title T] [--description T] [--user NAME] [--store STORE]
+    python -m geo operation list|show NAME|export NAME --out DIR [--store STORE]
+    python -m geo operation sensors NAME --sensors S [--user NAME] [--note T] [--store STORE]
+    python -m geo operation diff NAME --from V --to V [--store STORE]
     python -m geo users add|remove|list ... [--users-file FILE]
 
 Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
@@ -30,14 +41,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import analyse, export, snapshot, store, users, viewshed
+from cli import analyse, export, operation, snapshot, store, users, viewshed
 from geo.core import settings
 from geo.core.errors import ValidationError
 
 __all__ = ["main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (analyse, viewshed, export, snapshot, store, users)
+COMMANDS = (analyse, viewshed, export, snapshot, store, operation, users)
 
 
 def parser() -> argparse.ArgumentParser:

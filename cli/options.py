@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import math
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from geo.core import settings
+from geo.core.errors import ValidationError, describe
 
-__all__ = ["STORE_HELP", "add_analysis_args", "add_store_arg", "finite_float", "load_and_analyse"]
+__all__ = [
+    "STORE_HELP",
+    "add_analysis_args",
+    "add_store_arg",
+    "finite_float",
+    "load_and_analyse",
+    "stored_operation",
+]
 
 STORE_HELP = (
     "the store (GeoPackage); default $LIMES_STORE, "
@@ -35,21 +46,32 @@ def add_store_arg(p: argparse.ArgumentParser) -> None:
 
 def add_analysis_args(a: argparse.ArgumentParser) -> None:
     """Add the input and analysis options shared by ``analyse``, ``export`` and ``snapshot``."""
-    a.add_argument("--border", required=True, type=Path, help="border lines (any supported format)")
-    a.add_argument("--sensors", required=True, type=Path, help="sensor points")
+    a.add_argument(
+        "--border",
+        type=Path,
+        help="border lines (any supported format); required without --operation",
+    )
+    a.add_argument("--sensors", type=Path, help="sensor points; required without --operation")
     a.add_argument("--sectors", type=Path, help="patrol sector polygons")
+    a.add_argument(
+        "--operation",
+        help="an operation kept in the store: its border, sectors, latest sensors, DEM and "
+        "defaults take the place of --border, --sensors and --sectors",
+    )
+    add_store_arg(a)
     a.add_argument("--detections", type=Path, help="detection points")
+    # Default None: filled in by load_and_analyse (the operation's, else the settings').
     a.add_argument(
         "--corridor-km",
         type=finite_float,
-        default=settings.CORRIDOR_KM,
-        help=f"corridor depth on each side of the border, km (default {settings.CORRIDOR_KM:g})",
+        help=f"corridor depth on each side of the border, km (default {settings.CORRIDOR_KM:g}; "
+        "with --operation, the operation's)",
     )
     a.add_argument(
         "--min-gap-m",
         type=finite_float,
-        default=settings.MIN_GAP_M,
-        help=f"shortest uncovered stretch listed as a gap, m (default {settings.MIN_GAP_M:g})",
+        help=f"shortest uncovered stretch listed as a gap, m (default {settings.MIN_GAP_M:g}; "
+        "with --operation, the operation's)",
     )
     a.add_argument("--time-from", help="only detections at or after this ISO 8601 time")
     a.add_argument("--time-to", help="only detections at or before this ISO 8601 time")
@@ -75,19 +97,81 @@ def add_analysis_args(a: argparse.ArgumentParser) -> None:
     )
 
 
-def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    """Load the inputs named by ``args`` and analyse them; return the analysis and input reports."""
-    from geo.coverage import analyse
-    from geo.inputs import read_border, read_detections, read_sectors, read_sensors
+def _stored_dem(dem: tuple[str, bytes]) -> str:
+    """An operation's DEM as a file for this process (removed when it exits)."""
+    folder = tempfile.mkdtemp(prefix="limes-dem-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = Path(folder) / Path(dem[0]).name
+    path.write_bytes(dem[1])
+    return str(path)
 
+
+def stored_operation(args: argparse.Namespace) -> Any:
+    """The operation ``--operation`` names (loaded from ``--store``), or None without it.
+
+    Without it, ``--border`` and ``--sensors`` are required; with it, the layer files may not
+    be given. The operation's DEM becomes ``args.dem`` unless ``--dem`` is given.
+    """
+    files = [f"--{n}" for n in ("border", "sensors", "sectors") if getattr(args, n) is not None]
+    if args.operation is None:
+        missing = [f for f in ("--border", "--sensors") if f not in files]
+        if missing:
+            raise ValidationError(
+                f"the following arguments are required: {', '.join(missing)} "
+                "(or --operation NAME, an operation kept in the store)"
+            )
+        return None
+    if files:
+        raise ValidationError(
+            describe(
+                "--operation",
+                "the operation's layers take the place of layer files",
+                expected="--operation or layer files, not both",
+                got=" ".join(files),
+                fix=f"Drop {', '.join(files)}, or --operation",
+            )
+        )
+    from geo.operations import load_operation
+
+    loaded = load_operation(args.store, args.operation)
+    if args.dem is None and loaded.dem is not None:
+        args.dem = _stored_dem(loaded.dem)
+    return loaded
+
+
+def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], Any]:
+    """Border, sensors, sectors, their reports and the operation (None) named by ``args``."""
+    from geo.inputs import read_border, read_sectors, read_sensors
+
+    loaded = stored_operation(args)
+    if loaded is not None:
+        return loaded.border, loaded.sensors, loaded.sectors, {}, loaded.operation
     border, border_rep = read_border(args.border)
     sensors, sensors_rep = read_sensors(args.sensors)
     inputs = {"border": border_rep, "sensors": sensors_rep}
-    sectors = detections = None
+    sectors = None
     if args.sectors:
         sectors, inputs["sectors"] = read_sectors(args.sectors)
+    return border, sensors, sectors, inputs, None
+
+
+def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """Load the inputs named by ``args`` and analyse them; return the analysis and input reports.
+
+    With ``--operation`` the layers come from the store (no input reports: they were checked
+    when stored) and the operation's corridor depth and minimum gap are the defaults.
+    """
+    from geo.coverage import analyse
+    from geo.inputs import read_detections
+
+    border, sensors, sectors, inputs, op = _layers(args)
+    detections = None
     if args.detections:
         detections, inputs["detections"] = read_detections(args.detections)
+    if args.corridor_km is None:
+        args.corridor_km = settings.CORRIDOR_KM if op is None else op.corridor_km
+    if args.min_gap_m is None:
+        args.min_gap_m = settings.MIN_GAP_M if op is None else op.min_gap_m
     result = analyse(
         border,
         sensors,

@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
         help="partners the rows are released to, A,B or ALL (default: the owner only)",
     )
     i.add_argument("--user", help="who uploads (kept in the audit log)")
+    i.add_argument(
+        "--operation", help="the operation the rows belong to (default: sample; must exist)"
+    )
     i.set_defaults(run=run_ingest)
 
     d = sub.add_parser(
@@ -40,6 +43,7 @@ def register(sub: Any) -> None:
     add_store_arg(d)
     d.add_argument("--as-partner", required=True, help="the partner who looks")
     d.add_argument("--out", type=Path, help="GeoJSON file to write (default: stdout)")
+    d.add_argument("--operation", help="only this operation's rows (default: sample)")
     d.set_defaults(run=run_detections)
 
     bk = sub.add_parser(
@@ -52,7 +56,8 @@ def register(sub: Any) -> None:
     bk.set_defaults(run=run_backup)
 
 
-def _os_user() -> str | None:
+def os_user() -> str | None:
+    """The login name of whoever runs the command (None when there is none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name (e.g. a container without passwd entry)
@@ -64,8 +69,10 @@ def run_ingest(args: argparse.Namespace) -> dict[str, Any]:
 
     ``--user`` defaults to the login name of whoever runs the command.
     """
+    from geo.operations import SAMPLE, check_name
     from geo.store import ingest_file
 
+    operation = SAMPLE if args.operation is None else check_name(args.operation, "--operation")
     if not Path(args.file).is_file():
         raise ValidationError(
             describe(
@@ -80,7 +87,8 @@ def run_ingest(args: argparse.Namespace) -> dict[str, Any]:
         args.file,
         partner=args.partner,
         releasable_to=args.releasable_to,
-        user=args.user or _os_user(),
+        user=args.user or os_user(),
+        operation=operation,
     ).to_dict()
 
 
@@ -90,6 +98,7 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
     Returns the FeatureCollection, or with ``--out`` writes it there and returns
     ``{"out", "features"}``.
     """
+    from geo.operations import SAMPLE, check_name
     from geo.store import feature_collection, visible_detections
 
     store = Path(args.store)
@@ -103,7 +112,10 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
                 fix="Check --store",
             )
         )
-    collection = feature_collection(visible_detections(store, [args.as_partner]))
+    operation = SAMPLE if args.operation is None else check_name(args.operation, "--operation")
+    collection = feature_collection(
+        visible_detections(store, [args.as_partner], operation=operation)
+    )
     if args.out is None:
         return collection
     try:

@@ -195,6 +195,9 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
             "detections": "features",
             "uploads": "attributes",
             "detections_timed": "features",
+            "operations": "attributes",  # store schema 3
+            "operation_layers": "attributes",
+            "operation_dems": "attributes",
         }
         assert conn.execute("SELECT * FROM gpkg_geometry_columns ORDER BY 1").fetchall() == [
             ("detections", "geom", "POINT", 4326, 0, 0),
@@ -206,6 +209,9 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
     assert sorted(tuple(x) for x in layers) == [
         ("detections", "Point"),
         ("detections_timed", "Point"),
+        ("operation_dems", None),
+        ("operation_layers", None),
+        ("operations", None),
         ("uploads", None),
     ]
 
@@ -942,8 +948,13 @@ def _as_schema_1(path: Path) -> None:
         conn.execute("DROP TABLE new_layout")
         conn.execute(
             "UPDATE gpkg_contents SET description = replace(description, "
-            "'store schema 2', 'store schema 1')"
+            "'store schema 3', 'store schema 1')"
         )
+        # schema 3's operations (tables and the uploads' column) did not exist either
+        for table in ("operations", "operation_layers", "operation_dems"):
+            conn.execute(f"DROP TABLE {table}")
+            conn.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (table,))
+        conn.execute("ALTER TABLE uploads DROP COLUMN operation")
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -992,9 +1003,15 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
         assert conn.execute("SELECT DISTINCT typeof(geom) FROM detections").fetchall() == [
             ("blob",)
         ]
-        assert {r[0] for r in conn.execute("SELECT description FROM gpkg_contents")} == {
-            "Limes shared detections (store schema 2)",
-            "Limes upload audit log (store schema 2)",
+        assert {
+            r[0]
+            for r in conn.execute(
+                "SELECT description FROM gpkg_contents WHERE table_name IN "
+                "('detections', 'uploads', 'detections_timed')"
+            )
+        } == {
+            "Limes shared detections (store schema 3)",
+            "Limes upload audit log (store schema 3)",
             schema.TIMED_DESCRIPTION,
         }
         fids = conn.execute("SELECT fid, time_us FROM detections ORDER BY fid").fetchall()
@@ -1315,7 +1332,7 @@ def test_a_store_another_tool_changed_refuses_the_upload_with_a_message(db: Path
         sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'detections'").fetchone()[0]
         conn.execute(
             "UPDATE sqlite_master SET sql = ? WHERE name = 'detections'",
-            (sql.replace("src_row INTEGER)", "src_row INTEGER CHECK (src_row < 0))"),),
+            (sql.replace("src_row INTEGER,", "src_row INTEGER CHECK (src_row < 0),"),),
         )
         conn.commit()
     finally:

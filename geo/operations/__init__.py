@@ -3,11 +3,22 @@
 ``model`` describes an operation (name, partners, analysis defaults, period, time zone) and
 reads a partners file; ``changes`` tells what a change of sensors does: the sensors added,
 removed or edited, and the border coverage gained or lost (the sensor editor's preview, and
-the diff of two versions).
+the diff of two versions); ``stored`` keeps operations in the store: created from files,
+listed, loaded, exported, new sensor versions and the diff of two.
 """
 
 from geo.operations.changes import CoverageChange, SensorChanges, coverage_change, sensor_changes
 from geo.operations.model import SAMPLE, Operation, Partner, check_name, read_partners
+from geo.operations.stored import (
+    StoredOperation,
+    create_operation,
+    diff,
+    export_operation,
+    list_operations,
+    load_operation,
+    operation_summary,
+    save_sensors,
+)
 
 __all__ = [
     "SAMPLE",
@@ -15,8 +26,16 @@ __all__ = [
     "Operation",
     "Partner",
     "SensorChanges",
+    "StoredOperation",
     "check_name",
     "coverage_change",
+    "create_operation",
+    "diff",
+    "export_operation",
+    "list_operations",
+    "load_operation",
+    "operation_summary",
     "read_partners",
+    "save_sensors",
     "sensor_changes",
 ]

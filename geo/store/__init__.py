@@ -92,7 +92,10 @@ GeoPackage layout, ``fid`` numbering, creating, checking and upgrading a store; 
 ``geometry``: GeoPackage point blobs; ``bulk``: ``insert_rows``, the one way rows go in, and
 its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit record;
 ``reading``: :func:`visible_detections`, :func:`uploads`, :func:`owners`, :func:`version`,
-:func:`feature_collection`; ``backups``: :func:`backup`.
+:func:`feature_collection`; ``backups``: :func:`backup`; ``operation_tables``: the
+operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
+:func:`operation_records`, :func:`operation_record`, :func:`operation_layer`,
+:func:`layer_versions`, :func:`operation_dem`).
 
 Examples
 --------
@@ -115,6 +118,16 @@ from geo.access.releasability import ALL, may_see, parse_releasability
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
 from geo.store.opening import open_store
+from geo.store.operation_tables import (
+    LAYERS,
+    layer_versions,
+    operation_dem,
+    operation_layer,
+    operation_record,
+    operation_records,
+    put_layer_version,
+    put_operation,
+)
 from geo.store.reading import (
     COLUMNS,
     feature_collection,
@@ -128,16 +141,24 @@ from geo.store.upload import IngestResult, ingest, ingest_file
 __all__ = [
     "ALL",
     "COLUMNS",
+    "LAYERS",
     "IngestResult",
     "StoreMemoryError",
     "backup",
     "feature_collection",
     "ingest",
     "ingest_file",
+    "layer_versions",
     "may_see",
     "open_store",
+    "operation_dem",
+    "operation_layer",
+    "operation_record",
+    "operation_records",
     "owners",
     "parse_releasability",
+    "put_layer_version",
+    "put_operation",
     "uploads",
     "version",
     "visible_detections",

@@ -35,7 +35,7 @@ import pyarrow as pa
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, IntegrityError
 from geo.store.rows import Rows, arrow_columns, arrow_rows, day_order, first_rows, subset
-from geo.store.schema import DAY_OFFSET, DAY_SHIFT, ID_INDEX, POSITION_INDEX
+from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DEFAULT_OPERATION, ID_INDEX, POSITION_INDEX
 
 __all__ = ["TRICKS", "SpeedTricks", "insert_rows"]
 
@@ -99,6 +99,7 @@ class _Upload:
     marking: str
     upload_id: int
     source: str
+    operation: str = DEFAULT_OPERATION
 
 
 def insert_rows(
@@ -110,14 +111,15 @@ def insert_rows(
     upload_id: int,
     source: str = "upload",
     tricks: SpeedTricks | None = None,
+    operation: str = DEFAULT_OPERATION,
 ) -> int:
     """Insert the rows (in the caller's transaction); return how many were new.
 
     The rows go through the SQLite driver's bulk insert: Arrow columns bound in C, one
     prepared statement, day by day and in file order within a day. Duplicates (see the
     "Duplicates" of :mod:`geo.store`) are left out: the first row of a detection written is
-    kept. ``owner``, ``upload_id`` and (for rows without their own) ``marking`` go into
-    every row; ``source`` names the file in messages.
+    kept. ``owner``, ``upload_id``, ``operation`` and (for rows without their own)
+    ``marking`` go into every row; ``source`` names the file in messages.
 
     Two ways, the same outcome:
 
@@ -135,7 +137,9 @@ def insert_rows(
     if rows.n == 0:
         return 0
     tricks = TRICKS if tricks is None else tricks
-    upload = _Upload(owner=owner, marking=marking, upload_id=upload_id, source=source)
+    upload = _Upload(
+        owner=owner, marking=marking, upload_id=upload_id, source=source, operation=operation
+    )
     if tricks.rebuild_indexes:
         inserted, rows = _insert_rebuilding(conn, rows, upload, tricks)
         if inserted is not None:
@@ -154,7 +158,7 @@ def _insert_rebuilding(
     way (without the file's own duplicates, when those were found).
     """
     stored = int(conn.execute("SELECT ifnull(sum(accepted), 0) FROM uploads").scalar())
-    if stored >= _REBUILD_FACTOR * rows.n or (stored and _stored_keys(conn, rows, upload.owner)):
+    if stored >= _REBUILD_FACTOR * rows.n or (stored and _stored_keys(conn, rows, upload)):
         return None, rows
     inserted = _write_without_indexes(conn, rows, upload, tricks)
     if inserted is None:
@@ -165,7 +169,7 @@ def _insert_rebuilding(
     return inserted, rows
 
 
-def _stored_keys(conn: Connection, rows: Rows, owner: str) -> bool:
+def _stored_keys(conn: Connection, rows: Rows, upload: _Upload) -> bool:
     """Whether a sample of the rows' detection ids (up to 1,000) is stored already.
 
     A re-upload of overlapping data finds some at once and goes the row-by-row way instead
@@ -190,8 +194,8 @@ def _stored_keys(conn: Connection, rows: Rows, owner: str) -> bool:
     found = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM json_each(?) AS k JOIN detections AS d ON "
         "d.detection_id = k.value ->> 0 AND ifnull(d.source, '') = k.value ->> 1 "
-        "AND d.owner = ?)",
-        (json.dumps(keys), owner),
+        "AND d.owner = ? AND d.operation = ?)",
+        (json.dumps(keys), upload.owner, upload.operation),
     ).scalar()
     return bool(found)
 
@@ -242,7 +246,11 @@ def _write_rows(
     fid, order = _fids(conn, rows.time_us, upload.source)
     in_order = bool((order == np.arange(rows.n)).all())
     cols = arrow_columns(rows)
-    constants: dict[str, str | int] = {"owner": upload.owner, "upload_id": upload.upload_id}
+    constants: dict[str, str | int] = {
+        "owner": upload.owner,
+        "upload_id": upload.upload_id,
+        "operation": upload.operation,
+    }
     if "releasable_to" not in cols:
         constants["releasable_to"] = upload.marking
     parts = (

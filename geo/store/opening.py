@@ -32,7 +32,11 @@ PAGE_SIZE = 65_536
 
 
 def open_store(
-    path: str | os.PathLike[str], *, create: bool = True, busy_timeout_s: float | None = None
+    path: str | os.PathLike[str],
+    *,
+    create: bool = True,
+    busy_timeout_s: float | None = None,
+    upgrade: bool = True,
 ) -> Connection:
     """Open the store, creating it (and its directory) on first use.
 
@@ -49,6 +53,9 @@ def open_store(
     busy_timeout_s
         How long to wait for another writer (default
         :data:`geo.core.settings.STORE_BUSY_TIMEOUT_S`).
+    upgrade
+        Upgrade a store of schema 2 (before operations) to the current schema. Readers pass
+        False: they read such a store as it is (a store of schema 1 is always upgraded).
 
     Returns
     -------
@@ -68,8 +75,9 @@ def open_store(
     ...     conn = open_store(Path(tmp) / "new" / "limes.gpkg")
     ...     tables = [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")]
     ...     conn.close()
-    >>> sorted(tables)
-    ['detections', 'detections_timed', 'uploads']
+    >>> sorted(tables)  # doctest: +NORMALIZE_WHITESPACE
+    ['detections', 'detections_timed', 'operation_dems', 'operation_layers', 'operations',
+     'uploads']
     """
     path = Path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
@@ -90,7 +98,7 @@ def open_store(
         _create_private(path)
     conn = connect(path, busy_timeout_s=timeout)
     try:
-        _prepare(conn, path)
+        _prepare(conn, path, upgrade=upgrade)
     except BaseException:
         conn.close()
         raise
@@ -125,11 +133,13 @@ def _create_private(path: Path) -> None:
         os.close(fd)
 
 
-def _prepare(conn: Connection, path: Path) -> None:
+def _prepare(conn: Connection, path: Path, *, upgrade: bool) -> None:
     """Check an existing store (before changing anything), then switch to WAL.
 
-    Creates the store on first use and upgrades an older schema.
+    Creates the store on first use and upgrades an older schema (``upgrade`` false: only
+    one older than schema 2).
     """
+    oldest = schema.SCHEMA_VERSION if upgrade else 2
     try:
         app_id = conn.execute("PRAGMA application_id").scalar()
         if app_id not in (0, schema.GPKG_APPLICATION_ID):
@@ -152,16 +162,13 @@ def _prepare(conn: Connection, path: Path) -> None:
                         fix="Put the store on a local disk (not a network share)",
                     )
                 )
-        if (
-            not schema.has_table(conn, "detections")
-            or schema.schema_version(conn) < schema.SCHEMA_VERSION
-        ):
+        if not schema.has_table(conn, "detections") or schema.schema_version(conn) < oldest:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if not schema.has_table(conn, "detections"):  # another process may have won
                     schema.check_empty(conn, path)
                     schema.create(conn)
-                elif schema.schema_version(conn) < schema.SCHEMA_VERSION:
+                elif schema.schema_version(conn) < oldest:
                     schema.upgrade(conn)
                 conn.execute("COMMIT")
             except BaseException:
@@ -198,7 +205,7 @@ def opened_for_reading(path: str | os.PathLike[str]) -> Iterator[Connection | No
     if not Path(path).exists():
         yield None
         return
-    conn = open_store(path, create=False)
+    conn = open_store(path, create=False, upgrade=False)
     try:
         with memory_reported(str(path)):
             yield conn

@@ -26,7 +26,15 @@ from geo.core.times import parse_utc
 from geo.store.connection import Connection, Kind, is_out_of_memory, out_of_memory, sql_text
 from geo.store.geometry import points
 from geo.store.opening import opened_for_reading
-from geo.store.schema import DAY_US, FLOAT_COLUMNS, MAX_DAY, MIN_DAY, first_fid
+from geo.store.schema import (
+    DAY_US,
+    DEFAULT_OPERATION,
+    FLOAT_COLUMNS,
+    MAX_DAY,
+    MIN_DAY,
+    first_fid,
+    has_operations,
+)
 
 __all__ = ["COLUMNS", "feature_collection", "owners", "uploads", "version", "visible_detections"]
 
@@ -250,6 +258,7 @@ def visible_detections(
     time_to: str | datetime | None = None,
     after_upload: int | None = None,
     through_upload: int | None = None,
+    operation: str | None = None,
 ) -> gpd.GeoDataFrame:
     """The stored detections any of ``partners`` may see, in time order.
 
@@ -269,6 +278,9 @@ def visible_detections(
         Only rows of the uploads with an id above / at most these (uploads only grow and
         their rows never change: a reader that holds the rows through upload ``n`` reads
         ``after_upload=n`` to catch up).
+    operation
+        Only rows of this operation (default: every operation's). In a store from before
+        operations every row belongs to :data:`~geo.store.schema.DEFAULT_OPERATION`.
 
     Returns
     -------
@@ -311,6 +323,10 @@ def visible_detections(
         for bound, op in ((after_upload, ">"), (through_upload, "<=")):
             if bound is not None:
                 where += f" AND upload_id {op} {int(bound)}"
+        if operation is not None and has_operations(conn):
+            where += f" AND operation = {sql_text(str(operation))}"
+        elif operation not in (None, DEFAULT_OPERATION):
+            return _frame(None)
         raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM detections WHERE {where}")
         return _frame(raw, str(path), conn)
 

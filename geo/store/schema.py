@@ -1,9 +1,12 @@
 """The store's layout: a GeoPackage 1.3 with the ``detections`` and ``uploads`` layers.
 
 The SQL that creates a store, checks that an existing file is one, and upgrades a store of
-schema 1 in place; the GeoPackage ids; the ``fid`` numbering that clusters the detections
-by UTC day (see :func:`first_fid`); and the duplicate-key indexes (see "Duplicates" in
-:mod:`geo.store`).
+schema 1 or 2 in place; the GeoPackage ids; the ``fid`` numbering that clusters the detections
+by UTC day (see :func:`first_fid`); the duplicate-key indexes (see "Duplicates" in
+:mod:`geo.store`); and, since schema 3, the operations' tables (``operations``,
+``operation_layers``, ``operation_dems``: attributes, see :mod:`geo.store.operation_tables`)
+and the ``operation`` every detection and upload belongs to (:data:`DEFAULT_OPERATION` for
+rows stored before).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from geo.store.connection import Connection, not_a_store
 
 __all__ = [
     "DAY_US",
+    "DEFAULT_OPERATION",
     "FLOAT_COLUMNS",
     "GPKG_APPLICATION_ID",
     "GPKG_USER_VERSION",
@@ -31,6 +35,7 @@ __all__ = [
     "check_schema",
     "create",
     "first_fid",
+    "has_operations",
     "has_table",
     "schema_version",
     "upgrade",
@@ -40,9 +45,15 @@ __all__ = [
 GPKG_APPLICATION_ID = 0x47504B47
 GPKG_USER_VERSION = 10300
 
-#: Layout of the store; written into the layers' descriptions. Schema 1 (the first
-#: release) is upgraded in place when a store is opened for writing (see ``upgrade``).
-SCHEMA_VERSION = 2
+#: Layout of the store; written into the layers' descriptions. A store of schema 1 (the
+#: first release) is upgraded in place whenever it is opened, one of schema 2 (before
+#: operations) when it is opened for writing; readers read a schema 2 store as it is (see
+#: ``upgrade``).
+SCHEMA_VERSION = 3
+
+#: The operation that rows stored before operations (schema 1 and 2), and uploads that name
+#: none, belong to: the bundled sample (``geo.operations.SAMPLE``).
+DEFAULT_OPERATION = "sample"
 
 
 #: Microseconds in a day.
@@ -85,9 +96,11 @@ NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 ID_INDEX = "detections_dedupe_id"
 POSITION_INDEX = "detections_dedupe_position"
 _DEDUPE_INDEXES = f"""CREATE UNIQUE INDEX {ID_INDEX}
-  ON detections(detection_id, ifnull(source, ''), owner) WHERE detection_id IS NOT NULL;
+  ON detections(detection_id, ifnull(source, ''), owner, operation)
+  WHERE detection_id IS NOT NULL;
 CREATE UNIQUE INDEX {POSITION_INDEX}
-  ON detections(time_us, geom, ifnull(source, ''), owner) WHERE detection_id IS NULL;"""
+  ON detections(time_us, geom, ifnull(source, ''), owner, operation)
+  WHERE detection_id IS NULL;"""
 
 #: ``time_us`` as GeoPackage DATETIME text, milliseconds rounded down (also before 1970:
 #: SQLite's ``/`` truncates towards zero), for GIS tools.
@@ -96,8 +109,11 @@ _TIME_SQL = (
     "/ 1000.0, 'unixepoch')"
 )
 
+#: A column naming the operation a row belongs to (schema 3).
+_OPERATION_COLUMN = f"operation TEXT NOT NULL DEFAULT '{DEFAULT_OPERATION}'"
+
 #: The detections layer, its view with a DATETIME ``time`` and the view's registration.
-_DETECTIONS_TABLE = """CREATE TABLE detections (
+_DETECTIONS_TABLE = f"""CREATE TABLE detections (
   fid INTEGER PRIMARY KEY NOT NULL,
   geom POINT NOT NULL,
   time_us INTEGER NOT NULL,
@@ -114,7 +130,8 @@ _DETECTIONS_TABLE = """CREATE TABLE detections (
   owner TEXT NOT NULL,
   releasable_to TEXT NOT NULL,
   upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
-  src_row INTEGER)"""
+  src_row INTEGER,
+  {_OPERATION_COLUMN})"""
 # The text is kept byte for byte as earlier releases wrote it into stores (split for length).
 _TIMED_VIEW = (
     f"CREATE VIEW detections_timed AS SELECT fid, geom, {_TIME_SQL} AS time,\n"
@@ -130,6 +147,54 @@ TIMED_DESCRIPTION = (
     "Limes shared detections with their time as GeoPackage DATETIME (a view; "
     f"store schema {SCHEMA_VERSION})"
 )
+
+#: The operations (schema 3), GeoPackage attributes tables (each with the integer primary key
+#: GeoPackage asks of one): what describes each operation (``partners``: JSON text), every
+#: version of its layers (``data``: the checked layer as GeoParquet bytes) and its DEMs (the
+#: raster file's bytes).
+_OPERATION_TABLES = f"""CREATE TABLE operations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  name TEXT NOT NULL UNIQUE,
+  title TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  partners TEXT NOT NULL,
+  corridor_km REAL NOT NULL,
+  min_gap_m REAL NOT NULL,
+  period_start DATETIME,
+  period_end DATETIME,
+  timezone TEXT NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT ({NOW}),
+  created_by TEXT);
+CREATE TABLE operation_layers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  operation TEXT NOT NULL REFERENCES operations(name),
+  layer TEXT NOT NULL CHECK (layer IN ('border', 'sectors', 'sensors')),
+  version INTEGER NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT ({NOW}),
+  created_by TEXT,
+  note TEXT,
+  features INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE (operation, layer, version));
+CREATE TABLE operation_dems (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  operation TEXT NOT NULL REFERENCES operations(name),
+  version INTEGER NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT ({NOW}),
+  created_by TEXT,
+  file_name TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  data BLOB NOT NULL,
+  UNIQUE (operation, version))"""
+_OPERATION_CONTENTS = f"""INSERT INTO gpkg_contents (table_name, data_type, identifier, description,
+  srs_id) VALUES
+  ('operations', 'attributes', 'operations',
+   'Limes operations (store schema {SCHEMA_VERSION})', NULL),
+  ('operation_layers', 'attributes', 'operation_layers',
+   'Limes operation layers, every version as GeoParquet (store schema {SCHEMA_VERSION})', NULL),
+  ('operation_dems', 'attributes', 'operation_dems',
+   'Limes operation terrain models (store schema {SCHEMA_VERSION})', NULL)"""
 
 #: GeoPackage core tables (GeoPackage 1.3, clauses 1.1.2, 1.1.3, 2.1.5), the two layers
 #: and a view of the detections with a DATETIME ``time`` column.
@@ -170,11 +235,13 @@ CREATE TABLE uploads (
   duplicates INTEGER NOT NULL,
   releasable_to TEXT NOT NULL,
   file_markings INTEGER NOT NULL,
-  notes TEXT);
+  notes TEXT,
+  {_OPERATION_COLUMN});
 CREATE INDEX uploads_partner_sha256 ON uploads(partner, sha256);
 {_DETECTIONS_TABLE};
 {_DEDUPE_INDEXES}
 {_TIMED_VIEW};
+{_OPERATION_TABLES};
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES
   ('detections', 'features', 'detections',
    'Limes shared detections (store schema {SCHEMA_VERSION})', 4326),
@@ -182,7 +249,8 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_i
    'Limes upload audit log (store schema {SCHEMA_VERSION})', NULL),
   ('detections_timed', 'features', 'detections_timed', '{TIMED_DESCRIPTION}', 4326);
 INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0, 0);
-{_TIMED_GEOMETRY}"""
+{_TIMED_GEOMETRY};
+{_OPERATION_CONTENTS}"""
 
 #: Columns a store's tables must have (checked when an existing file is opened).
 _REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
@@ -225,6 +293,21 @@ _REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
             "notes",
         }
     ),
+}
+
+#: Columns schema 3 adds (checked in a store of schema 3 or later).
+_REQUIRED_COLUMNS_3: dict[str, frozenset[str]] = {
+    "detections": _REQUIRED_COLUMNS["detections"] | {"operation"},
+    "uploads": _REQUIRED_COLUMNS["uploads"] | {"operation"},
+    "operations": frozenset(
+        {"name", "title", "description", "partners", "corridor_km", "min_gap_m"}
+        | {"period_start", "period_end", "timezone", "created_at", "created_by"}
+    ),
+    "operation_layers": frozenset(
+        {"operation", "layer", "version", "created_at", "created_by", "note", "features"}
+        | {"sha256", "data"}
+    ),
+    "operation_dems": frozenset({"operation", "version", "file_name", "sha256", "data"}),
 }
 
 #: Optional text and number columns of a detections frame, stored when present.
@@ -292,7 +375,27 @@ _POSITIVE_ZERO_SQL = (
 
 
 def upgrade(conn: Connection) -> None:
-    """Schema 1 to 2, in the caller's transaction: the same rows and upload ids.
+    """Upgrade an older store to :data:`SCHEMA_VERSION`, in the caller's transaction.
+
+    Every row, upload id and marking is kept; rows stored before operations belong to
+    :data:`DEFAULT_OPERATION`.
+    """
+    found = schema_version(conn)
+    if found < 2:
+        _upgrade_from_1(conn)
+    if found < 3:
+        _upgrade_from_2(conn, rebuild_detections=found >= 2)
+    for table in ("detections", "uploads", "detections_timed"):
+        conn.execute(
+            "UPDATE gpkg_contents SET description = replace(replace(description, "
+            f"'store schema 1)', 'store schema {SCHEMA_VERSION})'), 'store schema 2)', "
+            f"'store schema {SCHEMA_VERSION})') WHERE table_name = ?",
+            (table,),
+        )
+
+
+def _upgrade_from_1(conn: Connection) -> None:
+    """Schema 1 to the detections table of today: the same rows and upload ids.
 
     Schema 1 had ``lon``/``lat`` columns (the geometry holds them), a generated ``time``
     column (now the ``detections_timed`` view) and an index on the day (now the ``fid``).
@@ -315,19 +418,38 @@ def upgrade(conn: Connection) -> None:
         "srs_id) VALUES ('detections_timed', 'features', 'detections_timed', ?, 4326)",
         (TIMED_DESCRIPTION,),
     )
-    for table in ("detections", "uploads"):
-        conn.execute(
-            f"UPDATE gpkg_contents SET description = replace(description, "
-            f"'store schema 1', 'store schema {SCHEMA_VERSION}') WHERE table_name = ?",
-            (table,),
-        )
+
+
+def _upgrade_from_2(conn: Connection, *, rebuild_detections: bool) -> None:
+    """Schema 2 to 3: the operations' tables, and an ``operation`` on detections and uploads.
+
+    ``rebuild_detections``: the detections table is schema 2's (not just made from schema
+    1's): it gets the column, and its duplicate keys become per operation.
+    """
+    if rebuild_detections:
+        conn.execute(f"ALTER TABLE detections ADD COLUMN {_OPERATION_COLUMN}")
+        conn.execute(f"DROP INDEX {ID_INDEX}")
+        conn.execute(f"DROP INDEX {POSITION_INDEX}")
+        for statement in _statements(_DEDUPE_INDEXES):
+            conn.execute(statement)
+    conn.execute(f"ALTER TABLE uploads ADD COLUMN {_OPERATION_COLUMN}")
+    for statement in (*_statements(_OPERATION_TABLES), _OPERATION_CONTENTS):
+        conn.execute(statement)
+
+
+def has_operations(conn: Connection) -> bool:
+    """Whether the store has the operations' tables and columns (schema 3 or later)."""
+    return has_table(conn, "operations")
 
 
 def check_schema(conn: Connection, path: Path) -> None:
     """Refuse a file whose tables lack a column the store needs."""
-    for table, required in _REQUIRED_COLUMNS.items():
+    required = dict(_REQUIRED_COLUMNS)
+    if schema_version(conn) >= 3:
+        required.update(_REQUIRED_COLUMNS_3)
+    for table, columns in required.items():
         have = {r[1] for r in conn.execute(f"PRAGMA table_xinfo({table})")}
-        missing = required - have
+        missing = columns - have
         if missing:
             raise ValidationError(
                 not_a_store(path, f"table {table!r} without column(s) {', '.join(sorted(missing))}")

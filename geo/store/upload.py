@@ -35,7 +35,7 @@ from geo.store.connection import (
 )
 from geo.store.opening import open_store
 from geo.store.rows import Rows, prepare_rows
-from geo.store.schema import NOW
+from geo.store.schema import DEFAULT_OPERATION, NOW
 
 __all__ = ["IngestResult", "ingest", "ingest_file"]
 
@@ -115,6 +115,7 @@ def ingest(
     releasable_to: str | None = None,
     user: str | None = None,
     busy_timeout_s: float | None = None,
+    operation: str = DEFAULT_OPERATION,
 ) -> IngestResult:
     """Add loaded detections to the store as one upload: all of it or nothing.
 
@@ -143,6 +144,10 @@ def ingest(
     busy_timeout_s
         How long to wait for another upload to finish (default
         :data:`geo.core.settings.STORE_BUSY_TIMEOUT_S`).
+    operation
+        The operation the rows belong to (default the sample,
+        :data:`~geo.store.schema.DEFAULT_OPERATION`); any other must be in the store.
+        Duplicates are matched within one operation.
 
     Returns
     -------
@@ -151,9 +156,9 @@ def ingest(
     Raises
     ------
     ValidationError
-        Invalid partner or marking, rows that did not come from the loader (no time, not
-        EPSG:4326 points), a store that is not a Limes store, or a store that stayed busy
-        (nothing written: retry).
+        Invalid partner or marking, an operation the store does not have, rows that did not
+        come from the loader (no time, not EPSG:4326 points), a store that is not a Limes
+        store, or a store that stayed busy (nothing written: retry).
     """
     owner = check_partner(partner, "partner")
     marking = parse_releasability(releasable_to, strict=True)
@@ -161,12 +166,17 @@ def ingest(
     rows = prepare_rows(detections, file_name, marking)
     rejected = len(getattr(report, "rejected", []))
     rows_read = int(getattr(report, "rows_read", rows.n + rejected))
-    audit = _Audit(file_name, sha256, owner, marking, user, report, rows_read, rejected)
+    audit = _Audit(
+        file_name, sha256, owner, marking, user, report, rows_read, rejected, str(operation)
+    )
     store = Path(path)
+    if audit.operation != DEFAULT_OPERATION and not store.exists():
+        raise _no_operation(store, audit.operation)  # and no store is created
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
     try:
         _check_no_triggers(conn, store)
         with _transaction(conn, store):
+            _check_operation(conn, store, audit.operation)
             return _write_upload(conn, rows, audit)
     finally:
         conn.close()
@@ -257,6 +267,28 @@ def _check_no_triggers(conn: Connection, path: Path) -> None:
         )
 
 
+def _check_operation(conn: Connection, store: Path, operation: str) -> None:
+    """Refuse an operation the store does not have (the sample's rows need no record)."""
+    if operation == DEFAULT_OPERATION:
+        return
+    found = conn.execute("SELECT 1 FROM operations WHERE name = ?", (operation,)).fetchone()
+    if found is None:
+        raise _no_operation(store, operation)
+
+
+def _no_operation(store: Path, operation: str) -> ValidationError:
+    return ValidationError(
+        describe(
+            str(store),
+            "no such operation",
+            field="operation",
+            expected="an operation in the store (python -m geo operation list)",
+            got=operation,
+            fix="Nothing was added. Create the operation first, or check its name",
+        )
+    )
+
+
 @dataclass(frozen=True)
 class _Audit:
     """What the audit record of one upload says, beside the rows it adds."""
@@ -269,6 +301,7 @@ class _Audit:
     report: Any
     rows_read: int
     rejected: int
+    operation: str = DEFAULT_OPERATION
 
 
 def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
@@ -282,8 +315,8 @@ def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
     upload_id = int(
         conn.execute(
             "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
-            "accepted, rejected, duplicates, releasable_to, file_markings, notes) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?) RETURNING upload_id",
+            "accepted, rejected, duplicates, releasable_to, file_markings, notes, operation) "
+            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, ?) RETURNING upload_id",
             (
                 audit.user,
                 audit.owner,
@@ -295,6 +328,7 @@ def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
                 audit.marking,
                 rows.file_markings,
                 "; ".join(rows.notes) or None,
+                audit.operation,
             ),
         ).scalar()
     )
@@ -305,6 +339,7 @@ def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
         marking=audit.marking,
         upload_id=upload_id,
         source=audit.file_name,
+        operation=audit.operation,
     )
     duplicates = rows.n - accepted
     conn.execute(
@@ -328,8 +363,8 @@ def _earlier_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult
     """The result for a file the partner uploaded before (same SHA-256), else None."""
     earlier = conn.execute(
         "SELECT upload_id, uploaded_at, uploaded_by FROM uploads WHERE partner = ? AND "
-        "sha256 = ? ORDER BY upload_id LIMIT 1",
-        (audit.owner, audit.sha256),
+        "sha256 = ? AND operation = ? ORDER BY upload_id LIMIT 1",
+        (audit.owner, audit.sha256, audit.operation),
     ).fetchone()
     if earlier is None:
         return None
@@ -379,6 +414,7 @@ def ingest_file(
     user: str | None = None,
     file_name: str | None = None,
     busy_timeout_s: float | None = None,
+    operation: str = DEFAULT_OPERATION,
 ) -> IngestResult:
     """Validate a detection file and add it to the store (see :func:`ingest`).
 
@@ -388,7 +424,7 @@ def ingest_file(
         The store (created on first use).
     file
         The detection file, any format :func:`geo.inputs.loader.read_detections` reads.
-    partner, releasable_to, user, busy_timeout_s
+    partner, releasable_to, user, busy_timeout_s, operation
         As for :func:`ingest`.
     file_name
         The name the user gave the file (e.g. of a browser upload saved to a temporary
@@ -419,6 +455,7 @@ def ingest_file(
         releasable_to=releasable_to,
         user=user,
         busy_timeout_s=busy_timeout_s,
+        operation=operation,
     )
 
 
