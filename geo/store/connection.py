@@ -37,6 +37,7 @@ __all__ = [
     "not_a_store",
     "out_of_memory",
     "sql_text",
+    "write_transaction",
 ]
 
 
@@ -362,3 +363,50 @@ def is_busy(exc: BaseException) -> bool:
 def sql_text(value: str) -> str:
     """``value`` as an SQL string literal (quotes doubled)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+@contextlib.contextmanager
+def write_transaction(
+    conn: Connection, store: Path, *, fix: str, refused: str, refused_fix: str
+) -> Iterator[None]:
+    """One write transaction: all of it lands, or nothing, and a failure says which.
+
+    ``fix`` ends the message when the store cannot be written (disk full, read-only);
+    ``refused`` and ``refused_fix`` say that the store's tables refused the rows (a store
+    another tool changed). Busy and out of memory are reported as such.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except OperationalError as exc:
+        if is_busy(exc):
+            raise busy_error(store) from exc
+        raise
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, MemoryError) and not isinstance(exc, StoreMemoryError):
+            raise out_of_memory(str(store), exc) from exc
+        if isinstance(exc, OperationalError):  # disk full, read-only, I/O error
+            raise ValidationError(
+                describe(
+                    str(store),
+                    "cannot write the store",
+                    expected="a writable store with free disk space",
+                    got=driver_message(exc),
+                    fix=fix,
+                )
+            ) from exc
+        if isinstance(exc, DatabaseError):  # a store another tool changed
+            raise ValidationError(
+                describe(
+                    str(store),
+                    refused,
+                    expected="a Limes store (tables as Limes writes them)",
+                    got=driver_message(exc),
+                    fix=refused_fix,
+                )
+            ) from exc
+        raise

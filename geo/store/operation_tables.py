@@ -42,14 +42,7 @@ import pandas as pd
 
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
-from geo.store.connection import (
-    Connection,
-    DatabaseError,
-    OperationalError,
-    busy_error,
-    driver_message,
-    is_busy,
-)
+from geo.store.connection import Connection, write_transaction
 from geo.store.opening import open_store, opened_for_reading
 from geo.store.schema import NOW, has_operations
 
@@ -110,29 +103,14 @@ def _writing(path: str | os.PathLike[str]) -> Iterator[Connection]:
     store = Path(path)
     conn = open_store(store)
     try:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except OperationalError as exc:
-            if is_busy(exc):
-                raise busy_error(store) from exc
-            raise
-        try:
+        with write_transaction(
+            conn,
+            store,
+            fix="Nothing was stored; fix that and try again",
+            refused="cannot write the store",
+            refused_fix="Nothing was stored; fix that and try again",
+        ):
             yield conn
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, DatabaseError):
-                raise ValidationError(
-                    describe(
-                        str(store),
-                        "cannot write the store",
-                        expected="a writable Limes store with free disk space",
-                        got=driver_message(exc),
-                        fix="Nothing was stored; fix that and try again",
-                    )
-                ) from exc
-            raise
     finally:
         conn.close()
 

@@ -7,11 +7,10 @@ and the upload's audit record in one transaction.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,16 +22,7 @@ from geo.access.releasability import check_partner, parse_releasability
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store import bulk
-from geo.store.connection import (
-    Connection,
-    DatabaseError,
-    OperationalError,
-    StoreMemoryError,
-    busy_error,
-    driver_message,
-    is_busy,
-    out_of_memory,
-)
+from geo.store.connection import Connection, write_transaction
 from geo.store.opening import open_store
 from geo.store.rows import Rows, prepare_rows
 from geo.store.schema import DEFAULT_OPERATION, NOW
@@ -175,7 +165,14 @@ def ingest(
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
     try:
         _check_no_triggers(conn, store)
-        with _transaction(conn, store):
+        with write_transaction(
+            conn,
+            store,
+            fix="Nothing was added; fix that and upload the file again",
+            refused="the store refused the upload",
+            refused_fix="Nothing was added; undo what another tool changed in the store, or "
+            "upload into a new one",
+        ):
             _check_operation(conn, store, audit.operation)
             return _write_upload(conn, rows, audit)
     finally:
@@ -190,48 +187,6 @@ def _check_sha256(sha256: str) -> None:
                 "sha256", "not a SHA-256 digest", expected="64 lower-case hex digits", got=sha256
             )
         )
-
-
-@contextlib.contextmanager
-def _transaction(conn: Connection, store: Path) -> Iterator[None]:
-    """One upload's transaction: all of it lands, or nothing (and a failure says so)."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except OperationalError as exc:
-        if is_busy(exc):
-            raise busy_error(store) from exc
-        raise
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, MemoryError) and not isinstance(exc, StoreMemoryError):
-            raise out_of_memory(str(store), exc) from exc
-        if isinstance(exc, OperationalError):  # disk full, read-only, I/O error
-            raise ValidationError(
-                describe(
-                    str(store),
-                    "cannot write the store",
-                    expected="a writable store with free disk space",
-                    got=driver_message(exc),
-                    fix="Nothing was added; fix that and upload the file again",
-                )
-            ) from exc
-        if isinstance(exc, DatabaseError):  # a store another tool changed
-            raise ValidationError(
-                describe(
-                    str(store),
-                    "the store refused the upload",
-                    expected="a Limes store (tables as Limes writes them)",
-                    got=driver_message(exc),
-                    fix="Nothing was "
-                    "added; undo what another tool changed in the store, or upload into a "
-                    "new one",
-                )
-            ) from exc
-        raise
 
 
 def _check_no_triggers(conn: Connection, path: Path) -> None:
