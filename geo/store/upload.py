@@ -29,6 +29,14 @@ from geo.store.schema import DEFAULT_OPERATION, NOW
 
 __all__ = ["IngestResult", "ingest", "ingest_file"]
 
+#: How an upload that cannot be written ends its message (see ``write_transaction``).
+_UPLOAD_FAILURE = {
+    "fix": "Nothing was added; fix that and upload the file again",
+    "refused": "the store refused the upload",
+    "refused_fix": "Nothing was added; undo what another tool changed in the store, or upload "
+    "into a new one",
+}
+
 
 @dataclass
 class IngestResult:
@@ -165,14 +173,7 @@ def ingest(
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
     try:
         _check_no_triggers(conn, store)
-        with write_transaction(
-            conn,
-            store,
-            fix="Nothing was added; fix that and upload the file again",
-            refused="the store refused the upload",
-            refused_fix="Nothing was added; undo what another tool changed in the store, or "
-            "upload into a new one",
-        ):
+        with write_transaction(conn, store, **_UPLOAD_FAILURE):
             _check_operation(conn, store, audit.operation)
             return _write_upload(conn, rows, audit)
     finally:
