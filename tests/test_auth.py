@@ -74,7 +74,7 @@ def test_verify(users_file):
         ('{"version": 2, "users": {}}', "expected version 1, got 2"),
         (
             '{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["pilot"], "password": "x"}}}',
-            "roles must be a list from analyst, commander, briefer, admin",
+            "roles must be a list from analyst, commander, briefer, planner, admin",
         ),
         (
             '{"version": 1, "users": {"a": {"partner": "LTU", "roles": ["analyst"], "password": "plain"}}}',
@@ -131,7 +131,7 @@ def test_host_is_local(host, local):
     [
         (
             {"roles": "pilot"},
-            r"unknown role 'pilot': expected one of analyst, commander, briefer, admin",
+            r"unknown role 'pilot': expected one of analyst, commander, briefer, planner, admin",
         ),
         ({"roles": ""}, "no role given"),
         ({"password": ""}, "empty"),
@@ -636,7 +636,7 @@ def test_cli_add_list_remove(tmp_path):
         (
             ["add", "bob", "--partner", "POL", "--roles", "pilot", "--password-stdin"],
             PASSWORD,
-            "unknown role 'pilot': expected one of analyst, commander, briefer, admin",
+            "unknown role 'pilot': expected one of analyst, commander, briefer, planner, admin",
         ),
         (
             ["add", "bob", "--partner", "POL", "--roles", "commander", "--password-stdin"],

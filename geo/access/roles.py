@@ -1,7 +1,7 @@
 """Roles: what a user may do (:data:`geo.core.settings.ROLES`).
 
-``analyst`` uploads, ``commander`` views, ``briefer`` exports, ``admin`` holds every other
-role too. Whatever the roles, a user sees only what their partner may see
+``analyst`` uploads, ``commander`` views, ``briefer`` exports, ``planner`` creates operations
+and saves sensor versions, ``admin`` holds every other role too. Whatever the roles, a user sees only what their partner may see
 (:mod:`geo.access.releasability`).
 """
 
@@ -46,7 +46,7 @@ def parse_roles(text: str | Iterable[str]) -> frozenset[str]:
     Traceback (most recent call last):
     ...
     geo.core.errors.ValidationError: --roles: unknown role 'pilot':
-        expected one of analyst, commander, briefer, admin
+        expected one of analyst, commander, briefer, planner, admin
     """
     items = text.split(",") if isinstance(text, str) else list(text)
     roles = [str(r).strip() for r in items if str(r).strip()]

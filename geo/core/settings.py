@@ -100,7 +100,7 @@ def store_path(environ: Mapping[str, str] | None = None) -> Path:
 USERS_FILE: Final[Path] = DATA_DIR / "users.json"
 
 #: Roles a user may hold.
-ROLES: Final[tuple[str, ...]] = ("analyst", "commander", "briefer", "admin")
+ROLES: Final[tuple[str, ...]] = ("analyst", "commander", "briefer", "planner", "admin")
 
 #: Largest upload accepted (MB). Keep equal to ``server.maxUploadSize`` in
 #: ``.streamlit/config.toml``; the server enforces it again on every file it reads.
