@@ -12,10 +12,9 @@ from geo.core.errors import ValidationError
 from geo.coverage.views import hide_foreign_upload_ids
 from geo.export import FORMATS
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes
+from ui import operations, signin
 from ui import shared as ui
-from ui import signin
 
-SCENARIO_DIR = str(settings.SAMPLE_DIR)
 FORMAT_LABELS = {"geojson": "GeoJSON (zip)", "gpkg": "GeoPackage", "kml": "KML", "csv": "CSV (zip)"}
 
 # The Map page's choices are the current view. Streamlit forgets the state of widgets that are
@@ -31,18 +30,20 @@ for key in (
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
-sc = ui.scenario_or_stop(SCENARIO_DIR)
-
-st.title("Export a briefing")
-st.caption(
-    f"Scenario: **{sc.name}** — the current view of the Map page, as a snapshot and as data."
-)
-
-# ---- the view: partner (same widget key as the Map page), the rest as set on the Map page ----
 viewer = signin.viewer()
 if not viewer.can("briefer"):
     st.error("Exports are for briefers: your account does not have the briefer role.")
     st.stop()
+opened = operations.open_or_stop(viewer)
+SCENARIO_DIR = opened.source
+sc = ui.scenario_or_stop(SCENARIO_DIR)
+
+st.title("Export a briefing")
+st.caption(
+    f"Operation: **{sc.name}** — the current view of the Map page, as a snapshot and as data."
+)
+
+# ---- the view: partner (same widget key as the Map page), the rest as set on the Map page ----
 partner = ui.partner_view(st, sc, viewer, persist_state="session")
 viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()

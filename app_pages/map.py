@@ -17,33 +17,27 @@ from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
 from ui import map_panels as mp
+from ui import operations, signin
 from ui import shared as ui
-from ui import signin
 
-SCENARIO_DIR = str(settings.SAMPLE_DIR)
-
+# ---- sidebar: operation, view, parameters, time window, layers ---------------------------
+viewer = signin.viewer()
+side = st.sidebar
+opened = operations.open_or_stop(viewer, side)
+SCENARIO_DIR = opened.source
 sc = ui.scenario_or_stop(SCENARIO_DIR)
 
 st.set_page_config(page_title=f"{sc.name} — Limes")
-
-# ---- sidebar: view, parameters, time window, layers --------------------------------------
-viewer = signin.viewer()
-side = st.sidebar
 partner = ui.partner_view(side, sc, viewer)
 viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()
 
 side.subheader("Parameters")
+# Their values are the operation's defaults until changed (ui.operations.open_or_stop).
 corridor_km = side.number_input(
-    "Corridor depth (km each side)",
-    min_value=0.0,
-    value=settings.CORRIDOR_KM,
-    step=1.0,
-    key="corridor_km",
+    "Corridor depth (km each side)", min_value=0.0, step=1.0, key="corridor_km"
 )
-min_gap_m = side.number_input(
-    "Shortest gap listed (m)", min_value=0.0, value=settings.MIN_GAP_M, step=50.0, key="min_gap_m"
-)
+min_gap_m = side.number_input("Shortest gap listed (m)", min_value=0.0, step=50.0, key="min_gap_m")
 terrain = sc.dem is not None and side.toggle(
     "Line of sight over terrain",
     value=True,

@@ -26,10 +26,12 @@ from geo.core.errors import ValidationError
 from geo.coverage.analysis import Analysis, analyse
 from geo.coverage.views import JOINT, hide_foreign_upload_ids, visible_rows
 from geo.inputs.scenario import Scenario, load_scenario
+from geo.operations import SAMPLE, operation_scenario
 from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
 from layers.snapshot import snapshot_bytes
 from ui import signin
+from ui.operations import operation_ref
 
 __all__ = [
     "DEFAULT_OFF",
@@ -37,6 +39,7 @@ __all__ = [
     "analysis",
     "map_deck",
     "map_layers",
+    "operation_of",
     "scenario",
     "snapshot",
     "store_path",
@@ -55,39 +58,46 @@ def store_version() -> int:
     return store.version(store_path())
 
 
-@st.cache_resource(max_entries=4)
-def _stored(path: str) -> dict[str, Any]:
-    """Per store: every stored row read so far and the store version they are (shared)."""
+@st.cache_resource(max_entries=16)
+def _stored(path: str, operation: str) -> dict[str, Any]:
+    """Per store and operation: its stored rows read so far and their store version (shared)."""
     return {"lock": threading.Lock(), "version": None, "rows": None}
 
 
-def stored_rows(path: Path, version: int) -> gpd.GeoDataFrame:
-    """Every row of the store through upload ``version``, all owners (cut to a viewer later).
+def stored_rows(path: Path, version: int, operation: str = SAMPLE) -> gpd.GeoDataFrame:
+    """Every row of an operation in the store through upload ``version``, all owners.
 
-    Read once: uploads only grow and their rows never change, so a new upload adds just its
-    own rows to what the server holds (a million-row store is not read again per upload).
+    Cut to a viewer later. Read once: uploads only grow and their rows never change, so a new
+    upload adds just its own rows to what the server holds (a million-row store is not read
+    again per upload).
     """
-    held = _stored(str(path))
+    held = _stored(str(path), operation)
     with held["lock"]:
         rows, since = held["rows"], held["version"]
         if rows is not None and since == version:
             return rows
         if rows is not None and since is not None and since < version:
             new = store.visible_detections(
-                path, store.owners(path), after_upload=since, through_upload=version
+                path,
+                store.owners(path),
+                after_upload=since,
+                through_upload=version,
+                operation=operation,
             )
             if len(new):
                 rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True), crs="EPSG:4326")
         else:
-            rows = store.visible_detections(path, store.owners(path), through_upload=version)
+            rows = store.visible_detections(
+                path, store.owners(path), through_upload=version, operation=operation
+            )
         held.update(version=version, rows=rows)
         return rows
 
 
 def _with_store(
-    scenario_det: gpd.GeoDataFrame | None, path: Path, version: int
+    scenario_det: gpd.GeoDataFrame | None, path: Path, version: int, operation: str = SAMPLE
 ) -> gpd.GeoDataFrame | None:
-    """The scenario's detections and every stored one, with their owner and marking.
+    """The scenario's detections and every stored one of the operation, with owner and marking.
 
     A scenario row is owned by its ``partner`` and keeps its ``releasable_to`` (empty: the
     owner only); stored rows carry both from the store.
@@ -95,7 +105,7 @@ def _with_store(
     frames = []
     if scenario_det is not None and len(scenario_det):
         frames.append(scenario_det.assign(owner=scenario_det["partner"], upload_id=-1))
-    stored = stored_rows(path, version)
+    stored = stored_rows(path, version, operation)
     if len(stored):
         frames.append(stored)
     if not frames:
@@ -105,14 +115,25 @@ def _with_store(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-@st.cache_resource(show_spinner="Loading scenario…", max_entries=8)
+@st.cache_resource(show_spinner="Loading the operation…", max_entries=8)
 def scenario(directory: str) -> Scenario:
-    """Load and validate a scenario folder (cached on the folder path).
+    """An operation of the store, or a scenario folder, loaded and validated (cached).
 
-    Shared and read-only like :func:`analysis`: nothing in the app or in ``geo`` mutates
-    its frames (``analyse`` is tested not to), so no copy is made per rerun.
+    ``directory``: an operation's :attr:`ui.operations.Opened.source` (store, name and a
+    stamp of its layers), or a scenario folder's path. Shared and read-only like
+    :func:`analysis`: nothing in the app or in ``geo`` mutates its frames (``analyse`` is
+    tested not to), so no copy is made per rerun.
     """
-    return load_scenario(directory)
+    ref = operation_ref(directory)
+    if ref is None:
+        return load_scenario(directory)
+    return operation_scenario(*ref)
+
+
+def operation_of(directory: str) -> str:
+    """The operation whose stored detections a source shows (a folder: the sample's)."""
+    ref = operation_ref(directory)
+    return SAMPLE if ref is None else ref[1]
 
 
 def scenario_or_stop(directory: str) -> Scenario:
@@ -149,7 +170,7 @@ def analysis(
         sc.border,
         sc.sensors,
         sectors=sc.sectors,
-        detections=_with_store(sc.detections, store_path(), store_version),
+        detections=_with_store(sc.detections, store_path(), store_version, operation_of(directory)),
         corridor_km=corridor_km,
         min_gap_m=min_gap_m,
         dem=sc.dem if terrain else None,
