@@ -9,6 +9,7 @@ import streamlit as st
 
 from geo.core import settings
 from geo.core.errors import ValidationError
+from geo.core.times import zone_text
 from geo.coverage import Analysis, Headline
 from geo.coverage.views import gap_table, headline, time_bounds, visible_rows
 from geo.export import csv_bytes
@@ -25,6 +26,7 @@ viewer = signin.viewer()
 side = st.sidebar
 opened = operations.open_or_stop(viewer, side)
 SCENARIO_DIR = opened.source
+TZ = opened.timezone  # times are kept in UTC and shown in the operation's zone
 sc = ui.scenario_or_stop(SCENARIO_DIR)
 
 st.set_page_config(page_title=f"{sc.name} — Limes")
@@ -64,7 +66,7 @@ mine = (
 )
 bounds = time_bounds(mine)
 if bounds is not None:
-    mp.time_window(side, bounds, mine)
+    mp.time_window(side, bounds, mine, TZ)
 else:
     st.session_state.playing = False
     st.session_state.pop("win", None)
@@ -100,7 +102,7 @@ def _title(scope_of_head: str, tf: object, tt: object) -> None:
         if partner is None
         else f"{partner} view: its sectors and sensors lead, others are muted"
     )
-    window = f" · window {tf:%Y-%m-%d %H:%M}–{tt:%Y-%m-%d %H:%M} UTC" if tf is not None else ""
+    window = f" · window {zone_text(tf, TZ)}–{zone_text(tt, TZ)} {TZ}" if tf is not None else ""
     st.caption(
         f"{scope} · coverage of the {scope_of_head}{window}"
         + (" · ▶ playing" if st.session_state.get("playing") else "")
@@ -150,7 +152,7 @@ def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -
             )
         )
         with st.container(key="details"):
-            mp.details(result, head, pick, partner)
+            mp.details(result, head, pick, partner, TZ)
 
 
 def _gap_table(head: Headline) -> None:
@@ -196,6 +198,7 @@ def _downloads(result: Analysis) -> None:
         "banner": settings.BANNER,
         "dem": sc.dem,
         "partner_names": PARTNER_NAMES,
+        "timezone": TZ,
     }
     stem = f"limes_{(partner or 'joint').lower()}"
     dl = st.columns(3)

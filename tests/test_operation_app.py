@@ -12,10 +12,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -131,3 +134,47 @@ def test_a_partner_sees_only_the_operations_it_takes_part_in(files: dict[str, Pa
     ]
     assert any("'hr-si' is not open to you" in w.value for w in at.warning)
     assert at.title[0].value.startswith("Limes sample")
+
+
+def test_times_are_shown_in_the_operation_s_zone(files: dict[str, Path], tmp_path: Path) -> None:
+    """Slider, caption and tables in Europe/Ljubljana; the window applied is the same instants."""
+    path = Path(os.environ["LIMES_STORE"])
+    op = Operation(
+        "hr-si-tz",
+        partners=tuple(read_partners(files["partners"])),
+        timezone="Europe/Ljubljana",
+    )
+    create_operation(path, op, border=files["border"], sensors=files["sensors"])
+    border = gpd.read_file(files["border"]).geometry.iloc[0]
+    mid = border.interpolate(0.5, normalized=True)
+    # A summer day (UTC+2) and a winter day (UTC+1): the zone's offset is not one number.
+    utc = ["2026-07-01T10:00:00Z", "2026-07-01T22:30:00Z", "2026-12-01T10:00:00Z"]
+    csv = tmp_path / "patrol.csv"
+    csv.write_text(
+        "time,lat,lon,detection_id\n"
+        + "".join(f"{t},{mid.y:.6f},{mid.x:.6f},d{i}\n" for i, t in enumerate(utc)),
+        encoding="utf-8",
+    )
+    store.ingest_file(path, csv, partner="SVN", operation="hr-si-tz", releasable_to="ALL")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.query_params["op"] = "hr-si-tz"
+    at.run()
+    assert not at.exception
+    slider = at.slider(key="window")
+    assert slider.label == "Time window (Europe/Ljubljana)"
+    # The slider's ends are whole hours around the first and last detection, in local time:
+    # 10:00Z in July is 12:00 in Ljubljana, 10:00Z in December 11:00.
+    lo, hi = slider.value
+    first = pd.Timestamp(utc[0]).tz_convert(ZoneInfo("Europe/Ljubljana")).tz_localize(None)
+    last = pd.Timestamp(utc[-1]).tz_convert(ZoneInfo("Europe/Ljubljana")).tz_localize(None)
+    assert pd.Timestamp(lo) <= first < pd.Timestamp(lo) + pd.Timedelta(hours=1)
+    assert pd.Timestamp(hi) - pd.Timedelta(hours=1) <= last <= pd.Timestamp(hi)
+    # Apply a window of local times: 1 July 12:00 to 2 July 00:00 in Ljubljana is 10:00Z to
+    # 22:00Z, so the 22:30Z detection (00:30 on 2 July there) falls outside it.
+    slider.set_range(datetime(2026, 7, 1, 12, 0), datetime(2026, 7, 2, 0, 0))
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    caption = " ".join(c.value for c in at.caption)
+    assert "window 2026-07-01 12:00–2026-07-02 00:00 Europe/Ljubljana" in caption
+    assert "2 detection(s) outside the window (of 3)" in caption
+    assert at.session_state["win"] == (datetime(2026, 7, 1, 10, 0), datetime(2026, 7, 1, 22, 0))

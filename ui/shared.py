@@ -323,8 +323,9 @@ def snapshot(
     terrain: bool = False,
     store_version: int = 0,
     viewers: tuple[str, ...] | None = None,
+    timezone: str = "UTC",
 ) -> bytes:
-    """A briefing snapshot (PNG or PDF) of one view.
+    """A briefing snapshot (PNG or PDF) of one view, its times in ``timezone``.
 
     Cached; the partner and the viewers are in the key.
     """
@@ -342,4 +343,5 @@ def snapshot(
         dem=sc.dem,
         partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()},
         paper=paper,
+        timezone=timezone,
     )
