@@ -144,7 +144,7 @@ def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -
             legend_html(
                 legend_entries(
                     deck,
-                    partner_colours=partner_colors(rep["partners"]),
+                    partner_colours=partner_colors(rep["partners"], result.partner_colours),
                     partner_names=PARTNER_NAMES,
                     partner=partner,
                     corridor_km=rep["parameters"]["corridor_km"],

@@ -99,6 +99,10 @@ def test_op_in_the_url_opens_the_operation_with_analyse_s_headline(
     assert got["Gaps"] == f"{border['gap_km']:,.1f} km"
     assert got["Longest gap"] == f"{border['longest_gap_km']:,.1f} km"
     assert got["Partner overlap"] == f"{border['overlap_km']:,.1f} km"
+    # the partners file's colours, not the palette's, on the map and in its legend
+    legend = " ".join(h.proto.body for h in at.get("html"))
+    assert "rgba(31,119,180," in legend  # SVN #1f77b4
+    assert "rgba(214,39,40," in legend  # HRV #d62728
     assert at.number_input(key="corridor_km").value == 3.0  # the operation's defaults
     assert at.number_input(key="min_gap_m").value == 250.0
     # both operations are offered; the sample stays in the store (seeded on first run)

@@ -10,6 +10,7 @@ object, not a copy per rerun.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -166,7 +167,7 @@ def analysis(
     :meth:`Analysis.windowed` returns a new object and nothing in the app mutates it.
     """
     sc = scenario(directory)
-    return analyse(
+    result = analyse(
         sc.border,
         sc.sensors,
         sectors=sc.sectors,
@@ -175,6 +176,8 @@ def analysis(
         min_gap_m=min_gap_m,
         dem=sc.dem if terrain else None,
     )
+    chosen = {p: tuple(v["colour"]) for p, v in sc.partners.items() if v.get("colour")}
+    return dataclasses.replace(result, partner_colours=chosen) if chosen else result
 
 
 def scenario_partners(sc: Scenario) -> list[str]:

@@ -126,7 +126,7 @@ def prepare_view(
         acrs=acrs,
         partner=partner,
         partner_names=names,
-        colors=partner_colors(report["partners"]),
+        colors=partner_colors(report["partners"], result.partner_colours),
         deck=deck,
         spec_layers=spec["layers"],
         title=str(title),
