@@ -123,7 +123,8 @@ def partner_colors(
 ) -> dict[str, tuple[int, int, int]]:
     """Each partner's colour: the one ``chosen`` for it (the operation's), else the palette's.
 
-    Palette colours go in sorted order so they are stable.
+    The others take the palette's colours in sorted order (so they are stable), skipping any
+    colour chosen for another partner.
 
     Examples
     --------
@@ -131,12 +132,14 @@ def partner_colors(
     (85, 135, 255)
     >>> partner_colors(["B", "A"], {"B": (31, 119, 180)})["B"]
     (31, 119, 180)
+    >>> partner_colors(["B", "A"], {"B": (85, 135, 255)})["A"]  # not B's blue again
+    (255, 115, 0)
     """
-    chosen = chosen or {}
-    return {
-        p: tuple(chosen[p]) if p in chosen else PARTNER_PALETTE[i % len(PARTNER_PALETTE)]  # type: ignore[misc]
-        for i, p in enumerate(sorted(set(partners)))
-    }
+    picked = {p: (int(c[0]), int(c[1]), int(c[2])) for p, c in (chosen or {}).items()}
+    free = [c for c in PARTNER_PALETTE if c not in picked.values()] or list(PARTNER_PALETTE)
+    rest = sorted(set(partners) - set(picked))
+    out = {p: free[i % len(free)] for i, p in enumerate(rest)}
+    return {p: picked.get(p) or out[p] for p in sorted(set(partners))}
 
 
 #: Gazetteer place dots and names.
