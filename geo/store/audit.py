@@ -500,14 +500,22 @@ def _log_sources(conn: Connection) -> list[str]:
     """The SELECTs whose union is the audit log (each of :data:`_LOG_COLUMNS`)."""
     audited, operations = has_audit(conn), has_operations(conn)
     operation = "operation" if operations else sql_text(DEFAULT_OPERATION)
-    retraction = ", 'retracted_at', retracted_at, 'retracted_by', retracted_by" if audited else ""
+    # A retracted upload's detail says when and by whom (json_patch leaves out NULLs).
+    retracted = (
+        (
+            "json_patch(",
+            ", json_object('retracted_at', retracted_at, 'retracted_by', retracted_by))",
+        )
+        if audited
+        else ("", "")
+    )
     sources = [  # the first names the columns
         'SELECT uploaded_at AS at, uploaded_by AS "user", partner AS partner, '
         f"'upload' AS action, {operation} AS operation, CAST(upload_id AS TEXT) AS target, "
-        "json_object('file_name', file_name, 'format', format, 'rows_read', rows_read, "
-        "'accepted', accepted, 'rejected', rejected, 'duplicates', duplicates, "
-        "'releasable_to', releasable_to, 'file_markings', file_markings, 'notes', notes"
-        f"{retraction}) AS detail, 1 AS kind, upload_id AS id FROM uploads"
+        f"{retracted[0]}json_object('file_name', file_name, 'format', format, 'rows_read', "
+        "rows_read, 'accepted', accepted, 'rejected', rejected, 'duplicates', duplicates, "
+        "'releasable_to', releasable_to, 'file_markings', file_markings, 'notes', notes)"
+        f"{retracted[1]} AS detail, 1 AS kind, upload_id AS id FROM uploads"
     ]
     if operations:
         sources += [
