@@ -276,6 +276,11 @@ def test_unknown_retracted_and_malformed_uploads_are_refused_clearly(
         store.retract_upload(db, 1, **owner)
     with pytest.raises(ValidationError, match=r"upload 1: already retracted"):
         store.mark_upload(db, 1, "ALL", **owner)
+    # another partner learns nothing of the retraction: it may not change the upload at all
+    with pytest.raises(ValidationError, match=r"only the uploading partner") as refused:
+        store.retract_upload(db, 1, user="pol", partner="POL", is_admin=False)
+    assert "ana" not in str(refused.value)
+    assert "retracted" not in str(refused.value)
     assert _snapshot(db) == before
     missing = tmp_path / "none.gpkg"
     with pytest.raises(ValidationError, match=r"no such store"):

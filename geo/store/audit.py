@@ -149,7 +149,20 @@ def _check_may_change(
     partner: str,
     is_admin: bool,
 ) -> None:
-    """Refuse a retracted upload, and a user who is neither of its partner nor an admin."""
+    """Refuse a user who is neither of the upload's partner nor an admin, then a retracted upload.
+
+    In that order: only who may change an upload learns when and by whom it was retracted.
+    """
+    if not is_admin and partner != record["owner"]:
+        raise ValidationError(
+            describe(
+                f"upload {upload_id}",
+                f"only the uploading partner or an admin may {what} it",
+                expected=f"a user of partner {record['owner']} or an admin",
+                got=f"user {user} of partner {partner}",
+                fix=f"Nothing was changed. Ask a user of {record['owner']} or an admin",
+            )
+        )
     if record["retracted_at"] is not None:
         by = f" by {record['retracted_by']}" if record["retracted_by"] else ""
         raise ValidationError(
@@ -159,16 +172,6 @@ def _check_may_change(
                 expected="an upload whose rows are still served",
                 got=f"retracted on {record['retracted_at']}{by}",
                 fix="Nothing was changed",
-            )
-        )
-    if not is_admin and partner != record["owner"]:
-        raise ValidationError(
-            describe(
-                f"upload {upload_id}",
-                f"only the uploading partner or an admin may {what} it",
-                expected=f"a user of partner {record['owner']} or an admin",
-                got=f"user {user} of partner {partner}",
-                fix=f"Nothing was changed. Ask a user of {record['owner']} or an admin",
             )
         )
 
@@ -230,9 +233,7 @@ def _insert_event(
             text,
         ),
     ).scalar()
-    conn.execute(
-        f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN ('audit', 'uploads')"
-    )
+    conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = 'audit'")
     return int(row_id)
 
 
@@ -251,7 +252,7 @@ def _move_rows(conn: Connection, upload_id: int) -> int:
     conn.execute("DELETE FROM detections WHERE upload_id = ?", (upload_id,))
     conn.execute(
         f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
-        "('detections', 'detections_timed', 'retracted_detections')"
+        "('detections', 'detections_timed', 'retracted_detections', 'uploads')"
     )
     return moved
 
@@ -271,7 +272,7 @@ def _mark_rows(conn: Connection, upload_id: int, marking: str) -> dict[str, int]
     )
     conn.execute(
         f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
-        "('detections', 'detections_timed')"
+        "('detections', 'detections_timed', 'uploads')"
     )
     return before
 
