@@ -9,13 +9,13 @@ import streamlit as st
 
 from geo.core import settings
 from geo.core.errors import ValidationError
+from geo.core.times import zone_text
 from geo.coverage.views import hide_foreign_upload_ids
 from geo.export import FORMATS
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes
+from ui import operations, signin
 from ui import shared as ui
-from ui import signin
 
-SCENARIO_DIR = str(settings.SAMPLE_DIR)
 FORMAT_LABELS = {"geojson": "GeoJSON (zip)", "gpkg": "GeoPackage", "kml": "KML", "csv": "CSV (zip)"}
 
 # The Map page's choices are the current view. Streamlit forgets the state of widgets that are
@@ -31,18 +31,20 @@ for key in (
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
-sc = ui.scenario_or_stop(SCENARIO_DIR)
-
-st.title("Export a briefing")
-st.caption(
-    f"Scenario: **{sc.name}** — the current view of the Map page, as a snapshot and as data."
-)
-
-# ---- the view: partner (same widget key as the Map page), the rest as set on the Map page ----
 viewer = signin.viewer()
 if not viewer.can("briefer"):
     st.error("Exports are for briefers: your account does not have the briefer role.")
     st.stop()
+opened = operations.open_or_stop(viewer)
+SCENARIO_DIR = opened.source
+sc = ui.scenario_or_stop(SCENARIO_DIR)
+
+st.title("Export a briefing")
+st.caption(
+    f"Operation: **{sc.name}** — the current view of the Map page, as a snapshot and as data."
+)
+
+# ---- the view: partner (same widget key as the Map page), the rest as set on the Map page ----
 partner = ui.partner_view(st, sc, viewer, persist_state="session")
 viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()
@@ -50,12 +52,17 @@ version = ui.store_version()
 corridor_km = float(st.session_state.get("corridor_km", settings.CORRIDOR_KM))
 min_gap_m = float(st.session_state.get("min_gap_m", settings.MIN_GAP_M))
 terrain = sc.dem is not None and bool(st.session_state.get("terrain", True))
-window = st.session_state.get("window")
+window = st.session_state.get("win")  # the window applied on the Map page (naive UTC)
 t_from, t_to = (
     (window[0].replace(tzinfo=UTC), window[1].replace(tzinfo=UTC)) if window else (None, None)
 )
 shown = tuple(k for k in ui.LAYERS if st.session_state.get(f"layer_{k}", k not in ui.DEFAULT_OFF))
-when = f"{t_from:%Y-%m-%d %H:%M} – {t_to:%Y-%m-%d %H:%M} UTC" if window else "the whole time span"
+TZ = opened.timezone
+when = (
+    f"{zone_text(t_from, TZ)} – {zone_text(t_to, TZ)} {TZ}"
+    if t_from is not None and t_to is not None
+    else "the whole time span"
+)
 st.caption(
     f"Corridor {corridor_km:g} km each side · shortest gap {min_gap_m:g} m · "
     f"{'line of sight over terrain' if terrain else 'flat-earth footprints'} · "
@@ -115,6 +122,7 @@ if st.session_state.get("export_ready") == wanted:
             terrain,
             version,
             viewers,
+            TZ,
         )
         pdf = ui.snapshot(
             SCENARIO_DIR,
@@ -131,6 +139,7 @@ if st.session_state.get("export_ready") == wanted:
             terrain,
             version,
             viewers,
+            TZ,
         )
     except ValidationError as exc:
         st.error(f"Cannot render the snapshot: {exc}")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from geo.core import settings
 from geo.core.errors import ValidationError
+from geo.core.times import zone_text
 from geo.coverage import Analysis, Headline
 from geo.coverage.views import gap_table, headline, time_bounds, visible_rows
 from geo.export import csv_bytes
@@ -17,33 +18,28 @@ from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
 from ui import map_panels as mp
+from ui import operations, signin
 from ui import shared as ui
-from ui import signin
 
-SCENARIO_DIR = str(settings.SAMPLE_DIR)
-
+# ---- sidebar: operation, view, parameters, time window, layers ---------------------------
+viewer = signin.viewer()
+side = st.sidebar
+opened = operations.open_or_stop(viewer, side)
+SCENARIO_DIR = opened.source
+TZ = opened.timezone  # times are kept in UTC and shown in the operation's zone
 sc = ui.scenario_or_stop(SCENARIO_DIR)
 
 st.set_page_config(page_title=f"{sc.name} — Limes")
-
-# ---- sidebar: view, parameters, time window, layers --------------------------------------
-viewer = signin.viewer()
-side = st.sidebar
 partner = ui.partner_view(side, sc, viewer)
 viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()
 
 side.subheader("Parameters")
+# Their values are the operation's defaults until changed (ui.operations.open_or_stop).
 corridor_km = side.number_input(
-    "Corridor depth (km each side)",
-    min_value=0.0,
-    value=settings.CORRIDOR_KM,
-    step=1.0,
-    key="corridor_km",
+    "Corridor depth (km each side)", min_value=0.0, step=1.0, key="corridor_km"
 )
-min_gap_m = side.number_input(
-    "Shortest gap listed (m)", min_value=0.0, value=settings.MIN_GAP_M, step=50.0, key="min_gap_m"
-)
+min_gap_m = side.number_input("Shortest gap listed (m)", min_value=0.0, step=50.0, key="min_gap_m")
 terrain = sc.dem is not None and side.toggle(
     "Line of sight over terrain",
     value=True,
@@ -70,7 +66,7 @@ mine = (
 )
 bounds = time_bounds(mine)
 if bounds is not None:
-    mp.time_window(side, bounds, mine)
+    mp.time_window(side, bounds, mine, TZ)
 else:
     st.session_state.playing = False
     st.session_state.pop("win", None)
@@ -106,7 +102,7 @@ def _title(scope_of_head: str, tf: object, tt: object) -> None:
         if partner is None
         else f"{partner} view: its sectors and sensors lead, others are muted"
     )
-    window = f" · window {tf:%Y-%m-%d %H:%M}–{tt:%Y-%m-%d %H:%M} UTC" if tf is not None else ""
+    window = f" · window {zone_text(tf, TZ)}–{zone_text(tt, TZ)} {TZ}" if tf is not None else ""
     st.caption(
         f"{scope} · coverage of the {scope_of_head}{window}"
         + (" · ▶ playing" if st.session_state.get("playing") else "")
@@ -148,7 +144,7 @@ def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -
             legend_html(
                 legend_entries(
                     deck,
-                    partner_colours=partner_colors(rep["partners"]),
+                    partner_colours=partner_colors(rep["partners"], result.partner_colours),
                     partner_names=PARTNER_NAMES,
                     partner=partner,
                     corridor_km=rep["parameters"]["corridor_km"],
@@ -156,7 +152,7 @@ def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -
             )
         )
         with st.container(key="details"):
-            mp.details(result, head, pick, partner)
+            mp.details(result, head, pick, partner, TZ)
 
 
 def _gap_table(head: Headline) -> None:
@@ -202,6 +198,7 @@ def _downloads(result: Analysis) -> None:
         "banner": settings.BANNER,
         "dem": sc.dem,
         "partner_names": PARTNER_NAMES,
+        "timezone": TZ,
     }
     stem = f"limes_{(partner or 'joint').lower()}"
     dl = st.columns(3)

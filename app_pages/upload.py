@@ -15,19 +15,19 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.inputs import bounded
 from layers.map import preview_deck
+from ui import operations, signin
 from ui import shared as ui
-from ui import signin
-
-SCENARIO_DIR = str(settings.SAMPLE_DIR)
 
 viewer = signin.viewer()
 if not viewer.can("analyst"):
     st.error("Uploads are for analysts: your account does not have the analyst role.")
     st.stop()
 
-sc = ui.scenario_or_stop(SCENARIO_DIR)
+opened = operations.open_or_stop(viewer)
+sc = ui.scenario_or_stop(opened.source)
 
 st.title("Upload detections")
+st.caption(f"Into the operation **{sc.name}** (choose another in the sidebar).")
 path = ui.store_path()
 partners = ui.scenario_partners(sc)
 
@@ -181,6 +181,7 @@ if ok:
                         partner=owner,
                         releasable_to=marking or None,
                         user=viewer.name,
+                        operation=opened.name,
                     )
             except ValidationError as exc:
                 results.append({"file": name, "stored": "no", "message": str(exc)})

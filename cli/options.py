@@ -172,6 +172,9 @@ def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         args.corridor_km = settings.CORRIDOR_KM if op is None else op.corridor_km
     if args.min_gap_m is None:
         args.min_gap_m = settings.MIN_GAP_M if op is None else op.min_gap_m
+    # For the commands that print times and partners (snapshot): the operation's zone and names.
+    args.operation_timezone = "UTC" if op is None else op.timezone
+    args.partner_names = None if op is None else {p.id: p.name for p in op.partners}
     result = analyse(
         border,
         sensors,

@@ -29,6 +29,11 @@ def register(sub: Any) -> None:
         default=settings.BANNER,
         help=f"classification banner, top and bottom (default {settings.BANNER!r})",
     )
+    s.add_argument(
+        "--timezone",
+        help="IANA time zone the detection window is printed in (default: the operation's "
+        "with --operation, else UTC)",
+    )
     s.add_argument("--out", required=True, type=Path, help="FILE.png or FILE.pdf")
     s.set_defaults(run=run)
 
@@ -41,6 +46,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ValidationError
         When ``--out`` does not end in ``.png`` or ``.pdf``, or ``--partner`` is unknown.
     """
+    from geo.core.times import check_timezone
     from geo.coverage import JOINT
     from layers.map import DEFAULT_OFF, LAYERS
     from layers.snapshot import render_snapshot, resolve_format
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     fmt = resolve_format(out, None, flag="--out")
     result, _ = load_and_analyse(args)
+    timezone = check_timezone(args.timezone or args.operation_timezone, "--timezone")
     partner = args.partner
     if partner not in (None, JOINT) and partner not in result.report["partners"]:
         raise ValidationError(
@@ -67,6 +74,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 title=args.title,
                 banner=args.banner,
                 dem=args.dem,
+                partner_names=args.partner_names,
+                timezone=timezone,
             )
     except OSError as exc:
         raise ValidationError(f"--out {out}: cannot write: {exc.strerror or exc}") from None

@@ -419,7 +419,7 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
 
 def _sectors(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
     sectors = result.layers["sectors"]
-    colors = partner_colors(result.report["partners"])
+    colors = partner_colors(result.report["partners"], result.partner_colours)
     out = [lk.sectors_layer(sectors, colors, highlight=partner)]
     if len(sectors):
         acrs = result.acrs
@@ -512,7 +512,7 @@ def _border_line(result: Analysis) -> pdk.Layer:
 
 def _sensors(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
     sensors = result.layers["sensors"]
-    colors = partner_colors(result.report["partners"])
+    colors = partner_colors(result.report["partners"], result.partner_colours)
     only = (
         dict(zip(sensors["sensor_id"].astype(str), sensors["sole_km"].astype(float), strict=True))
         if "sole_km" in sensors
@@ -568,7 +568,7 @@ def _hillshade(result: Analysis, partner: str | None, dem: str | Path | None) ->
 def _simple(key: str) -> Callable[[Analysis, str | None, str | Path | None], list[pdk.Layer]]:
     def build(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
         lay = result.layers
-        colors = partner_colors(result.report["partners"])
+        colors = partner_colors(result.report["partners"], result.partner_colours)
         if key == "corridor":
             return [
                 lk.corridor_layer(

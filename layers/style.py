@@ -34,7 +34,7 @@ How the colours were chosen:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 import numpy as np
@@ -118,16 +118,24 @@ def coverage_rgba(counts: np.ndarray) -> np.ndarray:
     return np.dstack([rgb, alpha])
 
 
-def partner_colors(partners: Iterable[str]) -> dict[str, tuple[int, int, int]]:
-    """Assign each partner a palette colour, in sorted order so colours are stable.
+def partner_colors(
+    partners: Iterable[str], chosen: Mapping[str, tuple[int, int, int]] | None = None
+) -> dict[str, tuple[int, int, int]]:
+    """Each partner's colour: the one ``chosen`` for it (the operation's), else the palette's.
+
+    Palette colours go in sorted order so they are stable.
 
     Examples
     --------
     >>> partner_colors(["B", "A"])["A"]
     (85, 135, 255)
+    >>> partner_colors(["B", "A"], {"B": (31, 119, 180)})["B"]
+    (31, 119, 180)
     """
+    chosen = chosen or {}
     return {
-        p: PARTNER_PALETTE[i % len(PARTNER_PALETTE)] for i, p in enumerate(sorted(set(partners)))
+        p: tuple(chosen[p]) if p in chosen else PARTNER_PALETTE[i % len(PARTNER_PALETTE)]  # type: ignore[misc]
+        for i, p in enumerate(sorted(set(partners)))
     }
 
 

@@ -802,3 +802,35 @@ def test_terrain_view_names_the_dem_and_draws_its_layers(sample):
         if v.get_object().get("/Subtype") == "/Image"
     ]
     assert len(images) == 2  # the two terrain rasters; everything else stays vector
+
+
+def test_the_detection_window_is_printed_in_the_operation_s_zone(sample):
+    """The subtitle's window is the same instants as the UTC one, on the zone's clock, named."""
+    _, result = sample
+    det = result.all_detections["time"]
+    views = {
+        tz: prepare_view(
+            result,
+            partner=None,
+            shown=None,
+            title=None,
+            banner=BANNER,
+            extent=None,
+            dem=None,
+            partner_names=None,
+            timezone=tz,
+        )
+        for tz in ("UTC", "America/New_York")
+    }
+    on_clock = {
+        tz: f"{det.min().tz_convert(tz):%Y-%m-%d %H:%M} – {det.max().tz_convert(tz):%Y-%m-%d %H:%M}"
+        for tz in views
+    }
+    assert views["UTC"].time_text == f"{on_clock['UTC']} UTC (all)"
+    assert (
+        views["America/New_York"].time_text
+        == f"{on_clock['America/New_York']} America/New_York (all)"
+    )
+    assert on_clock["UTC"] != on_clock["America/New_York"]
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        snapshot_bytes(result, fmt="png", timezone="Mars/Olympus")

@@ -72,7 +72,7 @@ def test_demo_upload_releases_to_the_chosen_partners_only() -> None:
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Accepted"] == "3" and metrics["Rejected"] == "1"
-    assert not path.exists()  # nothing is stored before the analyst confirms
+    assert store.version(path) == 0  # nothing is stored before the analyst confirms
     at.radio(key="upload_release").set_value("Selected partners").run()
     at.multiselect(key="upload_release_to").set_value(["POL"]).run()
     at.button(key="upload_confirm").click().run()
@@ -105,7 +105,7 @@ def test_a_hostile_file_is_refused_with_a_message_and_nothing_stored() -> None:
     assert not at.exception
     assert any("Refused" in e.value and "DOCTYPE" in e.value for e in at.error)
     assert not [b for b in at.button if b.key == "upload_confirm"]
-    assert not path.exists()
+    assert store.version(path) == 0  # no upload stored
 
 
 def test_each_file_is_checked_once_and_a_large_one_is_previewed_in_hexagons(monkeypatch) -> None:

@@ -7,11 +7,13 @@ comes from ``geo`` (``geo.coverage.views``) and ``layers``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from geo.core.times import in_zone, zone_text
 from geo.coverage.views import (
     Headline,
     TimeBounds,
@@ -41,12 +43,24 @@ def _naive(ts: pd.Timestamp) -> datetime:
     return ts.to_pydatetime().replace(tzinfo=None)
 
 
-def time_window(side: Any, bounds: TimeBounds, times: pd.Series) -> None:
+def _local(naive_utc: datetime, tz: str) -> datetime:
+    """A naive UTC time as the naive clock time of ``tz`` (what the slider shows)."""
+    return _naive(in_zone(naive_utc, tz))
+
+
+def _utc(local: datetime, tz: str) -> datetime:
+    """A naive clock time of ``tz`` back to naive UTC (a repeated hour: its first instance)."""
+    ts = pd.Timestamp(local).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    return _naive(ts.tz_convert("UTC"))
+
+
+def time_window(side: Any, bounds: TimeBounds, times: pd.Series, tz: str = "UTC") -> None:
     """The sidebar's time window: slider applied by a form, widen/narrow, play/pause.
 
     The applied window lives in ``st.session_state.win`` (naive UTC datetimes); the slider
-    (key ``window``) only proposes one until **Apply window**. ``times``: the detections the
-    viewer may see, to count those outside the slider's range.
+    (key ``window``) shows it in the operation's zone ``tz`` and only proposes one until
+    **Apply window**. ``times``: the detections the viewer may see, to count those outside
+    the slider's range.
     """
     wide = bool(st.session_state.get("window_all", False))
     lo, hi = bounds.span(wide=wide)
@@ -60,31 +74,33 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series) -> None:
     win = st.session_state.win
     # The slider shows the applied window when that changed elsewhere (playback, widening);
     # otherwise it keeps what the user is proposing.
-    if st.session_state.get("_win_shown") != win:
-        st.session_state["window"] = win
-        st.session_state._win_shown = win
+    if st.session_state.get("_win_shown") != (win, tz):
+        st.session_state["window"] = tuple(_local(w, tz) for w in win)
+        st.session_state._win_shown = (win, tz)
     side.subheader("Detections")
     with side.form("window_form", border=False):
         proposed = st.slider(
-            "Time window (UTC)",
-            min_value=lo_n,
-            max_value=hi_n,
+            f"Time window ({tz})",
+            min_value=_local(lo_n, tz),
+            max_value=_local(hi_n, tz),
             step=bounds.step(wide=wide).to_pytimedelta(),
             format="YYYY-MM-DD HH:mm",
             key="window",
         )
         applied = st.form_submit_button("Apply window", width="stretch")
     if applied and proposed[0] < proposed[1]:
-        st.session_state.win = st.session_state._win_shown = tuple(proposed)
+        st.session_state.win = tuple(_utc(p, tz) for p in proposed)
+        st.session_state._win_shown = (st.session_state.win, tz)
         st.session_state.playing = False
     outside = int(((times < lo) | (times > hi)).sum())
     if outside and not wide:
+        day = partial(zone_text, tz=tz, fmt="%Y-%m-%d")
         side.caption(
-            f"{outside:,} detection(s) fall outside {lo:%Y-%m-%d}–{hi:%Y-%m-%d}, where the bulk is."
+            f"{outside:,} detection(s) fall outside {day(lo)}–{day(hi)}, where the bulk is."
         )
         full_lo, full_hi = bounds.full
         if side.button(
-            f"Widen to all {len(times):,} ({full_lo:%Y-%m-%d} – {full_hi:%Y-%m-%d})",
+            f"Widen to all {len(times):,} ({day(full_lo)} – {day(full_hi)})",
             key="window_widen",
         ):
             st.session_state.window_all = True
@@ -204,13 +220,16 @@ def picked(event: Any, gap_rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return pick
 
 
-def _table(frame: Any) -> None:
-    st.dataframe(
-        pd.DataFrame(frame.drop(columns="geometry")), hide_index=True, width="stretch", height=260
-    )
+def _table(frame: Any, tz: str) -> None:
+    """Detections as a table, their times in the operation's zone (named in the header)."""
+    table = pd.DataFrame(frame.drop(columns="geometry"))
+    if "time" in table and isinstance(table["time"].dtype, pd.DatetimeTZDtype):
+        table = table.rename(columns={"time": f"time ({tz})"})
+        table[f"time ({tz})"] = table[f"time ({tz})"].dt.tz_convert(tz).dt.tz_localize(None)
+    st.dataframe(table, hide_index=True, width="stretch", height=260)
 
 
-def _gap(result: Any, gaps: list[dict[str, Any]], g: dict[str, Any]) -> None:
+def _gap(result: Any, gaps: list[dict[str, Any]], g: dict[str, Any], tz: str) -> None:
     rank, entry = next(
         (
             (i, x)
@@ -245,10 +264,10 @@ def _gap(result: Any, gaps: list[dict[str, Any]], g: dict[str, Any]) -> None:
             "in the time window."
         )
         if len(inside):
-            _table(inside)
+            _table(inside, tz)
 
 
-def _sector(result: Any, sid: str, partner: str | None) -> None:
+def _sector(result: Any, sid: str, partner: str | None, tz: str) -> None:
     rep = result.report
     sec = next((x for x in rep["sectors"] if x["sector_id"] == sid), None)
     if sec is None:
@@ -266,7 +285,7 @@ def _sector(result: Any, sid: str, partner: str | None) -> None:
             + (f" and {len(own) - 8} more" if len(own) > 8 else "")
         )
     if result.layers.get("detections") is not None and sec["detections"]:
-        _table(detections_in_sector(result, sid))
+        _table(detections_in_sector(result, sid), tz)
 
 
 def _sensor(result: Any, sid: str) -> None:
@@ -309,20 +328,25 @@ def _sensor(result: Any, sid: str) -> None:
         )
 
 
-def details(result: Any, head: Headline, pick: dict[str, Any] | None, partner: str | None) -> None:
-    """The details of what was picked: a gap, a sector, a sensor or a detection hexagon."""
+def details(
+    result: Any, head: Headline, pick: dict[str, Any] | None, partner: str | None, tz: str = "UTC"
+) -> None:
+    """The details of what was picked: a gap, a sector, a sensor or a detection hexagon.
+
+    Detection times are shown in ``tz``, the operation's zone.
+    """
     if not pick:
         st.caption(
             "Click a gap, a sector, a sensor or a detection hexagon on the map, "
             "or a row of the gap table, to see its details here."
         )
     elif pick.get("gaps"):
-        _gap(result, head.gaps, pick["gaps"][0])
+        _gap(result, head.gaps, pick["gaps"][0], tz)
     elif pick.get("gaps_others"):
-        _gap(result, headline(result.report).gaps, pick["gaps_others"][0])
+        _gap(result, headline(result.report).gaps, pick["gaps_others"][0], tz)
         st.caption("A gap in other partners' sectors (its rank is in the joint gap table).")
     elif pick.get("sectors"):
-        _sector(result, pick["sectors"][0]["sector_id"], partner)
+        _sector(result, pick["sectors"][0]["sector_id"], partner, tz)
     elif pick.get("sensors"):
         _sensor(result, pick["sensors"][0]["sensor_id"])
     elif pick.get("detections"):
@@ -330,4 +354,4 @@ def details(result: Any, head: Headline, pick: dict[str, Any] | None, partner: s
         st.subheader(f"{len(inside):,} detections here")
         if inside is not None and len(inside):
             st.caption(f"{int((inside['coverage_status'] == 'gap').sum()):,} of them in gaps")
-            _table(inside)
+            _table(inside, tz)

@@ -10,6 +10,7 @@ object, not a copy per rerun.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -26,10 +27,12 @@ from geo.core.errors import ValidationError
 from geo.coverage.analysis import Analysis, analyse
 from geo.coverage.views import JOINT, hide_foreign_upload_ids, visible_rows
 from geo.inputs.scenario import Scenario, load_scenario
+from geo.operations import SAMPLE, operation_scenario
 from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
 from layers.snapshot import snapshot_bytes
 from ui import signin
+from ui.operations import operation_ref
 
 __all__ = [
     "DEFAULT_OFF",
@@ -37,6 +40,7 @@ __all__ = [
     "analysis",
     "map_deck",
     "map_layers",
+    "operation_of",
     "scenario",
     "snapshot",
     "store_path",
@@ -55,21 +59,21 @@ def store_version() -> int:
     return store.version(store_path())
 
 
-@st.cache_resource(max_entries=4)
-def _stored(path: str) -> dict[str, Any]:
-    """Per store: every stored row read so far and the store version they are (shared)."""
+@st.cache_resource(max_entries=16)
+def _stored(path: str, operation: str) -> dict[str, Any]:
+    """Per store and operation: its stored rows read so far and their store version (shared)."""
     return {"lock": threading.Lock(), "version": None, "rows": None}
 
 
-def stored_rows(path: Path, version: int) -> gpd.GeoDataFrame:
-    """Every row the store serves as of ``version`` or later, all owners (cut to a viewer later).
+def stored_rows(path: Path, version: int, operation: str = SAMPLE) -> gpd.GeoDataFrame:
+    """Every row of an operation the store serves as of ``version`` or later, all owners.
 
-    Read once: uploads only add rows, so a new upload adds just its own rows to what the
-    server holds (a million-row store is not read again per upload). A retraction or a
-    re-marking changes rows already held: then the store is read again
-    (:func:`geo.store.revision`).
+    Cut to a viewer later. Read once: uploads only add rows, so a new upload adds just its
+    own rows to what the server holds (a million-row store is not read again per upload). A
+    retraction or a re-marking changes rows already held: then the operation's rows are read
+    again (:func:`geo.store.revision`).
     """
-    held = _stored(str(path))
+    held = _stored(str(path), operation)
     with held["lock"]:
         rows, since = held["rows"], held.get("revision")
         if rows is not None and since is not None and since.version == version:
@@ -79,20 +83,26 @@ def stored_rows(path: Path, version: int) -> gpd.GeoDataFrame:
             return rows
         if rows is not None and since is not None and since.changes == now.changes:
             new = store.visible_detections(
-                path, store.owners(path), after_upload=since.uploads, through_upload=now.uploads
+                path,
+                store.owners(path),
+                after_upload=since.uploads,
+                through_upload=now.uploads,
+                operation=operation,
             )
             if len(new):
                 rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True), crs="EPSG:4326")
         else:
-            rows = store.visible_detections(path, store.owners(path), through_upload=now.uploads)
+            rows = store.visible_detections(
+                path, store.owners(path), through_upload=now.uploads, operation=operation
+            )
         held.update(version=now.version, revision=now, rows=rows)
         return rows
 
 
 def _with_store(
-    scenario_det: gpd.GeoDataFrame | None, path: Path, version: int
+    scenario_det: gpd.GeoDataFrame | None, path: Path, version: int, operation: str = SAMPLE
 ) -> gpd.GeoDataFrame | None:
-    """The scenario's detections and every stored one, with their owner and marking.
+    """The scenario's detections and every stored one of the operation, with owner and marking.
 
     A scenario row is owned by its ``partner`` and keeps its ``releasable_to`` (empty: the
     owner only); stored rows carry both from the store.
@@ -100,7 +110,7 @@ def _with_store(
     frames = []
     if scenario_det is not None and len(scenario_det):
         frames.append(scenario_det.assign(owner=scenario_det["partner"], upload_id=-1))
-    stored = stored_rows(path, version)
+    stored = stored_rows(path, version, operation)
     if len(stored):
         frames.append(stored)
     if not frames:
@@ -110,14 +120,25 @@ def _with_store(
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
-@st.cache_resource(show_spinner="Loading scenario…", max_entries=8)
+@st.cache_resource(show_spinner="Loading the operation…", max_entries=8)
 def scenario(directory: str) -> Scenario:
-    """Load and validate a scenario folder (cached on the folder path).
+    """An operation of the store, or a scenario folder, loaded and validated (cached).
 
-    Shared and read-only like :func:`analysis`: nothing in the app or in ``geo`` mutates
-    its frames (``analyse`` is tested not to), so no copy is made per rerun.
+    ``directory``: an operation's :attr:`ui.operations.Opened.source` (store, name and a
+    stamp of its layers), or a scenario folder's path. Shared and read-only like
+    :func:`analysis`: nothing in the app or in ``geo`` mutates its frames (``analyse`` is
+    tested not to), so no copy is made per rerun.
     """
-    return load_scenario(directory)
+    ref = operation_ref(directory)
+    if ref is None:
+        return load_scenario(directory)
+    return operation_scenario(*ref)
+
+
+def operation_of(directory: str) -> str:
+    """The operation whose stored detections a source shows (a folder: the sample's)."""
+    ref = operation_ref(directory)
+    return SAMPLE if ref is None else ref[1]
 
 
 def scenario_or_stop(directory: str) -> Scenario:
@@ -150,15 +171,17 @@ def analysis(
     :meth:`Analysis.windowed` returns a new object and nothing in the app mutates it.
     """
     sc = scenario(directory)
-    return analyse(
+    result = analyse(
         sc.border,
         sc.sensors,
         sectors=sc.sectors,
-        detections=_with_store(sc.detections, store_path(), store_version),
+        detections=_with_store(sc.detections, store_path(), store_version, operation_of(directory)),
         corridor_km=corridor_km,
         min_gap_m=min_gap_m,
         dem=sc.dem if terrain else None,
     )
+    chosen = {p: tuple(v["colour"]) for p, v in sc.partners.items() if v.get("colour")}
+    return dataclasses.replace(result, partner_colours=chosen) if chosen else result
 
 
 def scenario_partners(sc: Scenario) -> list[str]:
@@ -307,8 +330,9 @@ def snapshot(
     terrain: bool = False,
     store_version: int = 0,
     viewers: tuple[str, ...] | None = None,
+    timezone: str = "UTC",
 ) -> bytes:
-    """A briefing snapshot (PNG or PDF) of one view.
+    """A briefing snapshot (PNG or PDF) of one view, its times in ``timezone``.
 
     Cached; the partner and the viewers are in the key.
     """
@@ -326,4 +350,5 @@ def snapshot(
         dem=sc.dem,
         partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()},
         paper=paper,
+        timezone=timezone,
     )

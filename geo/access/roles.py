@@ -1,8 +1,8 @@
 """Roles: what a user may do (:data:`geo.core.settings.ROLES`).
 
 ``analyst`` uploads, ``commander`` views, ``briefer`` exports, ``planner`` creates operations
-and saves sensor versions, ``admin`` holds every other role too. Whatever the roles, a user sees only what their partner may see
-(:mod:`geo.access.releasability`).
+and saves sensor versions, ``admin`` holds every other role too. Whatever the roles, a user
+sees only what their partner may see (:mod:`geo.access.releasability`).
 """
 
 from __future__ import annotations

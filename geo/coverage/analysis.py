@@ -82,6 +82,8 @@ class Analysis:
     border: Border | None = None
     #: Terrain coverage counts on the DEM's grid, when the analysis used a DEM.
     coverage: CoverageGrid | None = None
+    #: Colours the operation chose for its partners (RGB), for maps and snapshots.
+    partner_colours: dict[str, tuple[int, int, int]] = field(default_factory=dict)
 
     def windowed(
         self,

@@ -18,7 +18,7 @@ from geo.inputs.loader import (
     read_sectors,
     read_sensors,
 )
-from geo.inputs.scenario import Scenario, load_scenario
+from geo.inputs.scenario import Scenario, load_scenario, read_manifest
 
 __all__ = [
     "LoadReport",
@@ -28,6 +28,7 @@ __all__ = [
     "read_border",
     "read_detection_columns",
     "read_detections",
+    "read_manifest",
     "read_sectors",
     "read_sensors",
 ]

@@ -48,6 +48,33 @@ class Scenario:
     dem: Path | None = None
 
 
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """A scenario folder's ``scenario.json``, checked to name a border and a sensors file.
+
+    Raises
+    ------
+    ValidationError
+        When the manifest is missing, not JSON, or names no border or sensors file.
+    """
+    manifest_path = Path(directory) / "scenario.json"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValidationError(f"{manifest_path}: no scenario manifest found") from None
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"{manifest_path}: not valid JSON ({exc.msg} at line {exc.lineno})"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise ValidationError(
+            f"{manifest_path}: expected a JSON object, got {type(manifest).__name__}"
+        )
+    for key in ("border", "sensors"):
+        if key not in manifest:
+            raise ValidationError(f"{manifest_path}: the manifest must name a '{key}' file")
+    return manifest
+
+
 def load_scenario(directory: str | Path) -> Scenario:
     """Load a scenario folder.
 
@@ -63,17 +90,7 @@ def load_scenario(directory: str | Path) -> Scenario:
     """
     directory = Path(directory)
     manifest_path = directory / "scenario.json"
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValidationError(f"{manifest_path}: no scenario manifest found") from None
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            f"{manifest_path}: not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from None
-    for key in ("border", "sensors"):
-        if key not in manifest:
-            raise ValidationError(f"{manifest_path}: the manifest must name a '{key}' file")
+    manifest = read_manifest(directory)
     readers = {
         "border": loader.read_border,
         "sensors": loader.read_sensors,

@@ -4,11 +4,20 @@
 reads a partners file; ``changes`` tells what a change of sensors does: the sensors added,
 removed or edited, and the border coverage gained or lost (the sensor editor's preview, and
 the diff of two versions); ``stored`` keeps operations in the store: created from files,
-listed, loaded, exported, new sensor versions and the diff of two.
+listed, loaded, exported, new sensor versions and the diff of two; ``opened`` is how the app
+opens them: the sample seeded on first run, the operations a partner takes part in, an
+operation as the scenario the app analyses.
 """
 
 from geo.operations.changes import CoverageChange, SensorChanges, coverage_change, sensor_changes
 from geo.operations.model import SAMPLE, Operation, Partner, check_name, read_partners
+from geo.operations.opened import (
+    ensure_sample,
+    operation_scenario,
+    operation_stamp,
+    operations_for,
+    sample_operation,
+)
 from geo.operations.stored import (
     StoredOperation,
     create_operation,
@@ -31,11 +40,16 @@ __all__ = [
     "coverage_change",
     "create_operation",
     "diff",
+    "ensure_sample",
     "export_operation",
     "list_operations",
     "load_operation",
+    "operation_scenario",
+    "operation_stamp",
     "operation_summary",
+    "operations_for",
     "read_partners",
+    "sample_operation",
     "save_sensors",
     "sensor_changes",
 ]

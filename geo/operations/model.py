@@ -10,14 +10,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import pandas as pd
 
 from geo.access.releasability import is_partner
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
-from geo.core.times import parse_utc
+from geo.core.times import check_timezone, parse_utc
 
 __all__ = [
     "OPERATION_NAME",
@@ -66,30 +65,6 @@ Use e.g. baltic-2026
             )
         )
     return name
-
-
-def check_timezone(name: object, where: str = "timezone") -> str:
-    """An IANA time zone name (``Europe/Vilnius``, ``UTC``), else a ValidationError.
-
-    Examples
-    --------
-    >>> check_timezone("Europe/Vilnius")
-    'Europe/Vilnius'
-    """
-    try:
-        if isinstance(name, str) and name and name in available_timezones() | {"UTC"}:
-            ZoneInfo(name)
-            return name
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
-    raise ValidationError(
-        describe(
-            where,
-            "unknown time zone",
-            expected="an IANA time zone name such as Europe/Vilnius or UTC",
-            got=name,
-        )
-    )
 
 
 def parse_colour(text: object, where: str) -> tuple[int, int, int] | None:

@@ -303,7 +303,8 @@ def operation_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 def operation_record(path: str | os.PathLike[str], name: str) -> dict[str, Any] | None:
     """One operation's record, or None when the store does not have it.
 
-    As :func:`operation_records`, with ``versions``: the latest version of each layer it has.
+    As :func:`operation_records`, with ``versions``: the latest version of each layer it has,
+    and ``dem_version``: its latest DEM's (None without one).
     """
     with opened_for_reading(path) as conn:
         if conn is None or not has_operations(conn):
@@ -317,8 +318,12 @@ def operation_record(path: str | os.PathLike[str], name: str) -> dict[str, Any] 
             "SELECT layer, max(version) FROM operation_layers WHERE operation = ? GROUP BY layer",
             (name,),
         ).fetchall()
+        dem = conn.execute(
+            "SELECT max(version) FROM operation_dems WHERE operation = ?", (name,)
+        ).scalar()
     record = _record(row)
     record["versions"] = {layer: int(v) for layer, v in sorted(versions)}
+    record["dem_version"] = None if dem is None else int(dem)
     return record
 
 

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from geo.core import settings
+from geo.core.times import check_timezone
 from geo.coverage.views import JOINT
 from layers.map import layer_keys
 from layers.snapshot.map_page import map_page
@@ -34,6 +35,7 @@ from layers.snapshot.view import View, prepare_view
 _LOCK = threading.Lock()
 
 
+# long: the docstring documents every option and every key of the summary it returns
 def render_snapshot(
     result: Any,
     *,
@@ -47,6 +49,7 @@ def render_snapshot(
     dem: str | Path | None = None,
     partner_names: Mapping[str, str] | None = None,
     paper: Paper = "a4",
+    timezone: str = "UTC",
 ) -> dict[str, Any]:
     """Render a snapshot of one view of an analysis to ``out`` (example: :mod:`layers.snapshot`).
 
@@ -77,6 +80,8 @@ def render_snapshot(
         Partner id -> full name, for the legend and the subtitle.
     paper
         PDF paper size, landscape: ``"a4"`` (297 × 210 mm) or ``"letter"`` (11 × 8.5 in).
+    timezone
+        IANA zone the detection window is printed in, named beside it (the operation's).
 
     Returns
     -------
@@ -108,6 +113,7 @@ def render_snapshot(
         extent=extent,
         dem=dem,
         partner_names=partner_names,
+        timezone=check_timezone(timezone),
     )
     with _LOCK, rc_context(MATPLOTLIB_RC):
         page, file = (_write_png if fmt == "png" else _write_pdf)(view, out, paper)

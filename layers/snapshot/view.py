@@ -15,6 +15,7 @@ import shapely
 
 from geo.core.errors import ValidationError
 from geo.core.projection import AnalysisCRS, to_projected
+from geo.core.times import zone_text
 from geo.coverage.views import JOINT
 from layers.map import DEFAULT_SHOWN, LAYERS, build_map
 from layers.style import partner_colors
@@ -78,6 +79,7 @@ def prepare_view(
     extent: tuple[float, float, float, float] | None,
     dem: str | Path | None,
     partner_names: Mapping[str, str] | None,
+    timezone: str = "UTC",
 ) -> View:
     """Check the options of a snapshot and compute its :class:`View`.
 
@@ -115,7 +117,7 @@ def prepare_view(
     else:
         full = f" ({names[partner]})" if partner in names else ""
         view_text = f"{partner} view{full}: its sectors and sensors lead, other partners muted"
-    time_text = _time_text(result)
+    time_text = _time_text(result, timezone)
     content = shapely.union_all(to_projected(result.layers["corridor"].geometry.to_numpy(), acrs))
     # Default: the corridor, the region the app's map opens on (fitted to it).
     limits = tuple(shapely.bounds(content).tolist()) if extent is None else _limits(acrs, extent)
@@ -124,7 +126,7 @@ def prepare_view(
         acrs=acrs,
         partner=partner,
         partner_names=names,
-        colors=partner_colors(report["partners"]),
+        colors=partner_colors(report["partners"], result.partner_colours),
         deck=deck,
         spec_layers=spec["layers"],
         title=str(title),
@@ -138,20 +140,23 @@ def prepare_view(
     )
 
 
-def _time_text(result: Any) -> str | None:
-    """The detection time window, e.g. ``"2026-11-01 00:00 – 2026-11-07 23:59 UTC (all)"``."""
+def _time_text(result: Any, timezone: str = "UTC") -> str | None:
+    """The detection time window in ``timezone``, named.
+
+    E.g. ``"2026-11-01 00:00 – 2026-11-07 23:59 UTC (all)"``.
+    """
     params = result.report["parameters"]
     det = getattr(result, "all_detections", None)
     if det is None or not len(det):
         return None
 
     def fmt(value: Any) -> str:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
+        return zone_text(datetime.fromisoformat(str(value).replace("Z", "+00:00")), timezone)
 
     t0 = params.get("time_from") or det["time"].min().isoformat()
     t1 = params.get("time_to") or det["time"].max().isoformat()
     whole = "" if params.get("time_from") or params.get("time_to") else " (all)"
-    return f"{fmt(t0)} – {fmt(t1)} UTC{whole}"
+    return f"{fmt(t0)} – {fmt(t1)} {timezone}{whole}"
 
 
 def _limits(acrs: AnalysisCRS, extent: Sequence[float]) -> tuple[float, float, float, float]:
