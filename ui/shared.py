@@ -66,32 +66,36 @@ def _stored(path: str, operation: str) -> dict[str, Any]:
 
 
 def stored_rows(path: Path, version: int, operation: str = SAMPLE) -> gpd.GeoDataFrame:
-    """Every row of an operation in the store through upload ``version``, all owners.
+    """Every row of an operation the store serves as of ``version`` or later, all owners.
 
-    Cut to a viewer later. Read once: uploads only grow and their rows never change, so a new
-    upload adds just its own rows to what the server holds (a million-row store is not read
-    again per upload).
+    Cut to a viewer later. Read once: uploads only add rows, so a new upload adds just its
+    own rows to what the server holds (a million-row store is not read again per upload). A
+    retraction or a re-marking changes rows already held: then the operation's rows are read
+    again (:func:`geo.store.revision`).
     """
     held = _stored(str(path), operation)
     with held["lock"]:
-        rows, since = held["rows"], held["version"]
-        if rows is not None and since == version:
+        rows, since = held["rows"], held.get("revision")
+        if rows is not None and since is not None and since.version == version:
             return rows
-        if rows is not None and since is not None and since < version:
+        now = store.revision(path)
+        if rows is not None and since == now:
+            return rows
+        if rows is not None and since is not None and since.changes == now.changes:
             new = store.visible_detections(
                 path,
                 store.owners(path),
-                after_upload=since,
-                through_upload=version,
+                after_upload=since.uploads,
+                through_upload=now.uploads,
                 operation=operation,
             )
             if len(new):
                 rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True), crs="EPSG:4326")
         else:
             rows = store.visible_detections(
-                path, store.owners(path), through_upload=version, operation=operation
+                path, store.owners(path), through_upload=now.uploads, operation=operation
             )
-        held.update(version=version, rows=rows)
+        held.update(version=now.version, revision=now, rows=rows)
         return rows
 
 

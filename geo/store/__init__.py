@@ -95,7 +95,8 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 :func:`feature_collection`; ``backups``: :func:`backup`; ``operation_tables``: the
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`operation_records`, :func:`operation_record`, :func:`operation_layer`,
-:func:`layer_versions`, :func:`operation_dem`).
+:func:`layer_versions`, :func:`operation_dem`); ``audit``: retracting and re-marking uploads
+(:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
 Examples
 --------
@@ -115,6 +116,7 @@ True
 """
 
 from geo.access.releasability import ALL, may_see, parse_releasability
+from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
 from geo.store.opening import open_store
@@ -130,8 +132,10 @@ from geo.store.operation_tables import (
 )
 from geo.store.reading import (
     COLUMNS,
+    Revision,
     feature_collection,
     owners,
+    revision,
     uploads,
     version,
     visible_detections,
@@ -143,12 +147,15 @@ __all__ = [
     "COLUMNS",
     "LAYERS",
     "IngestResult",
+    "Revision",
     "StoreMemoryError",
+    "audit_log",
     "backup",
     "feature_collection",
     "ingest",
     "ingest_file",
     "layer_versions",
+    "mark_upload",
     "may_see",
     "open_store",
     "operation_dem",
@@ -159,6 +166,9 @@ __all__ = [
     "parse_releasability",
     "put_layer_version",
     "put_operation",
+    "record_event",
+    "retract_upload",
+    "revision",
     "uploads",
     "version",
     "visible_detections",
