@@ -4,7 +4,8 @@
 reads a partners file; ``changes`` tells what a change of sensors does: the sensors added,
 removed or edited, and the border coverage gained or lost (the sensor editor's preview, and
 the diff of two versions); ``stored`` keeps operations in the store: created from files,
-listed, loaded, exported, new sensor versions and the diff of two.
+listed, loaded, exported, new sensor versions and the diff of two, partners' names and
+colours changed.
 """
 
 from geo.operations.changes import CoverageChange, SensorChanges, coverage_change, sensor_changes
@@ -18,6 +19,7 @@ from geo.operations.stored import (
     load_operation,
     operation_summary,
     save_sensors,
+    update_partners,
 )
 
 __all__ = [
@@ -38,4 +40,5 @@ __all__ = [
     "read_partners",
     "save_sensors",
     "sensor_changes",
+    "update_partners",
 ]

@@ -95,7 +95,7 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 :func:`feature_collection`; ``backups``: :func:`backup`; ``operation_tables``: the
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`operation_records`, :func:`operation_record`, :func:`operation_layer`,
-:func:`layer_versions`, :func:`operation_dem`).
+:func:`layer_versions`, :func:`operation_dem`, :func:`set_operation_partners`).
 
 Examples
 --------
@@ -127,6 +127,7 @@ from geo.store.operation_tables import (
     operation_records,
     put_layer_version,
     put_operation,
+    set_operation_partners,
 )
 from geo.store.reading import (
     COLUMNS,
@@ -159,6 +160,7 @@ __all__ = [
     "parse_releasability",
     "put_layer_version",
     "put_operation",
+    "set_operation_partners",
     "uploads",
     "version",
     "visible_detections",

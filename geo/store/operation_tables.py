@@ -33,7 +33,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +56,7 @@ __all__ = [
     "operation_records",
     "put_layer_version",
     "put_operation",
+    "set_operation_partners",
 ]
 
 #: The layers an operation keeps, each in versions.
@@ -278,6 +279,49 @@ def put_layer_version(
         version = _insert_layer(conn, name, checked, frame, user=user, note=note)
         _touch(conn, "operation_layers")
     return version
+
+
+def set_operation_partners(
+    path: str | os.PathLike[str],
+    name: str,
+    partners: Sequence[Mapping[str, Any]],
+    *,
+    user: str | None = None,
+) -> None:
+    """Replace the partners of an operation's record (their ids, names and colours).
+
+    One transaction; the layers and their versions are untouched. What the partners must be
+    (the same ids, checked names and colours) is :func:`geo.operations.update_partners`'s
+    business.
+
+    Parameters
+    ----------
+    path
+        The store.
+    name
+        The operation.
+    partners
+        JSON-able, as :func:`put_operation` takes them: ``{"id", "name", "colour"}`` each.
+    user
+        Who changes them (for the audit, which the caller keeps).
+
+    Raises
+    ------
+    ValidationError
+        The store has no such operation, or cannot be written (nothing changed then).
+    """
+    del user  # the record keeps who created it; the change itself goes to the audit
+    text = json.dumps([dict(p) for p in partners], ensure_ascii=False)
+    if not Path(path).exists():  # (opening it for writing would create it)
+        raise _no_operation(path, name)
+    with _writing(path) as conn:
+        if (
+            not has_operations(conn)
+            or not conn.execute("SELECT 1 FROM operations WHERE name = ?", (name,)).fetchone()
+        ):
+            raise _no_operation(path, name)
+        conn.execute("UPDATE operations SET partners = ? WHERE name = ?", (text, name))
+        _touch(conn, "operations")
 
 
 def _record(row: tuple[Any, ...]) -> dict[str, Any]:
