@@ -531,8 +531,11 @@ def seen_lab(rgba: ArrayLike, vision: str) -> NDArray[np.float64]:
 
     Examples
     --------
-    >>> seen_lab([255, 255, 255], "deutan").round(3).tolist()
-    [100.0, 0.0, 0.0]
+    >>> seen_lab([255, 0, 0], "normal").round(2).tolist()
+    [53.24, 80.09, 67.2]
+    >>> clear = seen_lab([255, 0, 0, 0], "normal")  # fully transparent: the land
+    >>> bool(np.allclose(clear, seen_lab(style.BASEMAP_FILL[:3], "normal")))
+    True
     """
     if vision not in VISIONS:
         raise ValueError(f"vision must be one of {list(VISIONS)}, got {vision!r}")
@@ -584,3 +587,41 @@ def partner_colour_clashes(
         if d[v, j] < min_delta_e00
     ]
     return sorted(clashes, key=lambda c: c.delta_e00)
+
+
+#: Two partners whose colours differ by less than this (CIEDE2000, normal vision) look alike.
+PARTNERS_ALIKE_DELTA_E00: Final[float] = 10.0
+
+
+def alike_partner_colours(
+    colours: dict[str, tuple[int, int, int]], *, min_delta_e00: float = PARTNERS_ALIKE_DELTA_E00
+) -> list[tuple[str, str, float]]:
+    """Pairs of partners whose colours look alike in normal vision, closest first.
+
+    Not the palette's hard rule (the first six palette colours differ by ΔE00 ≥ 20 in normal
+    vision, about 8.8 at worst under simulated dichromacy): a warning that the map would
+    hardly tell two partners apart.
+
+    Returns
+    -------
+    list[tuple[str, str, float]]
+        ``(partner, partner, ΔE00)`` for each pair closer than ``min_delta_e00``, in the
+        order of ``colours`` within a pair.
+
+    Examples
+    --------
+    >>> alike_partner_colours({"LTU": (85, 135, 255), "EU": (85, 135, 250), "POL": (255, 115, 0)})
+    [('LTU', 'EU', 0.6)]
+    """
+    ids = list(colours)
+    if len(ids) < 2:
+        return []
+    lab = srgb_to_lab(np.asarray([colours[i] for i in ids], dtype=float))
+    d = ciede2000(lab[:, None], lab[None])
+    pairs = [
+        (ids[i], ids[j], round(float(d[i, j]), 1))
+        for i in range(len(ids))
+        for j in range(i + 1, len(ids))
+        if d[i, j] < min_delta_e00
+    ]
+    return sorted(pairs, key=lambda p: p[2])

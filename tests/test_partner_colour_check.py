@@ -17,6 +17,7 @@ from layers.colour import (
     LAND,
     PARTNER_MIN_DELTA_E00,
     VISIONS,
+    alike_partner_colours,
     ciede2000,
     composite,
     partner_colour_clashes,
@@ -97,3 +98,21 @@ def test_threshold_and_input_checks():
         partner_colour_clashes((1, 2))
     with pytest.raises(ValueError, match="one colour"):
         partner_colour_clashes([[1, 2, 3], [4, 5, 6]])
+
+
+def test_alike_partner_colours_names_pairs_closest_first():
+    six = {f"P{i}": rgb for i, rgb in enumerate(style.PARTNER_PALETTE[:6])}
+    assert alike_partner_colours(six) == []  # the palette's partners are told apart
+    colours = {
+        "LTU": (85, 135, 255),
+        "POL": (255, 115, 0),
+        "EU": (85, 135, 255),
+        "LVA": (250, 120, 5),
+    }
+    pairs = alike_partner_colours(colours)
+    assert [(a, b) for a, b, _ in pairs] == [("LTU", "EU"), ("POL", "LVA")]
+    assert pairs[0][2] == 0.0
+    want = float(ciede2000(srgb_to_lab(colours["POL"]), srgb_to_lab(colours["LVA"])))
+    assert pairs[1][2] == pytest.approx(want, abs=0.05)
+    assert alike_partner_colours(colours, min_delta_e00=0.0) == []
+    assert alike_partner_colours({"LTU": (1, 2, 3)}) == []

@@ -21,6 +21,7 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.operations import Partner
 from geo.operations.model import parse_colour
+from layers.colour import alike_partner_colours
 from layers.style import partner_colors
 from ui import admin_actions as actions
 
@@ -76,7 +77,12 @@ def users_section(viewer: Viewer, users_file: Path, store_path: Path) -> None:
         st.info(DEMO_USERS.format(path=users_file))
         return
     _flash_area("users")
-    st.dataframe(actions.user_table(users), hide_index=True, width="stretch", key="admin_users")
+    st.dataframe(
+        actions.user_table(users),
+        hide_index=True,
+        width="stretch",
+        column_config={"sign_in": "sign-in", "created_at": "added (UTC)"},
+    )
     partners = actions.known_partners(users, store.operation_records(store_path))
     actor = actor_name(viewer)
     left, middle, right = st.columns(3, gap="large")
@@ -258,6 +264,14 @@ def partners_section(viewer: Viewer, store_path: Path) -> None:
             + "; ".join(c.message() for c in found)
             + ".",
             icon="⚠️",
+        )
+    shown = {p.id: p.colour or palette[p.id] for p in chosen}
+    for a, b, d in alike_partner_colours(shown):
+        st.info(
+            f"**{a}** and **{b}** look alike on the map ({actions.hex_colour(shown[a])} and "
+            f"{actions.hex_colour(shown[b])}, ΔE00 {d:g}): consider another colour for one "
+            "of them.",
+            icon="ℹ️",
         )
     actor = actor_name(viewer)
 
