@@ -198,6 +198,8 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
             "operations": "attributes",  # store schema 3
             "operation_layers": "attributes",
             "operation_dems": "attributes",
+            "audit": "attributes",  # store schema 4
+            "retracted_detections": "attributes",
         }
         assert conn.execute("SELECT * FROM gpkg_geometry_columns ORDER BY 1").fetchall() == [
             ("detections", "geom", "POINT", 4326, 0, 0),
@@ -207,11 +209,13 @@ def test_store_is_created_on_first_use_as_a_geopackage(db: Path) -> None:
         conn.close()
     layers = pyogrio.list_layers(db)
     assert sorted(tuple(x) for x in layers) == [
+        ("audit", None),
         ("detections", "Point"),
         ("detections_timed", "Point"),
         ("operation_dems", None),
         ("operation_layers", None),
         ("operations", None),
+        ("retracted_detections", None),
         ("uploads", None),
     ]
 
@@ -948,13 +952,21 @@ def _as_schema_1(path: Path) -> None:
         conn.execute("DROP TABLE new_layout")
         conn.execute(
             "UPDATE gpkg_contents SET description = replace(description, "
-            "'store schema 3', 'store schema 1')"
+            f"'store schema {schema.SCHEMA_VERSION}', 'store schema 1')"
         )
-        # schema 3's operations (tables and the uploads' column) did not exist either
-        for table in ("operations", "operation_layers", "operation_dems"):
+        # schema 3's operations (tables and the uploads' column) and schema 4's audit did
+        # not exist either
+        for table in (
+            "operations",
+            "operation_layers",
+            "operation_dems",
+            "audit",
+            "retracted_detections",
+        ):
             conn.execute(f"DROP TABLE {table}")
             conn.execute("DELETE FROM gpkg_contents WHERE table_name = ?", (table,))
-        conn.execute("ALTER TABLE uploads DROP COLUMN operation")
+        for column in ("operation", "retracted_at", "retracted_by"):
+            conn.execute(f"ALTER TABLE uploads DROP COLUMN {column}")
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -1010,8 +1022,8 @@ def test_a_store_of_schema_1_is_upgraded_with_its_rows(db: Path) -> None:
                 "('detections', 'uploads', 'detections_timed')"
             )
         } == {
-            "Limes shared detections (store schema 3)",
-            "Limes upload audit log (store schema 3)",
+            f"Limes shared detections (store schema {schema.SCHEMA_VERSION})",
+            f"Limes upload audit log (store schema {schema.SCHEMA_VERSION})",
             schema.TIMED_DESCRIPTION,
         }
         fids = conn.execute("SELECT fid, time_us FROM detections ORDER BY fid").fetchall()

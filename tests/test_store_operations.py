@@ -124,6 +124,8 @@ def test_a_schema_2_store_opened_for_writing_becomes_schema_3_without_loss(
         "operations",
         "operation_layers",
         "operation_dems",
+        "audit",  # schema 4
+        "retracted_detections",
     }
     assert _rows(old_store, "PRAGMA integrity_check") == [("ok",)]
     # GDAL still reads it as a GeoPackage, the new tables as attribute layers

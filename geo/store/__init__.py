@@ -115,6 +115,7 @@ True
 """
 
 from geo.access.releasability import ALL, may_see, parse_releasability
+from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
 from geo.store.opening import open_store
@@ -131,8 +132,10 @@ from geo.store.operation_tables import (
 )
 from geo.store.reading import (
     COLUMNS,
+    Revision,
     feature_collection,
     owners,
+    revision,
     uploads,
     version,
     visible_detections,
@@ -144,12 +147,15 @@ __all__ = [
     "COLUMNS",
     "LAYERS",
     "IngestResult",
+    "Revision",
     "StoreMemoryError",
+    "audit_log",
     "backup",
     "feature_collection",
     "ingest",
     "ingest_file",
     "layer_versions",
+    "mark_upload",
     "may_see",
     "open_store",
     "operation_dem",
@@ -160,6 +166,9 @@ __all__ = [
     "parse_releasability",
     "put_layer_version",
     "put_operation",
+    "record_event",
+    "retract_upload",
+    "revision",
     "set_operation_partners",
     "uploads",
     "version",

@@ -76,8 +76,8 @@ def open_store(
     ...     tables = [r[0] for r in conn.execute("SELECT table_name FROM gpkg_contents")]
     ...     conn.close()
     >>> sorted(tables)  # doctest: +NORMALIZE_WHITESPACE
-    ['detections', 'detections_timed', 'operation_dems', 'operation_layers', 'operations',
-     'uploads']
+    ['audit', 'detections', 'detections_timed', 'operation_dems', 'operation_layers',
+     'operations', 'retracted_detections', 'uploads']
     """
     path = Path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s

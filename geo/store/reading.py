@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -33,10 +33,21 @@ from geo.store.schema import (
     MAX_DAY,
     MIN_DAY,
     first_fid,
+    has_audit,
     has_operations,
 )
 
-__all__ = ["COLUMNS", "feature_collection", "owners", "uploads", "version", "visible_detections"]
+__all__ = [
+    "COLUMNS",
+    "ROW_CHANGES",
+    "Revision",
+    "feature_collection",
+    "owners",
+    "revision",
+    "uploads",
+    "version",
+    "visible_detections",
+]
 
 
 #: Columns of :func:`visible_detections`, in order (``geometry`` last).
@@ -91,9 +102,15 @@ _UPLOAD_COLUMNS: dict[str, Kind] = {
     "notes": "text",
 }
 
+#: The two more columns of :func:`uploads` with ``retracted=True``.
+_RETRACTED_COLUMNS: dict[str, Kind] = {"retracted_at": "text", "retracted_by": "text"}
+
+#: The audit actions that change rows already stored (and so :func:`revision`'s ``changes``).
+ROW_CHANGES = ("upload.retract", "upload.mark")
+
 
 def owners(path: str | os.PathLike[str]) -> list[str]:
-    """Partners that have uploaded into the store, sorted (for a demo or admin view of all).
+    """Partners with an upload in the store (not retracted), sorted (for a demo or admin view).
 
     Examples
     --------
@@ -103,24 +120,74 @@ def owners(path: str | os.PathLike[str]) -> list[str]:
     with opened_for_reading(path) as conn:
         if conn is None:
             return []
-        return [r[0] for r in conn.execute("SELECT DISTINCT partner FROM uploads ORDER BY partner")]
+        served = " WHERE retracted_at IS NULL" if has_audit(conn) else ""
+        return [
+            r[0]
+            for r in conn.execute(f"SELECT DISTINCT partner FROM uploads{served} ORDER BY partner")
+        ]
+
+
+class Revision(NamedTuple):
+    """Where the store's rows stand: :func:`revision`.
+
+    Attributes
+    ----------
+    uploads
+        The last upload id (``0``: none): ids only grow (AUTOINCREMENT), and a refused,
+        failed or repeated upload leaves it as it was.
+    changes
+        Retractions and re-markings so far: the writes that change rows already stored.
+    """
+
+    uploads: int
+    changes: int
+
+    @property
+    def version(self) -> int:
+        """One number that grows with every upload, retraction and re-marking."""
+        return self.uploads + self.changes
+
+
+def revision(path: str | os.PathLike[str]) -> Revision:
+    """Where the store's rows stand: the last upload and the changes to stored rows.
+
+    A reader that holds the rows of :class:`Revision` ``r`` catches up with ``s`` by reading
+    the uploads after ``r.uploads`` when ``s.changes == r.changes`` (uploads only add rows);
+    otherwise rows it holds were retracted or re-marked, and it reads the store again.
+
+    Examples
+    --------
+    >>> revision("no-such-store.gpkg")
+    Revision(uploads=0, changes=0)
+    """
+    with opened_for_reading(path) as conn:
+        if conn is None:
+            return Revision(0, 0)
+        last = int(conn.execute("SELECT ifnull(max(upload_id), 0) FROM uploads").scalar())
+        changes = 0
+        if has_audit(conn):
+            changes = int(
+                conn.execute(
+                    "SELECT count(*) FROM audit WHERE action IN "
+                    f"({', '.join(sql_text(a) for a in ROW_CHANGES)})"
+                ).scalar()
+            )
+        return Revision(last, changes)
 
 
 def version(path: str | os.PathLike[str]) -> int:
-    """A number that changes whenever an upload lands in the store (for cache keys).
+    """A number that grows whenever the rows the store serves change (for cache keys).
 
-    The last upload id: ids only grow (AUTOINCREMENT), and a refused, failed or repeated
-    upload leaves it as it was. ``0`` for a store that does not exist yet or has no upload.
+    An upload, a retraction or a re-marking (see :func:`revision`: the last upload id plus
+    the changes to stored rows); sign-ins and other events leave it. ``0`` for a store that
+    does not exist yet or has no upload.
 
     Examples
     --------
     >>> version("no-such-store.gpkg")
     0
     """
-    with opened_for_reading(path) as conn:
-        if conn is None:
-            return 0
-        return int(conn.execute("SELECT ifnull(max(upload_id), 0) FROM uploads").scalar())
+    return revision(path).version
 
 
 def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> int | None:
@@ -275,9 +342,9 @@ def visible_detections(
         Only detections at or after / at or before these instants (ISO 8601 text,
         :class:`datetime.datetime` or :class:`pandas.Timestamp`; without zone: UTC).
     after_upload, through_upload
-        Only rows of the uploads with an id above / at most these (uploads only grow and
-        their rows never change: a reader that holds the rows through upload ``n`` reads
-        ``after_upload=n`` to catch up).
+        Only rows of the uploads with an id above / at most these (uploads only add rows:
+        a reader that holds the rows through upload ``n`` reads ``after_upload=n`` to catch
+        up, unless rows were retracted or re-marked meanwhile, see :func:`revision`).
     operation
         Only rows of this operation (default: every operation's). In a store from before
         operations every row belongs to :data:`~geo.store.schema.DEFAULT_OPERATION`.
@@ -331,7 +398,9 @@ def visible_detections(
         return _frame(raw, str(path), conn)
 
 
-def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.DataFrame:
+def uploads(
+    path: str | os.PathLike[str], partners: Iterable[str] | str, *, retracted: bool = False
+) -> pd.DataFrame:
     """The audit log of the uploads of ``partners`` (their own uploads only), oldest first.
 
     Parameters
@@ -340,14 +409,19 @@ def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.D
         The store. A store that does not exist yet has no uploads.
     partners
         The partner(s) whose uploads to list (one string is one partner).
+    retracted
+        Also list retracted uploads (see :func:`geo.store.retract_upload`), with two more
+        columns: ``retracted_at`` (datetime64[ms, UTC], NaT for an upload still served) and
+        ``retracted_by``. By default a retracted upload is left out, like its rows.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``upload_id``, ``uploaded_at`` (datetime64[ms, UTC]), ``uploaded_by``,
         ``partner``, ``file_name``, ``sha256``, ``format``, ``rows_read``, ``accepted``,
-        ``rejected``, ``duplicates``, ``releasable_to`` (the analyst's marking; ``""``: the
-        owner only), ``file_markings`` (rows that kept their own) and ``notes``.
+        ``rejected``, ``duplicates``, ``releasable_to`` (the marking: the analyst's, or the
+        latest re-marking's; ``""``: the owner only), ``file_markings`` (rows that kept their
+        own when uploaded) and ``notes``.
 
     Examples
     --------
@@ -355,29 +429,39 @@ def uploads(path: str | os.PathLike[str], partners: Iterable[str] | str) -> pd.D
     ['upload_id', 'uploaded_at', 'uploaded_by', 'partner']
     """
     viewers = checked_viewers(partners)
+    columns = {**_UPLOAD_COLUMNS, **(_RETRACTED_COLUMNS if retracted else {})}
     with opened_for_reading(path) as conn:
         if conn is not None and viewers:
+            audited = has_audit(conn)
+            source = (
+                "uploads"
+                if audited
+                else "(SELECT *, NULL AS retracted_at, NULL AS retracted_by FROM uploads)"
+            )
+            served = "" if retracted or not audited else " AND retracted_at IS NULL"
             raw = conn.fetch_arrow(
-                _UPLOAD_COLUMNS,
-                f"FROM uploads WHERE partner IN ({', '.join(sql_text(v) for v in viewers)})",
+                columns,
+                f"FROM {source} WHERE partner IN ({', '.join(sql_text(v) for v in viewers)})"
+                + served,
             )
         else:
             raw = pa.table(
                 {
                     name: pa.array([], pa.int64() if kind == "integer" else pa.string())
-                    for name, kind in _UPLOAD_COLUMNS.items()
+                    for name, kind in columns.items()
                 }
             )
         raw = raw.sort_by("upload_id")
         frame = pd.DataFrame(
             {
                 name: raw[name].fill_null(0).to_numpy() if kind == "integer" else _texts(raw[name])
-                for name, kind in _UPLOAD_COLUMNS.items()
+                for name, kind in columns.items()
             }
         )
-        frame["uploaded_at"] = pd.to_datetime(
-            frame["uploaded_at"], utc=True, format="ISO8601"
-        ).astype("datetime64[ms, UTC]")
+        for name in ("uploaded_at", "retracted_at") if retracted else ("uploaded_at",):
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="ISO8601").astype(
+                "datetime64[ms, UTC]"
+            )
     return frame
 
 

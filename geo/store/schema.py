@@ -1,12 +1,15 @@
 """The store's layout: a GeoPackage 1.3 with the ``detections`` and ``uploads`` layers.
 
 The SQL that creates a store, checks that an existing file is one, and upgrades a store of
-schema 1 or 2 in place; the GeoPackage ids; the ``fid`` numbering that clusters the detections
-by UTC day (see :func:`first_fid`); the duplicate-key indexes (see "Duplicates" in
-:mod:`geo.store`); and, since schema 3, the operations' tables (``operations``,
+schema 1, 2 or 3 in place; the GeoPackage ids; the ``fid`` numbering that clusters the
+detections by UTC day (see :func:`first_fid`); the duplicate-key indexes (see "Duplicates" in
+:mod:`geo.store`); since schema 3, the operations' tables (``operations``,
 ``operation_layers``, ``operation_dems``: attributes, see :mod:`geo.store.operation_tables`)
 and the ``operation`` every detection and upload belongs to (:data:`DEFAULT_OPERATION` for
-rows stored before).
+rows stored before); since schema 4, the ``audit`` table (events: retractions, re-markings,
+sign-ins; see :mod:`geo.store.audit`), the retraction of an upload (``uploads.retracted_at``
+and ``retracted_by``) and ``retracted_detections``, where a retracted upload's rows are kept
+out of every read.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "check_schema",
     "create",
     "first_fid",
+    "has_audit",
     "has_operations",
     "has_table",
     "schema_version",
@@ -47,9 +51,9 @@ GPKG_USER_VERSION = 10300
 
 #: Layout of the store; written into the layers' descriptions. A store of schema 1 (the
 #: first release) is upgraded in place whenever it is opened, one of schema 2 (before
-#: operations) when it is opened for writing; readers read a schema 2 store as it is (see
-#: ``upgrade``).
-SCHEMA_VERSION = 3
+#: operations) or 3 (before the audit table) when it is opened for writing; readers read a
+#: schema 2 or 3 store as it is (see ``upgrade``).
+SCHEMA_VERSION = 4
 
 #: The operation that rows stored before operations (schema 1 and 2), and uploads that name
 #: none, belong to: the bundled sample (``geo.operations.SAMPLE``).
@@ -196,6 +200,55 @@ _OPERATION_CONTENTS = f"""INSERT INTO gpkg_contents (table_name, data_type, iden
   ('operation_dems', 'attributes', 'operation_dems',
    'Limes operation terrain models (store schema {SCHEMA_VERSION})', NULL)"""
 
+#: What schema 4 adds to ``uploads``: who retracted an upload, and when (NULL: served).
+_RETRACTION_COLUMNS = ("retracted_at DATETIME", "retracted_by TEXT")
+
+#: The audit table and the retracted rows (schema 4), GeoPackage attributes tables. ``audit``:
+#: one row per event that is not an upload or an operation's layer version (those have their
+#: own records): ``action`` (``upload.retract``, ``upload.mark``, ``signin``,
+#: ``signin.failed``, ...), who (``user``, ``partner``), what (``operation``, ``target``) and
+#: ``detail`` (JSON text). ``retracted_detections``: the rows of retracted uploads, moved out
+#: of ``detections`` as they were (``fid`` a plain column: a later upload may reuse it), so
+#: that no read serves them, no duplicate key holds them and the record stays.
+_AUDIT_TABLES = f"""CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  at DATETIME NOT NULL DEFAULT ({NOW}),
+  user TEXT,
+  partner TEXT,
+  action TEXT NOT NULL,
+  operation TEXT,
+  target TEXT,
+  detail TEXT);
+CREATE TABLE retracted_detections (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  fid INTEGER NOT NULL,
+  geom BLOB NOT NULL,
+  time_us INTEGER NOT NULL,
+  detection_id TEXT,
+  source TEXT,
+  partner TEXT,
+  class TEXT,
+  confidence REAL,
+  access TEXT,
+  caveat TEXT,
+  hae_m REAL,
+  ce_m REAL,
+  le_m REAL,
+  owner TEXT NOT NULL,
+  releasable_to TEXT NOT NULL,
+  upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
+  src_row INTEGER,
+  {_OPERATION_COLUMN});
+CREATE INDEX retracted_detections_upload ON retracted_detections(upload_id)"""
+_AUDIT_CONTENTS = f"""INSERT INTO gpkg_contents (table_name, data_type, identifier, description,
+  srs_id) VALUES
+  ('audit', 'attributes', 'audit',
+   'Limes audit log of events: retractions, re-markings, sign-ins (store schema {SCHEMA_VERSION})',
+   NULL),
+  ('retracted_detections', 'attributes', 'retracted_detections',
+   'Limes detections of retracted uploads, served to nobody (store schema {SCHEMA_VERSION})',
+   NULL)"""
+
 #: GeoPackage core tables (GeoPackage 1.3, clauses 1.1.2, 1.1.3, 2.1.5), the two layers
 #: and a view of the detections with a DATETIME ``time`` column.
 _SCHEMA = f"""
@@ -236,7 +289,8 @@ CREATE TABLE uploads (
   releasable_to TEXT NOT NULL,
   file_markings INTEGER NOT NULL,
   notes TEXT,
-  {_OPERATION_COLUMN});
+  {_OPERATION_COLUMN},
+  {", ".join(_RETRACTION_COLUMNS)});
 CREATE INDEX uploads_partner_sha256 ON uploads(partner, sha256);
 {_DETECTIONS_TABLE};
 {_DEDUPE_INDEXES}
@@ -250,7 +304,9 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_i
   ('detections_timed', 'features', 'detections_timed', '{TIMED_DESCRIPTION}', 4326);
 INSERT INTO gpkg_geometry_columns VALUES ('detections', 'geom', 'POINT', 4326, 0, 0);
 {_TIMED_GEOMETRY};
-{_OPERATION_CONTENTS}"""
+{_OPERATION_CONTENTS};
+{_AUDIT_TABLES};
+{_AUDIT_CONTENTS}"""
 
 #: Columns a store's tables must have (checked when an existing file is opened).
 _REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
@@ -308,6 +364,13 @@ _REQUIRED_COLUMNS_3: dict[str, frozenset[str]] = {
         | {"sha256", "data"}
     ),
     "operation_dems": frozenset({"operation", "version", "file_name", "sha256", "data"}),
+}
+
+#: Columns schema 4 adds (checked in a store of schema 4 or later).
+_REQUIRED_COLUMNS_4: dict[str, frozenset[str]] = {
+    "uploads": _REQUIRED_COLUMNS_3["uploads"] | {"retracted_at", "retracted_by"},
+    "audit": frozenset({"id", "at", "user", "partner", "action", "operation", "target", "detail"}),
+    "retracted_detections": _REQUIRED_COLUMNS_3["detections"] | {"id"},
 }
 
 #: Optional text and number columns of a detections frame, stored when present.
@@ -385,12 +448,17 @@ def upgrade(conn: Connection) -> None:
         _upgrade_from_1(conn)
     if found < 3:
         _upgrade_from_2(conn, rebuild_detections=found >= 2)
-    for table in ("detections", "uploads", "detections_timed"):
+    if found < 4:
+        _upgrade_from_3(conn)
+    for table, description in conn.execute(
+        "SELECT table_name, description FROM gpkg_contents WHERE description LIKE 'Limes %'"
+    ).fetchall():
         conn.execute(
-            "UPDATE gpkg_contents SET description = replace(replace(description, "
-            f"'store schema 1)', 'store schema {SCHEMA_VERSION})'), 'store schema 2)', "
-            f"'store schema {SCHEMA_VERSION})') WHERE table_name = ?",
-            (table,),
+            "UPDATE gpkg_contents SET description = ? WHERE table_name = ?",
+            (
+                re.sub(r"store schema \d+\)", f"store schema {SCHEMA_VERSION})", description),
+                table,
+            ),
         )
 
 
@@ -437,6 +505,22 @@ def _upgrade_from_2(conn: Connection, *, rebuild_detections: bool) -> None:
         conn.execute(statement)
 
 
+def _upgrade_from_3(conn: Connection) -> None:
+    """Schema 3 to 4: the audit table, the retracted rows' table, retractions of uploads.
+
+    Nothing is retracted yet: every row stays where it is.
+    """
+    for column in _RETRACTION_COLUMNS:
+        conn.execute(f"ALTER TABLE uploads ADD COLUMN {column}")
+    for statement in (*_statements(_AUDIT_TABLES), _AUDIT_CONTENTS):
+        conn.execute(statement)
+
+
+def has_audit(conn: Connection) -> bool:
+    """Whether the store has the audit table and retractions (schema 4 or later)."""
+    return has_table(conn, "audit")
+
+
 def has_operations(conn: Connection) -> bool:
     """Whether the store has the operations' tables and columns (schema 3 or later)."""
     return has_table(conn, "operations")
@@ -445,8 +529,11 @@ def has_operations(conn: Connection) -> bool:
 def check_schema(conn: Connection, path: Path) -> None:
     """Refuse a file whose tables lack a column the store needs."""
     required = dict(_REQUIRED_COLUMNS)
-    if schema_version(conn) >= 3:
+    found = schema_version(conn)
+    if found >= 3:
         required.update(_REQUIRED_COLUMNS_3)
+    if found >= 4:
+        required.update(_REQUIRED_COLUMNS_4)
     for table, columns in required.items():
         have = {r[1] for r in conn.execute(f"PRAGMA table_xinfo({table})")}
         missing = columns - have

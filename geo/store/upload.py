@@ -316,10 +316,13 @@ def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
 
 
 def _earlier_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult | None:
-    """The result for a file the partner uploaded before (same SHA-256), else None."""
+    """The result for a file the partner uploaded before (same SHA-256), else None.
+
+    A retracted upload does not count: the file may be uploaded again.
+    """
     earlier = conn.execute(
         "SELECT upload_id, uploaded_at, uploaded_by FROM uploads WHERE partner = ? AND "
-        "sha256 = ? AND operation = ? ORDER BY upload_id LIMIT 1",
+        "sha256 = ? AND operation = ? AND retracted_at IS NULL ORDER BY upload_id LIMIT 1",
         (audit.owner, audit.sha256, audit.operation),
     ).fetchone()
     if earlier is None:
