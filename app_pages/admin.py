@@ -16,8 +16,10 @@ if not viewer.can("admin"):
     st.stop()
 
 st.title("Admin")
-users_tab, partners_tab = st.tabs(["Users and roles", "Partners"])
+users_tab, partners_tab, audit_tab = st.tabs(["Users and roles", "Partners", "Audit log"])
 with users_tab:
     admin.users_section(viewer, signin.users_file(), ui.store_path())
 with partners_tab:
     admin.partners_section(viewer, ui.store_path())
+with audit_tab:
+    admin.audit_section(ui.store_path())

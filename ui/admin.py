@@ -19,13 +19,14 @@ from geo import access, store
 from geo.access import Viewer
 from geo.core import settings
 from geo.core.errors import ValidationError
+from geo.export import csv_bytes
 from geo.operations import Partner
 from geo.operations.model import parse_colour
 from layers.colour import alike_partner_colours
 from layers.style import partner_colors
 from ui import admin_actions as actions
 
-__all__ = ["DEMO_USERS", "actor_name", "partners_section", "users_section"]
+__all__ = ["DEMO_USERS", "audit_section", "partners_section", "users_section"]
 
 #: Shown instead of the users section while no users file lists anybody (demo mode).
 DEMO_USERS = (
@@ -37,11 +38,6 @@ DEMO_USERS = (
 
 _FLASH = "admin_flash"
 _SIGN_IN = {"password": "Password", "oidc": "Single sign-on (OIDC)"}
-
-
-def actor_name(viewer: Viewer) -> str:
-    """Who the audit names for a change: the signed-in user, or ``local demo`` in demo mode."""
-    return viewer.name or "local demo"
 
 
 def _flash_area(section: str) -> None:
@@ -84,7 +80,7 @@ def users_section(viewer: Viewer, users_file: Path, store_path: Path) -> None:
         column_config={"sign_in": "sign-in", "created_at": "added (UTC)"},
     )
     partners = actions.known_partners(users, store.operation_records(store_path))
-    actor = actor_name(viewer)
+    actor = viewer
     left, middle, right = st.columns(3, gap="large")
     with left:
         _edit_user(users, partners, users_file, store_path, actor)
@@ -108,7 +104,7 @@ def _partner_box(label: str, partners: list[str], current: str | None, key: str)
 
 
 def _edit_user(
-    users: dict[str, access.User], partners: list[str], path: Path, store_path: Path, actor: str
+    users: dict[str, access.User], partners: list[str], path: Path, store_path: Path, actor: Viewer
 ) -> None:
     st.markdown("**Change a user's roles and partner**")
     name = st.selectbox("User", sorted(users), key="admin_edit_user")
@@ -142,7 +138,7 @@ def _edit_user(
     st.button("Save changes", key="admin_save_user", on_click=save)
 
 
-def _add_user(partners: list[str], path: Path, store_path: Path, actor: str) -> None:
+def _add_user(partners: list[str], path: Path, store_path: Path, actor: Viewer) -> None:
     st.markdown("**Add a user**")
     st.text_input("User name (an e-mail address for single sign-on)", key="admin_new_name")
     _partner_box("Partner", partners, None, "admin_new_partner")
@@ -196,9 +192,11 @@ def _add_user(partners: list[str], path: Path, store_path: Path, actor: str) -> 
     st.button("Add user", key="admin_add_user", on_click=add)
 
 
-def _remove_user(users: dict[str, access.User], path: Path, store_path: Path, actor: str) -> None:
+def _remove_user(
+    users: dict[str, access.User], path: Path, store_path: Path, actor: Viewer
+) -> None:
     st.markdown("**Remove a user**")
-    others = sorted(n for n in users if n != actor)
+    others = sorted(n for n in users if n != actor.name)
     if not others:
         st.caption("You are the only user: nobody else to remove.")
         return
@@ -273,12 +271,11 @@ def partners_section(viewer: Viewer, store_path: Path) -> None:
             "of them.",
             icon="ℹ️",
         )
-    actor = actor_name(viewer)
 
     def save() -> None:
         def act() -> str | None:
             now = _chosen(op, stored, palette)  # the widgets' values as the click found them
-            changed = actions.save_partners(store_path, op, now, actor=actor)
+            changed = actions.save_partners(store_path, op, now, actor=viewer)
             return f"Saved: {', '.join(c['id'] for c in changed)}." if changed else None
 
         _run("partners", act)
@@ -338,3 +335,43 @@ def _chosen(
         colour = parse_colour(picked, f"partner {p.id}, colour") if own else None
         out.append(Partner(p.id, str(state.get(name_key, p.name)), colour))
     return out
+
+
+# ---- the audit log -----------------------------------------------------------------------------
+
+
+def _choices(log: pd.DataFrame, column: str) -> list[str]:
+    return sorted({str(v) for v in log[column].dropna()})
+
+
+def audit_section(store_path: Path) -> None:
+    """The audit log, newest first: filtered by action, user and operation; as CSV."""
+    st.subheader("Audit log")
+    log = store.audit_log(store_path)
+    if log.empty:
+        st.info("Nothing recorded yet: uploads, operations, sign-ins and changes appear here.")
+        return
+    left, middle, right = st.columns(3)
+    shown = actions.filter_log(
+        log,
+        actions=left.multiselect("Action", _choices(log, "action"), key="admin_log_action"),
+        users=middle.multiselect("User", _choices(log, "user"), key="admin_log_user"),
+        operations=right.multiselect(
+            "Operation", _choices(log, "operation"), key="admin_log_operation"
+        ),
+    )
+    st.caption(f"{len(shown):,} of {len(log):,} entries, newest first. Times in UTC.")
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="iso8601")},
+    )
+    st.download_button(
+        "Download as CSV",
+        data=csv_bytes(shown),
+        file_name="limes-audit-log.csv",
+        mime="text/csv",
+        key="admin_log_csv",
+        disabled=shown.empty,
+    )

@@ -1,8 +1,10 @@
 """What the Admin page does, without Streamlit: user changes (audited) and the tables it shows.
 
 The page (``app_pages/admin.py``, widgets in :mod:`ui.admin`) reads widgets and calls these;
-each checks what an administrator asked for, changes the users file through
-:mod:`geo.access.users` and records the change in the store's audit log. Two rules keep an
+each checks that an administrator asks, and what they ask for, changes the users file
+through :mod:`geo.access.users` and records the change in the store's audit log (actions
+``user.add``, ``user.roles``, ``user.remove``; partners: ``operation.partners``, written by
+:func:`geo.operations.update_partners` with the change). Two rules keep an
 administrator from locking everyone out: nobody removes themselves, and nobody takes away
 their own ``admin`` role (so the one doing it is always an admin left).
 """
@@ -16,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from geo import access
-from geo.access import User
+from geo import access, store
+from geo.access import User, Viewer
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.operations import Partner, update_partners
@@ -28,6 +30,7 @@ __all__ = [
     "add_account",
     "change_account",
     "colour_clashes",
+    "filter_log",
     "hex_colour",
     "known_partners",
     "remove_account",
@@ -39,10 +42,15 @@ __all__ = [
 USER_COLUMNS = ("name", "partner", "roles", "sign_in", "created_at")
 
 
+def _roles_list(roles: Iterable[str]) -> list[str]:
+    """Roles in the order of :data:`geo.core.settings.ROLES`."""
+    chosen = set(roles)
+    return [r for r in settings.ROLES if r in chosen]
+
+
 def _roles_text(roles: Iterable[str]) -> str:
     """Roles in the order of :data:`geo.core.settings.ROLES`, comma-separated."""
-    chosen = set(roles)
-    return ", ".join(r for r in settings.ROLES if r in chosen)
+    return ", ".join(_roles_list(roles))
 
 
 def user_table(users: Mapping[str, User]) -> pd.DataFrame:
@@ -81,17 +89,50 @@ def known_partners(users: Mapping[str, User], operations: Iterable[Mapping[str, 
     return sorted(ids)
 
 
+def _who(actor: Viewer) -> str:
+    """The name the audit gives ``actor``: their user name, or ``local demo``."""
+    return actor.name or "local demo"
+
+
+def _check_admin(actor: Viewer) -> None:
+    """Refuse a change by anybody but an administrator (the page checks too)."""
+    if not actor.can("admin"):
+        raise ValidationError(
+            describe(
+                _who(actor),
+                "only an administrator may change users and partners",
+                field="roles",
+                expected="the admin role",
+            )
+        )
+
+
 def _audit(
-    store_path: Path | None,
+    store_path: Path,
     action: str,
     *,
-    actor: str,
+    actor: Viewer,
     target: str,
-    detail: str,
-    operation: str | None = None,
+    detail: Mapping[str, Any],
 ) -> None:
-    """Record an administrator's change in the store's audit log (None: no store to audit)."""
-    del store_path, action, actor, target, detail, operation  # arrives with store schema 4
+    """Record a change of the users file in the store's audit log.
+
+    The users file is changed first (it is the change that matters); should the store refuse
+    the audit row, the message says the change was made but not recorded.
+    """
+    try:
+        store.record_event(
+            store_path,
+            action,
+            user=_who(actor),
+            partner=actor.partner,
+            target=target,
+            detail=detail,
+        )
+    except ValidationError as exc:
+        raise ValidationError(
+            f"{action} {target}: done, but not recorded in the audit log: {exc}"
+        ) from exc
 
 
 def change_account(
@@ -100,8 +141,8 @@ def change_account(
     *,
     partner: str,
     roles: Sequence[str],
-    actor: str,
-    store_path: Path | None = None,
+    actor: Viewer,
+    store_path: Path,
 ) -> str | None:
     """Change a user's partner and roles (their password and sessions are kept); audited.
 
@@ -117,12 +158,13 @@ def change_account(
         No such user, no role or an unknown one, a bad partner id, or ``actor`` taking
         away their own ``admin`` role.
     """
+    _check_admin(actor)
     users = access.load_users(users_file)
     user = users.get(name)
     if user is None:
         raise ValidationError(describe(str(users_file), "no such user", field="name", got=name))
     role_set = access.parse_roles(list(roles))
-    if name == actor and "admin" in user.roles and "admin" not in role_set:
+    if name == actor.name and "admin" in user.roles and "admin" not in role_set:
         raise ValidationError(
             describe(
                 name,
@@ -142,9 +184,12 @@ def change_account(
     if not parts:
         return None
     access.add_user(users_file, name, partner=partner, roles=role_set, oidc=user.oidc)
-    detail = "; ".join(parts)
+    detail = {
+        "roles": [_roles_list(user.roles), _roles_list(role_set)],
+        "partner": [user.partner, partner],
+    }
     _audit(store_path, "user.roles", actor=actor, target=name, detail=detail)
-    return detail
+    return "; ".join(parts)
 
 
 def add_account(
@@ -153,11 +198,11 @@ def add_account(
     *,
     partner: str,
     roles: Sequence[str],
-    actor: str,
+    actor: Viewer,
+    store_path: Path,
     password: str | None = None,
     repeat: str | None = None,
     oidc: bool = False,
-    store_path: Path | None = None,
 ) -> User:
     """Add a new user, with an initial password typed twice or signing in through OIDC.
 
@@ -168,6 +213,7 @@ def add_account(
         a password too weak (:func:`geo.access.passwords.check_new_password`), a password
         given for an OIDC user, a bad name, partner or roles. Nothing is written then.
     """
+    _check_admin(actor)
     name = name.strip()
     access.check_account(name, partner=partner, roles=list(roles))
     existing = access.load_users(users_file)
@@ -198,15 +244,16 @@ def add_account(
     user, _ = access.add_user(
         users_file, name, partner=partner, roles=list(roles), password=password, oidc=oidc
     )
-    how = "OIDC" if oidc else "password"
-    detail = f"partner {user.partner}; roles {_roles_text(user.roles)}; sign-in {how}"
+    detail = {
+        "partner": user.partner,
+        "roles": _roles_list(user.roles),
+        "sign_in": "oidc" if oidc else "password",
+    }
     _audit(store_path, "user.add", actor=actor, target=user.name, detail=detail)
     return user
 
 
-def remove_account(
-    users_file: Path, name: str, *, actor: str, store_path: Path | None = None
-) -> None:
+def remove_account(users_file: Path, name: str, *, actor: Viewer, store_path: Path) -> None:
     """Remove a user (their open sessions end at their next rerun); audited.
 
     Raises
@@ -214,7 +261,8 @@ def remove_account(
     ValidationError
         ``actor`` removing themselves, or no such user.
     """
-    if name == actor:
+    _check_admin(actor)
+    if name == actor.name:
         raise ValidationError(
             describe(
                 name,
@@ -224,8 +272,8 @@ def remove_account(
             )
         )
     user = access.load_users(users_file).get(name)
-    access.remove_user(users_file, name)
-    detail = "" if user is None else f"partner {user.partner}; roles {_roles_text(user.roles)}"
+    access.remove_user(users_file, name)  # (raises for no such user)
+    detail = {} if user is None else {"partner": user.partner, "roles": _roles_list(user.roles)}
     _audit(store_path, "user.remove", actor=actor, target=name, detail=detail)
 
 
@@ -254,7 +302,7 @@ def save_partners(
     operation: str,
     partners: Sequence[Partner],
     *,
-    actor: str,
+    actor: Viewer,
 ) -> list[dict[str, Any]]:
     """Store an operation's partners' display names and colours; audited. Returns the changes.
 
@@ -269,6 +317,7 @@ def save_partners(
         A refused colour, or what :func:`geo.operations.update_partners` refuses. Nothing is
         stored then.
     """
+    _check_admin(actor)
     bad = colour_clashes(partners)
     if bad:
         pid, clashes = next(iter(bad.items()))
@@ -279,20 +328,34 @@ def save_partners(
             f"{clashes[0].message()}{more}. Nothing was stored. Pick a colour the warnings "
             "do not name, or use the map's palette colour"
         )
-    out = update_partners(store_path, operation, partners, user=actor)
-    for change in out["changed"]:
-        detail = "; ".join(
-            f"{what} {before or 'palette'} → {after or 'palette'}"
-            for what in ("name", "colour")
-            for before, after in [change[what]]
-            if before != after
-        )
-        _audit(
-            store_path,
-            "operation.partners",
-            actor=actor,
-            target=change["id"],
-            detail=detail,
-            operation=operation,
-        )
+    out = update_partners(store_path, operation, partners, user=_who(actor), partner=actor.partner)
     return list(out["changed"])
+
+
+def filter_log(
+    log: pd.DataFrame,
+    *,
+    actions: Iterable[str] = (),
+    users: Iterable[str] = (),
+    operations: Iterable[str] = (),
+) -> pd.DataFrame:
+    """The entries of an audit log (:func:`geo.store.audit_log`) that match every filter given.
+
+    An empty filter keeps every entry; ``operations`` keeps only entries of those operations
+    (a sign-in belongs to none). The order (newest first) is kept; ``log`` is not changed.
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"action": ["signin", "upload"], "user": ["ana", "ana"],
+    ...                     "operation": [None, "sample"]})
+    >>> filter_log(log, operations=["sample"])["action"].tolist()
+    ['upload']
+    >>> len(filter_log(log))
+    2
+    """
+    keep = pd.Series(True, index=log.index)
+    for column, chosen in (("action", actions), ("user", users), ("operation", operations)):
+        values = list(chosen)
+        if values:
+            keep &= log[column].isin(values)
+    return log[keep].copy()

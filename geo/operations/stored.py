@@ -424,14 +424,20 @@ def _checked_partner(partner: Partner, where: str) -> Partner:
 
 
 def update_partners(
-    store_path: Source, name: str, partners: Sequence[Partner], *, user: str | None = None
+    store_path: Source,
+    name: str,
+    partners: Sequence[Partner],
+    *,
+    user: str | None = None,
+    partner: str | None = None,
 ) -> dict[str, Any]:
     """Change the display names and colours of an operation's partners.
 
     The partners taking part stay the same: ``partners`` must hold each of the operation's
-    partner ids once (in any order; the operation keeps its order). Nothing is written when
-    nothing changes. Whether a colour may be used on the map is the caller's check
-    (:func:`layers.colour.partner_colour_clashes`).
+    partner ids once (in any order; the operation keeps its order). The change is audited
+    (action ``operation.partners``, by ``user`` of ``partner``, the changes as its detail) in
+    the same transaction. Nothing is written when nothing changes. Whether a colour may be
+    used on the map is the caller's check (:func:`layers.colour.partner_colour_clashes`).
 
     Returns
     -------
@@ -448,7 +454,7 @@ def update_partners(
     """
     current = load_operation(store_path, name).operation.partners
     by_id: dict[str, Partner] = {}
-    for p in partners:
+    for p in partners:  # (p, not partner: that is who changes them)
         where = f"operation {name}, partner {p.id}"
         if p.id not in {q.id for q in current}:
             raise ValidationError(
@@ -484,7 +490,14 @@ def update_partners(
         if a != b
     ]
     if changed:
-        store.set_operation_partners(store_path, name, [p.to_dict() for p in new], user=user)
+        store.set_operation_partners(
+            store_path,
+            name,
+            [p.to_dict() for p in new],
+            user=user,
+            partner=partner,
+            detail={"changed": changed},
+        )
     return {"operation": name, "partners": [p.to_dict() for p in new], "changed": changed}
 
 
