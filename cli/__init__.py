@@ -29,6 +29,11 @@ A contract: scripts and checks depend on these flags and keys.
     python -m geo operation sensors NAME --sensors S [--user NAME] [--note T] [--store STORE]
     python -m geo operation diff NAME --from V --to V [--store STORE]
     python -m geo users add|remove|list ... [--users-file FILE]
+    python -m geo uploads delete UPLOAD_ID --user NAME [--users-file FILE] [--store STORE]
+    python -m geo uploads mark UPLOAD_ID --releasable-to A,B|ALL --user NAME [--users-file FILE]
+        [--store STORE]
+    python -m geo uploads list --as-partner P [--operation NAME] [--retracted] [--store STORE]
+    python -m geo audit [--limit N] [--operation NAME] [--store STORE]
 
 Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
 """
@@ -41,14 +46,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import analyse, export, operation, snapshot, store, users, viewshed
+from cli import analyse, export, operation, snapshot, store, uploads, users, viewshed
 from geo.core import settings
 from geo.core.errors import ValidationError
 
 __all__ = ["main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (analyse, viewshed, export, snapshot, store, operation, users)
+COMMANDS = (analyse, viewshed, export, snapshot, store, uploads, operation, users)
 
 
 def parser() -> argparse.ArgumentParser:

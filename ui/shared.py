@@ -62,25 +62,30 @@ def _stored(path: str) -> dict[str, Any]:
 
 
 def stored_rows(path: Path, version: int) -> gpd.GeoDataFrame:
-    """Every row of the store through upload ``version``, all owners (cut to a viewer later).
+    """Every row the store serves as of ``version`` or later, all owners (cut to a viewer later).
 
-    Read once: uploads only grow and their rows never change, so a new upload adds just its
-    own rows to what the server holds (a million-row store is not read again per upload).
+    Read once: uploads only add rows, so a new upload adds just its own rows to what the
+    server holds (a million-row store is not read again per upload). A retraction or a
+    re-marking changes rows already held: then the store is read again
+    (:func:`geo.store.revision`).
     """
     held = _stored(str(path))
     with held["lock"]:
-        rows, since = held["rows"], held["version"]
-        if rows is not None and since == version:
+        rows, since = held["rows"], held.get("revision")
+        if rows is not None and since is not None and since.version == version:
             return rows
-        if rows is not None and since is not None and since < version:
+        now = store.revision(path)
+        if rows is not None and since == now:
+            return rows
+        if rows is not None and since is not None and since.changes == now.changes:
             new = store.visible_detections(
-                path, store.owners(path), after_upload=since, through_upload=version
+                path, store.owners(path), after_upload=since.uploads, through_upload=now.uploads
             )
             if len(new):
                 rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True), crs="EPSG:4326")
         else:
-            rows = store.visible_detections(path, store.owners(path), through_upload=version)
-        held.update(version=version, rows=rows)
+            rows = store.visible_detections(path, store.owners(path), through_upload=now.uploads)
+        held.update(version=now.version, revision=now, rows=rows)
         return rows
 
 

@@ -28,6 +28,7 @@ The users file is ``$LIMES_USERS_FILE`` if that is set, else ``data/users.json``
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from collections.abc import Iterable, Mapping
@@ -36,7 +37,7 @@ from typing import Any, NoReturn
 
 import streamlit as st
 
-from geo import access
+from geo import access, store
 from geo.access import User, Viewer
 from geo.core import settings
 from geo.core.errors import ValidationError
@@ -71,6 +72,12 @@ _STAMP = "_limes_stamp"
 _VIEWER = "_limes_viewer"
 _NOTICE = "_limes_notice"
 _SESSION_ID = "_limes_session_id"
+
+_LOG = logging.getLogger(__name__)
+
+#: How long a sign-in waits for the store to record it (an upload being written holds the
+#: store): a sign-in is never held up longer by its audit record.
+_AUDIT_BUSY_TIMEOUT_S = 1.0
 
 
 def users_file() -> Path:
@@ -272,16 +279,38 @@ def _attempt(path: Path, name: str, password: str) -> None:
         st.error(f"Sign-in is unavailable: {exc}")
         return
     if result.wait_s > 0:
+        _audit("signin.failed", name, None, reason="too many failed sign-ins")
         st.error(f"Too many failed sign-ins. Try again in {math.ceil(result.wait_s)} s.")
         return
     user = result.user
     if user is None:
+        _audit("signin.failed", name, None, reason="wrong user name or password")
         st.error("Wrong user name or password.")
         return
+    _audit("signin", user.name, user)
     _clear_session()
     st.session_state[_USER] = user.name
     st.session_state[_STAMP] = user.stamp
     st.rerun()
+
+
+def _audit(action: str, name: str, user: User | None, **detail: str) -> None:
+    """Record a password sign-in (or a failed one) in the store's audit log.
+
+    A store that cannot take the record (busy, read-only, not a store) never blocks a
+    sign-in: the failure is logged on the server and the sign-in goes on.
+    """
+    try:
+        store.record_event(
+            settings.store_path(),
+            action,
+            user=name,
+            partner=None if user is None else user.partner,
+            detail={"method": "password", "address": _client_address(), **detail},
+            busy_timeout_s=_AUDIT_BUSY_TIMEOUT_S,
+        )
+    except ValidationError as exc:
+        _LOG.warning("sign-in of %r not recorded in the audit log: %s", name[:128], exc)
 
 
 def _clear_session() -> None:

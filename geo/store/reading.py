@@ -399,7 +399,11 @@ def visible_detections(
 
 
 def uploads(
-    path: str | os.PathLike[str], partners: Iterable[str] | str, *, retracted: bool = False
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    retracted: bool = False,
+    operation: str | None = None,
 ) -> pd.DataFrame:
     """The audit log of the uploads of ``partners`` (their own uploads only), oldest first.
 
@@ -413,6 +417,10 @@ def uploads(
         Also list retracted uploads (see :func:`geo.store.retract_upload`), with two more
         columns: ``retracted_at`` (datetime64[ms, UTC], NaT for an upload still served) and
         ``retracted_by``. By default a retracted upload is left out, like its rows.
+    operation
+        Only the uploads into this operation (default: every operation's). In a store from
+        before operations every upload belongs to
+        :data:`~geo.store.schema.DEFAULT_OPERATION`.
 
     Returns
     -------
@@ -439,6 +447,14 @@ def uploads(
                 else "(SELECT *, NULL AS retracted_at, NULL AS retracted_by FROM uploads)"
             )
             served = "" if retracted or not audited else " AND retracted_at IS NULL"
+            if operation is not None:
+                served += (
+                    f" AND operation = {sql_text(str(operation))}"
+                    if has_operations(conn)
+                    else ""
+                    if operation == DEFAULT_OPERATION
+                    else " AND 0"
+                )
             raw = conn.fetch_arrow(
                 columns,
                 f"FROM {source} WHERE partner IN ({', '.join(sql_text(v) for v in viewers)})"
