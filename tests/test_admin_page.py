@@ -7,6 +7,7 @@ and password stamp in the session state); the form itself is tested in ``test_au
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo import access
+from geo import store as geo_store
 from geo.core.settings import SAMPLE_DIR
 from geo.operations import Operation, Partner, create_operation, load_operation
 from layers.style import GAP
@@ -167,3 +169,30 @@ def test_partner_colours_are_checked_against_the_status_colours(users: Path) -> 
         "POL", "Polska", (255, 115, 0)
     )
     assert tuple(GAP[:3]) == (180, 0, 20)  # the colour refused above is the gap line's
+
+
+def test_changes_show_in_the_audit_log_filtered(users: Path) -> None:
+    store = Path(os.environ["LIMES_STORE"])
+    geo_store.record_event(store, "signin", user="ana", partner="POL")
+    at = _signed_in("root").switch_page(PAGE).run()
+    at.selectbox(key="admin_edit_user").set_value("ana").run()
+    at.multiselect(key="admin_roles__ana").set_value(["analyst", "briefer"])
+    at.button(key="admin_save_user").click().run()
+    assert not at.exception
+    log = at.tabs[2].dataframe[0].value
+    assert log["action"].tolist()[:2] == ["user.roles", "signin"]  # newest first
+    first = log.iloc[0]
+    assert (first["user"], first["partner"], first["target"]) == ("root", "LTU", "ana")
+    assert json.loads(first["detail"])["roles"] == [
+        ["analyst", "commander"],
+        ["analyst", "briefer"],
+    ]
+    # Filtered by user: only ana's sign-in.
+    at.multiselect(key="admin_log_user").set_value(["ana"]).run()
+    log = at.tabs[2].dataframe[0].value
+    assert log["action"].tolist() == ["signin"]
+    assert f"1 of {len(geo_store.audit_log(store)):,} entries" in at.tabs[2].caption[0].value
+    # Filtered by an action nobody did with that user: nothing, and nothing to download.
+    at.multiselect(key="admin_log_action").set_value(["user.roles"]).run()
+    assert at.tabs[2].dataframe[0].value.empty
+    assert at.get("download_button")[0].proto.disabled
