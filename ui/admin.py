@@ -257,10 +257,11 @@ def partners_section(viewer: Viewer, store_path: Path) -> None:
     clashes = actions.colour_clashes(chosen)
     for pid, found in clashes.items():
         colour = actions.hex_colour(next(p.colour for p in chosen if p.id == pid) or ())
+        reasons = "\n".join(f"- {c.message()}" for c in found)
         st.warning(
-            f"**{pid}**: {colour} is not used on the map: "
-            + "; ".join(c.message() for c in found)
-            + ".",
+            f"**{pid}**: colour {colour} cannot be used on the map, it is\n\n{reasons}\n\n"
+            "Saving is refused until it changes: pick another colour, or turn off "
+            "*Own colour* to use the map's palette.",
             icon="⚠️",
         )
     shown = {p.id: p.colour or palette[p.id] for p in chosen}
