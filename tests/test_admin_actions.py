@@ -288,3 +288,16 @@ def test_partner_colours_too_close_to_a_status_colour_are_refused(store: Path) -
     assert _log(store) == [
         ("root", "LTU", "operation.partners", "baltic", "baltic", {"changed": changed})
     ]
+
+
+def test_a_store_that_refuses_the_audit_row_is_reported(users: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gpkg"
+    broken.write_text("not a GeoPackage", encoding="utf-8")
+    with pytest.raises(
+        actions.NotAudited, match=r"user.roles ana: done, but the audit log could not"
+    ):
+        actions.change_account(
+            users, "ana", partner="POL", roles=["briefer"], actor=ROOT, store_path=broken
+        )
+    assert access.load_users(users)["ana"].roles == {"briefer"}  # the change itself was made
+    assert broken.read_text(encoding="utf-8") == "not a GeoPackage"

@@ -49,17 +49,20 @@ def _flash_area(section: str) -> None:
         (st.success if kind == "ok" else st.info if kind == "info" else st.error)(text)
 
 
-def _run(section: str, action: Callable[[], str | None], *, done: str = "") -> None:
+def _run(section: str, action: Callable[[], str | None]) -> None:
     """Run a change in a callback; remember its outcome (refusals as their message)."""
     try:
         said = action()
+    except actions.NotAudited as exc:
+        st.session_state[_FLASH] = (section, "error", str(exc))
+        return
     except ValidationError as exc:
         st.session_state[_FLASH] = (section, "error", f"Not done: {exc}")
         return
-    if said is None and not done:
+    if said is None:
         st.session_state[_FLASH] = (section, "info", "Nothing changed.")
     else:
-        st.session_state[_FLASH] = (section, "ok", done or str(said))
+        st.session_state[_FLASH] = (section, "ok", said)
 
 
 # ---- users and roles ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from layers.colour import Clash, partner_colour_clashes
 
 __all__ = [
     "USER_COLUMNS",
+    "NotAudited",
     "add_account",
     "change_account",
     "colour_clashes",
@@ -89,6 +90,10 @@ def known_partners(users: Mapping[str, User], operations: Iterable[Mapping[str, 
     return sorted(ids)
 
 
+class NotAudited(ValidationError):
+    """A change of the users file was made, but the store refused its audit row."""
+
+
 def _who(actor: Viewer) -> str:
     """The name the audit gives ``actor``: their user name, or ``local demo``."""
     return actor.name or "local demo"
@@ -130,8 +135,9 @@ def _audit(
             detail=detail,
         )
     except ValidationError as exc:
-        raise ValidationError(
-            f"{action} {target}: done, but not recorded in the audit log: {exc}"
+        raise NotAudited(
+            f"{action} {target}: done, but the audit log could not record it ({exc}). "
+            "Tell whoever runs the store"
         ) from exc
 
 
