@@ -300,13 +300,18 @@ def _audit(action: str, name: str, user: User | None, **detail: str) -> None:
     A store that cannot take the record (busy, read-only, not a store) never blocks a
     sign-in: the failure is logged on the server and the sign-in goes on.
     """
+    address = _client_address()
     try:
         store.record_event(
             settings.store_path(),
             action,
             user=name,
             partner=None if user is None else user.partner,
-            detail={"method": "password", "address": _client_address(), **detail},
+            detail={
+                "method": "password",
+                "address": address if isinstance(address, str) else None,
+                **detail,
+            },
             busy_timeout_s=_AUDIT_BUSY_TIMEOUT_S,
         )
     except ValidationError as exc:

@@ -240,6 +240,68 @@ def _cut(text: object) -> str | None:
     return None if text is None else str(text)[:_TEXT_MAX_CHARS]
 
 
+def _move_rows(conn: Connection, upload_id: int) -> int:
+    """Move the upload's rows into ``retracted_detections``, as they are; return how many."""
+    conn.execute(
+        f"INSERT INTO retracted_detections ({_ROW_COLUMNS}) SELECT {_ROW_COLUMNS} "
+        "FROM detections WHERE upload_id = ? ORDER BY fid",
+        (upload_id,),
+    )
+    moved = int(conn.execute("SELECT changes()").scalar())
+    conn.execute("DELETE FROM detections WHERE upload_id = ?", (upload_id,))
+    conn.execute(
+        f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
+        "('detections', 'detections_timed', 'retracted_detections')"
+    )
+    return moved
+
+
+def _mark_rows(conn: Connection, upload_id: int, marking: str) -> dict[str, int]:
+    """Give every row of the upload ``marking``; return how many had which marking before."""
+    before = {
+        str(m): int(n)
+        for m, n in conn.execute(
+            "SELECT releasable_to, count(*) FROM detections WHERE upload_id = ? "
+            "GROUP BY releasable_to ORDER BY releasable_to",
+            (upload_id,),
+        ).fetchall()
+    }
+    conn.execute(
+        "UPDATE detections SET releasable_to = ? WHERE upload_id = ?", (marking, upload_id)
+    )
+    conn.execute(
+        f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
+        "('detections', 'detections_timed')"
+    )
+    return before
+
+
+def _recorded(
+    conn: Connection,
+    action: str,
+    upload_id: int,
+    record: Mapping[str, Any],
+    detail: Mapping[str, Any],
+    user: str,
+    partner: str,
+) -> dict[str, Any]:
+    """Write the audit row of a change to an upload; return what the change did."""
+    full = {"owner": record["owner"], "file_name": record["file_name"], **detail}
+    audit_id = _insert_event(
+        conn,
+        action,
+        user=user,
+        partner=partner,
+        operation=record["operation"],
+        target=str(upload_id),
+        detail=full,
+    )
+    return {"upload_id": upload_id, "action": action, "operation": record["operation"]} | {
+        **full,
+        "audit_id": audit_id,
+    }
+
+
 def retract_upload(
     path: str | os.PathLike[str],
     upload_id: int | str,
@@ -279,44 +341,13 @@ def retract_upload(
         number,
         record,
     ):
-        conn.execute(
-            f"INSERT INTO retracted_detections ({_ROW_COLUMNS}) SELECT {_ROW_COLUMNS} "
-            "FROM detections WHERE upload_id = ? ORDER BY fid",
-            (number,),
-        )
-        moved = int(conn.execute("SELECT changes()").scalar())
-        conn.execute("DELETE FROM detections WHERE upload_id = ?", (number,))
+        rows = _move_rows(conn, number)
         conn.execute(
             f"UPDATE uploads SET retracted_at = {NOW}, retracted_by = ? WHERE upload_id = ?",
             (_cut(user), number),
         )
-        conn.execute(
-            f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
-            "('detections', 'detections_timed', 'retracted_detections')"
-        )
-        detail = {
-            "owner": record["owner"],
-            "file_name": record["file_name"],
-            "rows": moved,
-            "releasable_to": record["releasable_to"],
-        }
-        audit_id = _insert_event(
-            conn,
-            "upload.retract",
-            user=user,
-            partner=partner,
-            operation=record["operation"],
-            target=str(number),
-            detail=detail,
-        )
-    return (
-        {"upload_id": number, "action": "upload.retract"}
-        | detail
-        | {
-            "operation": record["operation"],
-            "audit_id": audit_id,
-        }
-    )
+        detail = {"rows": rows, "releasable_to": record["releasable_to"]}
+        return _recorded(conn, "upload.retract", number, record, detail, user, partner)
 
 
 def mark_upload(
@@ -361,47 +392,37 @@ def mark_upload(
         number,
         record,
     ):
-        before = {
-            str(m): int(n)
-            for m, n in conn.execute(
-                "SELECT releasable_to, count(*) FROM detections WHERE upload_id = ? "
-                "GROUP BY releasable_to ORDER BY releasable_to",
-                (number,),
-            ).fetchall()
-        }
-        conn.execute(
-            "UPDATE detections SET releasable_to = ? WHERE upload_id = ?", (marking, number)
-        )
+        before = _mark_rows(conn, number, marking)
         conn.execute("UPDATE uploads SET releasable_to = ? WHERE upload_id = ?", (marking, number))
-        conn.execute(
-            f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
-            "('detections', 'detections_timed')"
-        )
         detail = {
-            "owner": record["owner"],
-            "file_name": record["file_name"],
             "before": record["releasable_to"],
             "after": marking,
             "rows": sum(before.values()),
             "rows_before": before,
         }
-        audit_id = _insert_event(
-            conn,
-            "upload.mark",
-            user=user,
-            partner=partner,
-            operation=record["operation"],
-            target=str(number),
-            detail=detail,
+        return _recorded(conn, "upload.mark", number, record, detail, user, partner)
+
+
+def _check_event(action: str, detail: Mapping[str, Any] | None) -> None:
+    """Refuse an action that is not lower-case words joined by dots, or a detail not JSON."""
+    if len(action) > _ACTION_MAX_CHARS or not _ACTION.fullmatch(action):
+        raise ValidationError(
+            describe(
+                "action",
+                "not an audit action",
+                expected="lower-case words joined by dots, e.g. signin.failed",
+                got=action,
+            )
         )
-    return (
-        {"upload_id": number, "action": "upload.mark"}
-        | detail
-        | {
-            "operation": record["operation"],
-            "audit_id": audit_id,
-        }
-    )
+    if action in ("upload", "upload.retract", "upload.mark"):
+        raise ValueError(f"{action!r} is written by the store itself, not by record_event")
+    if detail is not None:
+        try:
+            json.dumps(dict(detail), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(
+                describe("detail", "not JSON", expected="JSON-able values", got=str(exc))
+            ) from exc
 
 
 def record_event(
@@ -452,24 +473,7 @@ def record_event(
     >>> log[["user", "partner", "action"]].values.tolist()
     [['ana', 'LTU', 'signin']]
     """
-    if len(action) > _ACTION_MAX_CHARS or not _ACTION.fullmatch(action):
-        raise ValidationError(
-            describe(
-                "action",
-                "not an audit action",
-                expected="lower-case words joined by dots, e.g. signin.failed",
-                got=action,
-            )
-        )
-    if action in ("upload", "upload.retract", "upload.mark"):
-        raise ValueError(f"{action!r} is written by the store itself, not by record_event")
-    if detail is not None:
-        try:
-            json.dumps(dict(detail), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(
-                describe("detail", "not JSON", expected="JSON-able values", got=str(exc))
-            ) from exc
+    _check_event(action, detail)
     store = Path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     conn = open_store(store, busy_timeout_s=timeout)
@@ -500,14 +504,22 @@ def _log_sources(conn: Connection) -> list[str]:
     """The SELECTs whose union is the audit log (each of :data:`_LOG_COLUMNS`)."""
     audited, operations = has_audit(conn), has_operations(conn)
     operation = "operation" if operations else sql_text(DEFAULT_OPERATION)
-    retraction = ", 'retracted_at', retracted_at, 'retracted_by', retracted_by" if audited else ""
+    # A retracted upload's detail says when and by whom (json_patch leaves out NULLs).
+    retracted = (
+        (
+            "json_patch(",
+            ", json_object('retracted_at', retracted_at, 'retracted_by', retracted_by))",
+        )
+        if audited
+        else ("", "")
+    )
     sources = [  # the first names the columns
         'SELECT uploaded_at AS at, uploaded_by AS "user", partner AS partner, '
         f"'upload' AS action, {operation} AS operation, CAST(upload_id AS TEXT) AS target, "
-        "json_object('file_name', file_name, 'format', format, 'rows_read', rows_read, "
-        "'accepted', accepted, 'rejected', rejected, 'duplicates', duplicates, "
-        "'releasable_to', releasable_to, 'file_markings', file_markings, 'notes', notes"
-        f"{retraction}) AS detail, 1 AS kind, upload_id AS id FROM uploads"
+        f"{retracted[0]}json_object('file_name', file_name, 'format', format, 'rows_read', "
+        "rows_read, 'accepted', accepted, 'rejected', rejected, 'duplicates', duplicates, "
+        "'releasable_to', releasable_to, 'file_markings', file_markings, 'notes', notes)"
+        f"{retracted[1]} AS detail, 1 AS kind, upload_id AS id FROM uploads"
     ]
     if operations:
         sources += [

@@ -398,6 +398,38 @@ def visible_detections(
         return _frame(raw, str(path), conn)
 
 
+def _upload_rows(
+    conn: Connection | None,
+    viewers: list[str],
+    columns: dict[str, Kind],
+    *,
+    retracted: bool,
+    operation: str | None,
+) -> pa.Table:
+    """The ``uploads`` rows of :func:`uploads` (in any order), as Arrow."""
+    if conn is None or not viewers:
+        return pa.table(
+            {
+                name: pa.array([], pa.int64() if kind == "integer" else pa.string())
+                for name, kind in columns.items()
+            }
+        )
+    audited = has_audit(conn)
+    source = (
+        "uploads"
+        if audited
+        else "(SELECT *, NULL AS retracted_at, NULL AS retracted_by FROM uploads)"
+    )
+    where = f"partner IN ({', '.join(sql_text(v) for v in viewers)})"
+    if audited and not retracted:
+        where += " AND retracted_at IS NULL"
+    if operation is not None and has_operations(conn):
+        where += f" AND operation = {sql_text(str(operation))}"
+    elif operation not in (None, DEFAULT_OPERATION):
+        where += " AND 0"
+    return conn.fetch_arrow(columns, f"FROM {source} WHERE {where}")
+
+
 def uploads(
     path: str | os.PathLike[str],
     partners: Iterable[str] | str,
@@ -439,34 +471,7 @@ def uploads(
     viewers = checked_viewers(partners)
     columns = {**_UPLOAD_COLUMNS, **(_RETRACTED_COLUMNS if retracted else {})}
     with opened_for_reading(path) as conn:
-        if conn is not None and viewers:
-            audited = has_audit(conn)
-            source = (
-                "uploads"
-                if audited
-                else "(SELECT *, NULL AS retracted_at, NULL AS retracted_by FROM uploads)"
-            )
-            served = "" if retracted or not audited else " AND retracted_at IS NULL"
-            if operation is not None:
-                served += (
-                    f" AND operation = {sql_text(str(operation))}"
-                    if has_operations(conn)
-                    else ""
-                    if operation == DEFAULT_OPERATION
-                    else " AND 0"
-                )
-            raw = conn.fetch_arrow(
-                columns,
-                f"FROM {source} WHERE partner IN ({', '.join(sql_text(v) for v in viewers)})"
-                + served,
-            )
-        else:
-            raw = pa.table(
-                {
-                    name: pa.array([], pa.int64() if kind == "integer" else pa.string())
-                    for name, kind in columns.items()
-                }
-            )
+        raw = _upload_rows(conn, viewers, columns, retracted=retracted, operation=operation)
         raw = raw.sort_by("upload_id")
         frame = pd.DataFrame(
             {

@@ -207,9 +207,11 @@ _RETRACTION_COLUMNS = ("retracted_at DATETIME", "retracted_by TEXT")
 #: one row per event that is not an upload or an operation's layer version (those have their
 #: own records): ``action`` (``upload.retract``, ``upload.mark``, ``signin``,
 #: ``signin.failed``, ...), who (``user``, ``partner``), what (``operation``, ``target``) and
-#: ``detail`` (JSON text). ``retracted_detections``: the rows of retracted uploads, moved out
-#: of ``detections`` as they were (``fid`` a plain column: a later upload may reuse it), so
-#: that no read serves them, no duplicate key holds them and the record stays.
+#: ``detail`` (JSON text); indexed by action (the store's version counts the retractions and
+#: re-markings at every rerun of the app). ``retracted_detections``: the rows of retracted
+#: uploads, moved out of ``detections`` as they were (``fid`` a plain column: a later upload
+#: may reuse it), so that no read serves them, no duplicate key holds them and the record
+#: stays.
 _AUDIT_TABLES = f"""CREATE TABLE audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
   at DATETIME NOT NULL DEFAULT ({NOW}),
@@ -239,7 +241,8 @@ CREATE TABLE retracted_detections (
   upload_id INTEGER NOT NULL REFERENCES uploads(upload_id),
   src_row INTEGER,
   {_OPERATION_COLUMN});
-CREATE INDEX retracted_detections_upload ON retracted_detections(upload_id)"""
+CREATE INDEX retracted_detections_upload ON retracted_detections(upload_id);
+CREATE INDEX audit_action ON audit(action)"""
 _AUDIT_CONTENTS = f"""INSERT INTO gpkg_contents (table_name, data_type, identifier, description,
   srs_id) VALUES
   ('audit', 'attributes', 'audit',
