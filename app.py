@@ -15,6 +15,7 @@ PAGES = [
     (None, st.Page("app_pages/map.py", title="Map", default=True)),
     ("analyst", st.Page("app_pages/upload.py", title="Upload")),
     ("briefer", st.Page("app_pages/export.py", title="Export")),
+    ("admin", st.Page("app_pages/admin.py", title="Admin")),
 ]
 
 # Who is looking, checked on the server on every rerun: the demo banner (no users file), or

@@ -14,6 +14,10 @@ deficiency (CVD):
 - :func:`composite`: a translucent colour drawn over an opaque one, as deck.gl and
   matplotlib blend (in gamma-encoded sRGB, straight alpha).
 
+With them, :func:`partner_colour_clashes` applies the map's palette rule
+(:mod:`layers.style`) to any partner colour, e.g. one an administrator picks: it names
+each status colour (and the land) the colour could be confused with, and in which vision.
+
 Colours are arrays whose last axis holds the channels; any leading shape broadcasts. A
 CIEDE2000 difference of about 1 is just noticeable side by side; map symbols that must
 never be confused should differ by far more (``layers.style`` asks for 20).
@@ -21,10 +25,13 @@ never be confused should differ by far more (``layers.style`` asks for 20).
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from dataclasses import dataclass
+from typing import Final, Literal, cast, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from layers import style
 
 CVDKind = Literal["protan", "deutan", "tritan"]
 CVD_KINDS: Final[tuple[str, ...]] = get_args(CVDKind)
@@ -435,3 +442,186 @@ def composite(rgba: ArrayLike, under_rgb: ArrayLike) -> NDArray[np.float64]:
         )
     alpha = top[..., 3:4] / 255.0 if top.shape[-1] == 4 else np.ones_like(top[..., :1])
     return alpha * top[..., :3] + (1.0 - alpha) * under[..., :3]
+
+
+# ---- the palette rule, for any partner colour ------------------------------------------------
+
+#: The visions a map colour is checked in: normal vision and the three dichromacies.
+VISIONS: Final[tuple[str, ...]] = ("normal", *CVD_KINDS)
+
+#: The least CIEDE2000 difference between a partner colour and every status colour (and the
+#: land it is drawn on), in every vision of :data:`VISIONS`: the rule the palette
+#: (:data:`layers.style.PARTNER_PALETTE`) was chosen by and ``tests/test_colours.py`` checks.
+PARTNER_MIN_DELTA_E00: Final[float] = 20.0
+
+#: The name :func:`partner_colour_clashes` gives the map's land fill.
+LAND: Final[str] = "land"
+
+#: What each colour marks on the map, in words for messages (keys of
+#: :data:`layers.style.STATUS_COLOURS`, and :data:`LAND`).
+MAP_COLOUR_LABELS: Final[dict[str, str]] = {
+    "gap": "the gap line (uncovered border)",
+    "gap_area": "the blind-area tint",
+    "overlap": "the overlap line",
+    "overlap_area": "the overlap-area tint",
+    "covered": "the covered-border line",
+    "detection_coverage": "detections in coverage",
+    "detection_gap": "detections in a gap",
+    "detection_outside": "detections outside the corridor",
+    LAND: "the land the map is drawn on",
+}
+
+#: Each vision in words.
+VISION_LABELS: Final[dict[str, str]] = {
+    "normal": "normal vision",
+    "protan": "protanopia (red-blind)",
+    "deutan": "deuteranopia (green-blind)",
+    "tritan": "tritanopia (blue-blind)",
+}
+
+
+@dataclass(frozen=True)
+class Clash:
+    """A partner colour too close to one colour of the map, in the vision where it is closest.
+
+    Attributes
+    ----------
+    name
+        The map colour: a key of :data:`layers.style.STATUS_COLOURS`, or :data:`LAND`.
+    rgba
+        That colour as the style defines it.
+    vision
+        One of :data:`VISIONS`: where the two are closest.
+    delta_e00
+        Their CIEDE2000 difference there (below the rule's minimum).
+    """
+
+    name: str
+    rgba: tuple[int, ...]
+    vision: str
+    delta_e00: float
+
+    @property
+    def label(self) -> str:
+        """What the map colour marks, in words (e.g. "the gap line (uncovered border)")."""
+        return MAP_COLOUR_LABELS.get(self.name, self.name.replace("_", " "))
+
+    def message(self) -> str:
+        """One line for people: which map colour, how close, in which vision.
+
+        Examples
+        --------
+        >>> Clash("gap", (180, 0, 20, 255), "deutan", 7.25).message()
+        'too close to the status colour gap, the gap line (uncovered border): \
+ΔE00 7.2 under deuteranopia (green-blind), at least 20 needed'
+        """
+        kind = "map colour" if self.name == LAND else "status colour"
+        return (
+            f"too close to the {kind} {self.name}, {self.label}: ΔE00 {self.delta_e00:.1f} "
+            f"under {VISION_LABELS.get(self.vision, self.vision)}, at least "
+            f"{PARTNER_MIN_DELTA_E00:g} needed"
+        )
+
+
+def seen_lab(rgba: ArrayLike, vision: str) -> NDArray[np.float64]:
+    """CIELAB of a map colour as seen on the map, in one of :data:`VISIONS`.
+
+    A translucent colour (4 channels) is composited over the land fill
+    (:data:`layers.style.BASEMAP_FILL`) first, then the vision is simulated.
+
+    Examples
+    --------
+    >>> seen_lab([255, 0, 0], "normal").round(2).tolist()
+    [53.24, 80.09, 67.2]
+    >>> clear = seen_lab([255, 0, 0, 0], "normal")  # fully transparent: the land
+    >>> bool(np.allclose(clear, seen_lab(style.BASEMAP_FILL[:3], "normal")))
+    True
+    """
+    if vision not in VISIONS:
+        raise ValueError(f"vision must be one of {list(VISIONS)}, got {vision!r}")
+    rgb = composite(np.asarray(rgba, dtype=float), np.asarray(style.BASEMAP_FILL[:3], dtype=float))
+    return srgb_to_lab(rgb if vision == "normal" else simulate_cvd(rgb, cast(CVDKind, vision)))
+
+
+def partner_colour_clashes(
+    rgb: ArrayLike, *, min_delta_e00: float = PARTNER_MIN_DELTA_E00
+) -> list[Clash]:
+    """The map colours a partner colour could be confused with, closest first.
+
+    The rule the map's palette keeps (:mod:`layers.style`): a partner colour differs from
+    every status colour of :data:`layers.style.STATUS_COLOURS` (translucent ones over the
+    land) and from the land fill itself by a CIEDE2000 ΔE00 of at least ``min_delta_e00``,
+    for normal vision and under simulated protanopia, deuteranopia and tritanopia.
+
+    Parameters
+    ----------
+    rgb
+        The partner colour, 3 channels 0–255 (drawn opaque).
+    min_delta_e00
+        The least difference allowed (default :data:`PARTNER_MIN_DELTA_E00`).
+
+    Returns
+    -------
+    list[Clash]
+        One entry per map colour closer than ``min_delta_e00`` in some vision, with the
+        vision where it is closest; sorted by that difference. Empty: the colour is fine.
+
+    Examples
+    --------
+    >>> partner_colour_clashes(style.PARTNER_PALETTE[0])
+    []
+    >>> [c.name for c in partner_colour_clashes((185, 10, 30))][:1]
+    ['gap']
+    """
+    colour = _channels(rgb, 3, "rgb")
+    if colour.ndim != 1:
+        raise ValueError(f"rgb must be one colour of 3 channels, got shape {colour.shape}")
+    targets = {**style.STATUS_COLOURS, LAND: style.BASEMAP_FILL}
+    names = list(targets)
+    table = np.asarray([targets[n] for n in names], dtype=float)
+    d = np.stack([ciede2000(seen_lab(colour, v), seen_lab(table, v)) for v in VISIONS])
+    worst = d.argmin(axis=0)  # the vision where each map colour is closest
+    clashes = [
+        Clash(name, tuple(int(c) for c in targets[name]), VISIONS[v], float(d[v, j]))
+        for j, (name, v) in enumerate(zip(names, worst, strict=True))
+        if d[v, j] < min_delta_e00
+    ]
+    return sorted(clashes, key=lambda c: c.delta_e00)
+
+
+#: Two partners whose colours differ by less than this (CIEDE2000, normal vision) look alike.
+PARTNERS_ALIKE_DELTA_E00: Final[float] = 10.0
+
+
+def alike_partner_colours(
+    colours: dict[str, tuple[int, int, int]], *, min_delta_e00: float = PARTNERS_ALIKE_DELTA_E00
+) -> list[tuple[str, str, float]]:
+    """Pairs of partners whose colours look alike in normal vision, closest first.
+
+    Not the palette's hard rule (the first six palette colours differ by ΔE00 ≥ 20 in normal
+    vision, about 8.8 at worst under simulated dichromacy): a warning that the map would
+    hardly tell two partners apart.
+
+    Returns
+    -------
+    list[tuple[str, str, float]]
+        ``(partner, partner, ΔE00)`` for each pair closer than ``min_delta_e00``, in the
+        order of ``colours`` within a pair.
+
+    Examples
+    --------
+    >>> alike_partner_colours({"LTU": (85, 135, 255), "EU": (85, 135, 250), "POL": (255, 115, 0)})
+    [('LTU', 'EU', 0.6)]
+    """
+    ids = list(colours)
+    if len(ids) < 2:
+        return []
+    lab = srgb_to_lab(np.asarray([colours[i] for i in ids], dtype=float))
+    d = ciede2000(lab[:, None], lab[None])
+    pairs = [
+        (ids[i], ids[j], round(float(d[i, j]), 1))
+        for i in range(len(ids))
+        for j in range(i + 1, len(ids))
+        if d[i, j] < min_delta_e00
+    ]
+    return sorted(pairs, key=lambda p: p[2])

@@ -4,9 +4,9 @@
 reads a partners file; ``changes`` tells what a change of sensors does: the sensors added,
 removed or edited, and the border coverage gained or lost (the sensor editor's preview, and
 the diff of two versions); ``stored`` keeps operations in the store: created from files,
-listed, loaded, exported, new sensor versions and the diff of two; ``opened`` is how the app
-opens them: the sample seeded on first run, the operations a partner takes part in, an
-operation as the scenario the app analyses.
+listed, loaded, exported, new sensor versions and the diff of two, partners' names and
+colours changed; ``opened`` is how the app opens them: the sample seeded on first run, the
+operations a partner takes part in, an operation as the scenario the app analyses.
 """
 
 from geo.operations.changes import CoverageChange, SensorChanges, coverage_change, sensor_changes
@@ -27,6 +27,7 @@ from geo.operations.stored import (
     load_operation,
     operation_summary,
     save_sensors,
+    update_partners,
 )
 
 __all__ = [
@@ -52,4 +53,5 @@ __all__ = [
     "sample_operation",
     "save_sensors",
     "sensor_changes",
+    "update_partners",
 ]

@@ -24,7 +24,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +55,7 @@ __all__ = [
     "load_operation",
     "operation_summary",
     "save_sensors",
+    "update_partners",
 ]
 
 Source = str | os.PathLike[str]
@@ -391,6 +392,113 @@ def save_sensors(
     text = json.dumps({"note": note, **changes.to_dict()}, ensure_ascii=False)
     version = store.put_layer_version(store_path, name, "sensors", frame, user=user, note=text)
     return {"operation": name, "version": version, "changes": changes.to_dict(), "inputs": inputs}
+
+
+#: The longest display name of a partner.
+PARTNER_NAME_MAX_CHARS = 80
+
+
+def _checked_partner(partner: Partner, where: str) -> Partner:
+    """``partner`` with its display name stripped, or a ValidationError naming the field."""
+    shown = partner.name.strip() if isinstance(partner.name, str) else ""
+    if not shown or len(shown) > PARTNER_NAME_MAX_CHARS or not shown.isprintable():
+        raise ValidationError(
+            describe(
+                where,
+                "not a display name",
+                field="name",
+                expected=f"1–{PARTNER_NAME_MAX_CHARS} printable characters",
+                got=partner.name,
+                fix="Type the partner's name, e.g. Lithuania",
+            )
+        )
+    colour = partner.colour
+    if colour is not None and (
+        len(colour) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in colour)
+    ):
+        raise ValidationError(
+            describe(where, "not a colour", field="colour", expected="#RRGGBB", got=colour)
+        )
+    rgb = None if colour is None else (int(colour[0]), int(colour[1]), int(colour[2]))
+    return Partner(partner.id, shown, rgb)
+
+
+def update_partners(
+    store_path: Source,
+    name: str,
+    partners: Sequence[Partner],
+    *,
+    user: str | None = None,
+    partner: str | None = None,
+) -> dict[str, Any]:
+    """Change the display names and colours of an operation's partners.
+
+    The partners taking part stay the same: ``partners`` must hold each of the operation's
+    partner ids once (in any order; the operation keeps its order). The change is audited
+    (action ``operation.partners``, by ``user`` of ``partner``, the changes as its detail) in
+    the same transaction. Nothing is written when nothing changes. Whether a colour may be
+    used on the map is the caller's check (:func:`layers.colour.partner_colour_clashes`).
+
+    Returns
+    -------
+    dict
+        ``{"operation", "partners", "changed"}``: the partners as stored (``Partner.to_dict``)
+        and, per partner changed, ``{"id", "name": [before, after], "colour": [before,
+        after]}`` (colours as ``#rrggbb`` or None).
+
+    Raises
+    ------
+    ValidationError
+        No such operation, a partner id it does not have or one of its partners missing, a
+        repeated id, an empty display name or a bad colour. Nothing is stored then.
+    """
+    current = load_operation(store_path, name).operation.partners
+    by_id: dict[str, Partner] = {}
+    for p in partners:  # (p, not partner: that is who changes them)
+        where = f"operation {name}, partner {p.id}"
+        if p.id not in {q.id for q in current}:
+            raise ValidationError(
+                describe(
+                    where,
+                    "not a partner of the operation",
+                    field="id",
+                    expected=f"one of {', '.join(q.id for q in current)}",
+                    got=p.id,
+                )
+            )
+        if p.id in by_id:
+            raise ValidationError(describe(where, "listed twice", field="id", got=p.id))
+        by_id[p.id] = _checked_partner(p, where)
+    missing = [q.id for q in current if q.id not in by_id]
+    if missing:
+        raise ValidationError(
+            describe(
+                f"operation {name}",
+                "partners missing",
+                expected="every partner of the operation",
+                got=f"none for {', '.join(missing)}",
+            )
+        )
+    new = [by_id[q.id] for q in current]
+    changed = [
+        {
+            "id": a.id,
+            "name": [a.name, b.name],
+            "colour": [a.to_dict()["colour"], b.to_dict()["colour"]],
+        }
+        for a, b in zip(current, new, strict=True)
+        if a != b
+    ]
+    if changed:
+        store.set_operation_partners(
+            store_path,
+            name,
+            [p.to_dict() for p in new],
+            user=user,
+            partner=partner,
+            detail={"changed": changed},
+        )
+    return {"operation": name, "partners": [p.to_dict() for p in new], "changed": changed}
 
 
 @contextmanager

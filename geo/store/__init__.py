@@ -95,8 +95,9 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 :func:`feature_collection`; ``backups``: :func:`backup`; ``operation_tables``: the
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`operation_records`, :func:`operation_record`, :func:`operation_layer`,
-:func:`layer_versions`, :func:`operation_dem`); ``audit``: retracting and re-marking uploads
-(:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
+:func:`layer_versions`, :func:`operation_dem`, :func:`set_operation_partners`);
+``audit``: retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
+:func:`record_event` and :func:`audit_log`.
 
 Examples
 --------
@@ -129,6 +130,7 @@ from geo.store.operation_tables import (
     operation_records,
     put_layer_version,
     put_operation,
+    set_operation_partners,
 )
 from geo.store.reading import (
     COLUMNS,
@@ -169,6 +171,7 @@ __all__ = [
     "record_event",
     "retract_upload",
     "revision",
+    "set_operation_partners",
     "uploads",
     "version",
     "visible_detections",

@@ -33,7 +33,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +42,7 @@ import pandas as pd
 
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.store.audit import _insert_event as insert_event
 from geo.store.connection import Connection, write_transaction
 from geo.store.opening import open_store, opened_for_reading
 from geo.store.schema import NOW, has_operations
@@ -56,6 +57,7 @@ __all__ = [
     "operation_records",
     "put_layer_version",
     "put_operation",
+    "set_operation_partners",
 ]
 
 #: The layers an operation keeps, each in versions.
@@ -278,6 +280,64 @@ def put_layer_version(
         version = _insert_layer(conn, name, checked, frame, user=user, note=note)
         _touch(conn, "operation_layers")
     return version
+
+
+def set_operation_partners(
+    path: str | os.PathLike[str],
+    name: str,
+    partners: Sequence[Mapping[str, Any]],
+    *,
+    user: str | None = None,
+    partner: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> int:
+    """Replace the partners of an operation's record (their ids, names and colours); audited.
+
+    One transaction writes the record and its audit row (action ``operation.partners``,
+    target the operation): both land, or neither. The layers and their versions are
+    untouched. What the partners must be (the same ids, checked names and colours) is
+    :func:`geo.operations.update_partners`'s business.
+
+    Parameters
+    ----------
+    path
+        The store.
+    name
+        The operation.
+    partners
+        JSON-able, as :func:`put_operation` takes them: ``{"id", "name", "colour"}`` each.
+    user, partner
+        Who changes them, and the partner they work for (kept in the audit).
+    detail
+        What changed, JSON-able (the audit row's detail).
+
+    Returns
+    -------
+    int
+        The id of the audit row.
+
+    Raises
+    ------
+    ValidationError
+        The store has no such operation, or cannot be written (nothing changed then).
+    """
+    text = json.dumps([dict(p) for p in partners], ensure_ascii=False)
+    if not Path(path).exists():  # (opening it for writing would create it)
+        raise _no_operation(path, name)
+    with _writing(path) as conn:
+        if not conn.execute("SELECT 1 FROM operations WHERE name = ?", (name,)).fetchone():
+            raise _no_operation(path, name)
+        conn.execute("UPDATE operations SET partners = ? WHERE name = ?", (text, name))
+        _touch(conn, "operations")
+        return insert_event(
+            conn,
+            "operation.partners",
+            user=user,
+            partner=partner,
+            operation=name,
+            target=name,
+            detail=detail,
+        )
 
 
 def _record(row: tuple[Any, ...]) -> dict[str, Any]:
