@@ -135,11 +135,12 @@ def partner_colors(
     >>> partner_colors(["B", "A"], {"B": (85, 135, 255)})["A"]  # not B's blue again
     (255, 115, 0)
     """
+    ids = sorted(set(partners))
     picked = {p: (int(c[0]), int(c[1]), int(c[2])) for p, c in (chosen or {}).items()}
     free = [c for c in PARTNER_PALETTE if c not in picked.values()] or list(PARTNER_PALETTE)
-    rest = sorted(set(partners) - set(picked))
+    rest = [p for p in ids if p not in picked]
     out = {p: free[i % len(free)] for i, p in enumerate(rest)}
-    return {p: picked.get(p) or out[p] for p in sorted(set(partners))}
+    return {p: picked.get(p) or out[p] for p in ids}
 
 
 #: Gazetteer place dots and names.

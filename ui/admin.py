@@ -252,7 +252,8 @@ def partners_section(viewer: Viewer, store_path: Path) -> None:
     if not stored:
         st.caption("This operation lists no partners.")
         return
-    palette = partner_colors(p.id for p in stored)
+    # what the map draws: each partner's own colour, the palette's for the others
+    palette = partner_colors((p.id for p in stored), {p.id: p.colour for p in stored if p.colour})
     st.dataframe(_swatches(stored, palette), hide_index=True, key=f"admin_partners__{op}")
     for p in stored:
         _partner_row(op, p, palette[p.id])
