@@ -94,8 +94,8 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 ``reading``: :func:`visible_detections`, :func:`uploads`, :func:`owners`, :func:`version`,
 :func:`feature_collection`; ``backups``: :func:`backup`; ``operation_tables``: the
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
-:func:`operation_records`, :func:`operation_record`, :func:`operation_layer`,
-:func:`layer_versions`, :func:`operation_dem`).
+:func:`put_dem_version`, :func:`operation_records`, :func:`operation_record`,
+:func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`).
 
 Examples
 --------
@@ -125,6 +125,7 @@ from geo.store.operation_tables import (
     operation_layer,
     operation_record,
     operation_records,
+    put_dem_version,
     put_layer_version,
     put_operation,
 )
@@ -157,6 +158,7 @@ __all__ = [
     "operation_records",
     "owners",
     "parse_releasability",
+    "put_dem_version",
     "put_layer_version",
     "put_operation",
     "uploads",
