@@ -75,12 +75,12 @@ with new_tab:
     st.caption(FORMATS)
     round_ = st.session_state.get("ops_round", 0)
     checks: dict = {}
-    cols = st.columns(2)
-    for i, (layer, label) in enumerate(LAYER_HELP.items()):
-        files = cols[i % 2].file_uploader(
-            label, accept_multiple_files=True, key=f"ops_{layer}_{round_}"
-        )
-        checks[layer] = layer_files.checked_uploads(layer, files, key=f"ops_check_{layer}")
+    for row in (("border", "sensors"), ("sectors", "dem")):
+        for col, layer in zip(st.columns(2), row, strict=True):
+            files = col.file_uploader(
+                LAYER_HELP[layer], accept_multiple_files=True, key=f"ops_{layer}_{round_}"
+            )
+            checks[layer] = layer_files.checked_uploads(layer, files, key=f"ops_check_{layer}")
     partners, partner_problems = form.partners_field(
         checks["sensors"], viewer, f"ops_partners_csv_{round_}"
     )
@@ -166,7 +166,12 @@ with replace_tab:
 with list_tab:
     names = operations_for(path, None if viewer.demo else viewer.partner)
     if names:
-        st.dataframe(form.summaries(path, names), hide_index=True, width="stretch")
+        st.dataframe(
+            form.summaries(path, names),
+            hide_index=True,
+            width="stretch",
+            column_config={"border km": st.column_config.NumberColumn(format="%.1f")},
+        )
     else:
         st.caption("No operation is open to you yet.")
     st.caption(

@@ -183,7 +183,9 @@ def partners_field(
         )
     if partners:
         st.caption("Taking part: " + ", ".join(f"{p.name} ({p.id})" for p in partners))
-    problems = [] if partners else ["Name the partners taking part."]
+    from_sensors = source == PARTNER_SOURCES[0]
+    waiting = from_sensors and (sensors is None or sensors.problem is not None)  # said already
+    problems = [] if partners or waiting else ["Name the partners taking part."]
     if partners and sensors is not None and sensors.frame is not None and not sensors.problem:
         missing = sorted(
             {str(p) for p in sensors.frame["partner"].dropna()} - {p.id for p in partners}
