@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from pathlib import Path
 
 import pytest
 from test_operations_cli import NE_10M
