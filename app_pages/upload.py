@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.inputs import bounded
 from layers.map import preview_deck
-from ui import operations, signin
+from ui import layer_files, operations, signin
 from ui import shared as ui
 
 viewer = signin.viewer()
@@ -53,12 +52,6 @@ files = st.file_uploader(
 )
 
 
-def _safe_name(name: str) -> str:
-    """The file's base name, kept only for messages and the format (never a path GDAL reads)."""
-    base = Path(name.replace("\\", "/")).name or "upload"
-    return re.sub(r"[^\w.\- ]", "_", base)[:200]
-
-
 def _check(name: str, data: bytes) -> dict:
     """Read one uploaded file as detections: its rows, report, preview map, or why it is refused."""
     out: dict = {
@@ -81,7 +74,7 @@ def _check(name: str, data: bytes) -> dict:
             return out
     out["det"], out["rep"] = (
         det,
-        report.to_dict() | {"_summary": report.summary(), "_report": report},
+        report.to_dict() | {"_report": report},
     )
     if len(det):
         out["preview"] = preview_deck(det, height=320)
@@ -94,8 +87,8 @@ held = st.session_state.get("upload_checks", {})
 checks = {}
 for f in files or []:
     if f.file_id not in held:
-        with st.spinner(f"Checking {_safe_name(f.name)}…"):
-            held[f.file_id] = _check(_safe_name(f.name), f.getvalue())
+        with st.spinner(f"Checking {layer_files.safe_name(f.name)}…"):
+            held[f.file_id] = _check(layer_files.safe_name(f.name), f.getvalue())
     checks[f.file_id] = held[f.file_id]
 st.session_state.upload_checks = checks
 
@@ -106,25 +99,7 @@ for file_id, entry in checks.items():
         if refused:
             st.error(f"Refused, nothing will be stored: {refused}")
             continue
-        c = st.columns(3)
-        c[0].metric("Rows read", f"{rep['rows_read']:,}")
-        c[1].metric("Accepted", f"{rep['rows_accepted']:,}")
-        c[2].metric("Rejected", f"{len(rep['_report'].rejected):,}")
-        st.caption(rep["_summary"])
-        if rep["_report"].rejected:
-            with st.expander(f"Rejected rows and why ({len(rep['_report'].rejected):,})"):
-                st.dataframe(
-                    pd.DataFrame(
-                        [
-                            {"row": e.row, "field": e.field, "reason": e.reason}
-                            for e in rep["_report"].rejected
-                        ]
-                    ),
-                    hide_index=True,
-                    width="stretch",
-                )
-        if rep.get("repaired"):
-            st.caption(f"Repaired: {rep['repaired']:,}")
+        layer_files.show_report(rep["_report"])
         if len(det):
             left, right = st.columns([3, 2])
             with left:

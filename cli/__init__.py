@@ -27,6 +27,8 @@ A contract: scripts and checks depend on these flags and keys.
         [--title T] [--description T] [--user NAME] [--store STORE]
     python -m geo operation list|show NAME|export NAME --out DIR [--store STORE]
     python -m geo operation sensors NAME --sensors S [--user NAME] [--note T] [--store STORE]
+    python -m geo operation replace NAME (--border B | --sectors P | --dem D) [--user NAME]
+        [--store STORE]
     python -m geo operation diff NAME --from V --to V [--store STORE]
     python -m geo users add|remove|list ... [--users-file FILE]
     python -m geo uploads delete UPLOAD_ID --user NAME [--users-file FILE] [--store STORE]

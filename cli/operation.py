@@ -1,4 +1,4 @@
-"""``python -m geo operation create|list|show|export|sensors|diff``: operations in the store.
+"""``python -m geo operation create|list|show|export|sensors|replace|diff``: stored operations.
 
 An operation is a named set of layers kept in the store (border, sectors, sensor versions,
 DEM, partners). Every subcommand prints JSON; bad input exits 2 with a message naming the
@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
     """Add the ``operation`` command and its subcommands."""
     o = sub.add_parser(
         "operation",
-        help="operations kept in the store: create, list, show, export, sensors, diff",
+        help="operations kept in the store: create, list, show, export, sensors, replace, diff",
         description="Operations: named sets of layers (border, sectors, sensor versions, DEM, "
         "partners) kept in the store. Prints JSON.",
     )
@@ -78,6 +78,16 @@ def register(sub: Any) -> None:
     se.add_argument("--note", help="why (kept in the audit)")
     add_store_arg(se)
     se.set_defaults(run=run_sensors)
+
+    r = ops.add_parser("replace", help="store a new version of the border, sectors or DEM")
+    r.add_argument("name")
+    which = r.add_mutually_exclusive_group(required=True)
+    which.add_argument("--border", type=Path, help="the new border lines")
+    which.add_argument("--sectors", type=Path, help="the new patrol sector polygons")
+    which.add_argument("--dem", type=Path, help="the new terrain model; kept in the store")
+    r.add_argument("--user", help="who replaces it (kept in the audit)")
+    add_store_arg(r)
+    r.set_defaults(run=run_replace)
 
     d = ops.add_parser("diff", help="what changed between two sensor versions")
     d.add_argument("name")
@@ -139,6 +149,16 @@ def run_sensors(args: argparse.Namespace) -> dict[str, Any]:
 
     return save_sensors(
         args.store, args.name, args.sensors, user=args.user or os_user(), note=args.note
+    )
+
+
+def run_replace(args: argparse.Namespace) -> dict[str, Any]:
+    """``operation replace``: ``{"operation", "layer", "version", "inputs"}``."""
+    from geo.operations import replace_layer
+
+    layer = next(name for name in ("border", "sectors", "dem") if getattr(args, name) is not None)
+    return replace_layer(
+        args.store, args.name, layer, getattr(args, layer), user=args.user or os_user()
     )
 
 

@@ -26,6 +26,7 @@ from geo.operations.stored import (
     list_operations,
     load_operation,
     operation_summary,
+    replace_layer,
     save_sensors,
     update_partners,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "operation_summary",
     "operations_for",
     "read_partners",
+    "replace_layer",
     "sample_operation",
     "save_sensors",
     "sensor_changes",

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -54,11 +54,19 @@ __all__ = [
     "list_operations",
     "load_operation",
     "operation_summary",
+    "replace_layer",
     "save_sensors",
     "update_partners",
 ]
 
 Source = str | os.PathLike[str]
+
+#: The layers :func:`replace_layer` replaces (sensors get versions by :func:`save_sensors`).
+Replaceable = Literal["border", "sectors", "dem"]
+_READERS: dict[str, Callable[[Source], tuple[gpd.GeoDataFrame, LoadReport]]] = {
+    "border": read_border,
+    "sectors": read_sectors,
+}
 
 
 @dataclass(frozen=True)
@@ -439,12 +447,31 @@ def update_partners(
     the same transaction. Nothing is written when nothing changes. Whether a colour may be
     used on the map is the caller's check (:func:`layers.colour.partner_colour_clashes`).
 
+
+def replace_layer(
+    store_path: Source,
+    name: str,
+    layer: Replaceable,
+    file: Source,
+    *,
+    user: str | None = None,
+) -> dict[str, Any]:
+    """Store a file as the next version of a layer, read and checked as on creation.
+
+    ``layer``: ``"border"`` or ``"sectors"`` (read as ``analyse`` reads them, every row
+    accepted) or ``"dem"`` (checked as the analysis opens it, kept in the store). The earlier
+    versions stay in the store.
+
     Returns
     -------
     dict
         ``{"operation", "partners", "changed"}``: the partners as stored (``Partner.to_dict``)
         and, per partner changed, ``{"id", "name": [before, after], "colour": [before,
         after]}`` (colours as ``#rrggbb`` or None).
+
+
+        ``{"operation", "layer", "version", "inputs"}``: ``inputs`` holds the file's
+        validation report (empty for a DEM).
 
     Raises
     ------
@@ -499,6 +526,23 @@ def update_partners(
             detail={"changed": changed},
         )
     return {"operation": name, "partners": [p.to_dict() for p in new], "changed": changed}
+
+
+        No such operation, or a file that cannot be used (naming it, the row and the field).
+        Nothing is stored then.
+    """
+    _record_of(store_path, name)
+    inputs: dict[str, Any] = {}
+    if layer == "dem":
+        version = store.put_dem_version(store_path, name, _read_dem(file), user=user)
+    elif layer in _READERS:
+        frame, report = _read_whole(_READERS[layer], file)
+        inputs[layer] = report.to_dict()
+        note = json.dumps({"note": f"replaced from {Path(file).name}"}, ensure_ascii=False)
+        version = store.put_layer_version(store_path, name, layer, frame, user=user, note=note)
+    else:
+        raise ValueError(f"layer must be one of border, sectors, dem, got {layer!r}")
+    return {"operation": name, "layer": layer, "version": version, "inputs": inputs}
 
 
 @contextmanager

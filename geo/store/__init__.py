@@ -94,10 +94,10 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 ``reading``: :func:`visible_detections`, :func:`uploads`, :func:`owners`, :func:`version`,
 :func:`feature_collection`; ``backups``: :func:`backup`; ``operation_tables``: the
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
-:func:`operation_records`, :func:`operation_record`, :func:`operation_layer`,
-:func:`layer_versions`, :func:`operation_dem`, :func:`set_operation_partners`);
-``audit``: retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
-:func:`record_event` and :func:`audit_log`.
+:func:`put_dem_version`, :func:`operation_records`, :func:`operation_record`,
+:func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`,
+:func:`set_operation_partners`); ``audit``: retracting and re-marking uploads
+(:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
 Examples
 --------
@@ -128,6 +128,7 @@ from geo.store.operation_tables import (
     operation_layer,
     operation_record,
     operation_records,
+    put_dem_version,
     put_layer_version,
     put_operation,
     set_operation_partners,
@@ -166,6 +167,7 @@ __all__ = [
     "operation_records",
     "owners",
     "parse_releasability",
+    "put_dem_version",
     "put_layer_version",
     "put_operation",
     "record_event",
