@@ -402,6 +402,46 @@ def save_sensors(
     return {"operation": name, "version": version, "changes": changes.to_dict(), "inputs": inputs}
 
 
+def replace_layer(
+    store_path: Source,
+    name: str,
+    layer: Replaceable,
+    file: Source,
+    *,
+    user: str | None = None,
+) -> dict[str, Any]:
+    """Store a file as the next version of a layer, read and checked as on creation.
+
+    ``layer``: ``"border"`` or ``"sectors"`` (read as ``analyse`` reads them, every row
+    accepted) or ``"dem"`` (checked as the analysis opens it, kept in the store). The earlier
+    versions stay in the store.
+
+    Returns
+    -------
+    dict
+        ``{"operation", "layer", "version", "inputs"}``: ``inputs`` holds the file's
+        validation report (empty for a DEM).
+
+    Raises
+    ------
+    ValidationError
+        No such operation, or a file that cannot be used (naming it, the row and the field).
+        Nothing is stored then.
+    """
+    _record_of(store_path, name)
+    inputs: dict[str, Any] = {}
+    if layer == "dem":
+        version = store.put_dem_version(store_path, name, _read_dem(file), user=user)
+    elif layer in _READERS:
+        frame, report = _read_whole(_READERS[layer], file)
+        inputs[layer] = report.to_dict()
+        note = json.dumps({"note": f"replaced from {Path(file).name}"}, ensure_ascii=False)
+        version = store.put_layer_version(store_path, name, layer, frame, user=user, note=note)
+    else:
+        raise ValueError(f"layer must be one of border, sectors, dem, got {layer!r}")
+    return {"operation": name, "layer": layer, "version": version, "inputs": inputs}
+
+
 #: The longest display name of a partner.
 PARTNER_NAME_MAX_CHARS = 80
 
@@ -447,31 +487,12 @@ def update_partners(
     the same transaction. Nothing is written when nothing changes. Whether a colour may be
     used on the map is the caller's check (:func:`layers.colour.partner_colour_clashes`).
 
-
-def replace_layer(
-    store_path: Source,
-    name: str,
-    layer: Replaceable,
-    file: Source,
-    *,
-    user: str | None = None,
-) -> dict[str, Any]:
-    """Store a file as the next version of a layer, read and checked as on creation.
-
-    ``layer``: ``"border"`` or ``"sectors"`` (read as ``analyse`` reads them, every row
-    accepted) or ``"dem"`` (checked as the analysis opens it, kept in the store). The earlier
-    versions stay in the store.
-
     Returns
     -------
     dict
         ``{"operation", "partners", "changed"}``: the partners as stored (``Partner.to_dict``)
         and, per partner changed, ``{"id", "name": [before, after], "colour": [before,
         after]}`` (colours as ``#rrggbb`` or None).
-
-
-        ``{"operation", "layer", "version", "inputs"}``: ``inputs`` holds the file's
-        validation report (empty for a DEM).
 
     Raises
     ------
@@ -526,23 +547,6 @@ def replace_layer(
             detail={"changed": changed},
         )
     return {"operation": name, "partners": [p.to_dict() for p in new], "changed": changed}
-
-
-        No such operation, or a file that cannot be used (naming it, the row and the field).
-        Nothing is stored then.
-    """
-    _record_of(store_path, name)
-    inputs: dict[str, Any] = {}
-    if layer == "dem":
-        version = store.put_dem_version(store_path, name, _read_dem(file), user=user)
-    elif layer in _READERS:
-        frame, report = _read_whole(_READERS[layer], file)
-        inputs[layer] = report.to_dict()
-        note = json.dumps({"note": f"replaced from {Path(file).name}"}, ensure_ascii=False)
-        version = store.put_layer_version(store_path, name, layer, frame, user=user, note=note)
-    else:
-        raise ValueError(f"layer must be one of border, sectors, dem, got {layer!r}")
-    return {"operation": name, "layer": layer, "version": version, "inputs": inputs}
 
 
 @contextmanager

@@ -283,6 +283,37 @@ def put_layer_version(
     return version
 
 
+def put_dem_version(
+    path: str | os.PathLike[str],
+    name: str,
+    dem: tuple[str, bytes],
+    *,
+    user: str | None = None,
+) -> int:
+    """Store the next version of an operation's terrain model; return its version number.
+
+    ``dem``: the file name and bytes (checked by the caller). The versions before it stay in
+    the store; :func:`operation_dem` gives the latest. Raises :class:`ValidationError` for an
+    operation the store does not have (nothing is stored).
+    """
+    file_name, data = dem
+    with _writing(path) as conn:
+        if not conn.execute("SELECT 1 FROM operations WHERE name = ?", (name,)).fetchone():
+            raise _no_operation(path, name)
+        version = 1 + int(
+            conn.execute(
+                "SELECT ifnull(max(version), 0) FROM operation_dems WHERE operation = ?", (name,)
+            ).scalar()
+        )
+        conn.execute(
+            "INSERT INTO operation_dems (operation, version, created_by, file_name, sha256, "
+            "data) VALUES (?, ?, ?, ?, ?, ?)",
+            (name, version, user, file_name, hashlib.sha256(data).hexdigest(), data),
+        )
+        _touch(conn, "operation_dems")
+    return version
+
+
 def set_operation_partners(
     path: str | os.PathLike[str],
     name: str,
@@ -339,37 +370,6 @@ def set_operation_partners(
             target=name,
             detail=detail,
         )
-
-
-def put_dem_version(
-    path: str | os.PathLike[str],
-    name: str,
-    dem: tuple[str, bytes],
-    *,
-    user: str | None = None,
-) -> int:
-    """Store the next version of an operation's terrain model; return its version number.
-
-    ``dem``: the file name and bytes (checked by the caller). The versions before it stay in
-    the store; :func:`operation_dem` gives the latest. Raises :class:`ValidationError` for an
-    operation the store does not have (nothing is stored).
-    """
-    file_name, data = dem
-    with _writing(path) as conn:
-        if not conn.execute("SELECT 1 FROM operations WHERE name = ?", (name,)).fetchone():
-            raise _no_operation(path, name)
-        version = 1 + int(
-            conn.execute(
-                "SELECT ifnull(max(version), 0) FROM operation_dems WHERE operation = ?", (name,)
-            ).scalar()
-        )
-        conn.execute(
-            "INSERT INTO operation_dems (operation, version, created_by, file_name, sha256, "
-            "data) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, version, user, file_name, hashlib.sha256(data).hexdigest(), data),
-        )
-        _touch(conn, "operation_dems")
-    return version
 
 
 def _record(row: tuple[Any, ...]) -> dict[str, Any]:
