@@ -182,3 +182,19 @@ def test_times_are_shown_in_the_operation_s_zone(files: dict[str, Path], tmp_pat
     assert "window 2026-07-01 12:00–2026-07-02 00:00 Europe/Ljubljana" in caption
     assert "2 detection(s) outside the window (of 3)" in caption
     assert at.session_state["win"] == (datetime(2026, 7, 1, 10, 0), datetime(2026, 7, 1, 22, 0))
+
+
+def test_a_link_s_op_wins_over_the_sidebar_and_the_sidebar_then_leads(
+    files: dict[str, Path],
+) -> None:
+    _create(files)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    assert at.selectbox(key="op").value == SAMPLE
+    at.query_params["op"] = "hr-si"  # the user follows a link to the other operation
+    at.run()
+    assert at.selectbox(key="op").value == "hr-si"
+    assert at.title[0].value == "Croatia–Slovenia"
+    at.selectbox(key="op").set_value(SAMPLE).run()  # then picks the sample in the sidebar
+    assert at.selectbox(key="op").value == SAMPLE
+    assert at.query_params["op"] == SAMPLE
+    assert at.title[0].value.startswith("Limes sample")

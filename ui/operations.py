@@ -80,8 +80,9 @@ def _title(path: Path, name: str) -> str:
 def choose(viewer: Viewer, container: Any = None) -> Opened | None:
     """The "Operation" selector (key ``op``), mirrored into ``?op=``; None when none is open.
 
-    The URL's ``?op=`` opens that operation when the viewer may see it; otherwise the page
-    says so and opens the sample (or the viewer's first operation).
+    The URL's ``?op=`` opens that operation when the viewer may see it (a link wins over the
+    sidebar's choice; the URL then follows the sidebar); otherwise the page says so and opens
+    the sample (or the viewer's first operation).
     """
     container = st.sidebar if container is None else container
     path = store_path_for_app()
@@ -100,8 +101,11 @@ def choose(viewer: Viewer, container: Any = None) -> Opened | None:
         wanted = None
     if not names:
         return None
-    if st.session_state.get("op") not in names:
-        remembered = st.session_state.get("op_name")
+    state = st.session_state
+    if wanted is not None and wanted != state.get("_op_in_url"):
+        state.op = wanted  # a link to an operation: it wins over the sidebar's choice
+    elif state.get("op") not in names:
+        remembered = state.get("op_name")
         st.session_state.op = (
             wanted
             if wanted is not None
@@ -112,7 +116,7 @@ def choose(viewer: Viewer, container: Any = None) -> Opened | None:
             else names[0]
         )
     name = container.selectbox("Operation", names, key="op", format_func=lambda n: _title(path, n))
-    st.session_state.op_name = name
+    state.op_name = state._op_in_url = name
     st.query_params["op"] = name
     return Opened(name, source_of(path, name), store.operation_record(path, name))
 
