@@ -41,14 +41,23 @@ def _isolated_accounts_and_store(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The app on a free localhost port, for the module's tests; skipped without Chromium."""
+    """The app on a free localhost port, for the module's tests; skipped without Chromium.
+
+    The server has a store and a users file of its own (a module-scoped fixture starts before
+    the per-test ones point ``LIMES_STORE`` elsewhere; without this it would use the working
+    copy's ``data/``).
+    """
     if not CHROMIUM.exists():
         pytest.skip(
             f"no browser: {CHROMIUM} not found (.ci/run installs Debian's chromium with apt-get)"
         )
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with streamlit_server(Path(__file__).resolve().parents[1] / "app.py", log=log) as url:
-        yield Server(url, log)
+    home = tmp_path_factory.mktemp("streamlit")
+    log = home / "streamlit.log"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIMES_STORE", str(home / "limes.gpkg"))
+        mp.setenv("LIMES_USERS_FILE", str(home / "users.json"))
+        with streamlit_server(Path(__file__).resolve().parents[1] / "app.py", log=log) as url:
+            yield Server(url, log)
 
 
 @pytest.fixture(scope="module")
