@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cli.options import add_store_arg, finite_float
 from cli.store import os_user
@@ -156,7 +156,8 @@ def run_replace(args: argparse.Namespace) -> dict[str, Any]:
     """``operation replace``: ``{"operation", "layer", "version", "inputs"}``."""
     from geo.operations import replace_layer
 
-    layer = next(name for name in ("border", "sectors", "dem") if getattr(args, name) is not None)
+    layers: tuple[Literal["border", "sectors", "dem"], ...] = ("border", "sectors", "dem")
+    layer = next(name for name in layers if getattr(args, name) is not None)
     return replace_layer(
         args.store, args.name, layer, getattr(args, layer), user=args.user or os_user()
     )
