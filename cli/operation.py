@@ -100,8 +100,11 @@ def register(sub: Any) -> None:
 def run_create(args: argparse.Namespace) -> dict[str, Any]:
     """``operation create``: the contract dict of :func:`geo.operations.create_operation`."""
     from geo.operations import Operation, create_operation, read_partners
+    from layers.colour import refuse_clashing_colours
 
     partners = () if args.partners is None else tuple(read_partners(args.partners))
+    if args.partners is not None:  # a colour the map cannot draw is refused, as on Admin
+        refuse_clashing_colours(((p.id, p.colour) for p in partners), Path(args.partners).name)
     op = Operation(
         args.name,
         title=args.title,

@@ -25,12 +25,14 @@ never be confused should differ by far more (``layers.style`` asks for 20).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, cast, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from geo.core.errors import ValidationError
 from layers import style
 
 CVDKind = Literal["protan", "deutan", "tritan"]
@@ -625,3 +627,45 @@ def alike_partner_colours(
         if d[i, j] < min_delta_e00
     ]
     return sorted(pairs, key=lambda p: p[2])
+
+
+def refuse_clashing_colours(
+    partners: Iterable[tuple[str, Sequence[int] | None]], where: str
+) -> None:
+    """Refuse partner colours the map cannot use (:func:`partner_colour_clashes`).
+
+    ``partners``: ``(id, rgb or None)`` pairs (None: the map's palette, which passes).
+    ``where``: the file or operation named in the message.
+
+    Raises
+    ------
+    ValidationError
+        Naming the first partner whose colour clashes, its colour, the closest map colour and
+        the vision, and how to fix it (and how many more partners clash).
+
+    Examples
+    --------
+    >>> refuse_clashing_colours([("A", style.PARTNER_PALETTE[0]), ("B", None)], "partners.csv")
+    >>> refuse_clashing_colours([("A", (185, 10, 30))], "partners.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geo.core.errors.ValidationError: partners.csv, partner A: colour #b90a1e is too close to \
+the status colour gap, ...
+    """
+    bad = [
+        (pid, rgb, clashes)
+        for pid, rgb in partners
+        if rgb is not None
+        for clashes in [partner_colour_clashes(rgb)]
+        if clashes
+    ]
+    if not bad:
+        return
+    pid, rgb, clashes = bad[0]
+    hex_rgb = "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb[:3]))
+    more = f" (and {len(bad) - 1} more partner(s))" if len(bad) > 1 else ""
+    raise ValidationError(
+        f"{where}, partner {pid}: colour {hex_rgb} is {clashes[0].message()}{more}: the map "
+        "would draw the partner like what the analysis found there. Nothing was stored. Pick "
+        "another colour, or leave the colour empty to use the map's palette"
+    )

@@ -49,7 +49,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     border.to_file(paths["border"])
     _sensors(border.geometry.iloc[0], seed=1616).to_csv(paths["sensors"], index=False)
     paths["partners"].write_text(
-        "id,name,colour\nSVN,Slovenian police,#1f77b4\nHRV,Croatian border police,#d62728\n",
+        "id,name,colour\nSVN,Slovenian police,#00c8ff\nHRV,Croatian border police,#ff7f0e\n",
         encoding="utf-8",
     )
     return paths
@@ -101,8 +101,8 @@ def test_op_in_the_url_opens_the_operation_with_analyse_s_headline(
     assert got["Partner overlap"] == f"{border['overlap_km']:,.1f} km"
     # the partners file's colours, not the palette's, on the map and in its legend
     legend = " ".join(h.proto.body for h in at.get("html"))
-    assert "rgba(31,119,180," in legend  # SVN #1f77b4
-    assert "rgba(214,39,40," in legend  # HRV #d62728
+    assert "rgba(0,200,255," in legend  # SVN #00c8ff
+    assert "rgba(255,127,14," in legend  # HRV #ff7f0e
     assert at.number_input(key="corridor_km").value == 3.0  # the operation's defaults
     assert at.number_input(key="min_gap_m").value == 250.0
     # both operations are offered; the sample stays in the store (seeded on first run)

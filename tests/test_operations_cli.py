@@ -113,7 +113,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     border.to_file(paths["border"])
     _sensors(border.geometry.iloc[0], seed=16).to_csv(paths["sensors"], index=False)
     paths["partners"].write_text(
-        "id,name,colour\nSVN,Slovenian police,#1f77b4\nHRV,Croatian border police,#d62728\n",
+        "id,name,colour\nSVN,Slovenian police,#00c8ff\nHRV,Croatian border police,#ff7f0e\n",
         encoding="utf-8",
     )
     return paths
@@ -178,7 +178,7 @@ def test_list_and_show(files: dict[str, Path], created: dict[str, Any]) -> None:
     assert (shown["sensors"], shown["sectors"], shown["dem"]) == (N_SENSORS, 0, None)
     assert (shown["corridor_km"], shown["timezone"]) == (3.0, "Europe/Ljubljana")
     assert [p["id"] for p in shown["partners"]] == ["SVN", "HRV"]
-    assert shown["partners"][0]["colour"] == "#1f77b4"
+    assert shown["partners"][0]["colour"] == "#00c8ff"
 
 
 def test_export_reads_back_to_the_same_report(
@@ -298,6 +298,20 @@ def test_a_sensor_version_and_its_diff(
             ("create", "x5", "--border", "{tmp}/none.geojson", "--sensors", "{sensors}"),
             r"none\.geojson",
         ),
+        (
+            (
+                "create",
+                "x6",
+                "--border",
+                "{border}",
+                "--sensors",
+                "{sensors}",
+                "--partners",
+                "{red_partners}",
+            ),
+            r"red\.csv, partner HRV: colour #d62728 is too close to the status colour gap.*"
+            r"Nothing was stored.*map's palette",
+        ),  # fmt: skip
     ],
 )
 def test_bad_input_exits_2_and_stores_nothing(
@@ -311,6 +325,9 @@ def test_bad_input_exits_2_and_stores_nothing(
     (tmp_path / "partners.csv").write_text("id,name\nSVN,Slovenia\nA B,Nobody\n", encoding="utf-8")
     (tmp_path / "one" / "partners.csv").parent.mkdir()
     (tmp_path / "one" / "partners.csv").write_text("id,name\nSVN,Slovenia\n", encoding="utf-8")
+    (tmp_path / "red.csv").write_text(  # the gap's red: a partner drawn like a gap
+        "id,name,colour\nSVN,Slovenia,\nHRV,Croatia,#d62728\n", encoding="utf-8"
+    )
     bad = pd.read_csv(files["sensors"])
     bad.loc[2, "range_m"] = -5
     bad.to_csv(tmp_path / "bad_sensors.csv", index=False)
@@ -321,6 +338,7 @@ def test_bad_input_exits_2_and_stores_nothing(
         "bad_partners": tmp_path / "partners.csv",
         "one_partner": tmp_path / "one" / "partners.csv",
         "bad_sensors": tmp_path / "bad_sensors.csv",
+        "red_partners": tmp_path / "red.csv",
     }
     before = (_operation_tables(store), ok("operation", "list", "--store", store))
     stderr = refused("operation", *(a.format(**values) for a in args), "--store", store)

@@ -32,6 +32,7 @@ from geo.operations import (
     read_partners,
     replace_layer,
 )
+from layers.colour import refuse_clashing_colours
 from ui import layer_files
 from ui.layer_files import CheckedLayer
 
@@ -201,6 +202,10 @@ def partners_field(
                     fix="Add them to the partners, or correct the sensors",
                 )
             )
+    try:  # a colour the map cannot draw is refused, as on the Admin page
+        refuse_clashing_colours(((p.id, p.colour) for p in partners), "partners")
+    except ValidationError as exc:
+        problems.append(str(exc))
     return partners, problems
 
 
