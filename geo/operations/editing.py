@@ -97,8 +97,10 @@ def new_sensor(
     height_m: float | None = None,
     min_range_m: float = 0.0,
 ) -> dict[str, Any]:
-    """A row of the editor's table for a sensor to add (checked with the rest by
-    :func:`checked_sensors`; ``height_m`` None: the default height of its kind).
+    """A row of the editor's table for a sensor to add.
+
+    It is checked with the rest by :func:`checked_sensors`. ``height_m`` None: the default
+    height of its kind.
 
     Examples
     --------
