@@ -14,6 +14,7 @@ st.set_page_config(page_title="Limes — border coverage", layout="wide")
 PAGES = [
     (None, st.Page("app_pages/map.py", title="Map", default=True)),
     ("analyst", st.Page("app_pages/upload.py", title="Upload")),
+    ("planner", st.Page("app_pages/sensors.py", title="Sensors")),
     ("briefer", st.Page("app_pages/export.py", title="Export")),
 ]
 
