@@ -113,8 +113,10 @@ def grid(source: str, corridor_km: float) -> gpd.GeoDataFrame:
 
 @st.cache_resource(show_spinner="Drawing the change…", max_entries=32)
 def change_map(key: str, _after: Analysis, _edit: SensorEdit, with_grid: str | None = None) -> Any:
-    """The deck of a change (``key`` names the analyses; ``with_grid``: the source whose
-    placement grid is drawn, with the corridor)."""
+    """The deck of a change, cached on ``key`` (which names the analyses).
+
+    ``with_grid``: the source whose placement grid is drawn (at the analysis' corridor depth).
+    """
     cells = None
     if with_grid is not None:
         cells = grid(with_grid, float(_after.report["parameters"]["corridor_km"]))
