@@ -70,7 +70,7 @@ with edit_tab:
     if checked is not None:
         se.show_change(edit)
         changed = bool(sensor_changes(sc.sensors, checked))
-        note = st.text_input("Note for the audit (what and why)", key="save_note")
+        note = st.text_input("Note for the audit (what and why)", key=f"save_note_{held['round']}")
         if st.button(
             f"Save as version {latest + 1}",
             key="save_sensors",
@@ -88,7 +88,6 @@ with edit_tab:
                 st.session_state.sensor_flash = (
                     f"Version {saved['version']} saved: the Map now shows it."
                 )
-                st.session_state.pop("save_note", None)
                 st.rerun()
     map_col, add_col = st.columns([3, 2])
     with map_col:
@@ -107,7 +106,7 @@ with edit_tab:
 
 # ---- compare two saved versions ------------------------------------------------------------
 with compare_tab:
-    st.dataframe(table, hide_index=True, width="stretch", height=200)
+    st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 250))
     numbers = table["version"].tolist()
     if len(numbers) < 2:
         st.info("Only one version so far: save a change to compare two.")

@@ -32,7 +32,7 @@ GAINED: Final[list[int]] = [0, 158, 115, 255]
 #: A stretch watched before the change and a gap after it (Okabe–Ito vermilion).
 LOST: Final[list[int]] = [213, 94, 0, 255]
 #: The placement grid: a faint outline, a fill only under the pointer.
-GRID_LINE: Final[list[int]] = [60, 60, 140, 90]
+GRID_LINE: Final[list[int]] = [60, 60, 140, 45]
 GRID_HIGHLIGHT: Final[list[int]] = [60, 60, 200, 90]
 
 #: The analysis layers under the change, bottom first.

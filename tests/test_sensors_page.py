@@ -215,7 +215,8 @@ def test_saving_stores_an_audited_version_the_map_then_shows(
 ) -> None:
     at, path = _planner_opens_the_page(files)
     _edit(at)
-    at.text_input(key="save_note").input("HRV-015 upgraded; SVN-000 withdrawn")
+    note_box = next(t for t in at.text_input if t.label == "Note for the audit (what and why)")
+    note_box.input("HRV-015 upgraded; SVN-000 withdrawn")
     at.button(key="save_sensors").click().run()
     assert not at.exception
     assert [s.value for s in at.success] == ["Version 2 saved: the Map now shows it."]
