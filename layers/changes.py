@@ -29,21 +29,26 @@ __all__ = [
 
 #: A stretch of border watched after the change and not before (Okabe–Ito bluish green).
 GAINED: Final[list[int]] = [0, 158, 115, 255]
-#: A stretch watched before the change and a gap after it (Okabe–Ito vermilion).
-LOST: Final[list[int]] = [213, 94, 0, 255]
-#: The placement grid: a faint outline, a fill only under the pointer.
+#: A stretch watched before the change and a gap after it (crimson: no partner's orange).
+LOST: Final[list[int]] = [200, 0, 40, 255]
+#: A white casing under both, so they stand out from footprints and partner colours.
+CASING: Final[list[int]] = [255, 255, 255, 235]
+#: The placement grid: a faint outline, no fill. (No highlight under the pointer: redrawing
+#: it on every move kept deck.gl in software WebGL from reporting clicks.)
 GRID_LINE: Final[list[int]] = [60, 60, 140, 45]
-GRID_HIGHLIGHT: Final[list[int]] = [60, 60, 200, 90]
+GRID_FILL: Final[list[int]] = [0, 0, 0, 0]
 
 #: The analysis layers under the change, bottom first.
 BASE_KEYS: tuple[str, ...] = ("basemap", "corridor", "footprints", "sensors")
 
 
-def stretches_layer(stretches: gpd.GeoDataFrame) -> pdk.Layer:
+def stretches_layer(stretches: gpd.GeoDataFrame, *, casing: bool = False) -> pdk.Layer:
     """The stretches gained (green) and lost (red), thick lines with a tooltip (id ``changes``).
 
     ``stretches``: the frame of :func:`geo.operations.changed_stretches` (EPSG:4326).
+    ``casing``: the white casing drawn under them instead (id ``changes_casing``).
     """
+    layer_id = "changes_casing" if casing else "changes"
     lk._require_wgs84(stretches, "changed stretches")
 
     def props(r: pd.Series) -> dict[str, Any]:
@@ -65,13 +70,13 @@ def stretches_layer(stretches: gpd.GeoDataFrame) -> pdk.Layer:
     return pdk.Layer(
         "PathLayer",
         data=lk._path_records(stretches, props),
-        id="changes",
+        id=layer_id,
         get_path="path",
-        get_color="c",
-        get_width=7,
+        get_color=CASING if casing else "c",
+        get_width=11 if casing else 7,
         width_units="'pixels'",
         cap_rounded=True,
-        pickable=True,
+        pickable=not casing,
     )
 
 
@@ -99,14 +104,12 @@ def placement_grid_layer(cells: gpd.GeoDataFrame) -> pdk.Layer:
         data=data,
         id="placement_grid",
         get_polygon="polygon",
-        get_fill_color=[0, 0, 0, 0],
+        get_fill_color=GRID_FILL,
         get_line_color=GRID_LINE,
         line_width_min_pixels=1,
         stroked=True,
         filled=True,
         pickable=True,
-        auto_highlight=True,
-        highlight_color=GRID_HIGHLIGHT,
     )
 
 
@@ -130,7 +133,11 @@ def change_deck(
         (i for i, layer in enumerate(layers) if layer.id == "sensors"),
         len(layers),
     )
-    drawn = [lk.border_line_layer(after.layers["border"]), stretches_layer(stretches)]
+    drawn = [
+        lk.border_line_layer(after.layers["border"]),
+        stretches_layer(stretches, casing=True),
+        stretches_layer(stretches),
+    ]
     if grid is not None:  # under the border and the sensors: those keep their tooltips
         drawn.insert(0, placement_grid_layer(grid))
     layers[at:at] = drawn

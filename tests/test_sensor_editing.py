@@ -240,6 +240,8 @@ def test_the_change_map_draws_stretches_in_their_colours(sample: tuple) -> None:
     deck = change_deck(b, edit.stretches, grid=placement_grid(border, corridor_km=5.0))
     ids = [layer.id for layer in deck.layers]
     # the grid under the border, the stretches and the sensors (they keep their tooltips)
-    assert ids.index("placement_grid") < ids.index("border_line") < ids.index("changes")
-    assert ids.index("changes") < ids.index("sensors")
+    assert ids.index("placement_grid") < ids.index("border_line") < ids.index("changes_casing")
+    assert ids.index("changes_casing") < ids.index("changes") < ids.index("sensors")
+    casing = deck.layers[ids.index("changes_casing")]
+    assert casing.pickable is False  # a click on a stretch names the stretch, not its casing
     assert math.isfinite(deck.initial_view_state.zoom)
