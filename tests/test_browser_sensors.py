@@ -9,18 +9,23 @@ compared with the saved ones), clicks Save and sees version 2 listed.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import shapely
 from browser_util import CHROMIUM, Server, streamlit_server
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
-from geo.operations import coverage_change
+from geo.operations import coverage_change, placement_grid
+from layers import map as layers_map
+from ui.sensor_editor import MAP_PX
 
 pytestmark = pytest.mark.browser
 
@@ -127,3 +132,71 @@ def test_type_a_range_see_the_change_and_save(
         assert page.get_by_test_id("stException").count() == 0
     finally:
         page.close()
+
+
+def test_click_a_grid_cell_and_add_a_sensor_there(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    """The map reports no ground coordinates: a click on a grid cell fills its centre."""
+    sc = load_scenario(ROOT / "sample_data")
+    cells = placement_grid(sc.border, corridor_km=5.0)
+    # the cell farthest from every sensor: a click there hits the grid, not a sensor
+    gaps = shapely.distance(
+        shapely.points(cells["lon"], cells["lat"])[:, None],
+        sc.sensors.geometry.to_numpy()[None, :],
+    ).min(axis=1)
+    cell = cells.iloc[int(np.argmax(gaps))]
+    view = layers_map.assemble(
+        analyse(sc.border, sc.sensors, sectors=sc.sectors), {}, height=MAP_PX
+    ).initial_view_state
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{server.url}/sensors", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text("No sensor changed.").wait_for(timeout=PAGE_TIMEOUT_MS)
+        canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas#deckgl-overlay').first
+        canvas.scroll_into_view_if_needed()
+        page.wait_for_timeout(5000)  # the deck draws in software WebGL
+        box = canvas.bounding_box()
+        assert box is not None
+        x, y = _project(view, box, float(cell["lon"]), float(cell["lat"]))
+        latitude = page.get_by_label("Latitude (°)")
+        for _ in range(3):  # as a user would, click again if the first went unnoticed
+            page.mouse.move(x - 30, y)
+            page.mouse.move(x, y, steps=4)
+            page.locator(".deck-tooltip").filter(has_text=f"Cell {cell['cell']}").wait_for(
+                timeout=60_000
+            )
+            page.mouse.click(x, y)
+            for _wait in range(40):  # a second click on the cell would unselect it: wait first
+                page.wait_for_timeout(500)
+                if latitude.input_value():
+                    break
+            if latitude.input_value():
+                break
+        assert float(latitude.input_value()) == pytest.approx(cell["lat"], abs=1e-6)
+        assert float(page.get_by_label("Longitude (°)").input_value()) == pytest.approx(
+            cell["lon"], abs=1e-6
+        )
+        page.get_by_text(f"Position from grid cell {cell['cell']} (its centre).").wait_for()
+        page.get_by_label("Sensor id").fill("EU-GRID-1")
+        page.get_by_role("button", name="Add to the table").click()
+        page.get_by_text("Sensor EU-GRID-1 added to the table (not saved yet).").wait_for(
+            timeout=PAGE_TIMEOUT_MS
+        )
+        page.get_by_text("added EU-GRID-1").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.screenshot(path=tmp_path / "grid.png")
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()
+
+
+def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
+    """Screen position of a point in the deck's initial view (Web Mercator, 512-px tiles)."""
+    scale = 512 * 2**view.zoom
+
+    def merc(phi: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
+
+    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
+    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * math.pi) * scale
+    return x, y
