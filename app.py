@@ -15,6 +15,7 @@ PAGES = [
     (None, st.Page("app_pages/map.py", title="Map", default=True)),
     ("analyst", st.Page("app_pages/upload.py", title="Upload")),
     ("planner", st.Page("app_pages/operations.py", title="Operations")),
+    ("planner", st.Page("app_pages/sensors.py", title="Sensors")),
     ("briefer", st.Page("app_pages/export.py", title="Export")),
     ("admin", st.Page("app_pages/admin.py", title="Admin")),
 ]

@@ -6,10 +6,14 @@ removed or edited, and the border coverage gained or lost (the sensor editor's p
 the diff of two versions); ``stored`` keeps operations in the store: created from files,
 listed, loaded, exported, new sensor versions and the diff of two, partners' names and
 colours changed; ``opened`` is how the app opens them: the sample seeded on first run, the
-operations a partner takes part in, an operation as the scenario the app analyses.
+operations a partner takes part in, an operation as the scenario the app analyses; ``editing``
+is the sensor editor's table (checked as ``analyse`` checks a sensors file), ``placement`` the
+grid of cells a planner clicks to place a sensor, ``stretches`` the border stretches a change
+gains and loses.
 """
 
 from geo.operations.changes import CoverageChange, SensorChanges, coverage_change, sensor_changes
+from geo.operations.editing import checked_sensors, new_sensor, sensor_table
 from geo.operations.model import SAMPLE, Operation, Partner, check_name, read_partners
 from geo.operations.opened import (
     ensure_sample,
@@ -18,6 +22,7 @@ from geo.operations.opened import (
     operations_for,
     sample_operation,
 )
+from geo.operations.placement import placement_grid
 from geo.operations.stored import (
     StoredOperation,
     create_operation,
@@ -30,6 +35,7 @@ from geo.operations.stored import (
     save_sensors,
     update_partners,
 )
+from geo.operations.stretches import SensorEdit, changed_stretches, sensor_edit
 
 __all__ = [
     "SAMPLE",
@@ -37,8 +43,11 @@ __all__ = [
     "Operation",
     "Partner",
     "SensorChanges",
+    "SensorEdit",
     "StoredOperation",
+    "changed_stretches",
     "check_name",
+    "checked_sensors",
     "coverage_change",
     "create_operation",
     "diff",
@@ -46,14 +55,18 @@ __all__ = [
     "export_operation",
     "list_operations",
     "load_operation",
+    "new_sensor",
     "operation_scenario",
     "operation_stamp",
     "operation_summary",
     "operations_for",
+    "placement_grid",
     "read_partners",
     "replace_layer",
     "sample_operation",
     "save_sensors",
     "sensor_changes",
+    "sensor_edit",
+    "sensor_table",
     "update_partners",
 ]

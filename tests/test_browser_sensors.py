@@ -1,0 +1,202 @@
+"""The Sensors page used as a planner uses it, in Debian's Chromium: type a range, see, save.
+
+The server runs in demo mode (every role) on a store of its own, where the sample operation
+is seeded on first run. The test types a new range into a cell of the data editor (a
+canvas grid: the cell is reached with the keyboard, as a user may), sees the preview's
+numbers change to what the same edit gives through ``geo`` (analysis of the edited sensors,
+compared with the saved ones), clicks Save and sees version 2 listed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from browser_util import CHROMIUM, Server, streamlit_server
+
+from geo.coverage.analysis import analyse
+from geo.inputs.scenario import load_scenario
+from geo.operations import coverage_change, placement_grid
+from layers import map as layers_map
+from ui.sensor_editor import MAP_PX
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (pip install playwright)"
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEWPORT = {"width": 1600, "height": 1000}
+PAGE_TIMEOUT_MS = 180_000
+#: The edit: the sample's tower LTU-TWR-001 (the table's fourth row) sees 20 km.
+ROW, SENSOR, NEW_RANGE_M = 3, "LTU-TWR-001", 20000.0
+#: Columns of the editor before ``range_m`` (sensor_id, partner, kind, status).
+RANGE_COLUMN = 4
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on a store and users file of its own (demo mode: no users file)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser: {CHROMIUM} not found")
+    home = tmp_path_factory.mktemp("limes-sensors")
+    log = home / "streamlit.log"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIMES_STORE", str(home / "limes.gpkg"))
+        mp.setenv("LIMES_USERS_FILE", str(home / "users.json"))
+        with streamlit_server(ROOT / "app.py", log=log) as url:
+            yield Server(url, log)
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, str]:
+    """What the preview must show for the edit, from the sample's files through ``geo``."""
+    sc = load_scenario(ROOT / "sample_data")
+    edited = sc.sensors.copy()
+    assert edited.loc[ROW, "sensor_id"] == SENSOR
+    edited.loc[ROW, "range_m"] = NEW_RANGE_M
+    before = analyse(sc.border, sc.sensors, sectors=sc.sectors, corridor_km=5.0, min_gap_m=1.0)
+    after = analyse(sc.border, edited, sectors=sc.sectors, corridor_km=5.0, min_gap_m=1.0)
+    change = coverage_change(before.report, after.report)
+    return {
+        "gained": f"{change.gained_km:,.2f} km",
+        "coverage": f"{after.report['border']['coverage_pct']:.1f} %",
+    }
+
+
+def _metric(page: Any, label: str) -> str:
+    box = page.get_by_test_id("stMetric").filter(has_text=label).first
+    return str(box.get_by_test_id("stMetricValue").inner_text()).strip()
+
+
+def test_type_a_range_see_the_change_and_save(
+    server: Server, browser: Any, expected: dict[str, str], tmp_path: Path
+) -> None:
+    shots = Path(os.environ.get("LIMES_SHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{server.url}/sensors", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text("No sensor changed.").wait_for(timeout=PAGE_TIMEOUT_MS)
+        assert _metric(page, "Border gained") == "0.00 km"
+        page.screenshot(path=shots / "1-opened.png")
+
+        # type into the range cell of the sensor's row: click its id, move right, Enter, type
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+        box = page.get_by_test_id("stDataFrame").first.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 80, box["y"] + 35 + ROW * 35 + 17)  # header, rows: 35 px
+        for _ in range(RANGE_COLUMN):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        cell = page.locator("input.gdg-input").first  # the grid's cell editor
+        cell.wait_for(timeout=30_000)
+        assert cell.input_value() == "8600"  # the tower's saved range: the right cell
+        cell.fill(f"{NEW_RANGE_M:.0f}")
+        page.keyboard.press("Enter")
+
+        page.get_by_text(f"{SENSOR}: range_m").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.get_by_test_id("stMetric").filter(has_text=expected["gained"]).first.wait_for(
+            timeout=PAGE_TIMEOUT_MS
+        )
+        assert _metric(page, "Border gained") == expected["gained"]
+        assert _metric(page, "Coverage") == expected["coverage"]
+        assert page.get_by_text(f"{SENSOR}: range_m 8600 → 20000").count() == 1
+        page.screenshot(path=shots / "2-edited.png", full_page=True)
+
+        note = page.get_by_label("Note for the audit (what and why)")
+        note.fill("LTU-TWR-001 new mast")
+        note.press("Enter")  # the note is sent, then the page reruns
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_role("button", name="Save as version 2").click()
+        page.get_by_text("Version 2 saved: the Map now shows it.").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text("Editing v2 ·").wait_for(timeout=PAGE_TIMEOUT_MS)
+        assert _metric(page, "Border gained") == "0.00 km"  # nothing changed against v2
+
+        page.get_by_role("tab", name="Compare versions").click()
+        after = page.get_by_test_id("stSelectbox").filter(has_text="Version B (after)")
+        sync_api.expect(after.locator("input")).to_have_value(
+            re.compile(r"^v2 · .* · demo mode · LTU-TWR-001 new mast — 1 changed$"),
+            timeout=PAGE_TIMEOUT_MS,
+        )
+        page.get_by_text("From version 1 to version 2").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.screenshot(path=shots / "3-saved.png", full_page=True)
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()
+
+
+def test_click_a_grid_cell_and_add_a_sensor_there(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    """The map reports no ground coordinates: a click on a grid cell fills its centre."""
+    sc = load_scenario(ROOT / "sample_data")
+    cells = placement_grid(sc.border, corridor_km=5.0)
+    # the cell farthest from every sensor: a click there hits the grid, not a sensor
+    gaps = shapely.distance(
+        shapely.points(cells["lon"], cells["lat"])[:, None],
+        sc.sensors.geometry.to_numpy()[None, :],
+    ).min(axis=1)
+    cell = cells.iloc[int(np.argmax(gaps))]
+    view = layers_map.assemble(
+        analyse(sc.border, sc.sensors, sectors=sc.sectors), {}, height=MAP_PX
+    ).initial_view_state
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{server.url}/sensors", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text("No sensor changed.").wait_for(timeout=PAGE_TIMEOUT_MS)
+        canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas#deckgl-overlay').first
+        canvas.scroll_into_view_if_needed()
+        page.wait_for_timeout(5000)  # the deck draws in software WebGL
+        box = canvas.bounding_box()
+        assert box is not None
+        x, y = _project(view, box, float(cell["lon"]), float(cell["lat"]))
+        latitude = page.get_by_label("Latitude (°)")
+        for _ in range(3):  # as a user would, click again if the first went unnoticed
+            page.mouse.move(x - 30, y)
+            page.mouse.move(x, y, steps=4)
+            page.locator(".deck-tooltip").filter(has_text=f"Cell {cell['cell']}").wait_for(
+                timeout=60_000
+            )
+            page.mouse.click(x, y)
+            for _wait in range(40):  # a second click on the cell would unselect it: wait first
+                page.wait_for_timeout(500)
+                if latitude.input_value():
+                    break
+            if latitude.input_value():
+                break
+        assert float(latitude.input_value()) == pytest.approx(cell["lat"], abs=1e-6)
+        assert float(page.get_by_label("Longitude (°)").input_value()) == pytest.approx(
+            cell["lon"], abs=1e-6
+        )
+        page.get_by_text(f"Position from grid cell {cell['cell']} (its centre).").wait_for()
+        page.get_by_label("Sensor id").fill("EU-GRID-1")
+        page.get_by_role("button", name="Add to the table").click()
+        page.get_by_text("Sensor EU-GRID-1 added to the table (not saved yet).").wait_for(
+            timeout=PAGE_TIMEOUT_MS
+        )
+        page.get_by_text("added EU-GRID-1").wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.screenshot(path=tmp_path / "grid.png")
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()
+
+
+def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
+    """Screen position of a point in the deck's initial view (Web Mercator, 512-px tiles)."""
+    scale = 512 * 2**view.zoom
+
+    def merc(phi: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
+
+    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
+    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * math.pi) * scale
+    return x, y
