@@ -146,6 +146,8 @@ def test_demo_re_marking_to_all_puts_the_rows_on_another_partner_s_map() -> None
     assert any(f"Upload {upload_id} (patrol.csv): who may see" in s.value for s in at.success)
     (row,) = _table(at)
     assert row["Who may see"] == "all partners"
+    # the marking widget now starts at the upload's marking
+    assert next(r for r in at.radio if r.key.startswith("history_")).value == "All partners"
     assert row["Retracted"] == ""
 
     pol = store.visible_detections(_store(), "POL")

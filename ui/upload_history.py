@@ -108,14 +108,19 @@ def history_table(frame: pd.DataFrame, *, timezone: str = "UTC") -> pd.DataFrame
     return out.sort_values("Upload", ascending=False, ignore_index=True)
 
 
-def choose_marking(partners: list[str], owner: str, *, key: str) -> str:
+def choose_marking(partners: list[str], owner: str, *, key: str, current: str = "") -> str:
     """The marking widget of the upload form: our partner only, all, or selected partners.
 
-    Returns the marking: ``""`` (the owner only), ``"ALL"`` or partner ids joined by commas.
+    It starts at ``current`` (a marking). Returns the marking chosen: ``""`` (the owner
+    only), ``"ALL"`` or partner ids joined by commas.
     """
+    others = [p for p in partners if p != owner]
+    named = [p for p in current.split(",") if p] if current != store.ALL else []
+    start = 1 if current == store.ALL else 2 if named else 0
     choice = st.radio(
         "Who may see its rows",
         MARKING_CHOICES,
+        index=start,
         key=f"{key}_release",
         help="Every row of the upload gets this marking, also rows that kept a marking of "
         "their own from the file.",
@@ -124,7 +129,10 @@ def choose_marking(partners: list[str], owner: str, *, key: str) -> str:
         return str(store.ALL)
     if choice == "Selected partners":
         chosen = st.multiselect(
-            "Release to", [p for p in partners if p != owner], key=f"{key}_release_to"
+            "Release to",
+            sorted(set(others) | set(named)),
+            default=named,
+            key=f"{key}_release_to",
         )
         return ",".join(chosen)
     return ""
@@ -208,8 +216,9 @@ def _retract(viewer: Viewer, path: Path, row: pd.Series, key: str) -> None:
 def _remark(viewer: Viewer, path: Path, row: pd.Series, partners: list[str], key: str) -> None:
     st.markdown("**Change who may see it**")
     owner = str(row["partner"])
-    st.caption(f"Now: {marking_text(row['releasable_to'], owner)}.")
-    marking = choose_marking(partners, owner, key=key)
+    current = "" if pd.isna(row["releasable_to"]) else str(row["releasable_to"])
+    st.caption(f"Now: {marking_text(current, owner)}.")
+    marking = choose_marking(partners, owner, key=key, current=current)
     st.button(
         "Change who may see it",
         key=f"{key}_mark",
@@ -251,7 +260,8 @@ def show_history(
     )
     if chosen is None:
         return
-    key = f"history_{st.session_state.get('history_round', 0)}"
+    # a new key per change and per upload: the widgets start afresh at the upload's state
+    key = f"history_{st.session_state.get('history_round', 0)}_{chosen}"
     left, right = st.columns(2)
     with left, st.container(border=True):
         _retract(viewer, path, rows[chosen], key)
