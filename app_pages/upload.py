@@ -14,7 +14,7 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.inputs import bounded
 from layers.map import preview_deck
-from ui import layer_files, operations, signin
+from ui import layer_files, operations, signin, upload_history
 from ui import shared as ui
 
 viewer = signin.viewer()
@@ -182,12 +182,5 @@ if st.session_state.get("upload_results"):
         pd.DataFrame(st.session_state.pop("upload_results")), hide_index=True, width="stretch"
     )
 
-# ---- history -------------------------------------------------------------------------------
-st.subheader("Upload history")
-history = store.uploads(path, partners if viewer.demo else [owner])
-if len(history):
-    st.dataframe(
-        history.sort_values("upload_id", ascending=False), hide_index=True, width="stretch"
-    )
-else:
-    st.caption("No uploads yet.")
+# ---- history: the uploads the viewer may manage; retract or re-mark one ---------------------
+upload_history.show_history(viewer, path, opened.name, partners, opened.timezone)
