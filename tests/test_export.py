@@ -510,4 +510,14 @@ def test_every_csv_is_written_by_the_one_writer() -> None:
     }
     # geo/export/__init__.py: the one .to_csv call, inside csv_bytes (write_csv calls csv_bytes).
     assert [func for _, func in writes.pop("geo/export/__init__.py")] == ["csv_bytes"]
+    # CSV text that never reaches a user: written to be read back by geo.inputs (the sensor
+    # editor's table, a typed partners table) or hashed. Escaping formula cells there would
+    # change the values read back.
+    internal = {
+        "geo/operations/editing.py": ["checked_sensors"],
+        "ui/operation_form.py": ["partners_field"],
+        "ui/sensor_editor.py": ["digest_of"],
+    }
+    for path, funcs in internal.items():
+        assert [func for _, func in writes.pop(path)] == funcs
     assert {path: found for path, found in writes.items() if found} == {}

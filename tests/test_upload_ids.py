@@ -115,9 +115,9 @@ def test_upload_history_lists_the_viewers_own_uploads_only(shared_store: dict[st
     at = signed_in("alice", "LTU", "analyst")
     at.switch_page("app_pages/upload.py").run()
     assert not at.exception
-    (history,) = [d.value for d in at.dataframe if "upload_id" in d.value.columns]
-    assert history["upload_id"].tolist() == [shared_store["L"]]
-    assert set(history["partner"]) == {"LTU"}
+    (history,) = [d.value for d in at.dataframe if "Upload" in d.value.columns]
+    assert history["Upload"].tolist() == [shared_store["L"]]
+    assert set(history["Partner"]) == {"LTU"}
 
 
 def _export_detections(
