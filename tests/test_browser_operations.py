@@ -116,6 +116,24 @@ def _number(page: Any, label: str, value: str) -> None:
     _settled(page)
 
 
+def _drop(page: Any, label: str, paths: list[str], report: str) -> None:
+    """Give files to an uploader and wait for their report.
+
+    Files given while the page is still rerunning after the last field can be dropped by
+    the re-rendered uploader (seen under a loaded machine): then the user gives them again.
+    """
+    for attempt in range(3):
+        _settled(page)
+        _file_input(page, label).set_input_files(paths)
+        try:
+            page.get_by_text(report).wait_for(timeout=60_000)
+            break
+        except Exception:  # playwright's TimeoutError
+            if attempt == 2:
+                raise
+    _settled(page)
+
+
 def _file_input(page: Any, label: str) -> Any:
     uploader = page.get_by_test_id("stFileUploader").filter(has_text=label)
     return uploader.locator("input[type=file]")
@@ -139,16 +157,9 @@ def test_create_an_operation_from_files_then_see_it_on_the_map(
         _number(page, "Corridor depth (km)", "3")
         _number(page, "Shortest gap (m)", "250")
 
-        _file_input(page, "Border lines (required)").set_input_files(
-            [str(p) for p in files["shapefile"]]
-        )
-        page.get_by_text("cze_svk.shp (ESRI Shapefile, CRS EPSG:4326)").wait_for(
-            timeout=PAGE_TIMEOUT_MS
-        )
-        _settled(page)
-        _file_input(page, "Sensors (required)").set_input_files(str(files["sensors"]))
-        page.get_by_text("sensors.csv (CSV").wait_for(timeout=PAGE_TIMEOUT_MS)
-        _settled(page)
+        _drop(page, "Border lines (required)", [str(p) for p in files["shapefile"]],
+              "cze_svk.shp (ESRI Shapefile, CRS EPSG:4326)")  # fmt: skip
+        _drop(page, "Sensors (required)", [str(files["sensors"])], "sensors.csv (CSV")
 
         # the report: rows read, accepted, rejected of each file; the preview map
         metrics = [m.inner_text().split() for m in page.get_by_test_id("stMetric").all()]
