@@ -109,7 +109,8 @@ def test_upload_a_csv_then_retract_it_on_the_page(
         page.get_by_text(f"Retract upload {upload}: its 3 rows leave every map").click()
         page.locator("button:enabled", has_text="Retract").wait_for(timeout=PAGE_TIMEOUT_MS)
         _settled(page)
-        retract.click()
+        # the enabled one: while a rerun replaces the box, the old disabled button may linger
+        page.locator("button:enabled", has_text="Retract").first.click()
         page.get_by_text(
             f"Upload {upload} (patrol.csv) retracted: its 3 rows left every map"
         ).wait_for(timeout=PAGE_TIMEOUT_MS)
