@@ -34,6 +34,34 @@ DEFAULT_HEIGHT_M: Final[dict[str, float]] = {
 #: Sensor status values. Inactive sensors are loaded and shown but cover nothing.
 SENSOR_STATUSES: Final[tuple[str, ...]] = ("active", "inactive")
 
+#: Kinds of track (a moving observer: ``python -m geo timeline --tracks``).
+TRACK_KINDS: Final[tuple[str, ...]] = ("drone", "patrol", "vehicle", "vessel", "aircraft", "other")
+
+#: Range of a track's observer (m) when neither its file nor ``--track-range-m`` gives one.
+TRACK_RANGE_M: Final[dict[str, float]] = {
+    "drone": 2000.0,
+    "patrol": 500.0,
+    "vehicle": 1000.0,
+    "vessel": 3000.0,
+    "aircraft": 5000.0,
+    "other": 1000.0,
+}
+
+#: Between two fixes of a track further apart than this (s) the observer is not watching.
+MAX_FIX_GAP_S: Final[float] = 120.0
+
+#: The timeline's time step (s): where exact intervals are impractical (terrain with moving
+#: observers) time is sampled at this step; it is also the tolerance its figures promise.
+TIMELINE_STEP_S: Final[float] = 60.0
+
+#: An intruder needs this long to cross the border (min): a stretch whose longest unwatched
+#: interval is longer is exposed.
+CROSSING_TIME_MIN: Final[float] = 30.0
+
+#: Where tracks move, the timeline evaluates the border at points this far apart (m) at
+#: most (and at most 0.1 % of the border's length apart).
+TIMELINE_CHAINAGE_STEP_M: Final[float] = 50.0
+
 #: Depth of the border corridor on each side of the border (km).
 CORRIDOR_KM: Final[float] = 5.0
 

@@ -19,6 +19,7 @@ from geo.inputs.loader import (
     read_sensors,
 )
 from geo.inputs.scenario import Scenario, load_scenario, read_manifest
+from geo.inputs.tracks import read_tracks
 
 __all__ = [
     "LoadReport",
@@ -31,4 +32,5 @@ __all__ = [
     "read_manifest",
     "read_sectors",
     "read_sensors",
+    "read_tracks",
 ]

@@ -39,6 +39,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "hae_m": ("hae_m", "hae"),
     "ce_m": ("ce_m", "ce"),
     "le_m": ("le_m", "le"),
+    "active_from": ("active_from", "active_since", "in_service_from"),
+    "active_to": ("active_to", "active_until", "in_service_to"),
+    "schedule": ("schedule", "daily_schedule", "hours"),
+    "outages": ("outages", "outage", "downtime"),
+    "track_id": ("track_id", "trackid", "track", "callsign", "uid"),
 }
 
 #: Fields each layer must have.
@@ -47,12 +52,24 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "sectors": ("sector_id", "partner"),
     "sensors": ("sensor_id", "partner", "kind", "range_m"),
     "detections": (),
+    "tracks": (),  # track_id: GPX and KML name their tracks (geo.inputs.checks.track_fields)
 }
 #: Fields each layer may have.
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "border": ("name",),
     "sectors": ("name",),
-    "sensors": ("min_range_m", "azimuth_deg", "fov_deg", "height_m", "status"),
+    "sensors": (
+        "min_range_m",
+        "azimuth_deg",
+        "fov_deg",
+        "height_m",
+        "status",
+        "active_from",
+        "active_to",
+        "schedule",
+        "outages",
+    ),
+    "tracks": ("track_id", "partner", "kind", "range_m", "fov_deg", "height_m"),
     "detections": (
         "detection_id",
         "source",
@@ -88,7 +105,7 @@ def resolve_columns(raw: RawLayer, layer: str) -> dict[str, str | None]:
     """
     picker = _Picker(raw)
     cols: dict[str, str | None] = {}
-    if layer == "detections":
+    if layer in ("detections", "tracks"):
         cols["time"] = _time_column(raw, picker)
     for fld in REQUIRED[layer] + OPTIONAL[layer]:
         cols[fld] = _field_column(raw, picker, fld)
@@ -163,7 +180,8 @@ def _time_column(raw: RawLayer, picker: _Picker) -> str:
 def _field_column(raw: RawLayer, picker: _Picker, fld: str) -> str | None:
     """The column of ``fld`` by its aliases (a KML/GPX feature name for an id), or ``None``."""
     col = picker.pick(ALIASES[fld])
-    if col is None and fld in ("sensor_id", "sector_id") and raw.kind in ("kml", "kmz", "gpx"):
+    by_name = ("sensor_id", "sector_id") if raw.kind == "gpx" else ("sensor_id", "sector_id", "track_id")
+    if col is None and fld in by_name and raw.kind in ("kml", "kmz", "gpx"):
         col = picker.pick(("name",))
         if col is not None:
             raw.notes.append(f"{fld} taken from the {raw.format} feature name ({col!r})")

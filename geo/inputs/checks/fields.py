@@ -22,6 +22,7 @@ import pyarrow as pa
 from geo.access.releasability import SEPARATORS
 from geo.core import settings
 from geo.inputs.checks.rejects import Rejects, fmt_value, reason
+from geo.inputs.checks.schedule import schedule_columns
 from geo.inputs.checks.times import Times, to_time
 from geo.inputs.checks.values import to_float, to_text
 from geo.inputs.readers.raw import RawLayer
@@ -157,6 +158,8 @@ def sensor_fields(ctx: FieldContext) -> dict[str, Any]:
     azimuth = _sensor_azimuth(ctx, fov)
     status, no_status = _sensor_status(ctx)
     height, no_height = _sensor_height(ctx, kind)
+    # active_from, active_to, schedule, outages: only when the file has them (timeline).
+    when = schedule_columns(ctx.raw.attrs, ctx.cols, ctx.rej)
     _reject_duplicates(ctx, sensor_id, "sensor_id")
     _note_sensor_defaults(
         ctx, kind, no_height=no_height, no_min=no_min, no_fov=no_fov, no_status=no_status
@@ -171,6 +174,7 @@ def sensor_fields(ctx: FieldContext) -> dict[str, Any]:
         "fov_deg": fov,
         "height_m": height,
         "status": status.astype("str"),
+        **when,
     }
 
 

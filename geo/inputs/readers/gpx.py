@@ -27,6 +27,7 @@ _GPX_LAYERS: dict[str, tuple[str, ...]] = {
     "sectors": ("tracks", "routes"),
     "sensors": ("waypoints", "route_points", "track_points"),
     "detections": ("waypoints", "route_points", "track_points"),
+    "tracks": ("track_points",),
 }
 
 #: Fields GDAL's GPX driver always creates (extension fields are everything else).
@@ -57,6 +58,7 @@ def read_gpx(data: bytes, head: bytes, source: str, layer_kind: str) -> RawLayer
             "sectors": "closed tracks or routes",
             "sensors": "waypoints",
             "detections": "waypoints or track/route points",
+            "tracks": "tracks with timed points",
         }[layer_kind]
         raise ValidationError(
             describe(

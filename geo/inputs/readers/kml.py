@@ -47,7 +47,7 @@ def read_kml(data: bytes, source: str, layer_kind: str, *, kmz: bool) -> RawLaye
     else:
         documents = [data]
         raw = read_vector(data, source, "kml", "KML", family)
-    if layer_kind == "detections":
+    if layer_kind in ("detections", "tracks"):
         tracks = [t for doc in documents if b"Track" in doc for t in read_tracks(doc, source)]
         raw = expand_tracks(raw, tracks)
         _kml_time_span(raw)

@@ -47,6 +47,7 @@ FAMILY_OF: dict[str, Family] = {
     "sectors": "polygon",
     "sensors": "point",
     "detections": "point",
+    "tracks": "point",
 }
 
 
