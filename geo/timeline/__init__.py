@@ -1,0 +1,14 @@
+"""Coverage over time: when, and for how long, each stretch of border is unwatched.
+
+``analysis`` is the recipe (:func:`timeline`): ``windows`` turns sensors' schedules into
+time intervals, ``tracks`` prepares the fixes of drones and patrols, ``watch`` cuts the
+border into elementary pieces and merges the times each is watched (``kernel``: the
+compiled moving-observer kernel), ``report`` assembles the JSON sections and ``detections``
+classifies detections at their own time. See ``docs/timeline.md``.
+"""
+
+from geo.timeline.analysis import Timeline, timeline
+from geo.timeline.tracks import PreparedTracks, prepare_tracks
+from geo.timeline.windows import Window, sensor_windows
+
+__all__ = ["PreparedTracks", "Timeline", "Window", "prepare_tracks", "sensor_windows", "timeline"]

@@ -1,0 +1,190 @@
+"""Which time each elementary piece of border is watched, and its figures.
+
+The border is cut into elementary pieces (:func:`elementary_pieces`) at every point where
+the set of static sensors watching it changes, at segment and sector ends and, where tracks
+move, on a fine chainage grid (their coverage varies continuously along the border). Each
+piece gets the union of the time intervals of every source watching it
+(:func:`static_intervals`: exact, a static sensor watches the whole piece or none of it;
+:func:`track_intervals`: exact in time at the piece's midpoint), and from that union its
+figures (:func:`piece_figures`): watched time, longest unwatched interval (clipped at the
+window's ends, no wrap-around) and mean revisit (the mean length of its unwatched intervals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from geo.coverage import intervals as iv
+from geo.coverage.border import Border
+from geo.coverage.footprints import ragged
+from geo.timeline.kernel import grid_index, track_point_intervals
+from geo.timeline.tracks import PreparedTracks
+
+__all__ = [
+    "Figures",
+    "Pieces",
+    "Watched",
+    "elementary_pieces",
+    "merge_watched",
+    "piece_figures",
+    "static_intervals",
+    "track_intervals",
+]
+
+#: Unwatched intervals shorter than this (s) are float rounding, not gaps.
+GAP_TOL_S = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class Pieces:
+    """Elementary pieces of border: global chainage ``start``, ``end`` (m), midpoint (x, y)."""
+
+    start: NDArray[np.float64]
+    end: NDArray[np.float64]
+    mid_x: NDArray[np.float64]
+    mid_y: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+    @property
+    def length_m(self) -> NDArray[np.float64]:
+        """Length of each piece (m)."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True, eq=False)
+class Watched:
+    """Merged watched intervals per piece: ``piece`` (sorted), ``start``, ``end`` (s)."""
+
+    piece: NDArray[np.int64]
+    start: NDArray[np.float64]
+    end: NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class Figures:
+    """Per piece: watched time, longest unwatched interval, mean unwatched interval (s)."""
+
+    watched_s: NDArray[np.float64]
+    max_gap_s: NDArray[np.float64]
+    mean_gap_s: NDArray[np.float64]
+
+
+def elementary_pieces(border: Border, breaks: NDArray[np.float64], *, step_m: float) -> Pieces:
+    """Pieces between the sorted breakpoints (segment ends, ``breaks`` and a grid).
+
+    ``step_m`` > 0 adds a grid of that spacing along every segment (for tracks); 0 none.
+    """
+    seg_s, seg_e = border.spans
+    pts = [seg_s, seg_e, np.asarray(breaks, dtype=float)]
+    if step_m > 0:
+        for s, e in zip(seg_s, seg_e, strict=True):
+            n = max(int(np.ceil((e - s) / step_m)), 1)
+            pts.append(np.linspace(s, e, n + 1))
+    cuts = np.unique(np.concatenate(pts))
+    start, end = cuts[:-1], cuts[1:]
+    mid = (start + end) / 2
+    seg = np.searchsorted(seg_s, mid, side="right") - 1
+    keep = (seg >= 0) & (mid < seg_e[np.clip(seg, 0, None)]) & (end > start)
+    start, end, mid = start[keep], end[keep], mid[keep]
+    xy = border.point_at(mid) if mid.size else np.empty((0, 2))
+    return Pieces(start, end, xy[:, 0], xy[:, 1])
+
+
+def static_intervals(
+    pieces: Pieces,
+    owner: NDArray[np.int64],
+    chain: iv.Intervals,
+    windows: list[iv.Intervals],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """``(piece, start, end)`` for every static sensor's border pieces and time windows.
+
+    ``owner`` and ``chain`` are the sensors' border pieces (:func:`geo.coverage.flat.
+    border_intervals`), whose ends are breakpoints of ``pieces``.
+    """
+    if chain[0].size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+    i0 = np.searchsorted(pieces.start, chain[0], side="left")
+    i1 = np.searchsorted(pieces.end, chain[1], side="right")
+    n_cells = np.maximum(i1 - i0, 0)
+    src, k = ragged(n_cells.astype(np.int64))
+    cell = i0[src] + k
+    sensor = owner[src]
+    n_win = np.array([w[0].size for w in windows], dtype=np.int64)
+    win_first = np.concatenate([[0], np.cumsum(n_win)]).astype(np.int64)
+    win_s = np.concatenate([w[0] for w in windows] + [np.empty(0)])
+    win_e = np.concatenate([w[1] for w in windows] + [np.empty(0)])
+    if sensor.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+    pair, j = ragged(n_win[sensor])
+    idx = win_first[sensor[pair]] + j
+    return cell[pair].astype(np.int64), win_s[idx], win_e[idx]
+
+
+def track_intervals(
+    pieces: Pieces, tracks: PreparedTracks
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """``(piece, start, end)`` when each track watches each piece's midpoint (exact in time)."""
+    if len(tracks) < 2 or len(pieces) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+    size = float(np.median(tracks.r)) if tracks.r.size else 1000.0
+    g = grid_index(pieces.mid_x, pieces.mid_y, max(size, 200.0))
+    return track_point_intervals(  # type: ignore[no-any-return]
+        pieces.mid_x,
+        pieces.mid_y,
+        g.x0,
+        g.y0,
+        g.size,
+        g.nx,
+        g.ny,
+        g.start,
+        g.items,
+        tracks.t,
+        tracks.x,
+        tracks.y,
+        tracks.r,
+        tracks.half_fov,
+        tracks.hx,
+        tracks.hy,
+        tracks.seg_ok,
+        tracks.track,
+    )
+
+
+def merge_watched(
+    parts: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]],
+    length_s: float,
+) -> Watched:
+    """The union per piece of every source's intervals, clipped to ``[0, length_s]``."""
+    piece = np.concatenate([p for p, _, _ in parts] + [np.empty(0, dtype=np.int64)])
+    s = np.clip(np.concatenate([s for _, s, _ in parts] + [np.empty(0)]), 0.0, length_s)
+    e = np.clip(np.concatenate([e for _, _, e in parts] + [np.empty(0)]), 0.0, length_s)
+    own, (ms, me) = iv.union_by(piece, (s, e))
+    return Watched(own, ms, me)
+
+
+def piece_figures(watched: Watched, n_pieces: int, length_s: float) -> Figures:
+    """Watched time, longest and mean unwatched interval of every piece (see module notes)."""
+    o, s, e = watched.piece, watched.start, watched.end
+    watched_s = np.bincount(o, weights=e - s, minlength=n_pieces).astype(float)
+    max_gap = np.full(n_pieces, length_s)
+    n_gaps = np.ones(n_pieces)
+    if o.size:
+        first = np.r_[True, o[1:] != o[:-1]]
+        last = np.r_[o[1:] != o[:-1], True]
+        before = s - np.where(first, 0.0, np.r_[0.0, e[:-1]])
+        after = length_s - e[last]
+        starts = np.flatnonzero(first)
+        has = o[starts]
+        max_gap[has] = np.maximum(np.maximum.reduceat(before, starts), after)
+        n_gaps[has] = np.add.reduceat((before > GAP_TOL_S).astype(float), starts) + (
+            after > GAP_TOL_S
+        )
+    unwatched = np.maximum(length_s - watched_s, 0.0)
+    mean_gap = np.where(n_gaps > 0, unwatched / np.maximum(n_gaps, 1), 0.0)
+    max_gap = np.where(max_gap > GAP_TOL_S, max_gap, 0.0)
+    return Figures(watched_s=watched_s, max_gap_s=max_gap, mean_gap_s=mean_gap)
