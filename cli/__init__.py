@@ -17,6 +17,10 @@ A contract: scripts and checks depend on these flags and keys.
     python -m geo snapshot (--border B --sensors S [--sectors P] | --operation NAME [--store S])
         [--detections D] [--dem DEM]
         [--partner P] [--title T] [--banner TEXT] --out FILE.png|FILE.pdf
+    python -m geo timeline (--border B [--sensors S] [--tracks T] [--sectors P]
+        | --operation NAME [--store S]) --time-from ISO --time-to ISO [--step-s 60]
+        [--crossing-time-min 30] [--track-range-m M] [--track-partner P] [--max-fix-gap-s 120]
+        [--detections D] [--out timeline.json]
     python -m geo ingest FILE [--store STORE] --partner P [--releasable-to A,B|ALL] [--user NAME]
         [--operation NAME]
     python -m geo detections [--store STORE] --as-partner P [--out FILE.geojson]
@@ -48,14 +52,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import analyse, export, operation, snapshot, store, uploads, users, viewshed
+from cli import analyse, export, operation, snapshot, store, timeline, uploads, users, viewshed
 from geo.core import settings
 from geo.core.errors import ValidationError
 
 __all__ = ["main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (analyse, viewshed, export, snapshot, store, uploads, operation, users)
+COMMANDS = (analyse, viewshed, export, snapshot, timeline, store, uploads, operation, users)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,133 @@
+"""``python -m geo timeline``: when, and for how long, each stretch of border is unwatched."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cli.options import add_store_arg, finite_float, stored_operation
+from geo.core import settings
+from geo.core.errors import ValidationError, describe
+
+
+def register(sub: Any) -> None:
+    """Add the ``timeline`` command."""
+    a = sub.add_parser(
+        "timeline",
+        help="coverage over time (schedules, drones, patrols): the border's unwatched times",
+        description="Compute, over a time window, when each stretch of border is watched by "
+        "scheduled sensors and by the tracks of drones and patrols; write the report as JSON.",
+    )
+    a.add_argument("--border", type=Path, help="border lines; required without --operation")
+    a.add_argument(
+        "--sensors",
+        type=Path,
+        help="sensor points; optional columns active_from, active_to, schedule, outages",
+    )
+    a.add_argument("--tracks", type=Path, help="tracks of drones and patrols (GPX, KML, CSV)")
+    a.add_argument("--sectors", type=Path, help="patrol sector polygons")
+    a.add_argument("--dem", help="terrain model (not yet used by the timeline: refused)")
+    a.add_argument(
+        "--operation",
+        help="an operation kept in the store: its border, sectors and latest sensors",
+    )
+    add_store_arg(a)
+    a.add_argument("--time-from", "--from", dest="time_from", required=True, help="ISO 8601")
+    a.add_argument("--time-to", "--to", dest="time_to", required=True, help="ISO 8601")
+    a.add_argument(
+        "--step-s",
+        type=finite_float,
+        default=settings.TIMELINE_STEP_S,
+        help=f"time step, s (default {settings.TIMELINE_STEP_S:g})",
+    )
+    a.add_argument(
+        "--crossing-time-min",
+        type=finite_float,
+        default=settings.CROSSING_TIME_MIN,
+        help="time an intruder needs to cross, min: longer unwatched intervals expose a "
+        f"stretch (default {settings.CROSSING_TIME_MIN:g})",
+    )
+    a.add_argument(
+        "--track-range-m",
+        type=finite_float,
+        help="range of tracks whose file gives none, m (default by kind)",
+    )
+    a.add_argument("--track-partner", help="partner of tracks whose file names none")
+    a.add_argument(
+        "--max-fix-gap-s",
+        type=finite_float,
+        default=settings.MAX_FIX_GAP_S,
+        help="a track silent longer than this is not watching, s "
+        f"(default {settings.MAX_FIX_GAP_S:g})",
+    )
+    a.add_argument("--detections", type=Path, help="detection points, classified at their time")
+    a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
+    a.set_defaults(run=run, writes_report=True)
+
+
+def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """Border, sensors, sectors and their input reports, from files or the operation."""
+    from geo.inputs import read_border, read_sectors, read_sensors
+
+    if args.operation is not None:
+        loaded = stored_operation(args)
+        return loaded.border, loaded.sensors, loaded.sectors, {}
+    if args.border is None:
+        raise ValidationError(
+            "the following arguments are required: --border "
+            "(or --operation NAME, an operation kept in the store)"
+        )
+    border, rep = read_border(args.border)
+    inputs: dict[str, Any] = {"border": rep}
+    sensors = sectors = None
+    if args.sensors:
+        sensors, inputs["sensors"] = read_sensors(args.sensors)
+    if args.sectors:
+        sectors, inputs["sectors"] = read_sectors(args.sectors)
+    return border, sensors, sectors, inputs
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the inputs named by ``args``, compute the timeline and return the report."""
+    from geo.inputs import read_detections, read_tracks
+    from geo.timeline import timeline
+
+    if args.dem:
+        raise ValidationError(
+            describe(
+                "--dem",
+                "the timeline does not use terrain yet",
+                expected="no --dem (footprints are flat: range disks and wedges)",
+                got=args.dem,
+                fix="Drop --dem; terrain with moving observers is a later step",
+            )
+        )
+    if args.operation is None and not args.sensors and not args.tracks:
+        raise ValidationError(
+            "nothing watches the border: give --sensors, --tracks or both "
+            "(or --operation NAME for an operation's sensors)"
+        )
+    border, sensors, sectors, inputs = _layers(args)
+    tracks = detections = None
+    if args.tracks:
+        tracks, inputs["tracks"] = read_tracks(args.tracks)
+    if args.detections:
+        detections, inputs["detections"] = read_detections(args.detections)
+    result = timeline(
+        border,
+        sensors=sensors,
+        tracks=tracks,
+        sectors=sectors,
+        detections=detections,
+        time_from=args.time_from,
+        time_to=args.time_to,
+        step_s=args.step_s,
+        crossing_time_min=args.crossing_time_min,
+        max_fix_gap_s=args.max_fix_gap_s,
+        track_range_m=args.track_range_m,
+        track_partner=args.track_partner,
+    )
+    report = result.report
+    report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
+    return report
