@@ -1,0 +1,199 @@
+"""``python -m geo timeline``: its flags, its JSON contract and its refusals (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from geo.core.settings import SAMPLE_DIR
+
+BORDER = SAMPLE_DIR / "border.geojson"
+SENSORS = SAMPLE_DIR / "sensors.csv"
+SECTORS = SAMPLE_DIR / "sectors.geojson"
+
+#: The contract's keys (keys may be added, never removed).
+BORDER_KEYS = {"length_km", "watched_pct", "always_watched_km", "never_watched_km", "exposed_km"}
+STRETCH_KEYS = {
+    "segment",
+    "start_km",
+    "end_km",
+    "max_unwatched_min",
+    "mean_revisit_min",
+    "watched_pct",
+    "partners",
+    "sector_ids",
+}
+
+
+def _equator_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    border = tmp_path / "border.geojson"
+    border.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"name": "equator"},
+                        "geometry": {"type": "LineString", "coordinates": [[10, 0], [11, 0]]},
+                    }
+                ],
+            }
+        )
+    )
+    sensors = tmp_path / "sensors.csv"
+    sensors.write_text(
+        "sensor_id,partner,kind,lat,lon,range_m,schedule\nS1,P,tower,0,10.5,200000,00:00-12:00\n"
+    )
+    tracks = tmp_path / "tracks.csv"
+    rows = ["track_id,time,lat,lon,partner"]
+    for k in range(0, 721):  # one hour, a fix every 5 s, flying east at 0.0001°/5 s
+        rows.append(f"D1,2026-05-01T13:{k * 5 // 60:02d}:{k * 5 % 60:02d}Z,0,{10.1 + k * 1e-4:.6f},Q")
+    tracks.write_text("\n".join(rows[:721]) + "\n")
+    return border, sensors, tracks
+
+
+def test_sample_report_has_the_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "timeline.json"
+    code = main(
+        [
+            "timeline",
+            "--border",
+            str(BORDER),
+            "--sensors",
+            str(SENSORS),
+            "--sectors",
+            str(SECTORS),
+            "--time-from",
+            "2026-11-01T00:00:00Z",
+            "--time-to",
+            "2026-11-02T00:00:00Z",
+            "--detections",
+            str(SAMPLE_DIR / "detections.csv"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rep = json.loads(out.read_text())
+    assert BORDER_KEYS <= set(rep["border"])
+    assert {"time_from", "time_to", "step_s", "crossing_time_min", "max_fix_gap_s"} <= set(
+        rep["parameters"]
+    )
+    assert len(rep["by_hour"]) == 24
+    assert [r["hour"] for r in rep["by_hour"]] == list(range(24))
+    assert all(STRETCH_KEYS <= set(s) for s in rep["stretches"])
+    worst = [s["max_unwatched_min"] for s in rep["stretches"]]
+    assert worst == sorted(worst, reverse=True)
+    assert {"watched_pct", "exposed_km"} <= set(next(iter(rep["partners"].values())))
+    assert {"total", "watched_at_time", "unwatched_at_time"} <= set(rep["detections"])
+    assert rep["detections"]["total"] > 0
+    # No schedules in the sample: the timeline's watched share is analyse's coverage.
+    assert main(["analyse", "--border", str(BORDER), "--sensors", str(SENSORS)]) == 0
+    analysed = json.loads(capsys.readouterr().out)
+    assert rep["border"]["watched_pct"] == pytest.approx(analysed["border"]["coverage_pct"])
+    assert rep["border"]["never_watched_km"] == pytest.approx(analysed["border"]["gap_km"])
+
+
+def test_aliases_tracks_and_flags(tmp_path: Path) -> None:
+    border, sensors, tracks = _equator_files(tmp_path)
+    out = tmp_path / "t.json"
+    args = [
+        "timeline",
+        "--border",
+        str(border),
+        "--sensors",
+        str(sensors),
+        "--tracks",
+        str(tracks),
+        "--from",
+        "2026-05-01T00:00Z",
+        "--to",
+        "2026-05-02T00:00Z",
+        "--track-range-m",
+        "1500",
+        "--crossing-time-min",
+        "45",
+        "--step-s",
+        "30",
+        "--max-fix-gap-s",
+        "60",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    rep = json.loads(out.read_text())
+    p = rep["parameters"]
+    assert (p["track_range_m"], p["crossing_time_min"], p["step_s"], p["max_fix_gap_s"]) == (
+        1500.0,
+        45.0,
+        30.0,
+        60.0,
+    )
+    assert p["tracks"] == 1
+    assert set(rep["partners"]) == {"P", "Q"}
+    # The drone flies 13:00-14:00, when the scheduled sensor is off: hour 13 is partly watched.
+    assert rep["by_hour"][13]["watched_pct"] > 0
+    assert rep["by_hour"][15]["watched_pct"] == 0.0
+    assert rep["by_hour"][3]["watched_pct"] == pytest.approx(100.0)
+    assert rep["inputs"]["tracks"]["rows_accepted"] == 720
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        (["--time-from", "soon", "--time-to", "2026-05-02"], "time_from: not a time"),
+        (["--time-from", "2026-05-02", "--time-to", "2026-05-01"], "before time_from"),
+        (["--time-from", "2026-05-01", "--time-to", "2026-05-02", "--step-s", "0"], "--step-s"),
+        (
+            ["--time-from", "2026-05-01", "--time-to", "2026-05-02", "--track-range-m", "-1"],
+            "--track-range-m",
+        ),
+        (["--time-from", "2026-05-01", "--time-to", "2026-05-02", "--dem", "x.tif"], "--dem"),
+    ],
+)
+def test_bad_options_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], match: str
+) -> None:
+    border, sensors, _ = _equator_files(tmp_path)
+    code = main(["timeline", "--border", str(border), "--sensors", str(sensors), *extra])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert match in err
+    assert "Traceback" not in err
+
+
+def test_nothing_watching_and_missing_border_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    border, _, _ = _equator_files(tmp_path)
+    window = ["--time-from", "2026-05-01", "--time-to", "2026-05-02"]
+    assert main(["timeline", "--border", str(border), *window]) == 2
+    assert "give --sensors, --tracks or both" in capsys.readouterr().err
+    assert main(["timeline", "--sensors", str(SENSORS), *window]) == 2
+    assert "--border" in capsys.readouterr().err
+
+
+def test_bad_tracks_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    border, sensors, _ = _equator_files(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,lat,lon\n2026-05-01T00:00Z,0,10.1\n")
+    code = main(
+        [
+            "timeline",
+            "--border",
+            str(border),
+            "--tracks",
+            str(bad),
+            "--time-from",
+            "2026-05-01",
+            "--time-to",
+            "2026-05-02",
+        ]
+    )
+    assert code == 2
+    assert "bad.csv" in capsys.readouterr().err
