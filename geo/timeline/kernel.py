@@ -19,7 +19,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["PointGrid", "grid_index", "track_point_intervals"]
+__all__ = ["PointGrid", "grid_index", "merge_sorted", "track_point_intervals"]
 
 #: Intervals of one track closer than this (s) at a point merge (float rounding at fixes).
 _TOUCH_S = 1e-6
@@ -123,22 +123,26 @@ def track_point_intervals(  # long: one loop over segments and nearby points, ke
     hy: NDArray[np.float64],
     seg_ok: NDArray[np.bool_],
     track: NDArray[np.int64],
+    first_seg: int,
+    stop_seg: int,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """Every ``(point, start, end)`` when a track's observer watches a border point.
 
     Segment ``i`` runs from fix ``i`` to fix ``i + 1`` (``seg_ok[i]``: same track, watching);
     ``r``, ``half_fov`` (rad; ``>= pi``: all round) and the unit heading ``hx, hy`` are the
-    segment's. Intervals of one track at one point are merged; different tracks' are not.
+    segment's. Only segments ``first_seg <= i < stop_seg`` are done (threads share the
+    work; the kernel releases the GIL). Intervals of one track at one point are merged;
+    different tracks' are not.
     """
     n_pts = qx.size
     last = np.full(n_pts, -1, dtype=np.int64)
     last_track = np.full(n_pts, -1, dtype=np.int64)
-    cap = max(1024, 4 * t.size)
+    cap = max(1024, 4 * (stop_seg - first_seg))
     o_pt = np.empty(cap, dtype=np.int64)
     o_s = np.empty(cap, dtype=np.float64)
     o_e = np.empty(cap, dtype=np.float64)
     n = 0
-    for i in range(t.size - 1):
+    for i in range(first_seg, min(stop_seg, t.size - 1)):
         if not seg_ok[i]:
             continue
         dt = t[i + 1] - t[i]
@@ -169,3 +173,25 @@ def track_point_intervals(  # long: one loop over segments and nearby points, ke
                     last[j], last_track[j] = n, track[i]
                     n += 1
     return o_pt[:n].copy(), o_s[:n].copy(), o_e[:n].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def merge_sorted(
+    owner: NDArray[np.int64], s: NDArray[np.float64], e: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Merge intervals sorted by owner, then start: each owner's union (touching ones join)."""
+    n = owner.size
+    o_out = np.empty(n, dtype=np.int64)
+    s_out = np.empty(n, dtype=np.float64)
+    e_out = np.empty(n, dtype=np.float64)
+    m = -1
+    for i in range(n):
+        if e[i] <= s[i]:
+            continue
+        if m >= 0 and owner[i] == o_out[m] and s[i] <= e_out[m]:
+            if e[i] > e_out[m]:
+                e_out[m] = e[i]
+            continue
+        m += 1
+        o_out[m], s_out[m], e_out[m] = owner[i], s[i], e[i]
+    return o_out[: m + 1].copy(), s_out[: m + 1].copy(), e_out[: m + 1].copy()

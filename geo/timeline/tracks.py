@@ -120,7 +120,7 @@ def prepare_tracks(
     kind = _per_track_text(frame, "kind", first, "other")
     t = frame["_t"].to_numpy(dtype=float)
     lon, lat = frame["_lon"].to_numpy(dtype=float), frame["_lat"].to_numpy(dtype=float)
-    scale, _ = local_scale_and_convergence(acrs, lon, lat)
+    scale = _scale(acrs, lon, lat)
     x, y = (np.asarray(v, dtype=float) for v in acrs.to_proj.transform(lon, lat))
     range_m = (
         frame["range_m"].to_numpy(dtype=float) if "range_m" in frame else np.full(t.size, np.nan)
@@ -149,6 +149,22 @@ def prepare_tracks(
         hy=hy,
         seg_ok=seg_ok,
     )
+
+
+def _scale(acrs: AnalysisCRS, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The local scale factor at each fix, measured once per 0.01° cell (it varies by less
+    than 1e-7 across one)."""
+    if lon.size == 0:
+        return lon.copy()
+    # One integer per cell: lon and lat in hundredths of a degree (lat shifted positive).
+    lat_i = np.round(lat * 100).astype(np.int64) + 10_000
+    key = np.round(lon * 100).astype(np.int64) * 100_000 + lat_i
+    inverse, cells = pd.factorize(key)
+    cells = np.asarray(cells, dtype=np.int64)
+    cell_lon = np.floor_divide(cells, 100_000) / 100.0
+    cell_lat = (np.mod(cells, 100_000) - 10_000) / 100.0
+    scale, _ = local_scale_and_convergence(acrs, cell_lon, cell_lat)
+    return np.asarray(scale, dtype=float)[inverse]
 
 
 def _headings(

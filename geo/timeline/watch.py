@@ -12,6 +12,8 @@ window's ends, no wrap-around) and mean revisit (the mean length of its unwatche
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +22,7 @@ from numpy.typing import NDArray
 from geo.coverage import intervals as iv
 from geo.coverage.border import Border
 from geo.coverage.footprints import ragged
-from geo.timeline.kernel import grid_index, track_point_intervals
+from geo.timeline.kernel import grid_index, merge_sorted, track_point_intervals
 from geo.timeline.tracks import PreparedTracks
 
 __all__ = [
@@ -33,6 +35,9 @@ __all__ = [
     "static_intervals",
     "track_intervals",
 ]
+
+#: Threads running the kernel (it releases the GIL).
+THREADS = max(1, min(2, os.cpu_count() or 1))
 
 #: Unwatched intervals shorter than this (s) are float rounding, not gaps.
 GAP_TOL_S = 1e-6
@@ -131,27 +136,46 @@ def track_intervals(
     """``(piece, start, end)`` when each track watches each piece's midpoint (exact in time)."""
     if len(tracks) < 2 or len(pieces) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
-    size = float(np.median(tracks.r)) if tracks.r.size else 1000.0
-    g = grid_index(pieces.mid_x, pieces.mid_y, max(size, 200.0))
-    return track_point_intervals(  # type: ignore[no-any-return]
-        pieces.mid_x,
-        pieces.mid_y,
-        g.x0,
-        g.y0,
-        g.size,
-        g.nx,
-        g.ny,
-        g.start,
-        g.items,
-        tracks.t,
-        tracks.x,
-        tracks.y,
-        tracks.r,
-        tracks.half_fov,
-        tracks.hx,
-        tracks.hy,
-        tracks.seg_ok,
-        tracks.track,
+    # Buckets a quarter of a typical range wide: few buckets and few points per segment.
+    size = float(np.median(tracks.r)) / 4 if tracks.r.size else 250.0
+    g = grid_index(pieces.mid_x, pieces.mid_y, max(size, 100.0))
+    n_seg = len(tracks) - 1
+    n_chunks = max(1, min(2 * THREADS, n_seg // 10_000))
+    cuts = np.linspace(0, n_seg, n_chunks + 1).astype(int)
+
+    def run(a: int, b: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        return track_point_intervals(  # type: ignore[no-any-return]
+            pieces.mid_x,
+            pieces.mid_y,
+            g.x0,
+            g.y0,
+            g.size,
+            g.nx,
+            g.ny,
+            g.start,
+            g.items,
+            tracks.t,
+            tracks.x,
+            tracks.y,
+            tracks.r,
+            tracks.half_fov,
+            tracks.hx,
+            tracks.hy,
+            tracks.seg_ok,
+            tracks.track,
+            a,
+            b,
+        )
+
+    if n_chunks == 1:
+        return run(0, n_seg)
+    # Chunks cut a track's intervals where they meet; merge_watched joins them again.
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        parts = list(pool.map(run, cuts[:-1], cuts[1:]))
+    return (
+        np.concatenate([p for p, _, _ in parts]),
+        np.concatenate([s for _, s, _ in parts]),
+        np.concatenate([e for _, _, e in parts]),
     )
 
 
@@ -163,7 +187,10 @@ def merge_watched(
     piece = np.concatenate([p for p, _, _ in parts] + [np.empty(0, dtype=np.int64)])
     s = np.clip(np.concatenate([s for _, s, _ in parts] + [np.empty(0)]), 0.0, length_s)
     e = np.clip(np.concatenate([e for _, _, e in parts] + [np.empty(0)]), 0.0, length_s)
-    own, (ms, me) = iv.union_by(piece, (s, e))
+    # Sorted by piece, then start (two stable sorts: exact), then merged in one pass.
+    order = np.argsort(s, kind="stable")
+    order = order[np.argsort(piece[order], kind="stable")]
+    own, ms, me = merge_sorted(piece[order], s[order], e[order])
     return Watched(own, ms, me)
 
 
