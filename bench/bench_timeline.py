@@ -42,7 +42,7 @@ def scheduled(sensors: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         kind == "camera", "18:00-06:00", np.where(kind == "ground_sensor", "06:00-20:00", None)
     )
     outages = []
-    for i, k in enumerate(kind):
+    for k in kind:
         if k != "radar":
             outages.append(None)
             continue
@@ -96,7 +96,7 @@ def main() -> None:
         path = Path(tmp) / "drones.csv"
         table.to_csv(path, index=False)
         tic = time.perf_counter()
-        tracks, rep = read_tracks(path)
+        tracks, _ = read_tracks(path)
         read_s = time.perf_counter() - tic
     print(f"tracks: {len(tracks):,} fixes in {tracks['track_id'].nunique()} tracks")
     print(f"  read and checked (CSV, {path.name}): {read_s:.2f} s")

@@ -44,7 +44,9 @@ def _sensor(range_m: float, lon: float = 0.5, **cols: object) -> gpd.GeoDataFram
     return gpd.GeoDataFrame(data, geometry=[shapely.Point(lon, 0.0)], crs=4326)
 
 
-def _drone(v: float, r: float, periods: int, *, fix_s: float = 5.0) -> tuple[gpd.GeoDataFrame, float]:
+def _drone(
+    v: float, r: float, periods: int, *, fix_s: float = 5.0
+) -> tuple[gpd.GeoDataFrame, float]:
     period = 2 * L_M / v
     t = np.arange(0.0, periods * period + fix_s, fix_s)
     phase = np.mod(t, period)
@@ -157,7 +159,9 @@ def test_fov_wedge_sees_only_ahead() -> None:
 
 def test_schedule_half_day_watched_and_by_hour() -> None:
     big = _sensor(200_000.0, schedule="00:00-12:00")
-    res = timeline(_border(), sensors=big, time_from="2026-05-01T06:00Z", time_to="2026-05-03T06:00Z")
+    res = timeline(
+        _border(), sensors=big, time_from="2026-05-01T06:00Z", time_to="2026-05-03T06:00Z"
+    )
     rep = res.report
     assert rep["border"]["watched_pct"] == pytest.approx(50.0, abs=1e-6)
     hours = {row["hour"]: row["watched_pct"] for row in rep["by_hour"]}
@@ -182,7 +186,9 @@ def test_schedule_on_part_of_the_border() -> None:
     assert rep["border"]["watched_pct"] == pytest.approx(50 * share * 100 / 100, abs=0.5)
     assert rep["by_hour"][3]["watched_pct"] == pytest.approx(100 * share, abs=0.5)
     assert rep["by_hour"][15]["watched_pct"] == 0.0
-    assert rep["border"]["never_watched_km"] == pytest.approx((L_M - 20_000) / 1000, abs=LENGTH_TOL_KM)
+    assert rep["border"]["never_watched_km"] == pytest.approx(
+        (L_M - 20_000) / 1000, abs=LENGTH_TOL_KM
+    )
 
 
 def test_schedule_past_midnight_and_complementary_sensors() -> None:
@@ -310,8 +316,10 @@ def test_bad_options_are_refused(kwargs: dict, match: str) -> None:
 
 def test_inputs_are_not_changed() -> None:
     sensors = _sensor(10_000.0, schedule="00:00-12:00")
-    tracks, length_s = _drone(25.0, 2000.0, periods=1)
+    tracks, _ = _drone(25.0, 2000.0, periods=1)
     before_s, before_t = sensors.copy(), tracks.copy()
-    timeline(_border(), sensors=sensors, tracks=tracks, time_from=T0, time_to=T0 + pd.Timedelta(hours=2))
+    timeline(
+        _border(), sensors=sensors, tracks=tracks, time_from=T0, time_to=T0 + pd.Timedelta(hours=2)
+    )
     pd.testing.assert_frame_equal(sensors, before_s)
     pd.testing.assert_frame_equal(tracks, before_t)

@@ -72,9 +72,11 @@ def test_csv_tracks_bad_rows_are_rejected_with_reasons(tmp_path: Path) -> None:
     t, rep = read_tracks(f)
     assert len(t) == 1
     why = {e.row: (e.field, e.reason) for e in rep.rejected}
-    assert why[2][0] == "time" and "not a time" in why[2][1]
+    assert why[2][0] == "time"
+    assert "not a time" in why[2][1]
     assert "before 1980" in why[3][1]
-    assert why[4][0] == "kind" and "unknown track kind" in why[4][1]
+    assert why[4][0] == "kind"
+    assert "unknown track kind" in why[4][1]
     assert why[5][0] == "range_m"
     assert why[6][0] == "fov_deg"
     assert why[7][0] == "track_id"
@@ -87,7 +89,7 @@ def test_csv_without_track_id_is_refused(tmp_path: Path) -> None:
 
 
 def test_gpx_track_points_with_times() -> None:
-    t, rep = read_tracks(_real("tracks/gpx/fiona_test_gpx.gpx"))
+    t, _ = read_tracks(_real("tracks/gpx/fiona_test_gpx.gpx"))
     assert len(t) == 19
     assert t["track_id"].unique().tolist() == ["track 1"]
     assert t["time"].min() == pd.Timestamp("2014-06-11T12:21:40Z")
@@ -113,7 +115,7 @@ def test_gpx_route_without_tracks_is_refused() -> None:
 
 
 def test_kml_gx_track_keeps_its_times() -> None:
-    t, rep = read_tracks(_real("tracks/kml/togeojson_gxtrack.kml"))
+    t, _ = read_tracks(_real("tracks/kml/togeojson_gxtrack.kml"))
     assert len(t) == 7
     assert t["time"].is_monotonic_increasing
     assert t["time"].iloc[0] == pd.Timestamp("2010-05-28T02:02:09Z")
@@ -153,13 +155,24 @@ def test_tracks_from_real_gpx_run_through_the_timeline(tmp_path: Path) -> None:
 def test_daily_windows_and_outages_parse() -> None:
     assert daily_windows("06:00-18:00;20:00-24:00") == [(21600, 64800), (72000, 86400)]
     assert daily_windows("22:00-06:00") == [(79200, 21600)]
-    for bad in ("25:00-26:00", "06:00", "06:00-06:00", "6-18", ""):
-        with pytest.raises(ValueError):
+    for bad, why in (
+        ("25:00-26:00", "not a time of day"),
+        ("06:00", "not a window"),
+        ("06:00-06:00", "same time"),
+        ("6-18", "not a window"),
+        ("", "no window"),
+    ):
+        with pytest.raises(ValueError, match=why):
             daily_windows(bad)
-    (a, b), = outage_intervals("2026-05-01T10:00+02:00/2026-05-01T11:00+02:00")
-    assert a == pd.Timestamp("2026-05-01T08:00Z") and b == pd.Timestamp("2026-05-01T09:00Z")
-    for bad in ("2026-05-01T10:00Z", "2026-05-01T11:00Z/2026-05-01T10:00Z", "x/y"):
-        with pytest.raises(ValueError):
+    ((a, b),) = outage_intervals("2026-05-01T10:00+02:00/2026-05-01T11:00+02:00")
+    assert a == pd.Timestamp("2026-05-01T08:00Z")
+    assert b == pd.Timestamp("2026-05-01T09:00Z")
+    for bad, why in (
+        ("2026-05-01T10:00Z", "not FROM/TO"),
+        ("2026-05-01T11:00Z/2026-05-01T10:00Z", "ends before it starts"),
+        ("x/y", "not an ISO 8601 time"),
+    ):
+        with pytest.raises(ValueError, match=why):
             outage_intervals(bad)
 
 
@@ -181,10 +194,15 @@ def test_sensor_schedule_columns_checked_per_row(tmp_path: Path) -> None:
     assert s["outages"].iloc[1] == "2026-05-01T10:00:00Z/2026-05-01T11:00:00Z"
     assert s["active_from"].iloc[0] == pd.Timestamp("2026-05-01T00:00Z")
     why = {e.row: (e.field, e.reason) for e in rep.rejected}
-    assert why[2][0] == "schedule" and "25:00" in why[2][1] and "HH:MM-HH:MM" in why[2][1]
-    assert why[3][0] == "outages" and "ends before it starts" in why[3][1]
-    assert why[4][0] == "active_to" and "not after active_from" in why[4][1]
-    assert why[5][0] == "active_from" and "not a time" in why[5][1]
+    assert why[2][0] == "schedule"
+    assert "25:00" in why[2][1]
+    assert "HH:MM-HH:MM" in why[2][1]
+    assert why[3][0] == "outages"
+    assert "ends before it starts" in why[3][1]
+    assert why[4][0] == "active_to"
+    assert "not after active_from" in why[4][1]
+    assert why[5][0] == "active_from"
+    assert "not a time" in why[5][1]
     summary = rep.summary()
     assert "row 2, field 'schedule'" in summary
 

@@ -31,7 +31,7 @@ __all__ = ["read_tracks"]
 def read_tracks(
     path: str | os.PathLike[str], *, source_name: str | None = None
 ) -> tuple[gpd.GeoDataFrame, LoadReport]:
-    """Load the fixes of one or more tracks.
+    r"""Load the fixes of one or more tracks.
 
     Parameters
     ----------

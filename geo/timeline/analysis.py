@@ -63,7 +63,12 @@ def _positive(value: float, name: str, *, allow_zero: bool = False) -> float:
     ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         raise ValidationError(
-            describe(name, "out of range", expected="a number >= 0" if allow_zero else "a number > 0", got=value)
+            describe(
+                name,
+                "out of range",
+                expected="a number >= 0" if allow_zero else "a number > 0",
+                got=value,
+            )
         )
     return float(value)
 

@@ -59,7 +59,7 @@ def grid_index(
 
 
 @numba.njit(cache=True, nogil=True)
-def _grow(a: NDArray, n: int) -> NDArray:  # type: ignore[type-arg]
+def _grow(a: NDArray, n: int) -> NDArray:
     out = np.empty(2 * a.size, dtype=a.dtype)
     out[:n] = a[:n]
     return out

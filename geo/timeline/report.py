@@ -1,5 +1,6 @@
-"""The timeline report's sections, from the pieces and their figures (a contract: keys only
-ever added; see ``docs/timeline.md``).
+"""The timeline report's sections, from the pieces and their figures.
+
+A contract: keys are only ever added (see ``docs/timeline.md``).
 
 - ``border``: the time-average share watched, the border always and never watched, and
   the border exposed (longest unwatched interval longer than the crossing time);
@@ -35,7 +36,7 @@ def _minutes(s: float) -> float:
 def border_section(
     pieces: Pieces, fig: Figures, window: Window, crossing_s: float
 ) -> dict[str, Any]:
-    """``length_km``, ``watched_pct``, ``always_watched_km``, ``never_watched_km``, ``exposed_km``."""
+    """The ``border`` section: length, watched share, always/never watched and exposed km."""
     length = pieces.length_m
     total = float(length.sum())
     t = window.length_s
@@ -84,13 +85,24 @@ def stretches(
                 "length_km": km(e - s),
                 "max_unwatched_min": _minutes(fig.max_gap_s[sl].max()),
                 "mean_revisit_min": _minutes(float((w * fig.mean_gap_s[sl]).sum() / w.sum())),
-                "watched_pct": pct(float((w * fig.watched_s[sl]).sum()), float(w.sum()) * window.length_s),
+                "watched_pct": pct(
+                    float((w * fig.watched_s[sl]).sum()), float(w.sum()) * window.length_s
+                ),
                 "partners": sorted({str(sectors.partner[j]) for j in hit}),
                 "sector_ids": [str(sectors.ids[j]) for j in hit],
             }
         )
-    rows.sort(key=lambda r: (-r["max_unwatched_min"], -r["length_km"], r["segment"], r["start_km"]))
+    rows.sort(key=_worst_first)
     return rows
+
+
+def _worst_first(row: dict[str, Any]) -> tuple[float, float, int, float]:
+    return (
+        -float(row["max_unwatched_min"]),
+        -float(row["length_km"]),
+        int(row["segment"]),
+        float(row["start_km"]),
+    )
 
 
 def _hour_measure(t_abs: NDArray[np.float64], hour: int) -> NDArray[np.float64]:
@@ -119,7 +131,12 @@ def by_hour(pieces: Pieces, watched: Watched, window: Window) -> list[dict[str, 
 
 
 def partner_section(
-    scene: Scene, partners: list[str], pieces: Pieces, fig: Figures, window: Window, crossing_s: float
+    scene: Scene,
+    partners: list[str],
+    pieces: Pieces,
+    fig: Figures,
+    window: Window,
+    crossing_s: float,
 ) -> dict[str, dict[str, Any]]:
     """Per partner: the border in its sectors, its watched share and its exposed part."""
     out: dict[str, dict[str, Any]] = {}

@@ -151,9 +151,13 @@ def prepare_tracks(
     )
 
 
-def _scale(acrs: AnalysisCRS, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The local scale factor at each fix, measured once per 0.01° cell (it varies by less
-    than 1e-7 across one)."""
+def _scale(
+    acrs: AnalysisCRS, lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The local scale factor at each fix, measured once per 0.01° cell.
+
+    It varies by less than 1e-7 across one.
+    """
     if lon.size == 0:
         return lon.copy()
     # One integer per cell: lon and lat in hundredths of a degree (lat shifted positive).
@@ -168,7 +172,10 @@ def _scale(acrs: AnalysisCRS, lon: NDArray[np.float64], lat: NDArray[np.float64]
 
 
 def _headings(
-    x: NDArray[np.float64], y: NDArray[np.float64], track: NDArray[np.int64], same: NDArray[np.bool_]
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    track: NDArray[np.int64],
+    same: NDArray[np.bool_],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Unit heading of each segment; where the observer stands still, its last (or next) one."""
     if x.size == 0:

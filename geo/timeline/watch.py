@@ -144,7 +144,7 @@ def track_intervals(
     cuts = np.linspace(0, n_seg, n_chunks + 1).astype(int)
 
     def run(a: int, b: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-        return track_point_intervals(  # type: ignore[no-any-return]
+        return track_point_intervals(
             pieces.mid_x,
             pieces.mid_y,
             g.x0,

@@ -180,7 +180,9 @@ def _time_column(raw: RawLayer, picker: _Picker) -> str:
 def _field_column(raw: RawLayer, picker: _Picker, fld: str) -> str | None:
     """The column of ``fld`` by its aliases (a KML/GPX feature name for an id), or ``None``."""
     col = picker.pick(ALIASES[fld])
-    by_name = ("sensor_id", "sector_id") if raw.kind == "gpx" else ("sensor_id", "sector_id", "track_id")
+    by_name = (
+        ("sensor_id", "sector_id") if raw.kind == "gpx" else ("sensor_id", "sector_id", "track_id")
+    )
     if col is None and fld in by_name and raw.kind in ("kml", "kmz", "gpx"):
         col = picker.pick(("name",))
         if col is not None:

@@ -144,11 +144,14 @@ def _text_rows(
     why: dict[int, str] = {}
     for i in np.flatnonzero(text.notna().to_numpy()):
         try:
-            out.iloc[i] = fmt(parse(text.iloc[i]))
+            out.iloc[int(i)] = fmt(parse(text.iloc[i]))
         except ValueError as exc:
             bad[i] = True
             why[int(i)] = reason(
-                f"not a valid {col} ({exc})", expected=expected, got=fmt_value(text.iloc[i]), fix=fix
+                f"not a valid {col} ({exc})",
+                expected=expected,
+                got=fmt_value(text.iloc[i]),
+                fix=fix,
             )
     rej.reject(bad, col, lambda i: why[i])
     return out.astype("str")
