@@ -8,7 +8,7 @@ from typing import Any
 
 from cli.options import add_store_arg, finite_float, stored_operation
 from geo.core import settings
-from geo.core.errors import ValidationError, describe
+from geo.core.errors import ValidationError
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,10 @@ def register(sub: Any) -> None:
     )
     a.add_argument("--tracks", type=Path, help="tracks of drones and patrols (GPX, KML, CSV)")
     a.add_argument("--sectors", type=Path, help="patrol sector polygons")
-    a.add_argument("--dem", help="terrain model (not yet used by the timeline: refused)")
+    a.add_argument(
+        "--dem",
+        help="terrain model: static sensors watch what their viewshed sees (tracks stay flat)",
+    )
     a.add_argument(
         "--operation",
         help="an operation kept in the store: its border, sectors and latest sensors",
@@ -93,16 +96,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from geo.inputs import read_detections, read_tracks
     from geo.timeline import timeline
 
-    if args.dem:
-        raise ValidationError(
-            describe(
-                "--dem",
-                "the timeline does not use terrain yet",
-                expected="no --dem (footprints are flat: range disks and wedges)",
-                got=args.dem,
-                fix="Drop --dem; terrain with moving observers is a later step",
-            )
-        )
     if args.operation is None and not args.sensors and not args.tracks:
         raise ValidationError(
             "nothing watches the border: give --sensors, --tracks or both "
@@ -127,6 +120,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         max_fix_gap_s=args.max_fix_gap_s,
         track_range_m=args.track_range_m,
         track_partner=args.track_partner,
+        dem=args.dem,
     )
     report = result.report
     report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}

@@ -154,7 +154,6 @@ def test_aliases_tracks_and_flags(tmp_path: Path) -> None:
             ["--time-from", "2026-05-01", "--time-to", "2026-05-02", "--track-range-m", "-1"],
             "--track-range-m",
         ),
-        (["--time-from", "2026-05-01", "--time-to", "2026-05-02", "--dem", "x.tif"], "--dem"),
     ],
 )
 def test_bad_options_exit_2(
@@ -199,3 +198,27 @@ def test_bad_tracks_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     assert code == 2
     assert "bad.csv" in capsys.readouterr().err
+
+
+def test_dem_static_sensors_follow_their_viewsheds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a DEM, sensors watch what analyse --dem finds, gated by their schedules."""
+    sensors = tmp_path / "sensors.csv"
+    text = SENSORS.read_text().splitlines()
+    sensors.write_text(
+        "\n".join([text[0] + ",schedule"] + [line + ",00:00-12:00" for line in text[1:]]) + "\n"
+    )
+    dem = str(SAMPLE_DIR / "dem.tif")
+    assert main(["analyse", "--border", str(BORDER), "--sensors", str(SENSORS), "--dem", dem]) == 0
+    analysed = json.loads(capsys.readouterr().out)["border"]
+    out = tmp_path / "t.json"
+    args = ["timeline", "--border", str(BORDER), "--sensors", str(sensors), "--dem", dem]
+    window = ["--time-from", "2026-05-01", "--time-to", "2026-05-03", "--out", str(out)]
+    assert main(args + window) == 0
+    rep = json.loads(out.read_text())
+    assert rep["parameters"]["engine"] == "terrain"
+    assert rep["border"]["watched_pct"] == pytest.approx(analysed["coverage_pct"] / 2, abs=1e-3)
+    assert rep["by_hour"][6]["watched_pct"] == pytest.approx(analysed["coverage_pct"], abs=1e-3)
+    assert rep["border"]["never_watched_km"] == pytest.approx(analysed["gap_km"], abs=1e-6)
+    assert rep["border"]["always_watched_km"] == 0.0

@@ -16,6 +16,7 @@ recipe, one step per module:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -113,6 +114,7 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
     track_range_m: float | None = None,
     track_partner: str | None = None,
     chainage_step_m: float | None = None,
+    dem: str | Path | None = None,
 ) -> Timeline:
     """When each stretch of border is watched, over the window ``[time_from, time_to]``.
 
@@ -134,6 +136,9 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
     track_range_m, track_partner
         Range and partner of tracks whose file gives none (default range: by kind,
         :data:`geo.core.settings.TRACK_RANGE_M`).
+    dem
+        A terrain model: static sensors watch the border their viewshed sees
+        (:mod:`geo.timeline.terrain`); tracks keep their flat footprints.
     chainage_step_m
         Where tracks move, the spacing of the border points evaluated (m); default the
         smaller of :data:`geo.core.settings.TIMELINE_CHAINAGE_STEP_M` and 0.1 % of the border.
@@ -170,7 +175,13 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
         time_to=window.end,
     )
     fp = sensor_footprints(scene.sensors, scene.acrs)
-    owner, chain = border_intervals(scene.border, fp)
+    if dem is None:
+        owner, chain = border_intervals(scene.border, fp)
+    else:
+        # Imported here: the terrain (numba kernels, rasterio) loads only with a DEM.
+        from geo.timeline.terrain import terrain_sensor_pieces
+
+        owner, chain = terrain_sensor_pieces(scene, dem)
     windows = sensor_windows(scene.sensors, window)
     prepared = None
     if tracks is not None and len(tracks):
@@ -203,7 +214,8 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
             "max_fix_gap_s": max_fix_gap_s,
             "track_range_m": track_range_m,
             "track_partner": track_partner,
-            "engine": "flat",
+            "engine": "flat" if dem is None else "terrain",
+            "dem": None if dem is None else Path(str(dem)).name,
             "chainage_step_m": round(step_m, 3) if moving else None,
             "pieces": len(pieces),
             "sensors": len(scene.sensors),
