@@ -222,3 +222,33 @@ def test_dem_static_sensors_follow_their_viewsheds(
     assert rep["by_hour"][6]["watched_pct"] == pytest.approx(analysed["coverage_pct"], abs=1e-3)
     assert rep["border"]["never_watched_km"] == pytest.approx(analysed["gap_km"], abs=1e-6)
     assert rep["border"]["always_watched_km"] == 0.0
+
+
+def test_operation_keeps_schedules_through_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sensors with schedules stored in an operation give the timeline of the files."""
+    sensors = tmp_path / "sensors.csv"
+    text = SENSORS.read_text().splitlines()
+    rows = [text[0] + ",schedule,outages"]
+    for i, line in enumerate(text[1:]):
+        schedule = "00:00-12:00" if i % 2 == 0 else ""
+        outage = "2026-05-01T10:00Z/2026-05-01T11:00Z" if i % 3 == 0 else ""
+        rows.append(f"{line},{schedule},{outage}")
+    sensors.write_text("\n".join(rows) + "\n")
+    store = tmp_path / "limes.gpkg"
+    create = ["operation", "create", "t1", "--border", str(BORDER), "--sensors", str(sensors)]
+    assert main([*create, "--store", str(store), "--user", "planner"]) == 0
+    capsys.readouterr()
+    window = ["--time-from", "2026-05-01", "--time-to", "2026-05-02"]
+    from_store, from_files = tmp_path / "a.json", tmp_path / "b.json"
+    stored = ["timeline", "--operation", "t1", "--store", str(store), *window]
+    assert main([*stored, "--out", str(from_store)]) == 0
+    files = ["timeline", "--border", str(BORDER), "--sensors", str(sensors), *window]
+    assert main([*files, "--out", str(from_files)]) == 0
+    a, b = json.loads(from_store.read_text()), json.loads(from_files.read_text())
+    assert a["border"] == b["border"]
+    assert a["by_hour"] == b["by_hour"]
+    # The schedules matter: half the sensors off by night, a third down for an hour.
+    assert a["by_hour"][20]["watched_pct"] < a["by_hour"][2]["watched_pct"]
+    assert a["by_hour"][10]["watched_pct"] < a["by_hour"][9]["watched_pct"]

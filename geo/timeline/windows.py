@@ -44,7 +44,8 @@ class Window:
 
     def seconds_array(self, times: pd.Series) -> NDArray[np.float64]:
         """A column of UTC times as seconds after the window's start."""
-        us = times.dt.tz_convert("UTC").dt.as_unit("us").astype("int64").to_numpy()
+        utc = times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")
+        us = utc.dt.as_unit("us").astype("int64").to_numpy()
         start_us = int(self.start.value) // 1000  # Timestamp.value: nanoseconds, any unit
         return (us - start_us).astype(np.float64) / 1e6
 
