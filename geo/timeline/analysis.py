@@ -16,9 +16,9 @@ recipe, one step per module:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
