@@ -323,3 +323,20 @@ def test_inputs_are_not_changed() -> None:
     )
     pd.testing.assert_frame_equal(sensors, before_s)
     pd.testing.assert_frame_equal(tracks, before_t)
+
+
+def test_kernel_split_over_threads_gives_the_same_answer() -> None:
+    """Enough fixes for the kernel to run in chunks on threads: the closed form still holds."""
+    v, r = 25.0, 2000.0
+    tracks, length_s = _drone(v, r, periods=2, fix_s=0.25)
+    assert len(tracks) > 30_000  # several chunks (see geo.timeline.watch.track_intervals)
+    res = timeline(
+        _border(), tracks=tracks, time_from=T0, time_to=T0 + pd.Timedelta(seconds=length_s)
+    )
+    x = (res.pieces.start + res.pieces.end) / 2
+    expected = 2 * np.maximum(x - r, L_M - x - r) / v
+    assert np.abs(res.figures.max_gap_s - expected).max() <= STEP_S
+    # Chunk boundaries cut no watched interval in two: one visit per pass.
+    n_visits = np.bincount(res.watched.piece, minlength=len(res.pieces))
+    mid = (x > 3 * r) & (x < L_M - 3 * r)
+    assert set(n_visits[mid].tolist()) == {4}
