@@ -33,6 +33,7 @@ bench: $(DEVSTAMP)
 sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py
 	$(BIN)/python sample_data/make_dem.py
+	$(BIN)/python sample_data/make_tracks.py
 	$(BIN)/python sample_data/make_places.py
 
 clean:

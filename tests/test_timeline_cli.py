@@ -252,3 +252,26 @@ def test_operation_keeps_schedules_through_the_store(
     # The schedules matter: half the sensors off by night, a third down for an hour.
     assert a["by_hour"][20]["watched_pct"] < a["by_hour"][2]["watched_pct"]
     assert a["by_hour"][10]["watched_pct"] < a["by_hour"][9]["watched_pct"]
+
+
+def test_sample_tracks_watch_part_of_the_gaps(tmp_path: Path) -> None:
+    """The sample's drones and patrols watch border that no sensor watches, some of the time."""
+    window = ["--time-from", "2026-11-01", "--time-to", "2026-11-08"]
+    base = ["timeline", "--border", str(BORDER), "--sensors", str(SENSORS), *window]
+    det = ["--detections", str(SAMPLE_DIR / "detections.csv")]
+    static, tracked = tmp_path / "static.json", tmp_path / "tracked.json"
+    assert main([*base, *det, "--out", str(static)]) == 0
+    tracks = ["--tracks", str(SAMPLE_DIR / "tracks.csv")]
+    assert main([*base, *det, *tracks, "--out", str(tracked)]) == 0
+    a, b = json.loads(static.read_text()), json.loads(tracked.read_text())
+    assert b["inputs"]["tracks"]["rejected"] == []
+    assert b["parameters"]["tracks"] == 5
+    assert b["border"]["never_watched_km"] < a["border"]["never_watched_km"] - 50
+    assert b["border"]["watched_pct"] > a["border"]["watched_pct"]
+    assert b["border"]["always_watched_km"] == a["border"]["always_watched_km"]
+    assert b["detections"]["watched_at_time"] > a["detections"]["watched_at_time"]
+    # Drones fly 00-04, 06-08, 11-13, 14-16 and 19-21 UTC, patrols 06-12 and 18-24 (see
+    # sample_data/make_tracks.py): hour 1 gains, hours 4, 5, 16 and 17 do not.
+    assert b["by_hour"][1]["watched_pct"] > a["by_hour"][1]["watched_pct"]
+    for hour in (4, 5, 16, 17):
+        assert b["by_hour"][hour]["watched_pct"] == a["by_hour"][hour]["watched_pct"]
