@@ -325,14 +325,18 @@ def test_inputs_are_not_changed() -> None:
     pd.testing.assert_frame_equal(tracks, before_t)
 
 
-def test_kernel_split_over_threads_gives_the_same_answer() -> None:
-    """Enough fixes for the kernel to run in chunks on threads: the closed form still holds."""
+def test_kernel_split_over_threads_gives_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enough segments for the kernel to run in chunks on threads: the closed form holds."""
+    from geo.timeline import watch
+
     v, r = 25.0, 2000.0
     tracks, length_s = _drone(v, r, periods=2, fix_s=0.25)
-    assert len(tracks) > 30_000  # several chunks (see geo.timeline.watch.track_intervals)
-    res = timeline(
-        _border(), tracks=tracks, time_from=T0, time_to=T0 + pd.Timedelta(seconds=length_s)
-    )
+    window = {"time_from": T0, "time_to": T0 + pd.Timedelta(seconds=length_s)}
+    simplified = timeline(_border(), tracks=tracks, **window)
+    # No merging of straight runs: > 30,000 segments, several chunks (watch.track_intervals).
+    monkeypatch.setattr(watch, "SIMPLIFY_MAX_RUN", 1)
+    assert len(tracks) > 30_000
+    res = timeline(_border(), tracks=tracks, **window)
     x = (res.pieces.start + res.pieces.end) / 2
     expected = 2 * np.maximum(x - r, L_M - x - r) / v
     assert np.abs(res.figures.max_gap_s - expected).max() <= STEP_S
@@ -340,3 +344,36 @@ def test_kernel_split_over_threads_gives_the_same_answer() -> None:
     n_visits = np.bincount(res.watched.piece, minlength=len(res.pieces))
     mid = (x > 3 * r) & (x < L_M - 3 * r)
     assert set(n_visits[mid].tolist()) == {4}
+    # Straight runs merged (0.5 m): the watched times move by hundredths of a second.
+    assert np.abs(simplified.figures.watched_s - res.figures.watched_s).max() < 0.1
+    assert np.abs(simplified.figures.max_gap_s - res.figures.max_gap_s).max() < 0.1
+
+
+def test_simplifying_a_jittery_track_keeps_the_times() -> None:
+    """A patrol with 3 m GPS jitter: merging straight runs changes watched times < 1 s."""
+    from geo.timeline import watch
+
+    rng = np.random.default_rng(7)
+    t = np.arange(0.0, 3 * 3600.0, 10.0)
+    s = 20_000.0 + 1.4 * t
+    lon = (s + rng.normal(0, 3, t.size)) / M_PER_DEG
+    lat = rng.normal(0, 3, t.size) / M_PER_DEG + 300 / M_PER_DEG
+    tracks = gpd.GeoDataFrame(
+        {"track_id": "P", "time": T0 + pd.to_timedelta(t, unit="s"), "range_m": 500.0},
+        geometry=shapely.points(lon, lat),
+        crs=4326,
+    )
+    window = {"time_from": T0, "time_to": T0 + pd.Timedelta(hours=3)}
+    merged = timeline(_border(), tracks=tracks, **window)
+    full_tracks = merged.tracks
+    assert full_tracks is not None
+    kept = watch.simplified(full_tracks)
+    assert len(kept) < len(full_tracks)
+    unmerged = watch.track_intervals(merged.pieces, full_tracks, simplify=False)
+    direct = watch.piece_figures(
+        watch.merge_watched([unmerged], merged.window.length_s),
+        len(merged.pieces),
+        merged.window.length_s,
+    )
+    tol = 2 * watch.SIMPLIFY_TOL_M / 1.4
+    assert np.abs(merged.figures.watched_s - direct.watched_s).max() <= tol

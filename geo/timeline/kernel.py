@@ -19,7 +19,13 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["PointGrid", "grid_index", "merge_sorted", "track_point_intervals"]
+__all__ = [
+    "PointGrid",
+    "grid_index",
+    "merge_sorted",
+    "simplify_fixes",
+    "track_point_intervals",
+]
 
 #: Intervals of one track closer than this (s) at a point merge (float rounding at fixes).
 _TOUCH_S = 1e-6
@@ -195,3 +201,54 @@ def merge_sorted(
         m += 1
         o_out[m], s_out[m], e_out[m] = owner[i], s[i], e[i]
     return o_out[: m + 1].copy(), s_out[: m + 1].copy(), e_out[: m + 1].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def simplify_fixes(
+    t: NDArray[np.float64],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    r: NDArray[np.float64],
+    half_fov: NDArray[np.float64],
+    seg_ok: NDArray[np.bool_],
+    tol_m: float,
+    max_run: int,
+) -> NDArray[np.bool_]:
+    """Which fixes to keep so that straight, uniform motion is one segment.
+
+    A run of watching segments (same range and field of view) becomes one segment when every
+    fix inside it lies within ``tol_m`` of where uniform motion from the run's first to its
+    last fix puts it at that fix's time; runs are at most ``max_run`` segments long. The
+    interpolated position then moves by at most ``tol_m``.
+    """
+    n = t.size
+    keep = np.zeros(n, dtype=np.bool_)
+    a = 0
+    while a < n:
+        keep[a] = True
+        if not seg_ok[a]:
+            a += 1
+            continue
+        j = a + 1  # the run a -> j is one segment
+        while (
+            j < n - 1
+            and seg_ok[j]
+            and j - a < max_run
+            and r[j] == r[a]
+            and half_fov[j] == half_fov[a]
+        ):
+            b = j + 1
+            span = t[b] - t[a]
+            ok = True
+            for k in range(a + 1, b):
+                f = (t[k] - t[a]) / span
+                dx = x[a] + f * (x[b] - x[a]) - x[k]
+                dy = y[a] + f * (y[b] - y[a]) - y[k]
+                if dx * dx + dy * dy > tol_m * tol_m:
+                    ok = False
+                    break
+            if not ok:
+                break
+            j = b
+        a = j
+    return keep

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from geo.coverage import intervals as iv
 from geo.coverage.border import Border
 from geo.coverage.footprints import ragged
-from geo.timeline.kernel import grid_index, merge_sorted, track_point_intervals
+from geo.timeline.kernel import grid_index, merge_sorted, simplify_fixes, track_point_intervals
 from geo.timeline.tracks import PreparedTracks
 
 __all__ = [
@@ -38,6 +38,12 @@ __all__ = [
 
 #: Threads running the kernel (it releases the GIL).
 THREADS = max(1, min(2, os.cpu_count() or 1))
+
+#: Fixes within this distance (m) of straight, uniform motion merge into one segment.
+SIMPLIFY_TOL_M = 0.5
+
+#: At most this many segments merge into one (bounds the work and the segment's box).
+SIMPLIFY_MAX_RUN = 64
 
 #: Unwatched intervals shorter than this (s) are float rounding, not gaps.
 GAP_TOL_S = 1e-6
@@ -131,11 +137,16 @@ def static_intervals(
 
 
 def track_intervals(
-    pieces: Pieces, tracks: PreparedTracks
+    pieces: Pieces, tracks: PreparedTracks, *, simplify: bool = True
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-    """``(piece, start, end)`` when each track watches each piece's midpoint (exact in time)."""
+    """``(piece, start, end)`` when each track watches each piece's midpoint (exact in time).
+
+    With ``simplify``, straight uniform runs of fixes are one segment (:func:`simplified`).
+    """
     if len(tracks) < 2 or len(pieces) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0)
+    if simplify:
+        tracks = simplified(tracks)
     # Buckets a quarter of a typical range wide: few buckets and few points per segment.
     size = float(np.median(tracks.r)) / 4 if tracks.r.size else 250.0
     g = grid_index(pieces.mid_x, pieces.mid_y, max(size, 100.0))
@@ -176,6 +187,42 @@ def track_intervals(
         np.concatenate([p for p, _, _ in parts]),
         np.concatenate([s for _, s, _ in parts]),
         np.concatenate([e for _, _, e in parts]),
+    )
+
+
+def simplified(tracks: PreparedTracks) -> PreparedTracks:
+    """The tracks with straight, uniform runs of fixes as single segments (for the kernel).
+
+    The observer's interpolated position moves by at most :data:`SIMPLIFY_TOL_M`, so a
+    watched interval's ends move by that distance over the observer's speed towards or away
+    from the point (hundredths of a second for a drone crossing a point's disk edge; more
+    only where its path grazes the edge, a band of border that narrow).
+    """
+    keep = simplify_fixes(
+        tracks.t,
+        tracks.x,
+        tracks.y,
+        tracks.r,
+        tracks.half_fov,
+        tracks.seg_ok,
+        SIMPLIFY_TOL_M,
+        SIMPLIFY_MAX_RUN,
+    )
+    if keep.all():
+        return tracks
+    return replace(
+        tracks,
+        track=tracks.track[keep],
+        t=tracks.t[keep],
+        x=tracks.x[keep],
+        y=tracks.y[keep],
+        lon=tracks.lon[keep],
+        lat=tracks.lat[keep],
+        r=tracks.r[keep],
+        half_fov=tracks.half_fov[keep],
+        hx=tracks.hx[keep],
+        hy=tracks.hy[keep],
+        seg_ok=tracks.seg_ok[keep],
     )
 
 
