@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
     a.add_argument("--sectors", type=Path, help="patrol sector polygons")
     a.add_argument(
         "--dem",
-        help="terrain model: static sensors watch what their viewshed sees (tracks stay flat)",
+        help="terrain model: static sensors watch what their viewshed sees, tracks what "
+        "their line of sight reaches (sampled every --step-s)",
     )
     a.add_argument(
         "--operation",
@@ -42,7 +43,8 @@ def register(sub: Any) -> None:
         "--step-s",
         type=finite_float,
         default=settings.TIMELINE_STEP_S,
-        help=f"time step, s (default {settings.TIMELINE_STEP_S:g})",
+        help="time step, s: with --dem the tracks' lines of sight are sampled at it "
+        f"(default {settings.TIMELINE_STEP_S:g})",
     )
     a.add_argument(
         "--crossing-time-min",

@@ -47,6 +47,17 @@ TRACK_RANGE_M: Final[dict[str, float]] = {
     "other": 1000.0,
 }
 
+#: Height of a track's observer above the ground (m) when its file gives none, by kind: used
+#: with a DEM (line of sight).
+TRACK_HEIGHT_M: Final[dict[str, float]] = {
+    "drone": 120.0,
+    "patrol": 2.0,
+    "vehicle": 3.0,
+    "vessel": 5.0,
+    "aircraft": 1000.0,
+    "other": 2.0,
+}
+
 #: Between two fixes of a track further apart than this (s) the observer is not watching.
 MAX_FIX_GAP_S: Final[float] = 120.0
 

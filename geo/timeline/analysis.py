@@ -128,7 +128,8 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
     time_from, time_to
         The window (ISO 8601; UTC without a zone); required.
     step_s
-        The time step (s): the tolerance the figures promise (recorded in the report).
+        The time step (s): with a DEM, tracks' lines of sight are sampled at it; it is the
+        tolerance the figures promise.
     crossing_time_min
         Time an intruder needs to cross (min): longer unwatched intervals expose a stretch.
     max_fix_gap_s
@@ -138,7 +139,8 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
         :data:`geo.core.settings.TRACK_RANGE_M`).
     dem
         A terrain model: static sensors watch the border their viewshed sees
-        (:mod:`geo.timeline.terrain`); tracks keep their flat footprints.
+        (:mod:`geo.timeline.terrain`); tracks see what their line of sight reaches, sampled
+        every ``step_s`` (:mod:`geo.timeline.sightlines`).
     chainage_step_m
         Where tracks move, the spacing of the border points evaluated (m); default the
         smaller of :data:`geo.core.settings.TIMELINE_CHAINAGE_STEP_M` and 0.1 % of the border.
@@ -199,8 +201,14 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
     breaks = np.concatenate([chain[0], chain[1], *[a for s in scene.sectors.per_sector for a in s]])
     pieces = elementary_pieces(scene.border, breaks, step_m=step_m if moving else 0.0)
     parts = [static_intervals(pieces, owner, chain, windows)]
-    if moving and prepared is not None:
+    if moving and prepared is not None and dem is None:
         parts.append(track_intervals(pieces, prepared))
+    elif moving and prepared is not None and dem is not None:
+        from geo.timeline.sightlines import sampled_track_intervals
+
+        lon, lat = scene.acrs.to_lonlat.transform(pieces.mid_x, pieces.mid_y)
+        lonlat = (np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        parts.append(sampled_track_intervals(pieces, prepared, lonlat, dem, window, step_s=step_s))
     watched = merge_watched(parts, window.length_s)
     fig = piece_figures(watched, len(pieces), window.length_s)
     partners = sorted(set(scene.partners) | set(prepared.partner if prepared is not None else []))
@@ -216,6 +224,9 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
             "track_partner": track_partner,
             "engine": "flat" if dem is None else "terrain",
             "dem": None if dem is None else Path(str(dem)).name,
+            "tracks_over_terrain": None
+            if not moving
+            else ("exact (flat)" if dem is None else f"line of sight every {step_s:g} s"),
             "chainage_step_m": round(step_m, 3) if moving else None,
             "pieces": len(pieces),
             "sensors": len(scene.sensors),

@@ -6,9 +6,7 @@ crosses and a sensor watches a piece when its viewshed sees the piece's cell (th
 cells, :attr:`geo.terrain.grids.CoverageGrid.probe_seen`). The pieces then go through the
 timeline as the flat engine's do, gated by the sensors' schedules.
 
-Tracks are not put through the terrain: a moving observer's line of sight would have to be
-sampled at every time step (``--step-s``); they keep their flat range disks and wedges (a
-drone at height sees over most terrain; a patrol on the ground may see less than reported).
+Tracks over terrain are sampled at the time step instead (:mod:`geo.timeline.sightlines`).
 """
 
 from __future__ import annotations

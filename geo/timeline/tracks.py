@@ -45,6 +45,8 @@ class PreparedTracks:
         Per fix, position (degrees).
     r
         Per fix, range in analysis-CRS units.
+    range_m, height_m
+        Per fix, range on the ground and the observer's height above the ground (m).
     half_fov
         Per fix, half the field of view (rad); ``pi`` all round.
     hx, hy
@@ -64,6 +66,8 @@ class PreparedTracks:
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
     r: NDArray[np.float64]
+    range_m: NDArray[np.float64]
+    height_m: NDArray[np.float64]
     half_fov: NDArray[np.float64]
     hx: NDArray[np.float64]
     hy: NDArray[np.float64]
@@ -127,6 +131,11 @@ def prepare_tracks(
     )
     default = np.array([settings.TRACK_RANGE_M.get(k, 1000.0) for k in kind])[track]
     range_m = np.where(np.isnan(range_m), track_range_m if track_range_m else default, range_m)
+    height = (
+        frame["height_m"].to_numpy(dtype=float) if "height_m" in frame else np.full(t.size, np.nan)
+    )
+    default_h = np.array([settings.TRACK_HEIGHT_M.get(k, 2.0) for k in kind])[track]
+    height = np.where(np.isnan(height), default_h, height)
     fov = frame["fov_deg"].to_numpy(dtype=float) if "fov_deg" in frame else np.full(t.size, 360.0)
     half_fov = np.radians(np.where(np.isnan(fov), 360.0, fov) / 2.0)
     same = np.r_[track[1:] == track[:-1], False] if track.size else np.zeros(0, dtype=bool)
@@ -144,6 +153,8 @@ def prepare_tracks(
         lon=lon,
         lat=lat,
         r=range_m * scale,
+        range_m=range_m,
+        height_m=height,
         half_fov=half_fov,
         hx=hx,
         hy=hy,

@@ -219,6 +219,8 @@ def simplified(tracks: PreparedTracks) -> PreparedTracks:
         lon=tracks.lon[keep],
         lat=tracks.lat[keep],
         r=tracks.r[keep],
+        range_m=tracks.range_m[keep],
+        height_m=tracks.height_m[keep],
         half_fov=tracks.half_fov[keep],
         hx=tracks.hx[keep],
         hy=tracks.hy[keep],
