@@ -4,7 +4,9 @@
 time intervals, ``tracks`` prepares the fixes of drones and patrols, ``watch`` cuts the
 border into elementary pieces and merges the times each is watched (``kernel``: the
 compiled moving-observer kernel), ``report`` assembles the JSON sections and ``detections``
-classifies detections at their own time. See ``docs/timeline.md``.
+classifies detections at their own time. With a DEM, ``terrain`` reads static sensors'
+viewsheds along the border and ``sightlines`` samples tracks' lines of sight at the time
+step. See ``docs/timeline.md``.
 """
 
 from geo.timeline.analysis import Timeline, timeline
