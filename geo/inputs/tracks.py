@@ -59,7 +59,7 @@ def read_tracks(
     --------
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = f.write_text("track_id,time,lat,lon\\nD1,2026-05-01T00:00Z,0,0.1\\n")
+    >>> _ = f.write_text("track_id,time,lat,lon\nD1,2026-05-01T00:00Z,0,0.1\n")
     >>> read_tracks(f)[0]["track_id"].tolist()
     ['D1']
     """
