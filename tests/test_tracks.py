@@ -220,3 +220,17 @@ def test_analyse_ignores_schedules(tmp_path: Path) -> None:
     assert with_schedule["gaps"] == plain["gaps"]
     sample, _ = read_sensors(SAMPLE_DIR / "sensors.csv")
     assert "schedule" not in sample.columns  # a file without the columns gets none
+
+
+def test_cot_position_reports_are_tracks_by_uid(tmp_path: Path) -> None:
+    events = "".join(
+        f'<event version="2.0" uid="{uid}" type="a-f-A-M-F-Q" time="2026-05-01T00:00:{s:02d}Z" '
+        f'start="2026-05-01T00:00:{s:02d}Z" stale="2026-05-01T00:05:00Z" how="m-g">'
+        f'<point lat="0.0" lon="{10.1 + s * 1e-4:.4f}" hae="120" ce="5" le="5"/></event>'
+        for uid in ("UAV-7", "UAV-8")
+        for s in (0, 10, 20)
+    )
+    f = _write(tmp_path, "pli.cot", f'<?xml version="1.0"?><events>{events}</events>')
+    t, rep = read_tracks(f)
+    assert t.groupby("track_id").size().to_dict() == {"UAV-7": 3, "UAV-8": 3}
+    assert any("CoT event uid" in n for n in rep.notes)

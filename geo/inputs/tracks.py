@@ -9,6 +9,7 @@ layer (:mod:`geo.inputs.loader`):
 - KML/KMZ: every ``gx:Track`` (also inside ``gx:MultiTrack``), one fix per ``<when>`` and
   ``<gx:coord>`` pair (GDAL drops those times; they are read from the XML with
   :mod:`geo.inputs.readers.xmlsafe`); the track id is the placemark's name;
+- Cursor-on-Target: position reports, one track per event ``uid``;
 - CSV (or any table/point format): ``track_id,time,lat,lon`` and optionally ``partner``,
   ``kind``, ``range_m``, ``fov_deg``, ``height_m`` per row or once per track.
 

@@ -1,7 +1,8 @@
 """The fields of a track fix (a drone's or a patrol's timed position), checked value by value.
 
 A fix has a ``time`` (required, to UTC as for detections) and a ``track_id`` (required; from
-a GPX file the track's number, from KML the placemark's name when the file has no id), and
+a GPX file the track's number, from KML the placemark's name, from Cursor-on-Target the
+event's ``uid`` when the file has no id), and
 optionally ``partner``, ``kind`` (one of :data:`geo.core.settings.TRACK_KINDS`),
 ``range_m`` (> 0), ``fov_deg`` (in (0, 360]) and ``height_m`` (>= 0), per row or once per
 track (the first value given in a track fills its other rows).
@@ -19,6 +20,7 @@ from geo.core.errors import ValidationError, describe
 from geo.inputs.checks.fields import EARLIEST_TIME, FieldContext, _number_col, _text_col
 from geo.inputs.checks.rejects import fmt_value, reason
 from geo.inputs.checks.times import to_time
+from geo.inputs.checks.values import to_text as _text_col_named
 
 __all__ = ["track_fields"]
 
@@ -90,6 +92,15 @@ def _fix_times(ctx: FieldContext) -> pd.Series:
 def _track_ids(ctx: FieldContext) -> pd.Series:
     """``track_id``; from GPX the track's name or number, else the file's name for KML."""
     attrs = ctx.raw.attrs
+    if ctx.cols.get("track_id") is None and ctx.raw.kind == "cot" and "detection_id" in attrs:
+        ctx.notes.append("track_id taken from the CoT event uid: one track per uid")
+        ids = _text_col_named(attrs["detection_id"])
+        ctx.rej.reject(
+            ids.isna().to_numpy(),
+            "uid",
+            reason("the value is missing", expected="an event uid", got=None),
+        )
+        return ids
     if ctx.cols.get("track_id") is None and ctx.raw.kind not in ("gpx", "kml", "kmz"):
         shown = ", ".join(repr(c) for c in attrs.columns[:20]) or "none"
         raise ValidationError(
