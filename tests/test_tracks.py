@@ -91,7 +91,8 @@ def test_csv_without_track_id_is_refused(tmp_path: Path) -> None:
 def test_gpx_track_points_with_times() -> None:
     t, _ = read_tracks(_real("tracks/gpx/fiona_test_gpx.gpx"))
     assert len(t) == 19
-    assert t["track_id"].unique().tolist() == ["track 1"]
+    # The track's <name> (a CDATA section in the file).
+    assert t["track_id"].unique().tolist() == ["Running 6/11/14 8:19 am"]
     assert t["time"].min() == pd.Timestamp("2014-06-11T12:21:40Z")
     assert t["time"].max() == pd.Timestamp("2014-06-11T12:24:04Z")
 
@@ -99,6 +100,8 @@ def test_gpx_track_points_with_times() -> None:
 def test_gpx_with_untimed_tracks_keeps_timed_ones() -> None:
     t, rep = read_tracks(_real("tracks/gpx/gpxpy_korita-zbevnica.gpx"))
     assert rep.rows_read == 871
+    # Two of its four tracks have times; a GPX without track names would give "track 3".
+    assert sorted(t["track_id"].unique()) == ["ACTIVE LOG", "ACTIVE LOG #2"]
     assert t["time"].min() == pd.Timestamp("2010-10-03T09:36:30Z")
     assert t["time"].max() == pd.Timestamp("2010-10-03T13:19:31Z")
     assert all("time is missing" in e.reason for e in rep.rejected)

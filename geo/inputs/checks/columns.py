@@ -89,6 +89,7 @@ _FORMAT_COLUMNS = frozenset(
     "id description timestamp begin end altitudemode tessellate extrude visibility draworder "
     "icon ele magvar geoidheight cmt desc sym fix sat hdop vdop pdop ageofdgpsdata dgpsid "
     "number route_fid route_point_id track_fid track_seg_id track_seg_point_id course speed "
+    "track_name "
     "link1_href link1_text link1_type link2_href link2_text link2_type fid".split()
 )
 

@@ -118,8 +118,13 @@ def _track_ids(ctx: FieldContext) -> pd.Series:
     if missing.any() and ctx.raw.kind == "gpx" and "track_fid" in attrs:
         fid = pd.to_numeric(attrs["track_fid"], errors="coerce").to_numpy(dtype=float)
         label = pd.Series([f"track {int(f) + 1}" if np.isfinite(f) else None for f in fid])
+        if "track_name" in attrs:
+            named = attrs["track_name"].notna()
+            label = label.where(~named.to_numpy(), attrs["track_name"].astype(object))
         ids = ids.astype(object).where(~missing, label).astype("str")
-        ctx.notes.append("track_id taken from the GPX track number (track 1, track 2, ...)")
+        ctx.notes.append(
+            "track_id taken from the GPX track's <name>, else its number (track 1, track 2, ...)"
+        )
     elif missing.any() and ctx.raw.kind in ("kml", "kmz"):
         ids = ids.fillna(ctx.raw.source).astype("str")
         ctx.notes.append(f"unnamed gx:Track(s) given the file's name {ctx.raw.source!r}")

@@ -47,11 +47,14 @@ def read_gpx(data: bytes, head: bytes, source: str, layer_kind: str) -> RawLayer
     notes: list[str] = []
     found = dict(list_layers(data, source, "GPX", notes))
     wanted = [n for n in _GPX_LAYERS[layer_kind] if n in found]
+    if layer_kind == "tracks" and "tracks" in found:
+        wanted.append("tracks")  # counted only: the tracks' names (see _track_names)
     counts = {name: feature_count(data, source, "GPX", notes, layer=name) for name in wanted}
-    non_empty = [n for n in wanted if counts.get(n, 0) > 0]
+    non_empty = [n for n in wanted if counts.get(n, 0) > 0 and n in _GPX_LAYERS[layer_kind]]
     if layer_kind == "sensors" and non_empty:
         non_empty = non_empty[:1]  # waypoints if any, else route points, else track points
-    check_rows(source, sum(counts[n] for n in non_empty), label="feature")
+    names = counts.get("tracks", 0) if layer_kind == "tracks" else 0  # read for their names
+    check_rows(source, sum(counts[n] for n in non_empty) + names, label="feature")
     if not non_empty:
         what = {
             "border": "tracks or routes",
@@ -76,7 +79,19 @@ def read_gpx(data: bytes, head: bytes, source: str, layer_kind: str) -> RawLayer
         raw.notes.append(f"read GPX {non_empty[0]} ({counts[non_empty[0]]})")
     raw.attrs = _strip_gpx_prefixes(raw.attrs, head)
     raw.closed_lines_are_polygons = layer_kind == "sectors"
+    if layer_kind == "tracks" and counts.get("tracks", 0) and "track_fid" in raw.attrs:
+        raw.attrs["track_name"] = _track_names(data, source, raw.attrs["track_fid"])
     return raw
+
+
+def _track_names(data: bytes, source: str, track_fid: pd.Series) -> pd.Series:
+    """The name of each track point's track (``<trk><name>``), by its ``track_fid``."""
+    tracks = read_vector(data, source, "gpx", "GPX", "line", layers=["tracks"])
+    if "name" not in tracks.attrs:
+        return pd.Series([None] * len(track_fid), dtype=object)
+    names = tracks.attrs["name"].astype(object).where(tracks.attrs["name"].notna(), None)
+    by_fid = dict(enumerate(names.tolist()))
+    return track_fid.map(lambda f: by_fid.get(int(f)) if pd.notna(f) else None)
 
 
 def _strip_gpx_prefixes(attrs: pd.DataFrame, head: bytes) -> pd.DataFrame:
