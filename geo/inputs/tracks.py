@@ -4,8 +4,8 @@
 layer (:mod:`geo.inputs.loader`):
 
 - GPX: the track points (``<trk><trkseg><trkpt>`` with ``<time>``); the track id is the
-  track's number in the file (``track 1``, ...) unless the points carry a ``track_id``
-  extension;
+  track's ``<name>``, else its number in the file (``track 1``, ...), unless the points
+  carry a ``track_id`` extension;
 - KML/KMZ: every ``gx:Track`` (also inside ``gx:MultiTrack``), one fix per ``<when>`` and
   ``<gx:coord>`` pair (GDAL drops those times; they are read from the XML with
   :mod:`geo.inputs.readers.xmlsafe`); the track id is the placemark's name;

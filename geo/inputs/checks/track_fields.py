@@ -1,7 +1,7 @@
 """The fields of a track fix (a drone's or a patrol's timed position), checked value by value.
 
 A fix has a ``time`` (required, to UTC as for detections) and a ``track_id`` (required; from
-a GPX file the track's number, from KML the placemark's name, from Cursor-on-Target the
+a GPX file the track's name or number, from KML the placemark's name, from Cursor-on-Target the
 event's ``uid`` when the file has no id), and
 optionally ``partner``, ``kind`` (one of :data:`geo.core.settings.TRACK_KINDS`),
 ``range_m`` (> 0), ``fov_deg`` (in (0, 360]) and ``height_m`` (>= 0), per row or once per
