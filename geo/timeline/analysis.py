@@ -27,6 +27,7 @@ import pandas as pd
 
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.coverage import intervals as iv
 from geo.coverage.flat import border_intervals, sensor_footprints
 from geo.coverage.scene import Scene, prepare_scene, time_window
 from geo.timeline.detections import watched_at_time
@@ -184,6 +185,8 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
         from geo.timeline.terrain import terrain_sensor_pieces
 
         owner, chain = terrain_sensor_pieces(scene, dem)
+    # Each sensor's pieces merged (the engines give one per border edge or DEM cell).
+    owner, chain = iv.union_by(owner, chain)
     windows = sensor_windows(scene.sensors, window)
     prepared = None
     if tracks is not None and len(tracks):
