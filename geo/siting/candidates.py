@@ -7,9 +7,8 @@ aligned on its origin so that the same inputs give the same grid) that are
 - inside the corridor (``corridor_km`` on each side of the border);
 - on land, i.e. inside one of the bundled country outlines
   (:data:`geo.basemap.COUNTRIES_FILE`);
-- with a partner and sectors: on the side of the border that holds that partner's sectors
-  (the side, per border segment, on which its sectors lie next to its border), or inside one
-  of its sectors;
+- with a partner and sectors: on that partner's side of the border (where its sensors stand,
+  else where its sectors lie next to the border: :func:`partner_side`);
 - outside every ``exclude`` polygon;
 - with a DEM: on a cell of the DEM that has data (a sensor elsewhere would see nothing).
 """
@@ -198,11 +197,14 @@ def on_dem_data(
 def partner_side(
     scene: Scene, partner: str, x: NDArray[np.float64], y: NDArray[np.float64]
 ) -> NDArray[np.bool_]:
-    """Whether each point (analysis CRS) is on the side of the border holding ``partner``'s sectors.
+    """Whether each point (analysis CRS) is on the side of the border that is ``partner``'s.
 
-    Per border segment, the side is the one where the partner's sectors lie next to the
-    border it holds (probed 200 m either side of each of its edges); a point is on it when the
-    nearest border edge has it on that side. Points inside one of its sectors are kept too.
+    A partner's side of a border segment is where its existing active sensors stand (the
+    side of the nearest border edge, by majority); on a segment where it has none, where its
+    sectors lie next to the border it holds (probed 200 m, 1 km and 2.5 km either side of each
+    of its edges, by majority; sectors drawn across the border then vote for both sides and
+    cancel out). A segment whose side stays undecided takes the side decided for the whole
+    border, and when that too is undecided every point of it is kept.
 
     Raises
     ------
@@ -221,41 +223,63 @@ def partner_side(
                 fix="Choose a partner of the sectors file, or plan without --partner",
             )
         )
-    area = shapely.union_all(sectors.polygons[mine])
-    shapely.prepare(area)
     e = scene.border.edges()
-    seg_side = _segment_sides(e, sectors.by_partner[partner], area, scene.border.n_segments)
+    n_seg = scene.border.n_segments
+    sensors = scene.sensors[scene.active & (scene.sensor_partner == partner)]
+    votes = np.zeros(n_seg)
+    if len(sensors):
+        sx, sy = scene.acrs.to_proj.transform(
+            sensors.geometry.x.to_numpy(dtype=float), sensors.geometry.y.to_numpy(dtype=float)
+        )
+        seg, side = _sides(e, np.asarray(sx), np.asarray(sy))
+        votes = np.bincount(seg, weights=side, minlength=n_seg)
+    area = shapely.union_all(sectors.polygons[mine])
+    undecided = np.sign(votes) == 0
+    votes[undecided] = _sector_votes(e, sectors.by_partner[partner], area, n_seg)[undecided]
+    seg_side = np.sign(votes)
+    seg_side[seg_side == 0] = np.sign(votes.sum())
+    seg, side = _sides(e, x, y)
+    want = seg_side[seg]
+    return (want == 0) | (side == want)
+
+
+def _sides(
+    e: dict[str, NDArray[np.float64]], x: NDArray[np.float64], y: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """For each point: the segment of the nearest border edge, and +1 left of it, -1 right."""
     lines = shapely.linestrings(
         np.stack([np.column_stack([e["ax"], e["ay"]]), np.column_stack([e["bx"], e["by"]])], 1)
     )
-    pi, ei = shapely.STRtree(lines).query_nearest(shapely.points(x, y), all_matches=False)
+    seg = np.zeros(x.size, dtype=np.int64)
     side = np.zeros(x.size)
+    if not x.size:
+        return seg, side
+    pi, ei = shapely.STRtree(lines).query_nearest(shapely.points(x, y), all_matches=False)
     cross = (e["bx"][ei] - e["ax"][ei]) * (y[pi] - e["ay"][ei]) - (e["by"][ei] - e["ay"][ei]) * (
         x[pi] - e["ax"][ei]
     )
-    side[pi] = np.sign(cross)
-    want = np.zeros(x.size)
-    want[pi] = seg_side[e["segment"][ei]]
-    return ((side == want) & (want != 0)) | shapely.contains_xy(area, x, y)
+    seg[pi], side[pi] = e["segment"][ei].astype(np.int64), np.sign(cross)
+    return seg, side
 
 
-def _segment_sides(
+def _sector_votes(
     e: dict[str, NDArray[np.float64]], held: iv.Intervals, area: shapely.Geometry, n_seg: int
 ) -> NDArray[np.float64]:
-    """Per segment: +1 when the sectors lie left of the border, -1 right, 0 not next to it."""
+    """Per segment: probes in the sectors left of the border it holds, minus those right."""
+    shapely.prepare(area)
     mid_c = 0.5 * (e["c0"] + e["c1"])
     inside = iv.overlap_lengths((mid_c - 1e-6, mid_c + 1e-6), held) > 0
     dx, dy = e["bx"] - e["ax"], e["by"] - e["ay"]
     norm = np.hypot(dx, dy)
-    nx, ny = -dy / norm * 200.0, dx / norm * 200.0
     mx, my = 0.5 * (e["ax"] + e["bx"]), 0.5 * (e["ay"] + e["by"])
-    left = shapely.contains_xy(area, mx + nx, my + ny) & inside
-    right = shapely.contains_xy(area, mx - nx, my - ny) & inside
     seg = e["segment"].astype(np.int64)
-    votes = np.bincount(seg, weights=left.astype(float), minlength=n_seg) - np.bincount(
-        seg, weights=right.astype(float), minlength=n_seg
-    )
-    return np.sign(votes)
+    votes = np.zeros(n_seg)
+    for d in (200.0, 1000.0, 2500.0):
+        nx, ny = -dy / norm * d, dx / norm * d
+        left = shapely.contains_xy(area, mx + nx, my + ny) & inside
+        right = shapely.contains_xy(area, mx - nx, my - ny) & inside
+        votes += np.bincount(seg, weights=left.astype(float) - right, minlength=n_seg)
+    return votes
 
 
 __all__ = ["candidate_grid", "grid_in_scene", "on_dem_data", "on_land", "partner_side"]
