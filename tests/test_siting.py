@@ -150,7 +150,7 @@ def test_border_elements_cut_at_every_end_and_keep_the_target_only() -> None:
     o, p, w = border_elements(owner, ivs, target)
     # Pieces of the target: [10,20] [20,30] [30,40] [52,55] [55,60]
     assert w.tolist() == [10.0, 10.0, 10.0, 3.0, 5.0]
-    assert list(zip(o.tolist(), p.tolist())) == [
+    assert list(zip(o.tolist(), p.tolist(), strict=False)) == [
         (0, 0),
         (0, 1),
         (0, 3),

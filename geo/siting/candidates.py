@@ -232,7 +232,7 @@ def partner_side(
             sensors.geometry.x.to_numpy(dtype=float), sensors.geometry.y.to_numpy(dtype=float)
         )
         seg, side = _sides(e, np.asarray(sx), np.asarray(sy))
-        votes = np.bincount(seg, weights=side, minlength=n_seg)
+        votes = np.bincount(seg, weights=side, minlength=n_seg).astype(np.float64)
     area = shapely.union_all(sectors.polygons[mine])
     undecided = np.sign(votes) == 0
     votes[undecided] = _sector_votes(e, sectors.by_partner[partner], area, n_seg)[undecided]

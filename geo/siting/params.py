@@ -201,7 +201,8 @@ def new_sensors(
     """
     n = int(np.asarray(lon).size)
     ids = sensor_ids if sensor_ids is not None else site_ids(n, set())
-    wedge = params.fov_deg is not None and params.azimuth_deg is not None
+    azimuth = np.nan if params.azimuth_deg is None or params.fov_deg is None else params.azimuth_deg
+    fov = 360.0 if params.azimuth_deg is None or params.fov_deg is None else params.fov_deg
     frame = pd.DataFrame(
         {
             "sensor_id": pd.array(ids, dtype="str"),
@@ -209,8 +210,8 @@ def new_sensors(
             "kind": pd.array([params.kind] * n, dtype="str"),
             "range_m": np.full(n, float(params.range_m)),
             "min_range_m": np.full(n, float(params.min_range_m)),
-            "azimuth_deg": np.full(n, float(params.azimuth_deg) if wedge else np.nan),
-            "fov_deg": np.full(n, float(params.fov_deg) if wedge else 360.0),
+            "azimuth_deg": np.full(n, float(azimuth)),
+            "fov_deg": np.full(n, float(fov)),
             "height_m": np.full(n, float(params.height_m)),
             "status": pd.array(["active"] * n, dtype="str"),
         }

@@ -294,6 +294,17 @@ def plan_sites(
         dem_path=dem_path,
         min_gap_m=min_gap_m,
     )
+    return _plan(ctx, candidates, exclude, t0)
+
+
+def _plan(
+    ctx: _Context,
+    candidates: gpd.GeoDataFrame | None,
+    exclude: gpd.GeoDataFrame | None,
+    t0: float,
+) -> SitingPlan:
+    """Steps 2 to 6 of :func:`plan_sites` (see the module notes), timed from ``t0``."""
+    params = ctx.params
     t_before = time.perf_counter()
     points = _candidate_points(ctx, candidates, exclude)
     frame = new_sensors(
@@ -394,7 +405,8 @@ def _choose(
     best = _exact(inst, best, params, method)
     bound_m = length_greedy.bound
     if params.weight == "length":
-        bound_m = min(bound_m, best.bound)
+        # Never below the plan itself (the solver's bound may sit below it by rounding).
+        bound_m = max(min(bound_m, best.bound), best.value)
     else:
         method["upper_bound_detections"] = math.floor(best.bound + 1e-9)
     chosen = [int(inst.candidate[r]) for r in _rank(inst, best.rows)]
