@@ -113,6 +113,28 @@ def test_detections_weight_counts_gap_detections(tmp_path: Path) -> None:
     assert caught <= plan["method"]["upper_bound_detections"]
 
 
+def test_operation_layers_are_planned_like_the_files(tmp_path: Path) -> None:
+    store = str(tmp_path / "store.gpkg")
+    res = geo("operation", "create", "op1", "--border", str(BORDER), "--sensors", str(SENSORS),
+              "--sectors", str(SECTORS), "--store", store)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    args = ("--count", "2", "--range-m", "6000", "--spacing-m", "3000", "--partner", "LVA")
+    res = geo("site", "--operation", "op1", "--store", store, *args)
+    assert res.returncode == 0, res.stderr
+    stored = json.loads(res.stdout)
+    res = geo("site", "--border", str(BORDER), "--sensors", str(SENSORS), "--sectors",
+              str(SECTORS), *args)  # fmt: skip
+    files = json.loads(res.stdout)
+    assert stored["after"] == files["after"]
+    assert [s["sensor_id"] for s in stored["sites"]] == ["SITE-001", "SITE-002"]
+    assert [(s["lon"], s["lat"]) for s in stored["sites"]] == [
+        (s["lon"], s["lat"]) for s in files["sites"]
+    ]
+    res = geo("site", "--operation", "op1", "--store", store, "--border", str(BORDER), *args)
+    assert res.returncode == 2
+    assert "--operation" in res.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "names"),
     [
