@@ -135,14 +135,15 @@ def _params(args: argparse.Namespace) -> Any:
 
 
 def _flags(message: str) -> str:
-    """A parameter's message with the parameter named as its flag (``count:`` -> ``--count:``)."""
+    """A parameter's message with the parameters named as flags (``count:`` -> ``--count:``)."""
     from geo.siting import SiteParams
 
-    for f in dataclasses.fields(SiteParams):
-        for name in (f"{f.name}, ", f"{f.name}: "):
-            if message.startswith(name):
-                return "--" + message.replace(f.name, f.name.replace("_", "-"), 1)
-    return message
+    fields = {f.name for f in dataclasses.fields(SiteParams)}
+    head, sep, rest = message.partition(":")
+    names = [n.strip() for n in head.split(",")]
+    if not sep or not all(n in fields for n in names):
+        return message
+    return ", ".join("--" + n.replace("_", "-") for n in names) + sep + rest
 
 
 def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], Any]:
@@ -164,31 +165,21 @@ def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], An
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, plan the sites and return the plan as JSON."""
     from geo.inputs import read_detections
-    from geo.siting import plan_sites
     from geo.siting.files import read_areas, read_candidates
 
     border, sensors, sectors, inputs, op = _layers(args)
     if args.corridor_km is None:
         args.corridor_km = settings.CORRIDOR_KM if op is None else op.corridor_km
     params = _params(args)
-    detections = candidates = exclude = None
+    detections = None
     if args.detections:
         detections, inputs["detections"] = read_detections(args.detections)
-    if args.candidates:
-        candidates = read_candidates(args.candidates)
-    if args.exclude:
-        exclude = read_areas(args.exclude)
-    plan = plan_sites(
-        border,
-        sensors,
-        params,
-        sectors=sectors,
-        dem_path=args.dem,
-        candidates=candidates,
-        exclude=exclude,
-        detections=detections,
-        min_gap_m=None if op is None else op.min_gap_m,
-    )
+    candidates = _read(read_candidates, args.candidates, "--candidates")
+    exclude = _read(read_areas, args.exclude, "--exclude")
+    try:
+        plan = _plan(args, border, sensors, sectors, params, candidates, exclude, detections, op)
+    except ValidationError as exc:
+        raise ValidationError(_flags(str(exc))) from None
     result = plan.to_json()
     result["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
     if args.sites_out:
@@ -201,6 +192,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         except OSError as exc:
             raise ValidationError(f"--out {args.out}: cannot write ({exc.strerror})") from None
     return result
+
+
+def _read(reader: Any, path: Path | None, flag: str) -> Any:
+    """``reader(path)`` (None without a path); its messages start with the flag."""
+    if path is None:
+        return None
+    try:
+        return reader(path)
+    except ValidationError as exc:
+        raise ValidationError(f"{flag}: {exc}") from None
+
+
+def _plan(args: argparse.Namespace, *layers: Any) -> Any:
+    """:func:`geo.siting.plan_sites` on the loaded layers and options."""
+    from geo.siting import plan_sites
+
+    border, sensors, sectors, params, candidates, exclude, detections, op = layers
+    return plan_sites(
+        border,
+        sensors,
+        params,
+        sectors=sectors,
+        dem_path=args.dem,
+        candidates=candidates,
+        exclude=exclude,
+        detections=detections,
+        min_gap_m=None if op is None else op.min_gap_m,
+    )
 
 
 def _write_sites(plan: Any, path: Path) -> None:

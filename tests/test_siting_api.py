@@ -15,7 +15,7 @@ from geo.core.errors import ValidationError
 from geo.core.settings import SAMPLE_DIR
 from geo.coverage import analyse
 from geo.inputs import read_border, read_sectors, read_sensors
-from geo.siting import SiteParams, candidate_grid, evaluate_sites, plan_sites
+from geo.siting import SiteParams, candidate_grid, evaluate_sites, new_sensors, plan_sites
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,17 @@ def test_candidates_must_be_points(sample) -> None:
     border, sensors, _ = sample
     with pytest.raises(ValidationError, match="candidate sites must be points"):
         plan_sites(border, sensors, SiteParams(count=1, range_m=5000.0), candidates=border)
+
+
+def test_a_border_already_watched_gets_no_site_and_no_sites_change_nothing() -> None:
+    border = gpd.GeoDataFrame(geometry=[shapely.LineString([(24, 54), (24.1, 54)])], crs=4326)
+    sensors = new_sensors([24.05], [54.0], SiteParams(count=1, range_m=20_000.0))
+    params = SiteParams(count=2, range_m=3000.0)
+    plan = plan_sites(border, sensors, params)
+    assert plan.before["coverage_pct"] == 100.0
+    assert len(plan.sites) == 0
+    assert plan.after == plan.before
+    assert plan.upper_bound_km == pytest.approx(plan.before["covered_km"], abs=1e-6)
+    none = evaluate_sites(border, sensors.iloc[:0], plan.sensors(), params)
+    assert none.to_json()["sites"] == []
+    assert none.after["covered_km"] == 0.0

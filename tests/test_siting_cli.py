@@ -55,7 +55,9 @@ def plan_and_check(tmp_path: Path, *site_args: str, analyse_args: tuple[str, ...
 
 
 def test_after_equals_analyse_on_sensors_plus_sites(tmp_path: Path) -> None:
-    plan, report, sites = plan_and_check(tmp_path, "--count", "3", "--range-m", "7000")
+    plan, report, sites = plan_and_check(
+        tmp_path, "--count", "3", "--range-m", "7000", "--spacing-m", "2000"
+    )
     assert len(plan["sites"]) == 3 == len(sites)
     after, border = plan["after"], report["border"]
     assert after["covered_km"] == pytest.approx(border["covered_km"], rel=1e-3)

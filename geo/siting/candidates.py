@@ -216,11 +216,11 @@ def partner_side(
     if not mine.any():
         raise ValidationError(
             describe(
-                "--partner",
+                "partner",
                 "the partner holds no sector, so no border counts for it",
                 expected=f"one of {', '.join(sorted(set(sectors.partner)))}",
                 got=partner,
-                fix="Choose a partner of the sectors file, or plan without --partner",
+                fix="Choose a partner of the sectors, or plan without a partner",
             )
         )
     e = scene.border.edges()

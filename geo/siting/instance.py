@@ -190,6 +190,8 @@ def _merge_elements(
     Returns the new row pointers, the rows' new element numbers (each row's sorted, merged
     elements once) and the merged weights.
     """
+    if idx.size == 0:
+        return np.zeros(ptr.size, dtype=np.int64), idx, np.empty(0)
     row = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
     order = np.lexsort((row, idx))
     el_sorted, row_sorted = idx[order], row[order]

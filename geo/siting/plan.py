@@ -346,9 +346,13 @@ def _ceil_km(m: float) -> float:
 
 
 def _candidate_points(
-    ctx: _Context, candidates: gpd.GeoDataFrame | None, exclude: gpd.GeoDataFrame | None
+    ctx: _Context,
+    candidates: gpd.GeoDataFrame | None,
+    exclude: gpd.GeoDataFrame | None,
+    *,
+    what: str = "candidates",
 ) -> gpd.GeoDataFrame:
-    """The candidate points: as given (checked), or the grid."""
+    """The candidate points: as given (checked; ``sites`` may be none), or the grid."""
     if candidates is None:
         points = grid_in_scene(ctx.scene, ctx.params, exclude=exclude, dem_path=ctx.dem_path)
         if not len(points):
@@ -358,12 +362,12 @@ def _candidate_points(
                 "spacing_m or give candidate sites"
             )
         return points
-    check_wgs84(candidates, "candidates")
+    check_wgs84(candidates, what)
     kinds = set(candidates.geometry.geom_type.dropna())
-    if not len(candidates) or kinds != {"Point"}:
+    if (not len(candidates) and what == "candidates") or (len(candidates) and kinds != {"Point"}):
         raise ValidationError(
             describe(
-                "candidates",
+                what,
                 "candidate sites must be points",
                 expected="one point per candidate",
                 got=", ".join(sorted(kinds)) or "no features",
@@ -621,7 +625,7 @@ def evaluate_sites(
         dem_path=dem_path,
         min_gap_m=min_gap_m,
     )
-    points = _candidate_points(ctx, sites, None)
+    points = _candidate_points(ctx, sites, None, what="sites")
     frame = new_sensors(
         points.geometry.x.to_numpy(dtype=float), points.geometry.y.to_numpy(dtype=float), params
     )
