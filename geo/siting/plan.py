@@ -32,6 +32,7 @@ from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.coverage import Analysis, analyse
 from geo.coverage import intervals as iv
+from geo.coverage.border import nearest_chainage
 from geo.coverage.flat import flat_border, sensor_footprints
 from geo.coverage.report import km
 from geo.coverage.scene import WGS84, Scene, check_wgs84, prepare_scene
@@ -401,7 +402,7 @@ def _choose(
         inst, best = length_inst, length_greedy
     else:
         assert gap_dets is not None
-        inst = reduce_instance(reach.point_owner, reach.point, np.ones(len(gap_dets), dtype=float))
+        inst = _detection_instance(ctx, reach, gap_dets)
         best = lazy_greedy(inst, params.count)
     method["greedy"] = best.info
     method["reduction"] = inst.stats
@@ -415,6 +416,24 @@ def _choose(
         method["upper_bound_detections"] = math.floor(best.bound + 1e-9)
     chosen = [int(inst.candidate[r]) for r in _rank(inst, best.rows)]
     return chosen, method, bound_m
+
+
+def _detection_instance(ctx: _Context, reach: Reach, gap_dets: gpd.GeoDataFrame) -> Instance:
+    """The instance on today's gap detections, numbered along the border.
+
+    Numbered by the chainage of their nearest border point, a candidate's detections are
+    mostly consecutive, so the dominance check of the reduction applies.
+    """
+    if len(gap_dets):
+        seg, chain_km, _ = nearest_chainage(ctx.scene.border, gap_dets)
+        at = ctx.scene.border.offset_m[seg] + chain_km * 1000.0
+        number = np.empty(len(gap_dets), dtype=np.int64)
+        number[np.argsort(at, kind="stable")] = np.arange(len(gap_dets))
+    else:
+        number = np.empty(0, dtype=np.int64)
+    owner, element = reach.point_owner, number[reach.point]
+    order = np.lexsort((element, owner))
+    return reduce_instance(owner[order], element[order], np.ones(len(gap_dets), dtype=float))
 
 
 def _exact(inst: Instance, greedy: Choice, params: SiteParams, method: dict[str, Any]) -> Choice:
