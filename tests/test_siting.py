@@ -23,7 +23,7 @@ from geo.coverage import intervals as iv
 from geo.coverage.flat import border_intervals, flat_border, sensor_footprints
 from geo.coverage.scene import prepare_scene
 from geo.siting import SiteParams, new_sensors, plan_sites
-from geo.siting.choice import exact_milp, lazy_greedy
+from geo.siting.choice import exact_milp, lagrangian_bound, lazy_greedy
 from geo.siting.instance import border_elements, reduce_instance
 
 #: The worst plan-to-optimum ratio of the gain seen, per case (printed at the end).
@@ -118,7 +118,10 @@ def test_greedy_alone_keeps_its_guarantee_and_its_bound(seed: int, variant: str)
 
 
 def test_reduction_keeps_the_optimum_of_random_set_systems() -> None:
-    """Dominance and merging change nothing: MILP on the reduced set = brute force on the raw."""
+    """Dominance and merging change nothing: MILP on the reduced set = brute force on the raw.
+
+    The greedy, MILP and Lagrangian bounds are never below the brute-force optimum.
+    """
     rng = np.random.default_rng(7)
     for _ in range(20):
         n, m = 14, 40
@@ -140,6 +143,8 @@ def test_reduction_keeps_the_optimum_of_random_set_systems() -> None:
         exact = exact_milp(inst, 3, greedy.rows, time_limit_s=5.0)
         assert exact.value == pytest.approx(best, rel=1e-9)
         assert min(greedy.bound, exact.bound) >= best - 1e-9
+        lag = lagrangian_bound(inst, 3, greedy.rows[:1], lower=greedy.value, time_budget_s=0.2)
+        assert lag["bound"] >= best - 1e-9
         assert inst.total == pytest.approx(sum(w[j] for j in set().union(*sets)))
 
 

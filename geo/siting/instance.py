@@ -93,7 +93,7 @@ def border_elements(
     none = np.empty(0, dtype=np.int64)
     if s.size == 0 or t_s.size == 0:
         return none, none, np.empty(0)
-    bp = np.unique(np.concatenate([s, e, t_s, t_e]))
+    bp = _sorted_unique(np.concatenate([s, e, t_s, t_e]))
     mid = 0.5 * (bp[:-1] + bp[1:])
     k = np.searchsorted(t_s, mid, side="right") - 1
     in_target = (k >= 0) & (mid < t_e[np.maximum(k, 0)])
@@ -103,9 +103,18 @@ def border_elements(
     piece = lo[which] + np.arange(which.size) - np.repeat(np.cumsum(n) - n, n)
     keep = in_target[piece]
     pair_owner, piece = np.asarray(owner, dtype=np.int64)[which[keep]], piece[keep]
-    used, pair_piece = np.unique(piece, return_inverse=True)
+    # Number the pieces used, in chainage order (np.unique is slow here: a hash table).
+    used = np.bincount(piece, minlength=bp.size - 1) > 0
+    pair_piece = (np.cumsum(used) - 1)[piece]
     order = np.lexsort((pair_piece, pair_owner))
-    return pair_owner[order], pair_piece[order].astype(np.int64), bp[used + 1] - bp[used]
+    used_at = np.flatnonzero(used)
+    return pair_owner[order], pair_piece[order].astype(np.int64), bp[used_at + 1] - bp[used_at]
+
+
+def _sorted_unique(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The distinct values of ``a``, sorted (by sorting: faster than np.unique's hashing)."""
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if a.size else a
 
 
 def reduce_instance(
@@ -204,7 +213,8 @@ def _merge_elements(
     merged = np.bincount(new_of[new_of >= 0], weights=weight[new_of >= 0], minlength=len(group))
     new_idx = new_of[idx]
     # Each row's elements, renumbered, sorted again; merged elements appear once.
-    key = np.unique(row * len(group) + new_idx) if len(group) else np.empty(0, dtype=np.int64)
+    key = np.sort(row * len(group) + new_idx)
+    key = key[np.r_[True, key[1:] != key[:-1]]]
     counts = np.bincount(key // max(len(group), 1), minlength=ptr.size - 1)
     new_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
     return new_ptr, (key % max(len(group), 1)).astype(np.int64), merged.astype(np.float64)
