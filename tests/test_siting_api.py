@@ -126,3 +126,32 @@ def test_a_border_already_watched_gets_no_site_and_no_sites_change_nothing() -> 
     none = evaluate_sites(border, sensors.iloc[:0], plan.sensors(), params)
     assert none.to_json()["sites"] == []
     assert none.after["covered_km"] == 0.0
+
+
+def test_with_a_dem_candidates_stand_on_its_cells_with_data(sample, tmp_path) -> None:
+    """A DEM covering the western half of the sample (nodata in one corner): no candidate off it."""
+    import rasterio
+    from rasterio.transform import Affine
+
+    border, sensors, _ = sample
+    heights = np.full((200, 150), 150.0, dtype=np.float32)
+    heights[:50, :50] = -9999.0  # no data in the north-west corner
+    transform = Affine(0.01, 0.0, 23.0, 0.0, -0.01, 55.0)  # 23.0-24.5 E, 53.0-55.0 N
+    dem = tmp_path / "half.tif"
+    with rasterio.open(
+        dem, "w", driver="GTiff", width=150, height=200, count=1, dtype="float32",
+        crs="EPSG:4326", transform=transform, nodata=-9999.0,
+    ) as dst:  # fmt: skip
+        dst.write(heights, 1)
+    params = SiteParams(count=1, range_m=5000.0, spacing_m=3000.0)
+    everywhere = candidate_grid(border, sensors, params)
+    on_dem = candidate_grid(border, sensors, params, dem_path=dem)
+    x, y = on_dem.geometry.x.to_numpy(), on_dem.geometry.y.to_numpy()
+    assert len(on_dem) > 0
+    assert (x < 24.5).all()
+    assert not ((x < 23.5) & (y > 54.5)).any()
+    ex, ey = everywhere.geometry.x.to_numpy(), everywhere.geometry.y.to_numpy()
+    expected = (
+        (ex >= 23.0) & (ex < 24.5) & (ey > 53.0) & (ey <= 55.0) & ~((ex < 23.5) & (ey > 54.5))
+    )
+    assert len(on_dem) == int(expected.sum())
