@@ -149,8 +149,10 @@ def lagrangian_bound(
         value = float(np.maximum(w - mu, 0.0).sum() + score[top].sum())
         if value < best:
             best = value
-        else:  # no progress: shorter steps
+        else:  # no progress: shorter steps, until they are too short to matter
             scale *= 0.9
+            if scale < 1e-3:
+                break
         it += 1
         if best <= lower * (1 + 1e-9):
             break
