@@ -42,10 +42,11 @@ def register(sub: Any) -> None:
     add_store_arg(s)
     _sensor_args(s)
     s.add_argument("--partner", help="the new sensors' partner; with sectors, plan for its sectors")
-    s.add_argument(
+    where = s.add_mutually_exclusive_group()
+    where.add_argument(
         "--candidates", type=Path, help="candidate sites: a file of points, used as given"
     )
-    s.add_argument(
+    where.add_argument(
         "--spacing-m",
         type=finite_float,
         default=1000.0,
