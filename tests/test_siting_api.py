@@ -155,3 +155,25 @@ def test_with_a_dem_candidates_stand_on_its_cells_with_data(sample, tmp_path) ->
         (ex >= 23.0) & (ex < 24.5) & (ey > 53.0) & (ey <= 55.0) & ~((ex < 23.5) & (ey > 54.5))
     )
     assert len(on_dem) == int(expected.sum())
+
+
+@pytest.mark.parametrize("dem", [None, SAMPLE_DIR / "dem.tif"])
+def test_each_candidates_border_is_what_analyse_gives_that_sensor_alone(sample, dem) -> None:
+    """The planner's reach of a candidate = ``analyse`` (with the DEM: ``analyse --dem``) of it."""
+    from geo.coverage.scene import prepare_scene
+    from geo.siting.reach import candidate_reach
+
+    border, sensors, _ = sample
+    params = SiteParams(count=1, range_m=7000.0, min_range_m=500.0, spacing_m=5000.0)
+    grid = candidate_grid(border, sensors, params).iloc[::40].reset_index(drop=True)
+    frame = new_sensors(grid.geometry.x.to_numpy(), grid.geometry.y.to_numpy(), params)
+    scene = prepare_scene(border, frame.iloc[:0], sectors=None, detections=None,
+                          corridor_km=5.0, min_gap_m=1.0, time_from=None, time_to=None)  # fmt: skip
+    reach = candidate_reach(scene, frame, dem_path=dem)
+    seen = 0
+    for i in range(len(frame)):
+        alone = analyse(border, frame.iloc[[i]], dem=dem).report["border"]["covered_km"]
+        mine = reach.of(i)
+        assert float((mine[1] - mine[0]).sum()) / 1000.0 == pytest.approx(alone, abs=1e-5)
+        seen += alone > 0
+    assert seen >= 3
