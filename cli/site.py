@@ -166,7 +166,7 @@ def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], An
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, plan the sites and return the plan as JSON."""
     from geo.inputs import read_detections
-    from geo.siting.files import read_areas, read_candidates
+    from geo.siting import read_areas, read_candidates
 
     border, sensors, sectors, inputs, op = _layers(args)
     if args.corridor_km is None:
