@@ -97,7 +97,7 @@ def lazy_greedy(inst: Instance, n: int) -> Choice:
             gain[k] = float(w[el][~covered[el]].sum())
             fresh[k] = len(rows)
             evaluations += 1
-            heapq.heappush(heap, (-gain[k], k))
+            heapq.heappush(heap, (-float(gain[k]), k))
             continue
         if -neg <= 0.0:
             break
