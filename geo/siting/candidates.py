@@ -31,6 +31,12 @@ from geo.coverage.scene import WGS84, Scene, check_wgs84, prepare_scene
 from geo.siting.params import SiteParams, check_params
 from geo.terrain.dem import open_dem
 
+#: Grid nodes tested along the border (edge by edge, before duplicates go) at most.
+_MAX_NODES = 10_000_000
+
+#: Candidate sites generated at most: beyond, the spacing is refused as too fine.
+MAX_CANDIDATES = 200_000
+
 
 def candidate_grid(
     border: gpd.GeoDataFrame,
@@ -93,6 +99,11 @@ def grid_in_scene(
     x, y = _corridor_grid(scene, params.spacing_m)
     keep = shapely.contains_xy(scene.corridor, x, y)
     x, y = x[keep], y[keep]
+    if x.size > MAX_CANDIDATES:
+        raise ValidationError(
+            f"spacing_m: {params.spacing_m:g} m makes {x.size:,} candidate sites in the corridor, "
+            f"more than {MAX_CANDIDATES:,}; use a larger spacing"
+        )
     if params.partner and len(scene.sectors):
         keep = partner_side(scene, params.partner, x, y)
         x, y = x[keep], y[keep]
@@ -120,10 +131,10 @@ def _corridor_grid(
     lo_y = np.floor((np.minimum(e["ay"], e["by"]) - reach) / spacing_m).astype(np.int64)
     hi_y = np.ceil((np.maximum(e["ay"], e["by"]) + reach) / spacing_m).astype(np.int64)
     nx, ny = hi_x - lo_x + 1, hi_y - lo_y + 1
-    if int((nx * ny).sum()) > 50_000_000:
+    if int((nx * ny).sum()) > _MAX_NODES:
         raise ValidationError(
-            f"spacing_m: {spacing_m:g} m makes more than 50,000,000 grid nodes along this "
-            "border; use a larger spacing"
+            f"spacing_m: {spacing_m:g} m makes more than {_MAX_NODES:,} grid nodes to test along "
+            "this border; use a larger spacing"
         )
     edge = np.repeat(np.arange(nx.size), nx * ny)
     local = np.arange(edge.size) - np.repeat(np.cumsum(nx * ny) - nx * ny, nx * ny)
@@ -282,4 +293,11 @@ def _sector_votes(
     return votes
 
 
-__all__ = ["candidate_grid", "grid_in_scene", "on_dem_data", "on_land", "partner_side"]
+__all__ = [
+    "MAX_CANDIDATES",
+    "candidate_grid",
+    "grid_in_scene",
+    "on_dem_data",
+    "on_land",
+    "partner_side",
+]
