@@ -17,7 +17,13 @@ A contract: scripts and checks depend on these flags and keys.
     python -m geo snapshot (--border B --sensors S [--sectors P] | --operation NAME [--store S])
         [--detections D] [--dem DEM]
         [--partner P] [--title T] [--banner TEXT] --out FILE.png|FILE.pdf
-    python -m geo timeline (--border B [--sensors S] [--tracks T] [--sectors P]
+    python -m geo site (--border B --sensors S [--sectors P] | --operation NAME [--store S])
+        [--dem D] --count N --range-m R [--min-range-m 0] [--height-m 10]
+        [--target-height-m 2] [--azimuth-deg A --fov-deg F] [--kind tower] [--partner P]
+        [--candidates FILE | --spacing-m 1000] [--corridor-km 5] [--exclude POLYGONS]
+        [--weight length|detections --detections D] [--time-limit-s 10] [--out plan.json]
+        [--sites-out sites.csv]
+    python -m geo timeline (--border B [--sensors S] [--tracks T] [--sectors P] [--dem D]
         | --operation NAME [--store S]) --time-from ISO --time-to ISO [--step-s 60]
         [--crossing-time-min 30] [--track-range-m M] [--track-partner P] [--max-fix-gap-s 120]
         [--detections D] [--out timeline.json]
@@ -52,14 +58,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import analyse, export, operation, snapshot, store, timeline, uploads, users, viewshed
+from cli import (
+    analyse,
+    export,
+    operation,
+    site,
+    snapshot,
+    store,
+    timeline,
+    uploads,
+    users,
+    viewshed,
+)
 from geo.core import settings
 from geo.core.errors import ValidationError
 
 __all__ = ["main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (analyse, viewshed, export, snapshot, timeline, store, uploads, operation, users)
+COMMANDS = (analyse, viewshed, export, snapshot, site, timeline, store, uploads, operation, users)
 
 
 def parser() -> argparse.ArgumentParser:

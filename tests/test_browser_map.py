@@ -256,7 +256,9 @@ def test_partner_switch_zoom_in_and_play(
         assert all(h >= 1 and h == int(h) for h in hours), (
             f"the window did not move by whole hours: {seen}"
         )
-        page.get_by_role("button", name="⏸ Pause").click()
+        # While playing, the app reruns every second and the button is redrawn each time:
+        # it is never "stable" for Playwright's wait; a user just clicks it.
+        page.get_by_role("button", name="⏸ Pause").click(force=True)
         page.get_by_role("button", name="▶ Play").wait_for(timeout=60_000)
         assert page.get_by_test_id("stException").count() == 0
     finally:

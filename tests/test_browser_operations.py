@@ -116,27 +116,42 @@ def _number(page: Any, label: str, value: str) -> None:
     _settled(page)
 
 
+#: The browser's console messages, failed requests and error responses during the test.
+EVENTS: list[str] = []
+
+
+def _note_error_response(response: Any) -> None:
+    if response.status >= 400 or "upload_file" in response.url:
+        EVENTS.append(f"{response.status} {response.request.method} {response.url}")
+
+
 def _drop(page: Any, label: str, paths: list[str], report: str) -> None:
     """Give files to an uploader and wait for their report.
 
     Files given while the page is still rerunning after the last field can be dropped by
     the re-rendered uploader (seen under a loaded machine): then the user gives them again.
     """
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label)
     for attempt in range(3):
         _settled(page)
-        _file_input(page, label).set_input_files(paths)
+        with page.expect_file_chooser() as chooser:  # the user clicks Upload, picks the files
+            uploader.get_by_role("button", name="Upload", exact=True).click()
+        chooser.value.set_files(paths)
+        EVENTS.append(
+            f"gave {len(paths)} files to {label!r}: the input holds "
+            f"{uploader.locator('input[type=file]').evaluate_all('els => els.map(e => e.files.length)')}"
+        )
         try:
             page.get_by_text(report).wait_for(timeout=60_000)
             break
-        except Exception:  # playwright's TimeoutError
+        except Exception as exc:  # playwright's TimeoutError
             if attempt == 2:
-                raise
+                raise AssertionError(
+                    f"no report {report!r} after giving the files three times; the page "
+                    f"shows:\n{page.inner_text('body')[-2500:]}\nthe browser reported:\n"
+                    + "\n".join(EVENTS[-40:])
+                ) from exc
     _settled(page)
-
-
-def _file_input(page: Any, label: str) -> Any:
-    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label)
-    return uploader.locator("input[type=file]")
 
 
 def test_create_an_operation_from_files_then_see_it_on_the_map(
@@ -148,6 +163,10 @@ def test_create_an_operation_from_files_then_see_it_on_the_map(
     tmp_path: Path,
 ) -> None:
     page = browser.new_page(viewport=VIEWPORT)
+    EVENTS.clear()  # what the browser reports, shown when a step fails
+    page.on("console", lambda m: EVENTS.append(f"console {m.type}: {m.text}"))
+    page.on("requestfailed", lambda r: EVENTS.append(f"failed {r.method} {r.url}: {r.failure}"))
+    page.on("response", _note_error_response)
     try:
         page.goto(f"{server.url}/operations", timeout=PAGE_TIMEOUT_MS)
         page.get_by_role("tab", name="Create an operation").wait_for(timeout=PAGE_TIMEOUT_MS)

@@ -9,6 +9,7 @@ compared with the saved ones), clicks Save and sees version 2 listed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -174,10 +175,15 @@ def test_click_a_grid_cell_and_add_a_sensor_there(
                 timeout=60_000
             )
             page.mouse.click(x, y)
-            for _wait in range(40):  # a second click on the cell would unselect it: wait first
-                page.wait_for_timeout(500)
+            # A second click on the cell would unselect it: wait for the rerun the click starts
+            # to end (slow on a loaded machine) before deciding that it went unnoticed.
+            with contextlib.suppress(sync_api.TimeoutError):
+                page.get_by_test_id("stStatusWidget").wait_for(state="visible", timeout=5_000)
+            page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+            for _wait in range(20):
                 if latitude.input_value():
                     break
+                page.wait_for_timeout(500)
             if latitude.input_value():
                 break
         assert float(latitude.input_value()) == pytest.approx(cell["lat"], abs=1e-6)
