@@ -29,7 +29,7 @@ from rasterio.windows import Window as RasterWindow
 
 from geo.core import settings
 from geo.core.errors import ValidationError
-from geo.terrain.dem import open_dem
+from geo.terrain.dem import MAX_WINDOW_CELLS, open_dem
 from geo.terrain.viewshed import WGS84_SEMI_MAJOR_M
 from geo.timeline.kernel import grid_index
 from geo.timeline.tracks import PreparedTracks
@@ -38,8 +38,9 @@ from geo.timeline.windows import Window
 
 __all__ = ["MAX_SIGHT_CELLS", "sampled_track_intervals"]
 
-#: The DEM window read for the tracks' lines of sight holds at most this many cells.
-MAX_SIGHT_CELLS = 400_000_000
+#: The DEM window read for the tracks' lines of sight holds at most this many cells (the
+#: static sensors' limit).
+MAX_SIGHT_CELLS = MAX_WINDOW_CELLS
 
 
 @numba.njit(cache=True, nogil=True)
@@ -221,6 +222,19 @@ def _samples(tracks: PreparedTracks, window: Window, step_s: float) -> _Samples:
     )
 
 
+def _near(smp: _Samples, pieces: Pieces, reach: float) -> _Samples:
+    """The samples within ``reach`` of the border's bounding box (the others see none of it)."""
+    if len(pieces) == 0:
+        return smp
+    keep = (
+        (smp.x >= pieces.mid_x.min() - reach)
+        & (smp.x <= pieces.mid_x.max() + reach)
+        & (smp.y >= pieces.mid_y.min() - reach)
+        & (smp.y <= pieces.mid_y.max() + reach)
+    )
+    return _Samples(*(getattr(smp, f)[keep] for f in _Samples.__dataclass_fields__))
+
+
 def _pixels(
     transform: Affine, x: NDArray[np.float64], y: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -243,7 +257,7 @@ def sampled_track_intervals(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """``(piece, start, end)``: the steps in which each track sees each piece over the DEM."""
     none = (np.empty(0, dtype=np.int64), np.empty(0), np.empty(0))
-    smp = _samples(tracks, window, step_s)
+    smp = _near(_samples(tracks, window, step_s), pieces, float(tracks.r.max(initial=0.0)))
     if smp.x.size == 0 or len(pieces) == 0:
         return none
     g = smp.g
