@@ -24,11 +24,13 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.coverage import intervals as iv
 from geo.coverage.flat import border_intervals, sensor_footprints
+from geo.coverage.footprints import FootprintParams
 from geo.coverage.scene import Scene, prepare_scene, time_window
 from geo.timeline.detections import watched_at_time
 from geo.timeline.report import border_section, by_hour, partner_section, stretches
@@ -178,15 +180,7 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
         time_to=window.end,
     )
     fp = sensor_footprints(scene.sensors, scene.acrs)
-    if dem is None:
-        owner, chain = border_intervals(scene.border, fp)
-    else:
-        # Imported here: the terrain (numba kernels, rasterio) loads only with a DEM.
-        from geo.timeline.terrain import terrain_sensor_pieces
-
-        owner, chain = terrain_sensor_pieces(scene, dem)
-    # Each sensor's pieces merged (the engines give one per border edge or DEM cell).
-    owner, chain = iv.union_by(owner, chain)
+    owner, chain = _sensor_pieces(scene, fp, dem)
     windows = sensor_windows(scene.sensors, window)
     prepared = None
     if tracks is not None and len(tracks):
@@ -198,20 +192,14 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
             track_range_m=track_range_m,
             track_partner=track_partner,
         )
+    moving = prepared is not None and bool(prepared.seg_ok.any())
     total_m = float(scene.border.length_m.sum())
     step_m = chainage_step_m or min(settings.TIMELINE_CHAINAGE_STEP_M, 0.001 * total_m)
-    moving = prepared is not None and bool(prepared.seg_ok.any())
     breaks = np.concatenate([chain[0], chain[1], *[a for s in scene.sectors.per_sector for a in s]])
     pieces = elementary_pieces(scene.border, breaks, step_m=step_m if moving else 0.0)
     parts = [static_intervals(pieces, owner, chain, windows)]
-    if moving and prepared is not None and dem is None:
-        parts.append(track_intervals(pieces, prepared))
-    elif moving and prepared is not None and dem is not None:
-        from geo.timeline.sightlines import sampled_track_intervals
-
-        lon, lat = scene.acrs.to_lonlat.transform(pieces.mid_x, pieces.mid_y)
-        lonlat = (np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-        parts.append(sampled_track_intervals(pieces, prepared, lonlat, dem, window, step_s=step_s))
+    if moving and prepared is not None:
+        parts.append(_track_parts(scene, pieces, prepared, window, dem=dem, step_s=step_s))
     watched = merge_watched(parts, window.length_s)
     fig = piece_figures(watched, len(pieces), window.length_s)
     partners = sorted(set(scene.partners) | set(prepared.partner if prepared is not None else []))
@@ -247,6 +235,40 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
             detections, scene.acrs, window, footprints=fp, windows=windows, tracks=prepared
         )
     return Timeline(report, scene, window, pieces, watched, fig, prepared)
+
+
+def _sensor_pieces(
+    scene: Scene, fp: FootprintParams, dem: str | Path | None
+) -> tuple[NDArray[np.int64], iv.Intervals]:
+    """Each sensor's border (merged), from its footprint or, with a DEM, its viewshed."""
+    if dem is None:
+        owner, chain = border_intervals(scene.border, fp)
+    else:
+        # Imported here: the terrain (numba kernels, rasterio) loads only with a DEM.
+        from geo.timeline.terrain import terrain_sensor_pieces
+
+        owner, chain = terrain_sensor_pieces(scene, dem)
+    # The engines give one piece per border edge or DEM cell: merged per sensor.
+    return iv.union_by(owner, chain)
+
+
+def _track_parts(
+    scene: Scene,
+    pieces: Pieces,
+    tracks: PreparedTracks,
+    window: Window,
+    *,
+    dem: str | Path | None,
+    step_s: float,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """When the tracks watch each piece: exact when flat, line of sight sampled over a DEM."""
+    if dem is None:
+        return track_intervals(pieces, tracks)
+    from geo.timeline.sightlines import sampled_track_intervals
+
+    lon, lat = scene.acrs.to_lonlat.transform(pieces.mid_x, pieces.mid_y)
+    lonlat = (np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return sampled_track_intervals(pieces, tracks, lonlat, dem, window, step_s=step_s)
 
 
 def _iso(ts: pd.Timestamp) -> str:
