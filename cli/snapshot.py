@@ -17,8 +17,8 @@ def register(sub: Any) -> None:
         "snapshot",
         help="a briefing snapshot of the map (PNG or PDF), rendered without a browser",
         description="Run the analysis and render the map with legend, scale bar, north arrow, "
-        "parameters, headline numbers and classification banners as a PNG (2400 px wide or "
-        "more, 200 dpi) or a PDF (landscape, page 2: gap table and per-sector coverage). "
+        "parameters, headline numbers and classification banners as a PNG "
+        "(2,600 px wide, 200 dpi) or a PDF (landscape, page 2: gap table and per-sector coverage). "
         "Prints a JSON summary.",
     )
     add_analysis_args(s)

@@ -834,3 +834,14 @@ def test_the_detection_window_is_printed_in_the_operation_s_zone(sample):
     assert on_clock["UTC"] != on_clock["America/New_York"]
     with pytest.raises(ValidationError, match="unknown time zone"):
         snapshot_bytes(result, fmt="png", timezone="Mars/Olympus")
+
+
+def test_snapshot_help_states_the_png_size_it_writes() -> None:
+    from layers.snapshot import PNG_DPI, PNG_WIDTH_PX
+
+    done = subprocess.run(
+        [sys.executable, "-m", "geo", "snapshot", "--help"],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    text = " ".join(done.stdout.split())
+    assert f"({PNG_WIDTH_PX:,} px wide, {PNG_DPI} dpi)" in text, text
