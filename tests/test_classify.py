@@ -132,7 +132,8 @@ def test_index_equals_geos_on_random_points_and_near_outlines(setting):
         [rng.uniform(ymin, ymax, 200_000), points_near_outlines(polys, 100_000, 2)[1]]
     )
     got = footprint_covered_at(fp, acrs)(x, y)
-    assert got.dtype == np.bool_ and got.shape == x.shape
+    assert got.dtype == np.bool_
+    assert got.shape == x.shape
     assert_same_as_geos(got, polys, x, y)
 
 
@@ -226,7 +227,8 @@ def test_sample_detections_as_against_the_union():
         time_to=None,
     )
     corridor = FlatEngine().cover(scene).corridor
-    assert corridor.coverage is not None and corridor.covered_at is not None
+    assert corridor.coverage is not None
+    assert corridor.covered_at is not None
     kw = {"corridor": scene.corridor, "sectors": scene.sectors.polygons}
     old, old_sec = classify_points(det, scene.acrs, coverage=corridor.coverage, **kw)
     new, new_sec = classify_points(
