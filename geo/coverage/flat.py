@@ -10,6 +10,7 @@ overlay in the analysis CRS with areas measured on the ellipsoid
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Final
 
@@ -55,19 +56,31 @@ class FlatEngine:
     """
 
     def cover(self, scene: Scene) -> Coverage:
-        """The border and the corridor inside the active sensors' footprints."""
+        """The border and the corridor inside the active sensors' footprints.
+
+        The corridor's polygon overlay runs in a thread beside the rest (GEOS releases the
+        GIL): the border, the footprints layer and, with detections, the footprint index.
+        """
         fp = sensor_footprints(scene.sensors, scene.acrs)
         polygons = footprint_polygons(fp)
-        corridor = flat_corridor(scene, polygons)
-        active = np.flatnonzero(scene.active)
-        return Coverage(
-            border=flat_border(scene, fp),
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-corridor") as pool:
+            corridor = pool.submit(flat_corridor, scene, polygons)
+            border = flat_border(scene, fp)
+            drawn = to_lonlat(polygons, scene.acrs)
+            active = np.flatnonzero(scene.active)
             # Detections are classified against the footprints that reach them, not the union.
-            corridor=replace(
-                corridor, covered_at=footprint_covered_at(fp.take(active), scene.acrs)
-            ),
-            footprints=_footprint_layer(scene.sensors, polygons, scene.acrs),
-        )
+            covered_at = footprint_covered_at(
+                fp.take(active),
+                scene.acrs,
+                polygons=polygons[active],
+                drawn=drawn[active],
+                build_now=scene.detections is not None,
+            )
+            return Coverage(
+                border=border,
+                corridor=replace(corridor.result(), covered_at=covered_at),
+                footprints=_footprint_layer(scene.sensors, drawn),
+            )
 
 
 def flat_border(scene: Scene, fp: FootprintParams) -> BorderCoverage:
@@ -216,11 +229,9 @@ def sensor_border_m(
     return covered_m.astype(np.float64, copy=False), sole_m.astype(np.float64, copy=False)
 
 
-def _footprint_layer(
-    sensors: gpd.GeoDataFrame, fp_polys: NDArray[np.object_], acrs: AnalysisCRS
-) -> gpd.GeoDataFrame:
+def _footprint_layer(sensors: gpd.GeoDataFrame, drawn: NDArray[np.object_]) -> gpd.GeoDataFrame:
     attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name))
-    return gpd.GeoDataFrame(attrs, geometry=list(to_lonlat(fp_polys, acrs)), crs=WGS84)
+    return gpd.GeoDataFrame(attrs, geometry=list(drawn), crs=WGS84)
 
 
 def watched_and_overlap(
@@ -251,25 +262,47 @@ def watched_and_overlap(
     return watched, overlap
 
 
-def footprint_covered_at(fp: FootprintParams, acrs: AnalysisCRS) -> CoveredAt:
+def footprint_covered_at(
+    fp: FootprintParams,
+    acrs: AnalysisCRS,
+    *,
+    polygons: NDArray[np.object_] | None = None,
+    drawn: NDArray[np.object_] | None = None,
+    build_now: bool = False,
+) -> CoveredAt:
     """Whether each point (lon, lat) lies in one of the footprints ``fp``.
 
-    The footprints are those of :func:`footprint_polygons`, densified to 500 m and taken to
-    lon/lat, tested by :class:`geo.coverage.footprint_index.FootprintIndex`; the index is
-    built on the first call (numba loads only then).
+    The footprints are those of :func:`footprint_polygons` (``polygons``, when already
+    built), densified to 500 m and taken to lon/lat, tested by
+    :class:`geo.coverage.footprint_index.FootprintIndex`. ``drawn``, the same polygons
+    already taken to lon/lat undensified, saves transforming those densifying leaves alone.
+    The index is built on the first call (numba loads only then), or at once with
+    ``build_now``.
     """
     built: list[Any] = []
 
+    def build() -> Any:
+        from geo.coverage.footprint_index import FootprintIndex, reference_points
+
+        polys = footprint_polygons(fp) if polygons is None else polygons
+        dense = shapely.segmentize(polys, _DENSIFY_M)
+        lonlat = np.empty(len(fp), dtype=object)
+        todo = np.ones(len(fp), dtype=bool)
+        if drawn is not None:
+            todo = shapely.get_num_coordinates(dense) != shapely.get_num_coordinates(polys)
+            lonlat[~todo] = drawn[~todo]
+        lonlat[todo] = to_lonlat(dense[todo], acrs)
+        ref_lon, ref_lat = acrs.to_lonlat.transform(*reference_points(fp))
+        return FootprintIndex.from_polygons(lonlat, ref_lon, ref_lat)
+
     def covered_at(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
         if not built:
-            from geo.coverage.footprint_index import FootprintIndex, reference_points
-
-            polys = to_lonlat(shapely.segmentize(footprint_polygons(fp), _DENSIFY_M), acrs)
-            ref_lon, ref_lat = acrs.to_lonlat.transform(*reference_points(fp))
-            built.append(FootprintIndex.from_polygons(polys, ref_lon, ref_lat))
+            built.append(build())
         covers: NDArray[np.bool_] = built[0].covers(lon, lat)
         return covers
 
+    if build_now:
+        built.append(build())
     return covered_at
 
 
