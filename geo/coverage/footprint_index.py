@@ -306,7 +306,8 @@ class FootprintIndex:
         rx = np.broadcast_to(np.asarray(ref_lon, dtype=float).ravel(), polys.shape)
         ry = np.broadcast_to(np.asarray(ref_lat, dtype=float).ravel(), polys.shape)
         live = ~(shapely.is_missing(polys) | shapely.is_empty(polys))
-        polys = np.where(live, polys, None)
+        polys = polys.copy()
+        polys[~live] = None
         parts, part_fp = shapely.get_parts(polys, return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         ring_fp = part_fp[ring_part]
