@@ -1,8 +1,10 @@
 """Detections against the coverage: in coverage, in a gap, or outside the corridor; and sectors.
 
 :func:`classify_points` decides, for any number of points, whether each lies in the corridor,
-whether it is watched, and which sectors hold it, in one pass over a point index
-(:mod:`geo.coverage.pointindex`) in lon/lat.
+whether it is watched, and which sectors hold it, in lon/lat: the corridor and the sectors
+through a point index (:mod:`geo.coverage.pointindex`), coverage through the engine's
+``covered_at`` (the flat engine's: the footprints that reach each point,
+:mod:`geo.coverage.footprint_index`), tested only for points in the corridor.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def classify_points(
 
     Coverage is the ``coverage`` polygon (analysis CRS) or, when given, ``covered_at(lon,
     lat)`` (e.g. :meth:`geo.terrain.grids.CoverageGrid.seen_at`: the cell under the point
-    is seen).
+    is seen; :func:`geo.coverage.flat.footprint_covered_at`: a footprint holds the point),
+    asked only about points in the corridor.
 
     Returns
     -------

@@ -5,7 +5,8 @@ the analysis CRS with the local scale factor and meridian convergence at the sen
 border everything is exact interval arithmetic on the geodesic chainage
 (:func:`border_intervals`, :mod:`geo.coverage.intervals`); in the corridor it is polygon
 overlay in the analysis CRS with areas measured on the ellipsoid
-(:func:`geo.core.projection.geodesic_area_m2`).
+(:func:`geo.core.projection.geodesic_area_m2`). Detections are classified against the
+footprints that reach them (:func:`footprint_covered_at`), never against the union.
 """
 
 from __future__ import annotations
