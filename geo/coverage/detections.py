@@ -1,8 +1,10 @@
 """Detections against the coverage: in coverage, in a gap, or outside the corridor; and sectors.
 
 :func:`classify_points` decides, for any number of points, whether each lies in the corridor,
-whether it is watched, and which sectors hold it, in one pass over a point index
-(:mod:`geo.coverage.pointindex`) in lon/lat.
+whether it is watched, and which sectors hold it, in lon/lat: the corridor and the sectors
+through a point index (:mod:`geo.coverage.pointindex`), coverage through the engine's
+``covered_at`` (the flat engine's: the footprints that reach each point,
+:mod:`geo.coverage.footprint_index`), tested only for points in the corridor.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def classify_points(
 
     Coverage is the ``coverage`` polygon (analysis CRS) or, when given, ``covered_at(lon,
     lat)`` (e.g. :meth:`geo.terrain.grids.CoverageGrid.seen_at`: the cell under the point
-    is seen).
+    is seen; :func:`geo.coverage.flat.footprint_covered_at`: a footprint holds the point),
+    asked only about points in the corridor.
 
     Returns
     -------
@@ -83,7 +86,9 @@ def classify_points(
     member = pointindex.membership(list(polys), lon, lat)
     if covered_at is not None:
         in_corr, in_sector = member[:, 0], member[:, 1:]
-        in_cov = covered_at(lon, lat)
+        # Coverage only matters in the corridor.
+        in_cov = np.zeros(len(points), dtype=bool)
+        in_cov[in_corr] = covered_at(lon[in_corr], lat[in_corr])
     else:
         in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
     codes = np.where(in_corr, np.where(in_cov, 0, 1), 2).astype(np.int8)
@@ -92,11 +97,23 @@ def classify_points(
 
 
 def _joined_ids(member: NDArray[np.bool_], ids: NDArray[np.object_]) -> NDArray[np.object_]:
-    out = np.full(member.shape[0], "", dtype=object)
-    for j, sid in enumerate(ids):
-        hit = member[:, j]
-        out[hit] = np.where(out[hit] == "", sid, out[hit] + "," + str(sid))
-    return out
+    """Per row, the ids of the sectors holding it, comma-separated in sector order ("" none).
+
+    Rows share few distinct memberships: each distinct one is joined once.
+
+    Examples
+    --------
+    >>> m = np.array([[True, False, True], [False, False, False], [True, False, True]])
+    >>> _joined_ids(m, np.array(["a", "b", "c"], dtype=object)).tolist()
+    ['a,c', '', 'a,c']
+    """
+    if member.shape[1] == 0:
+        return np.full(member.shape[0], "", dtype=object)
+    packed = np.packbits(member, axis=1)
+    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    joined = np.array([",".join(str(sid) for sid in ids[member[i]]) for i in first], dtype=object)
+    return joined[inverse.ravel()]
 
 
 __all__ = ["classify_detections", "classify_points"]

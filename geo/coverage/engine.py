@@ -78,9 +78,10 @@ class CorridorCoverage:
         The unwatched and the overlap areas as (multi)polygons in the analysis CRS, for maps.
     coverage
         The watched area as one (multi)polygon in the analysis CRS, when the engine has one;
-        detections are then classified against it.
+        detections are classified against it unless ``covered_at`` is given.
     covered_at
-        Otherwise, whether the ground under each point (lon, lat) is watched.
+        Whether each point (lon, lat) is watched: the ground under it (terrain), or the
+        footprints that reach it (flat engine). Detections are classified with it when given.
     """
 
     area_m2: float

@@ -5,12 +5,15 @@ the analysis CRS with the local scale factor and meridian convergence at the sen
 border everything is exact interval arithmetic on the geodesic chainage
 (:func:`border_intervals`, :mod:`geo.coverage.intervals`); in the corridor it is polygon
 overlay in the analysis CRS with areas measured on the ellipsoid
-(:func:`geo.core.projection.geodesic_area_m2`).
+(:func:`geo.core.projection.geodesic_area_m2`). Detections are classified against the
+footprints that reach them (:func:`footprint_covered_at`), never against the union.
 """
 
 from __future__ import annotations
 
-import itertools
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -26,9 +29,15 @@ from geo.core.projection import (
 )
 from geo.coverage import intervals as iv
 from geo.coverage.border import Border
-from geo.coverage.engine import BorderCoverage, CorridorCoverage, Coverage
+from geo.coverage.engine import BorderCoverage, CorridorCoverage, Coverage, CoveredAt
 from geo.coverage.footprints import FootprintParams, footprint_polygons, segment_intervals
 from geo.coverage.scene import WGS84, Scene
+from geo.coverage.threads import map_threads
+
+#: Footprint outlines are densified to this (analysis-CRS metres) before going to lon/lat for
+#: point tests, as the coverage union used to be: edges then follow the analysis CRS' straight
+#: lines to millimetres.
+_DENSIFY_M: Final[float] = 500.0
 
 
 class FlatEngine:
@@ -48,14 +57,31 @@ class FlatEngine:
     """
 
     def cover(self, scene: Scene) -> Coverage:
-        """The border and the corridor inside the active sensors' footprints."""
+        """The border and the corridor inside the active sensors' footprints.
+
+        The corridor's polygon overlay runs in a thread beside the rest (GEOS releases the
+        GIL): the border, the footprints layer and, with detections, the footprint index.
+        """
         fp = sensor_footprints(scene.sensors, scene.acrs)
         polygons = footprint_polygons(fp)
-        return Coverage(
-            border=flat_border(scene, fp),
-            corridor=flat_corridor(scene, polygons),
-            footprints=_footprint_layer(scene.sensors, polygons, scene.acrs),
-        )
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-corridor") as pool:
+            corridor = pool.submit(flat_corridor, scene, polygons)
+            border = flat_border(scene, fp)
+            drawn = to_lonlat(polygons, scene.acrs)
+            active = np.flatnonzero(scene.active)
+            # Detections are classified against the footprints that reach them, not the union.
+            covered_at = footprint_covered_at(
+                fp.take(active),
+                scene.acrs,
+                polygons=polygons[active],
+                drawn=drawn[active],
+                build_now=scene.detections is not None,
+            )
+            return Coverage(
+                border=border,
+                corridor=replace(corridor.result(), covered_at=covered_at),
+                footprints=_footprint_layer(scene.sensors, drawn),
+            )
 
 
 def flat_border(scene: Scene, fp: FootprintParams) -> BorderCoverage:
@@ -78,16 +104,8 @@ def flat_border(scene: Scene, fp: FootprintParams) -> BorderCoverage:
 def flat_corridor(scene: Scene, polygons: NDArray[np.object_]) -> CorridorCoverage:
     """The corridor inside the footprint ``polygons`` of the scene's sensors (active ones count)."""
     active, partner = scene.active, scene.sensor_partner
-    coverage = _union_all(polygons[active])
-    by_partner = {p: _union_all(polygons[active & (partner == p)]) for p in scene.partners}
-    overlap = _union_all(
-        np.array(
-            [
-                shapely.intersection(by_partner[p], by_partner[q])
-                for p, q in itertools.combinations(scene.partners, 2)
-            ],
-            dtype=object,
-        )
+    coverage, overlap = watched_and_overlap(
+        [polygons[active & (partner == p)] for p in scene.partners]
     )
     corridor = scene.corridor
     corridor_covered = shapely.intersection(corridor, coverage)
@@ -212,11 +230,89 @@ def sensor_border_m(
     return covered_m.astype(np.float64, copy=False), sole_m.astype(np.float64, copy=False)
 
 
-def _footprint_layer(
-    sensors: gpd.GeoDataFrame, fp_polys: NDArray[np.object_], acrs: AnalysisCRS
-) -> gpd.GeoDataFrame:
+def _footprint_layer(sensors: gpd.GeoDataFrame, drawn: NDArray[np.object_]) -> gpd.GeoDataFrame:
     attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name))
-    return gpd.GeoDataFrame(attrs, geometry=list(to_lonlat(fp_polys, acrs)), crs=WGS84)
+    return gpd.GeoDataFrame(attrs, geometry=list(drawn), crs=WGS84)
+
+
+def watched_and_overlap(
+    groups: list[NDArray[np.object_]],
+) -> tuple[shapely.Geometry, shapely.Geometry]:
+    """The union of all the polygons, and where polygons of two or more groups overlap.
+
+    Each group (a partner's footprints) is merged on its own, the groups in parallel (GEOS
+    releases the GIL); then the groups are added one by one, the overlap growing by what each
+    new group shares with those before it. Only the polygonal part of an overlap is kept
+    (groups that merely touch share lines, which have no area).
+
+    Examples
+    --------
+    >>> a, b = shapely.box(0, 0, 2, 1), shapely.box(1, 0, 3, 1)
+    >>> watched, overlap = watched_and_overlap([np.array([a]), np.array([b])])
+    >>> watched.area, overlap.area
+    (3.0, 1.0)
+    """
+    merged = map_threads(_union_all, groups, name="limes-union")
+    if not merged:
+        return shapely.Polygon(), shapely.Polygon()
+    watched, overlap = merged[0], shapely.Polygon()
+    for group in merged[1:]:
+        shared = _polygonal(shapely.intersection(watched, group))
+        overlap = shapely.union(overlap, shared)
+        watched = shapely.union(watched, group)
+    return watched, overlap
+
+
+def footprint_covered_at(
+    fp: FootprintParams,
+    acrs: AnalysisCRS,
+    *,
+    polygons: NDArray[np.object_] | None = None,
+    drawn: NDArray[np.object_] | None = None,
+    build_now: bool = False,
+) -> CoveredAt:
+    """Whether each point (lon, lat) lies in one of the footprints ``fp``.
+
+    The footprints are those of :func:`footprint_polygons` (``polygons``, when already
+    built), densified to 500 m and taken to lon/lat, tested by
+    :class:`geo.coverage.footprint_index.FootprintIndex`. ``drawn``, the same polygons
+    already taken to lon/lat undensified, saves transforming those densifying leaves alone.
+    The index is built on the first call (numba loads only then), or at once with
+    ``build_now``.
+    """
+    built: list[Any] = []
+
+    def build() -> Any:
+        from geo.coverage.footprint_index import FootprintIndex, reference_points
+
+        polys = footprint_polygons(fp) if polygons is None else polygons
+        dense = shapely.segmentize(polys, _DENSIFY_M)
+        lonlat = np.empty(len(fp), dtype=object)
+        todo = np.ones(len(fp), dtype=bool)
+        if drawn is not None:
+            todo = shapely.get_num_coordinates(dense) != shapely.get_num_coordinates(polys)
+            lonlat[~todo] = drawn[~todo]
+        lonlat[todo] = to_lonlat(dense[todo], acrs)
+        ref_lon, ref_lat = acrs.to_lonlat.transform(*reference_points(fp))
+        return FootprintIndex.from_polygons(lonlat, ref_lon, ref_lat)
+
+    def covered_at(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+        if not built:
+            built.append(build())
+        covers: NDArray[np.bool_] = built[0].covers(lon, lat)
+        return covers
+
+    if build_now:
+        built.append(build())
+    return covered_at
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygons of ``geom`` (lines and points of a collection dropped)."""
+    if shapely.get_type_id(geom) in (3, 6):
+        return geom
+    parts = shapely.get_parts(shapely.get_parts(geom))
+    return shapely.multipolygons(parts[shapely.get_type_id(parts) == 3])
 
 
 def _union_all(geoms: NDArray[np.object_]) -> shapely.Geometry:

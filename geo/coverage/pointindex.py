@@ -141,16 +141,10 @@ def _grid_membership(
     idx = np.flatnonzero(inbox)
     col = np.clip(((x[idx] - (xmin - cell / 2)) / cell).astype(np.int64), 0, ncols - 1)
     row = np.clip((((ymax + cell / 2) - y[idx]) / cell).astype(np.int64), 0, nrows - 1)
-    k_max = len(polys)
-
-    def unpack(words: NDArray[np.uint32]) -> NDArray[np.bool_]:
-        as_bytes = np.ascontiguousarray(words.astype("<u4")).view(np.uint8).reshape(-1, 4)
-        return np.unpackbits(as_bytes, axis=1, bitorder="little")[:, :k_max].view(bool)
-
-    inside = unpack(bits[row, col])
-    near = unpack(edge[row, col])
-    out[np.ix_(idx, np.asarray(columns, dtype=np.intp))] = inside
+    words, near = bits[row, col], edge[row, col]
     for k, (j, p) in enumerate(zip(columns, polys, strict=True)):
-        exact = idx[near[:, k]]
+        bit = np.uint32(1 << k)
+        out[idx, j] = (words & bit) != 0
+        exact = idx[(near & bit) != 0]
         if exact.size:
             out[exact, j] = shapely.contains_xy(p, x[exact], y[exact])
