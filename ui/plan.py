@@ -363,7 +363,7 @@ def show_numbers(held: Held, partner: str | None) -> None:
         col.metric(
             label,
             f"{b:,.2f} {unit}",
-            delta=f"{b - a:+,.2f} {unit}",
+            delta=f"{b - a:+,.2f} {'points' if unit == '%' else unit}",
             delta_color="inverse" if lower else "normal",
             help=f"Before the plan: {a:,.2f} {unit}",
         )
