@@ -76,7 +76,7 @@ with map_col:
     before = se.saved_analysis(opened.source, corridor_km, min_gap_m, terrain)
     st.pydeck_chart(
         up.map_of(held, before, up.grid_of(opened.source, corridor_km), rank),
-        height=up.MAP_PX, on_select="rerun", selection_mode="single-object", key="plan_map",
+        height=up.MAP_PX, on_select="rerun", selection_mode="single-object", key=up.map_key(),
     )  # fmt: skip
     st.caption(
         "Suggested sites (dark dots, numbered by rank) with the existing sensors and the gaps "

@@ -158,7 +158,7 @@ def test_a_moved_site_shows_what_evaluate_sites_gives() -> None:
     # then a click on a grid cell (what st.pydeck_chart reports) moves site 1 to its centre
     cell = {"cell": 11, "lon": float(site.geometry.x), "lat": float(site.geometry.y)}
     at.selectbox(key="plan_move_rank").select(1).run()
-    at.session_state["plan_map"] = {
+    at.session_state["plan_map_0"] = {
         "selection": {"indices": {"placement_grid": [11]}, "objects": {"placement_grid": [cell]}}
     }
     at.run()
@@ -167,6 +167,13 @@ def test_a_moved_site_shows_what_evaluate_sites_gives() -> None:
     shown = _shown_sites(at)
     first = shown[shown["rank"] == 1].iloc[0]
     assert (first["lon"], first["lat"]) == pytest.approx((cell["lon"], cell["lat"]), abs=1e-6)
+    # a click on site 3 on the map selects it for moving; the map is drawn afresh, unselected
+    at.session_state["plan_map_1"] = {
+        "selection": {"indices": {"plan_sites": [2]}, "objects": {"plan_sites": [{"rank": 3}]}}
+    }
+    at.run()
+    assert at.selectbox(key="plan_move_rank").value == 3
+    assert "plan_map_2" in at.session_state
 
 
 def test_a_commander_plans_for_their_partner_and_cannot_save() -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "gap_table",
     "grid_of",
     "held_plan",
+    "map_key",
     "map_of",
     "move_panel",
     "move_site",
@@ -363,7 +364,9 @@ def show_numbers(held: Held, partner: str | None) -> None:
         col.metric(
             label,
             f"{b:,.2f} {unit}",
-            delta=f"{b - a:+,.2f} {'points' if unit == '%' else unit}",
+            delta=f"{b - a:+,.2f} {'points' if unit == '%' else unit}"
+            if abs(b - a) >= 0.005
+            else None,
             delta_color="inverse" if lower else "normal",
             help=f"Before the plan: {a:,.2f} {unit}",
         )
@@ -436,15 +439,24 @@ def map_of(
     )  # fmt: skip
 
 
-def picked_on_map(held: Held) -> tuple[str, Any] | None:
-    """What a new click on the plan's map picked: ``("site", rank)`` or ``("cell", cell)``."""
-    event = st.session_state.get("plan_map") or {}
+def map_key() -> str:
+    """The key of the plan's map widget: ``plan_map_<clicks taken so far>``.
+
+    Each click taken gives the map a new key, so it is drawn afresh without the selection
+    (Streamlit greys everything a selection leaves out) and a click is never taken twice.
+    """
+    return f"plan_map_{int(st.session_state.get('plan_clicks', 0))}"
+
+
+def picked_on_map() -> tuple[str, Any] | None:
+    """What a click on the plan's map picked: ``("site", rank)`` or ``("cell", cell)``."""
+    event = st.session_state.get(map_key()) or {}
     objects = (event.get("selection") or {}).get("objects") or {}
     sites, cells = objects.get("plan_sites") or [], objects.get("placement_grid") or []
     picked = ("site", int(sites[0]["rank"])) if sites else ("cell", cells[0]) if cells else None
-    seen = st.session_state.get("_plan_seen_pick")
-    st.session_state._plan_seen_pick = [held.key, picked]
-    return None if picked is None or seen == [held.key, picked] else picked
+    if picked is not None:
+        st.session_state.plan_clicks = int(st.session_state.get("plan_clicks", 0)) + 1
+    return picked
 
 
 def snapshot_of(held: Held, sc: Scenario, fmt: str, timezone: str) -> bytes:
@@ -504,7 +516,7 @@ def grid_of(source: str, corridor_km: float) -> gpd.GeoDataFrame:
 
 def on_map_click(held: Held, sc: Scenario, *, min_gap_m: float) -> None:
     """A new click on the map: a site selects it for moving; a grid cell moves it there."""
-    picked = picked_on_map(held)
+    picked = picked_on_map()
     if picked is None:
         return
     what, value = picked
