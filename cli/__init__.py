@@ -17,6 +17,12 @@ A contract: scripts and checks depend on these flags and keys.
     python -m geo snapshot (--border B --sensors S [--sectors P] | --operation NAME [--store S])
         [--detections D] [--dem DEM]
         [--partner P] [--title T] [--banner TEXT] --out FILE.png|FILE.pdf
+    python -m geo site (--border B --sensors S [--sectors P] | --operation NAME [--store S])
+        [--dem D] --count N --range-m R [--min-range-m 0] [--height-m 10]
+        [--target-height-m 2] [--azimuth-deg A --fov-deg F] [--kind tower] [--partner P]
+        [--candidates FILE | --spacing-m 1000] [--corridor-km 5] [--exclude POLYGONS]
+        [--weight length|detections --detections D] [--time-limit-s 10] [--out plan.json]
+        [--sites-out sites.csv]
     python -m geo ingest FILE [--store STORE] --partner P [--releasable-to A,B|ALL] [--user NAME]
         [--operation NAME]
     python -m geo detections [--store STORE] --as-partner P [--out FILE.geojson]
@@ -48,14 +54,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import analyse, export, operation, snapshot, store, uploads, users, viewshed
+from cli import analyse, export, operation, site, snapshot, store, uploads, users, viewshed
 from geo.core import settings
 from geo.core.errors import ValidationError
 
 __all__ = ["main"]
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (analyse, viewshed, export, snapshot, store, uploads, operation, users)
+COMMANDS = (analyse, viewshed, export, snapshot, site, store, uploads, operation, users)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ RANKS: dict[str, int] = {
     "geo.coverage": 3,
     "geo.store": 3,
     "geo.operations": 4,
+    "geo.siting": 4,
     "layers": 4,
     "cli": 5,
     "ui": 5,
