@@ -149,7 +149,7 @@ def test_suggest_see_the_sites_and_add_them_to_the_operation(
         page.get_by_test_id("stSidebarNav").get_by_text("Map", exact=True).click()
         page.get_by_test_id("stMetric").first.wait_for(timeout=PAGE_TIMEOUT_MS)
         _idle(page)
-        terrain = page.get_by_role("checkbox", name="Line of sight over terrain")
+        terrain = page.get_by_role("switch", name="Line of sight over terrain")
         if terrain.is_checked():  # the Map opens over terrain; plan_sites ran on flat ground
             page.get_by_test_id("stSidebar").get_by_text("Line of sight over terrain").click()
         sync_api.expect(terrain).not_to_be_checked(timeout=PAGE_TIMEOUT_MS)
