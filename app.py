@@ -10,12 +10,13 @@ from ui import signin
 
 st.set_page_config(page_title="Limes — border coverage", layout="wide")
 
-# The pages, and the role each needs (None: every user).
+# The pages, and the role each needs (None: every user; "a,b": either).
 PAGES = [
     (None, st.Page("app_pages/map.py", title="Map", default=True)),
     ("analyst", st.Page("app_pages/upload.py", title="Upload")),
     ("planner", st.Page("app_pages/operations.py", title="Operations")),
     ("planner", st.Page("app_pages/sensors.py", title="Sensors")),
+    ("planner,commander", st.Page("app_pages/plan.py", title="Plan")),
     ("briefer", st.Page("app_pages/export.py", title="Export")),
     ("admin", st.Page("app_pages/admin.py", title="Admin")),
 ]
@@ -24,5 +25,7 @@ PAGES = [
 # the sign-in page, the only page listed until signed in (the run stops there).
 viewer = signin.current_viewer(url_paths=[p.url_path for _, p in PAGES])
 
-page = st.navigation([p for role, p in PAGES if role is None or viewer.can(role)])
+page = st.navigation(
+    [p for role, p in PAGES if role is None or any(map(viewer.can, role.split(",")))]
+)
 page.run()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -50,6 +50,7 @@ def render_snapshot(
     partner_names: Mapping[str, str] | None = None,
     paper: Paper = "a4",
     timezone: str = "UTC",
+    extra_layers: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Render a snapshot of one view of an analysis to ``out`` (example: :mod:`layers.snapshot`).
 
@@ -82,6 +83,9 @@ def render_snapshot(
         PDF paper size, landscape: ``"a4"`` (297 × 210 mm) or ``"letter"`` (11 × 8.5 in).
     timezone
         IANA zone the detection window is printed in, named beside it (the operation's).
+    extra_layers
+        pydeck layers drawn over the view's (e.g. the suggested sites of a plan,
+        :func:`layers.plan.plan_snapshot`).
 
     Returns
     -------
@@ -114,6 +118,7 @@ def render_snapshot(
         dem=dem,
         partner_names=partner_names,
         timezone=check_timezone(timezone),
+        extra_layers=extra_layers,
     )
     with _LOCK, rc_context(MATPLOTLIB_RC):
         page, file = (_write_png if fmt == "png" else _write_pdf)(view, out, paper)

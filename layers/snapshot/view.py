@@ -80,6 +80,7 @@ def prepare_view(
     dem: str | Path | None,
     partner_names: Mapping[str, str] | None,
     timezone: str = "UTC",
+    extra_layers: Sequence[Any] = (),
 ) -> View:
     """Check the options of a snapshot and compute its :class:`View`.
 
@@ -102,6 +103,8 @@ def prepare_view(
     if unknown:
         raise ValidationError(f"layers: unknown {unknown}; expected some of {list(LAYERS)}")
     deck = build_map(result, partner=partner, shown=shown, dem=dem)
+    if extra_layers:
+        deck.layers = [*deck.layers, *extra_layers]
     spec = json.loads(deck.to_json())
     acrs = result.acrs
     names = dict(partner_names or {})

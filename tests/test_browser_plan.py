@@ -1,0 +1,175 @@
+"""The Plan page used as a planner uses it, in Debian's Chromium: suggest, look, add.
+
+The server runs in demo mode (every role) on a store of its own, seeded with the sample
+operation on first run. The test picks LTU, types a count and a range, clicks "Suggest
+sites", hovers each suggested site where the map draws it (its screen position computed from
+the deck's fitted view, as deck.gl projects it) and reads its rank and gain in the tooltip,
+clicks "Add to the operation", then opens the Map page: its headline is the coverage that
+:func:`geo.coverage.analyse` gives on the sample's sensors plus the sites
+:func:`geo.siting.plan_sites` chooses for the same parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from browser_util import CHROMIUM, Server, streamlit_server
+
+from geo.coverage.analysis import analyse
+from geo.inputs.scenario import load_scenario
+from geo.siting import SiteParams, plan_sites
+from layers import map as layers_map
+from ui.plan import MAP_PX
+
+pytestmark = pytest.mark.browser
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (pip install playwright)"
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEWPORT = {"width": 1600, "height": 1000}
+PAGE_TIMEOUT_MS = 240_000
+PARTNER, COUNT, RANGE_M = "LTU", 3, 7000.0
+CORRIDOR_KM, MIN_GAP_M = 5.0, 1.0  # the sample operation's
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The app on a store and users file of its own (demo mode: no users file)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser: {CHROMIUM} not found")
+    home = tmp_path_factory.mktemp("limes-plan")
+    log = home / "streamlit.log"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIMES_STORE", str(home / "limes.gpkg"))
+        mp.setenv("LIMES_USERS_FILE", str(home / "users.json"))
+        with streamlit_server(ROOT / "app.py", log=log) as url:
+            yield Server(url, log)
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, Any]:
+    """The plan for the test's parameters and the coverage after it, through ``geo``."""
+    sc = load_scenario(ROOT / "sample_data")
+    params = SiteParams(count=COUNT, range_m=RANGE_M, partner=PARTNER, corridor_km=CORRIDOR_KM)
+    plan = plan_sites(sc.border, sc.sensors, params, sectors=sc.sectors, min_gap_m=MIN_GAP_M)
+    both = gpd.GeoDataFrame(
+        pd.concat([sc.sensors, plan.sensors().to_crs(4326)], ignore_index=True), crs=4326
+    )
+    after = analyse(
+        sc.border, both, sectors=sc.sectors, corridor_km=CORRIDOR_KM, min_gap_m=MIN_GAP_M
+    )
+    before = analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, corridor_km=CORRIDOR_KM, min_gap_m=MIN_GAP_M
+    )
+    view = layers_map.assemble(before, {}, height=MAP_PX).initial_view_state
+    return {
+        "plan": plan,
+        "view": view,
+        "coverage": f"{after.report['border']['coverage_pct']:.1f} %",
+    }
+
+
+def _metric(page: Any, label: str) -> str:
+    box = page.get_by_test_id("stMetric").filter(has_text=label).first
+    return str(box.get_by_test_id("stMetricValue").inner_text()).strip()
+
+
+def _idle(page: Any) -> None:
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+
+
+def _hover(page: Any, x: float, y: float, text: str) -> str:
+    """Move the pointer onto (x, y) and return the deck tooltip's text, once it has ``text``."""
+    tip = page.locator(".deck-tooltip").filter(has_text=text)
+    for attempt in range(3):  # software WebGL may miss a first move: move in again
+        page.mouse.move(x - 40, y - 10)
+        page.mouse.move(x, y, steps=5)
+        try:
+            tip.wait_for(timeout=30_000)
+            return str(tip.inner_text())
+        except Exception:  # playwright's TimeoutError
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def test_suggest_see_the_sites_and_add_them_to_the_operation(
+    server: Server, browser: Any, expected: dict[str, Any], tmp_path: Path
+) -> None:
+    shots = Path(os.environ.get("LIMES_SHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    plan = expected["plan"]
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{server.url}/plan", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text("Set the parameters and click").wait_for(timeout=PAGE_TIMEOUT_MS)
+        form = page.get_by_test_id("stForm")
+        form.get_by_test_id("stSelectbox").filter(has_text="Partner").click()
+        page.get_by_role("option", name=PARTNER, exact=True).click()
+        count = page.get_by_label("Sites (count)")
+        count.fill(str(COUNT))
+        count.press("Tab")
+        rng = page.get_by_label("Range (m)", exact=True)
+        rng.fill(f"{RANGE_M:.0f}")
+        rng.press("Tab")
+        page.screenshot(path=shots / "plan-1-parameters.png")
+        page.get_by_role("button", name="Suggest sites").click()
+        page.get_by_text("Suggested sites", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+        _idle(page)
+        assert _metric(page, "Covered") == f"{plan.after['covered_km']:,.2f} km"
+
+        canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas#deckgl-overlay').first
+        canvas.scroll_into_view_if_needed()
+        page.wait_for_timeout(5000)  # the deck draws in software WebGL
+        box = canvas.bounding_box()
+        assert box is not None
+        for _, site in plan.sites.iterrows():
+            x, y = _project(expected["view"], box, site.geometry.x, site.geometry.y)
+            text = _hover(page, x, y, f"Site {int(site['rank'])} (")
+            assert f"gain: {float(site['gain_km']):,.2f} km of border" in text
+            if int(site["rank"]) == 1:
+                page.screenshot(path=shots / "plan-2-suggested.png", full_page=True)
+
+        page.mouse.move(5, 5)
+        page.get_by_role("button", name="Add to the operation").click()
+        page.get_by_text(f"Version 2 saved with {COUNT} new sites: the Map now shows it.").wait_for(
+            timeout=PAGE_TIMEOUT_MS
+        )
+        page.screenshot(path=shots / "plan-3-added.png")
+
+        page.get_by_test_id("stSidebarNav").get_by_text("Map", exact=True).click()
+        page.get_by_test_id("stMetric").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        _idle(page)
+        terrain = page.get_by_role("switch", name="Line of sight over terrain")
+        if terrain.is_checked():  # the Map opens over terrain; plan_sites ran on flat ground
+            page.get_by_test_id("stSidebar").get_by_text("Line of sight over terrain").click()
+        sync_api.expect(terrain).not_to_be_checked(timeout=PAGE_TIMEOUT_MS)
+        page.get_by_test_id("stMetric").filter(has_text=expected["coverage"]).first.wait_for(
+            timeout=PAGE_TIMEOUT_MS
+        )
+        assert _metric(page, "Coverage") == expected["coverage"]
+        page.screenshot(path=shots / "plan-4-map.png")
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()
+
+
+def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
+    """Screen position of a point in the deck's initial view (Web Mercator, 512-px tiles)."""
+    scale = 512 * 2**view.zoom
+
+    def merc(phi: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
+
+    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
+    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * math.pi) * scale
+    return x, y
