@@ -31,7 +31,7 @@ import pydeck as pdk
 
 from geo.coverage.analysis import Analysis
 from layers import deck as lk
-from layers.changes import placement_grid_layer, stretches_layer
+from layers.changes import placement_grid_layer, placement_grid_outline_layer, stretches_layer
 from layers.map import MAP_HEIGHT_PX, MAP_WIDTH_PX, assemble, build_layers
 from layers.snapshot import snapshot_bytes
 
@@ -168,7 +168,7 @@ def plan_deck(
     at = next((i for i, layer in enumerate(layers) if layer.id == "sensors"), len(layers))
     drawn: list[pdk.Layer] = []
     if grid is not None:
-        drawn.append(placement_grid_layer(grid))
+        drawn += [placement_grid_outline_layer(grid), placement_grid_layer(grid)]
     if closed is not None and len(closed):
         drawn += [stretches_layer(closed, casing=True), stretches_layer(closed)]
     layers[at:at] = drawn
