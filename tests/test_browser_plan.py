@@ -18,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from browser_util import CHROMIUM, Server, streamlit_server
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
-from geo.siting import SiteParams, plan_sites
+from geo.operations import placement_grid
+from geo.siting import SiteParams, evaluate_sites, plan_sites
 from layers import map as layers_map
 from ui.plan import MAP_PX
 
@@ -71,9 +74,30 @@ def expected() -> dict[str, Any]:
         sc.border, sc.sensors, sectors=sc.sectors, corridor_km=CORRIDOR_KM, min_gap_m=MIN_GAP_M
     )
     view = layers_map.assemble(before, {}, height=MAP_PX).initial_view_state
+    # Site 1 is then moved by a click on the grid cell farthest from every sensor and site
+    # (a click there hits the grid, not a dot); evaluate_sites gives what the page must show.
+    cells = placement_grid(sc.border, corridor_km=CORRIDOR_KM)
+    dots = np.concatenate([sc.sensors.geometry.to_numpy(), plan.sites.geometry.to_numpy()])
+    far = shapely.distance(shapely.points(cells["lon"], cells["lat"])[:, None], dots[None, :])
+    cell = cells.iloc[int(np.argmax(far.min(axis=1)))]
+    sites = plan.sites.copy()
+    at = sites.index[sites["rank"] == 1]
+    sites.loc[at, "lon"], sites.loc[at, "lat"] = float(cell["lon"]), float(cell["lat"])
+    sites.loc[at, "geometry"] = gpd.points_from_xy([cell["lon"]], [cell["lat"]], crs=sites.crs)
+    moved = evaluate_sites(
+        sc.border, sc.sensors, sites, params, sectors=sc.sectors, min_gap_m=MIN_GAP_M
+    )
+    both = gpd.GeoDataFrame(
+        pd.concat([sc.sensors, moved.sensors().to_crs(4326)], ignore_index=True), crs=4326
+    )
+    after = analyse(
+        sc.border, both, sectors=sc.sectors, corridor_km=CORRIDOR_KM, min_gap_m=MIN_GAP_M
+    )
     return {
         "plan": plan,
         "view": view,
+        "cell": cell,
+        "moved": moved,
         "coverage": f"{after.report['border']['coverage_pct']:.1f} %",
     }
 
@@ -138,6 +162,19 @@ def test_suggest_see_the_sites_and_add_them_to_the_operation(
             assert f"gain: {float(site['gain_km']):,.2f} km of border" in text
             if int(site["rank"]) == 1:
                 page.screenshot(path=shots / "plan-2-suggested.png", full_page=True)
+
+        # Move site 1 (selected for moving by default): click the grid cell, as a user does.
+        cell = expected["cell"]
+        x, y = _project(expected["view"], box, float(cell["lon"]), float(cell["lat"]))
+        _hover(page, x, y, f"Cell {int(cell['cell'])}")
+        page.mouse.click(x, y)
+        page.get_by_text(f"Site 1 moved to the centre of grid cell {int(cell['cell'])}.").wait_for(
+            timeout=PAGE_TIMEOUT_MS
+        )
+        _idle(page)
+        moved = expected["moved"]
+        assert _metric(page, "Covered") == f"{moved.after['covered_km']:,.2f} km"
+        page.screenshot(path=shots / "plan-2b-moved.png", full_page=True)
 
         page.mouse.move(5, 5)
         page.get_by_role("button", name="Add to the operation").click()
