@@ -82,6 +82,16 @@ def legend_entries(
     if "detections" in by_id:
         out += _detection_entries(by_id)
     out += _area_entries(by_id, partner=partner, corridor_km=corridor_km)
+    if "plan_sites" in by_id:
+        out.append(
+            LegendEntry(
+                "plan_sites",
+                "Suggested site (number: its rank)",
+                "dot",
+                (style.SITE_FILL,),
+                outline=style.SITE_LINE,
+            )
+        )
     return out
 
 

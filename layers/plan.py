@@ -31,6 +31,7 @@ import pydeck as pdk
 
 from geo.coverage.analysis import Analysis
 from layers import deck as lk
+from layers import style
 from layers.changes import placement_grid_layer, placement_grid_outline_layer, stretches_layer
 from layers.map import MAP_HEIGHT_PX, MAP_WIDTH_PX, assemble, build_layers
 from layers.snapshot import snapshot_bytes
@@ -43,10 +44,9 @@ __all__ = [
     "sites_layer",
 ]
 
-#: A suggested site: a near-black dot with a white ring and its rank in white (no partner's
-#: colour, so it stands out from the existing sensors whatever the partners' colours).
-SITE_FILL: Final[list[int]] = [25, 25, 35, 255]
-SITE_LINE: Final[list[int]] = [255, 255, 255, 255]
+#: A suggested site: :data:`layers.style.SITE_FILL` with a white ring and its rank in white.
+SITE_FILL: Final[list[int]] = list(style.SITE_FILL)
+SITE_LINE: Final[list[int]] = list(style.SITE_LINE)
 #: The site being moved: an amber ring around it.
 SELECTED_LINE: Final[list[int]] = [255, 176, 0, 255]
 

@@ -155,3 +155,8 @@ DENSITY_RAMP: Final[tuple[tuple[int, int, int, int], ...]] = (
     (96, 112, 138, 185),
     (48, 60, 84, 215),
 )
+
+#: A suggested site of the Plan page: a near-black dot with a white ring (no partner's colour,
+#: so it stands out from the existing sensors whatever the partners' colours).
+SITE_FILL: Final[tuple[int, int, int, int]] = (25, 25, 35, 255)
+SITE_LINE: Final[tuple[int, int, int, int]] = (255, 255, 255, 255)

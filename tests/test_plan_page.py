@@ -263,6 +263,7 @@ def test_the_snapshot_draws_the_sites_where_they_are() -> None:
         extra_layers=[sites_layer(plan.sites), site_numbers_layer(plan.sites)],
     )  # fmt: skip
     assert summary["layers"][-2:] == ["plan_sites", "plan_site_numbers"]
+    assert "Suggested site (number: its rank)" in summary["legend"]
     (xmin, ymin, xmax, ymax), (left, top, right, bottom) = summary["map_extent"], summary["map_box"]
     xs, ys = after.acrs.to_proj.transform(plan.sites.geometry.x, plan.sites.geometry.y)
     for x, y in zip(xs, ys, strict=True):
