@@ -876,8 +876,33 @@ def _fmt(value: float | None, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
+#: Outage of the sample: the first radar is down for maintenance on the detections' third day.
+SAMPLE_OUTAGE = "2026-11-03T08:00:00Z/2026-11-03T14:00:00Z"
+
+
+def sensor_schedules(sensors: pd.DataFrame) -> pd.DataFrame:
+    """When the sample's sensors watch (``schedule``, ``outages``; blank = all the time).
+
+    Every third camera is a day camera (06:00-20:00 UTC), the sensors of kind ``drone``
+    (tethered drones) fly two shifts (06:00-12:00;14:00-20:00), and the first radar has
+    :data:`SAMPLE_OUTAGE`. Decided by order and kind only, so it is deterministic.
+    ``analyse`` ignores these columns; ``timeline`` and the app's Map page use them.
+    """
+    kinds = sensors["kind"].astype(str).reset_index(drop=True)
+    schedule = pd.Series([""] * len(kinds), dtype=object)
+    outages = pd.Series([""] * len(kinds), dtype=object)
+    cameras = kinds.index[kinds == "camera"]
+    schedule[cameras[::3]] = "06:00-20:00"
+    schedule[kinds == "drone"] = "06:00-12:00;14:00-20:00"
+    radars = kinds.index[kinds == "radar"]
+    if len(radars):
+        outages[radars[0]] = SAMPLE_OUTAGE
+    return pd.DataFrame({"schedule": schedule, "outages": outages})
+
+
 def write_sensors_csv(path: Path, sensors: pd.DataFrame) -> None:
     """Write ``sensors.csv`` with blank cells for unused optional fields."""
+    when = sensor_schedules(sensors)
     out = pd.DataFrame(
         {
             "sensor_id": sensors["sensor_id"],
@@ -891,6 +916,8 @@ def write_sensors_csv(path: Path, sensors: pd.DataFrame) -> None:
             "fov_deg": [_fmt(v, 0) for v in sensors["fov_deg"]],
             "height_m": [_fmt(v, 1) for v in sensors["height_m"]],
             "status": sensors["status"],
+            "schedule": when["schedule"].to_numpy(),
+            "outages": when["outages"].to_numpy(),
         }
     )
     out.to_csv(path, index=False, lineterminator="\n")
@@ -1032,6 +1059,8 @@ def main(argv: list[str] | None = None) -> int:
         "sectors": paths["sectors"].name,
         "sensors": paths["sensors"].name,
         "detections": paths["detections"].name,
+        "dem": "dem.tif",  # written by make_dem.py
+        "tracks": "tracks.csv",  # written by make_tracks.py
         "partners": PARTNERS,
         "source": f"Natural Earth 1:50m via {WORLD_ATLAS_PACKAGE} {WORLD_ATLAS_VERSION}",
     }
