@@ -11,7 +11,6 @@ Examples
 --------
 >>> from geo.core.settings import SAMPLE_DIR
 >>> from geo.inputs import read_sensors
-from geo.inputs.checks.schedule import SCHEDULE_FIELDS
 >>> sensors = read_sensors(SAMPLE_DIR / "sensors.csv")[0]
 >>> table = sensor_table(sensors)
 >>> table.loc[0, "range_m"] = -5
