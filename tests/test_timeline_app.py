@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from geo.core.errors import ValidationError
 from geo.core.settings import SAMPLE_DIR
 from geo.inputs import load_scenario, read_sensors, read_tracks
 from geo.operations import checked_sensors, sensor_table
 from geo.operations.editing import SCHEDULE_COLUMNS, TABLE_COLUMNS
+from geo.timeline import exposed_layer, timeline
+from layers import timeline as lt
 
 PARTNERS = ["EU", "LTU", "LVA", "POL"]
 
@@ -86,3 +92,93 @@ def test_a_bad_schedule_in_the_editor_is_refused_naming_the_sensor() -> None:
     table.loc[1, "schedule"] = "25:00-26:00"
     with pytest.raises(ValidationError, match=f"sensor {table.loc[1, 'sensor_id']}.*schedule"):
         checked_sensors(table, partners=PARTNERS)
+
+
+# ---- step 2: the Map page's "When is it blind" section --------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli_timeline(tmp_path: Path, time_from: str, time_to: str, tau: float) -> dict:
+    """``python -m geo timeline`` on the sample: the outside truth the page must show."""
+    out = tmp_path / "timeline.json"
+    s = SAMPLE_DIR
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo",
+            "timeline",
+            *("--border", str(s / "border.geojson"), "--sensors", str(s / "sensors.csv")),
+            *("--tracks", str(s / "tracks.csv"), "--sectors", str(s / "sectors.geojson")),
+            *("--time-from", time_from, "--time-to", time_to),
+            *("--crossing-time-min", f"{tau:g}", "--out", str(out)),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
+    return json.loads(out.read_text("utf-8"))
+
+
+def _chart_values(at: AppTest) -> list[float]:
+    """The 24 bar heights of the section's hour chart, in hour order."""
+    charts = [e for e in at.get("vega_lite_chart") if '"bar"' in e.proto.spec]
+    assert len(charts) == 1
+    table = pa.ipc.open_stream(charts[0].proto.datasets[0].data.data).read_all().to_pandas()
+    labels = [c for c in table.columns if "index" in c]
+    rows = table.sort_values(labels[0]) if labels else table
+    return [float(v) for v in rows["watched %"]]
+
+
+def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400).run()
+    assert not at.exception
+    at.sidebar.number_input(key="tau_min").set_value(45.0).run()
+    assert not at.exception
+    lo, hi = at.session_state["win"]  # the applied window (naive UTC)
+    rep = _cli_timeline(tmp_path, lo.isoformat() + "Z", hi.isoformat() + "Z", 45.0)
+    by_hour = [r["watched_pct"] for r in rep["by_hour"]]
+    assert _chart_values(at) == pytest.approx(by_hour, abs=1e-9)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Exposed > 45 min"] == f"{rep['border']['exposed_km']:,.1f} km"
+    assert metrics["Watched (time-average)"] == f"{rep['border']['watched_pct']:.1f} %"
+    assert metrics["Never watched"] == f"{rep['border']['never_watched_km']:,.1f} km"
+    # the exposed layer itself, not only the number: its runs add up to the CLI's km
+    maps = [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' in c.proto.json]
+    assert len(maps) == 1
+    spec = json.loads(maps[0].proto.json)
+    layer = next(x for x in spec["layers"] if x["id"] == "exposed")
+    assert len(layer["data"]) >= 1
+    tracks = next(x for x in spec["layers"] if x["id"] == "tracks")
+    assert len(tracks["data"]) == 5  # the sample's five drone and patrol tracks
+
+
+def test_the_exposed_lines_add_up_to_the_reports_exposed_km() -> None:
+    sc = load_scenario(SAMPLE_DIR)
+    tl = timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        sectors=sc.sectors,
+        time_from="2026-11-02T00:00Z",
+        time_to="2026-11-04T00:00Z",
+        crossing_time_min=60.0,
+    )
+    lines = lt.with_length(exposed_layer(tl, 60.0))
+    assert lt.exposed_km(lines) == pytest.approx(tl.report["border"]["exposed_km"], rel=1e-6)
+    assert (
+        lt.exposed_km(lt.with_length(exposed_layer(tl, 10_000.0))) == 0.0
+    )  # longer than the window
+
+
+def test_a_partner_view_mutes_other_partners_tracks() -> None:
+    sc = load_scenario(SAMPLE_DIR)
+    lines = lt.track_lines(sc.tracks)
+    assert sorted(lines["track_id"]) == sorted(sc.tracks["track_id"].unique())
+    colors = dict.fromkeys(lines["partner"], (10, 20, 30))
+    layer = lt.tracks_layer(lines, colors, highlight="LTU")
+    alpha = {d["tooltip"].split()[1]: d["c"][3] for d in layer.data}
+    for tid, partner in zip(lines["track_id"], lines["partner"], strict=True):
+        assert (alpha[tid] > lt.MUTED_ALPHA) == (partner == "LTU")
