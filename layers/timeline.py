@@ -78,7 +78,7 @@ def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Lay
         id="exposed",
         get_path="path",
         get_color="c",
-        width_units="pixels",
+        width_units="'pixels'",
         get_width=5,
         cap_rounded=True,
         pickable=True,
@@ -137,7 +137,7 @@ def tracks_layer(
         id="tracks",
         get_path="path",
         get_color="c",
-        width_units="pixels",
+        width_units="'pixels'",
         get_width=1.5,
         pickable=True,
     )
@@ -160,8 +160,7 @@ def exposure_deck(
             max(bounds[2], tb[2]),
             max(bounds[3], tb[3]),
         )
-    pad = 0.5  # degrees of basemap around what is drawn
-    box = (bounds[0] - pad, bounds[1] - pad, bounds[2] + pad, bounds[3] + pad)
+    box = (bounds[0] - 4.0, bounds[1] - 1.0, bounds[2] + 4.0, bounds[3] + 1.0)  # the map's sides
     layers = [
         lk.basemap_layer(lk.load_countries(box), clip_to=box),
         lk.border_line_layer(border),
