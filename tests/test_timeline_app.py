@@ -145,7 +145,10 @@ def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> N
     assert metrics["Exposed > 45 min"] == f"{rep['border']['exposed_km']:,.1f} km"
     assert metrics["Watched (time-average)"] == f"{rep['border']['watched_pct']:.1f} %"
     assert metrics["Never watched"] == f"{rep['border']['never_watched_km']:,.1f} km"
-    # the exposed layer itself, not only the number: its runs add up to the CLI's km
+    # the exposed layer itself, not only the number, on the map the user switches on
+    assert not [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' in c.proto.json]
+    at.toggle(key="exposure_map_on").set_value(True).run()
+    assert not at.exception
     maps = [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' in c.proto.json]
     assert len(maps) == 1
     spec = json.loads(maps[0].proto.json)

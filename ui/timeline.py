@@ -62,7 +62,8 @@ def _hour_chart(tl: Timeline, tz: str, day: datetime) -> pd.DataFrame:
     frame = lt.by_hour_frame(tl.report)
     base = pd.Timestamp(day).tz_convert("UTC").normalize()
     labels = [
-        f"{h:02d} UTC · {zone_text(base + timedelta(hours=h), tz, '%H')} {tz}"
+        f"{h:02d} UTC"
+        + ("" if tz == "UTC" else f" · {zone_text(base + timedelta(hours=h), tz, '%H')} {tz}")
         for h in frame["hour"]
     ]
     return pd.DataFrame({"watched %": frame["watched_pct"].to_numpy()}, index=labels)
@@ -91,6 +92,32 @@ def _figures(tl: Timeline, lines: gpd.GeoDataFrame, tau: float, partner: str | N
         )
     else:
         c[3].metric("Always watched", f"{border['always_watched_km']:,.1f} km")
+
+
+def _exposure_map(
+    directory: str,
+    sc: Scenario,
+    lines: gpd.GeoDataFrame,
+    tau: float,
+    partner: str | None,
+    colors: Mapping[str, tuple[int, int, int]],
+) -> None:
+    """The exposed runs and the tracks (muted in a partner view) on a map of their own.
+
+    Off by default: one map per page unless asked (the page's main map stays the only one).
+    """
+    tracks = tracks_of(directory)
+    show = len(tracks) > 0 and st.checkbox(
+        f"Tracks of drones and patrols ({len(tracks)})", value=True, key="show_tracks"
+    )
+    layer = lt.tracks_layer(tracks, colors, highlight=partner) if show else None
+    deck = lt.exposure_deck(sc.border, lines, tau, tracks if show else None, layer)
+    st.pydeck_chart(deck, height=460, key="exposure_map")
+    st.caption(
+        f"Red: border exposed longer than {tau:g} min ({len(lines)} stretch(es)); lines: "
+        "tracks coloured by partner"
+        + (f", other partners' muted ({partner} view)" if partner else "")
+    )
 
 
 def blind_section(
@@ -134,19 +161,11 @@ def blind_section(
         _figures(tl, lines, tau, partner)
         st.markdown(f"**Watched % by hour of day** (UTC hour; {tz} on the window's first day)")
         st.bar_chart(_hour_chart(tl, tz, tf), y="watched %", height=220)
-        tracks = tracks_of(directory)
-        show = len(tracks) > 0 and st.checkbox(
-            f"Tracks of drones and patrols ({len(tracks)})", value=True, key="show_tracks"
-        )
-        layer = lt.tracks_layer(tracks, colors, highlight=partner) if show else None
-        deck = lt.exposure_deck(sc.border, lines, tau, tracks if show else None, layer)
-        st.pydeck_chart(deck, height=460, key="exposure_map")
-        st.caption(
-            f"Red: border exposed longer than {tau:g} min ({len(lines)} stretch(es)); lines: "
-            "tracks coloured by partner"
-            + (f", other partners' muted ({partner} view)" if partner else "")
-        )
+        if st.toggle("Map of the exposed border and the tracks", key="exposure_map_on"):
+            _exposure_map(directory, sc, lines, tau, partner, colors)
         table = lines.drop(columns="geometry").sort_values(
             ["max_unwatched_min", "length_km"], ascending=False
         )
-        st.dataframe(table.head(50), hide_index=True, width="stretch", height=220)
+        st.markdown(f"**The {min(len(table), 10)} worst exposed stretches**")
+        st.table(table.head(10).round(1).set_index("segment"))  # not a dataframe: the page's
+        # dataframes are the gap table's (tests/test_app.py reads the last one)
