@@ -163,9 +163,31 @@ def blind_section(
         st.bar_chart(_hour_chart(tl, tz, tf), y="watched %", height=220)
         if st.toggle("Map of the exposed border and the tracks", key="exposure_map_on"):
             _exposure_map(directory, sc, lines, tau, partner, colors)
-        table = lines.drop(columns="geometry").sort_values(
-            ["max_unwatched_min", "length_km"], ascending=False
-        )
-        st.markdown(f"**The {min(len(table), 10)} worst exposed stretches**")
-        st.table(table.head(10).round(1).set_index("segment"))  # not a dataframe: the page's
-        # dataframes are the gap table's (tests/test_app.py reads the last one)
+        _worst_table(lines)
+
+
+def _worst_table(lines: gpd.GeoDataFrame) -> None:
+    """The ten worst exposed stretches (longest unwatched, then longest)."""
+    if not len(lines):
+        st.caption("No stretch is exposed longer than τ in this window.")
+        return
+    table = lines.drop(columns="geometry").sort_values(
+        ["max_unwatched_min", "length_km"], ascending=False
+    )
+    st.markdown(f"**The {min(len(table), 10)} worst exposed stretches**")
+    worst = table.head(10)
+    st.table(
+        pd.DataFrame(
+            {
+                "segment": worst["segment"].astype(int).to_numpy(),
+                "km": [
+                    f"{a:,.1f}–{b:,.1f}"
+                    for a, b in zip(worst["start_km"], worst["end_km"], strict=True)
+                ],
+                "length (km)": worst["length_km"].map("{:,.1f}".format).to_numpy(),
+                "longest unwatched (min)": worst["max_unwatched_min"]
+                .map("{:,.0f}".format)
+                .to_numpy(),
+            }
+        ).set_index("segment")
+    )  # st.table, not st.dataframe: the page's last dataframe is its gap table
