@@ -48,12 +48,12 @@ def test_a_scenario_without_tracks_has_none(tmp_path: Path) -> None:
     assert "tracks" not in sc.reports
 
 
-def test_the_sample_sensors_have_schedules_and_an_outage() -> None:
+def test_the_sample_sensors_have_schedules() -> None:
     sensors, report = read_sensors(SAMPLE_DIR / "sensors.csv")
     assert not report.rejected
     scheduled = sensors["schedule"].fillna("").astype(str) != ""
     assert 10 <= int(scheduled.sum()) < len(sensors)  # some, not all
-    assert (sensors["outages"].fillna("").astype(str) != "").sum() == 1
+    assert set(sensors.loc[scheduled, "schedule"]) == {"06:00-20:00", "06:00-12:00;14:00-20:00"}
 
 
 def test_the_sample_manifest_keeps_dem_and_tracks() -> None:
