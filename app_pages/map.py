@@ -20,6 +20,7 @@ from layers.style import partner_colors
 from ui import map_panels as mp
 from ui import operations, signin
 from ui import shared as ui
+from ui import timeline as tl_ui
 
 # ---- sidebar: operation, view, parameters, time window, layers ---------------------------
 viewer = signin.viewer()
@@ -253,3 +254,12 @@ def body() -> None:
 
 
 body()
+tl_ui.blind_section(
+    SCENARIO_DIR,
+    sc,
+    side=side,
+    window=mp.applied_window(),
+    tz=TZ,
+    partner=partner,
+    colors=partner_colors(everything.report["partners"], everything.partner_colours),
+)

@@ -876,8 +876,26 @@ def _fmt(value: float | None, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
+def sensor_schedules(sensors: pd.DataFrame) -> pd.DataFrame:
+    """When the sample's sensors watch (``schedule``; blank = all the time).
+
+    Every third camera is a day camera (06:00-20:00 UTC), the sensors of kind ``drone``
+    (tethered drones) fly two shifts (06:00-12:00;14:00-20:00). Decided by order and kind
+    only, so it is deterministic. No outages: GDAL's GeoJSON reader takes a ``FROM/TO`` cell
+    for a date and cuts it to ``FROM``, so an exported operation would not read back.
+    ``analyse`` ignores these columns; ``timeline`` and the app's Map page use them.
+    """
+    kinds = sensors["kind"].astype(str).reset_index(drop=True)
+    schedule = pd.Series([""] * len(kinds), dtype=object)
+    cameras = kinds.index[kinds == "camera"]
+    schedule[cameras[::3]] = "06:00-20:00"
+    schedule[kinds == "drone"] = "06:00-12:00;14:00-20:00"
+    return pd.DataFrame({"schedule": schedule})
+
+
 def write_sensors_csv(path: Path, sensors: pd.DataFrame) -> None:
     """Write ``sensors.csv`` with blank cells for unused optional fields."""
+    when = sensor_schedules(sensors)
     out = pd.DataFrame(
         {
             "sensor_id": sensors["sensor_id"],
@@ -891,6 +909,7 @@ def write_sensors_csv(path: Path, sensors: pd.DataFrame) -> None:
             "fov_deg": [_fmt(v, 0) for v in sensors["fov_deg"]],
             "height_m": [_fmt(v, 1) for v in sensors["height_m"]],
             "status": sensors["status"],
+            "schedule": when["schedule"].to_numpy(),
         }
     )
     out.to_csv(path, index=False, lineterminator="\n")
@@ -1032,6 +1051,8 @@ def main(argv: list[str] | None = None) -> int:
         "sectors": paths["sectors"].name,
         "sensors": paths["sensors"].name,
         "detections": paths["detections"].name,
+        "dem": "dem.tif",  # written by make_dem.py
+        "tracks": "tracks.csv",  # written by make_tracks.py
         "partners": PARTNERS,
         "source": f"Natural Earth 1:50m via {WORLD_ATLAS_PACKAGE} {WORLD_ATLAS_VERSION}",
     }

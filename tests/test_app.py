@@ -37,7 +37,8 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def deck_spec(at: AppTest) -> dict:
-    charts = at.get("deck_gl_json_chart")
+    # the main map (the "When is it blind" section's exposure map is tests/test_timeline_app.py's)
+    charts = [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' not in c.proto.json]
     assert len(charts) == 1
     return json.loads(charts[0].proto.json)
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cli import main
 from geo.core.settings import SAMPLE_DIR
 
 BORDER = SAMPLE_DIR / "border.geojson"
-SENSORS = SAMPLE_DIR / "sensors.csv"
+#: The sample's sensors without the schedules the sample has (these tests add their own).
+SENSORS = Path(tempfile.mkdtemp(prefix="limes-timeline-cli-")) / "sensors.csv"
+pd.read_csv(SAMPLE_DIR / "sensors.csv", dtype=str, keep_default_na=False).drop(
+    columns=["schedule", "outages"], errors="ignore"
+).to_csv(SENSORS, index=False, lineterminator="\n")
 SECTORS = SAMPLE_DIR / "sectors.geojson"
 
 #: The contract's keys (keys may be added, never removed).

@@ -221,7 +221,13 @@ def test_analyse_ignores_schedules(tmp_path: Path) -> None:
     with_schedule = analyse(border, timed).report
     assert with_schedule["border"] == plain["border"]
     assert with_schedule["gaps"] == plain["gaps"]
-    sample, _ = read_sensors(SAMPLE_DIR / "sensors.csv")
+    plain_csv = tmp_path / "sensors.csv"  # the sample has schedules: a copy without them
+    rows = [
+        line.rsplit(",", 1)[0] for line in (SAMPLE_DIR / "sensors.csv").read_text().splitlines()
+    ]
+    assert rows[0].endswith(",status")
+    plain_csv.write_text("\n".join(rows) + "\n")
+    sample, _ = read_sensors(plain_csv)
     assert "schedule" not in sample.columns  # a file without the columns gets none
 
 

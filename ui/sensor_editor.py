@@ -33,7 +33,7 @@ from geo.operations import (
     placement_grid,
     sensor_table,
 )
-from geo.operations.editing import EDITABLE_COLUMNS, TABLE_COLUMNS
+from geo.operations.editing import EDITABLE_COLUMNS
 from layers.changes import change_deck
 from ui import shared
 
@@ -169,8 +169,8 @@ def editor(held: dict[str, Any]) -> pd.DataFrame:
         num_rows="delete",
         hide_index=True,
         column_config=config,
-        column_order=list(TABLE_COLUMNS),
-        disabled=[c for c in TABLE_COLUMNS if c not in EDITABLE_COLUMNS],
+        column_order=list(held["table"].columns),  # with any schedule columns, kept as read
+        disabled=[c for c in held["table"].columns if c not in EDITABLE_COLUMNS],
         width="stretch",
         height=320,
     )

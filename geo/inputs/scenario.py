@@ -16,6 +16,7 @@ import geopandas as gpd
 
 from geo.core.errors import ValidationError
 from geo.inputs import loader
+from geo.inputs.tracks import read_tracks
 
 
 @dataclass
@@ -32,6 +33,9 @@ class Scenario:
         Path of the terrain model named by the manifest's ``dem`` key, if any.
     border, sensors, sectors, detections
         The layers; ``sectors`` and ``detections`` may be ``None``.
+    tracks
+        The fixes of drones and patrols named by the manifest's ``tracks`` key
+        (:func:`geo.inputs.read_tracks`), or ``None``.
     reports
         The :class:`geo.inputs.loader.LoadReport` of each layer, by layer name.
     """
@@ -46,6 +50,8 @@ class Scenario:
     reports: dict[str, loader.LoadReport] = field(default_factory=dict)
     #: Terrain model (any raster GDAL reads), if the manifest names one.
     dem: Path | None = None
+    #: Fixes of drones and patrols, if the manifest names a ``tracks`` file.
+    tracks: gpd.GeoDataFrame | None = None
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
@@ -96,6 +102,7 @@ def load_scenario(directory: str | Path) -> Scenario:
         "sensors": loader.read_sensors,
         "sectors": loader.read_sectors,
         "detections": loader.read_detections,
+        "tracks": read_tracks,
     }
     layers: dict[str, gpd.GeoDataFrame] = {}
     reports: dict[str, loader.LoadReport] = {}
@@ -116,5 +123,6 @@ def load_scenario(directory: str | Path) -> Scenario:
         sensors=layers["sensors"],
         sectors=layers.get("sectors"),
         detections=layers.get("detections"),
+        tracks=layers.get("tracks"),
         reports=reports,
     )

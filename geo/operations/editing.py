@@ -37,9 +37,11 @@ import pandas as pd
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.inputs import read_sensors
+from geo.inputs.checks.schedule import SCHEDULE_FIELDS
 
 __all__ = [
     "EDITABLE_COLUMNS",
+    "SCHEDULE_COLUMNS",
     "TABLE_COLUMNS",
     "checked_sensors",
     "new_sensor",
@@ -62,6 +64,9 @@ TABLE_COLUMNS: tuple[str, ...] = (
 )
 #: The columns a planner edits in the table (the rest identify the sensor).
 EDITABLE_COLUMNS: tuple[str, ...] = ("status", "range_m", "azimuth_deg", "fov_deg", "height_m")
+#: Optional columns kept after :data:`TABLE_COLUMNS` when the sensors have them (when a
+#: sensor watches: see ``docs/timeline.md``); never dropped by an edit.
+SCHEDULE_COLUMNS: tuple[str, ...] = SCHEDULE_FIELDS
 
 #: What a message calls the edited table.
 SOURCE = "the sensor table"
@@ -80,7 +85,12 @@ def sensor_table(sensors: gpd.GeoDataFrame) -> pd.DataFrame:
     for column in TABLE_COLUMNS:
         if column not in table:
             table[column] = np.nan
-    return table.loc[:, list(TABLE_COLUMNS)]
+    return table.loc[:, _columns(table)]
+
+
+def _columns(table: pd.DataFrame) -> list[str]:
+    """:data:`TABLE_COLUMNS`, then the :data:`SCHEDULE_COLUMNS` the table has."""
+    return [*TABLE_COLUMNS, *(c for c in SCHEDULE_COLUMNS if c in table)]
 
 
 def new_sensor(
@@ -182,7 +192,8 @@ def checked_sensors(table: pd.DataFrame, *, partners: Sequence[str]) -> gpd.GeoD
                 fix="Keep or add a sensor before saving",
             )
         )
-    rows = pd.DataFrame(table).reset_index(drop=True).loc[:, list(TABLE_COLUMNS)]
+    rows = pd.DataFrame(table).reset_index(drop=True)
+    rows = rows.loc[:, _columns(rows)]
     _refuse_unknown_partners(rows, partners)
     with tempfile.TemporaryDirectory(prefix="limes-sensors-") as tmp:
         path = Path(tmp) / "sensors.csv"

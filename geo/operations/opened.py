@@ -32,7 +32,7 @@ from typing import Any
 from geo import store
 from geo.core import settings
 from geo.core.errors import ValidationError
-from geo.inputs import Scenario, read_detections, read_manifest
+from geo.inputs import Scenario, read_detections, read_manifest, read_tracks
 from geo.operations.model import SAMPLE, Operation, Partner
 from geo.operations.stored import create_operation, load_operation
 
@@ -67,7 +67,7 @@ def sample_operation(directory: Source | None = None) -> tuple[Operation, dict[s
     )
     files = {
         layer: directory / manifest[layer]
-        for layer in ("border", "sensors", "sectors", "dem", "detections")
+        for layer in ("border", "sensors", "sectors", "dem", "detections", "tracks")
         if manifest.get(layer)
     }
     return op, files
@@ -145,15 +145,17 @@ def operation_scenario(
 
     ``sensors_version``: that version of its sensors (default the latest). ``dem_dir``: where
     its DEM is written for the analysis (default the system's temporary folder). The sample
-    operation also carries the bundled detections of ``sample_dir``.
+    operation also carries the bundled detections and tracks of ``sample_dir``.
     """
     loaded = load_operation(store_path, name, sensors_version=sensors_version)
     op = loaded.operation
-    detections, reports = None, {}
+    detections, tracks, reports = None, None, {}
     if name == SAMPLE:
         files = sample_operation(sample_dir)[1]
         if "detections" in files:
             detections, reports["detections"] = read_detections(files["detections"])
+        if "tracks" in files:  # drones and patrols, for coverage over time (docs/timeline.md)
+            tracks, reports["tracks"] = read_tracks(files["tracks"])
     partners: dict[str, dict[str, Any]] = {
         p.id: {"name": p.name, **({"colour": list(p.colour)} if p.colour else {})}
         for p in op.partners
@@ -166,6 +168,7 @@ def operation_scenario(
         sensors=loaded.sensors,
         sectors=loaded.sectors,
         detections=detections,
+        tracks=tracks,
         reports=reports,
         dem=None if loaded.dem is None else _dem_path(loaded.dem, dem_dir),
     )

@@ -1,0 +1,187 @@
+"""Issue 18 in the app: the sample's schedules and tracks, the editor keeping schedules, the
+Map page's "When is it blind" section checked against ``python -m geo timeline``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from geo.core.errors import ValidationError
+from geo.core.settings import SAMPLE_DIR
+from geo.inputs import load_scenario, read_sensors, read_tracks
+from geo.operations import checked_sensors, sensor_table
+from geo.operations.editing import SCHEDULE_COLUMNS, TABLE_COLUMNS
+from geo.timeline import exposed_layer, timeline
+from layers import timeline as lt
+
+PARTNERS = ["EU", "LTU", "LVA", "POL"]
+
+
+# ---- step 1: the scenario's tracks, the sample's schedules, the editor ------------------------
+
+
+def test_load_scenario_reads_the_manifests_tracks() -> None:
+    sc = load_scenario(SAMPLE_DIR)
+    direct, _ = read_tracks(SAMPLE_DIR / "tracks.csv")
+    assert sc.tracks is not None
+    pd.testing.assert_frame_equal(sc.tracks, direct)
+    assert "tracks" in sc.reports
+    assert sc.dem == SAMPLE_DIR / "dem.tif"
+
+
+def test_a_scenario_without_tracks_has_none(tmp_path: Path) -> None:
+    for name in ("border.geojson", "sensors.csv"):
+        shutil.copy(SAMPLE_DIR / name, tmp_path / name)
+    (tmp_path / "scenario.json").write_text(
+        json.dumps({"border": "border.geojson", "sensors": "sensors.csv"}), encoding="utf-8"
+    )
+    sc = load_scenario(tmp_path)
+    assert sc.tracks is None
+    assert "tracks" not in sc.reports
+
+
+def test_the_sample_sensors_have_schedules() -> None:
+    sensors, report = read_sensors(SAMPLE_DIR / "sensors.csv")
+    assert not report.rejected
+    scheduled = sensors["schedule"].fillna("").astype(str) != ""
+    assert 10 <= int(scheduled.sum()) < len(sensors)  # some, not all
+    assert set(sensors.loc[scheduled, "schedule"]) == {"06:00-20:00", "06:00-12:00;14:00-20:00"}
+
+
+def test_the_sample_manifest_keeps_dem_and_tracks() -> None:
+    # make_sample.py writes the manifest the repository holds (dem and tracks included)
+    src = (Path(__file__).parents[1] / "sample_data" / "make_sample.py").read_text("utf-8")
+    manifest = json.loads((SAMPLE_DIR / "scenario.json").read_text("utf-8"))
+    for key in ("dem", "tracks"):
+        assert manifest[key]
+        assert f'"{key}": "{manifest[key]}"' in src
+
+
+def test_the_editor_keeps_every_schedule_column() -> None:
+    sensors, _ = read_sensors(SAMPLE_DIR / "sensors.csv")
+    sensors = sensors.iloc[:6].copy()
+    sensors["active_from"] = pd.Timestamp("2026-11-01T00:00Z")
+    sensors["active_to"] = pd.Timestamp("2026-11-10T00:00Z")
+    sensors.loc[sensors.index[0], "schedule"] = "22:00-06:00"
+    sensors.loc[sensors.index[1], "outages"] = "2026-11-02T10:00:00Z/2026-11-02T11:00:00Z"
+    table = sensor_table(sensors)
+    assert list(table.columns) == [*TABLE_COLUMNS, *SCHEDULE_COLUMNS]
+    table.loc[2, "range_m"] = 1234.0  # an edit elsewhere
+    checked = checked_sensors(table, partners=PARTNERS)
+    for column in SCHEDULE_COLUMNS:
+        pd.testing.assert_series_equal(
+            checked[column].reset_index(drop=True),
+            sensors[column].reset_index(drop=True),
+            check_names=False,
+            check_dtype=False,
+        )
+    assert checked["range_m"].iloc[2] == 1234.0
+
+
+def test_a_bad_schedule_in_the_editor_is_refused_naming_the_sensor() -> None:
+    sensors, _ = read_sensors(SAMPLE_DIR / "sensors.csv")
+    table = sensor_table(sensors.iloc[:3])
+    table.loc[1, "schedule"] = "25:00-26:00"
+    with pytest.raises(ValidationError, match=f"sensor {table.loc[1, 'sensor_id']}.*schedule"):
+        checked_sensors(table, partners=PARTNERS)
+
+
+# ---- step 2: the Map page's "When is it blind" section --------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli_timeline(tmp_path: Path, time_from: str, time_to: str, tau: float) -> dict:
+    """``python -m geo timeline`` on the sample: the outside truth the page must show."""
+    out = tmp_path / "timeline.json"
+    s = SAMPLE_DIR
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geo",
+            "timeline",
+            *("--border", str(s / "border.geojson"), "--sensors", str(s / "sensors.csv")),
+            *("--tracks", str(s / "tracks.csv"), "--sectors", str(s / "sectors.geojson")),
+            *("--time-from", time_from, "--time-to", time_to),
+            *("--crossing-time-min", f"{tau:g}", "--out", str(out)),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
+    return json.loads(out.read_text("utf-8"))
+
+
+def _chart_values(at: AppTest) -> list[float]:
+    """The 24 bar heights of the section's hour chart, in hour order."""
+    charts = [e for e in at.get("vega_lite_chart") if '"bar"' in e.proto.spec]
+    assert len(charts) == 1
+    table = pa.ipc.open_stream(charts[0].proto.datasets[0].data.data).read_all().to_pandas()
+    labels = [c for c in table.columns if "index" in c]
+    rows = table.sort_values(labels[0]) if labels else table
+    return [float(v) for v in rows["watched %"]]
+
+
+def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400).run()
+    assert not at.exception
+    at.sidebar.number_input(key="tau_min").set_value(45.0).run()
+    assert not at.exception
+    lo, hi = at.session_state["win"]  # the applied window (naive UTC)
+    rep = _cli_timeline(tmp_path, lo.isoformat() + "Z", hi.isoformat() + "Z", 45.0)
+    by_hour = [r["watched_pct"] for r in rep["by_hour"]]
+    assert _chart_values(at) == pytest.approx(by_hour, abs=1e-9)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Exposed > 45 min"] == f"{rep['border']['exposed_km']:,.1f} km"
+    assert metrics["Watched (time-average)"] == f"{rep['border']['watched_pct']:.1f} %"
+    assert metrics["Never watched"] == f"{rep['border']['never_watched_km']:,.1f} km"
+    # the exposed layer itself, not only the number, on the map the user switches on
+    assert not [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' in c.proto.json]
+    at.toggle(key="exposure_map_on").set_value(True).run()
+    assert not at.exception
+    maps = [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' in c.proto.json]
+    assert len(maps) == 1
+    spec = json.loads(maps[0].proto.json)
+    layer = next(x for x in spec["layers"] if x["id"] == "exposed")
+    assert len(layer["data"]) >= 1
+    tracks = next(x for x in spec["layers"] if x["id"] == "tracks")
+    assert len(tracks["data"]) == 5  # the sample's five drone and patrol tracks
+
+
+def test_the_exposed_lines_add_up_to_the_reports_exposed_km() -> None:
+    sc = load_scenario(SAMPLE_DIR)
+    tl = timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        sectors=sc.sectors,
+        time_from="2026-11-02T00:00Z",
+        time_to="2026-11-04T00:00Z",
+        crossing_time_min=60.0,
+    )
+    lines = lt.with_length(exposed_layer(tl, 60.0))
+    assert lt.exposed_km(lines) == pytest.approx(tl.report["border"]["exposed_km"], rel=1e-6)
+    assert (
+        lt.exposed_km(lt.with_length(exposed_layer(tl, 10_000.0))) == 0.0
+    )  # longer than the window
+
+
+def test_a_partner_view_mutes_other_partners_tracks() -> None:
+    sc = load_scenario(SAMPLE_DIR)
+    lines = lt.track_lines(sc.tracks)
+    assert sorted(lines["track_id"]) == sorted(sc.tracks["track_id"].unique())
+    colors = dict.fromkeys(lines["partner"], (10, 20, 30))
+    layer = lt.tracks_layer(lines, colors, highlight="LTU")
+    alpha = {d["tooltip"].split()[1]: d["c"][3] for d in layer.data}
+    for tid, partner in zip(lines["track_id"], lines["partner"], strict=True):
+        assert (alpha[tid] > lt.MUTED_ALPHA) == (partner == "LTU")

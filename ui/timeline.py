@@ -1,0 +1,193 @@
+"""The Map page's "When is it blind" section: coverage over time (``docs/timeline.md``).
+
+The timeline of an operation is computed once per operation source (its stamp is part of the
+source key) and window, shared by every user like the analysis; the exposed runs once per
+τ more. What a partner view changes (muted tracks, its own figures) is applied after the
+caches. Times are shown in the operation's zone, named beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from geo.core import settings
+from geo.core.errors import ValidationError
+from geo.core.times import zone_text
+from geo.inputs.scenario import Scenario
+from geo.timeline import Timeline, exposed_layer, timeline
+from layers import timeline as lt
+from ui import shared
+
+__all__ = ["blind_section", "computed", "exposed", "tracks_of"]
+
+
+@st.cache_resource(show_spinner="Computing when the border is watched…", max_entries=8)
+def computed(directory: str, time_from: str, time_to: str) -> Timeline:
+    """The operation's timeline over ``[time_from, time_to]`` (ISO, UTC), flat footprints.
+
+    A resource cache: one read-only object for every user (``directory`` is the operation's
+    source, whose stamp changes with its layers).
+    """
+    sc = shared.scenario(directory)
+    return timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        sectors=sc.sectors,
+        time_from=time_from,
+        time_to=time_to,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def exposed(directory: str, time_from: str, time_to: str, tau_min: float) -> gpd.GeoDataFrame:
+    """The exposed runs for ``tau_min`` (cached per operation, window and τ)."""
+    return lt.with_length(exposed_layer(computed(directory, time_from, time_to), tau_min))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def tracks_of(directory: str) -> gpd.GeoDataFrame:
+    """The operation's tracks as lines, one per track (every partner's: mute after this)."""
+    return lt.track_lines(shared.scenario(directory).tracks)
+
+
+def _hour_chart(tl: Timeline, tz: str, day: datetime) -> pd.DataFrame:
+    """``by_hour`` indexed by the hour as text: UTC, and in ``tz`` on the window's first day."""
+    frame = lt.by_hour_frame(tl.report)
+    base = pd.Timestamp(day).tz_convert("UTC").normalize()
+    labels = [
+        f"{h:02d} UTC"
+        + ("" if tz == "UTC" else f" · {zone_text(base + timedelta(hours=h), tz, '%H')} {tz}")
+        for h in frame["hour"]
+    ]
+    return pd.DataFrame({"watched %": frame["watched_pct"].to_numpy()}, index=labels)
+
+
+def _figures(tl: Timeline, lines: gpd.GeoDataFrame, tau: float, partner: str | None) -> None:
+    border = tl.report["border"]
+    c = st.columns(4)
+    c[0].metric(
+        "Watched (time-average)",
+        f"{border['watched_pct']:.1f} %",
+        help="Share of the whole border watched, averaged over the window (joint)",
+    )
+    c[1].metric(
+        f"Exposed > {tau:g} min",
+        f"{lt.exposed_km(lines):,.1f} km",
+        help="Border whose longest unwatched interval is longer than τ (joint)",
+    )
+    c[2].metric("Never watched", f"{border['never_watched_km']:,.1f} km")
+    mine = tl.report["partners"].get(partner) if partner is not None else None
+    if mine is not None and mine.get("watched_pct") is not None:
+        c[3].metric(
+            f"{partner}'s sectors watched",
+            f"{mine['watched_pct']:.1f} %",
+            help="Time-average share of the partner's sectors watched by anyone",
+        )
+    else:
+        c[3].metric("Always watched", f"{border['always_watched_km']:,.1f} km")
+
+
+def _exposure_map(
+    directory: str,
+    sc: Scenario,
+    lines: gpd.GeoDataFrame,
+    tau: float,
+    partner: str | None,
+    colors: Mapping[str, tuple[int, int, int]],
+) -> None:
+    """The exposed runs and the tracks (muted in a partner view) on a map of their own.
+
+    Off by default: one map per page unless asked (the page's main map stays the only one).
+    """
+    tracks = tracks_of(directory)
+    show = len(tracks) > 0 and st.checkbox(
+        f"Tracks of drones and patrols ({len(tracks)})", value=True, key="show_tracks"
+    )
+    layer = lt.tracks_layer(tracks, colors, highlight=partner) if show else None
+    deck = lt.exposure_deck(sc.border, lines, tau, tracks if show else None, layer)
+    st.pydeck_chart(deck, height=460, key="exposure_map")
+    st.caption(
+        f"Red: border exposed longer than {tau:g} min ({len(lines)} stretch(es)); lines: "
+        "tracks coloured by partner"
+        + (f", other partners' muted ({partner} view)" if partner else "")
+    )
+
+
+def blind_section(
+    directory: str,
+    sc: Scenario,
+    *,
+    side: Any,
+    window: tuple[datetime | None, datetime | None],
+    tz: str,
+    partner: str | None,
+    colors: Mapping[str, tuple[int, int, int]],
+) -> None:
+    """τ in the sidebar; the "When is it blind" expander: figures, chart by hour, map."""
+    tau = float(
+        side.number_input(
+            "Crossing time τ (min)",
+            min_value=1.0,
+            value=float(settings.CROSSING_TIME_MIN),
+            step=5.0,
+            key="tau_min",
+            help="An intruder needs this long to cross: border unwatched for longer is exposed",
+        )
+    )
+    tf, tt = window
+    with st.expander("When is it blind: coverage over time", expanded=True):
+        if tf is None or tt is None:
+            st.info("No time window: the operation has no detections to set one.")
+            return
+        t0, t1 = tf.isoformat(), tt.isoformat()
+        try:
+            tl = computed(directory, t0, t1)
+            lines = exposed(directory, t0, t1, tau)
+        except ValidationError as exc:
+            st.error(f"Cannot compute coverage over time: {exc}")
+            return
+        st.caption(
+            f"Window {zone_text(tf, tz)}–{zone_text(tt, tz)} {tz} (the sidebar's) · sensors on "
+            "their schedules and outages, drones and patrols along their tracks · flat "
+            "footprints · joint figures, every partner's assets"
+        )
+        _figures(tl, lines, tau, partner)
+        st.markdown(f"**Watched % by hour of day** (UTC hour; {tz} on the window's first day)")
+        st.bar_chart(_hour_chart(tl, tz, tf), y="watched %", height=220)
+        if st.toggle("Map of the exposed border and the tracks", key="exposure_map_on"):
+            _exposure_map(directory, sc, lines, tau, partner, colors)
+        _worst_table(lines)
+
+
+def _worst_table(lines: gpd.GeoDataFrame) -> None:
+    """The ten worst exposed stretches (longest unwatched, then longest)."""
+    if not len(lines):
+        st.caption("No stretch is exposed longer than τ in this window.")
+        return
+    table = lines.drop(columns="geometry").sort_values(
+        ["max_unwatched_min", "length_km"], ascending=False
+    )
+    st.markdown(f"**The {min(len(table), 10)} worst exposed stretches**")
+    worst = table.head(10)
+    st.table(
+        pd.DataFrame(
+            {
+                "segment": worst["segment"].astype(int).to_numpy(),
+                "km": [
+                    f"{a:,.1f}–{b:,.1f}"
+                    for a, b in zip(worst["start_km"], worst["end_km"], strict=True)
+                ],
+                "length (km)": worst["length_km"].map("{:,.1f}".format).to_numpy(),
+                "longest unwatched (min)": worst["max_unwatched_min"]
+                .map("{:,.0f}".format)
+                .to_numpy(),
+            }
+        ).set_index("segment")
+    )  # st.table, not st.dataframe: the page's last dataframe is its gap table
