@@ -55,8 +55,9 @@ def test_an_admin_gets_the_page_and_a_non_admin_does_not(users: Path) -> None:
     assert _table(at)["name"].tolist() == ["ana", "root"]
     other = _signed_in("ana").run()
     assert not other.exception
-    # Not registered in ana's navigation at all: her pages are the Map and Upload only.
-    with pytest.raises(ValueError, match=r"Known pages: \['[^']*/map\.py', '[^']*/upload\.py'\]\."):
+    # Not registered in ana's navigation at all: her pages are the Map, Upload and Plan only.
+    known = r"Known pages: \['[^']*/map\.py', '[^']*/upload\.py', '[^']*/plan\.py'\]\."
+    with pytest.raises(ValueError, match=known):
         other.switch_page(PAGE)
 
 

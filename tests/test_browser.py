@@ -277,7 +277,7 @@ def test_after_sign_out_the_navigation_shows_only_the_sign_in_page(
             page.get_by_role("button", name="Sign in").click()
             page.get_by_text("Export a briefing").wait_for(timeout=PAGE_TIMEOUT_MS)
             settled()
-            assert nav.get_by_role("link").count() == 3  # Map, Upload, Export
+            assert nav.get_by_role("link").count() == 4  # Map, Upload, Plan, Export
             nav.get_by_role("link", name="Upload").click()
             page.get_by_text("Upload detections").first.wait_for(timeout=PAGE_TIMEOUT_MS)
             # Signing out on the Upload page leaves the sign-in page as the only page.
@@ -286,7 +286,7 @@ def test_after_sign_out_the_navigation_shows_only_the_sign_in_page(
             settled()
             assert page.get_by_role("heading", name="Sign in to Limes").count() == 1
             assert nav.count() == 0
-            for name in ("Map", "Upload", "Export"):
+            for name in ("Map", "Upload", "Plan", "Export"):
                 assert page.get_by_role("link", name=name).count() == 0, name
             assert page.get_by_text("Upload detections").count() == 0
         finally:
