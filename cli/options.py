@@ -19,6 +19,7 @@ __all__ = [
     "add_store_arg",
     "finite_float",
     "load_and_analyse",
+    "load_layers",
     "stored_operation",
 ]
 
@@ -139,7 +140,7 @@ def stored_operation(args: argparse.Namespace) -> Any:
     return loaded
 
 
-def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], Any]:
+def load_layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], Any]:
     """Border, sensors, sectors, their reports and the operation (None) named by ``args``."""
     from geo.inputs import read_border, read_sectors, read_sensors
 
@@ -164,7 +165,7 @@ def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from geo.coverage import analyse
     from geo.inputs import read_detections
 
-    border, sensors, sectors, inputs, op = _layers(args)
+    border, sensors, sectors, inputs, op = load_layers(args)
     detections = None
     if args.detections:
         detections, inputs["detections"] = read_detections(args.detections)

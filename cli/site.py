@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli.options import add_store_arg, finite_float, stored_operation
+from cli.options import add_store_arg, finite_float, load_layers
 from geo.core import settings
 from geo.core.errors import ValidationError
 
@@ -147,28 +147,12 @@ def _flags(message: str) -> str:
     return ", ".join("--" + n.replace("_", "-") for n in names) + sep + rest
 
 
-def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], Any]:
-    """Border, sensors, sectors, their reports and the operation (None) named by ``args``."""
-    from geo.inputs import read_border, read_sectors, read_sensors
-
-    loaded = stored_operation(args)
-    if loaded is not None:
-        return loaded.border, loaded.sensors, loaded.sectors, {}, loaded.operation
-    border, border_rep = read_border(args.border)
-    sensors, sensors_rep = read_sensors(args.sensors)
-    inputs = {"border": border_rep, "sensors": sensors_rep}
-    sectors = None
-    if args.sectors:
-        sectors, inputs["sectors"] = read_sectors(args.sectors)
-    return border, sensors, sectors, inputs, None
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, plan the sites and return the plan as JSON."""
     from geo.inputs import read_detections
     from geo.siting import read_areas, read_candidates
 
-    border, sensors, sectors, inputs, op = _layers(args)
+    border, sensors, sectors, inputs, op = load_layers(args)
     if args.corridor_km is None:
         args.corridor_km = settings.CORRIDOR_KM if op is None else op.corridor_km
     params = _params(args)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from browser_util import CHROMIUM, Server, streamlit_server
+from browser_util import Server
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
@@ -42,20 +41,6 @@ VIEWPORT = {"width": 1600, "height": 1000}
 PAGE_TIMEOUT_MS = 240_000
 PARTNER, COUNT, RANGE_M = "LTU", 3, 7000.0
 CORRIDOR_KM, MIN_GAP_M = 5.0, 1.0  # the sample operation's
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The app on a store and users file of its own (demo mode: no users file)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no browser: {CHROMIUM} not found")
-    home = tmp_path_factory.mktemp("limes-plan")
-    log = home / "streamlit.log"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LIMES_STORE", str(home / "limes.gpkg"))
-        mp.setenv("LIMES_USERS_FILE", str(home / "users.json"))
-        with streamlit_server(ROOT / "app.py", log=log) as url:
-            yield Server(url, log)
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,13 @@ import contextlib
 import math
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import shapely
-from browser_util import CHROMIUM, Server, streamlit_server
+from browser_util import Server
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
@@ -41,20 +40,6 @@ PAGE_TIMEOUT_MS = 180_000
 ROW, SENSOR, NEW_RANGE_M = 3, "LTU-TWR-001", 20000.0
 #: Columns of the editor before ``range_m`` (sensor_id, partner, kind, status).
 RANGE_COLUMN = 4
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The app on a store and users file of its own (demo mode: no users file)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no browser: {CHROMIUM} not found")
-    home = tmp_path_factory.mktemp("limes-sensors")
-    log = home / "streamlit.log"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LIMES_STORE", str(home / "limes.gpkg"))
-        mp.setenv("LIMES_USERS_FILE", str(home / "users.json"))
-        with streamlit_server(ROOT / "app.py", log=log) as url:
-            yield Server(url, log)
 
 
 @pytest.fixture(scope="module")
