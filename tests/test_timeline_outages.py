@@ -198,3 +198,31 @@ def test_the_sample_outage_shows_in_the_timeline(
     assert main(["timeline", *border, *sensors, *across, "--out", str(out)]) == 0
     stretches = json.loads(out.read_text())["stretches"]
     assert any(s["max_unwatched_min"] == pytest.approx(240.0, abs=0.01) for s in stretches)
+
+
+def test_sensors_in_a_hand_written_kml(sensors: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    """KML as Google Earth writes it: every field an untyped ``<Data>`` text."""
+    placemarks = []
+    for row in sensors.itertuples():
+        fields = {"partner": row.partner, "kind": row.kind, "range_m": row.range_m}
+        fields |= {c: getattr(row, c) for c in TIME_FIELDS + TEXT_FIELDS}
+        data = "".join(
+            f'<Data name="{k}"><value>{v.isoformat() if isinstance(v, pd.Timestamp) else v}'
+            "</value></Data>"
+            for k, v in fields.items()
+            if pd.notna(v)
+        )
+        placemarks.append(
+            f"<Placemark><name>{row.sensor_id}</name><ExtendedData>{data}</ExtendedData>"
+            f"<Point><coordinates>{row.geometry.x},{row.geometry.y}</coordinates></Point>"
+            "</Placemark>"
+        )
+    kml = tmp_path / "sensors.kml"
+    kml.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        f"<Document>{''.join(placemarks)}</Document></kml>",
+        encoding="utf-8",
+    )
+    again, report = read_sensors(kml)
+    assert not report.rejected
+    _assert_same_schedules(again, sensors)
