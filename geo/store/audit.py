@@ -55,6 +55,7 @@ from geo.access.releasability import parse_releasability
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, Kind, sql_text, write_transaction
+from geo.store.location import sqlite_path
 from geo.store.opening import open_store, opened_for_reading
 from geo.store.schema import DEFAULT_OPERATION, NOW, has_audit, has_operations
 
@@ -191,7 +192,7 @@ def _changing(
     The checks run first on a read (a refused change leaves even an older store's schema as
     it is), then again inside the transaction (another change may have come in between).
     """
-    store = Path(path)
+    store = sqlite_path(path, "changing an upload")
     number = _upload_id(upload_id)
     if not store.exists():
         raise _no_store(store)
@@ -475,7 +476,7 @@ def record_event(
     [['ana', 'LTU', 'signin']]
     """
     _check_event(action, detail)
-    store = Path(path)
+    store = sqlite_path(path, "the audit log")
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     conn = open_store(store, busy_timeout_s=timeout)
     try:

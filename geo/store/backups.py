@@ -11,6 +11,7 @@ from typing import Any
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import busy_error, is_busy
+from geo.store.location import sqlite_path
 from geo.store.opening import open_store
 
 __all__ = ["backup"]
@@ -41,7 +42,7 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
         No store at ``path``, ``out`` is the store (or one of its journal files) or a
         directory, or the copy cannot be written.
     """
-    store = Path(path)
+    store = sqlite_path(path, "backup")
     target = Path(out)
     _check_paths(store, target)
     open_store(store, create=False).close()  # a store (upgraded if older), then closed:

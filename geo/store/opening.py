@@ -21,6 +21,7 @@ from geo.store.connection import (
     memory_reported,
     not_a_store,
 )
+from geo.store.location import sqlite_path
 
 __all__ = ["open_store", "opened_for_reading"]
 
@@ -79,7 +80,7 @@ def open_store(
     ['audit', 'detections', 'detections_timed', 'operation_dems', 'operation_layers',
      'operations', 'retracted_detections', 'uploads']
     """
-    path = Path(path)
+    path = sqlite_path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     exists = path.exists()
     if not exists and not create:
@@ -202,7 +203,7 @@ def opened_for_reading(path: str | os.PathLike[str]) -> Iterator[Connection | No
     An allocation failure in the block (reading, or making a frame of what was read) raises
     :class:`StoreMemoryError`.
     """
-    if not Path(path).exists():
+    if not sqlite_path(path).exists():
         yield None
         return
     conn = open_store(path, create=False, upgrade=False)

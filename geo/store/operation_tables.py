@@ -34,7 +34,6 @@ import io
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -44,6 +43,7 @@ from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.audit import _insert_event as insert_event
 from geo.store.connection import Connection, write_transaction
+from geo.store.location import sqlite_path
 from geo.store.opening import open_store, opened_for_reading
 from geo.store.schema import NOW, has_operations
 
@@ -103,7 +103,7 @@ def _check_layer(layer: str) -> Layer:
 @contextlib.contextmanager
 def _writing(path: str | os.PathLike[str]) -> Iterator[Connection]:
     """The store, opened (created on first use) for one write transaction."""
-    store = Path(path)
+    store = sqlite_path(path, "keeping operations")
     conn = open_store(store)
     try:
         with write_transaction(
@@ -354,7 +354,9 @@ def set_operation_partners(
         The store has no such operation, or cannot be written (nothing changed then).
     """
     text = json.dumps([dict(p) for p in partners], ensure_ascii=False)
-    if not Path(path).exists():  # (opening it for writing would create it)
+    if not sqlite_path(
+        path, "keeping operations"
+    ).exists():  # (opening it for writing would create it)
         raise _no_operation(path, name)
     with _writing(path) as conn:
         if not conn.execute("SELECT 1 FROM operations WHERE name = ?", (name,)).fetchone():

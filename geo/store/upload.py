@@ -21,8 +21,10 @@ import geopandas as gpd
 from geo.access.releasability import check_partner, parse_releasability
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.core.settings import store_name
 from geo.store import bulk
 from geo.store.connection import Connection, write_transaction
+from geo.store.location import sqlite_path
 from geo.store.opening import open_store
 from geo.store.rows import Rows, prepare_rows
 from geo.store.schema import DEFAULT_OPERATION, NOW
@@ -167,7 +169,7 @@ def ingest(
     audit = _Audit(
         file_name, sha256, owner, marking, user, report, rows_read, rejected, str(operation)
     )
-    store = Path(path)
+    store = sqlite_path(path, "uploading")
     if audit.operation != DEFAULT_OPERATION and not store.exists():
         raise _no_operation(store, audit.operation)  # and no store is created
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
@@ -401,6 +403,7 @@ def ingest_file(
     """
     check_partner(partner, "partner")
     parse_releasability(releasable_to, strict=True)
+    store_name(path)  # a store name Limes can use, before the file is read
     file = Path(file)
     name = Path(file_name).name if file_name else file.name
     detections, report, digest = _read_file(file, name)
