@@ -41,7 +41,9 @@ def why_unavailable() -> str | None:
     """Why no cluster can be started here (None: it can)."""
     bindir = pg_bin()
     if bindir is None:
-        return f"PostgreSQL is not installed ({PG_ROOT}/*/bin/initdb not found; .ci/run installs it)"
+        return (
+            f"PostgreSQL is not installed ({PG_ROOT}/*/bin/initdb not found; .ci/run installs it)"
+        )
     major = bindir.parent.name
     control = Path(f"/usr/share/postgresql/{major}/extension/postgis.control")
     if not control.exists():
