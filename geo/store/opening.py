@@ -21,7 +21,10 @@ from geo.store.connection import (
     memory_reported,
     not_a_store,
 )
-from geo.store.location import sqlite_path
+from geo.store.location import postgres_url, sqlite_path
+from geo.store.postgres import PgConnection
+from geo.store.postgres import connect as connect_postgres
+from geo.store.postgres import prepare as prepare_postgres
 
 __all__ = ["open_store", "opened_for_reading"]
 
@@ -48,7 +51,9 @@ def open_store(
     Parameters
     ----------
     path
-        The store, a GeoPackage file.
+        The store, a GeoPackage file; or a PostgreSQL URL (``postgresql://user@host:port/db``):
+        then a :class:`geo.store.postgres.PgConnection` to the PostGIS store (its tables
+        created on first use; ``create`` and ``upgrade`` do not apply).
     create
         Create the store when the file does not exist (else raise).
     busy_timeout_s
@@ -80,6 +85,9 @@ def open_store(
     ['audit', 'detections', 'detections_timed', 'operation_dems', 'operation_layers',
      'operations', 'retracted_detections', 'uploads']
     """
+    url = postgres_url(path)
+    if url is not None:
+        return _open_postgres(url, busy_timeout_s)  # type: ignore[return-value]
     path = sqlite_path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     exists = path.exists()
@@ -100,6 +108,17 @@ def open_store(
     conn = connect(path, busy_timeout_s=timeout)
     try:
         _prepare(conn, path, upgrade=upgrade)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_postgres(url: str, busy_timeout_s: float | None) -> PgConnection:
+    """A checked connection to a PostGIS store (its tables created on first use)."""
+    conn = connect_postgres(url)
+    try:
+        prepare_postgres(conn, lock_timeout_s=busy_timeout_s)
     except BaseException:
         conn.close()
         raise
