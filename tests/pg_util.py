@@ -131,8 +131,11 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[Cluster]:
-    """Start a cluster (see the module's docstring), yield it, stop and remove it."""
+def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """Start a cluster (see the module's docstring), yield it, stop and remove it.
+
+    ``durable``: keep PostgreSQL's ``fsync`` (the benchmark); the tests run without it.
+    """
     reason = why_unavailable()
     if reason is not None:
         raise RuntimeError(reason)
@@ -150,7 +153,8 @@ def running_cluster() -> Iterator[Cluster]:
         )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={cluster.port} "
-            f"-c unix_socket_directories={directory} -c fsync=off -c max_connections=50"
+            f"-c unix_socket_directories={directory} -c max_connections=50"
+            + ("" if durable else " -c fsync=off")
         )
         cluster._as_owner(
             str(bindir / "pg_ctl"), "-D", str(directory / "data"), "-l",

@@ -299,3 +299,35 @@ def test_kill_9_during_an_upload_leaves_nothing(
     # The store takes the next upload (the killed one's lock went with its connection).
     again = store.ingest_file(pg_store, tmp_path / "big.csv", partner="LVA", busy_timeout_s=60)
     assert again.accepted == 400_000
+
+
+def _geo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "geo", *args],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_the_commands_take_a_postgresql_url(pg_store: str, tmp_path: Path) -> None:
+    """``--store URL`` and ``LIMES_STORE=URL``: the same commands and JSON as with a file."""
+    done = _geo("ingest", str(DETECTIONS), "--partner", "LTU", "--releasable-to", "POL",
+                "--store", pg_store, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["accepted"] == len(pd.read_csv(DETECTIONS))
+    out = tmp_path / "pol.geojson"
+    done = _geo("detections", "--as-partner", "POL", "--out", str(out), "--store", pg_store,
+                cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    features = json.loads(out.read_text())["features"]
+    assert len(features) == len(pd.read_csv(DETECTIONS))
+    assert {f["properties"]["owner"] for f in features} == {"LTU"}
+    done = _geo("detections", "--as-partner", "LVA", "--store", pg_store, cwd=tmp_path)
+    assert json.loads(done.stdout)["features"] == []
+    done = _geo("uploads", "list", "--as-partner", "LTU", "--store", pg_store, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "detections.csv" in done.stdout
+    done = _geo("backup", "--out", str(tmp_path / "x.dump"), "--store", pg_store, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["format"] == "pg_dump -Fc"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pol.geojson", "x.dump"]
