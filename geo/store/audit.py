@@ -55,8 +55,10 @@ from geo.access.releasability import parse_releasability
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, Kind, sql_text, write_transaction
-from geo.store.location import sqlite_path
+from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store, opened_for_reading
+from geo.store.postgres import dialect as pg_dialect
+from geo.store.postgres.dialect import SqliteStyle
 from geo.store.schema import DEFAULT_OPERATION, NOW, has_audit, has_operations
 
 __all__ = ["AUDIT_COLUMNS", "audit_log", "mark_upload", "record_event", "retract_upload"]
@@ -211,7 +213,7 @@ def _changing(
 
 
 def _insert_event(
-    conn: Connection,
+    conn: Connection | SqliteStyle,
     action: str,
     *,
     user: str | None,
@@ -223,7 +225,7 @@ def _insert_event(
     """Write one ``audit`` row in the open transaction; return its id."""
     text = None if detail is None else json.dumps(dict(detail), ensure_ascii=False, default=str)
     row_id = conn.execute(
-        "INSERT INTO audit (user, partner, action, operation, target, detail) "
+        'INSERT INTO audit ("user", partner, action, operation, target, detail) '
         "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (
             _cut(user),
@@ -234,7 +236,8 @@ def _insert_event(
             text,
         ),
     ).scalar()
-    conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = 'audit'")
+    if not isinstance(conn, SqliteStyle):  # a GeoPackage's contents
+        conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = 'audit'")
     return int(row_id)
 
 
@@ -476,20 +479,17 @@ def record_event(
     [['ana', 'LTU', 'signin']]
     """
     _check_event(action, detail)
-    store = sqlite_path(path, "the audit log")
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+    event = {"user": user, "partner": partner, "operation": operation, "target": target}
+    url = postgres_url(path)
+    if url is not None:
+        with pg_dialect.writing(url, lock_timeout_s=timeout) as pg_conn:
+            return _insert_event(pg_conn, action, **event, detail=detail)
+    store = sqlite_path(path, "the audit log")
     conn = open_store(store, busy_timeout_s=timeout)
     try:
         with write_transaction(conn, store, **_FAILURE):
-            return _insert_event(
-                conn,
-                action,
-                user=user,
-                partner=partner,
-                operation=operation,
-                target=target,
-                detail=detail,
-            )
+            return _insert_event(conn, action, **event, detail=detail)
     finally:
         conn.close()
 

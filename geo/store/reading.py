@@ -206,6 +206,24 @@ def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> int |
     return None if ts is None else int(ts.value) // 1000  # ns -> us
 
 
+def _window(
+    time_from: str | datetime | None, time_to: str | datetime | None
+) -> tuple[int | None, int | None]:
+    """A time window in microseconds since the epoch (either end may be open)."""
+    t_from = _parse_time(time_from, "time_from")
+    t_to = _parse_time(time_to, "time_to")
+    if t_from is not None and t_to is not None and t_to < t_from:
+        raise ValidationError(
+            describe(
+                "time window",
+                "time_to is before time_from",
+                expected=f"a time at or after {time_from}",
+                got=time_to,
+            )
+        )
+    return t_from, t_to
+
+
 def _visible_where(viewers: Sequence[str], t_from: int | None, t_to: int | None) -> str:
     """SQL condition for the rows any of ``viewers`` may see in the window.
 
@@ -384,17 +402,7 @@ def visible_detections(
     0
     """
     viewers = checked_viewers(partners)
-    t_from = _parse_time(time_from, "time_from")
-    t_to = _parse_time(time_to, "time_to")
-    if t_from is not None and t_to is not None and t_to < t_from:
-        raise ValidationError(
-            describe(
-                "time window",
-                "time_to is before time_from",
-                expected=f"a time at or after {time_from}",
-                got=time_to,
-            )
-        )
+    t_from, t_to = _window(time_from, time_to)
     url = postgres_url(path)
     if url is not None:
         return _postgres_detections(

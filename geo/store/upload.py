@@ -107,8 +107,6 @@ def ingest(
     )
     url = postgres_url(path)
     if url is not None:
-        if audit.operation != DEFAULT_OPERATION:
-            sqlite_path(path, f"an upload into operation {audit.operation!r}")  # refused
         return pg_upload.ingest_rows(url, rows, audit, busy_timeout_s=busy_timeout_s)
     store = sqlite_path(path)
     if audit.operation != DEFAULT_OPERATION and not store.exists():

@@ -11,6 +11,9 @@ Tables (in the database's default schema):
 ``uploads``
     The audit log, one row per upload, as in the GeoPackage (``uploaded_at`` a
     ``timestamptz``).
+``operations``, ``operation_layers``, ``operation_dems``, ``audit``
+    As in the GeoPackage (see :mod:`geo.store.schema`); times are ISO 8601 text as there.
+    Not under row-level security: who takes part in an operation is the operation's record.
 ``detections``
     One row per stored detection: ``geom`` a PostGIS ``geometry(Point, 4326)`` with a GiST
     index, ``time_us`` (microseconds since 1970 UTC) with a B-tree index, the same columns as
@@ -45,6 +48,10 @@ SCHEMA_VERSION = 1
 WRITE_LOCK = 0x4C494D4553  # "LIMES"
 
 _OPERATION = f"operation text NOT NULL DEFAULT '{DEFAULT_OPERATION}'"
+
+#: The time now as the GeoPackage store writes it (ISO 8601 text, UTC, milliseconds): the
+#: operations' and the audit's times read the same from both back-ends.
+_NOW = "(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
 
 _TABLES = f"""CREATE TABLE limes_store (
   id integer PRIMARY KEY CHECK (id = 1),
@@ -99,7 +106,52 @@ CREATE UNIQUE INDEX detections_dedupe_id
   WHERE detection_id IS NOT NULL;
 CREATE UNIQUE INDEX detections_dedupe_position
   ON detections (time_us, ST_X(geom), ST_Y(geom), coalesce(source, ''), owner, operation)
-  WHERE detection_id IS NULL"""
+  WHERE detection_id IS NULL;
+CREATE TABLE operations (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  title text NOT NULL DEFAULT '',
+  description text NOT NULL DEFAULT '',
+  partners text NOT NULL,
+  corridor_km double precision NOT NULL,
+  min_gap_m double precision NOT NULL,
+  period_start text,
+  period_end text,
+  timezone text NOT NULL,
+  created_at text NOT NULL DEFAULT {_NOW},
+  created_by text);
+CREATE TABLE operation_layers (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  operation text NOT NULL REFERENCES operations (name),
+  layer text NOT NULL CHECK (layer IN ('border', 'sectors', 'sensors')),
+  version bigint NOT NULL,
+  created_at text NOT NULL DEFAULT {_NOW},
+  created_by text,
+  note text,
+  features bigint NOT NULL,
+  sha256 text NOT NULL,
+  data bytea NOT NULL,
+  UNIQUE (operation, layer, version));
+CREATE TABLE operation_dems (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  operation text NOT NULL REFERENCES operations (name),
+  version bigint NOT NULL,
+  created_at text NOT NULL DEFAULT {_NOW},
+  created_by text,
+  file_name text NOT NULL,
+  sha256 text NOT NULL,
+  data bytea NOT NULL,
+  UNIQUE (operation, version));
+CREATE TABLE audit (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at text NOT NULL DEFAULT {_NOW},
+  "user" text,
+  partner text,
+  action text NOT NULL,
+  operation text,
+  target text,
+  detail text);
+CREATE INDEX audit_action ON audit (action)"""
 
 
 def _security() -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from geo.core.errors import ValidationError, describe
 from geo.store.postgres.connection import PgConnection, connect
 from geo.store.postgres.schema import WRITE_LOCK, prepare
 from geo.store.results import Audit, IngestResult, upload_errors
@@ -48,6 +49,22 @@ def ingest_rows(
 
 def _write_upload(conn: PgConnection, rows: Rows, audit: Audit) -> IngestResult:
     """The upload in the open transaction: its audit record, then its rows."""
+    if (
+        audit.operation != DEFAULT_OPERATION
+        and not conn.execute(
+            "SELECT 1 FROM operations WHERE name = $1", (audit.operation,)
+        ).fetchall()
+    ):
+        raise ValidationError(
+            describe(
+                conn.name,
+                "no such operation",
+                field="operation",
+                expected="an operation in the store (python -m geo operation list)",
+                got=audit.operation,
+                fix="Nothing was added. Create the operation first, or check its name",
+            )
+        )
     earlier = conn.execute(
         "SELECT upload_id, to_char(uploaded_at AT TIME ZONE 'UTC', "
         '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\'), uploaded_by FROM uploads WHERE partner = $1 AND '
