@@ -94,3 +94,11 @@ def pg_cluster() -> Iterator[pg_util.Cluster]:
 def pg_store(pg_cluster: pg_util.Cluster) -> str:
     """The URL of a new PostGIS database of the test's own, as Limes's (non-superuser) role."""
     return pg_cluster.create_database(f"limes_{len(pg_cluster.databases) + 1}")
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A new store of each back-end: a GeoPackage path, then a PostGIS URL (:func:`pg_store`)."""
+    if request.param == "geopackage":
+        return tmp_path / "store" / "limes.gpkg"
+    return str(request.getfixturevalue("pg_store"))
