@@ -6,6 +6,7 @@ the public API only; a last test checks both back-ends give the same records.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -152,3 +153,35 @@ def test_events_are_recorded(any_store: Path | str) -> None:
     assert second > first
     with pytest.raises(ValidationError, match="not an audit action"):
         store.record_event(any_store, "Sign In", user="ana")
+
+
+def test_retracting_and_re_marking_an_upload(any_store: Path | str) -> None:
+    first = _ingest(any_store, 4, "LTU")  # released to ALL
+    second = _ingest(any_store, 6, "LVA", sha256="d" * 64)
+    before = store.revision(any_store)
+    with pytest.raises(ValidationError, match="only the uploading partner or an admin"):
+        store.retract_upload(any_store, first.upload_id, user="eve", partner="POL", is_admin=False)
+    marked = store.mark_upload(
+        any_store, second.upload_id, "POL", user="lia", partner="LVA", is_admin=False
+    )
+    assert (marked["before"], marked["after"], marked["rows"]) == ("ALL", "POL", 6)
+    assert len(store.visible_detections(any_store, "EU")) == 4
+    assert len(store.visible_detections(any_store, "POL")) == 10
+    done = store.retract_upload(any_store, first.upload_id, user="adm", partner="EU", is_admin=True)
+    assert done["rows"] == 4
+    assert len(store.visible_detections(any_store, ["LTU", "LVA", "POL", "EU"])) == 6
+    assert store.uploads(any_store, "LTU").empty
+    kept = store.uploads(any_store, "LTU", retracted=True)
+    assert kept["retracted_by"].tolist() == ["adm"]
+    assert store.owners(any_store) == ["LVA"]
+    after = store.revision(any_store)
+    assert (after.uploads, after.changes) == (before.uploads, before.changes + 2)
+    with pytest.raises(ValidationError, match="already retracted"):
+        store.retract_upload(any_store, first.upload_id, user="adm", partner="EU", is_admin=True)
+    # The same file may come again once retracted.
+    assert _ingest(any_store, 4, "LTU").accepted == 4
+    log = store.audit_log(any_store)
+    assert log["action"].tolist()[:4] == ["upload", "upload.retract", "upload.mark", "upload"]
+    assert log["target"].tolist()[1] == str(first.upload_id)
+    assert json.loads(log["detail"].tolist()[2])["after"] == "POL"
+    assert len(store.audit_log(any_store, limit=2)) == 2

@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -117,10 +118,13 @@ def _upload_id(upload_id: object) -> int:
     return value
 
 
-def _upload(conn: Connection, path: Path, upload_id: int) -> dict[str, Any]:
+def _upload(conn: Connection | SqliteStyle, path: object, upload_id: int) -> dict[str, Any]:
     """The upload's record (partner, operation, marking, retraction), or a clear error."""
-    audited = has_audit(conn)
-    operation = "operation" if has_operations(conn) else sql_text(DEFAULT_OPERATION)
+    if isinstance(conn, SqliteStyle):  # PostGIS: the current layout
+        audited, operation = True, "operation"
+    else:
+        audited = has_audit(conn)
+        operation = "operation" if has_operations(conn) else sql_text(DEFAULT_OPERATION)
     retracted = "retracted_at, retracted_by" if audited else "NULL, NULL"
     row = conn.execute(
         f"SELECT partner, {operation}, releasable_to, file_name, {retracted} FROM uploads "
@@ -188,14 +192,22 @@ def _changing(
     user: str,
     partner: str,
     is_admin: bool,
-) -> Iterator[tuple[Connection, int, dict[str, Any]]]:
+) -> Iterator[tuple[Connection | SqliteStyle, int, dict[str, Any]]]:
     """The store in one write transaction, with the upload the user may change.
 
     The checks run first on a read (a refused change leaves even an older store's schema as
     it is), then again inside the transaction (another change may have come in between).
     """
-    store = sqlite_path(path, "changing an upload")
     number = _upload_id(upload_id)
+    url = postgres_url(path)
+    if url is not None:
+        with pg_dialect.changing(url) as pg_conn:
+            record = _upload(pg_conn, pg_conn.conn.name, number)
+            _check_may_change(record, number, what, user=user, partner=partner, is_admin=is_admin)
+            yield pg_conn, number, record
+            pg_dialect.changed(pg_conn)
+        return
+    store = sqlite_path(path)
     if not store.exists():
         raise _no_store(store)
     with opened_for_reading(store) as reading:
@@ -245,8 +257,10 @@ def _cut(text: object) -> str | None:
     return None if text is None else str(text)[:_TEXT_MAX_CHARS]
 
 
-def _move_rows(conn: Connection, upload_id: int) -> int:
+def _move_rows(conn: Connection | SqliteStyle, upload_id: int) -> int:
     """Move the upload's rows into ``retracted_detections``, as they are; return how many."""
+    if isinstance(conn, SqliteStyle):
+        return pg_dialect.move_rows(conn, upload_id)
     conn.execute(
         f"INSERT INTO retracted_detections ({_ROW_COLUMNS}) SELECT {_ROW_COLUMNS} "
         "FROM detections WHERE upload_id = ? ORDER BY fid",
@@ -261,7 +275,7 @@ def _move_rows(conn: Connection, upload_id: int) -> int:
     return moved
 
 
-def _mark_rows(conn: Connection, upload_id: int, marking: str) -> dict[str, int]:
+def _mark_rows(conn: Connection | SqliteStyle, upload_id: int, marking: str) -> dict[str, int]:
     """Give every row of the upload ``marking``; return how many had which marking before."""
     before = {
         str(m): int(n)
@@ -274,15 +288,16 @@ def _mark_rows(conn: Connection, upload_id: int, marking: str) -> dict[str, int]
     conn.execute(
         "UPDATE detections SET releasable_to = ? WHERE upload_id = ?", (marking, upload_id)
     )
-    conn.execute(
-        f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
-        "('detections', 'detections_timed', 'uploads')"
-    )
+    if not isinstance(conn, SqliteStyle):  # a GeoPackage's contents
+        conn.execute(
+            f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
+            "('detections', 'detections_timed', 'uploads')"
+        )
     return before
 
 
 def _recorded(
-    conn: Connection,
+    conn: Connection | SqliteStyle,
     action: str,
     upload_id: int,
     record: Mapping[str, Any],
@@ -347,8 +362,9 @@ def retract_upload(
         record,
     ):
         rows = _move_rows(conn, number)
+        now = "now()" if isinstance(conn, SqliteStyle) else NOW
         conn.execute(
-            f"UPDATE uploads SET retracted_at = {NOW}, retracted_by = ? WHERE upload_id = ?",
+            f"UPDATE uploads SET retracted_at = {now}, retracted_by = ? WHERE upload_id = ?",
             (_cut(user), number),
         )
         detail = {"rows": rows, "releasable_to": record["releasable_to"]}
@@ -583,8 +599,17 @@ def audit_log(
         raise ValidationError(
             describe("limit", "not a number of entries", expected="a whole number ≥ 0", got=limit)
         )
-    with opened_for_reading(path) as conn:
-        if conn is None:
+    url = postgres_url(path)
+    with contextlib.nullcontext(None) if url is not None else opened_for_reading(path) as conn:
+        if url is not None:
+            rows = pg_dialect.audit_rows(url, limit=limit, operation=operation)
+            raw = pa.table(
+                {
+                    name: pa.array([r[i] for r in rows], pa.string())
+                    for i, name in enumerate(AUDIT_COLUMNS)
+                }
+            )
+        elif conn is None:
             raw = pa.table({name: pa.array([], pa.string()) for name in AUDIT_COLUMNS})
         else:
             # The newest entries (a subquery: fetch_arrow's source takes no ORDER BY), put in

@@ -14,6 +14,9 @@ Tables (in the database's default schema):
 ``operations``, ``operation_layers``, ``operation_dems``, ``audit``
     As in the GeoPackage (see :mod:`geo.store.schema`); times are ISO 8601 text as there.
     Not under row-level security: who takes part in an operation is the operation's record.
+``retracted_detections``
+    The rows of retracted uploads, moved out of ``detections``: row-level security with no
+    read policy, so no query reads them.
 ``detections``
     One row per stored detection: ``geom`` a PostGIS ``geometry(Point, 4326)`` with a GiST
     index, ``time_us`` (microseconds since 1970 UTC) with a B-tree index, the same columns as
@@ -151,7 +154,28 @@ CREATE TABLE audit (
   operation text,
   target text,
   detail text);
-CREATE INDEX audit_action ON audit (action)"""
+CREATE INDEX audit_action ON audit (action);
+CREATE TABLE retracted_detections (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  fid bigint NOT NULL,
+  geom geometry(Point, 4326) NOT NULL,
+  time_us bigint NOT NULL,
+  detection_id text,
+  source text,
+  partner text,
+  class text,
+  confidence double precision,
+  access text,
+  caveat text,
+  hae_m double precision,
+  ce_m double precision,
+  le_m double precision,
+  owner text NOT NULL,
+  releasable_to text NOT NULL,
+  upload_id bigint NOT NULL REFERENCES uploads (upload_id),
+  src_row bigint,
+  {_OPERATION});
+CREATE INDEX retracted_detections_upload ON retracted_detections (upload_id)"""
 
 
 def _security() -> list[str]:
@@ -168,6 +192,13 @@ def _security() -> list[str]:
             f"CREATE POLICY limes_update ON {table} FOR UPDATE USING {write} WITH CHECK {write}",
             f"CREATE POLICY limes_delete ON {table} FOR DELETE USING {write}",
         ]
+    # The rows of retracted uploads: written by a retraction, read by nobody (no read policy).
+    write = postgres_owns(owner="owner")
+    out += [
+        "ALTER TABLE retracted_detections ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE retracted_detections FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY limes_insert ON retracted_detections FOR INSERT WITH CHECK {write}",
+    ]
     return out
 
 
