@@ -141,9 +141,21 @@ class PgConnection:
             yield self
             self._conn.commit()
         except BaseException as exc:
-            self._conn.rollback()
-            if isinstance(exc, DatabaseError) and is_busy(exc):
-                raise busy_error(self.url) from exc
+            with contextlib.suppress(DatabaseError):  # a connection that broke: nothing to undo
+                self._conn.rollback()
+            if isinstance(exc, DatabaseError):
+                if is_busy(exc):
+                    raise busy_error(self.url) from exc
+                raise ValidationError(
+                    describe(
+                        self.name,
+                        "the PostgreSQL store refused the work",
+                        expected="a reachable Limes store that accepts the change",
+                        got=driver_message(exc),
+                        fix="Nothing was changed. Check the server (disk, connection), then "
+                        "try again",
+                    )
+                ) from exc
             raise
 
     def close(self) -> None:

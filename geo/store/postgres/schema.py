@@ -223,8 +223,11 @@ def _check_postgis(conn: PgConnection) -> None:
         with conn.transaction():
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis").fetchall()
         return
-    except DatabaseError as exc:
-        why = driver_message(exc)
+    except ValidationError as exc:  # the driver's refusal, said by transaction()
+        cause = exc.__cause__
+        if not isinstance(cause, DatabaseError):
+            raise
+        why = driver_message(cause)
     database = conn.execute("SELECT current_database()").scalar()
     raise ValidationError(
         describe(
