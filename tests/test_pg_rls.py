@@ -234,3 +234,18 @@ def test_the_app_role_must_not_bypass_rls(pg_cluster: pg_util.Cluster, pg_store:
     database = pg_store.rsplit("/", 1)[1]
     with pytest.raises(ValidationError, match=r"bypasses row-level security.*superuser"):
         store.visible_detections(pg_cluster.url(database, "postgres"), ["LTU"])
+
+
+def test_the_python_filter_is_a_second_line(pg_cluster: pg_util.Cluster, pg_store: str) -> None:
+    """Were the policy opened (here by the superuser), Limes still shows only what the rule does."""
+    cases = _store_cases(pg_store)
+    database = pg_store.rsplit("/", 1)[1]
+    pg_cluster.psql("ALTER POLICY limes_read ON detections USING (true)", database=database)
+    with pg.connect(pg_store) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('limes.viewers', 'XYZ', true)")
+        cur.fetchall()
+        cur.execute("SELECT count(*) FROM detections")
+        assert cur.fetchone() == (len(cases),)  # the database no longer filters
+    for viewer in ["POL", "XYZ"]:
+        expected = {d for d, o, m in cases.itertuples(index=False) if may_see(viewer, o, m)}
+        assert set(store.visible_detections(pg_store, viewer)["detection_id"]) == expected

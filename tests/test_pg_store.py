@@ -283,7 +283,7 @@ def test_kill_9_during_an_upload_leaves_nothing(
     store.ingest_file(pg_store, DETECTIONS, partner="LTU")
     before = (store.revision(pg_store), len(store.visible_detections(pg_store, ["LTU", "LVA"])))
     database = pg_store.rsplit("/", 1)[1]
-    proc = _ingest_process(pg_store, _csv(tmp_path / "big.csv", 400_000, 7), "LVA")
+    proc = _ingest_process(pg_store, _csv(tmp_path / "big.csv", 200_000, 7), "LVA")
     deadline = time.monotonic() + 240
     while not _upload_under_way(pg_cluster, database):
         assert proc.poll() is None, proc.communicate()
@@ -298,7 +298,7 @@ def test_kill_9_during_an_upload_leaves_nothing(
     assert list(store.uploads(pg_store, "LVA")["upload_id"]) == []
     # The store takes the next upload (the killed one's lock went with its connection).
     again = store.ingest_file(pg_store, tmp_path / "big.csv", partner="LVA", busy_timeout_s=60)
-    assert again.accepted == 400_000
+    assert again.accepted == 200_000
 
 
 def _geo(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
