@@ -367,7 +367,8 @@ def visible_detections(
     Parameters
     ----------
     path
-        The store. A store that does not exist yet holds nothing.
+        The store (a GeoPackage path or a PostgreSQL URL). A GeoPackage that does not
+        exist yet holds nothing.
     partners
         The viewer(s): partner ids (one string is one partner). None sees nothing.
     time_from, time_to
@@ -504,7 +505,8 @@ def uploads(
     Parameters
     ----------
     path
-        The store. A store that does not exist yet has no uploads.
+        The store (a GeoPackage path or a PostgreSQL URL). A GeoPackage that does not
+        exist yet has no uploads.
     partners
         The partner(s) whose uploads to list (one string is one partner).
     retracted

@@ -58,7 +58,8 @@ def ingest(
     Parameters
     ----------
     path
-        The store (created on first use).
+        The store (created on first use): a GeoPackage path, or a PostgreSQL URL
+        (``postgresql://user@host:port/db``, see :mod:`geo.store`).
     detections
         Rows from :func:`geo.inputs.loader.read_detections` (EPSG:4326 points with ``time``; the
         optional columns are stored when present; ``releasable_to`` is the row's own
@@ -306,7 +307,8 @@ def ingest_file(
     Parameters
     ----------
     path
-        The store (created on first use).
+        The store (created on first use): a GeoPackage path, or a PostgreSQL URL
+        (``postgresql://user@host:port/db``, see :mod:`geo.store`).
     file
         The detection file, any format :func:`geo.inputs.loader.read_detections` reads.
     partner, releasable_to, user, busy_timeout_s, operation
