@@ -6,9 +6,19 @@ This entry point only sets up the page and the navigation; each page reads widge
 
 import streamlit as st
 
+from geo.core.errors import ValidationError
+from geo.core.settings import store_path
 from ui import signin
 
 st.set_page_config(page_title="Limes — border coverage", layout="wide")
+
+# A store name Limes cannot use ($LIMES_STORE: mysql://..., postgresql: without //) stops here
+# with its message, before anything is read or created.
+try:
+    store_path()
+except ValidationError as exc:
+    st.error(str(exc))
+    st.stop()
 
 # The pages, and the role each needs (None: every user; "a,b": either).
 PAGES = [

@@ -105,9 +105,9 @@ def _write(text: str, out: object) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 done, 2 invalid input)."""
     args = parser().parse_args(argv)
-    if "store" in vars(args) and args.store is None:
-        args.store = settings.store_path()
     try:
+        if "store" in vars(args) and args.store is None:
+            args.store = settings.store_path()
         result = args.run(args)
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)

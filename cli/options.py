@@ -20,11 +20,12 @@ __all__ = [
     "finite_float",
     "load_and_analyse",
     "load_layers",
+    "store_arg",
     "stored_operation",
 ]
 
 STORE_HELP = (
-    "the store (GeoPackage); default $LIMES_STORE, "
+    "the store: a GeoPackage path or postgresql://user@host:port/db; default $LIMES_STORE, "
     "else the app's store (geo.core.settings.STORE_PATH)"
 )
 
@@ -40,9 +41,21 @@ def finite_float(text: str) -> float:
     return value
 
 
+def store_arg(text: str) -> Path | str:
+    """An argparse type: a store name (a GeoPackage path or a PostgreSQL URL).
+
+    Any other URL-like name is refused with the message of
+    :func:`geo.core.settings.store_name`.
+    """
+    try:
+        return settings.store_name(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_store_arg(p: argparse.ArgumentParser) -> None:
     """Add ``--store`` (None here; :func:`cli.main` fills in ``$LIMES_STORE`` or the default)."""
-    p.add_argument("--store", type=Path, default=None, help=STORE_HELP)
+    p.add_argument("--store", type=store_arg, default=None, help=STORE_HELP)
 
 
 def add_analysis_args(a: argparse.ArgumentParser) -> None:

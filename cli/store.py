@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.options import add_store_arg
+from geo.core import settings
 from geo.core.errors import ValidationError, describe
 
 
@@ -101,8 +102,8 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
     from geo.operations import SAMPLE, check_name
     from geo.store import feature_collection, visible_detections
 
-    store = Path(args.store)
-    if not store.exists():
+    store = args.store
+    if not settings.is_postgres(store) and not Path(store).exists():
         raise ValidationError(
             describe(
                 str(store),

@@ -73,7 +73,9 @@ def register(sub: Any) -> None:
     a.set_defaults(run=run_audit)
 
 
-def _existing_store(store: Path) -> Path:
+def _existing_store(store: Path | str) -> Path | str:
+    if settings.is_postgres(store):
+        return store
     if not Path(store).exists():
         raise ValidationError(
             describe(

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pg_util
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, Server, streamlit_server
 
@@ -74,3 +75,30 @@ def browser(server: Server) -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+# ---- PostgreSQL + PostGIS (test_pg_*.py): one throwaway cluster per test session ------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg_util.Cluster]:
+    """A throwaway PostgreSQL cluster (:mod:`pg_util`); skipped only when it is not installed."""
+    reason = pg_util.why_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with pg_util.running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_store(pg_cluster: pg_util.Cluster) -> str:
+    """The URL of a new PostGIS database of the test's own, as Limes's (non-superuser) role."""
+    return pg_cluster.create_database(f"limes_{len(pg_cluster.databases) + 1}")
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """A new store of each back-end: a GeoPackage path, then a PostGIS URL (:func:`pg_store`)."""
+    if request.param == "geopackage":
+        return tmp_path / "store" / "limes.gpkg"
+    return str(request.getfixturevalue("pg_store"))

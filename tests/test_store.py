@@ -103,7 +103,7 @@ def report_for(df: gpd.GeoDataFrame, name: str = "test.csv") -> LoadReport:
 
 
 def put(
-    path: Path,
+    path: Path | str,
     df: gpd.GeoDataFrame,
     *,
     partner: str,
@@ -595,8 +595,11 @@ def test_may_see(viewer: str, owner: str, marking: str | None, sees: bool) -> No
 
 
 @pytest.fixture
-def marked_store(db: Path) -> tuple[Path, list[tuple[str, str, str | None]]]:
-    """Three owners; rows with every kind of marking, from the file or the analyst."""
+def marked_store(any_store: Path | str) -> tuple[Path | str, list[tuple[str, str, str | None]]]:
+    """Three owners; rows with every kind of marking, from the file or the analyst.
+
+    On each back-end (the ``any_store`` fixture: a GeoPackage, a PostGIS store).
+    """
     markings = [None, "", ALL, "LVA", "POL", "LVA,POL", "EU LTU", "ALL,LVA", "lva", "L*A", "LTU"]
     truth = []
     for owner, default in (("LTU", None), ("LVA", "POL"), ("POL", ALL)):
@@ -606,8 +609,8 @@ def marked_store(db: Path) -> tuple[Path, list[tuple[str, str, str | None]]]:
             rows.append(det(i, detection_id=f"{owner}-{k}", releasable_to=m))
             # an empty cell is no marking, as in the loaders: the upload's default applies
             truth.append((f"{owner}-{k}", owner, m if m else default))
-        put(db, frame(rows), partner=owner, releasable_to=default)
-    return db, truth
+        put(any_store, frame(rows), partner=owner, releasable_to=default)
+    return any_store, truth
 
 
 @pytest.mark.parametrize("viewer", [*PARTNERS, "XYZ"])
@@ -643,7 +646,7 @@ def test_joint_view_is_the_union_not_everything(marked_store) -> None:
     assert visible_detections(db, []).empty
 
 
-def test_file_markings_are_kept_and_unknown_ones_are_noted(db: Path) -> None:
+def test_file_markings_are_kept_and_unknown_ones_are_noted(any_store: Path | str) -> None:
     df = frame(
         [
             det(0, releasable_to="ALL"),
@@ -652,13 +655,13 @@ def test_file_markings_are_kept_and_unknown_ones_are_noted(db: Path) -> None:
             det(3, releasable_to="ALL,POL"),
         ]
     )
-    result = put(db, df, partner="LTU", releasable_to="LVA")
-    stored = visible_detections(db, ["LTU"]).set_index("detection_id")["releasable_to"]
+    result = put(any_store, df, partner="LTU", releasable_to="LVA")
+    stored = visible_detections(any_store, ["LTU"]).set_index("detection_id")["releasable_to"]
     assert stored.to_dict() == {"D0": "ALL", "D1": "POL", "D2": "LVA", "D3": ""}
     assert result.file_markings == 2
     assert result.releasable_to == "LVA"
     assert any("1 row(s) carry an unknown marking" in n and "ALL,POL" in n for n in result.notes)
-    notes = uploads(db, "LTU")["notes"].iloc[0]
+    notes = uploads(any_store, "LTU")["notes"].iloc[0]
     assert "unknown marking" in notes
     assert "2 row(s) keep the marking" in notes
 
@@ -700,10 +703,10 @@ def test_cot_markings_from_the_file_are_kept(db: Path, tmp_path: Path) -> None:
     assert np.isnan(row["hae_m"])
 
 
-def test_uploads_audit_log_shows_a_partner_its_own_uploads_only(db: Path) -> None:
-    ingest_file(db, SAMPLE, partner="LTU", releasable_to="ALL", user="alice")
-    put(db, frame([det(1)]), partner="POL")
-    log = uploads(db, ["LTU"])
+def test_uploads_audit_log_shows_a_partner_its_own_uploads_only(any_store: Path | str) -> None:
+    ingest_file(any_store, SAMPLE, partner="LTU", releasable_to="ALL", user="alice")
+    put(any_store, frame([det(1)]), partner="POL")
+    log = uploads(any_store, ["LTU"])
     assert log["partner"].tolist() == ["LTU"]
     assert log["uploaded_by"].tolist() == ["alice"]
     row = log.iloc[0]
@@ -718,19 +721,19 @@ def test_uploads_audit_log_shows_a_partner_its_own_uploads_only(db: Path) -> Non
     assert row["releasable_to"] == ALL
     assert row["format"] == "CSV"
     assert str(log["uploaded_at"].dtype) == "datetime64[ms, UTC]"
-    assert len(uploads(db, ["LTU", "POL"])) == 2
-    assert uploads(db, ["LVA"]).empty
+    assert len(uploads(any_store, ["LTU", "POL"])) == 2
+    assert uploads(any_store, ["LVA"]).empty
 
 
 @pytest.mark.parametrize("bad", ["ALL", "", "LTU,LVA", "L T U", None])
-def test_partner_must_be_a_partner_id(db: Path, bad: Any) -> None:
+def test_partner_must_be_a_partner_id(any_store: Path | str, bad: Any) -> None:
     with pytest.raises(ValidationError, match="not a partner id"):
-        put(db, frame([det(1)]), partner=bad)
+        put(any_store, frame([det(1)]), partner=bad)
     with pytest.raises(ValidationError, match="not a partner id"):
-        visible_detections(db, [bad])
+        visible_detections(any_store, [bad])
 
 
-def test_time_window_is_inclusive(db: Path) -> None:
+def test_time_window_is_inclusive(any_store: Path | str) -> None:
     rows = [
         det(i, time=t)
         for i, t in enumerate(
@@ -743,16 +746,16 @@ def test_time_window_is_inclusive(db: Path) -> None:
             ]
         )
     ]
-    put(db, frame(rows), partner="LTU")
+    put(any_store, frame(rows), partner="LTU")
     got = visible_detections(
-        db, "LTU", time_from="2026-11-01T06:00:00Z", time_to="2026-11-02T06:00:00"
+        any_store, "LTU", time_from="2026-11-01T06:00:00Z", time_to="2026-11-02T06:00:00"
     )  # no zone: UTC
     assert got["detection_id"].tolist() == ["D1", "D2"]
-    assert len(visible_detections(db, "LTU", time_from="2026-11-02T06:00:00.000001Z")) == 2
+    assert len(visible_detections(any_store, "LTU", time_from="2026-11-02T06:00:00.000001Z")) == 2
     with pytest.raises(ValidationError, match="time_to is before time_from"):
-        visible_detections(db, "LTU", time_from="2026-11-02", time_to="2026-11-01")
+        visible_detections(any_store, "LTU", time_from="2026-11-02", time_to="2026-11-01")
     with pytest.raises(ValidationError, match="time_from: not a time"):
-        visible_detections(db, "LTU", time_from="yesterday-ish")
+        visible_detections(any_store, "LTU", time_from="yesterday-ish")
 
 
 # --------------------------------------------------------------------------------------
@@ -760,14 +763,14 @@ def test_time_window_is_inclusive(db: Path) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def test_version_changes_when_an_upload_lands(db: Path) -> None:
-    assert store.version(db) == 0
-    ingest_file(db, SAMPLE, partner="LTU")
-    assert store.version(db) == 1
-    ingest_file(db, SAMPLE, partner="LTU")  # recognised: nothing lands
-    assert store.version(db) == 1
-    put(db, frame([det(0)]), partner="LVA")
-    assert store.version(db) == 2
+def test_version_changes_when_an_upload_lands(any_store: Path | str) -> None:
+    assert store.version(any_store) == 0
+    ingest_file(any_store, SAMPLE, partner="LTU")
+    assert store.version(any_store) == 1
+    ingest_file(any_store, SAMPLE, partner="LTU")  # recognised: nothing lands
+    assert store.version(any_store) == 1
+    put(any_store, frame([det(0)]), partner="LVA")
+    assert store.version(any_store) == 2
 
 
 def test_same_file_by_same_partner_adds_nothing(db: Path) -> None:
@@ -785,39 +788,41 @@ def test_same_file_by_same_partner_adds_nothing(db: Path) -> None:
     assert counts(db) == (44000, 2)
 
 
-def test_same_detection_id_and_source_is_stored_once(db: Path, tmp_path: Path) -> None:
+def test_same_detection_id_and_source_is_stored_once(any_store: Path | str, tmp_path: Path) -> None:
     a = write_csv(tmp_path / "a.csv", [det(i) for i in range(10)])
     # overlaps a.csv in D5..D9; D9 twice in the file; D10 from another source is new
     rows = [det(i) for i in range(5, 15)] + [det(9, confidence=0.99), det(10, source="cam-2")]
     b = write_csv(tmp_path / "b.csv", rows)
-    assert ingest_file(db, a, partner="LTU").accepted == 10
-    result = ingest_file(db, b, partner="LTU")
+    assert ingest_file(any_store, a, partner="LTU").accepted == 10
+    result = ingest_file(any_store, b, partner="LTU")
     assert (result.accepted, result.duplicates, result.rejected) == (6, 6, 0)
-    seen = visible_detections(db, ["LTU"])
+    seen = visible_detections(any_store, ["LTU"])
     assert len(seen) == 16
     assert seen.loc[seen["detection_id"] == "D9", "confidence"].tolist() == [0.5]  # first kept
     assert sorted(seen.loc[seen["detection_id"] == "D10", "source"]) == ["cam-2", "radar-1"]
-    assert uploads(db, "LTU")["duplicates"].tolist() == [0, 6]
+    assert uploads(any_store, "LTU")["duplicates"].tolist() == [0, 6]
 
 
-def test_first_row_of_a_file_wins_among_duplicates(db: Path) -> None:
+def test_first_row_of_a_file_wins_among_duplicates(any_store: Path | str) -> None:
     df = frame(
         [
             det(1, confidence=0.1, time="2026-11-01T09:00:00Z"),
             det(1, confidence=0.9, time="2026-11-01T01:00:00Z"),
         ]
     )
-    result = put(db, df, partner="LTU")
+    result = put(any_store, df, partner="LTU")
     assert (result.accepted, result.duplicates) == (1, 1)
-    assert visible_detections(db, "LTU")["confidence"].tolist() == [0.1]
+    assert visible_detections(any_store, "LTU")["confidence"].tolist() == [0.1]
 
 
 @pytest.mark.parametrize("store_rows", [0, 1, 10], ids=["empty", "bulk", "row-by-row"])
-def test_of_one_id_on_two_days_the_earlier_day_is_kept(db: Path, store_rows: int) -> None:
+def test_of_one_id_on_two_days_the_earlier_day_is_kept(
+    any_store: Path | str, store_rows: int
+) -> None:
     # Rows are written day by day, so every way of writing keeps the same row: into an
     # empty store, a small one (bulk) and one holding more than twice the upload.
     if store_rows:
-        put(db, frame([det(i) for i in range(90, 90 + store_rows)]), partner="LTU")
+        put(any_store, frame([det(i) for i in range(90, 90 + store_rows)]), partner="LTU")
     df = frame(
         [
             det(1, confidence=0.1, time="2026-11-02T09:00:00Z"),
@@ -825,13 +830,15 @@ def test_of_one_id_on_two_days_the_earlier_day_is_kept(db: Path, store_rows: int
             det(1, confidence=0.3, time="2026-11-01T23:30:00Z"),
         ]
     )
-    result = put(db, df, partner="LTU")
+    result = put(any_store, df, partner="LTU")
     assert (result.accepted, result.duplicates) == (1, 2)
-    seen = visible_detections(db, "LTU")
+    seen = visible_detections(any_store, "LTU")
     assert seen.loc[seen["detection_id"] == "D1", "confidence"].tolist() == [0.9]
 
 
-def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match(db: Path) -> None:
+def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match(
+    any_store: Path | str,
+) -> None:
     base = {"detection_id": np.nan, "time": "2026-11-01T10:00:00Z", "lon": 25.0, "lat": 54.5}
     rows = [
         det(0, **base),
@@ -842,18 +849,18 @@ def test_rows_without_id_are_duplicates_only_when_source_time_and_position_match
         det(0, **{**base, "source": np.nan}),
         det(0, **{**base, "source": np.nan}),
     ]
-    result = put(db, frame(rows), partner="LTU")
+    result = put(any_store, frame(rows), partner="LTU")
     assert (result.accepted, result.duplicates) == (5, 2)
-    assert put(db, frame(rows[:1]), partner="LTU").duplicates == 1
-    assert put(db, frame(rows[:1]), partner="LVA").accepted == 1
+    assert put(any_store, frame(rows[:1]), partner="LTU").duplicates == 1
+    assert put(any_store, frame(rows[:1]), partner="LVA").accepted == 1
 
 
-def test_duplicates_are_never_matched_across_partners(db: Path) -> None:
+def test_duplicates_are_never_matched_across_partners(any_store: Path | str) -> None:
     df = frame([det(i) for i in range(3)])
-    put(db, df, partner="LTU")
-    result = put(db, df, partner="POL")
+    put(any_store, df, partner="LTU")
+    result = put(any_store, df, partner="POL")
     assert (result.accepted, result.duplicates) == (3, 0)  # POL learns nothing of LTU's rows
-    assert len(visible_detections(db, "POL")) == 3
+    assert len(visible_detections(any_store, "POL")) == 3
 
 
 def _mixed_duplicates() -> gpd.GeoDataFrame:

@@ -53,7 +53,7 @@ def operation_ref(source: str) -> tuple[Path, str] | None:
     if not source.startswith('["operation"'):
         return None
     _, path, name, _ = json.loads(source)
-    return Path(path), str(name)
+    return settings.store_name(path), str(name)  # a PostgreSQL URL stays text
 
 
 @st.cache_resource(show_spinner="Preparing the store…", max_entries=8)

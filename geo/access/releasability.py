@@ -5,7 +5,9 @@ marking lists it. A missing or unknown marking releases to nobody but the owner.
 is stated once, as data (:data:`RULE`: the grants, any one of which shows a row); the
 filters are derived from it: in Python for many rows (:func:`visible_mask`, which
 :func:`may_see` and :func:`geo.coverage.views.visible_rows` use) and in SQL
-(:func:`sql_where`, which the store uses), and the tests check the two agree.
+(:func:`sql_where`, which the store uses) and as a PostgreSQL row-level security policy over
+the viewers a transaction states (:func:`postgres_policy`, the PostGIS store), and the tests
+check they agree.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "PARTNER_ID",
     "RULE",
     "SEPARATORS",
+    "VIEWERS_SETTING",
     "Grant",
     "check_partner",
     "is_partner",
@@ -34,6 +37,8 @@ __all__ = [
     "owns",
     "parse_marking",
     "parse_releasability",
+    "postgres_owns",
+    "postgres_policy",
     "sql_where",
     "viewers",
     "visible_mask",
@@ -294,6 +299,88 @@ def sql_where(
         return "(0)"
     column = {"owner": owner, "marking": marking}
     return "(" + " OR ".join(_SQL[grant.test](column[grant.field], checked) for grant in RULE) + ")"
+
+
+#: The PostgreSQL setting in which a transaction states its viewers: checked partner ids
+#: joined by commas (``SET LOCAL limes.viewers = 'LTU,LVA'``).
+VIEWERS_SETTING = "limes.viewers"
+
+
+def _pg_is_viewer(column: str, viewers: str) -> str:
+    return f"{column} = ANY ({viewers})"
+
+
+def _pg_is_all(column: str, viewers: str) -> str:
+    return f"{column} = {_sql_text(ALL)}"
+
+
+def _pg_lists_viewer(column: str, viewers: str) -> str:
+    return f"string_to_array({column}, ',') && {viewers}"
+
+
+#: Each test of a grant as a PostgreSQL condition over an array of viewers.
+_PG: dict[str, Callable[[str, str], str]] = {
+    "is_viewer": _pg_is_viewer,
+    "is_all": _pg_is_all,
+    "lists_viewer": _pg_lists_viewer,
+}
+
+
+def _pg_viewers(setting: str) -> str:
+    """The viewers a transaction stated, as a PostgreSQL ``text[]`` (an InitPlan: once a query).
+
+    Only partner ids count (:func:`is_partner`, as :func:`may_see` checks): no setting, an
+    empty one or anything else in it is no viewer.
+    """
+    pattern = "^(?:" + PARTNER_ID.pattern.replace("\\-", "-") + ")$"
+    return (
+        f"ARRAY(SELECT v FROM unnest(string_to_array(current_setting({_sql_text(setting)}, "
+        f"true), ',')) AS v WHERE v ~ {_sql_text(pattern)} AND upper(v) <> {_sql_text(ALL)})"
+    )
+
+
+def postgres_policy(
+    *, owner: str = "owner", marking: str = "releasable_to", setting: str = VIEWERS_SETTING
+) -> str:
+    """The PostgreSQL row-level security expression of :data:`RULE`.
+
+    A row is seen when any grant holds for one of the viewers the transaction stated in
+    ``setting`` (``SET LOCAL limes.viewers = 'LTU,LVA'``); a transaction that states none
+    sees no row (default deny). The markings must be normalised, as the store writes them.
+
+    Parameters
+    ----------
+    owner, marking
+        The columns holding a row's owner and its marking.
+    setting
+        The setting that holds the viewers (partner ids joined by commas).
+
+    Examples
+    --------
+    >>> policy = postgres_policy()
+    >>> policy.startswith("(cardinality(ARRAY(SELECT v FROM unnest(string_to_array(")
+    True
+    >>> print(policy.split(" > 0 AND ")[1])  # doctest: +NORMALIZE_WHITESPACE
+    (owner = ANY (ARRAY(SELECT v FROM unnest(string_to_array(current_setting('limes.viewers',
+    true), ',')) AS v WHERE v ~ '^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$' AND upper(v) <> 'ALL'))
+    OR releasable_to = 'ALL' OR string_to_array(releasable_to, ',') && ARRAY(SELECT v FROM
+    unnest(string_to_array(current_setting('limes.viewers', true), ',')) AS v WHERE v ~
+    '^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$' AND upper(v) <> 'ALL')))
+    """
+    column = {"owner": owner, "marking": marking}
+    seen = _pg_viewers(setting)
+    grants = " OR ".join(_PG[grant.test](column[grant.field], seen) for grant in RULE)
+    # No viewer sees nothing, also rows marked ALL (as sql_where and may_see).
+    return f"(cardinality({seen}) > 0 AND ({grants}))"
+
+
+def postgres_owns(*, owner: str = "owner", setting: str = VIEWERS_SETTING) -> str:
+    """The PostgreSQL condition that one of the stated viewers owns the row (writes).
+
+    The first grant of :data:`RULE` alone (see :func:`owns`): a transaction writes only rows
+    of the partner it states.
+    """
+    return "(" + _pg_is_viewer(owner, _pg_viewers(setting)) + ")"
 
 
 def may_see(partner: str, owner: str, marking: str | None) -> bool:

@@ -6,6 +6,8 @@ elsewhere. Units are in the names.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -117,22 +119,113 @@ BANNER: Final[str] = "UNCLASSIFIED // EXERCISE"
 STORE_PATH: Final[Path] = DATA_DIR / "limes.gpkg"
 
 
-def store_path(environ: Mapping[str, str] | None = None) -> Path:
+#: URL schemes that name a PostgreSQL/PostGIS store (``postgresql://user@host:port/db``).
+POSTGRES_SCHEMES: Final[tuple[str, ...]] = ("postgresql", "postgres")
+
+#: What a store name may be, for messages.
+STORE_NAMES: Final[str] = (
+    "a GeoPackage file path (e.g. data/limes.gpkg) or a PostgreSQL URL "
+    "(postgresql://user@host:port/database)"
+)
+
+#: The start of a URL: a scheme of two or more characters and a colon (one letter and a
+#: colon would be a drive letter).
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]+):")
+
+
+def store_name(name: str | os.PathLike[str]) -> Path | str:
+    """What a store name selects: a PostgreSQL URL (returned as text) or a GeoPackage path.
+
+    A name that starts like a URL (``scheme:/...``, or a PostgreSQL scheme without ``//``)
+    and is not a ``postgresql://`` or ``postgres://`` URL is refused: it is never taken as
+    a file path (a GeoPackage would be created under a folder named ``mysql:``).
+
+    Parameters
+    ----------
+    name
+        ``--store``, ``$LIMES_STORE`` or the app's store, as the user wrote it.
+
+    Returns
+    -------
+    str or Path
+        The URL, unchanged, for PostgreSQL; the path for a GeoPackage.
+
+    Raises
+    ------
+    ValidationError
+        A URL-like name Limes cannot use, naming it and what is accepted.
+
+    Examples
+    --------
+    >>> store_name("postgresql://limes@db.example:5432/limes")
+    'postgresql://limes@db.example:5432/limes'
+    >>> store_name("data/limes.gpkg"), store_name("notes:v2.gpkg")
+    (PosixPath('data/limes.gpkg'), PosixPath('notes:v2.gpkg'))
+    >>> store_name("mysql://limes@db/limes")
+    Traceback (most recent call last):
+    ...
+    geo.core.errors.ValidationError: mysql://limes@db/limes: not a store Limes can use \
+(URL scheme 'mysql'): expected a GeoPackage file path (e.g. data/limes.gpkg) or a PostgreSQL \
+URL (postgresql://user@host:port/database), got 'mysql://limes@db/limes'. Check --store or \
+$LIMES_STORE
+    """
+    from geo.core.errors import ValidationError, describe
+
+    text = os.fspath(name)
+    found = _SCHEME.match(text)
+    if found is None:
+        return Path(text)
+    scheme = found.group(1).lower()
+    rest = text[found.end() :]
+    if scheme in POSTGRES_SCHEMES and rest.startswith("//") and len(rest) > 2:
+        return text
+    if scheme not in POSTGRES_SCHEMES and not rest.startswith("/"):
+        return Path(text)  # a file name with a colon in it (notes:v2.gpkg)
+    problem = (
+        f"a PostgreSQL URL needs '//' after '{found.group(1)}:'"
+        if scheme in POSTGRES_SCHEMES
+        else f"URL scheme {found.group(1)!r}"
+    )
+    raise ValidationError(
+        describe(
+            text,
+            f"not a store Limes can use ({problem})",
+            expected=STORE_NAMES,
+            got=text,
+            fix="Check --store or $LIMES_STORE",
+        )
+    )
+
+
+def is_postgres(name: str | os.PathLike[str]) -> bool:
+    """Whether a store name (see :func:`store_name`) selects PostgreSQL.
+
+    Examples
+    --------
+    >>> is_postgres("postgres://limes@localhost/limes"), is_postgres("data/limes.gpkg")
+    (True, False)
+    """
+    return isinstance(store_name(name), str)
+
+
+def store_path(environ: Mapping[str, str] | None = None) -> Path | str:
     """The shared store the app and the command line use: ``$LIMES_STORE``, else :data:`STORE_PATH`.
 
-    ``environ``: the environment to read (default ``os.environ``).
+    ``environ``: the environment to read (default ``os.environ``). A PostgreSQL URL comes
+    back as text, a GeoPackage as a path (see :func:`store_name`, which also refuses a URL
+    Limes cannot use).
 
     Examples
     --------
     >>> str(store_path({"LIMES_STORE": "/srv/limes/store.gpkg"}))
     '/srv/limes/store.gpkg'
+    >>> store_path({"LIMES_STORE": "postgresql://limes@db:5432/limes"})
+    'postgresql://limes@db:5432/limes'
     >>> store_path({}) == STORE_PATH
     True
     """
-    import os
-
     env = os.environ if environ is None else environ
-    return Path(env.get("LIMES_STORE") or STORE_PATH)
+    return store_name(env.get("LIMES_STORE") or STORE_PATH)
 
 
 #: The users file. While it does not exist the app runs in local demo mode (no sign-in).

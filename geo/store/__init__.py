@@ -84,9 +84,22 @@ in the file (Cursor-on-Target ``releasableTo``, a ``releasable_to`` column) keep
 cell is no marking), and an unknown file marking makes its row owner-only, with a note in
 the audit record.
 
+PostGIS
+-------
+A ``postgresql://user@host:port/database`` URL (see :func:`geo.core.settings.store_name`)
+selects the PostgreSQL/PostGIS back-end (:mod:`geo.store.postgres`) for every function
+here: the same results, duplicates, audit records and all-or-nothing uploads, for several
+app servers and writers at once. There the database enforces releasability too: row-level
+security on ``detections`` and ``uploads``, made from the one rule
+(:func:`geo.access.releasability.postgres_policy`), with each transaction stating its
+viewers; the filter here stays as a second line. :func:`backup` writes a ``pg_dump -Fc``
+archive.
+
 Modules
 -------
-``connection``: the ADBC connection, bounded reads, out-of-memory reporting; ``schema``: the
+``location``: which back-end a store name selects; ``results``: :class:`IngestResult`;
+``postgres``: the PostGIS back-end; ``connection``: the ADBC connection, bounded reads,
+out-of-memory reporting; ``schema``: the
 GeoPackage layout, ``fid`` numbering, creating, checking and upgrading a store; ``opening``:
 :func:`open_store`; ``rows``: an upload's rows checked and converted (no store needed);
 ``geometry``: GeoPackage point blobs; ``bulk``: ``insert_rows``, the one way rows go in, and

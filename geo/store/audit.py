@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -55,7 +56,10 @@ from geo.access.releasability import parse_releasability
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, Kind, sql_text, write_transaction
+from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store, opened_for_reading
+from geo.store.postgres import dialect as pg_dialect
+from geo.store.postgres.dialect import SqliteStyle
 from geo.store.schema import DEFAULT_OPERATION, NOW, has_audit, has_operations
 
 __all__ = ["AUDIT_COLUMNS", "audit_log", "mark_upload", "record_event", "retract_upload"]
@@ -114,10 +118,13 @@ def _upload_id(upload_id: object) -> int:
     return value
 
 
-def _upload(conn: Connection, path: Path, upload_id: int) -> dict[str, Any]:
+def _upload(conn: Connection | SqliteStyle, path: object, upload_id: int) -> dict[str, Any]:
     """The upload's record (partner, operation, marking, retraction), or a clear error."""
-    audited = has_audit(conn)
-    operation = "operation" if has_operations(conn) else sql_text(DEFAULT_OPERATION)
+    if isinstance(conn, SqliteStyle):  # PostGIS: the current layout
+        audited, operation = True, "operation"
+    else:
+        audited = has_audit(conn)
+        operation = "operation" if has_operations(conn) else sql_text(DEFAULT_OPERATION)
     retracted = "retracted_at, retracted_by" if audited else "NULL, NULL"
     row = conn.execute(
         f"SELECT partner, {operation}, releasable_to, file_name, {retracted} FROM uploads "
@@ -185,14 +192,22 @@ def _changing(
     user: str,
     partner: str,
     is_admin: bool,
-) -> Iterator[tuple[Connection, int, dict[str, Any]]]:
+) -> Iterator[tuple[Connection | SqliteStyle, int, dict[str, Any]]]:
     """The store in one write transaction, with the upload the user may change.
 
     The checks run first on a read (a refused change leaves even an older store's schema as
     it is), then again inside the transaction (another change may have come in between).
     """
-    store = Path(path)
     number = _upload_id(upload_id)
+    url = postgres_url(path)
+    if url is not None:
+        with pg_dialect.changing(url) as pg_conn:
+            record = _upload(pg_conn, pg_conn.conn.name, number)
+            _check_may_change(record, number, what, user=user, partner=partner, is_admin=is_admin)
+            yield pg_conn, number, record
+            pg_dialect.changed(pg_conn)
+        return
+    store = sqlite_path(path)
     if not store.exists():
         raise _no_store(store)
     with opened_for_reading(store) as reading:
@@ -210,7 +225,7 @@ def _changing(
 
 
 def _insert_event(
-    conn: Connection,
+    conn: Connection | SqliteStyle,
     action: str,
     *,
     user: str | None,
@@ -222,7 +237,7 @@ def _insert_event(
     """Write one ``audit`` row in the open transaction; return its id."""
     text = None if detail is None else json.dumps(dict(detail), ensure_ascii=False, default=str)
     row_id = conn.execute(
-        "INSERT INTO audit (user, partner, action, operation, target, detail) "
+        'INSERT INTO audit ("user", partner, action, operation, target, detail) '
         "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         (
             _cut(user),
@@ -233,7 +248,8 @@ def _insert_event(
             text,
         ),
     ).scalar()
-    conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = 'audit'")
+    if not isinstance(conn, SqliteStyle):  # a GeoPackage's contents
+        conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = 'audit'")
     return int(row_id)
 
 
@@ -241,8 +257,10 @@ def _cut(text: object) -> str | None:
     return None if text is None else str(text)[:_TEXT_MAX_CHARS]
 
 
-def _move_rows(conn: Connection, upload_id: int) -> int:
+def _move_rows(conn: Connection | SqliteStyle, upload_id: int) -> int:
     """Move the upload's rows into ``retracted_detections``, as they are; return how many."""
+    if isinstance(conn, SqliteStyle):
+        return pg_dialect.move_rows(conn, upload_id)
     conn.execute(
         f"INSERT INTO retracted_detections ({_ROW_COLUMNS}) SELECT {_ROW_COLUMNS} "
         "FROM detections WHERE upload_id = ? ORDER BY fid",
@@ -257,7 +275,7 @@ def _move_rows(conn: Connection, upload_id: int) -> int:
     return moved
 
 
-def _mark_rows(conn: Connection, upload_id: int, marking: str) -> dict[str, int]:
+def _mark_rows(conn: Connection | SqliteStyle, upload_id: int, marking: str) -> dict[str, int]:
     """Give every row of the upload ``marking``; return how many had which marking before."""
     before = {
         str(m): int(n)
@@ -270,15 +288,16 @@ def _mark_rows(conn: Connection, upload_id: int, marking: str) -> dict[str, int]
     conn.execute(
         "UPDATE detections SET releasable_to = ? WHERE upload_id = ?", (marking, upload_id)
     )
-    conn.execute(
-        f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
-        "('detections', 'detections_timed', 'uploads')"
-    )
+    if not isinstance(conn, SqliteStyle):  # a GeoPackage's contents
+        conn.execute(
+            f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
+            "('detections', 'detections_timed', 'uploads')"
+        )
     return before
 
 
 def _recorded(
-    conn: Connection,
+    conn: Connection | SqliteStyle,
     action: str,
     upload_id: int,
     record: Mapping[str, Any],
@@ -343,8 +362,9 @@ def retract_upload(
         record,
     ):
         rows = _move_rows(conn, number)
+        now = "now()" if isinstance(conn, SqliteStyle) else NOW
         conn.execute(
-            f"UPDATE uploads SET retracted_at = {NOW}, retracted_by = ? WHERE upload_id = ?",
+            f"UPDATE uploads SET retracted_at = {now}, retracted_by = ? WHERE upload_id = ?",
             (_cut(user), number),
         )
         detail = {"rows": rows, "releasable_to": record["releasable_to"]}
@@ -475,20 +495,17 @@ def record_event(
     [['ana', 'LTU', 'signin']]
     """
     _check_event(action, detail)
-    store = Path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
+    event = {"user": user, "partner": partner, "operation": operation, "target": target}
+    url = postgres_url(path)
+    if url is not None:
+        with pg_dialect.writing(url, lock_timeout_s=timeout) as pg_conn:
+            return _insert_event(pg_conn, action, **event, detail=detail)
+    store = sqlite_path(path, "the audit log")
     conn = open_store(store, busy_timeout_s=timeout)
     try:
         with write_transaction(conn, store, **_FAILURE):
-            return _insert_event(
-                conn,
-                action,
-                user=user,
-                partner=partner,
-                operation=operation,
-                target=target,
-                detail=detail,
-            )
+            return _insert_event(conn, action, **event, detail=detail)
     finally:
         conn.close()
 
@@ -582,8 +599,17 @@ def audit_log(
         raise ValidationError(
             describe("limit", "not a number of entries", expected="a whole number ≥ 0", got=limit)
         )
-    with opened_for_reading(path) as conn:
-        if conn is None:
+    url = postgres_url(path)
+    with contextlib.nullcontext(None) if url is not None else opened_for_reading(path) as conn:
+        if url is not None:
+            rows = pg_dialect.audit_rows(url, limit=limit, operation=operation)
+            raw = pa.table(
+                {
+                    name: pa.array([r[i] for r in rows], pa.string())
+                    for i, name in enumerate(AUDIT_COLUMNS)
+                }
+            )
+        elif conn is None:
             raw = pa.table({name: pa.array([], pa.string()) for name in AUDIT_COLUMNS})
         else:
             # The newest entries (a subquery: fetch_arrow's source takes no ORDER BY), put in

@@ -11,7 +11,9 @@ from typing import Any
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import busy_error, is_busy
+from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store
+from geo.store.postgres import backups as pg_backups
 
 __all__ = ["backup"]
 
@@ -26,7 +28,8 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
     Parameters
     ----------
     path
-        The store.
+        The store. A PostgreSQL URL: ``out`` is a ``pg_dump -Fc`` archive (restore it with
+        ``pg_restore``), and the summary says so (``"format"``).
     out
         The copy (a GeoPackage); replaced if it exists. Never the store itself.
 
@@ -41,7 +44,10 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
         No store at ``path``, ``out`` is the store (or one of its journal files) or a
         directory, or the copy cannot be written.
     """
-    store = Path(path)
+    url = postgres_url(path)
+    if url is not None:
+        return pg_backups.backup(url, out)
+    store = sqlite_path(path)
     target = Path(out)
     _check_paths(store, target)
     open_store(store, create=False).close()  # a store (upgraded if older), then closed:

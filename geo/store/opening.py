@@ -21,6 +21,10 @@ from geo.store.connection import (
     memory_reported,
     not_a_store,
 )
+from geo.store.location import postgres_url, sqlite_path
+from geo.store.postgres import PgConnection
+from geo.store.postgres import connect as connect_postgres
+from geo.store.postgres import prepare as prepare_postgres
 
 __all__ = ["open_store", "opened_for_reading"]
 
@@ -47,7 +51,9 @@ def open_store(
     Parameters
     ----------
     path
-        The store, a GeoPackage file.
+        The store, a GeoPackage file; or a PostgreSQL URL (``postgresql://user@host:port/db``):
+        then a :class:`geo.store.postgres.PgConnection` to the PostGIS store (its tables
+        created on first use; ``create`` and ``upgrade`` do not apply).
     create
         Create the store when the file does not exist (else raise).
     busy_timeout_s
@@ -79,7 +85,10 @@ def open_store(
     ['audit', 'detections', 'detections_timed', 'operation_dems', 'operation_layers',
      'operations', 'retracted_detections', 'uploads']
     """
-    path = Path(path)
+    url = postgres_url(path)
+    if url is not None:
+        return _open_postgres(url, busy_timeout_s)  # type: ignore[return-value]
+    path = sqlite_path(path)
     timeout = settings.STORE_BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
     exists = path.exists()
     if not exists and not create:
@@ -99,6 +108,17 @@ def open_store(
     conn = connect(path, busy_timeout_s=timeout)
     try:
         _prepare(conn, path, upgrade=upgrade)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_postgres(url: str, busy_timeout_s: float | None) -> PgConnection:
+    """A checked connection to a PostGIS store (its tables created on first use)."""
+    conn = connect_postgres(url)
+    try:
+        prepare_postgres(conn, lock_timeout_s=busy_timeout_s)
     except BaseException:
         conn.close()
         raise
@@ -202,7 +222,7 @@ def opened_for_reading(path: str | os.PathLike[str]) -> Iterator[Connection | No
     An allocation failure in the block (reading, or making a frame of what was read) raises
     :class:`StoreMemoryError`.
     """
-    if not Path(path).exists():
+    if not sqlite_path(path).exists():
         yield None
         return
     conn = open_store(path, create=False, upgrade=False)

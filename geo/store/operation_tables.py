@@ -34,7 +34,6 @@ import io
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -44,7 +43,10 @@ from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.audit import _insert_event as insert_event
 from geo.store.connection import Connection, write_transaction
+from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store, opened_for_reading
+from geo.store.postgres import dialect as pg_dialect
+from geo.store.postgres.dialect import SqliteStyle
 from geo.store.schema import NOW, has_operations
 
 __all__ = [
@@ -100,10 +102,35 @@ def _check_layer(layer: str) -> Layer:
     return layer
 
 
+#: A connection to either back-end that takes the portable SQL of this module.
+AnyConnection = Connection | SqliteStyle
+
+
 @contextlib.contextmanager
-def _writing(path: str | os.PathLike[str]) -> Iterator[Connection]:
+def _reading(path: str | os.PathLike[str]) -> Iterator[AnyConnection | None]:
+    """The store for reading (None: a GeoPackage that does not exist yet)."""
+    url = postgres_url(path)
+    if url is not None:
+        with pg_dialect.reading(url) as pg_conn:
+            yield pg_conn
+        return
+    with opened_for_reading(path) as conn:
+        yield conn
+
+
+def _has_operations(conn: AnyConnection) -> bool:
+    return isinstance(conn, SqliteStyle) or has_operations(conn)
+
+
+@contextlib.contextmanager
+def _writing(path: str | os.PathLike[str]) -> Iterator[AnyConnection]:
     """The store, opened (created on first use) for one write transaction."""
-    store = Path(path)
+    url = postgres_url(path)
+    if url is not None:
+        with pg_dialect.writing(url) as pg_conn:
+            yield pg_conn
+        return
+    store = sqlite_path(path)
     conn = open_store(store)
     try:
         with write_transaction(
@@ -132,7 +159,7 @@ def _no_operation(store: object, name: str) -> ValidationError:
 
 
 def _insert_layer(
-    conn: Connection,
+    conn: AnyConnection,
     name: str,
     layer: Layer,
     frame: gpd.GeoDataFrame,
@@ -157,8 +184,10 @@ def _insert_layer(
     return version
 
 
-def _touch(conn: Connection, *tables: str) -> None:
-    """Mark the tables changed in ``gpkg_contents``."""
+def _touch(conn: AnyConnection, *tables: str) -> None:
+    """Mark the tables changed in ``gpkg_contents`` (a GeoPackage's)."""
+    if isinstance(conn, SqliteStyle):
+        return
     for table in tables:
         conn.execute(f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name = ?", (table,))
 
@@ -225,7 +254,7 @@ def put_operation(
 
 
 def _insert_record(
-    conn: Connection, path: str | os.PathLike[str], record: Mapping[str, Any], user: str | None
+    conn: AnyConnection, path: str | os.PathLike[str], record: Mapping[str, Any], user: str | None
 ) -> None:
     """Write a new operation's record in the open transaction; refuse a name it has."""
     name = str(record["name"])
@@ -354,7 +383,8 @@ def set_operation_partners(
         The store has no such operation, or cannot be written (nothing changed then).
     """
     text = json.dumps([dict(p) for p in partners], ensure_ascii=False)
-    if not Path(path).exists():  # (opening it for writing would create it)
+    # (opening a GeoPackage for writing would create it)
+    if postgres_url(path) is None and not sqlite_path(path).exists():
         raise _no_operation(path, name)
     with _writing(path) as conn:
         if not conn.execute("SELECT 1 FROM operations WHERE name = ?", (name,)).fetchone():
@@ -383,8 +413,8 @@ def operation_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
     A store that does not exist yet, or one from before operations, has none.
     """
-    with opened_for_reading(path) as conn:
-        if conn is None or not has_operations(conn):
+    with _reading(path) as conn:
+        if conn is None or not _has_operations(conn):
             return []
         rows = conn.execute(
             f"SELECT {', '.join(_RECORD_COLUMNS)} FROM operations ORDER BY name"
@@ -398,8 +428,8 @@ def operation_record(path: str | os.PathLike[str], name: str) -> dict[str, Any] 
     As :func:`operation_records`, with ``versions``: the latest version of each layer it has,
     and ``dem_version``: its latest DEM's (None without one).
     """
-    with opened_for_reading(path) as conn:
-        if conn is None or not has_operations(conn):
+    with _reading(path) as conn:
+        if conn is None or not _has_operations(conn):
             return None
         row = conn.execute(
             f"SELECT {', '.join(_RECORD_COLUMNS)} FROM operations WHERE name = ?", (name,)
@@ -429,10 +459,10 @@ def operation_layer(
     not hold.
     """
     checked = _check_layer(layer)
-    with opened_for_reading(path) as conn:
+    with _reading(path) as conn:
         if (
             conn is None
-            or not has_operations(conn)
+            or not _has_operations(conn)
             or not conn.execute("SELECT 1 FROM operations WHERE name = ?", (name,)).fetchone()
         ):
             raise _no_operation(path, name)
@@ -464,10 +494,10 @@ def layer_versions(path: str | os.PathLike[str], name: str, layer: str) -> pd.Da
     """
     checked = _check_layer(layer)
     columns = ["version", "created_at", "created_by", "note", "features"]
-    with opened_for_reading(path) as conn:
+    with _reading(path) as conn:
         rows = (
             []
-            if conn is None or not has_operations(conn)
+            if conn is None or not _has_operations(conn)
             else conn.execute(
                 f"SELECT {', '.join(columns)} FROM operation_layers WHERE operation = ? AND "
                 "layer = ? ORDER BY version",
@@ -479,8 +509,8 @@ def layer_versions(path: str | os.PathLike[str], name: str, layer: str) -> pd.Da
 
 def operation_dem(path: str | os.PathLike[str], name: str) -> tuple[str, bytes] | None:
     """The latest terrain model of an operation: its file name and bytes; None if it has none."""
-    with opened_for_reading(path) as conn:
-        if conn is None or not has_operations(conn):
+    with _reading(path) as conn:
+        if conn is None or not _has_operations(conn):
             return None
         row = conn.execute(
             "SELECT file_name, data FROM operation_dems WHERE operation = ? "

@@ -7,6 +7,7 @@ Every read of detections goes through the releasability rule
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -19,13 +20,16 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from geo.access.releasability import sql_where
+from geo.access.releasability import sql_where, visible_mask
 from geo.access.releasability import viewers as checked_viewers
 from geo.core.errors import ValidationError, describe
 from geo.core.times import parse_utc
 from geo.store.connection import Connection, Kind, is_out_of_memory, out_of_memory, sql_text
 from geo.store.geometry import points
+from geo.store.location import postgres_url
 from geo.store.opening import opened_for_reading
+from geo.store.postgres import reading as pg_reading
+from geo.store.postgres.connection import shown_url
 from geo.store.schema import (
     DAY_US,
     DEFAULT_OPERATION,
@@ -117,6 +121,9 @@ def owners(path: str | os.PathLike[str]) -> list[str]:
     >>> owners("no-such-store.gpkg")
     []
     """
+    url = postgres_url(path)
+    if url is not None:
+        return pg_reading.owners(url)
     with opened_for_reading(path) as conn:
         if conn is None:
             return []
@@ -160,6 +167,9 @@ def revision(path: str | os.PathLike[str]) -> Revision:
     >>> revision("no-such-store.gpkg")
     Revision(uploads=0, changes=0)
     """
+    url = postgres_url(path)
+    if url is not None:
+        return Revision(*pg_reading.revision(url))
     with opened_for_reading(path) as conn:
         if conn is None:
             return Revision(0, 0)
@@ -194,6 +204,24 @@ def _parse_time(value: str | datetime | pd.Timestamp | None, name: str) -> int |
     """Microseconds since the epoch (UTC; a time without zone is taken as UTC)."""
     ts = parse_utc(value, name)
     return None if ts is None else int(ts.value) // 1000  # ns -> us
+
+
+def _window(
+    time_from: str | datetime | None, time_to: str | datetime | None
+) -> tuple[int | None, int | None]:
+    """A time window in microseconds since the epoch (either end may be open)."""
+    t_from = _parse_time(time_from, "time_from")
+    t_to = _parse_time(time_to, "time_to")
+    if t_from is not None and t_to is not None and t_to < t_from:
+        raise ValidationError(
+            describe(
+                "time window",
+                "time_to is before time_from",
+                expected=f"a time at or after {time_from}",
+                got=time_to,
+            )
+        )
+    return t_from, t_to
 
 
 def _visible_where(viewers: Sequence[str], t_from: int | None, t_to: int | None) -> str:
@@ -299,7 +327,11 @@ def _frame(
         else:
             data[name] = _texts(column)
     try:
-        geometry = points(raw["geom"])
+        geometry = (
+            points(raw["geom"])
+            if "geom" in raw.column_names
+            else shapely.points(_numbers(raw["lon"]), _numbers(raw["lat"]))  # PostGIS
+        )
     except (shapely.errors.GEOSException, TypeError, ValueError, IndexError) as exc:
         if is_out_of_memory(exc):  # GEOS: std::bad_alloc
             raise out_of_memory(store, exc) from exc
@@ -335,7 +367,8 @@ def visible_detections(
     Parameters
     ----------
     path
-        The store. A store that does not exist yet holds nothing.
+        The store (a GeoPackage path or a PostgreSQL URL). A GeoPackage that does not
+        exist yet holds nothing.
     partners
         The viewer(s): partner ids (one string is one partner). None sees nothing.
     time_from, time_to
@@ -370,16 +403,11 @@ def visible_detections(
     0
     """
     viewers = checked_viewers(partners)
-    t_from = _parse_time(time_from, "time_from")
-    t_to = _parse_time(time_to, "time_to")
-    if t_from is not None and t_to is not None and t_to < t_from:
-        raise ValidationError(
-            describe(
-                "time window",
-                "time_to is before time_from",
-                expected=f"a time at or after {time_from}",
-                got=time_to,
-            )
+    t_from, t_to = _window(time_from, time_to)
+    url = postgres_url(path)
+    if url is not None:
+        return _postgres_detections(
+            url, viewers, t_from, t_to, after_upload, through_upload, operation
         )
     with opened_for_reading(path) as conn:  # checks the file is a store
         if conn is None or not viewers:
@@ -396,6 +424,41 @@ def visible_detections(
             return _frame(None)
         raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM detections WHERE {where}")
         return _frame(raw, str(path), conn)
+
+
+def _postgres_detections(
+    url: str,
+    viewers: list[str],
+    t_from: int | None,
+    t_to: int | None,
+    after_upload: int | None,
+    through_upload: int | None,
+    operation: str | None,
+) -> gpd.GeoDataFrame:
+    """:func:`visible_detections` of a PostGIS store: row-level security, then the rule again.
+
+    The database shows the read's transaction what its viewers may see; the rule is applied
+    here once more (:func:`geo.access.releasability.visible_mask`), the second line.
+    """
+    if not viewers:
+        return _frame(None)
+    raw = pg_reading.detection_rows(
+        url,
+        viewers,
+        t_from=t_from,
+        t_to=t_to,
+        after_upload=after_upload,
+        through_upload=through_upload,
+        operation=operation,
+    )
+    mask = visible_mask(
+        raw["owner"].to_numpy(zero_copy_only=False),
+        raw["releasable_to"].to_numpy(zero_copy_only=False),
+        viewers,
+    )
+    if not mask.all():
+        raw = raw.filter(pa.array(mask))
+    return _frame(raw, shown_url(url))
 
 
 def _upload_rows(
@@ -442,7 +505,8 @@ def uploads(
     Parameters
     ----------
     path
-        The store. A store that does not exist yet has no uploads.
+        The store (a GeoPackage path or a PostgreSQL URL). A GeoPackage that does not
+        exist yet has no uploads.
     partners
         The partner(s) whose uploads to list (one string is one partner).
     retracted
@@ -470,8 +534,13 @@ def uploads(
     """
     viewers = checked_viewers(partners)
     columns = {**_UPLOAD_COLUMNS, **(_RETRACTED_COLUMNS if retracted else {})}
-    with opened_for_reading(path) as conn:
-        raw = _upload_rows(conn, viewers, columns, retracted=retracted, operation=operation)
+    url = postgres_url(path)
+    with contextlib.nullcontext(None) if url is not None else opened_for_reading(path) as conn:
+        raw = (
+            pg_reading.upload_rows(url, viewers, columns, retracted=retracted, operation=operation)
+            if url is not None and viewers
+            else _upload_rows(conn, viewers, columns, retracted=retracted, operation=operation)
+        )
         raw = raw.sort_by("upload_id")
         frame = pd.DataFrame(
             {

@@ -12,18 +12,20 @@ import os
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from geo.access.releasability import check_partner, parse_releasability
-from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.core.settings import store_name
 from geo.store import bulk
 from geo.store.connection import Connection, write_transaction
+from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store
+from geo.store.postgres import upload as pg_upload
+from geo.store.results import Audit, IngestResult, upload_errors
 from geo.store.rows import Rows, prepare_rows
 from geo.store.schema import DEFAULT_OPERATION, NOW
 
@@ -36,70 +38,6 @@ _UPLOAD_FAILURE = {
     "refused_fix": "Nothing was added; undo what another tool changed in the store, or upload "
     "into a new one",
 }
-
-
-@dataclass
-class IngestResult:
-    """What one upload did.
-
-    Attributes
-    ----------
-    upload_id
-        The audit record of the upload; for a file already uploaded by the partner, the
-        earlier upload's.
-    accepted
-        Rows added to the store.
-    rejected
-        Rows of the file that failed validation (nothing of them is stored).
-    duplicates
-        Valid rows not added because the partner's store already holds them, or an earlier
-        row of the file is the same detection; every valid row when the file was uploaded
-        before (``accepted + rejected + duplicates`` = rows read).
-    errors
-        The first :data:`geo.core.settings.INGEST_MAX_ERRORS` rejected rows, each
-        ``{"row", "reason"}``.
-    already_uploaded
-        The partner had uploaded this very file (same SHA-256) before: nothing was added.
-    releasable_to
-        The marking applied to rows without their own (``""``: the owner only).
-    file_markings
-        Rows that kept the marking they carried in the file.
-    notes
-        Sentences on what else happened (markings kept or refused, the earlier upload).
-    """
-
-    upload_id: int
-    accepted: int
-    rejected: int
-    duplicates: int
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    already_uploaded: bool = False
-    releasable_to: str = ""
-    file_markings: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The result as plain JSON-ready types, contract keys first."""
-        return {
-            "upload_id": self.upload_id,
-            "accepted": self.accepted,
-            "rejected": self.rejected,
-            "duplicates": self.duplicates,
-            "errors": list(self.errors),
-            "already_uploaded": self.already_uploaded,
-            "releasable_to": self.releasable_to,
-            "file_markings": self.file_markings,
-            "notes": list(self.notes),
-        }
-
-
-def _errors(report: Any) -> list[dict[str, Any]]:
-    out = []
-    for err in list(getattr(report, "rejected", []))[: settings.INGEST_MAX_ERRORS]:
-        row = err.row if isinstance(err.row, str) else int(err.row)
-        why = f"field '{err.field}': {err.reason}" if err.field else err.reason
-        out.append({"row": row, "reason": why})
-    return out
 
 
 def ingest(
@@ -120,7 +58,8 @@ def ingest(
     Parameters
     ----------
     path
-        The store (created on first use).
+        The store (created on first use): a GeoPackage path, or a PostgreSQL URL
+        (``postgresql://user@host:port/db``, see :mod:`geo.store`).
     detections
         Rows from :func:`geo.inputs.loader.read_detections` (EPSG:4326 points with ``time``; the
         optional columns are stored when present; ``releasable_to`` is the row's own
@@ -164,10 +103,13 @@ def ingest(
     rows = prepare_rows(detections, file_name, marking)
     rejected = len(getattr(report, "rejected", []))
     rows_read = int(getattr(report, "rows_read", rows.n + rejected))
-    audit = _Audit(
+    audit = Audit(
         file_name, sha256, owner, marking, user, report, rows_read, rejected, str(operation)
     )
-    store = Path(path)
+    url = postgres_url(path)
+    if url is not None:
+        return pg_upload.ingest_rows(url, rows, audit, busy_timeout_s=busy_timeout_s)
+    store = sqlite_path(path)
     if audit.operation != DEFAULT_OPERATION and not store.exists():
         raise _no_operation(store, audit.operation)  # and no store is created
     conn = open_store(store, busy_timeout_s=busy_timeout_s)
@@ -245,22 +187,7 @@ def _no_operation(store: Path, operation: str) -> ValidationError:
     )
 
 
-@dataclass(frozen=True)
-class _Audit:
-    """What the audit record of one upload says, beside the rows it adds."""
-
-    file_name: str
-    sha256: str
-    owner: str
-    marking: str
-    user: str | None
-    report: Any
-    rows_read: int
-    rejected: int
-    operation: str = DEFAULT_OPERATION
-
-
-def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
+def _write_upload(conn: Connection, rows: Rows, audit: Audit) -> IngestResult:
     """The upload in the open transaction: its audit record, then its rows.
 
     A file the partner uploaded before (same SHA-256) adds nothing and names that upload.
@@ -308,14 +235,14 @@ def _write_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult:
         accepted=accepted,
         rejected=audit.rejected,
         duplicates=duplicates,
-        errors=_errors(audit.report),
+        errors=upload_errors(audit.report),
         releasable_to=audit.marking,
         file_markings=rows.file_markings,
         notes=list(rows.notes),
     )
 
 
-def _earlier_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult | None:
+def _earlier_upload(conn: Connection, rows: Rows, audit: Audit) -> IngestResult | None:
     """The result for a file the partner uploaded before (same SHA-256), else None.
 
     A retracted upload does not count: the file may be uploaded again.
@@ -333,7 +260,7 @@ def _earlier_upload(conn: Connection, rows: Rows, audit: _Audit) -> IngestResult
         accepted=0,
         rejected=audit.rejected,
         duplicates=rows.n,
-        errors=_errors(audit.report),
+        errors=upload_errors(audit.report),
         already_uploaded=True,
         releasable_to=audit.marking,
         notes=[
@@ -380,7 +307,8 @@ def ingest_file(
     Parameters
     ----------
     path
-        The store (created on first use).
+        The store (created on first use): a GeoPackage path, or a PostgreSQL URL
+        (``postgresql://user@host:port/db``, see :mod:`geo.store`).
     file
         The detection file, any format :func:`geo.inputs.loader.read_detections` reads.
     partner, releasable_to, user, busy_timeout_s, operation
@@ -401,6 +329,7 @@ def ingest_file(
     """
     check_partner(partner, "partner")
     parse_releasability(releasable_to, strict=True)
+    store_name(path)  # a store name Limes can use, before the file is read
     file = Path(file)
     name = Path(file_name).name if file_name else file.name
     detections, report, digest = _read_file(file, name)

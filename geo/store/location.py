@@ -1,0 +1,57 @@
+"""Which back-end a store name selects: a GeoPackage path, or a PostgreSQL/PostGIS URL.
+
+Every public function of :mod:`geo.store` takes the store as a path or a URL string and
+asks here which it is (:func:`geo.core.settings.store_name` refuses other URL-like names).
+A function that the PostgreSQL back-end does not offer yet refuses a URL with a message
+(:func:`sqlite_path`) rather than taking it as a file name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from geo.core.errors import ValidationError, describe
+from geo.core.settings import store_name
+
+__all__ = ["postgres_url", "sqlite_path"]
+
+
+def postgres_url(store: str | os.PathLike[str]) -> str | None:
+    """The PostgreSQL URL ``store`` names, or None for a GeoPackage path.
+
+    Raises
+    ------
+    ValidationError
+        A URL-like name Limes cannot use (see :func:`geo.core.settings.store_name`).
+
+    Examples
+    --------
+    >>> postgres_url("postgresql://limes@db:5432/limes"), postgres_url(Path("limes.gpkg"))
+    ('postgresql://limes@db:5432/limes', None)
+    """
+    name = store_name(store)
+    return name if isinstance(name, str) else None
+
+
+def sqlite_path(store: str | os.PathLike[str], what: str = "this") -> Path:
+    """The GeoPackage path ``store`` names; a PostgreSQL URL is refused for ``what``.
+
+    Raises
+    ------
+    ValidationError
+        A PostgreSQL URL (``what`` is not offered on PostgreSQL yet), or a URL-like name
+        Limes cannot use.
+    """
+    name = store_name(store)
+    if isinstance(name, Path):
+        return name
+    raise ValidationError(
+        describe(
+            name,
+            f"{what} is not available on a PostgreSQL store yet",
+            expected="a GeoPackage store (a file path) for it",
+            got=name,
+            fix="Use a GeoPackage store (--store data/limes.gpkg) for this",
+        )
+    )

@@ -1,0 +1,166 @@
+"""A throwaway PostgreSQL + PostGIS cluster for the tests (Debian's ``postgresql`` packages).
+
+``initdb`` refuses to run as root: as root the cluster is made and run by the ``postgres``
+user (``runuser``) in a temporary directory it owns; as anyone else, by that user. The server
+listens on 127.0.0.1 on a free port (never 5432) and on a unix socket in that directory, with
+``trust`` authentication (nothing but this machine reaches it, and it lives for one test
+session). The superuser creates each database and its PostGIS extension; Limes connects as a
+NON-superuser role that owns the database (superusers bypass row-level security).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Where Debian installs the server's programs (the newest version is used).
+PG_ROOT = Path("/usr/lib/postgresql")
+
+#: The role Limes connects as in the tests: owns its databases, not a superuser.
+APP_ROLE = "limes_app"
+
+
+def pg_bin() -> Path | None:
+    """The newest installed server's ``bin`` folder with ``initdb``, or None."""
+    found = sorted(
+        (p for p in PG_ROOT.glob("*/bin") if (p / "initdb").exists()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
+    return found[-1] if found else None
+
+
+def why_unavailable() -> str | None:
+    """Why no cluster can be started here (None: it can)."""
+    bindir = pg_bin()
+    if bindir is None:
+        return (
+            f"PostgreSQL is not installed ({PG_ROOT}/*/bin/initdb not found; .ci/run installs it)"
+        )
+    major = bindir.parent.name
+    control = Path(f"/usr/share/postgresql/{major}/extension/postgis.control")
+    if not control.exists():
+        return f"PostGIS is not installed ({control} not found; .ci/run installs postgis)"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no postgres user to run initdb as"
+    return None
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 other than 5432."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port != 5432:
+            return port
+
+
+@dataclass
+class Cluster:
+    """A running throwaway cluster."""
+
+    bindir: Path
+    directory: Path
+    port: int
+    databases: list[str] = field(default_factory=list)
+
+    def _as_owner(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run(
+            [*prefix, *cmd],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def psql(self, sql: str, *, database: str = "postgres", check: bool = True) -> str:
+        """Run SQL as the superuser; returns what psql prints (unaligned, tuples only)."""
+        done = self._as_owner(
+            str(self.bindir / "psql"),
+            "-X",
+            "-q",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(self.directory),
+            "-p",
+            str(self.port),
+            "-d",
+            database,
+            "-c",
+            sql,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"psql failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def url(self, database: str, role: str = APP_ROLE) -> str:
+        """The URL Limes connects with (TCP on 127.0.0.1)."""
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str, *, postgis: bool = True, owner: str = APP_ROLE) -> str:
+        """A new database owned by ``owner`` (the superuser adds PostGIS); returns its URL."""
+        self.psql(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+        if postgis:
+            self.psql("CREATE EXTENSION postgis", database=name)
+        self.databases.append(name)
+        return self.url(name, owner)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and remove its directory."""
+        self._as_owner(
+            str(self.bindir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "-w",
+            "stop", check=False,
+        )  # fmt: skip
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
+    """Start a cluster (see the module's docstring), yield it, stop and remove it.
+
+    ``durable``: keep PostgreSQL's ``fsync`` (the benchmark); the tests run without it.
+    """
+    reason = why_unavailable()
+    if reason is not None:
+        raise RuntimeError(reason)
+    bindir = pg_bin()
+    assert bindir is not None
+    directory = Path(tempfile.mkdtemp(prefix="limes-pg-"))
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(directory, user.pw_uid, user.pw_gid)
+    cluster = Cluster(bindir, directory, free_port())
+    try:
+        cluster._as_owner(
+            str(bindir / "initdb"), "-D", str(directory / "data"), "-A", "trust", "-U", "postgres",
+            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+        )  # fmt: skip
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={cluster.port} "
+            f"-c unix_socket_directories={directory} -c max_connections=50"
+            + ("" if durable else " -c fsync=off")
+        )
+        cluster._as_owner(
+            str(bindir / "pg_ctl"), "-D", str(directory / "data"), "-l",
+            str(directory / "server.log"), "-o", options, "-w", "-t", "60", "start",
+        )  # fmt: skip
+        cluster.psql(f'CREATE ROLE "{APP_ROLE}" LOGIN NOSUPERUSER NOBYPASSRLS')
+        yield cluster
+    finally:
+        cluster.stop()
