@@ -11,6 +11,7 @@ footprints that reach them (:func:`footprint_covered_at`), never against the uni
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Final
@@ -25,7 +26,6 @@ from geo.core.projection import (
     AnalysisCRS,
     geodesic_area_m2,
     local_scale_and_convergence,
-    to_lonlat,
 )
 from geo.coverage import intervals as iv
 from geo.coverage.border import Border
@@ -38,6 +38,8 @@ from geo.coverage.threads import map_threads
 #: point tests, as the coverage union used to be: edges then follow the analysis CRS' straight
 #: lines to millimetres.
 _DENSIFY_M: Final[float] = 500.0
+#: Vertices per thread task when outlines go to lon/lat.
+_VERTICES_PER_TASK: Final[int] = 100_000
 
 
 class FlatEngine:
@@ -67,7 +69,7 @@ class FlatEngine:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-corridor") as pool:
             corridor = pool.submit(flat_corridor, scene, polygons)
             border = flat_border(scene, fp)
-            drawn = to_lonlat(polygons, scene.acrs)
+            drawn = lonlat_threads(polygons, scene.acrs)
             active = np.flatnonzero(scene.active)
             # Detections are classified against the footprints that reach them, not the union.
             covered_at = footprint_covered_at(
@@ -241,9 +243,10 @@ def watched_and_overlap(
     """The union of all the polygons, and where polygons of two or more groups overlap.
 
     Each group (a partner's footprints) is merged on its own, the groups in parallel (GEOS
-    releases the GIL); then the groups are added one by one, the overlap growing by what each
-    new group shares with those before it. Only the polygonal part of an overlap is kept
-    (groups that merely touch share lines, which have no area).
+    releases the GIL); then merged groups are paired off, level by level like a tournament:
+    a pair's union and its intersection (the overlap it adds to those of its two halves) are
+    computed in parallel too. Only the polygonal part of an overlap is kept (groups that
+    merely touch share lines, which have no area).
 
     Examples
     --------
@@ -255,12 +258,22 @@ def watched_and_overlap(
     merged = map_threads(_union_all, groups, name="limes-union")
     if not merged:
         return shapely.Polygon(), shapely.Polygon()
-    watched, overlap = merged[0], shapely.Polygon()
-    for group in merged[1:]:
-        shared = _polygonal(shapely.intersection(watched, group))
-        overlap = shapely.union(overlap, shared)
-        watched = shapely.union(watched, group)
-    return watched, overlap
+    level = [(m, shapely.Polygon()) for m in merged]
+    while len(level) > 1:
+        pairs = [(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        tasks = [(op, a[0], b[0]) for a, b in pairs for op in (shapely.union, _shared)]
+        done = map_threads(lambda t: t[0](t[1], t[2]), tasks, name="limes-union")
+        paired = [
+            (done[2 * k], _union_all(np.array([a[1], b[1], done[2 * k + 1]], dtype=object)))
+            for k, (a, b) in enumerate(pairs)
+        ]
+        level = paired + level[2 * len(pairs) :]
+    return level[0]
+
+
+def _shared(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+    """The area two polygonal geometries share (lines and points where they touch dropped)."""
+    return _polygonal(shapely.intersection(a, b))
 
 
 def footprint_covered_at(
@@ -292,7 +305,7 @@ def footprint_covered_at(
         if drawn is not None:
             todo = shapely.get_num_coordinates(dense) != shapely.get_num_coordinates(polys)
             lonlat[~todo] = drawn[~todo]
-        lonlat[todo] = to_lonlat(dense[todo], acrs)
+        lonlat[todo] = lonlat_threads(dense[todo], acrs)
         ref_lon, ref_lat = acrs.to_lonlat.transform(*reference_points(fp))
         return FootprintIndex.from_polygons(lonlat, ref_lon, ref_lat)
 
@@ -305,6 +318,26 @@ def footprint_covered_at(
     if build_now:
         built.append(build())
     return covered_at
+
+
+def lonlat_threads(geoms: NDArray[np.object_], acrs: AnalysisCRS) -> NDArray[np.object_]:
+    """:func:`geo.core.projection.to_lonlat`, the vertices shared out to every core.
+
+    PROJ releases the GIL and each thread gets its own transformer (pyproj), so the answer
+    is the same, vertex for vertex.
+    """
+    tr = acrs.to_lonlat
+
+    def transform(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        bounds = [*range(0, len(xy), _VERTICES_PER_TASK), len(xy)]
+        parts = map_threads(
+            lambda b: np.column_stack(tr.transform(xy[b[0] : b[1], 0], xy[b[0] : b[1], 1])),
+            list(itertools.pairwise(bounds)),
+            name="limes-lonlat",
+        )
+        return np.concatenate(parts) if parts else xy.copy()
+
+    return shapely.transform(np.asarray(geoms, dtype=object), transform)
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
