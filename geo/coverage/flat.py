@@ -299,7 +299,10 @@ def footprint_covered_at(
         from geo.coverage.footprint_index import FootprintIndex, reference_points
 
         polys = footprint_polygons(fp) if polygons is None else polygons
-        dense = shapely.segmentize(polys, _DENSIFY_M)
+        # Only outlines with an edge longer than 500 m change (most disks have none).
+        dense = np.asarray(polys, dtype=object).copy()
+        long = _longest_edge(dense) > _DENSIFY_M * (1.0 - 1e-9)
+        dense[long] = shapely.segmentize(dense[long], _DENSIFY_M)
         lonlat = np.empty(len(fp), dtype=object)
         todo = np.ones(len(fp), dtype=bool)
         if drawn is not None:
@@ -338,6 +341,24 @@ def lonlat_threads(geoms: NDArray[np.object_], acrs: AnalysisCRS) -> NDArray[np.
         return np.concatenate(parts) if parts else xy.copy()
 
     return shapely.transform(np.asarray(geoms, dtype=object), transform)
+
+
+def _longest_edge(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
+    """Per geometry, the longest step between consecutive vertices (0 for fewer than two).
+
+    Steps from one ring to the next count too: never less than the longest edge.
+
+    Examples
+    --------
+    >>> _longest_edge(np.array([shapely.box(0, 0, 3, 1), None], dtype=object)).tolist()
+    [3.0, 0.0]
+    """
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    step = np.hypot(*np.diff(coords, axis=0).T)
+    same = owner[1:] == owner[:-1]
+    longest = np.zeros(len(geoms))
+    np.maximum.at(longest, owner[1:][same], step[same])
+    return longest
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
