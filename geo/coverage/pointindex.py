@@ -61,5 +61,6 @@ def membership(
     # Imported here: numba loads only when many points are asked about.
     from geo.coverage.polygon_index import PolygonIndex
 
-    out[:, live] = PolygonIndex.from_polygons([polys[j] for j in live]).contains(x, y)
+    index = PolygonIndex.from_polygons(np.asarray([polys[j] for j in live], dtype=object))
+    out[:, live] = index.contains(x, y)
     return out
