@@ -32,7 +32,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+#: The checkout measured: this one, or the one ``--before`` names (its own bench_coverage puts
+#: its own code first on the path).
+sys.path.insert(
+    0,
+    str(Path(os.environ.get("LIMES_BENCH_ROOT", Path(__file__).resolve().parent.parent)) / "bench"),
+)
 
 from bench_coverage import GEOD, sensors_along, wiggly_border
 
@@ -147,6 +152,7 @@ def inputs(folder: Path | None) -> tuple[gpd.GeoDataFrame, ...]:
 
 def measure(folder: Path, *, cli: bool) -> dict[str, float]:
     """Every figure of the benchmark on the inputs in ``folder`` (seconds)."""
+    import geo
     from geo.coverage.analysis import analyse
     from geo.coverage.detections import classify_detections
     from geo.coverage.flat import FlatEngine, flat_corridor, sensor_footprints
@@ -154,6 +160,7 @@ def measure(folder: Path, *, cli: bool) -> dict[str, float]:
     from geo.coverage.scene import prepare_scene
 
     border, sensors, det, sectors = inputs(folder)
+    print(f"code measured: {Path(geo.__file__).resolve().parent.parent}")
     km = GEOD.geometry_length(border.geometry.iloc[0]) / 1e3
     print(f"{len(sensors):,} sensors, {len(det):,} detections, border {km:,.0f} km")
     f: dict[str, float] = {}
@@ -199,7 +206,8 @@ def measure(folder: Path, *, cli: bool) -> dict[str, float]:
 def before(checkout: Path, folder: Path, *, cli: bool) -> dict[str, float]:
     """:func:`measure` run on the code of ``checkout``, in a process of its own."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--data", str(folder), "--json"]
-    env = {**os.environ, "PYTHONPATH": str(checkout.resolve())}
+    root = str(checkout.resolve())
+    env = {**os.environ, "PYTHONPATH": root, "LIMES_BENCH_ROOT": root}
     out = subprocess.run(
         [*cmd, *([] if cli else ["--no-cli"])], check=True, cwd=checkout, env=env,
         capture_output=True, text=True,
