@@ -110,9 +110,16 @@ def flat_corridor(scene: Scene, polygons: NDArray[np.object_]) -> CorridorCovera
         [polygons[active & (partner == p)] for p in scene.partners]
     )
     corridor = scene.corridor
-    corridor_covered = shapely.intersection(corridor, coverage)
-    corridor_gap = shapely.difference(corridor, coverage)
-    corridor_overlap = shapely.intersection(corridor, overlap)
+    # Three overlays of the corridor, in parallel (GEOS releases the GIL).
+    corridor_covered, corridor_gap, corridor_overlap = map_threads(
+        lambda op: op[0](corridor, op[1]),
+        [
+            (shapely.intersection, coverage),
+            (shapely.difference, coverage),
+            (shapely.intersection, overlap),
+        ],
+        name="limes-corridor",
+    )
     area = geodesic_area_m2(
         [corridor, corridor_covered, corridor_gap, corridor_overlap], scene.acrs
     )
