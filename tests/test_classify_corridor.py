@@ -17,6 +17,7 @@ area the report gives and the map shows. Outside truths:
 from __future__ import annotations
 
 import itertools
+import pickle
 from pathlib import Path
 
 import geopandas as gpd
@@ -272,3 +273,19 @@ def test_joined_ids_beyond_64_sectors():
     member[:, 65] |= rng.random(20_000) < 0.5  # rows that differ only past the first word
     ids = np.array([f"S{j}" for j in range(70)], dtype=object)
     assert _joined_ids(member, ids).tolist() == [",".join(ids[row]) for row in member]
+
+
+def test_index_travels_pickled_and_skips_missing_polygons():
+    """Built once, sent to workers (Dask pickles it): the same answers after the trip."""
+    rng = np.random.default_rng(7)
+    disks = shapely.union_all(shapely.buffer(shapely.points(rng.uniform(0, 10, (50, 2))), 1.0))
+    polys = np.array([None, disks, shapely.Polygon()], dtype=object)
+    index = PolygonIndex.from_polygons(polys)
+    x, y = rng.uniform(-1, 11, 50_000), rng.uniform(-1, 11, 50_000)
+    got = pickle.loads(pickle.dumps(index)).contains(x, y)
+    np.testing.assert_array_equal(got, index.contains(x, y))
+    assert not got[:, [0, 2]].any()
+    truth = shapely.contains_xy(disks, x, y)
+    bad = np.flatnonzero(got[:, 1] != truth)
+    assert shapely.dwithin(shapely.boundary(disks), shapely.points(x[bad], y[bad]), 1e-9).all()
+    assert 0.2 < truth.mean() < 0.9
