@@ -250,10 +250,9 @@ def watched_and_overlap(
     """The union of all the polygons, and where polygons of two or more groups overlap.
 
     Each group (a partner's footprints) is merged on its own, the groups in parallel (GEOS
-    releases the GIL); then merged groups are paired off, level by level like a tournament:
-    a pair's union and its intersection (the overlap it adds to those of its two halves) are
-    computed in parallel too. Only the polygonal part of an overlap is kept (groups that
-    merely touch share lines, which have no area).
+    releases the GIL); then the groups are added one by one, the overlap growing by what each
+    new group shares with those before it. Only the polygonal part of an overlap is kept
+    (groups that merely touch share lines, which have no area).
 
     Examples
     --------
@@ -265,22 +264,12 @@ def watched_and_overlap(
     merged = map_threads(_union_all, groups, name="limes-union")
     if not merged:
         return shapely.Polygon(), shapely.Polygon()
-    level = [(m, shapely.Polygon()) for m in merged]
-    while len(level) > 1:
-        pairs = [(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        tasks = [(op, a[0], b[0]) for a, b in pairs for op in (shapely.union, _shared)]
-        done = map_threads(lambda t: t[0](t[1], t[2]), tasks, name="limes-union")
-        paired = [
-            (done[2 * k], _union_all(np.array([a[1], b[1], done[2 * k + 1]], dtype=object)))
-            for k, (a, b) in enumerate(pairs)
-        ]
-        level = paired + level[2 * len(pairs) :]
-    return level[0]
-
-
-def _shared(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
-    """The area two polygonal geometries share (lines and points where they touch dropped)."""
-    return _polygonal(shapely.intersection(a, b))
+    watched, overlap = merged[0], shapely.Polygon()
+    for group in merged[1:]:
+        shared = _polygonal(shapely.intersection(watched, group))
+        overlap = shapely.union(overlap, shared)
+        watched = shapely.union(watched, group)
+    return watched, overlap
 
 
 def footprint_covered_at(
