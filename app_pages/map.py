@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 import pandas as pd
@@ -17,6 +18,7 @@ from layers.legend import legend_entries, legend_html
 from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
+from layers.timeline import TIMELINE_LAYERS, with_layers
 from ui import map_panels as mp
 from ui import operations, signin
 from ui import shared as ui
@@ -71,6 +73,7 @@ if bounds is not None:
 else:
     st.session_state.playing = False
     st.session_state.pop("win", None)
+    st.session_state.at = None
 
 with side.expander("Input files"):
     for name, load_report in sc.reports.items():
@@ -92,6 +95,13 @@ with side.expander("Layers", expanded=True):
         for k, label in ui.LAYERS.items()
         if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}")
     )
+    # Coverage over time (ui/timeline.py): exposure off until asked, tracks on.
+    shown_over_time = tuple(
+        k
+        for k, label in TIMELINE_LAYERS.items()
+        if st.checkbox(label, value=k != "exposure", key=f"layer_{k}")
+    )
+tau = tl_ui.tau_input(side)
 
 
 # ---- the view: numbers, map, details, gaps (a fragment: playback reruns only this) --------
@@ -117,8 +127,10 @@ def _title(scope_of_head: str, tf: object, tt: object) -> None:
             )
 
 
-def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -> None:
-    """The map and, beside it, the legend and what was clicked."""
+def _map_and_details(
+    result: Analysis, head: Headline, tf: datetime | None, tt: datetime | None
+) -> None:
+    """The map, with the timeline's layers and the moment of playback; legend and details."""
     rep = result.report
     focus = st.session_state.get("_focus")
     deck = ui.map_deck(
@@ -134,6 +146,22 @@ def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -
         viewers,
         focus,
     )
+    over_time = tl_ui.timeline_window((tf, tt))
+    now = tl_ui.current_moment(SCENARIO_DIR, over_time, mp.applied_moment())
+    if now is not None:
+        tl_ui.moment_panel(now, TZ)
+    extra = tl_ui.main_map_layers(
+        SCENARIO_DIR,
+        shown=shown_over_time,
+        window=over_time,
+        tau=tau,
+        partner=partner,
+        colors=COLORS,
+        now=now,
+        tz=TZ,
+    )
+    if extra:
+        deck = with_layers(deck, extra)
     map_col, info_col = st.columns([3, 1.15])
     with map_col:
         event = st.pydeck_chart(
@@ -234,6 +262,7 @@ def _downloads(result: Analysis) -> None:
 
 
 PARTNER_NAMES = {p: str(v.get("name", p)) for p, v in sc.partners.items()}
+COLORS = partner_colors(everything.report["partners"], everything.partner_colours)
 
 
 @st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
@@ -256,10 +285,8 @@ def body() -> None:
 body()
 tl_ui.blind_section(
     SCENARIO_DIR,
-    sc,
-    side=side,
-    window=mp.applied_window(),
+    window=tl_ui.timeline_window(mp.applied_window()),
     tz=TZ,
     partner=partner,
-    colors=partner_colors(everything.report["partners"], everything.partner_colours),
+    tau=tau,
 )

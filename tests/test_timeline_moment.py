@@ -54,21 +54,24 @@ def _tracks() -> gpd.GeoDataFrame:
 
 
 @pytest.fixture(scope="module")
-def tl():  # noqa: ANN201 - a Timeline
-    return timeline(
-        BORDER, sensors=_sensors(), tracks=_tracks(), time_from=DAY[0], time_to=DAY[1]
-    )
+def tl():
+    return timeline(BORDER, sensors=_sensors(), tracks=_tracks(), time_from=DAY[0], time_to=DAY[1])
 
 
-def test_a_scheduled_sensor_is_active_inside_its_schedule_only(tl) -> None:  # noqa: ANN001
+def test_a_scheduled_sensor_is_active_inside_its_schedule_only(tl) -> None:
     assert moment(tl, "2026-05-01T12:00Z").active_ids == ["day", "always"]
     assert moment(tl, "2026-05-01T20:00Z").active_ids == ["always"]
     assert moment(tl, "2026-05-01T05:59Z").active_ids == ["always"]
     # the outage of "always" from 09:00 to 10:00
     assert moment(tl, "2026-05-01T09:30Z").active_ids == ["day"]
+    # only active sensors have a footprint: the 20 km disk of "always" at night
+    night = moment(tl, "2026-05-01T20:00Z").sensor_footprints
+    assert list(night["sensor_id"]) == ["always"]
+    area = abs(GEOD.geometry_area_perimeter(night.geometry.iloc[0])[0])
+    assert area == pytest.approx(np.pi * 20_000.0**2, rel=0.01)
 
 
-def test_a_drones_position_is_the_linear_interpolation_between_its_fixes(tl) -> None:  # noqa: ANN001
+def test_a_drones_position_is_the_linear_interpolation_between_its_fixes(tl) -> None:
     m = moment(tl, "2026-05-01T12:00:25Z")  # a quarter of the way from 0.4° to 0.5°
     assert list(m.positions["track_id"]) == ["D1"]
     p = m.positions.geometry.iloc[0]
@@ -82,13 +85,13 @@ def test_a_drones_position_is_the_linear_interpolation_between_its_fixes(tl) -> 
     assert disk.contains(p)
 
 
-def test_a_silence_longer_than_the_max_fix_gap_has_no_position(tl) -> None:  # noqa: ANN001
+def test_a_silence_longer_than_the_max_fix_gap_has_no_position(tl) -> None:
     # 600 s between the second and third fixes: longer than the default 120 s
     assert len(moment(tl, "2026-05-01T12:05:00Z").positions) == 0
     assert len(moment(tl, "2026-05-01T11:59:00Z").positions) == 0  # before its first fix
 
 
-def test_the_watched_share_at_a_moment(tl) -> None:  # noqa: ANN001
+def test_the_watched_share_at_a_moment(tl) -> None:
     length_km = GEOD.line_length([0.0, 1.0], [0.0, 0.0]) / 1000.0
     night = moment(tl, "2026-05-01T20:00Z")  # only "always": 40 km of border around 0.8°
     assert night.length_km == pytest.approx(length_km, rel=1e-4)
@@ -98,6 +101,6 @@ def test_the_watched_share_at_a_moment(tl) -> None:  # noqa: ANN001
     assert noon.watched_pct == pytest.approx(100 * noon.watched_km / noon.length_km)
 
 
-def test_a_moment_outside_the_window_is_refused(tl) -> None:  # noqa: ANN001
-    with pytest.raises(ValidationError, match="moment.*outside the time window"):
+def test_a_moment_outside_the_window_is_refused(tl) -> None:
+    with pytest.raises(ValidationError, match=r"moment.*outside the time window"):
         moment(tl, "2026-05-03T00:00Z")

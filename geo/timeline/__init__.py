@@ -5,9 +5,9 @@ time intervals, ``tracks`` prepares the fixes of drones and patrols, ``watch`` c
 border into elementary pieces and merges the times each is watched (``kernel``: the
 compiled moving-observer kernel), ``report`` assembles the JSON sections and ``detections``
 classifies detections at their own time, ``views`` draws pieces, exposure and one moment
-as lines for maps and ``moments`` says what is active at one moment (playback). With a DEM, ``terrain`` reads static sensors'
-viewsheds along the border and ``sightlines`` samples tracks' lines of sight at the time
-step. See ``docs/timeline.md``.
+as lines for maps, ``moments`` says what is active at one moment (playback). With a DEM,
+``terrain`` reads static sensors' viewsheds along the border and ``sightlines`` samples
+tracks' lines of sight at the time step. See ``docs/timeline.md``.
 """
 
 from geo.timeline.analysis import Timeline, timeline

@@ -24,9 +24,11 @@ from numpy.typing import NDArray
 from geo.core.errors import ValidationError, describe
 from geo.core.projection import AnalysisCRS, to_lonlat
 from geo.core.times import parse_utc
+from geo.coverage.flat import sensor_footprints
+from geo.coverage.footprints import footprint_polygons
 from geo.timeline.analysis import Timeline
 from geo.timeline.tracks import PreparedTracks
-from geo.timeline.views import watched_at
+from geo.timeline.views import mask_layer, watched_at
 from geo.timeline.windows import Window, sensor_windows
 
 __all__ = ["Moment", "active_sensors", "moment", "track_positions"]
@@ -49,6 +51,9 @@ class Moment:
         The timeline's static sensors (str), in its order.
     active
         Per static sensor, whether it watches at ``when``.
+    sensor_footprints
+        The footprints (flat: disk, annulus or wedge, as the timeline computes them) of the
+        static sensors watching at ``when`` (EPSG:4326), with the sensors' attributes.
     positions
         One point per track watching at ``when`` (EPSG:4326): ``track_id``, ``partner``,
         ``kind``, ``range_m``, ``heading_deg`` (clockwise from grid north), ``fov_deg``.
@@ -56,6 +61,8 @@ class Moment:
         The same rows with their footprint (range disk or wedge) as the geometry.
     watched
         Per elementary piece of border, whether it is watched at ``when``.
+    watched_lines
+        That border as lines (EPSG:4326), one per run of watched pieces.
     watched_km, length_km
         Border watched at ``when`` and the whole border (km along it).
     """
@@ -63,9 +70,11 @@ class Moment:
     when: pd.Timestamp
     sensor_ids: NDArray[np.object_]
     active: NDArray[np.bool_]
+    sensor_footprints: gpd.GeoDataFrame
     positions: gpd.GeoDataFrame
     track_footprints: gpd.GeoDataFrame
     watched: NDArray[np.bool_]
+    watched_lines: gpd.GeoDataFrame
     watched_km: float
     length_km: float
 
@@ -149,7 +158,9 @@ def _track_frames(
     )
     shapes = gpd.GeoDataFrame(
         data.copy(),
-        geometry=gpd.GeoSeries(list(to_lonlat(np.asarray(footprints, dtype=object), acrs)), crs=WGS84)
+        geometry=gpd.GeoSeries(
+            list(to_lonlat(np.asarray(footprints, dtype=object), acrs)), crs=WGS84
+        )
         if footprints
         else gpd.GeoSeries([], crs=WGS84),
         crs=WGS84,
@@ -215,11 +226,29 @@ def moment(tl: Timeline, when: str | datetime | pd.Timestamp) -> Moment:
         when=ts,
         sensor_ids=sensors["sensor_id"].astype(str).to_numpy(dtype=object),
         active=active,
+        sensor_footprints=_sensor_footprints(sensors, active, acrs),
         positions=points,
         track_footprints=shapes,
         watched=watched,
+        watched_lines=mask_layer(tl, watched),
         watched_km=float(length[watched].sum()) / 1000.0,
         length_km=float(length.sum()) / 1000.0,
+    )
+
+
+def _sensor_footprints(
+    sensors: gpd.GeoDataFrame, active: NDArray[np.bool_], acrs: AnalysisCRS
+) -> gpd.GeoDataFrame:
+    """The flat footprints of the ``active`` sensors, in EPSG:4326."""
+    on = np.flatnonzero(active)
+    attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name)).iloc[on]
+    drawn = (
+        to_lonlat(footprint_polygons(sensor_footprints(sensors, acrs).take(on)), acrs)
+        if on.size
+        else []
+    )
+    return gpd.GeoDataFrame(
+        attrs.reset_index(drop=True), geometry=gpd.GeoSeries(list(drawn), crs=WGS84), crs=WGS84
     )
 
 
