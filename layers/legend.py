@@ -112,7 +112,7 @@ def _timeline_entries(
         out.append(
             LegendEntry(
                 "moment",
-                "Border watched at the moment shown",
+                "Border watched at the moment shown (white)",
                 "line",
                 ((255, 255, 255, 255),),
                 outline=(20, 20, 20, 255),
