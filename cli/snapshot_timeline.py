@@ -90,7 +90,7 @@ def timeline_layers(
             "report_exposed_km": tl.report["border"]["exposed_km"],
             "stretches": len(exposed),
         }
-        notes.append(f"red: border exposed longer than {tau:g} min ({km:,.1f} km)")
+        notes.append(f"amber: border exposed longer than {tau:g} min ({km:,.1f} km)")
     if at is not None:
         m = moment(tl, at)
         layers.update(lt.moment_layers(m, colors, highlight=partner, tz=timezone))

@@ -135,7 +135,7 @@ def _timeline_entries(
                 "exposure",
                 "Exposed: unwatched longer than the crossing time τ",
                 "line",
-                ((214, 39, 40, 235),),
+                ((255, 176, 0, 170),),
             )
         )
     if "tracks" in by_id:

@@ -42,8 +42,12 @@ TIMELINE_LAYERS: dict[str, str] = {
     "tracks": "Tracks of drones and patrols",
 }
 
-#: Colour of the border exposed longer than the crossing time.
-EXPOSED_RGB: tuple[int, int, int] = (214, 39, 40)
+#: Colour of the border exposed longer than the crossing time: an amber band, wide and
+#: translucent like a highlighter over the border's own lines (the gap crimson beneath
+#: stays readable; a red line was hard to tell from it).
+EXPOSED_RGB: tuple[int, int, int] = (255, 176, 0)
+EXPOSED_ALPHA = 170
+EXPOSED_WIDTH_PX = 11
 #: The border watched at the moment shown (playback, ``snapshot --at``): white, lit, unlike
 #: any partner or status colour, drawn over the border line.
 WATCHED_NOW_RGB: tuple[int, int, int] = (255, 255, 255)
@@ -73,11 +77,11 @@ def exposed_km(lines: gpd.GeoDataFrame) -> float:
 
 
 def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Layer:
-    """The exposed runs as thick red lines, the tooltip giving the longest unwatched time."""
+    """The exposed runs as a wide amber band, the tooltip giving km and longest unwatched."""
 
     def props(r: pd.Series) -> dict[str, Any]:
         return {
-            "c": [*EXPOSED_RGB, 235],
+            "c": [*EXPOSED_RGB, EXPOSED_ALPHA],
             "tooltip": lk._tooltip(
                 f"Exposed longer than {crossing_time_min:g} min",
                 {
@@ -96,7 +100,7 @@ def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Lay
         get_path="path",
         get_color="c",
         width_units="'pixels'",
-        get_width=5,
+        get_width=EXPOSED_WIDTH_PX,
         cap_rounded=True,
         pickable=True,
     )
