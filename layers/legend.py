@@ -375,7 +375,8 @@ def _swatch(entry: LegendEntry) -> str:
     if entry.symbol == "line":
         return (
             '<span style="display:inline-block;width:22px;height:5px;border-radius:3px;'
-            f"background:{_css(entry.colours[0])};margin:0 6px 2px 0;vertical-align:middle"
+            f"background:{_css(entry.colours[0])};{outline}margin:0 6px 2px 0;"
+            "vertical-align:middle"
             '"></span>'
         )
     if entry.symbol == "dot":

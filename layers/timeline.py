@@ -51,6 +51,8 @@ EXPOSED_WIDTH_PX = 11
 #: The border watched at the moment shown (playback, ``snapshot --at``): white, lit, unlike
 #: any partner or status colour, drawn over the border line.
 WATCHED_NOW_RGB: tuple[int, int, int] = (255, 255, 255)
+#: Its dark casing (RGBA).
+WATCHED_NOW_CASING: tuple[int, int, int, int] = (25, 25, 25, 230)
 #: Alpha of another partner's track in a partner view (as its sensors are muted).
 MUTED_ALPHA = 70
 
@@ -251,6 +253,17 @@ def moment_layers(
         "footprints": lk.footprints_layer(
             fp, colors, highlight=highlight, simplify_deg=simplify_deg
         ),
+        # White over a dark casing: it stands out on the pale land and on the amber band.
+        "moment_watched_casing": pdk.Layer(
+            "PathLayer",
+            data=lk._path_records(moment.watched_lines, lambda r: {}),
+            id="moment_watched_casing",
+            get_path="path",
+            get_color=list(WATCHED_NOW_CASING),
+            width_units="'pixels'",
+            get_width=6,
+            pickable=False,
+        ),
         "moment_watched": pdk.Layer(
             "PathLayer",
             data=lk._path_records(moment.watched_lines, watched),
@@ -295,6 +308,7 @@ _TIMELINE_ORDER = (
     "moment_track_footprints",
     "tracks",
     "exposed",
+    "moment_watched_casing",
     "moment_watched",
     "moment_tracks",
 )

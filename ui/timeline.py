@@ -160,15 +160,13 @@ def moment_panel(m: Moment, tz: str) -> None:
         st.markdown(
             f"**Moment: {zone_text(m.when, tz)} {tz}** · watched now: "
             f"**{m.watched_pct:.1f} % of the border** "
-            f"({m.watched_km:,.1f} of {m.length_km:,.1f} km)"
+            f"({m.watched_km:,.1f} of {m.length_km:,.1f} km) · sensors watching "
+            f"{int(m.active.sum())} of {m.active.size} · drones and patrols: "
+            f"{', '.join(up) if up else 'none'}"
         )
-        st.caption(
-            f"Sensors watching: {int(m.active.sum())} of {m.active.size}"
-            + (f" · off (schedule, outage or status): {', '.join(off)}" if off else "")
-            + f" · drones and patrols watching: {', '.join(up) if up else 'none'}"
-            + " · map: the border watched now (white), active footprints, drones and patrols "
-            "with their range; detections of the playback window"
-        )
+        if off:
+            with st.expander(f"Sensors off at this moment ({len(off)})", key="moment_off"):
+                st.caption("Off on their schedule, an outage or their status: " + ", ".join(off))
 
 
 def main_map_layers(
