@@ -129,8 +129,11 @@ def _title(scope_of_head: str, tf: object, tt: object) -> None:
 
 def _map_and_details(
     result: Analysis, head: Headline, tf: datetime | None, tt: datetime | None
-) -> None:
-    """The map, with the timeline's layers and the moment of playback; legend and details."""
+) -> dict[str, object]:
+    """The map, with the timeline's layers and the moment of playback; legend and details.
+
+    Returns the timeline's layers drawn (by id), for the snapshot of this view.
+    """
     rep = result.report
     focus = st.session_state.get("_focus")
     deck = ui.map_deck(
@@ -182,6 +185,7 @@ def _map_and_details(
         )
         with st.container(key="details"):
             mp.details(result, head, pick, partner, TZ)
+    return extra
 
 
 def _gap_table(head: Headline) -> None:
@@ -218,9 +222,15 @@ def _gap_table(head: Headline) -> None:
     )
 
 
-def _downloads(result: Analysis) -> None:
-    """Download this view: snapshot and data files, made when their button is clicked."""
+def _downloads(result: Analysis, over_time: dict[str, object]) -> None:
+    """Download this view: snapshot and data files, made when their button is clicked.
+
+    The snapshot draws the timeline's layers the map shows (``over_time``, by id).
+    """
+    at = mp.applied_moment()
     snap = {
+        "timeline_layers": over_time or None,
+        "note": None if at is None else f"moment {zone_text(at, TZ)} {TZ}",
         "partner": partner,
         "shown": shown,
         "title": sc.name,
@@ -275,11 +285,11 @@ def body() -> None:
     head = headline(result.report, partner)
     _title(head.scope, tf, tt)
     mp.metrics(head, partner)
-    _map_and_details(result, head, tf, tt)
+    over_time = _map_and_details(result, head, tf, tt)
     _gap_table(head)
     if viewer.can("briefer"):
         with st.expander("Download this view"):
-            _downloads(result)
+            _downloads(result, over_time)
 
 
 body()
