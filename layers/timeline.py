@@ -207,14 +207,24 @@ def moment_layers(
 
     Returns, by id: ``footprints`` (the flat footprints of the static sensors active at the
     moment only: it takes the place of the view's footprint layer), ``moment_watched`` (the
-    border watched then), ``moment_track_footprints`` (each drone's or patrol's range disk
-    or wedge) and ``moment_tracks`` (their positions, with a tooltip). In a partner view the
-    others' are muted, as their sensors are.
+    border watched then, over ``moment_watched_casing``), ``moment_track_footprints`` (each
+    drone's or patrol's range disk or wedge) and ``moment_tracks`` (their positions, with a
+    tooltip). In a partner view the others' are muted, as their sensors are.
     """
     from geo.core.times import zone_text  # geo is below layers; kept local to the moment
 
-    fp = moment.sensor_footprints
     when = f"{zone_text(moment.when, tz)} {tz}"
+    return {
+        "footprints": lk.footprints_layer(
+            moment.sensor_footprints, colors, highlight=highlight, simplify_deg=simplify_deg
+        ),
+        **_watched_layers(moment.watched_lines, when),
+        **_track_layers(moment, colors, highlight, when),
+    }
+
+
+def _watched_layers(lines: gpd.GeoDataFrame, when: str) -> dict[str, pdk.Layer]:
+    """The border watched at the moment: white over a dark casing (seen on land and amber)."""
 
     def watched(r: pd.Series) -> dict[str, Any]:
         return {
@@ -224,6 +234,34 @@ def moment_layers(
                 {"segment": int(r["segment"]), "km": f"{r['start_km']:,.1f}–{r['end_km']:,.1f}"},
             ),
         }
+
+    common = {"get_path": "path", "width_units": "'pixels'"}
+    return {
+        "moment_watched_casing": pdk.Layer(
+            "PathLayer",
+            data=lk._path_records(lines, lambda r: {}),
+            id="moment_watched_casing",
+            get_color=list(WATCHED_NOW_CASING),
+            get_width=6,
+            pickable=False,
+            **common,
+        ),
+        "moment_watched": pdk.Layer(
+            "PathLayer",
+            data=lk._path_records(lines, watched),
+            id="moment_watched",
+            get_color="c",
+            get_width=3,
+            pickable=True,
+            **common,
+        ),
+    }
+
+
+def _track_layers(
+    moment: Any, colors: Mapping[str, tuple[int, int, int]], highlight: str | None, when: str
+) -> dict[str, pdk.Layer]:
+    """Drones and patrols at the moment: their range disks or wedges and their positions."""
 
     def alpha(p: str, lead: int, muted: int) -> int:
         return lead if highlight is None or p == highlight else muted
@@ -241,8 +279,7 @@ def moment_layers(
             "p": [round(float(g.x), 6), round(float(g.y), 6)],
             "c": [*colors.get(str(p), (120, 120, 120)), alpha(str(p), 255, 90)],
             "tooltip": lk._tooltip(
-                f"{tid} at {when}",
-                {"partner": p, "kind": k, "range": f"{float(rng):,.0f} m"},
+                f"{tid} at {when}", {"partner": p, "kind": k, "range": f"{float(rng):,.0f} m"}
             ),
         }
         for g, tid, p, k, rng in zip(
@@ -250,30 +287,6 @@ def moment_layers(
         )
     ]
     return {
-        "footprints": lk.footprints_layer(
-            fp, colors, highlight=highlight, simplify_deg=simplify_deg
-        ),
-        # White over a dark casing: it stands out on the pale land and on the amber band.
-        "moment_watched_casing": pdk.Layer(
-            "PathLayer",
-            data=lk._path_records(moment.watched_lines, lambda r: {}),
-            id="moment_watched_casing",
-            get_path="path",
-            get_color=list(WATCHED_NOW_CASING),
-            width_units="'pixels'",
-            get_width=6,
-            pickable=False,
-        ),
-        "moment_watched": pdk.Layer(
-            "PathLayer",
-            data=lk._path_records(moment.watched_lines, watched),
-            id="moment_watched",
-            get_path="path",
-            get_color="c",
-            width_units="'pixels'",
-            get_width=3,
-            pickable=True,
-        ),
         "moment_track_footprints": pdk.Layer(
             "PolygonLayer",
             data=lk._polygon_records(moment.track_footprints, disk, simplify_deg=0.0),

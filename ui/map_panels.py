@@ -134,11 +134,18 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series, tz: str = "UTC"
             st.session_state.at = st.session_state.win[1]  # the moment: the window's end
         st.rerun()
     if not playing and st.session_state.get("at") is not None:
-        side.caption(f"Paused at {zone_text(applied_moment() or lo, tz)} {tz}")
-        if side.button("Leave the moment: the whole window", key="leave_moment", width="stretch"):
-            st.session_state.at = None
-            st.session_state.win = (lo_n, hi_n)
-            st.rerun()
+        _paused(side, (lo_n, hi_n), tz)
+
+
+def _paused(side: Any, whole: tuple[datetime, datetime], tz: str) -> None:
+    """Paused at a moment: say which, and offer to go back to the ``whole`` window."""
+    at = applied_moment()
+    if at is not None:
+        side.caption(f"Paused at {zone_text(at, tz)} {tz}")
+    if side.button("Leave the moment: the whole window", key="leave_moment", width="stretch"):
+        st.session_state.at = None
+        st.session_state.win = whole
+        st.rerun()
 
 
 def advance_playback() -> None:

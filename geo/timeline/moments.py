@@ -242,13 +242,13 @@ def _sensor_footprints(
     """The flat footprints of the ``active`` sensors, in EPSG:4326."""
     on = np.flatnonzero(active)
     attrs = pd.DataFrame(sensors.drop(columns=sensors.geometry.name)).iloc[on]
-    drawn = (
-        to_lonlat(footprint_polygons(sensor_footprints(sensors, acrs).take(on)), acrs)
+    drawn: list[object] = (
+        list(to_lonlat(footprint_polygons(sensor_footprints(sensors, acrs).take(on)), acrs))
         if on.size
         else []
     )
     return gpd.GeoDataFrame(
-        attrs.reset_index(drop=True), geometry=gpd.GeoSeries(list(drawn), crs=WGS84), crs=WGS84
+        attrs.reset_index(drop=True), geometry=gpd.GeoSeries(drawn, crs=WGS84), crs=WGS84
     )
 
 
