@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.options import add_store_arg, finite_float, stored_operation
+from cli.options import add_store_arg, finite_float, load_layers
 from geo.core import settings
 from geo.core.errors import ValidationError
 
@@ -71,28 +71,6 @@ def register(sub: Any) -> None:
     a.set_defaults(run=run, writes_report=True)
 
 
-def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
-    """Border, sensors, sectors and their input reports, from files or the operation."""
-    from geo.inputs import read_border, read_sectors, read_sensors
-
-    if args.operation is not None:
-        loaded = stored_operation(args)
-        return loaded.border, loaded.sensors, loaded.sectors, {}
-    if args.border is None:
-        raise ValidationError(
-            "the following arguments are required: --border "
-            "(or --operation NAME, an operation kept in the store)"
-        )
-    border, rep = read_border(args.border)
-    inputs: dict[str, Any] = {"border": rep}
-    sensors = sectors = None
-    if args.sensors:
-        sensors, inputs["sensors"] = read_sensors(args.sensors)
-    if args.sectors:
-        sectors, inputs["sectors"] = read_sectors(args.sectors)
-    return border, sensors, sectors, inputs
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, compute the timeline and return the report."""
     from geo.inputs import read_detections, read_tracks
@@ -103,7 +81,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "nothing watches the border: give --sensors, --tracks or both "
             "(or --operation NAME for an operation's sensors)"
         )
-    border, sensors, sectors, inputs = _layers(args)
+    border, sensors, sectors, inputs, _ = load_layers(args, sensors_required=False)
     tracks = detections = None
     if args.tracks:
         tracks, inputs["tracks"] = read_tracks(args.tracks)
