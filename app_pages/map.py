@@ -95,11 +95,10 @@ with side.expander("Layers", expanded=True):
         for k, label in ui.LAYERS.items()
         if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}")
     )
-    # Coverage over time (ui/timeline.py): exposure off until asked, tracks on.
+    # Coverage over time (ui/timeline.py): off until asked. The tracks' thousands of
+    # pickable vertices slow deck.gl's picking on software WebGL until a click is lost.
     shown_over_time = tuple(
-        k
-        for k, label in TIMELINE_LAYERS.items()
-        if st.checkbox(label, value=k != "exposure", key=f"layer_{k}")
+        k for k, label in TIMELINE_LAYERS.items() if st.checkbox(label, key=f"layer_{k}")
     )
 tau = tl_ui.tau_input(side)
 

@@ -149,7 +149,8 @@ def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> N
     maps = at.get("deck_gl_json_chart")
     assert len(maps) == 1
     assert '"id":"exposed"' not in maps[0].proto.json
-    at.sidebar.checkbox(key="layer_exposure").check().run()
+    at.sidebar.checkbox(key="layer_exposure").check()
+    at.sidebar.checkbox(key="layer_tracks").check().run()
     assert not at.exception
     maps = at.get("deck_gl_json_chart")
     assert len(maps) == 1  # no second map
