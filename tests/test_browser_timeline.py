@@ -21,9 +21,18 @@ import pytest
 import shapely
 from browser_util import Server, tail
 from PIL import Image
+from test_browser_map import (
+    GAP,
+    details,
+    nearest_pixel,
+    open_map,
+    project,
+    sample,  # noqa: F401  (a fixture)
+    wait_steady,
+)
 
 from geo.coverage.analysis import analyse
-from geo.coverage.views import time_bounds
+from geo.coverage.views import gaps_in_view, time_bounds
 from geo.inputs.scenario import load_scenario
 from geo.timeline import exposed_layer, moment, timeline
 from layers.map import build_map
@@ -235,3 +244,53 @@ def timeline_exposed_km(tl: Any, tau: float) -> float:
     """The engine's ``border.exposed_km`` for ``tau``, from the pieces' longest gaps."""
     gaps = tl.figures.max_gap_s > 60.0 * tau
     return float(tl.pieces.length_m[gaps].sum()) / 1000.0
+
+
+def test_with_the_tracks_on_hover_a_track_and_click_a_gap(
+    server: Server,
+    browser: Any,
+    sample: Any,  # noqa: F811  (test_browser_map's fixture: the analysis the page opens on)
+    tmp_path: Path,
+) -> None:
+    """The tracks' lines do not take the map's clicks: a gap is still picked with them on."""
+    result, deck = sample
+    sc = load_scenario(ROOT / "sample_data")
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        open_map(page, server.url, tmp_path / "open.png")
+        page.locator(".st-key-layer_tracks label").click()
+        _idle(page)
+        img = wait_steady(page, tmp_path / "tracks.png")
+        box = page.locator(CANVAS).bounding_box()
+        assert box is not None
+
+        # Hover a fix of a drone's track, away from the border's lines: its tooltip.
+        tip = None
+        for tid, fixes in sc.tracks.groupby("track_id"):
+            pts = fixes.geometry.to_numpy()
+            far = shapely.distance(pts, sc.border.geometry.union_all()) > 0.005
+            for p in pts[far][:: max(len(pts[far]) // 5, 1)][:5]:
+                tip = _tooltip(page, *_project(deck.initial_view_state, box, p.x, p.y), str(tid))
+                if tip is not None:
+                    break
+            if tip is not None:
+                break
+        assert tip is not None, "no track tooltip on any track's fixes"
+        name = tip.splitlines()[0].removeprefix("Track ")
+        (partner,) = sc.tracks.loc[sc.tracks["track_id"] == name, "partner"].unique()
+        assert f"partner: {partner}" in tip
+
+        # Click the longest gap: its details, as without the tracks.
+        g1 = gaps_in_view(result.report)[0]
+        x, y = nearest_pixel(img, GAP, *project(deck, box, *g1["midpoint"]))
+        page.mouse.move(x - 30, y)
+        page.mouse.move(x, y, steps=4)
+        page.locator(".deck-tooltip").filter(has_text="Gap G1").wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+        page.mouse.click(x, y)
+        details(page).get_by_text("Gap G1", exact=True).wait_for(timeout=60_000)
+        assert f"{g1['length_km']:,.2f} km blind" in details(page).inner_text()
+        _shot(page, tmp_path, "tracks_gap_clicked.png")
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()

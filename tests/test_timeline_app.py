@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import shapely
 from streamlit.testing.v1 import AppTest
 
 from geo.core.errors import ValidationError
@@ -201,6 +203,19 @@ def test_a_partner_view_mutes_other_partners_tracks() -> None:
     alpha = {d["tooltip"].split()[1]: d["c"][3] for d in layer.data}
     for tid, partner in zip(lines["track_id"], lines["partner"], strict=True):
         assert (alpha[tid] > lt.MUTED_ALPHA) == (partner == "LTU")
+
+
+def test_track_lines_are_drawn_simplified_within_their_tolerance() -> None:
+    sc = load_scenario(SAMPLE_DIR)
+    lines = lt.track_lines(sc.tracks)
+    drawn = shapely.get_num_coordinates(lines.geometry.to_numpy()).sum()
+    assert drawn < len(sc.tracks) / 4  # repeated sorties: far fewer vertices than fixes
+    for tid, line in zip(lines["track_id"], lines.geometry, strict=True):
+        fixes = sc.tracks[sc.tracks["track_id"] == tid].sort_values("time", kind="stable")
+        full = shapely.LineString(np.column_stack([fixes.geometry.x, fixes.geometry.y]))
+        # every fix lies on the drawn line within the tolerance, and the line on the fixes
+        gap = shapely.hausdorff_distance(full, line)
+        assert gap <= lt.TRACK_DRAW_TOLERANCE_DEG * 1.0001, (tid, gap)
 
 
 def test_playback_shows_the_moment_on_the_main_map() -> None:
