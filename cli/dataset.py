@@ -39,6 +39,8 @@ class DatasetInput:
     rows: int = 0
     naive_times: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The classifier of its detections, once the analysis has built it.
+    classifier: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         """The input report of the dataset (the ``inputs.detections`` entry)."""

@@ -212,7 +212,7 @@ def _analyse_dataset(
     """:func:`load_and_analyse` of a GeoParquet dataset, on its cluster; its rows counted."""
     from geo.coverage.dataset import analyse_dataset
 
-    result, counts = analyse_dataset(
+    result, counts, dataset.classifier = analyse_dataset(
         border,
         sensors,
         dataset.files,

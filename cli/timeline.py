@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.dataset import add_scheduler_arg, opened_dataset
 from cli.options import add_store_arg, finite_float, stored_operation
 from geo.core import settings
 from geo.core.errors import ValidationError
@@ -66,7 +67,13 @@ def register(sub: Any) -> None:
         help="a track silent longer than this is not watching, s "
         f"(default {settings.MAX_FIX_GAP_S:g})",
     )
-    a.add_argument("--detections", type=Path, help="detection points, classified at their time")
+    a.add_argument(
+        "--detections",
+        type=Path,
+        help="detection points, classified at their time: a file, or a GeoParquet dataset "
+        "(a directory or a glob of partitions) classified out of core on Dask",
+    )
+    add_scheduler_arg(a)
     a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
     a.set_defaults(run=run, writes_report=True)
 
@@ -96,7 +103,6 @@ def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, compute the timeline and return the report."""
     from geo.inputs import read_detections, read_tracks
-    from geo.timeline import timeline
 
     if args.operation is None and not args.sensors and not args.tracks:
         raise ValidationError(
@@ -107,8 +113,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tracks = detections = None
     if args.tracks:
         tracks, inputs["tracks"] = read_tracks(args.tracks)
-    if args.detections:
-        detections, inputs["detections"] = read_detections(args.detections)
+    with opened_dataset(args) as dataset:
+        if dataset is None and args.detections:
+            detections, inputs["detections"] = read_detections(args.detections)
+        report = _timeline(args, border, sensors, sectors, tracks, detections, dataset)
+    if dataset is not None:
+        inputs["detections"] = dataset
+    report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
+    return report
+
+
+def _timeline(
+    args: argparse.Namespace,
+    border: Any,
+    sensors: Any,
+    sectors: Any,
+    tracks: Any,
+    detections: Any,
+    dataset: Any,
+) -> dict[str, Any]:
+    """The timeline's report; a dataset's detections classified on its cluster."""
+    from geo.timeline import timeline
+
     result = timeline(
         border,
         sensors=sensors,
@@ -124,6 +150,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         track_partner=args.track_partner,
         dem=args.dem,
     )
-    report = result.report
-    report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
-    return report
+    if dataset is not None:
+        from geo.timeline.dataset import dataset_detections
+
+        result.report["detections"] = dataset_detections(
+            result, dataset.files, client=dataset.client
+        )
+        dataset.rows = result.report["detections"]["total"] + result.report["detections"][
+            "outside_window"
+        ]
+    return result.report

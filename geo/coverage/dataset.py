@@ -243,7 +243,7 @@ def analyse_dataset(
     *,
     client: Any = None,
     **options: Any,
-) -> tuple[Analysis, PartitionCounts]:
+) -> tuple[Analysis, PartitionCounts, DatasetClassifier]:
     """:func:`geo.coverage.analyse` of detections kept as GeoParquet partition files.
 
     Parameters
@@ -264,13 +264,15 @@ def analyse_dataset(
         Its report equals the in-memory one; it holds no detection rows.
     counts : PartitionCounts
         The dataset's rows (``rows``, ``naive_rows``) and counts.
+    classifier : DatasetClassifier
+        What classified them (for an export of the rows).
     """
     result, clf = prepare_dataset_analysis(border, sensors, **options)
     parts = map_partitions(client, count_partition, files, clf)
     counts = parts[0]
     for p in parts[1:]:
         counts = counts + p
-    return with_counts(result, counts), counts
+    return with_counts(result, counts), counts, clf
 
 
 def _us(ts: pd.Timestamp | None) -> int | None:
