@@ -1,5 +1,4 @@
-"""``--detections DIR`` (a GeoParquet dataset) and ``--scheduler``: shared by ``analyse``,
-``export`` and ``timeline``.
+"""A GeoParquet dataset as ``--detections``, and ``--scheduler``: analyse, export, timeline.
 
 A ``--detections`` that names a directory or a glob is a dataset: it is classified out of
 core on a Dask cluster (:mod:`geo.dataset`), never read into memory whole; an ordinary file

@@ -134,7 +134,9 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
     operation = SAMPLE if args.operation is None else check_name(args.operation, "--operation")
     if args.format not in ("geojson", "geoparquet"):
         raise ValidationError(
-            describe("--format", "unknown format", expected="geojson or geoparquet", got=args.format)
+            describe(
+                "--format", "unknown format", expected="geojson or geoparquet", got=args.format
+            )
         )
     rows = visible_detections(store, [args.as_partner], operation=operation)
     if args.format == "geoparquet":
@@ -173,7 +175,9 @@ def _write_dataset(rows: Any, args: argparse.Namespace) -> dict[str, Any]:
     return write_dataset(
         rows,
         args.out,
-        rows_per_partition=ROWS_PER_PARTITION if args.partition_rows is None else args.partition_rows,
+        rows_per_partition=ROWS_PER_PARTITION
+        if args.partition_rows is None
+        else args.partition_rows,
         by=args.partition_by,
     )
 

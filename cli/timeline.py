@@ -156,7 +156,7 @@ def _timeline(
         result.report["detections"] = dataset_detections(
             result, dataset.files, client=dataset.client
         )
-        dataset.rows = result.report["detections"]["total"] + result.report["detections"][
-            "outside_window"
-        ]
+        dataset.rows = (
+            result.report["detections"]["total"] + result.report["detections"]["outside_window"]
+        )
     return result.report

@@ -63,15 +63,21 @@ class DatasetClassifier:
     t_to_us: int | None
 
     @classmethod
-    def build(cls, scene: Scene, corridor: CorridorCoverage, partners: Sequence[str]) -> DatasetClassifier:
+    def build(
+        cls, scene: Scene, corridor: CorridorCoverage, partners: Sequence[str]
+    ) -> DatasetClassifier:
         """From the prepared scene and the engine's corridor coverage."""
         covered_at = corridor.covered_at
         sectors = list(scene.sectors.polygons)
-        outlines = [scene.corridor, *sectors] if covered_at is not None else [
-            scene.corridor,
-            corridor.coverage,
-            *sectors,
-        ]
+        outlines = (
+            [scene.corridor, *sectors]
+            if covered_at is not None
+            else [
+                scene.corridor,
+                corridor.coverage,
+                *sectors,
+            ]
+        )
         polys = to_lonlat(shapely.segmentize(np.asarray(outlines, dtype=object), 500.0), scene.acrs)
         if covered_at is not None:  # build the index now: it travels built
             covered_at(np.empty(0), np.empty(0))

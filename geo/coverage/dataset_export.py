@@ -19,8 +19,14 @@ import pyogrio
 from geo.core.errors import ValidationError
 from geo.coverage.dataset import DatasetClassifier, classify_partition
 from geo.dataset import iter_partitions
-from geo.export import ExportFormat, csv_bytes, write_export
-from geo.export import _for_gdal, _for_kml, _to_csv_table  # the in-memory export's own rows
+from geo.export import (  # the in-memory export's own rows
+    ExportFormat,
+    _for_gdal,
+    _for_kml,
+    _to_csv_table,
+    csv_bytes,
+    write_export,
+)
 
 __all__ = ["ExportJob", "export_partition", "write_dataset_export"]
 

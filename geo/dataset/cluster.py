@@ -31,16 +31,13 @@ T = TypeVar("T")
 
 
 def _local_cluster() -> Any:
-    import psutil
     from distributed import LocalCluster
 
-    cores = os.cpu_count() or 1
-    memory = int(psutil.virtual_memory().total * 0.8 / cores)
     return LocalCluster(
-        n_workers=cores,
+        n_workers=os.cpu_count() or 1,
         threads_per_worker=1,
         processes=True,
-        memory_limit=memory,
+        memory_limit="auto",  # the machine's memory shared out among the workers
         dashboard_address=None,
         silence_logs=logging.ERROR,
     )

@@ -51,9 +51,7 @@ _CRS84 = ("OGC:CRS84", "EPSG:4326")
 def is_dataset(spec: str | Path) -> bool:
     """Whether ``spec`` names a dataset (a directory or a glob), not one ordinary file."""
     text = str(spec)
-    return Path(text).is_dir() or (
-        any(c in text for c in _GLOB_CHARS) and not Path(text).exists()
-    )
+    return Path(text).is_dir() or (any(c in text for c in _GLOB_CHARS) and not Path(text).exists())
 
 
 def dataset_files(spec: str | Path) -> list[Path]:
@@ -276,7 +274,7 @@ def read_partition(path: Path) -> gpd.GeoDataFrame:
     if gdf.crs is None or gdf.crs.to_epsg() != 4326:
         gdf = gdf.set_crs(4326, allow_override=True)
     t = gdf["time"]
-    gdf["time"] = (t.dt.tz_localize("UTC") if t.dt.tz is None else t.dt.tz_convert("UTC")).dt.as_unit(
-        "us"
-    )
+    gdf["time"] = (
+        t.dt.tz_localize("UTC") if t.dt.tz is None else t.dt.tz_convert("UTC")
+    ).dt.as_unit("us")
     return gdf

@@ -32,11 +32,15 @@ PARTITION_BY: Final[tuple[str, ...]] = ("rows", "day")
 
 
 def write_partition(gdf: gpd.GeoDataFrame, path: str | Path) -> None:
-    """One partition file: GeoParquet 1.1, GeoArrow point encoding, no index."""
+    """One partition file: GeoParquet 1.1, GeoArrow point encoding, no index.
+
+    An empty partition gets the WKB encoding (geopandas writes no empty GeoArrow column).
+    """
+    empty = bool(gdf.geometry.isna().all())
     gdf.to_parquet(
         path,
         index=False,
-        geometry_encoding="geoarrow",
+        geometry_encoding="WKB" if empty else "geoarrow",
         schema_version="1.1.0",
         write_covering_bbox=False,
     )
