@@ -38,7 +38,7 @@ def _local_cluster() -> Any:
         threads_per_worker=1,
         processes=True,
         memory_limit="auto",  # the machine's memory shared out among the workers
-        dashboard_address=None,
+        dashboard_address=":0",  # any free port: never a clash with a running cluster
         silence_logs=logging.ERROR,
     )
 

@@ -14,6 +14,7 @@ shapely object per row; :func:`read_partition` reads every column, for exports.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 from dataclasses import dataclass
@@ -147,16 +148,25 @@ def partition_schema(path: Path) -> tuple[str, str]:
     return primary, encoding
 
 
-def _check_crs(crs: Any, source: str, column: str) -> None:
-    if crs is None:
-        return  # GeoParquet: a missing crs is OGC:CRS84
+@functools.lru_cache(maxsize=16)
+def _is_lonlat(crs_json: str) -> bool:
+    """Whether a GeoParquet ``crs`` (as JSON text) is lon/lat on WGS 84.
+
+    Cached: every partition of a dataset carries the same one, and pyproj reads it slowly.
+    """
     import pyproj
 
     try:
-        ok = pyproj.CRS.from_user_input(crs).equals(pyproj.CRS("OGC:CRS84"), ignore_axis_order=True)
+        crs = pyproj.CRS.from_user_input(json.loads(crs_json))
+        return bool(crs.equals(pyproj.CRS("OGC:CRS84"), ignore_axis_order=True))
     except pyproj.exceptions.CRSError:
-        ok = False
-    if not ok:
+        return False
+
+
+def _check_crs(crs: Any, source: str, column: str) -> None:
+    if crs is None:
+        return  # GeoParquet: a missing crs is OGC:CRS84
+    if not _is_lonlat(json.dumps(crs, sort_keys=True)):
         raise ValidationError(
             describe(
                 source,
