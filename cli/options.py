@@ -180,6 +180,7 @@ def load_and_analyse(
     if dataset is not None:
         inputs["detections"] = dataset
     elif args.detections:
+        _not_a_dataset(args.detections)
         detections, inputs["detections"] = read_detections(args.detections)
     if args.corridor_km is None:
         args.corridor_km = settings.CORRIDOR_KM if op is None else op.corridor_km
@@ -204,6 +205,22 @@ def load_and_analyse(
         refraction_coeff=args.refraction_coeff,
     )
     return result, inputs
+
+
+def _not_a_dataset(path: Path) -> None:
+    """Refuse a GeoParquet dataset where a command needs the detections in memory."""
+    from geo.dataset import is_dataset
+
+    if is_dataset(path):
+        raise ValidationError(
+            describe(
+                str(path),
+                "a GeoParquet dataset is classified on Dask by analyse, export and timeline only",
+                expected="a detection file",
+                got="a directory or a glob",
+                fix="Give one of its partition files, or use analyse or export",
+            )
+        )
 
 
 def _analyse_dataset(

@@ -136,7 +136,8 @@ def test_analyse_of_the_sample_dataset_equals_the_file(
         "sync",
         out=tmp_path / "dask.json",
     )
-    assert mem["detections"]["total"] > 10_000 and mem["detections"]["in_gaps"] > 0
+    assert mem["detections"]["total"] > 10_000
+    assert mem["detections"]["in_gaps"] > 0
     _same_report(mem, dask)
     inp = dask["inputs"]["detections"]
     assert (inp["partitions"], inp["rows_read"]) == (5, 22_000)
@@ -278,7 +279,8 @@ def test_timeline_detections_equal(sample_dataset: Path, layers: dict[str, Any])
     bare = timeline(layers["border"], **opts)
     dask = dataset_detections(bare, dataset_files(sample_dataset))
     assert dask == mem
-    assert mem["watched_at_time"] > 0 and mem["unwatched_at_time"] > 0
+    assert mem["watched_at_time"] > 0
+    assert mem["unwatched_at_time"] > 0
 
 
 def test_timeline_cli_with_a_dataset(sample_dataset: Path, tmp_path: Path) -> None:
@@ -402,7 +404,9 @@ def test_bad_scheduler_is_a_clear_message(
     code = main(["analyse", *LAYERS, "--detections", str(sample_dataset), "--scheduler", scheduler])
     err = capsys.readouterr().err
     assert code == 2
-    assert message in err and "--scheduler" in err and "Traceback" not in err
+    assert message in err
+    assert "--scheduler" in err
+    assert "Traceback" not in err
 
 
 def _bad_dataset(tmp_path: Path, kind: str) -> tuple[Path, str]:
@@ -443,3 +447,14 @@ def test_unreadable_dataset_is_a_clear_message(tmp_path: Path, capsys: Any, kind
     assert code == 2
     assert message in err, err
     assert "Traceback" not in err
+
+
+def test_snapshot_refuses_a_dataset_with_a_message(
+    sample_dataset: Path, tmp_path: Path, capsys: Any
+) -> None:
+    code = main(["snapshot", *LAYERS, "--detections", str(sample_dataset), "--out",
+                 str(tmp_path / "x.png")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "a GeoParquet dataset is classified on Dask by analyse, export and timeline" in err
+    assert not (tmp_path / "x.png").exists()
