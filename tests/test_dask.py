@@ -458,3 +458,29 @@ def test_snapshot_refuses_a_dataset_with_a_message(
     assert code == 2
     assert "a GeoParquet dataset is classified on Dask by analyse, export and timeline" in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_terrain_engine_on_the_cluster_equals_in_memory(
+    layers: dict[str, gpd.GeoDataFrame], sample_dataset: Path, cluster: Any
+) -> None:
+    """With a DEM the workers get the coverage grid (``covered_at``: the cell seen)."""
+    det, _ = read_detections(SAMPLE_DIR / "detections.csv")
+    sensors = layers["sensors"].iloc[::12].reset_index(drop=True)  # 15 viewsheds: quick
+    opts = {"sectors": layers["sectors"], "dem": SAMPLE_DIR / "dem.tif"}
+    mem = analyse(layers["border"], sensors, detections=det, **opts).report
+    result, _, _ = analyse_dataset(
+        layers["border"], sensors, dataset_files(sample_dataset), client=cluster, **opts
+    )
+    assert "terrain" in mem
+    assert mem["detections"]["in_coverage"] > 0
+    _same_report(mem, result.report)
+
+
+def test_a_bad_row_on_a_worker_is_the_same_clear_message(
+    layers: dict[str, gpd.GeoDataFrame], tmp_path: Path, cluster: Any
+) -> None:
+    from geo.core.errors import ValidationError
+
+    ds, message = _bad_dataset(tmp_path, "range")
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(")):
+        analyse_dataset(layers["border"], layers["sensors"], dataset_files(ds), client=cluster)

@@ -28,9 +28,9 @@ from numpy.typing import NDArray
 
 from geo.core import settings
 from geo.core.projection import to_lonlat
-from geo.coverage import pointindex
 from geo.coverage.analysis import Analysis, _assemble, _engine, _sector_layer_counts
 from geo.coverage.engine import CorridorCoverage, CoveredAt
+from geo.coverage.pointindex import _BITS, _MAX_CELLS, _dilate, _edge_bits
 from geo.coverage.scene import Scene, prepare_scene
 from geo.dataset import PartitionPoints, map_partitions, read_partition, read_points
 
@@ -47,11 +47,74 @@ _STATUS = pd.Index(["coverage", "gap", "outside"])
 
 
 @dataclass(frozen=True, eq=False)
+class MembershipGrid:
+    """:func:`geo.coverage.pointindex.membership` with its grid built once, for many calls.
+
+    The same grid, bits and exact tests near outlines as ``membership`` builds on each call
+    (so the same answers), built once on the client and sent to the workers with the
+    classifier: a partition only looks its points up.
+    """
+
+    polygons: list[shapely.Geometry | None]
+    #: Per group of up to 31 live polygons: their columns, box, cell, bits and edge bits.
+    groups: list[tuple[list[int], tuple[float, float, float, float], float, Any, Any]]
+
+    @classmethod
+    def build(cls, polygons: Sequence[shapely.Geometry | None]) -> MembershipGrid:
+        """Rasterise the polygons (lon/lat) once."""
+        from rasterio import features
+        from rasterio.enums import MergeAlg
+        from rasterio.transform import Affine
+
+        polys = [p if p is not None and not shapely.is_empty(p) else None for p in polygons]
+        live = [j for j, p in enumerate(polys) if p is not None]
+        for j in live:
+            shapely.prepare(polys[j])
+        groups = []
+        for start in range(0, len(live), _BITS):
+            cols = live[start : start + _BITS]
+            group = [polys[j] for j in cols]
+            xmin, ymin, xmax, ymax = shapely.total_bounds(np.asarray(group, dtype=object))
+            w, h = xmax - xmin, ymax - ymin
+            cell = max(np.sqrt(max(w * h, 1e-18) / _MAX_CELLS), max(w, h) / 50_000, 1e-12)
+            shape = (int(np.ceil(h / cell)) + 1, int(np.ceil(w / cell)) + 1)
+            transform = Affine(cell, 0.0, xmin - cell / 2, 0.0, -cell, ymax + cell / 2)
+            bits = features.rasterize(
+                [(p, 1 << k) for k, p in enumerate(group)],
+                out_shape=shape,
+                transform=transform,
+                dtype="uint32",
+                merge_alg=MergeAlg.add,
+            )
+            edge = _dilate(_edge_bits(group, transform, shape, cell))
+            groups.append((cols, (xmin, ymin, xmax, ymax), float(cell), bits, edge))
+        return cls(polys, groups)
+
+    def membership(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Which polygons contain each point: ``(n_points, n_polygons)`` booleans."""
+        out = np.zeros((x.size, len(self.polygons)), dtype=bool)
+        for cols, (xmin, ymin, xmax, ymax), cell, bits, edge in self.groups:
+            nrows, ncols = bits.shape
+            idx = np.flatnonzero((x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax))
+            col = np.clip(((x[idx] - (xmin - cell / 2)) / cell).astype(np.int64), 0, ncols - 1)
+            row = np.clip((((ymax + cell / 2) - y[idx]) / cell).astype(np.int64), 0, nrows - 1)
+            words, near = bits[row, col], edge[row, col]
+            for k, j in enumerate(cols):
+                bit = np.uint32(1 << k)
+                out[idx, j] = (words & bit) != 0
+                exact = idx[(near & bit) != 0]
+                if exact.size:
+                    out[exact, j] = shapely.contains_xy(self.polygons[j], x[exact], y[exact])
+        return out
+
+
+@dataclass(frozen=True, eq=False)
 class DatasetClassifier:
     """What every worker needs to classify a partition (built once, sent once)."""
 
-    #: Outlines in lon/lat: the corridor, the coverage (only without ``covered_at``), sectors.
-    outlines: list[shapely.Geometry | None]
+    #: Outlines in lon/lat: the corridor, the coverage (only without ``covered_at``), sectors;
+    #: rasterised once.
+    outlines: MembershipGrid
     #: The engine's test of coverage at (lon, lat), index built; None: the coverage outline.
     covered_at: CoveredAt | None
     #: Sector ids, in the report's order.
@@ -86,7 +149,7 @@ class DatasetClassifier:
             len(partners), len(sectors)
         )
         return cls(
-            outlines=list(polys),
+            outlines=MembershipGrid.build(list(polys)),
             covered_at=covered_at,
             sector_ids=np.asarray(scene.sectors.ids, dtype=object),
             partner_sectors=partner_sectors,
@@ -107,7 +170,7 @@ class DatasetClassifier:
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
     ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
         """Status codes (0 coverage, 1 gap, 2 outside) and sector membership per point."""
-        member = pointindex.membership(self.outlines, lon, lat)
+        member = self.outlines.membership(lon, lat)
         if self.covered_at is not None:
             in_corr, in_sector = member[:, 0], member[:, 1:]
             in_cov = np.zeros(lon.size, dtype=bool)
