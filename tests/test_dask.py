@@ -484,3 +484,43 @@ def test_a_bad_row_on_a_worker_is_the_same_clear_message(
     ds, message = _bad_dataset(tmp_path, "range")
     with pytest.raises(ValidationError, match=message.replace("(", r"\(")):
         analyse_dataset(layers["border"], layers["sensors"], dataset_files(ds), client=cluster)
+
+
+def test_membership_grid_built_once_answers_as_shapely(layers: dict[str, Any]) -> None:
+    """The grid sent to the workers answers as ``contains_xy``, call after call."""
+    from geo.coverage.dataset import MembershipGrid
+
+    polys = [*layers["sectors"].geometry, None, shapely.Polygon()]
+    grid = MembershipGrid.build(polys)
+    rng = np.random.default_rng(7)
+    lo_x, lo_y, hi_x, hi_y = layers["sectors"].total_bounds
+    for n in (50_000, 30_000):  # two calls on one grid
+        x, y = rng.uniform(lo_x - 0.1, hi_x + 0.1, n), rng.uniform(lo_y - 0.1, hi_y + 0.1, n)
+        got = grid.membership(x, y)
+        want = np.column_stack(
+            [shapely.contains_xy(p, x, y) for p in layers["sectors"].geometry]
+            + [np.zeros(n, bool), np.zeros(n, bool)]
+        )
+        assert got.shape == (n, len(polys))
+        assert 0 < got.sum() < got.size
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("n_sectors", [0, 1, 10, 16, 17])
+def test_partition_counts_from_the_histogram_equal_direct_counts(n_sectors: int) -> None:
+    from geo.coverage.dataset import _counts
+
+    rng = np.random.default_rng(n_sectors)
+    n = 50_000
+    codes = rng.integers(0, 3, n).astype(np.int8)
+    member = rng.random((n, n_sectors)) < 0.2
+    partner_sectors = rng.random((4, n_sectors)) < 0.4
+    mine = np.array([member[:, row].any(axis=1) for row in partner_sectors]).T.reshape(n, 4)
+    want = (
+        np.bincount(codes, minlength=3),
+        member.sum(axis=0),
+        mine.sum(axis=0),
+        (mine & (codes == 1)[:, None]).sum(axis=0),
+    )
+    for got, exp in zip(_counts(codes, member, partner_sectors), want, strict=True):
+        np.testing.assert_array_equal(got, exp)

@@ -211,15 +211,59 @@ def count_partition(path: Path, clf: DatasetClassifier) -> PartitionCounts:
     pts: PartitionPoints = read_points(path)
     keep = clf.in_window(pts.time_us)
     codes, in_sector = clf.classify(pts.lon[keep], pts.lat[keep])
-    mine = (in_sector.astype(np.uint8) @ clf.partner_sectors.T.astype(np.uint8)) > 0
-    gap = codes == 1
+    status, sectors, partners, partners_gap = _counts(codes, in_sector, clf.partner_sectors)
     return PartitionCounts(
         rows=len(pts),
         naive_rows=len(pts) if pts.naive else 0,
-        status=np.bincount(codes, minlength=3).astype(np.int64),
-        sectors=in_sector.sum(axis=0, dtype=np.int64),
-        partners=mine.sum(axis=0, dtype=np.int64),
-        partners_gap=(mine & gap[:, None]).sum(axis=0, dtype=np.int64),
+        status=status,
+        sectors=sectors,
+        partners=partners,
+        partners_gap=partners_gap,
+    )
+
+
+#: Most sectors counted through one histogram of (sector set, status) (2**16 * 3 bins).
+_HIST_SECTORS = 16
+
+
+def _counts(
+    codes: NDArray[np.int8], in_sector: NDArray[np.bool_], partner_sectors: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Rows by status, per sector, per partner and per partner in gaps.
+
+    Points share few sets of sectors: one histogram of (set of sectors, status) in a pass,
+    then every count from the histogram's few rows.
+
+    Examples
+    --------
+    >>> codes = np.array([0, 1, 1, 2], dtype=np.int8)
+    >>> member = np.array([[1, 0], [1, 1], [0, 1], [0, 0]], dtype=bool)
+    >>> [c.tolist() for c in _counts(codes, member, np.array([[1, 0], [0, 1]], dtype=bool))]
+    [[1, 2, 1], [2, 2], [2, 2], [1, 2]]
+    """
+    n_sec = in_sector.shape[1]
+    if n_sec > _HIST_SECTORS:
+        mine = (in_sector.astype(np.int64) @ partner_sectors.T.astype(np.int64)) > 0
+        gap = codes == 1
+        return (
+            np.bincount(codes, minlength=3).astype(np.int64),
+            np.count_nonzero(in_sector, axis=0).astype(np.int64),
+            np.count_nonzero(mine, axis=0).astype(np.int64),
+            np.count_nonzero(mine & gap[:, None], axis=0).astype(np.int64),
+        )
+    key = codes.astype(np.int64)
+    packed = np.packbits(in_sector, axis=1, bitorder="little")
+    for b in range(packed.shape[1]):
+        key += packed[:, b].astype(np.int64) << (8 * b + 2)  # 4 status slots a set
+    hist = np.bincount(key, minlength=4 << n_sec).reshape(1 << n_sec, 4)[:, :3]
+    sets = ((np.arange(1 << n_sec)[:, None] >> np.arange(n_sec)) & 1).astype(bool)
+    per_set = hist.sum(axis=1)
+    mine = (sets.astype(np.int64) @ partner_sectors.T.astype(np.int64)) > 0  # (sets, partners)
+    return (
+        hist.sum(axis=0).astype(np.int64),
+        (per_set @ sets).astype(np.int64),
+        (per_set @ mine).astype(np.int64),
+        (hist[:, 1] @ mine).astype(np.int64),
     )
 
 
