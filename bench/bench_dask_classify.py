@@ -14,6 +14,7 @@ on 2 cores.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -116,6 +117,20 @@ class PeakMemory:
         self._thread.join()
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process's children (the workers)."""
+    import psutil
+
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=100_000_000)
@@ -161,14 +176,18 @@ def main() -> None:
             t_cover = time.perf_counter() - t0
             print(f"coverage of {N_SENSORS:,} sensors + classifier built: {t_cover:8.1f} s")
             files = dataset_files(data)
+            cpu0 = _cpu_s()
             with PeakMemory() as mem:
                 t0 = time.perf_counter()
                 parts = map_partitions(client, count_partition, files, clf)
                 t_cls = time.perf_counter() - t0
+            cpu = _cpu_s() - cpu0
             total = sum(int(p.status.sum()) for p in parts)
             status = sum(p.status for p in parts)
             print(f"classify {total:,} points from GeoParquet:  {t_cls:8.1f} s")
             print(f"  coverage / gap / outside: {status.tolist()}")
+            print(f"  CPU time of the workers: {cpu:.1f} s, {total / cpu:,.0f} points per CPU "
+                  f"second (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")  # fmt: skip
             print(f"  peak memory: {mem.peak_total / 1e9:.2f} GB all processes, "
                   f"{mem.peak_one / 1e9:.2f} GB the largest")  # fmt: skip
             print()
@@ -176,7 +195,8 @@ def main() -> None:
                 f"SUMMARY points={total} partitions={len(files)} generate_s={t_gen:.1f} "
                 f"coverage_s={t_cover:.1f} classify_s={t_cls:.1f} "
                 f"classify_points_per_s={total / t_cls:,.0f} (target >= 5,000,000) "
-                f"peak_rss_gb={mem.peak_total / 1e9:.2f}"
+                f"peak_rss_gb={mem.peak_total / 1e9:.2f} "
+                f"points_per_cpu_s={total / cpu:,.0f}"
             )
     finally:
         shutil.rmtree(data, ignore_errors=True)
