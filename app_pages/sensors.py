@@ -1,6 +1,7 @@
 """Sensors page: planners edit an operation's sensors, see the coverage change, save a version.
 
-Edit the table (status, range, azimuth, field of view, height; remove rows), add a sensor by
+Edit the table (kind, status, range, azimuth, field of view, height, position, schedule;
+remove rows), add a sensor by
 typing its position or clicking a placement-grid cell; the preview compares the coverage of
 the edited table with the saved version's; Save stores a new, audited version. The second tab
 compares any two saved versions.
@@ -11,7 +12,13 @@ from __future__ import annotations
 import streamlit as st
 
 from geo.core.errors import ValidationError
-from geo.operations import checked_sensors, save_sensors, sensor_changes, sensor_edit
+from geo.operations import (
+    checked_sensors,
+    refuse_other_partners,
+    save_sensors,
+    sensor_changes,
+    sensor_edit,
+)
 from ui import operations, signin
 from ui import sensor_editor as se
 from ui import shared as ui
@@ -30,6 +37,8 @@ path = ui.store_path()
 record = opened.record
 corridor_km, min_gap_m = float(record["corridor_km"]), float(record["min_gap_m"])
 partners = [p["id"] for p in record["partners"]]
+# a partner's planner manages that partner's sensors; an admin (and the local demo), any
+own = None if viewer.can("admin") else viewer.partner
 terrain = sc.dem is not None and st.sidebar.toggle(
     "Line of sight over terrain",
     value=False,
@@ -52,7 +61,10 @@ edit_tab, compare_tab = st.tabs(["Edit and preview", "Compare versions"])
 
 # ---- edit: the table, adding a sensor, the preview, save -------------------------------------
 with edit_tab:
-    st.caption(f"Editing **{se.version_label(table, latest)}**.")
+    st.caption(
+        f"Editing **{se.version_label(table, latest)}**."
+        + (f" You change **{own}**'s sensors; the others are shown as they are." if own else "")
+    )
     held = se.draft(opened.source, sc.sensors)
     edited = se.editor(held)
 
@@ -60,6 +72,8 @@ with edit_tab:
     before = se.saved_analysis(opened.source, corridor_km, min_gap_m, terrain)
     try:
         checked = checked_sensors(edited, partners=partners)
+        if own is not None:
+            refuse_other_partners(sc.sensors, checked, own)
     except ValidationError as exc:
         checked, after, digest = None, before, "saved"
         st.error(f"Nothing can be previewed or saved until this is fixed: {exc}")
@@ -102,7 +116,7 @@ with edit_tab:
         )
     with add_col:
         st.markdown("**Add a sensor**: type its position, or click a cell of the grid.")
-        se.add_sensor(held, edited, partners)
+        se.add_sensor(held, edited, partners if own is None else [own])
 
 # ---- compare two saved versions ------------------------------------------------------------
 with compare_tab:

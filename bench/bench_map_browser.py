@@ -44,6 +44,7 @@ def _settle(
 ) -> float | None:
     """Seconds from t0 until the canvas differs from ``before`` and then holds still."""
     previous = None
+    changed_at = t0
     while time.perf_counter() - t0 < timeout_s:
         img = _crop(page, path)
         if (

@@ -113,15 +113,17 @@ def _stored_dem(dem: tuple[str, bytes]) -> str:
     return str(path)
 
 
-def stored_operation(args: argparse.Namespace) -> Any:
+def stored_operation(args: argparse.Namespace, *, sensors_required: bool = True) -> Any:
     """The operation ``--operation`` names (loaded from ``--store``), or None without it.
 
-    Without it, ``--border`` and ``--sensors`` are required; with it, the layer files may not
-    be given. The operation's DEM becomes ``args.dem`` unless ``--dem`` is given.
+    Without it, ``--border`` (and ``--sensors`` when ``sensors_required``) are required;
+    with it, the layer files may not be given. The operation's DEM becomes ``args.dem``
+    unless ``--dem`` is given.
     """
     files = [f"--{n}" for n in ("border", "sensors", "sectors") if getattr(args, n) is not None]
     if args.operation is None:
-        missing = [f for f in ("--border", "--sensors") if f not in files]
+        needed = ("--border", "--sensors") if sensors_required else ("--border",)
+        missing = [f for f in needed if f not in files]
         if missing:
             raise ValidationError(
                 f"the following arguments are required: {', '.join(missing)} "
@@ -146,17 +148,25 @@ def stored_operation(args: argparse.Namespace) -> Any:
     return loaded
 
 
-def load_layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any], Any]:
-    """Border, sensors, sectors, their reports and the operation (None) named by ``args``."""
+def load_layers(
+    args: argparse.Namespace, *, sensors_required: bool = True
+) -> tuple[Any, Any, Any, dict[str, Any], Any]:
+    """Border, sensors, sectors, their reports and the operation (None) named by ``args``.
+
+    The store is opened only with ``--operation``. With ``sensors_required=False``
+    ``--sensors`` may be left out (the ``timeline`` command: tracks may do the watching);
+    the sensors are then None.
+    """
     from geo.inputs import read_border, read_sectors, read_sensors
 
-    loaded = stored_operation(args)
+    loaded = stored_operation(args, sensors_required=sensors_required)
     if loaded is not None:
         return loaded.border, loaded.sensors, loaded.sectors, {}, loaded.operation
     border, border_rep = read_border(args.border)
-    sensors, sensors_rep = read_sensors(args.sensors)
-    inputs = {"border": border_rep, "sensors": sensors_rep}
-    sectors = None
+    inputs: dict[str, Any] = {"border": border_rep}
+    sensors = sectors = None
+    if args.sensors is not None:
+        sensors, inputs["sensors"] = read_sensors(args.sensors)
     if args.sectors:
         sectors, inputs["sectors"] = read_sectors(args.sectors)
     return border, sensors, sectors, inputs, None

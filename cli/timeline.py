@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from cli.dataset import add_scheduler_arg, opened_dataset
-from cli.options import add_store_arg, finite_float, stored_operation
+from cli.options import add_store_arg, finite_float, load_layers
 from geo.core import settings
-from geo.core.errors import ValidationError
+from geo.core.errors import ValidationError, describe
 
 
 def register(sub: Any) -> None:
@@ -78,28 +78,6 @@ def register(sub: Any) -> None:
     a.set_defaults(run=run, writes_report=True)
 
 
-def _layers(args: argparse.Namespace) -> tuple[Any, Any, Any, dict[str, Any]]:
-    """Border, sensors, sectors and their input reports, from files or the operation."""
-    from geo.inputs import read_border, read_sectors, read_sensors
-
-    if args.operation is not None:
-        loaded = stored_operation(args)
-        return loaded.border, loaded.sensors, loaded.sectors, {}
-    if args.border is None:
-        raise ValidationError(
-            "the following arguments are required: --border "
-            "(or --operation NAME, an operation kept in the store)"
-        )
-    border, rep = read_border(args.border)
-    inputs: dict[str, Any] = {"border": rep}
-    sensors = sectors = None
-    if args.sensors:
-        sensors, inputs["sensors"] = read_sensors(args.sensors)
-    if args.sectors:
-        sectors, inputs["sectors"] = read_sectors(args.sectors)
-    return border, sensors, sectors, inputs
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, compute the timeline and return the report."""
     from geo.inputs import read_detections, read_tracks
@@ -109,7 +87,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "nothing watches the border: give --sensors, --tracks or both "
             "(or --operation NAME for an operation's sensors)"
         )
-    border, sensors, sectors, inputs = _layers(args)
+    border, sensors, sectors, inputs, _ = load_layers(args, sensors_required=False)
+    _no_dataset_over_terrain(args)
     tracks = detections = None
     if args.tracks:
         tracks, inputs["tracks"] = read_tracks(args.tracks)
@@ -121,6 +100,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         inputs["detections"] = dataset
     report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
     return report
+
+
+def _no_dataset_over_terrain(args: argparse.Namespace) -> None:
+    """Refuse a GeoParquet dataset with a DEM.
+
+    Over terrain the viewsheds probe each detection's cell in the pass that computes them,
+    which a partition on a worker cannot join.
+    """
+    from geo.dataset import is_dataset
+
+    if args.dem and args.detections and is_dataset(args.detections):
+        raise ValidationError(
+            describe(
+                "--detections",
+                "timeline classifies a GeoParquet dataset without terrain only",
+                expected="no --dem (nor an operation with a DEM) with a dataset",
+                got=f"--dem {Path(str(args.dem)).name}",
+                fix="Give the detections as a file for a timeline over terrain, or drop --dem",
+            )
+        )
 
 
 def _timeline(

@@ -876,21 +876,28 @@ def _fmt(value: float | None, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
+#: Outage of the sample: a radar down for maintenance on the detections' third day. Radar
+#: LTU-RAD-002 alone watches about 9.6 km of border (flat), so the outage shows in the timeline.
+SAMPLE_OUTAGE = ("LTU-RAD-002", "2026-11-03T08:00:00Z/2026-11-03T14:00:00Z")
+
+
 def sensor_schedules(sensors: pd.DataFrame) -> pd.DataFrame:
-    """When the sample's sensors watch (``schedule``; blank = all the time).
+    """When the sample's sensors watch (``schedule``, ``outages``; blank = all the time).
 
     Every third camera is a day camera (06:00-20:00 UTC), the sensors of kind ``drone``
-    (tethered drones) fly two shifts (06:00-12:00;14:00-20:00). Decided by order and kind
-    only, so it is deterministic. No outages: GDAL's GeoJSON reader takes a ``FROM/TO`` cell
-    for a date and cuts it to ``FROM``, so an exported operation would not read back.
+    (tethered drones) fly two shifts (06:00-12:00;14:00-20:00), and one radar has
+    :data:`SAMPLE_OUTAGE`. Decided by order, kind and id only, so it is deterministic.
     ``analyse`` ignores these columns; ``timeline`` and the app's Map page use them.
     """
     kinds = sensors["kind"].astype(str).reset_index(drop=True)
     schedule = pd.Series([""] * len(kinds), dtype=object)
+    outages = pd.Series([""] * len(kinds), dtype=object)
     cameras = kinds.index[kinds == "camera"]
     schedule[cameras[::3]] = "06:00-20:00"
     schedule[kinds == "drone"] = "06:00-12:00;14:00-20:00"
-    return pd.DataFrame({"schedule": schedule})
+    down, when = SAMPLE_OUTAGE
+    outages[(sensors["sensor_id"] == down).to_numpy()] = when
+    return pd.DataFrame({"schedule": schedule, "outages": outages})
 
 
 def write_sensors_csv(path: Path, sensors: pd.DataFrame) -> None:
@@ -910,6 +917,7 @@ def write_sensors_csv(path: Path, sensors: pd.DataFrame) -> None:
             "height_m": [_fmt(v, 1) for v in sensors["height_m"]],
             "status": sensors["status"],
             "schedule": when["schedule"].to_numpy(),
+            "outages": when["outages"].to_numpy(),
         }
     )
     out.to_csv(path, index=False, lineterminator="\n")

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from cli import users as users_cli
 from geo import access
+from geo import store as geo_store
 from geo.access import Throttle, User, Viewer, signin
 from geo.access.releasability import is_partner
 from geo.core import settings
@@ -833,11 +834,21 @@ def test_oidc_sign_in(app, tmp_path):
     at = app.run()
     assert not at.exception
     assert "VIEWER name=bob@example.org partner=POL demo=False" in page_text(at)
+    at.run()  # a rerun of the same session is not a new sign-in
 
     app.user = {"is_logged_in": True, "email": "eve@example.org"}
     at = app.run()
     assert "not a verified address of a Limes OIDC user" in at.error[0].value
     assert "VIEWER" not in page_text(at)
+
+    # the audit log has each arrival once: bob signed in, eve refused (newest first)
+    log = geo_store.audit_log(settings.store_path())
+    assert log["action"].tolist() == ["signin.failed", "signin"]
+    assert log["user"].tolist() == ["eve@example.org", "bob@example.org"]
+    details = [json.loads(d) for d in log["detail"]]
+    assert [d["method"] for d in details] == ["oidc", "oidc"]
+    assert details[0]["reason"] == "not a Limes OIDC user"
+    assert log["partner"].tolist()[1] == "POL"
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from browser_util import Server
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
-from geo.operations import coverage_change, placement_grid
+from geo.operations import SAMPLE, coverage_change, load_operation, placement_grid
 from layers import map as layers_map
 from ui.sensor_editor import MAP_PX
 
@@ -40,6 +40,8 @@ PAGE_TIMEOUT_MS = 180_000
 ROW, SENSOR, NEW_RANGE_M = 3, "LTU-TWR-001", 20000.0
 #: Columns of the editor before ``range_m`` (sensor_id, partner, kind, status).
 RANGE_COLUMN = 4
+#: Columns before ``lat`` (… range_m, azimuth_deg, fov_deg, height_m, min_range_m, lon).
+LAT_COLUMN = 10
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +58,33 @@ def expected() -> dict[str, str]:
         "gained": f"{change.gained_km:,.2f} km",
         "coverage": f"{after.report['border']['coverage_pct']:.1f} %",
     }
+
+
+def _type_into(page: Any, row: int, column: int, text: str) -> str:
+    """Type ``text`` into a cell of the editor as a user does; return the cell's old value.
+
+    Click the row's first cell, move right with the keyboard, Enter, type, Enter.
+    """
+    cell = page.locator("input.gdg-input").first  # the grid's cell editor
+    for attempt in range(3):  # a click while the page still reruns can be lost: again
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+        box = page.get_by_test_id("stDataFrame").first.bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + 80, box["y"] + 35 + row * 35 + 17)  # header, rows: 35 px
+        for _ in range(column):
+            page.keyboard.press("ArrowRight")
+        page.keyboard.press("Enter")
+        try:
+            cell.wait_for(timeout=20_000)
+            break
+        except Exception:  # playwright's TimeoutError
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    old = str(cell.input_value())
+    cell.fill(text)
+    page.keyboard.press("Enter")
+    return old
 
 
 def _metric(page: Any, label: str) -> str:
@@ -76,25 +105,8 @@ def test_type_a_range_see_the_change_and_save(
         page.screenshot(path=shots / "1-opened.png")
 
         # type into the range cell of the sensor's row: click its id, move right, Enter, type
-        cell = page.locator("input.gdg-input").first  # the grid's cell editor
-        for attempt in range(3):  # a click while the page still reruns can be lost: again
-            page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
-            box = page.get_by_test_id("stDataFrame").first.bounding_box()
-            assert box is not None
-            page.mouse.click(box["x"] + 80, box["y"] + 35 + ROW * 35 + 17)  # header, rows: 35 px
-            for _ in range(RANGE_COLUMN):
-                page.keyboard.press("ArrowRight")
-            page.keyboard.press("Enter")
-            try:
-                cell.wait_for(timeout=20_000)
-                break
-            except Exception:  # playwright's TimeoutError
-                if attempt == 2:
-                    raise
-                page.keyboard.press("Escape")
-        assert cell.input_value() == "8600"  # the tower's saved range: the right cell
-        cell.fill(f"{NEW_RANGE_M:.0f}")
-        page.keyboard.press("Enter")
+        old = _type_into(page, ROW, RANGE_COLUMN, f"{NEW_RANGE_M:.0f}")
+        assert old == "8600"  # the tower's saved range: the right cell
 
         page.get_by_text(f"{SENSOR}: range_m").wait_for(timeout=PAGE_TIMEOUT_MS)
         page.get_by_test_id("stMetric").filter(has_text=expected["gained"]).first.wait_for(
@@ -183,6 +195,44 @@ def test_click_a_grid_cell_and_add_a_sensor_there(
         )
         page.get_by_text("added EU-GRID-1").wait_for(timeout=PAGE_TIMEOUT_MS)
         page.screenshot(path=tmp_path / "grid.png")
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        page.close()
+
+
+def test_type_a_new_latitude_and_see_the_sensor_moved(
+    server: Server, browser: Any, tmp_path: Path
+) -> None:
+    """Moving a sensor is typing its new position: the preview is the moved sensor's coverage."""
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{server.url}/sensors", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text("No sensor changed.").wait_for(timeout=PAGE_TIMEOUT_MS)
+        # the saved version the page edits (the store's sample is seeded on the first run)
+        sc = load_scenario(ROOT / "sample_data")
+        saved = load_operation(server.log.parent / "limes.gpkg", SAMPLE).sensors
+        row = int(np.flatnonzero(saved["sensor_id"].to_numpy() == SENSOR)[0])
+        at = saved.geometry.iloc[row]
+        new_lat = round(float(at.y) + 0.05, 5)  # about 5.6 km north
+        moved = saved.copy()
+        moved.loc[moved.index[row], "geometry"] = shapely.Point(at.x, new_lat)
+        kw: dict[str, Any] = {"sectors": sc.sectors, "corridor_km": 5.0, "min_gap_m": 1.0}
+        before = analyse(sc.border, saved, **kw)
+        after = analyse(sc.border, moved, **kw)
+        change = coverage_change(before.report, after.report)
+        assert change.gained_km + change.lost_km > 1.0  # the move changes the coverage
+
+        old = _type_into(page, row, LAT_COLUMN, f"{new_lat:.5f}")
+        assert float(old) == pytest.approx(at.y, abs=1e-5)
+        page.get_by_text(f"{SENSOR}: lat ").wait_for(timeout=PAGE_TIMEOUT_MS)
+        gained = f"{change.gained_km:,.2f} km"
+        page.get_by_test_id("stMetric").filter(has_text=gained).first.wait_for(
+            timeout=PAGE_TIMEOUT_MS
+        )
+        assert _metric(page, "Border lost") == f"{change.lost_km:,.2f} km"
+        assert _metric(page, "Coverage") == f"{after.report['border']['coverage_pct']:.1f} %"
+        assert page.get_by_text(f"→ {new_lat:.5f}.").count() == 1
+        page.screenshot(path=tmp_path / "moved.png", full_page=True)
         assert page.get_by_test_id("stException").count() == 0
     finally:
         page.close()

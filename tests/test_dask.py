@@ -524,3 +524,15 @@ def test_partition_counts_from_the_histogram_equal_direct_counts(n_sectors: int)
     )
     for got, exp in zip(_counts(codes, member, partner_sectors), want, strict=True):
         np.testing.assert_array_equal(got, exp)
+
+
+def test_timeline_over_terrain_refuses_a_dataset(
+    sample_dataset: Path, tmp_path: Path, capsys: Any
+) -> None:
+    code = main(["timeline", *LAYERS, "--dem", str(SAMPLE_DIR / "dem.tif"), "--time-from",
+                 "2026-11-02", "--time-to", "2026-11-03", "--detections", str(sample_dataset),
+                 "--out", str(tmp_path / "t.json")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "timeline classifies a GeoParquet dataset without terrain only" in err
+    assert not (tmp_path / "t.json").exists()

@@ -107,9 +107,11 @@ def test_replace_border_and_sectors_then_analyse_as_the_new_files(
 def test_replace_the_dem_keeps_it_in_the_store(created: Path) -> None:
     store = created
     first = ok("operation", "replace", "hr-si", "--dem", DEM, "--store", store)
-    second = ok("operation", "replace", "hr-si", "--dem", DEM, "--store", store)
     assert (first["layer"], first["version"], first["inputs"]) == ("dem", 1, {})
-    assert second["version"] == 2
+    before = _operation_tables(store)
+    again = refused("operation", "replace", "hr-si", "--dem", DEM, "--store", store)
+    assert re.search(r"pysheds_dem\.tif: no change.*the same dem.*Nothing was stored", again)
+    assert _operation_tables(store) == before
     assert ok("operation", "show", "hr-si", "--store", store)["dem"] == "pysheds_dem.tif"
     stored = load_operation(store, "hr-si").dem
     assert stored is not None
@@ -137,3 +139,24 @@ def test_bad_input_exits_2_and_stores_nothing(
     stderr = refused("operation", "replace", *(a.format(**values) for a in args), "--store", store)
     assert re.search(message, stderr), stderr
     assert _operation_tables(store) == before
+
+
+def test_the_same_border_or_sectors_again_is_refused_and_stores_nothing(
+    files: dict[str, Path],  # noqa: F811
+    new_files: dict[str, Path],
+    created: Path,
+) -> None:
+    store = created
+    before = _operation_tables(store)
+    same = refused("operation", "replace", "hr-si", "--border", files["border"], "--store", store)
+    assert re.search(r"no change.*a border that differs.*Nothing was stored", same), same
+    assert _operation_tables(store) == before
+    # a sectors file is new the first time, the same the second
+    ok("operation", "replace", "hr-si", "--sectors", new_files["sectors"], "--store", store)
+    stored = _operation_tables(store)
+    again = refused("operation", "replace", "hr-si", "--sectors", new_files["sectors"],
+                    "--store", store)  # fmt: skip
+    assert "the same sectors as the latest version" in again
+    assert _operation_tables(store) == stored
+    # a different border (the first half of the line) is a new version
+    ok("operation", "replace", "hr-si", "--border", new_files["half"], "--store", store)

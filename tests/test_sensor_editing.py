@@ -51,7 +51,7 @@ def test_an_unedited_table_checks_back_to_the_same_sensors(sample: tuple) -> Non
     _, sensors = sample
     before = sensors.copy()
     table = sensor_table(sensors)
-    assert list(table.columns) == [*TABLE_COLUMNS, "schedule"]  # the sample has them
+    assert list(table.columns) == [*TABLE_COLUMNS, "schedule", "outages"]  # the sample has them
     checked = checked_sensors(table, partners=PARTNERS)
     assert not sensor_changes(sensors, checked)  # positions and values exactly as stored
     pd.testing.assert_frame_equal(sensors, before)  # inputs unchanged

@@ -42,8 +42,11 @@ PAGE = "app_pages/sensors.py"
 
 pytestmark = pytest.mark.skipif(not NE_10M.is_file(), reason="../shared/realdata is absent")
 
-#: The edit: one tower sees three times as far, another sensor is taken away.
-EDITED, NEW_RANGE_M, REMOVED = "HRV-015", 6000.0, "SVN-000"
+#: The edit: one tower sees three times as far, another sensor is taken away (both are
+#: Croatia's, as the planner is; a Slovenian sensor is :data:`FOREIGN`).
+EDITED, NEW_RANGE_M, REMOVED, FOREIGN = "HRV-015", 6000.0, "HRV-001", "SVN-000"
+#: The move: a sensor's new position (lon, lat), typed into its row.
+MOVED, MOVED_TO = "HRV-004", (15.70123, 45.86012)
 CORRIDOR_KM, MIN_GAP_M = 3.0, 250.0
 
 
@@ -59,6 +62,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "border": folder / "border.geojson",
         "sensors": folder / "sensors.csv",
         "after": folder / "sensors_after.csv",
+        "moved": folder / "sensors_moved.csv",
         "partners": folder / "partners.csv",
     }
     border.to_file(paths["border"])
@@ -68,6 +72,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     after = before[before["sensor_id"] != REMOVED].copy()
     after.loc[after["sensor_id"] == EDITED, "range_m"] = NEW_RANGE_M
     after.to_csv(paths["after"], index=False)
+    moved = before.copy()
+    moved.loc[moved["sensor_id"] == MOVED, ["lon", "lat"]] = MOVED_TO
+    moved.to_csv(paths["moved"], index=False)
     paths["partners"].write_text(
         "id,name,colour\nSVN,Slovenian police,#1f77b4\nHRV,Croatian border police,#d62728\n",
         encoding="utf-8",
@@ -262,6 +269,59 @@ def test_a_bad_value_names_the_sensor_and_field_and_saves_nothing(
     assert "the range must be positive" in errors[0]
     assert not [b for b in at.button if b.key == "save_sensors"]  # no save offered
     assert store.layer_versions(path, "hr-si", "sensors")["version"].tolist() == [1]
+
+
+def test_a_planner_may_not_change_another_partner_s_sensors(files: dict[str, Path]) -> None:
+    at, path = _planner_opens_the_page(files)
+    assert any("You change **HRV**'s sensors" in c.value for c in at.caption)
+    editor = at.data_editor[0]
+    rows = editor.value.reset_index(drop=True)
+    i = int(rows.index[rows["sensor_id"] == FOREIGN][0])
+    for edited, deleted in (({}, [i]), ({i: {"range_m": 9000.0}}, [])):  # remove it; change it
+        at.session_state[editor.key] = {
+            "edited_rows": edited,
+            "added_rows": [],
+            "deleted_rows": deleted,
+        }
+        at.run()
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1, errors
+        assert f"sensor {FOREIGN}, field 'partner': SVN's sensor was" in errors[0]
+        assert "a planner of HRV changes HRV's sensors only" in errors[0]
+        assert not [b for b in at.button if b.key == "save_sensors"]  # no save offered
+    assert store.layer_versions(path, "hr-si", "sensors")["version"].tolist() == [1]
+    # a new sensor can only be Croatia's
+    assert at.selectbox(key="new_partner").options == ["HRV"]
+
+
+def test_a_sensor_moved_in_the_table_shows_what_analyse_gives_for_it_moved(
+    files: dict[str, Path],
+) -> None:
+    truth = {
+        "before": _analyse(files["border"], files["sensors"]),
+        "after": _analyse(files["border"], files["moved"]),
+    }
+    want = _expected_change(truth)
+    assert want["Border gained"] > 0.3  # the move gains border (0.47 km)
+    at, _ = _planner_opens_the_page(files)
+    editor = at.data_editor[0]
+    rows = editor.value.reset_index(drop=True)
+    i = int(rows.index[rows["sensor_id"] == MOVED][0])
+    lon, lat = MOVED_TO
+    at.session_state[editor.key] = {
+        "edited_rows": {i: {"lon": lon, "lat": lat}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    assert not at.error
+    _check_shown(_metrics(at.tabs[0]), want)
+    caption = " ".join(c.value for c in at.caption)
+    assert f"{MOVED}: lon " in caption
+    assert f"→ {lon:.5f}, lat " in caption
+    assert f"→ {lat:.5f}." in caption
 
 
 def test_a_sensor_is_added_at_a_clicked_grid_cell(files: dict[str, Path]) -> None:

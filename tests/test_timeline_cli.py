@@ -185,6 +185,24 @@ def test_nothing_watching_and_missing_border_exit_2(
     assert "--border" in capsys.readouterr().err
 
 
+def test_operation_or_layer_files_not_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The timeline loads its layers as the other commands do (cli.options.load_layers)."""
+    border, sensors, _ = _equator_files(tmp_path)
+    window = ["--time-from", "2026-05-01", "--time-to", "2026-05-02"]
+    store = ["--store", str(tmp_path / "none.gpkg")]
+    both = ["timeline", "--operation", "x", "--border", str(border), "--sensors", str(sensors)]
+    assert main([*both, *store, *window]) == 2
+    err = capsys.readouterr().err
+    assert "--operation or layer files, not both" in err
+    assert "--border --sensors" in err
+    assert not (tmp_path / "none.gpkg").exists()  # refused before the store is opened
+    only_sensors = ["timeline", "--sensors", str(sensors), *store, *window]
+    assert main(only_sensors) == 2
+    assert "arguments are required: --border (or --operation NAME" in capsys.readouterr().err
+
+
 def test_bad_tracks_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     border, _, _ = _equator_files(tmp_path)
     bad = tmp_path / "bad.csv"

@@ -115,6 +115,13 @@ def test_demo_retract_takes_the_rows_off_the_map_and_the_audit_keeps_both() -> N
     at.switch_page("app_pages/upload.py").run()
     assert any("Local demo mode" in c.value and "local demo" in c.value for c in at.caption)
     assert _history_ids(at) == [upload_id]
+    # the choice names the upload's time as the table does: in the operation's time zone
+    (table_row,) = _table(at)
+    (when_col,) = [k for k in table_row if k.startswith("When (")]
+    zone = when_col[len("When (") : -1]
+    (label,) = next(s for s in at.selectbox if s.key == "history_upload").options
+    assert label.endswith(f" · {table_row[when_col]} {zone}")
+    assert table_row["Who"] == "local demo"  # the demo viewer's uploads say who, as retractions do
     _retract(at, upload_id)
     assert any(f"Upload {upload_id} (patrol.csv) retracted" in s.value for s in at.success)
     assert not at.error
@@ -127,7 +134,7 @@ def test_demo_retract_takes_the_rows_off_the_map_and_the_audit_keeps_both() -> N
 
     assert len(store.visible_detections(_store(), "LVA")) == 0
     assert _map_count(at, "LVA") == before
-    assert _actions(upload_id) == [("upload", ""), ("upload.retract", "local demo")]
+    assert _actions(upload_id) == [("upload", "local demo"), ("upload.retract", "local demo")]
     retraction = store.audit_log(_store()).iloc[0]
     assert json.loads(retraction["detail"])["rows"] == 3
 
@@ -217,3 +224,22 @@ def test_signed_in_only_the_owner_s_partner_and_an_admin_may_change_an_upload() 
     retraction = store.audit_log(_store()).iloc[0]
     assert retraction["partner"] == "EU"
     assert len(store.visible_detections(_store(), ["LTU", "LVA", "POL", "EU"])) == 0
+
+
+def test_the_choice_of_upload_names_its_time_in_the_operation_s_zone() -> None:
+    from ui.upload_history import _label
+
+    row = pd.Series(
+        {
+            "upload_id": 7,
+            "file_name": "patrol.csv",
+            "partner": "LTU",
+            "accepted": 1200,
+            "uploaded_at": pd.Timestamp("2026-01-15 22:30", tz="UTC"),
+        }
+    )
+    # Vilnius is UTC+2 in January: 22:30 UTC is 00:30 the next day there
+    assert _label(row, "Europe/Vilnius") == (
+        "7 · patrol.csv · LTU · 1,200 rows · 2026-01-16 00:30 Europe/Vilnius"
+    )
+    assert _label(row, "UTC").endswith("2026-01-15 22:30 UTC")

@@ -151,7 +151,9 @@ def editor(held: dict[str, Any]) -> pd.DataFrame:
     config: dict[str, Any] = {
         "sensor_id": st.column_config.TextColumn("sensor_id", disabled=True, pinned=True),
         "partner": st.column_config.TextColumn("partner", disabled=True),
-        "kind": st.column_config.TextColumn("kind", disabled=True),
+        "kind": st.column_config.SelectboxColumn(
+            "kind", options=list(settings.SENSOR_KINDS), required=True
+        ),
         "status": st.column_config.SelectboxColumn(
             "status", options=list(settings.SENSOR_STATUSES), required=True
         ),
@@ -160,8 +162,10 @@ def editor(held: dict[str, Any]) -> pd.DataFrame:
         "fov_deg": st.column_config.NumberColumn("fov_deg", format="%.1f"),
         "height_m": st.column_config.NumberColumn("height_m", format="%.1f"),
         "min_range_m": st.column_config.NumberColumn("min_range_m", disabled=True),
-        "lon": st.column_config.NumberColumn("lon", disabled=True, format="%.5f"),
-        "lat": st.column_config.NumberColumn("lat", disabled=True, format="%.5f"),
+        "lon": st.column_config.NumberColumn(
+            "lon", min_value=-180.0, max_value=180.0, format="%.5f"
+        ),
+        "lat": st.column_config.NumberColumn("lat", min_value=-90.0, max_value=90.0, format="%.5f"),
     }
     return st.data_editor(
         held["table"],
@@ -258,7 +262,7 @@ def _sensors_text(edit: SensorEdit) -> str:
         return "No sensor changed."
     parts = []
     for sid, fields in changes.changed.items():
-        what = ", ".join(f"{f} {_v(a)} → {_v(b)}" for f, (a, b) in fields.items())
+        what = ", ".join(f"{f} {_v(a, f)} → {_v(b, f)}" for f, (a, b) in fields.items())
         parts.append(f"{sid}: {what}")
     if changes.added:
         parts.append("added " + ", ".join(changes.added))
@@ -267,10 +271,13 @@ def _sensors_text(edit: SensorEdit) -> str:
     return "Sensors changed — " + "; ".join(parts) + "."
 
 
-def _v(value: Any) -> str:
+def _v(value: Any, field: str = "") -> str:
+    """A changed value as the caption shows it: a position to 5 decimals (about 1 m)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:.5f}" if field in ("lon", "lat") else f"{value:g}"
+    return str(value)
 
 
 # ---- versions ----------------------------------------------------------------------------

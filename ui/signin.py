@@ -72,6 +72,8 @@ _STAMP = "_limes_stamp"
 _VIEWER = "_limes_viewer"
 _NOTICE = "_limes_notice"
 _SESSION_ID = "_limes_session_id"
+#: The identity-provider account whose sign-in (or refusal) this session has audited.
+_OIDC_AUDITED = "_limes_oidc_audited"
 
 _LOG = logging.getLogger(__name__)
 
@@ -208,7 +210,9 @@ def _signed_in(users: Mapping[str, User]) -> User | None:
     if access.oidc_configured(_secrets()) and st.user.get("is_logged_in"):
         email = st.user.get("email")
         user = access.oidc_user(users, str(email) if email else None)
-        if user is None or st.user.get("email_verified") is False:
+        refused = user is None or st.user.get("email_verified") is False
+        _audit_oidc_once(str(email) if email else "", None if refused else user)
+        if refused:
             who = email or "an account with no e-mail address"
             st.error(
                 f"You are signed in with the identity provider as {who}, but that is not a "
@@ -218,6 +222,7 @@ def _signed_in(users: Mapping[str, User]) -> User | None:
             st.button("Sign out", key="signout", on_click=st.logout)
             st.stop()
         return user
+    st.session_state.pop(_OIDC_AUDITED, None)  # signed out: the next arrival is audited again
     return None
 
 
@@ -294,8 +299,22 @@ def _attempt(path: Path, name: str, password: str) -> None:
     st.rerun()
 
 
-def _audit(action: str, name: str, user: User | None, **detail: str) -> None:
-    """Record a password sign-in (or a failed one) in the store's audit log.
+def _audit_oidc_once(email: str, user: User | None) -> None:
+    """Audit a single-sign-on account's arrival once per session: signed in, or refused."""
+    seen = (email, user is not None)
+    if st.session_state.get(_OIDC_AUDITED) == seen:
+        return
+    st.session_state[_OIDC_AUDITED] = seen
+    if user is not None:
+        _audit("signin", user.name, user, method="oidc")
+    else:
+        _audit("signin.failed", email, None, method="oidc", reason="not a Limes OIDC user")
+
+
+def _audit(
+    action: str, name: str, user: User | None, *, method: str = "password", **detail: str
+) -> None:
+    """Record a sign-in (or a failed one) in the store's audit log.
 
     A store that cannot take the record (busy, read-only, not a store) never blocks a
     sign-in: the failure is logged on the server and the sign-in goes on.
@@ -308,7 +327,7 @@ def _audit(action: str, name: str, user: User | None, **detail: str) -> None:
             user=name,
             partner=None if user is None else user.partner,
             detail={
-                "method": "password",
+                "method": method,
                 "address": address if isinstance(address, str) else None,
                 **detail,
             },

@@ -164,8 +164,9 @@ def _who_may(viewer: Viewer) -> str:
     )
 
 
-def _label(row: pd.Series) -> str:
-    when = row["uploaded_at"].strftime("%Y-%m-%d %H:%M UTC")
+def _label(row: pd.Series, timezone: str) -> str:
+    """One upload in the selectbox, its time in the operation's zone (as the table above)."""
+    when = row["uploaded_at"].tz_convert(timezone).strftime("%Y-%m-%d %H:%M") + f" {timezone}"
     return (
         f"{row['upload_id']} · {row['file_name']} · {row['partner']} · "
         f"{int(row['accepted']):,} rows · {when}"
@@ -256,7 +257,10 @@ def show_history(
         return
     rows = {int(r["upload_id"]): r for _, r in live.iterrows()}
     chosen = st.selectbox(
-        "Upload to change", list(rows), format_func=lambda i: _label(rows[i]), key="history_upload"
+        "Upload to change",
+        list(rows),
+        format_func=lambda i: _label(rows[i], timezone),
+        key="history_upload",
     )
     if chosen is None:
         return

@@ -13,7 +13,12 @@ gains and loses.
 """
 
 from geo.operations.changes import CoverageChange, SensorChanges, coverage_change, sensor_changes
-from geo.operations.editing import checked_sensors, new_sensor, sensor_table
+from geo.operations.editing import (
+    checked_sensors,
+    new_sensor,
+    refuse_other_partners,
+    sensor_table,
+)
 from geo.operations.model import SAMPLE, Operation, Partner, check_name, read_partners
 from geo.operations.opened import (
     ensure_sample,
@@ -62,6 +67,7 @@ __all__ = [
     "operations_for",
     "placement_grid",
     "read_partners",
+    "refuse_other_partners",
     "replace_layer",
     "sample_operation",
     "save_sensors",

@@ -1,7 +1,9 @@
 """The sensor editor's table: an operation's sensors as rows to edit, and the edits checked.
 
-The table holds what a planner may change (``status``, ``range_m``, ``azimuth_deg``,
-``fov_deg``, ``height_m``) beside what identifies a sensor (id, partner, kind, position). An
+The table holds what a planner may change (``kind``, ``status``, ``range_m``,
+``azimuth_deg``, ``fov_deg``, ``height_m``, the position ``lon``/``lat`` and, when the
+sensors have them, the schedule columns) beside what identifies a sensor (id, partner). A
+partner's planner changes that partner's sensors only (:func:`refuse_other_partners`). An
 edited table is checked exactly as ``python -m geo analyse`` checks a sensors file: it is
 written as a CSV file and read back with :func:`geo.inputs.read_sensors`. A table with any
 value ``read_sensors`` would reject is refused whole, the message naming the sensor and the
@@ -45,6 +47,7 @@ __all__ = [
     "TABLE_COLUMNS",
     "checked_sensors",
     "new_sensor",
+    "refuse_other_partners",
     "sensor_table",
 ]
 
@@ -62,11 +65,21 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "lon",
     "lat",
 )
-#: The columns a planner edits in the table (the rest identify the sensor).
-EDITABLE_COLUMNS: tuple[str, ...] = ("status", "range_m", "azimuth_deg", "fov_deg", "height_m")
 #: Optional columns kept after :data:`TABLE_COLUMNS` when the sensors have them (when a
 #: sensor watches: see ``docs/timeline.md``); never dropped by an edit.
 SCHEDULE_COLUMNS: tuple[str, ...] = SCHEDULE_FIELDS
+#: The columns a planner edits in the table (the id and partner identify the sensor).
+EDITABLE_COLUMNS: tuple[str, ...] = (
+    "kind",
+    "status",
+    "range_m",
+    "azimuth_deg",
+    "fov_deg",
+    "height_m",
+    "lon",
+    "lat",
+    *SCHEDULE_COLUMNS,
+)
 
 #: What a message calls the edited table.
 SOURCE = "the sensor table"
@@ -212,3 +225,51 @@ def checked_sensors(table: pd.DataFrame, *, partners: Sequence[str]) -> gpd.GeoD
             + (f" ({more} more value(s) to fix)" if more else "")
         )
     return frame
+
+
+def refuse_other_partners(before: pd.DataFrame, after: pd.DataFrame, partner: str) -> None:
+    """Refuse an edit that adds, removes or changes a sensor of a partner other than ``partner``.
+
+    ``before``: the saved sensors; ``after``: the edited table (frames with ``sensor_id`` and
+    ``partner``). A partner's planner manages that partner's sensors; an admin, any (the
+    caller does not call this for an admin). Raises :class:`ValidationError` naming the first
+    such sensor, its partner and what was done to it.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"sensor_id": ["L1", "P1"], "partner": ["LTU", "POL"],
+    ...                   "range_m": [1000.0, 500.0]})
+    >>> b = a.assign(range_m=[2000.0, 500.0])
+    >>> refuse_other_partners(a, b, "LTU")  # its own sensor: allowed
+    >>> refuse_other_partners(a, b.iloc[:1], "LTU")
+    Traceback (most recent call last):
+    ...
+    geo.core.errors.ValidationError: the sensor table, sensor P1, field 'partner': POL's \
+sensor was removed, and a planner of LTU changes LTU's sensors only. Ask a planner of POL, \
+or an admin, to change it; undo the change to go on
+    """
+    from geo.operations.changes import sensor_changes
+
+    changes = sensor_changes(before, after)
+    owner = {
+        str(s): str(p)
+        for frame in (before, after)
+        for s, p in zip(frame["sensor_id"], frame["partner"], strict=True)
+    }
+    done = [
+        *((s, "added") for s in changes.added),
+        *((s, "removed") for s in changes.removed),
+        *((s, "changed") for s in changes.changed),
+    ]
+    for sid, what in done:
+        if owner.get(sid) != partner:
+            raise ValidationError(
+                describe(
+                    f"{SOURCE}, sensor {sid}",
+                    f"{owner.get(sid)}'s sensor was {what}, and a planner of {partner} "
+                    f"changes {partner}'s sensors only",
+                    field="partner",
+                    fix=f"Ask a planner of {owner.get(sid)}, or an admin, to change it; undo "
+                    "the change to go on",
+                )
+            )

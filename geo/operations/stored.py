@@ -431,15 +431,46 @@ def replace_layer(
     _record_of(store_path, name)
     inputs: dict[str, Any] = {}
     if layer == "dem":
-        version = store.put_dem_version(store_path, name, _read_dem(file), user=user)
+        dem = _read_dem(file)
+        current = store.operation_dem(store_path, name)
+        if current is not None and current[1] == dem[1]:
+            raise _unchanged(file, layer)
+        version = store.put_dem_version(store_path, name, dem, user=user)
     elif layer in _READERS:
         frame, report = _read_whole(_READERS[layer], file)
         inputs[layer] = report.to_dict()
+        if _same_layer(frame, _layer(store_path, name, layer)[0]):
+            raise _unchanged(file, layer)
         note = json.dumps({"note": f"replaced from {Path(file).name}"}, ensure_ascii=False)
         version = store.put_layer_version(store_path, name, layer, frame, user=user, note=note)
     else:
         raise ValueError(f"layer must be one of border, sectors, dem, got {layer!r}")
     return {"operation": name, "layer": layer, "version": version, "inputs": inputs}
+
+
+def _same_layer(new: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None) -> bool:
+    """Whether ``new`` holds exactly the rows of ``current``: geometries and attributes."""
+    if current is None or len(new) != len(current):
+        return False
+    attrs = [c for c in new.columns if c != new.geometry.name]
+    if sorted(attrs) != sorted(c for c in current.columns if c != current.geometry.name):
+        return False
+    if list(new.geometry.to_wkb()) != list(current.geometry.to_wkb()):
+        return False
+    return all(new[c].astype(str).tolist() == current[c].astype(str).tolist() for c in attrs)
+
+
+def _unchanged(file: Source, layer: str) -> ValidationError:
+    """The refusal of a file that holds the layer's current version as it is."""
+    return ValidationError(
+        describe(
+            Path(file).name,
+            "no change",
+            expected=f"a {layer} that differs from the operation's current one",
+            got=f"the same {layer} as the latest version",
+            fix="Nothing was stored. Choose the new file",
+        )
+    )
 
 
 #: The longest display name of a partner.

@@ -32,7 +32,7 @@ from geo.coverage import intervals as iv
 from geo.coverage.flat import border_intervals, sensor_footprints
 from geo.coverage.footprints import FootprintParams
 from geo.coverage.scene import Scene, prepare_scene, time_window
-from geo.timeline.detections import watched_at_time
+from geo.timeline.detections import DetectionTerrain, watched_at_time
 from geo.timeline.report import border_section, by_hour, partner_section, stretches
 from geo.timeline.tracks import PreparedTracks, prepare_tracks
 from geo.timeline.watch import (
@@ -180,7 +180,7 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
         time_to=window.end,
     )
     fp = sensor_footprints(scene.sensors, scene.acrs)
-    owner, chain = _sensor_pieces(scene, fp, dem)
+    owner, chain, seen_by = _sensor_pieces(scene, fp, dem, detections)
     windows = sensor_windows(scene.sensors, window)
     prepared = None
     if tracks is not None and len(tracks):
@@ -232,24 +232,45 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
     }
     if detections is not None:
         report["detections"] = watched_at_time(
-            detections, scene.acrs, window, footprints=fp, windows=windows, tracks=prepared
+            detections,
+            scene.acrs,
+            window,
+            footprints=fp,
+            windows=windows,
+            tracks=prepared,
+            terrain=seen_by,
         )
     return Timeline(report, scene, window, pieces, watched, fig, prepared)
 
 
 def _sensor_pieces(
-    scene: Scene, fp: FootprintParams, dem: str | Path | None
-) -> tuple[NDArray[np.int64], iv.Intervals]:
-    """Each sensor's border (merged), from its footprint or, with a DEM, its viewshed."""
+    scene: Scene,
+    fp: FootprintParams,
+    dem: str | Path | None,
+    detections: gpd.GeoDataFrame | None,
+) -> tuple[NDArray[np.int64], iv.Intervals, DetectionTerrain | None]:
+    """Each sensor's border (merged), from its footprint or, with a DEM, its viewshed.
+
+    With a DEM, also which sensor's viewshed sees which detection (same pass).
+    """
+    seen_by = None
     if dem is None:
         owner, chain = border_intervals(scene.border, fp)
     else:
         # Imported here: the terrain (numba kernels, rasterio) loads only with a DEM.
-        from geo.timeline.terrain import terrain_sensor_pieces
+        from geo.timeline.terrain import terrain_sight
 
-        owner, chain = terrain_sensor_pieces(scene, dem)
+        points = None
+        if detections is not None:
+            points = (
+                detections.geometry.x.to_numpy(dtype=float),
+                detections.geometry.y.to_numpy(dtype=float),
+            )
+        sight = terrain_sight(scene, dem, points_lonlat=points)
+        owner, chain = sight.owner, sight.chain
+        seen_by = DetectionTerrain(sight.point, sight.sensor, dem)
     # The engines give one piece per border edge or DEM cell: merged per sensor.
-    return iv.union_by(owner, chain)
+    return (*iv.union_by(owner, chain), seen_by)
 
 
 def _track_parts(

@@ -36,7 +36,7 @@ from geo.timeline.tracks import PreparedTracks
 from geo.timeline.watch import Pieces
 from geo.timeline.windows import Window
 
-__all__ = ["MAX_SIGHT_CELLS", "sampled_track_intervals"]
+__all__ = ["MAX_SIGHT_CELLS", "ground_scale", "lines_of_sight", "sampled_track_intervals"]
 
 #: The DEM window read for the tracks' lines of sight holds at most this many cells (the
 #: static sensors' limit).
@@ -244,6 +244,61 @@ def _pixels(
     return inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f
 
 
+@dataclass(frozen=True)
+class _Heights:
+    """A window of the DEM (NaN where it has no data) and the pixels of the points asked for.
+
+    ``col``, ``row``: fractional pixels of each list of points, relative to the window.
+    """
+
+    heights: NDArray[np.float32]
+    col: list[NDArray[np.float64]]
+    row: list[NDArray[np.float64]]
+
+
+def _read_heights(
+    dem: str | Path, lonlat: list[tuple[NDArray[np.float64], NDArray[np.float64]]], what: str
+) -> _Heights | None:
+    """The DEM window holding every point of ``lonlat`` (``None``: none of them on the DEM).
+
+    Raises
+    ------
+    ValidationError
+        The window would hold more than :data:`MAX_SIGHT_CELLS` cells (``what`` says which
+        points spread so far).
+    """
+    with open_dem(str(dem)) as ds:
+        to_dem = pyproj.Transformer.from_crs(
+            "EPSG:4326", pyproj.CRS.from_user_input(ds.crs.to_wkt()), always_xy=True
+        )
+        pix = [_pixels(ds.transform, *to_dem.transform(lon, lat)) for lon, lat in lonlat]
+        cols = np.concatenate([c for c, _ in pix])
+        rows = np.concatenate([r for _, r in pix])
+        if not (np.isfinite(cols) & np.isfinite(rows)).any():
+            return None
+        c_lo = max(int(np.floor(np.nanmin(cols))) - 1, 0)
+        r_lo = max(int(np.floor(np.nanmin(rows))) - 1, 0)
+        c_hi = min(int(np.ceil(np.nanmax(cols))) + 2, ds.width)
+        r_hi = min(int(np.ceil(np.nanmax(rows))) + 2, ds.height)
+        if c_hi <= c_lo or r_hi <= r_lo:
+            return None
+        if (c_hi - c_lo) * (r_hi - r_lo) > MAX_SIGHT_CELLS:
+            raise ValidationError(
+                f"DEM {Path(str(dem)).name!r}: {what} cover "
+                f"{(c_hi - c_lo) * (r_hi - r_lo):,} cells, more than {MAX_SIGHT_CELLS:,}; "
+                "use a coarser DEM (gdalwarp -tr)"
+            )
+        band = ds.read(
+            1, window=RasterWindow.from_slices((r_lo, r_hi), (c_lo, c_hi)), masked=True,
+            out_dtype="float32",
+        )  # fmt: skip
+        heights = np.ma.filled(band, np.nan).astype(np.float32, copy=False)
+        scale, offset = ds.scales[0], ds.offsets[0]
+        if scale != 1.0 or offset != 0.0:
+            heights = (heights * scale + offset).astype(np.float32)
+    return _Heights(heights, [c - c_lo for c, _ in pix], [r - r_lo for _, r in pix])
+
+
 def sampled_track_intervals(
     pieces: Pieces,
     tracks: PreparedTracks,
@@ -261,39 +316,77 @@ def sampled_track_intervals(
     if smp.x.size == 0 or len(pieces) == 0:
         return none
     g = smp.g
-    with open_dem(str(dem)) as ds:
-        to_dem = pyproj.Transformer.from_crs(
-            "EPSG:4326", pyproj.CRS.from_user_input(ds.crs.to_wkt()), always_xy=True
-        )
-        q_col, q_row = _pixels(ds.transform, *to_dem.transform(*lonlat_pieces))
-        s_col, s_row = _pixels(ds.transform, *to_dem.transform(smp.lon, smp.lat))
-        c_lo = max(int(np.floor(min(q_col.min(), s_col.min()))) - 1, 0)
-        r_lo = max(int(np.floor(min(q_row.min(), s_row.min()))) - 1, 0)
-        c_hi = min(int(np.ceil(max(q_col.max(), s_col.max()))) + 2, ds.width)
-        r_hi = min(int(np.ceil(max(q_row.max(), s_row.max()))) + 2, ds.height)
-        if c_hi <= c_lo or r_hi <= r_lo:
-            return none
-        if (c_hi - c_lo) * (r_hi - r_lo) > MAX_SIGHT_CELLS:
-            raise ValidationError(
-                f"DEM {Path(str(dem)).name!r}: the border and the tracks cover "
-                f"{(c_hi - c_lo) * (r_hi - r_lo):,} cells, more than {MAX_SIGHT_CELLS:,}; "
-                "use a coarser DEM (gdalwarp -tr)"
-            )
-        band = ds.read(
-            1, window=RasterWindow.from_slices((r_lo, r_hi), (c_lo, c_hi)), masked=True,
-            out_dtype="float32",
-        )  # fmt: skip
-        heights = np.ma.filled(band, np.nan).astype(np.float32, copy=False)
-        scale, offset = ds.scales[0], ds.offsets[0]
-        if scale != 1.0 or offset != 0.0:
-            heights = (heights * scale + offset).astype(np.float32)
+    got = _read_heights(dem, [lonlat_pieces, (smp.lon, smp.lat)], "the border and the tracks")
+    if got is None:
+        return none
+    (q_col, s_col), (q_row, s_row) = got.col, got.row
     grid = grid_index(pieces.mid_x, pieces.mid_y, max(float(np.median(tracks.r)) / 4, 100.0))
     curv = (1.0 - refraction_coeff) / (2.0 * WGS84_SEMI_MAJOR_M)
-    k_scale = float(np.median(tracks.r / np.maximum(tracks.range_m, 1e-9)))
     return _sight_kernel(
-        pieces.mid_x, pieces.mid_y, q_col - c_lo, q_row - r_lo, float(target_height_m),
+        pieces.mid_x, pieces.mid_y, q_col, q_row, float(target_height_m),
         grid.x0, grid.y0, grid.size, grid.nx, grid.ny, grid.start, grid.items,
-        smp.start, smp.end, smp.x, smp.y, s_col - c_lo, s_row - r_lo,
+        smp.start, smp.end, smp.x, smp.y, s_col, s_row,
         tracks.height_m[g], tracks.r[g], tracks.half_fov[g], tracks.hx[g], tracks.hy[g],
-        tracks.track[g], heights, curv, k_scale,
+        tracks.track[g], got.heights, curv, ground_scale(tracks),
     )  # fmt: skip
+
+
+def ground_scale(tracks: PreparedTracks) -> float:
+    """Analysis-CRS metres per ground metre near the tracks (their ranges, projected)."""
+    return float(np.median(tracks.r / np.maximum(tracks.range_m, 1e-9)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairs_kernel(
+    dem: NDArray[np.float32],
+    oc: NDArray[np.float64],
+    orow: NDArray[np.float64],
+    eye: NDArray[np.float64],
+    tc: NDArray[np.float64],
+    trow: NDArray[np.float64],
+    target_h: float,
+    dist_m: NDArray[np.float64],
+    curv: float,
+) -> NDArray[np.bool_]:
+    out = np.zeros(oc.size, dtype=np.bool_)
+    for i in range(oc.size):
+        z0 = _ground(dem, oc[i], orow[i]) + eye[i]
+        z1 = _ground(dem, tc[i], trow[i]) + target_h
+        if np.isnan(z0) or np.isnan(z1):
+            continue
+        out[i] = _visible(dem, oc[i], orow[i], z0, tc[i], trow[i], z1, dist_m[i], curv)
+    return out
+
+
+def lines_of_sight(
+    observer_lonlat: tuple[NDArray[np.float64], NDArray[np.float64]],
+    eye_m: NDArray[np.float64],
+    target_lonlat: tuple[NDArray[np.float64], NDArray[np.float64]],
+    ground_m: NDArray[np.float64],
+    dem: str | Path,
+    *,
+    target_height_m: float = settings.TARGET_HEIGHT_M,
+    refraction_coeff: float = settings.REFRACTION_COEFF,
+) -> NDArray[np.bool_]:
+    """Whether each observer sees its target over the DEM (pairs, one per row).
+
+    The same line of sight as the tracks' (see the module notes): from ``eye_m`` above the
+    ground under the observer to ``target_height_m`` above the ground under the target,
+    ``ground_m`` apart. An observer or target off the DEM or on a cell without data sees or
+    is seen by nothing.
+    """
+    n = np.asarray(eye_m).size
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    got = _read_heights(dem, [observer_lonlat, target_lonlat], "the tracks and the detections")
+    if got is None:
+        return np.zeros(n, dtype=bool)
+    (o_col, t_col), (o_row, t_row) = got.col, got.row
+    ok = np.isfinite(o_col) & np.isfinite(o_row) & np.isfinite(t_col) & np.isfinite(t_row)
+    curv = (1.0 - refraction_coeff) / (2.0 * WGS84_SEMI_MAJOR_M)
+    seen = np.zeros(n, dtype=bool)
+    seen[ok] = _pairs_kernel(
+        got.heights, o_col[ok], o_row[ok], np.asarray(eye_m, dtype=float)[ok], t_col[ok],
+        t_row[ok], float(target_height_m), np.asarray(ground_m, dtype=float)[ok], curv,
+    )  # fmt: skip
+    return seen

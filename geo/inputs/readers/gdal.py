@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -150,17 +150,23 @@ def open_vector(
     *,
     layer: int | str | None = None,
     before: int = 0,
+    open_options: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, object], pa.Table]:
     """Read one layer (by position or name) through GDAL into Arrow.
 
     Geometry comes as WKB, date-times as ISO text. GDAL stops one feature past
     :data:`settings.MAX_ROWS_PER_FILE` (less the ``before`` features of the file already
-    read), and the file is then refused.
+    read), and the file is then refused. ``open_options`` are the driver's dataset open
+    options (only those the file's driver knows: GDAL warns of others).
     """
     room = settings.MAX_ROWS_PER_FILE - before
     with _gdal_call(source, what, notes):
         meta, table = pyogrio.read_arrow(
-            _gdal_bytes(data), layer=layer, datetime_as_string=True, max_features=max(room, 0) + 1
+            _gdal_bytes(data),
+            layer=layer,
+            datetime_as_string=True,
+            max_features=max(room, 0) + 1,
+            **dict(open_options or {}),
         )
     if table.num_rows > room:
         raise too_many_rows(source, None, label="feature")

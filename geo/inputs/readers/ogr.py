@@ -53,6 +53,15 @@ _DECLARED_TYPES: dict[Family, frozenset[str]] = {
 }
 
 
+#: GDAL dataset open options by format. GeoJSON has no date type, so GDAL guesses one from
+#: text that starts like a date and keeps only that start: a sensor's ``outages``
+#: (``FROM/TO;FROM/TO``) would lose all but its first time. Every text stays text, and
+#: Limes parses times itself (:mod:`geo.inputs.checks.times`), as for CSV. The other
+#: formats GDAL reads declare their field types (GeoPackage, FlatGeobuf, Shapefile, KML
+#: schemas, GPX), so text there stays text.
+_OPEN_OPTIONS: dict[str, dict[str, str]] = {"geojson": {"DATE_AS_STRING": "YES"}}
+
+
 def _fits(gtype: str, family: Family) -> bool:
     """Whether a layer's declared geometry type is of ``family``."""
     return gtype in _DECLARED_TYPES[family]
@@ -84,7 +93,15 @@ def read_vector(
     offset = 0
     ranges: list[str] = []
     for pos, lyr in positions:
-        meta, table = open_vector(data, source, label, notes, layer=pos, before=offset)
+        meta, table = open_vector(
+            data,
+            source,
+            label,
+            notes,
+            layer=pos,
+            before=offset,
+            open_options=_OPEN_OPTIONS.get(kind),
+        )
         table, g = _split_geometry(meta, table, offset, rejects)
         if table.num_rows:
             first_crs = _same_crs(first_crs, meta.get("crs"), lyr, source)
