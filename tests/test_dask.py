@@ -220,13 +220,13 @@ def test_scheduler_address_of_a_running_cluster(
     assert dask["inputs"]["detections"]["scheduler"] == address
 
 
-@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson"])
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "geojson", "kml"])
 @pytest.mark.parametrize("partner", [None, "POL"])
 def test_export_rows_and_statuses_equal(
     sample_dataset: Path, tmp_path: Path, fmt: str, partner: str | None
 ) -> None:
     who = [] if partner is None else ["--partner", partner]
-    name = "x.gpkg" if fmt == "gpkg" else "x"
+    name = {"gpkg": "x.gpkg", "kml": "x.kml"}.get(fmt, "x")
     common = ["export", *LAYERS, *WINDOW, *who, "--format", fmt]
     main_ok = main(
         [
@@ -252,7 +252,7 @@ def test_export_rows_and_statuses_equal(
     if fmt == "csv":
         a = pd.read_csv(tmp_path / "mem" / name / "detections.csv")
         b = pd.read_csv(tmp_path / "dask" / name / "detections.csv")
-    elif fmt == "gpkg":
+    elif fmt in ("gpkg", "kml"):
         a = pyogrio.read_dataframe(tmp_path / "mem" / name, layer="detections")
         b = pyogrio.read_dataframe(tmp_path / "dask" / name, layer="detections")
     else:

@@ -4,7 +4,9 @@ The layers other than the detections are written as :func:`geo.export.write_expo
 them; the detections layer is then classified on the cluster partition by partition
 (:func:`geo.coverage.dataset.classify_partition`, a partner's view kept on the worker) and
 each partition appended to the output as it arrives, in partition order: the rows and their
-statuses are those of the in-memory export, and only a few partitions are held at a time.
+statuses are those of the in-memory export, and only a few partitions are held at a time
+(KML excepted: LIBKML cannot append to a layer it wrote, so its detections are gathered and
+written once; KML is for briefings, not millions of placemarks).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
 
 from geo.core.errors import ValidationError
@@ -74,7 +77,10 @@ def write_dataset_export(
     job = ExportJob(classifier, ids)
     n = 0
     try:
-        for k, part in enumerate(iter_partitions(client, export_partition, files, job)):
+        parts = iter_partitions(client, export_partition, files, job)
+        if fmt == "kml":  # LIBKML cannot append to a layer it wrote: one write, in memory
+            parts = iter([pd.concat(list(parts), ignore_index=True)])
+        for k, part in enumerate(parts):
             if k == 0 or len(part):
                 _append(part, out, fmt, first=k == 0)
                 n += len(part)
