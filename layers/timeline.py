@@ -152,18 +152,17 @@ def tracks_layer(
     *,
     highlight: str | None = None,
 ) -> pdk.Layer:
-    """Track lines coloured by partner; in a partner view the others' are muted (as sensors)."""
+    """Track lines coloured by partner; in a partner view the others' are muted (as sensors).
+
+    Not pickable: a week of tracks is thousands of vertices in deck.gl's picking pass, and
+    on software WebGL that made a click on the map (a gap, a sector) miss. The drones and
+    patrols at a moment of playback are pickable (their tooltips name them).
+    """
 
     def props(r: pd.Series) -> dict[str, Any]:
         p = str(r["partner"])
         alpha = 220 if highlight is None or p == highlight else MUTED_ALPHA
-        return {
-            "c": [*colors.get(p, (120, 120, 120)), alpha],
-            "tooltip": lk._tooltip(
-                f"Track {r['track_id']}",
-                {"partner": p, "kind": r["kind"], "fixes": f"{int(r['fixes']):,}"},
-            ),
-        }
+        return {"c": [*colors.get(p, (120, 120, 120)), alpha], "track_id": str(r["track_id"])}
 
     return pdk.Layer(
         "PathLayer",
@@ -173,7 +172,7 @@ def tracks_layer(
         get_color="c",
         width_units="'pixels'",
         get_width=1.5,
-        pickable=True,
+        pickable=False,
     )
 
 

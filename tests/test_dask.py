@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ LAYERS = [
     "--sectors",
     str(SAMPLE_DIR / "sectors.geojson"),
 ]
+ROOT = Path(__file__).resolve().parents[1]
 WINDOW = ["--time-from", "2026-11-02T06:00Z", "--time-to", "2026-11-06T18:00Z"]
 
 
@@ -46,16 +50,18 @@ def cluster() -> Iterator[Any]:
     """One local Dask cluster (2 worker processes) for the session's tests."""
     from distributed import Client, LocalCluster
 
-    with (
-        LocalCluster(
+    from geo.dataset.cluster import no_main_script
+
+    # Earlier tests (AppTest) leave app.py as __main__: the workers must not run it.
+    with no_main_script():
+        c = LocalCluster(
             n_workers=2,
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",
             silence_logs=logging.ERROR,
-        ) as c,
-        Client(c) as client,
-    ):
+        )
+    with c, Client(c) as client:
         yield client
 
 
@@ -536,3 +542,25 @@ def test_timeline_over_terrain_refuses_a_dataset(
     assert code == 2
     assert "timeline classifies a GeoParquet dataset without terrain only" in err
     assert not (tmp_path / "t.json").exists()
+
+
+def test_the_local_cluster_starts_when_main_is_a_script(tmp_path: Path) -> None:
+    """Spawned workers would run the parent's main script (an app, a notebook): they don't."""
+    script = tmp_path / "main_script.py"
+    script.write_text("raise SystemExit('the main script ran in a worker')\n", encoding="utf-8")
+    code = f"""
+import sys, types
+main = types.ModuleType("__main__")
+main.__file__ = {str(script)!r}
+sys.modules["__main__"] = main
+from geo.dataset.cluster import dask_client
+with dask_client(None) as client:
+    print("workers", len(client.scheduler_info()["workers"]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the main script ran in a worker" not in done.stderr
+    assert done.stdout.split() == ["workers", str(os.cpu_count() or 1)]

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["SYNC", "dask_client", "iter_partitions", "map_partitions"]
+__all__ = ["SYNC", "dask_client", "iter_partitions", "map_partitions", "no_main_script"]
 
 #: ``scheduler`` value: no cluster, every partition in this process.
 SYNC: Final[str] = "sync"
@@ -30,17 +30,38 @@ _CONNECT_TIMEOUT_S: Final[int] = 10
 T = TypeVar("T")
 
 
+@contextmanager
+def no_main_script() -> Iterator[None]:
+    """Start worker processes without re-running this process's main script.
+
+    Worker processes are spawned, and a spawned process first runs the parent's
+    ``__main__`` file again. When that is a script (a Streamlit app run by AppTest, a
+    notebook's kernel), the workers would run it and fail to start. While this is open,
+    ``__main__`` is a bare module, so the workers start from Limes' modules alone.
+    """
+    import sys
+    import types
+
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _local_cluster() -> Any:
     from distributed import LocalCluster
 
-    return LocalCluster(
-        n_workers=os.cpu_count() or 1,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit="auto",  # the machine's memory shared out among the workers
-        dashboard_address=":0",  # any free port: never a clash with a running cluster
-        silence_logs=logging.ERROR,
-    )
+    with no_main_script():
+        return LocalCluster(
+            n_workers=os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit="auto",  # the machine's memory shared out among the workers
+            dashboard_address=":0",  # any free port: never a clash with a running cluster
+            silence_logs=logging.ERROR,
+        )
 
 
 @contextmanager

@@ -8,6 +8,7 @@ write is one transaction: all of it lands, or nothing.
 Examples
 --------
 >>> import tempfile
+>>> from pathlib import Path
 >>> import geopandas as gpd
 >>> from shapely import LineString, Point
 >>> border = gpd.GeoDataFrame({"name": ["b"]}, geometry=[LineString([(25, 54), (26, 54)])],
