@@ -14,9 +14,11 @@ import adbc_driver_postgresql.dbapi as pg
 import numpy as np
 import pandas as pd
 import pg_util
+import pytest
 
 from geo import store
 from geo.inputs.loader import LoadReport
+from geo.store.postgres import upload
 
 
 def _report(n: int) -> LoadReport:
@@ -65,15 +67,16 @@ def _upload(where: str | Path, k: int, columns: dict[str, object], partner: str)
 
 
 def test_big_and_small_uploads_over_stored_rows_keep_the_first(
-    tmp_path: Path, pg_store: str
+    tmp_path: Path, pg_store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(upload, "REBUILD_MIN_ROWS", 1000)  # small stores rebuild too
     uploads = [
-        ("LVA", _columns(1000, seed=1, first_id=0)),  # empty store: rebuild
-        ("LVA", _columns(3000, seed=2, first_id=500)),  # bigger, half its ids stored: rebuild
-        ("POL", _columns(10000, seed=2, first_id=500)),  # LVA's ids, another partner: rebuild
+        ("LVA", _columns(2000, seed=1, first_id=0)),  # empty store: rebuild
+        ("LVA", _columns(5000, seed=2, first_id=500)),  # bigger, some ids stored: rebuild
+        ("POL", _columns(16000, seed=2, first_id=500)),  # LVA's ids, another partner: rebuild
         ("LVA", _columns(300, seed=3, first_id=0)),  # small: incremental, ON CONFLICT
         ("LVA", _columns(1500, seed=4, first_id=None)),  # positions only (repeats): small
-        ("LVA", _columns(20000, seed=5, first_id=None)),  # bigger, some stored: rebuild
+        ("LVA", _columns(40000, seed=5, first_id=None)),  # bigger, some stored: rebuild
     ]
     found = {}
     rebuilt = []

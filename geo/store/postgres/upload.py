@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from geo.core.errors import ValidationError, describe
 from geo.store.postgres.bulk import (
+    REBUILD_MIN_ROWS,
     TEMP_BUFFERS,
     WORK_MEM,
     drop_found_rows,
@@ -161,10 +162,10 @@ def _staged(rows: Rows) -> pa.Table:
     for name in ("time_us", "lon", "lat", "src_row", *FLOAT_COLUMNS):
         if name in rows.numbers:
             data[name] = pa.array(np.asarray(rows.numbers[name])[order])
-    take = pa.array(order)
+    take = None if (order == np.arange(rows.n)).all() else pa.array(order)  # a sorted file
     for name, values in rows.texts.items():
         array = pa.array(values, type=pa.string())
-        data[name] = array.take(take)
+        data[name] = array if take is None else array.take(take)
     return pa.table(data)
 
 
@@ -181,7 +182,7 @@ def _insert_rows(conn: PgConnection, rows: Rows, audit: Audit, upload_id: int) -
     conn.ingest(_STAGE, staged)
     conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'").fetchall()
     remake = None
-    if firsts.n >= (stored := stored_rows(conn)):
+    if firsts.n >= max(REBUILD_MIN_ROWS, stored := stored_rows(conn)):
         if stored > 0:
             drop_found_rows(conn, _STAGE, staged.column_names, audit.owner, operation)
         remake = drop_indexes(conn)
