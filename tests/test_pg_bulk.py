@@ -17,6 +17,7 @@ import pg_util
 import pytest
 
 from geo import store
+from geo.core.errors import ValidationError
 from geo.inputs.loader import LoadReport
 from geo.store.postgres import upload
 
@@ -129,3 +130,34 @@ def test_a_layout_1_store_is_upgraded(pg_cluster: pg_util.Cluster, pg_store: str
         pg_cluster.psql("SELECT schema_version FROM limes_store", database=database).strip() == "2"
     )
     assert 'COLLATE "C"' in _indexes(pg_store)["detections_dedupe_id"][1]
+
+
+def test_a_reader_holds_off_a_rebuild_not_a_small_upload(pg_store: str) -> None:
+    """The locks of docs/store.md: a rebuild waits for a reader (busy past its timeout,
+    nothing changed); an incremental upload goes in beside it."""
+    _upload(pg_store, 1, _columns(500, seed=6, first_id=0), "LTU")
+    reader = pg.connect(pg_store, autocommit=False)
+    try:
+        with reader.cursor() as cur:  # a read under way: ACCESS SHARE on detections
+            cur.execute("SELECT count(*) FROM detections")
+            cur.fetchall()
+            small = store.ingest(
+                pg_store, _columns(300, seed=7, first_id=10_000), _report(300),
+                file_name="s.csv", sha256="5" * 64, partner="LTU", busy_timeout_s=1,
+            )  # fmt: skip
+            assert small.accepted > 0
+            n = upload.REBUILD_MIN_ROWS + 10
+            big = _columns(n, seed=8, first_id=None) | {"detection_id": [f"B{i}" for i in range(n)]}
+            with pytest.raises(ValidationError, match="busy"):
+                store.ingest(
+                    pg_store, big, _report(upload.REBUILD_MIN_ROWS + 10), file_name="b.csv",
+                    sha256="6" * 64, partner="LTU", busy_timeout_s=1,
+                )  # fmt: skip
+    finally:
+        reader.close()
+    assert list(store.uploads(pg_store, "LTU")["file_name"]) == ["1.csv", "s.csv"]
+    done = store.ingest(
+        pg_store, big, _report(upload.REBUILD_MIN_ROWS + 10), file_name="b.csv",
+        sha256="6" * 64, partner="LTU",
+    )  # fmt: skip
+    assert done.accepted == n
