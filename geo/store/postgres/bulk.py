@@ -17,8 +17,8 @@ From there one ``INSERT ... SELECT`` moves them into ``detections``, in one of t
   row on this machine (GiST 6, duplicate key 5, primary key 2.4, time and upload 1.5 each);
   building them costs less than a fifth of that. Locks: ``ACCESS EXCLUSIVE`` on
   ``detections`` from the drop to the commit, so readers of detections wait for such an
-  upload (a one-hour read waited 14 s while a million rows went into a store of a million,
-  2 cores at load 5: ``bench/bench_pg_ingest.py``); the ``uploads`` table and the other
+  upload (a one-hour read waited 14 to 15 s while a million rows went into a store of a
+  million, 2 shared cores: ``bench/bench_pg_ingest.py``); the ``uploads`` table and the other
   tables are not locked beyond the rows written.
 
 Both ways run in the upload's one transaction: all or nothing, the indexes too (a failed
