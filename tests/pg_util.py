@@ -28,6 +28,14 @@ PG_ROOT = Path("/usr/lib/postgresql")
 APP_ROLE = "limes_app"
 
 
+#: Server settings for bulk uploads (see docs/store.md, "PostGIS"): room for a million-row
+#: upload's WAL between checkpoints, compressed full-page images (index builds write whole
+#: pages), and shared buffers that hold the indexes being built.
+_SETTINGS = (
+    "-c shared_buffers=512MB -c max_wal_size=4GB -c wal_compression=lz4 -c checkpoint_timeout=15min"
+)
+
+
 def pg_bin() -> Path | None:
     """The newest installed server's ``bin`` folder with ``initdb``, or None."""
     found = sorted(
@@ -153,7 +161,7 @@ def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
         )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={cluster.port} "
-            f"-c unix_socket_directories={directory} -c max_connections=50"
+            f"-c unix_socket_directories={directory} -c max_connections=50 {_SETTINGS}"
             + ("" if durable else " -c fsync=off")
         )
         cluster._as_owner(

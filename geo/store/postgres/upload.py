@@ -1,11 +1,14 @@
 """Uploads into a PostGIS store: one transaction, all or nothing, as the GeoPackage's.
 
-The rows go in with the driver's bulk ingest (binary ``COPY`` of Arrow columns into a
-temporary table), then one ``INSERT ... SELECT ... ORDER BY ... ON CONFLICT DO NOTHING`` into
-``detections``: day by day (UTC), each day in file order, so the unique duplicate keys keep
-the first row of a detection as the GeoPackage does. The transaction states the uploading
-partner as its viewer (row-level security lets it write its own rows only) and takes the
-store's write lock (uploads commit in the order of their ids).
+The rows, without the file's own duplicates, go in with the driver's bulk ingest (binary
+``COPY`` of Arrow columns into a temporary table), then one ``INSERT ... SELECT ... ORDER BY``
+into ``detections``: day by day (UTC), each day in file order (``fid`` numbers them so), the
+rows the partner stored already left out, so the first row of a detection stays as the
+GeoPackage keeps it. A small upload finds those by the unique duplicate keys (``ON CONFLICT
+DO NOTHING``); one at least as big as the store by anti-joins, and rebuilds the indexes
+afterwards (:mod:`geo.store.postgres.bulk`, which also says what each locks). The
+transaction states the uploading partner as its viewer (row-level security lets it write its
+own rows only) and takes the store's write lock (uploads commit in the order of their ids).
 """
 
 from __future__ import annotations
@@ -14,10 +17,19 @@ import numpy as np
 import pyarrow as pa
 
 from geo.core.errors import ValidationError, describe
+from geo.store.postgres.bulk import (
+    REBUILD_MIN_ROWS,
+    TEMP_BUFFERS,
+    WORK_MEM,
+    drop_found_rows,
+    drop_indexes,
+    rebuild,
+    stored_rows,
+)
 from geo.store.postgres.connection import PgConnection, connect
 from geo.store.postgres.schema import WRITE_LOCK, prepare
 from geo.store.results import Audit, IngestResult, upload_errors
-from geo.store.rows import Rows, day_order
+from geo.store.rows import Rows, day_order, first_rows, subset
 from geo.store.schema import DEFAULT_OPERATION, FLOAT_COLUMNS, TEXT_COLUMNS
 
 __all__ = ["ingest_rows"]
@@ -39,6 +51,8 @@ def ingest_rows(
     """
     conn = connect(url)
     try:
+        # before the session's first temporary table: the staged rows stay in memory
+        conn.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'").fetchall()
         prepare(conn, lock_timeout_s=busy_timeout_s)
         with conn.transaction([audit.owner], lock_timeout_s=busy_timeout_s):
             conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})").fetchall()
@@ -127,6 +141,20 @@ def _write_upload(conn: PgConnection, rows: Rows, audit: Audit) -> IngestResult:
     )
 
 
+def _firsts(rows: Rows) -> Rows:
+    """The rows without the file's own duplicates (:func:`first_rows`, the first one kept).
+
+    When every row has a detection id and no id repeats, no row is a duplicate: Arrow's
+    hash count says so in a tenth of the time :func:`first_rows` takes to say it.
+    """
+    ids = rows.texts.get("detection_id")
+    if ids is not None and not ids.isna().any():
+        array = pa.array(ids, type=pa.string())
+        if len(array.unique()) == len(array):
+            return rows
+    return subset(rows, first_rows(rows))
+
+
 def _staged(rows: Rows) -> pa.Table:
     """The rows as Arrow columns in the order they are stored (``ord``): by day, file order."""
     _, order = day_order(rows.time_us)
@@ -134,18 +162,30 @@ def _staged(rows: Rows) -> pa.Table:
     for name in ("time_us", "lon", "lat", "src_row", *FLOAT_COLUMNS):
         if name in rows.numbers:
             data[name] = pa.array(np.asarray(rows.numbers[name])[order])
-    take = pa.array(order)
+    take = None if (order == np.arange(rows.n)).all() else pa.array(order)  # a sorted file
     for name, values in rows.texts.items():
         array = pa.array(values, type=pa.string())
-        data[name] = array.take(take)
+        data[name] = array if take is None else array.take(take)
     return pa.table(data)
 
 
 def _insert_rows(conn: PgConnection, rows: Rows, audit: Audit, upload_id: int) -> int:
-    """Copy the rows in and insert those that are not duplicates; return how many were new."""
-    staged = _staged(rows)
+    """Copy the rows in and insert those that are not duplicates; return how many were new.
+
+    The file's own duplicates are left out before the copy; the partner's stored rows by the
+    unique keys (incremental) or by anti-joins (rebuild), see :mod:`geo.store.postgres.bulk`.
+    """
+    firsts = _firsts(rows)
+    staged = _staged(firsts)
+    operation = audit.operation or DEFAULT_OPERATION
     conn.execute(f"DROP TABLE IF EXISTS {_STAGE}").fetchall()
     conn.ingest(_STAGE, staged)
+    conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'").fetchall()
+    remake = None
+    if firsts.n >= max(REBUILD_MIN_ROWS, stored := stored_rows(conn)):
+        if stored > 0:
+            drop_found_rows(conn, _STAGE, staged.column_names, audit.owner, operation)
+        remake = drop_indexes(conn)
     own = [c for c in (*TEXT_COLUMNS, *FLOAT_COLUMNS, "src_row") if c in staged.column_names]
     marking = (
         "coalesce(releasable_to, $2::text)"
@@ -153,13 +193,18 @@ def _insert_rows(conn: PgConnection, rows: Rows, audit: Audit, upload_id: int) -
         else "$2::text"
     )
     names = ", ".join(own)
-    inserted = conn.execute(
-        f"WITH added AS (INSERT INTO detections (geom, time_us, {names}, owner, "
-        "releasable_to, upload_id, operation) "
-        f"SELECT ST_SetSRID(ST_MakePoint(lon + 0.0, lat + 0.0), 4326), time_us, {names}, "
-        f"$1::text, {marking}, $3::bigint, $4::text FROM {_STAGE} ORDER BY ord "
-        "ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM added",
-        (audit.owner, audit.marking, upload_id, audit.operation or DEFAULT_OPERATION),
-    ).scalar()
+    insert = (
+        f"INSERT INTO detections (geom, time_us, {names}, owner, releasable_to, upload_id, "
+        f"operation) SELECT ST_SetSRID(ST_MakePoint(lon + 0.0, lat + 0.0), 4326), time_us, "
+        f"{names}, $1::text, {marking}, $3::bigint, $4::text FROM {_STAGE} ORDER BY ord"
+    )
+    params = (audit.owner, audit.marking, upload_id, operation)
+    if remake is None:  # the unique keys find the stored duplicates; count what went in
+        added = f"WITH added AS ({insert} ON CONFLICT DO NOTHING RETURNING 1)"
+        inserted = conn.execute(f"{added} SELECT count(*) FROM added", params).scalar()
+    else:  # no duplicate is left in the stage: every row goes in (RETURNING costs 0.6 µs a row)
+        inserted = conn.execute(f"SELECT count(*) FROM {_STAGE}").scalar()
+        conn.execute(insert, params).fetchall()
+        rebuild(conn, remake)
     conn.execute(f"DROP TABLE {_STAGE}").fetchall()
     return int(inserted)
