@@ -109,7 +109,9 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`put_dem_version`, :func:`operation_records`, :func:`operation_record`,
 :func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`,
-:func:`set_operation_partners`); ``audit``: retracting and re-marking uploads
+:func:`set_operation_partners`); ``spatial_index``: the R-tree of the detections' positions;
+``map_query``: what the map needs without reading every row (:func:`map_points`,
+:func:`window_batches`); ``audit``: retracting and re-marking uploads
 (:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
 Examples
@@ -132,6 +134,7 @@ True
 from geo.access.releasability import ALL, may_see, parse_releasability
 from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
+from geo.store.map_query import Extent, MapPoints, WindowBatch, map_points, window_batches
 from geo.store.connection import StoreMemoryError
 from geo.store.opening import open_store
 from geo.store.operation_tables import (
@@ -161,16 +164,20 @@ from geo.store.upload import IngestResult, ingest, ingest_file
 __all__ = [
     "ALL",
     "COLUMNS",
+    "Extent",
     "LAYERS",
+    "MapPoints",
     "IngestResult",
     "Revision",
     "StoreMemoryError",
+    "WindowBatch",
     "audit_log",
     "backup",
     "feature_collection",
     "ingest",
     "ingest_file",
     "layer_versions",
+    "map_points",
     "mark_upload",
     "may_see",
     "open_store",
@@ -190,4 +197,5 @@ __all__ = [
     "uploads",
     "version",
     "visible_detections",
+    "window_batches",
 ]

@@ -1,0 +1,353 @@
+"""What the map needs from the store, without reading every stored row into memory.
+
+The Map page shows, for a viewer, an operation and a time window: the detections in the
+view as points (up to :data:`geo.core.settings.MAX_MAP_POINTS`), hexagon counts beyond that,
+and counts per status, sector, gap and partner. The store answers the first part with its
+indexes (:func:`map_points`: the rows in an extent and window, with the count of all of
+them); the rest needs the coverage, which the store does not know, so :func:`window_batches`
+hands the window's positions over in pages of a bounded size, for
+:func:`geo.coverage.streamed.count_batches` to classify and sum. Memory grows with a page,
+not with the store.
+
+Both back-ends, one API; releasability is applied in SQL as by every read
+(:func:`geo.access.releasability.sql_where`; row-level security on PostgreSQL) and once more
+in Python (:func:`geo.access.releasability.visible_mask`).
+
+GeoPackage: the rows of a window are a range of ``fid`` (the table is clustered by UTC day),
+those of an extent come from the R-tree (:mod:`geo.store.spatial_index`): boxes inside the
+extent are taken as they are, the few that cross its edge are tested exactly. A store of
+schema 4 or older, read without being upgraded, has no R-tree: its window's positions are
+read page by page and tested. PostGIS: the GiST index on ``geom`` and the B-tree on
+``time_us`` (:mod:`geo.store.postgres.map_query`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pyarrow as pa
+import shapely
+
+from geo.access.releasability import visible_mask
+from geo.access.releasability import viewers as checked_viewers
+from geo.core import settings
+from geo.core.errors import ValidationError, describe
+from geo.store.connection import Connection, Kind, sql_text
+from geo.store.geometry import points
+from geo.store.location import postgres_url
+from geo.store.opening import opened_for_reading
+from geo.store.postgres import map_query as pg_map
+from geo.store.postgres.connection import shown_url
+from geo.store.reading import _READ_COLUMNS, _frame, _visible_where, _window
+from geo.store.schema import DEFAULT_OPERATION, has_operations
+from geo.store.spatial_index import RTREE, has_spatial_index
+
+__all__ = ["Extent", "MapPoints", "WindowBatch", "map_points", "window_batches"]
+
+#: Rows per page of :func:`window_batches` (and of the GeoPackage's exact edge tests).
+BATCH_ROWS = 100_000
+
+#: The temporary table of the rows on an extent's edge that are in it (GeoPackage).
+_EDGE_TABLE = "limes_map_edge"
+
+
+class Extent(NamedTuple):
+    """A map extent in degrees (EPSG:4326), bounds included.
+
+    ``west > east`` is an extent across the antimeridian (from ``west`` to 180, then from
+    -180 to ``east``).
+    """
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def boxes(self) -> list[tuple[float, float, float, float]]:
+        """The extent as boxes with ``west <= east`` (two across the antimeridian)."""
+        w, s, e, n = (float(v) for v in self)
+        if not all(math.isfinite(v) for v in (w, s, e, n)) or s > n:
+            raise ValidationError(
+                describe(
+                    "map extent",
+                    "not a box in degrees",
+                    expected="finite west, south, east, north with south <= north",
+                    got=tuple(self),
+                    fix="Pass the map's bounds in longitude and latitude",
+                )
+            )
+        return [(w, s, e, n)] if w <= e else [(w, s, 180.0, n), (-180.0, s, e, n)]
+
+    def holds(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Which points lie in the extent (bounds included)."""
+        inside = np.zeros(len(lon), dtype=bool)
+        for w, s, e, n in self.boxes():
+            inside |= (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+        return inside
+
+
+class MapPoints(NamedTuple):
+    """:func:`map_points`: at most ``limit`` detections, and how many match in all."""
+
+    detections: gpd.GeoDataFrame
+    total: int
+
+
+class WindowBatch(NamedTuple):
+    """One page of :func:`window_batches`: positions (degrees), times (µs since 1970 UTC)."""
+
+    fid: np.ndarray
+    time_us: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def _checked(extent: Extent | tuple[float, float, float, float] | None) -> Extent | None:
+    """The extent as an :class:`Extent`, refused now (before any read) when it is not one."""
+    if extent is None:
+        return None
+    box = Extent(*extent)
+    box.boxes()
+    return box
+
+
+def _where(
+    conn: Connection, viewers: list[str], t_from: int | None, t_to: int | None, op: str | None
+) -> str | None:
+    """The GeoPackage condition of the rows visible in the window and operation (None: none)."""
+    if not viewers:
+        return None
+    where = _visible_where(viewers, t_from, t_to)
+    if op is not None and has_operations(conn):
+        where += f" AND operation = {sql_text(str(op))}"
+    elif op not in (None, DEFAULT_OPERATION):
+        return None
+    return where
+
+
+def _xy(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of GeoPackage point blobs."""
+    xy = shapely.get_coordinates(points(blobs))
+    return xy[:, 0], xy[:, 1]
+
+
+def _pages(
+    conn: Connection, columns: dict[str, Kind], where: str, rows: int = BATCH_ROWS
+) -> Iterator[pa.Table]:
+    """The rows of ``where`` in pages of at most ``rows``, by ``fid`` (keyset paging)."""
+    last = -(2**63)
+    while True:
+        page = conn.fetch_arrow(
+            columns,
+            f"FROM (SELECT * FROM detections WHERE {where} AND fid > {last} "
+            f"ORDER BY fid LIMIT {int(rows)})",
+        )
+        if page.num_rows:
+            yield page
+        if page.num_rows < rows:
+            return
+        last = int(page["fid"][-1].as_py())
+
+
+def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
+    """SQL for the rows of ``where`` that lie in ``extent``, exactly (GeoPackage).
+
+    Rows whose R-tree box lies inside it are in; those whose box crosses its edge (without
+    the R-tree: every row of ``where``) are tested here and the ones in it put into a
+    temporary table the condition names.
+    """
+    if extent is None:
+        return "1"
+    boxes = extent.boxes()
+    indexed = has_spatial_index(conn)
+    inside = " OR ".join(
+        f"(minx >= {w!r} AND maxx <= {e!r} AND miny >= {s!r} AND maxy <= {n!r})"
+        for w, s, e, n in boxes
+    )
+    touch = " OR ".join(
+        f"(maxx >= {w!r} AND minx <= {e!r} AND maxy >= {s!r} AND miny <= {n!r})"
+        for w, s, e, n in boxes
+    )
+    edge = (
+        f"{where} AND fid IN (SELECT id FROM {RTREE} WHERE ({touch}) AND NOT ({inside}))"
+        if indexed
+        else where
+    )
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_EDGE_TABLE} (fid INTEGER PRIMARY KEY)")
+    conn.execute(f"DELETE FROM {_EDGE_TABLE}")
+    for page in _pages(conn, {"fid": "integer", "geom": "blob"}, edge):
+        lon, lat = _xy(page["geom"])
+        keep = extent.holds(lon, lat)
+        if keep.any():
+            conn.insert(_EDGE_TABLE, pa.table({"fid": page["fid"].filter(keep)}), constants={})
+    in_edge = f"fid IN (SELECT fid FROM {_EDGE_TABLE})"
+    return f"(fid IN (SELECT id FROM {RTREE} WHERE {inside}) OR {in_edge})" if indexed else in_edge
+
+
+def map_points(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+    extent: Extent | tuple[float, float, float, float] | None = None,
+    limit: int = settings.MAX_MAP_POINTS,
+) -> MapPoints:
+    """The detections ``partners`` may see in an extent and time window, up to ``limit``.
+
+    Parameters
+    ----------
+    path
+        The store (a GeoPackage path or a PostgreSQL URL).
+    partners
+        The viewer(s), as for :func:`geo.store.visible_detections`.
+    operation, time_from, time_to
+        As for :func:`geo.store.visible_detections`.
+    extent
+        ``(west, south, east, north)`` in degrees, bounds included (default: everywhere).
+    limit
+        The most rows to return (>= 0).
+
+    Returns
+    -------
+    MapPoints
+        ``total``: how many rows match; ``detections``: all of them in time order when
+        ``total <= limit``, else the first ``limit`` in time order; the columns of
+        :func:`geo.store.visible_detections`.
+
+    Examples
+    --------
+    >>> map_points("no-such-store.gpkg", "LTU", extent=(20, 53, 28, 60)).total
+    0
+    """
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit!r}")
+    viewers = checked_viewers(partners)
+    t_from, t_to = _window(time_from, time_to)
+    box = _checked(extent)
+    url = postgres_url(path)
+    if url is not None:
+        if not viewers:
+            return MapPoints(_frame(None), 0)
+        total, raw = pg_map.view_rows(
+            url,
+            viewers,
+            t_from=t_from,
+            t_to=t_to,
+            operation=operation,
+            boxes=None if box is None else box.boxes(),
+            limit=limit,
+        )
+        mask = visible_mask(
+            raw["owner"].to_numpy(zero_copy_only=False),
+            raw["releasable_to"].to_numpy(zero_copy_only=False),
+            viewers,
+        )
+        if not mask.all():  # the database showed a row the rule hides: count it out too
+            total -= int((~mask).sum())
+            raw = raw.filter(pa.array(mask))
+        return MapPoints(_frame(raw, shown_url(url)), total)
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
+        if conn is None or where is None:
+            return MapPoints(_frame(None), 0)
+        where += f" AND {_extent_match(conn, where, box)}"
+        total = int(conn.execute(f"SELECT count(*) FROM detections WHERE {where}").scalar())
+        cut = f" ORDER BY time_us, fid LIMIT {int(limit)}" if total > limit else ""
+        raw = conn.fetch_arrow(
+            _READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where}{cut})"
+        )
+        return MapPoints(_frame(raw, str(path), conn), total)
+
+
+def window_batches(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+    extent: Extent | tuple[float, float, float, float] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[WindowBatch]:
+    """The positions and times of the rows ``partners`` may see in a window, page by page.
+
+    Each page holds at most ``batch_rows`` rows (in ``fid`` order: by UTC day, then upload
+    order), so a caller that sums over the pages (see
+    :func:`geo.coverage.streamed.count_batches`) holds one page at a time, whatever the
+    size of the store.
+
+    Examples
+    --------
+    >>> list(window_batches("no-such-store.gpkg", "LTU"))
+    []
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be >= 1, got {batch_rows!r}")
+    viewers = checked_viewers(partners)
+    t_from, t_to = _window(time_from, time_to)
+    box = _checked(extent)
+    url = postgres_url(path)
+    if url is not None:
+        if not viewers:
+            return
+        for page in pg_map.window_pages(
+            url,
+            viewers,
+            t_from=t_from,
+            t_to=t_to,
+            operation=operation,
+            boxes=None if box is None else box.boxes(),
+            page_rows=batch_rows,
+        ):
+            yield _batch(page, viewers, None, None)
+        return
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
+        if conn is None or where is None:
+            return
+        columns: dict[str, Kind] = {"fid": "integer", "time_us": "integer", "geom": "blob"}
+        if box is not None and has_spatial_index(conn):
+            boxes = box.boxes()
+            touch = " OR ".join(
+                f"(maxx >= {w!r} AND minx <= {e!r} AND maxy >= {s!r} AND miny <= {n!r})"
+                for w, s, e, n in boxes
+            )
+            where += f" AND fid IN (SELECT id FROM {RTREE} WHERE {touch})"
+        for page in _pages(conn, columns, where, batch_rows):
+            yield _batch(page, None, box, page["geom"])
+
+
+def _batch(
+    page: pa.Table,
+    viewers: list[str] | None,
+    extent: Extent | None,
+    blobs: pa.ChunkedArray | None,
+) -> WindowBatch:
+    """A page as a :class:`WindowBatch`: the rule applied again (``viewers``), the extent exact."""
+    if blobs is not None:
+        lon, lat = _xy(blobs)
+    else:
+        lon = page["lon"].to_numpy(zero_copy_only=False).astype(float)
+        lat = page["lat"].to_numpy(zero_copy_only=False).astype(float)
+    keep = np.ones(page.num_rows, dtype=bool)
+    if viewers is not None:
+        keep &= visible_mask(
+            page["owner"].to_numpy(zero_copy_only=False),
+            page["releasable_to"].to_numpy(zero_copy_only=False),
+            viewers,
+        )
+    if extent is not None:
+        keep &= extent.holds(lon, lat)
+    fid = page["fid"].to_numpy(zero_copy_only=False).astype(np.int64)
+    time_us = page["time_us"].to_numpy(zero_copy_only=False).astype(np.int64)
+    if keep.all():
+        return WindowBatch(fid, time_us, lon, lat)
+    return WindowBatch(fid[keep], time_us[keep], lon[keep], lat[keep])
