@@ -38,7 +38,7 @@ from geo.access.releasability import visible_mask
 from geo.access.releasability import viewers as checked_viewers
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
-from geo.store.connection import Connection, Kind, sql_text
+from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
 from geo.store.geometry import points
 from geo.store.location import postgres_url
 from geo.store.opening import opened_for_reading
@@ -46,7 +46,7 @@ from geo.store.postgres import map_query as pg_map
 from geo.store.postgres.connection import shown_url
 from geo.store.reading import _READ_COLUMNS, _frame, _visible_where, _window
 from geo.store.schema import DEFAULT_OPERATION, has_operations
-from geo.store.spatial_index import RTREE, has_spatial_index
+from geo.store.spatial_index import RTREE, has_spatial_index, index_new_rows, is_current
 
 __all__ = ["Extent", "MapPoints", "WindowBatch", "map_points", "window_batches"]
 
@@ -155,6 +155,30 @@ def _pages(
         last = int(page["fid"][-1].as_py())
 
 
+def _indexed(conn: Connection) -> bool:
+    """Whether the R-tree can answer: brought up to date first (the uploads since it last was).
+
+    False for a store without one (schema 4 or older, read as it is), and when it cannot be
+    written now (another upload holds the store, a read-only file): then the rows are tested
+    page by page.
+    """
+    if not has_spatial_index(conn):
+        return False
+    if is_current(conn):
+        return True
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        index_new_rows(conn)
+        conn.execute("COMMIT")
+    except DatabaseError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if is_busy(exc) or "readonly" in str(exc):
+            return False
+        raise
+    return True
+
+
 def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
     """SQL for the rows of ``where`` that lie in ``extent``, exactly (GeoPackage).
 
@@ -165,7 +189,7 @@ def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
     if extent is None:
         return "1"
     boxes = extent.boxes()
-    indexed = has_spatial_index(conn)
+    indexed = _indexed(conn)
     inside = " OR ".join(
         f"(minx >= {w!r} AND maxx <= {e!r} AND miny >= {s!r} AND maxy <= {n!r})"
         for w, s, e, n in boxes
@@ -314,7 +338,7 @@ def window_batches(
         if conn is None or where is None:
             return
         columns: dict[str, Kind] = {"fid": "integer", "time_us": "integer", "geom": "blob"}
-        if box is not None and has_spatial_index(conn):
+        if box is not None and _indexed(conn):
             boxes = box.boxes()
             touch = " OR ".join(
                 f"(maxx >= {w!r} AND minx <= {e!r} AND maxy >= {s!r} AND miny <= {n!r})"

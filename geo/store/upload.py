@@ -28,7 +28,6 @@ from geo.store.postgres import upload as pg_upload
 from geo.store.results import Audit, IngestResult, upload_errors
 from geo.store.rows import Rows, prepare_rows
 from geo.store.schema import DEFAULT_OPERATION, NOW
-from geo.store.spatial_index import TRIGGERS
 
 __all__ = ["IngestResult", "ingest", "ingest_file"]
 
@@ -138,8 +137,7 @@ def _check_no_triggers(conn: Connection, path: Path) -> None:
 
     GDAL and QGIS keep a GeoPackage spatial index up to date with triggers that call their
     own SQL functions (``ST_IsEmpty``, ``ST_MinX`` ...), which Limes's SQLite does not have:
-    every insert would fail. Limes keeps its own R-tree with triggers in plain SQL
-    (:mod:`geo.store.spatial_index`): those are not refused.
+    every insert would fail. Limes needs no spatial index (queries go by partner and time).
     """
     names = [
         r[0]
@@ -147,7 +145,6 @@ def _check_no_triggers(conn: Connection, path: Path) -> None:
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'detections' "
             "ORDER BY name"
         ).fetchall()
-        if r[0] not in TRIGGERS
     ]
     if names:
         spatial = any(n.startswith("rtree_detections_") for n in names)
