@@ -29,7 +29,7 @@ from geo.inputs.scenario import load_scenario
 from geo.store.connection import connect
 from geo.store.geometry import points
 from geo.store.map_query import Extent, map_points, window_batches
-from geo.store.spatial_index import RTREE, has_spatial_index, is_current
+from geo.store.spatial_index import CELLS, cells_of, has_spatial_index, is_current
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
 #: Uploads: (owner, marking, operation, rows).
@@ -227,13 +227,13 @@ def test_a_view_past_the_limit_gives_the_count_and_the_first_rows_in_time(
     assert map_points(filled, ["POL"], operation="none-such").total == 0
 
 
-def _rtree_boxes(path: Path) -> tuple[int, Any]:
+def _index_cells(path: Path) -> tuple[int, Any]:
     conn = connect(path, busy_timeout_s=5)
     try:
         n = int(conn.execute("SELECT count(*) FROM detections").scalar())
         table = conn.fetch_arrow(
-            {"minx": "real", "maxx": "real", "miny": "real", "maxy": "real", "geom": "blob"},
-            f"FROM {RTREE} r JOIN detections d ON d.fid = r.id",
+            {"cell": "integer", "geom": "blob"},
+            f"FROM {CELLS} c JOIN detections d ON d.fid = c.fid",
         )
         return n, table
     finally:
@@ -245,7 +245,7 @@ def _view_truth(path: Path, ext: Extent) -> int:
     return int(ext.holds(every.geometry.x.to_numpy(), every.geometry.y.to_numpy()).sum())
 
 
-def test_the_rtree_catches_up_with_uploads_and_retractions(tmp_path: Path, scenario: Any) -> None:
+def test_the_cell_index_catches_up_with_uploads_and_retractions(tmp_path: Path, scenario: Any) -> None:
     path = tmp_path / "s.gpkg"
     _ingest(path, scenario)
     ext = _extent(scenario)
@@ -256,14 +256,17 @@ def test_the_rtree_catches_up_with_uploads_and_retractions(tmp_path: Path, scena
         conn.close()
     got = map_points(path, ["LTU", "LVA", "POL"], operation="sample", extent=ext)
     assert got.total == _view_truth(path, ext)
-    n, table = _rtree_boxes(path)
-    # every row has its box, which holds its point (decoded here from the blob) and no more
+    n, table = _index_cells(path)
+    # every row has its cell: the one its point (decoded here from the blob) lies in
     xy = shapely.get_coordinates(points(table["geom"]))
-    box = {c: table[c].to_numpy() for c in ("minx", "maxx", "miny", "maxy")}
+    cell = table["cell"].to_numpy()
     assert len(xy) == n
-    assert ((box["minx"] <= xy[:, 0]) & (xy[:, 0] <= box["maxx"])).all()
-    assert ((box["miny"] <= xy[:, 1]) & (xy[:, 1] <= box["maxy"])).all()
-    assert (box["maxx"] - box["minx"]).max() < 1e-5 and (box["maxy"] - box["miny"]).max() < 1e-5
+    size = 0.05
+    west = (cell >> 16) * size - 180
+    south = (cell & 0xFFFF) * size - 90
+    assert ((west - 1e-9 <= xy[:, 0]) & (xy[:, 0] < west + size + 1e-9)).all()
+    assert ((south - 1e-9 <= xy[:, 1]) & (xy[:, 1] < south + size + 1e-9)).all()
+    assert (cells_of(xy[:, 0], xy[:, 1]) == cell).all()
     # a retraction, then new rows on the same days (fids taken again): still exact
     upload = int(store.uploads(path, "LVA")["upload_id"].iloc[0])
     store.retract_upload(path, upload, partner="LVA", user="tester", is_admin=False)
@@ -275,7 +278,7 @@ def test_the_rtree_catches_up_with_uploads_and_retractions(tmp_path: Path, scena
     assert got.total == _view_truth(path, ext)
 
 
-def test_a_store_without_the_rtree_is_read_as_it_is_and_upgraded_when_written(
+def test_a_store_without_the_cell_index_is_read_as_it_is_and_upgraded_when_written(
     tmp_path: Path, scenario: Any
 ) -> None:
     path = tmp_path / "s.gpkg"
@@ -284,8 +287,8 @@ def test_a_store_without_the_rtree_is_read_as_it_is_and_upgraded_when_written(
     want = map_points(path, ["LTU"], extent=ext)
     conn = connect(path, busy_timeout_s=5)
     try:  # as a store of schema 4 was
-        conn.execute(f"DROP TABLE {RTREE}")
-        conn.execute("DROP TABLE limes_rtree_state")
+        conn.execute(f"DROP TABLE {CELLS}")
+        conn.execute("DROP TABLE limes_cells_state")
         conn.execute(
             "UPDATE gpkg_contents SET description = "
             "replace(description, 'store schema 5', 'store schema 4')"
@@ -307,7 +310,7 @@ def test_a_store_without_the_rtree_is_read_as_it_is_and_upgraded_when_written(
     finally:
         conn.close()
     assert map_points(path, ["LTU"], extent=ext).total == want.total
-    n, table = _rtree_boxes(path)
+    n, table = _index_cells(path)
     assert table.num_rows == n
 
 

@@ -28,7 +28,7 @@ store is busy, retry" and changes nothing. Readers never wait for writers.
 
 Rows are stored by UTC day, then in upload and file order: a time window reads the rows of
 its days (a range of ``fid``), then filters to the microsecond. Indexes: the two duplicate
-keys below (per owner); no R-tree, since queries go by partner and time. The rows go from
+keys below (per owner); a grid-cell index of positions for the map (see ``spatial_index``). The rows go from
 Arrow columns into SQLite in C (the ADBC SQLite driver, see
 :class:`~geo.store.connection.Connection`);
 :func:`ingest_file` reads the file as columns, without a shapely point per row, in a child
@@ -109,7 +109,7 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`put_dem_version`, :func:`operation_records`, :func:`operation_record`,
 :func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`,
-:func:`set_operation_partners`); ``spatial_index``: the R-tree of the detections' positions;
+:func:`set_operation_partners`); ``spatial_index``: the grid-cell index of the detections' positions;
 ``map_query``: what the map needs without reading every row (:func:`map_points`,
 :func:`window_batches`); ``audit``: retracting and re-marking uploads
 (:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.

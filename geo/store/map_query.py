@@ -14,10 +14,10 @@ Both back-ends, one API; releasability is applied in SQL as by every read
 in Python (:func:`geo.access.releasability.visible_mask`).
 
 GeoPackage: the rows of a window are a range of ``fid`` (the table is clustered by UTC day),
-those of an extent come from the R-tree (:mod:`geo.store.spatial_index`): boxes inside the
-extent are taken as they are, the few that cross its edge are tested exactly. A store of
-schema 4 or older, read without being upgraded, has no R-tree: its window's positions are
-read page by page and tested. PostGIS: the GiST index on ``geom`` and the B-tree on
+those of an extent from the grid-cell index (:mod:`geo.store.spatial_index`, brought up to
+date with the uploads first): rows of the cells inside the extent are in, those of the
+cells on its edge are tested exactly. A store of schema 4 or older, read without being
+upgraded, has no index: its window's positions are read page by page and tested. PostGIS: the GiST index on ``geom`` and the B-tree on
 ``time_us`` (:mod:`geo.store.postgres.map_query`).
 """
 
@@ -46,7 +46,13 @@ from geo.store.postgres import map_query as pg_map
 from geo.store.postgres.connection import shown_url
 from geo.store.reading import _READ_COLUMNS, _frame, _visible_where, _window
 from geo.store.schema import DEFAULT_OPERATION, has_operations
-from geo.store.spatial_index import RTREE, has_spatial_index, index_new_rows, is_current
+from geo.store.spatial_index import (
+    CELLS,
+    cell_ranges,
+    has_spatial_index,
+    index_new_rows,
+    is_current,
+)
 
 __all__ = ["Extent", "MapPoints", "WindowBatch", "map_points", "window_batches"]
 
@@ -156,7 +162,7 @@ def _pages(
 
 
 def _indexed(conn: Connection) -> bool:
-    """Whether the R-tree can answer: brought up to date first (the uploads since it last was).
+    """Whether the cell index can answer: brought up to date first (the uploads since it last was).
 
     False for a store without one (schema 4 or older, read as it is), and when it cannot be
     written now (another upload holds the store, a read-only file): then the rows are tested
@@ -179,39 +185,44 @@ def _indexed(conn: Connection) -> bool:
     return True
 
 
+def _in_ranges(conn: Connection, table: str, ranges: list[tuple[int, int]]) -> str:
+    """SQL for the rows whose cell is in ``ranges`` (kept in the temporary ``table``)."""
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (lo INTEGER, hi INTEGER)")
+    conn.execute(f"DELETE FROM {table}")
+    if ranges:
+        lo, hi = zip(*ranges, strict=True)
+        conn.insert(table, pa.table({"lo": pa.array(lo), "hi": pa.array(hi)}), constants={})
+    return (
+        f"fid IN (SELECT c.fid FROM {table} r JOIN {CELLS} c ON c.cell BETWEEN r.lo AND r.hi)"
+    )
+
+
 def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
     """SQL for the rows of ``where`` that lie in ``extent``, exactly (GeoPackage).
 
-    Rows whose R-tree box lies inside it are in; those whose box crosses its edge (without
-    the R-tree: every row of ``where``) are tested here and the ones in it put into a
-    temporary table the condition names.
+    Rows in the grid cells strictly inside it are in (:mod:`geo.store.spatial_index`);
+    those of the cells on its edge (without the index: every row of ``where``) are tested
+    here and the ones in it put into a temporary table the condition names.
     """
     if extent is None:
         return "1"
-    boxes = extent.boxes()
     indexed = _indexed(conn)
-    inside = " OR ".join(
-        f"(minx >= {w!r} AND maxx <= {e!r} AND miny >= {s!r} AND maxy <= {n!r})"
-        for w, s, e, n in boxes
-    )
-    touch = " OR ".join(
-        f"(maxx >= {w!r} AND minx <= {e!r} AND maxy >= {s!r} AND miny <= {n!r})"
-        for w, s, e, n in boxes
-    )
-    edge = (
-        f"{where} AND fid IN (SELECT id FROM {RTREE} WHERE ({touch}) AND NOT ({inside}))"
-        if indexed
-        else where
-    )
+    inside = edge = ""
+    if indexed:
+        inner, outer = cell_ranges(extent.boxes())
+        inside = _in_ranges(conn, "limes_map_inside", inner)
+        edge = _in_ranges(conn, "limes_map_edge_cells", outer)
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_EDGE_TABLE} (fid INTEGER PRIMARY KEY)")
     conn.execute(f"DELETE FROM {_EDGE_TABLE}")
-    for page in _pages(conn, {"fid": "integer", "geom": "blob"}, edge):
+    for page in _pages(
+        conn, {"fid": "integer", "geom": "blob"}, f"{where} AND {edge}" if indexed else where
+    ):
         lon, lat = _xy(page["geom"])
         keep = extent.holds(lon, lat)
         if keep.any():
             conn.insert(_EDGE_TABLE, pa.table({"fid": page["fid"].filter(keep)}), constants={})
     in_edge = f"fid IN (SELECT fid FROM {_EDGE_TABLE})"
-    return f"(fid IN (SELECT id FROM {RTREE} WHERE {inside}) OR {in_edge})" if indexed else in_edge
+    return f"({inside} OR {in_edge})" if indexed else in_edge
 
 
 def map_points(
@@ -339,12 +350,8 @@ def window_batches(
             return
         columns: dict[str, Kind] = {"fid": "integer", "time_us": "integer", "geom": "blob"}
         if box is not None and _indexed(conn):
-            boxes = box.boxes()
-            touch = " OR ".join(
-                f"(maxx >= {w!r} AND minx <= {e!r} AND maxy >= {s!r} AND miny <= {n!r})"
-                for w, s, e, n in boxes
-            )
-            where += f" AND fid IN (SELECT id FROM {RTREE} WHERE {touch})"
+            inner, outer = cell_ranges(box.boxes())
+            where += f" AND {_in_ranges(conn, 'limes_map_cells', inner + outer)}"
         for page in _pages(conn, columns, where, batch_rows):
             yield _batch(page, None, box, page["geom"])
 

@@ -9,7 +9,7 @@ and the ``operation`` every detection and upload belongs to (:data:`DEFAULT_OPER
 rows stored before); since schema 4, the ``audit`` table (events: retractions, re-markings,
 sign-ins; see :mod:`geo.store.audit`), the retraction of an upload (``uploads.retracted_at``
 and ``retracted_by``) and ``retracted_detections``, where a retracted upload's rows are kept
-out of every read; since schema 5, the R-tree of the detections' positions (see
+out of every read; since schema 5, the grid-cell index of the detections (see
 :mod:`geo.store.spatial_index`), for the map's queries (:mod:`geo.store.map_query`).
 """
 
@@ -457,7 +457,7 @@ def upgrade(conn: Connection) -> None:
     if found < 4:
         _upgrade_from_3(conn)
     if found < 5:
-        create_spatial_index(conn)  # schema 4 to 5: the R-tree, filled with the stored rows
+        create_spatial_index(conn)  # schema 4 to 5: the cell index (filled by the map queries)
     for table, description in conn.execute(
         "SELECT table_name, description FROM gpkg_contents WHERE description LIKE 'Limes %'"
     ).fetchall():
