@@ -146,7 +146,7 @@ def _points(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 def test_counts_points_and_hexagons_equal_the_in_memory_path(
     filled: Path | str, scenario: Any
 ) -> None:
-    every, full = _truth(filled, scenario)
+    _, full = _truth(filled, scenario)
     classifier = point_classifier(
         scenario.border,
         scenario.sensors,
@@ -181,9 +181,7 @@ def test_counts_points_and_hexagons_equal_the_in_memory_path(
         # the points in the view: exactly the window's rows inside the extent, bounds included
         det = truth.layers["detections"]
         inside = det[ext.holds(det.geometry.x.to_numpy(), det.geometry.y.to_numpy())]
-        view = map_points(
-            filled, viewers, operation="sample", time_from=tf, time_to=tt, extent=ext
-        )
+        view = map_points(filled, viewers, operation="sample", time_from=tf, time_to=tt, extent=ext)
         assert view.total == len(inside), case
         pd.testing.assert_frame_equal(
             _points(view.detections),
@@ -245,13 +243,16 @@ def _view_truth(path: Path, ext: Extent) -> int:
     return int(ext.holds(every.geometry.x.to_numpy(), every.geometry.y.to_numpy()).sum())
 
 
-def test_the_cell_index_catches_up_with_uploads_and_retractions(tmp_path: Path, scenario: Any) -> None:
+def test_the_cell_index_catches_up_with_uploads_and_retractions(
+    tmp_path: Path, scenario: Any
+) -> None:
     path = tmp_path / "s.gpkg"
     _ingest(path, scenario)
     ext = _extent(scenario)
     conn = connect(path, busy_timeout_s=5)
     try:
-        assert has_spatial_index(conn) and not is_current(conn)  # uploads do not index
+        assert has_spatial_index(conn)
+        assert not is_current(conn)  # uploads do not index
     finally:
         conn.close()
     got = map_points(path, ["LTU", "LVA", "POL"], operation="sample", extent=ext)

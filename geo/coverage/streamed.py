@@ -48,10 +48,10 @@ class Positions(Protocol):
     """A page of points: longitudes and latitudes in degrees (EPSG:4326)."""
 
     @property
-    def lon(self) -> NDArray[np.float64]: ...  # noqa: D102
+    def lon(self) -> NDArray[np.float64]: ...
 
     @property
-    def lat(self) -> NDArray[np.float64]: ...  # noqa: D102
+    def lat(self) -> NDArray[np.float64]: ...
 
 
 @dataclass(frozen=True)

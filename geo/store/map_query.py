@@ -17,8 +17,9 @@ GeoPackage: the rows of a window are a range of ``fid`` (the table is clustered 
 those of an extent from the grid-cell index (:mod:`geo.store.spatial_index`, brought up to
 date with the uploads first): rows of the cells inside the extent are in, those of the
 cells on its edge are tested exactly. A store of schema 4 or older, read without being
-upgraded, has no index: its window's positions are read page by page and tested. PostGIS: the GiST index on ``geom`` and the B-tree on
-``time_us`` (:mod:`geo.store.postgres.map_query`).
+upgraded, has no index: its window's positions are read page by page and tested.
+PostGIS: the GiST index on ``geom`` and the B-tree on ``time_us``
+(:mod:`geo.store.postgres.map_query`).
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from geo.access.releasability import visible_mask
 from geo.access.releasability import viewers as checked_viewers
+from geo.access.releasability import visible_mask
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
-from geo.store.geometry import points
+from geo.store.geometry import _POINT_BLOB, points
 from geo.store.location import postgres_url
 from geo.store.opening import opened_for_reading
 from geo.store.postgres import map_query as pg_map
@@ -138,8 +139,20 @@ def _where(
 
 
 def _xy(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of GeoPackage point blobs."""
-    xy = shapely.get_coordinates(points(blobs))
+    """Longitudes and latitudes of GeoPackage point blobs (the store's own read in numpy)."""
+    arr = blobs.combine_chunks() if isinstance(blobs, pa.ChunkedArray) else blobs
+    size = _POINT_BLOB.itemsize
+    if len(arr) and arr.null_count == 0 and pa.types.is_binary(arr.type):
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+            arr.offset : arr.offset + len(arr) + 1
+        ]
+        if (np.diff(offsets) == size).all():
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+            rec = data.view(_POINT_BLOB)
+            own = (rec["magic"] == b"GP") & (rec["flags"] == 1) & (rec["order"] == 1)
+            if (own & (rec["wkb_type"] == 1)).all():
+                return rec["x"].astype(float), rec["y"].astype(float)
+    xy = shapely.get_coordinates(points(arr))  # blobs another tool wrote
     return xy[:, 0], xy[:, 1]
 
 
@@ -192,9 +205,7 @@ def _in_ranges(conn: Connection, table: str, ranges: list[tuple[int, int]]) -> s
     if ranges:
         lo, hi = zip(*ranges, strict=True)
         conn.insert(table, pa.table({"lo": pa.array(lo), "hi": pa.array(hi)}), constants={})
-    return (
-        f"fid IN (SELECT c.fid FROM {table} r JOIN {CELLS} c ON c.cell BETWEEN r.lo AND r.hi)"
-    )
+    return f"fid IN (SELECT c.fid FROM {table} r JOIN {CELLS} c ON c.cell BETWEEN r.lo AND r.hi)"
 
 
 def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
@@ -296,9 +307,7 @@ def map_points(
         where += f" AND {_extent_match(conn, where, box)}"
         total = int(conn.execute(f"SELECT count(*) FROM detections WHERE {where}").scalar())
         cut = f" ORDER BY time_us, fid LIMIT {int(limit)}" if total > limit else ""
-        raw = conn.fetch_arrow(
-            _READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where}{cut})"
-        )
+        raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where}{cut})")
         return MapPoints(_frame(raw, str(path), conn), total)
 
 

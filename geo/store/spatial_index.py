@@ -70,6 +70,10 @@ _SHIFT = 16
 #: The cell of a point that cannot be read (always tested exactly).
 NO_CELL = -1
 
+#: SQLite's page cache while indexing (KiB): the cell index takes its keys in random order,
+#: and the default 2 MB cache makes each insert read pages again.
+_CACHE_KIB = 256 * 1024
+
 #: Rows decoded and inserted at a time.
 _PAGE_ROWS = 200_000
 
@@ -177,6 +181,18 @@ def index_new_rows(conn: Connection) -> int:
     if newest <= last:
         return 0
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_NEW} (fid INTEGER, cell INTEGER)")
+    cache = int(conn.execute("PRAGMA cache_size").scalar())
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}").fetchall()
+    try:
+        done = _index_pages(conn, last, newest)
+    finally:
+        conn.execute(f"PRAGMA cache_size = {cache}").fetchall()
+    conn.execute(f"UPDATE {_STATE} SET last_upload = {newest}")
+    return done
+
+
+def _index_pages(conn: Connection, last: int, newest: int) -> int:
+    """Index the rows of uploads ``last`` (excluded) to ``newest``, a page at a time."""
     done, after = 0, -(2**63)
     while True:
         page = conn.fetch_arrow(
@@ -191,9 +207,7 @@ def index_new_rows(conn: Connection) -> int:
             done += page.num_rows
             after = int(page["fid"][-1].as_py())
         if page.num_rows < _PAGE_ROWS:
-            break
-    conn.execute(f"UPDATE {_STATE} SET last_upload = {newest}")
-    return done
+            return done
 
 
 def rebuild_spatial_index(conn: Connection) -> int:
