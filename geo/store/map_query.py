@@ -60,6 +60,9 @@ __all__ = ["Extent", "MapPoints", "WindowBatch", "map_points", "window_batches"]
 #: Rows per page of :func:`window_batches` (and of the GeoPackage's exact edge tests).
 BATCH_ROWS = 100_000
 
+#: Past this many rows in the extent's cells the index is used whatever the window holds.
+_WINDOW_FIRST_ROWS = 2_000_000
+
 #: The temporary table of the rows on an extent's edge that are in it (GeoPackage).
 _EDGE_TABLE = "limes_map_edge"
 
@@ -223,6 +226,16 @@ def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
         inner, outer = cell_ranges(extent.boxes())
         inside = _in_ranges(conn, "limes_map_inside", inner)
         edge = _in_ranges(conn, "limes_map_edge_cells", outer)
+        # A short window over a wide view: testing the window's rows beats the index.
+        in_cells = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM limes_map_inside r JOIN "
+            f"{CELLS} c ON c.cell BETWEEN r.lo AND r.hi LIMIT {_WINDOW_FIRST_ROWS})"
+        ).scalar()
+        in_window = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM detections WHERE {where} "
+            f"LIMIT {int(in_cells) + 1})"
+        ).scalar()
+        indexed = in_window > in_cells
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_EDGE_TABLE} (fid INTEGER PRIMARY KEY)")
     conn.execute(f"DELETE FROM {_EDGE_TABLE}")
     for page in _pages(
