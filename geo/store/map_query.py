@@ -33,14 +33,12 @@ from typing import NamedTuple
 import geopandas as gpd
 import numpy as np
 import pyarrow as pa
-import shapely
 
 from geo.access.releasability import viewers as checked_viewers
 from geo.access.releasability import visible_mask
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
-from geo.store.geometry import _POINT_BLOB, points
 from geo.store.location import postgres_url
 from geo.store.opening import opened_for_reading
 from geo.store.postgres import map_query as pg_map
@@ -54,6 +52,7 @@ from geo.store.spatial_index import (
     index_new_rows,
     is_current,
 )
+from geo.store.spatial_index import xy_of as _xy
 
 __all__ = ["Extent", "MapPoints", "WindowBatch", "map_points", "window_batches"]
 
@@ -139,24 +138,6 @@ def _where(
     elif op not in (None, DEFAULT_OPERATION):
         return None
     return where
-
-
-def _xy(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of GeoPackage point blobs (the store's own read in numpy)."""
-    arr = blobs.combine_chunks() if isinstance(blobs, pa.ChunkedArray) else blobs
-    size = _POINT_BLOB.itemsize
-    if len(arr) and arr.null_count == 0 and pa.types.is_binary(arr.type):
-        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
-            arr.offset : arr.offset + len(arr) + 1
-        ]
-        if (np.diff(offsets) == size).all():
-            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-            rec = data.view(_POINT_BLOB)
-            own = (rec["magic"] == b"GP") & (rec["flags"] == 1) & (rec["order"] == 1)
-            if (own & (rec["wkb_type"] == 1)).all():
-                return rec["x"].astype(float), rec["y"].astype(float)
-    xy = shapely.get_coordinates(points(arr))  # blobs another tool wrote
-    return xy[:, 0], xy[:, 1]
 
 
 def _pages(

@@ -37,7 +37,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.store.connection import Connection
-from geo.store.geometry import points
+from geo.store.geometry import _POINT_BLOB, points
 
 __all__ = [
     "CELLS",
@@ -49,6 +49,7 @@ __all__ = [
     "index_new_rows",
     "is_current",
     "rebuild_spatial_index",
+    "xy_of",
 ]
 
 #: The index table.
@@ -147,12 +148,30 @@ def create_spatial_index(conn: Connection) -> None:
     conn.execute(f"INSERT INTO {_STATE} VALUES (0, 0)")
 
 
+def xy_of(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of GeoPackage point blobs (the store's own read in numpy)."""
+    arr = blobs.combine_chunks() if isinstance(blobs, pa.ChunkedArray) else blobs
+    size = _POINT_BLOB.itemsize
+    if len(arr) and arr.null_count == 0 and pa.types.is_binary(arr.type):
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+            arr.offset : arr.offset + len(arr) + 1
+        ]
+        if (np.diff(offsets) == size).all():
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+            rec = data.view(_POINT_BLOB)
+            own = (rec["magic"] == b"GP") & (rec["flags"] == 1) & (rec["order"] == 1)
+            if (own & (rec["wkb_type"] == 1)).all():
+                return rec["x"].astype(float), rec["y"].astype(float)
+    xy = shapely.get_coordinates(points(arr))  # blobs another tool wrote
+    return xy[:, 0], xy[:, 1]
+
+
 def _cells(page: pa.Table) -> NDArray[np.int64]:
     """The cell of each ``geom`` blob of a page (:data:`NO_CELL` where none can be read)."""
     try:
-        xy = shapely.get_coordinates(points(page["geom"]))
-        if len(xy) == page.num_rows:
-            return cells_of(xy[:, 0], xy[:, 1])
+        lon, lat = xy_of(page["geom"])
+        if len(lon) == page.num_rows:
+            return cells_of(lon, lat)
     except (shapely.errors.GEOSException, TypeError, ValueError, IndexError):
         pass
     out = np.full(page.num_rows, NO_CELL, dtype=np.int64)  # one by one: which cannot be read
