@@ -187,7 +187,8 @@ def _cells(page: pa.Table) -> NDArray[np.int64]:
 
 def _where_now(conn: Connection) -> tuple[int, int, int, int]:
     """The index's last upload and retractions, and the store's."""
-    last, retracted = conn.execute(f"SELECT last_upload, retractions FROM {_STATE}").fetchone()
+    row = conn.execute(f"SELECT last_upload, retractions FROM {_STATE}").fetchone()
+    last, retracted = row if row is not None else (0, -1)  # (no row: index anew)
     newest = int(conn.execute("SELECT ifnull(max(upload_id), 0) FROM uploads").scalar())
     now = int(conn.execute(f"SELECT count(*) FROM audit WHERE action = '{_RETRACT}'").scalar())
     return int(last), int(retracted), newest, now
