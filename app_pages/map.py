@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
 import pandas as pd
@@ -17,6 +18,7 @@ from layers.legend import legend_entries, legend_html
 from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
 from layers.style import partner_colors
+from layers.timeline import TIMELINE_LAYERS, with_layers
 from ui import map_panels as mp
 from ui import operations, signin
 from ui import shared as ui
@@ -71,6 +73,7 @@ if bounds is not None:
 else:
     st.session_state.playing = False
     st.session_state.pop("win", None)
+    st.session_state.at = None
 
 with side.expander("Input files"):
     for name, load_report in sc.reports.items():
@@ -92,6 +95,12 @@ with side.expander("Layers", expanded=True):
         for k, label in ui.LAYERS.items()
         if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}")
     )
+    # Coverage over time (ui/timeline.py): off until asked. The tracks' thousands of
+    # pickable vertices slow deck.gl's picking on software WebGL until a click is lost.
+    shown_over_time = tuple(
+        k for k, label in TIMELINE_LAYERS.items() if st.checkbox(label, key=f"layer_{k}")
+    )
+tau = tl_ui.tau_input(side)
 
 
 # ---- the view: numbers, map, details, gaps (a fragment: playback reruns only this) --------
@@ -117,8 +126,13 @@ def _title(scope_of_head: str, tf: object, tt: object) -> None:
             )
 
 
-def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -> None:
-    """The map and, beside it, the legend and what was clicked."""
+def _map_and_details(
+    result: Analysis, head: Headline, tf: datetime | None, tt: datetime | None
+) -> dict[str, object]:
+    """The map, with the timeline's layers and the moment of playback; legend and details.
+
+    Returns the timeline's layers drawn (by id), for the snapshot of this view.
+    """
     rep = result.report
     focus = st.session_state.get("_focus")
     deck = ui.map_deck(
@@ -134,6 +148,22 @@ def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -
         viewers,
         focus,
     )
+    over_time = tl_ui.timeline_window((tf, tt))
+    now = tl_ui.current_moment(SCENARIO_DIR, over_time, mp.applied_moment())
+    if now is not None:
+        tl_ui.moment_panel(now, TZ)
+    extra = tl_ui.main_map_layers(
+        SCENARIO_DIR,
+        shown=shown_over_time,
+        window=over_time,
+        tau=tau,
+        partner=partner,
+        colors=COLORS,
+        now=now,
+        tz=TZ,
+    )
+    if extra:
+        deck = with_layers(deck, extra)
     map_col, info_col = st.columns([3, 1.15])
     with map_col:
         event = st.pydeck_chart(
@@ -154,6 +184,7 @@ def _map_and_details(result: Analysis, head: Headline, tf: object, tt: object) -
         )
         with st.container(key="details"):
             mp.details(result, head, pick, partner, TZ)
+    return extra
 
 
 def _gap_table(head: Headline) -> None:
@@ -190,9 +221,15 @@ def _gap_table(head: Headline) -> None:
     )
 
 
-def _downloads(result: Analysis) -> None:
-    """Download this view: snapshot and data files, made when their button is clicked."""
+def _downloads(result: Analysis, over_time: dict[str, object]) -> None:
+    """Download this view: snapshot and data files, made when their button is clicked.
+
+    The snapshot draws the timeline's layers the map shows (``over_time``, by id).
+    """
+    at = mp.applied_moment()
     snap = {
+        "timeline_layers": over_time or None,
+        "note": None if at is None else f"moment {zone_text(at, TZ)} {TZ}",
         "partner": partner,
         "shown": shown,
         "title": sc.name,
@@ -234,6 +271,7 @@ def _downloads(result: Analysis) -> None:
 
 
 PARTNER_NAMES = {p: str(v.get("name", p)) for p, v in sc.partners.items()}
+COLORS = partner_colors(everything.report["partners"], everything.partner_colours)
 
 
 @st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
@@ -246,20 +284,18 @@ def body() -> None:
     head = headline(result.report, partner)
     _title(head.scope, tf, tt)
     mp.metrics(head, partner)
-    _map_and_details(result, head, tf, tt)
+    over_time = _map_and_details(result, head, tf, tt)
     _gap_table(head)
     if viewer.can("briefer"):
         with st.expander("Download this view"):
-            _downloads(result)
+            _downloads(result, over_time)
 
 
 body()
 tl_ui.blind_section(
     SCENARIO_DIR,
-    sc,
-    side=side,
-    window=mp.applied_window(),
+    window=tl_ui.timeline_window(mp.applied_window()),
     tz=TZ,
     partner=partner,
-    colors=partner_colors(everything.report["partners"], everything.partner_colours),
+    tau=tau,
 )

@@ -4,16 +4,21 @@ The case of issue 19: 10,000 sensors along a 3,000 km border (40 % wedges, 10 % 
 1,000,000 detections around it. Prints figures, asserts nothing. Targets (2 cores): the
 whole ``python -m geo analyse`` under 4 s, classification at 5,000,000 points/s or more.
 
-    .venv/bin/python bench/bench_classify.py [--no-cli]
+    .venv/bin/python bench/bench_classify.py [--no-cli] [--data DIR] [--before CHECKOUT]
 
-It runs on the code it is started from (``PYTHONPATH`` first): started from an older checkout
-it measures the code before a change, the same way.
+It runs on the code it is started from (``PYTHONPATH`` first). ``--before CHECKOUT`` (a
+checkout of the code before a change, e.g. ``git worktree add /tmp/before main``) measures
+that code too, on the same inputs, in a process of its own, and prints both side by side.
+``--data DIR`` keeps the generated inputs there and reuses them on the next run.
+Wall times depend on the machine's load: the CPU seconds beside them vary less.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +32,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+#: The checkout measured: this one, or the one ``--before`` names (its own bench_coverage puts
+#: its own code first on the path).
+sys.path.insert(
+    0,
+    str(Path(os.environ.get("LIMES_BENCH_ROOT", Path(__file__).resolve().parent.parent)) / "bench"),
+)
 
 from bench_coverage import GEOD, sensors_along, wiggly_border
 
@@ -38,10 +48,8 @@ N_DETECTIONS = 1_000_000
 def detections_around(line: shapely.LineString, n: int, seed: int = 1) -> gpd.GeoDataFrame:
     """``n`` detections scattered around the border (exponential distance, mean 4 km)."""
     rng = np.random.default_rng(seed)
-    pts = shapely.line_interpolate_point(line, rng.uniform(0, 1, n), normalized=True)
-    lon, lat = GEOD.fwd(
-        shapely.get_x(pts), shapely.get_y(pts), rng.uniform(0, 360, n), rng.exponential(4_000, n)
-    )[:2]
+    lon0, lat0 = _along(line, rng.uniform(0, 1, n))
+    lon, lat = GEOD.fwd(lon0, lat0, rng.uniform(0, 360, n), rng.exponential(4_000, n))[:2]
     return gpd.GeoDataFrame(
         {
             "detection_id": [f"D{i:07d}" for i in range(n)],
@@ -51,6 +59,18 @@ def detections_around(line: shapely.LineString, n: int, seed: int = 1) -> gpd.Ge
         geometry=gpd.points_from_xy(np.round(lon, 6), np.round(lat, 6)),
         crs=4326,
     )
+
+
+def _along(line: shapely.LineString, share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``share`` of the way along ``line`` (as ``line_interpolate_point`` with
+    ``normalized=True``, which walks the line once per point: minutes for a million)."""
+    xy = shapely.get_coordinates(line)
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    d = share * cum[-1]
+    i = np.clip(np.searchsorted(cum, d, side="right") - 1, 0, len(cum) - 2)
+    t = (d - cum[i]) / (cum[i + 1] - cum[i])
+    p = xy[i] + t[:, None] * (xy[i + 1] - xy[i])
+    return p[:, 0], p[:, 1]
 
 
 def sectors_along(line: shapely.LineString, n: int = 10) -> gpd.GeoDataFrame:
@@ -67,14 +87,17 @@ def sectors_along(line: shapely.LineString, n: int = 10) -> gpd.GeoDataFrame:
     )
 
 
-def timed(label: str, fn: Callable[[], Any], *, repeat: int = 1) -> tuple[Any, float]:
-    best, out = np.inf, None
+def timed(label: str, fn: Callable[[], Any], *, repeat: int = 1) -> tuple[Any, float, float]:
+    """``fn()``, its best wall time of ``repeat`` runs and the CPU seconds of that run."""
+    best, cpu, out = np.inf, np.nan, None
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - t0)
-    print(f"{label:<66} {best:8.3f} s")
-    return out, best
+        wall = time.perf_counter() - t0
+        if wall < best:
+            best, cpu = wall, time.process_time() - c0
+    print(f"{label:<62} {best:8.3f} s  (CPU {cpu:6.3f} s)", flush=True)
+    return out, best, cpu
 
 
 def write_inputs(
@@ -110,84 +133,119 @@ def cli_seconds(folder: Path, repeat: int = 2) -> float:
     return best
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--no-cli", action="store_true", help="skip the python -m geo analyse runs")
-    args = ap.parse_args()
+def inputs(folder: Path | None) -> tuple[gpd.GeoDataFrame, ...]:
+    """Border, sensors, detections and sectors: read from ``folder``, or made (and kept there)."""
+    names = ("border", "sensors", "detections", "sectors")
+    if folder is not None and all((folder / f"{n}.parquet").exists() for n in names):
+        return tuple(gpd.read_parquet(folder / f"{n}.parquet") for n in names)
+    line = wiggly_border()
+    border = gpd.GeoDataFrame({"name": ["bench"]}, geometry=[line], crs=4326)
+    made = (border, sensors_along(line, N_SENSORS), detections_around(line, N_DETECTIONS))
+    made = (*made, sectors_along(line))
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_inputs(folder, *made[:3])
+        for name, gdf in zip(names, made, strict=True):
+            gdf.to_parquet(folder / f"{name}.parquet")
+    return made
 
+
+def measure(folder: Path, *, cli: bool) -> dict[str, float]:
+    """Every figure of the benchmark on the inputs in ``folder`` (seconds)."""
+    import geo
     from geo.coverage.analysis import analyse
     from geo.coverage.detections import classify_detections
-    from geo.coverage.flat import FlatEngine, flat_corridor
+    from geo.coverage.flat import FlatEngine, flat_corridor, sensor_footprints
     from geo.coverage.footprints import footprint_polygons
     from geo.coverage.scene import prepare_scene
 
-    line = wiggly_border()
-    border = gpd.GeoDataFrame({"name": ["bench"]}, geometry=[line], crs=4326)
-    sensors = sensors_along(line, N_SENSORS)
-    det = detections_around(line, N_DETECTIONS)
-    print(
-        f"{N_SENSORS:,} sensors, {N_DETECTIONS:,} detections, border {GEOD.geometry_length(line) / 1e3:,.0f} km"
-    )
+    border, sensors, det, sectors = inputs(folder)
+    print(f"code measured: {Path(geo.__file__).resolve().parent.parent}")
+    km = GEOD.geometry_length(border.geometry.iloc[0]) / 1e3
+    print(f"{len(sensors):,} sensors, {len(det):,} detections, border {km:,.0f} km")
+    f: dict[str, float] = {}
+    run = lambda: analyse(border, sensors, detections=det)  # noqa: E731
+    _, f["analyse_first_s"], _ = timed("analyse(), first call in the process", run)
+    result, f["analyse_s"], f["analyse_cpu_s"] = timed("analyse(), best of 2", run, repeat=2)
+    print(f"  detections {result.report['detections']}")
 
-    _, t_first = timed(
-        "analyse(), first call in the process", lambda: analyse(border, sensors, detections=det)
-    )
-    result, t_analyse = timed(
-        "analyse(), best of 2", lambda: analyse(border, sensors, detections=det), repeat=2
-    )
-    rep = result.report
-    print(
-        f"  corridor covered {rep['corridor']['covered_km2']:,.3f} km2, detections {rep['detections']}"
-    )
+    def scene_of(sec: gpd.GeoDataFrame | None) -> Any:
+        return prepare_scene(
+            border, sensors, sectors=sec, detections=det, corridor_km=5.0, min_gap_m=0.0,
+            time_from=None, time_to=None,
+        )  # fmt: skip
 
-    scene = prepare_scene(
-        border, sensors, sectors=None, detections=det, corridor_km=5.0, min_gap_m=0.0,
-        time_from=None, time_to=None,
-    )  # fmt: skip
-    from geo.coverage.flat import sensor_footprints
-
+    scene = scene_of(None)
     polygons = footprint_polygons(sensor_footprints(scene.sensors, scene.acrs))
-    _, t_union = timed(
+    _, f["union_s"], _ = timed(
         "corridor coverage: union, overlap, areas (flat_corridor)",
         lambda: flat_corridor(scene, polygons),
         repeat=2,
     )
-    coverage = FlatEngine().cover(scene)
-    _, t_cls_first = timed(
+    corridor = FlatEngine().cover(scene).corridor
+    _, f["classify_first_s"], _ = timed(
         "classify 1M detections, first (builds the index)",
-        lambda: classify_detections(scene, coverage.corridor),
+        lambda: classify_detections(scene, corridor),
     )
-    _, t_cls = timed(
-        "classify 1M detections, again",
-        lambda: classify_detections(scene, coverage.corridor),
-        repeat=3,
+    _, f["classify_s"], f["classify_cpu_s"] = timed(
+        "classify 1M detections, again", lambda: classify_detections(scene, corridor), repeat=3
     )
-
-    sectors = sectors_along(line)
-    scene_s = prepare_scene(
-        border, sensors, sectors=sectors, detections=det, corridor_km=5.0, min_gap_m=0.0,
-        time_from=None, time_to=None,
-    )  # fmt: skip
-    _, t_cls_s = timed(
+    scene_s = scene_of(sectors)
+    _, f["classify_sectors_s"], _ = timed(
         "classify 1M detections with 10 sectors",
-        lambda: classify_detections(scene_s, coverage.corridor),
+        lambda: classify_detections(scene_s, corridor),
         repeat=3,
     )
+    f["cli_s"] = np.nan
+    if cli:
+        f["cli_s"] = cli_seconds(folder)
+        print(f"{'python -m geo analyse (wall, best of 2)':<62} {f['cli_s']:8.3f} s")
+    return f
 
-    t_cli = np.nan
-    if not args.no_cli:
-        with tempfile.TemporaryDirectory() as tmp:
-            write_inputs(Path(tmp), border, sensors, det)
-            t_cli = cli_seconds(Path(tmp))
-        print(f"{'python -m geo analyse (wall, best of 2)':<66} {t_cli:8.3f} s")
-    print()
-    print(
-        f"SUMMARY cli_analyse_s={t_cli:.3f} (target < 4) analyse_s={t_analyse:.3f} "
-        f"analyse_first_s={t_first:.3f} union_s={t_union:.3f} "
-        f"classify_points_per_s={N_DETECTIONS / t_cls:,.0f} (target >= 5,000,000) "
-        f"with_index_build={N_DETECTIONS / t_cls_first:,.0f} "
-        f"with_10_sectors={N_DETECTIONS / t_cls_s:,.0f}"
+
+def before(checkout: Path, folder: Path, *, cli: bool) -> dict[str, float]:
+    """:func:`measure` run on the code of ``checkout``, in a process of its own."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--data", str(folder), "--json"]
+    root = str(checkout.resolve())
+    env = {**os.environ, "PYTHONPATH": root, "LIMES_BENCH_ROOT": root}
+    out = subprocess.run(
+        [*cmd, *([] if cli else ["--no-cli"])], check=True, cwd=checkout, env=env,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    figures: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return figures
+
+
+def summary(f: dict[str, float], n: int) -> str:
+    return (
+        f"cli_analyse_s={f['cli_s']:.3f} (target < 4) analyse_s={f['analyse_s']:.3f} "
+        f"analyse_cpu_s={f['analyse_cpu_s']:.3f} analyse_first_s={f['analyse_first_s']:.3f} "
+        f"union_s={f['union_s']:.3f} "
+        f"classify_points_per_s={n / f['classify_s']:,.0f} (target >= 5,000,000) "
+        f"classify_cpu_s={f['classify_cpu_s']:.3f} "
+        f"with_index_build={n / f['classify_first_s']:,.0f} "
+        f"with_10_sectors={n / f['classify_sectors_s']:,.0f}"
     )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--no-cli", action="store_true", help="skip the python -m geo analyse runs")
+    ap.add_argument("--data", type=Path, help="keep (and reuse) the generated inputs here")
+    ap.add_argument("--before", type=Path, help="a checkout of the code before the change")
+    ap.add_argument("--json", action="store_true", help="end with the figures as JSON")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.data or Path(tmp)
+        inputs(folder)
+        old = before(args.before, folder, cli=not args.no_cli) if args.before else None
+        new = measure(folder, cli=not args.no_cli)
+    print()
+    if old is not None:
+        print(f"SUMMARY before {summary(old, N_DETECTIONS)}")
+    print(f"SUMMARY {'after ' if old else ''}{summary(new, N_DETECTIONS)}")
+    if args.json:
+        print(json.dumps(new))
 
 
 if __name__ == "__main__":

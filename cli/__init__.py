@@ -30,7 +30,8 @@ A contract: scripts and checks depend on these flags and keys.
     python -m geo ingest FILE [--store STORE] --partner P [--releasable-to A,B|ALL] [--user NAME]
         [--operation NAME]
     python -m geo detections [--store STORE] --as-partner P [--out FILE.geojson]
-        [--operation NAME]
+        [--operation NAME] [--format geojson|geoparquet --out DIR [--partition-by rows|day]
+        [--partition-rows 1000000]]
     python -m geo backup [--store STORE] --out COPY.gpkg
     python -m geo operation create NAME --border B --sensors S [--sectors P] [--dem D]
         [--partners partners.csv] [--corridor-km 5] [--min-gap-m 1] [--timezone ZONE]
@@ -46,6 +47,9 @@ A contract: scripts and checks depend on these flags and keys.
         [--store STORE]
     python -m geo uploads list --as-partner P [--operation NAME] [--retracted] [--store STORE]
     python -m geo audit [--limit N] [--operation NAME] [--store STORE]
+
+``--detections`` of analyse, export and timeline may be a GeoParquet dataset (a directory or a
+glob of partitions), classified out of core on Dask: ``[--scheduler tcp://host:port|sync]``.
 
 Exit status: 0 on success; 2 on invalid input (the message on stderr, no traceback).
 """

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.dataset import add_scheduler_arg, opened_dataset
 from cli.options import add_analysis_args, load_and_analyse
 from geo.core.errors import ValidationError
 
@@ -20,6 +21,7 @@ def register(sub: Any) -> None:
         "where they are not; write the report as JSON.",
     )
     add_analysis_args(a)
+    add_scheduler_arg(a)
     a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
     a.add_argument(
         "--coverage-tif",
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValidationError(
             "--coverage-tif: needs --dem (the coverage surface lies on the DEM's grid)"
         )
-    result, inputs = load_and_analyse(args)
+    with opened_dataset(args) as dataset:
+        result, inputs = load_and_analyse(args, dataset)
     report: dict[str, Any] = result.report
     if args.coverage_tif:
         report["terrain"]["coverage_tif"] = result.coverage.write_geotiff(args.coverage_tif)

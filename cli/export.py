@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.dataset import add_scheduler_arg, opened_dataset
 from cli.options import add_analysis_args, load_and_analyse
 from geo.core.errors import ValidationError
 
@@ -19,6 +20,7 @@ def register(sub: Any) -> None:
         "(a directory, one file per layer), GeoPackage or KML (one file). Prints a JSON summary.",
     )
     add_analysis_args(e)
+    add_scheduler_arg(e)
     e.add_argument("--partner", help="export only this partner's view")
     # Not argparse choices: an unknown format is reported like any other invalid input.
     e.add_argument("--format", required=True, help="geojson, gpkg, kml or csv")
@@ -39,6 +41,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValidationError(
             f"--format: expected one of {', '.join(FORMATS)}, got {args.format!r}"
         )
-    result, _ = load_and_analyse(args)
-    layers = export_layers(result, partner=args.partner)
-    return write_export(layers, args.out, fmt=args.format)
+    with opened_dataset(args) as dataset:
+        result, _ = load_and_analyse(args, dataset)
+        layers = export_layers(result, partner=args.partner)
+        if dataset is None:
+            return write_export(layers, args.out, fmt=args.format)
+        from geo.coverage.dataset_export import write_dataset_export
+
+        return write_dataset_export(
+            layers,
+            dataset.files,
+            dataset.classifier,
+            args.out,
+            fmt=args.format,
+            partner=args.partner,
+            client=dataset.client,
+        )

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cli.dataset import DatasetInput
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 
@@ -73,7 +74,12 @@ def add_analysis_args(a: argparse.ArgumentParser) -> None:
         "defaults take the place of --border, --sensors and --sectors",
     )
     add_store_arg(a)
-    a.add_argument("--detections", type=Path, help="detection points")
+    a.add_argument(
+        "--detections",
+        type=Path,
+        help="detection points: a file, or a GeoParquet dataset (a directory or a glob of "
+        "partitions) classified out of core on Dask",
+    )
     # Default None: filled in by load_and_analyse (the operation's, else the settings').
     a.add_argument(
         "--corridor-km",
@@ -179,18 +185,25 @@ def load_layers(
     return border, sensors, sectors, inputs, None
 
 
-def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+def load_and_analyse(
+    args: argparse.Namespace, dataset: DatasetInput | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Load the inputs named by ``args`` and analyse them; return the analysis and input reports.
 
     With ``--operation`` the layers come from the store (no input reports: they were checked
-    when stored) and the operation's corridor depth and minimum gap are the defaults.
+    when stored) and the operation's corridor depth and minimum gap are the defaults. With
+    ``dataset`` (:func:`cli.dataset.opened_dataset`) the detections are a GeoParquet dataset,
+    classified on its Dask cluster.
     """
     from geo.coverage import analyse
     from geo.inputs import read_detections
 
     border, sensors, sectors, inputs, op = load_layers(args)
     detections = None
-    if args.detections:
+    if dataset is not None:
+        inputs["detections"] = dataset
+    elif args.detections:
+        _not_a_dataset(args.detections)
         detections, inputs["detections"] = read_detections(args.detections)
     if args.corridor_km is None:
         args.corridor_km = settings.CORRIDOR_KM if op is None else op.corridor_km
@@ -199,6 +212,8 @@ def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     # For the commands that print times and partners (snapshot): the operation's zone and names.
     args.operation_timezone = "UTC" if op is None else op.timezone
     args.partner_names = None if op is None else {p.id: p.name for p in op.partners}
+    if dataset is not None:
+        return _analyse_dataset(border, sensors, sectors, args, dataset), inputs
     result = analyse(
         border,
         sensors,
@@ -213,3 +228,43 @@ def load_and_analyse(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         refraction_coeff=args.refraction_coeff,
     )
     return result, inputs
+
+
+def _not_a_dataset(path: Path) -> None:
+    """Refuse a GeoParquet dataset where a command needs the detections in memory."""
+    from geo.dataset import is_dataset
+
+    if is_dataset(path):
+        raise ValidationError(
+            describe(
+                str(path),
+                "a GeoParquet dataset is classified on Dask by analyse, export and timeline only",
+                expected="a detection file",
+                got="a directory or a glob",
+                fix="Give one of its partition files, or use analyse or export",
+            )
+        )
+
+
+def _analyse_dataset(
+    border: Any, sensors: Any, sectors: Any, args: argparse.Namespace, dataset: DatasetInput
+) -> Any:
+    """:func:`load_and_analyse` of a GeoParquet dataset, on its cluster; its rows counted."""
+    from geo.coverage.dataset import analyse_dataset
+
+    result, counts, dataset.classifier = analyse_dataset(
+        border,
+        sensors,
+        dataset.files,
+        client=dataset.client,
+        sectors=sectors,
+        corridor_km=args.corridor_km,
+        min_gap_m=args.min_gap_m,
+        time_from=args.time_from,
+        time_to=args.time_to,
+        dem=args.dem,
+        target_height_m=args.target_height_m,
+        refraction_coeff=args.refraction_coeff,
+    )
+    dataset.rows, dataset.naive_times = counts.rows, counts.naive_rows
+    return result

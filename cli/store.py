@@ -37,14 +37,33 @@ def register(sub: Any) -> None:
 
     d = sub.add_parser(
         "detections",
-        help="the detections one partner may see, as GeoJSON",
-        description="Write a GeoJSON FeatureCollection of the stored detections the partner "
-        "may see: its own rows and rows released to it.",
+        help="the detections one partner may see, as GeoJSON or a GeoParquet dataset",
+        description="Write the stored detections the partner may see (its own rows and rows "
+        "released to it): a GeoJSON FeatureCollection, or a GeoParquet dataset (a directory "
+        "of partition files, see docs/dask.md) for analyse/export/timeline on Dask.",
     )
     add_store_arg(d)
     d.add_argument("--as-partner", required=True, help="the partner who looks")
-    d.add_argument("--out", type=Path, help="GeoJSON file to write (default: stdout)")
+    d.add_argument(
+        "--out",
+        type=Path,
+        help="GeoJSON file to write (default: stdout); with --format geoparquet the "
+        "dataset's directory (new or empty; required)",
+    )
     d.add_argument("--operation", help="only this operation's rows (default: sample)")
+    # Not argparse choices: an unknown value is reported like any other invalid input.
+    d.add_argument("--format", default="geojson", help="geojson (default) or geoparquet")
+    d.add_argument(
+        "--partition-by",
+        default="rows",
+        help="geoparquet: rows (files of --partition-rows rows) or day (a file per UTC day)",
+    )
+    d.add_argument(
+        "--partition-rows",
+        type=int,
+        default=None,
+        help="geoparquet: most rows in one partition file (default 1000000)",
+    )
     d.set_defaults(run=run_detections)
 
     bk = sub.add_parser(
@@ -114,9 +133,16 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
             )
         )
     operation = SAMPLE if args.operation is None else check_name(args.operation, "--operation")
-    collection = feature_collection(
-        visible_detections(store, [args.as_partner], operation=operation)
-    )
+    if args.format not in ("geojson", "geoparquet"):
+        raise ValidationError(
+            describe(
+                "--format", "unknown format", expected="geojson or geoparquet", got=args.format
+            )
+        )
+    rows = visible_detections(store, [args.as_partner], operation=operation)
+    if args.format == "geoparquet":
+        return _write_dataset(rows, args)
+    collection = feature_collection(rows)
     if args.out is None:
         return collection
     try:
@@ -132,6 +158,29 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
             )
         ) from exc
     return {"out": str(args.out), "features": len(collection["features"])}
+
+
+def _write_dataset(rows: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """``detections --format geoparquet``: the rows as a GeoParquet dataset in ``--out``."""
+    from geo.dataset import ROWS_PER_PARTITION, write_dataset
+
+    if args.out is None:
+        raise ValidationError(
+            describe(
+                "--out",
+                "a dataset is a directory",
+                expected="--out DIR with --format geoparquet",
+                got="none",
+            )
+        )
+    return write_dataset(
+        rows,
+        args.out,
+        rows_per_partition=ROWS_PER_PARTITION
+        if args.partition_rows is None
+        else args.partition_rows,
+        by=args.partition_by,
+    )
 
 
 def run_backup(args: argparse.Namespace) -> dict[str, Any]:

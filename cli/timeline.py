@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from cli.dataset import add_scheduler_arg, opened_dataset
 from cli.options import add_store_arg, finite_float, load_layers
 from geo.core import settings
-from geo.core.errors import ValidationError
+from geo.core.errors import ValidationError, describe
 
 
 def register(sub: Any) -> None:
@@ -66,7 +67,13 @@ def register(sub: Any) -> None:
         help="a track silent longer than this is not watching, s "
         f"(default {settings.MAX_FIX_GAP_S:g})",
     )
-    a.add_argument("--detections", type=Path, help="detection points, classified at their time")
+    a.add_argument(
+        "--detections",
+        type=Path,
+        help="detection points, classified at their time: a file, or a GeoParquet dataset "
+        "(a directory or a glob of partitions) classified out of core on Dask",
+    )
+    add_scheduler_arg(a)
     a.add_argument("--out", type=Path, help="write the JSON report here (default: stdout)")
     a.set_defaults(run=run, writes_report=True)
 
@@ -74,7 +81,6 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the inputs named by ``args``, compute the timeline and return the report."""
     from geo.inputs import read_detections, read_tracks
-    from geo.timeline import timeline
 
     if args.operation is None and not args.sensors and not args.tracks:
         raise ValidationError(
@@ -82,11 +88,52 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "(or --operation NAME for an operation's sensors)"
         )
     border, sensors, sectors, inputs, _ = load_layers(args, sensors_required=False)
+    _no_dataset_over_terrain(args)
     tracks = detections = None
     if args.tracks:
         tracks, inputs["tracks"] = read_tracks(args.tracks)
-    if args.detections:
-        detections, inputs["detections"] = read_detections(args.detections)
+    with opened_dataset(args) as dataset:
+        if dataset is None and args.detections:
+            detections, inputs["detections"] = read_detections(args.detections)
+        report = _timeline(args, border, sensors, sectors, tracks, detections, dataset)
+    if dataset is not None:
+        inputs["detections"] = dataset
+    report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
+    return report
+
+
+def _no_dataset_over_terrain(args: argparse.Namespace) -> None:
+    """Refuse a GeoParquet dataset with a DEM.
+
+    Over terrain the viewsheds probe each detection's cell in the pass that computes them,
+    which a partition on a worker cannot join.
+    """
+    from geo.dataset import is_dataset
+
+    if args.dem and args.detections and is_dataset(args.detections):
+        raise ValidationError(
+            describe(
+                "--detections",
+                "timeline classifies a GeoParquet dataset without terrain only",
+                expected="no --dem (nor an operation with a DEM) with a dataset",
+                got=f"--dem {Path(str(args.dem)).name}",
+                fix="Give the detections as a file for a timeline over terrain, or drop --dem",
+            )
+        )
+
+
+def _timeline(
+    args: argparse.Namespace,
+    border: Any,
+    sensors: Any,
+    sectors: Any,
+    tracks: Any,
+    detections: Any,
+    dataset: Any,
+) -> dict[str, Any]:
+    """The timeline's report; a dataset's detections classified on its cluster."""
+    from geo.timeline import timeline
+
     result = timeline(
         border,
         sensors=sensors,
@@ -102,6 +149,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         track_partner=args.track_partner,
         dem=args.dem,
     )
-    report = result.report
-    report["inputs"] = {name: rep.to_dict() for name, rep in inputs.items()}
-    return report
+    if dataset is not None:
+        from geo.timeline.dataset import dataset_detections
+
+        result.report["detections"] = dataset_detections(
+            result, dataset.files, client=dataset.client
+        )
+        dataset.rows = (
+            result.report["detections"]["total"] + result.report["detections"]["outside_window"]
+        )
+    return result.report

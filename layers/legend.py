@@ -82,6 +82,7 @@ def legend_entries(
     if "detections" in by_id:
         out += _detection_entries(by_id)
     out += _area_entries(by_id, partner=partner, corridor_km=corridor_km)
+    out += _timeline_entries(by_id, partner_colours, partner)
     if "plan_sites" in by_id:
         out.append(
             LegendEntry(
@@ -90,6 +91,57 @@ def legend_entries(
                 "dot",
                 (style.SITE_FILL,),
                 outline=style.SITE_LINE,
+            )
+        )
+    return out
+
+
+def _timeline_entries(
+    by_id: Mapping[str, pdk.Layer],
+    partner_colours: Mapping[str, tuple[int, int, int]],
+    partner: str | None,
+) -> list[LegendEntry]:
+    """Coverage over time (``layers.timeline``): exposure, tracks and the moment shown."""
+    lead = (
+        partner_colours.get(partner, (90, 90, 90))
+        if partner
+        else next(iter(partner_colours.values()), (90, 90, 90))
+    )
+    out = []
+    if "moment_watched" in by_id:
+        out.append(
+            LegendEntry(
+                "moment",
+                "Border watched at the moment shown (white)",
+                "line",
+                ((255, 255, 255, 255),),
+                outline=(20, 20, 20, 255),
+            )
+        )
+    if "moment_tracks" in by_id:
+        out.append(
+            LegendEntry(
+                "moment",
+                "Drone or patrol at the moment, with its range (partner colour)",
+                "dot",
+                ((*lead[:3], 255),),
+                outline=(255, 255, 255, 255),
+                notes=("only the sensors active at the moment show their footprints",),
+            )
+        )
+    if "exposed" in by_id:
+        out.append(
+            LegendEntry(
+                "exposure",
+                "Exposed: unwatched longer than the crossing time τ",
+                "line",
+                ((255, 176, 0, 170),),
+            )
+        )
+    if "tracks" in by_id:
+        out.append(
+            LegendEntry(
+                "tracks", "Track of a drone or patrol (partner colour)", "line", ((*lead[:3], 220),)
             )
         )
     return out
@@ -323,7 +375,8 @@ def _swatch(entry: LegendEntry) -> str:
     if entry.symbol == "line":
         return (
             '<span style="display:inline-block;width:22px;height:5px;border-radius:3px;'
-            f"background:{_css(entry.colours[0])};margin:0 6px 2px 0;vertical-align:middle"
+            f"background:{_css(entry.colours[0])};{outline}margin:0 6px 2px 0;"
+            "vertical-align:middle"
             '"></span>'
         )
     if entry.symbol == "dot":

@@ -314,6 +314,7 @@ PART_OF: dict[str, str] = {
     "detection_points_coverage": "detections",
     "detection_points_gap": "detections",
     "sensor_symbols": "sensors",
+    "moment_watched_casing": "moment_watched",
 }
 
 

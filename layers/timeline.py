@@ -1,12 +1,15 @@
-"""Map layers of the timeline (``docs/timeline.md``): exposure and the tracks of drones and patrols.
+"""Map layers of the timeline (``docs/timeline.md``): exposure, tracks and one moment.
 
-Pure pydeck/pandas (no streamlit): the Map page's "When is it blind" section draws them
-from what :mod:`geo.timeline.views` returns (``exposed_layer``), the report's ``by_hour`` and
-the scenario's track fixes.
+Pure pydeck/pandas (no streamlit): the Map page's main map and ``snapshot --exposure`` /
+``--at`` draw them from what :mod:`geo.timeline.views` returns (``exposed_layer``), a
+:class:`geo.timeline.Moment` (what is watched at one moment), the report's ``by_hour`` and
+the scenario's track fixes. :func:`with_layers` adds them to a view's deck (built and cached
+by :mod:`layers.map`) without changing it.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,19 +23,43 @@ from layers import deck as lk
 
 __all__ = [
     "EXPOSED_RGB",
+    "TIMELINE_LAYERS",
+    "WATCHED_NOW_RGB",
     "by_hour_frame",
     "exposed_km",
     "exposure_deck",
     "exposure_layer",
+    "moment_layers",
     "track_lines",
     "tracks_layer",
+    "with_layers",
     "with_length",
 ]
 
-#: Colour of the border exposed longer than the crossing time.
-EXPOSED_RGB: tuple[int, int, int] = (214, 39, 40)
+#: Map layers of the timeline the user can switch (beside :data:`layers.map.LAYERS`).
+TIMELINE_LAYERS: dict[str, str] = {
+    "exposure": "Exposed longer than τ (over time)",
+    "tracks": "Tracks of drones and patrols",
+}
+
+#: Colour of the border exposed longer than the crossing time: an amber band, wide and
+#: translucent like a highlighter over the border's own lines (the gap crimson beneath
+#: stays readable; a red line was hard to tell from it).
+EXPOSED_RGB: tuple[int, int, int] = (255, 176, 0)
+EXPOSED_ALPHA = 170
+EXPOSED_WIDTH_PX = 11
+#: The border watched at the moment shown (playback, ``snapshot --at``): white, lit, unlike
+#: any partner or status colour, drawn over the border line.
+WATCHED_NOW_RGB: tuple[int, int, int] = (255, 255, 255)
+#: Its dark casing (RGBA).
+WATCHED_NOW_CASING: tuple[int, int, int, int] = (25, 25, 25, 230)
 #: Alpha of another partner's track in a partner view (as its sensors are muted).
 MUTED_ALPHA = 70
+#: Track lines are drawn simplified to this tolerance (degrees of lon/lat: a screen
+#: tolerance, about 11 m north-south, under a pixel at the zooms the map opens on). A week
+#: of sorties repeats the same paths: the sample's 21,910 fixes draw as about 3,400 vertices,
+#: and deck.gl's picking (on software WebGL) stays fast enough for a click to count.
+TRACK_DRAW_TOLERANCE_DEG = 1e-4
 
 
 def by_hour_frame(report: Mapping[str, Any]) -> pd.DataFrame:
@@ -57,16 +84,17 @@ def exposed_km(lines: gpd.GeoDataFrame) -> float:
 
 
 def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Layer:
-    """The exposed runs as thick red lines, the tooltip giving the longest unwatched time."""
+    """The exposed runs as a wide amber band, the tooltip giving km and longest unwatched."""
 
     def props(r: pd.Series) -> dict[str, Any]:
         return {
-            "c": [*EXPOSED_RGB, 235],
+            "c": [*EXPOSED_RGB, EXPOSED_ALPHA],
             "tooltip": lk._tooltip(
                 f"Exposed longer than {crossing_time_min:g} min",
                 {
                     "segment": int(r["segment"]),
                     "km": f"{r['start_km']:,.1f}–{r['end_km']:,.1f}",
+                    "stretch": f"{r['end_km'] - r['start_km']:,.1f} km",
                     "longest unwatched": f"{r['max_unwatched_min']:,.0f} min",
                 },
             ),
@@ -79,7 +107,7 @@ def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Lay
         get_path="path",
         get_color="c",
         width_units="'pixels'",
-        get_width=5,
+        get_width=EXPOSED_WIDTH_PX,
         cap_rounded=True,
         pickable=True,
     )
@@ -87,6 +115,8 @@ def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Lay
 
 def track_lines(tracks: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     """One line per track (fixes in time order): ``track_id``, ``partner``, ``kind``, ``fixes``.
+
+    The lines are for drawing: simplified to :data:`TRACK_DRAW_TOLERANCE_DEG`.
 
     Empty (same columns) without tracks; a track of one fix is left out.
     """
@@ -109,7 +139,11 @@ def track_lines(tracks: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
             }
         )
         geoms.append(shapely.LineString(xy))
-    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=cols), geometry=geoms, crs="EPSG:4326")
+    # topology need not be kept: a track crosses itself; only its drawing is simplified
+    drawn = shapely.simplify(
+        np.asarray(geoms, dtype=object), TRACK_DRAW_TOLERANCE_DEG, preserve_topology=False
+    )
+    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=cols), geometry=drawn, crs="EPSG:4326")
 
 
 def tracks_layer(
@@ -126,8 +160,8 @@ def tracks_layer(
         return {
             "c": [*colors.get(p, (120, 120, 120)), alpha],
             "tooltip": lk._tooltip(
-                f"Track {r['track_id']} ({r['kind']})",
-                {"partner": p, "fixes": f"{int(r['fixes']):,}"},
+                f"Track {r['track_id']}",
+                {"partner": p, "kind": r["kind"], "fixes": f"{int(r['fixes']):,}"},
             ),
         }
 
@@ -170,3 +204,151 @@ def exposure_deck(
     layers.append(exposure_layer(exposed, crossing_time_min))
     view = lk.view_state(bounds, width_px=900, height_px=460, margin_px=20)
     return lk.deck(layers, view, height=460)
+
+
+def moment_layers(
+    moment: Any,
+    colors: Mapping[str, tuple[int, int, int]],
+    *,
+    highlight: str | None = None,
+    simplify_deg: float = lk.SIMPLIFY_DEG,
+    tz: str = "UTC",
+) -> dict[str, pdk.Layer]:
+    """What is watched at one moment (a :class:`geo.timeline.Moment`), as deck layers.
+
+    Returns, by id: ``footprints`` (the flat footprints of the static sensors active at the
+    moment only: it takes the place of the view's footprint layer), ``moment_watched`` (the
+    border watched then, over ``moment_watched_casing``), ``moment_track_footprints`` (each
+    drone's or patrol's range disk or wedge) and ``moment_tracks`` (their positions, with a
+    tooltip). In a partner view the others' are muted, as their sensors are.
+    """
+    from geo.core.times import zone_text  # geo is below layers; kept local to the moment
+
+    when = f"{zone_text(moment.when, tz)} {tz}"
+    return {
+        "footprints": lk.footprints_layer(
+            moment.sensor_footprints, colors, highlight=highlight, simplify_deg=simplify_deg
+        ),
+        **_watched_layers(moment.watched_lines, when),
+        **_track_layers(moment, colors, highlight, when),
+    }
+
+
+def _watched_layers(lines: gpd.GeoDataFrame, when: str) -> dict[str, pdk.Layer]:
+    """The border watched at the moment: white over a dark casing (seen on land and amber)."""
+
+    def watched(r: pd.Series) -> dict[str, Any]:
+        return {
+            "c": [*WATCHED_NOW_RGB, 255],
+            "tooltip": lk._tooltip(
+                f"Watched at {when}",
+                {"segment": int(r["segment"]), "km": f"{r['start_km']:,.1f}–{r['end_km']:,.1f}"},
+            ),
+        }
+
+    common = {"get_path": "path", "width_units": "'pixels'"}
+    return {
+        "moment_watched_casing": pdk.Layer(
+            "PathLayer",
+            data=lk._path_records(lines, lambda r: {}),
+            id="moment_watched_casing",
+            get_color=list(WATCHED_NOW_CASING),
+            get_width=6,
+            pickable=False,
+            **common,
+        ),
+        "moment_watched": pdk.Layer(
+            "PathLayer",
+            data=lk._path_records(lines, watched),
+            id="moment_watched",
+            get_color="c",
+            get_width=3,
+            pickable=True,
+            **common,
+        ),
+    }
+
+
+def _track_layers(
+    moment: Any, colors: Mapping[str, tuple[int, int, int]], highlight: str | None, when: str
+) -> dict[str, pdk.Layer]:
+    """Drones and patrols at the moment: their range disks or wedges and their positions."""
+
+    def alpha(p: str, lead: int, muted: int) -> int:
+        return lead if highlight is None or p == highlight else muted
+
+    def disk(r: pd.Series) -> dict[str, Any]:
+        rgb = colors.get(str(r["partner"]), (120, 120, 120))
+        return {
+            "fill": [*rgb, alpha(str(r["partner"]), 70, 15)],
+            "line": [*rgb, alpha(str(r["partner"]), 230, 60)],
+        }
+
+    pos = moment.positions
+    points = [
+        {
+            "p": [round(float(g.x), 6), round(float(g.y), 6)],
+            "c": [*colors.get(str(p), (120, 120, 120)), alpha(str(p), 255, 90)],
+            "tooltip": lk._tooltip(
+                f"{tid} at {when}", {"partner": p, "kind": k, "range": f"{float(rng):,.0f} m"}
+            ),
+        }
+        for g, tid, p, k, rng in zip(
+            pos.geometry, pos["track_id"], pos["partner"], pos["kind"], pos["range_m"], strict=True
+        )
+    ]
+    return {
+        "moment_track_footprints": pdk.Layer(
+            "PolygonLayer",
+            data=lk._polygon_records(moment.track_footprints, disk, simplify_deg=0.0),
+            id="moment_track_footprints",
+            get_polygon="polygon",
+            get_fill_color="fill",
+            get_line_color="line",
+            line_width_min_pixels=1.5,
+            stroked=True,
+            pickable=False,
+        ),
+        "moment_tracks": pdk.Layer(
+            "ScatterplotLayer",
+            data=points,
+            id="moment_tracks",
+            get_position="p",
+            get_fill_color="c",
+            get_line_color=[255, 255, 255, 255],
+            stroked=True,
+            line_width_min_pixels=1.5,
+            radius_units="'pixels'",
+            get_radius=6,
+            pickable=True,
+        ),
+    }
+
+
+#: Where each timeline layer goes in a view's deck: just below the first of these ids.
+_BELOW = ("sensors", "sensor_symbols", "country_labels", "places", "place_labels")
+#: Drawing order of the timeline's layers, bottom first.
+_TIMELINE_ORDER = (
+    "moment_track_footprints",
+    "tracks",
+    "exposed",
+    "moment_watched_casing",
+    "moment_watched",
+    "moment_tracks",
+)
+
+
+def with_layers(deck: lk.CompactDeck, layers: Mapping[str, pdk.Layer]) -> lk.CompactDeck:
+    """A new deck: ``deck``'s layers with ``layers`` (by id) added, or replacing the same id.
+
+    The timeline's layers go above the border and below the sensors and labels, in their
+    own order; ``deck`` (shared by a cache) is not changed.
+    """
+    replaced = [layers.get(x.id, x) for x in deck.layers]
+    ids = {x.id for x in replaced}
+    new = [layers[k] for k in _TIMELINE_ORDER if k in layers and k not in ids]
+    at = next((i for i, x in enumerate(replaced) if x.id in _BELOW), len(replaced))
+    out = copy.copy(deck)
+    out.layers = [*replaced[:at], *new, *replaced[at:]]
+    out._json = None  # a CompactDeck memoises its JSON: this one is new
+    return out

@@ -21,6 +21,7 @@ RANKS: dict[str, int] = {
     "geo.terrain": 1,
     "geo.basemap": 1,
     "geo.export": 1,
+    "geo.dataset": 1,
     "geo.inputs": 2,
     "geo.coverage": 3,
     "geo.store": 3,

@@ -1,9 +1,9 @@
 """geo.coverage.pointindex.membership against shapely.contains_xy (GEOS), point for point.
 
-The grid path (rasterised bits, edge cells sent to GEOS) must give exactly what GEOS gives;
+The index path (:class:`geo.coverage.polygon_index.PolygonIndex`) must give exactly what GEOS gives;
 the only allowed differences are points within 1e-9 of an outline, where "inside" is a
 matter of rounding. Each case uses 200,000 points (well above the grid threshold), part of
-them placed close to the outlines, where a wrong edge raster would show.
+them placed close to the outlines, where a missed edge or a wrong cell centre would show.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 import shapely
 import shapely.affinity
 
-from geo.coverage import pointindex
+from geo.coverage import pointindex, polygon_index
 
 N_POINTS = 200_000
 EDGE_TOL = 1e-9
@@ -105,10 +105,11 @@ def test_union_of_disks_with_holes(disks: shapely.Geometry) -> None:
 
 
 def _grid_cell(bounds: tuple[float, float, float, float]) -> float:
-    """Cell size of the grid membership() builds for these bounds (see _grid_membership)."""
+    """Cell size of the grid the index builds for a polygon of these bounds with many short
+    edges: its cell budget (``MAX_CELLS``, made small by the test) spread over the bounds.
+    The test checks the grid built has it."""
     xmin, ymin, xmax, ymax = bounds
-    w, h = xmax - xmin, ymax - ymin
-    return max(np.sqrt(max(w * h, 1e-18) / pointindex._MAX_CELLS), max(w, h) / 50_000, 1e-12)
+    return float(np.sqrt((xmax - xmin) * (ymax - ymin) / polygon_index.MAX_CELLS))
 
 
 def _tiny_shapes(rng: np.random.Generator, size: float) -> tuple[list[shapely.Polygon], float]:
@@ -130,7 +131,9 @@ def _tiny_shapes(rng: np.random.Generator, size: float) -> tuple[list[shapely.Po
 
 
 @pytest.mark.parametrize("variant", ["islands", "holes"])
-def test_features_smaller_than_a_cell(variant: str) -> None:
+def test_features_smaller_than_a_cell(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Few cells, so that they are far larger than the shapes whatever their edges.
+    monkeypatch.setattr(polygon_index, "MAX_CELLS", 10_000)
     rng = np.random.default_rng(2)
     size = 100.0
     tiny, cell = _tiny_shapes(rng, size)
@@ -145,6 +148,7 @@ def test_features_smaller_than_a_cell(variant: str) -> None:
     assert poly.is_valid
     assert shapely.total_bounds(poly).tolist() == pytest.approx([0, 0, size, size])
     # The fixture does what it says: no cell centre of the grid falls in a tiny shape.
+    assert polygon_index.grid_for(polygon_index.polygon_edges(poly))[2] == cell
     centres = np.arange(0, int(size / cell) + 1) * cell
     gx, gy = np.meshgrid(centres, centres)
     tiny_union = shapely.MultiPolygon(tiny)
@@ -181,7 +185,7 @@ def test_overlapping_polygons_report_every_member(disks: shapely.Geometry) -> No
     assert (ref[:, 0] & ~ref[:, 1]).any() and (ref[:, 1] & ~ref[:, 0]).any()
 
 
-# ---- (d) more polygons than bits in one grid ---------------------------------------------
+# ---- (d) many polygons ------------------------------------------------------------------
 
 
 def _blob(rng: np.random.Generator) -> shapely.Polygon:
@@ -193,10 +197,9 @@ def _blob(rng: np.random.Generator) -> shapely.Polygon:
     return shapely.Polygon(np.column_stack([x0 + r * np.cos(ang), y0 + r * np.sin(ang)])).buffer(0)
 
 
-def test_forty_polygons_beyond_the_31_bit_budget() -> None:
+def test_forty_polygons() -> None:
     rng = np.random.default_rng(4)
     polys = [_blob(rng) for _ in range(40)]
-    assert len(polys) > pointindex._BITS
     x, y = _points_for(rng, polys)
     ref = _assert_same_as_geos(polys, x, y)
     assert (ref.sum(axis=0) > 100).all()  # every polygon holds points
@@ -209,7 +212,7 @@ def test_forty_polygons_beyond_the_31_bit_budget() -> None:
 def test_empty_and_none_polygons_contain_nothing(disks: shapely.Geometry) -> None:
     rng = np.random.default_rng(5)
     blobs = [_blob(rng) for _ in range(36)]
-    # None / empty slots before, between and after the 31-polygon chunk boundary
+    # None / empty slots first, between live polygons and last
     polys: list = [
         None,
         *blobs[:10],

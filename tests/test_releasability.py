@@ -214,6 +214,11 @@ def test_no_viewer_sees_nothing_in_sql() -> None:
         conn.close()
 
 
+def test_no_viewer_sees_nothing_in_python_either() -> None:
+    owners, markings = ["LTU", "LTU", None], ["ALL", "", "ALL"]
+    assert not visible_mask(owners, markings, []).any()
+
+
 def test_generated_markings_cover_every_kind() -> None:
     # The generator is the test's reach: it must make markings of every outcome.
     markings = [_marking() for _ in range(2000)]

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import shapely
 from streamlit.testing.v1 import AppTest
 
 from geo.core.errors import ValidationError
@@ -19,7 +21,7 @@ from geo.core.settings import SAMPLE_DIR
 from geo.inputs import load_scenario, read_sensors, read_tracks
 from geo.operations import checked_sensors, sensor_table
 from geo.operations.editing import SCHEDULE_COLUMNS, TABLE_COLUMNS
-from geo.timeline import exposed_layer, timeline
+from geo.timeline import exposed_layer, moment, timeline
 from layers import timeline as lt
 
 PARTNERS = ["EU", "LTU", "LVA", "POL"]
@@ -145,15 +147,31 @@ def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> N
     assert metrics["Exposed > 45 min"] == f"{rep['border']['exposed_km']:,.1f} km"
     assert metrics["Watched (time-average)"] == f"{rep['border']['watched_pct']:.1f} %"
     assert metrics["Never watched"] == f"{rep['border']['never_watched_km']:,.1f} km"
-    # the exposed layer itself, not only the number, on the map the user switches on
-    assert not [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' in c.proto.json]
-    at.toggle(key="exposure_map_on").set_value(True).run()
-    assert not at.exception
-    maps = [c for c in at.get("deck_gl_json_chart") if '"id":"exposed"' in c.proto.json]
+    # the exposed layer on the page's one map, once the user switches it on
+    maps = at.get("deck_gl_json_chart")
     assert len(maps) == 1
+    assert '"id":"exposed"' not in maps[0].proto.json
+    at.sidebar.checkbox(key="layer_exposure").check()
+    at.sidebar.checkbox(key="layer_tracks").check().run()
+    assert not at.exception
+    maps = at.get("deck_gl_json_chart")
+    assert len(maps) == 1  # no second map
     spec = json.loads(maps[0].proto.json)
     layer = next(x for x in spec["layers"] if x["id"] == "exposed")
-    assert len(layer["data"]) >= 1
+    sc = load_scenario(SAMPLE_DIR)
+    tl = timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        sectors=sc.sectors,
+        time_from=lo.isoformat() + "Z",
+        time_to=hi.isoformat() + "Z",
+    )
+    runs = exposed_layer(tl, 45.0)
+    assert len(layer["data"]) == len(runs) >= 1
+    tips = sorted(d["tooltip"] for d in layer["data"])
+    want = sorted(f"longest unwatched: {m:,.0f} min" for m in runs["max_unwatched_min"])
+    assert sorted(t.splitlines()[-1] for t in tips) == want
     tracks = next(x for x in spec["layers"] if x["id"] == "tracks")
     assert len(tracks["data"]) == 5  # the sample's five drone and patrol tracks
 
@@ -185,3 +203,53 @@ def test_a_partner_view_mutes_other_partners_tracks() -> None:
     alpha = {d["tooltip"].split()[1]: d["c"][3] for d in layer.data}
     for tid, partner in zip(lines["track_id"], lines["partner"], strict=True):
         assert (alpha[tid] > lt.MUTED_ALPHA) == (partner == "LTU")
+
+
+def test_track_lines_are_drawn_simplified_within_their_tolerance() -> None:
+    sc = load_scenario(SAMPLE_DIR)
+    lines = lt.track_lines(sc.tracks)
+    drawn = shapely.get_num_coordinates(lines.geometry.to_numpy()).sum()
+    assert drawn < len(sc.tracks) / 4  # repeated sorties: far fewer vertices than fixes
+    for tid, line in zip(lines["track_id"], lines.geometry, strict=True):
+        fixes = sc.tracks[sc.tracks["track_id"] == tid].sort_values("time", kind="stable")
+        full = shapely.LineString(np.column_stack([fixes.geometry.x, fixes.geometry.y]))
+        # every fix lies on the drawn line within the tolerance, and the line on the fixes
+        gap = shapely.hausdorff_distance(full, line)
+        assert gap <= lt.TRACK_DRAW_TOLERANCE_DEG * 1.0001, (tid, gap)
+
+
+def test_playback_shows_the_moment_on_the_main_map() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400).run()
+    assert not at.exception
+    lo, hi = at.session_state["win"]
+    at.sidebar.button(key="play").click().run()
+    assert not at.exception
+    when = at.session_state["at"]
+    assert when == at.session_state["win"][1]  # the playback window's end
+    assert lo < when < hi
+    sc = load_scenario(SAMPLE_DIR)
+    tl = timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        sectors=sc.sectors,
+        time_from=lo.isoformat() + "Z",
+        time_to=hi.isoformat() + "Z",
+    )
+    m = moment(tl, when.isoformat() + "Z")
+    text = " ".join(e.value for e in at.markdown)
+    assert f"watched now: **{m.watched_pct:.1f} % of the border**" in text
+    maps = at.get("deck_gl_json_chart")
+    assert len(maps) == 1
+    layers = {x["id"]: x for x in json.loads(maps[0].proto.json)["layers"]}
+    # only the sensors active at the moment draw their footprints
+    assert len(layers["footprints"]["data"]) == int(m.active.sum()) < len(sc.sensors)
+    assert len(layers["moment_tracks"]["data"]) == len(m.positions)
+    assert len(layers["moment_watched"]["data"]) == len(m.watched_lines)
+    # pausing keeps the moment; leaving it shows the whole window again, without moment layers
+    at.sidebar.button(key="play").click().run()
+    at.sidebar.button(key="leave_moment").click().run()
+    assert not at.exception
+    layers = {x["id"] for x in json.loads(at.get("deck_gl_json_chart")[0].proto.json)["layers"]}
+    assert "moment_watched" not in layers
+    assert at.session_state["win"] == (lo, hi)

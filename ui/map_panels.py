@@ -28,6 +28,7 @@ from geo.coverage.views import (
 __all__ = [
     "STEPS",
     "advance_playback",
+    "applied_moment",
     "applied_window",
     "details",
     "metrics",
@@ -71,6 +72,7 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series, tz: str = "UTC"
             hi_n,
         )  # new bounds (first run, widened, an upload): all of them
         st.session_state.win_bounds = (lo_n, hi_n)
+        st.session_state.at = None
     win = st.session_state.win
     # The slider shows the applied window when that changed elsewhere (playback, widening);
     # otherwise it keeps what the user is proposing.
@@ -92,6 +94,7 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series, tz: str = "UTC"
         st.session_state.win = tuple(_utc(p, tz) for p in proposed)
         st.session_state._win_shown = (st.session_state.win, tz)
         st.session_state.playing = False
+        st.session_state.at = None  # a window of one's own: no longer a moment of playback
     outside = int(((times < lo) | (times > hi)).sum())
     if outside and not wide:
         day = partial(zone_text, tz=tz, fmt="%Y-%m-%d")
@@ -127,6 +130,21 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series, tz: str = "UTC"
         if st.session_state.playing and st.session_state.win == (lo_n, hi_n):
             # the whole span cannot move: start with one step at the beginning
             st.session_state.win = (lo_n, _naive(lo + STEPS[play_step]))
+        if st.session_state.playing:
+            st.session_state.at = st.session_state.win[1]  # the moment: the window's end
+        st.rerun()
+    if not playing and st.session_state.get("at") is not None:
+        _paused(side, (lo_n, hi_n), tz)
+
+
+def _paused(side: Any, whole: tuple[datetime, datetime], tz: str) -> None:
+    """Paused at a moment: say which, and offer to go back to the ``whole`` window."""
+    at = applied_moment()
+    if at is not None:
+        side.caption(f"Paused at {zone_text(at, tz)} {tz}")
+    if side.button("Leave the moment: the whole window", key="leave_moment", width="stretch"):
+        st.session_state.at = None
+        st.session_state.win = whole
         st.rerun()
 
 
@@ -138,6 +156,7 @@ def advance_playback() -> None:
         st.session_state.playing = False
         st.rerun(scope="app")
     st.session_state.win = (w0 + step, w1 + step)
+    st.session_state.at = w1 + step  # the moment shown: the end of the playback window
 
 
 def applied_window() -> tuple[datetime | None, datetime | None]:
@@ -146,6 +165,16 @@ def applied_window() -> tuple[datetime | None, datetime | None]:
     if win is None:
         return None, None
     return win[0].replace(tzinfo=UTC), win[1].replace(tzinfo=UTC)
+
+
+def applied_moment() -> datetime | None:
+    """The moment playback shows (UTC), ``None`` outside playback.
+
+    Playing, or paused after playing: the end of the playback window. An applied window
+    or "Leave the moment" ends it.
+    """
+    at = st.session_state.get("at")
+    return None if at is None else at.replace(tzinfo=UTC)
 
 
 def metrics(head: Headline, partner: str | None) -> None:

@@ -1,4 +1,8 @@
-"""The Map page's "When is it blind" section: coverage over time (``docs/timeline.md``).
+"""The Map page's coverage over time (``docs/timeline.md``): its layers, playback, section.
+
+The exposure and the tracks are layers of the page's main map (:func:`main_map_layers`);
+playback shows one moment on it (:func:`current_moment`, :func:`moment_panel`); the "When is
+it blind" expander below holds the figures, the chart by hour and the worst stretches.
 
 The timeline of an operation is computed once per operation source (its stamp is part of the
 source key) and window, shared by every user like the analysis; the exposed runs once per
@@ -9,7 +13,7 @@ caches. Times are shown in the operation's zone, named beside them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
@@ -19,12 +23,22 @@ import streamlit as st
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.core.times import zone_text
-from geo.inputs.scenario import Scenario
-from geo.timeline import Timeline, exposed_layer, timeline
+from geo.timeline import Moment, Timeline, exposed_layer, moment, timeline
 from layers import timeline as lt
 from ui import shared
 
-__all__ = ["blind_section", "computed", "exposed", "tracks_of"]
+__all__ = [
+    "blind_section",
+    "computed",
+    "current_moment",
+    "exposed",
+    "main_map_layers",
+    "moment_of",
+    "moment_panel",
+    "tau_input",
+    "timeline_window",
+    "tracks_of",
+]
 
 
 @st.cache_resource(show_spinner="Computing when the border is watched…", max_entries=8)
@@ -94,44 +108,9 @@ def _figures(tl: Timeline, lines: gpd.GeoDataFrame, tau: float, partner: str | N
         c[3].metric("Always watched", f"{border['always_watched_km']:,.1f} km")
 
 
-def _exposure_map(
-    directory: str,
-    sc: Scenario,
-    lines: gpd.GeoDataFrame,
-    tau: float,
-    partner: str | None,
-    colors: Mapping[str, tuple[int, int, int]],
-) -> None:
-    """The exposed runs and the tracks (muted in a partner view) on a map of their own.
-
-    Off by default: one map per page unless asked (the page's main map stays the only one).
-    """
-    tracks = tracks_of(directory)
-    show = len(tracks) > 0 and st.checkbox(
-        f"Tracks of drones and patrols ({len(tracks)})", value=True, key="show_tracks"
-    )
-    layer = lt.tracks_layer(tracks, colors, highlight=partner) if show else None
-    deck = lt.exposure_deck(sc.border, lines, tau, tracks if show else None, layer)
-    st.pydeck_chart(deck, height=460, key="exposure_map")
-    st.caption(
-        f"Red: border exposed longer than {tau:g} min ({len(lines)} stretch(es)); lines: "
-        "tracks coloured by partner"
-        + (f", other partners' muted ({partner} view)" if partner else "")
-    )
-
-
-def blind_section(
-    directory: str,
-    sc: Scenario,
-    *,
-    side: Any,
-    window: tuple[datetime | None, datetime | None],
-    tz: str,
-    partner: str | None,
-    colors: Mapping[str, tuple[int, int, int]],
-) -> None:
-    """τ in the sidebar; the "When is it blind" expander: figures, chart by hour, map."""
-    tau = float(
+def tau_input(side: Any) -> float:
+    """The sidebar's crossing time τ (min), key ``tau_min``."""
+    return float(
         side.number_input(
             "Crossing time τ (min)",
             min_value=1.0,
@@ -141,6 +120,101 @@ def blind_section(
             help="An intruder needs this long to cross: border unwatched for longer is exposed",
         )
     )
+
+
+def timeline_window(
+    applied: tuple[datetime | None, datetime | None],
+) -> tuple[datetime | None, datetime | None]:
+    """The window the timeline is computed over: the applied one, or the whole span.
+
+    During playback (a moment shown) it is the whole span played through: one computation
+    serves every step.
+    """
+    bounds = st.session_state.get("win_bounds")
+    if st.session_state.get("at") is not None and bounds is not None:
+        return bounds[0].replace(tzinfo=UTC), bounds[1].replace(tzinfo=UTC)
+    return applied
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def moment_of(directory: str, time_from: str, time_to: str, at: str) -> Moment:
+    """What is watched at ``at`` (ISO, UTC) in the timeline over the window (read-only)."""
+    return moment(computed(directory, time_from, time_to), at)
+
+
+def current_moment(
+    directory: str, window: tuple[datetime | None, datetime | None], at: datetime | None
+) -> Moment | None:
+    """The moment playback shows, ``None`` outside playback (or without a window)."""
+    tf, tt = window
+    if at is None or tf is None or tt is None or not (tf <= at <= tt):
+        return None
+    return moment_of(directory, tf.isoformat(), tt.isoformat(), at.isoformat())
+
+
+def moment_panel(m: Moment, tz: str) -> None:
+    """The moment's time (operation zone), the share of the border watched then, and what."""
+    off = [s for s, a in zip(m.sensor_ids, m.active, strict=True) if not a]
+    up = sorted(m.positions["track_id"].astype(str))
+    with st.container(key="moment"):
+        st.markdown(
+            f"**Moment: {zone_text(m.when, tz)} {tz}** · watched now: "
+            f"**{m.watched_pct:.1f} % of the border** "
+            f"({m.watched_km:,.1f} of {m.length_km:,.1f} km) · sensors watching "
+            f"{int(m.active.sum())} of {m.active.size} · drones and patrols: "
+            f"{', '.join(up) if up else 'none'}"
+        )
+        if off:
+            with st.expander(f"Sensors off at this moment ({len(off)})", key="moment_off"):
+                st.caption("Off on their schedule, an outage or their status: " + ", ".join(off))
+
+
+def main_map_layers(
+    directory: str,
+    *,
+    shown: tuple[str, ...],
+    window: tuple[datetime | None, datetime | None],
+    tau: float,
+    partner: str | None,
+    colors: Mapping[str, tuple[int, int, int]],
+    now: Moment | None,
+    tz: str,
+) -> dict[str, Any]:
+    """The timeline's layers for the main map, by id (:func:`layers.timeline.with_layers`).
+
+    ``shown``: keys of :data:`layers.timeline.TIMELINE_LAYERS` switched on. Tracks of other
+    partners are muted in a partner view (as their sensors). ``now``: the moment shown.
+    """
+    out: dict[str, Any] = {}
+    tf, tt = window
+    if "tracks" in shown:
+        tracks = tracks_of(directory)
+        if len(tracks):
+            out["tracks"] = lt.tracks_layer(tracks, colors, highlight=partner)
+    if "exposure" in shown and tf is not None and tt is not None:
+        try:
+            lines = exposed(directory, tf.isoformat(), tt.isoformat(), tau)
+        except ValidationError:
+            lines = None  # the section below says why
+        if lines is not None:
+            out["exposed"] = lt.exposure_layer(lines, tau)
+    if now is not None:
+        out.update(lt.moment_layers(now, colors, highlight=partner, tz=tz))
+    return out
+
+
+def blind_section(
+    directory: str,
+    *,
+    window: tuple[datetime | None, datetime | None],
+    tz: str,
+    partner: str | None,
+    tau: float,
+) -> None:
+    """The "When is it blind" expander: figures, chart by hour, the worst stretches.
+
+    Its layers (exposure, tracks, the moment of playback) are on the page's main map.
+    """
     tf, tt = window
     with st.expander("When is it blind: coverage over time", expanded=True):
         if tf is None or tt is None:
@@ -153,16 +227,19 @@ def blind_section(
         except ValidationError as exc:
             st.error(f"Cannot compute coverage over time: {exc}")
             return
+        whose = "the span played through" if st.session_state.get("at") else "the sidebar's"
         st.caption(
-            f"Window {zone_text(tf, tz)}–{zone_text(tt, tz)} {tz} (the sidebar's) · sensors on "
+            f"Window {zone_text(tf, tz)}–{zone_text(tt, tz)} {tz} ({whose}) · sensors on "
             "their schedules and outages, drones and patrols along their tracks · flat "
             "footprints · joint figures, every partner's assets"
         )
         _figures(tl, lines, tau, partner)
         st.markdown(f"**Watched % by hour of day** (UTC hour; {tz} on the window's first day)")
         st.bar_chart(_hour_chart(tl, tz, tf), y="watched %", height=220)
-        if st.toggle("Map of the exposed border and the tracks", key="exposure_map_on"):
-            _exposure_map(directory, sc, lines, tau, partner, colors)
+        st.caption(
+            "On the map above: switch on *Exposed longer than τ* and *Tracks of drones and "
+            "patrols* under Layers; ▶ Play shows what is watched at each moment."
+        )
         _worst_table(lines)
 
 

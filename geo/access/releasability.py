@@ -238,12 +238,16 @@ def visible_mask(owner: Values, marking: Values, viewers: Iterable[str]) -> NDAr
     [False, True, True, False, True]
     >>> visible_mask(["A", "B"], ["C, D", "D;C"], ["B"]).tolist()
     [False, True]
+    >>> visible_mask(["A"], ["ALL"], []).tolist()  # nobody looks: nothing is seen, as in SQL
+    [False]
     """
     seen = frozenset(str(v) for v in viewers)
     owners = _text_array(owner)
     markings = _text_array(marking)
     if len(owners) != len(markings):
         raise ValueError(f"owner and marking differ in length: {len(owners)} and {len(markings)}")
+    if not seen:  # no viewer: default deny (sql_where, may_see and the database agree)
+        return np.zeros(len(owners), dtype=bool)
     # Each distinct marking is normalised once.
     distinct, inverse = np.unique(markings, return_inverse=True)
     normalised = np.array([parse_releasability(m) for m in distinct.tolist()], dtype=object)

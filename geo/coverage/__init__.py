@@ -4,9 +4,9 @@
 computes coverage (``engine`` states what every engine returns; ``flat`` draws footprint
 polygons, ``terrain`` counts viewsheds over a DEM), ``detections`` classifies detections,
 ``report`` and ``result_layers`` assemble the report and the map layers. ``border``,
-``footprints``, ``footprint_index``, ``intervals``, ``pointindex`` and ``threads`` are their
-parts; ``views`` cuts an analysis to what one partner sees (headline, gap ranks); ``hexbin``
-bins detections into hexagons.
+``footprints``, ``footprint_index``, ``intervals``, ``pointindex``, ``polygon_index`` and
+``threads`` are their parts; ``views`` cuts an analysis to what one partner sees (headline,
+gap ranks); ``hexbin`` bins detections into hexagons.
 
 ``TerrainEngine`` is not imported here: it loads the terrain (numba, rasterio); import it from
 :mod:`geo.coverage.terrain`.

@@ -119,30 +119,57 @@ class Analysis:
             keep &= (det["time"] >= t_from).to_numpy()
         if t_to is not None:
             keep &= (det["time"] <= t_to).to_numpy()
-        status = det["coverage_status"].to_numpy()[keep]
-        in_sector = self.det_in_sector[keep]
+        everyone = bool(keep.all())
+        in_coverage, in_gap, outside = _status_masks(det["coverage_status"])
+        if not everyone:
+            in_coverage, in_gap, outside = in_coverage[keep], in_gap[keep], outside[keep]
+        in_sector = self.det_in_sector if everyone else self.det_in_sector[keep]
         report["detections"].update(
             {
                 "total": int(keep.sum()),
-                "in_coverage": int((status == "coverage").sum()),
-                "in_gaps": int((status == "gap").sum()),
-                "outside_corridor": int((status == "outside").sum()),
+                "in_coverage": int(in_coverage.sum()),
+                "in_gaps": int(in_gap.sum()),
+                "outside_corridor": int(outside.sum()),
             }
         )
         for j, sec in enumerate(report["sectors"]):
             sec["detections"] = int(in_sector[:, j].sum())
-        in_gap = status == "gap"
         for p, entry in report["partners"].items():
             cols = self.sector_partner == p
             mine = (
-                in_sector[:, cols].any(axis=1) if cols.any() else np.zeros(len(status), dtype=bool)
+                in_sector[:, cols].any(axis=1) if cols.any() else np.zeros(in_gap.size, dtype=bool)
             )
             entry["detections"] = int(mine.sum())
             entry["detections_in_gaps"] = int((mine & in_gap).sum())
-        layers["detections"] = det[keep].reset_index(drop=True)
+        # Every row kept: the frame itself, reindexed (pandas copies on write, not here).
+        layers["detections"] = (det if everyone else det[keep]).reset_index(drop=True)
         if "sectors" in layers:
             layers["sectors"] = _sector_layer_counts(layers["sectors"], report["sectors"])
         return replace(self, report=report, layers=layers)
+
+
+def _status_masks(
+    status: pd.Series,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Which rows are ``"coverage"``, ``"gap"`` and ``"outside"``.
+
+    A categorical column is read by its codes (no strings made for a million rows).
+
+    Examples
+    --------
+    >>> s = pd.Series(pd.Categorical(["gap", "coverage", "gap"]))
+    >>> [m.tolist() for m in _status_masks(s)]
+    [[False, True, False], [True, False, True], [False, False, False]]
+    """
+    if isinstance(status.dtype, pd.CategoricalDtype):
+        codes = status.cat.codes.to_numpy()
+        cats = list(status.cat.categories)
+        return tuple(  # type: ignore[return-value]
+            codes == cats.index(v) if v in cats else np.zeros(codes.size, dtype=bool)
+            for v in ("coverage", "gap", "outside")
+        )
+    values = status.to_numpy()
+    return values == "coverage", values == "gap", values == "outside"
 
 
 def _sector_layer_counts(

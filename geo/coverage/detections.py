@@ -12,6 +12,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from numpy.typing import NDArray
 
@@ -96,10 +97,13 @@ def classify_points(
     return status, in_sector
 
 
-def _joined_ids(member: NDArray[np.bool_], ids: NDArray[np.object_]) -> NDArray[np.object_]:
+def _joined_ids(
+    member: NDArray[np.bool_], ids: NDArray[np.object_]
+) -> pd.api.extensions.ExtensionArray:
     """Per row, the ids of the sectors holding it, comma-separated in sector order ("" none).
 
-    Rows share few distinct memberships: each distinct one is joined once.
+    A string array (pandas' ``str`` dtype). Rows share few distinct memberships: each
+    distinct one is joined once (:func:`_membership_codes`).
 
     Examples
     --------
@@ -107,13 +111,39 @@ def _joined_ids(member: NDArray[np.bool_], ids: NDArray[np.object_]) -> NDArray[
     >>> _joined_ids(m, np.array(["a", "b", "c"], dtype=object)).tolist()
     ['a,c', '', 'a,c']
     """
-    if member.shape[1] == 0:
-        return np.full(member.shape[0], "", dtype=object)
-    packed = np.packbits(member, axis=1)
-    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    joined = np.array([",".join(str(sid) for sid in ids[member[i]]) for i in first], dtype=object)
-    return joined[inverse.ravel()]
+    codes, first = _membership_codes(member)
+    joined = [",".join(str(sid) for sid in ids[member[i]]) for i in first]
+    decoded = pa.DictionaryArray.from_arrays(
+        pa.array(codes, type=pa.int32()), pa.array(joined, type=pa.string())
+    ).dictionary_decode()
+    return pd.array(decoded, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+
+
+def _membership_codes(member: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """A code per row, equal for rows of equal membership, and a row of each code.
+
+    The rows' bits are packed into 64-bit words and hashed (``pandas.factorize``), word by
+    word: no sort.
+
+    Examples
+    --------
+    >>> m = np.array([[True, False], [False, False], [True, False]])
+    >>> [a.tolist() for a in _membership_codes(m)]
+    [[0, 1, 0], [0, 1]]
+    """
+    n = member.shape[0]
+    if member.shape[1] == 0 or n == 0:
+        return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
+    packed = np.packbits(member, axis=1, bitorder="little")
+    words = np.pad(packed, ((0, 0), (0, -packed.shape[1] % 8))).view(np.uint64)
+    codes, _ = pd.factorize(words[:, 0])
+    for w in range(1, words.shape[1]):
+        more, seen = pd.factorize(words[:, w])
+        codes, _ = pd.factorize(codes.astype(np.int64) * len(seen) + more)
+    codes = codes.astype(np.int64, copy=False)
+    first = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1)
+    return codes, first
 
 
 __all__ = ["classify_detections", "classify_points"]

@@ -11,6 +11,7 @@ footprints that reach them (:func:`footprint_covered_at`), never against the uni
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Final
@@ -25,7 +26,6 @@ from geo.core.projection import (
     AnalysisCRS,
     geodesic_area_m2,
     local_scale_and_convergence,
-    to_lonlat,
 )
 from geo.coverage import intervals as iv
 from geo.coverage.border import Border
@@ -38,6 +38,8 @@ from geo.coverage.threads import map_threads
 #: point tests, as the coverage union used to be: edges then follow the analysis CRS' straight
 #: lines to millimetres.
 _DENSIFY_M: Final[float] = 500.0
+#: Vertices per thread task when outlines go to lon/lat.
+_VERTICES_PER_TASK: Final[int] = 100_000
 
 
 class FlatEngine:
@@ -67,7 +69,7 @@ class FlatEngine:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="limes-corridor") as pool:
             corridor = pool.submit(flat_corridor, scene, polygons)
             border = flat_border(scene, fp)
-            drawn = to_lonlat(polygons, scene.acrs)
+            drawn = lonlat_threads(polygons, scene.acrs)
             active = np.flatnonzero(scene.active)
             # Detections are classified against the footprints that reach them, not the union.
             covered_at = footprint_covered_at(
@@ -108,9 +110,16 @@ def flat_corridor(scene: Scene, polygons: NDArray[np.object_]) -> CorridorCovera
         [polygons[active & (partner == p)] for p in scene.partners]
     )
     corridor = scene.corridor
-    corridor_covered = shapely.intersection(corridor, coverage)
-    corridor_gap = shapely.difference(corridor, coverage)
-    corridor_overlap = shapely.intersection(corridor, overlap)
+    # Three overlays of the corridor, in parallel (GEOS releases the GIL).
+    corridor_covered, corridor_gap, corridor_overlap = map_threads(
+        lambda op: op[0](corridor, op[1]),
+        [
+            (shapely.intersection, coverage),
+            (shapely.difference, coverage),
+            (shapely.intersection, overlap),
+        ],
+        name="limes-corridor",
+    )
     area = geodesic_area_m2(
         [corridor, corridor_covered, corridor_gap, corridor_overlap], scene.acrs
     )
@@ -286,13 +295,16 @@ def footprint_covered_at(
         from geo.coverage.footprint_index import FootprintIndex, reference_points
 
         polys = footprint_polygons(fp) if polygons is None else polygons
-        dense = shapely.segmentize(polys, _DENSIFY_M)
+        # Only outlines with an edge longer than 500 m change (most disks have none).
+        dense = np.asarray(polys, dtype=object).copy()
+        long = _longest_edge(dense) > _DENSIFY_M * (1.0 - 1e-9)
+        dense[long] = shapely.segmentize(dense[long], _DENSIFY_M)
         lonlat = np.empty(len(fp), dtype=object)
         todo = np.ones(len(fp), dtype=bool)
         if drawn is not None:
             todo = shapely.get_num_coordinates(dense) != shapely.get_num_coordinates(polys)
             lonlat[~todo] = drawn[~todo]
-        lonlat[todo] = to_lonlat(dense[todo], acrs)
+        lonlat[todo] = lonlat_threads(dense[todo], acrs)
         ref_lon, ref_lat = acrs.to_lonlat.transform(*reference_points(fp))
         return FootprintIndex.from_polygons(lonlat, ref_lon, ref_lat)
 
@@ -305,6 +317,44 @@ def footprint_covered_at(
     if build_now:
         built.append(build())
     return covered_at
+
+
+def lonlat_threads(geoms: NDArray[np.object_], acrs: AnalysisCRS) -> NDArray[np.object_]:
+    """:func:`geo.core.projection.to_lonlat`, the vertices shared out to every core.
+
+    PROJ releases the GIL and each thread gets its own transformer (pyproj), so the answer
+    is the same, vertex for vertex.
+    """
+    tr = acrs.to_lonlat
+
+    def transform(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        bounds = [*range(0, len(xy), _VERTICES_PER_TASK), len(xy)]
+        parts = map_threads(
+            lambda b: np.column_stack(tr.transform(xy[b[0] : b[1], 0], xy[b[0] : b[1], 1])),
+            list(itertools.pairwise(bounds)),
+            name="limes-lonlat",
+        )
+        return np.concatenate(parts) if parts else xy.copy()
+
+    return shapely.transform(np.asarray(geoms, dtype=object), transform)
+
+
+def _longest_edge(geoms: NDArray[np.object_]) -> NDArray[np.float64]:
+    """Per geometry, the longest step between consecutive vertices (0 for fewer than two).
+
+    Steps from one ring to the next count too: never less than the longest edge.
+
+    Examples
+    --------
+    >>> _longest_edge(np.array([shapely.box(0, 0, 3, 1), None], dtype=object)).tolist()
+    [3.0, 0.0]
+    """
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    step = np.hypot(*np.diff(coords, axis=0).T)
+    same = owner[1:] == owner[:-1]
+    longest = np.zeros(len(geoms))
+    np.maximum.at(longest, owner[1:][same], step[same])
+    return longest
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:

@@ -5,25 +5,30 @@ time intervals, ``tracks`` prepares the fixes of drones and patrols, ``watch`` c
 border into elementary pieces and merges the times each is watched (``kernel``: the
 compiled moving-observer kernel), ``report`` assembles the JSON sections and ``detections``
 classifies detections at their own time, ``views`` draws pieces, exposure and one moment
-as lines for maps. With a DEM, ``terrain`` reads static sensors'
-viewsheds along the border and ``sightlines`` samples tracks' lines of sight at the time
-step. See ``docs/timeline.md``.
+as lines for maps, ``moments`` says what is active at one moment (playback). With a DEM,
+``terrain`` reads static sensors' viewsheds along the border and ``sightlines`` samples
+tracks' lines of sight at the time step. See ``docs/timeline.md``.
 """
 
 from geo.timeline.analysis import Timeline, timeline
+from geo.timeline.moments import Moment, active_sensors, moment, track_positions
 from geo.timeline.tracks import PreparedTracks, prepare_tracks
 from geo.timeline.views import exposed_layer, piece_layer, watched_at, watched_layer
 from geo.timeline.windows import Window, sensor_windows
 
 __all__ = [
+    "Moment",
     "PreparedTracks",
     "Timeline",
     "Window",
+    "active_sensors",
     "exposed_layer",
+    "moment",
     "piece_layer",
     "prepare_tracks",
     "sensor_windows",
     "timeline",
+    "track_positions",
     "watched_at",
     "watched_layer",
 ]

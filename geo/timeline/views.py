@@ -22,7 +22,7 @@ from geo.core.projection import to_lonlat
 from geo.core.times import parse_utc
 from geo.timeline.analysis import Timeline
 
-__all__ = ["exposed_layer", "piece_layer", "watched_at", "watched_layer"]
+__all__ = ["exposed_layer", "mask_layer", "piece_layer", "watched_at", "watched_layer"]
 
 WGS84 = "EPSG:4326"
 
@@ -122,5 +122,10 @@ def watched_at(tl: Timeline, when: str | datetime | pd.Timestamp) -> NDArray[np.
 
 def watched_layer(tl: Timeline, when: str | datetime | pd.Timestamp) -> gpd.GeoDataFrame:
     """The border watched at the moment ``when``, one line per run of watched pieces."""
-    first, last = _runs(tl, watched_at(tl, when))
+    return mask_layer(tl, watched_at(tl, when))
+
+
+def mask_layer(tl: Timeline, keep: NDArray[np.bool_]) -> gpd.GeoDataFrame:
+    """The pieces where ``keep`` (one flag per piece) holds, one line per run of them."""
+    first, last = _runs(tl, keep)
     return _frame(tl, first, last, {})

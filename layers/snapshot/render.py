@@ -51,6 +51,8 @@ def render_snapshot(
     paper: Paper = "a4",
     timezone: str = "UTC",
     extra_layers: Sequence[Any] = (),
+    timeline_layers: Mapping[str, Any] | None = None,
+    note: str | None = None,
 ) -> dict[str, Any]:
     """Render a snapshot of one view of an analysis to ``out`` (example: :mod:`layers.snapshot`).
 
@@ -86,6 +88,11 @@ def render_snapshot(
     extra_layers
         pydeck layers drawn over the view's (e.g. the suggested sites of a plan,
         :func:`layers.plan.plan_snapshot`).
+    timeline_layers
+        Coverage over time, by layer id (:mod:`layers.timeline`: exposure, tracks, one moment),
+        added as the app's main map adds them (a moment's ``footprints`` replace the view's).
+    note
+        A line added to the subtitle under the title (e.g. the moment shown).
 
     Returns
     -------
@@ -93,10 +100,11 @@ def render_snapshot(
         JSON-ready summary: ``format``, ``out``, ``width_px``/``height_px`` and ``dpi`` (PNG) or
         ``page_size_mm`` and ``paper`` (PDF), ``pages``, ``layers`` (deck layers drawn), ``legend``
         (its lines: entries and their notes), ``headline`` (label -> value of the headline
-        numbers, as printed), ``partner``, ``title``, ``banner``, ``generated_at`` (UTC), ``crs``
-        (of the map), ``map_extent`` (its x/y limits in that CRS, m), ``map_box`` (left, top,
-        right, bottom of the map frame from the top-left corner of the page: px for a PNG, pt
-        for a PDF), ``scale_bar`` (``km``, ``map_units`` and the ``centre`` it is measured at),
+        numbers, as printed), ``partner``, ``title``, ``subtitle``, ``banner``, ``generated_at``
+        (UTC), ``crs`` (of the map), ``map_extent`` (its x/y limits in that CRS, m),
+        ``map_box`` (left, top, right, bottom of the map frame from the top-left corner of the
+        page: px for a PNG, pt for a PDF), ``scale_bar`` (``km``, ``map_units`` and the
+        ``centre`` it is measured at),
         ``north_deg`` (the arrow's direction, clockwise from the top of the map) and ``seconds``.
 
     Raises
@@ -119,6 +127,8 @@ def render_snapshot(
         partner_names=partner_names,
         timezone=check_timezone(timezone),
         extra_layers=extra_layers,
+        timeline_layers=timeline_layers,
+        note=note,
     )
     with _LOCK, rc_context(MATPLOTLIB_RC):
         page, file = (_write_png if fmt == "png" else _write_pdf)(view, out, paper)
@@ -141,6 +151,7 @@ def _summary(
         **file,
         "partner": view.partner or JOINT,
         "title": view.title,
+        "subtitle": view.subtitle,
         "banner": view.banner,
         "generated_at": view.generated_at,
         "layers": layer_keys(layer["id"] for layer in view.spec_layers),

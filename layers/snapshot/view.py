@@ -19,6 +19,7 @@ from geo.core.times import zone_text
 from geo.coverage.views import JOINT
 from layers.map import DEFAULT_SHOWN, LAYERS, build_map
 from layers.style import partner_colors
+from layers.timeline import with_layers
 
 
 @dataclass
@@ -81,6 +82,8 @@ def prepare_view(
     partner_names: Mapping[str, str] | None,
     timezone: str = "UTC",
     extra_layers: Sequence[Any] = (),
+    timeline_layers: Mapping[str, Any] | None = None,
+    note: str | None = None,
 ) -> View:
     """Check the options of a snapshot and compute its :class:`View`.
 
@@ -103,6 +106,8 @@ def prepare_view(
     if unknown:
         raise ValidationError(f"layers: unknown {unknown}; expected some of {list(LAYERS)}")
     deck = build_map(result, partner=partner, shown=shown, dem=dem)
+    if timeline_layers:
+        deck = with_layers(deck, timeline_layers)
     if extra_layers:
         deck.layers = [*deck.layers, *extra_layers]
     spec = json.loads(deck.to_json())
@@ -134,7 +139,8 @@ def prepare_view(
         spec_layers=spec["layers"],
         title=str(title),
         subtitle=f"{view_text} · "
-        + (f"detections {time_text}" if time_text else "no detections loaded"),
+        + (f"detections {time_text}" if time_text else "no detections loaded")
+        + (f" · {note}" if note else ""),
         banner=str(banner),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         limits=limits,

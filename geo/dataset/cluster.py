@@ -1,0 +1,140 @@
+"""Running work over the partitions of a dataset on a Dask cluster.
+
+:func:`dask_client` opens the cluster: a :class:`distributed.LocalCluster` of this machine's
+cores (one worker process per core, one thread each, the memory shared out among them) by
+default, an existing cluster at ``tcp://host:port``, or ``"sync"``: no cluster, partitions
+one after another in this process (tests, debugging). :func:`map_partitions` runs one task
+per partition file: the shared inputs (e.g. the footprint index) are sent to every worker
+once (``scatter(broadcast=True)``), each task returns a small result, gathered in partition
+order. Workers must be able to import Limes (its directory on their ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from geo.core.errors import ValidationError, describe
+
+__all__ = ["SYNC", "dask_client", "iter_partitions", "map_partitions"]
+
+#: ``scheduler`` value: no cluster, every partition in this process.
+SYNC: Final[str] = "sync"
+#: Seconds to wait for an existing scheduler to answer.
+_CONNECT_TIMEOUT_S: Final[int] = 10
+
+T = TypeVar("T")
+
+
+def _local_cluster() -> Any:
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit="auto",  # the machine's memory shared out among the workers
+        dashboard_address=":0",  # any free port: never a clash with a running cluster
+        silence_logs=logging.ERROR,
+    )
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None) -> Iterator[Any]:
+    """A :class:`distributed.Client` for the scheduler (None for ``"sync"``); closed after.
+
+    Parameters
+    ----------
+    scheduler
+        None: a local cluster of this machine's cores, started and stopped here;
+        ``tcp://host:port``: an existing cluster; ``"sync"``: no cluster.
+
+    Raises
+    ------
+    ValidationError
+        An address that is not ``tcp://host:port`` or where no scheduler answers.
+    """
+    if scheduler == SYNC:
+        yield None
+        return
+    from distributed import Client
+
+    if scheduler is None:
+        with _local_cluster() as cluster, Client(cluster) as client:
+            yield client
+        return
+    if not scheduler.startswith(("tcp://", "tls://")) or ":" not in scheduler.split("://", 1)[1]:
+        raise ValidationError(
+            describe(
+                "--scheduler",
+                "not a Dask scheduler address",
+                expected="tcp://host:port (or 'sync', or nothing for a local cluster)",
+                got=scheduler,
+            )
+        )
+    try:
+        client = Client(scheduler, timeout=_CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ValidationError(
+            describe(
+                "--scheduler",
+                "no Dask scheduler answers",
+                expected=f"a running scheduler at {scheduler}",
+                got=" ".join(str(exc).split())[:160],
+                fix="Start one (`dask scheduler`, then `dask worker ADDRESS`) or leave "
+                "--scheduler out for a local cluster",
+            )
+        ) from None
+    with client:
+        yield client
+
+
+def map_partitions(
+    client: Any,
+    fn: Callable[..., T],
+    files: Sequence[Path],
+    shared: Any,
+) -> list[T]:
+    """``[fn(file, shared) for file in files]``, on the cluster; results in file order."""
+    return list(iter_partitions(client, fn, files, shared))
+
+
+def iter_partitions(
+    client: Any,
+    fn: Callable[..., T],
+    files: Sequence[Path],
+    shared: Any,
+    *,
+    ahead: int | None = None,
+) -> Iterator[T]:
+    """``fn(file, shared)`` for each file, yielded in file order as the cluster finishes them.
+
+    At most ``ahead`` partitions are in flight (default: twice the workers' threads), so a
+    caller that writes each result as it comes holds only a few at a time.
+    """
+    if client is None:
+        for f in files:
+            yield fn(f, shared)
+        return
+    handle = client.scatter(shared, broadcast=True, hash=False)
+    if ahead is None:
+        ahead = 2 * max(sum(client.nthreads().values()), 1)
+    pending: list[Any] = []
+    todo = iter(files)
+    for f in todo:
+        pending.append(client.submit(fn, f, handle, pure=False))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        future = pending.pop(0)
+        nxt = next(todo, None)
+        if nxt is not None:
+            pending.append(client.submit(fn, nxt, handle, pure=False))
+        try:
+            yield future.result()
+        finally:
+            future.release()
