@@ -328,3 +328,47 @@ def test_an_extent_across_the_antimeridian() -> None:
     ext = Extent(170.0, -10.0, -170.0, 10.0)
     lon = np.array([175.0, -175.0, 0.0, 180.0, -180.0, 169.9])
     assert ext.holds(lon, np.zeros(6)).tolist() == [True, True, False, True, True, False]
+
+
+def test_counts_over_terrain_equal_the_in_memory_path(tmp_path: Path, scenario: Any) -> None:
+    """The Map page's default (line of sight over the sample's DEM): the same figures."""
+    assert scenario.dem is not None
+    path = tmp_path / "s.gpkg"
+    _ingest(path, scenario)
+    every = store.visible_detections(path, ["LTU", "LVA", "POL"], operation="sample")
+    full = analyse(
+        scenario.border,
+        scenario.sensors,
+        sectors=scenario.sectors,
+        detections=every,
+        corridor_km=CORRIDOR_KM,
+        min_gap_m=MIN_GAP_M,
+        dem=scenario.dem,
+    )
+    classifier = point_classifier(
+        scenario.border,
+        scenario.sensors,
+        sectors=scenario.sectors,
+        corridor_km=CORRIDOR_KM,
+        min_gap_m=MIN_GAP_M,
+        dem=scenario.dem,
+    )
+    tf, tt = WINDOWS[1]
+    truth = full.windowed(tf, tt, visible=visible_rows(every, ["POL"]))
+    counts = count_batches(
+        window_batches(path, ["POL"], operation="sample", time_from=tf, time_to=tt),
+        classifier,
+        hex_size_m=MAP_HEXAGON_M,
+    )
+    got = counted_report(full.report, counts)
+    assert got["detections"] == truth.report["detections"]
+    assert truth.report["detections"]["in_coverage"] > 0
+    assert truth.report["detections"]["in_gaps"] > 0
+    assert got["partners"] == truth.report["partners"]
+    assert [s["detections"] for s in got["sectors"]] == [
+        s["detections"] for s in truth.report["sectors"]
+    ]
+    want_hex = detection_hexagons(truth)
+    got_hex = hexagons(counts, classifier.acrs, MAP_HEXAGON_M)
+    assert got_hex["flagged"].tolist() == want_hex["flagged"].tolist()
+    assert got_hex["count"].tolist() == want_hex["count"].tolist()
