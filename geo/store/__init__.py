@@ -28,8 +28,8 @@ store is busy, retry" and changes nothing. Readers never wait for writers.
 
 Rows are stored by UTC day, then in upload and file order: a time window reads the rows of
 its days (a range of ``fid``), then filters to the microsecond. Indexes: the two duplicate
-keys below (per owner); no R-tree, since queries go by partner and time. The rows go from
-Arrow columns into SQLite in C (the ADBC SQLite driver, see
+keys below (per owner), and a grid-cell index of the positions for the map (see
+``spatial_index``). The rows go from Arrow columns into SQLite in C (the ADBC SQLite driver, see
 :class:`~geo.store.connection.Connection`);
 :func:`ingest_file` reads the file as columns, without a shapely point per row, in a child
 process with memory and time limits that reads the file only (:mod:`geo.inputs.bounded`). An upload
@@ -109,7 +109,9 @@ its speed tricks; ``upload``: :func:`ingest`, :func:`ingest_file` and the audit 
 operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`put_dem_version`, :func:`operation_records`, :func:`operation_record`,
 :func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`,
-:func:`set_operation_partners`); ``audit``: retracting and re-marking uploads
+:func:`set_operation_partners`); ``spatial_index``: the grid-cell index of the
+detections' positions; ``map_query``: what the map needs without reading every row
+(:func:`map_points`, :func:`window_batches`); ``audit``: retracting and re-marking uploads
 (:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
 Examples
@@ -133,6 +135,7 @@ from geo.access.releasability import ALL, may_see, parse_releasability
 from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
+from geo.store.map_query import Extent, MapPoints, WindowBatch, map_points, window_batches
 from geo.store.opening import open_store
 from geo.store.operation_tables import (
     LAYERS,
@@ -162,15 +165,19 @@ __all__ = [
     "ALL",
     "COLUMNS",
     "LAYERS",
+    "Extent",
     "IngestResult",
+    "MapPoints",
     "Revision",
     "StoreMemoryError",
+    "WindowBatch",
     "audit_log",
     "backup",
     "feature_collection",
     "ingest",
     "ingest_file",
     "layer_versions",
+    "map_points",
     "mark_upload",
     "may_see",
     "open_store",
@@ -190,4 +197,5 @@ __all__ = [
     "uploads",
     "version",
     "visible_detections",
+    "window_batches",
 ]

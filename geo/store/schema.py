@@ -9,7 +9,8 @@ and the ``operation`` every detection and upload belongs to (:data:`DEFAULT_OPER
 rows stored before); since schema 4, the ``audit`` table (events: retractions, re-markings,
 sign-ins; see :mod:`geo.store.audit`), the retraction of an upload (``uploads.retracted_at``
 and ``retracted_by``) and ``retracted_detections``, where a retracted upload's rows are kept
-out of every read.
+out of every read; since schema 5, the grid-cell index of the detections (see
+:mod:`geo.store.spatial_index`), for the map's queries (:mod:`geo.store.map_query`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from geo.core.errors import ValidationError
 from geo.store.connection import Connection, not_a_store
+from geo.store.spatial_index import create_spatial_index
 
 __all__ = [
     "DAY_US",
@@ -52,8 +54,8 @@ GPKG_USER_VERSION = 10300
 #: Layout of the store; written into the layers' descriptions. A store of schema 1 (the
 #: first release) is upgraded in place whenever it is opened, one of schema 2 (before
 #: operations) or 3 (before the audit table) when it is opened for writing; readers read a
-#: schema 2 or 3 store as it is (see ``upgrade``).
-SCHEMA_VERSION = 4
+#: schema 2, 3 or 4 store as it is (see ``upgrade``).
+SCHEMA_VERSION = 5
 
 #: The operation that rows stored before operations (schema 1 and 2), and uploads that name
 #: none, belong to: the bundled sample (``geo.operations.SAMPLE``).
@@ -420,6 +422,7 @@ def create(conn: Connection) -> None:
     conn.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
     for statement in _statements(_SCHEMA):
         conn.execute(statement)
+    create_spatial_index(conn)
 
 
 def _day_sql(expr: str) -> str:
@@ -453,6 +456,8 @@ def upgrade(conn: Connection) -> None:
         _upgrade_from_2(conn, rebuild_detections=found >= 2)
     if found < 4:
         _upgrade_from_3(conn)
+    if found < 5:
+        create_spatial_index(conn)  # schema 4 to 5: the cell index (filled by the map queries)
     for table, description in conn.execute(
         "SELECT table_name, description FROM gpkg_contents WHERE description LIKE 'Limes %'"
     ).fetchall():

@@ -1,0 +1,196 @@
+"""Benchmark: opening the map on a store of 10,000,000 detections, against reading every row.
+
+Prints figures; never asserts on time. ``--rows`` detections (default 10,000,000; random
+times over 30 days, positions over the sample's border region, three partners with their
+markings) are ingested into a new GeoPackage store in uploads of ``--chunk`` rows, made
+chunk by chunk in memory. Then, each in a child process of its own (so each peak RSS is
+its own, ``resource.getrusage``):
+
+- ``index``: the first map query after the uploads, which brings the grid-cell index up to
+  date (:mod:`geo.store.spatial_index`; once per upload);
+- ``map``: what the Map page needs for partner LVA and a window (one day; the whole 30
+  days): the points in a view of about 1° x 0.5° up to the point limit with the count of all
+  of them (:func:`geo.store.map_points`), and the counts per status, sector and partner and
+  the hexagons of the whole window, classified page by page against the sample's coverage
+  (:func:`geo.store.window_batches`, :func:`geo.coverage.streamed.count_batches`); the
+  coverage itself (:func:`geo.coverage.streamed.point_classifier`, cached by the app) is
+  timed apart;
+- ``load``: today's path, every row the partner may see read into memory
+  (:func:`geo.store.visible_detections`), under an address-space limit of ``--load-gb``
+  (default 12) so that it fails rather than take the machine.
+
+With ``--postgres`` the same on a throwaway PostGIS cluster (``tests/pg_util.py``) when one
+can be started, unless its ingest would take longer than ``--pg-budget-s`` (from the rate
+of the first upload): then it says so and skips.
+
+Run: ``.venv/bin/python bench/bench_map_store.py [--rows N] [--chunk N] [--postgres]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from geo import store  # noqa: E402
+from geo.inputs.loader import LoadReport  # noqa: E402
+
+PARTNERS = [("LTU", "ALL"), ("LVA", ""), ("POL", "LVA")]
+VIEW = (24.0, 55.0, 25.0, 55.5)
+DAY = ("2026-11-10T00:00:00Z", "2026-11-10T23:59:59Z")
+MONTH = ("2026-11-01T00:00:00Z", "2026-11-30T23:59:59Z")
+
+
+def _chunk(n: int, seed: int) -> dict[str, object]:
+    rng = np.random.default_rng(seed)
+    return {
+        "time": pd.Timestamp("2026-11-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 30 * 86_400_000_000, size=n), unit="us"),
+        "lon": rng.uniform(21.0, 28.0, size=n),
+        "lat": rng.uniform(53.9, 56.4, size=n),
+        "detection_id": pd.array([f"M{seed}-{i:08d}" for i in range(n)], dtype="str"),
+        "source": pd.array(rng.choice(["radar-1", "radar-2", "patrol"], size=n), dtype="str"),
+    }
+
+
+def _ingest(path: str, rows: int, chunk: int, budget_s: float | None = None) -> float | None:
+    """Ingest ``rows`` in uploads of ``chunk``; seconds, or None when over ``budget_s``."""
+    start = time.perf_counter()
+    for i, at in enumerate(range(0, rows, chunk)):
+        n = min(chunk, rows - at)
+        owner, marking = PARTNERS[i % len(PARTNERS)]
+        report = LoadReport(
+            source="bench.csv",
+            layer="detections",
+            format="CSV",
+            source_crs="EPSG:4326",
+            rows_read=n,
+            rows_accepted=n,
+        )
+        store.ingest(
+            path,
+            _chunk(n, i),
+            report,
+            file_name=f"bench{i}.csv",
+            sha256=f"{i + 1:064x}",
+            partner=owner,
+            releasable_to=marking,
+        )
+        spent = time.perf_counter() - start
+        if budget_s is not None and i == 0 and spent * rows / n > budget_s:
+            print(
+                f"  skipped: the first upload took {spent:.1f} s for {n:,} rows, so "
+                f"{rows:,} would take about {spent * rows / n:.0f} s (budget {budget_s:.0f} s)"
+            )
+            return None
+    return time.perf_counter() - start
+
+
+def _child(mode: str, path: str, window: str) -> dict[str, object]:
+    """One measurement (run in its own process): seconds and figures."""
+    from geo.coverage.streamed import count_batches, hexagons, point_classifier
+    from geo.inputs.scenario import load_scenario
+    from layers.map import MAP_HEXAGON_M
+
+    tf, tt = DAY if window == "day" else MONTH
+    out: dict[str, object] = {}
+    start = time.perf_counter()
+    if mode == "index":
+        out["total"] = store.map_points(path, ["LVA"], extent=VIEW, limit=0).total
+    elif mode == "map":
+        sc = load_scenario(ROOT / "sample_data")
+        t0 = time.perf_counter()
+        classifier = point_classifier(sc.border, sc.sensors, sectors=sc.sectors)
+        out["coverage_s"] = round(time.perf_counter() - t0, 2)
+        start = time.perf_counter()
+        view = store.map_points(path, ["LVA"], time_from=tf, time_to=tt, extent=VIEW)
+        out["view_s"] = round(time.perf_counter() - start, 2)
+        out["view_points"], out["view_total"] = len(view.detections), view.total
+        batches = store.window_batches(path, ["LVA"], time_from=tf, time_to=tt)
+        counts = count_batches(batches, classifier, hex_size_m=MAP_HEXAGON_M)
+        hexes = hexagons(counts, classifier.acrs, MAP_HEXAGON_M)
+        out["window_rows"], out["hexagons"] = counts.total, len(hexes)
+        out["in_gaps"] = counts.in_gaps
+    else:
+        out["rows"] = len(store.visible_detections(path, ["LVA"], time_from=tf, time_to=tt))
+    out["seconds"] = round(time.perf_counter() - start, 2)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return out
+
+
+def _measure(mode: str, path: str, window: str, limit_gb: float | None = None) -> str:
+    """Run :func:`_child` in a new process (under an address-space limit if given)."""
+
+    def limit() -> None:
+        if limit_gb is not None:
+            cap = int(limit_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", mode, path, window],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        tail = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        return f"failed ({tail[:160]})"
+    return lines[-1]
+
+
+def _run(name: str, path: str, rows: int, chunk: int, load_gb: float, budget: float | None) -> None:
+    print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
+    spent = _ingest(path, rows, chunk, budget)
+    if spent is None:
+        return
+    print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
+    print(f"  index (first map query after the uploads): {_measure('index', path, 'day')}")
+    for window in ("day", "month"):
+        print(f"  map, window {window}: {_measure('map', path, window)}")
+        print(f"  load every row, window {window}: {_measure('load', path, window, load_gb)}")
+
+
+def main() -> None:
+    """Parse the options, then ingest and time each back-end."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--chunk", type=int, default=1_000_000)
+    parser.add_argument("--load-gb", type=float, default=12.0)
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--pg-budget-s", type=float, default=300.0)
+    parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(_child(*args.child)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        _run("GeoPackage", str(Path(tmp) / "limes.gpkg"), args.rows, args.chunk, args.load_gb, None)
+    if not args.postgres:
+        return
+    import pg_util
+
+    reason = pg_util.why_unavailable()
+    if reason is not None:
+        print(f"PostGIS: skipped ({reason})")
+        return
+    with pg_util.running_cluster() as cluster:
+        url = cluster.create_database("benchmap")
+        _run("PostGIS", url, args.rows, args.chunk, args.load_gb, args.pg_budget_s)
+
+
+if __name__ == "__main__":
+    main()

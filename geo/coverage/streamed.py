@@ -1,0 +1,283 @@
+"""Counting detections page by page: the map's numbers without every detection in memory.
+
+:meth:`geo.coverage.Analysis.windowed` counts the detections of a window (per status,
+sector and partner) from every classified detection it holds; the map's hexagons
+(:func:`geo.coverage.hexbin.hexbin`) count them per cell. Here the same figures come from
+pages of positions (e.g. :func:`geo.store.map_query.window_batches`, which reads the store
+page by page): each page is classified with the existing classifier
+(:func:`geo.coverage.detections.classify_points`, against the analysis's corridor, coverage
+and sectors), counted, and dropped. Memory grows with a page and with the number of
+hexagons, not with the number of detections.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from geo.core import settings
+from geo.core.projection import AnalysisCRS, to_lonlat
+from geo.coverage.detections import classify_points
+from geo.coverage.engine import CoveredAt
+from geo.coverage.flat import FlatEngine
+from geo.coverage.hexbin import _HALF, _SQRT3, _axial
+from geo.coverage.scene import prepare_scene
+
+__all__ = [
+    "PointClassifier",
+    "WindowCounts",
+    "count_batches",
+    "counted_report",
+    "hexagons",
+    "point_classifier",
+]
+
+#: Status codes of :func:`geo.coverage.detections.classify_points`.
+_COVERAGE, _GAP, _OUTSIDE = 0, 1, 2
+
+
+class Positions(Protocol):
+    """A page of points: longitudes and latitudes in degrees (EPSG:4326)."""
+
+    @property
+    def lon(self) -> NDArray[np.float64]: ...
+
+    @property
+    def lat(self) -> NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True)
+class PointClassifier:
+    """What classifying a detection needs: the analysis's corridor, coverage and sectors.
+
+    Attributes
+    ----------
+    acrs
+        The analysis CRS (the hexagons are laid out in it).
+    corridor, coverage
+        The corridor and the watched area (analysis CRS); ``covered_at`` replaces the
+        second when given (see :func:`geo.coverage.detections.classify_points`).
+    sectors, sector_ids, sector_partner
+        The sectors' polygons (analysis CRS), ids and partners, in the report's order.
+    """
+
+    acrs: AnalysisCRS
+    corridor: shapely.Geometry
+    coverage: shapely.Geometry | None
+    covered_at: CoveredAt | None
+    sectors: NDArray[np.object_]
+    sector_ids: NDArray[np.object_]
+    sector_partner: NDArray[np.object_]
+
+    def classify(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
+        """Status codes (0 coverage, 1 gap, 2 outside) and sector membership of points."""
+        pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+        status, in_sector = classify_points(
+            pts,
+            self.acrs,
+            corridor=self.corridor,
+            coverage=self.coverage,
+            sectors=self.sectors,
+            covered_at=self.covered_at,
+        )
+        return np.asarray(status.codes, dtype=np.int8), in_sector
+
+
+def point_classifier(
+    border: gpd.GeoDataFrame,
+    sensors: gpd.GeoDataFrame,
+    *,
+    sectors: gpd.GeoDataFrame | None = None,
+    corridor_km: float = settings.CORRIDOR_KM,
+    min_gap_m: float = settings.MIN_GAP_M,
+    dem: str | Path | None = None,
+    target_height_m: float = settings.TARGET_HEIGHT_M,
+    refraction_coeff: float = settings.REFRACTION_COEFF,
+) -> PointClassifier:
+    """The classifier of :func:`geo.coverage.analyse` with the same inputs (no detections).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
+    ...                       "range_m": [10_000.0]}, geometry=[shapely.Point(0.5, 0)], crs=4326)
+    >>> point_classifier(b, s).classify(np.array([0.5, 0.9]), np.array([0.01, 0.01]))[0]
+    array([0, 1], dtype=int8)
+    """
+    scene = prepare_scene(
+        border,
+        sensors,
+        sectors=sectors,
+        detections=None,
+        corridor_km=corridor_km,
+        min_gap_m=min_gap_m,
+        time_from=None,
+        time_to=None,
+    )
+    if dem is None:
+        engine: Any = FlatEngine()
+    else:  # the terrain (numba, rasterio) loads only for an analysis with a DEM
+        from geo.coverage.terrain import TerrainEngine
+
+        engine = TerrainEngine(
+            dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff
+        )
+    corridor = engine.cover(scene).corridor
+    return PointClassifier(
+        acrs=scene.acrs,
+        corridor=scene.corridor,
+        coverage=corridor.coverage,
+        covered_at=corridor.covered_at,
+        sectors=scene.sectors.polygons,
+        sector_ids=scene.sectors.ids,
+        sector_partner=scene.sectors.partner,
+    )
+
+
+@dataclass
+class WindowCounts:
+    """The figures :meth:`geo.coverage.Analysis.windowed` counts, and the map's hexagons.
+
+    ``sectors``: detections per sector (the classifier's order); ``partners``: per partner
+    of a sector, its detections (in any of its sectors) and those of them in gaps;
+    ``hex_keys``: hexagon cells (axial ``q``, ``r`` packed as in
+    :func:`geo.coverage.hexbin.hexbin`), sorted, with ``hex_counts`` and ``hex_flagged``
+    (in gaps).
+    """
+
+    total: int = 0
+    in_coverage: int = 0
+    in_gaps: int = 0
+    outside_corridor: int = 0
+    sectors: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    partners: dict[str, list[int]] = field(default_factory=dict)
+    hex_keys: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    hex_counts: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    hex_flagged: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+def _hex_add(
+    counts: WindowCounts,
+    acrs: AnalysisCRS,
+    size_m: float,
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    gap: NDArray[np.bool_],
+) -> None:
+    """Add a page's points to the hexagon counts (the cells of :func:`hexbin`)."""
+    x, y = acrs.to_proj.transform(lon, lat)
+    x, y = np.asarray(x), np.asarray(y)
+    ok = np.isfinite(x) & np.isfinite(y)
+    q, r = _axial(x[ok], y[ok], size_m)
+    if q.size and max(np.abs(q).max(), np.abs(r).max()) >= _HALF:
+        raise ValueError(f"hexagons of {size_m} m are too small for points this far apart")
+    key = np.concatenate([counts.hex_keys, ((q + _HALF) << 32) | (r + _HALF)])
+    weights = np.concatenate([counts.hex_counts, np.ones(q.size, dtype=np.int64)])
+    flags = np.concatenate([counts.hex_flagged, gap[ok].astype(np.int64)])
+    cells, inverse = np.unique(key, return_inverse=True)
+    counts.hex_keys = cells
+    counts.hex_counts = np.bincount(inverse, weights=weights, minlength=len(cells)).astype(np.int64)
+    counts.hex_flagged = np.bincount(inverse, weights=flags, minlength=len(cells)).astype(np.int64)
+
+
+def count_batches(
+    batches: Iterable[Positions],
+    classifier: PointClassifier,
+    *,
+    hex_size_m: float | None = None,
+) -> WindowCounts:
+    """Classify pages of points and sum the window's figures (and hexagons of ``hex_size_m``).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from types import SimpleNamespace
+    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
+    ...                       "range_m": [10_000.0]}, geometry=[shapely.Point(0.5, 0)], crs=4326)
+    >>> page = SimpleNamespace(lon=np.array([0.5, 0.9, 5.0]), lat=np.array([0.01, 0.01, 5.0]))
+    >>> c = count_batches([page, page], point_classifier(b, s))
+    >>> c.total, c.in_coverage, c.in_gaps, c.outside_corridor
+    (6, 2, 2, 2)
+    """
+    n_sectors = len(classifier.sector_ids)
+    counts = WindowCounts(sectors=np.zeros(n_sectors, dtype=np.int64))
+    owners = {str(p): classifier.sector_partner == p for p in np.unique(classifier.sector_partner)}
+    counts.partners = {p: [0, 0] for p in owners}
+    for page in batches:
+        lon = np.asarray(page.lon, dtype=float)
+        lat = np.asarray(page.lat, dtype=float)
+        if not len(lon):
+            continue
+        codes, in_sector = classifier.classify(lon, lat)
+        gap = codes == _GAP
+        counts.total += len(codes)
+        counts.in_coverage += int((codes == _COVERAGE).sum())
+        counts.in_gaps += int(gap.sum())
+        counts.outside_corridor += int((codes == _OUTSIDE).sum())
+        counts.sectors += in_sector.sum(axis=0).astype(np.int64)
+        for p, cols in owners.items():
+            mine = in_sector[:, cols].any(axis=1)
+            counts.partners[p][0] += int(mine.sum())
+            counts.partners[p][1] += int((mine & gap).sum())
+        if hex_size_m is not None:
+            _hex_add(counts, classifier.acrs, hex_size_m, lon, lat, gap)
+    return counts
+
+
+def counted_report(report: dict[str, Any], counts: WindowCounts) -> dict[str, Any]:
+    """A copy of an analysis report with the detection figures of ``counts``.
+
+    The keys :meth:`geo.coverage.Analysis.windowed` sets: ``detections`` (``total``,
+    ``in_coverage``, ``in_gaps``, ``outside_corridor``), each sector's ``detections`` and
+    each partner's ``detections`` and ``detections_in_gaps``. The report's sectors must be
+    those of the classifier, in its order.
+    """
+    out = copy.deepcopy(report)
+    if len(out["sectors"]) != len(counts.sectors):
+        raise ValueError(
+            f"report has {len(out['sectors'])} sectors, the counts {len(counts.sectors)}"
+        )
+    out["detections"].update(
+        total=counts.total,
+        in_coverage=counts.in_coverage,
+        in_gaps=counts.in_gaps,
+        outside_corridor=counts.outside_corridor,
+    )
+    for sec, n in zip(out["sectors"], counts.sectors.tolist(), strict=True):
+        sec["detections"] = int(n)
+    for p, entry in out["partners"].items():
+        mine, in_gaps = counts.partners.get(p, [0, 0])
+        entry["detections"], entry["detections_in_gaps"] = int(mine), int(in_gaps)
+    return out
+
+
+def hexagons(counts: WindowCounts, acrs: AnalysisCRS, size_m: float) -> gpd.GeoDataFrame:
+    """The hexagons of :func:`count_batches` as :func:`geo.coverage.hexbin.hexbin` makes them.
+
+    Columns ``count`` and ``flagged`` (in gaps), polygons in EPSG:4326, in the same order.
+    """
+    cq = ((counts.hex_keys >> 32) - _HALF).astype(float)
+    cr = ((counts.hex_keys & 0xFFFFFFFF) - _HALF).astype(float)
+    centre_x = size_m * _SQRT3 * (cq + cr / 2)
+    centre_y = size_m * 1.5 * cr
+    angles = np.radians(30 + 60 * np.arange(6))
+    ring_x = centre_x[:, None] + size_m * np.cos(angles)[None, :]
+    ring_y = centre_y[:, None] + size_m * np.sin(angles)[None, :]
+    polys = shapely.polygons(np.stack([ring_x, ring_y], axis=2))
+    return gpd.GeoDataFrame(
+        {"count": counts.hex_counts, "flagged": counts.hex_flagged},
+        geometry=list(to_lonlat(polys, acrs)),
+        crs="EPSG:4326",
+    )

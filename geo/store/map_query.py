@@ -1,0 +1,387 @@
+"""What the map needs from the store, without reading every stored row into memory.
+
+The Map page shows, for a viewer, an operation and a time window: the detections in the
+view as points (up to :data:`geo.core.settings.MAX_MAP_POINTS`), hexagon counts beyond that,
+and counts per status, sector, gap and partner. The store answers the first part with its
+indexes (:func:`map_points`: the rows in an extent and window, with the count of all of
+them); the rest needs the coverage, which the store does not know, so :func:`window_batches`
+hands the window's positions over in pages of a bounded size, for
+:func:`geo.coverage.streamed.count_batches` to classify and sum. Memory grows with a page,
+not with the store.
+
+Both back-ends, one API; releasability is applied in SQL as by every read
+(:func:`geo.access.releasability.sql_where`; row-level security on PostgreSQL) and once more
+in Python (:func:`geo.access.releasability.visible_mask`).
+
+GeoPackage: the rows of a window are a range of ``fid`` (the table is clustered by UTC day),
+those of an extent from the grid-cell index (:mod:`geo.store.spatial_index`, brought up to
+date with the uploads first): rows of the cells inside the extent are in, those of the
+cells on its edge are tested exactly. A store of schema 4 or older, read without being
+upgraded, has no index: its window's positions are read page by page and tested.
+PostGIS: the GiST index on ``geom`` and the B-tree on ``time_us``
+(:mod:`geo.store.postgres.map_query`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pyarrow as pa
+
+from geo.access.releasability import viewers as checked_viewers
+from geo.access.releasability import visible_mask
+from geo.core import settings
+from geo.core.errors import ValidationError, describe
+from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
+from geo.store.location import postgres_url
+from geo.store.opening import opened_for_reading
+from geo.store.postgres import map_query as pg_map
+from geo.store.postgres.connection import shown_url
+from geo.store.reading import _READ_COLUMNS, _frame, _visible_where, _window
+from geo.store.schema import DEFAULT_OPERATION, has_operations
+from geo.store.spatial_index import (
+    CELLS,
+    cell_ranges,
+    has_spatial_index,
+    index_new_rows,
+    is_current,
+)
+from geo.store.spatial_index import xy_of as _xy
+
+__all__ = ["Extent", "MapPoints", "WindowBatch", "map_points", "window_batches"]
+
+#: Rows per page of :func:`window_batches` (and of the GeoPackage's exact edge tests).
+BATCH_ROWS = 100_000
+
+#: Past this many rows in the extent's cells the index is used whatever the window holds.
+_WINDOW_FIRST_ROWS = 2_000_000
+
+#: The temporary table of the rows on an extent's edge that are in it (GeoPackage).
+_EDGE_TABLE = "limes_map_edge"
+
+
+class Extent(NamedTuple):
+    """A map extent in degrees (EPSG:4326), bounds included.
+
+    ``west > east`` is an extent across the antimeridian (from ``west`` to 180, then from
+    -180 to ``east``).
+    """
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    def boxes(self) -> list[tuple[float, float, float, float]]:
+        """The extent as boxes with ``west <= east`` (two across the antimeridian)."""
+        w, s, e, n = (float(v) for v in self)
+        if not all(math.isfinite(v) for v in (w, s, e, n)) or s > n:
+            raise ValidationError(
+                describe(
+                    "map extent",
+                    "not a box in degrees",
+                    expected="finite west, south, east, north with south <= north",
+                    got=tuple(self),
+                    fix="Pass the map's bounds in longitude and latitude",
+                )
+            )
+        return [(w, s, e, n)] if w <= e else [(w, s, 180.0, n), (-180.0, s, e, n)]
+
+    def holds(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Which points lie in the extent (bounds included)."""
+        inside = np.zeros(len(lon), dtype=bool)
+        for w, s, e, n in self.boxes():
+            inside |= (lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)
+        return inside
+
+
+class MapPoints(NamedTuple):
+    """:func:`map_points`: at most ``limit`` detections, and how many match in all."""
+
+    detections: gpd.GeoDataFrame
+    total: int
+
+
+class WindowBatch(NamedTuple):
+    """One page of :func:`window_batches`: positions (degrees), times (µs since 1970 UTC)."""
+
+    fid: np.ndarray
+    time_us: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+def _checked(extent: Extent | tuple[float, float, float, float] | None) -> Extent | None:
+    """The extent as an :class:`Extent`, refused now (before any read) when it is not one."""
+    if extent is None:
+        return None
+    box = Extent(*extent)
+    box.boxes()
+    return box
+
+
+def _where(
+    conn: Connection, viewers: list[str], t_from: int | None, t_to: int | None, op: str | None
+) -> str | None:
+    """The GeoPackage condition of the rows visible in the window and operation (None: none)."""
+    if not viewers:
+        return None
+    where = _visible_where(viewers, t_from, t_to)
+    if op is not None and has_operations(conn):
+        where += f" AND operation = {sql_text(str(op))}"
+    elif op not in (None, DEFAULT_OPERATION):
+        return None
+    return where
+
+
+def _pages(
+    conn: Connection, columns: dict[str, Kind], where: str, rows: int = BATCH_ROWS
+) -> Iterator[pa.Table]:
+    """The rows of ``where`` in pages of at most ``rows``, by ``fid`` (keyset paging)."""
+    last = -(2**63)
+    while True:
+        page = conn.fetch_arrow(
+            columns,
+            f"FROM (SELECT * FROM detections WHERE {where} AND fid > {last} "
+            f"ORDER BY fid LIMIT {int(rows)})",
+        )
+        if page.num_rows:
+            yield page
+        if page.num_rows < rows:
+            return
+        last = int(page["fid"][-1].as_py())
+
+
+def _indexed(conn: Connection) -> bool:
+    """Whether the cell index can answer: brought up to date first (the uploads since it last was).
+
+    False for a store without one (schema 4 or older, read as it is), and when it cannot be
+    written now (another upload holds the store, a read-only file): then the rows are tested
+    page by page.
+    """
+    if not has_spatial_index(conn):
+        return False
+    if is_current(conn):
+        return True
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        index_new_rows(conn)
+        conn.execute("COMMIT")
+    except DatabaseError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if is_busy(exc) or "readonly" in str(exc):
+            return False
+        raise
+    return True
+
+
+def _in_ranges(conn: Connection, table: str, ranges: list[tuple[int, int]]) -> str:
+    """SQL for the rows whose cell is in ``ranges`` (kept in the temporary ``table``)."""
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (lo INTEGER, hi INTEGER)")
+    conn.execute(f"DELETE FROM {table}")
+    if ranges:
+        lo, hi = zip(*ranges, strict=True)
+        conn.insert(table, pa.table({"lo": pa.array(lo), "hi": pa.array(hi)}), constants={})
+    return f"fid IN (SELECT c.fid FROM {table} r JOIN {CELLS} c ON c.cell BETWEEN r.lo AND r.hi)"
+
+
+def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
+    """SQL for the rows of ``where`` that lie in ``extent``, exactly (GeoPackage).
+
+    Rows in the grid cells strictly inside it are in (:mod:`geo.store.spatial_index`);
+    those of the cells on its edge (without the index: every row of ``where``) are tested
+    here and the ones in it put into a temporary table the condition names.
+    """
+    if extent is None:
+        return "1"
+    indexed = _indexed(conn)
+    inside = edge = ""
+    if indexed:
+        inner, outer = cell_ranges(extent.boxes())
+        inside = _in_ranges(conn, "limes_map_inside", inner)
+        edge = _in_ranges(conn, "limes_map_edge_cells", outer)
+        # A short window over a wide view: testing the window's rows beats the index.
+        in_cells = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM limes_map_inside r JOIN "
+            f"{CELLS} c ON c.cell BETWEEN r.lo AND r.hi LIMIT {_WINDOW_FIRST_ROWS})"
+        ).scalar()
+        in_window = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM detections WHERE {where} "
+            f"LIMIT {int(in_cells) + 1})"
+        ).scalar()
+        indexed = in_window > in_cells
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_EDGE_TABLE} (fid INTEGER PRIMARY KEY)")
+    conn.execute(f"DELETE FROM {_EDGE_TABLE}")
+    for page in _pages(
+        conn, {"fid": "integer", "geom": "blob"}, f"{where} AND {edge}" if indexed else where
+    ):
+        lon, lat = _xy(page["geom"])
+        keep = extent.holds(lon, lat)
+        if keep.any():
+            conn.insert(_EDGE_TABLE, pa.table({"fid": page["fid"].filter(keep)}), constants={})
+    in_edge = f"fid IN (SELECT fid FROM {_EDGE_TABLE})"
+    return f"({inside} OR {in_edge})" if indexed else in_edge
+
+
+def map_points(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+    extent: Extent | tuple[float, float, float, float] | None = None,
+    limit: int = settings.MAX_MAP_POINTS,
+) -> MapPoints:
+    """The detections ``partners`` may see in an extent and time window, up to ``limit``.
+
+    Parameters
+    ----------
+    path
+        The store (a GeoPackage path or a PostgreSQL URL).
+    partners
+        The viewer(s), as for :func:`geo.store.visible_detections`.
+    operation, time_from, time_to
+        As for :func:`geo.store.visible_detections`.
+    extent
+        ``(west, south, east, north)`` in degrees, bounds included (default: everywhere).
+    limit
+        The most rows to return (>= 0).
+
+    Returns
+    -------
+    MapPoints
+        ``total``: how many rows match; ``detections``: all of them in time order when
+        ``total <= limit``, else the first ``limit`` in time order; the columns of
+        :func:`geo.store.visible_detections`.
+
+    Examples
+    --------
+    >>> map_points("no-such-store.gpkg", "LTU", extent=(20, 53, 28, 60)).total
+    0
+    """
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit!r}")
+    viewers = checked_viewers(partners)
+    t_from, t_to = _window(time_from, time_to)
+    box = _checked(extent)
+    url = postgres_url(path)
+    if url is not None:
+        if not viewers:
+            return MapPoints(_frame(None), 0)
+        total, raw = pg_map.view_rows(
+            url,
+            viewers,
+            t_from=t_from,
+            t_to=t_to,
+            operation=operation,
+            boxes=None if box is None else box.boxes(),
+            limit=limit,
+        )
+        mask = visible_mask(
+            raw["owner"].to_numpy(zero_copy_only=False),
+            raw["releasable_to"].to_numpy(zero_copy_only=False),
+            viewers,
+        )
+        if not mask.all():  # the database showed a row the rule hides: count it out too
+            total -= int((~mask).sum())
+            raw = raw.filter(pa.array(mask))
+        return MapPoints(_frame(raw, shown_url(url)), total)
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
+        if conn is None or where is None:
+            return MapPoints(_frame(None), 0)
+        where += f" AND {_extent_match(conn, where, box)}"
+        total = int(conn.execute(f"SELECT count(*) FROM detections WHERE {where}").scalar())
+        cut = f" ORDER BY time_us, fid LIMIT {int(limit)}" if total > limit else ""
+        raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where}{cut})")
+        return MapPoints(_frame(raw, str(path), conn), total)
+
+
+def window_batches(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+    extent: Extent | tuple[float, float, float, float] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[WindowBatch]:
+    """The positions and times of the rows ``partners`` may see in a window, page by page.
+
+    Each page holds at most ``batch_rows`` rows (in ``fid`` order: by UTC day, then upload
+    order), so a caller that sums over the pages (see
+    :func:`geo.coverage.streamed.count_batches`) holds one page at a time, whatever the
+    size of the store.
+
+    Examples
+    --------
+    >>> list(window_batches("no-such-store.gpkg", "LTU"))
+    []
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be >= 1, got {batch_rows!r}")
+    viewers = checked_viewers(partners)
+    t_from, t_to = _window(time_from, time_to)
+    box = _checked(extent)
+    url = postgres_url(path)
+    if url is not None:
+        if not viewers:
+            return
+        for page in pg_map.window_pages(
+            url,
+            viewers,
+            t_from=t_from,
+            t_to=t_to,
+            operation=operation,
+            boxes=None if box is None else box.boxes(),
+            page_rows=batch_rows,
+        ):
+            yield _batch(page, viewers, None, None)
+        return
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
+        if conn is None or where is None:
+            return
+        columns: dict[str, Kind] = {"fid": "integer", "time_us": "integer", "geom": "blob"}
+        if box is not None and _indexed(conn):
+            inner, outer = cell_ranges(box.boxes())
+            where += f" AND {_in_ranges(conn, 'limes_map_cells', inner + outer)}"
+        for page in _pages(conn, columns, where, batch_rows):
+            yield _batch(page, None, box, page["geom"])
+
+
+def _batch(
+    page: pa.Table,
+    viewers: list[str] | None,
+    extent: Extent | None,
+    blobs: pa.ChunkedArray | None,
+) -> WindowBatch:
+    """A page as a :class:`WindowBatch`: the rule applied again (``viewers``), the extent exact."""
+    if blobs is not None:
+        lon, lat = _xy(blobs)
+    else:
+        lon = page["lon"].to_numpy(zero_copy_only=False).astype(float)
+        lat = page["lat"].to_numpy(zero_copy_only=False).astype(float)
+    keep = np.ones(page.num_rows, dtype=bool)
+    if viewers is not None:
+        keep &= visible_mask(
+            page["owner"].to_numpy(zero_copy_only=False),
+            page["releasable_to"].to_numpy(zero_copy_only=False),
+            viewers,
+        )
+    if extent is not None:
+        keep &= extent.holds(lon, lat)
+    fid = page["fid"].to_numpy(zero_copy_only=False).astype(np.int64)
+    time_us = page["time_us"].to_numpy(zero_copy_only=False).astype(np.int64)
+    if keep.all():
+        return WindowBatch(fid, time_us, lon, lat)
+    return WindowBatch(fid[keep], time_us[keep], lon[keep], lat[keep])

@@ -1,0 +1,126 @@
+"""The map's queries on a PostGIS store: rows in a view and window, and the window in pages.
+
+Each read is one transaction that states its viewers (row-level security); the GiST index
+on ``geom`` (``&&``) and the B-tree on ``time_us`` find the rows, and the exact test of the
+extent (``ST_X``/``ST_Y`` between its bounds, inclusive) follows ``&&``, whose boxes are
+rounded outwards to float4. :mod:`geo.store.map_query` filters the rows again in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pyarrow as pa
+
+from geo.store.postgres.connection import connect
+from geo.store.postgres.schema import prepare
+
+__all__ = ["view_rows", "window_pages"]
+
+#: Columns of a detection read for the map besides the position (``lon``, ``lat``).
+_COLUMNS = (
+    "fid", "time_us", "detection_id", "source", "partner", "class", "confidence", "access",
+    "caveat", "hae_m", "ce_m", "le_m", "src_row", "owner", "releasable_to", "upload_id",
+)  # fmt: skip
+
+#: A box ``(west, south, east, north)`` in degrees (west <= east).
+Box = tuple[float, float, float, float]
+
+
+def _where(
+    t_from: int | None, t_to: int | None, operation: str | None, boxes: Sequence[Box] | None
+) -> tuple[str, list[object]]:
+    """The condition of the rows in the window, the operation and the boxes, and its values."""
+    where = ["true"]
+    params: list[object] = []
+    for value, sql in ((t_from, "time_us >= {}"), (t_to, "time_us <= {}")):
+        if value is not None:
+            params.append(int(value))
+            where.append(sql.format(f"${len(params)}::bigint"))
+    if operation is not None:
+        params.append(str(operation))
+        where.append(f"operation = ${len(params)}::text")
+    if boxes is not None:
+        parts = []
+        for box in boxes:
+            params.extend(float(v) for v in box)
+            w, s, e, n = (f"${len(params) - 3 + i}::float8" for i in range(4))
+            parts.append(
+                f"(geom && ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326) "
+                f"AND ST_X(geom) BETWEEN {w} AND {e} AND ST_Y(geom) BETWEEN {s} AND {n})"
+            )
+        where.append(f"({' OR '.join(parts) or 'false'})")
+    return " AND ".join(where), params
+
+
+def view_rows(
+    url: str,
+    viewers: list[str],
+    *,
+    t_from: int | None,
+    t_to: int | None,
+    operation: str | None,
+    boxes: Sequence[Box] | None,
+    limit: int,
+) -> tuple[int, pa.Table]:
+    """How many rows ``viewers`` may see in the view and window, and at most ``limit`` of them.
+
+    All of them (any order) when there are at most ``limit``; else the first ``limit`` in
+    time order (then ``fid``). Columns: :data:`_COLUMNS`, ``lon``, ``lat``.
+    """
+    where, params = _where(t_from, t_to, operation, boxes)
+    conn = connect(url)
+    try:
+        prepare(conn)
+        with conn.transaction(viewers):
+            total = int(
+                conn.execute(f"SELECT count(*) FROM detections WHERE {where}", params).scalar()
+            )
+            cut = f" ORDER BY time_us, fid LIMIT {int(limit)}" if total > limit else ""
+            rows = conn.fetch_arrow(
+                f"SELECT {', '.join(_COLUMNS)}, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+                f"FROM detections WHERE {where}{cut}",
+                params or None,
+            )
+        return total, rows
+    finally:
+        conn.close()
+
+
+def window_pages(
+    url: str,
+    viewers: list[str],
+    *,
+    t_from: int | None,
+    t_to: int | None,
+    operation: str | None,
+    boxes: Sequence[Box] | None,
+    page_rows: int,
+) -> Iterator[pa.Table]:
+    """The rows in the window (and boxes) in pages of at most ``page_rows``, by ``fid``.
+
+    Columns ``fid``, ``time_us``, ``owner``, ``releasable_to``, ``lon``, ``lat``. One
+    transaction (its viewers stated once); each page continues after the last ``fid`` read
+    (keyset paging on the primary key), so the server holds one page at a time.
+    """
+    where, params = _where(t_from, t_to, operation, boxes)
+    last_param = f"${len(params) + 1}::bigint"
+    sql = (
+        "SELECT fid, time_us, owner, releasable_to, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+        f"FROM detections WHERE {where} AND fid > {last_param} ORDER BY fid "
+        f"LIMIT {int(page_rows)}"
+    )
+    conn = connect(url)
+    try:
+        prepare(conn)
+        with conn.transaction(viewers):
+            last = -(2**63)
+            while True:
+                page = conn.fetch_arrow(sql, [*params, last])
+                if page.num_rows:
+                    yield page
+                if page.num_rows < page_rows:
+                    return
+                last = int(page["fid"][-1].as_py())
+    finally:
+        conn.close()

@@ -1,0 +1,250 @@
+"""The GeoPackage store's spatial index: each detection's grid cell, in a B-tree.
+
+``limes_detections_cells`` holds ``(cell, fid)`` per detection: the cell of a
+:data:`CELL_DEG`-degree grid its point lies in (:func:`cells_of`); one B-tree (``WITHOUT
+ROWID``); it holds the rows of every upload up to ``limes_cells_state.last_upload``. An
+extent is a set of cell ranges (one per grid column, :func:`cell_ranges`): rows in a cell
+strictly inside the extent's cells are in it, rows of the cells on its edge are tested
+exactly.
+
+Why not an SQLite R-tree (GeoPackage's spatial index): measured on this machine, inserting
+1,000,000 random points into SQLite's R-tree takes 16 s (94 s into a store's file with the
+default page cache), against 3.8 s for the whole upload of those rows; and keeping it with
+triggers, which must decode the point in SQL (SQLite has no function that reads a double
+out of a blob, and the store's connection cannot register one), made an upload of 300,000
+rows twenty times slower (23 s instead of 1.2 s). The cell of a point is computed in numpy
+and a B-tree takes sorted keys fast.
+
+The index is brought up to date by the map's queries (:func:`index_new_rows`, in one write
+transaction), not by uploads, which stay as they were. After a retraction (rows left, and
+their ``fid`` may be taken again by a later row) the index is made anew at the next query.
+A point another tool moved (QGIS) keeps its old cell until :func:`rebuild_spatial_index`.
+
+Examples
+--------
+>>> cells_of(np.array([24.01, -180.0]), np.array([55.02, -90.0])).tolist()
+[267389780, 0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+import shapely
+from numpy.typing import NDArray
+
+from geo.store.connection import Connection
+from geo.store.geometry import _POINT_BLOB, points
+
+__all__ = [
+    "CELLS",
+    "CELL_DEG",
+    "cell_ranges",
+    "cells_of",
+    "create_spatial_index",
+    "has_spatial_index",
+    "index_new_rows",
+    "is_current",
+    "rebuild_spatial_index",
+    "xy_of",
+]
+
+#: The index table.
+CELLS = "limes_detections_cells"
+
+#: The one-row table of the last upload the index holds.
+_STATE = "limes_cells_state"
+
+#: The audit action of a retraction (:mod:`geo.store.audit`).
+_RETRACT = "upload.retract"
+
+#: The grid's cell size (degrees): about 5.5 km by 3 km at 55° N.
+CELL_DEG = 0.05
+
+#: A cell key is ``column << _SHIFT | row`` (rows: 3,600 at 0.05°).
+_SHIFT = 16
+
+#: The cell of a point that cannot be read (always tested exactly).
+NO_CELL = -1
+
+#: SQLite's page cache while indexing (KiB): each page of rows puts keys all over the
+#: B-tree, and with the default 2 MB cache each insert reads pages again.
+_CACHE_KIB = 128 * 1024
+
+#: Rows decoded and inserted at a time.
+_PAGE_ROWS = 200_000
+
+
+def cells_of(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The grid cell key of each point (:data:`NO_CELL` for a coordinate that is not finite)."""
+    with np.errstate(invalid="ignore"):
+        cx = np.floor((np.asarray(lon, dtype=float) + 180.0) / CELL_DEG)
+        cy = np.floor((np.asarray(lat, dtype=float) + 90.0) / CELL_DEG)
+    ok = np.isfinite(cx) & np.isfinite(cy) & (cy >= 0) & (cy < 2**_SHIFT) & (cx >= 0)
+    out = np.full(len(cx), NO_CELL, dtype=np.int64)
+    out[ok] = (cx[ok].astype(np.int64) << _SHIFT) | cy[ok].astype(np.int64)
+    return out
+
+
+def _span(lo: float, hi: float, offset: float) -> tuple[int, int]:
+    """The first and last grid index a closed interval touches (as :func:`cells_of` counts)."""
+    return (
+        math.floor(np.float64(lo + offset) / CELL_DEG),
+        math.floor(np.float64(hi + offset) / CELL_DEG),
+    )
+
+
+def cell_ranges(
+    boxes: Sequence[tuple[float, float, float, float]],
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Key ranges of the cells strictly inside ``boxes`` and of the cells on their edges.
+
+    A point whose cell is strictly between the first and last cells an interval touches
+    lies inside it (the division is monotonic), so only rows of the edge cells (and of
+    :data:`NO_CELL`) need an exact test; a point in a box is in a cell of one of the two.
+    """
+    inside: list[tuple[int, int]] = []
+    edge: list[tuple[int, int]] = [(NO_CELL, NO_CELL)]
+    for w, s, e, n in boxes:
+        x0, x1 = _span(w, e, 180.0)
+        y0, y1 = _span(s, n, 90.0)
+        y0, y1 = max(y0, 0), min(y1, 2**_SHIFT - 1)
+        x0 = max(x0, 0)
+        for cx in range(x0, x1 + 1):
+            base = cx << _SHIFT
+            if cx in (x0, x1):
+                edge.append((base | y0, base | y1))
+                continue
+            edge.append((base | y0, base | y0))
+            edge.append((base | y1, base | y1))
+            if y0 + 1 <= y1 - 1:
+                inside.append((base | (y0 + 1), base | (y1 - 1)))
+    return inside, edge
+
+
+def has_spatial_index(conn: Connection) -> bool:
+    """Whether the store has the index (a store of schema 5 or later)."""
+    return bool(
+        conn.execute(
+            f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{_STATE}'"
+        ).scalar()
+    )
+
+
+def create_spatial_index(conn: Connection) -> None:
+    """Create the (empty) index and its state, in the caller's transaction (once)."""
+    if has_spatial_index(conn):
+        return
+    conn.execute(
+        f"CREATE TABLE {CELLS} (cell INTEGER NOT NULL, fid INTEGER NOT NULL, "
+        "PRIMARY KEY (cell, fid)) WITHOUT ROWID"
+    )
+    conn.execute(
+        f"CREATE TABLE {_STATE} (last_upload INTEGER NOT NULL, retractions INTEGER NOT NULL)"
+    )
+    conn.execute(f"INSERT INTO {_STATE} VALUES (0, 0)")
+
+
+def xy_of(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of GeoPackage point blobs (the store's own read in numpy)."""
+    arr = blobs.combine_chunks() if isinstance(blobs, pa.ChunkedArray) else blobs
+    size = _POINT_BLOB.itemsize
+    if len(arr) and arr.null_count == 0 and pa.types.is_binary(arr.type):
+        offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+            arr.offset : arr.offset + len(arr) + 1
+        ]
+        if (np.diff(offsets) == size).all():
+            data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+            rec = data.view(_POINT_BLOB)
+            own = (rec["magic"] == b"GP") & (rec["flags"] == 1) & (rec["order"] == 1)
+            if (own & (rec["wkb_type"] == 1)).all():
+                return rec["x"].astype(float), rec["y"].astype(float)
+    xy = shapely.get_coordinates(points(arr))  # blobs another tool wrote
+    return xy[:, 0], xy[:, 1]
+
+
+def _cells(page: pa.Table) -> NDArray[np.int64]:
+    """The cell of each ``geom`` blob of a page (:data:`NO_CELL` where none can be read)."""
+    try:
+        lon, lat = xy_of(page["geom"])
+        if len(lon) == page.num_rows:
+            return cells_of(lon, lat)
+    except (shapely.errors.GEOSException, TypeError, ValueError, IndexError):
+        pass
+    out = np.full(page.num_rows, NO_CELL, dtype=np.int64)  # one by one: which cannot be read
+    for i, blob in enumerate(page["geom"].to_pylist()):
+        try:
+            got = shapely.get_coordinates(points(pa.array([blob], pa.binary())))
+        except (shapely.errors.GEOSException, TypeError, ValueError, IndexError):
+            continue
+        if len(got) == 1:
+            out[i] = cells_of(got[:, 0], got[:, 1])[0]
+    return out
+
+
+def _where_now(conn: Connection) -> tuple[int, int, int, int]:
+    """The index's last upload and retractions, and the store's."""
+    row = conn.execute(f"SELECT last_upload, retractions FROM {_STATE}").fetchone()
+    last, retracted = row if row is not None else (0, -1)  # (no row: index anew)
+    newest = int(conn.execute("SELECT ifnull(max(upload_id), 0) FROM uploads").scalar())
+    now = int(conn.execute(f"SELECT count(*) FROM audit WHERE action = '{_RETRACT}'").scalar())
+    return int(last), int(retracted), newest, now
+
+
+def is_current(conn: Connection) -> bool:
+    """Whether the index holds the rows of every upload (False: none, or behind)."""
+    if not has_spatial_index(conn):
+        return False
+    last, retracted, newest, now = _where_now(conn)
+    return last >= newest and retracted == now
+
+
+def index_new_rows(conn: Connection) -> int:
+    """Add the rows of the uploads after ``last_upload`` to the index (caller's transaction).
+
+    Returns the rows indexed. Run inside a write transaction (``BEGIN IMMEDIATE``).
+    """
+    last, retracted, newest, now = _where_now(conn)
+    if retracted != now:  # rows left and their fids may be taken again: index anew
+        conn.execute(f"DELETE FROM {CELLS}")
+        last = 0
+    elif newest <= last:
+        return 0
+    cache = int(conn.execute("PRAGMA cache_size").scalar())
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}").fetchall()
+    try:
+        done = _index_pages(conn, last, newest)
+    finally:
+        conn.execute(f"PRAGMA cache_size = {cache}").fetchall()
+    conn.execute(f"UPDATE {_STATE} SET last_upload = {newest}, retractions = {now}")
+    return done
+
+
+def _index_pages(conn: Connection, last: int, newest: int) -> int:
+    """Index the rows of uploads ``last`` (excluded) to ``newest``, a page at a time."""
+    done, after = 0, -(2**63)
+    while True:
+        page = conn.fetch_arrow(
+            {"fid": "integer", "geom": "blob"},
+            f"FROM (SELECT fid, geom FROM detections WHERE upload_id > {last} "
+            f"AND upload_id <= {newest} AND fid > {after} ORDER BY fid LIMIT {_PAGE_ROWS})",
+        )
+        if page.num_rows:
+            fid = page["fid"].to_numpy().astype(np.int64)
+            cell = _cells(page)
+            order = np.lexsort((fid, cell))  # B-tree inserts in key order
+            conn.insert(CELLS, pa.table({"cell": cell[order], "fid": fid[order]}), constants={})
+            done += page.num_rows
+            after = int(page["fid"][-1].as_py())
+        if page.num_rows < _PAGE_ROWS:
+            return done
+
+
+def rebuild_spatial_index(conn: Connection) -> int:
+    """Index every stored row again (after another tool moved points), caller's transaction."""
+    create_spatial_index(conn)
+    conn.execute(f"UPDATE {_STATE} SET retractions = -1")
+    return index_new_rows(conn)
