@@ -55,6 +55,23 @@ def _pick(
         page.keyboard.press("Escape")
 
 
+def _add_action(page: sync_api.Page, action: str, entries: int) -> None:
+    """Add ``action`` to the audit log's filter and wait until ``entries`` rows are listed.
+
+    A pick made while the page still reruns can be lost on a loaded machine: pick again.
+    """
+    shown = page.get_by_text(re.compile(rf"^{entries} of \d+ entries"))
+    for attempt in range(3):
+        _pick(page, "stMultiSelect", "Action", action)
+        _settled(page)
+        try:
+            shown.wait_for(timeout=30_000)
+            return
+        except sync_api.TimeoutError:
+            if attempt == 2:
+                raise
+
+
 def _sign_in(page: sync_api.Page, name: str, password: str) -> None:
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password", exact=True).fill(password)
@@ -129,9 +146,10 @@ def test_admin_changes_a_role_and_sees_the_sign_in_in_the_audit_log(
                     break
                 page.wait_for_timeout(1000)
             assert [(r[1], r[2], r[3]) for r in shown] == [("root", "LTU", "signin")]
-            _pick(page, "stMultiSelect", "Action", "signin.failed")
-            _pick(page, "stMultiSelect", "Action", "user.roles")
-            _settled(page)
+            # each pick reruns the page: wait for its count before the next (a pick made
+            # while the page still reruns can be lost on a loaded machine)
+            _add_action(page, "signin.failed", 2)
+            _add_action(page, "user.roles", 3)
             with page.expect_download(timeout=PAGE_TIMEOUT_MS) as got:
                 page.get_by_role("button", name="Download as CSV").click()
             text = Path(got.value.path()).read_text(encoding="utf-8")
