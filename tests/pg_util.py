@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geo.inputs.loader import LoadReport
+
 #: Where Debian installs the server's programs (the newest version is used).
 PG_ROOT = Path("/usr/lib/postgresql")
 
@@ -172,3 +174,15 @@ def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def csv_report(n: int) -> LoadReport:
+    """The load report of ``n`` detections read from a CSV file, all accepted."""
+    return LoadReport(
+        source="t.csv",
+        layer="detections",
+        format="CSV",
+        source_crs="EPSG:4326",
+        rows_read=n,
+        rows_accepted=n,
+    )

@@ -492,17 +492,19 @@ def test_a_bad_row_on_a_worker_is_the_same_clear_message(
         analyse_dataset(layers["border"], layers["sensors"], dataset_files(ds), client=cluster)
 
 
-def test_membership_grid_built_once_answers_as_shapely(layers: dict[str, Any]) -> None:
-    """The grid sent to the workers answers as ``contains_xy``, call after call."""
-    from geo.coverage.dataset import MembershipGrid
+def test_membership_built_once_answers_as_shapely(layers: dict[str, Any]) -> None:
+    """The index sent to the workers answers as ``contains_xy``, call after call."""
+    import pickle
+
+    from geo.coverage.pointindex import Membership
 
     polys = [*layers["sectors"].geometry, None, shapely.Polygon()]
-    grid = MembershipGrid.build(polys)
+    grid = pickle.loads(pickle.dumps(Membership(polys).build_index()))  # as a worker gets it
     rng = np.random.default_rng(7)
     lo_x, lo_y, hi_x, hi_y = layers["sectors"].total_bounds
     for n in (50_000, 30_000):  # two calls on one grid
         x, y = rng.uniform(lo_x - 0.1, hi_x + 0.1, n), rng.uniform(lo_y - 0.1, hi_y + 0.1, n)
-        got = grid.membership(x, y)
+        got = grid.contains(x, y)
         want = np.column_stack(
             [shapely.contains_xy(p, x, y) for p in layers["sectors"].geometry]
             + [np.zeros(n, bool), np.zeros(n, bool)]

@@ -15,22 +15,11 @@ import numpy as np
 import pandas as pd
 import pg_util
 import pytest
+from pg_util import csv_report
 
 from geo import store
 from geo.core.errors import ValidationError
-from geo.inputs.loader import LoadReport
 from geo.store.postgres import upload
-
-
-def _report(n: int) -> LoadReport:
-    return LoadReport(
-        source="t.csv",
-        layer="detections",
-        format="CSV",
-        source_crs="EPSG:4326",
-        rows_read=n,
-        rows_accepted=n,
-    )
 
 
 def _columns(n: int, *, seed: int, first_id: int | None) -> dict[str, object]:
@@ -62,7 +51,7 @@ def _indexes(url: str) -> dict[str, tuple[int, str]]:
 def _upload(where: str | Path, k: int, columns: dict[str, object], partner: str) -> dict:
     n = len(columns["time"])  # type: ignore[arg-type]
     result = store.ingest(
-        where, columns, _report(n), file_name=f"{k}.csv", sha256=f"{k:064x}", partner=partner
+        where, columns, csv_report(n), file_name=f"{k}.csv", sha256=f"{k:064x}", partner=partner
     )
     return result.to_dict()
 
@@ -142,7 +131,7 @@ def test_a_reader_holds_off_a_rebuild_not_a_small_upload(pg_store: str) -> None:
             cur.execute("SELECT count(*) FROM detections")
             cur.fetchall()
             small = store.ingest(
-                pg_store, _columns(300, seed=7, first_id=10_000), _report(300),
+                pg_store, _columns(300, seed=7, first_id=10_000), csv_report(300),
                 file_name="s.csv", sha256="5" * 64, partner="LTU", busy_timeout_s=1,
             )  # fmt: skip
             assert small.accepted > 0
@@ -150,14 +139,14 @@ def test_a_reader_holds_off_a_rebuild_not_a_small_upload(pg_store: str) -> None:
             big = _columns(n, seed=8, first_id=None) | {"detection_id": [f"B{i}" for i in range(n)]}
             with pytest.raises(ValidationError, match="busy"):
                 store.ingest(
-                    pg_store, big, _report(upload.REBUILD_MIN_ROWS + 10), file_name="b.csv",
+                    pg_store, big, csv_report(upload.REBUILD_MIN_ROWS + 10), file_name="b.csv",
                     sha256="6" * 64, partner="LTU", busy_timeout_s=1,
                 )  # fmt: skip
     finally:
         reader.close()
     assert list(store.uploads(pg_store, "LTU")["file_name"]) == ["1.csv", "s.csv"]
     done = store.ingest(
-        pg_store, big, _report(upload.REBUILD_MIN_ROWS + 10), file_name="b.csv",
+        pg_store, big, csv_report(upload.REBUILD_MIN_ROWS + 10), file_name="b.csv",
         sha256="6" * 64, partner="LTU",
     )  # fmt: skip
     assert done.accepted == n

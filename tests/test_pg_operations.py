@@ -12,26 +12,13 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
-from shapely import LineString, Point
+from shapely import Point
+from test_store_operations import _layers
 
 from geo import store
 from geo.core.errors import ValidationError
 from geo.inputs.loader import LoadReport
 from geo.operations import SAMPLE
-
-
-def _layers() -> dict[str, gpd.GeoDataFrame]:
-    border = gpd.GeoDataFrame(
-        {"name": ["b"], "src_row": [1]},
-        geometry=[LineString([(25.0, 54.0), (25.5, 54.2)])],
-        crs="EPSG:4326",
-    )
-    sensors = gpd.GeoDataFrame(
-        {"sensor_id": ["S1", "S2"], "partner": ["LTU", "POL"], "range_m": [3000.0, 4000.0]},
-        geometry=[Point(25.1, 54.05), Point(25.4, 54.15)],
-        crs="EPSG:4326",
-    )
-    return {"border": border, "sensors": sensors}
 
 
 def _ingest(

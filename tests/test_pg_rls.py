@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pg_util
 import pytest
+from pg_util import csv_report
 
 from geo import store
 from geo.access.releasability import (
@@ -26,7 +27,6 @@ from geo.access.releasability import (
     visible_mask,
 )
 from geo.core.errors import ValidationError
-from geo.inputs.loader import LoadReport
 
 #: Partner ids with case variants and ids inside others (as in test_releasability).
 PARTNERS = ["LTU", "LVA", "POL", "EU", "lva", "Ltu", "A.b-1", "x_9", "LV", "EUR"]
@@ -103,17 +103,6 @@ def test_the_policy_is_the_rule(pg_store: str) -> None:
         assert _seen_by_sql(cur, None) == set()  # no viewer stated: nothing
 
 
-def _report(n: int) -> LoadReport:
-    return LoadReport(
-        source="t.csv",
-        layer="detections",
-        format="CSV",
-        source_crs="EPSG:4326",
-        rows_read=n,
-        rows_accepted=n,
-    )
-
-
 #: The cases of the rule: (owner, the analyst's marking, the rows' own markings).
 CASES = [
     ("LTU", None, None),  # owner only
@@ -141,7 +130,7 @@ def _store_cases(url: str) -> pd.DataFrame:
         store.ingest(
             url,
             columns,
-            _report(n),
+            csv_report(n),
             file_name=f"case{k}.csv",
             sha256=f"{k:064x}",
             partner=owner,

@@ -22,24 +22,13 @@ import numpy as np
 import pandas as pd
 import pg_util
 import pytest
+from pg_util import csv_report
 
 from geo import store
 from geo.core.errors import ValidationError
-from geo.inputs.loader import LoadReport
 
 ROOT = Path(__file__).resolve().parents[1]
 DETECTIONS = ROOT / "sample_data" / "detections.csv"
-
-
-def _report(n: int) -> LoadReport:
-    return LoadReport(
-        source="t.csv",
-        layer="detections",
-        format="CSV",
-        source_crs="EPSG:4326",
-        rows_read=n,
-        rows_accepted=n,
-    )
 
 
 def _columns(n: int, *, seed: int, ids: bool = True) -> dict[str, object]:
@@ -69,12 +58,12 @@ def test_uploads_read_back_as_from_the_geopackage(tmp_path: Path, pg_store: str)
         again = store.ingest_file(where, DETECTIONS, partner="LTU")
         with_ids = _columns(3000, seed=1)
         more = store.ingest(
-            where, with_ids, _report(3000), file_name="a.csv", sha256="a" * 64, partner="LVA"
+            where, with_ids, csv_report(3000), file_name="a.csv", sha256="a" * 64, partner="LVA"
         )
         overlap = store.ingest(
             where,
             _columns(3000, seed=1),  # the same detections under another file
-            _report(3000),
+            csv_report(3000),
             file_name="b.csv",
             sha256="b" * 64,
             partner="LVA",
@@ -83,7 +72,7 @@ def test_uploads_read_back_as_from_the_geopackage(tmp_path: Path, pg_store: str)
         no_ids = store.ingest(
             where,
             _columns(2000, seed=2, ids=False) | {"time": with_ids["time"][:2000]},
-            _report(2000),
+            csv_report(2000),
             file_name="c.csv",
             sha256="c" * 64,
             partner="POL",
@@ -124,7 +113,7 @@ def test_time_window_and_upload_range(tmp_path: Path, pg_store: str) -> None:
             store.ingest(
                 where,
                 _columns(500, seed=10 + k),
-                _report(500),
+                csv_report(500),
                 file_name=f"{k}.csv",
                 sha256=f"{k:064x}",
                 partner="LTU",
@@ -180,7 +169,7 @@ def test_an_upload_is_all_or_nothing(pg_store: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(pg_upload, "_insert_rows", fail_after_rows)
     with pytest.raises(OSError, match="disk on fire"):
         store.ingest(
-            pg_store, _columns(1000, seed=5), _report(1000), file_name="x.csv",
+            pg_store, _columns(1000, seed=5), csv_report(1000), file_name="x.csv",
             sha256="d" * 64, partner="LVA",
         )  # fmt: skip
     monkeypatch.undo()
@@ -207,7 +196,7 @@ def test_backup_restores_with_pg_restore(
 ) -> None:
     store.ingest_file(pg_store, DETECTIONS, partner="LTU", releasable_to="ALL")
     store.ingest(
-        pg_store, _columns(800, seed=3), _report(800), file_name="p.csv", sha256="e" * 64,
+        pg_store, _columns(800, seed=3), csv_report(800), file_name="p.csv", sha256="e" * 64,
         partner="POL",
     )  # fmt: skip
     out = tmp_path / "limes.dump"

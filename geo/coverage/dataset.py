@@ -27,10 +27,9 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
-from geo.core.projection import to_lonlat
 from geo.coverage.analysis import Analysis, _assemble, _engine, _sector_layer_counts
-from geo.coverage.engine import CorridorCoverage, CoveredAt
-from geo.coverage.polygon_index import PolygonIndex
+from geo.coverage.detections import STATUS, PointTest
+from geo.coverage.engine import CorridorCoverage
 from geo.coverage.scene import Scene, prepare_scene
 from geo.dataset import PartitionPoints, map_partitions, read_partition, read_points
 
@@ -43,39 +42,14 @@ __all__ = [
     "prepare_dataset_analysis",
 ]
 
-_STATUS = pd.Index(["coverage", "gap", "outside"])
-
-
-@dataclass(frozen=True, eq=False)
-class MembershipGrid:
-    """:func:`geo.coverage.pointindex.membership` with its index built once, for many calls.
-
-    The exact point-in-polygon index (:class:`~geo.coverage.polygon_index.PolygonIndex`)
-    that ``membership`` uses for many points, built once on the client and sent to the
-    workers with the classifier: a partition only looks its points up.
-    """
-
-    index: PolygonIndex
-
-    @classmethod
-    def build(cls, polygons: Sequence[shapely.Geometry | None]) -> MembershipGrid:
-        """Index the polygons (lon/lat; ``None`` or empty: hold nothing) once."""
-        return cls(PolygonIndex.from_polygons(np.asarray(list(polygons), dtype=object)))
-
-    def membership(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Which polygons contain each point: ``(n_points, n_polygons)`` booleans."""
-        return self.index.contains(x, y)
-
 
 @dataclass(frozen=True, eq=False)
 class DatasetClassifier:
     """What every worker needs to classify a partition (built once, sent once)."""
 
-    #: Outlines in lon/lat: the corridor, the coverage (only without ``covered_at``), sectors;
-    #: indexed once.
-    outlines: MembershipGrid
-    #: The engine's test of coverage at (lon, lat), index built; None: the coverage outline.
-    covered_at: CoveredAt | None
+    #: The corridor, coverage and sector test of :func:`geo.coverage.classify_points`,
+    #: its indexes built once (here, on the client).
+    test: PointTest
     #: Sector ids, in the report's order.
     sector_ids: NDArray[np.object_]
     #: Per partner of the report (rows, in its order), which sectors are its.
@@ -89,27 +63,19 @@ class DatasetClassifier:
         cls, scene: Scene, corridor: CorridorCoverage, partners: Sequence[str]
     ) -> DatasetClassifier:
         """From the prepared scene and the engine's corridor coverage."""
-        covered_at = corridor.covered_at
-        sectors = list(scene.sectors.polygons)
-        outlines = (
-            [scene.corridor, *sectors]
-            if covered_at is not None
-            else [
-                scene.corridor,
-                corridor.coverage,
-                *sectors,
-            ]
+        test = PointTest(
+            scene.acrs,
+            corridor=scene.corridor,
+            coverage=corridor.coverage,
+            sectors=scene.sectors.polygons,
+            covered_at=corridor.covered_at,
         )
-        polys = to_lonlat(shapely.segmentize(np.asarray(outlines, dtype=object), 500.0), scene.acrs)
-        if covered_at is not None:  # build the index now: it travels built
-            covered_at(np.empty(0), np.empty(0))
         owner = np.asarray(scene.sectors.partner, dtype=object)
         partner_sectors = np.array([owner == p for p in partners], dtype=bool).reshape(
-            len(partners), len(sectors)
+            len(partners), len(owner)
         )
         return cls(
-            outlines=MembershipGrid.build(list(polys)),
-            covered_at=covered_at,
+            test=test.ready(),  # it travels built
             sector_ids=np.asarray(scene.sectors.ids, dtype=object),
             partner_sectors=partner_sectors,
             t_from_us=_us(scene.time_from),
@@ -129,15 +95,7 @@ class DatasetClassifier:
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
     ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
         """Status codes (0 coverage, 1 gap, 2 outside) and sector membership per point."""
-        member = self.outlines.membership(lon, lat)
-        if self.covered_at is not None:
-            in_corr, in_sector = member[:, 0], member[:, 1:]
-            in_cov = np.zeros(lon.size, dtype=bool)
-            in_cov[in_corr] = self.covered_at(lon[in_corr], lat[in_corr])
-        else:
-            in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
-        codes = np.where(in_corr, np.where(in_cov, 0, 1), 2).astype(np.int8)
-        return codes, in_sector
+        return self.test.classify(lon, lat)
 
 
 @dataclass(frozen=True)
@@ -237,7 +195,7 @@ def classify_partition(path: Path, clf: DatasetClassifier) -> gpd.GeoDataFrame:
     gdf = gdf[clf.in_window(us)].reset_index(drop=True)
     xy = shapely.get_coordinates(gdf.geometry.to_numpy())
     codes, in_sector = clf.classify(xy[:, 0], xy[:, 1])
-    gdf["coverage_status"] = pd.Categorical.from_codes(codes, categories=_STATUS)
+    gdf["coverage_status"] = pd.Categorical.from_codes(codes, categories=STATUS)
     gdf["sector_ids"] = _joined_ids(in_sector, clf.sector_ids)
     return gdf
 

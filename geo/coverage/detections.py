@@ -52,6 +52,57 @@ def classify_detections(
     return layer, in_sector
 
 
+#: The status categories, by code (0, 1, 2).
+STATUS = pd.Index(["coverage", "gap", "outside"])
+
+
+class PointTest:
+    """The corridor, coverage and sector outlines in lon/lat, ready for many pages of points.
+
+    Outlines are densified to 500 m first, so their straight edges in degrees follow the
+    analysis-CRS edges to well under a metre, and points need no reprojection. Coverage is
+    the ``coverage`` polygon (analysis CRS) or, when given, ``covered_at(lon, lat)`` (e.g.
+    :meth:`geo.terrain.grids.CoverageGrid.seen_at`: the cell under the point is seen;
+    :func:`geo.coverage.flat.footprint_covered_at`: a footprint holds the point), asked
+    only about points in the corridor.
+    """
+
+    def __init__(
+        self,
+        acrs: AnalysisCRS,
+        *,
+        corridor: shapely.Geometry,
+        coverage: shapely.Geometry | None,
+        sectors: NDArray[np.object_],
+        covered_at: CoveredAt | None = None,
+    ) -> None:
+        head = [corridor] if covered_at is not None else [corridor, coverage]
+        outlines = np.asarray([*head, *sectors], dtype=object)
+        polys = to_lonlat(shapely.segmentize(outlines, 500.0), acrs)
+        self.outlines = pointindex.Membership(list(polys))
+        self.covered_at = covered_at
+
+    def ready(self) -> PointTest:
+        """Build every index now (before sending the test to other processes); returns self."""
+        self.outlines.build_index()
+        if self.covered_at is not None:
+            self.covered_at(np.empty(0), np.empty(0))
+        return self
+
+    def classify(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
+        """Status codes (0 coverage, 1 gap, 2 outside, as :data:`STATUS`) and sectors per point."""
+        member = self.outlines.contains(lon, lat)
+        if self.covered_at is not None:
+            in_corr, in_sector = member[:, 0], member[:, 1:]
+            in_cov = np.zeros(lon.size, dtype=bool)
+            in_cov[in_corr] = self.covered_at(lon[in_corr], lat[in_corr])
+        else:
+            in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
+        return np.where(in_corr, np.where(in_cov, 0, 1), 2).astype(np.int8), in_sector
+
+
 def classify_points(
     points: gpd.GeoDataFrame,
     acrs: AnalysisCRS,
@@ -61,12 +112,7 @@ def classify_points(
     sectors: NDArray[np.object_],
     covered_at: CoveredAt | None = None,
 ) -> tuple[pd.Categorical[str], NDArray[np.bool_]]:
-    """Classify points against the corridor, the coverage and the sectors.
-
-    Coverage is the ``coverage`` polygon (analysis CRS) or, when given, ``covered_at(lon,
-    lat)`` (e.g. :meth:`geo.terrain.grids.CoverageGrid.seen_at`: the cell under the point
-    is seen; :func:`geo.coverage.flat.footprint_covered_at`: a footprint holds the point),
-    asked only about points in the corridor.
+    """Classify points against the corridor, the coverage and the sectors (:class:`PointTest`).
 
     Returns
     -------
@@ -78,23 +124,11 @@ def classify_points(
     xy = shapely.get_coordinates(points.geometry.to_numpy())
     if len(xy) != len(points):
         raise ValueError("classify_points needs one non-empty Point per row")
-    lon, lat = xy[:, 0], xy[:, 1]
-    # Work in lon/lat: outlines are densified to 500 m first, so their straight edges in
-    # degrees follow the analysis-CRS edges to well under a metre, and a million points need
-    # no reprojection.
-    outlines = [corridor, *sectors] if covered_at is not None else [corridor, coverage, *sectors]
-    polys = to_lonlat(shapely.segmentize(np.asarray(outlines, dtype=object), 500.0), acrs)
-    member = pointindex.membership(list(polys), lon, lat)
-    if covered_at is not None:
-        in_corr, in_sector = member[:, 0], member[:, 1:]
-        # Coverage only matters in the corridor.
-        in_cov = np.zeros(len(points), dtype=bool)
-        in_cov[in_corr] = covered_at(lon[in_corr], lat[in_corr])
-    else:
-        in_corr, in_cov, in_sector = member[:, 0], member[:, 1], member[:, 2:]
-    codes = np.where(in_corr, np.where(in_cov, 0, 1), 2).astype(np.int8)
-    status = pd.Categorical.from_codes(codes, categories=pd.Index(["coverage", "gap", "outside"]))
-    return status, in_sector
+    test = PointTest(
+        acrs, corridor=corridor, coverage=coverage, sectors=sectors, covered_at=covered_at
+    )
+    codes, in_sector = test.classify(xy[:, 0], xy[:, 1])
+    return pd.Categorical.from_codes(codes, categories=STATUS), in_sector
 
 
 def _joined_ids(
@@ -146,4 +180,4 @@ def _membership_codes(member: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDA
     return codes, first
 
 
-__all__ = ["classify_detections", "classify_points"]
+__all__ = ["STATUS", "PointTest", "classify_detections", "classify_points"]

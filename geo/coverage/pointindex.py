@@ -13,7 +13,7 @@ than rounding resolves, may fall either way, as there).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import shapely
@@ -23,16 +23,62 @@ from numpy.typing import ArrayLike, NDArray
 _MIN_POINTS: Final[int] = 20_000
 
 
+class Membership:
+    """Polygons ready to answer :func:`membership` for page after page of points.
+
+    A few points go to GEOS (the polygons prepared once); many go to the polygon index, built
+    on the first such call (or by :meth:`build_index`) and kept, also when pickled (a Dask
+    worker gets it built).
+
+    Examples
+    --------
+    >>> m = Membership([shapely.box(0, 0, 2, 2), None])
+    >>> m.contains([0.5, 5], [1, 1]).tolist()
+    [[True, False], [False, False]]
+    """
+
+    def __init__(self, polygons: Sequence[shapely.Geometry | None]) -> None:
+        self.polygons = [p if p is not None and not shapely.is_empty(p) else None for p in polygons]
+        self.live = [j for j, p in enumerate(self.polygons) if p is not None]
+        for j in self.live:
+            shapely.prepare(self.polygons[j])
+        self._index: Any = None
+
+    def build_index(self) -> Membership:
+        """Build the polygon index now (before sending it elsewhere); returns self."""
+        if self._index is None and self.live:
+            # Imported here: numba loads only when many points are asked about.
+            from geo.coverage.polygon_index import PolygonIndex
+
+            live = np.asarray([self.polygons[j] for j in self.live], dtype=object)
+            self._index = PolygonIndex.from_polygons(live)
+        return self
+
+    def contains(self, x: ArrayLike, y: ArrayLike) -> NDArray[np.bool_]:
+        """Which polygons contain each point: ``(n_points, n_polygons)`` booleans."""
+        x = np.asarray(x, dtype=float).ravel()
+        y = np.asarray(y, dtype=float).ravel()
+        out = np.zeros((x.size, len(self.polygons)), dtype=bool)
+        if not self.live or x.size == 0:
+            return out
+        if x.size < _MIN_POINTS and self._index is None:
+            for j in self.live:
+                out[:, j] = shapely.contains_xy(self.polygons[j], x, y)
+            return out
+        out[:, self.live] = self.build_index()._index.contains(x, y)
+        return out
+
+
 def membership(
     polygons: Sequence[shapely.Geometry | None], x: ArrayLike, y: ArrayLike
 ) -> NDArray[np.bool_]:
-    """Which polygons contain each point.
+    """Which polygons contain each point (:class:`Membership` for one call).
 
     Parameters
     ----------
     polygons
         Polygons or MultiPolygons in the points' CRS (``None`` or empty: contains nothing).
-        With few points they are prepared in place, which does not change them.
+        They are prepared in place, which does not change them.
     x, y
         Point coordinates.
 
@@ -46,21 +92,4 @@ def membership(
     >>> membership(boxes, [0.5, 1.5, 5], [1, 1, 1]).tolist()
     [[True, False], [True, True], [False, False]]
     """
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    polys = [p if p is not None and not shapely.is_empty(p) else None for p in polygons]
-    out = np.zeros((x.size, len(polys)), dtype=bool)
-    live = [j for j, p in enumerate(polys) if p is not None]
-    if not live or x.size == 0:
-        return out
-    if x.size < _MIN_POINTS:
-        for j in live:
-            shapely.prepare(polys[j])
-            out[:, j] = shapely.contains_xy(polys[j], x, y)
-        return out
-    # Imported here: numba loads only when many points are asked about.
-    from geo.coverage.polygon_index import PolygonIndex
-
-    index = PolygonIndex.from_polygons(np.asarray([polys[j] for j in live], dtype=object))
-    out[:, live] = index.contains(x, y)
-    return out
+    return Membership(polygons).contains(x, y)

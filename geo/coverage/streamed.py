@@ -4,9 +4,10 @@
 sector and partner) from every classified detection it holds; the map's hexagons
 (:func:`geo.coverage.hexbin.hexbin`) count them per cell. Here the same figures come from
 pages of positions (e.g. :func:`geo.store.map_query.window_batches`, which reads the store
-page by page): each page is classified with the existing classifier
-(:func:`geo.coverage.detections.classify_points`, against the analysis's corridor, coverage
-and sectors), counted, and dropped. Memory grows with a page and with the number of
+page by page): each page is classified as
+:func:`geo.coverage.detections.classify_points` classifies (one
+:class:`~geo.coverage.detections.PointTest`, its indexes built once for every page),
+counted, and dropped. Memory grows with a page and with the number of
 hexagons, not with the number of detections.
 """
 
@@ -25,8 +26,7 @@ from numpy.typing import NDArray
 
 from geo.core import settings
 from geo.core.projection import AnalysisCRS, to_lonlat
-from geo.coverage.detections import classify_points
-from geo.coverage.engine import CoveredAt
+from geo.coverage.detections import PointTest
 from geo.coverage.flat import FlatEngine
 from geo.coverage.hexbin import _HALF, _SQRT3, _axial
 from geo.coverage.scene import prepare_scene
@@ -62,18 +62,15 @@ class PointClassifier:
     ----------
     acrs
         The analysis CRS (the hexagons are laid out in it).
-    corridor, coverage
-        The corridor and the watched area (analysis CRS); ``covered_at`` replaces the
-        second when given (see :func:`geo.coverage.detections.classify_points`).
-    sectors, sector_ids, sector_partner
-        The sectors' polygons (analysis CRS), ids and partners, in the report's order.
+    test
+        The corridor, coverage and sector test of
+        :func:`geo.coverage.detections.classify_points`, its indexes kept from page to page.
+    sector_ids, sector_partner
+        The sectors' ids and partners, in the report's order.
     """
 
     acrs: AnalysisCRS
-    corridor: shapely.Geometry
-    coverage: shapely.Geometry | None
-    covered_at: CoveredAt | None
-    sectors: NDArray[np.object_]
+    test: PointTest
     sector_ids: NDArray[np.object_]
     sector_partner: NDArray[np.object_]
 
@@ -81,16 +78,7 @@ class PointClassifier:
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
     ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
         """Status codes (0 coverage, 1 gap, 2 outside) and sector membership of points."""
-        pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-        status, in_sector = classify_points(
-            pts,
-            self.acrs,
-            corridor=self.corridor,
-            coverage=self.coverage,
-            sectors=self.sectors,
-            covered_at=self.covered_at,
-        )
-        return np.asarray(status.codes, dtype=np.int8), in_sector
+        return self.test.classify(lon, lat)
 
 
 def point_classifier(
@@ -134,12 +122,16 @@ def point_classifier(
             dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff
         )
     corridor = engine.cover(scene).corridor
-    return PointClassifier(
-        acrs=scene.acrs,
+    test = PointTest(
+        scene.acrs,
         corridor=scene.corridor,
         coverage=corridor.coverage,
-        covered_at=corridor.covered_at,
         sectors=scene.sectors.polygons,
+        covered_at=corridor.covered_at,
+    )
+    return PointClassifier(
+        acrs=scene.acrs,
+        test=test,
         sector_ids=scene.sectors.ids,
         sector_partner=scene.sectors.partner,
     )

@@ -93,3 +93,28 @@ class Audit:
     rows_read: int
     rejected: int
     operation: str = DEFAULT_OPERATION
+
+    #: The audit record's insert, in portable SQL (``?`` parameters; PostgreSQL runs it
+    #: through :func:`geo.store.postgres.dialect.to_postgres`): accepted and duplicates
+    #: start at 0 and are set once the rows are in.
+    INSERT_SQL = (
+        "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
+        "accepted, rejected, duplicates, releasable_to, file_markings, notes, operation) "
+        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, ?) RETURNING upload_id"
+    )
+
+    def insert_values(self, file_markings: int, notes: list[str]) -> tuple[Any, ...]:
+        """The values of :attr:`INSERT_SQL`, with the rows' file markings and notes."""
+        return (
+            self.user,
+            self.owner,
+            self.file_name,
+            self.sha256,
+            getattr(self.report, "format", None),
+            self.rows_read,
+            self.rejected,
+            self.marking,
+            file_markings,
+            "; ".join(notes) or None,
+            self.operation,
+        )

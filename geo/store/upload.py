@@ -196,24 +196,7 @@ def _write_upload(conn: Connection, rows: Rows, audit: Audit) -> IngestResult:
     if earlier is not None:
         return earlier
     upload_id = int(
-        conn.execute(
-            "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
-            "accepted, rejected, duplicates, releasable_to, file_markings, notes, operation) "
-            "VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, ?) RETURNING upload_id",
-            (
-                audit.user,
-                audit.owner,
-                audit.file_name,
-                audit.sha256,
-                getattr(audit.report, "format", None),
-                audit.rows_read,
-                audit.rejected,
-                audit.marking,
-                rows.file_markings,
-                "; ".join(rows.notes) or None,
-                audit.operation,
-            ),
-        ).scalar()
+        conn.execute(audit.INSERT_SQL, audit.insert_values(rows.file_markings, rows.notes)).scalar()
     )
     accepted = bulk.insert_rows(
         conn,

@@ -69,6 +69,22 @@ CREATE UNIQUE INDEX detections_dedupe_position
   owner COLLATE "C", operation COLLATE "C")
   WHERE detection_id IS NULL"""
 
+#: A detection's columns, in ``detections`` and in ``retracted_detections`` alike.
+_DETECTION_COLUMNS = """geom geometry(Point, 4326) NOT NULL,
+  time_us bigint NOT NULL,
+  detection_id text,
+  source text,
+  partner text,
+  class text,
+  confidence double precision,
+  access text,
+  caveat text,
+  hae_m double precision,
+  ce_m double precision,
+  le_m double precision,
+  owner text NOT NULL,
+  releasable_to text NOT NULL,"""
+
 _TABLES = f"""CREATE TABLE limes_store (
   id integer PRIMARY KEY CHECK (id = 1),
   schema_version integer NOT NULL,
@@ -97,20 +113,7 @@ CREATE TABLE uploads (
 CREATE INDEX uploads_partner_sha256 ON uploads (partner, sha256);
 CREATE TABLE detections (
   fid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  geom geometry(Point, 4326) NOT NULL,
-  time_us bigint NOT NULL,
-  detection_id text,
-  source text,
-  partner text,
-  class text,
-  confidence double precision,
-  access text,
-  caveat text,
-  hae_m double precision,
-  ce_m double precision,
-  le_m double precision,
-  owner text NOT NULL,
-  releasable_to text NOT NULL,
+  {_DETECTION_COLUMNS}
   upload_id bigint NOT NULL,
   src_row bigint,
   {_OPERATION});
@@ -166,20 +169,7 @@ CREATE INDEX audit_action ON audit (action);
 CREATE TABLE retracted_detections (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   fid bigint NOT NULL,
-  geom geometry(Point, 4326) NOT NULL,
-  time_us bigint NOT NULL,
-  detection_id text,
-  source text,
-  partner text,
-  class text,
-  confidence double precision,
-  access text,
-  caveat text,
-  hae_m double precision,
-  ce_m double precision,
-  le_m double precision,
-  owner text NOT NULL,
-  releasable_to text NOT NULL,
+  {_DETECTION_COLUMNS}
   upload_id bigint NOT NULL REFERENCES uploads (upload_id),
   src_row bigint,
   {_OPERATION});

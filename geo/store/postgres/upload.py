@@ -27,6 +27,7 @@ from geo.store.postgres.bulk import (
     stored_rows,
 )
 from geo.store.postgres.connection import PgConnection, connect
+from geo.store.postgres.dialect import to_postgres
 from geo.store.postgres.schema import WRITE_LOCK, prepare
 from geo.store.results import Audit, IngestResult, upload_errors
 from geo.store.rows import Rows, day_order, first_rows, subset
@@ -102,22 +103,7 @@ def _write_upload(conn: PgConnection, rows: Rows, audit: Audit) -> IngestResult:
         )
     upload_id = int(
         conn.execute(
-            "INSERT INTO uploads (uploaded_by, partner, file_name, sha256, format, rows_read, "
-            "accepted, rejected, duplicates, releasable_to, file_markings, notes, operation) "
-            "VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 0, $8, $9, $10, $11) RETURNING upload_id",
-            (
-                audit.user,
-                audit.owner,
-                audit.file_name,
-                audit.sha256,
-                getattr(audit.report, "format", None),
-                audit.rows_read,
-                audit.rejected,
-                audit.marking,
-                rows.file_markings,
-                "; ".join(rows.notes) or None,
-                audit.operation,
-            ),
+            to_postgres(audit.INSERT_SQL), audit.insert_values(rows.file_markings, rows.notes)
         ).scalar()
     )
     accepted = _insert_rows(conn, rows, audit, upload_id) if rows.n else 0
