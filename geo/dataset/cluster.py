@@ -20,7 +20,14 @@ from typing import Any, Final, TypeVar
 
 from geo.core.errors import ValidationError, describe
 
-__all__ = ["SYNC", "dask_client", "iter_partitions", "map_partitions", "no_main_script"]
+__all__ = [
+    "SYNC",
+    "dask_client",
+    "iter_partitions",
+    "map_partitions",
+    "no_main_script",
+    "warm_workers",
+]
 
 #: ``scheduler`` value: no cluster, every partition in this process.
 SYNC: Final[str] = "sync"
@@ -112,6 +119,21 @@ def dask_client(scheduler: str | None = None) -> Iterator[Any]:
         ) from None
     with client:
         yield client
+
+
+def warm_workers(client: Any, fn: Callable[[], object]) -> None:
+    """Start ``fn()`` on every worker now and return at once (None client: nothing).
+
+    For what a worker loads on its first task (modules, compiled kernels): done while this
+    process prepares the work, not on the first partition. The tasks run to the end though
+    nothing waits for them; a partition task sent meanwhile runs after them.
+    """
+    if client is None:
+        return
+    from distributed import fire_and_forget
+
+    for address in client.nthreads():
+        fire_and_forget(client.submit(fn, pure=False, workers=[address]))
 
 
 def map_partitions(
