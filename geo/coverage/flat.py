@@ -12,9 +12,9 @@ footprints that reach them (:func:`footprint_covered_at`), never against the uni
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from collections.abc import Callable
 from typing import Any, Final
 
 import geopandas as gpd
