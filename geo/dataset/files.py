@@ -198,9 +198,7 @@ def _check_time(schema: pa.Schema, source: str) -> None:
         )
 
 
-#: Rows read, classified and counted at a time: a page's arrays stay in the CPU's caches and
-#: in the allocator's reused memory (whole 2,000,000-row partitions spent a quarter of their
-#: time in the kernel, mapping fresh pages for every array).
+#: Rows read (and classified, counted) at a time by :func:`iter_points`.
 PAGE_ROWS: Final[int] = 262_144
 
 
