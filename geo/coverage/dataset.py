@@ -14,7 +14,8 @@ classifies points, from its lon/lat columns (no shapely object per row).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
+from geo.coverage import threads
 from geo.coverage.analysis import Analysis, _assemble, _engine, _sector_layer_counts
 from geo.coverage.detections import STATUS, PointTest
 from geo.coverage.engine import CorridorCoverage
@@ -46,6 +48,7 @@ __all__ = [
     "analyse_dataset",
     "classify_partition",
     "count_partition",
+    "in_task_thread",
     "prepare_dataset_analysis",
     "warm_up",
 ]
@@ -141,11 +144,30 @@ def count_partition(
     fresh memory for every array.
     """
     total: PartitionCounts | None = None
-    for pts in iter_points(path, rows=rows):
-        page = _count_page(pts, clf)
-        total = page if total is None else total + page
+    with in_task_thread():
+        for pts in iter_points(path, rows=rows):
+            page = _count_page(pts, clf)
+            total = page if total is None else total + page
     assert total is not None  # iter_points yields at least one page
     return total
+
+
+@contextmanager
+def in_task_thread() -> Iterator[None]:
+    """On a Dask worker, the kernels stay in the task's thread (:func:`threads.at_most`).
+
+    Dask runs a task per worker thread and gives its workers one thread per core (it sets
+    ``OMP_NUM_THREADS=1`` in them); elsewhere the kernels use every core.
+    """
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):  # not in a worker's task
+        yield
+        return
+    with threads.at_most(1):
+        yield
 
 
 def _count_page(pts: PartitionPoints, clf: DatasetClassifier) -> PartitionCounts:
@@ -217,7 +239,8 @@ def classify_partition(path: Path, clf: DatasetClassifier) -> gpd.GeoDataFrame:
     us = gdf["time"].dt.as_unit("us").astype("int64").to_numpy()
     gdf = gdf[clf.in_window(us)].reset_index(drop=True)
     xy = shapely.get_coordinates(gdf.geometry.to_numpy())
-    codes, in_sector = clf.classify(xy[:, 0], xy[:, 1])
+    with in_task_thread():
+        codes, in_sector = clf.classify(xy[:, 0], xy[:, 1])
     gdf["coverage_status"] = pd.Categorical.from_codes(codes, categories=STATUS)
     gdf["sector_ids"] = _joined_ids(in_sector, clf.sector_ids)
     return gdf
