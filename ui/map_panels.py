@@ -224,10 +224,17 @@ def metrics(head: Headline, partner: str | None, now: Now | None = None) -> None
 
 
 def _coverage(col: Any, head: Headline, note: str = "") -> None:
+    """Coverage; ``note``: the label's suffix at a moment (the laydown, schedules ignored)."""
     col.metric(
         f"Coverage{note}",
         f"{head.coverage_pct:.1f} %",
-        help=f"{head.covered_km:,.1f} of {head.length_km:,.1f} km of {head.scope} watched",
+        help=f"{head.covered_km:,.1f} of {head.length_km:,.1f} km of {head.scope} watched"
+        + (
+            ", every sensor in service watching all the time (schedules, outages and "
+            "drones left out)"
+            if note
+            else ""
+        ),
     )
 
 
