@@ -52,7 +52,12 @@ __all__ = ["Timeline", "detections_watched", "timeline"]
 
 @dataclass(frozen=True, eq=False)
 class Timeline:
-    """Result of :func:`timeline`: the JSON report and what it was computed from."""
+    """Result of :func:`timeline`: the JSON report and what it was computed from.
+
+    ``dem``: the terrain model it was computed over (``None``: flat); ``footprints`` and
+    ``sensor_windows``: the static sensors' flat footprints and their watching times in the
+    window (read-only), kept for :func:`detections_watched`.
+    """
 
     report: dict[str, Any]
     scene: Scene
@@ -62,6 +67,8 @@ class Timeline:
     figures: Figures
     tracks: PreparedTracks | None
     dem: str | Path | None = None
+    footprints: FootprintParams | None = None
+    sensor_windows: list[iv.Intervals] | None = None
 
 
 def _positive(value: float, name: str, *, allow_zero: bool = False) -> float:
@@ -241,7 +248,7 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
             tracks=prepared,
             terrain=seen_by,
         )
-    return Timeline(report, scene, window, pieces, watched, fig, prepared, dem)
+    return Timeline(report, scene, window, pieces, watched, fig, prepared, dem, fp, windows)
 
 
 def detections_watched(
@@ -284,8 +291,12 @@ def detections_watched(
         detections,
         scene.acrs,
         tl.window,
-        footprints=sensor_footprints(scene.sensors, scene.acrs),
-        windows=sensor_windows(scene.sensors, tl.window),
+        footprints=sensor_footprints(scene.sensors, scene.acrs)
+        if tl.footprints is None
+        else tl.footprints,
+        windows=sensor_windows(scene.sensors, tl.window)
+        if tl.sensor_windows is None
+        else tl.sensor_windows,
         tracks=tl.tracks,
         terrain=seen_by,
     )
