@@ -292,7 +292,8 @@ def _moment_row(head: Headline, now: Now) -> None:
             help=f"{m.watched_km:,.1f} of {m.length_km:,.1f} km of the whole border watched at "
             f"this moment ({how}): {int(m.active.sum())} of {m.active.size} sensors on their "
             "schedules and outages, and the drones and patrols where they are "
-            f"({', '.join(tracks) if tracks else 'none watching'})",
+            f"({', '.join(tracks) if tracks else 'none watching'}). Drones and patrols can "
+            "lift it above *Coverage, all on*, which counts the static sensors only",
         )
         c[1].metric(
             "Unwatched then",
