@@ -4,6 +4,7 @@ Map page's "When is it blind" section checked against ``python -m geo timeline``
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -341,6 +342,17 @@ def test_playback_with_terrain_off_is_flat() -> None:
     m = moment(tl, at.session_state["at"].isoformat() + "Z")
     metrics = {x.label: x.value for x in at.metric}
     assert metrics["Watched now"] == f"{m.watched_pct:.1f} %"
+    # In a partner view the step's detections are the headline's: those in its sectors.
+    counts = {}
+    for view in ("LTU", "Joint view"):
+        at.sidebar.selectbox(key="partner").set_value(view).run()
+        assert not at.exception
+        got = {x.label: x.proto for x in at.metric}
+        n = re.search(r"of ([\d,]+) detections", got["Detections in gaps"].help)
+        assert n, got["Detections in gaps"].help
+        assert got["Unwatched then"].delta == f"of {n.group(1)} detections"
+        counts[view] = int(n.group(1).replace(",", ""))
+    assert 0 < counts["LTU"] < counts["Joint view"]
 
 
 @pytest.mark.parametrize("dem", [False, True], ids=["flat", "terrain"])

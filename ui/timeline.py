@@ -249,8 +249,8 @@ def now_figures(
         return None
     playing = bool(st.session_state.get("playing"))
     det = result.layers.get("detections")
-    if det is None:
-        return Now(m, tz, terrain, playing, None, None)
+    if det is None or not {"time", "coverage_status", "sector_ids"} <= set(det.columns):
+        return Now(m, tz, terrain, playing, None, None)  # no detection rows in this view
     scope = _in_scope(det, result.report, partner)
     corridor = (det["coverage_status"] != "outside").to_numpy()
     watched = _watched_then(
