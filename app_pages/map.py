@@ -90,7 +90,11 @@ def body() -> None:
     result = ui.view(opened.source, corridor_km, min_gap_m, terrain, version, tf, tt, viewers)
     head = headline(result.report, partner)
     mv.title(view, head.scope, (tf, tt), mine)
-    mp.metrics(head, partner)
+    at = mp.applied_moment()
+    now = tl_ui.now_figures(
+        opened.source, result, (tf, tt), at, terrain=terrain, partner=partner, tz=opened.timezone
+    )
+    mp.metrics(head, partner, now)  # at a moment of playback: its figures lead the row
     over_time = mv.map_and_details(view, result, head, tf, tt)
     mv.gap_table_section(view, head)
     if viewer.can("briefer"):
@@ -105,4 +109,5 @@ tl_ui.blind_section(
     tz=opened.timezone,
     partner=partner,
     tau=view.tau,
+    terrain=terrain,
 )

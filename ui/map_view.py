@@ -147,12 +147,10 @@ def map_and_details(
         v.version, v.viewers, st.session_state.get("_focus"),
     )  # fmt: skip
     over_time = tl_ui.timeline_window((tf, tt))
-    now = tl_ui.current_moment(v.source, over_time, mp.applied_moment())
-    if now is not None:
-        tl_ui.moment_panel(now, v.tz)
+    now = tl_ui.current_moment(v.source, over_time, mp.applied_moment(), terrain=v.terrain)
     extra = tl_ui.main_map_layers(
         v.source, shown=v.shown_over_time, window=over_time, tau=v.tau, partner=v.partner,
-        colors=v.colors, now=now, tz=v.tz,
+        colors=v.colors, now=now, tz=v.tz, terrain=v.terrain,
     )  # fmt: skip
     if extra:
         deck = with_layers(deck, extra)
