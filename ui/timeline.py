@@ -117,6 +117,7 @@ def tau_input(side: Any) -> float:
             value=float(settings.CROSSING_TIME_MIN),
             step=5.0,
             key="tau_min",
+            persist_state="session",  # the Export page's view
             help="An intruder needs this long to cross: border unwatched for longer is exposed",
         )
     )
