@@ -25,6 +25,7 @@ from geo.core.errors import ValidationError
 from geo.core.times import zone_text
 from geo.timeline import Moment, Timeline, exposed_layer, moment, timeline
 from layers import timeline as lt
+from layers.snapshot import over_time
 from ui import shared
 
 __all__ = [
@@ -186,22 +187,23 @@ def main_map_layers(
     ``shown``: keys of :data:`layers.timeline.TIMELINE_LAYERS` switched on. Tracks of other
     partners are muted in a partner view (as their sensors). ``now``: the moment shown.
     """
-    out: dict[str, Any] = {}
     tf, tt = window
-    if "tracks" in shown:
-        tracks = tracks_of(directory)
-        if len(tracks):
-            out["tracks"] = lt.tracks_layer(tracks, colors, highlight=partner)
+    lines = None
     if "exposure" in shown and tf is not None and tt is not None:
         try:
             lines = exposed(directory, tf.isoformat(), tt.isoformat(), tau)
         except ValidationError:
             lines = None  # the section below says why
-        if lines is not None:
-            out["exposed"] = lt.exposure_layer(lines, tau)
-    if now is not None:
-        out.update(lt.moment_layers(now, colors, highlight=partner, tz=tz))
-    return out
+    # The layers as every snapshot draws them (layers.snapshot.over_time: one code path).
+    return over_time(
+        colors=colors,
+        partner=partner,
+        timezone=tz,
+        tracks=tracks_of(directory) if "tracks" in shown else None,
+        exposed=lines,
+        crossing_time_min=tau,
+        moment=now,
+    ).layers
 
 
 def blind_section(
