@@ -28,6 +28,7 @@ from geo.core.times import zone_text
 from geo.coverage import Analysis
 from geo.timeline import Moment, Timeline, detections_watched, exposed_layer, moment, timeline
 from layers import timeline as lt
+from layers.snapshot import over_time
 from ui import shared
 
 __all__ = [
@@ -128,6 +129,7 @@ def tau_input(side: Any) -> float:
             value=float(settings.CROSSING_TIME_MIN),
             step=5.0,
             key="tau_min",
+            persist_state="session",  # the Export page's view
             help="An intruder needs this long to cross: border unwatched for longer is exposed",
         )
     )
@@ -285,22 +287,23 @@ def main_map_layers(
     ``shown``: keys of :data:`layers.timeline.TIMELINE_LAYERS` switched on. Tracks of other
     partners are muted in a partner view (as their sensors). ``now``: the moment shown.
     """
-    out: dict[str, Any] = {}
     tf, tt = window
-    if "tracks" in shown:
-        tracks = tracks_of(directory)
-        if len(tracks):
-            out["tracks"] = lt.tracks_layer(tracks, colors, highlight=partner)
+    lines = None
     if "exposure" in shown and tf is not None and tt is not None:
         try:
             lines = exposed(directory, tf.isoformat(), tt.isoformat(), tau, terrain)
         except ValidationError:
             lines = None  # the section below says why
-        if lines is not None:
-            out["exposed"] = lt.exposure_layer(lines, tau)
-    if now is not None:
-        out.update(lt.moment_layers(now, colors, highlight=partner, tz=tz))
-    return out
+    # The layers as every snapshot draws them (layers.snapshot.over_time: one code path).
+    return over_time(
+        colors=colors,
+        partner=partner,
+        timezone=tz,
+        tracks=tracks_of(directory) if "tracks" in shown else None,
+        exposed=lines,
+        crossing_time_min=tau,
+        moment=now,
+    ).layers
 
 
 def blind_section(
