@@ -3,9 +3,9 @@
 Caches are shared by every user of the server. The scenario and its analysis (coverage, and
 every detection of the scenario and of the shared store, classified once) are the same for
 everyone. What a viewer may see is cut out *after* that cache (:func:`view`); the caches that
-hold anything viewer-specific (the map deck, snapshots) have the partner view and the
-viewer's releasability (``viewers``) in their key. Resource caches hand out one read-only
-object, not a copy per rerun.
+hold anything viewer-specific (the map deck; the snapshots of :mod:`ui.snapshot_view`) have
+the partner view and the viewer's releasability (``viewers``) in their key. Resource caches
+hand out one read-only object, not a copy per rerun.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from geo.inputs.scenario import Scenario, load_scenario
 from geo.operations import SAMPLE, operation_scenario
 from layers.deck import CompactDeck
 from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
-from layers.snapshot import snapshot_bytes
 from ui import signin
 from ui.operations import operation_ref
 
@@ -42,7 +41,6 @@ __all__ = [
     "map_layers",
     "operation_of",
     "scenario",
-    "snapshot",
     "store_path",
     "store_version",
     "view",
@@ -312,43 +310,3 @@ def map_deck(
             *window,
         )
     return assemble(result, parts, focus=focus)
-
-
-@st.cache_data(show_spinner="Rendering the snapshot…", max_entries=16)
-def snapshot(
-    directory: str,
-    corridor_km: float,
-    min_gap_m: float,
-    time_from: datetime | None,
-    time_to: datetime | None,
-    partner: str | None,
-    shown: tuple[str, ...],
-    fmt: str,
-    title: str,
-    banner: str,
-    paper: str = "a4",
-    terrain: bool = False,
-    store_version: int = 0,
-    viewers: tuple[str, ...] | None = None,
-    timezone: str = "UTC",
-) -> bytes:
-    """A briefing snapshot (PNG or PDF) of one view, its times in ``timezone``.
-
-    Cached; the partner and the viewers are in the key.
-    """
-    sc = scenario(directory)
-    result = view(
-        directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
-    )
-    return snapshot_bytes(
-        result,
-        fmt=fmt,
-        partner=partner,
-        shown=shown,
-        title=title,
-        banner=banner,
-        dem=sc.dem,
-        partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()},
-        paper=paper,
-        timezone=timezone,
-    )
