@@ -74,7 +74,7 @@ try:
         viewers,
     )
     # Coverage over time as the Map page shows it: exposure (τ), tracks, the moment played.
-    over_time = sv.timeline_view((t_from, t_to))
+    over_time = sv.timeline_view((t_from, t_to), terrain=terrain)
     drawn, exposed = sv.over_time_of(
         SCENARIO_DIR,
         over_time,

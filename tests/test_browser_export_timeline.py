@@ -60,7 +60,7 @@ def test_export_snapshot_png_has_the_exposure_of_the_map_page(server: Server, br
     lo, hi = time_bounds(sc.detections["time"]).span(wide=False)  # the window the page opens on
     tl = timeline(
         sc.border, sensors=sc.sensors, tracks=sc.tracks, sectors=sc.sectors, time_from=lo,
-        time_to=hi,
+        time_to=hi, dem=sc.dem,  # the page's "Line of sight over terrain" is on by default
     )  # fmt: skip
     assert tl.report["parameters"]["crossing_time_min"] == 30.0  # the sidebar's τ
     note = f"amber: border exposed longer than 30 min ({tl.report['border']['exposed_km']:,.1f} km)"

@@ -109,7 +109,7 @@ def sample_timeline():
     lo, hi = time_bounds(sc.detections["time"]).span(wide=False)
     tl = timeline(
         sc.border, sensors=sc.sensors, tracks=sc.tracks, sectors=sc.sectors, time_from=lo,
-        time_to=hi,
+        time_to=hi, dem=sc.dem,  # the page's "Line of sight over terrain" is on by default
     )  # fmt: skip
     return sc, tl
 

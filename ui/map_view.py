@@ -213,7 +213,7 @@ def downloads(v: MapView, result: Analysis, over_time: dict[str, object]) -> Non
     """
     drawn = tuple(k for k in v.shown_over_time if k != "exposure" or "exposed" in over_time)
     timeline = tl_ui.timeline_window(mp.applied_window())
-    tv = sv.TimelineView(drawn, v.tau, timeline, mp.applied_moment())
+    tv = sv.TimelineView(drawn, v.tau, timeline, mp.applied_moment(), v.terrain)
     snap = {
         "timeline_layers": over_time or None,
         "note": sv.note_of(v.source, tv, v.tz),  # as python -m geo snapshot --at/--exposure

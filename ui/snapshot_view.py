@@ -33,16 +33,21 @@ class TimelineView(NamedTuple):
 
     ``shown``: keys of :data:`layers.timeline.TIMELINE_LAYERS` switched on; ``tau``: the
     crossing time (min); ``window``: the window the timeline is computed over
-    (:func:`ui.timeline.timeline_window`); ``at``: the moment of playback (UTC) or ``None``.
+    (:func:`ui.timeline.timeline_window`); ``at``: the moment of playback (UTC) or ``None``;
+    ``terrain``: the timeline over the operation's DEM (the Map page's "Line of sight over
+    terrain"), as the map shows it.
     """
 
     shown: tuple[str, ...] = ()
     tau: float = settings.CROSSING_TIME_MIN
     window: tuple[datetime | None, datetime | None] = (None, None)
     at: datetime | None = None
+    terrain: bool = False
 
 
-def timeline_view(applied: tuple[datetime | None, datetime | None]) -> TimelineView:
+def timeline_view(
+    applied: tuple[datetime | None, datetime | None], *, terrain: bool
+) -> TimelineView:
     """The Map page's choices (kept in the session) for the applied window ``applied``."""
     state = st.session_state
     return TimelineView(
@@ -50,6 +55,7 @@ def timeline_view(applied: tuple[datetime | None, datetime | None]) -> TimelineV
         tau=float(state.get("tau_min", settings.CROSSING_TIME_MIN)),
         window=tl_ui.timeline_window(applied),
         at=mp.applied_moment(),
+        terrain=terrain,
     )
 
 
@@ -64,12 +70,12 @@ def _pieces(directory: str, tv: TimelineView) -> dict[str, Any]:
     tf, tt = tv.window
     exposed = None
     if "exposure" in tv.shown and tf is not None and tt is not None:
-        exposed = tl_ui.exposed(directory, tf.isoformat(), tt.isoformat(), tv.tau)
+        exposed = tl_ui.exposed(directory, tf.isoformat(), tt.isoformat(), tv.tau, tv.terrain)
     return {
         "tracks": tl_ui.tracks_of(directory) if "tracks" in tv.shown else None,
         "exposed": exposed,
         "crossing_time_min": tv.tau,
-        "moment": tl_ui.current_moment(directory, tv.window, tv.at),
+        "moment": tl_ui.current_moment(directory, tv.window, tv.at, terrain=tv.terrain),
     }
 
 
