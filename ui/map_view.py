@@ -23,6 +23,7 @@ from geo.coverage import Analysis, Headline
 from geo.coverage.views import gap_table, visible_rows
 from geo.export import csv_bytes
 from geo.inputs.scenario import Scenario
+from geo.mapview import MapWindow, pick_box, rows_near
 from layers.legend import legend_entries, legend_html
 from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
@@ -74,7 +75,10 @@ class MapView:
 
 
 def visible_times(result: Analysis, viewers: tuple[str, ...] | None) -> pd.Series:
-    """The times of the detections ``viewers`` may see (all in demo mode)."""
+    """The times of the detections ``viewers`` may see (all in demo mode) an analysis holds.
+
+    The Map page reads them from the store instead (:func:`ui.shared.map_times`).
+    """
     det = result.all_detections
     if det is None:
         return pd.Series([], dtype="datetime64[us, UTC]")
@@ -112,8 +116,11 @@ def layer_choices(side: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return shown, over_time
 
 
-def title(v: MapView, scope_of_head: str, window: tuple[Any, Any], times: pd.Series) -> None:
-    """Title, what the view shows, and how many detections the window leaves out."""
+def title(v: MapView, scope_of_head: str, window: tuple[Any, Any], counts: tuple[int, int]) -> None:
+    """Title, what the view shows, and how many detections the window leaves out.
+
+    ``counts``: the detections the viewer may see, and those of them in the window.
+    """
     tf, tt = window
     st.title(v.sc.name)
     scope = (
@@ -126,22 +133,24 @@ def title(v: MapView, scope_of_head: str, window: tuple[Any, Any], times: pd.Ser
         f"{scope} · coverage of the {scope_of_head}{span}"
         + (" · ▶ playing" if st.session_state.get("playing") else "")
     )
+    seen, in_window = counts
     if tf is not None:
-        outside = int(((times < pd.Timestamp(tf)) | (times > pd.Timestamp(tt))).sum())
+        outside = seen - in_window
         if outside:
             st.caption(
-                f"{outside:,} detection(s) outside the window (of {len(times):,}): "
+                f"{outside:,} detection(s) outside the window (of {seen:,}): "
                 "widen it in the sidebar."
             )
 
 
 def map_and_details(
-    v: MapView, result: Analysis, head: Headline, tf: datetime | None, tt: datetime | None
+    v: MapView, window: MapWindow, head: Headline, tf: datetime | None, tt: datetime | None
 ) -> dict[str, object]:
     """The map, with the timeline's layers and the moment of playback; legend and details.
 
     Returns the timeline's layers drawn (by id), for the snapshot of this view.
     """
+    result = window.result
     deck = ui.map_deck(
         v.source, v.corridor_km, v.min_gap_m, tf, tt, v.partner, v.shown, v.terrain,
         v.version, v.viewers, st.session_state.get("_focus"),
@@ -161,6 +170,12 @@ def map_and_details(
         event = st.pydeck_chart(
             deck, height=MAP_HEIGHT_PX, on_select="rerun", selection_mode="single-object", key="map"
         )
+        if window.cut and "detections" in v.shown:
+            st.caption(
+                f"The window holds {window.total:,} detections, more than "
+                f"{settings.MAX_MAP_POINTS:,}: the map counts them in hexagons. "
+                "Narrow the window to see them as points."
+            )
     pick = mp.picked(event, head.gaps)
     rep = result.report
     with info_col:
@@ -173,8 +188,30 @@ def map_and_details(
         )
         st.html(legend_html(entries))
         with st.container(key="details"):
-            mp.details(result, head, pick, v.partner, v.tz)
+            mp.details(_near_pick(v, window, pick, (tf, tt)), head, pick, v.partner, v.tz)
     return extra
+
+
+def _near_pick(
+    v: MapView, window: MapWindow, pick: dict[str, Any] | None, span: tuple[Any, Any]
+) -> Analysis:
+    """What the details of ``pick`` read: the window's analysis, its layer the rows near it.
+
+    When the layer holds every detection of the window, the window's analysis itself; else
+    the rows in the picked gap's, sector's or hexagon's box (at most
+    :data:`geo.core.settings.MAX_MAP_POINTS`; a caption says when there are more).
+    """
+    box = None if not window.cut else pick_box(window.result, pick)
+    if box is None:
+        return window.result
+    base = ui.map_base(v.source, v.corridor_km, v.min_gap_m, v.terrain, v.version)
+    near, held = rows_near(base, window, box, time_from=span[0], time_to=span[1], viewers=v.viewers)
+    shown = len(near.layers["detections"])
+    if held > shown:
+        st.caption(
+            f"{held:,} detections near it: the first {shown:,} in time are listed and counted."
+        )
+    return near
 
 
 def gap_table_section(v: MapView, head: Headline) -> None:
@@ -200,11 +237,20 @@ def gap_table_section(v: MapView, head: Headline) -> None:
     )
 
 
-def downloads(v: MapView, result: Analysis, over_time: dict[str, object]) -> None:
+def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> None:
     """Download this view: snapshot and data files, made when their button is clicked.
 
-    The snapshot draws the timeline's layers the map shows (``over_time``, by id).
+    The snapshot draws the timeline's layers the map shows (``over_time``, by id). The
+    detections are those of the map's layer: every one of the window, or the first
+    :data:`geo.core.settings.MAX_MAP_POINTS` in time when it holds more (a caption says so).
     """
+    result = window.result
+    if window.cut:
+        st.caption(
+            f"The window holds {window.total:,} detections: the files hold the first "
+            f"{window.shown:,} in time (the figures count them all). Narrow the window, or "
+            "use `python -m geo export` for all of them."
+        )
     at = mp.applied_moment()
     snap = {
         "timeline_layers": over_time or None,
