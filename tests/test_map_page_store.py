@@ -101,7 +101,8 @@ def test_the_page_figures_equal_the_analysis_of_every_row(
         scenario.border, scenario.sensors, filled, operation="sample", sectors=scenario.sectors,
         detections=scenario.detections, corridor_km=CORRIDOR_KM, min_gap_m=MIN_GAP_M,
     )  # fmt: skip
-    assert base.stored and base.analysis.all_detections is not None
+    assert base.stored
+    assert base.analysis.all_detections is not None
     assert len(base.analysis.all_detections) == len(scenario.detections)  # no stored row held
     partners = [JOINT, *sorted(full.report["partners"])]
     for viewers, (tf, tt) in itertools.product(VIEWERS, WINDOWS):
@@ -112,7 +113,8 @@ def test_the_page_figures_equal_the_analysis_of_every_row(
         for p in partners:  # the headline, the metrics and the gap table of every view
             assert headline(got.result.report, p) == headline(truth.report, p), case
         want = truth.layers["detections"]
-        assert got.total == len(want) and not got.cut, case
+        assert got.total == len(want), case
+        assert not got.cut, case
         pd.testing.assert_frame_equal(_sorted(got.result.layers["detections"]), _sorted(want))
         assert (
             got.result.layers["sectors"]["detections"].tolist()
@@ -152,11 +154,14 @@ def test_past_the_limit_the_figures_stay_and_details_read_what_they_show(
         base, time_from=tf, time_to=tt, viewers=viewers, hex_size_m=MAP_HEXAGON_M, limit=limit
     )
     assert _figures(got.result.report) == _figures(truth.report)
-    assert got.cut and got.shown == limit and got.total == len(truth.layers["detections"])
+    assert got.cut
+    assert got.shown == limit
+    assert got.total == len(truth.layers["detections"])
     assert got.hexagons["count"].sum() == got.total
     # the first stored rows in time after the scenario's own
     stored = got.result.layers["detections"].iloc[n_own:]
-    assert stored["time"].is_monotonic_increasing and (stored["upload_id"] != -1).all()
+    assert stored["time"].is_monotonic_increasing
+    assert (stored["upload_id"] != -1).all()
     # details: a sector's, a gap's and a hexagon's rows are read from the store near them
     sid = next(s["sector_id"] for s in truth.report["sectors"] if s["detections"])
     near, held = rows_near(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import pyarrow as pa
+
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
