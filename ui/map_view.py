@@ -14,7 +14,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from geo.core import settings
@@ -41,7 +40,6 @@ __all__ = [
     "layer_choices",
     "map_and_details",
     "title",
-    "visible_times",
 ]
 
 
@@ -72,17 +70,6 @@ class MapView:
     def stem(self) -> str:
         """File name stem of this view's downloads."""
         return f"limes_{(self.partner or 'joint').lower()}"
-
-
-def visible_times(result: Analysis, viewers: tuple[str, ...] | None) -> pd.Series:
-    """The times of the detections ``viewers`` may see (all in demo mode) an analysis holds.
-
-    The Map page reads them from the store instead (:func:`ui.shared.map_times`).
-    """
-    det = result.all_detections
-    if det is None:
-        return pd.Series([], dtype="datetime64[us, UTC]")
-    return det["time"][visible_rows(det, viewers)] if viewers is not None else det["time"]
 
 
 def input_files(side: Any, sc: Scenario, viewers: tuple[str, ...] | None) -> None:

@@ -1,11 +1,14 @@
 """Streamlit glue shared by the pages: cached loading, analysis and map building.
 
-Caches are shared by every user of the server. The scenario and its analysis (coverage, and
-every detection of the scenario and of the shared store, classified once) are the same for
-everyone. What a viewer may see is cut out *after* that cache (:func:`view`); the caches that
-hold anything viewer-specific (the map deck, snapshots) have the partner view and the
-viewer's releasability (``viewers``) in their key. Resource caches hand out one read-only
-object, not a copy per rerun.
+Caches are shared by every user of the server. The Map page holds no stored row: its
+analysis (:func:`map_base`: coverage, gaps, the scenario's own detections) is the same for
+everyone, and the figures of a window are counted by the store for a viewer
+(:func:`map_window`, :func:`map_times`, the viewers in their key); the points drawn are at
+most :data:`geo.core.settings.MAX_MAP_POINTS`. :func:`analysis` and :func:`view` (every
+stored row read and classified once, cut to a viewer after the cache) serve the Export
+page. The caches that hold anything viewer-specific (the map deck, snapshots) have the
+partner view and the viewer's releasability (``viewers``) in their key. Resource caches
+hand out one read-only object, not a copy per rerun.
 """
 
 from __future__ import annotations
