@@ -26,6 +26,7 @@ from geo.core.settings import SAMPLE_DIR
 from geo.coverage import analyse
 from geo.coverage.views import (
     JOINT,
+    bulk_span,
     detections_in_gap,
     detections_in_polygon,
     detections_in_sector,
@@ -199,3 +200,16 @@ def test_past_the_limit_the_figures_stay_and_details_read_what_they_show(
 
 def _own_only(base: Any) -> Any:
     return base.analysis
+
+
+@pytest.mark.parametrize("share", [0.95, 0.5, 0.01, 1.0])
+def test_the_store_finds_the_bulk_as_bulk_span_does(tmp_path: Path, share: float) -> None:
+    # random times with ties and outliers, no store file: the same SQL in memory
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        t = rng.integers(0, 10**10, int(rng.integers(1, 300)))
+        t = np.concatenate([t, t[: len(t) // 2], [-(10**12), 10**13][: seed % 3]])
+        got = store.time_summary(tmp_path / "none.gpkg", "LTU", extra_us=t, share=share)
+        want = bulk_span(pd.Series(pd.to_datetime(t, unit="us", utc=True)), share=share)
+        assert got.bulk == tuple(x.value // 1000 for x in want), seed
+        assert (got.total, got.first_us, got.last_us) == (len(t), t.min(), t.max())

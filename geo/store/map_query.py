@@ -159,8 +159,8 @@ def summarise_times(source: str, fetch: Fetch, *, share: float = 0.95) -> StoreT
     ``fetch`` runs a query and returns its rows. Three queries, plain SQL (window
     functions) the same for SQLite and PostgreSQL: the hourly histogram; the shortest span
     holding ``k = ceil(share * n)`` of the ``n`` times (ties: the earliest), as
-    :func:`geo.coverage.views.bulk_span` finds it; and the first and last time within half
-    its width of it.
+    :func:`geo.coverage.views.bulk_span` finds it (from the ``n - k + 1`` first and last
+    times, kept by the database); and the first and last time within half its width of it.
     """
     h = HOUR_US
     rows = fetch(
@@ -175,10 +175,16 @@ def summarise_times(source: str, fetch: Fetch, *, share: float = 0.95) -> StoreT
         empty = np.zeros(0, dtype=np.int64)
         return StoreTimes(0, None, None, None, empty, empty, empty)
     k = max(math.ceil(share * total), 1)
+    # The span's start is one of the m = n - k + 1 first times, its end the same-numbered
+    # of the m last: two top-m sorts, not a sort of every time.
+    m = total - k + 1
     ((a, b),) = fetch(
-        f"SELECT a, b FROM (SELECT time_us AS a, LEAD(time_us, {k - 1}) OVER "
-        f"(ORDER BY time_us) AS b FROM {source} s) w WHERE b IS NOT NULL "
-        "ORDER BY b - a, a LIMIT 1"
+        f"SELECT lo.t, hi.t FROM "
+        f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
+        f"(SELECT time_us AS t FROM {source} s ORDER BY time_us LIMIT {m}) l) lo JOIN "
+        f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
+        f"(SELECT time_us AS t FROM {source} s ORDER BY time_us DESC LIMIT {m}) h) hi "
+        "ON lo.r = hi.r ORDER BY hi.t - lo.t, lo.t LIMIT 1"
     )
     a, b = int(a), int(b)
     pad = (b - a) // 2
