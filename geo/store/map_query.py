@@ -177,13 +177,19 @@ def summarise_times(source: str, fetch: Fetch, *, share: float = 0.95) -> StoreT
     k = max(math.ceil(share * total), 1)
     # The span's start is one of the m = n - k + 1 first times, its end the same-numbered
     # of the m last: two top-m sorts, not a sort of every time.
+    # The histogram says below which hour the m first lie, above which the m last: only
+    # those rows are sorted (found with the index on time_us).
     m = total - k + 1
+    below = (int(hist[np.searchsorted(np.cumsum(hist[:, 1]), m), 0]) + 1) * h
+    above = int(hist[::-1][np.searchsorted(np.cumsum(hist[::-1, 1]), m), 0]) * h
     ((a, b),) = fetch(
         f"SELECT lo.t, hi.t FROM "
         f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
-        f"(SELECT time_us AS t FROM {source} s ORDER BY time_us LIMIT {m}) l) lo JOIN "
+        f"(SELECT time_us AS t FROM {source} s WHERE time_us < {below} "
+        f"ORDER BY time_us LIMIT {m}) l) lo JOIN "
         f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
-        f"(SELECT time_us AS t FROM {source} s ORDER BY time_us DESC LIMIT {m}) h) hi "
+        f"(SELECT time_us AS t FROM {source} s WHERE time_us >= {above} "
+        f"ORDER BY time_us DESC LIMIT {m}) h) hi "
         "ON lo.r = hi.r ORDER BY hi.t - lo.t, lo.t LIMIT 1"
     )
     a, b = int(a), int(b)
@@ -298,7 +304,7 @@ def _pages(
     while True:
         page = conn.fetch_arrow(
             columns,
-            f"FROM (SELECT * FROM detections WHERE {where} AND fid > {last} "
+            f"FROM (SELECT * FROM detections WHERE fid > {last} AND {where} "
             f"ORDER BY fid LIMIT {int(rows)})",
         )
         if page.num_rows:
