@@ -12,9 +12,12 @@ from geo.core.errors import ValidationError
 from geo.core.times import zone_text
 from geo.coverage.views import hide_foreign_upload_ids
 from geo.export import FORMATS
-from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes
+from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, EXPOSED_LAYER, export_bytes
+from layers.style import partner_colors
+from layers.timeline import TIMELINE_LAYERS
 from ui import operations, signin
 from ui import shared as ui
+from ui import snapshot_view as sv
 
 FORMAT_LABELS = {"geojson": "GeoJSON (zip)", "gpkg": "GeoPackage", "kml": "KML", "csv": "CSV (zip)"}
 
@@ -26,7 +29,8 @@ for key in (
     "min_gap_m",
     "terrain",
     "window",
-    *(f"layer_{k}" for k in ui.LAYERS),
+    "tau_min",
+    *(f"layer_{k}" for k in (*ui.LAYERS, *TIMELINE_LAYERS)),
 ):
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
@@ -63,22 +67,36 @@ when = (
     if t_from is not None and t_to is not None
     else "the whole time span"
 )
-st.caption(
-    f"Corridor {corridor_km:g} km each side · shortest gap {min_gap_m:g} m · "
-    f"{'line of sight over terrain' if terrain else 'flat-earth footprints'} · "
-    f"detections in {when} · "
-    f"layers: {', '.join(ui.LAYERS[k] for k in shown) or 'none'}. Change them on the Map page."
-)
-
 try:
     # Rows other partners released to the viewer are exported without their upload ids.
     result = hide_foreign_upload_ids(
         ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers),
         viewers,
     )
+    # Coverage over time as the Map page shows it: exposure (τ), tracks, the moment played.
+    over_time = sv.timeline_view((t_from, t_to))
+    drawn, exposed = sv.over_time_of(
+        SCENARIO_DIR,
+        over_time,
+        partner=partner,
+        colors=partner_colors(result.report["partners"], result.partner_colours),
+        tz=TZ,
+    )
 except ValidationError as exc:
     st.error(f"Cannot analyse with these parameters: {exc}")
     st.stop()
+layer_names = [ui.LAYERS[k] for k in shown] + [
+    TIMELINE_LAYERS[k].replace("τ", f"τ = {over_time.tau:g} min") for k in over_time.shown
+]
+st.caption(
+    f"Corridor {corridor_km:g} km each side · shortest gap {min_gap_m:g} m · "
+    f"{'line of sight over terrain' if terrain else 'flat-earth footprints'} · "
+    f"detections in {when} · "
+    f"layers: {', '.join(layer_names) or 'none'}. Change them on the Map page."
+)
+if drawn.note:
+    with st.container(key="export_over_time"):
+        st.caption(f"Coverage over time: {drawn.note}.")
 
 # ---- snapshot ------------------------------------------------------------------------------
 st.subheader("Snapshot (PNG and PDF)")
@@ -89,58 +107,30 @@ banner = c[1].text_input(
 )
 paper = c[2].selectbox("PDF paper", ["a4", "letter"], format_func=str.upper, key="export_paper")
 stem = f"limes_{(partner or 'joint').lower()}"
-wanted = (
-    partner,
-    corridor_km,
-    min_gap_m,
-    terrain,
-    t_from,
-    t_to,
-    shown,
-    title,
-    banner,
-    paper,
-    version,
-    viewers,
-)
+snap = {
+    "directory": SCENARIO_DIR,
+    "corridor_km": corridor_km,
+    "min_gap_m": min_gap_m,
+    "time_from": t_from,
+    "time_to": t_to,
+    "partner": partner,
+    "shown": shown,
+    "title": title,
+    "banner": banner,
+    "paper": paper,
+    "terrain": terrain,
+    "store_version": version,
+    "viewers": viewers,
+    "timezone": TZ,
+    "timeline": over_time,
+}
+wanted = tuple(snap.values())
 if st.button("Generate snapshot", type="primary", key="export_generate"):
     st.session_state.export_ready = wanted
 if st.session_state.get("export_ready") == wanted:
     try:
-        png = ui.snapshot(
-            SCENARIO_DIR,
-            corridor_km,
-            min_gap_m,
-            t_from,
-            t_to,
-            partner,
-            shown,
-            "png",
-            title,
-            banner,
-            paper,
-            terrain,
-            version,
-            viewers,
-            TZ,
-        )
-        pdf = ui.snapshot(
-            SCENARIO_DIR,
-            corridor_km,
-            min_gap_m,
-            t_from,
-            t_to,
-            partner,
-            shown,
-            "pdf",
-            title,
-            banner,
-            paper,
-            terrain,
-            version,
-            viewers,
-            TZ,
-        )
+        png = sv.snapshot(fmt="png", **snap)
+        pdf = sv.snapshot(fmt="pdf", **snap)
     except ValidationError as exc:
         st.error(f"Cannot render the snapshot: {exc}")
         st.stop()
@@ -175,22 +165,30 @@ else:
 # ---- data ----------------------------------------------------------------------------------
 st.subheader("Data of this view")
 st.caption(
-    "Gaps, coverage, overlaps, sectors and detections as the map shows them "
+    "Gaps, coverage, overlaps, sectors, detections and the exposed stretches as the map "
+    "shows them "
     "(only the layers shown; a partner's view holds only its own data). "
     "Each file is written when its button is clicked."
+    + (
+        f" With the exposure shown, the layer `{EXPOSED_LAYER}` holds the border unwatched "
+        f"longer than {over_time.tau:g} min."
+        if exposed is not None
+        else ""
+    )
 )
-exportable = any(v in shown for v in EXPORT_SHOWN_BY.values())
+exportable = exposed is not None or any(v in shown for v in EXPORT_SHOWN_BY.values())
 if not exportable:
     st.info(
         "No exported layer is shown on the map: show one of "
-        f"{', '.join(ui.LAYERS[v] for v in EXPORT_SHOWN_BY.values())}."
+        f"{', '.join(ui.LAYERS[v] for v in EXPORT_SHOWN_BY.values())} "
+        f"or {TIMELINE_LAYERS['exposure']}."
     )
 cols = st.columns(len(FORMATS))
 for col, fmt in zip(cols, FORMATS, strict=True):
     suffix, mime = EXPORT_FILES[fmt]
     col.download_button(
         FORMAT_LABELS.get(fmt, fmt),
-        data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown),
+        data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown, exposed=exposed),
         file_name=f"{stem}{suffix}",
         mime=mime,
         on_click="ignore",

@@ -25,20 +25,29 @@ opened = operations.open_or_stop(viewer, side)
 sc = ui.scenario_or_stop(opened.source)
 
 st.set_page_config(page_title=f"{sc.name} — Limes")
-partner = ui.partner_view(side, sc, viewer)
+# The view's widgets keep their values on other pages (persist_state): the Export page
+# renders and exports this view.
+partner = ui.partner_view(side, sc, viewer, persist_state="session")
 viewers = ui.viewers_for(viewer, partner)
 version = ui.store_version()
 
 side.subheader("Parameters")
 # Their values are the operation's defaults until changed (ui.operations.open_or_stop).
 corridor_km = side.number_input(
-    "Corridor depth (km each side)", min_value=0.0, step=1.0, key="corridor_km"
+    "Corridor depth (km each side)",
+    min_value=0.0,
+    step=1.0,
+    key="corridor_km",
+    persist_state="session",
 )
-min_gap_m = side.number_input("Shortest gap listed (m)", min_value=0.0, step=50.0, key="min_gap_m")
+min_gap_m = side.number_input(
+    "Shortest gap listed (m)", min_value=0.0, step=50.0, key="min_gap_m", persist_state="session"
+)
 terrain = sc.dem is not None and side.toggle(
     "Line of sight over terrain",
     value=True,
     key="terrain",
+    persist_state="session",
     help="Each sensor sees what its viewshed over the scenario's DEM allows "
     f"(target {settings.TARGET_HEIGHT_M:g} m above the ground, "
     f"refraction {settings.REFRACTION_COEFF:g}), cut to its range and wedge. "
@@ -87,9 +96,14 @@ def body() -> None:
         mp.advance_playback()
     tf, tt = mp.applied_window()
     window = ui.map_window(opened.source, corridor_km, min_gap_m, terrain, version, tf, tt, viewers)
-    head = headline(window.result.report, partner)
+    result = window.result
+    head = headline(result.report, partner)
     mv.title(view, head.scope, (tf, tt), (len(mine), window.total))
-    mp.metrics(head, partner)
+    at = mp.applied_moment()
+    now = tl_ui.now_figures(
+        opened.source, result, (tf, tt), at, terrain=terrain, partner=partner, tz=opened.timezone
+    )
+    mp.metrics(head, partner, now)  # at a moment of playback: its figures lead the row
     over_time = mv.map_and_details(view, window, head, tf, tt)
     mv.gap_table_section(view, head)
     if viewer.can("briefer"):
@@ -104,4 +118,5 @@ tl_ui.blind_section(
     tz=opened.timezone,
     partner=partner,
     tau=view.tau,
+    terrain=terrain,
 )

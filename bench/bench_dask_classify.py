@@ -139,8 +139,8 @@ def main() -> None:
     ap.add_argument("--scheduler", help="an existing cluster (default: a local one)")
     args = ap.parse_args()
 
-    from geo.coverage.dataset import count_partition, prepare_dataset_analysis
-    from geo.dataset import dask_client, dataset_files, map_partitions
+    from geo.coverage.dataset import count_partition, prepare_dataset_analysis, warm_up
+    from geo.dataset import dask_client, dataset_files, map_partitions, warm_workers
 
     need = args.points * BYTES_PER_POINT
     free = shutil.disk_usage(args.dir).free
@@ -172,6 +172,7 @@ def main() -> None:
                   f"({written / t_gen:,.0f} points/s), {size / 1e9:.2f} GB")  # fmt: skip
 
             t0 = time.perf_counter()
+            warm_workers(client, warm_up)  # as analyse_dataset: while the client prepares
             _, clf = prepare_dataset_analysis(border, sensors, sectors=sectors)
             t_cover = time.perf_counter() - t0
             print(f"coverage of {N_SENSORS:,} sensors + classifier built: {t_cover:8.1f} s")

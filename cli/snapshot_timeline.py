@@ -14,7 +14,6 @@ import pandas as pd
 
 from cli.options import load_layers
 from geo.core.errors import ValidationError, describe
-from geo.core.times import zone_text
 
 
 def _window(args: argparse.Namespace, result: Any, at: pd.Timestamp | None) -> tuple[Any, Any]:
@@ -51,6 +50,7 @@ def timeline_layers(
     from geo.inputs import read_tracks
     from geo.timeline import exposed_layer, moment, timeline
     from layers import timeline as lt
+    from layers.snapshot.coverage_over_time import over_time
     from layers.style import partner_colors
 
     border, sensors, sectors, _, _ = load_layers(args)
@@ -69,42 +69,23 @@ def timeline_layers(
         track_partner=args.track_partner,
     )
     colors = partner_colors(result.report["partners"], result.partner_colours)
-    layers: dict[str, Any] = {}
-    summary: dict[str, Any] = {}
-    notes = []
-    lines = lt.track_lines(tracks)
-    if len(lines):
-        layers["tracks"] = lt.tracks_layer(lines, colors, highlight=partner)
-    summary["tracks"] = sorted(lines["track_id"].astype(str))
-    if args.exposure:
-        tau = args.crossing_time_min
-        exposed = lt.with_length(exposed_layer(tl, tau))
-        layers["exposed"] = lt.exposure_layer(exposed, tau)
-        km = lt.exposed_km(exposed)
+    tau = args.crossing_time_min
+    drawn = over_time(
+        colors=colors,
+        partner=partner,
+        timezone=timezone,
+        tracks=lt.track_lines(tracks),
+        exposed=lt.with_length(exposed_layer(tl, tau)) if args.exposure else None,
+        crossing_time_min=tau,
+        moment=moment(tl, at) if at is not None else None,
+    )
+    summary = dict(drawn.summary)
+    if "exposure" in summary:
         p = tl.report["parameters"]
         summary["exposure"] = {
             "time_from": p["time_from"],
             "time_to": p["time_to"],
-            "crossing_time_min": tau,
-            "exposed_km": round(km, 6),
+            **summary["exposure"],
             "report_exposed_km": tl.report["border"]["exposed_km"],
-            "stretches": len(exposed),
         }
-        notes.append(f"amber: border exposed longer than {tau:g} min ({km:,.1f} km)")
-    if at is not None:
-        m = moment(tl, at)
-        layers.update(lt.moment_layers(m, colors, highlight=partner, tz=timezone))
-        summary["moment"] = {
-            "at": m.when.isoformat().replace("+00:00", "Z"),
-            "watched_pct": round(m.watched_pct, 4),
-            "watched_km": round(m.watched_km, 6),
-            "active_sensors": m.active_ids,
-            "inactive_sensors": [str(s) for s in m.sensor_ids[~m.active]],
-            "tracks_watching": sorted(m.positions["track_id"].astype(str)),
-        }
-        notes.insert(
-            0,
-            f"moment {zone_text(m.when, timezone)} {timezone}: "
-            f"{m.watched_pct:.1f} % of the border watched",
-        )
-    return {"layers": layers, "note": " · ".join(notes) or None, "summary": summary}
+    return {"layers": drawn.layers, "note": drawn.note, "summary": summary}

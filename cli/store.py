@@ -1,4 +1,4 @@
-"""``python -m geo ingest|detections|backup``: the shared detection store."""
+"""``python -m geo ingest|detections|backup|reindex``: the shared detection store."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from geo.core.errors import ValidationError, describe
 
 
 def register(sub: Any) -> None:
-    """Add the ``ingest``, ``detections`` and ``backup`` commands."""
+    """Add the ``ingest``, ``detections``, ``backup`` and ``reindex`` commands."""
     i = sub.add_parser(
         "ingest",
         help="add a detection file to the shared store",
@@ -74,6 +74,16 @@ def register(sub: Any) -> None:
     add_store_arg(bk)
     bk.add_argument("--out", required=True, type=Path, help="the copy to write")
     bk.set_defaults(run=run_backup)
+
+    ri = sub.add_parser(
+        "reindex",
+        help="index the stored detections' positions again (after another tool edited them)",
+        description="Make the map's grid-cell index of the stored detections anew, e.g. after "
+        "QGIS or sqlite3 moved, added or deleted detections in the store (Limes keeps it up to "
+        "date by itself otherwise). Prints JSON: store, indexed.",
+    )
+    add_store_arg(ri)
+    ri.set_defaults(run=run_reindex)
 
 
 def os_user() -> str | None:
@@ -188,3 +198,10 @@ def run_backup(args: argparse.Namespace) -> dict[str, Any]:
     from geo.store import backup
 
     return backup(args.store, args.out)
+
+
+def run_reindex(args: argparse.Namespace) -> dict[str, Any]:
+    """``reindex``: the map's cell index made anew; the rows indexed."""
+    from geo.store import reindex
+
+    return reindex(args.store)

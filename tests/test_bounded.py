@@ -557,3 +557,63 @@ def test_a_reader_under_a_lower_memory_limit_keeps_it(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "1"
+
+
+def test_at_most_max_concurrent_reads_readers_run_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six uploads read at once by six threads (six users): never more readers than the cap."""
+    import threading
+
+    path = _big_csv(tmp_path / "many.csv", 50_000)
+    running, most, lock = 0, 0, threading.Lock()
+    child = bounded._run_child
+
+    def counted(*args: object) -> object:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.2)  # each reader overlaps the others' starts
+            return child(*args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(bounded, "_run_child", counted)
+    results: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(len(bounded.read_detection_columns(path)[0]["lon"]))
+        )
+        for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [50_000] * 6  # every file read whole, none refused
+    assert most == settings.MAX_CONCURRENT_READS == 2
+
+
+def test_a_file_waiting_past_the_turn_wait_is_refused_and_the_next_one_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "READ_SLOT_WAIT_S", 0.2)
+    for _ in range(settings.MAX_CONCURRENT_READS):  # every turn taken by other uploads
+        assert bounded._SLOTS.acquire(timeout=5)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(
+            ValidationError,
+            match=r"detections\.csv: not read: the server was busy reading other uploads for "
+            r"0\.2 s \(it reads at most 2 at once\)\. Nothing was stored; upload the file again",
+        ):
+            bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")
+        assert 0.2 <= time.perf_counter() - started < 5
+    finally:
+        for _ in range(settings.MAX_CONCURRENT_READS):
+            bounded._SLOTS.release()
+    detections, report = bounded.read_detections(settings.SAMPLE_DIR / "detections.csv")
+    assert len(detections) == report.rows_accepted == 22_000

@@ -2,9 +2,11 @@
 
 The test does what a commander does: switches on the *Exposed longer than τ* layer and
 hovers an exposed stretch (its tooltip: km and longest unwatched minutes), presses Play and
-watches the moment move (its time, "watched now", which sensors are off on their schedules),
-then changes τ in the sidebar. Every figure read is compared with the timeline engine
-(``geo.timeline``) run here on the same operation and window.
+watches the moment move (its time, "Watched now" and the sensors on in the metrics row),
+pauses (the map's top still in a 1280x1000 window; which sensors are off on their
+schedules), then changes τ in the sidebar. Every figure read is compared with the timeline
+engine (``geo.timeline``) run here on the same operation and window, with the sample's DEM
+as the page's "Line of sight over terrain" (on by default).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def truth() -> dict[str, Any]:
         sectors=sc.sectors,
         time_from=lo,
         time_to=hi,
+        dem=sc.dem,  # "Line of sight over terrain" is on by default
     )
     view = build_map(analyse(sc.border, sc.sensors, sectors=sc.sectors)).initial_view_state
     return {"tl": tl, "view": view, "lo": lo, "hi": hi}
@@ -119,22 +122,35 @@ def _tooltip(page: Any, x: float, y: float, text: str) -> str | None:
     return None
 
 
-def _moment(page: Any) -> tuple[pd.Timestamp, float, str]:
-    """The moment the page shows (UTC), its "watched now" % and its whole text.
+def _moment(page: Any) -> tuple[pd.Timestamp, float, int, str]:
+    """The moment the page shows (UTC), its "Watched now" %, the sensors on, its whole text.
 
-    Read in one go (the collapsed list of the sensors off included): a rerun between two
-    reads would mix two moments.
+    Read in one go (the moment's line and its metrics row): a rerun between two reads would
+    mix two moments.
     """
-    text = str(page.locator(".st-key-moment").text_content())
-    m = re.search(r"Moment: (\d{4}-\d\d-\d\d \d\d:\d\d) (\S+) · watched now: ([\d.]+) %", text)
+    text = str(page.locator(".st-key-moment").inner_text())
+    m = re.search(
+        r"Moment (\d{4}-\d\d-\d\d \d\d:\d\d) (\S+) \((?:playing|paused)\).*"
+        r"Watched now\s+([\d.]+) %\s+(\d+)/\d+ on",
+        text,
+        flags=re.S,
+    )
     assert m, f"no moment in {text!r}"
     when = pd.Timestamp(m.group(1)).tz_localize(m.group(2)).tz_convert("UTC")
-    return when, float(m.group(3)), text
+    return when, float(m.group(3)), int(m.group(4)), text
+
+
+def _metric(page: Any, label: str) -> str:
+    """The value of the metric labelled exactly ``label``."""
+    labels = page.get_by_test_id("stMetricLabel").filter(
+        has_text=re.compile(f"^{re.escape(label)}$")
+    )
+    metric = page.get_by_test_id("stMetric").filter(has=labels)
+    return str(metric.get_by_test_id("stMetricValue").inner_text())
 
 
 def _exposed_metric(page: Any, tau: float) -> str:
-    metric = page.get_by_test_id("stMetric").filter(has_text=f"Exposed > {tau:g} min")
-    return str(metric.get_by_test_id("stMetricValue").inner_text())
+    return _metric(page, f"Exposed > {tau:g} min")
 
 
 def test_exposure_playback_and_tau_on_the_map_page(
@@ -184,6 +200,7 @@ def test_exposure_playback_and_tau_on_the_map_page(
         assert f"longest unwatched: {r['max_unwatched_min']:,.0f} min" in tip
 
         # 2. Play: the moment moves; "watched now" and the sensors off are the engine's.
+        coverage = _metric(page, "Coverage")  # the window's, before playback
         page.mouse.move(5, 5)
         page.get_by_role("button", name="▶ Play").click()
         page.locator(".st-key-moment").wait_for(timeout=PAGE_TIMEOUT_MS)
@@ -191,17 +208,15 @@ def test_exposure_playback_and_tau_on_the_map_page(
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             try:
-                when, pct, text = _moment(page)
+                when, pct, n_on, text = _moment(page)
             except (AssertionError, sync_api.Error):
                 page.wait_for_timeout(300)  # between two reruns
                 continue
             if when not in seen:
                 m = moment(tl, when)
                 assert pct == pytest.approx(m.watched_pct, abs=0.051), (when, text)
-                off = text.split("or their status: ")[-1] if "status: " in text else ""
-                on = bool(m.active[list(m.sensor_ids).index(SCHEDULED)])
-                assert (SCHEDULED not in off.split(", ")) == on, (when, text)
-                seen[when] = (pct, on)
+                assert n_on == int(m.active.sum()), (when, text)
+                seen[when] = (pct, bool(m.active[list(m.sensor_ids).index(SCHEDULED)]))
             states = {on for _, on in seen.values()}
             if len(seen) >= 3 and states == {True, False}:
                 break
@@ -209,16 +224,13 @@ def test_exposure_playback_and_tau_on_the_map_page(
         assert len(seen) >= 3, f"the moment did not move: {seen}"
         assert len({p for p, _ in seen.values()}) >= 2, f"watched now never changed: {seen}"
         assert {on for _, on in seen.values()} == {True, False}, (
-            f"{SCHEDULED} (06:00-20:00 UTC) was never seen both off and on: {seen}"
+            f"{SCHEDULED} (06:00-20:00 UTC) was never played both off and on: {seen}"
         )
         # While playing the button is redrawn every second: never "stable" for Playwright.
         page.get_by_role("button", name="⏸ Pause").click(force=True)
         page.get_by_role("button", name="▶ Play").wait_for(timeout=60_000)
         _idle(page)
-        page.wait_for_timeout(3000)
-        page.locator(CANVAS).scroll_into_view_if_needed()
-        page.wait_for_timeout(1500)
-        _shot(page, tmp_path, "paused.png")
+        _paused_at_a_moment(page, tl, tmp_path, coverage)
 
         # 3. τ in the sidebar: the section's exposed km follow the engine.
         tau = page.locator(".st-key-tau_min input")
@@ -238,6 +250,40 @@ def test_exposure_playback_and_tau_on_the_map_page(
     finally:
         page.close()
     assert "Traceback" not in server.log.read_text(errors="replace"), tail(server.log)
+
+
+def _paused_at_a_moment(page: Any, tl: Any, tmp_path: Path, coverage: str) -> None:
+    """Paused: the moment's figures, the sensors off (its popover), the map above the fold."""
+    when, pct, n_on, text = _moment(page)
+    assert "(paused)" in text
+    m = moment(tl, when)
+    assert pct == pytest.approx(m.watched_pct, abs=0.051), (when, text)
+    assert n_on == int(m.active.sum())
+    # the window's figures stay the analysis's, named as every sensor's (no schedules)
+    assert _metric(page, "Coverage, all on") == coverage
+    off = sorted(str(s) for s, a in zip(m.sensor_ids, m.active, strict=True) if not a)
+    page.locator(".st-key-moment_off button").click()
+    listed = page.get_by_text("Off at this moment on their schedule")
+    listed.wait_for(timeout=30_000)
+    names = listed.inner_text().split("or their status: ")[-1].split(", ")
+    assert sorted(names) == off, (when, names)
+    assert (SCHEDULED in names) != bool(m.active[list(m.sensor_ids).index(SCHEDULED)])
+    page.keyboard.press("Escape")
+    # In a 1280x1000 window the map's top shows without scrolling.
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.wait_for_timeout(3000)  # the page lays out again
+    # scrolled to the top, as the page opens (Streamlit scrolls its main container)
+    page.evaluate("document.querySelectorAll('*').forEach(e => { e.scrollTop = 0; })")
+    page.wait_for_timeout(500)
+    box = page.locator(CANVAS).bounding_box()
+    assert box is not None
+    _shot(page, tmp_path, "paused_1280.png")
+    assert box["y"] < 1000 - 200, f"the map starts at {box['y']:.0f} px: below the fold"
+    page.set_viewport_size(VIEWPORT)
+    page.wait_for_timeout(1500)
+    page.locator(CANVAS).scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    _shot(page, tmp_path, "paused.png")
 
 
 def timeline_exposed_km(tl: Any, tau: float) -> float:

@@ -8,6 +8,7 @@ counted with pandas, and the chainages the sample generator wrote into sectors.g
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -71,7 +72,8 @@ def run_ok(*args: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def border_lonlat() -> np.ndarray:
     gj = json.loads(BORDER.read_text(encoding="utf-8"))
-    assert len(gj["features"]) == 1 and gj["features"][0]["geometry"]["type"] == "LineString"
+    assert len(gj["features"]) == 1
+    assert gj["features"][0]["geometry"]["type"] == "LineString"
     return np.asarray(gj["features"][0]["geometry"]["coordinates"], dtype=float)
 
 
@@ -143,8 +145,10 @@ def test_exit_zero_and_contract_keys(report: dict[str, Any]) -> None:
 
     params = report["parameters"]
     assert set(params) >= {"corridor_km", "min_gap_m", "time_from", "time_to"}
-    assert params["corridor_km"] == 5.0 and params["min_gap_m"] == 0.0
-    assert params["time_from"] is None and params["time_to"] is None
+    assert params["corridor_km"] == 5.0
+    assert params["min_gap_m"] == 0.0
+    assert params["time_from"] is None
+    assert params["time_to"] is None
 
     _assert_numbers(
         report["border"],
@@ -156,16 +160,21 @@ def test_exit_zero_and_contract_keys(report: dict[str, Any]) -> None:
     )
     _assert_numbers(report, ["unassigned_border_km", "contested_border_km"], "report")
 
-    assert isinstance(report["gaps"], list) and report["gaps"]
+    assert isinstance(report["gaps"], list)
+    assert report["gaps"]
     for g in report["gaps"]:
-        assert isinstance(g["segment"], int) and not isinstance(g["segment"], bool)
+        assert isinstance(g["segment"], int)
+        assert not isinstance(g["segment"], bool)
         _assert_numbers(g, ["start_km", "end_km", "length_km"], "gap")
-        assert isinstance(g["midpoint"], list) and len(g["midpoint"]) == 2
+        assert isinstance(g["midpoint"], list)
+        assert len(g["midpoint"]) == 2
         assert all(_is_num(v) for v in g["midpoint"])
         for k in ("sector_ids", "partners"):
-            assert isinstance(g[k], list) and all(isinstance(s, str) for s in g[k])
+            assert isinstance(g[k], list)
+            assert all(isinstance(s, str) for s in g[k])
 
-    assert isinstance(report["partners"], dict) and report["partners"]
+    assert isinstance(report["partners"], dict)
+    assert report["partners"]
     for pid, p in report["partners"].items():
         assert isinstance(pid, str)
         _assert_numbers(
@@ -173,17 +182,21 @@ def test_exit_zero_and_contract_keys(report: dict[str, Any]) -> None:
             ["sensors", "covered_km", "sector_border_km", "sector_covered_km", "detections"],
             f"partners.{pid}",
         )
-        assert isinstance(p["sensors"], int) and isinstance(p["detections"], int)
+        assert isinstance(p["sensors"], int)
+        assert isinstance(p["detections"], int)
 
-    assert isinstance(report["sectors"], list) and report["sectors"]
+    assert isinstance(report["sectors"], list)
+    assert report["sectors"]
     for s in report["sectors"]:
-        assert isinstance(s["sector_id"], str) and isinstance(s["partner"], str)
+        assert isinstance(s["sector_id"], str)
+        assert isinstance(s["partner"], str)
         _assert_numbers(s, ["border_km", "covered_km", "coverage_pct", "detections"], "sector")
         assert isinstance(s["detections"], int)
 
     det = report["detections"]
     for k in ("total", "in_coverage", "in_gaps", "outside_corridor"):
-        assert isinstance(det[k], int) and not isinstance(det[k], bool), k
+        assert isinstance(det[k], int), k
+        assert not isinstance(det[k], bool), k
 
 
 # ---- along the border ---------------------------------------------------------------------
@@ -214,7 +227,7 @@ def test_gaps_ordered_and_disjoint(report: dict[str, Any], border_chainage: np.n
     assert {g["segment"] for g in gaps} == {0}  # the sample border is one line
     for g in gaps:
         assert 0 <= g["start_km"] < g["end_km"] <= border_chainage[-1] / 1000 + 1e-3
-    for a, b in zip(gaps, gaps[1:], strict=False):
+    for a, b in itertools.pairwise(gaps):
         assert (a["segment"], a["start_km"]) < (b["segment"], b["start_km"]), "gaps out of order"
         if a["segment"] == b["segment"]:
             assert a["end_km"] <= b["start_km"], f"gaps overlap: {a} and {b}"
@@ -495,7 +508,8 @@ def test_out_writes_the_same_json(tmp_path: Path, report: dict[str, Any]) -> Non
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
     written = json.loads(out.read_text(encoding="utf-8"))
-    assert "generated_at" in written and "generated_at" in report
+    assert "generated_at" in written
+    assert "generated_at" in report
     written.pop("generated_at")
     expected = dict(report)
     expected.pop("generated_at")

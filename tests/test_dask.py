@@ -287,6 +287,16 @@ def test_timeline_detections_equal(sample_dataset: Path, layers: dict[str, Any])
     assert dask == mem
     assert mem["watched_at_time"] > 0
     assert mem["unwatched_at_time"] > 0
+    # a partition counted a few hundred rows at a time gives the same counts
+    from collections import Counter
+
+    from geo.timeline.dataset import TimelineClassifier, count_partition
+
+    clf = TimelineClassifier.from_timeline(bare)
+    paged: Counter[str] = Counter()
+    for f in dataset_files(sample_dataset):
+        paged.update(count_partition(f, clf, rows=377))
+    assert dict(paged) == mem
 
 
 def test_timeline_cli_with_a_dataset(sample_dataset: Path, tmp_path: Path) -> None:

@@ -1,11 +1,35 @@
-"""The Export page and the Map page's downloads, run headless with AppTest."""
+"""The Export page and the Map page's downloads, run headless with AppTest.
+
+The Export page's snapshot follows the Map page's coverage over time (issue 18): the exposure
+layer (its km are the timeline engine's), and the moment playback is paused at (a scheduled
+camera off then has no footprint in the render's layer data). The data export holds the
+exposed stretches when the exposure is shown.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import shapely
+from PIL import Image
 from streamlit.testing.v1 import AppTest
+
+import layers.snapshot.render as render
+from geo.core.errors import ValidationError
+from geo.coverage.analysis import analyse
+from geo.coverage.views import time_bounds
+from geo.inputs import load_scenario
+from geo.timeline import exposed_layer, moment, timeline
+from layers import deck as lk
+from layers import timeline as lt
+from layers.snapshot import export_bytes
+from ui import snapshot_view
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,3 +94,162 @@ def test_export_page_shows_the_map_pages_view_and_keeps_it(app):
     assert not app.exception
     assert app.selectbox(key="partner").value == "POL"
     assert app.checkbox(key="layer_detections").value is False
+
+
+# ---- coverage over time on the Export page (issue 18) ---------------------------------------
+#: A camera of the sample on the schedule 06:00-20:00 (UTC).
+SCHEDULED = "LTU-CAM-001"
+EXPOSURE_LEGEND = "Exposed: unwatched longer than the crossing time τ"
+
+
+@pytest.fixture(scope="module")
+def sample_timeline():
+    """The sample and its timeline over the window the Map page opens on (the engine's)."""
+    sc = load_scenario(ROOT / "sample_data")
+    lo, hi = time_bounds(sc.detections["time"]).span(wide=False)
+    tl = timeline(
+        sc.border, sensors=sc.sensors, tracks=sc.tracks, sectors=sc.sectors, time_from=lo,
+        time_to=hi,
+    )  # fmt: skip
+    return sc, tl
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    """Every snapshot the app renders: its options, its summary and its bytes."""
+    seen: list[dict] = []
+    real = render.render_snapshot
+
+    def spy(result, **kw):
+        summary = real(result, **kw)
+        seen.append({"kw": kw, "summary": summary, "bytes": kw["out"].getvalue()})
+        return summary
+
+    monkeypatch.setattr(render, "render_snapshot", spy)
+    snapshot_view.snapshot.clear()  # a cached render would not be seen
+    return seen
+
+
+def _generate(app: AppTest, renders: list[dict]) -> dict:
+    """Click "Generate snapshot" on the Export page; the PNG's render."""
+    app.switch_page("app_pages/export.py").run()
+    assert not app.exception
+    app.button(key="export_generate").click().run()
+    assert not app.exception
+    assert {"Download snapshot (PNG)", "Download snapshot (PDF, 2 pages)"} <= set(downloads(app))
+    pngs = [r for r in renders if r["kw"]["fmt"] == "png"]
+    assert pngs, "no PNG was rendered"
+    assert any(r["kw"]["fmt"] == "pdf" for r in renders)
+    return pngs[-1]
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def test_export_snapshot_draws_the_exposure_the_map_page_shows(app, renders, sample_timeline):
+    _, tl = sample_timeline
+    off = _generate(app, renders)
+    assert EXPOSURE_LEGEND not in off["summary"]["legend"]
+    assert "exposed" not in off["summary"]["layers"]
+
+    app.switch_page("app_pages/map.py").run()
+    app.checkbox(key="layer_exposure").check().run()
+    assert not app.exception
+    renders.clear()
+    on = _generate(app, renders)
+    # The engine's exposed km for the Map page's window and the sidebar's τ (30 min).
+    km = tl.report["border"]["exposed_km"]
+    assert tl.report["parameters"]["crossing_time_min"] == 30.0
+    note = f"amber: border exposed longer than 30 min ({km:,.1f} km)"
+    assert note in on["summary"]["subtitle"]
+    assert EXPOSURE_LEGEND in on["summary"]["legend"]
+    assert "exposed" in on["summary"]["layers"]
+    drawn = on["kw"]["timeline_layers"]["exposed"].data
+    assert len(drawn) == len(exposed_layer(tl, 30.0))
+    # the page says what the snapshot draws
+    layers_caption = next(c.value for c in app.caption if "layers:" in c.value)
+    assert "Exposed longer than τ = 30 min (over time)" in layers_caption
+    assert any(note in c.value for c in app.caption)
+    assert any("exposed_stretches" in c.value for c in app.caption)
+    # the picture changed: the amber band over the border
+    a, b = _pixels(off["bytes"]), _pixels(on["bytes"])
+    assert a.shape == b.shape
+    changed = np.abs(a - b).max(axis=-1) > 30
+    r, g, bl = b[..., 0], b[..., 1], b[..., 2]
+    amber = (r > 200) & (g > 140) & (g < 200) & (bl < 90) & (r - g > 40)  # not a partner's
+    assert (changed & amber).sum() > 4000
+
+
+def _footprint_drawn(render_kw: dict, truth: shapely.Geometry) -> bool:
+    layer = render_kw["timeline_layers"]["footprints"]
+    polys = [shapely.Polygon(d["polygon"][0]) for d in layer.data]
+    return any(shapely.hausdorff_distance(p, truth) < 2 * lk.SIMPLIFY_DEG for p in polys)
+
+
+def test_export_snapshot_at_the_moment_playback_paused_at(app, renders, sample_timeline):
+    """Paused in the first night the scheduled camera is off: its footprint is not drawn;
+    paused in the morning it is. The moment's share watched is the engine's."""
+    sc, tl = sample_timeline
+    own = analyse(sc.border, sc.sensors).layers["footprints"]
+    truth = own.geometry[own["sensor_id"] == SCHEDULED].iloc[0]
+
+    app.button(key="play").click().run()  # ▶ Play: the moment is the first step's end
+    app.button(key="play").click().run()  # ⏸ Pause
+    assert not app.exception
+    night = _generate(app, renders)
+    at = pd.Timestamp(app.session_state["at"]).tz_localize("UTC")
+    assert at.hour < 6, at  # an hour or two into the first night of the window
+    m = moment(tl, at)
+    assert SCHEDULED not in m.active_ids
+    subtitle = night["summary"]["subtitle"]
+    assert f"{m.watched_pct:.1f} % of the border watched" in subtitle
+    assert "moment " in subtitle
+    assert {"footprints", "moment_watched", "moment_tracks"} <= set(night["kw"]["timeline_layers"])
+    assert "Border watched at the moment shown (white)" in night["summary"]["legend"]
+    assert not _footprint_drawn(night["kw"], truth)
+
+    app.switch_page("app_pages/map.py").run()
+    app.button(key="play").click().run()
+    for _ in range(6):  # a step of an hour per run of the playing map
+        app.run()
+    app.button(key="play").click().run()
+    assert not app.exception
+    renders.clear()
+    day = _generate(app, renders)
+    at = pd.Timestamp(app.session_state["at"]).tz_localize("UTC")
+    assert 7 <= at.hour < 20, at
+    assert SCHEDULED in moment(tl, at).active_ids
+    assert _footprint_drawn(day["kw"], truth)
+    assert (
+        f"{moment(tl, at).watched_pct:.1f} % of the border watched" in (day["summary"]["subtitle"])
+    )
+
+
+def test_data_export_holds_the_exposed_stretches(sample_timeline):
+    sc, tl = sample_timeline
+    result = analyse(sc.border, sc.sensors, sectors=sc.sectors)
+    runs = lt.with_length(exposed_layer(tl, 30.0))
+    data = export_bytes(result, fmt="csv", shown=["gaps"], exposed=runs)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert sorted(z.namelist()) == ["exposed_stretches.csv", "gaps.csv"]
+        table = pd.read_csv(z.open("exposed_stretches.csv"))
+    assert len(table) == len(runs)
+    assert table["length_km"].sum() == pytest.approx(tl.report["border"]["exposed_km"], abs=1e-4)
+    assert table["max_unwatched_min"].min() > 30.0
+    # without the layer: no such file
+    with zipfile.ZipFile(io.BytesIO(export_bytes(result, fmt="csv", shown=["gaps"]))) as z:
+        assert z.namelist() == ["gaps.csv"]
+    # only the exposure shown: still a file to download
+    gpkg = export_bytes(result, fmt="gpkg", shown=[], exposed=runs)
+    with pytest.raises(ValidationError, match="no exported layer is shown"):
+        export_bytes(result, fmt="gpkg", shown=[])
+    # a partner's view: the stretches crossing its sectors
+    mine = sc.sectors[sc.sectors["partner"] == "LTU"].geometry.union_all()
+    want = int(runs.intersects(mine).sum())
+    assert 0 < want < len(runs)
+    geo_zip = export_bytes(result, fmt="geojson", partner="LTU", shown=["gaps"], exposed=runs)
+    with zipfile.ZipFile(io.BytesIO(geo_zip)) as z:
+        feats = json.loads(z.read("exposed_stretches.geojson"))["features"]
+    assert len(feats) == want
+    assert gpkg[:16] == b"SQLite format 3\x00"

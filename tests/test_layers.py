@@ -294,7 +294,8 @@ def test_every_record_of_a_pickable_layer_has_a_short_text_tooltip(name: str) ->
         return
     for rec in records:
         tip = rec.get("tooltip")
-        assert isinstance(tip, str) and tip.strip()
+        assert isinstance(tip, str)
+        assert tip.strip()
         assert not re.search(r"<[a-z/][^>]*>", tip), f"markup in a text tooltip: {tip!r}"
         assert len(tip.splitlines()) <= lk.TOOLTIP_LINES
 
@@ -303,7 +304,8 @@ def test_deck_shows_tooltips_as_text_not_html() -> None:
     # The html mode of Streamlit's deck escapes the values: markup inside them showed raw.
     d = lk.deck([], lk.view_state((24.0, 54.0, 26.0, 55.0)))
     tooltip = json.loads(d.to_json()).get("tooltip") or d._tooltip
-    assert tooltip["text"] == "{tooltip}" and "html" not in tooltip
+    assert tooltip["text"] == "{tooltip}"
+    assert "html" not in tooltip
 
 
 def test_tooltips_keep_user_text_as_text() -> None:
@@ -324,7 +326,8 @@ def test_empty_and_missing_geometries_are_skipped() -> None:
     gdf.loc[1, "geometry"] = None
     gdf.loc[2, "geometry"] = shapely.Polygon()
     records = _records(build(gdf))
-    assert len(records) == 1 and records[0]["sector_id"] == "S1"
+    assert len(records) == 1
+    assert records[0]["sector_id"] == "S1"
 
 
 # ---- highlight ------------------------------------------------------------------------------

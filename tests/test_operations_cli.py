@@ -311,7 +311,7 @@ def test_a_sensor_version_and_its_diff(
             ),
             r"red\.csv, partner HRV: colour #d62728 is too close to the status colour gap.*"
             r"Nothing was stored.*map's palette",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_bad_input_exits_2_and_stores_nothing(

@@ -172,3 +172,24 @@ def test_retracting_and_re_marking_an_upload(any_store: Path | str) -> None:
     assert log["target"].tolist()[1] == str(first.upload_id)
     assert json.loads(log["detail"].tolist()[2])["after"] == "POL"
     assert len(store.audit_log(any_store, limit=2)) == 2
+
+
+def test_a_partner_whose_uploads_are_all_retracted_stays_in_the_audit_and_history(
+    any_store: Path | str,
+) -> None:
+    first = _ingest(any_store, 4, "LTU")
+    _ingest(any_store, 3, "POL", sha256="b" * 64)
+    store.retract_upload(any_store, first.upload_id, user="adm", partner="EU", is_admin=True)
+    # no map shows LTU's rows any more, so LTU has no live upload
+    assert store.owners(any_store) == ["POL"]
+    # but the record keeps LTU: the history an admin manages and the audit trail
+    assert store.owners(any_store, retracted=True) == ["LTU", "POL"]
+    kept = store.uploads(any_store, store.owners(any_store, retracted=True), retracted=True)
+    assert sorted(kept["partner"]) == ["LTU", "POL"]
+    assert kept.set_index("partner").loc["LTU", "retracted_by"] == "adm"
+    log = store.audit_log(any_store)
+    of_ltu = log[log["target"] == str(first.upload_id)]
+    assert sorted(of_ltu["action"]) == ["upload", "upload.retract"]
+    assert (
+        json.loads(of_ltu[of_ltu["action"] == "upload"]["detail"].iloc[0])["retracted_by"] == "adm"
+    )

@@ -96,7 +96,8 @@ def test_union_of_disks_with_holes(disks: shapely.Geometry) -> None:
     assert sum(len(p.interiors) for p in shapely.get_parts(disks)) >= 5, "fixture should have holes"
     rng = np.random.default_rng(1)
     x, y = _points_for(rng, [disks])
-    assert x.size >= N_POINTS - 10 and x.size > pointindex._MIN_POINTS
+    assert x.size >= N_POINTS - 10
+    assert x.size > pointindex._MIN_POINTS
     ref = _assert_same_as_geos([disks], x, y)
     assert 0.2 < ref.mean() < 0.9  # plenty of points on both sides
 
@@ -182,7 +183,8 @@ def test_overlapping_polygons_report_every_member(disks: shapely.Geometry) -> No
     got = pointindex.membership(polys, x, y)
     np.testing.assert_array_equal(got[:, 0], got[:, 3])
     assert (ref[:, :3].sum(axis=1) == 3).sum() > 1000  # points in three polygons at once
-    assert (ref[:, 0] & ~ref[:, 1]).any() and (ref[:, 1] & ~ref[:, 0]).any()
+    assert (ref[:, 0] & ~ref[:, 1]).any()
+    assert (ref[:, 1] & ~ref[:, 0]).any()
 
 
 # ---- (d) many polygons ------------------------------------------------------------------
@@ -267,7 +269,8 @@ def test_inputs_unchanged(disks: shapely.Geometry) -> None:
     x, y = _points_for(rng, [p for p in polys if p is not None])
     x0, y0 = x.copy(), y.copy()
     pointindex.membership(polys, x, y)
-    assert [id(p) for p in polys] == ids and len(polys) == len(ids)
+    assert [id(p) for p in polys] == ids
+    assert len(polys) == len(ids)
     for p, coords, blob in zip(polys, before, wkb, strict=True):
         if p is None:
             continue

@@ -22,9 +22,14 @@ def test_dem_covers_every_sector_and_has_no_holes():
         b = src.bounds
         z = src.read(1, masked=True)
     xmin, ymin, xmax, ymax = sectors.total_bounds
-    assert b.left < xmin and b.right > xmax and b.bottom < ymin and b.top > ymax
+    assert b.left < xmin
+    assert b.right > xmax
+    assert b.bottom < ymin
+    assert b.top > ymax
     assert not np.ma.getmaskarray(z).any()
-    assert 60 <= z.min() and z.max() <= 400 and z.max() - z.min() > 150
+    assert z.min() >= 60
+    assert z.max() <= 400
+    assert z.max() - z.min() > 150
 
 
 def test_dem_is_rebuilt_identically_by_its_script():

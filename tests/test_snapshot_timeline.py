@@ -19,7 +19,7 @@ from PIL import Image
 
 from geo.coverage.analysis import analyse
 from geo.inputs import load_scenario
-from geo.timeline import moment, timeline
+from geo.timeline import exposed_layer, moment, timeline
 from layers import deck as lk
 from layers import timeline as lt
 
@@ -125,3 +125,65 @@ def test_exposure_lists_the_exposed_km_of_the_timeline_command(tmp_path: Path) -
     assert "Exposed: unwatched longer than the crossing time τ" in summary["legend"]
     assert summary["pages"] == 2
     assert png.read_bytes()[:5] == b"%PDF-"
+
+
+def test_a_long_legend_is_drawn_smaller_to_fit_the_side_panel() -> None:
+    """A moment with the tracks and the exposure over terrain: the side panel's legend,
+    headline and parameters still end above the page's footer (none of its texts overlap),
+    and the long subtitle stays on the page."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from layers.map import DEFAULT_OFF, LAYERS
+    from layers.snapshot.coverage_over_time import over_time
+    from layers.snapshot.map_page import map_page
+    from layers.snapshot.view import prepare_view
+
+    sc = load_scenario(SAMPLE)
+    result = analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=sc.detections, dem=sc.dem
+    ).windowed("2026-11-01T05:00Z", "2026-11-01T06:00Z")
+    tl = timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        time_from="2026-11-01T00:00Z",
+        time_to="2026-11-02T00:00Z",
+    )
+    drawn = over_time(
+        colors={},
+        tracks=lt.track_lines(sc.tracks),
+        exposed=lt.with_length(exposed_layer(tl, 30.0)),
+        crossing_time_min=30.0,
+        moment=moment(tl, "2026-11-01T06:00Z"),
+    )
+    view = prepare_view(
+        result,
+        partner=None,
+        shown=[k for k in LAYERS if k not in DEFAULT_OFF],
+        title=None,
+        banner="UNCLASSIFIED",
+        extent=None,
+        dem=sc.dem,
+        partner_names=None,
+        timeline_layers=drawn.layers,
+        note=drawn.note,
+    )
+    fig = Figure(figsize=(297 / 25.4, 210 / 25.4), dpi=72)
+    FigureCanvasAgg(fig)
+    info = map_page(fig, view, unit=1.0)
+    assert "Exposed: unwatched longer than the crossing time τ" in info["legend"]
+    renderer = fig.canvas.get_renderer()
+    right = info["map_box"][2]  # the map's right edge (pt): the panel is beyond it
+    boxes = [t.get_window_extent(renderer) for t in fig.texts if t.get_text().strip()]
+    panel = [b for b in boxes if b.x1 > right + 2]
+    clashes = [
+        (a, b)
+        for i, a in enumerate(panel)
+        for b in panel[i + 1 :]
+        if a.x0 < b.x1 - 1 and b.x0 < a.x1 - 1 and a.y0 < b.y1 - 1 and b.y0 < a.y1 - 1
+    ]
+    assert not clashes, clashes[:3]
+    # the subtitle (window, moment, exposure) is wrapped within the page
+    page_w = fig.get_size_inches()[0] * fig.dpi
+    assert max(b.x1 for b in boxes) <= page_w

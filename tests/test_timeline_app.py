@@ -4,10 +4,12 @@ Map page's "When is it blind" section checked against ``python -m geo timeline``
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,10 +20,11 @@ from streamlit.testing.v1 import AppTest
 
 from geo.core.errors import ValidationError
 from geo.core.settings import SAMPLE_DIR
+from geo.coverage.analysis import analyse
 from geo.inputs import load_scenario, read_sensors, read_tracks
 from geo.operations import checked_sensors, sensor_table
 from geo.operations.editing import SCHEDULE_COLUMNS, TABLE_COLUMNS
-from geo.timeline import exposed_layer, moment, timeline
+from geo.timeline import detections_watched, exposed_layer, moment, timeline
 from layers import timeline as lt
 
 PARTNERS = ["EU", "LTU", "LVA", "POL"]
@@ -101,9 +104,15 @@ def test_a_bad_schedule_in_the_editor_is_refused_naming_the_sensor() -> None:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cli_timeline(tmp_path: Path, time_from: str, time_to: str, tau: float) -> dict:
-    """``python -m geo timeline`` on the sample: the outside truth the page must show."""
-    out = tmp_path / "timeline.json"
+def _cli_timeline(
+    tmp_path: Path, time_from: str, time_to: str, tau: float, *, dem: bool = True
+) -> dict:
+    """``python -m geo timeline`` on the sample: the outside truth the page must show.
+
+    ``dem``: with the sample's DEM (``--dem``), as the page with "Line of sight over
+    terrain" on (its default).
+    """
+    out = tmp_path / f"timeline_{'dem' if dem else 'flat'}.json"
     s = SAMPLE_DIR
     subprocess.run(
         [
@@ -115,6 +124,7 @@ def _cli_timeline(tmp_path: Path, time_from: str, time_to: str, tau: float) -> d
             *("--tracks", str(s / "tracks.csv"), "--sectors", str(s / "sectors.geojson")),
             *("--time-from", time_from, "--time-to", time_to),
             *("--crossing-time-min", f"{tau:g}", "--out", str(out)),
+            *(("--dem", str(s / "dem.tif")) if dem else ()),
         ],
         check=True,
         cwd=ROOT,
@@ -140,7 +150,9 @@ def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> N
     at.sidebar.number_input(key="tau_min").set_value(45.0).run()
     assert not at.exception
     lo, hi = at.session_state["win"]  # the applied window (naive UTC)
+    assert at.sidebar.toggle(key="terrain").value  # line of sight over terrain: the default
     rep = _cli_timeline(tmp_path, lo.isoformat() + "Z", hi.isoformat() + "Z", 45.0)
+    assert rep["parameters"]["engine"] == "terrain"
     by_hour = [r["watched_pct"] for r in rep["by_hour"]]
     assert _chart_values(at) == pytest.approx(by_hour, abs=1e-9)
     metrics = {m.label: m.value for m in at.metric}
@@ -166,6 +178,7 @@ def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> N
         sectors=sc.sectors,
         time_from=lo.isoformat() + "Z",
         time_to=hi.isoformat() + "Z",
+        dem=sc.dem,
     )
     runs = exposed_layer(tl, 45.0)
     assert len(layer["data"]) == len(runs) >= 1
@@ -174,6 +187,17 @@ def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> N
     assert sorted(t.splitlines()[-1] for t in tips) == want
     tracks = next(x for x in spec["layers"] if x["id"] == "tracks")
     assert len(tracks["data"]) == 5  # the sample's five drone and patrol tracks
+
+    # Terrain off: the section is the flat engine's, which differs from the terrain's.
+    at.sidebar.toggle(key="terrain").set_value(False).run()
+    assert not at.exception
+    flat = _cli_timeline(tmp_path, lo.isoformat() + "Z", hi.isoformat() + "Z", 45.0, dem=False)
+    assert flat["parameters"]["engine"] == "flat"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Watched (time-average)"] == f"{flat['border']['watched_pct']:.1f} %"
+    assert metrics["Exposed > 45 min"] == f"{flat['border']['exposed_km']:,.1f} km"
+    assert _chart_values(at) == pytest.approx([r["watched_pct"] for r in flat["by_hour"]])
+    assert f"{flat['border']['watched_pct']:.1f}" != f"{rep['border']['watched_pct']:.1f}"
 
 
 def test_the_exposed_lines_add_up_to_the_reports_exposed_km() -> None:
@@ -219,9 +243,39 @@ def test_track_lines_are_drawn_simplified_within_their_tolerance() -> None:
         assert gap <= lt.TRACK_DRAW_TOLERANCE_DEG * 1.0001, (tid, gap)
 
 
+def _step_truth(sc: Any, tl: Any, t0: Any, t1: Any) -> tuple[int, int]:
+    """The playback step's detections and those in the corridor unwatched at their time.
+
+    The corridor from ``analyse`` (flat: whether a point is in the corridor does not depend
+    on the terrain), the count from the report of the engine's ``timeline`` (what
+    ``python -m geo timeline --detections`` writes) over the same window and DEM.
+    """
+    det = sc.detections
+    step = det[
+        (det["time"] >= pd.Timestamp(t0, tz="UTC")) & (det["time"] <= pd.Timestamp(t1, tz="UTC"))
+    ]
+    status = analyse(sc.border, sc.sensors, sectors=sc.sectors, detections=step).layers[
+        "detections"
+    ]["coverage_status"]
+    inside = step[(status != "outside").to_numpy()]
+    rep = timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        sectors=sc.sectors,
+        detections=inside,
+        time_from=tl.report["parameters"]["time_from"],
+        time_to=tl.report["parameters"]["time_to"],
+        dem=sc.dem,
+    ).report["detections"]
+    assert rep["total"] == len(inside)
+    return len(step), rep["unwatched_at_time"]
+
+
 def test_playback_shows_the_moment_on_the_main_map() -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400).run()
     assert not at.exception
+    before = {x.label: x.value for x in at.metric}
     lo, hi = at.session_state["win"]
     at.sidebar.button(key="play").click().run()
     assert not at.exception
@@ -236,10 +290,22 @@ def test_playback_shows_the_moment_on_the_main_map() -> None:
         sectors=sc.sectors,
         time_from=lo.isoformat() + "Z",
         time_to=hi.isoformat() + "Z",
+        dem=sc.dem,  # "Line of sight over terrain" is on
     )
     m = moment(tl, when.isoformat() + "Z")
+    metrics = {x.label: x for x in at.metric}
+    # the moment's figures lead the metrics row: watched now over terrain, as the engine's
+    assert metrics["Watched now"].value == f"{m.watched_pct:.1f} %"
+    assert metrics["Watched now"].proto.delta == f"{int(m.active.sum())}/{m.active.size} on"
+    n, unwatched = _step_truth(sc, tl, *at.session_state["win"])
+    assert metrics["Unwatched then"].value == f"{unwatched:,}"
+    assert metrics["Unwatched then"].proto.delta == f"of {n:,} detections"
+    assert 0 < unwatched < n
+    # the window's figures stay the analysis's, named as every sensor's
+    assert metrics["Coverage, all on"].value == before["Coverage"]
+    assert metrics["Longest gap"].value == before["Longest gap"]
     text = " ".join(e.value for e in at.markdown)
-    assert f"watched now: **{m.watched_pct:.1f} % of the border**" in text
+    assert "*now*, *then*: this moment" in text
     maps = at.get("deck_gl_json_chart")
     assert len(maps) == 1
     layers = {x["id"]: x for x in json.loads(maps[0].proto.json)["layers"]}
@@ -254,3 +320,58 @@ def test_playback_shows_the_moment_on_the_main_map() -> None:
     layers = {x["id"] for x in json.loads(at.get("deck_gl_json_chart")[0].proto.json)["layers"]}
     assert "moment_watched" not in layers
     assert at.session_state["win"] == (lo, hi)
+    assert "Watched now" not in {x.label for x in at.metric}
+    assert "Partner overlap" in {x.label for x in at.metric}
+
+
+def test_playback_with_terrain_off_is_flat() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400).run()
+    at.sidebar.toggle(key="terrain").set_value(False).run()
+    lo, hi = at.session_state["win"]
+    at.sidebar.button(key="play").click().run()
+    assert not at.exception
+    sc = load_scenario(SAMPLE_DIR)
+    tl = timeline(
+        sc.border,
+        sensors=sc.sensors,
+        tracks=sc.tracks,
+        sectors=sc.sectors,
+        time_from=lo.isoformat() + "Z",
+        time_to=hi.isoformat() + "Z",
+    )
+    m = moment(tl, at.session_state["at"].isoformat() + "Z")
+    metrics = {x.label: x.value for x in at.metric}
+    assert metrics["Watched now"] == f"{m.watched_pct:.1f} %"
+    # In a partner view the step's detections are the headline's: those in its sectors.
+    counts = {}
+    for view in ("LTU", "Joint view"):
+        at.sidebar.selectbox(key="partner").set_value(view).run()
+        assert not at.exception
+        got = {x.label: x.proto for x in at.metric}
+        n = re.search(r"of ([\d,]+) detections", got["Detections in gaps"].help)
+        assert n, got["Detections in gaps"].help
+        assert got["Unwatched then"].delta == f"of {n.group(1)} detections"
+        counts[view] = int(n.group(1).replace(",", ""))
+    assert 0 < counts["LTU"] < counts["Joint view"]
+
+
+@pytest.mark.parametrize("dem", [False, True], ids=["flat", "terrain"])
+def test_detections_watched_adds_up_to_the_reports_counts(dem: bool) -> None:
+    """Each detection's flag sums to the report's ``detections`` section (the CLI's)."""
+    sc = load_scenario(SAMPLE_DIR)
+    kw = {
+        "sensors": sc.sensors,
+        "tracks": sc.tracks,
+        "sectors": sc.sectors,
+        "time_from": "2026-11-02T00:00Z",
+        "time_to": "2026-11-03T00:00Z",
+        "dem": sc.dem if dem else None,
+    }
+    before = sc.detections.copy()
+    report = timeline(sc.border, detections=sc.detections, **kw).report["detections"]
+    inside, watched = detections_watched(timeline(sc.border, **kw), sc.detections)
+    pd.testing.assert_frame_equal(sc.detections, before)  # the input is not changed
+    assert int(inside.sum()) == report["total"] > 0
+    assert int(watched.sum()) == report["watched_at_time"] > 0
+    assert int((inside & ~watched).sum()) == report["unwatched_at_time"] > 0
+    assert not watched[~inside].any()

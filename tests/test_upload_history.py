@@ -243,3 +243,23 @@ def test_the_choice_of_upload_names_its_time_in_the_operation_s_zone() -> None:
         "7 · patrol.csv · LTU · 1,200 rows · 2026-01-16 00:30 Europe/Vilnius"
     )
     assert _label(row, "UTC").endswith("2026-01-15 22:30 UTC")
+
+
+def test_the_demo_history_still_lists_retracted_uploads_of_a_partner_outside_the_operation() -> (
+    None
+):
+    from test_pg_operations import _ingest
+
+    # EST is no partner of the sample operation; its only upload came by the command line
+    # and was retracted: it leaves every map, not the history an admin manages
+    est = _ingest(_store(), 2, "EST")
+    store.retract_upload(_store(), est.upload_id, user="root", partner="EU", is_admin=True)
+    assert store.owners(_store()) == []
+    at = _app()
+    at.switch_page("app_pages/upload.py").run()
+    assert not at.exception
+    (row,) = _table(at)
+    assert (row["Upload"], row["Partner"]) == (est.upload_id, "EST")
+    assert row["Retracted"].endswith("by root")
+    assert _history_ids(at) == []  # nothing left to change
+    assert any("Every upload listed is retracted" in c.value for c in at.caption)

@@ -25,6 +25,7 @@ from geo.coverage.views import (
     headline,
     nearest_sensors,
 )
+from ui.timeline import Now
 
 __all__ = [
     "STEPS",
@@ -178,23 +179,19 @@ def applied_moment() -> datetime | None:
     return None if at is None else at.replace(tzinfo=UTC)
 
 
-def metrics(head: Headline, partner: str | None) -> None:
-    """The six headline numbers; in a partner view the border-wide one says it is joint."""
+def metrics(head: Headline, partner: str | None, now: Now | None = None) -> None:
+    """The six headline numbers; in a partner view the border-wide one says it is joint.
+
+    At a moment of playback (``now``) the row leads with the moment's own figures, under
+    one line naming the moment (:func:`_moment_row`).
+    """
+    if now is not None:
+        _moment_row(head, now)
+        return
     c = st.columns(6)
-    c[0].metric(
-        "Coverage",
-        f"{head.coverage_pct:.1f} %",
-        help=f"{head.covered_km:,.1f} of {head.length_km:,.1f} km of {head.scope} watched",
-    )
+    _coverage(c[0], head)
     c[1].metric("Gaps", f"{head.gap_km:,.1f} km", help=f"{len(head.gaps)} blind stretches listed")
-    lg = head.longest
-    c[2].metric(
-        "Longest gap",
-        f"{lg['length_km']:,.1f} km" if lg else "none",
-        help=f"G1: segment {lg['segment']}, km {lg['start_km']:,.1f}–{lg['end_km']:,.1f}"
-        if lg
-        else None,
-    )
+    _longest(c[2], head)
     if partner is None:
         c[3].metric(
             "Partner overlap",
@@ -224,11 +221,99 @@ def metrics(head: Headline, partner: str | None) -> None:
             help="Border in no sector belongs to no partner: this is the joint figure. "
             f"Below it: border in {partner}'s sectors that another partner's sectors also hold",
         )
-    c[5].metric(
+    _in_gaps(c[5], head)
+
+
+def _coverage(col: Any, head: Headline, note: str = "") -> None:
+    """Coverage; ``note``: the label's suffix at a moment (the laydown, schedules ignored)."""
+    col.metric(
+        f"Coverage{note}",
+        f"{head.coverage_pct:.1f} %",
+        help=f"{head.covered_km:,.1f} of {head.length_km:,.1f} km of {head.scope} watched"
+        + (
+            ", every sensor in service watching all the time (schedules, outages and "
+            "drones left out)"
+            if note
+            else ""
+        ),
+    )
+
+
+def _longest(col: Any, head: Headline) -> None:
+    lg = head.longest
+    col.metric(
+        "Longest gap",
+        f"{lg['length_km']:,.1f} km" if lg else "none",
+        help=f"G1: segment {lg['segment']}, km {lg['start_km']:,.1f}–{lg['end_km']:,.1f}"
+        if lg
+        else None,
+    )
+
+
+def _in_gaps(col: Any, head: Headline) -> None:
+    col.metric(
         "Detections in gaps",
         f"{head.detections_in_gaps:,}",
         help=f"of {head.detections:,} detections in the {head.scope} in the time window",
     )
+
+
+def _moment_row(head: Headline, now: Now) -> None:
+    """The moment's line and the metrics row of a moment: its own figures first.
+
+    One caption line (the moment, which figures are its own, the sensors off in a popover)
+    and six metrics: *Watched now* and *Unwatched then* are the moment's; coverage, gaps and
+    detections in gaps stay the window's with every sensor on. Partner overlap and
+    unassigned border come back when playback is left.
+    """
+    m = now.moment
+    how = "line of sight over terrain" if now.terrain else "flat footprints"
+    with st.container(key="moment"):
+        line = st.container(horizontal=True, vertical_alignment="center", gap="small")
+        line.markdown(
+            f"**Moment {zone_text(m.when, now.tz)} {now.tz}** "
+            f"({'playing' if now.playing else 'paused'}) · *now*, *then*: this moment · "
+            "the rest: the window, all sensors on",
+            width="content",
+        )
+        off = now.sensors_off
+        with line.popover(f"{len(off)} sensors off", type="tertiary", key="moment_off"):
+            st.caption(
+                "Off at this moment on their schedule, an outage or their status: "
+                + (", ".join(off) or "none")
+            )
+        c = st.columns(6)
+        tracks = now.tracks_on
+        c[0].metric(
+            "Watched now",
+            f"{m.watched_pct:.1f} %",
+            delta=f"{int(m.active.sum())}/{m.active.size} on",
+            delta_color="off",
+            delta_arrow="off",
+            help=f"{m.watched_km:,.1f} of {m.length_km:,.1f} km of the whole border watched at "
+            f"this moment ({how}): {int(m.active.sum())} of {m.active.size} sensors on their "
+            "schedules and outages, and the drones and patrols where they are "
+            f"({', '.join(tracks) if tracks else 'none watching'}). Drones and patrols can "
+            "lift it above *Coverage, all on*, which counts the static sensors only",
+        )
+        c[1].metric(
+            "Unwatched then",
+            "–" if now.unwatched is None else f"{now.unwatched:,}",
+            delta=None if now.detections is None else f"of {now.detections:,} detections",
+            delta_color="off",
+            delta_arrow="off",
+            help=f"Detections of the window (the play step up to the moment) in the "
+            f"{head.scope}'s corridor that nothing watched at their own time: no sensor on its "
+            f"schedule, no drone or patrol ({how})",
+        )
+        _coverage(c[2], head, ", all on")
+        c[3].metric(
+            "Gaps, all on",
+            f"{head.gap_km:,.1f} km",
+            help=f"{len(head.gaps)} blind stretches listed, every sensor watching",
+        )
+        _longest(c[4], head)
+        _in_gaps(c[5], head)
 
 
 def picked(event: Any, gap_rows: list[dict[str, Any]]) -> dict[str, Any] | None:

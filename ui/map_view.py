@@ -30,6 +30,7 @@ from layers.style import partner_colors
 from layers.timeline import TIMELINE_LAYERS, with_layers
 from ui import map_panels as mp
 from ui import shared as ui
+from ui import snapshot_view as sv
 from ui import timeline as tl_ui
 
 __all__ = [
@@ -94,11 +95,18 @@ def layer_choices(side: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         shown = tuple(
             k
             for k, label in ui.LAYERS.items()
-            if st.checkbox(label, value=k not in ui.DEFAULT_OFF, key=f"layer_{k}")
+            if st.checkbox(
+                label,
+                value=k not in ui.DEFAULT_OFF,
+                key=f"layer_{k}",
+                persist_state="session",  # the Export page's view
+            )
         )
         # Coverage over time (ui/timeline.py): off until asked.
         over_time = tuple(
-            k for k, label in TIMELINE_LAYERS.items() if st.checkbox(label, key=f"layer_{k}")
+            k
+            for k, label in TIMELINE_LAYERS.items()
+            if st.checkbox(label, key=f"layer_{k}", persist_state="session")
         )
     return shown, over_time
 
@@ -143,12 +151,10 @@ def map_and_details(
         v.version, v.viewers, st.session_state.get("_focus"),
     )  # fmt: skip
     over_time = tl_ui.timeline_window((tf, tt))
-    now = tl_ui.current_moment(v.source, over_time, mp.applied_moment())
-    if now is not None:
-        tl_ui.moment_panel(now, v.tz)
+    now = tl_ui.current_moment(v.source, over_time, mp.applied_moment(), terrain=v.terrain)
     extra = tl_ui.main_map_layers(
         v.source, shown=v.shown_over_time, window=over_time, tau=v.tau, partner=v.partner,
-        colors=v.colors, now=now, tz=v.tz,
+        colors=v.colors, now=now, tz=v.tz, terrain=v.terrain,
     )  # fmt: skip
     if extra:
         deck = with_layers(deck, extra)
@@ -238,10 +244,12 @@ def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> No
             f"{window.shown:,} in time (the figures count them all). Narrow the window, or "
             "use `python -m geo export` for all of them."
         )
-    at = mp.applied_moment()
+    drawn = tuple(k for k in v.shown_over_time if k != "exposure" or "exposed" in over_time)
+    timeline = tl_ui.timeline_window(mp.applied_window())
+    tv = sv.TimelineView(drawn, v.tau, timeline, mp.applied_moment())
     snap = {
         "timeline_layers": over_time or None,
-        "note": None if at is None else f"moment {zone_text(at, v.tz)} {v.tz}",
+        "note": sv.note_of(v.source, tv, v.tz),  # as python -m geo snapshot --at/--exposure
         "partner": v.partner,
         "shown": v.shown,
         "title": v.sc.name,

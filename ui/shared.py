@@ -6,8 +6,9 @@ everyone, and the figures of a window are counted by the store for a viewer
 (:func:`map_window`, :func:`map_times`, the viewers in their key); the points drawn are at
 most :data:`geo.core.settings.MAX_MAP_POINTS`. :func:`analysis` and :func:`view` (every
 stored row read and classified once, cut to a viewer after the cache) serve the Export
-page. The caches that hold anything viewer-specific (the map deck, snapshots) have the
-partner view and the viewer's releasability (``viewers``) in their key. Resource caches
+page. The caches that hold anything viewer-specific (the map deck; the snapshots of
+:mod:`ui.snapshot_view`) have the partner view and the viewer's releasability
+(``viewers``) in their key. Resource caches
 hand out one read-only object, not a copy per rerun.
 """
 
@@ -52,7 +53,6 @@ from layers.map import (
     detections_layers,
     drawable,
 )
-from layers.snapshot import snapshot_bytes
 from ui import signin
 from ui.operations import operation_ref
 
@@ -67,7 +67,6 @@ __all__ = [
     "map_window",
     "operation_of",
     "scenario",
-    "snapshot",
     "store_path",
     "store_version",
     "view",
@@ -411,43 +410,3 @@ def map_deck(
             *window,
         )
     return assemble(result, parts, focus=focus)
-
-
-@st.cache_data(show_spinner="Rendering the snapshot…", max_entries=16)
-def snapshot(
-    directory: str,
-    corridor_km: float,
-    min_gap_m: float,
-    time_from: datetime | None,
-    time_to: datetime | None,
-    partner: str | None,
-    shown: tuple[str, ...],
-    fmt: str,
-    title: str,
-    banner: str,
-    paper: str = "a4",
-    terrain: bool = False,
-    store_version: int = 0,
-    viewers: tuple[str, ...] | None = None,
-    timezone: str = "UTC",
-) -> bytes:
-    """A briefing snapshot (PNG or PDF) of one view, its times in ``timezone``.
-
-    Cached; the partner and the viewers are in the key.
-    """
-    sc = scenario(directory)
-    result = view(
-        directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
-    )
-    return snapshot_bytes(
-        result,
-        fmt=fmt,
-        partner=partner,
-        shown=shown,
-        title=title,
-        banner=banner,
-        dem=sc.dem,
-        partner_names={p: str(v.get("name", p)) for p, v in sc.partners.items()},
-        paper=paper,
-        timezone=timezone,
-    )

@@ -13,28 +13,33 @@ caches. Times are shown in the operation's zone, named beside them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.core.times import zone_text
-from geo.timeline import Moment, Timeline, exposed_layer, moment, timeline
+from geo.coverage import Analysis
+from geo.timeline import Moment, Timeline, detections_watched, exposed_layer, moment, timeline
 from layers import timeline as lt
+from layers.snapshot import over_time
 from ui import shared
 
 __all__ = [
+    "Now",
     "blind_section",
     "computed",
     "current_moment",
     "exposed",
     "main_map_layers",
     "moment_of",
-    "moment_panel",
+    "now_figures",
     "tau_input",
     "timeline_window",
     "tracks_of",
@@ -42,8 +47,12 @@ __all__ = [
 
 
 @st.cache_resource(show_spinner="Computing when the border is watched…", max_entries=8)
-def computed(directory: str, time_from: str, time_to: str) -> Timeline:
-    """The operation's timeline over ``[time_from, time_to]`` (ISO, UTC), flat footprints.
+def computed(directory: str, time_from: str, time_to: str, terrain: bool = False) -> Timeline:
+    """The operation's timeline over ``[time_from, time_to]`` (ISO, UTC).
+
+    ``terrain``: the sidebar's "Line of sight over terrain": sensors watch what their
+    viewshed over the operation's DEM sees, and drones and patrols what their line of sight
+    reaches (as the headline's coverage); flat footprints when off or without a DEM.
 
     A resource cache: one read-only object for every user (``directory`` is the operation's
     source, whose stamp changes with its layers).
@@ -56,13 +65,16 @@ def computed(directory: str, time_from: str, time_to: str) -> Timeline:
         sectors=sc.sectors,
         time_from=time_from,
         time_to=time_to,
+        dem=sc.dem if terrain else None,
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def exposed(directory: str, time_from: str, time_to: str, tau_min: float) -> gpd.GeoDataFrame:
-    """The exposed runs for ``tau_min`` (cached per operation, window and τ)."""
-    return lt.with_length(exposed_layer(computed(directory, time_from, time_to), tau_min))
+def exposed(
+    directory: str, time_from: str, time_to: str, tau_min: float, terrain: bool = False
+) -> gpd.GeoDataFrame:
+    """The exposed runs for ``tau_min`` (cached per operation, window, τ and terrain)."""
+    return lt.with_length(exposed_layer(computed(directory, time_from, time_to, terrain), tau_min))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -117,6 +129,7 @@ def tau_input(side: Any) -> float:
             value=float(settings.CROSSING_TIME_MIN),
             step=5.0,
             key="tau_min",
+            persist_state="session",  # the Export page's view
             help="An intruder needs this long to cross: border unwatched for longer is exposed",
         )
     )
@@ -137,36 +150,124 @@ def timeline_window(
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def moment_of(directory: str, time_from: str, time_to: str, at: str) -> Moment:
+def moment_of(
+    directory: str, time_from: str, time_to: str, at: str, terrain: bool = False
+) -> Moment:
     """What is watched at ``at`` (ISO, UTC) in the timeline over the window (read-only)."""
-    return moment(computed(directory, time_from, time_to), at)
+    return moment(computed(directory, time_from, time_to, terrain), at)
 
 
 def current_moment(
-    directory: str, window: tuple[datetime | None, datetime | None], at: datetime | None
+    directory: str,
+    window: tuple[datetime | None, datetime | None],
+    at: datetime | None,
+    *,
+    terrain: bool = False,
 ) -> Moment | None:
     """The moment playback shows, ``None`` outside playback (or without a window)."""
     tf, tt = window
     if at is None or tf is None or tt is None or not (tf <= at <= tt):
         return None
-    return moment_of(directory, tf.isoformat(), tt.isoformat(), at.isoformat())
+    return moment_of(directory, tf.isoformat(), tt.isoformat(), at.isoformat(), terrain)
 
 
-def moment_panel(m: Moment, tz: str) -> None:
-    """The moment's time (operation zone), the share of the border watched then, and what."""
-    off = [s for s, a in zip(m.sensor_ids, m.active, strict=True) if not a]
-    up = sorted(m.positions["track_id"].astype(str))
-    with st.container(key="moment"):
-        st.markdown(
-            f"**Moment: {zone_text(m.when, tz)} {tz}** · watched now: "
-            f"**{m.watched_pct:.1f} % of the border** "
-            f"({m.watched_km:,.1f} of {m.length_km:,.1f} km) · sensors watching "
-            f"{int(m.active.sum())} of {m.active.size} · drones and patrols: "
-            f"{', '.join(up) if up else 'none'}"
-        )
-        if off:
-            with st.expander(f"Sensors off at this moment ({len(off)})", key="moment_off"):
-                st.caption("Off on their schedule, an outage or their status: " + ", ".join(off))
+@dataclass(frozen=True, eq=False)
+class Now:
+    """The moment playback shows, with its figures for the metrics row (:func:`now_figures`).
+
+    ``detections``: the view's detections in the applied window (the playback step up to
+    the moment) in the headline's scope, as the headline counts them; ``unwatched``: those
+    of them in the corridor that nothing watched at their own time (no sensor on its
+    schedule, no drone or patrol; line of sight over terrain when ``terrain``). Both
+    ``None`` when the view has no detection layer.
+    """
+
+    moment: Moment
+    tz: str
+    terrain: bool
+    playing: bool
+    detections: int | None
+    unwatched: int | None
+
+    @property
+    def sensors_off(self) -> list[str]:
+        """The static sensors not watching at the moment (schedule, outage or status)."""
+        m = self.moment
+        return [s for s, a in zip(m.sensor_ids, m.active, strict=True) if not a]
+
+    @property
+    def tracks_on(self) -> list[str]:
+        """The drones and patrols watching at the moment."""
+        return sorted(self.moment.positions["track_id"].astype(str))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _watched_then(
+    directory: str,
+    time_from: str,
+    time_to: str,
+    terrain: bool,
+    lonlat: tuple[np.ndarray, np.ndarray],
+    t_ns: np.ndarray,
+) -> np.ndarray:
+    """Per detection (lon/lat, time in ns since the epoch), watched at its own time."""
+    points = gpd.GeoDataFrame(
+        {"time": pd.to_datetime(t_ns, utc=True)},
+        geometry=gpd.points_from_xy(*lonlat),
+        crs="EPSG:4326",
+    )
+    return detections_watched(computed(directory, time_from, time_to, terrain), points)[1]
+
+
+def _in_scope(det: gpd.GeoDataFrame, report: Mapping[str, Any], partner: str | None) -> Any:
+    """Rows the headline counts: all (joint view), or those in the partner's sectors."""
+    if partner is None:
+        return np.ones(len(det), dtype=bool)
+    own = {str(x["sector_id"]) for x in report["sectors"] if x.get("partner") == partner}
+    ids = det["sector_ids"].fillna("").astype(str).str.split(",")
+    return np.array([bool(own.intersection(i)) for i in ids], dtype=bool)
+
+
+def now_figures(
+    directory: str,
+    result: Analysis,
+    applied: tuple[datetime | None, datetime | None],
+    at: datetime | None,
+    *,
+    terrain: bool,
+    partner: str | None,
+    tz: str,
+) -> Now | None:
+    """The moment playback shows and its figures; ``None`` outside playback.
+
+    ``result``: the view of the applied window (the playback step), cut to the viewer.
+    """
+    window = timeline_window(applied)
+    try:
+        m = current_moment(directory, window, at, terrain=terrain)
+    except ValidationError:
+        return None  # the section below says why
+    if m is None or window[0] is None or window[1] is None:
+        return None
+    playing = bool(st.session_state.get("playing"))
+    det = result.layers.get("detections")
+    if det is None or not {"time", "coverage_status", "sector_ids"} <= set(det.columns):
+        return Now(m, tz, terrain, playing, None, None)  # no detection rows in this view
+    scope = _in_scope(det, result.report, partner)
+    corridor = (det["coverage_status"] != "outside").to_numpy()
+    watched = _watched_then(
+        directory,
+        window[0].isoformat(),
+        window[1].isoformat(),
+        terrain,
+        (det.geometry.x.to_numpy(dtype=float), det.geometry.y.to_numpy(dtype=float)),
+        pd.to_datetime(det["time"], utc=True)
+        .dt.tz_localize(None)
+        .to_numpy(dtype="datetime64[ns]")
+        .view(np.int64),
+    )
+    unwatched = int((scope & corridor & ~watched).sum())
+    return Now(m, tz, terrain, playing, int(scope.sum()), unwatched)
 
 
 def main_map_layers(
@@ -179,28 +280,30 @@ def main_map_layers(
     colors: Mapping[str, tuple[int, int, int]],
     now: Moment | None,
     tz: str,
+    terrain: bool = False,
 ) -> dict[str, Any]:
     """The timeline's layers for the main map, by id (:func:`layers.timeline.with_layers`).
 
     ``shown``: keys of :data:`layers.timeline.TIMELINE_LAYERS` switched on. Tracks of other
     partners are muted in a partner view (as their sensors). ``now``: the moment shown.
     """
-    out: dict[str, Any] = {}
     tf, tt = window
-    if "tracks" in shown:
-        tracks = tracks_of(directory)
-        if len(tracks):
-            out["tracks"] = lt.tracks_layer(tracks, colors, highlight=partner)
+    lines = None
     if "exposure" in shown and tf is not None and tt is not None:
         try:
-            lines = exposed(directory, tf.isoformat(), tt.isoformat(), tau)
+            lines = exposed(directory, tf.isoformat(), tt.isoformat(), tau, terrain)
         except ValidationError:
             lines = None  # the section below says why
-        if lines is not None:
-            out["exposed"] = lt.exposure_layer(lines, tau)
-    if now is not None:
-        out.update(lt.moment_layers(now, colors, highlight=partner, tz=tz))
-    return out
+    # The layers as every snapshot draws them (layers.snapshot.over_time: one code path).
+    return over_time(
+        colors=colors,
+        partner=partner,
+        timezone=tz,
+        tracks=tracks_of(directory) if "tracks" in shown else None,
+        exposed=lines,
+        crossing_time_min=tau,
+        moment=now,
+    ).layers
 
 
 def blind_section(
@@ -210,6 +313,7 @@ def blind_section(
     tz: str,
     partner: str | None,
     tau: float,
+    terrain: bool = False,
 ) -> None:
     """The "When is it blind" expander: figures, chart by hour, the worst stretches.
 
@@ -222,16 +326,17 @@ def blind_section(
             return
         t0, t1 = tf.isoformat(), tt.isoformat()
         try:
-            tl = computed(directory, t0, t1)
-            lines = exposed(directory, t0, t1, tau)
+            tl = computed(directory, t0, t1, terrain)
+            lines = exposed(directory, t0, t1, tau, terrain)
         except ValidationError as exc:
             st.error(f"Cannot compute coverage over time: {exc}")
             return
         whose = "the span played through" if st.session_state.get("at") else "the sidebar's"
         st.caption(
             f"Window {zone_text(tf, tz)}–{zone_text(tt, tz)} {tz} ({whose}) · sensors on "
-            "their schedules and outages, drones and patrols along their tracks · flat "
-            "footprints · joint figures, every partner's assets"
+            "their schedules and outages, drones and patrols along their tracks · "
+            + ("line of sight over terrain" if terrain else "flat footprints")
+            + " · joint figures, every partner's assets"
         )
         _figures(tl, lines, tau, partner)
         st.markdown(f"**Watched % by hour of day** (UTC hour; {tz} on the window's first day)")

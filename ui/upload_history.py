@@ -245,7 +245,7 @@ def show_history(
     outcome = st.session_state.pop("history_outcome", None)
     if outcome:
         getattr(st, outcome[0])(outcome[1])
-    managed = managed_partners(viewer, partners, store.owners(path))
+    managed = managed_partners(viewer, partners, store.owners(path, retracted=True))
     frame = store.uploads(path, managed, retracted=True, operation=operation)
     if not len(frame):
         st.caption("No uploads yet.")

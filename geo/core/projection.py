@@ -18,7 +18,7 @@ central meridian the scale error passes 2.7 %.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Final
 
 import numpy as np
@@ -189,7 +189,7 @@ def geodesic_area_m2(geoms: ArrayLike, acrs: AnalysisCRS) -> NDArray[np.float64]
     """Ellipsoidal area (m²) of polygons given in the analysis CRS.
 
     The polygons are densified, then projected to a Lambert azimuthal equal-area CRS centred
-    on them, where planar area equals area on the ellipsoid.
+    on them (to the nearest degree), where planar area equals area on the ellipsoid.
     """
     from geo.core import settings
 
@@ -201,13 +201,25 @@ def geodesic_area_m2(geoms: ArrayLike, acrs: AnalysisCRS) -> NDArray[np.float64]
     g = shapely.segmentize(geoms[nonempty], settings.AREA_DENSIFY_M)
     xmin, ymin, xmax, ymax = shapely.total_bounds(g)
     clon, clat = acrs.to_lonlat.transform((xmin + xmax) / 2, (ymin + ymax) / 2)
-    laea = pyproj.CRS.from_proj4(
-        f"+proj=laea +lat_0={clat} +lon_0={clon} +ellps=WGS84 +units=m +no_defs"
-    )
-    to_laea = pyproj.Transformer.from_crs(acrs.crs, laea, always_xy=True)
+    # The centre rounded to the degree: every call of one analysis gets the same transformer.
+    to_laea = _to_equal_area(acrs.crs.srs, float(np.round(clon)), float(np.round(clat)))
     g = shapely.transform(g, lambda c: np.column_stack(to_laea.transform(c[:, 0], c[:, 1])))
     out[nonempty] = shapely.area(g)
     return out
+
+
+@lru_cache(maxsize=32)
+def _to_equal_area(srs: str, lon_0: float, lat_0: float) -> pyproj.Transformer:
+    """Transformer from a CRS to a Lambert azimuthal equal-area CRS centred at (lon, lat).
+
+    Cached: building one takes milliseconds, and an analysis measures areas many times
+    (pyproj transformers are thread-safe). The CRS is named by what it was made from
+    (``CRS.srs``): hashing a ``pyproj.CRS`` writes its WKT, which takes milliseconds too.
+    """
+    laea = pyproj.CRS.from_proj4(
+        f"+proj=laea +lat_0={lat_0} +lon_0={lon_0} +ellps=WGS84 +units=m +no_defs"
+    )
+    return pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(srs), laea, always_xy=True)
 
 
 def to_lonlat(geoms: ArrayLike, acrs: AnalysisCRS) -> NDArray[np.object_]:

@@ -318,3 +318,9 @@ READ_MEMORY_LIMIT_MB: Final[int] = 6_144
 #: ...and is killed when it has not finished after this long (s; a 5,000,000-row CSV takes
 #: about 8). The file is then refused, nothing stored.
 READ_TIME_LIMIT_S: Final[float] = 120.0
+#: At most this many uploads are read at once in one server or command (each reader may use
+#: READ_MEMORY_LIMIT_MB: two at once stay within an ordinary machine's memory)...
+MAX_CONCURRENT_READS: Final[int] = 2
+#: ...and a file waits at most this long (s) for its turn (a reader ends within
+#: READ_TIME_LIMIT_S), then it is refused, nothing stored: upload it again.
+READ_SLOT_WAIT_S: Final[float] = 180.0

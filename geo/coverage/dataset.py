@@ -14,7 +14,8 @@ classifies points, from its lon/lat columns (no shapely object per row).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -27,11 +28,19 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
+from geo.coverage import threads
 from geo.coverage.analysis import Analysis, _assemble, _engine, _sector_layer_counts
 from geo.coverage.detections import STATUS, PointTest
 from geo.coverage.engine import CorridorCoverage
 from geo.coverage.scene import Scene, prepare_scene
-from geo.dataset import PartitionPoints, map_partitions, read_partition, read_points
+from geo.dataset import (
+    PAGE_ROWS,
+    PartitionPoints,
+    iter_points,
+    map_partitions,
+    read_partition,
+    warm_workers,
+)
 
 __all__ = [
     "DatasetClassifier",
@@ -39,7 +48,9 @@ __all__ = [
     "analyse_dataset",
     "classify_partition",
     "count_partition",
+    "in_task_thread",
     "prepare_dataset_analysis",
+    "warm_up",
 ]
 
 
@@ -123,11 +134,46 @@ class PartitionCounts:
         )
 
 
-def count_partition(path: Path, clf: DatasetClassifier) -> PartitionCounts:
-    """The counts of one partition file (run on a worker)."""
-    pts: PartitionPoints = read_points(path)
+def count_partition(
+    path: Path, clf: DatasetClassifier, *, rows: int = PAGE_ROWS
+) -> PartitionCounts:
+    """The counts of one partition file (run on a worker), ``rows`` rows at a time.
+
+    A page's arrays stay in the CPU's caches and in memory the allocator hands out again:
+    whole 2,000,000-row partitions spent a quarter of their time in the kernel, mapping
+    fresh memory for every array.
+    """
+    total: PartitionCounts | None = None
+    with in_task_thread():
+        for pts in iter_points(path, rows=rows):
+            page = _count_page(pts, clf)
+            total = page if total is None else total + page
+    assert total is not None  # iter_points yields at least one page
+    return total
+
+
+@contextmanager
+def in_task_thread() -> Iterator[None]:
+    """On a Dask worker, the kernels stay in the task's thread (:func:`threads.at_most`).
+
+    Dask runs a task per worker thread and gives its workers one thread per core (it sets
+    ``OMP_NUM_THREADS=1`` in them); elsewhere the kernels use every core.
+    """
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):  # not in a worker's task
+        yield
+        return
+    with threads.at_most(1):
+        yield
+
+
+def _count_page(pts: PartitionPoints, clf: DatasetClassifier) -> PartitionCounts:
     keep = clf.in_window(pts.time_us)
-    codes, in_sector = clf.classify(pts.lon[keep], pts.lat[keep])
+    lon, lat = (pts.lon, pts.lat) if keep.all() else (pts.lon[keep], pts.lat[keep])
+    codes, in_sector = clf.classify(lon, lat)
     status, sectors, partners, partners_gap = _counts(codes, in_sector, clf.partner_sectors)
     return PartitionCounts(
         rows=len(pts),
@@ -168,10 +214,9 @@ def _counts(
             np.count_nonzero(mine, axis=0).astype(np.int64),
             np.count_nonzero(mine & gap[:, None], axis=0).astype(np.int64),
         )
-    key = codes.astype(np.int64)
-    packed = np.packbits(in_sector, axis=1, bitorder="little")
-    for b in range(packed.shape[1]):
-        key += packed[:, b].astype(np.int64) << (8 * b + 2)  # 4 status slots a set
+    key = codes.astype(np.int32)  # 4 status slots a set of sectors
+    for j in range(n_sec):  # column by column: in_sector is often a strided view
+        key |= in_sector[:, j].astype(np.int32) << (j + 2)
     hist = np.bincount(key, minlength=4 << n_sec).reshape(1 << n_sec, 4)[:, :3]
     sets = ((np.arange(1 << n_sec)[:, None] >> np.arange(n_sec)) & 1).astype(bool)
     per_set = hist.sum(axis=1)
@@ -194,7 +239,8 @@ def classify_partition(path: Path, clf: DatasetClassifier) -> gpd.GeoDataFrame:
     us = gdf["time"].dt.as_unit("us").astype("int64").to_numpy()
     gdf = gdf[clf.in_window(us)].reset_index(drop=True)
     xy = shapely.get_coordinates(gdf.geometry.to_numpy())
-    codes, in_sector = clf.classify(xy[:, 0], xy[:, 1])
+    with in_task_thread():
+        codes, in_sector = clf.classify(xy[:, 0], xy[:, 1])
     gdf["coverage_status"] = pd.Categorical.from_codes(codes, categories=STATUS)
     gdf["sector_ids"] = _joined_ids(in_sector, clf.sector_ids)
     return gdf
@@ -297,12 +343,28 @@ def analyse_dataset(
     classifier : DatasetClassifier
         What classified them (for an export of the rows).
     """
+    warm_workers(client, warm_up)
     result, clf = prepare_dataset_analysis(border, sensors, **options)
     parts = map_partitions(client, count_partition, files, clf)
     counts = parts[0]
     for p in parts[1:]:
         counts = counts + p
     return with_counts(result, counts), counts, clf
+
+
+def warm_up() -> None:
+    """Load what classifying a partition loads on first use: modules and compiled kernels.
+
+    Run on every worker (:func:`geo.dataset.warm_workers`) while the client prepares the
+    analysis, so that the first partitions do not wait for it.
+    """
+    from geo.coverage.footprint_index import FootprintIndex
+    from geo.coverage.pointindex import Membership
+
+    box = shapely.box(0.0, 0.0, 1.0, 1.0)
+    x = np.array([0.5, 2.0])
+    Membership([box]).build_index().contains(x, x)
+    FootprintIndex.from_polygons([box], [0.5], [0.5]).covers(x, x)
 
 
 def _us(ts: pd.Timestamp | None) -> int | None:

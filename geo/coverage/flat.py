@@ -12,6 +12,7 @@ footprints that reach them (:func:`footprint_covered_at`), never against the uni
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Final
@@ -289,7 +290,6 @@ def footprint_covered_at(
     The index is built on the first call (numba loads only then), or at once with
     ``build_now``.
     """
-    built: list[Any] = []
 
     def build() -> Any:
         from geo.coverage.footprint_index import FootprintIndex, reference_points
@@ -308,15 +308,36 @@ def footprint_covered_at(
         ref_lon, ref_lat = acrs.to_lonlat.transform(*reference_points(fp))
         return FootprintIndex.from_polygons(lonlat, ref_lon, ref_lat)
 
-    def covered_at(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
-        if not built:
-            built.append(build())
-        covers: NDArray[np.bool_] = built[0].covers(lon, lat)
+    covered_at = FootprintCoveredAt(build)
+    if build_now:
+        covered_at.build_index()
+    return covered_at
+
+
+class FootprintCoveredAt:
+    """``covered_at(lon, lat)`` of :func:`footprint_covered_at`: its index, built once.
+
+    Pickled (e.g. sent to Dask workers), it travels with its index built and without the
+    footprints it was built from (a third of the bytes for 10,000 sensors).
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build: Callable[[], Any] | None = build
+        self._index: Any = None
+
+    def build_index(self) -> Any:
+        """The footprint index, built now if not yet."""
+        if self._index is None:
+            assert self._build is not None  # only an unpickled one has no build, and an index
+            self._index = self._build()
+        return self._index
+
+    def __call__(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+        covers: NDArray[np.bool_] = self.build_index().covers(lon, lat)
         return covers
 
-    if build_now:
-        built.append(build())
-    return covered_at
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_build": None, "_index": self.build_index()}
 
 
 def lonlat_threads(geoms: NDArray[np.object_], acrs: AnalysisCRS) -> NDArray[np.object_]:

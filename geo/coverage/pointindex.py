@@ -12,12 +12,15 @@ than rounding resolves, may fall either way, as there).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
+
+from geo.core.shared_geometry import contains_xy, one_at_a_time
 
 #: Below this many points GEOS alone is faster than building the index.
 _MIN_POINTS: Final[int] = 20_000
@@ -40,19 +43,31 @@ class Membership:
     def __init__(self, polygons: Sequence[shapely.Geometry | None]) -> None:
         self.polygons = [p if p is not None and not shapely.is_empty(p) else None for p in polygons]
         self.live = [j for j, p in enumerate(self.polygons) if p is not None]
-        for j in self.live:
-            shapely.prepare(self.polygons[j])
+        with one_at_a_time():  # the same polygons may be in another Membership, in use
+            for j in self.live:
+                shapely.prepare(self.polygons[j])
         self._index: Any = None
+        self._building = threading.Lock()
 
     def build_index(self) -> Membership:
         """Build the polygon index now (before sending it elsewhere); returns self."""
-        if self._index is None and self.live:
-            # Imported here: numba loads only when many points are asked about.
-            from geo.coverage.polygon_index import PolygonIndex
+        with self._building:  # one build when two sessions ask at once
+            if self._index is None and self.live:
+                # Imported here: numba loads only when many points are asked about.
+                from geo.coverage.polygon_index import PolygonIndex
 
-            live = np.asarray([self.polygons[j] for j in self.live], dtype=object)
-            self._index = PolygonIndex.from_polygons(live)
+                live = np.asarray([self.polygons[j] for j in self.live], dtype=object)
+                self._index = PolygonIndex.from_polygons(live)
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_building"]  # a lock does not pickle (a Dask worker gets its own)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._building = threading.Lock()
 
     def contains(self, x: ArrayLike, y: ArrayLike) -> NDArray[np.bool_]:
         """Which polygons contain each point: ``(n_points, n_polygons)`` booleans."""
@@ -63,7 +78,7 @@ class Membership:
             return out
         if x.size < _MIN_POINTS and self._index is None:
             for j in self.live:
-                out[:, j] = shapely.contains_xy(self.polygons[j], x, y)
+                out[:, j] = contains_xy(self.polygons[j], x, y)
             return out
         out[:, self.live] = self.build_index()._index.contains(x, y)
         return out

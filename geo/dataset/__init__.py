@@ -5,11 +5,13 @@
 or none) and runs a function over the partitions. See ``docs/dask.md``.
 """
 
-from geo.dataset.cluster import SYNC, dask_client, iter_partitions, map_partitions
+from geo.dataset.cluster import SYNC, dask_client, iter_partitions, map_partitions, warm_workers
 from geo.dataset.files import (
+    PAGE_ROWS,
     PartitionPoints,
     dataset_files,
     is_dataset,
+    iter_points,
     partition_schema,
     read_partition,
     read_points,
@@ -17,6 +19,7 @@ from geo.dataset.files import (
 from geo.dataset.write import PARTITION_BY, ROWS_PER_PARTITION, write_dataset, write_partition
 
 __all__ = [
+    "PAGE_ROWS",
     "PARTITION_BY",
     "ROWS_PER_PARTITION",
     "SYNC",
@@ -25,10 +28,12 @@ __all__ = [
     "dataset_files",
     "is_dataset",
     "iter_partitions",
+    "iter_points",
     "map_partitions",
     "partition_schema",
     "read_partition",
     "read_points",
+    "warm_workers",
     "write_dataset",
     "write_partition",
 ]

@@ -17,9 +17,10 @@ from __future__ import annotations
 import functools
 import glob
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -32,9 +33,11 @@ from numpy.typing import NDArray
 from geo.core.errors import ValidationError, describe
 
 __all__ = [
+    "PAGE_ROWS",
     "PartitionPoints",
     "dataset_files",
     "is_dataset",
+    "iter_points",
     "partition_schema",
     "read_partition",
     "read_points",
@@ -195,15 +198,22 @@ def _check_time(schema: pa.Schema, source: str) -> None:
         )
 
 
+#: Rows read (and classified, counted) at a time by :func:`iter_points`.
+PAGE_ROWS: Final[int] = 262_144
+
+
 @dataclass(frozen=True)
 class PartitionPoints:
-    """The points of one partition: ``lon``, ``lat`` (degrees), ``time_us`` (UTC µs)."""
+    """The points of a partition (or of a page of it): ``lon``, ``lat`` (degrees), ``time_us``."""
 
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
+    #: UTC microseconds.
     time_us: NDArray[np.int64]
     #: Whether the file's times carry no zone (taken as UTC).
     naive: bool
+    #: The file row (from 0) of the first point.
+    first_row: int = 0
 
     def __len__(self) -> int:
         return int(self.lon.size)
@@ -218,43 +228,98 @@ def read_points(path: Path) -> PartitionPoints:
         A file :func:`partition_schema` refuses, or a row without a point in lon/lat range
         or without a time (the message names the file, the row and the field).
     """
+    pages = list(iter_points(path))
+    if len(pages) == 1:
+        return pages[0]
+    return PartitionPoints(
+        np.concatenate([p.lon for p in pages]),
+        np.concatenate([p.lat for p in pages]),
+        np.concatenate([p.time_us for p in pages]),
+        pages[0].naive,
+    )
+
+
+def iter_points(path: Path, *, rows: int = PAGE_ROWS) -> Iterator[PartitionPoints]:
+    """:func:`read_points` a page of at most ``rows`` rows at a time (at least one page).
+
+    Every page is checked as it is read: a bad row stops the iteration with the message of
+    :func:`read_points` (its row counted from 1 within the file, the bad rows of the whole
+    file counted).
+    """
     primary, encoding = partition_schema(path)
-    table = pq.read_table(path, columns=[primary, "time"])
-    geom = table.column(primary).combine_chunks()
+    try:
+        pf = pq.ParquetFile(path)
+        first = 0
+        for batch in pf.iter_batches(batch_size=rows, columns=[primary, "time"]):
+            try:
+                page = _page_points(path, primary, encoding, batch, first)
+            except ValidationError:  # the message counts the bad rows of the whole file
+                whole = pq.read_table(path, columns=[primary, "time"]).combine_chunks()
+                _page_points(path, primary, encoding, whole.to_batches()[0], 0)
+                raise
+            yield page
+            first += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise ValidationError(
+            describe(
+                str(path),
+                "could not be read as Parquet",
+                got=" ".join(str(exc).split())[:200],
+                fix="Check that the file is a complete GeoParquet file",
+            )
+        ) from None
+    if first == 0:  # no rows: one empty page
+        empty = np.zeros(0)
+        naive = pq.read_schema(path).field("time").type.tz is None
+        yield PartitionPoints(empty, empty.copy(), np.zeros(0, np.int64), naive)
+
+
+def _page_points(
+    path: Path, primary: str, encoding: str, batch: pa.RecordBatch, first: int
+) -> PartitionPoints:
+    """The checked points of one record batch whose first row is file row ``first``."""
+    geom = batch.column(primary)
     if encoding == "point":
-        null = np.asarray(geom.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        lon = np.asarray(pc.struct_field(geom, "x").to_numpy(zero_copy_only=False), float)
-        lat = np.asarray(pc.struct_field(geom, "y").to_numpy(zero_copy_only=False), float)
-        lon, lat = np.where(null, np.nan, lon), np.where(null, np.nan, lat)
+        lon = _floats(pc.struct_field(geom, "x"))
+        lat = _floats(pc.struct_field(geom, "y"))
+        if geom.null_count:
+            null = np.asarray(geom.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            lon, lat = np.where(null, np.nan, lon), np.where(null, np.nan, lat)
     else:
         geoms = shapely.from_wkb(geom.to_numpy(zero_copy_only=False), on_invalid="ignore")
         ok = shapely.get_type_id(geoms) == shapely.GeometryType.POINT
         ok &= ~shapely.is_empty(geoms)
         lon = np.where(ok, shapely.get_x(geoms), np.nan)
         lat = np.where(ok, shapely.get_y(geoms), np.nan)
-    _check_rows(path, primary, lon, lat)
-    time = table.column("time").combine_chunks()
-    naive = time.type.tz is None
-    time_us = pc.cast(time, pa.timestamp("us", time.type.tz))
-    bad = np.flatnonzero(np.asarray(time_us.is_null().to_numpy(zero_copy_only=False)))
-    if bad.size:
+    _check_rows(path, primary, lon, lat, first)
+    time = batch.column("time")
+    if time.null_count:
+        bad = np.flatnonzero(np.asarray(time.is_null().to_numpy(zero_copy_only=False)))
         raise ValidationError(
             describe(
                 str(path),
                 "a detection without a time",
-                row=int(bad[0]) + 1,
+                row=first + int(bad[0]) + 1,
                 field="time",
                 expected="a timestamp",
                 got=None,
                 fix=f"{bad.size} such row(s): fill or drop them",
             )
         )
-    us = np.asarray(time_us.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
-    return PartitionPoints(lon, lat, us, naive)
+    time_us = pc.cast(time, pa.timestamp("us", time.type.tz)).cast(pa.int64())
+    us = np.asarray(time_us.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return PartitionPoints(lon, lat, us, time.type.tz is None, first)
+
+
+def _floats(column: pa.Array) -> NDArray[np.float64]:
+    """A float column as float64 numbers (nulls: NaN), without a copy when it has none."""
+    if column.null_count == 0 and pa.types.is_float64(column.type):
+        return np.asarray(column.to_numpy(zero_copy_only=True))
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
 
 
 def _check_rows(
-    path: Path, column: str, lon: NDArray[np.float64], lat: NDArray[np.float64]
+    path: Path, column: str, lon: NDArray[np.float64], lat: NDArray[np.float64], first: int = 0
 ) -> None:
     ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)
     if ok.all():
@@ -265,7 +330,7 @@ def _check_rows(
         describe(
             str(path),
             "not a usable point",
-            row=i + 1,
+            row=first + i + 1,
             field=column,
             expected="a point with lon in [-180, 180] and lat in [-90, 90]",
             got=f"({lon[i]}, {lat[i]})",

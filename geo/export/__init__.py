@@ -187,9 +187,11 @@ def export_layers(result: Any, *, partner: str | None = None) -> dict[str, gpd.G
     """
     src: Mapping[str, gpd.GeoDataFrame] = result.layers
     fp = src["footprints"]
+    # Sensors without a status column are all active (as geo.coverage.scene takes them).
+    active = fp["status"] == "active" if "status" in fp else pd.Series(True, index=fp.index)
     layers: dict[str, gpd.GeoDataFrame] = {
         "gaps": src["gaps"].copy(),
-        "coverage": fp[fp["status"] == "active"].copy(),
+        "coverage": fp[active].copy(),
         "overlaps": src["overlaps"].copy(),
         "sectors": src["sectors"].copy(),
     }

@@ -12,6 +12,9 @@ process that
 - is killed (``SIGKILL``, which no code can ignore) when it has not answered within
   :data:`geo.core.settings.READ_TIME_LIMIT_S`; the kernel stops it too once it has used as many
   CPU seconds per core (``RLIMIT_CPU``), and it exits when the process that started it ends;
+- waits for its turn: at most :data:`geo.core.settings.MAX_CONCURRENT_READS` readers run at
+  once (several users uploading big files together would otherwise exhaust the server), and
+  a file that waited :data:`geo.core.settings.READ_SLOT_WAIT_S` for one is refused;
 - reads the file only: it never opens the store. The checked columns come back as an Arrow
   IPC file in a private temporary folder (written and read in one go, no pickling of rows),
   the load report pickled.
@@ -35,6 +38,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -49,6 +53,7 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from multiprocessing import spawn
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
@@ -72,6 +77,9 @@ _log = logging.getLogger(__name__)
 _NAME = "limes-reader"
 _COUNTER = itertools.count(1)
 _SETUP = threading.Lock()
+
+#: The reading turns: at most :data:`geo.core.settings.MAX_CONCURRENT_READS` readers at once.
+_SLOTS = threading.BoundedSemaphore(settings.MAX_CONCURRENT_READS)
 
 #: Arrow IPC file the child writes its columns to, in the parent's temporary folder.
 _COLUMNS_FILE = "columns.arrow"
@@ -137,7 +145,7 @@ def read_detection_columns(
     path = Path(path)
     source = Path(source_name).name if source_name else path.name
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="limes-read-") as folder:
+    with _turn(source), tempfile.TemporaryDirectory(prefix="limes-read-") as folder:
         outcome, payload, child_rss_mb = _run_child(path, source_name, Path(folder), source)
         seconds = time.perf_counter() - started
         _log.info(
@@ -156,6 +164,29 @@ def read_detection_columns(
 # --------------------------------------------------------------------------------------
 # Parent side
 # --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _turn(source: str) -> Iterator[None]:
+    """Wait for a reading turn (:data:`_SLOTS`); past the wait the file is refused.
+
+    Several users uploading big files at once would otherwise start as many readers, each
+    allowed :data:`geo.core.settings.READ_MEMORY_LIMIT_MB`, and together exhaust the server.
+    """
+    if not _SLOTS.acquire(timeout=settings.READ_SLOT_WAIT_S):
+        raise ValidationError(
+            describe(
+                source,
+                f"not read: the server was busy reading other uploads for "
+                f"{settings.READ_SLOT_WAIT_S:g} s (it reads at most "
+                f"{settings.MAX_CONCURRENT_READS} at once)",
+                fix="Nothing was stored; upload the file again in a few minutes",
+            )
+        )
+    try:
+        yield
+    finally:
+        _SLOTS.release()
 
 
 class _Preparation(Protocol):

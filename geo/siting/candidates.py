@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from geo.basemap import COUNTRIES_FILE
 from geo.core.errors import ValidationError, describe
+from geo.core.shared_geometry import contains_xy, one_at_a_time
 from geo.coverage import intervals as iv
 from geo.coverage.scene import WGS84, Scene, check_wgs84, prepare_scene
 from geo.siting.params import SiteParams, check_params
@@ -97,7 +98,7 @@ def grid_in_scene(
     """:func:`candidate_grid` on a prepared scene (its corridor is the candidates' corridor)."""
     check_wgs84(exclude, "exclude")
     x, y = _corridor_grid(scene, params.spacing_m)
-    keep = shapely.contains_xy(scene.corridor, x, y)
+    keep = contains_xy(scene.corridor, x, y)  # a cached scene's: shared by sessions
     x, y = x[keep], y[keep]
     if x.size > MAX_CANDIDATES:
         raise ValidationError(
@@ -163,7 +164,8 @@ def on_land(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bo
     out = np.zeros(np.asarray(lon).size, dtype=bool)
     if out.size:
         pts = shapely.points(lon, lat)
-        hit, _ = _countries().query(pts, predicate="within")
+        with one_at_a_time():  # one tree of prepared outlines for every session
+            hit, _ = _countries().query(pts, predicate="within")
         out[hit] = True
     return out
 
@@ -277,7 +279,6 @@ def _sector_votes(
     e: dict[str, NDArray[np.float64]], held: iv.Intervals, area: shapely.Geometry, n_seg: int
 ) -> NDArray[np.float64]:
     """Per segment: probes in the sectors left of the border it holds, minus those right."""
-    shapely.prepare(area)
     mid_c = 0.5 * (e["c0"] + e["c1"])
     inside = iv.overlap_lengths((mid_c - 1e-6, mid_c + 1e-6), held) > 0
     dx, dy = e["bx"] - e["ax"], e["by"] - e["ay"]
@@ -287,8 +288,8 @@ def _sector_votes(
     votes = np.zeros(n_seg)
     for d in (200.0, 1000.0, 2500.0):
         nx, ny = -dy / norm * d, dx / norm * d
-        left = shapely.contains_xy(area, mx + nx, my + ny) & inside
-        right = shapely.contains_xy(area, mx - nx, my - ny) & inside
+        left = contains_xy(area, mx + nx, my + ny) & inside
+        right = contains_xy(area, mx - nx, my - ny) & inside
         votes += np.bincount(seg, weights=left.astype(float) - right, minlength=n_seg)
     return votes
 

@@ -110,7 +110,8 @@ operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`put_dem_version`, :func:`operation_records`, :func:`operation_record`,
 :func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`,
 :func:`set_operation_partners`); ``spatial_index``: the grid-cell index of the
-detections' positions; ``map_query``: what the map needs without reading every row
+detections' positions; ``maintenance``: :func:`reindex` (that index made anew after
+another tool edited the detections); ``map_query``: what the map needs without reading every row
 (:func:`map_points`, :func:`window_batches`); ``audit``: retracting and re-marking uploads
 (:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
@@ -135,6 +136,7 @@ from geo.access.releasability import ALL, may_see, parse_releasability
 from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
+from geo.store.maintenance import reindex
 from geo.store.map_query import (
     Extent,
     MapPoints,
@@ -200,6 +202,7 @@ __all__ = [
     "put_layer_version",
     "put_operation",
     "record_event",
+    "reindex",
     "retract_upload",
     "revision",
     "set_operation_partners",

@@ -113,8 +113,11 @@ _RETRACTED_COLUMNS: dict[str, Kind] = {"retracted_at": "text", "retracted_by": "
 ROW_CHANGES = ("upload.retract", "upload.mark")
 
 
-def owners(path: str | os.PathLike[str]) -> list[str]:
+def owners(path: str | os.PathLike[str], *, retracted: bool = False) -> list[str]:
     """Partners with an upload in the store (not retracted), sorted (for a demo or admin view).
+
+    ``retracted``: also a partner whose uploads are all retracted (an upload history or an
+    audit keeps them; a map does not).
 
     Examples
     --------
@@ -123,11 +126,11 @@ def owners(path: str | os.PathLike[str]) -> list[str]:
     """
     url = postgres_url(path)
     if url is not None:
-        return pg_reading.owners(url)
+        return pg_reading.owners(url, retracted=retracted)
     with opened_for_reading(path) as conn:
         if conn is None:
             return []
-        served = " WHERE retracted_at IS NULL" if has_audit(conn) else ""
+        served = " WHERE retracted_at IS NULL" if has_audit(conn) and not retracted else ""
         return [
             r[0]
             for r in conn.execute(f"SELECT DISTINCT partner FROM uploads{served} ORDER BY partner")

@@ -18,7 +18,10 @@ and a B-tree takes sorted keys fast.
 The index is brought up to date by the map's queries (:func:`index_new_rows`, in one write
 transaction), not by uploads, which stay as they were. After a retraction (rows left, and
 their ``fid`` may be taken again by a later row) the index is made anew at the next query.
-A point another tool moved (QGIS) keeps its old cell until :func:`rebuild_spatial_index`.
+Re-marking moves no point; a backup copies the index with the rows it describes; an upgrade
+creates it empty. Only rows another tool (QGIS, GDAL, sqlite3) moved, added or deleted are
+not seen: ``python -m geo reindex`` (:func:`geo.store.reindex`) runs
+:func:`rebuild_spatial_index`.
 
 Examples
 --------

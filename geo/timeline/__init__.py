@@ -10,7 +10,7 @@ as lines for maps, ``moments`` says what is active at one moment (playback). Wit
 tracks' lines of sight at the time step. See ``docs/timeline.md``.
 """
 
-from geo.timeline.analysis import Timeline, timeline
+from geo.timeline.analysis import Timeline, detections_watched, timeline
 from geo.timeline.moments import Moment, active_sensors, moment, track_positions
 from geo.timeline.tracks import PreparedTracks, prepare_tracks
 from geo.timeline.views import exposed_layer, piece_layer, watched_at, watched_layer
@@ -22,6 +22,7 @@ __all__ = [
     "Timeline",
     "Window",
     "active_sensors",
+    "detections_watched",
     "exposed_layer",
     "moment",
     "piece_layer",

@@ -32,7 +32,7 @@ from geo.coverage import intervals as iv
 from geo.coverage.flat import border_intervals, sensor_footprints
 from geo.coverage.footprints import FootprintParams
 from geo.coverage.scene import Scene, prepare_scene, time_window
-from geo.timeline.detections import DetectionTerrain, watched_at_time
+from geo.timeline.detections import DetectionTerrain, watched_at_time, watched_rows
 from geo.timeline.report import border_section, by_hour, partner_section, stretches
 from geo.timeline.tracks import PreparedTracks, prepare_tracks
 from geo.timeline.watch import (
@@ -47,12 +47,17 @@ from geo.timeline.watch import (
 )
 from geo.timeline.windows import Window, sensor_windows
 
-__all__ = ["Timeline", "timeline"]
+__all__ = ["Timeline", "detections_watched", "timeline"]
 
 
 @dataclass(frozen=True, eq=False)
 class Timeline:
-    """Result of :func:`timeline`: the JSON report and what it was computed from."""
+    """Result of :func:`timeline`: the JSON report and what it was computed from.
+
+    ``dem``: the terrain model it was computed over (``None``: flat); ``footprints`` and
+    ``sensor_windows``: the static sensors' flat footprints and their watching times in the
+    window (read-only), kept for :func:`detections_watched`.
+    """
 
     report: dict[str, Any]
     scene: Scene
@@ -61,6 +66,9 @@ class Timeline:
     watched: Watched
     figures: Figures
     tracks: PreparedTracks | None
+    dem: str | Path | None = None
+    footprints: FootprintParams | None = None
+    sensor_windows: list[iv.Intervals] | None = None
 
 
 def _positive(value: float, name: str, *, allow_zero: bool = False) -> float:
@@ -240,7 +248,58 @@ def timeline(  # long: the recipe's steps and the options they take, one call ea
             tracks=prepared,
             terrain=seen_by,
         )
-    return Timeline(report, scene, window, pieces, watched, fig, prepared)
+    return Timeline(report, scene, window, pieces, watched, fig, prepared, dem, fp, windows)
+
+
+def detections_watched(
+    tl: Timeline, detections: gpd.GeoDataFrame
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per detection: whether its time is in the timeline's window, and whether it is watched then.
+
+    As the report's ``detections`` section classifies them (its counts are these flags'
+    sums), for any detections after the timeline is computed: playback counts those of
+    one step. Watched: a static sensor on its schedule holds it (its flat footprint, or,
+    when the timeline has a DEM, its viewshed sees the detection's cell), or a drone or
+    patrol holds (and over the DEM sees) it from its position at the detection's time.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, pandas as pd, shapely
+    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+    >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
+    ...                       "range_m": [20_000.0], "schedule": ["00:00-12:00"]},
+    ...                      geometry=[shapely.Point(0.5, 0)], crs=4326)
+    >>> tl = timeline(b, sensors=s, time_from="2026-05-01", time_to="2026-05-02")
+    >>> d = gpd.GeoDataFrame({"time": pd.to_datetime(["2026-05-01T06:00Z", "2026-05-01T18:00Z",
+    ...                                               "2026-05-03T06:00Z"])},
+    ...                      geometry=[shapely.Point(0.5, 0.01)] * 3, crs=4326)
+    >>> [f.tolist() for f in detections_watched(tl, d)]
+    [[True, True, False], [True, False, False]]
+    """
+    scene = tl.scene
+    seen_by = None
+    if tl.dem is not None:
+        from geo.timeline.terrain import terrain_sight
+
+        points = (
+            detections.geometry.x.to_numpy(dtype=float),
+            detections.geometry.y.to_numpy(dtype=float),
+        )
+        sight = terrain_sight(scene, tl.dem, points_lonlat=points)
+        seen_by = DetectionTerrain(sight.point, sight.sensor, tl.dem)
+    return watched_rows(
+        detections,
+        scene.acrs,
+        tl.window,
+        footprints=sensor_footprints(scene.sensors, scene.acrs)
+        if tl.footprints is None
+        else tl.footprints,
+        windows=sensor_windows(scene.sensors, tl.window)
+        if tl.sensor_windows is None
+        else tl.sensor_windows,
+        tracks=tl.tracks,
+        terrain=seen_by,
+    )
 
 
 def _sensor_pieces(

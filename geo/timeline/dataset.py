@@ -9,6 +9,7 @@ to every worker once.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from geo.core.projection import AnalysisCRS
 from geo.coverage import intervals as iv
 from geo.coverage.flat import sensor_footprints
 from geo.coverage.footprints import FootprintParams
-from geo.dataset import map_partitions, read_points
+from geo.dataset import PAGE_ROWS, iter_points, map_partitions
 from geo.timeline.analysis import Timeline
 from geo.timeline.detections import watched_at_time
 from geo.timeline.tracks import PreparedTracks
@@ -55,22 +56,32 @@ class TimelineClassifier:
         )
 
 
-def count_partition(path: Path, clf: TimelineClassifier) -> dict[str, int]:
-    """The ``detections`` counts of one partition file (run on a worker)."""
-    pts = read_points(path)
-    det = gpd.GeoDataFrame(
-        {"time": pd.to_datetime(pts.time_us, unit="us", utc=True)},
-        geometry=gpd.points_from_xy(pts.lon, pts.lat),
-        crs=4326,
-    )
-    return watched_at_time(
-        det,
-        clf.acrs,
-        clf.window,
-        footprints=clf.footprints,
-        windows=clf.windows,
-        tracks=clf.tracks,
-    )
+def count_partition(
+    path: Path, clf: TimelineClassifier, *, rows: int = PAGE_ROWS
+) -> dict[str, int]:
+    """The ``detections`` counts of one partition file (run on a worker).
+
+    Read and counted ``rows`` at a time (:func:`geo.dataset.iter_points`): memory follows the
+    page, not the partition.
+    """
+    counts: Counter[str] = Counter()
+    for pts in iter_points(path, rows=rows):
+        det = gpd.GeoDataFrame(
+            {"time": pd.to_datetime(pts.time_us, unit="us", utc=True)},
+            geometry=gpd.points_from_xy(pts.lon, pts.lat),
+            crs=4326,
+        )
+        counts.update(
+            watched_at_time(
+                det,
+                clf.acrs,
+                clf.window,
+                footprints=clf.footprints,
+                windows=clf.windows,
+                tracks=clf.tracks,
+            )
+        )
+    return {k: int(v) for k, v in counts.items()}
 
 
 def dataset_detections(

@@ -26,7 +26,7 @@ from geo.coverage.footprints import FootprintParams, footprint_polygons
 from geo.timeline.tracks import PreparedTracks
 from geo.timeline.windows import Window
 
-__all__ = ["DetectionTerrain", "watched_at_time"]
+__all__ = ["DetectionTerrain", "watched_at_time", "watched_rows"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,7 +133,7 @@ def _tracks(
     return seen
 
 
-def watched_at_time(
+def watched_rows(
     detections: gpd.GeoDataFrame,
     acrs: AnalysisCRS,
     window: Window,
@@ -142,11 +142,12 @@ def watched_at_time(
     windows: list[iv.Intervals],
     tracks: PreparedTracks | None,
     terrain: DetectionTerrain | None = None,
-) -> dict[str, int]:
-    """``total`` (in the window), ``watched_at_time``, ``unwatched_at_time``, ``outside_window``.
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per detection: whether its time is in the window, and whether it is watched then.
 
     Without ``terrain`` a static sensor holds the detections in its flat footprint; with it,
-    those its viewshed sees, and tracks' observers only those they see over its DEM.
+    those its viewshed sees, and tracks' observers only those they see over its DEM. A
+    detection outside the window is not watched.
     """
     t_all = window.seconds_array(detections["time"])
     inside = (t_all >= 0) & (t_all <= window.length_s)
@@ -161,9 +162,32 @@ def watched_at_time(
     if tracks is not None and len(tracks):
         dem = None if terrain is None else terrain.dem
         seen |= _tracks(x, y, t, tracks, (lon, lat), dem)
+    watched = np.zeros(inside.size, dtype=bool)
+    watched[inside] = seen
+    return inside, watched
+
+
+def watched_at_time(
+    detections: gpd.GeoDataFrame,
+    acrs: AnalysisCRS,
+    window: Window,
+    *,
+    footprints: FootprintParams,
+    windows: list[iv.Intervals],
+    tracks: PreparedTracks | None,
+    terrain: DetectionTerrain | None = None,
+) -> dict[str, int]:
+    """``total`` (in the window), ``watched_at_time``, ``unwatched_at_time``, ``outside_window``.
+
+    The counts of :func:`watched_rows`.
+    """
+    inside, watched = watched_rows(
+        detections, acrs, window, footprints=footprints, windows=windows, tracks=tracks,
+        terrain=terrain,
+    )  # fmt: skip
     return {
-        "total": int(t.size),
-        "watched_at_time": int(seen.sum()),
-        "unwatched_at_time": int((~seen).sum()),
+        "total": int(inside.sum()),
+        "watched_at_time": int(watched.sum()),
+        "unwatched_at_time": int((inside & ~watched).sum()),
         "outside_window": int((~inside).sum()),
     }

@@ -35,7 +35,8 @@ Modules
     headline and parameters with :mod:`~layers.snapshot.side_panel` (rows written by
     :mod:`~layers.snapshot.column`); :mod:`~layers.snapshot.tables` draws the PDF's page 2.
     :mod:`~layers.snapshot.exports` (:func:`export_bytes`) packs the data export of a view
-    as one download.
+    as one download; :mod:`~layers.snapshot.coverage_over_time` (:func:`over_time`) gives the
+    timeline's layers of a view (exposure, tracks, one moment) and the subtitle's note.
 
 Examples
 --------
@@ -49,7 +50,8 @@ Examples
 (2600, 200, 1)
 """
 
-from layers.snapshot.exports import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes
+from layers.snapshot.coverage_over_time import OverTime, over_time
+from layers.snapshot.exports import EXPORT_FILES, EXPORT_SHOWN_BY, EXPOSED_LAYER, export_bytes
 from layers.snapshot.output import (
     FORMATS,
     PAPER_IN,
@@ -64,13 +66,16 @@ from layers.snapshot.render import render_snapshot, snapshot_bytes
 __all__ = [
     "EXPORT_FILES",
     "EXPORT_SHOWN_BY",
+    "EXPOSED_LAYER",
     "FORMATS",
     "PAPER_IN",
     "PNG_DPI",
     "PNG_WIDTH_PX",
+    "OverTime",
     "Paper",
     "SnapshotFormat",
     "export_bytes",
+    "over_time",
     "render_snapshot",
     "resolve_format",
     "snapshot_bytes",

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeGuard
 
+import geopandas as gpd
+
 from geo.core.errors import ValidationError
 from geo.coverage.views import JOINT
 from geo.export import FORMATS as EXPORT_FORMATS
@@ -28,6 +30,9 @@ EXPORT_SHOWN_BY: dict[str, str] = {
     "sectors": "sectors",
     "detections": "detections",
 }
+#: The data-export layer of the exposed stretches (coverage over time, ``docs/timeline.md``),
+#: written after the analysis' layers when the map shows the exposure (``exposed=``).
+EXPOSED_LAYER = "exposed_stretches"
 
 
 def _is_export_format(value: str) -> TypeGuard[ExportFormat]:
@@ -41,6 +46,7 @@ def export_bytes(
     fmt: str,
     partner: str | None = None,
     shown: Iterable[str] | None = None,
+    exposed: gpd.GeoDataFrame | None = None,
 ) -> bytes:
     """The data export of one view (:mod:`geo.export`) as one downloadable file.
 
@@ -56,6 +62,10 @@ def export_bytes(
     shown
         Map layers shown (keys of :data:`layers.map.LAYERS`): only the export layers they show
         are written (``coverage`` with ``footprints``). ``None``: every export layer.
+    exposed
+        The exposed stretches the map shows (:func:`geo.timeline.exposed_layer`, one line per
+        run of border unwatched longer than τ, with ``length_km``), written as the layer
+        :data:`EXPOSED_LAYER`. In a partner's view only those crossing its sectors.
 
     Returns
     -------
@@ -65,7 +75,7 @@ def export_bytes(
     Raises
     ------
     ValidationError
-        For an unknown format or partner, or when no exported layer is shown.
+        For an unknown format or partner, or when no exported layer is shown (nor ``exposed``).
 
     Examples
     --------
@@ -86,11 +96,13 @@ def export_bytes(
     if shown is not None:
         shown = set(shown)
         layers = {k: v for k, v in layers.items() if EXPORT_SHOWN_BY[k] in shown}
-        if not layers:
-            wanted = ", ".join(sorted(set(EXPORT_SHOWN_BY.values())))
-            raise ValidationError(
-                f"data export: no exported layer is shown on the map; show one of: {wanted}"
-            )
+    if exposed is not None:
+        layers[EXPOSED_LAYER] = _exposed_in_view(exposed, result, partner)
+    if shown is not None and not layers:
+        wanted = ", ".join(sorted(set(EXPORT_SHOWN_BY.values())))
+        raise ValidationError(
+            f"data export: no exported layer is shown on the map; show one of: {wanted}"
+        )
     with tempfile.TemporaryDirectory(prefix="limes-export-") as tmp:
         if fmt in ("gpkg", "kml"):
             path = Path(tmp) / f"limes.{fmt}"
@@ -100,3 +112,15 @@ def export_bytes(
         write_export(layers, folder, fmt=fmt)
         archive = shutil.make_archive(str(Path(tmp) / "export"), "zip", root_dir=folder)
         return Path(archive).read_bytes()
+
+
+def _exposed_in_view(
+    exposed: gpd.GeoDataFrame, result: Any, partner: str | None
+) -> gpd.GeoDataFrame:
+    """The exposed stretches of a view: all of them, or a partner's: those in its sectors."""
+    out = exposed.reset_index(drop=True)
+    if partner in (None, JOINT):
+        return out.copy()
+    sectors = result.layers["sectors"]
+    mine = sectors[sectors["partner"] == partner].geometry.union_all()
+    return out[out.intersects(mine)].reset_index(drop=True)

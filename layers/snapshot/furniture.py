@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,11 @@ from matplotlib.patches import FancyArrow, Rectangle
 
 from geo.core.projection import AnalysisCRS, local_scale_and_convergence
 from layers.snapshot.view import View
+
+#: The subtitle is wrapped to this many characters (8.5 pt: within the page on A4 and Letter).
+SUBTITLE_WRAP_CHARS = 150
+#: Height of each further line of the subtitle (in, times the page's unit).
+SUBTITLE_LINE_IN = 0.155
 
 _BANNER_COLORS = (
     # Colours of the usual classification markings, by the leading word of the banner.
@@ -69,15 +75,18 @@ def header(fig: Figure, view: View, *, unit: float, page: str) -> float:
         fontweight="bold",
         color="#111111",
     )
+    # A long subtitle (a moment and the exposure beside the window) goes on to a second line.
+    lines = textwrap.wrap(view.subtitle, SUBTITLE_WRAP_CHARS) or [""]
     fig.text(
         m,
         top - 0.32 * unit,
-        view.subtitle,
+        "\n".join(lines),
         transform=fig.dpi_scale_trans,
         ha="left",
         va="top",
         fontsize=8.5 * unit,
         color="#333333",
+        linespacing=1.3,
     )
     fig.text(
         w - m,
@@ -100,7 +109,7 @@ def header(fig: Figure, view: View, *, unit: float, page: str) -> float:
         fontsize=6 * unit,
         color="#555555",
     )
-    return top - 0.62 * unit
+    return top - (0.62 + SUBTITLE_LINE_IN * (len(lines) - 1)) * unit
 
 
 def _nice_km(max_km: float) -> float:

@@ -55,7 +55,30 @@ def side_panel(
     unit: float,
     off_paper: set[str],
 ) -> tuple[list[str], dict[str, str]]:
-    """Legend, headline numbers and parameters; returns the legend lines and the headline rows."""
+    """Legend, headline numbers and parameters; returns the legend lines and the headline rows.
+
+    Rows that would run out of ``box`` at the bottom (a long legend: a moment's layers, the
+    tracks, the exposure) are drawn again smaller, to fit it.
+    """
+    first_text, first_artist = len(fig.texts), len(fig.artists)
+    col, rows = _panel(fig, view, box, unit=unit, off_paper=off_paper)
+    used = box[1] + box[3] - col.y
+    if used > box[3]:
+        for artist in [*fig.texts[first_text:], *fig.artists[first_artist:]]:
+            artist.remove()
+        col, rows = _panel(fig, view, box, unit=unit * box[3] / used, off_paper=off_paper)
+    return col.labels, rows
+
+
+def _panel(
+    fig: Figure,
+    view: View,
+    box: tuple[float, float, float, float],
+    *,
+    unit: float,
+    off_paper: set[str],
+) -> tuple[Column, dict[str, str]]:
+    """Write the side panel's rows with ``unit``; the column (where it ended) and the rows."""
     col = Column(fig, box, unit=unit)
     col.heading("Legend")
     _legend(col, view, off_paper)
@@ -69,7 +92,7 @@ def side_panel(
     col.heading("Analysis parameters")
     for label, value in _parameter_rows(view):
         col.pair(label, value)
-    return col.labels, rows
+    return col, rows
 
 
 def _legend(col: Column, view: View, off_paper: set[str]) -> None:

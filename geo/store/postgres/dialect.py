@@ -90,7 +90,7 @@ def reading(url: str) -> Iterator[SqliteStyle]:
 def changing(url: str) -> Iterator[SqliteStyle]:
     """One write transaction that may change any partner's upload (retract, re-mark).
 
-    It states every partner with an upload as a viewer (row-level security then lets it
+    It states every partner that ever uploaded as a viewer (row-level security then lets it
     read and change their rows); who may change which upload is checked by the caller
     (:mod:`geo.store.audit`) before anything is written. It takes the store's write lock.
     """
@@ -122,12 +122,12 @@ def move_rows(conn: SqliteStyle, upload_id: int) -> int:
 
 
 def changed(conn: SqliteStyle) -> None:
-    """Count one more change to stored rows (:func:`geo.store.revision`); keep the owners."""
+    """Count one more change to stored rows (:func:`geo.store.revision`).
+
+    ``limes_partners`` keeps a partner whose uploads are all retracted: the audit log and
+    the upload history read its uploads through it (:func:`changing`).
+    """
     conn.conn.execute("UPDATE limes_store SET changes = changes + 1").fetchall()
-    conn.conn.execute(
-        "DELETE FROM limes_partners p WHERE NOT EXISTS (SELECT 1 FROM uploads u WHERE "
-        "u.partner = p.partner AND u.retracted_at IS NULL)"
-    ).fetchall()
 
 
 #: ``timestamptz`` as the GeoPackage's ISO 8601 text.

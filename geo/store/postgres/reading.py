@@ -99,13 +99,19 @@ def upload_rows(
         conn.close()
 
 
-def owners(url: str) -> list[str]:
-    """Partners with an upload, sorted."""
+def owners(url: str, *, retracted: bool = False) -> list[str]:
+    """Partners with an upload not retracted (``retracted``: or retracted), sorted."""
     conn = connect(url)
     try:
         prepare(conn)
         with conn.transaction():
-            rows = conn.execute("SELECT partner FROM limes_partners ORDER BY partner").fetchall()
+            ever = [r[0] for r in conn.execute("SELECT partner FROM limes_partners").fetchall()]
+        if retracted or not ever:
+            return sorted(ever)
+        with conn.transaction(ever):  # each reads its own uploads (row-level security)
+            rows = conn.execute(
+                "SELECT DISTINCT partner FROM uploads WHERE retracted_at IS NULL ORDER BY partner"
+            ).fetchall()
         return [r[0] for r in rows]
     finally:
         conn.close()
