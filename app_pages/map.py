@@ -10,7 +10,7 @@ import streamlit as st
 
 from geo.core import settings
 from geo.core.errors import ValidationError
-from geo.coverage.views import headline, time_bounds
+from geo.coverage.views import headline
 from layers.style import partner_colors
 from ui import map_panels as mp
 from ui import map_view as mv
@@ -55,14 +55,13 @@ terrain = sc.dem is not None and side.toggle(
 )
 
 try:
-    everything = ui.analysis(opened.source, corridor_km, min_gap_m, terrain, version)
+    base = ui.map_base(opened.source, corridor_km, min_gap_m, terrain, version)
 except ValidationError as exc:
     st.error(f"Cannot analyse with these parameters: {exc}")
     st.stop()
 
-# time window: bounds from the rows this viewer may see, default the bulk of them
-mine = mv.visible_times(everything, viewers)
-bounds = time_bounds(mine)
+# time window: bounds from the rows this viewer may see (the store's query), default the bulk
+bounds, mine = ui.map_times(opened.source, corridor_km, min_gap_m, terrain, version, viewers)
 if bounds is not None:
     mp.time_window(side, bounds, mine, opened.timezone)
 else:
@@ -85,7 +84,7 @@ view = mv.MapView(
     shown=shown,
     shown_over_time=shown_over_time,
     tau=tl_ui.tau_input(side),
-    colors=partner_colors(everything.report["partners"], everything.partner_colours),
+    colors=partner_colors(base.analysis.report["partners"], base.analysis.partner_colours),
 )
 
 
@@ -96,19 +95,20 @@ def body() -> None:
     if st.session_state.get("playing"):
         mp.advance_playback()
     tf, tt = mp.applied_window()
-    result = ui.view(opened.source, corridor_km, min_gap_m, terrain, version, tf, tt, viewers)
+    window = ui.map_window(opened.source, corridor_km, min_gap_m, terrain, version, tf, tt, viewers)
+    result = window.result
     head = headline(result.report, partner)
-    mv.title(view, head.scope, (tf, tt), mine)
+    mv.title(view, head.scope, (tf, tt), (len(mine), window.total))
     at = mp.applied_moment()
     now = tl_ui.now_figures(
         opened.source, result, (tf, tt), at, terrain=terrain, partner=partner, tz=opened.timezone
     )
     mp.metrics(head, partner, now)  # at a moment of playback: its figures lead the row
-    over_time = mv.map_and_details(view, result, head, tf, tt)
+    over_time = mv.map_and_details(view, window, head, tf, tt)
     mv.gap_table_section(view, head)
     if viewer.can("briefer"):
         with st.expander("Download this view"):
-            mv.downloads(view, result, over_time)
+            mv.downloads(view, window, over_time)
 
 
 body()

@@ -15,15 +15,23 @@ its own, ``resource.getrusage``):
   (:func:`geo.store.window_batches`, :func:`geo.coverage.streamed.count_batches`); the
   coverage itself (:func:`geo.coverage.streamed.point_classifier`, cached by the app) is
   timed apart;
-- ``load``: today's path, every row the partner may see read into memory
+- ``load``: the old path, every row the partner may see read into memory
   (:func:`geo.store.visible_detections`), under an address-space limit of ``--load-gb``
-  (default 12) so that it fails rather than take the machine.
+  (default 12) so that it fails rather than take the machine;
+- ``page``: the Map page's data functions as ``ui.shared`` calls them for LVA
+  (:mod:`geo.mapview`): the analysis without the stored rows (``map_base``), the time
+  bounds and hourly counts (``map_times``), the window's figures, points and hexagons
+  (``map_window``; the window the page opens on, the bulk, or a day) and the headline,
+  each step timed.
+
+``--page-only``: only the ``page`` measurements (after the ingest).
 
 With ``--postgres`` the same on a throwaway PostGIS cluster (``tests/pg_util.py``) when one
 can be started, unless its ingest would take longer than ``--pg-budget-s`` (from the rate
 of the first upload): then it says so and skips.
 
-Run: ``.venv/bin/python bench/bench_map_store.py [--rows N] [--chunk N] [--postgres]``.
+Run: ``.venv/bin/python bench/bench_map_store.py [--rows N] [--chunk N] [--postgres]
+[--page-only]``.
 """
 
 from __future__ import annotations
@@ -123,10 +131,48 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         hexes = hexagons(counts, classifier.acrs, MAP_HEXAGON_M)
         out["window_rows"], out["hexagons"] = counts.total, len(hexes)
         out["in_gaps"] = counts.in_gaps
+    elif mode == "page":
+        return _page(path, window)
     else:
         out["rows"] = len(store.visible_detections(path, ["LVA"], time_from=tf, time_to=tt))
     out["seconds"] = round(time.perf_counter() - start, 2)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return out
+
+
+def _page(path: str, window: str) -> dict[str, object]:
+    """The Map page's data functions for LVA, each step timed (in a child of its own)."""
+    from geo.coverage.views import headline
+    from geo.inputs.scenario import load_scenario
+    from geo.mapview import map_base, map_times, map_window
+    from layers.map import MAP_HEXAGON_M
+
+    out: dict[str, object] = {}
+    sc = load_scenario(ROOT / "sample_data")
+    t0 = time.perf_counter()
+    base = map_base(sc.border, sc.sensors, path, operation="sample", sectors=sc.sectors)
+    t1 = time.perf_counter()
+    bounds, hours = map_times(base, ("LVA",))
+    t2 = time.perf_counter()
+    if window == "bulk":
+        tf, tt = bounds.bulk if bounds is not None else (None, None)
+    else:
+        tf, tt = (pd.Timestamp(t) for t in (DAY if window == "day" else MONTH))
+    win = map_window(base, time_from=tf, time_to=tt, viewers=("LVA",), hex_size_m=MAP_HEXAGON_M)
+    head = headline(win.result.report)
+    t3 = time.perf_counter()
+    out.update(
+        base_s=round(t1 - t0, 2),
+        times_s=round(t2 - t1, 2),
+        window_s=round(t3 - t2, 2),
+        seconds=round(t3 - t0, 2),
+        seen=len(hours),
+        window_total=win.total,
+        in_gaps=head.detections_in_gaps,
+        points=win.shown,
+        hexagons=len(win.hexagons) if win.hexagons is not None else 0,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    )
     return out
 
 
@@ -152,12 +198,25 @@ def _measure(mode: str, path: str, window: str, limit_gb: float | None = None) -
     return lines[-1]
 
 
-def _run(name: str, path: str, rows: int, chunk: int, load_gb: float, budget: float | None) -> None:
+def _run(
+    name: str,
+    path: str,
+    rows: int,
+    chunk: int,
+    load_gb: float,
+    budget: float | None,
+    page_only: bool = False,
+) -> None:
     print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
     spent = _ingest(path, rows, chunk, budget)
     if spent is None:
         return
     print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
+    for window in ("bulk", "day"):
+        print(f"  Map page's data functions, window {window}: {_measure('page', path, window)}")
+    if page_only:
+        print(f"  load every row, window month: {_measure('load', path, 'month', load_gb)}")
+        return
     print(f"  index (first map query after the uploads): {_measure('index', path, 'day')}")
     for window in ("day", "month"):
         print(f"  map, window {window}: {_measure('map', path, window)}")
@@ -172,13 +231,15 @@ def main() -> None:
     parser.add_argument("--load-gb", type=float, default=12.0)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--pg-budget-s", type=float, default=300.0)
+    parser.add_argument("--page-only", action="store_true")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        _run("GeoPackage", str(Path(tmp) / "limes.gpkg"), args.rows, args.chunk, args.load_gb, None)
+        gpkg = str(Path(tmp) / "limes.gpkg")
+        _run("GeoPackage", gpkg, args.rows, args.chunk, args.load_gb, None, args.page_only)
     if not args.postgres:
         return
     import pg_util
@@ -189,7 +250,7 @@ def main() -> None:
         return
     with pg_util.running_cluster() as cluster:
         url = cluster.create_database("benchmap")
-        _run("PostGIS", url, args.rows, args.chunk, args.load_gb, args.pg_budget_s)
+        _run("PostGIS", url, args.rows, args.chunk, args.load_gb, args.pg_budget_s, args.page_only)
 
 
 if __name__ == "__main__":

@@ -528,12 +528,27 @@ def _sensors(result: Analysis, partner: str | None, dem: str | Path | None) -> l
 def _detections(
     result: Analysis, partner: str | None = None, dem: str | Path | None = None
 ) -> list[pdk.Layer]:
+    return detections_layers(result)
+
+
+def detections_layers(
+    result: Analysis, hexagons: gpd.GeoDataFrame | None = None, total: int | None = None
+) -> list[pdk.Layer]:
+    """The detections key's layers: hexagon counts, gap circles, and points up to the limit.
+
+    ``hexagons``: the window's detections counted per hexagon when the ``detections`` layer
+    does not hold all of them (:func:`geo.coverage.streamed.hexagons`, cells of
+    :data:`MAP_HEXAGON_M`); ``total``: how many the window holds (default: the layer's).
+    Points are drawn when the window holds at most :data:`geo.core.settings.MAX_MAP_POINTS`
+    and the layer holds them all.
+    """
     det = result.layers["detections"]
-    if not len(det):
+    total = len(det) if total is None else total
+    if not total:
         return [lk.detections_layer(det)]
-    hexes = detection_hexagons(result)
+    hexes = detection_hexagons(result) if hexagons is None else hexagons
     out = [lk.hexagons_layer(hexes), lk.gap_detections_layer(hexes, size_m=MAP_HEXAGON_M)]
-    if len(det) <= settings.MAX_MAP_POINTS:
+    if len(det) == total <= settings.MAX_MAP_POINTS:
         out.extend(lk.detection_points_layers(det))
     return out
 

@@ -28,6 +28,7 @@ RANKS: dict[str, int] = {
     "geo.operations": 4,
     "geo.siting": 4,
     "geo.timeline": 4,
+    "geo.mapview": 4,
     "layers": 4,
     "cli": 5,
     "ui": 5,

@@ -16,6 +16,7 @@ import streamlit as st
 from geo.core.times import in_zone, zone_text
 from geo.coverage.views import (
     Headline,
+    HourCounts,
     TimeBounds,
     detections_in_gap,
     detections_in_polygon,
@@ -56,13 +57,13 @@ def _utc(local: datetime, tz: str) -> datetime:
     return _naive(ts.tz_convert("UTC"))
 
 
-def time_window(side: Any, bounds: TimeBounds, times: pd.Series, tz: str = "UTC") -> None:
+def time_window(side: Any, bounds: TimeBounds, times: HourCounts, tz: str = "UTC") -> None:
     """The sidebar's time window: slider applied by a form, widen/narrow, play/pause.
 
     The applied window lives in ``st.session_state.win`` (naive UTC datetimes); the slider
     (key ``window``) shows it in the operation's zone ``tz`` and only proposes one until
-    **Apply window**. ``times``: the detections the viewer may see, to count those outside
-    the slider's range.
+    **Apply window**. ``times``: the detections the viewer may see, counted per hour, to count
+    those outside the slider's range.
     """
     wide = bool(st.session_state.get("window_all", False))
     lo, hi = bounds.span(wide=wide)
@@ -96,7 +97,7 @@ def time_window(side: Any, bounds: TimeBounds, times: pd.Series, tz: str = "UTC"
         st.session_state._win_shown = (st.session_state.win, tz)
         st.session_state.playing = False
         st.session_state.at = None  # a window of one's own: no longer a moment of playback
-    outside = int(((times < lo) | (times > hi)).sum())
+    outside = times.outside(lo, hi)
     if outside and not wide:
         day = partial(zone_text, tz=tz, fmt="%Y-%m-%d")
         side.caption(

@@ -14,7 +14,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from geo.core import settings
@@ -23,6 +22,7 @@ from geo.coverage import Analysis, Headline
 from geo.coverage.views import gap_table, visible_rows
 from geo.export import csv_bytes
 from geo.inputs.scenario import Scenario
+from geo.mapview import MapWindow, pick_box, rows_near
 from layers.legend import legend_entries, legend_html
 from layers.map import MAP_HEIGHT_PX, focus_on
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, export_bytes, snapshot_bytes
@@ -41,7 +41,6 @@ __all__ = [
     "layer_choices",
     "map_and_details",
     "title",
-    "visible_times",
 ]
 
 
@@ -72,14 +71,6 @@ class MapView:
     def stem(self) -> str:
         """File name stem of this view's downloads."""
         return f"limes_{(self.partner or 'joint').lower()}"
-
-
-def visible_times(result: Analysis, viewers: tuple[str, ...] | None) -> pd.Series:
-    """The times of the detections ``viewers`` may see (all in demo mode)."""
-    det = result.all_detections
-    if det is None:
-        return pd.Series([], dtype="datetime64[us, UTC]")
-    return det["time"][visible_rows(det, viewers)] if viewers is not None else det["time"]
 
 
 def input_files(side: Any, sc: Scenario, viewers: tuple[str, ...] | None) -> None:
@@ -120,8 +111,11 @@ def layer_choices(side: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return shown, over_time
 
 
-def title(v: MapView, scope_of_head: str, window: tuple[Any, Any], times: pd.Series) -> None:
-    """Title, what the view shows, and how many detections the window leaves out."""
+def title(v: MapView, scope_of_head: str, window: tuple[Any, Any], counts: tuple[int, int]) -> None:
+    """Title, what the view shows, and how many detections the window leaves out.
+
+    ``counts``: the detections the viewer may see, and those of them in the window.
+    """
     tf, tt = window
     st.title(v.sc.name)
     scope = (
@@ -134,22 +128,24 @@ def title(v: MapView, scope_of_head: str, window: tuple[Any, Any], times: pd.Ser
         f"{scope} · coverage of the {scope_of_head}{span}"
         + (" · ▶ playing" if st.session_state.get("playing") else "")
     )
+    seen, in_window = counts
     if tf is not None:
-        outside = int(((times < pd.Timestamp(tf)) | (times > pd.Timestamp(tt))).sum())
+        outside = seen - in_window
         if outside:
             st.caption(
-                f"{outside:,} detection(s) outside the window (of {len(times):,}): "
+                f"{outside:,} detection(s) outside the window (of {seen:,}): "
                 "widen it in the sidebar."
             )
 
 
 def map_and_details(
-    v: MapView, result: Analysis, head: Headline, tf: datetime | None, tt: datetime | None
+    v: MapView, window: MapWindow, head: Headline, tf: datetime | None, tt: datetime | None
 ) -> dict[str, object]:
     """The map, with the timeline's layers and the moment of playback; legend and details.
 
     Returns the timeline's layers drawn (by id), for the snapshot of this view.
     """
+    result = window.result
     deck = ui.map_deck(
         v.source, v.corridor_km, v.min_gap_m, tf, tt, v.partner, v.shown, v.terrain,
         v.version, v.viewers, st.session_state.get("_focus"),
@@ -167,6 +163,12 @@ def map_and_details(
         event = st.pydeck_chart(
             deck, height=MAP_HEIGHT_PX, on_select="rerun", selection_mode="single-object", key="map"
         )
+        if window.cut and "detections" in v.shown:
+            st.caption(
+                f"The window holds {window.total:,} detections, more than "
+                f"{settings.MAX_MAP_POINTS:,}: the map counts them in hexagons. "
+                "Narrow the window to see them as points."
+            )
     pick = mp.picked(event, head.gaps)
     rep = result.report
     with info_col:
@@ -179,8 +181,30 @@ def map_and_details(
         )
         st.html(legend_html(entries))
         with st.container(key="details"):
-            mp.details(result, head, pick, v.partner, v.tz)
+            mp.details(_near_pick(v, window, pick, (tf, tt)), head, pick, v.partner, v.tz)
     return extra
+
+
+def _near_pick(
+    v: MapView, window: MapWindow, pick: dict[str, Any] | None, span: tuple[Any, Any]
+) -> Analysis:
+    """What the details of ``pick`` read: the window's analysis, its layer the rows near it.
+
+    When the layer holds every detection of the window, the window's analysis itself; else
+    the rows in the picked gap's, sector's or hexagon's box (at most
+    :data:`geo.core.settings.MAX_MAP_POINTS`; a caption says when there are more).
+    """
+    box = None if not window.cut else pick_box(window.result, pick)
+    if box is None:
+        return window.result
+    base = ui.map_base(v.source, v.corridor_km, v.min_gap_m, v.terrain, v.version)
+    near, held = rows_near(base, window, box, time_from=span[0], time_to=span[1], viewers=v.viewers)
+    shown = len(near.layers["detections"])
+    if held > shown:
+        st.caption(
+            f"{held:,} detections near it: the first {shown:,} in time are listed and counted."
+        )
+    return near
 
 
 def gap_table_section(v: MapView, head: Headline) -> None:
@@ -206,11 +230,20 @@ def gap_table_section(v: MapView, head: Headline) -> None:
     )
 
 
-def downloads(v: MapView, result: Analysis, over_time: dict[str, object]) -> None:
+def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> None:
     """Download this view: snapshot and data files, made when their button is clicked.
 
-    The snapshot draws the timeline's layers the map shows (``over_time``, by id).
+    The snapshot draws the timeline's layers the map shows (``over_time``, by id). The
+    detections are those of the map's layer: every one of the window, or the first
+    :data:`geo.core.settings.MAX_MAP_POINTS` in time when it holds more (a caption says so).
     """
+    result = window.result
+    if window.cut:
+        st.caption(
+            f"The window holds {window.total:,} detections: the files hold the first "
+            f"{window.shown:,} in time (the figures count them all). Narrow the window, or "
+            "use `python -m geo export` for all of them."
+        )
     drawn = tuple(k for k in v.shown_over_time if k != "exposure" or "exposed" in over_time)
     timeline = tl_ui.timeline_window(mp.applied_window())
     tv = sv.TimelineView(drawn, v.tau, timeline, mp.applied_moment(), v.terrain)

@@ -1,10 +1,14 @@
 """Streamlit glue shared by the pages: cached loading, analysis and map building.
 
-Caches are shared by every user of the server. The scenario and its analysis (coverage, and
-every detection of the scenario and of the shared store, classified once) are the same for
-everyone. What a viewer may see is cut out *after* that cache (:func:`view`); the caches that
-hold anything viewer-specific (the map deck; the snapshots of :mod:`ui.snapshot_view`) have
-the partner view and the viewer's releasability (``viewers``) in their key. Resource caches
+Caches are shared by every user of the server. The Map page holds no stored row: its
+analysis (:func:`map_base`: coverage, gaps, the scenario's own detections) is the same for
+everyone, and the figures of a window are counted by the store for a viewer
+(:func:`map_window`, :func:`map_times`, the viewers in their key); the points drawn are at
+most :data:`geo.core.settings.MAX_MAP_POINTS`. :func:`analysis` and :func:`view` (every
+stored row read and classified once, cut to a viewer after the cache) serve the Export
+page. The caches that hold anything viewer-specific (the map deck; the snapshots of
+:mod:`ui.snapshot_view`) have the partner view and the viewer's releasability
+(``viewers``) in their key. Resource caches
 hand out one read-only object, not a copy per rerun.
 """
 
@@ -25,11 +29,30 @@ from geo.access import Viewer
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.coverage.analysis import Analysis, analyse
-from geo.coverage.views import JOINT, hide_foreign_upload_ids, visible_rows
+from geo.coverage.views import (
+    JOINT,
+    HourCounts,
+    TimeBounds,
+    hide_foreign_upload_ids,
+    visible_rows,
+)
 from geo.inputs.scenario import Scenario, load_scenario
+from geo.mapview import MapBase, MapWindow
+from geo.mapview import map_base as _map_base
+from geo.mapview import map_times as _map_times
+from geo.mapview import map_window as _map_window
 from geo.operations import SAMPLE, operation_scenario
 from layers.deck import CompactDeck
-from layers.map import DEFAULT_OFF, DEPENDS_ON, LAYERS, assemble, build_layers, drawable
+from layers.map import (
+    DEFAULT_OFF,
+    DEPENDS_ON,
+    LAYERS,
+    MAP_HEXAGON_M,
+    assemble,
+    build_layers,
+    detections_layers,
+    drawable,
+)
 from ui import signin
 from ui.operations import operation_ref
 
@@ -37,8 +60,11 @@ __all__ = [
     "DEFAULT_OFF",
     "LAYERS",
     "analysis",
+    "map_base",
     "map_deck",
     "map_layers",
+    "map_times",
+    "map_window",
     "operation_of",
     "scenario",
     "store_path",
@@ -247,6 +273,69 @@ def view(
     return hide_foreign_upload_ids(full.windowed(time_from, time_to, visible=visible), viewers)
 
 
+@st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
+def map_base(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool = False,
+    store_version: int = 0,
+) -> MapBase:
+    """The Map page's analysis: coverage, gaps and the operation's own detections (cached).
+
+    The stored detections are not read (:func:`geo.mapview.map_base`): the window's figures
+    count them in the store (:func:`map_window`). Shared and read-only like :func:`analysis`.
+    """
+    sc = scenario(directory)
+    base = _map_base(
+        sc.border, sc.sensors, store_path(), operation=operation_of(directory),
+        sectors=sc.sectors, detections=sc.detections, corridor_km=corridor_km,
+        min_gap_m=min_gap_m, dem=sc.dem if terrain else None,
+    )  # fmt: skip
+    chosen = {p: tuple(v["colour"]) for p, v in sc.partners.items() if v.get("colour")}
+    if not chosen:
+        return base
+    return dataclasses.replace(
+        base, analysis=dataclasses.replace(base.analysis, partner_colours=chosen)
+    )
+
+
+@st.cache_resource(show_spinner="Counting the window's detections…", max_entries=64)
+def map_window(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> MapWindow:
+    """The Map page's view of a window for ``viewers``: figures counted by the store (cached).
+
+    The viewers are in the key (as for :func:`view`, whose figures it equals); the layer of
+    detections holds at most :data:`geo.core.settings.MAX_MAP_POINTS` points, the hexagons
+    count them all (:func:`geo.mapview.map_window`).
+    """
+    base = map_base(directory, corridor_km, min_gap_m, terrain, store_version)
+    return _map_window(
+        base, time_from=time_from, time_to=time_to, viewers=viewers, hex_size_m=MAP_HEXAGON_M
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def map_times(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    viewers: tuple[str, ...] | None,
+) -> tuple[TimeBounds | None, HourCounts]:
+    """The time window's bounds and hourly counts of what ``viewers`` may see (cached)."""
+    return _map_times(map_base(directory, corridor_km, min_gap_m, terrain, store_version), viewers)
+
+
 @st.cache_resource(show_spinner=False, max_entries=256)
 def map_layers(
     directory: str,
@@ -265,12 +354,22 @@ def map_layers(
     :func:`map_deck` passes ``None`` for the partner, window and viewers of a key that does
     not depend on them (:data:`layers.map.DEPENDS_ON`), so a toggle or a partner switch
     reuses every layer it does not change. The viewer's releasability is in the key of the
-    layers that hold detections.
+    layers that hold detections, drawn from :func:`map_window` (the hexagons count every
+    detection of the window, the points are those of its layer).
     """
-    result = view(
-        directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
-    )
-    return build_layers(result, key, partner=partner, dem=scenario(directory).dem)
+    dem = scenario(directory).dem
+    if key == "detections":
+        window = map_window(
+            directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
+        )
+        return detections_layers(window.result, window.hexagons, window.total)
+    if "window" not in DEPENDS_ON[key]:  # no detection figure: nothing of the store counted
+        result = map_base(directory, corridor_km, min_gap_m, terrain, store_version).analysis
+    else:
+        result = map_window(
+            directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
+        ).result
+    return build_layers(result, key, partner=partner, dem=dem)
 
 
 @st.cache_resource(show_spinner="Drawing the map…", max_entries=64)
@@ -290,11 +389,12 @@ def map_deck(
     """Build the deck for one view (cached; the partner and the viewers are in the key; read-only).
 
     Each layer comes from :func:`map_layers`. ``focus``: ``(lon, lat, zoom)`` to open on (a
-    gap picked in the table), else the corridor.
+    gap picked in the table), else the corridor. The figures are the store's
+    (:func:`map_window`).
     """
-    result = view(
+    result = map_window(
         directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
-    )
+    ).result
     parts = {}
     for key in drawable(result, shown, dem=scenario(directory).dem):
         needs = DEPENDS_ON[key]

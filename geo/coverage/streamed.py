@@ -21,19 +21,24 @@ from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
 from geo.core.projection import AnalysisCRS, to_lonlat
-from geo.coverage.detections import PointTest
+from geo.coverage.analysis import Analysis, _assemble, _engine
+from geo.coverage.detections import STATUS, PointTest, _joined_ids
+from geo.coverage.engine import Coverage
 from geo.coverage.flat import FlatEngine
 from geo.coverage.hexbin import _HALF, _SQRT3, _axial
-from geo.coverage.scene import prepare_scene
+from geo.coverage.scene import Scene, prepare_scene
 
 __all__ = [
     "PointClassifier",
     "WindowCounts",
+    "analyse_with_classifier",
+    "classified",
     "count_batches",
     "counted_report",
     "hexagons",
@@ -121,7 +126,12 @@ def point_classifier(
         engine = TerrainEngine(
             dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff
         )
-    corridor = engine.cover(scene).corridor
+    return _classifier(scene, engine.cover(scene))
+
+
+def _classifier(scene: Scene, coverage: Coverage) -> PointClassifier:
+    """The classifier of a scene whose coverage the engine computed."""
+    corridor = coverage.corridor
     test = PointTest(
         scene.acrs,
         corridor=scene.corridor,
@@ -135,6 +145,55 @@ def point_classifier(
         sector_ids=scene.sectors.ids,
         sector_partner=scene.sectors.partner,
     )
+
+
+def analyse_with_classifier(
+    border: gpd.GeoDataFrame,
+    sensors: gpd.GeoDataFrame,
+    *,
+    sectors: gpd.GeoDataFrame | None = None,
+    detections: gpd.GeoDataFrame | None = None,
+    corridor_km: float = settings.CORRIDOR_KM,
+    min_gap_m: float = settings.MIN_GAP_M,
+    dem: str | Path | None = None,
+    target_height_m: float = settings.TARGET_HEIGHT_M,
+    refraction_coeff: float = settings.REFRACTION_COEFF,
+) -> tuple[Analysis, PointClassifier]:
+    """:func:`geo.coverage.analyse` (all time) and :func:`point_classifier`, coverage computed once.
+
+    ``detections``: those held in memory (a scenario's own); others (a store's) are
+    counted page by page with the classifier (:func:`count_batches`).
+    """
+    scene = prepare_scene(
+        border,
+        sensors,
+        sectors=sectors,
+        detections=detections,
+        corridor_km=corridor_km,
+        min_gap_m=min_gap_m,
+        time_from=None,
+        time_to=None,
+    )
+    engine = _engine(dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff)
+    coverage = engine.cover(scene)
+    result = _assemble(scene, coverage).windowed(None, None)
+    return result, _classifier(scene, coverage)
+
+
+def classified(detections: gpd.GeoDataFrame, classifier: PointClassifier) -> gpd.GeoDataFrame:
+    """A copy of detections with ``coverage_status`` and ``sector_ids``, as an analysis has them.
+
+    The columns :func:`geo.coverage.detections.classify_detections` adds, from the same
+    point test.
+    """
+    lon = detections.geometry.x.to_numpy(dtype=float)
+    lat = detections.geometry.y.to_numpy(dtype=float)
+    codes, in_sector = classifier.classify(lon, lat) if len(lon) else (
+        np.zeros(0, dtype=np.int8), np.zeros((0, len(classifier.sector_ids)), dtype=bool)
+    )  # fmt: skip
+    out = detections.assign(coverage_status=pd.Categorical.from_codes(codes, categories=STATUS))
+    out["sector_ids"] = _joined_ids(in_sector, classifier.sector_ids)
+    return out
 
 
 @dataclass

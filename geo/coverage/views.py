@@ -500,14 +500,69 @@ def time_bounds(times: pd.Series) -> TimeBounds | None:
     times = times.dropna()
     if not len(times):
         return None
+    return span_bounds((times.min(), times.max()), bulk_span(times))
+
+
+def span_bounds(
+    full: tuple[pd.Timestamp, pd.Timestamp], bulk: tuple[pd.Timestamp, pd.Timestamp] | None
+) -> TimeBounds:
+    """:class:`TimeBounds` from the first and last time and the bulk (:func:`bulk_span`).
+
+    E.g. as a store computes them (:func:`geo.store.time_summary`), without the times.
+    """
 
     def hours(lo: pd.Timestamp, hi: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
         lo = lo.floor("h")
         return lo, max(hi.ceil("h"), lo + pd.Timedelta(hours=1))
 
-    full = hours(times.min(), times.max())
-    bulk = bulk_span(times)
-    return TimeBounds(full=full, bulk=hours(*bulk) if bulk else full)
+    whole = hours(*full)
+    return TimeBounds(full=whole, bulk=hours(*bulk) if bulk else whole)
+
+
+@dataclass(frozen=True)
+class HourCounts:
+    """Detection times counted per hour: how many lie outside whole-hour bounds, exactly.
+
+    ``hours``: hour numbers (``floor(µs since 1970 / 3600e6)``), ascending; ``counts``: the
+    times in each; ``on_hour``: those of them exactly on the hour.
+    """
+
+    hours: NDArray[np.int64]
+    counts: NDArray[np.int64]
+    on_hour: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, times: pd.Series) -> HourCounts:
+        """The counts of times held in memory (those of a store: :func:`geo.store.time_summary`).
+
+        Examples
+        --------
+        >>> t = pd.Series(pd.to_datetime(["2026-11-01T10:00", "2026-11-01T10:30"], utc=True))
+        >>> h = HourCounts.of(t)
+        >>> len(h), h.outside(pd.Timestamp("2026-11-01T09:00Z"), pd.Timestamp("2026-11-01T10:00Z"))
+        (2, 1)
+        """
+        us = times.dropna().to_numpy(dtype="datetime64[us]").astype(np.int64)
+        hours, inverse = np.unique(us // _HOUR_US, return_inverse=True)
+        counts = np.bincount(inverse, minlength=hours.size).astype(np.int64)
+        on = np.bincount(inverse, weights=(us % _HOUR_US == 0), minlength=hours.size)
+        return cls(hours.astype(np.int64), counts, on.astype(np.int64))
+
+    def __len__(self) -> int:
+        return int(self.counts.sum())
+
+    def outside(self, lo: pd.Timestamp, hi: pd.Timestamp) -> int:
+        """How many times are before ``lo`` or after ``hi`` (both on a whole hour, UTC)."""
+        lo_us, hi_us = (int(pd.Timestamp(t).value) // 1000 for t in (lo, hi))
+        if lo_us % _HOUR_US or hi_us % _HOUR_US:
+            raise ValueError(f"bounds must be whole hours, got {lo} and {hi}")
+        lo_h, hi_h = lo_us // _HOUR_US, hi_us // _HOUR_US
+        after = self.counts[self.hours >= hi_h].sum() - self.on_hour[self.hours == hi_h].sum()
+        return int(self.counts[self.hours < lo_h].sum() + after)
+
+
+#: Microseconds in an hour.
+_HOUR_US = 3_600_000_000
 
 
 def gap_table(gaps: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -137,7 +137,15 @@ from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
 from geo.store.maintenance import reindex
-from geo.store.map_query import Extent, MapPoints, WindowBatch, map_points, window_batches
+from geo.store.map_query import (
+    Extent,
+    MapPoints,
+    StoreTimes,
+    WindowBatch,
+    map_points,
+    time_summary,
+    window_batches,
+)
 from geo.store.opening import open_store
 from geo.store.operation_tables import (
     LAYERS,
@@ -172,6 +180,7 @@ __all__ = [
     "MapPoints",
     "Revision",
     "StoreMemoryError",
+    "StoreTimes",
     "WindowBatch",
     "audit_log",
     "backup",
@@ -197,6 +206,7 @@ __all__ = [
     "retract_upload",
     "revision",
     "set_operation_partners",
+    "time_summary",
     "uploads",
     "version",
     "visible_detections",

@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -54,7 +55,15 @@ from geo.store.spatial_index import (
 )
 from geo.store.spatial_index import xy_of as _xy
 
-__all__ = ["Extent", "MapPoints", "WindowBatch", "map_points", "window_batches"]
+__all__ = [
+    "Extent",
+    "MapPoints",
+    "StoreTimes",
+    "WindowBatch",
+    "map_points",
+    "time_summary",
+    "window_batches",
+]
 
 #: Rows per page of :func:`window_batches` (and of the GeoPackage's exact edge tests).
 BATCH_ROWS = 100_000
@@ -117,6 +126,153 @@ class WindowBatch(NamedTuple):
     lat: np.ndarray
 
 
+class StoreTimes(NamedTuple):
+    """:func:`time_summary`: where the visible detections lie in time (µs since 1970 UTC).
+
+    ``hours``: the hours (``floor(time_us / 3600e6)``) holding detections, ascending, with
+    ``counts`` (how many) and ``on_hour`` (how many exactly on the hour). ``bulk``: the span
+    :func:`geo.coverage.views.bulk_span` gives for these times (``None`` for none).
+    """
+
+    total: int
+    first_us: int | None
+    last_us: int | None
+    bulk: tuple[int, int] | None
+    hours: np.ndarray
+    counts: np.ndarray
+    on_hour: np.ndarray
+
+
+#: Microseconds in an hour (the bins of :attr:`StoreTimes.hours`).
+HOUR_US = 3_600_000_000
+
+#: The temporary table of the times added to the stored ones by :func:`time_summary`.
+_EXTRA_TABLE = "limes_extra_times"
+
+
+Fetch = Callable[[str], list[tuple[Any, ...]]]
+
+
+def summarise_times(source: str, fetch: Fetch, *, share: float = 0.95) -> StoreTimes:
+    """A :class:`StoreTimes` of the times of ``source`` (a sub-query with a ``time_us`` column).
+
+    ``fetch`` runs a query and returns its rows. Three queries, plain SQL (window
+    functions) the same for SQLite and PostgreSQL: the hourly histogram; the shortest span
+    holding ``k = ceil(share * n)`` of the ``n`` times (ties: the earliest), as
+    :func:`geo.coverage.views.bulk_span` finds it (from the ``n - k + 1`` first and last
+    times, kept by the database); and the first and last time within half its width of it.
+    """
+    h = HOUR_US
+    rows = fetch(
+        f"SELECT h, count(*), sum(CASE WHEN time_us % {h} = 0 THEN 1 ELSE 0 END), "
+        f"min(time_us), max(time_us) FROM (SELECT time_us, "
+        f"(time_us - ((time_us % {h}) + {h}) % {h}) / {h} AS h FROM {source} s) b "
+        "GROUP BY h ORDER BY h"
+    )
+    hist = np.array(rows, dtype=np.int64).reshape(-1, 5)
+    total = int(hist[:, 1].sum())
+    if not total:
+        empty = np.zeros(0, dtype=np.int64)
+        return StoreTimes(0, None, None, None, empty, empty, empty)
+    k = max(math.ceil(share * total), 1)
+    # The span's start is one of the m = n - k + 1 first times, its end the same-numbered
+    # of the m last: two top-m sorts, not a sort of every time.
+    # The histogram says below which hour the m first lie, above which the m last: only
+    # those rows are sorted (found with the index on time_us).
+    m = total - k + 1
+    below = (int(hist[np.searchsorted(np.cumsum(hist[:, 1]), m), 0]) + 1) * h
+    above = int(hist[::-1][np.searchsorted(np.cumsum(hist[::-1, 1]), m), 0]) * h
+    ((a, b),) = fetch(
+        f"SELECT lo.t, hi.t FROM "
+        f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
+        f"(SELECT time_us AS t FROM {source} s WHERE time_us < {below} "
+        f"ORDER BY time_us LIMIT {m}) l) lo JOIN "
+        f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
+        f"(SELECT time_us AS t FROM {source} s WHERE time_us >= {above} "
+        f"ORDER BY time_us DESC LIMIT {m}) h) hi "
+        "ON lo.r = hi.r ORDER BY hi.t - lo.t, lo.t LIMIT 1"
+    )
+    a, b = int(a), int(b)
+    pad = (b - a) // 2
+    ((lo, hi),) = fetch(
+        f"SELECT min(time_us), max(time_us) FROM {source} s "
+        f"WHERE time_us BETWEEN {a - pad} AND {b + pad}"
+    )
+    return StoreTimes(
+        total=total,
+        first_us=int(hist[:, 3].min()),
+        last_us=int(hist[:, 4].max()),
+        bulk=(int(lo), int(hi)),
+        hours=hist[:, 0],
+        counts=hist[:, 1],
+        on_hour=hist[:, 2],
+    )
+
+
+def time_summary(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    extra_us: np.ndarray | None = None,
+    share: float = 0.95,
+) -> StoreTimes:
+    """Where the detections ``partners`` may see lie in time, computed by the store.
+
+    The first and last time, an hourly histogram and the bulk (the span of
+    :func:`geo.coverage.views.bulk_span` with ``share``), over the stored rows of the
+    operation the viewers may see and the times ``extra_us`` (µs since 1970 UTC: e.g. a
+    scenario's own detections, few, held in memory). Nothing grows with the store but the
+    histogram (one row per hour that holds detections).
+
+    Examples
+    --------
+    >>> time_summary("no-such-store.gpkg", "LTU", extra_us=np.array([0, 7_200_000_000])).hours
+    array([0, 2])
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    viewers = checked_viewers(partners)
+    times = np.zeros(0, dtype=np.int64) if extra_us is None else np.asarray(extra_us)
+    extra = pa.table({"time_us": pa.array(times.astype(np.int64))})
+    url = postgres_url(path)
+    if url is not None:
+        return pg_map.time_summary(
+            url, viewers, operation=operation, extra=extra, extra_table=_EXTRA_TABLE,
+            summarise=partial(summarise_times, share=share),
+        )  # fmt: skip
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, None, None, operation)
+        if conn is None or where is None:
+            return _memory_times(times, share)
+        source = f"(SELECT time_us FROM detections WHERE {where})"
+        if extra.num_rows:
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_EXTRA_TABLE} (time_us INTEGER)")
+            conn.execute(f"DELETE FROM {_EXTRA_TABLE}")
+            conn.insert(_EXTRA_TABLE, extra, constants={})
+            source = f"({source[1:-1]} UNION ALL SELECT time_us FROM {_EXTRA_TABLE})"
+        return summarise_times(source, lambda sql: conn.execute(sql).fetchall(), share=share)
+
+
+def _memory_times(times: np.ndarray, share: float) -> StoreTimes:
+    """:func:`summarise_times` of times alone (no store, or none of its rows to read).
+
+    In an in-memory SQLite database (Python's ``sqlite3``: no store file is opened), so the
+    figures come from the same queries.
+    """
+    import sqlite3
+
+    mem = sqlite3.connect(":memory:")
+    try:
+        mem.execute("CREATE TABLE t (time_us INTEGER)")
+        mem.executemany("INSERT INTO t VALUES (?)", ((int(v),) for v in times.tolist()))
+        return summarise_times(
+            "(SELECT time_us FROM t)", lambda sql: mem.execute(sql).fetchall(), share=share
+        )
+    finally:
+        mem.close()
+
+
 def _checked(extent: Extent | tuple[float, float, float, float] | None) -> Extent | None:
     """The extent as an :class:`Extent`, refused now (before any read) when it is not one."""
     if extent is None:
@@ -148,7 +304,7 @@ def _pages(
     while True:
         page = conn.fetch_arrow(
             columns,
-            f"FROM (SELECT * FROM detections WHERE {where} AND fid > {last} "
+            f"FROM (SELECT * FROM detections WHERE fid > {last} AND {where} "
             f"ORDER BY fid LIMIT {int(rows)})",
         )
         if page.num_rows:

@@ -8,14 +8,17 @@ rounded outwards to float4. :mod:`geo.store.map_query` filters the rows again in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
-__all__ = ["view_rows", "window_pages"]
+__all__ = ["time_summary", "view_rows", "window_pages"]
+
+T = TypeVar("T")
 
 #: Columns of a detection read for the map besides the position (``lon``, ``lat``).
 _COLUMNS = (
@@ -122,5 +125,37 @@ def window_pages(
                 if page.num_rows < page_rows:
                     return
                 last = int(page["fid"][-1].as_py())
+    finally:
+        conn.close()
+
+
+def time_summary(
+    url: str,
+    viewers: list[str],
+    *,
+    operation: str | None,
+    extra: pa.Table,
+    extra_table: str,
+    summarise: Callable[[str, Callable[[str], list[tuple[Any, ...]]]], T],
+) -> T:
+    """``summarise(source, fetch)`` over the times of the rows ``viewers`` may see (and ``extra``).
+
+    One transaction stating the viewers: row-level security (enabled and forced) leaves
+    the rows they may see (aggregates: no row comes back to filter again in Python);
+    ``extra`` (column ``time_us``) is copied into a temporary table ``extra_table`` and
+    added to the stored times.
+    """
+    where, params = _where(None, None, operation, None)
+    source = f"SELECT time_us FROM detections WHERE {where}"
+    conn = connect(url)
+    try:
+        prepare(conn)
+        with conn.transaction(viewers):
+            if extra.num_rows:
+                conn.ingest(extra_table, extra)
+                source += f" UNION ALL SELECT time_us FROM {extra_table}"
+            return summarise(
+                f"({source})", lambda sql: conn.execute(sql, params or None).fetchall()
+            )
     finally:
         conn.close()

@@ -1,0 +1,20 @@
+"""What the Map page shows of a window, counted by the store: no stored row held in memory.
+
+``window`` puts together the analysis of an operation (its coverage and gaps, computed
+without the stored detections), the store's counts of a time window
+(:func:`geo.store.window_batches` classified page by page,
+:func:`geo.coverage.streamed.count_batches`), the points to draw (:func:`geo.store.map_points`,
+up to a limit) and the time bounds (:func:`geo.store.time_summary`).
+"""
+
+from geo.mapview.window import (
+    MapBase,
+    MapWindow,
+    map_base,
+    map_times,
+    map_window,
+    pick_box,
+    rows_near,
+)
+
+__all__ = ["MapBase", "MapWindow", "map_base", "map_times", "map_window", "pick_box", "rows_near"]
