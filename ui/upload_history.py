@@ -8,7 +8,7 @@ Admin page does). The store checks again when the change is written, so a list t
 stale in the meantime is refused with the store's message, never a traceback.
 
 After a change the page reruns: the store's version grew (:func:`geo.store.version`), so the
-map reads the operation's rows again (:func:`ui.shared.stored_rows`).
+Map page counts its window again from the store (:mod:`geo.mapview`).
 """
 
 from __future__ import annotations
