@@ -150,8 +150,7 @@ def test_suggest_see_the_sites_and_add_them_to_the_operation(
 
         # Move site 1 (selected for moving by default): click the grid cell, as a user does.
         cell = expected["cell"]
-        x, y = _project(expected["view"], box, float(cell["lon"]), float(cell["lat"]))
-        _click_cell(page, x, y, int(cell["cell"]))
+        _click_cell(page, expected["view"], cell, shots)
         moved = expected["moved"]
         assert _metric(page, "Covered") == f"{moved.after['covered_km']:,.2f} km"
         page.screenshot(path=shots / "plan-2b-moved.png", full_page=True)
@@ -180,21 +179,36 @@ def test_suggest_see_the_sites_and_add_them_to_the_operation(
         page.close()
 
 
-def _click_cell(page: Any, x: float, y: float, n: int) -> None:
-    """Click grid cell ``n`` at (x, y) until the page says site 1 moved there.
+def _click_cell(page: Any, view: Any, cell: Any, shots: Path) -> None:
+    """Click grid cell ``cell`` until the page says site 1 moved there.
 
-    Software WebGL under load sometimes loses a click on the grid (deck.gl picks nothing):
-    the page then reruns without a move, and the user clicks again.
+    Software WebGL on a loaded machine sometimes misses a hover or loses a click on the grid
+    (deck.gl picks nothing): the user points at the cell again and clicks again. Each try
+    measures the map where it is now; a last failure leaves a screenshot beside the others.
     """
+    n = int(cell["cell"])
     moved = page.get_by_text(f"Site 1 moved to the centre of grid cell {n}.")
-    for attempt in range(4):
-        _hover(page, x, y, f"Cell {n}")
+    canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas#deckgl-overlay').first
+    for attempt in range(5):
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        assert box is not None
+        x, y = _project(view, box, float(cell["lon"]), float(cell["lat"]))
+        try:
+            _hover(page, x, y, f"Cell {n}")
+        except Exception:  # playwright's TimeoutError: no tooltip yet
+            page.mouse.move(5, 5)
+            page.wait_for_timeout(3000)
+            if attempt < 4:
+                continue
+            page.screenshot(path=shots / "plan-cell-missed.png", full_page=True)
+            raise
         page.mouse.click(x, y)
         try:
             moved.wait_for(timeout=30_000)
-        except Exception:  # playwright's TimeoutError: the click was lost, or the rerun is slow
+        except Exception:  # the click was lost, or the rerun is slow
             _idle(page)
-            if moved.count() == 0 and attempt < 3:
+            if moved.count() == 0 and attempt < 4:
                 continue
         _idle(page)
         moved.wait_for(timeout=PAGE_TIMEOUT_MS)

@@ -161,16 +161,25 @@ def test_click_a_grid_cell_and_add_a_sensor_there(
         canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas#deckgl-overlay').first
         canvas.scroll_into_view_if_needed()
         page.wait_for_timeout(5000)  # the deck draws in software WebGL
-        box = canvas.bounding_box()
-        assert box is not None
-        x, y = _project(view, box, float(cell["lon"]), float(cell["lat"]))
         latitude = page.get_by_label("Latitude (°)")
-        for _ in range(3):  # as a user would, click again if the first went unnoticed
+        for attempt in range(5):  # as a user would, point and click again if unnoticed
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()  # measured where the map is now
+            assert box is not None
+            x, y = _project(view, box, float(cell["lon"]), float(cell["lat"]))
             page.mouse.move(x - 30, y)
             page.mouse.move(x, y, steps=4)
-            page.locator(".deck-tooltip").filter(has_text=f"Cell {cell['cell']}").wait_for(
-                timeout=60_000
-            )
+            try:
+                page.locator(".deck-tooltip").filter(has_text=f"Cell {cell['cell']}").wait_for(
+                    timeout=30_000
+                )
+            except sync_api.TimeoutError:  # software WebGL missed the hover: point again
+                page.mouse.move(5, 5)
+                page.wait_for_timeout(3000)
+                if attempt < 4:
+                    continue
+                page.screenshot(path=tmp_path / "grid-missed.png", full_page=True)
+                raise
             page.mouse.click(x, y)
             # A second click on the cell would unselect it: wait for the rerun the click starts
             # to end (slow on a loaded machine) before deciding that it went unnoticed.
