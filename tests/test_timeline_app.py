@@ -33,6 +33,14 @@ PARTNERS = ["EU", "LTU", "LVA", "POL"]
 # ---- step 1: the scenario's tracks, the sample's schedules, the editor ------------------------
 
 
+def _sample_timeline(sc: Any, time_from: str, time_to: str, *, terrain: bool = False) -> Any:
+    """The engine's timeline of the sample over a window, over its DEM with ``terrain``."""
+    return timeline(
+        sc.border, sensors=sc.sensors, tracks=sc.tracks, sectors=sc.sectors,
+        time_from=time_from, time_to=time_to, dem=sc.dem if terrain else None,
+    )  # fmt: skip
+
+
 def test_load_scenario_reads_the_manifests_tracks() -> None:
     sc = load_scenario(SAMPLE_DIR)
     direct, _ = read_tracks(SAMPLE_DIR / "tracks.csv")
@@ -171,15 +179,7 @@ def test_the_map_pages_timeline_section_agrees_with_the_cli(tmp_path: Path) -> N
     spec = json.loads(maps[0].proto.json)
     layer = next(x for x in spec["layers"] if x["id"] == "exposed")
     sc = load_scenario(SAMPLE_DIR)
-    tl = timeline(
-        sc.border,
-        sensors=sc.sensors,
-        tracks=sc.tracks,
-        sectors=sc.sectors,
-        time_from=lo.isoformat() + "Z",
-        time_to=hi.isoformat() + "Z",
-        dem=sc.dem,
-    )
+    tl = _sample_timeline(sc, lo.isoformat() + "Z", hi.isoformat() + "Z", terrain=True)
     runs = exposed_layer(tl, 45.0)
     assert len(layer["data"]) == len(runs) >= 1
     tips = sorted(d["tooltip"] for d in layer["data"])
@@ -283,15 +283,7 @@ def test_playback_shows_the_moment_on_the_main_map() -> None:
     assert when == at.session_state["win"][1]  # the playback window's end
     assert lo < when < hi
     sc = load_scenario(SAMPLE_DIR)
-    tl = timeline(
-        sc.border,
-        sensors=sc.sensors,
-        tracks=sc.tracks,
-        sectors=sc.sectors,
-        time_from=lo.isoformat() + "Z",
-        time_to=hi.isoformat() + "Z",
-        dem=sc.dem,  # "Line of sight over terrain" is on
-    )
+    tl = _sample_timeline(sc, lo.isoformat() + "Z", hi.isoformat() + "Z", terrain=True)
     m = moment(tl, when.isoformat() + "Z")
     metrics = {x.label: x for x in at.metric}
     # the moment's figures lead the metrics row: watched now over terrain, as the engine's
@@ -331,14 +323,7 @@ def test_playback_with_terrain_off_is_flat() -> None:
     at.sidebar.button(key="play").click().run()
     assert not at.exception
     sc = load_scenario(SAMPLE_DIR)
-    tl = timeline(
-        sc.border,
-        sensors=sc.sensors,
-        tracks=sc.tracks,
-        sectors=sc.sectors,
-        time_from=lo.isoformat() + "Z",
-        time_to=hi.isoformat() + "Z",
-    )
+    tl = _sample_timeline(sc, lo.isoformat() + "Z", hi.isoformat() + "Z")
     m = moment(tl, at.session_state["at"].isoformat() + "Z")
     metrics = {x.label: x.value for x in at.metric}
     assert metrics["Watched now"] == f"{m.watched_pct:.1f} %"

@@ -24,7 +24,7 @@ import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -246,6 +246,40 @@ def analyse(
     >>> round(analyse(b, s).report["border"]["covered_km"], 2)
     20.0
     """
+    return analyse_covered(
+        border, sensors, sectors=sectors, detections=detections, corridor_km=corridor_km,
+        min_gap_m=min_gap_m, time_from=time_from, time_to=time_to, dem=dem,
+        target_height_m=target_height_m, refraction_coeff=refraction_coeff,
+    ).analysis  # fmt: skip
+
+
+class Covered(NamedTuple):
+    """:func:`analyse_covered`: the analysis, and the scene and coverage it was made from."""
+
+    analysis: Analysis
+    scene: Scene
+    coverage: Coverage
+
+
+def analyse_covered(
+    border: gpd.GeoDataFrame,
+    sensors: gpd.GeoDataFrame,
+    *,
+    sectors: gpd.GeoDataFrame | None = None,
+    detections: gpd.GeoDataFrame | None = None,
+    corridor_km: float = settings.CORRIDOR_KM,
+    min_gap_m: float = settings.MIN_GAP_M,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+    dem: str | Path | None = None,
+    target_height_m: float = settings.TARGET_HEIGHT_M,
+    refraction_coeff: float = settings.REFRACTION_COEFF,
+) -> Covered:
+    """:func:`analyse`, keeping its scene and coverage (to classify more detections later).
+
+    Callers that classify detections kept elsewhere (a store's pages, a Dask dataset) build
+    their classifier from the same coverage, computed once.
+    """
     scene = prepare_scene(
         border,
         sensors,
@@ -256,11 +290,15 @@ def analyse(
         time_from=time_from,
         time_to=time_to,
     )
-    engine = _engine(dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff)
-    return _assemble(scene, engine.cover(scene)).windowed(scene.time_from, scene.time_to)
+    engine = coverage_engine(
+        dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff
+    )
+    coverage = engine.cover(scene)
+    result = _assemble(scene, coverage).windowed(scene.time_from, scene.time_to)
+    return Covered(result, scene, coverage)
 
 
-def _engine(
+def coverage_engine(
     dem: str | Path | None, *, target_height_m: float, refraction_coeff: float
 ) -> CoverageEngine:
     """The flat engine without a DEM, the terrain engine with one."""

@@ -29,10 +29,10 @@ from numpy.typing import NDArray
 
 from geo.core import settings
 from geo.coverage import threads
-from geo.coverage.analysis import Analysis, _assemble, _engine, _sector_layer_counts
+from geo.coverage.analysis import Analysis, _sector_layer_counts, analyse_covered
 from geo.coverage.detections import STATUS, PointTest
 from geo.coverage.engine import CorridorCoverage
-from geo.coverage.scene import Scene, prepare_scene
+from geo.coverage.scene import Scene
 from geo.dataset import (
     PAGE_ROWS,
     PartitionPoints,
@@ -272,19 +272,11 @@ def prepare_dataset_analysis(
 
     Parameters as :func:`geo.coverage.analyse`.
     """
-    scene = prepare_scene(
-        border,
-        sensors,
-        sectors=sectors,
-        detections=None,
-        corridor_km=corridor_km,
-        min_gap_m=min_gap_m,
-        time_from=time_from,
-        time_to=time_to,
-    )
-    engine = _engine(dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff)
-    coverage = engine.cover(scene)
-    result = _assemble(scene, coverage).windowed(scene.time_from, scene.time_to)
+    result, scene, coverage = analyse_covered(
+        border, sensors, sectors=sectors, corridor_km=corridor_km, min_gap_m=min_gap_m,
+        time_from=time_from, time_to=time_to, dem=dem, target_height_m=target_height_m,
+        refraction_coeff=refraction_coeff,
+    )  # fmt: skip
     clf = DatasetClassifier.build(scene, coverage.corridor, list(result.report["partners"]))
     return result, clf
 

@@ -27,10 +27,9 @@ from numpy.typing import NDArray
 
 from geo.core import settings
 from geo.core.projection import AnalysisCRS, to_lonlat
-from geo.coverage.analysis import Analysis, _assemble, _engine
+from geo.coverage.analysis import Analysis, analyse_covered, coverage_engine
 from geo.coverage.detections import STATUS, PointTest, _joined_ids
 from geo.coverage.engine import Coverage
-from geo.coverage.flat import FlatEngine
 from geo.coverage.hexbin import _HALF, _SQRT3, _axial
 from geo.coverage.scene import Scene, prepare_scene
 
@@ -118,14 +117,9 @@ def point_classifier(
         time_from=None,
         time_to=None,
     )
-    if dem is None:
-        engine: Any = FlatEngine()
-    else:  # the terrain (numba, rasterio) loads only for an analysis with a DEM
-        from geo.coverage.terrain import TerrainEngine
-
-        engine = TerrainEngine(
-            dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff
-        )
+    engine = coverage_engine(
+        dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff
+    )
     return _classifier(scene, engine.cover(scene))
 
 
@@ -164,19 +158,11 @@ def analyse_with_classifier(
     ``detections``: those held in memory (a scenario's own); others (a store's) are
     counted page by page with the classifier (:func:`count_batches`).
     """
-    scene = prepare_scene(
-        border,
-        sensors,
-        sectors=sectors,
-        detections=detections,
-        corridor_km=corridor_km,
-        min_gap_m=min_gap_m,
-        time_from=None,
-        time_to=None,
-    )
-    engine = _engine(dem, target_height_m=target_height_m, refraction_coeff=refraction_coeff)
-    coverage = engine.cover(scene)
-    result = _assemble(scene, coverage).windowed(None, None)
+    result, scene, coverage = analyse_covered(
+        border, sensors, sectors=sectors, detections=detections, corridor_km=corridor_km,
+        min_gap_m=min_gap_m, dem=dem, target_height_m=target_height_m,
+        refraction_coeff=refraction_coeff,
+    )  # fmt: skip
     return result, _classifier(scene, coverage)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import busy_error, is_busy
-from geo.store.location import postgres_url, sqlite_path
+from geo.store.location import existing_store, postgres_url, sqlite_path
 from geo.store.opening import open_store
 from geo.store.postgres import backups as pg_backups
 
@@ -89,16 +89,7 @@ def backup(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> dict[st
 
 def _check_paths(store: Path, target: Path) -> None:
     """Refuse a missing store, and a copy that would overwrite it or is a directory."""
-    if not store.exists():
-        raise ValidationError(
-            describe(
-                str(store),
-                "no such store",
-                expected="an existing store",
-                got="nothing at that path",
-                fix="Check --store",
-            )
-        )
+    existing_store(store)
     resolved = target.resolve()
     if resolved in {store.resolve(), *(Path(f"{store.resolve()}{s}") for s in ("-wal", "-shm"))}:
         raise ValidationError(

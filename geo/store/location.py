@@ -14,7 +14,7 @@ from pathlib import Path
 from geo.core.errors import ValidationError, describe
 from geo.core.settings import store_name
 
-__all__ = ["postgres_url", "sqlite_path"]
+__all__ = ["existing_store", "postgres_url", "sqlite_path"]
 
 
 def postgres_url(store: str | os.PathLike[str]) -> str | None:
@@ -55,3 +55,27 @@ def sqlite_path(store: str | os.PathLike[str], what: str = "this") -> Path:
             fix="Use a GeoPackage store (--store data/limes.gpkg) for this",
         )
     )
+
+
+def existing_store(store: Path) -> Path:
+    """``store`` when it exists, else a :class:`ValidationError` naming it (``--store``).
+
+    Examples
+    --------
+    >>> try:
+    ...     existing_store(Path("no-such-store.gpkg"))
+    ... except ValidationError as exc:
+    ...     print(str(exc).split(":")[:2])
+    ['no-such-store.gpkg', ' no such store']
+    """
+    if not store.exists():
+        raise ValidationError(
+            describe(
+                str(store),
+                "no such store",
+                expected="an existing store",
+                got="nothing at that path",
+                fix="Check --store",
+            )
+        )
+    return store

@@ -14,7 +14,7 @@ from typing import Any
 
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import write_transaction
-from geo.store.location import postgres_url, sqlite_path
+from geo.store.location import existing_store, postgres_url, sqlite_path
 from geo.store.opening import open_store
 from geo.store.spatial_index import rebuild_spatial_index
 
@@ -45,16 +45,7 @@ def reindex(path: str | os.PathLike[str]) -> dict[str, Any]:
             )
         )
     store = sqlite_path(path)
-    if not store.exists():
-        raise ValidationError(
-            describe(
-                str(store),
-                "no such store",
-                expected="an existing store",
-                got="nothing at that path",
-                fix="Check --store",
-            )
-        )
+    existing_store(store)
     conn = open_store(store, create=False)
     try:
         with write_transaction(
