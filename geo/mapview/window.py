@@ -21,14 +21,13 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from geo import store
 from geo.core import settings
@@ -52,11 +51,13 @@ from geo.coverage.views import (
 __all__ = [
     "MapBase",
     "MapWindow",
+    "WindowRows",
     "map_base",
     "map_times",
     "map_window",
     "pick_box",
     "rows_near",
+    "window_rows",
 ]
 
 StorePath = str | os.PathLike[str]
@@ -195,17 +196,7 @@ def map_window(
         return MapWindow(hide_foreign_upload_ids(own, viewers), None, 0)
     readers = _readers(base, viewers) if base.stored else []
     mine = own.layers.get("detections")
-    batches: Iterator[Any] = iter(
-        [] if mine is None else [SimpleNamespace(lon=mine.geometry.x, lat=mine.geometry.y)]
-    )
-    if readers:
-        batches = chain(
-            batches,
-            store.window_batches(
-                base.path, readers, operation=base.operation, time_from=time_from,
-                time_to=time_to,
-            ),
-        )  # fmt: skip
+    batches = _window_pages(base, mine, readers, time_from, time_to)
     counts = count_batches(batches, base.classifier, hex_size_m=hex_size_m)
     report = counted_report(own.report, counts)
     room = max(limit - (0 if mine is None else len(mine)), 0)
@@ -218,6 +209,56 @@ def map_window(
     result = replace(own, report=report, layers=layers)
     hexes = hexagons(counts, base.classifier.acrs, hex_size_m)
     return MapWindow(hide_foreign_upload_ids(result, viewers), hexes, counts.total)
+
+
+class WindowRows(NamedTuple):
+    """A page of :func:`window_rows`: positions (degrees) and times (ns since 1970 UTC)."""
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    time_ns: NDArray[np.int64]
+
+
+def _window_pages(
+    base: MapBase,
+    mine: gpd.GeoDataFrame | None,
+    readers: list[str],
+    time_from: datetime | None,
+    time_to: datetime | None,
+) -> Iterator[WindowRows]:
+    """The window's rows: the operation's own (``mine``, one page), then the store's pages."""
+    if mine is not None and len(mine):
+        time_ns = pd.to_datetime(mine["time"], utc=True).dt.tz_localize(None)
+        yield WindowRows(
+            mine.geometry.x.to_numpy(dtype=float),
+            mine.geometry.y.to_numpy(dtype=float),
+            time_ns.to_numpy(dtype="datetime64[ns]").view(np.int64),
+        )
+    if not readers:
+        return
+    for page in store.window_batches(
+        base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to
+    ):
+        yield WindowRows(page.lon, page.lat, page.time_us.astype(np.int64) * 1000)
+
+
+def window_rows(
+    base: MapBase,
+    *,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> Iterator[WindowRows]:
+    """Every detection of a window ``viewers`` may see, page by page (as :func:`map_window` counts).
+
+    The operation's own rows of the window first (one page), then the stored ones
+    (:func:`geo.store.window_batches`, pages of at most
+    :data:`geo.store.map_query.BATCH_ROWS`): memory grows with a page, not with the window.
+    ``viewers``: as for :func:`map_window` (``None`` sees everything).
+    """
+    mine = _own_rows(base, time_from, time_to, viewers).layers.get("detections")
+    readers = _readers(base, viewers) if base.stored else []
+    return _window_pages(base, mine, readers, time_from, time_to)
 
 
 def _stored_points(
