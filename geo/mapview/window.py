@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from numpy.typing import NDArray
 
 from geo import store
@@ -356,6 +357,8 @@ def pick_box(
 
     A gap: its border line widened by the corridor's depth (a gap's detections are in the
     corridor along it); a sector: its outline; a hexagon: its polygon. A sensor lists none.
+    Near the antimeridian the box crosses it (``west > east``, as :class:`geo.store.Extent`
+    reads it) rather than stopping at ±180°.
     """
     if not pick:
         return None
@@ -371,28 +374,48 @@ def pick_box(
         if not len(row):
             return None
         depth_km = float(result.report["parameters"]["corridor_km"]) * 1.05 + 1.0
-        return _widened(tuple(row.total_bounds), depth_km)
+        return _widened(shapely.get_coordinates(row.geometry.to_numpy()), depth_km)
     if pick.get("sectors"):
         sectors = result.layers.get("sectors")
         sid = str(pick["sectors"][0].get("sector_id"))
         if sectors is None:
             return None
         row = sectors[sectors["sector_id"].astype(str) == sid]
-        return tuple(float(v) for v in row.total_bounds) if len(row) else None  # type: ignore[return-value]
+        return _widened(shapely.get_coordinates(row.geometry.to_numpy()), 0.0) if len(row) else None
     if pick.get("detections"):
         rings = pick["detections"][0].get("polygon") or []
         if not rings:
             return None
-        xy = np.asarray(rings[0], dtype=float)
-        return (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
+        return _widened(np.asarray(rings[0], dtype=float)[:, :2], 0.0)
     return None
 
 
-def _widened(box: tuple[float, ...], km: float) -> tuple[float, float, float, float]:
-    """A lon/lat box widened by ``km`` on each side (degrees of latitude and longitude)."""
-    w, s, e, n = (float(v) for v in box)
+def _lon_arc(lon: NDArray[np.float64]) -> tuple[float, float]:
+    """The shortest arc of longitude holding every ``lon``: ``(west, east)``, degrees.
+
+    ``west > east`` when it crosses the antimeridian (points on both sides of 180°).
+    """
+    x = np.sort(np.mod(np.asarray(lon, dtype=float) + 180.0, 360.0) - 180.0)
+    empty = np.diff(np.append(x, x[0] + 360.0))  # the arcs between neighbours, the last across
+    k = int(np.argmax(empty))
+    if k == len(x) - 1:
+        return float(x[0]), float(x[-1])
+    w, e = float(x[k + 1]), float(x[k])
+    return (w, 180.0) if e == -180.0 else (w, e)  # up to 180° itself: no crossing
+
+
+def _widened(xy: NDArray[np.float64], km: float) -> tuple[float, float, float, float]:
+    """The box of points (lon, lat) widened by ``km`` on each side, across 180° if need be.
+
+    Degrees of latitude and longitude (``km / 110`` a degree of latitude); ``west > east``:
+    across the antimeridian; a box as wide as the world is ``(-180, s, 180, n)``.
+    """
+    w, e = _lon_arc(xy[:, 0])
     dlat = km / 110.0
-    s, n = max(s - dlat, -90.0), min(n + dlat, 90.0)
-    coslat = max(np.cos(np.radians(max(abs(s), abs(n)))), 1e-6)
-    dlon = min(km / (110.0 * coslat), 180.0)
-    return (max(w - dlon, -180.0), s, min(e + dlon, 180.0), n)
+    s, n = max(float(xy[:, 1].min()) - dlat, -90.0), min(float(xy[:, 1].max()) + dlat, 90.0)
+    coslat = max(float(np.cos(np.radians(max(abs(s), abs(n))))), 1e-6)
+    dlon = km / (110.0 * coslat)
+    if (e - w) % 360.0 + 2 * dlon >= 360.0:
+        return (-180.0, s, 180.0, n)
+    w, e = w - dlon, e + dlon
+    return (w + 360.0 if w < -180.0 else w, s, e - 360.0 if e > 180.0 else e, n)
