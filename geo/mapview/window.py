@@ -395,7 +395,9 @@ def _lon_arc(lon: NDArray[np.float64]) -> tuple[float, float]:
 
     ``west > east`` when it crosses the antimeridian (points on both sides of 180°).
     """
-    x = np.sort(np.mod(np.asarray(lon, dtype=float) + 180.0, 360.0) - 180.0)
+    x = np.asarray(lon, dtype=float)
+    wrap = (x < -180.0) | (x >= 180.0)  # only those: the others keep their exact value
+    x = np.sort(np.where(wrap, np.mod(x + 180.0, 360.0) - 180.0, x))
     empty = np.diff(np.append(x, x[0] + 360.0))  # the arcs between neighbours, the last across
     k = int(np.argmax(empty))
     if k == len(x) - 1:
