@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.testing.v1 import AppTest
 from test_map_store import CORRIDOR_KM, MIN_GAP_M, _ingest, _rows
 from test_store import put
 
@@ -31,6 +32,7 @@ from ui import shared
 from ui import timeline as tl_ui
 
 DIR = str(SAMPLE_DIR)
+ROOT = Path(__file__).resolve().parents[1]
 #: The timeline's span (playback plays through it) and one step of it.
 SPAN = (pd.Timestamp("2026-11-01T00:00:00Z"), pd.Timestamp("2026-11-02T00:00:00Z"))
 STEP = (pd.Timestamp("2026-11-01T06:00:00Z"), pd.Timestamp("2026-11-01T18:00:00Z"))
@@ -72,7 +74,12 @@ def page_store(any_store: Path | str, scenario: Any, monkeypatch: pytest.MonkeyP
 
 
 def _truth(
-    path: Path | str, sc: Any, tl: Any, viewers: tuple[str, ...] | None, partner: str | None
+    path: Path | str,
+    sc: Any,
+    tl: Any,
+    viewers: tuple[str, ...] | None,
+    partner: str | None,
+    step: tuple[pd.Timestamp, pd.Timestamp] = STEP,
 ) -> tuple[int, int]:
     """Every row of the step the viewers may see, read at once and classified in memory."""
     own = sc.detections.assign(owner=sc.detections["partner"], upload_id=-1)
@@ -80,10 +87,10 @@ def _truth(
         own = own[visible_rows(own, viewers)]
     readers = store.owners(path) if viewers is None else list(viewers)
     stored = store.visible_detections(
-        path, readers, operation="sample", time_from=STEP[0], time_to=STEP[1]
+        path, readers, operation="sample", time_from=step[0], time_to=step[1]
     )
     every = gpd.GeoDataFrame(pd.concat([own, stored], ignore_index=True), crs="EPSG:4326")
-    every = every[(every["time"] >= STEP[0]) & (every["time"] <= STEP[1])]
+    every = every[(every["time"] >= step[0]) & (every["time"] <= step[1])]
     full = analyse(
         sc.border, sc.sensors, sectors=sc.sectors, detections=every, corridor_km=CORRIDOR_KM,
         min_gap_m=MIN_GAP_M,
@@ -166,3 +173,27 @@ def test_the_cache_key_holds_the_viewers_and_the_store_version(
     assert newer != est
     c = tl_ui._step_counts(DIR, newer, False, span, STEP, None)
     assert c[0] == b[0] + 50
+
+
+def test_the_map_page_plays_a_step_past_the_limit(
+    page_store: Path | str, scenario: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page itself: the metrics row's "Unwatched then" over every row of the step."""
+    monkeypatch.setattr(settings, "MAX_MAP_POINTS", 20)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=400).run()
+    at.sidebar.toggle(key="terrain").set_value(False).run()
+    at.sidebar.number_input(key="corridor_km").set_value(CORRIDOR_KM).run()
+    at.sidebar.number_input(key="min_gap_m").set_value(MIN_GAP_M).run()
+    at.sidebar.button(key="play").click().run()
+    assert not at.exception
+    lo, hi = (pd.Timestamp(t, tz="UTC") for t in at.session_state["win_bounds"])
+    step = tuple(pd.Timestamp(t, tz="UTC") for t in at.session_state["win"])
+    tl = timeline(
+        scenario.border, sensors=scenario.sensors, tracks=scenario.tracks,
+        sectors=scenario.sectors, time_from=lo.isoformat(), time_to=hi.isoformat(),
+    )  # fmt: skip
+    n, unwatched = _truth(page_store, scenario, tl, None, None, step)
+    assert n > 20  # the map draws fewer
+    got = {x.label: x for x in at.metric}
+    assert got["Unwatched then"].value == f"{unwatched:,}"
+    assert got["Unwatched then"].proto.delta == f"of {n:,} detections"
