@@ -100,9 +100,11 @@ def body() -> None:
     head = headline(result.report, partner)
     mv.title(view, head.scope, (tf, tt), (len(mine), window.total))
     at = mp.applied_moment()
+    counted = tl_ui.Counted(corridor_km, min_gap_m, version, viewers, window.total)
     now = tl_ui.now_figures(
-        opened.source, result, (tf, tt), at, terrain=terrain, partner=partner, tz=opened.timezone
-    )
+        opened.source, result, (tf, tt), at, terrain=terrain, partner=partner,
+        tz=opened.timezone, counted=counted,
+    )  # fmt: skip
     mp.metrics(head, partner, now)  # at a moment of playback: its figures lead the row
     over_time = mv.map_and_details(view, window, head, tf, tt)
     mv.gap_table_section(view, head)

@@ -22,7 +22,11 @@ its own, ``resource.getrusage``):
   (:mod:`geo.mapview`): the analysis without the stored rows (``map_base``), the time
   bounds and hourly counts (``map_times``), the window's figures, points and hexagons
   (``map_window``; the window the page opens on, the bulk, or a day) and the headline,
-  each step timed.
+  each step timed;
+- ``step``: a playback step's "Unwatched then" for LVA (an hour, a day), every row of the
+  step read page by page and classified against the timeline of the day
+  (:func:`geo.mapview.window_rows`, :func:`geo.timeline.step_counts`), beside the points
+  the map draws.
 
 ``--page-only``: only the ``page`` measurements (after the ingest).
 
@@ -133,6 +137,8 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         out["in_gaps"] = counts.in_gaps
     elif mode == "page":
         return _page(path, window)
+    elif mode == "step":
+        return _step(path, int(window))
     else:
         out["rows"] = len(store.visible_detections(path, ["LVA"], time_from=tf, time_to=tt))
     out["seconds"] = round(time.perf_counter() - start, 2)
@@ -176,6 +182,40 @@ def _page(path: str, window: str) -> dict[str, object]:
     return out
 
 
+def _step(path: str, hours: int) -> dict[str, object]:
+    """A playback step's "Unwatched then" for LVA over every row (in a child of its own).
+
+    The first ``hours`` of the day as the step, the day as the timeline's span: the rows
+    read page by page (:func:`geo.mapview.window_rows`) and classified
+    (:func:`geo.timeline.step_counts`), against the layer the map draws.
+    """
+    from geo.inputs.scenario import load_scenario
+    from geo.mapview import map_base, map_window, window_rows
+    from geo.timeline import step_counts, timeline
+    from layers.map import MAP_HEXAGON_M
+
+    sc = load_scenario(ROOT / "sample_data")
+    base = map_base(sc.border, sc.sensors, path, operation="sample", sectors=sc.sectors)
+    tl = timeline(
+        sc.border, sensors=sc.sensors, tracks=sc.tracks, sectors=sc.sectors,
+        time_from=DAY[0], time_to=DAY[1],
+    )  # fmt: skip
+    tf = pd.Timestamp(DAY[0])
+    tt = tf + pd.Timedelta(hours=hours)
+    win = map_window(base, time_from=tf, time_to=tt, viewers=("LVA",), hex_size_m=MAP_HEXAGON_M)
+    start = time.perf_counter()
+    rows = window_rows(base, time_from=tf, time_to=tt, viewers=("LVA",))
+    got = step_counts(tl, rows, base.classifier)
+    return {
+        "step_h": hours,
+        "seconds": round(time.perf_counter() - start, 2),
+        "detections": got.detections,
+        "unwatched": got.unwatched,
+        "drawn": win.shown,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+
+
 def _measure(mode: str, path: str, window: str, limit_gb: float | None = None) -> str:
     """Run :func:`_child` in a new process (under an address-space limit if given)."""
 
@@ -214,6 +254,8 @@ def _run(
     print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
     for window in ("bulk", "day"):
         print(f"  Map page's data functions, window {window}: {_measure('page', path, window)}")
+    for hours in ("1", "24"):
+        print(f"  playback step of {hours} h, Unwatched then: {_measure('step', path, hours)}")
     if page_only:
         print(f"  load every row, window month: {_measure('load', path, 'month', load_gb)}")
         return

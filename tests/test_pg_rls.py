@@ -24,9 +24,11 @@ from geo.access.releasability import (
     parse_releasability,
     postgres_owns,
     postgres_policy,
+    postgres_where,
     visible_mask,
 )
 from geo.core.errors import ValidationError
+from geo.store.map_query import HOUR_US
 
 #: Partner ids with case variants and ids inside others (as in test_releasability).
 PARTNERS = ["LTU", "LVA", "POL", "EU", "lva", "Ltu", "A.b-1", "x_9", "LV", "EUR"]
@@ -101,6 +103,23 @@ def test_the_policy_is_the_rule(pg_store: str) -> None:
                 conn.rollback()
                 assert seen == may_see(viewer, owner, marking), (viewer, owner, marking)
         assert _seen_by_sql(cur, None) == set()  # no viewer stated: nothing
+
+
+def test_the_query_condition_is_the_rule(pg_store: str) -> None:
+    """:func:`postgres_where` (a query's WHERE, no row-level security) agrees with the rule."""
+    rows = _rows(2000)
+    with pg.connect(pg_store) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE open_rows (id bigint, owner text, releasable_to text NOT NULL)")
+        cur.adbc_ingest("open_rows", rows, mode="append")
+        conn.commit()
+        some = 0
+        for viewers in _viewer_sets(120):
+            valid = [v for v in ",".join(viewers).split(",") if is_partner(v)]
+            mask = visible_mask(rows["owner"], rows["releasable_to"], valid)
+            cur.execute(f"SELECT id FROM open_rows WHERE {postgres_where(valid)}")
+            assert {r[0] for r in cur.fetchall()} == set(rows["id"][mask]), viewers
+            some += 0 < int(mask.sum()) < len(rows)
+        assert some > 50  # the sets tell rows apart
 
 
 #: The cases of the rule: (owner, the analyst's marking, the rows' own markings).
@@ -238,3 +257,41 @@ def test_the_python_filter_is_a_second_line(pg_cluster: pg_util.Cluster, pg_stor
     for viewer in ["POL", "XYZ"]:
         expected = {d for d, o, m in cases.itertuples(index=False) if may_see(viewer, o, m)}
         assert set(store.visible_detections(pg_store, viewer)["detection_id"]) == expected
+
+
+def test_the_time_counts_state_the_rule_in_sql_too(
+    pg_cluster: pg_util.Cluster, pg_store: str
+) -> None:
+    """With row-level security switched off, the map's counts are still each viewer's.
+
+    The time summary and the count of :func:`geo.store.map_points` return no rows to filter
+    in Python: their WHERE states the rule (:func:`postgres_where`). The truth: the rule in
+    Python (:func:`may_see`) on each stored case, and the in-memory summary of those times.
+    """
+    cases = _store_cases(pg_store)
+    database = pg_store.rsplit("/", 1)[1]
+    pg_cluster.psql("ALTER TABLE detections DISABLE ROW LEVEL SECURITY", database=database)
+    with pg.connect(pg_store) as conn, conn.cursor() as cur:
+        cur.execute("SELECT set_config('limes.viewers', 'XYZ', true)")
+        cur.fetchall()
+        cur.execute("SELECT count(*) FROM detections")
+        assert cur.fetchone() == (len(cases),)  # the database no longer filters
+    every = pd.DataFrame(
+        {"detection_id": [f"c{k}-{i}" for k in range(len(CASES)) for i in range(5)]}
+    ).assign(time_us=lambda d: [
+        pd.Timestamp("2026-11-01", tz="UTC").value // 1000 + int(i.split("-")[1]) * HOUR_US
+        for i in d["detection_id"]
+    ])  # fmt: skip
+    for viewers in (["POL"], ["XYZ"], ["LVA", "EU"], ["LTU"]):
+        seen = {
+            d for d, o, m in cases.itertuples(index=False) if any(may_see(v, o, m) for v in viewers)
+        }
+        want = every[every["detection_id"].isin(seen)]["time_us"].to_numpy(dtype=np.int64)
+        got = store.time_summary(pg_store, viewers)
+        truth = store.time_summary("no-such-store.gpkg", viewers, extra_us=want)
+        assert got.total == len(seen) < len(cases), viewers
+        assert (got.first_us, got.last_us, got.bulk) == (truth.first_us, truth.last_us, truth.bulk)
+        for field in ("hours", "counts", "on_hour"):
+            np.testing.assert_array_equal(getattr(got, field), getattr(truth, field))
+        assert store.map_points(pg_store, viewers, limit=0).total == len(seen), viewers
+    assert postgres_where(["LTU"]).startswith("(owner = ANY (ARRAY['LTU']::text[])")

@@ -319,8 +319,9 @@ def map_window(
     """
     base = map_base(directory, corridor_km, min_gap_m, terrain, store_version)
     return _map_window(
-        base, time_from=time_from, time_to=time_to, viewers=viewers, hex_size_m=MAP_HEXAGON_M
-    )
+        base, time_from=time_from, time_to=time_to, viewers=viewers, hex_size_m=MAP_HEXAGON_M,
+        limit=settings.MAX_MAP_POINTS,
+    )  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

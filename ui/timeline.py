@@ -26,12 +26,22 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.core.times import zone_text
 from geo.coverage import Analysis
-from geo.timeline import Moment, Timeline, detections_watched, exposed_layer, moment, timeline
+from geo.mapview import window_rows
+from geo.timeline import (
+    Moment,
+    Timeline,
+    detections_watched,
+    exposed_layer,
+    moment,
+    step_counts,
+    timeline,
+)
 from layers import timeline as lt
 from layers.snapshot import over_time
 from ui import shared
 
 __all__ = [
+    "Counted",
     "Now",
     "blind_section",
     "computed",
@@ -40,6 +50,7 @@ __all__ = [
     "main_map_layers",
     "moment_of",
     "now_figures",
+    "step_figures",
     "tau_input",
     "timeline_window",
     "tracks_of",
@@ -228,6 +239,44 @@ def _in_scope(det: gpd.GeoDataFrame, report: Mapping[str, Any], partner: str | N
     return np.array([bool(own.intersection(i)) for i in ids], dtype=bool)
 
 
+@dataclass(frozen=True)
+class Counted:
+    """How the Map page counted its window (:func:`ui.shared.map_window`), for :func:`now_figures`.
+
+    ``corridor_km``, ``min_gap_m``, ``store_version``, ``viewers``: the window's key beyond
+    the source, the window and the terrain; ``total``: the detections the window holds
+    (:attr:`geo.mapview.MapWindow.total`), more than its layer draws past the limit.
+    """
+
+    corridor_km: float
+    min_gap_m: float
+    store_version: int
+    viewers: tuple[str, ...] | None
+    total: int
+
+
+@st.cache_data(show_spinner="Counting the step's unwatched detections…", max_entries=64)
+def _step_counts(
+    directory: str,
+    counted: Counted,
+    terrain: bool,
+    span: tuple[str, str],
+    step: tuple[datetime | None, datetime | None],
+    partner: str | None,
+) -> tuple[int, int]:
+    """The step's detections in scope and those unwatched then, every row read page by page.
+
+    The viewers and the store's version are in the key (``counted``), with the partner.
+    """
+    base = shared.map_base(
+        directory, counted.corridor_km, counted.min_gap_m, terrain, counted.store_version
+    )
+    pages = window_rows(base, time_from=step[0], time_to=step[1], viewers=counted.viewers)
+    tl = computed(directory, span[0], span[1], terrain)
+    got = step_counts(tl, pages, base.classifier, partner=partner)
+    return got.detections, got.unwatched
+
+
 def now_figures(
     directory: str,
     result: Analysis,
@@ -237,10 +286,14 @@ def now_figures(
     terrain: bool,
     partner: str | None,
     tz: str,
+    counted: Counted | None = None,
 ) -> Now | None:
     """The moment playback shows and its figures; ``None`` outside playback.
 
     ``result``: the view of the applied window (the playback step), cut to the viewer.
+    ``counted``: how its window was counted; when it holds more detections than the layer
+    draws, the figures count every one of them (read from the store page by page), not
+    only those drawn.
     """
     window = timeline_window(applied)
     try:
@@ -250,15 +303,41 @@ def now_figures(
     if m is None or window[0] is None or window[1] is None:
         return None
     playing = bool(st.session_state.get("playing"))
+    span = (window[0].isoformat(), window[1].isoformat())
+    figures = step_figures(
+        directory, result, span, applied, terrain=terrain, partner=partner, counted=counted
+    )
+    return Now(m, tz, terrain, playing, *figures)
+
+
+def step_figures(
+    directory: str,
+    result: Analysis,
+    span: tuple[str, str],
+    step: tuple[datetime | None, datetime | None],
+    *,
+    terrain: bool,
+    partner: str | None,
+    counted: Counted | None = None,
+) -> tuple[int | None, int | None]:
+    """:attr:`Now.detections` and :attr:`Now.unwatched` of a playback step.
+
+    ``result``: the view of the step, cut to the viewer; ``span``: the timeline's window
+    (ISO, UTC); ``counted``: as for :func:`now_figures`. Past the map's limit every
+    detection of the step is read from the store, page by page (:func:`_step_counts`);
+    below it the layer holds them all and is classified as it is.
+    """
     det = result.layers.get("detections")
     if det is None or not {"time", "coverage_status", "sector_ids"} <= set(det.columns):
-        return Now(m, tz, terrain, playing, None, None)  # no detection rows in this view
+        return None, None  # no detection rows in this view
+    if counted is not None and counted.total > len(det):
+        return _step_counts(directory, counted, terrain, span, step, partner)
     scope = _in_scope(det, result.report, partner)
     corridor = (det["coverage_status"] != "outside").to_numpy()
     watched = _watched_then(
         directory,
-        window[0].isoformat(),
-        window[1].isoformat(),
+        span[0],
+        span[1],
         terrain,
         (det.geometry.x.to_numpy(dtype=float), det.geometry.y.to_numpy(dtype=float)),
         pd.to_datetime(det["time"], utc=True)
@@ -266,8 +345,7 @@ def now_figures(
         .to_numpy(dtype="datetime64[ns]")
         .view(np.int64),
     )
-    unwatched = int((scope & corridor & ~watched).sum())
-    return Now(m, tz, terrain, playing, int(scope.sum()), unwatched)
+    return int(scope.sum()), int((scope & corridor & ~watched).sum())
 
 
 def main_map_layers(

@@ -6,8 +6,8 @@ is stated once, as data (:data:`RULE`: the grants, any one of which shows a row)
 filters are derived from it: in Python for many rows (:func:`visible_mask`, which
 :func:`may_see` and :func:`geo.coverage.views.visible_rows` use) and in SQL
 (:func:`sql_where`, which the store uses) and as a PostgreSQL row-level security policy over
-the viewers a transaction states (:func:`postgres_policy`, the PostGIS store), and the tests
-check they agree.
+the viewers a transaction states (:func:`postgres_policy`, the PostGIS store; its query-side
+twin :func:`postgres_where`), and the tests check they agree.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ __all__ = [
     "parse_releasability",
     "postgres_owns",
     "postgres_policy",
+    "postgres_where",
     "sql_where",
     "viewers",
     "visible_mask",
@@ -376,6 +377,37 @@ def postgres_policy(
     grants = " OR ".join(_PG[grant.test](column[grant.field], seen) for grant in RULE)
     # No viewer sees nothing, also rows marked ALL (as sql_where and may_see).
     return f"(cardinality({seen}) > 0 AND ({grants}))"
+
+
+def postgres_where(
+    partners: Iterable[str] | str, *, owner: str = "owner", marking: str = "releasable_to"
+) -> str:
+    """:func:`sql_where` for PostgreSQL: the rows any of ``partners`` may see (:data:`RULE`).
+
+    The condition of :func:`postgres_policy` over the viewers given here, written into the
+    SQL as quoted literals (checked partner ids), not read from the transaction's setting:
+    a query's own WHERE, a second line under row-level security (e.g. for aggregates, whose
+    rows cannot be filtered again in Python). The markings must be normalised.
+
+    Raises
+    ------
+    ValidationError
+        A viewer that is not a partner id.
+
+    Examples
+    --------
+    >>> print(postgres_where(["LVA"]))  # doctest: +NORMALIZE_WHITESPACE
+    (owner = ANY (ARRAY['LVA']::text[]) OR releasable_to = 'ALL'
+    OR string_to_array(releasable_to, ',') && ARRAY['LVA']::text[])
+    >>> postgres_where([])
+    'false'
+    """
+    checked = viewers(partners)
+    if not checked:
+        return "false"
+    seen = "ARRAY[" + ", ".join(_sql_text(v) for v in checked) + "]::text[]"
+    column = {"owner": owner, "marking": marking}
+    return "(" + " OR ".join(_PG[grant.test](column[grant.field], seen) for grant in RULE) + ")"
 
 
 def postgres_owns(*, owner: str = "owner", setting: str = VIEWERS_SETTING) -> str:

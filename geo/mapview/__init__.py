@@ -4,17 +4,30 @@
 without the stored detections), the store's counts of a time window
 (:func:`geo.store.window_batches` classified page by page,
 :func:`geo.coverage.streamed.count_batches`), the points to draw (:func:`geo.store.map_points`,
-up to a limit) and the time bounds (:func:`geo.store.time_summary`).
+up to a limit) and the time bounds (:func:`geo.store.time_summary`); ``window_rows`` hands
+every row of a window over page by page (e.g. for the playback step's figures).
 """
 
 from geo.mapview.window import (
     MapBase,
     MapWindow,
+    WindowRows,
     map_base,
     map_times,
     map_window,
     pick_box,
     rows_near,
+    window_rows,
 )
 
-__all__ = ["MapBase", "MapWindow", "map_base", "map_times", "map_window", "pick_box", "rows_near"]
+__all__ = [
+    "MapBase",
+    "MapWindow",
+    "WindowRows",
+    "map_base",
+    "map_times",
+    "map_window",
+    "pick_box",
+    "rows_near",
+    "window_rows",
+]

@@ -21,14 +21,14 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from numpy.typing import NDArray
 
 from geo import store
 from geo.core import settings
@@ -52,11 +52,13 @@ from geo.coverage.views import (
 __all__ = [
     "MapBase",
     "MapWindow",
+    "WindowRows",
     "map_base",
     "map_times",
     "map_window",
     "pick_box",
     "rows_near",
+    "window_rows",
 ]
 
 StorePath = str | os.PathLike[str]
@@ -195,17 +197,7 @@ def map_window(
         return MapWindow(hide_foreign_upload_ids(own, viewers), None, 0)
     readers = _readers(base, viewers) if base.stored else []
     mine = own.layers.get("detections")
-    batches: Iterator[Any] = iter(
-        [] if mine is None else [SimpleNamespace(lon=mine.geometry.x, lat=mine.geometry.y)]
-    )
-    if readers:
-        batches = chain(
-            batches,
-            store.window_batches(
-                base.path, readers, operation=base.operation, time_from=time_from,
-                time_to=time_to,
-            ),
-        )  # fmt: skip
+    batches = _window_pages(base, mine, readers, time_from, time_to)
     counts = count_batches(batches, base.classifier, hex_size_m=hex_size_m)
     report = counted_report(own.report, counts)
     room = max(limit - (0 if mine is None else len(mine)), 0)
@@ -218,6 +210,56 @@ def map_window(
     result = replace(own, report=report, layers=layers)
     hexes = hexagons(counts, base.classifier.acrs, hex_size_m)
     return MapWindow(hide_foreign_upload_ids(result, viewers), hexes, counts.total)
+
+
+class WindowRows(NamedTuple):
+    """A page of :func:`window_rows`: positions (degrees) and times (ns since 1970 UTC)."""
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    time_ns: NDArray[np.int64]
+
+
+def _window_pages(
+    base: MapBase,
+    mine: gpd.GeoDataFrame | None,
+    readers: list[str],
+    time_from: datetime | None,
+    time_to: datetime | None,
+) -> Iterator[WindowRows]:
+    """The window's rows: the operation's own (``mine``, one page), then the store's pages."""
+    if mine is not None and len(mine):
+        time_ns = pd.to_datetime(mine["time"], utc=True).dt.tz_localize(None)
+        yield WindowRows(
+            mine.geometry.x.to_numpy(dtype=float),
+            mine.geometry.y.to_numpy(dtype=float),
+            time_ns.to_numpy(dtype="datetime64[ns]").view(np.int64),
+        )
+    if not readers:
+        return
+    for page in store.window_batches(
+        base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to
+    ):
+        yield WindowRows(page.lon, page.lat, page.time_us.astype(np.int64) * 1000)
+
+
+def window_rows(
+    base: MapBase,
+    *,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> Iterator[WindowRows]:
+    """Every detection of a window ``viewers`` may see, page by page (as :func:`map_window` counts).
+
+    The operation's own rows of the window first (one page), then the stored ones
+    (:func:`geo.store.window_batches`, pages of at most
+    :data:`geo.store.map_query.BATCH_ROWS`): memory grows with a page, not with the window.
+    ``viewers``: as for :func:`map_window` (``None`` sees everything).
+    """
+    mine = _own_rows(base, time_from, time_to, viewers).layers.get("detections")
+    readers = _readers(base, viewers) if base.stored else []
+    return _window_pages(base, mine, readers, time_from, time_to)
 
 
 def _stored_points(
@@ -315,6 +357,8 @@ def pick_box(
 
     A gap: its border line widened by the corridor's depth (a gap's detections are in the
     corridor along it); a sector: its outline; a hexagon: its polygon. A sensor lists none.
+    Near the antimeridian the box crosses it (``west > east``, as :class:`geo.store.Extent`
+    reads it) rather than stopping at ±180°.
     """
     if not pick:
         return None
@@ -330,28 +374,50 @@ def pick_box(
         if not len(row):
             return None
         depth_km = float(result.report["parameters"]["corridor_km"]) * 1.05 + 1.0
-        return _widened(tuple(row.total_bounds), depth_km)
+        return _widened(shapely.get_coordinates(row.geometry.to_numpy()), depth_km)
     if pick.get("sectors"):
         sectors = result.layers.get("sectors")
         sid = str(pick["sectors"][0].get("sector_id"))
         if sectors is None:
             return None
         row = sectors[sectors["sector_id"].astype(str) == sid]
-        return tuple(float(v) for v in row.total_bounds) if len(row) else None  # type: ignore[return-value]
+        return _widened(shapely.get_coordinates(row.geometry.to_numpy()), 0.0) if len(row) else None
     if pick.get("detections"):
         rings = pick["detections"][0].get("polygon") or []
         if not rings:
             return None
-        xy = np.asarray(rings[0], dtype=float)
-        return (xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max())
+        return _widened(np.asarray(rings[0], dtype=float)[:, :2], 0.0)
     return None
 
 
-def _widened(box: tuple[float, ...], km: float) -> tuple[float, float, float, float]:
-    """A lon/lat box widened by ``km`` on each side (degrees of latitude and longitude)."""
-    w, s, e, n = (float(v) for v in box)
+def _lon_arc(lon: NDArray[np.float64]) -> tuple[float, float]:
+    """The shortest arc of longitude holding every ``lon``: ``(west, east)``, degrees.
+
+    ``west > east`` when it crosses the antimeridian (points on both sides of 180°).
+    """
+    x = np.asarray(lon, dtype=float)
+    wrap = (x < -180.0) | (x >= 180.0)  # only those: the others keep their exact value
+    x = np.sort(np.where(wrap, np.mod(x + 180.0, 360.0) - 180.0, x))
+    empty = np.diff(np.append(x, x[0] + 360.0))  # the arcs between neighbours, the last across
+    k = int(np.argmax(empty))
+    if k == len(x) - 1:
+        return float(x[0]), float(x[-1])
+    w, e = float(x[k + 1]), float(x[k])
+    return (w, 180.0) if e == -180.0 else (w, e)  # up to 180° itself: no crossing
+
+
+def _widened(xy: NDArray[np.float64], km: float) -> tuple[float, float, float, float]:
+    """The box of points (lon, lat) widened by ``km`` on each side, across 180° if need be.
+
+    Degrees of latitude and longitude (``km / 110`` a degree of latitude); ``west > east``:
+    across the antimeridian; a box as wide as the world is ``(-180, s, 180, n)``.
+    """
+    w, e = _lon_arc(xy[:, 0])
     dlat = km / 110.0
-    s, n = max(s - dlat, -90.0), min(n + dlat, 90.0)
-    coslat = max(np.cos(np.radians(max(abs(s), abs(n)))), 1e-6)
-    dlon = min(km / (110.0 * coslat), 180.0)
-    return (max(w - dlon, -180.0), s, min(e + dlon, 180.0), n)
+    s, n = max(float(xy[:, 1].min()) - dlat, -90.0), min(float(xy[:, 1].max()) + dlat, 90.0)
+    coslat = max(float(np.cos(np.radians(max(abs(s), abs(n))))), 1e-6)
+    dlon = km / (110.0 * coslat)
+    if (e - w) % 360.0 + 2 * dlon >= 360.0:
+        return (-180.0, s, 180.0, n)
+    w, e = w - dlon, e + dlon
+    return (w + 360.0 if w < -180.0 else w, s, e - 360.0 if e > 180.0 else e, n)

@@ -3,7 +3,9 @@
 Each read is one transaction that states its viewers (row-level security); the GiST index
 on ``geom`` (``&&``) and the B-tree on ``time_us`` find the rows, and the exact test of the
 extent (``ST_X``/``ST_Y`` between its bounds, inclusive) follows ``&&``, whose boxes are
-rounded outwards to float4. :mod:`geo.store.map_query` filters the rows again in Python.
+rounded outwards to float4. :mod:`geo.store.map_query` filters the rows again in Python;
+the counts and the time summary, which return no rows to filter, state the rule in their
+WHERE instead (:func:`geo.access.releasability.postgres_where`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 
+from geo.access.releasability import postgres_where
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
@@ -69,9 +72,12 @@ def view_rows(
     """How many rows ``viewers`` may see in the view and window, and at most ``limit`` of them.
 
     All of them (any order) when there are at most ``limit``; else the first ``limit`` in
-    time order (then ``fid``). Columns: :data:`_COLUMNS`, ``lon``, ``lat``.
+    time order (then ``fid``). Columns: :data:`_COLUMNS`, ``lon``, ``lat``. The count
+    states the rule in its WHERE too (:func:`~geo.access.releasability.postgres_where`),
+    under row-level security.
     """
     where, params = _where(t_from, t_to, operation, boxes)
+    where += f" AND {postgres_where(viewers)}"  # the count's second line under RLS
     conn = connect(url)
     try:
         prepare(conn)
@@ -141,11 +147,13 @@ def time_summary(
     """``summarise(source, fetch)`` over the times of the rows ``viewers`` may see (and ``extra``).
 
     One transaction stating the viewers: row-level security (enabled and forced) leaves
-    the rows they may see (aggregates: no row comes back to filter again in Python);
-    ``extra`` (column ``time_us``) is copied into a temporary table ``extra_table`` and
-    added to the stored times.
+    the rows they may see, and the query's WHERE states the rule again
+    (:func:`~geo.access.releasability.postgres_where`: aggregates, no row comes back to
+    filter again in Python); ``extra`` (column ``time_us``) is copied into a temporary
+    table ``extra_table`` and added to the stored times.
     """
     where, params = _where(None, None, operation, None)
+    where += f" AND {postgres_where(viewers)}"  # the rule in SQL too: a second line under RLS
     source = f"SELECT time_us FROM detections WHERE {where}"
     conn = connect(url)
     try:
