@@ -26,6 +26,10 @@ its own, ``resource.getrusage``):
 
 ``--page-only``: only the ``page`` measurements (after the ingest).
 
+``--store PATH``: the GeoPackage store to measure, kept: made (the ingest above) when
+``PATH`` does not exist, else measured as it is (stores of 10,000,000 rows take minutes to
+make; keep them out of the repository and of ``/tmp``, e.g. under ``/work/bench-stores``).
+
 With ``--postgres`` the same on a throwaway PostGIS cluster (``tests/pg_util.py``) when one
 can be started, unless its ingest would take longer than ``--pg-budget-s`` (from the rate
 of the first upload): then it says so and skips.
@@ -207,11 +211,14 @@ def _run(
     budget: float | None,
     page_only: bool = False,
 ) -> None:
-    print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
-    spent = _ingest(path, rows, chunk, budget)
-    if spent is None:
-        return
-    print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
+    if Path(path).exists():
+        print(f"{name}: the store {path} as it is")
+    else:
+        print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
+        spent = _ingest(path, rows, chunk, budget)
+        if spent is None:
+            return
+        print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
     for window in ("bulk", "day"):
         print(f"  Map page's data functions, window {window}: {_measure('page', path, window)}")
     if page_only:
@@ -232,14 +239,18 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--pg-budget-s", type=float, default=300.0)
     parser.add_argument("--page-only", action="store_true")
+    parser.add_argument("--store", help="GeoPackage store kept: made when missing, else reused")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        gpkg = str(Path(tmp) / "limes.gpkg")
-        _run("GeoPackage", gpkg, args.rows, args.chunk, args.load_gb, None, args.page_only)
+    if args.store:
+        _run("GeoPackage", args.store, args.rows, args.chunk, args.load_gb, None, args.page_only)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            gpkg = str(Path(tmp) / "limes.gpkg")
+            _run("GeoPackage", gpkg, args.rows, args.chunk, args.load_gb, None, args.page_only)
     if not args.postgres:
         return
     import pg_util
