@@ -14,9 +14,10 @@ hexagons, not with the number of detections.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import geopandas as gpd
@@ -42,6 +43,7 @@ __all__ = [
     "counted_report",
     "hexagons",
     "point_classifier",
+    "projected",
 ]
 
 #: Status codes of :func:`geo.coverage.detections.classify_points`.
@@ -206,26 +208,51 @@ class WindowCounts:
 
 def _hex_add(
     counts: WindowCounts,
-    acrs: AnalysisCRS,
     size_m: float,
-    lon: NDArray[np.float64],
-    lat: NDArray[np.float64],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
     gap: NDArray[np.bool_],
 ) -> None:
-    """Add a page's points to the hexagon counts (the cells of :func:`hexbin`)."""
-    x, y = acrs.to_proj.transform(lon, lat)
-    x, y = np.asarray(x), np.asarray(y)
+    """Add a page's points (analysis CRS, m) to the hexagon counts (the cells of :func:`hexbin`).
+
+    A page's cells are found by hashing (``pandas.factorize``, no sort of the page), then
+    merged into the sorted cells held so far: few a page, past the first pages.
+    """
     ok = np.isfinite(x) & np.isfinite(y)
     q, r = _axial(x[ok], y[ok], size_m)
     if q.size and max(np.abs(q).max(), np.abs(r).max()) >= _HALF:
         raise ValueError(f"hexagons of {size_m} m are too small for points this far apart")
-    key = np.concatenate([counts.hex_keys, ((q + _HALF) << 32) | (r + _HALF)])
-    weights = np.concatenate([counts.hex_counts, np.ones(q.size, dtype=np.int64)])
-    flags = np.concatenate([counts.hex_flagged, gap[ok].astype(np.int64)])
-    cells, inverse = np.unique(key, return_inverse=True)
-    counts.hex_keys = cells
-    counts.hex_counts = np.bincount(inverse, weights=weights, minlength=len(cells)).astype(np.int64)
-    counts.hex_flagged = np.bincount(inverse, weights=flags, minlength=len(cells)).astype(np.int64)
+    codes, page_cells = pd.factorize(((q + _HALF) << 32) | (r + _HALF))
+    page_cells = np.asarray(page_cells, dtype=np.int64)
+    page_counts = np.bincount(codes, minlength=len(page_cells))
+    page_flagged = np.bincount(codes[gap[ok]], minlength=len(page_cells))
+    cells = counts.hex_keys
+    fresh = ~np.isin(page_cells, cells, assume_unique=True)
+    if fresh.any():
+        merged = np.union1d(cells, page_cells[fresh])
+        moved = np.searchsorted(merged, cells)
+        for name in ("hex_counts", "hex_flagged"):
+            grown = np.zeros(len(merged), dtype=np.int64)
+            grown[moved] = getattr(counts, name)
+            setattr(counts, name, grown)
+        counts.hex_keys = cells = merged
+    at = np.searchsorted(cells, page_cells)
+    counts.hex_counts[at] += page_counts
+    counts.hex_flagged[at] += page_flagged
+
+
+def projected(batches: Iterable[Positions], acrs: AnalysisCRS) -> Iterator[Positions]:
+    """The pages with ``x`` and ``y`` in the analysis CRS (m) added, for :func:`count_batches`.
+
+    The same transformation :func:`count_batches` would make (``acrs.to_proj``); made
+    here, a caller can run it with the reading, in another thread
+    (:func:`geo.core.prefetch.prefetched`), beside the classification.
+    """
+    for page in batches:
+        lon = np.asarray(page.lon, dtype=float)
+        lat = np.asarray(page.lat, dtype=float)
+        x, y = acrs.to_proj.transform(lon, lat)
+        yield SimpleNamespace(lon=lon, lat=lat, x=np.asarray(x), y=np.asarray(y))
 
 
 def count_batches(
@@ -235,6 +262,9 @@ def count_batches(
     hex_size_m: float | None = None,
 ) -> WindowCounts:
     """Classify pages of points and sum the window's figures (and hexagons of ``hex_size_m``).
+
+    A page with ``x`` and ``y`` (the analysis CRS, see :func:`projected`) is binned from
+    them; others are projected here.
 
     Examples
     --------
@@ -269,7 +299,10 @@ def count_batches(
             counts.partners[p][0] += int(mine.sum())
             counts.partners[p][1] += int((mine & gap).sum())
         if hex_size_m is not None:
-            _hex_add(counts, classifier.acrs, hex_size_m, lon, lat, gap)
+            x, y = getattr(page, "x", None), getattr(page, "y", None)
+            if x is None or y is None:
+                x, y = classifier.acrs.to_proj.transform(lon, lat)
+            _hex_add(counts, hex_size_m, np.asarray(x), np.asarray(y), gap)
     return counts
 
 
