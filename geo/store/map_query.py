@@ -423,7 +423,8 @@ def map_points(
     total
         How many rows match, when the caller has counted them already (e.g. the map's
         window counts, :func:`window_positions` with the same viewers, operation and
-        window, no extent): the store does not count them again. It must be that count.
+        window, no extent): a GeoPackage store does not count them again (PostGIS counts
+        them in the same transaction as it reads them). It must be that count.
 
     Returns
     -------
@@ -471,12 +472,14 @@ def map_points(
         where += f" AND {_extent_match(conn, where, box)}"
         if total is None:
             total = int(conn.execute(f"SELECT count(*) FROM detections WHERE {where}").scalar())
-        cut = ""
         if total > limit:
             if box is None:
                 where += _first_days(conn, where, limit)
-            cut = f" ORDER BY time_us, fid LIMIT {int(limit)}"
-        raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where}{cut})")
+            # The first rows found by sorting their keys alone, then read (half the sort).
+            order = "ORDER BY time_us, fid"
+            where = f"fid IN (SELECT fid FROM detections WHERE {where} {order} LIMIT {int(limit)})"
+            where += f" {order}"
+        raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where})")
         return MapPoints(_frame(raw, str(path), conn), total)
 
 
