@@ -421,10 +421,9 @@ def map_points(
     limit
         The most rows to return (>= 0).
     total
-        How many rows match, when the caller has counted them already (e.g. the map's
-        window counts, :func:`window_positions` with the same viewers, operation and
-        window, no extent): a GeoPackage store does not count them again (PostGIS counts
-        them in the same transaction as it reads them). It must be that count.
+        How many rows match, counted already (the map's counts of :func:`window_positions`,
+        same viewers, operation, window, no extent): a GeoPackage store does not count
+        them again (PostGIS counts them in the transaction that reads them).
 
     Returns
     -------
@@ -473,14 +472,21 @@ def map_points(
         if total is None:
             total = int(conn.execute(f"SELECT count(*) FROM detections WHERE {where}").scalar())
         if total > limit:
-            if box is None:
-                where += _first_days(conn, where, limit)
-            # The first rows found by sorting their keys alone, then read (half the sort).
-            order = "ORDER BY time_us, fid"
-            where = f"fid IN (SELECT fid FROM detections WHERE {where} {order} LIMIT {int(limit)})"
-            where += f" {order}"
+            where = _first_rows(conn, where, limit, days=box is None)
         raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where})")
         return MapPoints(_frame(raw, str(path), conn), total)
+
+
+def _first_rows(conn: Connection, where: str, limit: int, *, days: bool) -> str:
+    """SQL for the first ``limit`` rows of ``where`` in time order (then ``fid``), ordered.
+
+    Their keys alone are sorted, then the rows read (half the sort of whole rows); with
+    ``days``, only the days that hold them (:func:`_first_days`).
+    """
+    if days:
+        where += _first_days(conn, where, limit)
+    order = "ORDER BY time_us, fid"
+    return f"fid IN (SELECT fid FROM detections WHERE {where} {order} LIMIT {int(limit)}) {order}"
 
 
 def _first_days(conn: Connection, where: str, limit: int) -> str:
