@@ -29,7 +29,6 @@ from geo.coverage.streamed import (
     counted_report,
     hexagons,
     point_classifier,
-    projected,
 )
 from geo.coverage.views import visible_rows
 from geo.inputs.scenario import load_scenario
@@ -407,11 +406,9 @@ def test_window_positions_are_those_of_the_window_batches_and_count_alike(
         want_xy = _sorted_xy(pages)
         assert _sorted_xy(got) == want_xy, case
         assert len(want_xy) > 0 or viewers == ("EST",), case
-        # projected in advance (as the Map page does, in its reading thread) or not: the same
+        # read ahead in another thread, as the Map page reads them: the same figures
         truth = full.windowed(tf, tt, visible=visible_rows(full.all_detections, viewers))
-        counts = count_batches(
-            prefetched(projected(iter(got), classifier.acrs)), classifier, hex_size_m=MAP_HEXAGON_M
-        )
+        counts = count_batches(prefetched(iter(got)), classifier, hex_size_m=MAP_HEXAGON_M)
         assert counted_report(full.report, counts)["detections"] == truth.report["detections"]
         want_hex = detection_hexagons(truth)
         got_hex = hexagons(counts, classifier.acrs, MAP_HEXAGON_M)

@@ -14,10 +14,9 @@ hexagons, not with the number of detections.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 import geopandas as gpd
@@ -43,7 +42,6 @@ __all__ = [
     "counted_report",
     "hexagons",
     "point_classifier",
-    "projected",
 ]
 
 #: Status codes of :func:`geo.coverage.detections.classify_points`.
@@ -241,20 +239,6 @@ def _hex_add(
     counts.hex_flagged[at] += page_flagged
 
 
-def projected(batches: Iterable[Positions], acrs: AnalysisCRS) -> Iterator[Positions]:
-    """The pages with ``x`` and ``y`` in the analysis CRS (m) added, for :func:`count_batches`.
-
-    The same transformation :func:`count_batches` would make (``acrs.to_proj``); made
-    here, a caller can run it with the reading, in another thread
-    (:func:`geo.core.prefetch.prefetched`), beside the classification.
-    """
-    for page in batches:
-        lon = np.asarray(page.lon, dtype=float)
-        lat = np.asarray(page.lat, dtype=float)
-        x, y = acrs.to_proj.transform(lon, lat)
-        yield SimpleNamespace(lon=lon, lat=lat, x=np.asarray(x), y=np.asarray(y))
-
-
 def count_batches(
     batches: Iterable[Positions],
     classifier: PointClassifier,
@@ -263,14 +247,10 @@ def count_batches(
 ) -> WindowCounts:
     """Classify pages of points and sum the window's figures (and hexagons of ``hex_size_m``).
 
-    A page with ``x`` and ``y`` (the analysis CRS, see :func:`projected`) is binned from
-    them; others are projected here.
-
     Examples
     --------
     >>> import shapely
-    >>> from types import SimpleNamespace
-    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+    >>>     >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
     >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
     ...                       "range_m": [10_000.0]}, geometry=[shapely.Point(0.5, 0)], crs=4326)
     >>> page = SimpleNamespace(lon=np.array([0.5, 0.9, 5.0]), lat=np.array([0.01, 0.01, 5.0]))
@@ -299,9 +279,7 @@ def count_batches(
             counts.partners[p][0] += int(mine.sum())
             counts.partners[p][1] += int((mine & gap).sum())
         if hex_size_m is not None:
-            x, y = getattr(page, "x", None), getattr(page, "y", None)
-            if x is None or y is None:
-                x, y = classifier.acrs.to_proj.transform(lon, lat)
+            x, y = classifier.acrs.to_proj.transform(lon, lat)
             _hex_add(counts, hex_size_m, np.asarray(x), np.asarray(y), gap)
     return counts
 

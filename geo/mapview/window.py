@@ -42,7 +42,6 @@ from geo.coverage.streamed import (
     count_batches,
     counted_report,
     hexagons,
-    projected,
 )
 from geo.coverage.views import (
     HourCounts,
@@ -203,12 +202,12 @@ def map_window(
         [] if mine is None else [SimpleNamespace(lon=mine.geometry.x, lat=mine.geometry.y)]
     )
     if readers:
-        # The store's rows read and projected in a thread of their own while the last
-        # batch is classified and binned (two cores: each does about half the work).
+        # The store's rows read in a thread of their own while the last batch is counted
+        # (the driver reads outside the GIL; on two cores the read and the counts overlap).
         stored = store.window_positions(
             base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to
         )
-        batches = chain(batches, prefetched(projected(stored, base.classifier.acrs)))
+        batches = chain(batches, prefetched(stored))
     counts = count_batches(batches, base.classifier, hex_size_m=hex_size_m)
     report = counted_report(own.report, counts)
     room = max(limit - n_mine, 0)
