@@ -250,7 +250,8 @@ def count_batches(
     Examples
     --------
     >>> import shapely
-    >>>     >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+    >>> from types import SimpleNamespace
+    >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
     >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
     ...                       "range_m": [10_000.0]}, geometry=[shapely.Point(0.5, 0)], crs=4326)
     >>> page = SimpleNamespace(lon=np.array([0.5, 0.9, 5.0]), lat=np.array([0.01, 0.01, 5.0]))
