@@ -30,6 +30,16 @@ its own, ``resource.getrusage``):
 
 ``--page-only``: only the ``page`` measurements (after the ingest).
 
+``--profile``: where the time of the window's counts goes (``profile``, per window: the
+stages one after the other, each timed: the store's read of positions, the old read by
+pages of ``fid``, time and blob, the projection, the classification, the hexagons, the
+points with and without the count; then ``map_window`` as the page runs it, the read in a
+thread of its own; each with its CPU seconds, the figure to compare on a busy machine).
+
+``--store PATH``: the GeoPackage store to measure, kept: made (the ingest above) when
+``PATH`` does not exist, else measured as it is (stores of 10,000,000 rows take minutes to
+make; keep them out of the repository and of ``/tmp``, e.g. under ``/work/bench-stores``).
+
 With ``--postgres`` the same on a throwaway PostGIS cluster (``tests/pg_util.py``) when one
 can be started, unless its ingest would take longer than ``--pg-budget-s`` (from the rate
 of the first upload): then it says so and skips.
@@ -139,6 +149,8 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         return _page(path, window)
     elif mode == "step":
         return _step(path, int(window))
+    elif mode == "profile":
+        return _profile(path, window)
     else:
         out["rows"] = len(store.visible_detections(path, ["LVA"], time_from=tf, time_to=tt))
     out["seconds"] = round(time.perf_counter() - start, 2)
@@ -216,6 +228,62 @@ def _step(path: str, hours: int) -> dict[str, object]:
     }
 
 
+def _profile(path: str, window: str) -> dict[str, object]:
+    """The window's counts stage by stage (one after the other), then as the page runs them."""
+    from geo.coverage.streamed import WindowCounts, _hex_add, point_classifier
+    from geo.coverage.views import headline
+    from geo.inputs.scenario import load_scenario
+    from geo.mapview import map_base, map_window
+    from layers.map import MAP_HEXAGON_M
+
+    sc = load_scenario(ROOT / "sample_data")
+    clf = point_classifier(sc.border, sc.sensors, sectors=sc.sectors)
+    tf, tt = (pd.Timestamp(t) for t in DAY) if window == "day" else (None, None)
+    spent: dict[str, float] = {}
+
+    def timed(name: str, make):  # type: ignore[no-untyped-def]
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        got = make()
+        spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - t0, 2)
+        cpu = name.replace("_s", "_cpu_s")
+        spent[cpu] = round(spent.get(cpu, 0.0) + time.process_time() - cpu0, 2)
+        return got
+
+    old = store.window_batches(path, ["LVA"], time_from=tf, time_to=tt)
+    timed("read_old_pages_s", lambda: sum(len(b.lon) for b in old))
+    pages = timed(
+        "read_positions_s",
+        lambda: list(store.window_positions(path, ["LVA"], time_from=tf, time_to=tt)),
+    )
+    clf.classify(pages[0].lon[:1], pages[0].lat[:1])  # indexes built (cached by the app)
+    counts = WindowCounts()
+    for page in pages:
+        x, y = timed("project_s", lambda p=page: clf.acrs.to_proj.transform(p.lon, p.lat))
+        codes, _ = timed("classify_s", lambda p=page: clf.classify(p.lon, p.lat))
+        timed("hexagons_s", lambda x=x, y=y, c=codes: _hex_add(counts, MAP_HEXAGON_M, x, y, c == 1))
+    rows = sum(len(p.lon) for p in pages)
+    del pages
+    timed("points_counted_s", lambda: store.map_points(path, ["LVA"], time_from=tf, time_to=tt))
+    timed(
+        "points_total_known_s",
+        lambda: store.map_points(path, ["LVA"], time_from=tf, time_to=tt, total=rows),
+    )
+    base = map_base(sc.border, sc.sensors, path, operation="sample", sectors=sc.sectors)
+    base.classifier.classify(np.array([24.0]), np.array([55.0]))
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    win = map_window(base, time_from=tf, time_to=tt, viewers=("LVA",), hex_size_m=MAP_HEXAGON_M)
+    spent["map_window_s"] = round(time.perf_counter() - t0, 2)
+    spent["map_window_cpu_s"] = round(time.process_time() - cpu0, 2)
+    return {
+        "rows": rows,
+        **spent,
+        "window_total": win.total,
+        "in_gaps": headline(win.result.report).detections_in_gaps,
+        "hexagons": len(counts.hex_keys),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+
+
 def _measure(mode: str, path: str, window: str, limit_gb: float | None = None) -> str:
     """Run :func:`_child` in a new process (under an address-space limit if given)."""
 
@@ -246,12 +314,23 @@ def _run(
     load_gb: float,
     budget: float | None,
     page_only: bool = False,
+    profile: bool = False,
 ) -> None:
-    print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
-    spent = _ingest(path, rows, chunk, budget)
-    if spent is None:
+    if Path(path).exists():
+        print(f"{name}: the store {path} as it is")
+    else:
+        print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
+        spent = _ingest(path, rows, chunk, budget)
+        if spent is None:
+            return
+        print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
+    if profile:
+        for window in ("all", "day"):
+            print(
+                f"  window counts stage by stage, window {window}: "
+                f"{_measure('profile', path, window)}"
+            )
         return
-    print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
     for window in ("bulk", "day"):
         print(f"  Map page's data functions, window {window}: {_measure('page', path, window)}")
     for hours in ("1", "24"):
@@ -274,14 +353,25 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--pg-budget-s", type=float, default=300.0)
     parser.add_argument("--page-only", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--store", help="GeoPackage store kept: made when missing, else reused")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        gpkg = str(Path(tmp) / "limes.gpkg")
-        _run("GeoPackage", gpkg, args.rows, args.chunk, args.load_gb, None, args.page_only)
+    if args.store:
+        _run(
+            "GeoPackage", args.store, args.rows, args.chunk, args.load_gb, None,
+            args.page_only, args.profile,
+        )  # fmt: skip
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            gpkg = str(Path(tmp) / "limes.gpkg")
+            _run(
+                "GeoPackage", gpkg, args.rows, args.chunk, args.load_gb, None,
+                args.page_only, args.profile,
+            )  # fmt: skip
     if not args.postgres:
         return
     import pg_util
@@ -292,7 +382,10 @@ def main() -> None:
         return
     with pg_util.running_cluster() as cluster:
         url = cluster.create_database("benchmap")
-        _run("PostGIS", url, args.rows, args.chunk, args.load_gb, args.pg_budget_s, args.page_only)
+        _run(
+            "PostGIS", url, args.rows, args.chunk, args.load_gb, args.pg_budget_s,
+            args.page_only, args.profile,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

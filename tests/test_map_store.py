@@ -21,14 +21,20 @@ import shapely
 from test_store import put, report_for
 
 from geo import store
+from geo.core.prefetch import prefetched
 from geo.core.settings import SAMPLE_DIR
 from geo.coverage import analyse
-from geo.coverage.streamed import count_batches, counted_report, hexagons, point_classifier
+from geo.coverage.streamed import (
+    count_batches,
+    counted_report,
+    hexagons,
+    point_classifier,
+)
 from geo.coverage.views import visible_rows
 from geo.inputs.scenario import load_scenario
 from geo.store.connection import connect
 from geo.store.geometry import points
-from geo.store.map_query import Extent, map_points, window_batches
+from geo.store.map_query import Extent, map_points, window_batches, window_positions
 from geo.store.spatial_index import CELLS, cells_of, has_spatial_index, is_current
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
@@ -372,3 +378,70 @@ def test_counts_over_terrain_equal_the_in_memory_path(tmp_path: Path, scenario: 
     got_hex = hexagons(counts, classifier.acrs, MAP_HEXAGON_M)
     assert got_hex["flagged"].tolist() == want_hex["flagged"].tolist()
     assert got_hex["count"].tolist() == want_hex["count"].tolist()
+
+
+def _sorted_xy(pages: list[Any]) -> list[tuple[float, float]]:
+    """Every position of the pages, sorted (the reads may hand them in another order)."""
+    lon = [float(v) for p in pages for v in p.lon]
+    lat = [float(v) for p in pages for v in p.lat]
+    return sorted(zip(lon, lat, strict=True))
+
+
+def test_window_positions_are_those_of_the_window_batches_and_count_alike(
+    filled: Path | str, scenario: Any
+) -> None:
+    """The map's read of positions alone (one streamed query) gives the pages' rows, no other."""
+    _, full = _truth(filled, scenario)
+    classifier = point_classifier(
+        scenario.border,
+        scenario.sensors,
+        sectors=scenario.sectors,
+        corridor_km=CORRIDOR_KM,
+        min_gap_m=MIN_GAP_M,
+    )
+    for viewers, (tf, tt) in itertools.product(VIEWERS, WINDOWS):
+        case = f"{viewers} {tf}"
+        pages = list(window_batches(filled, viewers, operation="sample", time_from=tf, time_to=tt))
+        got = list(window_positions(filled, viewers, operation="sample", time_from=tf, time_to=tt))
+        want_xy = _sorted_xy(pages)
+        assert _sorted_xy(got) == want_xy, case
+        assert len(want_xy) > 0 or viewers == ("EST",), case
+        # read ahead in another thread, as the Map page reads them: the same figures
+        truth = full.windowed(tf, tt, visible=visible_rows(full.all_detections, viewers))
+        counts = count_batches(prefetched(iter(got)), classifier, hex_size_m=MAP_HEXAGON_M)
+        assert counted_report(full.report, counts)["detections"] == truth.report["detections"]
+        want_hex = detection_hexagons(truth)
+        got_hex = hexagons(counts, classifier.acrs, MAP_HEXAGON_M)
+        assert got_hex["count"].tolist() == want_hex["count"].tolist(), case
+        assert got_hex["flagged"].tolist() == want_hex["flagged"].tolist(), case
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_past_the_limit_the_first_rows_in_time_whatever_day_the_limit_ends_on(
+    filled: Path | str, window: tuple[str | None, str | None]
+) -> None:
+    """The cut (the first ``limit`` rows in time) is exact on, before and past a day's end.
+
+    The store sorts only the days holding the first ``limit`` rows in ``fid`` order; the
+    truth is every visible row, sorted in memory.
+    """
+    tf, tt = window
+    viewers = ["LTU", "POL"]
+    every = store.visible_detections(
+        filled, viewers, operation="sample", time_from=tf, time_to=tt
+    ).sort_values(["time", "upload_id", "src_row"], kind="stable")
+    days = every["time"].dt.floor("D")
+    first_day = int((days == days.iloc[0]).sum())
+    assert days.nunique() >= 2
+    assert first_day > 2
+    limits = sorted({1, first_day - 1, first_day, first_day + 1, len(every) - 1, len(every)})
+    for limit in limits:
+        for total in (None, len(every)):
+            got = map_points(
+                filled, viewers, operation="sample", time_from=tf, time_to=tt, limit=limit,
+                total=total,
+            )  # fmt: skip
+            assert got.total == len(every), (limit, total)
+            pd.testing.assert_frame_equal(
+                _points(got.detections), _points(every.head(limit)), check_dtype=False
+            )

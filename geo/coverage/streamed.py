@@ -206,26 +206,37 @@ class WindowCounts:
 
 def _hex_add(
     counts: WindowCounts,
-    acrs: AnalysisCRS,
     size_m: float,
-    lon: NDArray[np.float64],
-    lat: NDArray[np.float64],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
     gap: NDArray[np.bool_],
 ) -> None:
-    """Add a page's points to the hexagon counts (the cells of :func:`hexbin`)."""
-    x, y = acrs.to_proj.transform(lon, lat)
-    x, y = np.asarray(x), np.asarray(y)
+    """Add a page's points (analysis CRS, m) to the hexagon counts (the cells of :func:`hexbin`).
+
+    A page's cells are found by hashing (``pandas.factorize``, no sort of the page), then
+    merged into the sorted cells held so far: few a page, past the first pages.
+    """
     ok = np.isfinite(x) & np.isfinite(y)
     q, r = _axial(x[ok], y[ok], size_m)
     if q.size and max(np.abs(q).max(), np.abs(r).max()) >= _HALF:
         raise ValueError(f"hexagons of {size_m} m are too small for points this far apart")
-    key = np.concatenate([counts.hex_keys, ((q + _HALF) << 32) | (r + _HALF)])
-    weights = np.concatenate([counts.hex_counts, np.ones(q.size, dtype=np.int64)])
-    flags = np.concatenate([counts.hex_flagged, gap[ok].astype(np.int64)])
-    cells, inverse = np.unique(key, return_inverse=True)
-    counts.hex_keys = cells
-    counts.hex_counts = np.bincount(inverse, weights=weights, minlength=len(cells)).astype(np.int64)
-    counts.hex_flagged = np.bincount(inverse, weights=flags, minlength=len(cells)).astype(np.int64)
+    codes, page_cells = pd.factorize(((q + _HALF) << 32) | (r + _HALF))
+    page_cells = np.asarray(page_cells, dtype=np.int64)
+    page_counts = np.bincount(codes, minlength=len(page_cells))
+    page_flagged = np.bincount(codes[gap[ok]], minlength=len(page_cells))
+    cells = counts.hex_keys
+    fresh = ~np.isin(page_cells, cells, assume_unique=True)
+    if fresh.any():
+        merged = np.union1d(cells, page_cells[fresh])
+        moved = np.searchsorted(merged, cells)
+        for name in ("hex_counts", "hex_flagged"):
+            grown = np.zeros(len(merged), dtype=np.int64)
+            grown[moved] = getattr(counts, name)
+            setattr(counts, name, grown)
+        counts.hex_keys = cells = merged
+    at = np.searchsorted(cells, page_cells)
+    counts.hex_counts[at] += page_counts
+    counts.hex_flagged[at] += page_flagged
 
 
 def count_batches(
@@ -269,7 +280,8 @@ def count_batches(
             counts.partners[p][0] += int(mine.sum())
             counts.partners[p][1] += int((mine & gap).sum())
         if hex_size_m is not None:
-            _hex_add(counts, classifier.acrs, hex_size_m, lon, lat, gap)
+            x, y = classifier.acrs.to_proj.transform(lon, lat)
+            _hex_add(counts, hex_size_m, np.asarray(x), np.asarray(y), gap)
     return counts
 
 

@@ -7,7 +7,8 @@ every row in memory. Here the same figures come in three parts:
    scenario's, few; the coverage, the gaps and the sectors do not depend on detections),
    and the classifier of its coverage;
 2. :func:`map_window`: the window's counts (per status, sector, partner and hexagon) over
-   the scenario's rows and the store's (:func:`geo.store.window_batches`, page by page),
+   the scenario's rows and the store's (:func:`geo.store.window_positions`, batch by batch,
+   read in a thread of their own while the last batch is counted),
    and the points to draw (:func:`geo.store.map_points`, up to a limit);
 3. :func:`map_times`: where the viewer's detections lie in time
    (:func:`geo.store.time_summary`).
@@ -21,7 +22,9 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -32,6 +35,7 @@ from numpy.typing import NDArray
 
 from geo import store
 from geo.core import settings
+from geo.core.prefetch import prefetched
 from geo.coverage.analysis import Analysis
 from geo.coverage.streamed import (
     PointClassifier,
@@ -197,11 +201,21 @@ def map_window(
         return MapWindow(hide_foreign_upload_ids(own, viewers), None, 0)
     readers = _readers(base, viewers) if base.stored else []
     mine = own.layers.get("detections")
-    batches = _window_pages(base, mine, readers, time_from, time_to)
+    n_mine = 0 if mine is None else len(mine)
+    batches: Iterator[Any] = iter(
+        [] if mine is None else [SimpleNamespace(lon=mine.geometry.x, lat=mine.geometry.y)]
+    )
+    if readers:
+        # The store's rows read in a thread of their own while the last batch is counted
+        # (the driver reads outside the GIL; on two cores the read and the counts overlap).
+        stored = store.window_positions(
+            base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to
+        )
+        batches = chain(batches, prefetched(stored))
     counts = count_batches(batches, base.classifier, hex_size_m=hex_size_m)
     report = counted_report(own.report, counts)
-    room = max(limit - (0 if mine is None else len(mine)), 0)
-    points = _stored_points(base, readers, time_from, time_to, room)
+    room = max(limit - n_mine, 0)
+    points = _stored_points(base, readers, time_from, time_to, room, total=counts.total - n_mine)
     layers = {**own.layers, "detections": _joined(mine, points)}
     if "sectors" in layers:
         sectors = layers["sectors"].copy()
@@ -269,13 +283,14 @@ def _stored_points(
     time_to: datetime | None,
     limit: int,
     extent: tuple[float, float, float, float] | None = None,
+    total: int | None = None,
 ) -> tuple[gpd.GeoDataFrame | None, int]:
-    """The stored rows to draw (classified), and how many match in all."""
+    """The stored rows to draw (classified), and how many match in all (``total`` if known)."""
     if not readers:
         return None, 0
     got = store.map_points(
         base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to,
-        extent=extent, limit=limit,
+        extent=extent, limit=limit, total=total,
     )  # fmt: skip
     return classified(got.detections, base.classifier), got.total
 

@@ -112,7 +112,8 @@ operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`set_operation_partners`); ``spatial_index``: the grid-cell index of the
 detections' positions; ``maintenance``: :func:`reindex` (that index made anew after
 another tool edited the detections); ``map_query``: what the map needs without reading every row
-(:func:`map_points`, :func:`window_batches`); ``audit``: retracting and re-marking uploads
+(:func:`map_points`, :func:`window_batches`, :func:`window_positions`); ``audit``: retracting
+and re-marking uploads
 (:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
 Examples
@@ -142,9 +143,11 @@ from geo.store.map_query import (
     MapPoints,
     StoreTimes,
     WindowBatch,
+    WindowPositions,
     map_points,
     time_summary,
     window_batches,
+    window_positions,
 )
 from geo.store.opening import open_store
 from geo.store.operation_tables import (
@@ -182,6 +185,7 @@ __all__ = [
     "StoreMemoryError",
     "StoreTimes",
     "WindowBatch",
+    "WindowPositions",
     "audit_log",
     "backup",
     "feature_collection",
@@ -211,4 +215,5 @@ __all__ = [
     "version",
     "visible_detections",
     "window_batches",
+    "window_positions",
 ]

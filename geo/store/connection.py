@@ -260,6 +260,35 @@ class Connection:
             raise RuntimeError("SQLite did not return the typing row first")  # cannot happen
         return table.slice(1).remove_column(0)
 
+    def stream_arrow(self, columns: Mapping[str, Kind], source: str) -> Iterator[pa.RecordBatch]:
+        """The rows of ``SELECT <columns> <source>`` as Arrow batches, read as they are used.
+
+        One query, read batch by batch (of ``_READ_BATCH_ROWS`` rows) while the caller works
+        on the last one: memory for a batch, whatever the result holds, and no query run
+        again per page. Each value is made its column's kind in SQL (see ``_KINDS``), after
+        a typing row (dropped), so the driver can refuse none half-way. The connection must
+        not read anything else until the iterator is exhausted or closed.
+        """
+        typing_row = ", ".join(f'{_KINDS[kind][1]} AS "{name}"' for name, kind in columns.items())
+        values = ", ".join(_KINDS[kind][2].format(f'"{name}"') for name, kind in columns.items())
+        with memory_reported(self._name):
+            self._reader.execute(f"SELECT {typing_row} UNION ALL SELECT {values} {source}")
+            reader = self._reader.fetch_record_batch()
+        try:
+            first = True
+            while True:
+                with memory_reported(self._name):
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        return
+                if first:
+                    batch, first = batch.slice(1), False
+                if batch.num_rows:
+                    yield batch
+        finally:
+            reader.close()
+
     def insert(
         self,
         table: str,

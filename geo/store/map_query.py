@@ -45,7 +45,7 @@ from geo.store.opening import opened_for_reading
 from geo.store.postgres import map_query as pg_map
 from geo.store.postgres.connection import shown_url
 from geo.store.reading import _READ_COLUMNS, _frame, _visible_where, _window
-from geo.store.schema import DEFAULT_OPERATION, has_operations
+from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DEFAULT_OPERATION, first_fid, has_operations
 from geo.store.spatial_index import (
     CELLS,
     cell_ranges,
@@ -60,9 +60,11 @@ __all__ = [
     "MapPoints",
     "StoreTimes",
     "WindowBatch",
+    "WindowPositions",
     "map_points",
     "time_summary",
     "window_batches",
+    "window_positions",
 ]
 
 #: Rows per page of :func:`window_batches` (and of the GeoPackage's exact edge tests).
@@ -122,6 +124,13 @@ class WindowBatch(NamedTuple):
 
     fid: np.ndarray
     time_us: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+class WindowPositions(NamedTuple):
+    """One page of :func:`window_positions`: longitudes and latitudes (degrees, EPSG:4326)."""
+
     lon: np.ndarray
     lat: np.ndarray
 
@@ -395,6 +404,7 @@ def map_points(
     time_to: str | datetime | None = None,
     extent: Extent | tuple[float, float, float, float] | None = None,
     limit: int = settings.MAX_MAP_POINTS,
+    total: int | None = None,
 ) -> MapPoints:
     """The detections ``partners`` may see in an extent and time window, up to ``limit``.
 
@@ -410,6 +420,10 @@ def map_points(
         ``(west, south, east, north)`` in degrees, bounds included (default: everywhere).
     limit
         The most rows to return (>= 0).
+    total
+        How many rows match, counted already (the map's counts of :func:`window_positions`,
+        same viewers, operation, window, no extent): a GeoPackage store does not count
+        them again (PostGIS counts them in the transaction that reads them).
 
     Returns
     -------
@@ -455,10 +469,44 @@ def map_points(
         if conn is None or where is None:
             return MapPoints(_frame(None), 0)
         where += f" AND {_extent_match(conn, where, box)}"
-        total = int(conn.execute(f"SELECT count(*) FROM detections WHERE {where}").scalar())
-        cut = f" ORDER BY time_us, fid LIMIT {int(limit)}" if total > limit else ""
-        raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where}{cut})")
+        if total is None:
+            total = int(conn.execute(f"SELECT count(*) FROM detections WHERE {where}").scalar())
+        if total > limit:
+            where = _first_rows(conn, where, limit, days=box is None)
+        raw = conn.fetch_arrow(_READ_COLUMNS, f"FROM (SELECT * FROM detections WHERE {where})")
         return MapPoints(_frame(raw, str(path), conn), total)
+
+
+def _first_rows(conn: Connection, where: str, limit: int, *, days: bool) -> str:
+    """SQL for the first ``limit`` rows of ``where`` in time order (then ``fid``), ordered.
+
+    Their keys alone are sorted, then the rows read (half the sort of whole rows); with
+    ``days``, only the days that hold them (:func:`_first_days`).
+    """
+    if days:
+        where += _first_days(conn, where, limit)
+    order = "ORDER BY time_us, fid"
+    return f"fid IN (SELECT fid FROM detections WHERE {where} {order} LIMIT {int(limit)}) {order}"
+
+
+def _first_days(conn: Connection, where: str, limit: int) -> str:
+    """SQL keeping the rows of ``where`` on the days that hold its first ``limit`` in time.
+
+    The table is clustered by UTC day (``fid``, see :func:`geo.store.schema.first_fid`):
+    every row of a later day is later in time. The ``limit``-th row in ``fid`` order (a
+    walk along the primary key, not a sort) lies on day ``D``; days up to ``D`` hold at
+    least ``limit`` rows, each earlier than any of a later day, so the first ``limit`` in
+    time order are among them. The sort then takes a day or so of rows, not the window's.
+    """
+    if limit < 1:
+        return ""
+    row = conn.execute(
+        f"SELECT fid FROM detections WHERE {where} ORDER BY fid LIMIT 1 OFFSET {int(limit) - 1}"
+    ).fetchone()
+    if row is None:
+        return ""
+    day = (int(row[0]) >> DAY_SHIFT) - DAY_OFFSET
+    return f" AND fid < {first_fid(day + 1)}"
 
 
 def window_batches(
@@ -513,6 +561,44 @@ def window_batches(
             where += f" AND {_in_ranges(conn, 'limes_map_cells', inner + outer)}"
         for page in _pages(conn, columns, where, batch_rows):
             yield _batch(page, None, box, page["geom"])
+
+
+def window_positions(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+) -> Iterator[WindowPositions]:
+    """The positions of the rows ``partners`` may see in a window, batch by batch.
+
+    The rows of :func:`window_batches` (without an extent), the positions only: what the
+    map's counts need (:func:`geo.coverage.streamed.count_batches`). GeoPackage: one query
+    of the geometry column alone, read batch by batch as the caller goes
+    (:meth:`~geo.store.connection.Connection.stream_arrow`): no ``fid`` or time to convert,
+    no query per page (a third of the read of 10,000,000 rows). PostGIS: the pages of
+    :func:`window_batches`. Memory holds a batch, whatever the window holds.
+
+    Examples
+    --------
+    >>> list(window_positions("no-such-store.gpkg", "LTU"))
+    []
+    """
+    viewers = checked_viewers(partners)
+    t_from, t_to = _window(time_from, time_to)
+    if postgres_url(path) is not None:
+        for page in window_batches(
+            path, viewers, operation=operation, time_from=time_from, time_to=time_to
+        ):
+            yield WindowPositions(page.lon, page.lat)
+        return
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
+        if conn is None or where is None:
+            return
+        for batch in conn.stream_arrow({"geom": "blob"}, f"FROM detections WHERE {where}"):
+            yield WindowPositions(*_xy(batch.column(0)))
 
 
 def _batch(
