@@ -17,7 +17,7 @@ from typing import Final
 
 import numpy as np
 import shapely
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from shapely.affinity import translate
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
@@ -93,6 +93,46 @@ def polygonal(geom: BaseGeometry) -> BaseGeometry:
         return geom
     parts = [p for p in getattr(geom, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else Polygon()
+
+
+def wrap_lon(lon: ArrayLike, centre_deg: float) -> NDArray[np.float64]:
+    """Longitudes moved by whole turns into ``[centre_deg - 180, centre_deg + 180)``.
+
+    Geometry near one place (an analysis, whose CRS is centred at ``centre_deg``) has no
+    jump across the antimeridian in this frame: a point at 179.9° E and one at 179.9° W
+    are 0.2° apart, not 359.8°. Longitudes already in the frame keep their exact value.
+
+    Examples
+    --------
+    >>> wrap_lon([179.5, -179.5, -10.0], 180.0).tolist()
+    [179.5, 180.5, 350.0]
+    >>> wrap_lon([179.5, -179.5], 0.0).tolist()
+    [179.5, -179.5]
+    """
+    x = np.asarray(lon, dtype=float)
+    west = centre_deg - 180.0
+    moved = west + np.mod(x - west, 360.0)
+    return np.where((x >= west) & (x < west + 360.0), x, moved)
+
+
+def wrap_geometries(geoms: ArrayLike, centre_deg: float) -> NDArray[np.object_]:
+    """Shapely geometries (lon, lat) with every vertex's longitude put through :func:`wrap_lon`.
+
+    A polygon near ``centre_deg`` that crosses the antimeridian, taken to lon/lat vertex by
+    vertex, jumps from 180° to -180°; in the wrapped frame it is whole again (longitudes
+    past 180°), so flat lon/lat tests (``contains_xy``, a grid index) read it as on the
+    globe. Points to test against it must be wrapped the same way.
+
+    Examples
+    --------
+    >>> ring = shapely.Polygon([(179, 0), (-179, 0), (-179, 1), (179, 1)])
+    >>> wrap_geometries([ring], 180.0)[0].bounds
+    (179.0, 0.0, 181.0, 1.0)
+    """
+    return shapely.transform(  # type: ignore[no-any-return]
+        np.asarray(geoms, dtype=object),
+        lambda c: np.column_stack([wrap_lon(c[:, 0], centre_deg), c[:, 1]]),
+    )
 
 
 def _jumps(poly: Polygon) -> bool:

@@ -63,6 +63,20 @@ class AnalysisCRS:
         """Transformer from the analysis CRS to EPSG:4326 (lon, lat)."""
         return pyproj.Transformer.from_crs(self.crs, WGS84, always_xy=True)
 
+    @cached_property
+    def lon_centre_deg(self) -> float:
+        """Longitude (degrees) the CRS is centred on: UTM's central meridian, omerc's centre.
+
+        Lon/lat tests of an analysis wrap longitudes into the 360° around it
+        (:func:`geo.core.antimeridian.wrap_lon`), so nothing near the analysis crosses the
+        antimeridian there. 0 for a CRS without such a parameter.
+        """
+        op = self.crs.coordinate_operation
+        for p in op.params if op is not None else []:
+            if p.name in ("Longitude of natural origin", "Longitude of projection centre"):
+                return float(p.value)
+        return 0.0
+
     def __reduce__(self) -> tuple[type[AnalysisCRS], tuple[pyproj.CRS, str, str]]:
         # Transformers are rebuilt on demand rather than pickled (st.cache_data pickles).
         return (AnalysisCRS, (self.crs, self.name, self.definition))
