@@ -10,7 +10,11 @@ what the ellipsoid says:
 - a gap's ends and length are those of the unwatched runs of the border sampled every 2 m
   along its geodesic (within 0.5 %);
 - the same scene with every longitude moved 30° west (nowhere near 180°) gives the same
-  report and the same status, row by row.
+  report and the same status, row by row;
+- the map draws it in one piece past 180° (deck.gl draws longitudes as given: a feature
+  whose longitudes jump from 180° to -180° is a band round the world), as it draws the
+  scene moved away, and a hexagon picked on it lists the detections it counts; exports
+  hold what crosses 180° cut there.
 
 Points within 100 m of a disk's or the corridor's edge are left out of the geodesic
 comparison: the disk is drawn as a 64-gon (0.12 % of the range inside the circle).
@@ -18,6 +22,7 @@ comparison: the disk is drawn as a 64-gon (0.12 % of the range inside the circle
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -28,7 +33,12 @@ import shapely
 from numpy.typing import NDArray
 from pyproj import Geod
 
+from geo.core.projection import to_projected
 from geo.coverage.analysis import Analysis, analyse
+from geo.coverage.views import detections_in_polygon
+from geo.export import export_layers
+from layers.map import LAYERS, build_map
+from layers.snapshot.map_page import _lonlat_box
 
 GEOD = Geod(ellps="WGS84")
 EDGE_M = 100.0
@@ -119,7 +129,7 @@ def run(case: Case, shift: float = 0.0, *, cut: bool = False) -> Analysis:
 
 def geodesic_truth(case: Case, shift: float = 0.0) -> tuple[NDArray, NDArray]:
     """Per detection: its status by geodesic distances, and whether it is clear of every edge."""
-    border, sensors, detections = scene(case, shift)
+    _, sensors, detections = scene(case, shift)
     lon, lat = detections.geometry.x.to_numpy(), detections.geometry.y.to_numpy()
     b_lon, b_lat = border_vertices(case, shift, 1_000)  # vertices ~100-150 m apart
     to_border = np.array(
@@ -222,3 +232,111 @@ def test_a_gap_across_180_is_one_gap(cut: bool) -> None:
     across = [g for g in gaps if g["start_km"] < chain_180 < g["end_km"]]
     assert len(across) == 1
     assert across[0]["length_km"] > 25.0
+
+
+def drawn(deck_json: str) -> tuple[dict[str, list[NDArray[np.float64]]], dict]:
+    """Per layer id, the longitudes of each drawn feature (a ring, a path, a point's); the view."""
+    spec = json.loads(deck_json)
+    out: dict[str, list[NDArray[np.float64]]] = {}
+    for layer in spec["layers"]:
+        data = layer.get("data")
+        if not isinstance(data, list):
+            continue
+        for rec in data:
+            if "polygon" in rec:
+                features = [np.asarray(ring, dtype=float)[:, 0] for ring in rec["polygon"]]
+            elif "path" in rec:
+                features = [np.asarray(rec["path"], dtype=float)[:, 0]]
+            elif "p" in rec:
+                features = [np.asarray(rec["p"], dtype=float).reshape(-1)[:1]]
+            else:
+                continue
+            out.setdefault(layer["id"], []).extend(features)
+    return out, spec["initialViewState"]
+
+
+def test_the_map_draws_across_180_without_a_band_round_the_world() -> None:
+    case = CASES["bering"]
+    shown = [k for k in LAYERS if k not in ("hillshade", "coverage_count")]
+    here, view = drawn(build_map(run(case), shown=shown).to_json())
+    away, view_away = drawn(build_map(run(case, -30.0), shown=shown).to_json())
+    for key in ("corridor", "footprints", "gap_areas", "border", "gaps", "detections", "sensors"):
+        assert key in here, key
+    assert view["longitude"] == pytest.approx(view_away["longitude"] + 30.0, abs=1e-6)
+    assert view["zoom"] == pytest.approx(view_away["zoom"], abs=1e-6)  # not the whole world
+    for layer_id, features in here.items():
+        for lon in features:
+            # no jump of ~360° along a ring or a path, and all drawn near the view's centre
+            assert np.abs(np.diff(lon)).max(initial=0.0) < 20.0, layer_id
+            assert np.abs(lon - view["longitude"]).max() < 10.0, layer_id
+    # the analysis' own layers are drawn as the scene moved away from 180°, 30° further east
+    for layer_id in ("corridor", "footprints", "gap_areas", "border", "gaps", "detections"):
+        lon_here = np.concatenate(here[layer_id])
+        lon_away = np.concatenate(away[layer_id])
+        assert lon_here.min() == pytest.approx(lon_away.min() + 30.0, abs=1e-5), layer_id
+        assert lon_here.max() == pytest.approx(lon_away.max() + 30.0, abs=1e-5), layer_id
+    # the basemap goes on past 180° too: the east of Chukotka is drawn past it
+    assert any(lon.min() >= 180.0 and lon.max() > 181.0 for lon in here["basemap"])
+
+
+def test_a_hexagon_picked_on_the_map_lists_its_detections_on_both_sides_of_180() -> None:
+    """Each hexagon lists the rows it lists in the scene moved 30° west (a lon/lat polygon of
+    six vertices: a row within metres of its edge may differ from the count ``n``, made in
+    the analysis CRS, the same way in both)."""
+    here, away = run(CASES["bering"]), run(CASES["bering"], -30.0)
+    hex_here, hex_away = (
+        next(
+            layer for layer in build_map(r, shown=["detections"]).layers if layer.id == "detections"
+        ).data
+        for r in (here, away)
+    )
+    lon = [np.asarray(h["polygon"][0])[:, 0] for h in hex_here]
+    assert any((x > 180.0).all() for x in lon)  # hexagons past 180° ...
+    assert any((x < 180.0).any() and (x > 180.0).any() for x in lon)  # ... and across it
+    assert [h["n"] for h in hex_here] == [h["n"] for h in hex_away]
+    listed = 0
+    for h, h_away in zip(hex_here, hex_away, strict=True):
+        ids = set(detections_in_polygon(here, h["polygon"])["detection_id"])
+        assert ids == set(detections_in_polygon(away, h_away["polygon"])["detection_id"])
+        assert abs(len(ids) - h["n"]) <= 1
+        listed += len(ids)
+    assert listed == pytest.approx(len(here.layers["detections"]), abs=5)
+
+
+def test_the_snapshot_keeps_what_lies_past_180() -> None:
+    """The snapshot clips the deck's layers to a lon/lat box round its frame first: across
+    180° the box goes on past it (as the map draws), not round the world the other way."""
+    result = run(CASES["bering"])
+    corridor = to_projected(result.layers["corridor"].geometry.to_numpy(), result.acrs)
+    west, _, east, _ = _lonlat_box(result.acrs, tuple(shapely.total_bounds(corridor).tolist()))
+    drawn_lon = np.concatenate(
+        drawn(build_map(result, shown=["corridor"]).to_json())[0]["corridor"]
+    )
+    assert west < drawn_lon.min()
+    assert drawn_lon.max() < east < west + 10.0
+
+
+def test_exported_gaps_and_footprints_are_cut_at_180() -> None:
+    """Files for other software hold features across 180° cut there (RFC 7946), pieces
+    within ±180° whose geodesic lengths and areas are those of the scene moved away."""
+    crossing = {"gaps": 0, "coverage": 0}
+    for case in CASES.values():
+        here, away = export_layers(run(case)), export_layers(run(case, -30.0))
+        for name in crossing:
+            assert len(here[name]) == len(away[name])
+            for geom, geom_away in zip(here[name].geometry, away[name].geometry, strict=True):
+                parts = shapely.get_parts(geom)
+                crossing[name] += len(parts) > 1
+                for part in parts:
+                    ring = part.exterior if part.geom_type == "Polygon" else part
+                    lon = np.asarray(ring.coords)[:, 0]
+                    assert np.abs(np.diff(lon)).max() < 10.0, name
+                    assert (np.abs(lon) <= 180.0).all(), name
+                area, length = GEOD.geometry_area_perimeter(geom)
+                area_away, length_away = GEOD.geometry_area_perimeter(geom_away)
+                if name == "coverage":
+                    assert abs(area) == pytest.approx(abs(area_away), rel=1e-6)
+                else:
+                    assert length == pytest.approx(length_away, rel=1e-6)
+    assert crossing["gaps"] >= 1  # the Bering gap from 179.7° E to 180.4°
+    assert crossing["coverage"] >= 1  # the footprint at 179.93° E, UTM zone 60
