@@ -71,6 +71,8 @@ CASES = {
     ),
     # 179° E to 179.99° E at 60° N (UTM zone 60): the corridor and a footprint pass 180°
     "utm60": Case(179.0, 179.99, 60.0, ((179.2, 60.0, 8_000.0), (179.93, 60.02, 9_000.0)), 15.0),
+    # 15 km across 180° at 70° N: UTM zone 1, 3° (114 km) from its central meridian
+    "utm1": Case(179.8, 180.2, 70.0, ((179.9, 70.01, 3_000.0), (180.15, 69.99, 4_000.0)), 5.0),
 }
 
 
@@ -191,10 +193,17 @@ def test_statuses_match_geodesic_distances(name: str) -> None:
         assert ((truth == status) & clear & past).sum() >= 5, status
 
 
-@pytest.mark.parametrize("cut", [False, True], ids=["one-line", "cut-at-180"])
-def test_the_same_scene_moved_away_from_180_gives_the_same_analysis(cut: bool) -> None:
-    case = CASES["bering"]
+@pytest.mark.parametrize(
+    ("name", "cut"),
+    [("bering", False), ("bering", True), ("utm1", False)],
+    ids=["one-line", "cut-at-180", "utm1"],
+)
+def test_the_same_scene_moved_away_from_180_gives_the_same_analysis(name: str, cut: bool) -> None:
+    case = CASES[name]
     here, away = run(case, cut=cut), run(case, -30.0)
+    # the same kind of CRS (UTM, Oblique Mercator), centred the same way (five UTM zones)
+    assert here.acrs.name.split()[0] == away.acrs.name.split()[0]
+    assert (here.acrs.lon_centre_deg - away.acrs.lon_centre_deg) % 360.0 == pytest.approx(30.0)
     assert here.report["border"]["segments"] == 1
     for key, value in away.report["border"].items():
         assert here.report["border"][key] == pytest.approx(value, rel=1e-6, abs=1e-6), key

@@ -134,7 +134,8 @@ def choose_analysis_crs(lon: ArrayLike, lat: ArrayLike) -> AnalysisCRS:
     if extent.max() <= _UTM_MAX_EXTENT_M and abs(lat0) < 80:
         zone = int((lon0 + 180) // 6) % 60 + 1
         central_meridian = -183 + 6 * zone
-        dx_m = np.radians(abs(lon0 - central_meridian)) * _EARTH_RADIUS_M * np.cos(np.radians(lat0))
+        off_deg = abs((lon0 - central_meridian + 180.0) % 360.0 - 180.0)  # the short way round
+        dx_m = np.radians(off_deg) * _EARTH_RADIUS_M * np.cos(np.radians(lat0))
         if dx_m + extent[0] / 2 <= 200_000:
             epsg = (32600 if lat0 >= 0 else 32700) + zone
             hemisphere = "N" if lat0 >= 0 else "S"
