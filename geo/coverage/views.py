@@ -405,7 +405,7 @@ def detections_in_polygon(
     import shapely
 
     det = result.layers.get("detections")
-    if det is None or not len(det) or not rings:
+    if det is None or not len(det) or not rings or not len(rings[0]):
         return det.iloc[0:0] if det is not None else det
     centre = float(rings[0][0][0])
     poly = wrap_geometries([shapely.Polygon(rings[0], rings[1:])], centre)[0]
