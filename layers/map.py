@@ -18,6 +18,7 @@ from pyproj import Geod
 
 from geo.basemap import gazetteer as places_mod
 from geo.core import settings
+from geo.core.antimeridian import wrap_geometries, wrap_lon
 from geo.core.projection import choose_analysis_crs, to_lonlat, to_projected
 from geo.coverage.analysis import Analysis
 from geo.coverage.hexbin import hexbin
@@ -174,9 +175,8 @@ def assemble(
     )
     layers = declutter(layers, fitted)
     if focus is not None:
-        view = pdk.ViewState(
-            longitude=focus[0], latitude=focus[1], zoom=focus[2], pitch=0, bearing=0
-        )
+        lon = float(wrap_lon(focus[0], result.acrs.lon_centre_deg))
+        view = pdk.ViewState(longitude=lon, latitude=focus[1], zoom=focus[2], pitch=0, bearing=0)
     else:
         view = fitted
     return lk.deck(layers, view, height=height)
@@ -361,11 +361,34 @@ def _labels_on_top(layers: list[pdk.Layer]) -> list[pdk.Layer]:
 _LABEL_IDS = ["country_labels", "places", "place_labels", "sector_labels", "gap_labels"]
 
 
+def on_map(gdf: gpd.GeoDataFrame, result: Analysis) -> gpd.GeoDataFrame:
+    """``gdf`` as the map draws it: longitudes wrapped round the analysis' centre.
+
+    deck.gl draws lon/lat as given, one copy of the world: a polygon whose longitudes jump
+    from 180° to -180° is a band round the world, and a point at -179.9° is drawn a world
+    away from one at 179.9°. Wrapped into the 360° round the analysis CRS's centre
+    (:func:`geo.core.antimeridian.wrap_lon`), everything of an analysis near the
+    antimeridian lies together, past 180° where it crosses. ``gdf`` itself when nothing
+    moves (every analysis away from 180°); otherwise a copy.
+    """
+    centre = result.acrs.lon_centre_deg
+    if not len(gdf):
+        return gdf
+    west, _, east, _ = gdf.total_bounds
+    if not np.isfinite(west) or (west >= centre - 180.0 and east < centre + 180.0):
+        return gdf
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(
+        wrap_geometries(gdf.geometry.to_numpy(), centre), index=gdf.index, crs=gdf.crs
+    )
+    return out
+
+
 def _extent(result: Analysis) -> tuple[float, float, float, float]:
     """What the initial view fits: the corridor and the sectors."""
-    boxes = [result.layers["corridor"].total_bounds]
+    boxes = [on_map(result.layers["corridor"], result).total_bounds]
     if len(result.layers["sectors"]):
-        boxes.append(result.layers["sectors"].total_bounds)
+        boxes.append(on_map(result.layers["sectors"], result).total_bounds)
     b = np.asarray(boxes, dtype=float)
     return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
 
@@ -373,24 +396,25 @@ def _extent(result: Analysis) -> tuple[float, float, float, float]:
 def _bounds(
     result: Analysis, pad: tuple[float, float] = (6.0, 4.0)
 ) -> tuple[float, float, float, float]:
-    xmin, ymin, xmax, ymax = result.layers["corridor"].total_bounds
+    xmin, ymin, xmax, ymax = on_map(result.layers["corridor"], result).total_bounds
     return (xmin - pad[0], ymin - pad[1], xmax + pad[0], ymax + pad[1])
 
 
 def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
     box = _bounds(result)
-    out = [lk.basemap_layer(lk.load_countries(box), clip_to=box)]
+    countries = _across_the_world(box, lk.load_countries)
+    out = [lk.basemap_layer(countries, clip_to=box)]
     xmin, ymin, xmax, ymax = _extent(result)
     near = (xmin - 0.6, ymin - 0.3, xmax + 0.6, ymax + 0.3)
-    countries = places_mod.country_labels(near)
-    if len(countries):
+    labels = _across_the_world(near, places_mod.country_labels)
+    if len(labels):
         out.append(
             lk.labels_layer(
                 pd.DataFrame(
                     {
-                        "lon": countries.geometry.x,
-                        "lat": countries.geometry.y,
-                        "text": countries["name"].str.upper(),
+                        "lon": labels.geometry.x,
+                        "lat": labels.geometry.y,
+                        "text": labels["name"].str.upper(),
                     }
                 ),
                 id="country_labels",
@@ -399,7 +423,11 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
                 weight=700,
             )
         )
-    towns = places_mod.places(near, limit=PLACE_LABELS)
+    towns = _across_the_world(near, lambda b: places_mod.places(b, limit=PLACE_LABELS))
+    if len(towns) > PLACE_LABELS:  # pieces on both sides of 180°: the most important in all
+        towns = towns.sort_values(
+            ["rank", "population"], ascending=[True, False], kind="stable"
+        ).head(PLACE_LABELS)
     if len(towns):
         out.append(lk.places_layer(towns))
         out.append(
@@ -418,15 +446,42 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
     return out
 
 
+def _across_the_world(
+    box: tuple[float, float, float, float],
+    read: Callable[[tuple[float, float, float, float]], gpd.GeoDataFrame],
+) -> gpd.GeoDataFrame:
+    """What ``read`` finds in a box that may pass ±180° (the map's frame, :func:`on_map`).
+
+    The box is read as pieces within ±180° (one away from the antimeridian), each piece's
+    geometry moved by the whole turn that brings it into the box: the basemap of an
+    analysis across 180° lies on both sides of it, as the analysis does.
+    """
+    west, south, east, north = box
+    found = []
+    for turn in (0.0, -360.0, 360.0):
+        lo, hi = max(west - turn, -180.0), min(east - turn, 180.0)
+        if lo >= hi:
+            continue
+        got = read((lo, south, hi, north))
+        if turn and len(got):
+            step = np.array([turn, 0.0])
+            moved = shapely.transform(got.geometry.to_numpy(), lambda c, s=step: c + s)
+            got = got.copy()
+            got[got.geometry.name] = gpd.GeoSeries(moved, index=got.index, crs=got.crs)
+        found.append(got)
+    return found[0] if len(found) == 1 else pd.concat(found, ignore_index=True)
+
+
 def _sectors(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
     sectors = result.layers["sectors"]
     colors = partner_colors(result.report["partners"], result.partner_colours)
-    out = [lk.sectors_layer(sectors, colors, highlight=partner)]
+    out = [lk.sectors_layer(on_map(sectors, result), colors, highlight=partner)]
     if len(sectors):
         acrs = result.acrs
         pts = to_lonlat(
             shapely.point_on_surface(to_projected(sectors.geometry.to_numpy(), acrs)), acrs
         )
+        pts = wrap_geometries(pts, acrs.lon_centre_deg)
         names = (
             sectors["name"].fillna("").astype(str)
             if "name" in sectors
@@ -466,7 +521,7 @@ def _gaps(result: Analysis, partner: str | None, dem: str | Path | None) -> list
     Another partner's gap is still blind border: drawn as watched it would tell the partner
     a lie, drawn loud it would not be the partner's story. It is a thin faded gap line.
     """
-    gaps = result.layers["gaps"]
+    gaps = on_map(result.layers["gaps"], result)
     in_view = gap_rows_in_view(gaps, partner)
     mine = gaps[in_view]
     ranks = gap_ranks(mine) if len(mine) else np.empty(0, dtype=np.int64)
@@ -486,7 +541,9 @@ def _gaps(result: Analysis, partner: str | None, dem: str | Path | None) -> list
             lk.labels_layer(
                 pd.DataFrame(
                     {
-                        "lon": [g["midpoint"][0] for _, g in head],
+                        "lon": wrap_lon(
+                            [g["midpoint"][0] for _, g in head], result.acrs.lon_centre_deg
+                        ),
                         "lat": [g["midpoint"][1] for _, g in head],
                         "text": [f"G{i} {g['length_km']:,.1f} km" for i, g in head],
                     }
@@ -504,15 +561,15 @@ def _gaps(result: Analysis, partner: str | None, dem: str | Path | None) -> list
 
 
 def _border(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
-    return [lk.border_layer(result.layers["border"])]
+    return [lk.border_layer(on_map(result.layers["border"], result))]
 
 
 def _border_line(result: Analysis) -> pdk.Layer:
-    return lk.border_line_layer(result.layers["border"])
+    return lk.border_line_layer(on_map(result.layers["border"], result))
 
 
 def _sensors(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
-    sensors = result.layers["sensors"]
+    sensors = on_map(result.layers["sensors"], result)
     colors = partner_colors(result.report["partners"], result.partner_colours)
     only = (
         dict(zip(sensors["sensor_id"].astype(str), sensors["sole_km"].astype(float), strict=True))
@@ -542,11 +599,11 @@ def detections_layers(
     Points are drawn when the window holds at most :data:`geo.core.settings.MAX_MAP_POINTS`
     and the layer holds them all.
     """
-    det = result.layers["detections"]
+    det = on_map(result.layers["detections"], result)
     total = len(det) if total is None else total
     if not total:
         return [lk.detections_layer(det)]
-    hexes = detection_hexagons(result) if hexagons is None else hexagons
+    hexes = on_map(detection_hexagons(result) if hexagons is None else hexagons, result)
     out = [lk.hexagons_layer(hexes), lk.gap_detections_layer(hexes, size_m=MAP_HEXAGON_M)]
     if len(det) == total <= settings.MAX_MAP_POINTS:
         out.extend(lk.detection_points_layers(det))
@@ -583,7 +640,7 @@ def _hillshade(result: Analysis, partner: str | None, dem: str | Path | None) ->
 
 def _simple(key: str) -> Callable[[Analysis, str | None, str | Path | None], list[pdk.Layer]]:
     def build(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
-        lay = result.layers
+        lay = {k: on_map(v, result) for k, v in result.layers.items() if k in _SIMPLE}
         colors = partner_colors(result.report["partners"], result.partner_colours)
         if key == "corridor":
             return [
@@ -606,6 +663,9 @@ def _simple(key: str) -> Callable[[Analysis, str | None, str | Path | None], lis
 
     return build
 
+
+#: The analysis layers :func:`_simple` draws.
+_SIMPLE = ("corridor", "footprints", "gap_areas", "overlap_areas", "overlaps")
 
 _BUILDERS: dict[str, Callable[[Analysis, str | None, str | Path | None], list[pdk.Layer]]] = {
     "basemap": _basemap,

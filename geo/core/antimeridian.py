@@ -17,7 +17,7 @@ from typing import Final
 
 import numpy as np
 import shapely
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from shapely.affinity import translate
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
@@ -80,6 +80,51 @@ def jumps_antimeridian(geom: BaseGeometry) -> bool:
     return any(_jumps(p) for p in getattr(geom, "geoms", [geom]))
 
 
+def cut_geometries_at_antimeridian(geoms: ArrayLike) -> NDArray[np.object_]:
+    """Lines and polygons whose longitudes jump across the antimeridian, cut there.
+
+    What files for other software should hold (RFC 7946 GeoJSON, §3.1.9): a feature that
+    crosses 180° as pieces within ±180°, not one whose vertices jump from 180° to -180° (read
+    flat, a band round the world). Polygons go through :func:`cut_at_antimeridian`; a line
+    is unwrapped to continuous longitudes, cut at ±180° and its pieces beyond shifted back.
+    Geometries that do not jump (all of them away from 180°) come back as they are.
+
+    Examples
+    --------
+    >>> line = shapely.LineString([(179.5, 65), (-179.5, 65)])
+    >>> [g.wkt for g in cut_geometries_at_antimeridian([line, None])[:1]]
+    ['MULTILINESTRING ((179.5 65, 180 65), (-180 65, -179.5 65))']
+    """
+    out = np.asarray(geoms, dtype=object).copy()
+    coords, owner = shapely.get_coordinates(out, return_index=True)
+    step = np.abs(np.diff(coords[:, 0])) > 180.0
+    jumping = np.unique(owner[1:][step & (owner[1:] == owner[:-1])])
+    for i in jumping:
+        geom = out[i]
+        if geom.geom_type in ("Polygon", "MultiPolygon"):
+            out[i] = cut_at_antimeridian(geom)
+        elif geom.geom_type in ("LineString", "MultiLineString"):
+            out[i] = _cut_lines(geom)
+    return out
+
+
+def _cut_lines(geom: BaseGeometry) -> BaseGeometry:
+    """A (Multi)LineString whose longitudes jump across 180° as pieces within ±180°."""
+    pieces: list[BaseGeometry] = []
+    for line in getattr(geom, "geoms", [geom]):
+        xy = np.asarray(line.coords)[:, :2].copy()
+        dx = np.diff(xy[:, 0])
+        xy[1:, 0] += np.cumsum(np.where(dx > 180.0, -360.0, np.where(dx < -180.0, 360.0, 0.0)))
+        whole = shapely.LineString(xy)
+        for k in (-1, 0, 1):
+            part = shapely.intersection(
+                whole, box(-180.0 + 360.0 * k, -90.0, 180.0 + 360.0 * k, 90.0)
+            )
+            parts = shapely.get_parts(translate(part, xoff=-360.0 * k))
+            pieces.extend(p for p in parts if p.geom_type == "LineString" and p.length > 0)
+    return shapely.MultiLineString(pieces)
+
+
 def polygonal(geom: BaseGeometry) -> BaseGeometry:
     """Only the polygon parts of a geometry (an overlay or ``make_valid`` may add lines or points).
 
@@ -93,6 +138,53 @@ def polygonal(geom: BaseGeometry) -> BaseGeometry:
         return geom
     parts = [p for p in getattr(geom, "geoms", []) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts) if parts else Polygon()
+
+
+def wrap_lon(lon: ArrayLike, centre_deg: float) -> NDArray[np.float64]:
+    """Longitudes moved by whole turns into ``[centre_deg - 180, centre_deg + 180)``.
+
+    Geometry near one place (an analysis, whose CRS is centred at ``centre_deg``) has no
+    jump across the antimeridian in this frame: a point at 179.9° E and one at 179.9° W
+    are 0.2° apart, not 359.8°. Longitudes already in the frame keep their exact value
+    (when all are, ``lon`` itself comes back as an array, not a copy: do not change it).
+
+    Examples
+    --------
+    >>> wrap_lon([179.5, -179.5, -10.0], 180.0).tolist()
+    [179.5, 180.5, 350.0]
+    >>> wrap_lon([179.5, -179.5], 0.0).tolist()
+    [179.5, -179.5]
+    """
+    x = np.asarray(lon, dtype=float)
+    west = centre_deg - 180.0
+    if x.size == 0 or (x.min() >= west and x.max() < west + 360.0):
+        return x  # every longitude in the frame (all of an analysis away from 180°): no copy
+    east = west + 360.0
+    out = x + 360.0 * (x < west) - 360.0 * (x >= east)  # within a turn; x + 0.0 is x exactly
+    far = (out < west) | (out >= east)
+    if far.any():  # more than a turn away (NaN stays NaN)
+        out[far] = west + np.mod(out[far] - west, 360.0)
+    return out
+
+
+def wrap_geometries(geoms: ArrayLike, centre_deg: float) -> NDArray[np.object_]:
+    """Shapely geometries (lon, lat) with every vertex's longitude put through :func:`wrap_lon`.
+
+    A polygon near ``centre_deg`` that crosses the antimeridian, taken to lon/lat vertex by
+    vertex, jumps from 180° to -180°; in the wrapped frame it is whole again (longitudes
+    past 180°), so flat lon/lat tests (``contains_xy``, a grid index) read it as on the
+    globe. Points to test against it must be wrapped the same way.
+
+    Examples
+    --------
+    >>> ring = shapely.Polygon([(179, 0), (-179, 0), (-179, 1), (179, 1)])
+    >>> wrap_geometries([ring], 180.0)[0].bounds
+    (179.0, 0.0, 181.0, 1.0)
+    """
+    return shapely.transform(
+        np.asarray(geoms, dtype=object),
+        lambda c: np.column_stack([wrap_lon(c[:, 0], centre_deg), c[:, 1]]),
+    )
 
 
 def _jumps(poly: Polygon) -> bool:

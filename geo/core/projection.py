@@ -63,6 +63,20 @@ class AnalysisCRS:
         """Transformer from the analysis CRS to EPSG:4326 (lon, lat)."""
         return pyproj.Transformer.from_crs(self.crs, WGS84, always_xy=True)
 
+    @cached_property
+    def lon_centre_deg(self) -> float:
+        """Longitude (degrees) the CRS is centred on: UTM's central meridian, omerc's centre.
+
+        Lon/lat tests of an analysis wrap longitudes into the 360° around it
+        (:func:`geo.core.antimeridian.wrap_lon`), so nothing near the analysis crosses the
+        antimeridian there. 0 for a CRS without such a parameter.
+        """
+        op = self.crs.coordinate_operation
+        for p in op.params if op is not None else []:
+            if p.name in ("Longitude of natural origin", "Longitude of projection centre"):
+                return float(p.value)
+        return 0.0
+
     def __reduce__(self) -> tuple[type[AnalysisCRS], tuple[pyproj.CRS, str, str]]:
         # Transformers are rebuilt on demand rather than pickled (st.cache_data pickles).
         return (AnalysisCRS, (self.crs, self.name, self.definition))
@@ -120,7 +134,8 @@ def choose_analysis_crs(lon: ArrayLike, lat: ArrayLike) -> AnalysisCRS:
     if extent.max() <= _UTM_MAX_EXTENT_M and abs(lat0) < 80:
         zone = int((lon0 + 180) // 6) % 60 + 1
         central_meridian = -183 + 6 * zone
-        dx_m = np.radians(abs(lon0 - central_meridian)) * _EARTH_RADIUS_M * np.cos(np.radians(lat0))
+        off_deg = abs((lon0 - central_meridian + 180.0) % 360.0 - 180.0)  # the short way round
+        dx_m = np.radians(off_deg) * _EARTH_RADIUS_M * np.cos(np.radians(lat0))
         if dx_m + extent[0] / 2 <= 200_000:
             epsg = (32600 if lat0 >= 0 else 32700) + zone
             hemisphere = "N" if lat0 >= 0 else "S"

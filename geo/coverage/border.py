@@ -25,6 +25,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
+from geo.core.antimeridian import wrap_geometries
 from geo.core.errors import ValidationError
 from geo.core.projection import GEOD, AnalysisCRS, choose_analysis_crs, to_projected
 from geo.coverage import intervals as iv
@@ -154,6 +155,29 @@ def _merge_in_input_order(lines: NDArray[np.object_]) -> tuple[list[shapely.Line
     return out_lines, out_first
 
 
+def _wrapped_round_centre(parts: NDArray[np.object_]) -> NDArray[np.object_]:
+    """Lines with longitudes wrapped into the 360° round their centre (on the sphere).
+
+    A border given cut at the antimeridian (RFC 7946 GeoJSON: one line ends at 180°, the
+    next starts at -180°) is then one connected line again, as on the globe, and merges.
+    Lines away from 180° come back unchanged (:func:`geo.core.antimeridian.wrap_lon` keeps
+    longitudes already in the frame exactly).
+
+    Examples
+    --------
+    >>> cut = np.array([shapely.LineString([(179, 65), (180, 65)]),
+    ...                 shapely.LineString([(-180, 65), (-179, 65)])], dtype=object)
+    >>> [line.wkt for line in _wrapped_round_centre(cut)]
+    ['LINESTRING (179 65, 180 65)', 'LINESTRING (180 65, 181 65)']
+    """
+    lon, lat = shapely.get_coordinates(parts).T
+    lam, phi = np.radians(lon), np.radians(lat)
+    y, x = np.sum(np.cos(phi) * np.sin(lam)), np.sum(np.cos(phi) * np.cos(lam))
+    if np.hypot(x, y) < 1e-9 * lon.size:  # round a pole or the whole world: no centre
+        return parts
+    return wrap_geometries(parts, float(np.degrees(np.arctan2(y, x))))
+
+
 def prepare_border(border: gpd.GeoDataFrame, *, acrs: AnalysisCRS | None = None) -> Border:
     """Merge, orient, project and measure a border.
 
@@ -179,7 +203,7 @@ def prepare_border(border: gpd.GeoDataFrame, *, acrs: AnalysisCRS | None = None)
         raise ValidationError(
             "border: no line with two or more distinct vertices; give the border as lines"
         )
-    lines, first = _merge_in_input_order(parts)
+    lines, first = _merge_in_input_order(_wrapped_round_centre(parts))
     if acrs is None:
         coords = shapely.get_coordinates(np.asarray(lines, dtype=object))
         acrs = choose_analysis_crs(coords[:, 0], coords[:, 1])

@@ -16,6 +16,7 @@ import pyarrow as pa
 import shapely
 from numpy.typing import NDArray
 
+from geo.core.antimeridian import wrap_geometries, wrap_lon
 from geo.core.projection import AnalysisCRS, to_lonlat
 from geo.coverage import pointindex
 from geo.coverage.engine import CorridorCoverage, CoveredAt
@@ -60,7 +61,10 @@ class PointTest:
     """The corridor, coverage and sector outlines in lon/lat, ready for many pages of points.
 
     Outlines are densified to 500 m first, so their straight edges in degrees follow the
-    analysis-CRS edges to well under a metre, and points need no reprojection. Coverage is
+    analysis-CRS edges to well under a metre, and points need no reprojection. Outlines and
+    points are tested in longitudes wrapped round the analysis CRS's centre
+    (:func:`geo.core.antimeridian.wrap_lon`): an outline across the antimeridian stays whole
+    (past 180°) instead of jumping to -180° and reading as a band round the world. Coverage is
     the ``coverage`` polygon (analysis CRS) or, when given, ``covered_at(lon, lat)`` (e.g.
     :meth:`geo.terrain.grids.CoverageGrid.seen_at`: the cell under the point is seen;
     :func:`geo.coverage.flat.footprint_covered_at`: a footprint holds the point), asked
@@ -78,7 +82,10 @@ class PointTest:
     ) -> None:
         head = [corridor] if covered_at is not None else [corridor, coverage]
         outlines = np.asarray([*head, *sectors], dtype=object)
-        polys = to_lonlat(shapely.segmentize(outlines, 500.0), acrs)
+        self.lon_centre_deg = acrs.lon_centre_deg
+        polys = wrap_geometries(
+            to_lonlat(shapely.segmentize(outlines, 500.0), acrs), self.lon_centre_deg
+        )
         self.outlines = pointindex.Membership(list(polys))
         self.covered_at = covered_at
 
@@ -93,7 +100,7 @@ class PointTest:
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
     ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
         """Status codes (0 coverage, 1 gap, 2 outside, as :data:`STATUS`) and sectors per point."""
-        member = self.outlines.contains(lon, lat)
+        member = self.outlines.contains(wrap_lon(lon, self.lon_centre_deg), lat)
         if self.covered_at is not None:
             in_corr, in_sector = member[:, 0], member[:, 1:]
             in_cov = np.zeros(lon.size, dtype=bool)

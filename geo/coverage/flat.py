@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
+from geo.core.antimeridian import wrap_geometries, wrap_lon
 from geo.core.projection import (
     AnalysisCRS,
     geodesic_area_m2,
@@ -306,9 +307,13 @@ def footprint_covered_at(
             lonlat[~todo] = drawn[~todo]
         lonlat[todo] = lonlat_threads(dense[todo], acrs)
         ref_lon, ref_lat = acrs.to_lonlat.transform(*reference_points(fp))
-        return FootprintIndex.from_polygons(lonlat, ref_lon, ref_lat)
+        # Wrapped round the analysis' centre: a footprint across 180° stays one star shape.
+        return FootprintIndex.from_polygons(
+            wrap_geometries(lonlat, centre), wrap_lon(ref_lon, centre), ref_lat
+        )
 
-    covered_at = FootprintCoveredAt(build)
+    centre = acrs.lon_centre_deg
+    covered_at = FootprintCoveredAt(build, lon_centre_deg=centre)
     if build_now:
         covered_at.build_index()
     return covered_at
@@ -318,12 +323,15 @@ class FootprintCoveredAt:
     """``covered_at(lon, lat)`` of :func:`footprint_covered_at`: its index, built once.
 
     Pickled (e.g. sent to Dask workers), it travels with its index built and without the
-    footprints it was built from (a third of the bytes for 10,000 sensors).
+    footprints it was built from (a third of the bytes for 10,000 sensors). The index holds
+    the footprints with longitudes wrapped round ``lon_centre_deg`` (the analysis CRS's
+    centre); points are wrapped the same way before the test.
     """
 
-    def __init__(self, build: Callable[[], Any]) -> None:
+    def __init__(self, build: Callable[[], Any], *, lon_centre_deg: float = 0.0) -> None:
         self._build: Callable[[], Any] | None = build
         self._index: Any = None
+        self.lon_centre_deg = lon_centre_deg
 
     def build_index(self) -> Any:
         """The footprint index, built now if not yet."""
@@ -333,11 +341,12 @@ class FootprintCoveredAt:
         return self._index
 
     def __call__(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+        lon = wrap_lon(lon, self.lon_centre_deg)
         covers: NDArray[np.bool_] = self.build_index().covers(lon, lat)
         return covers
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_build": None, "_index": self.build_index()}
+        return {"_build": None, "_index": self.build_index(), "lon_centre_deg": self.lon_centre_deg}
 
 
 def lonlat_threads(geoms: NDArray[np.object_], acrs: AnalysisCRS) -> NDArray[np.object_]:

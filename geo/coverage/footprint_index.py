@@ -23,8 +23,9 @@ edges in lon/lat. The coverage union, the corridor areas and the map are made of
 polygons, so a detection counted as watched lies in the watched area the report measures.
 The true disk differs from it by the sagitta (0.12 % of the range with 64 vertices); the
 border figures, cut analytically, use the true shapes. A point on an outline may fall either
-way, as with ``shapely.contains_xy``. Footprints must not cross the antimeridian (no lon/lat
-test of the analysis handles that).
+way, as with ``shapely.contains_xy``. A footprint across the antimeridian is given with its
+longitudes wrapped round the analysis' centre (:func:`geo.core.antimeridian.wrap_lon`, past
+180°), and so are the points: no ring jumps from 180° to -180°.
 
 The kernels are compiled with numba (cached on disk) and run without the GIL, on all cores.
 """

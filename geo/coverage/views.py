@@ -14,6 +14,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from geo.access.releasability import owns, visible_mask
+from geo.core.antimeridian import wrap_geometries, wrap_lon
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -397,15 +398,19 @@ def detections_in_polygon(
 ) -> gpd.GeoDataFrame:
     """Detections (of the analysis' window) inside a lon/lat polygon given as rings.
 
-    E.g. a map hexagon.
+    E.g. a map hexagon. Near the antimeridian the map draws past 180° (longitudes wrapped
+    round the analysis' centre): the polygon and the detections are compared in longitudes
+    wrapped round the polygon's first vertex, so either way of writing it finds the same rows.
     """
     import shapely
 
     det = result.layers.get("detections")
-    if det is None or not len(det) or not rings:
+    if det is None or not len(det) or not rings or not len(rings[0]):
         return det.iloc[0:0] if det is not None else det
-    poly = shapely.Polygon(rings[0], rings[1:])
-    inside = shapely.contains_xy(poly, det.geometry.x.to_numpy(), det.geometry.y.to_numpy())
+    centre = float(rings[0][0][0])
+    poly = wrap_geometries([shapely.Polygon(rings[0], rings[1:])], centre)[0]
+    lon = wrap_lon(det.geometry.x.to_numpy(), centre)
+    inside = shapely.contains_xy(poly, lon, det.geometry.y.to_numpy())
     return det[inside].reset_index(drop=True)
 
 

@@ -37,6 +37,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from geo.core.antimeridian import cut_geometries_at_antimeridian
 from geo.core.errors import ValidationError
 
 __all__ = [
@@ -203,6 +204,11 @@ def export_layers(result: Any, *, partner: str | None = None) -> dict[str, gpd.G
                 f"export layer {name!r}: expected EPSG:4326, got {gdf.crs}; "
                 "analysis layers should always be lon/lat"
             )
+        # A gap or a footprint across 180° is written cut there (RFC 7946), not as a band
+        # round the world; every other geometry as it is.
+        gdf[gdf.geometry.name] = gpd.GeoSeries(
+            cut_geometries_at_antimeridian(gdf.geometry.to_numpy()), index=gdf.index, crs=gdf.crs
+        )
     if partner is None:
         return {name: gdf.reset_index(drop=True) for name, gdf in layers.items()}
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from geo.core.antimeridian import wrap_lon
 from geo.core.projection import AnalysisCRS
 from layers.snapshot.drawer import DeckDrawer
 from layers.snapshot.furniture import banner, header, north_arrow, scale_bar
@@ -177,4 +178,7 @@ def _lonlat_box(
         ]
     )
     lon, lat = acrs.to_lonlat.transform(xs, ys)
+    # In the map's frame (longitudes round the analysis' centre, as layers.map.on_map draws):
+    # across 180° the box goes on past it, rather than spanning the world the other way.
+    lon = wrap_lon(lon, acrs.lon_centre_deg)
     return float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat))
