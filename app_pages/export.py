@@ -10,7 +10,6 @@ import streamlit as st
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.core.times import zone_text
-from geo.coverage.views import hide_foreign_upload_ids
 from geo.export import FORMATS
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, EXPOSED_LAYER, export_bytes
 from layers.style import partner_colors
@@ -68,11 +67,13 @@ when = (
     else "the whole time span"
 )
 try:
-    # Rows other partners released to the viewer are exported without their upload ids.
-    result = hide_foreign_upload_ids(
-        ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers),
-        viewers,
+    # The Map page's view (the same cache): the window's figures counted by the store, at
+    # most settings.MAX_MAP_POINTS rows held; rows other partners released to the viewer come
+    # without their upload ids.
+    window = ui.map_window(
+        SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers
     )
+    result = window.result
     # Coverage over time as the Map page shows it: exposure (τ), tracks, the moment played.
     over_time = sv.timeline_view((t_from, t_to), terrain=terrain)
     drawn, exposed = sv.over_time_of(
@@ -176,6 +177,15 @@ st.caption(
         else ""
     )
 )
+if window.cut and "detections" in shown:
+    with st.container(key="export_drawn"):
+        st.caption(
+            f"The window holds {window.total:,} detections, more than "
+            f"{settings.MAX_MAP_POINTS:,}: the snapshot counts them all in hexagons, the "
+            f"detections file holds the first {window.shown:,} in time (the figures count them "
+            "all). Narrow the window on the Map page, or use `python -m geo export` for all "
+            "of them."
+        )
 exportable = exposed is not None or any(v in shown for v in EXPORT_SHOWN_BY.values())
 if not exportable:
     st.info(

@@ -233,16 +233,18 @@ def gap_table_section(v: MapView, head: Headline) -> None:
 def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> None:
     """Download this view: snapshot and data files, made when their button is clicked.
 
-    The snapshot draws the timeline's layers the map shows (``over_time``, by id). The
-    detections are those of the map's layer: every one of the window, or the first
-    :data:`geo.core.settings.MAX_MAP_POINTS` in time when it holds more (a caption says so).
+    The snapshot draws the timeline's layers the map shows (``over_time``, by id), and the
+    detections as the map draws them: past :data:`geo.core.settings.MAX_MAP_POINTS`, the
+    hexagons counting every one of the window. The data files hold the map's layer: every
+    detection of the window, or the first ``MAX_MAP_POINTS`` in time when it holds more (a
+    caption says so).
     """
     result = window.result
     if window.cut:
         st.caption(
-            f"The window holds {window.total:,} detections: the files hold the first "
-            f"{window.shown:,} in time (the figures count them all). Narrow the window, or "
-            "use `python -m geo export` for all of them."
+            f"The window holds {window.total:,} detections: the snapshot counts them all in "
+            f"hexagons, the files hold the first {window.shown:,} in time (the figures count "
+            "them all). Narrow the window, or use `python -m geo export` for all of them."
         )
     drawn = tuple(k for k in v.shown_over_time if k != "exposure" or "exposed" in over_time)
     timeline = tl_ui.timeline_window(mp.applied_window())
@@ -257,6 +259,8 @@ def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> No
         "dem": v.sc.dem,
         "partner_names": v.partner_names,
         "timezone": v.tz,
+        "hexagons": window.hexagons,
+        "detections_total": window.total,
     }
     dl = st.columns(3)
     for col, (fmt, mime) in zip(
