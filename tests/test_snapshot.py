@@ -917,3 +917,23 @@ def test_past_the_limit_the_map_draws_the_hexagons_of_every_detection(sample):
     assert got[0]["headline"] == truth[0]["headline"]
     with Image.open(io.BytesIO(got[1])) as img:
         assert f"{n:,} detections counted in hexagons" in img.info["Comment"]
+
+
+def test_without_a_window_the_subtitle_prints_the_span_given(sample):
+    # The Export page without a window holds the scenario's own rows only: the span of what
+    # the viewer may see comes from the store (ui.shared.map_times), not from the rows held.
+    import pandas as pd
+
+    _, result = sample
+    span = (pd.Timestamp("2026-10-30T05:00Z"), pd.Timestamp("2026-11-09T18:00Z"))
+    view = prepare_view(
+        result, partner=None, shown=("border",), title=None, banner=BANNER, extent=None,
+        dem=None, partner_names=None, detections_span=span,
+    )  # fmt: skip
+    assert view.time_text == "2026-10-30 05:00 – 2026-11-09 18:00 UTC (all)"
+    plain = prepare_view(
+        result, partner=None, shown=("border",), title=None, banner=BANNER, extent=None,
+        dem=None, partner_names=None,
+    )  # fmt: skip
+    det = result.all_detections["time"]
+    assert plain.time_text.startswith(det.min().strftime("%Y-%m-%d %H:%M"))

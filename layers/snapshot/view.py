@@ -115,13 +115,9 @@ def prepare_view(
         raise ValidationError(f"layers: unknown {unknown}; expected some of {list(LAYERS)}")
     counted = _counted(result, hexagons, detections_total)
     deck = build_map(
-        result,
-        partner=partner,
-        shown=shown,
-        dem=dem,
-        hexagons=hexagons if counted else None,
-        total=counted,
-    )
+        result, partner=partner, shown=shown, dem=dem,
+        hexagons=hexagons if counted else None, total=counted,
+    )  # fmt: skip
     if timeline_layers:
         deck = with_layers(deck, timeline_layers)
     if extra_layers:
@@ -130,17 +126,8 @@ def prepare_view(
     acrs = result.acrs
     names = dict(partner_names or {})
     if title is None:
-        border_names = [
-            str(n) for n in result.layers["border"].get("name", []) if isinstance(n, str) and n
-        ]
-        title = "Border coverage" + (
-            f": {', '.join(dict.fromkeys(border_names))}" if border_names else ""
-        )
-    if partner is None:
-        view_text = f"{JOINT}: every partner's assets"
-    else:
-        full = f" ({names[partner]})" if partner in names else ""
-        view_text = f"{partner} view{full}: its sectors and sensors lead, other partners muted"
+        title = _default_title(result)
+    view_text = _view_text(partner, names)
     time_text = _time_text(result, timezone, detections_span)
     content = shapely.union_all(to_projected(result.layers["corridor"].geometry.to_numpy(), acrs))
     # Default: the corridor, the region the app's map opens on (fitted to it).
@@ -167,6 +154,24 @@ def prepare_view(
     )
 
 
+def _view_text(partner: str | None, names: Mapping[str, str]) -> str:
+    """Whose view the snapshot is, as the subtitle starts."""
+    if partner is None:
+        return f"{JOINT}: every partner's assets"
+    full = f" ({names[partner]})" if partner in names else ""
+    return f"{partner} view{full}: its sectors and sensors lead, other partners muted"
+
+
+def _default_title(result: Any) -> str:
+    """``"Border coverage"`` and the names of the border's lines, if they have any."""
+    border_names = [
+        str(n) for n in result.layers["border"].get("name", []) if isinstance(n, str) and n
+    ]
+    return "Border coverage" + (
+        f": {', '.join(dict.fromkeys(border_names))}" if border_names else ""
+    )
+
+
 def _counted(result: Any, hexagons: gpd.GeoDataFrame | None, total: int | None) -> int | None:
     """How many detections the map counts in hexagons: ``total`` when the layer holds fewer.
 
@@ -189,13 +194,15 @@ def _time_text(
     """
     params = result.report["parameters"]
     det = getattr(result, "all_detections", None)
-    if span is None and (det is None or not len(det)):
-        return None
+    if span is None:
+        if det is None or not len(det):
+            return None
+        span = (det["time"].min(), det["time"].max())
 
     def fmt(value: Any) -> str:
         return zone_text(datetime.fromisoformat(str(value).replace("Z", "+00:00")), timezone)
 
-    first, last = (det["time"].min(), det["time"].max()) if span is None else span
+    first, last = span
     t0 = params.get("time_from") or first.isoformat()
     t1 = params.get("time_to") or last.isoformat()
     whole = "" if params.get("time_from") or params.get("time_to") else " (all)"
