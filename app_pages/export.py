@@ -177,15 +177,20 @@ st.caption(
         else ""
     )
 )
-if window.cut and "detections" in shown:
-    with st.container(key="export_drawn"):
-        st.caption(
-            f"The window holds {window.total:,} detections, more than "
-            f"{settings.MAX_MAP_POINTS:,}: the snapshot counts them all in hexagons, the "
-            f"detections file holds the first {window.shown:,} in time (the figures count them "
-            "all). Narrow the window on the Map page, or use `python -m geo export` for all "
-            "of them."
-        )
+every_row = None  # past the map's limit: the detections file is written page by page
+if window.cut:
+    every_row = partial(
+        ui.window_detections, SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from,
+        t_to, viewers,
+    )  # fmt: skip
+    if "detections" in shown:
+        with st.container(key="export_drawn"):
+            st.caption(
+                f"The window holds {window.total:,} detections, more than "
+                f"{settings.MAX_MAP_POINTS:,}: the snapshot counts them all in hexagons, and "
+                "the detections file holds every one, read from the store page by page as "
+                "it is written."
+            )
 exportable = exposed is not None or any(v in shown for v in EXPORT_SHOWN_BY.values())
 if not exportable:
     st.info(
@@ -198,7 +203,15 @@ for col, fmt in zip(cols, FORMATS, strict=True):
     suffix, mime = EXPORT_FILES[fmt]
     col.download_button(
         FORMAT_LABELS.get(fmt, fmt),
-        data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown, exposed=exposed),
+        data=partial(
+            export_bytes,
+            result,
+            fmt=fmt,
+            partner=partner,
+            shown=shown,
+            exposed=exposed,
+            detections=every_row,
+        ),
         file_name=f"{stem}{suffix}",
         mime=mime,
         on_click="ignore",

@@ -14,10 +14,12 @@ hand out one read-only object, not a copy per rerun.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import streamlit as st
 
 from geo import store
@@ -30,6 +32,7 @@ from geo.mapview import MapBase, MapWindow
 from geo.mapview import map_base as _map_base
 from geo.mapview import map_times as _map_times
 from geo.mapview import map_window as _map_window
+from geo.mapview import window_detections as _window_detections
 from geo.operations import SAMPLE, operation_scenario
 from layers.deck import CompactDeck
 from layers.map import (
@@ -57,6 +60,7 @@ __all__ = [
     "scenario",
     "store_path",
     "store_version",
+    "window_detections",
 ]
 
 
@@ -194,6 +198,25 @@ def map_window(
     return _map_window(
         base, time_from=time_from, time_to=time_to, viewers=viewers, hex_size_m=MAP_HEXAGON_M
     )
+
+
+def window_detections(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> Iterator[gpd.GeoDataFrame]:
+    """Every detection of :func:`map_window`'s window for ``viewers``, page by page (not cached).
+
+    For a file of all of them (:func:`geo.mapview.window_detections`): the pages are read
+    from the store as the file is written, one at a time.
+    """
+    base = map_base(directory, corridor_km, min_gap_m, terrain, store_version)
+    return _window_detections(base, time_from=time_from, time_to=time_to, viewers=viewers)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

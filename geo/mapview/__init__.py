@@ -4,9 +4,11 @@
 without the stored detections), the store's counts of a time window
 (:func:`geo.store.window_batches` classified page by page,
 :func:`geo.coverage.streamed.count_batches`), the points to draw (:func:`geo.store.map_points`,
-up to a limit) and the time bounds (:func:`geo.store.time_summary`).
+up to a limit) and the time bounds (:func:`geo.store.time_summary`); ``detections`` gives
+every detection of a window page by page (:func:`window_detections`), for the files of it.
 """
 
+from geo.mapview.detections import window_detections
 from geo.mapview.window import (
     MapBase,
     MapWindow,
@@ -17,4 +19,13 @@ from geo.mapview.window import (
     rows_near,
 )
 
-__all__ = ["MapBase", "MapWindow", "map_base", "map_times", "map_window", "pick_box", "rows_near"]
+__all__ = [
+    "MapBase",
+    "MapWindow",
+    "map_base",
+    "map_times",
+    "map_window",
+    "pick_box",
+    "rows_near",
+    "window_detections",
+]
