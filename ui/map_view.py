@@ -235,16 +235,22 @@ def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> No
 
     The snapshot draws the timeline's layers the map shows (``over_time``, by id), and the
     detections as the map draws them: past :data:`geo.core.settings.MAX_MAP_POINTS`, the
-    hexagons counting every one of the window. The data files hold the map's layer: every
-    detection of the window, or the first ``MAX_MAP_POINTS`` in time when it holds more (a
-    caption says so).
+    hexagons counting every one of the window. The data files hold every detection of the
+    window: past the limit read from the store page by page as the file is written
+    (:func:`ui.shared.window_detections`; a caption says so).
     """
     result = window.result
+    every_row = None
     if window.cut:
+        tf, tt = mp.applied_window()
+        every_row = partial(
+            ui.window_detections, v.source, v.corridor_km, v.min_gap_m, v.terrain, v.version,
+            tf, tt, v.viewers,
+        )  # fmt: skip
         st.caption(
             f"The window holds {window.total:,} detections: the snapshot counts them all in "
-            f"hexagons, the files hold the first {window.shown:,} in time (the figures count "
-            "them all). Narrow the window, or use `python -m geo export` for all of them."
+            "hexagons, and the detections file holds every one, read from the store page by "
+            "page as it is written."
         )
     drawn = tuple(k for k in v.shown_over_time if k != "exposure" or "exposed" in over_time)
     timeline = tl_ui.timeline_window(mp.applied_window())
@@ -279,7 +285,14 @@ def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> No
     for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
         col.download_button(
             f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}",
-            data=partial(export_bytes, result, fmt=fmt, partner=v.partner, shown=v.shown),
+            data=partial(
+                export_bytes,
+                result,
+                fmt=fmt,
+                partner=v.partner,
+                shown=v.shown,
+                detections=every_row,
+            ),
             file_name=f"{v.stem}{suffix}",
             mime=mime,
             on_click="ignore",

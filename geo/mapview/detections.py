@@ -94,5 +94,5 @@ def _aligned(
         dtype = "object" if like is None else like.dtype
         if pd.api.types.is_integer_dtype(dtype):
             dtype = "Int64"
-        out[name] = pd.Series(pd.array([None] * len(out), dtype=dtype), index=out.index)
+        out[name] = pd.Series([None] * len(out), index=out.index, dtype=dtype)
     return gpd.GeoDataFrame(out[columns], geometry="geometry", crs="EPSG:4326")

@@ -112,12 +112,22 @@ def export_bytes(
         raise ValidationError(
             f"data export: no exported layer is shown on the map; show one of: {wanted}"
         )
+    mine = None
+    if detections is not None and partner not in (None, JOINT):
+        mine = frozenset(view_sectors["sector_id"].astype(str))
+    return _file(layers, fmt, detections if "detections" in layers else None, mine)
+
+
+def _file(
+    layers: dict[str, gpd.GeoDataFrame],
+    fmt: ExportFormat,
+    detections: Callable[[], Iterable[gpd.GeoDataFrame]] | None,
+    sector_ids: frozenset[str] | None,
+) -> bytes:
+    """The export of ``layers`` as one file (GeoJSON and CSV zipped); see :func:`export_bytes`."""
     write = partial(write_export, fmt=fmt)
-    if detections is not None and "detections" in layers:
-        mine = None
-        if partner not in (None, JOINT):
-            mine = frozenset(view_sectors["sector_id"].astype(str))
-        write = partial(_write_pages, pages=detections, fmt=fmt, sector_ids=mine)
+    if detections is not None:
+        write = partial(_write_pages, pages=detections, fmt=fmt, sector_ids=sector_ids)
     with tempfile.TemporaryDirectory(prefix="limes-export-") as tmp:
         if fmt in ("gpkg", "kml"):
             path = Path(tmp) / f"limes.{fmt}"
@@ -136,9 +146,9 @@ def _write_pages(
     pages: Callable[[], Iterable[gpd.GeoDataFrame]],
     fmt: ExportFormat,
     sector_ids: frozenset[str] | None,
-) -> None:
+) -> dict[str, Any]:
     """Write ``layers``, the detections from ``pages()`` (see :func:`export_bytes`)."""
-    write_export_pages(layers, pages(), out, fmt=fmt, sector_ids=sector_ids)
+    return write_export_pages(layers, pages(), out, fmt=fmt, sector_ids=sector_ids)
 
 
 def _exposed_in_view(
