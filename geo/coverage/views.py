@@ -341,7 +341,7 @@ def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> 
     Parameters
     ----------
     result
-        An analysis cut to what ``viewers`` may see (``ui.view``). Not changed.
+        An analysis cut to what ``viewers`` may see (:func:`geo.mapview.map_window`). Not changed.
     viewers
         The partners whose own upload ids stay (as for :func:`visible_rows`); ``None``
         (local demo mode's joint view, which shows everything) keeps every id.
