@@ -10,7 +10,6 @@ import streamlit as st
 from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.core.times import zone_text
-from geo.coverage.views import hide_foreign_upload_ids
 from geo.export import FORMATS
 from layers.snapshot import EXPORT_FILES, EXPORT_SHOWN_BY, EXPOSED_LAYER, export_bytes
 from layers.style import partner_colors
@@ -68,11 +67,13 @@ when = (
     else "the whole time span"
 )
 try:
-    # Rows other partners released to the viewer are exported without their upload ids.
-    result = hide_foreign_upload_ids(
-        ui.view(SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers),
-        viewers,
+    # The Map page's view (the same cache): the window's figures counted by the store, at
+    # most settings.MAX_MAP_POINTS rows held; rows other partners released to the viewer come
+    # without their upload ids.
+    window = ui.map_window(
+        SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from, t_to, viewers
     )
+    result = window.result
     # Coverage over time as the Map page shows it: exposure (τ), tracks, the moment played.
     over_time = sv.timeline_view((t_from, t_to), terrain=terrain)
     drawn, exposed = sv.over_time_of(
@@ -176,6 +177,20 @@ st.caption(
         else ""
     )
 )
+every_row = None  # past the map's limit: the detections file is written page by page
+if window.cut:
+    every_row = partial(
+        ui.window_detections, SCENARIO_DIR, corridor_km, min_gap_m, terrain, version, t_from,
+        t_to, viewers,
+    )  # fmt: skip
+    if "detections" in shown:
+        with st.container(key="export_drawn"):
+            st.caption(
+                f"The window holds {window.total:,} detections, more than "
+                f"{settings.MAX_MAP_POINTS:,}: the snapshot counts them all in hexagons, and "
+                "the detections file holds every one, read from the store page by page as "
+                "it is written."
+            )
 exportable = exposed is not None or any(v in shown for v in EXPORT_SHOWN_BY.values())
 if not exportable:
     st.info(
@@ -188,7 +203,15 @@ for col, fmt in zip(cols, FORMATS, strict=True):
     suffix, mime = EXPORT_FILES[fmt]
     col.download_button(
         FORMAT_LABELS.get(fmt, fmt),
-        data=partial(export_bytes, result, fmt=fmt, partner=partner, shown=shown, exposed=exposed),
+        data=partial(
+            export_bytes,
+            result,
+            fmt=fmt,
+            partner=partner,
+            shown=shown,
+            exposed=exposed,
+            detections=every_row,
+        ),
         file_name=f"{stem}{suffix}",
         mime=mime,
         on_click="ignore",

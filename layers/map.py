@@ -80,6 +80,8 @@ def build_map(
     width: int = MAP_WIDTH_PX,
     dem: str | Path | None = None,
     focus: tuple[float, float, float] | None = None,
+    hexagons: gpd.GeoDataFrame | None = None,
+    total: int | None = None,
 ) -> lk.CompactDeck:
     """Build the deck of one view of an analysis.
 
@@ -99,6 +101,10 @@ def build_map(
         ``coverage_count`` layer is drawn when the analysis used a DEM.
     focus
         ``(lon, lat, zoom)`` to open on instead of the whole corridor (a selected gap).
+    hexagons, total
+        The window's detections counted per hexagon and how many there are, when the
+        ``detections`` layer holds fewer (:class:`geo.mapview.MapWindow`): drawn as
+        :func:`detections_layers` draws them. ``None``: counted from the layer.
 
     Notes
     -----
@@ -107,9 +113,15 @@ def build_map(
     ``focus``, so a user's pan and zoom survive ordinary reruns.
     """
     keys = drawable(result, shown, dem=dem)
+    parts = {
+        k: detections_layers(result, hexagons, total)
+        if k == "detections"
+        else build_layers(result, k, partner=partner, dem=dem)
+        for k in keys
+    }
     return assemble(
         result,
-        {k: build_layers(result, k, partner=partner, dem=dem) for k in keys},
+        parts,
         height=height,
         width=width,
         focus=focus,

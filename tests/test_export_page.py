@@ -8,9 +8,11 @@ exposed stretches when the exposure is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +21,18 @@ import pytest
 import shapely
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from test_upload_ids import deferred  # noqa: F401  (a fixture: the deferred downloads)
 
 import layers.snapshot.render as render
+from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.coverage.analysis import analyse
-from geo.coverage.views import time_bounds
+from geo.coverage.views import hide_foreign_upload_ids, time_bounds
 from geo.inputs import load_scenario
 from geo.timeline import exposed_layer, moment, timeline
 from layers import deck as lk
 from layers import timeline as lt
+from layers.map import detection_hexagons
 from layers.snapshot import export_bytes
 from ui import snapshot_view
 
@@ -122,7 +127,7 @@ def renders(monkeypatch):
 
     def spy(result, **kw):
         summary = real(result, **kw)
-        seen.append({"kw": kw, "summary": summary, "bytes": kw["out"].getvalue()})
+        seen.append({"result": result, "kw": kw, "summary": summary, "bytes": kw["out"].getvalue()})
         return summary
 
     monkeypatch.setattr(render, "render_snapshot", spy)
@@ -253,3 +258,133 @@ def test_data_export_holds_the_exposed_stretches(sample_timeline):
         feats = json.loads(z.read("exposed_stretches.geojson"))["features"]
     assert len(feats) == want
     assert gpkg[:16] == b"SQLite format 3\x00"
+
+
+# ---- past the map's point limit, from the store (issue 19) ----------------------------------
+#: The point limit in these tests: the sample's own detections of a window are more.
+SMALL_LIMIT = 300
+
+
+def _without_time(report: dict) -> dict:
+    """A report without the moment it was made; its DEM by name (the app's is a copy)."""
+    out = {k: v for k, v in report.items() if k != "generated_at"}
+    dem = out["parameters"].get("dem")
+    out["parameters"] = {**out["parameters"], "dem": dem and Path(dem).name}
+    return out
+
+
+def _map_pixels(summary: dict, png: bytes) -> np.ndarray:
+    left, top, right, bottom = (round(v) for v in summary["map_box"])
+    return _pixels(png)[top + 2 : bottom - 2, left + 2 : right - 2]
+
+
+@pytest.fixture
+def stored(tmp_path, monkeypatch):
+    """A store holding uploads to the sample's operation (3,000 rows of several partners)."""
+    import streamlit as st
+    from test_map_store import UPLOADS, _rows
+    from test_store import put
+
+    from geo import store as store_module
+
+    path = tmp_path / "store.gpkg"
+    sc = load_scenario(ROOT / "sample_data")
+    for seed, (owner, marking, operation, n) in enumerate(UPLOADS):
+        if operation == "sample":
+            put(path, _rows(sc, n, seed), partner=owner, releasable_to=marking or None)
+    monkeypatch.setenv("LIMES_STORE", str(path))
+    st.cache_resource.clear()
+    yield path, store_module
+    st.cache_resource.clear()
+
+
+def _truth(path: Path, app: AppTest, store_module) -> object:
+    """analyse with the sample's detections and every stored row, cut to the page's window."""
+    sc = load_scenario(ROOT / "sample_data")
+    own = sc.detections.assign(owner=sc.detections["partner"], upload_id=-1)
+    rows = store_module.visible_detections(path, store_module.owners(path), operation="sample")
+    every = pd.concat([own, rows], ignore_index=True)
+    full = analyse(
+        sc.border, sc.sensors, sectors=sc.sectors, detections=every, dem=sc.dem,
+        corridor_km=float(app.session_state["corridor_km"]),
+        min_gap_m=float(app.session_state["min_gap_m"]),
+    )  # fmt: skip
+    colours = {p: tuple(v["colour"]) for p, v in sc.partners.items() if v.get("colour")}
+    tf, tt = (t.replace(tzinfo=UTC) for t in app.session_state["win"])
+    full = dataclasses.replace(full, partner_colours=colours)
+    return hide_foreign_upload_ids(full.windowed(tf, tt), None)
+
+
+@pytest.fixture
+def app_on_store(stored, monkeypatch):
+    """The app (Map page, demo joint view) on the store, with a point limit of 300."""
+    path, store_module = stored
+    monkeypatch.setattr(settings, "MAX_MAP_POINTS", SMALL_LIMIT)
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    assert not app.exception
+    return path, store_module, app
+
+
+def _detections_csv(data: bytes) -> pd.DataFrame:
+    """The detections of a zipped CSV export, as text, sorted."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        table = pd.read_csv(z.open("detections.csv"), dtype=str, keep_default_na=False)
+    return table.sort_values(list(table.columns)).reset_index(drop=True)
+
+
+def test_export_page_past_the_point_limit_counts_every_row_and_draws_hexagons(
+    app_on_store,
+    renders,
+    deferred,
+    monkeypatch,  # noqa: F811  (the fixture imported)
+):
+    path, store_module, app = app_on_store
+    truth = _truth(path, app, store_module)
+    total = truth.report["detections"]["total"]
+    assert total > SMALL_LIMIT
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the Export page read every stored row")
+
+    # From here on the reader of every stored row (the old path's) must not be called.
+    monkeypatch.setattr(store_module, "visible_detections", refused)
+    png = _generate(app, renders)
+    # The figures the snapshot prints are those of analyse over every row.
+    assert _without_time(png["result"].report) == _without_time(truth.report)
+    assert (
+        png["summary"]["headline"]
+        == render.render_snapshot(truth, out=io.BytesIO(), fmt="png")["headline"]
+    )
+    assert len(png["result"].layers["detections"]) < total  # the page held fewer rows
+    # The map draws the hexagons counting every detection of the window, and says so.
+    want = detection_hexagons(truth)
+    got = png["kw"]["hexagons"]
+    assert got["count"].tolist() == want["count"].tolist()
+    assert got["flagged"].tolist() == want["flagged"].tolist()
+    counted = f"{total:,} detections counted in hexagons"
+    assert counted in png["summary"]["subtitle"]
+    spread = f"({want['count'].min():,}–{want['count'].max():,} per hexagon)"
+    assert f"{counted} {spread}" in png["summary"]["legend"]
+    # Its map is the map of the analysis of every row, not that of the rows held.
+    options = {k: v for k, v in png["kw"].items() if k not in ("out", "hexagons")}
+    options.pop("detections_total")
+
+    def map_of(result):
+        buf = io.BytesIO()
+        return _map_pixels(render.render_snapshot(result, out=buf, **options), buf.getvalue())
+
+    every = map_of(truth)
+    assert np.array_equal(_map_pixels(png["summary"], png["bytes"]), every)
+    assert not np.array_equal(map_of(png["result"]), every)  # the rows held alone: another map
+    # The page says what the data files hold: every detection, written page by page.
+    said = [c.value for c in app.caption if f"The window holds {total:,} detections" in c.value]
+    assert said
+    assert "the detections file holds every one" in said[0]
+    # ... and it does: the CSV the button writes holds the rows of the in-memory export of
+    # analyse over every row (the store read page by page, the reader of every row refused).
+    button = next(b.proto for b in app.get("download_button") if b.proto.label == "CSV (zip)")
+    got = _detections_csv(deferred[button.deferred_file_id]())
+    shown = png["kw"]["shown"]
+    want = _detections_csv(export_bytes(truth, fmt="csv", shown=shown))
+    assert len(want) == total
+    pd.testing.assert_frame_equal(got, want)

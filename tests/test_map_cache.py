@@ -51,7 +51,7 @@ def test_the_cached_deck_equals_a_fresh_build():
     # Whatever the cache reuses, the deck is what build_map makes from scratch, in every view.
     sc = ui.scenario(DIR)
     for partner, viewers in ((None, None), ("LTU", ("LTU",))):
-        result = ui.view(DIR, 5.0, 1.0, False, 0, None, None, viewers)
+        result = ui.map_window(DIR, 5.0, 1.0, False, 0, None, None, viewers).result
         fresh = json.loads(build_map(result, partner=partner, shown=SHOWN, dem=sc.dem).to_json())
         cached = json.loads(_deck(partner=partner, viewers=viewers).to_json())
         assert cached == fresh

@@ -11,6 +11,7 @@ Both back-ends; several partners, markings, an operation of its own; windows and
 from __future__ import annotations
 
 import itertools
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from geo.coverage.views import (
     visible_rows,
 )
 from geo.inputs.scenario import load_scenario
-from geo.mapview import map_base, map_times, map_window, pick_box, rows_near
+from geo.mapview import map_base, map_times, map_window, pick_box, rows_near, window_detections
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
 #: ``None``: the demo joint view (everything); the others: signed-in partners' releasability.
@@ -213,3 +214,82 @@ def test_the_store_finds_the_bulk_as_bulk_span_does(tmp_path: Path, share: float
         want = bulk_span(pd.Series(pd.to_datetime(t, unit="us", utc=True)), share=share)
         assert got.bulk == tuple(x.value // 1000 for x in want), seed
         assert (got.total, got.first_us, got.last_us) == (len(t), t.min(), t.max())
+
+
+# ---- every detection of a window, page by page (the Export page's detections file) ----------
+
+
+def test_every_detection_of_a_window_page_by_page_equals_the_analysis_of_every_row(
+    filled: Path | str, scenario: Any
+) -> None:
+    full = _truth(filled, scenario)
+    base = map_base(
+        scenario.border, scenario.sensors, filled, operation="sample", sectors=scenario.sectors,
+        detections=scenario.detections, corridor_km=CORRIDOR_KM, min_gap_m=MIN_GAP_M,
+    )  # fmt: skip
+    for viewers, (tf, tt) in itertools.product(VIEWERS[:4], WINDOWS):
+        case = f"{viewers} {tf}"
+        truth = _window_truth(full, viewers, tf, tt)
+        pages = list(
+            window_detections(base, time_from=tf, time_to=tt, viewers=viewers, page_rows=400)
+        )
+        assert len(pages) > 2, case  # the own rows and several pages of the store's
+        assert all(len(p) <= max(400, len(pages[0])) for p in pages[1:]), case
+        window = map_window(base, time_from=tf, time_to=tt, viewers=viewers, hex_size_m=1e4)
+        columns = list(window.result.layers["detections"].columns)
+        assert all(list(p.columns) == columns for p in pages), case  # one set, the layer's
+        got = pd.concat(pages, ignore_index=True)
+        pd.testing.assert_frame_equal(_sorted(got), _sorted(truth.layers["detections"]))
+
+
+def _table(data: bytes, fmt: str) -> pd.DataFrame:
+    """The detections of an export file (GeoPackage, or zipped CSV), sorted, as text."""
+    import io
+    import zipfile
+
+    import pyogrio
+
+    if fmt == "csv":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            table = pd.read_csv(z.open("detections.csv"), dtype=str, keep_default_na=False)
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "export.gpkg"
+            path.write_bytes(data)
+            table = pd.DataFrame(pyogrio.read_dataframe(path, layer="detections"))
+        table["geometry"] = gpd.GeoSeries(table["geometry"]).to_wkt()
+        table = table.astype(str)
+    return table.sort_values(list(table.columns)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "gpkg"])
+def test_past_the_limit_the_detections_file_holds_every_row_as_the_in_memory_export(
+    filled: Path | str, scenario: Any, fmt: str
+) -> None:
+    from layers.snapshot import export_bytes
+
+    full = _truth(filled, scenario)
+    base = map_base(
+        scenario.border, scenario.sensors, filled, operation="sample", sectors=scenario.sectors,
+        detections=scenario.detections, corridor_km=CORRIDOR_KM, min_gap_m=MIN_GAP_M,
+    )  # fmt: skip
+    tf, tt = WINDOWS[1]
+    for partner, viewers in ((None, None), ("LTU", ("LTU",))):
+        truth = _window_truth(full, viewers, tf, tt)
+        window = map_window(
+            base, time_from=tf, time_to=tt, viewers=viewers, hex_size_m=1e4, limit=50
+        )
+        assert window.cut
+        want = export_bytes(truth, fmt=fmt, partner=partner, shown=["detections", "gaps"])
+        pages = partial(
+            window_detections, base, time_from=tf, time_to=tt, viewers=viewers, page_rows=300
+        )
+        got = export_bytes(
+            window.result, fmt=fmt, partner=partner, shown=["detections", "gaps"], detections=pages
+        )
+        held = export_bytes(window.result, fmt=fmt, partner=partner, shown=["detections", "gaps"])
+        expected = _table(want, fmt)
+        assert len(expected) > len(_table(held, fmt))  # the rows held are not all of them
+        pd.testing.assert_frame_equal(_table(got, fmt), expected)

@@ -845,3 +845,95 @@ def test_snapshot_help_states_the_png_size_it_writes() -> None:
     )  # fmt: skip
     text = " ".join(done.stdout.split())
     assert f"({PNG_WIDTH_PX:,} px wide, {PNG_DPI} dpi)" in text, text
+
+
+# ---- past the map's point limit: the window's hexagons (issue 19) ---------------------------
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """Renders stamped with one moment, so that two renders of one view are byte-identical."""
+    import datetime as dt
+
+    import layers.snapshot.view as view_module
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime(2026, 11, 5, 12, 0, tzinfo=tz)
+
+    monkeypatch.setattr(view_module, "datetime", Frozen)
+
+
+def _map_pixels(summary: dict, png: bytes) -> np.ndarray:
+    left, top, right, bottom = (round(v) for v in summary["map_box"])
+    with Image.open(io.BytesIO(png)) as img:
+        pixels = np.asarray(img.convert("RGB")).astype(int)
+    return pixels[top + 2 : bottom - 2, left + 2 : right - 2]
+
+
+def _png(result, **options) -> tuple[dict, bytes]:
+    buf = io.BytesIO()
+    summary = render_snapshot(result, out=buf, fmt="png", **options)
+    return summary, buf.getvalue()
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_below_the_limit_the_window_s_hexagons_change_nothing(sample):
+    _, result = sample
+    det = result.layers["detections"]
+    plain = _png(result, partner="LTU")
+    given = _png(
+        result, partner="LTU", hexagons=detection_hexagons(result), detections_total=len(det)
+    )
+    assert given[1] == plain[1]  # byte for byte
+    assert "counted in hexagons" not in given[0]["subtitle"]
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_past_the_limit_the_map_draws_the_hexagons_of_every_detection(sample):
+    # A window's analysis as geo.mapview.map_window makes it past the limit: its report counts
+    # every detection, its layer holds the first 300. The truth: the snapshot of the analysis
+    # holding them all (the same hexagons, counting every detection).
+    _, result = sample
+    det = result.layers["detections"]
+    n = len(det)
+    cut = dataclasses.replace(result, layers={**result.layers, "detections": det.iloc[:300]})
+    hexes = detection_hexagons(result)
+    truth = _png(result)
+    got = _png(cut, hexagons=hexes, detections_total=n)
+    before = _png(cut)  # what the snapshot drew before: the hexagons of the 300 held
+    assert np.array_equal(_map_pixels(*got), _map_pixels(*truth))
+    assert not np.array_equal(_map_pixels(*before), _map_pixels(*truth))
+    note = (
+        f"{n:,} detections counted in hexagons "
+        f"({hexes['count'].min():,}–{hexes['count'].max():,} per hexagon)"
+    )
+    assert note in got[0]["legend"]
+    assert f"{n:,} detections counted in hexagons" in got[0]["subtitle"]
+    assert not any("counted in hexagons" in line for line in truth[0]["legend"])
+    assert "Detections per hexagon" in got[0]["legend"]
+    # the headline counts every detection, as the window's report does
+    assert got[0]["headline"] == truth[0]["headline"]
+    with Image.open(io.BytesIO(got[1])) as img:
+        assert f"{n:,} detections counted in hexagons" in img.info["Comment"]
+
+
+def test_without_a_window_the_subtitle_prints_the_span_given(sample):
+    # The Export page without a window holds the scenario's own rows only: the span of what
+    # the viewer may see comes from the store (ui.shared.map_times), not from the rows held.
+    import pandas as pd
+
+    _, result = sample
+    span = (pd.Timestamp("2026-10-30T05:00Z"), pd.Timestamp("2026-11-09T18:00Z"))
+    view = prepare_view(
+        result, partner=None, shown=("border",), title=None, banner=BANNER, extent=None,
+        dem=None, partner_names=None, detections_span=span,
+    )  # fmt: skip
+    assert view.time_text == "2026-10-30 05:00 – 2026-11-09 18:00 UTC (all)"
+    plain = prepare_view(
+        result, partner=None, shown=("border",), title=None, banner=BANNER, extent=None,
+        dem=None, partner_names=None,
+    )  # fmt: skip
+    det = result.all_detections["time"]
+    assert plain.time_text.startswith(det.min().strftime("%Y-%m-%d %H:%M"))

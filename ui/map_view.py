@@ -233,16 +233,24 @@ def gap_table_section(v: MapView, head: Headline) -> None:
 def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> None:
     """Download this view: snapshot and data files, made when their button is clicked.
 
-    The snapshot draws the timeline's layers the map shows (``over_time``, by id). The
-    detections are those of the map's layer: every one of the window, or the first
-    :data:`geo.core.settings.MAX_MAP_POINTS` in time when it holds more (a caption says so).
+    The snapshot draws the timeline's layers the map shows (``over_time``, by id), and the
+    detections as the map draws them: past :data:`geo.core.settings.MAX_MAP_POINTS`, the
+    hexagons counting every one of the window. The data files hold every detection of the
+    window: past the limit read from the store page by page as the file is written
+    (:func:`ui.shared.window_detections`; a caption says so).
     """
     result = window.result
+    every_row = None
     if window.cut:
+        tf, tt = mp.applied_window()
+        every_row = partial(
+            ui.window_detections, v.source, v.corridor_km, v.min_gap_m, v.terrain, v.version,
+            tf, tt, v.viewers,
+        )  # fmt: skip
         st.caption(
-            f"The window holds {window.total:,} detections: the files hold the first "
-            f"{window.shown:,} in time (the figures count them all). Narrow the window, or "
-            "use `python -m geo export` for all of them."
+            f"The window holds {window.total:,} detections: the snapshot counts them all in "
+            "hexagons, and the detections file holds every one, read from the store page by "
+            "page as it is written."
         )
     drawn = tuple(k for k in v.shown_over_time if k != "exposure" or "exposed" in over_time)
     timeline = tl_ui.timeline_window(mp.applied_window())
@@ -257,6 +265,8 @@ def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> No
         "dem": v.sc.dem,
         "partner_names": v.partner_names,
         "timezone": v.tz,
+        "hexagons": window.hexagons,
+        "detections_total": window.total,
     }
     dl = st.columns(3)
     for col, (fmt, mime) in zip(
@@ -275,7 +285,14 @@ def downloads(v: MapView, window: MapWindow, over_time: dict[str, object]) -> No
     for col, (fmt, (suffix, mime)) in zip(data, EXPORT_FILES.items(), strict=True):
         col.download_button(
             f"Data: {fmt}{' (zip)' if suffix.endswith('.zip') else ''}",
-            data=partial(export_bytes, result, fmt=fmt, partner=v.partner, shown=v.shown),
+            data=partial(
+                export_bytes,
+                result,
+                fmt=fmt,
+                partner=v.partner,
+                shown=v.shown,
+                detections=every_row,
+            ),
             file_name=f"{v.stem}{suffix}",
             mime=mime,
             on_click="ignore",

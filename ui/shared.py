@@ -1,46 +1,38 @@
 """Streamlit glue shared by the pages: cached loading, analysis and map building.
 
-Caches are shared by every user of the server. The Map page holds no stored row: its
-analysis (:func:`map_base`: coverage, gaps, the scenario's own detections) is the same for
-everyone, and the figures of a window are counted by the store for a viewer
-(:func:`map_window`, :func:`map_times`, the viewers in their key); the points drawn are at
-most :data:`geo.core.settings.MAX_MAP_POINTS`. :func:`analysis` and :func:`view` (every
-stored row read and classified once, cut to a viewer after the cache) serve the Export
-page. The caches that hold anything viewer-specific (the map deck; the snapshots of
-:mod:`ui.snapshot_view`) have the partner view and the viewer's releasability
-(``viewers``) in their key. Resource caches
+Caches are shared by every user of the server. No page holds every stored row: the
+analysis of an operation (:func:`map_base`: coverage, gaps, the scenario's own detections)
+is the same for everyone, and the figures of a window are counted by the store page by
+page for a viewer (:func:`map_window`, :func:`map_times`, the viewers in their key); the
+detections held are at most :data:`geo.core.settings.MAX_MAP_POINTS`, the hexagons count
+them all. The Map page and the Export page read the same caches. The caches that hold
+anything viewer-specific (the map deck; the snapshots of :mod:`ui.snapshot_view`) have the
+partner view and the viewer's releasability (``viewers``) in their key. Resource caches
 hand out one read-only object, not a copy per rerun.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 import streamlit as st
 
 from geo import store
 from geo.access import Viewer
 from geo.core import settings
 from geo.core.errors import ValidationError
-from geo.coverage.analysis import Analysis, analyse
-from geo.coverage.views import (
-    JOINT,
-    HourCounts,
-    TimeBounds,
-    hide_foreign_upload_ids,
-    visible_rows,
-)
+from geo.coverage.views import JOINT, HourCounts, TimeBounds
 from geo.inputs.scenario import Scenario, load_scenario
 from geo.mapview import MapBase, MapWindow
 from geo.mapview import map_base as _map_base
 from geo.mapview import map_times as _map_times
 from geo.mapview import map_window as _map_window
+from geo.mapview import window_detections as _window_detections
 from geo.operations import SAMPLE, operation_scenario
 from layers.deck import CompactDeck
 from layers.map import (
@@ -59,7 +51,6 @@ from ui.operations import operation_ref
 __all__ = [
     "DEFAULT_OFF",
     "LAYERS",
-    "analysis",
     "map_base",
     "map_deck",
     "map_layers",
@@ -69,7 +60,7 @@ __all__ = [
     "scenario",
     "store_path",
     "store_version",
-    "view",
+    "window_detections",
 ]
 
 
@@ -83,75 +74,14 @@ def store_version() -> int:
     return store.version(store_path())
 
 
-@st.cache_resource(max_entries=16)
-def _stored(path: str, operation: str) -> dict[str, Any]:
-    """Per store and operation: its stored rows read so far and their store version (shared)."""
-    return {"lock": threading.Lock(), "version": None, "rows": None}
-
-
-def stored_rows(path: Path, version: int, operation: str = SAMPLE) -> gpd.GeoDataFrame:
-    """Every row of an operation the store serves as of ``version`` or later, all owners.
-
-    Cut to a viewer later. Read once: uploads only add rows, so a new upload adds just its
-    own rows to what the server holds (a million-row store is not read again per upload). A
-    retraction or a re-marking changes rows already held: then the operation's rows are read
-    again (:func:`geo.store.revision`).
-    """
-    held = _stored(str(path), operation)
-    with held["lock"]:
-        rows, since = held["rows"], held.get("revision")
-        if rows is not None and since is not None and since.version == version:
-            return rows
-        now = store.revision(path)
-        if rows is not None and since == now:
-            return rows
-        if rows is not None and since is not None and since.changes == now.changes:
-            new = store.visible_detections(
-                path,
-                store.owners(path),
-                after_upload=since.uploads,
-                through_upload=now.uploads,
-                operation=operation,
-            )
-            if len(new):
-                rows = gpd.GeoDataFrame(pd.concat([rows, new], ignore_index=True), crs="EPSG:4326")
-        else:
-            rows = store.visible_detections(
-                path, store.owners(path), through_upload=now.uploads, operation=operation
-            )
-        held.update(version=now.version, revision=now, rows=rows)
-        return rows
-
-
-def _with_store(
-    scenario_det: gpd.GeoDataFrame | None, path: Path, version: int, operation: str = SAMPLE
-) -> gpd.GeoDataFrame | None:
-    """The scenario's detections and every stored one of the operation, with owner and marking.
-
-    A scenario row is owned by its ``partner`` and keeps its ``releasable_to`` (empty: the
-    owner only); stored rows carry both from the store.
-    """
-    frames = []
-    if scenario_det is not None and len(scenario_det):
-        frames.append(scenario_det.assign(owner=scenario_det["partner"], upload_id=-1))
-    stored = stored_rows(path, version, operation)
-    if len(stored):
-        frames.append(stored)
-    if not frames:
-        return scenario_det
-    if len(frames) == 1:
-        return frames[0]
-    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
-
-
 @st.cache_resource(show_spinner="Loading the operation…", max_entries=8)
 def scenario(directory: str) -> Scenario:
     """An operation of the store, or a scenario folder, loaded and validated (cached).
 
     ``directory``: an operation's :attr:`ui.operations.Opened.source` (store, name and a
-    stamp of its layers), or a scenario folder's path. Shared and read-only like
-    :func:`analysis`: nothing in the app or in ``geo`` mutates its frames (``analyse`` is
-    tested not to), so no copy is made per rerun.
+    stamp of its layers), or a scenario folder's path. Shared and read-only: nothing in the
+    app or in ``geo`` mutates its frames (``analyse`` is tested not to), so no copy is made
+    per rerun.
     """
     ref = operation_ref(directory)
     if ref is None:
@@ -172,40 +102,6 @@ def scenario_or_stop(directory: str) -> Scenario:
     except ValidationError as exc:
         st.error(f"The scenario could not be loaded: {exc}")
         st.stop()
-
-
-@st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
-def analysis(
-    directory: str,
-    corridor_km: float,
-    min_gap_m: float,
-    terrain: bool = False,
-    store_version: int = 0,
-) -> Analysis:
-    """Analyse a scenario for all time, with every detection.
-
-    Cached on the folder and the parameters.
-
-    ``terrain``: line-of-sight coverage over the scenario's DEM (when it has one).
-    ``store_version``: :func:`store_version`, so a new upload is analysed on the next rerun.
-    The result holds every detection: cut it to a viewer with :func:`view`.
-
-    A resource cache (one shared object, no copy per rerun: unpickling 22,000 detections on
-    every rerun cost more than the rest of the page). Treat the result as read-only:
-    :meth:`Analysis.windowed` returns a new object and nothing in the app mutates it.
-    """
-    sc = scenario(directory)
-    result = analyse(
-        sc.border,
-        sc.sensors,
-        sectors=sc.sectors,
-        detections=_with_store(sc.detections, store_path(), store_version, operation_of(directory)),
-        corridor_km=corridor_km,
-        min_gap_m=min_gap_m,
-        dem=sc.dem if terrain else None,
-    )
-    chosen = {p: tuple(v["colour"]) for p, v in sc.partners.items() if v.get("colour")}
-    return dataclasses.replace(result, partner_colours=chosen) if chosen else result
 
 
 def scenario_partners(sc: Scenario) -> list[str]:
@@ -252,27 +148,6 @@ def viewers_for(viewer: Viewer, partner: str | None) -> tuple[str, ...] | None:
     return signin.detection_viewers(viewer)
 
 
-def view(
-    directory: str,
-    corridor_km: float,
-    min_gap_m: float,
-    terrain: bool,
-    store_version: int,
-    time_from: datetime | None,
-    time_to: datetime | None,
-    viewers: tuple[str, ...] | None,
-) -> Analysis:
-    """The shared analysis cut to a time window and to what ``viewers`` may see.
-
-    ``viewers``: the partners whose releasability applies (:func:`signin.detection_viewers`,
-    or the partner of a demo partner view); ``None`` sees everything (demo joint view).
-    """
-    full = analysis(directory, corridor_km, min_gap_m, terrain, store_version)
-    det = full.all_detections
-    visible = None if det is None or viewers is None else visible_rows(det, viewers)
-    return hide_foreign_upload_ids(full.windowed(time_from, time_to, visible=visible), viewers)
-
-
 @st.cache_resource(show_spinner="Computing coverage…", max_entries=32)
 def map_base(
     directory: str,
@@ -284,7 +159,8 @@ def map_base(
     """The Map page's analysis: coverage, gaps and the operation's own detections (cached).
 
     The stored detections are not read (:func:`geo.mapview.map_base`): the window's figures
-    count them in the store (:func:`map_window`). Shared and read-only like :func:`analysis`.
+    count them in the store (:func:`map_window`). A resource cache (one shared object, no
+    copy per rerun): treat it as read-only; :meth:`Analysis.windowed` returns a new object.
     """
     sc = scenario(directory)
     base = _map_base(
@@ -313,15 +189,35 @@ def map_window(
 ) -> MapWindow:
     """The Map page's view of a window for ``viewers``: figures counted by the store (cached).
 
-    The viewers are in the key (as for :func:`view`, whose figures it equals); the layer of
-    detections holds at most :data:`geo.core.settings.MAX_MAP_POINTS` points, the hexagons
-    count them all (:func:`geo.mapview.map_window`).
+    The viewers are in the key; its figures equal those of :func:`geo.coverage.analyse` with
+    every detection cut to the window and the viewers. The layer of detections holds at
+    most :data:`geo.core.settings.MAX_MAP_POINTS` points, the hexagons count them all
+    (:func:`geo.mapview.map_window`).
     """
     base = map_base(directory, corridor_km, min_gap_m, terrain, store_version)
     return _map_window(
         base, time_from=time_from, time_to=time_to, viewers=viewers, hex_size_m=MAP_HEXAGON_M,
         limit=settings.MAX_MAP_POINTS,
     )  # fmt: skip
+
+
+def window_detections(
+    directory: str,
+    corridor_km: float,
+    min_gap_m: float,
+    terrain: bool,
+    store_version: int,
+    time_from: datetime | None,
+    time_to: datetime | None,
+    viewers: tuple[str, ...] | None,
+) -> Iterator[gpd.GeoDataFrame]:
+    """Every detection of :func:`map_window`'s window for ``viewers``, page by page (not cached).
+
+    For a file of all of them (:func:`geo.mapview.window_detections`): the pages are read
+    from the store as the file is written, one at a time.
+    """
+    base = map_base(directory, corridor_km, min_gap_m, terrain, store_version)
+    return _window_detections(base, time_from=time_from, time_to=time_to, viewers=viewers)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -121,12 +121,19 @@ def snapshot(
     """A briefing snapshot (PNG or PDF) of one view, its times in ``timezone``.
 
     ``timeline``: the view's coverage over time, drawn as the Map page's main map draws it.
-    Cached; the partner and the viewers are in the key.
+    The view is the Map page's (:func:`ui.shared.map_window`, the same cache): its figures
+    count every detection of the window, and past
+    :data:`geo.core.settings.MAX_MAP_POINTS` the map draws the hexagons counting them all,
+    as the Map page does. Cached; the partner and the viewers are in the key.
     """
     sc = shared.scenario(directory)
-    result = shared.view(
-        directory, corridor_km, min_gap_m, terrain, store_version, time_from, time_to, viewers
-    )
+    args = (directory, corridor_km, min_gap_m, terrain, store_version)
+    window = shared.map_window(*args, time_from, time_to, viewers)
+    result = window.result
+    span = None
+    if time_from is None and time_to is None:  # no window: the span of what viewers may see
+        bounds, _ = shared.map_times(*args, viewers)
+        span = None if bounds is None else bounds.full
     colors = partner_colors(result.report["partners"], result.partner_colours)
     drawn, _ = over_time_of(directory, timeline, partner=partner, colors=colors, tz=timezone)
     return snapshot_bytes(
@@ -142,4 +149,7 @@ def snapshot(
         timezone=timezone,
         timeline_layers=drawn.layers or None,
         note=drawn.note,
+        hexagons=window.hexagons,
+        detections_total=window.total,
+        detections_span=span,
     )

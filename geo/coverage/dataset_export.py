@@ -16,20 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
-import pyogrio
 
-from geo.core.errors import ValidationError
 from geo.coverage.dataset import DatasetClassifier, classify_partition
 from geo.dataset import iter_partitions
-from geo.export import (  # the in-memory export's own rows
-    ExportFormat,
-    _for_gdal,
-    _for_kml,
-    _to_csv_table,
-    csv_bytes,
-    write_export,
-)
+from geo.export import ExportFormat, write_export_pages
 
 __all__ = ["ExportJob", "export_partition", "write_dataset_export"]
 
@@ -70,59 +60,6 @@ def write_dataset_export(
     dict
         The summary of :func:`geo.export.write_export`, with the detections counted.
     """
-    others = {name: gdf for name, gdf in layers.items() if name != "detections"}
-    summary = write_export(others, out, fmt=fmt)
-    out = Path(out)
     ids = None if partner is None else frozenset(layers["sectors"]["sector_id"].astype(str))
-    job = ExportJob(classifier, ids)
-    n = 0
-    try:
-        parts = iter_partitions(client, export_partition, files, job)
-        if fmt == "kml":  # LIBKML cannot append to a layer it wrote: one write, in memory
-            parts = iter([pd.concat(list(parts), ignore_index=True)])
-        for k, part in enumerate(parts):
-            if k == 0 or len(part):
-                _append(part, out, fmt, first=k == 0)
-                n += len(part)
-    except OSError as exc:
-        raise ValidationError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
-    summary["layers"]["detections"] = n
-    return summary
-
-
-def _append(gdf: gpd.GeoDataFrame, out: Path, fmt: str, *, first: bool) -> None:
-    """Add one partition's detections to the ``detections`` layer of the export."""
-    if fmt == "geojson":
-        pyogrio.write_dataframe(
-            _for_gdal(gdf, datetimes_as_text=False),
-            out / "detections.geojson",
-            driver="GeoJSON",
-            layer="detections",
-            append=not first,
-            layer_options={"RFC7946": "YES"} if first else None,
-        )
-    elif fmt == "gpkg":
-        pyogrio.write_dataframe(
-            _for_gdal(gdf, datetimes_as_text=False),
-            out,
-            driver="GPKG",
-            layer="detections",
-            append=True,
-        )
-    elif fmt == "kml":
-        pyogrio.write_dataframe(
-            _for_kml(gdf, "detections"),
-            out,
-            driver="LIBKML",
-            layer="detections",
-            append=True,
-            layer_options={"FOLDER": "YES"} if first else None,
-        )
-    else:
-        data = csv_bytes(_to_csv_table(gdf))
-        path = out / "detections.csv"
-        if first:
-            path.write_bytes(data)
-        else:
-            with path.open("ab") as f:
-                f.write(data.split(b"\r\n", 1)[1])
+    parts = iter_partitions(client, export_partition, files, ExportJob(classifier, ids))
+    return write_export_pages(layers, parts, out, fmt=fmt)

@@ -342,7 +342,7 @@ def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> 
     Parameters
     ----------
     result
-        An analysis cut to what ``viewers`` may see (``ui.view``). Not changed.
+        An analysis cut to what ``viewers`` may see (:func:`geo.mapview.map_window`). Not changed.
     viewers
         The partners whose own upload ids stay (as for :func:`visible_rows`); ``None``
         (local demo mode's joint view, which shows everything) keeps every id.
@@ -363,14 +363,33 @@ def hide_foreign_upload_ids(result: Analysis, viewers: Iterable[str] | None) -> 
     [3, <NA>]
     """
     det = result.layers.get("detections")
-    if viewers is None or det is None or "upload_id" not in det:
+    if det is None:
         return result
-    foreign = ~owns(_owners(det), viewers) & det["upload_id"].notna().to_numpy()
+    hidden = rows_without_foreign_upload_ids(det, viewers)
+    if hidden is det:
+        return result
+    return replace(result, layers={**result.layers, "detections": hidden})
+
+
+def rows_without_foreign_upload_ids(
+    detections: pd.DataFrame, viewers: Iterable[str] | None
+) -> pd.DataFrame:
+    """:func:`hide_foreign_upload_ids` of a frame of detections (itself when nothing is hidden).
+
+    Examples
+    --------
+    >>> det = pd.DataFrame({"owner": ["A", "B"], "upload_id": [3, 4]})
+    >>> rows_without_foreign_upload_ids(det, ["B"])["upload_id"].tolist()
+    [<NA>, 4]
+    """
+    if viewers is None or "upload_id" not in detections:
+        return detections
+    foreign = ~owns(_owners(detections), viewers) & detections["upload_id"].notna().to_numpy()
     if not foreign.any():
-        return result
-    det = det.copy()
-    det["upload_id"] = det["upload_id"].astype("Int64").mask(foreign)
-    return replace(result, layers={**result.layers, "detections": det})
+        return detections
+    out = detections.copy()
+    out["upload_id"] = out["upload_id"].astype("Int64").mask(foreign)
+    return out
 
 
 def nearest_sensors(result: Analysis, lon: float, lat: float, *, n: int = 3) -> pd.DataFrame:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -42,6 +42,7 @@ from geo.core.errors import ValidationError
 
 __all__ = [
     "FORMATS",
+    "append_detections",
     "csv_bytes",
     "escape_csv_cell",
     "escape_csv_frame",
@@ -49,6 +50,7 @@ __all__ = [
     "export_layers",
     "write_csv",
     "write_export",
+    "write_export_pages",
 ]
 
 ExportFormat = Literal["geojson", "gpkg", "kml", "csv"]
@@ -298,6 +300,115 @@ def write_export(
     except OSError as exc:
         raise ValidationError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     return {"format": fmt, "out": str(out), "layers": {n: len(g) for n, g in layers.items()}}
+
+
+def write_export_pages(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    detections: Iterable[gpd.GeoDataFrame],
+    out: str | Path,
+    *,
+    fmt: ExportFormat,
+    sector_ids: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """:func:`write_export` with the ``detections`` layer written from pages, one at a time.
+
+    Parameters
+    ----------
+    layers
+        As for :func:`write_export`; its ``detections`` (if any) is not written, only its
+        columns are used when ``detections`` holds no page.
+    detections
+        Pages of detections with the same columns (e.g.
+        :func:`geo.mapview.window_detections`), appended to the layer as they come: memory
+        holds a page (KML excepted: LIBKML cannot append to a layer it wrote, so its
+        detections are gathered and written once).
+    out, fmt
+        As for :func:`write_export`.
+    sector_ids
+        A partner's view: only the rows in one of these sectors (as :func:`export_layers`
+        keeps them); ``None``: every row.
+
+    Returns
+    -------
+    dict
+        The summary of :func:`write_export`, with the detections counted.
+    """
+    summary = write_export({k: v for k, v in layers.items() if k != "detections"}, out, fmt=fmt)
+    pages: Iterator[gpd.GeoDataFrame] = (_in_sectors(p, sector_ids) for p in detections)
+    if fmt == "kml":
+        held = list(pages)
+        pages = iter([pd.concat(held, ignore_index=True)] if held else [])
+    n = 0
+    try:
+        for k, page in enumerate(pages):
+            if k == 0 or len(page):
+                append_detections(page, out, fmt=fmt, first=k == 0)
+                n += len(page)
+        if not n and "detections" in layers and not _written(out, fmt):
+            append_detections(layers["detections"].iloc[:0], out, fmt=fmt, first=True)
+    except OSError as exc:
+        raise ValidationError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
+    summary["layers"]["detections"] = n
+    return summary
+
+
+def _in_sectors(page: gpd.GeoDataFrame, sector_ids: frozenset[str] | None) -> gpd.GeoDataFrame:
+    """The rows of ``page`` in one of ``sector_ids`` (all of them for ``None``)."""
+    if sector_ids is None:
+        return page
+    keep = page["sector_ids"].map(lambda v: bool(sector_ids & set(_as_list(v))))
+    return page[keep.to_numpy(dtype=bool)].reset_index(drop=True)
+
+
+def _written(out: str | Path, fmt: str) -> bool:
+    """Whether the export at ``out`` holds a ``detections`` layer already."""
+    out = Path(out)
+    if fmt in ("geojson", "csv"):
+        return (out / f"detections.{fmt}").exists()
+    return "detections" in [name for name, _ in pyogrio.list_layers(out)]
+
+
+def append_detections(gdf: gpd.GeoDataFrame, out: str | Path, *, fmt: str, first: bool) -> None:
+    """Add a page of detections to the ``detections`` layer of an export (``first``: create it).
+
+    ``out`` and ``fmt`` as for :func:`write_export`, which wrote the other layers; every
+    page has the columns of the first.
+    """
+    out = Path(out)
+    if fmt == "geojson":
+        pyogrio.write_dataframe(
+            _for_gdal(gdf, datetimes_as_text=False),
+            out / "detections.geojson",
+            driver="GeoJSON",
+            layer="detections",
+            append=not first,
+            layer_options={"RFC7946": "YES"} if first else None,
+        )
+    elif fmt == "gpkg":
+        pyogrio.write_dataframe(
+            _for_gdal(gdf, datetimes_as_text=False),
+            out,
+            driver="GPKG",
+            layer="detections",
+            append=True,
+        )
+    elif fmt == "kml":
+        pyogrio.write_dataframe(
+            _for_kml(gdf, "detections"),
+            out,
+            driver="LIBKML",
+            layer="detections",
+            append=True,
+            layer_options={"FOLDER": "YES"} if first else None,
+        )
+    else:
+        data = csv_bytes(_to_csv_table(gdf))
+        path = out / "detections.csv"
+        if first:
+            path.write_bytes(data)
+        else:
+            with path.open("ab") as f:
+                f.write(data.split(b"\r\n", 1)[1])
 
 
 # ---- helpers ---------------------------------------------------------------------------------

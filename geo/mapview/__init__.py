@@ -4,10 +4,13 @@
 without the stored detections), the store's counts of a time window
 (:func:`geo.store.window_batches` classified page by page,
 :func:`geo.coverage.streamed.count_batches`), the points to draw (:func:`geo.store.map_points`,
-up to a limit) and the time bounds (:func:`geo.store.time_summary`); ``window_rows`` hands
-every row of a window over page by page (e.g. for the playback step's figures).
+up to a limit) and the time bounds (:func:`geo.store.time_summary`); :func:`window_rows`
+hands the positions and times of every row of a window over page by page (the playback
+step's figures); ``detections`` gives every detection of a window page by page, classified
+(:func:`window_detections`), for the files of it.
 """
 
+from geo.mapview.detections import window_detections
 from geo.mapview.window import (
     MapBase,
     MapWindow,
@@ -29,5 +32,6 @@ __all__ = [
     "map_window",
     "pick_box",
     "rows_near",
+    "window_detections",
     "window_rows",
 ]

@@ -171,7 +171,7 @@ def map_window(
     time_to: datetime | None,
     viewers: tuple[str, ...] | None,
     hex_size_m: float,
-    limit: int = settings.MAX_MAP_POINTS,
+    limit: int | None = None,
 ) -> MapWindow:
     """The page's analysis of a window: every detection counted, at most ``limit`` drawn.
 
@@ -187,7 +187,8 @@ def map_window(
         The size of the map's hexagons (m).
     limit
         The most points the ``detections`` layer holds: the operation's own rows of the
-        window first, then the stored ones in time order.
+        window first, then the stored ones in time order. Default (``None``):
+        :data:`geo.core.settings.MAX_MAP_POINTS` at the time of the call.
 
     Returns
     -------
@@ -214,6 +215,7 @@ def map_window(
         batches = chain(batches, prefetched(stored))
     counts = count_batches(batches, base.classifier, hex_size_m=hex_size_m)
     report = counted_report(own.report, counts)
+    limit = settings.MAX_MAP_POINTS if limit is None else limit
     room = max(limit - n_mine, 0)
     points = _stored_points(base, readers, time_from, time_to, room, total=counts.total - n_mine)
     layers = {**own.layers, "detections": _joined(mine, points)}
@@ -317,14 +319,16 @@ def rows_near(
     time_from: datetime | None,
     time_to: datetime | None,
     viewers: tuple[str, ...] | None,
-    limit: int = settings.MAX_MAP_POINTS,
+    limit: int | None = None,
 ) -> tuple[Analysis, int]:
     """``window.result`` whose ``detections`` layer holds the window's rows in ``extent``.
 
     For the details of a gap, a sector or a hexagon when the layer does not hold every
     detection of the window (:attr:`MapWindow.cut`): the operation's own rows of the extent
-    and at most ``limit`` stored ones. Returns it and how many rows the extent holds.
+    and at most ``limit`` stored ones (default: :data:`geo.core.settings.MAX_MAP_POINTS`).
+    Returns it and how many rows the extent holds.
     """
+    limit = settings.MAX_MAP_POINTS if limit is None else limit
     own = _own_rows(base, time_from, time_to, viewers).layers.get("detections")
     if own is not None:
         lon, lat = own.geometry.x.to_numpy(), own.geometry.y.to_numpy()

@@ -112,9 +112,9 @@ operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`set_operation_partners`); ``spatial_index``: the grid-cell index of the
 detections' positions; ``maintenance``: :func:`reindex` (that index made anew after
 another tool edited the detections); ``map_query``: what the map needs without reading every row
-(:func:`map_points`, :func:`window_batches`, :func:`window_positions`); ``audit``: retracting
-and re-marking uploads
-(:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
+(:func:`map_points`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`);
+``audit``: retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
+:func:`record_event` and :func:`audit_log`.
 
 Examples
 --------
@@ -148,6 +148,7 @@ from geo.store.map_query import (
     time_summary,
     window_batches,
     window_positions,
+    window_rows,
 )
 from geo.store.opening import open_store
 from geo.store.operation_tables import (
@@ -216,4 +217,5 @@ __all__ = [
     "visible_detections",
     "window_batches",
     "window_positions",
+    "window_rows",
 ]

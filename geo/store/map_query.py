@@ -65,6 +65,7 @@ __all__ = [
     "time_summary",
     "window_batches",
     "window_positions",
+    "window_rows",
 ]
 
 #: Rows per page of :func:`window_batches` (and of the GeoPackage's exact edge tests).
@@ -599,6 +600,54 @@ def window_positions(
             return
         for batch in conn.stream_arrow({"geom": "blob"}, f"FROM detections WHERE {where}"):
             yield WindowPositions(*_xy(batch.column(0)))
+
+
+def window_rows(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[gpd.GeoDataFrame]:
+    """Every row ``partners`` may see in a window, page by page, as full detections.
+
+    Pages of at most ``batch_rows`` rows in ``fid`` order (each page in time order), with
+    the columns of :func:`geo.store.visible_detections`; together they hold the rows
+    :func:`map_points` counts in its ``total``. For a file of every detection of a window
+    (the Export page's) written one page at a time, whatever the size of the store.
+
+    Examples
+    --------
+    >>> list(window_rows("no-such-store.gpkg", "LTU"))
+    []
+    """
+    if batch_rows < 1:
+        raise ValueError(f"batch_rows must be >= 1, got {batch_rows!r}")
+    viewers = checked_viewers(partners)
+    t_from, t_to = _window(time_from, time_to)
+    url = postgres_url(path)
+    if url is not None:
+        if not viewers:
+            return
+        pages = pg_map.row_pages(
+            url, viewers, t_from=t_from, t_to=t_to, operation=operation, page_rows=batch_rows
+        )
+        for raw in pages:
+            mask = visible_mask(
+                raw["owner"].to_numpy(zero_copy_only=False),
+                raw["releasable_to"].to_numpy(zero_copy_only=False),
+                viewers,
+            )
+            yield _frame(raw if mask.all() else raw.filter(pa.array(mask)), shown_url(url))
+        return
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
+        if conn is None or where is None:
+            return
+        for raw in _pages(conn, _READ_COLUMNS, where, batch_rows):
+            yield _frame(raw, str(path), conn)
 
 
 def _batch(

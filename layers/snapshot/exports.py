@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -13,7 +14,7 @@ import geopandas as gpd
 from geo.core.errors import ValidationError
 from geo.coverage.views import JOINT
 from geo.export import FORMATS as EXPORT_FORMATS
-from geo.export import ExportFormat, export_layers, write_export
+from geo.export import ExportFormat, export_layers, write_export, write_export_pages
 
 #: Data export format -> (file suffix, MIME type) of :func:`export_bytes`' one file.
 EXPORT_FILES: dict[str, tuple[str, str]] = {
@@ -47,6 +48,7 @@ def export_bytes(
     partner: str | None = None,
     shown: Iterable[str] | None = None,
     exposed: gpd.GeoDataFrame | None = None,
+    detections: Callable[[], Iterable[gpd.GeoDataFrame]] | None = None,
 ) -> bytes:
     """The data export of one view (:mod:`geo.export`) as one downloadable file.
 
@@ -66,6 +68,12 @@ def export_bytes(
         The exposed stretches the map shows (:func:`geo.timeline.exposed_layer`, one line per
         run of border unwatched longer than τ, with ``length_km``), written as the layer
         :data:`EXPOSED_LAYER`. In a partner's view only those crossing its sectors.
+    detections
+        Every detection of the view as pages (:func:`geo.mapview.window_detections`), when
+        ``result``'s layer holds fewer (the Map page's points past the limit): called when
+        the file is written, and the ``detections`` layer written from its pages one at a
+        time (:func:`geo.export.write_export_pages`; in a partner's view the rows in its
+        sectors). ``None``: the layer of ``result``.
 
     Returns
     -------
@@ -93,6 +101,7 @@ def export_bytes(
             f"export format: expected one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}"
         )
     layers = export_layers(result, partner=None if partner in (None, JOINT) else partner)
+    view_sectors = layers["sectors"]  # a partner's own (its detections are those in them)
     if shown is not None:
         shown = set(shown)
         layers = {k: v for k, v in layers.items() if EXPORT_SHOWN_BY[k] in shown}
@@ -103,15 +112,43 @@ def export_bytes(
         raise ValidationError(
             f"data export: no exported layer is shown on the map; show one of: {wanted}"
         )
+    mine = None
+    if detections is not None and partner not in (None, JOINT):
+        mine = frozenset(view_sectors["sector_id"].astype(str))
+    return _file(layers, fmt, detections if "detections" in layers else None, mine)
+
+
+def _file(
+    layers: dict[str, gpd.GeoDataFrame],
+    fmt: ExportFormat,
+    detections: Callable[[], Iterable[gpd.GeoDataFrame]] | None,
+    sector_ids: frozenset[str] | None,
+) -> bytes:
+    """The export of ``layers`` as one file (GeoJSON and CSV zipped); see :func:`export_bytes`."""
+    write = partial(write_export, fmt=fmt)
+    if detections is not None:
+        write = partial(_write_pages, pages=detections, fmt=fmt, sector_ids=sector_ids)
     with tempfile.TemporaryDirectory(prefix="limes-export-") as tmp:
         if fmt in ("gpkg", "kml"):
             path = Path(tmp) / f"limes.{fmt}"
-            write_export(layers, path, fmt=fmt)
+            write(layers, path)
             return path.read_bytes()
         folder = Path(tmp) / f"limes_{fmt}"
-        write_export(layers, folder, fmt=fmt)
+        write(layers, folder)
         archive = shutil.make_archive(str(Path(tmp) / "export"), "zip", root_dir=folder)
         return Path(archive).read_bytes()
+
+
+def _write_pages(
+    layers: dict[str, gpd.GeoDataFrame],
+    out: Path,
+    *,
+    pages: Callable[[], Iterable[gpd.GeoDataFrame]],
+    fmt: ExportFormat,
+    sector_ids: frozenset[str] | None,
+) -> dict[str, Any]:
+    """Write ``layers``, the detections from ``pages()`` (see :func:`export_bytes`)."""
+    return write_export_pages(layers, pages(), out, fmt=fmt, sector_ids=sector_ids)
 
 
 def _exposed_in_view(

@@ -6,9 +6,11 @@ import io
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import geopandas as gpd
 from matplotlib import rc_context
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
@@ -53,6 +55,9 @@ def render_snapshot(
     extra_layers: Sequence[Any] = (),
     timeline_layers: Mapping[str, Any] | None = None,
     note: str | None = None,
+    hexagons: gpd.GeoDataFrame | None = None,
+    detections_total: int | None = None,
+    detections_span: tuple[datetime, datetime] | None = None,
 ) -> dict[str, Any]:
     """Render a snapshot of one view of an analysis to ``out`` (example: :mod:`layers.snapshot`).
 
@@ -93,6 +98,16 @@ def render_snapshot(
         added as the app's main map adds them (a moment's ``footprints`` replace the view's).
     note
         A line added to the subtitle under the title (e.g. the moment shown).
+    hexagons, detections_total
+        The window's detections counted per hexagon (:func:`geo.coverage.streamed.hexagons`)
+        and how many the window holds, when ``result``'s ``detections`` layer holds fewer
+        (:class:`geo.mapview.MapWindow`: ``hexagons``, ``total``). The map then draws what the
+        app's map draws: these hexagons, counting every detection, and no points; the
+        subtitle and the legend say "N detections counted in hexagons". Ignored when the
+        layer holds them all (the snapshot is the same as without them).
+    detections_span
+        First and last detection time the view may see (UTC), printed when ``result`` has no
+        time window; default: those of ``result.all_detections``.
 
     Returns
     -------
@@ -129,6 +144,9 @@ def render_snapshot(
         extra_layers=extra_layers,
         timeline_layers=timeline_layers,
         note=note,
+        hexagons=hexagons,
+        detections_total=detections_total,
+        detections_span=detections_span,
     )
     with _LOCK, rc_context(MATPLOTLIB_RC):
         page, file = (_write_png if fmt == "png" else _write_pdf)(view, out, paper)

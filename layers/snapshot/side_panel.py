@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,8 @@ def _legend(col: Column, view: View, off_paper: set[str]) -> None:
         partner=view.partner,
         corridor_km=view.result.report["parameters"]["corridor_km"],
     )
+    if view.counted:
+        entries = [_counted_note(e, view.counted, spec.get(e.layer, {})) for e in entries]
     _partner_rows(col, [e for e in entries if e.layer == "partners"], view.partner)
     said_none: set[str] = set()
     for e in entries:
@@ -129,6 +132,19 @@ def _legend(col: Column, view: View, off_paper: set[str]) -> None:
             col.text(note, indent=0.36, size=6.5, color="#555555")
             col.labels.append(note)
         col.gap(0.015 if e.notes else 0.0)
+
+
+def _counted_note(entry: LegendEntry, counted: int, layer: Mapping[str, Any]) -> LegendEntry:
+    """The hexagons' entry with how many detections they count and their range per hexagon.
+
+    Other entries are returned as they are. ``layer``: the hexagons' deck layer (JSON).
+    """
+    if entry.layer != "detections" or entry.symbol != "ramp":
+        return entry
+    per = [int(rec.get("n", 0)) for rec in layer.get("data") or []]
+    spread = f" ({min(per):,}–{max(per):,} per hexagon)" if per else ""
+    note = f"{counted:,} detections counted in hexagons{spread}"
+    return dataclasses.replace(entry, notes=(*entry.notes, note))
 
 
 def _empty(layer: Mapping[str, Any]) -> bool:

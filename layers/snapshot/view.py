@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import shapely
 
@@ -52,6 +53,9 @@ class View:
         The corridor, analysis CRS: map furniture keeps off it.
     time_text
         The detection time window; ``None``: no detections.
+    counted
+        When the map counts the window's detections in hexagons (more than the
+        ``detections`` layer holds): how many; else ``None``.
     """
 
     result: Any
@@ -68,6 +72,7 @@ class View:
     limits: tuple[float, float, float, float]
     content: shapely.Geometry
     time_text: str | None
+    counted: int | None = None
 
 
 def prepare_view(
@@ -84,6 +89,9 @@ def prepare_view(
     extra_layers: Sequence[Any] = (),
     timeline_layers: Mapping[str, Any] | None = None,
     note: str | None = None,
+    hexagons: gpd.GeoDataFrame | None = None,
+    detections_total: int | None = None,
+    detections_span: tuple[datetime, datetime] | None = None,
 ) -> View:
     """Check the options of a snapshot and compute its :class:`View`.
 
@@ -105,7 +113,11 @@ def prepare_view(
     unknown = sorted(set(shown) - set(LAYERS))
     if unknown:
         raise ValidationError(f"layers: unknown {unknown}; expected some of {list(LAYERS)}")
-    deck = build_map(result, partner=partner, shown=shown, dem=dem)
+    counted = _counted(result, hexagons, detections_total)
+    deck = build_map(
+        result, partner=partner, shown=shown, dem=dem,
+        hexagons=hexagons if counted else None, total=counted,
+    )  # fmt: skip
     if timeline_layers:
         deck = with_layers(deck, timeline_layers)
     if extra_layers:
@@ -114,18 +126,9 @@ def prepare_view(
     acrs = result.acrs
     names = dict(partner_names or {})
     if title is None:
-        border_names = [
-            str(n) for n in result.layers["border"].get("name", []) if isinstance(n, str) and n
-        ]
-        title = "Border coverage" + (
-            f": {', '.join(dict.fromkeys(border_names))}" if border_names else ""
-        )
-    if partner is None:
-        view_text = f"{JOINT}: every partner's assets"
-    else:
-        full = f" ({names[partner]})" if partner in names else ""
-        view_text = f"{partner} view{full}: its sectors and sensors lead, other partners muted"
-    time_text = _time_text(result, timezone)
+        title = _default_title(result)
+    view_text = _view_text(partner, names)
+    time_text = _time_text(result, timezone, detections_span)
     content = shapely.union_all(to_projected(result.layers["corridor"].geometry.to_numpy(), acrs))
     # Default: the corridor, the region the app's map opens on (fitted to it).
     limits = tuple(shapely.bounds(content).tolist()) if extent is None else _limits(acrs, extent)
@@ -140,30 +143,68 @@ def prepare_view(
         title=str(title),
         subtitle=f"{view_text} · "
         + (f"detections {time_text}" if time_text else "no detections loaded")
+        + (f" · {counted:,} detections counted in hexagons" if counted else "")
         + (f" · {note}" if note else ""),
         banner=str(banner),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         limits=limits,
         content=content,
         time_text=time_text,
+        counted=counted,
     )
 
 
-def _time_text(result: Any, timezone: str = "UTC") -> str | None:
+def _view_text(partner: str | None, names: Mapping[str, str]) -> str:
+    """Whose view the snapshot is, as the subtitle starts."""
+    if partner is None:
+        return f"{JOINT}: every partner's assets"
+    full = f" ({names[partner]})" if partner in names else ""
+    return f"{partner} view{full}: its sectors and sensors lead, other partners muted"
+
+
+def _default_title(result: Any) -> str:
+    """``"Border coverage"`` and the names of the border's lines, if they have any."""
+    border_names = [
+        str(n) for n in result.layers["border"].get("name", []) if isinstance(n, str) and n
+    ]
+    return "Border coverage" + (
+        f": {', '.join(dict.fromkeys(border_names))}" if border_names else ""
+    )
+
+
+def _counted(result: Any, hexagons: gpd.GeoDataFrame | None, total: int | None) -> int | None:
+    """How many detections the map counts in hexagons: ``total`` when the layer holds fewer.
+
+    ``None`` (the map draws the layer as it is) without hexagons, without a total, or when
+    the ``detections`` layer holds every detection of the window.
+    """
+    det = result.layers.get("detections")
+    if hexagons is None or total is None or det is None or total <= len(det):
+        return None
+    return int(total)
+
+
+def _time_text(
+    result: Any, timezone: str = "UTC", span: tuple[datetime, datetime] | None = None
+) -> str | None:
     """The detection time window in ``timezone``, named.
 
-    E.g. ``"2026-11-01 00:00 – 2026-11-07 23:59 UTC (all)"``.
+    E.g. ``"2026-11-01 00:00 – 2026-11-07 23:59 UTC (all)"``. Without a window, the span of
+    the detections: ``span`` (first, last) when given, else that of ``result.all_detections``.
     """
     params = result.report["parameters"]
     det = getattr(result, "all_detections", None)
-    if det is None or not len(det):
-        return None
+    if span is None:
+        if det is None or not len(det):
+            return None
+        span = (det["time"].min(), det["time"].max())
 
     def fmt(value: Any) -> str:
         return zone_text(datetime.fromisoformat(str(value).replace("Z", "+00:00")), timezone)
 
-    t0 = params.get("time_from") or det["time"].min().isoformat()
-    t1 = params.get("time_to") or det["time"].max().isoformat()
+    first, last = span
+    t0 = params.get("time_from") or first.isoformat()
+    t1 = params.get("time_to") or last.isoformat()
     whole = "" if params.get("time_from") or params.get("time_to") else " (all)"
     return f"{fmt(t0)} – {fmt(t1)} {timezone}{whole}"
 

@@ -19,7 +19,7 @@ from geo.access.releasability import postgres_where
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
-__all__ = ["time_summary", "view_rows", "window_pages"]
+__all__ = ["row_pages", "time_summary", "view_rows", "window_pages"]
 
 T = TypeVar("T")
 
@@ -96,6 +96,52 @@ def view_rows(
         conn.close()
 
 
+def row_pages(
+    url: str,
+    viewers: list[str],
+    *,
+    t_from: int | None,
+    t_to: int | None,
+    operation: str | None,
+    page_rows: int,
+) -> Iterator[pa.Table]:
+    """Every row ``viewers`` may see in the window, in pages of at most ``page_rows``, by ``fid``.
+
+    Columns: :data:`_COLUMNS`, ``lon``, ``lat`` (those of :func:`view_rows`). One
+    transaction; keyset paging on ``fid``, so the server holds one page at a time.
+    """
+    return _keyset_pages(
+        url, viewers, f"{', '.join(_COLUMNS)}, ST_X(geom) AS lon, ST_Y(geom) AS lat",
+        _where(t_from, t_to, operation, None), page_rows,
+    )  # fmt: skip
+
+
+def _keyset_pages(
+    url: str, viewers: list[str], columns: str, where: tuple[str, list[object]], page_rows: int
+) -> Iterator[pa.Table]:
+    """``columns`` of the rows of ``where`` (condition, values) in pages, by ``fid``."""
+    condition, params = where
+    last_param = f"${len(params) + 1}::bigint"
+    sql = (
+        f"SELECT {columns} FROM detections WHERE {condition} AND fid > {last_param} "
+        f"ORDER BY fid LIMIT {int(page_rows)}"
+    )
+    conn = connect(url)
+    try:
+        prepare(conn)
+        with conn.transaction(viewers):
+            last = -(2**63)
+            while True:
+                page = conn.fetch_arrow(sql, [*params, last])
+                if page.num_rows:
+                    yield page
+                if page.num_rows < page_rows:
+                    return
+                last = int(page["fid"][-1].as_py())
+    finally:
+        conn.close()
+
+
 def window_pages(
     url: str,
     viewers: list[str],
@@ -112,27 +158,10 @@ def window_pages(
     transaction (its viewers stated once); each page continues after the last ``fid`` read
     (keyset paging on the primary key), so the server holds one page at a time.
     """
-    where, params = _where(t_from, t_to, operation, boxes)
-    last_param = f"${len(params) + 1}::bigint"
-    sql = (
-        "SELECT fid, time_us, owner, releasable_to, ST_X(geom) AS lon, ST_Y(geom) AS lat "
-        f"FROM detections WHERE {where} AND fid > {last_param} ORDER BY fid "
-        f"LIMIT {int(page_rows)}"
-    )
-    conn = connect(url)
-    try:
-        prepare(conn)
-        with conn.transaction(viewers):
-            last = -(2**63)
-            while True:
-                page = conn.fetch_arrow(sql, [*params, last])
-                if page.num_rows:
-                    yield page
-                if page.num_rows < page_rows:
-                    return
-                last = int(page["fid"][-1].as_py())
-    finally:
-        conn.close()
+    return _keyset_pages(
+        url, viewers, "fid, time_us, owner, releasable_to, ST_X(geom) AS lon, ST_Y(geom) AS lat",
+        _where(t_from, t_to, operation, boxes), page_rows,
+    )  # fmt: skip
 
 
 def time_summary(
