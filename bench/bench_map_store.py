@@ -24,7 +24,16 @@ its own, ``resource.getrusage``):
   (``map_window``; the window the page opens on, the bulk, or a day) and the headline,
   each step timed.
 
-``--page-only``: only the ``page`` measurements (after the ingest).
+``--page-only``: only the ``page`` measurements (after the ingest), and ``times``: the
+store's time summary alone (:func:`geo.store.time_summary` for LVA, operation sample: the
+histogram, totals, first and last time and the bulk the Map page opens with).
+
+``--load-gb 0``: without the ``load`` measurements.
+
+``--store PATH``: the GeoPackage store to measure, kept: built there (``--rows`` in uploads of
+``--chunk``) when the file does not exist, else measured as it is (a store of 10,000,000 rows
+takes minutes to build: build it once, measure it again after a change). A store of an older
+schema is read as it is (readers do not upgrade); ``--upgrade`` upgrades it first (timed).
 
 With ``--postgres`` the same on a throwaway PostGIS cluster (``tests/pg_util.py``) when one
 can be started, unless its ingest would take longer than ``--pg-budget-s`` (from the rate
@@ -133,6 +142,9 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         out["in_gaps"] = counts.in_gaps
     elif mode == "page":
         return _page(path, window)
+    elif mode == "times":
+        got = store.time_summary(path, ["LVA"], operation="sample")
+        out["total"], out["hours"], out["bulk"] = got.total, len(got.hours), got.bulk
     else:
         out["rows"] = len(store.visible_detections(path, ["LVA"], time_from=tf, time_to=tt))
     out["seconds"] = round(time.perf_counter() - start, 2)
@@ -206,16 +218,24 @@ def _run(
     load_gb: float,
     budget: float | None,
     page_only: bool = False,
+    *,
+    reuse: bool = False,
 ) -> None:
-    print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
-    spent = _ingest(path, rows, chunk, budget)
-    if spent is None:
-        return
-    print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
+    if reuse:
+        print(f"{name}: the store {path} as it is")
+    else:
+        print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
+        spent = _ingest(path, rows, chunk, budget)
+        if spent is None:
+            return
+        print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
+    for _ in range(2):
+        print(f"  time_summary alone: {_measure('times', path, 'month')}")
     for window in ("bulk", "day"):
         print(f"  Map page's data functions, window {window}: {_measure('page', path, window)}")
     if page_only:
-        print(f"  load every row, window month: {_measure('load', path, 'month', load_gb)}")
+        if load_gb > 0:
+            print(f"  load every row, window month: {_measure('load', path, 'month', load_gb)}")
         return
     print(f"  index (first map query after the uploads): {_measure('index', path, 'day')}")
     for window in ("day", "month"):
@@ -232,14 +252,27 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--pg-budget-s", type=float, default=300.0)
     parser.add_argument("--page-only", action="store_true")
+    parser.add_argument("--store", help="GeoPackage store to build once and measure again")
+    parser.add_argument("--upgrade", action="store_true", help="upgrade --store first (timed)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        gpkg = str(Path(tmp) / "limes.gpkg")
-        _run("GeoPackage", gpkg, args.rows, args.chunk, args.load_gb, None, args.page_only)
+    if args.store:
+        reuse = Path(args.store).exists()
+        if reuse and args.upgrade:
+            start = time.perf_counter()
+            store.open_store(args.store).close()
+            print(f"upgrade of {args.store}: {time.perf_counter() - start:.1f} s")
+        _run(
+            "GeoPackage", args.store, args.rows, args.chunk, args.load_gb, None, args.page_only,
+            reuse=reuse,
+        )  # fmt: skip
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            gpkg = str(Path(tmp) / "limes.gpkg")
+            _run("GeoPackage", gpkg, args.rows, args.chunk, args.load_gb, None, args.page_only)
     if not args.postgres:
         return
     import pg_util
