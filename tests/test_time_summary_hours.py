@@ -318,3 +318,64 @@ def test_the_equality_check_sees_a_retraction_that_skips_the_summary(
         _check_table(path)
     with pytest.raises(AssertionError):
         _check_summaries(path)
+
+
+def test_the_summary_has_the_row_security_of_the_detections(pg_store: str) -> None:
+    """PostGIS: forced row-level security on the table, default deny, the one rule."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    from geo.access.releasability import may_see
+
+    store.put_operation(pg_store, {"name": "other"}, _layers())
+    for k in range(len(UPLOADS)):
+        _upload(pg_store, k)
+    (every,) = _pg_frames(
+        pg_store, f"SELECT owner, releasable_to, upload_id, hour, n FROM {hours.HOURS}"
+    )
+    assert set(every["owner"]) == {"LTU", "LVA", "POL", "EST"}
+
+    def seen(cur: pg.Cursor, setting: str | None) -> list[tuple[Any, ...]]:
+        if setting is not None:
+            cur.execute("SELECT set_config('limes.viewers', $1, true)", (setting,))
+            cur.fetchall()
+        cur.execute(
+            f"SELECT owner, releasable_to, upload_id, hour, n FROM {hours.HOURS} ORDER BY 1, 2, 3, 4"
+        )
+        return cur.fetchall()
+
+    with pg.connect(pg_store) as conn, conn.cursor() as cur:
+        assert seen(cur, None) == []  # no viewer stated: nothing
+        conn.rollback()
+        for setting in ("", "ALL", "LVA') OR true --"):
+            assert seen(cur, setting) == [], setting
+            conn.rollback()
+        for viewer in ("LTU", "LVA", "POL", "EST", "EU", "lva"):
+            want = every[
+                [
+                    may_see(viewer, o, m)
+                    for o, m in zip(every["owner"], every["releasable_to"], strict=True)
+                ]
+            ]
+            got = seen(cur, viewer)
+            conn.rollback()
+            assert got == sorted(want.itertuples(index=False, name=None)), viewer
+        cur.execute(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = $1",
+            (hours.HOURS,),
+        )
+        assert cur.fetchall() == [(True, True)]
+        # writes: only the groups of the partner the transaction states
+        cur.execute("SELECT set_config('limes.viewers', 'LVA', true)")
+        cur.fetchall()
+        cur.execute(f"UPDATE {hours.HOURS} SET releasable_to = 'ALL' RETURNING owner")
+        assert {r[0] for r in cur.fetchall()} == {"LVA"}
+        cur.execute(f"DELETE FROM {hours.HOURS} WHERE owner = 'LTU' RETURNING 1")
+        assert cur.fetchall() == []
+        conn.rollback()
+        cur.execute("SELECT set_config('limes.viewers', 'LVA', true)")
+        cur.fetchall()
+        with pytest.raises(pg.Error, match="violates row-level security policy"):
+            cur.execute(
+                f"INSERT INTO {hours.HOURS} VALUES (1, 'sample', 'LTU', 'ALL', 0, 1, 0, 0, 0)"
+            )
+        conn.rollback()
