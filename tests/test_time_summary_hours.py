@@ -379,3 +379,35 @@ def test_the_summary_has_the_row_security_of_the_detections(pg_store: str) -> No
                 f"INSERT INTO {hours.HOURS} VALUES (1, 'sample', 'LTU', 'ALL', 0, 1, 0, 0, 0)"
             )
         conn.rollback()
+
+
+@pytest.mark.parametrize("share", [0.95, 0.5, 0.01, 1.0])
+def test_the_bulk_from_the_histogram_equals_the_row_based_one(share: float) -> None:
+    """Times at the edges of hours (-1, 0, +1 µs), ties, one to a few hundred of them."""
+    mem = sqlite3.connect(":memory:")
+    mem.execute("CREATE TABLE t (time_us INTEGER)")
+
+    def fetch(sql: str) -> list[tuple[Any, ...]]:
+        return mem.execute(sql).fetchall()
+
+    def window(lo: int | None, hi: int | None) -> str:
+        bounds = [f"time_us >= {lo}"] if lo is not None else []
+        bounds += [f"time_us <= {hi}"] if hi is not None else []
+        return f"(SELECT time_us FROM t WHERE {' AND '.join(bounds) or '1'})"
+
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(1, 300))
+        offsets = rng.choice([0, 1, -1, 2, -2, HOUR // 2], n) + rng.integers(0, 2, n) * int(
+            rng.integers(0, HOUR)
+        )
+        t = rng.integers(-30, 30, n) * HOUR + offsets
+        t = np.concatenate([t, t[: n // 3]])
+        mem.execute("DELETE FROM t")
+        mem.executemany("INSERT INTO t VALUES (?)", [(int(v),) for v in t])
+        want = map_query.summarise_times("(SELECT time_us FROM t)", fetch, share=share)
+        got = map_query.summarise_hours(
+            map_query.rows_hours("(SELECT time_us FROM t)"), window, fetch, share=share
+        )
+        _same(got, want, f"seed {seed}")
+    mem.close()
