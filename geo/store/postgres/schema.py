@@ -352,8 +352,9 @@ def _upgrade(conn: PgConnection) -> int:
         conn.execute("UPDATE limes_store SET schema_version = 2").fetchall()
         found = 2
     if found == 2:
-        for statement in [hours.CREATE_SQL, *_row_security(hours.HOURS, "owner")]:
-            conn.execute(statement).fetchall()
+        if conn.execute(f"SELECT to_regclass('{hours.HOURS}') IS NULL").scalar():
+            for statement in [hours.CREATE_SQL, *_row_security(hours.HOURS, "owner")]:
+                conn.execute(statement).fetchall()
         fill_hours(conn)
         conn.execute("UPDATE limes_store SET schema_version = 3").fetchall()
         found = 3
