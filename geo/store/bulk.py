@@ -152,7 +152,7 @@ def insert_rows(
     )
     new_fids = _new_fid_ranges(conn, rows.time_us)
     inserted = _insert(conn, rows, upload, TRICKS if tricks is None else tricks)
-    _summarise(conn, new_fids, upload_id)
+    _summarise(conn, new_fids, upload)
     return inserted
 
 
@@ -332,7 +332,7 @@ def _new_fid_ranges(conn: Connection, time_us: np.ndarray) -> list[tuple[int, in
     return [(ends.get(d, first_fid(d) - 1) + 1, first_fid(d + 1) - 1) for d in days]
 
 
-def _summarise(conn: Connection, new_fids: list[tuple[int, int]], upload_id: int) -> None:
+def _summarise(conn: Connection, new_fids: list[tuple[int, int]], upload: _Upload) -> None:
     """Add the groups of the upload's new rows (in ``new_fids``) to the hourly summary."""
     if not has_hours(conn):
         return  # a store without the summary (before schema 6) gets none
@@ -342,8 +342,9 @@ def _summarise(conn: Connection, new_fids: list[tuple[int, int]], upload_id: int
     conn.insert(_NEW_FIDS, pa.table({"lo": pa.array(lo), "hi": pa.array(hi)}), constants={})
     conn.execute(
         hours.add_sql(
-            f"d.upload_id = {int(upload_id)}",
+            f"d.upload_id = {int(upload.upload_id)}",
             source=f"{_NEW_FIDS} r CROSS JOIN detections d ON d.fid BETWEEN r.lo AND r.hi",
+            upload=(upload.upload_id, upload.operation, upload.owner),
         )
     )
 

@@ -111,7 +111,13 @@ def _write_upload(conn: PgConnection, rows: Rows, audit: Audit) -> IngestResult:
     )
     accepted = _insert_rows(conn, rows, audit, upload_id) if rows.n else 0
     if accepted:  # the upload's groups into the hourly summary (geo.store.hours)
-        conn.execute(hours.add_sql("upload_id = $1::bigint"), (upload_id,)).fetchall()
+        conn.execute(
+            hours.add_sql(
+                "upload_id = $1::bigint",
+                upload=(upload_id, audit.operation or DEFAULT_OPERATION, audit.owner),
+            ),
+            (upload_id,),
+        ).fetchall()
     conn.execute(
         "UPDATE uploads SET accepted = $1, duplicates = $2 WHERE upload_id = $3",
         (accepted, rows.n - accepted, upload_id),
