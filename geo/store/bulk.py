@@ -340,9 +340,12 @@ def _summarise(conn: Connection, new_fids: list[tuple[int, int]], upload: _Uploa
     conn.execute(f"DELETE FROM {_NEW_FIDS}")
     lo, hi = zip(*new_fids, strict=True)
     conn.insert(_NEW_FIDS, pa.table({"lo": pa.array(lo), "hi": pa.array(hi)}), constants={})
+    # "+": no automatic index on upload_id (SQLite would build one from every stored row,
+    # 5.9 s against 1.3 s for 500,000 new rows in a store of 1,500,000): the fid ranges find
+    # the rows
     conn.execute(
         hours.add_sql(
-            f"d.upload_id = {int(upload.upload_id)}",
+            f"+d.upload_id = {int(upload.upload_id)}",
             source=f"{_NEW_FIDS} r CROSS JOIN detections d ON d.fid BETWEEN r.lo AND r.hi",
             upload=(upload.upload_id, upload.operation, upload.owner),
         )
