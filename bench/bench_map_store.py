@@ -28,7 +28,12 @@ its own, ``resource.getrusage``):
   (:func:`geo.mapview.window_rows`, :func:`geo.timeline.step_counts`), beside the points
   the map draws.
 
-``--page-only``: only the ``page`` measurements (after the ingest).
+``--page-only``: only the ``page`` measurements (after the ingest), and ``times``: the
+store's time summary alone (:func:`geo.store.time_summary` for LVA, operation sample: the
+histogram, totals, first and last time and the bulk the Map page opens with).
+
+``--load-gb 0``: without the ``load`` measurements.
+
 
 ``--profile``: where the time of the window's counts goes (``profile``, per window: the
 stages one after the other, each timed: the store's read of positions, the old read by
@@ -38,7 +43,9 @@ thread of its own; each with its CPU seconds, the figure to compare on a busy ma
 
 ``--store PATH``: the GeoPackage store to measure, kept: made (the ingest above) when
 ``PATH`` does not exist, else measured as it is (stores of 10,000,000 rows take minutes to
-make; keep them out of the repository and of ``/tmp``, e.g. under ``/work/bench-stores``).
+make; keep them out of the repository and of ``/tmp``, e.g. under ``/work/bench-stores``). A
+store of an older schema is read as it is (readers do not upgrade); ``--upgrade`` upgrades it
+first (timed).
 
 With ``--postgres`` the same on a throwaway PostGIS cluster (``tests/pg_util.py``) when one
 can be started, unless its ingest would take longer than ``--pg-budget-s`` (from the rate
@@ -151,6 +158,9 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         return _step(path, int(window))
     elif mode == "profile":
         return _profile(path, window)
+    elif mode == "times":
+        got = store.time_summary(path, ["LVA"], operation="sample")
+        out["total"], out["hours"], out["bulk"] = got.total, len(got.hours), got.bulk
     else:
         out["rows"] = len(store.visible_detections(path, ["LVA"], time_from=tf, time_to=tt))
     out["seconds"] = round(time.perf_counter() - start, 2)
@@ -331,12 +341,15 @@ def _run(
                 f"{_measure('profile', path, window)}"
             )
         return
+    for _ in range(2):
+        print(f"  time_summary alone: {_measure('times', path, 'month')}")
     for window in ("bulk", "day"):
         print(f"  Map page's data functions, window {window}: {_measure('page', path, window)}")
     for hours in ("1", "24"):
         print(f"  playback step of {hours} h, Unwatched then: {_measure('step', path, hours)}")
     if page_only:
-        print(f"  load every row, window month: {_measure('load', path, 'month', load_gb)}")
+        if load_gb > 0:
+            print(f"  load every row, window month: {_measure('load', path, 'month', load_gb)}")
         return
     print(f"  index (first map query after the uploads): {_measure('index', path, 'day')}")
     for window in ("day", "month"):
@@ -355,12 +368,17 @@ def main() -> None:
     parser.add_argument("--page-only", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--store", help="GeoPackage store kept: made when missing, else reused")
+    parser.add_argument("--upgrade", action="store_true", help="upgrade --store first (timed)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(*args.child)))
         return
     if args.store:
+        if Path(args.store).exists() and args.upgrade:
+            start = time.perf_counter()
+            store.open_store(args.store).close()
+            print(f"upgrade of {args.store}: {time.perf_counter() - start:.1f} s")
         _run(
             "GeoPackage", args.store, args.rows, args.chunk, args.load_gb, None,
             args.page_only, args.profile,

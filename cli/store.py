@@ -77,10 +77,12 @@ def register(sub: Any) -> None:
 
     ri = sub.add_parser(
         "reindex",
-        help="index the stored detections' positions again (after another tool edited them)",
-        description="Make the map's grid-cell index of the stored detections anew, e.g. after "
-        "QGIS or sqlite3 moved, added or deleted detections in the store (Limes keeps it up to "
-        "date by itself otherwise). Prints JSON: store, indexed.",
+        help="index the stored detections again (after another tool edited them)",
+        description="Make the map's grid-cell index and hourly summary of the stored "
+        "detections anew, e.g. after QGIS, sqlite3 or psql moved, added, deleted or re-marked "
+        "detections in the store (Limes keeps them up to date by itself otherwise; PostGIS "
+        "keeps its spatial index itself: there only the summary). Prints JSON: store, indexed "
+        "(rows), hours (groups of the summary).",
     )
     add_store_arg(ri)
     ri.set_defaults(run=run_reindex)
@@ -201,7 +203,7 @@ def run_backup(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_reindex(args: argparse.Namespace) -> dict[str, Any]:
-    """``reindex``: the map's cell index made anew; the rows indexed."""
+    """``reindex``: the map's cell index and hourly summary made anew; rows and groups."""
     from geo.store import reindex
 
     return reindex(args.store)

@@ -34,7 +34,9 @@ from geo.coverage.views import visible_rows
 from geo.inputs.scenario import load_scenario
 from geo.store.connection import connect
 from geo.store.geometry import points
+from geo.store.hours import HOURS
 from geo.store.map_query import Extent, map_points, window_batches, window_positions
+from geo.store.schema import SCHEMA_VERSION
 from geo.store.spatial_index import CELLS, cells_of, has_spatial_index, is_current
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
@@ -296,9 +298,10 @@ def test_a_store_without_the_cell_index_is_read_as_it_is_and_upgraded_when_writt
     try:  # as a store of schema 4 was
         conn.execute(f"DROP TABLE {CELLS}")
         conn.execute("DROP TABLE limes_cells_state")
+        conn.execute(f"DROP TABLE {HOURS}")
         conn.execute(
             "UPDATE gpkg_contents SET description = "
-            "replace(description, 'store schema 5', 'store schema 4')"
+            f"replace(description, 'store schema {SCHEMA_VERSION}', 'store schema 4')"
         )
     finally:
         conn.close()

@@ -19,6 +19,7 @@ from pg_util import csv_report
 
 from geo import store
 from geo.core.errors import ValidationError
+from geo.store.postgres import SCHEMA_VERSION as PG_SCHEMA_VERSION
 from geo.store.postgres import upload
 
 
@@ -115,9 +116,9 @@ def test_a_layout_1_store_is_upgraded(pg_cluster: pg_util.Cluster, pg_store: str
     result = _upload(pg_store, 1, _columns(200, seed=5, first_id=0), "LTU")
     assert result["accepted"] + result["duplicates"] == 200
     assert pg_cluster.psql(keys, database=database).strip() == "0"
-    assert (
-        pg_cluster.psql("SELECT schema_version FROM limes_store", database=database).strip() == "2"
-    )
+    assert pg_cluster.psql(
+        "SELECT schema_version FROM limes_store", database=database
+    ).strip() == str(PG_SCHEMA_VERSION)
     assert 'COLLATE "C"' in _indexes(pg_store)["detections_dedupe_id"][1]
 
 

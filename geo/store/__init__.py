@@ -110,10 +110,12 @@ operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`put_dem_version`, :func:`operation_records`, :func:`operation_record`,
 :func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`,
 :func:`set_operation_partners`); ``spatial_index``: the grid-cell index of the
-detections' positions; ``maintenance``: :func:`reindex` (that index made anew after
-another tool edited the detections); ``map_query``: what the map needs without reading every row
-(:func:`map_points`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`);
-``audit``: retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
+detections' positions; ``hours``: the detections' hourly summary per upload (the map's
+time summary); ``maintenance``: :func:`reindex` (that index and summary made anew after
+another tool edited the detections); ``map_query``: what the map needs without reading every
+row (:func:`map_points`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`,
+:func:`time_summary`); ``audit``: retracting and re-marking uploads (:func:`retract_upload`,
+:func:`mark_upload`),
 :func:`record_event` and :func:`audit_log`.
 
 Examples

@@ -55,12 +55,13 @@ import pyarrow as pa
 from geo.access.releasability import parse_releasability
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.store import hours
 from geo.store.connection import Connection, Kind, sql_text, write_transaction
 from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store, opened_for_reading
 from geo.store.postgres import dialect as pg_dialect
 from geo.store.postgres.dialect import SqliteStyle
-from geo.store.schema import DEFAULT_OPERATION, NOW, has_audit, has_operations
+from geo.store.schema import DEFAULT_OPERATION, NOW, has_audit, has_hours, has_operations
 
 __all__ = ["AUDIT_COLUMNS", "audit_log", "mark_upload", "record_event", "retract_upload"]
 
@@ -260,7 +261,9 @@ def _cut(text: object) -> str | None:
 def _move_rows(conn: Connection | SqliteStyle, upload_id: int) -> int:
     """Move the upload's rows into ``retracted_detections``, as they are; return how many."""
     if isinstance(conn, SqliteStyle):
-        return pg_dialect.move_rows(conn, upload_id)
+        moved = pg_dialect.move_rows(conn, upload_id)
+        conn.execute(hours.delete_sql("upload_id = ?"), (upload_id,))
+        return moved
     conn.execute(
         f"INSERT INTO retracted_detections ({_ROW_COLUMNS}) SELECT {_ROW_COLUMNS} "
         "FROM detections WHERE upload_id = ? ORDER BY fid",
@@ -268,6 +271,8 @@ def _move_rows(conn: Connection | SqliteStyle, upload_id: int) -> int:
     )
     moved = int(conn.execute("SELECT changes()").scalar())
     conn.execute("DELETE FROM detections WHERE upload_id = ?", (upload_id,))
+    if has_hours(conn):
+        conn.execute(hours.delete_sql("upload_id = ?"), (upload_id,))
     conn.execute(
         f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "
         "('detections', 'detections_timed', 'retracted_detections', 'uploads')"
@@ -288,6 +293,9 @@ def _mark_rows(conn: Connection | SqliteStyle, upload_id: int, marking: str) -> 
     conn.execute(
         "UPDATE detections SET releasable_to = ? WHERE upload_id = ?", (marking, upload_id)
     )
+    if isinstance(conn, SqliteStyle) or has_hours(conn):  # the upload's groups, made anew
+        conn.execute(hours.delete_sql("upload_id = ?"), (upload_id,))
+        conn.execute(hours.add_sql("upload_id = ?"), (upload_id,))
     if not isinstance(conn, SqliteStyle):  # a GeoPackage's contents
         conn.execute(
             f"UPDATE gpkg_contents SET last_change = {NOW} WHERE table_name IN "

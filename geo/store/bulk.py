@@ -33,9 +33,19 @@ import numpy as np
 import pyarrow as pa
 
 from geo.core.errors import ValidationError, describe
+from geo.store import hours
 from geo.store.connection import Connection, IntegrityError
 from geo.store.rows import Rows, arrow_columns, arrow_rows, day_order, first_rows, subset
-from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DEFAULT_OPERATION, ID_INDEX, POSITION_INDEX
+from geo.store.schema import (
+    DAY_OFFSET,
+    DAY_SHIFT,
+    DAY_US,
+    DEFAULT_OPERATION,
+    ID_INDEX,
+    POSITION_INDEX,
+    first_fid,
+    has_hours,
+)
 
 __all__ = ["TRICKS", "SpeedTricks", "insert_rows"]
 
@@ -132,14 +142,22 @@ def insert_rows(
     - Otherwise each row goes in with ``INSERT ... ON CONFLICT DO NOTHING``, which skips
       duplicates (and only those: a missing required value still fails the upload).
 
-    ``tricks``: default :data:`TRICKS`.
+    The hourly summary (:mod:`geo.store.hours`) gets the groups of the rows inserted, in
+    the same transaction. ``tricks``: default :data:`TRICKS`.
     """
     if rows.n == 0:
         return 0
-    tricks = TRICKS if tricks is None else tricks
     upload = _Upload(
         owner=owner, marking=marking, upload_id=upload_id, source=source, operation=operation
     )
+    new_fids = _new_fid_ranges(conn, rows.time_us)
+    inserted = _insert(conn, rows, upload, TRICKS if tricks is None else tricks)
+    _summarise(conn, new_fids, upload)
+    return inserted
+
+
+def _insert(conn: Connection, rows: Rows, upload: _Upload, tricks: SpeedTricks) -> int:
+    """:func:`insert_rows`'s writing (one of its two ways); return how many were new."""
     if tricks.rebuild_indexes:
         inserted, rows = _insert_rebuilding(conn, rows, upload, tricks)
         if inserted is not None:
@@ -287,6 +305,53 @@ def _insert_parts(
             pending.result()
 
 
+#: The temporary table of the ``fid`` ranges an upload's rows take (see :func:`_summarise`).
+_NEW_FIDS = "limes_new_fids"
+
+
+def _day_ends(conn: Connection, days: list[int]) -> dict[int, int]:
+    """The largest ``fid`` stored on each of the UTC ``days`` (days without rows left out)."""
+    found = conn.execute(
+        f"SELECT value, (SELECT max(fid) FROM detections WHERE "
+        f"fid >= ((value + {DAY_OFFSET}) << {DAY_SHIFT}) AND "
+        f"fid < ((value + {DAY_OFFSET + 1}) << {DAY_SHIFT})) FROM json_each(?)",
+        (json.dumps(days),),
+    ).fetchall()
+    return {int(d): int(f) for d, f in found if f is not None}
+
+
+def _new_fid_ranges(conn: Connection, time_us: np.ndarray) -> list[tuple[int, int]]:
+    """The ``fid`` ranges the rows will take: per day of theirs, after the day's last row.
+
+    Read before the rows are written (:func:`_fids` numbers a day's new rows on from its
+    last), so that afterwards exactly the new rows are found by their ``fid``, without a
+    scan of the table (which has no index on ``upload_id``).
+    """
+    days = np.unique(time_us // DAY_US).tolist()
+    ends = _day_ends(conn, days)
+    return [(ends.get(d, first_fid(d) - 1) + 1, first_fid(d + 1) - 1) for d in days]
+
+
+def _summarise(conn: Connection, new_fids: list[tuple[int, int]], upload: _Upload) -> None:
+    """Add the groups of the upload's new rows (in ``new_fids``) to the hourly summary."""
+    if not has_hours(conn):
+        return  # a store without the summary (before schema 6) gets none
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_NEW_FIDS} (lo INTEGER, hi INTEGER)")
+    conn.execute(f"DELETE FROM {_NEW_FIDS}")
+    lo, hi = zip(*new_fids, strict=True)
+    conn.insert(_NEW_FIDS, pa.table({"lo": pa.array(lo), "hi": pa.array(hi)}), constants={})
+    # "+": no automatic index on upload_id (SQLite would build one from every stored row,
+    # 5.9 s against 1.3 s for 500,000 new rows in a store of 1,500,000): the fid ranges find
+    # the rows
+    conn.execute(
+        hours.add_sql(
+            f"+d.upload_id = {int(upload.upload_id)}",
+            source=f"{_NEW_FIDS} r CROSS JOIN detections d ON d.fid BETWEEN r.lo AND r.hi",
+            upload=(upload.upload_id, upload.operation, upload.owner),
+        )
+    )
+
+
 def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
     """``fid`` of each row (see :func:`~geo.store.schema.first_fid`) and the order of the rows.
 
@@ -294,15 +359,8 @@ def _fids(conn: Connection, time_us: np.ndarray, source: str) -> tuple[np.ndarra
     """
     day, order = day_order(time_us)
     days, starts, counts = np.unique(day[order], return_index=True, return_counts=True)
-    found = dict(
-        conn.execute(
-            f"SELECT value, (SELECT max(fid) FROM detections WHERE "
-            f"fid >= ((value + {DAY_OFFSET}) << {DAY_SHIFT}) AND "
-            f"fid < ((value + {DAY_OFFSET + 1}) << {DAY_SHIFT})) FROM json_each(?)",
-            (json.dumps(days.tolist()),),
-        ).fetchall()
-    )
-    last = np.array([found.get(d) or 0 for d in days.tolist()], dtype=np.int64)
+    found = _day_ends(conn, days.tolist())
+    last = np.array([found.get(d, 0) for d in days.tolist()], dtype=np.int64)
     first_number = np.where(last > 0, (last & ((1 << DAY_SHIFT) - 1)) + 1, 1)
     number = (
         np.arange(len(day), dtype=np.int64)

@@ -1,10 +1,13 @@
-"""Store upkeep: the map's cell index made anew after another tool edited the detections.
+"""Store upkeep: the map's cell index and hourly summary made anew after another tool's edits.
 
 Limes keeps the cell index (:mod:`geo.store.spatial_index`) right by itself: uploads are
 indexed at the map's next query, a retraction makes it anew, a re-marking moves no point, a
-backup copies it with the rows it describes, an upgrade creates it empty. What it cannot
-see is another tool (QGIS, GDAL, sqlite3) moving, adding or deleting detections in the
-GeoPackage: :func:`reindex` (``python -m geo reindex``) indexes every row again.
+backup copies it with the rows it describes, an upgrade creates it empty. It keeps the
+hourly summary (:mod:`geo.store.hours`) right in the transaction of each change of the rows.
+What it cannot see is another tool (QGIS, GDAL, sqlite3, psql) moving, adding, deleting or
+re-marking detections: :func:`reindex` (``python -m geo reindex``) indexes every row again
+and makes the summary anew from the rows (on PostGIS, which keeps its own spatial index, the
+summary only).
 """
 
 from __future__ import annotations
@@ -12,38 +15,39 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from geo.core.errors import ValidationError, describe
 from geo.store.connection import write_transaction
 from geo.store.location import existing_store, postgres_url, sqlite_path
 from geo.store.opening import open_store
+from geo.store.postgres import connect as connect_postgres
+from geo.store.postgres.connection import shown_url
+from geo.store.postgres.schema import WRITE_LOCK, prepare
+from geo.store.postgres.schema import fill_hours as fill_postgres_hours
+from geo.store.schema import fill_hours
 from geo.store.spatial_index import rebuild_spatial_index
 
 __all__ = ["reindex"]
 
 
 def reindex(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Index every stored detection's position again (one write transaction).
+    """Index every stored detection's position again and make the hourly summary anew.
+
+    One write transaction.
 
     Returns
     -------
     dict
-        ``{"store", "indexed"}``: the rows indexed.
+        ``{"store", "indexed", "hours"}``: the rows indexed (0 on PostGIS, which keeps its
+        spatial index itself) and the groups of the hourly summary.
 
     Raises
     ------
     ValidationError
-        No store at ``path``, a PostgreSQL store (PostGIS keeps its own index), or a store
-        that cannot be written now (busy, read-only): the index is then as it was.
+        No store at ``path``, or a store that cannot be written now (busy, read-only): the
+        index and the summary are then as they were.
     """
-    if postgres_url(path) is not None:
-        raise ValidationError(
-            describe(
-                "--store",
-                "nothing to reindex",
-                expected="a GeoPackage store",
-                got="a PostgreSQL store (PostGIS keeps its spatial index itself)",
-            )
-        )
+    url = postgres_url(path)
+    if url is not None:
+        return {"store": shown_url(url), "indexed": 0, "hours": _postgres_hours(url)}
     store = sqlite_path(path)
     existing_store(store)
     conn = open_store(store, create=False)
@@ -56,6 +60,19 @@ def reindex(path: str | os.PathLike[str]) -> dict[str, Any]:
             refused_fix="The index is as it was; fix that and try again",
         ):
             indexed = rebuild_spatial_index(conn)
+            groups = fill_hours(conn)
     finally:
         conn.close()
-    return {"store": str(store), "indexed": indexed}
+    return {"store": str(store), "indexed": indexed, "hours": groups}
+
+
+def _postgres_hours(url: str) -> int:
+    """The PostGIS store's hourly summary made anew (one transaction, the write lock held)."""
+    conn = connect_postgres(url)
+    try:
+        prepare(conn)
+        with conn.transaction():
+            conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})").fetchall()
+            return fill_postgres_hours(conn)
+    finally:
+        conn.close()

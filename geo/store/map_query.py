@@ -40,12 +40,20 @@ from geo.access.releasability import visible_mask
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
+from geo.store.hours import HOUR_US, hour_sql, visible_hours_sql
 from geo.store.location import postgres_url
 from geo.store.opening import opened_for_reading
 from geo.store.postgres import map_query as pg_map
 from geo.store.postgres.connection import shown_url
 from geo.store.reading import _READ_COLUMNS, _frame, _visible_where, _window
-from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DEFAULT_OPERATION, first_fid, has_operations
+from geo.store.schema import (
+    DAY_OFFSET,
+    DAY_SHIFT,
+    DEFAULT_OPERATION,
+    first_fid,
+    has_hours,
+    has_operations,
+)
 from geo.store.spatial_index import (
     CELLS,
     cell_ranges,
@@ -153,9 +161,6 @@ class StoreTimes(NamedTuple):
     on_hour: np.ndarray
 
 
-#: Microseconds in an hour (the bins of :attr:`StoreTimes.hours`).
-HOUR_US = 3_600_000_000
-
 #: The temporary table of the times added to the stored ones by :func:`time_summary`.
 _EXTRA_TABLE = "limes_extra_times"
 
@@ -219,6 +224,89 @@ def summarise_times(source: str, fetch: Fetch, *, share: float = 0.95) -> StoreT
     )
 
 
+#: The rows whose time is in ``[lo, hi]`` µs (``None``: unbounded), as a sub-query with a
+#: ``time_us`` column (see :func:`summarise_hours`).
+Window = Callable[[int | None, int | None], str]
+
+
+def rows_hours(source: str) -> str:
+    """The hourly histogram of the times of ``source``, counted row by row (no ``ORDER BY``).
+
+    Columns ``h``, ``n``, ``on_hour``, ``min_us``, ``max_us``: as :func:`summarise_times`
+    counts them, and as :func:`geo.store.hours.visible_hours_sql` reads them from the summary.
+    """
+    h = HOUR_US
+    return (
+        f"SELECT h, count(*) AS n, sum(CASE WHEN time_us % {h} = 0 THEN 1 ELSE 0 END) AS on_hour, "
+        f"min(time_us) AS min_us, max(time_us) AS max_us FROM (SELECT time_us, {hour_sql()} "
+        f"AS h FROM {source} s) b GROUP BY h"
+    )
+
+
+def summarise_hours(hours: str, window: Window, fetch: Fetch, *, share: float = 0.95) -> StoreTimes:
+    """:func:`summarise_times` from an hourly histogram, reading rows of a few hours only.
+
+    ``hours``: SQL of the histogram (:func:`rows_hours`'s columns, e.g. from the hourly
+    summary, :mod:`geo.store.hours`); ``window``: the rows of a time range. The same figures
+    as :func:`summarise_times` over the rows ``window(None, None)``: the histogram gives the
+    total, the first and last time and the hours in which the bulk's ends can lie; the
+    bulk's two top-m queries read the rows of those hours (the store's index on time or,
+    in a GeoPackage, on the day finds them); the first and last time within half the
+    bulk's width of it come from the histogram but for the two hours where that range
+    starts and ends, whose rows are read.
+    """
+    hist = np.array(fetch(f"SELECT * FROM ({hours}) x ORDER BY h"), dtype=np.int64).reshape(-1, 5)
+    total = int(hist[:, 1].sum())
+    if not total:
+        empty = np.zeros(0, dtype=np.int64)
+        return StoreTimes(0, None, None, None, empty, empty, empty)
+    h = HOUR_US
+    m = total - max(math.ceil(share * total), 1) + 1
+    below = (int(hist[np.searchsorted(np.cumsum(hist[:, 1]), m), 0]) + 1) * h
+    above = int(hist[::-1][np.searchsorted(np.cumsum(hist[::-1, 1]), m), 0]) * h
+    ((a, b),) = fetch(
+        f"SELECT lo.t, hi.t FROM "
+        f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
+        f"(SELECT time_us AS t FROM {window(None, below - 1)} s "
+        f"ORDER BY time_us LIMIT {m}) l) lo JOIN "
+        f"(SELECT t, row_number() OVER (ORDER BY t) AS r FROM "
+        f"(SELECT time_us AS t FROM {window(above, None)} s "
+        f"ORDER BY time_us DESC LIMIT {m}) h) hi "
+        "ON lo.r = hi.r ORDER BY hi.t - lo.t, lo.t LIMIT 1"
+    )
+    a, b = int(a), int(b)
+    return StoreTimes(
+        total=total,
+        first_us=int(hist[:, 3].min()),
+        last_us=int(hist[:, 4].max()),
+        bulk=_bulk_ends(hist, window, fetch, a - (b - a) // 2, b + (b - a) // 2),
+        hours=hist[:, 0],
+        counts=hist[:, 1],
+        on_hour=hist[:, 2],
+    )
+
+
+def _bulk_ends(hist: np.ndarray, window: Window, fetch: Fetch, lo: int, hi: int) -> tuple[int, int]:
+    """The first and last time in ``[lo, hi]`` (µs): the histogram's, the edge hours' rows.
+
+    Every row of an hour strictly between the hours of ``lo`` and ``hi`` is in the range;
+    of the two edge hours, the rows are read (only those in the range).
+    """
+    h = HOUR_US
+    first_h, last_h = lo // h, hi // h
+    inner = hist[(hist[:, 0] > first_h) & (hist[:, 0] < last_h)]
+    edges = [(lo, min(hi, (first_h + 1) * h - 1))]
+    if last_h > first_h:
+        edges.append((max(lo, last_h * h), hi))
+    union = " UNION ALL ".join(
+        f"SELECT time_us FROM {window(f, t)} e{i}" for i, (f, t) in enumerate(edges)
+    )
+    ((e_lo, e_hi),) = fetch(f"SELECT min(time_us), max(time_us) FROM ({union}) u")
+    firsts = [int(v) for v in (e_lo, *inner[:, 3].tolist()) if v is not None]
+    lasts = [int(v) for v in (e_hi, *inner[:, 4].tolist()) if v is not None]
+    return min(firsts), max(lasts)
+
+
 def time_summary(
     path: str | os.PathLike[str],
     partners: Iterable[str] | str,
@@ -232,8 +320,10 @@ def time_summary(
     The first and last time, an hourly histogram and the bulk (the span of
     :func:`geo.coverage.views.bulk_span` with ``share``), over the stored rows of the
     operation the viewers may see and the times ``extra_us`` (µs since 1970 UTC: e.g. a
-    scenario's own detections, few, held in memory). Nothing grows with the store but the
-    histogram (one row per hour that holds detections).
+    scenario's own detections, few, held in memory). The histogram comes from the store's
+    hourly summary (:mod:`geo.store.hours`; counted from the rows in a store without one);
+    rows are read for the bulk's ends only (:func:`summarise_hours`). Nothing grows with
+    the store but the histogram (one row per hour that holds detections).
 
     Examples
     --------
@@ -249,19 +339,63 @@ def time_summary(
     if url is not None:
         return pg_map.time_summary(
             url, viewers, operation=operation, extra=extra, extra_table=_EXTRA_TABLE,
-            summarise=partial(summarise_times, share=share),
+            summarise=partial(_summarised, share=share),
         )  # fmt: skip
     with opened_for_reading(path) as conn:
         where = None if conn is None else _where(conn, viewers, None, None, operation)
         if conn is None or where is None:
             return _memory_times(times, share)
-        source = f"(SELECT time_us FROM detections WHERE {where})"
         if extra.num_rows:
             conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_EXTRA_TABLE} (time_us INTEGER)")
             conn.execute(f"DELETE FROM {_EXTRA_TABLE}")
             conn.insert(_EXTRA_TABLE, extra, constants={})
-            source = f"({source[1:-1]} UNION ALL SELECT time_us FROM {_EXTRA_TABLE})"
-        return summarise_times(source, lambda sql: conn.execute(sql).fetchall(), share=share)
+
+        def stored(lo: int | None, hi: int | None) -> str:
+            rows = _where(conn, viewers, lo, hi, operation)
+            return f"(SELECT time_us FROM detections WHERE {rows})"
+
+        return _summarised(
+            stored,
+            where if has_hours(conn) else None,
+            _EXTRA_TABLE if extra.num_rows else None,
+            lambda sql: conn.execute(sql).fetchall(),
+            share=share,
+        )
+
+
+def _summarised(
+    stored: Window,
+    summary_where: str | None,
+    extra_table: str | None,
+    fetch: Fetch,
+    *,
+    share: float,
+) -> StoreTimes:
+    """:func:`summarise_hours` of the stored rows ``stored`` and the times in ``extra_table``.
+
+    ``summary_where``: the condition of the visible groups of the hourly summary (None: the
+    store has none, its rows are counted).
+    """
+
+    def window(lo: int | None, hi: int | None) -> str:
+        if extra_table is None:
+            return stored(lo, hi)
+        bounds = [f"time_us >= {int(lo)}"] if lo is not None else []
+        bounds += [f"time_us <= {int(hi)}"] if hi is not None else []
+        own = f"SELECT time_us FROM {extra_table} WHERE {' AND '.join(bounds) or '1 = 1'}"
+        return f"(SELECT time_us FROM {stored(lo, hi)} r UNION ALL {own})"
+
+    if summary_where is None:
+        histogram = rows_hours(window(None, None))
+    else:
+        histogram = visible_hours_sql(summary_where)
+        if extra_table is not None:
+            histogram = (
+                "SELECT h, CAST(sum(n) AS bigint) AS n, CAST(sum(on_hour) AS bigint) AS on_hour, "
+                f"min(min_us) AS min_us, max(max_us) AS max_us FROM ({histogram} UNION ALL "
+                f"{rows_hours(f'(SELECT time_us FROM {extra_table})')}) k GROUP BY h"
+            )
+    return summarise_hours(histogram, window, fetch, share=share)
 
 
 def _memory_times(times: np.ndarray, share: float) -> StoreTimes:

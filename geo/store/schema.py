@@ -10,7 +10,9 @@ rows stored before); since schema 4, the ``audit`` table (events: retractions, r
 sign-ins; see :mod:`geo.store.audit`), the retraction of an upload (``uploads.retracted_at``
 and ``retracted_by``) and ``retracted_detections``, where a retracted upload's rows are kept
 out of every read; since schema 5, the grid-cell index of the detections (see
-:mod:`geo.store.spatial_index`), for the map's queries (:mod:`geo.store.map_query`).
+:mod:`geo.store.spatial_index`), for the map's queries (:mod:`geo.store.map_query`); since
+schema 6, the detections' hourly summary per upload (:mod:`geo.store.hours`), for the map's
+time summary.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from pathlib import Path
 
 from geo.core.errors import ValidationError
+from geo.store import hours
 from geo.store.connection import Connection, not_a_store
 from geo.store.spatial_index import create_spatial_index
 
@@ -39,8 +42,10 @@ __all__ = [
     "check_empty",
     "check_schema",
     "create",
+    "fill_hours",
     "first_fid",
     "has_audit",
+    "has_hours",
     "has_operations",
     "has_table",
     "schema_version",
@@ -54,8 +59,8 @@ GPKG_USER_VERSION = 10300
 #: Layout of the store; written into the layers' descriptions. A store of schema 1 (the
 #: first release) is upgraded in place whenever it is opened, one of schema 2 (before
 #: operations) or 3 (before the audit table) when it is opened for writing; readers read a
-#: schema 2, 3 or 4 store as it is (see ``upgrade``).
-SCHEMA_VERSION = 5
+#: schema 2, 3, 4 or 5 store as it is (see ``upgrade``).
+SCHEMA_VERSION = 6
 
 #: The operation that rows stored before operations (schema 1 and 2), and uploads that name
 #: none, belong to: the bundled sample (``geo.operations.SAMPLE``).
@@ -423,6 +428,25 @@ def create(conn: Connection) -> None:
     for statement in _statements(_SCHEMA):
         conn.execute(statement)
     create_spatial_index(conn)
+    conn.execute(hours.CREATE_SQL)
+
+
+def has_hours(conn: Connection) -> bool:
+    """Whether the store has the hourly summary (:mod:`geo.store.hours`; schema 6 or later)."""
+    return has_table(conn, hours.HOURS)
+
+
+def fill_hours(conn: Connection) -> int:
+    """Make the hourly summary anew from every stored row (caller's transaction); its groups.
+
+    Creates the table when the store has none (an upgrade to schema 6).
+    """
+    if has_hours(conn):
+        conn.execute(hours.delete_sql("1"))
+    else:
+        conn.execute(hours.CREATE_SQL)
+    conn.execute(hours.add_sql("1"))
+    return int(conn.execute(f"SELECT count(*) FROM {hours.HOURS}").scalar())
 
 
 def _day_sql(expr: str) -> str:
@@ -458,6 +482,8 @@ def upgrade(conn: Connection) -> None:
         _upgrade_from_3(conn)
     if found < 5:
         create_spatial_index(conn)  # schema 4 to 5: the cell index (filled by the map queries)
+    if found < 6:
+        fill_hours(conn)  # schema 5 to 6: the hourly summary, from the rows
     for table, description in conn.execute(
         "SELECT table_name, description FROM gpkg_contents WHERE description LIKE 'Limes %'"
     ).fetchall():

@@ -171,28 +171,48 @@ def time_summary(
     operation: str | None,
     extra: pa.Table,
     extra_table: str,
-    summarise: Callable[[str, Callable[[str], list[tuple[Any, ...]]]], T],
+    summarise: Callable[
+        [
+            Callable[[int | None, int | None], str],
+            str,
+            str | None,
+            Callable[[str], list[tuple[Any, ...]]],
+        ],
+        T,
+    ],
 ) -> T:
-    """``summarise(source, fetch)`` over the times of the rows ``viewers`` may see (and ``extra``).
+    """``summarise(window, summary_where, extra_table, fetch)`` for the rows ``viewers`` may see.
 
     One transaction stating the viewers: row-level security (enabled and forced) leaves
-    the rows they may see, and the query's WHERE states the rule again
-    (:func:`~geo.access.releasability.postgres_where`: aggregates, no row comes back to
-    filter again in Python); ``extra`` (column ``time_us``) is copied into a temporary
-    table ``extra_table`` and added to the stored times.
+    the rows, and the groups of the hourly summary (:mod:`geo.store.hours`), they may see
+    (aggregates: no row comes back to filter again in Python), and the query's WHERE
+    states the rule again (:func:`~geo.access.releasability.postgres_where`, on the rows and
+    on the summary's groups alike: a second line under RLS). ``window(lo, hi)``: the
+    visible rows with ``time_us`` in ``[lo, hi]`` (the B-tree on ``time_us`` finds them);
+    ``summary_where``: the summary's groups of the operation; ``extra`` (column
+    ``time_us``) is copied into a temporary table ``extra_table`` (passed on when it has
+    rows, else None) to be added to the stored times.
     """
     where, params = _where(None, None, operation, None)
     where += f" AND {postgres_where(viewers)}"  # the rule in SQL too: a second line under RLS
-    source = f"SELECT time_us FROM detections WHERE {where}"
+
+    def window(lo: int | None, hi: int | None) -> str:
+        bounds = "".join(
+            f" AND time_us {op} {int(v)}" for v, op in ((lo, ">="), (hi, "<=")) if v is not None
+        )
+        return f"(SELECT time_us FROM detections WHERE {where}{bounds})"
+
     conn = connect(url)
     try:
         prepare(conn)
         with conn.transaction(viewers):
             if extra.num_rows:
                 conn.ingest(extra_table, extra)
-                source += f" UNION ALL SELECT time_us FROM {extra_table}"
             return summarise(
-                f"({source})", lambda sql: conn.execute(sql, params or None).fetchall()
+                window,
+                where,
+                extra_table if extra.num_rows else None,
+                lambda sql: conn.execute(sql, params or None).fetchall(),
             )
     finally:
         conn.close()

@@ -17,6 +17,10 @@ Tables (in the database's default schema):
 ``retracted_detections``
     The rows of retracted uploads, moved out of ``detections``: row-level security with no
     read policy, so no query reads them.
+``limes_detection_hours``
+    The detections' hourly summary, one row per upload, operation, owner, marking and hour
+    (:mod:`geo.store.hours`; layout 3), kept by every change of ``detections`` in its
+    transaction; under the same row-level security as ``detections``.
 ``detections``
     One row per stored detection: ``geom`` a PostGIS ``geometry(Point, 4326)`` with a GiST
     index, ``time_us`` (microseconds since 1970 UTC) with a B-tree index, the same columns as
@@ -24,27 +28,28 @@ Tables (in the database's default schema):
     keys (see "Duplicates" in :mod:`geo.store`) are unique partial indexes, as there.
     ``upload_id`` has a B-tree index but no foreign key (layout 2, see :func:`_upgrade`).
 
-Row-level security on ``detections`` and ``uploads``: enabled and forced (the owner role
-Limes connects as is subject to it too), no policy but Limes's, so default deny. Reading a
-row needs the releasability rule (:func:`geo.access.releasability.postgres_policy`, made from
-the one rule, with ``partner`` as an upload's owner) to hold for a viewer the transaction
-stated; writing one needs its owner to be a stated viewer
-(:func:`~geo.access.releasability.postgres_owns`). A raw ``SELECT`` that states no viewer sees
-no row.
+Row-level security on ``detections``, ``limes_detection_hours`` and ``uploads``: enabled and
+forced (the owner role Limes connects as is subject to it too), no policy but Limes's, so
+default deny. Reading a row needs the releasability rule
+(:func:`geo.access.releasability.postgres_policy`, made from the one rule, with ``partner``
+as an upload's owner) to hold for a viewer the transaction stated; writing one needs its
+owner to be a stated viewer (:func:`~geo.access.releasability.postgres_owns`). A raw
+``SELECT`` that states no viewer sees no row.
 """
 
 from __future__ import annotations
 
-from geo.access.releasability import postgres_owns, postgres_policy
+from geo.access.releasability import VIEWERS_SETTING, postgres_owns, postgres_policy
 from geo.core.errors import ValidationError, describe
+from geo.store import hours
 from geo.store.postgres.connection import DatabaseError, PgConnection, driver_message
 from geo.store.schema import DEFAULT_OPERATION
 
-__all__ = ["SCHEMA_VERSION", "prepare"]
+__all__ = ["SCHEMA_VERSION", "fill_hours", "prepare"]
 
 #: Layout of a PostGIS store (its own numbering: the GeoPackage's is
 #: :data:`geo.store.schema.SCHEMA_VERSION`).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: A key for ``pg_advisory_xact_lock``: creating the layout and writing an upload take it, so
 #: uploads commit in the order of their ids (a reader catching up after upload ``n`` misses
@@ -173,31 +178,64 @@ CREATE TABLE retracted_detections (
   upload_id bigint NOT NULL REFERENCES uploads (upload_id),
   src_row bigint,
   {_OPERATION});
-CREATE INDEX retracted_detections_upload ON retracted_detections (upload_id)"""
+CREATE INDEX retracted_detections_upload ON retracted_detections (upload_id);
+{hours.CREATE_SQL}"""
 
 
 def _security() -> list[str]:
-    """Row-level security on detections and uploads, from the one releasability rule."""
-    out = []
-    for table, owner in (("detections", "owner"), ("uploads", "partner")):
-        read = postgres_policy(owner=owner, marking="releasable_to")
-        write = postgres_owns(owner=owner)
-        out += [
-            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-            f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-            f"CREATE POLICY limes_read ON {table} FOR SELECT USING {read}",
-            f"CREATE POLICY limes_insert ON {table} FOR INSERT WITH CHECK {write}",
-            f"CREATE POLICY limes_update ON {table} FOR UPDATE USING {write} WITH CHECK {write}",
-            f"CREATE POLICY limes_delete ON {table} FOR DELETE USING {write}",
-        ]
-    # The rows of retracted uploads: written by a retraction, read by nobody (no read policy).
+    """Row-level security on detections, their hourly summary and uploads, from the one rule."""
+    return [
+        *_row_security("detections", "owner"),
+        *_row_security("uploads", "partner"),
+        *_row_security(hours.HOURS, "owner"),
+        *_retracted_security(),
+    ]
+
+
+def _row_security(table: str, owner: str) -> list[str]:
+    """Row-level security on ``table``: enabled, forced, default deny, the rule's policies.
+
+    Reading a row needs the releasability rule (``owner`` the row's owner) to hold for a
+    stated viewer; writing one needs its owner to be a stated viewer.
+    """
+    read = postgres_policy(owner=owner, marking="releasable_to")
+    write = postgres_owns(owner=owner)
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY limes_read ON {table} FOR SELECT USING {read}",
+        f"CREATE POLICY limes_insert ON {table} FOR INSERT WITH CHECK {write}",
+        f"CREATE POLICY limes_update ON {table} FOR UPDATE USING {write} WITH CHECK {write}",
+        f"CREATE POLICY limes_delete ON {table} FOR DELETE USING {write}",
+    ]
+
+
+def _retracted_security() -> list[str]:
+    """The rows of retracted uploads: written by a retraction, read by nobody (no read policy)."""
     write = postgres_owns(owner="owner")
-    out += [
+    return [
         "ALTER TABLE retracted_detections ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE retracted_detections FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY limes_insert ON retracted_detections FOR INSERT WITH CHECK {write}",
     ]
-    return out
+
+
+def fill_hours(conn: PgConnection) -> int:
+    """Make the hourly summary anew from every stored row, in the caller's transaction.
+
+    The transaction states every partner with an upload (``limes_partners``) as its viewer
+    for this (row-level security then shows it their rows and lets it write their groups),
+    and none again afterwards. Returns the groups.
+    """
+    conn.execute(
+        f"SELECT set_config('{VIEWERS_SETTING}', coalesce(string_agg(partner, ','), ''), true) "
+        "FROM limes_partners"
+    ).fetchall()
+    conn.execute(hours.delete_sql("true")).fetchall()
+    conn.execute(hours.add_sql("true")).fetchall()
+    groups = int(conn.execute(f"SELECT count(*) FROM {hours.HOURS}").scalar())
+    conn.execute(f"SELECT set_config('{VIEWERS_SETTING}', '', true)").fetchall()
+    return groups
 
 
 def _not_a_store(conn: PgConnection, got: str) -> ValidationError:
@@ -299,7 +337,8 @@ def _upgrade(conn: PgConnection) -> int:
     trigger per inserted row, cost 5 µs a row (a quarter of an upload's time); the one write
     path sets ``upload_id`` to the audit record it inserts in the same transaction, and
     ``uploads`` rows are never deleted (a retraction stamps them). Its duplicate keys compare
-    text with ``COLLATE "C"`` (:data:`_DEDUPE_KEYS`).
+    text with ``COLLATE "C"`` (:data:`_DEDUPE_KEYS`). Layout 3 adds the hourly summary
+    (:mod:`geo.store.hours`), filled from the rows.
     """
     conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})").fetchall()
     found = int(conn.execute("SELECT schema_version FROM limes_store").scalar())
@@ -312,6 +351,13 @@ def _upgrade(conn: PgConnection) -> int:
             conn.execute(statement).fetchall()
         conn.execute("UPDATE limes_store SET schema_version = 2").fetchall()
         found = 2
+    if found == 2:
+        if conn.execute(f"SELECT to_regclass('{hours.HOURS}') IS NULL").scalar():
+            for statement in [hours.CREATE_SQL, *_row_security(hours.HOURS, "owner")]:
+                conn.execute(statement).fetchall()
+        fill_hours(conn)
+        conn.execute("UPDATE limes_store SET schema_version = 3").fetchall()
+        found = 3
     return found
 
 

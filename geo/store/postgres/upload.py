@@ -9,6 +9,8 @@ DO NOTHING``); one at least as big as the store by anti-joins, and rebuilds the 
 afterwards (:mod:`geo.store.postgres.bulk`, which also says what each locks). The
 transaction states the uploading partner as its viewer (row-level security lets it write its
 own rows only) and takes the store's write lock (uploads commit in the order of their ids).
+The upload's groups go into the hourly summary (:mod:`geo.store.hours`) in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from geo.core.errors import ValidationError, describe
+from geo.store import hours
 from geo.store.postgres.bulk import (
     REBUILD_MIN_ROWS,
     TEMP_BUFFERS,
@@ -107,6 +110,14 @@ def _write_upload(conn: PgConnection, rows: Rows, audit: Audit) -> IngestResult:
         ).scalar()
     )
     accepted = _insert_rows(conn, rows, audit, upload_id) if rows.n else 0
+    if accepted:  # the upload's groups into the hourly summary (geo.store.hours)
+        conn.execute(
+            hours.add_sql(
+                "upload_id = $1::bigint",
+                upload=(upload_id, audit.operation or DEFAULT_OPERATION, audit.owner),
+            ),
+            (upload_id,),
+        ).fetchall()
     conn.execute(
         "UPDATE uploads SET accepted = $1, duplicates = $2 WHERE upload_id = $3",
         (accepted, rows.n - accepted, upload_id),
