@@ -364,24 +364,11 @@ _LABEL_IDS = ["country_labels", "places", "place_labels", "sector_labels", "gap_
 def on_map(gdf: gpd.GeoDataFrame, result: Analysis) -> gpd.GeoDataFrame:
     """``gdf`` as the map draws it: longitudes wrapped round the analysis' centre.
 
-    deck.gl draws lon/lat as given, one copy of the world: a polygon whose longitudes jump
-    from 180° to -180° is a band round the world, and a point at -179.9° is drawn a world
-    away from one at 179.9°. Wrapped into the 360° round the analysis CRS's centre
-    (:func:`geo.core.antimeridian.wrap_lon`), everything of an analysis near the
-    antimeridian lies together, past 180° where it crosses. ``gdf`` itself when nothing
-    moves (every analysis away from 180°); otherwise a copy.
+    :func:`layers.deck.wrap_frame` with the analysis CRS's centre: everything of an
+    analysis near the antimeridian lies together, past 180° where it crosses. ``gdf``
+    itself when nothing moves (every analysis away from 180°); otherwise a copy.
     """
-    centre = result.acrs.lon_centre_deg
-    if not len(gdf):
-        return gdf
-    west, _, east, _ = gdf.total_bounds
-    if not np.isfinite(west) or (west >= centre - 180.0 and east < centre + 180.0):
-        return gdf
-    out = gdf.copy()
-    out[gdf.geometry.name] = gpd.GeoSeries(
-        wrap_geometries(gdf.geometry.to_numpy(), centre), index=gdf.index, crs=gdf.crs
-    )
-    return out
+    return lk.wrap_frame(gdf, result.acrs.lon_centre_deg)
 
 
 def _extent(result: Analysis) -> tuple[float, float, float, float]:
