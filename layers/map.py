@@ -714,17 +714,8 @@ def preview_deck(detections: gpd.GeoDataFrame, *, height: int = 320) -> tuple[pd
     ``settings.HEXAGON_SIZE_M`` across and larger for data spread wider (see
     :data:`PREVIEW_HEXAGONS_ACROSS`). Every row is counted either way.
     """
-    x0, y0, x1, y1 = (float(v) for v in detections.total_bounds)
-    basemap = lk.basemap_layer(lk.load_countries((x0 - 3, y0 - 3, x1 + 3, y1 + 3)))
-    view = lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=height)
-    n = len(detections)
-    if n <= settings.MAX_MAP_POINTS:
-        points = lk.detections_layer(detections.assign(coverage_status="coverage"))
-        return lk.deck([basemap, points], view, height=height), f"{n:,} row(s) as points"
     lon, lat = detections.geometry.x.to_numpy(), detections.geometry.y.to_numpy()
-    # the extent along the ground: the bounding box's diagonal on the WGS 84 ellipsoid
-    extent_m = float(Geod(ellps="WGS84").inv(x0, y0, x1, y1)[2])
-    size_m = max(settings.HEXAGON_SIZE_M, extent_m / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3))
+    n = len(detections)
     # The CRS is fitted to a spread of the rows and their extreme ones (fast for millions).
     some = np.unique(
         np.concatenate(
@@ -734,7 +725,22 @@ def preview_deck(detections: gpd.GeoDataFrame, *, height: int = 320) -> tuple[pd
             ]
         )
     )
-    hexes = hexbin(detections, choose_analysis_crs(lon[some], lat[some]), size_m=size_m)
+    acrs = choose_analysis_crs(lon[some], lat[some])
+    # drawn round the CRS's centre, as the main map (on_map): rows across 180° lie together
+    drawn = lk.wrap_frame(detections, acrs.lon_centre_deg)
+    x0, y0, x1, y1 = (float(v) for v in drawn.total_bounds)
+    # the basemap cut to a box round the rows (as the main map's, :func:`_bounds`): whole
+    # countries across 180° would be drawn on to the other side of the world
+    box = (x0 - 6.0, y0 - 4.0, x1 + 6.0, y1 + 4.0)
+    basemap = lk.basemap_layer(_across_the_world(box, lk.load_countries), clip_to=box)
+    view = lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=height)
+    if n <= settings.MAX_MAP_POINTS:
+        points = lk.detections_layer(drawn.assign(coverage_status="coverage"))
+        return lk.deck([basemap, points], view, height=height), f"{n:,} row(s) as points"
+    # the extent along the ground: the bounding box's diagonal on the WGS 84 ellipsoid
+    extent_m = float(Geod(ellps="WGS84").inv(x0, y0, x1, y1)[2])
+    size_m = max(settings.HEXAGON_SIZE_M, extent_m / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3))
+    hexes = lk.wrap_frame(hexbin(detections, acrs, size_m=size_m), acrs.lon_centre_deg)
     caption = (
         f"{n:,} rows: more than {settings.MAX_MAP_POINTS:,}, so counted in "
         f"{len(hexes):,} hexagons of {size_m / 1000:,.1f} km"

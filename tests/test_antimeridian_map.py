@@ -21,11 +21,12 @@ import pandas as pd
 import pytest
 from test_antimeridian import CASES, drawn, scene, wrap
 
+from geo.core import settings
 from geo.coverage.analysis import analyse
 from geo.inputs import read_tracks
 from geo.timeline import exposed_layer, moment, timeline
 from layers import timeline as lt
-from layers.map import LAYERS, build_map
+from layers.map import LAYERS, build_map, preview_deck
 from layers.snapshot.coverage_over_time import over_time
 from layers.style import partner_colors
 
@@ -146,3 +147,35 @@ def test_without_the_centre_they_would_be_drawn_a_world_away(maps) -> None:
         or np.abs(lon - view["longitude"]).max() > 300.0
     }
     assert astray == set(TIMELINE_IDS)
+
+
+# ---- the Upload page's preview (app_pages/upload.py: layers.map.preview_deck) ----------------
+
+
+@pytest.mark.parametrize("as_hexagons", [False, True], ids=["points", "hexagons"])
+def test_the_upload_preview_draws_rows_across_180_together(
+    as_hexagons: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview of a file of rows on both sides of 180° is the file moved 30° west, drawn
+    30° further east: one small map (not the world), nothing a world away."""
+    if as_hexagons:  # more rows than the map draws as points: counted in hexagons
+        monkeypatch.setattr(settings, "MAX_MAP_POINTS", 500)
+    case = CASES["bering"]
+    here, view = drawn(preview_deck(scene(case)[2])[0].to_json())
+    away, view_away = drawn(preview_deck(scene(case, -30.0)[2])[0].to_json())
+    rows = "detections"  # the points' layer, or the hexagons' (polygons) in its place
+    assert rows in here
+    assert all(lon.size == (7 if as_hexagons else 1) for lon in here[rows])
+    assert view["longitude"] == pytest.approx(view_away["longitude"] + 30.0, abs=1e-6)
+    assert view["zoom"] == pytest.approx(view_away["zoom"], abs=1e-6)  # not the whole world
+    for layer_id, features in here.items():
+        for lon in features:
+            assert np.abs(np.diff(lon)).max(initial=0.0) < 20.0, layer_id
+            assert np.abs(lon - view["longitude"]).max() < 10.0, layer_id
+    assert len(here[rows]) == len(away[rows])
+    for lon, lon_away in zip(here[rows], away[rows], strict=True):
+        np.testing.assert_allclose(lon, lon_away + 30.0, atol=2e-5)
+    lon = np.concatenate(here[rows])
+    assert lon.min() < 180.0 < lon.max()
+    # the basemap goes on past 180° too: the east of Chukotka is drawn past it
+    assert any(lon.min() >= 180.0 and lon.max() > 181.0 for lon in here["basemap"])
