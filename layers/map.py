@@ -389,11 +389,11 @@ def _bounds(
 
 def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
     box = _bounds(result)
-    countries = _across_the_world(box, lk.load_countries)
+    countries = across_the_world(box, lk.load_countries)
     out = [lk.basemap_layer(countries, clip_to=box)]
     xmin, ymin, xmax, ymax = _extent(result)
     near = (xmin - 0.6, ymin - 0.3, xmax + 0.6, ymax + 0.3)
-    labels = _across_the_world(near, places_mod.country_labels)
+    labels = across_the_world(near, places_mod.country_labels)
     if len(labels):
         out.append(
             lk.labels_layer(
@@ -410,7 +410,7 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
                 weight=700,
             )
         )
-    towns = _across_the_world(near, lambda b: places_mod.places(b, limit=PLACE_LABELS))
+    towns = across_the_world(near, lambda b: places_mod.places(b, limit=PLACE_LABELS))
     if len(towns) > PLACE_LABELS:  # pieces on both sides of 180°: the most important in all
         towns = towns.sort_values(
             ["rank", "population"], ascending=[True, False], kind="stable"
@@ -433,7 +433,7 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
     return out
 
 
-def _across_the_world(
+def across_the_world(
     box: tuple[float, float, float, float],
     read: Callable[[tuple[float, float, float, float]], gpd.GeoDataFrame],
 ) -> gpd.GeoDataFrame:
@@ -732,7 +732,7 @@ def preview_deck(detections: gpd.GeoDataFrame, *, height: int = 320) -> tuple[pd
     # the basemap cut to a box round the rows (as the main map's, :func:`_bounds`): whole
     # countries across 180° would be drawn on to the other side of the world
     box = (x0 - 6.0, y0 - 4.0, x1 + 6.0, y1 + 4.0)
-    basemap = lk.basemap_layer(_across_the_world(box, lk.load_countries), clip_to=box)
+    basemap = lk.basemap_layer(across_the_world(box, lk.load_countries), clip_to=box)
     view = lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=height)
     if n <= settings.MAX_MAP_POINTS:
         points = lk.detections_layer(drawn.assign(coverage_status="coverage"))

@@ -27,6 +27,7 @@ from geo.inputs import read_tracks
 from geo.timeline import exposed_layer, moment, timeline
 from layers import timeline as lt
 from layers.map import LAYERS, build_map, preview_deck
+from layers.operation_preview import operation_preview_deck
 from layers.snapshot.coverage_over_time import over_time
 from layers.style import partner_colors
 
@@ -179,3 +180,28 @@ def test_the_upload_preview_draws_rows_across_180_together(
     assert lon.min() < 180.0 < lon.max()
     # the basemap goes on past 180° too: the east of Chukotka is drawn past it
     assert any(lon.min() >= 180.0 and lon.max() > 181.0 for lon in here["basemap"])
+
+
+# ---- the Operations page's preview (layers.operation_preview) -------------------------------
+
+
+def test_the_operation_preview_draws_a_border_across_180_in_one_piece() -> None:
+    """Border and sensors across 180°: drawn as the scene moved 30° west, 30° further east."""
+    case = CASES["bering"]
+    here, view = drawn(
+        operation_preview_deck(border=scene(case)[0], sensors=scene(case)[1])[0].to_json()
+    )
+    away_border, away_sensors, _ = scene(case, -30.0)
+    away, view_away = drawn(
+        operation_preview_deck(border=away_border, sensors=away_sensors)[0].to_json()
+    )
+    assert view["longitude"] == pytest.approx(view_away["longitude"] + 30.0, abs=1e-6)
+    assert view["zoom"] == pytest.approx(view_away["zoom"], abs=1e-6)  # not the whole world
+    for layer_id, features in here.items():
+        for lon in features:
+            assert np.abs(np.diff(lon)).max(initial=0.0) < 20.0, layer_id
+            assert np.abs(lon - view["longitude"]).max() < 10.0, layer_id
+    for layer_id in ("border", "sensors"):
+        lon, lon_away = np.concatenate(here[layer_id]), np.concatenate(away[layer_id])
+        np.testing.assert_allclose(lon, lon_away + 30.0, atol=2e-5, err_msg=layer_id)
+    assert np.concatenate(here["border"]).max() > 181.0
