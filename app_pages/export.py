@@ -82,6 +82,7 @@ try:
         partner=partner,
         colors=partner_colors(result.report["partners"], result.partner_colours),
         tz=TZ,
+        centre_deg=result.acrs.lon_centre_deg,  # drawn as the analysis' layers are
     )
 except ValidationError as exc:
     st.error(f"Cannot analyse with these parameters: {exc}")

@@ -78,6 +78,7 @@ def timeline_layers(
         exposed=lt.with_length(exposed_layer(tl, tau)) if args.exposure else None,
         crossing_time_min=tau,
         moment=moment(tl, at) if at is not None else None,
+        centre_deg=result.acrs.lon_centre_deg,  # drawn as the analysis' layers are
     )
     summary = dict(drawn.summary)
     if "exposure" in summary:

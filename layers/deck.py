@@ -25,6 +25,7 @@ import pydeck as pdk
 import shapely
 from pydeck.bindings.json_tools import default_serialize
 
+from geo.core.antimeridian import wrap_geometries
 from layers import style
 
 _COUNTRIES = (
@@ -41,6 +42,38 @@ def _require_wgs84(gdf: gpd.GeoDataFrame, what: str) -> None:
             f"{what}: map layers need data in EPSG:4326 (lon/lat), got {gdf.crs}; "
             "reproject with gdf.to_crs(4326) first"
         )
+
+
+def wrap_frame(gdf: gpd.GeoDataFrame, centre_deg: float | None) -> gpd.GeoDataFrame:
+    """``gdf`` as a map centred at ``centre_deg`` draws it: longitudes wrapped round it.
+
+    deck.gl draws lon/lat as given, one copy of the world: a line whose longitudes jump from
+    180° to -180° is drawn round the world, and a point at -179.9° a world away from one at
+    179.9°. Wrapped into the 360° round ``centre_deg`` (the analysis CRS's centre,
+    :func:`geo.core.antimeridian.wrap_lon`), what lies near the analysis lies together, past
+    180° where it crosses. Every layer of the map goes through this one function (the
+    analysis' via :func:`layers.map.on_map`, the timeline's, the upload preview's).
+
+    ``gdf`` itself when nothing moves (every map away from 180°) or ``centre_deg`` is
+    ``None``; otherwise a copy (``gdf`` is not changed).
+
+    Examples
+    --------
+    >>> line = gpd.GeoDataFrame(geometry=[shapely.LineString([(179.5, 65), (-179.5, 65)])],
+    ...                         crs=4326)
+    >>> wrap_frame(line, 180.0).total_bounds.tolist()
+    [179.5, 65.0, 180.5, 65.0]
+    """
+    if centre_deg is None or not len(gdf):
+        return gdf
+    west, _, east, _ = gdf.total_bounds
+    if not np.isfinite(west) or (west >= centre_deg - 180.0 and east < centre_deg + 180.0):
+        return gdf
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(
+        wrap_geometries(gdf.geometry.to_numpy(), centre_deg), index=gdf.index, crs=gdf.crs
+    )
+    return out
 
 
 def _fmt(value: Any) -> str:

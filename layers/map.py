@@ -376,24 +376,11 @@ _LABEL_IDS = ["country_labels", "places", "place_labels", "sector_labels", "gap_
 def on_map(gdf: gpd.GeoDataFrame, result: Analysis) -> gpd.GeoDataFrame:
     """``gdf`` as the map draws it: longitudes wrapped round the analysis' centre.
 
-    deck.gl draws lon/lat as given, one copy of the world: a polygon whose longitudes jump
-    from 180° to -180° is a band round the world, and a point at -179.9° is drawn a world
-    away from one at 179.9°. Wrapped into the 360° round the analysis CRS's centre
-    (:func:`geo.core.antimeridian.wrap_lon`), everything of an analysis near the
-    antimeridian lies together, past 180° where it crosses. ``gdf`` itself when nothing
-    moves (every analysis away from 180°); otherwise a copy.
+    :func:`layers.deck.wrap_frame` with the analysis CRS's centre: everything of an
+    analysis near the antimeridian lies together, past 180° where it crosses. ``gdf``
+    itself when nothing moves (every analysis away from 180°); otherwise a copy.
     """
-    centre = result.acrs.lon_centre_deg
-    if not len(gdf):
-        return gdf
-    west, _, east, _ = gdf.total_bounds
-    if not np.isfinite(west) or (west >= centre - 180.0 and east < centre + 180.0):
-        return gdf
-    out = gdf.copy()
-    out[gdf.geometry.name] = gpd.GeoSeries(
-        wrap_geometries(gdf.geometry.to_numpy(), centre), index=gdf.index, crs=gdf.crs
-    )
-    return out
+    return lk.wrap_frame(gdf, result.acrs.lon_centre_deg)
 
 
 def _extent(result: Analysis) -> tuple[float, float, float, float]:
@@ -414,11 +401,11 @@ def _bounds(
 
 def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> list[pdk.Layer]:
     box = _bounds(result)
-    countries = _across_the_world(box, lk.load_countries)
+    countries = across_the_world(box, lk.load_countries)
     out = [lk.basemap_layer(countries, clip_to=box)]
     xmin, ymin, xmax, ymax = _extent(result)
     near = (xmin - 0.6, ymin - 0.3, xmax + 0.6, ymax + 0.3)
-    labels = _across_the_world(near, places_mod.country_labels)
+    labels = across_the_world(near, places_mod.country_labels)
     if len(labels):
         out.append(
             lk.labels_layer(
@@ -435,7 +422,7 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
                 weight=700,
             )
         )
-    towns = _across_the_world(near, lambda b: places_mod.places(b, limit=PLACE_LABELS))
+    towns = across_the_world(near, lambda b: places_mod.places(b, limit=PLACE_LABELS))
     if len(towns) > PLACE_LABELS:  # pieces on both sides of 180°: the most important in all
         towns = towns.sort_values(
             ["rank", "population"], ascending=[True, False], kind="stable"
@@ -458,7 +445,7 @@ def _basemap(result: Analysis, partner: str | None, dem: str | Path | None) -> l
     return out
 
 
-def _across_the_world(
+def across_the_world(
     box: tuple[float, float, float, float],
     read: Callable[[tuple[float, float, float, float]], gpd.GeoDataFrame],
 ) -> gpd.GeoDataFrame:
@@ -739,17 +726,8 @@ def preview_deck(detections: gpd.GeoDataFrame, *, height: int = 320) -> tuple[pd
     ``settings.HEXAGON_SIZE_M`` across and larger for data spread wider (see
     :data:`PREVIEW_HEXAGONS_ACROSS`). Every row is counted either way.
     """
-    x0, y0, x1, y1 = (float(v) for v in detections.total_bounds)
-    basemap = lk.basemap_layer(lk.load_countries((x0 - 3, y0 - 3, x1 + 3, y1 + 3)))
-    view = lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=height)
-    n = len(detections)
-    if n <= settings.MAX_MAP_POINTS:
-        points = lk.detections_layer(detections.assign(coverage_status="coverage"))
-        return lk.deck([basemap, points], view, height=height), f"{n:,} row(s) as points"
     lon, lat = detections.geometry.x.to_numpy(), detections.geometry.y.to_numpy()
-    # the extent along the ground: the bounding box's diagonal on the WGS 84 ellipsoid
-    extent_m = float(Geod(ellps="WGS84").inv(x0, y0, x1, y1)[2])
-    size_m = max(settings.HEXAGON_SIZE_M, extent_m / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3))
+    n = len(detections)
     # The CRS is fitted to a spread of the rows and their extreme ones (fast for millions).
     some = np.unique(
         np.concatenate(
@@ -759,7 +737,22 @@ def preview_deck(detections: gpd.GeoDataFrame, *, height: int = 320) -> tuple[pd
             ]
         )
     )
-    hexes = hexbin(detections, choose_analysis_crs(lon[some], lat[some]), size_m=size_m)
+    acrs = choose_analysis_crs(lon[some], lat[some])
+    # drawn round the CRS's centre, as the main map (on_map): rows across 180° lie together
+    drawn = lk.wrap_frame(detections, acrs.lon_centre_deg)
+    x0, y0, x1, y1 = (float(v) for v in drawn.total_bounds)
+    # the basemap cut to a box round the rows (as the main map's, :func:`_bounds`): whole
+    # countries across 180° would be drawn on to the other side of the world
+    box = (x0 - 6.0, y0 - 4.0, x1 + 6.0, y1 + 4.0)
+    basemap = lk.basemap_layer(across_the_world(box, lk.load_countries), clip_to=box)
+    view = lk.view_state((x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05), height_px=height)
+    if n <= settings.MAX_MAP_POINTS:
+        points = lk.detections_layer(drawn.assign(coverage_status="coverage"))
+        return lk.deck([basemap, points], view, height=height), f"{n:,} row(s) as points"
+    # the extent along the ground: the bounding box's diagonal on the WGS 84 ellipsoid
+    extent_m = float(Geod(ellps="WGS84").inv(x0, y0, x1, y1)[2])
+    size_m = max(settings.HEXAGON_SIZE_M, extent_m / PREVIEW_HEXAGONS_ACROSS / np.sqrt(3))
+    hexes = lk.wrap_frame(hexbin(detections, acrs, size_m=size_m), acrs.lon_centre_deg)
     caption = (
         f"{n:,} rows: more than {settings.MAX_MAP_POINTS:,}, so counted in "
         f"{len(hexes):,} hexagons of {size_m / 1000:,.1f} km"

@@ -20,8 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import geopandas as gpd
+import numpy as np
+import shapely
 
+from geo.core.projection import choose_analysis_crs
 from layers import deck as lk
+from layers.map import across_the_world
 from layers.style import partner_colors
 
 __all__ = ["operation_preview_deck"]
@@ -52,6 +56,9 @@ def operation_preview_deck(
 ) -> tuple[lk.CompactDeck, str]:
     """The layers given (checked, EPSG:4326) on the offline basemap, and a caption naming them.
 
+    Across the antimeridian the layers are drawn round the centre of the CRS the analysis
+    will choose for them (:func:`layers.deck.wrap_frame`, as the Map page draws them).
+
     Parameters
     ----------
     border, sensors, sectors
@@ -67,9 +74,17 @@ def operation_preview_deck(
     ValueError
         No layer given, or a layer not in EPSG:4326.
     """
-    frames = [f for f in (border, sectors, sensors) if f is not None and len(f)]
-    if not frames:
+    given = [f for f in (border, sectors, sensors) if f is not None and len(f)]
+    if not given:
         raise ValueError("operation_preview_deck needs at least one non-empty layer")
+    centre = None  # a layer in another CRS is refused by its builder below, as it says
+    if all(f.crs is not None and f.crs.equals("EPSG:4326") for f in given):
+        xy = np.concatenate([shapely.get_coordinates(f.geometry.to_numpy()) for f in given])
+        centre = choose_analysis_crs(xy[:, 0], xy[:, 1]).lon_centre_deg
+    border, sectors, sensors = (
+        None if f is None else lk.wrap_frame(f, centre) for f in (border, sectors, sensors)
+    )
+    frames = [f for f in (border, sectors, sensors) if f is not None and len(f)]
     x0 = min(float(f.total_bounds[0]) for f in frames)
     y0 = min(float(f.total_bounds[1]) for f in frames)
     x1 = max(float(f.total_bounds[2]) for f in frames)
@@ -79,7 +94,8 @@ def operation_preview_deck(
         if frame is not None and "partner" in frame:
             ids |= {str(p) for p in frame["partner"].dropna()}
     palette = partner_colors(ids) | dict(colours or {})
-    layers = [lk.basemap_layer(lk.load_countries((x0 - 3, y0 - 3, x1 + 3, y1 + 3)))]
+    box = (x0 - 6.0, y0 - 4.0, x1 + 6.0, y1 + 4.0)  # as the main map's (cut: see preview_deck)
+    layers = [lk.basemap_layer(across_the_world(box, lk.load_countries), clip_to=box)]
     if sectors is not None and len(sectors):
         layers.append(lk.sectors_layer(sectors, palette))
     if border is not None and len(border):

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 import shapely
+from numpy.typing import NDArray
 
 from layers import deck as lk
 
@@ -83,8 +84,14 @@ def exposed_km(lines: gpd.GeoDataFrame) -> float:
     return float(lines["length_km"].sum()) if len(lines) else 0.0
 
 
-def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Layer:
-    """The exposed runs as a wide amber band, the tooltip giving km and longest unwatched."""
+def exposure_layer(
+    lines: gpd.GeoDataFrame, crossing_time_min: float, *, centre_deg: float | None = None
+) -> pdk.Layer:
+    """The exposed runs as a wide amber band, the tooltip giving km and longest unwatched.
+
+    ``centre_deg``: the map's centre longitude (the analysis CRS's); the runs are drawn
+    wrapped round it (:func:`layers.deck.wrap_frame`), as every layer of the map.
+    """
 
     def props(r: pd.Series) -> dict[str, Any]:
         return {
@@ -102,7 +109,7 @@ def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Lay
 
     return pdk.Layer(
         "PathLayer",
-        data=lk._path_records(lines, props),
+        data=lk._path_records(lk.wrap_frame(lines, centre_deg), props),
         id="exposed",
         get_path="path",
         get_color="c",
@@ -116,7 +123,10 @@ def exposure_layer(lines: gpd.GeoDataFrame, crossing_time_min: float) -> pdk.Lay
 def track_lines(tracks: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     """One line per track (fixes in time order): ``track_id``, ``partner``, ``kind``, ``fixes``.
 
-    The lines are for drawing: simplified to :data:`TRACK_DRAW_TOLERANCE_DEG`.
+    The lines are for drawing: simplified to :data:`TRACK_DRAW_TOLERANCE_DEG`. A track that
+    crosses the antimeridian goes on past ±180° (its longitudes continuous from its first
+    fix), not round the world: the map wraps it round its centre (``centre_deg`` of
+    :func:`tracks_layer`).
 
     Empty (same columns) without tracks; a track of one fix is left out.
     """
@@ -128,7 +138,7 @@ def track_lines(tracks: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     for tid, fixes in ordered.groupby("track_id", sort=True):
         if len(fixes) < 2:
             continue
-        xy = np.column_stack([fixes.geometry.x.to_numpy(), fixes.geometry.y.to_numpy()])
+        xy = np.column_stack([_continuous_lon(fixes.geometry.x.to_numpy()), fixes.geometry.y])
         partner, kind = fixes["partner"].iloc[0], fixes["kind"].iloc[0]
         rows.append(
             {
@@ -146,13 +156,27 @@ def track_lines(tracks: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.DataFrame(rows, columns=cols), geometry=drawn, crs="EPSG:4326")
 
 
+def _continuous_lon(lon: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Longitudes (degrees) with every step of more than 180° undone by whole turns.
+
+    Consecutive fixes of a track are close: a step from 179.9° to -179.9° is 0.2° east.
+    """
+    dx = np.diff(lon)
+    turns = np.cumsum(np.where(dx > 180.0, -360.0, np.where(dx < -180.0, 360.0, 0.0)))
+    return np.r_[lon[:1], lon[1:] + turns]
+
+
 def tracks_layer(
     lines: gpd.GeoDataFrame,
     colors: Mapping[str, tuple[int, int, int]],
     *,
     highlight: str | None = None,
+    centre_deg: float | None = None,
 ) -> pdk.Layer:
     """Track lines coloured by partner; in a partner view the others' are muted (as sensors).
+
+    ``centre_deg``: the map's centre longitude; the lines are drawn wrapped round it
+    (:func:`layers.deck.wrap_frame`): a track across 180° is one line, not one round the world.
 
     Not pickable: a week of tracks is thousands of vertices in deck.gl's picking pass, and
     on software WebGL that made a click on the map (a gap, a sector) miss. The drones and
@@ -166,7 +190,7 @@ def tracks_layer(
 
     return pdk.Layer(
         "PathLayer",
-        data=lk._path_records(lines, props),
+        data=lk._path_records(lk.wrap_frame(lines, centre_deg), props),
         id="tracks",
         get_path="path",
         get_color="c",
@@ -212,6 +236,7 @@ def moment_layers(
     highlight: str | None = None,
     simplify_deg: float = lk.SIMPLIFY_DEG,
     tz: str = "UTC",
+    centre_deg: float | None = None,
 ) -> dict[str, pdk.Layer]:
     """What is watched at one moment (a :class:`geo.timeline.Moment`), as deck layers.
 
@@ -219,17 +244,24 @@ def moment_layers(
     moment only: it takes the place of the view's footprint layer), ``moment_watched`` (the
     border watched then, over ``moment_watched_casing``), ``moment_track_footprints`` (each
     drone's or patrol's range disk or wedge) and ``moment_tracks`` (their positions, with a
-    tooltip). In a partner view the others' are muted, as their sensors are.
+    tooltip). In a partner view the others' are muted, as their sensors are. ``centre_deg``:
+    the map's centre longitude; all of them are drawn wrapped round it
+    (:func:`layers.deck.wrap_frame`).
     """
     from geo.core.times import zone_text  # geo is below layers; kept local to the moment
 
     when = f"{zone_text(moment.when, tz)} {tz}"
+    footprints = lk.wrap_frame(moment.sensor_footprints, centre_deg)
     return {
         "footprints": lk.footprints_layer(
-            moment.sensor_footprints, colors, highlight=highlight, simplify_deg=simplify_deg
+            footprints, colors, highlight=highlight, simplify_deg=simplify_deg
         ),
-        **_watched_layers(moment.watched_lines, when),
-        **_track_layers(moment, colors, highlight, when),
+        **_watched_layers(lk.wrap_frame(moment.watched_lines, centre_deg), when),
+        **_track_layers(
+            lk.wrap_frame(moment.positions, centre_deg),
+            lk.wrap_frame(moment.track_footprints, centre_deg),
+            (colors, highlight, when),
+        ),
     }
 
 
@@ -269,9 +301,16 @@ def _watched_layers(lines: gpd.GeoDataFrame, when: str) -> dict[str, pdk.Layer]:
 
 
 def _track_layers(
-    moment: Any, colors: Mapping[str, tuple[int, int, int]], highlight: str | None, when: str
+    pos: gpd.GeoDataFrame,
+    shapes: gpd.GeoDataFrame,
+    style: tuple[Mapping[str, tuple[int, int, int]], str | None, str],
 ) -> dict[str, pdk.Layer]:
-    """Drones and patrols at the moment: their range disks or wedges and their positions."""
+    """Drones and patrols at the moment: their range disks or wedges and their positions.
+
+    ``pos`` and ``shapes``: the moment's ``positions`` and ``track_footprints`` as drawn;
+    ``style``: the partners' colours, the partner whose view it is, the moment's text.
+    """
+    colors, highlight, when = style
 
     def alpha(p: str, lead: int, muted: int) -> int:
         return lead if highlight is None or p == highlight else muted
@@ -283,7 +322,6 @@ def _track_layers(
             "line": [*rgb, alpha(str(r["partner"]), 230, 60)],
         }
 
-    pos = moment.positions
     points = [
         {
             "p": [round(float(g.x), 6), round(float(g.y), 6)],
@@ -299,7 +337,7 @@ def _track_layers(
     return {
         "moment_track_footprints": pdk.Layer(
             "PolygonLayer",
-            data=lk._polygon_records(moment.track_footprints, disk, simplify_deg=0.0),
+            data=lk._polygon_records(shapes, disk, simplify_deg=0.0),
             id="moment_track_footprints",
             get_polygon="polygon",
             get_fill_color="fill",

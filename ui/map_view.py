@@ -155,6 +155,7 @@ def map_and_details(
     extra = tl_ui.main_map_layers(
         v.source, shown=v.shown_over_time, window=over_time, tau=v.tau, partner=v.partner,
         colors=v.colors, now=now, tz=v.tz, terrain=v.terrain,
+        centre_deg=result.acrs.lon_centre_deg,
     )  # fmt: skip
     if extra:
         deck = with_layers(deck, extra)

@@ -86,10 +86,15 @@ def over_time_of(
     partner: str | None,
     colors: Any,
     tz: str,
+    centre_deg: float | None = None,
 ) -> tuple[OverTime, gpd.GeoDataFrame | None]:
-    """The timeline's layers and note of the view, and the exposed runs drawn (or ``None``)."""
+    """The timeline's layers and note of the view, and the exposed runs drawn (or ``None``).
+
+    ``centre_deg``: the map's centre longitude (the analysis CRS's), as on the main map.
+    """
     parts = _pieces(directory, tv)
-    return over_time(colors=colors, partner=partner, timezone=tz, **parts), parts["exposed"]
+    drawn = over_time(colors=colors, partner=partner, timezone=tz, centre_deg=centre_deg, **parts)
+    return drawn, parts["exposed"]
 
 
 def note_of(directory: str, tv: TimelineView, tz: str) -> str | None:
@@ -135,7 +140,14 @@ def snapshot(
         bounds, _ = shared.map_times(*args, viewers)
         span = None if bounds is None else bounds.full
     colors = partner_colors(result.report["partners"], result.partner_colours)
-    drawn, _ = over_time_of(directory, timeline, partner=partner, colors=colors, tz=timezone)
+    drawn, _ = over_time_of(
+        directory,
+        timeline,
+        partner=partner,
+        colors=colors,
+        tz=timezone,
+        centre_deg=result.acrs.lon_centre_deg,
+    )
     return snapshot_bytes(
         result,
         fmt=fmt,

@@ -359,11 +359,14 @@ def main_map_layers(
     now: Moment | None,
     tz: str,
     terrain: bool = False,
+    centre_deg: float | None = None,
 ) -> dict[str, Any]:
     """The timeline's layers for the main map, by id (:func:`layers.timeline.with_layers`).
 
     ``shown``: keys of :data:`layers.timeline.TIMELINE_LAYERS` switched on. Tracks of other
     partners are muted in a partner view (as their sensors). ``now``: the moment shown.
+    ``centre_deg``: the map's centre longitude (the analysis CRS's): the layers are drawn
+    wrapped round it, as the analysis' own (across 180°, not a world away).
     """
     tf, tt = window
     lines = None
@@ -381,6 +384,7 @@ def main_map_layers(
         exposed=lines,
         crossing_time_min=tau,
         moment=now,
+        centre_deg=centre_deg,
     ).layers
 
 

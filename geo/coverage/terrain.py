@@ -17,7 +17,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 import shapely
 from numpy.typing import NDArray
 
@@ -27,6 +26,7 @@ from geo.coverage import intervals as iv
 from geo.coverage.border import Border
 from geo.coverage.engine import BorderCoverage, CorridorCoverage, Coverage
 from geo.coverage.scene import WGS84, Scene
+from geo.terrain.dem import DemTransformer
 from geo.terrain.grids import (
     CoverageGrid,
     border_pieces,
@@ -241,7 +241,7 @@ def _raster_corridor(
     at most :data:`_DISPLAY_GRID_MAX` cells a side, specks under :data:`_DISPLAY_MIN_CELLS`
     cells dropped), in the analysis CRS.
     """
-    to_grid = pyproj.Transformer.from_crs(acrs.crs, grid.pcrs, always_xy=True)
+    to_grid = DemTransformer(acrs.crs, grid.pcrs, grid.transform, grid.shape)
     corridor_g = shapely.transform(
         shapely.segmentize(corridor, 500.0),
         lambda xy: np.column_stack(to_grid.transform(xy[:, 0], xy[:, 1])),

@@ -30,7 +30,7 @@ from geo.core.shared_geometry import contains_xy, one_at_a_time
 from geo.coverage import intervals as iv
 from geo.coverage.scene import WGS84, Scene, check_wgs84, prepare_scene
 from geo.siting.params import SiteParams, check_params
-from geo.terrain.dem import open_dem
+from geo.terrain.dem import DemTransformer, open_dem
 
 #: Grid nodes tested along the border (edge by edge, before duplicates go) at most.
 _MAX_NODES = 10_000_000
@@ -188,7 +188,9 @@ def on_dem_data(
     if not out.size:
         return out
     with open_dem(dem_path) as ds:
-        to_dem = pyproj.Transformer.from_crs(WGS84, ds.crs.to_wkt(), always_xy=True)
+        to_dem = DemTransformer(
+            WGS84, pyproj.CRS.from_wkt(ds.crs.to_wkt()), ds.transform, (ds.height, ds.width)
+        )
         x, y = to_dem.transform(lon, lat)
         colf, rowf = ~ds.transform @ (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
         rowf, colf = np.asarray(rowf), np.asarray(colf)

@@ -36,12 +36,13 @@ import pyproj
 import rasterio
 import rasterio.errors
 import rasterio.io
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from pyproj.crs import Ellipsoid
 from rasterio.crs import CRS
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
+from geo.core.antimeridian import wrap_lon
 from geo.core.errors import ValidationError
 from geo.terrain.grid_metric import GridMetric, range_window
 from geo.terrain.viewshed import OUTSIDE
@@ -210,6 +211,54 @@ def _local_metric(
     )
 
 
+class DemTransformer:
+    """Coordinates in another CRS to the DEM's, in the DEM's own run of longitudes.
+
+    PROJ gives longitudes in [-180, 180]. A DEM in lon/lat across the antimeridian has
+    columns past 180° (GDAL's usual way: ``x`` from 178 to 182), so a point at 179.5° W
+    must be read at 180.5°. For a geographic DEM the longitudes PROJ gives are wrapped round
+    the grid's middle column (:func:`geo.core.antimeridian.wrap_lon`); a projected DEM needs
+    nothing (a projection takes a longitude by whole turns alike).
+
+    Parameters
+    ----------
+    from_crs
+        The CRS of the coordinates to transform (EPSG:4326, an analysis CRS).
+    pcrs
+        The DEM's CRS.
+    transform, shape
+        The grid's affine transform and ``(rows, cols)``: the whole DEM or a window of it.
+
+    Examples
+    --------
+    >>> t = DemTransformer(_WGS84, _WGS84, Affine(0.01, 0, 178.0, 0, -0.01, 66.0), (10, 400))
+    >>> [round(float(v), 6) for v in t.transform(-179.5, 65.95)]
+    [180.5, 65.95]
+    """
+
+    def __init__(
+        self,
+        from_crs: pyproj.CRS | str,
+        pcrs: pyproj.CRS,
+        transform: Affine,
+        shape: tuple[int, int],
+    ) -> None:
+        self._to_dem = pyproj.Transformer.from_crs(from_crs, pcrs, always_xy=True)
+        rows, cols = shape
+        centre_x, _ = transform @ (cols / 2.0, rows / 2.0)
+        self._centre_deg = float(centre_x) if pcrs.is_geographic else None
+
+    def transform(
+        self, x: ArrayLike, y: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(x, y)`` in the DEM's CRS (longitudes in the grid's run when it is geographic)."""
+        gx, gy = self._to_dem.transform(x, y)
+        gx, gy = np.asarray(gx, dtype=float), np.asarray(gy, dtype=float)
+        if self._centre_deg is not None:
+            gx = wrap_lon(gx, self._centre_deg)
+        return gx, gy
+
+
 def _window_transform(transform: Affine, window: Window) -> Affine:
     # rasterio's Dataset.window_transform multiplies Affines with `*`, which affine 3
     # deprecates (a warning, an error under the tests); this is the same arithmetic.
@@ -328,9 +377,9 @@ def _observer_cell(
     ds: rasterio.io.DatasetReader, pcrs: pyproj.CRS, lon: float, lat: float, source: str
 ) -> tuple[int, int]:
     """Row and column of the DEM cell under a point (lon, lat), refused off the DEM."""
-    to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    to_dem = DemTransformer(_WGS84, pcrs, ds.transform, (ds.height, ds.width))
     x, y = to_dem.transform(lon, lat)
-    colf, rowf = ~ds.transform @ (x, y)
+    colf, rowf = (float(v) for v in ~ds.transform @ (x, y))
     if not (math.isfinite(colf) and math.isfinite(rowf)):
         raise ValidationError(
             f"observer ({lon:g}, {lat:g}): PROJ cannot place it in the DEM's CRS {pcrs.name!r}"

@@ -51,6 +51,7 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.terrain.dem import (
     MAX_WINDOW_CELLS,
+    DemTransformer,
     _pyproj_crs,
     _window_transform,
     ground_metric,
@@ -207,7 +208,7 @@ class CoverageGrid:
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
         """Row and column of the cell under each point, and whether it is inside the grid."""
-        to_grid = pyproj.Transformer.from_crs(_WGS84, self.pcrs, always_xy=True)
+        to_grid = DemTransformer(_WGS84, self.pcrs, self.transform, self.shape)
         x, y = to_grid.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
         colf, rowf = ~self.transform @ (np.asarray(x), np.asarray(y))
         rowf, colf = np.asarray(rowf), np.asarray(colf)
@@ -558,7 +559,7 @@ def _range_windows(
     ds: rasterio.io.DatasetReader, pcrs: pyproj.CRS, sensors: SensorTerrain
 ) -> list[_RangeWindow | None]:
     """Each sensor's range window on the whole DEM (``None`` for a sensor off the DEM)."""
-    to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    to_dem = DemTransformer(_WGS84, pcrs, ds.transform, (ds.height, ds.width))
     x, y = to_dem.transform(sensors.lon, sensors.lat)
     colf, rowf = ~ds.transform @ (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     colf, rowf = np.atleast_1d(np.asarray(colf)), np.atleast_1d(np.asarray(rowf))
@@ -603,7 +604,7 @@ def _grid_window(
         if win is not None:
             r_lo, r_hi = min(r_lo, win.rows.start), max(r_hi, win.rows.stop)
             c_lo, c_hi = min(c_lo, win.cols.start), max(c_hi, win.cols.stop)
-    to_dem = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    to_dem = DemTransformer(_WGS84, pcrs, ds.transform, (ds.height, ds.width))
     for geom in extent_lonlat:
         if geom is None or shapely.is_empty(geom):
             continue
@@ -776,7 +777,7 @@ def _probe_cells(
     """Cells of the grid the edges cross, as :func:`border_pieces` finds them (sorted, unique)."""
     if edges is None or np.asarray(edges[0]).size == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    _, _, _, row, col = _cut_at_cells(*_edge_pixels(pcrs, transform, *edges), shape)
+    _, _, _, row, col = _cut_at_cells(*_edge_pixels(pcrs, transform, shape, *edges), shape)
     on = row >= 0
     key = np.unique(row[on] * shape[1] + col[on])
     return key // shape[1], key % shape[1]
@@ -823,6 +824,7 @@ def border_pieces(
     pixels = _edge_pixels(
         grid.pcrs,
         grid.transform,
+        grid.shape,
         np.asarray(a_lon),
         np.asarray(a_lat),
         np.asarray(b_lon),
@@ -837,13 +839,14 @@ def border_pieces(
 def _edge_pixels(
     pcrs: pyproj.CRS,
     transform: Affine,
+    shape: tuple[int, int],
     a_lon: NDArray[np.float64],
     a_lat: NDArray[np.float64],
     b_lon: NDArray[np.float64],
     b_lat: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Fractional (column, row) on the grid of both ends of each edge: ``(a_c, a_r, b_c, b_r)``."""
-    to_grid = pyproj.Transformer.from_crs(_WGS84, pcrs, always_xy=True)
+    to_grid = DemTransformer(_WGS84, pcrs, transform, shape)
     inv = ~transform
 
     def pixel(

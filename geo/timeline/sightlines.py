@@ -29,7 +29,7 @@ from rasterio.windows import Window as RasterWindow
 
 from geo.core import settings
 from geo.core.errors import ValidationError
-from geo.terrain.dem import MAX_WINDOW_CELLS, open_dem
+from geo.terrain.dem import MAX_WINDOW_CELLS, DemTransformer, open_dem
 from geo.terrain.viewshed import WGS84_SEMI_MAJOR_M
 from geo.timeline.kernel import grid_index
 from geo.timeline.tracks import PreparedTracks
@@ -268,8 +268,11 @@ def _read_heights(
         points spread so far).
     """
     with open_dem(str(dem)) as ds:
-        to_dem = pyproj.Transformer.from_crs(
-            "EPSG:4326", pyproj.CRS.from_user_input(ds.crs.to_wkt()), always_xy=True
+        to_dem = DemTransformer(
+            "EPSG:4326",
+            pyproj.CRS.from_user_input(ds.crs.to_wkt()),
+            ds.transform,
+            (ds.height, ds.width),
         )
         pix = [_pixels(ds.transform, *to_dem.transform(lon, lat)) for lon, lat in lonlat]
         cols = np.concatenate([c for c, _ in pix])

@@ -52,6 +52,7 @@ def over_time(
     exposed: gpd.GeoDataFrame | None = None,
     crossing_time_min: float | None = None,
     moment: Any = None,
+    centre_deg: float | None = None,
 ) -> OverTime:
     """The timeline's layers, note and summary of one view (see :class:`OverTime`).
 
@@ -72,6 +73,11 @@ def over_time(
         τ of ``exposed`` (min); required with it.
     moment
         A :class:`geo.timeline.Moment`: the border watched then, the sensors and tracks.
+    centre_deg
+        The map's centre longitude (the analysis CRS's, ``result.acrs.lon_centre_deg``):
+        every layer is drawn wrapped round it (:func:`layers.deck.wrap_frame`), as the
+        analysis' own layers are, so nothing across 180° is drawn a world away. ``None``:
+        longitudes as they are.
 
     Returns
     -------
@@ -87,18 +93,22 @@ def over_time(
     summary: dict[str, Any] = {}
     if tracks is not None:
         if len(tracks):
-            layers["tracks"] = lt.tracks_layer(tracks, colors, highlight=partner)
+            layers["tracks"] = lt.tracks_layer(
+                tracks, colors, highlight=partner, centre_deg=centre_deg
+            )
         summary["tracks"] = sorted(tracks["track_id"].astype(str))
     if exposed is not None:
         tau = _tau(crossing_time_min)
-        layers["exposed"] = lt.exposure_layer(exposed, tau)
+        layers["exposed"] = lt.exposure_layer(exposed, tau, centre_deg=centre_deg)
         summary["exposure"] = {
             "crossing_time_min": tau,
             "exposed_km": round(lt.exposed_km(exposed), 6),
             "stretches": len(exposed),
         }
     if moment is not None:
-        layers.update(lt.moment_layers(moment, colors, highlight=partner, tz=timezone))
+        layers.update(
+            lt.moment_layers(moment, colors, highlight=partner, tz=timezone, centre_deg=centre_deg)
+        )
         summary["moment"] = moment_summary(moment)
     note = over_time_note(
         exposed=exposed, crossing_time_min=crossing_time_min, moment=moment, timezone=timezone
