@@ -186,7 +186,10 @@ def test_create_an_operation_from_files_then_see_it_on_the_map(
             ["Rows", "read", "1"], ["Accepted", "1"], ["Rejected", "0"],
             ["Rows", "read", "40"], ["Accepted", "40"], ["Rejected", "0"],
         ], metrics  # fmt: skip
-        assert page.get_by_text("Preview: Border (1 line), 40 sensors").count() == 1
+        # the preview's caption comes with its map, after the reports (a later delta)
+        preview = page.get_by_text("Preview: Border (1 line), 40 sensors")
+        preview.wait_for(timeout=PAGE_TIMEOUT_MS)
+        assert preview.count() == 1
         page.screenshot(path=tmp_path / "checked.png", full_page=True)
         assert store.operation_record(homes["store"], "cze-svk") is None
 
