@@ -5,7 +5,9 @@ what crosses its edge. The test opens the Map page, hovers the sensor nearest th
 deck's initial view draws it (the tooltip opens down-right of the pointer, as deck.gl puts
 it), then drags the map so that this sensor sits a few pixels from the map's bottom-right
 corner and hovers it again: the whole tooltip, with the sensor's text, must be inside the
-map and the window, to the left of and above the pointer.
+map and the window, to the left of and above the pointer. On the Plan page (where the cut
+tooltip was first seen) a suggested site dragged to the map's right edge shows its tooltip
+to the left of the pointer, at the pointer's height.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from browser_util import Server, tail
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
-from layers.map import build_map
+from geo.siting import SiteParams, plan_sites
+from layers.map import assemble, build_map
+from ui.plan import MAP_PX
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +50,34 @@ def sensor() -> dict[str, Any]:
     lon, lat = sc.sensors.geometry.x, sc.sensors.geometry.y
     row = sc.sensors.loc[((lon - view.longitude) ** 2 + (lat - view.latitude) ** 2).idxmin()]
     return {"id": row["sensor_id"], "lon": row.geometry.x, "lat": row.geometry.y, "view": view}
+
+
+@pytest.fixture(scope="module")
+def site() -> dict[str, Any]:
+    """Site 1 of LTU's plan (3 sites of 7 km, the sample operation's corridor) and the view."""
+    sc = load_scenario(ROOT / "sample_data")
+    params = SiteParams(count=3, range_m=7000.0, partner="LTU", corridor_km=5.0)
+    plan = plan_sites(sc.border, sc.sensors, params, sectors=sc.sectors, min_gap_m=1.0)
+    before = analyse(sc.border, sc.sensors, sectors=sc.sectors, corridor_km=5.0, min_gap_m=1.0)
+    row = plan.sites.loc[plan.sites["rank"] == 1].iloc[0]
+    view = assemble(before, {}, height=MAP_PX).initial_view_state
+    return {"lon": row.geometry.x, "lat": row.geometry.y, "view": view}
+
+
+def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Drag the map so that what was drawn at ``start`` is drawn at ``end``.
+
+    deck.gl pans from where its pan gesture starts, 1 px of movement after the press: a first
+    2-px step starts it, the rest of the drag moves the map by ``end - start``. The drag runs
+    20 px above the points, off the dot: a drag, not a pick.
+    """
+    (x, y), (to_x, to_y) = start, end
+    page.mouse.move(x - 2, y - 22)
+    page.mouse.down()
+    page.mouse.move(x, y - 20)
+    page.mouse.move(to_x, to_y - 20, steps=12)
+    page.mouse.up()
+    page.wait_for_timeout(3000)
 
 
 def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
@@ -115,14 +147,7 @@ def test_a_tooltip_near_the_corner_opens_left_and_above_inside_the_map(
 
         # Drag the map: the sensor a few pixels from the map's bottom-right corner.
         to_x, to_y = frame["right"] - EDGE_PX, frame["bottom"] - EDGE_PX
-        # deck.gl pans from where its pan gesture starts, 1 px of movement after the press: a
-        # first 2-px step starts it, and the rest of the drag moves the map by (to - from).
-        page.mouse.move(x - 2, y - 22)  # just off the dot: a drag, not a pick
-        page.mouse.down()
-        page.mouse.move(x, y - 20)
-        page.mouse.move(to_x, to_y - 20, steps=12)
-        page.mouse.up()
-        page.wait_for_timeout(3000)
+        _drag(page, (x, y), (to_x, to_y))
         page.screenshot(path=tmp_path / "tooltip-dragged.png")
         tip = _hover(page, to_x, to_y, title)
         text = page.locator(".deck-tooltip").inner_text()
@@ -137,3 +162,44 @@ def test_a_tooltip_near_the_corner_opens_left_and_above_inside_the_map(
     finally:
         page.close()
     assert "Traceback" not in server.log.read_text(errors="replace"), tail(server.log)
+
+
+def test_a_plan_site_at_the_right_edge_shows_its_tooltip_to_the_left(
+    server: Server, browser: Any, site: dict[str, Any], tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{server.url}/plan", timeout=PAGE_TIMEOUT_MS)
+        page.get_by_text("Set the parameters and click").wait_for(timeout=PAGE_TIMEOUT_MS)
+        form = page.get_by_test_id("stForm")
+        form.get_by_test_id("stSelectbox").filter(has_text="Partner").click()
+        page.get_by_role("option", name="LTU", exact=True).click()
+        for label, value in (("Sites (count)", "3"), ("Range (m)", "7000")):
+            box = page.get_by_label(label, exact=True)
+            box.fill(value)
+            box.press("Tab")
+        page.get_by_role("button", name="Suggest sites").click()
+        page.get_by_text("Suggested sites", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=PAGE_TIMEOUT_MS)
+        canvas = page.locator(CANVAS).first
+        canvas.scroll_into_view_if_needed()
+        page.wait_for_timeout(5000)  # the deck draws in software WebGL
+        box = canvas.bounding_box()
+        assert box is not None
+        frame = {
+            "left": box["x"],
+            "top": box["y"],
+            "right": box["x"] + box["width"],
+            "bottom": min(box["y"] + box["height"], VIEWPORT["height"]),
+        }
+        x, y = _project(site["view"], box, site["lon"], site["lat"])
+        to_x = frame["right"] - EDGE_PX
+        _drag(page, (x, y), (to_x, y))
+        tip = _hover(page, to_x, y, "Site 1 (")
+        page.screenshot(path=tmp_path / "plan-right-edge.png")
+        assert _inside(tip, frame), f"the tooltip {tip} crosses the map {frame}"
+        assert tip["right"] <= to_x + 1, f"the tooltip {tip} is not left of the pointer {to_x}"
+        assert abs(tip["top"] - y) <= 1, f"the tooltip {tip} left the pointer's height {y}"
+        assert "gain:" in page.locator(".deck-tooltip").inner_text()
+    finally:
+        page.close()
