@@ -9,6 +9,7 @@ import streamlit as st
 from geo.core.errors import ValidationError
 from geo.core.settings import store_path
 from ui import signin
+from ui.deck_tooltip import keep_tooltips_on_screen
 
 st.set_page_config(page_title="Limes — border coverage", layout="wide")
 
@@ -38,4 +39,6 @@ viewer = signin.current_viewer(url_paths=[p.url_path for _, p in PAGES])
 page = st.navigation(
     [p for role, p in PAGES if role is None or any(map(viewer.can, role.split(",")))]
 )
+# deck.gl's map tooltips flip to stay on screen, on every page (one hidden element).
+keep_tooltips_on_screen()
 page.run()
