@@ -25,7 +25,7 @@ its own, ``resource.getrusage``):
   each step timed;
 - ``step``: a playback step's "Unwatched then" for LVA (an hour, a day), every row of the
   step read page by page and classified against the timeline of the day
-  (:func:`geo.mapview.window_rows`, :func:`geo.timeline.step_counts`), beside the points
+  (:func:`geo.mapview.window_moments`, :func:`geo.timeline.step_counts`), beside the points
   the map draws.
 
 ``--page-only``: only the ``page`` measurements (after the ingest), and ``times``: the
@@ -208,11 +208,11 @@ def _step(path: str, hours: int) -> dict[str, object]:
     """A playback step's "Unwatched then" for LVA over every row (in a child of its own).
 
     The first ``hours`` of the day as the step, the day as the timeline's span: the rows
-    read page by page (:func:`geo.mapview.window_rows`) and classified
+    read page by page (:func:`geo.mapview.window_moments`) and classified
     (:func:`geo.timeline.step_counts`), against the layer the map draws.
     """
     from geo.inputs.scenario import load_scenario
-    from geo.mapview import map_base, map_window, window_rows
+    from geo.mapview import map_base, map_window, window_moments
     from geo.timeline import step_counts, timeline
     from layers.map import MAP_HEXAGON_M
 
@@ -226,7 +226,7 @@ def _step(path: str, hours: int) -> dict[str, object]:
     tt = tf + pd.Timedelta(hours=hours)
     win = map_window(base, time_from=tf, time_to=tt, viewers=("LVA",), hex_size_m=MAP_HEXAGON_M)
     start = time.perf_counter()
-    rows = window_rows(base, time_from=tf, time_to=tt, viewers=("LVA",))
+    rows = window_moments(base, time_from=tf, time_to=tt, viewers=("LVA",))
     got = step_counts(tl, rows, base.classifier)
     return {
         "step_h": hours,

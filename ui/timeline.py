@@ -26,7 +26,7 @@ from geo.core import settings
 from geo.core.errors import ValidationError
 from geo.core.times import zone_text
 from geo.coverage import Analysis
-from geo.mapview import window_rows
+from geo.mapview import window_moments
 from geo.timeline import (
     Moment,
     Timeline,
@@ -271,7 +271,7 @@ def _step_counts(
     base = shared.map_base(
         directory, counted.corridor_km, counted.min_gap_m, terrain, counted.store_version
     )
-    pages = window_rows(base, time_from=step[0], time_to=step[1], viewers=counted.viewers)
+    pages = window_moments(base, time_from=step[0], time_to=step[1], viewers=counted.viewers)
     tl = computed(directory, span[0], span[1], terrain)
     got = step_counts(tl, pages, base.classifier, partner=partner)
     return got.detections, got.unwatched

@@ -56,13 +56,13 @@ from geo.coverage.views import (
 __all__ = [
     "MapBase",
     "MapWindow",
-    "WindowRows",
+    "WindowMoments",
     "map_base",
     "map_times",
     "map_window",
     "pick_box",
     "rows_near",
-    "window_rows",
+    "window_moments",
 ]
 
 StorePath = str | os.PathLike[str]
@@ -228,8 +228,8 @@ def map_window(
     return MapWindow(hide_foreign_upload_ids(result, viewers), hexes, counts.total)
 
 
-class WindowRows(NamedTuple):
-    """A page of :func:`window_rows`: positions (degrees) and times (ns since 1970 UTC)."""
+class WindowMoments(NamedTuple):
+    """A page of :func:`window_moments`: positions (degrees) and times (ns since 1970 UTC)."""
 
     lon: NDArray[np.float64]
     lat: NDArray[np.float64]
@@ -242,11 +242,11 @@ def _window_pages(
     readers: list[str],
     time_from: datetime | None,
     time_to: datetime | None,
-) -> Iterator[WindowRows]:
+) -> Iterator[WindowMoments]:
     """The window's rows: the operation's own (``mine``, one page), then the store's pages."""
     if mine is not None and len(mine):
         time_ns = pd.to_datetime(mine["time"], utc=True).dt.tz_localize(None)
-        yield WindowRows(
+        yield WindowMoments(
             mine.geometry.x.to_numpy(dtype=float),
             mine.geometry.y.to_numpy(dtype=float),
             time_ns.to_numpy(dtype="datetime64[ns]").view(np.int64),
@@ -256,16 +256,16 @@ def _window_pages(
     for page in store.window_batches(
         base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to
     ):
-        yield WindowRows(page.lon, page.lat, page.time_us.astype(np.int64) * 1000)
+        yield WindowMoments(page.lon, page.lat, page.time_us.astype(np.int64) * 1000)
 
 
-def window_rows(
+def window_moments(
     base: MapBase,
     *,
     time_from: datetime | None,
     time_to: datetime | None,
     viewers: tuple[str, ...] | None,
-) -> Iterator[WindowRows]:
+) -> Iterator[WindowMoments]:
     """Every detection of a window ``viewers`` may see, page by page (as :func:`map_window` counts).
 
     The operation's own rows of the window first (one page), then the stored ones

@@ -2,7 +2,7 @@
 
 :func:`geo.timeline.detections_watched` classifies detections held in memory. The Map page
 holds at most :data:`geo.core.settings.MAX_MAP_POINTS` of a window; the rest are in the
-store, read in pages (:func:`geo.mapview.window_rows`). :func:`step_counts` classifies
+store, read in pages (:func:`geo.mapview.window_moments`). :func:`step_counts` classifies
 each page (the coverage classifier of the page's window counts,
 :class:`geo.coverage.streamed.PointClassifier`, and the timeline), sums and drops it:
 memory grows with a page, not with the window.
