@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from cli.options import add_store_arg
-from geo.core import settings
 from geo.core.errors import ValidationError, describe
 
 
@@ -131,19 +130,9 @@ def run_detections(args: argparse.Namespace) -> dict[str, Any]:
     ``{"out", "features"}``.
     """
     from geo.operations import SAMPLE, check_name
-    from geo.store import feature_collection, visible_detections
+    from geo.store import existing_store, feature_collection, visible_detections
 
-    store = args.store
-    if not settings.is_postgres(store) and not Path(store).exists():
-        raise ValidationError(
-            describe(
-                str(store),
-                "no such store",
-                expected="an existing store",
-                got="nothing at that path",
-                fix="Check --store",
-            )
-        )
+    store = existing_store(args.store)
     operation = SAMPLE if args.operation is None else check_name(args.operation, "--operation")
     if args.format not in ("geojson", "geoparquet"):
         raise ValidationError(

@@ -73,22 +73,6 @@ def register(sub: Any) -> None:
     a.set_defaults(run=run_audit)
 
 
-def _existing_store(store: Path | str) -> Path | str:
-    if settings.is_postgres(store):
-        return store
-    if not Path(store).exists():
-        raise ValidationError(
-            describe(
-                str(store),
-                "no such store",
-                expected="an existing store",
-                got="nothing at that path",
-                fix="Check --store",
-            )
-        )
-    return Path(store)
-
-
 def _user(args: argparse.Namespace) -> Any:
     """The ``--user`` of the users file, or a clear error."""
     from geo import access
@@ -119,7 +103,7 @@ def run_uploads(args: argparse.Namespace) -> dict[str, Any]:
     command = args.uploads_command
     if command == "list":
         return _list(args)
-    path = _existing_store(args.store)
+    path = store.existing_store(args.store)
     user = _user(args)
     who = {"user": user.name, "partner": user.partner, "is_admin": "admin" in user.roles}
     if command == "delete":
@@ -145,7 +129,7 @@ def _plain(value: Any) -> Any:
 def _list(args: argparse.Namespace) -> dict[str, Any]:
     from geo import store
 
-    path = _existing_store(args.store)
+    path = store.existing_store(args.store)
     frame = store.uploads(
         path, [args.as_partner], retracted=args.retracted, operation=args.operation
     )
@@ -157,7 +141,7 @@ def run_audit(args: argparse.Namespace) -> dict[str, Any]:
     """``audit``: ``{"store", "entries"}``, each entry with its ``detail`` parsed."""
     from geo import store
 
-    path = _existing_store(args.store)
+    path = store.existing_store(args.store)
     frame = store.audit_log(path, limit=args.limit, operation=args.operation)
     entries = []
     for row in frame.to_dict(orient="records"):

@@ -139,6 +139,7 @@ from geo.access.releasability import ALL, may_see, parse_releasability
 from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
+from geo.store.location import existing_store
 from geo.store.maintenance import reindex
 from geo.store.map_query import (
     Extent,
@@ -191,6 +192,7 @@ __all__ = [
     "WindowPositions",
     "audit_log",
     "backup",
+    "existing_store",
     "feature_collection",
     "ingest",
     "ingest_file",

@@ -57,8 +57,11 @@ def sqlite_path(store: str | os.PathLike[str], what: str = "this") -> Path:
     )
 
 
-def existing_store(store: Path) -> Path:
+def existing_store(store: str | os.PathLike[str]) -> Path | str:
     """``store`` when it exists, else a :class:`ValidationError` naming it (``--store``).
+
+    A PostgreSQL URL is handed back as it is (the server says whether the database exists);
+    a path is handed back as a :class:`~pathlib.Path`.
 
     Examples
     --------
@@ -68,7 +71,9 @@ def existing_store(store: Path) -> Path:
     ...     print(str(exc).split(":")[:2])
     ['no-such-store.gpkg', ' no such store']
     """
-    if not store.exists():
+    if postgres_url(store) is not None:
+        return str(store)
+    if not Path(store).exists():
         raise ValidationError(
             describe(
                 str(store),
@@ -78,4 +83,4 @@ def existing_store(store: Path) -> Path:
                 fix="Check --store",
             )
         )
-    return store
+    return Path(store)
