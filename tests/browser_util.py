@@ -7,6 +7,7 @@ Kept apart from ``test_browser.py`` so the pixel helpers can be checked without 
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -168,3 +169,24 @@ def near(rgb: np.ndarray, colour: tuple[int, int, int] | list[int], *, tol: int 
     """
     diff = np.abs(rgb.astype(np.int16) - np.asarray(colour[:3], dtype=np.int16))
     return int((diff.max(axis=-1) <= tol).sum())
+
+
+def page_xy(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
+    """Page pixel of a lon/lat in a deck's initial view (Web Mercator, 512-px world).
+
+    ``view``: the deck's view state (``longitude``, ``latitude``, ``zoom``); ``box``: the
+    map canvas's bounding box on the page.
+
+    >>> from types import SimpleNamespace
+    >>> page_xy(SimpleNamespace(longitude=0, latitude=0, zoom=0),
+    ...         {"x": 0, "y": 0, "width": 512, "height": 512}, 90, 0)
+    (384.0, 256.0)
+    """
+    scale = 512 * 2**view.zoom
+
+    def merc(phi: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
+
+    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
+    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * math.pi) * scale
+    return x, y

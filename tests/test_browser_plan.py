@@ -11,7 +11,6 @@ clicks "Add to the operation", then opens the Map page: its headline is the cove
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from browser_util import Server
+from browser_util import Server, page_xy
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
@@ -142,7 +141,7 @@ def test_suggest_see_the_sites_and_add_them_to_the_operation(
         box = canvas.bounding_box()
         assert box is not None
         for _, site in plan.sites.iterrows():
-            x, y = _project(expected["view"], box, site.geometry.x, site.geometry.y)
+            x, y = page_xy(expected["view"], box, site.geometry.x, site.geometry.y)
             text = _hover(page, x, y, f"Site {int(site['rank'])} (")
             assert f"gain: {float(site['gain_km']):,.2f} km of border" in text
             if int(site["rank"]) == 1:
@@ -193,7 +192,7 @@ def _click_cell(page: Any, view: Any, cell: Any, shots: Path) -> None:
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
         assert box is not None
-        x, y = _project(view, box, float(cell["lon"]), float(cell["lat"]))
+        x, y = page_xy(view, box, float(cell["lon"]), float(cell["lat"]))
         try:
             _hover(page, x, y, f"Cell {n}")
         except Exception:  # playwright's TimeoutError: no tooltip yet
@@ -213,15 +212,3 @@ def _click_cell(page: Any, view: Any, cell: Any, shots: Path) -> None:
         _idle(page)
         moved.wait_for(timeout=PAGE_TIMEOUT_MS)
         return
-
-
-def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
-    """Screen position of a point in the deck's initial view (Web Mercator, 512-px tiles)."""
-    scale = 512 * 2**view.zoom
-
-    def merc(phi: float) -> float:
-        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
-
-    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
-    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * math.pi) * scale
-    return x, y

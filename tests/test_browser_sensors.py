@@ -10,7 +10,6 @@ compared with the saved ones), clicks Save and sees version 2 listed.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
-from browser_util import Server
+from browser_util import Server, page_xy
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
@@ -166,7 +165,7 @@ def test_click_a_grid_cell_and_add_a_sensor_there(
             canvas.scroll_into_view_if_needed()
             box = canvas.bounding_box()  # measured where the map is now
             assert box is not None
-            x, y = _project(view, box, float(cell["lon"]), float(cell["lat"]))
+            x, y = page_xy(view, box, float(cell["lon"]), float(cell["lat"]))
             page.mouse.move(x - 30, y)
             page.mouse.move(x, y, steps=4)
             try:
@@ -245,15 +244,3 @@ def test_type_a_new_latitude_and_see_the_sensor_moved(
         assert page.get_by_test_id("stException").count() == 0
     finally:
         page.close()
-
-
-def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
-    """Screen position of a point in the deck's initial view (Web Mercator, 512-px tiles)."""
-    scale = 512 * 2**view.zoom
-
-    def merc(phi: float) -> float:
-        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
-
-    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
-    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * math.pi) * scale
-    return x, y

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from browser_util import Server, tail
+from browser_util import Server, page_xy, tail
 from PIL import Image
 from test_browser_map import (
     GAP,
@@ -83,18 +83,6 @@ def _shot(page: Any, tmp_path: Path, name: str) -> np.ndarray:
     if SHOTS.is_dir():
         shutil.copy(path, SHOTS / name)
     return np.asarray(Image.open(path).convert("RGB"))
-
-
-def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
-    """Page pixel of a lon/lat in the deck's initial view (Web Mercator, 512-px world)."""
-    scale = 512 * 2**view.zoom
-
-    def merc(phi: float) -> float:
-        return float(np.log(np.tan(np.pi / 4 + np.radians(phi) / 2)))
-
-    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
-    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * np.pi) * scale
-    return x, y
 
 
 def _amber_near(img: np.ndarray, x: float, y: float, within: int = 14) -> tuple[float, float]:
@@ -177,7 +165,7 @@ def test_exposure_playback_and_tau_on_the_map_page(
         for _, run in runs.head(3).iterrows():
             for frac in (0.5, 0.35, 0.65):
                 p = shapely.line_interpolate_point(run.geometry, frac, normalized=True)
-                x, y = _amber_near(img, *_project(truth["view"], box, p.x, p.y))
+                x, y = _amber_near(img, *page_xy(truth["view"], box, p.x, p.y))
                 tip = _tooltip(page, x, y, "Exposed longer than 30 min")
                 if tip is not None:
                     break
@@ -316,7 +304,7 @@ def test_with_the_tracks_on_a_click_still_picks_a_gap(
         far = fixes[shapely.distance(fixes, sc.border.geometry.union_all()) > 0.005]
         changed = 0
         for p in far[:: max(len(far) // 40, 1)]:
-            x, y = (int(v) for v in _project(deck.initial_view_state, box, p.x, p.y))
+            x, y = (int(v) for v in page_xy(deck.initial_view_state, box, p.x, p.y))
             a = before[y - 2 : y + 3, x - 2 : x + 3].astype(int)
             b = img[y - 2 : y + 3, x - 2 : x + 3].astype(int)
             changed += int(np.abs(a - b).max() > 30)

@@ -12,12 +12,11 @@ to the left of the pointer, at the pointer's height.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_util import Server, tail
+from browser_util import Server, page_xy, tail
 
 from geo.coverage.analysis import analyse
 from geo.inputs.scenario import load_scenario
@@ -80,18 +79,6 @@ def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> No
     page.wait_for_timeout(3000)
 
 
-def _project(view: Any, box: dict[str, float], lon: float, lat: float) -> tuple[float, float]:
-    """Page pixel of a lon/lat in the deck's initial view (Web Mercator, 512-px world)."""
-    scale = 512 * 2**view.zoom
-
-    def merc(phi: float) -> float:
-        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
-
-    x = box["x"] + box["width"] / 2 + (lon - view.longitude) / 360 * scale
-    y = box["y"] + box["height"] / 2 + (merc(view.latitude) - merc(lat)) / (2 * math.pi) * scale
-    return x, y
-
-
 def _hover(page: Any, x: float, y: float, text: str) -> dict[str, float]:
     """Point at (x, y) until the tooltip shows ``text``; its box as the page lays it out."""
     tip = page.locator(".deck-tooltip").filter(has_text=text)
@@ -138,7 +125,7 @@ def test_a_tooltip_near_the_corner_opens_left_and_above_inside_the_map(
         }
 
         # Away from the edges: deck.gl's own place, top-left corner at the pointer.
-        x, y = _project(sensor["view"], box, sensor["lon"], sensor["lat"])
+        x, y = page_xy(sensor["view"], box, sensor["lon"], sensor["lat"])
         tip = _hover(page, x, y, title)
         assert _inside(tip, frame), f"the tooltip {tip} crosses the map {frame}"
         assert abs(tip["left"] - x) <= 1, f"the tooltip {tip} moved from the pointer ({x}, {y})"
@@ -192,7 +179,7 @@ def test_a_plan_site_at_the_right_edge_shows_its_tooltip_to_the_left(
             "right": box["x"] + box["width"],
             "bottom": min(box["y"] + box["height"], VIEWPORT["height"]),
         }
-        x, y = _project(site["view"], box, site["lon"], site["lat"])
+        x, y = page_xy(site["view"], box, site["lon"], site["lat"])
         to_x = frame["right"] - EDGE_PX
         _drag(page, (x, y), (to_x, y))
         tip = _hover(page, to_x, y, "Site 1 (")
