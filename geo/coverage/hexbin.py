@@ -13,31 +13,11 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
+from geo.core.cells import HALF as _HALF
+from geo.core.cells import axial as _axial
 from geo.core.projection import AnalysisCRS, to_lonlat
 
 _SQRT3 = np.sqrt(3.0)
-
-#: Offset that makes axial coordinates (|q|, |r| < 2**30) non-negative 31-bit numbers, so
-#: that ``q`` shifted 32 bits up stays a positive int64.
-_HALF = 1 << 30
-
-
-def _axial(
-    x: NDArray[np.float64], y: NDArray[np.float64], size: float
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Axial coordinates of the pointy-top hexagon (circumradius ``size``) holding each point."""
-    q = (_SQRT3 / 3 * x - y / 3) / size
-    r = (2 / 3 * y) / size
-    # Cube rounding.
-    cx, cz = q, r
-    cy = -cx - cz
-    rx, ry, rz = np.round(cx), np.round(cy), np.round(cz)
-    dx, dy, dz = np.abs(rx - cx), np.abs(ry - cy), np.abs(rz - cz)
-    fix_x = (dx > dy) & (dx > dz)
-    fix_y = ~fix_x & (dy > dz)
-    rx = np.where(fix_x, -ry - rz, rx)
-    rz = np.where(~fix_x & ~fix_y, -rx - ry, rz)
-    return rx.astype(np.int64), rz.astype(np.int64)
 
 
 def hexbin(

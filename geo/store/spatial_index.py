@@ -39,6 +39,7 @@ import pyarrow as pa
 import shapely
 from numpy.typing import NDArray
 
+from geo.core.cells import CELL_DEG, CELL_SHIFT, NO_CELL, cells_of
 from geo.store.connection import Connection
 from geo.store.geometry import _POINT_BLOB, points
 
@@ -64,32 +65,12 @@ _STATE = "limes_cells_state"
 #: The audit action of a retraction (:mod:`geo.store.audit`).
 _RETRACT = "upload.retract"
 
-#: The grid's cell size (degrees): about 5.5 km by 3 km at 55° N.
-CELL_DEG = 0.05
-
-#: A cell key is ``column << _SHIFT | row`` (rows: 3,600 at 0.05°).
-_SHIFT = 16
-
-#: The cell of a point that cannot be read (always tested exactly).
-NO_CELL = -1
-
 #: SQLite's page cache while indexing (KiB): each page of rows puts keys all over the
 #: B-tree, and with the default 2 MB cache each insert reads pages again.
 _CACHE_KIB = 128 * 1024
 
 #: Rows decoded and inserted at a time.
 _PAGE_ROWS = 200_000
-
-
-def cells_of(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
-    """The grid cell key of each point (:data:`NO_CELL` for a coordinate that is not finite)."""
-    with np.errstate(invalid="ignore"):
-        cx = np.floor((np.asarray(lon, dtype=float) + 180.0) / CELL_DEG)
-        cy = np.floor((np.asarray(lat, dtype=float) + 90.0) / CELL_DEG)
-    ok = np.isfinite(cx) & np.isfinite(cy) & (cy >= 0) & (cy < 2**_SHIFT) & (cx >= 0)
-    out = np.full(len(cx), NO_CELL, dtype=np.int64)
-    out[ok] = (cx[ok].astype(np.int64) << _SHIFT) | cy[ok].astype(np.int64)
-    return out
 
 
 def _span(lo: float, hi: float, offset: float) -> tuple[int, int]:
@@ -114,10 +95,10 @@ def cell_ranges(
     for w, s, e, n in boxes:
         x0, x1 = _span(w, e, 180.0)
         y0, y1 = _span(s, n, 90.0)
-        y0, y1 = max(y0, 0), min(y1, 2**_SHIFT - 1)
+        y0, y1 = max(y0, 0), min(y1, 2**CELL_SHIFT - 1)
         x0 = max(x0, 0)
         for cx in range(x0, x1 + 1):
-            base = cx << _SHIFT
+            base = cx << CELL_SHIFT
             if cx in (x0, x1):
                 edge.append((base | y0, base | y1))
                 continue
