@@ -26,6 +26,7 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
+from geo.core.cells import NO_HEX, HexLayout
 from geo.core.projection import AnalysisCRS, to_lonlat
 from geo.coverage.analysis import Analysis, analyse_covered, coverage_engine
 from geo.coverage.detections import STATUS, PointTest, _joined_ids
@@ -36,11 +37,14 @@ from geo.coverage.scene import Scene, prepare_scene
 __all__ = [
     "PointClassifier",
     "WindowCounts",
+    "add_groups",
+    "add_points",
     "analyse_with_classifier",
     "classified",
     "count_batches",
     "counted_report",
     "hexagons",
+    "new_counts",
     "point_classifier",
 ]
 
@@ -211,19 +215,30 @@ def _hex_add(
     y: NDArray[np.float64],
     gap: NDArray[np.bool_],
 ) -> None:
-    """Add a page's points (analysis CRS, m) to the hexagon counts (the cells of :func:`hexbin`).
-
-    A page's cells are found by hashing (``pandas.factorize``, no sort of the page), then
-    merged into the sorted cells held so far: few a page, past the first pages.
-    """
+    """Add a page's points (analysis CRS, m) to the hexagon counts (the cells of :func:`hexbin`)."""
     ok = np.isfinite(x) & np.isfinite(y)
     q, r = _axial(x[ok], y[ok], size_m)
     if q.size and max(np.abs(q).max(), np.abs(r).max()) >= _HALF:
         raise ValueError(f"hexagons of {size_m} m are too small for points this far apart")
-    codes, page_cells = pd.factorize(((q + _HALF) << 32) | (r + _HALF))
+    keys = ((q + _HALF) << 32) | (r + _HALF)
+    _hex_add_keys(counts, keys, np.ones(len(keys), dtype=np.int64), gap[ok])
+
+
+def _hex_add_keys(
+    counts: WindowCounts,
+    keys: NDArray[np.int64],
+    weights: NDArray[np.int64],
+    gap: NDArray[np.bool_],
+) -> None:
+    """Add ``weights`` points to the hexagons ``keys`` (those with ``gap`` flagged too).
+
+    A page's cells are found by hashing (``pandas.factorize``, no sort of the page), then
+    merged into the sorted cells held so far: few a page, past the first pages.
+    """
+    codes, page_cells = pd.factorize(keys)
     page_cells = np.asarray(page_cells, dtype=np.int64)
-    page_counts = np.bincount(codes, minlength=len(page_cells))
-    page_flagged = np.bincount(codes[gap[ok]], minlength=len(page_cells))
+    page_counts = np.bincount(codes, weights=weights, minlength=len(page_cells))
+    page_flagged = np.bincount(codes[gap], weights=weights[gap], minlength=len(page_cells))
     cells = counts.hex_keys
     fresh = ~np.isin(page_cells, cells, assume_unique=True)
     if fresh.any():
@@ -235,8 +250,85 @@ def _hex_add(
             setattr(counts, name, grown)
         counts.hex_keys = cells = merged
     at = np.searchsorted(cells, page_cells)
-    counts.hex_counts[at] += page_counts
-    counts.hex_flagged[at] += page_flagged
+    counts.hex_counts[at] += page_counts.astype(np.int64)
+    counts.hex_flagged[at] += page_flagged.astype(np.int64)
+
+
+def new_counts(classifier: PointClassifier) -> WindowCounts:
+    """Empty counts for the classifier's sectors and partners."""
+    counts = WindowCounts(sectors=np.zeros(len(classifier.sector_ids), dtype=np.int64))
+    counts.partners = {str(p): [0, 0] for p in np.unique(classifier.sector_partner)}
+    return counts
+
+
+def _add_classes(
+    counts: WindowCounts,
+    classifier: PointClassifier,
+    codes: NDArray[np.int8],
+    in_sector: NDArray[np.bool_],
+    weights: NDArray[np.int64] | None,
+) -> None:
+    """Add points of the given statuses and sectors, or groups of ``weights`` points each."""
+
+    def total(mask: NDArray[np.bool_]) -> int:
+        return int(mask.sum()) if weights is None else int(weights[mask].sum())
+
+    gap = codes == _GAP
+    counts.total += len(codes) if weights is None else int(weights.sum())
+    counts.in_coverage += total(codes == _COVERAGE)
+    counts.in_gaps += total(gap)
+    counts.outside_corridor += total(codes == _OUTSIDE)
+    if weights is None:
+        counts.sectors += in_sector.sum(axis=0).astype(np.int64)
+    else:
+        counts.sectors += (weights @ in_sector).astype(np.int64)
+    for p in counts.partners:
+        mine = in_sector[:, classifier.sector_partner == p].any(axis=1)
+        counts.partners[p][0] += total(mine)
+        counts.partners[p][1] += total(mine & gap)
+
+
+def add_points(
+    counts: WindowCounts,
+    classifier: PointClassifier,
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    *,
+    hex_size_m: float | None = None,
+) -> None:
+    """Classify a page of points (degrees) and add them to ``counts`` (and hexagons)."""
+    if not len(lon):
+        return
+    codes, in_sector = classifier.classify(lon, lat)
+    _add_classes(counts, classifier, codes, in_sector, None)
+    if hex_size_m is not None:
+        keys = HexLayout(classifier.acrs, hex_size_m).keys(lon, lat)
+        ok = keys != NO_HEX
+        _hex_add_keys(counts, keys[ok], np.ones(int(ok.sum()), dtype=np.int64), (codes == _GAP)[ok])
+
+
+def add_groups(
+    counts: WindowCounts,
+    classifier: PointClassifier,
+    classes: tuple[NDArray[np.int8], NDArray[np.bool_]],
+    hex_keys: NDArray[np.int64] | None,
+    n: NDArray[np.int64],
+) -> None:
+    """Add groups of ``n`` points whose class is known: ``classes`` (status codes, sectors).
+
+    ``hex_keys``: each group's hexagon (:meth:`geo.core.cells.HexLayout.keys`; groups of
+    :data:`~geo.core.cells.NO_HEX` are in none), or ``None`` without hexagons. The same
+    figures as :func:`add_points` with the groups' points, when each group's points are of
+    its class and hexagon.
+    """
+    codes, in_sector = classes
+    n = np.asarray(n, dtype=np.int64)
+    if not len(n):
+        return
+    _add_classes(counts, classifier, codes, in_sector, n)
+    if hex_keys is not None:
+        ok = hex_keys != NO_HEX
+        _hex_add_keys(counts, hex_keys[ok], n[ok], (codes == _GAP)[ok])
 
 
 def count_batches(
@@ -259,29 +351,11 @@ def count_batches(
     >>> c.total, c.in_coverage, c.in_gaps, c.outside_corridor
     (6, 2, 2, 2)
     """
-    n_sectors = len(classifier.sector_ids)
-    counts = WindowCounts(sectors=np.zeros(n_sectors, dtype=np.int64))
-    owners = {str(p): classifier.sector_partner == p for p in np.unique(classifier.sector_partner)}
-    counts.partners = {p: [0, 0] for p in owners}
+    counts = new_counts(classifier)
     for page in batches:
         lon = np.asarray(page.lon, dtype=float)
         lat = np.asarray(page.lat, dtype=float)
-        if not len(lon):
-            continue
-        codes, in_sector = classifier.classify(lon, lat)
-        gap = codes == _GAP
-        counts.total += len(codes)
-        counts.in_coverage += int((codes == _COVERAGE).sum())
-        counts.in_gaps += int(gap.sum())
-        counts.outside_corridor += int((codes == _OUTSIDE).sum())
-        counts.sectors += in_sector.sum(axis=0).astype(np.int64)
-        for p, cols in owners.items():
-            mine = in_sector[:, cols].any(axis=1)
-            counts.partners[p][0] += int(mine.sum())
-            counts.partners[p][1] += int((mine & gap).sum())
-        if hex_size_m is not None:
-            x, y = classifier.acrs.to_proj.transform(lon, lat)
-            _hex_add(counts, hex_size_m, np.asarray(x), np.asarray(y), gap)
+        add_points(counts, classifier, lon, lat, hex_size_m=hex_size_m)
     return counts
 
 

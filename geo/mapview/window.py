@@ -22,9 +22,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import geopandas as gpd
@@ -35,15 +33,19 @@ from numpy.typing import NDArray
 
 from geo import store
 from geo.core import settings
+from geo.core.cells import HexLayout
 from geo.core.prefetch import prefetched
 from geo.coverage.analysis import Analysis
 from geo.coverage.streamed import (
     PointClassifier,
+    WindowCounts,
+    add_groups,
+    add_points,
     analyse_with_classifier,
     classified,
-    count_batches,
     counted_report,
     hexagons,
+    new_counts,
 )
 from geo.coverage.views import (
     HourCounts,
@@ -203,17 +205,14 @@ def map_window(
     readers = _readers(base, viewers) if base.stored else []
     mine = own.layers.get("detections")
     n_mine = 0 if mine is None else len(mine)
-    batches: Iterator[Any] = iter(
-        [] if mine is None else [SimpleNamespace(lon=mine.geometry.x, lat=mine.geometry.y)]
-    )
+    counts = new_counts(base.classifier)
+    if mine is not None:
+        add_points(
+            counts, base.classifier, mine.geometry.x.to_numpy(dtype=float),
+            mine.geometry.y.to_numpy(dtype=float), hex_size_m=hex_size_m,
+        )  # fmt: skip
     if readers:
-        # The store's rows read in a thread of their own while the last batch is counted
-        # (the driver reads outside the GIL; on two cores the read and the counts overlap).
-        stored = store.window_positions(
-            base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to
-        )
-        batches = chain(batches, prefetched(stored))
-    counts = count_batches(batches, base.classifier, hex_size_m=hex_size_m)
+        _count_stored(counts, base, readers, time_from, time_to, hex_size_m)
     report = counted_report(own.report, counts)
     limit = settings.MAX_MAP_POINTS if limit is None else limit
     room = max(limit - n_mine, 0)
@@ -226,6 +225,43 @@ def map_window(
     result = replace(own, report=report, layers=layers)
     hexes = hexagons(counts, base.classifier.acrs, hex_size_m)
     return MapWindow(hide_foreign_upload_ids(result, viewers), hexes, counts.total)
+
+
+def _count_stored(
+    counts: WindowCounts,
+    base: MapBase,
+    readers: list[str],
+    time_from: datetime | None,
+    time_to: datetime | None,
+    hex_size_m: float,
+) -> None:
+    """Add the store's rows of the window to ``counts``.
+
+    From the store's counts per fine cell and hexagon (:func:`geo.store.window_cells`): the
+    cells every point of which the classifier puts in one class are counted as a whole
+    (:meth:`~geo.coverage.streamed.PointClassifier.cell_classes`); only the rows of the other
+    cells (on a class edge) are read and classified one by one. A store that cannot count
+    by cells (PostGIS; a store it cannot write) has every row of the window read, a batch at
+    a time, in a thread of its own while the last batch is counted.
+    """
+    classifier = base.classifier
+    layout = HexLayout(classifier.acrs, hex_size_m)
+    where = {"operation": base.operation, "time_from": time_from, "time_to": time_to}
+    cells = store.window_cells(base.path, readers, layout=layout, **where)
+    edge: NDArray[np.int64] | None = None
+    if cells is not None:
+        fine, at = np.unique(cells.fine, return_inverse=True)
+        classes = classifier.cell_classes(fine)
+        whole = classes.uniform[at]
+        known = (classes.codes[at][whole], classes.in_sector[at][whole])
+        add_groups(counts, classifier, known, cells.hexes[whole], cells.n[whole])
+        edge = fine[~classes.uniform]
+        if not len(edge):
+            return
+    # The driver reads outside the GIL: on two cores the read and the counts overlap.
+    for page in prefetched(store.window_positions(base.path, readers, cells=edge, **where)):
+        lon, lat = np.asarray(page.lon, dtype=float), np.asarray(page.lat, dtype=float)
+        add_points(counts, classifier, lon, lat, hex_size_m=hex_size_m)
 
 
 class WindowMoments(NamedTuple):
