@@ -340,6 +340,15 @@ class FootprintCoveredAt:
             self._index = self._build()
         return self._index
 
+    def outline_edges(self) -> NDArray[np.float64]:
+        """Every edge of the indexed footprints, rows ``(x1, y1, x2, y2)``: wrapped lon/lat.
+
+        The outlines the test reads (:meth:`FootprintIndex.edges`), for
+        :mod:`geo.coverage.cell_classes`; an unpickled one has them too.
+        """
+        edges: NDArray[np.float64] = self.build_index().edges()
+        return edges
+
     def __call__(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
         lon = wrap_lon(lon, self.lon_centre_deg)
         covers: NDArray[np.bool_] = self.build_index().covers(lon, lat)

@@ -333,6 +333,21 @@ class FootprintIndex:
             grid, cell_start, cell_full, entry_rings, coords, star[:used].copy(), ring_f, ring_i
         )
 
+    def edges(self) -> NDArray[np.float64]:
+        """Every edge of every ring the index tests, rows ``(x1, y1, x2, y2)`` (lon/lat).
+
+        Examples
+        --------
+        >>> index = FootprintIndex.from_polygons([shapely.box(0, 0, 1, 1)], [0.5], [0.5])
+        >>> index.edges().shape
+        (4, 4)
+        """
+        n = self.coords.shape[0]
+        last = np.zeros(n, dtype=bool)  # the last vertex of a ring starts no edge
+        last[self.ring_i[:, _VEND] - 1] = True
+        first = np.flatnonzero(~last[:-1]) if n else np.zeros(0, dtype=np.int64)
+        return np.ascontiguousarray(np.column_stack([self.coords[first], self.coords[first + 1]]))
+
     def covers(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
         """Whether any footprint holds each point (lon, lat in degrees).
 

@@ -1,0 +1,311 @@
+"""Which fine lon/lat cells a point classifier sees as one class, proven from the outlines.
+
+The store counts a window's rows per fine cell (:func:`geo.core.cells.fine_cells_of`); the
+map then classifies a whole cell at once where every point in it gets the same status and
+sectors from :meth:`geo.coverage.detections.PointTest.classify`, and only the rows of the
+other cells one by one. "The same" is proven, never sampled: a cell is **uniform** when no
+edge of an outline that decides the class comes within its box
+(:func:`geo.core.cells.fine_boxes`) padded by :data:`PAD_DEG`, in the frame the point tests
+use (longitudes wrapped round the analysis' centre, :func:`geo.core.antimeridian.wrap_lon`).
+A point test answers every point at least :data:`MARGIN_DEG` from every edge exactly
+(even-odd rule), so over a box no edge comes near the answer cannot change: the class of
+the cell is that of its centre, asked of ``classify`` itself.
+
+The outlines that decide: the corridor and each sector always; inside the corridor also
+the coverage polygon, or the footprint outlines of an outline-based ``covered_at``
+(:class:`OutlinedCoveredAt`, e.g. :class:`geo.coverage.flat.FootprintCoveredAt`). A
+``covered_at`` without outlines (terrain, :meth:`geo.terrain.grids.CoverageGrid.seen_at`:
+a raster) leaves every cell inside or touching the corridor not uniform; outside it
+coverage is never asked. A box across the wrap seam (``lon_centre_deg ± 180``) is looked at
+in both its images, and is uniform only when its westmost and eastmost points (one in each
+image) get the class of its centre.
+
+Edges are held in a :class:`shapely.STRtree` of two-point lines, built on the first call
+and kept (:class:`CellClassCache`); so is every cell's answer, so that a cell is worked out
+once per classifier.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+
+from geo.core.antimeridian import wrap_lon
+from geo.core.cells import BOX_SLACK_DEG, NO_CELL, fine_boxes
+
+__all__ = [
+    "MARGIN_DEG",
+    "PAD_DEG",
+    "CellClassCache",
+    "CellClasses",
+    "CellOutlines",
+    "EdgeTree",
+    "OutlinedCoveredAt",
+    "outline_edges",
+]
+
+#: Distance (degrees) from every edge beyond which the point tests' floating-point answer is
+#: exact. They compare a point with an edge through a handful of operations on coordinates
+#: of at most ~540° in the wrapped frame (ulp 1.1e-13°): the crossing abscissa of
+#: :mod:`geo.coverage.polygon_index` and of the footprint index's crossing test, the
+#: footprint index's orientation test (its own radii carry 1e-12° and 1e-9 relative
+#: margins) and the points' wrap (+360°, one rounding). Their error stays below 1e-12°;
+#: 1e-9° (0.1 mm) leaves three orders of magnitude, and makes a cell not uniform only when
+#: an edge passes within 0.1 mm of it.
+MARGIN_DEG: Final[float] = 1e-9
+
+#: A fine cell's box is padded by this (degrees): its points' slack past the nominal box
+#: (:data:`geo.core.cells.BOX_SLACK_DEG`) plus :data:`MARGIN_DEG`.
+PAD_DEG: Final[float] = BOX_SLACK_DEG + MARGIN_DEG
+
+#: Status code of a point outside the corridor (:data:`geo.coverage.detections.STATUS`).
+_OUTSIDE: Final[int] = 2
+
+
+class CellClasses(NamedTuple):
+    """Per fine cell: whether every point in it gets one class, and that class.
+
+    ``codes`` (status codes, 0 coverage, 1 gap, 2 outside) and ``in_sector`` (shape
+    ``(n_cells, n_sectors)``) hold the class where ``uniform``; elsewhere ``codes`` is -1
+    and ``in_sector`` False.
+    """
+
+    uniform: NDArray[np.bool_]
+    codes: NDArray[np.int8]
+    in_sector: NDArray[np.bool_]
+
+
+@runtime_checkable
+class OutlinedCoveredAt(Protocol):
+    """A ``covered_at`` that tests points against polygon outlines it can hand out."""
+
+    def __call__(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Whether each point is covered."""
+        ...
+
+    def outline_edges(self) -> NDArray[np.float64]:
+        """Every edge its test reads, rows ``(x1, y1, x2, y2)`` in its wrapped lon/lat frame."""
+        ...
+
+
+class Classify(Protocol):
+    """``classify(lon, lat) -> (codes, in_sector)`` of a point test."""
+
+    def __call__(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
+    ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]: ...
+
+
+def outline_edges(polygons: ArrayLike) -> NDArray[np.float64]:
+    """Every edge of every ring of the polygons (``None`` skipped): rows ``(x1, y1, x2, y2)``.
+
+    Examples
+    --------
+    >>> outline_edges([shapely.box(0, 0, 1, 2), None]).shape
+    (4, 4)
+    """
+    polys = np.asarray(polygons, dtype=object).ravel()
+    polys = polys[~shapely.is_missing(polys)] if polys.size else polys
+    rings = shapely.get_rings(shapely.get_parts(polys))
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    return np.ascontiguousarray(np.column_stack([coords[:-1][same], coords[1:][same]]))
+
+
+class EdgeTree:
+    """Edges in an STRtree: which boxes an edge comes within (touching counts).
+
+    Examples
+    --------
+    >>> tree = EdgeTree(np.array([[0.0, 0.0, 1.0, 1.0]]))
+    >>> tree.near(np.array([0.4, 2.0]), np.array([0.0, 0.0]), np.array([0.6, 3.0]),
+    ...           np.array([0.2, 1.0])).tolist()
+    [False, False]
+    >>> tree.near(np.array([0.4]), np.array([0.0]), np.array([0.6]), np.array([0.4])).tolist()
+    [True]
+    """
+
+    def __init__(self, edges: NDArray[np.float64]) -> None:
+        edges = np.asarray(edges, dtype=float).reshape(-1, 4)
+        self.n_edges = len(edges)
+        lines = shapely.linestrings(edges.reshape(-1, 2, 2)) if len(edges) else []
+        self._tree = shapely.STRtree(lines)
+
+    def near(
+        self,
+        west: NDArray[np.float64],
+        south: NDArray[np.float64],
+        east: NDArray[np.float64],
+        north: NDArray[np.float64],
+    ) -> NDArray[np.bool_]:
+        """Whether an edge meets each box (its inside or its boundary)."""
+        out = np.zeros(len(west), dtype=bool)
+        if self.n_edges and len(west):
+            hits = self._tree.query(shapely.box(west, south, east, north), predicate="intersects")
+            out[hits[0]] = True
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        lines = self._tree.geometries
+        return {"edges": shapely.get_coordinates(lines).reshape(-1, 4)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["edges"])  # type: ignore[misc]
+
+
+class _Images(NamedTuple):
+    """Padded cell boxes in the wrapped frame: ``boxes`` (one per cell), ``seam`` (those
+    across the seam) and ``more`` (their second image, 360° west)."""
+
+    boxes: tuple[NDArray[np.float64], ...]
+    seam: NDArray[np.bool_]
+    more: tuple[NDArray[np.float64], ...]
+
+
+def _images(fine: NDArray[np.int64], lon_centre_deg: float) -> _Images:
+    """The boxes of fine cells padded by :data:`PAD_DEG`, wrapped as the point tests wrap."""
+    w, s, e, n = fine_boxes(fine)
+    west, south, east, north = w - PAD_DEG, s - PAD_DEG, e + PAD_DEG, n + PAD_DEG
+    wrapped = wrap_lon(west, lon_centre_deg)
+    east_w = east + (wrapped - west)
+    seam = east_w >= lon_centre_deg + 180.0
+    more = (wrapped[seam] - 360.0, south[seam], east_w[seam] - 360.0, north[seam])
+    return _Images((wrapped, south, east_w, north), seam, more)
+
+
+def _near(tree: EdgeTree, images: _Images, rows: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Whether an edge of ``tree`` comes within the box of each cell (either image), for
+    the cells ``rows`` (False elsewhere)."""
+    out = np.zeros(len(rows), dtype=bool)
+    out[rows] = tree.near(*(a[rows] for a in images.boxes))
+    seam_rows = np.flatnonzero(images.seam)
+    ask = rows[seam_rows]
+    out[seam_rows[ask]] |= tree.near(*(a[ask] for a in images.more))
+    return out
+
+
+class CellOutlines(NamedTuple):
+    """The edges that decide a class, in the point tests' wrapped lon/lat frame.
+
+    ``everywhere``: the corridor's and the sectors'; ``in_corridor``: the coverage's (its
+    polygon or footprints), ``None`` when coverage has no outlines (a raster).
+    """
+
+    everywhere: EdgeTree
+    in_corridor: EdgeTree | None
+
+
+class CellClassCache:
+    """Every fine cell's class worked out so far, and the outlines' edge trees, for one test.
+
+    Cells are kept sorted (key, uniform, code, sectors packed in bits): for 200,000 cells,
+    10 bytes each plus a byte per 8 sectors, about 2 MB with up to 8 sectors. Thread-safe
+    (one classifier serves every session). Pickled, it keeps the cells and rebuilds the
+    trees on first use.
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.uniform = np.zeros(0, dtype=bool)
+        self.codes = np.zeros(0, dtype=np.int8)
+        self.sectors = np.zeros((0, 0), dtype=np.uint8)
+        self._outlines: CellOutlines | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_outlines"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the cached cells take."""
+        return sum(a.nbytes for a in (self.keys, self.uniform, self.codes, self.sectors))
+
+    def outlines(self, build: Callable[[], CellOutlines]) -> CellOutlines:
+        """The edge trees, built by ``build`` on the first call."""
+        with self._lock:
+            if self._outlines is None:
+                self._outlines = build()
+            return self._outlines
+
+    def lookup(self, keys: NDArray[np.int64]) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
+        """Which sorted unique ``keys`` are cached, and where (valid where found)."""
+        with self._lock:
+            held = self.keys
+        at = np.searchsorted(held, keys)
+        found = np.zeros(len(keys), dtype=bool)
+        inside = at < len(held)
+        found[inside] = held[at[inside]] == keys[inside]
+        return found, at
+
+    def add(self, keys: NDArray[np.int64], found: CellClasses) -> None:
+        """Keep the classes of sorted unique ``keys`` (new to the cache, or not)."""
+        packed = np.packbits(found.in_sector, axis=1, bitorder="little")
+        with self._lock:
+            if self.sectors.shape[1] != packed.shape[1]:
+                self.sectors = np.zeros((len(self.keys), packed.shape[1]), dtype=np.uint8)
+            fresh = ~np.isin(keys, self.keys, assume_unique=True)
+            all_keys = np.concatenate([self.keys, keys[fresh]])
+            order = np.argsort(all_keys, kind="stable")
+            self.keys = all_keys[order]
+            self.uniform = np.concatenate([self.uniform, found.uniform[fresh]])[order]
+            self.codes = np.concatenate([self.codes, found.codes[fresh]])[order]
+            self.sectors = np.concatenate([self.sectors, packed[fresh]])[order]
+
+    def held(self, at: NDArray[np.int64], n_sectors: int) -> CellClasses:
+        """The cached classes at positions ``at`` (of :meth:`lookup`)."""
+        with self._lock:
+            bits = np.unpackbits(self.sectors[at], axis=1, count=n_sectors, bitorder="little")
+            return CellClasses(self.uniform[at], self.codes[at], bits.astype(bool))
+
+
+def classes_of_cells(
+    fine: NDArray[np.int64],
+    classify: Classify,
+    outlines: CellOutlines,
+    *,
+    lon_centre_deg: float,
+    n_sectors: int,
+) -> CellClasses:
+    """The classes of distinct fine cells, worked out (see the module notes); no cache."""
+    fine = np.asarray(fine, dtype=np.int64)
+    n = len(fine)
+    placed = fine != NO_CELL
+    codes = np.full(n, -1, dtype=np.int8)
+    in_sector = np.zeros((n, n_sectors), dtype=bool)
+    uniform = np.zeros(n, dtype=bool)
+    if not placed.any():
+        return CellClasses(uniform, codes, in_sector)
+    images = _images(fine, lon_centre_deg)
+    w, s, e, nn = fine_boxes(fine)
+    clon, clat = (w + e) / 2, (s + nn) / 2
+    ask = placed & ~_near(outlines.everywhere, images, placed)
+    centre_codes, centre_sectors = classify(clon[ask], clat[ask])
+    inner = np.zeros(n, dtype=bool)
+    inner[ask] = centre_codes != _OUTSIDE
+    ok = ask.copy()
+    if outlines.in_corridor is None:
+        ok &= ~inner
+    else:
+        ok &= ~_near(outlines.in_corridor, images, inner)
+    codes[ask], in_sector[ask] = centre_codes, centre_sectors
+    seam = ok & images.seam
+    if seam.any():  # both images of the box must agree: their westmost and eastmost points
+        for lon in (w[seam] - BOX_SLACK_DEG, e[seam] + BOX_SLACK_DEG):
+            c, sec = classify(lon, clat[seam])
+            same = (c == codes[seam]) & (sec == in_sector[seam]).all(axis=1)
+            ok[np.flatnonzero(seam)[~same]] = False
+    codes[~ok] = -1
+    in_sector[~ok] = False
+    return CellClasses(ok, codes, in_sector)
