@@ -1,0 +1,260 @@
+"""Fine cells a classifier sees as one class: the proof holds point by point.
+
+:meth:`geo.coverage.streamed.PointClassifier.cell_classes` calls a cell uniform only when
+no deciding outline comes near it. The outside truth is ``classify`` itself: for every
+uniform cell among thousands (every cell over the corridor, and random ones around it),
+random points inside it, its four corners and its edges' midpoints (points exactly on the
+box) all get the cell's class. Scenarios: the sample (flat engine, its sectors), the
+sample's coverage as one polygon (no ``covered_at``), the sample on its DEM (terrain: a
+raster, no outlines) and the Bering scene across 180° (wrapped longitudes).
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import shapely
+from numpy.typing import NDArray
+from test_antimeridian import CASES
+from test_antimeridian import scene as bering_scene
+
+from geo.core.antimeridian import wrap_lon
+from geo.core.cells import BOX_SLACK_DEG, FINE_DEG, NO_CELL, fine_boxes, fine_cells_of
+from geo.core.settings import SAMPLE_DIR
+from geo.coverage import cell_classes as cc
+from geo.coverage.detections import PointTest
+from geo.coverage.engine import CorridorCoverage
+from geo.coverage.flat import FlatEngine
+from geo.coverage.scene import prepare_scene
+from geo.coverage.streamed import PointClassifier, point_classifier
+from geo.inputs import read_border, read_sectors, read_sensors
+
+#: Random points per uniform cell (beside its 4 corners and 4 edge midpoints).
+POINTS_PER_CELL = 12
+#: Random cells around the corridor, beside those over it.
+RANDOM_CELLS = 3_000
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict[str, object]:
+    return {
+        "border": read_border(SAMPLE_DIR / "border.geojson")[0],
+        "sensors": read_sensors(SAMPLE_DIR / "sensors.csv")[0],
+        "sectors": read_sectors(SAMPLE_DIR / "sectors.geojson")[0],
+    }
+
+
+def _flat(sample: dict[str, object]) -> PointClassifier:
+    return point_classifier(sample["border"], sample["sensors"], sectors=sample["sectors"])  # type: ignore[arg-type]
+
+
+def _polygon(sample: dict[str, object]) -> PointClassifier:
+    """The sample's classifier with coverage as the union polygon (no ``covered_at``)."""
+    scene = prepare_scene(
+        sample["border"], sample["sensors"], sectors=sample["sectors"], detections=None,  # type: ignore[arg-type]
+        corridor_km=50.0, min_gap_m=0.0, time_from=None, time_to=None,
+    )  # fmt: skip
+    corridor: CorridorCoverage = FlatEngine().cover(scene).corridor
+    test = PointTest(
+        scene.acrs, corridor=scene.corridor, coverage=corridor.coverage,
+        sectors=scene.sectors.polygons, covered_at=None,
+    )  # fmt: skip
+    return PointClassifier(scene.acrs, test, scene.sectors.ids, scene.sectors.partner)
+
+
+def _terrain(sample: dict[str, object]) -> PointClassifier:
+    return point_classifier(
+        sample["border"], sample["sensors"], sectors=sample["sectors"],  # type: ignore[arg-type]
+        dem=SAMPLE_DIR / "dem.tif",
+    )  # fmt: skip
+
+
+def _bering(sample: dict[str, object]) -> PointClassifier:
+    case = CASES["bering"]
+    border, sensors, _ = bering_scene(case)
+    return point_classifier(border, sensors, corridor_km=case.corridor_km)
+
+
+BUILDERS = {"sample": _flat, "polygon": _polygon, "terrain": _terrain, "bering": _bering}
+
+
+@pytest.fixture(scope="module", params=list(BUILDERS))
+def case(request: pytest.FixtureRequest, sample: dict[str, object]) -> tuple[str, PointClassifier]:
+    return request.param, BUILDERS[request.param](sample)
+
+
+def _unwrap(lon: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Longitudes into [-180, 180) (the store's frame; the tests' frame may go past 180)."""
+    return (lon + 180.0) % 360.0 - 180.0
+
+
+def cells_over_corridor(clf: PointClassifier, seed: int = 0) -> NDArray[np.int64]:
+    """Every cell whose box meets the corridor, and :data:`RANDOM_CELLS` random ones near it."""
+    corridor = clf.test.outlines.polygons[0]
+    x0, y0, x1, y1 = corridor.bounds
+    lon, lat = np.meshgrid(
+        np.arange(x0 - 0.02, x1 + 0.02, FINE_DEG), np.arange(y0 - 0.02, y1 + 0.02, FINE_DEG)
+    )
+    cells = np.unique(fine_cells_of(_unwrap(lon.ravel()), lat.ravel()))
+    w, s, e, n = fine_boxes(cells)
+    shift = wrap_lon(w, clf.test.lon_centre_deg) - w  # into the corridor's frame
+    boxes = shapely.box(w + shift, s, e + shift, n)
+    shapely.prepare(corridor)
+    over = cells[shapely.intersects(corridor, boxes)]
+    rng = np.random.default_rng(seed)
+    more = fine_cells_of(
+        _unwrap(rng.uniform(x0 - 1, x1 + 1, RANDOM_CELLS)), rng.uniform(y0 - 1, y1 + 1, RANDOM_CELLS)
+    )
+    return np.unique(np.concatenate([over, more]))
+
+
+def probe_points(
+    cells: NDArray[np.int64], per_cell: int, seed: int = 1
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Points of each cell: random inside, its corners and edge midpoints; with their cell."""
+    w, s, e, n = fine_boxes(cells)
+    rng = np.random.default_rng(seed)
+    fx = np.concatenate([rng.uniform(0, 1, (len(cells), per_cell)), np.tile(
+        [0.0, 1.0, 0.0, 1.0, 0.5, 0.5, 0.0, 1.0], (len(cells), 1))], axis=1)  # fmt: skip
+    fy = np.concatenate([rng.uniform(0, 1, (len(cells), per_cell)), np.tile(
+        [0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.5, 0.5], (len(cells), 1))], axis=1)  # fmt: skip
+    lon = w[:, None] + fx * (e - w)[:, None]
+    lat = s[:, None] + fy * (n - s)[:, None]
+    # Exactly on the box: the corners and edges are the box's own numbers.
+    lon[:, per_cell:] = np.where(fx[:, per_cell:] == 0, w[:, None], lon[:, per_cell:])
+    lon[:, per_cell:] = np.where(fx[:, per_cell:] == 1, e[:, None], lon[:, per_cell:])
+    lat[:, per_cell:] = np.where(fy[:, per_cell:] == 0, s[:, None], lat[:, per_cell:])
+    lat[:, per_cell:] = np.where(fy[:, per_cell:] == 1, n[:, None], lat[:, per_cell:])
+    owner = np.repeat(np.arange(len(cells)), fx.shape[1])
+    return owner, lon.ravel(), lat.ravel()
+
+
+def test_every_point_of_a_uniform_cell_gets_its_class(case: tuple[str, PointClassifier]) -> None:
+    name, clf = case
+    clf = replace(clf, cells=cc.CellClassCache())
+    cells = cells_over_corridor(clf)
+    got = clf.cell_classes(cells)
+    uni = np.flatnonzero(got.uniform)
+    owner, lon, lat = probe_points(cells[uni], POINTS_PER_CELL)
+    codes, in_sector = clf.classify(lon, lat)
+    bad_code = codes != got.codes[uni][owner]
+    bad_sector = (in_sector != got.in_sector[uni][owner]).any(axis=1)
+    print(f"{name}: {len(cells):,} cells, {len(uni) / len(cells):.1%} uniform, {len(lon):,} points")
+    assert not bad_code.any(), f"{name}: {bad_code.sum()} points differ in status from their cell"
+    assert not bad_sector.any(), f"{name}: {bad_sector.sum()} points differ in sectors"
+    # Each class seen; and the cells that are not uniform really straddle something.
+    assert set(got.codes[uni].tolist()) >= ({2} if name == "terrain" else {0, 1, 2})
+    assert (got.codes[~got.uniform] == -1).all() and not got.in_sector[~got.uniform].any()
+
+
+def test_most_cells_near_the_border_are_uniform(sample: dict[str, object]) -> None:
+    """On the sample, most cells of the corridor (50 km of the border) are far from outlines."""
+    clf = _flat(sample)
+    corridor = clf.test.outlines.polygons[0]
+    cells = cells_over_corridor(clf)
+    w, s, e, n = fine_boxes(cells)
+    inside = shapely.contains_xy(corridor, (w + e) / 2, (s + n) / 2)
+    got = clf.cell_classes(cells[inside])
+    share = got.uniform.mean()
+    print(f"sample: {inside.sum():,} cells in the corridor, {share:.1%} uniform")
+    assert share >= 0.9
+
+
+def test_terrain_leaves_the_corridor_to_the_rows(sample: dict[str, object]) -> None:
+    """A raster ``covered_at`` has no outlines: no cell in the corridor is uniform."""
+    clf = _terrain(sample)
+    cells = cells_over_corridor(clf)
+    got = clf.cell_classes(cells)
+    assert got.uniform.any()
+    assert (got.codes[got.uniform] == 2).all()
+
+
+def test_no_cell_is_never_uniform(sample: dict[str, object]) -> None:
+    clf = _flat(sample)
+    inside = fine_cells_of(np.array([24.5]), np.array([55.0]))[0]
+    got = clf.cell_classes(np.array([NO_CELL, inside, NO_CELL]))
+    assert got.uniform.tolist() == [False, got.uniform[1], False]
+    assert got.codes[[0, 2]].tolist() == [-1, -1]
+
+
+def _sector_edge_at(clf: PointClassifier, x: float) -> PointClassifier:
+    """``clf`` with one sector (everything west of longitude ``x`` near 22.5° E, outside the
+    corridor) and coverage without outlines."""
+    sector = shapely.box(x - 1.0, 54.0, x, 56.0)
+    test = PointTest(
+        clf.acrs,
+        corridor=clf.test.outlines.polygons[0],
+        coverage=None,
+        sectors=np.array([sector], dtype=object),
+        covered_at=lambda lon, lat: np.zeros(len(lon), dtype=bool),
+    )
+    # Outlines as given (already lon/lat): built by hand, not taken to lon/lat again.
+    test.outlines = type(test.outlines)([clf.test.outlines.polygons[0], sector])
+    return PointClassifier(clf.acrs, test, np.array(["x"], dtype=object), np.array(["P"]))
+
+
+@pytest.mark.parametrize("inside_pad", [True, False])
+def test_an_edge_within_the_margin_makes_a_cell_not_uniform(
+    sample: dict[str, object], inside_pad: bool
+) -> None:
+    """An edge past the cell's box, but within its points' slack plus the margin, counts."""
+    cell = fine_cells_of(np.array([22.505]), np.array([54.905]))
+    w = fine_boxes(cell)[0][0]
+    gap = BOX_SLACK_DEG + cc.MARGIN_DEG / 2 if inside_pad else cc.PAD_DEG * 4
+    clf = _sector_edge_at(_flat(sample), w - gap)
+    got = clf.cell_classes(cell)
+    assert bool(got.uniform[0]) is not inside_pad
+
+
+def test_a_classified_cell_is_not_worked_out_again(
+    sample: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clf = _flat(sample)
+    cells = cells_over_corridor(clf)[:5_000]
+    asked: list[int] = []
+    near = cc.EdgeTree.near
+
+    def counting(self: cc.EdgeTree, *box: NDArray[np.float64]) -> NDArray[np.bool_]:
+        asked.append(len(box[0]))
+        return near(self, *box)
+
+    monkeypatch.setattr(cc.EdgeTree, "near", counting)
+    first = clf.cell_classes(cells[:3_000])
+    assert asked and max(asked) == 3_000
+    asked.clear()
+    again = clf.cell_classes(cells[::-1][2_000:])  # cells[:3_000] reversed: all known
+    assert asked == []
+    assert (again.uniform[::-1] == first.uniform).all()
+    assert (again.codes[::-1] == first.codes).all()
+    clf.cell_classes(cells)  # 2,000 new ones
+    assert max(asked) == 2_000
+    built = clf.cells.outlines(lambda: pytest.fail("the edge trees are built again"))
+    assert built is not None
+
+
+def test_repeated_and_pickled(sample: dict[str, object]) -> None:
+    """Repeats get the same answer; a pickled classifier (a Dask worker's) answers alike."""
+    clf = _flat(sample)
+    cells = cells_over_corridor(clf)[:4_000]
+    twice = np.concatenate([cells, cells[::3]])
+    got = clf.cell_classes(twice)
+    copy = pickle.loads(pickle.dumps(clf))
+    fresh = pickle.loads(pickle.dumps(replace(clf, cells=cc.CellClassCache())))
+    for other in (copy, fresh):
+        again = other.cell_classes(twice)
+        assert all((a == b).all() for a, b in zip(got, again, strict=True))
+    assert (got.uniform[len(cells) :] == got.uniform[: len(cells)][::3]).all()
+
+
+def test_footprint_edges_are_the_indexed_ones(sample: dict[str, object]) -> None:
+    """The footprint covered_at hands out its index's edges, also once pickled."""
+    covered_at = _flat(sample).test.covered_at
+    assert isinstance(covered_at, cc.OutlinedCoveredAt)
+    edges = covered_at.outline_edges()
+    index = covered_at.build_index()
+    rings = index.ring_i[:, 1] - index.ring_i[:, 0] - 1
+    assert len(edges) == rings.sum()
+    assert (pickle.loads(pickle.dumps(covered_at)).outline_edges() == edges).all()
