@@ -23,6 +23,7 @@ from test_antimeridian import scene as bering_scene
 
 from geo.core.antimeridian import wrap_lon
 from geo.core.cells import BOX_SLACK_DEG, FINE_DEG, NO_CELL, fine_boxes, fine_cells_of
+from geo.core import settings
 from geo.core.settings import SAMPLE_DIR
 from geo.coverage import cell_classes as cc
 from geo.coverage.detections import PointTest
@@ -47,8 +48,10 @@ def sample() -> dict[str, object]:
     }
 
 
-def _flat(sample: dict[str, object]) -> PointClassifier:
-    return point_classifier(sample["border"], sample["sensors"], sectors=sample["sectors"])  # type: ignore[arg-type]
+def _flat(sample: dict[str, object], corridor_km: float = settings.CORRIDOR_KM) -> PointClassifier:
+    return point_classifier(
+        sample["border"], sample["sensors"], sectors=sample["sectors"], corridor_km=corridor_km,  # type: ignore[arg-type]
+    )  # fmt: skip
 
 
 def _polygon(sample: dict[str, object]) -> PointClassifier:
@@ -151,8 +154,8 @@ def test_every_point_of_a_uniform_cell_gets_its_class(case: tuple[str, PointClas
 
 
 def test_most_cells_near_the_border_are_uniform(sample: dict[str, object]) -> None:
-    """On the sample, most cells of the corridor (50 km of the border) are far from outlines."""
-    clf = _flat(sample)
+    """On the sample, most cells within 50 km of the border are far from outlines."""
+    clf = _flat(sample, corridor_km=50.0)
     corridor = clf.test.outlines.polygons[0]
     cells = cells_over_corridor(clf)
     w, s, e, n = fine_boxes(cells)
@@ -249,12 +252,20 @@ def test_repeated_and_pickled(sample: dict[str, object]) -> None:
     assert (got.uniform[len(cells) :] == got.uniform[: len(cells)][::3]).all()
 
 
-def test_footprint_edges_are_the_indexed_ones(sample: dict[str, object]) -> None:
-    """The footprint covered_at hands out its index's edges, also once pickled."""
+def test_footprint_rings_are_the_indexed_ones(sample: dict[str, object]) -> None:
+    """The footprint covered_at hands out its index's rings (also pickled): a point is
+    covered where a footprint holds it in an odd number of its rings."""
     covered_at = _flat(sample).test.covered_at
     assert isinstance(covered_at, cc.OutlinedCoveredAt)
-    edges = covered_at.outline_edges()
+    rings, shape = covered_at.outline_rings()
     index = covered_at.build_index()
-    rings = index.ring_i[:, 1] - index.ring_i[:, 0] - 1
-    assert len(edges) == rings.sum()
-    assert (pickle.loads(pickle.dumps(covered_at)).outline_edges() == edges).all()
+    assert len(rings) == len(index.ring_i)
+    again, shape_again = pickle.loads(pickle.dumps(covered_at)).outline_rings()
+    assert shapely.equals_exact(rings, again, tolerance=0).all() and (shape == shape_again).all()
+    rng = np.random.default_rng(4)
+    x0, y0, x1, y1 = shapely.total_bounds(rings)
+    lon, lat = rng.uniform(x0, x1, 20_000), rng.uniform(y0, y1, 20_000)
+    held = cc.Rings(rings, shape).holders(lon, lat, np.arange(lon.size))
+    covered = np.zeros(lon.size, dtype=bool)
+    covered[held // (shape.max() + 1)] = True
+    assert (covered == covered_at(lon, lat)).all()

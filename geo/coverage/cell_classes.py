@@ -88,8 +88,10 @@ class OutlinedCoveredAt(Protocol):
         """Whether each point is covered."""
         ...
 
-    def outline_edges(self) -> NDArray[np.float64]:
-        """Every edge its test reads, rows ``(x1, y1, x2, y2)`` in its wrapped lon/lat frame."""
+    def outline_rings(self) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+        """Every ring its test reads, as a polygon in its wrapped lon/lat frame, and the
+        shape (footprint) it belongs to: a point is covered when, for some shape, an odd
+        number of its rings hold it."""
         ...
 
 
@@ -136,6 +138,19 @@ class EdgeTree:
         lines = shapely.linestrings(edges.reshape(-1, 2, 2)) if len(edges) else []
         self._tree = shapely.STRtree(lines)
 
+    def pairs(
+        self,
+        west: NDArray[np.float64],
+        south: NDArray[np.float64],
+        east: NDArray[np.float64],
+        north: NDArray[np.float64],
+    ) -> NDArray[np.int64]:
+        """``(box, edge)`` index pairs (shape ``(2, k)``) of each edge meeting a box."""
+        if not (self.n_edges and len(west)):
+            return np.zeros((2, 0), dtype=np.int64)
+        hits = self._tree.query(shapely.box(west, south, east, north), predicate="intersects")
+        return np.asarray(hits, dtype=np.int64)
+
     def near(
         self,
         west: NDArray[np.float64],
@@ -145,9 +160,7 @@ class EdgeTree:
     ) -> NDArray[np.bool_]:
         """Whether an edge meets each box (its inside or its boundary)."""
         out = np.zeros(len(west), dtype=bool)
-        if self.n_edges and len(west):
-            hits = self._tree.query(shapely.box(west, south, east, north), predicate="intersects")
-            out[hits[0]] = True
+        out[self.pairs(west, south, east, north)[0]] = True
         return out
 
     def __getstate__(self) -> dict[str, Any]:
@@ -189,15 +202,70 @@ def _near(tree: EdgeTree, images: _Images, rows: NDArray[np.bool_]) -> NDArray[n
     return out
 
 
+class Rings:
+    """The rings of polygons (shapes) whose union is the coverage, for cell tests.
+
+    ``edges``: every ring's edges (an STRtree), each with its shape (``edge_shape``);
+    ``tree``: the rings as polygons, to find the shapes holding a point.
+    """
+
+    def __init__(self, rings: NDArray[np.object_], shape: NDArray[np.int64]) -> None:
+        self.rings = np.asarray(rings, dtype=object)
+        self.shape = np.asarray(shape, dtype=np.int64)
+        coords, ring = shapely.get_coordinates(
+            shapely.get_exterior_ring(self.rings), return_index=True
+        )
+        same = ring[1:] == ring[:-1]
+        self.edges = EdgeTree(np.column_stack([coords[:-1][same], coords[1:][same]]))
+        self.edge_shape = self.shape[ring[1:][same]]
+        self.tree = shapely.STRtree(self.rings)
+        self.n_shapes = int(self.shape.max()) + 1 if self.shape.size else 0
+
+    @classmethod
+    def of_polygon(cls, polygon: shapely.Geometry | None) -> Rings:
+        """The rings of one (Multi)Polygon: one shape."""
+        parts = shapely.get_parts(np.asarray([polygon], dtype=object)) if polygon else []
+        rings = shapely.polygons(shapely.get_rings(np.asarray(parts, dtype=object)))
+        return cls(np.asarray(rings, dtype=object), np.zeros(len(rings), dtype=np.int64))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rings": self.rings, "shape": self.shape}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["rings"], state["shape"])  # type: ignore[misc]
+
+    def near(self, images: _Images, rows: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Keys ``cell * n_shapes + shape`` of the shapes with an edge near a cell of ``rows``
+        (either image of a cell across the seam), sorted."""
+        idx = np.flatnonzero(rows)
+        cell, edge = self.edges.pairs(*(a[idx] for a in images.boxes))
+        keys = [idx[cell] * self.n_shapes + self.edge_shape[edge]]
+        seam = np.flatnonzero(images.seam)
+        take = rows[seam]
+        cell, edge = self.edges.pairs(*(a[take] for a in images.more))
+        keys.append(seam[take][cell] * self.n_shapes + self.edge_shape[edge])
+        return np.unique(np.concatenate(keys))
+
+    def holders(
+        self, lon: NDArray[np.float64], lat: NDArray[np.float64], rows: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """Keys ``row * n_shapes + shape`` of the shapes holding each point (wrapped frame)
+        strictly inside (an odd number of its rings)."""
+        point, ring = self.tree.query(shapely.points(lon, lat), predicate="within")
+        keys = rows[point] * self.n_shapes + self.shape[ring]
+        uniq, count = np.unique(keys, return_counts=True)
+        return uniq[count % 2 == 1]
+
+
 class CellOutlines(NamedTuple):
     """The edges that decide a class, in the point tests' wrapped lon/lat frame.
 
-    ``everywhere``: the corridor's and the sectors'; ``in_corridor``: the coverage's (its
-    polygon or footprints), ``None`` when coverage has no outlines (a raster).
+    ``everywhere``: the corridor's and the sectors'; ``in_corridor``: the coverage's rings
+    (its polygon, or footprints), ``None`` when coverage has no outlines (a raster).
     """
 
     everywhere: EdgeTree
-    in_corridor: EdgeTree | None
+    in_corridor: Rings | None
 
 
 class CellClassCache:
@@ -270,6 +338,30 @@ class CellClassCache:
             return CellClasses(self.uniform[at], self.codes[at], bits.astype(bool))
 
 
+def _coverage_uniform(
+    rings: Rings,
+    images: _Images,
+    rows: NDArray[np.bool_],
+    covered: NDArray[np.bool_],
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+) -> NDArray[np.bool_]:
+    """Which cells of ``rows`` (in the corridor) coverage sees as one: no coverage edge near,
+    or (centre ``covered``, not across the seam) a shape holds the centre whose edges all
+    stay away (every point of the box is then in it: covered, whatever other shapes do).
+    ``lon``, ``lat``: the cells' centres, in the wrapped frame."""
+    near = rings.near(images, rows)
+    per = max(rings.n_shapes, 1)
+    near_cell = np.zeros(len(rows), dtype=bool)
+    near_cell[near // per] = True
+    out = rows & ~near_cell
+    held = np.flatnonzero(rows & near_cell & covered & ~images.seam)
+    if held.size:
+        holders = rings.holders(lon[held], lat[held], held)
+        out[holders[~np.isin(holders, near)] // per] = True
+    return out
+
+
 def classes_of_cells(
     fine: NDArray[np.int64],
     classify: Classify,
@@ -294,12 +386,12 @@ def classes_of_cells(
     centre_codes, centre_sectors = classify(clon[ask], clat[ask])
     inner = np.zeros(n, dtype=bool)
     inner[ask] = centre_codes != _OUTSIDE
-    ok = ask.copy()
-    if outlines.in_corridor is None:
-        ok &= ~inner
-    else:
-        ok &= ~_near(outlines.in_corridor, images, inner)
     codes[ask], in_sector[ask] = centre_codes, centre_sectors
+    ok = ask & ~inner
+    if outlines.in_corridor is not None:
+        ok |= inner & _coverage_uniform(
+            outlines.in_corridor, images, inner, codes == 0, wrap_lon(clon, lon_centre_deg), clat
+        )
     seam = ok & images.seam
     if seam.any():  # both images of the box must agree: their westmost and eastmost points
         for lon in (w[seam] - BOX_SLACK_DEG, e[seam] + BOX_SLACK_DEG):

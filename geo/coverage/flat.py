@@ -340,14 +340,14 @@ class FootprintCoveredAt:
             self._index = self._build()
         return self._index
 
-    def outline_edges(self) -> NDArray[np.float64]:
-        """Every edge of the indexed footprints, rows ``(x1, y1, x2, y2)``: wrapped lon/lat.
+    def outline_rings(self) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+        """Every ring the test reads, as a polygon in its wrapped lon/lat frame, and its footprint.
 
-        The outlines the test reads (:meth:`FootprintIndex.edges`), for
-        :mod:`geo.coverage.cell_classes`; an unpickled one has them too.
+        :meth:`FootprintIndex.rings`, for :mod:`geo.coverage.cell_classes`; an unpickled
+        one has them too.
         """
-        edges: NDArray[np.float64] = self.build_index().edges()
-        return edges
+        rings: tuple[NDArray[np.object_], NDArray[np.int64]] = self.build_index().rings()
+        return rings
 
     def __call__(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
         lon = wrap_lon(lon, self.lon_centre_deg)

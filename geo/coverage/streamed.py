@@ -132,18 +132,14 @@ class PointClassifier:
         """The edges that decide a class (corridor and sectors; coverage), as the test has them."""
         polys = self.test.outlines.polygons
         covered_at = self.test.covered_at
+        inner: cc.Rings | None = None
         if covered_at is None:  # corridor, coverage, sectors
-            inner: NDArray[np.float64] | None = cc.outline_edges(polys[1:2])
-            outer = [polys[0], *polys[2:]]
+            inner, outer = cc.Rings.of_polygon(polys[1]), [polys[0], *polys[2:]]
         else:  # corridor, sectors
             outer = list(polys)
-            inner = covered_at.outline_edges() if isinstance(
-                covered_at, cc.OutlinedCoveredAt
-            ) else None
-        return cc.CellOutlines(
-            cc.EdgeTree(cc.outline_edges(outer)),
-            None if inner is None else cc.EdgeTree(inner),
-        )
+            if isinstance(covered_at, cc.OutlinedCoveredAt):
+                inner = cc.Rings(*covered_at.outline_rings())
+        return cc.CellOutlines(cc.EdgeTree(cc.outline_edges(outer)), inner)
 
 
 def point_classifier(
