@@ -35,6 +35,9 @@ from geo.inputs import read_border, read_sectors, read_sensors
 
 #: Random points per uniform cell (beside its 4 corners and 4 edge midpoints).
 POINTS_PER_CELL = 12
+#: The point tests' own floating-point error near an edge (degrees, coordinates < 540°):
+#: a few ulps of 540 (1.1e-13) each; an edge this close to a point may fall either way.
+ROUNDING_DEG = 1e-12
 #: Random cells around the corridor, beside those over it.
 RANDOM_CELLS = 3_000
 
@@ -203,10 +206,11 @@ def _sector_edge_at(clf: PointClassifier, x: float) -> PointClassifier:
 def test_an_edge_within_the_margin_makes_a_cell_not_uniform(
     sample: dict[str, object], inside_pad: bool
 ) -> None:
-    """An edge past the cell's box, but within its points' slack plus the margin, counts."""
+    """An edge past the cell's box, but within its points' slack plus the point tests'
+    rounding (:data:`ROUNDING_DEG`, ten times over), counts; one well beyond does not."""
     cell = fine_cells_of(np.array([22.505]), np.array([54.905]))
     w = fine_boxes(cell)[0][0]
-    gap = BOX_SLACK_DEG + cc.MARGIN_DEG / 2 if inside_pad else cc.PAD_DEG * 4
+    gap = BOX_SLACK_DEG + 10 * ROUNDING_DEG if inside_pad else 1e-6
     clf = _sector_edge_at(_flat(sample), w - gap)
     got = clf.cell_classes(cell)
     assert bool(got.uniform[0]) is not inside_pad
