@@ -74,10 +74,9 @@ def main() -> None:
     clf = point_classifier(border, sensors, sectors=sectors)
     measure("sample", clf, region_cells(21.0, 53.9, 28.0, 56.4, N_CELLS))
 
+    import geopandas as gpd
     from bench_classify import N_SENSORS, sectors_along
     from bench_coverage import sensors_along, wiggly_border
-
-    import geopandas as gpd
 
     line = wiggly_border()
     big = point_classifier(
@@ -87,7 +86,9 @@ def main() -> None:
     )
     x0, y0, x1, y1 = line.bounds
     rng = np.random.default_rng(5)
-    xy = np.array([line.interpolate(t, normalized=True).coords[0] for t in np.linspace(0, 1, 20_000)])
+    xy = np.array(
+        [line.interpolate(t, normalized=True).coords[0] for t in np.linspace(0, 1, 20_000)]
+    )
     at = xy[rng.integers(0, len(xy), 2 * N_CELLS)]
     cells = np.unique(fine_cells_of(*(at + rng.normal(0, 0.15, at.shape)).T))
     cells = rng.permutation(cells)[:N_CELLS]

@@ -89,9 +89,10 @@ class OutlinedCoveredAt(Protocol):
         ...
 
     def outline_rings(self) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
-        """Every ring its test reads, as a polygon in its wrapped lon/lat frame, and the
-        shape (footprint) it belongs to: a point is covered when, for some shape, an odd
-        number of its rings hold it."""
+        """Every ring its test reads (a polygon, wrapped lon/lat) and its shape (footprint).
+
+        A point is covered when, for some shape, an odd number of its rings hold it.
+        """
         ...
 
 
@@ -172,8 +173,11 @@ class EdgeTree:
 
 
 class _Images(NamedTuple):
-    """Padded cell boxes in the wrapped frame: ``boxes`` (one per cell), ``seam`` (those
-    across the seam) and ``more`` (their second image, 360° west)."""
+    """Padded cell boxes in the wrapped frame.
+
+    ``boxes``: one per cell; ``seam``: the cells across the seam; ``more``: their second
+    image, 360° west.
+    """
 
     boxes: tuple[NDArray[np.float64], ...]
     seam: NDArray[np.bool_]
@@ -192,8 +196,10 @@ def _images(fine: NDArray[np.int64], lon_centre_deg: float) -> _Images:
 
 
 def _near(tree: EdgeTree, images: _Images, rows: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """Whether an edge of ``tree`` comes within the box of each cell (either image), for
-    the cells ``rows`` (False elsewhere)."""
+    """Whether an edge of ``tree`` comes within the box (either image) of each cell of ``rows``.
+
+    False for the other cells.
+    """
     out = np.zeros(len(rows), dtype=bool)
     out[rows] = tree.near(*(a[rows] for a in images.boxes))
     seam_rows = np.flatnonzero(images.seam)
@@ -235,8 +241,10 @@ class Rings:
         self.__init__(state["rings"], state["shape"])  # type: ignore[misc]
 
     def near(self, images: _Images, rows: NDArray[np.bool_]) -> NDArray[np.int64]:
-        """Keys ``cell * n_shapes + shape`` of the shapes with an edge near a cell of ``rows``
-        (either image of a cell across the seam), sorted."""
+        """Keys ``cell * n_shapes + shape``, sorted: shapes with an edge near a cell of ``rows``.
+
+        Either image of a cell across the seam counts.
+        """
         idx = np.flatnonzero(rows)
         cell, edge = self.edges.pairs(*(a[idx] for a in images.boxes))
         keys = [idx[cell] * self.n_shapes + self.edge_shape[edge]]
@@ -249,8 +257,10 @@ class Rings:
     def holders(
         self, lon: NDArray[np.float64], lat: NDArray[np.float64], rows: NDArray[np.int64]
     ) -> NDArray[np.int64]:
-        """Keys ``row * n_shapes + shape`` of the shapes holding each point (wrapped frame)
-        strictly inside (an odd number of its rings)."""
+        """Keys ``row * n_shapes + shape`` of the shapes holding each point (wrapped frame).
+
+        Held: strictly inside an odd number of the shape's rings.
+        """
         point, ring = self.tree.query(shapely.points(lon, lat), predicate="within")
         keys = rows[point] * self.n_shapes + self.shape[ring]
         uniq, count = np.unique(keys, return_counts=True)
@@ -346,10 +356,13 @@ def _coverage_uniform(
     lon: NDArray[np.float64],
     lat: NDArray[np.float64],
 ) -> NDArray[np.bool_]:
-    """Which cells of ``rows`` (in the corridor) coverage sees as one: no coverage edge near,
-    or (centre ``covered``, not across the seam) a shape holds the centre whose edges all
-    stay away (every point of the box is then in it: covered, whatever other shapes do).
-    ``lon``, ``lat``: the cells' centres, in the wrapped frame."""
+    """Which cells of ``rows`` (in the corridor) coverage sees as one.
+
+    Those no coverage edge comes near, and those (centre ``covered``, not across the seam)
+    whose centre a shape holds whose edges all stay away: every point of the box is then
+    in that shape, covered whatever other shapes do. ``lon``, ``lat``: the cells' centres,
+    in the wrapped frame.
+    """
     near = rings.near(images, rows)
     per = max(rings.n_shapes, 1)
     near_cell = np.zeros(len(rows), dtype=bool)

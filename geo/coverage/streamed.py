@@ -80,9 +80,7 @@ class PointClassifier:
     test: PointTest
     sector_ids: NDArray[np.object_]
     sector_partner: NDArray[np.object_]
-    cells: cc.CellClassCache = field(
-        default_factory=cc.CellClassCache, compare=False, repr=False
-    )
+    cells: cc.CellClassCache = field(default_factory=cc.CellClassCache, compare=False, repr=False)
 
     def classify(
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
@@ -91,11 +89,12 @@ class PointClassifier:
         return self.test.classify(lon, lat)
 
     def cell_classes(self, fine: NDArray[np.int64]) -> cc.CellClasses:
-        """Which fine cells (:func:`geo.core.cells.fine_cells_of`) :meth:`classify` sees as one
-        class, and that class (:mod:`geo.coverage.cell_classes`).
+        """Which fine cells :meth:`classify` sees as one class, and that class.
 
-        A cell is uniform only when it is proven so (no outline that decides comes near);
-        :data:`geo.core.cells.NO_CELL` never is. Each cell is worked out once per classifier.
+        Cells are keys of :func:`geo.core.cells.fine_cells_of`; see
+        :mod:`geo.coverage.cell_classes`. A cell is uniform only when it is proven so (no
+        outline that decides comes near); :data:`geo.core.cells.NO_CELL` never is. Each
+        cell is worked out once per classifier.
 
         Examples
         --------
@@ -103,7 +102,8 @@ class PointClassifier:
         >>> from geo.core.cells import fine_cells_of
         >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
         >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
-        ...                       "range_m": [10_000.0]}, geometry=[shapely.Point(0.5, 0)], crs=4326)
+        ...                       "range_m": [10_000.0]},
+        ...                      geometry=[shapely.Point(0.5, 0)], crs=4326)
         >>> clf = point_classifier(b, s)
         >>> got = clf.cell_classes(fine_cells_of(np.array([0.505, 5.0]), np.array([0.005, 5.0])))
         >>> got.uniform.tolist(), got.codes.tolist()
@@ -126,7 +126,8 @@ class PointClassifier:
             )
             found, at = self.cells.lookup(keys)
         got = self.cells.held(at, len(self.sector_ids))
-        return cc.CellClasses(*(a[back.ravel()] for a in got))
+        back = back.ravel()
+        return cc.CellClasses(got.uniform[back], got.codes[back], got.in_sector[back])
 
     def _outlines(self) -> cc.CellOutlines:
         """The edges that decide a class (corridor and sectors; coverage), as the test has them."""
@@ -139,7 +140,9 @@ class PointClassifier:
             outer = list(polys)
             if isinstance(covered_at, cc.OutlinedCoveredAt):
                 inner = cc.Rings(*covered_at.outline_rings())
-        return cc.CellOutlines(cc.EdgeTree(cc.outline_edges(outer)), inner)
+        return cc.CellOutlines(
+            cc.EdgeTree(cc.outline_edges(np.asarray(outer, dtype=object))), inner
+        )
 
 
 def point_classifier(
