@@ -115,7 +115,15 @@ def cells_over_corridor(clf: PointClassifier, seed: int = 0) -> NDArray[np.int64
         _unwrap(rng.uniform(x0 - 1, x1 + 1, RANDOM_CELLS)),
         rng.uniform(y0 - 1, y1 + 1, RANDOM_CELLS),
     )
-    return np.unique(np.concatenate([over, more]))
+    # And cells across the wrapped frame's seam (the analysis' antipodal meridian).
+    seam = clf.test.lon_centre_deg + 180.0 + np.arange(-0.025, 0.03, 0.01)
+    across = fine_cells_of(_unwrap(seam), np.full(seam.size, (y0 + y1) / 2))
+    return np.unique(np.concatenate([over, more, across]))
+
+
+def _images_across_seam(clf: PointClassifier, cells: NDArray[np.int64]) -> NDArray[np.bool_]:
+    """Which cells' padded boxes cross the seam of the tests' wrapped frame."""
+    return cc._images(cells, clf.test.lon_centre_deg).seam
 
 
 def probe_points(
@@ -152,6 +160,10 @@ def test_every_point_of_a_uniform_cell_gets_its_class(case: tuple[str, PointClas
     print(f"{name}: {len(cells):,} cells, {len(uni) / len(cells):.1%} uniform, {len(lon):,} points")
     assert not bad_code.any(), f"{name}: {bad_code.sum()} points differ in status from their cell"
     assert not bad_sector.any(), f"{name}: {bad_sector.sum()} points differ in sectors"
+    # Cells across the seam, far from everything, are uniform outside.
+    seam = _images_across_seam(clf, cells)
+    assert seam.any()
+    assert got.uniform[seam].all()
     # Each class seen; cells not uniform carry no class.
     assert set(got.codes[uni].tolist()) >= ({2} if name == "terrain" else {0, 1, 2})
     assert (got.codes[~got.uniform] == -1).all()
@@ -188,10 +200,9 @@ def test_no_cell_is_never_uniform(sample: dict[str, object]) -> None:
     assert got.codes[[0, 2]].tolist() == [-1, -1]
 
 
-def _sector_edge_at(clf: PointClassifier, x: float) -> PointClassifier:
-    """``clf`` with one sector (everything west of longitude ``x`` near 22.5° E, outside the
-    corridor) and coverage without outlines."""
-    sector = shapely.box(x - 1.0, 54.0, x, 56.0)
+def _with_sector(clf: PointClassifier, sector: shapely.Geometry) -> PointClassifier:
+    """``clf``'s corridor with one sector (given in the tests' wrapped lon/lat frame) and
+    coverage without outlines."""
     test = PointTest(
         clf.acrs,
         corridor=clf.test.outlines.polygons[0],
@@ -202,6 +213,12 @@ def _sector_edge_at(clf: PointClassifier, x: float) -> PointClassifier:
     # Outlines as given (already lon/lat): built by hand, not taken to lon/lat again.
     test.outlines = type(test.outlines)([clf.test.outlines.polygons[0], sector])
     return PointClassifier(clf.acrs, test, np.array(["x"], dtype=object), np.array(["P"]))
+
+
+def _sector_edge_at(clf: PointClassifier, x: float) -> PointClassifier:
+    """``clf`` with one sector: everything west of longitude ``x`` near 22.5° E (outside
+    the corridor)."""
+    return _with_sector(clf, shapely.box(x - 1.0, 54.0, x, 56.0))
 
 
 @pytest.mark.parametrize("inside_pad", [True, False])
@@ -277,3 +294,37 @@ def test_footprint_rings_are_the_indexed_ones(sample: dict[str, object]) -> None
     covered = np.zeros(lon.size, dtype=bool)
     covered[held // (shape.max() + 1)] = True
     assert (covered == covered_at(lon, lat)).all()
+
+
+def test_a_cell_across_the_seam_is_looked_at_in_both_images(sample: dict[str, object]) -> None:
+    """Bering: the frame runs from the analysis' centre - 180° to + 180°. A cell across that
+    seam has points at both ends; an edge just past its east side (the far image) counts."""
+    clf = _bering(sample)
+    seam = clf.test.lon_centre_deg - 180.0  # the frame's west end
+    cell = fine_cells_of(_unwrap(np.array([seam - 0.005])), np.array([10.005]))
+    assert _images_across_seam(clf, cell)[0]
+    _, s, e, n = (float(v[0]) for v in fine_boxes(cell))
+    east = wrap_lon(np.array([e]), clf.test.lon_centre_deg)[0]  # the far image's east side
+    near = clf.test.lon_centre_deg - 180.0 + (east - seam) + BOX_SLACK_DEG + 10 * ROUNDING_DEG
+    assert not _with_sector(clf, shapely.box(near, s, near + 1, n)).cell_classes(cell).uniform[0]
+    away = _with_sector(clf, shapely.box(near + 1e-6, s, near + 1, n)).cell_classes(cell)
+    assert away.uniform[0]
+    assert away.codes[0] == 2
+
+
+def test_sessions_at_once_get_what_one_gets(sample: dict[str, object]) -> None:
+    """One classifier serves every session: threads asking overlapping cells at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clf = _flat(sample)
+    cells = cells_over_corridor(clf)
+    alone = replace(clf, cells=cc.CellClassCache()).cell_classes(cells)
+    rng = np.random.default_rng(9)
+    asks = [rng.choice(cells, 3_000) for _ in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(clf.cell_classes, asks))
+    at = [np.searchsorted(cells, a) for a in asks]
+    for g, i in zip(got, at, strict=True):
+        assert (g.uniform == alone.uniform[i]).all()
+        assert (g.codes == alone.codes[i]).all()
+        assert (g.in_sector == alone.in_sector[i]).all()

@@ -111,7 +111,8 @@ class PointClassifier:
         """
         fine = np.asarray(fine, dtype=np.int64)
         keys, back = np.unique(fine, return_inverse=True)
-        found, at = self.cells.lookup(keys)
+        n_sectors = len(self.sector_ids)
+        found, got = self.cells.get(keys, n_sectors)
         if not found.all():
             fresh = keys[~found]
             self.cells.add(
@@ -121,11 +122,10 @@ class PointClassifier:
                     self.classify,
                     self.cells.outlines(self._outlines),
                     lon_centre_deg=self.test.lon_centre_deg,
-                    n_sectors=len(self.sector_ids),
+                    n_sectors=n_sectors,
                 ),
             )
-            found, at = self.cells.lookup(keys)
-        got = self.cells.held(at, len(self.sector_ids))
+            found, got = self.cells.get(keys, n_sectors)
         back = back.ravel()
         return cc.CellClasses(got.uniform[back], got.codes[back], got.in_sector[back])
 
