@@ -46,7 +46,21 @@ def region_cells(west: float, south: float, east: float, north: float, n: int) -
     return rng.permutation(cells)[:n]
 
 
+def rss_mb() -> float:
+    """This process's resident memory (MB, Linux)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 1e6
+
+
 def measure(label: str, clf: PointClassifier, cells: np.ndarray) -> None:
+    clf.classify(np.zeros(20_000), np.zeros(20_000))  # the point indexes built, not timed
+    before = rss_mb()
+    trees = replace(clf, cells=CellClassCache())
+    outlines = trees.cells.outlines(trees._outlines)
+    n_edges = outlines.everywhere.n_edges + (
+        outlines.in_corridor.edges.n_edges if outlines.in_corridor else 0
+    )
+    print(f"{label}: {n_edges:,} edges, trees {rss_mb() - before:.0f} MB (RSS)")
+    del trees, outlines
     t0, c0 = time.perf_counter(), time.process_time()
     got = clf.cell_classes(cells)
     first, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -60,7 +74,7 @@ def measure(label: str, clf: PointClassifier, cells: np.ndarray) -> None:
     cached = time.perf_counter() - t0
     print(
         f"{label}: {len(cells):,} cells, {got.uniform.mean():.1%} uniform; first call "
-        f"{first:.2f} s (CPU {cpu:.2f} s, trees built), trees ready {geometry:.2f} s "
+        f"{first:.2f} s (CPU {cpu:.2f} s, trees built), trees ready: {geometry:.2f} s "
         f"({len(cells) / geometry:,.0f} cells/s), cached {cached:.3f} s; "
         f"cache {clf.cells.nbytes / 1e6:.1f} MB",
         flush=True,

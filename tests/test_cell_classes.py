@@ -328,3 +328,25 @@ def test_sessions_at_once_get_what_one_gets(sample: dict[str, object]) -> None:
         assert (g.uniform == alone.uniform[i]).all()
         assert (g.codes == alone.codes[i]).all()
         assert (g.in_sector == alone.in_sector[i]).all()
+
+
+def test_edge_tree_meets_what_shapely_meets() -> None:
+    """Edges held as lines of several: a box is near exactly when one of its edges meets it."""
+    rings = [shapely.Point(0, 0).buffer(1, 32), shapely.box(0.5, 0.5, 2, 2)]
+    edges = cc.outline_edges(rings)
+    owner = np.repeat([0, 1], [128, 4])
+    tree = cc.EdgeTree(edges, owner)
+    assert len(tree.first_edge) == 16 + 1
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(-1.3, 2.1, 20_000), rng.uniform(-1.3, 2.1, 20_000)
+    size = rng.uniform(0, 0.05, 20_000)
+    boxes = (x, y, x + size, y + size)
+    singles = shapely.linestrings(edges.reshape(-1, 2, 2))
+    box, edge = shapely.STRtree(singles).query(shapely.box(*boxes), predicate="intersects")
+    truth = np.zeros(x.size, dtype=bool)
+    truth[box] = True
+    assert (tree.near(*boxes) == truth).all()
+    near_box, first = pickle.loads(pickle.dumps(tree)).pairs(*boxes)
+    assert set(zip(near_box.tolist(), owner[first].tolist(), strict=True)) == set(
+        zip(box.tolist(), owner[edge].tolist(), strict=True)
+    )
