@@ -340,6 +340,15 @@ class FootprintCoveredAt:
             self._index = self._build()
         return self._index
 
+    def outline_rings(self) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+        """Every ring the test reads, as a polygon in its wrapped lon/lat frame, and its footprint.
+
+        :meth:`FootprintIndex.rings`, for :mod:`geo.coverage.cell_classes`; an unpickled
+        one has them too.
+        """
+        rings: tuple[NDArray[np.object_], NDArray[np.int64]] = self.build_index().rings()
+        return rings
+
     def __call__(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
         lon = wrap_lon(lon, self.lon_centre_deg)
         covers: NDArray[np.bool_] = self.build_index().covers(lon, lat)

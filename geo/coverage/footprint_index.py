@@ -333,6 +333,27 @@ class FootprintIndex:
             grid, cell_start, cell_full, entry_rings, coords, star[:used].copy(), ring_f, ring_i
         )
 
+    def rings(self) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
+        """Every ring the index tests, as a polygon (lon/lat), and the footprint it belongs to.
+
+        Footprints are numbered from 0 in the order given, those without rings skipped; a
+        point is in a footprint when an odd number of its rings hold it.
+
+        Examples
+        --------
+        >>> annulus = shapely.Point(0, 0).buffer(2).difference(shapely.Point(0, 0).buffer(1))
+        >>> index = FootprintIndex.from_polygons([annulus, shapely.box(5, 5, 6, 6)], 0, 0)
+        >>> polys, owner = index.rings()
+        >>> owner.tolist(), [round(p.area, 1) for p in polys][1:]
+        ([0, 0, 1], [3.1, 1.0])
+        """
+        counts = self.ring_i[:, _VEND] - self.ring_i[:, _VSTART]
+        vertex_ring = np.repeat(np.arange(len(counts)), counts)
+        polys = shapely.polygons(shapely.linearrings(self.coords, indices=vertex_ring))
+        first = np.unique(self.entry_rings[:, 0])  # each footprint's first ring
+        owner = np.searchsorted(first, np.arange(len(counts)), side="right") - 1
+        return np.asarray(polys, dtype=object), owner.astype(np.int64)
+
     def covers(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
         """Whether any footprint holds each point (lon, lat in degrees).
 

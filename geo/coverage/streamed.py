@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from geo.core import settings
 from geo.core.cells import NO_HEX, HexLayout
 from geo.core.projection import AnalysisCRS, to_lonlat
+from geo.coverage import cell_classes as cc
 from geo.coverage.analysis import Analysis, analyse_covered, coverage_engine
 from geo.coverage.detections import STATUS, PointTest, _joined_ids
 from geo.coverage.engine import Coverage
@@ -75,18 +76,77 @@ class PointClassifier:
         :func:`geo.coverage.detections.classify_points`, its indexes kept from page to page.
     sector_ids, sector_partner
         The sectors' ids and partners, in the report's order.
+    cells
+        The fine cells :meth:`cell_classes` worked out so far (kept for every window).
     """
 
     acrs: AnalysisCRS
     test: PointTest
     sector_ids: NDArray[np.object_]
     sector_partner: NDArray[np.object_]
+    cells: cc.CellClassCache = field(default_factory=cc.CellClassCache, compare=False, repr=False)
 
     def classify(
         self, lon: NDArray[np.float64], lat: NDArray[np.float64]
     ) -> tuple[NDArray[np.int8], NDArray[np.bool_]]:
         """Status codes (0 coverage, 1 gap, 2 outside) and sector membership of points."""
         return self.test.classify(lon, lat)
+
+    def cell_classes(self, fine: NDArray[np.int64]) -> cc.CellClasses:
+        """Which fine cells :meth:`classify` sees as one class, and that class.
+
+        Cells are keys of :func:`geo.core.cells.fine_cells_of`; see
+        :mod:`geo.coverage.cell_classes`. A cell is uniform only when it is proven so (no
+        outline that decides comes near); :data:`geo.core.cells.NO_CELL` never is. Each
+        cell is worked out once per classifier.
+
+        Examples
+        --------
+        >>> import shapely
+        >>> from geo.core.cells import fine_cells_of
+        >>> b = gpd.GeoDataFrame(geometry=[shapely.LineString([(0, 0), (1, 0)])], crs=4326)
+        >>> s = gpd.GeoDataFrame({"sensor_id": ["a"], "partner": ["P"], "kind": ["tower"],
+        ...                       "range_m": [10_000.0]},
+        ...                      geometry=[shapely.Point(0.5, 0)], crs=4326)
+        >>> clf = point_classifier(b, s)
+        >>> got = clf.cell_classes(fine_cells_of(np.array([0.505, 5.0]), np.array([0.005, 5.0])))
+        >>> got.uniform.tolist(), got.codes.tolist()
+        ([True, True], [0, 2])
+        """
+        fine = np.asarray(fine, dtype=np.int64)
+        keys, back = np.unique(fine, return_inverse=True)
+        n_sectors = len(self.sector_ids)
+        found, got = self.cells.get(keys, n_sectors)
+        if not found.all():
+            fresh = keys[~found]
+            self.cells.add(
+                fresh,
+                cc.classes_of_cells(
+                    fresh,
+                    self.classify,
+                    self.cells.outlines(self._outlines),
+                    lon_centre_deg=self.test.lon_centre_deg,
+                    n_sectors=n_sectors,
+                ),
+            )
+            found, got = self.cells.get(keys, n_sectors)
+        back = back.ravel()
+        return cc.CellClasses(got.uniform[back], got.codes[back], got.in_sector[back])
+
+    def _outlines(self) -> cc.CellOutlines:
+        """The edges that decide a class (corridor and sectors; coverage), as the test has them."""
+        polys = self.test.outlines.polygons
+        covered_at = self.test.covered_at
+        inner: cc.Rings | None = None
+        if covered_at is None:  # corridor, coverage, sectors
+            inner, outer = cc.Rings.of_polygon(polys[1]), [polys[0], *polys[2:]]
+        else:  # corridor, sectors
+            outer = list(polys)
+            if isinstance(covered_at, cc.OutlinedCoveredAt):
+                inner = cc.Rings(*covered_at.outline_rings())
+        return cc.CellOutlines(
+            cc.EdgeTree(cc.outline_edges(np.asarray(outer, dtype=object))), inner
+        )
 
 
 def point_classifier(
