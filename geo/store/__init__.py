@@ -114,7 +114,8 @@ detections' positions; ``hours``: the detections' hourly summary per upload (the
 time summary); ``maintenance``: :func:`reindex` (that index and summary made anew after
 another tool edited the detections); ``map_query``: what the map needs without reading every
 row (:func:`map_points`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`,
-:func:`time_summary`); ``audit``: retracting and re-marking uploads (:func:`retract_upload`,
+:func:`time_summary`); ``bins_table`` and ``map_bins``: the map's pre-counted bins per
+fine cell and hexagon (:func:`window_cells`); ``audit``: retracting and re-marking uploads (:func:`retract_upload`,
 :func:`mark_upload`),
 :func:`record_event` and :func:`audit_log`.
 
@@ -141,6 +142,7 @@ from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
 from geo.store.location import existing_store
 from geo.store.maintenance import reindex
+from geo.store.map_bins import CellCounts, window_cells
 from geo.store.map_query import (
     Extent,
     MapPoints,
@@ -179,6 +181,7 @@ from geo.store.reading import (
 from geo.store.upload import IngestResult, ingest, ingest_file
 
 __all__ = [
+    "CellCounts",
     "ALL",
     "COLUMNS",
     "LAYERS",
@@ -221,5 +224,6 @@ __all__ = [
     "visible_detections",
     "window_batches",
     "window_positions",
+    "window_cells",
     "window_rows",
 ]
