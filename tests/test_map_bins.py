@@ -141,7 +141,9 @@ def _truth(
     path: Path, viewers: Any, operation: str, window: Any, layout: HexLayout = LAYOUT
 ) -> CellCounts:
     lo, hi = (None if t is None else _iso(t) for t in window)
-    rows = store.visible_detections(path, list(viewers), operation=operation, time_from=lo, time_to=hi)
+    rows = store.visible_detections(
+        path, list(viewers), operation=operation, time_from=lo, time_to=hi
+    )
     lon, lat = rows.geometry.x.to_numpy(), rows.geometry.y.to_numpy()
     return _counted(fine_cells_of(lon, lat), layout.keys(lon, lat))
 
@@ -150,9 +152,7 @@ def _cells(
     path: Path, viewers: Any, operation: str, window: Any, layout: HexLayout = LAYOUT
 ) -> CellCounts | None:
     lo, hi = (None if t is None else _iso(t) for t in window)
-    return window_cells(
-        path, viewers, operation=operation, layout=layout, time_from=lo, time_to=hi
-    )
+    return window_cells(path, viewers, operation=operation, layout=layout, time_from=lo, time_to=hi)
 
 
 def _same(got: CellCounts | None, want: CellCounts) -> None:
@@ -279,13 +279,19 @@ def test_rows_with_unreadable_positions_count_under_no_cell(filled: Path) -> Non
         want = _raw_truth(filled, ["LTU", "LVA", "POL"], window)
         got = _cells(filled, ("LTU", "LVA", "POL"), "sample", window)
         _same(got, want)
-    assert got is not None and got.fine[0] == NO_CELL and got.hexes[0] == NO_HEX
+    assert got is not None
+    assert got.fine[0] == NO_CELL
+    assert got.hexes[0] == NO_HEX
     assert got.n[0] == 10  # 7 + 3 rows in the whole store
     # window_positions hands them (as NaN) when asked for NO_CELL
-    pages = list(window_positions(filled, ["LTU", "LVA", "POL"], operation="sample",
-                                  cells=np.array([NO_CELL])))
+    pages = list(
+        window_positions(
+            filled, ["LTU", "LVA", "POL"], operation="sample", cells=np.array([NO_CELL])
+        )
+    )
     lon = np.concatenate([p.lon for p in pages])
-    assert len(lon) == 10 and np.isnan(lon).all()
+    assert len(lon) == 10
+    assert np.isnan(lon).all()
 
 
 def test_a_store_that_cannot_bin_now_or_of_an_older_schema_gives_none(
@@ -300,14 +306,26 @@ def test_a_store_that_cannot_bin_now_or_of_an_older_schema_gives_none(
     finally:
         writer.close()
     # the caller's path: the window's rows read instead, still exact
-    pages = list(window_positions(filled, ["LTU"], operation="sample",
-                                  time_from=_iso(WINDOWS[4][0]), time_to=_iso(WINDOWS[4][1])))
+    pages = list(
+        window_positions(
+            filled,
+            ["LTU"],
+            operation="sample",
+            time_from=_iso(WINDOWS[4][0]),
+            time_to=_iso(WINDOWS[4][1]),
+        )
+    )
     lon = np.concatenate([p.lon for p in pages])
     lat = np.concatenate([p.lat for p in pages])
-    _same(_counted(fine_cells_of(lon, lat), LAYOUT.keys(lon, lat)),
-          _truth(filled, ("LTU",), "sample", WINDOWS[4]))
+    _same(
+        _counted(fine_cells_of(lon, lat), LAYOUT.keys(lon, lat)),
+        _truth(filled, ("LTU",), "sample", WINDOWS[4]),
+    )
     # binned now; then a store of schema 6 read as it is: None
-    _same(_cells(filled, ("LTU",), "sample", WINDOWS[4]), _truth(filled, ("LTU",), "sample", WINDOWS[4]))
+    _same(
+        _cells(filled, ("LTU",), "sample", WINDOWS[4]),
+        _truth(filled, ("LTU",), "sample", WINDOWS[4]),
+    )
     conn = connect(filled, busy_timeout_s=5)
     try:
         conn.execute(f"DROP TABLE {BINS}")
@@ -320,7 +338,10 @@ def test_a_store_that_cannot_bin_now_or_of_an_older_schema_gives_none(
         conn.close()
     assert _cells(filled, ("LTU",), "sample", WINDOWS[4]) is None
     store.open_store(filled).close()  # opened for writing: upgraded, bins made empty
-    _same(_cells(filled, ("LTU",), "sample", WINDOWS[4]), _truth(filled, ("LTU",), "sample", WINDOWS[4]))
+    _same(
+        _cells(filled, ("LTU",), "sample", WINDOWS[4]),
+        _truth(filled, ("LTU",), "sample", WINDOWS[4]),
+    )
 
 
 def _sorted_xy(lon: np.ndarray, lat: np.ndarray) -> list[tuple[float, float]]:
@@ -332,8 +353,11 @@ def test_window_positions_in_cells_are_the_in_memory_selection(any_store: Path |
         _put(any_store, *upload, seed)
     window = WINDOWS[5]
     every = store.visible_detections(
-        any_store, ["LVA", "POL"], operation="sample", time_from=_iso(window[0]),
-        time_to=_iso(window[1])
+        any_store,
+        ["LVA", "POL"],
+        operation="sample",
+        time_from=_iso(window[0]),
+        time_to=_iso(window[1]),
     )
     lon, lat = every.geometry.x.to_numpy(), every.geometry.y.to_numpy()
     fine = fine_cells_of(lon, lat)
@@ -341,9 +365,16 @@ def test_window_positions_in_cells_are_the_in_memory_selection(any_store: Path |
     wanted = np.append(rng.choice(np.unique(fine), 40, replace=False), NO_CELL)
     keep = np.isin(fine, wanted)
     assert 0 < keep.sum() < len(fine)
-    pages = list(window_positions(any_store, ["LVA", "POL"], operation="sample",
-                                  time_from=_iso(window[0]), time_to=_iso(window[1]),
-                                  cells=wanted))
+    pages = list(
+        window_positions(
+            any_store,
+            ["LVA", "POL"],
+            operation="sample",
+            time_from=_iso(window[0]),
+            time_to=_iso(window[1]),
+            cells=wanted,
+        )
+    )
     got_lon = np.concatenate([p.lon for p in pages])
     got_lat = np.concatenate([p.lat for p in pages])
     assert _sorted_xy(got_lon, got_lat) == _sorted_xy(lon[keep], lat[keep])

@@ -115,9 +115,8 @@ time summary); ``maintenance``: :func:`reindex` (that index and summary made ane
 another tool edited the detections); ``map_query``: what the map needs without reading every
 row (:func:`map_points`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`,
 :func:`time_summary`); ``bins_table`` and ``map_bins``: the map's pre-counted bins per
-fine cell and hexagon (:func:`window_cells`); ``audit``: retracting and re-marking uploads (:func:`retract_upload`,
-:func:`mark_upload`),
-:func:`record_event` and :func:`audit_log`.
+fine cell and hexagon (:func:`window_cells`); ``audit``: retracting and re-marking uploads
+(:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
 Examples
 --------
@@ -181,10 +180,10 @@ from geo.store.reading import (
 from geo.store.upload import IngestResult, ingest, ingest_file
 
 __all__ = [
-    "CellCounts",
     "ALL",
     "COLUMNS",
     "LAYERS",
+    "CellCounts",
     "Extent",
     "IngestResult",
     "MapPoints",
@@ -223,7 +222,7 @@ __all__ = [
     "version",
     "visible_detections",
     "window_batches",
-    "window_positions",
     "window_cells",
+    "window_positions",
     "window_rows",
 ]

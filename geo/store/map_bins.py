@@ -203,8 +203,12 @@ def bin_new_rows(conn: Connection, layout: HexLayout, operation: str) -> int:
         )
         last = 0
     if newest > last:
-        _bin_pages(conn, layout_id, layout, f"operation = {op} AND upload_id > {last} "
-                   f"AND upload_id <= {newest}")
+        _bin_pages(
+            conn,
+            layout_id,
+            layout,
+            f"operation = {op} AND upload_id > {last} AND upload_id <= {newest}",
+        )
         conn.execute(f"UPDATE {BINS_STATE} SET last_upload = {newest} WHERE layout = {layout_id}")
     return layout_id
 
@@ -242,11 +246,14 @@ def _bin_pages(conn: Connection, layout_id: int, layout: HexLayout, where: str) 
         )
         if page.num_rows:
             conn.execute(f"DELETE FROM {_NEW}")
-            conn.insert(_NEW, pa.Table.from_pandas(_binned(page, layout), preserve_index=False),
-                        constants={})
+            conn.insert(
+                _NEW,
+                pa.Table.from_pandas(_binned(page, layout), preserve_index=False),
+                constants={},
+            )
             conn.execute(
-                f"INSERT INTO {BINS} ({key}, n) SELECT {layout_id}, {key[len('layout, '):]}, n "
-                f"FROM {_NEW} WHERE 1 ORDER BY {key[len('layout, '):]} "
+                f"INSERT INTO {BINS} ({key}, n) SELECT {layout_id}, {key[len('layout, ') :]}, n "
+                f"FROM {_NEW} WHERE 1 ORDER BY {key[len('layout, ') :]} "
                 f"ON CONFLICT ({key}) DO UPDATE SET n = n + excluded.n"
             )
             done += page.num_rows
@@ -255,9 +262,7 @@ def _bin_pages(conn: Connection, layout_id: int, layout: HexLayout, where: str) 
             return done
 
 
-def _blocks(
-    t_from: int | None, t_to: int | None
-) -> tuple[int | None, int | None, list[int]]:
+def _blocks(t_from: int | None, t_to: int | None) -> tuple[int | None, int | None, list[int]]:
     """The first and last block wholly inside a window (None: open), and those partly in it."""
     lo = hi = None
     partial: list[int] = []
@@ -293,7 +298,8 @@ def _window_counts(
     where = _where(conn, viewers, t_from, t_to, operation)
     visible = f"{sql_where(viewers)} AND operation = {sql_text(operation)}"
     for block in partial:
-        days = f"fid >= {first_fid(block * BLOCK_DAYS)} AND fid < {first_fid((block + 1) * BLOCK_DAYS)}"
+        start, end = first_fid(block * BLOCK_DAYS), first_fid((block + 1) * BLOCK_DAYS)
+        days = f"fid >= {start} AND fid < {end}"
         inside, total = _block_rows(conn, visible, block, window)
         if inside <= total - inside:
             parts.append(_rows_binned(conn, f"{where} AND {days}", layout, 1))

@@ -57,11 +57,11 @@ from geo.store.schema import (
 )
 from geo.store.spatial_index import (
     CELLS,
-    positions_of,
     cell_ranges,
     has_spatial_index,
     index_new_rows,
     is_current,
+    positions_of,
 )
 from geo.store.spatial_index import xy_of as _xy
 
