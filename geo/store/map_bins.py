@@ -46,7 +46,7 @@ from geo.store.location import postgres_url
 from geo.store.map_query import _where
 from geo.store.opening import opened_for_reading
 from geo.store.reading import _window
-from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DAY_US, first_fid
+from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DAY_US, MAX_DAY, MIN_DAY, first_fid
 from geo.store.spatial_index import has_spatial_index, positions_of
 
 __all__ = ["BLOCK_DAYS", "CellCounts", "window_cells"]
@@ -305,8 +305,34 @@ def _window_counts(
             parts.append(_rows_binned(conn, f"{where} AND {days}", layout, 1))
         else:
             parts.append(_bin_sums(conn, layout_id, viewers, f" AND block = {block}"))
-            parts.append(_rows_binned(conn, f"{visible} AND {days} AND NOT ({where})", layout, -1))
+            for outside in _outside(start, end, window):
+                parts.append(_rows_binned(conn, f"{visible} AND {outside}", layout, -1))
     return _cell_counts(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
+
+
+def _outside(start: int, end: int, window: tuple[int | None, int | None]) -> list[str]:
+    """SQL for the rows of the ``fid`` range [start, end) outside the window, in two parts.
+
+    The complement of :func:`geo.store.reading._visible_where`'s window within the block:
+    rows before the window lie on its first day or earlier, rows after it on its last day or
+    later (each row is numbered in the day of its time), so each part is a range of ``fid``
+    (the primary key) with the time tested on one day only. The parts never overlap.
+    """
+    t_from, t_to = window
+    parts = []
+    if t_from is not None:
+        day = min(max(t_from // DAY_US, MIN_DAY), MAX_DAY + 1)
+        parts.append(
+            f"fid >= {start} AND fid < {min(end, first_fid(day + 1))} "
+            f"AND (fid < {first_fid(day)} OR time_us < {int(t_from)})"
+        )
+    if t_to is not None:
+        day = min(max(t_to // DAY_US, MIN_DAY - 1), MAX_DAY)
+        parts.append(
+            f"fid >= {max(start, first_fid(day))} AND fid < {end} "
+            f"AND (fid >= {first_fid(day + 1)} OR time_us > {int(t_to)})"
+        )
+    return parts
 
 
 def _bin_sums(conn: Connection, layout_id: int, viewers: list[str], bounds: str) -> pd.DataFrame:
