@@ -384,3 +384,12 @@ def test_window_positions_in_cells_are_the_in_memory_selection(any_store: Path |
     else:
         assert counts is not None
         assert int(counts.n[np.isin(counts.fine, wanted)].sum()) == int(keep.sum())
+
+
+def test_a_backup_carries_the_bins(filled: Path, tmp_path: Path) -> None:
+    window = WINDOWS[5]
+    _same(_cells(filled, ("POL",), "sample", window), _truth(filled, ("POL",), "sample", window))
+    copy = tmp_path / "copy.gpkg"
+    store.backup(filled, copy)
+    assert _state(copy) == _state(filled) != []  # binned already: nothing to bin again
+    _same(_cells(copy, ("POL",), "sample", window), _truth(copy, ("POL",), "sample", window))

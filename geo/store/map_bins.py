@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.access.releasability import sql_where
 from geo.access.releasability import viewers as checked_viewers
@@ -56,6 +57,12 @@ BLOCK_DAYS = 16
 
 #: Rows read and binned at a time.
 _PAGE_ROWS = 200_000
+
+#: Bins summed in memory before they are written (about 60 MB).
+_PENDING_BINS = 1_500_000
+
+#: SQLite's page cache while binning (KiB).
+_CACHE_KIB = 128 * 1024
 
 #: The audit actions that change stored rows (retract) or their markings (re-mark).
 _CHANGES = "action IN ('upload.retract', 'upload.mark')"
@@ -213,53 +220,118 @@ def bin_new_rows(conn: Connection, layout: HexLayout, operation: str) -> int:
     return layout_id
 
 
-def _binned(page: pa.Table, layout: HexLayout) -> pd.DataFrame:
+class _Markings:
+    """(owner, marking) pairs as small integers, for one fill: numbers group faster than text."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[str, str], int] = {}
+
+    def codes(self, owner: pa.ChunkedArray, marking: pa.ChunkedArray) -> np.ndarray:
+        """The pair code of each row."""
+        joined = pc.binary_join_element_wise(owner, marking, "\x1f").to_numpy(zero_copy_only=False)
+        local, uniques = pd.factorize(joined)
+        known = [self.pairs.setdefault(tuple(u.split("\x1f", 1)), len(self.pairs)) for u in uniques]
+        return np.asarray(known, dtype=np.int64)[local]
+
+    def columns(self, codes: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """The owners and markings of pair codes."""
+        pairs = sorted(self.pairs, key=self.pairs.__getitem__)
+        owners = np.array([o for o, _ in pairs], dtype=object)
+        markings = np.array([m for _, m in pairs], dtype=object)
+        return pa.array(owners[codes], pa.string()), pa.array(markings[codes], pa.string())
+
+
+def _summed(keys: dict[str, np.ndarray], n: np.ndarray) -> dict[str, np.ndarray]:
+    """``n`` summed over each distinct combination of ``keys`` (int64 columns), in key order."""
+    if not n.size:
+        return {**{k: v[:0] for k, v in keys.items()}, "n": n[:0]}
+    order = np.lexsort(list(keys.values())[::-1])
+    ordered = {k: v[order] for k, v in keys.items()}
+    change = np.zeros(n.size, dtype=bool)
+    change[0] = True
+    for v in ordered.values():
+        change[1:] |= v[1:] != v[:-1]
+    starts = np.flatnonzero(change)
+    return {**{k: v[starts] for k, v in ordered.items()}, "n": np.add.reduceat(n[order], starts)}
+
+
+def _binned(page: pa.Table, layout: HexLayout, markings: _Markings) -> dict[str, np.ndarray]:
     """A page of rows (``fid``, ``owner``, ``releasable_to``, ``geom``) counted per bin."""
     lon, lat = positions_of(page["geom"])
     day = (page["fid"].to_numpy().astype(np.int64) >> DAY_SHIFT) - DAY_OFFSET
-    frame = pd.DataFrame(
-        {
-            "block": day // BLOCK_DAYS,
-            "owner": page["owner"].to_numpy(zero_copy_only=False),
-            "releasable_to": page["releasable_to"].to_numpy(zero_copy_only=False),
-            "fine": fine_cells_of(lon, lat),
-            "hex": layout.keys(lon, lat),
-        }
-    )
-    return frame.groupby(list(BIN_KEY[1:]), sort=True).size().rename("n").reset_index()
+    keys = {
+        "block": day // BLOCK_DAYS,
+        "pair": markings.codes(page["owner"], page["releasable_to"]),
+        "fine": fine_cells_of(lon, lat),
+        "hex": layout.keys(lon, lat),
+    }
+    return _summed(keys, np.ones(page.num_rows, dtype=np.int64))
 
 
 def _bin_pages(conn: Connection, layout_id: int, layout: HexLayout, where: str) -> int:
-    """Add the rows of ``where`` to the bins of ``layout_id``, a page at a time; the rows."""
+    """Add the rows of ``where`` to the bins of ``layout_id``, a page at a time; the rows.
+
+    The pages' bins are summed in memory up to :data:`_PENDING_BINS` and then written (the
+    rows come by day: a block's bins are mostly written once), with SQLite's page cache
+    raised meanwhile (each write puts keys all over the block's part of the B-tree).
+    """
+    columns = {"fid": "integer", "owner": "text", "releasable_to": "text", "geom": "blob"}
+    markings = _Markings()
+    pending: list[dict[str, np.ndarray]] = []
+    done, after = 0, -(2**63)
+    cache = int(conn.execute("PRAGMA cache_size").scalar())
+    conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}").fetchall()
+    try:
+        while True:
+            page = conn.fetch_arrow(
+                columns,  # type: ignore[arg-type]
+                f"FROM (SELECT fid, owner, releasable_to, geom FROM detections WHERE {where} "
+                f"AND fid > {after} ORDER BY fid LIMIT {_PAGE_ROWS})",
+            )
+            if page.num_rows:
+                pending.append(_binned(page, layout, markings))
+                done += page.num_rows
+                after = int(page["fid"][-1].as_py())
+            if page.num_rows < _PAGE_ROWS or sum(len(f["n"]) for f in pending) >= _PENDING_BINS:
+                _write_bins(conn, layout_id, pending, markings)
+                pending = []
+            if page.num_rows < _PAGE_ROWS:
+                return done
+    finally:
+        conn.execute(f"PRAGMA cache_size = {cache}").fetchall()
+
+
+def _write_bins(
+    conn: Connection, layout_id: int, pending: list[dict[str, np.ndarray]], markings: _Markings
+) -> None:
+    """Add the summed bins of ``pending`` to those of ``layout_id`` (in key order)."""
+    if not pending:
+        return
+    keys = {k: np.concatenate([p[k] for p in pending]) for k in ("block", "pair", "fine", "hex")}
+    bins = _summed(keys, np.concatenate([p["n"] for p in pending]))
+    owner, marking = markings.columns(bins["pair"])
+    table = pa.table(
+        {
+            "block": bins["block"],
+            "owner": owner,
+            "releasable_to": marking,
+            "fine": bins["fine"],
+            "hex": bins["hex"],
+            "n": bins["n"],
+        }
+    )
     conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_NEW} (block INTEGER, owner TEXT, "
         "releasable_to TEXT, fine INTEGER, hex INTEGER, n INTEGER)"
     )
+    conn.execute(f"DELETE FROM {_NEW}")
+    conn.insert(_NEW, table, constants={})
     key = ", ".join(BIN_KEY)
-    columns = {"fid": "integer", "owner": "text", "releasable_to": "text", "geom": "blob"}
-    done, after = 0, -(2**63)
-    while True:
-        page = conn.fetch_arrow(
-            columns,  # type: ignore[arg-type]
-            f"FROM (SELECT fid, owner, releasable_to, geom FROM detections WHERE {where} "
-            f"AND fid > {after} ORDER BY fid LIMIT {_PAGE_ROWS})",
-        )
-        if page.num_rows:
-            conn.execute(f"DELETE FROM {_NEW}")
-            conn.insert(
-                _NEW,
-                pa.Table.from_pandas(_binned(page, layout), preserve_index=False),
-                constants={},
-            )
-            conn.execute(
-                f"INSERT INTO {BINS} ({key}, n) SELECT {layout_id}, {key[len('layout, ') :]}, n "
-                f"FROM {_NEW} WHERE 1 ORDER BY {key[len('layout, ') :]} "
-                f"ON CONFLICT ({key}) DO UPDATE SET n = n + excluded.n"
-            )
-            done += page.num_rows
-            after = int(page["fid"][-1].as_py())
-        if page.num_rows < _PAGE_ROWS:
-            return done
+    rest = ", ".join(BIN_KEY[1:])
+    conn.execute(
+        f"INSERT INTO {BINS} ({key}, n) SELECT {layout_id}, {rest}, n FROM {_NEW} WHERE 1 "
+        f"ORDER BY {rest} ON CONFLICT ({key}) DO UPDATE SET n = n + excluded.n"
+    )
 
 
 def _blocks(t_from: int | None, t_to: int | None) -> tuple[int | None, int | None, list[int]]:
