@@ -26,6 +26,7 @@ from geo.core.cells import NO_CELL, NO_HEX, HexLayout, fine_cells_of
 from geo.core.projection import choose_analysis_crs
 from geo.core.settings import SAMPLE_DIR
 from geo.inputs.scenario import load_scenario
+from geo.store import map_bins
 from geo.store.bins_table import BINS, BINS_STATE
 from geo.store.connection import connect
 from geo.store.geometry import points
@@ -189,10 +190,20 @@ def test_window_cells_equal_the_visible_rows_of_every_window(filled: Path) -> No
     assert _state(filled) == [(LAYOUT.name, "other", newest), (LAYOUT.name, "sample", newest)]
 
 
-def test_after_an_upload_a_retraction_a_re_marking_and_reindex(filled: Path) -> None:
+def test_after_an_upload_a_retraction_a_re_marking_and_reindex(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small pages, and bins written every few pages: a fill adds to bins it wrote itself
+    monkeypatch.setattr(map_bins, "_PAGE_ROWS", 500)
+    monkeypatch.setattr(map_bins, "_PENDING_BINS", 700)
     windows = WINDOWS[:1] + WINDOWS[4:6]
     _check_all(filled, windows=windows)  # binned
     _put(filled, "POL", "ALL", "sample", 400, 50)  # only the new upload is binned
+    _check_all(filled, windows=windows)
+    again = _rows(900, 0)  # the first upload's places and days again: its bins grow
+    again["detection_id"] = again["detection_id"] + "-again"
+    again["time"] = again["time"] + pd.Timedelta(microseconds=1)
+    put(filled, again, partner="LTU", releasable_to=None)
     _check_all(filled, windows=windows)
     upload = int(store.uploads(filled, "LVA")["upload_id"].iloc[0])
     store.retract_upload(filled, upload, partner="LVA", user="tester", is_admin=False)
