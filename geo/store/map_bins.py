@@ -50,7 +50,7 @@ from geo.store.reading import _window
 from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DAY_US, MAX_DAY, MIN_DAY, first_fid
 from geo.store.spatial_index import has_spatial_index, positions_of
 
-__all__ = ["BLOCK_DAYS", "CellCounts", "window_cells"]
+__all__ = ["BLOCK_DAYS", "CellCounts", "bin_new_rows", "window_cells"]
 
 #: UTC days per time block of the bins.
 BLOCK_DAYS = 16
@@ -129,8 +129,8 @@ def window_cells(
 
     Examples
     --------
-    >>> from geo.core.projection import AnalysisCRS
-    >>> hexes = HexLayout(AnalysisCRS.utm(24.0, 55.0), 4000.0)
+    >>> from geo.core.projection import choose_analysis_crs
+    >>> hexes = HexLayout(choose_analysis_crs([24.0], [55.0]), 4000.0)
     >>> window_cells("no-such-store.gpkg", "LTU", operation="sample", layout=hexes).n.size
     0
     """
