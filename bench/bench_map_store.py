@@ -43,7 +43,8 @@ thread of its own; each with its CPU seconds, the figure to compare on a busy ma
 
 ``--bins``: the map's pre-counted bins (``bins``, :func:`geo.store.window_cells` for LVA
 with 16-, 8- and 32-day blocks, each made anew): the first fill (seconds, peak RSS, the bins'
-rows, the file's growth), then the whole store, the bulk, a day and a week.
+rows, the file's growth), then the whole store, the bulk, a day, a week and half a block
+(a quarter in: the window a block size reads most rows for).
 
 ``--store PATH``: the GeoPackage store to measure, kept: made (the ingest above) when
 ``PATH`` does not exist, else measured as it is (stores of 10,000,000 rows take minutes to
@@ -354,6 +355,12 @@ def _bins(path: str, block_days: int) -> dict[str, object]:
     timed("bulk", *bulk)
     timed("day", *DAY)
     timed("week", "2026-11-08T06:00:00Z", "2026-11-15T05:59:59Z")
+    # the worst window for the blocks: half of one (a quarter in), read as rows either way
+    day_us = 86_400_000_000
+    first = (pd.Timestamp("2026-11-10T00:00:00Z").value // 1000 // day_us) // block_days
+    lo = (first * block_days) * day_us + block_days * day_us // 4
+    hi = lo + block_days * day_us // 2 - 1
+    timed("half_block", *(pd.Timestamp(t * 1000, tz="UTC").isoformat() for t in (lo, hi)))
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return out
 

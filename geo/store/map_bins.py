@@ -58,8 +58,8 @@ BLOCK_DAYS = 16
 #: Rows read and binned at a time.
 _PAGE_ROWS = 200_000
 
-#: Bins summed in memory before they are written (about 60 MB).
-_PENDING_BINS = 1_500_000
+#: Bins summed in memory before they are written (40 bytes each, a few copies while summed).
+_PENDING_BINS = 600_000
 
 #: SQLite's page cache while binning (KiB).
 _CACHE_KIB = 128 * 1024
