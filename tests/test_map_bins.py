@@ -187,7 +187,8 @@ def test_window_cells_equal_the_visible_rows_of_every_window(filled: Path) -> No
     # Both ways of reading a block partly inside were taken: its rows in, its rows out.
     assert len({t for w in WINDOWS for t in w}) > 5
     newest = int(store.uploads(filled, "LVA")["upload_id"].max())
-    assert _state(filled) == [(LAYOUT.name, "other", newest), (LAYOUT.name, "sample", newest)]
+    name = f"{LAYOUT.name}|{BLOCK_DAYS}d"
+    assert _state(filled) == [(name, "other", newest), (name, "sample", newest)]
 
 
 def test_after_an_upload_a_retraction_a_re_marking_and_reindex(
@@ -234,7 +235,8 @@ def test_two_layouts_in_turn_each_exact_one_kept_per_operation(filled: Path) -> 
     windows = WINDOWS[4:6]
     for layout in (LAYOUT, OTHER_LAYOUT, LAYOUT):
         _check_all(filled, layout, windows)
-        assert [r[0] for r in _state(filled)] == [layout.name, layout.name]
+        name = f"{layout.name}|{BLOCK_DAYS}d"
+        assert [r[0] for r in _state(filled)] == [name, name]
     conn = connect(filled, busy_timeout_s=5)
     try:
         layouts = conn.execute(f"SELECT DISTINCT layout FROM {BINS}").fetchall()
@@ -404,3 +406,16 @@ def test_a_backup_carries_the_bins(filled: Path, tmp_path: Path) -> None:
     store.backup(filled, copy)
     assert _state(copy) == _state(filled) != []  # binned already: nothing to bin again
     _same(_cells(copy, ("POL",), "sample", window), _truth(copy, ("POL",), "sample", window))
+
+
+def test_bins_of_another_block_length_are_made_anew(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = WINDOWS[5]
+    _same(_cells(filled, ("LTU",), "sample", window), _truth(filled, ("LTU",), "sample", window))
+    monkeypatch.setattr(map_bins, "BLOCK_DAYS", BLOCK_DAYS // 2)
+    monkeypatch.setattr(map_bins, "_BLOCK_US", BLOCK_DAYS // 2 * DAY_US)
+    for window in WINDOWS:
+        _same(
+            _cells(filled, ("LTU",), "sample", window), _truth(filled, ("LTU",), "sample", window)
+        )

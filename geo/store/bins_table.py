@@ -3,9 +3,10 @@
 ``limes_map_bins`` holds, per layout, time block, owner, marking, fine cell and hexagon,
 how many stored detections lie there (:mod:`geo.store.map_bins` fills it and reads it);
 ``limes_map_bins_state`` one row per operation: its layout (``layout``, the key of its bins;
-``name``, :attr:`geo.core.cells.HexLayout.name`), the last upload binned and how many
-retractions and re-markings the audit held then. The tables are created empty (a new
-store, an upgrade) and cleared by ``python -m geo reindex`` (:func:`clear_map_bins`).
+``name``, :attr:`geo.core.cells.HexLayout.name` and the blocks' length in days), the last
+upload binned and how many retractions and re-markings the audit held then. The tables are
+created empty (a new store, an upgrade) and cleared by ``python -m geo reindex``
+(:func:`clear_map_bins`).
 """
 
 from __future__ import annotations

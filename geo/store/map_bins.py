@@ -171,13 +171,18 @@ def _store_now(conn: Connection) -> tuple[int, int]:
     return newest, changes
 
 
+def _binned_as(layout: HexLayout) -> str:
+    """The name the state keeps: the layout's and the block length (bins of another are anew)."""
+    return f"{layout.name}|{BLOCK_DAYS}d"
+
+
 def _current_layout(conn: Connection, layout: HexLayout, operation: str) -> int | None:
     """The bins' id of ``layout`` for ``operation`` when they hold every row, else None."""
     row = conn.execute(
         f"SELECT layout, name, last_upload, changes FROM {BINS_STATE} "
         f"WHERE operation = {sql_text(operation)}"
     ).fetchone()
-    if row is None or row[1] != layout.name:
+    if row is None or row[1] != _binned_as(layout):
         return None
     newest, changes = _store_now(conn)
     return int(row[0]) if int(row[2]) >= newest and int(row[3]) == changes else None
@@ -195,7 +200,7 @@ def bin_new_rows(conn: Connection, layout: HexLayout, operation: str) -> int:
     row = conn.execute(
         f"SELECT layout, name, last_upload, changes FROM {BINS_STATE} WHERE operation = {op}"
     ).fetchone()
-    if row is not None and row[1] == layout.name and int(row[3]) == changes:
+    if row is not None and row[1] == _binned_as(layout) and int(row[3]) == changes:
         layout_id, last = int(row[0]), int(row[2])
     else:
         if row is not None:
@@ -204,10 +209,8 @@ def bin_new_rows(conn: Connection, layout: HexLayout, operation: str) -> int:
         layout_id = int(
             conn.execute(f"SELECT ifnull(max(layout), 0) + 1 FROM {BINS_STATE}").scalar()
         )
-        conn.execute(
-            f"INSERT INTO {BINS_STATE} VALUES ({layout_id}, {sql_text(layout.name)}, {op}, 0, "
-            f"{changes})"
-        )
+        name = sql_text(_binned_as(layout))
+        conn.execute(f"INSERT INTO {BINS_STATE} VALUES ({layout_id}, {name}, {op}, 0, {changes})")
         last = 0
     if newest > last:
         _bin_pages(
