@@ -41,6 +41,11 @@ pages of ``fid``, time and blob, the projection, the classification, the hexagon
 points with and without the count; then ``map_window`` as the page runs it, the read in a
 thread of its own; each with its CPU seconds, the figure to compare on a busy machine).
 
+``--bins``: the map's pre-counted bins (``bins``, :func:`geo.store.window_cells` for LVA
+with 16-, 8- and 32-day blocks, each made anew): the first fill (seconds, peak RSS, the bins'
+rows, the file's growth), then the whole store, the bulk, a day, a week and half a block
+(a quarter in: the window a block size reads most rows for).
+
 ``--store PATH``: the GeoPackage store to measure, kept: made (the ingest above) when
 ``PATH`` does not exist, else measured as it is (stores of 10,000,000 rows take minutes to
 make; keep them out of the repository and of ``/tmp``, e.g. under ``/work/bench-stores``). A
@@ -158,6 +163,8 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         return _step(path, int(window))
     elif mode == "profile":
         return _profile(path, window)
+    elif mode == "bins":
+        return _bins(path, int(window))
     elif mode == "times":
         got = store.time_summary(path, ["LVA"], operation="sample")
         out["total"], out["hours"], out["bulk"] = got.total, len(got.hours), got.bulk
@@ -294,6 +301,70 @@ def _profile(path: str, window: str) -> dict[str, object]:
     }
 
 
+def _bins(path: str, block_days: int) -> dict[str, object]:
+    """The map's bins (:func:`geo.store.window_cells`) for LVA with ``block_days`` per block.
+
+    Made anew (the bins cleared first): the first call bins every row (seconds, peak RSS,
+    the bins' rows, the file's growth); then the whole store, the bulk, a day and a week.
+    """
+    import os
+
+    from geo.core.cells import HexLayout
+    from geo.core.projection import choose_analysis_crs
+    from geo.inputs.scenario import load_scenario
+    from geo.store import map_bins
+    from geo.store.bins_table import BINS, clear_map_bins
+    from geo.store.connection import connect
+    from layers.map import MAP_HEXAGON_M
+
+    map_bins.BLOCK_DAYS = block_days
+    map_bins._BLOCK_US = block_days * 86_400_000_000
+    x0, y0, x1, y1 = load_scenario(ROOT / "sample_data").border.total_bounds
+    layout = HexLayout(choose_analysis_crs([x0, x1], [y0, y1]), MAP_HEXAGON_M)
+    conn = connect(Path(path), busy_timeout_s=30)
+    conn.execute("BEGIN IMMEDIATE")
+    clear_map_bins(conn)
+    conn.execute("COMMIT")
+    conn.execute("VACUUM")
+    conn.close()
+    size0 = os.path.getsize(path)
+    out: dict[str, object] = {"block_days": block_days}
+
+    def timed(name: str, tf: str | None = None, tt: str | None = None) -> None:
+        t0, c0 = time.perf_counter(), time.process_time()
+        got = store.window_cells(
+            path, ["LVA"], operation="sample", layout=layout, time_from=tf, time_to=tt
+        )
+        out[f"{name}_s"] = round(time.perf_counter() - t0, 2)
+        out[f"{name}_cpu_s"] = round(time.process_time() - c0, 2)
+        out[f"{name}_rows"] = None if got is None else int(got.n.sum())
+        out[f"{name}_pairs"] = None if got is None else len(got.n)
+
+    timed("first_fill_whole")
+    out["fill_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    conn = connect(Path(path), busy_timeout_s=30)
+    out["bin_rows"] = int(conn.execute(f"SELECT count(*) FROM {BINS}").scalar())
+    conn.close()
+    out["file_growth_mb"] = round((os.path.getsize(path) - size0) / 2**20, 1)
+    timed("whole")
+    times = store.time_summary(path, ["LVA"], operation="sample")
+    bulk = [
+        None if t is None else pd.Timestamp(t * 1000, tz="UTC").isoformat()
+        for t in (times.bulk or (None, None))
+    ]
+    timed("bulk", *bulk)
+    timed("day", *DAY)
+    timed("week", "2026-11-08T06:00:00Z", "2026-11-15T05:59:59Z")
+    # the worst window for the blocks: half of one (a quarter in), read as rows either way
+    day_us = 86_400_000_000
+    first = (pd.Timestamp("2026-11-10T00:00:00Z").value // 1000 // day_us) // block_days
+    lo = (first * block_days) * day_us + block_days * day_us // 4
+    hi = lo + block_days * day_us // 2 - 1
+    timed("half_block", *(pd.Timestamp(t * 1000, tz="UTC").isoformat() for t in (lo, hi)))
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return out
+
+
 def _measure(mode: str, path: str, window: str, limit_gb: float | None = None) -> str:
     """Run :func:`_child` in a new process (under an address-space limit if given)."""
 
@@ -325,6 +396,7 @@ def _run(
     budget: float | None,
     page_only: bool = False,
     profile: bool = False,
+    bins: bool = False,
 ) -> None:
     if Path(path).exists():
         print(f"{name}: the store {path} as it is")
@@ -334,6 +406,10 @@ def _run(
         if spent is None:
             return
         print(f"  ingest: {spent:.1f} s ({rows / spent:,.0f} rows/s)")
+    if bins:
+        for block_days in (16, 8, 32):
+            print(f"  map bins, {block_days}-day blocks: {_measure('bins', path, str(block_days))}")
+        return
     if profile:
         for window in ("all", "day"):
             print(
@@ -367,6 +443,7 @@ def main() -> None:
     parser.add_argument("--pg-budget-s", type=float, default=300.0)
     parser.add_argument("--page-only", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--bins", action="store_true", help="the map's bins (window_cells)")
     parser.add_argument("--store", help="GeoPackage store kept: made when missing, else reused")
     parser.add_argument("--upgrade", action="store_true", help="upgrade --store first (timed)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
@@ -381,7 +458,7 @@ def main() -> None:
             print(f"upgrade of {args.store}: {time.perf_counter() - start:.1f} s")
         _run(
             "GeoPackage", args.store, args.rows, args.chunk, args.load_gb, None,
-            args.page_only, args.profile,
+            args.page_only, args.profile, args.bins,
         )  # fmt: skip
     else:
         with tempfile.TemporaryDirectory() as tmp:

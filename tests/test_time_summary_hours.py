@@ -26,6 +26,7 @@ from geo import store
 from geo.store import hours, map_query
 from geo.store import upload as gpkg_upload
 from geo.store.postgres import upload as pg_upload
+from geo.store.schema import SCHEMA_VERSION
 
 #: Uploads: (owner, upload marking, per-row markings or None, operation, rows).
 UPLOADS: list[tuple[str, str, list[str | None] | None, str, int]] = [
@@ -258,7 +259,7 @@ def _drop_summary(path: Path | str) -> None:
             conn.execute(f"DROP TABLE {hours.HOURS}")
             conn.execute(
                 "UPDATE gpkg_contents SET description = replace(description, "
-                "'store schema 6)', 'store schema 5)')"
+                f"'store schema {SCHEMA_VERSION})', 'store schema 5)')"
             )
         conn.close()
         return

@@ -114,9 +114,9 @@ detections' positions; ``hours``: the detections' hourly summary per upload (the
 time summary); ``maintenance``: :func:`reindex` (that index and summary made anew after
 another tool edited the detections); ``map_query``: what the map needs without reading every
 row (:func:`map_points`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`,
-:func:`time_summary`); ``audit``: retracting and re-marking uploads (:func:`retract_upload`,
-:func:`mark_upload`),
-:func:`record_event` and :func:`audit_log`.
+:func:`time_summary`); ``bins_table`` and ``map_bins``: the map's pre-counted bins per
+fine cell and hexagon (:func:`window_cells`); ``audit``: retracting and re-marking uploads
+(:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
 
 Examples
 --------
@@ -141,6 +141,7 @@ from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
 from geo.store.location import existing_store
 from geo.store.maintenance import reindex
+from geo.store.map_bins import CellCounts, window_cells
 from geo.store.map_query import (
     Extent,
     MapPoints,
@@ -182,6 +183,7 @@ __all__ = [
     "ALL",
     "COLUMNS",
     "LAYERS",
+    "CellCounts",
     "Extent",
     "IngestResult",
     "MapPoints",
@@ -220,6 +222,7 @@ __all__ = [
     "version",
     "visible_detections",
     "window_batches",
+    "window_cells",
     "window_positions",
     "window_rows",
 ]

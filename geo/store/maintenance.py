@@ -5,9 +5,9 @@ indexed at the map's next query, a retraction makes it anew, a re-marking moves 
 backup copies it with the rows it describes, an upgrade creates it empty. It keeps the
 hourly summary (:mod:`geo.store.hours`) right in the transaction of each change of the rows.
 What it cannot see is another tool (QGIS, GDAL, sqlite3, psql) moving, adding, deleting or
-re-marking detections: :func:`reindex` (``python -m geo reindex``) indexes every row again
-and makes the summary anew from the rows (on PostGIS, which keeps its own spatial index, the
-summary only).
+re-marking detections: :func:`reindex` (``python -m geo reindex``) indexes every row again,
+makes the summary anew from the rows and clears the map's pre-counted bins (binned anew at
+the map's next query; on PostGIS, which keeps its own spatial index, the summary only).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from geo.store.bins_table import clear_map_bins
 from geo.store.connection import write_transaction
 from geo.store.location import existing_store, postgres_url, sqlite_path
 from geo.store.opening import open_store
@@ -29,7 +30,7 @@ __all__ = ["reindex"]
 
 
 def reindex(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Index every stored detection's position again and make the hourly summary anew.
+    """Index every stored detection's position again, make the hourly summary anew, clear the bins.
 
     One write transaction.
 
@@ -61,6 +62,7 @@ def reindex(path: str | os.PathLike[str]) -> dict[str, Any]:
         ):
             indexed = rebuild_spatial_index(conn)
             groups = fill_hours(conn)
+            clear_map_bins(conn)  # binned anew by the map's next query
     finally:
         conn.close()
     return {"store": str(store), "indexed": indexed, "hours": groups}

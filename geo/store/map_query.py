@@ -38,6 +38,7 @@ import pyarrow as pa
 from geo.access.releasability import viewers as checked_viewers
 from geo.access.releasability import visible_mask
 from geo.core import settings
+from geo.core.cells import coarse_of, fine_cells_of
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
 from geo.store.hours import HOUR_US, hour_sql, visible_hours_sql
@@ -60,6 +61,7 @@ from geo.store.spatial_index import (
     has_spatial_index,
     index_new_rows,
     is_current,
+    positions_of,
 )
 from geo.store.spatial_index import xy_of as _xy
 
@@ -705,6 +707,7 @@ def window_positions(
     operation: str | None = None,
     time_from: str | datetime | None = None,
     time_to: str | datetime | None = None,
+    cells: np.ndarray | None = None,
 ) -> Iterator[WindowPositions]:
     """The positions of the rows ``partners`` may see in a window, batch by batch.
 
@@ -715,6 +718,11 @@ def window_positions(
     no query per page (a third of the read of 10,000,000 rows). PostGIS: the pages of
     :func:`window_batches`. Memory holds a batch, whatever the window holds.
 
+    ``cells``: fine cell keys (:func:`geo.core.cells.fine_cells_of`; :data:`NO_CELL` for the
+    rows whose position cannot be read, given then as NaN): only the window's rows in one
+    of them (:func:`geo.store.window_cells` counts them), found on a GeoPackage through the
+    cell index (their index cells, :func:`geo.core.cells.coarse_of`) and kept exactly here.
+
     Examples
     --------
     >>> list(window_positions("no-such-store.gpkg", "LTU"))
@@ -722,18 +730,44 @@ def window_positions(
     """
     viewers = checked_viewers(partners)
     t_from, t_to = _window(time_from, time_to)
+    wanted = None if cells is None else np.unique(np.asarray(cells, dtype=np.int64))
     if postgres_url(path) is not None:
         for page in window_batches(
             path, viewers, operation=operation, time_from=time_from, time_to=time_to
         ):
-            yield WindowPositions(page.lon, page.lat)
+            yield _in_cells(page.lon, page.lat, wanted)
         return
     with opened_for_reading(path) as conn:
         where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
-        if conn is None or where is None:
+        if conn is None or where is None or (wanted is not None and not wanted.size):
             return
+        if wanted is not None and _indexed(conn):
+            ranges = _key_ranges(coarse_of(wanted))
+            where += f" AND {_in_ranges(conn, 'limes_map_fine_cells', ranges)}"
         for batch in conn.stream_arrow({"geom": "blob"}, f"FROM detections WHERE {where}"):
-            yield WindowPositions(*_xy(batch.column(0)))
+            if wanted is None:
+                yield WindowPositions(*_xy(batch.column(0)))
+            else:
+                yield _in_cells(*positions_of(batch.column(0)), wanted)
+
+
+def _in_cells(lon: np.ndarray, lat: np.ndarray, wanted: np.ndarray | None) -> WindowPositions:
+    """The positions whose fine cell is in ``wanted`` (sorted; None: all of them)."""
+    if wanted is None:
+        return WindowPositions(lon, lat)
+    keep = np.isin(fine_cells_of(lon, lat), wanted, assume_unique=False)
+    return WindowPositions(lon[keep], lat[keep])
+
+
+def _key_ranges(keys: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive integers among ``keys``, as (first, last) ranges."""
+    keys = np.unique(keys)
+    if not keys.size:
+        return []
+    breaks = np.flatnonzero(np.diff(keys) != 1)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [keys.size - 1]])
+    return [(int(keys[a]), int(keys[b])) for a, b in zip(starts, ends, strict=True)]
 
 
 def window_rows(

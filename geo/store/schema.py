@@ -12,7 +12,8 @@ and ``retracted_by``) and ``retracted_detections``, where a retracted upload's r
 out of every read; since schema 5, the grid-cell index of the detections (see
 :mod:`geo.store.spatial_index`), for the map's queries (:mod:`geo.store.map_query`); since
 schema 6, the detections' hourly summary per upload (:mod:`geo.store.hours`), for the map's
-time summary.
+time summary; since schema 7, the map's pre-counted bins (:mod:`geo.store.bins_table`, filled
+by :mod:`geo.store.map_bins`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from geo.core.errors import ValidationError
 from geo.store import hours
+from geo.store.bins_table import create_map_bins
 from geo.store.connection import Connection, not_a_store
 from geo.store.spatial_index import create_spatial_index
 
@@ -59,8 +61,8 @@ GPKG_USER_VERSION = 10300
 #: Layout of the store; written into the layers' descriptions. A store of schema 1 (the
 #: first release) is upgraded in place whenever it is opened, one of schema 2 (before
 #: operations) or 3 (before the audit table) when it is opened for writing; readers read a
-#: schema 2, 3, 4 or 5 store as it is (see ``upgrade``).
-SCHEMA_VERSION = 6
+#: schema 2 to 6 store as it is (see ``upgrade``).
+SCHEMA_VERSION = 7
 
 #: The operation that rows stored before operations (schema 1 and 2), and uploads that name
 #: none, belong to: the bundled sample (``geo.operations.SAMPLE``).
@@ -429,6 +431,7 @@ def create(conn: Connection) -> None:
         conn.execute(statement)
     create_spatial_index(conn)
     conn.execute(hours.CREATE_SQL)
+    create_map_bins(conn)
 
 
 def has_hours(conn: Connection) -> bool:
@@ -484,6 +487,8 @@ def upgrade(conn: Connection) -> None:
         create_spatial_index(conn)  # schema 4 to 5: the cell index (filled by the map queries)
     if found < 6:
         fill_hours(conn)  # schema 5 to 6: the hourly summary, from the rows
+    if found < 7:
+        create_map_bins(conn)  # schema 6 to 7: the map's bins (filled by the map queries)
     for table, description in conn.execute(
         "SELECT table_name, description FROM gpkg_contents WHERE description LIKE 'Limes %'"
     ).fetchall():

@@ -52,6 +52,7 @@ __all__ = [
     "has_spatial_index",
     "index_new_rows",
     "is_current",
+    "positions_of",
     "rebuild_spatial_index",
     "xy_of",
 ]
@@ -150,23 +151,29 @@ def xy_of(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return xy[:, 0], xy[:, 1]
 
 
-def _cells(page: pa.Table) -> NDArray[np.int64]:
-    """The cell of each ``geom`` blob of a page (:data:`NO_CELL` where none can be read)."""
+def positions_of(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`xy_of`, with NaN for each blob that holds no readable point (another tool's)."""
     try:
-        lon, lat = xy_of(page["geom"])
-        if len(lon) == page.num_rows:
-            return cells_of(lon, lat)
+        lon, lat = xy_of(blobs)
+        if len(lon) == len(blobs):
+            return lon, lat
     except (shapely.errors.GEOSException, TypeError, ValueError, IndexError):
         pass
-    out = np.full(page.num_rows, NO_CELL, dtype=np.int64)  # one by one: which cannot be read
-    for i, blob in enumerate(page["geom"].to_pylist()):
+    n = len(blobs)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)  # one by one: which cannot be read
+    for i, blob in enumerate(blobs.to_pylist()):
         try:
             got = shapely.get_coordinates(points(pa.array([blob], pa.binary())))
         except (shapely.errors.GEOSException, TypeError, ValueError, IndexError):
             continue
         if len(got) == 1:
-            out[i] = cells_of(got[:, 0], got[:, 1])[0]
-    return out
+            lon[i], lat[i] = got[0, 0], got[0, 1]
+    return lon, lat
+
+
+def _cells(page: pa.Table) -> NDArray[np.int64]:
+    """The cell of each ``geom`` blob of a page (:data:`NO_CELL` where none can be read)."""
+    return cells_of(*positions_of(page["geom"]))
 
 
 def _where_now(conn: Connection) -> tuple[int, int, int, int]:
