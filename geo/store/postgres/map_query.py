@@ -19,7 +19,7 @@ from geo.access.releasability import postgres_where
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
-__all__ = ["row_pages", "time_summary", "view_rows", "window_pages"]
+__all__ = ["has_rows", "row_pages", "time_summary", "view_rows", "window_pages"]
 
 T = TypeVar("T")
 
@@ -57,6 +57,26 @@ def _where(
             )
         where.append(f"({' OR '.join(parts) or 'false'})")
     return " AND ".join(where), params
+
+
+def has_rows(url: str, viewers: list[str], *, operation: str | None) -> bool:
+    """Whether ``viewers`` may see a row of ``operation``: the first one found, not a count.
+
+    The rule in the WHERE too (:func:`~geo.access.releasability.postgres_where`), under
+    row-level security.
+    """
+    where, params = _where(None, None, operation, None)
+    where += f" AND {postgres_where(viewers)}"  # a second line under RLS
+    conn = connect(url)
+    try:
+        prepare(conn)
+        with conn.transaction(viewers):
+            found = conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM detections WHERE {where})", params or None
+            ).scalar()
+        return bool(found)
+    finally:
+        conn.close()
 
 
 def view_rows(
