@@ -447,7 +447,9 @@ def test_a_bulk_padded_past_the_times_reads_no_span_rows() -> None:
         mem.executemany("INSERT INTO t VALUES (?)", [(int(v),) for v in t])
         want = map_query.summarise_times("(SELECT time_us FROM t)", fetch)
         queries.clear()
-        got = map_query.summarise_hours(map_query.rows_hours("(SELECT time_us FROM t)"), window, fetch)
+        got = map_query.summarise_hours(
+            map_query.rows_hours("(SELECT time_us FROM t)"), window, fetch
+        )
         _same(got, want, f"seed {seed}")
         assert not [q for q in queries if "row_number" in q], f"seed {seed}"
     mem.close()

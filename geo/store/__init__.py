@@ -113,9 +113,9 @@ operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 detections' positions; ``hours``: the detections' hourly summary per upload (the map's
 time summary); ``maintenance``: :func:`reindex` (that index and summary made anew after
 another tool edited the detections); ``map_query``: what the map needs without reading every
-row (:func:`map_points`, :func:`has_visible`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`,
-:func:`time_summary`); ``audit``: retracting and re-marking uploads (:func:`retract_upload`,
-:func:`mark_upload`),
+row (:func:`map_points`, :func:`has_visible`, :func:`window_batches`,
+:func:`window_positions`, :func:`window_rows`, :func:`time_summary`); ``audit``:
+retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
 :func:`record_event` and :func:`audit_log`.
 
 Examples
