@@ -717,13 +717,18 @@ def _first_rows(conn: Connection, where: str, limit: int, *, days: bool) -> str:
     ``days``, only the days that hold them (:func:`_first_days`).
     """
     if days:
-        where += _first_days(conn, where, limit)
+        # first: SQLite bounds its walk along fid by the first upper bound it finds in the
+        # WHERE (the window's, the month's rows, not the day's: 4 s against 0.1 s)
+        where = _first_days(conn, where, limit) + where
     order = "ORDER BY time_us, fid"
     return f"fid IN (SELECT fid FROM detections WHERE {where} {order} LIMIT {int(limit)}) {order}"
 
 
 def _first_days(conn: Connection, where: str, limit: int) -> str:
     """SQL keeping the rows of ``where`` on the days that hold its first ``limit`` in time.
+
+    A condition to put before ``where`` (``"fid < ... AND "``; empty: every day): SQLite
+    walks ``fid`` up to the first upper bound the WHERE states, so the cut must lead.
 
     The table is clustered by UTC day (``fid``, see :func:`geo.store.schema.first_fid`):
     every row of a later day is later in time. The ``limit``-th row in ``fid`` order (a
@@ -739,7 +744,7 @@ def _first_days(conn: Connection, where: str, limit: int) -> str:
     if row is None:
         return ""
     day = (int(row[0]) >> DAY_SHIFT) - DAY_OFFSET
-    return f" AND fid < {first_fid(day + 1)}"
+    return f"fid < {first_fid(day + 1)} AND "
 
 
 def window_batches(
