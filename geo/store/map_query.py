@@ -382,9 +382,9 @@ def has_visible(
     """Whether the store holds a detection of ``operation`` that ``partners`` may see.
 
     The question :func:`map_points` ``(..., limit=0).total > 0`` answers by counting every
-    row, answered by the first one: a GeoPackage store reads its hourly summary (a few
-    thousand groups, :mod:`geo.store.hours`; the rows' first match in a store without
-    one), PostGIS looks for one row.
+    row, answered by the first one found in the hourly summary (a few thousand groups,
+    :mod:`geo.store.hours`; both back-ends), or in the rows of a GeoPackage store without
+    one.
 
     Examples
     --------

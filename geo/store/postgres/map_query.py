@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from geo.access.releasability import postgres_where
+from geo.store.hours import HOURS
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
@@ -60,10 +61,12 @@ def _where(
 
 
 def has_rows(url: str, viewers: list[str], *, operation: str | None) -> bool:
-    """Whether ``viewers`` may see a row of ``operation``: the first one found, not a count.
+    """Whether ``viewers`` may see a row of ``operation``: the first group found, not a count.
 
-    The rule in the WHERE too (:func:`~geo.access.releasability.postgres_where`), under
-    row-level security.
+    The groups of the hourly summary (:mod:`geo.store.hours`, kept equal to the rows in
+    the transaction of every change; a few thousand, where the rows of an operation
+    without any would all be read), under the same row-level security as the rows and
+    with the rule in the WHERE too (:func:`~geo.access.releasability.postgres_where`).
     """
     where, params = _where(None, None, operation, None)
     where += f" AND {postgres_where(viewers)}"  # a second line under RLS
@@ -72,7 +75,7 @@ def has_rows(url: str, viewers: list[str], *, operation: str | None) -> bool:
         prepare(conn)
         with conn.transaction(viewers):
             found = conn.execute(
-                f"SELECT EXISTS (SELECT 1 FROM detections WHERE {where})", params or None
+                f"SELECT EXISTS (SELECT 1 FROM {HOURS} WHERE {where})", params or None
             ).scalar()
         return bool(found)
     finally:
