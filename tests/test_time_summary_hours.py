@@ -116,7 +116,12 @@ def _check_summaries(path: Path | str) -> None:
     """Every viewer case and operation, without and with extra times: as the rows say."""
     extra = np.array([START_US + 5 * HOUR, START_US + 5 * HOUR, START_US + 7 * HOUR + 1])
     for viewers in VIEWERS:
+        assert not store.has_visible(path, viewers, operation="no-such-operation")
         for operation in OPERATIONS:
+            rows = store.visible_detections(path, list(viewers), operation=operation)
+            assert store.has_visible(path, viewers, operation=operation) == (len(rows) > 0), (
+                f"{viewers} {operation}"
+            )
             for more in (np.zeros(0, dtype=np.int64), extra):
                 case = f"{viewers} {operation} extra={len(more)}"
                 got = store.time_summary(path, viewers, operation=operation, extra_us=more)
@@ -411,4 +416,41 @@ def test_the_bulk_from_the_histogram_equals_the_row_based_one(share: float) -> N
             map_query.rows_hours("(SELECT time_us FROM t)"), window, fetch, share=share
         )
         _same(got, want, f"seed {seed}")
+    mem.close()
+
+
+def test_a_bulk_padded_past_the_times_reads_no_span_rows() -> None:
+    """Times spread over days: the widened span ends where no time lies, the histogram says.
+
+    The bulk equals the row-based one, and no query reads the span's first and last rows
+    (the ``row_number`` one); only the rows of at most two hours are read.
+    """
+    mem = sqlite3.connect(":memory:")
+    mem.execute("CREATE TABLE t (time_us INTEGER)")
+    queries: list[str] = []
+
+    def fetch(sql: str) -> list[tuple[Any, ...]]:
+        queries.append(sql)
+        return mem.execute(sql).fetchall()
+
+    def window(lo: int | None, hi: int | None) -> str:
+        bounds = [f"time_us >= {lo}"] if lo is not None else []
+        bounds += [f"time_us <= {hi}"] if hi is not None else []
+        return f"(SELECT time_us FROM t WHERE {' AND '.join(bounds) or '1'})"
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        days = int(rng.integers(2, 40))
+        t = START_US + rng.integers(0, days * 24 * HOUR, int(rng.integers(50, 3000)))
+        if seed % 2:  # a denser middle
+            t = np.concatenate([t, START_US + days * 12 * HOUR + rng.integers(0, HOUR, 500)])
+        mem.execute("DELETE FROM t")
+        mem.executemany("INSERT INTO t VALUES (?)", [(int(v),) for v in t])
+        want = map_query.summarise_times("(SELECT time_us FROM t)", fetch)
+        queries.clear()
+        got = map_query.summarise_hours(
+            map_query.rows_hours("(SELECT time_us FROM t)"), window, fetch
+        )
+        _same(got, want, f"seed {seed}")
+        assert not [q for q in queries if "row_number" in q], f"seed {seed}"
     mem.close()

@@ -145,7 +145,7 @@ def map_base(
         min_gap_m=min_gap_m, dem=dem,
     )  # fmt: skip
     owners = store.owners(path)
-    stored = bool(owners) and store.map_points(path, owners, operation=operation, limit=0).total > 0
+    stored = bool(owners) and store.has_visible(path, owners, operation=operation)
     return MapBase(result, classifier, path, operation, stored)
 
 

@@ -113,10 +113,11 @@ operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 detections' positions; ``hours``: the detections' hourly summary per upload (the map's
 time summary); ``maintenance``: :func:`reindex` (that index and summary made anew after
 another tool edited the detections); ``map_query``: what the map needs without reading every
-row (:func:`map_points`, :func:`window_batches`, :func:`window_positions`, :func:`window_rows`,
-:func:`time_summary`); ``bins_table`` and ``map_bins``: the map's pre-counted bins per
-fine cell and hexagon (:func:`window_cells`); ``audit``: retracting and re-marking uploads
-(:func:`retract_upload`, :func:`mark_upload`), :func:`record_event` and :func:`audit_log`.
+row (:func:`map_points`, :func:`has_visible`, :func:`window_batches`,
+:func:`window_positions`, :func:`window_rows`, :func:`time_summary`); ``bins_table`` and
+``map_bins``: the map's pre-counted bins per fine cell and hexagon (:func:`window_cells`);
+``audit``: retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
+:func:`record_event` and :func:`audit_log`.
 
 Examples
 --------
@@ -148,6 +149,7 @@ from geo.store.map_query import (
     StoreTimes,
     WindowBatch,
     WindowPositions,
+    has_visible,
     map_points,
     time_summary,
     window_batches,
@@ -196,6 +198,7 @@ __all__ = [
     "backup",
     "existing_store",
     "feature_collection",
+    "has_visible",
     "ingest",
     "ingest_file",
     "layer_versions",

@@ -41,7 +41,7 @@ from geo.core import settings
 from geo.core.cells import coarse_of, fine_cells_of
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
-from geo.store.hours import HOUR_US, hour_sql, visible_hours_sql
+from geo.store.hours import HOUR_US, HOURS, hour_sql, visible_hours_sql
 from geo.store.location import postgres_url
 from geo.store.opening import opened_for_reading
 from geo.store.postgres import map_query as pg_map
@@ -71,6 +71,7 @@ __all__ = [
     "StoreTimes",
     "WindowBatch",
     "WindowPositions",
+    "has_visible",
     "map_points",
     "time_summary",
     "window_batches",
@@ -262,8 +263,23 @@ def summarise_hours(hours: str, window: Window, fetch: Fetch, *, share: float = 
     if not total:
         empty = np.zeros(0, dtype=np.int64)
         return StoreTimes(0, None, None, None, empty, empty, empty)
+    k = max(math.ceil(share * total), 1)
+    bulk = _bulk_from_hours(hist, k, window, fetch)
+    return StoreTimes(
+        total=total,
+        first_us=int(hist[:, 3].min()),
+        last_us=int(hist[:, 4].max()),
+        bulk=bulk if bulk is not None else _bulk_from_rows(hist, k, window, fetch),
+        hours=hist[:, 0],
+        counts=hist[:, 1],
+        on_hour=hist[:, 2],
+    )
+
+
+def _bulk_from_rows(hist: np.ndarray, k: int, window: Window, fetch: Fetch) -> tuple[int, int]:
+    """The bulk of :func:`summarise_hours`, its span from the ``m`` first and last rows."""
     h = HOUR_US
-    m = total - max(math.ceil(share * total), 1) + 1
+    m = int(hist[:, 1].sum()) - k + 1
     below = (int(hist[np.searchsorted(np.cumsum(hist[:, 1]), m), 0]) + 1) * h
     above = int(hist[::-1][np.searchsorted(np.cumsum(hist[::-1, 1]), m), 0]) * h
     ((a, b),) = fetch(
@@ -277,15 +293,68 @@ def summarise_hours(hours: str, window: Window, fetch: Fetch, *, share: float = 
         "ON lo.r = hi.r ORDER BY hi.t - lo.t, lo.t LIMIT 1"
     )
     a, b = int(a), int(b)
-    return StoreTimes(
-        total=total,
-        first_us=int(hist[:, 3].min()),
-        last_us=int(hist[:, 4].max()),
-        bulk=_bulk_ends(hist, window, fetch, a - (b - a) // 2, b + (b - a) // 2),
-        hours=hist[:, 0],
-        counts=hist[:, 1],
-        on_hour=hist[:, 2],
-    )
+    return _bulk_ends(hist, window, fetch, a - (b - a) // 2, b + (b - a) // 2)
+
+
+def _bulk_from_hours(
+    hist: np.ndarray, k: int, window: Window, fetch: Fetch
+) -> tuple[int, int] | None:
+    """The bulk of :func:`summarise_hours` without its span's ``m`` first and last rows.
+
+    The bulk is the first and last time in ``[lo, hi]`` (the shortest span of ``k`` times,
+    ``[a, b]``, widened by half its width each way). The histogram bounds where ``lo`` and
+    ``hi`` can lie (:func:`_pad_ranges`); when no time lies in either range (the histogram's
+    hours say so, or the rows of the one hour that straddles it), the bulk is the first and
+    last time in ``[lo_max, hi_min]`` whatever ``a`` and ``b`` are: the rows of two hours.
+    ``None`` when a range holds times: then the span is needed exactly.
+    """
+    (lo_min, lo_max), (hi_min, hi_max) = _pad_ranges(hist, k)
+    if lo_max > hi_min:
+        return None
+    for f, t in ((lo_min, lo_max - 1), (hi_min + 1, hi_max)):
+        if f <= t and not _empty(hist, window, fetch, f, t):
+            return None
+    return _bulk_ends(hist, window, fetch, lo_max, hi_min)
+
+
+def _pad_ranges(hist: np.ndarray, k: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where ``lo = a - (b - a) // 2`` and ``hi = b + (b - a) // 2`` can lie (µs, inclusive).
+
+    ``[a, b] = [t_i, t_(i+k-1)]`` of the sorted times, ``i`` the start of the shortest
+    span. The ranks ``i`` in ``[0, n - k]`` fall into segments over which the hours of
+    ``t_i`` and ``t_(i+k-1)`` stay the same; there each width lies between the hours'
+    bounds. The shortest width is at most the least upper bound ``w_hi``, so only the
+    segments whose lower bound is at most ``w_hi`` can hold the span.
+    """
+    counts, first, last = hist[:, 1], hist[:, 3], hist[:, 4]
+    cum = np.cumsum(counts)
+    m = int(cum[-1]) - k + 1
+    cuts = np.concatenate([[0], cum, cum - (k - 1)])
+    starts = np.unique(cuts[(cuts >= 0) & (cuts < m)])
+    ja = np.searchsorted(cum, starts, side="right")
+    jb = np.searchsorted(cum, starts + (k - 1), side="right")
+    low = np.maximum(first[jb] - last[ja], 0)
+    w_hi = int((last[jb] - first[ja]).min())
+    keep = low <= w_hi
+    ja, jb, low = ja[keep], jb[keep], low[keep]
+    lo = (int((first[ja] - w_hi // 2).min()), int((last[ja] - low // 2).max()))
+    hi = (int((first[jb] + low // 2).min()), int((last[jb] + w_hi // 2).max()))
+    return lo, hi
+
+
+def _empty(hist: np.ndarray, window: Window, fetch: Fetch, lo: int, hi: int) -> bool:
+    """Whether no time lies in ``[lo, hi]`` (µs): from the histogram, else one hour's rows.
+
+    An hour whose first or last time is in the range has one there; an hour that
+    straddles it (at most one: the range is then shorter than an hour) is read.
+    """
+    first, last = hist[:, 3], hist[:, 4]
+    near = (first <= hi) & (last >= lo)
+    if not near.any():
+        return True
+    if (((first >= lo) & (first <= hi)) | ((last >= lo) & (last <= hi))).any():
+        return False
+    return not fetch(f"SELECT 1 FROM {window(lo, hi)} s LIMIT 1")
 
 
 def _bulk_ends(hist: np.ndarray, window: Window, fetch: Fetch, lo: int, hi: int) -> tuple[int, int]:
@@ -307,6 +376,35 @@ def _bulk_ends(hist: np.ndarray, window: Window, fetch: Fetch, lo: int, hi: int)
     firsts = [int(v) for v in (e_lo, *inner[:, 3].tolist()) if v is not None]
     lasts = [int(v) for v in (e_hi, *inner[:, 4].tolist()) if v is not None]
     return min(firsts), max(lasts)
+
+
+def has_visible(
+    path: str | os.PathLike[str], partners: Iterable[str] | str, *, operation: str | None = None
+) -> bool:
+    """Whether the store holds a detection of ``operation`` that ``partners`` may see.
+
+    The question :func:`map_points` ``(..., limit=0).total > 0`` answers by counting every
+    row, answered by the first one found in the hourly summary (a few thousand groups,
+    :mod:`geo.store.hours`; both back-ends), or in the rows of a GeoPackage store without
+    one.
+
+    Examples
+    --------
+    >>> has_visible("no-such-store.gpkg", "LTU")
+    False
+    """
+    viewers = checked_viewers(partners)
+    if not viewers:
+        return False
+    url = postgres_url(path)
+    if url is not None:
+        return pg_map.has_rows(url, viewers, operation=operation)
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, None, None, operation)
+        if conn is None or where is None:
+            return False
+        table = HOURS if has_hours(conn) else "detections"
+        return conn.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1").fetchone() is not None
 
 
 def time_summary(
@@ -621,13 +719,18 @@ def _first_rows(conn: Connection, where: str, limit: int, *, days: bool) -> str:
     ``days``, only the days that hold them (:func:`_first_days`).
     """
     if days:
-        where += _first_days(conn, where, limit)
+        # first: SQLite bounds its walk along fid by the first upper bound it finds in the
+        # WHERE (the window's, the month's rows, not the day's: 4 s against 0.1 s)
+        where = _first_days(conn, where, limit) + where
     order = "ORDER BY time_us, fid"
     return f"fid IN (SELECT fid FROM detections WHERE {where} {order} LIMIT {int(limit)}) {order}"
 
 
 def _first_days(conn: Connection, where: str, limit: int) -> str:
     """SQL keeping the rows of ``where`` on the days that hold its first ``limit`` in time.
+
+    A condition to put before ``where`` (``"fid < ... AND "``; empty: every day): SQLite
+    walks ``fid`` up to the first upper bound the WHERE states, so the cut must lead.
 
     The table is clustered by UTC day (``fid``, see :func:`geo.store.schema.first_fid`):
     every row of a later day is later in time. The ``limit``-th row in ``fid`` order (a
@@ -643,7 +746,7 @@ def _first_days(conn: Connection, where: str, limit: int) -> str:
     if row is None:
         return ""
     day = (int(row[0]) >> DAY_SHIFT) - DAY_OFFSET
-    return f" AND fid < {first_fid(day + 1)}"
+    return f"fid < {first_fid(day + 1)} AND "
 
 
 def window_batches(

@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from geo.access.releasability import postgres_where
+from geo.store.hours import HOURS
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
-__all__ = ["row_pages", "time_summary", "view_rows", "window_pages"]
+__all__ = ["has_rows", "row_pages", "time_summary", "view_rows", "window_pages"]
 
 T = TypeVar("T")
 
@@ -57,6 +58,28 @@ def _where(
             )
         where.append(f"({' OR '.join(parts) or 'false'})")
     return " AND ".join(where), params
+
+
+def has_rows(url: str, viewers: list[str], *, operation: str | None) -> bool:
+    """Whether ``viewers`` may see a row of ``operation``: the first group found, not a count.
+
+    The groups of the hourly summary (:mod:`geo.store.hours`, kept equal to the rows in
+    the transaction of every change; a few thousand, where the rows of an operation
+    without any would all be read), under the same row-level security as the rows and
+    with the rule in the WHERE too (:func:`~geo.access.releasability.postgres_where`).
+    """
+    where, params = _where(None, None, operation, None)
+    where += f" AND {postgres_where(viewers)}"  # a second line under RLS
+    conn = connect(url)
+    try:
+        prepare(conn)
+        with conn.transaction(viewers):
+            found = conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {HOURS} WHERE {where})", params or None
+            ).scalar()
+        return bool(found)
+    finally:
+        conn.close()
 
 
 def view_rows(
