@@ -32,7 +32,7 @@ from geo.store.connection import connect
 from geo.store.geometry import points
 from geo.store.map_bins import BLOCK_DAYS, CellCounts, window_cells
 from geo.store.map_query import window_positions
-from geo.store.schema import DAY_US
+from geo.store.schema import DAY_US, SCHEMA_VERSION
 
 LAYOUT = HexLayout(choose_analysis_crs([24.0], [55.0]), 4000.0)
 OTHER_LAYOUT = HexLayout(choose_analysis_crs([24.0], [55.0]), 2500.0)
@@ -345,7 +345,7 @@ def test_a_store_that_cannot_bin_now_or_of_an_older_schema_gives_none(
         conn.execute(f"DROP TABLE {BINS_STATE}")
         conn.execute(
             "UPDATE gpkg_contents SET description = "
-            "replace(description, 'store schema 7', 'store schema 6')"
+            f"replace(description, 'store schema {SCHEMA_VERSION}', 'store schema 6')"
         )
     finally:
         conn.close()

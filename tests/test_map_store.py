@@ -38,6 +38,7 @@ from geo.store.geometry import points
 from geo.store.hours import HOURS
 from geo.store.map_query import Extent, map_points, window_batches, window_positions
 from geo.store.schema import SCHEMA_VERSION
+from geo.core.cells import fine_cells_of
 from geo.store.spatial_index import CELLS, cells_of, has_spatial_index, is_current
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
@@ -271,12 +272,12 @@ def test_the_cell_index_catches_up_with_uploads_and_retractions(
     xy = shapely.get_coordinates(points(table["geom"]))
     cell = table["cell"].to_numpy()
     assert len(xy) == n
-    size = 0.05
-    west = (cell >> 16) * size - 180
-    south = (cell & 0xFFFF) * size - 90
+    size = 0.01  # the fine cell, counted here from its key
+    west = (cell >> 20) * size - 180
+    south = (cell & 0xFFFFF) * size - 90
     assert ((west - 1e-9 <= xy[:, 0]) & (xy[:, 0] < west + size + 1e-9)).all()
     assert ((south - 1e-9 <= xy[:, 1]) & (xy[:, 1] < south + size + 1e-9)).all()
-    assert (cells_of(xy[:, 0], xy[:, 1]) == cell).all()
+    assert (fine_cells_of(xy[:, 0], xy[:, 1]) == cell).all()
     # a retraction, then new rows on the same days (fids taken again): still exact
     upload = int(store.uploads(path, "LVA")["upload_id"].iloc[0])
     store.retract_upload(path, upload, partner="LVA", user="tester", is_admin=False)

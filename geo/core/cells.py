@@ -39,6 +39,7 @@ __all__ = [
     "CELL_DEG",
     "CELL_SHIFT",
     "FINE_DEG",
+    "FINE_ROWS",
     "HALF",
     "NO_CELL",
     "NO_HEX",
@@ -48,6 +49,8 @@ __all__ = [
     "coarse_of",
     "fine_boxes",
     "fine_cells_of",
+    "fine_indices",
+    "fine_key",
 ]
 
 #: The index grid's cell size (degrees): about 5.5 km by 3 km at 55° N.
@@ -64,6 +67,9 @@ CELL_SHIFT = 16
 
 #: A fine cell key is ``column << _FINE_SHIFT | row`` (rows: 18,000 at 0.01°).
 _FINE_SHIFT = 20
+
+#: Fine rows a point can be placed in (five per index row, :data:`CELL_SHIFT`).
+FINE_ROWS = FINE_PER_CELL * 2**CELL_SHIFT
 
 #: The cell of a point that cannot be placed (not finite, off the grid).
 NO_CELL = -1
@@ -105,18 +111,37 @@ def cells_of(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.i
     return out
 
 
-def fine_cells_of(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
-    """The fine cell key of each point (:data:`NO_CELL` where :func:`cells_of` has none)."""
+def fine_indices(
+    lon: NDArray[np.float64], lat: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """The fine grid's column and row of each point, and whether it can be placed.
+
+    Column and row count from -180° and -90° (a point off the grid gets the numbers the
+    division gives; 0 where not finite). Both grow with the coordinate (never down), so a
+    fine cell strictly between those of two points lies strictly between them: what
+    :func:`geo.store.spatial_index.cell_ranges` relies on.
+    """
     cx, cy, dx, dy = _indices(lon, lat)
     ok = _placed(cx, cy)
-    out = np.full(len(cx), NO_CELL, dtype=np.int64)
     last = FINE_PER_CELL - 1
     with np.errstate(invalid="ignore"):
-        sx = np.clip(np.floor(dx[ok] / FINE_DEG), 0, last).astype(np.int64)
-        sy = np.clip(np.floor(dy[ok] / FINE_DEG), 0, last).astype(np.int64)
-    fx = cx[ok].astype(np.int64) * FINE_PER_CELL + sx
-    fy = cy[ok].astype(np.int64) * FINE_PER_CELL + sy
-    out[ok] = (fx << _FINE_SHIFT) | fy
+        sx = np.clip(np.floor(dx / FINE_DEG), 0, last)
+        sy = np.clip(np.floor(dy / FINE_DEG), 0, last)
+        fx = np.nan_to_num(cx * FINE_PER_CELL + sx, nan=0.0, posinf=0.0, neginf=0.0)
+        fy = np.nan_to_num(cy * FINE_PER_CELL + sy, nan=0.0, posinf=0.0, neginf=0.0)
+    return fx.astype(np.int64), fy.astype(np.int64), ok
+
+
+def fine_key(column: int, row: int) -> int:
+    """The fine cell key of a fine grid column and row: a column's keys are consecutive."""
+    return (int(column) << _FINE_SHIFT) | int(row)
+
+
+def fine_cells_of(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.int64]:
+    """The fine cell key of each point (:data:`NO_CELL` where :func:`cells_of` has none)."""
+    fx, fy, ok = fine_indices(lon, lat)
+    out = np.full(len(fx), NO_CELL, dtype=np.int64)
+    out[ok] = (fx[ok] << _FINE_SHIFT) | fy[ok]
     return out
 
 

@@ -16,8 +16,10 @@ in Python (:func:`geo.access.releasability.visible_mask`).
 GeoPackage: the rows of a window are a range of ``fid`` (the table is clustered by UTC day),
 those of an extent from the grid-cell index (:mod:`geo.store.spatial_index`, brought up to
 date with the uploads first): rows of the cells inside the extent are in, those of the
-cells on its edge are tested exactly. A store of schema 4 or older, read without being
-upgraded, has no index: its window's positions are read page by page and tested.
+cells on its edge are tested exactly; the rows of given fine cells (the map's class edges)
+by their keys. A store of schema 4 or older, read without being upgraded, has no index,
+and one of schema 5 to 7 indexes 0.05° cells (not used): the window's positions are read
+page by page and tested.
 PostGIS: the GiST index on ``geom`` and the B-tree on ``time_us``
 (:mod:`geo.store.postgres.map_query`).
 """
@@ -38,7 +40,7 @@ import pyarrow as pa
 from geo.access.releasability import viewers as checked_viewers
 from geo.access.releasability import visible_mask
 from geo.core import settings
-from geo.core.cells import coarse_of, fine_cells_of
+from geo.core.cells import fine_cells_of
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
 from geo.store.hours import HOUR_US, HOURS, hour_sql, visible_hours_sql
@@ -54,9 +56,11 @@ from geo.store.schema import (
     first_fid,
     has_hours,
     has_operations,
+    schema_version,
 )
 from geo.store.spatial_index import (
     CELLS,
+    FINE_SCHEMA,
     cell_ranges,
     has_spatial_index,
     index_new_rows,
@@ -561,11 +565,12 @@ def _pages(
 def _indexed(conn: Connection) -> bool:
     """Whether the cell index can answer: brought up to date first (the uploads since it last was).
 
-    False for a store without one (schema 4 or older, read as it is), and when it cannot be
+    False for a store without one (schema 4 or older, read as it is) or with one of 0.05°
+    cells (schema 5 to 7, read as it is: upgraded, it is made anew), and when it cannot be
     written now (another upload holds the store, a read-only file): then the rows are tested
     page by page.
     """
-    if not has_spatial_index(conn):
+    if not has_spatial_index(conn) or schema_version(conn) < FINE_SCHEMA:
         return False
     if is_current(conn):
         return True
@@ -592,6 +597,22 @@ def _in_ranges(conn: Connection, table: str, ranges: list[tuple[int, int]]) -> s
     return f"fid IN (SELECT c.fid FROM {table} r JOIN {CELLS} c ON c.cell BETWEEN r.lo AND r.hi)"
 
 
+def _index_pays(conn: Connection, where: str, table: str) -> bool:
+    """Whether the window ``where`` holds more rows than the index has in ``table``'s ranges.
+
+    A short window over many cells: reading the window's rows and testing them beats
+    looking up every row of the cells (of every day). Both counts stop early (``LIMIT``).
+    """
+    in_cells = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} r JOIN "
+        f"{CELLS} c ON c.cell BETWEEN r.lo AND r.hi LIMIT {_WINDOW_FIRST_ROWS})"
+    ).scalar()
+    in_window = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM detections WHERE {where} LIMIT {int(in_cells) + 1})"
+    ).scalar()
+    return bool(in_window > in_cells)
+
+
 def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
     """SQL for the rows of ``where`` that lie in ``extent``, exactly (GeoPackage).
 
@@ -607,16 +628,7 @@ def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
         inner, outer = cell_ranges(extent.boxes())
         inside = _in_ranges(conn, "limes_map_inside", inner)
         edge = _in_ranges(conn, "limes_map_edge_cells", outer)
-        # A short window over a wide view: testing the window's rows beats the index.
-        in_cells = conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM limes_map_inside r JOIN "
-            f"{CELLS} c ON c.cell BETWEEN r.lo AND r.hi LIMIT {_WINDOW_FIRST_ROWS})"
-        ).scalar()
-        in_window = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM detections WHERE {where} "
-            f"LIMIT {int(in_cells) + 1})"
-        ).scalar()
-        indexed = in_window > in_cells
+        indexed = _index_pays(conn, where, "limes_map_inside")
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_EDGE_TABLE} (fid INTEGER PRIMARY KEY)")
     conn.execute(f"DELETE FROM {_EDGE_TABLE}")
     for page in _pages(
@@ -824,7 +836,8 @@ def window_positions(
     ``cells``: fine cell keys (:func:`geo.core.cells.fine_cells_of`; :data:`NO_CELL` for the
     rows whose position cannot be read, given then as NaN): only the window's rows in one
     of them (:func:`geo.store.window_cells` counts them), found on a GeoPackage through the
-    cell index (their index cells, :func:`geo.core.cells.coarse_of`) and kept exactly here.
+    cell index (runs of consecutive keys), or, when the index holds more rows in them than
+    the window holds (:func:`_index_pays`), from the window's rows; kept exactly here.
 
     Examples
     --------
@@ -845,8 +858,10 @@ def window_positions(
         if conn is None or where is None or (wanted is not None and not wanted.size):
             return
         if wanted is not None and _indexed(conn):
-            ranges = _key_ranges(coarse_of(wanted))
-            where += f" AND {_in_ranges(conn, 'limes_map_fine_cells', ranges)}"
+            table = "limes_map_fine_cells"
+            in_cells = _in_ranges(conn, table, _key_ranges(wanted))
+            if _index_pays(conn, where, table):
+                where += f" AND {in_cells}"
         for batch in conn.stream_arrow({"geom": "blob"}, f"FROM detections WHERE {where}"):
             if wanted is None:
                 yield WindowPositions(*_xy(batch.column(0)))

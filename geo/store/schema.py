@@ -13,7 +13,8 @@ out of every read; since schema 5, the grid-cell index of the detections (see
 :mod:`geo.store.spatial_index`), for the map's queries (:mod:`geo.store.map_query`); since
 schema 6, the detections' hourly summary per upload (:mod:`geo.store.hours`), for the map's
 time summary; since schema 7, the map's pre-counted bins (:mod:`geo.store.bins_table`, filled
-by :mod:`geo.store.map_bins`).
+by :mod:`geo.store.map_bins`); since schema 8, the cell index holds the fine (0.01°) cell,
+not the 0.05° one (an upgrade empties it; the map's next query indexes every row anew).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from geo.core.errors import ValidationError
 from geo.store import hours
 from geo.store.bins_table import create_map_bins
 from geo.store.connection import Connection, not_a_store
-from geo.store.spatial_index import create_spatial_index
+from geo.store.spatial_index import FINE_SCHEMA, create_spatial_index, reset_spatial_index
 
 __all__ = [
     "DAY_US",
@@ -61,8 +62,9 @@ GPKG_USER_VERSION = 10300
 #: Layout of the store; written into the layers' descriptions. A store of schema 1 (the
 #: first release) is upgraded in place whenever it is opened, one of schema 2 (before
 #: operations) or 3 (before the audit table) when it is opened for writing; readers read a
-#: schema 2 to 6 store as it is (see ``upgrade``).
-SCHEMA_VERSION = 7
+#: schema 2 to 7 store as it is (see ``upgrade``; the map does not use the 0.05° cell index
+#: of a schema 5 to 7 store read so).
+SCHEMA_VERSION = 8
 
 #: The operation that rows stored before operations (schema 1 and 2), and uploads that name
 #: none, belong to: the bundled sample (``geo.operations.SAMPLE``).
@@ -489,6 +491,8 @@ def upgrade(conn: Connection) -> None:
         fill_hours(conn)  # schema 5 to 6: the hourly summary, from the rows
     if found < 7:
         create_map_bins(conn)  # schema 6 to 7: the map's bins (filled by the map queries)
+    if 5 <= found < FINE_SCHEMA:
+        reset_spatial_index(conn)  # schema 7 to 8: fine cells (indexed anew by the map queries)
     for table, description in conn.execute(
         "SELECT table_name, description FROM gpkg_contents WHERE description LIKE 'Limes %'"
     ).fetchall():

@@ -1,11 +1,17 @@
-"""The GeoPackage store's spatial index: each detection's grid cell, in a B-tree.
+"""The GeoPackage store's spatial index: each detection's fine grid cell, in a B-tree.
 
-``limes_detections_cells`` holds ``(cell, fid)`` per detection: the cell of a
-:data:`CELL_DEG`-degree grid its point lies in (:func:`cells_of`); one B-tree (``WITHOUT
-ROWID``); it holds the rows of every upload up to ``limes_cells_state.last_upload``. An
-extent is a set of cell ranges (one per grid column, :func:`cell_ranges`): rows in a cell
-strictly inside the extent's cells are in it, rows of the cells on its edge are tested
-exactly.
+``limes_detections_cells`` holds ``(cell, fid)`` per detection: the fine cell (0.01°, the
+map bins' cell, :func:`geo.core.cells.fine_cells_of`) its point lies in, :data:`NO_CELL`
+for a point that cannot be read; one B-tree (``WITHOUT ROWID``); it holds the rows of every
+upload up to ``limes_cells_state.last_upload``. An extent is a set of key ranges (per fine
+grid column, whose keys are consecutive, :func:`cell_ranges`): rows in a cell strictly
+inside the extent's cells are in it, rows of the cells on its edge are tested exactly. The
+map reads the rows of the fine cells on a class edge by their keys alone.
+
+Stores of schema 5 to 7 indexed the 0.05° cell (:func:`cells_of`): the upgrade to schema
+:data:`FINE_SCHEMA` empties the index (:func:`reset_spatial_index`), and the map's next
+query indexes every row anew; a reader of such a store (opened without upgrading) does not
+use its index (the map's queries test the rows).
 
 Why not an SQLite R-tree (GeoPackage's spatial index): measured on this machine, inserting
 1,000,000 random points into SQLite's R-tree takes 16 s (94 s into a store's file with the
@@ -27,11 +33,13 @@ Examples
 --------
 >>> cells_of(np.array([24.01, -180.0]), np.array([55.02, -90.0])).tolist()
 [267389780, 0]
+>>> inside, edge = cell_ranges([(24.0, 55.0, 24.05, 55.05)])
+>>> [(lo >> 20, lo & 0xFFFFF, hi & 0xFFFFF) for lo, hi in inside][:2]
+[(20401, 14501, 14504), (20402, 14501, 14504)]
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -39,13 +47,22 @@ import pyarrow as pa
 import shapely
 from numpy.typing import NDArray
 
-from geo.core.cells import CELL_DEG, CELL_SHIFT, NO_CELL, cells_of
+from geo.core.cells import (
+    CELL_DEG,
+    FINE_ROWS,
+    NO_CELL,
+    cells_of,
+    fine_cells_of,
+    fine_indices,
+    fine_key,
+)
 from geo.store.connection import Connection
 from geo.store.geometry import _POINT_BLOB, points
 
 __all__ = [
     "CELLS",
     "CELL_DEG",
+    "FINE_SCHEMA",
     "cell_ranges",
     "cells_of",
     "create_spatial_index",
@@ -54,11 +71,15 @@ __all__ = [
     "is_current",
     "positions_of",
     "rebuild_spatial_index",
+    "reset_spatial_index",
     "xy_of",
 ]
 
 #: The index table.
 CELLS = "limes_detections_cells"
+
+#: The store schema from which the index holds fine cells (5 to 7: the 0.05° cell).
+FINE_SCHEMA = 8
 
 #: The one-row table of the last upload the index holds.
 _STATE = "limes_cells_state"
@@ -74,39 +95,31 @@ _CACHE_KIB = 128 * 1024
 _PAGE_ROWS = 200_000
 
 
-def _span(lo: float, hi: float, offset: float) -> tuple[int, int]:
-    """The first and last grid index a closed interval touches (as :func:`cells_of` counts)."""
-    return (
-        math.floor(np.float64(lo + offset) / CELL_DEG),
-        math.floor(np.float64(hi + offset) / CELL_DEG),
-    )
-
-
 def cell_ranges(
     boxes: Sequence[tuple[float, float, float, float]],
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Key ranges of the cells strictly inside ``boxes`` and of the cells on their edges.
+    """Key ranges of the fine cells strictly inside ``boxes`` and of the cells on their edges.
 
-    A point whose cell is strictly between the first and last cells an interval touches
-    lies inside it (the division is monotonic), so only rows of the edge cells (and of
-    :data:`NO_CELL`) need an exact test; a point in a box is in a cell of one of the two.
+    A fine column and row grow with the coordinate (:func:`geo.core.cells.fine_indices`),
+    so a point whose cell is strictly between the first and last cells an interval touches
+    lies inside it: only rows of the edge cells (and of :data:`NO_CELL`) need an exact
+    test; a point in a box is in a cell of one of the two. One range per fine column, its
+    rows being consecutive keys.
     """
     inside: list[tuple[int, int]] = []
     edge: list[tuple[int, int]] = [(NO_CELL, NO_CELL)]
     for w, s, e, n in boxes:
-        x0, x1 = _span(w, e, 180.0)
-        y0, y1 = _span(s, n, 90.0)
-        y0, y1 = max(y0, 0), min(y1, 2**CELL_SHIFT - 1)
-        x0 = max(x0, 0)
+        fx, fy, _ = fine_indices(np.array([w, e], dtype=float), np.array([s, n], dtype=float))
+        x0, x1 = max(int(fx[0]), 0), int(fx[1])
+        y0, y1 = max(int(fy[0]), 0), min(int(fy[1]), FINE_ROWS - 1)
         for cx in range(x0, x1 + 1):
-            base = cx << CELL_SHIFT
             if cx in (x0, x1):
-                edge.append((base | y0, base | y1))
+                edge.append((fine_key(cx, y0), fine_key(cx, y1)))
                 continue
-            edge.append((base | y0, base | y0))
-            edge.append((base | y1, base | y1))
+            edge.append((fine_key(cx, y0), fine_key(cx, y0)))
+            edge.append((fine_key(cx, y1), fine_key(cx, y1)))
             if y0 + 1 <= y1 - 1:
-                inside.append((base | (y0 + 1), base | (y1 - 1)))
+                inside.append((fine_key(cx, y0 + 1), fine_key(cx, y1 - 1)))
     return inside, edge
 
 
@@ -172,8 +185,8 @@ def positions_of(blobs: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndar
 
 
 def _cells(page: pa.Table) -> NDArray[np.int64]:
-    """The cell of each ``geom`` blob of a page (:data:`NO_CELL` where none can be read)."""
-    return cells_of(*positions_of(page["geom"]))
+    """The fine cell of each ``geom`` blob of a page (:data:`NO_CELL` where none can be read)."""
+    return fine_cells_of(*positions_of(page["geom"]))
 
 
 def _where_now(conn: Connection) -> tuple[int, int, int, int]:
@@ -232,6 +245,16 @@ def _index_pages(conn: Connection, last: int, newest: int) -> int:
             after = int(page["fid"][-1].as_py())
         if page.num_rows < _PAGE_ROWS:
             return done
+
+
+def reset_spatial_index(conn: Connection) -> None:
+    """Empty the index, to be made anew by the next map query (caller's transaction).
+
+    The upgrade to schema :data:`FINE_SCHEMA`: an index of an older schema holds 0.05° cells.
+    """
+    create_spatial_index(conn)
+    conn.execute(f"DELETE FROM {CELLS}")
+    conn.execute(f"UPDATE {_STATE} SET last_upload = 0, retractions = -1")
 
 
 def rebuild_spatial_index(conn: Connection) -> int:
