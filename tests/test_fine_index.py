@@ -43,14 +43,14 @@ def filled(tmp_path: Path, scenario: Any) -> Path:
     return path
 
 
-def _extents(scenario: Any) -> list[Extent]:
-    """The test's extent, and small ones (a few fine cells, a few 0.05° cells) around the border."""
-    x0, y0, x1, y1 = scenario.border.total_bounds
+def _extents(path: Path, scenario: Any) -> list[Extent]:
+    """The test's extent, and small ones (a few fine cells to a few 0.05° cells) at stored rows."""
+    lon, lat = _xy_all(path)
     rng = np.random.default_rng(5)
     out = [_extent(scenario)]
     for size in (0.013, 0.03, 0.07, 0.2):
-        for _ in range(4):
-            w, s = rng.uniform(x0, x1 - size), rng.uniform(y0, y1 - size)
+        for i in rng.choice(len(lon), 4, replace=False):
+            w, s = lon[i] - rng.uniform(0, size), lat[i] - rng.uniform(0, size / 2)
             out.append(Extent(w, s, w + size, s + size / 2))
     return out
 
@@ -86,7 +86,7 @@ def _fine_truth(path: Path) -> dict[int, int]:
 
 
 def test_the_index_keys_are_the_fine_cells_of_every_row(filled: Path, scenario: Any) -> None:
-    for ext in _extents(scenario):
+    for ext in _extents(filled, scenario):
         got = map_points(filled, VIEWERS, operation="sample", extent=ext).total
         assert got == _view_truth(filled, ext)
     assert _index(filled) == _fine_truth(filled)
@@ -146,9 +146,9 @@ def test_a_schema_7_store_with_a_coarse_index_is_read_right_then_indexed_anew(
 ) -> None:
     map_points(filled, VIEWERS, operation="sample", extent=_extent(scenario))  # indexed
     _as_schema_7(filled)
-    extents = _extents(scenario)
+    extents = _extents(filled, scenario)
     truth = [_view_truth(filled, ext) for ext in extents]
-    assert sum(truth) > 0
+    assert sum(n > 0 for n in truth) >= 10, truth
     # read as it is (the coarse index not used): exact
     got = [map_points(filled, VIEWERS, operation="sample", extent=e).total for e in extents]
     assert got == truth
