@@ -330,7 +330,7 @@ def _add_classes(
 ) -> None:
     """Add points of the given statuses and sectors, or groups of ``weights`` points each."""
 
-    def total(mask: NDArray[np.bool_]) -> int:
+    def total(mask: Any) -> int:
         return int(mask.sum()) if weights is None else int(weights[mask].sum())
 
     gap = codes == _GAP

@@ -246,8 +246,10 @@ def _count_stored(
     """
     classifier = base.classifier
     layout = HexLayout(classifier.acrs, hex_size_m)
-    where = {"operation": base.operation, "time_from": time_from, "time_to": time_to}
-    cells = store.window_cells(base.path, readers, layout=layout, **where)
+    op = base.operation
+    cells = store.window_cells(
+        base.path, readers, operation=op, layout=layout, time_from=time_from, time_to=time_to
+    )
     edge: NDArray[np.int64] | None = None
     if cells is not None:
         fine, at = np.unique(cells.fine, return_inverse=True)
@@ -259,7 +261,10 @@ def _count_stored(
         if not len(edge):
             return
     # The driver reads outside the GIL: on two cores the read and the counts overlap.
-    for page in prefetched(store.window_positions(base.path, readers, cells=edge, **where)):
+    rows = store.window_positions(
+        base.path, readers, operation=op, time_from=time_from, time_to=time_to, cells=edge
+    )
+    for page in prefetched(rows):
         lon, lat = np.asarray(page.lon, dtype=float), np.asarray(page.lat, dtype=float)
         add_points(counts, classifier, lon, lat, hex_size_m=hex_size_m)
 
