@@ -573,6 +573,14 @@ def test_a_change_an_older_limes_made_is_binned_anew(
     reads = _Reads(monkeypatch)
     _check_all(filled, windows=WINDOWS[:1])
     reads.take()
+    # an upload written without keeping the bins, retracted: the bins never held its rows
+    with monkeypatch.context() as m:
+        m.setattr(bins_keep, "keep_upload", lambda *a, **k: None)
+        _put(filled, "POL", "ALL", "sample", 150, 56)
+    newest = int(store.uploads(filled, "POL", operation="sample")["upload_id"].max())
+    store.retract_upload(filled, newest, partner="POL", user="tester", is_admin=False)
+    _check_all(filled, windows=WINDOWS[:1])
+    assert reads.take() == (0, 2, 0)
     # an upload written without keeping the bins: the map bins that upload's rows
     with monkeypatch.context() as m:
         m.setattr(bins_keep, "keep_upload", lambda *a, **k: None)
