@@ -604,7 +604,7 @@ def test_a_change_an_older_limes_made_is_binned_anew(
         conn.execute(f"DELETE FROM detections WHERE upload_id = {upload}")
         conn.execute(f"DELETE FROM limes_detection_hours WHERE upload_id = {upload}")
         conn.execute(
-            "INSERT INTO audit (\"user\", partner, action, operation, target) "
+            'INSERT INTO audit ("user", partner, action, operation, target) '
             f"VALUES ('old', 'LVA', 'upload.retract', 'sample', '{upload}')"
         )
         conn.execute(f"UPDATE uploads SET retracted_at = 'now' WHERE upload_id = {upload}")

@@ -119,9 +119,7 @@ def keep_change(conn: Connection, upload_id: int, *, marking_to: str | None = No
                 sign=-1,
                 marking_to=marking_to,
             )
-        conn.execute(
-            f"UPDATE {BINS_STATE} SET changes = {changes + 1} WHERE layout = {layout_id}"
-        )
+        conn.execute(f"UPDATE {BINS_STATE} SET changes = {changes + 1} WHERE layout = {layout_id}")
 
 
 def _upload_ranges(conn: Connection, upload_id: int) -> list[tuple[int, int]] | None:

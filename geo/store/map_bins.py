@@ -259,7 +259,11 @@ def _summed(keys: dict[str, np.ndarray], n: np.ndarray) -> dict[str, np.ndarray]
 
 
 def _binned(
-    page: pa.Table, layout: HexLayout, markings: _Markings, *, sign: int = 1,
+    page: pa.Table,
+    layout: HexLayout,
+    markings: _Markings,
+    *,
+    sign: int = 1,
     marking_to: str | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """A page of rows (``fid``, ``owner``, ``releasable_to``, ``geom``) counted per bin.
