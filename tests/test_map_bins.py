@@ -614,3 +614,67 @@ def test_a_change_an_older_limes_made_is_binned_anew(
     _check_all(filled, windows=WINDOWS[:1])
     total = sum(u[3] for u in UPLOADS) + 400 + 100 + 200 - rows
     assert reads.take() == (total, 2, 0)  # both operations (the count is the store's)
+
+
+#: A map opening again and again in another process until the file argv[2] appears.
+_OPENING = """
+import sys
+from pathlib import Path
+from geo.core.cells import HexLayout
+from geo.core.projection import choose_analysis_crs
+from geo.store.map_bins import window_cells
+layout = HexLayout(choose_analysis_crs([24.0], [55.0]), 4000.0)
+while not Path(sys.argv[2]).exists():
+    got = window_cells(sys.argv[1], ["LTU", "LVA", "POL"], operation="sample", layout=layout)
+    print("none" if got is None else int(got.n.sum()), flush=True)
+"""
+
+
+def test_a_map_filling_in_another_process_and_changes_never_count_twice(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uploads that keep the bins and uploads that do not (the map's fill bins those, in
+    the child's write transactions) interleave with re-markings and a retraction."""
+    import subprocess
+    import sys
+
+    _check_all(filled, windows=WINDOWS[:1])  # current: the changes keep the bins
+    root = Path(__file__).resolve().parents[1]
+    stop = filled.parent / "stop"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _OPENING, str(filled), str(stop)],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()  # the child is opening maps now
+        for seed in range(60, 72):
+            with monkeypatch.context() as m:
+                if seed % 2:  # as an older Limes: the map's fill bins it
+                    m.setattr(bins_keep, "keep_upload", lambda *a, **k: None)
+                _put(filled, "POL", "ALL", "sample", 300, seed)
+            if seed % 3 == 0:  # and re-markings
+                upload = int(store.uploads(filled, "POL", operation="sample")["upload_id"].max())
+                marking = "LTU" if seed % 2 else "ALL"
+                store.mark_upload(filled, upload, marking, user="t", partner="POL", is_admin=False)
+        upload, _ = _first_upload(filled, "LVA")
+        store.retract_upload(filled, upload, partner="LVA", user="tester", is_admin=False)
+        stop.touch()
+        out, _ = child.communicate(timeout=300)
+    finally:
+        child.kill()
+    assert child.returncode == 0
+    seen = [int(n) for n in (first + out).split() if n != "none"]
+    assert len(seen) >= 10  # most opens counted (busy: None, the rows read instead)
+    every = int(_truth(filled, ("LTU", "LVA", "POL"), "sample", (None, None)).n.sum())
+    assert min(seen) > 0
+    assert max(seen) <= every + 700  # LVA's 700 rows retracted at the end
+    reads = _Reads(monkeypatch)
+    for viewers in VIEWERS:  # the bins the child filled and the changes kept, as they are
+        for window in WINDOWS[:1] + WINDOWS[4:6]:
+            want = _truth(filled, viewers, "sample", window, LAYOUT)
+            _same(_cells(filled, viewers, "sample", window, LAYOUT), want)
+    assert reads.take()[0] <= 300  # the last odd upload, if the child had not binned it
