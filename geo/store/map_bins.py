@@ -16,12 +16,14 @@ window. So the answer is exactly the count of the rows :func:`geo.store.window_p
 yields. The rows of a block are those whose ``fid`` lies in the block's days; Limes numbers
 each row in the day of its time (:func:`geo.store.schema.first_fid`).
 
-The bins are filled by the map's queries, not by uploads: the first query for a layout and
-operation bins every row of the operation, later ones the uploads since, in one write
-transaction (the query then reads in it: the bins and the rows agree). After a retraction
-or a re-marking (the audit counts them) the operation is binned anew; a new layout for an
-operation replaces the old one's bins; ``python -m geo reindex`` clears them (after another
-tool edited rows). A store that cannot be written now (another upload holds it, a read-only
+The first map query for a layout and operation bins every row of the operation, in one
+write transaction (the query then reads in it: the bins and the rows agree). From then on
+every change keeps them current in its own transaction (:mod:`geo.store.bins_keep`: an
+upload bins its rows, a retraction takes them out, a re-marking moves them). Bins left
+behind (by an older Limes) are brought up to date here: the uploads since, or after a
+retraction or a re-marking the bins did not see (the audit counts them) the operation
+anew; a new layout for an operation replaces the old one's bins; ``python -m geo reindex``
+clears them (after another tool edited rows). A store that cannot be written now (another upload holds it, a read-only
 file), one of schema 6 or older read as it is, and PostGIS: None, the caller reads rows.
 """
 
