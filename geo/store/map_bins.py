@@ -23,8 +23,9 @@ upload bins its rows, a retraction takes them out, a re-marking moves them). Bin
 behind (by an older Limes) are brought up to date here: the uploads since, or after a
 retraction or a re-marking the bins did not see (the audit counts them) the operation
 anew; a new layout for an operation replaces the old one's bins; ``python -m geo reindex``
-clears them (after another tool edited rows). A store that cannot be written now (another upload holds it, a read-only
-file), one of schema 6 or older read as it is, and PostGIS: None, the caller reads rows.
+clears them (after another tool edited rows). A store that cannot be written now (another
+upload holds it, a read-only file), one of schema 6 or older read as it is, and PostGIS:
+None, the caller reads rows.
 """
 
 from __future__ import annotations
