@@ -380,9 +380,24 @@ def _write_bins(
         f"ORDER BY {rest} ON CONFLICT ({key}) DO UPDATE SET n = n + excluded.n"
     )
     if (bins["n"] < 0).any():  # rows taken out: the bins they emptied go
+        _delete_empty(conn, layout_id)
+
+
+def _delete_empty(conn: Connection, layout_id: int) -> None:
+    """Delete the bins of ``layout_id`` that the negative bins of :data:`_NEW` emptied.
+
+    One statement per (block, owner, marking): with those equal, SQLite finds each bin by
+    its whole key (a row value ``IN`` over more columns scans the block's bins instead).
+    """
+    groups = conn.execute(
+        f"SELECT DISTINCT block, owner, releasable_to FROM {_NEW} WHERE n < 0"
+    ).fetchall()
+    for block, owner, marking in groups:
+        same = f"block = {int(block)} AND owner = ? AND releasable_to = ?"
         conn.execute(
-            f"DELETE FROM {BINS} WHERE layout = {layout_id} AND ({rest}) IN "
-            f"(SELECT {rest} FROM {_NEW} WHERE n < 0) AND n = 0"
+            f"DELETE FROM {BINS} WHERE layout = {layout_id} AND {same} AND (fine, hex) IN "
+            f"(SELECT fine, hex FROM {_NEW} WHERE {same} AND n < 0) AND n = 0",
+            (owner, marking, owner, marking),
         )
 
 
