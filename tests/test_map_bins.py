@@ -26,7 +26,7 @@ from geo.core.cells import NO_CELL, NO_HEX, HexLayout, fine_cells_of
 from geo.core.projection import choose_analysis_crs
 from geo.core.settings import SAMPLE_DIR
 from geo.inputs.scenario import load_scenario
-from geo.store import map_bins
+from geo.store import bins_keep, map_bins
 from geo.store.bins_table import BINS, BINS_STATE
 from geo.store.connection import connect
 from geo.store.geometry import points
@@ -419,3 +419,262 @@ def test_bins_of_another_block_length_are_made_anew(
         _same(
             _cells(filled, ("LTU",), "sample", window), _truth(filled, ("LTU",), "sample", window)
         )
+
+
+# Bins kept by every change (geo.store.bins_keep)
+# --------------------------------------------------------------------------------------
+
+
+class _Reads:
+    """Rows binned by the map's lazy fill (``map_bins._bin_pages``) and by the changes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.lazy = self.fills = self.kept = 0
+        lazy, kept = map_bins._bin_pages, bins_keep._bin_pages
+
+        def count_lazy(*args: Any, **kwargs: Any) -> int:
+            done = lazy(*args, **kwargs)
+            self.lazy += done
+            self.fills += 1
+            return done
+
+        def count_kept(*args: Any, **kwargs: Any) -> int:
+            done = kept(*args, **kwargs)
+            self.kept += done
+            return done
+
+        monkeypatch.setattr(map_bins, "_bin_pages", count_lazy)
+        monkeypatch.setattr(bins_keep, "_bin_pages", count_kept)
+
+    def take(self) -> tuple[int, int, int]:
+        """Rows the map's fills read, the fills (each reads the store), rows changes read."""
+        got = (self.lazy, self.fills, self.kept)
+        self.lazy = self.fills = self.kept = 0
+        return got
+
+
+def _bins(path: Path) -> list[tuple[Any, ...]]:
+    conn = connect(path, busy_timeout_s=5)
+    try:
+        return conn.execute(f"SELECT * FROM {BINS} ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+    finally:
+        conn.close()
+
+
+def _first_upload(path: Path, partner: str) -> tuple[int, int]:
+    """The partner's first upload still served: its id and rows."""
+    ups = store.uploads(path, partner, operation="sample")
+    return int(ups["upload_id"].iloc[0]), int(ups["accepted"].iloc[0])
+
+
+def test_every_change_keeps_the_bins_current_no_map_open_bins_again(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small pages, and bins written every few pages: a change adds to bins it wrote itself
+    monkeypatch.setattr(map_bins, "_PAGE_ROWS", 500)
+    monkeypatch.setattr(map_bins, "_PENDING_BINS", 700)
+    reads = _Reads(monkeypatch)
+    windows = WINDOWS[:1] + WINDOWS[4:6]
+    _check_all(filled)  # the first map open bins every row of both operations
+    assert reads.take() == (sum(u[3] for u in UPLOADS), 2, 0)
+
+    _put(filled, "POL", "ALL", "sample", 400, 50)
+    assert reads.take() == (0, 0, 400)  # the upload bins its own rows, nothing else
+    _check_all(filled, windows=windows)
+    assert reads.take() == (0, 0, 0)  # and the map open bins nothing
+
+    again = _rows(900, 0)  # the first upload's places and days again: its bins grow
+    again["detection_id"] = again["detection_id"] + "-again"
+    again["time"] = again["time"] + pd.Timedelta(microseconds=1)
+    put(filled, again, partner="LTU", releasable_to=None)
+    _put(filled, "LVA", "ALL", "other", 250, 52)  # the other operation's layout
+    assert reads.take() == (0, 0, 900 + 250)
+    _check_all(filled, windows=windows)
+    assert reads.take() == (0, 0, 0)
+
+    upload, rows = _first_upload(filled, "LVA")
+    store.retract_upload(filled, upload, partner="LVA", user="tester", is_admin=False)
+    assert reads.take() == (0, 0, rows)  # its rows taken out of the bins
+    _check_all(filled, windows=windows)
+    assert reads.take() == (0, 0, 0)
+
+    _put(filled, "LVA", "ALL", "sample", 300, 51)  # new rows on the same days (fids again)
+    upload, rows = _first_upload(filled, "LTU")
+    store.mark_upload(filled, upload, "POL", user="tester", partner="LTU", is_admin=False)
+    assert reads.take() == (0, 0, 300 + rows)
+    _check_all(filled, windows=windows)
+    store.mark_upload(filled, upload, "POL", user="tester", partner="LTU", is_admin=False)
+    own = _rows(500, 55)  # rows with markings of their own from the file
+    own["releasable_to"] = np.array(["ALL", "LVA", "", "LTU,LVA", "POL"])[np.arange(500) % 5]
+    up = put(filled, own, partner="POL", releasable_to="LTU")
+    conn = connect(filled, busy_timeout_s=5)
+    try:
+        own_markings = conn.execute(
+            f"SELECT count(DISTINCT releasable_to) FROM detections WHERE upload_id = {up.upload_id}"
+        ).scalar()
+    finally:
+        conn.close()
+    assert own_markings >= 4
+    _check_all(filled, windows=windows)
+    store.mark_upload(filled, up.upload_id, "LVA", user="tester", partner="POL", is_admin=False)
+    _check_all(filled, windows=windows)
+    assert reads.take() == (0, 0, 900 + 500 + 500)
+
+    # a retraction in the other operation: seen by both, bins of "sample" untouched
+    before = [b for b in _bins(filled) if b[0] == _layout_id(filled, "sample")]
+    upload = int(store.uploads(filled, "LVA", operation="other")["upload_id"].iloc[0])
+    store.retract_upload(filled, upload, partner="LVA", user="tester", is_admin=False)
+    assert [b for b in _bins(filled) if b[0] == _layout_id(filled, "sample")] == before
+    _check_all(filled, windows=windows)
+    assert reads.take() == (0, 0, 300)
+    assert all(b[-1] > 0 for b in _bins(filled))  # emptied bins deleted
+
+
+def _layout_id(path: Path, operation: str) -> int:
+    conn = connect(path, busy_timeout_s=5)
+    try:
+        return int(
+            conn.execute(
+                f"SELECT layout FROM {BINS_STATE} WHERE operation = '{operation}'"
+            ).scalar()
+        )
+    finally:
+        conn.close()
+
+
+def test_a_failed_upload_or_change_leaves_the_bins_as_they_were(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _check_all(filled, windows=WINDOWS[:1])
+    bins, state = _bins(filled), _state(filled)
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(store.upload, "_update_contents", fail)  # after rows and bins
+    with pytest.raises(OSError, match="disk on fire"):
+        _put(filled, "POL", "ALL", "sample", 400, 50)
+    monkeypatch.setattr(store.audit, "_recorded", fail)  # after the rows moved
+    upload, _ = _first_upload(filled, "LTU")
+    with pytest.raises(OSError, match="disk on fire"):
+        store.retract_upload(filled, upload, partner="LTU", user="tester", is_admin=False)
+    with pytest.raises(OSError, match="disk on fire"):
+        store.mark_upload(filled, upload, "ALL", user="tester", partner="LTU", is_admin=False)
+    assert (_bins(filled), _state(filled)) == (bins, state)
+    monkeypatch.undo()
+    reads = _Reads(monkeypatch)
+    _check_all(filled, windows=WINDOWS[:1])
+    assert reads.take() == (0, 0, 0)
+
+
+def test_a_change_an_older_limes_made_is_binned_anew(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = _Reads(monkeypatch)
+    _check_all(filled, windows=WINDOWS[:1])
+    reads.take()
+    # an upload written without keeping the bins, retracted: the bins never held its rows
+    with monkeypatch.context() as m:
+        m.setattr(bins_keep, "keep_upload", lambda *a, **k: None)
+        _put(filled, "POL", "ALL", "sample", 150, 56)
+    newest = int(store.uploads(filled, "POL", operation="sample")["upload_id"].max())
+    store.retract_upload(filled, newest, partner="POL", user="tester", is_admin=False)
+    _check_all(filled, windows=WINDOWS[:1])
+    assert reads.take() == (0, 2, 0)
+    # an upload written without keeping the bins: the map bins that upload's rows
+    with monkeypatch.context() as m:
+        m.setattr(bins_keep, "keep_upload", lambda *a, **k: None)
+        _put(filled, "POL", "ALL", "sample", 400, 50)
+    assert reads.take() == (0, 0, 0)
+    _check_all(filled, windows=WINDOWS[4:6])
+    assert reads.take() == (400, 2, 0)  # "other" moves on too
+    # later uploads are not kept into a layout behind (the lazy fill would count them twice)
+    with monkeypatch.context() as m:
+        m.setattr(bins_keep, "keep_upload", lambda *a, **k: None)
+        _put(filled, "POL", "ALL", "sample", 100, 53)
+    _put(filled, "LTU", "", "sample", 200, 54)
+    assert reads.take() == (0, 0, 0)
+    _check_all(filled, windows=WINDOWS[4:6])
+    assert reads.take() == (300, 2, 0)
+    # a retraction written as an older Limes did (rows moved, a raw audit row): all anew
+    upload, rows = _first_upload(filled, "LVA")
+    conn = connect(filled, busy_timeout_s=5)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"DELETE FROM detections WHERE upload_id = {upload}")
+        conn.execute(f"DELETE FROM limes_detection_hours WHERE upload_id = {upload}")
+        conn.execute(
+            'INSERT INTO audit ("user", partner, action, operation, target) '
+            f"VALUES ('old', 'LVA', 'upload.retract', 'sample', '{upload}')"
+        )
+        conn.execute(f"UPDATE uploads SET retracted_at = 'now' WHERE upload_id = {upload}")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    _check_all(filled, windows=WINDOWS[:1])
+    total = sum(u[3] for u in UPLOADS) + 400 + 100 + 200 - rows
+    assert reads.take() == (total, 2, 0)  # both operations (the count is the store's)
+
+
+#: A map opening again and again in another process until the file argv[2] appears.
+_OPENING = """
+import sys
+from pathlib import Path
+from geo.core.cells import HexLayout
+from geo.core.projection import choose_analysis_crs
+from geo.store.map_bins import window_cells
+layout = HexLayout(choose_analysis_crs([24.0], [55.0]), 4000.0)
+while not Path(sys.argv[2]).exists():
+    got = window_cells(sys.argv[1], ["LTU", "LVA", "POL"], operation="sample", layout=layout)
+    print("none" if got is None else int(got.n.sum()), flush=True)
+"""
+
+
+def test_a_map_filling_in_another_process_and_changes_never_count_twice(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uploads that keep the bins and uploads that do not (the map's fill bins those, in
+    the child's write transactions) interleave with re-markings and a retraction."""
+    import subprocess
+    import sys
+
+    _check_all(filled, windows=WINDOWS[:1])  # current: the changes keep the bins
+    root = Path(__file__).resolve().parents[1]
+    stop = filled.parent / "stop"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _OPENING, str(filled), str(stop)],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        first = child.stdout.readline()  # the child is opening maps now
+        for seed in range(60, 72):
+            with monkeypatch.context() as m:
+                if seed % 2:  # as an older Limes: the map's fill bins it
+                    m.setattr(bins_keep, "keep_upload", lambda *a, **k: None)
+                _put(filled, "POL", "ALL", "sample", 300, seed)
+            if seed % 3 == 0:  # and re-markings
+                upload = int(store.uploads(filled, "POL", operation="sample")["upload_id"].max())
+                marking = "LTU" if seed % 2 else "ALL"
+                store.mark_upload(filled, upload, marking, user="t", partner="POL", is_admin=False)
+        upload, _ = _first_upload(filled, "LVA")
+        store.retract_upload(filled, upload, partner="LVA", user="tester", is_admin=False)
+        stop.touch()
+        out, _ = child.communicate(timeout=300)
+    finally:
+        child.kill()
+    assert child.returncode == 0
+    seen = [int(n) for n in (first + out).split() if n != "none"]
+    assert len(seen) >= 10  # most opens counted (busy: None, the rows read instead)
+    every = int(_truth(filled, ("LTU", "LVA", "POL"), "sample", (None, None)).n.sum())
+    assert min(seen) > 0
+    assert max(seen) <= every + 700  # LVA's 700 rows retracted at the end
+    reads = _Reads(monkeypatch)
+    for viewers in VIEWERS:  # the bins the child filled and the changes kept, as they are
+        for window in WINDOWS[:1] + WINDOWS[4:6]:
+            want = _truth(filled, viewers, "sample", window, LAYOUT)
+            _same(_cells(filled, viewers, "sample", window, LAYOUT), want)
+    assert reads.take()[0] <= 300  # the last odd upload, if the child had not binned it

@@ -116,6 +116,7 @@ another tool edited the detections); ``map_query``: what the map needs without r
 row (:func:`map_points`, :func:`has_visible`, :func:`window_batches`,
 :func:`window_positions`, :func:`window_rows`, :func:`time_summary`); ``bins_table`` and
 ``map_bins``: the map's pre-counted bins per fine cell and hexagon (:func:`window_cells`);
+``bins_keep``: those bins kept in the transaction of every upload, retraction and re-marking;
 ``audit``: retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
 :func:`record_event` and :func:`audit_log`.
 

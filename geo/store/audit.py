@@ -55,7 +55,7 @@ import pyarrow as pa
 from geo.access.releasability import parse_releasability
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
-from geo.store import hours
+from geo.store import bins_keep, hours
 from geo.store.connection import Connection, Kind, sql_text, write_transaction
 from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store, opened_for_reading
@@ -270,6 +270,7 @@ def _move_rows(conn: Connection | SqliteStyle, upload_id: int) -> int:
         (upload_id,),
     )
     moved = int(conn.execute("SELECT changes()").scalar())
+    bins_keep.keep_change(conn, upload_id)
     conn.execute("DELETE FROM detections WHERE upload_id = ?", (upload_id,))
     if has_hours(conn):
         conn.execute(hours.delete_sql("upload_id = ?"), (upload_id,))
@@ -290,6 +291,8 @@ def _mark_rows(conn: Connection | SqliteStyle, upload_id: int, marking: str) -> 
             (upload_id,),
         ).fetchall()
     }
+    if not isinstance(conn, SqliteStyle):  # the map's bins (GeoPackage)
+        bins_keep.keep_change(conn, upload_id, marking_to=marking)
     conn.execute(
         "UPDATE detections SET releasable_to = ? WHERE upload_id = ?", (marking, upload_id)
     )

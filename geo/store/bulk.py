@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from geo.core.errors import ValidationError, describe
-from geo.store import hours
+from geo.store import bins_keep, hours
 from geo.store.connection import Connection, IntegrityError
 from geo.store.rows import Rows, arrow_columns, arrow_rows, day_order, first_rows, subset
 from geo.store.schema import (
@@ -142,10 +142,12 @@ def insert_rows(
     - Otherwise each row goes in with ``INSERT ... ON CONFLICT DO NOTHING``, which skips
       duplicates (and only those: a missing required value still fails the upload).
 
-    The hourly summary (:mod:`geo.store.hours`) gets the groups of the rows inserted, in
-    the same transaction. ``tricks``: default :data:`TRICKS`.
+    The hourly summary (:mod:`geo.store.hours`) gets the groups of the rows inserted, and
+    the map's bins their counts (:func:`geo.store.bins_keep.keep_upload`), in the same
+    transaction. ``tricks``: default :data:`TRICKS`.
     """
     if rows.n == 0:
+        bins_keep.keep_upload(conn, upload_id, operation, [])
         return 0
     upload = _Upload(
         owner=owner, marking=marking, upload_id=upload_id, source=source, operation=operation
@@ -153,6 +155,7 @@ def insert_rows(
     new_fids = _new_fid_ranges(conn, rows.time_us)
     inserted = _insert(conn, rows, upload, TRICKS if tricks is None else tricks)
     _summarise(conn, new_fids, upload)
+    bins_keep.keep_upload(conn, upload_id, operation, new_fids)
     return inserted
 
 

@@ -16,19 +16,22 @@ window. So the answer is exactly the count of the rows :func:`geo.store.window_p
 yields. The rows of a block are those whose ``fid`` lies in the block's days; Limes numbers
 each row in the day of its time (:func:`geo.store.schema.first_fid`).
 
-The bins are filled by the map's queries, not by uploads: the first query for a layout and
-operation bins every row of the operation, later ones the uploads since, in one write
-transaction (the query then reads in it: the bins and the rows agree). After a retraction
-or a re-marking (the audit counts them) the operation is binned anew; a new layout for an
-operation replaces the old one's bins; ``python -m geo reindex`` clears them (after another
-tool edited rows). A store that cannot be written now (another upload holds it, a read-only
-file), one of schema 6 or older read as it is, and PostGIS: None, the caller reads rows.
+The first map query for a layout and operation bins every row of the operation, in one
+write transaction (the query then reads in it: the bins and the rows agree). From then on
+every change keeps them current in its own transaction (:mod:`geo.store.bins_keep`: an
+upload bins its rows, a retraction takes them out, a re-marking moves them). Bins left
+behind (by an older Limes) are brought up to date here: the uploads since, or after a
+retraction or a re-marking the bins did not see (the audit counts them) the operation
+anew; a new layout for an operation replaces the old one's bins; ``python -m geo reindex``
+clears them (after another tool edited rows). A store that cannot be written now (another
+upload holds it, a read-only file), one of schema 6 or older read as it is, and PostGIS:
+None, the caller reads rows.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import NamedTuple
 
@@ -258,8 +261,19 @@ def _summed(keys: dict[str, np.ndarray], n: np.ndarray) -> dict[str, np.ndarray]
     return {**{k: v[starts] for k, v in ordered.items()}, "n": np.add.reduceat(n[order], starts)}
 
 
-def _binned(page: pa.Table, layout: HexLayout, markings: _Markings) -> dict[str, np.ndarray]:
-    """A page of rows (``fid``, ``owner``, ``releasable_to``, ``geom``) counted per bin."""
+def _binned(
+    page: pa.Table,
+    layout: HexLayout,
+    markings: _Markings,
+    *,
+    sign: int = 1,
+    marking_to: str | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """A page of rows (``fid``, ``owner``, ``releasable_to``, ``geom``) counted per bin.
+
+    Each row counts ``sign``; with ``marking_to``, each row counts -1 under its marking and
+    +1 under ``marking_to`` (a re-marking moves the rows' counts).
+    """
     lon, lat = positions_of(page["geom"])
     day = (page["fid"].to_numpy().astype(np.int64) >> DAY_SHIFT) - DAY_OFFSET
     keys = {
@@ -268,40 +282,68 @@ def _binned(page: pa.Table, layout: HexLayout, markings: _Markings) -> dict[str,
         "fine": fine_cells_of(lon, lat),
         "hex": layout.keys(lon, lat),
     }
-    return _summed(keys, np.ones(page.num_rows, dtype=np.int64))
+    if marking_to is None:
+        return [_summed(keys, np.full(page.num_rows, sign, dtype=np.int64))]
+    to = pa.chunked_array([pa.array([marking_to] * page.num_rows, pa.string())])
+    moved = keys | {"pair": markings.codes(page["owner"], to)}
+    ones = np.ones(page.num_rows, dtype=np.int64)
+    return [_summed(keys, -ones), _summed(moved, ones)]
 
 
-def _bin_pages(conn: Connection, layout_id: int, layout: HexLayout, where: str) -> int:
+def _bin_pages(
+    conn: Connection,
+    layout_id: int,
+    layout: HexLayout,
+    where: str,
+    *,
+    ranges: list[tuple[int, int]] | None = None,
+    sign: int = 1,
+    marking_to: str | None = None,
+) -> int:
     """Add the rows of ``where`` to the bins of ``layout_id``, a page at a time; the rows.
 
-    The pages' bins are summed in memory up to :data:`_PENDING_BINS` and then written (the
-    rows come by day: a block's bins are mostly written once), with SQLite's page cache
-    raised meanwhile (each write puts keys all over the block's part of the B-tree).
+    ``ranges``: the ``fid`` ranges (both ends inclusive) the rows lie in (default all);
+    ``sign``, ``marking_to``: as for :func:`_binned` (-1: the rows are taken out; bins that
+    reach 0 are deleted). The pages' bins are summed in memory up to :data:`_PENDING_BINS`
+    and then written (the rows come by day: a block's bins are mostly written once), with
+    SQLite's page cache raised meanwhile (each write puts keys all over the block's part of
+    the B-tree).
     """
-    columns = {"fid": "integer", "owner": "text", "releasable_to": "text", "geom": "blob"}
     markings = _Markings()
     pending: list[dict[str, np.ndarray]] = []
-    done, after = 0, -(2**63)
+    done = 0
     cache = int(conn.execute("PRAGMA cache_size").scalar())
     conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}").fetchall()
     try:
-        while True:
-            page = conn.fetch_arrow(
-                columns,  # type: ignore[arg-type]
-                f"FROM (SELECT fid, owner, releasable_to, geom FROM detections WHERE {where} "
-                f"AND fid > {after} ORDER BY fid LIMIT {_PAGE_ROWS})",
-            )
-            if page.num_rows:
-                pending.append(_binned(page, layout, markings))
+        for lo, hi in [(None, None)] if ranges is None else ranges:
+            for page in _pages(conn, where, lo, hi):
+                pending += _binned(page, layout, markings, sign=sign, marking_to=marking_to)
                 done += page.num_rows
-                after = int(page["fid"][-1].as_py())
-            if page.num_rows < _PAGE_ROWS or sum(len(f["n"]) for f in pending) >= _PENDING_BINS:
-                _write_bins(conn, layout_id, pending, markings)
-                pending = []
-            if page.num_rows < _PAGE_ROWS:
-                return done
+                if sum(len(f["n"]) for f in pending) >= _PENDING_BINS:
+                    _write_bins(conn, layout_id, pending, markings)
+                    pending = []
+        _write_bins(conn, layout_id, pending, markings)
+        return done
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}").fetchall()
+
+
+def _pages(conn: Connection, where: str, lo: int | None, hi: int | None) -> Iterator[pa.Table]:
+    """The rows of ``where`` (with ``fid`` from ``lo`` to ``hi``, None: open) in pages."""
+    columns = {"fid": "integer", "owner": "text", "releasable_to": "text", "geom": "blob"}
+    after = "" if lo is None else f" AND fid >= {int(lo)}"
+    upto = "" if hi is None else f" AND fid <= {int(hi)}"
+    while True:
+        page = conn.fetch_arrow(
+            columns,  # type: ignore[arg-type]
+            f"FROM (SELECT fid, owner, releasable_to, geom FROM detections WHERE {where}"
+            f"{after}{upto} ORDER BY fid LIMIT {_PAGE_ROWS})",
+        )
+        if page.num_rows:
+            yield page
+            after = f" AND fid > {int(page['fid'][-1].as_py())}"
+        if page.num_rows < _PAGE_ROWS:
+            return
 
 
 def _write_bins(
@@ -312,6 +354,8 @@ def _write_bins(
         return
     keys = {k: np.concatenate([p[k] for p in pending]) for k in ("block", "pair", "fine", "hex")}
     bins = _summed(keys, np.concatenate([p["n"] for p in pending]))
+    kept = bins["n"] != 0  # a re-marking within one marking moves nothing
+    bins = {k: v[kept] for k, v in bins.items()}
     owner, marking = markings.columns(bins["pair"])
     table = pa.table(
         {
@@ -335,6 +379,26 @@ def _write_bins(
         f"INSERT INTO {BINS} ({key}, n) SELECT {layout_id}, {rest}, n FROM {_NEW} WHERE 1 "
         f"ORDER BY {rest} ON CONFLICT ({key}) DO UPDATE SET n = n + excluded.n"
     )
+    if (bins["n"] < 0).any():  # rows taken out: the bins they emptied go
+        _delete_empty(conn, layout_id)
+
+
+def _delete_empty(conn: Connection, layout_id: int) -> None:
+    """Delete the bins of ``layout_id`` that the negative bins of :data:`_NEW` emptied.
+
+    One statement per (block, owner, marking): with those equal, SQLite finds each bin by
+    its whole key (a row value ``IN`` over more columns scans the block's bins instead).
+    """
+    groups = conn.execute(
+        f"SELECT DISTINCT block, owner, releasable_to FROM {_NEW} WHERE n < 0"
+    ).fetchall()
+    for block, owner, marking in groups:
+        same = f"block = {int(block)} AND owner = ? AND releasable_to = ?"
+        conn.execute(
+            f"DELETE FROM {BINS} WHERE layout = {layout_id} AND {same} AND (fine, hex) IN "
+            f"(SELECT fine, hex FROM {_NEW} WHERE {same} AND n < 0) AND n = 0",
+            (owner, marking, owner, marking),
+        )
 
 
 def _blocks(t_from: int | None, t_to: int | None) -> tuple[int | None, int | None, list[int]]:
