@@ -392,11 +392,8 @@ def test_window_positions_in_cells_are_the_in_memory_selection(any_store: Path |
     got_lat = np.concatenate([p.lat for p in pages])
     assert _sorted_xy(got_lon, got_lat) == _sorted_xy(lon[keep], lat[keep])
     counts = _cells(any_store, ("LVA", "POL"), "sample", window)  # type: ignore[arg-type]
-    if isinstance(any_store, str):
-        assert counts is None  # PostGIS: not available
-    else:
-        assert counts is not None
-        assert int(counts.n[np.isin(counts.fine, wanted)].sum()) == int(keep.sum())
+    assert counts is not None
+    assert int(counts.n[np.isin(counts.fine, wanted)].sum()) == int(keep.sum())
 
 
 def test_a_backup_carries_the_bins(filled: Path, tmp_path: Path) -> None:

@@ -24,8 +24,9 @@ behind (by an older Limes) are brought up to date here: the uploads since, or af
 retraction or a re-marking the bins did not see (the audit counts them) the operation
 anew; a new layout for an operation replaces the old one's bins; ``python -m geo reindex``
 clears them (after another tool edited rows). A store that cannot be written now (another
-upload holds it, a read-only file), one of schema 6 or older read as it is, and PostGIS:
-None, the caller reads rows.
+upload holds it, a read-only file), one of schema 6 or older read as it is: None, the
+caller reads rows. PostGIS keeps the same bins in its own tables
+(:mod:`geo.store.postgres.map_bins`: filled lazily, under row-level security).
 """
 
 from __future__ import annotations
@@ -33,30 +34,30 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from geo.access.releasability import sql_where
 from geo.access.releasability import viewers as checked_viewers
 from geo.core.cells import HexLayout, fine_cells_of
 from geo.store.bins_table import BIN_KEY, BINS, BINS_STATE, has_map_bins
+from geo.store.cell_counts import BLOCK_DAYS, CellCounts, window_blocks
+from geo.store.cell_counts import Markings as _Markings
+from geo.store.cell_counts import cell_counts as _cell_counts
+from geo.store.cell_counts import summed as _summed
 from geo.store.connection import Connection, DatabaseError, is_busy, sql_text
 from geo.store.hours import HOUR_US, HOURS
 from geo.store.location import postgres_url
 from geo.store.map_query import _where
 from geo.store.opening import opened_for_reading
+from geo.store.postgres import map_bins as pg_bins
 from geo.store.reading import _window
 from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DAY_US, MAX_DAY, MIN_DAY, first_fid
 from geo.store.spatial_index import has_spatial_index, positions_of
 
 __all__ = ["BLOCK_DAYS", "CellCounts", "bin_new_rows", "window_cells"]
-
-#: UTC days per time block of the bins.
-BLOCK_DAYS = 16
 
 #: Rows read and binned at a time.
 _PAGE_ROWS = 200_000
@@ -76,33 +77,6 @@ _NEW = "limes_map_bins_new"
 _BLOCK_US = BLOCK_DAYS * DAY_US
 
 
-class CellCounts(NamedTuple):
-    """:func:`window_cells`: rows per (fine cell, hexagon), unique pairs sorted by both.
-
-    ``fine``: fine cell keys (:data:`geo.core.cells.NO_CELL` for rows whose position cannot
-    be read); ``hexes``: hexagon keys (:data:`geo.core.cells.NO_HEX` where not finite);
-    ``n``: rows (> 0). All int64.
-    """
-
-    fine: np.ndarray
-    hexes: np.ndarray
-    n: np.ndarray
-
-
-def _cell_counts(frame: pd.DataFrame) -> CellCounts:
-    """Sum ``n`` over each (fine, hex) of ``frame``; pairs whose sum is 0 left out."""
-    if frame.empty:
-        empty = np.empty(0, dtype=np.int64)
-        return CellCounts(empty, empty.copy(), empty.copy())
-    summed = frame.groupby(["fine", "hex"], sort=True)["n"].sum()
-    summed = summed[summed != 0]
-    if (summed < 0).any():  # cannot happen: bins behind their rows
-        raise RuntimeError("the map's bins hold fewer rows than the store")
-    fine = summed.index.get_level_values(0).to_numpy(dtype=np.int64)
-    hexes = summed.index.get_level_values(1).to_numpy(dtype=np.int64)
-    return CellCounts(fine, hexes, summed.to_numpy(dtype=np.int64))
-
-
 def window_cells(
     path: str | os.PathLike[str],
     partners: Iterable[str] | str,
@@ -117,7 +91,7 @@ def window_cells(
     Parameters
     ----------
     path
-        The store (a GeoPackage path; a PostgreSQL URL gives None).
+        The store (a GeoPackage path or a PostgreSQL URL).
     partners, operation, time_from, time_to
         As for :func:`geo.store.window_positions` (both ends inclusive, either open).
     layout
@@ -127,8 +101,8 @@ def window_cells(
     -------
     CellCounts or None
         The counts of exactly the rows :func:`geo.store.window_positions` yields; None when
-        the bins cannot answer (PostGIS, a store of schema 6 or older read as it is, a store
-        that cannot be written now): read the rows instead.
+        the bins cannot answer (a store of schema 6 or older read as it is, a store that
+        cannot be written now, PostGIS bins that changes kept overtaking): read the rows.
 
     Examples
     --------
@@ -139,8 +113,11 @@ def window_cells(
     """
     viewers = checked_viewers(partners)
     t_from, t_to = _window(time_from, time_to)
-    if postgres_url(path) is not None:
-        return None
+    url = postgres_url(path)
+    if url is not None:
+        return pg_bins.window_cells(
+            url, viewers, operation=operation, layout=layout, window=(t_from, t_to)
+        )
     with opened_for_reading(path) as conn:
         if conn is None:
             return _cell_counts(pd.DataFrame())
@@ -224,41 +201,6 @@ def bin_new_rows(conn: Connection, layout: HexLayout, operation: str) -> int:
         )
         conn.execute(f"UPDATE {BINS_STATE} SET last_upload = {newest} WHERE layout = {layout_id}")
     return layout_id
-
-
-class _Markings:
-    """(owner, marking) pairs as small integers, for one fill: numbers group faster than text."""
-
-    def __init__(self) -> None:
-        self.pairs: dict[tuple[str, str], int] = {}
-
-    def codes(self, owner: pa.ChunkedArray, marking: pa.ChunkedArray) -> np.ndarray:
-        """The pair code of each row."""
-        joined = pc.binary_join_element_wise(owner, marking, "\x1f").to_numpy(zero_copy_only=False)
-        local, uniques = pd.factorize(joined)
-        known = [self.pairs.setdefault(tuple(u.split("\x1f", 1)), len(self.pairs)) for u in uniques]
-        return np.asarray(known, dtype=np.int64)[local]
-
-    def columns(self, codes: np.ndarray) -> tuple[pa.Array, pa.Array]:
-        """The owners and markings of pair codes."""
-        pairs = sorted(self.pairs, key=self.pairs.__getitem__)
-        owners = np.array([o for o, _ in pairs], dtype=object)
-        markings = np.array([m for _, m in pairs], dtype=object)
-        return pa.array(owners[codes], pa.string()), pa.array(markings[codes], pa.string())
-
-
-def _summed(keys: dict[str, np.ndarray], n: np.ndarray) -> dict[str, np.ndarray]:
-    """``n`` summed over each distinct combination of ``keys`` (int64 columns), in key order."""
-    if not n.size:
-        return {**{k: v[:0] for k, v in keys.items()}, "n": n[:0]}
-    order = np.lexsort(list(keys.values())[::-1])
-    ordered = {k: v[order] for k, v in keys.items()}
-    change = np.zeros(n.size, dtype=bool)
-    change[0] = True
-    for v in ordered.values():
-        change[1:] |= v[1:] != v[:-1]
-    starts = np.flatnonzero(change)
-    return {**{k: v[starts] for k, v in ordered.items()}, "n": np.add.reduceat(n[order], starts)}
 
 
 def _binned(
@@ -403,19 +345,7 @@ def _delete_empty(conn: Connection, layout_id: int) -> None:
 
 def _blocks(t_from: int | None, t_to: int | None) -> tuple[int | None, int | None, list[int]]:
     """The first and last block wholly inside a window (None: open), and those partly in it."""
-    lo = hi = None
-    partial: list[int] = []
-    if t_from is not None:
-        first = (t_from // DAY_US) // BLOCK_DAYS
-        lo = first if t_from <= first * _BLOCK_US else first + 1
-        if lo != first:
-            partial.append(first)
-    if t_to is not None:
-        last = (t_to // DAY_US) // BLOCK_DAYS
-        hi = last if t_to >= (last + 1) * _BLOCK_US - 1 else last - 1
-        if hi != last and last not in partial:
-            partial.append(last)
-    return lo, hi, partial
+    return window_blocks(t_from, t_to, _BLOCK_US)
 
 
 def _window_counts(

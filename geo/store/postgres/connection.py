@@ -122,18 +122,25 @@ class PgConnection:
 
     @contextlib.contextmanager
     def transaction(
-        self, viewers: Iterable[str] | str = (), *, lock_timeout_s: float | None = None
+        self,
+        viewers: Iterable[str] | str = (),
+        *,
+        lock_timeout_s: float | None = None,
+        repeatable_read: bool = False,
     ) -> Iterator[PgConnection]:
         """One transaction that states its viewers; committed at the end, else rolled back.
 
         ``viewers``: the partners the transaction acts for (checked partner ids; none: it
         sees no detection and no upload). ``lock_timeout_s``: how long a statement waits for
         a lock (default :data:`geo.core.settings.STORE_BUSY_TIMEOUT_S`); past it the store is
-        busy and nothing is changed.
+        busy and nothing is changed. ``repeatable_read``: every statement sees the snapshot
+        the first one took (several reads that must agree).
         """
         stated = ",".join(checked_viewers(viewers))
         timeout = settings.STORE_BUSY_TIMEOUT_S if lock_timeout_s is None else lock_timeout_s
         try:
+            if repeatable_read:
+                self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").fetchall()
             self.execute(
                 "SELECT set_config($1, $2, true), set_config('lock_timeout', $3, true)",
                 (VIEWERS_SETTING, stated, f"{max(1, int(timeout * 1000))}ms"),

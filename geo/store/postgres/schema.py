@@ -21,6 +21,11 @@ Tables (in the database's default schema):
     The detections' hourly summary, one row per upload, operation, owner, marking and hour
     (:mod:`geo.store.hours`; layout 3), kept by every change of ``detections`` in its
     transaction; under the same row-level security as ``detections``.
+``limes_map_bins``, ``limes_map_bins_state``
+    The map's pre-counted bins per layout, time block, owner, marking, fine cell and
+    hexagon (:mod:`geo.store.postgres.map_bins`; layout 4), filled lazily by the map; the
+    bins under the same row-level security as ``detections``, the state (which uploads
+    they hold) without.
 ``detections``
     One row per stored detection: ``geom`` a PostGIS ``geometry(Point, 4326)`` with a GiST
     index, ``time_us`` (microseconds since 1970 UTC) with a B-tree index, the same columns as
@@ -28,7 +33,8 @@ Tables (in the database's default schema):
     keys (see "Duplicates" in :mod:`geo.store`) are unique partial indexes, as there.
     ``upload_id`` has a B-tree index but no foreign key (layout 2, see :func:`_upgrade`).
 
-Row-level security on ``detections``, ``limes_detection_hours`` and ``uploads``: enabled and
+Row-level security on ``detections``, ``limes_detection_hours``, ``limes_map_bins`` and
+``uploads``: enabled and
 forced (the owner role Limes connects as is subject to it too), no policy but Limes's, so
 default deny. Reading a row needs the releasability rule
 (:func:`geo.access.releasability.postgres_policy`, made from the one rule, with ``partner``
@@ -42,6 +48,7 @@ from __future__ import annotations
 from geo.access.releasability import VIEWERS_SETTING, postgres_owns, postgres_policy
 from geo.core.errors import ValidationError, describe
 from geo.store import hours
+from geo.store.postgres import bins_table as map_bins
 from geo.store.postgres.connection import DatabaseError, PgConnection, driver_message
 from geo.store.schema import DEFAULT_OPERATION
 
@@ -49,7 +56,7 @@ __all__ = ["SCHEMA_VERSION", "fill_hours", "prepare"]
 
 #: Layout of a PostGIS store (its own numbering: the GeoPackage's is
 #: :data:`geo.store.schema.SCHEMA_VERSION`).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: A key for ``pg_advisory_xact_lock``: creating the layout and writing an upload take it, so
 #: uploads commit in the order of their ids (a reader catching up after upload ``n`` misses
@@ -188,6 +195,7 @@ def _security() -> list[str]:
         *_row_security("detections", "owner"),
         *_row_security("uploads", "partner"),
         *_row_security(hours.HOURS, "owner"),
+        *_row_security(map_bins.BINS, "owner"),
         *_retracted_security(),
     ]
 
@@ -338,7 +346,8 @@ def _upgrade(conn: PgConnection) -> int:
     path sets ``upload_id`` to the audit record it inserts in the same transaction, and
     ``uploads`` rows are never deleted (a retraction stamps them). Its duplicate keys compare
     text with ``COLLATE "C"`` (:data:`_DEDUPE_KEYS`). Layout 3 adds the hourly summary
-    (:mod:`geo.store.hours`), filled from the rows.
+    (:mod:`geo.store.hours`), filled from the rows. Layout 4 adds the map's bins and their
+    state (:mod:`geo.store.postgres.map_bins`), empty: the first map query fills them.
     """
     conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})").fetchall()
     found = int(conn.execute("SELECT schema_version FROM limes_store").scalar())
@@ -358,6 +367,11 @@ def _upgrade(conn: PgConnection) -> int:
         fill_hours(conn)
         conn.execute("UPDATE limes_store SET schema_version = 3").fetchall()
         found = 3
+    if found == 3:
+        for statement in [*map_bins.CREATE_SQL, *_row_security(map_bins.BINS, "owner")]:
+            conn.execute(statement).fetchall()
+        conn.execute("UPDATE limes_store SET schema_version = 4").fetchall()
+        found = 4
     return found
 
 
@@ -372,5 +386,5 @@ def _create(conn: PgConnection) -> None:
     ]
     if taken:
         raise _not_a_store(conn, "tables " + ", ".join(sorted(taken)) + " without limes_store")
-    for statement in [*_TABLES.split(";\n"), *_security()]:
+    for statement in [*_TABLES.split(";\n"), *map_bins.CREATE_SQL, *_security()]:
         conn.execute(statement).fetchall()

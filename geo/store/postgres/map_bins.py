@@ -1,0 +1,313 @@
+"""The map's pre-counted bins on a PostGIS store (layout 4): filled lazily, read per window.
+
+The same bins as the GeoPackage's (:mod:`geo.store.map_bins`): ``limes_map_bins`` counts
+the stored rows per layout, time block (:data:`geo.store.cell_counts.BLOCK_DAYS` UTC days
+of ``time_us``, aligned on 1970-01-01), owner, marking, fine cell and hexagon, under the
+same row-level security as ``detections`` (enabled, forced, default deny, the rule's
+policies: :mod:`geo.store.postgres.schema`); ``limes_map_bins_state`` one row per
+operation: its layout, the last upload binned and ``limes_store.changes`` (retractions and
+re-markings) then. The state says nothing about rows and carries no security.
+
+:func:`window_cells` fills the bins the first time a layout and operation are asked for,
+then the uploads since the last fill, and anew after a retraction or re-marking (the state
+check: lazy, not kept in each change's transaction). A fill takes an advisory lock
+(:data:`BINS_LOCK`), so two app servers never count a row twice; it reads the rows in pages
+with every partner stated as viewer (as :func:`geo.store.postgres.schema.fill_hours`),
+bins them in numpy with the functions the map uses, and writes them through a temporary
+table with ``INSERT ... ON CONFLICT DO UPDATE``. The window is then read in one
+``REPEATABLE READ`` transaction stating the viewers (the state, the bins and the rows of
+partly covered blocks from one snapshot), with the rule in the WHERE too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from geo.access.releasability import VIEWERS_SETTING, postgres_where
+from geo.core.cells import HexLayout, fine_cells_of
+from geo.store.cell_counts import (
+    BLOCK_DAYS,
+    BLOCK_US,
+    CellCounts,
+    Markings,
+    cell_counts,
+    summed,
+    window_blocks,
+)
+from geo.store.hours import HOUR_US, HOURS
+from geo.store.postgres.bins_table import BINS, BINS_LOCK, BINS_STATE
+from geo.store.postgres.connection import PgConnection, connect
+from geo.store.postgres.schema import prepare
+
+__all__ = ["fill_bins", "window_cells"]
+
+#: Rows read and binned at a time.
+_PAGE_ROWS = 200_000
+
+#: Bins summed in memory before they are written.
+_PENDING_BINS = 600_000
+
+#: The temporary table a fill's bins go through.
+_NEW = "limes_map_bins_new"
+
+#: Fills tried before the caller is told to read rows (each fill commits; a change may come
+#: in between and need another).
+_TRIES = 3
+
+
+def _binned_as(layout: HexLayout) -> str:
+    """The name the state keeps: the layout's and the block length."""
+    return f"{layout.name}|{BLOCK_DAYS}d"
+
+
+def window_cells(
+    url: str,
+    viewers: list[str],
+    *,
+    operation: str,
+    layout: HexLayout,
+    window: tuple[int | None, int | None],
+) -> CellCounts | None:
+    """The counts of the rows ``viewers`` may see in ``window`` (µs, inclusive, None: open).
+
+    None when the bins could not be brought up to date in :data:`_TRIES` fills (changes
+    kept coming): the caller reads the rows.
+    """
+    conn = connect(url)
+    try:
+        prepare(conn)
+        for _ in range(_TRIES):
+            with conn.transaction(viewers, repeatable_read=True):
+                layout_id = _current_layout(conn, layout, operation)
+                if layout_id is not None:
+                    return _window_counts(conn, layout_id, layout, viewers, operation, window)
+            with conn.transaction():
+                fill_bins(conn, layout, operation)
+        return None
+    finally:
+        conn.close()
+
+
+def _store_now(conn: PgConnection) -> tuple[int, int]:
+    row = conn.execute("SELECT last_upload, changes FROM limes_store").fetchone()
+    assert row is not None  # one row, made with the store
+    return int(row[0]), int(row[1])
+
+
+def _state(conn: PgConnection, operation: str) -> tuple[int, str, int, int] | None:
+    row = conn.execute(
+        f"SELECT layout, name, last_upload, changes FROM {BINS_STATE} WHERE operation = $1",
+        (operation,),
+    ).fetchone()
+    return None if row is None else (int(row[0]), str(row[1]), int(row[2]), int(row[3]))
+
+
+def _current_layout(conn: PgConnection, layout: HexLayout, operation: str) -> int | None:
+    """The bins' id of ``layout`` for ``operation`` when they hold every row, else None."""
+    state = _state(conn, operation)
+    if state is None or state[1] != _binned_as(layout):
+        return None
+    newest, changes = _store_now(conn)
+    return state[0] if state[2] >= newest and state[3] == changes else None
+
+
+def fill_bins(conn: PgConnection, layout: HexLayout, operation: str) -> int:
+    """Bring the bins of ``layout`` for ``operation`` up to date (caller's transaction).
+
+    Under :data:`BINS_LOCK`; the transaction states every partner with an upload as its
+    viewer meanwhile, and none afterwards. Bins the uploads since the last fill; every row
+    of the operation the first time, after a retraction or re-marking, or when ``layout``
+    replaces another. Returns the rows binned.
+    """
+    conn.execute(f"SELECT pg_advisory_xact_lock({BINS_LOCK})").fetchall()
+    conn.execute(
+        f"SELECT set_config('{VIEWERS_SETTING}', coalesce(string_agg(partner, ','), ''), true) "
+        "FROM limes_partners"
+    ).fetchall()
+    newest, changes = _store_now(conn)
+    state = _state(conn, operation)
+    if state is not None and state[1] == _binned_as(layout) and state[3] == changes:
+        layout_id, last = state[0], state[2]
+    else:
+        if state is not None:
+            conn.execute(f"DELETE FROM {BINS} WHERE layout = $1", (state[0],)).fetchall()
+            conn.execute(f"DELETE FROM {BINS_STATE} WHERE layout = $1", (state[0],)).fetchall()
+        layout_id = int(
+            conn.execute(f"SELECT coalesce(max(layout), 0) + 1 FROM {BINS_STATE}").scalar()
+        )
+        conn.execute(
+            f"INSERT INTO {BINS_STATE} VALUES ($1, $2, $3, 0, $4)",
+            (layout_id, _binned_as(layout), operation, changes),
+        ).fetchall()
+        last = 0
+    done = _bin_uploads(conn, layout_id, layout, operation, (last, newest)) if newest > last else 0
+    conn.execute(
+        f"UPDATE {BINS_STATE} SET last_upload = $1 WHERE layout = $2", (newest, layout_id)
+    ).fetchall()
+    conn.execute(f"SELECT set_config('{VIEWERS_SETTING}', '', true)").fetchall()
+    return done
+
+
+def _bin_uploads(
+    conn: PgConnection,
+    layout_id: int,
+    layout: HexLayout,
+    operation: str,
+    uploads: tuple[int, int],
+) -> int:
+    """Add the rows of ``operation`` with ``uploads[0] < upload_id <= uploads[1]``; the rows."""
+    markings = Markings()
+    pending: list[dict[str, np.ndarray]] = []
+    done = 0
+    for page in _pages(conn, operation, uploads):
+        keys = {
+            "block": np.floor_divide(page["time_us"].to_numpy(), BLOCK_US),
+            "pair": markings.codes(page["owner"], page["releasable_to"]),
+            **_cells(page, layout),
+        }
+        pending.append(summed(keys, np.ones(page.num_rows, dtype=np.int64)))
+        done += page.num_rows
+        if sum(len(p["n"]) for p in pending) >= _PENDING_BINS:
+            _write_bins(conn, layout_id, pending, markings)
+            pending = []
+    _write_bins(conn, layout_id, pending, markings)
+    return done
+
+
+def _cells(page: pa.Table, layout: HexLayout) -> dict[str, np.ndarray]:
+    """The fine cell and hexagon of each row of a page with ``lon`` and ``lat``."""
+    lon = page["lon"].to_numpy().astype(np.float64)
+    lat = page["lat"].to_numpy().astype(np.float64)
+    return {"fine": fine_cells_of(lon, lat), "hex": layout.keys(lon, lat)}
+
+
+def _pages(conn: PgConnection, operation: str, uploads: tuple[int, int]) -> Iterator[pa.Table]:
+    """The rows of ``operation`` in the upload range, in pages by ``fid`` (keyset)."""
+    sql = (
+        "SELECT fid, time_us, owner, releasable_to, ST_X(geom) AS lon, ST_Y(geom) AS lat "
+        "FROM detections WHERE operation = $1 AND upload_id > $2 AND upload_id <= $3 "
+        f"AND fid > $4 ORDER BY fid LIMIT {_PAGE_ROWS}"
+    )
+    last = -(2**63)
+    while True:
+        page = conn.fetch_arrow(sql, (operation, uploads[0], uploads[1], last))
+        if page.num_rows:
+            yield page
+        if page.num_rows < _PAGE_ROWS:
+            return
+        last = int(page["fid"][-1].as_py())
+
+
+def _write_bins(
+    conn: PgConnection, layout_id: int, pending: list[dict[str, np.ndarray]], markings: Markings
+) -> None:
+    """Add the summed bins of ``pending`` to those of ``layout_id``."""
+    if not pending:
+        return
+    keys = {k: np.concatenate([p[k] for p in pending]) for k in ("block", "pair", "fine", "hex")}
+    bins = summed(keys, np.concatenate([p["n"] for p in pending]))
+    owner, marking = markings.columns(bins["pair"])
+    table = pa.table(
+        {
+            "block": bins["block"],
+            "owner": owner,
+            "releasable_to": marking,
+            "fine": bins["fine"],
+            "hex": bins["hex"],
+            "n": bins["n"],
+        }
+    )
+    conn.execute(f"DROP TABLE IF EXISTS {_NEW}").fetchall()
+    conn.ingest(_NEW, table)
+    conn.execute(
+        f"INSERT INTO {BINS} (layout, block, owner, releasable_to, fine, hex, n) "
+        f"SELECT $1, block, owner, releasable_to, fine, hex, n FROM {_NEW} "
+        "ON CONFLICT (layout, block, owner, releasable_to, fine, hex) "
+        f"DO UPDATE SET n = {BINS}.n + excluded.n",
+        (layout_id,),
+    ).fetchall()
+    conn.execute(f"DROP TABLE {_NEW}").fetchall()
+
+
+def _window_counts(
+    conn: PgConnection,
+    layout_id: int,
+    layout: HexLayout,
+    viewers: list[str],
+    operation: str,
+    window: tuple[int | None, int | None],
+) -> CellCounts:
+    """The window's counts: the bins of whole blocks, the rows or bins less rows of the rest.
+
+    A block partly inside is read whichever way reads fewer rows by the hourly summary:
+    its rows inside the window, or its bins less its rows outside.
+    """
+    rule = postgres_where(viewers)  # a second line under row-level security
+    lo, hi, partial = window_blocks(*window)
+    parts = []
+    if lo is None or hi is None or lo <= hi:
+        parts.append(_bin_sums(conn, layout_id, rule, (lo, hi)))
+    for block in partial:
+        start, end = block * BLOCK_US, (block + 1) * BLOCK_US - 1
+        inside = (start if window[0] is None else max(start, window[0]),
+                  end if window[1] is None else min(end, window[1]))  # fmt: skip
+        n_in = _hour_rows(conn, rule, operation, inside)
+        if n_in <= _hour_rows(conn, rule, operation, (start, end)) - n_in:
+            parts.append(_rows_binned(conn, rule, operation, layout, inside, 1))
+            continue
+        parts.append(_bin_sums(conn, layout_id, rule, (block, block)))
+        for outside in ((start, inside[0] - 1), (inside[1] + 1, end)):
+            if outside[0] <= outside[1]:
+                parts.append(_rows_binned(conn, rule, operation, layout, outside, -1))
+    return cell_counts(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
+
+
+def _bin_sums(
+    conn: PgConnection, layout_id: int, rule: str, blocks: tuple[int | None, int | None]
+) -> pd.DataFrame:
+    """The visible bins of ``layout_id`` in the blocks (inclusive, None: open) per (fine, hex)."""
+    bounds = "".join(
+        f" AND block {op} {int(b)}" for b, op in zip(blocks, (">=", "<="), strict=True)
+        if b is not None
+    )  # fmt: skip
+    table = conn.fetch_arrow(
+        f"SELECT fine, hex, sum(n)::bigint AS n FROM {BINS} WHERE layout = $1{bounds} "
+        f"AND {rule} GROUP BY fine, hex",
+        (layout_id,),
+    )
+    return table.to_pandas()
+
+
+def _hour_rows(conn: PgConnection, rule: str, operation: str, span: tuple[int, int]) -> int:
+    """About how many visible rows of ``operation`` lie in ``span`` (hourly summary)."""
+    return int(
+        conn.execute(
+            f"SELECT coalesce(sum(n), 0) FROM {HOURS} WHERE operation = $1 AND {rule} "
+            "AND hour >= $2 AND hour <= $3",
+            (operation, span[0] // HOUR_US, span[1] // HOUR_US),
+        ).scalar()
+    )
+
+
+def _rows_binned(
+    conn: PgConnection,
+    rule: str,
+    operation: str,
+    layout: HexLayout,
+    span: tuple[int, int],
+    sign: int,
+) -> pd.DataFrame:
+    """The visible rows of ``operation`` in the ``time_us`` span per (fine, hex), × ``sign``."""
+    page = conn.fetch_arrow(
+        "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM detections "
+        f"WHERE operation = $1 AND time_us >= $2 AND time_us <= $3 AND {rule}",
+        (operation, span[0], span[1]),
+    )
+    frame = pd.DataFrame(_cells(page, layout))
+    counted = frame.groupby(["fine", "hex"]).size().rename("n").reset_index()
+    counted["n"] = counted["n"].astype(np.int64) * sign
+    return counted

@@ -1,0 +1,170 @@
+"""The map's pre-counted bins on PostGIS (geo.store.postgres.map_bins) and its edge rows.
+
+The outside truth is that of :mod:`test_map_bins`: every visible row read into memory
+(``store.visible_detections``), placed with ``fine_cells_of`` and ``HexLayout.keys`` and
+counted in numpy; for the bins' row-level security, raw queries as the app's role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_map_bins import (
+    LAYOUT,
+    OTHER_LAYOUT,
+    UPLOADS,
+    VIEWERS,
+    WINDOWS,
+    _cells,
+    _put,
+    _same,
+    _truth,
+)
+
+from geo import store
+from geo.access.releasability import may_see
+from geo.core.cells import fine_cells_of
+from geo.inputs.scenario import load_scenario
+from geo.core.settings import SAMPLE_DIR
+from geo.store.postgres import map_bins as pg_bins
+from geo.store.postgres.bins_table import BINS, BINS_STATE
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Any:
+    return load_scenario(SAMPLE_DIR)
+
+
+@pytest.fixture
+def pg_filled(pg_store: str, scenario: Any) -> str:
+    store.put_operation(
+        pg_store, {"name": "other"}, {"border": scenario.border, "sensors": scenario.sensors}
+    )
+    for seed, upload in enumerate(UPLOADS):
+        _put(pg_store, *upload, seed)
+    return pg_store
+
+
+def _check_all(url: str, layout: Any = LAYOUT, windows: Any = WINDOWS) -> None:
+    for viewers in VIEWERS:
+        for window in windows:
+            for operation in ("sample", "other"):
+                want = _truth(url, viewers, operation, window, layout)  # type: ignore[arg-type]
+                _same(_cells(url, viewers, operation, window, layout), want)  # type: ignore[arg-type]
+
+
+def _raw(url: str, sql: str, viewers: str | None = "LTU,LVA,POL,EST") -> list[tuple[Any, ...]]:
+    """A raw query as the app's role, stating ``viewers`` (None: no viewer)."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    with pg.connect(url) as conn, conn.cursor() as cur:
+        if viewers is not None:
+            cur.execute("SELECT set_config('limes.viewers', $1, true)", (viewers,))
+            cur.fetchall()
+        cur.execute(sql)
+        rows = cur.fetchall()
+        conn.rollback()
+    return rows
+
+
+def test_pg_window_cells_equal_the_visible_rows_of_every_window(pg_filled: str) -> None:
+    assert _truth(pg_filled, ("LTU",), "sample", (None, None)).n.sum() > 2000  # type: ignore[arg-type]
+    _check_all(pg_filled)
+    newest = int(store.uploads(pg_filled, "LVA")["upload_id"].max())
+    name = f"{LAYOUT.name}|16d"
+    state = _raw(pg_filled, f"SELECT name, operation, last_upload FROM {BINS_STATE} ORDER BY 2")
+    assert state == [(name, "other", newest), (name, "sample", newest)]
+
+
+def test_pg_bins_follow_an_upload_a_retraction_a_re_marking_and_a_new_layout(
+    pg_filled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small pages, and bins written every few pages: a fill adds to bins it wrote itself
+    monkeypatch.setattr(pg_bins, "_PAGE_ROWS", 500)
+    monkeypatch.setattr(pg_bins, "_PENDING_BINS", 700)
+    filled: list[int] = []
+    fill = pg_bins.fill_bins
+    monkeypatch.setattr(pg_bins, "fill_bins", lambda *a: filled.append(fill(*a)) or filled[-1])
+    windows = WINDOWS[:1] + WINDOWS[4:6]
+    _check_all(pg_filled, windows=windows)
+    assert filled == [3000, 300]  # each operation binned once, then read from the bins
+    _put(pg_filled, "POL", "ALL", "sample", 400, 50)
+    _check_all(pg_filled, windows=windows)
+    assert filled[2:] == [400, 0]  # only the new upload binned (none in "other")
+    upload = int(store.uploads(pg_filled, "LVA")["upload_id"].iloc[0])
+    store.retract_upload(pg_filled, upload, partner="LVA", user="tester", is_admin=False)
+    _check_all(pg_filled, windows=windows)
+    _put(pg_filled, "LVA", "ALL", "sample", 300, 51)
+    _check_all(pg_filled, windows=windows)
+    upload = int(store.uploads(pg_filled, "LTU")["upload_id"].iloc[0])
+    store.mark_upload(pg_filled, upload, "POL", user="tester", partner="LTU", is_admin=False)
+    _check_all(pg_filled, windows=windows)
+    _check_all(pg_filled, layout=OTHER_LAYOUT, windows=windows[1:])
+    _check_all(pg_filled, windows=windows[1:])
+    assert len(_raw(pg_filled, f"SELECT DISTINCT layout FROM {BINS}")) == 2  # one per operation
+
+
+def test_pg_bins_have_the_row_security_of_the_detections(pg_filled: str) -> None:
+    """Forced row-level security, default deny, the one rule; the WHERE states it too."""
+    _cells(pg_filled, ("EST",), "sample", (None, None))  # type: ignore[arg-type]
+    _cells(pg_filled, ("EST",), "other", (None, None))  # type: ignore[arg-type]
+    columns = "SELECT owner, releasable_to, block, fine, hex, n FROM limes_map_bins ORDER BY 1, 2, 3, 4, 5"
+    every = pd.DataFrame(_raw(pg_filled, columns), columns=["o", "m", "b", "f", "h", "n"])
+    assert set(every["o"]) == {"LTU", "LVA", "POL"}
+    assert int(every["n"].sum()) == sum(u[3] for u in UPLOADS)
+    assert _raw(pg_filled, columns, None) == []  # no viewer stated: nothing
+    for setting in ("", "ALL", "LVA') OR true --"):
+        assert _raw(pg_filled, columns, setting) == [], setting
+    for viewer in ("LTU", "LVA", "POL", "EST", "lva"):
+        keep = [may_see(viewer, o, m) for o, m in zip(every["o"], every["m"], strict=True)]
+        want = list(every[keep].itertuples(index=False, name=None))
+        assert _raw(pg_filled, columns, viewer) == want, viewer
+    security = _raw(
+        pg_filled,
+        f"SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = '{BINS}'",
+    )
+    assert security == [(True, True)]
+
+
+def test_pg_window_positions_in_cells_come_from_the_index_exactly(
+    pg_filled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edge cells: each row of the cells once (rows on box edges too), none of other cells."""
+    window = WINDOWS[5]
+    lo, hi = (pd.Timestamp(t * 1000, tz="UTC").isoformat() for t in window)
+    every = store.visible_detections(
+        pg_filled, ["LVA", "POL"], operation="sample", time_from=lo, time_to=hi
+    )
+    lon, lat = every.geometry.x.to_numpy(), every.geometry.y.to_numpy()
+    fine = fine_cells_of(lon, lat)
+    rng = np.random.default_rng(5)
+    unique = np.unique(fine)
+    picked = rng.choice(unique, 60, replace=False)
+    wanted = np.unique(np.concatenate([picked, picked + 1, picked - 1]))  # runs of cells
+    keep = np.isin(fine, wanted)
+    assert 0 < keep.sum() < len(fine)
+    from geo.store import map_query
+    from geo.store.postgres import map_query as pg_map
+
+    seen: list[int] = []
+    cell_positions = pg_map.cell_positions
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        for page in cell_positions(*args, **{**kwargs, "boxes_per_query": 7}):
+            seen.append(page.num_rows)
+            yield page
+
+    monkeypatch.setattr(pg_map, "cell_positions", counted)
+    monkeypatch.setattr(map_query.pg_map, "cell_positions", counted)
+    pages = list(
+        store.window_positions(
+            pg_filled, ["LVA", "POL"], operation="sample", time_from=lo, time_to=hi, cells=wanted
+        )
+    )
+    got = sorted(zip(np.concatenate([p.lon for p in pages]).tolist(),
+                     np.concatenate([p.lat for p in pages]).tolist(), strict=True))  # fmt: skip
+    assert got == sorted(zip(lon[keep].tolist(), lat[keep].tolist(), strict=True))
+    assert len(seen) > 1 and sum(seen) < len(fine)  # several queries, only the cells' rows
