@@ -368,8 +368,9 @@ def _upgrade(conn: PgConnection) -> int:
         conn.execute("UPDATE limes_store SET schema_version = 3").fetchall()
         found = 3
     if found == 3:
-        for statement in [*map_bins.CREATE_SQL, *_row_security(map_bins.BINS, "owner")]:
-            conn.execute(statement).fetchall()
+        if conn.execute(f"SELECT to_regclass('{map_bins.BINS}') IS NULL").scalar():
+            for statement in [*map_bins.CREATE_SQL, *_row_security(map_bins.BINS, "owner")]:
+                conn.execute(statement).fetchall()
         conn.execute("UPDATE limes_store SET schema_version = 4").fetchall()
         found = 4
     return found
