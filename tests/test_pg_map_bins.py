@@ -168,3 +168,61 @@ def test_pg_window_positions_in_cells_come_from_the_index_exactly(
                      np.concatenate([p.lat for p in pages]).tolist(), strict=True))  # fmt: skip
     assert got == sorted(zip(lon[keep].tolist(), lat[keep].tolist(), strict=True))
     assert len(seen) > 1 and sum(seen) < len(fine)  # several queries, only the cells' rows
+
+
+def test_pg_map_window_equals_the_rows_path(
+    pg_filled: str, scenario: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's figures and hexagons from the bins equal those from every row read."""
+    from geo.mapview import map_base, map_window
+    from geo.store.postgres import map_query as pg_map
+    from layers.map import MAP_HEXAGON_M
+
+    base = map_base(
+        scenario.border, scenario.sensors, pg_filled, operation="sample",
+        sectors=scenario.sectors, detections=scenario.detections,
+    )  # fmt: skip
+    edge_queries: list[int] = []
+    cell_positions = pg_map.cell_positions
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        edge_queries.append(1)
+        return cell_positions(*args, **kwargs)
+
+    monkeypatch.setattr(pg_map, "cell_positions", counted)
+    stamp = [(None, None), *((pd.Timestamp(a * 1000, tz="UTC"), pd.Timestamp(b * 1000, tz="UTC"))
+                             for a, b in (WINDOWS[5], WINDOWS[6]))]  # fmt: skip
+    cases = [(v, w) for v in (None, ("LTU",), ("LVA", "POL")) for w in stamp]
+    got = [
+        map_window(base, time_from=tf, time_to=tt, viewers=v, hex_size_m=MAP_HEXAGON_M)
+        for v, (tf, tt) in cases
+    ]
+    assert edge_queries  # the bins were used, and the edge cells' rows read by box
+    monkeypatch.setattr(store, "window_cells", lambda *a, **k: None)
+    for (v, (tf, tt)), mine in zip(cases, got, strict=True):
+        want = map_window(base, time_from=tf, time_to=tt, viewers=v, hex_size_m=MAP_HEXAGON_M)
+        case = f"{v} {tf}"
+        drop = "generated_at"
+        assert {k: x for k, x in mine.result.report.items() if k != drop} == {
+            k: x for k, x in want.result.report.items() if k != drop
+        }, case
+        assert mine.total == want.total, case
+        for column in ("count", "flagged"):
+            assert mine.hexagons[column].tolist() == want.hexagons[column].tolist(), case
+
+
+def test_a_layout_3_store_gets_the_bins_when_opened(pg_filled: str) -> None:
+    """Upgrade: the bins' tables and their row security are made, then filled by the map."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    with pg.connect(pg_filled) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE {BINS}, {BINS_STATE}")
+        cur.execute("UPDATE limes_store SET schema_version = 3")
+        conn.commit()
+    _check_all(pg_filled, windows=WINDOWS[4:5])
+    assert _raw(pg_filled, "SELECT schema_version FROM limes_store") == [(4,)]
+    assert _raw(
+        pg_filled,
+        f"SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = '{BINS}'",
+    ) == [(True, True)]
+    assert _raw(pg_filled, f"SELECT count(*) FROM {BINS}", None) == [(0,)]
