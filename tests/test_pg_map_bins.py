@@ -9,28 +9,37 @@ from __future__ import annotations
 
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 from test_map_bins import (
+    EDGE_US,
     LAYOUT,
+    NEXT_US,
     OTHER_LAYOUT,
     UPLOADS,
     VIEWERS,
     WINDOWS,
     _cells,
     _put,
+    _rows,
     _same,
     _truth,
 )
+from test_store import put
 
 from geo import store
 from geo.access.releasability import may_see
 from geo.core.cells import fine_cells_of
-from geo.inputs.scenario import load_scenario
 from geo.core.settings import SAMPLE_DIR
+from geo.inputs.scenario import load_scenario
 from geo.store.postgres import map_bins as pg_bins
 from geo.store.postgres.bins_table import BINS, BINS_STATE
+
+#: Also a block all but its first and last microsecond (rows lie there): its bins less
+#: the rows outside.
+PG_WINDOWS = [*WINDOWS, (EDGE_US + 1, NEXT_US - 2)]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +57,7 @@ def pg_filled(pg_store: str, scenario: Any) -> str:
     return pg_store
 
 
-def _check_all(url: str, layout: Any = LAYOUT, windows: Any = WINDOWS) -> None:
+def _check_all(url: str, layout: Any = LAYOUT, windows: Any = PG_WINDOWS) -> None:
     for viewers in VIEWERS:
         for window in windows:
             for operation in ("sample", "other"):
@@ -133,6 +142,11 @@ def test_pg_window_positions_in_cells_come_from_the_index_exactly(
     pg_filled: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Edge cells: each row of the cells once (rows on box edges too), none of other cells."""
+    on_edges = _rows(64, 77)  # rows on the corners of fine cells: in two to four boxes
+    glon = 24.01 + 0.01 * (np.arange(64) % 8)
+    glat = 55.01 + 0.01 * (np.arange(64) // 8)
+    on_edges = on_edges.set_geometry(gpd.points_from_xy(glon, glat), crs="EPSG:4326")
+    put(pg_filled, on_edges, partner="LVA", releasable_to="ALL")
     window = WINDOWS[5]
     lo, hi = (pd.Timestamp(t * 1000, tz="UTC").isoformat() for t in window)
     every = store.visible_detections(
@@ -143,7 +157,11 @@ def test_pg_window_positions_in_cells_come_from_the_index_exactly(
     rng = np.random.default_rng(5)
     unique = np.unique(fine)
     picked = rng.choice(unique, 60, replace=False)
-    wanted = np.unique(np.concatenate([picked, picked + 1, picked - 1]))  # runs of cells
+    around = [
+        fine_cells_of(glon + dx, glat + dy) for dx in (-0.005, 0.005) for dy in (-0.005, 0.005)
+    ]
+    wanted = np.unique(np.concatenate([picked, picked + 1, picked - 1, *around]))  # runs
+    assert np.isin(fine_cells_of(glon, glat), wanted).all()
     keep = np.isin(fine, wanted)
     assert 0 < keep.sum() < len(fine)
     from geo.store import map_query
@@ -167,7 +185,8 @@ def test_pg_window_positions_in_cells_come_from_the_index_exactly(
     got = sorted(zip(np.concatenate([p.lon for p in pages]).tolist(),
                      np.concatenate([p.lat for p in pages]).tolist(), strict=True))  # fmt: skip
     assert got == sorted(zip(lon[keep].tolist(), lat[keep].tolist(), strict=True))
-    assert len(seen) > 1 and sum(seen) < len(fine)  # several queries, only the cells' rows
+    assert len(seen) > 1  # several queries
+    assert sum(seen) < len(fine)  # only the rows of the cells' boxes
 
 
 def test_pg_map_window_equals_the_rows_path(
