@@ -32,6 +32,10 @@ its own, ``resource.getrusage``):
 store's time summary alone (:func:`geo.store.time_summary` for LVA, operation sample: the
 histogram, totals, first and last time and the bulk the Map page opens with).
 
+With ``--page-only`` the ``page`` measurements are taken again (the map's bins then made)
+and with every row of the window read (``page-rows``: :func:`geo.store.window_cells`
+answering None, as before the bins). ``--pg-only`` (with ``--postgres``): PostGIS alone.
+
 ``--load-gb 0``: without the ``load`` measurements.
 
 
@@ -158,6 +162,9 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         out["window_rows"], out["hexagons"] = counts.total, len(hexes)
         out["in_gaps"] = counts.in_gaps
     elif mode == "page":
+        return _page(path, window)
+    elif mode == "page-rows":  # the page as before the bins: every row of the window read
+        store.window_cells = lambda *a, **k: None  # type: ignore[assignment]
         return _page(path, window)
     elif mode == "step":
         return _step(path, int(window))
@@ -421,6 +428,10 @@ def _run(
         print(f"  time_summary alone: {_measure('times', path, 'month')}")
     for window in ("bulk", "day"):
         print(f"  Map page's data functions, window {window}: {_measure('page', path, window)}")
+    if page_only:
+        for window in ("bulk", "day"):
+            print(f"  the same again (bins made): {_measure('page', path, window)}")
+            print(f"  the same, every row read: {_measure('page-rows', path, window)}")
     for hours in ("1", "24"):
         print(f"  playback step of {hours} h, Unwatched then: {_measure('step', path, hours)}")
     if page_only:
@@ -440,6 +451,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=1_000_000)
     parser.add_argument("--load-gb", type=float, default=12.0)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--pg-only", action="store_true", help="with --postgres: no GeoPackage")
     parser.add_argument("--pg-budget-s", type=float, default=300.0)
     parser.add_argument("--page-only", action="store_true")
     parser.add_argument("--profile", action="store_true")
@@ -460,7 +472,7 @@ def main() -> None:
             "GeoPackage", args.store, args.rows, args.chunk, args.load_gb, None,
             args.page_only, args.profile, args.bins,
         )  # fmt: skip
-    else:
+    elif not (args.pg_only and args.postgres):
         with tempfile.TemporaryDirectory() as tmp:
             gpkg = str(Path(tmp) / "limes.gpkg")
             _run(
