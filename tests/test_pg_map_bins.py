@@ -114,6 +114,10 @@ def test_pg_bins_follow_an_upload_a_retraction_a_re_marking_and_a_new_layout(
     _check_all(pg_filled, layout=OTHER_LAYOUT, windows=windows[1:])
     _check_all(pg_filled, windows=windows[1:])
     assert len(_raw(pg_filled, f"SELECT DISTINCT layout FROM {BINS}")) == 2  # one per operation
+    store.reindex(pg_filled)  # clears them: binned anew
+    assert _raw(pg_filled, f"SELECT count(*) FROM {BINS}") == [(0,)]
+    assert _raw(pg_filled, f"SELECT count(*) FROM {BINS_STATE}") == [(0,)]
+    _check_all(pg_filled, windows=windows[1:2])
 
 
 def test_pg_bins_have_the_row_security_of_the_detections(pg_filled: str) -> None:
@@ -138,10 +142,8 @@ def test_pg_bins_have_the_row_security_of_the_detections(pg_filled: str) -> None
     assert security == [(True, True)]
 
 
-def test_pg_window_positions_in_cells_come_from_the_index_exactly(
-    pg_filled: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Edge cells: each row of the cells once (rows on box edges too), none of other cells."""
+def test_pg_window_positions_in_cells_are_exactly_those_of_the_cells(pg_filled: str) -> None:
+    """Edge cells: each row of the cells once (rows on cell corners too), none of other cells."""
     on_edges = _rows(64, 77)  # rows on the corners of fine cells: in two to four boxes
     glon = 24.01 + 0.01 * (np.arange(64) % 8)
     glat = 55.01 + 0.01 * (np.arange(64) // 8)
@@ -164,19 +166,6 @@ def test_pg_window_positions_in_cells_come_from_the_index_exactly(
     assert np.isin(fine_cells_of(glon, glat), wanted).all()
     keep = np.isin(fine, wanted)
     assert 0 < keep.sum() < len(fine)
-    from geo.store import map_query
-    from geo.store.postgres import map_query as pg_map
-
-    seen: list[int] = []
-    cell_positions = pg_map.cell_positions
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        for page in cell_positions(*args, **{**kwargs, "boxes_per_query": 7}):
-            seen.append(page.num_rows)
-            yield page
-
-    monkeypatch.setattr(pg_map, "cell_positions", counted)
-    monkeypatch.setattr(map_query.pg_map, "cell_positions", counted)
     pages = list(
         store.window_positions(
             pg_filled, ["LVA", "POL"], operation="sample", time_from=lo, time_to=hi, cells=wanted
@@ -185,8 +174,6 @@ def test_pg_window_positions_in_cells_come_from_the_index_exactly(
     got = sorted(zip(np.concatenate([p.lon for p in pages]).tolist(),
                      np.concatenate([p.lat for p in pages]).tolist(), strict=True))  # fmt: skip
     assert got == sorted(zip(lon[keep].tolist(), lat[keep].tolist(), strict=True))
-    assert len(seen) > 1  # several queries
-    assert sum(seen) < len(fine)  # only the rows of the cells' boxes
 
 
 def test_pg_map_window_equals_the_rows_path(
@@ -194,29 +181,30 @@ def test_pg_map_window_equals_the_rows_path(
 ) -> None:
     """The page's figures and hexagons from the bins equal those from every row read."""
     from geo.mapview import map_base, map_window
-    from geo.store.postgres import map_query as pg_map
     from layers.map import MAP_HEXAGON_M
 
     base = map_base(
         scenario.border, scenario.sensors, pg_filled, operation="sample",
         sectors=scenario.sectors, detections=scenario.detections,
     )  # fmt: skip
-    edge_queries: list[int] = []
-    cell_positions = pg_map.cell_positions
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        edge_queries.append(1)
-        return cell_positions(*args, **kwargs)
-
-    monkeypatch.setattr(pg_map, "cell_positions", counted)
     stamp = [(None, None), *((pd.Timestamp(a * 1000, tz="UTC"), pd.Timestamp(b * 1000, tz="UTC"))
                              for a, b in (WINDOWS[5], WINDOWS[6]))]  # fmt: skip
+    calls: list[bool] = []
+    window_cells = store.window_cells
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        got = window_cells(*args, **kwargs)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(store, "window_cells", counted)
     cases = [(v, w) for v in (None, ("LTU",), ("LVA", "POL")) for w in stamp]
     got = [
         map_window(base, time_from=tf, time_to=tt, viewers=v, hex_size_m=MAP_HEXAGON_M)
         for v, (tf, tt) in cases
     ]
-    assert edge_queries  # the bins were used, and the edge cells' rows read by box
+    assert len(calls) == len(cases)
+    assert all(calls)  # the bins answered every window
     monkeypatch.setattr(store, "window_cells", lambda *a, **k: None)
     for (v, (tf, tt)), mine in zip(cases, got, strict=True):
         want = map_window(base, time_from=tf, time_to=tt, viewers=v, hex_size_m=MAP_HEXAGON_M)

@@ -21,6 +21,7 @@ from geo.store.location import existing_store, postgres_url, sqlite_path
 from geo.store.opening import open_store
 from geo.store.postgres import connect as connect_postgres
 from geo.store.postgres.connection import shown_url
+from geo.store.postgres.map_bins import clear_bins as clear_postgres_bins
 from geo.store.postgres.schema import WRITE_LOCK, prepare
 from geo.store.postgres.schema import fill_hours as fill_postgres_hours
 from geo.store.schema import fill_hours
@@ -69,12 +70,14 @@ def reindex(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _postgres_hours(url: str) -> int:
-    """The PostGIS store's hourly summary made anew (one transaction, the write lock held)."""
+    """The PostGIS store's hourly summary made anew, its map bins cleared (one transaction)."""
     conn = connect_postgres(url)
     try:
         prepare(conn)
         with conn.transaction():
             conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})").fetchall()
-            return fill_postgres_hours(conn)
+            groups = fill_postgres_hours(conn)
+            clear_postgres_bins(conn)  # binned anew by the map's next query
+            return groups
     finally:
         conn.close()

@@ -40,7 +40,7 @@ import pyarrow as pa
 from geo.access.releasability import viewers as checked_viewers
 from geo.access.releasability import visible_mask
 from geo.core import settings
-from geo.core.cells import BOX_SLACK_DEG, NO_CELL, fine_boxes, fine_cells_of
+from geo.core.cells import fine_cells_of
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
 from geo.store.hours import HOUR_US, HOURS, hour_sql, visible_hours_sql
@@ -854,11 +854,7 @@ def window_positions(
     viewers = checked_viewers(partners)
     t_from, t_to = _window(time_from, time_to)
     wanted = None if cells is None else np.unique(np.asarray(cells, dtype=np.int64))
-    url = postgres_url(path)
-    if url is not None and wanted is not None:
-        yield from _pg_cell_positions(url, viewers, operation, (t_from, t_to), wanted)
-        return
-    if url is not None:
+    if postgres_url(path) is not None:
         for page in window_batches(
             path, viewers, operation=operation, time_from=time_from, time_to=time_to
         ):
@@ -878,39 +874,6 @@ def window_positions(
                 yield WindowPositions(*_xy(batch.column(0)))
             else:
                 yield _in_cells(*positions_of(batch.column(0)), wanted)
-
-
-def _pg_cell_positions(
-    url: str,
-    viewers: list[str],
-    operation: str | None,
-    window: tuple[int | None, int | None],
-    wanted: np.ndarray,
-) -> Iterator[WindowPositions]:
-    """The window's rows in the fine cells ``wanted`` (sorted) of a PostGIS store.
-
-    Each run of consecutive keys (one column of fine cells) is one box, widened by
-    :data:`~geo.core.cells.BOX_SLACK_DEG` (its points lie within it) and found with the GiST
-    index; a row is kept for the box of its own fine cell only (a row on the edge of two
-    boxes comes once per box), so each row of the cells comes once, and no other.
-    :data:`~geo.core.cells.NO_CELL` selects nothing: every stored position is a point.
-    """
-    runs = np.asarray(_key_ranges(wanted[wanted != NO_CELL]), dtype=np.int64).reshape(-1, 2)
-    if not len(runs):
-        return
-    west, south, _, _ = fine_boxes(runs[:, 0])
-    _, _, east, north = fine_boxes(runs[:, 1])
-    slack = 4 * BOX_SLACK_DEG
-    boxes = (west - slack, south - slack, east + slack, north + slack)
-    for page in pg_map.cell_positions(
-        url, viewers, t_from=window[0], t_to=window[1], operation=operation, boxes=boxes
-    ):
-        box = page["box"].to_numpy()
-        lon = page["lon"].to_numpy().astype(np.float64)
-        lat = page["lat"].to_numpy().astype(np.float64)
-        fine = fine_cells_of(lon, lat)
-        keep = (fine >= runs[box, 0]) & (fine <= runs[box, 1])
-        yield WindowPositions(lon[keep], lat[keep])
 
 
 def _in_cells(lon: np.ndarray, lat: np.ndarray, wanted: np.ndarray | None) -> WindowPositions:

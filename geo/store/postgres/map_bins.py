@@ -43,7 +43,7 @@ from geo.store.postgres.bins_table import BINS, BINS_LOCK, BINS_STATE
 from geo.store.postgres.connection import PgConnection, connect
 from geo.store.postgres.schema import prepare
 
-__all__ = ["fill_bins", "window_cells"]
+__all__ = ["clear_bins", "fill_bins", "window_cells"]
 
 #: Rows read and binned at a time.
 _PAGE_ROWS = 200_000
@@ -124,10 +124,7 @@ def fill_bins(conn: PgConnection, layout: HexLayout, operation: str) -> int:
     replaces another. Returns the rows binned.
     """
     conn.execute(f"SELECT pg_advisory_xact_lock({BINS_LOCK})").fetchall()
-    conn.execute(
-        f"SELECT set_config('{VIEWERS_SETTING}', coalesce(string_agg(partner, ','), ''), true) "
-        "FROM limes_partners"
-    ).fetchall()
+    _state_every_partner(conn)
     newest, changes = _store_now(conn)
     state = _state(conn, operation)
     if state is not None and state[1] == _binned_as(layout) and state[3] == changes:
@@ -150,6 +147,23 @@ def fill_bins(conn: PgConnection, layout: HexLayout, operation: str) -> int:
     ).fetchall()
     conn.execute(f"SELECT set_config('{VIEWERS_SETTING}', '', true)").fetchall()
     return done
+
+
+def clear_bins(conn: PgConnection) -> None:
+    """Forget every bin (the next map query bins anew), in the caller's transaction."""
+    conn.execute(f"SELECT pg_advisory_xact_lock({BINS_LOCK})").fetchall()
+    _state_every_partner(conn)
+    conn.execute(f"DELETE FROM {BINS}").fetchall()
+    conn.execute(f"DELETE FROM {BINS_STATE}").fetchall()
+    conn.execute(f"SELECT set_config('{VIEWERS_SETTING}', '', true)").fetchall()
+
+
+def _state_every_partner(conn: PgConnection) -> None:
+    """State every partner with an upload as the transaction's viewer (row-level security)."""
+    conn.execute(
+        f"SELECT set_config('{VIEWERS_SETTING}', coalesce(string_agg(partner, ','), ''), true) "
+        "FROM limes_partners"
+    ).fetchall()
 
 
 def _bin_uploads(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-import numpy as np
 import pyarrow as pa
 
 from geo.access.releasability import postgres_where
@@ -21,7 +20,7 @@ from geo.store.hours import HOURS
 from geo.store.postgres.connection import connect
 from geo.store.postgres.schema import prepare
 
-__all__ = ["cell_positions", "has_rows", "row_pages", "time_summary", "view_rows", "window_pages"]
+__all__ = ["has_rows", "row_pages", "time_summary", "view_rows", "window_pages"]
 
 T = TypeVar("T")
 
@@ -238,42 +237,5 @@ def time_summary(
                 extra_table if extra.num_rows else None,
                 lambda sql: conn.execute(sql, params or None).fetchall(),
             )
-    finally:
-        conn.close()
-
-
-def cell_positions(
-    url: str,
-    viewers: list[str],
-    *,
-    t_from: int | None,
-    t_to: int | None,
-    operation: str | None,
-    boxes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    boxes_per_query: int = 4096,
-) -> Iterator[pa.Table]:
-    """The rows in the window whose position lies in one of ``boxes``, a query per group.
-
-    ``boxes``: west, south, east, north (degrees, float64 arrays of one length). Columns
-    ``box`` (the index of a box the row lies in: a row on the edge of two comes once per
-    box) and ``lon``, ``lat``. The boxes go in as arrays (``unnest``) joined to the rows
-    with ``&&``, so the GiST index on ``geom`` finds each box's rows. One transaction.
-    """
-    where, params = _where(t_from, t_to, operation, None)
-    at, w, s, e, n = (f"${len(params) + i}" for i in range(1, 6))
-    sql = (
-        f"SELECT b.i - 1 + {at}::bigint AS box, ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat "
-        f"FROM unnest({w}::float8[], {s}::float8[], {e}::float8[], {n}::float8[]) "
-        "WITH ORDINALITY AS b(w, s, e, n, i) "
-        "JOIN detections d ON d.geom && ST_MakeEnvelope(b.w, b.s, b.e, b.n, 4326) "
-        f"WHERE {where} AND {postgres_where(viewers)}"
-    )
-    conn = connect(url)
-    try:
-        prepare(conn)
-        with conn.transaction(viewers):
-            for at in range(0, len(boxes[0]), boxes_per_query):
-                part = [b[at : at + boxes_per_query].tolist() for b in boxes]
-                yield conn.fetch_arrow(sql, [*params, at, *part])
     finally:
         conn.close()
