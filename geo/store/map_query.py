@@ -40,7 +40,7 @@ import pyarrow as pa
 from geo.access.releasability import viewers as checked_viewers
 from geo.access.releasability import visible_mask
 from geo.core import settings
-from geo.core.cells import fine_cells_of
+from geo.core.cells import NO_CELL, fine_cells_of
 from geo.core.errors import ValidationError, describe
 from geo.store.connection import Connection, DatabaseError, Kind, is_busy, sql_text
 from geo.store.hours import HOUR_US, HOURS, hour_sql, visible_hours_sql
@@ -854,7 +854,17 @@ def window_positions(
     viewers = checked_viewers(partners)
     t_from, t_to = _window(time_from, time_to)
     wanted = None if cells is None else np.unique(np.asarray(cells, dtype=np.int64))
-    if postgres_url(path) is not None:
+    url = postgres_url(path)
+    if url is not None and wanted is not None:
+        for page in pg_map.cell_pages(
+            url, viewers, t_from=t_from, t_to=t_to, operation=operation,
+            cells=_with_neighbours(wanted), page_rows=_PG_CELL_PAGE_ROWS,
+        ):  # fmt: skip
+            lon = page["lon"].to_numpy().astype(np.float64)
+            lat = page["lat"].to_numpy().astype(np.float64)
+            yield _in_cells(lon, lat, wanted)
+        return
+    if url is not None:
         for page in window_batches(
             path, viewers, operation=operation, time_from=time_from, time_to=time_to
         ):
@@ -874,6 +884,23 @@ def window_positions(
                 yield WindowPositions(*_xy(batch.column(0)))
             else:
                 yield _in_cells(*positions_of(batch.column(0)), wanted)
+
+
+#: Rows per page of a PostGIS store's rows of given fine cells.
+_PG_CELL_PAGE_ROWS = 500_000
+
+
+def _with_neighbours(cells: np.ndarray) -> list[int]:
+    """The fine cells and their eight neighbours (:data:`NO_CELL` left out).
+
+    A PostGIS store's ``fine_cell`` is computed by PostgreSQL: a point on a cell's edge may
+    be filed in the neighbour of its numpy cell, so the neighbours are read too and the rows
+    kept by :func:`fine_cells_of` (:mod:`geo.store.postgres.bins_table`).
+    """
+    cells = cells[cells != NO_CELL]
+    column, row = cells >> 20, cells & ((1 << 20) - 1)
+    keys = [((column + dx) << 20) | (row + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    return np.unique(np.concatenate([cells[:0], *keys])).tolist()
 
 
 def _in_cells(lon: np.ndarray, lat: np.ndarray, wanted: np.ndarray | None) -> WindowPositions:

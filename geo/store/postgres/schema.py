@@ -371,6 +371,8 @@ def _upgrade(conn: PgConnection) -> int:
         if conn.execute(f"SELECT to_regclass('{map_bins.BINS}') IS NULL").scalar():
             for statement in [*map_bins.CREATE_SQL, *_row_security(map_bins.BINS, "owner")]:
                 conn.execute(statement).fetchall()
+        for statement in map_bins.FINE_CELL_SQL:  # rewrites the table: minutes on millions
+            conn.execute(statement).fetchall()
         conn.execute("UPDATE limes_store SET schema_version = 4").fetchall()
         found = 4
     return found
@@ -387,5 +389,10 @@ def _create(conn: PgConnection) -> None:
     ]
     if taken:
         raise _not_a_store(conn, "tables " + ", ".join(sorted(taken)) + " without limes_store")
-    for statement in [*_TABLES.split(";\n"), *map_bins.CREATE_SQL, *_security()]:
+    for statement in [
+        *_TABLES.split(";\n"),
+        *map_bins.CREATE_SQL,
+        *map_bins.FINE_CELL_SQL,
+        *_security(),
+    ]:
         conn.execute(statement).fetchall()
