@@ -233,3 +233,19 @@ def test_a_layout_3_store_gets_the_bins_when_opened(pg_filled: str) -> None:
         f"SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = '{BINS}'",
     ) == [(True, True)]
     assert _raw(pg_filled, f"SELECT count(*) FROM {BINS}", None) == [(0,)]
+
+
+def test_the_stored_fine_cell_is_numpys(pg_filled: str) -> None:
+    """PostgreSQL's ``fine_cell`` equals ``fine_cells_of`` on every row, corners too."""
+    on_edges = _rows(64, 78)
+    glon = 21.0 + 0.01 * np.arange(64)  # fine cell edges, some on index cell edges
+    glat = 53.5 + 0.01 * np.arange(64)
+    on_edges = on_edges.set_geometry(gpd.points_from_xy(glon, glat), crs="EPSG:4326")
+    put(pg_filled, on_edges, partner="LVA", releasable_to="ALL")
+    rows = pd.DataFrame(
+        _raw(pg_filled, "SELECT ST_X(geom), ST_Y(geom), fine_cell FROM detections"),
+        columns=["lon", "lat", "fine"],
+    )
+    assert len(rows) == sum(u[3] for u in UPLOADS) + 64
+    want = fine_cells_of(rows["lon"].to_numpy(), rows["lat"].to_numpy())
+    np.testing.assert_array_equal(rows["fine"].to_numpy(np.int64), want)
