@@ -36,6 +36,7 @@ from geo.core.settings import SAMPLE_DIR
 from geo.inputs.scenario import load_scenario
 from geo.store.postgres import map_bins as pg_bins
 from geo.store.postgres.bins_table import BINS, BINS_STATE
+from geo.store.postgres.connection import PgConnection
 
 #: Also a block all but its first and last microsecond (rows lie there): its bins less
 #: the rows outside.
@@ -118,6 +119,37 @@ def test_pg_bins_follow_an_upload_a_retraction_a_re_marking_and_a_new_layout(
     assert _raw(pg_filled, f"SELECT count(*) FROM {BINS}") == [(0,)]
     assert _raw(pg_filled, f"SELECT count(*) FROM {BINS_STATE}") == [(0,)]
     _check_all(pg_filled, windows=windows[1:2])
+
+
+def test_pg_cut_blocks_are_read_a_page_at_a_time(
+    pg_filled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of blocks a window cuts come in pages of ``_PAGE_ROWS``: memory is one page."""
+    _check_all(pg_filled, windows=WINDOWS[:1])  # bins filled with the ordinary pages
+    monkeypatch.setattr(pg_bins, "_PAGE_ROWS", 7)
+    fetched: list[int] = []
+    fetch, rows_binned = PgConnection.fetch_arrow, pg_bins._rows_binned
+    reading = [False]
+
+    def recorded(self: PgConnection, sql: str, params: Any = None) -> Any:
+        table = fetch(self, sql, params)
+        if reading[0]:  # the rows of a cut block
+            fetched.append(table.num_rows)
+        return table
+
+    def read_rows(*args: Any) -> Any:
+        reading[0] = True
+        try:
+            return rows_binned(*args)
+        finally:
+            reading[0] = False
+
+    monkeypatch.setattr(PgConnection, "fetch_arrow", recorded)
+    monkeypatch.setattr(pg_bins, "_rows_binned", read_rows)
+    cut = [WINDOWS[5], WINDOWS[6], PG_WINDOWS[-1]]  # ends inside blocks: rows read
+    _check_all(pg_filled, windows=cut)
+    assert max(fetched) == 7  # never more than a page at once
+    assert fetched.count(7) > 50  # and blocks of many pages
 
 
 def test_pg_bins_have_the_row_security_of_the_detections(pg_filled: str) -> None:

@@ -201,14 +201,28 @@ def _cells(page: pa.Table, layout: HexLayout) -> dict[str, np.ndarray]:
 
 def _pages(conn: PgConnection, operation: str, uploads: tuple[int, int]) -> Iterator[pa.Table]:
     """The rows of ``operation`` in the upload range, in pages by ``fid`` (keyset)."""
+    return _keyset(
+        conn, "time_us, owner, releasable_to",
+        "operation = $1 AND upload_id > $2 AND upload_id <= $3", [operation, *uploads],
+    )  # fmt: skip
+
+
+def _keyset(
+    conn: PgConnection, columns: str, condition: str, params: list[object]
+) -> Iterator[pa.Table]:
+    """``fid``, ``columns``, ``lon`` and ``lat`` of the rows of ``condition``, in pages.
+
+    Keyset paging on ``fid`` (as :func:`geo.store.postgres.map_query.window_pages`) in the
+    caller's transaction: each page of at most :data:`_PAGE_ROWS` rows continues after the
+    last ``fid`` read, so memory holds one page whatever the store.
+    """
     sql = (
-        "SELECT fid, time_us, owner, releasable_to, ST_X(geom) AS lon, ST_Y(geom) AS lat "
-        "FROM detections WHERE operation = $1 AND upload_id > $2 AND upload_id <= $3 "
-        f"AND fid > $4 ORDER BY fid LIMIT {_PAGE_ROWS}"
+        f"SELECT fid, {columns}, ST_X(geom) AS lon, ST_Y(geom) AS lat FROM detections "
+        f"WHERE {condition} AND fid > ${len(params) + 1}::bigint ORDER BY fid LIMIT {_PAGE_ROWS}"
     )
     last = -(2**63)
     while True:
-        page = conn.fetch_arrow(sql, (operation, uploads[0], uploads[1], last))
+        page = conn.fetch_arrow(sql, [*params, last])
         if page.num_rows:
             yield page
         if page.num_rows < _PAGE_ROWS:
@@ -315,13 +329,16 @@ def _rows_binned(
     span: tuple[int, int],
     sign: int,
 ) -> pd.DataFrame:
-    """The visible rows of ``operation`` in the ``time_us`` span per (fine, hex), × ``sign``."""
-    page = conn.fetch_arrow(
-        "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM detections "
-        f"WHERE operation = $1 AND time_us >= $2 AND time_us <= $3 AND {rule}",
-        (operation, span[0], span[1]),
-    )
-    frame = pd.DataFrame(_cells(page, layout))
-    counted = frame.groupby(["fine", "hex"]).size().rename("n").reset_index()
-    counted["n"] = counted["n"].astype(np.int64) * sign
-    return counted
+    """The visible rows of ``operation`` in the ``time_us`` span per (fine, hex), × ``sign``.
+
+    Read in pages (:func:`_keyset`) and summed page by page: memory holds a page and the
+    span's cells, however many rows the span has.
+    """
+    got = summed({"fine": np.zeros(0, np.int64), "hex": np.zeros(0, np.int64)},
+                 np.zeros(0, np.int64))  # fmt: skip
+    condition = f"operation = $1 AND time_us >= $2 AND time_us <= $3 AND {rule}"
+    for page in _keyset(conn, "time_us", condition, [operation, *span]):
+        cells = _cells(page, layout)
+        keys = {k: np.concatenate([got[k], cells[k]]) for k in ("fine", "hex")}
+        got = summed(keys, np.concatenate([got["n"], np.ones(page.num_rows, np.int64)]))
+    return pd.DataFrame({"fine": got["fine"], "hex": got["hex"], "n": got["n"] * sign})
