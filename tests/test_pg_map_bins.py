@@ -34,6 +34,7 @@ from geo.access.releasability import may_see
 from geo.core.cells import fine_cells_of
 from geo.core.settings import SAMPLE_DIR
 from geo.inputs.scenario import load_scenario
+from geo.store.postgres import bins_keep as pg_keep
 from geo.store.postgres import map_bins as pg_bins
 from geo.store.postgres.bins_table import BINS, BINS_STATE
 from geo.store.postgres.connection import PgConnection
@@ -92,6 +93,9 @@ def test_pg_window_cells_equal_the_visible_rows_of_every_window(pg_filled: str) 
 def test_pg_bins_follow_an_upload_a_retraction_a_re_marking_and_a_new_layout(
     pg_filled: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The lazy fill, the safety net: changes made by a Limes that kept no bins."""
+    monkeypatch.setattr(pg_keep, "keep_upload", lambda *a, **k: 0)
+    monkeypatch.setattr(pg_keep, "keep_change", lambda *a, **k: 0)
     # small pages, and bins written every few pages: a fill adds to bins it wrote itself
     monkeypatch.setattr(pg_bins, "_PAGE_ROWS", 500)
     monkeypatch.setattr(pg_bins, "_PENDING_BINS", 700)
@@ -281,3 +285,100 @@ def test_the_stored_fine_cell_is_numpys(pg_filled: str) -> None:
     assert len(rows) == sum(u[3] for u in UPLOADS) + 64
     want = fine_cells_of(rows["lon"].to_numpy(), rows["lat"].to_numpy())
     np.testing.assert_array_equal(rows["fine"].to_numpy(np.int64), want)
+
+
+# Bins kept by every change (geo.store.postgres.bins_keep)
+# --------------------------------------------------------------------------------------
+
+
+class _PgReads:
+    """Rows binned by the map's lazy fills (one entry a fill) and by the changes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fills: list[int] = []
+        self.kept = 0
+        fill, kept = pg_bins.fill_bins, pg_keep._bin_uploads
+
+        def count_fill(*args: Any) -> int:
+            self.fills.append(fill(*args))
+            return self.fills[-1]
+
+        def count_kept(*args: Any, **kwargs: Any) -> int:
+            done = kept(*args, **kwargs)
+            self.kept += done
+            return done
+
+        monkeypatch.setattr(pg_bins, "fill_bins", count_fill)
+        monkeypatch.setattr(pg_keep, "_bin_uploads", count_kept)
+
+    def take(self) -> tuple[list[int], int]:
+        """The rows each fill of the map read, and the rows the changes read."""
+        got = (self.fills, self.kept)
+        self.fills, self.kept = [], 0
+        return got
+
+
+def _pg_first_upload(url: str, partner: str, operation: str = "sample") -> tuple[int, int]:
+    ups = store.uploads(url, partner, operation=operation)
+    return int(ups["upload_id"].iloc[0]), int(ups["accepted"].iloc[0])
+
+
+def test_pg_every_change_keeps_the_bins_current_no_map_open_bins_again(
+    pg_filled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # small pages, and bins written every few pages: a change adds to bins it wrote itself
+    monkeypatch.setattr(pg_bins, "_PAGE_ROWS", 500)
+    monkeypatch.setattr(pg_bins, "_PENDING_BINS", 700)
+    reads = _PgReads(monkeypatch)
+    windows = [*WINDOWS[:1], *WINDOWS[4:6], PG_WINDOWS[-1]]
+    _check_all(pg_filled, windows=windows)  # the first map open bins both operations
+    assert reads.take() == ([3000, 300], 0)
+
+    _put(pg_filled, "POL", "ALL", "sample", 400, 50)  # the owner alone stated as viewer
+    assert reads.take() == ([], 400)  # the upload bins its own rows, nothing else
+    _check_all(pg_filled, windows=windows)
+    assert reads.take() == ([], 0)  # and the map open bins nothing
+
+    again = _rows(900, 0)  # the first upload's places and days again: its bins grow
+    again["detection_id"] = again["detection_id"] + "-again"
+    again["time"] = again["time"] + pd.Timedelta(microseconds=1)
+    put(pg_filled, again, partner="LTU", releasable_to=None)
+    _put(pg_filled, "LVA", "ALL", "other", 250, 52)  # the other operation's layout
+    assert reads.take() == ([], 900 + 250)
+    _check_all(pg_filled, windows=windows)
+    assert reads.take() == ([], 0)
+
+    upload, rows = _pg_first_upload(pg_filled, "LVA")
+    store.retract_upload(pg_filled, upload, partner="LVA", user="tester", is_admin=False)
+    assert reads.take() == ([], rows)  # its rows taken out of the bins
+    _check_all(pg_filled, windows=windows)
+    assert reads.take() == ([], 0)
+
+    _put(pg_filled, "LVA", "ALL", "sample", 300, 51)
+    upload, rows = _pg_first_upload(pg_filled, "LTU")
+    store.mark_upload(pg_filled, upload, "POL", user="tester", partner="LTU", is_admin=False)
+    assert reads.take() == ([], 300 + rows)
+    _check_all(pg_filled, windows=windows)
+    own = _rows(500, 55)  # rows with markings of their own from the file
+    own["releasable_to"] = np.array(["ALL", "LVA", "", "LTU,LVA", "POL"])[np.arange(500) % 5]
+    up = put(pg_filled, own, partner="POL", releasable_to="LTU")
+    markings = _raw(
+        pg_filled,
+        f"SELECT count(DISTINCT releasable_to) FROM detections WHERE upload_id = {up.upload_id}",
+    )
+    assert markings[0][0] >= 4
+    _check_all(pg_filled, windows=windows)
+    store.mark_upload(pg_filled, up.upload_id, "LVA", user="tester", partner="POL", is_admin=False)
+    _check_all(pg_filled, windows=windows)
+    assert reads.take() == ([], 500 + 500)
+
+    # a retraction in the other operation: seen by both, bins of "sample" untouched
+    every_bin = f"SELECT * FROM {BINS} ORDER BY 1, 2, 3, 4, 5, 6"
+    sample = _raw(pg_filled, f"SELECT layout FROM {BINS_STATE} WHERE operation = 'sample'")[0][0]
+    before = [b for b in _raw(pg_filled, every_bin) if b[0] == sample]
+    upload, rows = _pg_first_upload(pg_filled, "LVA", "other")
+    store.retract_upload(pg_filled, upload, partner="LVA", user="tester", is_admin=False)
+    assert [b for b in _raw(pg_filled, every_bin) if b[0] == sample] == before
+    _check_all(pg_filled, windows=windows)
+    assert reads.take() == ([], rows)
+    assert all(b[-1] > 0 for b in _raw(pg_filled, every_bin))  # emptied bins deleted

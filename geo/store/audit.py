@@ -59,6 +59,7 @@ from geo.store import bins_keep, hours
 from geo.store.connection import Connection, Kind, sql_text, write_transaction
 from geo.store.location import postgres_url, sqlite_path
 from geo.store.opening import open_store, opened_for_reading
+from geo.store.postgres import bins_keep as pg_bins_keep
 from geo.store.postgres import dialect as pg_dialect
 from geo.store.postgres.dialect import SqliteStyle
 from geo.store.schema import DEFAULT_OPERATION, NOW, has_audit, has_hours, has_operations
@@ -261,6 +262,7 @@ def _cut(text: object) -> str | None:
 def _move_rows(conn: Connection | SqliteStyle, upload_id: int) -> int:
     """Move the upload's rows into ``retracted_detections``, as they are; return how many."""
     if isinstance(conn, SqliteStyle):
+        pg_bins_keep.keep_change(conn.conn, upload_id)
         moved = pg_dialect.move_rows(conn, upload_id)
         conn.execute(hours.delete_sql("upload_id = ?"), (upload_id,))
         return moved
@@ -291,7 +293,9 @@ def _mark_rows(conn: Connection | SqliteStyle, upload_id: int, marking: str) -> 
             (upload_id,),
         ).fetchall()
     }
-    if not isinstance(conn, SqliteStyle):  # the map's bins (GeoPackage)
+    if isinstance(conn, SqliteStyle):  # the map's bins
+        pg_bins_keep.keep_change(conn.conn, upload_id, marking_to=marking)
+    else:
         bins_keep.keep_change(conn, upload_id, marking_to=marking)
     conn.execute(
         "UPDATE detections SET releasable_to = ? WHERE upload_id = ?", (marking, upload_id)

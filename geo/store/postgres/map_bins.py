@@ -172,23 +172,37 @@ def _bin_uploads(
     layout: HexLayout,
     operation: str,
     uploads: tuple[int, int],
+    *,
+    sign: int = 1,
+    marking_to: str | None = None,
 ) -> int:
-    """Add the rows of ``operation`` with ``uploads[0] < upload_id <= uploads[1]``; the rows."""
+    """Add the rows of ``operation`` with ``uploads[0] < upload_id <= uploads[1]``; the rows.
+
+    ``sign`` -1 takes the rows out (a retraction, before the rows go: bins that reach 0 are
+    deleted); with ``marking_to`` too, they are added again under that marking (a re-marking,
+    before the rows change).
+    """
     markings = Markings()
     pending: list[dict[str, np.ndarray]] = []
     done = 0
     for page in _pages(conn, operation, uploads):
-        keys = {
-            "block": np.floor_divide(page["time_us"].to_numpy(), BLOCK_US),
-            "pair": markings.codes(page["owner"], page["releasable_to"]),
-            **_cells(page, layout),
-        }
-        pending.append(summed(keys, np.ones(page.num_rows, dtype=np.int64)))
+        block = np.floor_divide(page["time_us"].to_numpy(), BLOCK_US)
+        cells = _cells(page, layout)
+        pair = markings.codes(page["owner"], page["releasable_to"])
+        pending.append(summed({"block": block, "pair": pair, **cells},
+                              np.full(page.num_rows, sign, dtype=np.int64)))  # fmt: skip
+        if marking_to is not None:
+            moved = pa.array([marking_to] * page.num_rows, pa.string())
+            pair = markings.codes(page["owner"], pa.chunked_array([moved]))
+            pending.append(summed({"block": block, "pair": pair, **cells},
+                                  np.full(page.num_rows, -sign, dtype=np.int64)))  # fmt: skip
         done += page.num_rows
         if sum(len(p["n"]) for p in pending) >= _PENDING_BINS:
             _write_bins(conn, layout_id, pending, markings)
             pending = []
     _write_bins(conn, layout_id, pending, markings)
+    if sign < 0:
+        conn.execute(f"DELETE FROM {BINS} WHERE layout = $1 AND n = 0", (layout_id,)).fetchall()
     return done
 
 

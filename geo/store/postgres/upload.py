@@ -9,8 +9,8 @@ DO NOTHING``); one at least as big as the store by anti-joins, and rebuilds the 
 afterwards (:mod:`geo.store.postgres.bulk`, which also says what each locks). The
 transaction states the uploading partner as its viewer (row-level security lets it write its
 own rows only) and takes the store's write lock (uploads commit in the order of their ids).
-The upload's groups go into the hourly summary (:mod:`geo.store.hours`) in the same
-transaction.
+The upload's groups go into the hourly summary (:mod:`geo.store.hours`) and its rows into
+the map's current bins (:mod:`geo.store.postgres.bins_keep`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from geo.core.errors import ValidationError, describe
 from geo.store import hours
+from geo.store.postgres import bins_keep
 from geo.store.postgres.bulk import (
     REBUILD_MIN_ROWS,
     TEMP_BUFFERS,
@@ -118,6 +119,8 @@ def _write_upload(conn: PgConnection, rows: Rows, audit: Audit) -> IngestResult:
             ),
             (upload_id,),
         ).fetchall()
+    # the map's bins (geo.store.postgres.bins_keep), before last_upload moves on
+    bins_keep.keep_upload(conn, upload_id, audit.operation or DEFAULT_OPERATION)
     conn.execute(
         "UPDATE uploads SET accepted = $1, duplicates = $2 WHERE upload_id = $3",
         (accepted, rows.n - accepted, upload_id),
