@@ -1,4 +1,4 @@
-"""The map's pre-counted bins on a PostGIS store (layout 4): filled lazily, read per window.
+"""The map's pre-counted bins on a PostGIS store (layout 4): filled once, read per window.
 
 The same bins as the GeoPackage's (:mod:`geo.store.map_bins`): ``limes_map_bins`` counts
 the stored rows per layout, time block (:data:`geo.store.cell_counts.BLOCK_DAYS` UTC days
@@ -8,15 +8,17 @@ policies: :mod:`geo.store.postgres.schema`); ``limes_map_bins_state`` one row pe
 operation: its layout, the last upload binned and ``limes_store.changes`` (retractions and
 re-markings) then. The state says nothing about rows and carries no security.
 
-:func:`window_cells` fills the bins the first time a layout and operation are asked for,
-then the uploads since the last fill, and anew after a retraction or re-marking (the state
-check: lazy, not kept in each change's transaction). A fill takes an advisory lock
-(:data:`BINS_LOCK`), so two app servers never count a row twice; it reads the rows in pages
-with every partner stated as viewer (as :func:`geo.store.postgres.schema.fill_hours`),
-bins them in numpy with the functions the map uses, and writes them through a temporary
-table with ``INSERT ... ON CONFLICT DO UPDATE``. The window is then read in one
+:func:`window_cells` fills the bins the first time a layout and operation are asked for;
+each change then keeps them itself (:mod:`geo.store.postgres.bins_keep`). A layout left
+behind (changes made without keeping the bins) gets the uploads since the last fill, or
+is binned anew after a retraction or re-marking. A fill takes an advisory lock
+(:data:`BINS_LOCK`, which the changes take too), so no row is counted twice; it reads the
+rows in pages with every partner stated as viewer (as
+:func:`geo.store.postgres.schema.fill_hours`), bins them in numpy with the functions the
+map uses, and writes them through a temporary table with ``INSERT ... ON CONFLICT DO
+UPDATE``. The window is then read in one
 ``REPEATABLE READ`` transaction stating the viewers (the state, the bins and the rows of
-partly covered blocks from one snapshot), with the rule in the WHERE too.
+partly covered blocks, in keyset pages, from one snapshot), with the rule in the WHERE too.
 """
 
 from __future__ import annotations
