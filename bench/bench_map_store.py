@@ -254,7 +254,8 @@ def _step(path: str, hours: int) -> dict[str, object]:
 
 def _profile(path: str, window: str) -> dict[str, object]:
     """The window's counts stage by stage (one after the other), then as the page runs them."""
-    from geo.coverage.streamed import WindowCounts, _hex_add, point_classifier
+    from geo.core.cells import NO_HEX, HexLayout
+    from geo.coverage.streamed import WindowCounts, _hex_add_keys, point_classifier
     from geo.coverage.views import headline
     from geo.inputs.scenario import load_scenario
     from geo.mapview import map_base, map_window
@@ -268,9 +269,9 @@ def _profile(path: str, window: str) -> dict[str, object]:
     def timed(name: str, make):  # type: ignore[no-untyped-def]
         t0, cpu0 = time.perf_counter(), time.process_time()
         got = make()
-        spent[name] = round(spent.get(name, 0.0) + time.perf_counter() - t0, 2)
+        spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
         cpu = name.replace("_s", "_cpu_s")
-        spent[cpu] = round(spent.get(cpu, 0.0) + time.process_time() - cpu0, 2)
+        spent[cpu] = spent.get(cpu, 0.0) + time.process_time() - cpu0
         return got
 
     old = store.window_batches(path, ["LVA"], time_from=tf, time_to=tt)
@@ -281,10 +282,17 @@ def _profile(path: str, window: str) -> dict[str, object]:
     )
     clf.classify(pages[0].lon[:1], pages[0].lat[:1])  # indexes built (cached by the app)
     counts = WindowCounts()
+    layout = HexLayout(clf.acrs, MAP_HEXAGON_M)
     for page in pages:
-        x, y = timed("project_s", lambda p=page: clf.acrs.to_proj.transform(p.lon, p.lat))
+        # projection and hexagon of each point (HexLayout.keys), then the merge into counts
+        keys = timed("project_s", lambda p=page: layout.keys(p.lon, p.lat))
         codes, _ = timed("classify_s", lambda p=page: clf.classify(p.lon, p.lat))
-        timed("hexagons_s", lambda x=x, y=y, c=codes: _hex_add(counts, MAP_HEXAGON_M, x, y, c == 1))
+        ok = keys != NO_HEX
+        weights = np.ones(int(ok.sum()), dtype=np.int64)
+        timed(
+            "hexagons_s",
+            lambda k=keys[ok], g=(codes == 1)[ok], w=weights: _hex_add_keys(counts, k, w, g),
+        )
     rows = sum(len(p.lon) for p in pages)
     del pages
     timed("points_counted_s", lambda: store.map_points(path, ["LVA"], time_from=tf, time_to=tt))
@@ -300,7 +308,7 @@ def _profile(path: str, window: str) -> dict[str, object]:
     spent["map_window_cpu_s"] = round(time.process_time() - cpu0, 2)
     return {
         "rows": rows,
-        **spent,
+        **{k: round(v, 2) for k, v in spent.items()},
         "window_total": win.total,
         "in_gaps": headline(win.result.report).detections_in_gaps,
         "hexagons": len(counts.hex_keys),

@@ -196,7 +196,8 @@ def test_the_short_window_rule_gives_the_same_rows_both_ways(
     lon, lat = every.geometry.x.to_numpy(), every.geometry.y.to_numpy()
     fine = fine_cells_of(lon, lat)
     wanted = np.unique(fine_cells_of(*_xy_all(filled)))[::4]  # a quarter of the store's cells
-    want = sorted(zip(lon[np.isin(fine, wanted)].tolist(), lat[np.isin(fine, wanted)].tolist()))
+    kept = np.isin(fine, wanted)
+    want = sorted(zip(lon[kept].tolist(), lat[kept].tolist(), strict=True))
     assert 0 < len(want) < len(lon)
     chosen: list[bool] = []
     pays = map_query._index_pays

@@ -22,6 +22,7 @@ import shapely
 from test_store import put, report_for
 
 from geo import store
+from geo.core.cells import fine_cells_of
 from geo.core.prefetch import prefetched
 from geo.core.settings import SAMPLE_DIR
 from geo.coverage import analyse
@@ -38,8 +39,7 @@ from geo.store.geometry import points
 from geo.store.hours import HOURS
 from geo.store.map_query import Extent, map_points, window_batches, window_positions
 from geo.store.schema import SCHEMA_VERSION
-from geo.core.cells import fine_cells_of
-from geo.store.spatial_index import CELLS, cells_of, has_spatial_index, is_current
+from geo.store.spatial_index import CELLS, has_spatial_index, is_current
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
 #: Uploads: (owner, marking, operation, rows).

@@ -26,13 +26,14 @@ import shapely
 from numpy.typing import NDArray
 
 from geo.core import settings
+from geo.core.cells import HALF as _HALF
 from geo.core.cells import NO_HEX, HexLayout
 from geo.core.projection import AnalysisCRS, to_lonlat
 from geo.coverage import cell_classes as cc
 from geo.coverage.analysis import Analysis, analyse_covered, coverage_engine
 from geo.coverage.detections import STATUS, PointTest, _joined_ids
 from geo.coverage.engine import Coverage
-from geo.coverage.hexbin import _HALF, _SQRT3, _axial
+from geo.coverage.hexbin import _SQRT3
 from geo.coverage.scene import Scene, prepare_scene
 
 __all__ = [
@@ -266,22 +267,6 @@ class WindowCounts:
     hex_keys: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     hex_counts: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     hex_flagged: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-
-def _hex_add(
-    counts: WindowCounts,
-    size_m: float,
-    x: NDArray[np.float64],
-    y: NDArray[np.float64],
-    gap: NDArray[np.bool_],
-) -> None:
-    """Add a page's points (analysis CRS, m) to the hexagon counts (the cells of :func:`hexbin`)."""
-    ok = np.isfinite(x) & np.isfinite(y)
-    q, r = _axial(x[ok], y[ok], size_m)
-    if q.size and max(np.abs(q).max(), np.abs(r).max()) >= _HALF:
-        raise ValueError(f"hexagons of {size_m} m are too small for points this far apart")
-    keys = ((q + _HALF) << 32) | (r + _HALF)
-    _hex_add_keys(counts, keys, np.ones(len(keys), dtype=np.int64), gap[ok])
 
 
 def _hex_add_keys(

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from geo.core.cells import HexLayout, fine_cells_of
 from geo.store.schema import DAY_US
 
 __all__ = [
@@ -24,7 +25,11 @@ __all__ = [
     "BLOCK_US",
     "CellCounts",
     "Markings",
+    "binned_as",
+    "bins_table",
     "cell_counts",
+    "cell_keys",
+    "page_bins",
     "summed",
     "window_blocks",
 ]
@@ -96,6 +101,65 @@ def summed(keys: dict[str, np.ndarray], n: np.ndarray) -> dict[str, np.ndarray]:
         change[1:] |= v[1:] != v[:-1]
     starts = np.flatnonzero(change)
     return {**{k: v[starts] for k, v in ordered.items()}, "n": np.add.reduceat(n[order], starts)}
+
+
+def binned_as(layout: HexLayout, block_days: int = BLOCK_DAYS) -> str:
+    """The name a bins' state keeps: the layout's and the block length (others: binned anew)."""
+    return f"{layout.name}|{block_days}d"
+
+
+def cell_keys(lon: np.ndarray, lat: np.ndarray, layout: HexLayout) -> dict[str, np.ndarray]:
+    """The fine cell (``fine``) and hexagon (``hex``) of each point (degrees)."""
+    return {"fine": fine_cells_of(lon, lat), "hex": layout.keys(lon, lat)}
+
+
+def page_bins(
+    block: np.ndarray,
+    cells: dict[str, np.ndarray],
+    owner: pa.ChunkedArray,
+    marking: pa.ChunkedArray,
+    markings: Markings,
+    *,
+    sign: int = 1,
+    marking_to: str | None = None,
+) -> list[dict[str, np.ndarray]]:
+    """A page of rows counted per bin (block, owner and marking pair, fine cell, hexagon).
+
+    Each row counts ``sign`` under its marking; with ``marking_to``, also ``-sign`` under
+    ``marking_to``: a re-marking (``sign`` -1) moves the rows' counts from their marking to
+    ``marking_to``.
+    """
+    rows = len(block)
+    keys = {"block": block, "pair": markings.codes(owner, marking), **cells}
+    out = [summed(keys, np.full(rows, sign, dtype=np.int64))]
+    if marking_to is not None:
+        to = pa.chunked_array([pa.array([marking_to] * rows, pa.string())])
+        moved = keys | {"pair": markings.codes(owner, to)}
+        out.append(summed(moved, np.full(rows, -sign, dtype=np.int64)))
+    return out
+
+
+def bins_table(pending: list[dict[str, np.ndarray]], markings: Markings) -> pa.Table:
+    """The bins of ``pending`` summed into one table (zero sums left out), in key order.
+
+    Columns ``block``, ``owner``, ``releasable_to``, ``fine``, ``hex``, ``n``: what both
+    back-ends add to their bins table.
+    """
+    keys = {k: np.concatenate([p[k] for p in pending]) for k in ("block", "pair", "fine", "hex")}
+    bins = summed(keys, np.concatenate([p["n"] for p in pending]))
+    kept = bins["n"] != 0  # a re-marking within one marking moves nothing
+    bins = {k: v[kept] for k, v in bins.items()}
+    owner, marking = markings.columns(bins["pair"])
+    return pa.table(
+        {
+            "block": bins["block"],
+            "owner": owner,
+            "releasable_to": marking,
+            "fine": bins["fine"],
+            "hex": bins["hex"],
+            "n": bins["n"],
+        }
+    )
 
 
 def window_blocks(

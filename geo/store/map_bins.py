@@ -38,15 +38,23 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.access.releasability import sql_where
 from geo.access.releasability import viewers as checked_viewers
-from geo.core.cells import HexLayout, fine_cells_of
+from geo.core.cells import HexLayout
 from geo.store.bins_table import BIN_KEY, BINS, BINS_STATE, has_map_bins
-from geo.store.cell_counts import BLOCK_DAYS, CellCounts, window_blocks
+from geo.store.cell_counts import (
+    BLOCK_DAYS,
+    CellCounts,
+    binned_as,
+    bins_table,
+    cell_keys,
+    page_bins,
+    window_blocks,
+)
 from geo.store.cell_counts import Markings as _Markings
 from geo.store.cell_counts import cell_counts as _cell_counts
-from geo.store.cell_counts import summed as _summed
 from geo.store.connection import Connection, DatabaseError, is_busy, sql_text
 from geo.store.hours import HOUR_US, HOURS
 from geo.store.location import postgres_url
@@ -152,8 +160,8 @@ def _store_now(conn: Connection) -> tuple[int, int]:
 
 
 def _binned_as(layout: HexLayout) -> str:
-    """The name the state keeps: the layout's and the block length (bins of another are anew)."""
-    return f"{layout.name}|{BLOCK_DAYS}d"
+    """:func:`geo.store.cell_counts.binned_as` with this module's block length."""
+    return binned_as(layout, BLOCK_DAYS)
 
 
 def _current_layout(conn: Connection, layout: HexLayout, operation: str) -> int | None:
@@ -213,23 +221,14 @@ def _binned(
 ) -> list[dict[str, np.ndarray]]:
     """A page of rows (``fid``, ``owner``, ``releasable_to``, ``geom``) counted per bin.
 
-    Each row counts ``sign``; with ``marking_to``, each row counts -1 under its marking and
-    +1 under ``marking_to`` (a re-marking moves the rows' counts).
+    :func:`geo.store.cell_counts.page_bins`, the block by the day in ``fid``.
     """
-    lon, lat = positions_of(page["geom"])
     day = (page["fid"].to_numpy().astype(np.int64) >> DAY_SHIFT) - DAY_OFFSET
-    keys = {
-        "block": day // BLOCK_DAYS,
-        "pair": markings.codes(page["owner"], page["releasable_to"]),
-        "fine": fine_cells_of(lon, lat),
-        "hex": layout.keys(lon, lat),
-    }
-    if marking_to is None:
-        return [_summed(keys, np.full(page.num_rows, sign, dtype=np.int64))]
-    to = pa.chunked_array([pa.array([marking_to] * page.num_rows, pa.string())])
-    moved = keys | {"pair": markings.codes(page["owner"], to)}
-    ones = np.ones(page.num_rows, dtype=np.int64)
-    return [_summed(keys, -ones), _summed(moved, ones)]
+    cells = cell_keys(*positions_of(page["geom"]), layout)
+    return page_bins(
+        day // BLOCK_DAYS, cells, page["owner"], page["releasable_to"], markings,
+        sign=sign, marking_to=marking_to,
+    )  # fmt: skip
 
 
 def _bin_pages(
@@ -294,21 +293,7 @@ def _write_bins(
     """Add the summed bins of ``pending`` to those of ``layout_id`` (in key order)."""
     if not pending:
         return
-    keys = {k: np.concatenate([p[k] for p in pending]) for k in ("block", "pair", "fine", "hex")}
-    bins = _summed(keys, np.concatenate([p["n"] for p in pending]))
-    kept = bins["n"] != 0  # a re-marking within one marking moves nothing
-    bins = {k: v[kept] for k, v in bins.items()}
-    owner, marking = markings.columns(bins["pair"])
-    table = pa.table(
-        {
-            "block": bins["block"],
-            "owner": owner,
-            "releasable_to": marking,
-            "fine": bins["fine"],
-            "hex": bins["hex"],
-            "n": bins["n"],
-        }
-    )
+    table = bins_table(pending, markings)
     conn.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_NEW} (block INTEGER, owner TEXT, "
         "releasable_to TEXT, fine INTEGER, hex INTEGER, n INTEGER)"
@@ -321,7 +306,7 @@ def _write_bins(
         f"INSERT INTO {BINS} ({key}, n) SELECT {layout_id}, {rest}, n FROM {_NEW} WHERE 1 "
         f"ORDER BY {rest} ON CONFLICT ({key}) DO UPDATE SET n = n + excluded.n"
     )
-    if (bins["n"] < 0).any():  # rows taken out: the bins they emptied go
+    if pc.any(pc.less(table["n"], 0)).as_py():  # rows taken out: the bins they emptied go
         _delete_empty(conn, layout_id)
 
 
@@ -437,8 +422,7 @@ def _rows_binned(conn: Connection, where: str, layout: HexLayout, sign: int) -> 
     """The rows of ``where`` counted per (fine, hex), times ``sign``, read batch by batch."""
     parts = [pd.DataFrame({"fine": [], "hex": [], "n": []}, dtype=np.int64)]
     for batch in conn.stream_arrow({"geom": "blob"}, f"FROM detections WHERE {where}"):
-        lon, lat = positions_of(batch.column(0))
-        frame = pd.DataFrame({"fine": fine_cells_of(lon, lat), "hex": layout.keys(lon, lat)})
+        frame = pd.DataFrame(cell_keys(*positions_of(batch.column(0)), layout))
         counted = frame.groupby(["fine", "hex"]).size().rename("n").reset_index()
         counted["n"] *= sign
         parts.append(counted)

@@ -30,16 +30,19 @@ import pandas as pd
 import pyarrow as pa
 
 from geo.access.releasability import VIEWERS_SETTING, postgres_where
-from geo.core.cells import HexLayout, fine_cells_of
+from geo.core.cells import HexLayout
 from geo.store.cell_counts import (
-    BLOCK_DAYS,
     BLOCK_US,
     CellCounts,
     Markings,
+    bins_table,
     cell_counts,
+    cell_keys,
+    page_bins,
     summed,
     window_blocks,
 )
+from geo.store.cell_counts import binned_as as _binned_as
 from geo.store.hours import HOUR_US, HOURS
 from geo.store.postgres.bins_table import BINS, BINS_LOCK, BINS_STATE
 from geo.store.postgres.connection import PgConnection, connect
@@ -59,11 +62,6 @@ _NEW = "limes_map_bins_new"
 #: Fills tried before the caller is told to read rows (each fill commits; a change may come
 #: in between and need another).
 _TRIES = 3
-
-
-def _binned_as(layout: HexLayout) -> str:
-    """The name the state keeps: the layout's and the block length."""
-    return f"{layout.name}|{BLOCK_DAYS}d"
 
 
 def window_cells(
@@ -189,15 +187,10 @@ def _bin_uploads(
     done = 0
     for page in _pages(conn, operation, uploads):
         block = np.floor_divide(page["time_us"].to_numpy(), BLOCK_US)
-        cells = _cells(page, layout)
-        pair = markings.codes(page["owner"], page["releasable_to"])
-        pending.append(summed({"block": block, "pair": pair, **cells},
-                              np.full(page.num_rows, sign, dtype=np.int64)))  # fmt: skip
-        if marking_to is not None:
-            moved = pa.array([marking_to] * page.num_rows, pa.string())
-            pair = markings.codes(page["owner"], pa.chunked_array([moved]))
-            pending.append(summed({"block": block, "pair": pair, **cells},
-                                  np.full(page.num_rows, -sign, dtype=np.int64)))  # fmt: skip
+        pending += page_bins(
+            block, _cells(page, layout), page["owner"], page["releasable_to"], markings,
+            sign=sign, marking_to=marking_to,
+        )  # fmt: skip
         done += page.num_rows
         if sum(len(p["n"]) for p in pending) >= _PENDING_BINS:
             _write_bins(conn, layout_id, pending, markings)
@@ -211,8 +204,7 @@ def _bin_uploads(
 def _cells(page: pa.Table, layout: HexLayout) -> dict[str, np.ndarray]:
     """The fine cell and hexagon of each row of a page with ``lon`` and ``lat``."""
     lon = page["lon"].to_numpy().astype(np.float64)
-    lat = page["lat"].to_numpy().astype(np.float64)
-    return {"fine": fine_cells_of(lon, lat), "hex": layout.keys(lon, lat)}
+    return cell_keys(lon, page["lat"].to_numpy().astype(np.float64), layout)
 
 
 def _pages(conn: PgConnection, operation: str, uploads: tuple[int, int]) -> Iterator[pa.Table]:
@@ -252,19 +244,7 @@ def _write_bins(
     """Add the summed bins of ``pending`` to those of ``layout_id``."""
     if not pending:
         return
-    keys = {k: np.concatenate([p[k] for p in pending]) for k in ("block", "pair", "fine", "hex")}
-    bins = summed(keys, np.concatenate([p["n"] for p in pending]))
-    owner, marking = markings.columns(bins["pair"])
-    table = pa.table(
-        {
-            "block": bins["block"],
-            "owner": owner,
-            "releasable_to": marking,
-            "fine": bins["fine"],
-            "hex": bins["hex"],
-            "n": bins["n"],
-        }
-    )
+    table = bins_table(pending, markings)
     conn.execute(f"DROP TABLE IF EXISTS {_NEW}").fetchall()
     conn.ingest(_NEW, table)
     conn.execute(
