@@ -114,9 +114,19 @@ def _moment(page: Any) -> tuple[pd.Timestamp, float, int, str]:
     """The moment the page shows (UTC), its "Watched now" %, the sensors on, its whole text.
 
     Read in one go (the moment's line and its metrics row): a rerun between two reads would
-    mix two moments.
+    mix two moments. While a rerun draws the block, its line may be the new moment's and its
+    metrics still the last one's, which Streamlit marks stale (``data-stale``): read again.
     """
-    text = str(page.locator(".st-key-moment").inner_text())
+    got = page.evaluate(
+        """() => {
+            const el = document.querySelector('.st-key-moment');
+            return el && {text: el.innerText,
+                          stale: el.querySelector('[data-stale="true"]') !== null};
+        }"""
+    )
+    assert got, "no moment on the page"
+    assert not got["stale"], "the moment is being drawn"
+    text = str(got["text"])
     m = re.search(
         r"Moment (\d{4}-\d\d-\d\d \d\d:\d\d) (\S+) \((?:playing|paused)\).*"
         r"Watched now\s+([\d.]+) %\s+(\d+)/\d+ on",
