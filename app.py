@@ -10,6 +10,7 @@ from geo.core.errors import ValidationError
 from geo.core.settings import store_path
 from ui import signin
 from ui.deck_tooltip import keep_tooltips_on_screen
+from ui.store_upgrade import upgrade_if_older
 
 st.set_page_config(page_title="Limes — border coverage", layout="wide")
 
@@ -20,6 +21,10 @@ try:
 except ValidationError as exc:
     st.error(str(exc))
     st.stop()
+
+# An older store is upgraded now, its progress shown (the first write, often the sign-in,
+# would otherwise upgrade it without a word, and the first Map page bin every row).
+upgrade_if_older(store_path())
 
 # The pages, and the role each needs (None: every user; "a,b": either).
 PAGES = [

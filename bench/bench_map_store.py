@@ -60,8 +60,25 @@ With ``--postgres`` the same on a throwaway PostGIS cluster (``tests/pg_util.py`
 can be started, unless its ingest would take longer than ``--pg-budget-s`` (from the rate
 of the first upload): then it says so and skips.
 
+``--pg-data DIR`` (implies ``--postgres --pg-only``): the PostGIS store kept in a cluster of its
+own, the PostgreSQL data directory ``DIR`` (e.g. ``/work/bench-stores/pg-10M``;
+``tests/pg_util.py``'s ``kept_cluster``): made (``initdb`` as the ``postgres`` user) and
+filled with ``--rows`` when it holds no cluster yet, else started on a free port and measured
+as it is; stopped at the end, also on an error. Each measurement then also notes the most
+private memory (``RssAnon``, sampled every 50 ms) the server's processes held together
+(``pg_anon_mb``; the shared buffers are not in it). With ``--profile`` on PostGIS: the page
+step by step only (``page-profile``, below).
+
+``--profile`` also runs ``page-profile`` (bulk window and one day): the Map page's steps one
+after the other, as :func:`geo.mapview.map_window` runs them, each with wall and CPU
+seconds: ``map_base``, ``map_times`` (the time summary), the window's bins
+(:func:`geo.store.window_cells`; on PostGIS split into the bins of whole blocks, the hourly
+summary's estimates and the rows of cut blocks), the uniform cells counted, the edge cells'
+rows read and classified, the points drawn (their count known) and, apart, the count
+:func:`geo.store.map_points` makes when it is not given one.
+
 Run: ``.venv/bin/python bench/bench_map_store.py [--rows N] [--chunk N] [--postgres]
-[--page-only]``.
+[--page-only] [--pg-data DIR]``.
 """
 
 from __future__ import annotations
@@ -170,6 +187,8 @@ def _child(mode: str, path: str, window: str) -> dict[str, object]:
         return _step(path, int(window))
     elif mode == "profile":
         return _profile(path, window)
+    elif mode == "page-profile":
+        return _page_profile(path, window)
     elif mode == "bins":
         return _bins(path, int(window))
     elif mode == "times":
@@ -316,6 +335,87 @@ def _profile(path: str, window: str) -> dict[str, object]:
     }
 
 
+def _page_profile(path: str, window: str) -> dict[str, object]:
+    """The Map page's steps for LVA one after the other, each timed (wall and CPU seconds)."""
+    from geo.core.cells import HexLayout
+    from geo.coverage.streamed import add_groups, add_points, new_counts
+    from geo.inputs.scenario import load_scenario
+    from geo.mapview import map_base, map_times, map_window
+    from geo.store import map_bins
+    from geo.store.postgres import map_bins as pg_bins
+    from layers.map import MAP_HEXAGON_M
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, make):  # type: ignore[no-untyped-def]
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        try:
+            return make()
+        finally:
+            spent[f"{name}_s"] = spent.get(f"{name}_s", 0.0) + time.perf_counter() - t0
+            cpu = f"{name}_cpu_s"
+            spent[cpu] = spent.get(cpu, 0.0) + time.process_time() - cpu0
+
+    def wrap(module, name: str, label: str) -> None:  # type: ignore[no-untyped-def]
+        inner = getattr(module, name)
+        setattr(module, name, lambda *a, **k: timed(label, lambda: inner(*a, **k)))
+
+    for module in (pg_bins, map_bins):  # inside window_cells: which part takes the time
+        wrap(module, "_bin_sums", "cells_bin_sums")
+        wrap(module, "_rows_binned", "cells_cut_rows")
+    wrap(pg_bins, "_hour_rows", "cells_hour_estimates")
+    wrap(map_bins, "_block_rows", "cells_hour_estimates")
+
+    sc = load_scenario(ROOT / "sample_data")
+    base = timed("map_base", lambda: map_base(
+        sc.border, sc.sensors, path, operation="sample", sectors=sc.sectors))  # fmt: skip
+    bounds, _ = timed("map_times", lambda: map_times(base, ("LVA",)))
+    if window == "bulk":
+        tf, tt = bounds.bulk if bounds is not None else (None, None)
+    else:
+        tf, tt = (pd.Timestamp(t) for t in DAY)
+    clf = base.classifier
+    clf.classify(np.array([24.0]), np.array([55.0]))  # indexes built (cached by the app)
+    layout = HexLayout(clf.acrs, MAP_HEXAGON_M)
+    counts = new_counts(clf)
+    cells = timed("window_cells", lambda: store.window_cells(
+        path, ["LVA"], operation="sample", layout=layout, time_from=tf, time_to=tt))  # fmt: skip
+    edge = None
+    if cells is not None:
+        fine, at = np.unique(cells.fine, return_inverse=True)
+        classes = timed("cell_classes", lambda: clf.cell_classes(fine))
+        whole = classes.uniform[at]
+        known = (classes.codes[at][whole], classes.in_sector[at][whole])
+        timed("uniform_counted", lambda: add_groups(
+            counts, clf, known, cells.hexes[whole], cells.n[whole]))  # fmt: skip
+        edge = fine[~classes.uniform]
+        spent["edge_cells"] = len(edge)
+    rows = store.window_positions(
+        path, ["LVA"], operation="sample", time_from=tf, time_to=tt, cells=edge
+    )
+    for page in iter(lambda: timed("edge_rows_read", lambda: next(rows, None)), None):
+        timed("edge_rows_classified", lambda p=page: add_points(
+            counts, clf, np.asarray(p.lon, float), np.asarray(p.lat, float),
+            hex_size_m=MAP_HEXAGON_M))  # fmt: skip
+    total = counts.total
+    timed("points", lambda: store.map_points(
+        path, ["LVA"], operation="sample", time_from=tf, time_to=tt, total=total))  # fmt: skip
+    counted = timed("points_counted", lambda: store.map_points(
+        path, ["LVA"], operation="sample", time_from=tf, time_to=tt)).total  # fmt: skip
+    steps = {k: round(v, 2) for k, v in spent.items()}  # before map_window calls them again
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    win = map_window(base, time_from=tf, time_to=tt, viewers=("LVA",), hex_size_m=MAP_HEXAGON_M)
+    steps["map_window_s"] = round(time.perf_counter() - t0, 2)
+    steps["map_window_cpu_s"] = round(time.process_time() - cpu0, 2)
+    return {
+        **steps,
+        "window_total": total,
+        "points_total": counted,
+        "map_window_total": win.total,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+
+
 def _bins(path: str, block_days: int) -> dict[str, object]:
     """The map's bins (:func:`geo.store.window_cells`) for LVA with ``block_days`` per block.
 
@@ -380,25 +480,68 @@ def _bins(path: str, block_days: int) -> dict[str, object]:
     return out
 
 
+#: The PostgreSQL server whose processes' memory :func:`_measure` samples (``--pg-data``).
+_SERVER_PID: list[int] = []
+
+
+def _anon_kib(pid: int) -> int:
+    """A process's private resident memory (``RssAnon``, KiB); 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _server_anon_kib(server: int) -> int:
+    """The private memory of the server and its children (backends, workers) together."""
+    try:
+        children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    except OSError:
+        children = []
+    return _anon_kib(server) + sum(_anon_kib(int(c)) for c in children)
+
+
 def _measure(mode: str, path: str, window: str, limit_gb: float | None = None) -> str:
-    """Run :func:`_child` in a new process (under an address-space limit if given)."""
+    """Run :func:`_child` in a new process (under an address-space limit if given).
+
+    With a kept cluster (``--pg-data``), the most private memory its processes held
+    together meanwhile (sampled every 50 ms) is added as ``pg_anon_mb``.
+    """
 
     def limit() -> None:
         if limit_gb is not None:
             cap = int(limit_gb * 2**30)
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
-    done = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, __file__, "--child", mode, path, window],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         preexec_fn=limit,
-        check=False,
     )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode or not lines:
-        tail = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+    peak = [0]
+    if _SERVER_PID:
+        import threading
+
+        def sample() -> None:
+            while child.poll() is None:
+                peak[0] = max(peak[0], _server_anon_kib(_SERVER_PID[0]))
+                time.sleep(0.05)
+
+        threading.Thread(target=sample, daemon=True).start()
+    out, err = child.communicate()
+    lines = out.strip().splitlines()
+    if child.returncode or not lines:
+        tail = (err.strip().splitlines() or ["(no message)"])[-1]
         return f"failed ({tail[:160]})"
+    if _SERVER_PID and lines[-1].startswith("{"):
+        got = json.loads(lines[-1])
+        got["pg_anon_mb"] = peak[0] // 1024
+        return json.dumps(got)
     return lines[-1]
 
 
@@ -412,8 +555,10 @@ def _run(
     page_only: bool = False,
     profile: bool = False,
     bins: bool = False,
+    kept: bool | None = None,
 ) -> None:
-    if Path(path).exists():
+    """Measure the store ``path``: ingested first unless it exists (``kept``: a PostGIS one)."""
+    if kept if kept is not None else Path(path).exists():
         print(f"{name}: the store {path} as it is")
     else:
         print(f"{name}: {rows:,} detections in uploads of {chunk:,}")
@@ -426,6 +571,10 @@ def _run(
             print(f"  map bins, {block_days}-day blocks: {_measure('bins', path, str(block_days))}")
         return
     if profile:
+        for window in ("bulk", "day"):
+            print(f"  page step by step, window {window}: {_measure('page-profile', path, window)}")
+        if name == "PostGIS":
+            return
         for window in ("all", "day"):
             print(
                 f"  window counts stage by stage, window {window}: "
@@ -464,12 +613,16 @@ def main() -> None:
     parser.add_argument("--page-only", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--bins", action="store_true", help="the map's bins (window_cells)")
+    parser.add_argument("--pg-data", help="PostGIS cluster kept: made when missing, else reused")
     parser.add_argument("--store", help="GeoPackage store kept: made when missing, else reused")
     parser.add_argument("--upgrade", action="store_true", help="upgrade --store first (timed)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "STORE", "WINDOW"))
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_child(*args.child)))
+        return
+    if args.pg_data:
+        _kept_postgres(args)
         return
     if args.store:
         if Path(args.store).exists() and args.upgrade:
@@ -500,6 +653,31 @@ def main() -> None:
         _run(
             "PostGIS", url, args.rows, args.chunk, args.load_gb, args.pg_budget_s,
             args.page_only, args.profile,
+        )  # fmt: skip
+
+
+def _kept_postgres(args: argparse.Namespace) -> None:
+    """The measurements on the PostGIS store kept in the cluster ``args.pg_data``."""
+    import pg_util
+
+    reason = pg_util.why_unavailable()
+    if reason is not None:
+        print(f"PostGIS: skipped ({reason})")
+        return
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:  # the cluster is stopped on the way out
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    with pg_util.kept_cluster(Path(args.pg_data)) as (cluster, made):
+        url = cluster.create_database("benchmap") if made else cluster.url("benchmap")
+        pid = cluster.postmaster_pid()
+        _SERVER_PID[:] = [] if pid is None else [pid]
+        print(f"PostGIS cluster {args.pg_data} ({'made now' if made else 'as it is'}), {url}")
+        _run(
+            "PostGIS", url, args.rows, args.chunk, args.load_gb, None,
+            args.page_only, args.profile, args.bins, kept=not made,
         )  # fmt: skip
 
 

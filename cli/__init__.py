@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if "store" in vars(args) and args.store is None:
             args.store = settings.store_path()
+        store.upgrade_first(args)
         result = args.run(args)
     except ValidationError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
     c.add_argument("--description", default="", help="a description")
     c.add_argument("--user", help="who creates it (kept in the audit)")
     add_store_arg(c)
-    c.set_defaults(run=run_create)
+    c.set_defaults(run=run_create, upgrades_store=True)
 
     ls = ops.add_parser("list", help="the operations in the store")
     add_store_arg(ls)
@@ -77,7 +77,7 @@ def register(sub: Any) -> None:
     se.add_argument("--user", help="who saves it (kept in the audit)")
     se.add_argument("--note", help="why (kept in the audit)")
     add_store_arg(se)
-    se.set_defaults(run=run_sensors)
+    se.set_defaults(run=run_sensors, upgrades_store=True)
 
     r = ops.add_parser("replace", help="store a new version of the border, sectors or DEM")
     r.add_argument("name")
@@ -87,7 +87,7 @@ def register(sub: Any) -> None:
     which.add_argument("--dem", type=Path, help="the new terrain model; kept in the store")
     r.add_argument("--user", help="who replaces it (kept in the audit)")
     add_store_arg(r)
-    r.set_defaults(run=run_replace)
+    r.set_defaults(run=run_replace, upgrades_store=True)
 
     d = ops.add_parser("diff", help="what changed between two sensor versions")
     d.add_argument("name")

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from cli.options import add_store_arg
 from geo.core.errors import ValidationError, describe
+
+#: How often the long steps of ``reindex`` and of an upgrade print their progress (s).
+PROGRESS_EVERY_S = 3.0
 
 
 def register(sub: Any) -> None:
@@ -32,7 +36,7 @@ def register(sub: Any) -> None:
     i.add_argument(
         "--operation", help="the operation the rows belong to (default: sample; must exist)"
     )
-    i.set_defaults(run=run_ingest)
+    i.set_defaults(run=run_ingest, upgrades_store=True)
 
     d = sub.add_parser(
         "detections",
@@ -72,16 +76,21 @@ def register(sub: Any) -> None:
     )
     add_store_arg(bk)
     bk.add_argument("--out", required=True, type=Path, help="the copy to write")
-    bk.set_defaults(run=run_backup)
+    bk.set_defaults(run=run_backup, upgrades_store=True)
 
     ri = sub.add_parser(
         "reindex",
-        help="index the stored detections again (after another tool edited them)",
-        description="Make the map's grid-cell index and hourly summary of the stored "
-        "detections anew, e.g. after QGIS, sqlite3 or psql moved, added, deleted or re-marked "
-        "detections in the store (Limes keeps them up to date by itself otherwise; PostGIS "
-        "keeps its spatial index itself: there only the summary). Prints JSON: store, indexed "
-        "(rows), hours (groups of the summary).",
+        help="index the stored detections and bin them for the map again (after another "
+        "tool edited them, or after upgrading a large store)",
+        description="Make the map's grid-cell index, hourly summary and pre-counted bins of "
+        "the stored detections anew, e.g. after QGIS, sqlite3 or psql moved, added, deleted "
+        "or re-marked detections in the store (Limes keeps them up to date by itself "
+        "otherwise; PostGIS keeps its spatial index itself: there the summary and the bins), "
+        "or after upgrading Limes, so the first Map page does not make them (minutes on tens "
+        "of millions of rows). The bins are made for the hexagons the Map page shows for "
+        "each operation. Progress (rows done / total) goes to stderr every few seconds. "
+        "Prints JSON: store, indexed (rows), hours (groups of the summary), binned (rows), "
+        "operations (whose bins were made).",
     )
     add_store_arg(ri)
     ri.set_defaults(run=run_reindex)
@@ -192,7 +201,41 @@ def run_backup(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_reindex(args: argparse.Namespace) -> dict[str, Any]:
-    """``reindex``: the map's cell index and hourly summary made anew; rows and groups."""
+    """``reindex``: the map's cell index, hourly summary and bins made anew; what was made."""
     from geo.store import reindex
 
-    return reindex(args.store)
+    return reindex(args.store, layouts=_map_layouts(args.store), progress=_printed_progress())
+
+
+def _map_layouts(store: Any) -> dict[str, Any]:
+    """The Map page's hexagons per operation of ``store`` (none when it has no operations)."""
+    from geo.operations import map_layouts
+    from layers.map import MAP_HEXAGON_M
+
+    return map_layouts(store, hex_size_m=MAP_HEXAGON_M)
+
+
+def _printed_progress() -> Any:
+    """A progress callback printing ``step: done / total rows`` to stderr every few seconds."""
+    from geo.core.progress import every
+
+    def show(step: str, done: int, total: int) -> None:
+        share = f" ({100 * done / total:.0f} %)" if total else ""
+        print(f"{step}: {done:,} / {total:,} rows{share}", file=sys.stderr, flush=True)
+
+    return every(show, seconds=PROGRESS_EVERY_S)
+
+
+def upgrade_first(args: argparse.Namespace) -> None:
+    """Before a command that writes: upgrade an older store, its index and bins made now.
+
+    The upgrade would happen anyway as the command opens the store; done here it also makes
+    the Map page's bins (:func:`geo.store.upgrade_store`), with progress on stderr, so the
+    first Map page after it does not spend minutes on them.
+    """
+    from geo.store import needs_upgrade, upgrade_store
+
+    if not getattr(args, "upgrades_store", False) or not needs_upgrade(args.store):
+        return
+    print(f"upgrading the store {args.store} for this Limes…", file=sys.stderr, flush=True)
+    upgrade_store(args.store, layouts=_map_layouts(args.store), progress=_printed_progress())

@@ -53,6 +53,7 @@ def register(sub: Any) -> None:
     )
     for q in (ud, um):
         _add_user_args(q)
+        q.set_defaults(upgrades_store=True)  # a writer: an older store is upgraded first
     ul = uu.add_parser("list", help="the uploads of one partner (its own), oldest first")
     ul.add_argument("--as-partner", required=True, help="the partner whose uploads to list")
     ul.add_argument("--operation", help="only this operation's uploads (default: every one)")

@@ -10,6 +10,8 @@ import pg_util
 import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, Server, streamlit_server
 
+from geo.core import settings
+
 #: Real-world files written by others (see its PROVENANCE.md); ../shared from the project.
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
@@ -35,6 +37,17 @@ def _isolated_accounts_and_store(
     home = tmp_path_factory.mktemp("limes-data")
     monkeypatch.setenv("LIMES_USERS_FILE", str(home / "users.json"))
     monkeypatch.setenv("LIMES_STORE", str(home / "limes.gpkg"))
+
+
+@pytest.fixture(autouse=True)
+def _map_bins_for_every_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Map page counts every window of the tests' small stores from the bins.
+
+    In use, a window of fewer than ``MAP_BINS_FROM_ROWS`` rows is read row by row (faster
+    there); the tests' stores hold a few thousand rows, so without this no map test would
+    go through the bins. ``test_map_small_windows`` sets the threshold itself.
+    """
+    monkeypatch.setattr(settings, "MAP_BINS_FROM_ROWS", 0)
 
 
 # ---- the browser tests (test_browser*.py): one server and one Chromium per module ----------

@@ -84,6 +84,14 @@ class Cluster:
     directory: Path
     port: int
     databases: list[str] = field(default_factory=list)
+    #: The data directory when it is kept (:func:`kept_cluster`); else ``directory/data``,
+    #: removed with the cluster.
+    kept_data: Path | None = None
+
+    @property
+    def data(self) -> Path:
+        """The cluster's data directory."""
+        return self.kept_data if self.kept_data is not None else self.directory / "data"
 
     def _as_owner(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -131,11 +139,18 @@ class Cluster:
         self.databases.append(name)
         return self.url(name, owner)
 
+    def postmaster_pid(self) -> int | None:
+        """The server's process id (the first line of ``postmaster.pid``), None if stopped."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove its directory."""
+        """Stop the server (fast shutdown) and remove its directory (a kept data directory stays)."""
         self._as_owner(
-            str(self.bindir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "-w",
-            "stop", check=False,
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop",
+            check=False,
         )  # fmt: skip
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -149,31 +164,76 @@ def running_cluster(*, durable: bool = False) -> Iterator[Cluster]:
     reason = why_unavailable()
     if reason is not None:
         raise RuntimeError(reason)
-    bindir = pg_bin()
-    assert bindir is not None
-    directory = Path(tempfile.mkdtemp(prefix="limes-pg-"))
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(directory, user.pw_uid, user.pw_gid)
-    cluster = Cluster(bindir, directory, free_port())
+    cluster = _new_cluster()
     try:
-        cluster._as_owner(
-            str(bindir / "initdb"), "-D", str(directory / "data"), "-A", "trust", "-U", "postgres",
-            "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-        )  # fmt: skip
-        options = (
-            f"-c listen_addresses=127.0.0.1 -c port={cluster.port} "
-            f"-c unix_socket_directories={directory} -c max_connections=50 {_SETTINGS}"
-            + ("" if durable else " -c fsync=off")
-        )
-        cluster._as_owner(
-            str(bindir / "pg_ctl"), "-D", str(directory / "data"), "-l",
-            str(directory / "server.log"), "-o", options, "-w", "-t", "60", "start",
-        )  # fmt: skip
+        _initdb(cluster, cluster.data)
+        _start(cluster, durable=durable)
         cluster.psql(f'CREATE ROLE "{APP_ROLE}" LOGIN NOSUPERUSER NOBYPASSRLS')
         yield cluster
     finally:
         cluster.stop()
+
+
+@contextlib.contextmanager
+def kept_cluster(data: Path) -> Iterator[tuple[Cluster, bool]]:
+    """A cluster whose data directory ``data`` is kept between runs (benchmarks' big stores).
+
+    Made (``initdb`` as above, the app's role created) when ``data`` holds no cluster yet,
+    else started as it is; on a free port with ``fsync`` on, stopped on leaving (also on an
+    error), the data kept. Yields the cluster and whether it was made now.
+    """
+    reason = why_unavailable()
+    if reason is not None:
+        raise RuntimeError(reason)
+    data = Path(data).resolve()
+    made = not (data / "PG_VERSION").exists()
+    cluster = _new_cluster(data)
+    try:
+        if made:
+            data.mkdir(parents=True, exist_ok=True)
+            data.chmod(0o700)
+            _owned_by_postgres(data)
+            _initdb(cluster, data)
+        _start(cluster, durable=True)
+        if made:
+            cluster.psql(f'CREATE ROLE "{APP_ROLE}" LOGIN NOSUPERUSER NOBYPASSRLS')
+        yield cluster, made
+    finally:
+        cluster.stop()
+
+
+def _owned_by_postgres(path: Path) -> None:
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def _new_cluster(kept_data: Path | None = None) -> Cluster:
+    """A cluster (not started) with a new temporary directory for its socket and log."""
+    bindir = pg_bin()
+    assert bindir is not None
+    directory = Path(tempfile.mkdtemp(prefix="limes-pg-"))
+    _owned_by_postgres(directory)
+    return Cluster(bindir, directory, free_port(), kept_data=kept_data)
+
+
+def _initdb(cluster: Cluster, data: Path) -> None:
+    cluster._as_owner(
+        str(cluster.bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+        "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
+    )  # fmt: skip
+
+
+def _start(cluster: Cluster, *, durable: bool) -> None:
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={cluster.port} "
+        f"-c unix_socket_directories={cluster.directory} -c max_connections=50 {_SETTINGS}"
+        + ("" if durable else " -c fsync=off")
+    )
+    cluster._as_owner(
+        str(cluster.bindir / "pg_ctl"), "-D", str(cluster.data), "-l",
+        str(cluster.directory / "server.log"), "-o", options, "-w", "-t", "60", "start",
+    )  # fmt: skip
 
 
 def csv_report(n: int) -> LoadReport:

@@ -7,6 +7,7 @@ counted in numpy; for the bins' row-level security, raw queries as the app's rol
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import geopandas as gpd
@@ -34,10 +35,12 @@ from geo.access.releasability import may_see
 from geo.core.cells import fine_cells_of
 from geo.core.settings import SAMPLE_DIR
 from geo.inputs.scenario import load_scenario
+from geo.store.postgres import SCHEMA_VERSION
 from geo.store.postgres import bins_keep as pg_keep
 from geo.store.postgres import map_bins as pg_bins
-from geo.store.postgres.bins_table import BINS, BINS_STATE
+from geo.store.postgres.bins_table import BINS, BINS_STATE, PACKED
 from geo.store.postgres.connection import PgConnection
+from geo.store.schema import DAY_US
 
 #: Also a block all but its first and last microsecond (rows lie there): its bins less
 #: the rows outside.
@@ -173,13 +176,32 @@ def test_pg_bins_have_the_row_security_of_the_detections(pg_filled: str) -> None
         assert _raw(pg_filled, columns, viewer) == want, viewer
     security = _raw(
         pg_filled,
-        f"SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = '{BINS}'",
+        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+        f"WHERE relname IN ('{BINS}', '{PACKED}') ORDER BY 1",
     )
-    assert security == [(True, True)]
+    assert security == [(BINS, True, True), (PACKED, True, True)]
+    # the packed bins: the same bins, the same rows shown to each viewer
+    packed = (
+        f"SELECT owner, releasable_to, block, unnest(fine), unnest(hex), unnest(n) FROM {PACKED}"
+    )
+    assert sorted(_raw(pg_filled, packed)) == list(every.itertuples(index=False, name=None))
+    assert _raw(pg_filled, packed, None) == []
+    for setting in ("", "ALL", "LVA') OR true --"):
+        assert _raw(pg_filled, packed, setting) == [], setting
+    for viewer in ("LTU", "LVA", "POL", "EST", "lva"):
+        keep = [may_see(viewer, o, m) for o, m in zip(every["o"], every["m"], strict=True)]
+        want = list(every[keep].itertuples(index=False, name=None))
+        assert sorted(_raw(pg_filled, packed, viewer)) == want, viewer
 
 
-def test_pg_window_positions_in_cells_are_exactly_those_of_the_cells(pg_filled: str) -> None:
-    """Edge cells: each row of the cells once (rows on cell corners too), none of other cells."""
+def test_pg_window_positions_in_cells_are_exactly_those_of_the_cells(
+    pg_filled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edge cells: each row of the cells once (rows on cell corners too), none of other cells.
+
+    The database sends exactly those rows: the stored ``fine_cell`` is numpy's cell, so the
+    neighbouring cells (9 times the rows) are not read to be dropped here.
+    """
     on_edges = _rows(64, 77)  # rows on the corners of fine cells: in two to four boxes
     glon = 24.01 + 0.01 * (np.arange(64) % 8)
     glat = 55.01 + 0.01 * (np.arange(64) // 8)
@@ -202,6 +224,15 @@ def test_pg_window_positions_in_cells_are_exactly_those_of_the_cells(pg_filled: 
     assert np.isin(fine_cells_of(glon, glat), wanted).all()
     keep = np.isin(fine, wanted)
     assert 0 < keep.sum() < len(fine)
+    sent: list[int] = []
+    fetch = PgConnection.fetch_arrow
+
+    def recorded(self: PgConnection, sql: str, params: Any = None) -> Any:
+        table = fetch(self, sql, params)
+        sent.append(table.num_rows)
+        return table
+
+    monkeypatch.setattr(PgConnection, "fetch_arrow", recorded)
     pages = list(
         store.window_positions(
             pg_filled, ["LVA", "POL"], operation="sample", time_from=lo, time_to=hi, cells=wanted
@@ -210,6 +241,7 @@ def test_pg_window_positions_in_cells_are_exactly_those_of_the_cells(pg_filled: 
     got = sorted(zip(np.concatenate([p.lon for p in pages]).tolist(),
                      np.concatenate([p.lat for p in pages]).tolist(), strict=True))  # fmt: skip
     assert got == sorted(zip(lon[keep].tolist(), lat[keep].tolist(), strict=True))
+    assert sum(sent) == keep.sum()
 
 
 def test_pg_map_window_equals_the_rows_path(
@@ -263,7 +295,7 @@ def test_a_layout_3_store_gets_the_bins_when_opened(pg_filled: str) -> None:
         cur.execute("UPDATE limes_store SET schema_version = 3")
         conn.commit()
     _check_all(pg_filled, windows=WINDOWS[4:5])
-    assert _raw(pg_filled, "SELECT schema_version FROM limes_store") == [(4,)]
+    assert _raw(pg_filled, "SELECT schema_version FROM limes_store") == [(SCHEMA_VERSION,)]
     assert _raw(
         pg_filled,
         f"SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = '{BINS}'",
@@ -382,3 +414,115 @@ def test_pg_every_change_keeps_the_bins_current_no_map_open_bins_again(
     _check_all(pg_filled, windows=windows)
     assert reads.take() == ([], rows)
     assert all(b[-1] > 0 for b in _raw(pg_filled, every_bin))  # emptied bins deleted
+
+
+@pytest.mark.parametrize("viewers", VIEWERS)
+def test_pg_map_points_with_the_total_known_read_no_count(
+    pg_filled: str, viewers: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The map's total given (its counts): no ``count(*)`` of the window, the same points.
+
+    A count reads every row of the window (minutes on tens of millions of rows); the first
+    ``limit`` rows in time do not. Truth: every visible row, sorted in memory.
+    """
+    seen: list[str] = []
+    execute = PgConnection.execute
+
+    def recorded(self: PgConnection, sql: str, params: Any = None) -> Any:
+        seen.append(sql)
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(PgConnection, "execute", recorded)
+    tf, tt = (pd.Timestamp(t * 1000, tz="UTC") for t in (EDGE_US - DAY_US, NEXT_US))
+    every = store.visible_detections(
+        pg_filled, list(viewers), operation="sample", time_from=tf, time_to=tt
+    ).sort_values(["time", "upload_id", "src_row"], kind="stable")
+    for limit in (0, 5, len(every) - 1, len(every) + 3):
+        seen.clear()
+        got = store.map_points(
+            pg_filled, list(viewers), operation="sample", time_from=tf, time_to=tt,
+            limit=limit, total=len(every),
+        )  # fmt: skip
+        assert not [s for s in seen if "count(*) FROM detections" in s], limit
+        assert got.total == len(every)
+        ids = got.detections["detection_id"].tolist()
+        if limit >= len(every):  # all of them, any order
+            assert sorted(ids) == sorted(every["detection_id"]), limit
+        else:  # the first in time
+            assert ids == every["detection_id"].head(limit).tolist(), limit
+
+
+@pytest.mark.parametrize("page_rows", [1, 20, 10_000])
+def test_pg_cut_spans_are_read_in_runs_of_hours_of_at_most_a_page(
+    pg_filled: str, monkeypatch: pytest.MonkeyPatch, page_rows: int
+) -> None:
+    """A cut block's span in runs of whole hours: each µs once, at most a page each.
+
+    Truth: the times of every visible row (numpy). A run over a page holds the rows of one
+    hour (read then in keyset pages); the rows each run reads are the truth's rows of its
+    times.
+    """
+    from geo.access.releasability import postgres_where
+    from geo.store.hours import HOUR_US
+    from geo.store.postgres.connection import connect
+
+    monkeypatch.setattr(pg_bins, "_PAGE_ROWS", page_rows)
+    viewers = ["LVA", "POL"]
+    every = store.visible_detections(pg_filled, viewers, operation="sample")
+    times = every["time"].to_numpy(dtype="datetime64[us]").astype(np.int64)
+    span = (EDGE_US - 3 * DAY_US + 5 * HOUR_US + 17, EDGE_US + 2 * DAY_US - 3)
+    conn = connect(pg_filled)
+    try:
+        with conn.transaction(viewers, repeatable_read=True):
+            rule = postgres_where(viewers)
+            runs = pg_bins._hour_runs(conn, rule, "sample", span)
+            pages = list(pg_bins._span_pages(conn, rule, "sample", span))
+    finally:
+        conn.close()
+    assert runs[0][0] == span[0]
+    assert runs[-1][1] == span[1]
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(runs))
+    for lo, hi, rows in runs:
+        inside = times[(times >= lo) & (times <= hi)]
+        assert rows == len(inside), (lo, hi)
+        assert rows <= page_rows or len(np.unique(inside // HOUR_US)) == 1  # one hour's rows
+        assert lo == span[0] or lo % HOUR_US == 0
+    assert max(p.num_rows for p in pages) <= page_rows
+    assert sum(p.num_rows for p in pages) == int(((times >= span[0]) & (times <= span[1])).sum())
+    assert len(runs) > 1 if page_rows < 1000 else len(runs) == 1
+
+
+def test_pg_a_fill_leaves_the_planner_the_bins_figures(pg_filled: str) -> None:
+    """After the first fill the bins are analysed: what follows is planned on their figures.
+
+    Unanalysed, PostgreSQL guessed one bin for 1,785,711 (10,000,000 rows) and sorted them
+    on disk to sum them (4.2 s against 2.0 s, layout 4's read). Truth: the bins counted as
+    every partner.
+    """
+    _check_all(pg_filled, windows=WINDOWS[:1])
+    bins = _raw(pg_filled, f"SELECT count(*) FROM {BINS}")[0][0]
+    assert bins > 1000
+    tuples = _raw(pg_filled, f"SELECT reltuples FROM pg_class WHERE relname = '{BINS}'")
+    assert tuples == [(bins,)]
+
+
+def test_a_layout_4_store_gets_its_bins_packed_when_opened(pg_filled: str) -> None:
+    """Upgrade to layout 5: the packed bins made (row security too) from the bins there are."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    _check_all(pg_filled, windows=WINDOWS[:1])  # bins filled
+    bins = "SELECT layout, block, owner, releasable_to, fine, hex, n FROM " + BINS
+    want = sorted(_raw(pg_filled, bins))
+    with pg.connect(pg_filled) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE {PACKED}")
+        cur.execute("UPDATE limes_store SET schema_version = 4")
+        conn.commit()
+    store.uploads(pg_filled, "LVA")  # opened: upgraded
+    assert _raw(pg_filled, "SELECT schema_version FROM limes_store") == [(SCHEMA_VERSION,)]
+    packed = (
+        "SELECT layout, block, owner, releasable_to, unnest(fine), unnest(hex), unnest(n) "
+        f"FROM {PACKED}"
+    )
+    assert sorted(_raw(pg_filled, packed)) == want
+    assert _raw(pg_filled, packed, None) == []
+    _check_all(pg_filled, windows=PG_WINDOWS[4:6])

@@ -109,6 +109,13 @@ SAMPLE_DIR: Final[Path] = Path(__file__).resolve().parents[2] / "sample_data"
 #: (computed on the server) instead of points, so the page stays light.
 MAX_MAP_POINTS: Final[int] = 50_000
 
+#: Below this many detections in the map's window (the hourly summary's count,
+#: :func:`geo.store.window_size`) the Map page reads and classifies every row of the window
+#: rather than the store's pre-counted bins (:func:`geo.store.window_cells`): classifying
+#: the bins' fine cells costs a fixed ~0.3 s that reading a small window's rows does not.
+#: Measured crossover: docs/store.md ("Small windows read rows"). Same figures either way.
+MAP_BINS_FROM_ROWS: Final[int] = 600_000
+
 #: Circumradius of the detection hexagons (m).
 HEXAGON_SIZE_M: Final[float] = 1_500.0
 

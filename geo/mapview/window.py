@@ -237,19 +237,23 @@ def _count_stored(
 ) -> None:
     """Add the store's rows of the window to ``counts``.
 
-    From the store's counts per fine cell and hexagon (:func:`geo.store.window_cells`): the
-    cells every point of which the classifier puts in one class are counted as a whole
+    A window of fewer than :data:`geo.core.settings.MAP_BINS_FROM_ROWS` rows has every row
+    read (below). Else from the store's counts per fine cell and hexagon
+    (:func:`geo.store.window_cells`): the cells every point of which the classifier puts in
+    one class are counted as a whole
     (:meth:`~geo.coverage.streamed.PointClassifier.cell_classes`); only the rows of the other
     cells (on a class edge) are read and classified one by one. A store that cannot count
     by cells (PostGIS; a store it cannot write) has every row of the window read, a batch at
     a time, in a thread of its own while the last batch is counted.
     """
     classifier = base.classifier
-    layout = HexLayout(classifier.acrs, hex_size_m)
     op = base.operation
-    cells = store.window_cells(
-        base.path, readers, operation=op, layout=layout, time_from=time_from, time_to=time_to
-    )
+    cells = None
+    if _bins_pay(base, readers, time_from, time_to):
+        cells = store.window_cells(
+            base.path, readers, operation=op, layout=HexLayout(classifier.acrs, hex_size_m),
+            time_from=time_from, time_to=time_to,
+        )  # fmt: skip
     edge: NDArray[np.int64] | None = None
     if cells is not None:
         fine, at = np.unique(cells.fine, return_inverse=True)
@@ -267,6 +271,20 @@ def _count_stored(
     for page in prefetched(rows):
         lon, lat = np.asarray(page.lon, dtype=float), np.asarray(page.lat, dtype=float)
         add_points(counts, classifier, lon, lat, hex_size_m=hex_size_m)
+
+
+def _bins_pay(
+    base: MapBase, readers: list[str], time_from: datetime | None, time_to: datetime | None
+) -> bool:
+    """Whether the window holds enough rows for the bins to beat reading its rows.
+
+    :data:`geo.core.settings.MAP_BINS_FROM_ROWS` (by the store's hourly summary, an upper
+    bound); a store without the summary: the bins (they answer None if they cannot).
+    """
+    rows = store.window_size(
+        base.path, readers, operation=base.operation, time_from=time_from, time_to=time_to
+    )
+    return rows is None or rows >= settings.MAP_BINS_FROM_ROWS
 
 
 class WindowMoments(NamedTuple):

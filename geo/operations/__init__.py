@@ -22,6 +22,7 @@ from geo.operations.editing import (
 from geo.operations.model import SAMPLE, Operation, Partner, check_name, read_partners
 from geo.operations.opened import (
     ensure_sample,
+    map_layouts,
     operation_scenario,
     operation_stamp,
     operations_for,
@@ -60,6 +61,7 @@ __all__ = [
     "export_operation",
     "list_operations",
     "load_operation",
+    "map_layouts",
     "new_sensor",
     "operation_scenario",
     "operation_stamp",

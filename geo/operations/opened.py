@@ -31,13 +31,16 @@ from typing import Any
 
 from geo import store
 from geo.core import settings
+from geo.core.cells import HexLayout
 from geo.core.errors import ValidationError
+from geo.coverage.border import prepare_border
 from geo.inputs import Scenario, read_detections, read_manifest, read_tracks
 from geo.operations.model import SAMPLE, Operation, Partner
 from geo.operations.stored import create_operation, load_operation
 
 __all__ = [
     "ensure_sample",
+    "map_layouts",
     "operation_scenario",
     "operation_stamp",
     "operations_for",
@@ -172,3 +175,26 @@ def operation_scenario(
         reports=reports,
         dem=None if loaded.dem is None else _dem_path(loaded.dem, dem_dir),
     )
+
+
+def map_layouts(store_path: Source, *, hex_size_m: float) -> dict[str, HexLayout]:
+    """The hexagons the Map page counts in, per operation of the store (by name).
+
+    The page's layout is ``HexLayout(acrs, hex_size_m)`` with the analysis CRS of the
+    operation's coverage (:func:`geo.mapview.map_window`), which its border alone chooses
+    (:func:`geo.coverage.border.prepare_border`): the current border of each operation
+    here. For :func:`geo.store.reindex` and :func:`geo.store.upgrade_store`, which make the
+    map's bins of these layouts ahead of the page. An operation without a border layer, or
+    with one the analysis refuses, has none (the page cannot open it either).
+    """
+    out: dict[str, HexLayout] = {}
+    for record in store.operation_records(store_path):
+        found = store.operation_layer(store_path, record["name"], "border")
+        if found is None:
+            continue
+        try:
+            acrs = prepare_border(found[0]).acrs
+        except ValueError:  # ValidationError too: a border the page refuses as well
+            continue
+        out[str(record["name"])] = HexLayout(acrs, hex_size_m)
+    return out

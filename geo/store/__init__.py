@@ -111,10 +111,12 @@ operations kept in the store (:func:`put_operation`, :func:`put_layer_version`,
 :func:`operation_layer`, :func:`layer_versions`, :func:`operation_dem`,
 :func:`set_operation_partners`); ``spatial_index``: the grid-cell index of the
 detections' positions; ``hours``: the detections' hourly summary per upload (the map's
-time summary); ``maintenance``: :func:`reindex` (that index and summary made anew after
-another tool edited the detections); ``map_query``: what the map needs without reading every
-row (:func:`map_points`, :func:`has_visible`, :func:`window_batches`,
-:func:`window_positions`, :func:`window_rows`, :func:`time_summary`); ``bins_table`` and
+time summary); ``maintenance``: :func:`reindex` (that index, summary and the map's bins made
+anew after another tool edited the detections), :func:`upgrade_store` and
+:func:`needs_upgrade` (an older store upgraded, its index and bins made ahead of the
+map); ``map_query``: what the map needs without reading every row (:func:`map_points`,
+:func:`has_visible`, :func:`window_batches`, :func:`window_positions`,
+:func:`window_rows`, :func:`window_size`, :func:`time_summary`); ``bins_table`` and
 ``map_bins``: the map's pre-counted bins per fine cell and hexagon (:func:`window_cells`);
 ``bins_keep``: those bins kept in the transaction of every upload, retraction and re-marking;
 ``audit``: retracting and re-marking uploads (:func:`retract_upload`, :func:`mark_upload`),
@@ -142,7 +144,7 @@ from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
 from geo.store.location import existing_store
-from geo.store.maintenance import reindex
+from geo.store.maintenance import needs_upgrade, reindex, upgrade_store
 from geo.store.map_bins import CellCounts, window_cells
 from geo.store.map_query import (
     Extent,
@@ -156,6 +158,7 @@ from geo.store.map_query import (
     window_batches,
     window_positions,
     window_rows,
+    window_size,
 )
 from geo.store.opening import open_store
 from geo.store.operation_tables import (
@@ -206,6 +209,7 @@ __all__ = [
     "map_points",
     "mark_upload",
     "may_see",
+    "needs_upgrade",
     "open_store",
     "operation_dem",
     "operation_layer",
@@ -222,6 +226,7 @@ __all__ = [
     "revision",
     "set_operation_partners",
     "time_summary",
+    "upgrade_store",
     "uploads",
     "version",
     "visible_detections",
@@ -229,4 +234,5 @@ __all__ = [
     "window_cells",
     "window_positions",
     "window_rows",
+    "window_size",
 ]

@@ -6,7 +6,7 @@ how many stored detections lie there (:mod:`geo.store.map_bins` fills it and rea
 ``name``, :attr:`geo.core.cells.HexLayout.name` and the blocks' length in days), the last
 upload binned and how many retractions and re-markings the audit held then. The tables are
 created empty (a new store, an upgrade) and cleared by ``python -m geo reindex``
-(:func:`clear_map_bins`).
+(:func:`clear_map_bins`), which then bins the Map page's layouts anew.
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ upload bins its rows, a retraction takes them out, a re-marking moves them). Bin
 behind (by an older Limes) are brought up to date here: the uploads since, or after a
 retraction or a re-marking the bins did not see (the audit counts them) the operation
 anew; a new layout for an operation replaces the old one's bins; ``python -m geo reindex``
-clears them (after another tool edited rows). A store that cannot be written now (another
-upload holds it, a read-only file), one of schema 6 or older read as it is: None, the
+makes them anew (after another tool edited rows) and, with :func:`geo.store.upgrade_store`,
+makes the Map page's layouts ahead of its first query (this lazy fill is the safety net).
+A store that cannot be written now (another upload holds it, a read-only file), one of
+schema 6 or older read as it is: None, the
 caller reads rows. PostGIS keeps the same bins in its own tables
 (:mod:`geo.store.postgres.map_bins`: filled lazily, under row-level security).
 """
@@ -32,7 +34,7 @@ caller reads rows. PostGIS keeps the same bins in its own tables
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 import numpy as np
@@ -43,6 +45,7 @@ import pyarrow.compute as pc
 from geo.access.releasability import sql_where
 from geo.access.releasability import viewers as checked_viewers
 from geo.core.cells import HexLayout
+from geo.core.progress import Progress, counted
 from geo.store.bins_table import BIN_KEY, BINS, BINS_STATE, has_map_bins
 from geo.store.cell_counts import (
     BLOCK_DAYS,
@@ -63,7 +66,7 @@ from geo.store.opening import opened_for_reading
 from geo.store.postgres import map_bins as pg_bins
 from geo.store.reading import _window
 from geo.store.schema import DAY_OFFSET, DAY_SHIFT, DAY_US, MAX_DAY, MIN_DAY, first_fid
-from geo.store.spatial_index import has_spatial_index, positions_of
+from geo.store.spatial_index import has_spatial_index, positions_of, rows_of_uploads
 
 __all__ = ["BLOCK_DAYS", "CellCounts", "bin_new_rows", "window_cells"]
 
@@ -176,12 +179,20 @@ def _current_layout(conn: Connection, layout: HexLayout, operation: str) -> int 
     return int(row[0]) if int(row[2]) >= newest and int(row[3]) == changes else None
 
 
-def bin_new_rows(conn: Connection, layout: HexLayout, operation: str) -> int:
+def bin_new_rows(
+    conn: Connection,
+    layout: HexLayout,
+    operation: str,
+    *,
+    progress: Progress | None = None,
+    binned: list[int] | None = None,
+) -> int:
     """Bring the bins of ``layout`` for ``operation`` up to date (caller's write transaction).
 
     Bins the rows of the uploads since the last call; every row of the operation the first
     time, after a retraction or re-marking, or when ``layout`` replaces another layout.
-    Returns the layout's id in the bins.
+    Returns the layout's id in the bins. ``progress``: told the rows binned after each page
+    (step ``"binning <operation>"``); ``binned``: the rows binned are appended to it.
     """
     newest, changes = _store_now(conn)
     op = sql_text(operation)
@@ -201,13 +212,14 @@ def bin_new_rows(conn: Connection, layout: HexLayout, operation: str) -> int:
         conn.execute(f"INSERT INTO {BINS_STATE} VALUES ({layout_id}, {name}, {op}, 0, {changes})")
         last = 0
     if newest > last:
-        _bin_pages(
-            conn,
-            layout_id,
-            layout,
-            f"operation = {op} AND upload_id > {last} AND upload_id <= {newest}",
-        )
+        where = f"operation = {op} AND upload_id > {last} AND upload_id <= {newest}"
+        tell = None
+        if progress is not None:
+            tell = counted(progress, f"binning {operation}", rows_of_uploads(conn, where))
+        done = _bin_pages(conn, layout_id, layout, where, tell=tell)
         conn.execute(f"UPDATE {BINS_STATE} SET last_upload = {newest} WHERE layout = {layout_id}")
+        if binned is not None:
+            binned.append(done)
     return layout_id
 
 
@@ -240,15 +252,17 @@ def _bin_pages(
     ranges: list[tuple[int, int]] | None = None,
     sign: int = 1,
     marking_to: str | None = None,
+    tell: Callable[..., None] | None = None,
 ) -> int:
     """Add the rows of ``where`` to the bins of ``layout_id``, a page at a time; the rows.
 
     ``ranges``: the ``fid`` ranges (both ends inclusive) the rows lie in (default all);
     ``sign``, ``marking_to``: as for :func:`_binned` (-1: the rows are taken out; bins that
-    reach 0 are deleted). The pages' bins are summed in memory up to :data:`_PENDING_BINS`
-    and then written (the rows come by day: a block's bins are mostly written once), with
-    SQLite's page cache raised meanwhile (each write puts keys all over the block's part of
-    the B-tree).
+    reach 0 are deleted); ``tell``: called with the rows done after each page
+    (:func:`geo.core.progress.counted`). The pages' bins are summed in memory up to
+    :data:`_PENDING_BINS` and then written (the rows come by day: a block's bins are mostly
+    written once), with SQLite's page cache raised meanwhile (each write puts keys all over
+    the block's part of the B-tree).
     """
     markings = _Markings()
     pending: list[dict[str, np.ndarray]] = []
@@ -260,10 +274,14 @@ def _bin_pages(
             for page in _pages(conn, where, lo, hi):
                 pending += _binned(page, layout, markings, sign=sign, marking_to=marking_to)
                 done += page.num_rows
+                if tell is not None:
+                    tell(done)
                 if sum(len(f["n"]) for f in pending) >= _PENDING_BINS:
                     _write_bins(conn, layout_id, pending, markings)
                     pending = []
         _write_bins(conn, layout_id, pending, markings)
+        if tell is not None:
+            tell(done, last=True)
         return done
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}").fetchall()

@@ -20,8 +20,9 @@ cells on its edge are tested exactly; the rows of given fine cells (the map's cl
 by their keys. A store of schema 4 or older, read without being upgraded, has no index,
 and one of schema 5 to 7 indexes 0.05° cells (not used): the window's positions are read
 page by page and tested.
-PostGIS: the GiST index on ``geom`` and the B-tree on ``time_us``
-(:mod:`geo.store.postgres.map_query`).
+PostGIS: the B-tree on the stored fine cell (key ranges of the extent's cells, as the GiST
+index on ``geom`` cannot serve under forced row-level security) and the B-tree on
+``time_us`` (:mod:`geo.store.postgres.map_query`, :mod:`geo.store.postgres.extent`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ __all__ = [
     "window_batches",
     "window_positions",
     "window_rows",
+    "window_size",
 ]
 
 #: Rows per page of :func:`window_batches` (and of the GeoPackage's exact edge tests).
@@ -415,6 +417,49 @@ def has_visible(
         return conn.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1").fetchone() is not None
 
 
+def window_size(
+    path: str | os.PathLike[str],
+    partners: Iterable[str] | str,
+    *,
+    operation: str | None = None,
+    time_from: str | datetime | None = None,
+    time_to: str | datetime | None = None,
+) -> int | None:
+    """About how many rows ``partners`` may see in a window: at least those, a few more.
+
+    From the hourly summary (:mod:`geo.store.hours`; a few thousand groups, both
+    back-ends): the rows of every hour the window touches, the hours it cuts counted whole.
+    None for a GeoPackage store without the summary (schema 5 or older read as it is).
+    For the map, which reads a small window's rows rather than its bins
+    (:func:`geo.mapview.map_window`).
+
+    Examples
+    --------
+    >>> window_size("no-such-store.gpkg", "LTU")
+    0
+    """
+    viewers = checked_viewers(partners)
+    t_from, t_to = _window(time_from, time_to)
+    hours = (
+        None if t_from is None else t_from // HOUR_US,
+        None if t_to is None else t_to // HOUR_US,
+    )
+    if not viewers:
+        return 0
+    url = postgres_url(path)
+    if url is not None:
+        return pg_map.hour_rows(url, viewers, operation=operation, hours=hours)
+    with opened_for_reading(path) as conn:
+        where = None if conn is None else _where(conn, viewers, None, None, operation)
+        if conn is None or where is None:
+            return 0
+        if not has_hours(conn):
+            return None
+        for value, sql in ((hours[0], "hour >= {}"), (hours[1], "hour <= {}")):
+            where += "" if value is None else " AND " + sql.format(int(value))
+        return int(conn.execute(f"SELECT ifnull(sum(n), 0) FROM {HOURS} WHERE {where}").scalar())
+
+
 def time_summary(
     path: str | os.PathLike[str],
     partners: Iterable[str] | str,
@@ -641,7 +686,7 @@ def _extent_match(conn: Connection, where: str, extent: Extent | None) -> str:
     for page in _pages(
         conn, {"fid": "integer", "geom": "blob"}, f"{where} AND {edge}" if indexed else where
     ):
-        lon, lat = _xy(page["geom"])
+        lon, lat = positions_of(page["geom"])  # NaN where unreadable: never held
         keep = extent.holds(lon, lat)
         if keep.any():
             conn.insert(_EDGE_TABLE, pa.table({"fid": page["fid"].filter(keep)}), constants={})
@@ -676,8 +721,7 @@ def map_points(
         The most rows to return (>= 0).
     total
         How many rows match, counted already (the map's counts of :func:`window_positions`,
-        same viewers, operation, window, no extent): a GeoPackage store does not count
-        them again (PostGIS counts them in the transaction that reads them).
+        same viewers, operation, window, no extent): the store does not count them again.
 
     Returns
     -------
@@ -700,7 +744,7 @@ def map_points(
     if url is not None:
         if not viewers:
             return MapPoints(_frame(None), 0)
-        total, raw = pg_map.view_rows(
+        counted, raw = pg_map.view_rows(
             url,
             viewers,
             t_from=t_from,
@@ -708,6 +752,7 @@ def map_points(
             operation=operation,
             boxes=None if box is None else box.boxes(),
             limit=limit,
+            total=total,
         )
         mask = visible_mask(
             raw["owner"].to_numpy(zero_copy_only=False),
@@ -715,9 +760,9 @@ def map_points(
             viewers,
         )
         if not mask.all():  # the database showed a row the rule hides: count it out too
-            total -= int((~mask).sum())
+            counted -= 0 if total is not None else int((~mask).sum())
             raw = raw.filter(pa.array(mask))
-        return MapPoints(_frame(raw, shown_url(url)), total)
+        return MapPoints(_frame(raw, shown_url(url)), counted)
     with opened_for_reading(path) as conn:
         where = None if conn is None else _where(conn, viewers, t_from, t_to, operation)
         if conn is None or where is None:
@@ -844,7 +889,8 @@ def window_positions(
     rows whose position cannot be read, given then as NaN): only the window's rows in one
     of them (:func:`geo.store.window_cells` counts them), found on a GeoPackage through the
     cell index (runs of consecutive keys), or, when the index holds more rows in them than
-    the window holds (:func:`_index_pays`), from the window's rows; kept exactly here.
+    the window holds (:func:`_index_pays`), from the window's rows; on PostGIS through the
+    stored ``fine_cell`` (its B-tree), exactly those cells; kept exactly here.
 
     Examples
     --------
@@ -858,7 +904,7 @@ def window_positions(
     if url is not None and wanted is not None:
         for page in pg_map.cell_pages(
             url, viewers, t_from=t_from, t_to=t_to, operation=operation,
-            cells=_with_neighbours(wanted), page_rows=_PG_CELL_PAGE_ROWS,
+            cells=wanted[wanted != NO_CELL].tolist(), page_rows=_PG_CELL_PAGE_ROWS,
         ):  # fmt: skip
             lon = page["lon"].to_numpy().astype(np.float64)
             lat = page["lat"].to_numpy().astype(np.float64)
@@ -888,19 +934,6 @@ def window_positions(
 
 #: Rows per page of a PostGIS store's rows of given fine cells.
 _PG_CELL_PAGE_ROWS = 500_000
-
-
-def _with_neighbours(cells: np.ndarray) -> list[int]:
-    """The fine cells and their eight neighbours (:data:`NO_CELL` left out).
-
-    A PostGIS store's ``fine_cell`` is computed by PostgreSQL: a point on a cell's edge may
-    be filed in the neighbour of its numpy cell, so the neighbours are read too and the rows
-    kept by :func:`fine_cells_of` (:mod:`geo.store.postgres.bins_table`).
-    """
-    cells = cells[cells != NO_CELL]
-    column, row = cells >> 20, cells & ((1 << 20) - 1)
-    keys = [((column + dx) << 20) | (row + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
-    return np.unique(np.concatenate([cells[:0], *keys])).tolist()
 
 
 def _in_cells(lon: np.ndarray, lat: np.ndarray, wanted: np.ndarray | None) -> WindowPositions:
@@ -977,8 +1010,8 @@ def _batch(
     blobs: pa.ChunkedArray | None,
 ) -> WindowBatch:
     """A page as a :class:`WindowBatch`: the rule applied again (``viewers``), the extent exact."""
-    if blobs is not None:
-        lon, lat = _xy(blobs)
+    if blobs is not None:  # with an extent, an unreadable blob (NaN) is outside it: skipped
+        lon, lat = _xy(blobs) if extent is None else positions_of(blobs)
     else:
         lon = page["lon"].to_numpy(zero_copy_only=False).astype(float)
         lat = page["lat"].to_numpy(zero_copy_only=False).astype(float)

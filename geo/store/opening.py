@@ -9,6 +9,7 @@ from pathlib import Path
 
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.core.progress import Progress
 from geo.store import schema
 from geo.store.connection import (
     Connection,
@@ -41,6 +42,7 @@ def open_store(
     create: bool = True,
     busy_timeout_s: float | None = None,
     upgrade: bool = True,
+    progress: Progress | None = None,
 ) -> Connection:
     """Open the store, creating it (and its directory) on first use.
 
@@ -62,6 +64,8 @@ def open_store(
     upgrade
         Upgrade a store of schema 2 (before operations) to the current schema. Readers pass
         False: they read such a store as it is (a store of schema 1 is always upgraded).
+    progress
+        Told the rows an upgrade indexed so far (:func:`geo.store.schema.upgrade`).
 
     Returns
     -------
@@ -107,7 +111,7 @@ def open_store(
         _create_private(path)
     conn = connect(path, busy_timeout_s=timeout)
     try:
-        _prepare(conn, path, upgrade=upgrade)
+        _prepare(conn, path, upgrade=upgrade, progress=progress)
     except BaseException:
         conn.close()
         raise
@@ -153,7 +157,9 @@ def _create_private(path: Path) -> None:
         os.close(fd)
 
 
-def _prepare(conn: Connection, path: Path, *, upgrade: bool) -> None:
+def _prepare(
+    conn: Connection, path: Path, *, upgrade: bool, progress: Progress | None = None
+) -> None:
     """Check an existing store (before changing anything), then switch to WAL.
 
     Creates the store on first use and upgrades an older schema (``upgrade`` false: only
@@ -189,7 +195,7 @@ def _prepare(conn: Connection, path: Path, *, upgrade: bool) -> None:
                     schema.check_empty(conn, path)
                     schema.create(conn)
                 elif schema.schema_version(conn) < oldest:
-                    schema.upgrade(conn)
+                    schema.upgrade(conn, progress=progress)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:

@@ -9,9 +9,9 @@ inside the extent's cells are in it, rows of the cells on its edge are tested ex
 map reads the rows of the fine cells on a class edge by their keys alone.
 
 Stores of schema 5 to 7 indexed the 0.05° cell (:func:`cells_of`): the upgrade to schema
-:data:`FINE_SCHEMA` empties the index (:func:`reset_spatial_index`), and the map's next
-query indexes every row anew; a reader of such a store (opened without upgrading) does not
-use its index (the map's queries test the rows).
+:data:`FINE_SCHEMA` empties the index (:func:`reset_spatial_index`) and indexes every row
+anew in the upgrade's transaction (:func:`geo.store.schema.upgrade`); a reader of such a
+store (opened without upgrading) does not use its index (the map's queries test the rows).
 
 Why not an SQLite R-tree (GeoPackage's spatial index): measured on this machine, inserting
 1,000,000 random points into SQLite's R-tree takes 16 s (94 s into a store's file with the
@@ -25,9 +25,9 @@ The index is brought up to date by the map's queries (:func:`index_new_rows`, in
 transaction), not by uploads, which stay as they were. After a retraction (rows left, and
 their ``fid`` may be taken again by a later row) the index is made anew at the next query.
 Re-marking moves no point; a backup copies the index with the rows it describes; an upgrade
-creates it empty. Only rows another tool (QGIS, GDAL, sqlite3) moved, added or deleted are
-not seen: ``python -m geo reindex`` (:func:`geo.store.reindex`) runs
-:func:`rebuild_spatial_index`.
+indexes every row (not left to the map's first query). Only rows another tool (QGIS, GDAL,
+sqlite3) moved, added or deleted are not seen: ``python -m geo reindex``
+(:func:`geo.store.reindex`) runs :func:`rebuild_spatial_index`.
 
 Examples
 --------
@@ -40,7 +40,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -56,8 +56,10 @@ from geo.core.cells import (
     fine_indices,
     fine_key,
 )
+from geo.core.progress import Progress, counted
 from geo.store.connection import Connection
 from geo.store.geometry import _POINT_BLOB, points
+from geo.store.hours import HOURS
 
 __all__ = [
     "CELLS",
@@ -72,6 +74,7 @@ __all__ = [
     "positions_of",
     "rebuild_spatial_index",
     "reset_spatial_index",
+    "rows_of_uploads",
     "xy_of",
 ]
 
@@ -206,10 +209,12 @@ def is_current(conn: Connection) -> bool:
     return last >= newest and retracted == now
 
 
-def index_new_rows(conn: Connection) -> int:
+def index_new_rows(conn: Connection, *, progress: Progress | None = None) -> int:
     """Add the rows of the uploads after ``last_upload`` to the index (caller's transaction).
 
     Returns the rows indexed. Run inside a write transaction (``BEGIN IMMEDIATE``).
+    ``progress``: told the rows indexed after each page (step ``"indexing"``), of about
+    the rows to index (:func:`rows_of_uploads`).
     """
     last, retracted, newest, now = _where_now(conn)
     if retracted != now:  # rows left and their fids may be taken again: index anew
@@ -220,14 +225,28 @@ def index_new_rows(conn: Connection) -> int:
     cache = int(conn.execute("PRAGMA cache_size").scalar())
     conn.execute(f"PRAGMA cache_size = -{_CACHE_KIB}").fetchall()
     try:
-        done = _index_pages(conn, last, newest)
+        total = rows_of_uploads(conn, f"upload_id > {last} AND upload_id <= {newest}")
+        done = _index_pages(conn, last, newest, counted(progress, "indexing", total))
     finally:
         conn.execute(f"PRAGMA cache_size = {cache}").fetchall()
     conn.execute(f"UPDATE {_STATE} SET last_upload = {newest}, retractions = {now}")
     return done
 
 
-def _index_pages(conn: Connection, last: int, newest: int) -> int:
+def rows_of_uploads(conn: Connection, where: str) -> int:
+    """About how many stored rows meet ``where`` (on ``upload_id``, ``operation``).
+
+    From the hourly summary (:mod:`geo.store.hours`) when the store has it, else counted.
+    """
+    has_hours = conn.execute(
+        f"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{HOURS}'"
+    ).scalar()
+    source = HOURS if has_hours else "detections"
+    what = "ifnull(sum(n), 0)" if has_hours else "count(*)"
+    return int(conn.execute(f"SELECT {what} FROM {source} WHERE {where}").scalar())
+
+
+def _index_pages(conn: Connection, last: int, newest: int, tell: Callable[..., None]) -> int:
     """Index the rows of uploads ``last`` (excluded) to ``newest``, a page at a time."""
     done, after = 0, -(2**63)
     while True:
@@ -243,7 +262,9 @@ def _index_pages(conn: Connection, last: int, newest: int) -> int:
             conn.insert(CELLS, pa.table({"cell": cell[order], "fid": fid[order]}), constants={})
             done += page.num_rows
             after = int(page["fid"][-1].as_py())
+            tell(done)
         if page.num_rows < _PAGE_ROWS:
+            tell(done, last=True)
             return done
 
 
@@ -257,8 +278,8 @@ def reset_spatial_index(conn: Connection) -> None:
     conn.execute(f"UPDATE {_STATE} SET last_upload = 0, retractions = -1")
 
 
-def rebuild_spatial_index(conn: Connection) -> int:
+def rebuild_spatial_index(conn: Connection, *, progress: Progress | None = None) -> int:
     """Index every stored row again (after another tool moved points), caller's transaction."""
     create_spatial_index(conn)
     conn.execute(f"UPDATE {_STATE} SET retractions = -1")
-    return index_new_rows(conn)
+    return index_new_rows(conn, progress=progress)

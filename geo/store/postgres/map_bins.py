@@ -28,6 +28,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from geo.access.releasability import VIEWERS_SETTING, postgres_where
 from geo.core.cells import HexLayout
@@ -44,7 +45,7 @@ from geo.store.cell_counts import (
 )
 from geo.store.cell_counts import binned_as as _binned_as
 from geo.store.hours import HOUR_US, HOURS
-from geo.store.postgres.bins_table import BINS, BINS_LOCK, BINS_STATE
+from geo.store.postgres.bins_table import BINS, BINS_LOCK, BINS_STATE, EVERY_PARTNER_SQL, PACKED
 from geo.store.postgres.connection import PgConnection, connect
 from geo.store.postgres.schema import prepare
 
@@ -82,6 +83,7 @@ def window_cells(
         prepare(conn)
         for _ in range(_TRIES):
             with conn.transaction(viewers, repeatable_read=True):
+                conn.tune_reads()
                 layout_id = _current_layout(conn, layout, operation)
                 if layout_id is not None:
                     return _window_counts(conn, layout_id, layout, viewers, operation, window)
@@ -132,6 +134,7 @@ def fill_bins(conn: PgConnection, layout: HexLayout, operation: str) -> int:
     else:
         if state is not None:
             conn.execute(f"DELETE FROM {BINS} WHERE layout = $1", (state[0],)).fetchall()
+            conn.execute(f"DELETE FROM {PACKED} WHERE layout = $1", (state[0],)).fetchall()
             conn.execute(f"DELETE FROM {BINS_STATE} WHERE layout = $1", (state[0],)).fetchall()
         layout_id = int(
             conn.execute(f"SELECT coalesce(max(layout), 0) + 1 FROM {BINS_STATE}").scalar()
@@ -142,6 +145,8 @@ def fill_bins(conn: PgConnection, layout: HexLayout, operation: str) -> int:
         ).fetchall()
         last = 0
     done = _bin_uploads(conn, layout_id, layout, operation, (last, newest)) if newest > last else 0
+    if done:  # the planner's figures for the writes that follow (autovacuum comes later)
+        conn.execute(f"ANALYZE {BINS}").fetchall()
     conn.execute(
         f"UPDATE {BINS_STATE} SET last_upload = $1 WHERE layout = $2", (newest, layout_id)
     ).fetchall()
@@ -154,16 +159,14 @@ def clear_bins(conn: PgConnection) -> None:
     conn.execute(f"SELECT pg_advisory_xact_lock({BINS_LOCK})").fetchall()
     _state_every_partner(conn)
     conn.execute(f"DELETE FROM {BINS}").fetchall()
+    conn.execute(f"DELETE FROM {PACKED}").fetchall()
     conn.execute(f"DELETE FROM {BINS_STATE}").fetchall()
     conn.execute(f"SELECT set_config('{VIEWERS_SETTING}', '', true)").fetchall()
 
 
 def _state_every_partner(conn: PgConnection) -> None:
     """State every partner with an upload as the transaction's viewer (row-level security)."""
-    conn.execute(
-        f"SELECT set_config('{VIEWERS_SETTING}', coalesce(string_agg(partner, ','), ''), true) "
-        "FROM limes_partners"
-    ).fetchall()
+    conn.execute(EVERY_PARTNER_SQL).fetchall()
 
 
 def _bin_uploads(
@@ -184,6 +187,7 @@ def _bin_uploads(
     """
     markings = Markings()
     pending: list[dict[str, np.ndarray]] = []
+    groups: set[tuple[int, str, str]] = set()
     done = 0
     for page in _pages(conn, operation, uploads):
         block = np.floor_divide(page["time_us"].to_numpy(), BLOCK_US)
@@ -193,11 +197,12 @@ def _bin_uploads(
         )  # fmt: skip
         done += page.num_rows
         if sum(len(p["n"]) for p in pending) >= _PENDING_BINS:
-            _write_bins(conn, layout_id, pending, markings)
+            groups |= _write_bins(conn, layout_id, pending, markings)
             pending = []
-    _write_bins(conn, layout_id, pending, markings)
+    groups |= _write_bins(conn, layout_id, pending, markings)
     if sign < 0:
         conn.execute(f"DELETE FROM {BINS} WHERE layout = $1 AND n = 0", (layout_id,)).fetchall()
+    _repack(conn, layout_id, groups)
     return done
 
 
@@ -240,11 +245,15 @@ def _keyset(
 
 def _write_bins(
     conn: PgConnection, layout_id: int, pending: list[dict[str, np.ndarray]], markings: Markings
-) -> None:
-    """Add the summed bins of ``pending`` to those of ``layout_id``."""
+) -> set[tuple[int, str, str]]:
+    """Add the summed bins of ``pending`` to those of ``layout_id``; their groups touched.
+
+    The groups: the (block, owner, marking) of the bins written, for :func:`_repack`.
+    """
     if not pending:
-        return
+        return set()
     table = bins_table(pending, markings)
+    touched = table.select(["block", "owner", "releasable_to"]).to_pandas().drop_duplicates()
     conn.execute(f"DROP TABLE IF EXISTS {_NEW}").fetchall()
     conn.ingest(_NEW, table)
     conn.execute(
@@ -255,6 +264,35 @@ def _write_bins(
         (layout_id,),
     ).fetchall()
     conn.execute(f"DROP TABLE {_NEW}").fetchall()
+    return {(int(b), str(o), str(m)) for b, o, m in touched.itertuples(index=False, name=None)}
+
+
+def _repack(conn: PgConnection, layout_id: int, groups: set[tuple[int, str, str]]) -> None:
+    """Pack the bins of ``layout_id`` in each (block, owner, marking) of ``groups`` anew.
+
+    :data:`~geo.store.postgres.bins_table.PACKED` then holds the same bins as
+    :data:`~geo.store.postgres.bins_table.BINS` (a group whose bins all went, none).
+    """
+    if not groups:
+        return
+    blocks, owners, marks = (list(c) for c in zip(*sorted(groups), strict=True))
+    picked = (
+        "(SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[]) "
+        "AS g(block, owner, releasable_to)) g"
+    )
+    params = (layout_id, blocks, owners, marks)
+    conn.execute(
+        f"DELETE FROM {PACKED} p USING {picked} WHERE p.layout = $1 AND p.block = g.block "
+        "AND p.owner = g.owner AND p.releasable_to = g.releasable_to",
+        params,
+    ).fetchall()
+    conn.execute(
+        f"INSERT INTO {PACKED} SELECT b.layout, b.block, b.owner, b.releasable_to, "
+        f"array_agg(b.fine), array_agg(b.hex), array_agg(b.n) FROM {BINS} b "
+        f"JOIN {picked} USING (block, owner, releasable_to) WHERE b.layout = $1 "
+        "GROUP BY b.layout, b.block, b.owner, b.releasable_to",
+        params,
+    ).fetchall()
 
 
 def _window_counts(
@@ -268,13 +306,14 @@ def _window_counts(
     """The window's counts: the bins of whole blocks, the rows or bins less rows of the rest.
 
     A block partly inside is read whichever way reads fewer rows by the hourly summary:
-    its rows inside the window, or its bins less its rows outside.
+    its rows inside the window, or its bins less its rows outside. The blocks taken from
+    the bins are consecutive (the whole ones, and cut ones at either end), so their bins
+    are summed in one query: one scan of the bins, not one per part.
     """
     rule = postgres_where(viewers)  # a second line under row-level security
     lo, hi, partial = window_blocks(*window)
+    binned = [(lo, hi)] if lo is None or hi is None or lo <= hi else []
     parts = []
-    if lo is None or hi is None or lo <= hi:
-        parts.append(_bin_sums(conn, layout_id, rule, (lo, hi)))
     for block in partial:
         start, end = block * BLOCK_US, (block + 1) * BLOCK_US - 1
         inside = (start if window[0] is None else max(start, window[0]),
@@ -283,27 +322,51 @@ def _window_counts(
         if n_in <= _hour_rows(conn, rule, operation, (start, end)) - n_in:
             parts.append(_rows_binned(conn, rule, operation, layout, inside, 1))
             continue
-        parts.append(_bin_sums(conn, layout_id, rule, (block, block)))
+        binned.append((block, block))
         for outside in ((start, inside[0] - 1), (inside[1] + 1, end)):
             if outside[0] <= outside[1]:
                 parts.append(_rows_binned(conn, rule, operation, layout, outside, -1))
+    if binned:
+        parts.append(_bin_sums(conn, layout_id, rule, _spanned(binned)))
     return cell_counts(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
+
+
+def _spanned(ranges: list[tuple[int | None, int | None]]) -> tuple[int | None, int | None]:
+    """The first and last block of consecutive ranges of blocks (inclusive, None: open)."""
+    starts, ends = [r[0] for r in ranges], [r[1] for r in ranges]
+    return (None if None in starts else min(s for s in starts if s is not None),
+            None if None in ends else max(e for e in ends if e is not None))  # fmt: skip
 
 
 def _bin_sums(
     conn: PgConnection, layout_id: int, rule: str, blocks: tuple[int | None, int | None]
 ) -> pd.DataFrame:
-    """The visible bins of ``layout_id`` in the blocks (inclusive, None: open) per (fine, hex)."""
+    """The visible bins of ``layout_id`` in the blocks (inclusive, None: open) per (fine, hex).
+
+    From the packed bins, a block at a time (a few rows under the policy, their arrays
+    summed here): memory holds a block's bins and the sums, however many blocks.
+    """
     bounds = "".join(
         f" AND block {op} {int(b)}" for b, op in zip(blocks, (">=", "<="), strict=True)
         if b is not None
     )  # fmt: skip
-    table = conn.fetch_arrow(
-        f"SELECT fine, hex, sum(n)::bigint AS n FROM {BINS} WHERE layout = $1{bounds} "
-        f"AND {rule} GROUP BY fine, hex",
+    found = conn.execute(
+        f"SELECT DISTINCT block FROM {PACKED} WHERE layout = $1{bounds} AND {rule} ORDER BY 1",
         (layout_id,),
-    )
-    return table.to_pandas()
+    ).fetchall()
+    got = summed({"fine": np.zeros(0, np.int64), "hex": np.zeros(0, np.int64)},
+                 np.zeros(0, np.int64))  # fmt: skip
+    for (block,) in found:
+        table = conn.fetch_arrow(
+            f"SELECT fine, hex, n FROM {PACKED} WHERE layout = $1 AND block = $2 AND {rule}",
+            (layout_id, int(block)),
+        )
+        flat = {
+            c: pc.list_flatten(table[c]).to_numpy().astype(np.int64) for c in table.column_names
+        }
+        keys = {k: np.concatenate([got[k], flat[k]]) for k in ("fine", "hex")}
+        got = summed(keys, np.concatenate([got["n"], flat["n"]]))
+    return pd.DataFrame(got)
 
 
 def _hour_rows(conn: PgConnection, rule: str, operation: str, span: tuple[int, int]) -> int:
@@ -327,14 +390,62 @@ def _rows_binned(
 ) -> pd.DataFrame:
     """The visible rows of ``operation`` in the ``time_us`` span per (fine, hex), × ``sign``.
 
-    Read in pages (:func:`_keyset`) and summed page by page: memory holds a page and the
-    span's cells, however many rows the span has.
+    Read in pages (:func:`_span_pages`) and summed page by page: memory holds a page and
+    the span's cells, however many rows the span has.
     """
     got = summed({"fine": np.zeros(0, np.int64), "hex": np.zeros(0, np.int64)},
                  np.zeros(0, np.int64))  # fmt: skip
-    condition = f"operation = $1 AND time_us >= $2 AND time_us <= $3 AND {rule}"
-    for page in _keyset(conn, "time_us", condition, [operation, *span]):
+    for page in _span_pages(conn, rule, operation, span):
         cells = _cells(page, layout)
         keys = {k: np.concatenate([got[k], cells[k]]) for k in ("fine", "hex")}
         got = summed(keys, np.concatenate([got["n"], np.ones(page.num_rows, np.int64)]))
     return pd.DataFrame({"fine": got["fine"], "hex": got["hex"], "n": got["n"] * sign})
+
+
+def _span_pages(
+    conn: PgConnection, rule: str, operation: str, span: tuple[int, int]
+) -> Iterator[pa.Table]:
+    """The visible rows of ``operation`` in the ``time_us`` span, in pages of times.
+
+    The hourly summary (exact in the transaction's snapshot) cuts the span into runs of
+    whole hours of at most :data:`_PAGE_ROWS` rows; each run is one query through the
+    B-tree on ``time_us`` that reads its own rows only (no sort; keyset pages by ``fid``
+    re-read and sorted every row of the span for each page: 0.6 s a page of a day of
+    10,000,000 rows). An hour of more rows than a page is read in keyset pages by ``fid``.
+    """
+    condition = f"operation = $1 AND time_us >= $2 AND time_us <= $3 AND {rule}"
+    for lo, hi, rows in _hour_runs(conn, rule, operation, span):
+        if rows > _PAGE_ROWS:
+            yield from _keyset(conn, "time_us", condition, [operation, lo, hi])
+            continue
+        page = conn.fetch_arrow(
+            f"SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM detections WHERE {condition}",
+            [operation, lo, hi],
+        )
+        if page.num_rows:
+            yield page
+
+
+def _hour_runs(
+    conn: PgConnection, rule: str, operation: str, span: tuple[int, int]
+) -> list[tuple[int, int, int]]:
+    """``span`` cut at hour edges into runs of at most :data:`_PAGE_ROWS` rows (or one hour).
+
+    Each run ``(first µs, last µs, rows)``; together they cover the span exactly, each
+    microsecond once (the hours without rows too).
+    """
+    hours = conn.execute(
+        f"SELECT hour, sum(n)::bigint FROM {HOURS} WHERE operation = $1 AND {rule} "
+        "AND hour >= $2 AND hour <= $3 GROUP BY hour ORDER BY hour",
+        (operation, span[0] // HOUR_US, span[1] // HOUR_US),
+    ).fetchall()
+    runs: list[tuple[int, int, int]] = []
+    lo, rows = span[0], 0
+    for hour, n in hours:
+        edge = int(hour) * HOUR_US  # the run so far ends before this hour
+        if rows and rows + int(n) > _PAGE_ROWS and lo < edge:
+            runs.append((lo, edge - 1, rows))
+            lo, rows = edge, 0
+        rows += int(n)
+    runs.append((lo, span[1], rows))
+    return runs

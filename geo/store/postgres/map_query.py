@@ -1,11 +1,13 @@
 """The map's queries on a PostGIS store: rows in a view and window, and the window in pages.
 
-Each read is one transaction that states its viewers (row-level security); the GiST index
-on ``geom`` (``&&``) and the B-tree on ``time_us`` find the rows, and the exact test of the
-extent (``ST_X``/``ST_Y`` between its bounds, inclusive) follows ``&&``, whose boxes are
-rounded outwards to float4. :mod:`geo.store.map_query` filters the rows again in Python;
-the counts and the time summary, which return no rows to filter, state the rule in their
-WHERE instead (:func:`geo.access.releasability.postgres_where`).
+Each read is one transaction that states its viewers (row-level security, enabled and
+forced); the B-tree on ``time_us`` finds the rows of a window, the B-tree on the stored
+fine cell those of an extent (:mod:`geo.store.postgres.extent`: key ranges of
+``fine_cell``, as the planner finds worth it; the GiST index on ``geom`` cannot serve under
+forced row-level security), and the exact test of the extent (``ST_X``/``ST_Y`` between
+its bounds, inclusive) decides. :mod:`geo.store.map_query` filters the rows again in
+Python; the counts and the time summary, which return no rows to filter, state the rule in
+their WHERE instead (:func:`geo.access.releasability.postgres_where`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import pyarrow as pa
 
 from geo.access.releasability import postgres_where
 from geo.store.hours import HOURS
-from geo.store.postgres.connection import connect
+from geo.store.postgres.connection import PgConnection, connect
+from geo.store.postgres.extent import Box, exact_sql, with_candidates
 from geo.store.postgres.schema import prepare
 
 __all__ = ["cell_pages", "has_rows", "row_pages", "time_summary", "view_rows", "window_pages"]
@@ -30,14 +33,15 @@ _COLUMNS = (
     "caveat", "hae_m", "ce_m", "le_m", "src_row", "owner", "releasable_to", "upload_id",
 )  # fmt: skip
 
-#: A box ``(west, south, east, north)`` in degrees (west <= east).
-Box = tuple[float, float, float, float]
-
 
 def _where(
     t_from: int | None, t_to: int | None, operation: str | None, boxes: Sequence[Box] | None
 ) -> tuple[str, list[object]]:
-    """The condition of the rows in the window, the operation and the boxes, and its values."""
+    """The condition of the rows in the window, the operation and the boxes, and its values.
+
+    The boxes' exact test; their ``fine_cell`` ranges are added in the read's transaction
+    (:func:`_candidates`).
+    """
     where = ["true"]
     params: list[object] = []
     for value, sql in ((t_from, "time_us >= {}"), (t_to, "time_us <= {}")):
@@ -48,16 +52,15 @@ def _where(
         params.append(str(operation))
         where.append(f"operation = ${len(params)}::text")
     if boxes is not None:
-        parts = []
-        for box in boxes:
-            params.extend(float(v) for v in box)
-            w, s, e, n = (f"${len(params) - 3 + i}::float8" for i in range(4))
-            parts.append(
-                f"(geom && ST_MakeEnvelope({w}, {s}, {e}, {n}, 4326) "
-                f"AND ST_X(geom) BETWEEN {w} AND {e} AND ST_Y(geom) BETWEEN {s} AND {n})"
-            )
-        where.append(f"({' OR '.join(parts) or 'false'})")
+        where.append(exact_sql(boxes, params))
     return " AND ".join(where), params
+
+
+def _candidates(
+    conn: PgConnection, where: str, params: list[object], boxes: Sequence[Box] | None
+) -> str:
+    """``where`` with the boxes' ``fine_cell`` ranges, when the planner reads them by index."""
+    return where if boxes is None else with_candidates(conn, where, params, boxes)
 
 
 def has_rows(url: str, viewers: list[str], *, operation: str | None) -> bool:
@@ -82,6 +85,32 @@ def has_rows(url: str, viewers: list[str], *, operation: str | None) -> bool:
         conn.close()
 
 
+def hour_rows(
+    url: str, viewers: list[str], *, operation: str | None, hours: tuple[int | None, int | None]
+) -> int:
+    """The rows ``viewers`` may see of ``operation`` in the hours ``hours`` (inclusive).
+
+    From the hourly summary (:mod:`geo.store.hours`), under row-level security and with the
+    rule in the WHERE too, as :func:`has_rows`.
+    """
+    where, params = _where(None, None, operation, None)
+    where += f" AND {postgres_where(viewers)}"
+    for value, sql in ((hours[0], "hour >= {}"), (hours[1], "hour <= {}")):
+        if value is not None:
+            params.append(int(value))
+            where += " AND " + sql.format(f"${len(params)}::bigint")
+    conn = connect(url)
+    try:
+        prepare(conn)
+        with conn.transaction(viewers):
+            found = conn.execute(
+                f"SELECT coalesce(sum(n), 0) FROM {HOURS} WHERE {where}", params or None
+            ).scalar()
+        return int(found)
+    finally:
+        conn.close()
+
+
 def view_rows(
     url: str,
     viewers: list[str],
@@ -91,13 +120,16 @@ def view_rows(
     operation: str | None,
     boxes: Sequence[Box] | None,
     limit: int,
+    total: int | None = None,
 ) -> tuple[int, pa.Table]:
     """How many rows ``viewers`` may see in the view and window, and at most ``limit`` of them.
 
     All of them (any order) when there are at most ``limit``; else the first ``limit`` in
     time order (then ``fid``). Columns: :data:`_COLUMNS`, ``lon``, ``lat``. The count
     states the rule in its WHERE too (:func:`~geo.access.releasability.postgres_where`),
-    under row-level security.
+    under row-level security. ``total``: the count, known already (the map's counts of
+    the window): not counted again (a count reads every row of the window: 10,000,000
+    rows take a minute where the first ``limit`` in time order take a fraction of a second).
     """
     where, params = _where(t_from, t_to, operation, boxes)
     where += f" AND {postgres_where(viewers)}"  # the count's second line under RLS
@@ -105,9 +137,12 @@ def view_rows(
     try:
         prepare(conn)
         with conn.transaction(viewers):
-            total = int(
-                conn.execute(f"SELECT count(*) FROM detections WHERE {where}", params).scalar()
-            )
+            conn.tune_reads()
+            where = _candidates(conn, where, params, boxes)
+            if total is None:
+                total = int(
+                    conn.execute(f"SELECT count(*) FROM detections WHERE {where}", params).scalar()
+                )
             cut = f" ORDER BY time_us, fid LIMIT {int(limit)}" if total > limit else ""
             rows = conn.fetch_arrow(
                 f"SELECT {', '.join(_COLUMNS)}, ST_X(geom) AS lon, ST_Y(geom) AS lat "
@@ -140,19 +175,29 @@ def row_pages(
 
 
 def _keyset_pages(
-    url: str, viewers: list[str], columns: str, where: tuple[str, list[object]], page_rows: int
+    url: str,
+    viewers: list[str],
+    columns: str,
+    where: tuple[str, list[object]],
+    page_rows: int,
+    boxes: Sequence[Box] | None = None,
 ) -> Iterator[pa.Table]:
-    """``columns`` of the rows of ``where`` (condition, values) in pages, by ``fid``."""
+    """``columns`` of the rows of ``where`` (condition, values) in pages, by ``fid``.
+
+    ``boxes``: those whose exact test ``where`` holds, for their ``fine_cell`` ranges.
+    """
     condition, params = where
     last_param = f"${len(params) + 1}::bigint"
-    sql = (
-        f"SELECT {columns} FROM detections WHERE {condition} AND fid > {last_param} "
-        f"ORDER BY fid LIMIT {int(page_rows)}"
-    )
     conn = connect(url)
     try:
         prepare(conn)
         with conn.transaction(viewers):
+            conn.tune_reads()
+            sql = (
+                f"SELECT {columns} FROM detections "
+                f"WHERE {_candidates(conn, condition, params, boxes)} AND fid > {last_param} "
+                f"ORDER BY fid LIMIT {int(page_rows)}"
+            )
             last = -(2**63)
             while True:
                 page = conn.fetch_arrow(sql, [*params, last])
@@ -183,7 +228,7 @@ def window_pages(
     """
     return _keyset_pages(
         url, viewers, "fid, time_us, owner, releasable_to, ST_X(geom) AS lon, ST_Y(geom) AS lat",
-        _where(t_from, t_to, operation, boxes), page_rows,
+        _where(t_from, t_to, operation, boxes), page_rows, boxes,
     )  # fmt: skip
 
 
