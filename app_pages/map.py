@@ -91,6 +91,15 @@ view = mv.MapView(
 # ---- the view: numbers, map, details, gaps (a fragment: playback reruns only this) --------
 @st.fragment(run_every=1.0 if st.session_state.get("playing") else None)
 def body() -> None:
+    """Numbers, map, details and gap table of the applied window (or why they cannot be read)."""
+    try:
+        view_of_window()
+    except ValidationError as exc:  # a stored row another tool broke: named, with its fix
+        st.session_state.playing = False
+        st.error(f"Cannot show this window: {exc}")
+
+
+def view_of_window() -> None:
     """Numbers, map, details and gap table of the applied window."""
     if st.session_state.get("playing"):
         mp.advance_playback()

@@ -352,3 +352,39 @@ def test_a_partners_time_window_ends_at_rows_it_may_see(sample, cold_caches):
         [c.value for c in views["POL"].caption] + [c.value for c in views["POL"].sidebar.caption]
     )
     assert slider_max(views["LVA"]).year == 2027  # its own row: widened to it
+
+
+@pytest.mark.parametrize("from_rows", [0, 10**9], ids=["bins", "rows"])
+def test_a_stored_row_another_tool_broke_is_named_on_the_map_page(
+    sample, cold_caches, monkeypatch, from_rows
+):
+    # Another tool overwrote one stored detection's geometry with bytes that are no point:
+    # whichever way the page counts the window (the store's bins, or its rows when the
+    # window is small), it says which row and how to fix it instead of a traceback.
+    import os
+    import sqlite3
+
+    from geo import store
+
+    monkeypatch.setattr(settings, "MAP_BINS_FROM_ROWS", from_rows)
+    path = Path(os.environ["LIMES_STORE"])
+    csv = path.parent / "some.csv"
+    csv.write_text(
+        "time,lat,lon,detection_id,source,class\n"
+        + "".join(f"2026-11-01T0{i}:00:00Z,54.6,25.3,S{i},radar,person\n" for i in range(1, 6))
+    )
+    store.ingest_file(path, csv, partner="LTU", releasable_to="ALL")
+    conn = sqlite3.connect(path)
+    try:
+        (fid,) = conn.execute("SELECT fid FROM detections ORDER BY fid LIMIT 1 OFFSET 2").fetchone()
+        conn.execute("UPDATE detections SET geom = x'00' WHERE fid = ?", (fid,))
+        conn.commit()
+    finally:
+        conn.close()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("Cannot show this window: ")
+    assert f"row fid {fid}, field 'geom'" in errors[0]
+    assert "correct or delete that row" in errors[0]

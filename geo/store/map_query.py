@@ -68,7 +68,6 @@ from geo.store.spatial_index import (
     is_current,
     positions_of,
 )
-from geo.store.spatial_index import xy_of as _xy
 
 __all__ = [
     "Extent",
@@ -926,10 +925,7 @@ def window_positions(
             if _index_pays(conn, where, table):
                 where += f" AND {in_cells}"
         for batch in conn.stream_arrow({"geom": "blob"}, f"FROM detections WHERE {where}"):
-            if wanted is None:
-                yield WindowPositions(*_xy(batch.column(0)))
-            else:
-                yield _in_cells(*positions_of(batch.column(0)), wanted)
+            yield _in_cells(*positions_of(batch.column(0)), wanted)
 
 
 #: Rows per page of a PostGIS store's rows of given fine cells.
@@ -1010,8 +1006,8 @@ def _batch(
     blobs: pa.ChunkedArray | None,
 ) -> WindowBatch:
     """A page as a :class:`WindowBatch`: the rule applied again (``viewers``), the extent exact."""
-    if blobs is not None:  # with an extent, an unreadable blob (NaN) is outside it: skipped
-        lon, lat = _xy(blobs) if extent is None else positions_of(blobs)
+    if blobs is not None:  # an unreadable blob (another tool's) is NaN, as the bins count it:
+        lon, lat = positions_of(blobs)  # in no cell, outside any extent
     else:
         lon = page["lon"].to_numpy(zero_copy_only=False).astype(float)
         lat = page["lat"].to_numpy(zero_copy_only=False).astype(float)

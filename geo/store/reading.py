@@ -40,6 +40,7 @@ from geo.store.schema import (
     has_audit,
     has_operations,
 )
+from geo.store.spatial_index import positions_of
 
 __all__ = [
     "COLUMNS",
@@ -338,10 +339,12 @@ def _frame(
     except (shapely.errors.GEOSException, TypeError, ValueError, IndexError) as exc:
         if is_out_of_memory(exc):  # GEOS: std::bad_alloc
             raise out_of_memory(store, exc) from exc
+        unread = np.flatnonzero(np.isnan(positions_of(raw["geom"])[0]))
         raise ValidationError(
             describe(
                 store,
                 "a stored detection has no readable position",
+                row=f"fid {fid[unread[0]]}" if len(unread) else None,
                 field="geom",
                 expected="a GeoPackage point geometry",
                 got=str(exc),
