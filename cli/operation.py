@@ -128,8 +128,9 @@ def run_create(args: argparse.Namespace) -> dict[str, Any]:
 def run_list(args: argparse.Namespace) -> dict[str, Any]:
     """``operation list``: ``{"store", "operations"}``."""
     from geo.operations import list_operations
+    from geo.store import shown_store
 
-    return {"store": str(args.store), "operations": list_operations(args.store)}
+    return {"store": shown_store(args.store), "operations": list_operations(args.store)}
 
 
 def run_show(args: argparse.Namespace) -> dict[str, Any]:

@@ -233,9 +233,13 @@ def upgrade_first(args: argparse.Namespace) -> None:
     the Map page's bins (:func:`geo.store.upgrade_store`), with progress on stderr, so the
     first Map page after it does not spend minutes on them.
     """
-    from geo.store import needs_upgrade, upgrade_store
+    from geo.store import needs_upgrade, shown_store, upgrade_store
 
     if not getattr(args, "upgrades_store", False) or not needs_upgrade(args.store):
         return
-    print(f"upgrading the store {args.store} for this Limes…", file=sys.stderr, flush=True)
+    print(
+        f"upgrading the store {shown_store(args.store)} for this Limes…",
+        file=sys.stderr,
+        flush=True,
+    )
     upgrade_store(args.store, layouts=_map_layouts(args.store), progress=_printed_progress())

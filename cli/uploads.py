@@ -113,7 +113,7 @@ def run_uploads(args: argparse.Namespace) -> dict[str, Any]:
         result = store.mark_upload(path, args.upload_id, args.releasable_to, **who)
     else:
         raise ValidationError(f"uploads: expected delete, mark or list, got {command!r}")
-    return {"store": str(path), **result}
+    return {"store": store.shown_store(path), **result}
 
 
 def _plain(value: Any) -> Any:
@@ -135,7 +135,7 @@ def _list(args: argparse.Namespace) -> dict[str, Any]:
         path, [args.as_partner], retracted=args.retracted, operation=args.operation
     )
     rows = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-    return {"store": str(path), "partner": args.as_partner, "uploads": rows}
+    return {"store": store.shown_store(path), "partner": args.as_partner, "uploads": rows}
 
 
 def run_audit(args: argparse.Namespace) -> dict[str, Any]:
@@ -151,4 +151,4 @@ def run_audit(args: argparse.Namespace) -> dict[str, Any]:
             with contextlib.suppress(json.JSONDecodeError):  # else text another tool wrote
                 entry["detail"] = json.loads(entry["detail"])
         entries.append(entry)
-    return {"store": str(path), "entries": entries}
+    return {"store": store.shown_store(path), "entries": entries}

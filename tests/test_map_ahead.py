@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,11 @@ from geo.inputs.scenario import load_scenario
 from geo.mapview import map_base, map_window
 from geo.mapview import window as mapview_window
 from geo.operations import ensure_sample
-from geo.store import map_bins, spatial_index
+from geo.store import map_bins, shown_store, spatial_index
 from geo.store.bins_table import BINS, BINS_STATE
 from geo.store.connection import connect
 from geo.store.postgres import map_bins as pg_bins
+from geo.store.postgres.bins_table import PACKED as PG_PACKED
 from geo.store.schema import SCHEMA_VERSION, schema_version
 from layers.map import MAP_HEXAGON_M
 
@@ -254,4 +256,58 @@ def test_after_reindex_a_postgis_map_bins_nothing(
     assert out["operations"] == ["other", "sample"]
     for operation, rows in per_operation.items():
         assert _progress(captured.err, f"binning {operation}", rows) == [rows]
+    _pages_match_rows(pg_store, scenario, monkeypatch, binned=0, indexed=0)
+
+
+def _as_layout_4(url: str) -> None:
+    """A PostGIS store as layout 4 left it: bins one row per cell, no packed bins."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    with pg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE {PG_PACKED}")
+        cur.execute("UPDATE limes_store SET schema_version = 4")
+        conn.commit()
+
+
+def test_a_postgis_store_of_layout_4_is_upgraded_by_the_app_and_by_a_writer(
+    pg_store: str,
+    scenario: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    tmp_path: Path,
+) -> None:
+    """The app (its status box) and a command that writes upgrade it: no map bins again."""
+    from streamlit.testing.v1 import AppTest
+
+    ensure_sample(pg_store)
+    _ingest(pg_store, scenario)
+    assert main(["reindex", "--store", pg_store]) == 0  # the bins of both operations
+    capsys.readouterr()
+    _as_layout_4(pg_store)
+    assert store.needs_upgrade(pg_store)
+    monkeypatch.setenv("LIMES_STORE", pg_store)
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=180).run()
+    assert not at.exception
+    assert [s.label for s in at.status if "upgraded" in s.label] == [
+        "Store upgraded: 0 rows indexed"
+    ]
+    assert not store.needs_upgrade(pg_store)
+    _pages_match_rows(pg_store, scenario, monkeypatch, binned=0, indexed=0)
+
+    _as_layout_4(pg_store)  # again, now a writer first: an upload (a URL with a password)
+    parts = urlsplit(pg_store)
+    with_password = urlunsplit(parts._replace(netloc=parts.netloc.replace("@", ":s3cret@")))
+    csv = tmp_path / "more.csv"
+    csv.write_text(
+        "time,lat,lon,detection_id,source,class\n"
+        + "".join(f"2026-11-02T0{i}:00:00Z,54.6,25.3,M{i},radar,person\n" for i in range(1, 6))
+    )
+    assert main(["ingest", str(csv), "--store", with_password, "--partner", "LTU"]) == 0
+    captured = capsys.readouterr()
+    assert f"upgrading the store {shown_store(with_password)} for" in captured.err
+    assert ":***@" in captured.err
+    assert "s3cret" not in captured.err + captured.out
+    assert json.loads(captured.out)["accepted"] == 5
+    assert not store.needs_upgrade(pg_store)
     _pages_match_rows(pg_store, scenario, monkeypatch, binned=0, indexed=0)

@@ -139,3 +139,34 @@ def test_app_shows_the_message_for_a_bad_limes_store(
     assert not at.exception
     assert any("mysql://limes@db/limes: not a store Limes can use" in e.value for e in at.error)
     assert _everything(tmp_path) == []
+
+
+def test_no_command_shows_the_password_of_a_store_url(
+    pg_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A URL's password never reaches stdout, stderr or a JSON ``store`` (shown as ``***``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from cli import main
+
+    parts = urlsplit(pg_store)  # the test cluster trusts the role: the password is not checked
+    url = urlunsplit(parts._replace(netloc=parts.netloc.replace("@", ":s3cret@", 1)))
+    commands = [
+        ["ingest", str(DETECTIONS), "--store", url, "--partner", "LTU"],
+        ["uploads", "list", "--store", url, "--as-partner", "LTU"],
+        ["audit", "--store", url],
+        ["operation", "list", "--store", url],
+        ["reindex", "--store", url],
+        ["backup", "--store", url, "--out", str(tmp_path / "copy.dump")],
+        ["detections", "--store", url, "--as-partner", "LTU", "--out", str(tmp_path / "d.json")],
+    ]
+    for command in commands:
+        assert main(command) == 0, command
+        captured = capsys.readouterr()
+        assert "s3cret" not in captured.out + captured.err, command
+        shown = store.shown_store(url)
+        assert ":***@" in shown
+        if captured.out.startswith("{"):
+            import json
+
+            assert json.loads(captured.out).get("store", shown) == shown, command

@@ -97,7 +97,8 @@ archive.
 
 Modules
 -------
-``location``: which back-end a store name selects; ``results``: :class:`IngestResult`;
+``location``: which back-end a store name selects (:func:`shown_store`: as messages show
+it, a URL without its password); ``results``: :class:`IngestResult`;
 ``postgres``: the PostGIS back-end; ``connection``: the ADBC connection, bounded reads,
 out-of-memory reporting; ``schema``: the
 GeoPackage layout, ``fid`` numbering, creating, checking and upgrading a store; ``opening``:
@@ -143,7 +144,7 @@ from geo.access.releasability import ALL, may_see, parse_releasability
 from geo.store.audit import audit_log, mark_upload, record_event, retract_upload
 from geo.store.backups import backup
 from geo.store.connection import StoreMemoryError
-from geo.store.location import existing_store
+from geo.store.location import existing_store, shown_store
 from geo.store.maintenance import needs_upgrade, reindex, upgrade_store
 from geo.store.map_bins import CellCounts, window_cells
 from geo.store.map_query import (
@@ -225,6 +226,7 @@ __all__ = [
     "retract_upload",
     "revision",
     "set_operation_partners",
+    "shown_store",
     "time_summary",
     "upgrade_store",
     "uploads",

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from geo.core.errors import ValidationError, describe
 from geo.core.settings import store_name
 
-__all__ = ["existing_store", "postgres_url", "sqlite_path"]
+__all__ = ["existing_store", "postgres_url", "shown_store", "shown_url", "sqlite_path"]
 
 
 def postgres_url(store: str | os.PathLike[str]) -> str | None:
@@ -34,6 +35,33 @@ def postgres_url(store: str | os.PathLike[str]) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages.
+
+    Examples
+    --------
+    >>> shown_url("postgresql://limes:secret@db:5432/limes")
+    'postgresql://limes:***@db:5432/limes'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def shown_store(store: str | os.PathLike[str]) -> str:
+    """The store's name as messages show it: a path as it is, a URL without its password.
+
+    Examples
+    --------
+    >>> shown_store("postgresql://limes:secret@db/limes"), shown_store(Path("limes.gpkg"))
+    ('postgresql://limes:***@db/limes', 'limes.gpkg')
+    """
+    url = postgres_url(store)
+    return str(store) if url is None else shown_url(url)
+
+
 def sqlite_path(store: str | os.PathLike[str], what: str = "this") -> Path:
     """The GeoPackage path ``store`` names; a PostgreSQL URL is refused for ``what``.
 
@@ -48,10 +76,10 @@ def sqlite_path(store: str | os.PathLike[str], what: str = "this") -> Path:
         return name
     raise ValidationError(
         describe(
-            name,
+            shown_url(name),
             f"{what} is not available on a PostgreSQL store yet",
             expected="a GeoPackage store (a file path) for it",
-            got=name,
+            got=shown_url(name),
             fix="Use a GeoPackage store (--store data/limes.gpkg) for this",
         )
     )

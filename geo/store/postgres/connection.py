@@ -14,7 +14,6 @@ import contextlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import adbc_driver_postgresql.dbapi as adbc  # type: ignore[import-untyped]
 import pyarrow as pa
@@ -23,6 +22,7 @@ from geo.access.releasability import VIEWERS_SETTING
 from geo.access.releasability import viewers as checked_viewers
 from geo.core import settings
 from geo.core.errors import ValidationError, describe
+from geo.store.location import shown_url
 
 __all__ = [
     "DatabaseError",
@@ -41,21 +41,6 @@ _BUSY_STATES = ("55P03", "40P01")
 
 #: ``work_mem`` of the map's reads (:meth:`PgConnection.tune_reads`).
 READ_WORK_MEM = "32MB"
-
-
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages.
-
-    Examples
-    --------
-    >>> shown_url("postgresql://limes:secret@db:5432/limes")
-    'postgresql://limes:***@db:5432/limes'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def driver_message(exc: BaseException) -> str:
