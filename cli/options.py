@@ -153,8 +153,11 @@ def stored_operation(args: argparse.Namespace, *, sensors_required: bool = True)
                 fix=f"Drop {', '.join(files)}, or --operation",
             )
         )
-    from geo.operations import load_operation
+    from geo.operations import SAMPLE, ensure_sample, load_operation
+    from geo.store import existing_store
 
+    if args.operation == SAMPLE:  # the bundled operation, in every store (as the app makes it)
+        ensure_sample(existing_store(args.store))
     loaded = load_operation(args.store, args.operation)
     if args.dem is None and loaded.dem is not None:
         args.dem = _stored_dem(loaded.dem)

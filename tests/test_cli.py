@@ -591,3 +591,34 @@ def test_unwritable_out(tmp_path: Path) -> None:
     proc = run_cli("--border", str(BORDER), "--sensors", str(SENSORS), "--out", str(out))
     _assert_clean_failure(proc, "no_such_dir")
     assert not out.exists()
+
+
+def test_the_sample_operation_is_in_every_store(tmp_path: Path, capsys: Any) -> None:
+    # A store only ever written by the command line (no app opened it yet) still has the
+    # bundled operation ``sample``, as the app makes it: its analysis is the sample files'.
+    from cli import main
+
+    store = tmp_path / "cli-only.gpkg"
+    sample = ROOT / "sample_data"
+    assert main(["ingest", str(sample / "detections.csv"), "--store", str(store),
+                 "--partner", "LTU", "--releasable-to", "ALL"]) == 0  # fmt: skip
+    capsys.readouterr()
+    runs = {}
+    for name, args in {
+        "stored": ["--operation", "sample", "--store", str(store)],
+        "files": [
+            "--border",
+            str(sample / "border.geojson"),
+            "--sensors",
+            str(sample / "sensors.csv"),
+            "--sectors",
+            str(sample / "sectors.geojson"),
+            "--dem",
+            str(sample / "dem.tif"),
+        ],  # fmt: skip
+    }.items():
+        assert main(["analyse", *args]) == 0, name
+        report = json.loads(capsys.readouterr().out)
+        runs[name] = {k: report[k] for k in ("border", "corridor", "gaps", "sectors", "partners")}
+    assert runs["stored"] == runs["files"]
+    assert runs["stored"]["gaps"]

@@ -576,3 +576,101 @@ with dask_client(None) as client:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the main script ran in a worker" not in done.stderr
     assert done.stdout.split() == ["workers", str(os.cpu_count() or 1)]
+
+
+class _Processes:
+    """``dask scheduler`` and ``dask worker`` started as a user would, each stopped after."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str, limes: bool) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if limes:  # the checkout on PYTHONPATH, as docs/dask.md says
+            env["PYTHONPATH"] = str(ROOT)
+        dask = Path(sys.executable).with_name("dask")
+        with (self.cwd / f"{len(self.started)}.log").open("wb") as log:  # the child's own copy
+            proc = subprocess.Popen(
+                [str(dask), *args], cwd=self.cwd, env=env, stdout=log, stderr=log
+            )
+        self.started.append(proc)
+        return proc
+
+    def scheduler(self, *, limes: bool) -> str:
+        from browser_util import free_port
+
+        port = free_port()
+        self.start("scheduler", "--port", str(port), "--dashboard-address", ":0", limes=limes)
+        return f"tcp://127.0.0.1:{port}"
+
+    def worker(self, address: str, *, limes: bool) -> subprocess.Popen[bytes]:
+        return self.start("worker", address, "--nthreads", "1", "--no-dashboard", limes=limes)
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_for(address: str, workers: int) -> None:
+    """Until the scheduler at ``address`` answers with exactly ``workers`` workers (60 s)."""
+    import time
+
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:
+        deadline = time.monotonic() + 60
+        while len(client.nthreads()) != workers:
+            assert time.monotonic() < deadline, client.nthreads()
+            time.sleep(0.2)
+
+
+def test_a_cluster_started_by_hand_runs_limes_or_says_what_it_lacks(
+    sample_dataset: Path, tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dask scheduler`` and ``dask worker`` processes, with and without Limes importable.
+
+    A worker or a scheduler that cannot import Limes, and a scheduler with no worker, are
+    each a message naming the fix (before, a worker stopped on the first task and the command
+    died with a traceback); with both started as docs/dask.md says, the report equals the
+    in-memory one.
+    """
+    from geo.dataset import cluster as dask_cluster
+
+    monkeypatch.setattr(dask_cluster, "_CONNECT_TIMEOUT_S", 3)
+    run = ["analyse", *LAYERS, "--detections", str(sample_dataset), "--scheduler"]
+    procs = _Processes(tmp_path)
+    try:
+        address = procs.scheduler(limes=True)
+        _wait_for(address, 0)
+        assert main([*run, address]) == 2
+        assert "no Dask worker has joined the scheduler" in capsys.readouterr().err
+        lacking = procs.worker(address, limes=False)
+        _wait_for(address, 1)
+        assert main([*run, address]) == 2
+        err = capsys.readouterr().err
+        assert "the Dask cluster cannot run Limes's tasks" in err
+        assert "No module named 'geo'" in err
+        assert "PYTHONPATH" in err
+        procs.stop(lacking)
+        _wait_for(address, 0)  # the scheduler knows it is gone
+        procs.worker(address, limes=True)
+        _wait_for(address, 1)
+        mem = _cli("analyse", *LAYERS, "--detections", str(SAMPLE_DIR / "detections.csv"),
+                   out=tmp_path / "mem.json")  # fmt: skip
+        _same_report(mem, _cli(*run, address, out=tmp_path / "dask.json"))
+
+        bare = procs.scheduler(limes=False)  # a scheduler that cannot unpickle the tasks
+        procs.worker(bare, limes=True)
+        _wait_for(bare, 1)
+        assert main([*run, bare]) == 2
+        err = capsys.readouterr().err
+        assert "the Dask cluster cannot run Limes's tasks" in err
+        assert "Traceback" not in err
+    finally:
+        for proc in reversed(procs.started):
+            procs.stop(proc)

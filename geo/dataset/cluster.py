@@ -145,7 +145,39 @@ def dask_client(scheduler: str | None = None) -> Iterator[Any]:
             )
         ) from None
     with client:
+        _check_cluster(client)
         yield client
+
+
+def _check_cluster(client: Any) -> None:
+    """Refuse a cluster with no worker, or whose scheduler or workers cannot import Limes.
+
+    Without this, a worker that cannot unpickle a task stops (the run then waits for
+    workers that never come), and a scheduler that cannot says so in Dask's words only.
+    ``exec`` of a fixed import, by reference, is the one call both can unpickle either way.
+    """
+    try:
+        client.wait_for_workers(1, timeout=_CONNECT_TIMEOUT_S)
+    except TimeoutError:
+        raise ValidationError(
+            describe(
+                "--scheduler",
+                "no Dask worker has joined the scheduler",
+                expected=f"at least one worker at {client.scheduler.address}",
+                got="none within 10 s",
+                fix=f"Start `dask worker {client.scheduler.address}` on each worker host, or "
+                "leave --scheduler out for a local cluster",
+            )
+        ) from None
+    try:
+        client.run_on_scheduler(exec, _IMPORT_LIMES)
+        client.run(exec, _IMPORT_LIMES)
+    except ImportError as exc:
+        raise _limes_missing(client, exc) from None
+
+
+#: What every process of a cluster must be able to run (:func:`_check_cluster`).
+_IMPORT_LIMES: Final = "import geo.dataset"
 
 
 def warm_workers(client: Any, fn: Callable[[], object]) -> None:
@@ -205,6 +237,39 @@ def iter_partitions(
         if nxt is not None:
             pending.append(client.submit(fn, nxt, handle, pure=False))
         try:
-            yield future.result()
+            result = future.result()
+        except (ImportError, RuntimeError) as exc:  # ModuleNotFoundError is an ImportError
+            if not _cannot_import(exc):
+                raise
+            raise _limes_missing(client, exc) from exc
         finally:
             future.release()
+        yield result
+
+
+def _limes_missing(client: Any, exc: BaseException) -> ValidationError:
+    """The message for a cluster whose scheduler or workers cannot import Limes.
+
+    The scheduler unpickles the task graph (which names Limes's functions) and the workers
+    run them: both must import this Limes and what it needs. Dask says so as an
+    ``ImportError`` (a worker) or a ``RuntimeError`` about the graph's deserialization (the
+    scheduler): :func:`_cannot_import`.
+    """
+    text = " ".join(str(exc).split())
+    return ValidationError(
+        describe(
+            "--scheduler",
+            "the Dask cluster cannot run Limes's tasks",
+            expected=f"a scheduler and workers at {client.scheduler.address} that import this "
+            "Limes",
+            got=text[:200],
+            fix="Start `dask scheduler` and every `dask worker` from this checkout with it on "
+            "PYTHONPATH (PYTHONPATH=/path/to/limes dask scheduler), or leave --scheduler out "
+            "for a local cluster",
+        )
+    )
+
+
+def _cannot_import(exc: BaseException) -> bool:
+    """Whether a task's error says a process of the cluster cannot import what it runs."""
+    return isinstance(exc, ImportError) or "deserializ" in str(exc)
