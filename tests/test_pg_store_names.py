@@ -151,7 +151,10 @@ def test_no_command_shows_the_password_of_a_store_url(
 
     parts = urlsplit(pg_store)  # the test cluster trusts the role: the password is not checked
     url = urlunsplit(parts._replace(netloc=parts.netloc.replace("@", ":s3cret@", 1)))
+    create = ["operation", "create", "twice", "--border", str(ROOT / "sample_data" / "border.geojson"),
+              "--sensors", str(ROOT / "sample_data" / "sensors.csv"), "--store", url]  # fmt: skip
     commands = [
+        create,
         ["ingest", str(DETECTIONS), "--store", url, "--partner", "LTU"],
         ["uploads", "list", "--store", url, "--as-partner", "LTU"],
         ["audit", "--store", url],
@@ -170,3 +173,13 @@ def test_no_command_shows_the_password_of_a_store_url(
             import json
 
             assert json.loads(captured.out).get("store", shown) == shown, command
+    for command in [  # refused: the message names the store, without its password
+        ["operation", "show", "nope", "--store", url],
+        ["analyse", "--operation", "nope", "--store", url],
+        ["ingest", str(DETECTIONS), "--store", url, "--partner", "LTU", "--operation", "nope"],
+        create,  # a second time
+    ]:  # fmt: skip
+        assert main(command) == 2, command
+        captured = capsys.readouterr()
+        assert "error:" in captured.err, command
+        assert "s3cret" not in captured.out + captured.err, (command, captured.err)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from geo.core.errors import ValidationError, describe
+from geo.core.errors import ValidationError, describe, shown_url
 from geo.core.settings import store_name
 
 __all__ = ["existing_store", "postgres_url", "shown_store", "shown_url", "sqlite_path"]
@@ -33,21 +32,6 @@ def postgres_url(store: str | os.PathLike[str]) -> str | None:
     """
     name = store_name(store)
     return name if isinstance(name, str) else None
-
-
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages.
-
-    Examples
-    --------
-    >>> shown_url("postgresql://limes:secret@db:5432/limes")
-    'postgresql://limes:***@db:5432/limes'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def shown_store(store: str | os.PathLike[str]) -> str:
