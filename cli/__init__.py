@@ -61,6 +61,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cli import (
     analyse,
@@ -106,6 +107,21 @@ def _write(text: str, out: object) -> int:
     return 0
 
 
+def _shown(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with each string that is a key of ``names`` replaced by its name, throughout.
+
+    For the files a command made for itself (an operation's DEM written to a temporary
+    file): the output names what the user knows, not a path that is gone after the command.
+    """
+    if not names:
+        return value
+    if isinstance(value, dict):
+        return {k: _shown(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v, names) for v in value]
+    return names.get(value, value) if isinstance(value, str) else value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 done, 2 invalid input)."""
     args = parser().parse_args(argv)
@@ -120,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
         return 2
+    result = _shown(result, getattr(args, "shown_paths", {}))
     text = json.dumps(result, indent=2, ensure_ascii=False, allow_nan=False)
     # The report of ``analyse`` goes to --out; the other commands write files and print a summary.
     return _write(text, args.out if getattr(args, "writes_report", False) else None)

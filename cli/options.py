@@ -161,6 +161,8 @@ def stored_operation(args: argparse.Namespace, *, sensors_required: bool = True)
     loaded = load_operation(args.store, args.operation)
     if args.dem is None and loaded.dem is not None:
         args.dem = _stored_dem(loaded.dem)
+        # what the output names in place of that temporary file (:func:`cli.main`)
+        args.shown_paths = {args.dem: f"{Path(loaded.dem[0]).name} (operation {args.operation})"}
     return loaded
 
 

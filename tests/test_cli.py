@@ -620,5 +620,9 @@ def test_the_sample_operation_is_in_every_store(tmp_path: Path, capsys: Any) -> 
         assert main(["analyse", *args]) == 0, name
         report = json.loads(capsys.readouterr().out)
         runs[name] = {k: report[k] for k in ("border", "corridor", "gaps", "sectors", "partners")}
+        runs[name]["dem"] = report["parameters"]["dem"]
+    # the operation's DEM, written to a temporary file for the command, is named as stored
+    assert runs["stored"].pop("dem") == "dem.tif (operation sample)"
+    assert runs["files"].pop("dem") == str(sample / "dem.tif")
     assert runs["stored"] == runs["files"]
     assert runs["stored"]["gaps"]
