@@ -85,7 +85,7 @@ try:
         centre_deg=result.acrs.lon_centre_deg,  # drawn as the analysis' layers are
     )
 except ValidationError as exc:
-    st.error(f"Cannot analyse with these parameters: {exc}")
+    st.error(f"Cannot make this export: {exc}")
     st.stop()
 layer_names = [ui.LAYERS[k] for k in shown] + [
     TIMELINE_LAYERS[k].replace("τ", f"τ = {over_time.tau:g} min") for k in over_time.shown
