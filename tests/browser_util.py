@@ -98,12 +98,17 @@ def streamlit_server(app: Path, *, log: Path, startup_timeout_s: float = 60.0) -
                 time.sleep(0.25)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout_s=15)
+
+
+def stop_process(proc: subprocess.Popen[Any], *, timeout_s: float) -> None:
+    """Ask ``proc`` to end (SIGTERM); kill it when it has not within ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _healthy(url: str) -> bool:

@@ -39,6 +39,15 @@ def _isolated_accounts_and_store(
     monkeypatch.setenv("LIMES_STORE", str(home / "limes.gpkg"))
 
 
+@pytest.fixture(scope="module")
+def scenario() -> Any:
+    """The bundled sample scenario (read once per module; tests read it, never change it)."""
+    from geo.core.settings import SAMPLE_DIR
+    from geo.inputs.scenario import load_scenario
+
+    return load_scenario(SAMPLE_DIR)
+
+
 @pytest.fixture(autouse=True)
 def _map_bins_for_every_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Map page counts every window of the tests' small stores from the bins.

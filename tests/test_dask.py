@@ -608,12 +608,9 @@ class _Processes:
         return self.start("worker", address, "--nthreads", "1", "--no-dashboard", limes=limes)
 
     def stop(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        from browser_util import stop_process
+
+        stop_process(proc, timeout_s=20)
 
 
 def _wait_for(address: str, workers: int) -> None:

@@ -19,8 +19,6 @@ from test_store import put
 
 from geo import store
 from geo.core.cells import NO_CELL, cells_of, fine_cells_of
-from geo.core.settings import SAMPLE_DIR
-from geo.inputs.scenario import load_scenario
 from geo.store import map_query
 from geo.store.connection import connect
 from geo.store.geometry import points
@@ -29,11 +27,6 @@ from geo.store.schema import SCHEMA_VERSION, schema_version
 from geo.store.spatial_index import CELLS, FINE_SCHEMA, is_current
 
 VIEWERS = ["LTU", "LVA", "POL"]
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 @pytest.fixture

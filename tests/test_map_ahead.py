@@ -18,15 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-import pandas as pd
 import pytest
 from test_fine_index import _as_schema_7
+from test_map_page_store import WINDOWS
 from test_map_store import CORRIDOR_KM, MIN_GAP_M, _ingest
 
 from cli import main
 from geo import store
-from geo.core.settings import SAMPLE_DIR
-from geo.inputs.scenario import load_scenario
 from geo.mapview import map_base, map_window
 from geo.mapview import window as mapview_window
 from geo.operations import ensure_sample
@@ -39,15 +37,6 @@ from geo.store.schema import SCHEMA_VERSION, schema_version
 from layers.map import MAP_HEXAGON_M
 
 VIEWERS: list[tuple[str, ...] | None] = [None, ("LTU",), ("LVA", "POL")]
-WINDOWS = [
-    (None, None),
-    (pd.Timestamp("2026-11-01T06:00:00Z"), pd.Timestamp("2026-11-02T12:30:00Z")),
-]
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 @pytest.fixture

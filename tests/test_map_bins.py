@@ -24,8 +24,6 @@ from geo.access.releasability import visible_mask
 from geo.core import settings
 from geo.core.cells import NO_CELL, NO_HEX, HexLayout, fine_cells_of
 from geo.core.projection import choose_analysis_crs
-from geo.core.settings import SAMPLE_DIR
-from geo.inputs.scenario import load_scenario
 from geo.store import bins_keep, map_bins
 from geo.store.bins_table import BINS, BINS_STATE
 from geo.store.connection import connect
@@ -110,11 +108,6 @@ def _put(path: Path | str, owner: str, marking: str, operation: str, n: int, see
             releasable_to=marking,
             operation=operation,
         )
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ import shapely
 from test_map_store import CORRIDOR_KM, MIN_GAP_M, _ingest
 
 from geo import store
-from geo.core.settings import SAMPLE_DIR
 from geo.coverage import analyse
 from geo.coverage.views import (
     JOINT,
@@ -36,7 +35,6 @@ from geo.coverage.views import (
     time_bounds,
     visible_rows,
 )
-from geo.inputs.scenario import load_scenario
 from geo.mapview import map_base, map_times, map_window, pick_box, rows_near, window_detections
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
@@ -46,11 +44,6 @@ WINDOWS = [
     (None, None),
     (pd.Timestamp("2026-11-01T06:00:00Z"), pd.Timestamp("2026-11-02T12:30:00Z")),
 ]
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 @pytest.fixture

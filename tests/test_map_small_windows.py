@@ -20,19 +20,12 @@ from test_map_store import CORRIDOR_KM, MIN_GAP_M, _ingest
 
 from geo import store
 from geo.core import settings
-from geo.core.settings import SAMPLE_DIR
-from geo.inputs.scenario import load_scenario
 from geo.mapview import map_base, map_window
 from geo.mapview import window as mapview_window
 from layers.map import MAP_HEXAGON_M, detection_hexagons
 
 SMALL = (pd.Timestamp("2026-11-01T06:00:00Z"), pd.Timestamp("2026-11-01T18:30:00Z"))
 LARGE = (None, None)
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 def _rows_in(path: Path | str, viewers: list[str], window: tuple[Any, Any]) -> int:

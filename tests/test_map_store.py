@@ -24,7 +24,6 @@ from test_store import put, report_for
 from geo import store
 from geo.core.cells import fine_cells_of
 from geo.core.prefetch import prefetched
-from geo.core.settings import SAMPLE_DIR
 from geo.coverage import analyse
 from geo.coverage.streamed import (
     count_batches,
@@ -33,7 +32,6 @@ from geo.coverage.streamed import (
     point_classifier,
 )
 from geo.coverage.views import visible_rows
-from geo.inputs.scenario import load_scenario
 from geo.store.connection import connect
 from geo.store.geometry import points
 from geo.store.hours import HOURS
@@ -53,11 +51,6 @@ UPLOADS = [
 VIEWERS = [("LTU",), ("POL",), ("LVA", "POL"), ("EST",)]
 WINDOWS = [(None, None), ("2026-11-01T06:00:00Z", "2026-11-02T12:00:00Z")]
 CORRIDOR_KM, MIN_GAP_M = 15.0, 200.0
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 def _extent(scenario: Any) -> Extent:

@@ -21,16 +21,9 @@ from test_store import put
 from cli import main
 from geo import store
 from geo.core.errors import ValidationError
-from geo.core.settings import SAMPLE_DIR
-from geo.inputs.scenario import load_scenario
 from geo.store.map_query import map_points
 
 VIEW = ["LTU", "LVA", "POL"]
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 def _on_map(path: Path, scenario: Any) -> int:

@@ -33,8 +33,6 @@ from test_store import put
 from geo import store
 from geo.access.releasability import may_see
 from geo.core.cells import fine_cells_of
-from geo.core.settings import SAMPLE_DIR
-from geo.inputs.scenario import load_scenario
 from geo.store.postgres import SCHEMA_VERSION
 from geo.store.postgres import bins_keep as pg_keep
 from geo.store.postgres import map_bins as pg_bins
@@ -45,11 +43,6 @@ from geo.store.schema import DAY_US
 #: Also a block all but its first and last microsecond (rows lie there): its bins less
 #: the rows outside.
 PG_WINDOWS = [*WINDOWS, (EDGE_US + 1, NEXT_US - 2)]
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 @pytest.fixture

@@ -21,8 +21,6 @@ from test_store import put
 from geo import store
 from geo.access.releasability import visible_mask
 from geo.core.errors import ValidationError
-from geo.core.settings import SAMPLE_DIR
-from geo.inputs.scenario import load_scenario
 from geo.store.connection import connect
 from geo.store.geometry import points
 from geo.store.map_query import map_points, window_batches
@@ -30,11 +28,6 @@ from geo.store.postgres.schema import SCHEMA_VERSION as PG_VERSION
 from geo.store.schema import SCHEMA_VERSION
 
 VIEWERS = ["LTU", "LVA", "POL"]
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 def _made_newer(path: Path | str) -> int:

@@ -26,7 +26,6 @@ from geo.core import settings
 from geo.core.settings import SAMPLE_DIR
 from geo.coverage import analyse
 from geo.coverage.views import visible_rows
-from geo.inputs.scenario import load_scenario
 from geo.timeline import detections_watched, timeline
 from ui import shared
 from ui import timeline as tl_ui
@@ -47,11 +46,6 @@ VIEWS: list[tuple[tuple[str, ...] | None, str | None]] = [
     (("POL",), "POL"),
     (("LVA", "POL"), "LVA"),
 ]
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Any:
-    return load_scenario(SAMPLE_DIR)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 from geo.core.errors import ValidationError, describe, shown_url
 from geo.core.settings import store_name
 
-__all__ = ["existing_store", "postgres_url", "shown_store", "shown_url", "sqlite_path"]
+__all__ = ["existing_store", "postgres_url", "shown_store", "sqlite_path"]
 
 
 def postgres_url(store: str | os.PathLike[str]) -> str | None:

@@ -21,8 +21,7 @@ import pyarrow as pa
 from geo.access.releasability import VIEWERS_SETTING
 from geo.access.releasability import viewers as checked_viewers
 from geo.core import settings
-from geo.core.errors import ValidationError, describe
-from geo.store.location import shown_url
+from geo.core.errors import ValidationError, describe, shown_url
 
 __all__ = [
     "DatabaseError",
