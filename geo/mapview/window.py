@@ -243,8 +243,9 @@ def _count_stored(
     one class are counted as a whole
     (:meth:`~geo.coverage.streamed.PointClassifier.cell_classes`); only the rows of the other
     cells (on a class edge) are read and classified one by one. A store that cannot count
-    by cells (PostGIS; a store it cannot write) has every row of the window read, a batch at
-    a time, in a thread of its own while the last batch is counted.
+    by cells now (a GeoPackage it cannot write, or of an older schema only read) has every
+    row of the window read, a batch at a time, in a thread of its own while the last batch
+    is counted.
     """
     classifier = base.classifier
     op = base.operation
